@@ -1,0 +1,35 @@
+#!/bin/sh
+# Installs the Debian packages that sluice's build, tests and benchmarks need.
+# Idempotent: asks dpkg what is missing and installs only that, so a second run
+# takes well under a second. Run as root (or with sudo available).
+set -eu
+
+# Build and library dependencies.
+PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
+libyaml-dev libjansson-dev libsqlite3-dev sqlite3 libssl-dev libzstd-dev
+libpq-dev libmicrohttpd-dev libcmocka-dev"
+# Servers and peers the integration tests and benchmarks drive.
+PKGS="$PKGS postgresql python3 python3-pandas"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	exit 0
+fi
+
+echo "deps.sh: installing:$missing"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+# The package lists may be absent or stale on a fresh machine.
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "deps.sh: done"

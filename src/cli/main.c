@@ -1,0 +1,3 @@
+/* Temporary entry point until the CLI lands. */
+#include <stdio.h>
+int main(void) { puts("sluice"); return 0; }

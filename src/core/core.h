@@ -1,0 +1,153 @@
+/*
+ * Internal core utilities shared by every subsystem: error reporting,
+ * allocation (with a fault-injection hook for tests), growable buffers with a
+ * hard maximum, SHA-256, file I/O with atomic replacement, time and ids.
+ *
+ * Internal names carry the sl__ prefix (as libuv's uv__): they are not part of
+ * the public API and are hidden in the shared library.
+ */
+#ifndef SLUICE_CORE_H
+#define SLUICE_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sluice/error.h"
+
+#if defined(__GNUC__)
+#define SL__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define SL__UNUSED __attribute__((unused))
+#else
+#define SL__PRINTF(f, a)
+#define SL__UNUSED
+#endif
+
+#define SL__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define SL__ERRMSG_MAX 1024
+
+/* ---- errors -------------------------------------------------------------- */
+
+/*
+ * Records a formatted message as this thread's last error and returns code,
+ * so that a failure path reads `return sl__err(SL_EINVAL, "...", ...);`.
+ */
+int sl__err(int code, const char *fmt, ...) SL__PRINTF(2, 3);
+
+/* Prefixes this thread's last error message with "prefix: ". Returns code. */
+int sl__err_prefix(int code, const char *fmt, ...) SL__PRINTF(2, 3);
+
+/* Clears this thread's last error. */
+void sl__err_clear(void);
+
+/* ---- allocation -----------------------------------------------------------
+ *
+ * All library allocations go through these so that tests can fail the Nth
+ * allocation (sl__alloc_fail_after) and prove that out-of-memory is handled as
+ * an ordinary error. They never abort.
+ */
+void *sl__malloc(size_t n);
+void *sl__calloc(size_t count, size_t size);
+void *sl__realloc(void *p, size_t n);
+/* realloc of count*size with overflow check. */
+void *sl__reallocarray(void *p, size_t count, size_t size);
+void sl__free(void *p);
+char *sl__strdup(const char *s);
+char *sl__strndup(const char *s, size_t n);
+/* A newly allocated formatted string, or NULL on failure. */
+char *sl__asprintf(const char *fmt, ...) SL__PRINTF(1, 2);
+/* Test hook: the next n allocations succeed, the following ones fail; -1 disables. */
+void sl__alloc_fail_after(long n);
+
+/* ---- growable buffer --------------------------------------------------------
+ *
+ * data is always NUL-terminated (when non-NULL) so a buffer can be used as a
+ * C string. Growth past max fails with SL_ELIMIT instead of eating memory.
+ */
+typedef struct sl__buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max;
+} sl__buf;
+
+#define SL__BUF_DEFAULT_MAX ((size_t)1 << 30)
+
+void sl__buf_init(sl__buf *b, size_t max); /* max 0 means SL__BUF_DEFAULT_MAX */
+int sl__buf_reserve(sl__buf *b, size_t extra);
+int sl__buf_append(sl__buf *b, const void *p, size_t n);
+int sl__buf_puts(sl__buf *b, const char *s);
+int sl__buf_putc(sl__buf *b, char c);
+int sl__buf_printf(sl__buf *b, const char *fmt, ...) SL__PRINTF(2, 3);
+int sl__buf_vprintf(sl__buf *b, const char *fmt, va_list ap);
+void sl__buf_reset(sl__buf *b); /* len = 0, keeps memory */
+/* Hands the data to the caller (who frees it with sl__free) and resets b. */
+char *sl__buf_detach(sl__buf *b);
+void sl__buf_free(sl__buf *b);
+
+/* ---- SHA-256 (OpenSSL) ------------------------------------------------------ */
+
+#define SL__HASH_HEX_LEN 64
+#define SL__HASH_HEX_SIZE 65
+
+typedef struct sl__sha256 {
+	void *ctx; /* EVP_MD_CTX */
+} sl__sha256;
+
+int sl__sha256_init(sl__sha256 *h);
+int sl__sha256_update(sl__sha256 *h, const void *p, size_t n);
+/* Writes 64 lowercase hex digits and a NUL; frees the context. */
+int sl__sha256_final(sl__sha256 *h, char out[SL__HASH_HEX_SIZE]);
+/* Frees the context without a result (after an error). Accepts a zeroed h. */
+void sl__sha256_abort(sl__sha256 *h);
+int sl__sha256_hex(const void *p, size_t n, char out[SL__HASH_HEX_SIZE]);
+/* Hashes a file's contents; *out_size (may be NULL) receives its size. */
+int sl__sha256_file(const char *path, char out[SL__HASH_HEX_SIZE], uint64_t *out_size);
+
+/* ---- files ------------------------------------------------------------------ */
+
+/*
+ * Replaces path with data atomically: writes a temp file beside it, fsyncs it,
+ * renames it over path and fsyncs the directory. A crash at any point leaves
+ * either the old or the new contents, never a mix.
+ */
+int sl__write_atomic(const char *path, const void *data, size_t len);
+/* Makes a written temp file durable and renames it to path (same as above). */
+int sl__commit_file(const char *tmp_path, const char *path);
+int sl__fsync_path(const char *path);
+int sl__fsync_dir_of(const char *path);
+/* Reads a whole file into out (initialised by the callee); SL_ELIMIT past max. */
+int sl__read_file(const char *path, size_t max, sl__buf *out);
+int sl__mkdir_p(const char *path, mode_t mode);
+int sl__rm_rf(const char *path);
+bool sl__is_dir(const char *path);
+bool sl__is_file(const char *path);
+/* A newly allocated "dir/name". */
+char *sl__path_join(const char *dir, const char *name);
+/* A newly allocated absolute, normalised form of path (need not exist). */
+char *sl__path_abs(const char *path);
+/* A newly allocated directory part of path ("." when none). */
+char *sl__path_dir(const char *path);
+/* Copies src to dst atomically (temp + fsync + rename). */
+int sl__copy_file(const char *src, const char *dst);
+
+/* ---- time and ids ----------------------------------------------------------- */
+
+int64_t sl__now_ms(void);       /* wall clock, milliseconds since the epoch */
+double sl__mono_sec(void);      /* monotonic clock, seconds */
+/* Writes n random lowercase hex digits and a NUL into out (size n + 1). */
+int sl__random_hex(char *out, size_t n);
+/* Formats ms since the epoch as "2026-11-26T14:40:00.123Z" into out (>= 32 bytes). */
+void sl__fmt_time(int64_t ms, char *out, size_t size);
+
+/* ---- strings ---------------------------------------------------------------- */
+
+bool sl__str_has_prefix(const char *s, const char *prefix);
+bool sl__str_has_suffix(const char *s, const char *suffix);
+/* Parses a whole string as a number; false when anything is left over. */
+bool sl__parse_i64(const char *s, int64_t *out);
+bool sl__parse_f64(const char *s, double *out);
+
+#endif

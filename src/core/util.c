@@ -1,0 +1,104 @@
+/*
+ * Clocks, random identifiers and small string parsers.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "core.h"
+
+int64_t sl__now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double sl__mono_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int sl__random_hex(char *out, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char bytes[64];
+	size_t need = (n + 1) / 2, got = 0;
+
+	if (need > sizeof bytes)
+		return sl__err(SL_EINVAL, "random id too long");
+	while (got < need) {
+		ssize_t r = getrandom(bytes + got, need - got, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return sl__err(SL_ESYS, "getrandom: %s", strerror(errno));
+		}
+		got += (size_t)r;
+	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = hex[(bytes[i / 2] >> ((i & 1) ? 0 : 4)) & 15];
+	out[n] = '\0';
+	return 0;
+}
+
+void sl__fmt_time(int64_t ms, char *out, size_t size)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	char tmp[32];
+
+	gmtime_r(&secs, &tm);
+	strftime(tmp, sizeof tmp, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, size, "%s.%03dZ", tmp, (int)(ms % 1000));
+}
+
+bool sl__str_has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool sl__str_has_suffix(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}
+
+bool sl__parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (!*s)
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = (int64_t)v;
+	return true;
+}
+
+bool sl__parse_f64(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (!*s)
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (*end || (errno == ERANGE && isinf(v)))
+		return false;
+	*out = v;
+	return true;
+}
