@@ -1,0 +1,133 @@
+/*
+ * The pipeline file: parsing, validation and the resolved in-memory form.
+ *
+ *   name: spam-train
+ *   description: optional text
+ *   params: { seed: 42 }
+ *   steps:
+ *     NAME:
+ *       uses: BUILTIN | run: COMMAND | plugin: LIB.so:FUNCTION   (exactly one)
+ *       with: { ... }            options of a built-in (or plugin) step
+ *       inputs: { local: STEP.OUTPUT, ... }
+ *       outputs: [a, b]          declared outputs of run/plugin steps
+ *       deps: [files...]         files a run step reads; hashed into its cache key
+ *       env: { K: V }            extra environment for a run step
+ *       cache: true|false
+ *       description: text
+ *
+ * Every error names its place as "FILE:LINE:COL: message" (1-based) and
+ * nothing runs: invalid YAML, unknown keys, an unknown built-in step, a
+ * reference to a missing step or output, a cycle (naming its steps), a bad
+ * ${...} substitution, a missing required option, an option of the wrong
+ * type, an unknown parameter override.
+ *
+ * Substitution: ${params.X} is replaced at parse time everywhere in `with`
+ * values, `run`, `env` and `deps`. ${inputs.X} and ${outputs.X} are checked
+ * at parse time (X must be declared) and replaced when the step runs. Any
+ * other ${NAME} without a dot is left alone for the shell (${HOME}); a
+ * ${a.b} whose namespace is not params/inputs/outputs is an error. A `with`
+ * value that is exactly "${params.X}" takes the parameter's YAML type, and
+ * string values are coerced to the option's declared type ("42" -> 42 for
+ * an int option).
+ */
+#ifndef SLUICE_SPEC_H
+#define SLUICE_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "core.h"
+#include "steps/step.h"
+
+typedef struct spec_pos {
+	int line; /* 1-based */
+	int col;  /* 1-based */
+} spec_pos;
+
+typedef struct spec_param {
+	char *name;
+	json_t *value; /* scalar: string, integer, real, boolean or null */
+	spec_pos pos;
+} spec_param;
+
+typedef struct spec_input {
+	char *name;        /* local name inside the consuming step */
+	char *step;        /* producing step */
+	char *output;      /* the producing step's output name */
+	size_t step_index; /* index of the producing step in spec.steps */
+	spec_pos pos;
+} spec_input;
+
+typedef enum spec_kind { SPEC_USES, SPEC_RUN, SPEC_PLUGIN } spec_kind;
+
+typedef struct spec_step {
+	char *name;
+	spec_pos pos;
+	spec_kind kind;
+	char *uses;         /* SPEC_USES: the built-in's name */
+	const step_def *def; /* SPEC_USES: the built-in */
+	char *run;          /* SPEC_RUN: the command, ${params.X} substituted */
+	char *plugin;       /* SPEC_PLUGIN: "path/lib.so:function" */
+	json_t *with;       /* resolved options: an object (defaults filled in for built-ins) */
+	spec_input *inputs;
+	size_t n_inputs;
+	char **outputs;     /* output names: the built-in's declared outputs, or `outputs:` */
+	size_t n_outputs;
+	char **deps;        /* `deps:` files, ${params.X} substituted */
+	size_t n_deps;
+	json_t *env;        /* `env:` object of strings, or NULL */
+	bool cache;
+	char *description;
+	size_t *upstream;   /* distinct indices of the steps this one consumes from */
+	size_t n_upstream;
+	size_t *downstream; /* distinct indices of the steps consuming from this one */
+	size_t n_downstream;
+} spec_step;
+
+typedef struct spec {
+	char *path;         /* absolute path of the file ("<string>" when parsed from memory) */
+	char *dir;          /* absolute directory relative paths in the file resolve against */
+	char *name;
+	char *description;
+	spec_param *params;
+	size_t n_params;
+	spec_step *steps;   /* in file order */
+	size_t n_steps;
+	size_t *order;      /* a topological order of step indices; ties in file order */
+} spec;
+
+/*
+ * Parses and validates a pipeline file. overrides are "NAME=VALUE" strings
+ * (from -p); VALUE is read as a YAML scalar, so "-p seed=7" is an integer.
+ * On failure returns SL_ESPEC (or SL_ENOENT, SL_ENOMEM ...) with the message
+ * "FILE:LINE:COL: ..." and *out is NULL. The caller frees with spec_free.
+ */
+int spec_parse_file(const char *path, const char *const *overrides, size_t n_overrides,
+		    spec **out);
+/* The same from memory; display_name is used in messages, dir for relative paths. */
+int spec_parse_string(const char *text, size_t len, const char *display_name, const char *dir,
+		      const char *const *overrides, size_t n_overrides, spec **out);
+void spec_free(spec *s); /* accepts NULL */
+
+/* Index of the step with this name, or -1. */
+long spec_step_index(const spec *s, const char *name);
+
+/*
+ * The step's resolved definition as canonical JSON text (sorted keys, no
+ * white space): kind, uses/run/plugin, with, inputs (name -> STEP.OUTPUT),
+ * outputs, env, deps. Input *contents* are not part of it: the scheduler
+ * adds their hashes to the cache key. Newly allocated; free with sl__free.
+ */
+char *spec_step_canonical(const spec *s, size_t i);
+
+/*
+ * Replaces ${inputs.X} and ${outputs.X} in text using the given name/value
+ * pairs (run time). Newly allocated, or NULL on failure (error set).
+ */
+char *spec_subst_io(const char *text, const char *const *in_names, const char *const *in_vals,
+		    size_t n_in, const char *const *out_names, const char *const *out_vals,
+		    size_t n_out);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * ingest.file: makes a file an artifact, unchanged. The smallest built-in
+ * step, and the proof that the interface carries a real one: its option is a
+ * path, so editing the file changes the cache key and reruns the step.
+ */
+#include <string.h>
+
+#include "steps/step.h"
+
+static const step_opt opts[] = {
+	{"path", OPT_PATH, true, NULL, "the file to ingest, relative to the pipeline file"},
+	{"type", OPT_STRING, false, "file", "artifact type to record (file, dataset, model ...)"},
+	{NULL, 0, false, NULL, NULL},
+};
+
+static const step_port outputs[] = {
+	{"data", "file", false, "the file's contents"},
+	{NULL, NULL, false, NULL},
+};
+
+static const step_port no_ports[] = {{NULL, NULL, false, NULL}};
+
+static int run(step_ctx *ctx)
+{
+	const char *rel = step_opt_str(ctx, "path");
+	char *path = step_resolve_path(ctx, rel);
+	int rc;
+
+	if (!path)
+		return step_fail(ctx, SL_ENOMEM, "out of memory");
+	if (!sl__is_file(path)) {
+		step_fail(ctx, SL_ENOENT, "with.path: no such file: %s", path);
+		sl__free(path);
+		return SL_ENOENT;
+	}
+	rc = sl__copy_file(path, step_output(ctx, "data"));
+	if (rc)
+		step_fail(ctx, rc, "copying %s: %s", path, sl_errmsg());
+	else
+		step_log(ctx, "ingested %s", path);
+	sl__free(path);
+	return rc;
+}
+
+const step_def step_ingest_file = {
+	.name = "ingest.file",
+	.version = 1,
+	.summary = "make a file an artifact, unchanged",
+	.opts = opts,
+	.inputs = no_ports,
+	.outputs = outputs,
+	.run = run,
+};

@@ -1,0 +1,167 @@
+/*
+ * The table of built-in steps and the helpers run() functions use to read
+ * their options, find their inputs and outputs and report metrics.
+ *
+ * The table is sorted by name at first use so `sluice help steps` lists it in
+ * order and lookup is a binary search; a new step is one line here.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "steps/step.h"
+
+extern const step_def step_ingest_file;
+
+static const step_def *registry[] = {
+	&step_ingest_file,
+};
+
+static int by_name(const void *a, const void *b)
+{
+	const step_def *x = *(const step_def *const *)a;
+	const step_def *y = *(const step_def *const *)b;
+
+	return strcmp(x->name, y->name);
+}
+
+static void sort_once(void)
+{
+	static int sorted;
+
+	/* Sorting an already sorted table is harmless, so a race here is benign
+	 * in outcome, but the flag keeps repeated lookups cheap. */
+	if (!__atomic_load_n(&sorted, __ATOMIC_ACQUIRE)) {
+		qsort(registry, SL__ARRAY_LEN(registry), sizeof registry[0], by_name);
+		__atomic_store_n(&sorted, 1, __ATOMIC_RELEASE);
+	}
+}
+
+const step_def *step_find(const char *name)
+{
+	size_t lo = 0, hi = SL__ARRAY_LEN(registry);
+
+	sort_once();
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(name, registry[mid]->name);
+		if (c == 0)
+			return registry[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+const step_def *const *step_all(size_t *out_n)
+{
+	sort_once();
+	*out_n = SL__ARRAY_LEN(registry);
+	return registry;
+}
+
+const step_opt *step_find_opt(const step_def *def, const char *name)
+{
+	for (const step_opt *o = def->opts; o && o->name; o++)
+		if (!strcmp(o->name, name))
+			return o;
+	return NULL;
+}
+
+const char *step_input(const step_ctx *ctx, const char *name)
+{
+	for (size_t i = 0; i < ctx->n_inputs; i++)
+		if (!strcmp(ctx->input_names[i], name))
+			return ctx->input_paths[i];
+	return NULL;
+}
+
+const char *step_output(const step_ctx *ctx, const char *name)
+{
+	for (size_t i = 0; i < ctx->n_outputs; i++)
+		if (!strcmp(ctx->output_names[i], name))
+			return ctx->output_paths[i];
+	return NULL;
+}
+
+char *step_resolve_path(const step_ctx *ctx, const char *path)
+{
+	return sl__path_join(ctx->pipeline_dir, path);
+}
+
+json_t *step_opt_json(const step_ctx *ctx, const char *name)
+{
+	json_t *v = json_object_get(ctx->with, name);
+
+	return json_is_null(v) ? NULL : v;
+}
+
+const char *step_opt_str(const step_ctx *ctx, const char *name)
+{
+	return json_string_value(step_opt_json(ctx, name));
+}
+
+int64_t step_opt_int(const step_ctx *ctx, const char *name, int64_t def)
+{
+	json_t *v = step_opt_json(ctx, name);
+
+	if (json_is_integer(v))
+		return (int64_t)json_integer_value(v);
+	if (json_is_real(v))
+		return (int64_t)json_real_value(v);
+	return def;
+}
+
+double step_opt_num(const step_ctx *ctx, const char *name, double def)
+{
+	json_t *v = step_opt_json(ctx, name);
+
+	return json_is_number(v) ? json_number_value(v) : def;
+}
+
+bool step_opt_bool(const step_ctx *ctx, const char *name, bool def)
+{
+	json_t *v = step_opt_json(ctx, name);
+
+	return json_is_boolean(v) ? json_is_true(v) : def;
+}
+
+void step_metric(step_ctx *ctx, const char *name, double value)
+{
+	json_object_set_new(ctx->metrics, name, json_real(value));
+}
+
+void step_output_meta(step_ctx *ctx, const char *output, json_t *meta)
+{
+	json_object_set_new(ctx->out_meta, output, meta);
+}
+
+void step_log(step_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!ctx->log)
+		return;
+	va_start(ap, fmt);
+	vfprintf(ctx->log, fmt, ap);
+	va_end(ap);
+	fputc('\n', ctx->log);
+	fflush(ctx->log);
+}
+
+int step_fail(step_ctx *ctx, int code, const char *fmt, ...)
+{
+	char msg[SL__ERRMSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	sl__err(code ? code : SL_ESTEP, "%s", msg);
+	if (ctx->log) {
+		fprintf(ctx->log, "error: %s\n", msg);
+		fflush(ctx->log);
+	}
+	return code ? code : SL_ESTEP;
+}
