@@ -1,3 +1,197 @@
-/* Temporary entry point until the CLI lands. */
+/*
+ * sluice: the command. Dispatches `sluice VERB ...` to the verb's file and
+ * holds the helpers every verb shares (error printing, exit codes, JSON).
+ */
+#include <stdarg.h>
 #include <stdio.h>
-int main(void) { puts("sluice"); return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const cli_cmd *const commands[] = {
+	&cmd_init, &cmd_run, &cmd_runs, &cmd_artifacts, &cmd_steps, &cmd_version, &cmd_help,
+};
+
+const cli_cmd *cli_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(commands[i]->name, name))
+			return commands[i];
+	return NULL;
+}
+
+const cli_cmd *const *cli_all(size_t *n)
+{
+	*n = sizeof commands / sizeof commands[0];
+	return commands;
+}
+
+int cli_exit_code(int rc)
+{
+	switch (rc) {
+	case SL_OK:
+		return EXIT_OK;
+	case SL_EINVAL:
+	case SL_ESPEC:
+	case SL_EPARSE:
+	case SL_ENOENT:
+	case SL_EAMBIG:
+	case SL_EEXIST:
+	case SL_EUNSUP:
+		return EXIT_USAGE;
+	default:
+		return EXIT_WORK;
+	}
+}
+
+int cli_fail(int rc, const char *msg)
+{
+	fprintf(stderr, "sluice: %s\n", msg && *msg ? msg : sl_strerror(rc));
+	return cli_exit_code(rc);
+}
+
+int cli_usage(const char *verb, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sluice %s: ", verb);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nsee 'sluice help %s'\n", verb);
+	return EXIT_USAGE;
+}
+
+int cli_help_for(const cli_cmd *c)
+{
+	fputs(c->help, stdout);
+	return EXIT_OK;
+}
+
+int cli_open(sl_project **out)
+{
+	int rc = sl_project_open(NULL, out);
+
+	if (rc)
+		return cli_fail(rc, sl_errmsg());
+	return EXIT_OK;
+}
+
+json_t *cli_parse(const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+
+	if (!j)
+		fprintf(stderr, "sluice: internal error: bad JSON from the library: %s\n", e.text);
+	return j;
+}
+
+void cli_print_json(const char *text)
+{
+	fputs(text, stdout);
+	fputc('\n', stdout);
+}
+
+bool cli_tty(FILE *f)
+{
+	const char *term = getenv("TERM");
+
+	return isatty(fileno(f)) && term && strcmp(term, "dumb") != 0;
+}
+
+const char *cli_duration(double s, char *buf, size_t size)
+{
+	if (s < 0)
+		snprintf(buf, size, "-");
+	else if (s < 1)
+		snprintf(buf, size, "%.0fms", s * 1000);
+	else if (s < 60)
+		snprintf(buf, size, "%.2fs", s);
+	else
+		snprintf(buf, size, "%dm%02ds", (int)(s / 60), (int)s % 60);
+	return buf;
+}
+
+const char *cli_short(const char *id)
+{
+	static char buf[4][13];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof buf[k], "%.12s", id ? id : "");
+	return buf[k];
+}
+
+static void usage(FILE *f)
+{
+	size_t n;
+	const cli_cmd *const *all = cli_all(&n);
+
+	fprintf(f, "usage: sluice VERB [ARGS]\n\n"
+		   "sluice runs ML pipelines, tracks their data and models, and serves them.\n\n"
+		   "verbs:\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "  %-11s %s\n", all[i]->name, all[i]->summary);
+	fprintf(f, "\n'sluice help VERB' (or 'sluice VERB --help') tells more about a verb.\n"
+		   "Exit status: 0 success, 1 the work failed (a step, a gate), 2 bad usage or input.\n");
+}
+
+int main(int argc, char **argv)
+{
+	const cli_cmd *c;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version"))
+		return cmd_version.fn(1, argv + 1);
+	c = cli_find(argv[1]);
+	if (!c) {
+		fprintf(stderr, "sluice: '%s' is not a verb\n", argv[1]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	return c->fn(argc - 1, argv + 1);
+}
+
+/* ---- help and version ------------------------------------------------------------ */
+
+static int help_main(int argc, char **argv)
+{
+	const cli_cmd *c;
+
+	if (argc < 2) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	c = cli_find(argv[1]);
+	if (!c)
+		return cli_usage("help", "'%s' is not a verb", argv[1]);
+	return cli_help_for(c);
+}
+
+const cli_cmd cmd_help = {
+	"help", help_main, "explain a verb",
+	"usage: sluice help [VERB]\n\nPrints what VERB does and its options.\n",
+};
+
+static int version_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("sluice %s\n", sl_version());
+	return EXIT_OK;
+}
+
+const cli_cmd cmd_version = {
+	"version", version_main, "print the version",
+	"usage: sluice version\n\nPrints sluice's version.\n",
+};

@@ -150,4 +150,13 @@ bool sl__str_has_suffix(const char *s, const char *suffix);
 bool sl__parse_i64(const char *s, int64_t *out);
 bool sl__parse_f64(const char *s, double *out);
 
+/* ---- YAML configuration files -------------------------------------------------- */
+
+#include <jansson.h>
+
+/* Loads a YAML file as JSON (core-schema scalars typed); errors FILE:LINE:COL. */
+int sl__yaml_load_file(const char *path, json_t **out);
+/* One YAML scalar as a JSON value (quoted: always a string). */
+json_t *sl__yaml_scalar(const char *text, size_t len, bool quoted);
+
 #endif

@@ -1,0 +1,139 @@
+/*
+ * sluice: the public C API.
+ *
+ * One handle, sl_project, stands for a project folder (sluice.yaml,
+ * canvas.yaml, pipeline files, and the state in .sluice/). Everything the
+ * `sluice` command does goes through the functions below; the command has no
+ * private door into the library, which keeps this API honest (curl's habit).
+ *
+ * Conventions:
+ *  - Functions return 0 or a negative SL_E* code (error.h). The detailed
+ *    message is sl_project_errmsg(p) for calls on a project, sl_errmsg()
+ *    otherwise.
+ *  - Results that are documents (listings, run reports) come back as JSON
+ *    text in *out_json, allocated by the library and freed with sl_free().
+ *    Their fields are a stable interface: fields are added, never renamed.
+ *  - Output parameters are out_* and last. Nothing here prints or exits.
+ */
+#ifndef SLUICE_H
+#define SLUICE_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "sluice/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* "0.1.0" */
+SL_EXPORT const char *sl_version(void);
+
+/* ---- projects --------------------------------------------------------------- */
+
+typedef struct sl_project sl_project;
+
+/*
+ * Creates a project in dir (made if missing): .sluice/ with an empty
+ * metadata store, and sluice.yaml and canvas.yaml unless they exist.
+ * SL_EEXIST if dir already holds a project.
+ */
+SL_EXPORT int sl_project_init(const char *dir);
+
+/*
+ * Opens the project containing start_dir (NULL: the working directory),
+ * found by walking up to the first folder with a .sluice/ directory, as git
+ * finds .git. The environment variable SLUICE_HOME, when set, names the
+ * project folder directly. SL_ENOENT when there is none.
+ */
+SL_EXPORT int sl_project_open(const char *start_dir, sl_project **out);
+SL_EXPORT void sl_project_close(sl_project *p); /* accepts NULL */
+/* The message of the last failure on p ("" when none). */
+SL_EXPORT const char *sl_project_errmsg(const sl_project *p);
+/* The project folder's absolute path. */
+SL_EXPORT const char *sl_project_root(const sl_project *p);
+
+/* ---- running pipelines ------------------------------------------------------ */
+
+typedef enum sl_event_kind {
+	SL_EVENT_RUN_START,  /* run_id, n_total */
+	SL_EVENT_STEP_START, /* step */
+	SL_EVENT_STEP_END,   /* step, status, seconds, message (on failure) */
+	SL_EVENT_RUN_END     /* status, seconds */
+} sl_event_kind;
+
+typedef struct sl_event {
+	sl_event_kind kind;
+	const char *run_id;
+	const char *pipeline;
+	const char *step;    /* STEP_* events */
+	const char *status;  /* completed, cached, failed, skipped, cancelled */
+	const char *message; /* why a step failed or was skipped, or NULL */
+	double seconds;      /* duration of the step or run */
+	int n_done;          /* steps finished so far, any status */
+	int n_running;
+	int n_total;
+} sl_event;
+
+typedef void (*sl_event_fn)(void *ud, const sl_event *ev);
+
+typedef struct sl_run_opts {
+	int jobs;                  /* parallel steps; 0 = number of cores */
+	const char *const *params; /* "NAME=VALUE" overrides */
+	size_t n_params;
+	int no_cache;              /* non-zero: run every step */
+	sl_event_fn on_event;      /* progress callback, or NULL */
+	void *event_ud;
+	/*
+	 * When non-NULL and it becomes non-zero (a signal handler sets it), the
+	 * run stops its steps and is recorded as cancelled. The caller's signal
+	 * handler must be installed without SA_RESTART so waits are interrupted.
+	 */
+	volatile sig_atomic_t *cancel;
+} sl_run_opts;
+
+/*
+ * Runs a pipeline file. *out_run_id (may be NULL; free with sl_free) gets the
+ * run's id as soon as it exists, also on failure. Returns 0 when every step
+ * completed or came from the cache, SL_ESTEP when a step failed, SL_ECANCEL
+ * when cancelled, SL_ESPEC (message "FILE:LINE:COL: ...") when the file is
+ * invalid, in which case nothing ran.
+ */
+SL_EXPORT int sl_run(sl_project *p, const char *pipeline_file, const sl_run_opts *opts,
+		     char **out_run_id);
+
+/* Runs newest first: a JSON array (see docs/cli.md for the fields). */
+SL_EXPORT int sl_runs_list(sl_project *p, int limit, char **out_json);
+/* One run with its steps; run is an id, a unique prefix, or "latest". */
+SL_EXPORT int sl_run_show(sl_project *p, const char *run, char **out_json);
+/* Absolute path of the log of one step of a run. */
+SL_EXPORT int sl_run_log_path(sl_project *p, const char *run, const char *step, char **out_path);
+
+/* ---- artifacts -------------------------------------------------------------- */
+
+/* Artifacts newest first; type filters when non-NULL. */
+SL_EXPORT int sl_artifacts_list(sl_project *p, int limit, const char *type, char **out_json);
+/* One artifact (id or a prefix of at least 4 hex digits), with producer and
+ * consumers; for datasets also schema, row count and head_rows first rows. */
+SL_EXPORT int sl_artifact_show(sl_project *p, const char *id, int head_rows, char **out_json);
+/* Ancestors and descendants of an artifact, as trees. */
+SL_EXPORT int sl_artifact_lineage(sl_project *p, const char *id, char **out_json);
+/*
+ * Writes an artifact to out_path (atomically), after verifying its hash.
+ * format: NULL for the bytes as stored, or "csv" / "jsonl" for datasets.
+ */
+SL_EXPORT int sl_artifact_export(sl_project *p, const char *id, const char *format,
+				 const char *out_path);
+/* Verified absolute path of the stored artifact file (read-only). */
+SL_EXPORT int sl_artifact_path(sl_project *p, const char *id, char **out_path);
+
+/* ---- built-in steps --------------------------------------------------------- */
+
+/* Every built-in step with its options, inputs and outputs: a JSON array. */
+SL_EXPORT int sl_steps_list(char **out_json);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,61 @@
+/*
+ * What an artifact's bytes say, for `sluice artifacts show` and `export`:
+ * the type-specific view of a stored file.
+ */
+#include <string.h>
+
+#include "api/project.h"
+#include "artifact/artifact.h"
+
+/* A short text file is shown inline; anything else only by size and type. */
+static json_t *text_preview(const char *path)
+{
+	enum { PREVIEW = 2048 };
+	sl__buf b;
+	json_t *j;
+
+	if (sl__read_file(path, 64u << 20, &b) != 0)
+		return NULL;
+	size_t n = b.len < PREVIEW ? b.len : PREVIEW;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)b.data[i];
+		if (c == 0 || (c < 32 && c != '\n' && c != '\r' && c != '\t')) {
+			sl__buf_free(&b);
+			return NULL;
+		}
+	}
+	/* Do not cut a UTF-8 sequence in half at the preview's end. */
+	while (n < b.len && n > 0 && ((unsigned char)b.data[n] & 0xC0) == 0x80)
+		n--;
+	/* NULL when the bytes are not UTF-8: binary, shown by size only. */
+	j = json_stringn(b.data, n);
+	sl__buf_free(&b);
+	return j;
+}
+
+int api_describe_content(sl_project *p, const char *id, json_t *obj, int head_rows)
+{
+	char *path = art_path(p->art_root, id);
+	int rc;
+
+	(void)head_rows;
+	if (!path)
+		return sl__err(SL_ENOMEM, "out of memory");
+	rc = art_verify(p->art_root, id);
+	if (rc == 0) {
+		json_t *prev = text_preview(path);
+		if (prev)
+			json_object_set_new(obj, "preview", prev);
+	}
+	json_object_set_new(obj, "verified", json_boolean(rc == 0));
+	sl__free(path);
+	return rc == SL_ENOENT || rc == SL_ECORRUPT ? 0 : rc;
+}
+
+int api_export_content(const char *src, const char *format, const char *out_path)
+{
+	(void)src;
+	(void)out_path;
+	return sl__err(SL_EINVAL, "--format %s applies to dataset artifacts; this one is a file "
+				  "(export it without --format)", format);
+}

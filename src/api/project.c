@@ -1,0 +1,464 @@
+/*
+ * The public API's project handle (sluice.h): finding a project, creating
+ * one, and the thin boundary through which the CLI reaches the pipeline
+ * engine and the stores. Each public function checks its arguments, calls
+ * into the subsystems, and on failure copies the thread's last error into
+ * the handle so sl_project_errmsg() keeps it until the next call.
+ *
+ * Project layout:
+ *
+ *   sluice.yaml            stack settings (orchestrator, metadata store)
+ *   canvas.yaml            the ML canvas
+ *   .sluice/meta.db        the SQLite metadata store (unless sluice.yaml names another)
+ *   .sluice/artifacts/     the content-addressed artifact store
+ *   .sluice/logs/RUN/STEP.log
+ *   .sluice/tmp/           step work directories (same filesystem as artifacts/)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/project.h"
+#include "artifact/artifact.h"
+#include "pipeline/sched.h"
+
+const char *sl_version(void)
+{
+	return SLUICE_VERSION;
+}
+
+static int fail(sl_project *p, int rc)
+{
+	if (p && rc)
+		snprintf(p->errmsg, sizeof p->errmsg, "%s", *sl_errmsg() ? sl_errmsg() : sl_strerror(rc));
+	return rc;
+}
+
+static const char sluice_yaml[] =
+	"# sluice stack settings: where steps run and where state lives.\n"
+	"# Paths are relative to this file's folder.\n"
+	"stack:\n"
+	"  orchestrator: local              # local: child processes on this machine\n"
+	"  metadata: sqlite:.sluice/meta.db # the metadata store\n";
+
+static const char canvas_yaml[] =
+	"# The ML canvas: the decisions behind this project, read by sluice.\n"
+	"# `sluice canvas check` reports what is missing and what it implies.\n"
+	"value_proposition: >\n"
+	"  Who is the end user, what do they gain, and how will they use the predictions?\n"
+	"data_sources: []            # where the data comes from: files, databases, APIs\n"
+	"prediction_task:\n"
+	"  type: classification      # classification | regression | anomaly | forecasting\n"
+	"  target: label             # the column to predict\n"
+	"  outcomes: []              # the possible values (classification)\n"
+	"  observed_after: ''        # how long until the true outcome is known\n"
+	"features: []                # inputs available at prediction time\n"
+	"offline_evaluation:\n"
+	"  metrics: []               # chosen before deployment, e.g. [f1, precision]\n"
+	"  baseline: majority        # the simple solution the model must beat\n"
+	"decisions:\n"
+	"  description: ''           # how a prediction becomes a decision\n"
+	"  costs: {}                 # cost of wrong predictions, e.g. {false_positive: 5, false_negative: 1}\n"
+	"predictions:\n"
+	"  mode: online              # online | batch\n"
+	"  latency_ms: 50            # the latency budget of one prediction\n"
+	"data_collection: ''         # how fresh labelled data is collected\n"
+	"retraining:\n"
+	"  cadence: weekly           # never | daily | weekly | monthly | on_drift\n"
+	"monitoring:\n"
+	"  metrics: []               # live metrics to watch\n"
+	"  alerts: []                # e.g. [{metric: psi, above: 0.2}]\n";
+
+static int write_if_absent(const char *dir, const char *name, const char *text)
+{
+	char *path = sl__path_join(dir, name);
+	int rc = 0;
+
+	if (!path)
+		return sl__err(SL_ENOMEM, "out of memory");
+	if (!sl__is_file(path))
+		rc = sl__write_atomic(path, text, strlen(text));
+	sl__free(path);
+	return rc;
+}
+
+static int make_layout(const char *state)
+{
+	static const char *const subdirs[] = {"artifacts", "logs", "tmp"};
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < SL__ARRAY_LEN(subdirs); i++) {
+		char *d = sl__path_join(state, subdirs[i]);
+		rc = d ? sl__mkdir_p(d, 0755) : sl__err(SL_ENOMEM, "out of memory");
+		sl__free(d);
+	}
+	return rc;
+}
+
+int sl_project_init(const char *dir)
+{
+	char *root, *state = NULL, *db = NULL;
+	store *st = NULL;
+	int rc;
+
+	sl__err_clear();
+	root = sl__path_abs(dir ? dir : ".");
+	if (!root)
+		return sl__err(SL_ENOMEM, "out of memory");
+	state = sl__path_join(root, ".sluice");
+	db = state ? sl__asprintf("sqlite:%s/meta.db", state) : NULL;
+	if (!state || !db) {
+		rc = sl__err(SL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (sl__is_dir(state)) {
+		rc = sl__err(SL_EEXIST, "%s is already a sluice project", root);
+		goto out;
+	}
+	rc = sl__mkdir_p(root, 0755);
+	if (rc == 0)
+		rc = make_layout(state);
+	if (rc == 0)
+		rc = store_open(db, &st);
+	if (rc == 0)
+		rc = write_if_absent(root, "sluice.yaml", sluice_yaml);
+	if (rc == 0)
+		rc = write_if_absent(root, "canvas.yaml", canvas_yaml);
+out:
+	store_close(st);
+	sl__free(db);
+	sl__free(state);
+	sl__free(root);
+	return rc;
+}
+
+/* Reads sluice.yaml's stack block; absent keys keep their defaults. */
+static int read_settings(sl_project *p)
+{
+	char *path = sl__path_join(p->root, "sluice.yaml");
+	json_t *cfg = NULL, *stack;
+	const char *v;
+	int rc = 0;
+
+	if (!path)
+		return sl__err(SL_ENOMEM, "out of memory");
+	if (sl__is_file(path)) {
+		rc = sl__yaml_load_file(path, &cfg);
+		if (rc == SL_EPARSE)
+			rc = SL_EINVAL;
+	}
+	sl__free(path);
+	if (rc)
+		return rc;
+	stack = json_object_get(cfg, "stack");
+	v = json_string_value(json_object_get(stack, "metadata"));
+	if (v) {
+		/* A relative sqlite path is relative to the project folder. */
+		if (sl__str_has_prefix(v, "sqlite:") && v[7] != '/')
+			p->store_url = sl__asprintf("sqlite:%s/%s", p->root, v + 7);
+		else
+			p->store_url = sl__strdup(v);
+	}
+	v = json_string_value(json_object_get(stack, "orchestrator"));
+	if (v && strcmp(v, "local") != 0)
+		rc = sl__err(SL_EUNSUP, "sluice.yaml: stack.orchestrator '%s' is not available "
+				       "(available: local)", v);
+	json_decref(cfg);
+	if (rc == 0 && !p->store_url)
+		p->store_url = sl__asprintf("sqlite:%s/meta.db", p->state);
+	if (rc == 0 && !p->store_url)
+		rc = sl__err(SL_ENOMEM, "out of memory");
+	return rc;
+}
+
+int sl_project_open(const char *start_dir, sl_project **out)
+{
+	const char *home = getenv("SLUICE_HOME");
+	sl_project *p;
+	char *dir;
+	int rc;
+
+	sl__err_clear();
+	if (!out)
+		return sl__err(SL_EINVAL, "sl_project_open: out is NULL");
+	*out = NULL;
+	dir = sl__path_abs(home && *home ? home : start_dir ? start_dir : ".");
+	if (!dir)
+		return sl__err(SL_ENOMEM, "out of memory");
+	/* Walk up to the first folder holding .sluice/, as git finds .git. */
+	for (;;) {
+		char *state = sl__path_join(dir, ".sluice");
+		bool found = state && sl__is_dir(state);
+		sl__free(state);
+		if (found)
+			break;
+		if ((home && *home) || !strcmp(dir, "/")) {
+			rc = sl__err(SL_ENOENT, "not in a sluice project (no .sluice/ in %s%s); "
+						"run 'sluice init' first",
+				     home && *home ? home : "this folder",
+				     home && *home ? "" : " or any parent");
+			sl__free(dir);
+			return rc;
+		}
+		char *up = sl__path_dir(dir);
+		sl__free(dir);
+		if (!up)
+			return sl__err(SL_ENOMEM, "out of memory");
+		dir = up;
+	}
+	p = sl__calloc(1, sizeof *p);
+	if (!p) {
+		sl__free(dir);
+		return sl__err(SL_ENOMEM, "out of memory");
+	}
+	p->root = dir;
+	p->state = sl__path_join(dir, ".sluice");
+	p->art_root = p->state ? sl__path_join(p->state, "artifacts") : NULL;
+	if (!p->state || !p->art_root) {
+		sl_project_close(p);
+		return sl__err(SL_ENOMEM, "out of memory");
+	}
+	rc = make_layout(p->state);
+	if (rc == 0)
+		rc = read_settings(p);
+	if (rc == 0)
+		rc = store_open(p->store_url, &p->st);
+	if (rc) {
+		sl_project_close(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+void sl_project_close(sl_project *p)
+{
+	if (!p)
+		return;
+	store_close(p->st);
+	sl__free(p->store_url);
+	sl__free(p->art_root);
+	sl__free(p->state);
+	sl__free(p->root);
+	sl__free(p);
+}
+
+const char *sl_project_errmsg(const sl_project *p)
+{
+	return p ? p->errmsg : sl_errmsg();
+}
+
+const char *sl_project_root(const sl_project *p)
+{
+	return p ? p->root : NULL;
+}
+
+int sl_run(sl_project *p, const char *pipeline_file, const sl_run_opts *opts, char **out_run_id)
+{
+	sched_env env;
+	spec *sp = NULL;
+	char host[256] = "";
+	int rc;
+
+	sl__err_clear();
+	if (out_run_id)
+		*out_run_id = NULL;
+	if (!p || !pipeline_file)
+		return sl__err(SL_EINVAL, "sl_run: project and pipeline file are required");
+	p->errmsg[0] = '\0';
+	rc = spec_parse_file(pipeline_file, opts ? opts->params : NULL, opts ? opts->n_params : 0,
+			     &sp);
+	if (rc)
+		return fail(p, rc);
+	/* Runs whose driver died (kill -9, power loss) would stay "running". */
+	gethostname(host, sizeof host - 1);
+	store_sweep_dead_runs(p->st, host, NULL);
+	env.state_dir = p->state;
+	env.art_root = p->art_root;
+	env.st = p->st;
+	env.orch = &orch_local_ops;
+	rc = sched_run(&env, sp, opts, out_run_id);
+	spec_free(sp);
+	return fail(p, rc);
+}
+
+static int dump(json_t *j, char **out_json)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (!s)
+		return sl__err(SL_ENOMEM, "out of memory");
+	/* Hand out memory that sl_free releases. */
+	*out_json = sl__strdup(s);
+	free(s);
+	return *out_json ? 0 : sl__err(SL_ENOMEM, "out of memory");
+}
+
+int sl_runs_list(sl_project *p, int limit, char **out_json)
+{
+	json_t *j;
+	int rc;
+
+	if (!p || !out_json)
+		return sl__err(SL_EINVAL, "sl_runs_list: bad arguments");
+	rc = store_runs_json(p->st, limit, &j);
+	return fail(p, rc ? rc : dump(j, out_json));
+}
+
+int sl_run_show(sl_project *p, const char *run, char **out_json)
+{
+	char id[STORE_ID_SIZE];
+	json_t *j;
+	int rc;
+
+	if (!p || !run || !out_json)
+		return sl__err(SL_EINVAL, "sl_run_show: bad arguments");
+	rc = store_run_resolve(p->st, run, id);
+	if (rc == 0)
+		rc = store_run_json(p->st, id, &j);
+	return fail(p, rc ? rc : dump(j, out_json));
+}
+
+int sl_run_log_path(sl_project *p, const char *run, const char *step, char **out_path)
+{
+	char id[STORE_ID_SIZE];
+	char *rel = NULL;
+	int rc;
+
+	if (!p || !run || !step || !out_path)
+		return sl__err(SL_EINVAL, "sl_run_log_path: bad arguments");
+	rc = store_run_resolve(p->st, run, id);
+	if (rc == 0)
+		rc = store_steprun_log(p->st, id, step, &rel);
+	if (rc == 0 && !rel)
+		rc = sl__err(SL_ENOENT, "step '%s' of run %s has no log (it did not run)", step, id);
+	if (rc == 0) {
+		*out_path = sl__path_join(p->state, rel);
+		if (!*out_path)
+			rc = sl__err(SL_ENOMEM, "out of memory");
+	}
+	sl__free(rel);
+	return fail(p, rc);
+}
+
+int sl_artifacts_list(sl_project *p, int limit, const char *type, char **out_json)
+{
+	json_t *j;
+	int rc;
+
+	if (!p || !out_json)
+		return sl__err(SL_EINVAL, "sl_artifacts_list: bad arguments");
+	rc = store_artifacts_json(p->st, limit, type, &j);
+	return fail(p, rc ? rc : dump(j, out_json));
+}
+
+int sl_artifact_show(sl_project *p, const char *id, int head_rows, char **out_json)
+{
+	char full[SL__HASH_HEX_SIZE];
+	json_t *j = NULL;
+	int rc;
+
+	if (!p || !id || !out_json)
+		return sl__err(SL_EINVAL, "sl_artifact_show: bad arguments");
+	rc = store_artifact_resolve(p->st, id, full);
+	if (rc == 0)
+		rc = store_artifact_json(p->st, full, &j);
+	if (rc == 0)
+		rc = api_describe_content(p, full, j, head_rows);
+	if (rc) {
+		json_decref(j);
+		return fail(p, rc);
+	}
+	return fail(p, dump(j, out_json));
+}
+
+int sl_artifact_lineage(sl_project *p, const char *id, char **out_json)
+{
+	char full[SL__HASH_HEX_SIZE];
+	json_t *j;
+	int rc;
+
+	if (!p || !id || !out_json)
+		return sl__err(SL_EINVAL, "sl_artifact_lineage: bad arguments");
+	rc = store_artifact_resolve(p->st, id, full);
+	if (rc == 0)
+		rc = store_lineage_json(p->st, full, 64, &j);
+	return fail(p, rc ? rc : dump(j, out_json));
+}
+
+int sl_artifact_path(sl_project *p, const char *id, char **out_path)
+{
+	char full[SL__HASH_HEX_SIZE];
+	int rc;
+
+	if (!p || !id || !out_path)
+		return sl__err(SL_EINVAL, "sl_artifact_path: bad arguments");
+	*out_path = NULL;
+	rc = store_artifact_resolve(p->st, id, full);
+	if (rc == 0)
+		rc = art_verify(p->art_root, full);
+	if (rc == 0) {
+		*out_path = art_path(p->art_root, full);
+		if (!*out_path)
+			rc = sl__err(SL_ENOMEM, "out of memory");
+	}
+	return fail(p, rc);
+}
+
+int sl_artifact_export(sl_project *p, const char *id, const char *format, const char *out_path)
+{
+	char *src = NULL;
+	int rc;
+
+	if (!p || !id || !out_path)
+		return sl__err(SL_EINVAL, "sl_artifact_export: bad arguments");
+	rc = sl_artifact_path(p, id, &src);
+	if (rc)
+		return rc;
+	if (!format || !strcmp(format, "raw"))
+		rc = sl__copy_file(src, out_path);
+	else
+		rc = api_export_content(src, format, out_path);
+	sl__free(src);
+	return fail(p, rc);
+}
+
+int sl_steps_list(char **out_json)
+{
+	static const char *const type_names[] = {
+		[OPT_STRING] = "string", [OPT_INT] = "int", [OPT_NUMBER] = "number",
+		[OPT_BOOL] = "bool", [OPT_LIST] = "list", [OPT_MAP] = "map", [OPT_ANY] = "any",
+		[OPT_PATH] = "path", [OPT_STRING_LIST] = "string or list",
+	};
+	size_t n;
+	const step_def *const *all = step_all(&n);
+	json_t *arr = json_array();
+
+	if (!out_json)
+		return sl__err(SL_EINVAL, "sl_steps_list: out_json is NULL");
+	for (size_t i = 0; arr && i < n; i++) {
+		const step_def *d = all[i];
+		json_t *opts = json_array(), *ins = json_array(), *outs = json_array();
+		for (const step_opt *o = d->opts; o && o->name; o++)
+			json_array_append_new(opts, json_pack("{s:s, s:s, s:b, s:s?, s:s?}", "name",
+							      o->name, "type", type_names[o->type],
+							      "required", o->required, "default",
+							      o->def, "help", o->help));
+		for (const step_port *q = d->inputs; q && q->name; q++)
+			json_array_append_new(ins, json_pack("{s:s, s:s, s:b, s:s?}", "name", q->name,
+							     "type", q->type, "optional", q->optional,
+							     "help", q->help));
+		for (const step_port *q = d->outputs; q && q->name; q++)
+			json_array_append_new(outs, json_pack("{s:s, s:s, s:s?}", "name", q->name,
+							      "type", q->type, "help", q->help));
+		json_array_append_new(arr, json_pack("{s:s, s:i, s:s, s:o, s:o, s:o}", "name",
+						     d->name, "version", d->version, "summary",
+						     d->summary, "options", opts, "inputs", ins,
+						     "outputs", outs));
+	}
+	if (!arr)
+		return sl__err(SL_ENOMEM, "out of memory");
+	return dump(arr, out_json);
+}

@@ -1,0 +1,25 @@
+/*
+ * The project handle's insides, shared by the files of src/api/.
+ */
+#ifndef SLUICE_API_PROJECT_H
+#define SLUICE_API_PROJECT_H
+
+#include "sluice/sluice.h"
+#include "store/store.h"
+
+struct sl_project {
+	char *root;      /* the project folder */
+	char *state;     /* root/.sluice */
+	char *art_root;  /* state/artifacts */
+	char *store_url; /* sqlite:PATH or postgresql://... */
+	store *st;
+	char errmsg[SL__ERRMSG_MAX];
+};
+
+/* Adds to an artifact's JSON what its contents say (a dataset's schema,
+ * row count and first rows; a small text file's beginning). */
+int api_describe_content(sl_project *p, const char *id, json_t *obj, int head_rows);
+/* Converts a stored artifact file to format ("csv", "jsonl") at out_path. */
+int api_export_content(const char *src, const char *format, const char *out_path);
+
+#endif

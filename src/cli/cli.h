@@ -1,0 +1,54 @@
+/*
+ * The `sluice` command: shared pieces of the verbs in src/cli/cmd_*.c. The
+ * command uses only the public API (sluice.h).
+ */
+#ifndef SLUICE_CLI_H
+#define SLUICE_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "sluice/sluice.h"
+
+/* Exit statuses (DESIGN): success, a failure of the work, bad usage or input. */
+enum { EXIT_OK = 0, EXIT_WORK = 1, EXIT_USAGE = 2 };
+
+typedef struct cli_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+	const char *help; /* full text of `sluice help NAME` */
+} cli_cmd;
+
+extern const cli_cmd cmd_init, cmd_run, cmd_runs, cmd_artifacts, cmd_steps, cmd_version,
+	cmd_help;
+
+const cli_cmd *cli_find(const char *name);
+const cli_cmd *const *cli_all(size_t *n);
+
+/* Prints "sluice: MESSAGE" to stderr and returns the exit status for rc. */
+int cli_fail(int rc, const char *msg);
+/* The exit status a library error code maps to. */
+int cli_exit_code(int rc);
+/* Prints "sluice VERB: usage error MESSAGE; see sluice help VERB" and returns 2. */
+int cli_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints the verb's help to stdout and returns 0. */
+int cli_help_for(const cli_cmd *c);
+/* Opens the project around the working directory, or prints why not. */
+int cli_open(sl_project **out);
+/* Parses JSON text from the library; NULL (and a message) if it is not JSON. */
+json_t *cli_parse(const char *text);
+/* Prints JSON text followed by a newline. */
+void cli_print_json(const char *text);
+/* True when stdout / stderr is a terminal that understands escapes. */
+bool cli_tty(FILE *f);
+/* "1.23s", "45ms", "2m03s" */
+const char *cli_duration(double seconds, char *buf, size_t size);
+/* The first 12 characters of an id. */
+const char *cli_short(const char *id);
+/* The common getopt option for --help in every verb. */
+#define CLI_HELP_OPT {"help", no_argument, NULL, 'h'}
+
+#endif

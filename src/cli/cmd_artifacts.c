@@ -1,0 +1,293 @@
+/*
+ * sluice artifacts [--json] [-n N] [--type T]
+ * sluice artifacts show ID [--json] [--rows N]
+ * sluice artifacts export ID -o FILE [--format csv|jsonl]
+ * sluice artifacts lineage ID [--json]
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char help[] =
+	"usage: sluice artifacts [-n N] [--type TYPE] [--json]\n"
+	"       sluice artifacts show ID [--rows N] [--json]\n"
+	"       sluice artifacts export ID -o FILE [--format csv|jsonl]\n"
+	"       sluice artifacts lineage ID [--json]\n"
+	"\n"
+	"Artifacts are the immutable outputs of steps, named by the SHA-256 of their\n"
+	"contents. ID may be any unique prefix of at least 4 hex digits, as in git.\n"
+	"\n"
+	"  (no verb)   list artifacts, newest first\n"
+	"  show        type, size, producer, consumers; for a dataset its schema, row\n"
+	"              count and first rows; for a small text file its beginning\n"
+	"  export      write the artifact to FILE after checking its hash; --format\n"
+	"              csv or jsonl converts a dataset\n"
+	"  lineage     the artifacts it was made from and those made from it, as trees\n"
+	"\n"
+	"  -n, --limit N     list at most N (default 50; 0 for all)\n"
+	"      --type TYPE   list only this type (dataset, model, file ...)\n"
+	"      --rows N      rows of a dataset to show (default 10)\n"
+	"  -o, --output FILE where export writes\n"
+	"      --format FMT  csv or jsonl (datasets only)\n"
+	"      --json        machine-readable output\n";
+
+static int list(sl_project *p, int limit, const char *type, bool json)
+{
+	char *text = NULL;
+	json_t *arr, *a;
+	size_t i;
+	int rc = sl_artifacts_list(p, limit, type, &text);
+
+	if (rc)
+		return cli_fail(rc, sl_project_errmsg(p));
+	if (json) {
+		cli_print_json(text);
+		sl_free(text);
+		return EXIT_OK;
+	}
+	arr = cli_parse(text);
+	sl_free(text);
+	if (!arr)
+		return EXIT_WORK;
+	if (json_array_size(arr) == 0)
+		printf("no artifacts yet\n");
+	else
+		printf("%-12s  %-10s  %12s  %-24s  %s\n", "ID", "TYPE", "SIZE", "CREATED", "PRODUCER");
+	json_array_foreach(arr, i, a) {
+		json_t *prod = json_object_get(a, "producer");
+		char who[128] = "-";
+		if (json_is_object(prod))
+			snprintf(who, sizeof who, "%s (run %s)",
+				 json_string_value(json_object_get(prod, "step")),
+				 cli_short(json_string_value(json_object_get(prod, "run"))));
+		printf("%-12s  %-10s  %12lld  %-24s  %s\n",
+		       cli_short(json_string_value(json_object_get(a, "id"))),
+		       json_string_value(json_object_get(a, "type")),
+		       (long long)json_integer_value(json_object_get(a, "size")),
+		       json_string_value(json_object_get(a, "created")), who);
+	}
+	json_decref(arr);
+	return EXIT_OK;
+}
+
+static void print_cell(json_t *v)
+{
+	if (json_is_null(v) || !v)
+		printf("%-12s", "null");
+	else if (json_is_string(v))
+		printf("%-12.40s", json_string_value(v));
+	else {
+		char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		printf("%-12s", s ? s : "?");
+		free(s);
+	}
+}
+
+static int show(sl_project *p, const char *id, int rows, bool json)
+{
+	char *text = NULL;
+	json_t *a, *prod, *cons, *ds, *c;
+	size_t i;
+	int rc = sl_artifact_show(p, id, rows, &text);
+
+	if (rc)
+		return cli_fail(rc, sl_project_errmsg(p));
+	if (json) {
+		cli_print_json(text);
+		sl_free(text);
+		return EXIT_OK;
+	}
+	a = cli_parse(text);
+	sl_free(text);
+	if (!a)
+		return EXIT_WORK;
+	printf("artifact  %s\ntype      %s\nsize      %lld bytes\ncreated   %s\n",
+	       json_string_value(json_object_get(a, "id")),
+	       json_string_value(json_object_get(a, "type")),
+	       (long long)json_integer_value(json_object_get(a, "size")),
+	       json_string_value(json_object_get(a, "created")));
+	if (json_is_false(json_object_get(a, "verified")))
+		printf("integrity FAILED: the stored file is missing or does not match its id\n");
+	prod = json_object_get(a, "producer");
+	if (json_is_object(prod))
+		printf("producer  step %s of run %s\n", json_string_value(json_object_get(prod, "step")),
+		       json_string_value(json_object_get(prod, "run")));
+	cons = json_object_get(a, "consumers");
+	json_array_foreach(cons, i, c)
+		printf("consumer  step %s of run %s (as %s)\n",
+		       json_string_value(json_object_get(c, "step")),
+		       json_string_value(json_object_get(c, "run")),
+		       json_string_value(json_object_get(c, "input")));
+	ds = json_object_get(a, "dataset");
+	if (json_is_object(ds)) {
+		json_t *cols = json_object_get(ds, "columns"), *head = json_object_get(ds, "head"), *row;
+		printf("rows      %lld\ncolumns   %zu\n\n",
+		       (long long)json_integer_value(json_object_get(ds, "rows")), json_array_size(cols));
+		printf("%-24s  %-9s  %s\n", "COLUMN", "TYPE", "NULLS");
+		json_array_foreach(cols, i, c)
+			printf("%-24s  %-9s  %lld\n", json_string_value(json_object_get(c, "name")),
+			       json_string_value(json_object_get(c, "type")),
+			       (long long)json_integer_value(json_object_get(c, "nulls")));
+		if (json_array_size(head)) {
+			printf("\n");
+			json_array_foreach(cols, i, c)
+				printf("%-12.12s ", json_string_value(json_object_get(c, "name")));
+			printf("\n");
+			json_array_foreach(head, i, row) {
+				size_t j;
+				json_t *v;
+				json_array_foreach(row, j, v) {
+					print_cell(v);
+					printf(" ");
+				}
+				printf("\n");
+			}
+		}
+	} else if (json_is_string(json_object_get(a, "preview"))) {
+		printf("\n%s", json_string_value(json_object_get(a, "preview")));
+		const char *pv = json_string_value(json_object_get(a, "preview"));
+		if (*pv && pv[strlen(pv) - 1] != '\n')
+			printf("\n");
+	}
+	json_decref(a);
+	return EXIT_OK;
+}
+
+static void print_tree(json_t *nodes, const char *key, const char *prefix, const char *arrow)
+{
+	size_t i, n = json_array_size(nodes);
+	json_t *node;
+
+	json_array_foreach(nodes, i, node) {
+		bool last = i + 1 == n;
+		char sub[512];
+		const char *step = json_string_value(json_object_get(node, "step"));
+		printf("%s%s %s %-9s", prefix, last ? "└─" : "├─",
+		       cli_short(json_string_value(json_object_get(node, "id"))),
+		       json_string_value(json_object_get(node, "type")));
+		if (step)
+			printf(" %s %s (run %s)", arrow, step,
+			       cli_short(json_string_value(json_object_get(node, "run"))));
+		printf("\n");
+		snprintf(sub, sizeof sub, "%s%s", prefix, last ? "   " : "│  ");
+		print_tree(json_object_get(node, key), key, sub, arrow);
+	}
+}
+
+static int lineage(sl_project *p, const char *id, bool json)
+{
+	char *text = NULL;
+	json_t *l, *prod;
+	int rc = sl_artifact_lineage(p, id, &text);
+
+	if (rc)
+		return cli_fail(rc, sl_project_errmsg(p));
+	if (json) {
+		cli_print_json(text);
+		sl_free(text);
+		return EXIT_OK;
+	}
+	l = cli_parse(text);
+	sl_free(text);
+	if (!l)
+		return EXIT_WORK;
+	printf("%s %s", cli_short(json_string_value(json_object_get(l, "id"))),
+	       json_string_value(json_object_get(l, "type")));
+	prod = json_object_get(l, "producer");
+	if (json_is_object(prod))
+		printf("  made by %s (run %s)", json_string_value(json_object_get(prod, "step")),
+		       cli_short(json_string_value(json_object_get(prod, "run"))));
+	printf("\nancestors (made from):\n");
+	if (json_array_size(json_object_get(l, "ancestors")) == 0)
+		printf("  none\n");
+	print_tree(json_object_get(l, "ancestors"), "inputs", "  ", "from");
+	printf("descendants (made from it):\n");
+	if (json_array_size(json_object_get(l, "descendants")) == 0)
+		printf("  none\n");
+	print_tree(json_object_get(l, "descendants"), "outputs", "  ", "by");
+	json_decref(l);
+	return EXIT_OK;
+}
+
+static int artifacts_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'J'},        {"limit", required_argument, NULL, 'n'},
+		{"type", required_argument, NULL, 'T'},  {"rows", required_argument, NULL, 'R'},
+		{"output", required_argument, NULL, 'o'}, {"format", required_argument, NULL, 'F'},
+		CLI_HELP_OPT,                            {NULL, 0, NULL, 0},
+	};
+	bool json = false;
+	const char *type = NULL, *out = NULL, *format = NULL, *verb;
+	int limit = 50, rows = 10, c, status, nargs;
+	sl_project *p;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "n:o:h", longopts, NULL)) != -1) {
+		char *end;
+		long v;
+		switch (c) {
+		case 'J':
+			json = true;
+			break;
+		case 'n':
+		case 'R':
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 0 || v > 1000000)
+				return cli_usage("artifacts", "wants a count, not '%s'", optarg);
+			if (c == 'n')
+				limit = (int)v;
+			else
+				rows = (int)v;
+			break;
+		case 'T':
+			type = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'F':
+			if (strcmp(optarg, "csv") && strcmp(optarg, "jsonl") && strcmp(optarg, "raw"))
+				return cli_usage("artifacts", "--format is csv, jsonl or raw, not '%s'",
+						 optarg);
+			format = optarg;
+			break;
+		case 'h':
+			return cli_help_for(&cmd_artifacts);
+		default:
+			return cli_usage("artifacts", "unknown option");
+		}
+	}
+	nargs = argc - optind;
+	verb = nargs ? argv[optind] : "list";
+	if (strcmp(verb, "list") && strcmp(verb, "show") && strcmp(verb, "export") &&
+	    strcmp(verb, "lineage"))
+		return cli_usage("artifacts", "unknown subcommand '%s'", verb);
+	if (strcmp(verb, "list") && nargs != 2)
+		return cli_usage("artifacts", "'artifacts %s' wants one ID", verb);
+	if (!strcmp(verb, "list") && nargs > 1)
+		return cli_usage("artifacts", "too many arguments");
+	if (!strcmp(verb, "export") && !out)
+		return cli_usage("artifacts", "export wants -o FILE");
+	status = cli_open(&p);
+	if (status)
+		return status;
+	if (!strcmp(verb, "list"))
+		status = list(p, limit, type, json);
+	else if (!strcmp(verb, "show"))
+		status = show(p, argv[optind + 1], rows, json);
+	else if (!strcmp(verb, "lineage"))
+		status = lineage(p, argv[optind + 1], json);
+	else {
+		int rc = sl_artifact_export(p, argv[optind + 1], format, out);
+		status = rc ? cli_fail(rc, sl_project_errmsg(p)) : EXIT_OK;
+	}
+	sl_project_close(p);
+	return status;
+}
+
+const cli_cmd cmd_artifacts = {"artifacts", artifacts_main,
+			       "list artifacts; show, export or trace the lineage of one", help};

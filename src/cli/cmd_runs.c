@@ -1,0 +1,217 @@
+/*
+ * sluice runs [--json] [-n N]
+ * sluice runs show RUN [--json] [--log STEP]
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char help[] =
+	"usage: sluice runs [-n N] [--json]\n"
+	"       sluice runs show RUN [--json] [--log STEP]\n"
+	"\n"
+	"Lists runs, newest first, or shows one run: its steps with status, duration,\n"
+	"whether each came from the cache, the artifacts it produced, and the reason\n"
+	"of each failure. RUN is a run id, a unique prefix of one, or 'latest'.\n"
+	"\n"
+	"  -n, --limit N   list at most N runs (default 20; 0 for all)\n"
+	"      --json      machine-readable output (fields are stable)\n"
+	"      --log STEP  print the log of STEP in RUN\n";
+
+static double ms_to_s(json_t *v)
+{
+	return json_is_number(v) ? json_number_value(v) / 1000.0 : -1;
+}
+
+static int list_runs(sl_project *p, int limit, bool json)
+{
+	char *text = NULL;
+	json_t *arr, *r;
+	size_t i;
+	int rc = sl_runs_list(p, limit, &text);
+
+	if (rc)
+		return cli_fail(rc, sl_project_errmsg(p));
+	if (json) {
+		cli_print_json(text);
+		sl_free(text);
+		return EXIT_OK;
+	}
+	arr = cli_parse(text);
+	sl_free(text);
+	if (!arr)
+		return EXIT_WORK;
+	if (json_array_size(arr) == 0)
+		printf("no runs yet\n");
+	else
+		printf("%-12s  %-20s  %-9s  %-24s  %8s  %s\n", "RUN", "PIPELINE", "STATUS", "STARTED",
+		       "DURATION", "STEPS");
+	json_array_foreach(arr, i, r) {
+		char dur[32];
+		printf("%-12s  %-20s  %-9s  %-24s  %8s  %lld (%lld cached, %lld failed)\n",
+		       cli_short(json_string_value(json_object_get(r, "run"))),
+		       json_string_value(json_object_get(r, "pipeline")),
+		       json_string_value(json_object_get(r, "status")),
+		       json_string_value(json_object_get(r, "started")),
+		       cli_duration(ms_to_s(json_object_get(r, "duration_ms")), dur, sizeof dur),
+		       (long long)json_integer_value(json_object_get(r, "steps")),
+		       (long long)json_integer_value(json_object_get(r, "cached")),
+		       (long long)json_integer_value(json_object_get(r, "failed")));
+	}
+	json_decref(arr);
+	return EXIT_OK;
+}
+
+static void print_outputs(json_t *outs)
+{
+	const char *k;
+	json_t *v;
+	bool first = true;
+
+	json_object_foreach(outs, k, v) {
+		printf("%s%s=%s", first ? "" : " ", k, cli_short(json_string_value(v)));
+		first = false;
+	}
+	if (first)
+		printf("-");
+}
+
+static int show_run(sl_project *p, const char *run, bool json)
+{
+	char *text = NULL;
+	json_t *r, *steps, *s;
+	size_t i;
+	char dur[32];
+	int rc = sl_run_show(p, run, &text);
+
+	if (rc)
+		return cli_fail(rc, sl_project_errmsg(p));
+	if (json) {
+		cli_print_json(text);
+		sl_free(text);
+		return EXIT_OK;
+	}
+	r = cli_parse(text);
+	sl_free(text);
+	if (!r)
+		return EXIT_WORK;
+	printf("run       %s\npipeline  %s (%s)\nstatus    %s\nstarted   %s\nduration  %s\n",
+	       json_string_value(json_object_get(r, "run")),
+	       json_string_value(json_object_get(r, "pipeline")),
+	       json_string_value(json_object_get(r, "file")),
+	       json_string_value(json_object_get(r, "status")),
+	       json_string_value(json_object_get(r, "started")),
+	       cli_duration(ms_to_s(json_object_get(r, "duration_ms")), dur, sizeof dur));
+	json_t *params = json_object_get(r, "params");
+	if (json_object_size(params)) {
+		char *ps = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+		printf("params    %s\n", ps ? ps : "");
+		free(ps);
+	}
+	printf("\n%-24s  %-9s  %8s  %-5s  %s\n", "STEP", "STATUS", "DURATION", "CACHE", "OUTPUTS");
+	steps = json_object_get(r, "steps");
+	json_array_foreach(steps, i, s) {
+		const char *status = json_string_value(json_object_get(s, "status"));
+		printf("%-24s  %-9s  %8s  %-5s  ", json_string_value(json_object_get(s, "name")),
+		       status, cli_duration(ms_to_s(json_object_get(s, "duration_ms")), dur, sizeof dur),
+		       json_is_true(json_object_get(s, "cache_hit")) ? "hit" : "-");
+		print_outputs(json_object_get(s, "outputs"));
+		printf("\n");
+		const char *err = json_string_value(json_object_get(s, "error"));
+		if (err && status && strcmp(status, "cancelled") != 0)
+			printf("    %s\n", err);
+		json_t *m = json_object_get(s, "metrics");
+		if (json_object_size(m)) {
+			const char *k;
+			json_t *v;
+			printf("    metrics:");
+			json_object_foreach(m, k, v)
+				printf(" %s=%g", k, json_number_value(v));
+			printf("\n");
+		}
+	}
+	json_decref(r);
+	return EXIT_OK;
+}
+
+static int print_log(sl_project *p, const char *run, const char *step)
+{
+	char *path = NULL;
+	char buf[65536];
+	size_t n;
+	FILE *f;
+	int rc = sl_run_log_path(p, run, step, &path);
+
+	if (rc)
+		return cli_fail(rc, sl_project_errmsg(p));
+	f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "sluice: the log %s is gone\n", path);
+		sl_free(path);
+		return EXIT_WORK;
+	}
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+		fwrite(buf, 1, n, stdout);
+	fclose(f);
+	sl_free(path);
+	return EXIT_OK;
+}
+
+static int runs_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'J'}, {"limit", required_argument, NULL, 'n'},
+		{"log", required_argument, NULL, 'L'}, CLI_HELP_OPT, {NULL, 0, NULL, 0},
+	};
+	bool json = false;
+	const char *log_step = NULL;
+	int limit = 20, c, status;
+	sl_project *p;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'J':
+			json = true;
+			break;
+		case 'n': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 0)
+				return cli_usage("runs", "-n wants a count, not '%s'", optarg);
+			limit = (int)v;
+			break;
+		}
+		case 'L':
+			log_step = optarg;
+			break;
+		case 'h':
+			return cli_help_for(&cmd_runs);
+		default:
+			return cli_usage("runs", "unknown option");
+		}
+	}
+	if (optind < argc && strcmp(argv[optind], "show") != 0)
+		return cli_usage("runs", "unknown subcommand '%s'", argv[optind]);
+	if (optind < argc && argc - optind != 2)
+		return cli_usage("runs", "'runs show' wants one RUN");
+	if (optind == argc && log_step)
+		return cli_usage("runs", "--log goes with 'runs show RUN'");
+	status = cli_open(&p);
+	if (status)
+		return status;
+	if (optind == argc)
+		status = list_runs(p, limit, json);
+	else if (log_step)
+		status = print_log(p, argv[optind + 1], log_step);
+	else
+		status = show_run(p, argv[optind + 1], json);
+	sl_project_close(p);
+	return status;
+}
+
+const cli_cmd cmd_runs = {"runs", runs_main, "list runs; show one run's steps, cache hits, logs",
+			  help};
