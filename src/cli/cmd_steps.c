@@ -35,6 +35,11 @@ static int steps_main(int argc, char **argv)
 	rc = sl_steps_list(&text);
 	if (rc)
 		return cli_fail(rc, sl_errmsg());
+	if (json && optind == argc) {
+		cli_print_json(text);
+		sl_free(text);
+		return EXIT_OK;
+	}
 	arr = cli_parse(text);
 	sl_free(text);
 	if (!arr)

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs every benchmark against the given sluice binary. Each prints sluice's
+# figures beside its peer's and the ratio.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+SLUICE=$(realpath "${1:-build/sluice}")
+for b in "$here"/*.sh; do
+	[ "$(basename "$b")" = run.sh ] && continue
+	echo "== $(basename "$b" .sh)"
+	bash "$b" "$SLUICE"
+done

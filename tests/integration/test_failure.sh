@@ -1,0 +1,40 @@
+# A failing step fails the run (exit 1), its dependents are skipped, an
+# independent branch still finishes; the reason and the log are kept.
+. "$(dirname "$0")/lib.sh"
+
+cat > p.yaml <<'Y'
+name: failing
+steps:
+  bad:
+    run: echo "about to fail" >&2; exit 3
+    outputs: [out]
+  after_bad:
+    run: cp "${inputs.x}" "${outputs.out}"
+    inputs: { x: bad.out }
+    outputs: [out]
+  after_after:
+    run: cp "${inputs.x}" "${outputs.out}"
+    inputs: { x: after_bad.out }
+    outputs: [out]
+  good:
+    run: sleep 0.3; echo fine > "${outputs.out}"
+    outputs: [out]
+  lazy:
+    run: "true"
+    outputs: [never_written]
+Y
+expect_exit 1 sl run p.yaml
+[ "$(run_status)" = failed ] || fail "run status"
+[ "$(step_status bad)" = failed ] || fail "bad"
+[ "$(step_status after_bad)" = skipped ] || fail "after_bad"
+[ "$(step_status after_after)" = skipped ] || fail "after_after"
+[ "$(step_status good)" = completed ] || fail "good must finish"
+[ "$(step_status lazy)" = failed ] || fail "an undeclared output fails the step"
+sl runs show latest --json | js "next(s for s in d['steps'] if s['name']=='bad')['exit_code']" | grep -qx 3 || fail "exit code"
+show=$(sl runs show latest)
+contains "$show" "about to fail"
+contains "$show" "declared output 'never_written' was not written"
+contains "$show" "upstream step 'bad' failed"
+[ "$(sl runs show latest --log bad)" = "about to fail" ] || fail "log"
+db_check
+echo ok
