@@ -45,10 +45,14 @@ int art_put_file(const char *root, const char *src, char out_id[SL__HASH_HEX_SIZ
 	if (!dst)
 		return sl__err(SL_ENOMEM, "out of memory");
 	if (sl__is_file(dst)) {
-		/* Deduplicated: the same contents are already stored. */
-		unlink(src);
-		sl__free(dst);
-		return 0;
+		/* Deduplicated: the same contents are already stored, unless the
+		 * stored copy was damaged, in which case the new one replaces it. */
+		if (art_verify(root, out_id) == 0) {
+			unlink(src);
+			sl__free(dst);
+			return 0;
+		}
+		sl__err_clear();
 	}
 	snprintf(dir, sizeof dir, "%s/%.2s", root, out_id);
 	rc = sl__mkdir_p(dir, 0755);
@@ -80,7 +84,7 @@ int art_put_buf(const char *root, const void *data, size_t len, char out_id[SL__
 	dst = art_path(root, out_id);
 	if (!dst)
 		return sl__err(SL_ENOMEM, "out of memory");
-	if (sl__is_file(dst)) {
+	if (sl__is_file(dst) && art_verify(root, out_id) == 0) {
 		sl__free(dst);
 		return 0;
 	}

@@ -172,6 +172,8 @@ static int help_main(int argc, char **argv)
 		usage(stdout);
 		return EXIT_OK;
 	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return cli_help_for(&cmd_help);
 	c = cli_find(argv[1]);
 	if (!c)
 		return cli_usage("help", "'%s' is not a verb", argv[1]);
@@ -185,8 +187,10 @@ const cli_cmd cmd_help = {
 
 static int version_main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
+		return cli_help_for(&cmd_version);
+	if (argc > 1)
+		return cli_usage("version", "takes no arguments");
 	printf("sluice %s\n", sl_version());
 	return EXIT_OK;
 }

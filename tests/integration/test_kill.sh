@@ -19,7 +19,7 @@ steps:
     outputs: [out]
 Y
 mkdir -p w && mv p.yaml w/ && cd w
-sl run p.yaml -q & pid=$!
+"$SLUICE" run p.yaml -q & pid=$!
 for i in $(seq 200); do [ -e ../slow.started ] && break; sleep 0.05; done
 [ -e ../slow.started ] || fail "slow step never started"
 kill -9 $pid

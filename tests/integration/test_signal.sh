@@ -16,7 +16,7 @@ Y
 mkdir -p w && mv p.yaml w/ && cd w
 for sig in TERM INT; do
 	rm -f ../started
-	sl run p.yaml -q & pid=$!
+	"$SLUICE" run p.yaml -q & pid=$!
 	for i in $(seq 200); do [ -e ../started ] && break; sleep 0.05; done
 	[ -e ../started ] || fail "step never started"
 	kill -$sig $pid
