@@ -130,4 +130,24 @@ char *spec_subst_io(const char *text, const char *const *in_names, const char *c
 		    size_t n_in, const char *const *out_names, const char *const *out_vals,
 		    size_t n_out);
 
+/*
+ * Internal: coerces one option value (owned by the caller, possibly
+ * replaced) to the option's declared type, as the parser does for `with:`
+ * values of built-in steps: "42" -> 42 for OPT_INT, numbers to reals for
+ * OPT_NUMBER, "true" -> true for OPT_BOOL, and so on. Returns 0, or
+ * SL_ESPEC with a message naming the option (and SL_ENOMEM). Exposed so that
+ * every option type can be tested without registering fake built-ins.
+ */
+int spec_opt_coerce(const step_def *def, const step_opt *opt, json_t **value);
+
+/*
+ * Internal, called by the parser (dag.c): fills each step's upstream and
+ * downstream lists and s->order (Kahn's algorithm, ties broken by file
+ * order). Inputs must already carry their step_index. On a cycle returns
+ * SL_ESPEC with *out_pos and msg naming one cycle ("cycle: a -> b -> a",
+ * where "a -> b" means b consumes an output of a); SL_ENOMEM on allocation
+ * failure. Either way the sluice error message is left untouched.
+ */
+int dag_build(spec *s, spec_pos *out_pos, char *msg, size_t msg_size);
+
 #endif
