@@ -1,0 +1,821 @@
+/*
+ * The dataset file format: writer and mmap reader.
+ *
+ * A dataset file is a little-endian image that a reader maps and uses in
+ * place. Every section starts at a multiple of 64 bytes (cache-line and
+ * SIMD friendly; any typed pointer into it is aligned) and all padding is
+ * zero, so the same table always gives the same bytes: there are no
+ * timestamps, no host data, nothing uninitialised.
+ *
+ *   offset 0    header, 64 bytes
+ *                 0  magic     8 bytes  "SLUICEDS"
+ *                 8  version   u32      1
+ *                12  ncols     u32
+ *                16  nrows     u64
+ *                24  file_size u64      the whole file, so truncation is seen
+ *                32  dir_off   u64      64: the column directory follows
+ *                40  names_off u64
+ *                48  names_size u64
+ *                56  meta_hash u64      ds_hash64 of bytes 0..55, the
+ *                                       directory and the names section
+ *   dir_off     column directory: ncols entries of 128 bytes
+ *                 0  type           u32  1 int64, 2 float64, 3 bool, 4 string, 5 timestamp
+ *                 4  flags          u32  0
+ *                 8  name_off       u64  into the names section
+ *                16  name_len       u64  (the name is followed by a NUL)
+ *                24  null_count     u64
+ *                32  validity_off   u64  0 when null_count is 0
+ *                40  validity_size  u64  ceil(nrows / 8) when present
+ *                48  data_off       u64
+ *                56  data_size      u64  nrows * width (8, 8, 1, 4, 8)
+ *                64  dict_count     u64  string columns: distinct values
+ *                72  dict_offs_off  u64  u64[dict_count + 1] byte offsets
+ *                80  dict_offs_size u64
+ *                88  dict_bytes_off u64  entries, each followed by a NUL
+ *                96  dict_bytes_size u64
+ *               104  data_hash      u64  ds_hash64 chained over the column's
+ *                                        validity, data, dict offsets and
+ *                                        dict bytes (exact sizes, in order)
+ *               112  reserved       16 bytes, zero
+ *   names_off   the column names, each NUL-terminated
+ *   then, per column in order: validity bitmap, values, dictionary offsets,
+ *               dictionary bytes, each 64-aligned.
+ *
+ * Validity bit i (LSB first) is set when row i has a value; a null row's
+ * value slot is zero. Codes of string rows index the dictionary; a null
+ * row's code is 0.
+ *
+ * Trust: ds_open() validates everything an accessor relies on (magic,
+ * version, size, metadata checksum, bounds and alignment of every section,
+ * monotonic NUL-terminated dictionary entries, codes below dict_count, bools
+ * 0 or 1, null counts) so that a damaged file is SL_ECORRUPT naming the file
+ * and never a crash. Checking the data checksums reads every byte; it is
+ * what DS_OPEN_VERIFY and ds_verify() add. The artifact store hashes files
+ * with SHA-256 anyway, which catches corruption at rest.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dataset/internal.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the dataset format is little-endian; a big-endian port needs byte swapping here"
+#endif
+
+#define MAGIC "SLUICEDS"
+#define VERSION 1u
+#define HDR_SIZE 64
+#define DIR_ENTRY 128
+#define ALIGN 64
+
+static size_t align_up(size_t n)
+{
+	return (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* ---- writer ----------------------------------------------------------------- */
+
+/* Where each column's sections go; computed before anything is written. */
+typedef struct col_layout {
+	size_t valid_off, valid_size;
+	size_t data_off, data_size;
+	size_t offs_off, offs_size;
+	size_t bytes_off, bytes_size;
+	uint64_t hash;
+} col_layout;
+
+typedef struct layout {
+	size_t nrows;
+	size_t names_off, names_size;
+	size_t size;
+	col_layout *cols;
+	uint8_t *meta; /* header + directory + names, fully formed */
+	size_t meta_size;
+} layout;
+
+static const uint64_t zero_off = 0;
+
+static int plan(const ds_builder *b, layout *L)
+{
+	size_t pos, names = 0;
+
+	memset(L, 0, sizeof *L);
+	L->nrows = b->n ? b->cols[0].len : 0;
+	if (b->n > UINT32_MAX / DIR_ENTRY)
+		return sl__err(SL_ELIMIT, "too many columns (%zu)", b->n);
+	L->cols = sl__calloc(b->n ? b->n : 1, sizeof *L->cols);
+	if (!L->cols)
+		return sl__err(SL_ENOMEM, "out of memory");
+	for (size_t j = 0; j < b->n; j++)
+		names += strlen(b->cols[j].name) + 1;
+	L->names_off = HDR_SIZE + b->n * DIR_ENTRY;
+	L->names_size = names;
+	pos = align_up(L->names_off + names);
+	L->meta_size = pos;
+	for (size_t j = 0; j < b->n; j++) {
+		const ds_bcol *c = &b->cols[j];
+		col_layout *cl = &L->cols[j];
+		uint64_t h = 0;
+		if (c->nulls) {
+			cl->valid_off = pos;
+			cl->valid_size = (L->nrows + 7) / 8;
+			pos = align_up(pos + cl->valid_size);
+			h = ds_hash64(c->valid, cl->valid_size, h);
+		}
+		cl->data_off = pos;
+		cl->data_size = L->nrows * ds_type_width(c->type);
+		pos = align_up(pos + cl->data_size);
+		h = ds_hash64(c->data ? c->data : (const void *)&zero_off, cl->data_size, h);
+		if (c->type == DS_STRING) {
+			cl->offs_off = pos;
+			cl->offs_size = (c->dict.n + 1) * 8;
+			pos = align_up(pos + cl->offs_size);
+			cl->bytes_off = pos;
+			cl->bytes_size = c->dict.len;
+			pos = align_up(pos + cl->bytes_size);
+			h = ds_hash64(c->dict.n ? (const void *)c->dict.offs : (const void *)&zero_off,
+				      cl->offs_size, h);
+			h = ds_hash64(c->dict.bytes ? c->dict.bytes : "", cl->bytes_size, h);
+		}
+		cl->hash = h;
+	}
+	L->size = pos;
+
+	L->meta = sl__calloc(L->meta_size, 1);
+	if (!L->meta)
+		return sl__err(SL_ENOMEM, "out of memory");
+	uint8_t *m = L->meta;
+	memcpy(m, MAGIC, 8);
+	put32(m + 8, VERSION);
+	put32(m + 12, (uint32_t)b->n);
+	put64(m + 16, L->nrows);
+	put64(m + 24, L->size);
+	put64(m + 32, HDR_SIZE);
+	put64(m + 40, L->names_off);
+	put64(m + 48, L->names_size);
+	size_t noff = 0;
+	for (size_t j = 0; j < b->n; j++) {
+		const ds_bcol *c = &b->cols[j];
+		const col_layout *cl = &L->cols[j];
+		uint8_t *e = m + HDR_SIZE + j * DIR_ENTRY;
+		size_t nl = strlen(c->name);
+		put32(e, (uint32_t)c->type);
+		put64(e + 8, noff);
+		put64(e + 16, nl);
+		put64(e + 24, c->nulls);
+		put64(e + 32, cl->valid_off);
+		put64(e + 40, cl->valid_size);
+		put64(e + 48, cl->data_off);
+		put64(e + 56, cl->data_size);
+		put64(e + 64, c->type == DS_STRING ? c->dict.n : 0);
+		put64(e + 72, cl->offs_off);
+		put64(e + 80, cl->offs_size);
+		put64(e + 88, cl->bytes_off);
+		put64(e + 96, cl->bytes_size);
+		put64(e + 104, cl->hash);
+		memcpy(m + L->names_off + noff, c->name, nl + 1);
+		noff += nl + 1;
+	}
+	uint64_t mh = ds_hash64(m, 56, 0);
+	mh = ds_hash64(m + HDR_SIZE, L->meta_size - HDR_SIZE, mh);
+	put64(m + 56, mh);
+	return 0;
+}
+
+static void plan_free(layout *L)
+{
+	sl__free(L->cols);
+	sl__free(L->meta);
+}
+
+/*
+ * A sink writes the image sequentially, either into memory or into a file
+ * through a buffer, inserting the zero padding between sections.
+ */
+typedef struct sink {
+	uint8_t *mem; /* memory sink: the image (zeroed) */
+	int fd;
+	const char *path;
+	uint8_t *buf;
+	size_t blen;
+	size_t pos; /* bytes emitted so far */
+} sink;
+
+#define SINK_BUF ((size_t)1 << 20)
+
+static int sink_flush(sink *s)
+{
+	size_t off = 0;
+
+	while (off < s->blen) {
+		ssize_t n = write(s->fd, s->buf + off, s->blen - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return sl__err(SL_EIO, "%s: write: %s", s->path, strerror(errno));
+		}
+		off += (size_t)n;
+	}
+	s->blen = 0;
+	return 0;
+}
+
+static int sink_put(sink *s, const void *p, size_t n)
+{
+	const uint8_t *src = p;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (s->mem) {
+		memcpy(s->mem + s->pos, p, n);
+		s->pos += n;
+		return 0;
+	}
+	s->pos += n;
+	while (n) {
+		size_t room = SINK_BUF - s->blen, k = n < room ? n : room;
+		if (s->blen == 0 && n >= SINK_BUF) {
+			/* Large sections go straight to the file. */
+			s->blen = n;
+			uint8_t *save = s->buf;
+			s->buf = (uint8_t *)src;
+			rc = sink_flush(s);
+			s->buf = save;
+			return rc;
+		}
+		memcpy(s->buf + s->blen, src, k);
+		s->blen += k;
+		src += k;
+		n -= k;
+		if (s->blen == SINK_BUF && (rc = sink_flush(s)))
+			return rc;
+	}
+	return 0;
+}
+
+static int sink_pad_to(sink *s, size_t off)
+{
+	static const uint8_t zeros[ALIGN];
+
+	while (s->pos < off) {
+		size_t k = off - s->pos < ALIGN ? off - s->pos : ALIGN;
+		int rc = sink_put(s, zeros, k);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int emit(const ds_builder *b, const layout *L, sink *s)
+{
+	int rc = sink_put(s, L->meta, L->meta_size);
+
+	for (size_t j = 0; rc == 0 && j < b->n; j++) {
+		const ds_bcol *c = &b->cols[j];
+		const col_layout *cl = &L->cols[j];
+		/* Bits past nrows in the bitmap's last byte are zero (the
+		 * builder's invariant 2), so the bytes can be written as they are. */
+		if (cl->valid_size &&
+		    ((rc = sink_pad_to(s, cl->valid_off)) || (rc = sink_put(s, c->valid, cl->valid_size))))
+			break;
+		if ((rc = sink_pad_to(s, cl->data_off)) || (rc = sink_put(s, c->data, cl->data_size)))
+			break;
+		if (c->type == DS_STRING) {
+			if ((rc = sink_pad_to(s, cl->offs_off)))
+				break;
+			rc = c->dict.n ? sink_put(s, c->dict.offs, cl->offs_size)
+				       : sink_put(s, &zero_off, 8);
+			if (rc || (rc = sink_pad_to(s, cl->bytes_off)) ||
+			    (rc = sink_put(s, c->dict.bytes, cl->bytes_size)))
+				break;
+		}
+	}
+	if (rc == 0)
+		rc = sink_pad_to(s, L->size);
+	return rc;
+}
+
+int ds_format_image(const ds_builder *b, uint8_t **out_image, size_t *out_size)
+{
+	layout L;
+	sink s = {0};
+	int rc = plan(b, &L);
+
+	*out_image = NULL;
+	if (rc == 0) {
+		s.mem = sl__calloc(L.size, 1);
+		if (!s.mem)
+			rc = sl__err(SL_ENOMEM, "out of memory for a %zu-byte dataset", L.size);
+	}
+	if (rc == 0)
+		rc = emit(b, &L, &s);
+	if (rc == 0) {
+		*out_image = s.mem;
+		*out_size = L.size;
+	} else {
+		sl__free(s.mem);
+	}
+	plan_free(&L);
+	return rc;
+}
+
+int ds_format_write(const ds_builder *b, const char *path)
+{
+	char rnd[9];
+	char *tmp = NULL;
+	layout L;
+	sink s = {0};
+	int rc = plan(b, &L);
+
+	s.fd = -1;
+	if (rc)
+		goto done;
+	sl__random_hex(rnd, 8);
+	tmp = sl__asprintf("%s.tmp-%s", path, rnd);
+	s.buf = sl__malloc(SINK_BUF);
+	if (!tmp || !s.buf) {
+		rc = sl__err(SL_ENOMEM, "out of memory");
+		goto done;
+	}
+	s.path = tmp;
+	s.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (s.fd < 0) {
+		rc = sl__err(SL_EIO, "%s: create: %s", tmp, strerror(errno));
+		goto done;
+	}
+	rc = emit(b, &L, &s);
+	if (rc == 0)
+		rc = sink_flush(&s);
+	if (close(s.fd) != 0 && rc == 0)
+		rc = sl__err(SL_EIO, "%s: close: %s", tmp, strerror(errno));
+	s.fd = -1;
+	if (rc == 0)
+		rc = sl__commit_file(tmp, path);
+	if (rc)
+		unlink(tmp);
+done:
+	if (s.fd >= 0) {
+		close(s.fd);
+		unlink(tmp);
+	}
+	sl__free(s.buf);
+	sl__free(tmp);
+	plan_free(&L);
+	return rc;
+}
+
+/* ---- reader ----------------------------------------------------------------- */
+
+typedef struct ds_tcol {
+	const char *name;
+	ds_type type;
+	size_t nulls;
+	const uint8_t *valid;
+	const void *data;
+	size_t dict_n;
+	const uint64_t *dict_offs;
+	const char *dict_bytes;
+	/* For checksum verification. */
+	size_t valid_size, data_size, offs_size, bytes_size;
+	uint64_t hash;
+} ds_tcol;
+
+struct ds_table {
+	const uint8_t *base;
+	size_t size;
+	bool mapped;
+	char *name;
+	size_t nrow, ncol;
+	ds_tcol *cols;
+};
+
+static int corrupt(const char *name, const char *what)
+{
+	return sl__err(SL_ECORRUPT, "%s: not a valid dataset: %s", name, what);
+}
+
+/* True when [off, off+size) lies inside the file and off is aligned. */
+static bool section_ok(const ds_table *t, uint64_t off, uint64_t size)
+{
+	return off % ALIGN == 0 && off <= t->size && size <= t->size - off;
+}
+
+static int parse_column(ds_table *t, size_t j, const uint8_t *e, const char *names,
+			size_t names_size)
+{
+	ds_tcol *c = &t->cols[j];
+	uint32_t type = get32(e);
+	uint64_t name_off = get64(e + 8), name_len = get64(e + 16);
+	uint64_t nulls = get64(e + 24);
+	uint64_t voff = get64(e + 32), vsize = get64(e + 40);
+	uint64_t doff = get64(e + 48), dsize = get64(e + 56);
+	uint64_t dn = get64(e + 64);
+	uint64_t ooff = get64(e + 72), osize = get64(e + 80);
+	uint64_t boff = get64(e + 88), bsize = get64(e + 96);
+	char what[96];
+
+	if (type < DS_INT64 || type > DS_TYPE_MAX)
+		return corrupt(t->name, "unknown column type");
+	c->type = (ds_type)type;
+	if (name_off >= names_size || name_len >= names_size - name_off ||
+	    names[name_off + name_len] != '\0' || strlen(names + name_off) != name_len)
+		return corrupt(t->name, "bad column name");
+	c->name = names + name_off;
+	snprintf(what, sizeof what, "column %zu: bad section bounds", j);
+	if (!section_ok(t, doff, dsize) || dsize != t->nrow * ds_type_width(c->type))
+		return corrupt(t->name, what);
+	c->data = t->base + doff;
+	c->data_size = dsize;
+	if (nulls > t->nrow)
+		return corrupt(t->name, what);
+	c->nulls = nulls;
+	if (nulls) {
+		if (!section_ok(t, voff, vsize) || vsize != (t->nrow + 7) / 8)
+			return corrupt(t->name, what);
+		c->valid = t->base + voff;
+		c->valid_size = vsize;
+		size_t set = 0;
+		for (size_t i = 0; i < t->nrow / 8; i++)
+			set += (size_t)__builtin_popcount(c->valid[i]);
+		for (size_t i = t->nrow / 8 * 8; i < t->nrow; i++)
+			set += ds_bit_get(c->valid, i);
+		if (set != t->nrow - nulls)
+			return corrupt(t->name, "null count disagrees with the validity bitmap");
+	} else if (voff || vsize) {
+		return corrupt(t->name, what);
+	}
+	if (c->type == DS_STRING) {
+		if (dn > UINT32_MAX || !section_ok(t, ooff, osize) || osize != (dn + 1) * 8 ||
+		    !section_ok(t, boff, bsize))
+			return corrupt(t->name, what);
+		c->dict_n = dn;
+		c->dict_offs = (const uint64_t *)(t->base + ooff);
+		c->dict_bytes = (const char *)t->base + boff;
+		c->offs_size = osize;
+		c->bytes_size = bsize;
+		if (c->dict_offs[0] != 0 || c->dict_offs[dn] != bsize)
+			return corrupt(t->name, "bad dictionary offsets");
+		for (size_t k = 0; k < dn; k++) {
+			uint64_t a = c->dict_offs[k], z = c->dict_offs[k + 1];
+			if (z <= a || z > bsize || c->dict_bytes[z - 1] != '\0')
+				return corrupt(t->name, "bad dictionary entry");
+		}
+		const uint32_t *codes = c->data;
+		uint32_t bad = 0;
+		if (dn == 0) {
+			if (nulls != t->nrow)
+				return corrupt(t->name, "string rows without a dictionary");
+		} else if (!c->valid) {
+			uint32_t mx = 0;
+			for (size_t i = 0; i < t->nrow; i++)
+				mx = codes[i] > mx ? codes[i] : mx;
+			bad = mx >= dn;
+		} else {
+			for (size_t i = 0; i < t->nrow; i++)
+				bad |= codes[i] >= dn;
+		}
+		if (bad)
+			return corrupt(t->name, "string code outside the dictionary");
+	} else if (dn || ooff || osize || boff || bsize) {
+		return corrupt(t->name, what);
+	}
+	if (c->type == DS_BOOL) {
+		const uint8_t *v = c->data;
+		uint8_t acc = 0;
+		for (size_t i = 0; i < t->nrow; i++)
+			acc |= v[i];
+		if (acc > 1)
+			return corrupt(t->name, "bool value other than 0 or 1");
+	}
+	c->hash = get64(e + 104);
+	return 0;
+}
+
+static int parse_image(ds_table *t)
+{
+	const uint8_t *h = t->base;
+	uint64_t nrows, fsize, dir_off, names_off, names_size, mh;
+	uint32_t ncols;
+
+	if (t->size < HDR_SIZE || memcmp(h, MAGIC, 8) != 0)
+		return corrupt(t->name, t->size < 8 ? "file too short" : "bad magic");
+	if (get32(h + 8) != VERSION)
+		return sl__err(SL_ECORRUPT, "%s: dataset format version %u is not supported (this is %u)",
+			       t->name, get32(h + 8), VERSION);
+	ncols = get32(h + 12);
+	nrows = get64(h + 16);
+	fsize = get64(h + 24);
+	dir_off = get64(h + 32);
+	names_off = get64(h + 40);
+	names_size = get64(h + 48);
+	if (fsize != t->size)
+		return sl__err(SL_ECORRUPT, "%s: truncated or extended dataset (%zu bytes, header says %llu)",
+			       t->name, t->size, (unsigned long long)fsize);
+	if (dir_off != HDR_SIZE || names_off != HDR_SIZE + (uint64_t)ncols * DIR_ENTRY ||
+	    names_size > t->size || names_off > t->size - names_size)
+		return corrupt(t->name, "bad directory bounds");
+	if (nrows > t->size) /* every row takes at least one byte per column */
+		if (ncols)
+			return corrupt(t->name, "row count larger than the file");
+	mh = ds_hash64(h, 56, 0);
+	mh = ds_hash64(h + HDR_SIZE, align_up(names_off + names_size) - HDR_SIZE, mh);
+	if (align_up(names_off + names_size) > t->size || mh != get64(h + 56))
+		return corrupt(t->name, "header checksum mismatch");
+	t->nrow = nrows;
+	t->ncol = ncols;
+	t->cols = sl__calloc(ncols ? ncols : 1, sizeof *t->cols);
+	if (!t->cols)
+		return sl__err(SL_ENOMEM, "out of memory");
+	for (size_t j = 0; j < ncols; j++) {
+		int rc = parse_column(t, j, h + HDR_SIZE + j * DIR_ENTRY,
+				      (const char *)h + names_off, names_size);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static ds_table *table_new(const char *name)
+{
+	ds_table *t = sl__calloc(1, sizeof *t);
+
+	if (!t)
+		return NULL;
+	t->name = sl__strdup(name);
+	if (!t->name) {
+		sl__free(t);
+		return NULL;
+	}
+	return t;
+}
+
+int ds_table_from_image(uint8_t *image, size_t size, const char *name, ds_table **out_t)
+{
+	ds_table *t = table_new(name);
+	int rc;
+
+	*out_t = NULL;
+	if (!t) {
+		sl__free(image);
+		return sl__err(SL_ENOMEM, "out of memory");
+	}
+	t->base = image;
+	t->size = size;
+	rc = parse_image(t);
+	if (rc) {
+		ds_close(t);
+		return rc;
+	}
+	*out_t = t;
+	return 0;
+}
+
+int ds_open(const char *path, unsigned flags, ds_table **out_t)
+{
+	struct stat st;
+	ds_table *t;
+	int fd, rc;
+
+	*out_t = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sl__err(errno == ENOENT ? SL_ENOENT : SL_EIO, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		rc = sl__err(SL_EIO, "%s: stat: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return sl__err(SL_EINVAL, "%s: not a regular file", path);
+	}
+	if ((size_t)st.st_size < HDR_SIZE) {
+		close(fd);
+		return corrupt(path, "file too short for a header");
+	}
+	t = table_new(path);
+	if (!t) {
+		close(fd);
+		return sl__err(SL_ENOMEM, "out of memory");
+	}
+	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED) {
+		ds_close(t);
+		return sl__err(SL_EIO, "%s: mmap: %s", path, strerror(errno));
+	}
+	t->base = m;
+	t->size = (size_t)st.st_size;
+	t->mapped = true;
+	rc = parse_image(t);
+	if (rc == 0 && (flags & DS_OPEN_VERIFY))
+		rc = ds_verify(t);
+	if (rc) {
+		ds_close(t);
+		return rc;
+	}
+	*out_t = t;
+	return 0;
+}
+
+int ds_verify(const ds_table *t)
+{
+	for (size_t j = 0; j < t->ncol; j++) {
+		const ds_tcol *c = &t->cols[j];
+		uint64_t h = 0;
+		if (c->valid)
+			h = ds_hash64(c->valid, c->valid_size, h);
+		h = ds_hash64(c->data, c->data_size, h);
+		if (c->type == DS_STRING) {
+			h = ds_hash64(c->dict_offs, c->offs_size, h);
+			h = ds_hash64(c->dict_bytes, c->bytes_size, h);
+		}
+		if (h != c->hash)
+			return sl__err(SL_ECORRUPT, "%s: checksum mismatch in column '%s'", t->name, c->name);
+	}
+	return 0;
+}
+
+void ds_close(ds_table *t)
+{
+	if (!t)
+		return;
+	if (t->base) {
+		if (t->mapped)
+			munmap((void *)t->base, t->size);
+		else
+			sl__free((void *)t->base);
+	}
+	sl__free(t->cols);
+	sl__free(t->name);
+	sl__free(t);
+}
+
+bool ds_is_dataset(const char *path)
+{
+	char magic[8];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = read(fd, magic, 8) == 8 && memcmp(magic, MAGIC, 8) == 0;
+	close(fd);
+	return ok;
+}
+
+int ds_table_write(const ds_table *t, const char *path)
+{
+	return sl__write_atomic(path, t->base, t->size);
+}
+
+/* ---- accessors -------------------------------------------------------------- */
+
+size_t ds_nrow(const ds_table *t)
+{
+	return t->nrow;
+}
+
+size_t ds_ncol(const ds_table *t)
+{
+	return t->ncol;
+}
+
+const char *ds_col_name(const ds_table *t, size_t j)
+{
+	return t->cols[j].name;
+}
+
+ds_type ds_col_type(const ds_table *t, size_t j)
+{
+	return t->cols[j].type;
+}
+
+int ds_col_find(const ds_table *t, const char *name, size_t *out_j)
+{
+	for (size_t j = 0; j < t->ncol; j++) {
+		if (!strcmp(t->cols[j].name, name)) {
+			*out_j = j;
+			return 0;
+		}
+	}
+	return sl__err(SL_ENOENT, "no column named '%s'", name);
+}
+
+size_t ds_col_nulls(const ds_table *t, size_t j)
+{
+	return t->cols[j].nulls;
+}
+
+const uint8_t *ds_col_validity(const ds_table *t, size_t j)
+{
+	return t->cols[j].valid;
+}
+
+const int64_t *ds_col_i64(const ds_table *t, size_t j)
+{
+	ds_type ty = t->cols[j].type;
+
+	return ty == DS_INT64 || ty == DS_TIMESTAMP ? t->cols[j].data : NULL;
+}
+
+const double *ds_col_f64(const ds_table *t, size_t j)
+{
+	return t->cols[j].type == DS_FLOAT64 ? t->cols[j].data : NULL;
+}
+
+const uint8_t *ds_col_bool(const ds_table *t, size_t j)
+{
+	return t->cols[j].type == DS_BOOL ? t->cols[j].data : NULL;
+}
+
+const uint32_t *ds_col_codes(const ds_table *t, size_t j)
+{
+	return t->cols[j].type == DS_STRING ? t->cols[j].data : NULL;
+}
+
+size_t ds_dict_size(const ds_table *t, size_t j)
+{
+	return t->cols[j].dict_n;
+}
+
+const char *ds_dict_str(const ds_table *t, size_t j, uint32_t code, size_t *out_len)
+{
+	const ds_tcol *c = &t->cols[j];
+
+	if (code >= c->dict_n) {
+		if (out_len)
+			*out_len = 0;
+		return NULL;
+	}
+	if (out_len)
+		*out_len = (size_t)(c->dict_offs[code + 1] - c->dict_offs[code] - 1);
+	return c->dict_bytes + c->dict_offs[code];
+}
+
+const char *ds_col_str(const ds_table *t, size_t j, size_t i, size_t *out_len)
+{
+	const ds_tcol *c = &t->cols[j];
+
+	if (c->type != DS_STRING || i >= t->nrow || !ds_valid(c->valid, i)) {
+		if (out_len)
+			*out_len = 0;
+		return NULL;
+	}
+	return ds_dict_str(t, j, ((const uint32_t *)c->data)[i], out_len);
+}
+
+bool ds_get_f64(const ds_table *t, size_t j, size_t i, double *out)
+{
+	const ds_tcol *c = &t->cols[j];
+
+	if (i >= t->nrow || !ds_valid(c->valid, i))
+		return false;
+	switch (c->type) {
+	case DS_INT64:
+	case DS_TIMESTAMP:
+		*out = (double)((const int64_t *)c->data)[i];
+		return true;
+	case DS_FLOAT64:
+		*out = ((const double *)c->data)[i];
+		return true;
+	case DS_BOOL:
+		*out = ((const uint8_t *)c->data)[i];
+		return true;
+	case DS_STRING:
+		break;
+	}
+	return false;
+}

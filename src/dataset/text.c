@@ -1,0 +1,405 @@
+/*
+ * Text forms of values: the parsers the readers call once per field (so
+ * they are written for speed and never allocate on the common path) and the
+ * formatters the writers use (chosen so that text -> value -> text -> value
+ * gives the same value: floats print with the fewest digits that read back
+ * exactly).
+ *
+ * Floats: a decimal with at most 19 significant digits and a power of ten
+ * within +-22 whose mantissa fits in 53 bits is exact as a double, and one
+ * IEEE multiply or divide by an exact power of ten then rounds correctly
+ * (Clinger's fast path). Everything else goes to strtod after this file's
+ * own grammar check, so hex floats and "nan(...)" stay text. The C locale is
+ * assumed: the library never calls setlocale.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset/internal.h"
+
+static inline bool is_digit(char c)
+{
+	return (unsigned char)(c - '0') < 10;
+}
+
+bool ds_parse_i64(const char *s, size_t len, int64_t *out)
+{
+	const char *p = s, *end = s + len;
+	bool neg = false;
+	uint64_t v = 0;
+
+	if (p < end && (*p == '-' || *p == '+'))
+		neg = *p++ == '-';
+	if (p == end || end - p > 19)
+		return false;
+	for (; p < end; p++) {
+		if (!is_digit(*p))
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (neg) {
+		if (v > (uint64_t)INT64_MAX + 1)
+			return false;
+		*out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+	} else {
+		if (v > (uint64_t)INT64_MAX)
+			return false;
+		*out = (int64_t)v;
+	}
+	return true;
+}
+
+static bool eq_nocase(const char *s, size_t len, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if (len != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != lit[i])
+			return false;
+	}
+	return true;
+}
+
+static const double pow10_exact[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+static bool parse_f64_slow(const char *s, size_t len, double *out)
+{
+	char small[128];
+	char *buf = small, *end;
+	bool ok;
+
+	if (len >= sizeof small) {
+		buf = sl__strndup(s, len);
+		if (!buf)
+			return false;
+	} else {
+		memcpy(small, s, len);
+		small[len] = '\0';
+	}
+	*out = strtod(buf, &end);
+	ok = end == buf + len;
+	if (buf != small)
+		sl__free(buf);
+	return ok;
+}
+
+bool ds_parse_f64(const char *s, size_t len, double *out)
+{
+	const char *p = s, *end = s + len;
+	bool neg = false, any = false, inexact = false;
+	uint64_t m = 0;
+	int digits = 0;
+	long exp10 = 0;
+
+	if (p < end && (*p == '-' || *p == '+'))
+		neg = *p++ == '-';
+	if (p == end)
+		return false;
+	if (!is_digit(*p) && *p != '.') {
+		size_t n = (size_t)(end - p);
+		if (eq_nocase(p, n, "nan"))
+			*out = neg ? -NAN : NAN;
+		else if (eq_nocase(p, n, "inf") || eq_nocase(p, n, "infinity"))
+			*out = neg ? -INFINITY : INFINITY;
+		else
+			return false;
+		return true;
+	}
+	for (; p < end && is_digit(*p); p++) {
+		int d = *p - '0';
+		any = true;
+		if (digits < 19) {
+			m = m * 10 + (uint64_t)d;
+			digits += m != 0;
+		} else {
+			exp10++;
+			inexact |= d != 0;
+		}
+	}
+	if (p < end && *p == '.') {
+		for (p++; p < end && is_digit(*p); p++) {
+			int d = *p - '0';
+			any = true;
+			if (digits < 19) {
+				m = m * 10 + (uint64_t)d;
+				digits += m != 0;
+				exp10--;
+			} else {
+				inexact |= d != 0;
+			}
+		}
+	}
+	if (!any)
+		return false;
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		bool eneg = false;
+		long e = 0;
+		p++;
+		if (p < end && (*p == '-' || *p == '+'))
+			eneg = *p++ == '-';
+		if (p == end || !is_digit(*p))
+			return false;
+		for (; p < end && is_digit(*p); p++)
+			if (e < 100000)
+				e = e * 10 + (*p - '0');
+		exp10 += eneg ? -e : e;
+	}
+	if (p != end)
+		return false;
+	if (!inexact && m <= ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22) {
+		double v = (double)m;
+		v = exp10 < 0 ? v / pow10_exact[-exp10] : v * pow10_exact[exp10];
+		*out = neg ? -v : v;
+		return true;
+	}
+	return parse_f64_slow(s, len, out);
+}
+
+bool ds_parse_bool(const char *s, size_t len, bool *out)
+{
+	if (len == 4 && (!memcmp(s, "true", 4) || !memcmp(s, "True", 4) || !memcmp(s, "TRUE", 4))) {
+		*out = true;
+		return true;
+	}
+	if (len == 5 && (!memcmp(s, "false", 5) || !memcmp(s, "False", 5) || !memcmp(s, "FALSE", 5))) {
+		*out = false;
+		return true;
+	}
+	return false;
+}
+
+/* ---- timestamps ------------------------------------------------------------- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (era arithmetic). */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static bool digits_n(const char *p, const char *end, int n, int *out)
+{
+	int v = 0;
+
+	if (end - p < n)
+		return false;
+	for (int i = 0; i < n; i++) {
+		if (!is_digit(p[i]))
+			return false;
+		v = v * 10 + (p[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+bool ds_parse_timestamp(const char *s, size_t len, int64_t *out_us)
+{
+	const char *p = s, *end = s + len;
+	int y, mo, d, h = 0, mi = 0, se = 0, oh = 0, om = 0;
+	int64_t frac = 0, off = 0;
+
+	if (len < 10 || !digits_n(p, end, 4, &y) || p[4] != '-' || !digits_n(p + 5, end, 2, &mo) ||
+	    p[7] != '-' || !digits_n(p + 8, end, 2, &d))
+		return false;
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+		return false;
+	p += 10;
+	if (p < end && (*p == 'T' || *p == ' ')) {
+		p++;
+		if (!digits_n(p, end, 2, &h) || p + 2 >= end || p[2] != ':' || !digits_n(p + 3, end, 2, &mi))
+			return false;
+		p += 5;
+		if (p < end && *p == ':') {
+			if (!digits_n(p + 1, end, 2, &se))
+				return false;
+			p += 3;
+			if (p < end && *p == '.') {
+				int nd = 0;
+				for (p++; p < end && is_digit(*p); p++, nd++)
+					if (nd < 6)
+						frac = frac * 10 + (*p - '0');
+				if (nd == 0 || nd > 9)
+					return false;
+				for (int k = nd; k < 6; k++)
+					frac *= 10;
+			}
+		}
+		if (h > 23 || mi > 59 || se > 59)
+			return false;
+		if (p < end && *p == 'Z') {
+			p++;
+		} else if (p < end && (*p == '+' || *p == '-')) {
+			int sign = *p == '-' ? -1 : 1;
+			p++;
+			if (!digits_n(p, end, 2, &oh))
+				return false;
+			p += 2;
+			if (p < end && *p == ':')
+				p++;
+			if (p < end) {
+				if (!digits_n(p, end, 2, &om))
+					return false;
+				p += 2;
+			}
+			if (oh > 23 || om > 59)
+				return false;
+			off = sign * ((int64_t)oh * 3600 + om * 60);
+		}
+	}
+	if (p != end)
+		return false;
+	int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
+	*out_us = secs * 1000000 + frac;
+	return true;
+}
+
+size_t ds_format_timestamp(int64_t us, char *buf)
+{
+	int64_t secs = us / 1000000, frac = us % 1000000, days, y;
+	int m, d, n;
+
+	if (frac < 0) {
+		frac += 1000000;
+		secs--;
+	}
+	days = secs / 86400;
+	secs %= 86400;
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	civil_from_days(days, &y, &m, &d);
+	n = snprintf(buf, DS_TS_BUF, "%04lld-%02d-%02dT%02d:%02d:%02d", (long long)y, m, d,
+		     (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+	if (frac) {
+		int width = 6;
+		while (frac % 10 == 0) {
+			frac /= 10;
+			width--;
+		}
+		n += snprintf(buf + n, (size_t)(DS_TS_BUF - n), ".%0*lld", width, (long long)frac);
+	}
+	buf[n++] = 'Z';
+	buf[n] = '\0';
+	return (size_t)n;
+}
+
+/* ---- floats out --------------------------------------------------------------- */
+
+size_t ds_format_f64(double v, char *buf)
+{
+	int n;
+
+	if (isnan(v)) {
+		memcpy(buf, "NaN", 4);
+		return 3;
+	}
+	if (isinf(v)) {
+		strcpy(buf, v < 0 ? "-Inf" : "Inf");
+		return v < 0 ? 4 : 3;
+	}
+	if (v == 0) {
+		strcpy(buf, signbit(v) ? "-0" : "0");
+		return signbit(v) ? 2 : 1;
+	}
+	/* Integers that doubles hold exactly print without an exponent. */
+	if (v == floor(v) && fabs(v) < 1e15) {
+		n = snprintf(buf, DS_F64_BUF, "%.0f", v);
+		return (size_t)n;
+	}
+	for (int prec = 15; prec <= 17; prec++) {
+		double back;
+		n = snprintf(buf, DS_F64_BUF, "%.*g", prec, v);
+		if (prec == 17 || (ds_parse_f64(buf, (size_t)n, &back) && back == v))
+			break;
+	}
+	return (size_t)n;
+}
+
+/* ---- UTF-8 ------------------------------------------------------------------ */
+
+size_t ds_utf8_check(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < len) {
+		/* Eight ASCII bytes at a time. */
+		if (i + 8 <= len) {
+			uint64_t w;
+			memcpy(&w, s + i, 8);
+			if ((w & 0x8080808080808080ull) == 0) {
+				i += 8;
+				continue;
+			}
+		}
+		unsigned c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t n;
+		unsigned lo = 0x80, hi = 0xbf;
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 2;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 3;
+			if (c == 0xe0)
+				lo = 0xa0;
+			else if (c == 0xed)
+				hi = 0x9f; /* no surrogates */
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 4;
+			if (c == 0xf0)
+				lo = 0x90;
+			else if (c == 0xf4)
+				hi = 0x8f;
+		} else {
+			return i;
+		}
+		if (len - i < n)
+			return i;
+		if (s[i + 1] < lo || s[i + 1] > hi)
+			return i;
+		for (size_t k = 2; k < n; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return i;
+		i += n;
+	}
+	return len;
+}
