@@ -1,0 +1,1089 @@
+/*
+ * The metadata store: schema migration and reopening, the run and step-run
+ * lifecycle, artifact deduplication, cache lookups, id resolution, lineage,
+ * the JSON views, sweeping runs whose process died, several processes
+ * writing one database at once, kill -9 in the middle of writing, and
+ * allocation failures. Also prints the cost of recording a step run.
+ *
+ * Children made with fork() never use cmocka's asserts (they would report
+ * into the parent's output); they exit non-zero and print sl_errmsg().
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "store/store.h"
+#include "testutil.h"
+
+typedef struct fixture {
+	char *dir;
+	char *db;
+} fixture;
+
+static int setup(void **state)
+{
+	fixture *f = calloc(1, sizeof *f);
+
+	assert_non_null(f);
+	f->dir = strdup(tu_tmpdir());
+	f->db = tu_path(f->dir, "meta.db");
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = *state;
+
+	tu_rmdir(f->dir);
+	free(f->dir);
+	free(f->db);
+	free(f);
+	return 0;
+}
+
+static store *open_store(const fixture *f)
+{
+	char target[600];
+	store *s = NULL;
+
+	snprintf(target, sizeof target, "sqlite:%s", f->db);
+	if (store_open(target, &s) != 0)
+		fail_msg("store_open: %s", sl_errmsg());
+	return s;
+}
+
+/* A deterministic artifact id: the SHA-256 of a label. */
+static void art(const char *label, char out[SL__HASH_HEX_SIZE])
+{
+	assert_int_equal(sl__sha256_hex(label, strlen(label), out), 0);
+}
+
+/* ---- raw SQL through the driver, for checks the API does not expose ---------------- */
+
+static int row_i64(void *ud, int ncol, const sq_val *c)
+{
+	if (ncol > 0 && c[0].type == SQ_INT)
+		*(int64_t *)ud = c[0].i;
+	return 0;
+}
+
+static int row_text(void *ud, int ncol, const sq_val *c)
+{
+	if (ncol > 0 && c[0].type == SQ_TEXT)
+		snprintf(ud, 64, "%s", c[0].s);
+	return 0;
+}
+
+static int64_t raw_int(const char *db, const char *sql)
+{
+	void *conn = NULL;
+	int64_t v = -1;
+
+	assert_int_equal(store_sqlite_driver.open(db, &conn), 0);
+	if (store_sqlite_driver.exec(conn, sql, 0, NULL, row_i64, &v) != 0)
+		fail_msg("%s: %s", sql, sl_errmsg());
+	store_sqlite_driver.close(conn);
+	return v;
+}
+
+static void raw_exec(const char *db, const char *sql)
+{
+	void *conn = NULL;
+
+	assert_int_equal(store_sqlite_driver.open(db, &conn), 0);
+	if (store_sqlite_driver.exec(conn, sql, 0, NULL, NULL, NULL) != 0)
+		fail_msg("%s: %s", sql, sl_errmsg());
+	store_sqlite_driver.close(conn);
+}
+
+static void assert_integrity(const char *db)
+{
+	void *conn = NULL;
+	char res[64] = "";
+
+	assert_int_equal(store_sqlite_driver.open(db, &conn), 0);
+	assert_int_equal(store_sqlite_driver.exec(conn, "PRAGMA integrity_check", 0, NULL,
+						  row_text, res),
+			 0);
+	store_sqlite_driver.close(conn);
+	assert_string_equal(res, "ok");
+}
+
+/* ---- small builders ---------------------------------------------------------------- */
+
+static void new_run(store *s, const char *id, int64_t started, int64_t pid, const char *host)
+{
+	store_run r = {.id = id,
+		       .pipeline = "spam-train",
+		       .file = "/proj/train.yaml",
+		       .params_json = "{\"seed\": 42}",
+		       .orchestrator = "local",
+		       .pid = pid,
+		       .host = host,
+		       .started_ms = started};
+
+	if (store_run_create(s, &r) != 0)
+		fail_msg("store_run_create %s: %s", id, sl_errmsg());
+}
+
+static store_steprun steprun(const char *id, const char *run, const char *step, const char *status,
+			     int64_t t)
+{
+	store_steprun sr = {.id = id,
+			    .run_id = run,
+			    .step = step,
+			    .kind = "run",
+			    .status = status,
+			    .exit_code = -1,
+			    .started_ms = t};
+	return sr;
+}
+
+/*
+ * Records a whole step run: created running with inputs, finished completed
+ * with one output artifact per (name, id) pair.
+ */
+static void record(store *s, const char *id, const char *run, const char *step, int64_t t,
+		   const char *key, const store_io *in, size_t n_in, const store_io *out,
+		   size_t n_out)
+{
+	store_steprun sr = steprun(id, run, step, ST_RUNNING, t);
+	store_artifact arts[8];
+
+	assert_true(n_out <= 8);
+	sr.cache_key = key;
+	if (store_steprun_create(s, &sr, in, n_in) != 0)
+		fail_msg("create %s: %s", id, sl_errmsg());
+	for (size_t i = 0; i < n_out; i++)
+		arts[i] = (store_artifact){.type = "dataset", .size = 100 + i, .created_ms = t + 1,
+					   .meta_json = "{\"rows\": 10}"};
+	sr.status = ST_COMPLETED;
+	sr.exit_code = 0;
+	sr.ended_ms = t + 5;
+	sr.log_path = "logs/x.log";
+	if (store_steprun_finish(s, &sr, arts, out, n_out, NULL, 0) != 0)
+		fail_msg("finish %s: %s", id, sl_errmsg());
+}
+
+/* ---- tests ------------------------------------------------------------------------- */
+
+static void test_open_migrate_reopen(void **state)
+{
+	fixture *f = *state;
+	char *junk = tu_path(f->dir, "junk.db");
+	store *s = open_store(f);
+	int v = store_schema_version(s);
+
+	assert_true(v >= 1);
+	store_close(s);
+	s = open_store(f);
+	assert_int_equal(store_schema_version(s), v);
+	store_close(s);
+	/* A bare path works too, and reopening applied nothing twice. */
+	assert_int_equal(store_open(f->db, &s), 0);
+	store_close(s);
+	assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM schema_version"), v);
+	{
+		void *conn = NULL;
+		char mode[64] = "";
+		assert_int_equal(store_sqlite_driver.open(f->db, &conn), 0);
+		assert_int_equal(store_sqlite_driver.exec(conn, "PRAGMA journal_mode", 0, NULL,
+							  row_text, mode),
+				 0);
+		store_sqlite_driver.close(conn);
+		assert_string_equal(mode, "wal");
+	}
+	store_close(NULL);
+
+	/* Refusals, each with a message. */
+	assert_int_equal(store_open("sqlite:/nonexistent/dir/meta.db", &s), SL_ESTORE);
+	assert_null(s);
+	assert_non_null(strstr(sl_errmsg(), "unable to open"));
+	assert_int_equal(store_open("postgresql://localhost/x", &s), SL_EUNSUP);
+	assert_int_equal(store_open("", &s), SL_EINVAL);
+	tu_write(junk, "this is not a database, it is a long enough text file to be checked....");
+	assert_int_equal(store_open(junk, &s), SL_ECORRUPT);
+	assert_non_null(strstr(sl_errmsg(), "not a database"));
+
+	/* A database written by a newer sluice is refused, not mangled. */
+	raw_exec(f->db, "INSERT INTO schema_version (version, applied_ms) VALUES (999, 0)");
+	assert_int_equal(store_open(f->db, &s), SL_EUNSUP);
+	assert_non_null(strstr(sl_errmsg(), "999"));
+	free(junk);
+}
+
+static void test_run_lifecycle(void **state)
+{
+	fixture *f = *state;
+	store *s = open_store(f);
+	char a[SL__HASH_HEX_SIZE], b[SL__HASH_HEX_SIZE], missing[SL__HASH_HEX_SIZE];
+	store_io out_a = {"data", a}, in_a = {"data", a}, out_b = {"model", b};
+	store_io bad_in = {"data", missing};
+	store_metric m[2] = {{"accuracy", 0.93}, {"loss", 0.25}};
+	store_artifact art_b = {.type = "model", .size = 7, .meta_json = "{\"algo\": \"logistic\"}"};
+	store_steprun sr;
+	json_t *j, *steps, *st;
+	char *log = NULL;
+
+	art("a", a);
+	art("b", b);
+	art("missing", missing);
+	new_run(s, "run1", 1000, getpid(), "h");
+	assert_int_equal(store_run_create(s, &(store_run){.id = "run1", .pipeline = "p"}), SL_EEXIST);
+	assert_int_equal(store_run_create(s, &(store_run){.id = "run2", .pipeline = "p",
+							  .params_json = "[1"}),
+			 SL_EINVAL);
+
+	record(s, "sr1", "run1", "ingest", 1000, NULL, NULL, 0, &out_a, 1);
+
+	/* Step 2 goes pending -> running -> completed with a model and metrics. */
+	sr = steprun("sr2", "run1", "train", ST_PENDING, 0);
+	assert_int_equal(store_steprun_create(s, &sr, &in_a, 1), 0);
+	assert_int_equal(store_steprun_set_status(s, "sr2", ST_RUNNING, 0, NULL), 0);
+	sr.status = ST_COMPLETED;
+	sr.exit_code = 0;
+	sr.started_ms = 1010;
+	sr.ended_ms = 1100;
+	sr.log_path = "logs/run1/train.log";
+	assert_int_equal(store_steprun_finish(s, &sr, &art_b, &out_b, 1, m, 2), 0);
+
+	/* A third step is skipped; an input that is not in the store is refused. */
+	sr = steprun("sr3", "run1", "report", ST_PENDING, 0);
+	assert_int_equal(store_steprun_create(s, &sr, NULL, 0), 0);
+	assert_int_equal(store_steprun_set_status(s, "sr3", ST_SKIPPED, 1200, "upstream failed"), 0);
+	sr = steprun("sr4", "run1", "bad", ST_RUNNING, 1000);
+	assert_int_equal(store_steprun_create(s, &sr, &bad_in, 1), SL_ESTORE);
+	assert_non_null(strstr(sl_errmsg(), "must be in the store"));
+	assert_non_null(strstr(sl_errmsg(), "FOREIGN KEY"));
+	sr = steprun("sr5", "nope", "x", ST_RUNNING, 1000);
+	assert_int_equal(store_steprun_create(s, &sr, NULL, 0), SL_ESTORE);
+	sr = steprun("sr6", "run1", "x", "exploded", 1000);
+	assert_int_equal(store_steprun_create(s, &sr, NULL, 0), SL_EINVAL);
+	assert_int_equal(store_steprun_set_status(s, "nope", ST_CANCELLED, 1, NULL), SL_ENOENT);
+	assert_int_equal(store_run_finish(s, "nope", ST_FAILED, 1), SL_ENOENT);
+	assert_int_equal(store_run_finish(s, "run1", "weird", 1), SL_EINVAL);
+
+	/* While running, ended and duration are null. */
+	assert_int_equal(store_run_json(s, "run1", &j), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "running");
+	assert_true(json_is_null(json_object_get(j, "ended")));
+	assert_true(json_is_null(json_object_get(j, "duration_ms")));
+	json_decref(j);
+
+	assert_int_equal(store_run_finish(s, "run1", ST_COMPLETED, 1300), 0);
+	assert_int_equal(store_run_json(s, "run1", &j), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "completed");
+	assert_int_equal(json_integer_value(json_object_get(j, "duration_ms")), 300);
+	assert_string_equal(json_string_value(json_object_get(j, "ended")),
+			    "1970-01-01T00:00:01.300Z");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "params"), "seed")),
+			 42);
+	steps = json_object_get(j, "steps");
+	assert_int_equal(json_array_size(steps), 3);
+	st = json_array_get(steps, 1);
+	assert_string_equal(json_string_value(json_object_get(st, "name")), "train");
+	assert_string_equal(json_string_value(json_object_get(st, "status")), "completed");
+	assert_int_equal(json_integer_value(json_object_get(st, "exit_code")), 0);
+	assert_int_equal(json_integer_value(json_object_get(st, "duration_ms")), 90);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(st, "inputs"), "data")),
+			    a);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(st, "outputs"), "model")), b);
+	assert_true(json_real_value(json_object_get(json_object_get(st, "metrics"), "accuracy")) ==
+		    0.93);
+	st = json_array_get(steps, 2);
+	assert_string_equal(json_string_value(json_object_get(st, "status")), "skipped");
+	assert_string_equal(json_string_value(json_object_get(st, "error")), "upstream failed");
+	assert_true(json_is_null(json_object_get(st, "exit_code")));
+	json_decref(j);
+
+	assert_int_equal(store_steprun_log(s, "run1", "train", &log), 0);
+	assert_string_equal(log, "logs/run1/train.log");
+	sl__free(log);
+	assert_int_equal(store_steprun_log(s, "run1", "report", &log), SL_ENOENT);
+	assert_int_equal(store_steprun_log(s, "run1", "nosuch", &log), SL_ENOENT);
+	assert_null(log);
+	store_close(s);
+}
+
+static void test_finish_dedup(void **state)
+{
+	fixture *f = *state;
+	store *s = open_store(f);
+	char x[SL__HASH_HEX_SIZE];
+	store_io out = {"data", x};
+	json_t *j;
+
+	art("same-content", x);
+	new_run(s, "r1", 1000, getpid(), "h");
+	new_run(s, "r2", 2000, getpid(), "h");
+	record(s, "first", "r1", "ingest", 1000, NULL, NULL, 0, &out, 1);
+	record(s, "second", "r2", "ingest", 2000, NULL, NULL, 0, &out, 1);
+
+	assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM artifacts"), 1);
+	assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM edges WHERE direction = 'out'"), 2);
+	assert_int_equal(store_artifact_json(s, x, &j), 0);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(j, "producer"), "step_run")),
+		"first");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(j, "producer"), "output")), "data");
+	json_decref(j);
+
+	/* Finishing twice is harmless: the output edge is replaced, not duplicated. */
+	{
+		store_steprun sr = steprun("second", "r2", "ingest", ST_COMPLETED, 2000);
+		sr.ended_ms = 2010;
+		assert_int_equal(store_steprun_finish(s, &sr, NULL, &out, 1, NULL, 0), 0);
+	}
+	assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM edges WHERE direction = 'out'"), 2);
+	store_close(s);
+}
+
+static void test_cache_lookup(void **state)
+{
+	fixture *f = *state;
+	store *s = open_store(f);
+	char k[SL__HASH_HEX_SIZE], a1[SL__HASH_HEX_SIZE], a2[SL__HASH_HEX_SIZE],
+		a3[SL__HASH_HEX_SIZE];
+	store_io o1 = {"model", a1}, o2 = {"model", a2}, o3 = {"model", a3};
+	store_io *outs = NULL;
+	size_t n = 0;
+	char *from = NULL;
+	store_steprun sr;
+
+	art("key", k);
+	art("a1", a1);
+	art("a2", a2);
+	art("a3", a3);
+	new_run(s, "r1", 1000, getpid(), "h");
+	assert_int_equal(store_cache_lookup(s, k, &from, &outs, &n), SL_ENOENT);
+	assert_null(from);
+
+	record(s, "old", "r1", "train", 1000, k, NULL, 0, &o1, 1);
+	record(s, "new", "r1", "train2", 2000, k, NULL, 0, &o2, 1);
+	assert_int_equal(store_cache_lookup(s, k, &from, &outs, &n), 0);
+	assert_string_equal(from, "new");
+	assert_int_equal(n, 1);
+	assert_string_equal(outs[0].name, "model");
+	assert_string_equal(outs[0].artifact_id, a2);
+	sl__free(from);
+	store_io_free(outs, n);
+
+	/* A newer failed step run with the same key never hits. */
+	sr = steprun("failed", "r1", "train3", ST_RUNNING, 3000);
+	sr.cache_key = k;
+	assert_int_equal(store_steprun_create(s, &sr, NULL, 0), 0);
+	sr.status = ST_FAILED;
+	sr.exit_code = 1;
+	sr.ended_ms = 3100;
+	sr.error = "exit status 1";
+	{
+		store_artifact a = {.type = "file", .size = 1};
+		assert_int_equal(store_steprun_finish(s, &sr, &a, &o3, 1, NULL, 0), 0);
+	}
+	/* Nor does one still running. */
+	sr = steprun("running", "r1", "train4", ST_RUNNING, 4000);
+	sr.cache_key = k;
+	assert_int_equal(store_steprun_create(s, &sr, NULL, 0), 0);
+	assert_int_equal(store_cache_lookup(s, k, &from, &outs, &n), 0);
+	assert_string_equal(from, "new");
+	assert_string_equal(outs[0].artifact_id, a2);
+	sl__free(from);
+	store_io_free(outs, n);
+
+	/* A cache hit recorded in one finish call (never created) points at the original. */
+	sr = steprun("hit", "r1", "train5", ST_CACHED, 5000);
+	sr.cache_key = k;
+	sr.cache_hit = true;
+	sr.cached_from = "new";
+	sr.ended_ms = 5000;
+	assert_int_equal(store_steprun_finish(s, &sr, NULL, &o2, 1, NULL, 0), 0);
+	assert_int_equal(store_cache_lookup(s, k, &from, &outs, &n), 0);
+	assert_string_equal(from, "new");
+	assert_int_equal(n, 1);
+	sl__free(from);
+	store_io_free(outs, n);
+	assert_int_equal(store_cache_lookup(s, "", &from, &outs, &n), SL_EINVAL);
+	store_close(s);
+}
+
+static void test_resolve(void **state)
+{
+	fixture *f = *state;
+	store *s = open_store(f);
+	char id[STORE_ID_SIZE], aid[SL__HASH_HEX_SIZE];
+	char x1[SL__HASH_HEX_SIZE], x2[SL__HASH_HEX_SIZE], x3[SL__HASH_HEX_SIZE];
+	store_io outs[3] = {{"a", x1}, {"b", x2}, {"c", x3}};
+
+	assert_int_equal(store_run_resolve(s, "latest", id), SL_ENOENT);
+	new_run(s, "abc123", 5000, getpid(), "h");
+	new_run(s, "abc456", 5000, getpid(), "h"); /* same millisecond: creation order decides */
+	new_run(s, "abd000", 4000, getpid(), "h");
+	assert_int_equal(store_run_resolve(s, "latest", id), 0);
+	assert_string_equal(id, "abc456");
+	assert_int_equal(store_run_resolve(s, "abc1", id), 0);
+	assert_string_equal(id, "abc123");
+	assert_int_equal(store_run_resolve(s, "abd", id), 0);
+	assert_string_equal(id, "abd000");
+	assert_int_equal(store_run_resolve(s, "abc", id), SL_EAMBIG);
+	assert_non_null(strstr(sl_errmsg(), "abc123"));
+	assert_non_null(strstr(sl_errmsg(), "abc456"));
+	assert_int_equal(store_run_resolve(s, "zzz", id), SL_ENOENT);
+	assert_int_equal(store_run_resolve(s, "", id), SL_EINVAL);
+
+	memset(x1, 0, sizeof x1);
+	snprintf(x1, sizeof x1, "%s", "beef0000000000000000000000000000000000000000000000000000000000a1");
+	snprintf(x2, sizeof x2, "%s", "beef0000000000000000000000000000000000000000000000000000000000b2");
+	snprintf(x3, sizeof x3, "%s", "beefc00000000000000000000000000000000000000000000000000000000000");
+	record(s, "sr", "abc123", "ingest", 5000, NULL, NULL, 0, outs, 3);
+	assert_int_equal(store_artifact_resolve(s, "beef", aid), SL_EAMBIG);
+	assert_non_null(strstr(sl_errmsg(), x1));
+	assert_non_null(strstr(sl_errmsg(), x2));
+	assert_non_null(strstr(sl_errmsg(), x3));
+	assert_int_equal(store_artifact_resolve(s, "beefc", aid), 0);
+	assert_string_equal(aid, x3);
+	assert_int_equal(store_artifact_resolve(s, "BEEF0000000000000000000000000000000000000000000000000000000000A1", aid), 0);
+	assert_string_equal(aid, x1);
+	assert_int_equal(store_artifact_resolve(s, "bee", aid), SL_EINVAL);
+	assert_non_null(strstr(sl_errmsg(), "4 to 64"));
+	assert_int_equal(store_artifact_resolve(s, "beeg", aid), SL_EINVAL);
+	assert_int_equal(store_artifact_resolve(s, "dead", aid), SL_ENOENT);
+	store_close(s);
+}
+
+static const char *jget(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/*
+ * The diamond: A makes a; B and C each consume a and make b and c; D
+ * consumes b and c and makes d.
+ */
+static void test_lineage_diamond(void **state)
+{
+	fixture *f = *state;
+	store *s = open_store(f);
+	char a[SL__HASH_HEX_SIZE], b[SL__HASH_HEX_SIZE], c[SL__HASH_HEX_SIZE],
+		d[SL__HASH_HEX_SIZE];
+	store_io oa = {"data", a}, ib = {"x", a}, ob = {"left", b}, ic = {"x", a},
+		 oc = {"right", c}, od = {"out", d};
+	store_io id[2] = {{"l", b}, {"r", c}};
+	json_t *j, *anc, *desc, *nb, *nc, *na;
+
+	art("a", a);
+	art("b", b);
+	art("c", c);
+	art("d", d);
+	new_run(s, "run", 1000, getpid(), "h");
+	record(s, "sA", "run", "A", 1000, NULL, NULL, 0, &oa, 1);
+	record(s, "sB", "run", "B", 1010, NULL, &ib, 1, &ob, 1);
+	record(s, "sC", "run", "C", 1020, NULL, &ic, 1, &oc, 1);
+	record(s, "sD", "run", "D", 1030, NULL, id, 2, &od, 1);
+
+	assert_int_equal(store_lineage_json(s, d, 0, &j), 0);
+	assert_string_equal(jget(j, "id"), d);
+	assert_string_equal(jget(j, "type"), "dataset");
+	assert_string_equal(jget(json_object_get(j, "producer"), "step"), "D");
+	anc = json_object_get(j, "ancestors");
+	assert_int_equal(json_array_size(anc), 2);
+	nb = json_array_get(anc, 0);
+	nc = json_array_get(anc, 1);
+	assert_string_equal(jget(nb, "id"), b);
+	assert_string_equal(jget(nb, "step"), "B");
+	assert_string_equal(jget(nb, "run"), "run");
+	assert_string_equal(jget(nb, "input"), "l");
+	na = json_array_get(json_object_get(nb, "inputs"), 0);
+	assert_string_equal(jget(na, "id"), a);
+	assert_string_equal(jget(na, "step"), "A");
+	assert_int_equal(json_array_size(json_object_get(na, "inputs")), 0);
+	assert_string_equal(jget(nc, "id"), c);
+	na = json_array_get(json_object_get(nc, "inputs"), 0);
+	assert_string_equal(jget(na, "id"), a);
+	assert_true(json_is_true(json_object_get(na, "repeated")));
+	assert_null(json_object_get(na, "inputs"));
+	assert_int_equal(json_array_size(json_object_get(j, "descendants")), 0);
+	json_decref(j);
+
+	/* From the source downwards; the prefix form of the id is accepted too. */
+	{
+		char pre[9];
+		memcpy(pre, a, 8);
+		pre[8] = '\0';
+		assert_int_equal(store_lineage_json(s, pre, 0, &j), 0);
+	}
+	assert_int_equal(json_array_size(json_object_get(j, "ancestors")), 0);
+	desc = json_object_get(j, "descendants");
+	assert_int_equal(json_array_size(desc), 2);
+	nb = json_array_get(desc, 0);
+	assert_string_equal(jget(nb, "id"), b);
+	assert_string_equal(jget(nb, "step"), "B");
+	assert_string_equal(jget(nb, "output"), "left");
+	assert_string_equal(jget(json_array_get(json_object_get(nb, "outputs"), 0), "id"), d);
+	nc = json_array_get(desc, 1);
+	assert_true(json_is_true(
+		json_object_get(json_array_get(json_object_get(nc, "outputs"), 0), "repeated")));
+	json_decref(j);
+
+	/* Depth 1: direct inputs only, marked as not expanded. */
+	assert_int_equal(store_lineage_json(s, d, 1, &j), 0);
+	nb = json_array_get(json_object_get(j, "ancestors"), 0);
+	assert_true(json_is_true(json_object_get(nb, "truncated")));
+	assert_null(json_object_get(nb, "inputs"));
+	assert_true(json_is_true(json_object_get(j, "truncated")));
+	json_decref(j);
+	assert_int_equal(store_lineage_json(s, "0000", 0, &j), SL_ENOENT);
+	store_close(s);
+}
+
+static void assert_keys(json_t *o, const char *const *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!json_object_get(o, keys[i]))
+			fail_msg("JSON object lacks \"%s\"", keys[i]);
+}
+
+static void test_json_shapes(void **state)
+{
+	static const char *const runs_keys[] = {"run",	   "pipeline",	  "status",
+						"started", "ended",	  "duration_ms",
+						"steps",   "cached",	  "failed"};
+	static const char *const run_keys[] = {"run",	"pipeline",    "file",
+					       "status", "started",    "ended",
+					       "duration_ms", "params", "orchestrator",
+					       "steps"};
+	static const char *const step_keys[] = {
+		"name",	 "kind",	"status",    "cache_hit", "cached_from", "exit_code",
+		"started", "ended",	"duration_ms", "cache_key", "log",	   "error",
+		"inputs",  "outputs", "metrics"};
+	static const char *const art_keys[] = {"id", "type", "size", "created", "producer", "meta"};
+	static const char *const art1_keys[] = {"id",	"type",	    "size", "created",
+						"meta", "producer", "consumers", "tags"};
+	fixture *f = *state;
+	store *s = open_store(f);
+	char a[SL__HASH_HEX_SIZE], m[SL__HASH_HEX_SIZE], k[SL__HASH_HEX_SIZE];
+	store_io oa = {"data", a}, ia = {"train", a}, om = {"model", m};
+	store_steprun sr;
+	json_t *j, *e;
+
+	art("a", a);
+	art("m", m);
+	art("k", k);
+	new_run(s, "r1", 1000, getpid(), "h");
+	new_run(s, "r2", 2000, getpid(), "h");
+	record(s, "s1", "r1", "ingest", 1000, k, NULL, 0, &oa, 1);
+	record(s, "s2", "r1", "train", 1100, NULL, &ia, 1, &om, 1);
+	sr = steprun("s3", "r2", "ingest", ST_CACHED, 2000);
+	sr.cache_hit = true;
+	sr.cached_from = "s1";
+	sr.ended_ms = 2000;
+	assert_int_equal(store_steprun_finish(s, &sr, NULL, &oa, 1, NULL, 0), 0);
+	sr = steprun("s4", "r2", "train", ST_RUNNING, 2001);
+	assert_int_equal(store_steprun_create(s, &sr, &ia, 1), 0);
+	assert_int_equal(store_steprun_set_status(s, "s4", ST_FAILED, 2500, "boom"), 0);
+	assert_int_equal(store_run_finish(s, "r2", ST_FAILED, 2600), 0);
+	assert_int_equal(store_tag_set(s, "artifact", a, "stage", "raw"), 0);
+	assert_int_equal(store_tag_set(s, "artifact", a, "stage", "clean"), 0);
+	assert_int_equal(store_tag_set(s, "artifact", a, "gone", "x"), 0);
+	assert_int_equal(store_tag_set(s, "artifact", a, "gone", NULL), 0);
+	assert_int_equal(store_tag_set(s, "", a, "k", "v"), SL_EINVAL);
+
+	assert_int_equal(store_runs_json(s, 0, &j), 0);
+	assert_int_equal(json_array_size(j), 2);
+	e = json_array_get(j, 0); /* newest first */
+	assert_keys(e, runs_keys, SL__ARRAY_LEN(runs_keys));
+	assert_string_equal(jget(e, "run"), "r2");
+	assert_string_equal(jget(e, "status"), "failed");
+	assert_int_equal(json_integer_value(json_object_get(e, "steps")), 2);
+	assert_int_equal(json_integer_value(json_object_get(e, "cached")), 1);
+	assert_int_equal(json_integer_value(json_object_get(e, "failed")), 1);
+	assert_int_equal(json_integer_value(json_object_get(e, "duration_ms")), 600);
+	e = json_array_get(j, 1);
+	assert_string_equal(jget(e, "run"), "r1");
+	assert_true(json_is_null(json_object_get(e, "ended")));
+	json_decref(j);
+	assert_int_equal(store_runs_json(s, 1, &j), 0);
+	assert_int_equal(json_array_size(j), 1);
+	json_decref(j);
+
+	assert_int_equal(store_run_json(s, "latest", &j), 0);
+	assert_keys(j, run_keys, SL__ARRAY_LEN(run_keys));
+	assert_string_equal(jget(j, "run"), "r2");
+	assert_string_equal(jget(j, "file"), "/proj/train.yaml");
+	assert_string_equal(jget(j, "orchestrator"), "local");
+	e = json_array_get(json_object_get(j, "steps"), 0);
+	assert_keys(e, step_keys, SL__ARRAY_LEN(step_keys));
+	assert_string_equal(jget(e, "status"), "cached");
+	assert_true(json_is_true(json_object_get(e, "cache_hit")));
+	assert_string_equal(jget(e, "cached_from"), "s1");
+	assert_string_equal(jget(json_object_get(e, "outputs"), "data"), a);
+	e = json_array_get(json_object_get(j, "steps"), 1);
+	assert_string_equal(jget(e, "status"), "failed");
+	assert_string_equal(jget(e, "error"), "boom");
+	json_decref(j);
+	{
+		char *dump;
+		assert_int_equal(store_run_json(s, "r1", &j), 0);
+		dump = json_dumps(j, JSON_COMPACT);
+		assert_non_null(strstr(dump, "\"cache_key\":\""));
+		assert_non_null(strstr(dump, "\"started\":\"1970-01-01T00:00:01.000Z\""));
+		free(dump);
+		json_decref(j);
+	}
+	assert_int_equal(store_run_json(s, "nope", &j), SL_ENOENT);
+	assert_null(j);
+
+	assert_int_equal(store_artifacts_json(s, 0, NULL, &j), 0);
+	assert_int_equal(json_array_size(j), 2);
+	e = json_array_get(j, 0);
+	assert_keys(e, art_keys, SL__ARRAY_LEN(art_keys));
+	assert_string_equal(jget(e, "id"), m); /* newest first */
+	assert_string_equal(jget(json_object_get(e, "producer"), "step"), "train");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(e, "meta"), "rows")), 10);
+	json_decref(j);
+	assert_int_equal(store_artifacts_json(s, 0, "model", &j), 0);
+	assert_int_equal(json_array_size(j), 0);
+	json_decref(j);
+	assert_int_equal(store_artifacts_json(s, 1, "dataset", &j), 0);
+	assert_int_equal(json_array_size(j), 1);
+	json_decref(j);
+
+	assert_int_equal(store_artifact_json(s, a, &j), 0);
+	assert_keys(j, art1_keys, SL__ARRAY_LEN(art1_keys));
+	assert_string_equal(jget(json_object_get(j, "producer"), "run"), "r1");
+	assert_string_equal(jget(json_object_get(j, "producer"), "step_run"), "s1");
+	e = json_object_get(j, "consumers");
+	assert_int_equal(json_array_size(e), 2);
+	assert_string_equal(jget(json_array_get(e, 0), "step_run"), "s2");
+	assert_string_equal(jget(json_array_get(e, 0), "input"), "train");
+	assert_string_equal(jget(json_array_get(e, 1), "run"), "r2");
+	assert_string_equal(jget(json_object_get(j, "tags"), "stage"), "clean");
+	assert_null(json_object_get(json_object_get(j, "tags"), "gone"));
+	json_decref(j);
+	store_close(s);
+}
+
+/* Waits (bounded) until pid is a zombie, so the test checks what it means to. */
+static void wait_zombie(pid_t pid)
+{
+	char path[64], buf[256];
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	for (int i = 0; i < 500; i++) {
+		FILE *fp = fopen(path, "r");
+		size_t n = fp ? fread(buf, 1, sizeof buf - 1, fp) : 0;
+		char *p;
+
+		if (fp)
+			fclose(fp);
+		buf[n] = '\0';
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2] == 'Z')
+			return;
+		usleep(10000);
+	}
+	fail_msg("child %d did not become a zombie", (int)pid);
+}
+
+static void test_sweep_dead(void **state)
+{
+	fixture *f = *state;
+	store *s = open_store(f);
+	pid_t dead, zombie;
+	int n = -1, status;
+	store_steprun sr;
+	json_t *j, *steps;
+
+	fflush(NULL);
+	dead = fork();
+	assert_true(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	assert_int_equal(waitpid(dead, &status, 0), dead);
+	zombie = fork();
+	assert_true(zombie >= 0);
+	if (zombie == 0)
+		_exit(0);
+	wait_zombie(zombie); /* not reaped yet: kill(pid, 0) still succeeds */
+
+	new_run(s, "dead", 1000, dead, "h1");
+	new_run(s, "zombie", 1000, zombie, "h1");
+	new_run(s, "alive", 1000, getpid(), "h1");
+	new_run(s, "elsewhere", 1000, dead, "h2");
+	sr = steprun("d1", "dead", "running-step", ST_RUNNING, 1000);
+	assert_int_equal(store_steprun_create(s, &sr, NULL, 0), 0);
+	sr = steprun("d2", "dead", "pending-step", ST_PENDING, 0);
+	assert_int_equal(store_steprun_create(s, &sr, NULL, 0), 0);
+	sr = steprun("d3", "dead", "done-step", ST_RUNNING, 1000);
+	assert_int_equal(store_steprun_create(s, &sr, NULL, 0), 0);
+	assert_int_equal(store_steprun_set_status(s, "d3", ST_SKIPPED, 1001, NULL), 0);
+	sr = steprun("a1", "alive", "running-step", ST_RUNNING, 1000);
+	assert_int_equal(store_steprun_create(s, &sr, NULL, 0), 0);
+
+	assert_int_equal(store_sweep_dead_runs(s, "h1", &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_run_json(s, "dead", &j), 0);
+	assert_string_equal(jget(j, "status"), "failed");
+	assert_false(json_is_null(json_object_get(j, "ended")));
+	steps = json_object_get(j, "steps");
+	assert_string_equal(jget(json_array_get(steps, 0), "status"), "failed");
+	assert_non_null(strstr(jget(json_array_get(steps, 0), "error"), "is gone"));
+	assert_string_equal(jget(json_array_get(steps, 1), "status"), "cancelled");
+	assert_string_equal(jget(json_array_get(steps, 2), "status"), "skipped");
+	json_decref(j);
+	assert_int_equal(store_run_json(s, "zombie", &j), 0);
+	assert_string_equal(jget(j, "status"), "failed");
+	json_decref(j);
+	assert_int_equal(store_run_json(s, "alive", &j), 0);
+	assert_string_equal(jget(j, "status"), "running");
+	assert_string_equal(jget(json_array_get(json_object_get(j, "steps"), 0), "status"),
+			    "running");
+	json_decref(j);
+	assert_int_equal(store_run_json(s, "elsewhere", &j), 0);
+	assert_string_equal(jget(j, "status"), "running"); /* another host's pids mean nothing here */
+	json_decref(j);
+	assert_int_equal(store_sweep_dead_runs(s, "h1", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(waitpid(zombie, &status, 0), zombie);
+	store_close(s);
+}
+
+/* ---- several processes ------------------------------------------------------------- */
+
+#define CONC_PROCS 4
+#define CONC_RUNS 4
+#define CONC_STEPS 50 /* per run: CONC_RUNS * CONC_STEPS = 200 step runs per process */
+
+static int conc_child(const char *db, int who, int gate)
+{
+	char shared[SL__HASH_HEX_SIZE], prev[SL__HASH_HEX_SIZE], cur[SL__HASH_HEX_SIZE];
+	char label[64], rid[STORE_ID_SIZE], sid[STORE_ID_SIZE];
+	store *s = NULL;
+	char c;
+
+	if (read(gate, &c, 1) < 0) /* returns 0 when the parent opens the gate */
+		return 9;
+	sl__sha256_hex("shared", 6, shared);
+	if (store_open(db, &s) != 0) {
+		fprintf(stderr, "child %d: open: %s\n", who, sl_errmsg());
+		return 1;
+	}
+	for (int r = 0; r < CONC_RUNS; r++) {
+		store_run run = {.id = rid, .pipeline = "conc", .params_json = "{}",
+				 .orchestrator = "local", .pid = getpid(), .host = "h",
+				 .started_ms = sl__now_ms()};
+
+		snprintf(rid, sizeof rid, "c%d-r%d", who, r);
+		if (store_run_create(s, &run) != 0)
+			goto fail;
+		for (int k = 0; k < CONC_STEPS; k++) {
+			store_steprun sr = {.id = sid, .run_id = rid, .step = label, .kind = "run",
+					    .status = ST_RUNNING, .exit_code = -1,
+					    .started_ms = sl__now_ms()};
+			store_io in = {"data", prev};
+			store_io outs[2] = {{"data", cur}, {"shared", shared}};
+			store_artifact arts[2] = {
+				{.type = "dataset", .size = (uint64_t)k, .meta_json = "{\"k\": 1}"},
+				{.type = "file", .size = 6}};
+			store_metric m = {"k", (double)k};
+
+			snprintf(sid, sizeof sid, "c%d-r%d-s%d", who, r, k);
+			snprintf(label, sizeof label, "step%d", k);
+			sl__sha256_hex(sid, strlen(sid), cur);
+			if (store_steprun_create(s, &sr, k ? &in : NULL, k ? 1 : 0) != 0)
+				goto fail;
+			sr.status = ST_COMPLETED;
+			sr.exit_code = 0;
+			sr.ended_ms = sl__now_ms();
+			if (store_steprun_finish(s, &sr, arts, outs, 2, &m, 1) != 0)
+				goto fail;
+			memcpy(prev, cur, sizeof prev);
+		}
+		if (store_run_finish(s, rid, ST_COMPLETED, sl__now_ms()) != 0)
+			goto fail;
+	}
+	store_close(s);
+	return 0;
+fail:
+	fprintf(stderr, "child %d: %s (%s)\n", who, sl_errmsg(), sl_err_name(SL_EBUSY));
+	store_close(s);
+	return 2;
+}
+
+static void test_concurrent_writers(void **state)
+{
+	fixture *f = *state;
+	pid_t pids[CONC_PROCS];
+	int gate[2];
+	store *s;
+
+	/* The database does not exist yet: the children also race to create and migrate it. */
+	assert_int_equal(pipe(gate), 0);
+	fflush(NULL);
+	for (int i = 0; i < CONC_PROCS; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			close(gate[1]);
+			_exit(conc_child(f->db, i, gate[0]));
+		}
+	}
+	close(gate[0]);
+	close(gate[1]); /* all start together */
+	for (int i = 0; i < CONC_PROCS; i++) {
+		int status = 0;
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM schema_version"),
+			 (s = open_store(f), store_schema_version(s)));
+	store_close(s);
+	assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM runs WHERE status = 'completed'"),
+			 CONC_PROCS * CONC_RUNS);
+	assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM step_runs WHERE status = 'completed'"),
+			 CONC_PROCS * CONC_RUNS * CONC_STEPS);
+	assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM artifacts"),
+			 CONC_PROCS * CONC_RUNS * CONC_STEPS + 1);
+	assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM edges WHERE direction = 'out'"),
+			 2 * CONC_PROCS * CONC_RUNS * CONC_STEPS);
+	assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM edges WHERE direction = 'in'"),
+			 CONC_PROCS * CONC_RUNS * (CONC_STEPS - 1));
+	assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM metrics"),
+			 CONC_PROCS * CONC_RUNS * CONC_STEPS);
+	assert_int_equal(raw_int(f->db, "SELECT COUNT(DISTINCT seq) FROM runs"),
+			 CONC_PROCS * CONC_RUNS);
+	assert_integrity(f->db);
+}
+
+/* Writes step runs with three outputs each until killed. */
+static void writer_forever(const char *db)
+{
+	char rid[STORE_ID_SIZE], sid[STORE_ID_SIZE];
+	char ids[3][SL__HASH_HEX_SIZE];
+	store *s = NULL;
+
+	if (store_open(db, &s) != 0)
+		_exit(1);
+	snprintf(rid, sizeof rid, "k%d", (int)getpid());
+	{
+		store_run run = {.id = rid, .pipeline = "kill", .pid = getpid(), .host = "h",
+				 .started_ms = sl__now_ms()};
+		if (store_run_create(s, &run) != 0)
+			_exit(2);
+	}
+	for (long k = 0;; k++) {
+		store_steprun sr = {.id = sid, .run_id = rid, .step = "s", .status = ST_RUNNING,
+				    .exit_code = -1, .started_ms = sl__now_ms()};
+		store_io outs[3] = {{"a", ids[0]}, {"b", ids[1]}, {"c", ids[2]}};
+		store_artifact arts[3] = {{.type = "file", .size = 1},
+					  {.type = "file", .size = 2},
+					  {.type = "file", .size = 3}};
+		store_metric m[2] = {{"x", 1}, {"y", 2}};
+
+		snprintf(sid, sizeof sid, "k%d-%ld", (int)getpid(), k);
+		for (int i = 0; i < 3; i++) {
+			char label[64];
+			snprintf(label, sizeof label, "%s/%d", sid, i);
+			sl__sha256_hex(label, strlen(label), ids[i]);
+		}
+		if (store_steprun_create(s, &sr, NULL, 0) != 0)
+			_exit(3);
+		sr.status = ST_COMPLETED;
+		sr.exit_code = 0;
+		sr.ended_ms = sl__now_ms();
+		if (store_steprun_finish(s, &sr, arts, outs, 3, m, 2) != 0)
+			_exit(4);
+	}
+}
+
+static void test_kill9_mid_write(void **state)
+{
+	fixture *f = *state;
+	store *s = open_store(f); /* create the schema before the writers start */
+
+	store_close(s);
+	for (int round = 0; round < 3; round++) {
+		int64_t before = raw_int(f->db, "SELECT COUNT(*) FROM step_runs"), now = before;
+		int status = 0, n = 0;
+		pid_t pid;
+
+		fflush(NULL);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			writer_forever(f->db);
+		/* Let it get well into its stride, then kill it at an arbitrary point. */
+		for (int i = 0; i < 1000 && now < before + 40 + 30 * round; i++) {
+			usleep(5000);
+			now = raw_int(f->db, "SELECT COUNT(*) FROM step_runs");
+		}
+		usleep((useconds_t)(1000 + 1700 * round));
+		assert_int_equal(kill(pid, SIGKILL), 0);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFSIGNALED(status));
+
+		s = open_store(f);
+		assert_int_equal(store_sweep_dead_runs(s, "h", &n), 0);
+		assert_int_equal(n, 1);
+		store_close(s);
+		assert_integrity(f->db);
+		assert_true(raw_int(f->db, "SELECT COUNT(*) FROM step_runs") > before);
+		/* No completed step run lacks any of its outputs or metrics. */
+		assert_int_equal(raw_int(f->db,
+					 "SELECT COUNT(*) FROM step_runs sr WHERE status = 'completed' "
+					 "AND ((SELECT COUNT(*) FROM edges e JOIN artifacts a ON "
+					 "a.id = e.artifact WHERE e.step_run = sr.id AND "
+					 "e.direction = 'out') <> 3 OR (SELECT COUNT(*) FROM "
+					 "metrics m WHERE m.step_run = sr.id) <> 2)"),
+				 0);
+		/* And nothing else was left behind: no outputs on an unfinished step run. */
+		assert_int_equal(raw_int(f->db,
+					 "SELECT COUNT(*) FROM edges e JOIN step_runs sr ON "
+					 "sr.id = e.step_run WHERE sr.status <> 'completed'"),
+				 0);
+		assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM step_runs WHERE status = 'running'"),
+				 0);
+	}
+}
+
+/* Prints (does not assert) what recording one step run costs. */
+static void test_timing(void **state)
+{
+	fixture *f = *state;
+	store *s = open_store(f);
+	char prev[SL__HASH_HEX_SIZE], cur[SL__HASH_HEX_SIZE], key[SL__HASH_HEX_SIZE];
+	char sid[STORE_ID_SIZE], *from = NULL;
+	store_io *outs = NULL;
+	size_t n = 0;
+	double t0, t1, t2;
+	const int N = 1000;
+
+	new_run(s, "timing", sl__now_ms(), getpid(), "h");
+	t0 = sl__mono_sec();
+	for (int k = 0; k < N; k++) {
+		store_steprun sr = steprun(sid, "timing", "step", ST_RUNNING, sl__now_ms());
+		store_io in = {"data", prev}, out = {"data", cur};
+		store_artifact a = {.type = "dataset", .size = 10, .meta_json = "{\"rows\": 3}"};
+		store_metric m = {"loss", 0.5};
+
+		snprintf(sid, sizeof sid, "t%d", k);
+		sl__sha256_hex(sid, strlen(sid), cur);
+		sr.cache_key = cur;
+		assert_int_equal(store_steprun_create(s, &sr, k ? &in : NULL, k ? 1 : 0), 0);
+		sr.status = ST_COMPLETED;
+		sr.exit_code = 0;
+		sr.ended_ms = sl__now_ms();
+		assert_int_equal(store_steprun_finish(s, &sr, &a, &out, 1, &m, 1), 0);
+		memcpy(prev, cur, sizeof prev);
+	}
+	t1 = sl__mono_sec();
+	for (int k = 0; k < N; k++) {
+		snprintf(sid, sizeof sid, "t%d", k);
+		sl__sha256_hex(sid, strlen(sid), key);
+		assert_int_equal(store_cache_lookup(s, key, &from, &outs, &n), 0);
+		sl__free(from);
+		store_io_free(outs, n);
+	}
+	t2 = sl__mono_sec();
+
+	/* A cached rerun of 100 steps: lookup, record the hit, finish it with the reused outputs. */
+	new_run(s, "rerun", sl__now_ms(), getpid(), "h");
+	for (int k = 0; k < 100; k++) {
+		char rid[STORE_ID_SIZE];
+		store_steprun sr;
+		store_io in = {"data", prev};
+
+		snprintf(sid, sizeof sid, "t%d", k);
+		sl__sha256_hex(sid, strlen(sid), key);
+		assert_int_equal(store_cache_lookup(s, key, &from, &outs, &n), 0);
+		snprintf(rid, sizeof rid, "re%d", k);
+		sr = steprun(rid, "rerun", "step", ST_RUNNING, sl__now_ms());
+		sr.cache_key = key;
+		assert_int_equal(store_steprun_create(s, &sr, k ? &in : NULL, k ? 1 : 0), 0);
+		sr.status = ST_CACHED;
+		sr.cache_hit = true;
+		sr.cached_from = from;
+		sr.ended_ms = sr.started_ms;
+		assert_int_equal(store_steprun_finish(s, &sr, NULL, outs, n, NULL, 0), 0);
+		memcpy(prev, outs[0].artifact_id, sizeof prev);
+		sl__free(from);
+		store_io_free(outs, n);
+	}
+	printf("store: %d steprun create+finish pairs in %.1f ms (%.1f us per pair); "
+	       "%d cache lookups in %.1f ms (%.1f us each); "
+	       "cached rerun of 100 steps (lookup+create+finish) in %.1f ms\n",
+	       N, (t1 - t0) * 1e3, (t1 - t0) * 1e6 / N, N, (t2 - t1) * 1e3, (t2 - t1) * 1e6 / N,
+	       (sl__mono_sec() - t2) * 1e3);
+	store_close(s);
+}
+
+/* Every allocation the store makes may fail; the result is an error, never a crash. */
+static void test_alloc_failures(void **state)
+{
+	fixture *f = *state;
+	store *s = open_store(f);
+	char a[SL__HASH_HEX_SIZE], k[SL__HASH_HEX_SIZE];
+	store_io oa = {"data", a}, ia = {"in", a};
+	int failures = 0;
+
+	art("a", a);
+	art("k", k);
+	new_run(s, "r", 1000, getpid(), "h");
+	record(s, "s1", "r", "ingest", 1000, k, NULL, 0, &oa, 1);
+	record(s, "s2", "r", "use", 1100, NULL, &ia, 1, NULL, 0);
+	store_close(s);
+	for (long i = 0; i < 40; i++) {
+		store *t = NULL;
+		char *from = NULL, *log = NULL;
+		store_io *outs = NULL;
+		size_t n = 0;
+		int rc;
+
+		sl__alloc_fail_after(i);
+		rc = store_open(f->db, &t);
+		if (rc == 0) {
+			rc = store_cache_lookup(t, k, &from, &outs, &n);
+			assert_true(rc == 0 || rc == SL_ENOMEM);
+			failures += rc != 0;
+			rc = store_steprun_log(t, "r", "ingest", &log);
+			assert_true(rc == 0 || rc == SL_ENOMEM);
+			failures += rc != 0;
+		} else {
+			assert_int_equal(rc, SL_ENOMEM);
+			failures++;
+		}
+		sl__alloc_fail_after(-1);
+		sl__free(from);
+		sl__free(log);
+		store_io_free(outs, n);
+		store_close(t);
+	}
+	assert_true(failures > 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_migrate_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_finish_dedup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_lookup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lineage_diamond, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_json_shapes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_dead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill9_mid_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
