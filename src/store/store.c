@@ -77,6 +77,11 @@ struct store {
 /*
  * Migration N (1-based) brings the schema from version N-1 to N. Entries are
  * only ever appended; a shipped script is never edited.
+ *
+ * Tables keyed by text carry a comment hint starting with "sqlite:" that the
+ * SQLite driver turns into WITHOUT ROWID (see sq_apply_hints): the table then
+ * is its primary-key b-tree, which saves a page write per table touched by a
+ * transaction. Other backends see a plain comment.
  */
 static const char *const migrations[] = {
 	/* 1: the initial schema. */
@@ -1728,7 +1733,8 @@ static int row_lin(void *ud, int ncol, const sq_val *c)
 	/* One node per artifact among siblings, however many step runs lead to it. */
 	json_array_foreach(x->arr, i, v)
 	{
-		if (strcmp(json_string_value(json_object_get(v, "id")), c[0].s) == 0)
+		const char *seen = json_string_value(json_object_get(v, "id"));
+		if (seen && strcmp(seen, c[0].s) == 0)
 			return 0;
 	}
 	o = json_object();
@@ -1757,6 +1763,8 @@ static int lin_expand(lineage *L, bool up, json_t *arr, int depth)
 		json_t *kids = NULL;
 		int rc;
 
+		if (!id) /* the node was built without its id: out of memory */
+			return nomem_json();
 		if (json_object_get(L->seen, id)) {
 			if (jset(node, "repeated", json_true()))
 				return nomem_json();
