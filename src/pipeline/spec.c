@@ -330,6 +330,7 @@ struct ynode {
 	size_t len;
 	ynode **kids; /* sequences: items; mappings: key, value, key, value ... */
 	size_t n;     /* number of kids */
+	size_t weight; /* values in the node once aliases are expanded */
 };
 
 /* What a scalar resolves to. */
@@ -436,6 +437,7 @@ static ynode *new_node(parser *p, yn_type type, yaml_mark_t start)
 	memset(n, 0, sizeof *n);
 	n->type = type;
 	n->pos = mark_pos(start);
+	n->weight = 1;
 	p->n_nodes++;
 	return n;
 }
@@ -688,6 +690,15 @@ static int on_event(parser *p, yaml_event_t *ev, ynode **root, int *docs)
 			memcpy(n->kids, p->kids + f->base, n->n * sizeof *n->kids);
 		}
 		p->n_kids = f->base;
+		/* Weighing each node as it completes catches an alias bomb here,
+		 * in time proportional to the file, before anything expands it. */
+		for (size_t i = 0; i < n->n; i++) {
+			n->weight += n->kids[i]->weight;
+			if (n->weight > SPEC_MAX_NODES)
+				return fail(p, n->pos, "too many values once aliases are expanded "
+						       "(the limit is %d)",
+					    SPEC_MAX_NODES);
+		}
 		if (n->type == YN_MAP && check_map_keys(p, n))
 			return p->rc;
 		if (f->anchor && register_anchor(p, f->anchor, n))
