@@ -11,9 +11,11 @@
 #include "steps/step.h"
 
 extern const step_def step_ingest_file;
+extern const step_def step_split;
 
 static const step_def *registry[] = {
 	&step_ingest_file,
+	&step_split,
 };
 
 static int by_name(const void *a, const void *b)
