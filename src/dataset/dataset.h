@@ -315,6 +315,30 @@ int ds_jsonl_read_files(const char *const *paths, size_t n, const ds_ingest_opts
 int ds_map_file(const char *path, ds_source *out);
 void ds_unmap_file(ds_source *src);
 
+/*
+ * The files a path option names: the path itself, or what a glob pattern
+ * (* ? [...]) matches, sorted by byte order so the order never depends on
+ * the locale or the directory. SL_ENOENT when nothing matches. *out_paths
+ * is an array of n strings; free it with ds_paths_free.
+ */
+int ds_glob(const char *pattern, char ***out_paths, size_t *out_n);
+void ds_paths_free(char **paths, size_t n);
+
+/*
+ * A rejects file for quarantined rows: a CSV with the header
+ * file,line,column,reason,raw and one row per rejected input row (raw is the
+ * row's bytes as they were, quoted). Written to a temp file and renamed to
+ * path by ds_rejects_close(r, true); false discards it. ds_rejects_add has
+ * the signature of a ds_reject_fn with the ds_rejects as its argument.
+ */
+typedef struct ds_rejects ds_rejects;
+
+int ds_rejects_open(const char *path, ds_rejects **out_r);
+int ds_rejects_add(void *r, const char *file, uint64_t line, uint64_t col, const char *reason,
+		   const char *raw, size_t raw_len);
+uint64_t ds_rejects_count(const ds_rejects *r);
+int ds_rejects_close(ds_rejects *r, bool commit);
+
 /* ---- export and description (for the CLI) --------------------------------- */
 
 /*

@@ -1,0 +1,681 @@
+/*
+ * The CSV reader: RFC 4180 text to a typed, columnar builder, in parallel.
+ *
+ * Dialect.
+ *   - Fields are separated by one delimiter byte and rows end with LF or
+ *     CRLF (a lone CR is data). The last row may lack its terminator.
+ *   - A field that starts with a double quote is quoted: it ends at the next
+ *     quote not doubled, may contain delimiters, CR and LF, and "" stands for
+ *     one quote. A quoted field must be followed by a delimiter or the end
+ *     of the row. A quote inside an unquoted field is an error.
+ *   - A UTF-8 byte order mark at the start of a file is skipped. All text
+ *     must be valid UTF-8.
+ *   - Blank lines are skipped when there is more than one column (with one
+ *     column a blank line is a row whose value is empty, i.e. null).
+ *   - An unquoted field equal to a null marker is null; a quoted field never
+ *     is, so "" is an empty string while an empty unquoted field is null.
+ *
+ * Types. Each column starts untyped and widens as values arrive:
+ * int64 -> float64 -> string; bool (true/false) and timestamp (ISO 8601)
+ * widen to string when anything else appears. A column with no value at
+ * all is a string column. Overrides fix a column's type, and a value that
+ * does not parse as it is a bad row.
+ *
+ * Bad rows (wrong field count, quote misuse, invalid UTF-8, a field larger
+ * than max_field_size, a value against an override) fail the read, or are
+ * skipped and counted, or are skipped and handed to the reject callback.
+ * A quote left open at the end of a file swallows every row after it, so it
+ * always fails the read, naming where it opened.
+ *
+ * Parallelism. The input (mmapped) is cut into chunks; three phases run
+ * over them with a small pool of threads:
+ *
+ *     count     per chunk: quotes and newlines           (parallel)
+ *       |       prefix sums give each chunk's quote parity and first line
+ *     parse     per chunk: find the first row that starts  (parallel)
+ *       |       in it (the first LF outside quotes, by parity), parse rows
+ *       |       starting before its end into chunk-local typed columns
+ *     convert   per chunk: widen local columns to the      (parallel)
+ *       |       types agreed over all chunks
+ *     append    chunk columns to the builder, in order     (serial, memcpy
+ *                                                           and dictionary merges)
+ *
+ * Invariants that make the chunks agree with a sequential read:
+ *   1. Quote parity decides structure. The tokenizer treats every quote as a
+ *      toggle, also when it reports an error and skips to the end of a bad
+ *      row, so a row boundary is exactly an LF at even parity, which is what
+ *      the chunk-start search finds.
+ *   2. A chunk owns the rows that start in [its nominal start, its nominal
+ *      end); a row may run past the end (the input is bounded by the file,
+ *      not by the chunk).
+ *   3. Dictionaries are in order of first appearance within a chunk and
+ *      chunks are merged in order, so the result is the same as a
+ *      sequential read: the output does not depend on the thread count or
+ *      the chunk size.
+ *   4. Null detection does not depend on types, so when a chunk column is
+ *      rescanned as strings its validity stays as it was.
+ *
+ * Memory: the input is mapped, and the pages of a chunk are dropped
+ * (MADV_DONTNEED) once it is counted and again once it is parsed, so the
+ * input does not stay resident; a string rescan faults them back in.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dataset/csv_int.h"
+
+const char *const ds_default_null_values[] = {"", "NA", "N/A", "NULL", "null"};
+const size_t ds_n_default_null_values = SL__ARRAY_LEN(ds_default_null_values);
+
+/* ---- mapping files ------------------------------------------------------------ */
+
+int ds_map_file(const char *path, ds_source *out)
+{
+	struct stat st;
+	int fd;
+
+	memset(out, 0, sizeof *out);
+	out->name = path;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sl__err(errno == ENOENT ? SL_ENOENT : SL_EIO, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return sl__err(SL_EIO, "%s: not a regular file", path);
+	}
+	if (st.st_size > 0) {
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m == MAP_FAILED) {
+			int rc = sl__err(SL_EIO, "%s: mmap: %s", path, strerror(errno));
+			close(fd);
+			return rc;
+		}
+		out->data = m;
+		out->len = (size_t)st.st_size;
+	}
+	close(fd);
+	return 0;
+}
+
+void ds_unmap_file(ds_source *src)
+{
+	if (src->data && src->len)
+		munmap((void *)src->data, src->len);
+	src->data = NULL;
+	src->len = 0;
+}
+
+/* Drops the resident pages wholly inside [p, p+n) of a mapped file. */
+void csv_drop_pages(const char *p, size_t n)
+{
+	uintptr_t page = 4096, a = ((uintptr_t)p + page - 1) & ~(page - 1);
+	uintptr_t z = ((uintptr_t)p + n) & ~(page - 1);
+
+	if (z > a)
+		madvise((void *)a, z - a, MADV_DONTNEED);
+}
+
+/* ---- thread pool -------------------------------------------------------------- */
+
+typedef struct pool_job {
+	size_t n;
+	size_t next; /* atomic */
+	void (*fn)(void *ctx, size_t i, unsigned worker);
+	void *ctx;
+	unsigned worker_seq; /* atomic */
+} pool_job;
+
+static void *pool_main(void *arg)
+{
+	pool_job *job = arg;
+	unsigned w = __atomic_fetch_add(&job->worker_seq, 1, __ATOMIC_RELAXED);
+
+	for (;;) {
+		size_t i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
+		if (i >= job->n)
+			break;
+		job->fn(job->ctx, i, w);
+	}
+	return NULL;
+}
+
+void csv_parallel_for(unsigned threads, size_t n, void (*fn)(void *ctx, size_t i, unsigned worker),
+		      void *ctx)
+{
+	pthread_t tid[CSV_MAX_THREADS];
+	pool_job job = {n, 0, fn, ctx, 0};
+	unsigned started = 0;
+
+	if (threads > n)
+		threads = (unsigned)n;
+	if (threads > CSV_MAX_THREADS)
+		threads = CSV_MAX_THREADS;
+	/* The caller is worker 0; if a thread cannot start, the others (and
+	 * at least the caller) simply take more items. */
+	for (unsigned t = 1; t < threads; t++)
+		if (pthread_create(&tid[started], NULL, pool_main, &job) == 0)
+			started++;
+	pool_main(&job);
+	for (unsigned t = 0; t < started; t++)
+		pthread_join(tid[t], NULL);
+}
+
+unsigned csv_thread_count(unsigned asked)
+{
+	long n;
+
+	if (asked)
+		return asked > CSV_MAX_THREADS ? CSV_MAX_THREADS : asked;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	return n > CSV_MAX_THREADS ? CSV_MAX_THREADS : (unsigned)n;
+}
+
+/* ---- the driver ----------------------------------------------------------------- */
+
+typedef struct src_info {
+	const char *data_start; /* after the BOM and the header */
+	uint64_t data_line;     /* line number at data_start */
+} src_info;
+
+static const char *skip_bom(const ds_source *s)
+{
+	if (s->len >= 3 && memcmp(s->data, "\xef\xbb\xbf", 3) == 0)
+		return s->data + 3;
+	return s->data;
+}
+
+/* Tokenizes a header (or first) row with room for any number of fields. */
+static int header_row(const csv_conf *c, const ds_source *s, const char *p, csv_row *r,
+		      uint64_t *out_lines)
+{
+	const char *limit = s->data + s->len;
+	int rc;
+
+	for (;;) {
+		csv_tokenize(c, p, limit, r);
+		if (r->n <= r->cap)
+			break;
+		if ((rc = csv_row_reserve(r, r->n)))
+			return rc;
+	}
+	if (r->err_pos) {
+		uint64_t line = 1, col;
+		const char *ls = p;
+		for (const char *q = p; q < r->err_pos; q++)
+			if (*q == '\n') {
+				line++;
+				ls = q + 1;
+			}
+		col = (uint64_t)(r->err_pos - ls) + 1;
+		return sl__err(SL_EPARSE, "%s:%llu:%llu: %s", s->name, (unsigned long long)line,
+			       (unsigned long long)col, r->err);
+	}
+	*out_lines = 1;
+	for (const char *q = p; q < r->next; q++)
+		*out_lines += *q == '\n';
+	return 0;
+}
+
+static void conf_free(csv_conf *c)
+{
+	if (c->names)
+		for (size_t j = 0; j < c->ncols; j++)
+			sl__free(c->names[j]);
+	sl__free(c->names);
+	sl__free(c->override);
+	sl__free(c->null_lens_each);
+}
+
+/* Reads the header of every source; fills names, ncols and each data start. */
+static int read_headers(csv_conf *c, const ds_source *src, size_t n, const ds_ingest_opts *opt,
+			src_info *info)
+{
+	csv_row r = {0};
+	csv_worker w = {0};
+	int rc = 0;
+
+	for (size_t s = 0; s < n && rc == 0; s++) {
+		uint64_t lines = 0;
+		if (src[s].len == 0 || !src[s].data ||
+		    (src[s].len == 3 && skip_bom(&src[s]) != src[s].data)) {
+			rc = sl__err(SL_EPARSE, "%s: empty file (expected %s)", src[s].name,
+				     opt->no_header ? "at least one row" : "a header row");
+			break;
+		}
+		const char *p = skip_bom(&src[s]);
+		if (opt->no_header && s > 0) {
+			info[s].data_start = p;
+			info[s].data_line = 1;
+			continue;
+		}
+		size_t save = c->ncols;
+		c->ncols = 0; /* no blank-line skipping for the first row */
+		rc = header_row(c, &src[s], p, &r, &lines);
+		c->ncols = save;
+		if (rc)
+			break;
+		if (opt->no_header) {
+			/* The first row only gives the column count. */
+			info[s].data_start = p;
+			info[s].data_line = 1;
+			c->ncols = r.n;
+			if (opt->n_names && opt->n_names != r.n) {
+				rc = sl__err(SL_EINVAL, "%s: %zu column names given but the first row has %zu fields",
+					     src[s].name, opt->n_names, r.n);
+				break;
+			}
+			c->names = sl__calloc(r.n, sizeof *c->names);
+			if (!c->names) {
+				rc = sl__err(SL_ENOMEM, "out of memory");
+				break;
+			}
+			for (size_t j = 0; j < r.n; j++) {
+				c->names[j] = opt->n_names ? sl__strdup(opt->names[j])
+							   : sl__asprintf("c%zu", j + 1);
+				if (!c->names[j])
+					rc = sl__err(SL_ENOMEM, "out of memory");
+			}
+			continue;
+		}
+		info[s].data_start = r.next;
+		info[s].data_line = lines;
+		if (s == 0) {
+			c->ncols = r.n;
+			c->names = sl__calloc(r.n, sizeof *c->names);
+			if (!c->names) {
+				rc = sl__err(SL_ENOMEM, "out of memory");
+				break;
+			}
+			for (size_t j = 0; j < r.n && rc == 0; j++) {
+				const char *t;
+				size_t len;
+				if ((rc = csv_field_text(&w, &r.f[j], &t, &len)))
+					break;
+				c->names[j] = len ? sl__strndup(t, len) : sl__asprintf("c%zu", j + 1);
+				if (!c->names[j])
+					rc = sl__err(SL_ENOMEM, "out of memory");
+				for (size_t k = 0; rc == 0 && c->names[j] && k < j; k++)
+					if (!strcmp(c->names[k], c->names[j]))
+						rc = sl__err(SL_EPARSE, "%s:1: duplicate column name '%s'",
+							     src[s].name, c->names[j]);
+			}
+			continue;
+		}
+		if (r.n != c->ncols) {
+			rc = sl__err(SL_EPARSE, "%s:1: the header has %zu columns but %s has %zu; "
+				     "all files must have the same columns",
+				     src[s].name, r.n, src[0].name, c->ncols);
+			break;
+		}
+		for (size_t j = 0; j < r.n && rc == 0; j++) {
+			const char *t;
+			size_t len;
+			if ((rc = csv_field_text(&w, &r.f[j], &t, &len)))
+				break;
+			char gen[32];
+			snprintf(gen, sizeof gen, "c%zu", j + 1);
+			if (len == 0) {
+				t = gen;
+				len = strlen(gen);
+			}
+			if (strlen(c->names[j]) != len || memcmp(c->names[j], t, len) != 0)
+				rc = sl__err(SL_EPARSE, "%s:1: column %zu is '%.*s' but '%s' in %s; "
+					     "all files must have the same columns",
+					     src[s].name, j + 1, (int)len, t, c->names[j], src[0].name);
+		}
+	}
+	sl__free(r.f);
+	sl__free(w.scratch);
+	return rc;
+}
+
+static int setup_conf(csv_conf *c, const ds_ingest_opts *opt)
+{
+	const char *const *nulls = opt->null_values ? opt->null_values : ds_default_null_values;
+	size_t nn = opt->null_values ? opt->n_null_values : ds_n_default_null_values;
+
+	c->delim = opt->delimiter ? opt->delimiter : ',';
+	if (c->delim == '"' || c->delim == '\n' || c->delim == '\r')
+		return sl__err(SL_EINVAL, "the delimiter cannot be a quote, CR or LF");
+	c->max_field = opt->max_field_size ? opt->max_field_size : DS_DEFAULT_MAX_FIELD;
+	c->on_error = opt->on_error;
+	c->nulls = nulls;
+	c->n_nulls = nn;
+	c->null_lens_each = sl__calloc(nn ? nn : 1, sizeof(size_t));
+	if (!c->null_lens_each)
+		return sl__err(SL_ENOMEM, "out of memory");
+	for (size_t k = 0; k < nn; k++) {
+		size_t len = strlen(nulls[k]);
+		c->null_lens_each[k] = len;
+		if (len < 64)
+			c->null_lens |= (uint64_t)1 << len;
+		else
+			c->long_null = true;
+	}
+	c->special[(unsigned char)c->delim] = true;
+	c->special['\n'] = true;
+	c->special['\r'] = true;
+	c->special['"'] = true;
+	return 0;
+}
+
+static int setup_overrides(csv_conf *c, const ds_ingest_opts *opt)
+{
+	c->override = sl__calloc(c->ncols ? c->ncols : 1, sizeof *c->override);
+	if (!c->override)
+		return sl__err(SL_ENOMEM, "out of memory");
+	for (size_t k = 0; k < opt->n_types; k++) {
+		size_t j = 0;
+		while (j < c->ncols && strcmp(c->names[j], opt->type_cols[k]))
+			j++;
+		if (j == c->ncols)
+			return sl__err(SL_EINVAL, "types: no column named '%s'", opt->type_cols[k]);
+		if (opt->types[k] < DS_INT64 || opt->types[k] > DS_TYPE_MAX)
+			return sl__err(SL_EINVAL, "types: bad type for column '%s'", opt->type_cols[k]);
+		c->override[j] = opt->types[k];
+	}
+	return 0;
+}
+
+static void count_fn(void *ctx, size_t i, unsigned worker)
+{
+	csv_reader *rd = ctx;
+
+	(void)worker;
+	csv_count_chunk(&rd->chunks[i]);
+}
+
+static void parse_fn(void *ctx, size_t i, unsigned worker)
+{
+	csv_reader *rd = ctx;
+
+	csv_parse_chunk(rd, &rd->chunks[i], i, &rd->workers[worker]);
+}
+
+static void convert_fn(void *ctx, size_t i, unsigned worker)
+{
+	csv_reader *rd = ctx;
+
+	csv_convert_chunk(rd, &rd->chunks[i], &rd->workers[worker]);
+}
+
+/* Cuts every source's data into chunks. */
+static int make_chunks(csv_reader *rd, const ds_source *src, const bool *drop, size_t n,
+		       const src_info *info, size_t chunk)
+{
+	size_t total = 0;
+
+	for (size_t s = 0; s < n; s++) {
+		size_t len = (size_t)(src[s].data + src[s].len - info[s].data_start);
+		total += len / chunk + 1;
+	}
+	rd->chunks = sl__calloc(total, sizeof *rd->chunks);
+	if (!rd->chunks)
+		return sl__err(SL_ENOMEM, "out of memory");
+	for (size_t s = 0; s < n; s++) {
+		const char *p = info[s].data_start, *limit = src[s].data + src[s].len;
+		bool first = true;
+		do {
+			csv_chunk *ch = &rd->chunks[rd->nchunks++];
+			size_t left = (size_t)(limit - p);
+			ch->src = s;
+			ch->name = src[s].name;
+			ch->base = src[s].data;
+			ch->limit = limit;
+			ch->nom_start = p;
+			ch->nom_end = p + (left < chunk ? left : chunk);
+			ch->first = first;
+			ch->drop = drop && drop[s];
+			first = false;
+			p = ch->nom_end;
+		} while (p < limit);
+	}
+	return 0;
+}
+
+static int merge(csv_reader *rd, ds_builder *b, uint64_t *out_rows)
+{
+	const csv_conf *c = &rd->conf;
+	uint64_t rows = 0;
+	int rc;
+
+	for (size_t i = 0; i < rd->nchunks; i++)
+		rows += rd->chunks[i].nrows;
+	for (size_t j = 0; j < c->ncols; j++)
+		if ((rc = ds_builder_add_col(b, c->names[j], (ds_type)rd->final_type[j], NULL)))
+			return rc;
+	if ((rc = ds_builder_reserve(b, rows)))
+		return rc;
+	for (size_t j = 0; j < c->ncols; j++) {
+		for (size_t i = 0; i < rd->nchunks; i++) {
+			csv_chunk *ch = &rd->chunks[i];
+			csv_ccol *col = &ch->cols[j];
+			size_t nr = ch->nrows;
+			if (nr == 0)
+				continue;
+			switch (col->type) {
+			case CSV_NONE:
+				rc = ds_append_nulls(b, j, nr);
+				break;
+			case DS_INT64:
+			case DS_TIMESTAMP:
+				rc = ds_append_i64s(b, j, col->data, col->valid, nr);
+				break;
+			case DS_FLOAT64:
+				rc = ds_append_f64s(b, j, col->data, col->valid, nr);
+				break;
+			case DS_BOOL:
+				rc = ds_append_bools(b, j, col->data, col->valid, nr);
+				break;
+			case DS_STRING: {
+				const ds_dict *d = &col->dict;
+				const char **strs = sl__calloc(d->n ? d->n : 1, sizeof *strs);
+				size_t *lens = sl__calloc(d->n ? d->n : 1, sizeof *lens);
+				if (!strs || !lens) {
+					rc = sl__err(SL_ENOMEM, "out of memory");
+				} else {
+					for (size_t k = 0; k < d->n; k++)
+						strs[k] = ds_dict_entry(d, (uint32_t)k, &lens[k]);
+					rc = ds_append_coded(b, j, strs, lens, d->n, col->data, col->valid, nr);
+				}
+				sl__free(strs);
+				sl__free(lens);
+				break;
+			}
+			}
+			if (rc)
+				return rc;
+			/* Each chunk column is freed once appended, so memory
+			 * peaks at the dataset plus one column. */
+			sl__free(col->data);
+			sl__free(col->valid);
+			ds_dict_free(&col->dict);
+			col->data = NULL;
+			col->valid = NULL;
+		}
+	}
+	*out_rows = rows;
+	return 0;
+}
+
+static int read_csv(const ds_source *src, const bool *drop, size_t n, const ds_ingest_opts *opt,
+		    ds_builder **out_b, ds_ingest_stats *out_stats)
+{
+	static const ds_ingest_opts defaults;
+	csv_reader *rd;
+	src_info *info = NULL;
+	ds_builder *b = NULL;
+	ds_ingest_stats st = {0};
+	unsigned threads;
+	size_t total = 0, chunk;
+	int rc;
+
+	*out_b = NULL;
+	if (!opt)
+		opt = &defaults;
+	if (n == 0)
+		return sl__err(SL_EINVAL, "no input files");
+	rd = sl__calloc(1, sizeof *rd);
+	info = sl__calloc(n, sizeof *info);
+	if (!rd || !info) {
+		sl__free(rd);
+		sl__free(info);
+		return sl__err(SL_ENOMEM, "out of memory");
+	}
+	rd->fail_at = SIZE_MAX;
+	if ((rc = setup_conf(&rd->conf, opt)) || (rc = read_headers(&rd->conf, src, n, opt, info)) ||
+	    (rc = setup_overrides(&rd->conf, opt)))
+		goto done;
+
+	threads = csv_thread_count(opt->threads);
+	for (size_t s = 0; s < n; s++)
+		total += src[s].len;
+	chunk = opt->chunk_size;
+	if (!chunk) {
+		chunk = total / ((size_t)threads * 16);
+		chunk = chunk < ((size_t)256 << 10) ? (size_t)256 << 10 : chunk;
+		chunk = chunk > ((size_t)8 << 20) ? (size_t)8 << 20 : chunk;
+	}
+	if ((rc = make_chunks(rd, src, drop, n, info, chunk)))
+		goto done;
+	for (unsigned t = 0; t < threads; t++) {
+		csv_worker *w = &rd->workers[t];
+		w->vals = sl__calloc(rd->conf.ncols + 1, sizeof *w->vals);
+		if (!w->vals || (rc = csv_row_reserve(&w->row, rd->conf.ncols + 1)) ||
+		    (rc = csv_row_reserve(&w->row2, rd->conf.ncols + 1))) {
+			rc = sl__err(SL_ENOMEM, "out of memory");
+			goto done;
+		}
+	}
+
+	/* Phase 1: counts, then quote parity and line numbers by prefix sums. */
+	csv_parallel_for(threads, rd->nchunks, count_fn, rd);
+	for (size_t i = 0, q = 0, nl = 0; i < rd->nchunks; i++) {
+		csv_chunk *ch = &rd->chunks[i];
+		if (ch->first) {
+			q = 0;
+			nl = info[ch->src].data_line;
+		}
+		ch->inq = q & 1;
+		ch->line0 = nl;
+		q += ch->quotes;
+		nl += ch->newlines;
+	}
+
+	/* Phase 2: parse. */
+	csv_parallel_for(threads, rd->nchunks, parse_fn, rd);
+	for (size_t i = 0; i < rd->nchunks; i++) {
+		csv_chunk *ch = &rd->chunks[i];
+		if (ch->rc == SL_EPARSE && ch->fatal) {
+			rc = sl__err(SL_EPARSE, "%s", ch->fatal);
+			goto done;
+		}
+		if (ch->rc) {
+			rc = ch->rc;
+			goto done;
+		}
+	}
+
+	/* Phase 3: agree on types and convert. */
+	rd->final_type = sl__calloc(rd->conf.ncols + 1, sizeof *rd->final_type);
+	if (!rd->final_type) {
+		rc = sl__err(SL_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t j = 0; j < rd->conf.ncols; j++) {
+		int t = rd->conf.override[j];
+		for (size_t i = 0; t != DS_STRING && rd->conf.override[j] == CSV_NONE &&
+				   i < rd->nchunks; i++)
+			if (rd->chunks[i].nrows)
+				t = csv_join(t, rd->chunks[i].cols[j].type);
+		rd->final_type[j] = t == CSV_NONE ? DS_STRING : t;
+	}
+	csv_parallel_for(threads, rd->nchunks, convert_fn, rd);
+	for (size_t i = 0; i < rd->nchunks; i++)
+		if ((rc = rd->chunks[i].rc))
+			goto done;
+
+	/* Phase 4: rejects in file order, then the columns. */
+	for (size_t i = 0; i < rd->nchunks; i++) {
+		csv_chunk *ch = &rd->chunks[i];
+		st.rows_rejected += ch->nbad;
+		if (opt->on_error != DS_ON_ERROR_QUARANTINE || !opt->reject)
+			continue;
+		for (size_t k = 0; k < ch->nbad; k++) {
+			const csv_bad *bd = &ch->bad[k];
+			rc = opt->reject(opt->reject_arg, ch->name, bd->line, bd->col,
+					 ch->msgs.data + bd->msg_off, bd->raw, bd->raw_len);
+			if (rc)
+				goto done;
+		}
+	}
+	if ((rc = ds_builder_new(&b)) || (rc = merge(rd, b, &st.rows)))
+		goto done;
+	st.bytes = total;
+	st.files = n;
+
+done:
+	for (size_t i = 0; i < rd->nchunks; i++)
+		csv_chunk_free(&rd->chunks[i], rd->conf.ncols);
+	for (unsigned t = 0; t < CSV_MAX_THREADS; t++) {
+		sl__free(rd->workers[t].row.f);
+		sl__free(rd->workers[t].row2.f);
+		sl__free(rd->workers[t].scratch);
+		sl__free(rd->workers[t].vals);
+	}
+	sl__free(rd->chunks);
+	sl__free(rd->final_type);
+	conf_free(&rd->conf);
+	sl__free(rd);
+	sl__free(info);
+	if (rc) {
+		ds_builder_free(b);
+		return rc;
+	}
+	*out_b = b;
+	if (out_stats)
+		*out_stats = st;
+	return 0;
+}
+
+int ds_csv_read_sources(const ds_source *src, size_t n, const ds_ingest_opts *opt,
+			ds_builder **out_b, ds_ingest_stats *out_stats)
+{
+	return read_csv(src, NULL, n, opt, out_b, out_stats);
+}
+
+int ds_csv_read_files(const char *const *paths, size_t n, const ds_ingest_opts *opt,
+		      ds_builder **out_b, ds_ingest_stats *out_stats)
+{
+	ds_source *src;
+	bool *drop;
+	int rc = 0;
+
+	*out_b = NULL;
+	src = sl__calloc(n ? n : 1, sizeof *src);
+	drop = sl__calloc(n ? n : 1, sizeof *drop);
+	if (!src || !drop) {
+		sl__free(src);
+		sl__free(drop);
+		return sl__err(SL_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = ds_map_file(paths[i], &src[i]);
+		drop[i] = true;
+	}
+	if (rc == 0)
+		rc = read_csv(src, drop, n, opt, out_b, out_stats);
+	for (size_t i = 0; i < n; i++)
+		ds_unmap_file(&src[i]);
+	sl__free(src);
+	sl__free(drop);
+	return rc;
+}

@@ -1,0 +1,744 @@
+/*
+ * The CSV tokenizer and the typed parse of one chunk (see csv.c for the
+ * dialect, the phases and the invariants they keep).
+ *
+ * A row is parsed in two steps so that a bad row leaves no trace: first it
+ * is tokenized into fields and every structural check is made (field count,
+ * quotes, UTF-8, field size, values of overridden columns); only a row that
+ * passes is stored. Storing cannot fail except for lack of memory, because a
+ * column without an override widens instead of rejecting a value.
+ *
+ * Widening within a chunk: int64 -> float64 converts the stored values in
+ * place; anything -> string rescans the chunk's earlier rows from the input
+ * (the original text is needed: "007" must stay "007"), skipping the rows
+ * recorded as bad, which are recognised by their ordinal.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "dataset/csv_int.h"
+
+#define ROWCAP0 1024
+#define DROP_EVERY ((size_t)4 << 20)
+
+/* ---- tokenizer ------------------------------------------------------------------ */
+
+static void row_err(csv_row *r, const char *pos, const char *fmt, ...) SL__PRINTF(3, 4);
+
+static void row_err(csv_row *r, const char *pos, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->err_pos)
+		return;
+	r->err_pos = pos;
+	va_start(ap, fmt);
+	vsnprintf(r->err, sizeof r->err, fmt, ap);
+	va_end(ap);
+}
+
+static void row_fatal(csv_row *r, const char *pos, const char *limit)
+{
+	r->err_pos = pos;
+	r->fatal = true;
+	snprintf(r->err, sizeof r->err, "unterminated quote (it runs to the end of the file)");
+	r->end = limit;
+	r->next = limit;
+}
+
+int csv_row_reserve(csv_row *r, size_t n)
+{
+	csv_field *f;
+
+	if (n <= r->cap)
+		return 0;
+	f = sl__reallocarray(r->f, n, sizeof *f);
+	if (!f)
+		return sl__err(SL_ENOMEM, "out of memory");
+	r->f = f;
+	r->cap = n;
+	return 0;
+}
+
+static inline void push(csv_row *r, const char *p, size_t len, unsigned flags)
+{
+	if (r->n < r->cap) {
+		r->f[r->n].p = p;
+		r->f[r->n].len = len;
+		r->f[r->n].flags = flags;
+	}
+	r->n++;
+}
+
+/*
+ * Skips to the end of a bad row by quote parity (invariant 1): pos is at a
+ * quote that opens (a stray one) or at a byte after a closing quote.
+ */
+static bool skip_rest(csv_row *r, const char *pos, const char *limit)
+{
+	const char *open = NULL;
+
+	for (; pos < limit; pos++) {
+		if (*pos == '"') {
+			open = open ? NULL : pos;
+		} else if (*pos == '\n' && !open) {
+			r->end = pos > r->start && pos[-1] == '\r' ? pos - 1 : pos;
+			r->next = pos + 1;
+			return true;
+		}
+	}
+	if (open) {
+		row_fatal(r, open, limit);
+		return true;
+	}
+	r->end = limit;
+	r->next = limit;
+	return true;
+}
+
+bool csv_tokenize(const csv_conf *c, const char *p, const char *limit, csv_row *r)
+{
+	const char *pos = p;
+	const char delim = c->delim;
+
+	r->start = p;
+	r->n = 0;
+	r->err_pos = NULL;
+	r->fatal = false;
+	if (c->ncols > 1) {
+		if (*pos == '\n') {
+			r->end = pos;
+			r->next = pos + 1;
+			return false;
+		}
+		if (*pos == '\r' && pos + 1 < limit && pos[1] == '\n') {
+			r->end = pos;
+			r->next = pos + 2;
+			return false;
+		}
+	}
+	for (;;) {
+		const char *fp;
+		size_t flen;
+		unsigned flags = 0;
+
+		if (pos < limit && *pos == '"') {
+			const char *q = pos + 1, *close;
+			flags = F_QUOTED;
+			for (;;) {
+				close = memchr(q, '"', (size_t)(limit - q));
+				if (!close) {
+					row_fatal(r, pos, limit);
+					return true;
+				}
+				if (close + 1 < limit && close[1] == '"') {
+					flags |= F_ESCAPED;
+					q = close + 2;
+					continue;
+				}
+				break;
+			}
+			fp = pos + 1;
+			flen = (size_t)(close - fp);
+			size_t bad = ds_utf8_check(fp, flen);
+			if (bad != flen)
+				row_err(r, fp + bad, "invalid UTF-8");
+			pos = close + 1;
+			if (pos < limit && *pos != delim && *pos != '\n' &&
+			    !(*pos == '\r' && (pos + 1 == limit || pos[1] == '\n'))) {
+				row_err(r, pos, "unexpected character after a closing quote");
+				push(r, fp, flen, flags);
+				return skip_rest(r, pos, limit);
+			}
+		} else {
+			unsigned char acc = 0;
+			fp = pos;
+			while (pos < limit) {
+				unsigned char ch = (unsigned char)*pos;
+				if (c->special[ch]) {
+					/* A CR is a terminator only before LF or at the very end. */
+					if (ch != '\r' || pos + 1 == limit || pos[1] == '\n')
+						break;
+				}
+				acc |= ch;
+				pos++;
+			}
+			flen = (size_t)(pos - fp);
+			if (acc & 0x80) {
+				size_t bad = ds_utf8_check(fp, flen);
+				if (bad != flen)
+					row_err(r, fp + bad, "invalid UTF-8");
+			}
+			if (pos < limit && *pos == '"') {
+				row_err(r, pos, "quote inside an unquoted field (quote the whole field)");
+				push(r, fp, flen, flags);
+				return skip_rest(r, pos, limit);
+			}
+		}
+		if (flen > c->max_field)
+			row_err(r, fp, "field of %zu bytes is larger than max_field_size (%zu)", flen,
+				c->max_field);
+		push(r, fp, flen, flags);
+		if (pos >= limit) {
+			r->end = limit;
+			r->next = limit;
+			return true;
+		}
+		if (*pos == delim) {
+			pos++;
+			continue;
+		}
+		r->end = pos;
+		if (*pos == '\r')
+			pos++;
+		if (pos < limit)
+			pos++;
+		r->next = pos;
+		return true;
+	}
+}
+
+int csv_field_text(csv_worker *w, const csv_field *f, const char **out_p, size_t *out_len)
+{
+	char *d;
+
+	if (!(f->flags & F_ESCAPED)) {
+		*out_p = f->p;
+		*out_len = f->len;
+		return 0;
+	}
+	if (f->len > w->scratch_cap) {
+		char *s = sl__realloc(w->scratch, f->len);
+		if (!s)
+			return sl__err(SL_ENOMEM, "out of memory");
+		w->scratch = s;
+		w->scratch_cap = f->len;
+	}
+	d = w->scratch;
+	for (size_t i = 0; i < f->len; i++) {
+		*d++ = f->p[i];
+		if (f->p[i] == '"')
+			i++; /* the second of a doubled quote */
+	}
+	*out_p = w->scratch;
+	*out_len = (size_t)(d - w->scratch);
+	return 0;
+}
+
+/* ---- types -------------------------------------------------------------------- */
+
+int csv_join(int a, int b)
+{
+	if (a == b || b == CSV_NONE)
+		return a;
+	if (a == CSV_NONE)
+		return b;
+	if ((a == DS_INT64 && b == DS_FLOAT64) || (a == DS_FLOAT64 && b == DS_INT64))
+		return DS_FLOAT64;
+	return DS_STRING;
+}
+
+static int classify(const char *p, size_t len)
+{
+	int64_t i;
+	double d;
+	bool b;
+
+	if (ds_parse_i64(p, len, &i))
+		return DS_INT64;
+	if (ds_parse_f64(p, len, &d))
+		return DS_FLOAT64;
+	if (ds_parse_bool(p, len, &b))
+		return DS_BOOL;
+	if (len >= 10 && ds_parse_timestamp(p, len, &i))
+		return DS_TIMESTAMP;
+	return DS_STRING;
+}
+
+static inline bool is_null(const csv_conf *c, const char *p, size_t len)
+{
+	if (len < 64 ? !((c->null_lens >> len) & 1) : !c->long_null)
+		return false;
+	for (size_t k = 0; k < c->n_nulls; k++)
+		if (c->null_lens_each[k] == len && memcmp(c->nulls[k], p, len) == 0)
+			return true;
+	return false;
+}
+
+/* Parses a value of an overridden column; false when it is not of that type. */
+static bool parse_as(ds_type t, const char *p, size_t len, int64_t *iv, double *fv)
+{
+	bool b;
+
+	switch (t) {
+	case DS_INT64:
+		return ds_parse_i64(p, len, iv);
+	case DS_FLOAT64:
+		return ds_parse_f64(p, len, fv);
+	case DS_BOOL:
+		if (len == 1 && (*p == '0' || *p == '1')) {
+			*iv = *p == '1';
+			return true;
+		}
+		if (!ds_parse_bool(p, len, &b))
+			return false;
+		*iv = b;
+		return true;
+	case DS_TIMESTAMP:
+		return ds_parse_timestamp(p, len, iv);
+	case DS_STRING:
+		return true;
+	}
+	return false;
+}
+
+/* ---- counting ------------------------------------------------------------------ */
+
+void csv_count_chunk(csv_chunk *ch)
+{
+	const unsigned char *p = (const unsigned char *)ch->nom_start;
+	size_t n = (size_t)(ch->nom_end - ch->nom_start), q = 0, nl = 0;
+
+	/* Plain loops over bytes that the compiler vectorises well enough:
+	 * this phase runs at memory speed either way. */
+	for (size_t i = 0; i < n; i++) {
+		q += p[i] == '"';
+		nl += p[i] == '\n';
+	}
+	ch->quotes = q;
+	ch->newlines = nl;
+	if (ch->drop)
+		csv_drop_pages(ch->nom_start, n);
+}
+
+/* ---- chunk columns ---------------------------------------------------------------- */
+
+static size_t width_of(int type)
+{
+	return type == CSV_NONE ? 0 : ds_type_width((ds_type)type);
+}
+
+static int grow_rows(csv_chunk *ch, size_t ncols)
+{
+	size_t nc = ch->rowcap ? ch->rowcap * 2 : ROWCAP0;
+
+	for (size_t j = 0; j < ncols; j++) {
+		csv_ccol *col = &ch->cols[j];
+		size_t w = width_of(col->type);
+		if (w) {
+			void *d = sl__reallocarray(col->data, nc, w);
+			if (!d)
+				return sl__err(SL_ENOMEM, "out of memory");
+			col->data = d;
+		}
+		if (col->valid) {
+			uint8_t *v = sl__realloc(col->valid, (nc + 7) / 8);
+			if (!v)
+				return sl__err(SL_ENOMEM, "out of memory");
+			memset(v + (ch->rowcap + 7) / 8, 0, (nc + 7) / 8 - (ch->rowcap + 7) / 8);
+			col->valid = v;
+		}
+	}
+	ch->rowcap = nc;
+	return 0;
+}
+
+/* Allocates a column's bitmap: rows [0, r) valid unless the column is untyped. */
+static int need_valid(csv_chunk *ch, csv_ccol *col, size_t r)
+{
+	if (col->valid)
+		return 0;
+	col->valid = sl__calloc((ch->rowcap + 7) / 8 + 1, 1);
+	if (!col->valid)
+		return sl__err(SL_ENOMEM, "out of memory");
+	if (col->type != CSV_NONE)
+		for (size_t i = 0; i < r; i++)
+			ds_bit_set(col->valid, i);
+	return 0;
+}
+
+/* Gives an untyped column (all rows so far null) a type and a zeroed array. */
+static int set_type(csv_chunk *ch, csv_ccol *col, int type)
+{
+	col->data = sl__calloc(ch->rowcap ? ch->rowcap : 1, ds_type_width((ds_type)type));
+	if (!col->data)
+		return sl__err(SL_ENOMEM, "out of memory");
+	col->type = type;
+	return 0;
+}
+
+static void to_f64(csv_ccol *col, size_t n)
+{
+	int64_t *iv = col->data;
+	double *dv = col->data;
+
+	for (size_t i = 0; i < n; i++)
+		dv[i] = (double)iv[i];
+	col->type = DS_FLOAT64;
+}
+
+/*
+ * Rescans rows [0, upto) of the chunk and turns columns cols[0..n) into
+ * string columns holding their original text (invariant 4: validity stays).
+ */
+static int rescan_strings(const csv_conf *c, csv_chunk *ch, csv_worker *w, const size_t *cols,
+			  size_t n, size_t upto)
+{
+	uint32_t *codes[CSV_MAX_THREADS];
+	ds_dict dicts[CSV_MAX_THREADS];
+	const char *p = ch->start;
+	size_t r = 0, bi = 0;
+	uint64_t ord = 0;
+	int rc = 0;
+
+	if (n > CSV_MAX_THREADS) {
+		/* Bounded stack arrays: convert in batches. */
+		rc = rescan_strings(c, ch, w, cols, CSV_MAX_THREADS, upto);
+		return rc ? rc : rescan_strings(c, ch, w, cols + CSV_MAX_THREADS, n - CSV_MAX_THREADS, upto);
+	}
+	for (size_t k = 0; k < n; k++) {
+		codes[k] = sl__calloc(ch->rowcap ? ch->rowcap : 1, sizeof(uint32_t));
+		ds_dict_init(&dicts[k]);
+		if (!codes[k])
+			rc = sl__err(SL_ENOMEM, "out of memory");
+	}
+	while (rc == 0 && r < upto) {
+		bool isrow = csv_tokenize(c, p, ch->limit, &w->row2);
+		p = w->row2.next;
+		if (!isrow)
+			continue;
+		if (bi < ch->nbad && ch->bad[bi].ordinal == ord) {
+			bi++;
+			ord++;
+			continue;
+		}
+		ord++;
+		for (size_t k = 0; rc == 0 && k < n; k++) {
+			csv_ccol *col = &ch->cols[cols[k]];
+			const char *s;
+			size_t len;
+			uint32_t code;
+			if (col->valid && !ds_bit_get(col->valid, r))
+				continue;
+			rc = csv_field_text(w, &w->row2.f[cols[k]], &s, &len);
+			if (rc == 0)
+				rc = ds_dict_intern(&dicts[k], s, len, &code);
+			if (rc == 0)
+				codes[k][r] = code;
+		}
+		r++;
+	}
+	for (size_t k = 0; k < n; k++) {
+		csv_ccol *col = &ch->cols[cols[k]];
+		if (rc) {
+			sl__free(codes[k]);
+			ds_dict_free(&dicts[k]);
+			continue;
+		}
+		sl__free(col->data);
+		ds_dict_free(&col->dict);
+		col->data = codes[k];
+		col->dict = dicts[k];
+		col->type = DS_STRING;
+	}
+	return rc;
+}
+
+/* Stores field f as row r of column j, widening the column when needed. */
+static int store(const csv_conf *c, csv_chunk *ch, csv_worker *w, size_t j, size_t r)
+{
+	csv_ccol *col = &ch->cols[j];
+	const csv_field *f = &w->row.f[j];
+	const char *s;
+	size_t len;
+	int64_t iv;
+	double dv;
+	bool bv;
+	uint32_t code;
+	int rc, cls;
+
+	if (!(f->flags & F_QUOTED) && is_null(c, f->p, f->len)) {
+		if ((rc = need_valid(ch, col, r)))
+			return rc;
+		ds_bit_clear(col->valid, r);
+		col->nulls++;
+		if (col->type != CSV_NONE)
+			memset((char *)col->data + r * width_of(col->type), 0, width_of(col->type));
+		return 0;
+	}
+	if (col->valid)
+		ds_bit_set(col->valid, r);
+	if (c->override[j] != CSV_NONE) {
+		/* Parsed and checked before the row was accepted. */
+		switch (col->type) {
+		case DS_INT64:
+		case DS_TIMESTAMP:
+			((int64_t *)col->data)[r] = w->vals[j].i;
+			return 0;
+		case DS_FLOAT64:
+			((double *)col->data)[r] = w->vals[j].f;
+			return 0;
+		case DS_BOOL:
+			((uint8_t *)col->data)[r] = (uint8_t)w->vals[j].i;
+			return 0;
+		default:
+			break;
+		}
+	}
+	if ((rc = csv_field_text(w, f, &s, &len)))
+		return rc;
+	for (;;) {
+		switch (col->type) {
+		case DS_INT64:
+			if (ds_parse_i64(s, len, &iv)) {
+				((int64_t *)col->data)[r] = iv;
+				return 0;
+			}
+			break;
+		case DS_FLOAT64:
+			if (ds_parse_f64(s, len, &dv)) {
+				((double *)col->data)[r] = dv;
+				return 0;
+			}
+			break;
+		case DS_BOOL:
+			if (ds_parse_bool(s, len, &bv)) {
+				((uint8_t *)col->data)[r] = bv;
+				return 0;
+			}
+			break;
+		case DS_TIMESTAMP:
+			if (ds_parse_timestamp(s, len, &iv)) {
+				((int64_t *)col->data)[r] = iv;
+				return 0;
+			}
+			break;
+		case DS_STRING:
+			if ((rc = ds_dict_intern(&col->dict, s, len, &code)))
+				return rc;
+			((uint32_t *)col->data)[r] = code;
+			return 0;
+		default: /* CSV_NONE */
+			if ((rc = set_type(ch, col, classify(s, len))))
+				return rc;
+			if (col->valid)
+				ds_bit_set(col->valid, r);
+			continue;
+		}
+		cls = csv_join(col->type, classify(s, len));
+		if (cls == DS_FLOAT64) {
+			to_f64(col, r);
+		} else {
+			if ((rc = rescan_strings(c, ch, w, &j, 1, r)))
+				return rc;
+			/* The rescan used the scratch buffer. */
+			if ((rc = csv_field_text(w, f, &s, &len)))
+				return rc;
+		}
+	}
+}
+
+/* Advances the chunk's line cursor to pos and gives pos's line and column. */
+static void locate(csv_chunk *ch, const char *pos, uint64_t *line, uint64_t *col)
+{
+	const char *q = ch->lpos;
+
+	while (q < pos) {
+		const char *nl = memchr(q, '\n', (size_t)(pos - q));
+		if (!nl)
+			break;
+		ch->lno++;
+		ch->lstart = nl + 1;
+		q = nl + 1;
+	}
+	ch->lpos = pos;
+	*line = ch->lno;
+	*col = (uint64_t)(pos - ch->lstart) + 1;
+}
+
+/* Checks a tokenized row; returns true when it may be stored. */
+static bool check_row(const csv_conf *c, csv_worker *w)
+{
+	csv_row *r = &w->row;
+
+	if (r->err_pos)
+		return false;
+	if (r->n != c->ncols) {
+		const char *pos = r->end;
+		if (r->n > c->ncols) {
+			const csv_field *f = &r->f[c->ncols];
+			pos = f->flags & F_QUOTED ? f->p - 1 : f->p;
+		}
+		row_err(r, pos, "expected %zu fields, found %zu", c->ncols, r->n);
+		return false;
+	}
+	for (size_t j = 0; j < c->ncols; j++) {
+		const csv_field *f = &r->f[j];
+		const char *s;
+		size_t len;
+		if (c->override[j] == CSV_NONE || c->override[j] == DS_STRING)
+			continue;
+		if (!(f->flags & F_QUOTED) && is_null(c, f->p, f->len))
+			continue;
+		if (csv_field_text(w, f, &s, &len))
+			return false;
+		if (!parse_as(c->override[j], s, len, &w->vals[j].i, &w->vals[j].f)) {
+			row_err(r, f->flags & F_QUOTED ? f->p - 1 : f->p,
+				"column '%s': '%.*s%s' is not a valid %s (the column's type is set in types)",
+				c->names[j], (int)(len > 40 ? 40 : len), s, len > 40 ? "..." : "",
+				ds_type_name(c->override[j]));
+			return false;
+		}
+	}
+	return true;
+}
+
+void csv_parse_chunk(csv_reader *rd, csv_chunk *ch, size_t index, csv_worker *w)
+{
+	const csv_conf *c = &rd->conf;
+	const char *p, *dropped;
+	uint64_t line, col;
+
+	/* Find the first row that starts in the chunk (invariants 1 and 2). */
+	p = ch->nom_start;
+	if (!ch->first && !(p[-1] == '\n' && !ch->inq)) {
+		bool inq = ch->inq;
+		for (; p < ch->limit; p++) {
+			if (*p == '"') {
+				inq = !inq;
+			} else if (*p == '\n' && !inq) {
+				p++;
+				break;
+			}
+		}
+	}
+	ch->start = p;
+	ch->start_line = ch->line0;
+	for (const char *q = ch->nom_start; q < p && (q = memchr(q, '\n', (size_t)(p - q))); q++)
+		ch->start_line++;
+	ch->lpos = ch->lstart = p;
+	ch->lno = ch->start_line;
+	dropped = p;
+
+	ch->cols = sl__calloc(c->ncols ? c->ncols : 1, sizeof *ch->cols);
+	if (!ch->cols) {
+		ch->rc = sl__err(SL_ENOMEM, "out of memory");
+		return;
+	}
+	for (size_t j = 0; j < c->ncols; j++) {
+		ds_dict_init(&ch->cols[j].dict);
+		if (c->override[j] != CSV_NONE && (ch->rc = set_type(ch, &ch->cols[j], c->override[j])))
+			return;
+	}
+	sl__buf_init(&ch->msgs, 0);
+
+	while (p < ch->nom_end && p < ch->limit) {
+		if (c->on_error == DS_ON_ERROR_FAIL &&
+		    __atomic_load_n(&rd->fail_at, __ATOMIC_RELAXED) < index)
+			break; /* an earlier chunk failed: this one's result is moot */
+		bool isrow = csv_tokenize(c, p, ch->limit, &w->row);
+		const char *next = w->row.next;
+		if (!isrow) {
+			p = next;
+			continue;
+		}
+		uint64_t ord = ch->ordinals++;
+		if (!check_row(c, w)) {
+			locate(ch, w->row.err_pos, &line, &col);
+			if (w->row.fatal || c->on_error == DS_ON_ERROR_FAIL) {
+				ch->fatal = sl__asprintf("%s:%llu:%llu: %s", ch->name, (unsigned long long)line,
+							 (unsigned long long)col, w->row.err);
+				ch->rc = ch->fatal ? SL_EPARSE : SL_ENOMEM;
+				size_t cur = __atomic_load_n(&rd->fail_at, __ATOMIC_RELAXED);
+				while (index < cur &&
+				       !__atomic_compare_exchange_n(&rd->fail_at, &cur, index, false,
+								    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+					;
+				break;
+			}
+			if (ch->nbad == ch->badcap) {
+				size_t nc = ch->badcap ? ch->badcap * 2 : 16;
+				csv_bad *nb = sl__reallocarray(ch->bad, nc, sizeof *nb);
+				if (!nb) {
+					ch->rc = sl__err(SL_ENOMEM, "out of memory");
+					break;
+				}
+				ch->bad = nb;
+				ch->badcap = nc;
+			}
+			csv_bad *b = &ch->bad[ch->nbad++];
+			b->ordinal = ord;
+			b->line = line;
+			b->col = col;
+			b->raw = w->row.start;
+			b->raw_len = (size_t)(w->row.end - w->row.start);
+			b->msg_off = ch->msgs.len;
+			if ((ch->rc = sl__buf_append(&ch->msgs, w->row.err, strlen(w->row.err) + 1)))
+				break;
+			p = next;
+			continue;
+		}
+		if (ch->nrows == ch->rowcap && (ch->rc = grow_rows(ch, c->ncols)))
+			break;
+		for (size_t j = 0; j < c->ncols; j++)
+			if ((ch->rc = store(c, ch, w, j, ch->nrows)))
+				break;
+		if (ch->rc)
+			break;
+		ch->nrows++;
+		p = next;
+		if (ch->drop && (size_t)(w->row.start - dropped) >= DROP_EVERY) {
+			csv_drop_pages(dropped, (size_t)(w->row.start - dropped));
+			dropped = w->row.start;
+		}
+	}
+	if (ch->drop && p > dropped)
+		csv_drop_pages(dropped, (size_t)(p - dropped));
+}
+
+void csv_convert_chunk(csv_reader *rd, csv_chunk *ch, csv_worker *w)
+{
+	size_t *strs = NULL, ns = 0;
+
+	if (ch->rc)
+		return;
+	strs = sl__calloc(rd->conf.ncols ? rd->conf.ncols : 1, sizeof *strs);
+	if (!strs) {
+		ch->rc = sl__err(SL_ENOMEM, "out of memory");
+		return;
+	}
+	for (size_t j = 0; j < rd->conf.ncols; j++) {
+		csv_ccol *col = &ch->cols[j];
+		int final = rd->final_type[j];
+		if (col->type == final || col->type == CSV_NONE)
+			continue;
+		if (col->type == DS_INT64 && final == DS_FLOAT64)
+			to_f64(col, ch->nrows);
+		else
+			strs[ns++] = j;
+	}
+	if (ns && ch->nrows) {
+		ch->rc = rescan_strings(&rd->conf, ch, w, strs, ns, ch->nrows);
+		if (ch->drop && ch->nom_end > ch->start)
+			csv_drop_pages(ch->start, (size_t)(ch->nom_end - ch->start));
+	}
+	sl__free(strs);
+}
+
+void csv_chunk_free(csv_chunk *ch, size_t ncols)
+{
+	if (ch->cols) {
+		for (size_t j = 0; j < ncols; j++) {
+			sl__free(ch->cols[j].data);
+			sl__free(ch->cols[j].valid);
+			ds_dict_free(&ch->cols[j].dict);
+		}
+	}
+	sl__free(ch->cols);
+	sl__free(ch->bad);
+	sl__buf_free(&ch->msgs);
+	sl__free(ch->fatal);
+	ch->cols = NULL;
+	ch->bad = NULL;
+	ch->fatal = NULL;
+}

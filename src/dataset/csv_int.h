@@ -1,0 +1,138 @@
+/*
+ * Internal structures of the CSV reader, shared by csv.c (the driver: files,
+ * headers, phases, merge) and csv_chunk.c (tokenizer and per-chunk typed
+ * parsing). See csv.c for the dialect and the design.
+ */
+#ifndef SLUICE_DATASET_CSV_INT_H
+#define SLUICE_DATASET_CSV_INT_H
+
+#include "dataset/internal.h"
+
+#define CSV_MAX_THREADS 64
+#define CSV_NONE 0 /* a chunk column that has seen only nulls */
+
+/* One field of the row being parsed. */
+enum { F_QUOTED = 1, F_ESCAPED = 2 };
+
+typedef struct csv_field {
+	const char *p; /* content (inside the quotes when quoted) */
+	size_t len;
+	unsigned flags;
+} csv_field;
+
+typedef struct csv_row {
+	csv_field *f;
+	size_t n;          /* fields found (may exceed cap: only cap are kept) */
+	size_t cap;
+	const char *start; /* first byte of the row */
+	const char *end;   /* end of its content (before CR LF) */
+	const char *next;  /* where the next row starts */
+	const char *err_pos;  /* first problem, or NULL */
+	char err[160];
+	bool fatal;        /* an unterminated quote */
+} csv_row;
+
+/* Settings shared by every chunk of a read. */
+typedef struct csv_conf {
+	char delim;
+	size_t ncols;
+	size_t max_field;
+	const char *const *nulls;
+	size_t n_nulls;
+	size_t *null_lens_each;
+	uint64_t null_lens; /* bit k set when some marker has length k (< 64) */
+	bool long_null;     /* some marker is 64 bytes or longer */
+	ds_type *override;  /* per column: a fixed type, or CSV_NONE */
+	char **names;
+	ds_on_error on_error;
+	bool special[256]; /* bytes that end an unquoted field: delimiter, CR, LF, quote */
+} csv_conf;
+
+typedef struct csv_ccol {
+	int type; /* CSV_NONE or a ds_type */
+	void *data;
+	uint8_t *valid; /* NULL until the first null */
+	size_t nulls;
+	ds_dict dict;
+} csv_ccol;
+
+typedef struct csv_bad {
+	uint64_t ordinal; /* index among the chunk's rows, bad ones included */
+	uint64_t line, col;
+	const char *raw;
+	size_t raw_len;
+	size_t msg_off; /* into the chunk's msgs buffer */
+} csv_bad;
+
+typedef struct csv_chunk {
+	size_t src;       /* index of the source */
+	const char *name; /* its name */
+	const char *base, *limit; /* the source's data and end */
+	const char *nom_start, *nom_end;
+	bool first;       /* first chunk of its source: starts at nom_start */
+	bool drop;        /* the source is a file mapping whose pages may be dropped */
+	size_t quotes, newlines;  /* counted in nom range */
+	bool inq;         /* quote parity at nom_start */
+	uint64_t line0;   /* line number at nom_start */
+	/* filled by the parse */
+	const char *start;
+	uint64_t start_line;
+	size_t nrows, rowcap;
+	csv_ccol *cols;
+	csv_bad *bad;
+	size_t nbad, badcap;
+	uint64_t ordinals; /* rows tokenized, bad ones included */
+	sl__buf msgs;
+	int rc;           /* SL_ENOMEM etc., or SL_EPARSE for a row error in fail mode */
+	char *fatal;      /* the error message when the chunk stopped the read */
+	/* line cursor for error positions */
+	const char *lpos, *lstart;
+	uint64_t lno;
+} csv_chunk;
+
+/* Scratch memory of one worker. */
+typedef struct csv_worker {
+	csv_row row, row2;
+	char *scratch;
+	size_t scratch_cap;
+	union {
+		int64_t i;
+		double f;
+	} *vals;
+	size_t nvals;
+} csv_worker;
+
+typedef struct csv_reader {
+	csv_conf conf;
+	csv_chunk *chunks;
+	size_t nchunks;
+	csv_worker workers[CSV_MAX_THREADS];
+	size_t fail_at; /* atomic: lowest chunk that failed (fail mode), or SIZE_MAX */
+	int *final_type; /* per column, after the parse */
+} csv_reader;
+
+void csv_parallel_for(unsigned threads, size_t n, void (*fn)(void *ctx, size_t i, unsigned worker),
+		      void *ctx);
+unsigned csv_thread_count(unsigned asked);
+void csv_drop_pages(const char *p, size_t n);
+
+/*
+ * Tokenizes the row starting at p (< limit) into r. Returns false at a
+ * blank line that is skipped (r->next is set). On a problem r->err_pos and
+ * r->err are set and r->next is still the start of the next row (by quote
+ * parity); r->fatal marks an unterminated quote.
+ */
+bool csv_tokenize(const csv_conf *c, const char *p, const char *limit, csv_row *r);
+/* Unescaped text of a field; may use the worker's scratch. */
+int csv_field_text(csv_worker *w, const csv_field *f, const char **out_p, size_t *out_len);
+int csv_row_reserve(csv_row *r, size_t n);
+
+void csv_count_chunk(csv_chunk *ch);
+void csv_parse_chunk(csv_reader *rd, csv_chunk *ch, size_t index, csv_worker *w);
+void csv_convert_chunk(csv_reader *rd, csv_chunk *ch, csv_worker *w);
+void csv_chunk_free(csv_chunk *ch, size_t ncols);
+
+/* The join of two types in the widening lattice. */
+int csv_join(int a, int b);
+
+#endif

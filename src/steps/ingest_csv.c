@@ -1,0 +1,238 @@
+/*
+ * ingest.csv: CSV files (one, or several by glob) to a typed dataset.
+ *
+ * The reading itself is the dataset engine's (src/dataset/csv.c documents
+ * the dialect, the type inference and the bad-row rules); this file maps
+ * the step's options onto it, writes the two outputs and the metrics:
+ *
+ *   data     the dataset
+ *   rejects  a CSV of the rows left out under on_error: quarantine
+ *            (file,line,column,reason,raw). It is always written, with just
+ *            its header when nothing was rejected, so the outputs are the
+ *            same whatever the data.
+ *
+ * Metrics: rows, columns, bytes, files, rows_skipped (bad rows left out,
+ * by skip or quarantine; 0 under fail), rows_quarantined.
+ */
+#include <string.h>
+
+#include "dataset/dataset.h"
+#include "steps/step.h"
+
+static const step_opt opts[] = {
+	{"path", OPT_PATH, true, NULL,
+	 "the CSV file, or a glob matching several with the same header (read in sorted order)"},
+	{"header", OPT_BOOL, false, "true", "the first row holds the column names"},
+	{"delimiter", OPT_STRING, false, ",", "field separator: one character, or \\t / tab"},
+	{"columns", OPT_STRING_LIST, false, NULL, "column names when header is false (default c1, c2, ...)"},
+	{"types", OPT_MAP, false, NULL,
+	 "per-column types overriding inference: {col: int|float|bool|string|timestamp}"},
+	{"null_values", OPT_STRING_LIST, false, NULL,
+	 "unquoted texts read as null (default: empty, NA, N/A, NULL, null)"},
+	{"on_error", OPT_STRING, false, "fail", "bad rows: fail | skip | quarantine"},
+	{"max_field_size", OPT_INT, false, "16777216", "largest field in bytes; larger is a bad row"},
+	{"threads", OPT_INT, false, "0", "parsing threads (0: one per CPU)"},
+	{NULL, 0, false, NULL, NULL},
+};
+
+static const step_port outputs[] = {
+	{"data", "dataset", false, "the typed dataset"},
+	{"rejects", "file", false, "rows left out by on_error: quarantine, as CSV (header only when none)"},
+	{NULL, NULL, false, NULL},
+};
+
+static const step_port no_ports[] = {{NULL, NULL, false, NULL}};
+
+/* Options that both ingest steps share, decoded from the step's `with`. */
+typedef struct ingest_cfg {
+	ds_ingest_opts o;
+	const char **type_cols;
+	ds_type *types;
+	const char **names;
+	const char **nulls;
+} ingest_cfg;
+
+static void cfg_free(ingest_cfg *c)
+{
+	sl__free(c->type_cols);
+	sl__free(c->types);
+	sl__free(c->names);
+	sl__free(c->nulls);
+}
+
+/* A string or list-of-strings option as an array of borrowed strings. */
+static int str_list(step_ctx *ctx, const char *name, const char ***out, size_t *out_n)
+{
+	json_t *v = step_opt_json(ctx, name), *e;
+	size_t i;
+
+	*out = NULL;
+	*out_n = 0;
+	if (!v)
+		return 0;
+	if (json_is_string(v)) {
+		*out = sl__calloc(1, sizeof **out);
+		if (!*out)
+			return step_fail(ctx, SL_ENOMEM, "out of memory");
+		(*out)[0] = json_string_value(v);
+		*out_n = 1;
+		return 0;
+	}
+	if (!json_is_array(v))
+		return step_fail(ctx, SL_EINVAL, "with.%s: expected a string or a list of strings", name);
+	*out = sl__calloc(json_array_size(v) + 1, sizeof **out);
+	if (!*out)
+		return step_fail(ctx, SL_ENOMEM, "out of memory");
+	json_array_foreach(v, i, e) {
+		if (json_is_null(e)) {
+			(*out)[i] = "null"; /* YAML's bare null in a null_values list */
+			continue;
+		}
+		if (!json_is_string(e))
+			return step_fail(ctx, SL_EINVAL, "with.%s[%zu]: expected a string", name, i);
+		(*out)[i] = json_string_value(e);
+	}
+	*out_n = json_array_size(v);
+	return 0;
+}
+
+static int types_map(step_ctx *ctx, ingest_cfg *c)
+{
+	json_t *m = step_opt_json(ctx, "types"), *v;
+	const char *key;
+	size_t k = 0;
+
+	if (!m)
+		return 0;
+	if (!json_is_object(m))
+		return step_fail(ctx, SL_EINVAL, "with.types: expected a map of column: type");
+	c->type_cols = sl__calloc(json_object_size(m) + 1, sizeof *c->type_cols);
+	c->types = sl__calloc(json_object_size(m) + 1, sizeof *c->types);
+	if (!c->type_cols || !c->types)
+		return step_fail(ctx, SL_ENOMEM, "out of memory");
+	json_object_foreach(m, key, v) {
+		if (!json_is_string(v) || !ds_type_parse(json_string_value(v), &c->types[k]))
+			return step_fail(ctx, SL_EINVAL,
+					 "with.types.%s: expected one of int, float, bool, string, timestamp", key);
+		c->type_cols[k++] = key;
+	}
+	c->o.type_cols = c->type_cols;
+	c->o.types = c->types;
+	c->o.n_types = k;
+	return 0;
+}
+
+static int decode(step_ctx *ctx, ingest_cfg *c)
+{
+	const char *on_error = step_opt_str(ctx, "on_error");
+	const char *delim = step_opt_str(ctx, "delimiter");
+	int64_t max_field = step_opt_int(ctx, "max_field_size", (int64_t)DS_DEFAULT_MAX_FIELD);
+	int64_t threads = step_opt_int(ctx, "threads", 0);
+	int rc;
+
+	memset(c, 0, sizeof *c);
+	if (on_error && !ds_on_error_parse(on_error, &c->o.on_error))
+		return step_fail(ctx, SL_EINVAL, "with.on_error: expected fail, skip or quarantine, not '%s'",
+				 on_error);
+	if (delim) {
+		if (!strcmp(delim, "\\t") || !strcmp(delim, "tab"))
+			delim = "\t";
+		if (strlen(delim) != 1 || *delim == '"' || *delim == '\n' || *delim == '\r')
+			return step_fail(ctx, SL_EINVAL,
+					 "with.delimiter: expected one character other than a quote or a newline");
+		c->o.delimiter = *delim;
+	}
+	if (max_field < 1)
+		return step_fail(ctx, SL_EINVAL, "with.max_field_size: must be positive");
+	if (threads < 0 || threads > 64)
+		return step_fail(ctx, SL_EINVAL, "with.threads: expected 0 to 64");
+	c->o.max_field_size = (size_t)max_field;
+	c->o.threads = (unsigned)threads;
+	c->o.no_header = !step_opt_bool(ctx, "header", true);
+	if ((rc = types_map(ctx, c)) || (rc = str_list(ctx, "columns", &c->names, &c->o.n_names)) ||
+	    (rc = str_list(ctx, "null_values", &c->nulls, &c->o.n_null_values)))
+		return rc;
+	if (c->o.n_names && !c->o.no_header)
+		return step_fail(ctx, SL_EINVAL, "with.columns: only used with header: false");
+	c->o.names = c->names;
+	c->o.null_values = step_opt_json(ctx, "null_values") ? c->nulls : NULL;
+	return 0;
+}
+
+static int run(step_ctx *ctx)
+{
+	const char *rel = step_opt_str(ctx, "path");
+	const char *data_out = step_output(ctx, "data");
+	const char *rej_out = step_output(ctx, "rejects");
+	char *pattern = NULL, **paths = NULL;
+	size_t npaths = 0;
+	ds_rejects *rej = NULL;
+	ds_builder *b = NULL;
+	ds_ingest_stats st = {0};
+	ingest_cfg cfg;
+	double t0 = sl__mono_sec();
+	int rc;
+
+	if ((rc = decode(ctx, &cfg)))
+		goto done;
+	pattern = step_resolve_path(ctx, rel);
+	if (!pattern) {
+		rc = step_fail(ctx, SL_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((rc = ds_glob(pattern, &paths, &npaths))) {
+		rc = step_fail(ctx, rc, "with.path: %s", sl_errmsg());
+		goto done;
+	}
+	if (rej_out && (rc = ds_rejects_open(rej_out, &rej))) {
+		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		goto done;
+	}
+	cfg.o.reject = ds_rejects_add;
+	cfg.o.reject_arg = rej;
+	if (!rej && cfg.o.on_error == DS_ON_ERROR_QUARANTINE)
+		cfg.o.reject = NULL;
+	rc = ds_csv_read_files((const char *const *)paths, npaths, &cfg.o, &b, &st);
+	if (rc) {
+		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		goto done;
+	}
+	if ((rc = ds_builder_write(b, data_out)) || (rc = ds_rejects_close(rej, true))) {
+		rej = NULL;
+		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		goto done;
+	}
+	rej = NULL;
+
+	step_metric(ctx, "rows", (double)st.rows);
+	step_metric(ctx, "columns", (double)ds_builder_ncol(b));
+	step_metric(ctx, "bytes", (double)st.bytes);
+	step_metric(ctx, "files", (double)st.files);
+	step_metric(ctx, "rows_skipped", (double)st.rows_rejected);
+	step_metric(ctx, "rows_quarantined",
+		    cfg.o.on_error == DS_ON_ERROR_QUARANTINE ? (double)st.rows_rejected : 0);
+	step_output_meta(ctx, "data", json_pack("{sI sI}", "rows", (json_int_t)st.rows, "columns",
+						(json_int_t)ds_builder_ncol(b)));
+	step_log(ctx, "read %llu rows x %zu columns from %zu file%s (%llu bytes) in %.3f s; %llu bad row%s %s",
+		 (unsigned long long)st.rows, ds_builder_ncol(b), npaths, npaths == 1 ? "" : "s",
+		 (unsigned long long)st.bytes, sl__mono_sec() - t0, (unsigned long long)st.rows_rejected,
+		 st.rows_rejected == 1 ? "" : "s",
+		 cfg.o.on_error == DS_ON_ERROR_QUARANTINE ? "quarantined" : "skipped");
+done:
+	ds_rejects_close(rej, false);
+	ds_builder_free(b);
+	ds_paths_free(paths, npaths);
+	sl__free(pattern);
+	cfg_free(&cfg);
+	return rc;
+}
+
+const step_def step_ingest_csv = {
+	.name = "ingest.csv",
+	.version = 1,
+	.summary = "read CSV files (RFC 4180, glob, type inference) into a dataset",
+	.opts = opts,
+	.inputs = no_ports,
+	.outputs = outputs,
+	.run = run,
+};

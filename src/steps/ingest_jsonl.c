@@ -1,0 +1,130 @@
+/*
+ * ingest.jsonl: JSON Lines files (one, or several by glob) to a typed
+ * dataset. src/dataset/jsonl.c documents the format and the type rules; the
+ * outputs, bad-row handling and metrics are those of ingest.csv:
+ *
+ *   data     the dataset
+ *   rejects  CSV of quarantined lines (file,line,column,reason,raw), always
+ *            written, header only when nothing was rejected
+ *
+ * Metrics: rows, columns, bytes, files, rows_skipped, rows_quarantined.
+ */
+#include <string.h>
+
+#include "dataset/dataset.h"
+#include "steps/step.h"
+
+static const step_opt opts[] = {
+	{"path", OPT_PATH, true, NULL,
+	 "the JSONL file, or a glob matching several (read in sorted order)"},
+	{"types", OPT_MAP, false, NULL,
+	 "per-key types overriding inference: {key: int|float|bool|string|timestamp}"},
+	{"on_error", OPT_STRING, false, "fail", "bad lines: fail | skip | quarantine"},
+	{NULL, 0, false, NULL, NULL},
+};
+
+static const step_port outputs[] = {
+	{"data", "dataset", false, "the typed dataset"},
+	{"rejects", "file", false, "lines left out by on_error: quarantine, as CSV (header only when none)"},
+	{NULL, NULL, false, NULL},
+};
+
+static const step_port no_ports[] = {{NULL, NULL, false, NULL}};
+
+static int run(step_ctx *ctx)
+{
+	const char *on_error = step_opt_str(ctx, "on_error");
+	const char *rej_out = step_output(ctx, "rejects");
+	json_t *m = step_opt_json(ctx, "types"), *v;
+	const char *key, **type_cols = NULL;
+	ds_type *types = NULL;
+	char *pattern = NULL, **paths = NULL;
+	size_t npaths = 0, k = 0;
+	ds_rejects *rej = NULL;
+	ds_builder *b = NULL;
+	ds_ingest_stats st = {0};
+	ds_ingest_opts o;
+	int rc = 0;
+
+	memset(&o, 0, sizeof o);
+	if (on_error && !ds_on_error_parse(on_error, &o.on_error))
+		return step_fail(ctx, SL_EINVAL, "with.on_error: expected fail, skip or quarantine, not '%s'",
+				 on_error);
+	if (m && !json_is_object(m))
+		return step_fail(ctx, SL_EINVAL, "with.types: expected a map of key: type");
+	if (m) {
+		type_cols = sl__calloc(json_object_size(m) + 1, sizeof *type_cols);
+		types = sl__calloc(json_object_size(m) + 1, sizeof *types);
+		if (!type_cols || !types) {
+			rc = step_fail(ctx, SL_ENOMEM, "out of memory");
+			goto done;
+		}
+		json_object_foreach(m, key, v) {
+			if (!json_is_string(v) || !ds_type_parse(json_string_value(v), &types[k])) {
+				rc = step_fail(ctx, SL_EINVAL,
+					       "with.types.%s: expected one of int, float, bool, string, timestamp", key);
+				goto done;
+			}
+			type_cols[k++] = key;
+		}
+		o.type_cols = type_cols;
+		o.types = types;
+		o.n_types = k;
+	}
+	pattern = step_resolve_path(ctx, step_opt_str(ctx, "path"));
+	if (!pattern) {
+		rc = step_fail(ctx, SL_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((rc = ds_glob(pattern, &paths, &npaths))) {
+		rc = step_fail(ctx, rc, "with.path: %s", sl_errmsg());
+		goto done;
+	}
+	if (rej_out && (rc = ds_rejects_open(rej_out, &rej))) {
+		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		goto done;
+	}
+	o.reject = rej ? ds_rejects_add : NULL;
+	o.reject_arg = rej;
+	if ((rc = ds_jsonl_read_files((const char *const *)paths, npaths, &o, &b, &st)) ||
+	    (rc = ds_builder_write(b, step_output(ctx, "data")))) {
+		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		goto done;
+	}
+	rc = ds_rejects_close(rej, true);
+	rej = NULL;
+	if (rc) {
+		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		goto done;
+	}
+	step_metric(ctx, "rows", (double)st.rows);
+	step_metric(ctx, "columns", (double)ds_builder_ncol(b));
+	step_metric(ctx, "bytes", (double)st.bytes);
+	step_metric(ctx, "files", (double)st.files);
+	step_metric(ctx, "rows_skipped", (double)st.rows_rejected);
+	step_metric(ctx, "rows_quarantined",
+		    o.on_error == DS_ON_ERROR_QUARANTINE ? (double)st.rows_rejected : 0);
+	step_output_meta(ctx, "data", json_pack("{sI sI}", "rows", (json_int_t)st.rows, "columns",
+						(json_int_t)ds_builder_ncol(b)));
+	step_log(ctx, "read %llu rows x %zu columns from %zu file%s; %llu bad line%s",
+		 (unsigned long long)st.rows, ds_builder_ncol(b), npaths, npaths == 1 ? "" : "s",
+		 (unsigned long long)st.rows_rejected, st.rows_rejected == 1 ? "" : "s");
+done:
+	ds_rejects_close(rej, false);
+	ds_builder_free(b);
+	ds_paths_free(paths, npaths);
+	sl__free(pattern);
+	sl__free(type_cols);
+	sl__free(types);
+	return rc;
+}
+
+const step_def step_ingest_jsonl = {
+	.name = "ingest.jsonl",
+	.version = 1,
+	.summary = "read JSON Lines files (one object per line, glob) into a dataset",
+	.opts = opts,
+	.inputs = no_ports,
+	.outputs = outputs,
+	.run = run,
+};
