@@ -304,11 +304,10 @@ static bool try_cache(run *r, size_t i)
 			inp[j].artifact_id = n->in_ids[j];
 		}
 		if (hit)
-			hit = store_steprun_create(r->env->st, &sr, inp, st->n_inputs) == 0;
-		if (hit) {
+			hit = store_steprun_record(r->env->st, &sr, inp, st->n_inputs, NULL, outs,
+						   n_outs, NULL, 0) == 0;
+		if (hit)
 			n->recorded = true;
-			hit = store_steprun_finish(r->env->st, &sr, NULL, outs, n_outs, NULL, 0) == 0;
-		}
 		if (inp != ins)
 			sl__free(inp);
 	}
@@ -612,8 +611,26 @@ static void cancel_everything(run *r)
 	}
 }
 
-/* Prepares and launches (or serves from cache) every ready step it can. */
+/*
+ * Prepares and launches (or serves from cache) every ready step it can. The
+ * pass is one store batch: a fully cached pipeline commits once per pass,
+ * not once per step. The batch ends before the scheduler blocks in wait().
+ */
+static int launch_ready_pass(run *r);
+
 static int launch_ready(run *r)
+{
+	int rc = store_batch_begin(r->env->st);
+	int rc2;
+
+	if (rc)
+		return launch_ready_pass(r); /* without batching: slower, still correct */
+	rc = launch_ready_pass(r);
+	rc2 = store_batch_end(r->env->st);
+	return rc ? rc : rc2;
+}
+
+static int launch_ready_pass(run *r)
 {
 	bool progress = true;
 

@@ -59,7 +59,8 @@
 struct store {
 	const store_driver *drv;
 	void *conn;
-	pthread_mutex_t mu;
+	pthread_mutex_t mu; /* recursive: a batch holds it across calls */
+	int batch;          /* store_batch_begin depth; operations nest as savepoints */
 };
 
 #define LINEAGE_DEFAULT_DEPTH 32
@@ -172,14 +173,32 @@ static void unlock(store *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/*
+ * Inside a batch (store_batch_begin) an operation is a savepoint of the
+ * batch's transaction, so a failed operation still leaves nothing behind
+ * while the batch's other work stands. SAVEPOINT is standard SQL, so the
+ * drivers need nothing more.
+ */
 static int tx_begin(store *s, bool write)
 {
+	if (s->batch)
+		return Q0(s, "SAVEPOINT op", NULL, NULL);
 	return s->drv->begin(s->conn, write);
 }
 
 /* Commits when rc is 0, rolls back otherwise; returns the first failure. */
 static int tx_end(store *s, int rc)
 {
+	if (s->batch) {
+		if (rc == 0)
+			return Q0(s, "RELEASE SAVEPOINT op", NULL, NULL);
+		char msg[SL__ERRMSG_MAX];
+		snprintf(msg, sizeof msg, "%s", sl_errmsg());
+		Q0(s, "ROLLBACK TO SAVEPOINT op", NULL, NULL);
+		Q0(s, "RELEASE SAVEPOINT op", NULL, NULL);
+		sl__err(rc, "%s", msg);
+		return rc;
+	}
 	if (rc == 0)
 		rc = s->drv->commit(s->conn);
 	if (rc != 0) {
@@ -189,6 +208,45 @@ static int tx_end(store *s, int rc)
 		s->drv->rollback(s->conn);
 		sl__err(rc, "%s", msg);
 	}
+	return rc;
+}
+
+int store_batch_begin(store *s)
+{
+	int rc;
+
+	if (!s)
+		return sl__err(SL_EINVAL, "store_batch_begin: store is NULL");
+	lock(s);
+	if (s->batch) {
+		s->batch++;
+		return 0; /* nested batches join the outer one; the lock is held again */
+	}
+	rc = s->drv->begin(s->conn, true);
+	if (rc) {
+		unlock(s);
+		return rc;
+	}
+	s->batch = 1;
+	return 0;
+}
+
+int store_batch_end(store *s)
+{
+	int rc = 0;
+
+	if (!s || !s->batch)
+		return sl__err(SL_EINVAL, "store_batch_end without store_batch_begin");
+	if (--s->batch == 0) {
+		rc = s->drv->commit(s->conn);
+		if (rc) {
+			char msg[SL__ERRMSG_MAX];
+			snprintf(msg, sizeof msg, "%s", sl_errmsg());
+			s->drv->rollback(s->conn);
+			sl__err(rc, "%s", msg);
+		}
+	}
+	unlock(s);
 	return rc;
 }
 
@@ -395,7 +453,12 @@ int store_open(const char *target, store **out)
 	if (!s)
 		return sl__err(SL_ENOMEM, "out of memory opening the metadata store");
 	s->drv = drv;
-	if (pthread_mutex_init(&s->mu, NULL) != 0) {
+	pthread_mutexattr_t attr;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	int mrc = pthread_mutex_init(&s->mu, &attr);
+	pthread_mutexattr_destroy(&attr);
+	if (mrc != 0) {
 		sl__free(s);
 		return sl__err(SL_ESYS, "store_open: cannot create a mutex");
 	}
@@ -706,6 +769,23 @@ static int insert_steprun(store *s, const store_steprun *sr)
 		 p, NULL, NULL);
 }
 
+static int create_locked(store *s, const store_steprun *sr, const store_io *inputs,
+			 size_t n_inputs)
+{
+	int rc = insert_steprun(s, sr);
+
+	for (size_t i = 0; rc == 0 && i < n_inputs; i++) {
+		sq_val p[] = {S(sr->id), S(inputs[i].name), S(inputs[i].artifact_id)};
+		rc = Q(s,
+		       "INSERT INTO edges (step_run, direction, name, artifact) VALUES (?, 'in', ?, ?)",
+		       p, NULL, NULL);
+		if (rc == SL_ESTORE)
+			rc = sl__err_prefix(rc, "input '%s' (artifact %.12s...) must be in the store",
+					    inputs[i].name, inputs[i].artifact_id);
+	}
+	return rc;
+}
+
 int store_steprun_create(store *s, const store_steprun *sr, const store_io *inputs,
 			 size_t n_inputs)
 {
@@ -718,16 +798,7 @@ int store_steprun_create(store *s, const store_steprun *sr, const store_io *inpu
 	lock(s);
 	rc = tx_begin(s, true);
 	if (rc == 0)
-		rc = insert_steprun(s, sr);
-	for (size_t i = 0; rc == 0 && i < n_inputs; i++) {
-		sq_val p[] = {S(sr->id), S(inputs[i].name), S(inputs[i].artifact_id)};
-		rc = Q(s,
-		       "INSERT INTO edges (step_run, direction, name, artifact) VALUES (?, 'in', ?, ?)",
-		       p, NULL, NULL);
-		if (rc == SL_ESTORE)
-			rc = sl__err_prefix(rc, "input '%s' (artifact %.12s...) must be in the store",
-					    inputs[i].name, inputs[i].artifact_id);
-	}
+		rc = create_locked(s, sr, inputs, n_inputs);
 	rc = tx_end(s, rc);
 	unlock(s);
 	if (rc == SL_EEXIST)
@@ -890,6 +961,33 @@ int store_steprun_finish(store *s, const store_steprun *sr, const store_artifact
 	rc = tx_end(s, rc);
 	unlock(s);
 	return rc ? sl__err_prefix(rc, "finishing step run %s", sr->id) : 0;
+}
+
+int store_steprun_record(store *s, const store_steprun *sr, const store_io *inputs,
+			 size_t n_inputs, const store_artifact *arts, const store_io *outputs,
+			 size_t n_outputs, const store_metric *metrics, size_t n_metrics)
+{
+	int rc;
+
+	if (!s)
+		return sl__err(SL_EINVAL, "store_steprun_record: store is NULL");
+	if ((rc = check_steprun(sr, true)) != 0 || (rc = check_ios("input", inputs, n_inputs)) != 0 ||
+	    (rc = check_ios("output", outputs, n_outputs)) != 0)
+		return rc;
+	for (size_t i = 0; arts && i < n_outputs; i++)
+		if ((rc = check_artifact(&arts[i], &outputs[i])) != 0)
+			return rc;
+	if (n_metrics && !metrics)
+		return sl__err(SL_EINVAL, "step run %s: metrics array is NULL", sr->id);
+	lock(s);
+	rc = tx_begin(s, true);
+	if (rc == 0)
+		rc = create_locked(s, sr, inputs, n_inputs);
+	if (rc == 0)
+		rc = finish_locked(s, sr, arts, outputs, n_outputs, metrics, n_metrics);
+	rc = tx_end(s, rc);
+	unlock(s);
+	return rc ? sl__err_prefix(rc, "recording step run %s of run %s", sr->id, sr->run_id) : 0;
 }
 
 int store_steprun_set_status(store *s, const char *steprun_id, const char *status,

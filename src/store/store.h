@@ -97,6 +97,18 @@ typedef struct store store;
 int store_open(const char *target, store **out);
 void store_close(store *s); /* accepts NULL */
 
+/*
+ * Groups the operations that follow, up to store_batch_end, into one
+ * transaction; each operation inside is a savepoint, so one that fails
+ * leaves nothing behind and the others stand. The batch holds the store's
+ * write lock (and its mutex) until it ends: keep it short and never block
+ * inside it. Batches nest (the inner ones join the outer). The scheduler
+ * records a pass of cache hits this way: one commit instead of one per step.
+ */
+int store_batch_begin(store *s);
+/* Commits the batch (when the outermost ends). */
+int store_batch_end(store *s);
+
 /* Current schema version of an open store (for tests and `sluice version`). */
 int store_schema_version(store *s);
 
@@ -167,6 +179,15 @@ typedef struct store_metric {
 int store_steprun_finish(store *s, const store_steprun *sr, const store_artifact *arts,
 			 const store_io *outputs, size_t n_outputs, const store_metric *metrics,
 			 size_t n_metrics);
+
+/*
+ * Records a whole step run at once, in one transaction: store_steprun_create
+ * followed by store_steprun_finish. A cache hit is recorded this way, so
+ * serving a step from the cache costs one commit.
+ */
+int store_steprun_record(store *s, const store_steprun *sr, const store_io *inputs,
+			 size_t n_inputs, const store_artifact *arts, const store_io *outputs,
+			 size_t n_outputs, const store_metric *metrics, size_t n_metrics);
 
 /* Updates only the status (running, skipped, cancelled) and ended time. */
 int store_steprun_set_status(store *s, const char *steprun_id, const char *status,
