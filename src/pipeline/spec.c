@@ -1367,7 +1367,9 @@ static int apply_override(parser *p, const char *ov)
 		return fail(p, p->params_pos, "-p %s: the value must be a scalar, not %s", name,
 			    node_kind(root));
 	} else if (resolve(p, root, &sv)) {
-		snprintf(p->emsg, sizeof p->emsg, "-p %s: bad value", name);
+		char msg[SPEC_MSG_MAX];
+		snprintf(msg, sizeof msg, "%s", p->emsg);
+		snprintf(p->emsg, sizeof p->emsg, "-p %s: bad value: %s", name, msg);
 		p->epos = p->params_pos;
 		return p->rc;
 	}

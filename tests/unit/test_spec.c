@@ -373,6 +373,7 @@ static void test_override_errors(void **state)
 	const char *const unknown2[] = {"zzzz=3"};
 	const char *const not_scalar[] = {"seed=[1, 2]"};
 	const char *const bad_yaml[] = {"seed=\"open"};
+	const char *const bad_int[] = {"seed=99999999999999999999"};
 
 	(void)state;
 	expect_ov(y, bad_shape, 1, "2:1", "-p seed: expected NAME=VALUE");
@@ -381,6 +382,7 @@ static void test_override_errors(void **state)
 	expect_ov(y, unknown2, 1, "2:1", "(declared: seed)");
 	expect_ov(y, not_scalar, 1, "2:1", "-p seed: the value must be a scalar, not a sequence");
 	expect_ov(y, bad_yaml, 1, "2:1", "-p seed: bad value: invalid YAML");
+	expect_ov(y, bad_int, 1, "2:1", "-p seed: bad value: integer '99999999999999999999' is out of range");
 	/* Without params the error points at the start of the file. */
 	expect_ov("steps:\n  a: {run: x}\n", unknown, 1, "1:1", "(declared: none)");
 }
