@@ -13,12 +13,14 @@
 extern const step_def step_ingest_csv;
 extern const step_def step_ingest_file;
 extern const step_def step_ingest_jsonl;
+extern const step_def step_ingest_sql;
 extern const step_def step_split;
 
 static const step_def *registry[] = {
 	&step_ingest_csv,
 	&step_ingest_file,
 	&step_ingest_jsonl,
+	&step_ingest_sql,
 	&step_split,
 };
 

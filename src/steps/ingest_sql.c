@@ -1,0 +1,202 @@
+/*
+ * ingest.sql: the rows of one SQL query to a typed dataset, from an SQLite
+ * file or a PostgreSQL server.
+ *
+ * The source is named by exactly one of two options, on purpose:
+ *
+ *   path   an SQLite database file. It is a path option, so the scheduler
+ *          hashes the file into the step's cache key: changing the database
+ *          reruns the step, an unchanged one is a cache hit.
+ *   url    a PostgreSQL connection URL. Nothing local says whether the
+ *          server's data changed, so such a step should set `cache: false`
+ *          (or pass a snapshot value in params): it then runs every time,
+ *          and as artifacts are content-addressed an unchanged result still
+ *          gives the same dataset id, so the steps downstream stay cached.
+ *
+ * An `url: sqlite:FILE` is refused with a pointer to `path`, because the
+ * file would then escape the cache key.
+ *
+ * The reading is the dataset engine's (src/dataset/sql.c documents the type
+ * mapping of both backends); this file maps the options onto it and writes
+ * the outputs and metrics exactly as ingest.csv does:
+ *
+ *   data     the dataset
+ *   rejects  CSV of the rows left out under on_error: quarantine
+ *            (file,line,column,reason,raw), where file is the database,
+ *            line the 1-based row of the result, column the 1-based column
+ *            and raw the row as a JSON array of its values' text. Always
+ *            written, header only when nothing was rejected.
+ *
+ * Metrics: rows, columns, rows_skipped, rows_quarantined.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "dataset/dataset.h"
+#include "dataset/sql.h"
+#include "steps/step.h"
+
+static const step_opt opts[] = {
+	{"path", OPT_PATH, false, NULL,
+	 "an SQLite database file, relative to the pipeline file (give path or url)"},
+	{"url", OPT_STRING, false, NULL,
+	 "a PostgreSQL connection URL, postgresql://USER@HOST:PORT/DB (give path or url)"},
+	{"query", OPT_STRING, true, NULL, "one SQL statement that returns rows"},
+	{"params", OPT_LIST, false, NULL, "values for the query's $1, $2 ... placeholders"},
+	{"types", OPT_MAP, false, NULL,
+	 "per-column types overriding the mapping: {col: int|float|bool|string|timestamp}"},
+	{"on_error", OPT_STRING, false, "fail",
+	 "rows with a value that does not fit its column's type: fail | skip | quarantine"},
+	{"timeout", OPT_NUMBER, false, "0", "seconds the query may run (0: no limit)"},
+	{NULL, 0, false, NULL, NULL},
+};
+
+static const step_port outputs[] = {
+	{"data", "dataset", false, "the typed dataset"},
+	{"rejects", "file", false, "rows left out by on_error: quarantine, as CSV (header only when none)"},
+	{NULL, NULL, false, NULL},
+};
+
+static const step_port no_ports[] = {{NULL, NULL, false, NULL}};
+
+/* Decodes types, on_error, params and timeout into o and q. */
+static int decode(step_ctx *ctx, ds_ingest_opts *o, ds_sql_query *q, const char ***type_cols,
+		  ds_type **types)
+{
+	const char *on_error = step_opt_str(ctx, "on_error");
+	json_t *m = step_opt_json(ctx, "types"), *params = step_opt_json(ctx, "params"), *v;
+	double timeout = step_opt_num(ctx, "timeout", 0);
+	const char *key;
+	size_t k = 0;
+
+	memset(o, 0, sizeof *o);
+	memset(q, 0, sizeof *q);
+	if (on_error && !ds_on_error_parse(on_error, &o->on_error))
+		return step_fail(ctx, SL_EINVAL, "with.on_error: expected fail, skip or quarantine, "
+						 "not '%s'", on_error);
+	if (!(timeout >= 0 && timeout <= 86400 * 7))
+		return step_fail(ctx, SL_EINVAL, "with.timeout: expected 0 to 604800 seconds");
+	q->timeout_ms = (unsigned)ceil(timeout * 1000);
+	if (params && !json_is_array(params))
+		return step_fail(ctx, SL_EINVAL, "with.params: expected a list of values");
+	json_array_foreach(params, k, v) {
+		if (json_is_object(v) || json_is_array(v))
+			return step_fail(ctx, SL_EINVAL, "with.params[%zu]: expected a number, string, "
+							 "boolean or null", k);
+	}
+	q->params = params;
+	q->text = step_opt_str(ctx, "query");
+	if (!q->text || !*q->text)
+		return step_fail(ctx, SL_EINVAL, "with.query: must not be empty");
+	if (!m)
+		return 0;
+	if (!json_is_object(m))
+		return step_fail(ctx, SL_EINVAL, "with.types: expected a map of column: type");
+	*type_cols = sl__calloc(json_object_size(m) + 1, sizeof **type_cols);
+	*types = sl__calloc(json_object_size(m) + 1, sizeof **types);
+	if (!*type_cols || !*types)
+		return step_fail(ctx, SL_ENOMEM, "out of memory");
+	k = 0;
+	json_object_foreach(m, key, v) {
+		if (!json_is_string(v) || !ds_type_parse(json_string_value(v), &(*types)[k]))
+			return step_fail(ctx, SL_EINVAL, "with.types.%s: expected one of int, float, "
+							 "bool, string, timestamp", key);
+		(*type_cols)[k++] = key;
+	}
+	o->type_cols = *type_cols;
+	o->types = *types;
+	o->n_types = k;
+	return 0;
+}
+
+static int run(step_ctx *ctx)
+{
+	const char *rel = step_opt_str(ctx, "path");
+	const char *url = step_opt_str(ctx, "url");
+	const char *data_out = step_output(ctx, "data");
+	const char *rej_out = step_output(ctx, "rejects");
+	const char **type_cols = NULL;
+	ds_type *types = NULL;
+	char *path = NULL, *shown = NULL;
+	ds_rejects *rej = NULL;
+	ds_builder *b = NULL;
+	ds_ingest_stats st = {0};
+	ds_ingest_opts o;
+	ds_sql_query q;
+	double t0 = sl__mono_sec();
+	int rc;
+
+	if ((rc = decode(ctx, &o, &q, &type_cols, &types)))
+		goto done;
+	if ((rel != NULL) == (url != NULL)) {
+		rc = step_fail(ctx, SL_EINVAL, "give either with.path (an SQLite file) or with.url "
+					       "(a postgresql:// URL)%s", rel ? ", not both" : "");
+		goto done;
+	}
+	if (url && (!strncmp(url, "sqlite:", 7) || !strncmp(url, "file:", 5))) {
+		rc = step_fail(ctx, SL_EINVAL, "with.url: for an SQLite file give `path: FILE` "
+					       "instead, so that the file's contents are part of the "
+					       "cache key");
+		goto done;
+	}
+	if (rel && !(path = step_resolve_path(ctx, rel))) {
+		rc = step_fail(ctx, SL_ENOMEM, "out of memory");
+		goto done;
+	}
+	if (rej_out && (rc = ds_rejects_open(rej_out, &rej))) {
+		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		goto done;
+	}
+	o.reject = rej ? ds_rejects_add : NULL;
+	o.reject_arg = rej;
+
+	if (path) {
+		rc = ds_sqlite_read(path, &q, &o, &b, &st);
+	} else {
+		shown = ds_pg_redact(url);
+		if (shown)
+			step_log(ctx, "querying %s", shown);
+		rc = ds_pg_read(url, &q, &o, &b, &st);
+	}
+	if (rc) {
+		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		goto done;
+	}
+	if ((rc = ds_builder_write(b, data_out)) || (rc = ds_rejects_close(rej, true))) {
+		rej = NULL;
+		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		goto done;
+	}
+	rej = NULL;
+
+	step_metric(ctx, "rows", (double)st.rows);
+	step_metric(ctx, "columns", (double)ds_builder_ncol(b));
+	step_metric(ctx, "rows_skipped", (double)st.rows_rejected);
+	step_metric(ctx, "rows_quarantined",
+		    o.on_error == DS_ON_ERROR_QUARANTINE ? (double)st.rows_rejected : 0);
+	step_output_meta(ctx, "data", json_pack("{sI sI}", "rows", (json_int_t)st.rows, "columns",
+						(json_int_t)ds_builder_ncol(b)));
+	step_log(ctx, "read %llu rows x %zu columns from %s in %.3f s; %llu bad row%s %s",
+		 (unsigned long long)st.rows, ds_builder_ncol(b), path ? path : shown ? shown : "?",
+		 sl__mono_sec() - t0, (unsigned long long)st.rows_rejected,
+		 st.rows_rejected == 1 ? "" : "s",
+		 o.on_error == DS_ON_ERROR_QUARANTINE ? "quarantined" : "skipped");
+done:
+	ds_rejects_close(rej, false);
+	ds_builder_free(b);
+	sl__free(path);
+	sl__free(shown);
+	sl__free(type_cols);
+	sl__free(types);
+	return rc;
+}
+
+const step_def step_ingest_sql = {
+	.name = "ingest.sql",
+	.version = 1,
+	.summary = "read the rows of an SQL query (SQLite file or PostgreSQL) into a dataset",
+	.opts = opts,
+	.inputs = no_ports,
+	.outputs = outputs,
+	.run = run,
+};
