@@ -1,0 +1,126 @@
+/*
+ * The fitted transform: the ordered operations of a wrangle step together
+ * with everything they learned from the training data (means, medians,
+ * modes, scales, bounds, categories, vocabularies, idf weights), saved as a
+ * `transform` artifact and applied unchanged to new data. Prefix transform_.
+ *
+ * One definition serves three callers, so training and serving cannot skew:
+ *
+ *   transform_fit()          wrangle on training data: fits each operation
+ *                            on the output of the previous one and applies it
+ *   transform_apply_table()  wrangle given a transform: the same operations
+ *                            with the stored parameters, nothing re-fitted
+ *   transform_apply_row()    serving: one row at a time, no allocation per
+ *                            call once the transform_row workspace is warm
+ *
+ * Every column-wise operation is compiled into "producers" whose scalar
+ * kernel is the single definition of what the operation computes; the table
+ * path runs the same kernels over every row (or a vectorised equivalent for
+ * expressions, whose evaluator is itself shared), so a row applied alone
+ * gives the same values as in a table.
+ *
+ * Row-dropping and history-dependent operations at serving time:
+ *   filter   evaluated on the row; a false or null result makes
+ *            transform_apply_row() return TRANSFORM_REJECTED
+ *   dedupe   a batch operation: a single row passes unchanged
+ *   lag, rolling  need the series' history, which one row does not have:
+ *            transform_row_new() fails with SL_EUNSUP naming the operation
+ *
+ * The artifact is canonical JSON (sorted keys, no white space, reals with 17
+ * significant digits, which read back exactly):
+ *
+ *   {"format": "sluice.transform", "version": 1,
+ *    "inputs":  [{"name": "age", "type": "int64"}, ...],
+ *    "outputs": [{"name": "age", "type": "float64"}, ...],
+ *    "ops":     [{"op": "impute", "columns": ["age"], "strategy": "median",
+ *                 "fill": {"age": 41.5}}, ...]}
+ *
+ * Each op object holds the user's options (normalised: every default and
+ * every resolved column list written out) and its learned fields, so the
+ * file documents itself. Readers reject another format or a newer version.
+ */
+#ifndef SLUICE_TRANSFORM_H
+#define SLUICE_TRANSFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "dataset/dataset.h"
+#include "dataset/expr.h"
+
+#define TRANSFORM_FORMAT "sluice.transform"
+#define TRANSFORM_VERSION 1
+/* transform_apply_row(): the row was rejected by a filter operation. */
+#define TRANSFORM_REJECTED 1
+
+typedef struct transform transform;
+typedef struct transform_row transform_row;
+
+/*
+ * Fits the operations ops (a JSON array as in wrangle's `with.ops`; see
+ * docs/steps/wrangle.md) on t and applies them. where names the option in
+ * messages ("with.ops" gives "with.ops[2].columns: ..."). On success
+ * *out_tr is the fitted transform and *out_t the resulting table, both
+ * owned by the caller; on failure both are NULL.
+ */
+int transform_fit(const json_t *ops, const char *where, const ds_table *t, transform **out_tr,
+		  ds_table **out_t);
+
+/*
+ * Applies a fitted transform to t. t must have every input column of the
+ * transform (by name; others are ignored; an int64 column is accepted where
+ * float64 is expected). *out_t has exactly the transform's output schema.
+ */
+int transform_apply_table(const transform *tr, const ds_table *t, ds_table **out_t);
+
+/* Reads a transform artifact (checks format and version; SL_ECORRUPT when malformed). */
+int transform_load(const char *path, transform **out);
+int transform_parse(const char *text, size_t len, const char *name, transform **out);
+/* The canonical JSON text (newly allocated, NUL-terminated; free with sl__free). */
+char *transform_dump(const transform *tr, size_t *out_len);
+/* Writes transform_dump() to path atomically. */
+int transform_save(const transform *tr, const char *path);
+void transform_free(transform *tr); /* accepts NULL */
+
+/* The normalised op objects with their learned fields (borrowed). */
+const json_t *transform_ops(const transform *tr);
+
+/* The input and output schemas. */
+size_t transform_n_inputs(const transform *tr);
+const char *transform_input_name(const transform *tr, size_t k);
+ds_type transform_input_type(const transform *tr, size_t k);
+size_t transform_n_outputs(const transform *tr);
+const char *transform_output_name(const transform *tr, size_t k);
+ds_type transform_output_type(const transform *tr, size_t k);
+
+/*
+ * A workspace for applying tr to single rows (one thread at a time).
+ * SL_EUNSUP when tr contains an operation that needs other rows (lag,
+ * rolling). Free with transform_row_free(), which accepts NULL.
+ */
+int transform_row_new(const transform *tr, transform_row **out);
+void transform_row_free(transform_row *r);
+
+/*
+ * Applies tr to one row. in[k] is the value of input column k (typed as
+ * transform_input_type(tr, k)); out receives transform_n_outputs(tr) values
+ * whose strings point into r or in and stay valid until the next call with
+ * r. Returns 0, TRANSFORM_REJECTED when a filter drops the row, or a
+ * negative code (a cast that fails with on_error: fail) with the message.
+ */
+int transform_apply_row(const transform *tr, transform_row *r, const expr_value *in,
+			expr_value *out);
+
+/*
+ * The same with the row given as a JSON object keyed by input column name
+ * (a request body). A missing key or JSON null is a null value; numbers,
+ * strings, bools and ISO 8601 timestamp strings are converted to the
+ * column's type, and a value of the wrong kind is SL_EINVAL naming the
+ * column. Strings are borrowed from obj, so obj must outlive the use of out.
+ */
+int transform_apply_json(const transform *tr, transform_row *r, const json_t *obj,
+			 expr_value *out);
+
+#endif
