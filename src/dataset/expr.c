@@ -145,7 +145,7 @@ static size_t edit_distance(const char *a, const char *b)
 	return prev[lb];
 }
 
-static const char *suggest(const char *name, const char *const *cands, size_t n)
+const char *expr_suggest(const char *name, const char *const *cands, size_t n)
 {
 	const char *best = NULL;
 	size_t bestd = SIZE_MAX, len = strlen(name);
@@ -225,8 +225,10 @@ static int lex_quoted(parser *p, char q)
 			break;
 		}
 		if (c == '\\' && q != '`') {
-			if (i + 1 >= p->len)
-				continue; /* reported as unterminated */
+			if (i + 1 >= p->len) {
+				sl__buf_free(&b);
+				return perr(p->e, SL_EPARSE, p->tpos, "unterminated string");
+			}
 			char x = p->s[i + 1];
 			switch (x) {
 			case 'n': c = '\n'; break;
@@ -592,7 +594,7 @@ static int parse_primary(parser *p)
 				fn = k;
 		}
 		if (fn == SL__ARRAY_LEN(funcs)) {
-			const char *s = suggest(name, names, SL__ARRAY_LEN(funcs));
+			const char *s = expr_suggest(name, names, SL__ARRAY_LEN(funcs));
 			rc = s ? perr(e, SL_EINVAL, pos, "unknown function '%s'; did you mean '%s'?", name, s)
 			       : perr(e, SL_EINVAL, pos, "unknown function '%s'", name);
 			sl__free(name);
@@ -999,7 +1001,7 @@ static int bind(expr *e, const char *const *names, const ds_type *types, size_t 
 			while (k < ncol && strcmp(names[k], n->name))
 				k++;
 			if (k == ncol) {
-				const char *s = suggest(n->name, names, ncol);
+				const char *s = expr_suggest(n->name, names, ncol);
 				rc = s ? perr(e, SL_EINVAL, n->pos, "unknown column '%s'; did you mean '%s'?",
 					      n->name, s)
 				       : perr(e, SL_EINVAL, n->pos, "unknown column '%s'", n->name);

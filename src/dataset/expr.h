@@ -121,4 +121,11 @@ int expr_eval_mask(const expr *e, const ds_table *t, uint8_t *out);
  */
 int expr_eval_append(const expr *e, const ds_table *t, ds_builder *b, size_t j);
 
+/*
+ * The candidate closest to name by edit distance when it is close enough to
+ * be a likely typo ("spma" -> "spam"), else NULL. NULL entries are skipped.
+ * Used for "did you mean" in messages about unknown names.
+ */
+const char *expr_suggest(const char *name, const char *const *cands, size_t n);
+
 #endif

@@ -256,6 +256,7 @@ static void test_errors_with_positions(void **state)
 		     "with.ops[2].expr:1:6: bools can only be compared with == and !=");
 	assert_error("``", SL_EPARSE, "with.ops[2].expr:1:1: empty quoted name");
 	assert_error("a in [b]", SL_EPARSE, NULL);
+	assert_error("s == 'ab\\", SL_EPARSE, "with.ops[2].expr:1:6: unterminated string");
 }
 
 static void test_limits(void **state)
