@@ -1,0 +1,646 @@
+/*
+ * validate: checks a dataset against a schema, profiles it, and compares it
+ * with a reference profile for drift (the step TFDV and Great Expectations
+ * users know). docs/steps/validate.md is the user's reference.
+ *
+ *   inputs   data (dataset), schema (optional schema artifact),
+ *            reference (optional profile artifact)
+ *   outputs  data (the input, byte for byte, so its artifact id is the
+ *            same), schema (the checked one, or the inferred one), profile,
+ *            report (JSON); the readable report goes to the step log
+ *
+ * Order of work: open the table, profile it (every later stage reads the
+ * profile), pick the schema (option file > schema input > inferred), check
+ * the rules, test drift, write the outputs, then fail when an error-severity
+ * rule failed. The outputs are written before failing so the report of a
+ * failed run can still be read from its workdir.
+ *
+ * Everything written is a function of the inputs and options only (sorted
+ * keys, fixed float precision, deterministic ordering), so reruns give
+ * byte-identical artifacts and the cache holds.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset/dataset.h"
+#include "monitor/drift.h"
+#include "monitor/profile.h"
+#include "monitor/schema.h"
+#include "steps/step.h"
+
+#define DUMP_FLAGS PROFILE_DUMP_FLAGS
+#define FAIL_MSG_MAX 900
+
+static const step_opt opts[] = {
+	{"schema", OPT_PATH, false, NULL,
+	 "schema file (YAML or JSON) to check the data against, instead of the schema input"},
+	{"infer", OPT_BOOL, false, "true",
+	 "when no schema is given, check the data against a schema inferred from it"},
+	{"severity", OPT_STRING, false, "error",
+	 "severity of rules that do not name one: error (fails the step) or warn"},
+	{"max_missing", OPT_NUMBER, false, NULL,
+	 "largest missing fraction allowed in any column without its own max_missing"},
+	{"bins", OPT_INT, false, "20", "histogram bins per numeric column in the profile"},
+	{"top_k", OPT_INT, false, "10", "most frequent values kept per column in the profile"},
+	{"max_categories", OPT_INT, false, "1000",
+	 "category counts kept per column in the profile before the rest count as other"},
+	{"infer_categories", OPT_INT, false, "20",
+	 "inference: string columns with at most this many distinct values get a categories rule"},
+	{"drift", OPT_MAP, false, NULL,
+	 "drift settings: psi_threshold, ks_pvalue, chi2_pvalue, js_threshold, "
+	 "wasserstein_threshold, large_n, numeric_test, categorical_test, severity, columns"},
+	{NULL, 0, false, NULL, NULL},
+};
+
+static const step_port inputs[] = {
+	{"data", "dataset", false, "the dataset to validate"},
+	{"schema", "schema", true, "a schema to check against (e.g. from an earlier validate run)"},
+	{"reference", "profile", true, "a profile to test drift against"},
+	{NULL, NULL, false, NULL},
+};
+
+static const step_port outputs[] = {
+	{"data", "dataset", false, "the input dataset, unchanged"},
+	{"schema", "schema", false, "the schema checked, or inferred when none was given"},
+	{"profile", "profile", false, "column statistics of the data"},
+	{"report", "report", false, "rule verdicts and drift tests (JSON)"},
+	{NULL, NULL, false, NULL},
+};
+
+typedef struct vconf {
+	profile_opts popts;
+	schema_infer_opts iopts;
+	drift_opts dopts;
+	schema_sev severity;
+	schema_sev drift_severity;
+	bool infer;
+	double max_missing; /* NaN when not set */
+	json_t *drift_columns; /* borrowed array of names, or NULL */
+} vconf;
+
+typedef struct vrun {
+	step_ctx *ctx;
+	vconf conf;
+	ds_table *table;
+	profile *prof;
+	profile *ref;
+	schema *schema;
+	const char *schema_source; /* "file", "input", "inferred" */
+	schema_results results;
+	drift_result *drift;
+	size_t n_drift;
+	size_t drifted;
+	size_t tested;
+} vrun;
+
+/* ---- options ------------------------------------------------------------- */
+
+static int opt_size(step_ctx *ctx, const char *name, int64_t lo, int64_t hi, int64_t def,
+		    size_t *out)
+{
+	int64_t v = step_opt_int(ctx, name, def);
+
+	if (v < lo || v > hi)
+		return step_fail(ctx, SL_EINVAL, "with.%s: expected an integer from %" PRId64
+				 " to %" PRId64 ", got %" PRId64, name, lo, hi, v);
+	*out = (size_t)v;
+	return 0;
+}
+
+static int drift_num(step_ctx *ctx, const json_t *d, const char *key, double lo, double hi,
+		     double *out)
+{
+	const json_t *v = json_object_get(d, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi)
+		return step_fail(ctx, SL_EINVAL, "with.drift.%s: expected a number from %g to %g",
+				 key, lo, hi);
+	*out = json_number_value(v);
+	return 0;
+}
+
+static int parse_drift(step_ctx *ctx, vconf *c)
+{
+	static const char *const keys[] = {"psi_threshold", "ks_pvalue", "chi2_pvalue",
+					   "js_threshold", "wasserstein_threshold", "large_n",
+					   "numeric_test", "categorical_test", "severity",
+					   "columns"};
+	const json_t *d = step_opt_json(ctx, "drift"), *v;
+	const char *k;
+	json_t *x;
+	double n;
+	int rc;
+
+	if (!d)
+		return 0;
+	if (!json_is_object(d))
+		return step_fail(ctx, SL_EINVAL, "with.drift: expected a map");
+	json_object_foreach((json_t *)d, k, x) {
+		size_t i = 0;
+		while (i < SL__ARRAY_LEN(keys) && strcmp(k, keys[i]))
+			i++;
+		if (i == SL__ARRAY_LEN(keys))
+			return step_fail(ctx, SL_EINVAL,
+					 "with.drift: unknown key '%s' (expected psi_threshold, "
+					 "ks_pvalue, chi2_pvalue, js_threshold, "
+					 "wasserstein_threshold, large_n, numeric_test, "
+					 "categorical_test, severity, columns)",
+					 k);
+	}
+	if ((rc = drift_num(ctx, d, "psi_threshold", 0, 1e9, &c->dopts.psi_threshold)) ||
+	    (rc = drift_num(ctx, d, "ks_pvalue", 0, 1, &c->dopts.ks_pvalue)) ||
+	    (rc = drift_num(ctx, d, "chi2_pvalue", 0, 1, &c->dopts.chi2_pvalue)) ||
+	    (rc = drift_num(ctx, d, "js_threshold", 0, 1, &c->dopts.js_threshold)) ||
+	    (rc = drift_num(ctx, d, "wasserstein_threshold", 0, 1e9,
+			    &c->dopts.wasserstein_threshold)))
+		return rc;
+	n = (double)c->dopts.large_n;
+	if ((rc = drift_num(ctx, d, "large_n", 0, 1e18, &n)))
+		return rc;
+	c->dopts.large_n = (uint64_t)n;
+	if ((v = json_object_get(d, "numeric_test")) &&
+	    (!drift_test_parse(json_string_value(v), &c->dopts.numeric_test) ||
+	     (c->dopts.numeric_test != DRIFT_AUTO && c->dopts.numeric_test != DRIFT_KS &&
+	      c->dopts.numeric_test != DRIFT_PSI && c->dopts.numeric_test != DRIFT_WASSERSTEIN)))
+		return step_fail(ctx, SL_EINVAL,
+				 "with.drift.numeric_test: expected auto, ks, psi or wasserstein");
+	if ((v = json_object_get(d, "categorical_test")) &&
+	    (!drift_test_parse(json_string_value(v), &c->dopts.categorical_test) ||
+	     (c->dopts.categorical_test != DRIFT_AUTO && c->dopts.categorical_test != DRIFT_CHI2 &&
+	      c->dopts.categorical_test != DRIFT_JS && c->dopts.categorical_test != DRIFT_PSI)))
+		return step_fail(ctx, SL_EINVAL,
+				 "with.drift.categorical_test: expected auto, chi2, js or psi");
+	if ((v = json_object_get(d, "severity")) &&
+	    !schema_sev_parse(json_string_value(v), &c->drift_severity))
+		return step_fail(ctx, SL_EINVAL, "with.drift.severity: expected error, warn or ignore");
+	if ((v = json_object_get(d, "columns"))) {
+		if (!json_is_array(v))
+			return step_fail(ctx, SL_EINVAL, "with.drift.columns: expected a list of names");
+		for (size_t i = 0; i < json_array_size(v); i++)
+			if (!json_is_string(json_array_get(v, i)))
+				return step_fail(ctx, SL_EINVAL,
+						 "with.drift.columns[%zu]: expected a column name", i);
+		c->drift_columns = (json_t *)v;
+	}
+	return 0;
+}
+
+static int parse_opts(step_ctx *ctx, vconf *c)
+{
+	const char *sev = step_opt_str(ctx, "severity");
+	int rc;
+
+	profile_opts_default(&c->popts);
+	schema_infer_opts_default(&c->iopts);
+	drift_opts_default(&c->dopts);
+	c->severity = SCHEMA_ERROR;
+	c->drift_severity = SCHEMA_WARN;
+	c->infer = step_opt_bool(ctx, "infer", true);
+	c->max_missing = step_opt_num(ctx, "max_missing", NAN);
+	c->drift_columns = NULL;
+	if (sev && (!schema_sev_parse(sev, &c->severity) || c->severity == SCHEMA_IGNORE))
+		return step_fail(ctx, SL_EINVAL, "with.severity: expected error or warn, got '%s'",
+				 sev);
+	if (!isnan(c->max_missing) && (c->max_missing < 0 || c->max_missing > 1))
+		return step_fail(ctx, SL_EINVAL, "with.max_missing: expected a fraction from 0 to 1");
+	if ((rc = opt_size(ctx, "bins", 1, PROFILE_MAX_BINS, 20, &c->popts.bins)) ||
+	    (rc = opt_size(ctx, "top_k", 0, PROFILE_MAX_TOP_K, 10, &c->popts.top_k)) ||
+	    (rc = opt_size(ctx, "max_categories", 1, 1000000, 1000, &c->popts.max_categories)) ||
+	    (rc = opt_size(ctx, "infer_categories", 0, 1000000, 20, &c->iopts.max_categories)))
+		return rc;
+	c->iopts.severity = c->severity;
+	c->iopts.max_missing = c->max_missing;
+	return parse_drift(ctx, c);
+}
+
+/* ---- stages -------------------------------------------------------------- */
+
+static int load_schema(vrun *v)
+{
+	step_ctx *ctx = v->ctx;
+	const char *file = step_opt_str(ctx, "schema");
+	const char *input = step_input(ctx, "schema");
+	int rc;
+
+	if (file && input)
+		return step_fail(ctx, SL_EINVAL,
+				 "give the schema either as with.schema or as inputs.schema, not both");
+	if (file) {
+		char *path = step_resolve_path(ctx, file);
+		if (!path)
+			return step_fail(ctx, SL_ENOMEM, "out of memory");
+		rc = schema_load_file(path, v->conf.severity, &v->schema);
+		sl__free(path);
+		if (rc)
+			return step_fail(ctx, rc, "with.schema: %s", sl_errmsg());
+		v->schema_source = "file";
+	} else if (input) {
+		if ((rc = schema_load_file(input, v->conf.severity, &v->schema)))
+			return step_fail(ctx, rc, "inputs.schema: %s", sl_errmsg());
+		v->schema_source = "input";
+	} else {
+		if ((rc = schema_infer(v->prof, &v->conf.iopts, &v->schema)))
+			return step_fail(ctx, rc, "inferring a schema: %s", sl_errmsg());
+		v->schema_source = v->conf.infer ? "inferred" : NULL;
+		return 0;
+	}
+	/* The max_missing option fills in columns that do not set their own. */
+	if (!isnan(v->conf.max_missing))
+		for (size_t i = 0; i < v->schema->n_cols; i++) {
+			schema_col *c = &v->schema->cols[i];
+			if (!c->max_missing.set)
+				c->max_missing = (schema_num_rule){true, v->conf.max_missing,
+								   v->schema->severity};
+		}
+	return 0;
+}
+
+static bool drift_wanted(const vconf *c, const char *name)
+{
+	if (!c->drift_columns)
+		return true;
+	for (size_t i = 0; i < json_array_size(c->drift_columns); i++)
+		if (!strcmp(json_string_value(json_array_get(c->drift_columns, i)), name))
+			return true;
+	return false;
+}
+
+static int run_drift(vrun *v)
+{
+	step_ctx *ctx = v->ctx;
+	const char *path = step_input(ctx, "reference");
+	size_t keep = 0;
+	int rc;
+
+	if (!path)
+		return 0;
+	if ((rc = profile_load_file(path, &v->ref)))
+		return step_fail(ctx, rc, "inputs.reference: %s", sl_errmsg());
+	for (size_t i = 0; v->conf.drift_columns && i < json_array_size(v->conf.drift_columns); i++) {
+		const char *name = json_string_value(json_array_get(v->conf.drift_columns, i));
+		size_t j;
+		if (!profile_find(v->ref, name))
+			return step_fail(ctx, SL_EINVAL,
+					 "with.drift.columns: unknown column '%s' (not in the "
+					 "reference profile)", name);
+		if (ds_col_find(v->table, name, &j))
+			return step_fail(ctx, SL_EINVAL,
+					 "with.drift.columns: unknown column '%s' (not in the data)",
+					 name);
+	}
+	if ((rc = drift_compare(v->ref, v->table, v->prof, &v->conf.dopts, &v->drift, &v->n_drift)))
+		return step_fail(ctx, rc, "drift: %s", sl_errmsg());
+	for (size_t i = 0; i < v->n_drift; i++)
+		if (drift_wanted(&v->conf, v->drift[i].column))
+			v->drift[keep++] = v->drift[i];
+	v->n_drift = keep;
+	for (size_t i = 0; i < v->n_drift; i++) {
+		const drift_result *d = &v->drift[i];
+		char st[DS_F64_BUF], th[DS_F64_BUF];
+		if (d->test == DRIFT_NONE)
+			continue;
+		v->tested++;
+		v->drifted += d->drifted;
+		if (v->conf.drift_severity == SCHEMA_IGNORE)
+			continue;
+		ds_format_f64(profile_round15(isnan(d->p_value) ? d->statistic : d->p_value), st);
+		ds_format_f64(d->threshold, th);
+		rc = schema_results_add(&v->results, "drift", d->column, v->conf.drift_severity,
+					!d->drifted, profile_json_num(profile_round15(d->statistic)),
+					profile_json_num(d->threshold), d->drifted,
+					"column '%s': %s %s %s %s %s", d->column,
+					drift_test_name(d->test),
+					isnan(d->p_value) ? "distance" : "p-value", st,
+					isnan(d->p_value) ? (d->drifted ? ">=" : "<")
+							  : (d->drifted ? "<" : ">="),
+					th);
+		if (rc)
+			return step_fail(ctx, rc, "%s", sl_errmsg());
+	}
+	return 0;
+}
+
+/* ---- the report ---------------------------------------------------------- */
+
+static json_t *num(double x)
+{
+	return profile_json_num(profile_round15(x));
+}
+
+static int put(json_t *o, const char *k, json_t *v)
+{
+	return (!v || json_object_set_new(o, k, v)) ? SL_ENOMEM : 0;
+}
+
+static json_t *rule_json(const schema_result *r)
+{
+	json_t *o = json_object();
+
+	if (!o || put(o, "rule", json_string(r->rule)) ||
+	    put(o, "column", r->column ? json_string(r->column) : json_null()) ||
+	    put(o, "severity", json_string(schema_sev_name(r->severity))) ||
+	    put(o, "passed", json_boolean(r->passed)) || put(o, "observed", json_incref(r->observed)) ||
+	    put(o, "expected", json_incref(r->expected)) ||
+	    put(o, "violations", json_integer((json_int_t)r->violations)) ||
+	    put(o, "message", json_string(r->message))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *drift_json(const drift_result *d)
+{
+	json_t *o = json_object(), *x = json_object();
+	int rc = 0;
+
+	if (!o || !x) {
+		json_decref(o);
+		json_decref(x);
+		return NULL;
+	}
+	rc = put(o, "distances", x);
+	rc = rc ? rc : put(o, "column", json_string(d->column));
+	rc = rc ? rc : put(o, "test", json_string(drift_test_name(d->test)));
+	rc = rc ? rc : put(o, "statistic", num(d->statistic));
+	rc = rc ? rc : put(o, "p_value", num(d->p_value));
+	rc = rc ? rc : put(o, "threshold", num(d->threshold));
+	rc = rc ? rc : put(o, "drifted", json_boolean(d->drifted));
+	rc = rc ? rc : put(o, "n_reference", json_integer((json_int_t)d->n_ref));
+	rc = rc ? rc : put(o, "n_current", json_integer((json_int_t)d->n_cur));
+	if (!rc && d->reason)
+		rc = put(o, "reason", json_string(d->reason));
+	if (!rc && d->test != DRIFT_NONE) {
+		rc = put(x, "psi", num(d->psi));
+		if (!rc && d->numeric) {
+			rc = put(x, "ks", num(d->ks));
+			rc = rc ? rc : put(x, "ks_pvalue", num(d->ks_pvalue));
+			rc = rc ? rc : put(x, "wasserstein", num(d->wasserstein));
+			rc = rc ? rc : put(x, "wasserstein_norm", num(d->wasserstein_norm));
+			rc = rc ? rc : put(x, "mean_shift", num(d->mean_shift));
+			rc = rc ? rc : put(x, "out_of_range", num(d->out_of_range));
+		} else if (!rc) {
+			rc = put(x, "js", num(d->js));
+			rc = rc ? rc : put(x, "chi2", num(d->chi2));
+			rc = rc ? rc : put(x, "chi2_df", num(d->chi2_df));
+			rc = rc ? rc : put(x, "chi2_pvalue", num(d->chi2_pvalue));
+			rc = rc ? rc : put(x, "new_categories",
+					   json_integer((json_int_t)d->new_categories));
+		}
+	}
+	if (rc) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *report_json(const vrun *v)
+{
+	json_t *o = json_object(), *rules = json_array(), *drift = json_array();
+	int rc = 0;
+
+	if (!o || !rules || !drift) {
+		json_decref(o);
+		json_decref(rules);
+		json_decref(drift);
+		return NULL;
+	}
+	rc = put(o, "rules", rules);
+	rc = rc ? rc : put(o, "drift", drift);
+	rc = rc ? rc : put(o, "format", json_string("sluice.validation"));
+	rc = rc ? rc : put(o, "version", json_integer(1));
+	rc = rc ? rc : put(o, "passed", json_boolean(v->results.errors == 0));
+	rc = rc ? rc : put(o, "errors", json_integer((json_int_t)v->results.errors));
+	rc = rc ? rc : put(o, "warnings", json_integer((json_int_t)v->results.warnings));
+	rc = rc ? rc : put(o, "rows", json_integer((json_int_t)ds_nrow(v->table)));
+	rc = rc ? rc : put(o, "columns", json_integer((json_int_t)ds_ncol(v->table)));
+	rc = rc ? rc : put(o, "schema", v->schema_source ? json_string(v->schema_source)
+							 : json_null());
+	rc = rc ? rc : put(o, "drifted_columns", json_integer((json_int_t)v->drifted));
+	for (size_t i = 0; i < v->results.n && !rc; i++) {
+		json_t *r = rule_json(&v->results.v[i]);
+		rc = (!r || json_array_append_new(rules, r)) ? SL_ENOMEM : 0;
+	}
+	for (size_t i = 0; i < v->n_drift && !rc; i++) {
+		json_t *d = drift_json(&v->drift[i]);
+		rc = (!d || json_array_append_new(drift, d)) ? SL_ENOMEM : 0;
+	}
+	if (rc) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int write_json(step_ctx *ctx, const char *output, json_t *j)
+{
+	const char *path = step_output(ctx, output);
+	char *s;
+	int rc;
+
+	if (!j)
+		return step_fail(ctx, SL_ENOMEM, "out of memory");
+	s = json_dumps(j, DUMP_FLAGS);
+	json_decref(j);
+	if (!s)
+		return step_fail(ctx, SL_ENOMEM, "out of memory");
+	if (!path) {
+		free(s);
+		return 0;
+	}
+	rc = sl__write_atomic(path, s, strlen(s));
+	free(s);
+	if (rc)
+		return step_fail(ctx, rc, "writing the %s output: %s", output, sl_errmsg());
+	return 0;
+}
+
+/* ---- the text report ----------------------------------------------------- */
+
+static const char *fmt_num(double x, char *buf)
+{
+	if (isnan(x))
+		return "-";
+	ds_format_f64(profile_round15(x), buf);
+	if (strlen(buf) > 12)
+		snprintf(buf, DS_F64_BUF, "%.6g", x);
+	return buf;
+}
+
+static void log_report(vrun *v)
+{
+	step_ctx *ctx = v->ctx;
+	size_t failed = 0;
+	char a[DS_F64_BUF], b[DS_F64_BUF], c[DS_F64_BUF], d[DS_F64_BUF], e[DS_F64_BUF];
+
+	step_log(ctx, "validate: %zu rows x %zu columns; schema: %s", ds_nrow(v->table),
+		 ds_ncol(v->table),
+		 !v->schema_source ? "none checked (infer: false)"
+		 : !strcmp(v->schema_source, "inferred") ? "inferred from this data"
+		 : !strcmp(v->schema_source, "file") ? "with.schema file"
+						      : "schema input");
+	step_log(ctx, "rules: %zu checked, %zu error%s, %zu warning%s", v->results.n,
+		 v->results.errors, v->results.errors == 1 ? "" : "s", v->results.warnings,
+		 v->results.warnings == 1 ? "" : "s");
+	for (size_t i = 0; i < v->results.n; i++) {
+		const schema_result *r = &v->results.v[i];
+		if (r->passed || r->severity == SCHEMA_IGNORE)
+			continue;
+		failed++;
+		step_log(ctx, "  %-5s %-12s %s", r->severity == SCHEMA_ERROR ? "ERROR" : "WARN",
+			 r->rule, r->message);
+	}
+	if (!failed)
+		step_log(ctx, "  all rules passed");
+	if (v->ref) {
+		step_log(ctx, "drift against the reference: %zu columns tested, %zu drifted",
+			 v->tested, v->drifted);
+		step_log(ctx, "  %-20s %-11s %12s %12s %10s  %-7s  %s", "column", "test",
+			 "statistic", "p-value", "threshold", "drifted", "distances");
+		for (size_t i = 0; i < v->n_drift; i++) {
+			const drift_result *r = &v->drift[i];
+			if (r->test == DRIFT_NONE) {
+				step_log(ctx, "  %-20s %-11s (%s)", r->column, "none", r->reason);
+				continue;
+			}
+			if (r->numeric)
+				step_log(ctx, "  %-20s %-11s %12s %12s %10s  %-7s  psi %s ks %s "
+					      "wasserstein %s",
+					 r->column, drift_test_name(r->test), fmt_num(r->statistic, a),
+					 fmt_num(r->p_value, b), fmt_num(r->threshold, c),
+					 r->drifted ? "YES" : "no", fmt_num(r->psi, d),
+					 fmt_num(r->ks, e), fmt_num(r->wasserstein_norm, a));
+			else
+				step_log(ctx, "  %-20s %-11s %12s %12s %10s  %-7s  js %s chi2 p %s "
+					      "new categories %" PRIu64,
+					 r->column, drift_test_name(r->test), fmt_num(r->statistic, a),
+					 fmt_num(r->p_value, b), fmt_num(r->threshold, c),
+					 r->drifted ? "YES" : "no", fmt_num(r->js, d),
+					 fmt_num(r->chi2_pvalue, e), r->new_categories);
+		}
+	}
+	step_log(ctx, "profile:");
+	step_log(ctx, "  %-20s %-9s %9s %9s %12s %12s %12s %12s %12s", "column", "type", "missing",
+		 "distinct", "mean", "std", "min", "median", "max");
+	for (size_t j = 0; j < v->prof->n_cols; j++) {
+		const profile_col *p = &v->prof->cols[j];
+		char f[DS_F64_BUF];
+		step_log(ctx, "  %-20s %-9s %9" PRIu64 " %9" PRIu64 " %12s %12s %12s %12s %12s",
+			 p->name, ds_type_name(p->type), p->missing, p->distinct, fmt_num(p->mean, a),
+			 fmt_num(p->std, b), fmt_num(p->min, c),
+			 p->numeric ? fmt_num(p->q[3], d) : (p->n_top ? p->top[0].str : "-"),
+			 fmt_num(p->max, f));
+	}
+}
+
+/* "validation failed: N errors: msg; msg; ..." within FAIL_MSG_MAX bytes. */
+static int fail_summary(vrun *v)
+{
+	sl__buf b;
+	size_t listed = 0;
+	int rc;
+
+	sl__buf_init(&b, 0);
+	sl__buf_printf(&b, "validation failed: %zu error%s: ", v->results.errors,
+		       v->results.errors == 1 ? "" : "s");
+	for (size_t i = 0; i < v->results.n; i++) {
+		const schema_result *r = &v->results.v[i];
+		if (r->passed || r->severity != SCHEMA_ERROR)
+			continue;
+		if (b.len + strlen(r->message) + 16 > FAIL_MSG_MAX)
+			break;
+		sl__buf_printf(&b, "%s[%s] %s", listed ? "; " : "", r->rule, r->message);
+		listed++;
+	}
+	if (listed < v->results.errors)
+		sl__buf_printf(&b, "; and %zu more (see the report)", v->results.errors - listed);
+	rc = step_fail(v->ctx, SL_ESTEP, "%s", b.data ? b.data : "validation failed");
+	sl__buf_free(&b);
+	return rc;
+}
+
+/* ---- run ----------------------------------------------------------------- */
+
+static int run(step_ctx *ctx)
+{
+	vrun v;
+	const char *in = step_input(ctx, "data");
+	json_t *j;
+	int rc;
+
+	memset(&v, 0, sizeof v);
+	v.ctx = ctx;
+	if ((rc = parse_opts(ctx, &v.conf)))
+		return rc;
+	if (!in)
+		return step_fail(ctx, SL_EINVAL, "inputs.data: required");
+	if ((rc = ds_open(in, 0, &v.table))) {
+		step_fail(ctx, rc, "inputs.data: %s", sl_errmsg());
+		goto out;
+	}
+	if ((rc = profile_build(v.table, &v.conf.popts, &v.prof))) {
+		step_fail(ctx, rc, "profiling: %s", sl_errmsg());
+		goto out;
+	}
+	if ((rc = load_schema(&v)))
+		goto out;
+	if (v.schema_source && (rc = schema_check(v.schema, v.table, v.prof, &v.results))) {
+		step_fail(ctx, rc, "checking the schema: %s", sl_errmsg());
+		goto out;
+	}
+	if ((rc = run_drift(&v)))
+		goto out;
+
+	if (step_output(ctx, "data") && (rc = sl__copy_file(in, step_output(ctx, "data")))) {
+		step_fail(ctx, rc, "writing the data output: %s", sl_errmsg());
+		goto out;
+	}
+	if ((rc = schema_to_json(v.schema, &j))) {
+		step_fail(ctx, rc, "%s", sl_errmsg());
+		goto out;
+	}
+	if ((rc = write_json(ctx, "schema", j)))
+		goto out;
+	if ((rc = profile_to_json(v.prof, &j))) {
+		step_fail(ctx, rc, "%s", sl_errmsg());
+		goto out;
+	}
+	if ((rc = write_json(ctx, "profile", j)) || (rc = write_json(ctx, "report", report_json(&v))))
+		goto out;
+	step_output_meta(ctx, "report",
+			 json_pack("{s:b, s:I, s:I}", "passed", v.results.errors == 0, "errors",
+				   (json_int_t)v.results.errors, "warnings",
+				   (json_int_t)v.results.warnings));
+
+	log_report(&v);
+	step_metric(ctx, "rows", (double)ds_nrow(v.table));
+	step_metric(ctx, "columns", (double)ds_ncol(v.table));
+	step_metric(ctx, "errors", (double)v.results.errors);
+	step_metric(ctx, "warnings", (double)v.results.warnings);
+	step_metric(ctx, "drifted_columns", (double)v.drifted);
+	if (v.results.errors)
+		rc = fail_summary(&v);
+out:
+	schema_results_free(&v.results);
+	sl__free(v.drift);
+	profile_free(v.ref);
+	profile_free(v.prof);
+	schema_free(v.schema);
+	ds_close(v.table);
+	return rc;
+}
+
+const step_def step_validate = {
+	.name = "validate",
+	.version = 1,
+	.summary = "check data against a schema, profile it, and test drift against a reference",
+	.opts = opts,
+	.inputs = inputs,
+	.outputs = outputs,
+	.run = run,
+};

@@ -1,0 +1,481 @@
+/*
+ * Profiles and drift tests: the special functions against reference values
+ * (computed once with SciPy and written down here), profile statistics
+ * against hand-computed numbers, the JSON round trip, and the drift
+ * decisions: identical data, a shifted mean, a tiny shift on a large sample
+ * (p-value tiny, distance test not alarmed), categories with a new value.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "dataset/dataset.h"
+#include "monitor/drift.h"
+#include "monitor/profile.h"
+#include "testutil.h"
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static uint64_t rng_state;
+
+static double rng_uniform(void)
+{
+	/* xorshift64*: deterministic across platforms. */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (double)((rng_state * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+static double rng_normal(void)
+{
+	double u = rng_uniform(), v = rng_uniform();
+
+	if (u < 1e-300)
+		u = 1e-300;
+	return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
+}
+
+static ds_table *normal_table(size_t n, double mean, uint64_t seed)
+{
+	ds_builder *b;
+	ds_table *t;
+
+	rng_state = seed;
+	assert_int_equal(ds_builder_new(&b), 0);
+	assert_int_equal(ds_builder_add_col(b, "x", DS_FLOAT64, NULL), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(ds_append_f64(b, 0, mean + rng_normal()), 0);
+	assert_int_equal(ds_builder_finish(b, &t), 0);
+	ds_builder_free(b);
+	return t;
+}
+
+/* A string column with the given categories repeated counts[k] times each. */
+static ds_table *cat_table(const char *const *cats, const size_t *counts, size_t k)
+{
+	ds_builder *b;
+	ds_table *t;
+
+	assert_int_equal(ds_builder_new(&b), 0);
+	assert_int_equal(ds_builder_add_col(b, "c", DS_STRING, NULL), 0);
+	for (size_t i = 0; i < k; i++)
+		for (size_t r = 0; r < counts[i]; r++)
+			assert_int_equal(ds_append_str(b, 0, cats[i], strlen(cats[i])), 0);
+	assert_int_equal(ds_builder_finish(b, &t), 0);
+	ds_builder_free(b);
+	return t;
+}
+
+static void drift_of(ds_table *rt, ds_table *ct, const drift_opts *o, drift_result *out)
+{
+	profile *ref, *cur;
+	drift_result *res;
+	size_t n;
+
+	assert_int_equal(profile_build(rt, NULL, &ref), 0);
+	assert_int_equal(profile_build(ct, NULL, &cur), 0);
+	/* Through JSON, as a stored reference is: must not change anything. */
+	char *text = profile_dump(ref);
+	json_t *j = json_loads(text, 0, NULL);
+	profile *back;
+	assert_non_null(j);
+	assert_int_equal(profile_from_json(j, &back), 0);
+	json_decref(j);
+	sl__free(text);
+	assert_int_equal(drift_compare(back, ct, cur, o, &res, &n), 0);
+	assert_int_equal(n, 1);
+	*out = res[0];
+	out->column = NULL; /* borrowed from back, which dies here */
+	sl__free(res);
+	profile_free(back);
+	profile_free(ref);
+	profile_free(cur);
+}
+
+/* ---- special functions --------------------------------------------------- */
+
+static void test_kolmogorov(void **state)
+{
+	static const double l[] = {0.3, 0.5, 0.8, 1.0, 1.18, 1.5, 2.0, 3.0};
+	static const double want[] = {0.9999906941986655,    0.9639452436648751,
+				      0.5441424115741981,    0.26999967167735456,
+				      0.1234538094297657,    0.022217962616525127,
+				      0.0006709252557796953, 3.045995948942526e-08};
+
+	(void)state;
+	for (size_t i = 0; i < SL__ARRAY_LEN(l); i++)
+		assert_true(fabs(drift_kolmogorov_sf(l[i]) - want[i]) <= 1e-10 * (1 + want[i] * 1e3));
+	assert_true(drift_kolmogorov_sf(0) == 1);
+	assert_true(drift_kolmogorov_sf(40) == 0);
+	/* Two-sample p-value with Stephens' correction, n = 100, m = 150, D = 0.2. */
+	assert_true(fabs(drift_ks_pvalue(0.2, 100, 150) - 0.013917384897842758) < 1e-10);
+}
+
+static void test_chi2_and_gamma(void **state)
+{
+	static const double x[] = {0.5, 3.84, 10, 25, 100, 1e-3, 200, 5.5};
+	static const double df[] = {1, 1, 3, 10, 50, 2, 3, 7};
+	static const double want[] = {0.47950012218695337,   0.05004352124870519,
+				      0.01856613546304325,   0.005345505487134069,
+				      3.454931382984871e-05, 0.9995001249791693,
+				      4.218541107192018e-43, 0.5991838706663558};
+
+	(void)state;
+	for (size_t i = 0; i < SL__ARRAY_LEN(x); i++) {
+		double got = drift_chi2_sf(x[i], df[i]);
+		assert_true(fabs(got - want[i]) <= 1e-9 * want[i] + 1e-14);
+	}
+	assert_true(fabs(drift_gamma_q(0.5, 0.1) - 0.6547208460185768) < 1e-12);
+	assert_true(fabs(drift_gamma_q(2.5, 1.0) - 0.8491450360846096) < 1e-12);
+	assert_true(fabs(drift_gamma_q(10, 12) - 0.24239216167051245) < 1e-12);
+	assert_true(fabs(drift_gamma_q(3, 30) - 4.501016648012131e-11) < 1e-20);
+	assert_true(isnan(drift_gamma_q(-1, 1)));
+	assert_true(drift_chi2_sf(0, 0) == 1);
+}
+
+static void test_count_statistics(void **state)
+{
+	const uint64_t a[] = {300, 500, 200}, b[] = {400, 350, 250};
+	double df;
+
+	(void)state;
+	/* scipy.stats.chi2_contingency(correction=False), jensenshannon(base=2). */
+	assert_true(fabs(drift_chi2(a, 1000, b, 1000, 3, &df) - 46.31185807656396) < 1e-9);
+	assert_true(df == 2);
+	assert_true(fabs(drift_chi2_sf(46.31185807656396, 2) - 8.780268470212761e-11) < 1e-20);
+	assert_true(fabs(drift_js(a, 1000, b, 1000, 3) - 0.1295201392638965) < 1e-12);
+	assert_true(drift_js(a, 1000, a, 1000, 3) == 0);
+	assert_true(drift_psi(a, 1000, a, 1000, 3) == 0);
+	/* PSI by hand: sum (q - p) ln(q / p). */
+	double psi = (0.4 - 0.3) * log(0.4 / 0.3) + (0.35 - 0.5) * log(0.35 / 0.5) +
+		     (0.25 - 0.2) * log(0.25 / 0.2);
+	assert_true(fabs(drift_psi(a, 1000, b, 1000, 3) - psi) < 1e-12);
+	const uint64_t c[] = {10, 0}, d[] = {0, 10};
+	assert_true(fabs(drift_js(c, 10, d, 10, 2) - 1) < 1e-12);
+}
+
+/* ---- profiles ------------------------------------------------------------ */
+
+static void test_sort_keys(void **state)
+{
+	size_t n = 5000;
+	uint64_t *k = malloc(n * sizeof *k), *tmp = malloc(n * sizeof *tmp);
+	double vals[] = {-INFINITY, -1e300, -2.5, -0.0, 0.0, 1e-310, 3, 1e300, INFINITY};
+
+	(void)state;
+	for (size_t i = 0; i + 1 < SL__ARRAY_LEN(vals); i++)
+		assert_true(profile_key_f64(vals[i]) <= profile_key_f64(vals[i + 1]));
+	assert_true(profile_key_f64(-0.0) == profile_key_f64(0.0));
+	assert_true(profile_unkey_f64(profile_key_f64(-2.5)) == -2.5);
+	assert_true(profile_key_i64(INT64_MIN) < profile_key_i64(-1));
+	assert_true(profile_key_i64(-1) < profile_key_i64(0));
+	assert_true(profile_unkey_i64(profile_key_i64(-7)) == -7);
+	rng_state = 99;
+	for (size_t i = 0; i < n; i++)
+		k[i] = profile_key_f64((rng_uniform() - 0.5) * 1e6);
+	profile_sort_u64(k, tmp, n);
+	for (size_t i = 1; i < n; i++)
+		assert_true(k[i - 1] <= k[i]);
+	free(k);
+	free(tmp);
+}
+
+static void test_profile_numbers(void **state)
+{
+	ds_builder *b;
+	ds_table *t;
+	profile *p;
+	profile_opts o;
+
+	(void)state;
+	assert_int_equal(ds_builder_new(&b), 0);
+	assert_int_equal(ds_builder_add_col(b, "x", DS_INT64, NULL), 0);
+	assert_int_equal(ds_builder_add_col(b, "f", DS_FLOAT64, NULL), 0);
+	assert_int_equal(ds_builder_add_col(b, "s", DS_STRING, NULL), 0);
+	assert_int_equal(ds_builder_add_col(b, "b", DS_BOOL, NULL), 0);
+	for (int i = 10; i >= 1; i--) /* out of order on purpose */
+		assert_int_equal(ds_append_i64(b, 0, i), 0);
+	assert_int_equal(ds_append_null(b, 0), 0);
+	assert_int_equal(ds_append_null(b, 0), 0);
+	double fv[] = {1.5, NAN, INFINITY, -1, 2, 2, 2, 0.5, 1.5, 3, 4, -INFINITY};
+	const char *sv[] = {"b", "a", "b", "c", "b", "a", NULL, "b", "d", "a", "b", "c"};
+	for (size_t i = 0; i < 12; i++) {
+		assert_int_equal(ds_append_f64(b, 1, fv[i]), 0);
+		if (sv[i])
+			assert_int_equal(ds_append_str(b, 2, sv[i], strlen(sv[i])), 0);
+		else
+			assert_int_equal(ds_append_null(b, 2), 0);
+		assert_int_equal(ds_append_bool(b, 3, i % 3 == 0), 0);
+	}
+	assert_int_equal(ds_builder_finish(b, &t), 0);
+	ds_builder_free(b);
+	profile_opts_default(&o);
+	o.bins = 5;
+	o.top_k = 3;
+	assert_int_equal(profile_build(t, &o, &p), 0);
+	assert_int_equal(p->rows, 12);
+
+	const profile_col *x = profile_find(p, "x");
+	assert_non_null(x);
+	assert_int_equal(x->count, 12);
+	assert_int_equal(x->missing, 2);
+	assert_int_equal(x->n_values, 10);
+	assert_int_equal(x->distinct, 10);
+	assert_true(x->mean == 5.5 && x->min == 1 && x->max == 10);
+	assert_true(fabs(x->std - 3.0276503540974917) < 1e-13);
+	/* numpy.percentile(range(1, 11), [1, 5, 25, 50, 75, 95, 99]) */
+	const double q[] = {1.09, 1.45, 3.25, 5.5, 7.75, 9.55, 9.91};
+	for (size_t i = 0; i < PROFILE_NQ; i++)
+		assert_true(fabs(x->q[i] - q[i]) < 1e-12);
+	assert_int_equal(x->n_bins, 5);
+	const double e[] = {1, 2.8, 4.6, 6.4, 8.2, 10};
+	for (size_t i = 0; i <= 5; i++)
+		assert_true(x->edges[i] == e[i]);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(x->bins[i], 2);
+	assert_int_equal(x->n_top, 3); /* all counts 1: the smallest values first */
+	assert_true(x->top[0].num == 1 && x->top[1].num == 2 && x->top[2].num == 3);
+
+	const profile_col *f = profile_find(p, "f");
+	assert_int_equal(f->missing, 1);  /* the NaN */
+	assert_int_equal(f->infinite, 2);
+	assert_int_equal(f->n_values, 9);
+	assert_int_equal(f->distinct, 6); /* -1 0.5 1.5 2 3 4 */
+	assert_true(f->min == -1 && f->max == 4);
+	assert_true(fabs(f->mean - 15.5 / 9) < 1e-14);
+	assert_true(f->top[0].num == 2 && f->top[0].count == 3);
+	assert_true(f->top[1].num == 1.5 && f->top[1].count == 2);
+	assert_true(f->top[2].num == -1 && f->top[2].count == 1);
+
+	const profile_col *s = profile_find(p, "s");
+	assert_int_equal(s->missing, 1);
+	assert_int_equal(s->distinct, 4);
+	assert_int_equal(s->n_cats, 4);
+	assert_string_equal(s->cats[0].str, "b");
+	assert_int_equal(s->cats[0].count, 5);
+	assert_string_equal(s->cats[1].str, "a");
+	assert_string_equal(s->cats[2].str, "c");
+	assert_string_equal(s->cats[3].str, "d");
+	assert_int_equal(s->cats_other, 0);
+
+	const profile_col *bc = profile_find(p, "b");
+	assert_int_equal(bc->distinct, 2);
+	assert_true(fabs(bc->mean - 4.0 / 12) < 1e-14);
+	assert_string_equal(bc->cats[0].str, "false");
+	assert_int_equal(bc->cats[0].count, 8);
+
+	/* Round trip: the same text again. */
+	char *t1 = profile_dump(p);
+	json_t *j = json_loads(t1, 0, NULL);
+	profile *back;
+	assert_int_equal(profile_from_json(j, &back), 0);
+	char *t2 = profile_dump(back);
+	assert_string_equal(t1, t2);
+	assert_non_null(strstr(t1, "\"p50\": 5.5"));
+	assert_non_null(strstr(t1, "\"infinite\": 2"));
+
+	/* A damaged profile is refused with the field named. */
+	json_t *cols = json_object_get(j, "columns");
+	json_t *h = json_object_get(json_array_get(cols, 0), "histogram");
+	json_array_set_new(json_object_get(h, "counts"), 0, json_integer(-3));
+	profile *bad;
+	assert_int_equal(profile_from_json(j, &bad), SL_EPARSE);
+	assert_non_null(strstr(sl_errmsg(), "columns[0].histogram.counts[0]"));
+	assert_null(bad);
+	json_decref(j);
+	sl__free(t1);
+	sl__free(t2);
+	profile_free(back);
+	profile_free(p);
+	ds_close(t);
+}
+
+static void test_profile_edge_cases(void **state)
+{
+	ds_builder *b;
+	ds_table *t;
+	profile *p;
+
+	(void)state;
+	assert_int_equal(ds_builder_new(&b), 0);
+	assert_int_equal(ds_builder_add_col(b, "const", DS_FLOAT64, NULL), 0);
+	assert_int_equal(ds_builder_add_col(b, "empty", DS_INT64, NULL), 0);
+	assert_int_equal(ds_builder_add_col(b, "tiny", DS_FLOAT64, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(ds_append_f64(b, 0, 0.1), 0);
+		assert_int_equal(ds_append_null(b, 1), 0);
+		assert_int_equal(ds_append_f64(b, 2, 1 + i * 1e-16), 0);
+	}
+	assert_int_equal(ds_builder_finish(b, &t), 0);
+	ds_builder_free(b);
+	assert_int_equal(profile_build(t, NULL, &p), 0);
+	assert_int_equal(p->cols[0].n_bins, 1);
+	assert_int_equal(p->cols[0].bins[0], 4);
+	assert_true(p->cols[0].std == 0);
+	assert_int_equal(p->cols[1].n_bins, 0);
+	assert_true(isnan(p->cols[1].mean));
+	assert_true(p->cols[2].n_bins >= 1);
+	uint64_t total = 0;
+	for (size_t i = 0; i < p->cols[2].n_bins; i++)
+		total += p->cols[2].bins[i];
+	assert_int_equal(total, 4);
+	char *text = profile_dump(p);
+	json_t *j = json_loads(text, 0, NULL);
+	profile *back;
+	assert_int_equal(profile_from_json(j, &back), 0);
+	json_decref(j);
+	sl__free(text);
+	profile_free(back);
+	profile_free(p);
+	ds_close(t);
+}
+
+/* ---- drift decisions ----------------------------------------------------- */
+
+static void test_drift_identical(void **state)
+{
+	ds_table *a = normal_table(800, 0, 1);
+	drift_opts o;
+	drift_result r;
+
+	(void)state;
+	drift_opts_default(&o);
+	drift_of(a, a, &o, &r);
+	assert_int_equal(r.test, DRIFT_KS);
+	assert_false(r.drifted);
+	assert_true(r.ks == 0 && r.psi == 0 && r.wasserstein == 0);
+	assert_true(r.ks_pvalue == 1);
+	assert_true(r.out_of_range == 0);
+	ds_close(a);
+
+	/* Two samples of one distribution: no alarm either. */
+	a = normal_table(800, 0, 1);
+	ds_table *b = normal_table(600, 0, 2);
+	drift_of(a, b, &o, &r);
+	assert_false(r.drifted);
+	assert_true(r.ks_pvalue > 0.05);
+	ds_close(a);
+	ds_close(b);
+}
+
+static void test_drift_shifted(void **state)
+{
+	ds_table *a = normal_table(500, 0, 3), *b = normal_table(500, 1, 4);
+	drift_opts o;
+	drift_result r;
+
+	(void)state;
+	drift_opts_default(&o);
+	drift_of(a, b, &o, &r);
+	assert_int_equal(r.test, DRIFT_KS); /* small samples: the p-value decides */
+	assert_true(r.drifted);
+	assert_true(r.ks_pvalue < 1e-10);
+	assert_true(r.ks > 0.3);
+	assert_true(r.mean_shift > 0.8 && r.mean_shift < 1.2);
+	assert_true(r.wasserstein_norm > 0.7 && r.wasserstein_norm < 1.3);
+	ds_close(a);
+	ds_close(b);
+
+	/* Large samples: PSI decides, and a real shift still is drift. */
+	a = normal_table(5000, 0, 5);
+	b = normal_table(5000, 1, 6);
+	drift_of(a, b, &o, &r);
+	assert_int_equal(r.test, DRIFT_PSI);
+	assert_true(r.drifted);
+	assert_true(r.psi > 0.5);
+	assert_true(isnan(r.p_value));
+	assert_true(r.out_of_range > 0);
+	ds_close(a);
+	ds_close(b);
+}
+
+static void test_drift_large_sample_tiny_shift(void **state)
+{
+	ds_table *a = normal_table(100000, 0, 7), *b = normal_table(100000, 0.05, 8);
+	drift_opts o;
+	drift_result r;
+
+	(void)state;
+	drift_opts_default(&o);
+	drift_of(a, b, &o, &r);
+	/* The KS p-value alone would call this drift ... */
+	assert_true(r.ks_pvalue < 1e-6);
+	/* ... but a 0.05 sd shift is not one worth an alarm: PSI decides. */
+	assert_int_equal(r.test, DRIFT_PSI);
+	assert_true(r.psi < 0.02);
+	assert_false(r.drifted);
+
+	/* Forcing the p-value test shows the false alarm it would raise. */
+	o.numeric_test = DRIFT_KS;
+	drift_of(a, b, &o, &r);
+	assert_true(r.drifted);
+	ds_close(a);
+	ds_close(b);
+}
+
+static void test_drift_categories(void **state)
+{
+	const char *cats[] = {"a", "b", "c", "d"};
+	const size_t ra[] = {300, 500, 200}, rb[] = {400, 350, 250};
+	ds_table *a = cat_table(cats, ra, 3), *b = cat_table(cats, rb, 3);
+	drift_opts o;
+	drift_result r;
+
+	(void)state;
+	drift_opts_default(&o);
+	drift_of(a, a, &o, &r);
+	assert_false(r.drifted);
+	assert_true(r.chi2 == 0 && r.js == 0 && r.chi2_pvalue == 1);
+
+	drift_of(a, b, &o, &r);
+	assert_int_equal(r.test, DRIFT_CHI2);
+	assert_true(r.drifted);
+	assert_true(fabs(r.chi2 - 46.31185807656396) < 1e-9);
+	assert_true(fabs(r.chi2_pvalue - 8.780268470212761e-11) < 1e-19);
+	assert_true(fabs(r.js - 0.1295201392638965) < 1e-12);
+	ds_close(b);
+
+	/* A category the reference never saw. */
+	const size_t rc[] = {300, 500, 150, 50};
+	b = cat_table(cats, rc, 4);
+	drift_of(a, b, &o, &r);
+	assert_int_equal(r.new_categories, 1);
+	assert_true(r.drifted);
+	assert_true(fabs(r.chi2 - 57.142857142857146) < 1e-9);
+	assert_true(fabs(r.chi2_df - 3) < 1e-12);
+	assert_true(fabs(r.chi2_pvalue - 2.3956164095351736e-12) < 1e-20);
+	assert_true(fabs(r.js - 0.16608755580718873) < 1e-12);
+
+	/* Large n: JS decides; the same proportions are over its threshold. */
+	const size_t big_a[] = {3000, 5000, 2000}, big_b[] = {3020, 4990, 1990};
+	ds_close(a);
+	ds_close(b);
+	a = cat_table(cats, big_a, 3);
+	b = cat_table(cats, big_b, 3);
+	drift_of(a, b, &o, &r);
+	assert_int_equal(r.test, DRIFT_JS);
+	assert_false(r.drifted);
+	assert_true(r.js < 0.01);
+	ds_close(a);
+	ds_close(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kolmogorov),
+		cmocka_unit_test(test_chi2_and_gamma),
+		cmocka_unit_test(test_count_statistics),
+		cmocka_unit_test(test_sort_keys),
+		cmocka_unit_test(test_profile_numbers),
+		cmocka_unit_test(test_profile_edge_cases),
+		cmocka_unit_test(test_drift_identical),
+		cmocka_unit_test(test_drift_shifted),
+		cmocka_unit_test(test_drift_large_sample_tiny_shift),
+		cmocka_unit_test(test_drift_categories),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
