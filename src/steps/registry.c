@@ -15,6 +15,7 @@ extern const step_def step_ingest_file;
 extern const step_def step_ingest_jsonl;
 extern const step_def step_ingest_sql;
 extern const step_def step_split;
+extern const step_def step_validate;
 
 static const step_def *registry[] = {
 	&step_ingest_csv,
@@ -22,6 +23,7 @@ static const step_def *registry[] = {
 	&step_ingest_jsonl,
 	&step_ingest_sql,
 	&step_split,
+	&step_validate,
 };
 
 static int by_name(const void *a, const void *b)
