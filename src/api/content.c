@@ -6,6 +6,7 @@
 
 #include "api/project.h"
 #include "artifact/artifact.h"
+#include "dataset/dataset.h"
 
 /* A short text file is shown inline; anything else only by size and type. */
 static json_t *text_preview(const char *path)
@@ -38,11 +39,15 @@ int api_describe_content(sl_project *p, const char *id, json_t *obj, int head_ro
 	char *path = art_path(p->art_root, id);
 	int rc;
 
-	(void)head_rows;
 	if (!path)
 		return sl__err(SL_ENOMEM, "out of memory");
 	rc = art_verify(p->art_root, id);
-	if (rc == 0) {
+	if (rc == 0 && ds_is_dataset(path)) {
+		json_t *ds = NULL;
+		rc = ds_describe_json(path, head_rows > 0 ? (size_t)head_rows : 0, &ds);
+		if (rc == 0)
+			json_object_set_new(obj, "dataset", ds);
+	} else if (rc == 0) {
 		json_t *prev = text_preview(path);
 		if (prev)
 			json_object_set_new(obj, "preview", prev);
@@ -54,8 +59,8 @@ int api_describe_content(sl_project *p, const char *id, json_t *obj, int head_ro
 
 int api_export_content(const char *src, const char *format, const char *out_path)
 {
-	(void)src;
-	(void)out_path;
+	if (ds_is_dataset(src))
+		return ds_export(src, format, out_path);
 	return sl__err(SL_EINVAL, "--format %s applies to dataset artifacts; this one is a file "
 				  "(export it without --format)", format);
 }

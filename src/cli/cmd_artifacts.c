@@ -73,17 +73,31 @@ static int list(sl_project *p, int limit, const char *type, bool json)
 	return EXIT_OK;
 }
 
-static void print_cell(json_t *v)
+/* Shortest text that reads back as the same double, as the dataset export writes. */
+static void fmt_real(double d, char *buf, size_t size)
 {
-	if (json_is_null(v) || !v)
-		printf("%-12s", "null");
-	else if (json_is_string(v))
-		printf("%-12.40s", json_string_value(v));
-	else {
-		char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-		printf("%-12s", s ? s : "?");
-		free(s);
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, size, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			return;
 	}
+}
+
+static void print_cell(json_t *v, int width)
+{
+	char buf[64];
+
+	if (!v || json_is_null(v))
+		snprintf(buf, sizeof buf, "null");
+	else if (json_is_string(v))
+		snprintf(buf, sizeof buf, "%s", json_string_value(v));
+	else if (json_is_real(v))
+		fmt_real(json_real_value(v), buf, sizeof buf);
+	else if (json_is_integer(v))
+		snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else
+		snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "true" : "false");
+	printf("%-*.*s ", width, width, buf);
 }
 
 static int show(sl_project *p, const char *id, int rows, bool json)
@@ -132,17 +146,18 @@ static int show(sl_project *p, const char *id, int rows, bool json)
 			       json_string_value(json_object_get(c, "type")),
 			       (long long)json_integer_value(json_object_get(c, "nulls")));
 		if (json_array_size(head)) {
+			/* As many columns as fit a wide terminal line; --json has them all. */
+			enum { WIDTH = 12, MAX_COLS = 9 };
+			size_t shown = json_array_size(cols) < MAX_COLS ? json_array_size(cols) : MAX_COLS;
 			printf("\n");
-			json_array_foreach(cols, i, c)
-				printf("%-12.12s ", json_string_value(json_object_get(c, "name")));
+			for (i = 0; i < shown; i++)
+				print_cell(json_object_get(json_array_get(cols, i), "name"), WIDTH);
+			if (shown < json_array_size(cols))
+				printf("... (%zu more columns)", json_array_size(cols) - shown);
 			printf("\n");
 			json_array_foreach(head, i, row) {
-				size_t j;
-				json_t *v;
-				json_array_foreach(row, j, v) {
-					print_cell(v);
-					printf(" ");
-				}
+				for (size_t j = 0; j < shown; j++)
+					print_cell(json_array_get(row, j), WIDTH);
 				printf("\n");
 			}
 		}

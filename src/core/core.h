@@ -81,7 +81,7 @@ int sl__buf_append(sl__buf *b, const void *p, size_t n);
 int sl__buf_puts(sl__buf *b, const char *s);
 int sl__buf_putc(sl__buf *b, char c);
 int sl__buf_printf(sl__buf *b, const char *fmt, ...) SL__PRINTF(2, 3);
-int sl__buf_vprintf(sl__buf *b, const char *fmt, va_list ap);
+int sl__buf_vprintf(sl__buf *b, const char *fmt, va_list ap) SL__PRINTF(2, 0);
 void sl__buf_reset(sl__buf *b); /* len = 0, keeps memory */
 /* Hands the data to the caller (who frees it with sl__free) and resets b. */
 char *sl__buf_detach(sl__buf *b);

@@ -23,7 +23,7 @@ static const step_opt opts[] = {
 	{"path", OPT_PATH, true, NULL,
 	 "the CSV file, or a glob matching several with the same header (read in sorted order)"},
 	{"header", OPT_BOOL, false, "true", "the first row holds the column names"},
-	{"delimiter", OPT_STRING, false, ",", "field separator: one character, or \\t / tab"},
+	{"delimiter", OPT_STRING, false, "\",\"", "field separator: one character, or \\t / tab"},
 	{"columns", OPT_STRING_LIST, false, NULL, "column names when header is false (default c1, c2, ...)"},
 	{"types", OPT_MAP, false, NULL,
 	 "per-column types overriding inference: {col: int|float|bool|string|timestamp}"},

@@ -1,0 +1,95 @@
+/*
+ * Every built-in step is well formed: sorted unique names, a run function,
+ * documented options and ports, and defaults that parse as YAML of the
+ * option's type (checked by parsing a pipeline that uses the step with only
+ * its required options).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "pipeline/spec.h"
+#include "testutil.h"
+
+static const char *dummy(step_opt_type t)
+{
+	switch (t) {
+	case OPT_INT:
+		return "1";
+	case OPT_NUMBER:
+		return "1.5";
+	case OPT_BOOL:
+		return "true";
+	case OPT_LIST:
+		return "[]";
+	case OPT_MAP:
+		return "{}";
+	default:
+		return "x";
+	}
+}
+
+static void test_steps_are_well_formed(void **state)
+{
+	size_t n;
+	const step_def *const *all = step_all(&n);
+
+	(void)state;
+	assert_true(n >= 1);
+	for (size_t i = 0; i < n; i++) {
+		const step_def *d = all[i];
+		assert_non_null(d->name);
+		assert_non_null(d->run);
+		assert_non_null(d->summary);
+		assert_true(d->version >= 1);
+		if (i > 0)
+			assert_true(strcmp(all[i - 1]->name, d->name) < 0);
+		assert_ptr_equal(step_find(d->name), d);
+		for (const step_opt *o = d->opts; o && o->name; o++)
+			assert_non_null(o->help);
+		for (const step_port *p = d->outputs; p && p->name; p++)
+			assert_non_null(p->type);
+		for (const step_port *p = d->inputs; p && p->name; p++)
+			assert_non_null(p->type);
+	}
+	assert_null(step_find("no.such.step"));
+}
+
+static void test_defaults_parse(void **state)
+{
+	size_t n;
+	const step_def *const *all = step_all(&n);
+
+	(void)state;
+	for (size_t i = 0; i < n; i++) {
+		const step_def *d = all[i];
+		char text[8192];
+		size_t len = 0;
+		spec *s = NULL;
+
+		len += (size_t)snprintf(text + len, sizeof text - len,
+					"name: t\nsteps:\n  src:\n    run: 'true'\n    outputs: [o]\n"
+					"  s:\n    uses: %s\n    with: {", d->name);
+		for (const step_opt *o = d->opts; o && o->name; o++)
+			if (o->required)
+				len += (size_t)snprintf(text + len, sizeof text - len, "%s: %s, ", o->name,
+							dummy(o->type));
+		len += (size_t)snprintf(text + len, sizeof text - len, "}\n    inputs: {");
+		for (const step_port *p = d->inputs; p && p->name; p++)
+			if (!p->optional)
+				len += (size_t)snprintf(text + len, sizeof text - len, "%s: src.o, ", p->name);
+		len += (size_t)snprintf(text + len, sizeof text - len, "}\n");
+		int rc = spec_parse_string(text, len, "t.yaml", "/tmp", NULL, 0, &s);
+		if (rc)
+			fail_msg("step %s: %s", d->name, sl_errmsg());
+		spec_free(s);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_steps_are_well_formed),
+		cmocka_unit_test(test_defaults_parse),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
