@@ -14,6 +14,7 @@ extern const step_def step_ingest_csv;
 extern const step_def step_ingest_file;
 extern const step_def step_ingest_jsonl;
 extern const step_def step_ingest_sql;
+extern const step_def step_label;
 extern const step_def step_split;
 extern const step_def step_validate;
 
@@ -22,6 +23,7 @@ static const step_def *registry[] = {
 	&step_ingest_file,
 	&step_ingest_jsonl,
 	&step_ingest_sql,
+	&step_label,
 	&step_split,
 	&step_validate,
 };
