@@ -145,7 +145,7 @@ static void *pool_main(void *arg)
 	return NULL;
 }
 
-void csv_parallel_for(unsigned threads, size_t n, void (*fn)(void *ctx, size_t i, unsigned worker),
+void ds_parallel_for(unsigned threads, size_t n, void (*fn)(void *ctx, size_t i, unsigned worker),
 		      void *ctx)
 {
 	pthread_t tid[CSV_MAX_THREADS];
@@ -166,7 +166,7 @@ void csv_parallel_for(unsigned threads, size_t n, void (*fn)(void *ctx, size_t i
 		pthread_join(tid[t], NULL);
 }
 
-unsigned csv_thread_count(unsigned asked)
+unsigned ds_thread_count(unsigned asked)
 {
 	long n;
 
@@ -441,9 +441,63 @@ static int make_chunks(csv_reader *rd, const ds_source *src, const bool *drop, s
 	return 0;
 }
 
-static int merge(csv_reader *rd, ds_builder *b, uint64_t *out_rows)
+typedef struct merge_job {
+	csv_reader *rd;
+	ds_builder *b;
+	int *rc; /* per column */
+} merge_job;
+
+/* Appends column j of every chunk to the builder, in chunk order. */
+static void merge_fn(void *ctx, size_t j, unsigned worker)
+{
+	merge_job *m = ctx;
+	csv_reader *rd = m->rd;
+	int rc = 0;
+
+	(void)worker;
+	for (size_t i = 0; rc == 0 && i < rd->nchunks; i++) {
+		csv_chunk *ch = &rd->chunks[i];
+		csv_ccol *col = &ch->cols[j];
+		size_t nr = ch->nrows;
+		if (nr == 0)
+			continue;
+		switch (col->type) {
+		case CSV_NONE:
+			rc = ds_append_nulls(m->b, j, nr);
+			break;
+		case DS_INT64:
+		case DS_TIMESTAMP:
+			rc = ds_append_i64s(m->b, j, col->data, col->valid, nr);
+			break;
+		case DS_FLOAT64:
+			rc = ds_append_f64s(m->b, j, col->data, col->valid, nr);
+			break;
+		case DS_BOOL:
+			rc = ds_append_bools(m->b, j, col->data, col->valid, nr);
+			break;
+		case DS_STRING:
+			rc = ds_append_dict(m->b, j, &col->dict, col->data, col->valid, nr);
+			break;
+		}
+		/* Each chunk column is freed once appended, so memory peaks at
+		 * the dataset plus the columns being merged. */
+		sl__free(col->data);
+		sl__free(col->valid);
+		ds_dict_free(&col->dict);
+		col->data = NULL;
+		col->valid = NULL;
+	}
+	m->rc[j] = rc;
+}
+
+/*
+ * Builds the dataset from the chunks. Columns are independent, so they
+ * are merged in parallel, each by one thread in chunk order (invariant 3).
+ */
+static int merge(csv_reader *rd, ds_builder *b, unsigned threads, uint64_t *out_rows)
 {
 	const csv_conf *c = &rd->conf;
+	merge_job m = {rd, b, NULL};
 	uint64_t rows = 0;
 	int rc;
 
@@ -454,56 +508,16 @@ static int merge(csv_reader *rd, ds_builder *b, uint64_t *out_rows)
 			return rc;
 	if ((rc = ds_builder_reserve(b, rows)))
 		return rc;
-	for (size_t j = 0; j < c->ncols; j++) {
-		for (size_t i = 0; i < rd->nchunks; i++) {
-			csv_chunk *ch = &rd->chunks[i];
-			csv_ccol *col = &ch->cols[j];
-			size_t nr = ch->nrows;
-			if (nr == 0)
-				continue;
-			switch (col->type) {
-			case CSV_NONE:
-				rc = ds_append_nulls(b, j, nr);
-				break;
-			case DS_INT64:
-			case DS_TIMESTAMP:
-				rc = ds_append_i64s(b, j, col->data, col->valid, nr);
-				break;
-			case DS_FLOAT64:
-				rc = ds_append_f64s(b, j, col->data, col->valid, nr);
-				break;
-			case DS_BOOL:
-				rc = ds_append_bools(b, j, col->data, col->valid, nr);
-				break;
-			case DS_STRING: {
-				const ds_dict *d = &col->dict;
-				const char **strs = sl__calloc(d->n ? d->n : 1, sizeof *strs);
-				size_t *lens = sl__calloc(d->n ? d->n : 1, sizeof *lens);
-				if (!strs || !lens) {
-					rc = sl__err(SL_ENOMEM, "out of memory");
-				} else {
-					for (size_t k = 0; k < d->n; k++)
-						strs[k] = ds_dict_entry(d, (uint32_t)k, &lens[k]);
-					rc = ds_append_coded(b, j, strs, lens, d->n, col->data, col->valid, nr);
-				}
-				sl__free(strs);
-				sl__free(lens);
-				break;
-			}
-			}
-			if (rc)
-				return rc;
-			/* Each chunk column is freed once appended, so memory
-			 * peaks at the dataset plus one column. */
-			sl__free(col->data);
-			sl__free(col->valid);
-			ds_dict_free(&col->dict);
-			col->data = NULL;
-			col->valid = NULL;
-		}
-	}
+	m.rc = sl__calloc(c->ncols + 1, sizeof *m.rc);
+	if (!m.rc)
+		return sl__err(SL_ENOMEM, "out of memory");
+	ds_parallel_for(threads, c->ncols, merge_fn, &m);
+	for (size_t j = 0; rc == 0 && j < c->ncols; j++)
+		if (m.rc[j])
+			rc = sl__err(m.rc[j], "column '%s': out of memory merging", c->names[j]);
+	sl__free(m.rc);
 	*out_rows = rows;
-	return 0;
+	return rc;
 }
 
 static int read_csv(const ds_source *src, const bool *drop, size_t n, const ds_ingest_opts *opt,
@@ -535,7 +549,7 @@ static int read_csv(const ds_source *src, const bool *drop, size_t n, const ds_i
 	    (rc = setup_overrides(&rd->conf, opt)))
 		goto done;
 
-	threads = csv_thread_count(opt->threads);
+	threads = ds_thread_count(opt->threads);
 	for (size_t s = 0; s < n; s++)
 		total += src[s].len;
 	chunk = opt->chunk_size;
@@ -557,7 +571,7 @@ static int read_csv(const ds_source *src, const bool *drop, size_t n, const ds_i
 	}
 
 	/* Phase 1: counts, then quote parity and line numbers by prefix sums. */
-	csv_parallel_for(threads, rd->nchunks, count_fn, rd);
+	ds_parallel_for(threads, rd->nchunks, count_fn, rd);
 	for (size_t i = 0, q = 0, nl = 0; i < rd->nchunks; i++) {
 		csv_chunk *ch = &rd->chunks[i];
 		if (ch->first) {
@@ -571,7 +585,7 @@ static int read_csv(const ds_source *src, const bool *drop, size_t n, const ds_i
 	}
 
 	/* Phase 2: parse. */
-	csv_parallel_for(threads, rd->nchunks, parse_fn, rd);
+	ds_parallel_for(threads, rd->nchunks, parse_fn, rd);
 	for (size_t i = 0; i < rd->nchunks; i++) {
 		csv_chunk *ch = &rd->chunks[i];
 		if (ch->rc == SL_EPARSE && ch->fatal) {
@@ -598,7 +612,7 @@ static int read_csv(const ds_source *src, const bool *drop, size_t n, const ds_i
 				t = csv_join(t, rd->chunks[i].cols[j].type);
 		rd->final_type[j] = t == CSV_NONE ? DS_STRING : t;
 	}
-	csv_parallel_for(threads, rd->nchunks, convert_fn, rd);
+	ds_parallel_for(threads, rd->nchunks, convert_fn, rd);
 	for (size_t i = 0; i < rd->nchunks; i++)
 		if ((rc = rd->chunks[i].rc))
 			goto done;
@@ -617,7 +631,7 @@ static int read_csv(const ds_source *src, const bool *drop, size_t n, const ds_i
 				goto done;
 		}
 	}
-	if ((rc = ds_builder_new(&b)) || (rc = merge(rd, b, &st.rows)))
+	if ((rc = ds_builder_new(&b)) || (rc = merge(rd, b, threads, &st.rows)))
 		goto done;
 	st.bytes = total;
 	st.files = n;

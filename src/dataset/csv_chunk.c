@@ -15,6 +15,9 @@
  */
 #include <stdio.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "dataset/csv_int.h"
 
@@ -297,11 +300,25 @@ static bool parse_as(ds_type t, const char *p, size_t len, int64_t *iv, double *
 void csv_count_chunk(csv_chunk *ch)
 {
 	const unsigned char *p = (const unsigned char *)ch->nom_start;
-	size_t n = (size_t)(ch->nom_end - ch->nom_start), q = 0, nl = 0;
+	size_t n = (size_t)(ch->nom_end - ch->nom_start), q = 0, nl = 0, i = 0;
 
-	/* Plain loops over bytes that the compiler vectorises well enough:
-	 * this phase runs at memory speed either way. */
-	for (size_t i = 0; i < n; i++) {
+#if defined(__SSE2__)
+	/* 16 bytes at a time: each match subtracts -1 from a byte counter;
+	 * every 255 blocks the counters are summed (psadbw) before they wrap. */
+	const __m128i vq = _mm_set1_epi8('"'), vn = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+	while (i + 16 <= n) {
+		__m128i cq = zero, cn = zero;
+		for (int k = 0; k < 255 && i + 16 <= n; k++, i += 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+			cq = _mm_sub_epi8(cq, _mm_cmpeq_epi8(v, vq));
+			cn = _mm_sub_epi8(cn, _mm_cmpeq_epi8(v, vn));
+		}
+		__m128i sq = _mm_sad_epu8(cq, zero), sn = _mm_sad_epu8(cn, zero);
+		q += (size_t)_mm_cvtsi128_si32(sq) + (size_t)_mm_extract_epi16(sq, 4);
+		nl += (size_t)_mm_cvtsi128_si32(sn) + (size_t)_mm_extract_epi16(sn, 4);
+	}
+#endif
+	for (; i < n; i++) {
 		q += p[i] == '"';
 		nl += p[i] == '\n';
 	}

@@ -8,7 +8,7 @@
 
 #include "dataset/internal.h"
 
-#define CSV_MAX_THREADS 64
+#define CSV_MAX_THREADS DS_MAX_THREADS
 #define CSV_NONE 0 /* a chunk column that has seen only nulls */
 
 /* One field of the row being parsed. */
@@ -111,9 +111,6 @@ typedef struct csv_reader {
 	int *final_type; /* per column, after the parse */
 } csv_reader;
 
-void csv_parallel_for(unsigned threads, size_t n, void (*fn)(void *ctx, size_t i, unsigned worker),
-		      void *ctx);
-unsigned csv_thread_count(unsigned asked);
 void csv_drop_pages(const char *p, size_t n);
 
 /*

@@ -13,17 +13,18 @@
  * An interning string dictionary: entry k is bytes[offs[k] .. offs[k+1]-1),
  * followed by a NUL at offs[k+1]-1, so offs[n] == len and the byte blob is
  * exactly the on-disk dictionary section. Lookups go through an open
- * addressing table of code+1 (0 = empty) with linear probing, kept at most
- * half full; each entry's 32-bit hash is kept so that growing never rehashes
- * strings and most mismatches cost one compare.
+ * addressing table with linear probing, kept at most half full. A slot
+ * holds an entry's 32-bit hash in its high half and code+1 in its low half
+ * (0 = empty), so a probe that misses costs one memory access, and growing
+ * never rehashes strings.
  */
 typedef struct ds_dict {
 	char *bytes;
 	size_t len, cap;
 	uint64_t *offs; /* n + 1 entries once anything is interned */
-	uint32_t *hashes;
+	uint32_t *hashes; /* per entry, for merging dictionaries without rehashing */
 	size_t n, ncap;
-	uint32_t *slots;
+	uint64_t *slots;
 	size_t nslots; /* a power of two, or 0 */
 } ds_dict;
 
@@ -35,6 +36,8 @@ void ds_dict_free(ds_dict *d);
 int ds_dict_intern(ds_dict *d, const char *s, size_t len, uint32_t *out_code);
 /* Same with a precomputed ds_hash64(s, len, 0). */
 int ds_dict_intern_h(ds_dict *d, const char *s, size_t len, uint64_t h, uint32_t *out_code);
+/* Same with the 32-bit entry hash another dictionary stored (d->hashes[k]). */
+int ds_dict_intern_h32(ds_dict *d, const char *s, size_t len, uint32_t h, uint32_t *out_code);
 
 static inline const char *ds_dict_entry(const ds_dict *d, uint32_t code, size_t *out_len)
 {
@@ -57,6 +60,10 @@ struct ds_builder {
 	size_t n, cap;
 };
 
+/* ds_append_coded from a ds_dict, reusing its stored hashes. */
+int ds_append_dict(ds_builder *b, size_t j, const ds_dict *d, const uint32_t *codes,
+		   const uint8_t *validity, size_t n);
+
 /* Bitmap helpers. */
 static inline void ds_bit_set(uint8_t *bm, size_t i)
 {
@@ -75,6 +82,17 @@ static inline bool ds_bit_get(const uint8_t *bm, size_t i)
 
 /* Copies n bits from src (starting at bit 0) to dst starting at bit at. */
 void ds_bits_copy(uint8_t *dst, size_t at, const uint8_t *src, size_t n);
+
+/*
+ * Runs fn(ctx, i, worker) for i in [0, n) on up to threads threads (the
+ * caller is one of them), handing out items in order from a shared counter.
+ * worker (< threads) identifies the thread, for per-thread scratch memory.
+ */
+#define DS_MAX_THREADS 64
+void ds_parallel_for(unsigned threads, size_t n, void (*fn)(void *ctx, size_t i, unsigned worker),
+		     void *ctx);
+/* asked, or the number of online CPUs when 0; at most DS_MAX_THREADS. */
+unsigned ds_thread_count(unsigned asked);
 
 /* format.c: serialises a builder into a file image. */
 int ds_format_write(const ds_builder *b, const char *path);

@@ -163,7 +163,7 @@ void ds_dict_free(ds_dict *d)
 static int dict_grow_slots(ds_dict *d)
 {
 	size_t ns = d->nslots ? d->nslots * 2 : 64;
-	uint32_t *slots;
+	uint64_t *slots;
 
 	if (ns > SIZE_MAX / sizeof *slots)
 		return sl__err(SL_ENOMEM, "dictionary too large");
@@ -174,7 +174,7 @@ static int dict_grow_slots(ds_dict *d)
 		size_t i = d->hashes[k] & (ns - 1);
 		while (slots[i])
 			i = (i + 1) & (ns - 1);
-		slots[i] = (uint32_t)(k + 1);
+		slots[i] = (uint64_t)d->hashes[k] << 32 | (k + 1);
 	}
 	sl__free(d->slots);
 	d->slots = slots;
@@ -182,17 +182,18 @@ static int dict_grow_slots(ds_dict *d)
 	return 0;
 }
 
-int ds_dict_intern_h(ds_dict *d, const char *s, size_t len, uint64_t h64, uint32_t *out_code)
+int ds_dict_intern_h32(ds_dict *d, const char *s, size_t len, uint32_t h, uint32_t *out_code)
 {
-	uint32_t h = (uint32_t)(h64 ^ (h64 >> 32));
 	size_t i;
 
 	if ((d->n + 1) * 2 > d->nslots && dict_grow_slots(d))
 		return SL_ENOMEM;
 	for (i = h & (d->nslots - 1); d->slots[i]; i = (i + 1) & (d->nslots - 1)) {
-		uint32_t k = d->slots[i] - 1;
-		if (d->hashes[k] == h && d->offs[k + 1] - d->offs[k] - 1 == len &&
-		    memcmp(d->bytes + d->offs[k], s, len) == 0) {
+		uint64_t slot = d->slots[i];
+		if ((uint32_t)(slot >> 32) != h)
+			continue;
+		uint32_t k = (uint32_t)slot - 1;
+		if (d->offs[k + 1] - d->offs[k] - 1 == len && memcmp(d->bytes + d->offs[k], s, len) == 0) {
 			*out_code = k;
 			return 0;
 		}
@@ -232,10 +233,15 @@ int ds_dict_intern_h(ds_dict *d, const char *s, size_t len, uint64_t h64, uint32
 	d->len += len + 1;
 	d->hashes[d->n] = h;
 	d->offs[d->n + 1] = d->len;
-	d->slots[i] = (uint32_t)(d->n + 1);
+	d->slots[i] = (uint64_t)h << 32 | (d->n + 1);
 	*out_code = (uint32_t)d->n;
 	d->n++;
 	return 0;
+}
+
+int ds_dict_intern_h(ds_dict *d, const char *s, size_t len, uint64_t h64, uint32_t *out_code)
+{
+	return ds_dict_intern_h32(d, s, len, (uint32_t)(h64 ^ (h64 >> 32)), out_code);
 }
 
 int ds_dict_intern(ds_dict *d, const char *s, size_t len, uint32_t *out_code)
@@ -547,8 +553,14 @@ int ds_append_bools(ds_builder *b, size_t j, const uint8_t *values, const uint8_
 	return 0;
 }
 
-int ds_append_coded(ds_builder *b, size_t j, const char *const *strs, const size_t *lens,
-		    size_t dict_n, const uint32_t *codes, const uint8_t *validity, size_t n)
+/*
+ * The body of ds_append_coded; hashes (may be NULL) are the entries' 32-bit
+ * dictionary hashes when the caller has them (merging a ds_dict), which
+ * saves hashing every string again.
+ */
+static int append_coded(ds_builder *b, size_t j, const char *const *strs, const size_t *lens,
+			const uint32_t *hashes, size_t dict_n, const uint32_t *codes,
+			const uint8_t *validity, size_t n)
 {
 	ds_bcol *c = &b->cols[j];
 	uint32_t *map = NULL, *dst;
@@ -573,7 +585,9 @@ int ds_append_coded(ds_builder *b, size_t j, const char *const *strs, const size
 			goto done;
 		}
 		if (!map[code]) {
-			if ((rc = ds_dict_intern(&c->dict, strs[code], lens[code], &mapped)))
+			rc = hashes ? ds_dict_intern_h32(&c->dict, strs[code], lens[code], hashes[code], &mapped)
+				    : ds_dict_intern(&c->dict, strs[code], lens[code], &mapped);
+			if (rc)
 				goto done;
 			map[code] = mapped + 1;
 		}
@@ -586,6 +600,31 @@ int ds_append_coded(ds_builder *b, size_t j, const char *const *strs, const size
 			dst[k] = map[dst[k]] - 1;
 done:
 	sl__free(map);
+	return rc;
+}
+
+int ds_append_coded(ds_builder *b, size_t j, const char *const *strs, const size_t *lens,
+		    size_t dict_n, const uint32_t *codes, const uint8_t *validity, size_t n)
+{
+	return append_coded(b, j, strs, lens, NULL, dict_n, codes, validity, n);
+}
+
+int ds_append_dict(ds_builder *b, size_t j, const ds_dict *d, const uint32_t *codes,
+		   const uint8_t *validity, size_t n)
+{
+	const char **strs = sl__calloc(d->n ? d->n : 1, sizeof *strs);
+	size_t *lens = sl__calloc(d->n ? d->n : 1, sizeof *lens);
+	int rc;
+
+	if (!strs || !lens) {
+		rc = sl__err(SL_ENOMEM, "out of memory");
+	} else {
+		for (size_t k = 0; k < d->n; k++)
+			strs[k] = ds_dict_entry(d, (uint32_t)k, &lens[k]);
+		rc = append_coded(b, j, strs, lens, d->hashes, d->n, codes, validity, n);
+	}
+	sl__free(strs);
+	sl__free(lens);
 	return rc;
 }
 

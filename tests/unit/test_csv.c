@@ -14,6 +14,7 @@
 #include "core.h"
 #include "dataset/dataset.h"
 #include "steps/step.h"
+#include "pipeline/spec.h"
 #include "testutil.h"
 
 /* Reads text as CSV with opt (NULL: defaults) into a table; returns the code. */
@@ -423,17 +424,20 @@ static int run_step(step_run *r, const char *name, const char *dir, const char *
 
 	assert_non_null(def);
 	memset(r, 0, sizeof *r);
-	r->with = json_loads(with_json, 0, &err);
-	assert_non_null(r->with);
-	/* Defaults filled in, as the spec parser does. */
-	for (const step_opt *o = def->opts; o->name; o++) {
-		if (json_object_get(r->with, o->name) || !o->def)
-			continue;
-		json_t *v = o->type == OPT_BOOL ? json_boolean(!strcmp(o->def, "true"))
-			  : o->type == OPT_INT ? json_integer(atoll(o->def))
-					       : json_string(o->def);
-		json_object_set_new(r->with, o->name, v);
+	/* Options resolved exactly as a pipeline run resolves them (defaults
+	 * filled in and typed by the spec parser): JSON is YAML flow syntax. */
+	{
+		char text[4096];
+		spec *sp = NULL;
+		int n = snprintf(text, sizeof text, "steps:\n  s:\n    uses: %s\n    with: %s\n",
+				 name, with_json);
+		int rc = spec_parse_string(text, (size_t)n, "test.yaml", dir, NULL, 0, &sp);
+		if (rc)
+			fail_msg("%s", sl_errmsg());
+		r->with = json_incref(sp->steps[0].with);
+		spec_free(sp);
 	}
+	(void)err;
 	r->data = tu_path(dir, "out.ds");
 	r->rejects = tu_path(dir, "rejects.csv");
 	r->names[0] = "data";
@@ -452,7 +456,10 @@ static int run_step(step_run *r, const char *name, const char *dir, const char *
 	r->ctx.output_paths = r->paths;
 	r->ctx.metrics = r->metrics;
 	r->ctx.out_meta = r->meta;
-	return def->run(&r->ctx);
+	int rc = def->run(&r->ctx);
+	if (rc)
+		print_message("%s: %s: %s\n", name, sl_err_name(rc), sl_errmsg());
+	return rc;
 }
 
 static double metric(const step_run *r, const char *name)
