@@ -526,15 +526,25 @@ static void log_report(vrun *v)
 	}
 	step_log(ctx, "profile:");
 	step_log(ctx, "  %-20s %-9s %9s %9s %12s %12s %12s %12s %12s", "column", "type", "missing",
-		 "distinct", "mean", "std", "min", "median", "max");
+		 "distinct", "mean", "std", "min", "p50|top", "max");
 	for (size_t j = 0; j < v->prof->n_cols; j++) {
 		const profile_col *p = &v->prof->cols[j];
-		char f[DS_F64_BUF];
+		char f[DS_TS_BUF], g[DS_TS_BUF], h[DS_TS_BUF];
+		if (p->type == DS_TIMESTAMP && p->n_values) {
+			/* Microseconds mean nothing to a reader: print times. */
+			ds_format_timestamp((int64_t)p->min, f);
+			ds_format_timestamp((int64_t)p->q[3], g);
+			ds_format_timestamp((int64_t)p->max, h);
+			step_log(ctx, "  %-20s %-9s %9" PRIu64 " %9" PRIu64 " %12s %12s %s %s %s",
+				 p->name, ds_type_name(p->type), p->missing, p->distinct, "-", "-",
+				 f, g, h);
+			continue;
+		}
 		step_log(ctx, "  %-20s %-9s %9" PRIu64 " %9" PRIu64 " %12s %12s %12s %12s %12s",
 			 p->name, ds_type_name(p->type), p->missing, p->distinct, fmt_num(p->mean, a),
 			 fmt_num(p->std, b), fmt_num(p->min, c),
 			 p->numeric ? fmt_num(p->q[3], d) : (p->n_top ? p->top[0].str : "-"),
-			 fmt_num(p->max, f));
+			 fmt_num(p->max, e));
 	}
 }
 
