@@ -315,10 +315,13 @@ static void excerpt(char *dst, size_t size, const char *s, size_t len)
 }
 
 /*
- * Converts cell in (column c) to type t into *out. On failure writes the
- * reason into why and returns false. String results may point into c->text.
+ * Converts cell in (column c) to type t into *out. Returns 0, or CONV_BAD
+ * with the reason in why when the value does not fit, or SL_ENOMEM. String
+ * results may point into c->text.
  */
-static bool convert(sql_col *c, const sql_cell *in, ds_type t, sql_cell *out, char *why,
+#define CONV_BAD 1
+
+static int convert(sql_col *c, const sql_cell *in, ds_type t, sql_cell *out, char *why,
 		    size_t why_size)
 {
 	char ex[64];
@@ -326,56 +329,56 @@ static bool convert(sql_col *c, const sql_cell *in, ds_type t, sql_cell *out, ch
 
 	*out = *in;
 	if (in->kind == K_NULL)
-		return true;
+		return 0;
 	switch (t) {
 	case DS_INT64:
 		out->kind = K_INT;
 		if (in->kind == K_INT)
-			return true;
+			return 0;
 		if (in->kind == K_FLOAT) {
 			/* Exactly integral and inside the range only: 2^63 is not. */
 			if (in->f == floor(in->f) && in->f >= -9223372036854775808.0 &&
 			    in->f < 9223372036854775808.0) {
 				out->i = (int64_t)in->f;
-				return true;
+				return 0;
 			}
 			snprintf(why, why_size, "%.17g is not an int64", in->f);
-			return false;
+			return CONV_BAD;
 		}
 		if (ds_parse_i64(in->s, in->len, &out->i))
-			return true;
+			return 0;
 		excerpt(ex, sizeof ex, in->s, in->len);
 		snprintf(why, why_size, "%s is not an int64", ex);
-		return false;
+		return CONV_BAD;
 	case DS_FLOAT64:
 		out->kind = K_FLOAT;
 		if (in->kind == K_INT) {
 			out->f = (double)in->i;
-			return true;
+			return 0;
 		}
 		if (in->kind == K_FLOAT)
-			return true;
+			return 0;
 		if (ds_parse_f64(in->s, in->len, &out->f)) {
 			/* Inf from digits is a number too large for a double
 			 * (a numeric of 400 digits), not the same value. */
 			if (isfinite(out->f) || !isdigit((unsigned char)in->s[in->len - 1]))
-				return true;
+				return 0;
 			excerpt(ex, sizeof ex, in->s, in->len);
 			snprintf(why, why_size, "%s is out of the range of a float64", ex);
-			return false;
+			return CONV_BAD;
 		}
 		excerpt(ex, sizeof ex, in->s, in->len);
 		snprintf(why, why_size, "%s is not a float64", ex);
-		return false;
+		return CONV_BAD;
 	case DS_BOOL:
 		out->kind = K_INT;
 		if (in->kind == K_INT && (in->i == 0 || in->i == 1)) {
 			out->i = in->i;
-			return true;
+			return 0;
 		}
 		if (in->kind == K_TEXT && parse_bool(in->s, in->len, &b)) {
 			out->i = b;
-			return true;
+			return 0;
 		}
 		if (in->kind == K_TEXT) {
 			excerpt(ex, sizeof ex, in->s, in->len);
@@ -385,11 +388,11 @@ static bool convert(sql_col *c, const sql_cell *in, ds_type t, sql_cell *out, ch
 		} else {
 			snprintf(why, why_size, "%.17g is not a bool (0 or 1)", in->f);
 		}
-		return false;
+		return CONV_BAD;
 	case DS_TIMESTAMP:
 		out->kind = K_INT;
 		if (in->kind == K_TEXT && parse_ts(in->s, in->len, &out->i))
-			return true;
+			return 0;
 		if (in->kind == K_TEXT) {
 			excerpt(ex, sizeof ex, in->s, in->len);
 			snprintf(why, why_size, "%s is not an ISO 8601 timestamp (or is out of range)",
@@ -398,11 +401,11 @@ static bool convert(sql_col *c, const sql_cell *in, ds_type t, sql_cell *out, ch
 			snprintf(why, why_size, "a number is not a timestamp (convert it in the query, "
 						"e.g. datetime(x, 'unixepoch') in SQLite)");
 		}
-		return false;
+		return CONV_BAD;
 	case DS_STRING:
 		out->kind = K_TEXT;
 		if (in->kind == K_TEXT)
-			return true;
+			return 0;
 		sl__buf_reset(&c->text);
 		if (in->kind == K_INT) {
 			if (sl__buf_printf(&c->text, "%" PRId64, in->i) != 0)
@@ -415,13 +418,12 @@ static bool convert(sql_col *c, const sql_cell *in, ds_type t, sql_cell *out, ch
 		}
 		out->s = c->text.data;
 		out->len = c->text.len;
-		return true;
+		return 0;
 	}
 	snprintf(why, why_size, "unknown type");
-	return false;
+	return CONV_BAD;
 nomem:
-	snprintf(why, why_size, "out of memory");
-	return false;
+	return sl__err(SL_ENOMEM, "out of memory");
 }
 
 /* The inferred type of a source cell. */
@@ -527,8 +529,10 @@ static int infer_append(sql_col *c, const sql_cell *v)
 		if (rc)
 			return rc;
 	}
-	if (!convert(c, v, (ds_type)c->type, &conv, why, sizeof why))
-		return sl__err(SL_ENOMEM, "%s", why); /* widening makes every value fit */
+	/* Widening made every value fit: only running out of memory fails. */
+	rc = convert(c, v, (ds_type)c->type, &conv, why, sizeof why);
+	if (rc)
+		return rc < 0 ? rc : sl__err(SL_EINVAL, "%s", why);
 	return append_cell(c->b, 0, (ds_type)c->type, &conv);
 }
 
@@ -551,8 +555,11 @@ static int row_accept(sql_reader *rd, bool check_utf8)
 				return bad_row(rd, j, why);
 			}
 		}
-		if (c->fixed && !convert(c, in, c->fixed, &rd->out[j], why, sizeof why))
-			return bad_row(rd, j, why);
+		if (c->fixed) {
+			rc = convert(c, in, c->fixed, &rd->out[j], why, sizeof why);
+			if (rc)
+				return rc < 0 ? rc : bad_row(rd, j, why);
+		}
 	}
 	for (size_t j = 0; rc == 0 && j < rd->ncol; j++) {
 		sql_col *c = &rd->cols[j];
