@@ -221,7 +221,6 @@ static int build_words(keys *k)
 		probe p = {0, NULL, 0};
 		uint64_t h;
 		uint32_t id;
-		int rc;
 
 		if (!ds_valid(valid, i)) {
 			k->ids[i] = KEYS_NONE;
@@ -232,9 +231,10 @@ static int build_words(keys *k)
 		h = mix64(p.v);
 		id = k->nslots ? find(k, h, &p) : KEYS_NONE;
 		if (id == KEYS_NONE) {
-			id = (uint32_t)k->n;
-			if ((rc = add(k, h, p.v, i)))
+			int rc = add(k, h, p.v, i);
+			if (rc)
 				return rc;
+			id = (uint32_t)k->n - 1;
 		}
 		k->ids[i] = id;
 		k->sizes[id]++;

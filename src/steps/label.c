@@ -643,18 +643,18 @@ done:
 static int append_target(label_job *L, ds_builder *b, size_t jt)
 {
 	const uint8_t *valid = ds_col_validity(L->src, L->src_col);
-	size_t *run = sl__malloc((L->n ? L->n : 1) * sizeof *run), m = 0, zero = 0;
+	size_t *batch = sl__malloc((L->n ? L->n : 1) * sizeof *batch), m = 0, zero = 0;
 	int rc = 0;
 
-	if (!run)
+	if (!batch)
 		return sl__err(SL_ENOMEM, "out of memory");
 	for (size_t i = 0; i < L->n && !rc; i++) {
 		size_t s = L->src_rows[i];
 		if (s != SRC_NONE && s != SRC_NULL && ds_valid(valid, s)) {
-			run[m++] = s;
+			batch[m++] = s;
 			continue;
 		}
-		if (m && (rc = ds_append_from(b, jt, L->src, L->src_col, run, m)))
+		if (m && (rc = ds_append_from(b, jt, L->src, L->src_col, batch, m)))
 			break;
 		m = 0;
 		if (s != SRC_NULL && L->def_table)
@@ -663,8 +663,8 @@ static int append_target(label_job *L, ds_builder *b, size_t jt)
 			rc = ds_append_null(b, jt);
 	}
 	if (!rc && m)
-		rc = ds_append_from(b, jt, L->src, L->src_col, run, m);
-	sl__free(run);
+		rc = ds_append_from(b, jt, L->src, L->src_col, batch, m);
+	sl__free(batch);
 	return rc;
 }
 
@@ -739,9 +739,10 @@ static int report_balance(label_job *L, const ds_table *out, size_t jt)
 	sl__buf_init(&line, 8192);
 	sl__buf_printf(&line, "label balance (%zu values):", nv);
 	for (size_t k = 0; k < nv; k++) {
-		char text[64], name[80];
+		char text[64];
 		keys_text(ks, e[k].id, text, sizeof text);
 		if (k < MAX_LABEL_METRICS) {
+			char name[80];
 			snprintf(name, sizeof name, "label.%s", text);
 			step_metric(L->ctx, name, (double)e[k].count);
 		}

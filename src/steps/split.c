@@ -410,10 +410,11 @@ static int split_stratified(split_job *s, size_t j)
 	step_metric(s->ctx, "classes", (double)ncls);
 	for (size_t c = 0; c < ncls; c++) {
 		const size_t *cnt = &cls_counts[c * NSPLIT];
-		char name[80], label[64];
+		char label[64];
 		keys_text(k, (uint32_t)c, label, sizeof label);
 		if (c < MAX_CLASS_METRICS)
 			for (int sp = 0; sp < NSPLIT; sp++) {
+				char name[80];
 				snprintf(name, sizeof name, "rows_%s.%s", split_names[sp], label);
 				step_metric(s->ctx, name, (double)cnt[sp]);
 			}
@@ -455,11 +456,10 @@ static uint64_t order_i64(int64_t v)
 
 static uint64_t order_f64(double d)
 {
-	uint64_t bits;
+	uint64_t bits = 0; /* -0.0 sorts with 0.0 */
 
-	if (d == 0.0)
-		d = 0.0; /* -0.0 sorts with 0.0 */
-	memcpy(&bits, &d, sizeof bits);
+	if (d != 0.0)
+		memcpy(&bits, &d, sizeof bits);
 	/* Negative numbers: flip all bits (larger magnitude sorts first);
 	 * positive ones: set the sign bit (above every negative). */
 	return bits >> 63 ? ~bits : bits | 0x8000000000000000ull;
