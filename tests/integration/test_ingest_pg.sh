@@ -172,6 +172,59 @@ show=$(sl runs show latest)
 contains "$show" "error in the query at line 2, column 8: column \"nosuch\" does not exist (SQLSTATE 42703)"
 [ "$(step_status bad)" = failed ] || fail "bad query: step status"
 
+# Errors while rows stream, values the mapped type cannot hold, a timeout.
+cat > runtime.yaml <<Y
+name: pg-runtime
+steps:
+  div:
+    uses: ingest.sql
+    with:
+      url: "$URL"
+      query: SELECT g, 10 / (g - 3) AS q FROM generate_series(1, 5) g
+Y
+expect_exit 1 sl run runtime.yaml
+contains "$(sl runs show latest)" "the query failed at row 3: division by zero (SQLSTATE 22012)"
+
+cat > infinity.yaml <<Y
+name: pg-infinity
+steps:
+  inf:
+    uses: ingest.sql
+    with:
+      url: "$URL"
+      query: SELECT d FROM (VALUES ('2024-01-01'::date), ('infinity'::date), (NULL)) v(d)
+      on_error: skip
+Y
+sl run infinity.yaml >/dev/null 2>run.err || fail "infinity run: $(cat run.err)"
+show=$(sl runs show latest)
+contains "$show" "rows=2"
+contains "$show" "rows_skipped=1"
+
+cat > slow.yaml <<Y
+name: pg-slow
+steps:
+  slow:
+    uses: ingest.sql
+    with:
+      url: "$URL"
+      query: SELECT pg_sleep(10) AS slept
+      timeout: 0.2
+Y
+expect_exit 1 sl run slow.yaml
+contains "$(sl runs show latest)" "canceling statement due to statement timeout (SQLSTATE 57014)"
+
+cat > dup.yaml <<Y
+name: pg-dup
+steps:
+  dup:
+    uses: ingest.sql
+    with:
+      url: "$URL"
+      query: SELECT 1, 2
+Y
+expect_exit 1 sl run dup.yaml
+contains "$(sl runs show latest)" 'two columns named "?column?" (1 and 2); give them distinct names with AS'
+
 cat > conflict.yaml <<Y
 name: pg-conflict
 steps:
