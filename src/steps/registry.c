@@ -17,6 +17,7 @@ extern const step_def step_ingest_sql;
 extern const step_def step_label;
 extern const step_def step_split;
 extern const step_def step_validate;
+extern const step_def step_wrangle;
 
 static const step_def *registry[] = {
 	&step_ingest_csv,
@@ -26,6 +27,7 @@ static const step_def *registry[] = {
 	&step_label,
 	&step_split,
 	&step_validate,
+	&step_wrangle,
 };
 
 static int by_name(const void *a, const void *b)

@@ -1,0 +1,3134 @@
+/*
+ * The fitted transform (see transform.h): fitting, the artifact format, and
+ * application to tables and to single rows.
+ *
+ * Design notes:
+ *
+ *  1. Fitting an operation only adds learned fields to its (normalised) op
+ *     object; applying always starts from that object. So fit-then-apply in
+ *     wrangle and apply-from-artifact run the same code on the same JSON, and
+ *     the artifact cannot disagree with what produced the training data.
+ *  2. An op object is compiled against its input schema into an output
+ *     schema and a list of producers. A producer reads one input column (or,
+ *     for derive, an expression over all of them) and makes one or more
+ *     output columns; untouched columns are P_PASS producers.
+ *  3. Each producer kind has one scalar kernel (kern()) used by both paths:
+ *     the table path calls it for every row of the column, the row path
+ *     once. Only P_PASS (a bulk copy), P_EXPR (the expression evaluator,
+ *     itself shared between the paths) and the history-dependent P_LAG and
+ *     P_ROLL (table only) take other routes.
+ *  4. For the row path every schema column has a slot in the workspace.
+ *     Input column k is slot k; P_PASS outputs reuse their input's slot, so a
+ *     column that flows through untouched is never copied; every other
+ *     output gets a fresh slot at compile time. String outputs own a buffer
+ *     per slot that keeps its capacity, so a warm workspace allocates nothing.
+ *  5. Missing values: null everywhere, and for the statistics and for impute
+ *     also NaN and +-Inf in float columns, since they cannot be averaged and
+ *     JSON cannot hold them.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "dataset/transform.h"
+
+/* ---- small helpers --------------------------------------------------------- */
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+/* A string -> index map with keys copied into one arena (offsets, so growth is safe). */
+typedef struct strmap {
+	sl__buf keys;      /* key bytes */
+	size_t *off, *len;
+	uint64_t *count;   /* a counter per key for callers that count */
+	uint32_t *last;    /* last document that counted the key (df counting) */
+	size_t n, cap;
+	uint32_t *slots;   /* index + 1, 0 = empty */
+	size_t nslots;
+} strmap;
+
+static void strmap_init(strmap *m)
+{
+	memset(m, 0, sizeof *m);
+	sl__buf_init(&m->keys, 0);
+}
+
+static void strmap_free(strmap *m)
+{
+	sl__buf_free(&m->keys);
+	sl__free(m->off);
+	sl__free(m->len);
+	sl__free(m->count);
+	sl__free(m->last);
+	sl__free(m->slots);
+	memset(m, 0, sizeof *m);
+}
+
+static const char *strmap_key(const strmap *m, size_t k)
+{
+	return m->keys.data + m->off[k];
+}
+
+static long strmap_find(const strmap *m, const char *s, size_t n)
+{
+	if (!m->nslots)
+		return -1;
+	for (size_t i = fnv1a(s, n) & (m->nslots - 1);; i = (i + 1) & (m->nslots - 1)) {
+		uint32_t v = m->slots[i];
+		if (!v)
+			return -1;
+		if (m->len[v - 1] == n && (n == 0 || !memcmp(strmap_key(m, v - 1), s, n)))
+			return (long)(v - 1);
+	}
+}
+
+static int strmap_rehash(strmap *m)
+{
+	size_t ns = m->nslots ? m->nslots * 2 : 64;
+	uint32_t *sl = sl__calloc(ns, sizeof *sl);
+
+	if (!sl)
+		return sl__err(SL_ENOMEM, "out of memory");
+	for (size_t k = 0; k < m->n; k++) {
+		size_t i = fnv1a(strmap_key(m, k), m->len[k]) & (ns - 1);
+		while (sl[i])
+			i = (i + 1) & (ns - 1);
+		sl[i] = (uint32_t)(k + 1);
+	}
+	sl__free(m->slots);
+	m->slots = sl;
+	m->nslots = ns;
+	return 0;
+}
+
+/* The index of s, adding it (count 0) when new. */
+static int strmap_add(strmap *m, const char *s, size_t n, size_t *out)
+{
+	long f = strmap_find(m, s, n);
+	int rc;
+
+	if (f >= 0) {
+		*out = (size_t)f;
+		return 0;
+	}
+	if (m->n >= UINT32_MAX - 1)
+		return sl__err(SL_ELIMIT, "too many distinct values");
+	if (m->n == m->cap) {
+		size_t nc = m->cap ? m->cap * 2 : 64;
+		size_t *o = sl__reallocarray(m->off, nc, sizeof *o);
+		if (o)
+			m->off = o;
+		size_t *l = o ? sl__reallocarray(m->len, nc, sizeof *l) : NULL;
+		if (l)
+			m->len = l;
+		uint64_t *c = l ? sl__reallocarray(m->count, nc, sizeof *c) : NULL;
+		if (c)
+			m->count = c;
+		uint32_t *la = c ? sl__reallocarray(m->last, nc, sizeof *la) : NULL;
+		if (!la)
+			return sl__err(SL_ENOMEM, "out of memory");
+		m->last = la;
+		m->cap = nc;
+	}
+	m->off[m->n] = m->keys.len;
+	m->len[m->n] = n;
+	m->count[m->n] = 0;
+	m->last[m->n] = UINT32_MAX;
+	if ((rc = sl__buf_append(&m->keys, s, n)) || (rc = sl__buf_putc(&m->keys, '\0')))
+		return rc;
+	*out = m->n++;
+	if (m->n * 2 > m->nslots) {
+		if ((rc = strmap_rehash(m)))
+			return rc;
+	} else {
+		size_t i = fnv1a(s, n) & (m->nslots - 1);
+		while (m->slots[i])
+			i = (i + 1) & (m->nslots - 1);
+		m->slots[i] = (uint32_t)(*out + 1);
+	}
+	return 0;
+}
+
+static int cmp_bytes(const char *a, size_t la, const char *b, size_t lb)
+{
+	size_t m = la < lb ? la : lb;
+	int c = m ? memcmp(a, b, m) : 0;
+
+	if (c)
+		return c;
+	return la < lb ? -1 : (la > lb ? 1 : 0);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* Reads row i of column j of t as a value. */
+static void load(const ds_table *t, size_t j, size_t i, expr_value *v)
+{
+	memset(v, 0, sizeof *v);
+	if (!ds_valid(ds_col_validity(t, j), i)) {
+		v->null = true;
+		return;
+	}
+	switch (ds_col_type(t, j)) {
+	case DS_INT64:
+	case DS_TIMESTAMP: v->i = ds_col_i64(t, j)[i]; break;
+	case DS_FLOAT64: v->f = ds_col_f64(t, j)[i]; break;
+	case DS_BOOL: v->i = ds_col_bool(t, j)[i]; break;
+	case DS_STRING: v->s = ds_col_str(t, j, i, &v->len); break;
+	}
+}
+
+static int put(ds_builder *b, size_t j, ds_type t, const expr_value *v)
+{
+	if (v->null)
+		return ds_append_null(b, j);
+	switch (t) {
+	case DS_INT64:
+	case DS_TIMESTAMP: return ds_append_i64(b, j, v->i);
+	case DS_FLOAT64: return ds_append_f64(b, j, v->f);
+	case DS_BOOL: return ds_append_bool(b, j, v->i != 0);
+	case DS_STRING: return ds_append_str(b, j, v->s ? v->s : "", v->s ? v->len : 0);
+	}
+	return sl__err(SL_EINVAL, "bad column type");
+}
+
+/* The text key of a category value (string, int64 or bool), in buf (>= 32 bytes) or borrowed. */
+static const char *cat_key(ds_type t, const expr_value *v, char *buf, size_t *len)
+{
+	if (t == DS_STRING) {
+		*len = v->len;
+		return v->s ? v->s : "";
+	}
+	if (t == DS_BOOL) {
+		*len = v->i ? 4 : 5;
+		return v->i ? "true" : "false";
+	}
+	*len = (size_t)snprintf(buf, 32, "%lld", (long long)v->i);
+	return buf;
+}
+
+/* ---- schema and producers --------------------------------------------------- */
+
+typedef struct scol {
+	char *name;
+	ds_type type;
+	size_t slot;
+} scol;
+
+typedef struct schema {
+	scol *c;
+	size_t n, cap;
+} schema;
+
+static void schema_free(schema *s)
+{
+	for (size_t k = 0; k < s->n; k++)
+		sl__free(s->c[k].name);
+	sl__free(s->c);
+	memset(s, 0, sizeof *s);
+}
+
+static int schema_add(schema *s, const char *name, ds_type type, size_t slot)
+{
+	for (size_t k = 0; k < s->n; k++)
+		if (!strcmp(s->c[k].name, name))
+			return sl__err(SL_EEXIST, "column '%s' would exist twice", name);
+	if (s->n == s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 16;
+		scol *c = sl__reallocarray(s->c, nc, sizeof *c);
+		if (!c)
+			return sl__err(SL_ENOMEM, "out of memory");
+		s->c = c;
+		s->cap = nc;
+	}
+	if (!(s->c[s->n].name = sl__strdup(name)))
+		return sl__err(SL_ENOMEM, "out of memory");
+	s->c[s->n].type = type;
+	s->c[s->n].slot = slot;
+	s->n++;
+	return 0;
+}
+
+static long schema_find(const schema *s, const char *name)
+{
+	for (size_t k = 0; k < s->n; k++)
+		if (!strcmp(s->c[k].name, name))
+			return (long)k;
+	return -1;
+}
+
+enum {
+	P_PASS, P_CAST, P_IMPUTE, P_CLIP, P_AFFINE, P_ONEHOT, P_ORDINAL, P_HASH,
+	P_TEXT, P_DATEPART, P_CYCLIC, P_EXPR, P_LAG, P_ROLL
+};
+
+enum { TX_TEXT, TX_TOKENS, TX_COUNTS, TX_BINARY, TX_TFIDF };
+enum { D_YEAR, D_QUARTER, D_MONTH, D_DAY, D_WEEKDAY, D_DAYOFYEAR, D_HOUR, D_MINUTE, D_SECOND };
+
+static const char *const date_parts[] = {"year", "quarter", "month", "day", "weekday",
+					 "dayofyear", "hour", "minute", "second"};
+/* The period of each part for cyclical encodings (0 = not cyclical). */
+static const double date_period[] = {0, 4, 12, 31, 7, 366, 24, 60, 60};
+
+typedef struct prod {
+	int kind;
+	size_t in;            /* input column (schema index of the op's input) */
+	ds_type itype, otype;
+	size_t out0, nout;    /* output columns out0 .. out0+nout-1 of the op's output */
+	expr_value fill;      /* P_IMPUTE */
+	char *fill_str;
+	double lo, hi;        /* P_CLIP (+-inf when absent); P_AFFINE center, scale */
+	int64_t ilo, ihi;
+	bool fail;            /* P_CAST: on_error fail */
+	strmap cats;          /* P_ONEHOT, P_ORDINAL, P_TEXT: category / vocabulary -> index */
+	uint64_t buckets;     /* P_HASH */
+	int mode;             /* P_TEXT mode; P_DATEPART / P_CYCLIC part; P_ROLL: 1 = mean */
+	bool lower;           /* P_TEXT */
+	size_t min_len;       /* P_TEXT */
+	double *idf;          /* P_TEXT tfidf */
+	bool cos;             /* P_CYCLIC */
+	expr *e;              /* P_EXPR */
+	int64_t k;            /* P_LAG: lag; P_ROLL: window */
+	int64_t min_periods;  /* P_ROLL */
+} prod;
+
+enum { O_COLS, O_FILTER, O_DEDUPE };
+
+typedef struct op {
+	int kind;
+	char *where;
+	prod *p;
+	size_t np;
+	schema out;
+	expr *filter;
+	size_t *keys;        /* O_DEDUPE; P_LAG/P_ROLL group keys */
+	size_t nkeys;
+	size_t order;        /* P_LAG/P_ROLL: the time column */
+	bool series;         /* contains P_LAG or P_ROLL */
+} op;
+
+struct transform {
+	json_t *ops_json;     /* normalised, fitted op objects */
+	schema in;
+	op *ops;
+	size_t nops;
+	size_t nslots;
+	size_t width;         /* widest schema, for gathering a row */
+};
+
+static void op_free(op *o)
+{
+	for (size_t k = 0; k < o->np; k++) {
+		prod *p = &o->p[k];
+		sl__free(p->fill_str);
+		strmap_free(&p->cats);
+		sl__free(p->idf);
+		expr_free(p->e);
+	}
+	sl__free(o->p);
+	schema_free(&o->out);
+	expr_free(o->filter);
+	sl__free(o->keys);
+	sl__free(o->where);
+	memset(o, 0, sizeof *o);
+}
+
+void transform_free(transform *tr)
+{
+	if (!tr)
+		return;
+	for (size_t k = 0; k < tr->nops; k++)
+		op_free(&tr->ops[k]);
+	sl__free(tr->ops);
+	schema_free(&tr->in);
+	json_decref(tr->ops_json);
+	sl__free(tr);
+}
+
+static const schema *final_schema(const transform *tr)
+{
+	return tr->nops ? &tr->ops[tr->nops - 1].out : &tr->in;
+}
+
+/* ---- option reading --------------------------------------------------------- */
+
+static const char *const op_names[] = {"select", "drop", "rename", "cast", "filter", "dedupe",
+				       "impute", "clip", "normalise", "encode", "text", "dates",
+				       "lag", "rolling", "derive"};
+enum { K_SELECT, K_DROP, K_RENAME, K_CAST, K_FILTER, K_DEDUPE, K_IMPUTE, K_CLIP, K_NORMALISE,
+       K_ENCODE, K_TEXT, K_DATES, K_LAG, K_ROLLING, K_DERIVE, K_N };
+
+/* The option each op's shorthand {OP: VALUE} sets. */
+static const char *const op_main[] = {"columns", "columns", "columns", "columns", "expr",
+				      "columns", "columns", "columns", "columns", "columns",
+				      "column", "column", "column", "column", "columns"};
+
+/* Allowed keys per op (besides "op"), space-separated. */
+static const char *const op_keys[] = {
+	"columns", "columns", "columns", "columns on_error", "expr", "columns keep",
+	"columns strategy value fill", "columns min max lower_quantile upper_quantile bounds",
+	"columns method scale", "columns method max_categories n_buckets prefix categories",
+	"column lowercase output max_features min_df min_token_length prefix vocabulary idf",
+	"column parts cyclical drop", "column columns by order_by lags",
+	"column columns by order_by window agg min_periods", "columns"};
+
+static int op_kind(const char *name)
+{
+	if (!strcmp(name, "normalize") || !strcmp(name, "scale"))
+		return K_NORMALISE;
+	if (!strcmp(name, "drop_duplicates"))
+		return K_DEDUPE;
+	for (int k = 0; k < K_N; k++)
+		if (!strcmp(name, op_names[k]))
+			return k;
+	return -1;
+}
+
+static bool key_allowed(int kind, const char *key)
+{
+	const char *s = op_keys[kind];
+	size_t n = strlen(key);
+
+	while (*s) {
+		const char *e = strchr(s, ' ');
+		size_t l = e ? (size_t)(e - s) : strlen(s);
+		if (l == n && !strncmp(s, key, n))
+			return true;
+		s += l + (e ? 1 : 0);
+	}
+	return false;
+}
+
+static int bad_col(const char *where, const char *key, const schema *s, const char *name)
+{
+	const char **names = sl__calloc(s->n ? s->n : 1, sizeof *names);
+	const char *sug = NULL;
+
+	if (names) {
+		for (size_t k = 0; k < s->n; k++)
+			names[k] = s->c[k].name;
+		sug = expr_suggest(name, names, s->n);
+	}
+	if (sug) {
+		sl__err(SL_EINVAL, "%s.%s: unknown column '%s'; did you mean '%s'?", where, key, name, sug);
+	} else {
+		sl__err(SL_EINVAL, "%s.%s: unknown column '%s'", where, key, name);
+	}
+	sl__free(names);
+	return SL_EINVAL;
+}
+
+/*
+ * Reads option key (a string or a list of strings) as column indices of s.
+ * Absent: *out_n = 0 and *out = NULL (callers decide the default).
+ */
+static int get_cols(const json_t *o, const char *key, const char *where, const schema *s,
+		    size_t **out, size_t *out_n)
+{
+	const json_t *v = json_object_get(o, key);
+	size_t n, *idx;
+
+	*out = NULL;
+	*out_n = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_string(v))
+		n = 1;
+	else if (json_is_array(v))
+		n = json_array_size(v);
+	else
+		return sl__err(SL_EINVAL, "%s.%s: expected a column name or a list of names", where, key);
+	if (!(idx = sl__calloc(n ? n : 1, sizeof *idx)))
+		return sl__err(SL_ENOMEM, "out of memory");
+	for (size_t k = 0; k < n; k++) {
+		const json_t *x = json_is_string(v) ? v : json_array_get(v, k);
+		long j;
+		if (!json_is_string(x)) {
+			sl__free(idx);
+			return sl__err(SL_EINVAL, "%s.%s[%zu]: expected a column name", where, key, k);
+		}
+		if ((j = schema_find(s, json_string_value(x))) < 0) {
+			sl__free(idx);
+			return bad_col(where, key, s, json_string_value(x));
+		}
+		for (size_t q = 0; q < k; q++) {
+			if (idx[q] == (size_t)j) {
+				sl__free(idx);
+				return sl__err(SL_EINVAL, "%s.%s: column '%s' listed twice", where, key,
+					       json_string_value(x));
+			}
+		}
+		idx[k] = (size_t)j;
+	}
+	*out = idx;
+	*out_n = n;
+	return 0;
+}
+
+static const char *get_str(const json_t *o, const char *key, const char *def)
+{
+	const json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? json_string_value(v) : def;
+}
+
+static int get_choice(const json_t *o, const char *key, const char *where, const char *const *names,
+		      size_t n, int def, int *out)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (!v || json_is_null(v)) {
+		*out = def;
+		return 0;
+	}
+	for (size_t k = 0; json_is_string(v) && k < n; k++) {
+		if (!strcmp(json_string_value(v), names[k])) {
+			*out = (int)k;
+			return 0;
+		}
+	}
+	sl__buf b;
+	sl__buf_init(&b, 4096);
+	for (size_t k = 0; k < n; k++)
+		sl__buf_printf(&b, "%s%s", k ? ", " : "", names[k]);
+	sl__err(SL_EINVAL, "%s.%s: expected one of %s", where, key, b.data ? b.data : "");
+	sl__buf_free(&b);
+	return SL_EINVAL;
+}
+
+static int get_int(const json_t *o, const char *key, const char *where, int64_t def, int64_t min,
+		   int64_t *out)
+{
+	const json_t *v = json_object_get(o, key);
+
+	*out = def;
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
+	    fabs(json_real_value(v)) < 9e15)
+		*out = (int64_t)json_real_value(v);
+	else if (json_is_integer(v))
+		*out = (int64_t)json_integer_value(v);
+	else
+		return sl__err(SL_EINVAL, "%s.%s: expected an integer", where, key);
+	if (*out < min)
+		return sl__err(SL_EINVAL, "%s.%s: must be at least %lld", where, key, (long long)min);
+	return 0;
+}
+
+static int get_num(const json_t *o, const char *key, const char *where, double *out, bool *present)
+{
+	const json_t *v = json_object_get(o, key);
+
+	*present = false;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_number(v) || !isfinite(json_number_value(v)))
+		return sl__err(SL_EINVAL, "%s.%s: expected a number", where, key);
+	*out = json_number_value(v);
+	*present = true;
+	return 0;
+}
+
+static bool is_numeric(ds_type t)
+{
+	return t == DS_INT64 || t == DS_FLOAT64;
+}
+
+/* A JSON value as a typed value of type t (for impute fills); false when it does not fit. */
+static bool json_to_value(const json_t *v, ds_type t, expr_value *out, char **out_str)
+{
+	memset(out, 0, sizeof *out);
+	*out_str = NULL;
+	switch (t) {
+	case DS_INT64:
+		if (json_is_integer(v)) {
+			out->i = (int64_t)json_integer_value(v);
+			return true;
+		}
+		if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
+		    fabs(json_real_value(v)) < 9e15) {
+			out->i = (int64_t)json_real_value(v);
+			return true;
+		}
+		return false;
+	case DS_FLOAT64:
+		if (!json_is_number(v))
+			return false;
+		out->f = json_number_value(v);
+		return true;
+	case DS_BOOL:
+		if (!json_is_boolean(v))
+			return false;
+		out->i = json_is_true(v);
+		return true;
+	case DS_TIMESTAMP:
+		return json_is_string(v) &&
+		       ds_parse_timestamp(json_string_value(v), json_string_length(v), &out->i);
+	case DS_STRING:
+		if (!json_is_string(v) || !(*out_str = sl__strndup(json_string_value(v), json_string_length(v))))
+			return false;
+		out->s = *out_str;
+		out->len = json_string_length(v);
+		return true;
+	}
+	return false;
+}
+
+static json_t *value_to_json(ds_type t, const expr_value *v)
+{
+	char buf[DS_TS_BUF];
+
+	if (v->null)
+		return json_null();
+	switch (t) {
+	case DS_INT64: return json_integer((json_int_t)v->i);
+	case DS_FLOAT64: return json_real(v->f);
+	case DS_BOOL: return json_boolean(v->i);
+	case DS_TIMESTAMP:
+		ds_format_timestamp(v->i, buf);
+		return json_string(buf);
+	case DS_STRING: return json_stringn(v->s, v->len);
+	}
+	return json_null();
+}
+
+/* ---- kernels (note 3) --------------------------------------------------------- */
+
+static void civil(int64_t us, int64_t *y, int *m, int *d, int64_t *days_out, int64_t *sod)
+{
+	int64_t days = us / 86400000000LL, rem = us % 86400000000LL;
+
+	if (rem < 0) {
+		rem += 86400000000LL;
+		days--;
+	}
+	*days_out = days;
+	*sod = rem / 1000000;
+	/* Days to civil date (proleptic Gregorian), era-based. */
+	int64_t z = days + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static int64_t date_part(int64_t us, int part)
+{
+	int64_t y, days, sod;
+	int m, d;
+
+	civil(us, &y, &m, &d, &days, &sod);
+	switch (part) {
+	case D_YEAR: return y;
+	case D_QUARTER: return (m - 1) / 3 + 1;
+	case D_MONTH: return m;
+	case D_DAY: return d;
+	case D_WEEKDAY: return ((days % 7) + 7 + 3) % 7; /* Monday = 0; 1970-01-01 was a Thursday */
+	case D_DAYOFYEAR: {
+		static const int cum[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+		bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+		return cum[m - 1] + d + (leap && m > 2);
+	}
+	case D_HOUR: return sod / 3600;
+	case D_MINUTE: return sod / 60 % 60;
+	default: return sod % 60;
+	}
+}
+
+static bool tok_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+	       c >= 0x80;
+}
+
+/*
+ * Calls fn for each token of s (maximal runs of letters, digits, '_' and
+ * non-ASCII bytes of at least min_len bytes), lowercased into tmp when lower.
+ */
+typedef int (*tok_fn)(void *arg, const char *tok, size_t len);
+
+static int tokenize(const char *s, size_t n, bool lower, size_t min_len, char *tmp, size_t tmpcap,
+		    tok_fn fn, void *arg)
+{
+	size_t i = 0;
+	int rc;
+
+	while (i < n) {
+		while (i < n && !tok_char((unsigned char)s[i]))
+			i++;
+		size_t st = i;
+		while (i < n && tok_char((unsigned char)s[i]))
+			i++;
+		size_t len = i - st;
+		if (len == 0 || len < min_len)
+			continue;
+		const char *t = s + st;
+		if (lower) {
+			if (len > tmpcap)
+				len = tmpcap; /* tokens longer than the buffer are cut, consistently */
+			for (size_t k = 0; k < len; k++) {
+				char c = s[st + k];
+				tmp[k] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+			}
+			t = tmp;
+		}
+		if ((rc = fn(arg, t, len)))
+			return rc;
+	}
+	return 0;
+}
+
+#define TOKEN_MAX 256
+
+typedef struct text_acc {
+	const prod *p;
+	expr_value *out;
+	sl__buf *sb;
+} text_acc;
+
+static int text_count_tok(void *arg, const char *tok, size_t len)
+{
+	text_acc *a = arg;
+	long k = strmap_find(&a->p->cats, tok, len);
+
+	if (k >= 0) {
+		if (a->p->mode == TX_BINARY)
+			a->out[k].f = 1;
+		else
+			a->out[k].f += 1;
+	}
+	return 0;
+}
+
+static int text_join_tok(void *arg, const char *tok, size_t len)
+{
+	text_acc *a = arg;
+	int rc = 0;
+
+	if (a->sb->len)
+		rc = sl__buf_putc(a->sb, ' ');
+	return rc ? rc : sl__buf_append(a->sb, tok, len);
+}
+
+static int cast_fail(const prod *p, const char *what)
+{
+	return sl__err(SL_EPARSE, "cannot cast %s to %s", what, ds_type_name(p->otype));
+}
+
+/*
+ * The single definition of what a producer computes for one value (note 3).
+ * out has p->nout entries; string results are written to sb (reset here) or
+ * point into in or into p.
+ */
+static int kern(const prod *p, const expr_value *in, expr_value *out, sl__buf *sb)
+{
+	char tmp[DS_TS_BUF > 64 ? DS_TS_BUF : 64];
+
+	switch (p->kind) {
+	case P_PASS:
+		*out = *in;
+		return 0;
+	case P_CAST:
+		memset(out, 0, sizeof *out);
+		if (in->null || p->itype == p->otype) {
+			*out = *in;
+			return 0;
+		}
+		switch (p->otype) {
+		case DS_STRING: {
+			size_t n;
+			sl__buf_reset(sb);
+			if (p->itype == DS_FLOAT64)
+				n = ds_format_f64(in->f, tmp);
+			else if (p->itype == DS_TIMESTAMP)
+				n = ds_format_timestamp(in->i, tmp);
+			else if (p->itype == DS_BOOL)
+				n = (size_t)snprintf(tmp, sizeof tmp, "%s", in->i ? "true" : "false");
+			else
+				n = (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)in->i);
+			if (sl__buf_append(sb, tmp, n))
+				return SL_ENOMEM;
+			out->s = sb->data;
+			out->len = n;
+			return 0;
+		}
+		case DS_FLOAT64:
+			if (p->itype == DS_STRING) {
+				if (!ds_parse_f64(in->s, in->len, &out->f))
+					goto bad;
+			} else {
+				out->f = (double)in->i;
+			}
+			return 0;
+		case DS_INT64:
+		case DS_TIMESTAMP:
+			if (p->itype == DS_STRING) {
+				bool ok = p->otype == DS_INT64 ? ds_parse_i64(in->s, in->len, &out->i)
+							       : ds_parse_timestamp(in->s, in->len, &out->i);
+				if (!ok)
+					goto bad;
+			} else if (p->itype == DS_FLOAT64) {
+				if (!(in->f >= -9.2e18 && in->f <= 9.2e18))
+					goto bad;
+				out->i = (int64_t)in->f; /* toward zero, as astype(int) */
+			} else {
+				out->i = in->i;
+			}
+			return 0;
+		case DS_BOOL:
+			if (p->itype == DS_STRING) {
+				bool b;
+				if (!ds_parse_bool(in->s, in->len, &b))
+					goto bad;
+				out->i = b;
+			} else if (p->itype == DS_FLOAT64) {
+				if (isnan(in->f))
+					goto bad;
+				out->i = in->f != 0;
+			} else {
+				out->i = in->i != 0;
+			}
+			return 0;
+		}
+	bad:
+		if (p->fail) {
+			if (p->itype == DS_STRING)
+				return cast_fail(p, in->len > 40 ? "a long string" : "this value");
+			return cast_fail(p, ds_type_name(p->itype));
+		}
+		memset(out, 0, sizeof *out);
+		out->null = true;
+		return 0;
+	case P_IMPUTE: {
+		bool missing = in->null || (p->itype == DS_FLOAT64 && !isfinite(in->f));
+		if (missing) {
+			*out = p->fill;
+		} else {
+			*out = *in;
+			if (p->itype == DS_INT64 && p->otype == DS_FLOAT64)
+				out->f = (double)in->i;
+		}
+		return 0;
+	}
+	case P_CLIP:
+		*out = *in;
+		if (in->null)
+			return 0;
+		if (p->itype == DS_INT64) {
+			out->i = in->i < p->ilo ? p->ilo : (in->i > p->ihi ? p->ihi : in->i);
+		} else if (!isnan(in->f)) {
+			out->f = in->f < p->lo ? p->lo : (in->f > p->hi ? p->hi : in->f);
+		}
+		return 0;
+	case P_AFFINE:
+		memset(out, 0, sizeof *out);
+		out->null = in->null;
+		if (!in->null)
+			out->f = ((p->itype == DS_INT64 ? (double)in->i : in->f) - p->lo) / p->hi;
+		return 0;
+	case P_ONEHOT:
+	case P_ORDINAL:
+	case P_HASH: {
+		size_t len;
+		const char *key;
+		for (size_t k = 0; k < p->nout; k++) {
+			memset(&out[k], 0, sizeof out[k]);
+			out[k].null = p->kind == P_ORDINAL;
+		}
+		if (in->null)
+			return 0;
+		key = cat_key(p->itype, in, tmp, &len);
+		if (p->kind == P_HASH) {
+			out[fnv1a(key, len) % p->buckets].f = 1;
+			return 0;
+		}
+		long c = strmap_find(&p->cats, key, len);
+		if (c < 0)
+			return 0;
+		if (p->kind == P_ORDINAL) {
+			out[0].null = false;
+			out[0].i = c;
+		} else {
+			out[c].f = 1;
+		}
+		return 0;
+	}
+	case P_TEXT: {
+		char tokbuf[TOKEN_MAX];
+		text_acc a = {p, out, sb};
+		int rc;
+		if (p->mode == TX_TEXT || p->mode == TX_TOKENS) {
+			memset(out, 0, sizeof *out);
+			out->null = in->null;
+			if (in->null)
+				return 0;
+			sl__buf_reset(sb);
+			if (p->mode == TX_TEXT) {
+				if (sl__buf_reserve(sb, in->len + 1))
+					return SL_ENOMEM;
+				for (size_t i = 0; i < in->len; i++) {
+					char c = in->s[i];
+					sb->data[i] = p->lower && c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+				}
+				sb->len = in->len;
+				sb->data[sb->len] = '\0';
+			} else if ((rc = tokenize(in->s, in->len, p->lower, p->min_len, tokbuf, TOKEN_MAX,
+						  text_join_tok, &a))) {
+				return rc;
+			}
+			out->s = sb->data ? sb->data : "";
+			out->len = sb->len;
+			return 0;
+		}
+		for (size_t k = 0; k < p->nout; k++)
+			memset(&out[k], 0, sizeof out[k]);
+		if (in->null)
+			return 0;
+		tokenize(in->s, in->len, p->lower, p->min_len, tokbuf, TOKEN_MAX, text_count_tok, &a);
+		if (p->mode == TX_TFIDF) {
+			double ss = 0;
+			for (size_t k = 0; k < p->nout; k++) {
+				out[k].f *= p->idf[k];
+				ss += out[k].f * out[k].f;
+			}
+			if (ss > 0) {
+				double inv = 1.0 / sqrt(ss);
+				for (size_t k = 0; k < p->nout; k++)
+					out[k].f *= inv;
+			}
+		}
+		return 0;
+	}
+	case P_DATEPART:
+		memset(out, 0, sizeof *out);
+		out->null = in->null;
+		if (!in->null)
+			out->i = date_part(in->i, p->mode);
+		return 0;
+	case P_CYCLIC: {
+		memset(out, 0, sizeof *out);
+		out->null = in->null;
+		if (in->null)
+			return 0;
+		int64_t v = date_part(in->i, p->mode);
+		/* One-based parts start the cycle at zero. */
+		if (p->mode == D_MONTH || p->mode == D_DAY || p->mode == D_DAYOFYEAR || p->mode == D_QUARTER)
+			v -= 1;
+		double ang = 2 * M_PI * (double)v / date_period[p->mode];
+		out->f = p->cos ? cos(ang) : sin(ang);
+		return 0;
+	}
+	}
+	return sl__err(SL_EINVAL, "producer has no scalar kernel");
+}
+
+/* ---- compiling an op object (note 2) ------------------------------------------- */
+
+typedef struct cctx {
+	transform *tr;
+	const schema *in;
+	op *o;
+	const json_t *j;
+	const char *where;
+} cctx;
+
+static int new_prod(cctx *c, int kind, size_t in, prod **out)
+{
+	op *o = c->o;
+	prod *np = sl__reallocarray(o->p, o->np + 1, sizeof *np);
+
+	if (!np)
+		return sl__err(SL_ENOMEM, "out of memory");
+	o->p = np;
+	*out = &o->p[o->np++];
+	memset(*out, 0, sizeof **out);
+	(*out)->kind = kind;
+	(*out)->in = in;
+	(*out)->itype = in < c->in->n ? c->in->c[in].type : EXPR_TNULL;
+	(*out)->out0 = o->out.n;
+	strmap_init(&(*out)->cats);
+	return 0;
+}
+
+/* Adds output column name of type t for producer p (a new slot, or the input's for P_PASS). */
+static int add_out(cctx *c, prod *p, const char *name, ds_type t)
+{
+	size_t slot = p->kind == P_PASS ? c->in->c[p->in].slot : c->tr->nslots++;
+	int rc = schema_add(&c->o->out, name, t, slot);
+
+	if (rc == SL_EEXIST)
+		return sl__err_prefix(rc, "%s", c->where);
+	if (rc == 0)
+		p->nout++;
+	return rc;
+}
+
+static int pass(cctx *c, size_t j)
+{
+	prod *p;
+	int rc = new_prod(c, P_PASS, j, &p);
+
+	if (rc == 0) {
+		p->otype = c->in->c[j].type;
+		rc = add_out(c, p, c->in->c[j].name, p->otype);
+	}
+	return rc;
+}
+
+static bool in_list(const size_t *l, size_t n, size_t j)
+{
+	for (size_t k = 0; k < n; k++)
+		if (l[k] == j)
+			return true;
+	return false;
+}
+
+/* The learned object `key` of op, holding column name -> value. */
+static const json_t *learned(cctx *c, const char *key, const char *col, int *rc)
+{
+	const json_t *v = json_object_get(json_object_get(c->j, key), col);
+
+	if (!v)
+		*rc = sl__err(SL_ECORRUPT, "%s.%s: no learned value for column '%s'", c->where, key, col);
+	return v;
+}
+
+static int compile_cols_op(cctx *c, int kind)
+{
+	const schema *in = c->in;
+	size_t *cols = NULL, ncols = 0;
+	int rc;
+
+	if ((rc = get_cols(c->j, "columns", c->where, in, &cols, &ncols)))
+		return rc;
+	for (size_t j = 0; j < in->n && rc == 0; j++) {
+		prod *p;
+		const char *name = in->c[j].name;
+		ds_type t = in->c[j].type;
+		if (!in_list(cols, ncols, j)) {
+			rc = pass(c, j);
+			continue;
+		}
+		switch (kind) {
+		case K_IMPUTE: {
+			const json_t *v = learned(c, "fill", name, &rc);
+			if (rc || (rc = new_prod(c, P_IMPUTE, j, &p)))
+				break;
+			const char *st = get_str(c->j, "strategy", "mean");
+			p->otype = (t == DS_INT64 && (!strcmp(st, "mean") || !strcmp(st, "median"))) ? DS_FLOAT64 : t;
+			if (!json_to_value(v, p->otype, &p->fill, &p->fill_str)) {
+				rc = sl__err(SL_EINVAL, "%s.fill: value for column '%s' is not a %s", c->where,
+					     name, ds_type_name(p->otype));
+				break;
+			}
+			rc = add_out(c, p, name, p->otype);
+			break;
+		}
+		case K_CLIP: {
+			const json_t *v = learned(c, "bounds", name, &rc);
+			if (rc || (rc = new_prod(c, P_CLIP, j, &p)))
+				break;
+			if (!is_numeric(t) || !json_is_array(v) || json_array_size(v) != 2) {
+				rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; clip needs numbers", c->where,
+					     name, ds_type_name(t));
+				break;
+			}
+			const json_t *l = json_array_get(v, 0), *h = json_array_get(v, 1);
+			p->lo = json_is_number(l) ? json_number_value(l) : -INFINITY;
+			p->hi = json_is_number(h) ? json_number_value(h) : INFINITY;
+			p->ilo = json_is_number(l) ? (int64_t)fmax(ceil(p->lo), -9.2e18) : INT64_MIN;
+			p->ihi = json_is_number(h) ? (int64_t)fmin(floor(p->hi), 9.2e18) : INT64_MAX;
+			p->otype = t;
+			rc = add_out(c, p, name, t);
+			break;
+		}
+		case K_NORMALISE: {
+			const json_t *v = learned(c, "scale", name, &rc);
+			if (rc || (rc = new_prod(c, P_AFFINE, j, &p)))
+				break;
+			if (!is_numeric(t) || !json_is_array(v) || json_array_size(v) != 2 ||
+			    !json_is_number(json_array_get(v, 0)) || !json_is_number(json_array_get(v, 1)) ||
+			    json_number_value(json_array_get(v, 1)) == 0) {
+				rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; normalise needs numbers",
+					     c->where, name, ds_type_name(t));
+				break;
+			}
+			p->lo = json_number_value(json_array_get(v, 0));
+			p->hi = json_number_value(json_array_get(v, 1));
+			p->otype = DS_FLOAT64;
+			rc = add_out(c, p, name, DS_FLOAT64);
+			break;
+		}
+		case K_ENCODE: {
+			static const char *const methods[] = {"onehot", "ordinal", "hashing"};
+			int m;
+			const char *prefix = get_str(c->j, "prefix", NULL);
+			char *pre = NULL;
+			if ((rc = get_choice(c->j, "method", c->where, methods, 3, 0, &m)))
+				break;
+			if (t != DS_STRING && t != DS_INT64 && t != DS_BOOL) {
+				rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; encode needs string, int64 or bool",
+					     c->where, name, ds_type_name(t));
+				break;
+			}
+			if ((rc = new_prod(c, m == 0 ? P_ONEHOT : m == 1 ? P_ORDINAL : P_HASH, j, &p)))
+				break;
+			pre = prefix ? sl__strdup(prefix) : sl__asprintf("%s_", name);
+			if (!pre) {
+				rc = sl__err(SL_ENOMEM, "out of memory");
+				break;
+			}
+			if (m == 2) {
+				int64_t nb;
+				if ((rc = get_int(c->j, "n_buckets", c->where, 16, 1, &nb)) == 0 && nb > 65536)
+					rc = sl__err(SL_EINVAL, "%s.n_buckets: at most 65536", c->where);
+				p->buckets = (uint64_t)nb;
+				p->otype = DS_FLOAT64;
+				for (int64_t k = 0; k < nb && rc == 0; k++) {
+					char *on = sl__asprintf("%shash%lld", pre, (long long)k);
+					rc = on ? add_out(c, p, on, DS_FLOAT64) : sl__err(SL_ENOMEM, "out of memory");
+					sl__free(on);
+				}
+			} else {
+				const json_t *cats = learned(c, "categories", name, &rc);
+				size_t idx;
+				if (rc == 0 && !json_is_array(cats))
+					rc = sl__err(SL_EINVAL, "%s.categories.%s: expected a list", c->where, name);
+				for (size_t k = 0; rc == 0 && k < json_array_size(cats); k++) {
+					const json_t *x = json_array_get(cats, k);
+					if (!json_is_string(x)) {
+						rc = sl__err(SL_EINVAL, "%s.categories.%s[%zu]: expected a string",
+							     c->where, name, k);
+						break;
+					}
+					if ((rc = strmap_add(&p->cats, json_string_value(x), json_string_length(x), &idx)))
+						break;
+					if (idx != k)
+						rc = sl__err(SL_EINVAL, "%s.categories.%s: '%s' listed twice", c->where,
+							     name, json_string_value(x));
+				}
+				if (rc == 0 && m == 1) {
+					p->otype = DS_INT64;
+					rc = add_out(c, p, name, DS_INT64);
+				}
+				for (size_t k = 0; rc == 0 && m == 0 && k < p->cats.n; k++) {
+					char *on = sl__asprintf("%s%s", pre, strmap_key(&p->cats, k));
+					p->otype = DS_FLOAT64;
+					rc = on ? add_out(c, p, on, DS_FLOAT64) : sl__err(SL_ENOMEM, "out of memory");
+					sl__free(on);
+				}
+			}
+			sl__free(pre);
+			break;
+		}
+		}
+	}
+	sl__free(cols);
+	return rc;
+}
+
+static int compile_text(cctx *c)
+{
+	static const char *const outputs[] = {"text", "tokens", "counts", "binary", "tfidf"};
+	const schema *in = c->in;
+	size_t *cols = NULL, ncols = 0;
+	int64_t minlen;
+	int mode, rc;
+
+	if ((rc = get_cols(c->j, "column", c->where, in, &cols, &ncols)))
+		return rc;
+	if (ncols != 1) {
+		sl__free(cols);
+		return sl__err(SL_EINVAL, "%s.column: expected one column name", c->where);
+	}
+	size_t col = cols[0];
+	sl__free(cols);
+	if (in->c[col].type != DS_STRING)
+		return sl__err(SL_EINVAL, "%s.column: '%s' is %s; text needs a string column", c->where,
+			       in->c[col].name, ds_type_name(in->c[col].type));
+	if ((rc = get_choice(c->j, "output", c->where, outputs, 5, TX_TFIDF, &mode)) ||
+	    (rc = get_int(c->j, "min_token_length", c->where, 2, 1, &minlen)))
+		return rc;
+	for (size_t j = 0; j < in->n && rc == 0; j++) {
+		prod *p;
+		if (j != col) {
+			rc = pass(c, j);
+			continue;
+		}
+		if ((rc = new_prod(c, P_TEXT, j, &p)))
+			return rc;
+		p->mode = mode;
+		p->lower = !json_is_false(json_object_get(c->j, "lowercase"));
+		p->min_len = (size_t)minlen;
+		if (mode == TX_TEXT || mode == TX_TOKENS) {
+			p->otype = DS_STRING;
+			rc = add_out(c, p, in->c[j].name, DS_STRING);
+			continue;
+		}
+		const json_t *voc = json_object_get(c->j, "vocabulary");
+		const json_t *idf = json_object_get(c->j, "idf");
+		const char *prefix = get_str(c->j, "prefix", NULL);
+		char *pre = prefix ? sl__strdup(prefix) : sl__asprintf("%s_", in->c[j].name);
+		if (!pre)
+			return sl__err(SL_ENOMEM, "out of memory");
+		if (!json_is_array(voc))
+			rc = sl__err(SL_ECORRUPT, "%s.vocabulary: missing", c->where);
+		if (rc == 0 && mode == TX_TFIDF &&
+		    (!json_is_array(idf) || json_array_size(idf) != json_array_size(voc)))
+			rc = sl__err(SL_ECORRUPT, "%s.idf: expected one weight per vocabulary term", c->where);
+		if (rc == 0 && mode == TX_TFIDF &&
+		    !(p->idf = sl__calloc(json_array_size(voc) + 1, sizeof *p->idf)))
+			rc = sl__err(SL_ENOMEM, "out of memory");
+		p->otype = DS_FLOAT64;
+		for (size_t k = 0; rc == 0 && k < json_array_size(voc); k++) {
+			const json_t *x = json_array_get(voc, k);
+			size_t idx;
+			if (!json_is_string(x) || json_string_length(x) == 0 ||
+			    json_string_length(x) > TOKEN_MAX) {
+				rc = sl__err(SL_EINVAL, "%s.vocabulary[%zu]: expected a term", c->where, k);
+				break;
+			}
+			if ((rc = strmap_add(&p->cats, json_string_value(x), json_string_length(x), &idx)))
+				break;
+			if (idx != k) {
+				rc = sl__err(SL_EINVAL, "%s.vocabulary: '%s' listed twice", c->where,
+					     json_string_value(x));
+				break;
+			}
+			if (p->idf) {
+				const json_t *w = json_array_get(idf, k);
+				if (!json_is_number(w)) {
+					rc = sl__err(SL_EINVAL, "%s.idf[%zu]: expected a number", c->where, k);
+					break;
+				}
+				p->idf[k] = json_number_value(w);
+			}
+			char *on = sl__asprintf("%s%s", pre, json_string_value(x));
+			rc = on ? add_out(c, p, on, DS_FLOAT64) : sl__err(SL_ENOMEM, "out of memory");
+			sl__free(on);
+		}
+		sl__free(pre);
+	}
+	return rc;
+}
+
+static int get_parts(cctx *c, const char *key, bool cyc, int *parts, size_t *n)
+{
+	const json_t *v = json_object_get(c->j, key);
+
+	*n = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_array(v))
+		return sl__err(SL_EINVAL, "%s.%s: expected a list of date parts", c->where, key);
+	for (size_t k = 0; k < json_array_size(v); k++) {
+		const char *s = json_string_value(json_array_get(v, k));
+		size_t q = 0;
+		while (q < SL__ARRAY_LEN(date_parts) && (!s || strcmp(s, date_parts[q])))
+			q++;
+		if (q == SL__ARRAY_LEN(date_parts) || (cyc && date_period[q] == 0) || *n >= 16)
+			return sl__err(SL_EINVAL, "%s.%s[%zu]: '%s' is not a%s date part", c->where, key, k,
+				       s ? s : "?", cyc ? " cyclical" : "");
+		parts[(*n)++] = (int)q;
+	}
+	return 0;
+}
+
+static int compile_dates(cctx *c)
+{
+	const schema *in = c->in;
+	size_t *cols = NULL, ncols = 0, np, nc;
+	int parts[16], cyc[16], rc;
+	bool drop = json_is_true(json_object_get(c->j, "drop"));
+
+	if ((rc = get_cols(c->j, "column", c->where, in, &cols, &ncols)))
+		return rc;
+	size_t col = ncols == 1 ? cols[0] : 0;
+	sl__free(cols);
+	if (ncols != 1)
+		return sl__err(SL_EINVAL, "%s.column: expected one column name", c->where);
+	if (in->c[col].type != DS_TIMESTAMP)
+		return sl__err(SL_EINVAL, "%s.column: '%s' is %s; dates needs a timestamp column (cast it first)",
+			       c->where, in->c[col].name, ds_type_name(in->c[col].type));
+	if ((rc = get_parts(c, "parts", false, parts, &np)) || (rc = get_parts(c, "cyclical", true, cyc, &nc)))
+		return rc;
+	for (size_t j = 0; j < in->n && rc == 0; j++) {
+		if (j != col || !drop)
+			rc = pass(c, j);
+		if (j != col)
+			continue;
+		for (size_t k = 0; k < np + 2 * nc && rc == 0; k++) {
+			prod *p;
+			bool isc = k >= np;
+			int part = isc ? cyc[(k - np) / 2] : parts[k];
+			if ((rc = new_prod(c, isc ? P_CYCLIC : P_DATEPART, j, &p)))
+				break;
+			p->mode = part;
+			p->cos = isc && (k - np) % 2 == 1;
+			p->otype = isc ? DS_FLOAT64 : DS_INT64;
+			char *on = isc ? sl__asprintf("%s_%s_%s", in->c[j].name, date_parts[part], p->cos ? "cos" : "sin")
+				       : sl__asprintf("%s_%s", in->c[j].name, date_parts[part]);
+			rc = on ? add_out(c, p, on, p->otype) : sl__err(SL_ENOMEM, "out of memory");
+			sl__free(on);
+		}
+	}
+	return rc;
+}
+
+static int compile_series(cctx *c, int kind)
+{
+	const schema *in = c->in;
+	const char *ckey = json_object_get(c->j, "columns") ? "columns" : "column";
+	size_t *cols = NULL, ncols = 0, *ord = NULL, nord = 0;
+	int64_t lags_buf[64];
+	size_t nlags = 0;
+	int64_t window = 0, minp = 0;
+	int agg = 0, rc;
+
+	c->o->series = true;
+	if ((rc = get_cols(c->j, ckey, c->where, in, &cols, &ncols)) ||
+	    (rc = get_cols(c->j, "by", c->where, in, &c->o->keys, &c->o->nkeys)) ||
+	    (rc = get_cols(c->j, "order_by", c->where, in, &ord, &nord)))
+		goto out;
+	if (ncols == 0) {
+		rc = sl__err(SL_EINVAL, "%s.%s: which columns?", c->where, ckey);
+		goto out;
+	}
+	if (nord != 1) {
+		rc = sl__err(SL_EINVAL, "%s.order_by: expected one column (the time column)", c->where);
+		goto out;
+	}
+	c->o->order = ord[0];
+	if (kind == K_LAG) {
+		const json_t *l = json_object_get(c->j, "lags");
+		if (!l || json_is_null(l)) {
+			lags_buf[nlags++] = 1;
+		} else if (json_is_integer(l)) {
+			lags_buf[nlags++] = (int64_t)json_integer_value(l);
+		} else if (json_is_array(l) && json_array_size(l) <= 64) {
+			for (size_t k = 0; k < json_array_size(l); k++) {
+				if (!json_is_integer(json_array_get(l, k))) {
+					rc = sl__err(SL_EINVAL, "%s.lags[%zu]: expected an integer", c->where, k);
+					goto out;
+				}
+				lags_buf[nlags++] = (int64_t)json_integer_value(json_array_get(l, k));
+			}
+		} else {
+			rc = sl__err(SL_EINVAL, "%s.lags: expected an integer or a list of up to 64", c->where);
+			goto out;
+		}
+		for (size_t k = 0; k < nlags; k++) {
+			if (lags_buf[k] < 1 || lags_buf[k] > 1000000) {
+				rc = sl__err(SL_EINVAL, "%s.lags: each lag must be between 1 and 1000000", c->where);
+				goto out;
+			}
+		}
+	} else {
+		static const char *const aggs[] = {"sum", "mean"};
+		if ((rc = get_int(c->j, "window", c->where, 0, 1, &window)) ||
+		    (rc = get_choice(c->j, "agg", c->where, aggs, 2, 1, &agg)) ||
+		    (rc = get_int(c->j, "min_periods", c->where, window, 1, &minp)))
+			goto out;
+		if (window == 0) {
+			rc = sl__err(SL_EINVAL, "%s.window: required (rows per window)", c->where);
+			goto out;
+		}
+	}
+	for (size_t j = 0; j < in->n && rc == 0; j++)
+		rc = pass(c, j);
+	for (size_t q = 0; q < ncols && rc == 0; q++) {
+		size_t j = cols[q];
+		ds_type t = in->c[j].type;
+		if (kind == K_ROLLING && !is_numeric(t)) {
+			rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; rolling needs numbers", c->where,
+				     in->c[j].name, ds_type_name(t));
+			break;
+		}
+		for (size_t k = 0; k < (kind == K_LAG ? nlags : 1) && rc == 0; k++) {
+			prod *p;
+			char *on;
+			if ((rc = new_prod(c, kind == K_LAG ? P_LAG : P_ROLL, j, &p)))
+				break;
+			p->k = kind == K_LAG ? lags_buf[k] : window;
+			p->mode = agg;
+			p->min_periods = minp;
+			p->otype = kind == K_LAG ? t : DS_FLOAT64;
+			on = kind == K_LAG ? sl__asprintf("%s_lag%lld", in->c[j].name, (long long)p->k)
+					   : sl__asprintf("%s_rolling_%s%lld", in->c[j].name, agg ? "mean" : "sum",
+							  (long long)window);
+			rc = on ? add_out(c, p, on, p->otype) : sl__err(SL_ENOMEM, "out of memory");
+			sl__free(on);
+		}
+	}
+out:
+	sl__free(cols);
+	sl__free(ord);
+	return rc;
+}
+
+/* derive: {columns: {name: expr, ...}} or {columns: [{name: expr}, ...]}, in order. */
+static int compile_derive(cctx *c)
+{
+	const json_t *m = json_object_get(c->j, "columns");
+	schema cur;
+	int rc = 0;
+
+	if (!json_is_object(m) && !json_is_array(m))
+		return sl__err(SL_EINVAL, "%s.columns: expected a mapping of new column name to expression",
+			       c->where);
+	/* Expressions see the input columns and the columns derived before them. */
+	memset(&cur, 0, sizeof cur);
+	for (size_t j = 0; j < c->in->n && rc == 0; j++)
+		rc = schema_add(&cur, c->in->c[j].name, c->in->c[j].type, j);
+	size_t n = json_is_object(m) ? json_object_size(m) : json_array_size(m);
+	void *it = json_is_object(m) ? json_object_iter((json_t *)m) : NULL;
+	/* The derived columns in order; an existing name is replaced in place. */
+	for (size_t q = 0; q < n && rc == 0; q++) {
+		const char *name;
+		const json_t *v;
+		if (json_is_object(m)) {
+			name = json_object_iter_key(it);
+			v = json_object_iter_value(it);
+			it = json_object_iter_next((json_t *)m, it);
+		} else {
+			const json_t *x = json_array_get(m, q);
+			if (!json_is_object(x) || json_object_size(x) != 1) {
+				rc = sl__err(SL_EINVAL, "%s.columns[%zu]: expected {name: expression}", c->where, q);
+				break;
+			}
+			void *i2 = json_object_iter((json_t *)x);
+			name = json_object_iter_key(i2);
+			v = json_object_iter_value(i2);
+		}
+		char *w = sl__asprintf("%s.columns.%s", c->where, name);
+		const char **names = sl__calloc(cur.n + 1, sizeof *names);
+		ds_type *types = sl__calloc(cur.n + 1, sizeof *types);
+		expr *e = NULL;
+		if (!w || !names || !types) {
+			rc = sl__err(SL_ENOMEM, "out of memory");
+		} else if (!json_is_string(v) || !*name) {
+			rc = sl__err(SL_EINVAL, "%s: expected an expression (a string)", w);
+		} else {
+			for (size_t k = 0; k < cur.n; k++) {
+				names[k] = cur.c[k].name;
+				types[k] = cur.c[k].type;
+			}
+			rc = expr_compile(json_string_value(v), w, names, types, cur.n, &e);
+			if (rc == 0 && expr_type(e) == EXPR_TNULL)
+				rc = sl__err(SL_EINVAL, "%s: the expression is always null; its type is unknown", w);
+		}
+		sl__free(names);
+		sl__free(types);
+		sl__free(w);
+		if (rc) {
+			expr_free(e);
+			break;
+		}
+		long at = schema_find(&cur, name);
+		if (at >= 0 && cur.c[at].slot >= c->in->n) {
+			rc = sl__err(SL_EINVAL, "%s.columns: '%s' is derived twice", c->where, name);
+			expr_free(e);
+			break;
+		}
+		if (at >= 0) {
+			cur.c[at].type = expr_type(e);
+			cur.c[at].slot = SIZE_MAX - (size_t)q; /* marks "derived number q" */
+		} else if ((rc = schema_add(&cur, name, expr_type(e), SIZE_MAX - (size_t)q))) {
+			expr_free(e);
+			break;
+		}
+		prod *p;
+		if ((rc = new_prod(c, P_EXPR, 0, &p))) {
+			expr_free(e);
+			break;
+		}
+		p->e = e;
+		p->otype = expr_type(e);
+	}
+	/*
+	 * Each derive expression is compiled against the schema as it stands
+	 * before it (input plus earlier derived columns). To evaluate them in
+	 * order on a table, wrangle applies a derive op one expression at a
+	 * time; here the op's output schema is cur, and producers are laid out
+	 * as: P_PASS for untouched input columns, and the P_EXPR producers in
+	 * derivation order, each with the schema index it writes.
+	 */
+	if (rc == 0) {
+		size_t nexpr = c->o->np;
+		prod *exprs = c->o->p;
+		c->o->p = NULL;
+		c->o->np = 0;
+		for (size_t k = 0; k < cur.n && rc == 0; k++) {
+			if (cur.c[k].slot < c->in->n) {
+				rc = pass(c, cur.c[k].slot);
+			} else {
+				size_t q = SIZE_MAX - cur.c[k].slot;
+				prod *p;
+				if ((rc = new_prod(c, P_EXPR, 0, &p)))
+					break;
+				*p = exprs[q];
+				exprs[q].e = NULL;
+				strmap_init(&exprs[q].cats);
+				p->in = q; /* the derivation order, for evaluation */
+				p->out0 = c->o->out.n;
+				p->nout = 0;
+				rc = add_out(c, p, cur.c[k].name, p->otype);
+			}
+		}
+		for (size_t q = 0; q < nexpr; q++)
+			expr_free(exprs[q].e);
+		sl__free(exprs);
+	}
+	schema_free(&cur);
+	return rc;
+}
+
+static int compile_op(transform *tr, const json_t *j, const schema *in, const char *where, op *o)
+{
+	cctx c = {tr, in, o, j, where};
+	const char *name = get_str(j, "op", "");
+	int kind = op_kind(name), rc = 0;
+	size_t *cols = NULL, ncols = 0;
+
+	memset(o, 0, sizeof *o);
+	if (!(o->where = sl__strdup(where)))
+		return sl__err(SL_ENOMEM, "out of memory");
+	o->kind = O_COLS;
+	switch (kind) {
+	case K_SELECT:
+	case K_DROP:
+		if ((rc = get_cols(j, "columns", where, in, &cols, &ncols)))
+			break;
+		if (kind == K_SELECT) {
+			for (size_t k = 0; k < ncols && rc == 0; k++)
+				rc = pass(&c, cols[k]);
+		} else {
+			for (size_t k = 0; k < in->n && rc == 0; k++)
+				if (!in_list(cols, ncols, k))
+					rc = pass(&c, k);
+		}
+		break;
+	case K_RENAME: {
+		const json_t *m = json_object_get(j, "columns");
+		const char *key;
+		const json_t *v;
+		if (!json_is_object(m)) {
+			rc = sl__err(SL_EINVAL, "%s.columns: expected a mapping of old name to new name", where);
+			break;
+		}
+		json_object_foreach((json_t *)m, key, v) {
+			if (schema_find(in, key) < 0) {
+				rc = bad_col(where, "columns", in, key);
+				break;
+			}
+			if (!json_is_string(v) || !json_string_length(v)) {
+				rc = sl__err(SL_EINVAL, "%s.columns.%s: expected the new name", where, key);
+				break;
+			}
+		}
+		for (size_t k = 0; k < in->n && rc == 0; k++) {
+			const json_t *nn = json_object_get(m, in->c[k].name);
+			prod *p;
+			if ((rc = new_prod(&c, P_PASS, k, &p)))
+				break;
+			p->otype = in->c[k].type;
+			rc = add_out(&c, p, nn ? json_string_value(nn) : in->c[k].name, p->otype);
+		}
+		break;
+	}
+	case K_CAST: {
+		static const char *const modes[] = {"fail", "null"};
+		const json_t *m = json_object_get(j, "columns"), *v;
+		const char *key;
+		int oe = 0;
+		if (!json_is_object(m)) {
+			rc = sl__err(SL_EINVAL, "%s.columns: expected a mapping of column name to type", where);
+			break;
+		}
+		json_object_foreach((json_t *)m, key, v) {
+			(void)v;
+			if (schema_find(in, key) < 0) {
+				rc = bad_col(where, "columns", in, key);
+				break;
+			}
+		}
+		if (rc || (rc = get_choice(j, "on_error", where, modes, 2, 0, &oe)))
+			break;
+		for (size_t q = 0; q < in->n && rc == 0; q++) {
+			const json_t *tj = json_object_get(m, in->c[q].name);
+			const char *tn = json_string_value(tj);
+			ds_type to, t = in->c[q].type;
+			prod *p;
+			if (!tj) {
+				rc = pass(&c, q);
+				continue;
+			}
+			if (!tn || !ds_type_parse(tn, &to)) {
+				rc = sl__err(SL_EINVAL, "%s.columns.%s: unknown type '%s'", where, in->c[q].name,
+					     tn ? tn : "?");
+				break;
+			}
+			if ((t == DS_BOOL && to == DS_TIMESTAMP) || (t == DS_TIMESTAMP && to == DS_BOOL) ||
+			    (t == DS_FLOAT64 && to == DS_TIMESTAMP)) {
+				rc = sl__err(SL_EINVAL, "%s.columns.%s: cannot cast %s to %s", where, in->c[q].name,
+					     ds_type_name(t), ds_type_name(to));
+				break;
+			}
+			if ((rc = new_prod(&c, P_CAST, q, &p)))
+				break;
+			p->otype = to;
+			p->fail = oe == 0;
+			rc = add_out(&c, p, in->c[q].name, to);
+		}
+		break;
+	}
+	case K_FILTER: {
+		const char *text = get_str(j, "expr", NULL);
+		char *w = sl__asprintf("%s.expr", where);
+		const char **names = sl__calloc(in->n + 1, sizeof *names);
+		ds_type *types = sl__calloc(in->n + 1, sizeof *types);
+		o->kind = O_FILTER;
+		if (!w || !names || !types) {
+			rc = sl__err(SL_ENOMEM, "out of memory");
+		} else if (!text) {
+			rc = sl__err(SL_EINVAL, "%s: expected an expression (a string)", w);
+		} else {
+			for (size_t k = 0; k < in->n; k++) {
+				names[k] = in->c[k].name;
+				types[k] = in->c[k].type;
+			}
+			rc = expr_compile(text, w, names, types, in->n, &o->filter);
+			if (rc == 0 && expr_type(o->filter) != DS_BOOL && expr_type(o->filter) != EXPR_TNULL)
+				rc = sl__err(SL_EINVAL, "%s:1:1: a filter must be a bool expression, not %s", w,
+					     ds_type_name(expr_type(o->filter)));
+		}
+		sl__free(w);
+		sl__free(names);
+		sl__free(types);
+		for (size_t k = 0; k < in->n && rc == 0; k++)
+			rc = pass(&c, k);
+		break;
+	}
+	case K_DEDUPE:
+		o->kind = O_DEDUPE;
+		if ((rc = get_cols(j, "columns", where, in, &o->keys, &o->nkeys)))
+			break;
+		if (o->nkeys == 0) {
+			sl__free(o->keys);
+			o->nkeys = in->n;
+			if (!(o->keys = sl__calloc(in->n + 1, sizeof *o->keys))) {
+				rc = sl__err(SL_ENOMEM, "out of memory");
+				break;
+			}
+			for (size_t k = 0; k < in->n; k++)
+				o->keys[k] = k;
+		}
+		for (size_t k = 0; k < in->n && rc == 0; k++)
+			rc = pass(&c, k);
+		break;
+	case K_IMPUTE:
+	case K_CLIP:
+	case K_NORMALISE:
+	case K_ENCODE:
+		rc = compile_cols_op(&c, kind);
+		break;
+	case K_TEXT:
+		rc = compile_text(&c);
+		break;
+	case K_DATES:
+		rc = compile_dates(&c);
+		break;
+	case K_LAG:
+	case K_ROLLING:
+		rc = compile_series(&c, kind);
+		break;
+	case K_DERIVE:
+		rc = compile_derive(&c);
+		break;
+	default:
+		rc = sl__err(SL_EINVAL, "%s.op: unknown operation '%s'", where, name);
+		break;
+	}
+	sl__free(cols);
+	if (rc == 0 && o->out.n == 0)
+		rc = sl__err(SL_EINVAL, "%s: no columns left", where);
+	if (rc == 0 && o->out.n > tr->width)
+		tr->width = o->out.n;
+	if (rc)
+		op_free(o);
+	return rc;
+}
+
+/* ---- normalising and fitting op objects (note 1) --------------------------------- */
+
+/* Turns {OP: VALUE} into {op: OP, <main option>: VALUE} and checks option names. */
+static int normalise_op(const json_t *raw, const char *where, json_t **out)
+{
+	json_t *o;
+	const char *name;
+	int kind;
+
+	*out = NULL;
+	if (!json_is_object(raw))
+		return sl__err(SL_EINVAL, "%s: expected an operation ({op: NAME, ...})", where);
+	if (!json_object_get(raw, "op") && json_object_size(raw) == 1) {
+		void *it = json_object_iter((json_t *)raw);
+		const char *key = json_object_iter_key(it);
+		if ((kind = op_kind(key)) < 0)
+			return sl__err(SL_EINVAL, "%s: unknown operation '%s'", where, key);
+		if (!(o = json_object()))
+			return sl__err(SL_ENOMEM, "out of memory");
+		json_object_set_new(o, "op", json_string(op_names[kind]));
+		json_object_set(o, op_main[kind], json_object_iter_value(it));
+		*out = o;
+		return 0;
+	}
+	name = get_str(raw, "op", NULL);
+	if (!name)
+		return sl__err(SL_EINVAL, "%s.op: required (the operation's name)", where);
+	if ((kind = op_kind(name)) < 0) {
+		const char *s = expr_suggest(name, op_names, K_N);
+		if (s)
+			return sl__err(SL_EINVAL, "%s.op: unknown operation '%s'; did you mean '%s'?", where, name, s);
+		return sl__err(SL_EINVAL, "%s.op: unknown operation '%s'", where, name);
+	}
+	const char *key;
+	const json_t *v;
+	json_object_foreach((json_t *)raw, key, v) {
+		(void)v;
+		if (strcmp(key, "op") && !key_allowed(kind, key))
+			return sl__err(SL_EINVAL, "%s.%s: unknown option of %s (it takes: %s)", where, key,
+				       op_names[kind], op_keys[kind]);
+	}
+	if (!(o = json_deep_copy(raw)))
+		return sl__err(SL_ENOMEM, "out of memory");
+	json_object_set_new(o, "op", json_string(op_names[kind]));
+	*out = o;
+	return 0;
+}
+
+/* Sets columns to the names of in's columns accepted by want when the option is absent. */
+static int default_cols(json_t *o, const schema *in, bool (*want)(ds_type))
+{
+	json_t *l;
+
+	if (json_object_get(o, "columns"))
+		return 0;
+	if (!(l = json_array()))
+		return sl__err(SL_ENOMEM, "out of memory");
+	for (size_t k = 0; k < in->n; k++)
+		if (want(in->c[k].type))
+			json_array_append_new(l, json_string(in->c[k].name));
+	json_object_set_new(o, "columns", l);
+	return 0;
+}
+
+static bool any_type(ds_type t)
+{
+	(void)t;
+	return true;
+}
+
+static bool cat_type(ds_type t)
+{
+	return t == DS_STRING;
+}
+
+/* The finite values of a numeric column, in a new array (sorted when sort). */
+static int col_values(const ds_table *t, size_t j, bool sort, double **out, size_t *out_n)
+{
+	size_t nrow = ds_nrow(t), n = 0;
+	double *v = sl__calloc(nrow ? nrow : 1, sizeof *v);
+
+	if (!v)
+		return sl__err(SL_ENOMEM, "out of memory");
+	for (size_t i = 0; i < nrow; i++) {
+		double x;
+		if (ds_get_f64(t, j, i, &x) && isfinite(x))
+			v[n++] = x;
+	}
+	if (sort)
+		qsort(v, n, sizeof *v, cmp_double);
+	*out = v;
+	*out_n = n;
+	return 0;
+}
+
+/* Quantile q of sorted values (linear interpolation, as numpy's default). */
+static double quantile(const double *v, size_t n, double q)
+{
+	double pos = q * (double)(n - 1);
+	size_t lo = (size_t)floor(pos);
+	size_t hi = lo + 1 < n ? lo + 1 : lo;
+
+	return v[lo] + (v[hi] - v[lo]) * (pos - (double)lo);
+}
+
+static int mean_std(const double *v, size_t n, double *mean, double *std)
+{
+	long double s = 0, ss = 0;
+
+	for (size_t i = 0; i < n; i++)
+		s += v[i];
+	*mean = (double)(s / (long double)n);
+	for (size_t i = 0; i < n; i++)
+		ss += ((long double)v[i] - *mean) * ((long double)v[i] - *mean);
+	*std = sqrt((double)(ss / (long double)n));
+	return 0;
+}
+
+typedef struct catcount {
+	const char *key;
+	size_t len;
+	uint64_t count;
+	double num; /* numeric value for numeric modes */
+} catcount;
+
+static int by_count_then_key(const void *a, const void *b)
+{
+	const catcount *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return cmp_bytes(x->key, x->len, y->key, y->len);
+}
+
+static int by_key(const void *a, const void *b)
+{
+	const catcount *x = a, *y = b;
+
+	return cmp_bytes(x->key, x->len, y->key, y->len);
+}
+
+/* Counts the category keys of column j (non-null rows) into m. */
+static int count_cats(const ds_table *t, size_t j, strmap *m)
+{
+	size_t nrow = ds_nrow(t);
+	ds_type ty = ds_col_type(t, j);
+	int rc = 0;
+
+	for (size_t i = 0; i < nrow && rc == 0; i++) {
+		expr_value v;
+		char buf[32];
+		size_t len, k;
+		load(t, j, i, &v);
+		if (v.null)
+			continue;
+		const char *key = cat_key(ty, &v, buf, &len);
+		if ((rc = strmap_add(m, key, len, &k)) == 0)
+			m->count[k]++;
+	}
+	return rc;
+}
+
+/* The entries of m sorted by count (descending) then key; caller frees. */
+static int ranked(const strmap *m, catcount **out)
+{
+	catcount *cc = sl__calloc(m->n + 1, sizeof *cc);
+
+	if (!cc)
+		return sl__err(SL_ENOMEM, "out of memory");
+	for (size_t k = 0; k < m->n; k++) {
+		cc[k].key = strmap_key(m, k);
+		cc[k].len = m->len[k];
+		cc[k].count = m->count[k];
+	}
+	qsort(cc, m->n, sizeof *cc, by_count_then_key);
+	*out = cc;
+	return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* The mode of column j: the most frequent value, ties to the smallest. */
+static int col_mode(const ds_table *t, size_t j, json_t **out)
+{
+	ds_type ty = ds_col_type(t, j);
+	int rc = 0;
+
+	*out = NULL;
+	if (ty == DS_STRING || ty == DS_BOOL) {
+		strmap m;
+		catcount *cc = NULL;
+		strmap_init(&m);
+		if ((rc = count_cats(t, j, &m)) == 0 && m.n && (rc = ranked(&m, &cc)) == 0) {
+			if (ty == DS_STRING)
+				*out = json_stringn(cc[0].key, cc[0].len);
+			else
+				*out = json_boolean(cc[0].key[0] == 't');
+		}
+		sl__free(cc);
+		strmap_free(&m);
+		return rc;
+	}
+	/* Numbers: sort and count runs (exact for int64 and timestamps too). */
+	size_t nrow = ds_nrow(t), n = 0;
+	if (ty == DS_FLOAT64) {
+		double *v;
+		if ((rc = col_values(t, j, true, &v, &n)))
+			return rc;
+		size_t best = 0, bestn = 0;
+		for (size_t i = 0; i < n;) {
+			size_t k = i;
+			while (k < n && v[k] == v[i])
+				k++;
+			if (k - i > bestn) {
+				bestn = k - i;
+				best = i;
+			}
+			i = k;
+		}
+		if (n)
+			*out = json_real(v[best]);
+		sl__free(v);
+		return 0;
+	}
+	int64_t *v = sl__calloc(nrow + 1, sizeof *v);
+	const int64_t *x = ds_col_i64(t, j);
+	const uint8_t *valid = ds_col_validity(t, j);
+	if (!v)
+		return sl__err(SL_ENOMEM, "out of memory");
+	for (size_t i = 0; i < nrow; i++)
+		if (ds_valid(valid, i))
+			v[n++] = x[i];
+	qsort(v, n, sizeof *v, cmp_i64);
+	size_t best = 0, bestn = 0;
+	for (size_t i = 0; i < n;) {
+		size_t k = i;
+		while (k < n && v[k] == v[i])
+			k++;
+		if (k - i > bestn) {
+			bestn = k - i;
+			best = i;
+		}
+		i = k;
+	}
+	if (n) {
+		expr_value ev = {.i = v[best]};
+		*out = value_to_json(ty, &ev);
+	}
+	sl__free(v);
+	return 0;
+}
+
+typedef struct df_arg {
+	strmap *m;
+	uint32_t doc;
+} df_arg;
+
+static int df_tok(void *arg, const char *tok, size_t len)
+{
+	df_arg *a = arg;
+	size_t k;
+	int rc = strmap_add(a->m, tok, len, &k);
+
+	if (rc == 0 && a->m->last[k] != a->doc) {
+		a->m->last[k] = a->doc;
+		a->m->count[k]++;
+	}
+	return rc;
+}
+
+/* Adds the learned fields to the normalised op o, fitted on t (schema in). */
+static int fit_op(json_t *o, const char *where, const schema *in, const ds_table *t)
+{
+	int kind = op_kind(get_str(o, "op", "")), rc = 0;
+	size_t *cols = NULL, ncols = 0;
+
+	switch (kind) {
+	case K_IMPUTE: {
+		static const char *const strategies[] = {"mean", "median", "mode", "constant"};
+		int st;
+		json_t *fill;
+		if ((rc = get_choice(o, "strategy", where, strategies, 4, 0, &st)))
+			break;
+		json_object_set_new(o, "strategy", json_string(strategies[st]));
+		if ((rc = default_cols(o, in, st <= 1 ? is_numeric : any_type)) ||
+		    (rc = get_cols(o, "columns", where, in, &cols, &ncols)))
+			break;
+		if (st == 3 && !json_object_get(o, "value")) {
+			rc = sl__err(SL_EINVAL, "%s.value: required with strategy: constant", where);
+			break;
+		}
+		if (!(fill = json_object())) {
+			rc = sl__err(SL_ENOMEM, "out of memory");
+			break;
+		}
+		json_object_set_new(o, "fill", fill);
+		for (size_t q = 0; q < ncols && rc == 0; q++) {
+			size_t j = cols[q];
+			const char *name = in->c[j].name;
+			ds_type ty = in->c[j].type;
+			json_t *val = NULL;
+			if (st <= 1) {
+				double *v, m, sd;
+				size_t n;
+				if (!is_numeric(ty)) {
+					rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; %s needs numbers", where, name,
+						     ds_type_name(ty), strategies[st]);
+					break;
+				}
+				if ((rc = col_values(t, j, st == 1, &v, &n)))
+					break;
+				if (n) {
+					if (st == 0)
+						mean_std(v, n, &m, &sd);
+					else
+						m = quantile(v, n, 0.5);
+					val = json_real(m);
+				}
+				sl__free(v);
+			} else if (st == 2) {
+				if ((rc = col_mode(t, j, &val)))
+					break;
+			} else {
+				val = json_deep_copy(json_object_get(o, "value"));
+			}
+			if (!val) {
+				rc = sl__err(SL_EINVAL, "%s: column '%s' has no values to compute a %s from; use strategy: constant",
+					     where, name, strategies[st]);
+				break;
+			}
+			json_object_set_new(fill, name, val);
+		}
+		break;
+	}
+	case K_CLIP: {
+		double lo = 0, hi = 0, ql = 0, qh = 0;
+		bool hlo, hhi, hql, hqh;
+		json_t *b;
+		if ((rc = default_cols(o, in, is_numeric)) || (rc = get_cols(o, "columns", where, in, &cols, &ncols)) ||
+		    (rc = get_num(o, "min", where, &lo, &hlo)) || (rc = get_num(o, "max", where, &hi, &hhi)) ||
+		    (rc = get_num(o, "lower_quantile", where, &ql, &hql)) ||
+		    (rc = get_num(o, "upper_quantile", where, &qh, &hqh)))
+			break;
+		if ((hlo && hql) || (hhi && hqh)) {
+			rc = sl__err(SL_EINVAL, "%s: give min/max or lower_quantile/upper_quantile, not both", where);
+			break;
+		}
+		if ((hql && (ql < 0 || ql > 1)) || (hqh && (qh < 0 || qh > 1))) {
+			rc = sl__err(SL_EINVAL, "%s: quantiles are between 0 and 1", where);
+			break;
+		}
+		if (!hlo && !hhi && !hql && !hqh) {
+			rc = sl__err(SL_EINVAL, "%s: give min, max, lower_quantile or upper_quantile", where);
+			break;
+		}
+		if (!(b = json_object())) {
+			rc = sl__err(SL_ENOMEM, "out of memory");
+			break;
+		}
+		json_object_set_new(o, "bounds", b);
+		for (size_t q = 0; q < ncols && rc == 0; q++) {
+			size_t j = cols[q];
+			double *v = NULL, l = lo, h = hi;
+			size_t n = 0;
+			if (!is_numeric(in->c[j].type)) {
+				rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; clip needs numbers", where,
+					     in->c[j].name, ds_type_name(in->c[j].type));
+				break;
+			}
+			if ((hql || hqh) && (rc = col_values(t, j, true, &v, &n)))
+				break;
+			if ((hql || hqh) && n == 0) {
+				sl__free(v);
+				rc = sl__err(SL_EINVAL, "%s: column '%s' has no values to compute quantiles from",
+					     where, in->c[j].name);
+				break;
+			}
+			if (hql)
+				l = quantile(v, n, ql);
+			if (hqh)
+				h = quantile(v, n, qh);
+			sl__free(v);
+			json_t *pair = json_array();
+			json_array_append_new(pair, hlo || hql ? json_real(l) : json_null());
+			json_array_append_new(pair, hhi || hqh ? json_real(h) : json_null());
+			json_object_set_new(b, in->c[j].name, pair);
+		}
+		break;
+	}
+	case K_NORMALISE: {
+		static const char *const methods[] = {"zscore", "minmax"};
+		int m;
+		json_t *s;
+		if ((rc = get_choice(o, "method", where, methods, 2, 0, &m)))
+			break;
+		json_object_set_new(o, "method", json_string(methods[m]));
+		if ((rc = default_cols(o, in, is_numeric)) || (rc = get_cols(o, "columns", where, in, &cols, &ncols)))
+			break;
+		if (!(s = json_object())) {
+			rc = sl__err(SL_ENOMEM, "out of memory");
+			break;
+		}
+		json_object_set_new(o, "scale", s);
+		for (size_t q = 0; q < ncols && rc == 0; q++) {
+			size_t j = cols[q], n;
+			double *v, c0 = 0, sc = 1, sd;
+			if (!is_numeric(in->c[j].type)) {
+				rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; normalise needs numbers", where,
+					     in->c[j].name, ds_type_name(in->c[j].type));
+				break;
+			}
+			if ((rc = col_values(t, j, m == 1, &v, &n)))
+				break;
+			if (n && m == 0) {
+				mean_std(v, n, &c0, &sd);
+				sc = sd > 0 ? sd : 1; /* a constant column is centred, not scaled */
+			} else if (n) {
+				c0 = v[0];
+				sc = v[n - 1] - v[0] > 0 ? v[n - 1] - v[0] : 1;
+			}
+			sl__free(v);
+			json_t *pair = json_array();
+			json_array_append_new(pair, json_real(c0));
+			json_array_append_new(pair, json_real(sc));
+			json_object_set_new(s, in->c[j].name, pair);
+		}
+		break;
+	}
+	case K_ENCODE: {
+		static const char *const methods[] = {"onehot", "ordinal", "hashing"};
+		int m;
+		int64_t maxc;
+		json_t *cats;
+		if ((rc = get_choice(o, "method", where, methods, 3, 0, &m)) ||
+		    (rc = get_int(o, "max_categories", where, 0, 0, &maxc)))
+			break;
+		json_object_set_new(o, "method", json_string(methods[m]));
+		if ((rc = default_cols(o, in, cat_type)) || (rc = get_cols(o, "columns", where, in, &cols, &ncols)))
+			break;
+		if (m == 2)
+			break;
+		if (!(cats = json_object())) {
+			rc = sl__err(SL_ENOMEM, "out of memory");
+			break;
+		}
+		json_object_set_new(o, "categories", cats);
+		for (size_t q = 0; q < ncols && rc == 0; q++) {
+			size_t j = cols[q], keep;
+			strmap mp;
+			catcount *cc = NULL;
+			ds_type ty = in->c[j].type;
+			if (ty != DS_STRING && ty != DS_INT64 && ty != DS_BOOL) {
+				rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; encode needs string, int64 or bool",
+					     where, in->c[j].name, ds_type_name(ty));
+				break;
+			}
+			strmap_init(&mp);
+			if ((rc = count_cats(t, j, &mp)) == 0 && (rc = ranked(&mp, &cc)) == 0) {
+				keep = maxc > 0 && (size_t)maxc < mp.n ? (size_t)maxc : mp.n;
+				qsort(cc, keep, sizeof *cc, by_key);
+				json_t *l = json_array();
+				for (size_t k = 0; k < keep; k++)
+					json_array_append_new(l, json_stringn(cc[k].key, cc[k].len));
+				json_object_set_new(cats, in->c[j].name, l);
+			}
+			sl__free(cc);
+			strmap_free(&mp);
+		}
+		break;
+	}
+	case K_TEXT: {
+		static const char *const outputs[] = {"text", "tokens", "counts", "binary", "tfidf"};
+		int mode;
+		int64_t maxf, mindf, minlen;
+		bool lower = !json_is_false(json_object_get(o, "lowercase"));
+		long j;
+		if ((rc = get_choice(o, "output", where, outputs, 5, TX_TFIDF, &mode)) ||
+		    (rc = get_int(o, "max_features", where, 1000, 1, &maxf)) ||
+		    (rc = get_int(o, "min_df", where, 1, 1, &mindf)) ||
+		    (rc = get_int(o, "min_token_length", where, 2, 1, &minlen)))
+			break;
+		json_object_set_new(o, "output", json_string(outputs[mode]));
+		json_object_set_new(o, "lowercase", json_boolean(lower));
+		json_object_set_new(o, "min_token_length", json_integer(minlen));
+		if (mode <= TX_TOKENS)
+			break;
+		json_object_set_new(o, "max_features", json_integer(maxf));
+		json_object_set_new(o, "min_df", json_integer(mindf));
+		if (!json_is_string(json_object_get(o, "column")) ||
+		    (j = schema_find(in, get_str(o, "column", ""))) < 0 || in->c[j].type != DS_STRING)
+			break; /* compile_op reports it */
+		strmap m;
+		catcount *cc = NULL;
+		char tokbuf[TOKEN_MAX];
+		size_t nrow = ds_nrow(t), keep = 0;
+		strmap_init(&m);
+		for (size_t i = 0; i < nrow && rc == 0; i++) {
+			size_t len;
+			const char *s = ds_col_str(t, (size_t)j, i, &len);
+			df_arg a = {&m, (uint32_t)i};
+			if (s)
+				rc = tokenize(s, len, lower, (size_t)minlen, tokbuf, TOKEN_MAX, df_tok, &a);
+		}
+		if (rc == 0 && (rc = ranked(&m, &cc)) == 0) {
+			/* Most frequent by document frequency, ties by term; then sorted by term. */
+			while (keep < m.n && keep < (size_t)maxf && cc[keep].count >= (uint64_t)mindf)
+				keep++;
+			qsort(cc, keep, sizeof *cc, by_key);
+			json_t *voc = json_array(), *idf = json_array();
+			for (size_t k = 0; k < keep; k++) {
+				json_array_append_new(voc, json_stringn(cc[k].key, cc[k].len));
+				/* Smoothed idf, as scikit-learn's TfidfVectorizer. */
+				json_array_append_new(idf, json_real(log((1.0 + (double)nrow) /
+									 (1.0 + (double)cc[k].count)) + 1.0));
+			}
+			json_object_set_new(o, "vocabulary", voc);
+			if (mode == TX_TFIDF)
+				json_object_set_new(o, "idf", idf);
+			else
+				json_decref(idf);
+		}
+		sl__free(cc);
+		strmap_free(&m);
+		break;
+	}
+	case K_DEDUPE:
+		if (json_object_get(o, "keep") && strcmp(get_str(o, "keep", ""), "first")) {
+			rc = sl__err(SL_EINVAL, "%s.keep: only 'first' is supported", where);
+			break;
+		}
+		json_object_set_new(o, "keep", json_string("first"));
+		break;
+	default:
+		break;
+	}
+	sl__free(cols);
+	return rc;
+}
+
+/* ---- applying to tables ------------------------------------------------------------ */
+
+static int table_schema(const ds_table *t, schema *s)
+{
+	int rc = 0;
+
+	memset(s, 0, sizeof *s);
+	for (size_t j = 0; j < ds_ncol(t) && rc == 0; j++)
+		rc = schema_add(s, ds_col_name(t, j), ds_col_type(t, j), j);
+	return rc;
+}
+
+/* Hash of row i over the key columns (for dedupe). */
+static uint64_t row_hash(const ds_table *t, const size_t *keys, size_t nk, size_t i)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t q = 0; q < nk; q++) {
+		expr_value v;
+		uint64_t x;
+		load(t, keys[q], i, &v);
+		if (v.null)
+			x = 0x9e3779b97f4a7c15ull;
+		else if (ds_col_type(t, keys[q]) == DS_STRING)
+			x = fnv1a(v.s, v.len);
+		else if (ds_col_type(t, keys[q]) == DS_FLOAT64)
+			memcpy(&x, &v.f, sizeof x);
+		else
+			x = (uint64_t)v.i;
+		h = (h ^ x) * 1099511628211ull;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+static int cmp_val(ds_type t, const expr_value *a, const expr_value *b)
+{
+	if (a->null || b->null)
+		return a->null == b->null ? 0 : (a->null ? -1 : 1);
+	if (t == DS_STRING)
+		return cmp_bytes(a->s, a->len, b->s, b->len);
+	if (t == DS_FLOAT64) {
+		if (isnan(a->f) || isnan(b->f))
+			return isnan(a->f) == isnan(b->f) ? 0 : (isnan(a->f) ? 1 : -1);
+		return a->f < b->f ? -1 : (a->f > b->f ? 1 : 0);
+	}
+	return a->i < b->i ? -1 : (a->i > b->i ? 1 : 0);
+}
+
+static bool rows_equal(const ds_table *t, const size_t *keys, size_t nk, size_t a, size_t b)
+{
+	for (size_t q = 0; q < nk; q++) {
+		expr_value x, y;
+		load(t, keys[q], a, &x);
+		load(t, keys[q], b, &y);
+		if (cmp_val(ds_col_type(t, keys[q]), &x, &y))
+			return false;
+	}
+	return true;
+}
+
+/* Rows to keep for a dedupe (first of each key). */
+static int dedupe_rows(const ds_table *t, const op *o, size_t **out, size_t *out_n)
+{
+	size_t nrow = ds_nrow(t), ns = 64, n = 0;
+	size_t *keep, *slots;
+	uint64_t *hs;
+
+	while (ns < nrow * 2)
+		ns *= 2;
+	keep = sl__calloc(nrow + 1, sizeof *keep);
+	slots = sl__calloc(ns, sizeof *slots);
+	hs = sl__calloc(nrow + 1, sizeof *hs);
+	if (!keep || !slots || !hs) {
+		sl__free(keep);
+		sl__free(slots);
+		sl__free(hs);
+		return sl__err(SL_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < nrow; i++) {
+		uint64_t h = row_hash(t, o->keys, o->nkeys, i);
+		size_t s = h & (ns - 1);
+		bool dup = false;
+		hs[i] = h;
+		while (slots[s]) {
+			size_t r = slots[s] - 1;
+			if (hs[r] == h && rows_equal(t, o->keys, o->nkeys, r, i)) {
+				dup = true;
+				break;
+			}
+			s = (s + 1) & (ns - 1);
+		}
+		if (!dup) {
+			slots[s] = i + 1;
+			keep[n++] = i;
+		}
+	}
+	sl__free(slots);
+	sl__free(hs);
+	*out = keep;
+	*out_n = n;
+	return 0;
+}
+
+typedef struct sort_ctx {
+	const ds_table *t;
+	const op *o;
+} sort_ctx;
+
+static int by_group_time(const void *a, const void *b, void *arg)
+{
+	const sort_ctx *s = arg;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c;
+
+	for (size_t q = 0; q <= s->o->nkeys; q++) {
+		size_t j = q < s->o->nkeys ? s->o->keys[q] : s->o->order;
+		expr_value u, v;
+		load(s->t, j, x, &u);
+		load(s->t, j, y, &v);
+		if ((c = cmp_val(ds_col_type(s->t, j), &u, &v)))
+			return c;
+	}
+	return x < y ? -1 : (x > y ? 1 : 0); /* stable: ties keep row order */
+}
+
+static bool same_group(const ds_table *t, const op *o, size_t a, size_t b)
+{
+	return rows_equal(t, o->keys, o->nkeys, a, b);
+}
+
+/* Computes a P_LAG or P_ROLL producer into output column j of b. */
+static int series_col(const ds_table *t, const op *o, const prod *p, const size_t *ord, ds_builder *b,
+		      size_t j)
+{
+	size_t nrow = ds_nrow(t);
+	expr_value *res = sl__calloc(nrow + 1, sizeof *res);
+	int rc = 0;
+
+	if (!res)
+		return sl__err(SL_ENOMEM, "out of memory");
+	for (size_t g0 = 0; g0 < nrow;) {
+		size_t g1 = g0 + 1;
+		while (g1 < nrow && same_group(t, o, ord[g0], ord[g1]))
+			g1++;
+		long double sum = 0;
+		int64_t cnt = 0;
+		for (size_t q = g0; q < g1; q++) {
+			size_t i = ord[q];
+			expr_value v;
+			if (p->kind == P_LAG) {
+				if (q - g0 >= (size_t)p->k)
+					load(t, p->in, ord[q - (size_t)p->k], &res[i]);
+				else
+					res[i].null = true;
+				continue;
+			}
+			load(t, p->in, i, &v);
+			bool ok = !v.null && (p->itype != DS_FLOAT64 || !isnan(v.f));
+			if (ok) {
+				sum += p->itype == DS_INT64 ? (long double)v.i : (long double)v.f;
+				cnt++;
+			}
+			if (q - g0 >= (size_t)p->k) {
+				load(t, p->in, ord[q - (size_t)p->k], &v);
+				if (!v.null && (p->itype != DS_FLOAT64 || !isnan(v.f))) {
+					sum -= p->itype == DS_INT64 ? (long double)v.i : (long double)v.f;
+					cnt--;
+				}
+			}
+			res[i].null = cnt < p->min_periods;
+			res[i].f = p->mode ? (double)(sum / (long double)(cnt ? cnt : 1)) : (double)sum;
+		}
+		g0 = g1;
+	}
+	for (size_t i = 0; i < nrow && rc == 0; i++)
+		rc = put(b, j, p->otype, &res[i]);
+	sl__free(res);
+	return rc;
+}
+
+static int apply_op_table(const op *o, const ds_table *t, ds_table **out)
+{
+	ds_builder *b = NULL;
+	size_t nrow = ds_nrow(t), *rows = NULL, nkeep = nrow, *ord = NULL;
+	uint8_t *mask = NULL;
+	sl__buf sb;
+	expr_value *vals = NULL;
+	int rc;
+
+	*out = NULL;
+	sl__buf_init(&sb, 0);
+	if ((rc = ds_builder_new(&b)))
+		return rc;
+	if (o->kind == O_FILTER) {
+		if (!(mask = sl__malloc(nrow + 1)) || !(rows = sl__calloc(nrow + 1, sizeof *rows))) {
+			rc = sl__err(SL_ENOMEM, "out of memory");
+			goto out;
+		}
+		if ((rc = expr_eval_mask(o->filter, t, mask)))
+			goto out;
+		nkeep = 0;
+		for (size_t i = 0; i < nrow; i++)
+			if (mask[i])
+				rows[nkeep++] = i;
+	} else if (o->kind == O_DEDUPE) {
+		if ((rc = dedupe_rows(t, o, &rows, &nkeep)))
+			goto out;
+	}
+	if (o->series) {
+		sort_ctx sc = {t, o};
+		if (!(ord = sl__calloc(nrow + 1, sizeof *ord))) {
+			rc = sl__err(SL_ENOMEM, "out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < nrow; i++)
+			ord[i] = i;
+		qsort_r(ord, nrow, sizeof *ord, by_group_time, &sc);
+	}
+	for (size_t k = 0; k < o->out.n && rc == 0; k++)
+		rc = ds_builder_add_col(b, o->out.c[k].name, o->out.c[k].type, NULL);
+	if (rc == 0)
+		rc = ds_builder_reserve(b, nkeep);
+	if (rc == 0 && !(vals = sl__calloc(o->out.n + 1, sizeof *vals)))
+		rc = sl__err(SL_ENOMEM, "out of memory");
+	for (size_t q = 0; q < o->np && rc == 0; q++) {
+		const prod *p = &o->p[q];
+		switch (p->kind) {
+		case P_PASS:
+			rc = ds_append_from(b, p->out0, t, p->in, rows, nkeep);
+			break;
+		case P_EXPR:
+			rc = expr_eval_append(p->e, t, b, p->out0);
+			break;
+		case P_LAG:
+		case P_ROLL:
+			rc = series_col(t, o, p, ord, b, p->out0);
+			break;
+		default:
+			for (size_t i = 0; i < nrow && rc == 0; i++) {
+				expr_value v;
+				load(t, p->in, i, &v);
+				if ((rc = kern(p, &v, vals, &sb))) {
+					if (rc == SL_EPARSE)
+						sl__err_prefix(rc, "%s: column '%s', row %zu", o->where,
+							       ds_col_name(t, p->in), i + 1);
+					break;
+				}
+				for (size_t k = 0; k < p->nout && rc == 0; k++)
+					rc = put(b, p->out0 + k, p->otype, &vals[k]);
+			}
+			break;
+		}
+	}
+	if (rc == 0)
+		rc = ds_builder_finish(b, out);
+out:
+	ds_builder_free(b);
+	sl__free(rows);
+	sl__free(mask);
+	sl__free(ord);
+	sl__free(vals);
+	sl__buf_free(&sb);
+	return rc;
+}
+
+/*
+ * Derive ops: each expression was compiled against the schema before it, so
+ * on a table they are applied one at a time, each on a table that holds the
+ * input plus the columns derived so far.
+ */
+static int copy_table(const ds_table *t, ds_table **out);
+
+static int apply_derive_table(const op *o, const ds_table *t, ds_table **out)
+{
+	ds_table *cur = (ds_table *)t;
+	size_t nexpr = 0;
+	int rc = 0;
+
+	for (size_t q = 0; q < o->np; q++)
+		nexpr += o->p[q].kind == P_EXPR;
+	for (size_t d = 0; d < nexpr && rc == 0; d++) {
+		const prod *p = NULL;
+		ds_builder *b;
+		ds_table *nt = NULL;
+		long at;
+		for (size_t q = 0; q < o->np; q++)
+			if (o->p[q].kind == P_EXPR && o->p[q].in == d)
+				p = &o->p[q];
+		if (!p) {
+			rc = sl__err(SL_EINVAL, "%s: derived column %zu missing", o->where, d);
+			break;
+		}
+		const char *name = o->out.c[p->out0].name;
+		if ((rc = ds_builder_new(&b)))
+			break;
+		at = -1;
+		for (size_t j = 0; j < ds_ncol(cur) && rc == 0; j++) {
+			bool repl = !strcmp(ds_col_name(cur, j), name);
+			if (repl)
+				at = (long)j;
+			rc = ds_builder_add_col(b, name && repl ? name : ds_col_name(cur, j),
+						repl ? p->otype : ds_col_type(cur, j), NULL);
+		}
+		if (rc == 0 && at < 0)
+			rc = ds_builder_add_col(b, name, p->otype, NULL);
+		for (size_t j = 0; j < ds_ncol(cur) && rc == 0; j++)
+			rc = (long)j == at ? expr_eval_append(p->e, cur, b, j)
+					   : ds_append_from(b, j, cur, j, NULL, ds_nrow(cur));
+		if (rc == 0 && at < 0)
+			rc = expr_eval_append(p->e, cur, b, ds_ncol(cur));
+		if (rc == 0)
+			rc = ds_builder_finish(b, &nt);
+		ds_builder_free(b);
+		if (cur != t)
+			ds_close(cur);
+		cur = nt;
+	}
+	if (rc) {
+		if (cur != t)
+			ds_close(cur);
+		return rc;
+	}
+	if (cur == t && (rc = copy_table(t, &cur)))
+		return rc;
+	*out = cur;
+	return 0;
+}
+
+static int copy_table(const ds_table *t, ds_table **out)
+{
+	ds_builder *b;
+	int rc;
+
+	if ((rc = ds_builder_new(&b)))
+		return rc;
+	for (size_t j = 0; j < ds_ncol(t) && rc == 0; j++)
+		if ((rc = ds_builder_add_col(b, ds_col_name(t, j), ds_col_type(t, j), NULL)) == 0)
+			rc = ds_append_from(b, j, t, j, NULL, ds_nrow(t));
+	if (rc == 0)
+		rc = ds_builder_finish(b, out);
+	ds_builder_free(b);
+	return rc;
+}
+
+static bool is_derive(const op *o)
+{
+	for (size_t q = 0; q < o->np; q++)
+		if (o->p[q].kind == P_EXPR)
+			return true;
+	return false;
+}
+
+static int run_op(const op *o, const ds_table *t, ds_table **out)
+{
+	return is_derive(o) ? apply_derive_table(o, t, out) : apply_op_table(o, t, out);
+}
+
+/* ---- fit / apply / load / save --------------------------------------------------------- */
+
+static int new_transform(const schema *in, transform **out)
+{
+	transform *tr = sl__calloc(1, sizeof *tr);
+	int rc = 0;
+
+	*out = NULL;
+	if (!tr || !(tr->ops_json = json_array())) {
+		sl__free(tr);
+		return sl__err(SL_ENOMEM, "out of memory");
+	}
+	for (size_t k = 0; k < in->n && rc == 0; k++)
+		rc = schema_add(&tr->in, in->c[k].name, in->c[k].type, k);
+	tr->nslots = in->n;
+	tr->width = in->n;
+	if (rc) {
+		transform_free(tr);
+		return rc;
+	}
+	*out = tr;
+	return 0;
+}
+
+static int push_op(transform *tr, json_t *j, const char *where)
+{
+	const schema *in = final_schema(tr);
+	op *no = sl__reallocarray(tr->ops, tr->nops + 1, sizeof *no);
+	int rc;
+
+	if (!no)
+		return sl__err(SL_ENOMEM, "out of memory");
+	tr->ops = no;
+	if ((rc = compile_op(tr, j, in, where, &tr->ops[tr->nops])))
+		return rc;
+	tr->nops++;
+	return 0;
+}
+
+int transform_fit(const json_t *ops, const char *where, const ds_table *t, transform **out_tr,
+		  ds_table **out_t)
+{
+	transform *tr = NULL;
+	schema in;
+	ds_table *cur = NULL;
+	int rc;
+
+	*out_tr = NULL;
+	*out_t = NULL;
+	where = where ? where : "ops";
+	if (!json_is_array(ops))
+		return sl__err(SL_EINVAL, "%s: expected a list of operations", where);
+	if ((rc = table_schema(t, &in)))
+		return rc;
+	rc = new_transform(&in, &tr);
+	schema_free(&in);
+	if (rc)
+		return rc;
+	for (size_t k = 0; k < json_array_size(ops) && rc == 0; k++) {
+		char w[64 + 32];
+		json_t *o = NULL;
+		ds_table *nt = NULL;
+		const ds_table *src = cur ? cur : t;
+		snprintf(w, sizeof w, "%.64s[%zu]", where, k);
+		if ((rc = normalise_op(json_array_get(ops, k), w, &o)))
+			break;
+		if ((rc = fit_op(o, w, final_schema(tr), src)) || (rc = push_op(tr, o, w))) {
+			json_decref(o);
+			break;
+		}
+		json_array_append_new(tr->ops_json, o);
+		if ((rc = run_op(&tr->ops[tr->nops - 1], src, &nt)))
+			break;
+		if (cur)
+			ds_close(cur);
+		cur = nt;
+	}
+	if (rc == 0 && !cur) {
+		/* No operations: the output is the input, copied. */
+		rc = copy_table(t, &cur);
+	}
+	if (rc) {
+		ds_close(cur);
+		transform_free(tr);
+		return rc;
+	}
+	*out_tr = tr;
+	*out_t = cur;
+	return 0;
+}
+
+int transform_apply_table(const transform *tr, const ds_table *t, ds_table **out_t)
+{
+	ds_builder *b = NULL;
+	ds_table *cur = NULL;
+	int rc;
+
+	*out_t = NULL;
+	/* The input schema first: the transform's input columns, in its order. */
+	if ((rc = ds_builder_new(&b)))
+		return rc;
+	for (size_t k = 0; k < tr->in.n && rc == 0; k++) {
+		size_t j;
+		ds_type want = tr->in.c[k].type;
+		if (ds_col_find(t, tr->in.c[k].name, &j)) {
+			rc = sl__err(SL_EINVAL, "the data has no column '%s', which the transform takes",
+				     tr->in.c[k].name);
+			break;
+		}
+		ds_type have = ds_col_type(t, j);
+		if ((rc = ds_builder_add_col(b, tr->in.c[k].name, want, NULL)))
+			break;
+		if (have == want) {
+			rc = ds_append_from(b, k, t, j, NULL, ds_nrow(t));
+		} else if (have == DS_INT64 && want == DS_FLOAT64) {
+			for (size_t i = 0; i < ds_nrow(t) && rc == 0; i++) {
+				expr_value v;
+				load(t, j, i, &v);
+				v.f = (double)v.i;
+				rc = put(b, k, want, &v);
+			}
+		} else {
+			rc = sl__err(SL_EINVAL, "column '%s' is %s but the transform expects %s",
+				     tr->in.c[k].name, ds_type_name(have), ds_type_name(want));
+		}
+	}
+	if (rc == 0)
+		rc = ds_builder_finish(b, &cur);
+	ds_builder_free(b);
+	for (size_t k = 0; k < tr->nops && rc == 0; k++) {
+		ds_table *nt = NULL;
+		rc = run_op(&tr->ops[k], cur, &nt);
+		ds_close(cur);
+		cur = nt;
+	}
+	if (rc) {
+		ds_close(cur);
+		return rc;
+	}
+	*out_t = cur;
+	return 0;
+}
+
+static json_t *schema_json(const schema *s)
+{
+	json_t *a = json_array();
+
+	for (size_t k = 0; a && k < s->n; k++)
+		json_array_append_new(a, json_pack("{s:s,s:s}", "name", s->c[k].name, "type",
+						   ds_type_name(s->c[k].type)));
+	return a;
+}
+
+char *transform_dump(const transform *tr, size_t *out_len)
+{
+	json_t *doc = json_object();
+	char *s, *r;
+
+	if (!doc)
+		return NULL;
+	json_object_set_new(doc, "format", json_string(TRANSFORM_FORMAT));
+	json_object_set_new(doc, "version", json_integer(TRANSFORM_VERSION));
+	json_object_set_new(doc, "inputs", schema_json(&tr->in));
+	json_object_set_new(doc, "outputs", schema_json(final_schema(tr)));
+	json_object_set(doc, "ops", tr->ops_json);
+	s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+	json_decref(doc);
+	if (!s) {
+		sl__err(SL_ENOMEM, "out of memory");
+		return NULL;
+	}
+	r = sl__asprintf("%s\n", s);
+	free(s);
+	if (r && out_len)
+		*out_len = strlen(r);
+	if (!r)
+		sl__err(SL_ENOMEM, "out of memory");
+	return r;
+}
+
+int transform_save(const transform *tr, const char *path)
+{
+	size_t len;
+	char *s = transform_dump(tr, &len);
+	int rc;
+
+	if (!s)
+		return SL_ENOMEM;
+	rc = sl__write_atomic(path, s, len);
+	sl__free(s);
+	return rc;
+}
+
+int transform_parse(const char *text, size_t len, const char *name, transform **out)
+{
+	json_error_t err;
+	json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	const json_t *ins, *ops;
+	transform *tr = NULL;
+	schema in;
+	int rc = 0;
+
+	*out = NULL;
+	name = name ? name : "transform";
+	if (!doc)
+		return sl__err(SL_ECORRUPT, "%s:%d:%d: %s", name, err.line, err.column, err.text);
+	if (!json_is_object(doc) || strcmp(get_str(doc, "format", ""), TRANSFORM_FORMAT)) {
+		json_decref(doc);
+		return sl__err(SL_ECORRUPT, "%s: not a sluice transform", name);
+	}
+	if (!json_is_integer(json_object_get(doc, "version")) ||
+	    json_integer_value(json_object_get(doc, "version")) != TRANSFORM_VERSION) {
+		json_decref(doc);
+		return sl__err(SL_EUNSUP, "%s: transform format version %lld is not supported (this is %d)",
+			       name, (long long)json_integer_value(json_object_get(doc, "version")),
+			       TRANSFORM_VERSION);
+	}
+	ins = json_object_get(doc, "inputs");
+	ops = json_object_get(doc, "ops");
+	memset(&in, 0, sizeof in);
+	if (!json_is_array(ins) || !json_is_array(ops))
+		rc = sl__err(SL_ECORRUPT, "%s: inputs and ops must be lists", name);
+	for (size_t k = 0; rc == 0 && k < json_array_size(ins); k++) {
+		const json_t *c = json_array_get(ins, k);
+		ds_type t;
+		if (!json_is_string(json_object_get(c, "name")) ||
+		    !ds_type_parse(get_str(c, "type", ""), &t))
+			rc = sl__err(SL_ECORRUPT, "%s: inputs[%zu]: expected {name, type}", name, k);
+		else
+			rc = schema_add(&in, get_str(c, "name", ""), t, k);
+	}
+	if (rc == 0)
+		rc = new_transform(&in, &tr);
+	schema_free(&in);
+	for (size_t k = 0; rc == 0 && k < json_array_size(ops); k++) {
+		char w[128];
+		json_t *o = json_array_get(ops, k);
+		snprintf(w, sizeof w, "%.64s: ops[%zu]", name, k);
+		if (!json_is_object(o) || op_kind(get_str(o, "op", "")) < 0) {
+			rc = sl__err(SL_ECORRUPT, "%s: not an operation", w);
+			break;
+		}
+		if ((rc = push_op(tr, o, w)) == 0)
+			rc = json_array_append(tr->ops_json, o) ? sl__err(SL_ENOMEM, "out of memory") : 0;
+	}
+	/* The stored output schema must be what the ops produce. */
+	if (rc == 0) {
+		const json_t *outs = json_object_get(doc, "outputs");
+		const schema *fs = final_schema(tr);
+		bool same = json_is_array(outs) && json_array_size(outs) == fs->n;
+		for (size_t k = 0; same && k < fs->n; k++) {
+			const json_t *c = json_array_get(outs, k);
+			same = !strcmp(get_str(c, "name", ""), fs->c[k].name) &&
+			       !strcmp(get_str(c, "type", ""), ds_type_name(fs->c[k].type));
+		}
+		if (!same)
+			rc = sl__err(SL_ECORRUPT, "%s: outputs do not match what the operations produce", name);
+	}
+	json_decref(doc);
+	if (rc) {
+		transform_free(tr);
+		return rc == SL_EINVAL ? SL_ECORRUPT : rc;
+	}
+	*out = tr;
+	return 0;
+}
+
+int transform_load(const char *path, transform **out)
+{
+	sl__buf b;
+	int rc;
+
+	*out = NULL;
+	if ((rc = sl__read_file(path, (size_t)256 << 20, &b)))
+		return rc;
+	rc = transform_parse(b.data ? b.data : "", b.len, path, out);
+	sl__buf_free(&b);
+	return rc;
+}
+
+const json_t *transform_ops(const transform *tr)
+{
+	return tr->ops_json;
+}
+
+size_t transform_n_inputs(const transform *tr)
+{
+	return tr->in.n;
+}
+
+const char *transform_input_name(const transform *tr, size_t k)
+{
+	return tr->in.c[k].name;
+}
+
+ds_type transform_input_type(const transform *tr, size_t k)
+{
+	return tr->in.c[k].type;
+}
+
+size_t transform_n_outputs(const transform *tr)
+{
+	return final_schema(tr)->n;
+}
+
+const char *transform_output_name(const transform *tr, size_t k)
+{
+	return final_schema(tr)->c[k].name;
+}
+
+ds_type transform_output_type(const transform *tr, size_t k)
+{
+	return final_schema(tr)->c[k].type;
+}
+
+/* ---- single rows (note 4) ------------------------------------------------------------- */
+
+struct transform_row {
+	expr_value *slots;
+	sl__buf *bufs;       /* one per slot, for string outputs */
+	expr_value *gather;  /* a row in some op's input order, for expressions */
+	expr_value *outs;    /* a producer's outputs before they go to slots */
+	expr_ws **ws;        /* per op, per producer: expression workspaces */
+	size_t nws;
+	size_t nslots;
+};
+
+void transform_row_free(transform_row *r)
+{
+	if (!r)
+		return;
+	for (size_t k = 0; r->bufs && k < r->nslots; k++)
+		sl__buf_free(&r->bufs[k]);
+	for (size_t k = 0; k < r->nws; k++)
+		expr_ws_free(r->ws[k]);
+	sl__free(r->ws);
+	sl__free(r->bufs);
+	sl__free(r->slots);
+	sl__free(r->gather);
+	sl__free(r->outs);
+	sl__free(r);
+}
+
+int transform_row_new(const transform *tr, transform_row **out)
+{
+	transform_row *r;
+	size_t nws = 0, maxout = 1;
+	int rc = 0;
+
+	*out = NULL;
+	for (size_t k = 0; k < tr->nops; k++) {
+		if (tr->ops[k].series)
+			return sl__err(SL_EUNSUP, "%s: lag and rolling need the series' history and cannot be applied to one row",
+				       tr->ops[k].where);
+		nws += 1 + tr->ops[k].np;
+		for (size_t q = 0; q < tr->ops[k].np; q++)
+			if (tr->ops[k].p[q].nout > maxout)
+				maxout = tr->ops[k].p[q].nout;
+	}
+	if (!(r = sl__calloc(1, sizeof *r)))
+		return sl__err(SL_ENOMEM, "out of memory");
+	r->nslots = tr->nslots;
+	r->slots = sl__calloc(tr->nslots + 1, sizeof *r->slots);
+	r->bufs = sl__calloc(tr->nslots + 1, sizeof *r->bufs);
+	r->gather = sl__calloc(tr->width + 1, sizeof *r->gather);
+	r->outs = sl__calloc(maxout, sizeof *r->outs);
+	r->ws = sl__calloc(nws + 1, sizeof *r->ws);
+	if (!r->slots || !r->bufs || !r->gather || !r->outs || !r->ws) {
+		transform_row_free(r);
+		return sl__err(SL_ENOMEM, "out of memory");
+	}
+	for (size_t k = 0; k < tr->nslots; k++)
+		sl__buf_init(&r->bufs[k], 0);
+	r->nws = nws;
+	nws = 0;
+	for (size_t k = 0; k < tr->nops && rc == 0; k++) {
+		const op *o = &tr->ops[k];
+		if (o->filter)
+			rc = expr_ws_new(o->filter, &r->ws[nws]);
+		nws++;
+		for (size_t q = 0; q < o->np && rc == 0; q++, nws++)
+			if (o->p[q].e)
+				rc = expr_ws_new(o->p[q].e, &r->ws[nws]);
+	}
+	if (rc) {
+		transform_row_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+/* Copies a string value into the slot's own buffer, so later ops can reuse the source buffer. */
+static int own_string(transform_row *r, size_t slot, expr_value *v)
+{
+	sl__buf *b = &r->bufs[slot];
+
+	if (v->null || !v->s || v->s == b->data)
+		return 0;
+	sl__buf_reset(b);
+	if (sl__buf_append(b, v->s, v->len))
+		return sl__err(SL_ENOMEM, "out of memory");
+	v->s = b->data;
+	return 0;
+}
+
+int transform_apply_row(const transform *tr, transform_row *r, const expr_value *in, expr_value *out)
+{
+	const schema *cur = &tr->in;
+	size_t wsi = 0;
+	int rc;
+
+	if (r->nslots != tr->nslots)
+		return sl__err(SL_EINVAL, "transform_apply_row: workspace made for another transform");
+	for (size_t k = 0; k < tr->in.n; k++)
+		r->slots[k] = in[k];
+	for (size_t k = 0; k < tr->nops; k++) {
+		const op *o = &tr->ops[k];
+		if (o->filter || is_derive(o)) {
+			for (size_t c = 0; c < cur->n; c++)
+				r->gather[c] = r->slots[cur->c[c].slot];
+		}
+		if (o->filter) {
+			expr_value v;
+			if ((rc = expr_eval_row(o->filter, r->ws[wsi], r->gather, &v)))
+				return rc;
+			if (v.null || !v.i)
+				return TRANSFORM_REJECTED;
+		}
+		wsi++;
+		if (is_derive(o)) {
+			/* In derivation order, each seeing the input and the earlier derived columns. */
+			size_t nexpr = 0, width = cur->n;
+			for (size_t q = 0; q < o->np; q++)
+				nexpr += o->p[q].kind == P_EXPR;
+			for (size_t d = 0; d < nexpr; d++) {
+				size_t q = 0;
+				while (o->p[q].kind != P_EXPR || o->p[q].in != d)
+					q++;
+				const prod *p = &o->p[q];
+				const scol *oc = &o->out.c[p->out0];
+				expr_value v;
+				if ((rc = expr_eval_row(p->e, r->ws[wsi + q], r->gather, &v)))
+					return rc;
+				if ((rc = own_string(r, oc->slot, &v)))
+					return rc;
+				r->slots[oc->slot] = v;
+				/* Replace in place or append, as compile_derive laid the schema out. */
+				size_t at = width;
+				for (size_t c = 0; c < width; c++) {
+					if (c < cur->n && !strcmp(cur->c[c].name, oc->name)) {
+						at = c;
+						break;
+					}
+				}
+				if (at == width) {
+					/* Appended derived columns follow in the order they were made. */
+					at = width++;
+				}
+				r->gather[at] = v;
+			}
+			wsi += o->np;
+			cur = &o->out;
+			continue;
+		}
+		for (size_t q = 0; q < o->np; q++) {
+			const prod *p = &o->p[q];
+			if (p->kind == P_PASS)
+				continue;
+			const expr_value *iv = &r->slots[cur->c[p->in].slot];
+			size_t s0 = o->out.c[p->out0].slot;
+			if ((rc = kern(p, iv, r->outs, &r->bufs[s0]))) {
+				if (rc == SL_EPARSE)
+					sl__err_prefix(rc, "%s: column '%s'", o->where, cur->c[p->in].name);
+				return rc;
+			}
+			for (size_t c = 0; c < p->nout; c++) {
+				expr_value v = r->outs[c];
+				size_t s = o->out.c[p->out0 + c].slot;
+				if (p->otype == DS_STRING && c == 0 && (rc = own_string(r, s, &v)))
+					return rc;
+				r->slots[s] = v;
+			}
+		}
+		wsi += o->np;
+		cur = &o->out;
+	}
+	for (size_t k = 0; k < cur->n; k++)
+		out[k] = r->slots[cur->c[k].slot];
+	return 0;
+}
+
+int transform_apply_json(const transform *tr, transform_row *r, const json_t *obj, expr_value *out)
+{
+	expr_value *in;
+	int rc = 0;
+
+	if (!json_is_object(obj))
+		return sl__err(SL_EINVAL, "expected a JSON object of column values");
+	/* The first nin slots double as the input row: they are overwritten by apply anyway. */
+	in = r->slots;
+	for (size_t k = 0; k < tr->in.n && rc == 0; k++) {
+		const json_t *v = json_object_get(obj, tr->in.c[k].name);
+		expr_value *x = &in[k];
+		memset(x, 0, sizeof *x);
+		if (!v || json_is_null(v)) {
+			x->null = true;
+			continue;
+		}
+		switch (tr->in.c[k].type) {
+		case DS_INT64:
+			if (json_is_integer(v))
+				x->i = (int64_t)json_integer_value(v);
+			else if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
+				 fabs(json_real_value(v)) < 9e15)
+				x->i = (int64_t)json_real_value(v);
+			else
+				rc = SL_EINVAL;
+			break;
+		case DS_FLOAT64:
+			if (json_is_number(v))
+				x->f = json_number_value(v);
+			else if (!json_is_string(v) || !ds_parse_f64(json_string_value(v), json_string_length(v), &x->f))
+				rc = SL_EINVAL;
+			break;
+		case DS_BOOL:
+			if (json_is_boolean(v))
+				x->i = json_is_true(v);
+			else
+				rc = SL_EINVAL;
+			break;
+		case DS_TIMESTAMP:
+			if (!json_is_string(v) || !ds_parse_timestamp(json_string_value(v), json_string_length(v), &x->i))
+				rc = SL_EINVAL;
+			break;
+		case DS_STRING:
+			if (json_is_string(v)) {
+				x->s = json_string_value(v);
+				x->len = json_string_length(v);
+			} else {
+				rc = SL_EINVAL;
+			}
+			break;
+		}
+		if (rc)
+			return sl__err(rc, "column '%s': expected %s", tr->in.c[k].name,
+				       ds_type_name(tr->in.c[k].type));
+	}
+	return transform_apply_row(tr, r, in, out);
+}
