@@ -175,7 +175,7 @@ static int reader_cols(sql_reader *rd, size_t ncol, const char *(*name)(void *ar
 	}
 	for (size_t t = 0; t < o->n_types; t++) {
 		size_t j = 0;
-		while (j < ncol && strcmp(rd->cols[j].name, o->type_cols[t]))
+		while (j < ncol && strcmp(rd->cols[j].name, o->type_cols[t]) != 0)
 			j++;
 		if (j == ncol) {
 			sl__buf names;
@@ -624,7 +624,7 @@ static ds_type declared_hint(const char *decl)
 
 	if (!decl)
 		return 0;
-	for (; decl[n] && n < sizeof up - 1; n++)
+	for (; n < sizeof up - 1 && decl[n]; n++)
 		up[n] = (char)toupper((unsigned char)decl[n]);
 	up[n] = '\0';
 	if (strstr(up, "INT"))
@@ -765,19 +765,19 @@ static int sqlite_assemble(sql_reader *rd, ds_builder **out_b)
 		final = (ds_type)c->type;
 		if (!c->fixed && c->declared == DS_TIMESTAMP && final == DS_STRING) {
 			/* Every distinct text must read as a timestamp. */
-			size_t nd = ds_dict_size(t, 0);
+			size_t nd = ds_dict_size(t, 0), k = 0;
 			ts = sl__calloc(nd ? nd : 1, sizeof *ts);
 			if (!ts)
 				rc = sl__err(SL_ENOMEM, "out of memory");
-			final = DS_TIMESTAMP;
-			for (size_t k = 0; rc == 0 && k < nd; k++) {
+			while (ts && k < nd) {
 				size_t len;
 				const char *s = ds_dict_str(t, 0, (uint32_t)k, &len);
-				if (!parse_ts(s, len, &ts[k])) {
-					final = DS_STRING;
+				if (!parse_ts(s, len, &ts[k]))
 					break;
-				}
+				k++;
 			}
+			if (ts && k == nd)
+				final = DS_TIMESTAMP;
 		} else if (!c->fixed && c->declared == DS_BOOL && final == DS_INT64) {
 			const int64_t *v = ds_col_i64(t, 0);
 			const uint8_t *valid = ds_col_validity(t, 0);
@@ -799,7 +799,7 @@ static int sqlite_assemble(sql_reader *rd, ds_builder **out_b)
 			for (size_t i = 0; rc == 0 && i < nrow; i++) {
 				if (!ds_valid(valid, i))
 					rc = ds_append_null(b, j);
-				else if (final == DS_TIMESTAMP)
+				else if (final == DS_TIMESTAMP && ts)
 					rc = ds_append_i64(b, j, ts[codes[i]]);
 				else
 					rc = ds_append_bool(b, j, v[i] != 0);
@@ -1097,8 +1097,6 @@ static int pg_columns(sql_reader *rd, const PGresult *res)
 /* The text form libpq sends for a parameter; *out is NULL for SQL NULL. */
 static int pg_param(const json_t *v, size_t k, char **out)
 {
-	char num[DS_F64_BUF];
-
 	*out = NULL;
 	switch (json_typeof(v)) {
 	case JSON_INTEGER:
@@ -1106,6 +1104,7 @@ static int pg_param(const json_t *v, size_t k, char **out)
 		break;
 	case JSON_REAL: {
 		double d = json_real_value(v);
+		char num[DS_F64_BUF];
 		ds_format_f64(d, num);
 		*out = sl__strdup(isinf(d) ? (d > 0 ? "Infinity" : "-Infinity") : num);
 		break;
@@ -1327,8 +1326,8 @@ int ds_pg_read(const char *conninfo, const ds_sql_query *q, const ds_ingest_opts
 		/* Stop the server sending the rest; closing the connection
 		 * below ends the query in any case. */
 		PGcancel *cancel = PQgetCancel(conn);
-		char ignored[256];
 		if (cancel) {
+			char ignored[256];
 			PQcancel(cancel, ignored, sizeof ignored);
 			PQfreeCancel(cancel);
 		}
