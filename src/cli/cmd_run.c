@@ -41,7 +41,34 @@ typedef struct progress {
 	bool tty;
 	bool quiet;
 	bool status_shown;
+	char **running; /* names of the steps running now, for the status line */
+	size_t n_running, cap;
 } progress;
+
+static void track(progress *pg, const char *step, bool started)
+{
+	if (started) {
+		if (pg->n_running == pg->cap) {
+			size_t cap = pg->cap ? pg->cap * 2 : 8;
+			char **r = realloc(pg->running, cap * sizeof *r);
+			if (!r)
+				return;
+			pg->running = r;
+			pg->cap = cap;
+		}
+		char *name = strdup(step);
+		if (name)
+			pg->running[pg->n_running++] = name;
+		return;
+	}
+	for (size_t i = 0; i < pg->n_running; i++) {
+		if (!strcmp(pg->running[i], step)) {
+			free(pg->running[i]);
+			pg->running[i] = pg->running[--pg->n_running];
+			return;
+		}
+	}
+}
 
 static void clear_status(progress *pg)
 {
@@ -87,6 +114,8 @@ static void on_event(void *ud, const sl_event *ev)
 	}
 
 	clear_status(pg);
+	if (ev->kind == SL_EVENT_STEP_START || ev->kind == SL_EVENT_STEP_END)
+		track(pg, ev->step, ev->kind == SL_EVENT_STEP_START);
 	switch (ev->kind) {
 	case SL_EVENT_RUN_START:
 		fprintf(stderr, "\033[1mrun %s\033[0m  %s, %d steps\n", cli_short(ev->run_id),
@@ -121,8 +150,15 @@ static void on_event(void *ud, const sl_event *ev)
 			cli_duration(ev->seconds, dur, sizeof dur));
 		return;
 	}
-	if (ev->kind != SL_EVENT_RUN_END && ev->n_done < ev->n_total) {
-		fprintf(stderr, "  [%d/%d] %d running", ev->n_done, ev->n_total, ev->n_running);
+	if (ev->kind != SL_EVENT_RUN_END && ev->n_done < ev->n_total && pg->n_running) {
+		/* One line, cut to a terminal's width, naming what runs now. */
+		char line[100];
+		size_t n = (size_t)snprintf(line, sizeof line, "  [%d/%d] running:", ev->n_done,
+					    ev->n_total);
+		for (size_t i = 0; i < pg->n_running && n < sizeof line; i++)
+			n += (size_t)snprintf(line + n, sizeof line - n, "%s %s", i ? "," : "",
+					      pg->running[i]);
+		fputs(line, stderr);
 		pg->status_shown = true;
 	}
 	fflush(stderr);
@@ -231,6 +267,9 @@ static int run_main(int argc, char **argv)
 	sl_free(run_id);
 	sl_project_close(p);
 	free(params);
+	for (size_t i = 0; i < pg.n_running; i++)
+		free(pg.running[i]);
+	free(pg.running);
 	return status;
 }
 
