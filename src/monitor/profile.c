@@ -351,10 +351,14 @@ static int build_numeric(const ds_table *t, size_t j, const profile_opts *o, pro
 		run++;
 		if (i + 1 == m || keys[i + 1] != keys[i]) {
 			c->distinct++;
-			top_offer(c->top, &c->n_top, o->top_k, profile_round15(x), run);
+			top_offer(c->top, &c->n_top, o->top_k, x, run);
 			run = 0;
 		}
 	}
+	/* Rounded here rather than per run: formatting a double costs more
+	 * than everything else in the pass. */
+	for (size_t i = 0; i < c->n_top; i++)
+		c->top[i].num = profile_round15(c->top[i].num);
 	c->mean = profile_round15(mean);
 	c->std = m > 1 ? profile_round15(sqrt(m2 / (double)(m - 1))) : 0;
 	c->min = profile_round15(min);
@@ -387,13 +391,16 @@ static int cmp_cat(const void *a, const void *b)
 	return (x->len > y->len) - (x->len < y->len);
 }
 
-static int copy_values(const cat_entry *e, size_t n, profile_value **out)
+/* *out_n is set once the array exists, so a failure half-way frees cleanly. */
+static int copy_values(const cat_entry *e, size_t n, profile_value **out, size_t *out_n)
 {
 	profile_value *v = sl__calloc(n ? n : 1, sizeof *v);
 
 	*out = v;
+	*out_n = 0;
 	if (!v)
 		return sl__err(SL_ENOMEM, "out of memory");
+	*out_n = n;
 	for (size_t i = 0; i < n; i++) {
 		v[i].num = NAN;
 		v[i].count = e[i].count;
@@ -456,13 +463,12 @@ static int build_categorical(const ds_table *t, size_t j, const profile_opts *o,
 	}
 	qsort(e, ne, sizeof *e, cmp_cat);
 	c->distinct = ne;
-	c->n_cats = ne < o->max_categories ? ne : o->max_categories;
-	for (size_t i = c->n_cats; i < ne; i++)
+	size_t keep = ne < o->max_categories ? ne : o->max_categories;
+	for (size_t i = keep; i < ne; i++)
 		c->cats_other += e[i].count;
-	if ((rc = copy_values(e, c->n_cats, &c->cats)))
+	if ((rc = copy_values(e, keep, &c->cats, &c->n_cats)))
 		goto out;
-	c->n_top = ne < o->top_k ? ne : o->top_k;
-	if ((rc = copy_values(e, c->n_top, &c->top)))
+	if ((rc = copy_values(e, ne < o->top_k ? ne : o->top_k, &c->top, &c->n_top)))
 		goto out;
 	if (c->type == DS_BOOL && c->n_values) {
 		double p = (double)counts[1] / (double)c->n_values;

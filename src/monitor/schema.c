@@ -652,14 +652,14 @@ static uint64_t count_outside(const ds_table *t, size_t j, double bound, int dir
 	uint64_t bad = 0;
 	double ext = NAN;
 
+	const double *f = ds_col_f64(t, j);
+	const int64_t *iv = f ? NULL : ds_col_i64(t, j);
+
 	for (size_t i = 0; i < n; i++) {
 		double x;
 		if (!ds_valid(valid, i))
 			continue;
-		if (ds_col_type(t, j) == DS_FLOAT64)
-			x = ds_col_f64(t, j)[i];
-		else
-			x = (double)ds_col_i64(t, j)[i];
+		x = f ? f[i] : (double)iv[i];
 		if (isnan(x))
 			continue;
 		if (isnan(ext) || (dir < 0 ? x < ext : x > ext))
@@ -760,7 +760,8 @@ static int check_numeric_categories(const schema_col *c, const ds_table *t, size
 {
 	size_t n = ds_nrow(t);
 	const uint8_t *valid = ds_col_validity(t, j);
-	bool is_f = ds_col_type(t, j) == DS_FLOAT64;
+	const double *f = ds_col_f64(t, j);
+	const int64_t *iv = f ? NULL : ds_col_i64(t, j);
 	uint64_t bad = 0;
 
 	*listed = json_array();
@@ -770,7 +771,7 @@ static int check_numeric_categories(const schema_col *c, const ds_table *t, size
 		double x;
 		if (!ds_valid(valid, i))
 			continue;
-		x = is_f ? ds_col_f64(t, j)[i] : (double)ds_col_i64(t, j)[i];
+		x = f ? f[i] : (double)iv[i];
 		if (isnan(x) || in_sorted_nums(c->cat_nums, c->n_cat_nums, x))
 			continue;
 		bad++;

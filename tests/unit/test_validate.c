@@ -588,6 +588,35 @@ static void test_deterministic(void **state)
 	tu_rmdir(dir);
 }
 
+/* Every allocation failure is an ordinary error: no crash, no leak (ASan). */
+static void test_out_of_memory(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *data = write_basic(dir, "a.ds", 0, "q");
+	char *prof = tu_path(dir, "ref.profile");
+	vres r;
+	long n;
+
+	(void)state;
+	r = run_validate(dir, "ref", data, NULL, NULL, NULL);
+	assert_int_equal(r.rc, 0);
+	vres_free(&r);
+	for (n = 0; n < 100000; n++) {
+		sl__alloc_fail_after(n);
+		r = run_validate(dir, "oom", data, NULL, prof, NULL);
+		sl__alloc_fail_after(-1);
+		int rc = r.rc;
+		vres_free(&r);
+		if (rc == 0)
+			break;
+		assert_true(rc < 0);
+	}
+	assert_true(n > 10);
+	free(prof);
+	free(data);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -597,6 +626,7 @@ int main(void)
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_schema_input_and_drift),
 		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_out_of_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
