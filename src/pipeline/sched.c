@@ -646,7 +646,9 @@ static int launch_ready_pass(run *r)
 				continue;
 			if (!n->in_names) {
 				rc = gather_inputs(r, i);
-				if (rc == 0 && st->cache && !(r->opts && r->opts->no_cache)) {
+				if (rc == 0 && st->cache && !(r->opts && r->opts->no_cache) &&
+				    !(st->kind == SPEC_USES && st->def->cacheable &&
+				      !st->def->cacheable(st->with))) {
 					rc = cache_key(r->sp, i, n->in_names, n->in_ids, st->n_inputs, n->key);
 					n->has_key = rc == 0;
 				}

@@ -1680,6 +1680,12 @@ static int read_builtin_with(parser *p, spec_step *st, const ynode *with, const 
 		if (json_object_set_new(st->with, o->name, j))
 			return oom(p);
 	}
+	if (def->check) {
+		char msg[512] = "";
+		if (def->check(st->with, msg, sizeof msg) != 0)
+			return fail(p, with_key ? with_key->pos : uses_key->pos, "step '%s': %s", st->name,
+				    msg[0] ? msg : "invalid options");
+	}
 	return 0;
 }
 

@@ -8,10 +8,10 @@
  *          hashes the file into the step's cache key: changing the database
  *          reruns the step, an unchanged one is a cache hit.
  *   url    a PostgreSQL connection URL. Nothing local says whether the
- *          server's data changed, so such a step should set `cache: false`
- *          (or pass a snapshot value in params): it then runs every time,
- *          and as artifacts are content-addressed an unchanged result still
- *          gives the same dataset id, so the steps downstream stay cached.
+ *          server's data changed, so such a step is not cacheable (see
+ *          cacheable() below): it runs every time, and as artifacts are
+ *          content-addressed an unchanged result still gives the same
+ *          dataset id, so the steps downstream stay cached.
  *
  * An `url: sqlite:FILE` is refused with a pointer to `path`, because the
  * file would then escape the cache key.
@@ -191,6 +191,31 @@ done:
 	return rc;
 }
 
+/* Parse-time check: exactly one source, and SQLite only through path. */
+static int check(const json_t *with, char *msg, size_t size)
+{
+	const char *path = json_string_value(json_object_get(with, "path"));
+	const char *url = json_string_value(json_object_get(with, "url"));
+
+	if ((path != NULL) == (url != NULL)) {
+		snprintf(msg, size, "ingest.sql wants either with.path (an SQLite file) or with.url "
+				    "(a postgresql:// URL)%s", path ? ", not both" : "");
+		return -1;
+	}
+	if (url && (!strncmp(url, "sqlite:", 7) || !strncmp(url, "file:", 5))) {
+		snprintf(msg, size, "with.url: for an SQLite file give `path: FILE` instead, so "
+				    "that the file's contents are part of the cache key");
+		return -1;
+	}
+	return 0;
+}
+
+/* A live server's rows can change under an unchanged query. */
+static bool cacheable(const json_t *with)
+{
+	return json_object_get(with, "url") == NULL;
+}
+
 const step_def step_ingest_sql = {
 	.name = "ingest.sql",
 	.version = 1,
@@ -199,4 +224,6 @@ const step_def step_ingest_sql = {
 	.inputs = no_ports,
 	.outputs = outputs,
 	.run = run,
+	.check = check,
+	.cacheable = cacheable,
 };

@@ -72,6 +72,20 @@ typedef struct step_def {
 	const step_port *inputs;  /* terminated likewise */
 	const step_port *outputs; /* terminated likewise */
 	int (*run)(step_ctx *ctx);
+	/*
+	 * Optional. Checks the resolved options together, for what one option's
+	 * type cannot say ("exactly one of path and url"). Called by the parser,
+	 * so a mistake is a FILE:LINE:COL error and nothing runs. Returns 0, or
+	 * non-zero with a message in msg.
+	 */
+	int (*check)(const json_t *with, char *msg, size_t size);
+	/*
+	 * Optional. False when the step's output can change although its
+	 * definition, inputs and files did not (a query against a live server):
+	 * the scheduler then always runs it. Its output is still content-
+	 * addressed, so unchanged results keep everything downstream cached.
+	 */
+	bool (*cacheable)(const json_t *with);
 } step_def;
 
 /* The registry of built-in steps. */

@@ -50,6 +50,17 @@ steps:
 Y
 expect_exit 2 sl run badkey.yaml
 contains "$ERR" "badkey.yaml:4:5:"
+# A built-in's own check of its options together is a parse error too.
+cat > both.yaml <<'Y'
+name: both
+steps:
+  q:
+    uses: ingest.sql
+    with: { path: a.db, url: "postgresql://x@127.0.0.1/db", query: "SELECT 1" }
+Y
+expect_exit 2 sl run both.yaml
+contains "$ERR" "both.yaml:5:5:"
+contains "$ERR" "not both"
 expect_exit 2 sl run missing.yaml
 expect_exit 2 sl run bad.yaml -p nosuch=1
 
