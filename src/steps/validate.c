@@ -307,8 +307,8 @@ static int run_drift(vrun *v)
 		v->drifted += d->drifted;
 		if (v->conf.drift_severity == SCHEMA_IGNORE)
 			continue;
-		ds_format_f64(profile_round15(isnan(d->p_value) ? d->statistic : d->p_value), st);
-		ds_format_f64(d->threshold, th);
+		snprintf(st, sizeof st, "%.4g", isnan(d->p_value) ? d->statistic : d->p_value);
+		snprintf(th, sizeof th, "%.4g", d->threshold);
 		rc = schema_results_add(&v->results, "drift", d->column, v->conf.drift_severity,
 					!d->drifted, profile_json_num(profile_round15(d->statistic)),
 					profile_json_num(d->threshold), d->drifted,
@@ -477,6 +477,7 @@ static void log_report(vrun *v)
 	step_ctx *ctx = v->ctx;
 	size_t failed = 0;
 	char a[DS_F64_BUF], b[DS_F64_BUF], c[DS_F64_BUF], d[DS_F64_BUF], e[DS_F64_BUF];
+	char w[DS_F64_BUF];
 
 	step_log(ctx, "validate: %zu rows x %zu columns; schema: %s", ds_nrow(v->table),
 		 ds_ncol(v->table),
@@ -514,7 +515,7 @@ static void log_report(vrun *v)
 					 r->column, drift_test_name(r->test), fmt_num(r->statistic, a),
 					 fmt_num(r->p_value, b), fmt_num(r->threshold, c),
 					 r->drifted ? "YES" : "no", fmt_num(r->psi, d),
-					 fmt_num(r->ks, e), fmt_num(r->wasserstein_norm, a));
+					 fmt_num(r->ks, e), fmt_num(r->wasserstein_norm, w));
 			else
 				step_log(ctx, "  %-20s %-11s %12s %12s %10s  %-7s  js %s chi2 p %s "
 					      "new categories %" PRIu64,
