@@ -2608,14 +2608,14 @@ static int new_transform(const schema *in, transform **out)
 
 static int push_op(transform *tr, json_t *j, const char *where)
 {
-	const schema *in = final_schema(tr);
 	op *no = sl__reallocarray(tr->ops, tr->nops + 1, sizeof *no);
 	int rc;
 
 	if (!no)
 		return sl__err(SL_ENOMEM, "out of memory");
+	/* The input schema lives in the previous op, which the realloc may have moved. */
 	tr->ops = no;
-	if ((rc = compile_op(tr, j, in, where, &tr->ops[tr->nops])))
+	if ((rc = compile_op(tr, j, final_schema(tr), where, &tr->ops[tr->nops])))
 		return rc;
 	tr->nops++;
 	return 0;
