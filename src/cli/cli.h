@@ -40,6 +40,13 @@ int cli_help_for(const cli_cmd *c);
 int cli_open(sl_project **out);
 /* Parses JSON text from the library; NULL (and a message) if it is not JSON. */
 json_t *cli_parse(const char *text);
+/*
+ * Takes a library call's JSON result: when rc is an error, prints it; with
+ * json set, prints the text as is. Frees text. Returns the exit status the
+ * verb should return, or -1 when the caller renders *out (the parsed text,
+ * which it must json_decref).
+ */
+int cli_take(sl_project *p, int rc, char *text, bool json, json_t **out);
 /* Prints JSON text followed by a newline. */
 void cli_print_json(const char *text);
 /* True when stdout / stderr is a terminal that understands escapes. */

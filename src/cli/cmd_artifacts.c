@@ -40,18 +40,10 @@ static int list(sl_project *p, int limit, const char *type, bool json)
 	json_t *arr, *a;
 	size_t i;
 	int rc = sl_artifacts_list(p, limit, type, &text);
+	int status = cli_take(p, rc, text, json, &arr);
 
-	if (rc)
-		return cli_fail(rc, sl_project_errmsg(p));
-	if (json) {
-		cli_print_json(text);
-		sl_free(text);
-		return EXIT_OK;
-	}
-	arr = cli_parse(text);
-	sl_free(text);
-	if (!arr)
-		return EXIT_WORK;
+	if (status >= 0)
+		return status;
 	if (json_array_size(arr) == 0)
 		printf("no artifacts yet\n");
 	else
@@ -106,18 +98,10 @@ static int show(sl_project *p, const char *id, int rows, bool json)
 	json_t *a, *prod, *cons, *ds, *c;
 	size_t i;
 	int rc = sl_artifact_show(p, id, rows, &text);
+	int status = cli_take(p, rc, text, json, &a);
 
-	if (rc)
-		return cli_fail(rc, sl_project_errmsg(p));
-	if (json) {
-		cli_print_json(text);
-		sl_free(text);
-		return EXIT_OK;
-	}
-	a = cli_parse(text);
-	sl_free(text);
-	if (!a)
-		return EXIT_WORK;
+	if (status >= 0)
+		return status;
 	printf("artifact  %s\ntype      %s\nsize      %lld bytes\ncreated   %s\n",
 	       json_string_value(json_object_get(a, "id")),
 	       json_string_value(json_object_get(a, "type")),
@@ -197,18 +181,10 @@ static int lineage(sl_project *p, const char *id, bool json)
 	char *text = NULL;
 	json_t *l, *prod;
 	int rc = sl_artifact_lineage(p, id, &text);
+	int status = cli_take(p, rc, text, json, &l);
 
-	if (rc)
-		return cli_fail(rc, sl_project_errmsg(p));
-	if (json) {
-		cli_print_json(text);
-		sl_free(text);
-		return EXIT_OK;
-	}
-	l = cli_parse(text);
-	sl_free(text);
-	if (!l)
-		return EXIT_WORK;
+	if (status >= 0)
+		return status;
 	printf("%s %s", cli_short(json_string_value(json_object_get(l, "id"))),
 	       json_string_value(json_object_get(l, "type")));
 	prod = json_object_get(l, "producer");

@@ -32,18 +32,10 @@ static int list_runs(sl_project *p, int limit, bool json)
 	json_t *arr, *r;
 	size_t i;
 	int rc = sl_runs_list(p, limit, &text);
+	int status = cli_take(p, rc, text, json, &arr);
 
-	if (rc)
-		return cli_fail(rc, sl_project_errmsg(p));
-	if (json) {
-		cli_print_json(text);
-		sl_free(text);
-		return EXIT_OK;
-	}
-	arr = cli_parse(text);
-	sl_free(text);
-	if (!arr)
-		return EXIT_WORK;
+	if (status >= 0)
+		return status;
 	if (json_array_size(arr) == 0)
 		printf("no runs yet\n");
 	else
@@ -86,18 +78,10 @@ static int show_run(sl_project *p, const char *run, bool json)
 	size_t i;
 	char dur[32];
 	int rc = sl_run_show(p, run, &text);
+	int status = cli_take(p, rc, text, json, &r);
 
-	if (rc)
-		return cli_fail(rc, sl_project_errmsg(p));
-	if (json) {
-		cli_print_json(text);
-		sl_free(text);
-		return EXIT_OK;
-	}
-	r = cli_parse(text);
-	sl_free(text);
-	if (!r)
-		return EXIT_WORK;
+	if (status >= 0)
+		return status;
 	printf("run       %s\npipeline  %s (%s)\nstatus    %s\nstarted   %s\nduration  %s\n",
 	       json_string_value(json_object_get(r, "run")),
 	       json_string_value(json_object_get(r, "pipeline")),
@@ -114,14 +98,14 @@ static int show_run(sl_project *p, const char *run, bool json)
 	printf("\n%-24s  %-9s  %8s  %-5s  %s\n", "STEP", "STATUS", "DURATION", "CACHE", "OUTPUTS");
 	steps = json_object_get(r, "steps");
 	json_array_foreach(steps, i, s) {
-		const char *status = json_string_value(json_object_get(s, "status"));
+		const char *st = json_string_value(json_object_get(s, "status"));
 		printf("%-24s  %-9s  %8s  %-5s  ", json_string_value(json_object_get(s, "name")),
-		       status, cli_duration(ms_to_s(json_object_get(s, "duration_ms")), dur, sizeof dur),
+		       st, cli_duration(ms_to_s(json_object_get(s, "duration_ms")), dur, sizeof dur),
 		       json_is_true(json_object_get(s, "cache_hit")) ? "hit" : "-");
 		print_outputs(json_object_get(s, "outputs"));
 		printf("\n");
 		const char *err = json_string_value(json_object_get(s, "error"));
-		if (err && status && strcmp(status, "cancelled") != 0)
+		if (err && st && strcmp(st, "cancelled") != 0)
 			printf("    %s\n", err);
 		json_t *m = json_object_get(s, "metrics");
 		if (json_object_size(m)) {

@@ -89,6 +89,23 @@ json_t *cli_parse(const char *text)
 	return j;
 }
 
+int cli_take(sl_project *p, int rc, char *text, bool json, json_t **out)
+{
+	*out = NULL;
+	if (rc) {
+		sl_free(text);
+		return cli_fail(rc, p ? sl_project_errmsg(p) : sl_errmsg());
+	}
+	if (json) {
+		cli_print_json(text);
+		sl_free(text);
+		return EXIT_OK;
+	}
+	*out = cli_parse(text);
+	sl_free(text);
+	return *out ? -1 : EXIT_WORK;
+}
+
 void cli_print_json(const char *text)
 {
 	fputs(text, stdout);
