@@ -2249,8 +2249,11 @@ static uint64_t row_hash(const ds_table *t, const size_t *keys, size_t nk, size_
 			x = 0x9e3779b97f4a7c15ull;
 		else if (ds_col_type(t, keys[q]) == DS_STRING)
 			x = fnv1a(v.s, v.len);
-		else if (ds_col_type(t, keys[q]) == DS_FLOAT64)
-			memcpy(&x, &v.f, sizeof x);
+		else if (ds_col_type(t, keys[q]) == DS_FLOAT64) {
+			/* Values that compare equal hash alike: every NaN, and -0 with 0. */
+			double f = isnan(v.f) ? NAN : (v.f == 0 ? 0.0 : v.f);
+			memcpy(&x, &f, sizeof x);
+		}
 		else
 			x = (uint64_t)v.i;
 		h = (h ^ x) * 1099511628211ull;
