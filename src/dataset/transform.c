@@ -2408,6 +2408,148 @@ static int series_col(const ds_table *t, const op *o, const prod *p, const size_
 	return rc;
 }
 
+#define KCHUNK 1024
+
+/*
+ * Copies rows (all when rows is NULL) of column tj to column j of b. String
+ * columns go through the dictionary in bulk (each distinct string interned
+ * once) rather than row by row.
+ */
+static int pass_col(ds_builder *b, size_t j, const ds_table *t, size_t tj, const size_t *rows, size_t n)
+{
+	size_t dn = ds_dict_size(t, tj);
+	const uint32_t *codes = ds_col_codes(t, tj);
+	const uint8_t *valid = ds_col_validity(t, tj);
+	const char **strs = NULL;
+	size_t *lens = NULL;
+	uint32_t *sel = NULL;
+	uint8_t *bm = NULL;
+	int rc = 0;
+
+	if (ds_col_type(t, tj) != DS_STRING)
+		return ds_append_from(b, j, t, tj, rows, n);
+	if (!(strs = sl__calloc(dn + 1, sizeof *strs)) || !(lens = sl__calloc(dn + 1, sizeof *lens)))
+		rc = sl__err(SL_ENOMEM, "out of memory");
+	for (size_t c = 0; rc == 0 && c < dn; c++)
+		strs[c] = ds_dict_str(t, tj, (uint32_t)c, &lens[c]);
+	if (rc == 0 && rows) {
+		if (!(sel = sl__calloc(n + 1, sizeof *sel)) || (valid && !(bm = sl__calloc(n / 8 + 1, 1))))
+			rc = sl__err(SL_ENOMEM, "out of memory");
+		for (size_t k = 0; rc == 0 && k < n; k++) {
+			sel[k] = codes[rows[k]];
+			if (valid && ds_valid(valid, rows[k]))
+				bm[k >> 3] = (uint8_t)(bm[k >> 3] | (1u << (k & 7)));
+		}
+	}
+	if (rc == 0)
+		rc = ds_append_coded(b, j, strs, lens, dn, rows ? sel : codes, rows ? bm : valid, n);
+	sl__free(strs);
+	sl__free(lens);
+	sl__free(sel);
+	sl__free(bm);
+	return rc;
+}
+
+/*
+ * Runs producer p's kernel over every row of its input column, appending
+ * the results to b. Column pointers are taken once and numeric results are
+ * appended a chunk at a time, so the per-row cost is the kernel itself.
+ */
+static int kern_column(const op *o, const prod *p, const ds_table *t, ds_builder *b,
+		       expr_value *vals, sl__buf *sb)
+{
+	size_t nrow = ds_nrow(t), j = p->in, dn = ds_dict_size(t, j);
+	ds_type it = ds_col_type(t, j);
+	const uint8_t *valid = ds_col_validity(t, j);
+	const int64_t *ci = (it == DS_INT64 || it == DS_TIMESTAMP) ? ds_col_i64(t, j) : NULL;
+	const double *cf = it == DS_FLOAT64 ? ds_col_f64(t, j) : NULL;
+	const uint8_t *cb = it == DS_BOOL ? ds_col_bool(t, j) : NULL;
+	const uint32_t *cc = it == DS_STRING ? ds_col_codes(t, j) : NULL;
+	bool str_out = p->otype == DS_STRING;
+	size_t nout = p->nout;
+	int64_t *acc = NULL;   /* nout * KCHUNK values (int64 / double / byte) */
+	uint8_t *bits = NULL;  /* nout * KCHUNK / 8 validity */
+	const char **ds = NULL;
+	size_t *dl = NULL;
+	int rc = 0;
+
+	if (!str_out && (!(acc = sl__reallocarray(NULL, nout * KCHUNK, sizeof *acc)) ||
+			 !(bits = sl__calloc(nout, KCHUNK / 8))))
+		rc = sl__err(SL_ENOMEM, "out of memory");
+	if (rc == 0 && cc && (!(ds = sl__calloc(dn + 1, sizeof *ds)) || !(dl = sl__calloc(dn + 1, sizeof *dl))))
+		rc = sl__err(SL_ENOMEM, "out of memory");
+	for (size_t c = 0; rc == 0 && c < dn; c++)
+		ds[c] = ds_dict_str(t, j, (uint32_t)c, &dl[c]);
+	for (size_t r0 = 0; rc == 0 && r0 < nrow; r0 += KCHUNK) {
+		size_t n = nrow - r0 < KCHUNK ? nrow - r0 : KCHUNK;
+		bool any_null = false;
+		if (!str_out)
+			memset(bits, 0, nout * KCHUNK / 8);
+		for (size_t r = 0; r < n && rc == 0; r++) {
+			size_t i = r0 + r;
+			expr_value v;
+			memset(&v, 0, sizeof v);
+			v.null = !ds_valid(valid, i);
+			if (!v.null) {
+				if (ci)
+					v.i = ci[i];
+				else if (cf)
+					v.f = cf[i];
+				else if (cb)
+					v.i = cb[i];
+				else if (cc && cc[i] < dn) {
+					v.s = ds[cc[i]];
+					v.len = dl[cc[i]];
+				}
+			}
+			if ((rc = kern(p, &v, vals, sb))) {
+				if (rc == SL_EPARSE)
+					sl__err_prefix(rc, "%s: column '%s', row %zu", o->where, ds_col_name(t, j), i + 1);
+				break;
+			}
+			if (str_out) {
+				rc = put(b, p->out0, p->otype, &vals[0]);
+				continue;
+			}
+			for (size_t k = 0; k < nout; k++) {
+				int64_t *slot = &acc[k * KCHUNK + r];
+				if (vals[k].null) {
+					any_null = true;
+					*slot = 0;
+					continue;
+				}
+				bits[k * (KCHUNK / 8) + (r >> 3)] |= (uint8_t)(1u << (r & 7));
+				if (p->otype == DS_FLOAT64)
+					memcpy(slot, &vals[k].f, sizeof vals[k].f);
+				else
+					*slot = vals[k].i;
+			}
+		}
+		for (size_t k = 0; rc == 0 && !str_out && k < nout; k++) {
+			const uint8_t *vb = any_null ? bits + k * (KCHUNK / 8) : NULL;
+			int64_t *a = acc + k * KCHUNK;
+			size_t jj = p->out0 + k;
+			if (p->otype == DS_FLOAT64) {
+				double d[KCHUNK];
+				memcpy(d, a, n * sizeof *d);
+				rc = ds_append_f64s(b, jj, d, vb, n);
+			} else if (p->otype == DS_BOOL) {
+				uint8_t u[KCHUNK];
+				for (size_t r = 0; r < n; r++)
+					u[r] = a[r] != 0;
+				rc = ds_append_bools(b, jj, u, vb, n);
+			} else {
+				rc = ds_append_i64s(b, jj, a, vb, n);
+			}
+		}
+	}
+	sl__free(acc);
+	sl__free(bits);
+	sl__free(ds);
+	sl__free(dl);
+	return rc;
+}
+
 static int apply_op_table(const op *o, const ds_table *t, ds_table **out)
 {
 	ds_builder *b = NULL;
@@ -2456,7 +2598,7 @@ static int apply_op_table(const op *o, const ds_table *t, ds_table **out)
 		const prod *p = &o->p[q];
 		switch (p->kind) {
 		case P_PASS:
-			rc = ds_append_from(b, p->out0, t, p->in, rows, nkeep);
+			rc = pass_col(b, p->out0, t, p->in, rows, nkeep);
 			break;
 		case P_EXPR:
 			rc = expr_eval_append(p->e, t, b, p->out0);
@@ -2466,18 +2608,7 @@ static int apply_op_table(const op *o, const ds_table *t, ds_table **out)
 			rc = series_col(t, o, p, ord, b, p->out0);
 			break;
 		default:
-			for (size_t i = 0; i < nrow && rc == 0; i++) {
-				expr_value v;
-				load(t, p->in, i, &v);
-				if ((rc = kern(p, &v, vals, &sb))) {
-					if (rc == SL_EPARSE)
-						sl__err_prefix(rc, "%s: column '%s', row %zu", o->where,
-							       ds_col_name(t, p->in), i + 1);
-					break;
-				}
-				for (size_t k = 0; k < p->nout && rc == 0; k++)
-					rc = put(b, p->out0 + k, p->otype, &vals[k]);
-			}
+			rc = kern_column(o, p, t, b, vals, &sb);
 			break;
 		}
 	}
@@ -2535,7 +2666,7 @@ static int apply_derive_table(const op *o, const ds_table *t, ds_table **out)
 			rc = ds_builder_add_col(b, name, p->otype, NULL);
 		for (size_t j = 0; j < ds_ncol(cur) && rc == 0; j++)
 			rc = (long)j == at ? expr_eval_append(p->e, cur, b, j)
-					   : ds_append_from(b, j, cur, j, NULL, ds_nrow(cur));
+					   : pass_col(b, j, cur, j, NULL, ds_nrow(cur));
 		if (rc == 0 && at < 0)
 			rc = expr_eval_append(p->e, cur, b, ds_ncol(cur));
 		if (rc == 0)
@@ -2565,7 +2696,7 @@ static int copy_table(const ds_table *t, ds_table **out)
 		return rc;
 	for (size_t j = 0; j < ds_ncol(t) && rc == 0; j++)
 		if ((rc = ds_builder_add_col(b, ds_col_name(t, j), ds_col_type(t, j), NULL)) == 0)
-			rc = ds_append_from(b, j, t, j, NULL, ds_nrow(t));
+			rc = pass_col(b, j, t, j, NULL, ds_nrow(t));
 	if (rc == 0)
 		rc = ds_builder_finish(b, out);
 	ds_builder_free(b);
@@ -2698,7 +2829,7 @@ int transform_apply_table(const transform *tr, const ds_table *t, ds_table **out
 		if ((rc = ds_builder_add_col(b, tr->in.c[k].name, want, NULL)))
 			break;
 		if (have == want) {
-			rc = ds_append_from(b, k, t, j, NULL, ds_nrow(t));
+			rc = pass_col(b, k, t, j, NULL, ds_nrow(t));
 		} else if (have == DS_INT64 && want == DS_FLOAT64) {
 			for (size_t i = 0; i < ds_nrow(t) && rc == 0; i++) {
 				expr_value v;
