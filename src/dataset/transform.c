@@ -2233,6 +2233,8 @@ static int table_schema(const ds_table *t, schema *s)
 	memset(s, 0, sizeof *s);
 	for (size_t j = 0; j < ds_ncol(t) && rc == 0; j++)
 		rc = schema_add(s, ds_col_name(t, j), ds_col_type(t, j), j);
+	if (rc)
+		schema_free(s);
 	return rc;
 }
 

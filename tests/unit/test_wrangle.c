@@ -687,6 +687,46 @@ static void test_determinism_and_format(void **state)
 	tu_rmdir(dir);
 }
 
+static void test_alloc_failures(void **state)
+{
+	ds_table *a = table_a(), *b = table_b();
+	json_t *ops = json_loads(pipeline_ops, 0, NULL);
+	bool done = false;
+
+	(void)state;
+	/* Every allocation failure in fit, apply and row apply is an error, never a crash or a leak. */
+	for (long n = 0; !done && n < 100000; n += 1 + n / 50) {
+		transform *tr = NULL;
+		transform_row *r = NULL;
+		ds_table *o1 = NULL, *o2 = NULL;
+		expr_value in[8], out[64];
+		int rc;
+		sl__alloc_fail_after(n);
+		rc = transform_fit(ops, "with.ops", a, &tr, &o1);
+		if (rc == 0)
+			rc = transform_apply_table(tr, b, &o2);
+		if (rc == 0)
+			rc = transform_row_new(tr, &r);
+		if (rc == 0) {
+			row_of(b, 0, in);
+			rc = transform_apply_row(tr, r, in, out);
+		}
+		sl__alloc_fail_after(-1);
+		if (rc != 0 && rc != TRANSFORM_REJECTED)
+			assert_int_equal(rc, SL_ENOMEM);
+		else
+			done = true;
+		transform_row_free(r);
+		ds_close(o1);
+		ds_close(o2);
+		transform_free(tr);
+	}
+	assert_true(done);
+	json_decref(ops);
+	ds_close(a);
+	ds_close(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -699,6 +739,7 @@ int main(void)
 		cmocka_unit_test(test_fit_then_apply),
 		cmocka_unit_test(test_row_equals_table),
 		cmocka_unit_test(test_determinism_and_format),
+		cmocka_unit_test(test_alloc_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
