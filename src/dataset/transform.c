@@ -1,6 +1,8 @@
 /*
- * The fitted transform (see transform.h): fitting, the artifact format, and
- * application to tables and to single rows.
+ * The fitted transform (see transform.h): compiling op objects, the artifact
+ * format, and application to tables and to single rows. Learning the
+ * parameters of each op is transform_fit.c; what the two share is in
+ * transform_int.h.
  *
  * Design notes:
  *
@@ -33,6 +35,7 @@
 
 #include "core.h"
 #include "dataset/transform.h"
+#include "dataset/transform_int.h"
 
 /* ---- small helpers --------------------------------------------------------- */
 
@@ -47,24 +50,13 @@ static uint64_t fnv1a(const char *s, size_t n)
 	return h;
 }
 
-/* A string -> index map with keys copied into one arena (offsets, so growth is safe). */
-typedef struct strmap {
-	sl__buf keys;      /* key bytes */
-	size_t *off, *len;
-	uint64_t *count;   /* a counter per key for callers that count */
-	uint32_t *last;    /* last document that counted the key (df counting) */
-	size_t n, cap;
-	uint32_t *slots;   /* index + 1, 0 = empty */
-	size_t nslots;
-} strmap;
-
-static void strmap_init(strmap *m)
+void tf_strmap_init(strmap *m)
 {
 	memset(m, 0, sizeof *m);
 	sl__buf_init(&m->keys, 0);
 }
 
-static void strmap_free(strmap *m)
+void tf_strmap_free(strmap *m)
 {
 	sl__buf_free(&m->keys);
 	sl__free(m->off);
@@ -75,12 +67,12 @@ static void strmap_free(strmap *m)
 	memset(m, 0, sizeof *m);
 }
 
-static const char *strmap_key(const strmap *m, size_t k)
+const char *tf_strmap_key(const strmap *m, size_t k)
 {
 	return m->keys.data + m->off[k];
 }
 
-static long strmap_find(const strmap *m, const char *s, size_t n)
+long tf_strmap_find(const strmap *m, const char *s, size_t n)
 {
 	if (!m->nslots)
 		return -1;
@@ -88,7 +80,7 @@ static long strmap_find(const strmap *m, const char *s, size_t n)
 		uint32_t v = m->slots[i];
 		if (!v)
 			return -1;
-		if (m->len[v - 1] == n && (n == 0 || !memcmp(strmap_key(m, v - 1), s, n)))
+		if (m->len[v - 1] == n && (n == 0 || !memcmp(tf_strmap_key(m, v - 1), s, n)))
 			return (long)(v - 1);
 	}
 }
@@ -101,7 +93,7 @@ static int strmap_rehash(strmap *m)
 	if (!sl)
 		return sl__err(SL_ENOMEM, "out of memory");
 	for (size_t k = 0; k < m->n; k++) {
-		size_t i = fnv1a(strmap_key(m, k), m->len[k]) & (ns - 1);
+		size_t i = fnv1a(tf_strmap_key(m, k), m->len[k]) & (ns - 1);
 		while (sl[i])
 			i = (i + 1) & (ns - 1);
 		sl[i] = (uint32_t)(k + 1);
@@ -113,9 +105,9 @@ static int strmap_rehash(strmap *m)
 }
 
 /* The index of s, adding it (count 0) when new. */
-static int strmap_add(strmap *m, const char *s, size_t n, size_t *out)
+int tf_strmap_add(strmap *m, const char *s, size_t n, size_t *out)
 {
-	long f = strmap_find(m, s, n);
+	long f = tf_strmap_find(m, s, n);
 	int rc;
 
 	if (f >= 0) {
@@ -160,7 +152,7 @@ static int strmap_add(strmap *m, const char *s, size_t n, size_t *out)
 	return 0;
 }
 
-static int cmp_bytes(const char *a, size_t la, const char *b, size_t lb)
+int tf_cmp_bytes(const char *a, size_t la, const char *b, size_t lb)
 {
 	size_t m = la < lb ? la : lb;
 	int c = m ? memcmp(a, b, m) : 0;
@@ -170,7 +162,7 @@ static int cmp_bytes(const char *a, size_t la, const char *b, size_t lb)
 	return la < lb ? -1 : (la > lb ? 1 : 0);
 }
 
-static int cmp_double(const void *a, const void *b)
+int tf_cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
@@ -178,7 +170,7 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Reads row i of column j of t as a value. */
-static void load(const ds_table *t, size_t j, size_t i, expr_value *v)
+void tf_load(const ds_table *t, size_t j, size_t i, expr_value *v)
 {
 	memset(v, 0, sizeof *v);
 	if (!ds_valid(ds_col_validity(t, j), i)) {
@@ -209,7 +201,7 @@ static int put(ds_builder *b, size_t j, ds_type t, const expr_value *v)
 }
 
 /* The text key of a category value (string, int64 or bool), in buf (>= 32 bytes) or borrowed. */
-static const char *cat_key(ds_type t, const expr_value *v, char *buf, size_t *len)
+const char *tf_cat_key(ds_type t, const expr_value *v, char *buf, size_t *len)
 {
 	if (t == DS_STRING) {
 		*len = v->len;
@@ -224,17 +216,6 @@ static const char *cat_key(ds_type t, const expr_value *v, char *buf, size_t *le
 }
 
 /* ---- schema and producers --------------------------------------------------- */
-
-typedef struct scol {
-	char *name;
-	ds_type type;
-	size_t slot;
-} scol;
-
-typedef struct schema {
-	scol *c;
-	size_t n, cap;
-} schema;
 
 static void schema_free(schema *s)
 {
@@ -265,7 +246,7 @@ static int schema_add(schema *s, const char *name, ds_type type, size_t slot)
 	return 0;
 }
 
-static long schema_find(const schema *s, const char *name)
+long tf_schema_find(const schema *s, const char *name)
 {
 	for (size_t k = 0; k < s->n; k++)
 		if (!strcmp(s->c[k].name, name))
@@ -278,7 +259,6 @@ enum {
 	P_TEXT, P_DATEPART, P_CYCLIC, P_EXPR, P_LAG, P_ROLL
 };
 
-enum { TX_TEXT, TX_TOKENS, TX_COUNTS, TX_BINARY, TX_TFIDF };
 enum { D_YEAR, D_QUARTER, D_MONTH, D_DAY, D_WEEKDAY, D_DAYOFYEAR, D_HOUR, D_MINUTE, D_SECOND };
 
 static const char *const date_parts[] = {"year", "quarter", "month", "day", "weekday",
@@ -337,7 +317,7 @@ static void op_free(op *o)
 	for (size_t k = 0; k < o->np; k++) {
 		prod *p = &o->p[k];
 		sl__free(p->fill_str);
-		strmap_free(&p->cats);
+		tf_strmap_free(&p->cats);
 		sl__free(p->idf);
 		expr_free(p->e);
 	}
@@ -368,54 +348,23 @@ static const schema *final_schema(const transform *tr)
 
 /* ---- option reading --------------------------------------------------------- */
 
-static const char *const op_names[] = {"select", "drop", "rename", "cast", "filter", "dedupe",
+const char *const tf_op_names[] = {"select", "drop", "rename", "cast", "filter", "dedupe",
 				       "impute", "clip", "normalise", "encode", "text", "dates",
 				       "lag", "rolling", "derive"};
-enum { K_SELECT, K_DROP, K_RENAME, K_CAST, K_FILTER, K_DEDUPE, K_IMPUTE, K_CLIP, K_NORMALISE,
-       K_ENCODE, K_TEXT, K_DATES, K_LAG, K_ROLLING, K_DERIVE, K_N };
 
-/* The option each op's shorthand {OP: VALUE} sets. */
-static const char *const op_main[] = {"columns", "columns", "columns", "columns", "expr",
-				      "columns", "columns", "columns", "columns", "columns",
-				      "column", "column", "column", "column", "columns"};
-
-/* Allowed keys per op (besides "op"), space-separated. */
-static const char *const op_keys[] = {
-	"columns", "columns", "columns", "columns on_error", "expr", "columns keep",
-	"columns strategy value fill", "columns min max lower_quantile upper_quantile bounds",
-	"columns method scale", "columns method max_categories n_buckets prefix categories",
-	"column lowercase output max_features min_df min_token_length prefix vocabulary idf",
-	"column parts cyclical drop", "column columns by order_by lags",
-	"column columns by order_by window agg min_periods", "columns"};
-
-static int op_kind(const char *name)
+int tf_op_kind(const char *name)
 {
 	if (!strcmp(name, "normalize") || !strcmp(name, "scale"))
 		return K_NORMALISE;
 	if (!strcmp(name, "drop_duplicates"))
 		return K_DEDUPE;
 	for (int k = 0; k < K_N; k++)
-		if (!strcmp(name, op_names[k]))
+		if (!strcmp(name, tf_op_names[k]))
 			return k;
 	return -1;
 }
 
-static bool key_allowed(int kind, const char *key)
-{
-	const char *s = op_keys[kind];
-	size_t n = strlen(key);
-
-	while (*s) {
-		const char *e = strchr(s, ' ');
-		size_t l = e ? (size_t)(e - s) : strlen(s);
-		if (l == n && !strncmp(s, key, n))
-			return true;
-		s += l + (e ? 1 : 0);
-	}
-	return false;
-}
-
-static int bad_col(const char *where, const char *key, const schema *s, const char *name)
+int tf_bad_col(const char *where, const char *key, const schema *s, const char *name)
 {
 	const char **names = sl__calloc(s->n ? s->n : 1, sizeof *names);
 	const char *sug = NULL;
@@ -438,7 +387,7 @@ static int bad_col(const char *where, const char *key, const schema *s, const ch
  * Reads option key (a string or a list of strings) as column indices of s.
  * Absent: *out_n = 0 and *out = NULL (callers decide the default).
  */
-static int get_cols(const json_t *o, const char *key, const char *where, const schema *s,
+int tf_get_cols(const json_t *o, const char *key, const char *where, const schema *s,
 		    size_t **out, size_t *out_n)
 {
 	const json_t *v = json_object_get(o, key);
@@ -463,9 +412,9 @@ static int get_cols(const json_t *o, const char *key, const char *where, const s
 			sl__free(idx);
 			return sl__err(SL_EINVAL, "%s.%s[%zu]: expected a column name", where, key, k);
 		}
-		if ((j = schema_find(s, json_string_value(x))) < 0) {
+		if ((j = tf_schema_find(s, json_string_value(x))) < 0) {
 			sl__free(idx);
-			return bad_col(where, key, s, json_string_value(x));
+			return tf_bad_col(where, key, s, json_string_value(x));
 		}
 		for (size_t q = 0; q < k; q++) {
 			if (idx[q] == (size_t)j) {
@@ -481,14 +430,14 @@ static int get_cols(const json_t *o, const char *key, const char *where, const s
 	return 0;
 }
 
-static const char *get_str(const json_t *o, const char *key, const char *def)
+const char *tf_get_str(const json_t *o, const char *key, const char *def)
 {
 	const json_t *v = json_object_get(o, key);
 
 	return json_is_string(v) ? json_string_value(v) : def;
 }
 
-static int get_choice(const json_t *o, const char *key, const char *where, const char *const *names,
+int tf_get_choice(const json_t *o, const char *key, const char *where, const char *const *names,
 		      size_t n, int def, int *out)
 {
 	const json_t *v = json_object_get(o, key);
@@ -512,7 +461,7 @@ static int get_choice(const json_t *o, const char *key, const char *where, const
 	return SL_EINVAL;
 }
 
-static int get_int(const json_t *o, const char *key, const char *where, int64_t def, int64_t min,
+int tf_get_int(const json_t *o, const char *key, const char *where, int64_t def, int64_t min,
 		   int64_t *out)
 {
 	const json_t *v = json_object_get(o, key);
@@ -532,7 +481,7 @@ static int get_int(const json_t *o, const char *key, const char *where, int64_t 
 	return 0;
 }
 
-static int get_num(const json_t *o, const char *key, const char *where, double *out, bool *present)
+int tf_get_num(const json_t *o, const char *key, const char *where, double *out, bool *present)
 {
 	const json_t *v = json_object_get(o, key);
 
@@ -544,11 +493,6 @@ static int get_num(const json_t *o, const char *key, const char *where, double *
 	*out = json_number_value(v);
 	*present = true;
 	return 0;
-}
-
-static bool is_numeric(ds_type t)
-{
-	return t == DS_INT64 || t == DS_FLOAT64;
 }
 
 /* A JSON value as a typed value of type t (for impute fills); false when it does not fit. */
@@ -591,7 +535,7 @@ static bool json_to_value(const json_t *v, ds_type t, expr_value *out, char **ou
 	return false;
 }
 
-static json_t *value_to_json(ds_type t, const expr_value *v)
+json_t *tf_value_to_json(ds_type t, const expr_value *v)
 {
 	char buf[DS_TS_BUF];
 
@@ -666,9 +610,7 @@ static bool tok_char(unsigned char c)
  * Calls fn for each token of s (maximal runs of letters, digits, '_' and
  * non-ASCII bytes of at least min_len bytes), lowercased into tmp when lower.
  */
-typedef int (*tok_fn)(void *arg, const char *tok, size_t len);
-
-static int tokenize(const char *s, size_t n, bool lower, size_t min_len, char *tmp, size_t tmpcap,
+int tf_tokenize(const char *s, size_t n, bool lower, size_t min_len, char *tmp, size_t tmpcap,
 		    tok_fn fn, void *arg)
 {
 	size_t i = 0;
@@ -699,8 +641,6 @@ static int tokenize(const char *s, size_t n, bool lower, size_t min_len, char *t
 	return 0;
 }
 
-#define TOKEN_MAX 256
-
 typedef struct text_acc {
 	const prod *p;
 	expr_value *out;
@@ -710,7 +650,7 @@ typedef struct text_acc {
 static int text_count_tok(void *arg, const char *tok, size_t len)
 {
 	text_acc *a = arg;
-	long k = strmap_find(&a->p->cats, tok, len);
+	long k = tf_strmap_find(&a->p->cats, tok, len);
 
 	if (k >= 0) {
 		if (a->p->mode == TX_BINARY)
@@ -858,12 +798,12 @@ static int kern(const prod *p, const expr_value *in, expr_value *out, sl__buf *s
 		}
 		if (in->null)
 			return 0;
-		key = cat_key(p->itype, in, tmp, &len);
+		key = tf_cat_key(p->itype, in, tmp, &len);
 		if (p->kind == P_HASH) {
 			out[fnv1a(key, len) % p->buckets].f = 1;
 			return 0;
 		}
-		long c = strmap_find(&p->cats, key, len);
+		long c = tf_strmap_find(&p->cats, key, len);
 		if (c < 0)
 			return 0;
 		if (p->kind == P_ORDINAL) {
@@ -893,7 +833,7 @@ static int kern(const prod *p, const expr_value *in, expr_value *out, sl__buf *s
 				}
 				sb->len = in->len;
 				sb->data[sb->len] = '\0';
-			} else if ((rc = tokenize(in->s, in->len, p->lower, p->min_len, tokbuf, TOKEN_MAX,
+			} else if ((rc = tf_tokenize(in->s, in->len, p->lower, p->min_len, tokbuf, TOKEN_MAX,
 						  text_join_tok, &a))) {
 				return rc;
 			}
@@ -905,7 +845,7 @@ static int kern(const prod *p, const expr_value *in, expr_value *out, sl__buf *s
 			memset(&out[k], 0, sizeof out[k]);
 		if (in->null)
 			return 0;
-		tokenize(in->s, in->len, p->lower, p->min_len, tokbuf, TOKEN_MAX, text_count_tok, &a);
+		tf_tokenize(in->s, in->len, p->lower, p->min_len, tokbuf, TOKEN_MAX, text_count_tok, &a);
 		if (p->mode == TX_TFIDF) {
 			double ss = 0;
 			for (size_t k = 0; k < p->nout; k++) {
@@ -967,7 +907,7 @@ static int new_prod(cctx *c, int kind, size_t in, prod **out)
 	(*out)->in = in;
 	(*out)->itype = in < c->in->n ? c->in->c[in].type : EXPR_TNULL;
 	(*out)->out0 = o->out.n;
-	strmap_init(&(*out)->cats);
+	tf_strmap_init(&(*out)->cats);
 	return 0;
 }
 
@@ -1020,7 +960,7 @@ static int compile_cols_op(cctx *c, int kind)
 	size_t *cols = NULL, ncols = 0;
 	int rc;
 
-	if ((rc = get_cols(c->j, "columns", c->where, in, &cols, &ncols)))
+	if ((rc = tf_get_cols(c->j, "columns", c->where, in, &cols, &ncols)))
 		return rc;
 	for (size_t j = 0; j < in->n && rc == 0; j++) {
 		prod *p;
@@ -1035,7 +975,7 @@ static int compile_cols_op(cctx *c, int kind)
 			const json_t *v = learned(c, "fill", name, &rc);
 			if (rc || (rc = new_prod(c, P_IMPUTE, j, &p)))
 				break;
-			const char *st = get_str(c->j, "strategy", "mean");
+			const char *st = tf_get_str(c->j, "strategy", "mean");
 			p->otype = (t == DS_INT64 && (!strcmp(st, "mean") || !strcmp(st, "median"))) ? DS_FLOAT64 : t;
 			if (!json_to_value(v, p->otype, &p->fill, &p->fill_str)) {
 				rc = sl__err(SL_EINVAL, "%s.fill: value for column '%s' is not a %s", c->where,
@@ -1049,7 +989,7 @@ static int compile_cols_op(cctx *c, int kind)
 			const json_t *v = learned(c, "bounds", name, &rc);
 			if (rc || (rc = new_prod(c, P_CLIP, j, &p)))
 				break;
-			if (!is_numeric(t) || !json_is_array(v) || json_array_size(v) != 2) {
+			if (!tf_is_numeric(t) || !json_is_array(v) || json_array_size(v) != 2) {
 				rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; clip needs numbers", c->where,
 					     name, ds_type_name(t));
 				break;
@@ -1067,7 +1007,7 @@ static int compile_cols_op(cctx *c, int kind)
 			const json_t *v = learned(c, "scale", name, &rc);
 			if (rc || (rc = new_prod(c, P_AFFINE, j, &p)))
 				break;
-			if (!is_numeric(t) || !json_is_array(v) || json_array_size(v) != 2 ||
+			if (!tf_is_numeric(t) || !json_is_array(v) || json_array_size(v) != 2 ||
 			    !json_is_number(json_array_get(v, 0)) || !json_is_number(json_array_get(v, 1)) ||
 			    json_number_value(json_array_get(v, 1)) == 0) {
 				rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; normalise needs numbers",
@@ -1083,9 +1023,9 @@ static int compile_cols_op(cctx *c, int kind)
 		case K_ENCODE: {
 			static const char *const methods[] = {"onehot", "ordinal", "hashing"};
 			int m;
-			const char *prefix = get_str(c->j, "prefix", NULL);
+			const char *prefix = tf_get_str(c->j, "prefix", NULL);
 			char *pre = NULL;
-			if ((rc = get_choice(c->j, "method", c->where, methods, 3, 0, &m)))
+			if ((rc = tf_get_choice(c->j, "method", c->where, methods, 3, 0, &m)))
 				break;
 			if (t != DS_STRING && t != DS_INT64 && t != DS_BOOL) {
 				rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; encode needs string, int64 or bool",
@@ -1101,7 +1041,7 @@ static int compile_cols_op(cctx *c, int kind)
 			}
 			if (m == 2) {
 				int64_t nb;
-				if ((rc = get_int(c->j, "n_buckets", c->where, 16, 1, &nb)) == 0 && nb > 65536)
+				if ((rc = tf_get_int(c->j, "n_buckets", c->where, 16, 1, &nb)) == 0 && nb > 65536)
 					rc = sl__err(SL_EINVAL, "%s.n_buckets: at most 65536", c->where);
 				p->buckets = (uint64_t)nb;
 				p->otype = DS_FLOAT64;
@@ -1122,7 +1062,7 @@ static int compile_cols_op(cctx *c, int kind)
 							     c->where, name, k);
 						break;
 					}
-					if ((rc = strmap_add(&p->cats, json_string_value(x), json_string_length(x), &idx)))
+					if ((rc = tf_strmap_add(&p->cats, json_string_value(x), json_string_length(x), &idx)))
 						break;
 					if (idx != k)
 						rc = sl__err(SL_EINVAL, "%s.categories.%s: '%s' listed twice", c->where,
@@ -1133,7 +1073,7 @@ static int compile_cols_op(cctx *c, int kind)
 					rc = add_out(c, p, name, DS_INT64);
 				}
 				for (size_t k = 0; rc == 0 && m == 0 && k < p->cats.n; k++) {
-					char *on = sl__asprintf("%s%s", pre, strmap_key(&p->cats, k));
+					char *on = sl__asprintf("%s%s", pre, tf_strmap_key(&p->cats, k));
 					p->otype = DS_FLOAT64;
 					rc = on ? add_out(c, p, on, DS_FLOAT64) : sl__err(SL_ENOMEM, "out of memory");
 					sl__free(on);
@@ -1156,7 +1096,7 @@ static int compile_text(cctx *c)
 	int64_t minlen;
 	int mode, rc;
 
-	if ((rc = get_cols(c->j, "column", c->where, in, &cols, &ncols)))
+	if ((rc = tf_get_cols(c->j, "column", c->where, in, &cols, &ncols)))
 		return rc;
 	if (ncols != 1) {
 		sl__free(cols);
@@ -1167,8 +1107,8 @@ static int compile_text(cctx *c)
 	if (in->c[col].type != DS_STRING)
 		return sl__err(SL_EINVAL, "%s.column: '%s' is %s; text needs a string column", c->where,
 			       in->c[col].name, ds_type_name(in->c[col].type));
-	if ((rc = get_choice(c->j, "output", c->where, outputs, 5, TX_TFIDF, &mode)) ||
-	    (rc = get_int(c->j, "min_token_length", c->where, 2, 1, &minlen)))
+	if ((rc = tf_get_choice(c->j, "output", c->where, outputs, 5, TX_TFIDF, &mode)) ||
+	    (rc = tf_get_int(c->j, "min_token_length", c->where, 2, 1, &minlen)))
 		return rc;
 	for (size_t j = 0; j < in->n && rc == 0; j++) {
 		prod *p;
@@ -1188,7 +1128,7 @@ static int compile_text(cctx *c)
 		}
 		const json_t *voc = json_object_get(c->j, "vocabulary");
 		const json_t *idf = json_object_get(c->j, "idf");
-		const char *prefix = get_str(c->j, "prefix", NULL);
+		const char *prefix = tf_get_str(c->j, "prefix", NULL);
 		char *pre = prefix ? sl__strdup(prefix) : sl__asprintf("%s_", in->c[j].name);
 		if (!pre)
 			return sl__err(SL_ENOMEM, "out of memory");
@@ -1209,7 +1149,7 @@ static int compile_text(cctx *c)
 				rc = sl__err(SL_EINVAL, "%s.vocabulary[%zu]: expected a term", c->where, k);
 				break;
 			}
-			if ((rc = strmap_add(&p->cats, json_string_value(x), json_string_length(x), &idx)))
+			if ((rc = tf_strmap_add(&p->cats, json_string_value(x), json_string_length(x), &idx)))
 				break;
 			if (idx != k) {
 				rc = sl__err(SL_EINVAL, "%s.vocabulary: '%s' listed twice", c->where,
@@ -1262,7 +1202,7 @@ static int compile_dates(cctx *c)
 	int parts[16], cyc[16], rc;
 	bool drop = json_is_true(json_object_get(c->j, "drop"));
 
-	if ((rc = get_cols(c->j, "column", c->where, in, &cols, &ncols)))
+	if ((rc = tf_get_cols(c->j, "column", c->where, in, &cols, &ncols)))
 		return rc;
 	size_t col = ncols == 1 ? cols[0] : 0;
 	sl__free(cols);
@@ -1307,9 +1247,9 @@ static int compile_series(cctx *c, int kind)
 	int agg = 0, rc;
 
 	c->o->series = true;
-	if ((rc = get_cols(c->j, ckey, c->where, in, &cols, &ncols)) ||
-	    (rc = get_cols(c->j, "by", c->where, in, &c->o->keys, &c->o->nkeys)) ||
-	    (rc = get_cols(c->j, "order_by", c->where, in, &ord, &nord)))
+	if ((rc = tf_get_cols(c->j, ckey, c->where, in, &cols, &ncols)) ||
+	    (rc = tf_get_cols(c->j, "by", c->where, in, &c->o->keys, &c->o->nkeys)) ||
+	    (rc = tf_get_cols(c->j, "order_by", c->where, in, &ord, &nord)))
 		goto out;
 	if (ncols == 0) {
 		rc = sl__err(SL_EINVAL, "%s.%s: which columns?", c->where, ckey);
@@ -1346,9 +1286,9 @@ static int compile_series(cctx *c, int kind)
 		}
 	} else {
 		static const char *const aggs[] = {"sum", "mean"};
-		if ((rc = get_int(c->j, "window", c->where, 0, 1, &window)) ||
-		    (rc = get_choice(c->j, "agg", c->where, aggs, 2, 1, &agg)) ||
-		    (rc = get_int(c->j, "min_periods", c->where, window, 1, &minp)))
+		if ((rc = tf_get_int(c->j, "window", c->where, 0, 1, &window)) ||
+		    (rc = tf_get_choice(c->j, "agg", c->where, aggs, 2, 1, &agg)) ||
+		    (rc = tf_get_int(c->j, "min_periods", c->where, window, 1, &minp)))
 			goto out;
 		if (window == 0) {
 			rc = sl__err(SL_EINVAL, "%s.window: required (rows per window)", c->where);
@@ -1360,7 +1300,7 @@ static int compile_series(cctx *c, int kind)
 	for (size_t q = 0; q < ncols && rc == 0; q++) {
 		size_t j = cols[q];
 		ds_type t = in->c[j].type;
-		if (kind == K_ROLLING && !is_numeric(t)) {
+		if (kind == K_ROLLING && !tf_is_numeric(t)) {
 			rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; rolling needs numbers", c->where,
 				     in->c[j].name, ds_type_name(t));
 			break;
@@ -1445,7 +1385,7 @@ static int compile_derive(cctx *c)
 			expr_free(e);
 			break;
 		}
-		long at = schema_find(&cur, name);
+		long at = tf_schema_find(&cur, name);
 		if (at >= 0 && cur.c[at].slot >= c->in->n) {
 			rc = sl__err(SL_EINVAL, "%s.columns: '%s' is derived twice", c->where, name);
 			expr_free(e);
@@ -1489,7 +1429,7 @@ static int compile_derive(cctx *c)
 					break;
 				*p = exprs[q];
 				exprs[q].e = NULL;
-				strmap_init(&exprs[q].cats);
+				tf_strmap_init(&exprs[q].cats);
 				p->in = q; /* the derivation order, for evaluation */
 				p->out0 = c->o->out.n;
 				p->nout = 0;
@@ -1507,8 +1447,8 @@ static int compile_derive(cctx *c)
 static int compile_op(transform *tr, const json_t *j, const schema *in, const char *where, op *o)
 {
 	cctx c = {tr, in, o, j, where};
-	const char *name = get_str(j, "op", "");
-	int kind = op_kind(name), rc = 0;
+	const char *name = tf_get_str(j, "op", "");
+	int kind = tf_op_kind(name), rc = 0;
 	size_t *cols = NULL, ncols = 0;
 
 	memset(o, 0, sizeof *o);
@@ -1518,7 +1458,7 @@ static int compile_op(transform *tr, const json_t *j, const schema *in, const ch
 	switch (kind) {
 	case K_SELECT:
 	case K_DROP:
-		if ((rc = get_cols(j, "columns", where, in, &cols, &ncols)))
+		if ((rc = tf_get_cols(j, "columns", where, in, &cols, &ncols)))
 			break;
 		if (kind == K_SELECT) {
 			for (size_t k = 0; k < ncols && rc == 0; k++)
@@ -1538,8 +1478,8 @@ static int compile_op(transform *tr, const json_t *j, const schema *in, const ch
 			break;
 		}
 		json_object_foreach((json_t *)m, key, v) {
-			if (schema_find(in, key) < 0) {
-				rc = bad_col(where, "columns", in, key);
+			if (tf_schema_find(in, key) < 0) {
+				rc = tf_bad_col(where, "columns", in, key);
 				break;
 			}
 			if (!json_is_string(v) || !json_string_length(v)) {
@@ -1568,12 +1508,12 @@ static int compile_op(transform *tr, const json_t *j, const schema *in, const ch
 		}
 		json_object_foreach((json_t *)m, key, v) {
 			(void)v;
-			if (schema_find(in, key) < 0) {
-				rc = bad_col(where, "columns", in, key);
+			if (tf_schema_find(in, key) < 0) {
+				rc = tf_bad_col(where, "columns", in, key);
 				break;
 			}
 		}
-		if (rc || (rc = get_choice(j, "on_error", where, modes, 2, 0, &oe)))
+		if (rc || (rc = tf_get_choice(j, "on_error", where, modes, 2, 0, &oe)))
 			break;
 		for (size_t q = 0; q < in->n && rc == 0; q++) {
 			const json_t *tj = json_object_get(m, in->c[q].name);
@@ -1604,7 +1544,7 @@ static int compile_op(transform *tr, const json_t *j, const schema *in, const ch
 		break;
 	}
 	case K_FILTER: {
-		const char *text = get_str(j, "expr", NULL);
+		const char *text = tf_get_str(j, "expr", NULL);
 		char *w = sl__asprintf("%s.expr", where);
 		const char **names = sl__calloc(in->n + 1, sizeof *names);
 		ds_type *types = sl__calloc(in->n + 1, sizeof *types);
@@ -1632,7 +1572,7 @@ static int compile_op(transform *tr, const json_t *j, const schema *in, const ch
 	}
 	case K_DEDUPE:
 		o->kind = O_DEDUPE;
-		if ((rc = get_cols(j, "columns", where, in, &o->keys, &o->nkeys)))
+		if ((rc = tf_get_cols(j, "columns", where, in, &o->keys, &o->nkeys)))
 			break;
 		if (o->nkeys == 0) {
 			sl__free(o->keys);
@@ -1680,550 +1620,6 @@ static int compile_op(transform *tr, const json_t *j, const schema *in, const ch
 	return rc;
 }
 
-/* ---- normalising and fitting op objects (note 1) --------------------------------- */
-
-/* Turns {OP: VALUE} into {op: OP, <main option>: VALUE} and checks option names. */
-static int normalise_op(const json_t *raw, const char *where, json_t **out)
-{
-	json_t *o;
-	const char *name;
-	int kind;
-
-	*out = NULL;
-	if (!json_is_object(raw))
-		return sl__err(SL_EINVAL, "%s: expected an operation ({op: NAME, ...})", where);
-	if (!json_object_get(raw, "op") && json_object_size(raw) == 1) {
-		void *it = json_object_iter((json_t *)raw);
-		const char *key = json_object_iter_key(it);
-		if ((kind = op_kind(key)) < 0)
-			return sl__err(SL_EINVAL, "%s: unknown operation '%s'", where, key);
-		if (!(o = json_object()))
-			return sl__err(SL_ENOMEM, "out of memory");
-		json_object_set_new(o, "op", json_string(op_names[kind]));
-		json_object_set(o, op_main[kind], json_object_iter_value(it));
-		*out = o;
-		return 0;
-	}
-	name = get_str(raw, "op", NULL);
-	if (!name)
-		return sl__err(SL_EINVAL, "%s.op: required (the operation's name)", where);
-	if ((kind = op_kind(name)) < 0) {
-		const char *s = expr_suggest(name, op_names, K_N);
-		if (s)
-			return sl__err(SL_EINVAL, "%s.op: unknown operation '%s'; did you mean '%s'?", where, name, s);
-		return sl__err(SL_EINVAL, "%s.op: unknown operation '%s'", where, name);
-	}
-	const char *key;
-	const json_t *v;
-	json_object_foreach((json_t *)raw, key, v) {
-		(void)v;
-		if (strcmp(key, "op") && !key_allowed(kind, key))
-			return sl__err(SL_EINVAL, "%s.%s: unknown option of %s (it takes: %s)", where, key,
-				       op_names[kind], op_keys[kind]);
-	}
-	if (!(o = json_deep_copy(raw)))
-		return sl__err(SL_ENOMEM, "out of memory");
-	json_object_set_new(o, "op", json_string(op_names[kind]));
-	*out = o;
-	return 0;
-}
-
-/* Sets columns to the names of in's columns accepted by want when the option is absent. */
-static int default_cols(json_t *o, const schema *in, bool (*want)(ds_type))
-{
-	json_t *l;
-
-	if (json_object_get(o, "columns"))
-		return 0;
-	if (!(l = json_array()))
-		return sl__err(SL_ENOMEM, "out of memory");
-	for (size_t k = 0; k < in->n; k++)
-		if (want(in->c[k].type))
-			json_array_append_new(l, json_string(in->c[k].name));
-	json_object_set_new(o, "columns", l);
-	return 0;
-}
-
-static bool any_type(ds_type t)
-{
-	(void)t;
-	return true;
-}
-
-static bool cat_type(ds_type t)
-{
-	return t == DS_STRING;
-}
-
-/* The finite values of a numeric column, in a new array (sorted when sort). */
-static int col_values(const ds_table *t, size_t j, bool sort, double **out, size_t *out_n)
-{
-	size_t nrow = ds_nrow(t), n = 0;
-	double *v = sl__calloc(nrow ? nrow : 1, sizeof *v);
-
-	if (!v)
-		return sl__err(SL_ENOMEM, "out of memory");
-	for (size_t i = 0; i < nrow; i++) {
-		double x;
-		if (ds_get_f64(t, j, i, &x) && isfinite(x))
-			v[n++] = x;
-	}
-	if (sort)
-		qsort(v, n, sizeof *v, cmp_double);
-	*out = v;
-	*out_n = n;
-	return 0;
-}
-
-/* Quantile q of sorted values (linear interpolation, as numpy's default). */
-static double quantile(const double *v, size_t n, double q)
-{
-	double pos = q * (double)(n - 1);
-	size_t lo = (size_t)floor(pos);
-	size_t hi = lo + 1 < n ? lo + 1 : lo;
-
-	return v[lo] + (v[hi] - v[lo]) * (pos - (double)lo);
-}
-
-static int mean_std(const double *v, size_t n, double *mean, double *std)
-{
-	long double s = 0, ss = 0;
-
-	for (size_t i = 0; i < n; i++)
-		s += v[i];
-	*mean = (double)(s / (long double)n);
-	for (size_t i = 0; i < n; i++)
-		ss += ((long double)v[i] - *mean) * ((long double)v[i] - *mean);
-	*std = sqrt((double)(ss / (long double)n));
-	return 0;
-}
-
-typedef struct catcount {
-	const char *key;
-	size_t len;
-	uint64_t count;
-	double num; /* numeric value for numeric modes */
-} catcount;
-
-static int by_count_then_key(const void *a, const void *b)
-{
-	const catcount *x = a, *y = b;
-
-	if (x->count != y->count)
-		return x->count > y->count ? -1 : 1;
-	return cmp_bytes(x->key, x->len, y->key, y->len);
-}
-
-static int by_key(const void *a, const void *b)
-{
-	const catcount *x = a, *y = b;
-
-	return cmp_bytes(x->key, x->len, y->key, y->len);
-}
-
-/* Counts the category keys of column j (non-null rows) into m. */
-static int count_cats(const ds_table *t, size_t j, strmap *m)
-{
-	size_t nrow = ds_nrow(t);
-	ds_type ty = ds_col_type(t, j);
-	int rc = 0;
-
-	for (size_t i = 0; i < nrow && rc == 0; i++) {
-		expr_value v;
-		char buf[32];
-		size_t len, k;
-		load(t, j, i, &v);
-		if (v.null)
-			continue;
-		const char *key = cat_key(ty, &v, buf, &len);
-		if ((rc = strmap_add(m, key, len, &k)) == 0)
-			m->count[k]++;
-	}
-	return rc;
-}
-
-/* The entries of m sorted by count (descending) then key; caller frees. */
-static int ranked(const strmap *m, catcount **out)
-{
-	catcount *cc = sl__calloc(m->n + 1, sizeof *cc);
-
-	if (!cc)
-		return sl__err(SL_ENOMEM, "out of memory");
-	for (size_t k = 0; k < m->n; k++) {
-		cc[k].key = strmap_key(m, k);
-		cc[k].len = m->len[k];
-		cc[k].count = m->count[k];
-	}
-	qsort(cc, m->n, sizeof *cc, by_count_then_key);
-	*out = cc;
-	return 0;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : (x > y ? 1 : 0);
-}
-
-/* The mode of column j: the most frequent value, ties to the smallest. */
-static int col_mode(const ds_table *t, size_t j, json_t **out)
-{
-	ds_type ty = ds_col_type(t, j);
-	int rc = 0;
-
-	*out = NULL;
-	if (ty == DS_STRING || ty == DS_BOOL) {
-		strmap m;
-		catcount *cc = NULL;
-		strmap_init(&m);
-		if ((rc = count_cats(t, j, &m)) == 0 && m.n && (rc = ranked(&m, &cc)) == 0) {
-			if (ty == DS_STRING)
-				*out = json_stringn(cc[0].key, cc[0].len);
-			else
-				*out = json_boolean(cc[0].key[0] == 't');
-		}
-		sl__free(cc);
-		strmap_free(&m);
-		return rc;
-	}
-	/* Numbers: sort and count runs (exact for int64 and timestamps too). */
-	size_t nrow = ds_nrow(t), n = 0;
-	if (ty == DS_FLOAT64) {
-		double *v;
-		if ((rc = col_values(t, j, true, &v, &n)))
-			return rc;
-		size_t best = 0, bestn = 0;
-		for (size_t i = 0; i < n;) {
-			size_t k = i;
-			while (k < n && v[k] == v[i])
-				k++;
-			if (k - i > bestn) {
-				bestn = k - i;
-				best = i;
-			}
-			i = k;
-		}
-		if (n)
-			*out = json_real(v[best]);
-		sl__free(v);
-		return 0;
-	}
-	int64_t *v = sl__calloc(nrow + 1, sizeof *v);
-	const int64_t *x = ds_col_i64(t, j);
-	const uint8_t *valid = ds_col_validity(t, j);
-	if (!v)
-		return sl__err(SL_ENOMEM, "out of memory");
-	for (size_t i = 0; i < nrow; i++)
-		if (ds_valid(valid, i))
-			v[n++] = x[i];
-	qsort(v, n, sizeof *v, cmp_i64);
-	size_t best = 0, bestn = 0;
-	for (size_t i = 0; i < n;) {
-		size_t k = i;
-		while (k < n && v[k] == v[i])
-			k++;
-		if (k - i > bestn) {
-			bestn = k - i;
-			best = i;
-		}
-		i = k;
-	}
-	if (n) {
-		expr_value ev = {.i = v[best]};
-		*out = value_to_json(ty, &ev);
-	}
-	sl__free(v);
-	return 0;
-}
-
-typedef struct df_arg {
-	strmap *m;
-	uint32_t doc;
-} df_arg;
-
-static int df_tok(void *arg, const char *tok, size_t len)
-{
-	df_arg *a = arg;
-	size_t k;
-	int rc = strmap_add(a->m, tok, len, &k);
-
-	if (rc == 0 && a->m->last[k] != a->doc) {
-		a->m->last[k] = a->doc;
-		a->m->count[k]++;
-	}
-	return rc;
-}
-
-/* Adds the learned fields to the normalised op o, fitted on t (schema in). */
-static int fit_op(json_t *o, const char *where, const schema *in, const ds_table *t)
-{
-	int kind = op_kind(get_str(o, "op", "")), rc = 0;
-	size_t *cols = NULL, ncols = 0;
-
-	switch (kind) {
-	case K_IMPUTE: {
-		static const char *const strategies[] = {"mean", "median", "mode", "constant"};
-		int st;
-		json_t *fill;
-		if ((rc = get_choice(o, "strategy", where, strategies, 4, 0, &st)))
-			break;
-		json_object_set_new(o, "strategy", json_string(strategies[st]));
-		if ((rc = default_cols(o, in, st <= 1 ? is_numeric : any_type)) ||
-		    (rc = get_cols(o, "columns", where, in, &cols, &ncols)))
-			break;
-		if (st == 3 && !json_object_get(o, "value")) {
-			rc = sl__err(SL_EINVAL, "%s.value: required with strategy: constant", where);
-			break;
-		}
-		if (!(fill = json_object())) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
-			break;
-		}
-		json_object_set_new(o, "fill", fill);
-		for (size_t q = 0; q < ncols && rc == 0; q++) {
-			size_t j = cols[q];
-			const char *name = in->c[j].name;
-			ds_type ty = in->c[j].type;
-			json_t *val = NULL;
-			if (st <= 1) {
-				double *v, m, sd;
-				size_t n;
-				if (!is_numeric(ty)) {
-					rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; %s needs numbers", where, name,
-						     ds_type_name(ty), strategies[st]);
-					break;
-				}
-				if ((rc = col_values(t, j, st == 1, &v, &n)))
-					break;
-				if (n) {
-					if (st == 0)
-						mean_std(v, n, &m, &sd);
-					else
-						m = quantile(v, n, 0.5);
-					val = json_real(m);
-				}
-				sl__free(v);
-			} else if (st == 2) {
-				if ((rc = col_mode(t, j, &val)))
-					break;
-			} else {
-				val = json_deep_copy(json_object_get(o, "value"));
-			}
-			if (!val) {
-				rc = sl__err(SL_EINVAL, "%s: column '%s' has no values to compute a %s from; use strategy: constant",
-					     where, name, strategies[st]);
-				break;
-			}
-			json_object_set_new(fill, name, val);
-		}
-		break;
-	}
-	case K_CLIP: {
-		double lo = 0, hi = 0, ql = 0, qh = 0;
-		bool hlo, hhi, hql, hqh;
-		json_t *b;
-		if ((rc = default_cols(o, in, is_numeric)) || (rc = get_cols(o, "columns", where, in, &cols, &ncols)) ||
-		    (rc = get_num(o, "min", where, &lo, &hlo)) || (rc = get_num(o, "max", where, &hi, &hhi)) ||
-		    (rc = get_num(o, "lower_quantile", where, &ql, &hql)) ||
-		    (rc = get_num(o, "upper_quantile", where, &qh, &hqh)))
-			break;
-		if ((hlo && hql) || (hhi && hqh)) {
-			rc = sl__err(SL_EINVAL, "%s: give min/max or lower_quantile/upper_quantile, not both", where);
-			break;
-		}
-		if ((hql && (ql < 0 || ql > 1)) || (hqh && (qh < 0 || qh > 1))) {
-			rc = sl__err(SL_EINVAL, "%s: quantiles are between 0 and 1", where);
-			break;
-		}
-		if (!hlo && !hhi && !hql && !hqh) {
-			rc = sl__err(SL_EINVAL, "%s: give min, max, lower_quantile or upper_quantile", where);
-			break;
-		}
-		if (!(b = json_object())) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
-			break;
-		}
-		json_object_set_new(o, "bounds", b);
-		for (size_t q = 0; q < ncols && rc == 0; q++) {
-			size_t j = cols[q];
-			double *v = NULL, l = lo, h = hi;
-			size_t n = 0;
-			if (!is_numeric(in->c[j].type)) {
-				rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; clip needs numbers", where,
-					     in->c[j].name, ds_type_name(in->c[j].type));
-				break;
-			}
-			if ((hql || hqh) && (rc = col_values(t, j, true, &v, &n)))
-				break;
-			if ((hql || hqh) && n == 0) {
-				sl__free(v);
-				rc = sl__err(SL_EINVAL, "%s: column '%s' has no values to compute quantiles from",
-					     where, in->c[j].name);
-				break;
-			}
-			if (hql)
-				l = quantile(v, n, ql);
-			if (hqh)
-				h = quantile(v, n, qh);
-			sl__free(v);
-			json_t *pair = json_array();
-			json_array_append_new(pair, hlo || hql ? json_real(l) : json_null());
-			json_array_append_new(pair, hhi || hqh ? json_real(h) : json_null());
-			json_object_set_new(b, in->c[j].name, pair);
-		}
-		break;
-	}
-	case K_NORMALISE: {
-		static const char *const methods[] = {"zscore", "minmax"};
-		int m;
-		json_t *s;
-		if ((rc = get_choice(o, "method", where, methods, 2, 0, &m)))
-			break;
-		json_object_set_new(o, "method", json_string(methods[m]));
-		if ((rc = default_cols(o, in, is_numeric)) || (rc = get_cols(o, "columns", where, in, &cols, &ncols)))
-			break;
-		if (!(s = json_object())) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
-			break;
-		}
-		json_object_set_new(o, "scale", s);
-		for (size_t q = 0; q < ncols && rc == 0; q++) {
-			size_t j = cols[q], n;
-			double *v, c0 = 0, sc = 1, sd;
-			if (!is_numeric(in->c[j].type)) {
-				rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; normalise needs numbers", where,
-					     in->c[j].name, ds_type_name(in->c[j].type));
-				break;
-			}
-			if ((rc = col_values(t, j, m == 1, &v, &n)))
-				break;
-			if (n && m == 0) {
-				mean_std(v, n, &c0, &sd);
-				sc = sd > 0 ? sd : 1; /* a constant column is centred, not scaled */
-			} else if (n) {
-				c0 = v[0];
-				sc = v[n - 1] - v[0] > 0 ? v[n - 1] - v[0] : 1;
-			}
-			sl__free(v);
-			json_t *pair = json_array();
-			json_array_append_new(pair, json_real(c0));
-			json_array_append_new(pair, json_real(sc));
-			json_object_set_new(s, in->c[j].name, pair);
-		}
-		break;
-	}
-	case K_ENCODE: {
-		static const char *const methods[] = {"onehot", "ordinal", "hashing"};
-		int m;
-		int64_t maxc;
-		json_t *cats;
-		if ((rc = get_choice(o, "method", where, methods, 3, 0, &m)) ||
-		    (rc = get_int(o, "max_categories", where, 0, 0, &maxc)))
-			break;
-		json_object_set_new(o, "method", json_string(methods[m]));
-		if ((rc = default_cols(o, in, cat_type)) || (rc = get_cols(o, "columns", where, in, &cols, &ncols)))
-			break;
-		if (m == 2)
-			break;
-		if (!(cats = json_object())) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
-			break;
-		}
-		json_object_set_new(o, "categories", cats);
-		for (size_t q = 0; q < ncols && rc == 0; q++) {
-			size_t j = cols[q], keep;
-			strmap mp;
-			catcount *cc = NULL;
-			ds_type ty = in->c[j].type;
-			if (ty != DS_STRING && ty != DS_INT64 && ty != DS_BOOL) {
-				rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; encode needs string, int64 or bool",
-					     where, in->c[j].name, ds_type_name(ty));
-				break;
-			}
-			strmap_init(&mp);
-			if ((rc = count_cats(t, j, &mp)) == 0 && (rc = ranked(&mp, &cc)) == 0) {
-				keep = maxc > 0 && (size_t)maxc < mp.n ? (size_t)maxc : mp.n;
-				qsort(cc, keep, sizeof *cc, by_key);
-				json_t *l = json_array();
-				for (size_t k = 0; k < keep; k++)
-					json_array_append_new(l, json_stringn(cc[k].key, cc[k].len));
-				json_object_set_new(cats, in->c[j].name, l);
-			}
-			sl__free(cc);
-			strmap_free(&mp);
-		}
-		break;
-	}
-	case K_TEXT: {
-		static const char *const outputs[] = {"text", "tokens", "counts", "binary", "tfidf"};
-		int mode;
-		int64_t maxf, mindf, minlen;
-		bool lower = !json_is_false(json_object_get(o, "lowercase"));
-		long j;
-		if ((rc = get_choice(o, "output", where, outputs, 5, TX_TFIDF, &mode)) ||
-		    (rc = get_int(o, "max_features", where, 1000, 1, &maxf)) ||
-		    (rc = get_int(o, "min_df", where, 1, 1, &mindf)) ||
-		    (rc = get_int(o, "min_token_length", where, 2, 1, &minlen)))
-			break;
-		json_object_set_new(o, "output", json_string(outputs[mode]));
-		json_object_set_new(o, "lowercase", json_boolean(lower));
-		json_object_set_new(o, "min_token_length", json_integer(minlen));
-		if (mode <= TX_TOKENS)
-			break;
-		json_object_set_new(o, "max_features", json_integer(maxf));
-		json_object_set_new(o, "min_df", json_integer(mindf));
-		if (!json_is_string(json_object_get(o, "column")) ||
-		    (j = schema_find(in, get_str(o, "column", ""))) < 0 || in->c[j].type != DS_STRING)
-			break; /* compile_op reports it */
-		strmap m;
-		catcount *cc = NULL;
-		char tokbuf[TOKEN_MAX];
-		size_t nrow = ds_nrow(t), keep = 0;
-		strmap_init(&m);
-		for (size_t i = 0; i < nrow && rc == 0; i++) {
-			size_t len;
-			const char *s = ds_col_str(t, (size_t)j, i, &len);
-			df_arg a = {&m, (uint32_t)i};
-			if (s)
-				rc = tokenize(s, len, lower, (size_t)minlen, tokbuf, TOKEN_MAX, df_tok, &a);
-		}
-		if (rc == 0 && (rc = ranked(&m, &cc)) == 0) {
-			/* Most frequent by document frequency, ties by term; then sorted by term. */
-			while (keep < m.n && keep < (size_t)maxf && cc[keep].count >= (uint64_t)mindf)
-				keep++;
-			qsort(cc, keep, sizeof *cc, by_key);
-			json_t *voc = json_array(), *idf = json_array();
-			for (size_t k = 0; k < keep; k++) {
-				json_array_append_new(voc, json_stringn(cc[k].key, cc[k].len));
-				/* Smoothed idf, as scikit-learn's TfidfVectorizer. */
-				json_array_append_new(idf, json_real(log((1.0 + (double)nrow) /
-									 (1.0 + (double)cc[k].count)) + 1.0));
-			}
-			json_object_set_new(o, "vocabulary", voc);
-			if (mode == TX_TFIDF)
-				json_object_set_new(o, "idf", idf);
-			else
-				json_decref(idf);
-		}
-		sl__free(cc);
-		strmap_free(&m);
-		break;
-	}
-	case K_DEDUPE:
-		if (json_object_get(o, "keep") && strcmp(get_str(o, "keep", ""), "first")) {
-			rc = sl__err(SL_EINVAL, "%s.keep: only 'first' is supported", where);
-			break;
-		}
-		json_object_set_new(o, "keep", json_string("first"));
-		break;
-	default:
-		break;
-	}
-	sl__free(cols);
-	return rc;
-}
-
 /* ---- applying to tables ------------------------------------------------------------ */
 
 static int table_schema(const ds_table *t, schema *s)
@@ -2246,7 +1642,7 @@ static uint64_t row_hash(const ds_table *t, const size_t *keys, size_t nk, size_
 	for (size_t q = 0; q < nk; q++) {
 		expr_value v;
 		uint64_t x;
-		load(t, keys[q], i, &v);
+		tf_load(t, keys[q], i, &v);
 		if (v.null)
 			x = 0x9e3779b97f4a7c15ull;
 		else if (ds_col_type(t, keys[q]) == DS_STRING)
@@ -2269,7 +1665,7 @@ static int cmp_val(ds_type t, const expr_value *a, const expr_value *b)
 	if (a->null || b->null)
 		return a->null == b->null ? 0 : (a->null ? -1 : 1);
 	if (t == DS_STRING)
-		return cmp_bytes(a->s, a->len, b->s, b->len);
+		return tf_cmp_bytes(a->s, a->len, b->s, b->len);
 	if (t == DS_FLOAT64) {
 		if (isnan(a->f) || isnan(b->f))
 			return isnan(a->f) == isnan(b->f) ? 0 : (isnan(a->f) ? 1 : -1);
@@ -2282,8 +1678,8 @@ static bool rows_equal(const ds_table *t, const size_t *keys, size_t nk, size_t 
 {
 	for (size_t q = 0; q < nk; q++) {
 		expr_value x, y;
-		load(t, keys[q], a, &x);
-		load(t, keys[q], b, &y);
+		tf_load(t, keys[q], a, &x);
+		tf_load(t, keys[q], b, &y);
 		if (cmp_val(ds_col_type(t, keys[q]), &x, &y))
 			return false;
 	}
@@ -2347,8 +1743,8 @@ static int by_group_time(const void *a, const void *b, void *arg)
 	for (size_t q = 0; q <= s->o->nkeys; q++) {
 		size_t j = q < s->o->nkeys ? s->o->keys[q] : s->o->order;
 		expr_value u, v;
-		load(s->t, j, x, &u);
-		load(s->t, j, y, &v);
+		tf_load(s->t, j, x, &u);
+		tf_load(s->t, j, y, &v);
 		if ((c = cmp_val(ds_col_type(s->t, j), &u, &v)))
 			return c;
 	}
@@ -2381,19 +1777,19 @@ static int series_col(const ds_table *t, const op *o, const prod *p, const size_
 			expr_value v;
 			if (p->kind == P_LAG) {
 				if (q - g0 >= (size_t)p->k)
-					load(t, p->in, ord[q - (size_t)p->k], &res[i]);
+					tf_load(t, p->in, ord[q - (size_t)p->k], &res[i]);
 				else
 					res[i].null = true;
 				continue;
 			}
-			load(t, p->in, i, &v);
+			tf_load(t, p->in, i, &v);
 			bool ok = !v.null && (p->itype != DS_FLOAT64 || !isnan(v.f));
 			if (ok) {
 				sum += p->itype == DS_INT64 ? (long double)v.i : (long double)v.f;
 				cnt++;
 			}
 			if (q - g0 >= (size_t)p->k) {
-				load(t, p->in, ord[q - (size_t)p->k], &v);
+				tf_load(t, p->in, ord[q - (size_t)p->k], &v);
 				if (!v.null && (p->itype != DS_FLOAT64 || !isnan(v.f))) {
 					sum -= p->itype == DS_INT64 ? (long double)v.i : (long double)v.f;
 					cnt--;
@@ -2782,9 +2178,9 @@ int transform_fit(const json_t *ops, const char *where, const ds_table *t, trans
 		ds_table *nt = NULL;
 		const ds_table *src = cur ? cur : t;
 		snprintf(w, sizeof w, "%.64s[%zu]", where, k);
-		if ((rc = normalise_op(json_array_get(ops, k), w, &o)))
+		if ((rc = tf_normalise_op(json_array_get(ops, k), w, &o)))
 			break;
-		if ((rc = fit_op(o, w, final_schema(tr), src)) || (rc = push_op(tr, o, w))) {
+		if ((rc = tf_fit_op(o, w, final_schema(tr), src)) || (rc = push_op(tr, o, w))) {
 			json_decref(o);
 			break;
 		}
@@ -2835,7 +2231,7 @@ int transform_apply_table(const transform *tr, const ds_table *t, ds_table **out
 		} else if (have == DS_INT64 && want == DS_FLOAT64) {
 			for (size_t i = 0; i < ds_nrow(t) && rc == 0; i++) {
 				expr_value v;
-				load(t, j, i, &v);
+				tf_load(t, j, i, &v);
 				v.f = (double)v.i;
 				rc = put(b, k, want, &v);
 			}
@@ -2924,7 +2320,7 @@ int transform_parse(const char *text, size_t len, const char *name, transform **
 	name = name ? name : "transform";
 	if (!doc)
 		return sl__err(SL_ECORRUPT, "%s:%d:%d: %s", name, err.line, err.column, err.text);
-	if (!json_is_object(doc) || strcmp(get_str(doc, "format", ""), TRANSFORM_FORMAT)) {
+	if (!json_is_object(doc) || strcmp(tf_get_str(doc, "format", ""), TRANSFORM_FORMAT)) {
 		json_decref(doc);
 		return sl__err(SL_ECORRUPT, "%s: not a sluice transform", name);
 	}
@@ -2944,10 +2340,10 @@ int transform_parse(const char *text, size_t len, const char *name, transform **
 		const json_t *c = json_array_get(ins, k);
 		ds_type t;
 		if (!json_is_string(json_object_get(c, "name")) ||
-		    !ds_type_parse(get_str(c, "type", ""), &t))
+		    !ds_type_parse(tf_get_str(c, "type", ""), &t))
 			rc = sl__err(SL_ECORRUPT, "%s: inputs[%zu]: expected {name, type}", name, k);
 		else
-			rc = schema_add(&in, get_str(c, "name", ""), t, k);
+			rc = schema_add(&in, tf_get_str(c, "name", ""), t, k);
 	}
 	if (rc == 0)
 		rc = new_transform(&in, &tr);
@@ -2956,7 +2352,7 @@ int transform_parse(const char *text, size_t len, const char *name, transform **
 		char w[128];
 		json_t *o = json_array_get(ops, k);
 		snprintf(w, sizeof w, "%.64s: ops[%zu]", name, k);
-		if (!json_is_object(o) || op_kind(get_str(o, "op", "")) < 0) {
+		if (!json_is_object(o) || tf_op_kind(tf_get_str(o, "op", "")) < 0) {
 			rc = sl__err(SL_ECORRUPT, "%s: not an operation", w);
 			break;
 		}
@@ -2970,8 +2366,8 @@ int transform_parse(const char *text, size_t len, const char *name, transform **
 		bool same = json_is_array(outs) && json_array_size(outs) == fs->n;
 		for (size_t k = 0; same && k < fs->n; k++) {
 			const json_t *c = json_array_get(outs, k);
-			same = !strcmp(get_str(c, "name", ""), fs->c[k].name) &&
-			       !strcmp(get_str(c, "type", ""), ds_type_name(fs->c[k].type));
+			same = !strcmp(tf_get_str(c, "name", ""), fs->c[k].name) &&
+			       !strcmp(tf_get_str(c, "type", ""), ds_type_name(fs->c[k].type));
 		}
 		if (!same)
 			rc = sl__err(SL_ECORRUPT, "%s: outputs do not match what the operations produce", name);
