@@ -61,6 +61,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -389,8 +392,7 @@ static void count_fn(void *ctx, size_t i, unsigned worker)
 {
 	csv_reader *rd = ctx;
 
-	(void)worker;
-	csv_count_chunk(&rd->chunks[i]);
+	csv_count_chunk(&rd->chunks[i], &rd->workers[worker]);
 }
 
 static void parse_fn(void *ctx, size_t i, unsigned worker)
@@ -408,7 +410,7 @@ static void convert_fn(void *ctx, size_t i, unsigned worker)
 }
 
 /* Cuts every source's data into chunks. */
-static int make_chunks(csv_reader *rd, const ds_source *src, const bool *drop, size_t n,
+static int make_chunks(csv_reader *rd, const ds_source *src, const int *fds, size_t n,
 		       const src_info *info, size_t chunk)
 {
 	size_t total = 0;
@@ -433,7 +435,8 @@ static int make_chunks(csv_reader *rd, const ds_source *src, const bool *drop, s
 			ch->nom_start = p;
 			ch->nom_end = p + (left < chunk ? left : chunk);
 			ch->first = first;
-			ch->drop = drop && drop[s];
+			ch->drop = fds && fds[s] >= 0;
+			ch->fd = fds ? fds[s] : -1;
 			first = false;
 			p = ch->nom_end;
 		} while (p < limit);
@@ -455,6 +458,15 @@ static void merge_fn(void *ctx, size_t j, unsigned worker)
 	int rc = 0;
 
 	(void)worker;
+	if (rd->final_type[j] == DS_STRING) {
+		/* Room for every chunk's dictionary at once: no regrowth. */
+		size_t entries = 0, bytes = 0;
+		for (size_t i = 0; i < rd->nchunks; i++) {
+			entries += rd->chunks[i].cols[j].dict.n;
+			bytes += rd->chunks[i].cols[j].dict.len;
+		}
+		rc = ds_dict_reserve(&m->b->cols[j].dict, entries, bytes);
+	}
 	for (size_t i = 0; rc == 0 && i < rd->nchunks; i++) {
 		csv_chunk *ch = &rd->chunks[i];
 		csv_ccol *col = &ch->cols[j];
@@ -487,6 +499,14 @@ static void merge_fn(void *ctx, size_t j, unsigned worker)
 		col->data = NULL;
 		col->valid = NULL;
 	}
+	/* The column's lookup table is rebuilt if anyone appends again. */
+	ds_dict_drop_index(&m->b->cols[j].dict);
+#if defined(__GLIBC__)
+	/* The chunk arrays just freed came from the parse threads' malloc
+	 * arenas, which keep freed memory; hand it back to the system so the
+	 * merge does not hold the dataset twice. */
+	malloc_trim(0);
+#endif
 	m->rc[j] = rc;
 }
 
@@ -520,7 +540,7 @@ static int merge(csv_reader *rd, ds_builder *b, unsigned threads, uint64_t *out_
 	return rc;
 }
 
-static int read_csv(const ds_source *src, const bool *drop, size_t n, const ds_ingest_opts *opt,
+static int read_csv(const ds_source *src, const int *fds, size_t n, const ds_ingest_opts *opt,
 		    ds_builder **out_b, ds_ingest_stats *out_stats)
 {
 	static const ds_ingest_opts defaults;
@@ -558,7 +578,7 @@ static int read_csv(const ds_source *src, const bool *drop, size_t n, const ds_i
 		chunk = chunk < ((size_t)256 << 10) ? (size_t)256 << 10 : chunk;
 		chunk = chunk > ((size_t)8 << 20) ? (size_t)8 << 20 : chunk;
 	}
-	if ((rc = make_chunks(rd, src, drop, n, info, chunk)))
+	if ((rc = make_chunks(rd, src, fds, n, info, chunk)))
 		goto done;
 	for (unsigned t = 0; t < threads; t++) {
 		csv_worker *w = &rd->workers[t];
@@ -670,26 +690,32 @@ int ds_csv_read_files(const char *const *paths, size_t n, const ds_ingest_opts *
 		      ds_builder **out_b, ds_ingest_stats *out_stats)
 {
 	ds_source *src;
-	bool *drop;
+	int *fds;
 	int rc = 0;
 
 	*out_b = NULL;
 	src = sl__calloc(n ? n : 1, sizeof *src);
-	drop = sl__calloc(n ? n : 1, sizeof *drop);
-	if (!src || !drop) {
+	fds = sl__calloc(n ? n : 1, sizeof *fds);
+	if (!src || !fds) {
 		sl__free(src);
-		sl__free(drop);
+		sl__free(fds);
 		return sl__err(SL_ENOMEM, "out of memory");
 	}
+	for (size_t i = 0; i < n; i++)
+		fds[i] = -1;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		rc = ds_map_file(paths[i], &src[i]);
-		drop[i] = true;
+		if (rc == 0)
+			fds[i] = open(paths[i], O_RDONLY | O_CLOEXEC);
 	}
 	if (rc == 0)
-		rc = read_csv(src, drop, n, opt, out_b, out_stats);
-	for (size_t i = 0; i < n; i++)
+		rc = read_csv(src, fds, n, opt, out_b, out_stats);
+	for (size_t i = 0; i < n; i++) {
 		ds_unmap_file(&src[i]);
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
 	sl__free(src);
-	sl__free(drop);
+	sl__free(fds);
 	return rc;
 }

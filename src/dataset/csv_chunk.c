@@ -15,6 +15,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -156,6 +157,31 @@ bool csv_tokenize(const csv_conf *c, const char *p, const char *limit, csv_row *
 		} else {
 			unsigned char acc = 0;
 			fp = pos;
+#if defined(__SSE2__)
+			/* Sixteen bytes at a time while none is special: compare
+			 * with the four special bytes at once; the high bits of
+			 * the skipped bytes feed the UTF-8 check. */
+			{
+				const __m128i vd = _mm_set1_epi8(delim), vq = _mm_set1_epi8('"');
+				const __m128i vn = _mm_set1_epi8('\n'), vr = _mm_set1_epi8('\r');
+				while (limit - pos >= 16) {
+					__m128i v = _mm_loadu_si128((const __m128i *)(const void *)pos);
+					__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, vd), _mm_cmpeq_epi8(v, vq)),
+								 _mm_or_si128(_mm_cmpeq_epi8(v, vn), _mm_cmpeq_epi8(v, vr)));
+					unsigned bits = (unsigned)_mm_movemask_epi8(m);
+					unsigned high = (unsigned)_mm_movemask_epi8(v);
+					if (bits == 0) {
+						acc |= high ? 0x80 : 0;
+						pos += 16;
+						continue;
+					}
+					unsigned k = (unsigned)__builtin_ctz(bits);
+					acc |= (high & ((1u << k) - 1)) ? 0x80 : 0;
+					pos += k;
+					break;
+				}
+			}
+#endif
 			while (pos < limit) {
 				unsigned char ch = (unsigned char)*pos;
 				if (c->special[ch]) {
@@ -297,10 +323,9 @@ static bool parse_as(ds_type t, const char *p, size_t len, int64_t *iv, double *
 
 /* ---- counting ------------------------------------------------------------------ */
 
-void csv_count_chunk(csv_chunk *ch)
+static void count_bytes(const unsigned char *p, size_t n, size_t *out_q, size_t *out_nl)
 {
-	const unsigned char *p = (const unsigned char *)ch->nom_start;
-	size_t n = (size_t)(ch->nom_end - ch->nom_start), q = 0, nl = 0, i = 0;
+	size_t q = 0, nl = 0, i = 0;
 
 #if defined(__SSE2__)
 	/* 16 bytes at a time: each match subtracts -1 from a byte counter;
@@ -322,10 +347,52 @@ void csv_count_chunk(csv_chunk *ch)
 		q += p[i] == '"';
 		nl += p[i] == '\n';
 	}
-	ch->quotes = q;
-	ch->newlines = nl;
-	if (ch->drop)
-		csv_drop_pages(ch->nom_start, n);
+	*out_q += q;
+	*out_nl += nl;
+}
+
+#define COUNT_BLOCK ((size_t)256 << 10)
+
+/* The worker's scratch buffer, grown to COUNT_BLOCK bytes. */
+static bool count_buffer(csv_worker *w)
+{
+	char *p;
+
+	if (w->scratch_cap >= COUNT_BLOCK)
+		return true;
+	p = sl__realloc(w->scratch, COUNT_BLOCK);
+	if (!p)
+		return false; /* the mapping serves instead */
+	w->scratch = p;
+	w->scratch_cap = COUNT_BLOCK;
+	return true;
+}
+
+void csv_count_chunk(csv_chunk *ch, csv_worker *w)
+{
+	size_t n = (size_t)(ch->nom_end - ch->nom_start), off = 0;
+
+	ch->quotes = 0;
+	ch->newlines = 0;
+	/* A file is read with pread into a small buffer rather than through
+	 * the mapping: touching the mapping would fault every page in now and
+	 * again in the parse, or keep the whole input resident. */
+	if (ch->fd >= 0 && count_buffer(w)) {
+		off_t base = (off_t)(ch->nom_start - ch->base);
+		while (off < n) {
+			size_t k = n - off < COUNT_BLOCK ? n - off : COUNT_BLOCK;
+			ssize_t got = pread(ch->fd, w->scratch, k, base + (off_t)off);
+			if (got <= 0)
+				break; /* fall back to the mapping for the rest */
+			count_bytes((const unsigned char *)w->scratch, (size_t)got, &ch->quotes, &ch->newlines);
+			off += (size_t)got;
+		}
+	}
+	if (off < n) {
+		count_bytes((const unsigned char *)ch->nom_start + off, n - off, &ch->quotes, &ch->newlines);
+		if (ch->drop)
+			csv_drop_pages(ch->nom_start + off, n - off);
+	}
 }
 
 /* ---- chunk columns ---------------------------------------------------------------- */
@@ -347,6 +414,7 @@ static int grow_rows(csv_chunk *ch, size_t ncols)
 			if (!d)
 				return sl__err(SL_ENOMEM, "out of memory");
 			col->data = d;
+			ds_advise_huge(d, nc * w);
 		}
 		if (col->valid) {
 			uint8_t *v = sl__realloc(col->valid, (nc + 7) / 8);
@@ -456,6 +524,7 @@ static int rescan_strings(const csv_conf *c, csv_chunk *ch, csv_worker *w, const
 		ds_dict_free(&col->dict);
 		col->data = codes[k];
 		col->dict = dicts[k];
+		ds_dict_drop_index(&col->dict);
 		col->type = DS_STRING;
 	}
 	return rc;
@@ -734,6 +803,10 @@ void csv_convert_chunk(csv_reader *rd, csv_chunk *ch, csv_worker *w)
 		else
 			strs[ns++] = j;
 	}
+	/* Dictionaries are complete: their lookup tables go before the merge. */
+	for (size_t j = 0; j < rd->conf.ncols; j++)
+		if (ch->cols[j].type == DS_STRING && rd->final_type[j] == DS_STRING)
+			ds_dict_drop_index(&ch->cols[j].dict);
 	if (ns && ch->nrows) {
 		ch->rc = rescan_strings(&rd->conf, ch, w, strs, ns, ch->nrows);
 		if (ch->drop && ch->nom_end > ch->start)

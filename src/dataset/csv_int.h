@@ -71,6 +71,7 @@ typedef struct csv_chunk {
 	const char *nom_start, *nom_end;
 	bool first;       /* first chunk of its source: starts at nom_start */
 	bool drop;        /* the source is a file mapping whose pages may be dropped */
+	int fd;           /* the file, read with pread by the count phase, or -1 */
 	size_t quotes, newlines;  /* counted in nom range */
 	bool inq;         /* quote parity at nom_start */
 	uint64_t line0;   /* line number at nom_start */
@@ -124,7 +125,7 @@ bool csv_tokenize(const csv_conf *c, const char *p, const char *limit, csv_row *
 int csv_field_text(csv_worker *w, const csv_field *f, const char **out_p, size_t *out_len);
 int csv_row_reserve(csv_row *r, size_t n);
 
-void csv_count_chunk(csv_chunk *ch);
+void csv_count_chunk(csv_chunk *ch, csv_worker *w);
 void csv_parse_chunk(csv_reader *rd, csv_chunk *ch, size_t index, csv_worker *w);
 void csv_convert_chunk(csv_reader *rd, csv_chunk *ch, csv_worker *w);
 void csv_chunk_free(csv_chunk *ch, size_t ncols);

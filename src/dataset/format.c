@@ -356,9 +356,8 @@ static int add_piece(piece **ps, size_t *n, size_t *cap, const void *p, size_t l
 
 /*
  * Writes the file: its size is set first (so the padding between sections
- * is the zeros of a sparse extension), then the sections, whose offsets
- * the layout fixes, are written in parallel with pwrite: copying into the
- * page cache is a good part of an ingest's time.
+ * is the zeros of a sparse extension), then the sections at the offsets
+ * the layout fixes, straight from the builder's arrays (no staging copy).
  */
 int ds_format_write(const ds_builder *b, const char *path)
 {
@@ -405,8 +404,10 @@ int ds_format_write(const ds_builder *b, const char *path)
 		rc = sl__err(SL_EIO, "%s: truncate: %s", tmp, strerror(errno));
 		goto done;
 	}
+	/* One writer: ext4 serialises writers of a file on its inode lock, so
+	 * parallel pwrites only spin on it. */
 	write_job wj = {fd, tmp, ps, prc};
-	ds_parallel_for(ds_thread_count(0), np, write_piece, &wj);
+	ds_parallel_for(1, np, write_piece, &wj);
 	for (size_t i = 0; i < np; i++)
 		if (prc[i]) {
 			rc = sl__err(SL_EIO, "%s: write: %s", tmp, strerror(prc[i]));

@@ -32,6 +32,13 @@ typedef struct ds_dict {
 
 void ds_dict_init(ds_dict *d);
 void ds_dict_free(ds_dict *d);
+/*
+ * Frees the lookup table (half the dictionary's overhead) once no more
+ * interning is expected; the next intern rebuilds it.
+ */
+void ds_dict_drop_index(ds_dict *d);
+/* Makes room for entries more entries of bytes more bytes (NULs included). */
+int ds_dict_reserve(ds_dict *d, size_t entries, size_t bytes);
 /* The code of s, adding it when new. */
 int ds_dict_intern(ds_dict *d, const char *s, size_t len, uint32_t *out_code);
 /* Same with a precomputed ds_hash64(s, len, 0). */
@@ -63,6 +70,13 @@ struct ds_builder {
 /* ds_append_coded from a ds_dict, reusing its stored hashes. */
 int ds_append_dict(ds_builder *b, size_t j, const ds_dict *d, const uint32_t *codes,
 		   const uint8_t *validity, size_t n);
+
+/*
+ * Asks the kernel for transparent huge pages over the page-aligned interior
+ * of a large array (where THP is in madvise mode): filling a 150 MB column
+ * then costs hundreds of page faults instead of tens of thousands.
+ */
+void ds_advise_huge(void *p, size_t n);
 
 /* Bitmap helpers. */
 static inline void ds_bit_set(uint8_t *bm, size_t i)

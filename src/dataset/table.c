@@ -13,6 +13,7 @@
  *      order of first appearance. Null rows use code 0 and add nothing.
  */
 #include <string.h>
+#include <sys/mman.h>
 
 #include "dataset/internal.h"
 
@@ -160,16 +161,48 @@ void ds_dict_free(ds_dict *d)
 	ds_dict_init(d);
 }
 
-static int dict_grow_slots(ds_dict *d)
+/*
+ * Equality of two byte strings of length n. Short keys (the common case in
+ * a dictionary) are compared with overlapping word loads inside [0, n)
+ * instead of a call to memcmp.
+ */
+static inline bool bytes_eq(const char *a, const char *b, size_t n)
 {
-	size_t ns = d->nslots ? d->nslots * 2 : 64;
+	if (n >= 8 && n <= 16) {
+		uint64_t a0, b0, a1, b1;
+		memcpy(&a0, a, 8);
+		memcpy(&b0, b, 8);
+		memcpy(&a1, a + n - 8, 8);
+		memcpy(&b1, b + n - 8, 8);
+		return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+	}
+	if (n >= 4 && n < 8) {
+		uint32_t a0, b0, a1, b1;
+		memcpy(&a0, a, 4);
+		memcpy(&b0, b, 4);
+		memcpy(&a1, a + n - 4, 4);
+		memcpy(&b1, b + n - 4, 4);
+		return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+	}
+	return memcmp(a, b, n) == 0;
+}
+
+/* Rebuilds the slot table with ns slots (a power of two). */
+static int dict_rehash(ds_dict *d, size_t ns)
+{
 	uint64_t *slots;
 
 	if (ns > SIZE_MAX / sizeof *slots)
 		return sl__err(SL_ENOMEM, "dictionary too large");
-	slots = sl__calloc(ns, sizeof *slots);
+	/* malloc + memset rather than calloc: calloc leaves fresh pages mapped
+	 * to the shared zero page, and the probes read before they write, so
+	 * every page would take a second (copy-on-write) fault with a TLB
+	 * flush on every CPU. */
+	slots = sl__malloc(ns * sizeof *slots);
 	if (!slots)
 		return sl__err(SL_ENOMEM, "out of memory growing a dictionary");
+	ds_advise_huge(slots, ns * sizeof *slots); /* random probes: fewer TLB misses */
+	memset(slots, 0, ns * sizeof *slots);
 	for (size_t k = 0; k < d->n; k++) {
 		size_t i = d->hashes[k] & (ns - 1);
 		while (slots[i])
@@ -179,6 +212,57 @@ static int dict_grow_slots(ds_dict *d)
 	sl__free(d->slots);
 	d->slots = slots;
 	d->nslots = ns;
+	return 0;
+}
+
+static int dict_grow_slots(ds_dict *d)
+{
+	size_t ns = d->nslots ? d->nslots * 2 : 64;
+
+	/* After ds_dict_drop_index the table is rebuilt at the size it needs. */
+	while (ns < (d->n + 1) * 2)
+		ns *= 2;
+	return dict_rehash(d, ns);
+}
+
+void ds_dict_drop_index(ds_dict *d)
+{
+	sl__free(d->slots);
+	d->slots = NULL;
+	d->nslots = 0;
+}
+
+int ds_dict_reserve(ds_dict *d, size_t entries, size_t bytes)
+{
+	size_t ns = 64;
+
+	if (entries > DS_DICT_MAX || bytes > SIZE_MAX / 2)
+		return sl__err(SL_ELIMIT, "dictionary too large");
+	while (ns < (d->n + entries + 1) * 2)
+		ns *= 2;
+	if (ns > d->nslots && dict_rehash(d, ns))
+		return SL_ENOMEM;
+	if (d->n + entries + 2 > d->ncap) {
+		size_t nc = d->n + entries + 2;
+		uint64_t *offs = sl__reallocarray(d->offs, nc, sizeof *offs);
+		if (!offs)
+			return sl__err(SL_ENOMEM, "out of memory");
+		if (!d->offs)
+			offs[0] = 0;
+		d->offs = offs;
+		uint32_t *hs = sl__reallocarray(d->hashes, nc, sizeof *hs);
+		if (!hs)
+			return sl__err(SL_ENOMEM, "out of memory");
+		d->hashes = hs;
+		d->ncap = nc;
+	}
+	if (bytes > d->cap - d->len) {
+		char *nb = sl__realloc(d->bytes, d->len + bytes);
+		if (!nb)
+			return sl__err(SL_ENOMEM, "out of memory");
+		d->bytes = nb;
+		d->cap = d->len + bytes;
+	}
 	return 0;
 }
 
@@ -193,7 +277,7 @@ int ds_dict_intern_h32(ds_dict *d, const char *s, size_t len, uint32_t h, uint32
 		if ((uint32_t)(slot >> 32) != h)
 			continue;
 		uint32_t k = (uint32_t)slot - 1;
-		if (d->offs[k + 1] - d->offs[k] - 1 == len && memcmp(d->bytes + d->offs[k], s, len) == 0) {
+		if (d->offs[k + 1] - d->offs[k] - 1 == len && bytes_eq(d->bytes + d->offs[k], s, len)) {
 			*out_code = k;
 			return 0;
 		}
@@ -247,6 +331,20 @@ int ds_dict_intern_h(ds_dict *d, const char *s, size_t len, uint64_t h64, uint32
 int ds_dict_intern(ds_dict *d, const char *s, size_t len, uint32_t *out_code)
 {
 	return ds_dict_intern_h(d, s, len, ds_hash64(s, len, 0), out_code);
+}
+
+void ds_advise_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+	uintptr_t page = 4096, a = ((uintptr_t)p + page - 1) & ~(page - 1);
+	uintptr_t z = ((uintptr_t)p + n) & ~(page - 1);
+
+	if (n >= ((size_t)4 << 20) && z > a)
+		madvise((void *)a, z - a, MADV_HUGEPAGE); /* advice only: failure is harmless */
+#else
+	(void)p;
+	(void)n;
+#endif
 }
 
 /* ---- bitmaps ---------------------------------------------------------------- */
@@ -355,6 +453,7 @@ static int col_reserve(ds_bcol *c, size_t extra)
 	if (!data)
 		return sl__err(SL_ENOMEM, "out of memory growing column '%s'", c->name);
 	c->data = data;
+	ds_advise_huge(data, nc * w);
 	if (c->valid) {
 		uint8_t *v = sl__realloc(c->valid, (nc + 7) / 8);
 		if (!v)
