@@ -2312,6 +2312,40 @@ error:
 	return NULL;
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A copy of obj whose top-level keys are in sorted order (values shared). */
+static json_t *with_sorted_top(json_t *obj)
+{
+	size_t n = json_object_size(obj), k = 0;
+	const char **keys;
+	const char *key;
+	json_t *v, *out = json_object();
+
+	if (!out || n == 0)
+		return out;
+	keys = sl__calloc(n, sizeof *keys);
+	if (!keys) {
+		json_decref(out);
+		return NULL;
+	}
+	json_object_foreach(obj, key, v)
+		keys[k++] = key;
+	qsort(keys, n, sizeof *keys, cmp_key);
+	for (k = 0; k < n; k++) {
+		if (json_object_set(out, keys[k], json_object_get(obj, keys[k]))) {
+			json_decref(out);
+			out = NULL;
+			break;
+		}
+	}
+	sl__free(keys);
+	return out;
+}
+
 char *spec_step_canonical(const spec *s, size_t i)
 {
 	const spec_step *st;
@@ -2328,21 +2362,32 @@ char *spec_step_canonical(const spec *s, size_t i)
 		goto nomem;
 	static const char *const kinds[] = {"uses", "run", "plugin"};
 	const char *what = st->kind == SPEC_USES ? st->uses : st->kind == SPEC_RUN ? st->run : st->plugin;
-	bad |= json_object_set_new(o, "kind", json_string(kinds[st->kind]));
-	bad |= json_object_set_new(o, kinds[st->kind], json_string(what));
-	bad |= json_object_set_new(o, "with", st->with ? json_incref(st->with) : json_object());
-	bad |= json_object_set_new(o, "env", st->env ? json_incref(st->env) : json_object());
-	bad |= json_object_set_new(o, "outputs", sorted_string_array(st->outputs, st->n_outputs));
+	/*
+	 * Keys are inserted in sorted order and dumped in insertion order, with
+	 * every map sorted by key except inside option values: there order can
+	 * mean something (wrangle's `derive: {b: ..., a: ...}` makes columns in
+	 * that order), so two orders must not share a cache entry. Option names,
+	 * env, inputs, outputs and deps have no meaningful order.
+	 */
+	json_t *inputs_sorted = NULL;
 	bad |= json_object_set_new(o, "deps", sorted_string_array(st->deps, st->n_deps));
-	bad |= json_object_set_new(o, "inputs", in = json_object());
+	bad |= json_object_set_new(o, "env", st->env ? with_sorted_top(st->env) : json_object());
+	bad |= !(in = json_object());
 	for (size_t k = 0; in && k < st->n_inputs; k++) {
 		char *ref = sl__asprintf("%s.%s", st->inputs[k].step, st->inputs[k].output);
 		bad |= !ref || json_object_set_new(in, st->inputs[k].name, json_string(ref));
 		sl__free(ref);
 	}
+	inputs_sorted = with_sorted_top(in);
+	json_decref(in);
+	bad |= json_object_set_new(o, "inputs", inputs_sorted);
+	bad |= json_object_set_new(o, "kind", json_string(kinds[st->kind]));
+	bad |= json_object_set_new(o, "outputs", sorted_string_array(st->outputs, st->n_outputs));
+	bad |= json_object_set_new(o, kinds[st->kind], json_string(what));
+	bad |= json_object_set_new(o, "with", st->with ? with_sorted_top(st->with) : json_object());
 	if (bad)
 		goto nomem;
-	dumped = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
+	dumped = json_dumps(o, JSON_COMPACT);
 	if (!dumped)
 		goto nomem;
 	/* Copied so that the caller frees with sl__free like everything else. */

@@ -62,6 +62,21 @@ static void test_layout_does_not_matter(void **state)
 	assert_string_equal(a, b);
 }
 
+/* Option names are unordered; the order inside an option's value is kept
+ * (wrangle's derive: {b: ..., a: ...} makes columns in that order). */
+static void test_option_order(void **state)
+{
+	char a[65], b[65], c[65], d[65];
+
+	(void)state;
+	key_of("name: p\nsteps:\n  s:\n    run: 'true'\n    with: {x: 1, y: 2}\n", "s", NULL, a);
+	key_of("name: p\nsteps:\n  s:\n    run: 'true'\n    with: {y: 2, x: 1}\n", "s", NULL, b);
+	assert_string_equal(a, b);
+	key_of("name: p\nsteps:\n  s:\n    run: 'true'\n    with: {m: {b: 1, a: 2}}\n", "s", NULL, c);
+	key_of("name: p\nsteps:\n  s:\n    run: 'true'\n    with: {m: {a: 2, b: 1}}\n", "s", NULL, d);
+	assert_string_not_equal(c, d);
+}
+
 static void test_definition_changes_key(void **state)
 {
 	char a[65], b[65], c[65];
@@ -151,6 +166,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layout_does_not_matter),
+		cmocka_unit_test(test_option_order),
 		cmocka_unit_test(test_definition_changes_key),
 		cmocka_unit_test(test_params_change_only_users),
 		cmocka_unit_test(test_inputs_change_key),
