@@ -61,9 +61,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -447,87 +444,152 @@ static int make_chunks(csv_reader *rd, const ds_source *src, const int *fds, siz
 typedef struct merge_job {
 	csv_reader *rd;
 	ds_builder *b;
+	size_t rows;
 	int *rc; /* per column */
 } merge_job;
 
-/* Appends column j of every chunk to the builder, in chunk order. */
+/*
+ * Compacts column j in place and hands it to the builder. The chunks'
+ * slots sit in one array at slot0 (>= the chunk's first row number, see
+ * read_csv), 8 bytes each; they move down to their rows and narrow to the
+ * final width (8, 1 or 4 bytes), front to back, so no slot is overwritten
+ * before it is read. String codes are remapped to the column dictionary,
+ * which merges the chunks' dictionaries in order (invariant 3). The array
+ * is then shrunk and adopted by the builder: the values are never copied
+ * to a second buffer.
+ */
 static void merge_fn(void *ctx, size_t j, unsigned worker)
 {
 	merge_job *m = ctx;
 	csv_reader *rd = m->rd;
+	int final = rd->final_type[j];
+	size_t w = ds_type_width((ds_type)final), at = 0, nulls = 0, mapcap = 0;
+	uint8_t *base = (uint8_t *)rd->slots[j], *valid = NULL;
+	uint32_t *map = NULL;
+	bool any_null = false;
+	ds_dict dict;
 	int rc = 0;
 
 	(void)worker;
-	if (rd->final_type[j] == DS_STRING) {
+	ds_dict_init(&dict);
+	for (size_t i = 0; i < rd->nchunks; i++) {
+		const csv_ccol *col = &rd->chunks[i].cols[j];
+		if (rd->chunks[i].nrows && (col->nulls || col->type == CSV_NONE))
+			any_null = true;
+	}
+	if (any_null && !(valid = sl__calloc((m->rows + 7) / 8 + 1, 1)))
+		rc = sl__err(SL_ENOMEM, "out of memory");
+	if (rc == 0 && final == DS_STRING) {
 		/* Room for every chunk's dictionary at once: no regrowth. */
 		size_t entries = 0, bytes = 0;
 		for (size_t i = 0; i < rd->nchunks; i++) {
 			entries += rd->chunks[i].cols[j].dict.n;
 			bytes += rd->chunks[i].cols[j].dict.len;
 		}
-		rc = ds_dict_reserve(&m->b->cols[j].dict, entries, bytes);
+		rc = ds_dict_reserve(&dict, entries, bytes);
 	}
 	for (size_t i = 0; rc == 0 && i < rd->nchunks; i++) {
 		csv_chunk *ch = &rd->chunks[i];
 		csv_ccol *col = &ch->cols[j];
-		size_t nr = ch->nrows;
-		if (nr == 0)
+		const uint8_t *src = (const uint8_t *)col->data;
+		size_t n = ch->nrows;
+		bool none = col->type == CSV_NONE;
+		if (n == 0)
 			continue;
-		switch (col->type) {
-		case CSV_NONE:
-			rc = ds_append_nulls(m->b, j, nr);
-			break;
-		case DS_INT64:
-		case DS_TIMESTAMP:
-			rc = ds_append_i64s(m->b, j, col->data, col->valid, nr);
-			break;
-		case DS_FLOAT64:
-			rc = ds_append_f64s(m->b, j, col->data, col->valid, nr);
-			break;
+		switch (final) {
 		case DS_BOOL:
-			rc = ds_append_bools(m->b, j, col->data, col->valid, nr);
+			for (size_t r = 0; r < n; r++)
+				base[at + r] = none ? 0 : src[r * 8]; /* the low byte (little-endian) */
 			break;
 		case DS_STRING:
-			rc = ds_append_dict(m->b, j, &col->dict, col->data, col->valid, nr);
+			if (!none) {
+				const ds_dict *d = &col->dict;
+				if (d->n > mapcap) {
+					uint32_t *nm = sl__reallocarray(map, d->n, sizeof *map);
+					if (!nm) {
+						rc = sl__err(SL_ENOMEM, "out of memory");
+						break;
+					}
+					map = nm;
+					mapcap = d->n;
+				}
+				/* Every entry of a chunk dictionary is used by a row, in
+				 * order of first use: interning them in order gives the
+				 * column's order of first appearance. */
+				for (size_t k = 0; rc == 0 && k < d->n; k++) {
+					size_t len;
+					const char *e = ds_dict_entry(d, (uint32_t)k, &len);
+					/* The table was reserved, so its size is fixed and
+					 * the slot of an entry a few ahead is known: fetch
+					 * it now, and the random accesses overlap. */
+					if (k + 16 < d->n)
+						__builtin_prefetch(&dict.slots[d->hashes[k + 16] & (dict.nslots - 1)]);
+					rc = ds_dict_intern_h32(&dict, e, len, d->hashes[k], &map[k]);
+				}
+			}
+			for (size_t r = 0; rc == 0 && r < n; r++) {
+				uint64_t v;
+				uint32_t code = 0;
+				memcpy(&v, src + r * 8, 8);
+				if (!none && (!col->valid || ds_bit_get(col->valid, r)) && v < mapcap)
+					code = map[v];
+				memcpy(base + (at + r) * 4, &code, 4);
+			}
 			break;
+		default: /* int64, float64, timestamp: same width */
+			if (none)
+				memset(base + at * 8, 0, n * 8);
+			else
+				memmove(base + at * 8, src, n * 8);
 		}
-		/* Each chunk column is freed once appended, so memory peaks at
-		 * the dataset plus the columns being merged. */
-		sl__free(col->data);
+		if (rc)
+			break;
+		if (valid) {
+			if (none) {
+				nulls += n; /* calloc left the bits clear */
+			} else if (col->valid) {
+				ds_bits_copy(valid, at, col->valid, n);
+				nulls += col->nulls;
+			} else {
+				for (size_t r = 0; r < n; r++)
+					ds_bit_set(valid, at + r);
+			}
+		}
 		sl__free(col->valid);
 		ds_dict_free(&col->dict);
-		col->data = NULL;
 		col->valid = NULL;
+		at += n;
 	}
-	/* The column's lookup table is rebuilt if anyone appends again. */
-	ds_dict_drop_index(&m->b->cols[j].dict);
-#if defined(__GLIBC__)
-	/* The chunk arrays just freed came from the parse threads' malloc
-	 * arenas, which keep freed memory; hand it back to the system so the
-	 * merge does not hold the dataset twice. */
-	malloc_trim(0);
-#endif
+	if (rc == 0) {
+		/* Shrinking returns the slack (narrow types leave most of it). */
+		size_t bytes = at * w;
+		void *data = sl__realloc(base, bytes ? bytes : 1);
+		rd->slots[j] = NULL;
+		rc = ds_builder_adopt(m->b, j, data ? data : base, at, valid, nulls,
+				      final == DS_STRING ? &dict : NULL);
+		valid = NULL;
+		/* The lookup table is rebuilt if anyone appends again. */
+		ds_dict_drop_index(&m->b->cols[j].dict);
+	}
+	sl__free(valid);
+	sl__free(map);
+	ds_dict_free(&dict);
 	m->rc[j] = rc;
 }
 
-/*
- * Builds the dataset from the chunks. Columns are independent, so they
- * are merged in parallel, each by one thread in chunk order (invariant 3).
- */
+/* Builds the dataset from the chunks; columns are independent, so they
+ * are merged in parallel. */
 static int merge(csv_reader *rd, ds_builder *b, unsigned threads, uint64_t *out_rows)
 {
 	const csv_conf *c = &rd->conf;
-	merge_job m = {rd, b, NULL};
-	uint64_t rows = 0;
-	int rc;
+	merge_job m = {rd, b, 0, NULL};
+	int rc = 0;
 
 	for (size_t i = 0; i < rd->nchunks; i++)
-		rows += rd->chunks[i].nrows;
+		m.rows += rd->chunks[i].nrows;
 	for (size_t j = 0; j < c->ncols; j++)
 		if ((rc = ds_builder_add_col(b, c->names[j], (ds_type)rd->final_type[j], NULL)))
 			return rc;
-	if ((rc = ds_builder_reserve(b, rows)))
-		return rc;
 	m.rc = sl__calloc(c->ncols + 1, sizeof *m.rc);
 	if (!m.rc)
 		return sl__err(SL_ENOMEM, "out of memory");
@@ -536,7 +598,7 @@ static int merge(csv_reader *rd, ds_builder *b, unsigned threads, uint64_t *out_
 		if (m.rc[j])
 			rc = sl__err(m.rc[j], "column '%s': out of memory merging", c->names[j]);
 	sl__free(m.rc);
-	*out_rows = rows;
+	*out_rows = m.rows;
 	return rc;
 }
 
@@ -583,7 +645,9 @@ static int read_csv(const ds_source *src, const int *fds, size_t n, const ds_ing
 	for (unsigned t = 0; t < threads; t++) {
 		csv_worker *w = &rd->workers[t];
 		w->vals = sl__calloc(rd->conf.ncols + 1, sizeof *w->vals);
-		if (!w->vals || (rc = csv_row_reserve(&w->row, rd->conf.ncols + 1)) ||
+		w->hint_n = sl__calloc(rd->conf.ncols + 1, sizeof *w->hint_n);
+		w->hint_bytes = sl__calloc(rd->conf.ncols + 1, sizeof *w->hint_bytes);
+		if (!w->vals || !w->hint_n || !w->hint_bytes || (rc = csv_row_reserve(&w->row, rd->conf.ncols + 1)) ||
 		    (rc = csv_row_reserve(&w->row2, rd->conf.ncols + 1))) {
 			rc = sl__err(SL_ENOMEM, "out of memory");
 			goto done;
@@ -602,6 +666,33 @@ static int read_csv(const ds_source *src, const int *fds, size_t n, const ds_ing
 		ch->line0 = nl;
 		q += ch->quotes;
 		nl += ch->newlines;
+	}
+
+	/*
+	 * Value slots. A chunk holds at most (its newlines + 1) rows: every row
+	 * but a file's first starts right after a newline, at a position in
+	 * [nom_start - 1, nom_end - 1). So chunk i may use the slots
+	 * [slot0, slot0 + newlines + 1) of one array per column, slot0 being
+	 * the sum of the earlier chunks' bounds, which is never less than the
+	 * chunk's first row number. The merge compacts in place.
+	 */
+	size_t bound = 0;
+	for (size_t i = 0; i < rd->nchunks; i++) {
+		rd->chunks[i].slot0 = bound;
+		rd->chunks[i].slotcap = rd->chunks[i].newlines + 1;
+		bound += rd->chunks[i].slotcap;
+	}
+	rd->slots = sl__calloc(rd->conf.ncols + 1, sizeof *rd->slots);
+	if (!rd->slots) {
+		rc = sl__err(SL_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t j = 0; j < rd->conf.ncols; j++) {
+		if (bound > SIZE_MAX / 8 || !(rd->slots[j] = sl__malloc(bound * 8))) {
+			rc = sl__err(SL_ENOMEM, "out of memory for %zu rows", bound);
+			goto done;
+		}
+		ds_advise_huge(rd->slots[j], bound * 8);
 	}
 
 	/* Phase 2: parse. */
@@ -664,7 +755,12 @@ done:
 		sl__free(rd->workers[t].row2.f);
 		sl__free(rd->workers[t].scratch);
 		sl__free(rd->workers[t].vals);
+		sl__free(rd->workers[t].hint_n);
+		sl__free(rd->workers[t].hint_bytes);
 	}
+	for (size_t j = 0; rd->slots && j < rd->conf.ncols; j++)
+		sl__free(rd->slots[j]);
+	sl__free(rd->slots);
 	sl__free(rd->chunks);
 	sl__free(rd->final_type);
 	conf_free(&rd->conf);

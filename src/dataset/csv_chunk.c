@@ -397,25 +397,13 @@ void csv_count_chunk(csv_chunk *ch, csv_worker *w)
 
 /* ---- chunk columns ---------------------------------------------------------------- */
 
-static size_t width_of(int type)
-{
-	return type == CSV_NONE ? 0 : ds_type_width((ds_type)type);
-}
-
+/* Grows the chunk's validity bitmaps (values live in fixed slots). */
 static int grow_rows(csv_chunk *ch, size_t ncols)
 {
 	size_t nc = ch->rowcap ? ch->rowcap * 2 : ROWCAP0;
 
 	for (size_t j = 0; j < ncols; j++) {
 		csv_ccol *col = &ch->cols[j];
-		size_t w = width_of(col->type);
-		if (w) {
-			void *d = sl__reallocarray(col->data, nc, w);
-			if (!d)
-				return sl__err(SL_ENOMEM, "out of memory");
-			col->data = d;
-			ds_advise_huge(d, nc * w);
-		}
 		if (col->valid) {
 			uint8_t *v = sl__realloc(col->valid, (nc + 7) / 8);
 			if (!v)
@@ -442,23 +430,19 @@ static int need_valid(csv_chunk *ch, csv_ccol *col, size_t r)
 	return 0;
 }
 
-/* Gives an untyped column (all rows so far null) a type and a zeroed array. */
-static int set_type(csv_chunk *ch, csv_ccol *col, int type)
+/* Gives an untyped column (all rows so far null) a type; its slots so far are zeroed. */
+static void set_type(csv_ccol *col, int type, size_t r)
 {
-	col->data = sl__calloc(ch->rowcap ? ch->rowcap : 1, ds_type_width((ds_type)type));
-	if (!col->data)
-		return sl__err(SL_ENOMEM, "out of memory");
+	memset(col->data, 0, r * sizeof(uint64_t));
 	col->type = type;
-	return 0;
 }
 
 static void to_f64(csv_ccol *col, size_t n)
 {
-	int64_t *iv = col->data;
-	double *dv = col->data;
-
-	for (size_t i = 0; i < n; i++)
-		dv[i] = (double)iv[i];
+	for (size_t i = 0; i < n; i++) {
+		double d = (double)(int64_t)col->data[i];
+		memcpy(&col->data[i], &d, 8);
+	}
 	col->type = DS_FLOAT64;
 }
 
@@ -469,7 +453,6 @@ static void to_f64(csv_ccol *col, size_t n)
 static int rescan_strings(const csv_conf *c, csv_chunk *ch, csv_worker *w, const size_t *cols,
 			  size_t n, size_t upto)
 {
-	uint32_t *codes[CSV_MAX_THREADS];
 	ds_dict dicts[CSV_MAX_THREADS];
 	const char *p = ch->start;
 	size_t r = 0, bi = 0;
@@ -481,12 +464,10 @@ static int rescan_strings(const csv_conf *c, csv_chunk *ch, csv_worker *w, const
 		rc = rescan_strings(c, ch, w, cols, CSV_MAX_THREADS, upto);
 		return rc ? rc : rescan_strings(c, ch, w, cols + CSV_MAX_THREADS, n - CSV_MAX_THREADS, upto);
 	}
-	for (size_t k = 0; k < n; k++) {
-		codes[k] = sl__calloc(ch->rowcap ? ch->rowcap : 1, sizeof(uint32_t));
+	for (size_t k = 0; k < n; k++)
 		ds_dict_init(&dicts[k]);
-		if (!codes[k])
-			rc = sl__err(SL_ENOMEM, "out of memory");
-	}
+	/* The codes overwrite the old values in place: the text comes from the
+	 * input, not from the slots. */
 	while (rc == 0 && r < upto) {
 		bool isrow = csv_tokenize(c, p, ch->limit, &w->row2);
 		p = w->row2.next;
@@ -502,30 +483,22 @@ static int rescan_strings(const csv_conf *c, csv_chunk *ch, csv_worker *w, const
 			csv_ccol *col = &ch->cols[cols[k]];
 			const char *s;
 			size_t len;
-			uint32_t code;
-			if (col->valid && !ds_bit_get(col->valid, r))
-				continue;
-			rc = csv_field_text(w, &w->row2.f[cols[k]], &s, &len);
-			if (rc == 0)
-				rc = ds_dict_intern(&dicts[k], s, len, &code);
-			if (rc == 0)
-				codes[k][r] = code;
+			uint32_t code = 0;
+			if (!col->valid || ds_bit_get(col->valid, r)) {
+				rc = csv_field_text(w, &w->row2.f[cols[k]], &s, &len);
+				if (rc == 0)
+					rc = ds_dict_intern(&dicts[k], s, len, &code);
+			}
+			col->data[r] = code;
 		}
 		r++;
 	}
 	for (size_t k = 0; k < n; k++) {
 		csv_ccol *col = &ch->cols[cols[k]];
-		if (rc) {
-			sl__free(codes[k]);
-			ds_dict_free(&dicts[k]);
-			continue;
-		}
-		sl__free(col->data);
 		ds_dict_free(&col->dict);
-		col->data = codes[k];
 		col->dict = dicts[k];
 		ds_dict_drop_index(&col->dict);
-		col->type = DS_STRING;
+		col->type = DS_STRING; /* on failure the chunk (and the read) fails anyway */
 	}
 	return rc;
 }
@@ -548,8 +521,7 @@ static int store(const csv_conf *c, csv_chunk *ch, csv_worker *w, size_t j, size
 			return rc;
 		ds_bit_clear(col->valid, r);
 		col->nulls++;
-		if (col->type != CSV_NONE)
-			memset((char *)col->data + r * width_of(col->type), 0, width_of(col->type));
+		col->data[r] = 0;
 		return 0;
 	}
 	if (col->valid)
@@ -559,13 +531,13 @@ static int store(const csv_conf *c, csv_chunk *ch, csv_worker *w, size_t j, size
 		switch (col->type) {
 		case DS_INT64:
 		case DS_TIMESTAMP:
-			((int64_t *)col->data)[r] = w->vals[j].i;
+			col->data[r] = (uint64_t)w->vals[j].i;
 			return 0;
 		case DS_FLOAT64:
-			((double *)col->data)[r] = w->vals[j].f;
+			memcpy(&col->data[r], &w->vals[j].f, 8);
 			return 0;
 		case DS_BOOL:
-			((uint8_t *)col->data)[r] = (uint8_t)w->vals[j].i;
+			col->data[r] = (uint64_t)w->vals[j].i;
 			return 0;
 		default:
 			break;
@@ -577,36 +549,35 @@ static int store(const csv_conf *c, csv_chunk *ch, csv_worker *w, size_t j, size
 		switch (col->type) {
 		case DS_INT64:
 			if (ds_parse_i64(s, len, &iv)) {
-				((int64_t *)col->data)[r] = iv;
+				col->data[r] = (uint64_t)iv;
 				return 0;
 			}
 			break;
 		case DS_FLOAT64:
 			if (ds_parse_f64(s, len, &dv)) {
-				((double *)col->data)[r] = dv;
+				memcpy(&col->data[r], &dv, 8);
 				return 0;
 			}
 			break;
 		case DS_BOOL:
 			if (ds_parse_bool(s, len, &bv)) {
-				((uint8_t *)col->data)[r] = bv;
+				col->data[r] = bv;
 				return 0;
 			}
 			break;
 		case DS_TIMESTAMP:
 			if (ds_parse_timestamp(s, len, &iv)) {
-				((int64_t *)col->data)[r] = iv;
+				col->data[r] = (uint64_t)iv;
 				return 0;
 			}
 			break;
 		case DS_STRING:
 			if ((rc = ds_dict_intern(&col->dict, s, len, &code)))
 				return rc;
-			((uint32_t *)col->data)[r] = code;
+			col->data[r] = code;
 			return 0;
 		default: /* CSV_NONE */
-			if ((rc = set_type(ch, col, classify(s, len))))
-				return rc;
+			set_type(col, classify(s, len), r);
 			if (col->valid)
 				ds_bit_set(col->valid, r);
 			continue;
@@ -713,8 +684,14 @@ void csv_parse_chunk(csv_reader *rd, csv_chunk *ch, size_t index, csv_worker *w)
 	}
 	for (size_t j = 0; j < c->ncols; j++) {
 		ds_dict_init(&ch->cols[j].dict);
-		if (c->override[j] != CSV_NONE && (ch->rc = set_type(ch, &ch->cols[j], c->override[j])))
+		ch->cols[j].data = rd->slots[j] + ch->slot0;
+		/* Chunks are alike: size the dictionary as the worker's last one
+		 * ended, so it does not regrow from nothing (content is unaffected). */
+		if (w->hint_n && w->hint_n[j] &&
+		    (ch->rc = ds_dict_reserve(&ch->cols[j].dict, w->hint_n[j], w->hint_bytes[j])))
 			return;
+		if (c->override[j] != CSV_NONE)
+			ch->cols[j].type = c->override[j];
 	}
 	sl__buf_init(&ch->msgs, 0);
 
@@ -766,6 +743,11 @@ void csv_parse_chunk(csv_reader *rd, csv_chunk *ch, size_t index, csv_worker *w)
 		}
 		if (ch->nrows == ch->rowcap && (ch->rc = grow_rows(ch, c->ncols)))
 			break;
+		if (ch->nrows == ch->slotcap) {
+			/* Cannot happen (see csv.c on slots); checked all the same. */
+			ch->rc = sl__err(SL_ECORRUPT, "%s: more rows than lines in a chunk", ch->name);
+			break;
+		}
 		for (size_t j = 0; j < c->ncols; j++)
 			if ((ch->rc = store(c, ch, w, j, ch->nrows)))
 				break;
@@ -780,6 +762,10 @@ void csv_parse_chunk(csv_reader *rd, csv_chunk *ch, size_t index, csv_worker *w)
 	}
 	if (ch->drop && p > dropped)
 		csv_drop_pages(dropped, (size_t)(p - dropped));
+	for (size_t j = 0; w->hint_n && j < c->ncols; j++) {
+		w->hint_n[j] = ch->cols[j].dict.n;
+		w->hint_bytes[j] = ch->cols[j].dict.len;
+	}
 }
 
 void csv_convert_chunk(csv_reader *rd, csv_chunk *ch, csv_worker *w)
@@ -819,7 +805,6 @@ void csv_chunk_free(csv_chunk *ch, size_t ncols)
 {
 	if (ch->cols) {
 		for (size_t j = 0; j < ncols; j++) {
-			sl__free(ch->cols[j].data);
 			sl__free(ch->cols[j].valid);
 			ds_dict_free(&ch->cols[j].dict);
 		}

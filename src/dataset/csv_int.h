@@ -50,7 +50,7 @@ typedef struct csv_conf {
 
 typedef struct csv_ccol {
 	int type; /* CSV_NONE or a ds_type */
-	void *data;
+	uint64_t *data; /* the chunk's slots in the column's array (csv.c) */
 	uint8_t *valid; /* NULL until the first null */
 	size_t nulls;
 	ds_dict dict;
@@ -75,6 +75,7 @@ typedef struct csv_chunk {
 	size_t quotes, newlines;  /* counted in nom range */
 	bool inq;         /* quote parity at nom_start */
 	uint64_t line0;   /* line number at nom_start */
+	size_t slot0, slotcap; /* the chunk's rows in the column arrays */
 	/* filled by the parse */
 	const char *start;
 	uint64_t start_line;
@@ -101,6 +102,7 @@ typedef struct csv_worker {
 		double f;
 	} *vals;
 	size_t nvals;
+	size_t *hint_n, *hint_bytes; /* per column: the dictionary of the worker's last chunk */
 } csv_worker;
 
 typedef struct csv_reader {
@@ -110,6 +112,7 @@ typedef struct csv_reader {
 	csv_worker workers[CSV_MAX_THREADS];
 	size_t fail_at; /* atomic: lowest chunk that failed (fail mode), or SIZE_MAX */
 	int *final_type; /* per column, after the parse */
+	uint64_t **slots; /* per column: 8-byte value slots for every chunk */
 } csv_reader;
 
 void csv_drop_pages(const char *p, size_t n);

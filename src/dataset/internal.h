@@ -67,6 +67,15 @@ struct ds_builder {
 	size_t n, cap;
 };
 
+/*
+ * Gives an empty column its contents: n values in data (width of the type,
+ * allocated with sl__malloc), a validity bitmap of n bits with the bits past
+ * n clear (or NULL), the null count, and for a string column its dictionary
+ * (moved out of *dict). Ownership passes to the builder, even on failure.
+ */
+int ds_builder_adopt(ds_builder *b, size_t j, void *data, size_t n, uint8_t *valid, size_t nulls,
+		     ds_dict *dict);
+
 /* ds_append_coded from a ds_dict, reusing its stored hashes. */
 int ds_append_dict(ds_builder *b, size_t j, const ds_dict *d, const uint32_t *codes,
 		   const uint8_t *validity, size_t n);

@@ -786,6 +786,32 @@ int ds_append_from(ds_builder *b, size_t j, const ds_table *t, size_t tj,
 	return 0;
 }
 
+int ds_builder_adopt(ds_builder *b, size_t j, void *data, size_t n, uint8_t *valid, size_t nulls,
+		     ds_dict *dict)
+{
+	ds_bcol *c = &b->cols[j];
+
+	if (c->len) {
+		sl__free(data);
+		sl__free(valid);
+		return sl__err(SL_EINVAL, "column '%s' is not empty", c->name);
+	}
+	sl__free(c->data);
+	sl__free(c->valid);
+	c->data = data;
+	c->valid = nulls ? valid : NULL;
+	if (!nulls)
+		sl__free(valid);
+	c->len = c->cap = n;
+	c->nulls = nulls;
+	if (dict) {
+		ds_dict_free(&c->dict);
+		c->dict = *dict;
+		ds_dict_init(dict);
+	}
+	return 0;
+}
+
 static int check_lengths(const ds_builder *b)
 {
 	for (size_t j = 1; j < b->n; j++)
