@@ -19,7 +19,7 @@ run "$SLUICE" artifacts show "${train:0:12}" --rows 3
 run "$SLUICE" artifacts lineage "${train:0:12}"
 say "a second run: nothing changed, so every step comes from the cache"
 "$SLUICE" run train.yaml
-say "a new seed reruns only the split"
+say "a new seed reruns the split and what follows it; ingest, validate and label come from the cache"
 "$SLUICE" run train.yaml -p seed=7
 run "$SLUICE" runs
 echo
