@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "dataset/dataset.h"
 #include "steps/step.h"
 
 static const step_opt opts[] = {
@@ -33,11 +34,21 @@ static int run(step_ctx *ctx)
 		sl__free(path);
 		return SL_ENOENT;
 	}
+	const char *type = step_opt_str(ctx, "type");
+	/* A file claimed to be a dataset must be one, or every consumer fails later. */
+	if (type && !strcmp(type, "dataset") && !ds_is_dataset(path)) {
+		step_fail(ctx, SL_EPARSE, "with.type is dataset but %s is not a sluice dataset file "
+					  "(ingest CSV with ingest.csv)", path);
+		sl__free(path);
+		return SL_EPARSE;
+	}
 	rc = sl__copy_file(path, step_output(ctx, "data"));
-	if (rc)
+	if (rc) {
 		step_fail(ctx, rc, "copying %s: %s", path, sl_errmsg());
-	else
+	} else {
+		step_output_meta(ctx, "data", json_pack("{s:s}", "type", type ? type : "file"));
 		step_log(ctx, "ingested %s", path);
+	}
 	sl__free(path);
 	return rc;
 }

@@ -96,6 +96,23 @@ sl steps | grep -q "ingest.file" || fail "steps"
 sl steps ingest.file | grep -q "path" || fail "steps NAME"
 sl steps --json | js "[s['name'] for s in d]" | grep -q ingest.file || fail "steps --json"
 
+# ingest.file records the artifact type it is given; a false "dataset" claim fails.
+echo weights > m.bin
+cat > typed.yaml <<'Y'
+name: typed
+steps:
+  m: { uses: ingest.file, with: { path: m.bin, type: model } }
+Y
+sl run typed.yaml -q
+sl artifacts --type model --json | js "len(d)" | grep -qx 1 || fail "--type model"
+cat > notds.yaml <<'Y'
+name: notds
+steps:
+  d: { uses: ingest.file, with: { path: m.bin, type: dataset } }
+Y
+expect_exit 1 sl run notds.yaml -q
+sl runs show latest | grep -q "not a sluice dataset file" || fail "false dataset claim"
+
 # A corrupt artifact is an error naming it.
 f=".sluice/artifacts/${a:0:2}/${a:2}"
 chmod u+w "$f"; echo tampered > "$f"
