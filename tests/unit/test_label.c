@@ -48,45 +48,24 @@ static void h_free(harness *h)
 
 static int run_label(harness *h, const char *with_json)
 {
-	const step_def *def = step_find("label");
-	const char *in_names[] = {"data", "labels"};
+	static const char *const in_names[] = {"data", "labels"};
+	static const char *const out_names[] = {"data"};
 	const char *in_paths[] = {h->in, h->labels};
-	const char *out_names[] = {"data"};
 	const char *out_paths[] = {h->out};
 	json_error_t jerr;
 	json_t *with = json_loads(with_json, 0, &jerr);
-	step_ctx ctx;
-	FILE *log = tmpfile();
-	size_t n;
+	tu_run r = {0};
 	int rc;
 
 	if (!with)
 		fail_msg("bad JSON in test: %s", jerr.text);
-	assert_non_null(def);
-	assert_non_null(log);
-	memset(&ctx, 0, sizeof ctx);
-	ctx.def = def;
-	ctx.step_name = "label";
-	ctx.pipeline_dir = h->dir;
-	ctx.workdir = h->dir;
-	ctx.with = with;
-	ctx.n_inputs = h->with_labels ? 2 : 1;
-	ctx.input_names = in_names;
-	ctx.input_paths = in_paths;
-	ctx.n_outputs = 1;
-	ctx.output_names = out_names;
-	ctx.output_paths = out_paths;
+	rc = tu_run_step(&r, "label", h->dir, with, in_names, in_paths, h->with_labels ? 2 : 1,
+			 out_names, out_paths, 1);
+	memcpy(h->log, r.log, sizeof h->log - 1);
+	h->log[sizeof h->log - 1] = '\0';
 	json_decref(h->metrics);
-	h->metrics = ctx.metrics = json_object();
-	ctx.out_meta = json_object();
-	ctx.log = log;
-	sl__err_clear();
-	rc = def->run(&ctx);
-	rewind(log);
-	n = fread(h->log, 1, sizeof h->log - 1, log);
-	h->log[n] = '\0';
-	fclose(log);
-	json_decref(ctx.out_meta);
+	h->metrics = json_incref(r.metrics);
+	tu_run_free(&r);
 	json_decref(with);
 	ds_close(h->t);
 	h->t = NULL;

@@ -47,40 +47,18 @@ static void h_free(harness *h)
 /* Runs split with the options given as JSON text (NULL = none). */
 static int run_with_json(harness *h, json_t *with)
 {
-	const step_def *def = step_find("split");
-	const char *in_names[] = {"data"};
+	static const char *const in_names[] = {"data"};
 	const char *in_paths[] = {h->in};
 	const char *out_paths[] = {h->out[0], h->out[1], h->out[2]};
-	step_ctx ctx;
-	FILE *log = tmpfile();
-	size_t n;
+	tu_run r = {0};
 	int rc;
 
-	assert_non_null(def);
-	assert_non_null(log);
-	memset(&ctx, 0, sizeof ctx);
-	ctx.def = def;
-	ctx.step_name = "split";
-	ctx.pipeline_dir = h->dir;
-	ctx.workdir = h->dir;
-	ctx.with = with;
-	ctx.n_inputs = 1;
-	ctx.input_names = in_names;
-	ctx.input_paths = in_paths;
-	ctx.n_outputs = 3;
-	ctx.output_names = names;
-	ctx.output_paths = out_paths;
+	rc = tu_run_step(&r, "split", h->dir, with, in_names, in_paths, 1, names, out_paths, 3);
+	memcpy(h->log, r.log, sizeof h->log - 1);
+	h->log[sizeof h->log - 1] = '\0';
 	json_decref(h->metrics);
-	h->metrics = ctx.metrics = json_object();
-	ctx.out_meta = json_object();
-	ctx.log = log;
-	sl__err_clear();
-	rc = def->run(&ctx);
-	rewind(log);
-	n = fread(h->log, 1, sizeof h->log - 1, log);
-	h->log[n] = '\0';
-	fclose(log);
-	json_decref(ctx.out_meta);
+	h->metrics = json_incref(r.metrics);
+	tu_run_free(&r);
 	return rc;
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "steps/step.h"
 #include "testutil.h"
 
 const char *tu_tmpdir(void)
@@ -41,4 +42,50 @@ char *tu_path(const char *dir, const char *name)
 	assert_non_null(p);
 	snprintf(p, n, "%s/%s", dir, name);
 	return p;
+}
+
+int tu_run_step(tu_run *r, const char *name, const char *dir, json_t *with,
+		const char *const *in_names, const char *const *in_paths, size_t n_in,
+		const char *const *out_names, const char *const *out_paths, size_t n_out)
+{
+	const step_def *def = step_find(name);
+	FILE *log = tmpfile();
+	step_ctx ctx;
+	size_t n;
+	int rc;
+
+	assert_non_null(def);
+	assert_non_null(log);
+	memset(&ctx, 0, sizeof ctx);
+	ctx.def = def;
+	ctx.step_name = name;
+	ctx.pipeline_dir = dir;
+	ctx.workdir = dir;
+	ctx.with = with;
+	ctx.n_inputs = n_in;
+	ctx.input_names = in_names;
+	ctx.input_paths = in_paths;
+	ctx.n_outputs = n_out;
+	ctx.output_names = out_names;
+	ctx.output_paths = out_paths;
+	json_decref(r->metrics);
+	json_decref(r->meta);
+	r->metrics = ctx.metrics = json_object();
+	r->meta = ctx.out_meta = json_object();
+	ctx.log = log;
+	sl__err_clear();
+	rc = def->run(&ctx);
+	rewind(log);
+	n = fread(r->log, 1, sizeof r->log - 1, log);
+	r->log[n] = '\0';
+	fclose(log);
+	return rc;
+}
+
+void tu_run_free(tu_run *r)
+{
+	json_decref(r->metrics);
+	json_decref(r->meta);
+	r->metrics = NULL;
+	r->meta = NULL;
 }
