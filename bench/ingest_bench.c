@@ -4,7 +4,7 @@
  * prints one line of JSON: seconds, MB/s, rows, columns, the dataset's size
  * and the process's peak resident memory.
  *
- *   ingest_bench INPUT.csv OUTPUT.ds [THREADS]
+ *   ingest_bench INPUT.csv OUTPUT.ds [THREADS [CHUNK_BYTES]]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +35,13 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: ingest_bench INPUT.csv OUTPUT.ds [THREADS]\n");
+		fprintf(stderr, "usage: ingest_bench INPUT.csv OUTPUT.ds [THREADS [CHUNK_BYTES]]\n");
 		return 2;
 	}
 	in = argv[1];
 	out = argv[2];
 	o.threads = argc > 3 ? (unsigned)atoi(argv[3]) : 0;
+	o.chunk_size = argc > 4 ? (size_t)atoll(argv[4]) : 0;
 	t0 = now();
 	rc = ds_csv_read_files(&in, 1, &o, &b, &st);
 	if (rc == 0) {

@@ -636,9 +636,11 @@ static int read_csv(const ds_source *src, const int *fds, size_t n, const ds_ing
 		total += src[s].len;
 	chunk = opt->chunk_size;
 	if (!chunk) {
-		chunk = total / ((size_t)threads * 16);
+		/* Enough chunks to balance the threads, and small enough that a
+		 * chunk's dictionaries stay in cache (measured: 2 MiB beats 8). */
+		chunk = total / ((size_t)threads * 32);
 		chunk = chunk < ((size_t)256 << 10) ? (size_t)256 << 10 : chunk;
-		chunk = chunk > ((size_t)8 << 20) ? (size_t)8 << 20 : chunk;
+		chunk = chunk > ((size_t)2 << 20) ? (size_t)2 << 20 : chunk;
 	}
 	if ((rc = make_chunks(rd, src, fds, n, info, chunk)))
 		goto done;

@@ -227,15 +227,10 @@ bool csv_tokenize(const csv_conf *c, const char *p, const char *limit, csv_row *
 	}
 }
 
-int csv_field_text(csv_worker *w, const csv_field *f, const char **out_p, size_t *out_len)
+int csv_field_unescape(csv_worker *w, const csv_field *f, const char **out_p, size_t *out_len)
 {
 	char *d;
 
-	if (!(f->flags & F_ESCAPED)) {
-		*out_p = f->p;
-		*out_len = f->len;
-		return 0;
-	}
 	if (f->len > w->scratch_cap) {
 		char *s = sl__realloc(w->scratch, f->len);
 		if (!s)

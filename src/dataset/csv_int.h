@@ -124,8 +124,20 @@ void csv_drop_pages(const char *p, size_t n);
  * parity); r->fatal marks an unterminated quote.
  */
 bool csv_tokenize(const csv_conf *c, const char *p, const char *limit, csv_row *r);
-/* Unescaped text of a field; may use the worker's scratch. */
-int csv_field_text(csv_worker *w, const csv_field *f, const char **out_p, size_t *out_len);
+/* Unescaped text of a field with doubled quotes; uses the worker's scratch. */
+int csv_field_unescape(csv_worker *w, const csv_field *f, const char **out_p, size_t *out_len);
+
+/* Unescaped text of a field (in place unless it has doubled quotes). */
+static inline int csv_field_text(csv_worker *w, const csv_field *f, const char **out_p,
+				 size_t *out_len)
+{
+	if (!(f->flags & F_ESCAPED)) {
+		*out_p = f->p;
+		*out_len = f->len;
+		return 0;
+	}
+	return csv_field_unescape(w, f, out_p, out_len);
+}
 int csv_row_reserve(csv_row *r, size_t n);
 
 void csv_count_chunk(csv_chunk *ch, csv_worker *w);
