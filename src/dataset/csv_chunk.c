@@ -761,6 +761,13 @@ void csv_parse_chunk(csv_reader *rd, csv_chunk *ch, size_t index, csv_worker *w)
 		w->hint_n[j] = ch->cols[j].dict.n;
 		w->hint_bytes[j] = ch->cols[j].dict.len;
 	}
+	/* Slots are reserved one per line; fields with many line breaks leave
+	 * most of a chunk's slots unused. Any of them faulted in (whole huge
+	 * pages) are given back, so such input costs address space, not memory. */
+	if (ch->slotcap - ch->nrows >= ((size_t)1 << 17))
+		for (size_t j = 0; j < c->ncols; j++)
+			csv_drop_pages((const char *)(ch->cols[j].data + ch->nrows),
+				       (ch->slotcap - ch->nrows) * sizeof(uint64_t));
 }
 
 void csv_convert_chunk(csv_reader *rd, csv_chunk *ch, csv_worker *w)

@@ -145,7 +145,8 @@ static void write_csv(const ds_table *t, FILE *f)
 				const char *s = ds_col_str(t, j, i, &len);
 				csv_put_str(f, s, len);
 			} else {
-				fwrite(buf, 1, format_value(t, j, i, buf), f);
+				size_t n = format_value(t, j, i, buf);
+				fwrite(buf, 1, n, f);
 			}
 		}
 		putc('\n', f);
@@ -222,7 +223,8 @@ static void write_jsonl(const ds_table *t, FILE *f)
 				break;
 			}
 			default:
-				fwrite(buf, 1, format_value(t, j, i, buf), f);
+				n = format_value(t, j, i, buf);
+				fwrite(buf, 1, n, f);
 			}
 		}
 		fputs("}\n", f);

@@ -517,7 +517,8 @@ static int parse_column(ds_table *t, size_t j, const uint8_t *e, const char *nam
 		    !section_ok(t, boff, bsize))
 			return corrupt(t->name, what);
 		c->dict_n = dn;
-		c->dict_offs = (const uint64_t *)(t->base + ooff);
+		/* section_ok checked the 64-byte alignment (the base is page aligned). */
+		c->dict_offs = (const uint64_t *)(const void *)(t->base + ooff);
 		c->dict_bytes = (const char *)t->base + boff;
 		c->offs_size = osize;
 		c->bytes_size = bsize;
