@@ -1,6 +1,7 @@
 /*
  * The sluice side of bench/ingest.sh: reads a CSV into a dataset file the
- * way the ingest.csv step does (parallel parse, type inference, write) and
+ * way the ingest.csv step does (parallel parse, type inference, the file
+ * written as columns are merged, fsync) and
  * prints one line of JSON: seconds, MB/s, rows, columns, the dataset's size
  * and the process's peak resident memory.
  *
@@ -42,12 +43,12 @@ int main(int argc, char **argv)
 	out = argv[2];
 	o.threads = argc > 3 ? (unsigned)atoi(argv[3]) : 0;
 	o.chunk_size = argc > 4 ? (size_t)atoll(argv[4]) : 0;
+	/* As the ingest.csv step does: the file is written while merging. */
+	o.out_path = out;
 	t0 = now();
 	rc = ds_csv_read_files(&in, 1, &o, &b, &st);
-	if (rc == 0) {
-		rc = ds_builder_write(b, out);
+	if (rc == 0)
 		ds_builder_free(b);
-	}
 	t1 = now();
 	if (rc) {
 		fprintf(stderr, "ingest_bench: %s\n", sl_errmsg());

@@ -451,7 +451,8 @@ typedef struct merge_job {
 	csv_reader *rd;
 	ds_builder *b;
 	size_t rows;
-	int *rc; /* per column */
+	int *rc;        /* per column */
+	ds_stream *out; /* the dataset file being written, or NULL */
 } merge_job;
 
 /*
@@ -576,6 +577,8 @@ static void merge_fn(void *ctx, size_t j, unsigned worker)
 		valid = NULL;
 		/* The lookup table is rebuilt if anyone appends again. */
 		ds_dict_drop_index(&m->b->cols[j].dict);
+		if (rc == 0 && m->out)
+			rc = ds_stream_column(m->out, j, m->b->cols[j].valid, m->b->cols[j].data);
 	}
 	sl__free(valid);
 	sl__free(map);
@@ -583,12 +586,20 @@ static void merge_fn(void *ctx, size_t j, unsigned worker)
 	m->rc[j] = rc;
 }
 
-/* Builds the dataset from the chunks; columns are independent, so they
- * are merged in parallel. */
-static int merge(csv_reader *rd, ds_builder *b, unsigned threads, uint64_t *out_rows)
+/*
+ * Builds the dataset from the chunks; columns are independent, so they are
+ * merged in parallel. With out_path the file is written as columns
+ * complete: a thread that finishes the numeric columns writes them while
+ * another is still merging a large dictionary.
+ */
+static int merge(csv_reader *rd, ds_builder *b, unsigned threads, const char *out_path,
+		 uint64_t *out_rows)
 {
 	const csv_conf *c = &rd->conf;
-	merge_job m = {rd, b, 0, NULL};
+	merge_job m = {rd, b, 0, NULL, NULL};
+	ds_type *types = NULL;
+	size_t *nulls = NULL;
+	const ds_dict **dicts = NULL;
 	int rc = 0;
 
 	for (size_t i = 0; i < rd->nchunks; i++)
@@ -597,14 +608,46 @@ static int merge(csv_reader *rd, ds_builder *b, unsigned threads, uint64_t *out_
 		if ((rc = ds_builder_add_col(b, c->names[j], (ds_type)rd->final_type[j], NULL)))
 			return rc;
 	m.rc = sl__calloc(c->ncols + 1, sizeof *m.rc);
-	if (!m.rc)
-		return sl__err(SL_ENOMEM, "out of memory");
+	types = sl__calloc(c->ncols + 1, sizeof *types);
+	nulls = sl__calloc(c->ncols + 1, sizeof *nulls);
+	dicts = sl__calloc(c->ncols + 1, sizeof *dicts);
+	if (!m.rc || !types || !nulls || !dicts) {
+		rc = sl__err(SL_ENOMEM, "out of memory");
+		goto done;
+	}
+	if (out_path) {
+		/* Null counts are known before the merge: the file's fixed
+		 * sections can be laid out now. */
+		for (size_t j = 0; j < c->ncols; j++) {
+			types[j] = (ds_type)rd->final_type[j];
+			for (size_t i = 0; i < rd->nchunks; i++) {
+				const csv_ccol *col = &rd->chunks[i].cols[j];
+				if (rd->chunks[i].nrows)
+					nulls[j] += col->type == CSV_NONE ? rd->chunks[i].nrows : col->nulls;
+			}
+		}
+		if ((rc = ds_stream_open(out_path, m.rows, c->ncols, (const char *const *)c->names,
+					 types, nulls, &m.out)))
+			goto done;
+	}
 	ds_parallel_for(threads, c->ncols, merge_fn, &m);
 	for (size_t j = 0; rc == 0 && j < c->ncols; j++)
 		if (m.rc[j])
-			rc = sl__err(m.rc[j], "column '%s': out of memory merging", c->names[j]);
-	sl__free(m.rc);
+			rc = sl__err(m.rc[j], "column '%s': %s", c->names[j],
+				     m.rc[j] == SL_ENOMEM ? "out of memory merging" : "cannot write");
+	if (rc == 0 && m.out) {
+		for (size_t j = 0; j < c->ncols; j++)
+			dicts[j] = &b->cols[j].dict;
+		rc = ds_stream_finish(m.out, dicts, NULL, NULL);
+		m.out = NULL;
+	}
 	*out_rows = m.rows;
+done:
+	ds_stream_abort(m.out);
+	sl__free(m.rc);
+	sl__free(types);
+	sl__free(nulls);
+	sl__free(dicts);
 	return rc;
 }
 
@@ -752,7 +795,7 @@ static int read_csv(const ds_source *src, const int *fds, size_t n, const ds_ing
 				goto done;
 		}
 	}
-	if ((rc = ds_builder_new(&b)) || (rc = merge(rd, b, threads, &st.rows)))
+	if ((rc = ds_builder_new(&b)) || (rc = merge(rd, b, threads, opt->out_path, &st.rows)))
 		goto done;
 	st.bytes = total;
 	st.files = n;

@@ -270,6 +270,10 @@ typedef struct ds_ingest_opts {
 					  * the result never depends on it) */
 	ds_reject_fn reject;             /* called when on_error is QUARANTINE */
 	void *reject_arg;
+	const char *out_path;            /* CSV: also write the dataset file here (as
+					  * ds_builder_write would, same bytes), each
+					  * column as soon as it is merged, so the
+					  * write overlaps the rest of the merge */
 } ds_ingest_opts;
 
 /* The default CSV null markers: "", "NA", "N/A", "NULL", "null". */

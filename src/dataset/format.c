@@ -38,8 +38,11 @@
  *                                        dict bytes (exact sizes, in order)
  *               112  reserved       16 bytes, zero
  *   names_off   the column names, each NUL-terminated
- *   then, per column in order: validity bitmap, values, dictionary offsets,
- *               dictionary bytes, each 64-aligned.
+ *   then        per column in order: validity bitmap (if any), values;
+ *   then        per string column in order: dictionary offsets, dictionary
+ *               bytes. Every section 64-aligned. (Fixed-size sections come
+ *               first so a writer can place them before the dictionaries'
+ *               sizes are known.)
  *
  * Validity bit i (LSB first) is set when row i has a value; a null row's
  * value slot is zero. Codes of string rows index the dictionary; a null
@@ -106,330 +109,354 @@ static uint64_t get64(const uint8_t *p)
 
 /* ---- writer ----------------------------------------------------------------- */
 
-/* Where each column's sections go; computed before anything is written. */
+/* Where each column's sections go. */
 typedef struct col_layout {
+	ds_type type;
+	size_t nulls;
+	size_t dict_n;
 	size_t valid_off, valid_size;
 	size_t data_off, data_size;
 	size_t offs_off, offs_size;
 	size_t bytes_off, bytes_size;
-	uint64_t hash;
+	uint64_t hash;        /* chained over the sections written so far */
+	const uint8_t *valid; /* image mode: the sections to copy at the end */
+	const void *data;
 } col_layout;
 
-typedef struct layout {
-	size_t nrows;
-	size_t names_off, names_size;
-	size_t size;
+/*
+ * A dataset being written. The layout puts the fixed-size sections (every
+ * column's validity and values) first: their offsets depend only on the row
+ * count, the types and which columns have nulls, so columns can be written,
+ * by several threads, as soon as each is ready, while string dictionaries
+ * are still being built. Dictionaries, header and directory follow at the
+ * end. The same contents give the same bytes whichever order columns come.
+ */
+struct ds_stream {
+	char *path, *tmp;
+	int fd;               /* -1 in image mode */
+	size_t nrows, ncols;
+	char **names;
 	col_layout *cols;
-	uint8_t *meta; /* header + directory + names, fully formed */
-	size_t meta_size;
-} layout;
+	size_t names_off, names_size, meta_size, fixed_end;
+};
 
 static const uint64_t zero_off = 0;
 
-static int plan(const ds_builder *b, layout *L)
+void ds_stream_abort(ds_stream *s)
 {
-	size_t pos, names = 0;
+	if (!s)
+		return;
+	if (s->fd >= 0) {
+		close(s->fd);
+		unlink(s->tmp);
+	}
+	for (size_t j = 0; s->names && j < s->ncols; j++)
+		sl__free(s->names[j]);
+	sl__free(s->names);
+	sl__free(s->cols);
+	sl__free(s->tmp);
+	sl__free(s->path);
+	sl__free(s);
+}
 
-	memset(L, 0, sizeof *L);
-	L->nrows = b->n ? b->cols[0].len : 0;
-	if (b->n > UINT32_MAX / DIR_ENTRY)
-		return sl__err(SL_ELIMIT, "too many columns (%zu)", b->n);
-	L->cols = sl__calloc(b->n ? b->n : 1, sizeof *L->cols);
-	if (!L->cols)
+int ds_stream_open(const char *path, size_t nrows, size_t ncols, const char *const *names,
+		   const ds_type *types, const size_t *nulls, ds_stream **out_s)
+{
+	ds_stream *s;
+	size_t pos, nb = 0;
+	char rnd[9];
+	int rc = 0;
+
+	*out_s = NULL;
+	if (ncols > UINT32_MAX / DIR_ENTRY)
+		return sl__err(SL_ELIMIT, "too many columns (%zu)", ncols);
+	if (nrows > SIZE_MAX / 16)
+		return sl__err(SL_ELIMIT, "too many rows (%zu)", nrows);
+	s = sl__calloc(1, sizeof *s);
+	if (!s)
 		return sl__err(SL_ENOMEM, "out of memory");
-	for (size_t j = 0; j < b->n; j++)
-		names += strlen(b->cols[j].name) + 1;
-	L->names_off = HDR_SIZE + b->n * DIR_ENTRY;
-	L->names_size = names;
-	pos = align_up(L->names_off + names);
-	L->meta_size = pos;
-	for (size_t j = 0; j < b->n; j++) {
-		const ds_bcol *c = &b->cols[j];
-		col_layout *cl = &L->cols[j];
-		uint64_t h = 0;
-		if (c->nulls) {
+	s->fd = -1;
+	s->nrows = nrows;
+	s->ncols = ncols;
+	s->names = sl__calloc(ncols ? ncols : 1, sizeof *s->names);
+	s->cols = sl__calloc(ncols ? ncols : 1, sizeof *s->cols);
+	if (!s->names || !s->cols) {
+		ds_stream_abort(s);
+		return sl__err(SL_ENOMEM, "out of memory");
+	}
+	for (size_t j = 0; j < ncols; j++) {
+		if (!(s->names[j] = sl__strdup(names[j]))) {
+			ds_stream_abort(s);
+			return sl__err(SL_ENOMEM, "out of memory");
+		}
+		nb += strlen(names[j]) + 1;
+	}
+	s->names_off = HDR_SIZE + ncols * DIR_ENTRY;
+	s->names_size = nb;
+	pos = s->meta_size = align_up(s->names_off + nb);
+	for (size_t j = 0; j < ncols; j++) {
+		col_layout *cl = &s->cols[j];
+		cl->type = types[j];
+		cl->nulls = nulls[j];
+		if (cl->nulls) {
 			cl->valid_off = pos;
-			cl->valid_size = (L->nrows + 7) / 8;
+			cl->valid_size = (nrows + 7) / 8;
 			pos = align_up(pos + cl->valid_size);
-			h = ds_hash64(c->valid, cl->valid_size, h);
 		}
 		cl->data_off = pos;
-		cl->data_size = L->nrows * ds_type_width(c->type);
+		cl->data_size = nrows * ds_type_width(cl->type);
 		pos = align_up(pos + cl->data_size);
-		h = ds_hash64(c->data ? c->data : (const void *)&zero_off, cl->data_size, h);
-		if (c->type == DS_STRING) {
-			cl->offs_off = pos;
-			cl->offs_size = (c->dict.n + 1) * 8;
-			pos = align_up(pos + cl->offs_size);
-			cl->bytes_off = pos;
-			cl->bytes_size = c->dict.len;
-			pos = align_up(pos + cl->bytes_size);
-			h = ds_hash64(c->dict.n ? (const void *)c->dict.offs : (const void *)&zero_off,
-				      cl->offs_size, h);
-			h = ds_hash64(c->dict.bytes ? c->dict.bytes : "", cl->bytes_size, h);
-		}
-		cl->hash = h;
 	}
-	L->size = pos;
+	s->fixed_end = pos;
+	if (path) {
+		sl__random_hex(rnd, 8);
+		s->path = sl__strdup(path);
+		s->tmp = sl__asprintf("%s.tmp-%s", path, rnd);
+		if (!s->path || !s->tmp) {
+			ds_stream_abort(s);
+			return sl__err(SL_ENOMEM, "out of memory");
+		}
+		s->fd = open(s->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (s->fd < 0) {
+			rc = sl__err(SL_EIO, "%s: create: %s", s->tmp, strerror(errno));
+			ds_stream_abort(s);
+			return rc;
+		}
+	}
+	*out_s = s;
+	return 0;
+}
 
-	L->meta = sl__calloc(L->meta_size, 1);
-	if (!L->meta)
-		return sl__err(SL_ENOMEM, "out of memory");
-	uint8_t *m = L->meta;
+static int pwrite_all(ds_stream *s, const void *p, size_t len, size_t off)
+{
+	const char *c = p;
+
+	while (len) {
+		ssize_t n = pwrite(s->fd, c, len, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return sl__err(SL_EIO, "%s: write: %s", s->tmp, strerror(errno));
+		}
+		c += n;
+		off += (size_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int ds_stream_column(ds_stream *s, size_t j, const uint8_t *valid, const void *data)
+{
+	col_layout *cl = &s->cols[j];
+	uint64_t h = 0;
+	int rc;
+
+	if (cl->valid_size) {
+		h = ds_hash64(valid, cl->valid_size, h);
+		cl->valid = valid;
+	}
+	h = ds_hash64(cl->data_size ? data : (const void *)&zero_off, cl->data_size, h);
+	cl->data = data;
+	cl->hash = h;
+	if (s->fd < 0)
+		return 0;
+	if (cl->valid_size && (rc = pwrite_all(s, valid, cl->valid_size, cl->valid_off)))
+		return rc;
+	return cl->data_size ? pwrite_all(s, data, cl->data_size, cl->data_off) : 0;
+}
+
+/* The header, directory and names, once every offset and hash is known. */
+static uint8_t *build_meta(const ds_stream *s, size_t size)
+{
+	uint8_t *m = sl__calloc(s->meta_size, 1);
+	size_t noff = 0;
+
+	if (!m)
+		return NULL;
 	memcpy(m, MAGIC, 8);
 	put32(m + 8, VERSION);
-	put32(m + 12, (uint32_t)b->n);
-	put64(m + 16, L->nrows);
-	put64(m + 24, L->size);
+	put32(m + 12, (uint32_t)s->ncols);
+	put64(m + 16, s->nrows);
+	put64(m + 24, size);
 	put64(m + 32, HDR_SIZE);
-	put64(m + 40, L->names_off);
-	put64(m + 48, L->names_size);
-	size_t noff = 0;
-	for (size_t j = 0; j < b->n; j++) {
-		const ds_bcol *c = &b->cols[j];
-		const col_layout *cl = &L->cols[j];
+	put64(m + 40, s->names_off);
+	put64(m + 48, s->names_size);
+	for (size_t j = 0; j < s->ncols; j++) {
+		const col_layout *cl = &s->cols[j];
 		uint8_t *e = m + HDR_SIZE + j * DIR_ENTRY;
-		size_t nl = strlen(c->name);
-		put32(e, (uint32_t)c->type);
+		size_t nl = strlen(s->names[j]);
+		put32(e, (uint32_t)cl->type);
 		put64(e + 8, noff);
 		put64(e + 16, nl);
-		put64(e + 24, c->nulls);
+		put64(e + 24, cl->nulls);
 		put64(e + 32, cl->valid_off);
 		put64(e + 40, cl->valid_size);
 		put64(e + 48, cl->data_off);
 		put64(e + 56, cl->data_size);
-		put64(e + 64, c->type == DS_STRING ? c->dict.n : 0);
+		put64(e + 64, cl->dict_n);
 		put64(e + 72, cl->offs_off);
 		put64(e + 80, cl->offs_size);
 		put64(e + 88, cl->bytes_off);
 		put64(e + 96, cl->bytes_size);
 		put64(e + 104, cl->hash);
-		memcpy(m + L->names_off + noff, c->name, nl + 1);
+		memcpy(m + s->names_off + noff, s->names[j], nl + 1);
 		noff += nl + 1;
 	}
 	uint64_t mh = ds_hash64(m, 56, 0);
-	mh = ds_hash64(m + HDR_SIZE, L->meta_size - HDR_SIZE, mh);
+	mh = ds_hash64(m + HDR_SIZE, s->meta_size - HDR_SIZE, mh);
 	put64(m + 56, mh);
-	return 0;
+	return m;
 }
 
-static void plan_free(layout *L)
+int ds_stream_finish(ds_stream *s, const ds_dict *const *dicts, uint8_t **out_image,
+		     size_t *out_size)
 {
-	sl__free(L->cols);
-	sl__free(L->meta);
-}
+	size_t pos = s->fixed_end;
+	uint8_t *meta = NULL, *img = NULL;
+	int rc = 0;
 
-/* The in-memory image is written sequentially, zero padding between sections. */
-typedef struct sink {
-	uint8_t *mem; /* the image (zeroed) */
-	size_t pos;   /* bytes emitted so far */
-} sink;
-
-static int sink_put(sink *s, const void *p, size_t n)
-{
-	if (n) {
-		memcpy(s->mem + s->pos, p, n);
-		s->pos += n;
+	for (size_t j = 0; j < s->ncols; j++) {
+		col_layout *cl = &s->cols[j];
+		const ds_dict *d = dicts ? dicts[j] : NULL;
+		if (cl->type != DS_STRING)
+			continue;
+		cl->dict_n = d ? d->n : 0;
+		cl->offs_off = pos;
+		cl->offs_size = (cl->dict_n + 1) * 8;
+		pos = align_up(pos + cl->offs_size);
+		cl->bytes_off = pos;
+		cl->bytes_size = d ? d->len : 0;
+		pos = align_up(pos + cl->bytes_size);
+		cl->hash = ds_hash64(cl->dict_n ? (const void *)d->offs : (const void *)&zero_off,
+				     cl->offs_size, cl->hash);
+		cl->hash = ds_hash64(cl->bytes_size ? d->bytes : "", cl->bytes_size, cl->hash);
 	}
-	return 0;
-}
-
-static int sink_pad_to(sink *s, size_t off)
-{
-	static const uint8_t zeros[ALIGN];
-
-	while (s->pos < off) {
-		size_t k = off - s->pos < ALIGN ? off - s->pos : ALIGN;
-		int rc = sink_put(s, zeros, k);
-		if (rc)
-			return rc;
+	meta = build_meta(s, pos);
+	if (!meta) {
+		rc = sl__err(SL_ENOMEM, "out of memory");
+		goto done;
 	}
-	return 0;
-}
-
-static int emit(const ds_builder *b, const layout *L, sink *s)
-{
-	int rc = sink_put(s, L->meta, L->meta_size);
-
-	for (size_t j = 0; rc == 0 && j < b->n; j++) {
-		const ds_bcol *c = &b->cols[j];
-		const col_layout *cl = &L->cols[j];
-		/* Bits past nrows in the bitmap's last byte are zero (the
-		 * builder's invariant 2), so the bytes can be written as they are. */
-		if (cl->valid_size &&
-		    ((rc = sink_pad_to(s, cl->valid_off)) || (rc = sink_put(s, c->valid, cl->valid_size))))
-			break;
-		if ((rc = sink_pad_to(s, cl->data_off)) || (rc = sink_put(s, c->data, cl->data_size)))
-			break;
-		if (c->type == DS_STRING) {
-			if ((rc = sink_pad_to(s, cl->offs_off)))
-				break;
-			rc = c->dict.n ? sink_put(s, c->dict.offs, cl->offs_size)
-				       : sink_put(s, &zero_off, 8);
-			if (rc || (rc = sink_pad_to(s, cl->bytes_off)) ||
-			    (rc = sink_put(s, c->dict.bytes, cl->bytes_size)))
-				break;
+	if (s->fd < 0) {
+		/* Image mode: everything is copied now. */
+		img = sl__calloc(pos, 1);
+		if (!img) {
+			rc = sl__err(SL_ENOMEM, "out of memory for a %zu-byte dataset", pos);
+			goto done;
 		}
+		memcpy(img, meta, s->meta_size);
+		for (size_t j = 0; j < s->ncols; j++) {
+			const col_layout *cl = &s->cols[j];
+			const ds_dict *d = dicts ? dicts[j] : NULL;
+			if (cl->valid_size)
+				memcpy(img + cl->valid_off, cl->valid, cl->valid_size);
+			if (cl->data_size)
+				memcpy(img + cl->data_off, cl->data, cl->data_size);
+			if (cl->type == DS_STRING && cl->dict_n) {
+				memcpy(img + cl->offs_off, d->offs, cl->offs_size);
+				memcpy(img + cl->bytes_off, d->bytes, cl->bytes_size);
+			}
+		}
+		*out_image = img;
+		*out_size = pos;
+		img = NULL;
+		goto done;
+	}
+	/* The size first: padding and any gap are the zeros of the extension. */
+	if (ftruncate(s->fd, (off_t)pos) != 0) {
+		rc = sl__err(SL_EIO, "%s: truncate: %s", s->tmp, strerror(errno));
+		goto done;
+	}
+	for (size_t j = 0; rc == 0 && j < s->ncols; j++) {
+		const col_layout *cl = &s->cols[j];
+		const ds_dict *d = dicts ? dicts[j] : NULL;
+		if (cl->type != DS_STRING)
+			continue;
+		rc = pwrite_all(s, cl->dict_n ? (const void *)d->offs : &zero_off, cl->offs_size, cl->offs_off);
+		if (rc == 0 && cl->bytes_size)
+			rc = pwrite_all(s, d->bytes, cl->bytes_size, cl->bytes_off);
 	}
 	if (rc == 0)
-		rc = sink_pad_to(s, L->size);
+		rc = pwrite_all(s, meta, s->meta_size, 0);
+	if (rc == 0 && close(s->fd) != 0)
+		rc = sl__err(SL_EIO, "%s: close: %s", s->tmp, strerror(errno));
+	if (rc == 0) {
+		s->fd = -1;
+		rc = sl__commit_file(s->tmp, s->path);
+		if (rc)
+			unlink(s->tmp);
+	}
+done:
+	sl__free(meta);
+	sl__free(img);
+	ds_stream_abort(s);
+	return rc;
+}
+
+/* Opens a stream for a builder's columns (all the same length). */
+static int stream_builder(const ds_builder *b, const char *path, ds_stream **out_s)
+{
+	const char **names = sl__calloc(b->n + 1, sizeof *names);
+	ds_type *types = sl__calloc(b->n + 1, sizeof *types);
+	size_t *nulls = sl__calloc(b->n + 1, sizeof *nulls);
+	int rc;
+
+	*out_s = NULL;
+	if (!names || !types || !nulls) {
+		rc = sl__err(SL_ENOMEM, "out of memory");
+	} else {
+		for (size_t j = 0; j < b->n; j++) {
+			names[j] = b->cols[j].name;
+			types[j] = b->cols[j].type;
+			nulls[j] = b->cols[j].nulls;
+		}
+		rc = ds_stream_open(path, b->n ? b->cols[0].len : 0, b->n, names, types, nulls, out_s);
+		for (size_t j = 0; rc == 0 && j < b->n; j++)
+			rc = ds_stream_column(*out_s, j, b->cols[j].valid, b->cols[j].data);
+	}
+	sl__free(names);
+	sl__free(types);
+	sl__free(nulls);
+	return rc;
+}
+
+static int finish_builder(const ds_builder *b, ds_stream *s, uint8_t **out_image, size_t *out_size)
+{
+	const ds_dict **dicts = sl__calloc(b->n + 1, sizeof *dicts);
+
+	if (!dicts) {
+		ds_stream_abort(s);
+		return sl__err(SL_ENOMEM, "out of memory");
+	}
+	for (size_t j = 0; j < b->n; j++)
+		dicts[j] = &b->cols[j].dict;
+	int rc = ds_stream_finish(s, dicts, out_image, out_size);
+	sl__free(dicts);
 	return rc;
 }
 
 int ds_format_image(const ds_builder *b, uint8_t **out_image, size_t *out_size)
 {
-	layout L;
-	sink s = {0};
-	int rc = plan(b, &L);
+	ds_stream *s;
+	int rc = stream_builder(b, NULL, &s);
 
 	*out_image = NULL;
-	if (rc == 0) {
-		s.mem = sl__calloc(L.size, 1);
-		if (!s.mem)
-			rc = sl__err(SL_ENOMEM, "out of memory for a %zu-byte dataset", L.size);
+	if (rc) {
+		ds_stream_abort(s);
+		return rc;
 	}
-	if (rc == 0)
-		rc = emit(b, &L, &s);
-	if (rc == 0) {
-		*out_image = s.mem;
-		*out_size = L.size;
-	} else {
-		sl__free(s.mem);
-	}
-	plan_free(&L);
-	return rc;
+	return finish_builder(b, s, out_image, out_size);
 }
 
-/* One piece of a section for the parallel file writer. */
-typedef struct piece {
-	const void *p;
-	size_t len;
-	size_t off;
-} piece;
-
-typedef struct write_job {
-	int fd;
-	const char *path;
-	piece *pieces;
-	int *rc;
-} write_job;
-
-static void write_piece(void *ctx, size_t i, unsigned worker)
-{
-	write_job *w = ctx;
-	const piece *pc = &w->pieces[i];
-	size_t done = 0;
-
-	(void)worker;
-	while (done < pc->len) {
-		ssize_t n = pwrite(w->fd, (const char *)pc->p + done, pc->len - done, (off_t)(pc->off + done));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			w->rc[i] = errno ? errno : EIO;
-			return;
-		}
-		done += (size_t)n;
-	}
-}
-
-#define PIECE ((size_t)8 << 20)
-
-static int add_piece(piece **ps, size_t *n, size_t *cap, const void *p, size_t len, size_t off)
-{
-	for (size_t at = 0; at < len; at += PIECE) {
-		if (*n == *cap) {
-			size_t nc = *cap ? *cap * 2 : 64;
-			piece *np = sl__reallocarray(*ps, nc, sizeof *np);
-			if (!np)
-				return sl__err(SL_ENOMEM, "out of memory");
-			*ps = np;
-			*cap = nc;
-		}
-		(*ps)[*n].p = (const char *)p + at;
-		(*ps)[*n].len = len - at < PIECE ? len - at : PIECE;
-		(*ps)[*n].off = off + at;
-		(*n)++;
-	}
-	return 0;
-}
-
-/*
- * Writes the file: its size is set first (so the padding between sections
- * is the zeros of a sparse extension), then the sections at the offsets
- * the layout fixes, straight from the builder's arrays (no staging copy).
- */
 int ds_format_write(const ds_builder *b, const char *path)
 {
-	char rnd[9];
-	char *tmp = NULL;
-	layout L;
-	piece *ps = NULL;
-	size_t np = 0, pcap = 0;
-	int *prc = NULL;
-	int fd = -1, rc = plan(b, &L);
+	ds_stream *s;
+	int rc = stream_builder(b, path, &s);
 
-	if (rc)
-		goto done;
-	rc = add_piece(&ps, &np, &pcap, L.meta, L.meta_size, 0);
-	for (size_t j = 0; rc == 0 && j < b->n; j++) {
-		const ds_bcol *c = &b->cols[j];
-		const col_layout *cl = &L.cols[j];
-		if (cl->valid_size)
-			rc = add_piece(&ps, &np, &pcap, c->valid, cl->valid_size, cl->valid_off);
-		if (rc == 0)
-			rc = add_piece(&ps, &np, &pcap, c->data, cl->data_size, cl->data_off);
-		if (rc == 0 && c->type == DS_STRING) {
-			rc = add_piece(&ps, &np, &pcap, c->dict.n ? (const void *)c->dict.offs : &zero_off,
-				       cl->offs_size, cl->offs_off);
-			if (rc == 0)
-				rc = add_piece(&ps, &np, &pcap, c->dict.bytes, cl->bytes_size, cl->bytes_off);
-		}
+	if (rc) {
+		ds_stream_abort(s);
+		return rc;
 	}
-	if (rc)
-		goto done;
-	sl__random_hex(rnd, 8);
-	tmp = sl__asprintf("%s.tmp-%s", path, rnd);
-	prc = sl__calloc(np + 1, sizeof *prc);
-	if (!tmp || !prc) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
-		goto done;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = sl__err(SL_EIO, "%s: create: %s", tmp, strerror(errno));
-		goto done;
-	}
-	if (ftruncate(fd, (off_t)L.size) != 0) {
-		rc = sl__err(SL_EIO, "%s: truncate: %s", tmp, strerror(errno));
-		goto done;
-	}
-	/* One writer: ext4 serialises writers of a file on its inode lock, so
-	 * parallel pwrites only spin on it. */
-	write_job wj = {fd, tmp, ps, prc};
-	ds_parallel_for(1, np, write_piece, &wj);
-	for (size_t i = 0; i < np; i++)
-		if (prc[i]) {
-			rc = sl__err(SL_EIO, "%s: write: %s", tmp, strerror(prc[i]));
-			goto done;
-		}
-	if (close(fd) != 0) {
-		fd = -1;
-		rc = sl__err(SL_EIO, "%s: close: %s", tmp, strerror(errno));
-		goto done;
-	}
-	fd = -1;
-	rc = sl__commit_file(tmp, path);
-done:
-	if (fd >= 0)
-		close(fd);
-	if (rc && tmp)
-		unlink(tmp);
-	sl__free(prc);
-	sl__free(ps);
-	sl__free(tmp);
-	plan_free(&L);
-	return rc;
+	return finish_builder(b, s, NULL, NULL);
 }
 
 /* ---- reader ----------------------------------------------------------------- */

@@ -117,6 +117,27 @@ void ds_parallel_for(unsigned threads, size_t n, void (*fn)(void *ctx, size_t i,
 /* asked, or the number of online CPUs when 0; at most DS_MAX_THREADS. */
 unsigned ds_thread_count(unsigned asked);
 
+/*
+ * format.c: a dataset written column by column (see the layout there).
+ * ds_stream_open takes the shape: names, types and null counts (a column
+ * has a validity section when its count is non-zero); path NULL builds an
+ * in-memory image instead of a file. ds_stream_column writes column j
+ * (valid may be NULL when it has no nulls); different columns may be
+ * written from different threads at once. Image mode keeps the pointers
+ * until the end. ds_stream_finish takes each string column's dictionary
+ * (dicts[j]; others ignored), writes the rest, commits the file (fsync,
+ * rename) or returns the image, and frees the stream either way.
+ * ds_stream_abort discards it (accepts NULL).
+ */
+typedef struct ds_stream ds_stream;
+
+int ds_stream_open(const char *path, size_t nrows, size_t ncols, const char *const *names,
+		   const ds_type *types, const size_t *nulls, ds_stream **out_s);
+int ds_stream_column(ds_stream *s, size_t j, const uint8_t *valid, const void *data);
+int ds_stream_finish(ds_stream *s, const ds_dict *const *dicts, uint8_t **out_image,
+		     size_t *out_size);
+void ds_stream_abort(ds_stream *s);
+
 /* format.c: serialises a builder into a file image. */
 int ds_format_write(const ds_builder *b, const char *path);
 int ds_format_image(const ds_builder *b, uint8_t **out_image, size_t *out_size);

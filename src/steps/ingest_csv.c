@@ -190,6 +190,7 @@ static int run(step_ctx *ctx)
 	}
 	cfg.o.reject = ds_rejects_add;
 	cfg.o.reject_arg = rej;
+	cfg.o.out_path = data_out; /* written while the columns merge */
 	if (!rej && cfg.o.on_error == DS_ON_ERROR_QUARANTINE)
 		cfg.o.reject = NULL;
 	rc = ds_csv_read_files((const char *const *)paths, npaths, &cfg.o, &b, &st);
@@ -197,7 +198,7 @@ static int run(step_ctx *ctx)
 		rc = step_fail(ctx, rc, "%s", sl_errmsg());
 		goto done;
 	}
-	if ((rc = ds_builder_write(b, data_out)) || (rc = ds_rejects_close(rej, true))) {
+	if ((rc = ds_rejects_close(rej, true))) {
 		rej = NULL;
 		rc = step_fail(ctx, rc, "%s", sl_errmsg());
 		goto done;

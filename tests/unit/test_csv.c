@@ -390,8 +390,12 @@ static void test_chunking_invariance(void **state)
 		sl__buf x, y;
 		o.threads = (unsigned)(k % 3 + 1);
 		o.chunk_size = sizes[k];
+		/* Every other run writes the file while merging (out_path), the
+		 * others through the builder: the bytes must not differ. */
+		o.out_path = k % 2 ? p2 : NULL;
 		assert_int_equal(ds_csv_read_sources(&src, 1, &o, &other, NULL), 0);
-		assert_int_equal(ds_builder_write(other, p2), 0);
+		if (!o.out_path)
+			assert_int_equal(ds_builder_write(other, p2), 0);
 		ds_builder_free(other);
 		assert_int_equal(sl__read_file(p1, 0, &x), 0);
 		assert_int_equal(sl__read_file(p2, 0, &y), 0);
