@@ -453,6 +453,8 @@ typedef struct merge_job {
 	size_t rows;
 	int *rc;        /* per column */
 	ds_stream *out; /* the dataset file being written, or NULL */
+	size_t *order;  /* columns by decreasing merge work */
+	size_t *work;
 } merge_job;
 
 /*
@@ -465,9 +467,10 @@ typedef struct merge_job {
  * is then shrunk and adopted by the builder: the values are never copied
  * to a second buffer.
  */
-static void merge_fn(void *ctx, size_t j, unsigned worker)
+static void merge_fn(void *ctx, size_t item, unsigned worker)
 {
 	merge_job *m = ctx;
+	size_t j = m->order[item];
 	csv_reader *rd = m->rd;
 	int final = rd->final_type[j];
 	size_t w = ds_type_width((ds_type)final), at = 0, nulls = 0, mapcap = 0;
@@ -596,7 +599,7 @@ static int merge(csv_reader *rd, ds_builder *b, unsigned threads, const char *ou
 		 uint64_t *out_rows)
 {
 	const csv_conf *c = &rd->conf;
-	merge_job m = {rd, b, 0, NULL, NULL};
+	merge_job m = {rd, b, 0, NULL, NULL, NULL, NULL};
 	ds_type *types = NULL;
 	size_t *nulls = NULL;
 	const ds_dict **dicts = NULL;
@@ -611,10 +614,26 @@ static int merge(csv_reader *rd, ds_builder *b, unsigned threads, const char *ou
 	types = sl__calloc(c->ncols + 1, sizeof *types);
 	nulls = sl__calloc(c->ncols + 1, sizeof *nulls);
 	dicts = sl__calloc(c->ncols + 1, sizeof *dicts);
-	if (!m.rc || !types || !nulls || !dicts) {
+	m.order = sl__calloc(c->ncols + 1, sizeof *m.order);
+	m.work = sl__calloc(c->ncols + 1, sizeof *m.work);
+	if (!m.rc || !types || !nulls || !dicts || !m.order || !m.work) {
 		rc = sl__err(SL_ENOMEM, "out of memory");
 		goto done;
 	}
+	/* The longest merges (big dictionaries) start first, so the other
+	 * threads are not left idle waiting for one at the end. */
+	for (size_t j = 0; j < c->ncols; j++) {
+		m.order[j] = j;
+		m.work[j] = m.rows;
+		for (size_t i = 0; rd->final_type[j] == DS_STRING && i < rd->nchunks; i++)
+			m.work[j] += rd->chunks[i].cols[j].dict.n * 8;
+	}
+	for (size_t a = 1; a < c->ncols; a++) /* insertion sort: stable, small n */
+		for (size_t k = a; k > 0 && m.work[m.order[k]] > m.work[m.order[k - 1]]; k--) {
+			size_t t = m.order[k];
+			m.order[k] = m.order[k - 1];
+			m.order[k - 1] = t;
+		}
 	if (out_path) {
 		/* Null counts are known before the merge: the file's fixed
 		 * sections can be laid out now. */
@@ -645,6 +664,8 @@ static int merge(csv_reader *rd, ds_builder *b, unsigned threads, const char *ou
 done:
 	ds_stream_abort(m.out);
 	sl__free(m.rc);
+	sl__free(m.order);
+	sl__free(m.work);
 	sl__free(types);
 	sl__free(nulls);
 	sl__free(dicts);
