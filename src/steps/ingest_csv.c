@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "dataset/dataset.h"
-#include "steps/step.h"
+#include "steps/ingest_common.h"
 
 static const step_opt opts[] = {
 	{"path", OPT_PATH, true, NULL,
@@ -35,27 +35,17 @@ static const step_opt opts[] = {
 	{NULL, 0, false, NULL, NULL},
 };
 
-static const step_port outputs[] = {
-	{"data", "dataset", false, "the typed dataset"},
-	{"rejects", "file", false, "rows left out by on_error: quarantine, as CSV (header only when none)"},
-	{NULL, NULL, false, NULL},
-};
-
-static const step_port no_ports[] = {{NULL, NULL, false, NULL}};
-
 /* Options that both ingest steps share, decoded from the step's `with`. */
 typedef struct ingest_cfg {
 	ds_ingest_opts o;
-	const char **type_cols;
-	ds_type *types;
+	ingest_types types;
 	const char **names;
 	const char **nulls;
 } ingest_cfg;
 
 static void cfg_free(ingest_cfg *c)
 {
-	sl__free(c->type_cols);
-	sl__free(c->types);
+	ingest_types_free(&c->types);
 	sl__free(c->names);
 	sl__free(c->nulls);
 }
@@ -96,44 +86,16 @@ static int str_list(step_ctx *ctx, const char *name, const char ***out, size_t *
 	return 0;
 }
 
-static int types_map(step_ctx *ctx, ingest_cfg *c)
-{
-	json_t *m = step_opt_json(ctx, "types"), *v;
-	const char *key;
-	size_t k = 0;
-
-	if (!m)
-		return 0;
-	if (!json_is_object(m))
-		return step_fail(ctx, SL_EINVAL, "with.types: expected a map of column: type");
-	c->type_cols = sl__calloc(json_object_size(m) + 1, sizeof *c->type_cols);
-	c->types = sl__calloc(json_object_size(m) + 1, sizeof *c->types);
-	if (!c->type_cols || !c->types)
-		return step_fail(ctx, SL_ENOMEM, "out of memory");
-	json_object_foreach(m, key, v) {
-		if (!json_is_string(v) || !ds_type_parse(json_string_value(v), &c->types[k]))
-			return step_fail(ctx, SL_EINVAL,
-					 "with.types.%s: expected one of int, float, bool, string, timestamp", key);
-		c->type_cols[k++] = key;
-	}
-	c->o.type_cols = c->type_cols;
-	c->o.types = c->types;
-	c->o.n_types = k;
-	return 0;
-}
-
 static int decode(step_ctx *ctx, ingest_cfg *c)
 {
-	const char *on_error = step_opt_str(ctx, "on_error");
 	const char *delim = step_opt_str(ctx, "delimiter");
 	int64_t max_field = step_opt_int(ctx, "max_field_size", (int64_t)DS_DEFAULT_MAX_FIELD);
 	int64_t threads = step_opt_int(ctx, "threads", 0);
 	int rc;
 
 	memset(c, 0, sizeof *c);
-	if (on_error && !ds_on_error_parse(on_error, &c->o.on_error))
-		return step_fail(ctx, SL_EINVAL, "with.on_error: expected fail, skip or quarantine, not '%s'",
-				 on_error);
+	if ((rc = ingest_decode(ctx, &c->types, &c->o)))
+		return rc;
 	if (delim) {
 		if (!strcmp(delim, "\\t") || !strcmp(delim, "tab"))
 			delim = "\t";
@@ -149,7 +111,7 @@ static int decode(step_ctx *ctx, ingest_cfg *c)
 	c->o.max_field_size = (size_t)max_field;
 	c->o.threads = (unsigned)threads;
 	c->o.no_header = !step_opt_bool(ctx, "header", true);
-	if ((rc = types_map(ctx, c)) || (rc = str_list(ctx, "columns", &c->names, &c->o.n_names)) ||
+	if ((rc = str_list(ctx, "columns", &c->names, &c->o.n_names)) ||
 	    (rc = str_list(ctx, "null_values", &c->nulls, &c->o.n_null_values)))
 		return rc;
 	if (c->o.n_names && !c->o.no_header)
@@ -205,15 +167,9 @@ static int run(step_ctx *ctx)
 	}
 	rej = NULL;
 
-	step_metric(ctx, "rows", (double)st.rows);
-	step_metric(ctx, "columns", (double)ds_builder_ncol(b));
+	ingest_report(ctx, &st, ds_builder_ncol(b), cfg.o.on_error);
 	step_metric(ctx, "bytes", (double)st.bytes);
 	step_metric(ctx, "files", (double)st.files);
-	step_metric(ctx, "rows_skipped", (double)st.rows_rejected);
-	step_metric(ctx, "rows_quarantined",
-		    cfg.o.on_error == DS_ON_ERROR_QUARANTINE ? (double)st.rows_rejected : 0);
-	step_output_meta(ctx, "data", json_pack("{sI sI}", "rows", (json_int_t)st.rows, "columns",
-						(json_int_t)ds_builder_ncol(b)));
 	step_log(ctx, "read %llu rows x %zu columns from %zu file%s (%llu bytes) in %.3f s; %llu bad row%s %s",
 		 (unsigned long long)st.rows, ds_builder_ncol(b), npaths, npaths == 1 ? "" : "s",
 		 (unsigned long long)st.bytes, sl__mono_sec() - t0, (unsigned long long)st.rows_rejected,
@@ -233,7 +189,7 @@ const step_def step_ingest_csv = {
 	.version = 1,
 	.summary = "read CSV files (RFC 4180, glob, type inference) into a dataset",
 	.opts = opts,
-	.inputs = no_ports,
-	.outputs = outputs,
+	.inputs = ingest_no_inputs,
+	.outputs = ingest_outputs,
 	.run = run,
 };

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "dataset/dataset.h"
-#include "steps/step.h"
+#include "steps/ingest_common.h"
 
 static const step_opt opts[] = {
 	{"path", OPT_PATH, true, NULL,
@@ -23,23 +23,12 @@ static const step_opt opts[] = {
 	{NULL, 0, false, NULL, NULL},
 };
 
-static const step_port outputs[] = {
-	{"data", "dataset", false, "the typed dataset"},
-	{"rejects", "file", false, "lines left out by on_error: quarantine, as CSV (header only when none)"},
-	{NULL, NULL, false, NULL},
-};
-
-static const step_port no_ports[] = {{NULL, NULL, false, NULL}};
-
 static int run(step_ctx *ctx)
 {
-	const char *on_error = step_opt_str(ctx, "on_error");
 	const char *rej_out = step_output(ctx, "rejects");
-	json_t *m = step_opt_json(ctx, "types"), *v;
-	const char *key, **type_cols = NULL;
-	ds_type *types = NULL;
+	ingest_types types = {0};
 	char *pattern = NULL, **paths = NULL;
-	size_t npaths = 0, k = 0;
+	size_t npaths = 0;
 	ds_rejects *rej = NULL;
 	ds_builder *b = NULL;
 	ds_ingest_stats st = {0};
@@ -47,30 +36,8 @@ static int run(step_ctx *ctx)
 	int rc = 0;
 
 	memset(&o, 0, sizeof o);
-	if (on_error && !ds_on_error_parse(on_error, &o.on_error))
-		return step_fail(ctx, SL_EINVAL, "with.on_error: expected fail, skip or quarantine, not '%s'",
-				 on_error);
-	if (m && !json_is_object(m))
-		return step_fail(ctx, SL_EINVAL, "with.types: expected a map of key: type");
-	if (m) {
-		type_cols = sl__calloc(json_object_size(m) + 1, sizeof *type_cols);
-		types = sl__calloc(json_object_size(m) + 1, sizeof *types);
-		if (!type_cols || !types) {
-			rc = step_fail(ctx, SL_ENOMEM, "out of memory");
-			goto done;
-		}
-		json_object_foreach(m, key, v) {
-			if (!json_is_string(v) || !ds_type_parse(json_string_value(v), &types[k])) {
-				rc = step_fail(ctx, SL_EINVAL,
-					       "with.types.%s: expected one of int, float, bool, string, timestamp", key);
-				goto done;
-			}
-			type_cols[k++] = key;
-		}
-		o.type_cols = type_cols;
-		o.types = types;
-		o.n_types = k;
-	}
+	if ((rc = ingest_decode(ctx, &types, &o)))
+		goto done;
 	pattern = step_resolve_path(ctx, step_opt_str(ctx, "path"));
 	if (!pattern) {
 		rc = step_fail(ctx, SL_ENOMEM, "out of memory");
@@ -97,15 +64,9 @@ static int run(step_ctx *ctx)
 		rc = step_fail(ctx, rc, "%s", sl_errmsg());
 		goto done;
 	}
-	step_metric(ctx, "rows", (double)st.rows);
-	step_metric(ctx, "columns", (double)ds_builder_ncol(b));
+	ingest_report(ctx, &st, ds_builder_ncol(b), o.on_error);
 	step_metric(ctx, "bytes", (double)st.bytes);
 	step_metric(ctx, "files", (double)st.files);
-	step_metric(ctx, "rows_skipped", (double)st.rows_rejected);
-	step_metric(ctx, "rows_quarantined",
-		    o.on_error == DS_ON_ERROR_QUARANTINE ? (double)st.rows_rejected : 0);
-	step_output_meta(ctx, "data", json_pack("{sI sI}", "rows", (json_int_t)st.rows, "columns",
-						(json_int_t)ds_builder_ncol(b)));
 	step_log(ctx, "read %llu rows x %zu columns from %zu file%s; %llu bad line%s",
 		 (unsigned long long)st.rows, ds_builder_ncol(b), npaths, npaths == 1 ? "" : "s",
 		 (unsigned long long)st.rows_rejected, st.rows_rejected == 1 ? "" : "s");
@@ -114,8 +75,7 @@ done:
 	ds_builder_free(b);
 	ds_paths_free(paths, npaths);
 	sl__free(pattern);
-	sl__free(type_cols);
-	sl__free(types);
+	ingest_types_free(&types);
 	return rc;
 }
 
@@ -124,7 +84,7 @@ const step_def step_ingest_jsonl = {
 	.version = 1,
 	.summary = "read JSON Lines files (one object per line, glob) into a dataset",
 	.opts = opts,
-	.inputs = no_ports,
-	.outputs = outputs,
+	.inputs = ingest_no_inputs,
+	.outputs = ingest_outputs,
 	.run = run,
 };

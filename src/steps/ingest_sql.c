@@ -34,7 +34,7 @@
 
 #include "dataset/dataset.h"
 #include "dataset/sql.h"
-#include "steps/step.h"
+#include "steps/ingest_common.h"
 
 static const step_opt opts[] = {
 	{"path", OPT_PATH, false, NULL,
@@ -51,29 +51,18 @@ static const step_opt opts[] = {
 	{NULL, 0, false, NULL, NULL},
 };
 
-static const step_port outputs[] = {
-	{"data", "dataset", false, "the typed dataset"},
-	{"rejects", "file", false, "rows left out by on_error: quarantine, as CSV (header only when none)"},
-	{NULL, NULL, false, NULL},
-};
-
-static const step_port no_ports[] = {{NULL, NULL, false, NULL}};
-
 /* Decodes types, on_error, params and timeout into o and q. */
-static int decode(step_ctx *ctx, ds_ingest_opts *o, ds_sql_query *q, const char ***type_cols,
-		  ds_type **types)
+static int decode(step_ctx *ctx, ds_ingest_opts *o, ds_sql_query *q, ingest_types *types)
 {
-	const char *on_error = step_opt_str(ctx, "on_error");
-	json_t *m = step_opt_json(ctx, "types"), *params = step_opt_json(ctx, "params"), *v;
+	json_t *params = step_opt_json(ctx, "params"), *v;
 	double timeout = step_opt_num(ctx, "timeout", 0);
-	const char *key;
-	size_t k = 0;
+	size_t k;
+	int rc;
 
 	memset(o, 0, sizeof *o);
 	memset(q, 0, sizeof *q);
-	if (on_error && !ds_on_error_parse(on_error, &o->on_error))
-		return step_fail(ctx, SL_EINVAL, "with.on_error: expected fail, skip or quarantine, "
-						 "not '%s'", on_error);
+	if ((rc = ingest_decode(ctx, types, o)))
+		return rc;
 	if (!(timeout >= 0 && timeout <= 86400 * 7))
 		return step_fail(ctx, SL_EINVAL, "with.timeout: expected 0 to 604800 seconds");
 	q->timeout_ms = (unsigned)ceil(timeout * 1000);
@@ -88,24 +77,6 @@ static int decode(step_ctx *ctx, ds_ingest_opts *o, ds_sql_query *q, const char 
 	q->text = step_opt_str(ctx, "query");
 	if (!q->text || !*q->text)
 		return step_fail(ctx, SL_EINVAL, "with.query: must not be empty");
-	if (!m)
-		return 0;
-	if (!json_is_object(m))
-		return step_fail(ctx, SL_EINVAL, "with.types: expected a map of column: type");
-	*type_cols = sl__calloc(json_object_size(m) + 1, sizeof **type_cols);
-	*types = sl__calloc(json_object_size(m) + 1, sizeof **types);
-	if (!*type_cols || !*types)
-		return step_fail(ctx, SL_ENOMEM, "out of memory");
-	k = 0;
-	json_object_foreach(m, key, v) {
-		if (!json_is_string(v) || !ds_type_parse(json_string_value(v), &(*types)[k]))
-			return step_fail(ctx, SL_EINVAL, "with.types.%s: expected one of int, float, "
-							 "bool, string, timestamp", key);
-		(*type_cols)[k++] = key;
-	}
-	o->type_cols = *type_cols;
-	o->types = *types;
-	o->n_types = k;
 	return 0;
 }
 
@@ -115,8 +86,7 @@ static int run(step_ctx *ctx)
 	const char *url = step_opt_str(ctx, "url");
 	const char *data_out = step_output(ctx, "data");
 	const char *rej_out = step_output(ctx, "rejects");
-	const char **type_cols = NULL;
-	ds_type *types = NULL;
+	ingest_types types = {0};
 	char *path = NULL, *shown = NULL;
 	ds_rejects *rej = NULL;
 	ds_builder *b = NULL;
@@ -126,7 +96,7 @@ static int run(step_ctx *ctx)
 	double t0 = sl__mono_sec();
 	int rc;
 
-	if ((rc = decode(ctx, &o, &q, &type_cols, &types)))
+	if ((rc = decode(ctx, &o, &q, &types)))
 		goto done;
 	if ((rel != NULL) == (url != NULL)) {
 		rc = step_fail(ctx, SL_EINVAL, "give either with.path (an SQLite file) or with.url "
@@ -169,13 +139,7 @@ static int run(step_ctx *ctx)
 	}
 	rej = NULL;
 
-	step_metric(ctx, "rows", (double)st.rows);
-	step_metric(ctx, "columns", (double)ds_builder_ncol(b));
-	step_metric(ctx, "rows_skipped", (double)st.rows_rejected);
-	step_metric(ctx, "rows_quarantined",
-		    o.on_error == DS_ON_ERROR_QUARANTINE ? (double)st.rows_rejected : 0);
-	step_output_meta(ctx, "data", json_pack("{sI sI}", "rows", (json_int_t)st.rows, "columns",
-						(json_int_t)ds_builder_ncol(b)));
+	ingest_report(ctx, &st, ds_builder_ncol(b), o.on_error);
 	step_log(ctx, "read %llu rows x %zu columns from %s in %.3f s; %llu bad row%s %s",
 		 (unsigned long long)st.rows, ds_builder_ncol(b), path ? path : shown ? shown : "?",
 		 sl__mono_sec() - t0, (unsigned long long)st.rows_rejected,
@@ -186,8 +150,7 @@ done:
 	ds_builder_free(b);
 	sl__free(path);
 	sl__free(shown);
-	sl__free(type_cols);
-	sl__free(types);
+	ingest_types_free(&types);
 	return rc;
 }
 
@@ -221,8 +184,8 @@ const step_def step_ingest_sql = {
 	.version = 1,
 	.summary = "read the rows of an SQL query (SQLite file or PostgreSQL) into a dataset",
 	.opts = opts,
-	.inputs = no_ports,
-	.outputs = outputs,
+	.inputs = ingest_no_inputs,
+	.outputs = ingest_outputs,
 	.run = run,
 	.check = check,
 	.cacheable = cacheable,
