@@ -113,7 +113,7 @@ static int show_run(sl_project *p, const char *run, bool json)
 			json_t *v;
 			printf("    metrics:");
 			json_object_foreach(m, k, v)
-				printf(" %s=%g", k, json_number_value(v));
+				printf(" %s=%.15g", k, json_number_value(v));
 			printf("\n");
 		}
 	}
