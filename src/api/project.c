@@ -14,10 +14,13 @@
  *   .sluice/logs/RUN/STEP.log
  *   .sluice/tmp/           step work directories (same filesystem as artifacts/)
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/project.h"
@@ -255,6 +258,47 @@ const char *sl_project_root(const sl_project *p)
 	return p ? p->root : NULL;
 }
 
+/*
+ * Removes step work folders (.sluice/tmp/STEP-RUN) left behind by a run
+ * that died. A folder is removed when its step run has ended, or when no
+ * step run of that id exists and the folder is over an hour old: another
+ * `sluice run` creates the folder just before it records the step run, so
+ * a young folder without a record may be in use.
+ */
+static void sweep_workdirs(sl_project *p)
+{
+	char *tmp = sl__path_join(p->state, "tmp");
+	time_t now = time(NULL);
+	struct dirent *e;
+	DIR *d;
+
+	d = tmp ? opendir(tmp) : NULL;
+	while (d && (e = readdir(d)) != NULL) {
+		char *status = NULL, *path;
+		struct stat st;
+		bool remove;
+
+		if (e->d_name[0] == '.')
+			continue;
+		path = sl__path_join(tmp, e->d_name);
+		if (!path)
+			break;
+		int rc = store_steprun_status(p->st, e->d_name, &status);
+		if (rc == 0)
+			remove = strcmp(status, ST_RUNNING) != 0 && strcmp(status, ST_PENDING) != 0;
+		else
+			remove = rc == SL_ENOENT && stat(path, &st) == 0 && now - st.st_mtime > 3600;
+		if (remove)
+			sl__rm_rf(path);
+		sl__free(status);
+		sl__free(path);
+	}
+	if (d)
+		closedir(d);
+	sl__free(tmp);
+	sl__err_clear();
+}
+
 int sl_run(sl_project *p, const char *pipeline_file, const sl_run_opts *opts, char **out_run_id)
 {
 	sched_env env;
@@ -275,6 +319,7 @@ int sl_run(sl_project *p, const char *pipeline_file, const sl_run_opts *opts, ch
 	/* Runs whose driver died (kill -9, power loss) would stay "running". */
 	gethostname(host, sizeof host - 1);
 	store_sweep_dead_runs(p->st, host, NULL);
+	sweep_workdirs(p);
 	env.state_dir = p->state;
 	env.art_root = p->art_root;
 	env.st = p->st;

@@ -2031,3 +2031,30 @@ int store_steprun_log(store *s, const char *run_id, const char *step, char **out
 	*out_path = o.v;
 	return 0;
 }
+
+int store_steprun_status(store *s, const char *steprun_id, char **out_status)
+{
+	one_str o = {0};
+	int rc;
+
+	if (out_status)
+		*out_status = NULL;
+	if (!s || !steprun_id || !out_status)
+		return sl__err(SL_EINVAL, "store_steprun_status: invalid argument");
+	{
+		sq_val p[] = {S(steprun_id)};
+		lock(s);
+		rc = Q(s, "SELECT status FROM step_runs WHERE id = ?", p, row_one_str, &o);
+		unlock(s);
+	}
+	if (rc == 0 && o.nomem)
+		rc = sl__err(SL_ENOMEM, "out of memory reading a step status");
+	if (rc == 0 && !o.found)
+		rc = sl__err(SL_ENOENT, "no step run %s", steprun_id);
+	if (rc) {
+		sl__free(o.v);
+		return rc;
+	}
+	*out_status = o.v;
+	return 0;
+}

@@ -211,6 +211,9 @@ int store_artifact_resolve(store *s, const char *prefix, char out_id[SL__HASH_HE
 /* Resolves a run id prefix or "latest" (the newest run) to the full id. */
 int store_run_resolve(store *s, const char *prefix, char out_id[STORE_ID_SIZE]);
 
+/* The status of one step run (newly allocated); SL_ENOENT when there is none. */
+int store_steprun_status(store *s, const char *steprun_id, char **out_status);
+
 int store_tag_set(store *s, const char *entity, const char *entity_id, const char *key,
 		  const char *value);
 

@@ -25,11 +25,15 @@ for i in $(seq 200); do [ -e ../slow.started ] && break; sleep 0.05; done
 kill -9 $pid
 wait $pid 2>/dev/null || true
 db_check
+[ -n "$(ls ../.sluice/tmp)" ] || fail "the killed step's work folder should be there before the rerun"
+
 touch ../fast
 sl run p.yaml -q
 [ "$(run_status)" = completed ] || fail "rerun"
 [ "$(steps_with cached)" = "first second" ] || fail "finished steps should be cached: $(steps_with cached)"
 [ "$(grep -c first ../count)" = 1 ] || fail "first ran twice"
+# The killed step's work folder was swept.
+[ -z "$(ls ../.sluice/tmp)" ] || fail "work folders left: $(ls ../.sluice/tmp)"
 # The killed run no longer claims to be running.
 [ "$(sl runs --json | js "d[1]['status']")" = failed ] || fail "killed run status"
 db_check
