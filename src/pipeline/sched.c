@@ -196,29 +196,40 @@ static int alloc_out_ids(run *r, size_t i)
 	return 0;
 }
 
-/* Marks every pending descendant of step i as skipped. */
-static void skip_below(run *r, size_t i, const char *why)
+/*
+ * Marks every pending descendant of a failed step as skipped. One walk in
+ * topological order (no recursion, so a 100,000-step chain cannot exhaust
+ * the stack): a pending step with a failed or skipped upstream step is
+ * skipped, and its own descendants follow later in the walk.
+ */
+static void skip_below(run *r, const char *why)
 {
-	const spec_step *st = &r->sp->steps[i];
-
-	for (size_t d = 0; d < st->n_downstream; d++) {
-		size_t j = st->downstream[d];
+	for (size_t k = 0; k < r->sp->n_steps; k++) {
+		size_t j = r->sp->order[k];
+		const spec_step *st = &r->sp->steps[j];
 		node *n = &r->nodes[j];
+		bool blocked = false;
+
 		if (n->state != N_PENDING)
+			continue;
+		for (size_t u = 0; u < st->n_upstream && !blocked; u++) {
+			nstate us = r->nodes[st->upstream[u]].state;
+			blocked = us == N_FAILED || us == N_SKIPPED;
+		}
+		if (!blocked)
 			continue;
 		n->state = N_SKIPPED;
 		r->n_done++;
 		char kind[256];
 		store_steprun sr = {
-			.id = n->id, .run_id = r->run_id, .step = r->sp->steps[j].name,
-			.kind = step_kind(&r->sp->steps[j], kind, sizeof kind),
+			.id = n->id, .run_id = r->run_id, .step = st->name,
+			.kind = step_kind(st, kind, sizeof kind),
 			.status = ST_SKIPPED, .exit_code = -1, .started_ms = sl__now_ms(),
 			.ended_ms = sl__now_ms(), .error = why,
 		};
 		if (store_steprun_create(r->env->st, &sr, NULL, 0) == 0)
 			n->recorded = true;
-		emit(r, SL_EVENT_STEP_END, r->sp->steps[j].name, ST_SKIPPED, why, 0);
-		skip_below(r, j, why);
+		emit(r, SL_EVENT_STEP_END, st->name, ST_SKIPPED, why, 0);
 	}
 }
 
@@ -253,7 +264,7 @@ static void fail_step(run *r, size_t i, int exit_code, const char *why)
 		n->recorded = true;
 	emit(r, SL_EVENT_STEP_END, st->name, ST_FAILED, why, sl__mono_sec() - n->t0);
 	snprintf(msg, sizeof msg, "upstream step '%s' failed", st->name);
-	skip_below(r, i, msg);
+	skip_below(r, msg);
 }
 
 /*
