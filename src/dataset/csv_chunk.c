@@ -480,8 +480,8 @@ static int rescan_strings(const csv_conf *c, csv_chunk *ch, csv_worker *w, const
 		ord++;
 		for (size_t k = 0; rc == 0 && k < n; k++) {
 			csv_ccol *col = &ch->cols[cols[k]];
-			const char *s;
-			size_t len;
+			const char *s = NULL;
+			size_t len = 0;
 			uint32_t code = 0;
 			if (!col->valid || ds_bit_get(col->valid, r)) {
 				rc = csv_field_text(w, &w->row2.f[cols[k]], &s, &len);
@@ -507,8 +507,8 @@ static int store(const csv_conf *c, csv_chunk *ch, csv_worker *w, size_t j, size
 {
 	csv_ccol *col = &ch->cols[j];
 	const csv_field *f = &w->row.f[j];
-	const char *s;
-	size_t len;
+	const char *s = NULL;
+	size_t len = 0;
 	int64_t iv;
 	double dv;
 	bool bv;
@@ -630,8 +630,8 @@ static bool check_row(const csv_conf *c, csv_worker *w)
 	}
 	for (size_t j = 0; j < c->ncols; j++) {
 		const csv_field *f = &r->f[j];
-		const char *s;
-		size_t len;
+		const char *s = NULL;
+		size_t len = 0;
 		if (c->override[j] == CSV_NONE || c->override[j] == DS_STRING)
 			continue;
 		if (!(f->flags & F_QUOTED) && is_null(c, f->p, f->len))
