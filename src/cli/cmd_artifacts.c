@@ -14,7 +14,7 @@
 static const char help[] =
 	"usage: sluice artifacts [-n N] [--type TYPE] [--json]\n"
 	"       sluice artifacts show ID [--rows N] [--json]\n"
-	"       sluice artifacts export ID -o FILE [--format csv|jsonl]\n"
+	"       sluice artifacts export ID -o FILE [--format csv|jsonl] [--json]\n"
 	"       sluice artifacts lineage ID [--json]\n"
 	"\n"
 	"Artifacts are the immutable outputs of steps, named by the SHA-256 of their\n"
@@ -203,6 +203,34 @@ static int lineage(sl_project *p, const char *id, bool json)
 	return EXIT_OK;
 }
 
+/* Writes the artifact; with --json, says what was written. */
+static int export(sl_project *p, const char *id, const char *format, const char *out, bool json)
+{
+	char *text = NULL;
+	json_t *a = NULL, *o;
+	int rc = sl_artifact_export(p, id, format, out);
+
+	if (rc)
+		return cli_fail(rc, sl_project_errmsg(p));
+	if (!json)
+		return EXIT_OK;
+	rc = sl_artifact_show(p, id, 0, &text);
+	if (rc || !(a = cli_parse(text))) {
+		sl_free(text);
+		return rc ? cli_fail(rc, sl_project_errmsg(p)) : EXIT_WORK;
+	}
+	sl_free(text);
+	o = json_pack("{s:O, s:O, s:s, s:s}", "id", json_object_get(a, "id"), "type",
+		      json_object_get(a, "type"), "format", format ? format : "raw", "path", out);
+	char *dump = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	if (dump)
+		printf("%s\n", dump);
+	free(dump);
+	json_decref(o);
+	json_decref(a);
+	return dump ? EXIT_OK : EXIT_WORK;
+}
+
 static int artifacts_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -273,8 +301,7 @@ static int artifacts_main(int argc, char **argv)
 	else if (!strcmp(verb, "lineage"))
 		status = lineage(p, argv[optind + 1], json);
 	else {
-		int rc = sl_artifact_export(p, argv[optind + 1], format, out);
-		status = rc ? cli_fail(rc, sl_project_errmsg(p)) : EXIT_OK;
+		status = export(p, argv[optind + 1], format, out, json);
 	}
 	sl_project_close(p);
 	return status;

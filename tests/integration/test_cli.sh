@@ -91,6 +91,7 @@ expect_exit 2 sl artifacts show abc
 expect_exit 2 sl artifacts show ffffffffffff
 contains "$ERR" "ffffffffffff"
 sl artifacts export "$a" -o out.txt && [ "$(cat out.txt)" = hello ] || fail "export"
+sl artifacts export "${a:0:6}" -o out2.txt --json | js "d['id'] == '$a' and d['format'] == 'raw'" | grep -qx True || fail "export --json"
 expect_exit 2 sl artifacts export "$a" -o out.csv --format csv
 sl steps | grep -q "ingest.file" || fail "steps"
 sl steps ingest.file | grep -q "path" || fail "steps NAME"
