@@ -503,9 +503,15 @@ static void collect(run *r, size_t i, int exit_code, int sig)
 		const char *type = "file";
 
 		if (!sl__is_file(n->out_paths[o])) {
-			snprintf(why, sizeof why,
-				 "declared output '%s' was not written (expected a file at %s)",
-				 st->outputs[o], n->out_paths[o]);
+			if (sl__is_dir(n->out_paths[o]))
+				snprintf(why, sizeof why,
+					 "declared output '%s' is a directory; an output is one file "
+					 "(write an archive, e.g. tar -cf \"${outputs.%s}\" DIR)",
+					 st->outputs[o], st->outputs[o]);
+			else
+				snprintf(why, sizeof why,
+					 "declared output '%s' was not written (expected a file at %s)",
+					 st->outputs[o], n->out_paths[o]);
 			fail_step(r, i, exit_code, why);
 			goto cleanup;
 		}

@@ -22,6 +22,9 @@ steps:
   lazy:
     run: "true"
     outputs: [never_written]
+  folder:
+    run: mkdir -p "${outputs.d}"
+    outputs: [d]
 Y
 expect_exit 1 sl run p.yaml
 [ "$(run_status)" = failed ] || fail "run status"
@@ -30,11 +33,13 @@ expect_exit 1 sl run p.yaml
 [ "$(step_status after_after)" = skipped ] || fail "after_after"
 [ "$(step_status good)" = completed ] || fail "good must finish"
 [ "$(step_status lazy)" = failed ] || fail "an undeclared output fails the step"
+[ "$(step_status folder)" = failed ] || fail "a directory output fails the step"
 sl runs show latest --json | js "next(s for s in d['steps'] if s['name']=='bad')['exit_code']" | grep -qx 3 || fail "exit code"
 show=$(sl runs show latest)
 contains "$show" "about to fail"
 contains "$show" "declared output 'never_written' was not written"
 contains "$show" "upstream step 'bad' failed"
+contains "$show" "declared output 'd' is a directory"
 [ "$(sl runs show latest --log bad)" = "about to fail" ] || fail "log"
 db_check
 echo ok
