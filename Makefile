@@ -8,7 +8,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build check test asan demo bench fuzz clean
+.PHONY: all deps build check test asan demo bench lint clean
 
 all: build
 
@@ -35,6 +35,12 @@ demo: build
 
 bench: build
 	@bash bench/run.sh $(BUILD)/sluice
+
+# Static analysis: clang-tidy (checks in .clang-tidy) and cppcheck.
+lint: build
+	clang-tidy -p $(BUILD) --quiet --extra-arg=-Wno-unknown-warning-option $(wildcard src/*/*.c) 2>/dev/null | grep -E 'warning:|error:' || true
+	cppcheck --quiet --enable=warning,performance,portability --inline-suppr \
+		--suppress=missingIncludeSystem --suppress=unknownMacro -I include -I src -I src/core src
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

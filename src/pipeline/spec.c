@@ -1350,7 +1350,7 @@ static int apply_override(parser *p, const char *ov)
 	/* The value is read as YAML, so quoting works as in the file. */
 	const char *val = eq + 1;
 	ynode *root;
-	scalar_val sv;
+	scalar_val sv = {0};
 	json_t *j;
 	if (tree_parse(p, val, strlen(val), &root)) {
 		if (p->rc == SL_ESPEC) {

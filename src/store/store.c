@@ -373,6 +373,8 @@ static int apply_migrations(store *s, int from)
 {
 	for (int v = from + 1; v <= SCHEMA_VERSION; v++) {
 		sq_val p[] = {SQ_I(v), SQ_I(sl__now_ms())};
+		/* v starts at from + 1 >= 1. */
+		// cppcheck-suppress negativeIndex
 		int rc = s->drv->exec_script(s->conn, migrations[v - 1]);
 
 		if (rc == 0)
