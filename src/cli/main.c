@@ -148,7 +148,8 @@ static void usage(FILE *f)
 	const cli_cmd *const *all = cli_all(&n);
 
 	fprintf(f, "usage: sluice VERB [ARGS]\n\n"
-		   "sluice runs ML pipelines, tracks their data and models, and serves them.\n\n"
+		   "sluice runs ML pipelines and tracks every artifact they make: data, models,\n"
+		   "code, with lineage and caching.\n\n"
 		   "verbs:\n");
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "  %-11s %s\n", all[i]->name, all[i]->summary);
