@@ -140,6 +140,12 @@ int sl__mkdir_p(const char *path, mode_t mode)
 
 	if (len == 0 || len >= sizeof tmp)
 		return sl__err(SL_EINVAL, "bad directory path '%s'", path);
+	/* Usually only the last component is missing (a step's work folder):
+	 * one mkdir instead of one per component. */
+	if (mkdir(path, mode) == 0)
+		return 0;
+	if (errno == EEXIST && sl__is_dir(path))
+		return 0;
 	memcpy(tmp, path, len + 1);
 	for (char *p = tmp + 1; *p; p++) {
 		if (*p != '/')
