@@ -9,6 +9,7 @@
 #ifndef SLUICE_CORE_H
 #define SLUICE_CORE_H
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -38,6 +39,40 @@ int sl__err(int code, const char *fmt, ...) SL__PRINTF(2, 3);
 
 /* Prefixes this thread's last error message with "prefix: ". Returns code. */
 int sl__err_prefix(int code, const char *fmt, ...) SL__PRINTF(2, 3);
+
+/*
+ * Error codes are negative, and sl__err, sl__err_prefix and the wrappers that
+ * call them return the code they are given. The static analyzer reads one
+ * file at a time and does not follow variadic calls, so it would take
+ * `if ((rc = f(&out))) return rc;` as if a failure could return 0 and then
+ * report `out` (set only on success) as used uninitialised. SL__ERR_CODE(call)
+ * states the invariant to the analyzer (a statement expression, so that it
+ * holds however deep the call); in compiled code it is just (call).
+ */
+#ifdef __clang_analyzer__
+#define SL__ERR_CODE(call)                       \
+	__extension__({                          \
+		int sl__code_ = (call);          \
+		if (sl__code_ >= 0)              \
+			__builtin_unreachable(); \
+		sl__code_;                       \
+	})
+#else
+#define SL__ERR_CODE(call) (call)
+#endif
+#define sl__err(...) SL__ERR_CODE(sl__err(__VA_ARGS__))
+#define sl__err_prefix(...) SL__ERR_CODE(sl__err_prefix(__VA_ARGS__))
+
+/*
+ * An invariant kept elsewhere (by the caller, or by the code that built a
+ * structure). Checked by assert() in debug builds; stated directly to the
+ * static analyzer, which runs with NDEBUG and cannot see it.
+ */
+#ifdef __clang_analyzer__
+#define SL__ASSERT(c) ((c) ? (void)0 : __builtin_unreachable())
+#else
+#define SL__ASSERT(c) assert(c)
+#endif
 
 /* Clears this thread's last error. */
 void sl__err_clear(void);

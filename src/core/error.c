@@ -42,7 +42,9 @@ const char *sl_errmsg(void)
 	return last_msg;
 }
 
-int sl__err(int code, const char *fmt, ...)
+/* The names are parenthesised so that the analyzer-only macros in core.h
+ * do not expand here. */
+int (sl__err)(int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -52,7 +54,7 @@ int sl__err(int code, const char *fmt, ...)
 	return code;
 }
 
-int sl__err_prefix(int code, const char *fmt, ...)
+int (sl__err_prefix)(int code, const char *fmt, ...)
 {
 	char prefix[SL__ERRMSG_MAX];
 	char old[SL__ERRMSG_MAX];
