@@ -30,8 +30,11 @@ double sl__mono_sec(void)
 int sl__random_hex(char *out, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char bytes[64];
+	unsigned char bytes[64] = {0};
 	size_t need = (n + 1) / 2, got = 0;
+
+	/* Callers that build temporary names ignore a failure; they get "". */
+	out[0] = '\0';
 
 	if (need > sizeof bytes)
 		return sl__err(SL_EINVAL, "random id too long");
