@@ -123,6 +123,8 @@ static int perr(const expr *e, int code, size_t off, const char *fmt, ...)
 	va_end(ap);
 	return sl__err(code, "%s:%zu:%zu: %s", e->where, line, col, msg);
 }
+/* perr returns its (negative) code: see SL__ERR_CODE. */
+#define perr(...) SL__ERR_CODE(perr(__VA_ARGS__))
 
 /* Edit distance, for "did you mean" (short names only; bounded work). */
 static size_t edit_distance(const char *a, const char *b)
@@ -910,6 +912,7 @@ static int bind_call(expr *e, enode *n, enode **args)
 	case F_FLOOR:
 	case F_CEIL:
 	case F_ROUND:
+		SL__ASSERT(n->nargs >= 1); /* the parser checked each function's arity */
 		for (uint32_t k = 0; k < n->nargs; k++)
 			if (!is_num(args[k]->type))
 				return perr(e, SL_EINVAL, args[k]->pos, "%s() needs a number, not %s", fname,
@@ -921,6 +924,7 @@ static int bind_call(expr *e, enode *n, enode **args)
 	case F_LOG:
 	case F_EXP:
 	case F_SQRT:
+		SL__ASSERT(n->nargs == 1);
 		if (!is_num(args[0]->type))
 			return perr(e, SL_EINVAL, args[0]->pos, "%s() needs a number, not %s", fname,
 				    tname(args[0]->type));
@@ -929,6 +933,7 @@ static int bind_call(expr *e, enode *n, enode **args)
 	case F_LEN:
 	case F_LOWER:
 	case F_UPPER:
+		SL__ASSERT(n->nargs == 1);
 		if (args[0]->type != DS_STRING && args[0]->type != EXPR_TNULL)
 			return perr(e, SL_EINVAL, args[0]->pos, "%s() needs a string, not %s", fname,
 				    tname(args[0]->type));
@@ -937,6 +942,7 @@ static int bind_call(expr *e, enode *n, enode **args)
 	case F_CONTAINS:
 	case F_STARTSWITH:
 	case F_ENDSWITH:
+		SL__ASSERT(n->nargs == 2);
 		for (uint32_t k = 0; k < 2; k++)
 			if (args[k]->type != DS_STRING && args[k]->type != EXPR_TNULL)
 				return perr(e, SL_EINVAL, args[k]->pos, "%s() needs strings, not %s", fname,
@@ -944,6 +950,7 @@ static int bind_call(expr *e, enode *n, enode **args)
 		n->type = DS_BOOL;
 		return 0;
 	case F_IF:
+		SL__ASSERT(n->nargs == 3);
 		if (args[0]->type != DS_BOOL && args[0]->type != EXPR_TNULL)
 			return perr(e, SL_EINVAL, args[0]->pos, "if() condition must be bool, not %s",
 				    tname(args[0]->type));
@@ -1015,11 +1022,13 @@ static int bind(expr *e, const char *const *names, const ds_type *types, size_t 
 			break;
 		}
 		case N_NEG:
+			SL__ASSERT(n->nargs == 1); /* as the parser emitted it */
 			if (!is_num(args[0]->type))
 				rc = perr(e, SL_EINVAL, n->pos, "cannot negate %s", tname(args[0]->type));
 			n->type = args[0]->type;
 			break;
 		case N_NOT:
+			SL__ASSERT(n->nargs == 1);
 			if (args[0]->type != DS_BOOL && args[0]->type != EXPR_TNULL)
 				rc = perr(e, SL_EINVAL, n->pos, "'not' needs a bool, not %s",
 					  tname(args[0]->type));
@@ -1031,6 +1040,7 @@ static int bind(expr *e, const char *const *names, const ds_type *types, size_t 
 			break;
 		case N_IN:
 		case N_NOTIN: {
+			SL__ASSERT(n->nargs == 1);
 			ds_type t = args[0]->type;
 			for (size_t k = n->lit0; k < n->lit0 + n->nlit && rc == 0; k++) {
 				lit *l = &e->lits[k];
@@ -1067,6 +1077,7 @@ static int bind(expr *e, const char *const *names, const ds_type *types, size_t 
 		case N_MOD: {
 			static const char *verbs[] = {"add", "subtract", "multiply", "divide", "take the remainder of"};
 			ds_type t = EXPR_TNULL;
+			SL__ASSERT(n->nargs == 2);
 			if (!is_num(args[0]->type) || !is_num(args[1]->type)) {
 				rc = perr(e, SL_EINVAL, n->pos, "cannot %s %s and %s", verbs[n->op - N_ADD],
 					  tname(args[0]->type), tname(args[1]->type));
@@ -1087,6 +1098,7 @@ static int bind(expr *e, const char *const *names, const ds_type *types, size_t 
 		case N_LE:
 		case N_GT:
 		case N_GE:
+			SL__ASSERT(n->nargs == 2);
 			rc = cmp_type(e, n, args[0], args[1]);
 			if (rc == 0 && n->otype == DS_BOOL && n->op != N_EQ && n->op != N_NE)
 				rc = perr(e, SL_EINVAL, n->pos, "bools can only be compared with == and !=");
@@ -1094,6 +1106,7 @@ static int bind(expr *e, const char *const *names, const ds_type *types, size_t 
 			break;
 		case N_AND:
 		case N_OR:
+			SL__ASSERT(n->nargs == 2);
 			for (int k = 0; k < 2 && rc == 0; k++)
 				if (args[k]->type != DS_BOOL && args[k]->type != EXPR_TNULL)
 					rc = perr(e, SL_EINVAL, args[k]->pos, "'%s' needs bools, not %s",
