@@ -164,7 +164,8 @@ void step_log(step_ctx *ctx, const char *fmt, ...)
 	fflush(ctx->log);
 }
 
-int step_fail(step_ctx *ctx, int code, const char *fmt, ...)
+/* Parenthesised: step.h wraps the name in a macro for the analyzer. */
+int (step_fail)(step_ctx *ctx, int code, const char *fmt, ...)
 {
 	char msg[SL__ERRMSG_MAX];
 	va_list ap;

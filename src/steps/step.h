@@ -142,5 +142,7 @@ void step_log(step_ctx *ctx, const char *fmt, ...) SL__PRINTF(2, 3);
  * (default SL_ESTEP), for `return step_fail(ctx, SL_EPARSE, "...")`.
  */
 int step_fail(step_ctx *ctx, int code, const char *fmt, ...) SL__PRINTF(3, 4);
+/* step_fail never returns 0: see SL__ERR_CODE. */
+#define step_fail(...) SL__ERR_CODE(step_fail(__VA_ARGS__))
 
 #endif
