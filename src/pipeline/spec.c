@@ -407,6 +407,8 @@ static int fail(parser *p, spec_pos pos, const char *fmt, ...)
 	va_end(ap);
 	return SL_ESPEC;
 }
+/* fail returns p->rc, which is only ever set to a (negative) code: see SL__ERR_CODE. */
+#define fail(...) SL__ERR_CODE(fail(__VA_ARGS__))
 
 static int oom(parser *p)
 {
@@ -619,6 +621,7 @@ static int on_event(parser *p, yaml_event_t *ev, ynode **root, int *docs)
 		 * alias can never point at one of its own ancestors. */
 		if (!strtab_get(&p->anchors, a, &idx))
 			return fail(p, mark_pos(ev->start_mark), "unknown or recursive alias '*%.100s'", a);
+		SL__ASSERT(idx < p->n_anchor_nodes); /* register_anchor keeps them in step */
 		return attach(p, p->anchor_nodes[idx], root);
 	}
 	case YAML_SCALAR_EVENT: {
@@ -680,6 +683,8 @@ static int on_event(parser *p, yaml_event_t *ev, ynode **root, int *docs)
 	}
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT: {
+		/* libyaml balances start and end events, so the start pushed this frame. */
+		SL__ASSERT(p->depth > 0 && p->frames[p->depth - 1].node);
 		frame *f = &p->frames[--p->depth];
 		n = f->node;
 		n->n = p->n_kids - f->base;
