@@ -719,11 +719,13 @@ static int read_csv(const ds_source *src, const int *fds, size_t n, const ds_ing
 		w->vals = sl__calloc(rd->conf.ncols + 1, sizeof *w->vals);
 		w->hint_n = sl__calloc(rd->conf.ncols + 1, sizeof *w->hint_n);
 		w->hint_bytes = sl__calloc(rd->conf.ncols + 1, sizeof *w->hint_bytes);
-		if (!w->vals || !w->hint_n || !w->hint_bytes || (rc = csv_row_reserve(&w->row, rd->conf.ncols + 1)) ||
-		    (rc = csv_row_reserve(&w->row2, rd->conf.ncols + 1))) {
+		if (!w->vals || !w->hint_n || !w->hint_bytes) {
 			rc = sl__err(SL_ENOMEM, "out of memory");
 			goto done;
 		}
+		if ((rc = csv_row_reserve(&w->row, rd->conf.ncols + 1)) ||
+		    (rc = csv_row_reserve(&w->row2, rd->conf.ncols + 1)))
+			goto done;
 	}
 
 	/* Phase 1: counts, then quote parity and line numbers by prefix sums. */
