@@ -343,9 +343,12 @@ static int source_from(label_job *L)
 	vals = sl__calloc(nmap + 1, sizeof *vals);
 	names = sl__calloc(nmap + 1, sizeof *names);
 	ids = sl__malloc((L->n ? L->n : 1) * sizeof *ids);
-	if (!vals || !names || !ids || (rc = ds_builder_new(&b)) ||
-	    (rc = ds_builder_add_col(b, "key", ftype, NULL))) {
+	if (!vals || !names || !ids) {
 		rc = oom(ctx);
+		goto done;
+	}
+	if ((rc = ds_builder_new(&b)) || (rc = ds_builder_add_col(b, "key", ftype, NULL))) {
+		step_fail(ctx, rc, "%s", sl_errmsg());
 		goto done;
 	}
 	json_object_foreach (mapping, key, v) {
