@@ -360,7 +360,9 @@ int ds_stream_finish(ds_stream *s, const ds_dict *const *dicts, uint8_t **out_im
 		goto done;
 	}
 	if (s->fd < 0) {
-		/* Image mode: everything is copied now. */
+		/* Image mode (no path at open): everything is copied now, and
+		 * the caller passed somewhere to put it. */
+		SL__ASSERT(out_image && out_size);
 		img = sl__calloc(pos, 1);
 		if (!img) {
 			rc = sl__err(SL_ENOMEM, "out of memory for a %zu-byte dataset", pos);

@@ -151,6 +151,7 @@ int ds_rejects_close(ds_rejects *r, bool commit)
 	if (!r)
 		return 0;
 	if (r->f) {
+		SL__ASSERT(r->tmp); /* the file is opened only once its name is made */
 		if (ferror(r->f))
 			rc = sl__err(SL_EIO, "%s: write failed", r->tmp);
 		if (fclose(r->f) != 0 && rc == 0)

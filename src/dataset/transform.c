@@ -1386,6 +1386,7 @@ static int compile_derive(cctx *c)
 			break;
 		}
 		long at = tf_schema_find(&cur, name);
+		SL__ASSERT(at < 0 || (size_t)at < cur.n);
 		if (at >= 0 && cur.c[at].slot >= c->in->n) {
 			rc = sl__err(SL_EINVAL, "%s.columns: '%s' is derived twice", c->where, name);
 			expr_free(e);
@@ -1876,7 +1877,8 @@ static int kern_column(const op *o, const prod *p, const ds_table *t, ds_builder
 		rc = sl__err(SL_ENOMEM, "out of memory");
 	if (rc == 0 && cc && (!(ds = sl__calloc(dn + 1, sizeof *ds)) || !(dl = sl__calloc(dn + 1, sizeof *dl))))
 		rc = sl__err(SL_ENOMEM, "out of memory");
-	for (size_t c = 0; rc == 0 && c < dn; c++)
+	/* Only string columns have dictionary entries. */
+	for (size_t c = 0; rc == 0 && cc && c < dn; c++)
 		ds[c] = ds_dict_str(t, j, (uint32_t)c, &dl[c]);
 	for (size_t r0 = 0; rc == 0 && r0 < nrow; r0 += KCHUNK) {
 		size_t n = nrow - r0 < KCHUNK ? nrow - r0 : KCHUNK;
@@ -2003,6 +2005,7 @@ static int apply_op_table(const op *o, const ds_table *t, ds_table **out)
 			break;
 		case P_LAG:
 		case P_ROLL:
+			SL__ASSERT(ord); /* these producers make the op a series op */
 			rc = series_col(t, o, p, ord, b, p->out0);
 			break;
 		default:
@@ -2447,7 +2450,7 @@ void transform_row_free(transform_row *r)
 		return;
 	for (size_t k = 0; r->bufs && k < r->nslots; k++)
 		sl__buf_free(&r->bufs[k]);
-	for (size_t k = 0; k < r->nws; k++)
+	for (size_t k = 0; r->ws && k < r->nws; k++)
 		expr_ws_free(r->ws[k]);
 	sl__free(r->ws);
 	sl__free(r->bufs);
