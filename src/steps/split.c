@@ -229,7 +229,7 @@ static int parse_opts(step_ctx *ctx, split_opts *o)
 {
 	const char *m = step_opt_str(ctx, "method");
 	json_t *fr = step_opt_json(ctx, "fractions"), *it;
-	double v[NSPLIT], sum = 0;
+	double v[NSPLIT] = {0}, sum = 0;
 	size_t i;
 
 	memset(o, 0, sizeof *o);
