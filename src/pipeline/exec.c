@@ -83,6 +83,13 @@ static int exec_command(const orch_task *t)
 			set_env("PARAM", t->sp->params[i].name, json_is_null(v) ? "" : scalar);
 		free(scalar);
 	}
+	/* A command step's `with:` reaches it as one JSON object. */
+	if (st->with && json_object_size(st->with)) {
+		char *w = json_dumps(st->with, JSON_COMPACT);
+		if (w)
+			setenv("SLUICE_WITH", w, 1);
+		free(w);
+	}
 	setenv("SLUICE_STEP", st->name, 1);
 	setenv("SLUICE_STEP_RUN", t->steprun_id, 1);
 	setenv("SLUICE_WORKDIR", t->workdir, 1);

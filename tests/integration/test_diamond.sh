@@ -22,12 +22,19 @@ steps:
     run: rev < "${inputs.src}" > "${outputs.out}"
     inputs: { src: a.out }
     outputs: [out]
+  env_probe:
+    run: printf '%s|%s|%s\n' "$SLUICE_WITH" "$SLUICE_PARAM_N" "$SLUICE_STEP" > "${outputs.out}"
+    with: { k: [1, 2] }
+    outputs: [out]
 Y
 sl run p.yaml --json > run.json
 [ "$(js "d['status']" < run.json)" = completed ] || fail "run not completed"
 [ "$(js "d['pipeline']" < run.json)" = diamond ] || fail "pipeline name"
-[ "$(js "len(d['steps'])" < run.json)" = 4 ] || fail "4 steps"
-[ "$(js "' '.join(sorted(s['status'] for s in d['steps']))" < run.json)" = "completed completed completed completed" ] || fail "statuses"
+[ "$(js "len(d['steps'])" < run.json)" = 5 ] || fail "5 steps"
+[ "$(js "' '.join(sorted(s['status'] for s in d['steps']))" < run.json)" = "completed completed completed completed completed" ] || fail "statuses"
+probe=$(js "next(s['outputs']['out'] for s in d['steps'] if s['name']=='env_probe')" < run.json)
+sl artifacts export "$probe" -o probe.txt
+[ "$(cat probe.txt)" = '{"k":[1,2]}|3|env_probe' ] || fail "command step environment: $(cat probe.txt)"
 out=$(js "next(s['outputs']['out'] for s in d['steps'] if s['name']=='d')" < run.json)
 [ ${#out} -eq 64 ] || fail "artifact id is not a SHA-256: $out"
 sl artifacts export "${out:0:8}" -o final.txt
