@@ -37,6 +37,9 @@
  *       |       in it (the first LF outside quotes, by parity), parse rows
  *       |       starting before its end into its slots of each column's
  *       |       array, typed per chunk, with chunk-local dictionaries
+ *       |       (or raw lists of mostly distinct values); as chunks end,
+ *       |       their string columns are merged in order into the
+ *       |       columns' dictionaries, overlapping the parse of others
  *     convert   per chunk: widen to the types agreed       (parallel)
  *       |       over all chunks
  *     merge     per column: compact the slots in place,    (parallel over
@@ -51,10 +54,12 @@
  *   2. A chunk owns the rows that start in [its nominal start, its nominal
  *      end); a row may run past the end (the input is bounded by the file,
  *      not by the chunk).
- *   3. Dictionaries are in order of first appearance within a chunk and
- *      chunks are merged in order, so the result is the same as a
- *      sequential read: the output does not depend on the thread count or
- *      the chunk size.
+ *   3. Dictionaries are in order of first appearance within a chunk (a raw
+ *      one lists every value in row order, which interns the same way) and
+ *      chunks are merged in order, during the parse or after it, so the
+ *      result is the same as a sequential read: the output does not depend
+ *      on the thread count, the chunk size, or which chunks went raw or
+ *      were merged early.
  *   4. Null detection does not depend on types, so when a chunk column is
  *      rescanned as strings its validity stays as it was.
  *
@@ -63,7 +68,7 @@
  * does not stay resident (a string rescan faults pages back in). Values are
  * written once, into slots that the merge compacts in place and the builder
  * adopts, so memory peaks at about the dataset plus the chunk dictionaries
- * (1.6x the dataset on the ingest benchmark).
+ * not yet merged (1.5x the dataset on the ingest benchmark).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -398,11 +403,125 @@ static void count_fn(void *ctx, size_t i, unsigned worker)
 	csv_count_chunk(&rd->chunks[i], &rd->workers[worker]);
 }
 
+/*
+ * Interns the entries of chunk dictionary d, in order, into gd (map[k]
+ * gets entry k's code). Most lookups in a large gd miss the cache three
+ * times in a row: the slot, then for a string seen before its offset, then
+ * its bytes. The loop fetches each a few entries ahead once the one before
+ * it has arrived: the slot 24 entries ahead; 12 ahead, when that slot
+ * (now in cache) holds an entry of the same hash, its offset; 6 ahead its
+ * bytes. Only the home slot is looked at, which is where most entries are.
+ */
+static int intern_entries(ds_dict *gd, const ds_dict *d, uint32_t *map)
+{
+	for (size_t k = 0; k < d->n; k++) {
+		size_t len;
+		const char *e = ds_dict_entry(d, (uint32_t)k, &len);
+		int rc;
+		if (gd->nslots) {
+			size_t mask = gd->nslots - 1;
+			if (k + 24 < d->n)
+				__builtin_prefetch(&gd->slots[d->hashes[k + 24] & mask]);
+			if (k + 12 < d->n) {
+				uint32_t h = d->hashes[k + 12];
+				uint64_t slot = gd->slots[h & mask];
+				if (slot && (uint32_t)(slot >> 32) == h)
+					__builtin_prefetch(&gd->offs[(uint32_t)slot - 1]);
+			}
+			if (k + 6 < d->n) {
+				uint32_t h = d->hashes[k + 6];
+				uint64_t slot = gd->slots[h & mask];
+				if (slot && (uint32_t)(slot >> 32) == h)
+					__builtin_prefetch(gd->bytes + gd->offs[(uint32_t)slot - 1]);
+			}
+		}
+		if ((rc = ds_dict_intern_h32(gd, e, len, d->hashes[k], &map[k])))
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Merges chunk i's string columns into the columns' dictionaries (under
+ * pre_lock, chunks in order): their codes in the slots become the final
+ * ones and the chunk dictionaries are freed. This is the work merge_fn
+ * would do later, done on the way so that it overlaps the parse of other
+ * chunks instead of leaving threads idle at the end while one interns a
+ * large dictionary. A column stops at its first chunk of another type
+ * (that chunk is converted to strings after the parse); merge_fn does the
+ * rest. The result is the same whichever chunks were merged early.
+ */
+static int premerge_chunk(csv_reader *rd, size_t i)
+{
+	csv_chunk *ch = &rd->chunks[i];
+	int rc;
+
+	for (size_t j = 0; j < rd->conf.ncols; j++) {
+		csv_ccol *col = &ch->cols[j];
+		ds_dict *gd = &rd->pre_dict[j];
+		const ds_dict *d = &col->dict;
+		if (rd->pre_stop[j] || ch->nrows == 0 || col->type == CSV_NONE)
+			continue;
+		if (col->type != DS_STRING) {
+			rd->pre_stop[j] = true;
+			continue;
+		}
+		if (d->n > rd->pre_mapcap) {
+			uint32_t *nm = sl__reallocarray(rd->pre_map, d->n, sizeof *nm);
+			if (!nm) {
+				rd->pre_col = j;
+				return SL_ENOMEM;
+			}
+			rd->pre_map = nm;
+			rd->pre_mapcap = d->n;
+		}
+		/* A column of mostly distinct values will have about as many
+		 * in the next chunks: size its table for up to 64 of them at
+		 * once rather than regrow it. Only a hint: on failure the
+		 * dictionary grows as it goes. */
+		if (gd->n == 0 && col->raw) {
+			size_t ahead = rd->nchunks - i < 64 ? rd->nchunks - i : 64;
+			if (d->n <= DS_DICT_MAX / 2 / ahead && d->len <= ((size_t)1 << 30) / ahead)
+				(void)ds_dict_reserve(gd, d->n * ahead, d->len * ahead);
+		}
+		if ((rc = intern_entries(gd, d, rd->pre_map))) {
+			rd->pre_col = j;
+			return rc;
+		}
+		for (size_t r = 0; r < ch->nrows; r++)
+			if ((!col->valid || ds_bit_get(col->valid, r)) && col->data[r] < d->n)
+				col->data[r] = rd->pre_map[col->data[r]];
+		ds_dict_free(&col->dict);
+		col->merged = true;
+	}
+	return 0;
+}
+
 static void parse_fn(void *ctx, size_t i, unsigned worker)
 {
 	csv_reader *rd = ctx;
+	size_t next;
 
 	csv_parse_chunk(rd, &rd->chunks[i], i, &rd->workers[worker]);
+	__atomic_store_n(&rd->parsed[i], true, __ATOMIC_RELEASE);
+	/* Whoever holds the lock merges every parsed chunk in order; a chunk
+	 * that finishes meanwhile is taken by the next one to try (or by
+	 * merge_fn). */
+	while ((next = __atomic_load_n(&rd->pre_next, __ATOMIC_ACQUIRE)) < rd->nchunks &&
+	       __atomic_load_n(&rd->parsed[next], __ATOMIC_ACQUIRE) &&
+	       pthread_mutex_trylock(&rd->pre_lock) == 0) {
+		for (next = rd->pre_next; rd->pre_rc == 0 && next < rd->nchunks &&
+					  __atomic_load_n(&rd->parsed[next], __ATOMIC_ACQUIRE);
+		     next++) {
+			if (rd->chunks[next].rc) {
+				rd->pre_rc = rd->chunks[next].rc; /* the read fails: stop */
+				break;
+			}
+			rd->pre_rc = premerge_chunk(rd, next);
+		}
+		__atomic_store_n(&rd->pre_next, rd->pre_rc ? rd->nchunks : next, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&rd->pre_lock);
+	}
 }
 
 static void convert_fn(void *ctx, size_t i, unsigned worker)
@@ -481,7 +600,9 @@ static void merge_fn(void *ctx, size_t item, unsigned worker)
 	int rc = 0;
 
 	(void)worker;
-	ds_dict_init(&dict);
+	/* The chunks merged during the parse are in it already. */
+	dict = rd->pre_dict[j];
+	ds_dict_init(&rd->pre_dict[j]);
 	for (size_t i = 0; i < rd->nchunks; i++) {
 		const csv_ccol *col = &rd->chunks[i].cols[j];
 		if (rd->chunks[i].nrows && (col->nulls || col->type == CSV_NONE))
@@ -512,7 +633,7 @@ static void merge_fn(void *ctx, size_t item, unsigned worker)
 				base[at + r] = none ? 0 : src[r * 8]; /* the low byte (little-endian) */
 			break;
 		case DS_STRING:
-			if (!none) {
+			if (!none && !col->merged) {
 				const ds_dict *d = &col->dict;
 				if (d->n > mapcap) {
 					uint32_t *nm = sl__reallocarray(map, d->n, sizeof *map);
@@ -526,22 +647,17 @@ static void merge_fn(void *ctx, size_t item, unsigned worker)
 				/* Every entry of a chunk dictionary is used by a row, in
 				 * order of first use: interning them in order gives the
 				 * column's order of first appearance. */
-				for (size_t k = 0; rc == 0 && k < d->n; k++) {
-					size_t len;
-					const char *e = ds_dict_entry(d, (uint32_t)k, &len);
-					/* The table was reserved, so its size is fixed and
-					 * the slot of an entry a few ahead is known: fetch
-					 * it now, and the random accesses overlap. */
-					if (k + 16 < d->n)
-						__builtin_prefetch(&dict.slots[d->hashes[k + 16] & (dict.nslots - 1)]);
-					rc = ds_dict_intern_h32(&dict, e, len, d->hashes[k], &map[k]);
-				}
+				rc = intern_entries(&dict, d, map);
 			}
 			for (size_t r = 0; rc == 0 && r < n; r++) {
 				uint64_t v;
 				uint32_t code = 0;
 				memcpy(&v, src + r * 8, 8);
-				if (!none && (!col->valid || ds_bit_get(col->valid, r)) && v < mapcap)
+				if (none || (col->valid && !ds_bit_get(col->valid, r)))
+					code = 0;
+				else if (col->merged)
+					code = (uint32_t)v;
+				else if (v < mapcap)
 					code = map[v];
 				memcpy(base + (at + r) * 4, &code, 4);
 			}
@@ -719,7 +835,8 @@ static int read_csv(const ds_source *src, const int *fds, size_t n, const ds_ing
 		w->vals = sl__calloc(rd->conf.ncols + 1, sizeof *w->vals);
 		w->hint_n = sl__calloc(rd->conf.ncols + 1, sizeof *w->hint_n);
 		w->hint_bytes = sl__calloc(rd->conf.ncols + 1, sizeof *w->hint_bytes);
-		if (!w->vals || !w->hint_n || !w->hint_bytes) {
+		w->hint_raw = sl__calloc(rd->conf.ncols + 1, sizeof *w->hint_raw);
+		if (!w->vals || !w->hint_n || !w->hint_bytes || !w->hint_raw) {
 			rc = sl__err(SL_ENOMEM, "out of memory");
 			goto done;
 		}
@@ -771,7 +888,15 @@ static int read_csv(const ds_source *src, const int *fds, size_t n, const ds_ing
 		 * slots of sparse chunks would round up to whole huge pages). */
 	}
 
-	/* Phase 2: parse. */
+	/* Phase 2: parse (and merge string columns early, see parse_fn). */
+	rd->parsed = sl__calloc(rd->nchunks + 1, sizeof *rd->parsed);
+	rd->pre_stop = sl__calloc(rd->conf.ncols + 1, sizeof *rd->pre_stop);
+	rd->pre_dict = sl__calloc(rd->conf.ncols + 1, sizeof *rd->pre_dict);
+	if (!rd->parsed || !rd->pre_stop || !rd->pre_dict || pthread_mutex_init(&rd->pre_lock, NULL)) {
+		rc = sl__err(SL_ENOMEM, "out of memory");
+		goto done;
+	}
+	rd->pre_init = true;
 	ds_parallel_for(threads, rd->nchunks, parse_fn, rd);
 	for (size_t i = 0; i < rd->nchunks; i++) {
 		csv_chunk *ch = &rd->chunks[i];
@@ -783,6 +908,13 @@ static int read_csv(const ds_source *src, const int *fds, size_t n, const ds_ing
 			rc = ch->rc;
 			goto done;
 		}
+	}
+	if (rd->pre_rc) {
+		/* The message was set on the thread that failed. */
+		rc = sl__err(rd->pre_rc, "column '%s': %s", rd->conf.names[rd->pre_col],
+			     rd->pre_rc == SL_ELIMIT ? "more distinct strings than a dictionary holds"
+						     : "out of memory merging");
+		goto done;
 	}
 
 	/* Phase 3: agree on types and convert. */
@@ -833,10 +965,19 @@ done:
 		sl__free(rd->workers[t].vals);
 		sl__free(rd->workers[t].hint_n);
 		sl__free(rd->workers[t].hint_bytes);
+		sl__free(rd->workers[t].hint_raw);
 	}
 	for (size_t j = 0; rd->slots && j < rd->conf.ncols; j++)
 		sl__free(rd->slots[j]);
 	sl__free(rd->slots);
+	for (size_t j = 0; rd->pre_dict && j < rd->conf.ncols; j++)
+		ds_dict_free(&rd->pre_dict[j]);
+	sl__free(rd->pre_dict);
+	sl__free(rd->pre_stop);
+	sl__free(rd->pre_map);
+	sl__free(rd->parsed);
+	if (rd->pre_init)
+		pthread_mutex_destroy(&rd->pre_lock);
 	sl__free(rd->chunks);
 	sl__free(rd->final_type);
 	conf_free(&rd->conf);

@@ -26,6 +26,22 @@
 #define ROWCAP0 1024
 #define DROP_EVERY ((size_t)4 << 20)
 
+/*
+ * Raw string columns. A chunk dictionary pays off when values repeat; when
+ * nearly every value is distinct (free text, identifiers), interning each
+ * one into it is a lookup that almost always misses, and the merge interns
+ * every entry again into the column's dictionary. So once a chunk has seen
+ * csv_raw_probe rows, a string column with more than csv_raw_permille
+ * thousandths of distinct values stops looking values up: each further
+ * value is appended to the dictionary as a new entry (with its hash), in
+ * row order. The merge interns a chunk's entries in order into the column
+ * dictionary; the entries of a raw dictionary still list the chunk's
+ * values in the order of first use (with repeats, which map to the code
+ * their first use got), so the column's codes come out the same either way.
+ */
+size_t csv_raw_probe = 2048;
+unsigned csv_raw_permille = 800;
+
 /* ---- tokenizer ------------------------------------------------------------------ */
 
 static void row_err(csv_row *r, const char *pos, const char *fmt, ...) SL__PRINTF(3, 4);
@@ -571,7 +587,9 @@ static int store(const csv_conf *c, csv_chunk *ch, csv_worker *w, size_t j, size
 			}
 			break;
 		case DS_STRING:
-			if ((rc = ds_dict_intern(&col->dict, s, len, &code)))
+			rc = col->raw ? ds_dict_append_h(&col->dict, s, len, ds_hash64(s, len, 0), &code)
+				      : ds_dict_intern(&col->dict, s, len, &code);
+			if (rc)
 				return rc;
 			col->data[r] = code;
 			return 0;
@@ -590,6 +608,20 @@ static int store(const csv_conf *c, csv_chunk *ch, csv_worker *w, size_t j, size
 			/* The rescan used the scratch buffer. */
 			if ((rc = csv_field_text(w, f, &s, &len)))
 				return rc;
+		}
+	}
+}
+
+/* Turns the chunk's mostly distinct string columns raw (see csv_raw_probe). */
+static void go_raw(csv_chunk *ch, size_t ncols)
+{
+	for (size_t j = 0; j < ncols; j++) {
+		csv_ccol *col = &ch->cols[j];
+		size_t values = ch->nrows - col->nulls;
+		if (col->type == DS_STRING && !col->raw &&
+		    col->dict.n * 1000 > (size_t)csv_raw_permille * values) {
+			col->raw = true;
+			ds_dict_drop_index(&col->dict);
 		}
 	}
 }
@@ -710,7 +742,11 @@ void csv_parse_chunk(csv_reader *rd, csv_chunk *ch, size_t index, csv_worker *w)
 		 * ended, so it does not regrow from nothing (content is unaffected). */
 		if (w->hint_n && w->hint_n[j]) {
 			ds_dict *d = &ch->cols[j].dict;
-			if ((ch->rc = ds_dict_reserve(d, w->hint_n[j], w->hint_bytes[j])))
+			/* A column that went raw will likely do so again: its lookup
+			 * table would only be built to be dropped. */
+			ch->rc = w->hint_raw[j] ? ds_dict_reserve_storage(d, w->hint_n[j], w->hint_bytes[j])
+						: ds_dict_reserve(d, w->hint_n[j], w->hint_bytes[j]);
+			if (ch->rc)
 				return;
 			prefault(d->bytes, d->cap);
 			prefault(d->offs, d->ncap * sizeof *d->offs);
@@ -779,6 +815,8 @@ void csv_parse_chunk(csv_reader *rd, csv_chunk *ch, size_t index, csv_worker *w)
 		if (ch->rc)
 			break;
 		ch->nrows++;
+		if (ch->nrows == csv_raw_probe)
+			go_raw(ch, c->ncols);
 		p = next;
 		if (ch->drop && (size_t)(w->row.start - dropped) >= DROP_EVERY) {
 			csv_drop_pages(dropped, (size_t)(w->row.start - dropped));
@@ -790,6 +828,7 @@ void csv_parse_chunk(csv_reader *rd, csv_chunk *ch, size_t index, csv_worker *w)
 	for (size_t j = 0; w->hint_n && j < c->ncols; j++) {
 		w->hint_n[j] = ch->cols[j].dict.n;
 		w->hint_bytes[j] = ch->cols[j].dict.len;
+		w->hint_raw[j] = ch->cols[j].raw;
 	}
 	/* Slots are reserved one per line; fields with many line breaks leave
 	 * most of a chunk's slots unused. Any of them faulted in (whole huge

@@ -6,6 +6,8 @@
 #ifndef SLUICE_DATASET_CSV_INT_H
 #define SLUICE_DATASET_CSV_INT_H
 
+#include <pthread.h>
+
 #include "dataset/internal.h"
 
 #define CSV_MAX_THREADS DS_MAX_THREADS
@@ -53,6 +55,11 @@ typedef struct csv_ccol {
 	uint64_t *data; /* the chunk's slots in the column's array (csv.c) */
 	uint8_t *valid; /* NULL until the first null */
 	size_t nulls;
+	/* A string column whose values are mostly distinct goes raw: its dict
+	 * then holds every row's value in row order, duplicates included, with
+	 * no lookup table (see csv_chunk.c). */
+	bool raw;
+	bool merged; /* the slots hold codes of the column's dictionary (csv.c) */
 	ds_dict dict;
 } csv_ccol;
 
@@ -103,6 +110,7 @@ typedef struct csv_worker {
 	} *vals;
 	size_t nvals;
 	size_t *hint_n, *hint_bytes; /* per column: the dictionary of the worker's last chunk */
+	bool *hint_raw;              /* per column: whether that chunk's column went raw */
 } csv_worker;
 
 typedef struct csv_reader {
@@ -113,9 +121,30 @@ typedef struct csv_reader {
 	size_t fail_at; /* atomic: lowest chunk that failed (fail mode), or SIZE_MAX */
 	int *final_type; /* per column, after the parse */
 	uint64_t **slots; /* per column: 8-byte value slots for every chunk */
+	/* String columns are merged while later chunks still parse (csv.c). */
+	pthread_mutex_t pre_lock;
+	bool pre_init;
+	bool *parsed;      /* per chunk (atomic): its parse is over */
+	size_t pre_next;   /* (atomic) the first chunk not merged early */
+	bool *pre_stop;    /* per column: a chunk of another type came first */
+	ds_dict *pre_dict; /* per column: the dictionary so far */
+	uint32_t *pre_map;
+	size_t pre_mapcap;
+	int pre_rc;
+	size_t pre_col;    /* the column pre_rc is about */
 } csv_reader;
 
 void csv_drop_pages(const char *p, size_t n);
+
+/*
+ * A chunk's string column goes raw (csv_ccol.raw) when, at its
+ * csv_raw_probe-th row, more than csv_raw_permille thousandths of its
+ * non-null values are distinct. The result never depends on these (the
+ * tests change them to force either mode); they are not changed while a
+ * read runs.
+ */
+extern size_t csv_raw_probe;
+extern unsigned csv_raw_permille;
 
 /*
  * Tokenizes the row starting at p (< limit) into r. Returns false at a

@@ -39,12 +39,22 @@ void ds_dict_free(ds_dict *d);
 void ds_dict_drop_index(ds_dict *d);
 /* Makes room for entries more entries of bytes more bytes (NULs included). */
 int ds_dict_reserve(ds_dict *d, size_t entries, size_t bytes);
+/* Same, without sizing the lookup table. */
+int ds_dict_reserve_storage(ds_dict *d, size_t entries, size_t bytes);
 /* The code of s, adding it when new. */
 int ds_dict_intern(ds_dict *d, const char *s, size_t len, uint32_t *out_code);
 /* Same with a precomputed ds_hash64(s, len, 0). */
 int ds_dict_intern_h(ds_dict *d, const char *s, size_t len, uint64_t h, uint32_t *out_code);
 /* Same with the 32-bit entry hash another dictionary stored (d->hashes[k]). */
 int ds_dict_intern_h32(ds_dict *d, const char *s, size_t len, uint32_t h, uint32_t *out_code);
+/*
+ * Adds s (hash as for ds_dict_intern_h) as a new entry without looking it
+ * up, and drops the lookup table: the dictionary may then hold duplicates,
+ * so it is only a list of strings with their hashes (a CSV chunk's column
+ * of mostly distinct values, interned into the column's dictionary later).
+ * Interning into it again is not allowed.
+ */
+int ds_dict_append_h(ds_dict *d, const char *s, size_t len, uint64_t h64, uint32_t *out_code);
 
 static inline const char *ds_dict_entry(const ds_dict *d, uint32_t code, size_t *out_len)
 {

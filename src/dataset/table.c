@@ -232,16 +232,10 @@ void ds_dict_drop_index(ds_dict *d)
 	d->nslots = 0;
 }
 
-int ds_dict_reserve(ds_dict *d, size_t entries, size_t bytes)
+int ds_dict_reserve_storage(ds_dict *d, size_t entries, size_t bytes)
 {
-	size_t ns = 64;
-
 	if (entries > DS_DICT_MAX || bytes > SIZE_MAX / 2)
 		return sl__err(SL_ELIMIT, "dictionary too large");
-	while (ns < (d->n + entries + 1) * 2)
-		ns *= 2;
-	if (ns > d->nslots && dict_rehash(d, ns))
-		return SL_ENOMEM;
 	if (d->n + entries + 2 > d->ncap) {
 		size_t nc = d->n + entries + 2;
 		uint64_t *offs = sl__reallocarray(d->offs, nc, sizeof *offs);
@@ -266,22 +260,22 @@ int ds_dict_reserve(ds_dict *d, size_t entries, size_t bytes)
 	return 0;
 }
 
-int ds_dict_intern_h32(ds_dict *d, const char *s, size_t len, uint32_t h, uint32_t *out_code)
+int ds_dict_reserve(ds_dict *d, size_t entries, size_t bytes)
 {
-	size_t i;
+	size_t ns = 64;
 
-	if ((d->n + 1) * 2 > d->nslots && dict_grow_slots(d))
+	if (entries > DS_DICT_MAX || bytes > SIZE_MAX / 2)
+		return sl__err(SL_ELIMIT, "dictionary too large");
+	while (ns < (d->n + entries + 1) * 2)
+		ns *= 2;
+	if (ns > d->nslots && dict_rehash(d, ns))
 		return SL_ENOMEM;
-	for (i = h & (d->nslots - 1); d->slots[i]; i = (i + 1) & (d->nslots - 1)) {
-		uint64_t slot = d->slots[i];
-		if ((uint32_t)(slot >> 32) != h)
-			continue;
-		uint32_t k = (uint32_t)slot - 1;
-		if (d->offs[k + 1] - d->offs[k] - 1 == len && bytes_eq(d->bytes + d->offs[k], s, len)) {
-			*out_code = k;
-			return 0;
-		}
-	}
+	return ds_dict_reserve_storage(d, entries, bytes);
+}
+
+/* Stores s as entry d->n (the caller has checked that it is new). */
+static inline int dict_store(ds_dict *d, const char *s, size_t len, uint32_t h)
+{
 	if (d->n >= DS_DICT_MAX)
 		return sl__err(SL_ELIMIT, "more than %zu distinct strings in a column", DS_DICT_MAX);
 	if (d->n + 2 > d->ncap) {
@@ -317,7 +311,42 @@ int ds_dict_intern_h32(ds_dict *d, const char *s, size_t len, uint32_t h, uint32
 	d->len += len + 1;
 	d->hashes[d->n] = h;
 	d->offs[d->n + 1] = d->len;
+	return 0;
+}
+
+int ds_dict_intern_h32(ds_dict *d, const char *s, size_t len, uint32_t h, uint32_t *out_code)
+{
+	size_t i;
+	int rc;
+
+	if ((d->n + 1) * 2 > d->nslots && dict_grow_slots(d))
+		return SL_ENOMEM;
+	for (i = h & (d->nslots - 1); d->slots[i]; i = (i + 1) & (d->nslots - 1)) {
+		uint64_t slot = d->slots[i];
+		if ((uint32_t)(slot >> 32) != h)
+			continue;
+		uint32_t k = (uint32_t)slot - 1;
+		if (d->offs[k + 1] - d->offs[k] - 1 == len && bytes_eq(d->bytes + d->offs[k], s, len)) {
+			*out_code = k;
+			return 0;
+		}
+	}
+	if ((rc = dict_store(d, s, len, h)))
+		return rc;
 	d->slots[i] = (uint64_t)h << 32 | (d->n + 1);
+	*out_code = (uint32_t)d->n;
+	d->n++;
+	return 0;
+}
+
+int ds_dict_append_h(ds_dict *d, const char *s, size_t len, uint64_t h64, uint32_t *out_code)
+{
+	int rc;
+
+	if (d->slots)
+		ds_dict_drop_index(d);
+	if ((rc = dict_store(d, s, len, (uint32_t)(h64 ^ (h64 >> 32)))))
+		return rc;
 	*out_code = (uint32_t)d->n;
 	d->n++;
 	return 0;

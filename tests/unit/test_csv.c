@@ -13,6 +13,7 @@
 
 #include "core.h"
 #include "dataset/dataset.h"
+#include "dataset/csv_int.h"
 #include "steps/step.h"
 #include "pipeline/spec.h"
 #include "testutil.h"
@@ -411,6 +412,79 @@ static void test_chunking_invariance(void **state)
 	tu_rmdir(dir);
 }
 
+/*
+ * Raw string columns (mostly distinct values, no chunk-level lookup) give
+ * the same bytes as interned ones: every chunk raw, none, or the default
+ * choice, over chunkings and threads, with repeats within and across
+ * chunks, nulls, escaped quotes, and a column that turns to strings late.
+ */
+static void test_raw_strings(void **state)
+{
+	sl__buf b, ref, got;
+	const char *dir = tu_tmpdir();
+	char *path = tu_path(dir, "r.ds");
+	ds_builder *out = NULL;
+	ds_source src;
+	ds_ingest_opts o = {0};
+	size_t probe0 = csv_raw_probe;
+	unsigned permille0 = csv_raw_permille;
+	/* {probe, permille}: never raw, always raw, raw after 3 rows, default. */
+	const size_t modes[][2] = {{1, 1000}, {1, 0}, {3, 0}, {2048, 800}};
+	const size_t sizes[] = {(size_t)1 << 30, 1, 57, 999, 4096};
+
+	(void)state;
+	srand(7);
+	sl__buf_init(&b, 0);
+	sl__buf_puts(&b, "id,text,cat,late\n");
+	for (int i = 0; i < 6000; i++) {
+		int k = rand() % 20;
+		sl__buf_printf(&b, "%d,", i);
+		if (k == 0)
+			sl__buf_puts(&b, "NA");
+		else if (k == 1)
+			sl__buf_puts(&b, "\"same, \"\"quoted\"\"\nvalue\"");
+		else if (k == 2)
+			sl__buf_printf(&b, "t%d", rand() % 100); /* repeats */
+		else
+			sl__buf_printf(&b, "free text %d %d", i, rand());
+		sl__buf_printf(&b, ",c%d,", rand() % 5);
+		if (i > 4500 && k == 3)
+			sl__buf_printf(&b, "x%d\n", i);
+		else if (k == 4)
+			sl__buf_puts(&b, "\n");
+		else
+			sl__buf_printf(&b, "%d\n", rand() % 1000);
+	}
+	src.name = "raw.csv";
+	src.data = b.data;
+	src.len = b.len;
+	for (size_t m = 0; m < SL__ARRAY_LEN(modes); m++) {
+		csv_raw_probe = modes[m][0];
+		csv_raw_permille = (unsigned)modes[m][1];
+		for (size_t k = 0; k < SL__ARRAY_LEN(sizes); k++) {
+			o.threads = (unsigned)((m + k) % 3 + 1);
+			o.chunk_size = sizes[k];
+			o.out_path = k % 2 ? path : NULL;
+			assert_int_equal(ds_csv_read_sources(&src, 1, &o, &out, NULL), 0);
+			if (!o.out_path)
+				assert_int_equal(ds_builder_write(out, path), 0);
+			ds_builder_free(out);
+			assert_int_equal(sl__read_file(path, 0, m == 0 && k == 0 ? &ref : &got), 0);
+			if (m == 0 && k == 0)
+				continue;
+			assert_int_equal(got.len, ref.len);
+			assert_memory_equal(got.data, ref.data, ref.len);
+			sl__buf_free(&got);
+		}
+	}
+	csv_raw_probe = probe0;
+	csv_raw_permille = permille0;
+	sl__buf_free(&ref);
+	sl__buf_free(&b);
+	free(path);
+	tu_rmdir(dir);
+}
+
 /* ---- the steps ------------------------------------------------------------------ */
 
 typedef struct step_run {
@@ -732,6 +806,7 @@ int main(void)
 		cmocka_unit_test(test_skip_and_quarantine),
 		cmocka_unit_test(test_big_field),
 		cmocka_unit_test(test_chunking_invariance),
+		cmocka_unit_test(test_raw_strings),
 		cmocka_unit_test(test_step_glob_and_outputs),
 		cmocka_unit_test(test_step_on_error),
 		cmocka_unit_test(test_round_trip_spambase),
