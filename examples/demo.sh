@@ -14,7 +14,8 @@ run "$SLUICE" init .
 run "$SLUICE" run train.yaml
 run "$SLUICE" runs show latest
 say "$SLUICE runs show latest --log check | head -20     # the validation report"
-"$SLUICE" runs show latest --log check | head -20
+"$SLUICE" runs show latest --log check > "$W/check.log"
+head -20 "$W/check.log"
 train=$("$SLUICE" runs show latest --json | /usr/bin/python3 -c \
 	"import json,sys; d=json.load(sys.stdin); print(next(s['outputs']['train'] for s in d['steps'] if s['name']=='split'))")
 run "$SLUICE" artifacts show "${train:0:12}" --rows 3
