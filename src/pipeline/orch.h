@@ -35,6 +35,7 @@ typedef struct orch_task {
 	size_t n_outputs;
 	const char *const *output_names;
 	const char *const *output_paths;
+	double timeout;       /* seconds after which the task is stopped; 0: none */
 } orch_task;
 
 typedef struct orch orch;
@@ -46,11 +47,12 @@ typedef struct orch_ops {
 	/* Starts t; tag is handed back by wait() when it ends. */
 	int (*start)(orch *o, const orch_task *t, void *tag);
 	/*
-	 * Blocks until a started task ends: its tag, exit code (0 success) and
-	 * terminating signal (0 if none). SL_ECANCEL when interrupted by a
-	 * signal (the caller checks its cancel flag), SL_ENOENT when nothing runs.
+	 * Blocks until a started task ends: its tag, exit code (0 success),
+	 * terminating signal (0 if none), and whether it was stopped for running
+	 * past its timeout. SL_ECANCEL when interrupted by a signal (the caller
+	 * checks its cancel flag), SL_ENOENT when nothing runs.
 	 */
-	int (*wait)(orch *o, void **out_tag, int *out_exit, int *out_signal);
+	int (*wait)(orch *o, void **out_tag, int *out_exit, int *out_signal, bool *out_timed_out);
 	/* Terminates every running task (TERM, then KILL after grace seconds)
 	 * and reaps them; their tags are not returned by wait afterwards. */
 	void (*cancel_all)(orch *o, double grace_sec);

@@ -380,7 +380,7 @@ static int start_step(run *r, size_t i)
 		.workdir = n->workdir, .log_path = n->log_abs, .n_inputs = st->n_inputs,
 		.input_names = n->in_names, .input_paths = (const char *const *)n->in_paths,
 		.n_outputs = st->n_outputs, .output_names = (const char *const *)st->outputs,
-		.output_paths = (const char *const *)n->out_paths,
+		.output_paths = (const char *const *)n->out_paths, .timeout = st->timeout,
 	};
 
 	n->started_ms = sl__now_ms();
@@ -452,7 +452,7 @@ static json_t *read_json_file(const char *dir, const char *name)
 }
 
 /* A step's process ended: record success with its outputs, or failure. */
-static void collect(run *r, size_t i, int exit_code, int sig)
+static void collect(run *r, size_t i, int exit_code, int sig, bool timed_out)
 {
 	const spec_step *st = &r->sp->steps[i];
 	node *n = &r->nodes[i];
@@ -467,12 +467,15 @@ static void collect(run *r, size_t i, int exit_code, int sig)
 	int rc = 0;
 
 	r->n_running--;
-	if (exit_code != 0) {
+	if (exit_code != 0 || timed_out) {
 		char tail[512];
 		sl__buf err;
 		char *errpath = sl__path_join(n->workdir, "error.txt");
 
-		if (errpath && sl__read_file(errpath, 4096, &err) == 0) {
+		if (timed_out) {
+			snprintf(why, sizeof why, "timed out after %gs (the step's timeout)",
+				 st->timeout);
+		} else if (errpath && sl__read_file(errpath, 4096, &err) == 0) {
 			snprintf(why, sizeof why, "%s", err.data);
 			sl__buf_free(&err);
 		} else if (sig) {
@@ -768,6 +771,7 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 	for (;;) {
 		void *tag;
 		int exit_code, sig;
+		bool timed_out = false;
 
 		if (cancel_requested(&r)) {
 			cancel_everything(&r);
@@ -778,7 +782,7 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 			continue;
 		if (r.n_running == 0)
 			break;
-		rc = env->orch->wait(r.orch, &tag, &exit_code, &sig);
+		rc = env->orch->wait(r.orch, &tag, &exit_code, &sig, &timed_out);
 		if (rc == SL_ECANCEL)
 			continue; /* interrupted: the loop head checks the flag */
 		if (rc == SL_ENOENT) {
@@ -790,7 +794,7 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 			cancel_everything(&r);
 			break;
 		}
-		collect(&r, (size_t)((node *)tag - r.nodes), exit_code, sig);
+		collect(&r, (size_t)((node *)tag - r.nodes), exit_code, sig, timed_out);
 	}
 
 	status = r.cancelled ? ST_CANCELLED : r.any_failed ? ST_FAILED : ST_COMPLETED;

@@ -1697,7 +1697,7 @@ static int read_builtin_with(parser *p, spec_step *st, const ynode *with, const 
 /* ---- steps ------------------------------------------------------------------------ */
 
 static const char *const step_keys[] = {"uses", "run",   "plugin", "with",  "inputs",
-					"outputs", "deps", "env",  "cache", "description"};
+					"outputs", "deps", "env",  "cache", "timeout", "description"};
 
 static int read_inputs(parser *p, spec_step *st, const ynode *in, const ynode *in_key,
 		       const ynode *step_key)
@@ -2003,6 +2003,17 @@ static int read_step(parser *p, size_t idx, const ynode *key, const ynode *m)
 		if (v->type != YN_SCALAR || resolve(p, v, &sv) || sv.kind != SV_BOOL)
 			return fail(p, v->pos, "'cache' must be true or false");
 		st->cache = sv.b;
+	}
+	if ((v = map_get(m, "timeout", NULL))) {
+		scalar_val sv;
+		double t = -1;
+		if (v->type == YN_SCALAR && !resolve(p, v, &sv))
+			t = sv.kind == SV_INT ? (double)sv.i : sv.kind == SV_REAL ? sv.d : -1;
+		/* A week bounds it: beyond that a number is a mistake, not a limit. */
+		if (!(t > 0 && t <= 7 * 86400))
+			return fail(p, v->pos, "'timeout' must be a number of seconds above 0 "
+					       "(at most 604800)");
+		st->timeout = t;
 	}
 	if ((v = map_get(m, "description", NULL)) && !is_null_node(v) &&
 	    want_text(p, v, "'description'", &st->description))

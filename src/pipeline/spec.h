@@ -13,6 +13,7 @@
  *       deps: [files...]         files a run step reads; hashed into its cache key
  *       env: { K: V }            extra environment for a run step
  *       cache: true|false
+ *       timeout: SECONDS         stop the step (and fail it) after this long
  *       description: text
  *
  * Every error names its place as "FILE:LINE:COL: message" (1-based) and
@@ -79,6 +80,7 @@ typedef struct spec_step {
 	size_t n_deps;
 	json_t *env;        /* `env:` object of strings, or NULL */
 	bool cache;
+	double timeout;     /* seconds; 0 means none */
 	char *description;
 	size_t *upstream;   /* distinct indices of the steps this one consumes from */
 	size_t n_upstream;

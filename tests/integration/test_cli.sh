@@ -61,6 +61,15 @@ Y
 expect_exit 2 sl run both.yaml
 contains "$ERR" "both.yaml:5:5:"
 contains "$ERR" "not both"
+cat > badtimeout.yaml <<'Y'
+name: t
+steps:
+  a:
+    run: "true"
+    timeout: -3
+Y
+expect_exit 2 sl run badtimeout.yaml
+contains "$ERR" "badtimeout.yaml:5:14: 'timeout' must be a number of seconds"
 expect_exit 2 sl run missing.yaml
 expect_exit 2 sl run bad.yaml -p nosuch=1
 

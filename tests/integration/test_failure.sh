@@ -25,6 +25,18 @@ steps:
   folder:
     run: mkdir -p "${outputs.d}"
     outputs: [d]
+  stuck:
+    run: sleep 60; echo late > "${outputs.o}"
+    timeout: 1
+    outputs: [o]
+  stubborn:
+    run: trap '' TERM; sleep 60 & wait; echo > "${outputs.o}"
+    timeout: 0.5
+    outputs: [o]
+  after_stuck:
+    run: cp "${inputs.x}" "${outputs.o}"
+    inputs: { x: stuck.o }
+    outputs: [o]
 Y
 expect_exit 1 sl run p.yaml
 [ "$(run_status)" = failed ] || fail "run status"
@@ -34,12 +46,17 @@ expect_exit 1 sl run p.yaml
 [ "$(step_status good)" = completed ] || fail "good must finish"
 [ "$(step_status lazy)" = failed ] || fail "an undeclared output fails the step"
 [ "$(step_status folder)" = failed ] || fail "a directory output fails the step"
+[ "$(step_status stuck)" = failed ] || fail "a step past its timeout fails"
+[ "$(step_status after_stuck)" = skipped ] || fail "what follows a timed-out step is skipped"
+[ "$(step_status stubborn)" = failed ] || fail "a step ignoring SIGTERM is killed after the grace period"
 sl runs show latest --json | js "next(s for s in d['steps'] if s['name']=='bad')['exit_code']" | grep -qx 3 || fail "exit code"
 show=$(sl runs show latest)
 contains "$show" "about to fail"
 contains "$show" "declared output 'never_written' was not written"
 contains "$show" "upstream step 'bad' failed"
 contains "$show" "declared output 'd' is a directory"
+contains "$show" "timed out after 1s"
+contains "$show" "timed out after 0.5s"
 [ "$(sl runs show latest --log bad)" = "about to fail" ] || fail "log"
 db_check
 echo ok
