@@ -232,6 +232,37 @@ static int cmp_i64(const void *a, const void *b)
 }
 
 /* The mode of column j: the most frequent value, ties to the smallest. */
+static bool eq_f64(const void *a, const void *b)
+{
+	return *(const double *)a == *(const double *)b;
+}
+
+static bool eq_i64(const void *a, const void *b)
+{
+	return *(const int64_t *)a == *(const int64_t *)b;
+}
+
+/* Index of the first element of the longest run of equal values in a sorted
+ * array (the earliest, hence smallest, on ties); 0 when n is 0. */
+static size_t longest_run(const void *v, size_t n, size_t width,
+			  bool (*eq)(const void *, const void *))
+{
+	const char *base = v;
+	size_t best = 0, bestn = 0;
+
+	for (size_t i = 0; i < n;) {
+		size_t k = i;
+		while (k < n && eq(base + k * width, base + i * width))
+			k++;
+		if (k - i > bestn) {
+			bestn = k - i;
+			best = i;
+		}
+		i = k;
+	}
+	return best;
+}
+
 static int col_mode(const ds_table *t, size_t j, json_t **out)
 {
 	ds_type ty = ds_col_type(t, j);
@@ -258,17 +289,7 @@ static int col_mode(const ds_table *t, size_t j, json_t **out)
 		double *v;
 		if ((rc = col_values(t, j, true, &v, &n)))
 			return rc;
-		size_t best = 0, bestn = 0;
-		for (size_t i = 0; i < n;) {
-			size_t k = i;
-			while (k < n && v[k] == v[i])
-				k++;
-			if (k - i > bestn) {
-				bestn = k - i;
-				best = i;
-			}
-			i = k;
-		}
+		size_t best = longest_run(v, n, sizeof *v, eq_f64);
 		if (n)
 			*out = json_real(v[best]);
 		sl__free(v);
@@ -283,17 +304,7 @@ static int col_mode(const ds_table *t, size_t j, json_t **out)
 		if (ds_valid(valid, i))
 			v[n++] = x[i];
 	qsort(v, n, sizeof *v, cmp_i64);
-	size_t best = 0, bestn = 0;
-	for (size_t i = 0; i < n;) {
-		size_t k = i;
-		while (k < n && v[k] == v[i])
-			k++;
-		if (k - i > bestn) {
-			bestn = k - i;
-			best = i;
-		}
-		i = k;
-	}
+	size_t best = longest_run(v, n, sizeof *v, eq_i64);
 	if (n) {
 		expr_value ev = {.i = v[best]};
 		*out = tf_value_to_json(ty, &ev);
