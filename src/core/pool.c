@@ -1,0 +1,189 @@
+/*
+ * A persistent pool of worker threads behind sl__parallel_for (see pool.h
+ * for the invariants it keeps).
+ *
+ *   caller                              worker k (1 <= k < threads)
+ *   ------                              --------
+ *   lock call_mu (or run alone)         sleep on `wake` until gen changes
+ *   publish job, gen++, broadcast  -->  k < job.threads: run items
+ *   run items as worker 0               joined++; last one signals `done`
+ *   wait on `done` for all invited <--
+ *   unlock call_mu
+ *
+ * The caller waits for every invited worker to check out even when it ran
+ * all the items itself: the job lives on the caller's stack.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "pool.h"
+
+typedef struct job {
+	sl__for_fn fn;
+	void *ctx;
+	size_t n;
+	size_t next;       /* atomic: next item to hand out */
+	unsigned threads;  /* workers 1..threads-1 take part */
+	unsigned finished; /* invited workers done (under mu) */
+} job;
+
+static struct pool {
+	pthread_mutex_t call_mu; /* held by the loop that owns the pool */
+	pthread_mutex_t mu;
+	pthread_cond_t wake;
+	pthread_cond_t done;
+	unsigned started; /* worker threads alive: ids 1..started */
+	unsigned long gen;
+	job *cur;
+	/* The generation each worker was started in: a worker started for a
+	 * loop must not take that loop's gen++ as already seen. */
+	unsigned long born[SL__MAX_THREADS];
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+	  PTHREAD_COND_INITIALIZER, 0, 0, NULL, {0}};
+
+static _Thread_local bool in_loop; /* this thread is running a loop's items */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+unsigned sl__ncpu(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1u : (unsigned)n;
+}
+
+unsigned sl__thread_count(unsigned asked)
+{
+	unsigned n = asked ? asked : sl__ncpu();
+
+	return n > SL__MAX_THREADS ? SL__MAX_THREADS : n;
+}
+
+static void run_items(job *j, unsigned worker)
+{
+	bool outer = in_loop;
+
+	in_loop = true;
+	for (;;) {
+		size_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+		if (i >= j->n)
+			break;
+		j->fn(j->ctx, i, worker);
+	}
+	in_loop = outer;
+}
+
+static void *worker_main(void *arg)
+{
+	unsigned id = (unsigned)(uintptr_t)arg;
+	unsigned long seen;
+
+	pthread_mutex_lock(&pool.mu);
+	seen = pool.born[id];
+	for (;;) {
+		job *j;
+		while (pool.gen == seen)
+			pthread_cond_wait(&pool.wake, &pool.mu);
+		seen = pool.gen;
+		j = pool.cur;
+		if (!j || id >= j->threads)
+			continue;
+		pthread_mutex_unlock(&pool.mu);
+		run_items(j, id);
+		pthread_mutex_lock(&pool.mu);
+		if (++j->finished == j->threads - 1)
+			pthread_cond_signal(&pool.done);
+	}
+	return NULL;
+}
+
+/* A forked child has none of the parent's threads: start over. */
+static void atfork_child(void)
+{
+	pthread_mutex_init(&pool.call_mu, NULL);
+	pthread_mutex_init(&pool.mu, NULL);
+	pthread_cond_init(&pool.wake, NULL);
+	pthread_cond_init(&pool.done, NULL);
+	pool.started = 0;
+	pool.cur = NULL;
+	in_loop = false;
+}
+
+static void register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, atfork_child);
+}
+
+/* Starts workers up to id want-1 (under mu); returns how many exist. */
+static unsigned grow(unsigned want)
+{
+	while (pool.started + 1 < want) {
+		pthread_t t;
+		pthread_attr_t attr;
+		int rc;
+
+		pool.born[pool.started + 1] = pool.gen;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		rc = pthread_create(&t, &attr, worker_main, (void *)(uintptr_t)(pool.started + 1));
+		pthread_attr_destroy(&attr);
+		if (rc != 0)
+			break; /* fewer threads; the caller still works (invariant 1) */
+		pool.started++;
+	}
+	return pool.started + 1;
+}
+
+void sl__parallel_for(unsigned threads, size_t n, sl__for_fn fn, void *ctx)
+{
+	job j = {fn, ctx, n, 0, 1, 0};
+
+	threads = sl__thread_count(threads);
+	if ((size_t)threads > n)
+		threads = (unsigned)n;
+	if (threads <= 1 || in_loop || pthread_mutex_trylock(&pool.call_mu) != 0) {
+		run_items(&j, 0);
+		return;
+	}
+	pthread_once(&atfork_once, register_atfork);
+	pthread_mutex_lock(&pool.mu);
+	threads = grow(threads) < threads ? pool.started + 1 : threads;
+	j.threads = threads;
+	pool.cur = &j;
+	pool.gen++;
+	pthread_cond_broadcast(&pool.wake);
+	pthread_mutex_unlock(&pool.mu);
+
+	run_items(&j, 0);
+
+	pthread_mutex_lock(&pool.mu);
+	while (j.finished < j.threads - 1)
+		pthread_cond_wait(&pool.done, &pool.mu);
+	pool.cur = NULL;
+	pthread_mutex_unlock(&pool.mu);
+	pthread_mutex_unlock(&pool.call_mu);
+}
+
+typedef struct range_job {
+	sl__range_fn fn;
+	void *ctx;
+	size_t n, grain;
+} range_job;
+
+static void range_item(void *ctx, size_t i, unsigned worker)
+{
+	range_job *r = ctx;
+	size_t lo = i * r->grain, hi = lo + r->grain;
+
+	r->fn(r->ctx, lo, hi < r->n ? hi : r->n, worker);
+}
+
+void sl__parallel_range(unsigned threads, size_t n, size_t grain, sl__range_fn fn, void *ctx)
+{
+	range_job r = {fn, ctx, n, grain ? grain : 1};
+
+	if (n == 0)
+		return;
+	sl__parallel_for(threads, (n + r.grain - 1) / r.grain, range_item, &r);
+}
