@@ -36,6 +36,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -63,6 +64,20 @@ typedef struct spec_input {
 
 typedef enum spec_kind { SPEC_USES, SPEC_RUN, SPEC_PLUGIN } spec_kind;
 
+/*
+ * A step's `resources:` (what it asks of the machine that runs it). Zero
+ * means "not set": the orchestrator's defaults apply. The local
+ * orchestrator uses cpus to count a step against -j; a cluster
+ * orchestrator maps each field to its own options (sbatch --cpus-per-task,
+ * --mem, --time, --gpus).
+ */
+typedef struct spec_resources {
+	int cpus;
+	uint64_t memory;    /* bytes ("512M", "4G" in the file) */
+	double time;        /* seconds ("90", "30m", "2h", "1:30:00") */
+	int gpus;
+} spec_resources;
+
 typedef struct spec_step {
 	char *name;
 	spec_pos pos;
@@ -81,6 +96,7 @@ typedef struct spec_step {
 	json_t *env;        /* `env:` object of strings, or NULL */
 	bool cache;
 	double timeout;     /* seconds; 0 means none */
+	spec_resources resources;
 	char *description;
 	size_t *upstream;   /* distinct indices of the steps this one consumes from */
 	size_t n_upstream;
