@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 #include "sluice/error.h"
+#include "sluice/model.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,105 @@
+/*
+ * sluice models: load a trained model (a `model` artifact of a train.*
+ * step, or a bundle) and predict from C, as XGBoost's and LightGBM's C APIs
+ * do: rows x columns of doubles in, a caller-sized array of doubles out.
+ *
+ *   sl_model *m;
+ *   if (sl_model_load("model.slm", &m) != 0)
+ *           fprintf(stderr, "%s\n", sl_errmsg());
+ *   size_t p = sl_model_n_inputs(m), k = sl_model_n_outputs(m);
+ *   double row[p], out[k];
+ *   ... fill row in sl_model_input_name() order ...
+ *   sl_model_predict(m, row, 1, p, out, k);
+ *   sl_model_free(m);
+ *
+ * Inputs, one double per signature column, in signature order:
+ *   numbers          the value; bool 0 or 1; timestamps as microseconds
+ *                    since 1970-01-01T00:00:00Z
+ *   string columns   the value's code (sl_model_input_code); a value the
+ *                    model never saw in training codes as NaN
+ *   missing          NaN
+ * Outputs per row (names from sl_model_output_name):
+ *   regression       "prediction"
+ *   classification   "proba_<class>" for each class (sl_model_class), summing to 1
+ *   anomaly          "score" (higher is more anomalous), "anomaly" (0 or 1)
+ *   forecast         "forecast", "lo80", "hi80", "lo95", "hi95"
+ *
+ * A model handle is immutable once loaded: sl_model_predict may be called
+ * from any number of threads at once on the same handle.
+ */
+#ifndef SLUICE_MODEL_H
+#define SLUICE_MODEL_H
+
+#include <stddef.h>
+
+#include "sluice/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sl_model sl_model;
+
+/*
+ * Loads a model file, checking its format version and its SHA-256 checksum
+ * (a truncated or damaged file is SL_ECORRUPT saying which; a file from a
+ * newer sluice is SL_EUNSUP). *out is freed with sl_model_free.
+ */
+SL_EXPORT int sl_model_load(const char *path, sl_model **out);
+SL_EXPORT void sl_model_free(sl_model *m); /* accepts NULL */
+
+/* "gbdt", "linear", "logistic", "naive_bayes", "iforest", "forecast", "baseline". */
+SL_EXPORT const char *sl_model_algorithm(const sl_model *m);
+/* "regression", "binary", "multiclass", "anomaly", "forecast". */
+SL_EXPORT const char *sl_model_task(const sl_model *m);
+
+SL_EXPORT size_t sl_model_n_inputs(const sl_model *m);
+/* Name and type ("float64", "int64", "bool", "string", "timestamp") of input j. */
+SL_EXPORT const char *sl_model_input_name(const sl_model *m, size_t j);
+SL_EXPORT const char *sl_model_input_type(const sl_model *m, size_t j);
+/*
+ * The code of string value for string input j: 0 and *out_code set (NaN
+ * when the model never saw the value). SL_EINVAL when input j is not a
+ * string column.
+ */
+SL_EXPORT int sl_model_input_code(const sl_model *m, size_t j, const char *value,
+				  double *out_code);
+
+SL_EXPORT size_t sl_model_n_outputs(const sl_model *m);
+SL_EXPORT const char *sl_model_output_name(const sl_model *m, size_t k);
+/* Classifiers: the number of classes and each class label as text (else 0 / NULL). */
+SL_EXPORT size_t sl_model_n_classes(const sl_model *m);
+SL_EXPORT const char *sl_model_class(const sl_model *m, size_t k);
+
+/*
+ * Predicts nrow rows of ncol doubles each (row-major; ncol must equal
+ * sl_model_n_inputs) into out, which holds out_len doubles: at least
+ * nrow * sl_model_n_outputs(m), else SL_EINVAL and nothing is written.
+ * Large batches use every core.
+ */
+SL_EXPORT int sl_model_predict(const sl_model *m, const double *rows, size_t nrow, size_t ncol,
+			       double *out, size_t out_len);
+
+/*
+ * Per-feature contributions of each row's prediction, in the model's raw
+ * score space (log-odds for binary classifiers, per class for multiclass):
+ * for every row and every group (sl_model_explain_groups: 1, or the number
+ * of classes), ncol contributions and then the base value; they sum to the
+ * raw score. out_len must be at least nrow * groups * (ncol + 1).
+ * SL_EUNSUP for an algorithm without explanations.
+ */
+SL_EXPORT size_t sl_model_explain_groups(const sl_model *m);
+SL_EXPORT int sl_model_explain(const sl_model *m, const double *rows, size_t nrow, size_t ncol,
+			       double *out, size_t out_len);
+
+/*
+ * The model's manifest as JSON text: algorithm, task, signature,
+ * hyperparameters, what training recorded (importance, curves) and, for
+ * bundles, metrics and lineage. Newly allocated; free with sl_free.
+ */
+SL_EXPORT int sl_model_describe(const sl_model *m, char **out_json);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

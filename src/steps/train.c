@@ -1,0 +1,222 @@
+/*
+ * The part every train.* step shares (train.h).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "steps/train.h"
+
+void train_data_free(train_data *d)
+{
+	ml_frame_free(&d->train);
+	ds_close(d->train_t);
+	ds_close(d->valid_t);
+	sl__free(d->valid_X);
+	sl__free(d->valid_y);
+	memset(d, 0, sizeof *d);
+}
+
+/* A string option or list of strings as a borrowed array (NULL when absent). */
+static int str_list(step_ctx *ctx, const char *name, const char ***out, size_t *out_n)
+{
+	json_t *v = step_opt_json(ctx, name), *e;
+	size_t i;
+
+	*out = NULL;
+	*out_n = 0;
+	if (!v)
+		return 0;
+	if (json_is_string(v)) {
+		*out = sl__malloc(sizeof **out);
+		if (!*out)
+			return step_fail(ctx, SL_ENOMEM, "out of memory");
+		(*out)[0] = json_string_value(v);
+		*out_n = 1;
+		return 0;
+	}
+	*out = sl__calloc(json_array_size(v) + 1, sizeof **out);
+	if (!*out)
+		return step_fail(ctx, SL_ENOMEM, "out of memory");
+	json_array_foreach(v, i, e) {
+		if (!json_is_string(e))
+			return step_fail(ctx, SL_EINVAL, "with.%s[%zu] must be a column name", name, i);
+		(*out)[(*out_n)++] = json_string_value(e);
+	}
+	return 0;
+}
+
+int train_open(step_ctx *ctx, ml_frame_opts fo, const char *const *extra_exclude,
+	       size_t n_extra, train_data *d)
+{
+	const char *train_path = step_input(ctx, "train"), *valid_path = step_input(ctx, "valid");
+	const char **feats = NULL, **excl = NULL, **all_excl = NULL;
+	size_t n_feats = 0, n_excl = 0;
+	int rc;
+
+	memset(d, 0, sizeof *d);
+	if ((rc = str_list(ctx, "features", &feats, &n_feats)) ||
+	    (rc = str_list(ctx, "exclude", &excl, &n_excl)))
+		goto out;
+	all_excl = sl__calloc(n_excl + n_extra + 1, sizeof *all_excl);
+	if (!all_excl) {
+		rc = step_fail(ctx, SL_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n_excl; i++)
+		all_excl[i] = excl[i];
+	for (size_t i = 0; i < n_extra; i++)
+		all_excl[n_excl + i] = extra_exclude[i];
+	fo.target = step_opt_str(ctx, "target");
+	fo.features = feats;
+	fo.n_features = n_feats;
+	fo.exclude = all_excl;
+	fo.n_exclude = n_excl + n_extra;
+	fo.step = ctx->def->name;
+	if ((rc = ds_open(train_path, 0, &d->train_t)) ||
+	    (valid_path && (rc = ds_open(valid_path, 0, &d->valid_t)))) {
+		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		goto out;
+	}
+	if ((rc = ml_frame_build(d->train_t, &fo, &d->train))) {
+		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		goto out;
+	}
+	for (size_t i = 0; i < d->train.n_warnings; i++)
+		step_log(ctx, "warning: %s", d->train.warnings[i]);
+	step_log(ctx, "%zu training rows, %zu features, task %s", d->train.n,
+		 d->train.sig.n_features, ml_task_name(d->train.sig.task));
+	if (d->valid_t && ds_nrow(d->valid_t) > 0) {
+		rc = ml_frame_apply(&d->train.sig, d->valid_t, &d->valid_X,
+				    d->train.sig.target ? &d->valid_y : NULL);
+		if (rc) {
+			rc = step_fail(ctx, rc, "valid: %s", sl_errmsg());
+			goto out;
+		}
+		d->n_valid = ds_nrow(d->valid_t);
+		if (d->train.sig.target && !d->valid_y) {
+			rc = step_fail(ctx, SL_EINVAL, "valid: the target column '%s' is missing",
+				       d->train.sig.target);
+			goto out;
+		}
+	}
+out:
+	sl__free(feats);
+	sl__free(excl);
+	sl__free(all_excl);
+	if (rc)
+		train_data_free(d);
+	return rc;
+}
+
+static int set_num(json_t *obj, const char *prefix, const char *name, double v)
+{
+	char key[128];
+
+	if (!isfinite(v))
+		return 0; /* undefined (one class in the rows): not recorded */
+	snprintf(key, sizeof key, "%s_%s", prefix, name);
+	return json_object_set_new(obj, key, json_real(v)) ? sl__err(SL_ENOMEM, "out of memory")
+							   : 0;
+}
+
+int train_score_into(const ml_signature *sig, const double *y, const double *p, size_t n,
+		     const char *prefix, json_t *obj)
+{
+	size_t k = sig->n_outputs;
+	int rc = 0;
+
+	switch (sig->task) {
+	case ML_BINARY: {
+		double *p1 = sl__malloc((n ? n : 1) * sizeof *p1);
+		if (!p1)
+			return sl__err(SL_ENOMEM, "out of memory");
+		for (size_t i = 0; i < n; i++)
+			p1[i] = p[i * k + 1];
+		rc = set_num(obj, prefix, "auc", ml_metric_auc(y, p1, NULL, n));
+		if (!rc)
+			rc = set_num(obj, prefix, "logloss", ml_metric_logloss(y, p1, NULL, n));
+		sl__free(p1);
+		if (!rc)
+			rc = set_num(obj, prefix, "accuracy", ml_metric_accuracy(y, p, k, NULL, n));
+		break;
+	}
+	case ML_MULTICLASS:
+		rc = set_num(obj, prefix, "logloss", ml_metric_mlogloss(y, p, k, NULL, n));
+		if (!rc)
+			rc = set_num(obj, prefix, "accuracy", ml_metric_accuracy(y, p, k, NULL, n));
+		break;
+	case ML_REGRESSION:
+		rc = set_num(obj, prefix, "rmse", ml_metric_rmse(y, p, NULL, n));
+		if (!rc)
+			rc = set_num(obj, prefix, "mae", ml_metric_mae(y, p, NULL, n));
+		if (!rc)
+			rc = set_num(obj, prefix, "r2", ml_metric_r2(y, p, NULL, n));
+		break;
+	case ML_ANOMALY:
+	case ML_FORECAST:
+		break; /* scored by evaluate, which knows about labels and time */
+	}
+	return rc;
+}
+
+/* Predicts X (n rows) with m and adds the scores to obj. */
+static int score(const ml_model *m, const double *X, const double *y, size_t n,
+		 const char *prefix, json_t *obj)
+{
+	double *p;
+	int rc;
+
+	if (n == 0 || !y)
+		return 0;
+	p = sl__malloc(n * m->sig.n_outputs * sizeof *p);
+	if (!p)
+		return sl__err(SL_ENOMEM, "out of memory");
+	rc = ml_model_predict(m, X, n, p);
+	if (!rc)
+		rc = train_score_into(&m->sig, y, p, n, prefix, obj);
+	sl__free(p);
+	return rc;
+}
+
+int train_finish(step_ctx *ctx, train_data *d, ml_model *m)
+{
+	const char *out = step_output(ctx, "model");
+	json_t *scores = json_object(), *meta, *v;
+	double *X = NULL;
+	const char *key;
+	int rc;
+
+	if (!scores) {
+		ml_model_free(m);
+		return step_fail(ctx, SL_ENOMEM, "out of memory");
+	}
+	rc = score(m, d->valid_X, d->valid_y, d->n_valid, "valid", scores);
+	if (!rc && d->train.y && !(rc = ml_frame_matrix(&d->train, &X)))
+		rc = score(m, X, d->train.y, d->train.n, "train", scores);
+	sl__free(X);
+	if (rc) {
+		json_decref(scores);
+		ml_model_free(m);
+		return step_fail(ctx, rc, "scoring the model: %s", sl_errmsg());
+	}
+	json_object_foreach(scores, key, v) {
+		step_metric(ctx, key, json_real_value(v));
+		step_log(ctx, "%s = %.6g", key, json_real_value(v));
+	}
+	/* The scores travel with the model: a bundle made from it shows them. */
+	json_object_set_new(m->info, "scores", scores);
+	rc = ml_model_save(m, NULL, out);
+	if (rc) {
+		ml_model_free(m);
+		return step_fail(ctx, rc, "writing the model: %s", sl_errmsg());
+	}
+	meta = json_pack("{s:s, s:s, s:I}", "algorithm", m->ops->algorithm, "task",
+			 ml_task_name(m->sig.task), "inputs", (json_int_t)m->sig.n_features);
+	if (meta && m->sig.target)
+		json_object_set_new(meta, "target", json_string(m->sig.target));
+	if (meta)
+		step_output_meta(ctx, "model", meta);
+	ml_model_free(m);
+	return 0;
+}

@@ -1,0 +1,58 @@
+/*
+ * What every train.* step shares (train.c): reading the `train` and
+ * optional `valid` inputs into frames, the options every trainer has
+ * (target, features, exclude), the validation scores recorded as the step's
+ * metrics, and writing the `model` output. A trainer step is then: declare
+ * options, call train_open, fit, call train_finish. Prefix train_.
+ */
+#ifndef SLUICE_STEPS_TRAIN_H
+#define SLUICE_STEPS_TRAIN_H
+
+#include "ml/ml.h"
+#include "steps/step.h"
+
+/* The options every train.* step declares first in its table (macro, so
+ * each table stays one static array). */
+#define TRAIN_COMMON_OPTS                                                                   \
+	{"target", OPT_STRING, true, NULL, "the column to predict"},                        \
+	{"features", OPT_STRING_LIST, false, NULL,                                          \
+	 "the input columns (default: every column but the target and `exclude`)"},        \
+	{"exclude", OPT_STRING_LIST, false, NULL,                                           \
+	 "columns never used as inputs (ids, free text, leaks of the target)"}
+
+typedef struct train_data {
+	ds_table *train_t;  /* the `train` input */
+	ds_table *valid_t;  /* the `valid` input, or NULL */
+	ml_frame train;     /* frame of train_t */
+	double *valid_X;    /* valid_t coded for the signature (n_valid x p), or NULL */
+	double *valid_y;    /* its targets, or NULL */
+	size_t n_valid;
+} train_data;
+
+/*
+ * Opens the inputs and builds the frames. fo gives what the family accepts
+ * (task, allow_missing, allow_strings); target, features and exclude are
+ * read from the step's options, and extra_exclude (may be NULL) adds
+ * columns the family uses otherwise (a forecaster's time and by). Frame
+ * warnings go to the step's log. On failure the step has failed (message
+ * set) and d is cleared.
+ */
+int train_open(step_ctx *ctx, ml_frame_opts fo, const char *const *extra_exclude,
+	       size_t n_extra, train_data *d);
+void train_data_free(train_data *d); /* accepts a zeroed d */
+
+/*
+ * Scores m on the validation rows (when there are any) and on the training
+ * rows, and records task-appropriate metrics as the step's metrics:
+ * classifiers "<set>_accuracy", "<set>_logloss" and, binary, "<set>_auc";
+ * regression "<set>_rmse", "<set>_mae", "<set>_r2"; set is train or valid.
+ * Then writes m to the `model` output with a summary of it as the
+ * artifact's metadata. Takes ownership of m.
+ */
+int train_finish(step_ctx *ctx, train_data *d, ml_model *m);
+
+/* Task-appropriate metrics of predictions p (n x outputs) against y, into obj. */
+int train_score_into(const ml_signature *sig, const double *y, const double *p, size_t n,
+		     const char *prefix, json_t *obj);
+
+#endif
