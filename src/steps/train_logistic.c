@@ -1,0 +1,130 @@
+/*
+ * train.logistic: a binary or multinomial logistic regression on the
+ * `train` input; src/ml/logistic.c fits it. String features are one-hot
+ * encoded by the model itself; a missing value in a feature is refused
+ * (impute it in a wrangle step).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ml/glm.h"
+#include "steps/train.h"
+
+static const step_opt opts[] = {
+	TRAIN_COMMON_OPTS,
+	{"penalty", OPT_STRING, false, "l2", "l2 | l1 | none"},
+	{"C", OPT_NUMBER, false, "1.0",
+	 "inverse penalty strength (> 0), as scikit-learn's LogisticRegression"},
+	{"class_weight", OPT_STRING, false, NULL,
+	 "balanced: weigh each row by n / (classes x rows of its class)"},
+	{"fit_intercept", OPT_BOOL, false, "true", "fit an intercept (unpenalised)"},
+	{"standardize", OPT_BOOL, false, "false",
+	 "penalise the coefficients of standardised features (coefficients are still "
+	 "reported on the original scale)"},
+	{"max_iter", OPT_INT, false, "200", "at most this many solver iterations"},
+	{"tol", OPT_NUMBER, false, "0.00001",
+	 "stop when no gradient component of the objective per unit of row weight exceeds it"},
+	{"threads", OPT_INT, false, "0", "threads (0: every core); results do not depend on it"},
+	{NULL, 0, false, NULL, NULL},
+};
+
+static const step_port inputs[] = {
+	{"train", "dataset", false, "the training rows"},
+	{"valid", "dataset", true, "rows to score the model on (metrics valid_*)"},
+	{NULL, NULL, false, NULL},
+};
+
+static const step_port outputs[] = {
+	{"model", "model", false, "the fitted model"},
+	{NULL, NULL, false, NULL},
+};
+
+static double num(const json_t *with, const char *name, double def)
+{
+	const json_t *v = json_object_get(with, name);
+
+	return json_is_number(v) ? json_number_value(v) : def;
+}
+
+static int read_opts(const json_t *with, logistic_opts *o, char *msg, size_t size)
+{
+	const char *pen = json_string_value(json_object_get(with, "penalty"));
+	const char *cw = json_string_value(json_object_get(with, "class_weight"));
+	const json_t *b;
+
+	memset(o, 0, sizeof *o);
+	if (!logistic_penalty_parse(pen ? pen : "l2", &o->penalty)) {
+		snprintf(msg, size, "with.penalty: '%s' is not a penalty: use l2, l1 or none", pen);
+		return SL_EINVAL;
+	}
+	if (cw && strcmp(cw, "balanced") != 0) {
+		snprintf(msg, size, "with.class_weight: '%s' is not known: use balanced, or leave "
+				    "it out for equal weights", cw);
+		return SL_EINVAL;
+	}
+	o->balanced = cw != NULL;
+	o->C = num(with, "C", 1.0);
+	b = json_object_get(with, "fit_intercept");
+	o->fit_intercept = b ? json_is_true(b) : true;
+	o->standardize = json_is_true(json_object_get(with, "standardize"));
+	o->max_iter = (long)num(with, "max_iter", 200);
+	o->tol = num(with, "tol", 1e-5);
+	o->threads = (unsigned)num(with, "threads", 0);
+	if (logistic_opts_check(o)) {
+		snprintf(msg, size, "train.logistic: %s", sl_errmsg());
+		return SL_EINVAL;
+	}
+	return 0;
+}
+
+static int check(const json_t *with, char *msg, size_t size)
+{
+	logistic_opts o;
+
+	return read_opts(with, &o, msg, size) ? -1 : 0;
+}
+
+static int run(step_ctx *ctx)
+{
+	/* Multiclass here means "a classifier": the frame settles binary or
+	 * multiclass from the number of classes. */
+	ml_frame_opts fo = {.task = ML_MULTICLASS, .allow_strings = true};
+	logistic_opts o;
+	train_data d;
+	ml_model *m;
+	char msg[512];
+	json_t *w, *v;
+	size_t i;
+	int rc;
+
+	if ((rc = read_opts(ctx->with, &o, msg, sizeof msg)))
+		return step_fail(ctx, rc, "%s", msg);
+	if ((rc = train_open(ctx, fo, NULL, 0, &d)))
+		return rc;
+	if ((rc = logistic_fit(&d.train, &o, &m))) {
+		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		train_data_free(&d);
+		return rc;
+	}
+	w = json_object_get(m->info, "warnings");
+	json_array_foreach(w, i, v)
+		step_log(ctx, "warning: %s", json_string_value(v));
+	step_log(ctx, "%s penalty: %lld iterations, converged: %s",
+		 logistic_penalty_name(o.penalty),
+		 (long long)json_integer_value(json_object_get(m->info, "iterations")),
+		 json_is_true(json_object_get(m->info, "converged")) ? "yes" : "no");
+	rc = train_finish(ctx, &d, m);
+	train_data_free(&d);
+	return rc;
+}
+
+const step_def step_train_logistic = {
+	.name = "train.logistic",
+	.version = 1,
+	.summary = "fit a logistic regression (binary or multinomial; l2, l1 or no penalty)",
+	.opts = opts,
+	.inputs = inputs,
+	.outputs = outputs,
+	.run = run,
+	.check = check,
+};

@@ -1,0 +1,108 @@
+/*
+ * train.naive_bayes: a multinomial, Gaussian or Bernoulli naive Bayes
+ * classifier on the `train` input; src/ml/naive_bayes.c fits it. Features
+ * are numbers (counts or tf-idf weights from wrangle's text op for
+ * multinomial); string features are refused with the fix.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ml/nb.h"
+#include "steps/train.h"
+
+static const step_opt opts[] = {
+	TRAIN_COMMON_OPTS,
+	{"kind", OPT_STRING, false, "multinomial", "multinomial | gaussian | bernoulli"},
+	{"alpha", OPT_NUMBER, false, "1.0",
+	 "multinomial, bernoulli: additive (Laplace/Lidstone) smoothing, > 0"},
+	{"var_smoothing", OPT_NUMBER, false, "1e-9",
+	 "gaussian: add this share of the largest feature variance to every variance"},
+	{"binarize", OPT_NUMBER, false, "0.0", "bernoulli: a value above it counts as present"},
+	{"fit_prior", OPT_BOOL, false, "true", "learn class priors (false: uniform)"},
+	{"threads", OPT_INT, false, "0", "threads (0: every core); results do not depend on it"},
+	{NULL, 0, false, NULL, NULL},
+};
+
+static const step_port inputs[] = {
+	{"train", "dataset", false, "the training rows"},
+	{"valid", "dataset", true, "rows to score the model on (metrics valid_*)"},
+	{NULL, NULL, false, NULL},
+};
+
+static const step_port outputs[] = {
+	{"model", "model", false, "the fitted model"},
+	{NULL, NULL, false, NULL},
+};
+
+static double num(const json_t *with, const char *name, double def)
+{
+	const json_t *v = json_object_get(with, name);
+
+	return json_is_number(v) ? json_number_value(v) : def;
+}
+
+static int read_opts(const json_t *with, nb_opts *o, char *msg, size_t size)
+{
+	const char *kind = json_string_value(json_object_get(with, "kind"));
+	const json_t *b;
+
+	memset(o, 0, sizeof *o);
+	if (!nb_kind_parse(kind ? kind : "multinomial", &o->kind)) {
+		snprintf(msg, size, "with.kind: '%s' is not a kind: use multinomial, gaussian or "
+				    "bernoulli", kind);
+		return SL_EINVAL;
+	}
+	o->alpha = num(with, "alpha", 1.0);
+	o->var_smoothing = num(with, "var_smoothing", 1e-9);
+	o->binarize = num(with, "binarize", 0.0);
+	b = json_object_get(with, "fit_prior");
+	o->fit_prior = b ? json_is_true(b) : true;
+	o->threads = (unsigned)num(with, "threads", 0);
+	if (nb_opts_check(o)) {
+		snprintf(msg, size, "train.naive_bayes: %s", sl_errmsg());
+		return SL_EINVAL;
+	}
+	return 0;
+}
+
+static int check(const json_t *with, char *msg, size_t size)
+{
+	nb_opts o;
+
+	return read_opts(with, &o, msg, size) ? -1 : 0;
+}
+
+static int run(step_ctx *ctx)
+{
+	ml_frame_opts fo = {.task = ML_MULTICLASS};
+	nb_opts o;
+	train_data d;
+	ml_model *m;
+	char msg[512];
+	int rc;
+
+	if ((rc = read_opts(ctx->with, &o, msg, sizeof msg)))
+		return step_fail(ctx, rc, "%s", msg);
+	if ((rc = train_open(ctx, fo, NULL, 0, &d)))
+		return rc;
+	if ((rc = nb_fit(&d.train, &o, &m))) {
+		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		train_data_free(&d);
+		return rc;
+	}
+	step_log(ctx, "%s naive Bayes over %zu classes", nb_kind_name(o.kind), m->sig.n_classes);
+	rc = train_finish(ctx, &d, m);
+	train_data_free(&d);
+	return rc;
+}
+
+const step_def step_train_naive_bayes = {
+	.name = "train.naive_bayes",
+	.version = 1,
+	.summary = "fit a naive Bayes classifier: multinomial, gaussian or bernoulli",
+	.opts = opts,
+	.inputs = inputs,
+	.outputs = outputs,
+	.run = run,
+	.check = check,
+};
