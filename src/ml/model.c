@@ -131,6 +131,7 @@ int ml_signature_copy(ml_signature *dst, const ml_signature *src)
 
 int ml_signature_set_outputs(ml_signature *s)
 {
+	static const char *const regression[] = {"prediction"};
 	static const char *const anomaly[] = {"score", "anomaly"};
 	static const char *const forecast[] = {"forecast", "lo80", "hi80", "lo95", "hi95"};
 	const char *const *fixed = NULL;
@@ -141,7 +142,7 @@ int ml_signature_set_outputs(ml_signature *s)
 	s->n_outputs = 0;
 	switch (s->task) {
 	case ML_REGRESSION:
-		fixed = (const char *const[]){"prediction"};
+		fixed = regression;
 		n = 1;
 		break;
 	case ML_ANOMALY:
