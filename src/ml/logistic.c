@@ -172,6 +172,12 @@ int glm_lbfgs(glm_fg_fn fg, void *ctx, double *x, size_t dim, long max_iter, dou
 			fn = fg(ctx, xn, gn);
 			if (isfinite(fn) && fn <= f + 1e-4 * t * dg)
 				break;
+			/* Near the optimum the decrease drowns in the rounding of
+			 * f; a step that keeps f within it and shrinks the
+			 * gradient is progress all the same. */
+			if (isfinite(fn) && fn <= f + 8 * DBL_EPSILON * fabs(f) &&
+			    inf_norm(gn, dim) < inf_norm(g, dim))
+				break;
 			double tq = isfinite(fn) ? -dg * t * t / (2 * (fn - f - t * dg)) : 0.1 * t;
 			t = tq < 0.1 * t ? 0.1 * t : tq > 0.5 * t ? 0.5 * t : tq;
 		}
@@ -188,13 +194,10 @@ int glm_lbfgs(glm_fg_fn fg, void *ctx, double *x, size_t dim, long max_iter, dou
 			if (used < LBFGS_M)
 				used++;
 		}
-		double rel = (f - fn) / fmax(fmax(fabs(f), fabs(fn)), 1);
 		memcpy(x, xn, dim * sizeof *x);
 		memcpy(g, gn, dim * sizeof *g);
 		f = fn;
-		/* Converged when the gradient is small, or when the objective
-		 * no longer moves at working precision (scipy's ftol rule). */
-		conv = inf_norm(g, dim) <= gtol || rel <= 64 * DBL_EPSILON;
+		conv = inf_norm(g, dim) <= gtol;
 	}
 	sl__free(buf);
 	*out_iter = it;
@@ -568,13 +571,11 @@ int logistic_fit(const ml_frame *fr, const logistic_opts *o, ml_model **out)
 		lr_eval(&pb, theta, gbuf);
 		viol = inf_norm(gbuf, dim);
 	}
-	/* Centre what only differences identify: the multinomial intercepts,
-	 * and without a penalty the multinomial coefficients too. */
-	if (G > 1) {
-		for (size_t j = 0; j < st; j++) {
+	/* Without a penalty only differences between the multinomial
+	 * coefficient vectors are identified: centre them. */
+	if (G > 1 && o->penalty == LOGISTIC_NONE) {
+		for (size_t j = 1; j < st; j++) {
 			double mean = 0;
-			if (j > 0 && o->penalty != LOGISTIC_NONE)
-				break;
 			for (size_t k = 0; k < G; k++)
 				mean += theta[k * st + j];
 			mean /= (double)G;
@@ -592,6 +593,15 @@ int logistic_fit(const ml_frame *fr, const logistic_opts *o, ml_model **out)
 			if (o->fit_intercept)
 				icpt[k] -= w * d.mean[c];
 		}
+	}
+	/* Likewise the multinomial intercepts, on the original scale (as
+	 * sklearn's solvers leave them, summing to zero). */
+	if (G > 1) {
+		double mean = 0;
+		for (size_t k = 0; k < G; k++)
+			mean += icpt[k] / (double)G;
+		for (size_t k = 0; k < G; k++)
+			icpt[k] -= mean;
 	}
 	params = json_pack("{s:s, s:f, s:s?, s:b, s:b, s:I, s:f}", "penalty",
 			   logistic_penalty_name(o->penalty), "C", o->C, "class_weight",
