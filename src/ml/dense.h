@@ -42,7 +42,8 @@ int dense_gram(const double *Z, size_t n, size_t q, const double *w, const doubl
  * definite q x q matrix A (only the lower triangle is read; L replaces it,
  * the strict upper triangle is left as it was). Blocked, right-looking.
  * A pivot that falls to rel_tol times diag[j] (the caller's copy of A's
- * diagonal before the factorisation) or below means the column is (numerically) a linear combination of the
+ * diagonal before the factorisation) or below means the column is
+ * (numerically) a linear combination of the
  * columns before it: the function returns -1 - j for the first such column
  * j and A is then undefined; 0 on success.
  */
@@ -51,7 +52,9 @@ long dense_cholesky(double *A, size_t q, const double *diag, double rel_tol);
 /* Solves L L' x = b in place (b becomes x), L from dense_cholesky. */
 void dense_chol_solve(const double *L, size_t q, double *b);
 
-/* Dot product of n doubles, in a fixed order (four partial sums). */
+/* Dot product of n doubles, in a fixed order (eight partial sums). */
 double dense_dot(const double *a, const double *b, size_t n);
+/* y += a x over n doubles. */
+void dense_axpy(double a, const double *x, double *y, size_t n);
 
 #endif

@@ -227,11 +227,6 @@ typedef struct lr_problem {
 	long evals;
 } lr_problem;
 
-static double softplus(double t)
-{
-	return t > 0 ? t + log1p(exp(-t)) : log1p(exp(t));
-}
-
 static void lr_chunk(void *ctx, size_t c, unsigned worker)
 {
 	lr_problem *pb = ctx;
@@ -250,12 +245,13 @@ static void lr_chunk(void *ctx, size_t c, unsigned worker)
 		size_t yi = (size_t)pb->y[i];
 		if (G == 1) {
 			double t = th[0] + dense_dot(th + 1, z, qf), yv = (double)yi;
+			/* One exp serves the loss and the probability:
+			 * log(1 + e^t) = max(t, 0) + log1p(e^-|t|). */
 			double e = exp(-fabs(t)), p = t >= 0 ? 1 / (1 + e) : e / (1 + e);
-			loss += w * (softplus(t) - yv * t);
+			loss += w * (fmax(t, 0) + log1p(e) - yv * t);
 			double r = w * (p - yv);
 			gr[0] += r;
-			for (size_t j = 0; j < qf; j++)
-				gr[1 + j] += r * z[j];
+			dense_axpy(r, z, gr + 1, qf);
 			if (pb->P)
 				pb->P[i] = p;
 			continue;
@@ -275,8 +271,7 @@ static void lr_chunk(void *ctx, size_t c, unsigned worker)
 			double p = exp(mv[k] - lse), r = w * (p - (k == yi ? 1.0 : 0.0));
 			double *g = gr + k * st;
 			g[0] += r;
-			for (size_t j = 0; j < qf; j++)
-				g[1 + j] += r * z[j];
+			dense_axpy(r, z, g + 1, qf);
 			if (pb->P)
 				pb->P[i * G + k] = p;
 		}
