@@ -615,7 +615,11 @@ int glm_load(ml_model *m, const mfile *f)
 		return rc;
 	dims = v;
 	want = sig->task == ML_MULTICLASS ? sig->n_classes : 1;
-	if (dims[1] != want || sig->task == ML_ANOMALY || sig->task == ML_FORECAST)
+	/* predict writes one value per output: the outputs must be what the
+	 * task makes (a prediction, or a probability per class). */
+	if (dims[1] != want || sig->task == ML_ANOMALY || sig->task == ML_FORECAST ||
+	    sig->n_outputs != (sig->task == ML_REGRESSION ? 1 : sig->n_classes) ||
+	    (sig->task == ML_BINARY && sig->n_classes != 2))
 		return sl__err(SL_ECORRUPT, "%s: %llu coefficient groups for a %s model", name,
 			       (unsigned long long)dims[1], ml_task_name(sig->task));
 	if (dims[0] > INT32_MAX)

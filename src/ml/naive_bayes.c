@@ -237,7 +237,8 @@ static int nb_load(ml_model *mm, const mfile *f)
 		return rc;
 	dims = v;
 	if (dims[0] > NB_BERNOULLI || !ml_task_is_classifier(sig->task) ||
-	    dims[1] != sig->n_classes || dims[2] != sig->n_features || dims[1] < 2)
+	    dims[1] != sig->n_classes || dims[2] != sig->n_features || dims[1] < 2 ||
+	    sig->n_outputs != sig->n_classes)
 		return sl__err(SL_ECORRUPT,
 			       "%s: naive Bayes sections (kind %llu, %llu classes, %llu features) "
 			       "do not fit the signature",
