@@ -7,6 +7,33 @@
 
 #include "steps/train.h"
 
+const step_port train_inputs[] = {
+	{"train", "dataset", false, "the training rows"},
+	{"valid", "dataset", true, "rows to score the model on (metrics valid_*)"},
+	{NULL, NULL, false, NULL},
+};
+
+const step_port train_outputs[] = {
+	{"model", "model", false, "the fitted model"},
+	{NULL, NULL, false, NULL},
+};
+
+double train_with_num(const json_t *with, const char *name, double def)
+{
+	const json_t *v = json_object_get(with, name);
+
+	return json_is_number(v) ? json_number_value(v) : def;
+}
+
+void train_log_warnings(step_ctx *ctx, const ml_model *m)
+{
+	json_t *w = json_object_get(m->info, "warnings"), *v;
+	size_t i;
+
+	json_array_foreach(w, i, v)
+		step_log(ctx, "warning: %s", json_string_value(v));
+}
+
 void train_data_free(train_data *d)
 {
 	ml_frame_free(&d->train);

@@ -51,6 +51,18 @@ void train_data_free(train_data *d); /* accepts a zeroed d */
  */
 int train_finish(step_ctx *ctx, train_data *d, ml_model *m);
 
+/* The ports of a supervised trainer: inputs `train` and optional `valid`,
+ * output `model` (each terminated as step.h asks). */
+extern const step_port train_inputs[];
+extern const step_port train_outputs[];
+
+/* A number from a `with` object (for option checks before a ctx exists),
+ * def when absent. */
+double train_with_num(const json_t *with, const char *name, double def);
+
+/* Writes each of the model's info "warnings" to the step's log. */
+void train_log_warnings(step_ctx *ctx, const ml_model *m);
+
 /* Task-appropriate metrics of predictions p (n x outputs) against y, into obj. */
 int train_score_into(const ml_signature *sig, const double *y, const double *p, size_t n,
 		     const char *prefix, json_t *obj);

@@ -28,24 +28,6 @@ static const step_opt opts[] = {
 	{NULL, 0, false, NULL, NULL},
 };
 
-static const step_port inputs[] = {
-	{"train", "dataset", false, "the training rows"},
-	{"valid", "dataset", true, "rows to score the model on (metrics valid_*)"},
-	{NULL, NULL, false, NULL},
-};
-
-static const step_port outputs[] = {
-	{"model", "model", false, "the fitted model"},
-	{NULL, NULL, false, NULL},
-};
-
-static double num(const json_t *with, const char *name, double def)
-{
-	const json_t *v = json_object_get(with, name);
-
-	return json_is_number(v) ? json_number_value(v) : def;
-}
-
 /* Options from `with` (absent ones at their defaults); SL_EINVAL with msg. */
 static int read_opts(const json_t *with, linear_opts *o, char *msg, size_t size)
 {
@@ -58,14 +40,14 @@ static int read_opts(const json_t *with, linear_opts *o, char *msg, size_t size)
 				    "elasticnet", method);
 		return SL_EINVAL;
 	}
-	o->alpha = num(with, "alpha", 1.0);
-	o->l1_ratio = num(with, "l1_ratio", 0.5);
+	o->alpha = train_with_num(with, "alpha", 1.0);
+	o->l1_ratio = train_with_num(with, "l1_ratio", 0.5);
 	b = json_object_get(with, "fit_intercept");
 	o->fit_intercept = b ? json_is_true(b) : true;
 	o->standardize = json_is_true(json_object_get(with, "standardize"));
-	o->max_iter = (long)num(with, "max_iter", 1000);
-	o->tol = num(with, "tol", 1e-4);
-	o->threads = (unsigned)num(with, "threads", 0);
+	o->max_iter = (long)train_with_num(with, "max_iter", 1000);
+	o->tol = train_with_num(with, "tol", 1e-4);
+	o->threads = (unsigned)train_with_num(with, "threads", 0);
 	if (linear_opts_check(o)) {
 		snprintf(msg, size, "train.linear: %s", sl_errmsg());
 		return SL_EINVAL;
@@ -87,8 +69,6 @@ static int run(step_ctx *ctx)
 	train_data d;
 	ml_model *m;
 	char msg[512];
-	json_t *w, *v;
-	size_t i;
 	int rc;
 
 	if ((rc = read_opts(ctx->with, &o, msg, sizeof msg)))
@@ -100,9 +80,7 @@ static int run(step_ctx *ctx)
 		train_data_free(&d);
 		return rc;
 	}
-	w = json_object_get(m->info, "warnings");
-	json_array_foreach(w, i, v)
-		step_log(ctx, "warning: %s", json_string_value(v));
+	train_log_warnings(ctx, m);
 	step_log(ctx, "%s fit of %zu coefficients (%zu features)", linear_method_name(o.method),
 		 json_object_size(json_object_get(m->info, "coefficients")), m->sig.n_features);
 	rc = train_finish(ctx, &d, m);
@@ -115,8 +93,8 @@ const step_def step_train_linear = {
 	.version = 1,
 	.summary = "fit a linear regression: ols, ridge, lasso or elastic net",
 	.opts = opts,
-	.inputs = inputs,
-	.outputs = outputs,
+	.inputs = train_inputs,
+	.outputs = train_outputs,
 	.run = run,
 	.check = check,
 };

@@ -28,24 +28,6 @@ static const step_opt opts[] = {
 	{NULL, 0, false, NULL, NULL},
 };
 
-static const step_port inputs[] = {
-	{"train", "dataset", false, "the training rows"},
-	{"valid", "dataset", true, "rows to score the model on (metrics valid_*)"},
-	{NULL, NULL, false, NULL},
-};
-
-static const step_port outputs[] = {
-	{"model", "model", false, "the fitted model"},
-	{NULL, NULL, false, NULL},
-};
-
-static double num(const json_t *with, const char *name, double def)
-{
-	const json_t *v = json_object_get(with, name);
-
-	return json_is_number(v) ? json_number_value(v) : def;
-}
-
 static int read_opts(const json_t *with, logistic_opts *o, char *msg, size_t size)
 {
 	const char *pen = json_string_value(json_object_get(with, "penalty"));
@@ -63,13 +45,13 @@ static int read_opts(const json_t *with, logistic_opts *o, char *msg, size_t siz
 		return SL_EINVAL;
 	}
 	o->balanced = cw != NULL;
-	o->C = num(with, "C", 1.0);
+	o->C = train_with_num(with, "C", 1.0);
 	b = json_object_get(with, "fit_intercept");
 	o->fit_intercept = b ? json_is_true(b) : true;
 	o->standardize = json_is_true(json_object_get(with, "standardize"));
-	o->max_iter = (long)num(with, "max_iter", 200);
-	o->tol = num(with, "tol", 1e-5);
-	o->threads = (unsigned)num(with, "threads", 0);
+	o->max_iter = (long)train_with_num(with, "max_iter", 200);
+	o->tol = train_with_num(with, "tol", 1e-5);
+	o->threads = (unsigned)train_with_num(with, "threads", 0);
 	if (logistic_opts_check(o)) {
 		snprintf(msg, size, "train.logistic: %s", sl_errmsg());
 		return SL_EINVAL;
@@ -93,8 +75,6 @@ static int run(step_ctx *ctx)
 	train_data d;
 	ml_model *m;
 	char msg[512];
-	json_t *w, *v;
-	size_t i;
 	int rc;
 
 	if ((rc = read_opts(ctx->with, &o, msg, sizeof msg)))
@@ -106,9 +86,7 @@ static int run(step_ctx *ctx)
 		train_data_free(&d);
 		return rc;
 	}
-	w = json_object_get(m->info, "warnings");
-	json_array_foreach(w, i, v)
-		step_log(ctx, "warning: %s", json_string_value(v));
+	train_log_warnings(ctx, m);
 	step_log(ctx, "%s penalty: %lld iterations, converged: %s",
 		 logistic_penalty_name(o.penalty),
 		 (long long)json_integer_value(json_object_get(m->info, "iterations")),
@@ -123,8 +101,8 @@ const step_def step_train_logistic = {
 	.version = 1,
 	.summary = "fit a logistic regression (binary or multinomial; l2, l1 or no penalty)",
 	.opts = opts,
-	.inputs = inputs,
-	.outputs = outputs,
+	.inputs = train_inputs,
+	.outputs = train_outputs,
 	.run = run,
 	.check = check,
 };

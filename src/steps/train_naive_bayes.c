@@ -23,24 +23,6 @@ static const step_opt opts[] = {
 	{NULL, 0, false, NULL, NULL},
 };
 
-static const step_port inputs[] = {
-	{"train", "dataset", false, "the training rows"},
-	{"valid", "dataset", true, "rows to score the model on (metrics valid_*)"},
-	{NULL, NULL, false, NULL},
-};
-
-static const step_port outputs[] = {
-	{"model", "model", false, "the fitted model"},
-	{NULL, NULL, false, NULL},
-};
-
-static double num(const json_t *with, const char *name, double def)
-{
-	const json_t *v = json_object_get(with, name);
-
-	return json_is_number(v) ? json_number_value(v) : def;
-}
-
 static int read_opts(const json_t *with, nb_opts *o, char *msg, size_t size)
 {
 	const char *kind = json_string_value(json_object_get(with, "kind"));
@@ -52,12 +34,12 @@ static int read_opts(const json_t *with, nb_opts *o, char *msg, size_t size)
 				    "bernoulli", kind);
 		return SL_EINVAL;
 	}
-	o->alpha = num(with, "alpha", 1.0);
-	o->var_smoothing = num(with, "var_smoothing", 1e-9);
-	o->binarize = num(with, "binarize", 0.0);
+	o->alpha = train_with_num(with, "alpha", 1.0);
+	o->var_smoothing = train_with_num(with, "var_smoothing", 1e-9);
+	o->binarize = train_with_num(with, "binarize", 0.0);
 	b = json_object_get(with, "fit_prior");
 	o->fit_prior = b ? json_is_true(b) : true;
-	o->threads = (unsigned)num(with, "threads", 0);
+	o->threads = (unsigned)train_with_num(with, "threads", 0);
 	if (nb_opts_check(o)) {
 		snprintf(msg, size, "train.naive_bayes: %s", sl_errmsg());
 		return SL_EINVAL;
@@ -101,8 +83,8 @@ const step_def step_train_naive_bayes = {
 	.version = 1,
 	.summary = "fit a naive Bayes classifier: multinomial, gaussian or bernoulli",
 	.opts = opts,
-	.inputs = inputs,
-	.outputs = outputs,
+	.inputs = train_inputs,
+	.outputs = train_outputs,
 	.run = run,
 	.check = check,
 };
