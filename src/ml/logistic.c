@@ -265,6 +265,8 @@ static void lr_chunk(void *ctx, size_t c, unsigned worker)
 		}
 		for (size_t k = 0; k < G; k++)
 			se += exp(mv[k] - mx);
+		/* se >= 1: the largest margin contributes exp(0) (G >= 3 here). */
+		// cppcheck-suppress invalidFunctionArg
 		double lse = mx + log(se);
 		loss += w * (lse - mv[yi]);
 		for (size_t k = 0; k < G; k++) {
