@@ -104,7 +104,8 @@ void ml_signature_clear(ml_signature *s); /* frees the contents; accepts a zeroe
 int ml_signature_copy(ml_signature *dst, const ml_signature *src);
 /*
  * Fills s->outputs from s->task and s->classes (the names above). Called by
- * ml_frame_build; a family with other outputs may set its own after it.
+ * ml_frame_build. The count is fixed by the task (a loaded signature with
+ * another count is refused), so the names are the only freedom.
  */
 int ml_signature_set_outputs(ml_signature *s);
 /* Index of feature name, or -1. */

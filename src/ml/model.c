@@ -239,6 +239,23 @@ int ml_signature_to_json(const ml_signature *s, json_t **out)
 	return 0;
 }
 
+/* How many outputs a task has (ml.h); classifiers one per class. */
+static size_t task_outputs(const ml_signature *s)
+{
+	switch (s->task) {
+	case ML_REGRESSION:
+		return 1;
+	case ML_ANOMALY:
+		return 2;
+	case ML_FORECAST:
+		return 5;
+	case ML_BINARY:
+	case ML_MULTICLASS:
+		return s->n_classes;
+	}
+	return 0;
+}
+
 static int strv_from_json(const json_t *a, const char *where, const char *what, char ***out,
 			  size_t *out_n)
 {
@@ -330,9 +347,13 @@ int ml_signature_from_json(const json_t *j, const char *where, ml_signature *s)
 		ml_signature_clear(s);
 		return rc;
 	}
-	if (s->n_outputs == 0 || (ml_task_is_classifier(s->task) && s->n_classes < 2)) {
+	/* Every family sizes predict's output from n_outputs: a file whose
+	 * outputs do not fit its task would make predict write past the
+	 * caller's buffer, so the count is checked here, once for all. */
+	if (s->n_outputs != task_outputs(s) || (ml_task_is_classifier(s->task) && s->n_classes < 2)) {
 		ml_signature_clear(s);
-		return sl__err(SL_ECORRUPT, "%s: signature has no outputs or too few classes", where);
+		return sl__err(SL_ECORRUPT, "%s: the signature's outputs do not fit its task",
+			       where);
 	}
 	return 0;
 }
