@@ -671,33 +671,27 @@ int ml_frame_matrix(const ml_frame *fr, double **out)
 
 /*
  * Maps each dictionary code of table column tj to the model's code for the
- * same string (-1 when the model never saw it), through a sorted copy of
- * the model's dictionary: O((a + b) log b) for dictionaries of a and b.
+ * same string (-1 when the model never saw it).
  */
 static int recode(const ml_feature *f, const ds_table *t, size_t tj, int64_t **out)
 {
 	size_t nd = ds_dict_size(t, tj);
-	dict_ref *sorted = sl__calloc(f->n_dict ? f->n_dict : 1, sizeof *sorted);
 	int64_t *map = sl__malloc((nd ? nd : 1) * sizeof *map);
+	ml_dict_index *ix = NULL;
+	int rc;
 
-	if (!sorted || !map) {
-		sl__free(sorted);
-		sl__free(map);
+	if (!map)
 		return oom();
+	if ((rc = ml_dict_index_build(f, &ix))) {
+		sl__free(map);
+		return rc;
 	}
-	for (uint32_t k = 0; k < f->n_dict; k++) {
-		sorted[k].s = f->dict[k];
-		sorted[k].len = strlen(f->dict[k]);
-		sorted[k].code = k;
-	}
-	qsort(sorted, f->n_dict, sizeof *sorted, cmp_dict_ref);
 	for (size_t c = 0; c < nd; c++) {
-		dict_ref key, *hit;
-		key.s = ds_dict_str(t, tj, (uint32_t)c, &key.len);
-		hit = bsearch(&key, sorted, f->n_dict, sizeof *sorted, cmp_dict_ref);
-		map[c] = hit ? (int64_t)hit->code : -1;
+		size_t len;
+		const char *str = ds_dict_str(t, tj, (uint32_t)c, &len);
+		map[c] = ml_dict_index_find(ix, str, len);
 	}
-	sl__free(sorted);
+	ml_dict_index_free(ix);
 	*out = map;
 	return 0;
 }

@@ -118,6 +118,17 @@ long ml_signature_find(const ml_signature *s, const char *name);
  */
 long ml_signature_code(const ml_signature *s, size_t j, const char *value, size_t len);
 
+/*
+ * An index of one string feature's dictionary for coding many values (a
+ * table's dictionary, a server's requests): O(log n) per lookup. Built once
+ * per feature; read-only afterwards, so threads may share it.
+ */
+typedef struct ml_dict_index ml_dict_index;
+int ml_dict_index_build(const ml_feature *f, ml_dict_index **out);
+/* The code of s (len bytes), or -1 when the feature never saw it. */
+long ml_dict_index_find(const ml_dict_index *ix, const char *s, size_t len);
+void ml_dict_index_free(ml_dict_index *ix); /* accepts NULL */
+
 /* The signature as JSON (manifest "signature") and back (checked). */
 int ml_signature_to_json(const ml_signature *s, json_t **out);
 int ml_signature_from_json(const json_t *j, const char *where, ml_signature *out);

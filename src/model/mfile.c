@@ -394,6 +394,20 @@ int mfile_section(const mfile *f, const char *name, const void **out_data, size_
 	return sl__err(SL_ECORRUPT, "%s: missing section '%s'", f->name, name);
 }
 
+size_t mfile_n_sections(const mfile *f)
+{
+	return f->n;
+}
+
+void mfile_section_at(const mfile *f, size_t i, const char **out_name, const void **out_data,
+		      size_t *out_len)
+{
+	SL__ASSERT(i < f->n);
+	*out_name = f->s[i].name;
+	*out_data = f->s[i].data;
+	*out_len = f->s[i].len;
+}
+
 int mfile_array(const mfile *f, const char *name, size_t size, size_t count, const void **out_data)
 {
 	size_t len = 0;

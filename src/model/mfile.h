@@ -98,6 +98,11 @@ int mfile_section(const mfile *f, const char *name, const void **out_data, size_
 /* The same, SL_ENOENT without a message when the section is optional. */
 int mfile_section_opt(const mfile *f, const char *name, const void **out_data, size_t *out_len);
 
+/* The sections in file order, for copying a file's sections into another. */
+size_t mfile_n_sections(const mfile *f);
+void mfile_section_at(const mfile *f, size_t i, const char **out_name, const void **out_data,
+		      size_t *out_len);
+
 /*
  * A section read as an array of count elements of size bytes each:
  * SL_ECORRUPT when its length is not exactly count * size.

@@ -1,0 +1,93 @@
+/*
+ * Bundles: what gets deployed. A bundle is a model file (mfile.h) whose
+ * manifest has "kind": "bundle" and also holds the fitted `wrangle`
+ * transform the model's inputs came out of, so that serving and batch
+ * scoring feed the model exactly what training fed it (no skew), plus what
+ * a registry shows about a version: metrics, the gate verdict, lineage.
+ * Prefix bundle_.
+ *
+ *   raw row (JSON object, or typed values in the bundle's input order)
+ *        |  transform_apply_row / _json   (skipped when there is none)
+ *        v
+ *   transformed row  --code by name-->  model inputs (doubles, ml.h)
+ *        |                                     |
+ *        '-- TRANSFORM_REJECTED (a filter)     '--> ml predict -> outputs
+ *
+ * Manifest fields added to a model's (ml_model_save):
+ *   "kind": "bundle", "bundle_format": 1, "name": NAME,
+ *   "transform": the transform's JSON object, or absent,
+ *   "metrics": {name: number}, "verdict": {...} or absent,
+ *   "lineage": {"run", "pipeline_sha256", "datasets": [ids], ...}
+ *
+ * Invariants:
+ *  1. Every model input is produced by the transform (by name, of a type
+ *     that converts), or is a raw input when there is no transform; a
+ *     bundle that breaks this is refused at open, not at the first request.
+ *  2. bundle_row workspaces are per thread; the bundle itself is read-only
+ *     after open and shared by every thread.
+ */
+#ifndef SLUICE_BUNDLE_H
+#define SLUICE_BUNDLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "dataset/transform.h"
+#include "ml/ml.h"
+
+#define BUNDLE_FORMAT 1
+
+/* bundle_open flags. */
+#define BUNDLE_ROWS 1u /* will score rows one at a time: refuse a transform
+			* that needs other rows (lag, rolling) at open */
+
+typedef struct bundle bundle;
+
+/*
+ * Writes a bundle to out_path from the model file at model_path, the
+ * transform artifact at transform_path (NULL: none) and extra manifest
+ * fields (borrowed; "name", "metrics", "verdict", "lineage" ...). The
+ * model's sections are copied unchanged.
+ */
+int bundle_write(const char *model_path, const char *transform_path, const json_t *extra,
+		 const char *out_path);
+
+/*
+ * Opens a bundle, or a plain model file (then there is no transform and the
+ * raw inputs are the model's). Checks the file (mfile.h), the format and
+ * invariant 1. Errors name the file and what is wrong.
+ */
+int bundle_open(const char *path, unsigned flags, bundle **out);
+void bundle_close(bundle *b); /* accepts NULL */
+
+const ml_model *bundle_model(const bundle *b);
+const transform *bundle_transform(const bundle *b); /* NULL when none */
+const json_t *bundle_manifest(const bundle *b);
+
+/* The raw inputs a caller supplies: the transform's inputs, else the model's. */
+size_t bundle_n_inputs(const bundle *b);
+const char *bundle_input_name(const bundle *b, size_t k);
+ds_type bundle_input_type(const bundle *b, size_t k);
+
+typedef struct bundle_row bundle_row;
+
+/* A workspace for scoring single rows (one thread at a time). SL_EUNSUP
+ * naming the operation when the transform needs other rows. */
+int bundle_row_new(const bundle *b, bundle_row **out);
+void bundle_row_free(bundle_row *r); /* accepts NULL */
+
+/*
+ * Scores one raw row given as a JSON object keyed by input name (a missing
+ * key or null is a missing value). x (may be NULL) receives the model's
+ * input doubles (n_features), out the outputs (n_outputs). Returns 0,
+ * TRANSFORM_REJECTED when a filter rejects the row (out untouched), or
+ * SL_EINVAL naming the field that is wrong.
+ */
+int bundle_score_json(const bundle *b, bundle_row *r, const json_t *row, double *x, double *out);
+/* The same from typed values in bundle input order (strings borrowed). */
+int bundle_score_values(const bundle *b, bundle_row *r, const expr_value *in, double *x,
+			double *out);
+
+#endif
