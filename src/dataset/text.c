@@ -181,7 +181,7 @@ bool ds_parse_bool(const char *s, size_t len, bool *out)
 /* ---- timestamps ------------------------------------------------------------- */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (era arithmetic). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+int64_t ds_days_from_civil(int64_t y, int64_t m, int64_t d)
 {
 	y -= m <= 2;
 	int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -191,7 +191,7 @@ static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
 	return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+void ds_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
 	z += 719468;
 	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -283,7 +283,7 @@ bool ds_parse_timestamp(const char *s, size_t len, int64_t *out_us)
 	}
 	if (p != end)
 		return false;
-	int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
+	int64_t secs = ds_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
 	*out_us = secs * 1000000 + frac;
 	return true;
 }
@@ -303,7 +303,7 @@ size_t ds_format_timestamp(int64_t us, char *buf)
 		secs += 86400;
 		days--;
 	}
-	civil_from_days(days, &y, &m, &d);
+	ds_civil_from_days(days, &y, &m, &d);
 	n = snprintf(buf, DS_TS_BUF, "%04lld-%02d-%02dT%02d:%02d:%02d", (long long)y, m, d,
 		     (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
 	if (frac) {

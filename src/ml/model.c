@@ -39,6 +39,7 @@ bool ml_task_parse(const char *name, ml_task *out)
 /* ---- the families ------------------------------------------------------- */
 
 extern const ml_ops ml_baseline_ops;
+extern const ml_ops ml_forecast_ops;
 extern const ml_ops ml_linear_ops;
 extern const ml_ops ml_logistic_ops;
 extern const ml_ops ml_naive_bayes_ops;
@@ -46,6 +47,7 @@ extern const ml_ops ml_naive_bayes_ops;
 /* Sorted by algorithm name; a new family is one line here. */
 static const ml_ops *const families[] = {
 	&ml_baseline_ops,
+	&ml_forecast_ops,
 	&ml_linear_ops,
 	&ml_logistic_ops,
 	&ml_naive_bayes_ops,

@@ -1,0 +1,237 @@
+/*
+ * train.forecast: one forecasting model for every series of a table.
+ *
+ *   train --fc_panel_build--> series by key, on a checked time grid
+ *         --fc_model_fit----> per series a method (or `auto`'s choice),
+ *                             forecasts and intervals for h = 1..horizon
+ *   valid (optional) --ml_forecast_evaluate--> valid_* metrics
+ *         --train_finish----> the `model` output
+ *
+ * The options are checked together before anything runs (check()), so a
+ * misspelt method or ETS model is a FILE:LINE:COL error of the pipeline.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "ml/forecast.h"
+#include "steps/train.h"
+
+static const step_opt opts[] = {
+	{"target", OPT_STRING, true, NULL, "the column to forecast (a number)"},
+	{"time", OPT_STRING, true, NULL,
+	 "the time column: timestamps, ISO dates or integers on a regular grid"},
+	{"by", OPT_STRING_LIST, false, NULL,
+	 "the key column(s) of the series (strings, integers or bools); none: one series"},
+	{"horizon", OPT_INT, true, NULL, "how many steps ahead to forecast (1..10000)"},
+	{"season", OPT_INT, false, "0",
+	 "the seasonal period in steps (1: none; 0: from the grid: monthly 12, quarterly 4, "
+	 "daily 7, weekly 52, hourly 24)"},
+	{"method", OPT_STRING, false, "auto",
+	 "auto | naive | seasonal_naive | drift | ets | theta | gbdt"},
+	{"ets_model", OPT_STRING, false, "ZZZ",
+	 "the ETS family: error, trend, season letters as forecast::ets (ZZZ all, AAdM, MNN, "
+	 "AZZ ...)"},
+	{"origins", OPT_INT, false, "3", "auto: rolling origins of the holdout contest (1..20)"},
+	{"seed", OPT_INT, false, "0", "seed of the simulated intervals"},
+	{"threads", OPT_INT, false, "0", "threads fitting series (0: one per core)"},
+	{NULL, 0, false, NULL, NULL},
+};
+
+static const step_port inputs[] = {
+	{"train", "dataset", false, "the history of every series"},
+	{"valid", "dataset", true, "rows after the history, to score the forecasts on"},
+	{NULL, NULL, false, NULL},
+};
+
+static const step_port outputs[] = {
+	{"model", "model", false, "the forecast model (predict by key and h)"},
+	{NULL, NULL, false, NULL},
+};
+
+static int check(const json_t *with, char *msg, size_t size)
+{
+	const char *method = json_string_value(json_object_get(with, "method"));
+	const char *ets = json_string_value(json_object_get(with, "ets_model"));
+	json_t *h = json_object_get(with, "horizon"), *s = json_object_get(with, "season");
+	json_t *o = json_object_get(with, "origins");
+	fc_method mm;
+	fc_ets_spec spec;
+
+	if (method && !fc_method_parse(method, &mm)) {
+		snprintf(msg, size, "method '%s': use auto, naive, seasonal_naive, drift, ets, "
+				    "theta or gbdt",
+			 method);
+		return -1;
+	}
+	if (ets && !fc_ets_spec_parse(ets, &spec)) {
+		snprintf(msg, size, "ets_model '%s': three letters, error A/M/Z, trend N/A/Ad/Z, "
+				    "season N/A/M/Z (e.g. ZZZ, AAdM, MNN)",
+			 ets);
+		return -1;
+	}
+	if (json_is_integer(h) && (json_integer_value(h) < 1 ||
+				   json_integer_value(h) > FC_MAX_HORIZON)) {
+		snprintf(msg, size, "horizon must be in 1..%d", FC_MAX_HORIZON);
+		return -1;
+	}
+	if (json_is_integer(s) && (json_integer_value(s) < 0 ||
+				   json_integer_value(s) > FC_MAX_SEASON)) {
+		snprintf(msg, size, "season must be in 0..%d (0: from the time grid)",
+			 FC_MAX_SEASON);
+		return -1;
+	}
+	if (json_is_integer(o) && (json_integer_value(o) < 1 || json_integer_value(o) > 20)) {
+		snprintf(msg, size, "origins must be in 1..20");
+		return -1;
+	}
+	return 0;
+}
+
+/* The `by` option as a borrowed array of names. */
+static int by_list(step_ctx *ctx, const char ***out, size_t *n)
+{
+	json_t *v = step_opt_json(ctx, "by"), *e;
+	size_t i;
+
+	*out = NULL;
+	*n = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	*out = sl__calloc(json_is_array(v) ? json_array_size(v) + 1 : 2, sizeof **out);
+	if (!*out)
+		return step_fail(ctx, SL_ENOMEM, "out of memory");
+	if (json_is_string(v)) {
+		(*out)[(*n)++] = json_string_value(v);
+		return 0;
+	}
+	json_array_foreach(v, i, e) {
+		if (!json_is_string(e))
+			return step_fail(ctx, SL_EINVAL, "with.by[%zu] must be a column name", i);
+		(*out)[(*n)++] = json_string_value(e);
+	}
+	return 0;
+}
+
+/* Scores on `valid`, as metrics and in the model's info. */
+static int score_valid(step_ctx *ctx, ml_model *m, const ds_table *valid)
+{
+	json_t *rep, *v;
+	const char *key;
+	int rc = ml_forecast_evaluate(m, valid, NULL, &rep);
+
+	if (rc)
+		return step_fail(ctx, rc, "valid: %s", sl_errmsg());
+	json_object_foreach(json_object_get(rep, "metrics"), key, v) {
+		char name[64];
+		if (!json_is_number(v))
+			continue;
+		snprintf(name, sizeof name, "valid_%s", key);
+		step_metric(ctx, name, json_number_value(v));
+		step_log(ctx, "%s = %.6g", name, json_number_value(v));
+	}
+	json_object_foreach(json_object_get(rep, "baseline"), key, v) {
+		char name[64];
+		if (!json_is_number(v))
+			continue;
+		snprintf(name, sizeof name, "valid_baseline_%s", key);
+		step_metric(ctx, name, json_number_value(v));
+	}
+	json_object_foreach(json_object_get(rep, "unmatched"), key, v) {
+		if (json_integer_value(v) > 0)
+			step_log(ctx, "warning: valid: %lld rows %s (not scored)",
+				 (long long)json_integer_value(v), key);
+	}
+	json_object_del(rep, "series");
+	json_object_set_new(m->info, "valid", rep);
+	return 0;
+}
+
+static int run(step_ctx *ctx)
+{
+	const char *target = step_opt_str(ctx, "target"), *time = step_opt_str(ctx, "time");
+	const char *method = step_opt_str(ctx, "method"), *ets = step_opt_str(ctx, "ets_model");
+	const char *vpath = step_input(ctx, "valid");
+	const char **by = NULL;
+	size_t nby = 0;
+	train_data d = {0};
+	fc_panel p = {0};
+	fc_opts o = {0};
+	ml_model *m = NULL;
+	char pname[64];
+	int64_t season = step_opt_int(ctx, "season", 0);
+	int rc;
+
+	if (!fc_method_parse(method ? method : "auto", &o.method) ||
+	    !fc_ets_spec_parse(ets ? ets : "ZZZ", &o.ets))
+		return step_fail(ctx, SL_EINVAL, "bad method or ets_model");
+	if (o.method == FC_GBDT)
+		return step_fail(ctx, SL_EUNSUP,
+				 "method gbdt: forecasting with gradient-boosted trees on lag "
+				 "features is not in this build yet; use auto, ets or theta");
+	o.horizon = (size_t)step_opt_int(ctx, "horizon", 1);
+	o.origins = (size_t)step_opt_int(ctx, "origins", 3);
+	o.seed = (uint64_t)step_opt_int(ctx, "seed", 0);
+	o.threads = (unsigned)step_opt_int(ctx, "threads", 0);
+	if ((rc = by_list(ctx, &by, &nby)))
+		return rc;
+	if ((rc = ds_open(step_input(ctx, "train"), 0, &d.train_t))) {
+		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		goto out;
+	}
+	if ((rc = fc_panel_build(d.train_t, target, time, by, nby, &p))) {
+		rc = step_fail(ctx, rc, "train: %s", sl_errmsg());
+		goto out;
+	}
+	o.season = season > 0 ? (size_t)season : fc_period_season(&p.period);
+	step_log(ctx, "%zu series, %zu rows, %s, season %zu, horizon %zu, method %s",
+		 p.n_series, p.start[p.n_series], fc_period_name(&p.period, pname, sizeof pname),
+		 o.season, o.horizon, fc_method_name(o.method));
+	if ((rc = fc_model_fit(&p, target, time, &o, &m))) {
+		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		goto out;
+	}
+	step_metric(ctx, "series", (double)p.n_series);
+	{
+		json_t *v;
+		const char *key;
+		json_object_foreach(json_object_get(m->info, "auto_mean_mase"), key, v) {
+			char name[64];
+			snprintf(name, sizeof name, "auto_mase_%s", key);
+			step_metric(ctx, name, json_real_value(v));
+			step_log(ctx, "auto: mean holdout MASE of %s = %.4g", key, json_real_value(v));
+		}
+		json_object_foreach(json_object_get(m->info, "methods_chosen"), key, v) {
+			char name[64];
+			snprintf(name, sizeof name, "chosen_%s", key);
+			step_metric(ctx, name, (double)json_integer_value(v));
+		}
+	}
+	if (vpath) {
+		if ((rc = ds_open(vpath, 0, &d.valid_t))) {
+			rc = step_fail(ctx, rc, "%s", sl_errmsg());
+			goto out;
+		}
+		if ((rc = score_valid(ctx, m, d.valid_t)))
+			goto out;
+	}
+	rc = train_finish(ctx, &d, m);
+	m = NULL;
+out:
+	ml_model_free(m);
+	fc_panel_free(&p);
+	train_data_free(&d);
+	sl__free(by);
+	return rc;
+}
+
+const step_def step_train_forecast = {
+	.name = "train.forecast",
+	.version = 1,
+	.summary = "forecast many time series: naive, seasonal naive, drift, ETS, Theta, or "
+		   "the best of them per series on a rolling-origin holdout",
+	.opts = opts,
+	.inputs = inputs,
+	.outputs = outputs,
+	.run = run,
+	.check = check,
+};
