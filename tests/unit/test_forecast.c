@@ -174,6 +174,158 @@ static void test_ets_austourists(void **state)
 	}
 }
 
+/* ---- the simple methods and Theta, by hand ------------------------------------------ */
+
+static void check_band(const double *o, double f, double sd)
+{
+	assert_near(o[0], f, 1e-12);
+	assert_near(o[1], f - FC_Z80 * sd, 1e-9);
+	assert_near(o[2], f + FC_Z80 * sd, 1e-9);
+	assert_near(o[3], f - FC_Z95 * sd, 1e-9);
+	assert_near(o[4], f + FC_Z95 * sd, 1e-9);
+}
+
+static void test_simple_by_hand(void **state)
+{
+	static const double y[8] = {1, 3, 2, 5, 4, 6, 5, 8};
+	double out[5 * FC_NOUT];
+	fc_fit f;
+
+	(void)state;
+	/* naive: the last value; residuals 2 -1 3 -1 2 -1 3, sum of squares 29. */
+	fc_fit_init(&f);
+	assert_int_equal(fc_simple_fit(FC_NAIVE, y, 8, 4, 5, &f, out), 0);
+	for (size_t k = 1; k <= 5; k++)
+		check_band(out + (k - 1) * FC_NOUT, 8, sqrt(29.0 / 7) * sqrt((double)k));
+	/* seasonal naive, m = 4: 4 6 5 8 then 4 again; residuals all 3. */
+	assert_int_equal(fc_simple_fit(FC_SNAIVE, y, 8, 4, 5, &f, out), 0);
+	static const double sn[5] = {4, 6, 5, 8, 4};
+	for (size_t k = 1; k <= 5; k++)
+		check_band(out + (k - 1) * FC_NOUT, sn[k - 1], 3 * sqrt((double)((k - 1) / 4 + 1)));
+	/* drift: slope (8 - 1) / 7 = 1; residuals 1 -2 2 -2 1 -2 2, 22 over 6. */
+	assert_int_equal(fc_simple_fit(FC_DRIFT, y, 8, 4, 5, &f, out), 0);
+	assert_near(f.drift, 1, 1e-15);
+	for (size_t k = 1; k <= 5; k++) {
+		double kk = (double)k;
+		check_band(out + (k - 1) * FC_NOUT, 8 + kk, sqrt(22.0 / 6) * sqrt(kk * (1 + kk / 7)));
+	}
+	/* Too short: drift needs two values, seasonal naive a season. */
+	assert_int_equal(fc_simple_fit(FC_DRIFT, y, 1, 4, 5, &f, out), SL_EINVAL);
+	assert_int_equal(fc_simple_fit(FC_SNAIVE, y, 3, 4, 5, &f, out), SL_EINVAL);
+	/* The MASE scale: mean |y_t - y_{t-4}| = 3; lag 1 when n <= m. */
+	assert_near(fc_mase_scale(y, 8, 4), 3, 1e-15);
+	assert_near(fc_mase_scale(y, 4, 4), (2 + 1 + 3) / 3.0, 1e-15);
+}
+
+static void test_theta_by_hand(void **state)
+{
+	double out[3 * FC_NOUT], idx[4], y[16];
+	fc_fit f;
+	sl__rng r;
+
+	(void)state;
+	/* level 10, alpha 0.5, slope 1, n = 8: drift term b/2 (k - 1 + a0),
+	 * a0 = (1 - 0.5^8) / 0.5 = 1.9921875. */
+	fc_theta_forecast(0.5, 10, 2, 1, 8, 3, out);
+	for (size_t k = 1; k <= 3; k++)
+		check_band(out + (k - 1) * FC_NOUT, 10 + 0.5 * ((double)k - 1 + 1.9921875),
+			   2 * sqrt(1 + ((double)k - 1) * 0.25));
+	/* A pure multiplicative season comes back exactly from the
+	 * decomposition, and the test finds it. */
+	static const double pat[4] = {1.2, 1.0, 0.8, 1.0};
+	for (size_t t = 0; t < 16; t++)
+		y[t] = 10 * pat[t % 4];
+	assert_int_equal(fc_seasonal_indices(y, 16, 4, true, idx), 0);
+	for (size_t p = 0; p < 4; p++)
+		assert_near(idx[p], pat[p], 1e-12);
+	assert_true(fc_seasonality_test(y, 16, 4));
+	assert_int_equal(fc_seasonal_indices(y, 7, 4, true, idx), SL_EINVAL);
+	/* Noise has no season. */
+	sl__rng_seed(&r, 3);
+	for (size_t t = 0; t < 16; t++)
+		y[t] = 10 + sl__rng_normal(&r);
+	assert_false(fc_seasonality_test(y, 16, 4));
+	/* The whole method on a non-seasonal series is SES (ETS A,N,N) plus
+	 * half the least-squares slope. */
+	double ses[FC_NOUT], st = 0, sv = 0, stt = 0, stv = 0;
+	fc_fit sf;
+	for (size_t t = 0; t < 16; t++) {
+		y[t] = 5 + 0.4 * (double)t + sl__rng_normal(&r);
+		st += (double)t;
+		sv += y[t];
+		stt += (double)t * (double)t;
+		stv += (double)t * y[t];
+	}
+	double b = (16 * stv - st * sv) / (16 * stt - st * st);
+	fc_fit_init(&sf);
+	assert_int_equal(fc_ets_fit(y, 16, 1, (fc_ets_spec){FC_E_ADD, FC_T_NONE, FC_S_NONE}, 1, 0,
+				    0, &sf, ses),
+			 0);
+	fc_fit_init(&f);
+	assert_int_equal(fc_theta_fit(y, 16, 1, 3, &f, out), 0);
+	assert_false(f.seasonal);
+	assert_near(f.drift, b / 2, 1e-12);
+	double want[3 * FC_NOUT];
+	fc_theta_forecast(sf.alpha, ses[0], sf.sigma, b, 16, 3, want);
+	assert_memory_equal(out, want, sizeof want);
+}
+
+/* ---- intervals ----------------------------------------------------------------------- */
+
+/*
+ * Coverage on simulated series whose model is known: random walks for
+ * naive (analytic), an A,N,N process for ETS (analytic) and an M,N,N one
+ * (simulated intervals). Over 400 series x 6 horizons the share of future
+ * values inside each band must be within 4 points of its level.
+ */
+static void test_interval_coverage(void **state)
+{
+	enum { S = 400, N = 60, H = 6 };
+	struct {
+		fc_method method;
+		const char *ets;
+		int process; /* 0 random walk, 1 ANN, 2 MNN */
+	} cases[] = {{FC_NAIVE, NULL, 0}, {FC_ETS, "ANN", 1}, {FC_ETS, "MNN", 2}};
+	double y[N + H], out[H * FC_NOUT];
+	sl__rng r;
+
+	(void)state;
+	for (size_t c = 0; c < SL__ARRAY_LEN(cases); c++) {
+		double in80 = 0, in95 = 0;
+		fc_opts o = opts_of(cases[c].method, H, 1);
+		if (cases[c].ets)
+			assert_true(fc_ets_spec_parse(cases[c].ets, &o.ets));
+		sl__rng_seed(&r, 11 + c);
+		for (size_t s = 0; s < S; s++) {
+			double l = 100;
+			fc_fit f;
+			for (size_t t = 0; t < N + H; t++) {
+				double e = sl__rng_normal(&r);
+				if (cases[c].process == 0) {
+					l += e;
+					y[t] = l;
+				} else if (cases[c].process == 1) {
+					y[t] = l + 2 * e;
+					l += 0.3 * 2 * e;
+				} else {
+					y[t] = l * (1 + 0.05 * e);
+					l *= 1 + 0.3 * 0.05 * e;
+				}
+			}
+			assert_int_equal(fc_fit_series(y, N, &o, s, &f, out), 0);
+			for (size_t k = 0; k < H; k++) {
+				const double *b = out + k * FC_NOUT, a = y[N + k];
+				in80 += a >= b[1] && a <= b[2];
+				in95 += a >= b[3] && a <= b[4];
+			}
+		}
+		in80 /= S * H;
+		in95 /= S * H;
+		if (fabs(in80 - 0.8) > 0.04 || fabs(in95 - 0.95) > 0.04)
+			fail_msg("case %zu: coverage %.3f and %.3f, want 0.80 and 0.95", c, in80, in95);
+	}
+}
+
 /* ---- many series ----------------------------------------------------------------- */
 
 /* Three monthly series of different shapes and lengths. */
@@ -235,6 +387,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ets_austourists),
+		cmocka_unit_test(test_simple_by_hand),
+		cmocka_unit_test(test_theta_by_hand),
+		cmocka_unit_test(test_interval_coverage),
 		cmocka_unit_test(test_by_equals_alone),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
