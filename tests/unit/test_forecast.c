@@ -352,8 +352,8 @@ static void test_by_equals_alone(void **state)
 	ds_table *t = three_series();
 	const char *by[] = {"store"};
 	fc_panel p;
-	ml_model *m, *alone;
-	fc_view v, va;
+	ml_model *m;
+	fc_view v;
 	fc_opts o = opts_of(FC_AUTO, 6, 12);
 
 	(void)state;
@@ -376,8 +376,300 @@ static void test_by_equals_alone(void **state)
 		assert_memory_equal(out, v.fc + s * 6 * FC_NOUT, 6 * FC_NOUT * sizeof *out);
 		free(out);
 	}
-	(void)alone;
-	(void)va;
+	ml_model_free(m);
+	fc_panel_free(&p);
+	ds_close(t);
+}
+
+/* ---- the time grid and its errors ------------------------------------------------------- */
+
+/* A table (k: string, t: int64 or timestamp, y) from parallel arrays. */
+static ds_table *table_of(const char *const *keys, const int64_t *times, bool ts,
+			  const double *ys, size_t n)
+{
+	ds_builder *b;
+	ds_table *t;
+
+	assert_int_equal(ds_builder_new(&b), 0);
+	assert_int_equal(ds_builder_add_col(b, "k", DS_STRING, NULL), 0);
+	assert_int_equal(ds_builder_add_col(b, "t", ts ? DS_TIMESTAMP : DS_INT64, NULL), 0);
+	assert_int_equal(ds_builder_add_col(b, "y", DS_FLOAT64, NULL), 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(ds_append_str(b, 0, keys[i], strlen(keys[i])), 0);
+		assert_int_equal(ds_append_i64(b, 1, times[i]), 0);
+		assert_int_equal(ds_append_f64(b, 2, ys[i]), 0);
+	}
+	assert_int_equal(ds_builder_finish(b, &t), 0);
+	ds_builder_free(b);
+	return t;
+}
+
+static void test_grid(void **state)
+{
+	const char *by[] = {"k"};
+	const char *k6[] = {"a", "a", "a", "b", "b", "b"};
+	double ys[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	fc_panel p;
+	ds_table *t;
+	char name[64];
+
+	(void)state;
+	/* Quarterly, and its arithmetic: Nov 30 + 1 quarter on a month-end grid
+	 * is Feb 28/29. */
+	int64_t q[6] = {MONTH_US(2020, 1), MONTH_US(2020, 4), MONTH_US(2020, 7),
+			MONTH_US(2021, 4), MONTH_US(2021, 7), MONTH_US(2021, 10)};
+	t = table_of(k6, q, true, ys, 6);
+	assert_int_equal(fc_panel_build(t, "y", "t", by, 1, &p), 0);
+	assert_int_equal(p.period.unit, FC_UNIT_MONTH);
+	assert_int_equal(p.period.step, 3);
+	assert_string_equal(fc_period_name(&p.period, name, sizeof name), "quarterly");
+	assert_int_equal(fc_period_season(&p.period), 4);
+	assert_true(fc_period_add(&p.period, q[2], 1) == MONTH_US(2020, 10));
+	assert_int_equal(fc_period_steps(&p.period, q[0], MONTH_US(2021, 1)), 4);
+	assert_true(fc_period_steps(&p.period, q[0], MONTH_US(2020, 2)) == INT64_MIN);
+	fc_panel_free(&p);
+	ds_close(t);
+	int64_t me[3] = {(ds_days_from_civil(2023, 11, 30)) * 86400000000LL,
+			 (ds_days_from_civil(2023, 12, 31)) * 86400000000LL,
+			 (ds_days_from_civil(2024, 1, 31)) * 86400000000LL};
+	t = table_of(k6, me, true, ys, 3);
+	assert_int_equal(fc_panel_build(t, "y", "t", by, 1, &p), 0);
+	assert_true(p.period.month_end);
+	assert_true(fc_period_add(&p.period, me[2], 1) ==
+		    ds_days_from_civil(2024, 2, 29) * 86400000000LL);
+	fc_panel_free(&p);
+	ds_close(t);
+	/* Daily: a fixed step. */
+	int64_t d[3] = {0, 86400000000LL, 2 * 86400000000LL};
+	t = table_of(k6, d, true, ys, 3);
+	assert_int_equal(fc_panel_build(t, "y", "t", by, 1, &p), 0);
+	assert_int_equal(p.period.unit, FC_UNIT_FIXED);
+	assert_string_equal(fc_period_name(&p.period, name, sizeof name), "daily");
+	assert_int_equal(fc_period_season(&p.period), 7);
+	fc_panel_free(&p);
+	ds_close(t);
+
+	/* The errors, each naming the series: a gap, a duplicate, an
+	 * irregular step, a missing value, a single row everywhere. */
+	int64_t gap[6] = {1, 2, 3, 1, 2, 5};
+	t = table_of(k6, gap, false, ys, 6);
+	assert_int_equal(fc_panel_build(t, "y", "t", by, 1, &p), SL_EINVAL);
+	assert_msg_has("series k=b has a gap: 2 missing");
+	assert_msg_has("between 2 and 5");
+	ds_close(t);
+	int64_t dup[6] = {1, 2, 3, 1, 2, 2};
+	t = table_of(k6, dup, false, ys, 6);
+	assert_int_equal(fc_panel_build(t, "y", "t", by, 1, &p), SL_EINVAL);
+	assert_msg_has("series k=b has two rows at 2");
+	ds_close(t);
+	int64_t irr[6] = {0, 2, 4, 0, 2, 5};
+	t = table_of(k6, irr, false, ys, 6);
+	assert_int_equal(fc_panel_build(t, "y", "t", by, 1, &p), SL_EINVAL);
+	assert_msg_has("series k=b: from 2 to 5");
+	assert_msg_has("irregular");
+	ds_close(t);
+	double withnan[6] = {1, 2, 3, 4, NAN, 6};
+	t = table_of(k6, gap, false, withnan, 6);
+	assert_int_equal(fc_panel_build(t, "y", "t", by, 1, &p), SL_EINVAL);
+	assert_msg_has("series k=b has no value of 'y' at 2");
+	ds_close(t);
+	const char *k2[] = {"a", "b"};
+	t = table_of(k2, gap, false, ys, 2);
+	assert_int_equal(fc_panel_build(t, "y", "t", by, 1, &p), SL_EINVAL);
+	assert_msg_has("single row");
+	assert_int_equal(fc_panel_build(t, "y", "when", by, 1, &p), SL_EINVAL);
+	assert_msg_has("the time column 'when' is not in the data (its columns: k, t, y)");
+	ds_close(t);
+}
+
+/* Series too short for the method: the error names the series. */
+static void test_too_short(void **state)
+{
+	ds_table *t = three_series(); /* west has 30 months */
+	const char *by[] = {"store"};
+	fc_panel p;
+	ml_model *m;
+	fc_opts o = opts_of(FC_SNAIVE, 6, 16);
+
+	(void)state;
+	assert_int_equal(fc_panel_build(t, "y", "month", by, 1, &p), 0);
+	assert_int_equal(fc_model_fit(&p, "y", "month", &o, &m), SL_EINVAL);
+	assert_msg_has("series store=west: 30 observations are too few for seasonal_naive with "
+		       "season 16 (needs at least 32: two seasons)");
+	o = opts_of(FC_AUTO, 28, 12);
+	assert_int_equal(fc_model_fit(&p, "y", "month", &o, &m), SL_EINVAL);
+	assert_msg_has("series store=west: 30 observations are too few for method auto with "
+		       "horizon 28");
+	fc_panel_free(&p);
+	ds_close(t);
+}
+
+/* ---- the model ------------------------------------------------------------------------------ */
+
+static char *save_tmp(const ml_model *m, const char *dir, const char *name)
+{
+	char *path = tu_path(dir, name);
+	assert_int_equal(ml_model_save(m, NULL, path), 0);
+	return path;
+}
+
+static void *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	void *buf;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	*len = (size_t)ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc(*len);
+	assert_int_equal(fread(buf, 1, *len, f), *len);
+	fclose(f);
+	return buf;
+}
+
+static void test_model_round_trip(void **state)
+{
+	const char *dir = tu_tmpdir();
+	ds_table *t = three_series();
+	const char *by[] = {"store"};
+	fc_panel p;
+	ml_model *m, *back;
+	fc_opts o = opts_of(FC_AUTO, 6, 12);
+	enum { ROWS = 4 * 9 };
+	double X[ROWS * 2], before[ROWS * FC_NOUT], after[ROWS * FC_NOUT], one[FC_NOUT];
+
+	(void)state;
+	assert_int_equal(fc_panel_build(t, "y", "month", by, 1, &p), 0);
+	o.threads = 2;
+	assert_int_equal(fc_model_fit(&p, "y", "month", &o, &m), 0);
+	assert_int_equal(m->sig.n_features, 2);
+	assert_string_equal(m->sig.features[1].name, "h");
+	assert_string_equal(m->sig.outputs[4], "hi95");
+	/* Keys 0..2 (east, north, west) and an unknown one (NaN), h from 0 to
+	 * 8: only h in 1..6 of known series has numbers. */
+	for (size_t i = 0; i < ROWS; i++) {
+		X[2 * i] = i / 9 < 3 ? (double)(i / 9) : NAN;
+		X[2 * i + 1] = (double)(i % 9);
+	}
+	X[2 * 5 + 1] = 2.5;
+	assert_int_equal(ml_model_predict(m, X, ROWS, before), 0);
+	for (size_t i = 0; i < ROWS; i++) {
+		bool known = i / 9 < 3 && i % 9 >= 1 && i % 9 <= 6 && i != 5;
+		for (size_t k = 0; k < FC_NOUT; k++)
+			assert_true(known ? isfinite(before[i * FC_NOUT + k])
+					  : isnan(before[i * FC_NOUT + k]));
+		/* Row by row gives the same bytes as the batch. */
+		assert_int_equal(ml_model_predict(m, X + 2 * i, 1, one), 0);
+		assert_memory_equal(one, before + i * FC_NOUT, sizeof one);
+	}
+	char *path = save_tmp(m, dir, "m.slm");
+	assert_int_equal(ml_model_load(path, &back), 0);
+	assert_int_equal(ml_model_predict(back, X, ROWS, after), 0);
+	assert_memory_equal(before, after, sizeof before);
+	/* The info: per series its method and the time of each h. */
+	json_t *s0 = json_array_get(json_object_get(back->info, "series"), 0);
+	assert_string_equal(json_string_value(json_object_get(s0, "label")), "store=east");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(s0, "times"), 0)),
+			    "2003-01-01T00:00:00Z");
+	assert_non_null(json_object_get(json_object_get(s0, "scores"), "ets"));
+	/* Through the public API, string keys coded by the model. */
+	sl_model *pm;
+	double code, row[2], pub[FC_NOUT];
+	assert_int_equal(sl_model_load(path, &pm), 0);
+	assert_string_equal(sl_model_algorithm(pm), "forecast");
+	assert_int_equal(sl_model_input_code(pm, 0, "west", &code), 0);
+	row[0] = code;
+	row[1] = 3;
+	assert_int_equal(sl_model_predict(pm, row, 1, 2, pub, FC_NOUT), 0);
+	assert_memory_equal(pub, before + (2 * 9 + 3) * FC_NOUT, sizeof pub);
+	sl_model_free(pm);
+
+	/* Deterministic: one thread or two, the same file. */
+	ml_model *m1;
+	size_t la, lb;
+	o.threads = 1;
+	assert_int_equal(fc_model_fit(&p, "y", "month", &o, &m1), 0);
+	char *path1 = save_tmp(m1, dir, "m1.slm");
+	void *a = slurp(path, &la), *b = slurp(path1, &lb);
+	assert_int_equal(la, lb);
+	assert_memory_equal(a, b, la);
+	free(a);
+	free(b);
+	free(path);
+	free(path1);
+	ml_model_free(m1);
+	ml_model_free(back);
+	ml_model_free(m);
+	fc_panel_free(&p);
+	ds_close(t);
+	tu_rmdir(dir);
+}
+
+/* ---- evaluation ------------------------------------------------------------------------------- */
+
+static void test_evaluate(void **state)
+{
+	ds_table *t = three_series();
+	const char *by[] = {"store"};
+	fc_panel p;
+	ml_model *m;
+	fc_opts o = opts_of(FC_NAIVE, 3, 12);
+	json_t *rep;
+	fc_view v;
+
+	(void)state;
+	assert_int_equal(fc_panel_build(t, "y", "month", by, 1, &p), 0);
+	assert_int_equal(fc_model_fit(&p, "y", "month", &o, &m), 0);
+	assert_int_equal(fc_model_view(m, &v), 0);
+	/* west ends in 2002-06 (30 months): rows for 2002-07..2002-11 (three
+	 * in the horizon, two beyond), one at its last month, one for an
+	 * unknown store, one off the grid (mid-month). */
+	ds_builder *b;
+	ds_table *test;
+	assert_int_equal(ds_builder_new(&b), 0);
+	assert_int_equal(ds_builder_add_col(b, "store", DS_STRING, NULL), 0);
+	assert_int_equal(ds_builder_add_col(b, "month", DS_TIMESTAMP, NULL), 0);
+	assert_int_equal(ds_builder_add_col(b, "y", DS_FLOAT64, NULL), 0);
+	struct {
+		const char *store;
+		int64_t t;
+		double y;
+	} rows[] = {
+		{"west", MONTH_US(2002, 7), 30},  {"west", MONTH_US(2002, 8), 31},
+		{"west", MONTH_US(2002, 9), 29},  {"west", MONTH_US(2002, 10), 28},
+		{"west", MONTH_US(2002, 11), 27}, {"west", MONTH_US(2002, 6), 25},
+		{"south", MONTH_US(2002, 7), 1},  {"west", MONTH_US(2002, 7) + 86400000000LL * 14, 1},
+	};
+	for (size_t i = 0; i < SL__ARRAY_LEN(rows); i++) {
+		assert_int_equal(ds_append_str(b, 0, rows[i].store, strlen(rows[i].store)), 0);
+		assert_int_equal(ds_append_i64(b, 1, rows[i].t), 0);
+		assert_int_equal(ds_append_f64(b, 2, rows[i].y), 0);
+	}
+	assert_int_equal(ds_builder_finish(b, &test), 0);
+	ds_builder_free(b);
+	assert_int_equal(ml_forecast_evaluate(m, test, NULL, &rep), 0);
+	json_t *met = json_object_get(rep, "metrics"), *un = json_object_get(rep, "unmatched");
+	assert_int_equal(json_integer_value(json_object_get(met, "rows")), 3);
+	assert_int_equal(json_integer_value(json_object_get(un, "beyond_horizon")), 2);
+	assert_int_equal(json_integer_value(json_object_get(un, "not_after_training")), 1);
+	assert_int_equal(json_integer_value(json_object_get(un, "unknown_series")), 1);
+	assert_int_equal(json_integer_value(json_object_get(un, "off_grid")), 1);
+	/* naive forecasts the last value: MASE by hand. */
+	double last = p.y[p.start[3] - 1], sc = v.scale[2];
+	double mase = (fabs(30 - last) + fabs(31 - last) + fabs(29 - last)) / 3 / sc;
+	double wape = (fabs(30 - last) + fabs(31 - last) + fabs(29 - last)) / 90;
+	assert_near(json_real_value(json_object_get(met, "mase")), mase, 1e-12);
+	assert_near(json_real_value(json_object_get(met, "wape")), wape, 1e-12);
+	/* The baseline is seasonal naive: the values a year before. */
+	json_t *pts = json_object_get(json_array_get(json_object_get(rep, "series"), 0), "points");
+	assert_int_equal(json_array_size(pts), 3);
+	assert_near(json_real_value(json_object_get(json_array_get(pts, 0), "baseline")),
+		    p.y[p.start[3] - 12], 1e-12);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(pts, 2), "time")),
+			    "2002-09-01T00:00:00Z");
+	json_decref(rep);
+	ds_close(test);
 	ml_model_free(m);
 	fc_panel_free(&p);
 	ds_close(t);
@@ -391,6 +683,10 @@ int main(void)
 		cmocka_unit_test(test_theta_by_hand),
 		cmocka_unit_test(test_interval_coverage),
 		cmocka_unit_test(test_by_equals_alone),
+		cmocka_unit_test(test_grid),
+		cmocka_unit_test(test_too_short),
+		cmocka_unit_test(test_model_round_trip),
+		cmocka_unit_test(test_evaluate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
