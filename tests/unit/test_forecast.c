@@ -675,6 +675,44 @@ static void test_evaluate(void **state)
 	ds_close(t);
 }
 
+/* ---- out of memory ------------------------------------------------------------------------------ */
+
+/* Failing the Nth allocation for every N: an error each time, never a
+ * crash (and no leak: the sanitizer build checks), then success. */
+static void test_oom(void **state)
+{
+	ds_table *t = three_series();
+	const char *by[] = {"store"};
+	int failures = 0;
+	long n;
+
+	(void)state;
+	for (n = 0; n < 10000; n++) {
+		fc_panel p;
+		ml_model *m = NULL;
+		json_t *rep = NULL;
+		fc_opts o = opts_of(FC_THETA, 4, 12);
+		int rc;
+		sl__alloc_fail_after(n);
+		rc = fc_panel_build(t, "y", "month", by, 1, &p);
+		if (!rc) {
+			rc = fc_model_fit(&p, "y", "month", &o, &m);
+			fc_panel_free(&p);
+		}
+		if (!rc)
+			rc = ml_forecast_evaluate(m, t, NULL, &rep);
+		sl__alloc_fail_after(-1);
+		json_decref(rep);
+		ml_model_free(m);
+		if (rc == 0)
+			break;
+		assert_int_equal(rc, SL_ENOMEM);
+		failures++;
+	}
+	assert_true(failures > 10);
+	ds_close(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -687,6 +725,7 @@ int main(void)
 		cmocka_unit_test(test_too_short),
 		cmocka_unit_test(test_model_round_trip),
 		cmocka_unit_test(test_evaluate),
+		cmocka_unit_test(test_oom),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
