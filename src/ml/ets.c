@@ -28,8 +28,9 @@
  *  3. A point where a multiplicative part divides by a non-positive number
  *     has an infinite objective; the search starts from a finite point
  *     (the classical-decomposition start), so it never ends on one.
- *  4. Nothing here allocates: the simplex and the states live on the
- *     stack, so fitting is safe to run on every worker at once.
+ *  4. Fitting allocates nothing (the simplex and the states live on the
+ *     stack) and shares nothing, so it runs on every worker at once; only
+ *     the simulated intervals allocate, their paths.
  */
 #include <float.h>
 #include <math.h>

@@ -676,9 +676,11 @@ int fc_model_fit(const fc_panel *p, const char *target, const char *time, const 
 		*q = 0;
 		json_object_set_new(params, "ets_model", json_string(e));
 	}
-	if ((rc = ml_model_new(&ml_forecast_ops, &sig, params, &m)))
-		goto out;
+	/* ml_model_new takes params whether it succeeds or not. */
+	rc = ml_model_new(&ml_forecast_ops, &sig, params, &m);
 	params = NULL;
+	if (rc)
+		goto out;
 	m->impl = im;
 	im = NULL;
 	series = json_array();
