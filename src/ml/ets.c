@@ -658,10 +658,12 @@ int fc_ets_fit(const double *y, size_t n, size_t m, fc_ets_spec spec, size_t h,
 					continue;
 				if (s != SEASON_N && (m < 2 || m > FC_ETS_MAX_SEASON || n < 2 * m))
 					continue;
-				/* Additive errors with a multiplicative season have
-				 * infinite forecast variance (forecast::ets's
-				 * restrict = TRUE leaves them out too). */
-				if (s == SEASON_M && (!e || !positive))
+				/* Additive errors with a multiplicative season are
+				 * kept (statsmodels' ETSModel fits them; forecast::ets
+				 * leaves them out by default for their unbounded
+				 * forecast variance): on seasonal data they often
+				 * forecast best, and their intervals are simulated. */
+				if (s == SEASON_M && !positive)
 					continue;
 				if (!fit_one(y, n, m, (ets_kind){e, t, s}, &r))
 					continue;
