@@ -1,9 +1,10 @@
 /*
  * Drift tests between a reference profile and current data: PSI, binned
  * two-sample Kolmogorov-Smirnov with its p-value, normed Wasserstein,
- * chi-square homogeneity with its p-value, Jensen-Shannon distance, and the
- * sample-size rule that picks which one decides. See drift.h for the
- * approximations a profile-based reference implies.
+ * chi-square homogeneity with its p-value, the two-proportion Z-test,
+ * Jensen-Shannon distance, and the one rule that picks which of them
+ * decides (drift_choose, drift_decide). See drift.h for the rule and for
+ * the approximations a profile-based reference implies.
  *
  * The special functions are implemented here from their definitions:
  *
@@ -26,7 +27,8 @@
 
 #define PSI_EPS 1e-4
 
-static const char *const test_names[] = {"auto", "ks", "psi", "wasserstein", "chi2", "js", "none"};
+static const char *const test_names[] = {"auto", "ks",   "psi", "wasserstein",
+					 "chi2", "js", "none", "z"};
 
 const char *drift_test_name(drift_test t)
 {
@@ -48,9 +50,11 @@ void drift_opts_default(drift_opts *o)
 	o->psi_threshold = 0.1;
 	o->ks_pvalue = 0.05;
 	o->chi2_pvalue = 0.05;
+	o->z_pvalue = 0.05;
 	o->js_threshold = 0.1;
 	o->wasserstein_threshold = 0.1;
 	o->large_n = 1000;
+	o->few_values = 5;
 	o->numeric_test = DRIFT_AUTO;
 	o->categorical_test = DRIFT_AUTO;
 }
@@ -228,6 +232,96 @@ double drift_chi2(const uint64_t *ref, uint64_t n_ref, const uint64_t *cur, uint
 	return s;
 }
 
+double drift_z(const uint64_t *ref, uint64_t n_ref, const uint64_t *cur, uint64_t n_cur,
+	       size_t k, double *out_p)
+{
+	double p1, p2, pool, se, z;
+
+	*out_p = NAN;
+	if (!n_ref || !n_cur || k == 0)
+		return NAN;
+	p1 = (double)ref[0] / (double)n_ref;
+	p2 = (double)cur[0] / (double)n_cur;
+	pool = ((double)ref[0] + (double)cur[0]) / ((double)n_ref + (double)n_cur);
+	se = sqrt(pool * (1 - pool) * (1 / (double)n_ref + 1 / (double)n_cur));
+	if (!(se > 0)) {
+		/* Both sides hold one and the same value: no evidence of change. */
+		*out_p = 1;
+		return 0;
+	}
+	z = (p1 - p2) / se;
+	*out_p = erfc(fabs(z) / M_SQRT2); /* 2 (1 - Phi(|z|)) without cancellation */
+	return z;
+}
+
+const char *drift_psi_band(double psi)
+{
+	if (isnan(psi))
+		return NULL;
+	return psi < 0.1 ? "none" : psi < 0.25 ? "moderate" : "major";
+}
+
+/* ---- the decision rule --------------------------------------------------- */
+
+drift_test drift_choose(bool numeric, uint64_t n_ref, uint64_t n_values, const drift_opts *o)
+{
+	bool few = n_values > 0 && n_values <= o->few_values;
+	bool large = n_ref > o->large_n;
+	drift_test forced = numeric ? o->numeric_test : o->categorical_test;
+
+	if (forced != DRIFT_AUTO)
+		return forced;
+	if (numeric && !few)
+		return large ? DRIFT_WASSERSTEIN : DRIFT_KS;
+	/* Categories, and numbers with few values (Evidently counts up to 5 as few). */
+	if (large)
+		return DRIFT_JS;
+	return n_values > 0 && n_values <= 2 ? DRIFT_Z : DRIFT_CHI2;
+}
+
+void drift_decide(drift_result *r, const drift_opts *o)
+{
+	drift_test t = drift_choose(r->numeric, r->n_ref, r->n_values, o);
+	double stat = NAN, p = NAN, thr = NAN;
+
+	/* A categorical test on a numeric column needs its value counts; when
+	 * they are unknown the numeric test of the same size decides. */
+	if (r->numeric && (t == DRIFT_CHI2 || t == DRIFT_Z || t == DRIFT_JS) && isnan(r->js))
+		t = r->n_ref > o->large_n ? DRIFT_WASSERSTEIN : DRIFT_KS;
+	switch (t) {
+	case DRIFT_KS:
+		stat = r->ks, p = r->ks_pvalue, thr = o->ks_pvalue;
+		break;
+	case DRIFT_PSI:
+		stat = r->psi, thr = o->psi_threshold;
+		break;
+	case DRIFT_WASSERSTEIN:
+		stat = r->wasserstein_norm, thr = o->wasserstein_threshold;
+		break;
+	case DRIFT_CHI2:
+		stat = r->chi2, p = r->chi2_pvalue, thr = o->chi2_pvalue;
+		break;
+	case DRIFT_Z:
+		stat = r->z, p = r->z_pvalue, thr = o->z_pvalue;
+		break;
+	case DRIFT_JS:
+		stat = r->js, thr = o->js_threshold;
+		break;
+	case DRIFT_AUTO:
+	case DRIFT_NONE:
+		return;
+	}
+	r->test = t;
+	r->statistic = stat;
+	r->p_value = p;
+	r->threshold = thr;
+	/* A p-value test drifts below its level; a distance at or above it. */
+	if (t == DRIFT_KS || t == DRIFT_CHI2 || t == DRIFT_Z)
+		r->drifted = p < thr;
+	else
+		r->drifted = stat >= thr;
+}
+
 /* ---- per-column drift ---------------------------------------------------- */
 
 static void result_init(drift_result *r, const profile_col *ref)
@@ -239,7 +333,69 @@ static void result_init(drift_result *r, const profile_col *ref)
 	r->statistic = r->p_value = r->threshold = NAN;
 	r->psi = r->ks = r->ks_pvalue = r->wasserstein = r->wasserstein_norm = NAN;
 	r->chi2 = r->chi2_df = r->chi2_pvalue = r->js = NAN;
+	r->z = r->z_pvalue = NAN;
 	r->mean_shift = r->out_of_range = NAN;
+}
+
+/*
+ * The categorical statistics of k count cells (js, chi-square, and the
+ * Z-test when at most two cells hold values) into r; n_values becomes the
+ * number of cells that hold any.
+ */
+static void count_tests(drift_result *r, const uint64_t *rc, const uint64_t *cc, size_t k)
+{
+	uint64_t used = 0;
+
+	for (size_t i = 0; i < k; i++)
+		used += rc[i] + cc[i] > 0;
+	r->n_values = used;
+	r->js = drift_js(rc, r->n_ref, cc, r->n_cur, k);
+	r->chi2 = drift_chi2(rc, r->n_ref, cc, r->n_cur, k, &r->chi2_df);
+	r->chi2_pvalue = drift_chi2_sf(r->chi2, r->chi2_df);
+	if (used <= 2) {
+		/* Category 0 must be one that holds values for the test to mean
+		 * anything: the first such cell against the rest. */
+		size_t first = 0;
+		while (first + 1 < k && rc[first] + cc[first] == 0)
+			first++;
+		r->z = drift_z(rc + first, r->n_ref, cc + first, r->n_cur, k - first, &r->z_pvalue);
+	}
+}
+
+/*
+ * A numeric column with few values is tested as categories: the value
+ * counts come from both profiles' top lists, which hold every value when
+ * the distinct count is at most top_k. Leaves r alone otherwise.
+ */
+static void few_value_counts(drift_result *r, const profile_col *ref, const profile_col *cur,
+			     uint64_t few)
+{
+	double vals[2 * DRIFT_FEW_MAX];
+	uint64_t rc[2 * DRIFT_FEW_MAX] = {0}, cc[2 * DRIFT_FEW_MAX] = {0};
+	size_t k = 0;
+
+	if (few > DRIFT_FEW_MAX)
+		few = DRIFT_FEW_MAX;
+	/* n_top is min(top_k, distinct): equal to distinct means all are listed. */
+	if (!cur || few == 0 || ref->distinct > few || cur->distinct > few ||
+	    ref->n_top != ref->distinct || cur->n_top != cur->distinct)
+		return;
+	for (int side = 0; side < 2; side++) {
+		const profile_col *pc = side ? cur : ref;
+		for (size_t i = 0; i < pc->n_top; i++) {
+			size_t c = 0;
+			/* Both profiles round values the same way (profile.h, invariant
+			 * 2), so one value compares equal on both sides. */
+			while (c < k && vals[c] != pc->top[i].num)
+				c++;
+			if (c == k)
+				vals[k++] = pc->top[i].num;
+			(side ? cc : rc)[c] += pc->top[i].count;
+		}
+	}
+	if (k > few)
+		return;
+	count_tests(r, rc, cc, k);
 }
 
 /* The integral over [0, w] of |a + (b - a) t / w| dt. */
@@ -255,15 +411,6 @@ static double scaled(double x, double std)
 	if (std > 0)
 		return x / std;
 	return x == 0 ? 0 : (x > 0 ? INFINITY : -INFINITY);
-}
-
-static void decide(drift_result *r, drift_test t, double stat, double p, double thr)
-{
-	r->test = t;
-	r->statistic = stat;
-	r->p_value = p;
-	r->threshold = thr;
-	r->drifted = isnan(p) ? stat >= thr : p < thr;
 }
 
 void drift_numeric(const profile_col *ref, const uint64_t *cur_bins, const profile_col *cur,
@@ -329,16 +476,9 @@ void drift_numeric(const profile_col *ref, const uint64_t *cur_bins, const profi
 	r->out_of_range = (double)(cur_bins[0] + cur_bins[nb + 1]) / nc;
 	if (cur && cur->n_values && isfinite(cur->mean) && isfinite(ref->mean))
 		r->mean_shift = scaled(cur->mean - ref->mean, ref->std);
-
-	drift_test t = o->numeric_test;
-	if (t == DRIFT_AUTO)
-		t = (n_ref < n_cur ? n_ref : n_cur) > o->large_n ? DRIFT_PSI : DRIFT_KS;
-	if (t == DRIFT_PSI)
-		decide(r, t, r->psi, NAN, o->psi_threshold);
-	else if (t == DRIFT_WASSERSTEIN)
-		decide(r, t, r->wasserstein_norm, NAN, o->wasserstein_threshold);
-	else
-		decide(r, DRIFT_KS, r->ks, r->ks_pvalue, o->ks_pvalue);
+	r->psi_band = drift_psi_band(r->psi);
+	few_value_counts(r, ref, cur, o->few_values);
+	drift_decide(r, o);
 }
 
 typedef struct cat_cell {
@@ -406,22 +546,12 @@ int drift_categorical(const profile_col *ref, const profile_col *cur, const drif
 	k++;
 
 	r->psi = drift_psi(rc, r->n_ref, cc, r->n_cur, k);
-	r->js = drift_js(rc, r->n_ref, cc, r->n_cur, k);
-	r->chi2 = drift_chi2(rc, r->n_ref, cc, r->n_cur, k, &r->chi2_df);
-	r->chi2_pvalue = drift_chi2_sf(r->chi2, r->chi2_df);
+	r->psi_band = drift_psi_band(r->psi);
+	count_tests(r, rc, cc, k);
 	sl__free(cells);
 	sl__free(rc);
 	sl__free(cc);
-
-	drift_test t = o->categorical_test;
-	if (t == DRIFT_AUTO)
-		t = (r->n_ref < r->n_cur ? r->n_ref : r->n_cur) > o->large_n ? DRIFT_JS : DRIFT_CHI2;
-	if (t == DRIFT_JS)
-		decide(r, t, r->js, NAN, o->js_threshold);
-	else if (t == DRIFT_PSI)
-		decide(r, t, r->psi, NAN, o->psi_threshold);
-	else
-		decide(r, DRIFT_CHI2, r->chi2, r->chi2_pvalue, o->chi2_pvalue);
+	drift_decide(r, o);
 	return 0;
 }
 

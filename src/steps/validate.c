@@ -49,8 +49,8 @@ static const step_opt opts[] = {
 	{"infer_categories", OPT_INT, false, "20",
 	 "inference: string columns with at most this many distinct values get a categories rule"},
 	{"drift", OPT_MAP, false, NULL,
-	 "drift settings: psi_threshold, ks_pvalue, chi2_pvalue, js_threshold, "
-	 "wasserstein_threshold, large_n, numeric_test, categorical_test, severity, columns"},
+	 "drift settings: ks_pvalue, chi2_pvalue, z_pvalue, wasserstein_threshold, js_threshold, "
+	 "psi_threshold, large_n, numeric_test, categorical_test, severity, columns"},
 	{NULL, 0, false, NULL, NULL},
 };
 
@@ -126,9 +126,9 @@ static int drift_num(step_ctx *ctx, const json_t *d, const char *key, double lo,
 static int parse_drift(step_ctx *ctx, vconf *c)
 {
 	static const char *const keys[] = {"psi_threshold", "ks_pvalue", "chi2_pvalue",
-					   "js_threshold", "wasserstein_threshold", "large_n",
-					   "numeric_test", "categorical_test", "severity",
-					   "columns"};
+					   "z_pvalue", "js_threshold", "wasserstein_threshold",
+					   "large_n", "numeric_test", "categorical_test",
+					   "severity", "columns"};
 	const json_t *d = step_opt_json(ctx, "drift"), *v;
 	const char *k;
 	json_t *x;
@@ -146,7 +146,7 @@ static int parse_drift(step_ctx *ctx, vconf *c)
 		if (i == SL__ARRAY_LEN(keys))
 			return step_fail(ctx, SL_EINVAL,
 					 "with.drift: unknown key '%s' (expected psi_threshold, "
-					 "ks_pvalue, chi2_pvalue, js_threshold, "
+					 "ks_pvalue, chi2_pvalue, z_pvalue, js_threshold, "
 					 "wasserstein_threshold, large_n, numeric_test, "
 					 "categorical_test, severity, columns)",
 					 k);
@@ -154,6 +154,7 @@ static int parse_drift(step_ctx *ctx, vconf *c)
 	if ((rc = drift_num(ctx, d, "psi_threshold", 0, 1e9, &c->dopts.psi_threshold)) ||
 	    (rc = drift_num(ctx, d, "ks_pvalue", 0, 1, &c->dopts.ks_pvalue)) ||
 	    (rc = drift_num(ctx, d, "chi2_pvalue", 0, 1, &c->dopts.chi2_pvalue)) ||
+	    (rc = drift_num(ctx, d, "z_pvalue", 0, 1, &c->dopts.z_pvalue)) ||
 	    (rc = drift_num(ctx, d, "js_threshold", 0, 1, &c->dopts.js_threshold)) ||
 	    (rc = drift_num(ctx, d, "wasserstein_threshold", 0, 1e9,
 			    &c->dopts.wasserstein_threshold)))
@@ -376,6 +377,7 @@ static json_t *drift_json(const drift_result *d)
 		rc = put(o, "reason", json_string(d->reason));
 	if (!rc && d->test != DRIFT_NONE) {
 		rc = put(x, "psi", num(d->psi));
+		rc = rc ? rc : put(x, "psi_band", d->psi_band ? json_string(d->psi_band) : json_null());
 		if (!rc && d->numeric) {
 			rc = put(x, "ks", num(d->ks));
 			rc = rc ? rc : put(x, "ks_pvalue", num(d->ks_pvalue));
@@ -384,12 +386,16 @@ static json_t *drift_json(const drift_result *d)
 			rc = rc ? rc : put(x, "mean_shift", num(d->mean_shift));
 			rc = rc ? rc : put(x, "out_of_range", num(d->out_of_range));
 		} else if (!rc) {
+			rc = put(x, "new_categories", json_integer((json_int_t)d->new_categories));
+		}
+		/* Value-count tests: categories, and numbers with few values. */
+		if (!rc && (!d->numeric || d->n_values)) {
 			rc = put(x, "js", num(d->js));
 			rc = rc ? rc : put(x, "chi2", num(d->chi2));
 			rc = rc ? rc : put(x, "chi2_df", num(d->chi2_df));
 			rc = rc ? rc : put(x, "chi2_pvalue", num(d->chi2_pvalue));
-			rc = rc ? rc : put(x, "new_categories",
-					   json_integer((json_int_t)d->new_categories));
+			rc = rc ? rc : put(x, "z", num(d->z));
+			rc = rc ? rc : put(x, "z_pvalue", num(d->z_pvalue));
 		}
 	}
 	if (rc) {
@@ -510,12 +516,13 @@ static void log_report(vrun *v)
 				continue;
 			}
 			if (r->numeric)
-				step_log(ctx, "  %-20s %-11s %12s %12s %10s  %-7s  psi %s ks %s "
+				step_log(ctx, "  %-20s %-11s %12s %12s %10s  %-7s  psi %s (%s) ks %s "
 					      "wasserstein %s",
 					 r->column, drift_test_name(r->test), fmt_num(r->statistic, a),
 					 fmt_num(r->p_value, b), fmt_num(r->threshold, c),
 					 r->drifted ? "YES" : "no", fmt_num(r->psi, d),
-					 fmt_num(r->ks, e), fmt_num(r->wasserstein_norm, w));
+					 r->psi_band ? r->psi_band : "-", fmt_num(r->ks, e),
+					 fmt_num(r->wasserstein_norm, w));
 			else
 				step_log(ctx, "  %-20s %-11s %12s %12s %10s  %-7s  js %s chi2 p %s "
 					      "new categories %" PRIu64,
@@ -648,7 +655,7 @@ out:
 
 const step_def step_validate = {
 	.name = "validate",
-	.version = 1,
+	.version = 2,
 	.summary = "check data against a schema, profile it, and test drift against a reference",
 	.opts = opts,
 	.inputs = inputs,

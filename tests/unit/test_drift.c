@@ -2,14 +2,19 @@
  * Profiles and drift tests: the special functions against reference values
  * (computed once with SciPy and written down here), profile statistics
  * against hand-computed numbers, the JSON round trip, and the drift
- * decisions: identical data, a shifted mean, a tiny shift on a large sample
- * (p-value tiny, distance test not alarmed), categories with a new value.
+ * decisions of the one rule (Evidently's default): identical data, a
+ * shifted mean, a 0.3 standard deviation shift over 4,000 rows against
+ * 5,000 (flagged by the normalised Wasserstein distance although PSI stays
+ * under 0.1), a tiny shift on a large sample (p-value tiny, distance test
+ * not alarmed), small samples decided by KS, chi-square and the Z-test,
+ * numbers with few values tested as categories, categories with a new value.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core.h"
+#include "rng.h"
 #include "dataset/dataset.h"
 #include "monitor/drift.h"
 #include "monitor/profile.h"
@@ -17,36 +22,18 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static uint64_t rng_state;
-
-static double rng_uniform(void)
-{
-	/* xorshift64*: deterministic across platforms. */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (double)((rng_state * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
-}
-
-static double rng_normal(void)
-{
-	double u = rng_uniform(), v = rng_uniform();
-
-	if (u < 1e-300)
-		u = 1e-300;
-	return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
-}
+static sl__rng rng;
 
 static ds_table *normal_table(size_t n, double mean, uint64_t seed)
 {
 	ds_builder *b;
 	ds_table *t;
 
-	rng_state = seed;
+	sl__rng_seed(&rng, seed);
 	assert_int_equal(ds_builder_new(&b), 0);
 	assert_int_equal(ds_builder_add_col(b, "x", DS_FLOAT64, NULL), 0);
 	for (size_t i = 0; i < n; i++)
-		assert_int_equal(ds_append_f64(b, 0, mean + rng_normal()), 0);
+		assert_int_equal(ds_append_f64(b, 0, mean + sl__rng_normal(&rng)), 0);
 	assert_int_equal(ds_builder_finish(b, &t), 0);
 	ds_builder_free(b);
 	return t;
@@ -172,9 +159,9 @@ static void test_sort_keys(void **state)
 	assert_true(profile_key_i64(INT64_MIN) < profile_key_i64(-1));
 	assert_true(profile_key_i64(-1) < profile_key_i64(0));
 	assert_true(profile_unkey_i64(profile_key_i64(-7)) == -7);
-	rng_state = 99;
+	sl__rng_seed(&rng, 99);
 	for (size_t i = 0; i < n; i++)
-		k[i] = profile_key_f64((rng_uniform() - 0.5) * 1e6);
+		k[i] = profile_key_f64((sl__rng_uniform(&rng) - 0.5) * 1e6);
 	profile_sort_u64(k, tmp, n);
 	for (size_t i = 1; i < n; i++)
 		assert_true(k[i - 1] <= k[i]);
@@ -378,13 +365,15 @@ static void test_drift_shifted(void **state)
 	ds_close(a);
 	ds_close(b);
 
-	/* Large samples: PSI decides, and a real shift still is drift. */
+	/* Large samples: the normalised Wasserstein distance decides, and a
+	 * real shift still is drift. */
 	a = normal_table(5000, 0, 5);
 	b = normal_table(5000, 1, 6);
 	drift_of(a, b, &o, &r);
-	assert_int_equal(r.test, DRIFT_PSI);
+	assert_int_equal(r.test, DRIFT_WASSERSTEIN);
 	assert_true(r.drifted);
 	assert_true(r.psi > 0.5);
+	assert_string_equal(r.psi_band, "major");
 	assert_true(isnan(r.p_value));
 	assert_true(r.out_of_range > 0);
 	ds_close(a);
@@ -402,9 +391,11 @@ static void test_drift_large_sample_tiny_shift(void **state)
 	drift_of(a, b, &o, &r);
 	/* The KS p-value alone would call this drift ... */
 	assert_true(r.ks_pvalue < 1e-6);
-	/* ... but a 0.05 sd shift is not one worth an alarm: PSI decides. */
-	assert_int_equal(r.test, DRIFT_PSI);
+	/* ... but a 0.05 sd shift is not one worth an alarm: the distance decides. */
+	assert_int_equal(r.test, DRIFT_WASSERSTEIN);
+	assert_true(r.wasserstein_norm < 0.1);
 	assert_true(r.psi < 0.02);
+	assert_string_equal(r.psi_band, "none");
 	assert_false(r.drifted);
 
 	/* Forcing the p-value test shows the false alarm it would raise. */
@@ -462,6 +453,184 @@ static void test_drift_categories(void **state)
 	ds_close(b);
 }
 
+/*
+ * The case that PSI misses: the mean moved by 0.3 standard deviations, 4,000
+ * rows against a reference of 5,000. PSI stays near 0.1 (moderate at most),
+ * the KS p-value is ~0, the normalised Wasserstein distance is ~0.3: with a
+ * large reference the distance decides, and it is drift. The same sizes
+ * with no shift are not.
+ */
+static void test_drift_moderate_shift_large(void **state)
+{
+	ds_table *a = normal_table(5000, 0, 15), *b = normal_table(4000, 0.3, 16);
+	drift_opts o;
+	drift_result r;
+
+	(void)state;
+	drift_opts_default(&o);
+	drift_of(a, b, &o, &r);
+	assert_int_equal(r.test, DRIFT_WASSERSTEIN);
+	assert_true(r.drifted);
+	assert_true(r.wasserstein_norm > 0.25 && r.wasserstein_norm < 0.35);
+	assert_true(r.statistic == r.wasserstein_norm && r.threshold == 0.1);
+	assert_true(r.ks_pvalue < 1e-10);
+	/* PSI alone (the rule before) would have missed it. */
+	assert_true(r.psi < 0.1);
+	assert_string_equal(r.psi_band, "none");
+	assert_int_equal(r.n_ref, 5000);
+	assert_int_equal(r.n_cur, 4000);
+	ds_close(b);
+
+	b = normal_table(4000, 0, 17);
+	drift_of(a, b, &o, &r);
+	assert_int_equal(r.test, DRIFT_WASSERSTEIN);
+	assert_false(r.drifted);
+	assert_true(r.wasserstein_norm < 0.1);
+	assert_string_equal(r.psi_band, "none");
+	ds_close(a);
+	ds_close(b);
+}
+
+/* A bool (or any two-valued) column of a small reference: the Z-test. */
+static ds_table *bool_table(size_t n, size_t n_true)
+{
+	ds_builder *b;
+	ds_table *t;
+
+	assert_int_equal(ds_builder_new(&b), 0);
+	assert_int_equal(ds_builder_add_col(b, "flag", DS_BOOL, NULL), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(ds_append_bool(b, 0, i < n_true), 0);
+	assert_int_equal(ds_builder_finish(b, &t), 0);
+	ds_builder_free(b);
+	return t;
+}
+
+/* An int column holding the values 0..k-1, value v count[v] times. */
+static ds_table *small_int_table(const size_t *count, size_t k)
+{
+	ds_builder *b;
+	ds_table *t;
+
+	assert_int_equal(ds_builder_new(&b), 0);
+	assert_int_equal(ds_builder_add_col(b, "n", DS_INT64, NULL), 0);
+	for (size_t v = 0; v < k; v++)
+		for (size_t i = 0; i < count[v]; i++)
+			assert_int_equal(ds_append_i64(b, 0, (int64_t)v), 0);
+	assert_int_equal(ds_builder_finish(b, &t), 0);
+	ds_builder_free(b);
+	return t;
+}
+
+static void test_drift_rule(void **state)
+{
+	drift_opts o;
+
+	(void)state;
+	drift_opts_default(&o);
+	/* Evidently's default: reference <= 1000 p-values, else distances. */
+	assert_int_equal(drift_choose(true, 1000, 0, &o), DRIFT_KS);
+	assert_int_equal(drift_choose(true, 1001, 0, &o), DRIFT_WASSERSTEIN);
+	assert_int_equal(drift_choose(false, 1000, 7, &o), DRIFT_CHI2);
+	assert_int_equal(drift_choose(false, 1000, 2, &o), DRIFT_Z);
+	assert_int_equal(drift_choose(false, 1001, 2, &o), DRIFT_JS);
+	assert_int_equal(drift_choose(false, 5000, 0, &o), DRIFT_JS);
+	/* Numbers with at most five values are categories. */
+	assert_int_equal(drift_choose(true, 500, 5, &o), DRIFT_CHI2);
+	assert_int_equal(drift_choose(true, 500, 6, &o), DRIFT_KS);
+	assert_int_equal(drift_choose(true, 500, 2, &o), DRIFT_Z);
+	assert_int_equal(drift_choose(true, 5000, 3, &o), DRIFT_JS);
+	/* The caller's settings win. */
+	o.large_n = 10000;
+	assert_int_equal(drift_choose(true, 5000, 0, &o), DRIFT_KS);
+	o.numeric_test = DRIFT_PSI;
+	assert_int_equal(drift_choose(true, 5000, 0, &o), DRIFT_PSI);
+	o.categorical_test = DRIFT_JS;
+	assert_int_equal(drift_choose(false, 10, 2, &o), DRIFT_JS);
+
+	/* The two-proportion Z-test (statsmodels' proportions_ztest, pooled). */
+	const uint64_t ra[] = {30, 70}, ca[] = {45, 55};
+	double p;
+	assert_true(fabs(drift_z(ra, 100, ca, 100, 2, &p) + 2.1908902300206647) < 1e-12);
+	assert_true(fabs(p - 0.02845973691631057) < 1e-14);
+	const uint64_t rb[] = {120, 280}, cb[] = {90, 160};
+	assert_true(fabs(drift_z(rb, 400, cb, 250, 2, &p) + 1.5913728452086682) < 1e-12);
+	assert_true(fabs(p - 0.11152569176875184) < 1e-14);
+	const uint64_t one[] = {50, 0};
+	assert_true(drift_z(one, 50, one, 50, 2, &p) == 0 && p == 1);
+	assert_string_equal(drift_psi_band(0.0997), "none");
+	assert_string_equal(drift_psi_band(0.1), "moderate");
+	assert_string_equal(drift_psi_band(0.25), "major");
+	assert_null(drift_psi_band(NAN));
+}
+
+/* Small references: KS for numbers, chi-square for categories, Z for two values. */
+static void test_drift_small_samples(void **state)
+{
+	drift_opts o;
+	drift_result r;
+	ds_table *a, *b;
+
+	(void)state;
+	drift_opts_default(&o);
+	/* Booleans: 30% true against 45% true, 100 rows each. */
+	a = bool_table(100, 30);
+	b = bool_table(100, 45);
+	drift_of(a, b, &o, &r);
+	assert_int_equal(r.test, DRIFT_Z);
+	assert_int_equal(r.n_values, 2);
+	assert_true(fabs(fabs(r.z) - 2.1908902300206647) < 1e-9);
+	assert_true(fabs(r.p_value - 0.02845973691631057) < 1e-9);
+	assert_true(r.drifted);
+	ds_close(b);
+	b = bool_table(100, 33);
+	drift_of(a, b, &o, &r);
+	assert_int_equal(r.test, DRIFT_Z);
+	assert_false(r.drifted);
+	ds_close(a);
+	ds_close(b);
+
+	/* Numbers with few values are tested on their value counts. */
+	const size_t c3[] = {300, 500, 200}, d3[] = {400, 350, 250};
+	a = small_int_table(c3, 3);
+	b = small_int_table(d3, 3);
+	drift_of(a, b, &o, &r);
+	assert_int_equal(r.test, DRIFT_CHI2);
+	assert_int_equal(r.n_values, 3);
+	assert_true(fabs(r.chi2 - 46.31185807656396) < 1e-9);
+	assert_true(r.drifted);
+	assert_false(isnan(r.ks)); /* the numeric statistics are still there */
+	ds_close(a);
+	ds_close(b);
+	const size_t c2[] = {70, 30}, d2[] = {55, 45};
+	a = small_int_table(c2, 2);
+	b = small_int_table(d2, 2);
+	drift_of(a, b, &o, &r);
+	assert_int_equal(r.test, DRIFT_Z);
+	assert_true(fabs(r.p_value - 0.02845973691631057) < 1e-9);
+	assert_true(r.drifted);
+	ds_close(a);
+	ds_close(b);
+	/* A large reference: Jensen-Shannon on the value counts. */
+	const size_t e3[] = {3000, 5000, 2000}, f3[] = {3020, 4990, 1990};
+	a = small_int_table(e3, 3);
+	b = small_int_table(f3, 3);
+	drift_of(a, b, &o, &r);
+	assert_int_equal(r.test, DRIFT_JS);
+	assert_false(r.drifted);
+	ds_close(a);
+	ds_close(b);
+
+	/* Many values, small reference: KS, shifted by 0.3 sd over 800 rows. */
+	a = normal_table(800, 0, 21);
+	b = normal_table(700, 0.3, 22);
+	drift_of(a, b, &o, &r);
+	assert_int_equal(r.test, DRIFT_KS);
+	assert_true(r.p_value < 0.05 && r.drifted);
+	ds_close(a);
+	ds_close(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -475,6 +644,9 @@ int main(void)
 		cmocka_unit_test(test_drift_shifted),
 		cmocka_unit_test(test_drift_large_sample_tiny_shift),
 		cmocka_unit_test(test_drift_categories),
+		cmocka_unit_test(test_drift_moderate_shift_large),
+		cmocka_unit_test(test_drift_rule),
+		cmocka_unit_test(test_drift_small_samples),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
