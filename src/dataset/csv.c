@@ -17,9 +17,11 @@
  *
  * Types. Each column starts untyped and widens as values arrive:
  * int64 -> float64 -> string; bool (true/false) and timestamp (ISO 8601)
- * widen to string when anything else appears. A column with no value at
- * all is a string column. Overrides fix a column's type, and a value that
- * does not parse as it is a bad row.
+ * widen to string when anything else appears. A number written with a
+ * leading zero ("08123", not "0" or "0.5") is text: ZIP codes and account
+ * numbers survive. A column with no value at all is a string column.
+ * Overrides fix a column's type, and a value that does not parse as it is a
+ * bad row.
  *
  * Bad rows (wrong field count, quote misuse, invalid UTF-8, a field larger
  * than max_field_size, a value against an override) fail the read, or are

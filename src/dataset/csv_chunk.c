@@ -279,12 +279,27 @@ int csv_join(int a, int b)
 	return DS_STRING;
 }
 
+/*
+ * True when a number's text starts with a zero that a number would lose:
+ * "08123", "-007", "00.5" (not "0", "0.5", "-0.25", "0e3"). Such a column is
+ * text (ZIP codes, account numbers, product codes), so inference keeps it a
+ * string; an explicit type in `types` still reads it as a number.
+ */
+static inline bool lead_zero(const char *p, size_t len)
+{
+	size_t k = len && (*p == '-' || *p == '+');
+
+	return len > k + 1 && p[k] == '0' && (unsigned char)(p[k + 1] - '0') < 10;
+}
+
 static int classify(const char *p, size_t len)
 {
 	int64_t i;
 	double d;
 	bool b;
 
+	if (lead_zero(p, len))
+		return DS_STRING;
 	if (ds_parse_i64(p, len, &i))
 		return DS_INT64;
 	if (ds_parse_f64(p, len, &d))
@@ -563,13 +578,13 @@ static int store(const csv_conf *c, csv_chunk *ch, csv_worker *w, size_t j, size
 	for (;;) {
 		switch (col->type) {
 		case DS_INT64:
-			if (ds_parse_i64(s, len, &iv)) {
+			if (ds_parse_i64(s, len, &iv) && !lead_zero(s, len)) {
 				col->data[r] = (uint64_t)iv;
 				return 0;
 			}
 			break;
 		case DS_FLOAT64:
-			if (ds_parse_f64(s, len, &dv)) {
+			if (ds_parse_f64(s, len, &dv) && !lead_zero(s, len)) {
 				memcpy(&col->data[r], &dv, 8);
 				return 0;
 			}

@@ -186,7 +186,7 @@ done:
 
 const step_def step_ingest_csv = {
 	.name = "ingest.csv",
-	.version = 1,
+	.version = 2,
 	.summary = "read CSV files (RFC 4180, glob, type inference) into a dataset",
 	.opts = opts,
 	.inputs = ingest_no_inputs,

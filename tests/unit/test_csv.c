@@ -139,11 +139,56 @@ static void test_inference(void **state)
 	ds_ingest_opts o = {0};
 	o.chunk_size = 4;
 	o.threads = 2;
-	t = csv_ok("a,b\n1,1\n2,2\n3,3.5\n4,x\n05,5\n", &o);
+	t = csv_ok("a,b\n1,1\n2,2\n3,3.5\n4,x\n5,5\n", &o);
 	assert_int_equal(ds_col_type(t, 0), DS_INT64);
 	assert_int_equal(ds_col_type(t, 1), DS_STRING);
 	assert_string_equal(str(t, 1, 2), "3.5");
 	assert_string_equal(str(t, 1, 0), "1");
+	ds_close(t);
+}
+
+/*
+ * Leading zeros are text: ZIP codes, account numbers and product codes
+ * come back unchanged, whatever chunk the first one is in; "0", "0.5" and
+ * "-0.25" are numbers; an explicit type still reads them as numbers.
+ */
+static void test_leading_zeros(void **state)
+{
+	static const char text[] = "zip,acct,code,n,f,neg\n"
+				   "90210,12,7,0,0.5,-0.25\n"
+				   "08123,-007,00.5,0,0.25,-0\n"
+				   "10001,3,1e3,10,1.5,-1\n";
+	ds_ingest_opts o = {0};
+	ds_table *t;
+
+	(void)state;
+	for (size_t chunk = 0; chunk <= 8; chunk += 8) {
+		o.chunk_size = chunk;
+		o.threads = chunk ? 3 : 0;
+		t = csv_ok(text, &o);
+		for (size_t j = 0; j < 3; j++)
+			assert_int_equal(ds_col_type(t, j), DS_STRING);
+		assert_string_equal(str(t, 0, 0), "90210");
+		assert_string_equal(str(t, 0, 1), "08123");
+		assert_string_equal(str(t, 1, 1), "-007");
+		assert_string_equal(str(t, 2, 1), "00.5");
+		assert_string_equal(str(t, 2, 2), "1e3");
+		assert_int_equal(ds_col_type(t, 3), DS_INT64);
+		assert_int_equal(ds_col_type(t, 4), DS_FLOAT64);
+		assert_int_equal(ds_col_type(t, 5), DS_FLOAT64);
+		ds_close(t);
+	}
+
+	/* types: wins over inference. */
+	const char *cols[] = {"zip"};
+	ds_type types[] = {DS_INT64};
+	memset(&o, 0, sizeof o);
+	o.type_cols = cols;
+	o.types = types;
+	o.n_types = 1;
+	t = csv_ok(text, &o);
+	assert_int_equal(ds_col_type(t, 0), DS_INT64);
+	assert_true(ds_col_i64(t, 0)[1] == 8123);
 	ds_close(t);
 }
 
@@ -801,6 +846,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc4180),
 		cmocka_unit_test(test_inference),
+		cmocka_unit_test(test_leading_zeros),
 		cmocka_unit_test(test_overrides_and_nulls),
 		cmocka_unit_test(test_bad_input_fails),
 		cmocka_unit_test(test_skip_and_quarantine),
