@@ -7,7 +7,9 @@
  *   - A field that starts with a double quote is quoted: it ends at the next
  *     quote not doubled, may contain delimiters, CR and LF, and "" stands for
  *     one quote. A quoted field must be followed by a delimiter or the end
- *     of the row. A quote inside an unquoted field is an error.
+ *     of the row. A quote inside an unquoted field is an error, or data
+ *     with quote_literal (then files are not cut into chunks: see
+ *     invariant 1).
  *   - A UTF-8 byte order mark at the start of a file is skipped. All text
  *     must be valid UTF-8.
  *   - Blank lines are skipped when there is more than one column (with one
@@ -373,10 +375,11 @@ static int setup_conf(csv_conf *c, const ds_ingest_opts *opt)
 		else
 			c->long_null = true;
 	}
+	c->quote_literal = opt->quote_literal;
 	c->special[(unsigned char)c->delim] = true;
 	c->special['\n'] = true;
 	c->special['\r'] = true;
-	c->special['"'] = true;
+	c->special['"'] = !c->quote_literal;
 	return 0;
 }
 
@@ -823,7 +826,12 @@ static int read_csv(const ds_source *src, const int *fds, size_t n, const ds_ing
 	for (size_t s = 0; s < n; s++)
 		total += src[s].len;
 	chunk = opt->chunk_size;
-	if (!chunk) {
+	if (rd->conf.quote_literal) {
+		/* A literal quote breaks invariant 1: quote parity no longer
+		 * tells where a row starts, so no chunk may start inside a
+		 * file. Files are still parsed in parallel, one per thread. */
+		chunk = SIZE_MAX;
+	} else if (!chunk) {
 		/* Enough chunks to balance the threads, and small enough that a
 		 * chunk's dictionaries stay in cache (measured: 2 MiB beats 8). */
 		chunk = total / ((size_t)threads * 32);

@@ -168,8 +168,16 @@ bool csv_tokenize(const csv_conf *c, const char *p, const char *limit, csv_row *
 			if (pos < limit && *pos != delim && *pos != '\n' &&
 			    !(*pos == '\r' && (pos + 1 == limit || pos[1] == '\n'))) {
 				row_err(r, pos, "unexpected character after a closing quote");
-				push(r, fp, flen, flags);
-				return skip_rest(r, pos, limit);
+				if (!c->quote_literal) {
+					push(r, fp, flen, flags);
+					return skip_rest(r, pos, limit);
+				}
+				/* Quotes are data after a field's start: the rest of
+				 * the field reads as unquoted text, and the row ends
+				 * where such a field would end. */
+				while (pos < limit && *pos != delim && *pos != '\n' &&
+				       !(*pos == '\r' && (pos + 1 == limit || pos[1] == '\n')))
+					pos++;
 			}
 		} else {
 			unsigned char acc = 0;
@@ -216,7 +224,8 @@ bool csv_tokenize(const csv_conf *c, const char *p, const char *limit, csv_row *
 					row_err(r, fp + bad, "invalid UTF-8");
 			}
 			if (pos < limit && *pos == '"') {
-				row_err(r, pos, "quote inside an unquoted field (quote the whole field)");
+				row_err(r, pos, "quote inside an unquoted field (quote the whole field, "
+						"or set quote_in_field: literal)");
 				push(r, fp, flen, flags);
 				return skip_rest(r, pos, limit);
 			}

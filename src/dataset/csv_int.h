@@ -47,7 +47,9 @@ typedef struct csv_conf {
 	ds_type *override;  /* per column: a fixed type, or CSV_NONE */
 	char **names;
 	ds_on_error on_error;
-	bool special[256]; /* bytes that end an unquoted field: delimiter, CR, LF, quote */
+	bool quote_literal; /* a quote inside an unquoted field is data */
+	bool special[256]; /* bytes that end an unquoted field: delimiter, CR, LF, and
+			    * the quote unless quote_literal */
 } csv_conf;
 
 typedef struct csv_ccol {

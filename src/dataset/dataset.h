@@ -270,6 +270,13 @@ typedef struct ds_ingest_opts {
 					  * the result never depends on it) */
 	ds_reject_fn reject;             /* called when on_error is QUARANTINE */
 	void *reject_arg;
+	bool quote_literal;              /* CSV: a quote inside an unquoted field is
+					  * data (37°36'37.8"N), not a bad row; each
+					  * file is then parsed by one thread (csv.c) */
+	const char *encoding;            /* CSV: the files' encoding when it is not
+					  * UTF-8 ("latin1", "windows-1252", any name
+					  * iconv knows): transcoded to UTF-8 first.
+					  * NULL, "utf-8" and "utf8" read bytes as is */
 	const char *out_path;            /* CSV: also write the dataset file here (as
 					  * ds_builder_write would, same bytes), each
 					  * column as soon as it is merged, so the

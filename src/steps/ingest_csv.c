@@ -32,6 +32,8 @@ static const step_opt opts[] = {
 	{"on_error", OPT_STRING, false, "fail", "bad rows: fail | skip | quarantine"},
 	{"max_field_size", OPT_INT, false, "16777216", "largest field in bytes; larger is a bad row"},
 	{"threads", OPT_INT, false, "0", "parsing threads (0: one per CPU)"},
+	{"quote_in_field", OPT_STRING, false, "strict",
+	 "a quote inside an unquoted field: strict (a bad row) | literal (kept as data)"},
 	{NULL, 0, false, NULL, NULL},
 };
 
@@ -89,6 +91,7 @@ static int str_list(step_ctx *ctx, const char *name, const char ***out, size_t *
 static int decode(step_ctx *ctx, ingest_cfg *c)
 {
 	const char *delim = step_opt_str(ctx, "delimiter");
+	const char *quotes = step_opt_str(ctx, "quote_in_field");
 	int64_t max_field = step_opt_int(ctx, "max_field_size", (int64_t)DS_DEFAULT_MAX_FIELD);
 	int64_t threads = step_opt_int(ctx, "threads", 0);
 	int rc;
@@ -104,6 +107,10 @@ static int decode(step_ctx *ctx, ingest_cfg *c)
 					 "with.delimiter: expected one character other than a quote or a newline");
 		c->o.delimiter = *delim;
 	}
+	if (quotes && strcmp(quotes, "strict") && strcmp(quotes, "literal"))
+		return step_fail(ctx, SL_EINVAL, "with.quote_in_field: expected strict or literal, not '%s'",
+				 quotes);
+	c->o.quote_literal = quotes && !strcmp(quotes, "literal");
 	if (max_field < 1)
 		return step_fail(ctx, SL_EINVAL, "with.max_field_size: must be positive");
 	if (threads < 0 || threads > 64)

@@ -370,6 +370,60 @@ static void test_skip_and_quarantine(void **state)
 	assert_int_equal(csv("a\n\"x\n", 5, &o, &t, &st), SL_EPARSE);
 }
 
+/*
+ * quote_in_field: literal keeps a quote inside an unquoted field as data
+ * (37°36'37.8"N). Quote parity then says nothing about row starts, so the
+ * result must not depend on the chunk size or the threads either.
+ */
+static void test_quote_literal(void **state)
+{
+	static const char text[] = "loc,n\n"
+				   "37\xc2\xb0" "36'37.8\"N,1\n"
+				   "\"quoted, \"\"as ever\"\"\",2\n"
+				   "ab\"\"c,3\n"
+				   "5'11\",\"multi\nline\"\n";
+	ds_ingest_opts o = {0};
+	ds_ingest_stats st;
+	ds_table *t;
+
+	(void)state;
+	expect_fail(text, sizeof text - 1, NULL, "in.csv:2:12: quote inside an unquoted field");
+	o.quote_literal = true;
+	t = csv_ok(text, &o);
+	assert_int_equal(ds_nrow(t), 4);
+	assert_string_equal(str(t, 0, 0), "37\xc2\xb0" "36'37.8\"N");
+	assert_string_equal(str(t, 0, 1), "quoted, \"as ever\"");
+	assert_string_equal(str(t, 0, 2), "ab\"\"c");
+	assert_string_equal(str(t, 0, 3), "5'11\"");
+	assert_string_equal(str(t, 1, 3), "multi\nline");
+	ds_close(t);
+
+	/* Junk after a closing quote is still a bad row; the next row is intact. */
+	o.on_error = DS_ON_ERROR_SKIP;
+	assert_int_equal(csv("a,b\n\"x\"y\"z,1\n2,\"ok\"\n", 20, &o, &t, &st), 0);
+	assert_int_equal(st.rows_rejected, 1);
+	assert_int_equal(ds_nrow(t), 1);
+	assert_string_equal(str(t, 1, 0), "ok");
+	ds_close(t);
+
+	/* Odd quote counts on every row: a chunk boundary found by parity
+	 * would be wrong; the literal dialect does not cut files. */
+	sl__buf b;
+	sl__buf_init(&b, 0);
+	sl__buf_puts(&b, "id,height\n");
+	for (int i = 0; i < 20000; i++)
+		sl__buf_printf(&b, "%d,%d'%d\"\n", i, 4 + i % 3, i % 12);
+	o.on_error = DS_ON_ERROR_FAIL;
+	o.chunk_size = 1000;
+	o.threads = 3;
+	assert_int_equal(csv(b.data, b.len, &o, &t, &st), 0);
+	assert_int_equal(ds_nrow(t), 20000);
+	assert_string_equal(str(t, 1, 12345), "4'9\"");
+	assert_true(ds_col_i64(t, 0)[19999] == 19999);
+	ds_close(t);
+	sl__buf_free(&b);
+}
+
 static void test_big_field(void **state)
 {
 	size_t n = (size_t)10 << 20;
@@ -850,6 +904,7 @@ int main(void)
 		cmocka_unit_test(test_overrides_and_nulls),
 		cmocka_unit_test(test_bad_input_fails),
 		cmocka_unit_test(test_skip_and_quarantine),
+		cmocka_unit_test(test_quote_literal),
 		cmocka_unit_test(test_big_field),
 		cmocka_unit_test(test_chunking_invariance),
 		cmocka_unit_test(test_raw_strings),
