@@ -1003,9 +1003,47 @@ done:
 	return 0;
 }
 
+/*
+ * Sources in another encoding (opt->encoding): each is transcoded to UTF-8
+ * in memory (transcode.c) and read from there, so the parse is the same as
+ * for UTF-8; only memory differs (the UTF-8 copies live until the read
+ * ends). A mapped file's pages are dropped once transcoded.
+ */
+static int read_transcoded(const ds_source *in, bool mapped, size_t n, const ds_ingest_opts *opt,
+			   ds_builder **out_b, ds_ingest_stats *out_stats)
+{
+	ds_source *src = sl__calloc(n ? n : 1, sizeof *src);
+	uint64_t bytes = 0;
+	int rc = 0;
+
+	*out_b = NULL;
+	if (!src)
+		return sl__err(SL_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char *text = NULL;
+		size_t len = 0;
+		rc = ds_transcode(in[i].name, in[i].data, in[i].len, opt->encoding, &text, &len);
+		if (mapped && in[i].len)
+			csv_drop_pages(in[i].data, in[i].len);
+		src[i] = (ds_source){in[i].name, text, len};
+		bytes += in[i].len;
+	}
+	if (rc == 0)
+		rc = read_csv(src, NULL, n, opt, out_b, out_stats);
+	for (size_t i = 0; i < n; i++)
+		sl__free((char *)src[i].data);
+	sl__free(src);
+	/* Input bytes are the files' own, not their UTF-8 size. */
+	if (rc == 0 && out_stats)
+		out_stats->bytes = bytes;
+	return rc;
+}
+
 int ds_csv_read_sources(const ds_source *src, size_t n, const ds_ingest_opts *opt,
 			ds_builder **out_b, ds_ingest_stats *out_stats)
 {
+	if (opt && !ds_encoding_is_utf8(opt->encoding))
+		return read_transcoded(src, false, n, opt, out_b, out_stats);
 	return read_csv(src, NULL, n, opt, out_b, out_stats);
 }
 
@@ -1031,7 +1069,9 @@ int ds_csv_read_files(const char *const *paths, size_t n, const ds_ingest_opts *
 		if (rc == 0)
 			fds[i] = open(paths[i], O_RDONLY | O_CLOEXEC);
 	}
-	if (rc == 0)
+	if (rc == 0 && opt && !ds_encoding_is_utf8(opt->encoding))
+		rc = read_transcoded(src, true, n, opt, out_b, out_stats);
+	else if (rc == 0)
 		rc = read_csv(src, fds, n, opt, out_b, out_stats);
 	for (size_t i = 0; i < n; i++) {
 		ds_unmap_file(&src[i]);

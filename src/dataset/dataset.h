@@ -283,6 +283,11 @@ typedef struct ds_ingest_opts {
 					  * write overlaps the rest of the merge */
 } ds_ingest_opts;
 
+/* True for NULL, "", "utf-8" and "utf8" (any case): nothing to transcode. */
+bool ds_encoding_is_utf8(const char *enc);
+/* 0 when enc is UTF-8 or an encoding iconv knows, else SL_EINVAL with a message. */
+int ds_encoding_check(const char *enc);
+
 /* The default CSV null markers: "", "NA", "N/A", "NULL", "null". */
 extern const char *const ds_default_null_values[];
 extern const size_t ds_n_default_null_values;

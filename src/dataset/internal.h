@@ -97,6 +97,16 @@ int ds_append_dict(ds_builder *b, size_t j, const ds_dict *d, const uint32_t *co
  */
 void ds_advise_huge(void *p, size_t n);
 
+/* ---- encodings (transcode.c) ---- */
+
+/*
+ * Transcodes data[0..len) from enc to UTF-8 into *out (sl__malloc'd, owned
+ * by the caller), *out_len bytes. A byte the encoding does not define is
+ * SL_EPARSE naming name:line:col (of the UTF-8 text) and the byte's offset.
+ */
+int ds_transcode(const char *name, const char *data, size_t len, const char *enc, char **out,
+		 size_t *out_len);
+
 /* Bitmap helpers. */
 static inline void ds_bit_set(uint8_t *bm, size_t i)
 {

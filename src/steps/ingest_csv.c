@@ -34,6 +34,8 @@ static const step_opt opts[] = {
 	{"threads", OPT_INT, false, "0", "parsing threads (0: one per CPU)"},
 	{"quote_in_field", OPT_STRING, false, "strict",
 	 "a quote inside an unquoted field: strict (a bad row) | literal (kept as data)"},
+	{"encoding", OPT_STRING, false, "utf-8",
+	 "the files' encoding: utf-8 | latin1 | windows-1252 | any name iconv -l lists"},
 	{NULL, 0, false, NULL, NULL},
 };
 
@@ -92,6 +94,7 @@ static int decode(step_ctx *ctx, ingest_cfg *c)
 {
 	const char *delim = step_opt_str(ctx, "delimiter");
 	const char *quotes = step_opt_str(ctx, "quote_in_field");
+	const char *enc = step_opt_str(ctx, "encoding");
 	int64_t max_field = step_opt_int(ctx, "max_field_size", (int64_t)DS_DEFAULT_MAX_FIELD);
 	int64_t threads = step_opt_int(ctx, "threads", 0);
 	int rc;
@@ -111,6 +114,9 @@ static int decode(step_ctx *ctx, ingest_cfg *c)
 		return step_fail(ctx, SL_EINVAL, "with.quote_in_field: expected strict or literal, not '%s'",
 				 quotes);
 	c->o.quote_literal = quotes && !strcmp(quotes, "literal");
+	if ((rc = ds_encoding_check(enc)))
+		return step_fail(ctx, rc, "with.encoding: %s", sl_errmsg());
+	c->o.encoding = enc;
 	if (max_field < 1)
 		return step_fail(ctx, SL_EINVAL, "with.max_field_size: must be positive");
 	if (threads < 0 || threads > 64)

@@ -424,6 +424,62 @@ static void test_quote_literal(void **state)
 	sl__buf_free(&b);
 }
 
+/* encoding: latin1 and windows-1252 files are transcoded to UTF-8 first. */
+static void test_encodings(void **state)
+{
+	static const char latin1[] = "name,city\nJos\xe9,M\xfcnchen\n\"\xc6gir, \xd8\",caf\xe9\n";
+	static const char cp1252[] = "item,price\n\x80 sign,1\n\x93quoted\x94,2\n";
+	ds_ingest_opts o = {0};
+	ds_ingest_stats st;
+	ds_table *t;
+
+	(void)state;
+	/* Without the option such bytes are refused, never guessed at. */
+	expect_fail(latin1, sizeof latin1 - 1, NULL, "in.csv:2:4: invalid UTF-8");
+	o.encoding = "latin1";
+	for (size_t chunk = 0; chunk <= 7; chunk += 7) {
+		o.chunk_size = chunk;
+		o.threads = chunk ? 3 : 0;
+		assert_int_equal(csv(latin1, sizeof latin1 - 1, &o, &t, &st), 0);
+		assert_string_equal(str(t, 0, 0), "Jos\xc3\xa9");
+		assert_string_equal(str(t, 1, 0), "M\xc3\xbcnchen");
+		assert_string_equal(str(t, 0, 1), "\xc3\x86gir, \xc3\x98");
+		assert_int_equal(st.bytes, sizeof latin1 - 1); /* the file's bytes, not UTF-8's */
+		ds_close(t);
+	}
+	/* In latin1 0x80 is a C1 control; in windows-1252 it is the euro sign. */
+	o.chunk_size = 0;
+	o.threads = 0;
+	o.encoding = "windows-1252";
+	t = csv_ok(cp1252, &o);
+	assert_string_equal(str(t, 0, 0), "\xe2\x82\xac sign");
+	assert_string_equal(str(t, 0, 1), "\xe2\x80\x9cquoted\xe2\x80\x9d");
+	assert_true(ds_col_i64(t, 1)[1] == 2);
+	ds_close(t);
+	o.encoding = "cp1252";
+	t = csv_ok(cp1252, &o);
+	assert_string_equal(str(t, 0, 0), "\xe2\x82\xac sign");
+	ds_close(t);
+	o.encoding = "latin-1";
+	t = csv_ok(cp1252, &o);
+	assert_string_equal(str(t, 0, 0), "\xc2\x80 sign");
+	ds_close(t);
+
+	/* A byte windows-1252 leaves undefined is named with its place. */
+	o.encoding = "windows-1252";
+	expect_fail("a,b\nok,1\nx\x81y,2\n", 15, &o,
+		    "in.csv:3:2: byte 0x81 (offset 10) is not valid windows-1252");
+	/* A UTF-8 file is not latin1. */
+	o.encoding = "latin1";
+	expect_fail("\xef\xbb\xbf" "a\n1\n", 7, &o, "starts with a UTF-8 byte order mark");
+	o.encoding = "klingon";
+	assert_int_equal(csv("a\n1\n", 4, &o, &t, NULL), SL_EINVAL);
+	assert_non_null(strstr(sl_errmsg(), "unknown encoding 'klingon'"));
+	assert_int_equal(ds_encoding_check("klingon"), SL_EINVAL);
+	assert_int_equal(ds_encoding_check("ISO-8859-1"), 0);
+	assert_true(ds_encoding_is_utf8("UTF-8") && ds_encoding_is_utf8(NULL));
+}
+
 static void test_big_field(void **state)
 {
 	size_t n = (size_t)10 << 20;
@@ -756,6 +812,23 @@ static void test_step_on_error(void **state)
 	assert_int_equal(ds_col_nulls(t, 1), 1);
 	ds_close(t);
 	step_run_free(&r);
+	/* quote_in_field and encoding. */
+	write_in(dir, "l.csv", "loc,name\n37'N\",Jos\xe9\n");
+	assert_int_equal(run_step(&r, "ingest.csv", dir,
+				  "{\"path\": \"l.csv\", \"quote_in_field\": \"literal\","
+				  " \"encoding\": \"latin1\"}"), 0);
+	assert_int_equal(ds_open(r.data, 0, &t), 0);
+	assert_string_equal(ds_col_str(t, 0, 0, NULL), "37'N\"");
+	assert_string_equal(ds_col_str(t, 1, 0, NULL), "Jos\xc3\xa9");
+	ds_close(t);
+	step_run_free(&r);
+	assert_int_equal(run_step(&r, "ingest.csv", dir, "{\"path\": \"l.csv\", \"encoding\": \"klingon\"}"),
+			 SL_EINVAL);
+	assert_non_null(strstr(sl_errmsg(), "with.encoding: unknown encoding 'klingon'"));
+	step_run_free(&r);
+	assert_int_equal(run_step(&r, "ingest.csv", dir, "{\"path\": \"l.csv\", \"quote_in_field\": \"maybe\"}"),
+			 SL_EINVAL);
+	step_run_free(&r);
 	tu_rmdir(dir);
 }
 
@@ -905,6 +978,7 @@ int main(void)
 		cmocka_unit_test(test_bad_input_fails),
 		cmocka_unit_test(test_skip_and_quarantine),
 		cmocka_unit_test(test_quote_literal),
+		cmocka_unit_test(test_encodings),
 		cmocka_unit_test(test_big_field),
 		cmocka_unit_test(test_chunking_invariance),
 		cmocka_unit_test(test_raw_strings),
