@@ -60,7 +60,8 @@ SL_EXPORT const char *sl_project_root(const sl_project *p);
 typedef enum sl_event_kind {
 	SL_EVENT_RUN_START,  /* run_id, n_total */
 	SL_EVENT_STEP_START, /* step */
-	SL_EVENT_STEP_END,   /* step, status, seconds, message (on failure) */
+	SL_EVENT_STEP_END,   /* step, status, seconds, message (on failure, or a
+			      * completed step's note such as bad rows left out) */
 	SL_EVENT_RUN_END     /* status, seconds */
 } sl_event_kind;
 
@@ -70,7 +71,8 @@ typedef struct sl_event {
 	const char *pipeline;
 	const char *step;    /* STEP_* events */
 	const char *status;  /* completed, cached, failed, skipped, cancelled */
-	const char *message; /* why a step failed or was skipped, or NULL */
+	const char *message; /* why a step failed or was skipped, what a completed
+			      * step wants shown ("3 of 2001 rows bad, skipped"), or NULL */
 	double seconds;      /* duration of the step or run */
 	int n_done;          /* steps finished so far, any status */
 	int n_running;

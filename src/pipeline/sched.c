@@ -575,7 +575,20 @@ static void collect(run *r, size_t i, int exit_code, int sig, bool timed_out)
 	}
 	n->state = N_OK;
 	r->n_done++;
-	emit(r, SL_EVENT_STEP_END, st->name, ST_COMPLETED, NULL, sl__mono_sec() - n->t0);
+	{
+		/* A step's note (step_note) goes with its end event: what a green
+		 * run must still tell, such as bad rows left out. */
+		char *notepath = sl__path_join(n->workdir, "note.txt");
+		sl__buf note;
+		bool has_note = notepath && sl__read_file(notepath, 512, &note) == 0;
+		if (!has_note)
+			sl__err_clear();
+		emit(r, SL_EVENT_STEP_END, st->name, ST_COMPLETED, has_note ? note.data : NULL,
+		     sl__mono_sec() - n->t0);
+		if (has_note)
+			sl__buf_free(&note);
+		sl__free(notepath);
+	}
 	release_below(r, i);
 	goto cleanup;
 

@@ -172,6 +172,21 @@ void step_log(step_ctx *ctx, const char *fmt, ...)
 	fflush(ctx->log);
 }
 
+void step_note(step_ctx *ctx, const char *fmt, ...)
+{
+	char msg[512], *path;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	/* Beside metrics.json: the scheduler reads it when the step ends. */
+	path = ctx->workdir ? sl__path_join(ctx->workdir, "note.txt") : NULL;
+	if (path)
+		(void)sl__write_atomic(path, msg, strlen(msg));
+	sl__free(path);
+}
+
 /* Parenthesised: step.h wraps the name in a macro for the analyzer. */
 int (step_fail)(step_ctx *ctx, int code, const char *fmt, ...)
 {

@@ -135,6 +135,13 @@ json_t *step_opt_json(const step_ctx *ctx, const char *name);       /* borrowed,
 void step_metric(step_ctx *ctx, const char *name, double value);
 /* Attaches a small JSON object to an output's artifact record (steals meta). */
 void step_output_meta(step_ctx *ctx, const char *output, json_t *meta);
+/*
+ * A one-line summary the run's progress output shows beside the step when
+ * it completes ("3 bad rows skipped"), for what a user must not miss in a
+ * green run. The last call wins; a note that cannot be written is lost
+ * (it is advice, not a result).
+ */
+void step_note(step_ctx *ctx, const char *fmt, ...) SL__PRINTF(2, 3);
 /* Writes a line to the step's log. */
 void step_log(step_ctx *ctx, const char *fmt, ...) SL__PRINTF(2, 3);
 /*
