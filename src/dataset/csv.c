@@ -27,7 +27,8 @@
  *
  * Bad rows (wrong field count, quote misuse, invalid UTF-8, a field larger
  * than max_field_size, a value against an override) fail the read, or are
- * skipped and counted, or are skipped and handed to the reject callback.
+ * skipped, counted and handed to the reject callback (skip and quarantine
+ * alike: the caller decides what to keep of them).
  * A quote left open at the end of a file swallows every row after it, so it
  * always fails the read, naming where it opened.
  *
@@ -950,7 +951,7 @@ static int read_csv(const ds_source *src, const int *fds, size_t n, const ds_ing
 	for (size_t i = 0; i < rd->nchunks; i++) {
 		csv_chunk *ch = &rd->chunks[i];
 		st.rows_rejected += ch->nbad;
-		if (opt->on_error != DS_ON_ERROR_QUARANTINE || !opt->reject)
+		if (opt->on_error == DS_ON_ERROR_FAIL || !opt->reject)
 			continue;
 		for (size_t k = 0; k < ch->nbad; k++) {
 			const csv_bad *bd = &ch->bad[k];

@@ -234,18 +234,18 @@ size_t ds_utf8_check(const char *s, size_t len);
 
 typedef enum ds_on_error {
 	DS_ON_ERROR_FAIL = 0,   /* the first bad row fails the read */
-	DS_ON_ERROR_SKIP,       /* bad rows are left out and counted */
-	DS_ON_ERROR_QUARANTINE  /* bad rows are left out, counted and passed to reject() */
+	DS_ON_ERROR_SKIP,       /* bad rows are left out, counted and passed to reject() */
+	DS_ON_ERROR_QUARANTINE  /* the same; the caller keeps them (a rejects file) */
 } ds_on_error;
 
 /* Parses "fail", "skip", "quarantine". */
 bool ds_on_error_parse(const char *s, ds_on_error *out);
 
 /*
- * Receives one rejected row, in file and row order: the file's name, the
- * 1-based line and byte column where the problem is, the reason, and the
- * row's raw bytes (without its line terminator). Returns 0 or an error code,
- * which aborts the read.
+ * Receives one rejected row (under skip and quarantine), in file and row
+ * order: the file's name, the 1-based line and byte column where the
+ * problem is, the reason, and the row's raw bytes (without its line
+ * terminator). Returns 0 or an error code, which aborts the read.
  */
 typedef int (*ds_reject_fn)(void *arg, const char *file, uint64_t line, uint64_t col,
 			    const char *reason, const char *raw, size_t raw_len);
@@ -268,7 +268,7 @@ typedef struct ds_ingest_opts {
 	size_t chunk_size;               /* CSV: bytes per parallel chunk; 0 = automatic
 					  * (tests use tiny chunks to exercise boundaries;
 					  * the result never depends on it) */
-	ds_reject_fn reject;             /* called when on_error is QUARANTINE */
+	ds_reject_fn reject;             /* called for each bad row unless on_error is FAIL */
 	void *reject_arg;
 	bool quote_literal;              /* CSV: a quote inside an unquoted field is
 					  * data (37°36'37.8"N), not a bad row; each

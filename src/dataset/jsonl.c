@@ -208,7 +208,7 @@ static int reject(jl_reader *r, const ds_source *s, uint64_t line, uint64_t col,
 		r->badcap = nc;
 	}
 	r->bad[r->nbad++] = r->ordinal;
-	if (r->opt->on_error == DS_ON_ERROR_QUARANTINE && r->opt->reject)
+	if (r->opt->reject)
 		return r->opt->reject(r->opt->reject_arg, s->name, line, col, why, raw, len);
 	return 0;
 }

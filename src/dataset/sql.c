@@ -239,8 +239,8 @@ static int cell_text(sl__buf *b, const sql_cell *c)
 
 /*
  * Handles the bad row in rd->in: column j (0-based) could not be read for
- * reason. Fail mode returns the error; the others count the row, and
- * quarantine passes it on. Returns 0 when the read goes on.
+ * reason. Fail mode returns the error; the others count the row and pass
+ * it on to the reject callback. Returns 0 when the read goes on.
  */
 static int bad_row(sql_reader *rd, size_t j, const char *reason)
 {
@@ -251,7 +251,7 @@ static int bad_row(sql_reader *rd, size_t j, const char *reason)
 		return sl__err(SL_EPARSE, "%s: row %" PRIu64 ", column %zu (%s): %s", rd->source,
 			       rd->row, j + 1, rd->cols[j].name, reason);
 	rd->stats.rows_rejected++;
-	if (o->on_error != DS_ON_ERROR_QUARANTINE || !o->reject)
+	if (!o->reject)
 		return 0;
 	sl__buf_reset(&rd->raw);
 	rc = sl__buf_putc(&rd->raw, '[');

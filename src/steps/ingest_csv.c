@@ -12,7 +12,8 @@
  *            same whatever the data.
  *
  * Metrics: rows, columns, bytes, files, rows_skipped (bad rows left out,
- * by skip or quarantine; 0 under fail), rows_quarantined.
+ * by skip or quarantine; 0 under fail), rows_quarantined. More bad rows
+ * than max_bad_rows fail the step (ingest_common.h).
  */
 #include <string.h>
 
@@ -30,6 +31,8 @@ static const step_opt opts[] = {
 	{"null_values", OPT_STRING_LIST, false, NULL,
 	 "unquoted texts read as null (default: empty, NA, N/A, NULL, null)"},
 	{"on_error", OPT_STRING, false, "fail", "bad rows: fail | skip | quarantine"},
+	{"max_bad_rows", OPT_ANY, false, "1%",
+	 "skip and quarantine fail the step past this many bad rows: a count, a fraction or \"1%\""},
 	{"max_field_size", OPT_INT, false, "16777216", "largest field in bytes; larger is a bad row"},
 	{"threads", OPT_INT, false, "0", "parsing threads (0: one per CPU)"},
 	{"quote_in_field", OPT_STRING, false, "strict",
@@ -43,6 +46,7 @@ static const step_opt opts[] = {
 typedef struct ingest_cfg {
 	ds_ingest_opts o;
 	ingest_types types;
+	ingest_bad bad;
 	const char **names;
 	const char **nulls;
 } ingest_cfg;
@@ -100,7 +104,7 @@ static int decode(step_ctx *ctx, ingest_cfg *c)
 	int rc;
 
 	memset(c, 0, sizeof *c);
-	if ((rc = ingest_decode(ctx, &c->types, &c->o)))
+	if ((rc = ingest_decode(ctx, &c->types, &c->o, &c->bad)))
 		return rc;
 	if (delim) {
 		if (!strcmp(delim, "\\t") || !strcmp(delim, "tab"))
@@ -163,16 +167,15 @@ static int run(step_ctx *ctx)
 		rc = step_fail(ctx, rc, "%s", sl_errmsg());
 		goto done;
 	}
-	cfg.o.reject = ds_rejects_add;
-	cfg.o.reject_arg = rej;
+	ingest_bad_attach(&cfg.bad, &cfg.o, rej);
 	cfg.o.out_path = data_out; /* written while the columns merge */
-	if (!rej && cfg.o.on_error == DS_ON_ERROR_QUARANTINE)
-		cfg.o.reject = NULL;
 	rc = ds_csv_read_files((const char *const *)paths, npaths, &cfg.o, &b, &st);
 	if (rc) {
-		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		rc = ingest_fail_read(ctx, rc);
 		goto done;
 	}
+	if ((rc = ingest_finish(&cfg.bad, &st, ds_builder_ncol(b), pattern)))
+		goto done;
 	if ((rc = ds_rejects_close(rej, true))) {
 		rej = NULL;
 		rc = step_fail(ctx, rc, "%s", sl_errmsg());
@@ -180,7 +183,6 @@ static int run(step_ctx *ctx)
 	}
 	rej = NULL;
 
-	ingest_report(ctx, &st, ds_builder_ncol(b), cfg.o.on_error);
 	step_metric(ctx, "bytes", (double)st.bytes);
 	step_metric(ctx, "files", (double)st.files);
 	step_log(ctx, "read %llu rows x %zu columns from %zu file%s (%llu bytes) in %.3f s; %llu bad row%s %s",

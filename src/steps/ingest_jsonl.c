@@ -20,6 +20,8 @@ static const step_opt opts[] = {
 	{"types", OPT_MAP, false, NULL,
 	 "per-key types overriding inference: {key: int|float|bool|string|timestamp}"},
 	{"on_error", OPT_STRING, false, "fail", "bad lines: fail | skip | quarantine"},
+	{"max_bad_rows", OPT_ANY, false, "1%",
+	 "skip and quarantine fail the step past this many bad lines: a count, a fraction or \"1%\""},
 	{NULL, 0, false, NULL, NULL},
 };
 
@@ -27,6 +29,7 @@ static int run(step_ctx *ctx)
 {
 	const char *rej_out = step_output(ctx, "rejects");
 	ingest_types types = {0};
+	ingest_bad bad;
 	char *pattern = NULL, **paths = NULL;
 	size_t npaths = 0;
 	ds_rejects *rej = NULL;
@@ -36,7 +39,7 @@ static int run(step_ctx *ctx)
 	int rc = 0;
 
 	memset(&o, 0, sizeof o);
-	if ((rc = ingest_decode(ctx, &types, &o)))
+	if ((rc = ingest_decode(ctx, &types, &o, &bad)))
 		goto done;
 	pattern = step_resolve_path(ctx, step_opt_str(ctx, "path"));
 	if (!pattern) {
@@ -51,10 +54,14 @@ static int run(step_ctx *ctx)
 		rc = step_fail(ctx, rc, "%s", sl_errmsg());
 		goto done;
 	}
-	o.reject = rej ? ds_rejects_add : NULL;
-	o.reject_arg = rej;
-	if ((rc = ds_jsonl_read_files((const char *const *)paths, npaths, &o, &b, &st)) ||
-	    (rc = ds_builder_write(b, step_output(ctx, "data")))) {
+	ingest_bad_attach(&bad, &o, rej);
+	if ((rc = ds_jsonl_read_files((const char *const *)paths, npaths, &o, &b, &st))) {
+		rc = ingest_fail_read(ctx, rc);
+		goto done;
+	}
+	if ((rc = ingest_finish(&bad, &st, ds_builder_ncol(b), pattern)))
+		goto done;
+	if ((rc = ds_builder_write(b, step_output(ctx, "data")))) {
 		rc = step_fail(ctx, rc, "%s", sl_errmsg());
 		goto done;
 	}
@@ -64,7 +71,6 @@ static int run(step_ctx *ctx)
 		rc = step_fail(ctx, rc, "%s", sl_errmsg());
 		goto done;
 	}
-	ingest_report(ctx, &st, ds_builder_ncol(b), o.on_error);
 	step_metric(ctx, "bytes", (double)st.bytes);
 	step_metric(ctx, "files", (double)st.files);
 	step_log(ctx, "read %llu rows x %zu columns from %zu file%s; %llu bad line%s",

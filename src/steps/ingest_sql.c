@@ -47,12 +47,15 @@ static const step_opt opts[] = {
 	 "per-column types overriding the mapping: {col: int|float|bool|string|timestamp}"},
 	{"on_error", OPT_STRING, false, "fail",
 	 "rows with a value that does not fit its column's type: fail | skip | quarantine"},
+	{"max_bad_rows", OPT_ANY, false, "1%",
+	 "skip and quarantine fail the step past this many bad rows: a count, a fraction or \"1%\""},
 	{"timeout", OPT_NUMBER, false, "0", "seconds the query may run (0: no limit)"},
 	{NULL, 0, false, NULL, NULL},
 };
 
-/* Decodes types, on_error, params and timeout into o and q. */
-static int decode(step_ctx *ctx, ds_ingest_opts *o, ds_sql_query *q, ingest_types *types)
+/* Decodes types, on_error, max_bad_rows, params and timeout into o, bad and q. */
+static int decode(step_ctx *ctx, ds_ingest_opts *o, ingest_bad *bad, ds_sql_query *q,
+		  ingest_types *types)
 {
 	json_t *params = step_opt_json(ctx, "params"), *v;
 	double timeout = step_opt_num(ctx, "timeout", 0);
@@ -61,7 +64,7 @@ static int decode(step_ctx *ctx, ds_ingest_opts *o, ds_sql_query *q, ingest_type
 
 	memset(o, 0, sizeof *o);
 	memset(q, 0, sizeof *q);
-	if ((rc = ingest_decode(ctx, types, o)))
+	if ((rc = ingest_decode(ctx, types, o, bad)))
 		return rc;
 	if (!(timeout >= 0 && timeout <= 86400 * 7))
 		return step_fail(ctx, SL_EINVAL, "with.timeout: expected 0 to 604800 seconds");
@@ -87,6 +90,7 @@ static int run(step_ctx *ctx)
 	const char *data_out = step_output(ctx, "data");
 	const char *rej_out = step_output(ctx, "rejects");
 	ingest_types types = {0};
+	ingest_bad bad;
 	char *path = NULL, *shown = NULL;
 	ds_rejects *rej = NULL;
 	ds_builder *b = NULL;
@@ -96,7 +100,7 @@ static int run(step_ctx *ctx)
 	double t0 = sl__mono_sec();
 	int rc;
 
-	if ((rc = decode(ctx, &o, &q, &types)))
+	if ((rc = decode(ctx, &o, &bad, &q, &types)))
 		goto done;
 	if ((rel != NULL) == (url != NULL)) {
 		rc = step_fail(ctx, SL_EINVAL, "give either with.path (an SQLite file) or with.url "
@@ -117,8 +121,7 @@ static int run(step_ctx *ctx)
 		rc = step_fail(ctx, rc, "%s", sl_errmsg());
 		goto done;
 	}
-	o.reject = rej ? ds_rejects_add : NULL;
-	o.reject_arg = rej;
+	ingest_bad_attach(&bad, &o, rej);
 
 	if (path) {
 		rc = ds_sqlite_read(path, &q, &o, &b, &st);
@@ -129,9 +132,11 @@ static int run(step_ctx *ctx)
 		rc = ds_pg_read(url, &q, &o, &b, &st);
 	}
 	if (rc) {
-		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		rc = ingest_fail_read(ctx, rc);
 		goto done;
 	}
+	if ((rc = ingest_finish(&bad, &st, ds_builder_ncol(b), path ? path : shown)))
+		goto done;
 	if ((rc = ds_builder_write(b, data_out)) || (rc = ds_rejects_close(rej, true))) {
 		rej = NULL;
 		rc = step_fail(ctx, rc, "%s", sl_errmsg());
@@ -139,7 +144,6 @@ static int run(step_ctx *ctx)
 	}
 	rej = NULL;
 
-	ingest_report(ctx, &st, ds_builder_ncol(b), o.on_error);
 	step_log(ctx, "read %llu rows x %zu columns from %s in %.3f s; %llu bad row%s %s",
 		 (unsigned long long)st.rows, ds_builder_ncol(b), path ? path : shown ? shown : "?",
 		 sl__mono_sec() - t0, (unsigned long long)st.rows_rejected,

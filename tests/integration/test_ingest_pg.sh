@@ -126,6 +126,7 @@ steps:
       query: SELECT id, price, day FROM every ORDER BY id
       types: { price: float, day: string }
       on_error: quarantine
+      max_bad_rows: 1
 Y
 sl run quarantine.yaml >/dev/null 2>run.err || fail "quarantine run: $(cat run.err)"
 sl runs show latest >show.txt
@@ -196,6 +197,7 @@ steps:
       url: "$URL"
       query: SELECT d FROM (VALUES ('2024-01-01'::date), ('infinity'::date), (NULL)) v(d)
       on_error: skip
+      max_bad_rows: 50%
 Y
 sl run infinity.yaml >/dev/null 2>run.err || fail "infinity run: $(cat run.err)"
 show=$(sl runs show latest)

@@ -781,20 +781,50 @@ static void test_step_on_error(void **state)
 	(void)state;
 	write_in(dir, "d.csv", "n,s\n1,a\n2,b,c\n3,\"q\"\"\"\n4\n");
 	assert_int_equal(run_step(&r, "ingest.csv", dir, "{\"path\": \"d.csv\"}"), SL_EPARSE);
-	assert_non_null(strstr(sl_errmsg(), "d.csv:3:5: expected 2 fields, found 3"));
+	/* Named as the pipeline names it, not by the folder the project is in. */
+	assert_string_equal(sl_errmsg(), "d.csv:3:5: expected 2 fields, found 3");
 	step_run_free(&r);
-	assert_int_equal(run_step(&r, "ingest.csv", dir, "{\"path\": \"d.csv\", \"on_error\": \"skip\"}"), 0);
+	/* Half the rows are bad: past the default max_bad_rows (1%), the step
+	 * fails naming them rather than go green on what is left. */
+	assert_int_equal(run_step(&r, "ingest.csv", dir, "{\"path\": \"d.csv\", \"on_error\": \"skip\"}"),
+			 SL_ESTEP);
+	assert_non_null(strstr(sl_errmsg(), "2 of 4 rows (50%) are bad, more than max_bad_rows allows "
+					    "(1% of the rows): d.csv:3:5: expected 2 fields, found 3; "
+					    "d.csv:5:2: expected 2 fields, found 1."));
+	step_run_free(&r);
+	assert_int_equal(run_step(&r, "ingest.csv", dir,
+				  "{\"path\": \"d.csv\", \"on_error\": \"skip\", \"max_bad_rows\": 2}"), 0);
 	assert_true(metric(&r, "rows") == 2);
 	assert_true(metric(&r, "rows_skipped") == 2);
 	step_run_free(&r);
 	assert_int_equal(run_step(&r, "ingest.csv", dir,
-				  "{\"path\": \"d.csv\", \"on_error\": \"quarantine\"}"), 0);
+				  "{\"path\": \"d.csv\", \"on_error\": \"quarantine\", \"max_bad_rows\": \"50%\"}"), 0);
 	assert_true(metric(&r, "rows_quarantined") == 2);
 	assert_int_equal(sl__read_file(r.rejects, 0, &b), 0);
-	assert_non_null(strstr(b.data, "d.csv\",3,5,\"expected 2 fields, found 3\",\"2,b,c\"\n"));
-	assert_non_null(strstr(b.data, "d.csv\",5,2,\"expected 2 fields, found 1\",\"4\"\n"));
+	/* Files are named as the pipeline names them, not by where the project lives. */
+	assert_string_equal(b.data, "file,line,column,reason,raw\n"
+				    "\"d.csv\",3,5,\"expected 2 fields, found 3\",\"2,b,c\"\n"
+				    "\"d.csv\",5,2,\"expected 2 fields, found 1\",\"4\"\n");
 	sl__buf_free(&b);
 	step_run_free(&r);
+	assert_int_equal(run_step(&r, "ingest.csv", dir,
+				  "{\"path\": \"d.csv\", \"on_error\": \"skip\", \"max_bad_rows\": 1}"), SL_ESTEP);
+	step_run_free(&r);
+	assert_int_equal(run_step(&r, "ingest.csv", dir,
+				  "{\"path\": \"d.csv\", \"on_error\": \"skip\", \"max_bad_rows\": 0.5}"), 0);
+	step_run_free(&r);
+	assert_int_equal(run_step(&r, "ingest.csv", dir,
+				  "{\"path\": \"d.csv\", \"on_error\": \"skip\", \"max_bad_rows\": 0.49}"), SL_ESTEP);
+	step_run_free(&r);
+	for (int k = 0; k < 3; k++) {
+		static const char *const bad_limits[] = {"\"lots\"", "1.5", "\"150%\""};
+		char with[128];
+		snprintf(with, sizeof with, "{\"path\": \"d.csv\", \"on_error\": \"skip\", \"max_bad_rows\": %s}",
+			 bad_limits[k]);
+		assert_int_equal(run_step(&r, "ingest.csv", dir, with), SL_EINVAL);
+		assert_non_null(strstr(sl_errmsg(), "with.max_bad_rows: expected a count"));
+		step_run_free(&r);
+	}
 	assert_int_equal(run_step(&r, "ingest.csv", dir, "{\"path\": \"d.csv\", \"on_error\": \"maybe\"}"),
 			 SL_EINVAL);
 	step_run_free(&r);
@@ -829,6 +859,58 @@ static void test_step_on_error(void **state)
 	assert_int_equal(run_step(&r, "ingest.csv", dir, "{\"path\": \"l.csv\", \"quote_in_field\": \"maybe\"}"),
 			 SL_EINVAL);
 	step_run_free(&r);
+	tu_rmdir(dir);
+}
+
+/*
+ * The case that went green: a wrong types: override under on_error: skip
+ * dropped 1,982 of 2,001 rows. Now the step fails and names the first bad
+ * rows; 1% (20 of 2,001) is tolerated by default, 21 are not.
+ */
+static void test_step_max_bad_rows(void **state)
+{
+	const char *dir = tu_tmpdir();
+	step_run r;
+	sl__buf b;
+
+	(void)state;
+	sl__buf_init(&b, 0);
+	sl__buf_puts(&b, "id,zip\n");
+	for (int i = 0; i < 2001; i++)
+		sl__buf_printf(&b, "%d,%s\n", i, i < 19 ? "12345" : "SW1A 1AA");
+	write_in(dir, "z.csv", b.data);
+	assert_int_equal(run_step(&r, "ingest.csv", dir,
+				  "{\"path\": \"z.csv\", \"on_error\": \"skip\", \"types\": {\"zip\": \"int\"}}"),
+			 SL_ESTEP);
+	assert_non_null(strstr(sl_errmsg(), "1982 of 2001 rows (99.1%) are bad"));
+	assert_non_null(strstr(sl_errmsg(), "z.csv:21:4: column 'zip': 'SW1A 1AA' is not a valid int64"));
+	assert_non_null(strstr(sl_errmsg(), "z.csv:23:4: "));
+	assert_non_null(strstr(sl_errmsg(), "and 1979 more"));
+	step_run_free(&r);
+	sl__buf_free(&b);
+
+	for (int bad = 20; bad <= 21; bad++) {
+		sl__buf_init(&b, 0);
+		sl__buf_puts(&b, "id,zip\n");
+		for (int i = 0; i < 2001; i++)
+			sl__buf_printf(&b, "%d,%s\n", i, i < bad ? "x" : "12345");
+		write_in(dir, "z.csv", b.data);
+		assert_int_equal(run_step(&r, "ingest.csv", dir,
+					  "{\"path\": \"z.csv\", \"on_error\": \"skip\", \"types\": {\"zip\": \"int\"}}"),
+				 bad == 20 ? 0 : SL_ESTEP);
+		if (bad == 20) {
+			assert_true(metric(&r, "rows_skipped") == 20);
+			/* The progress output shows the count (the step's note). */
+			char *note = tu_path(dir, "note.txt");
+			sl__buf nb;
+			assert_int_equal(sl__read_file(note, 0, &nb), 0);
+			assert_string_equal(nb.data, "20 of 2001 rows bad, skipped");
+			sl__buf_free(&nb);
+			free(note);
+		}
+		step_run_free(&r);
+		sl__buf_free(&b);
+	}
 	tu_rmdir(dir);
 }
 
@@ -947,12 +1029,19 @@ static void test_jsonl(void **state)
 	assert_non_null(strstr(sl_errmsg(), "bad.jsonl:2:"));
 	step_run_free(&r);
 	assert_int_equal(run_step(&r, "ingest.jsonl", dir,
-				  "{\"path\": \"bad.jsonl\", \"on_error\": \"skip\", \"types\": {\"n\": \"int\"}}"), 0);
+				  "{\"path\": \"bad.jsonl\", \"on_error\": \"skip\", \"types\": {\"n\": \"int\"}}"),
+			 SL_ESTEP);
+	assert_non_null(strstr(sl_errmsg(), "3 of 5 rows (60%) are bad"));
+	step_run_free(&r);
+	assert_int_equal(run_step(&r, "ingest.jsonl", dir,
+				  "{\"path\": \"bad.jsonl\", \"on_error\": \"skip\", \"types\": {\"n\": \"int\"},"
+				  " \"max_bad_rows\": 3}"), 0);
 	assert_true(metric(&r, "rows_skipped") == 3);
 	assert_true(metric(&r, "rows") == 2);
 	step_run_free(&r);
 	assert_int_equal(run_step(&r, "ingest.jsonl", dir,
-				  "{\"path\": \"bad.jsonl\", \"on_error\": \"quarantine\", \"types\": {\"n\": \"int\"}}"), 0);
+				  "{\"path\": \"bad.jsonl\", \"on_error\": \"quarantine\", \"types\": {\"n\": \"int\"},"
+				  " \"max_bad_rows\": \"60%\"}"), 0);
 	assert_int_equal(sl__read_file(r.rejects, 0, &b), 0);
 	assert_non_null(strstr(b.data, ",3,1,\"not a JSON object\",\"[1]\"\n"));
 	assert_non_null(strstr(b.data, ",4,1,\"column 'n': \"\"x\"\" is not a valid int64"));
@@ -984,6 +1073,7 @@ int main(void)
 		cmocka_unit_test(test_raw_strings),
 		cmocka_unit_test(test_step_glob_and_outputs),
 		cmocka_unit_test(test_step_on_error),
+		cmocka_unit_test(test_step_max_bad_rows),
 		cmocka_unit_test(test_round_trip_spambase),
 		cmocka_unit_test(test_jsonl),
 	};

@@ -614,9 +614,17 @@ static void test_step_quarantine(void **state)
 	step_run r;
 
 	(void)state;
+	/* One row of three is bad: past the default max_bad_rows (1%). */
 	run_step(dir, json_pack("{s:s, s:s, s:{s:s}, s:s}", "path", "s.db", "query",
 				"SELECT * FROM t ORDER BY id", "types", "v", "int", "on_error",
 				"quarantine"), &r);
+	assert_int_equal(r.rc, SL_ESTEP);
+	assert_non_null(strstr(sl_errmsg(), "1 of 3 rows (33.3%) are bad, more than max_bad_rows"));
+	assert_non_null(strstr(sl_errmsg(), "s.db:2:2: \"ten\" is not an int64"));
+	step_run_free(&r);
+	run_step(dir, json_pack("{s:s, s:s, s:{s:s}, s:s, s:i}", "path", "s.db", "query",
+				"SELECT * FROM t ORDER BY id", "types", "v", "int", "on_error",
+				"quarantine", "max_bad_rows", 1), &r);
 	assert_int_equal(r.rc, 0);
 	assert_true(metric(&r, "rows") == 2);
 	assert_true(metric(&r, "columns") == 2);
