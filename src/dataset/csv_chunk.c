@@ -58,11 +58,14 @@ static void row_err(csv_row *r, const char *pos, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void row_fatal(csv_row *r, const char *pos, const char *limit)
+static void row_fatal(csv_row *r, const char *pos, const char *limit, bool stray)
 {
 	r->err_pos = pos;
 	r->fatal = true;
-	snprintf(r->err, sizeof r->err, "unterminated quote (it runs to the end of the file)");
+	snprintf(r->err, sizeof r->err, "%s",
+		 stray ? "quote inside an unquoted field, never closed (it runs to the end of the "
+			 "file): quote the whole field, or set quote_in_field: literal"
+		       : "unterminated quote (it runs to the end of the file)");
 	r->end = limit;
 	r->next = limit;
 }
@@ -97,7 +100,7 @@ static inline void push(csv_row *r, const char *p, size_t len, unsigned flags)
  */
 static bool skip_rest(csv_row *r, const char *pos, const char *limit)
 {
-	const char *open = NULL;
+	const char *stray = *pos == '"' ? pos : NULL, *open = NULL;
 
 	for (; pos < limit; pos++) {
 		if (*pos == '"') {
@@ -109,7 +112,7 @@ static bool skip_rest(csv_row *r, const char *pos, const char *limit)
 		}
 	}
 	if (open) {
-		row_fatal(r, open, limit);
+		row_fatal(r, open, limit, open == stray);
 		return true;
 	}
 	r->end = limit;
@@ -149,7 +152,7 @@ bool csv_tokenize(const csv_conf *c, const char *p, const char *limit, csv_row *
 			for (;;) {
 				close = memchr(q, '"', (size_t)(limit - q));
 				if (!close) {
-					row_fatal(r, pos, limit);
+					row_fatal(r, pos, limit, false);
 					return true;
 				}
 				if (close + 1 < limit && close[1] == '"') {

@@ -87,7 +87,7 @@ done:
 
 const step_def step_ingest_jsonl = {
 	.name = "ingest.jsonl",
-	.version = 1,
+	.version = 2,
 	.summary = "read JSON Lines files (one object per line, glob) into a dataset",
 	.opts = opts,
 	.inputs = ingest_no_inputs,

@@ -185,7 +185,7 @@ static bool cacheable(const json_t *with)
 
 const step_def step_ingest_sql = {
 	.name = "ingest.sql",
-	.version = 1,
+	.version = 2,
 	.summary = "read the rows of an SQL query (SQLite file or PostgreSQL) into a dataset",
 	.opts = opts,
 	.inputs = ingest_no_inputs,

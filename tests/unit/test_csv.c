@@ -270,7 +270,9 @@ static void test_bad_input_fails(void **state)
 	expect_fail("a,b\n1,\"2\n3,4\n", 13, NULL, "in.csv:2:3: unterminated quote");
 	expect_fail("a,b\n1,x\"y\"\n2,3\n", 15, NULL, "in.csv:2:4: quote inside an unquoted field");
 	/* A stray quote that is never closed swallows the rest of the file. */
-	expect_fail("a,b\n1,x\"y\n2,3\n", 14, NULL, "in.csv:2:4: unterminated quote");
+	expect_fail("a,b\n1,x\"y\n2,3\n", 14, NULL,
+		    "in.csv:2:4: quote inside an unquoted field, never closed (it runs to the end of "
+		    "the file): quote the whole field, or set quote_in_field: literal");
 	expect_fail("a,b\n1,\"x\"y\n", 11, NULL, "in.csv:2:6: unexpected character after a closing quote");
 	expect_fail("a,b\n1,ok\n2,b\xff\n", 14, NULL, "in.csv:3:4: invalid UTF-8");
 	expect_fail("a,b\n\"multi\nline\",\"x\xc3\"\n", 23, NULL, "in.csv:3:9: invalid UTF-8");
