@@ -65,31 +65,121 @@ static int list(sl_project *p, int limit, const char *type, bool json)
 	return EXIT_OK;
 }
 
-/* Shortest text that reads back as the same double, as the dataset export writes. */
-static void fmt_real(double d, char *buf, size_t size)
+/*
+ * The first rows of a dataset as a table. A cell never shows a wrong value:
+ * floats are rounded to 10 significant digits (printf rounds correctly;
+ * --json has every digit), integers are never cut, and only text is
+ * shortened, with an ellipsis. Control characters in text are escaped
+ * (\r, \n, \t) so a value cannot break the table.
+ */
+enum { CELL_MAX = 24, LINE_MAX = 120 };
+
+typedef struct cell {
+	char text[4 * CELL_MAX + 8];
+	size_t width; /* in characters */
+	bool number;  /* right-aligned */
+} cell;
+
+/* Characters in a UTF-8 string: the bytes that do not continue one. */
+static size_t utf8_width(const char *s)
 {
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, size, "%.*g", prec, d);
-		if (strtod(buf, NULL) == d)
-			return;
-	}
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
 }
 
-static void print_cell(json_t *v, int width)
+static void text_cell(const char *s, cell *c)
 {
-	char buf[64];
+	size_t o = 0, chars = 0;
 
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		const char *esc = ch == '\n' ? "\\n" : ch == '\r' ? "\\r" : ch == '\t' ? "\\t" : NULL;
+		size_t need = esc ? 2 : 1;
+		bool starts = (ch & 0xC0) != 0x80;
+		if (starts && chars + need > CELL_MAX - 1) {
+			/* Cut before a character, never inside one. */
+			o += (size_t)snprintf(c->text + o, sizeof c->text - o, "\u2026");
+			chars++;
+			break;
+		}
+		if (esc) {
+			memcpy(c->text + o, esc, 2);
+			o += 2;
+		} else if (ch < 0x20 || ch == 0x7f) {
+			c->text[o++] = '?';
+		} else {
+			c->text[o++] = (char)ch;
+		}
+		chars += starts ? need : 0;
+	}
+	c->text[o] = '\0';
+	c->width = chars;
+}
+
+static void make_cell(json_t *v, cell *c)
+{
+	c->number = json_is_number(v);
 	if (!v || json_is_null(v))
-		snprintf(buf, sizeof buf, "null");
+		snprintf(c->text, sizeof c->text, "null");
 	else if (json_is_string(v))
-		snprintf(buf, sizeof buf, "%s", json_string_value(v));
+		return text_cell(json_string_value(v), c);
 	else if (json_is_real(v))
-		fmt_real(json_real_value(v), buf, sizeof buf);
+		snprintf(c->text, sizeof c->text, "%.10g", json_real_value(v));
 	else if (json_is_integer(v))
-		snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		snprintf(c->text, sizeof c->text, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 	else
-		snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "true" : "false");
-	printf("%-*.*s ", width, width, buf);
+		snprintf(c->text, sizeof c->text, "%s", json_is_true(v) ? "true" : "false");
+	c->width = utf8_width(c->text);
+}
+
+static void print_cell(const cell *c, size_t width, bool last)
+{
+	size_t pad = width > c->width ? width - c->width : 0;
+
+	if (c->number)
+		printf("%*s%s%s", (int)pad, "", c->text, last ? "" : "  ");
+	else
+		printf("%s%*s", c->text, last ? 0 : (int)pad + 2, "");
+}
+
+static void print_head(json_t *cols, json_t *head)
+{
+	size_t ncol = json_array_size(cols), nrow = json_array_size(head), shown = 0, line = 0;
+	cell *cells = calloc((nrow + 1) * (ncol ? ncol : 1), sizeof *cells);
+	size_t *width = calloc(ncol ? ncol : 1, sizeof *width);
+
+	if (!cells || !width) {
+		free(cells);
+		free(width);
+		return;
+	}
+	/* Row 0 holds the names; a column's width is its widest cell. */
+	for (size_t j = 0; j < ncol; j++) {
+		make_cell(json_object_get(json_array_get(cols, j), "name"), &cells[j]);
+		cells[j].number = false;
+		width[j] = cells[j].width;
+		for (size_t i = 0; i < nrow; i++) {
+			cell *c = &cells[(i + 1) * ncol + j];
+			make_cell(json_array_get(json_array_get(head, i), j), c);
+			if (c->width > width[j])
+				width[j] = c->width;
+		}
+	}
+	/* As many columns as fit a wide terminal line; --json has them all. */
+	while (shown < ncol && (shown == 0 || line + width[shown] + 2 <= LINE_MAX))
+		line += width[shown++] + 2;
+	for (size_t i = 0; i <= nrow; i++) {
+		for (size_t j = 0; j < shown; j++)
+			print_cell(&cells[i * ncol + j], width[j], j + 1 == shown && shown == ncol);
+		if (i == 0 && shown < ncol)
+			printf("... (%zu more columns)", ncol - shown);
+		printf("\n");
+	}
+	free(cells);
+	free(width);
 }
 
 static int show(sl_project *p, const char *id, int rows, bool json)
@@ -121,7 +211,7 @@ static int show(sl_project *p, const char *id, int rows, bool json)
 		       json_string_value(json_object_get(c, "input")));
 	ds = json_object_get(a, "dataset");
 	if (json_is_object(ds)) {
-		json_t *cols = json_object_get(ds, "columns"), *head = json_object_get(ds, "head"), *row;
+		json_t *cols = json_object_get(ds, "columns"), *head = json_object_get(ds, "head");
 		printf("rows      %lld\ncolumns   %zu\n\n",
 		       (long long)json_integer_value(json_object_get(ds, "rows")), json_array_size(cols));
 		printf("%-24s  %-9s  %s\n", "COLUMN", "TYPE", "NULLS");
@@ -130,20 +220,8 @@ static int show(sl_project *p, const char *id, int rows, bool json)
 			       json_string_value(json_object_get(c, "type")),
 			       (long long)json_integer_value(json_object_get(c, "nulls")));
 		if (json_array_size(head)) {
-			/* As many columns as fit a wide terminal line; --json has them all. */
-			enum { WIDTH = 12, MAX_COLS = 9 };
-			size_t shown = json_array_size(cols) < MAX_COLS ? json_array_size(cols) : MAX_COLS;
 			printf("\n");
-			for (i = 0; i < shown; i++)
-				print_cell(json_object_get(json_array_get(cols, i), "name"), WIDTH);
-			if (shown < json_array_size(cols))
-				printf("... (%zu more columns)", json_array_size(cols) - shown);
-			printf("\n");
-			json_array_foreach(head, i, row) {
-				for (size_t j = 0; j < shown; j++)
-					print_cell(json_array_get(row, j), WIDTH);
-				printf("\n");
-			}
+			print_head(cols, head);
 		}
 	} else if (json_is_string(json_object_get(a, "preview"))) {
 		printf("\n%s", json_string_value(json_object_get(a, "preview")));

@@ -123,6 +123,21 @@ Y
 expect_exit 1 sl run notds.yaml -q
 sl runs show latest | grep -q "not a sluice dataset file" || fail "false dataset claim"
 
+# artifacts show: floats rounded (not cut) to 10 significant digits, integers
+# never cut, long text shortened with an ellipsis, control characters escaped.
+printf 'x,y,big,name\n0.30000000000000004,2.718281828459045,12345678901234567,"Zo\xc3\xab \xc3\x9cnl\xc3\xbc, a rather long name"\n1e-300,-123456.789012345,1,"two\r\nlines"\n' > fl.csv
+cat > fl.yaml <<'Y'
+name: fl
+steps:
+  i: { uses: ingest.csv, with: { path: fl.csv } }
+Y
+sl run fl.yaml -q
+fl=$(sl runs show latest --json | js "d['steps'][0]['outputs']['data']")
+sl artifacts show "$fl" > show.txt
+grep -Eq $'^ +0\\.3  +2\\.718281828  12345678901234567  Zo\xc3\xab \xc3\x9cnl\xc3\xbc, a rather long\xe2\x80\xa6$' show.txt ||
+	fail "artifacts show row 1: $(cat show.txt)"
+grep -Eq '^1e-300  +-123456\.789 +1  two\\r\\nlines$' show.txt || fail "artifacts show row 2: $(cat show.txt)"
+
 # A corrupt artifact is an error naming it.
 f=".sluice/artifacts/${a:0:2}/${a:2}"
 chmod u+w "$f"; echo tampered > "$f"
