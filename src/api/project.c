@@ -48,7 +48,7 @@ static const char sluice_yaml[] =
 
 static const char canvas_yaml[] =
 	"# The ML canvas: the decisions behind this project, read by sluice.\n"
-	"# `sluice canvas check` reports what is missing and what it implies.\n"
+	"# Fill in each block; the steps that evaluate, serve and monitor models use them.\n"
 	"value_proposition: >\n"
 	"  Who is the end user, what do they gain, and how will they use the predictions?\n"
 	"data_sources: []            # where the data comes from: files, databases, APIs\n"

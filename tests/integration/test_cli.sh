@@ -23,6 +23,10 @@ contains "$ERR" "-o FILE"
 expect_exit 2 sl init .
 contains "$ERR" "already a sluice project"
 [ -f sluice.yaml ] && [ -f canvas.yaml ] && [ -d .sluice ] || fail "init layout"
+# What init writes points only at verbs that exist.
+if ! sl help canvas >/dev/null 2>&1; then
+	not_contains "$(cat canvas.yaml sluice.yaml)" "sluice canvas"
+fi
 mkdir -p elsewhere && (cd elsewhere && sl runs >/dev/null) || fail "project found from a subfolder"
 (cd / && set +e; "$SLUICE" runs >/dev/null 2>"$T/.e"; [ $? -eq 2 ]) || fail "outside a project"
 grep -q "not in a sluice project" "$T/.e" || fail "outside message"
