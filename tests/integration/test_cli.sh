@@ -142,6 +142,16 @@ grep -Eq $'^ +0\\.3  +2\\.718281828  12345678901234567  Zo\xc3\xab \xc3\x9cnl\xc
 	fail "artifacts show row 1: $(cat show.txt)"
 grep -Eq '^1e-300  +-123456\.789 +1  two\\r\\nlines$' show.txt || fail "artifacts show row 2: $(cat show.txt)"
 
+# Every --format the CLI takes is in its help and in docs/cli.md; raw is the
+# stored bytes (a dataset stays a dataset file).
+for f in raw csv jsonl; do
+	sl artifacts --help | grep -q -- "--format.*$f" || fail "artifacts --help lacks --format $f"
+	sed -n '/^## sluice artifacts export/,/^## /p' "$SRC/docs/cli.md" | grep -q "\`$f\`" ||
+		fail "docs/cli.md does not document --format $f"
+done
+sl artifacts export "$fl" --format raw -o fl.ds
+cmp fl.ds ".sluice/artifacts/${fl:0:2}/${fl:2}" || fail "--format raw must write the stored bytes"
+
 # A corrupt artifact is an error naming it.
 f=".sluice/artifacts/${a:0:2}/${a:2}"
 chmod u+w "$f"; echo tampered > "$f"
