@@ -629,9 +629,60 @@ void schema_results_free(schema_results *r)
 		sl__free(r->v[i].message);
 		json_decref(r->v[i].observed);
 		json_decref(r->v[i].expected);
+		json_decref(r->v[i].rows);
 	}
 	sl__free(r->v);
 	memset(r, 0, sizeof *r);
+}
+
+/* The first offending rows of a rule, numbered from 1. */
+typedef struct row_list {
+	uint64_t v[SCHEMA_MAX_ROWS];
+	size_t n;
+} row_list;
+
+static inline void row_note(row_list *l, size_t i)
+{
+	if (l->n < SCHEMA_MAX_ROWS)
+		l->v[l->n++] = (uint64_t)i + 1;
+}
+
+/* "; rows 3, 7 and 12" (or "; row 3", or "" when none) for a message. */
+static const char *rows_text(const row_list *l, uint64_t total, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t k = 0; k < l->n && used < size; k++) {
+		int w = snprintf(buf + used, size - used, "%s%" PRIu64,
+				 k == 0 ? (total == 1 ? "; row " : "; rows ")
+				 : k + 1 == l->n && total == l->n ? " and " : ", ",
+				 l->v[k]);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+	if (total > l->n && used < size)
+		snprintf(buf + used, size - used, " ...");
+	return buf;
+}
+
+/* Attaches l to the result just added (its JSON `rows`). */
+static int rows_attach(schema_results *r, const row_list *l)
+{
+	json_t *a;
+
+	if (!l->n)
+		return 0;
+	if (!(a = json_array()))
+		return sl__err(SL_ENOMEM, "out of memory");
+	for (size_t k = 0; k < l->n; k++)
+		if (json_array_append_new(a, json_integer((json_int_t)l->v[k]))) {
+			json_decref(a);
+			return sl__err(SL_ENOMEM, "out of memory");
+		}
+	r->v[r->n - 1].rows = a;
+	return 0;
 }
 
 /* Text of a number for messages (timestamps as ISO text). */
@@ -645,7 +696,8 @@ static const char *num_text(ds_type t, double x, char *buf)
 }
 
 /* Counts the rows below lo (dir < 0) or above hi (dir > 0) and the extreme. */
-static uint64_t count_outside(const ds_table *t, size_t j, double bound, int dir, double *extreme)
+static uint64_t count_outside(const ds_table *t, size_t j, double bound, int dir, double *extreme,
+			      row_list *rows)
 {
 	size_t n = ds_nrow(t);
 	const uint8_t *valid = ds_col_validity(t, j);
@@ -664,11 +716,103 @@ static uint64_t count_outside(const ds_table *t, size_t j, double bound, int dir
 			continue;
 		if (isnan(ext) || (dir < 0 ? x < ext : x > ext))
 			ext = x;
-		if (dir < 0 ? x < bound : x > bound)
+		if (dir < 0 ? x < bound : x > bound) {
 			bad++;
+			row_note(rows, i);
+		}
 	}
 	*extreme = ext;
 	return bad;
+}
+
+/* The first missing rows: null, or NaN in a float column. */
+static void missing_rows(const ds_table *t, size_t j, row_list *rows)
+{
+	const uint8_t *valid = ds_col_validity(t, j);
+	const double *f = ds_col_f64(t, j);
+
+	for (size_t i = 0, n = ds_nrow(t); i < n && rows->n < SCHEMA_MAX_ROWS; i++)
+		if (!ds_valid(valid, i) || (f && isnan(f[i])))
+			row_note(rows, i);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The first rows that repeat the value of an earlier row, over the finite,
+ * non-missing values the profile counts as distinct. Only a failed rule
+ * asks, so the work numbers need (a radix sort of their keys to find the
+ * repeated values, then one pass in row order) costs nothing on clean data.
+ */
+static int repeat_rows(const ds_table *t, size_t j, row_list *rows)
+{
+	size_t n = ds_nrow(t), m = 0, nd = 0;
+	const uint8_t *valid = ds_col_validity(t, j);
+	ds_type ty = ds_col_type(t, j);
+	uint8_t *seen;
+
+	if (ty == DS_STRING || ty == DS_BOOL) {
+		size_t k = ty == DS_BOOL ? 2 : ds_dict_size(t, j);
+		const uint32_t *codes = ty == DS_STRING ? ds_col_codes(t, j) : NULL;
+		const uint8_t *b = ty == DS_BOOL ? ds_col_bool(t, j) : NULL;
+		if (!codes && !b)
+			return 0; /* cannot happen: the type says which one there is */
+		if (!(seen = sl__calloc(k ? k : 1, 1)))
+			return sl__err(SL_ENOMEM, "out of memory");
+		for (size_t i = 0; i < n && rows->n < SCHEMA_MAX_ROWS; i++) {
+			size_t v = codes ? codes[i] : b[i];
+			if (!ds_valid(valid, i))
+				continue;
+			if (seen[v])
+				row_note(rows, i);
+			seen[v] = 1;
+		}
+		sl__free(seen);
+		return 0;
+	}
+	const double *f = ds_col_f64(t, j);
+	const int64_t *iv = f ? NULL : ds_col_i64(t, j);
+	uint64_t *keys = sl__calloc(n ? n : 1, sizeof *keys), *tmp = sl__calloc(n ? n : 1, sizeof *tmp);
+	if (!f && !iv) {
+		sl__free(keys);
+		sl__free(tmp);
+		return 0;
+	}
+	if (!keys || !tmp) {
+		sl__free(keys);
+		sl__free(tmp);
+		return sl__err(SL_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++)
+		if (ds_valid(valid, i) && (!f || isfinite(f[i])))
+			keys[m++] = f ? profile_key_f64(f[i]) : profile_key_i64(iv[i]);
+	profile_sort_u64(keys, tmp, m);
+	/* The values that occur more than once, each once, sorted (in keys). */
+	for (size_t a = 1; a < m; a++)
+		if (keys[a] == keys[a - 1] && (nd == 0 || keys[nd - 1] != keys[a]))
+			keys[nd++] = keys[a];
+	/* tmp now flags, per repeated value, that a row has shown it. */
+	memset(tmp, 0, nd * sizeof *tmp);
+	for (size_t i = 0; i < n && rows->n < SCHEMA_MAX_ROWS; i++) {
+		const uint64_t *hit;
+		uint64_t key;
+		if (!ds_valid(valid, i) || (f && !isfinite(f[i])))
+			continue;
+		key = f ? profile_key_f64(f[i]) : profile_key_i64(iv[i]);
+		if (!nd || !(hit = bsearch(&key, keys, nd, sizeof *keys, cmp_u64)))
+			continue;
+		if (tmp[hit - keys])
+			row_note(rows, i);
+		tmp[hit - keys] = 1;
+	}
+	sl__free(keys);
+	sl__free(tmp);
+	return 0;
 }
 
 static bool in_sorted_strs(char *const *v, size_t n, const char *s)
@@ -699,7 +843,7 @@ static bool pattern_ok(const schema_col *c, const char *s)
 }
 
 static int scan_values(const schema_col *c, const ds_table *t, size_t j, const profile_col *pc,
-		       value_ok_fn ok, uint64_t *out_bad, json_t **listed)
+		       value_ok_fn ok, uint64_t *out_bad, json_t **listed, row_list *rows)
 {
 	size_t n = ds_nrow(t);
 	const uint8_t *valid = ds_col_validity(t, j);
@@ -712,8 +856,10 @@ static int scan_values(const schema_col *c, const ds_table *t, size_t j, const p
 		const uint8_t *v = ds_col_bool(t, j);
 		bool ok0 = ok(c, "false"), ok1 = ok(c, "true");
 		for (size_t i = 0; i < n; i++)
-			if (ds_valid(valid, i) && !(v[i] ? ok1 : ok0))
+			if (ds_valid(valid, i) && !(v[i] ? ok1 : ok0)) {
 				bad++;
+				row_note(rows, i);
+			}
 	} else {
 		size_t k = ds_dict_size(t, j);
 		const uint32_t *codes = ds_col_codes(t, j);
@@ -723,8 +869,10 @@ static int scan_values(const schema_col *c, const ds_table *t, size_t j, const p
 		for (size_t d = 0; d < k; d++)
 			flag[d] = ok(c, ds_dict_str(t, j, (uint32_t)d, NULL)) ? 0 : 1;
 		for (size_t i = 0; i < n; i++)
-			if (ds_valid(valid, i) && flag[codes[i]])
+			if (ds_valid(valid, i) && flag[codes[i]]) {
 				bad++;
+				row_note(rows, i);
+			}
 		sl__free(flag);
 	}
 	/* Name offending values in the profile's order (count, then value). */
@@ -756,7 +904,7 @@ static void list_text(const json_t *a, char *buf, size_t size)
 }
 
 static int check_numeric_categories(const schema_col *c, const ds_table *t, size_t j,
-				    uint64_t *out_bad, json_t **listed)
+				    uint64_t *out_bad, json_t **listed, row_list *rows)
 {
 	size_t n = ds_nrow(t);
 	const uint8_t *valid = ds_col_validity(t, j);
@@ -775,6 +923,7 @@ static int check_numeric_categories(const schema_col *c, const ds_table *t, size
 		if (isnan(x) || in_sorted_nums(c->cat_nums, c->n_cat_nums, x))
 			continue;
 		bad++;
+		row_note(rows, i);
 		bool seen = false;
 		for (size_t k = 0; k < json_array_size(*listed); k++)
 			seen |= json_number_value(json_array_get(*listed, k)) == x;
@@ -791,7 +940,7 @@ static int check_col(const schema_col *c, const ds_table *t, const profile *p,
 {
 	const char *name = c->name;
 	const profile_col *pc;
-	char a[DS_TS_BUF], b[DS_TS_BUF];
+	char a[DS_TS_BUF], b[DS_TS_BUF], rt[128];
 	size_t j;
 	int rc;
 
@@ -825,13 +974,17 @@ static int check_col(const schema_col *c, const ds_table *t, const profile *p,
 	if (c->max_missing.set) {
 		double f = pc->count ? (double)pc->missing / (double)pc->count : 0;
 		bool ok = f <= c->max_missing.v;
+		row_list rows = {{0}, 0};
+		if (!ok)
+			missing_rows(t, j, &rows);
 		if ((rc = schema_results_add(r, "max_missing", name, c->max_missing.sev, ok,
 					     json_real(profile_round15(f)),
 					     json_real(c->max_missing.v), ok ? 0 : pc->missing,
 					     "column '%s': %" PRIu64 " of %" PRIu64
-					     " values missing (%.4g) %s maximum %.4g",
+					     " values missing (%.4g) %s maximum %.4g%s",
 					     name, pc->missing, pc->count, f, ok ? "within" : "exceeds",
-					     c->max_missing.v)))
+					     c->max_missing.v, rows_text(&rows, pc->missing, rt, sizeof rt))) ||
+		    (rc = rows_attach(r, &rows)))
 			return rc;
 	}
 	if (c->has_type && ty != c->type && !(c->type == DS_FLOAT64 && ty == DS_INT64))
@@ -840,6 +993,7 @@ static int check_col(const schema_col *c, const ds_table *t, const profile *p,
 		const schema_num_rule *nr = side < 0 ? &c->min : &c->max;
 		double ext = NAN;
 		uint64_t bad;
+		row_list rows = {{0}, 0};
 		if (!nr->set)
 			continue;
 		if (!numeric) {
@@ -852,35 +1006,43 @@ static int check_col(const schema_col *c, const ds_table *t, const profile *p,
 				return rc;
 			continue;
 		}
-		bad = count_outside(t, j, nr->v, side, &ext);
+		bad = count_outside(t, j, nr->v, side, &ext, &rows);
 		if ((rc = schema_results_add(
 			     r, side < 0 ? "min" : "max", name, nr->sev, bad == 0,
 			     typed_num(true, ty, ext), typed_num(true, ty, nr->v), bad,
-			     "column '%s': %" PRIu64 " values %s %s (%s %s)", name, bad,
+			     "column '%s': %" PRIu64 " values %s %s (%s %s)%s", name, bad,
 			     side < 0 ? "below the minimum" : "above the maximum",
 			     num_text(ty, nr->v, a), side < 0 ? "smallest" : "largest",
-			     isnan(ext) ? "none" : num_text(ty, ext, b))))
+			     isnan(ext) ? "none" : num_text(ty, ext, b),
+			     rows_text(&rows, bad, rt, sizeof rt))) ||
+		    (rc = rows_attach(r, &rows)))
 			return rc;
 	}
 	if (c->unique) {
 		/* Over the finite values: infinities are counted apart (profile.h). */
 		uint64_t dup = pc->n_values - pc->distinct;
+		row_list rows = {{0}, 0};
+		if (dup && (rc = repeat_rows(t, j, &rows)))
+			return rc;
 		if ((rc = schema_results_add(r, "unique", name, c->unique_sev, dup == 0,
 					     json_integer((json_int_t)pc->distinct),
 					     json_integer((json_int_t)(pc->n_values)), dup,
 					     "column '%s': %" PRIu64 " distinct of %" PRIu64
-					     " values (%" PRIu64 " repeated)",
-					     name, pc->distinct, pc->n_values, dup)))
+					     " values (%" PRIu64 " repeated)%s",
+					     name, pc->distinct, pc->n_values, dup,
+					     rows_text(&rows, dup, rt, sizeof rt))) ||
+		    (rc = rows_attach(r, &rows)))
 			return rc;
 	}
 	if (c->categories) {
 		uint64_t bad = 0;
 		json_t *listed = NULL;
 		char text[300];
+		row_list rows = {{0}, 0};
 		if (ty == DS_STRING || ty == DS_BOOL)
-			rc = scan_values(c, t, j, pc, cat_ok, &bad, &listed);
+			rc = scan_values(c, t, j, pc, cat_ok, &bad, &listed, &rows);
 		else
-			rc = check_numeric_categories(c, t, j, &bad, &listed);
+			rc = check_numeric_categories(c, t, j, &bad, &listed, &rows);
 		if (rc) {
 			json_decref(listed);
 			return rc;
@@ -889,31 +1051,36 @@ static int check_col(const schema_col *c, const ds_table *t, const profile *p,
 		if ((rc = schema_results_add(r, "categories", name, c->categories_sev, bad == 0,
 					     listed, json_deep_copy(c->categories), bad,
 					     bad ? "column '%s': %" PRIu64 " values not among the %zu "
-						   "allowed categories: %s"
+						   "allowed categories: %s%s"
 						 : "column '%s': %" PRIu64 " values outside the %zu "
-						   "allowed categories%s",
-					     name, bad, json_array_size(c->categories), text)))
+						   "allowed categories%s%s",
+					     name, bad, json_array_size(c->categories), text,
+					     rows_text(&rows, bad, rt, sizeof rt))) ||
+		    (rc = rows_attach(r, &rows)))
 			return rc;
 	}
 	if (c->pattern) {
 		uint64_t bad = 0;
 		json_t *listed = NULL;
 		char text[300];
+		row_list rows = {{0}, 0};
 		if (ty != DS_STRING)
 			return schema_results_add(r, "pattern", name, c->pattern_sev, false,
 						  json_string(ds_type_name(ty)),
 						  json_string(c->pattern), 0,
 						  "column '%s': pattern needs a string column, not %s",
 						  name, ds_type_name(ty));
-		if ((rc = scan_values(c, t, j, pc, pattern_ok, &bad, &listed))) {
+		if ((rc = scan_values(c, t, j, pc, pattern_ok, &bad, &listed, &rows))) {
 			json_decref(listed);
 			return rc;
 		}
 		list_text(listed, text, sizeof text);
 		if ((rc = schema_results_add(r, "pattern", name, c->pattern_sev, bad == 0, listed,
 					     json_string(c->pattern), bad,
-					     "column '%s': %" PRIu64 " values do not match '%s'%s%s",
-					     name, bad, c->pattern, bad ? ": " : "", text)))
+					     "column '%s': %" PRIu64 " values do not match '%s'%s%s%s",
+					     name, bad, c->pattern, bad ? ": " : "", text,
+					     rows_text(&rows, bad, rt, sizeof rt))) ||
+		    (rc = rows_attach(r, &rows)))
 			return rc;
 	}
 	return 0;

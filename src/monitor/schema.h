@@ -112,7 +112,8 @@ typedef struct schema_result {
 	json_t *observed;  /* owned references (JSON null when not applicable) */
 	json_t *expected;
 	uint64_t violations; /* offending rows (or columns) */
-	char *message;     /* owned, one line with the numbers */
+	json_t *rows;      /* owned: the first offending rows (numbers from 1), or NULL */
+	char *message;     /* owned, one line with the numbers (and those rows) */
 } schema_result;
 
 typedef struct schema_results {
@@ -132,9 +133,12 @@ void schema_results_free(schema_results *r);
 
 /*
  * Checks t (profiled as p, same column order) against s and appends one
- * result per rule, in schema order, then one per extra column. Returns 0
+ * result per rule, in schema order, then one per extra column. A failed
+ * rule about values names the first offending rows (SCHEMA_MAX_ROWS, row 1
+ * being the table's first) in its message and in `rows`. Returns 0
  * (whatever the verdicts) or SL_ENOMEM.
  */
+#define SCHEMA_MAX_ROWS 5
 int schema_check(const schema *s, const ds_table *t, const profile *p, schema_results *out);
 
 #endif

@@ -347,6 +347,7 @@ static json_t *rule_json(const schema_result *r)
 	    put(o, "passed", json_boolean(r->passed)) || put(o, "observed", json_incref(r->observed)) ||
 	    put(o, "expected", json_incref(r->expected)) ||
 	    put(o, "violations", json_integer((json_int_t)r->violations)) ||
+	    (r->rows && put(o, "rows", json_incref(r->rows))) ||
 	    put(o, "message", json_string(r->message))) {
 		json_decref(o);
 		return NULL;

@@ -320,11 +320,31 @@ static void test_rules(void **state)
 	json_t *un = find_rule(&r, "unique", "id");
 	assert_int_equal(json_integer_value(json_object_get(un, "violations")), 1);
 
+	/* Each failed value rule names the first offending rows (from 1). */
+	static const struct {
+		const char *rule, *col;
+		int rows[5];
+	} want[] = {{"unique", "id", {10}},       {"min", "age", {3}},
+		    {"max", "age", {5}},          {"pattern", "email", {7}},
+		    {"categories", "color", {5}}, {"max_missing", "score", {2, 4, 6, 8, 10}}};
+	for (size_t k = 0; k < SL__ARRAY_LEN(want); k++) {
+		json_t *rows = json_object_get(find_rule(&r, want[k].rule, want[k].col), "rows");
+		size_t n = 0;
+		while (n < 5 && want[k].rows[n])
+			n++;
+		assert_int_equal(json_array_size(rows), n);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(json_integer_value(json_array_get(rows, i)), want[k].rows[i]);
+	}
+	assert_null(json_object_get(find_rule(&r, "type", "age"), "rows"));
+	assert_non_null(strstr(r.log, "5 of 10 values missing (0.5) exceeds maximum 0.1; rows 2, 4, 6, 8 and 10"));
+
 	/* The failure names every violated error rule with its numbers. */
 	assert_non_null(strstr(r.err, "6 errors"));
-	assert_non_null(strstr(r.err, "[unique] column 'id': 9 distinct of 10 values"));
-	assert_non_null(strstr(r.err, "1 values below the minimum 0 (smallest -1)"));
-	assert_non_null(strstr(r.err, "1 values above the maximum 120 (largest 130)"));
+	assert_non_null(strstr(r.err, "[unique] column 'id': 9 distinct of 10 values (1 repeated); row 10"));
+	assert_non_null(strstr(r.err, "1 values below the minimum 0 (smallest -1); row 3"));
+	assert_non_null(strstr(r.err, "1 values above the maximum 120 (largest 130); row 5"));
+	assert_non_null(strstr(r.err, "'not-an-email'; row 7"));
 	assert_non_null(strstr(r.err, "'not-an-email'"));
 	assert_non_null(strstr(r.err, "'purple'"));
 	assert_non_null(strstr(r.err, "column 'zip' is missing"));
@@ -353,6 +373,45 @@ static void test_rules(void **state)
 	vres_free(&r);
 	free(sch);
 	free(data);
+	tu_rmdir(dir);
+}
+
+/* unique names the rows that repeat an earlier value, for text and floats too. */
+static void test_repeated_rows(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *data = tu_path(dir, "u.ds"), *sch = tu_path(dir, "u.yaml");
+	const char *sv[] = {"a", "b", "a", "c", "b", "d"};
+	const double fv[] = {1.5, NAN, 2, 1.5, NAN, -0.0};
+	ds_builder *b;
+	vres r;
+
+	(void)state;
+	assert_int_equal(ds_builder_new(&b), 0);
+	assert_int_equal(ds_builder_add_col(b, "s", DS_STRING, NULL), 0);
+	assert_int_equal(ds_builder_add_col(b, "f", DS_FLOAT64, NULL), 0);
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(ds_append_str(b, 0, sv[i], 1), 0);
+		assert_int_equal(ds_append_f64(b, 1, i == 2 ? 0.0 : fv[i]), 0);
+	}
+	assert_int_equal(ds_builder_write(b, data), 0);
+	ds_builder_free(b);
+	tu_write(sch, "columns:\n  s: {unique: true}\n  f: {unique: true}\n");
+	r = run_validate(dir, "u", data, NULL, NULL, "{\"schema\": \"u.yaml\"}");
+	assert_int_equal(r.rc, SL_ESTEP);
+	json_t *rs = json_object_get(find_rule(&r, "unique", "s"), "rows");
+	assert_int_equal(json_array_size(rs), 2);
+	assert_int_equal(json_integer_value(json_array_get(rs, 0)), 3);
+	assert_int_equal(json_integer_value(json_array_get(rs, 1)), 5);
+	/* 1.5 again in row 4, and -0 equals the 0 of row 3; NaN is missing. */
+	json_t *rf = json_object_get(find_rule(&r, "unique", "f"), "rows");
+	assert_int_equal(json_array_size(rf), 2);
+	assert_int_equal(json_integer_value(json_array_get(rf, 0)), 4);
+	assert_int_equal(json_integer_value(json_array_get(rf, 1)), 6);
+	assert_non_null(strstr(r.err, "(2 repeated); rows 3 and 5"));
+	vres_free(&r);
+	free(data);
+	free(sch);
 	tu_rmdir(dir);
 }
 
@@ -622,6 +681,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_infer),
 		cmocka_unit_test(test_rules),
+		cmocka_unit_test(test_repeated_rows),
 		cmocka_unit_test(test_type_and_timestamps),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_schema_input_and_drift),
