@@ -299,8 +299,12 @@ int csv_join(int a, int b)
  */
 static inline bool lead_zero(const char *p, size_t len)
 {
-	size_t k = len && (*p == '-' || *p == '+');
+	size_t k;
 
+	/* Most numbers start with 1-9, and '+', '-', '.' sort below '0'. */
+	if (len < 2 || (unsigned char)*p > '0')
+		return false;
+	k = *p == '-' || *p == '+';
 	return len > k + 1 && p[k] == '0' && (unsigned char)(p[k + 1] - '0') < 10;
 }
 
