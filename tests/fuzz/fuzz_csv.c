@@ -3,8 +3,9 @@
  * JSON Lines reader).
  *
  * The first two bytes choose the dialect and the mode: delimiter, header,
- * on_error, a type override, a small max_field_size, and the chunk size
- * and thread count of the parallel parser; the rest is the input. Besides
+ * on_error, a type override, a small max_field_size, the chunk size and
+ * thread count of the parallel parser, literal quotes and a windows-1252
+ * input; the rest is the input. Besides
  * "no crash, no leak, no undefined behaviour", it checks the reader's main
  * invariant: the result never depends on chunking or threads. Every input
  * is read twice, with tiny chunks on several threads and as one chunk on
@@ -92,6 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((data[0] >> 6) & 1)
 		o.max_field_size = 8;
 	jsonl = (data[0] >> 7) & 1;
+	o.quote_literal = (data[1] >> 6) & 1;
+	o.encoding = (data[1] >> 7) & 1 ? "windows-1252" : NULL;
 	src.name = "fuzz.csv";
 	src.data = (const char *)data + 2;
 	src.len = size - 2;
