@@ -27,6 +27,9 @@
 #endif
 
 #define SL__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* A macro's value as a string literal ("[1, " SL__STR(MAX) "]"). */
+#define SL__STR_(x) #x
+#define SL__STR(x) SL__STR_(x)
 #define SL__ERRMSG_MAX 1024
 
 /* ---- errors -------------------------------------------------------------- */
@@ -186,13 +189,24 @@ bool sl__str_has_suffix(const char *s, const char *suffix);
 bool sl__parse_i64(const char *s, int64_t *out);
 bool sl__parse_f64(const char *s, double *out);
 
-/* ---- YAML configuration files -------------------------------------------------- */
+/* ---- "did you mean" (suggest.c) ----------------------------------------------- */
 
-#include <jansson.h>
+/* Optimal string alignment distance; SIZE_MAX when either is over 64 bytes. */
+size_t sl__edit_distance(const char *a, const char *b);
+/* The candidate closest to word when it is close enough to be a typo, else NULL. */
+const char *sl__suggest(const char *word, const char *const *cands, size_t n);
+/*
+ * Every close candidate, best first, into out (up to max; borrowed from
+ * cands). NULL candidates and word itself are skipped. Returns the count.
+ */
+size_t sl__suggest_all(const char *word, const char *const *cands, size_t n, const char **out,
+		       size_t max);
+/*
+ * Writes "did you mean 'a'?" or "did you mean 'a', 'b' or 'c'?" into buf,
+ * or "" when nothing is close; returns whether anything was.
+ */
+bool sl__did_you_mean(char *buf, size_t size, const char *word, const char *const *cands, size_t n);
 
-/* Loads a YAML file as JSON (core-schema scalars typed); errors FILE:LINE:COL. */
-int sl__yaml_load_file(const char *path, json_t **out);
-/* One YAML scalar as a JSON value (quoted: always a string). */
-json_t *sl__yaml_scalar(const char *text, size_t len, bool quoted);
+/* YAML files: see yamltree.h (the loader, its tree and JSON with positions). */
 
 #endif

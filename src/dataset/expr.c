@@ -1152,8 +1152,9 @@ void expr_free(expr *e)
 	sl__free(e);
 }
 
-int expr_compile(const char *text, const char *where, const char *const *names,
-		 const ds_type *types, size_t ncol, expr **out)
+/* Parses text, and binds it to the schema unless bind_cols is false. */
+static int compile(const char *text, const char *where, const char *const *names,
+		   const ds_type *types, size_t ncol, bool bind_cols, expr **out)
 {
 	expr *e;
 	parser p;
@@ -1188,7 +1189,7 @@ int expr_compile(const char *text, const char *where, const char *const *names,
 		rc = p.tok == T_RP ? perr(e, SL_EPARSE, p.tpos, "unbalanced ')'")
 				   : unexpected(&p, "an operator or end of expression");
 	sl__free(p.tstr);
-	if (rc == 0)
+	if (rc == 0 && bind_cols)
 		rc = bind(e, names, types, ncol);
 	if (rc) {
 		expr_free(e);
@@ -1196,6 +1197,21 @@ int expr_compile(const char *text, const char *where, const char *const *names,
 	}
 	*out = e;
 	return 0;
+}
+
+int expr_compile(const char *text, const char *where, const char *const *names,
+		 const ds_type *types, size_t ncol, expr **out)
+{
+	return compile(text, where, names, types, ncol, true, out);
+}
+
+int expr_check_syntax(const char *text, const char *where)
+{
+	expr *e = NULL;
+	int rc = compile(text, where, NULL, NULL, 0, false, &e);
+
+	expr_free(e);
+	return rc;
 }
 
 int expr_compile_table(const char *text, const char *where, const ds_table *t, expr **out)

@@ -82,6 +82,12 @@ int expr_compile(const char *text, const char *where, const char *const *names,
 /* The same against the columns of a table. */
 int expr_compile_table(const char *text, const char *where, const ds_table *t, expr **out);
 void expr_free(expr *e); /* accepts NULL */
+/*
+ * Checks text's syntax alone (tokens, operators, function names), as
+ * expr_compile would before it looks at any column: what can be checked
+ * before the data is known. Returns 0 or expr_compile's error.
+ */
+int expr_check_syntax(const char *text, const char *where);
 
 /* The result type (EXPR_TNULL when always null). */
 ds_type expr_type(const expr *e);

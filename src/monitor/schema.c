@@ -19,9 +19,71 @@
 
 #include "core.h"
 #include "monitor/schema.h"
+#include "yamltree.h"
 
-#define BAD(...) sl__err(SL_EPARSE, __VA_ARGS__)
 #define MAX_LISTED 5 /* offending values named in a message */
+
+/*
+ * The path (yamltree.h syntax) of the value the last parse error is about,
+ * so that schema_load_file can name its FILE:LINE:COL. Per thread, as the
+ * error message itself.
+ */
+static _Thread_local char err_path[300];
+static _Thread_local bool err_at_key; /* the error is about the key, not its value */
+
+static int vbad(bool at_key, const char *path, const char *key, const char *fmt, va_list ap)
+	SL__PRINTF(4, 0);
+
+static int vbad(bool at_key, const char *path, const char *key, const char *fmt, va_list ap)
+{
+	char msg[SL__ERRMSG_MAX];
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	snprintf(err_path, sizeof err_path, "%s%s%s", path, key && *path ? "." : "", key ? key : "");
+	err_at_key = at_key;
+	if (!*err_path)
+		return sl__err(SL_EPARSE, "%s", msg);
+	return sl__err(SL_EPARSE, "%s: %s", err_path, msg);
+}
+
+/* "PATH.KEY: message" as the error, remembering PATH.KEY. Returns SL_EPARSE. */
+static int bad(const char *path, const char *key, const char *fmt, ...) SL__PRINTF(3, 4);
+
+static int bad(const char *path, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vbad(false, path, key, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+#define bad(...) SL__ERR_CODE(bad(__VA_ARGS__))
+
+/* The same about the key PATH.KEY itself (an unknown one). */
+static int bad_key(const char *path, const char *key, const char *fmt, ...) SL__PRINTF(3, 4);
+
+static int bad_key(const char *path, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vbad(true, path, key, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+#define bad_key(...) SL__ERR_CODE(bad_key(__VA_ARGS__))
+
+/* The same for item i of list key. */
+static int bad_item(const char *path, const char *key, size_t i, const char *msg)
+{
+	char k[64];
+
+	snprintf(k, sizeof k, "%s[%zu]", key, i);
+	return bad(path, k, "%s", msg);
+}
 
 static const char *const sev_names[] = {"ignore", "warn", "error"};
 
@@ -85,14 +147,19 @@ static int rule_value(const json_t *v, const char *path, const char *key, schema
 	const char *k;
 	json_t *x;
 	json_object_foreach((json_t *)v, k, x) {
-		if (strcmp(k, "value") && strcmp(k, "severity"))
-			return BAD("%s.%s: unknown key '%s' (expected value, severity)", path, key,
-				   k);
+		char k2[200];
+		if (!strcmp(k, "value") || !strcmp(k, "severity"))
+			continue;
+		snprintf(k2, sizeof k2, "%s.%s", key, k);
+		return bad_key(path, k2, "unknown key '%s' (expected value, severity)", k);
 	}
 	*out_val = json_object_get(v, "value");
 	x = json_object_get(v, "severity");
-	if (x && !schema_sev_parse(json_string_value(x), out_sev))
-		return BAD("%s.%s.severity: expected error, warn or ignore", path, key);
+	if (x && !schema_sev_parse(json_string_value(x), out_sev)) {
+		char k2[100];
+		snprintf(k2, sizeof k2, "%s.severity", key);
+		return bad(path, k2, "expected error, warn or ignore");
+	}
 	return 0;
 }
 
@@ -130,7 +197,7 @@ static int parse_categories(schema_col *c, const json_t *v, const char *path)
 	size_t n;
 
 	if (!json_is_array(v) || !(n = json_array_size(v)))
-		return BAD("%s.categories: expected a non-empty list of values", path);
+		return bad(path, "categories", "expected a non-empty list of values");
 	c->cat_strs = sl__calloc(n, sizeof *c->cat_strs);
 	c->cat_nums = sl__calloc(n, sizeof *c->cat_nums);
 	if (!c->cat_strs || !c->cat_nums)
@@ -139,8 +206,7 @@ static int parse_categories(schema_col *c, const json_t *v, const char *path)
 		const json_t *e = json_array_get(v, i);
 		double d;
 		if (!json_is_string(e) && !json_is_number(e) && !json_is_boolean(e))
-			return BAD("%s.categories[%zu]: expected a string, number or boolean", path,
-				   i);
+			return bad_item(path, "categories", i, "expected a string, number or boolean");
 		if (!(c->cat_strs[c->n_cat_strs] = scalar_text(e)))
 			return sl__err(SL_ENOMEM, "out of memory");
 		c->n_cat_strs++;
@@ -163,10 +229,15 @@ static int parse_bound(const json_t *v, const char *path, const char *key, schem
 
 	if (json_is_number(v)) {
 		r->v = json_number_value(v);
+	} else if (s && (!strcmp(s, "Inf") || !strcmp(s, "-Inf"))) {
+		/* .inf in a YAML file, "Inf" in the canonical form: no bound on that side. */
+		profile_json_get_num(v, &r->v);
+	} else if (s && !strcmp(s, "NaN")) {
+		return bad(path, key, "a bound cannot be NaN");
 	} else if (s && ds_parse_timestamp(s, strlen(s), &us)) {
 		r->v = (double)us;
 	} else {
-		return BAD("%s.%s: expected a number (or an ISO 8601 time)", path, key);
+		return bad(path, key, "expected a number (or an ISO 8601 time)");
 	}
 	r->set = true;
 	return 0;
@@ -190,28 +261,28 @@ static int parse_col(schema_col *c, const char *name, const json_t *spec, const 
 	if (!(c->name = sl__strdup(name)))
 		return sl__err(SL_ENOMEM, "out of memory");
 	if (!json_is_object(spec))
-		return BAD("%s: expected a map of rules", path);
+		return bad(path, NULL, "expected a map of rules");
 	json_object_foreach((json_t *)spec, k, x) {
 		size_t i = 0;
 		while (i < SL__ARRAY_LEN(keys) && strcmp(k, keys[i]))
 			i++;
 		if (i == SL__ARRAY_LEN(keys))
-			return BAD("%s: unknown rule '%s' (expected type, required, max_missing, "
+			return bad_key(path, k, "unknown rule '%s' (expected type, required, max_missing, "
 				   "min, max, unique, categories, pattern, severity)",
-				   path, k);
+				   k);
 	}
 	if ((x = json_object_get(spec, "severity")) &&
 	    !schema_sev_parse(json_string_value(x), &colsev))
-		return BAD("%s.severity: expected error, warn or ignore", path);
+		return bad(path, "severity", "expected error, warn or ignore");
 	c->required_sev = colsev;
 
 	if ((x = json_object_get(spec, "type"))) {
 		if ((rc = rule_value(x, path, "type", colsev, &v, &c->type_sev)))
 			return rc;
 		if (!json_is_string(v) || !ds_type_parse(json_string_value(v), &c->type))
-			return BAD("%s.type: unknown type %s%s%s (expected int64, float64, bool, "
+			return bad(path, "type", "unknown type %s%s%s (expected int64, float64, bool, "
 				   "string or timestamp)",
-				   path, json_is_string(v) ? "'" : "",
+				   json_is_string(v) ? "'" : "",
 				   json_is_string(v) ? json_string_value(v) : "(not a string)",
 				   json_is_string(v) ? "'" : "");
 		c->has_type = true;
@@ -220,14 +291,14 @@ static int parse_col(schema_col *c, const char *name, const json_t *spec, const 
 		if ((rc = rule_value(x, path, "required", colsev, &v, &c->required_sev)))
 			return rc;
 		if (!json_is_boolean(v))
-			return BAD("%s.required: expected true or false", path);
+			return bad(path, "required", "expected true or false");
 		c->required = json_is_true(v);
 	}
 	if ((x = json_object_get(spec, "max_missing"))) {
 		if ((rc = rule_value(x, path, "max_missing", colsev, &v, &c->max_missing.sev)))
 			return rc;
 		if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1)
-			return BAD("%s.max_missing: expected a fraction between 0 and 1", path);
+			return bad(path, "max_missing", "expected a fraction between 0 and 1");
 		c->max_missing.set = true;
 		c->max_missing.v = json_number_value(v);
 	}
@@ -242,12 +313,12 @@ static int parse_col(schema_col *c, const char *name, const json_t *spec, const 
 			return rc;
 	}
 	if (c->min.set && c->max.set && c->min.v > c->max.v)
-		return BAD("%s: min is greater than max", path);
+		return bad(path, "max", "max is less than min");
 	if ((x = json_object_get(spec, "unique"))) {
 		if ((rc = rule_value(x, path, "unique", colsev, &v, &c->unique_sev)))
 			return rc;
 		if (!json_is_boolean(v))
-			return BAD("%s.unique: expected true or false", path);
+			return bad(path, "unique", "expected true or false");
 		c->unique = json_is_true(v);
 	}
 	if ((x = json_object_get(spec, "categories"))) {
@@ -260,7 +331,7 @@ static int parse_col(schema_col *c, const char *name, const json_t *spec, const 
 		if ((rc = rule_value(x, path, "pattern", colsev, &v, &c->pattern_sev)))
 			return rc;
 		if (!json_is_string(v))
-			return BAD("%s.pattern: expected a regular expression (a string)", path);
+			return bad(path, "pattern", "expected a regular expression (a string)");
 		if (!(full = sl__asprintf("^(%s)$", json_string_value(v))))
 			return sl__err(SL_ENOMEM, "out of memory");
 		int e = regcomp(&c->re, full, REG_EXTENDED | REG_NOSUB);
@@ -268,7 +339,7 @@ static int parse_col(schema_col *c, const char *name, const json_t *spec, const 
 		if (e) {
 			char msg[256];
 			regerror(e, &c->re, msg, sizeof msg);
-			return BAD("%s.pattern: invalid regular expression '%s': %s", path,
+			return bad(path, "pattern", "invalid regular expression '%s': %s",
 				   json_string_value(v), msg);
 		}
 		if (!(c->pattern = sl__strdup(json_string_value(v)))) {
@@ -288,35 +359,36 @@ int schema_from_json(const json_t *j, schema_sev def, schema **out)
 	int rc = 0;
 
 	*out = NULL;
+	err_path[0] = '\0';
 	if (!json_is_object(j))
-		return BAD("expected a map with a 'columns' key");
+		return bad("", NULL, "expected a map with a 'columns' key");
 	json_object_foreach((json_t *)j, k, x) {
 		if (strcmp(k, "columns") && strcmp(k, "severity") && strcmp(k, "extra_columns") &&
 		    strcmp(k, "format") && strcmp(k, "version") && strcmp(k, "description"))
-			return BAD("unknown key '%s' (expected columns, severity, extra_columns)", k);
+			return bad_key(k, NULL, "unknown key '%s' (expected columns, severity, extra_columns)", k);
 	}
 	if ((v = json_object_get(j, "format")) &&
 	    (!json_is_string(v) || strcmp(json_string_value(v), "sluice.schema")))
-		return BAD("format: expected \"sluice.schema\"");
+		return bad("format", NULL, "expected \"sluice.schema\"");
 	if ((v = json_object_get(j, "version")) &&
 	    (!json_is_integer(v) || json_integer_value(v) != 1))
-		return BAD("version: unsupported schema version");
+		return bad("version", NULL, "unsupported schema version");
 	if (!(s = sl__calloc(1, sizeof *s)))
 		return sl__err(SL_ENOMEM, "out of memory");
 	s->severity = def;
 	s->extra_columns = SCHEMA_ERROR;
 	if ((v = json_object_get(j, "severity")) && !schema_sev_parse(json_string_value(v), &s->severity)) {
-		rc = BAD("severity: expected error, warn or ignore");
+		rc = bad("severity", NULL, "expected error, warn or ignore");
 		goto fail;
 	}
 	if ((v = json_object_get(j, "extra_columns")) &&
 	    !schema_sev_parse(json_string_value(v), &s->extra_columns)) {
-		rc = BAD("extra_columns: expected error, warn or ignore");
+		rc = bad("extra_columns", NULL, "expected error, warn or ignore");
 		goto fail;
 	}
 	cols = json_object_get(j, "columns");
 	if (!json_is_object(cols) && !json_is_array(cols)) {
-		rc = BAD("columns: expected a map of column name to rules (or a list)");
+		rc = bad("columns", NULL, "expected a map of column name to rules (or a list)");
 		goto fail;
 	}
 	size_t n = json_is_object(cols) ? json_object_size(cols) : json_array_size(cols);
@@ -327,7 +399,12 @@ int schema_from_json(const json_t *j, schema_sev def, schema **out)
 	if (json_is_object(cols)) {
 		json_object_foreach((json_t *)cols, k, x) {
 			char path[300];
-			snprintf(path, sizeof path, "columns.%s", k);
+			sl__buf pb;
+			sl__buf_init(&pb, sizeof path - 1);
+			if (sl__buf_puts(&pb, "columns") || sl__ypath_key(&pb, k))
+				sl__buf_reset(&pb);
+			snprintf(path, sizeof path, "%s", pb.data ? pb.data : "columns");
+			sl__buf_free(&pb);
 			s->n_cols++;
 			if ((rc = parse_col(&s->cols[s->n_cols - 1], k, x, path, s->severity)))
 				goto fail;
@@ -339,7 +416,7 @@ int schema_from_json(const json_t *j, schema_sev def, schema **out)
 			char path[64];
 			snprintf(path, sizeof path, "columns[%zu]", i);
 			if (!name || !*name) {
-				rc = BAD("%s.name: expected the column's name", path);
+				rc = bad(path, "name", "expected the column's name");
 				goto fail;
 			}
 			s->n_cols++;
@@ -347,7 +424,7 @@ int schema_from_json(const json_t *j, schema_sev def, schema **out)
 				goto fail;
 			for (size_t p = 0; p < i; p++)
 				if (!strcmp(s->cols[p].name, name)) {
-					rc = BAD("%s.name: column '%s' listed twice", path, name);
+					rc = bad(path, "name", "column '%s' listed twice", name);
 					goto fail;
 				}
 		}
@@ -361,16 +438,25 @@ fail:
 
 int schema_load_file(const char *path, schema_sev def, schema **out)
 {
+	sl__ypmap *pm = NULL;
+	sl__yloc loc;
 	json_t *j = NULL;
 	int rc;
 
 	*out = NULL;
-	if ((rc = sl__yaml_load_file(path, &j)))
+	/* .inf and -.inf become "Inf" and "-Inf", which bounds accept. */
+	if ((rc = sl__yaml_load_json(path, SL__YJSON_NONFINITE_TEXT, &j, &pm)))
 		return rc; /* already "FILE:LINE:COL: ..." */
 	rc = schema_from_json(j, def, out);
 	json_decref(j);
-	if (rc)
+	if (rc == SL_EPARSE && sl__ypmap_find(pm, err_path, &loc) >= 0) {
+		char msg[SL__ERRMSG_MAX];
+		snprintf(msg, sizeof msg, "%s", sl_errmsg());
+		sl__yaml_err_at(rc, path, err_at_key && loc.key.line ? loc.key : loc.pos, "%s", msg);
+	} else if (rc) {
 		sl__err_prefix(rc, "%s", path);
+	}
+	sl__ypmap_free(pm);
 	return rc;
 }
 

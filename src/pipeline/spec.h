@@ -14,13 +14,15 @@
  *       env: { K: V }            extra environment for a run step
  *       cache: true|false
  *       timeout: SECONDS         stop the step (and fail it) after this long
+ *       resources: { cpus: 4, memory: 8G, time: 2h, gpus: 1 }   what it asks of the machine
  *       description: text
  *
  * Every error names its place as "FILE:LINE:COL: message" (1-based) and
  * nothing runs: invalid YAML, unknown keys, an unknown built-in step, a
  * reference to a missing step or output, a cycle (naming its steps), a bad
  * ${...} substitution, a missing required option, an option of the wrong
- * type, an unknown parameter override.
+ * type or outside its allowed values, a broken rule among options, an
+ * unknown parameter override, a bad resource request.
  *
  * Substitution: ${params.X} is replaced at parse time everywhere in `with`
  * values, `run`, `env` and `deps`. ${inputs.X} and ${outputs.X} are checked
@@ -42,11 +44,10 @@
 
 #include "core.h"
 #include "steps/step.h"
+#include "yamltree.h"
 
-typedef struct spec_pos {
-	int line; /* 1-based */
-	int col;  /* 1-based */
-} spec_pos;
+/* A position in the file: line and column, 1-based (columns in characters). */
+typedef sl__ypos spec_pos;
 
 typedef struct spec_param {
 	char *name;
@@ -148,15 +149,28 @@ char *spec_subst_io(const char *text, const char *const *in_names, const char *c
 		    size_t n_in, const char *const *out_names, const char *const *out_vals,
 		    size_t n_out);
 
+/* The file name as given to the parser, as messages name it. */
+const char *spec_display_name(const spec *s);
+
 /*
- * Internal: coerces one option value (owned by the caller, possibly
- * replaced) to the option's declared type, as the parser does for `with:`
- * values of built-in steps: "42" -> 42 for OPT_INT, numbers to reals for
- * OPT_NUMBER, "true" -> true for OPT_BOOL, and so on. Returns 0, or
- * SL_ESPEC with a message naming the option (and SL_ENOMEM). Exposed so that
- * every option type can be tested without registering fake built-ins.
+ * Where a value of step `step`'s `with:` was written. json_path is a path
+ * inside `with` ("ops[3].columns"; a leading "with." is allowed; syntax in
+ * yamltree.h). A path that was not written (a default, a missing key) gives the
+ * nearest enclosing value that was, and the empty path the `with:` key (or
+ * the step's uses/run key when it has no `with:`). The scheduler uses it to
+ * place a step's run-time errors about its options in the file.
  */
-int spec_opt_coerce(const step_def *def, const step_opt *opt, json_t **value);
+int spec_with_pos(const spec *s, size_t step, const char *json_path, spec_pos *out);
+
+/*
+ * A step's failure message, placed in the file when it starts with a path
+ * into `with` ("with.ops[3].columns: unknown column 'x'" becomes
+ * "FILE:LINE:COL: with.ops[3].columns: unknown column 'x'"; an expression's
+ * own ":LINE:COL" after the path moves the column inside the value). Other
+ * messages come back unchanged. Newly allocated (sl__free), NULL when out
+ * of memory.
+ */
+char *spec_locate_msg(const spec *s, size_t step, const char *msg);
 
 /*
  * Internal, called by the parser (dag.c): fills each step's upstream and

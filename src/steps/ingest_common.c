@@ -17,21 +17,23 @@ const step_port ingest_outputs[] = {
 
 const step_port ingest_no_inputs[] = {{NULL, NULL, false, NULL}};
 
+const step_opt ingest_type_name = {.type = OPT_STRING, .choices = STEP_DS_TYPES};
+
 /*
  * max_bad_rows: a count (0, 100), a fraction of the rows read (0.01), or a
  * percentage ("1%"). A number below 1 that is not a whole number is a
- * fraction; 1 and above must be whole (a count).
+ * fraction; 1 and above must be whole (a count). False when v is none of
+ * these.
  */
-static int parse_limit(step_ctx *ctx, ingest_bad *bad)
+static bool limit_parse(const json_t *v, bool *is_fraction, double *limit)
 {
-	const json_t *v = step_opt_json(ctx, "max_bad_rows");
 	bool pct = false;
 	double x;
 
-	bad->limit_is_fraction = true;
-	bad->limit = 0.01;
+	*is_fraction = true;
+	*limit = 0.01;
 	if (!v)
-		return 0;
+		return true;
 	if (json_is_number(v)) {
 		x = json_number_value(v);
 	} else if (json_is_string(v)) {
@@ -42,27 +44,35 @@ static int parse_limit(step_ctx *ctx, ingest_bad *bad)
 			end++;
 		pct = end > s && *end == '%';
 		if (end == s || end[pct] != '\0')
-			goto bad;
+			return false;
 	} else {
-		goto bad;
+		return false;
 	}
 	if (!isfinite(x) || x < 0 || (pct && x > 100))
-		goto bad;
+		return false;
 	if (pct) {
-		bad->limit = x / 100;
+		*limit = x / 100;
 	} else if (x < 1 && !json_is_integer(v) && x != floor(x)) {
-		bad->limit = x;
+		*limit = x;
 	} else if (x == floor(x)) {
-		bad->limit_is_fraction = false;
-		bad->limit = x;
+		*is_fraction = false;
+		*limit = x;
 	} else {
-		goto bad;
+		return false;
 	}
+	return true;
+}
+
+int ingest_check(const step_check *c)
+{
+	bool frac;
+	double limit;
+
+	if (!limit_parse(json_object_get(c->with, "max_bad_rows"), &frac, &limit))
+		return step_check_fail(c, "max_bad_rows", "max_bad_rows is a count (100), a fraction "
+							  "of the rows (0.01) or a percentage "
+							  "(\"1%%\")");
 	return 0;
-bad:
-	return step_fail(ctx, SL_EINVAL,
-			 "with.max_bad_rows: expected a count (100), a fraction of the rows (0.01) "
-			 "or a percentage (\"1%%\")");
 }
 
 int ingest_decode(step_ctx *ctx, ingest_types *t, ds_ingest_opts *o, ingest_bad *bad)
@@ -71,30 +81,26 @@ int ingest_decode(step_ctx *ctx, ingest_types *t, ds_ingest_opts *o, ingest_bad 
 	json_t *m = step_opt_json(ctx, "types"), *v;
 	const char *key;
 	size_t k = 0;
-	int rc;
 
 	t->cols = NULL;
 	t->types = NULL;
 	memset(bad, 0, sizeof *bad);
 	bad->ctx = ctx;
 	if (on_error && !ds_on_error_parse(on_error, &o->on_error))
-		return step_fail(ctx, SL_EINVAL, "with.on_error: expected fail, skip or quarantine, "
-						 "not '%s'", on_error);
+		return step_fail(ctx, SL_EINVAL, "with.on_error: unknown mode '%s'", on_error);
 	bad->mode = o->on_error;
-	if ((rc = parse_limit(ctx, bad)))
-		return rc;
-	if (!m)
-		return 0;
+	if (!limit_parse(step_opt_json(ctx, "max_bad_rows"), &bad->limit_is_fraction, &bad->limit))
+		return step_fail(ctx, SL_EINVAL, "with.max_bad_rows: not a count, fraction or "
+						 "percentage");
 	if (!json_is_object(m))
-		return step_fail(ctx, SL_EINVAL, "with.types: expected a map of column: type");
+		return 0;
 	t->cols = sl__calloc(json_object_size(m) + 1, sizeof *t->cols);
 	t->types = sl__calloc(json_object_size(m) + 1, sizeof *t->types);
 	if (!t->cols || !t->types)
 		return step_fail(ctx, SL_ENOMEM, "out of memory");
 	json_object_foreach(m, key, v) {
 		if (!json_is_string(v) || !ds_type_parse(json_string_value(v), &t->types[k]))
-			return step_fail(ctx, SL_EINVAL, "with.types.%s: expected one of int, float, "
-							 "bool, string, timestamp", key);
+			return step_fail(ctx, SL_EINVAL, "with.types.%s: unknown type", key);
 		t->cols[k++] = key;
 	}
 	o->type_cols = t->cols;

@@ -40,8 +40,10 @@ typedef struct ingest_bad {
 
 /*
  * Decodes with.on_error, with.max_bad_rows and with.types (a map column ->
- * type name) into o and bad, whose other fields are left alone. Failures go
- * through step_fail. Free t with ingest_types_free whatever the result.
+ * type name) into o and bad, whose other fields are left alone. The parser
+ * has checked them (the schema below and ingest_check); only running out
+ * of memory fails, through step_fail. Free t with ingest_types_free
+ * whatever the result.
  */
 int ingest_decode(step_ctx *ctx, ingest_types *t, ds_ingest_opts *o, ingest_bad *bad);
 void ingest_types_free(ingest_types *t);
@@ -69,6 +71,31 @@ int ingest_bad_row(void *arg, const char *file, uint64_t line, uint64_t col, con
  * a progress note when rows were left out.
  */
 int ingest_finish(ingest_bad *bad, const ds_ingest_stats *st, size_t ncol, const char *source);
+
+/*
+ * The schema of the options every ingest step shares: `types` (a map of
+ * column -> type name), `on_error` and `max_bad_rows`. Spelled out as
+ * macros so that each step's table lists its options in one place.
+ */
+extern const step_opt ingest_type_name;
+#define INGEST_OPT_TYPES(what)                                                      \
+	{.name = "types", .type = OPT_MAP, .item = &ingest_type_name,                \
+	 .help = "per-" what " types overriding inference: {" what ": "             \
+		 "int|float|bool|string|timestamp}"}
+#define INGEST_OPT_ON_ERROR(what)                                                   \
+	{.name = "on_error", .type = OPT_STRING, .def = "fail",                      \
+	 .choices = "fail skip quarantine", .help = what ": fail | skip | quarantine"}
+#define INGEST_OPT_MAX_BAD_ROWS(what)                                               \
+	{.name = "max_bad_rows", .type = OPT_SCALAR, .def = "1%",                    \
+	 .help = "skip and quarantine fail the step past this many bad " what         \
+		 ": a count, a fraction or \"1%\""}
+
+/*
+ * What the schema cannot say of the shared options: max_bad_rows is a
+ * count (100), a fraction (0.01) or a percentage ("1%"). For a step's
+ * check hook; returns 0 or step_check_fail naming the option.
+ */
+int ingest_check(const step_check *c);
 
 /* The outputs every ingest step declares, and its (empty) inputs. */
 extern const step_port ingest_outputs[];

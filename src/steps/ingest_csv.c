@@ -20,27 +20,64 @@
 #include "dataset/dataset.h"
 #include "steps/ingest_common.h"
 
+static const step_opt column_name = {.type = OPT_STRING, .len = "[1,)"};
+
 static const step_opt opts[] = {
-	{"path", OPT_PATH, true, NULL,
-	 "the CSV file, or a glob matching several with the same header (read in sorted order)"},
-	{"header", OPT_BOOL, false, "true", "the first row holds the column names"},
-	{"delimiter", OPT_STRING, false, "\",\"", "field separator: one character, or \\t / tab"},
-	{"columns", OPT_STRING_LIST, false, NULL, "column names when header is false (default c1, c2, ...)"},
-	{"types", OPT_MAP, false, NULL,
-	 "per-column types overriding inference: {col: int|float|bool|string|timestamp}"},
-	{"null_values", OPT_STRING_LIST, false, NULL,
-	 "unquoted texts read as null (default: empty, NA, N/A, NULL, null)"},
-	{"on_error", OPT_STRING, false, "fail", "bad rows: fail | skip | quarantine"},
-	{"max_bad_rows", OPT_ANY, false, "1%",
-	 "skip and quarantine fail the step past this many bad rows: a count, a fraction or \"1%\""},
-	{"max_field_size", OPT_INT, false, "16777216", "largest field in bytes; larger is a bad row"},
-	{"threads", OPT_INT, false, "0", "parsing threads (0: one per CPU)"},
-	{"quote_in_field", OPT_STRING, false, "strict",
-	 "a quote inside an unquoted field: strict (a bad row) | literal (kept as data)"},
-	{"encoding", OPT_STRING, false, "utf-8",
-	 "the files' encoding: utf-8 | latin1 | windows-1252 | any name iconv -l lists"},
-	{NULL, 0, false, NULL, NULL},
+	{.name = "path", .type = OPT_PATH, .required = true,
+	 .help = "the CSV file, or a glob matching several with the same header (read in sorted order)"},
+	{.name = "header", .type = OPT_BOOL, .def = "true", .help = "the first row holds the column names"},
+	{.name = "delimiter", .type = OPT_STRING, .def = "\",\"",
+	 .help = "field separator: one character other than a quote or a newline, or \\t / tab"},
+	{.name = "columns", .type = OPT_STRING_LIST, .len = "[1,)", .unique = true, .item = &column_name,
+	 .help = "column names when header is false (default c1, c2, ...)"},
+	INGEST_OPT_TYPES("column"),
+	{.name = "null_values", .type = OPT_STRING_LIST,
+	 .help = "unquoted texts read as null (default: empty, NA, N/A, NULL, null)"},
+	INGEST_OPT_ON_ERROR("bad rows"),
+	INGEST_OPT_MAX_BAD_ROWS("rows"),
+	{.name = "max_field_size", .type = OPT_INT, .def = "16777216", .range = "[1,)",
+	 .help = "largest field in bytes; larger is a bad row"},
+	{.name = "threads", .type = OPT_INT, .def = "0", .range = "[0, 64]",
+	 .help = "parsing threads (0: one per CPU)"},
+	{.name = "quote_in_field", .type = OPT_STRING, .def = "strict", .choices = "strict literal",
+	 .help = "a quote inside an unquoted field: strict (a bad row) | literal (kept as data)"},
+	{.name = "encoding", .type = OPT_STRING, .def = "utf-8", .len = "[1,)",
+	 .help = "the files' encoding: utf-8 | latin1 | windows-1252 | any name iconv -l lists"},
+	{.name = NULL},
 };
+
+static const step_rule rules[] = {
+	{.kind = RULE_FORBIDS, .names = "columns", .when = "header=true",
+	 .why = "the header row names the columns; set header: false to name them here"},
+	{.kind = RULE_END},
+};
+
+/* The delimiter's byte: "\t" and "tab" name a tab. */
+static int delimiter_of(const char *d)
+{
+	if (!strcmp(d, "\\t") || !strcmp(d, "tab"))
+		return '\t';
+	if (strlen(d) != 1 || *d == '"' || *d == '\n' || *d == '\r')
+		return -1;
+	return (unsigned char)*d;
+}
+
+/* What the schema cannot say: the delimiter's form, the encoding's existence. */
+static int check(const step_check *c)
+{
+	const char *d = json_string_value(json_object_get(c->with, "delimiter"));
+	const char *enc = json_string_value(json_object_get(c->with, "encoding"));
+	int rc;
+
+	if (d && delimiter_of(d) < 0)
+		return step_check_fail(c, "delimiter",
+				       "the delimiter must be one character other than a quote or a "
+				       "newline, or \\t (tab), not '%.40s'",
+				       d);
+	if (enc && (rc = ds_encoding_check(enc)))
+		return rc == SL_ENOMEM ? rc : step_check_fail(c, "encoding", "%s", sl_errmsg());
+	return ingest_check(c);
+}
 
 /* Options that both ingest steps share, decoded from the step's `with`. */
 typedef struct ingest_cfg {
@@ -76,20 +113,12 @@ static int str_list(step_ctx *ctx, const char *name, const char ***out, size_t *
 		*out_n = 1;
 		return 0;
 	}
-	if (!json_is_array(v))
-		return step_fail(ctx, SL_EINVAL, "with.%s: expected a string or a list of strings", name);
+	/* The parser made every item a string (a plain null keeps its text). */
 	*out = sl__calloc(json_array_size(v) + 1, sizeof **out);
 	if (!*out)
 		return step_fail(ctx, SL_ENOMEM, "out of memory");
-	json_array_foreach(v, i, e) {
-		if (json_is_null(e)) {
-			(*out)[i] = "null"; /* YAML's bare null in a null_values list */
-			continue;
-		}
-		if (!json_is_string(e))
-			return step_fail(ctx, SL_EINVAL, "with.%s[%zu]: expected a string", name, i);
-		(*out)[i] = json_string_value(e);
-	}
+	json_array_foreach(v, i, e)
+		(*out)[i] = json_is_string(e) ? json_string_value(e) : "";
 	*out_n = json_array_size(v);
 	return 0;
 }
@@ -98,41 +127,24 @@ static int decode(step_ctx *ctx, ingest_cfg *c)
 {
 	const char *delim = step_opt_str(ctx, "delimiter");
 	const char *quotes = step_opt_str(ctx, "quote_in_field");
-	const char *enc = step_opt_str(ctx, "encoding");
 	int64_t max_field = step_opt_int(ctx, "max_field_size", (int64_t)DS_DEFAULT_MAX_FIELD);
 	int64_t threads = step_opt_int(ctx, "threads", 0);
 	int rc;
 
+	/* The parser checked every option against the schema and check(). */
 	memset(c, 0, sizeof *c);
 	if ((rc = ingest_decode(ctx, &c->types, &c->o, &c->bad)))
 		return rc;
-	if (delim) {
-		if (!strcmp(delim, "\\t") || !strcmp(delim, "tab"))
-			delim = "\t";
-		if (strlen(delim) != 1 || *delim == '"' || *delim == '\n' || *delim == '\r')
-			return step_fail(ctx, SL_EINVAL,
-					 "with.delimiter: expected one character other than a quote or a newline");
-		c->o.delimiter = *delim;
-	}
-	if (quotes && strcmp(quotes, "strict") && strcmp(quotes, "literal"))
-		return step_fail(ctx, SL_EINVAL, "with.quote_in_field: expected strict or literal, not '%s'",
-				 quotes);
+	if (delim)
+		c->o.delimiter = (char)delimiter_of(delim);
 	c->o.quote_literal = quotes && !strcmp(quotes, "literal");
-	if ((rc = ds_encoding_check(enc)))
-		return step_fail(ctx, rc, "with.encoding: %s", sl_errmsg());
-	c->o.encoding = enc;
-	if (max_field < 1)
-		return step_fail(ctx, SL_EINVAL, "with.max_field_size: must be positive");
-	if (threads < 0 || threads > 64)
-		return step_fail(ctx, SL_EINVAL, "with.threads: expected 0 to 64");
+	c->o.encoding = step_opt_str(ctx, "encoding");
 	c->o.max_field_size = (size_t)max_field;
 	c->o.threads = (unsigned)threads;
 	c->o.no_header = !step_opt_bool(ctx, "header", true);
 	if ((rc = str_list(ctx, "columns", &c->names, &c->o.n_names)) ||
 	    (rc = str_list(ctx, "null_values", &c->nulls, &c->o.n_null_values)))
 		return rc;
-	if (c->o.n_names && !c->o.no_header)
-		return step_fail(ctx, SL_EINVAL, "with.columns: only used with header: false");
 	c->o.names = c->names;
 	c->o.null_values = step_opt_json(ctx, "null_values") ? c->nulls : NULL;
 	return 0;
@@ -204,7 +216,9 @@ const step_def step_ingest_csv = {
 	.version = 2,
 	.summary = "read CSV files (RFC 4180, glob, type inference) into a dataset",
 	.opts = opts,
+	.rules = rules,
 	.inputs = ingest_no_inputs,
 	.outputs = ingest_outputs,
 	.run = run,
+	.check = check,
 };

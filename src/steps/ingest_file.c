@@ -9,9 +9,11 @@
 #include "steps/step.h"
 
 static const step_opt opts[] = {
-	{"path", OPT_PATH, true, NULL, "the file to ingest, relative to the pipeline file"},
-	{"type", OPT_STRING, false, "file", "artifact type to record (file, dataset, model ...)"},
-	{NULL, 0, false, NULL, NULL},
+	{.name = "path", .type = OPT_PATH, .required = true,
+	 .help = "the file to ingest, relative to the pipeline file"},
+	{.name = "type", .type = OPT_STRING, .def = "file", .len = "[1,)",
+	 .help = "artifact type to record (file, dataset, model ...)"},
+	{.name = NULL},
 };
 
 static const step_port outputs[] = {

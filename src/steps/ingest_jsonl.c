@@ -15,14 +15,12 @@
 #include "steps/ingest_common.h"
 
 static const step_opt opts[] = {
-	{"path", OPT_PATH, true, NULL,
-	 "the JSONL file, or a glob matching several (read in sorted order)"},
-	{"types", OPT_MAP, false, NULL,
-	 "per-key types overriding inference: {key: int|float|bool|string|timestamp}"},
-	{"on_error", OPT_STRING, false, "fail", "bad lines: fail | skip | quarantine"},
-	{"max_bad_rows", OPT_ANY, false, "1%",
-	 "skip and quarantine fail the step past this many bad lines: a count, a fraction or \"1%\""},
-	{NULL, 0, false, NULL, NULL},
+	{.name = "path", .type = OPT_PATH, .required = true,
+	 .help = "the JSONL file, or a glob matching several (read in sorted order)"},
+	INGEST_OPT_TYPES("key"),
+	INGEST_OPT_ON_ERROR("bad lines"),
+	INGEST_OPT_MAX_BAD_ROWS("lines"),
+	{.name = NULL},
 };
 
 static int run(step_ctx *ctx)
@@ -93,4 +91,5 @@ const step_def step_ingest_jsonl = {
 	.inputs = ingest_no_inputs,
 	.outputs = ingest_outputs,
 	.run = run,
+	.check = ingest_check,
 };

@@ -36,50 +36,46 @@
 #include "dataset/sql.h"
 #include "steps/ingest_common.h"
 
+static const step_opt sql_param = {.type = OPT_SCALAR};
+
 static const step_opt opts[] = {
-	{"path", OPT_PATH, false, NULL,
-	 "an SQLite database file, relative to the pipeline file (give path or url)"},
-	{"url", OPT_STRING, false, NULL,
-	 "a PostgreSQL connection URL, postgresql://USER@HOST:PORT/DB (give path or url)"},
-	{"query", OPT_STRING, true, NULL, "one SQL statement that returns rows"},
-	{"params", OPT_LIST, false, NULL, "values for the query's $1, $2 ... placeholders"},
-	{"types", OPT_MAP, false, NULL,
-	 "per-column types overriding the mapping: {col: int|float|bool|string|timestamp}"},
-	{"on_error", OPT_STRING, false, "fail",
-	 "rows with a value that does not fit its column's type: fail | skip | quarantine"},
-	{"max_bad_rows", OPT_ANY, false, "1%",
-	 "skip and quarantine fail the step past this many bad rows: a count, a fraction or \"1%\""},
-	{"timeout", OPT_NUMBER, false, "0", "seconds the query may run (0: no limit)"},
-	{NULL, 0, false, NULL, NULL},
+	{.name = "path", .type = OPT_PATH,
+	 .help = "an SQLite database file, relative to the pipeline file (give path or url)"},
+	{.name = "url", .type = OPT_STRING, .len = "[1,)",
+	 .help = "a PostgreSQL connection URL, postgresql://USER@HOST:PORT/DB (give path or url)"},
+	{.name = "query", .type = OPT_STRING, .required = true, .len = "[1,)",
+	 .help = "one SQL statement that returns rows"},
+	{.name = "params", .type = OPT_LIST, .item = &sql_param,
+	 .help = "values for the query's $1, $2 ... placeholders"},
+	INGEST_OPT_TYPES("column"),
+	INGEST_OPT_ON_ERROR("rows with a value that does not fit its column's type"),
+	INGEST_OPT_MAX_BAD_ROWS("rows"),
+	{.name = "timeout", .type = OPT_NUMBER, .def = "0", .range = "[0, 604800]",
+	 .help = "seconds the query may run (0: no limit)"},
+	{.name = NULL},
+};
+
+static const step_rule rules[] = {
+	{.kind = RULE_ONE_OF, .names = "path url", .why = "an SQLite file or a postgresql:// URL"},
+	{.kind = RULE_END},
 };
 
 /* Decodes types, on_error, max_bad_rows, params and timeout into o, bad and q. */
 static int decode(step_ctx *ctx, ds_ingest_opts *o, ingest_bad *bad, ds_sql_query *q,
 		  ingest_types *types)
 {
-	json_t *params = step_opt_json(ctx, "params"), *v;
+	json_t *params = step_opt_json(ctx, "params");
 	double timeout = step_opt_num(ctx, "timeout", 0);
-	size_t k;
 	int rc;
 
+	/* The parser checked every option against the schema and check(). */
 	memset(o, 0, sizeof *o);
 	memset(q, 0, sizeof *q);
 	if ((rc = ingest_decode(ctx, types, o, bad)))
 		return rc;
-	if (!(timeout >= 0 && timeout <= 86400 * 7))
-		return step_fail(ctx, SL_EINVAL, "with.timeout: expected 0 to 604800 seconds");
 	q->timeout_ms = (unsigned)ceil(timeout * 1000);
-	if (params && !json_is_array(params))
-		return step_fail(ctx, SL_EINVAL, "with.params: expected a list of values");
-	json_array_foreach(params, k, v) {
-		if (json_is_object(v) || json_is_array(v))
-			return step_fail(ctx, SL_EINVAL, "with.params[%zu]: expected a number, string, "
-							 "boolean or null", k);
-	}
 	q->params = params;
 	q->text = step_opt_str(ctx, "query");
-	if (!q->text || !*q->text)
-		return step_fail(ctx, SL_EINVAL, "with.query: must not be empty");
 	return 0;
 }
 
@@ -102,17 +98,6 @@ static int run(step_ctx *ctx)
 
 	if ((rc = decode(ctx, &o, &bad, &q, &types)))
 		goto done;
-	if ((rel != NULL) == (url != NULL)) {
-		rc = step_fail(ctx, SL_EINVAL, "give either with.path (an SQLite file) or with.url "
-					       "(a postgresql:// URL)%s", rel ? ", not both" : "");
-		goto done;
-	}
-	if (url && (!strncmp(url, "sqlite:", 7) || !strncmp(url, "file:", 5))) {
-		rc = step_fail(ctx, SL_EINVAL, "with.url: for an SQLite file give `path: FILE` "
-					       "instead, so that the file's contents are part of the "
-					       "cache key");
-		goto done;
-	}
 	if (rel && !(path = step_resolve_path(ctx, rel))) {
 		rc = step_fail(ctx, SL_ENOMEM, "out of memory");
 		goto done;
@@ -158,23 +143,15 @@ done:
 	return rc;
 }
 
-/* Parse-time check: exactly one source, and SQLite only through path. */
-static int check(const json_t *with, char *msg, size_t size)
+/* SQLite only through path, so that the file's contents are in the cache key. */
+static int check(const step_check *c)
 {
-	const char *path = json_string_value(json_object_get(with, "path"));
-	const char *url = json_string_value(json_object_get(with, "url"));
+	const char *url = json_string_value(json_object_get(c->with, "url"));
 
-	if ((path != NULL) == (url != NULL)) {
-		snprintf(msg, size, "ingest.sql wants either with.path (an SQLite file) or with.url "
-				    "(a postgresql:// URL)%s", path ? ", not both" : "");
-		return -1;
-	}
-	if (url && (!strncmp(url, "sqlite:", 7) || !strncmp(url, "file:", 5))) {
-		snprintf(msg, size, "with.url: for an SQLite file give `path: FILE` instead, so "
-				    "that the file's contents are part of the cache key");
-		return -1;
-	}
-	return 0;
+	if (url && (!strncmp(url, "sqlite:", 7) || !strncmp(url, "file:", 5)))
+		return step_check_fail(c, "url", "for an SQLite file give `path: FILE` instead of url, "
+						 "so that the file's contents are part of the cache key");
+	return ingest_check(c);
 }
 
 /* A live server's rows can change under an unchanged query. */
@@ -188,6 +165,7 @@ const step_def step_ingest_sql = {
 	.version = 2,
 	.summary = "read the rows of an SQL query (SQLite file or PostgreSQL) into a dataset",
 	.opts = opts,
+	.rules = rules,
 	.inputs = ingest_no_inputs,
 	.outputs = ingest_outputs,
 	.run = run,

@@ -36,6 +36,7 @@
 #include "dataset/expr.h"
 #include "steps/keys.h"
 #include "steps/step.h"
+#include "yamltree.h"
 
 #define SRC_NONE SIZE_MAX
 #define SRC_NULL (SIZE_MAX - 1)
@@ -43,21 +44,45 @@
 #define MAX_LABEL_METRICS 100
 #define MAX_LABEL_LOG 20
 
+static const step_opt label_value = {.type = OPT_SCALAR};
+
+static const step_opt rule_fields[] = {
+	{.name = "when", .type = OPT_EXPR, .required = true,
+	 .help = "the condition: a bool expression over the columns"},
+	{.name = "label", .type = OPT_SCALAR,
+	 .help = "the label of the rows it matches (null: no label, and no later rule applies)"},
+	{.name = NULL},
+};
+
+static const step_opt rule = {.type = OPT_MAP, .fields = rule_fields, .help = "a rule"};
+
 static const step_opt opts[] = {
-	{"from", OPT_STRING, false, NULL, "take the label from this column"},
-	{"mapping", OPT_MAP, false, NULL,
-	 "with from: column value -> label, e.g. {spam: 1, ham: 0}; values not listed get no label"},
-	{"rules", OPT_LIST, false, NULL,
-	 "ordered [{when: EXPR, label: VALUE}, ...]; the first true rule labels the row"},
-	{"on", OPT_STRING, false, NULL, "with input labels: the key column joining the two"},
-	{"labels_on", OPT_STRING, false, NULL, "the key column of labels when its name differs from on"},
-	{"label_column", OPT_STRING, false, NULL,
-	 "the column of labels holding the label (default: the target name)"},
-	{"default", OPT_ANY, false, NULL, "the label of rows the source leaves without one"},
-	{"target", OPT_STRING, false, "label", "the name of the label column written"},
-	{"unlabeled", OPT_STRING, false, "keep",
-	 "rows without a label: keep (null label), drop, or fail"},
-	{NULL, 0, false, NULL, NULL},
+	{.name = "from", .type = OPT_STRING, .len = "[1,)", .help = "take the label from this column"},
+	{.name = "mapping", .type = OPT_MAP, .len = "[1,)", .item = &label_value,
+	 .help = "with from: column value -> label, e.g. {spam: 1, ham: 0}; values not listed get no label"},
+	{.name = "rules", .type = OPT_LIST, .len = "[1,)", .item = &rule,
+	 .help = "ordered [{when: EXPR, label: VALUE}, ...]; the first true rule labels the row"},
+	{.name = "on", .type = OPT_STRING, .len = "[1,)",
+	 .help = "with input labels: the key column joining the two"},
+	{.name = "labels_on", .type = OPT_STRING, .len = "[1,)",
+	 .help = "the key column of labels when its name differs from on"},
+	{.name = "label_column", .type = OPT_STRING, .len = "[1,)",
+	 .help = "the column of labels holding the label (default: the target name)"},
+	{.name = "default", .type = OPT_SCALAR, .help = "the label of rows the source leaves without one"},
+	{.name = "target", .type = OPT_STRING, .def = "label", .len = "[1,)",
+	 .help = "the name of the label column written"},
+	{.name = "unlabeled", .type = OPT_STRING, .def = "keep", .choices = "keep drop fail",
+	 .help = "rows without a label: keep (null label), drop, or fail"},
+	{.name = NULL},
+};
+
+static const step_rule label_rules[] = {
+	{.kind = RULE_ONE_OF, .names = "from rules on",
+	 .why = "the label's source: a column, ordered rules, or a join with the input 'labels'"},
+	{.kind = RULE_REQUIRES, .names = "from", .when = "mapping"},
+	{.kind = RULE_REQUIRES, .names = "on", .when = "labels_on"},
+	{.kind = RULE_REQUIRES, .names = "on", .when = "label_column"},
+	{.kind = RULE_END},
 };
 
 static const step_port inputs[] = {
@@ -338,8 +363,6 @@ static int source_from(label_job *L)
 	 * keys_match compares values (1 and 01 are one integer) rather than
 	 * texts, and its values a table of labels. */
 	nmap = json_object_size(mapping);
-	if (nmap == 0)
-		return step_fail(ctx, SL_EINVAL, "with.mapping: is empty (list value: label pairs)");
 	vals = sl__calloc(nmap + 1, sizeof *vals);
 	names = sl__calloc(nmap + 1, sizeof *names);
 	ids = sl__malloc((L->n ? L->n : 1) * sizeof *ids);
@@ -427,9 +450,6 @@ static int source_rules(label_job *L)
 	ds_type ltype;
 	int rc;
 
-	if (!json_is_array(rules) || nr == 0)
-		return step_fail(ctx, SL_EINVAL, "with.rules: must be a non-empty list of "
-						 "{when: EXPR, label: VALUE}");
 	vals = sl__calloc(nr + 1, sizeof *vals);
 	names = sl__calloc(nr + 1, sizeof *names);
 	ex = sl__calloc(nr, sizeof *ex);
@@ -438,53 +458,27 @@ static int source_rules(label_job *L)
 		rc = oom(ctx);
 		goto done;
 	}
-	/* Everything is checked, and every expression compiled, before any
-	 * row is evaluated. */
+	/* The parser checked the rules' shape and each expression's syntax;
+	 * here every expression is bound to the columns before any row is
+	 * evaluated. */
 	json_array_foreach (rules, idx, r) {
 		json_t *when = json_object_get(r, "when");
-		const char *k;
-		json_t *v;
 		char where[64];
 
-		if (!json_is_object(r)) {
-			rc = step_fail(ctx, SL_EINVAL, "with.rules[%zu]: must be a mapping {when: EXPR, "
-						       "label: VALUE}, not %s", idx + 1, json_kind(r));
-			goto done;
-		}
-		json_object_foreach (r, k, v)
-			if (strcmp(k, "when") && strcmp(k, "label")) {
-				rc = step_fail(ctx, SL_EINVAL,
-					       "with.rules[%zu]: unknown key '%s' (a rule has when and label)",
-					       idx + 1, k);
-				goto done;
-			}
-		if (!json_is_string(when)) {
-			rc = step_fail(ctx, SL_EINVAL, "with.rules[%zu].when: %s", idx + 1,
-				       when ? "must be an expression (a string)"
-					    : "missing (the condition of the rule)");
-			goto done;
-		}
-		if (!json_object_get(r, "label")) {
-			rc = step_fail(ctx, SL_EINVAL,
-				       "with.rules[%zu].label: missing (the label of rows the rule matches)",
-				       idx + 1);
-			goto done;
-		}
 		vals[idx] = json_object_get(r, "label");
-		if (!(names[idx] = sl__asprintf("rules[%zu].label", idx + 1))) {
+		if (!(names[idx] = sl__asprintf("rules[%zu].label", idx))) {
 			rc = oom(ctx);
 			goto done;
 		}
-		snprintf(where, sizeof where, "with.rules[%zu].when", idx + 1);
+		snprintf(where, sizeof where, "with.rules[%zu].when", idx);
 		if ((rc = expr_compile_table(json_string_value(when), where, L->t, &ex[idx]))) {
 			step_fail(ctx, rc, "%s", sl_errmsg());
 			goto done;
 		}
 		if (expr_type(ex[idx]) != DS_BOOL && expr_type(ex[idx]) != EXPR_TNULL) {
 			rc = step_fail(ctx, SL_EINVAL,
-				       "with.rules[%zu].when: '%s' is %s, not a condition (bool)",
-				       idx + 1, json_string_value(when),
-				       ds_type_name(expr_type(ex[idx])));
+				       "with.rules[%zu].when: '%s' is %s, not a condition (bool)", idx,
+				       json_string_value(when), ds_type_name(expr_type(ex[idx])));
 			goto done;
 		}
 	}
@@ -790,54 +784,95 @@ static int drop_unlabeled(const ds_table *t, size_t jt, ds_table **out)
 
 /* ---- options and run ---------------------------------------------------------- */
 
-static int parse_opts(label_job *L)
+/* The kind of a label value for the one-type rule; 0 for null. */
+static int label_kind(const json_t *v)
+{
+	if (json_is_integer(v) || json_is_real(v))
+		return 1;
+	if (json_is_string(v))
+		return 2;
+	if (json_is_boolean(v))
+		return 3;
+	return 0;
+}
+
+/* Checks one label value against the first one seen (path and value). */
+static int same_kind(const step_check *c, const json_t *v, const char *path, const json_t **first,
+		     char *first_path, size_t size)
+{
+	if (!label_kind(v))
+		return 0;
+	if (!*first) {
+		*first = v;
+		snprintf(first_path, size, "%s", path);
+		return 0;
+	}
+	if (label_kind(v) != label_kind(*first))
+		return step_check_fail(c, path, "the label is %s but with.%s is %s; all labels must have "
+						"one type",
+				       json_kind(v), first_path, json_kind(*first));
+	return 0;
+}
+
+/* What the schema cannot say: the join against the inputs, and one label type. */
+static int check(const step_check *c)
+{
+	const json_t *rl = json_object_get(c->with, "rules"), *mp = json_object_get(c->with, "mapping");
+	const json_t *first = NULL, *v;
+	bool labels = step_check_has_input(c, "labels");
+	char first_path[300], path[300];
+	const char *key;
+	size_t k;
+	int rc;
+
+	if (json_object_get(c->with, "on") && !labels)
+		return step_check_fail(c, "on", "with.on joins the input 'labels', which is not "
+						"connected (add it under inputs:)");
+	if (labels && !json_object_get(c->with, "on"))
+		return step_check_fail(c, "", "the input 'labels' is joined on a key: give with.on "
+					      "(or leave the input out)");
+	json_array_foreach (rl, k, v) {
+		snprintf(path, sizeof path, "rules[%zu]", k);
+		if (!json_object_get(v, "label"))
+			return step_check_fail(c, path, "the rule needs 'label' (the label of the rows "
+							"it matches; null for none)");
+		snprintf(path, sizeof path, "rules[%zu].label", k);
+		if ((rc = same_kind(c, json_object_get(v, "label"), path, &first, first_path,
+				    sizeof first_path)))
+			return rc;
+	}
+	json_object_foreach ((json_t *)mp, key, v) {
+		sl__buf b;
+		sl__buf_init(&b, 0);
+		if (sl__buf_puts(&b, "mapping") || sl__ypath_key(&b, key)) {
+			sl__buf_free(&b);
+			return step_check_fail(c, "", "out of memory");
+		}
+		rc = same_kind(c, v, b.data, &first, first_path, sizeof first_path);
+		sl__buf_free(&b);
+		if (rc)
+			return rc;
+	}
+	if ((v = json_object_get(c->with, "default")) && (rl || mp))
+		return same_kind(c, v, "default", &first, first_path, sizeof first_path);
+	return 0;
+}
+
+/* The parser checked the options against the schema, rules and check(). */
+static void parse_opts(label_job *L)
 {
 	step_ctx *ctx = L->ctx;
 	const char *u = step_opt_str(ctx, "unlabeled");
-	bool from = step_opt_json(ctx, "from") != NULL, rules = step_opt_json(ctx, "rules") != NULL;
-	bool join = step_input(ctx, "labels") != NULL || step_opt_json(ctx, "on") != NULL;
-	static const char *const join_only[] = {"labels_on", "label_column"};
 
 	L->target = step_opt_str(ctx, "target");
 	if (!L->target)
 		L->target = "label";
-	if (!*L->target)
-		return step_fail(ctx, SL_EINVAL, "with.target: the column name is empty");
-	if (!u || !strcmp(u, "keep"))
-		L->unlabeled = UNL_KEEP;
-	else if (!strcmp(u, "drop"))
-		L->unlabeled = UNL_DROP;
-	else if (!strcmp(u, "fail"))
-		L->unlabeled = UNL_FAIL;
-	else
-		return step_fail(ctx, SL_EINVAL, "with.unlabeled: '%s' is not keep, drop or fail", u);
+	L->unlabeled = u && !strcmp(u, "drop") ? UNL_DROP : u && !strcmp(u, "fail") ? UNL_FAIL
+										   : UNL_KEEP;
 	L->def = step_opt_json(ctx, "default");
-	if (L->def && (json_is_object(L->def) || json_is_array(L->def)))
-		return step_fail(ctx, SL_EINVAL, "with.default: a label must be a single value");
-
-	if (from + rules + join != 1)
-		return step_fail(ctx, SL_EINVAL,
-				 from + rules + join == 0
-					 ? "no label source: give with.from (a column), with.rules, or "
-					   "the input 'labels' with with.on (a join)"
-					 : "give only one label source: with.from, with.rules, or the input "
-					   "'labels' with with.on");
-	if (step_opt_json(ctx, "mapping") && !from)
-		return step_fail(ctx, SL_EINVAL, "with.mapping: only applies with with.from");
-	if (from && !step_opt_str(ctx, "from"))
-		return step_fail(ctx, SL_EINVAL, "with.from: must be a column name");
-	for (size_t k = 0; k < SL__ARRAY_LEN(join_only); k++)
-		if (step_opt_json(ctx, join_only[k]) && !join)
-			return step_fail(ctx, SL_EINVAL,
-					 "with.%s: only applies to a join (the input 'labels' with with.on)",
-					 join_only[k]);
-	if (join && !step_input(ctx, "labels"))
-		return step_fail(ctx, SL_EINVAL, "with.on: a join needs the input 'labels'");
-	if (join && !step_opt_str(ctx, "on"))
-		return step_fail(ctx, SL_EINVAL,
-				 "with.on: name the key column joining the input 'labels' to the data");
-	L->mode = from ? MODE_FROM : rules ? MODE_RULES : MODE_JOIN;
-	return 0;
+	L->mode = step_opt_json(ctx, "from")    ? MODE_FROM
+		  : step_opt_json(ctx, "rules") ? MODE_RULES
+						: MODE_JOIN;
 }
 
 static int run(step_ctx *ctx)
@@ -851,8 +886,7 @@ static int run(step_ctx *ctx)
 
 	memset(&L, 0, sizeof L);
 	L.ctx = ctx;
-	if ((rc = parse_opts(&L)))
-		return rc;
+	parse_opts(&L);
 	if (!in || !out_path)
 		return step_fail(ctx, SL_EINVAL, "the input and output 'data' are required");
 	if ((rc = ds_open(in, 0, &L.t)))
@@ -918,7 +952,9 @@ const step_def step_label = {
 	.version = 1,
 	.summary = "add a label column: from a column, by ordered rules, or by joining labels",
 	.opts = opts,
+	.rules = label_rules,
 	.inputs = inputs,
 	.outputs = outputs,
 	.run = run,
+	.check = check,
 };

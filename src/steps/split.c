@@ -55,15 +55,42 @@ enum method { M_RANDOM, M_STRATIFIED, M_TIME, M_GROUP };
 
 static const char *const method_names[] = {"random", "stratified", "time", "group"};
 
+static const step_opt fraction = {.type = OPT_NUMBER, .range = "[0, 1]"};
+
 static const step_opt opts[] = {
-	{"method", OPT_STRING, false, "random", "random | stratified | time | group"},
-	{"by", OPT_STRING, false, NULL,
-	 "the column: the class (stratified), the time (time) or the group key (group)"},
-	{"fractions", OPT_LIST, false, "[0.7, 0.15, 0.15]",
-	 "shares of train, valid and test, summing to 1; two numbers mean train and test"},
-	{"seed", OPT_INT, false, "0", "seed of the shuffle: the same seed gives the same split"},
-	{NULL, 0, false, NULL, NULL},
+	{.name = "method", .type = OPT_STRING, .def = "random",
+	 .choices = "random stratified time group", .help = "how rows are dealt out (below)"},
+	{.name = "by", .type = OPT_STRING, .len = "[1,)",
+	 .help = "the column: the class (stratified), the time (time) or the group key (group)"},
+	{.name = "fractions", .type = OPT_LIST, .def = "[0.7, 0.15, 0.15]", .len = "[2, 3]",
+	 .item = &fraction,
+	 .help = "shares of train, valid and test, summing to 1; two numbers mean train and test"},
+	{.name = "seed", .type = OPT_INT, .def = "0",
+	 .help = "seed of the shuffle: the same seed gives the same split"},
+	{.name = NULL},
 };
+
+static const step_rule rules[] = {
+	{.kind = RULE_REQUIRES, .names = "by", .when = "method=stratified|time|group",
+	 .why = "the column to stratify, order or group by"},
+	{.kind = RULE_FORBIDS, .names = "by", .when = "method=random",
+	 .why = "random does not use a column; did you mean method: stratified, time or group?"},
+	{.kind = RULE_END},
+};
+
+/* The fractions share all rows: they sum to 1. */
+static int check(const step_check *c)
+{
+	const json_t *fr = json_object_get(c->with, "fractions"), *it;
+	double sum = 0;
+	size_t i;
+
+	json_array_foreach (fr, i, it)
+		sum += json_number_value(it);
+	if (fr && fabs(sum - 1.0) > FRACTION_TOLERANCE)
+		return step_check_fail(c, "fractions", "the fractions sum to %.12g, not 1", sum);
+	return 0;
+}
 
 static const step_port inputs[] = {
 	{"data", "dataset", false, "the rows to split"},
@@ -225,7 +252,8 @@ typedef struct split_opts {
 	int64_t seed;
 } split_opts;
 
-static int parse_opts(step_ctx *ctx, split_opts *o)
+/* The parser checked the options against the schema, rules and check(). */
+static void parse_opts(step_ctx *ctx, split_opts *o)
 {
 	const char *m = step_opt_str(ctx, "method");
 	json_t *fr = step_opt_json(ctx, "fractions"), *it;
@@ -233,58 +261,23 @@ static int parse_opts(step_ctx *ctx, split_opts *o)
 	size_t i;
 
 	memset(o, 0, sizeof *o);
-	if (!m)
-		m = "random";
-	for (i = 0; i < SL__ARRAY_LEN(method_names); i++)
+	for (i = 0; m && i < SL__ARRAY_LEN(method_names); i++)
 		if (!strcmp(m, method_names[i]))
 			break;
-	if (i == SL__ARRAY_LEN(method_names))
-		return step_fail(ctx, SL_EINVAL,
-				 "with.method: unknown method '%s' (use random, stratified, time or group)",
-				 m);
-	o->method = (enum method)i;
+	o->method = m && i < SL__ARRAY_LEN(method_names) ? (enum method)i : M_RANDOM;
 	o->by = step_opt_str(ctx, "by");
-	if (o->by && !*o->by)
-		return step_fail(ctx, SL_EINVAL, "with.by: the column name is empty");
-	if (o->method == M_RANDOM && o->by)
-		return step_fail(ctx, SL_EINVAL,
-				 "with.by: method random does not use a column (did you mean "
-				 "method: stratified, time or group?)");
-	if (o->method != M_RANDOM && !o->by)
-		return step_fail(ctx, SL_EINVAL, "with.by: method %s needs the column to %s", m,
-				 o->method == M_STRATIFIED ? "stratify by"
-				 : o->method == M_TIME	   ? "order by"
-							   : "group by");
 	o->seed = step_opt_int(ctx, "seed", 0);
-
-	if (!fr) {
+	o->nf = json_array_size(fr);
+	if (o->nf != 2 && o->nf != 3) {
 		o->f[0] = 0.7;
 		o->f[1] = o->f[2] = 0.15;
 		o->nf = 3;
-		return 0;
+		return;
 	}
-	if (!json_is_array(fr))
-		return step_fail(ctx, SL_EINVAL, "with.fractions: must be a list of 2 or 3 numbers");
-	o->nf = json_array_size(fr);
-	if (o->nf != 2 && o->nf != 3)
-		return step_fail(ctx, SL_EINVAL,
-				 "with.fractions: must have 2 (train, test) or 3 (train, valid, "
-				 "test) numbers, not %zu",
-				 o->nf);
 	json_array_foreach (fr, i, it) {
-		if (json_is_number(it)) {
-			v[i] = json_number_value(it);
-		} else if (!json_is_string(it) || !sl__parse_f64(json_string_value(it), &v[i])) {
-			return step_fail(ctx, SL_EINVAL, "with.fractions: item %zu is not a number", i + 1);
-		}
-		if (!isfinite(v[i]) || v[i] < 0)
-			return step_fail(ctx, SL_EINVAL,
-					 "with.fractions: item %zu is %g; fractions must be between 0 and 1",
-					 i + 1, v[i]);
+		v[i] = json_number_value(it);
 		sum += v[i];
 	}
-	if (fabs(sum - 1.0) > FRACTION_TOLERANCE)
-		return step_fail(ctx, SL_EINVAL, "with.fractions: they sum to %.12g, not 1", sum);
 	if (o->nf == 2) {
 		o->f[0] = v[0];
 		o->f[1] = 0;
@@ -295,7 +288,6 @@ static int parse_opts(step_ctx *ctx, split_opts *o)
 	/* Normalised, so that the counts share exactly the rows there are. */
 	for (int k = 0; k < NSPLIT; k++)
 		o->f[k] /= sum;
-	return 0;
 }
 
 /* Finds column `by` in t, failing with the list of columns there are. */
@@ -648,8 +640,7 @@ static int run(step_ctx *ctx)
 	int rc;
 
 	memset(&s, 0, sizeof s);
-	if ((rc = parse_opts(ctx, &o)))
-		return rc;
+	parse_opts(ctx, &o);
 	if (!in)
 		return step_fail(ctx, SL_EINVAL, "input 'data' is missing");
 	if ((rc = ds_open(in, 0, &t)))
@@ -707,7 +698,9 @@ const step_def step_split = {
 	.version = 1,
 	.summary = "divide a dataset into train, valid and test (random, stratified, time, group)",
 	.opts = opts,
+	.rules = rules,
 	.inputs = inputs,
 	.outputs = outputs,
 	.run = run,
+	.check = check,
 };

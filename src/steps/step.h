@@ -44,16 +44,118 @@ typedef enum step_opt_type {
 	OPT_PATH,   /* a string naming files (a glob is allowed); their contents
 		     * are hashed into the cache key, so editing the file reruns
 		     * the step. Relative to the pipeline file's directory. */
-	OPT_STRING_LIST /* a string or a list of strings */
+	OPT_STRING_LIST, /* a string or a list of strings */
+	OPT_SCALAR, /* one value: a string, number or boolean (a label) */
+	OPT_EXPR    /* a string holding an expression (docs/steps/wrangle.md);
+		     * its syntax is checked when the file is read */
 } step_opt_type;
 
-typedef struct step_opt {
+typedef struct step_opt step_opt;
+typedef struct step_rule step_rule;
+typedef struct step_variant step_variant;
+
+/*
+ * One option of a step's `with:` (or, nested, one key of a mapping inside
+ * it, or the shape of a list's items). Every constraint is checked when
+ * the pipeline file is read, so a mistake is "FILE:LINE:COL: ..." at the
+ * offending node and nothing runs; run() can trust what it reads. Zero
+ * fields mean "no constraint".
+ *
+ *   name      the key ("" or NULL for an item or alternative schema)
+ *   type      what the value must be; strings are coerced as YAML would
+ *             read them unquoted ("42" -> 42 for OPT_INT), and a number or
+ *             boolean written where a string is wanted keeps its text
+ *   required  it must be given (and not null)
+ *   def       the default as YAML text ("0.5", "[a, b]"); filled into
+ *             `with` at the top level, shown in `sluice steps` everywhere
+ *   choices   OPT_STRING (or a list's items): the allowed values,
+ *             space-separated; "a|b" makes b an alias of a. A miss says
+ *             "did you mean ...?"
+ *   range     OPT_INT / OPT_NUMBER: an interval, "[0, 1]", "(0, 1]",
+ *             "(0,)" (above 0), "[1,)" (at least 1), "(,10]"
+ *   len       the same interval for a string's length, a list's items or
+ *             a mapping's entries: "[1,)" is "not empty", "[2, 3]"
+ *   unique    lists: no item twice
+ *   item      OPT_LIST (and OPT_STRING_LIST): each item's schema; OPT_MAP
+ *             without fields: each value's schema (keys are free)
+ *   fields    OPT_MAP: the keys it takes (terminated by name == NULL);
+ *             others are errors with a suggestion
+ *   rules     OPT_MAP with fields: constraints among them (step_rule)
+ *   alts      the value may take several shapes: the first alternative
+ *             whose type fits the value's kind checks it ("a matrix or
+ *             {over, under}")
+ *   tag, variants  OPT_MAP: a mapping whose key `tag` names its variant,
+ *             each with its own fields (wrangle's `op:`); see step_variant
+ */
+struct step_opt {
 	const char *name;
 	step_opt_type type;
 	bool required;
-	const char *def;  /* default as YAML text ("0.5", "true", "[a, b]"), or NULL */
-	const char *help; /* one line, shown by `sluice help steps` and the docs */
-} step_opt;
+	const char *def;
+	const char *help; /* one line, shown by `sluice steps` and the docs */
+	const char *choices;
+	const char *range;
+	const char *len;
+	bool unique;
+	const step_opt *item;
+	const step_opt *fields;
+	const step_rule *rules;
+	const step_opt *alts; /* each alternative's help names its shape in messages
+			       * ("a cost matrix"); terminated by help == NULL */
+	const char *tag;
+	const step_variant *variants; /* terminated by name == NULL */
+};
+
+/*
+ * Constraints among the options of one mapping (the step's `with`, or a
+ * nested one). names is a space-separated list. "Given" means written in
+ * the file and not null; a `when` condition sees defaults too.
+ *
+ *   RULE_ONE_OF     exactly one of names is given
+ *   RULE_ANY_OF     at least one of names is given
+ *   RULE_EXCLUSIVE  at most one of names is given
+ *   RULE_REQUIRES   when `when` holds, every one of names is given
+ *   RULE_FORBIDS    when `when` holds, none of names is given
+ *
+ * when: "NAME" (given) or "NAME=V1|V2" (its value, or default, is one of).
+ * why, optional, is added to the message.
+ */
+typedef enum step_rule_kind {
+	RULE_END = 0,
+	RULE_ONE_OF,
+	RULE_ANY_OF,
+	RULE_EXCLUSIVE,
+	RULE_REQUIRES,
+	RULE_FORBIDS
+} step_rule_kind;
+
+struct step_rule {
+	step_rule_kind kind; /* RULE_END terminates a list */
+	const char *names;
+	const char *when;
+	const char *why;
+};
+
+/*
+ * One variant of a tagged mapping: {TAG: NAME, ...fields}. With shorthand
+ * set, the one-key mapping {NAME: V} stands for {TAG: NAME, shorthand: V}
+ * (wrangle's {filter: "x > 0"}).
+ */
+struct step_variant {
+	const char *name; /* "normalise|normalize|scale": the first is the name, others aliases */
+	const char *shorthand;
+	const step_opt *fields;
+	const step_rule *rules;
+	const char *help;
+};
+
+/*
+ * The column types a step option may name (ds_type_parse's names; the
+ * first of each group is the canonical one, the others its aliases).
+ */
+#define STEP_DS_TYPES \
+	"int|int64|integer float|float64|double|number bool|boolean string|str|text " \
+	"timestamp|datetime"
 
 typedef struct step_port {
 	const char *name;
@@ -64,21 +166,45 @@ typedef struct step_port {
 
 typedef struct step_ctx step_ctx;
 
+/*
+ * A problem with a step's options: where it is, as a path inside `with`
+ * ("ops[3].columns", "" for the block itself; see yamltree.h for the syntax),
+ * and what it is. The parser turns the path into FILE:LINE:COL.
+ */
+typedef struct step_problem {
+	char path[256];
+	bool at_key;   /* point at the key (an unknown or unwanted option), not its value */
+	int inner;     /* > 0: the character inside the value's text (1-based), for
+			* expressions */
+	char msg[768];
+} step_problem;
+
+/* What a `check` hook sees. */
+typedef struct step_check {
+	const struct step_def *def;
+	const json_t *with;         /* checked against the schema, defaults filled in */
+	const char *const *inputs;  /* the names of the inputs the pipeline connects */
+	size_t n_inputs;
+	step_problem *problem;      /* where step_check_fail writes */
+} step_check;
+
 typedef struct step_def {
 	const char *name;
 	int version;
 	const char *summary;
 	const step_opt *opts;     /* terminated by an entry with name == NULL */
+	const step_rule *rules;   /* constraints among opts, or NULL */
 	const step_port *inputs;  /* terminated likewise */
 	const step_port *outputs; /* terminated likewise */
 	int (*run)(step_ctx *ctx);
 	/*
-	 * Optional. Checks the resolved options together, for what one option's
-	 * type cannot say ("exactly one of path and url"). Called by the parser,
-	 * so a mistake is a FILE:LINE:COL error and nothing runs. Returns 0, or
-	 * non-zero with a message in msg.
+	 * Optional, for what the schema cannot say (the options against the
+	 * inputs that are connected, a value's inner structure). Called by the
+	 * parser after the schema checks pass, so a mistake is a FILE:LINE:COL
+	 * error and nothing runs. Returns 0, or step_check_fail(c, PATH, ...)
+	 * naming the offending value by its path inside `with`.
 	 */
-	int (*check)(const json_t *with, char *msg, size_t size);
+	int (*check)(const step_check *c);
 	/*
 	 * Optional. False when the step's output can change although its
 	 * definition, inputs and files did not (a query against a live server):
@@ -87,6 +213,41 @@ typedef struct step_def {
 	 */
 	bool (*cacheable)(const json_t *with);
 } step_def;
+
+/* Records a problem at path (printf-formatted message); returns SL_EINVAL. */
+int step_check_fail(const step_check *c, const char *path, const char *fmt, ...) SL__PRINTF(3, 4);
+#define step_check_fail(...) SL__ERR_CODE(step_check_fail(__VA_ARGS__))
+/* True when the pipeline connects input `name` of the step. */
+bool step_check_has_input(const step_check *c, const char *name);
+
+/*
+ * Checks `with` (an object; coerced in place, top-level defaults filled
+ * in, nulls at the top level removed) against def's schema and rules, then
+ * def->check. src, when not NULL, gives the literal text of plain scalars
+ * by path (yamltree.h), so `version: 1.10` stays "1.10" for a string option.
+ * inputs are the connected input names. Returns 0, SL_EINVAL with *pb
+ * filled in, or SL_ENOMEM.
+ */
+struct sl__ypmap;
+int step_opts_check(const step_def *def, json_t *with, const struct sl__ypmap *src,
+		    const char *const *inputs, size_t n_inputs, step_problem *pb);
+
+/*
+ * The schema of one step (name, version, summary, options with their
+ * constraints, rules, inputs, outputs) as JSON, for `sluice steps`. *out is
+ * owned by the caller.
+ */
+int step_def_json(const step_def *def, json_t **out);
+/*
+ * Checks a step's tables themselves (the registry test runs it on every
+ * built-in): intervals and choices parse, rules name real options and
+ * choices, variants have unique names, nested schemas make sense, and
+ * every default passes its option's own checks. Returns 0, or SL_EINVAL
+ * with what is wrong in msg.
+ */
+int step_def_lint(const step_def *d, char *msg, size_t size);
+/* One option's constraints in words ("one of a, b or c; in (0, 1]"), into b. */
+int step_opt_describe(const step_opt *o, sl__buf *b);
 
 /* The registry of built-in steps. */
 const step_def *step_find(const char *name);

@@ -7,6 +7,8 @@
 
 #include "steps/train.h"
 
+const step_opt train_column = {.type = OPT_STRING, .len = "[1,)"};
+
 const step_port train_inputs[] = {
 	{"train", "dataset", false, "the training rows"},
 	{"valid", "dataset", true, "rows to score the model on (metrics valid_*)"},

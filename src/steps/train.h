@@ -13,12 +13,20 @@
 
 /* The options every train.* step declares first in its table (macro, so
  * each table stays one static array). */
+extern const step_opt train_column; /* a column name: a non-empty string */
 #define TRAIN_COMMON_OPTS                                                                   \
-	{"target", OPT_STRING, true, NULL, "the column to predict"},                        \
-	{"features", OPT_STRING_LIST, false, NULL,                                          \
-	 "the input columns (default: every column but the target and `exclude`)"},        \
-	{"exclude", OPT_STRING_LIST, false, NULL,                                           \
-	 "columns never used as inputs (ids, free text, leaks of the target)"}
+	{.name = "target", .type = OPT_STRING, .required = true, .len = "[1,)",              \
+	 .help = "the column to predict"},                                                   \
+	{.name = "features", .type = OPT_STRING_LIST, .len = "[1,)", .unique = true,         \
+	 .item = &train_column,                                                              \
+	 .help = "the input columns (default: every column but the target and `exclude`)"},  \
+	{.name = "exclude", .type = OPT_STRING_LIST, .unique = true, .item = &train_column,  \
+	 .help = "columns never used as inputs (ids, free text, leaks of the target)"}
+
+/* The option every trainer has last: threads, whose count never changes results. */
+#define TRAIN_OPT_THREADS                                                                   \
+	{.name = "threads", .type = OPT_INT, .def = "0", .range = "[0,)",                    \
+	 .help = "threads (0: every core); results do not depend on it"}
 
 typedef struct train_data {
 	ds_table *train_t;  /* the `train` input */

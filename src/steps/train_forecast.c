@@ -7,8 +7,8 @@
  *   valid (optional) --ml_forecast_evaluate--> valid_* metrics
  *         --train_finish----> the `model` output
  *
- * The options are checked together before anything runs (check()), so a
- * misspelt method or ETS model is a FILE:LINE:COL error of the pipeline.
+ * The options are checked before anything runs (the schema and check()),
+ * so a misspelt method or ETS model is a FILE:LINE:COL error of the pipeline.
  */
 #include <math.h>
 #include <string.h>
@@ -17,24 +17,29 @@
 #include "steps/train.h"
 
 static const step_opt opts[] = {
-	{"target", OPT_STRING, true, NULL, "the column to forecast (a number)"},
-	{"time", OPT_STRING, true, NULL,
-	 "the time column: timestamps, ISO dates or integers on a regular grid"},
-	{"by", OPT_STRING_LIST, false, NULL,
-	 "the key column(s) of the series (strings, integers or bools); none: one series"},
-	{"horizon", OPT_INT, true, NULL, "how many steps ahead to forecast (1..10000)"},
-	{"season", OPT_INT, false, "0",
-	 "the seasonal period in steps (1: none; 0: from the grid: monthly 12, quarterly 4, "
-	 "daily 7, weekly 52, hourly 24)"},
-	{"method", OPT_STRING, false, "auto",
-	 "auto | naive | seasonal_naive | drift | ets | theta | gbdt"},
-	{"ets_model", OPT_STRING, false, "ZZZ",
-	 "the ETS family: error, trend, season letters as forecast::ets (ZZZ all, AAdM, MNN, "
-	 "AZZ ...)"},
-	{"origins", OPT_INT, false, "3", "auto: rolling origins of the holdout contest (1..20)"},
-	{"seed", OPT_INT, false, "0", "seed of the simulated intervals"},
-	{"threads", OPT_INT, false, "0", "threads fitting series (0: one per core)"},
-	{NULL, 0, false, NULL, NULL},
+	{.name = "target", .type = OPT_STRING, .required = true, .len = "[1,)",
+	 .help = "the column to forecast (a number)"},
+	{.name = "time", .type = OPT_STRING, .required = true, .len = "[1,)",
+	 .help = "the time column: timestamps, ISO dates or integers on a regular grid"},
+	{.name = "by", .type = OPT_STRING_LIST, .unique = true, .item = &train_column,
+	 .help = "the key column(s) of the series (strings, integers or bools); none: one series"},
+	{.name = "horizon", .type = OPT_INT, .required = true,
+	 .range = "[1, " SL__STR(FC_MAX_HORIZON) "]", .help = "how many steps ahead to forecast"},
+	{.name = "season", .type = OPT_INT, .def = "0", .range = "[0, " SL__STR(FC_MAX_SEASON) "]",
+	 .help = "the seasonal period in steps (1: none; 0: from the grid: monthly 12, quarterly 4, "
+		 "daily 7, weekly 52, hourly 24)"},
+	{.name = "method", .type = OPT_STRING, .def = "auto",
+	 .choices = "auto naive seasonal_naive drift ets theta gbdt",
+	 .help = "the forecasting method, or auto: the best per series on a holdout"},
+	{.name = "ets_model", .type = OPT_STRING, .def = "ZZZ",
+	 .help = "the ETS family: error, trend, season letters as forecast::ets (ZZZ all, AAdM, MNN, "
+		 "AZZ ...)"},
+	{.name = "origins", .type = OPT_INT, .def = "3", .range = "[1, 20]",
+	 .help = "auto: rolling origins of the holdout contest"},
+	{.name = "seed", .type = OPT_INT, .def = "0", .help = "seed of the simulated intervals"},
+	{.name = "threads", .type = OPT_INT, .def = "0", .range = "[0,)",
+	 .help = "threads fitting series (0: one per core)"},
+	{.name = NULL},
 };
 
 static const step_port inputs[] = {
@@ -48,42 +53,23 @@ static const step_port outputs[] = {
 	{NULL, NULL, false, NULL},
 };
 
-static int check(const json_t *with, char *msg, size_t size)
+/* What the schema cannot say: the ETS family's letters (and the method, defensively). */
+static int check(const step_check *c)
 {
-	const char *method = json_string_value(json_object_get(with, "method"));
-	const char *ets = json_string_value(json_object_get(with, "ets_model"));
-	json_t *h = json_object_get(with, "horizon"), *s = json_object_get(with, "season");
-	json_t *o = json_object_get(with, "origins");
+	const char *method = json_string_value(json_object_get(c->with, "method"));
+	const char *ets = json_string_value(json_object_get(c->with, "ets_model"));
 	fc_method mm;
 	fc_ets_spec spec;
 
-	if (method && !fc_method_parse(method, &mm)) {
-		snprintf(msg, size, "method '%s': use auto, naive, seasonal_naive, drift, ets, "
-				    "theta or gbdt",
-			 method);
-		return -1;
-	}
-	if (ets && !fc_ets_spec_parse(ets, &spec)) {
-		snprintf(msg, size, "ets_model '%s': three letters, error A/M/Z, trend N/A/Ad/Z, "
-				    "season N/A/M/Z (e.g. ZZZ, AAdM, MNN)",
-			 ets);
-		return -1;
-	}
-	if (json_is_integer(h) && (json_integer_value(h) < 1 ||
-				   json_integer_value(h) > FC_MAX_HORIZON)) {
-		snprintf(msg, size, "horizon must be in 1..%d", FC_MAX_HORIZON);
-		return -1;
-	}
-	if (json_is_integer(s) && (json_integer_value(s) < 0 ||
-				   json_integer_value(s) > FC_MAX_SEASON)) {
-		snprintf(msg, size, "season must be in 0..%d (0: from the time grid)",
-			 FC_MAX_SEASON);
-		return -1;
-	}
-	if (json_is_integer(o) && (json_integer_value(o) < 1 || json_integer_value(o) > 20)) {
-		snprintf(msg, size, "origins must be in 1..20");
-		return -1;
-	}
+	if (method && !fc_method_parse(method, &mm))
+		return step_check_fail(c, "method", "method '%s': use auto, naive, seasonal_naive, "
+						    "drift, ets, theta or gbdt",
+				       method);
+	if (ets && !fc_ets_spec_parse(ets, &spec))
+		return step_check_fail(c, "ets_model", "ets_model '%s': three letters, error A/M/Z, "
+						       "trend N/A/Ad/Z, season N/A/M/Z (e.g. ZZZ, AAdM, "
+						       "MNN)",
+				       ets);
 	return 0;
 }
 

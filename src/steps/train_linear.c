@@ -12,20 +12,23 @@
 
 static const step_opt opts[] = {
 	TRAIN_COMMON_OPTS,
-	{"method", OPT_STRING, false, "ols", "ols | ridge | lasso | elasticnet"},
-	{"alpha", OPT_NUMBER, false, "1.0",
-	 "penalty strength (>= 0): ridge as scikit-learn's Ridge, lasso and elasticnet as "
-	 "its ElasticNet; ignored by ols"},
-	{"l1_ratio", OPT_NUMBER, false, "0.5", "elasticnet: the L1 share of the penalty, 0 to 1"},
-	{"fit_intercept", OPT_BOOL, false, "true", "fit an intercept (unpenalised)"},
-	{"standardize", OPT_BOOL, false, "false",
-	 "penalise the coefficients of standardised features (coefficients are still "
-	 "reported on the original scale)"},
-	{"max_iter", OPT_INT, false, "1000", "lasso/elasticnet: at most this many sweeps"},
-	{"tol", OPT_NUMBER, false, "0.0001",
-	 "lasso/elasticnet: stop when the duality gap is below tol x the target's sum of squares"},
-	{"threads", OPT_INT, false, "0", "threads (0: every core); results do not depend on it"},
-	{NULL, 0, false, NULL, NULL},
+	{.name = "method", .type = OPT_STRING, .def = "ols", .choices = "ols ridge lasso elasticnet",
+	 .help = "ordinary least squares, or a penalised fit"},
+	{.name = "alpha", .type = OPT_NUMBER, .def = "1.0", .range = "[0,)",
+	 .help = "penalty strength: ridge as scikit-learn's Ridge, lasso and elasticnet as "
+		 "its ElasticNet; ignored by ols"},
+	{.name = "l1_ratio", .type = OPT_NUMBER, .def = "0.5", .range = "[0, 1]",
+	 .help = "elasticnet: the L1 share of the penalty"},
+	{.name = "fit_intercept", .type = OPT_BOOL, .def = "true", .help = "fit an intercept (unpenalised)"},
+	{.name = "standardize", .type = OPT_BOOL, .def = "false",
+	 .help = "penalise the coefficients of standardised features (coefficients are still "
+		 "reported on the original scale)"},
+	{.name = "max_iter", .type = OPT_INT, .def = "1000", .range = "[1,)",
+	 .help = "lasso/elasticnet: at most this many sweeps"},
+	{.name = "tol", .type = OPT_NUMBER, .def = "0.0001", .range = "(0,)",
+	 .help = "lasso/elasticnet: stop when the duality gap is below tol x the target's sum of squares"},
+	TRAIN_OPT_THREADS,
+	{.name = NULL},
 };
 
 /* Options from `with` (absent ones at their defaults); SL_EINVAL with msg. */
@@ -55,11 +58,15 @@ static int read_opts(const json_t *with, linear_opts *o, char *msg, size_t size)
 	return 0;
 }
 
-static int check(const json_t *with, char *msg, size_t size)
+/* What the schema cannot say: the option checks of the model family itself. */
+static int check(const step_check *c)
 {
 	linear_opts o;
+	char msg[512];
 
-	return read_opts(with, &o, msg, size) ? -1 : 0;
+	if (read_opts(c->with, &o, msg, sizeof msg))
+		return step_check_fail(c, "", "%s", msg);
+	return 0;
 }
 
 static int run(step_ctx *ctx)

@@ -12,20 +12,22 @@
 
 static const step_opt opts[] = {
 	TRAIN_COMMON_OPTS,
-	{"penalty", OPT_STRING, false, "l2", "l2 | l1 | none"},
-	{"C", OPT_NUMBER, false, "1.0",
-	 "inverse penalty strength (> 0), as scikit-learn's LogisticRegression"},
-	{"class_weight", OPT_STRING, false, NULL,
-	 "balanced: weigh each row by n / (classes x rows of its class)"},
-	{"fit_intercept", OPT_BOOL, false, "true", "fit an intercept (unpenalised)"},
-	{"standardize", OPT_BOOL, false, "false",
-	 "penalise the coefficients of standardised features (coefficients are still "
-	 "reported on the original scale)"},
-	{"max_iter", OPT_INT, false, "200", "at most this many solver iterations"},
-	{"tol", OPT_NUMBER, false, "0.00001",
-	 "stop when no gradient component of the objective per unit of row weight exceeds it"},
-	{"threads", OPT_INT, false, "0", "threads (0: every core); results do not depend on it"},
-	{NULL, 0, false, NULL, NULL},
+	{.name = "penalty", .type = OPT_STRING, .def = "l2", .choices = "l2 l1 none",
+	 .help = "the penalty on the coefficients"},
+	{.name = "C", .type = OPT_NUMBER, .def = "1.0", .range = "(0,)",
+	 .help = "inverse penalty strength, as scikit-learn's LogisticRegression"},
+	{.name = "class_weight", .type = OPT_STRING, .choices = "balanced",
+	 .help = "balanced: weigh each row by n / (classes x rows of its class)"},
+	{.name = "fit_intercept", .type = OPT_BOOL, .def = "true", .help = "fit an intercept (unpenalised)"},
+	{.name = "standardize", .type = OPT_BOOL, .def = "false",
+	 .help = "penalise the coefficients of standardised features (coefficients are still "
+		 "reported on the original scale)"},
+	{.name = "max_iter", .type = OPT_INT, .def = "200", .range = "[1,)",
+	 .help = "at most this many solver iterations"},
+	{.name = "tol", .type = OPT_NUMBER, .def = "0.00001", .range = "(0,)",
+	 .help = "stop when no gradient component of the objective per unit of row weight exceeds it"},
+	TRAIN_OPT_THREADS,
+	{.name = NULL},
 };
 
 static int read_opts(const json_t *with, logistic_opts *o, char *msg, size_t size)
@@ -59,11 +61,15 @@ static int read_opts(const json_t *with, logistic_opts *o, char *msg, size_t siz
 	return 0;
 }
 
-static int check(const json_t *with, char *msg, size_t size)
+/* What the schema cannot say: the option checks of the model family itself. */
+static int check(const step_check *c)
 {
 	logistic_opts o;
+	char msg[512];
 
-	return read_opts(with, &o, msg, size) ? -1 : 0;
+	if (read_opts(c->with, &o, msg, sizeof msg))
+		return step_check_fail(c, "", "%s", msg);
+	return 0;
 }
 
 static int run(step_ctx *ctx)

@@ -12,15 +12,17 @@
 
 static const step_opt opts[] = {
 	TRAIN_COMMON_OPTS,
-	{"kind", OPT_STRING, false, "multinomial", "multinomial | gaussian | bernoulli"},
-	{"alpha", OPT_NUMBER, false, "1.0",
-	 "multinomial, bernoulli: additive (Laplace/Lidstone) smoothing, > 0"},
-	{"var_smoothing", OPT_NUMBER, false, "1e-9",
-	 "gaussian: add this share of the largest feature variance to every variance"},
-	{"binarize", OPT_NUMBER, false, "0.0", "bernoulli: a value above it counts as present"},
-	{"fit_prior", OPT_BOOL, false, "true", "learn class priors (false: uniform)"},
-	{"threads", OPT_INT, false, "0", "threads (0: every core); results do not depend on it"},
-	{NULL, 0, false, NULL, NULL},
+	{.name = "kind", .type = OPT_STRING, .def = "multinomial",
+	 .choices = "multinomial gaussian bernoulli", .help = "the distribution of the features"},
+	{.name = "alpha", .type = OPT_NUMBER, .def = "1.0",
+	 .help = "multinomial, bernoulli: additive (Laplace/Lidstone) smoothing, > 0"},
+	{.name = "var_smoothing", .type = OPT_NUMBER, .def = "1e-9", .range = "[0,)",
+	 .help = "gaussian: add this share of the largest feature variance to every variance"},
+	{.name = "binarize", .type = OPT_NUMBER, .def = "0.0",
+	 .help = "bernoulli: a value above it counts as present"},
+	{.name = "fit_prior", .type = OPT_BOOL, .def = "true", .help = "learn class priors (false: uniform)"},
+	TRAIN_OPT_THREADS,
+	{.name = NULL},
 };
 
 static int read_opts(const json_t *with, nb_opts *o, char *msg, size_t size)
@@ -47,11 +49,15 @@ static int read_opts(const json_t *with, nb_opts *o, char *msg, size_t size)
 	return 0;
 }
 
-static int check(const json_t *with, char *msg, size_t size)
+/* What the schema cannot say: the option checks of the model family itself. */
+static int check(const step_check *c)
 {
 	nb_opts o;
+	char msg[512];
 
-	return read_opts(with, &o, msg, size) ? -1 : 0;
+	if (read_opts(c->with, &o, msg, sizeof msg))
+		return step_check_fail(c, "", "%s", msg);
+	return 0;
 }
 
 static int run(step_ctx *ctx)

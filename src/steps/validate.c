@@ -33,26 +33,66 @@
 #define DUMP_FLAGS PROFILE_DUMP_FLAGS
 #define FAIL_MSG_MAX 900
 
-static const step_opt opts[] = {
-	{"schema", OPT_PATH, false, NULL,
-	 "schema file (YAML or JSON) to check the data against, instead of the schema input"},
-	{"infer", OPT_BOOL, false, "true",
-	 "when no schema is given, check the data against a schema inferred from it"},
-	{"severity", OPT_STRING, false, "error",
-	 "severity of rules that do not name one: error (fails the step) or warn"},
-	{"max_missing", OPT_NUMBER, false, NULL,
-	 "largest missing fraction allowed in any column without its own max_missing"},
-	{"bins", OPT_INT, false, "20", "histogram bins per numeric column in the profile"},
-	{"top_k", OPT_INT, false, "10", "most frequent values kept per column in the profile"},
-	{"max_categories", OPT_INT, false, "1000",
-	 "category counts kept per column in the profile before the rest count as other"},
-	{"infer_categories", OPT_INT, false, "20",
-	 "inference: string columns with at most this many distinct values get a categories rule"},
-	{"drift", OPT_MAP, false, NULL,
-	 "drift settings: ks_pvalue, chi2_pvalue, z_pvalue, wasserstein_threshold, js_threshold, "
-	 "psi_threshold, large_n, numeric_test, categorical_test, severity, columns"},
-	{NULL, 0, false, NULL, NULL},
+#define SEVERITIES "error warn|warning ignore|off|none"
+
+static const step_opt column_name = {.type = OPT_STRING, .len = "[1,)"};
+
+static const step_opt drift_fields[] = {
+	{.name = "psi_threshold", .type = OPT_NUMBER, .range = "[0, 1e9]",
+	 .help = "population stability index at or above which a column drifted (default 0.1)"},
+	{.name = "ks_pvalue", .type = OPT_NUMBER, .range = "[0, 1]",
+	 .help = "Kolmogorov-Smirnov p-value below which a numeric column drifted (default 0.05)"},
+	{.name = "chi2_pvalue", .type = OPT_NUMBER, .range = "[0, 1]",
+	 .help = "chi-squared p-value below which a categorical column drifted (default 0.05)"},
+	{.name = "z_pvalue", .type = OPT_NUMBER, .range = "[0, 1]",
+	 .help = "two-proportion Z-test p-value below which a two-valued column drifted (default 0.05)"},
+	{.name = "js_threshold", .type = OPT_NUMBER, .range = "[0, 1]",
+	 .help = "Jensen-Shannon distance at or above which a column drifted (default 0.1)"},
+	{.name = "wasserstein_threshold", .type = OPT_NUMBER, .range = "[0, 1e9]",
+	 .help = "normalised Wasserstein distance at or above which a column drifted (default 0.1)"},
+	{.name = "large_n", .type = OPT_INT, .range = "[0, 1e18]",
+	 .help = "from this many rows on, auto tests use distances instead of p-values (default 1000)"},
+	{.name = "numeric_test", .type = OPT_STRING, .choices = "auto ks psi wasserstein",
+	 .help = "the test for numeric columns (default auto)"},
+	{.name = "categorical_test", .type = OPT_STRING, .choices = "auto chi2 js psi",
+	 .help = "the test for categorical columns (default auto)"},
+	{.name = "severity", .type = OPT_STRING, .choices = SEVERITIES,
+	 .help = "severity of a drifted column (default warn)"},
+	{.name = "columns", .type = OPT_LIST, .item = &column_name, .unique = true,
+	 .help = "test only these columns (default: all)"},
+	{.name = NULL},
 };
+
+static const step_opt opts[] = {
+	{.name = "schema", .type = OPT_PATH,
+	 .help = "schema file (YAML or JSON) to check the data against, instead of the schema input"},
+	{.name = "infer", .type = OPT_BOOL, .def = "true",
+	 .help = "when no schema is given, check the data against a schema inferred from it"},
+	{.name = "severity", .type = OPT_STRING, .def = "error", .choices = "error warn|warning",
+	 .help = "severity of rules that do not name one: error (fails the step) or warn"},
+	{.name = "max_missing", .type = OPT_NUMBER, .range = "[0, 1]",
+	 .help = "largest missing fraction allowed in any column without its own max_missing"},
+	{.name = "bins", .type = OPT_INT, .def = "20", .range = "[1, " SL__STR(PROFILE_MAX_BINS) "]",
+	 .help = "histogram bins per numeric column in the profile"},
+	{.name = "top_k", .type = OPT_INT, .def = "10", .range = "[0, " SL__STR(PROFILE_MAX_TOP_K) "]",
+	 .help = "most frequent values kept per column in the profile"},
+	{.name = "max_categories", .type = OPT_INT, .def = "1000", .range = "[1, 1000000]",
+	 .help = "category counts kept per column in the profile before the rest count as other"},
+	{.name = "infer_categories", .type = OPT_INT, .def = "20", .range = "[0, 1000000]",
+	 .help = "inference: string columns with at most this many distinct values get a categories rule"},
+	{.name = "drift", .type = OPT_MAP, .fields = drift_fields,
+	 .help = "drift settings against the reference input (see below)"},
+	{.name = NULL},
+};
+
+/* The schema comes from one place: the option or the input. */
+static int check(const step_check *c)
+{
+	if (json_object_get(c->with, "schema") && step_check_has_input(c, "schema"))
+		return step_check_fail(c, "schema", "give the schema either as with.schema or as the "
+						    "input 'schema', not both");
+	return 0;
+}
 
 static const step_port inputs[] = {
 	{"data", "dataset", false, "the dataset to validate"},
@@ -97,103 +137,40 @@ typedef struct vrun {
 
 /* ---- options ------------------------------------------------------------- */
 
-static int opt_size(step_ctx *ctx, const char *name, int64_t lo, int64_t hi, int64_t def,
-		    size_t *out)
+/* The parser checked every option against the schema above. */
+static void parse_drift(step_ctx *ctx, vconf *c)
 {
-	int64_t v = step_opt_int(ctx, name, def);
-
-	if (v < lo || v > hi)
-		return step_fail(ctx, SL_EINVAL, "with.%s: expected an integer from %" PRId64
-				 " to %" PRId64 ", got %" PRId64, name, lo, hi, v);
-	*out = (size_t)v;
-	return 0;
-}
-
-static int drift_num(step_ctx *ctx, const json_t *d, const char *key, double lo, double hi,
-		     double *out)
-{
-	const json_t *v = json_object_get(d, key);
-
-	if (!v)
-		return 0;
-	if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi)
-		return step_fail(ctx, SL_EINVAL, "with.drift.%s: expected a number from %g to %g",
-				 key, lo, hi);
-	*out = json_number_value(v);
-	return 0;
-}
-
-static int parse_drift(step_ctx *ctx, vconf *c)
-{
-	static const char *const keys[] = {"psi_threshold", "ks_pvalue", "chi2_pvalue",
-					   "z_pvalue", "js_threshold", "wasserstein_threshold",
-					   "large_n", "numeric_test", "categorical_test",
-					   "severity", "columns"};
 	const json_t *d = step_opt_json(ctx, "drift"), *v;
-	const char *k;
-	json_t *x;
-	double n;
-	int rc;
 
 	if (!d)
-		return 0;
-	if (!json_is_object(d))
-		return step_fail(ctx, SL_EINVAL, "with.drift: expected a map");
-	json_object_foreach((json_t *)d, k, x) {
-		size_t i = 0;
-		while (i < SL__ARRAY_LEN(keys) && strcmp(k, keys[i]))
-			i++;
-		if (i == SL__ARRAY_LEN(keys))
-			return step_fail(ctx, SL_EINVAL,
-					 "with.drift: unknown key '%s' (expected psi_threshold, "
-					 "ks_pvalue, chi2_pvalue, z_pvalue, js_threshold, "
-					 "wasserstein_threshold, large_n, numeric_test, "
-					 "categorical_test, severity, columns)",
-					 k);
-	}
-	if ((rc = drift_num(ctx, d, "psi_threshold", 0, 1e9, &c->dopts.psi_threshold)) ||
-	    (rc = drift_num(ctx, d, "ks_pvalue", 0, 1, &c->dopts.ks_pvalue)) ||
-	    (rc = drift_num(ctx, d, "chi2_pvalue", 0, 1, &c->dopts.chi2_pvalue)) ||
-	    (rc = drift_num(ctx, d, "z_pvalue", 0, 1, &c->dopts.z_pvalue)) ||
-	    (rc = drift_num(ctx, d, "js_threshold", 0, 1, &c->dopts.js_threshold)) ||
-	    (rc = drift_num(ctx, d, "wasserstein_threshold", 0, 1e9,
-			    &c->dopts.wasserstein_threshold)))
-		return rc;
-	n = (double)c->dopts.large_n;
-	if ((rc = drift_num(ctx, d, "large_n", 0, 1e18, &n)))
-		return rc;
-	c->dopts.large_n = (uint64_t)n;
-	if ((v = json_object_get(d, "numeric_test")) &&
-	    (!drift_test_parse(json_string_value(v), &c->dopts.numeric_test) ||
-	     (c->dopts.numeric_test != DRIFT_AUTO && c->dopts.numeric_test != DRIFT_KS &&
-	      c->dopts.numeric_test != DRIFT_PSI && c->dopts.numeric_test != DRIFT_WASSERSTEIN)))
-		return step_fail(ctx, SL_EINVAL,
-				 "with.drift.numeric_test: expected auto, ks, psi or wasserstein");
-	if ((v = json_object_get(d, "categorical_test")) &&
-	    (!drift_test_parse(json_string_value(v), &c->dopts.categorical_test) ||
-	     (c->dopts.categorical_test != DRIFT_AUTO && c->dopts.categorical_test != DRIFT_CHI2 &&
-	      c->dopts.categorical_test != DRIFT_JS && c->dopts.categorical_test != DRIFT_PSI)))
-		return step_fail(ctx, SL_EINVAL,
-				 "with.drift.categorical_test: expected auto, chi2, js or psi");
-	if ((v = json_object_get(d, "severity")) &&
-	    !schema_sev_parse(json_string_value(v), &c->drift_severity))
-		return step_fail(ctx, SL_EINVAL, "with.drift.severity: expected error, warn or ignore");
-	if ((v = json_object_get(d, "columns"))) {
-		if (!json_is_array(v))
-			return step_fail(ctx, SL_EINVAL, "with.drift.columns: expected a list of names");
-		for (size_t i = 0; i < json_array_size(v); i++)
-			if (!json_is_string(json_array_get(v, i)))
-				return step_fail(ctx, SL_EINVAL,
-						 "with.drift.columns[%zu]: expected a column name", i);
+		return;
+	if ((v = json_object_get(d, "psi_threshold")))
+		c->dopts.psi_threshold = json_number_value(v);
+	if ((v = json_object_get(d, "ks_pvalue")))
+		c->dopts.ks_pvalue = json_number_value(v);
+	if ((v = json_object_get(d, "chi2_pvalue")))
+		c->dopts.chi2_pvalue = json_number_value(v);
+	if ((v = json_object_get(d, "z_pvalue")))
+		c->dopts.z_pvalue = json_number_value(v);
+	if ((v = json_object_get(d, "js_threshold")))
+		c->dopts.js_threshold = json_number_value(v);
+	if ((v = json_object_get(d, "wasserstein_threshold")))
+		c->dopts.wasserstein_threshold = json_number_value(v);
+	if ((v = json_object_get(d, "large_n")))
+		c->dopts.large_n = (uint64_t)json_integer_value(v);
+	if ((v = json_object_get(d, "numeric_test")))
+		drift_test_parse(json_string_value(v), &c->dopts.numeric_test);
+	if ((v = json_object_get(d, "categorical_test")))
+		drift_test_parse(json_string_value(v), &c->dopts.categorical_test);
+	if ((v = json_object_get(d, "severity")))
+		schema_sev_parse(json_string_value(v), &c->drift_severity);
+	if ((v = json_object_get(d, "columns")))
 		c->drift_columns = (json_t *)v;
-	}
-	return 0;
 }
 
-static int parse_opts(step_ctx *ctx, vconf *c)
+static void parse_opts(step_ctx *ctx, vconf *c)
 {
 	const char *sev = step_opt_str(ctx, "severity");
-	int rc;
 
 	profile_opts_default(&c->popts);
 	schema_infer_opts_default(&c->iopts);
@@ -203,19 +180,15 @@ static int parse_opts(step_ctx *ctx, vconf *c)
 	c->infer = step_opt_bool(ctx, "infer", true);
 	c->max_missing = step_opt_num(ctx, "max_missing", NAN);
 	c->drift_columns = NULL;
-	if (sev && (!schema_sev_parse(sev, &c->severity) || c->severity == SCHEMA_IGNORE))
-		return step_fail(ctx, SL_EINVAL, "with.severity: expected error or warn, got '%s'",
-				 sev);
-	if (!isnan(c->max_missing) && (c->max_missing < 0 || c->max_missing > 1))
-		return step_fail(ctx, SL_EINVAL, "with.max_missing: expected a fraction from 0 to 1");
-	if ((rc = opt_size(ctx, "bins", 1, PROFILE_MAX_BINS, 20, &c->popts.bins)) ||
-	    (rc = opt_size(ctx, "top_k", 0, PROFILE_MAX_TOP_K, 10, &c->popts.top_k)) ||
-	    (rc = opt_size(ctx, "max_categories", 1, 1000000, 1000, &c->popts.max_categories)) ||
-	    (rc = opt_size(ctx, "infer_categories", 0, 1000000, 20, &c->iopts.max_categories)))
-		return rc;
+	if (sev)
+		schema_sev_parse(sev, &c->severity);
+	c->popts.bins = (size_t)step_opt_int(ctx, "bins", 20);
+	c->popts.top_k = (size_t)step_opt_int(ctx, "top_k", 10);
+	c->popts.max_categories = (size_t)step_opt_int(ctx, "max_categories", 1000);
+	c->iopts.max_categories = (size_t)step_opt_int(ctx, "infer_categories", 20);
 	c->iopts.severity = c->severity;
 	c->iopts.max_missing = c->max_missing;
-	return parse_drift(ctx, c);
+	parse_drift(ctx, c);
 }
 
 /* ---- stages -------------------------------------------------------------- */
@@ -227,9 +200,6 @@ static int load_schema(vrun *v)
 	const char *input = step_input(ctx, "schema");
 	int rc;
 
-	if (file && input)
-		return step_fail(ctx, SL_EINVAL,
-				 "give the schema either as with.schema or as inputs.schema, not both");
 	if (file) {
 		char *path = step_resolve_path(ctx, file);
 		if (!path)
@@ -594,8 +564,7 @@ static int run(step_ctx *ctx)
 
 	memset(&v, 0, sizeof v);
 	v.ctx = ctx;
-	if ((rc = parse_opts(ctx, &v.conf)))
-		return rc;
+	parse_opts(ctx, &v.conf);
 	if (!in)
 		return step_fail(ctx, SL_EINVAL, "inputs.data: required");
 	if ((rc = ds_open(in, 0, &v.table))) {
@@ -662,4 +631,5 @@ const step_def step_validate = {
 	.inputs = inputs,
 	.outputs = outputs,
 	.run = run,
+	.check = check,
 };

@@ -63,8 +63,7 @@ steps:
     with: { path: a.db, url: "postgresql://x@127.0.0.1/db", query: "SELECT 1" }
 Y
 expect_exit 2 sl run both.yaml
-contains "$ERR" "both.yaml:5:5:"
-contains "$ERR" "not both"
+contains "$ERR" "both.yaml:5:25: 'url' cannot be given with 'path'"
 cat > badtimeout.yaml <<'Y'
 name: t
 steps:

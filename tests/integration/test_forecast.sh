@@ -58,5 +58,5 @@ contains "$show" "series store=a has a gap: 1 missing monthly step between 1998-
 sed 's/method: ets/method: arima/' two.yaml > bad.yaml
 expect_exit 2 sl run bad.yaml
 contains "$ERR" "bad.yaml:"
-contains "$ERR" "method 'arima'"
+contains "$ERR" "option 'method' of train.forecast must be one of auto, naive, seasonal_naive, drift, ets, theta or gbdt, not 'arima'"
 echo ok

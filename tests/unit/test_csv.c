@@ -668,7 +668,7 @@ static int run_step(step_run *r, const char *name, const char *dir, const char *
 				 name, with_json);
 		int rc = spec_parse_string(text, (size_t)n, "test.yaml", dir, NULL, 0, &sp);
 		if (rc)
-			fail_msg("%s", sl_errmsg());
+			return rc; /* a bad option: the parser's "test.yaml:LINE:COL: ..." */
 		r->with = json_incref(sp->steps[0].with);
 		spec_free(sp);
 	}
@@ -818,18 +818,20 @@ static void test_step_on_error(void **state)
 	assert_int_equal(run_step(&r, "ingest.csv", dir,
 				  "{\"path\": \"d.csv\", \"on_error\": \"skip\", \"max_bad_rows\": 0.49}"), SL_ESTEP);
 	step_run_free(&r);
+	/* A limit that is no count, fraction or percentage is the file's error. */
 	for (int k = 0; k < 3; k++) {
 		static const char *const bad_limits[] = {"\"lots\"", "1.5", "\"150%\""};
 		char with[128];
 		snprintf(with, sizeof with, "{\"path\": \"d.csv\", \"on_error\": \"skip\", \"max_bad_rows\": %s}",
 			 bad_limits[k]);
-		assert_int_equal(run_step(&r, "ingest.csv", dir, with), SL_EINVAL);
-		assert_non_null(strstr(sl_errmsg(), "with.max_bad_rows: expected a count"));
-		step_run_free(&r);
+		assert_int_equal(run_step(&r, "ingest.csv", dir, with), SL_ESPEC);
+		assert_non_null(strstr(sl_errmsg(), "max_bad_rows is a count (100), a fraction"));
 	}
+	/* A bad mode is the file's error, before anything runs. */
 	assert_int_equal(run_step(&r, "ingest.csv", dir, "{\"path\": \"d.csv\", \"on_error\": \"maybe\"}"),
-			 SL_EINVAL);
-	step_run_free(&r);
+			 SL_ESPEC);
+	assert_non_null(strstr(sl_errmsg(), "test.yaml:4:41: option 'on_error' of ingest.csv must be "
+					    "one of fail, skip or quarantine, not 'maybe'"));
 	/* Options: delimiter, types, null_values, header false with columns. */
 	write_in(dir, "t.tsv", "1\t-\t2024-05-01\n2\tx\t2024-05-02\n");
 	assert_int_equal(run_step(&r, "ingest.csv", dir,
@@ -854,13 +856,13 @@ static void test_step_on_error(void **state)
 	assert_string_equal(ds_col_str(t, 1, 0, NULL), "Jos\xc3\xa9");
 	ds_close(t);
 	step_run_free(&r);
+	/* An encoding iconv does not know is the file's error, before anything runs. */
 	assert_int_equal(run_step(&r, "ingest.csv", dir, "{\"path\": \"l.csv\", \"encoding\": \"klingon\"}"),
-			 SL_EINVAL);
-	assert_non_null(strstr(sl_errmsg(), "with.encoding: unknown encoding 'klingon'"));
-	step_run_free(&r);
+			 SL_ESPEC);
+	assert_non_null(strstr(sl_errmsg(), "test.yaml:4:41: unknown encoding 'klingon'"));
 	assert_int_equal(run_step(&r, "ingest.csv", dir, "{\"path\": \"l.csv\", \"quote_in_field\": \"maybe\"}"),
-			 SL_EINVAL);
-	step_run_free(&r);
+			 SL_ESPEC);
+	assert_non_null(strstr(sl_errmsg(), "must be one of strict or literal, not 'maybe'"));
 	tu_rmdir(dir);
 }
 

@@ -570,11 +570,15 @@ static void run_step(const char *dir, json_t *with, step_run *r)
 	paths[1] = r->rejects;
 	r->metrics = json_object();
 	r->meta = json_object();
-	/* Defaults, as the spec parser fills them in. */
-	if (!json_object_get(with, "on_error"))
-		json_object_set_new(with, "on_error", json_string("fail"));
-	if (!json_object_get(with, "timeout"))
-		json_object_set_new(with, "timeout", json_real(0));
+	/* The options checked and defaults filled in, as the spec parser does. */
+	{
+		step_problem pb;
+		if ((r->rc = step_opts_check(def, with, NULL, NULL, 0, &pb))) {
+			sl__err(r->rc, "with.%s: %s", pb.path, pb.msg);
+			json_decref(with);
+			return;
+		}
+	}
 	memset(&ctx, 0, sizeof ctx);
 	ctx.def = def;
 	ctx.step_name = "in";
@@ -661,12 +665,12 @@ static void test_step_option_errors(void **state)
 	(void)state;
 	run_step(dir, json_pack("{s:s}", "query", "SELECT 1"), &r);
 	assert_int_equal(r.rc, SL_EINVAL);
-	assert_non_null(strstr(sl_errmsg(), "give either with.path"));
+	assert_non_null(strstr(sl_errmsg(), "give one of 'path' or 'url'"));
 	step_run_free(&r);
 	run_step(dir, json_pack("{s:s, s:s, s:s}", "path", "a.db", "url", "postgresql://h/d",
 				"query", "SELECT 1"), &r);
 	assert_int_equal(r.rc, SL_EINVAL);
-	assert_non_null(strstr(sl_errmsg(), "not both"));
+	assert_non_null(strstr(sl_errmsg(), "with.url: 'url' cannot be given with 'path'"));
 	step_run_free(&r);
 	run_step(dir, json_pack("{s:s, s:s}", "url", "sqlite:a.db", "query", "SELECT 1"), &r);
 	assert_int_equal(r.rc, SL_EINVAL);

@@ -528,6 +528,17 @@ static void expect_error(harness *h, const char *with, const char *needle)
 	assert_non_null(strstr(h->log, needle));
 }
 
+/* A mistake in the options alone: caught by the schema, before run() starts. */
+static void expect_bad_option(harness *h, const char *with, const char *needle)
+{
+	int rc = run_label(h, with);
+
+	assert_int_equal(rc, SL_EINVAL);
+	if (!strstr(sl_errmsg(), needle))
+		fail_msg("options %s: message '%s' lacks '%s'", with, sl_errmsg(), needle);
+	assert_string_equal(h->log, "");
+}
+
 static void test_bad_options(void **state)
 {
 	harness h;
@@ -535,53 +546,58 @@ static void test_bad_options(void **state)
 	(void)state;
 	h_init(&h);
 	write_emails(h.in);
-	expect_error(&h, "{}", "no label source: give with.from");
-	expect_error(&h, "{\"from\": \"kind\", \"rules\": [{\"when\": \"true\", \"label\": 1}]}",
-		     "give only one label source");
-	expect_error(&h, "{\"from\": \"kind\", \"on\": \"id\"}", "give only one label source");
-	expect_error(&h, "{\"rules\": [{\"when\": \"true\", \"label\": 1}], \"mapping\": {\"a\": 1}}",
-		     "with.mapping: only applies with with.from");
-	expect_error(&h, "{\"on\": \"id\"}", "with.on: a join needs the input 'labels'");
-	expect_error(&h, "{\"from\": \"kind\", \"label_column\": \"v\"}",
-		     "with.label_column: only applies to a join");
-	expect_error(&h, "{\"from\": \"kind\", \"labels_on\": \"v\"}", "with.labels_on: only applies");
-	expect_error(&h, "{\"from\": 3}", "with.from: must be a column name");
-	expect_error(&h, "{\"from\": \"kind\", \"unlabeled\": \"ignore\"}",
-		     "with.unlabeled: 'ignore' is not keep, drop or fail");
-	expect_error(&h, "{\"from\": \"kind\", \"target\": \"\"}", "with.target: the column name is empty");
+	expect_bad_option(&h, "{}", "with: give one of 'from', 'rules' or 'on' (the label's source");
+	expect_bad_option(&h, "{\"from\": \"kind\", \"rules\": [{\"when\": \"true\", \"label\": 1}]}",
+			  "with.rules: 'rules' cannot be given with 'from'");
+	expect_bad_option(&h, "{\"from\": \"kind\", \"on\": \"id\"}", "with.on: 'on' cannot be given with 'from'");
+	expect_bad_option(&h, "{\"rules\": [{\"when\": \"true\", \"label\": 1}], \"mapping\": {\"a\": 1}}",
+			  "with.mapping: 'mapping' needs option 'from' too");
+	expect_bad_option(&h, "{\"on\": \"id\"}", "with.on: with.on joins the input 'labels', which is not connected");
+	expect_bad_option(&h, "{\"from\": \"kind\", \"label_column\": \"v\"}",
+			  "with.label_column: 'label_column' needs option 'on' too");
+	expect_bad_option(&h, "{\"from\": \"kind\", \"labels_on\": \"v\"}", "'labels_on' needs option 'on'");
+	expect_bad_option(&h, "{\"from\": \"kind\", \"unlabeled\": \"ignore\"}",
+			  "with.unlabeled: option 'unlabeled' of label must be one of keep, drop or fail, not 'ignore'");
+	expect_bad_option(&h, "{\"from\": \"kind\", \"target\": \"\"}",
+			  "with.target: option 'target' of label must not be empty");
+	expect_bad_option(&h, "{\"from\": \"kind\", \"default\": [1]}",
+			  "with.default: option 'default' of label must be a single value");
+	expect_bad_option(&h, "{\"from\": \"kind\", \"mapping\": {}}", "option 'mapping' of label must not be empty");
+	expect_bad_option(&h, "{\"from\": \"kind\", \"mapping\": {\"spam\": 1, \"ham\": \"no\"}}",
+			  "with.mapping.ham: the label is a string but with.mapping.spam is an integer");
+	expect_bad_option(&h, "{\"from\": \"kind\", \"mapping\": {\"spam\": [1]}}",
+			  "with.mapping.spam: option 'mapping.spam' of label must be a single value");
+	expect_bad_option(&h, "{\"from\": \"kind\", \"mapping\": {\"spam\": 1}, \"default\": \"x\"}",
+			  "with.default: the label is a string but with.mapping.spam is an integer");
+	expect_bad_option(&h, "{\"rules\": []}", "option 'rules' of label must not be empty");
+	expect_bad_option(&h, "{\"rules\": [\"score > 1\"]}",
+			  "with.rules[0]: option 'rules[0]' of label must be a mapping");
+	expect_bad_option(&h, "{\"rules\": [{\"label\": 1}]}", "with.rules[0]: rules[0] needs option 'when'");
+	expect_bad_option(&h, "{\"rules\": [{\"when\": \"true\"}]}", "with.rules[0]: the rule needs 'label'");
+	expect_bad_option(&h, "{\"rules\": [{\"when\": \"true\", \"label\": 1, \"then\": 2}]}",
+			  "with.rules[0].then: unknown option 'then' in rules[0] of label (did you mean 'when'?)");
+	/* An expression's syntax is the file's business; its columns, the data's. */
+	expect_bad_option(&h, "{\"rules\": [{\"when\": \"true\", \"label\": 1}, {\"when\": \"score >\", "
+			      "\"label\": 2}]}",
+			  "with.rules[1].when: ");
+	expect_bad_option(&h, "{\"rules\": [{\"when\": \"true\", \"label\": 1}, {\"when\": \"false\", "
+			      "\"label\": \"a\"}]}",
+			  "with.rules[1].label: the label is a string but with.rules[0].label is an integer");
+	expect_error(&h, "{\"rules\": [{\"when\": \"nosuch > 1\", \"label\": 1}]}", "with.rules[0].when:1:");
+	expect_error(&h, "{\"rules\": [{\"when\": \"score * 2\", \"label\": 1}]}",
+		     "with.rules[0].when: 'score * 2' is float64, not a condition (bool)");
+	/* A number given for a string option keeps its text: column "1"/"3". */
+	expect_error(&h, "{\"rules\": [{\"when\": 1, \"label\": 1}]}",
+		     "with.rules[0].when: '1' is int64, not a condition (bool)");
+	expect_error(&h, "{\"from\": 3}", "with.from: no column '3' in the input");
 	expect_error(&h, "{\"from\": \"nope\"}",
 		     "with.from: no column 'nope' in the input (columns: id, kind, score, subject, sender)");
-	expect_error(&h, "{\"from\": \"kind\", \"default\": [1]}", "with.default: a label must be a single value");
 	expect_error(&h, "{\"from\": \"sender\", \"default\": \"x\"}",
 		     "with.default: a string does not fit the column 'sender', which holds int64 values");
-	expect_error(&h, "{\"from\": \"kind\", \"mapping\": {}}", "with.mapping: is empty");
-	expect_error(&h, "{\"from\": \"kind\", \"mapping\": {\"spam\": 1, \"ham\": \"no\"}}",
-		     "with.mapping.ham: the label is a string but with.mapping.spam is an integer");
-	expect_error(&h, "{\"from\": \"kind\", \"mapping\": {\"spam\": [1]}}",
-		     "with.mapping.spam: a label must be a single value");
-	expect_error(&h, "{\"from\": \"kind\", \"mapping\": {\"spam\": 1}, \"default\": \"x\"}",
-		     "with.default: the label is a string but with.mapping.spam is an integer");
 	expect_error(&h, "{\"from\": \"sender\", \"mapping\": {\"seven\": 1}}",
 		     "with.mapping: key 'seven' does not read as int64, the type of column 'sender'");
 	expect_error(&h, "{\"from\": \"sender\", \"mapping\": {\"7\": 1, \"07\": 2}}",
 		     "with.mapping: keys '7' and '07' are the same int64 value");
-	expect_error(&h, "{\"rules\": []}", "with.rules: must be a non-empty list");
-	expect_error(&h, "{\"rules\": [\"score > 1\"]}", "with.rules[1]: must be a mapping");
-	expect_error(&h, "{\"rules\": [{\"label\": 1}]}", "with.rules[1].when: missing");
-	expect_error(&h, "{\"rules\": [{\"when\": 1, \"label\": 1}]}",
-		     "with.rules[1].when: must be an expression");
-	expect_error(&h, "{\"rules\": [{\"when\": \"true\"}]}", "with.rules[1].label: missing");
-	expect_error(&h, "{\"rules\": [{\"when\": \"true\", \"label\": 1, \"then\": 2}]}",
-		     "with.rules[1]: unknown key 'then'");
-	expect_error(&h, "{\"rules\": [{\"when\": \"true\", \"label\": 1}, {\"when\": \"score >\", "
-			 "\"label\": 2}]}",
-		     "with.rules[2].when:1:");
-	expect_error(&h, "{\"rules\": [{\"when\": \"nosuch > 1\", \"label\": 1}]}", "with.rules[1].when:1:");
-	expect_error(&h, "{\"rules\": [{\"when\": \"score * 2\", \"label\": 1}]}",
-		     "with.rules[1].when: 'score * 2' is float64, not a condition (bool)");
-	expect_error(&h, "{\"rules\": [{\"when\": \"true\", \"label\": 1}, {\"when\": \"false\", "
-			 "\"label\": \"a\"}]}",
-		     "with.rules[2].label: the label is a string but with.rules[1].label is an integer");
 	/* A damaged input. */
 	tu_write(h.in, "not a dataset");
 	expect_error(&h, "{\"from\": \"kind\"}", "input 'data'");

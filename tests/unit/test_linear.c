@@ -622,14 +622,16 @@ static void test_step(void **state)
 	/* A method that does not exist, caught by the parse-time check. */
 	{
 		const step_def *def = step_find("train.linear");
-		char msg[256];
+		step_problem pb;
 		with = json_pack("{s:s, s:s}", "target", "yr", "method", "ridgid");
-		assert_int_not_equal(def->check(with, msg, sizeof msg), 0);
-		assert_non_null(strstr(msg, "'ridgid' is not a method"));
+		assert_int_equal(step_opts_check(def, with, NULL, NULL, 0, &pb), SL_EINVAL);
+		assert_string_equal(pb.path, "method");
+		assert_non_null(strstr(pb.msg, "not 'ridgid' (did you mean 'ridge'?)"));
 		json_decref(with);
 		with = json_pack("{s:s, s:s, s:f}", "target", "yr", "method", "ridge", "alpha", -1.0);
-		assert_int_not_equal(def->check(with, msg, sizeof msg), 0);
-		assert_non_null(strstr(msg, "alpha must be"));
+		assert_int_equal(step_opts_check(def, with, NULL, NULL, 0, &pb), SL_EINVAL);
+		assert_string_equal(pb.path, "alpha");
+		assert_non_null(strstr(pb.msg, "must be at least 0, not -1"));
 		json_decref(with);
 	}
 	tu_run_free(&r);

@@ -351,23 +351,23 @@ static void test_refusals(void **state)
 {
 	logistic_opts o = lopts(LOGISTIC_L2, 0);
 	const step_def *def = step_find("train.logistic");
-	char msg[256];
+	step_problem pb;
 	json_t *with;
 
 	(void)state;
 	assert_int_equal(logistic_opts_check(&o), SL_EINVAL);
 	assert_msg_has("C must be a number > 0");
 	with = json_pack("{s:s, s:s}", "target", "y", "class_weight", "balancd");
-	assert_int_not_equal(def->check(with, msg, sizeof msg), 0);
-	assert_non_null(strstr(msg, "'balancd' is not known"));
+	assert_int_equal(step_opts_check(def, with, NULL, NULL, 0, &pb), SL_EINVAL);
+	assert_non_null(strstr(pb.msg, "not 'balancd' (did you mean 'balanced'?)"));
 	json_decref(with);
 	with = json_pack("{s:s, s:s}", "target", "y", "penalty", "l3");
-	assert_int_not_equal(def->check(with, msg, sizeof msg), 0);
-	assert_non_null(strstr(msg, "use l2, l1 or none"));
+	assert_int_equal(step_opts_check(def, with, NULL, NULL, 0, &pb), SL_EINVAL);
+	assert_non_null(strstr(pb.msg, "must be one of l2, l1 or none, not 'l3'"));
 	json_decref(with);
 	with = json_pack("{s:s, s:f}", "target", "y", "C", -2.0);
-	assert_int_not_equal(def->check(with, msg, sizeof msg), 0);
-	assert_non_null(strstr(msg, "C must be"));
+	assert_int_equal(step_opts_check(def, with, NULL, NULL, 0, &pb), SL_EINVAL);
+	assert_non_null(strstr(pb.msg, "option 'C' of train.logistic must be above 0, not -2"));
 	json_decref(with);
 }
 

@@ -249,7 +249,7 @@ static void test_refusals(void **state)
 	ml_model *m;
 	nb_opts o = nopts(NB_MULTINOMIAL);
 	const step_def *def = step_find("train.naive_bayes");
-	char msg[256];
+	step_problem pb;
 	json_t *with;
 
 	(void)state;
@@ -268,8 +268,14 @@ static void test_refusals(void **state)
 	o.alpha = 0;
 	assert_int_equal(nb_opts_check(&o), SL_EINVAL);
 	with = json_pack("{s:s, s:s}", "target", "y", "kind", "poisson");
-	assert_int_not_equal(def->check(with, msg, sizeof msg), 0);
-	assert_non_null(strstr(msg, "use multinomial, gaussian or bernoulli"));
+	assert_int_equal(step_opts_check(def, with, NULL, NULL, 0, &pb), SL_EINVAL);
+	assert_non_null(strstr(pb.msg, "must be one of multinomial, gaussian or bernoulli"));
+	json_decref(with);
+	/* alpha > 0 depends on the kind: the step's check says so, at the block. */
+	with = json_pack("{s:s, s:s, s:f}", "target", "y", "kind", "bernoulli", "alpha", 0.0);
+	assert_int_equal(step_opts_check(def, with, NULL, NULL, 0, &pb), SL_EINVAL);
+	assert_string_equal(pb.path, "");
+	assert_non_null(strstr(pb.msg, "alpha must be a number > 0"));
 	json_decref(with);
 }
 

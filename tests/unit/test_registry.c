@@ -46,6 +46,10 @@ static void test_steps_are_well_formed(void **state)
 		assert_ptr_equal(step_find(d->name), d);
 		for (const step_opt *o = d->opts; o && o->name; o++)
 			assert_non_null(o->help);
+		/* The schema itself: intervals, choices, rules, variants, defaults. */
+		char msg[512];
+		if (step_def_lint(d, msg, sizeof msg))
+			fail_msg("%s", msg);
 		for (const step_port *p = d->outputs; p && p->name; p++)
 			assert_non_null(p->type);
 		for (const step_port *p = d->inputs; p && p->name; p++)
@@ -59,6 +63,10 @@ static const char *extra_options(const char *step)
 {
 	if (!strcmp(step, "ingest.sql"))
 		return "path: x.db, ";
+	if (!strcmp(step, "label"))
+		return "from: x, ";
+	if (!strcmp(step, "wrangle"))
+		return "ops: [], ";
 	return "";
 }
 

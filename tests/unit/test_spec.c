@@ -248,8 +248,15 @@ static void test_structure_errors(void **state)
 	       "step 'a' has both 'run' and 'uses'");
 	expect("steps:\n  a:\n    plugin: lib.so:f\n    run: x\n", "4:5", "has both 'plugin' and 'run'");
 	expect("steps:\n  a:\n    uses: ingest.fil\n", "3:11",
-	       "unknown built-in step 'ingest.fil' (did you mean 'ingest.file'?)");
-	expect("steps:\n  a:\n    uses: frobnicate\n", "3:11", "unknown built-in step 'frobnicate'");
+	       "unknown built-in step 'ingest.fil' (did you mean 'ingest.file'? `sluice steps` lists them all)");
+	expect("steps:\n  a:\n    uses: frobnicate\n", "3:11",
+	       "unknown built-in step 'frobnicate' (`sluice steps` lists them)");
+	/* Every close name, and the command that lists them all. */
+	expect("steps:\n  a:\n    uses: validation\n", "3:11",
+	       "unknown built-in step 'validation' (did you mean 'validate'? `sluice steps` lists "
+	       "them all)");
+	expect("steps:\n  a:\n    uses: ingest\n", "3:11",
+	       "(did you mean 'ingest.csv', 'ingest.file', 'ingest.jsonl' or 'ingest.sql'?");
 	expect("steps:\n  a:\n    run: [x]\n", "3:10", "'run' must be a command");
 	expect("steps:\n  a:\n    plugin: nocolon\n", "3:13", "LIBRARY:FUNCTION");
 	expect("steps:\n  1a:\n    run: x\n", "2:3", "step name '1a' is not valid");
@@ -518,56 +525,10 @@ static void test_overrides(void **state)
 	spec_free(s);
 }
 
+/* Coercion itself is test_opts.c's; here, what only a file can show. */
 static void test_option_coercion(void **state)
 {
-	static const step_opt opts[] = {
-		{"s", OPT_STRING, false, NULL, NULL},   {"i", OPT_INT, false, NULL, NULL},
-		{"n", OPT_NUMBER, false, NULL, NULL},   {"b", OPT_BOOL, false, NULL, NULL},
-		{"l", OPT_LIST, false, NULL, NULL},     {"m", OPT_MAP, false, NULL, NULL},
-		{"p", OPT_PATH, false, NULL, NULL},     {"sl", OPT_STRING_LIST, false, NULL, NULL},
-		{"a", OPT_ANY, false, NULL, NULL},      {NULL, 0, false, NULL, NULL},
-	};
-	static const step_def def = {.name = "fake.step", .opts = opts};
-	struct {
-		int opt;
-		const char *in;  /* JSON */
-		const char *out; /* JSON, or NULL for an error */
-	} cases[] = {
-		{0, "\"x\"", "\"x\""},     {0, "42", "\"42\""},         {0, "true", "\"true\""},
-		{0, "[1]", NULL},          {1, "42", "42"},             {1, "\"42\"", "42"},
-		{1, "\"-0x10\"", NULL},    {1, "\"0x10\"", "16"},       {1, "4.0", "4"},
-		{1, "4.5", NULL},          {1, "\"four\"", NULL},       {1, "true", NULL},
-		{2, "5", "5.0"},           {2, "\"5\"", "5.0"},         {2, "\"1e3\"", "1000.0"},
-		{2, "0.25", "0.25"},       {2, "\"abc\"", NULL},        {2, "\".inf\"", NULL},
-		{3, "true", "true"},       {3, "\"false\"", "false"},   {3, "\"yes\"", NULL},
-		{3, "1", NULL},            {4, "[1]", "[1]"},           {4, "{}", NULL},
-		{5, "{}", "{}"},           {5, "[]", NULL},             {6, "\"a/b\"", "\"a/b\""},
-		{6, "3", NULL},            {6, "\"\"", NULL},           {7, "\"a\"", "\"a\""},
-		{7, "[\"a\", \"b\"]", "[\"a\", \"b\"]"},                {7, "[\"a\", 1]", NULL},
-		{7, "{}", NULL},           {8, "{\"x\": [1]}", "{\"x\": [1]}"},
-		{1, "null", "null"},
-	};
-
 	(void)state;
-	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-		json_t *v = json_loads(cases[k].in, JSON_DECODE_ANY, NULL);
-		int rc;
-		assert_non_null(v);
-		rc = spec_opt_coerce(&def, &opts[cases[k].opt], &v);
-		if (!cases[k].out) {
-			if (rc != SL_ESPEC)
-				fail_msg("case %zu (%s): expected an error", k, cases[k].in);
-			assert_non_null(strstr(sl_errmsg(), "option '"));
-		} else {
-			json_t *want = json_loads(cases[k].out, JSON_DECODE_ANY, NULL);
-			if (rc || !json_equal(v, want) || json_typeof(v) != json_typeof(want))
-				fail_msg("case %zu (%s): rc %d, got %s", k, cases[k].in, rc,
-					 json_dumps(v, JSON_ENCODE_ANY));
-			json_decref(want);
-		}
-		json_decref(v);
-	}
-
 	/* In a file, literal scalars given to string options keep their text. */
 	spec *s = parse("steps:\n  a:\n    uses: ingest.file\n    with: {path: x, type: 1.10}\n");
 	assert_string_equal(json_string_value(json_object_get(s->steps[0].with, "type")), "1.10");

@@ -596,6 +596,16 @@ static void expect_error(harness *h, const char *with, const char *needle)
 	assert_non_null(strstr(h->log, needle)); /* also in the step's log */
 }
 
+/* A mistake in the options alone: caught by the schema, before run() starts. */
+static void expect_bad_option(harness *h, const char *with, const char *needle)
+{
+	int rc = run_split(h, with);
+
+	assert_int_equal(rc, SL_EINVAL);
+	if (!strstr(sl_errmsg(), needle))
+		fail_msg("options %s: message '%s' lacks '%s'", with, sl_errmsg(), needle);
+}
+
 static void test_bad_options(void **state)
 {
 	harness h;
@@ -604,20 +614,29 @@ static void test_bad_options(void **state)
 	(void)state;
 	h_init(&h);
 	write_table(h.in, 10);
-	expect_error(&h, "{\"method\": \"kfold\"}", "unknown method 'kfold'");
-	expect_error(&h, "{\"method\": \"stratified\"}", "needs the column to stratify by");
-	expect_error(&h, "{\"method\": \"time\"}", "needs the column to order by");
-	expect_error(&h, "{\"method\": \"group\"}", "needs the column to group by");
-	expect_error(&h, "{\"by\": \"cls\"}", "method random does not use a column");
+	expect_bad_option(&h, "{\"method\": \"kfold\"}",
+			  "with.method: option 'method' of split must be one of random, stratified, time "
+			  "or group, not 'kfold'");
+	expect_bad_option(&h, "{\"method\": \"randm\"}", "not 'randm' (did you mean 'random'?)");
+	expect_bad_option(&h, "{\"method\": \"stratified\"}",
+			  "with.method: method stratified needs option 'by' (the column to stratify, order or "
+			  "group by)");
+	expect_bad_option(&h, "{\"method\": \"time\"}", "method time needs option 'by'");
+	expect_bad_option(&h, "{\"method\": \"group\"}", "method group needs option 'by'");
+	expect_bad_option(&h, "{\"by\": \"cls\"}",
+			  "with.by: 'by' cannot be given with method random (random does not use a column");
+	expect_bad_option(&h, "{\"method\": \"stratified\", \"by\": \"\"}", "option 'by' of split must not be empty");
+	expect_bad_option(&h, "{\"fractions\": [0.5, 0.3, 0.1]}",
+			  "with.fractions: the fractions sum to 0.9, not 1");
+	expect_bad_option(&h, "{\"fractions\": [1.2, -0.2]}",
+			  "with.fractions[0]: option 'fractions[0]' of split must be in [0, 1], not 1.2");
+	expect_bad_option(&h, "{\"fractions\": [0.25, 0.25, 0.25, 0.25]}", "must have 2 or 3 items, not 4");
+	expect_bad_option(&h, "{\"fractions\": [1]}", "must have 2 or 3 items, not 1");
+	expect_bad_option(&h, "{\"fractions\": [0.5, \"half\"]}",
+			  "with.fractions[1]: option 'fractions[1]' of split must be a number, not 'half'");
+	expect_bad_option(&h, "{\"fractions\": 0.5}", "must be a sequence, not a number");
 	expect_error(&h, "{\"method\": \"stratified\", \"by\": \"nope\"}",
 		     "no column 'nope' in the input (columns: id, cls, grp, t, x)");
-	expect_error(&h, "{\"method\": \"stratified\", \"by\": \"\"}", "column name is empty");
-	expect_error(&h, "{\"fractions\": [0.5, 0.3, 0.1]}", "sum to 0.9, not 1");
-	expect_error(&h, "{\"fractions\": [1.2, -0.2]}", "item 2 is -0.2");
-	expect_error(&h, "{\"fractions\": [0.25, 0.25, 0.25, 0.25]}", "not 4");
-	expect_error(&h, "{\"fractions\": [1]}", "not 1");
-	expect_error(&h, "{\"fractions\": [0.5, \"half\"]}", "item 2 is not a number");
-	expect_error(&h, "{\"fractions\": 0.5}", "must be a list");
 	expect_error(&h, "{\"method\": \"time\", \"by\": \"cls\"}",
 		     "the time column 'cls' is string; it must be a timestamp or a number");
 	/* Numeric strings in fractions are read as numbers. */

@@ -85,7 +85,15 @@ static vres run_validate(const char *dir, const char *tag, const char *data,
 	ctx.log = open_memstream(&r.log, &loglen);
 	assert_non_null(ctx.log);
 
-	r.rc = def->run(&ctx);
+	/* The options checked and defaults filled in, as the spec parser does. */
+	{
+		step_problem pb;
+		r.rc = step_opts_check(def, ctx.with, NULL, in_names, n_in, &pb);
+		if (r.rc)
+			sl__err(r.rc, "with.%s: %s", pb.path, pb.msg);
+	}
+	if (!r.rc)
+		r.rc = def->run(&ctx);
 	r.err = strdup(sl_errmsg());
 	fclose(ctx.log);
 	r.report = json_load_file(out_paths[3], 0, NULL);
@@ -478,6 +486,18 @@ static void expect_bad(const char *dir, const char *data, const char *schema_tex
 	free(sch);
 }
 
+static void expect_bad_option(const char *dir, const char *data, const char *with,
+			      const char *needle)
+{
+	vres r = run_validate(dir, "bad", data, NULL, NULL, with);
+
+	assert_int_equal(r.rc, SL_EINVAL);
+	if (!strstr(r.err, needle))
+		fail_msg("expected '%s' in: %s", needle, r.err);
+	assert_string_equal(r.log ? r.log : "", "");
+	vres_free(&r);
+}
+
 static void test_bad_input(void **state)
 {
 	const char *dir = tu_tmpdir();
@@ -485,24 +505,37 @@ static void test_bad_input(void **state)
 	const char *w = "{\"schema\": \"bad.yaml\"}";
 
 	(void)state;
+	/* Schema files: every error at its FILE:LINE:COL. */
 	expect_bad(dir, data, "columns:\n  x: [unclosed\n", w, "bad.yaml:3:1");
 	expect_bad(dir, data, "columns:\n  x: {minimum: 3}\n", w,
-		   "columns.x: unknown rule 'minimum'");
+		   "bad.yaml:2:7: columns.x.minimum: unknown rule 'minimum'");
 	expect_bad(dir, data, "columns:\n  x: {type: integr}\n", w,
-		   "columns.x.type: unknown type 'integr'");
+		   "bad.yaml:2:13: columns.x.type: unknown type 'integr'");
 	expect_bad(dir, data, "columns:\n  cat: {pattern: 'a(b'}\n", w,
-		   "columns.cat.pattern: invalid regular expression 'a(b'");
+		   "bad.yaml:2:18: columns.cat.pattern: invalid regular expression 'a(b'");
 	expect_bad(dir, data, "columns:\n  x: {max_missing: 2}\n", w,
-		   "columns.x.max_missing: expected a fraction");
-	expect_bad(dir, data, "columns:\n  x: {min: 5, max: 1}\n", w, "min is greater than max");
-	expect_bad(dir, data, "colums: {}\n", w, "unknown key 'colums'");
+		   "bad.yaml:2:20: columns.x.max_missing: expected a fraction");
+	expect_bad(dir, data, "columns:\n  x: {min: 5, max: 1}\n", w,
+		   "bad.yaml:2:20: columns.x.max: max is less than min");
+	expect_bad(dir, data, "colums: {}\n", w, "bad.yaml:1:1: colums: unknown key 'colums'");
 	expect_bad(dir, data, "columns:\n  x: {min: {value: 1, severity: loud}}\n", w,
-		   "columns.x.min.severity");
+		   "bad.yaml:2:33: columns.x.min.severity: expected error, warn or ignore");
+	expect_bad(dir, data, "columns:\n  \"a.b\": {min: .nan}\n", w,
+		   "bad.yaml:2:16: columns[\"a.b\"].min: a bound cannot be NaN");
 	expect_bad(dir, data, NULL, "{\"schema\": \"missing.yaml\"}", "missing.yaml");
-	expect_bad(dir, data, NULL, "{\"drift\": {\"psi\": 1}}", "with.drift: unknown key 'psi'");
-	expect_bad(dir, data, NULL, "{\"drift\": {\"ks_pvalue\": 3}}", "with.drift.ks_pvalue");
-	expect_bad(dir, data, NULL, "{\"severity\": \"fatal\"}", "with.severity");
-	expect_bad(dir, data, NULL, "{\"bins\": 0}", "with.bins");
+	/* Options: caught before the step runs. */
+	expect_bad_option(dir, data, "{\"drift\": {\"psi\": 1}}",
+			  "with.drift.psi: unknown option 'psi' in drift of validate (its options: ");
+	expect_bad_option(dir, data, "{\"drift\": {\"ks_pvalue\": 3}}",
+			  "with.drift.ks_pvalue: option 'drift.ks_pvalue' of validate must be in [0, 1], "
+			  "not 3");
+	expect_bad_option(dir, data, "{\"severity\": \"fatal\"}",
+			  "with.severity: option 'severity' of validate must be one of error or warn, not "
+			  "'fatal'");
+	expect_bad_option(dir, data, "{\"bins\": 0}",
+			  "with.bins: option 'bins' of validate must be in [1, 1000], not 0");
+	expect_bad_option(dir, data, "{\"drift\": {\"numeric_test\": \"kss\"}}",
+			  "not 'kss' (did you mean 'ks'?)");
 
 	/* A data input that is not a dataset. */
 	char *junk = tu_path(dir, "junk.ds");

@@ -56,6 +56,18 @@ int tu_run_step(tu_run *r, const char *name, const char *dir, json_t *with,
 
 	assert_non_null(def);
 	assert_non_null(log);
+	/* As the parser would: options checked against the schema, defaults filled. */
+	{
+		step_problem pb;
+		rc = step_opts_check(def, with, NULL, in_names, n_in, &pb);
+		if (rc) {
+			fclose(log);
+			r->log[0] = '\0';
+			sl__err(rc, "with%s%s: %s", pb.path[0] && pb.path[0] != '[' ? "." : "", pb.path,
+				pb.msg);
+			return rc;
+		}
+	}
 	memset(&ctx, 0, sizeof ctx);
 	ctx.def = def;
 	ctx.step_name = name;

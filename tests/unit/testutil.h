@@ -32,9 +32,10 @@ typedef struct tu_run {
 
 /*
  * Runs built-in step `name` in this process through a hand-made step_ctx,
- * as the orchestrator's child would: `with` exactly as given (no defaults
- * filled in), the inputs and outputs as paths, dir as the pipeline and work
- * directory. Captures the step's log and metrics into r (zero it before the
+ * as the orchestrator's child would: `with` first checked against the
+ * step's schema as the parser checks it (coerced, defaults filled in; a
+ * problem returns SL_EINVAL with "with.PATH: message"), the inputs and
+ * outputs as paths, dir as the pipeline and work directory. Captures the step's log and metrics into r (zero it before the
  * first run). Returns run()'s code, with sl_errmsg() set on failure.
  */
 int tu_run_step(tu_run *r, const char *name, const char *dir, json_t *with,
