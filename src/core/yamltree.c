@@ -1090,7 +1090,7 @@ sl__ypos sl__ynode_pos_at(const sl__ynode *n, size_t off)
 
 /* ---- paths ------------------------------------------------------------------------- */
 
-static bool plain_key(const char *k)
+bool sl__ypath_plain(const char *k)
 {
 	if (!((*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') || *k == '_'))
 		return false;
@@ -1105,7 +1105,7 @@ int sl__ypath_key(sl__buf *b, const char *key)
 {
 	int rc = 0;
 
-	if (plain_key(key))
+	if (sl__ypath_plain(key))
 		return b->len ? sl__buf_printf(b, ".%s", key) : sl__buf_puts(b, key);
 	rc = sl__buf_puts(b, "[\"");
 	for (const char *k = key; !rc && *k; k++) {
@@ -1307,6 +1307,29 @@ long sl__ypmap_find(const sl__ypmap *m, const char *path, sl__yloc *out)
 }
 
 /* ---- tree -> JSON ------------------------------------------------------------------- */
+
+const char *sl__json_kind(const json_t *v)
+{
+	if (!v)
+		return "nothing";
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "a mapping";
+	case JSON_ARRAY:
+		return "a sequence";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	default:
+		return "null";
+	}
+}
 
 typedef struct conv {
 	sl__ydoc *d;

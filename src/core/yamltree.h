@@ -202,6 +202,8 @@ int sl__yaml_resolve(const char *text, sl__ynode *out);
  * ops[3].columns, types["unit price"]. The empty path is the root.
  */
 int sl__ypath_key(sl__buf *b, const char *key);    /* appends one key */
+/* True for a plain name, [A-Za-z_][A-Za-z0-9_-]*, written without quotes in a path. */
+bool sl__ypath_plain(const char *key);
 int sl__ypath_index(sl__buf *b, size_t i);         /* appends [i] */
 /* The JSON value at path below root (borrowed), or NULL. */
 json_t *sl__ypath_json(const json_t *root, const char *path);
@@ -270,6 +272,10 @@ int sl__yaml_json(sl__ydoc *d, const sl__ynode *n, const sl__yjson *o, json_t **
  * "FILE:LINE:COL: ..." with code SL_EPARSE.
  */
 int sl__yaml_load_json(const char *path, unsigned flags, json_t **out_json, sl__ypmap **out_pmap);
+
+/* "a mapping", "a sequence", "a string", "an integer", "a number", "a boolean",
+ * "null" ("nothing" for NULL): a JSON value's kind in messages. */
+const char *sl__json_kind(const json_t *v);
 
 /* "FILE:LINE:COL: message" as this thread's error, for consumers of a pmap. */
 int sl__yaml_err_at(int code, const char *file, sl__ypos pos, const char *fmt, ...)

@@ -126,43 +126,10 @@ static int perr(const expr *e, int code, size_t off, const char *fmt, ...)
 /* perr returns its (negative) code: see SL__ERR_CODE. */
 #define perr(...) SL__ERR_CODE(perr(__VA_ARGS__))
 
-/* Edit distance, for "did you mean" (short names only; bounded work). */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), prev[65], cur[65];
-
-	if (la > 64 || lb > 64)
-		return SIZE_MAX;
-	for (size_t j = 0; j <= lb; j++)
-		prev[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		cur[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-		}
-		memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
-	}
-	return prev[lb];
-}
-
 const char *expr_suggest(const char *name, const char *const *cands, size_t n)
 {
-	const char *best = NULL;
-	size_t bestd = SIZE_MAX, len = strlen(name);
-	size_t limit = len < 4 ? 1 : (len < 8 ? 2 : 3);
-
-	for (size_t k = 0; k < n; k++) {
-		if (!cands[k])
-			continue;
-		size_t d = edit_distance(name, cands[k]);
-		if (d <= limit && d < bestd) {
-			bestd = d;
-			best = cands[k];
-		}
-	}
-	return best;
+	/* One policy for every "did you mean" (core's suggest.c). */
+	return sl__suggest(name, cands, n);
 }
 
 /* ---- lexer ---------------------------------------------------------------- */

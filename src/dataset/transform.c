@@ -413,8 +413,12 @@ int tf_get_cols(const json_t *o, const char *key, const char *where, const schem
 			return sl__err(SL_EINVAL, "%s.%s[%zu]: expected a column name", where, key, k);
 		}
 		if ((j = tf_schema_find(s, json_string_value(x))) < 0) {
+			/* Name the item, so that the message points at it in the file. */
+			char item[128];
+			if (json_is_array(v))
+				snprintf(item, sizeof item, "%s[%zu]", key, k);
 			sl__free(idx);
-			return tf_bad_col(where, key, s, json_string_value(x));
+			return tf_bad_col(where, json_is_array(v) ? item : key, s, json_string_value(x));
 		}
 		for (size_t q = 0; q < k; q++) {
 			if (idx[q] == (size_t)j) {

@@ -141,11 +141,15 @@ static int exec_function(const orch_task *t, int (*fn)(step_ctx *))
 	if (rc) {
 		const char *msg = sl_errmsg();
 		char fallback[64];
+		char *placed;
 		if (!*msg) {
 			snprintf(fallback, sizeof fallback, "failed: %s", sl_strerror(rc));
 			msg = fallback;
 		}
-		write_text(t->workdir, "error.txt", msg);
+		/* "with.ops[3].columns: ..." is about the file: say where in it. */
+		placed = spec_locate_msg(t->sp, (size_t)(t->step - t->sp->steps), msg);
+		write_text(t->workdir, "error.txt", placed ? placed : msg);
+		sl__free(placed);
 	}
 	write_json(t->workdir, "metrics.json", ctx.metrics);
 	write_json(t->workdir, "meta.json", ctx.out_meta);

@@ -43,16 +43,10 @@
 
 /* ---- small helpers --------------------------------------------------------- */
 
-/* Step and parameter names: [A-Za-z_][A-Za-z0-9_-]*. */
+/* Step and parameter names: [A-Za-z_][A-Za-z0-9_-]*, a path's plain names. */
 static bool is_name(const char *s)
 {
-	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-		return false;
-	for (s++; *s; s++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
-			return false;
-	return true;
+	return sl__ypath_plain(s);
 }
 
 /* Output, input and environment names: [A-Za-z_][A-Za-z0-9_]* (they become
@@ -1374,6 +1368,38 @@ int spec_with_pos(const spec *s, size_t step, const char *json_path, spec_pos *o
 }
 
 /*
+ * A step may name an option its short form did not write: wrangle's
+ * {filter: "x > 0"} is {op: filter, expr: "x > 0"}, and its errors say
+ * "with.ops[1].expr". When the path's last key is missing but its parent is
+ * a one-key mapping, that key's value is the one meant.
+ */
+static void shorthand_path(const json_t *with, char *path, size_t size)
+{
+	const char *body = path + 4 + (path[4] == '.');
+	char *dot = strrchr(path, '.');
+	const json_t *parent;
+	sl__buf b;
+
+	if (sl__ypath_json(with, body) || !dot || dot < body || strchr(dot, '[') ||
+	    strchr(dot, '"'))
+		return;
+	*dot = '\0';
+	parent = sl__ypath_json(with, body);
+	if (json_is_object(parent) && json_object_size(parent) == 1) {
+		sl__buf_init(&b, size - 1);
+		if (!sl__buf_puts(&b, path) &&
+		    !sl__ypath_key(&b, json_object_iter_key(json_object_iter((json_t *)parent))) &&
+		    b.len < size) {
+			memcpy(path, b.data, b.len + 1);
+			sl__buf_free(&b);
+			return;
+		}
+		sl__buf_free(&b);
+	}
+	*dot = '.';
+}
+
+/*
  * A message starting with a path into `with` ("with.ops[3].columns: ...",
  * perhaps "with.rules[0].when:1:7: ..." from an expression) gets the
  * file's position in front.
@@ -1403,6 +1429,7 @@ char *spec_locate_msg(const spec *s, size_t step, const char *msg)
 		return sl__strdup(msg);
 	memcpy(path, msg, n);
 	path[n] = '\0';
+	shorthand_path(s->steps[step].with, path, sizeof path);
 	rest = colon;
 	if (sscanf(rest, ":%ld:%ld:%n", &line, &col, &used) == 2 && used > 0)
 		rest += used;

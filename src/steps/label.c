@@ -141,26 +141,6 @@ static int find_col(step_ctx *ctx, const ds_table *t, const char *opt, const cha
 
 /* ---- label values written in the options ------------------------------------ */
 
-static const char *json_kind(const json_t *v)
-{
-	if (!v)
-		return "nothing";
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		return "null";
-	default:
-		return "a list or mapping";
-	}
-}
 
 /*
  * The type of a set of label values (nulls aside): int64 when all are
@@ -188,7 +168,7 @@ static int infer_type(step_ctx *ctx, json_t *const *vals, char *const *names, si
 			vt = DS_BOOL;
 		else
 			return step_fail(ctx, SL_EINVAL, "with.%s: a label must be a single value, not %s",
-					 names[k], json_kind(v));
+					 names[k], sl__json_kind(v));
 		if (!type) {
 			type = vt;
 			first = k;
@@ -199,7 +179,7 @@ static int infer_type(step_ctx *ctx, json_t *const *vals, char *const *names, si
 				return step_fail(ctx, SL_EINVAL,
 						 "with.%s: the label is %s but with.%s is %s; all labels "
 						 "must have one type",
-						 names[k], json_kind(v), names[first], json_kind(vals[first]));
+						 names[k], sl__json_kind(v), names[first], sl__json_kind(vals[first]));
 			type = DS_FLOAT64;
 		}
 	}
@@ -242,7 +222,7 @@ static int append_json(step_ctx *ctx, ds_builder *b, size_t j, ds_type type, jso
 		break;
 	}
 	return step_fail(ctx, SL_EINVAL, "with.%s: %s does not fit %s, which holds %s values", name,
-			 json_kind(v), col_what, ds_type_name(type));
+			 sl__json_kind(v), col_what, ds_type_name(type));
 }
 
 /* A one-column table of the given values, typed type. */
@@ -810,7 +790,7 @@ static int same_kind(const step_check *c, const json_t *v, const char *path, con
 	if (label_kind(v) != label_kind(*first))
 		return step_check_fail(c, path, "the label is %s but with.%s is %s; all labels must have "
 						"one type",
-				       json_kind(v), first_path, json_kind(*first));
+				       sl__json_kind(v), first_path, sl__json_kind(*first));
 	return 0;
 }
 

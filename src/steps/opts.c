@@ -301,26 +301,6 @@ static const char *type_words(step_opt_type t)
 	}
 }
 
-static const char *json_words(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "a mapping";
-	case JSON_ARRAY:
-		return "a sequence";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
-	}
-}
 
 /* "option 'PATH' of STEP", the subject of most messages. */
 static const char *subject(const vctx *c, char *buf, size_t size)
@@ -373,7 +353,7 @@ static int wrong_type(vctx *c, const step_opt *o, const json_t *v)
 		return problem(c, false, "%s must be %s, not '%.100s'", subject(c, s, sizeof s),
 			       type_words(o->type), json_string_value(v));
 	return problem(c, false, "%s must be %s, not %s", subject(c, s, sizeof s), type_words(o->type),
-		       json_words(v));
+		       sl__json_kind(v));
 }
 
 /* Replaces *v by nv (owned), or fails for out of memory. */
@@ -511,7 +491,7 @@ static int check_alts(vctx *c, const step_opt *o, json_t **v)
 	for (size_t k = 0; k < n; k++)
 		sl__buf_printf(&b, "%s%s", k == 0 ? "" : k + 1 == n ? " or " : ", ", o->alts[k].help);
 	rc = problem(c, false, "%s must be %s, not %s", subject(c, subj, sizeof subj),
-		     b.data ? b.data : "", json_words(*v));
+		     b.data ? b.data : "", sl__json_kind(*v));
 	sl__buf_free(&b);
 	return rc;
 }
@@ -672,7 +652,7 @@ static int check_value(vctx *c, const step_opt *o, json_t **v)
 					pop(c, mark);
 					return problem(c, false, "%s must be %s; item %zu is %s",
 						       subject(c, subj, sizeof subj), type_words(o->type), k,
-						       json_words(it));
+						       sl__json_kind(it));
 				}
 				if (json_array_set_new(j, k, json_string(l)))
 					return oom(c);
@@ -982,7 +962,7 @@ static int check_variant(vctx *c, const step_opt *o, json_t *m)
 			pop(c, mark);
 			mark = push_key(c, tag);
 			int rc = problem(c, false, "'%s' must name %s, not %s", tag,
-					 o->help ? o->help : "a variant", json_words(tv));
+					 o->help ? o->help : "a variant", sl__json_kind(tv));
 			pop(c, mark);
 			return rc;
 		}

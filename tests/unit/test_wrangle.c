@@ -270,7 +270,7 @@ static void test_filter_dedupe_derive(void **state)
 	assert_string_equal(r.msg, "with.ops[1].expr:1:1: unknown column 'agee'; did you mean 'age'?");
 	result_free(&r);
 	r = run_step(dir, "y", a, "[{\"op\": \"impute\", \"columns\": [\"incme\"]}]", NULL);
-	assert_string_equal(r.msg, "with.ops[0].columns: unknown column 'incme'; did you mean 'income'?");
+	assert_string_equal(r.msg, "with.ops[0].columns[0]: unknown column 'incme'; did you mean 'income'?");
 	result_free(&r);
 	r = run_step(dir, "z", a, "[{\"op\": \"imputer\"}]", NULL);
 	assert_string_equal(r.msg, "with.ops[0].op: unknown operation 'imputer'; did you mean 'impute'?");
