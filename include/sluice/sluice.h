@@ -136,6 +136,15 @@ SL_EXPORT int sl_artifact_path(sl_project *p, const char *id, char **out_path);
 /* Every built-in step with its options, inputs and outputs: a JSON array. */
 SL_EXPORT int sl_steps_list(char **out_json);
 
+/* ---- messages --------------------------------------------------------------- */
+
+/*
+ * The candidate closest to word when it is close enough to be a typo, else
+ * NULL (borrowed from cands; NULL entries are skipped). The same rule as
+ * every "did you mean" of the library, for the command's own messages.
+ */
+SL_EXPORT const char *sl_suggest(const char *word, const char *const *cands, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

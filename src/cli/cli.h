@@ -34,6 +34,14 @@ int cli_fail(int rc, const char *msg);
 int cli_exit_code(int rc);
 /* Prints "sluice VERB: usage error MESSAGE; see sluice help VERB" and returns 2. */
 int cli_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * After getopt_long returned '?': one line naming the bad option and what
+ * is wrong with it ("sluice run: unknown option '--nocache' (did you mean
+ * '--no-cache'?); see 'sluice help run'"). Returns 2.
+ */
+struct option;
+int cli_bad_option(const char *verb, char **argv, const struct option *longopts,
+		   const char *shortopts);
 /* Prints the verb's help to stdout and returns 0. */
 int cli_help_for(const cli_cmd *c);
 /* Opens the project around the working directory, or prints why not. */

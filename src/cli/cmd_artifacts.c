@@ -355,7 +355,7 @@ static int artifacts_main(int argc, char **argv)
 		case 'h':
 			return cli_help_for(&cmd_artifacts);
 		default:
-			return cli_usage("artifacts", "unknown option");
+			return cli_bad_option("artifacts", argv, longopts, "n:o:h");
 		}
 	}
 	nargs = argc - optind;

@@ -24,7 +24,7 @@ static int init_main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (c == 'h')
 			return cli_help_for(&cmd_init);
-		return cli_usage("init", "unknown option");
+		return cli_bad_option("init", argv, longopts, "h");
 	}
 	if (argc - optind > 1)
 		return cli_usage("init", "too many arguments");

@@ -221,7 +221,7 @@ static int run_main(int argc, char **argv)
 			return cli_help_for(&cmd_run);
 		default:
 			free(params);
-			return cli_usage("run", "unknown option");
+			return cli_bad_option("run", argv, longopts, "j:p:qh");
 		}
 	}
 	if (argc - optind != 1) {

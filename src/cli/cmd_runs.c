@@ -175,7 +175,7 @@ static int runs_main(int argc, char **argv)
 		case 'h':
 			return cli_help_for(&cmd_runs);
 		default:
-			return cli_usage("runs", "unknown option");
+			return cli_bad_option("runs", argv, longopts, "n:h");
 		}
 	}
 	if (optind < argc && strcmp(argv[optind], "show") != 0)

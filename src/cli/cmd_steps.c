@@ -30,7 +30,7 @@ static int steps_main(int argc, char **argv)
 		else if (c == 'h')
 			return cli_help_for(&cmd_steps);
 		else
-			return cli_usage("steps", "unknown option");
+			return cli_bad_option("steps", argv, longopts, "h");
 	}
 	rc = sl_steps_list(&text);
 	if (rc)

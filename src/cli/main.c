@@ -2,6 +2,7 @@
  * sluice: the command. Dispatches `sluice VERB ...` to the verb's file and
  * holds the helpers every verb shares (error printing, exit codes, JSON).
  */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+
+#define SL_ARRAY_N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const cli_cmd *const commands[] = {
 	&cmd_init, &cmd_run, &cmd_runs, &cmd_artifacts, &cmd_steps, &cmd_version, &cmd_help,
@@ -61,6 +64,52 @@ int cli_usage(const char *verb, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\nsee 'sluice help %s'\n", verb);
+	return EXIT_USAGE;
+}
+
+int cli_bad_option(const char *verb, char **argv, const struct option *longopts,
+		   const char *shortopts)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	const char *names[64];
+	char want[80], flag[80];
+	size_t n = 0;
+
+	if (arg && arg[0] == '-' && arg[1] == '-') {
+		size_t len = strcspn(arg + 2, "=");
+		const struct option *o = longopts;
+		snprintf(flag, sizeof flag, "--%.*s", (int)(len < 60 ? len : 60), arg + 2);
+		while (o->name && (strlen(o->name) != len || strncmp(o->name, arg + 2, len)))
+			o++;
+		if (o->name && o->has_arg == required_argument)
+			fprintf(stderr, "sluice %s: option '%s' needs a value; see 'sluice help %s'\n",
+				verb, flag, verb);
+		else if (o->name)
+			fprintf(stderr, "sluice %s: option '%s' takes no value; see 'sluice help %s'\n",
+				verb, flag, verb);
+		if (o->name)
+			return EXIT_USAGE;
+	} else if (optopt && strchr(shortopts, optopt)) {
+		fprintf(stderr, "sluice %s: option '-%c' needs a value; see 'sluice help %s'\n", verb,
+			optopt, verb);
+		return EXIT_USAGE;
+	} else {
+		snprintf(flag, sizeof flag, "-%c", optopt ? optopt : '?');
+	}
+	/* Unknown: suggest among the verb's own flags, long and short. */
+	static char spelled[64][40];
+	for (const struct option *o = longopts; o->name && n < SL_ARRAY_N(names); o++) {
+		snprintf(spelled[n], sizeof spelled[n], "--%s", o->name);
+		names[n] = spelled[n];
+		n++;
+	}
+	const char *best = sl_suggest(flag, names, n);
+	if (best)
+		snprintf(want, sizeof want, " (did you mean '%s'?)", best);
+	else
+		want[0] = '\0';
+	fprintf(stderr, "sluice %s: unknown option '%s'%s; see 'sluice help %s'\n", verb, flag, want,
+		verb);
 	return EXIT_USAGE;
 }
 
@@ -171,10 +220,21 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--version"))
 		return cmd_version.fn(1, argv + 1);
+	/* Option errors are reported by cli_bad_option, in one line. */
+	opterr = 0;
 	c = cli_find(argv[1]);
 	if (!c) {
-		fprintf(stderr, "sluice: '%s' is not a verb\n", argv[1]);
-		usage(stderr);
+		size_t n;
+		const cli_cmd *const *all = cli_all(&n);
+		const char *names[32];
+		for (size_t i = 0; i < n && i < SL_ARRAY_N(names); i++)
+			names[i] = all[i]->name;
+		const char *best = sl_suggest(argv[1], names, n < SL_ARRAY_N(names) ? n : SL_ARRAY_N(names));
+		if (best)
+			fprintf(stderr, "sluice: '%s' is not a verb (did you mean '%s'?); see 'sluice --help'\n",
+				argv[1], best);
+		else
+			fprintf(stderr, "sluice: '%s' is not a verb; see 'sluice --help'\n", argv[1]);
 		return EXIT_USAGE;
 	}
 	return c->fn(argc - 1, argv + 1);
