@@ -91,16 +91,16 @@ static bool ivl_has(const ivl *v, double x)
 	return true;
 }
 
-/* "in (0, 1]", "above 0", "at least 1", "at most 10", "below 1", "" for any. */
+/* "in (0, 1]", "above 0", "at least 1", "at most 10", "below 1", "any". */
 static void ivl_words(const ivl *v, char *buf, size_t size)
 {
 	if (v->has_lo && v->has_hi)
-		snprintf(buf, size, "in %c%g, %g%c", v->lo_open ? '(' : '[', v->lo, v->hi,
+		snprintf(buf, size, "in %c%.15g, %.15g%c", v->lo_open ? '(' : '[', v->lo, v->hi,
 			 v->hi_open ? ')' : ']');
 	else if (v->has_lo)
-		snprintf(buf, size, "%s %g", v->lo_open ? "above" : "at least", v->lo);
+		snprintf(buf, size, "%s %.15g", v->lo_open ? "above" : "at least", v->lo);
 	else if (v->has_hi)
-		snprintf(buf, size, "%s %g", v->hi_open ? "below" : "at most", v->hi);
+		snprintf(buf, size, "%s %.15g", v->hi_open ? "below" : "at most", v->hi);
 	else
 		snprintf(buf, size, "any");
 }
@@ -111,15 +111,15 @@ static void len_words(const ivl *v, const char *unit, char *buf, size_t size)
 	if (v->has_lo && !v->has_hi && v->lo == 1 && !v->lo_open)
 		snprintf(buf, size, "not empty");
 	else if (v->has_lo && v->has_hi && v->lo == v->hi)
-		snprintf(buf, size, "exactly %g %s", v->lo, unit);
+		snprintf(buf, size, "exactly %.15g %s", v->lo, unit);
 	else if (v->has_lo && v->has_hi && v->hi == v->lo + 1 && !v->lo_open && !v->hi_open)
-		snprintf(buf, size, "%g or %g %s", v->lo, v->hi, unit);
+		snprintf(buf, size, "%.15g or %.15g %s", v->lo, v->hi, unit);
 	else if (v->has_lo && v->has_hi)
-		snprintf(buf, size, "%g to %g %s", v->lo, v->hi, unit);
+		snprintf(buf, size, "%.15g to %.15g %s", v->lo, v->hi, unit);
 	else if (v->has_lo)
-		snprintf(buf, size, "at least %g %s", v->lo + (v->lo_open ? 1 : 0), unit);
+		snprintf(buf, size, "at least %.15g %s", v->lo + (v->lo_open ? 1 : 0), unit);
 	else if (v->has_hi)
-		snprintf(buf, size, "at most %g %s", v->hi - (v->hi_open ? 1 : 0), unit);
+		snprintf(buf, size, "at most %.15g %s", v->hi - (v->hi_open ? 1 : 0), unit);
 	else
 		snprintf(buf, size, "any number of %s", unit);
 }
@@ -1237,9 +1237,11 @@ int step_opt_describe(const step_opt *o, sl__buf *b)
 	}
 	if (!rc && o->unique)
 		rc = sl__buf_printf(b, "%sno item twice", SEP());
-	if (!rc && o->item && (o->type == OPT_LIST || o->type == OPT_STRING_LIST)) {
+	if (!rc && o->item && !o->item->fields && !o->item->variants &&
+	    (o->type == OPT_LIST || o->type == OPT_STRING_LIST || o->type == OPT_MAP)) {
 		size_t mark = b->len;
-		rc = sl__buf_printf(b, "%seach item %s", SEP(), type_names[o->item->type]);
+		rc = sl__buf_printf(b, "%seach %s %s", SEP(), o->type == OPT_MAP ? "value" : "item",
+				    type_names[o->item->type]);
 		if (!rc) {
 			size_t before = b->len;
 			rc = sl__buf_puts(b, " ");
