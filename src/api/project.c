@@ -26,7 +26,6 @@
 #include "api/project.h"
 #include "artifact/artifact.h"
 #include "pipeline/sched.h"
-#include "yamltree.h"
 
 const char *sl_version(void)
 {
@@ -138,113 +137,14 @@ out:
 	return rc;
 }
 
-/* "sluice.yaml:LINE:COL: message" at the value (or key) of path in the file. */
-static int settings_err(int code, const char *file, const sl__ypmap *pm, const char *path,
-			bool at_key, const char *fmt, ...) SL__PRINTF(6, 7);
-
-static int settings_err(int code, const char *file, const sl__ypmap *pm, const char *path,
-			bool at_key, const char *fmt, ...)
-{
-	sl__yloc loc = {0};
-	char msg[SL__ERRMSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	sl__ypmap_find(pm, path, &loc);
-	return sl__yaml_err_at(code, file, at_key && loc.key.line ? loc.key : loc.pos, "%s", msg);
-}
-
-/* Rejects keys of obj (at path) not in keys, suggesting the closest. */
-static int settings_keys(const char *file, const sl__ypmap *pm, const json_t *obj,
-			 const char *path, const char *const *keys, size_t n)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach((json_t *)obj, k, v) {
-		char sug[300], where[300];
-		bool ok = false;
-		for (size_t i = 0; i < n && !ok; i++)
-			ok = !strcmp(k, keys[i]);
-		if (ok)
-			continue;
-		snprintf(where, sizeof where, "%s%s%s", path, *path ? "." : "", k);
-		sl__did_you_mean(sug, sizeof sug, k, keys, n);
-		return settings_err(SL_EINVAL, file, pm, where, true, "unknown key '%s'%s%s%s%s%s", k,
-				    *path ? " in " : "", path, sug[0] ? " (" : "", sug, sug[0] ? ")" : "");
-	}
-	return 0;
-}
-
 /* Reads sluice.yaml's stack block; absent keys keep their defaults. */
 static int read_settings(sl_project *p)
 {
-	static const char *const top[] = {"stack"};
-	static const char *const stack_keys[] = {"metadata", "orchestrator", "slurm"};
-	char *path = sl__path_join(p->root, "sluice.yaml");
-	json_t *cfg = NULL, *stack, *x;
-	sl__ypmap *pm = NULL;
-	const char *v;
-	int rc = 0;
+	api_settings set;
+	int rc = api_settings_load(p->root, p->state, &set);
 
-	if (!path)
-		return sl__err(SL_ENOMEM, "out of memory");
-	if (sl__is_file(path)) {
-		rc = sl__yaml_load_json(path, 0, &cfg, &pm);
-		if (rc == SL_EPARSE)
-			rc = SL_EINVAL;
-	}
-	if (rc)
-		goto out;
-	if (cfg && !json_is_object(cfg)) {
-		rc = settings_err(SL_EINVAL, path, pm, "", false, "expected a mapping with a 'stack' block");
-		goto out;
-	}
-	if (cfg && (rc = settings_keys(path, pm, cfg, "", top, SL__ARRAY_LEN(top))))
-		goto out;
-	stack = json_object_get(cfg, "stack");
-	if (stack && !json_is_null(stack) && !json_is_object(stack)) {
-		rc = settings_err(SL_EINVAL, path, pm, "stack", false, "'stack' must be a mapping");
-		goto out;
-	}
-	if (stack && (rc = settings_keys(path, pm, stack, "stack", stack_keys,
-					 SL__ARRAY_LEN(stack_keys))))
-		goto out;
-	if ((x = json_object_get(stack, "metadata")) && !json_is_null(x) && !json_is_string(x)) {
-		rc = settings_err(SL_EINVAL, path, pm, "stack.metadata", false,
-				  "stack.metadata must be a store URL (sqlite:PATH or postgresql://...)");
-		goto out;
-	}
-	v = json_string_value(x);
-	if (v) {
-		/* A relative sqlite path is relative to the project folder. */
-		if (sl__str_has_prefix(v, "sqlite:") && v[7] != '/')
-			p->store_url = sl__asprintf("sqlite:%s/%s", p->root, v + 7);
-		else
-			p->store_url = sl__strdup(v);
-	}
-	x = json_object_get(stack, "orchestrator");
-	v = json_string_value(x);
-	if ((x && !json_is_null(x) && !v) || (v && strcmp(v, "local") != 0)) {
-		static const char *const known[] = {"local"};
-		char sug[300];
-		sl__did_you_mean(sug, sizeof sug, v ? v : "", known, SL__ARRAY_LEN(known));
-		rc = settings_err(SL_EUNSUP, path, pm, "stack.orchestrator", false,
-				  "stack.orchestrator '%s' is not available (available: local%s%s)",
-				  v ? v : json_is_boolean(x) ? "a boolean" : "a non-string", sug[0] ? "; " : "",
-				  sug);
-		goto out;
-	}
-	if (!p->store_url)
-		p->store_url = sl__asprintf("sqlite:%s/meta.db", p->state);
-	if (!p->store_url)
-		rc = sl__err(SL_ENOMEM, "out of memory");
-out:
-	json_decref(cfg);
-	sl__ypmap_free(pm);
-	sl__free(path);
+	if (rc == 0)
+		p->store_url = set.store_url;
 	return rc;
 }
 

@@ -16,6 +16,20 @@ struct sl_project {
 	char errmsg[SL__ERRMSG_MAX];
 };
 
+/*
+ * sluice.yaml, read (settings.c). Every error is "sluice.yaml:LINE:COL:
+ * message": an unknown key (with a suggestion), a value of the wrong type,
+ * an orchestrator that is not available (SL_EUNSUP).
+ */
+typedef struct api_settings {
+	char *store_url; /* sqlite:ABSOLUTE-PATH or the given URL; owned (sl__free) */
+} api_settings;
+/* Parses text (name is the file name in messages); root and state resolve paths. */
+int api_settings_parse(const char *text, size_t len, const char *name, const char *root,
+		       const char *state, api_settings *out);
+/* Reads ROOT/sluice.yaml (defaults when there is none). */
+int api_settings_load(const char *root, const char *state, api_settings *out);
+
 /* Adds to an artifact's JSON what its contents say (a dataset's schema,
  * row count and first rows; a small text file's beginning). */
 int api_describe_content(sl_project *p, const char *id, json_t *obj, int head_rows);

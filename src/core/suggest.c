@@ -11,7 +11,9 @@
  *   - a candidate is never suggested when the distance is as large as the
  *     candidate itself ("x" does not suggest "y");
  *   - a word that is the family of dotted names matches the whole family
- *     ("ingest" -> ingest.csv, ingest.file, ...).
+ *     ("ingest" -> ingest.csv, ingest.file, ...), and a word of 3 or more
+ *     characters that begins a candidate matches it ("multi" ->
+ *     multiclass), both after any closer typo.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,12 +56,15 @@ static size_t closeness(const char *word, const char *cand)
 {
 	size_t lw = strlen(word), lc = strlen(cand);
 	size_t limit = lw < 4 ? 1 : lw < 8 ? 2 : 3;
-	size_t d;
+	size_t d = sl__edit_distance(word, cand);
 
+	if (d <= limit && d < lc)
+		return d;
 	if (lw && lc > lw && cand[lw] == '.' && !strncmp(word, cand, lw))
 		return limit; /* the family: after every typo match */
-	d = sl__edit_distance(word, cand);
-	return d <= limit && d < lc ? d : SIZE_MAX;
+	if (lw >= 3 && lc > lw && !strncmp(word, cand, lw))
+		return limit; /* a beginning: "multi" -> "multiclass" */
+	return SIZE_MAX;
 }
 
 const char *sl__suggest(const char *word, const char *const *cands, size_t n)

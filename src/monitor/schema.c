@@ -436,27 +436,70 @@ fail:
 	return rc;
 }
 
-int schema_load_file(const char *path, schema_sev def, schema **out)
+/* Parses the tree of a loaded file; errors are placed through the positions. */
+static int from_doc(sl__ydoc *d, schema_sev def, schema **out)
 {
 	sl__ypmap *pm = NULL;
+	sl__yjson o;
 	sl__yloc loc;
 	json_t *j = NULL;
 	int rc;
 
-	*out = NULL;
+	if ((rc = sl__ypmap_new(&pm)))
+		return rc;
+	memset(&o, 0, sizeof o);
 	/* .inf and -.inf become "Inf" and "-Inf", which bounds accept. */
-	if ((rc = sl__yaml_load_json(path, SL__YJSON_NONFINITE_TEXT, &j, &pm)))
-		return rc; /* already "FILE:LINE:COL: ..." */
-	rc = schema_from_json(j, def, out);
-	json_decref(j);
-	if (rc == SL_EPARSE && sl__ypmap_find(pm, err_path, &loc) >= 0) {
-		char msg[SL__ERRMSG_MAX];
-		snprintf(msg, sizeof msg, "%s", sl_errmsg());
-		sl__yaml_err_at(rc, path, err_at_key && loc.key.line ? loc.key : loc.pos, "%s", msg);
-	} else if (rc) {
-		sl__err_prefix(rc, "%s", path);
+	o.flags = SL__YJSON_NONFINITE_TEXT;
+	o.pmap = pm;
+	if (!sl__ydoc_root(d))
+		j = json_object();
+	else if (sl__yaml_json(d, sl__ydoc_root(d), &o, &j))
+		rc = sl__ydoc_raise(d);
+	if (!rc && !j)
+		rc = sl__err(SL_ENOMEM, "out of memory");
+	if (!rc) {
+		rc = schema_from_json(j, def, out);
+		if (rc == SL_EPARSE && sl__ypmap_find(pm, err_path, &loc) >= 0) {
+			char msg[SL__ERRMSG_MAX];
+			snprintf(msg, sizeof msg, "%s", sl_errmsg());
+			sl__yaml_err_at(rc, sl__ydoc_name(d), err_at_key && loc.key.line ? loc.key : loc.pos,
+					"%s", msg);
+		} else if (rc) {
+			sl__err_prefix(rc, "%s", sl__ydoc_name(d));
+		}
 	}
+	json_decref(j);
 	sl__ypmap_free(pm);
+	return rc;
+}
+
+int schema_load_file(const char *path, schema_sev def, schema **out)
+{
+	sl__ydoc *d = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = sl__yaml_load_file(path, NULL, &d)))
+		return rc; /* already "FILE:LINE:COL: ..." */
+	rc = from_doc(d, def, out);
+	sl__ydoc_free(d);
+	return rc;
+}
+
+int schema_parse_yaml(const char *text, size_t len, const char *name, schema_sev def,
+		      schema **out)
+{
+	sl__yaml_opts yo;
+	sl__ydoc *d = NULL;
+	int rc;
+
+	*out = NULL;
+	memset(&yo, 0, sizeof yo);
+	yo.name = name ? name : "<schema>";
+	if ((rc = sl__yaml_parse(text, len, &yo, &d)))
+		return rc;
+	rc = from_doc(d, def, out);
+	sl__ydoc_free(d);
 	return rc;
 }
 

@@ -84,8 +84,15 @@ void schema_free(schema *s); /* accepts NULL */
  * regular expression: ..."); *out is NULL then.
  */
 int schema_from_json(const json_t *j, schema_sev def, schema **out);
-/* Reads a YAML or JSON schema file; messages start with the path (FILE:LINE:COL for syntax). */
+/* Reads a YAML or JSON schema file; every error is "FILE:LINE:COL: PATH: message". */
 int schema_load_file(const char *path, schema_sev def, schema **out);
+/*
+ * The same from text (YAML or JSON); name is the file name in messages.
+ * Errors are "NAME:LINE:COL: PATH: message" (SL_EPARSE). In YAML, .inf and
+ * -.inf are open bounds (min: -.inf, max: .inf); NaN is refused.
+ */
+int schema_parse_yaml(const char *text, size_t len, const char *name, schema_sev def,
+		      schema **out);
 /* The canonical JSON form (what the schema artifact holds); *out is a new reference. */
 int schema_to_json(const schema *s, json_t **out);
 

@@ -649,9 +649,12 @@ static int check_value(vctx *c, const step_opt *o, json_t **v)
 				/* A plain number, boolean or null keeps its text. */
 				const char *l = json_is_object(it) || json_is_array(it) ? NULL : literal(c);
 				if (!l) {
-					pop(c, mark);
-					return problem(c, false, "%s must be %s; item %zu is %s",
-						       subject(c, subj, sizeof subj), type_words(o->type), k,
+					char whole[300];
+					size_t at = mark;
+					/* The subject is the list; the position, the item. */
+					snprintf(whole, sizeof whole, "%.*s", (int)at, cpath(c));
+					return problem(c, false, "option '%s' of %s must be %s; item %zu is %s",
+						       whole, c->def->name, type_words(o->type), k,
 						       sl__json_kind(it));
 				}
 				if (json_array_set_new(j, k, json_string(l)))
@@ -1420,7 +1423,8 @@ int step_def_json(const step_def *d, json_t **out)
 	if (!bad) {
 		bad |= json_object_set_new(j, "name", json_string(d->name));
 		bad |= json_object_set_new(j, "version", json_integer(d->version));
-		bad |= json_object_set_new(j, "summary", json_string(d->summary));
+		if (d->summary)
+			bad |= json_object_set_new(j, "summary", json_string(d->summary));
 		bad |= json_object_set_new(j, "options", opts_json(d->opts, 0));
 		if (d->rules)
 			bad |= json_object_set_new(j, "rules", rules_json(d->rules));

@@ -4,11 +4,13 @@
  * -p overrides, option coercion, canonical JSON for cache keys, the DAG and
  * its order, large and hostile inputs, and allocation failure at every point.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "monitor/schema.h"
 #include "pipeline/spec.h"
 #include "testutil.h"
 
@@ -819,6 +821,265 @@ static void test_bad_arguments(void **state)
 	assert_null(spec_subst_io(NULL, NULL, NULL, 0, NULL, NULL, 0));
 }
 
+/* Tabs and misaligned keys say what is wrong, at the line that is. */
+static void test_indentation_errors(void **state)
+{
+	(void)state;
+	expect("steps:\n  a:\n\trun: echo hi\n", "3:1", "tab used for indentation; use spaces");
+	expect("steps:\n  a:\n    run: echo hi\n  \tcache: false\n", "4:3",
+	       "tab used for indentation; use spaces");
+	/* The key that is under-indented, not the line after it where libyaml stops. */
+	expect("steps:\n  a:\n   run: echo hi\n    cache: false\n", "3:4",
+	       "bad indentation: 'run' is indented 3 spaces but the keys after it (line 4) are "
+	       "indented 4");
+	expect("steps:\n  a:\n    uses: split\n    with:\n      method: random\n     seed: 2\n", "6:6",
+	       "bad indentation: 'seed' is indented 5 spaces, which lines up with no mapping around "
+	       "it: the keys at line 5 are indented 6 and those at line 3 are indented 4");
+	expect("name: x\nsteps:\n  a:\n    run: echo\n b:\n    run: echo\n", "5:2",
+	       "bad indentation: 'b' is indented 1 space");
+	expect("steps:\n  a:\n    run: echo hi\n      cache: false\n", "4:7",
+	       "'cache' is indented 6 spaces, more than 'run' on line 3 (4)");
+}
+
+/* Every option is checked before anything runs, each problem at its node. */
+static void test_nested_option_errors(void **state)
+{
+	const char *ingest = "  ingest:\n    uses: ingest.csv\n    with: {path: d.csv}\n";
+	char y[2048];
+
+	(void)state;
+	/* The acceptance case: an enum with a suggestion, at the value. */
+	snprintf(y, sizeof y, "steps:\n%s  split:\n    uses: split\n    inputs: {data: ingest.data}\n"
+			      "    with: {method: randm, seed: 1}\n", ingest);
+	expect(y, "8:20", "option 'method' of split must be one of random, stratified, time or group, "
+			  "not 'randm' (did you mean 'random'?)");
+	/* Rules among options. */
+	snprintf(y, sizeof y, "steps:\n%s  split:\n    uses: split\n    inputs: {data: ingest.data}\n"
+			      "    with:\n      method: stratified\n", ingest);
+	expect(y, "9:15", "method stratified needs option 'by'");
+	snprintf(y, sizeof y, "steps:\n%s  split:\n    uses: split\n    inputs: {data: ingest.data}\n"
+			      "    with: {by: label}\n", ingest);
+	expect(y, "8:12", "'by' cannot be given with method random");
+	snprintf(y, sizeof y, "steps:\n%s  split:\n    uses: split\n    inputs: {data: ingest.data}\n"
+			      "    with: {fractions: [0.7, 1.5]}\n", ingest);
+	expect(y, "8:29", "option 'fractions[1]' of split must be in [0, 1], not 1.5");
+	snprintf(y, sizeof y, "steps:\n%s  split:\n    uses: split\n    inputs: {data: ingest.data}\n"
+			      "    with: {fractions: [0.5, 0.2]}\n", ingest);
+	expect(y, "8:23", "the fractions sum to 0.7, not 1");
+	/* Ranges, and exclusive options. */
+	expect("steps:\n  a:\n    uses: ingest.csv\n    with: {path: d.csv, threads: 65}\n", "4:34",
+	       "option 'threads' of ingest.csv must be in [0, 64], not 65");
+	expect("steps:\n  a:\n    uses: ingest.sql\n    with: {path: a.db, url: \"postgresql://h/d\", "
+	       "query: x}\n",
+	       "4:24", "'url' cannot be given with 'path' (give only one of 'path' and 'url'");
+	expect("steps:\n  a:\n    uses: ingest.csv\n    with: {path: d.csv, columns: [a, b]}\n", "4:25",
+	       "'columns' cannot be given with header true");
+	/* wrangle's operations: the exact line and column of the nested node. */
+	snprintf(y, sizeof y,
+		 "steps:\n%s  prep:\n    uses: wrangle\n    inputs: {data: ingest.data}\n    with:\n"
+		 "      ops:\n"
+		 "        - {op: drop, columns: [id]}\n"
+		 "        - op: impute\n"
+		 "          strategy: meen\n",
+		 ingest);
+	expect(y, "12:21", "option 'ops[1].strategy' of wrangle must be one of mean, median, mode or "
+			   "constant, not 'meen' (did you mean 'mean'?)");
+	snprintf(y, sizeof y,
+		 "steps:\n%s  prep:\n    uses: wrangle\n    inputs: {data: ingest.data}\n    with:\n"
+		 "      ops:\n        - {op: impute, colums: [age]}\n",
+		 ingest);
+	expect(y, "10:24", "unknown option 'colums' in op impute (ops[0]) of wrangle (did you mean "
+			  "'columns'?)");
+	snprintf(y, sizeof y,
+		 "steps:\n%s  prep:\n    uses: wrangle\n    inputs: {data: ingest.data}\n    with:\n"
+		 "      ops:\n        - {select: [a, b]}\n        - {op: imput}\n",
+		 ingest);
+	expect(y, "11:16", "unknown op 'imput'; did you mean 'impute'?");
+	snprintf(y, sizeof y,
+		 "steps:\n%s  prep:\n    uses: wrangle\n    inputs: {data: ingest.data}\n    with:\n"
+		 "      ops:\n        - {drop: [a, a]}\n",
+		 ingest);
+	expect(y, "10:22", "'a' is listed twice");
+	snprintf(y, sizeof y,
+		 "steps:\n%s  prep:\n    uses: wrangle\n    inputs: {data: ingest.data}\n    with:\n"
+		 "      ops:\n        - {op: text}\n",
+		 ingest);
+	expect(y, "10:11", "ops[0] needs option 'column'");
+	snprintf(y, sizeof y,
+		 "steps:\n%s  prep:\n    uses: wrangle\n    inputs: {data: ingest.data}\n    with:\n"
+		 "      ops:\n        - {op: clip, columns: [a], min: 0, lower_quantile: 0.1}\n",
+		 ingest);
+	expect(y, "10:44", "'lower_quantile' cannot be given with 'min'");
+	/* An expression's syntax, at the character that is wrong. */
+	snprintf(y, sizeof y,
+		 "steps:\n%s  prep:\n    uses: wrangle\n    inputs: {data: ingest.data}\n    with:\n"
+		 "      ops:\n        - {filter: \"age >> 18\"}\n",
+		 ingest);
+	expect(y, "10:26", "expected a value, a name or '(', found '>'");
+	snprintf(y, sizeof y,
+		 "steps:\n%s  prep:\n    uses: wrangle\n    inputs: {data: ingest.data}\n", ingest);
+	expect(y, "6:5", "step 'prep': give with.ops (the operations to fit) or the input 'transform'");
+	/* A built-in's check against the inputs the pipeline connects. */
+	snprintf(y, sizeof y, "steps:\n%s  lab:\n    uses: label\n    inputs: {data: ingest.data}\n"
+			      "    with: {on: id}\n", ingest);
+	expect(y, "8:16", "with.on joins the input 'labels', which is not connected");
+	snprintf(y, sizeof y, "steps:\n%s  lab:\n    uses: label\n    inputs: {data: ingest.data}\n"
+			      "    with:\n      rules:\n        - {when: \"x > 1\", label: a}\n"
+			      "        - {when: \"true\", label: 2}\n", ingest);
+	expect(y, "11:33", "the label is an integer but with.rules[0].label is a string");
+	snprintf(y, sizeof y, "steps:\n%s  v:\n    uses: validate\n    inputs: {data: ingest.data}\n"
+			      "    with: {drift: {ks_pvalue: 2}}\n", ingest);
+	expect(y, "8:31", "option 'drift.ks_pvalue' of validate must be in [0, 1], not 2");
+}
+
+/* The same text resolves the same way in a pipeline file and a schema file. */
+static void test_scalars_alike(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *path = tu_path(dir, "s.yaml");
+	schema *sc = NULL;
+	json_t *j = NULL;
+	spec *s;
+
+	(void)state;
+	s = parse("params: {a: 0x10, b: 0o17, c: 012}\nsteps:\n  x:\n    run: echo\n"
+		  "    with: {n: 0x10}\n");
+	assert_int_equal(json_integer_value(s->params[0].value), 16);
+	assert_int_equal(json_integer_value(s->params[1].value), 15);
+	assert_int_equal(json_integer_value(s->params[2].value), 12);
+	assert_int_equal(json_integer_value(json_object_get(s->steps[0].with, "n")), 16);
+	spec_free(s);
+	/* An integer option and a number option read 0x10 as 16 too. */
+	s = parse("steps:\n  x:\n    uses: split\n    inputs: {data: y.o}\n    with: {seed: 0x10}\n"
+		  "  y:\n    run: echo\n    outputs: [o]\n");
+	assert_int_equal(json_integer_value(json_object_get(s->steps[0].with, "seed")), 16);
+	spec_free(s);
+	/* .inf cannot be an option's value (JSON has no infinity): said where. */
+	expect("steps:\n  x:\n    run: echo\n    with: {n: .inf}\n", "4:15",
+	       "'.inf' is infinite, which cannot be used here");
+	expect("params: {p: -.inf}\nsteps:\n  x:\n    run: echo\n", "1:13", "is infinite");
+	/* A schema reads the same texts: 0x10 is 16, .inf an open bound. */
+	tu_write(path, "columns:\n  n: {type: int64, min: 0x10, max: .inf}\n  f: {min: -.inf}\n");
+	assert_int_equal(schema_load_file(path, SCHEMA_ERROR, &sc), 0);
+	assert_true(sc->cols[0].min.v == 16);
+	assert_true(isinf(sc->cols[0].max.v) && sc->cols[0].max.v > 0);
+	assert_true(isinf(sc->cols[1].min.v) && sc->cols[1].min.v < 0);
+	assert_int_equal(schema_to_json(sc, &j), 0);
+	assert_string_equal(json_string_value(sl__ypath_json(j, "columns.n.max")), "Inf");
+	json_decref(j);
+	schema_free(sc);
+	tu_write(path, "columns:\n  n: {max: .nan}\n");
+	assert_int_equal(schema_load_file(path, SCHEMA_ERROR, &sc), SL_EPARSE);
+	assert_non_null(strstr(sl_errmsg(), "s.yaml:2:12: columns.n.max: a bound cannot be NaN"));
+	free(path);
+	tu_rmdir(dir);
+}
+
+static void test_resources(void **state)
+{
+	spec *s = parse("params: {n: 8}\nsteps:\n"
+			"  a:\n    run: echo\n    resources: {cpus: 4, memory: 512M, time: 90, gpus: 1}\n"
+			"  b:\n    run: echo\n    resources: {cpus: \"${params.n}\", memory: 1.5GiB, time: 30m}\n"
+			"  c:\n    run: echo\n    resources: {memory: 4G, time: \"1:30:00\"}\n"
+			"  d:\n    run: echo\n    resources: {time: 2h, memory: 100KB}\n"
+			"  e:\n    run: echo\n    resources: {time: 1d}\n"
+			"  f:\n    run: echo\n");
+
+	(void)state;
+	assert_int_equal(s->steps[0].resources.cpus, 4);
+	assert_true(s->steps[0].resources.memory == 512ull << 20);
+	assert_true(s->steps[0].resources.time == 90);
+	assert_int_equal(s->steps[0].resources.gpus, 1);
+	assert_int_equal(s->steps[1].resources.cpus, 8);
+	assert_true(s->steps[1].resources.memory == 3ull << 29);
+	assert_true(s->steps[1].resources.time == 1800);
+	assert_true(s->steps[2].resources.memory == 4ull << 30);
+	assert_true(s->steps[2].resources.time == 5400);
+	assert_true(s->steps[3].resources.time == 7200);
+	assert_true(s->steps[3].resources.memory == 100ull << 10);
+	assert_true(s->steps[4].resources.time == 86400);
+	assert_int_equal(s->steps[5].resources.cpus, 0); /* not set: the orchestrator's default */
+	assert_true(s->steps[5].resources.memory == 0 && s->steps[5].resources.time == 0);
+	/* What a step asks of the machine does not change what it makes. */
+	char *c1 = spec_step_canonical(s, 0), *c2 = spec_step_canonical(s, 5);
+	assert_string_equal(c1, c2);
+	sl__free(c1);
+	sl__free(c2);
+	spec_free(s);
+
+	expect("steps:\n  a:\n    run: x\n    resources: {cpu: 2}\n", "4:17",
+	       "unknown key 'cpu' in 'resources' (did you mean 'cpus'?)");
+	expect("steps:\n  a:\n    run: x\n    resources: {cpus: 0}\n", "4:23",
+	       "resources: 'cpus' must be a whole number from 1 to 4096, not 0");
+	expect("steps:\n  a:\n    run: x\n    resources: {cpus: 2.5}\n", "4:23", "not 2.5");
+	expect("steps:\n  a:\n    run: x\n    resources: {gpus: -1}\n", "4:23", "from 0 to 1024");
+	expect("steps:\n  a:\n    run: x\n    resources: {memory: 4096}\n", "4:25",
+	       "'memory' must be a size with a unit, such as 512M or 4G (K, M, G, T: powers of 1024), "
+	       "not 4096");
+	expect("steps:\n  a:\n    run: x\n    resources: {memory: 4X}\n", "4:25", "not '4X'");
+	expect("steps:\n  a:\n    run: x\n    resources: {memory: -1G}\n", "4:25", "not '-1G'");
+	expect("steps:\n  a:\n    run: x\n    resources: {time: soon}\n", "4:23",
+	       "'time' must be a duration above 0 and at most 366 days: seconds (90), 90s, 30m, 2h, 1d "
+	       "or H:MM:SS (1:30:00), not 'soon'");
+	expect("steps:\n  a:\n    run: x\n    resources: {time: 0}\n", "4:23", "not 0");
+	expect("steps:\n  a:\n    run: x\n    resources: {time: \"1:75:00\"}\n", "4:23", "not '1:75:00'");
+	expect("steps:\n  a:\n    run: x\n    resources: {time: 400d}\n", "4:23", "at most 366 days");
+	expect("steps:\n  a:\n    run: x\n    resources: [4]\n", "4:16", "'resources' must be a mapping");
+	expect("steps:\n  a:\n    run: x\n    resources: {cpus: [4]}\n", "4:23", "must be a scalar");
+}
+
+/* Where a with: value was written, for messages from a running step. */
+static void test_with_positions(void **state)
+{
+	const char *y = "steps:\n"
+			"  in:\n    run: echo\n    outputs: [data]\n"
+			"  prep:\n"
+			"    uses: wrangle\n"
+			"    inputs: {data: in.data}\n"
+			"    with:\n"
+			"      ops:\n"
+			"        - {op: impute, columns: [age, incme]}\n"
+			"        - {filter: \"age > ageX\"}\n"
+			"  last:\n    uses: split\n    inputs: {data: prep.data}\n";
+	spec *s = parse(y);
+	spec_pos pos;
+	char *m;
+
+	(void)state;
+	assert_int_equal(spec_with_pos(s, 1, "ops[0].columns[1]", &pos), 0);
+	assert_int_equal(pos.line, 10);
+	assert_int_equal(pos.col, 39);
+	assert_int_equal(spec_with_pos(s, 1, "with.ops[0].columns", &pos), 0);
+	assert_int_equal(pos.col, 33);
+	/* Not written (a default, a missing key): the nearest written value. */
+	assert_int_equal(spec_with_pos(s, 1, "ops[0].strategy", &pos), 0);
+	assert_int_equal(pos.line, 10);
+	assert_int_equal(pos.col, 11);
+	/* The block itself, and a step without with: its uses key. */
+	assert_int_equal(spec_with_pos(s, 1, "", &pos), 0);
+	assert_int_equal(pos.line, 8);
+	assert_int_equal(pos.col, 5);
+	assert_int_equal(spec_with_pos(s, 2, "method", &pos), 0);
+	assert_int_equal(pos.line, 13);
+	assert_int_equal(pos.col, 5);
+	assert_int_equal(spec_with_pos(s, 9, "", &pos), SL_EINVAL);
+
+	m = spec_locate_msg(s, 1, "with.ops[0].columns[1]: unknown column 'incme'; did you mean 'income'?");
+	assert_string_equal(m, "t.yaml:10:39: with.ops[0].columns[1]: unknown column 'incme'; did you "
+			       "mean 'income'?");
+	sl__free(m);
+	/* An expression's own position moves inside the value; a short form is found by its key. */
+	m = spec_locate_msg(s, 1, "with.ops[1].expr:1:7: unknown column 'ageX'; did you mean 'age'?");
+	assert_string_equal(m, "t.yaml:11:27: with.ops[1].filter: unknown column 'ageX'; did you mean "
+			       "'age'?");
+	sl__free(m);
+	m = spec_locate_msg(s, 1, "reading data: no such file");
+	assert_string_equal(m, "reading data: no such file");
+	sl__free(m);
+	assert_string_equal(spec_display_name(s), "t.yaml");
+	spec_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -843,6 +1104,11 @@ int main(void)
 		cmocka_unit_test(test_hostile_input),
 		cmocka_unit_test(test_alloc_failures),
 		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_indentation_errors),
+		cmocka_unit_test(test_nested_option_errors),
+		cmocka_unit_test(test_scalars_alike),
+		cmocka_unit_test(test_resources),
+		cmocka_unit_test(test_with_positions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

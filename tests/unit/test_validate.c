@@ -525,7 +525,8 @@ static void test_bad_input(void **state)
 	expect_bad(dir, data, NULL, "{\"schema\": \"missing.yaml\"}", "missing.yaml");
 	/* Options: caught before the step runs. */
 	expect_bad_option(dir, data, "{\"drift\": {\"psi\": 1}}",
-			  "with.drift.psi: unknown option 'psi' in drift of validate (its options: ");
+			  "with.drift.psi: unknown option 'psi' in drift of validate (did you mean "
+			  "'psi_threshold'?)");
 	expect_bad_option(dir, data, "{\"drift\": {\"ks_pvalue\": 3}}",
 			  "with.drift.ks_pvalue: option 'drift.ks_pvalue' of validate must be in [0, 1], "
 			  "not 3");
