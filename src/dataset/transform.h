@@ -84,6 +84,13 @@ char *transform_dump(const transform *tr, size_t *out_len);
 int transform_save(const transform *tr, const char *path);
 void transform_free(transform *tr); /* accepts NULL */
 
+/*
+ * The option names an operation's object may hold (space-separated; its
+ * learned fields included), or NULL for an unknown operation. The wrangle
+ * step's option schema must agree with it (a unit test checks).
+ */
+const char *transform_op_options(const char *op);
+
 /* The normalised op objects with their learned fields (borrowed). */
 const json_t *transform_ops(const transform *tr);
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "dataset/transform.h"
 #include "dataset/transform_int.h"
 
 /* The option each op's shorthand {OP: VALUE} sets. */
@@ -43,6 +44,13 @@ static bool key_allowed(int kind, const char *key)
 		s += l + (e ? 1 : 0);
 	}
 	return false;
+}
+
+const char *transform_op_options(const char *op)
+{
+	int kind = op ? tf_op_kind(op) : -1;
+
+	return kind < 0 ? NULL : op_keys[kind];
 }
 
 /* ---- normalising and fitting op objects (note 1) --------------------------------- */

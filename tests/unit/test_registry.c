@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dataset/transform.h"
 #include "pipeline/spec.h"
 #include "testutil.h"
 
@@ -102,11 +103,59 @@ static void test_defaults_parse(void **state)
 	}
 }
 
+/*
+ * wrangle's schema of operations (checked when the file is read) and the
+ * transform's own list (read when fitting) name the same options, but for
+ * the fields a transform learns, which a pipeline file does not write.
+ */
+static void test_wrangle_ops_match_the_transform(void **state)
+{
+	static const char *const learned[] = {"fill", "bounds", "scale", "categories", "vocabulary",
+					      "idf"};
+	const step_def *w = step_find("wrangle");
+	const step_opt *op = w->opts[0].item;
+	size_t n = 0;
+
+	(void)state;
+	assert_non_null(op);
+	assert_non_null(op->variants);
+	for (const step_variant *v = op->variants; v->name; v++, n++) {
+		char name[64], keys[512];
+		const char *have;
+		snprintf(name, sizeof name, "%.*s", (int)strcspn(v->name, "|"), v->name);
+		have = transform_op_options(name);
+		if (!have)
+			fail_msg("wrangle's op '%s' is not a transform operation", name);
+		/* Every schema field is a transform option. */
+		for (const step_opt *f = v->fields; f && f->name; f++) {
+			snprintf(keys, sizeof keys, " %s ", have);
+			char want[80];
+			snprintf(want, sizeof want, " %s ", f->name);
+			if (!strstr(keys, want))
+				fail_msg("op %s: the schema's '%s' is not an option of the transform (%s)", name,
+					 f->name, have);
+		}
+		/* Every transform option the user writes is in the schema. */
+		snprintf(keys, sizeof keys, "%s", have);
+		for (char *k = strtok(keys, " "); k; k = strtok(NULL, " ")) {
+			bool found = false, skip = false;
+			for (size_t q = 0; q < SL__ARRAY_LEN(learned); q++)
+				skip |= !strcmp(k, learned[q]);
+			for (const step_opt *f = v->fields; f && f->name && !found; f++)
+				found = !strcmp(f->name, k);
+			if (!found && !skip)
+				fail_msg("op %s: the transform's option '%s' is missing from the schema", name, k);
+		}
+	}
+	assert_int_equal(n, 15); /* every operation the transform knows */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_steps_are_well_formed),
 		cmocka_unit_test(test_defaults_parse),
+		cmocka_unit_test(test_wrangle_ops_match_the_transform),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
