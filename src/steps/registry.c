@@ -2,7 +2,7 @@
  * The table of built-in steps and the helpers run() functions use to read
  * their options, find their inputs and outputs and report metrics.
  *
- * The table is sorted by name at first use so `sluice help steps` lists it in
+ * The table is sorted by name at first use so `sluice steps` lists it in
  * order and lookup is a binary search; a new step is one line here.
  */
 #include <stdlib.h>

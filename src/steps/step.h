@@ -5,9 +5,12 @@
  *   name      "ingest.csv" (what `uses:` names)
  *   version   bumped whenever the step's output for the same input changes;
  *             it is part of the cache key, so old cache entries stop matching
- *   options   the `with:` schema: name, type, required, default, help. The spec
- *             parser rejects unknown and missing required options and values
- *             of the wrong type with FILE:LINE:COL before anything runs.
+ *   options   the `with:` schema (step_opt below): type, required, default,
+ *             help, and what the value may be: allowed values, a range, a
+ *             length, the shape of list items and nested mappings, rules
+ *             among options. The spec parser checks all of it, and the
+ *             step's check hook, with FILE:LINE:COL before anything runs;
+ *             run() reads its options without checking them again.
  *   inputs    named artifact inputs with their artifact type
  *   outputs   named artifact outputs with their artifact type
  *   run       does the work
@@ -22,6 +25,72 @@
  *
  * Adding a step: write src/steps/NAME.c defining `const step_def step_NAME`
  * and add it to the table in registry.c.
+ *
+ * An option table, for example a gradient-boosting trainer's (DESIGN.md's
+ * train.gbdt, evaluate and test in one, for the sake of the example):
+ *
+ *   static const step_opt nonneg = {.type = OPT_NUMBER, .range = "[0,)"};
+ *   static const step_opt cost_row = {.type = OPT_LIST, .item = &nonneg};
+ *   static const step_opt over_under[] = {
+ *       {.name = "over", .type = OPT_NUMBER, .required = true, .range = "[0,)",
+ *        .help = "cost of predicting one unit too high"},
+ *       {.name = "under", .type = OPT_NUMBER, .required = true, .range = "[0,)",
+ *        .help = "cost of predicting one unit too low"},
+ *       {.name = NULL},
+ *   };
+ *   static const step_opt cost_shapes[] = {        // chosen by the value's kind
+ *       {.type = OPT_LIST, .len = "[2,)", .item = &cost_row, .help = "a cost matrix"},
+ *       {.type = OPT_MAP, .fields = over_under, .help = "{over, under} unit costs"},
+ *       {.help = NULL},
+ *   };
+ *   static const step_opt rule_fields[] = {
+ *       {.name = "metric", .type = OPT_STRING, .required = true, .help = "the metric"},
+ *       {.name = "min", .type = OPT_NUMBER, .help = "lowest allowed"},
+ *       {.name = "max", .type = OPT_NUMBER, .help = "highest allowed"},
+ *       {.name = "vs", .type = OPT_STRING, .choices = "baseline champion", .help = "..."},
+ *       {.name = "min_delta", .type = OPT_NUMBER, .help = "absolute improvement"},
+ *       {.name = "min_ratio", .type = OPT_NUMBER, .range = "(0,)", .help = "relative"},
+ *       {.name = NULL},
+ *   };
+ *   static const step_rule rule_rules[] = {
+ *       {.kind = RULE_ANY_OF, .names = "min max vs"},
+ *       {.kind = RULE_EXCLUSIVE, .names = "min_delta min_ratio"},
+ *       {.kind = RULE_REQUIRES, .names = "vs", .when = "min_delta"},
+ *       {.kind = RULE_REQUIRES, .names = "vs", .when = "min_ratio"},
+ *       {.kind = RULE_END},
+ *   };
+ *   static const step_opt rule = {.type = OPT_MAP, .fields = rule_fields,
+ *                                 .rules = rule_rules, .help = "a rule"};
+ *   static const step_opt opts[] = {
+ *       {.name = "target", .type = OPT_STRING, .required = true, .len = "[1,)",
+ *        .help = "the column to predict"},
+ *       {.name = "objective", .type = OPT_STRING,
+ *        .choices = "regression binary multiclass", .help = "inferred when left out"},
+ *       {.name = "learning_rate", .type = OPT_NUMBER, .def = "0.3", .range = "(0,)",
+ *        .help = "shrinkage of each tree"},
+ *       {.name = "subsample", .type = OPT_NUMBER, .def = "1", .range = "(0, 1]",
+ *        .help = "share of rows each tree sees"},
+ *       {.name = "rounds", .type = OPT_INT, .def = "100", .range = "[1, 100000]",
+ *        .help = "trees"},
+ *       {.name = "cost", .type = OPT_ANY, .alts = cost_shapes, .help = "..."},
+ *       {.name = "rules", .type = OPT_LIST, .len = "[1,)", .item = &rule, .help = "..."},
+ *       {.name = NULL},
+ *   };
+ *   static const step_rule rules[] = {   // among the top-level options
+ *       {.kind = RULE_FORBIDS, .names = "subsample", .when = "objective=multiclass",
+ *        .why = "an example of a value-dependent rule"},
+ *       {.kind = RULE_END},
+ *   };
+ *   const step_def step_train_gbdt = {.name = "train.gbdt", .version = 1,
+ *       .summary = "...", .opts = opts, .rules = rules, ...};
+ *
+ * `learning_rate: 0` is then "FILE:LINE:COL: option 'learning_rate' of
+ * train.gbdt must be above 0, not 0", `objective: multi` suggests
+ * multiclass, `rules[1].min_delta` without `vs` is named at its key, and
+ * `sluice steps train.gbdt` lists every constraint. A search space (tune's
+ * `search`) is an OPT_MAP whose .item is a mapping with fields values, low,
+ * high, log, int and the rules ONE_OF "values low", REQUIRES high when low.
+ * tests/unit/test_opts.c checks a table of this shape.
  */
 #ifndef SLUICE_STEP_H
 #define SLUICE_STEP_H
