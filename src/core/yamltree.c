@@ -290,6 +290,10 @@ int sl__yaml_resolve(const char *text, sl__ynode *out)
 	int r;
 
 	out->kind = SL__Y_STR;
+	/* Most scalars are names and commands: no null, bool or number starts
+	 * with anything but these, so the rest are strings at once. */
+	if (*text && !strchr("~nNtTfF0123456789+-.", *text))
+		return 0;
 	if (is_null_text(text)) {
 		out->kind = SL__Y_NULL;
 		return 0;
@@ -1119,7 +1123,15 @@ int sl__ypath_key(sl__buf *b, const char *key)
 
 int sl__ypath_index(sl__buf *b, size_t i)
 {
-	return sl__buf_printf(b, "[%zu]", i);
+	char tmp[24], *p = tmp + sizeof tmp;
+
+	/* By hand: this runs for every item converted with positions. */
+	*--p = ']';
+	do
+		*--p = (char)('0' + i % 10);
+	while ((i /= 10) != 0);
+	*--p = '[';
+	return sl__buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 /*

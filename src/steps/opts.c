@@ -342,7 +342,7 @@ static json_t *as_text(const vctx *c, const json_t *v)
 
 static int check_value(vctx *c, const step_opt *o, json_t **v);
 static int check_map(vctx *c, const step_opt *fields, const step_rule *rules, json_t *m,
-		     const char *skip, const char *what);
+		     const char *tag);
 static int check_variant(vctx *c, const step_opt *o, json_t *m);
 
 static int wrong_type(vctx *c, const step_opt *o, const json_t *v)
@@ -683,7 +683,7 @@ static int check_value(vctx *c, const step_opt *o, json_t **v)
 		if (o->variants)
 			return check_variant(c, o, j);
 		if (o->fields)
-			return check_map(c, o->fields, o->rules, j, NULL, NULL);
+			return check_map(c, o->fields, o->rules, j, NULL);
 		if (o->item) {
 			const char *key;
 			json_t *x;
@@ -893,14 +893,28 @@ static void field_list(const step_opt *fields, char *buf, size_t size)
 					 f->name);
 }
 
-static int unknown_key(vctx *c, const step_opt *fields, const char *key, const char *what)
+/*
+ * An unknown key of mapping m (at the current path), named with the mapping:
+ * "for STEP" at the top, "in PATH of STEP" below, "in op NAME (PATH) of
+ * STEP" for a tagged mapping. Formatted only here, off the common path.
+ */
+static int unknown_key(vctx *c, const step_opt *fields, const char *key, const json_t *m,
+		       const char *tag)
 {
 	const char *names[128];
 	size_t n = 0;
-	char dym[300], list[600];
-	size_t mark = push_key(c, key);
+	char dym[300], list[600], what[400];
+	const char *tv = tag ? json_string_value(json_object_get(m, tag)) : NULL;
+	size_t mark;
 	int rc;
 
+	if (tv)
+		snprintf(what, sizeof what, "in %s %s (%s) of %s", tag, tv, cpath(c), c->def->name);
+	else if (c->path.len)
+		snprintf(what, sizeof what, "in %s of %s", cpath(c), c->def->name);
+	else
+		snprintf(what, sizeof what, "for %s", c->def->name);
+	mark = push_key(c, key);
 	for (const step_opt *f = fields; f && f->name && n < SL__ARRAY_LEN(names); f++)
 		names[n++] = f->name;
 	sl__did_you_mean(dym, sizeof dym, key, names, n);
@@ -956,9 +970,7 @@ static int check_variant(vctx *c, const step_opt *o, json_t *m)
 	choice_list cl;
 	char dym[300];
 	sl__buf list;
-	char what[200];
 
-	variant_names(o->variants, &cl);
 	if (tv) {
 		size_t mark = push_key(c, tag);
 		if (!json_is_string(tv)) {
@@ -971,6 +983,7 @@ static int check_variant(vctx *c, const step_opt *o, json_t *m)
 		}
 		if (!(var = find_variant(o->variants, json_string_value(tv)))) {
 			int rc;
+			variant_names(o->variants, &cl);
 			sl__buf_init(&list, 0);
 			choices_words(&cl, &list);
 			sl__did_you_mean(dym, sizeof dym, json_string_value(tv), cl.names, cl.n);
@@ -982,9 +995,7 @@ static int check_variant(vctx *c, const step_opt *o, json_t *m)
 			return rc;
 		}
 		pop(c, mark);
-		snprintf(what, sizeof what, "in %s %s (%s) of %s", tag, json_string_value(tv),
-			 cpath(c), c->def->name);
-		return check_map(c, var->fields, var->rules, m, tag, what);
+		return check_map(c, var->fields, var->rules, m, tag);
 	}
 	/* The short form {NAME: VALUE}. */
 	if (json_object_size(m) == 1) {
@@ -1018,6 +1029,7 @@ static int check_variant(vctx *c, const step_opt *o, json_t *m)
 		if (!var) {
 			size_t mark = push_key(c, key);
 			int rc;
+			variant_names(o->variants, &cl);
 			sl__did_you_mean(dym, sizeof dym, key, cl.names, cl.n);
 			sl__buf_init(&list, 0);
 			choices_words(&cl, &list);
@@ -1034,23 +1046,17 @@ static int check_variant(vctx *c, const step_opt *o, json_t *m)
 
 /*
  * Checks mapping m against fields and rules (steps 1-3 of the file
- * comment). what names the mapping in unknown-option messages.
+ * comment). tag, for a tagged mapping, is the key naming its variant: not
+ * a field, and named in messages.
  */
 static int check_map(vctx *c, const step_opt *fields, const step_rule *rules, json_t *m,
-		     const char *skip, const char *what)
+		     const char *tag)
 {
-	char whatbuf[300], subj[400];
+	char subj[400];
 	void *it;
 
 	if (c->rc)
 		return c->rc;
-	if (!what) {
-		if (c->path.len)
-			snprintf(whatbuf, sizeof whatbuf, "in %s of %s", cpath(c), c->def->name);
-		else
-			snprintf(whatbuf, sizeof whatbuf, "for %s", c->def->name);
-		what = whatbuf;
-	}
 	for (it = json_object_iter(m); it; it = json_object_iter_next(m, it)) {
 		const char *key = json_object_iter_key(it);
 		json_t *x = json_object_iter_value(it), *nv;
@@ -1058,9 +1064,9 @@ static int check_map(vctx *c, const step_opt *fields, const step_rule *rules, js
 		size_t mark;
 
 		if (!f) {
-			if (skip && !strcmp(key, skip))
+			if (tag && !strcmp(key, tag))
 				continue;
-			return unknown_key(c, fields, key, what);
+			return unknown_key(c, fields, key, m, tag);
 		}
 		mark = push_key(c, key);
 		nv = json_incref(x);
@@ -1167,7 +1173,7 @@ int step_opts_check(const step_def *def, json_t *with, const sl__ypmap *src,
 	c.src = src;
 	c.pb = pb;
 	sl__buf_init(&c.path, 4096);
-	if (check_map(&c, def->opts, def->rules, with, NULL, NULL))
+	if (check_map(&c, def->opts, def->rules, with, NULL))
 		goto out;
 	/* An explicit null means "not set": the default applies. */
 	json_object_foreach_safe (with, tmp, key, v)
