@@ -149,9 +149,7 @@ int api_settings_parse(const char *text, size_t len, const char *name, const cha
 		       const char *state, api_settings *out)
 {
 	sl__yaml_opts yo;
-	sl__ydoc *d = NULL;
 	sl__ypmap *pm = NULL;
-	sl__yjson o;
 	json_t *cfg = NULL;
 	int rc;
 
@@ -159,25 +157,11 @@ int api_settings_parse(const char *text, size_t len, const char *name, const cha
 	memset(&yo, 0, sizeof yo);
 	yo.name = name;
 	yo.code = SL_EINVAL;
-	if ((rc = sl__yaml_parse(text, len, &yo, &d)))
+	if ((rc = sl__yaml_parse_json(text, len, &yo, 0, &cfg, &pm)))
 		return rc;
-	if ((rc = sl__ypmap_new(&pm))) {
-		sl__ydoc_free(d);
-		return rc;
-	}
-	memset(&o, 0, sizeof o);
-	o.pmap = pm;
-	if (!sl__ydoc_root(d))
-		cfg = json_object(); /* an empty file: every default */
-	else if (sl__yaml_json(d, sl__ydoc_root(d), &o, &cfg))
-		rc = sl__ydoc_raise(d);
-	if (!rc && !cfg)
-		rc = sl__err(SL_ENOMEM, "out of memory");
-	if (!rc)
-		rc = read_json(cfg, pm, name, root, state, out);
+	rc = read_json(cfg, pm, name, root, state, out);
 	json_decref(cfg);
 	sl__ypmap_free(pm);
-	sl__ydoc_free(d);
 	if (rc) {
 		sl__free(out->store_url);
 		out->store_url = NULL;

@@ -1447,22 +1447,15 @@ int sl__yaml_json(sl__ydoc *d, const sl__ynode *n, const sl__yjson *o, json_t **
 	return rc;
 }
 
-int sl__yaml_load_json(const char *path, unsigned flags, json_t **out_json, sl__ypmap **out_pmap)
+/* Converts d's whole document (an empty object when it has none). */
+static int doc_json(sl__ydoc *d, unsigned flags, json_t **out_json, sl__ypmap **out_pmap)
 {
-	sl__ydoc *d = NULL;
 	sl__ypmap *pm = NULL;
 	sl__yjson o;
-	int rc;
+	int rc = 0;
 
-	*out_json = NULL;
-	if (out_pmap)
-		*out_pmap = NULL;
-	if ((rc = sl__yaml_load_file(path, NULL, &d)))
+	if (out_pmap && (rc = sl__ypmap_new(&pm)))
 		return rc;
-	if (out_pmap && (rc = sl__ypmap_new(&pm))) {
-		sl__ydoc_free(d);
-		return rc;
-	}
 	memset(&o, 0, sizeof o);
 	o.flags = flags;
 	o.pmap = pm;
@@ -1470,7 +1463,6 @@ int sl__yaml_load_json(const char *path, unsigned flags, json_t **out_json, sl__
 		rc = (*out_json = json_object()) ? 0 : sl__err(SL_ENOMEM, "out of memory");
 	else if (sl__yaml_json(d, d->root, &o, out_json))
 		rc = sl__ydoc_raise(d);
-	sl__ydoc_free(d);
 	if (rc) {
 		sl__ypmap_free(pm);
 		return rc;
@@ -1478,4 +1470,35 @@ int sl__yaml_load_json(const char *path, unsigned flags, json_t **out_json, sl__
 	if (out_pmap)
 		*out_pmap = pm;
 	return 0;
+}
+
+int sl__yaml_parse_json(const char *text, size_t len, const sl__yaml_opts *opts, unsigned flags,
+			json_t **out_json, sl__ypmap **out_pmap)
+{
+	sl__ydoc *d = NULL;
+	int rc;
+
+	*out_json = NULL;
+	if (out_pmap)
+		*out_pmap = NULL;
+	if ((rc = sl__yaml_parse(text, len, opts, &d)))
+		return rc;
+	rc = doc_json(d, flags, out_json, out_pmap);
+	sl__ydoc_free(d);
+	return rc;
+}
+
+int sl__yaml_load_json(const char *path, unsigned flags, json_t **out_json, sl__ypmap **out_pmap)
+{
+	sl__ydoc *d = NULL;
+	int rc;
+
+	*out_json = NULL;
+	if (out_pmap)
+		*out_pmap = NULL;
+	if ((rc = sl__yaml_load_file(path, NULL, &d)))
+		return rc;
+	rc = doc_json(d, flags, out_json, out_pmap);
+	sl__ydoc_free(d);
+	return rc;
 }

@@ -266,11 +266,16 @@ typedef struct sl__yjson {
 int sl__yaml_json(sl__ydoc *d, const sl__ynode *n, const sl__yjson *o, json_t **out);
 
 /*
- * Loads a configuration file (sluice.yaml, canvas.yaml) as JSON in one
- * call: *out_json (an empty object for an empty file) and, when out_pmap
- * is not NULL, the positions. flags as for sl__yaml_json. Errors are
- * "FILE:LINE:COL: ..." with code SL_EPARSE.
+ * Parses text as JSON in one call, for files read as a whole (sluice.yaml,
+ * canvas.yaml, schemas): *out_json (an empty object for an empty document)
+ * and, when out_pmap is not NULL, the positions. opts as for
+ * sl__yaml_parse, flags as for sl__yaml_json. Errors are "NAME:LINE:COL:
+ * ..." with opts' code (SL_EPARSE by default); *out_json and *out_pmap are
+ * NULL then. The caller owns both.
  */
+int sl__yaml_parse_json(const char *text, size_t len, const sl__yaml_opts *opts, unsigned flags,
+			json_t **out_json, sl__ypmap **out_pmap);
+/* The same for a file (canvas.yaml's load path); NAME is path. */
 int sl__yaml_load_json(const char *path, unsigned flags, json_t **out_json, sl__ypmap **out_pmap);
 
 /* "a mapping", "a sequence", "a string", "an integer", "a number", "a boolean",

@@ -436,53 +436,36 @@ fail:
 	return rc;
 }
 
-/* Parses the tree of a loaded file; errors are placed through the positions. */
-static int from_doc(sl__ydoc *d, schema_sev def, schema **out)
+/* Reads a loaded file's JSON; its errors are placed through the positions. */
+static int from_json_at(const json_t *j, const sl__ypmap *pm, const char *name, schema_sev def,
+			schema **out)
 {
-	sl__ypmap *pm = NULL;
-	sl__yjson o;
 	sl__yloc loc;
-	json_t *j = NULL;
-	int rc;
+	int rc = schema_from_json(j, def, out);
 
-	if ((rc = sl__ypmap_new(&pm)))
-		return rc;
-	memset(&o, 0, sizeof o);
-	/* .inf and -.inf become "Inf" and "-Inf", which bounds accept. */
-	o.flags = SL__YJSON_NONFINITE_TEXT;
-	o.pmap = pm;
-	if (!sl__ydoc_root(d))
-		j = json_object();
-	else if (sl__yaml_json(d, sl__ydoc_root(d), &o, &j))
-		rc = sl__ydoc_raise(d);
-	if (!rc && !j)
-		rc = sl__err(SL_ENOMEM, "out of memory");
-	if (!rc) {
-		rc = schema_from_json(j, def, out);
-		if (rc == SL_EPARSE && sl__ypmap_find(pm, err_path, &loc) >= 0) {
-			char msg[SL__ERRMSG_MAX];
-			snprintf(msg, sizeof msg, "%s", sl_errmsg());
-			sl__yaml_err_at(rc, sl__ydoc_name(d), err_at_key && loc.key.line ? loc.key : loc.pos,
-					"%s", msg);
-		} else if (rc) {
-			sl__err_prefix(rc, "%s", sl__ydoc_name(d));
-		}
+	if (rc == SL_EPARSE && sl__ypmap_find(pm, err_path, &loc) >= 0) {
+		char msg[SL__ERRMSG_MAX];
+		snprintf(msg, sizeof msg, "%s", sl_errmsg());
+		sl__yaml_err_at(rc, name, err_at_key && loc.key.line ? loc.key : loc.pos, "%s", msg);
+	} else if (rc) {
+		sl__err_prefix(rc, "%s", name);
 	}
-	json_decref(j);
-	sl__ypmap_free(pm);
 	return rc;
 }
 
 int schema_load_file(const char *path, schema_sev def, schema **out)
 {
-	sl__ydoc *d = NULL;
+	sl__ypmap *pm = NULL;
+	json_t *j = NULL;
 	int rc;
 
 	*out = NULL;
-	if ((rc = sl__yaml_load_file(path, NULL, &d)))
+	/* .inf and -.inf become "Inf" and "-Inf", which bounds accept. */
+	if ((rc = sl__yaml_load_json(path, SL__YJSON_NONFINITE_TEXT, &j, &pm)))
 		return rc; /* already "FILE:LINE:COL: ..." */
-	rc = from_doc(d, def, out);
-	sl__ydoc_free(d);
+	rc = from_json_at(j, pm, path, def, out);
+	json_decref(j);
+	sl__ypmap_free(pm);
 	return rc;
 }
 
@@ -490,16 +473,18 @@ int schema_parse_yaml(const char *text, size_t len, const char *name, schema_sev
 		      schema **out)
 {
 	sl__yaml_opts yo;
-	sl__ydoc *d = NULL;
+	sl__ypmap *pm = NULL;
+	json_t *j = NULL;
 	int rc;
 
 	*out = NULL;
 	memset(&yo, 0, sizeof yo);
 	yo.name = name ? name : "<schema>";
-	if ((rc = sl__yaml_parse(text, len, &yo, &d)))
+	if ((rc = sl__yaml_parse_json(text, len, &yo, SL__YJSON_NONFINITE_TEXT, &j, &pm)))
 		return rc;
-	rc = from_doc(d, def, out);
-	sl__ydoc_free(d);
+	rc = from_json_at(j, pm, yo.name, def, out);
+	json_decref(j);
+	sl__ypmap_free(pm);
 	return rc;
 }
 

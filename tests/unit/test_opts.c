@@ -19,26 +19,14 @@
  * them). Returns the checker's code; *out (may be NULL) gets the result. */
 static int check_yaml(const step_def *def, const char *yaml, step_problem *pb, json_t **out)
 {
-	sl__yaml_opts yo;
-	sl__ydoc *d = NULL;
 	sl__ypmap *pm = NULL;
-	sl__yjson o;
 	json_t *with = NULL;
 	int rc;
 
-	memset(&yo, 0, sizeof yo);
-	if (sl__yaml_parse(yaml, strlen(yaml), &yo, &d))
+	if (sl__yaml_parse_json(yaml, strlen(yaml), NULL, 0, &with, &pm))
 		fail_msg("bad YAML in test: %s", sl_errmsg());
-	assert_int_equal(sl__ypmap_new(&pm), 0);
-	memset(&o, 0, sizeof o);
-	o.pmap = pm;
-	if (!sl__ydoc_root(d))
-		with = json_object();
-	else if (sl__yaml_json(d, sl__ydoc_root(d), &o, &with))
-		fail_msg("bad YAML in test: %s", sl__ydoc_errmsg(d));
 	rc = step_opts_check(def, with, pm, NULL, 0, pb);
 	sl__ypmap_free(pm);
-	sl__ydoc_free(d);
 	if (out)
 		*out = with;
 	else
