@@ -940,108 +940,100 @@ static const step_variant *find_variant(const step_variant *vs, const char *name
 	return NULL;
 }
 
-static int variant_names(const step_variant *vs, choice_list *cl)
+/* Every variant's name and aliases, as a choice list (for messages). */
+static void variant_names(const step_variant *vs, choice_list *cl)
 {
+	char all[sizeof cl->buf];
 	size_t used = 0;
 
-	cl->n = 0;
-	for (const step_variant *v = vs; v->name && cl->n < MAX_CHOICES; v++) {
-		size_t l = strlen(v->name);
-		if (used + l + 2 > sizeof cl->buf)
-			break;
-		used += (size_t)snprintf(cl->buf + used, sizeof cl->buf - used, "%s ", v->name);
-	}
-	if (used)
-		cl->buf[used - 1] = '\0';
-	{
-		char tmp[1024];
-		snprintf(tmp, sizeof tmp, "%s", cl->buf);
-		choices_split(tmp, cl);
-	}
-	return 0;
+	all[0] = '\0';
+	for (const step_variant *v = vs; v->name && used < sizeof all; v++)
+		used += (size_t)snprintf(all + used, sizeof all - used, "%s%s", used ? " " : "",
+					 v->name);
+	choices_split(all, cl);
 }
 
-/* A tagged mapping: picks its variant, then checks it as a mapping. */
+/* "unknown op 'x'; did you mean 'y'? (one of a, b or c)" at the current path. */
+static int unknown_variant(vctx *c, const step_opt *o, const char *name, bool at_key)
+{
+	choice_list cl;
+	char dym[300];
+	sl__buf list;
+	int rc;
+
+	variant_names(o->variants, &cl);
+	sl__did_you_mean(dym, sizeof dym, name, cl.names, cl.n);
+	sl__buf_init(&list, 0);
+	choices_words(&cl, &list);
+	rc = problem(c, at_key, "unknown %s '%.100s'%s%s (one of %s)", o->tag, name, dym[0] ? "; " : "",
+		     dym, list.data ? list.data : "");
+	sl__buf_free(&list);
+	return rc;
+}
+
+/*
+ * A tagged mapping: {TAG: NAME, ...} or the short form {NAME: VALUE}
+ * picks its variant, which is then checked as a mapping.
+ */
 static int check_variant(vctx *c, const step_opt *o, json_t *m)
 {
 	const char *tag = o->tag;
 	const json_t *tv = json_object_get(m, tag);
-	const step_variant *var = NULL;
-	choice_list cl;
-	char dym[300];
-	sl__buf list;
+	const step_variant *var;
+	size_t mark;
+	int rc;
 
 	if (tv) {
-		size_t mark = push_key(c, tag);
-		if (!json_is_string(tv)) {
-			pop(c, mark);
-			mark = push_key(c, tag);
-			int rc = problem(c, false, "'%s' must name %s, not %s", tag,
-					 o->help ? o->help : "a variant", sl__json_kind(tv));
-			pop(c, mark);
-			return rc;
-		}
-		if (!(var = find_variant(o->variants, json_string_value(tv)))) {
-			int rc;
-			variant_names(o->variants, &cl);
-			sl__buf_init(&list, 0);
-			choices_words(&cl, &list);
-			sl__did_you_mean(dym, sizeof dym, json_string_value(tv), cl.names, cl.n);
-			rc = problem(c, false, "unknown %s '%.100s'%s%s%s (one of %s)", tag,
-				     json_string_value(tv), dym[0] ? "; " : "", dym, "",
-				     list.data ? list.data : "");
-			sl__buf_free(&list);
-			pop(c, mark);
-			return rc;
-		}
+		var = json_is_string(tv) ? find_variant(o->variants, json_string_value(tv)) : NULL;
+		if (var)
+			return check_map(c, var->fields, var->rules, m, tag);
+		mark = push_key(c, tag);
+		if (!json_is_string(tv))
+			rc = problem(c, false, "'%s' must name %s, not %s", tag,
+				     o->help ? o->help : "a variant", sl__json_kind(tv));
+		else
+			rc = unknown_variant(c, o, json_string_value(tv), false);
 		pop(c, mark);
-		return check_map(c, var->fields, var->rules, m, tag);
+		return rc;
 	}
-	/* The short form {NAME: VALUE}. */
 	if (json_object_size(m) == 1) {
 		void *it = json_object_iter(m);
 		const char *key = json_object_iter_key(it);
-		var = find_variant(o->variants, key);
-		if (var && var->shorthand) {
-			const step_opt *f = find_field(var->fields, var->shorthand);
-			json_t *x = json_object_iter_value(it), *nv = json_incref(x);
-			size_t mark = push_key(c, key);
-			if (!c->rc && f && (check_value(c, f, &nv) || (json_is_null(nv) && f->required))) {
-				if (!c->rc)
-					problem(c, false, "%s %s needs a value (%s)", tag, key,
-						f->help ? f->help : type_words(f->type));
-				json_decref(nv);
-				return c->rc;
-			}
-			if (nv != x && json_object_iter_set_new(m, it, nv))
-				return oom(c);
-			if (nv == x)
-				json_decref(nv);
-			pop(c, mark);
-			/* The shorthand sets one option; the others must not be required. */
-			for (const step_opt *g = var->fields; g && g->name; g++)
-				if (g->required && g != f)
-					return problem(c, false, "%s %s needs option '%s' (%s); use the "
-								 "long form {%s: %s, ...}",
-						       tag, key, g->name, g->help ? g->help : "", tag, key);
-			return 0;
-		}
-		if (!var) {
-			size_t mark = push_key(c, key);
-			int rc;
-			variant_names(o->variants, &cl);
-			sl__did_you_mean(dym, sizeof dym, key, cl.names, cl.n);
-			sl__buf_init(&list, 0);
-			choices_words(&cl, &list);
-			rc = problem(c, true, "unknown %s '%.100s'%s%s (one of %s)", tag, key,
-				     dym[0] ? "; " : "", dym, list.data ? list.data : "");
-			sl__buf_free(&list);
+		json_t *x = json_object_iter_value(it), *nv;
+		const step_opt *f;
+
+		mark = push_key(c, key);
+		if (!(var = find_variant(o->variants, key)) || !var->shorthand) {
+			rc = var ? problem(c, true, "%s %s has no short form; write {%s: %s, ...}", tag, key,
+					   tag, key)
+				 : unknown_variant(c, o, key, true);
 			pop(c, mark);
 			return rc;
 		}
+		/* The short form sets the variant's main option. */
+		f = find_field(var->fields, var->shorthand);
+		nv = json_incref(x);
+		if (check_value(c, f, &nv) ||
+		    (json_is_null(nv) && problem(c, false, "%s %s needs a value (%s)", tag, key,
+						  f->help ? f->help : type_words(f->type)))) {
+			json_decref(nv);
+			return c->rc;
+		}
+		if (nv != x && json_object_iter_set_new(m, it, nv))
+			return oom(c);
+		if (nv == x)
+			json_decref(nv);
+		pop(c, mark);
+		/* Any other required option needs the long form. */
+		for (const step_opt *g = var->fields; g && g->name; g++)
+			if (g->required && g != f)
+				return problem(c, false, "%s %s needs option '%s' (%s); use the long form "
+							 "{%s: %s, %s: ...}",
+					       tag, key, g->name, g->help ? g->help : "", tag, key, g->name);
+		return 0;
 	}
-	return problem(c, false, "missing '%s' (which %s: {%s: NAME, ...})", tag,
-		       o->help ? o->help : "variant", tag);
+	return problem(c, false, "missing '%s': name %s as {%s: NAME, ...}", tag,
+		       o->help ? o->help : "the variant", tag);
 }
 
 /*
