@@ -663,14 +663,6 @@ static void test_topological_order(void **state)
 	spec_free(s);
 }
 
-static double now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* A chain of n steps, written last step first so ordering has work to do. */
 static char *chain(size_t n, bool cycle)
 {
