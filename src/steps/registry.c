@@ -17,6 +17,7 @@ extern const step_def step_ingest_sql;
 extern const step_def step_label;
 extern const step_def step_split;
 extern const step_def step_train_forecast;
+extern const step_def step_train_iforest;
 extern const step_def step_train_linear;
 extern const step_def step_train_logistic;
 extern const step_def step_train_naive_bayes;
@@ -31,6 +32,7 @@ static const step_def *registry[] = {
 	&step_label,
 	&step_split,
 	&step_train_forecast,
+	&step_train_iforest,
 	&step_train_linear,
 	&step_train_logistic,
 	&step_train_naive_bayes,
