@@ -79,16 +79,17 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int ml_baseline_fit(const ml_frame *fr, const char *strategy, ml_model **out)
+/* A baseline of sig's task (sig is copied) predicting values (n_outputs). */
+static int baseline_new(const ml_signature *sig_src, const double *values, const char *strategy,
+			ml_model **out)
 {
 	ml_signature sig = {0};
-	size_t k, n = fr->n;
 	baseline *b = NULL;
-	json_t *params;
+	size_t k;
 	int rc;
 
 	*out = NULL;
-	if ((rc = ml_signature_copy(&sig, &fr->sig)))
+	if ((rc = ml_signature_copy(&sig, sig_src)))
 		return rc;
 	k = sig.n_outputs;
 	b = sl__calloc(1, sizeof *b);
@@ -98,48 +99,163 @@ int ml_baseline_fit(const ml_frame *fr, const char *strategy, ml_model **out)
 		rc = sl__err(SL_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (ml_task_is_classifier(sig.task)) {
-		strategy = "prior";
-		for (size_t i = 0; i < n; i++)
-			b->own[(size_t)fr->y[i]] += 1.0 / (double)n;
-	} else if (sig.task == ML_ANOMALY) {
-		strategy = "constant";
-		b->own[0] = 0.5;
-	} else if (sig.task == ML_REGRESSION) {
-		if (!strategy)
-			strategy = "mean";
-		if (!strcmp(strategy, "median")) {
-			double *s = sl__malloc((n ? n : 1) * sizeof *s);
-			if (!s) {
-				rc = sl__err(SL_ENOMEM, "out of memory");
-				goto fail;
-			}
-			memcpy(s, fr->y, n * sizeof *s);
-			qsort(s, n, sizeof *s, cmp_double);
-			b->own[0] = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-			sl__free(s);
-		} else if (!strcmp(strategy, "mean")) {
-			long double sum = 0;
-			for (size_t i = 0; i < n; i++)
-				sum += fr->y[i];
-			b->own[0] = (double)(sum / (long double)n);
-		} else {
-			rc = sl__err(SL_EINVAL, "baseline strategy '%s': use mean or median", strategy);
-			goto fail;
-		}
-	} else {
-		rc = sl__err(SL_EUNSUP, "no input-free baseline for a %s model",
-			     ml_task_name(sig.task));
-		goto fail;
-	}
+	memcpy(b->own, values, k * sizeof *values);
 	b->values = b->own;
-	params = json_pack("{s:s}", "strategy", strategy);
-	if ((rc = ml_model_new(&ml_baseline_ops, &sig, params, out)))
+	if ((rc = ml_model_new(&ml_baseline_ops, &sig,
+			       json_pack("{s:s}", "strategy", strategy), out)))
 		goto fail;
 	(*out)->impl = b;
 	return 0;
 fail:
 	ml_signature_clear(&sig);
 	baseline_free(b);
+	return rc;
+}
+
+static double median_of(const double *y, size_t n, int *rc)
+{
+	double *s = sl__malloc((n ? n : 1) * sizeof *s), m;
+
+	if (!s) {
+		*rc = sl__err(SL_ENOMEM, "out of memory");
+		return NAN;
+	}
+	memcpy(s, y, n * sizeof *s);
+	qsort(s, n, sizeof *s, cmp_double);
+	m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	sl__free(s);
+	return m;
+}
+
+static double mean_of(const double *y, size_t n)
+{
+	long double sum = 0;
+
+	for (size_t i = 0; i < n; i++)
+		sum += y[i];
+	return (double)(sum / (long double)n);
+}
+
+int ml_baseline_fit(const ml_frame *fr, const char *strategy, ml_model **out)
+{
+	const ml_signature *sig = &fr->sig;
+	size_t k = sig->n_outputs, n = fr->n;
+	double *v;
+	int rc = 0;
+
+	*out = NULL;
+	v = sl__calloc(k ? k : 1, sizeof *v);
+	if (!v)
+		return sl__err(SL_ENOMEM, "out of memory");
+	if (ml_task_is_classifier(sig->task)) {
+		strategy = "prior";
+		for (size_t i = 0; i < n; i++)
+			v[(size_t)fr->y[i]] += 1.0 / (double)n;
+	} else if (sig->task == ML_ANOMALY) {
+		strategy = "constant";
+		v[0] = 0.5;
+	} else if (sig->task == ML_REGRESSION) {
+		if (!strategy)
+			strategy = "mean";
+		if (!strcmp(strategy, "median"))
+			v[0] = median_of(fr->y, n, &rc);
+		else if (!strcmp(strategy, "mean"))
+			v[0] = mean_of(fr->y, n);
+		else
+			rc = sl__err(SL_EINVAL, "baseline strategy '%s': use mean or median", strategy);
+	} else {
+		rc = sl__err(SL_EUNSUP, "no input-free baseline for a %s model",
+			     ml_task_name(sig->task));
+	}
+	if (!rc)
+		rc = baseline_new(sig, v, strategy, out);
+	sl__free(v);
+	return rc;
+}
+
+int ml_baseline_summary(const ml_frame *fr, json_t *info)
+{
+	const ml_signature *sig = &fr->sig;
+	size_t n = fr->n;
+	json_t *s = NULL;
+	int rc = 0;
+
+	if (!fr->y || n == 0)
+		return 0;
+	if (ml_task_is_classifier(sig->task)) {
+		size_t *c = sl__calloc(sig->n_classes, sizeof *c);
+		json_t *counts = json_array();
+		bool bad = !c || !counts;
+		for (size_t i = 0; !bad && i < n; i++)
+			c[(size_t)fr->y[i]]++;
+		for (size_t k = 0; !bad && k < sig->n_classes; k++)
+			bad = json_array_append_new(counts, json_integer((json_int_t)c[k])) != 0;
+		sl__free(c);
+		if (!bad)
+			s = json_pack("{s:I, s:o}", "rows", (json_int_t)n, "class_counts", counts);
+		else
+			json_decref(counts);
+	} else if (sig->task == ML_REGRESSION) {
+		double med = median_of(fr->y, n, &rc);
+		if (rc)
+			return rc;
+		s = json_pack("{s:I, s:f, s:f}", "rows", (json_int_t)n, "mean", mean_of(fr->y, n),
+			      "median", med);
+	} else {
+		return 0;
+	}
+	if (!s || json_object_set_new(info, "training_target", s) != 0)
+		return sl__err(SL_ENOMEM, "out of memory");
+	return 0;
+}
+
+int ml_baseline_for(const ml_model *m, const char *strategy, ml_model **out)
+{
+	const json_t *s = json_object_get(m->info, "training_target");
+	const ml_signature *sig = &m->sig;
+	double *v;
+	int rc = 0;
+
+	*out = NULL;
+	if (!json_is_object(s))
+		return SL_ENOENT;
+	v = sl__calloc(sig->n_outputs ? sig->n_outputs : 1, sizeof *v);
+	if (!v)
+		return sl__err(SL_ENOMEM, "out of memory");
+	if (ml_task_is_classifier(sig->task)) {
+		const json_t *c = json_object_get(s, "class_counts"), *e;
+		double total = 0;
+		size_t k;
+		strategy = "prior";
+		if (json_array_size(c) != sig->n_classes || sig->n_outputs != sig->n_classes)
+			rc = SL_ECORRUPT;
+		json_array_foreach(c, k, e) {
+			if (rc || !json_is_integer(e) || json_integer_value(e) < 0) {
+				rc = SL_ECORRUPT;
+				break;
+			}
+			v[k] = (double)json_integer_value(e);
+			total += v[k];
+		}
+		if (!rc && !(total > 0))
+			rc = SL_ECORRUPT;
+		for (k = 0; !rc && k < sig->n_classes; k++)
+			v[k] /= total;
+	} else if (sig->task == ML_REGRESSION) {
+		if (!strategy)
+			strategy = "mean";
+		if (strcmp(strategy, "mean") && strcmp(strategy, "median"))
+			rc = sl__err(SL_EINVAL, "baseline strategy '%s': use mean or median", strategy);
+		else if (!json_is_number(json_object_get(s, strategy)) ||
+			 !isfinite(v[0] = json_number_value(json_object_get(s, strategy))))
+			rc = SL_ECORRUPT;
+	} else {
+		rc = SL_ENOENT;
+	}
+	if (rc == SL_ECORRUPT)
+		rc = sl__err(SL_ECORRUPT, "the model's training_target summary is malformed");
+	if (!rc)
+		rc = baseline_new(sig, v, strategy, out);
+	sl__free(v);
 	return rc;
 }

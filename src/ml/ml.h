@@ -277,6 +277,21 @@ int ml_frame_apply(const ml_signature *sig, const ds_table *t, double **out_X, d
  * classifiers, the mean or median (strategy; NULL: mean) for regression.
  */
 int ml_baseline_fit(const ml_frame *fr, const char *strategy, ml_model **out);
+/*
+ * What a baseline needs of the training target, added to info as
+ * "training_target": {"rows", "class_counts": [per class]} for classifiers,
+ * {"rows", "mean", "median"} for regression; nothing for other tasks.
+ * train_finish records it in every trained model, because evaluation only
+ * has the model and its baseline must be fitted on the training rows.
+ */
+int ml_baseline_summary(const ml_frame *fr, json_t *info);
+/*
+ * The baseline of model m fitted on m's training rows, from its info's
+ * training_target: class priors, or the mean or median (strategy; NULL:
+ * mean). SL_ENOENT without a message when m carries no summary (or its
+ * task has none); SL_ECORRUPT when the summary is malformed.
+ */
+int ml_baseline_for(const ml_model *m, const char *strategy, ml_model **out);
 
 /* ---- metrics ------------------------------------------------------------ */
 

@@ -224,6 +224,10 @@ int train_finish(step_ctx *ctx, train_data *d, ml_model *m)
 	if (!rc && d->train.y && !(rc = ml_frame_matrix(&d->train, &X)))
 		rc = score(m, X, d->train.y, d->train.n, "train", scores);
 	sl__free(X);
+	/* evaluate's baseline must be fitted on the training rows, and it only
+	 * has the model: the training target travels in its info. */
+	if (!rc)
+		rc = ml_baseline_summary(&d->train, m->info);
 	if (rc) {
 		json_decref(scores);
 		ml_model_free(m);

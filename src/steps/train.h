@@ -54,8 +54,9 @@ void train_data_free(train_data *d); /* accepts a zeroed d */
  * rows, and records task-appropriate metrics as the step's metrics:
  * classifiers "<set>_accuracy", "<set>_logloss" and, binary, "<set>_auc";
  * regression "<set>_rmse", "<set>_mae", "<set>_r2"; set is train or valid.
- * Then writes m to the `model` output with a summary of it as the
- * artifact's metadata. Takes ownership of m.
+ * Then adds the training target's summary to m's info (for evaluate's
+ * baseline, ml_baseline_summary) and writes m to the `model` output with a
+ * summary of it as the artifact's metadata. Takes ownership of m.
  */
 int train_finish(step_ctx *ctx, train_data *d, ml_model *m);
 
