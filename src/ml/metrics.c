@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ml/ml.h"
 
@@ -155,4 +156,284 @@ double ml_metric_accuracy(const double *y, const double *p, size_t k, const doub
 		sw += W(w, i);
 	}
 	return sw > 0 ? (double)(hit / sw) : NAN;
+}
+
+/* ---- classification beyond the basics ----------------------------------------- */
+
+double ml_metric_brier(const double *y, const double *p, const double *w, size_t n)
+{
+	long double s = 0, sw = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		long double d = (long double)p[i] - (y[i] > 0.5 ? 1 : 0);
+		s += W(w, i) * d * d;
+		sw += W(w, i);
+	}
+	return sw > 0 ? (double)(s / sw) : NAN;
+}
+
+double ml_metric_mbrier(const double *y, const double *p, size_t k, const double *w, size_t n)
+{
+	long double s = 0, sw = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		long double r = 0;
+		for (size_t c = 0; c < k; c++) {
+			long double d = (long double)p[i * k + c] - ((double)c == y[i] ? 1 : 0);
+			r += d * d;
+		}
+		s += W(w, i) * r;
+		sw += W(w, i);
+	}
+	return sw > 0 ? (double)(s / sw) : NAN;
+}
+
+void ml_confusion(const double *y, const double *pred, size_t k, const double *w, size_t n,
+		  double *cm)
+{
+	memset(cm, 0, k * k * sizeof *cm);
+	for (size_t i = 0; i < n; i++) {
+		size_t a = (size_t)y[i], b = (size_t)pred[i];
+		if (a < k && b < k)
+			cm[a * k + b] += W(w, i);
+	}
+}
+
+void ml_class_prf(const double *cm, size_t k, size_t c, double *out_precision,
+		  double *out_recall, double *out_f1)
+{
+	double tp = cm[c * k + c], pred = 0, actual = 0, p, r;
+
+	for (size_t j = 0; j < k; j++) {
+		pred += cm[j * k + c];
+		actual += cm[c * k + j];
+	}
+	p = pred > 0 ? tp / pred : NAN;
+	r = actual > 0 ? tp / actual : NAN;
+	*out_precision = p;
+	*out_recall = r;
+	/* F1 as 2 tp / (2 tp + fp + fn): defined whenever the class occurs
+	 * among the actual or the predicted labels. */
+	*out_f1 = pred + actual > 0 ? 2 * tp / (pred + actual) : NAN;
+}
+
+double ml_metric_balanced_accuracy(const double *cm, size_t k)
+{
+	double sum = 0;
+	size_t seen = 0;
+
+	for (size_t c = 0; c < k; c++) {
+		double p, r, f;
+		ml_class_prf(cm, k, c, &p, &r, &f);
+		if (!isnan(r)) {
+			sum += r;
+			seen++;
+		}
+	}
+	return seen ? sum / (double)seen : NAN;
+}
+
+/* ---- ranking: curves, average precision, precision at k ------------------------ */
+
+void ml_ranking_free(ml_ranking *r)
+{
+	sl__free(r->threshold);
+	sl__free(r->tp);
+	sl__free(r->fp);
+	memset(r, 0, sizeof *r);
+}
+
+int ml_ranking_build(const double *y, const double *p, const double *w, size_t n,
+		     ml_ranking *out)
+{
+	scored *s = sl__malloc((n ? n : 1) * sizeof *s);
+	long double tp = 0, fp = 0;
+	size_t m = 0;
+
+	memset(out, 0, sizeof *out);
+	out->threshold = sl__malloc((n ? n : 1) * sizeof *out->threshold);
+	out->tp = sl__malloc((n ? n : 1) * sizeof *out->tp);
+	out->fp = sl__malloc((n ? n : 1) * sizeof *out->fp);
+	if (!s || !out->threshold || !out->tp || !out->fp) {
+		sl__free(s);
+		ml_ranking_free(out);
+		return sl__err(SL_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		s[i].p = p[i];
+		s[i].i = i;
+	}
+	qsort(s, n, sizeof *s, by_score);
+	/* Highest scores first: walk the ascending order backwards, one group
+	 * of equal scores at a time. */
+	for (size_t b = n; b > 0;) {
+		size_t a = b;
+		while (a > 0 && s[a - 1].p == s[b - 1].p) {
+			a--;
+			if (y[s[a].i] > 0.5)
+				tp += W(w, s[a].i);
+			else
+				fp += W(w, s[a].i);
+		}
+		out->threshold[m] = s[b - 1].p;
+		out->tp[m] = (double)tp;
+		out->fp[m] = (double)fp;
+		m++;
+		b = a;
+	}
+	out->n = m;
+	out->pos = (double)tp;
+	out->neg = (double)fp;
+	sl__free(s);
+	return 0;
+}
+
+/*
+ * Average precision as scikit-learn defines it: the sum over thresholds
+ * of (R_i - R_{i-1}) P_i, precision weighted by the recall it adds, with
+ * no interpolation. Ties form one threshold.
+ */
+double ml_ranking_average_precision(const ml_ranking *r)
+{
+	long double ap = 0, prev_recall = 0;
+
+	if (!(r->pos > 0))
+		return NAN;
+	for (size_t i = 0; i < r->n; i++) {
+		long double recall = r->tp[i] / (long double)r->pos;
+		long double precision = r->tp[i] / ((long double)r->tp[i] + r->fp[i]);
+		ap += (recall - prev_recall) * precision;
+		prev_recall = recall;
+	}
+	return (double)ap;
+}
+
+double ml_metric_average_precision(const double *y, const double *p, const double *w, size_t n)
+{
+	ml_ranking r;
+	double ap;
+
+	if (ml_ranking_build(y, p, w, n, &r))
+		return NAN;
+	ap = ml_ranking_average_precision(&r);
+	ml_ranking_free(&r);
+	return ap;
+}
+
+/*
+ * Positives among the k highest-scored rows (weights ignored: k counts
+ * rows). Rows tied at the cut share the remaining places, each counting in
+ * proportion, which is the expectation over every order of the tied rows:
+ * a constant scorer gets exactly the base rate.
+ */
+double ml_ranking_hits_at(const ml_ranking *r, size_t k)
+{
+	double taken = 0, prev_tp = 0, prev_fp = 0;
+
+	for (size_t i = 0; i < r->n && taken < (double)k; i++) {
+		double gtp = r->tp[i] - prev_tp, gfp = r->fp[i] - prev_fp, g = gtp + gfp;
+		double room = (double)k - taken;
+		if (g <= room) {
+			taken += g;
+		} else {
+			return prev_tp + gtp * room / g;
+		}
+		prev_tp = r->tp[i];
+		prev_fp = r->fp[i];
+	}
+	return prev_tp;
+}
+
+/* ---- regression beyond the basics --------------------------------------------- */
+
+double ml_metric_mape(const double *y, const double *p, const double *w, size_t n,
+		      size_t *out_skipped)
+{
+	long double s = 0, sw = 0;
+	size_t skipped = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (y[i] == 0) {
+			skipped++;
+			continue;
+		}
+		s += W(w, i) * fabsl(((long double)y[i] - p[i]) / y[i]);
+		sw += W(w, i);
+	}
+	if (out_skipped)
+		*out_skipped = skipped;
+	return sw > 0 ? (double)(s / sw) : NAN;
+}
+
+double ml_metric_wape(const double *y, const double *p, const double *w, size_t n)
+{
+	long double err = 0, tot = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		err += W(w, i) * fabsl((long double)y[i] - p[i]);
+		tot += W(w, i) * fabsl((long double)y[i]);
+	}
+	return tot > 0 ? (double)(err / tot) : NAN;
+}
+
+/* ---- calibration ---------------------------------------------------------------- */
+
+/*
+ * Bin b holds edge[b] < p <= edge[b+1] (the first bin also p == 0), with
+ * edges b * (1 / bins) computed as numpy's linspace computes them: a
+ * probability on an edge lands in the bin below it, where scikit-learn's
+ * calibration_curve (searchsorted, side left) puts it.
+ */
+static size_t calib_bin(double p, size_t bins)
+{
+	double step = 1.0 / (double)bins;
+	size_t b = 0;
+
+	while (b + 1 < bins && p > (double)(b + 1) * step)
+		b++;
+	return b;
+}
+
+int ml_calibration(const double *hit, const double *conf, size_t n, size_t bins,
+		   ml_calib_bin *out)
+{
+	long double *sc = sl__calloc(2 * bins, sizeof *sc);
+	double step = 1.0 / (double)bins;
+
+	for (size_t b = 0; b < bins; b++) {
+		out[b].lo = (double)b * step;
+		out[b].hi = b + 1 == bins ? 1.0 : (double)(b + 1) * step;
+		out[b].count = 0;
+		out[b].mean_predicted = NAN;
+		out[b].fraction_positive = NAN;
+	}
+	if (!sc)
+		return sl__err(SL_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		size_t b = calib_bin(conf[i], bins);
+		out[b].count++;
+		sc[2 * b] += conf[i];
+		sc[2 * b + 1] += hit[i];
+	}
+	for (size_t b = 0; b < bins; b++)
+		if (out[b].count) {
+			out[b].mean_predicted = (double)(sc[2 * b] / out[b].count);
+			out[b].fraction_positive = (double)(sc[2 * b + 1] / out[b].count);
+		}
+	sl__free(sc);
+	return 0;
+}
+
+double ml_calibration_ece(const ml_calib_bin *bins, size_t n_bins)
+{
+	long double s = 0;
+	size_t total = 0;
+
+	for (size_t b = 0; b < n_bins; b++) {
+		total += bins[b].count;
+		if (bins[b].count)
+			s += bins[b].count *
+			     fabsl((long double)bins[b].fraction_positive - bins[b].mean_predicted);
+	}
+	return total ? (double)(s / total) : NAN;
 }

@@ -312,5 +312,66 @@ double ml_metric_logloss(const double *y, const double *p, const double *w, size
 double ml_metric_mlogloss(const double *y, const double *p, size_t k, const double *w, size_t n);
 /* Accuracy of argmax over n x k probabilities. */
 double ml_metric_accuracy(const double *y, const double *p, size_t k, const double *w, size_t n);
+/* Brier score: binary, mean (p - y)^2 (scikit-learn's brier_score_loss);
+ * multiclass (p n x k), mean over rows of the sum over classes, Brier's
+ * original form (twice the binary one on two classes). */
+double ml_metric_brier(const double *y, const double *p, const double *w, size_t n);
+double ml_metric_mbrier(const double *y, const double *p, size_t k, const double *w, size_t n);
+/* Mean |y - p| / |y| over rows with y != 0 (a fraction, not percent);
+ * *out_skipped (may be NULL) counts the rows left out. */
+double ml_metric_mape(const double *y, const double *p, const double *w, size_t n,
+		      size_t *out_skipped);
+/* Sum |y - p| / sum |y|: the error in units of the total. */
+double ml_metric_wape(const double *y, const double *p, const double *w, size_t n);
+/* Binary: average precision (the area under the PR curve, as scikit-learn). */
+double ml_metric_average_precision(const double *y, const double *p, const double *w, size_t n);
+
+/* Confusion matrix cm (k x k, rows actual, columns predicted) of class
+ * indices y against pred. */
+void ml_confusion(const double *y, const double *pred, size_t k, const double *w, size_t n,
+		  double *cm);
+/* Precision, recall and F1 of class c from a confusion matrix; NaN where
+ * undefined (no row predicted c: precision; no row of class c: recall). */
+void ml_class_prf(const double *cm, size_t k, size_t c, double *out_precision,
+		  double *out_recall, double *out_f1);
+/* The mean recall over the classes present (scikit-learn's balanced_accuracy_score). */
+double ml_metric_balanced_accuracy(const double *cm, size_t k);
+
+/*
+ * A binary ranking: the distinct scores, highest first, and the
+ * cumulative weight of positives (tp) and negatives (fp) scoring at least
+ * each: "positive iff score >= threshold[i]" catches tp[i] and fp[i]. ROC
+ * and PR curves, average precision and precision at k all read it.
+ */
+typedef struct ml_ranking {
+	double *threshold, *tp, *fp;
+	size_t n;        /* distinct scores */
+	double pos, neg; /* totals */
+} ml_ranking;
+
+int ml_ranking_build(const double *y, const double *p, const double *w, size_t n,
+		     ml_ranking *out);
+void ml_ranking_free(ml_ranking *r); /* accepts a zeroed r */
+double ml_ranking_average_precision(const ml_ranking *r);
+/* Positives among the k top-scored rows; ties at the cut count in proportion. */
+double ml_ranking_hits_at(const ml_ranking *r, size_t k);
+
+/* One bin of a calibration curve. */
+typedef struct ml_calib_bin {
+	double lo, hi;
+	size_t count;
+	double mean_predicted;    /* NaN when empty */
+	double fraction_positive; /* NaN when empty */
+} ml_calib_bin;
+
+/*
+ * The calibration curve of confidences conf against outcomes hit (1 or
+ * 0), in bins equal-width bins over [0, 1] (scikit-learn's
+ * calibration_curve, strategy uniform, with empty bins kept).
+ */
+int ml_calibration(const double *hit, const double *conf, size_t n, size_t bins,
+		   ml_calib_bin *out);
+/* Expected calibration error: sum over bins of count / n * |fraction - mean|. */
+double ml_calibration_ece(const ml_calib_bin *bins, size_t n_bins);
 
 #endif
