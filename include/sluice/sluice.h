@@ -124,7 +124,8 @@ SL_EXPORT int sl_artifact_show(sl_project *p, const char *id, int head_rows, cha
 SL_EXPORT int sl_artifact_lineage(sl_project *p, const char *id, char **out_json);
 /*
  * Writes an artifact to out_path (atomically), after verifying its hash.
- * format: NULL for the bytes as stored, or "csv" / "jsonl" for datasets.
+ * format: NULL for the bytes as stored, "csv" / "jsonl" for datasets, or
+ * "html" for an evaluation report (a self-contained page).
  */
 SL_EXPORT int sl_artifact_export(sl_project *p, const char *id, const char *format,
 				 const char *out_path);

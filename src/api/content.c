@@ -7,6 +7,7 @@
 #include "api/project.h"
 #include "artifact/artifact.h"
 #include "dataset/dataset.h"
+#include "ml/eval.h"
 
 /* A short text file is shown inline; anything else only by size and type. */
 static json_t *text_preview(const char *path)
@@ -57,8 +58,30 @@ int api_describe_content(sl_project *p, const char *id, json_t *obj, int head_ro
 	return rc == SL_ENOENT || rc == SL_ECORRUPT ? 0 : rc;
 }
 
+/* An evaluation report (JSON) rendered as its HTML page. */
+static int export_report_html(const char *src, const char *out_path)
+{
+	json_t *rep = json_load_file(src, 0, NULL);
+	char *html = NULL;
+	int rc;
+
+	if (!ml_report_is(rep)) {
+		json_decref(rep);
+		return sl__err(SL_EINVAL, "--format html applies to evaluation reports (the report "
+					  "output of an evaluate step); this artifact is not one");
+	}
+	rc = ml_report_html(rep, &html);
+	json_decref(rep);
+	if (rc == 0)
+		rc = sl__write_atomic(out_path, html, strlen(html));
+	sl__free(html);
+	return rc;
+}
+
 int api_export_content(const char *src, const char *format, const char *out_path)
 {
+	if (!strcmp(format, "html"))
+		return export_report_html(src, out_path);
 	if (ds_is_dataset(src))
 		return ds_export(src, format, out_path);
 	return sl__err(SL_EINVAL, "--format %s applies to dataset artifacts; this one is a file "

@@ -1,7 +1,7 @@
 /*
  * sluice artifacts [--json] [-n N] [--type T]
  * sluice artifacts show ID [--json] [--rows N]
- * sluice artifacts export ID -o FILE [--format raw|csv|jsonl]
+ * sluice artifacts export ID -o FILE [--format raw|csv|jsonl|html]
  * sluice artifacts lineage ID [--json]
  */
 #include <getopt.h>
@@ -14,7 +14,7 @@
 static const char help[] =
 	"usage: sluice artifacts [-n N] [--type TYPE] [--json]\n"
 	"       sluice artifacts show ID [--rows N] [--json]\n"
-	"       sluice artifacts export ID -o FILE [--format raw|csv|jsonl] [--json]\n"
+	"       sluice artifacts export ID -o FILE [--format raw|csv|jsonl|html] [--json]\n"
 	"       sluice artifacts lineage ID [--json]\n"
 	"\n"
 	"Artifacts are the immutable outputs of steps, named by the SHA-256 of their\n"
@@ -24,14 +24,16 @@ static const char help[] =
 	"  show        type, size, producer, consumers; for a dataset its schema, row\n"
 	"              count and first rows; for a small text file its beginning\n"
 	"  export      write the artifact to FILE after checking its hash: as stored\n"
-	"              (--format raw, the default), or a dataset as csv or jsonl\n"
+	"              (--format raw, the default), a dataset as csv or jsonl, or an\n"
+	"              evaluation report as html (a self-contained page)\n"
 	"  lineage     the artifacts it was made from and those made from it, as trees\n"
 	"\n"
 	"  -n, --limit N     list at most N (default 50; 0 for all)\n"
 	"      --type TYPE   list only this type (dataset, model, file ...)\n"
 	"      --rows N      rows of a dataset to show (default 10)\n"
 	"  -o, --output FILE where export writes\n"
-	"      --format FMT  raw (the stored bytes; default), csv or jsonl (datasets)\n"
+	"      --format FMT  raw (the stored bytes; default), csv or jsonl (datasets),\n"
+	"                    html (evaluation reports)\n"
 	"      --json        machine-readable output\n";
 
 static int list(sl_project *p, int limit, const char *type, bool json)
@@ -347,9 +349,10 @@ static int artifacts_main(int argc, char **argv)
 			out = optarg;
 			break;
 		case 'F':
-			if (strcmp(optarg, "csv") && strcmp(optarg, "jsonl") && strcmp(optarg, "raw"))
-				return cli_usage("artifacts", "--format is csv, jsonl or raw, not '%s'",
-						 optarg);
+			if (strcmp(optarg, "csv") && strcmp(optarg, "jsonl") && strcmp(optarg, "html") &&
+			    strcmp(optarg, "raw"))
+				return cli_usage("artifacts",
+						 "--format is csv, jsonl, html or raw, not '%s'", optarg);
 			format = optarg;
 			break;
 		case 'h':
