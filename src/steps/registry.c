@@ -10,6 +10,7 @@
 
 #include "steps/step.h"
 
+extern const step_def step_evaluate;
 extern const step_def step_ingest_csv;
 extern const step_def step_ingest_file;
 extern const step_def step_ingest_jsonl;
@@ -25,6 +26,7 @@ extern const step_def step_validate;
 extern const step_def step_wrangle;
 
 static const step_def *registry[] = {
+	&step_evaluate,
 	&step_ingest_csv,
 	&step_ingest_file,
 	&step_ingest_jsonl,

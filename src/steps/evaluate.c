@@ -1,0 +1,355 @@
+/*
+ * evaluate: scores a model on test rows beside a baseline (and a champion),
+ * with business cost, fairness and permutation importance, and writes the
+ * report (src/ml/eval.h; its shape in docs/steps/evaluate.md). The work is
+ * the library's; this file resolves the options against the project's ML
+ * canvas and records the metrics on the step run.
+ *
+ * Option precedence: `with:` first, then canvas.yaml (decisions.cost,
+ * decisions.value, offline_evaluation.metric and .min). The canvas is the
+ * one at the project root (the folder holding .sluice/, found by walking
+ * up from the pipeline's folder), or the file `canvas:` names. Because a
+ * canvas found by walking up is not part of the cache key, the step is
+ * cacheable only when `canvas:` names the file (a path option, hashed).
+ *
+ * Nothing is written unless every check passed (the report is written
+ * atomically as the last act).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ml/eval.h"
+#include "steps/step.h"
+
+static const step_opt opts[] = {
+	{"target", OPT_STRING, false, NULL,
+	 "the test column holding the truth (default: the model's target; anomaly models: "
+	 "the labels, optional)"},
+	{"metric", OPT_STRING, false, NULL,
+	 "the main metric (default: the canvas's offline_evaluation.metric, else roc_auc, "
+	 "f1_macro, rmse by task)"},
+	{"cost", OPT_ANY, false, NULL,
+	 "a cost matrix (rows actual, columns decided), {false_positive, false_negative}, "
+	 "or {over, under} for numbers (default: the canvas's decisions.cost)"},
+	{"value", OPT_NUMBER, false, NULL,
+	 "the value of one correct decision, for ROI (default: the canvas's decisions.value)"},
+	{"sensitive", OPT_STRING_LIST, false, NULL, "columns to compare groups by (fairness)"},
+	{"importance", OPT_BOOL, false, "true", "permutation importance of every input"},
+	{"repeats", OPT_INT, false, "5", "permutations per input"},
+	{"seed", OPT_INT, false, "0", "seed of the permutations"},
+	{"threshold", OPT_NUMBER, false, NULL,
+	 "binary: decide positive when P(positive) >= threshold (default 0.5)"},
+	{"positive", OPT_STRING, false, NULL,
+	 "binary: the positive class (default: the second class); anomaly: the label value "
+	 "marking an anomaly"},
+	{"k", OPT_INT, false, NULL,
+	 "anomaly: precision and recall at k (default: the number of labelled anomalies)"},
+	{"canvas", OPT_PATH, false, NULL,
+	 "the canvas file (default: canvas.yaml at the project root; naming it makes the step "
+	 "cacheable)"},
+	{"threads", OPT_INT, false, "0", "threads for importance (0: one per CPU)"},
+	{NULL, 0, false, NULL, NULL},
+};
+
+static const step_port inputs[] = {
+	{"model", "model", false, "the model to evaluate"},
+	{"test", "dataset", false, "held-out rows with the truth"},
+	{"champion", "model", true, "the model in production, scored on the same rows"},
+	{NULL, NULL, false, NULL},
+};
+
+static const step_port outputs[] = {
+	{"report", "report", false,
+	 "the evaluation report (JSON; `sluice artifacts export ID --format html` renders it)"},
+	{NULL, NULL, false, NULL},
+};
+
+static int check(const json_t *with, char *msg, size_t size)
+{
+	const json_t *t = json_object_get(with, "threshold");
+	const json_t *r = json_object_get(with, "repeats"), *k = json_object_get(with, "k");
+	const json_t *c = json_object_get(with, "cost");
+
+	if (json_is_number(t) && !(json_number_value(t) >= 0 && json_number_value(t) <= 1)) {
+		snprintf(msg, size, "with.threshold is a probability: between 0 and 1");
+		return -1;
+	}
+	if (json_is_integer(r) && (json_integer_value(r) < 1 || json_integer_value(r) > 1000)) {
+		snprintf(msg, size, "with.repeats must be between 1 and 1000");
+		return -1;
+	}
+	if (json_is_integer(k) && json_integer_value(k) < 1) {
+		snprintf(msg, size, "with.k must be 1 or more");
+		return -1;
+	}
+	if (json_is_integer(json_object_get(with, "threads")) &&
+	    json_integer_value(json_object_get(with, "threads")) < 0) {
+		snprintf(msg, size, "with.threads must be 0 (one per CPU) or more");
+		return -1;
+	}
+	if (c && !json_is_null(c) && !json_is_array(c) && !json_is_object(c)) {
+		snprintf(msg, size, "with.cost: give a matrix ([[0, 1], [5, 0]]), a mapping "
+				    "({false_positive: 1, false_negative: 5}) or {over: 2, under: 7}");
+		return -1;
+	}
+	return 0;
+}
+
+/* A canvas found by walking up is outside the cache key (see above). */
+static bool cacheable(const json_t *with)
+{
+	return json_is_string(json_object_get(with, "canvas"));
+}
+
+/* ---- the canvas ------------------------------------------------------------------- */
+
+/* canvas.yaml at the project root, or NULL when there is none. */
+static char *find_canvas(const step_ctx *ctx)
+{
+	const char *home = getenv("SLUICE_HOME");
+	char *dir = sl__path_abs(home && *home ? home : ctx->pipeline_dir);
+
+	while (dir) {
+		char *state = sl__path_join(dir, ".sluice"), *up;
+		bool found = state && sl__is_dir(state);
+		sl__free(state);
+		if (found) {
+			char *canvas = sl__path_join(dir, "canvas.yaml");
+			sl__free(dir);
+			if (canvas && !sl__is_file(canvas)) {
+				sl__free(canvas);
+				return NULL;
+			}
+			return canvas;
+		}
+		if ((home && *home) || !strcmp(dir, "/"))
+			break;
+		up = sl__path_dir(dir);
+		sl__free(dir);
+		dir = up;
+	}
+	sl__free(dir);
+	return NULL;
+}
+
+typedef struct canvas {
+	json_t *doc;
+	char *path;
+	const json_t *cost, *value, *metric, *min;
+} canvas;
+
+static int canvas_load(step_ctx *ctx, canvas *cv)
+{
+	const char *named = step_opt_str(ctx, "canvas");
+	const json_t *dec, *off;
+	int rc;
+
+	memset(cv, 0, sizeof *cv);
+	cv->path = named ? step_resolve_path(ctx, named) : find_canvas(ctx);
+	if (!cv->path)
+		return 0;
+	if ((rc = sl__yaml_load_file(cv->path, &cv->doc)))
+		return step_fail(ctx, rc, "canvas: %s", sl_errmsg());
+	dec = json_object_get(cv->doc, "decisions");
+	off = json_object_get(cv->doc, "offline_evaluation");
+	cv->cost = json_object_get(dec, "cost");
+	cv->value = json_object_get(dec, "value");
+	cv->metric = json_object_get(off, "metric");
+	cv->min = json_object_get(off, "min");
+	/* An empty cost ({} or []) is the template's "not filled in yet". */
+	if ((json_is_object(cv->cost) && !json_object_size(cv->cost)) ||
+	    (json_is_array(cv->cost) && !json_array_size(cv->cost)) || json_is_null(cv->cost))
+		cv->cost = NULL;
+	if (json_is_null(cv->value))
+		cv->value = NULL;
+	if (json_is_null(cv->metric) || (json_is_string(cv->metric) && !*json_string_value(cv->metric)))
+		cv->metric = NULL;
+	if (json_is_null(cv->min))
+		cv->min = NULL;
+	if (cv->cost && !json_is_array(cv->cost) && !json_is_object(cv->cost))
+		return step_fail(ctx, SL_EINVAL, "%s: decisions.cost must be a matrix or a mapping",
+				 cv->path);
+	if (cv->value && !json_is_number(cv->value))
+		return step_fail(ctx, SL_EINVAL, "%s: decisions.value must be a number (the value of "
+						 "one correct decision)",
+				 cv->path);
+	if (cv->metric && !json_is_string(cv->metric))
+		return step_fail(ctx, SL_EINVAL, "%s: offline_evaluation.metric must be a metric "
+						 "name, e.g. roc_auc",
+				 cv->path);
+	if (cv->min && !json_is_number(cv->min))
+		return step_fail(ctx, SL_EINVAL, "%s: offline_evaluation.min must be a number",
+				 cv->path);
+	return 0;
+}
+
+static void canvas_free(canvas *cv)
+{
+	json_decref(cv->doc);
+	sl__free(cv->path);
+}
+
+/* ---- the step ------------------------------------------------------------------------- */
+
+/* A string option or list as a borrowed array (NULL when absent). */
+static int str_list(step_ctx *ctx, const char *name, const char ***out, size_t *out_n)
+{
+	json_t *v = step_opt_json(ctx, name), *e;
+	size_t i;
+
+	*out = NULL;
+	*out_n = 0;
+	if (!v)
+		return 0;
+	*out = sl__calloc(json_is_array(v) ? json_array_size(v) + 1 : 1, sizeof **out);
+	if (!*out)
+		return step_fail(ctx, SL_ENOMEM, "out of memory");
+	if (json_is_string(v)) {
+		(*out)[(*out_n)++] = json_string_value(v);
+		return 0;
+	}
+	json_array_foreach(v, i, e) {
+		if (!json_is_string(e))
+			return step_fail(ctx, SL_EINVAL, "with.%s[%zu] must be a column name", name, i);
+		(*out)[(*out_n)++] = json_string_value(e);
+	}
+	return 0;
+}
+
+/* The report's numbers as the step run's metrics, for `sluice runs show`. */
+static void record_metrics(step_ctx *ctx, const json_t *rep)
+{
+	static const char *const sets[][2] = {{"metrics", ""}, {"baseline", "baseline_"},
+					      {"champion", "champion_"}};
+	static const char *const gaps[] = {"demographic_parity_difference",
+					   "demographic_parity_ratio", "equal_opportunity_difference",
+					   "equalized_odds_difference", "metric_difference"};
+	const json_t *cost = json_object_get(rep, "cost"), *fair = json_object_get(rep, "fairness");
+	const char *key;
+	json_t *v;
+	char name[160];
+
+	for (size_t s = 0; s < SL__ARRAY_LEN(sets); s++)
+		json_object_foreach(json_object_get(rep, sets[s][0]), key, v) {
+			snprintf(name, sizeof name, "%s%s", sets[s][1], key);
+			step_metric(ctx, name, json_number_value(v));
+		}
+	for (size_t g = 0; g < SL__ARRAY_LEN(gaps); g++)
+		if (json_is_number(json_object_get(fair, gaps[g]))) {
+			snprintf(name, sizeof name, "fairness_%s", gaps[g]);
+			step_metric(ctx, name, json_number_value(json_object_get(fair, gaps[g])));
+		}
+	v = json_object_get(json_object_get(cost, "saving_vs_baseline"), "per_row");
+	if (json_is_number(v))
+		step_metric(ctx, "cost_saving_vs_baseline", json_number_value(v));
+	v = json_object_get(json_object_get(cost, "threshold"), "threshold");
+	if (json_is_number(v))
+		step_metric(ctx, "cost_optimal_threshold", json_number_value(v));
+}
+
+static int run(step_ctx *ctx)
+{
+	const char *model_path = step_input(ctx, "model"), *test_path = step_input(ctx, "test");
+	const char *champ_path = step_input(ctx, "champion"), *out = step_output(ctx, "report");
+	ml_model *m = NULL, *champ = NULL;
+	ds_table *test = NULL;
+	const char **sensitive = NULL;
+	json_t *rep = NULL, *meta, *v;
+	ml_eval_opts o;
+	canvas cv;
+	char *text = NULL;
+	size_t i;
+	int rc;
+
+	ml_eval_opts_init(&o);
+	if ((rc = canvas_load(ctx, &cv)))
+		goto out;
+	o.target = step_opt_str(ctx, "target");
+	o.metric = step_opt_str(ctx, "metric");
+	o.metric_source = "with";
+	if (!o.metric && cv.metric) {
+		o.metric = json_string_value(cv.metric);
+		o.metric_source = "canvas";
+	}
+	o.metric_min = cv.min ? json_number_value(cv.min) : NAN;
+	o.cost = step_opt_json(ctx, "cost");
+	o.cost_source = "with";
+	if (!o.cost && cv.cost) {
+		o.cost = cv.cost;
+		o.cost_source = "canvas";
+	}
+	o.value = step_opt_num(ctx, "value", cv.value ? json_number_value(cv.value) : NAN);
+	o.positive = step_opt_str(ctx, "positive");
+	o.threshold = step_opt_num(ctx, "threshold", NAN);
+	o.k = (size_t)step_opt_int(ctx, "k", 0);
+	o.importance = step_opt_bool(ctx, "importance", true);
+	o.repeats = (unsigned)step_opt_int(ctx, "repeats", 5);
+	o.seed = (uint64_t)step_opt_int(ctx, "seed", 0);
+	o.threads = (unsigned)step_opt_int(ctx, "threads", 0);
+	if ((rc = str_list(ctx, "sensitive", &sensitive, &o.n_sensitive)))
+		goto out;
+	o.sensitive = sensitive;
+	if ((rc = ml_model_load(model_path, &m))) {
+		rc = step_fail(ctx, rc, "model: %s", sl_errmsg());
+		goto out;
+	}
+	if (champ_path && (rc = ml_model_load(champ_path, &champ))) {
+		rc = step_fail(ctx, rc, "champion: %s", sl_errmsg());
+		goto out;
+	}
+	if ((rc = ds_open(test_path, 0, &test))) {
+		rc = step_fail(ctx, rc, "test: %s", sl_errmsg());
+		goto out;
+	}
+	if (cv.path)
+		step_log(ctx, "canvas: %s", cv.path);
+	if ((rc = ml_evaluate(m, champ, test, &o, &rep))) {
+		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		goto out;
+	}
+	json_array_foreach(json_object_get(rep, "notes"), i, v)
+		step_log(ctx, "note: %s", json_string_value(v));
+	step_log(ctx, "%s", json_string_value(json_object_get(rep, "verdict_hint")));
+	text = json_dumps(rep, JSON_INDENT(1));
+	if (!text) {
+		rc = step_fail(ctx, SL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = sl__write_atomic(out, text, strlen(text)))) {
+		rc = step_fail(ctx, rc, "writing the report: %s", sl_errmsg());
+		goto out;
+	}
+	record_metrics(ctx, rep);
+	meta = json_pack("{s:s}", "task", ml_task_name(m->sig.task));
+	v = json_object_get(json_object_get(rep, "assessment"), "worth_deploying");
+	if (meta && v)
+		json_object_set(meta, "worth_deploying", v);
+	v = json_object_get(json_object_get(rep, "main_metric"), "name");
+	if (meta && v)
+		json_object_set(meta, "main_metric", v);
+	if (meta)
+		step_output_meta(ctx, "report", meta);
+out:
+	free(text);
+	json_decref(rep);
+	ds_close(test);
+	ml_model_free(m);
+	ml_model_free(champ);
+	sl__free(sensitive);
+	canvas_free(&cv);
+	return rc;
+}
+
+const step_def step_evaluate = {
+	.name = "evaluate",
+	.version = 1,
+	.summary = "score a model on test rows against a baseline: metrics, cost, fairness, "
+		   "importance, a verdict",
+	.opts = opts,
+	.inputs = inputs,
+	.outputs = outputs,
+	.run = run,
+	.check = check,
+	.cacheable = cacheable,
+};

@@ -1,0 +1,102 @@
+# ingest -> split -> train.iforest -> evaluate, through the real binary: the
+# business cost comes from the project's canvas.yaml, the report's metrics
+# are the step's metrics in `runs show`, the report exports as a
+# self-contained HTML page, a rerun writes the same report, and a bad option
+# fails the step naming the column while nothing downstream is written.
+. "$(dirname "$0")/lib.sh"
+
+"$PY" - <<'P'
+import random
+random.seed(4)
+with open("tx.csv", "w") as f:
+    f.write("id,amount,minutes,city,is_fraud\n")
+    for i in range(800):
+        fraud = i % 40 == 7
+        amount = random.gauss(900, 50) if fraud else random.gauss(60, 15)
+        minutes = random.gauss(2, 1) if fraud else random.gauss(30, 8)
+        city = ("north", "south", "<east>")[i % 3]
+        f.write(f"{i},{amount:.2f},{minutes:.2f},{city},{'yes' if fraud else 'no'}\n")
+P
+
+cat > canvas.yaml <<'Y'
+decisions:
+  cost: { false_positive: 2, false_negative: 50 }
+  value: 5
+offline_evaluation:
+  metric: pr_auc
+  min: 0.6
+Y
+
+cat > fraud.yaml <<'Y'
+name: fraud
+steps:
+  ingest:
+    uses: ingest.csv
+    with: { path: tx.csv }
+  split:
+    uses: split
+    inputs: { data: ingest.data }
+    with: { method: stratified, by: is_fraud, fractions: [0.6, 0.4], seed: 1 }
+  detect:
+    uses: train.iforest
+    inputs: { train: split.train }
+    with: { trees: 100, contamination: 0.025, exclude: [id, is_fraud, city], seed: 3 }
+  evaluate:
+    uses: evaluate
+    inputs: { model: detect.model, test: split.test }
+    with: { target: is_fraud, positive: "yes", sensitive: [city], repeats: 3 }
+Y
+
+sl run fraud.yaml --json > run.json 2>/dev/null || fail "run: $(cat run.json)"
+[ "$(js "d['status']" < run.json)" = completed ] || fail "run: $(cat run.json)"
+out() { js "next(s['outputs']['$2'] for s in d['steps'] if s['name']=='$1')" < run.json; }
+
+# The report's numbers are the step's metrics; the detector finds the fraud.
+sl runs show latest --json > show.json
+"$PY" - show.json <<'P'
+import json, sys
+d = json.load(open(sys.argv[1]))
+m = next(s for s in d["steps"] if s["name"] == "evaluate")["metrics"]
+assert m["roc_auc"] > 0.95, m
+assert m["pr_auc"] > 0.6, m
+assert abs(m["baseline_roc_auc"] - 0.5) < 1e-12, m
+assert "cost" in m and "baseline_cost" in m and m["cost"] < m["baseline_cost"], m
+assert "fairness_demographic_parity_difference" in m, m
+P
+report=$(out evaluate report)
+sl artifacts export "$report" -o report.json
+"$PY" - report.json <<'P'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["kind"] == "evaluation_report", r["kind"]
+assert r["main_metric"] == {"name": "pr_auc", "source": "canvas", "higher_is_better": True}, r["main_metric"]
+assert r["cost"]["source"] == "canvas" and r["cost"]["threshold"]["threshold"] is not None, r["cost"]
+assert r["assessment"]["worth_deploying"] is True, r["assessment"]
+assert [g["group"] for g in r["fairness"]["columns"][0]["groups"]] == ["<east>", "north", "south"]
+assert [f["name"] for f in r["importance"]["features"]][0] in ("amount", "minutes")
+assert "beats the baseline on pr_auc" in r["verdict_hint"], r["verdict_hint"]
+P
+
+# The page: charts, no script, no URL, the group label escaped.
+sl artifacts export "$report" --format html -o report.html
+html=$(cat report.html)
+contains "$html" "<svg"
+contains "$html" "&lt;east&gt;"
+not_contains "$html" "<script"
+not_contains "$html" "http"
+expect_exit 2 sl artifacts export "$report" --format pdf -o x.pdf
+expect_exit 2 sl artifacts export "$(out split test)" --format html -o x.html
+contains "$ERR" "applies to evaluation reports"
+
+# A rerun: evaluate runs again (it reads the canvas, outside the cache key)
+# and writes the same report, byte for byte.
+sl run fraud.yaml --json > run2.json 2>/dev/null
+[ "$(js "next(s['outputs']['report'] for s in d['steps'] if s['name']=='evaluate')" < run2.json)" = "$report" ] ||
+	fail "the rerun wrote another report"
+
+# A labels column that is not there: the step fails naming it and the fix.
+sed -i 's/target: is_fraud/target: fraud/' fraud.yaml
+expect_exit 1 sl run fraud.yaml
+[ "$(step_status evaluate)" = failed ] || fail "evaluate should fail"
+contains "$(sl runs show latest)" "the labels column 'fraud' is not in the test data"
+echo ok
