@@ -94,6 +94,12 @@ sl run fraud.yaml --json > run2.json 2>/dev/null
 [ "$(js "next(s['outputs']['report'] for s in d['steps'] if s['name']=='evaluate')" < run2.json)" = "$report" ] ||
 	fail "the rerun wrote another report"
 
+# The canvas `sluice init` writes holds no cost yet: the report has none.
+mkdir fresh && sl init fresh >/dev/null && cp fresh/canvas.yaml canvas.yaml
+sl run fraud.yaml --json > run3.json 2>/dev/null || fail "run with the template canvas"
+sl artifacts export "$(js "next(s['outputs']['report'] for s in d['steps'] if s['name']=='evaluate')" < run3.json)" -o r3.json
+[ "$(js "'cost' in d, d['main_metric']['source']" < r3.json)" = "False default" ] || fail "template canvas: $(head -c 400 r3.json)"
+
 # A labels column that is not there: the step fails naming it and the fix.
 sed -i 's/target: is_fraud/target: fraud/' fraud.yaml
 expect_exit 1 sl run fraud.yaml
