@@ -126,21 +126,6 @@ bool ml_report_is(const json_t *j)
 
 /* ---- preparing the rows --------------------------------------------------------- */
 
-static void list_columns(const ds_table *t, char *buf, size_t size)
-{
-	size_t len = 0;
-
-	buf[0] = '\0';
-	for (size_t j = 0; j < ds_ncol(t) && len + 1 < size; j++) {
-		int w = snprintf(buf + len, size - len, "%s%s", j ? ", " : "", ds_col_name(t, j));
-		if (w < 0)
-			break;
-		len += (size_t)w;
-	}
-	if (len >= size && size > 4)
-		memcpy(buf + size - 4, "...", 4);
-}
-
 const char *ev_cell_text(const ds_table *t, size_t j, size_t i, char *buf)
 {
 	if (!ds_valid(ds_col_validity(t, j), i))
@@ -197,7 +182,7 @@ static int anomaly_labels(ev_ctx *e, const char *col, const char *role)
 	size_t j;
 
 	if (ds_col_find(e->t, col, &j) != 0) {
-		list_columns(e->t, cols, sizeof cols);
+		ml_list_columns(e->t, cols, sizeof cols);
 		return sl__err(SL_EINVAL, "%s: the labels column '%s' is not in the test data (its "
 					  "columns: %s); fix `target:` or leave it out to report the "
 					  "scores alone",
@@ -253,7 +238,7 @@ static int supervised_truths(ev_ctx *e, const char *target, const char *role)
 
 	sig.target = (char *)target;
 	if (ds_col_find(e->t, target, &j) != 0) {
-		list_columns(e->t, cols, sizeof cols);
+		ml_list_columns(e->t, cols, sizeof cols);
 		return sl__err(SL_EINVAL,
 			       "%s: the target column '%s' is not in the test data (its columns: "
 			       "%s): evaluate the labelled test split, or name the column with "

@@ -54,8 +54,7 @@ void ml_frame_free(ml_frame *fr)
 	memset(fr, 0, sizeof *fr);
 }
 
-/* "a, b, c" of the table's column names, for "there is no column x". */
-static void list_columns(const ds_table *t, char *buf, size_t size)
+void ml_list_columns(const ds_table *t, char *buf, size_t size)
 {
 	size_t len = 0;
 
@@ -325,7 +324,7 @@ static int build_target(const ds_table *t, const ml_frame_opts *o, ml_frame *fr)
 	char cols[512];
 
 	if (ds_col_find(t, o->target, &tj) != 0) {
-		list_columns(t, cols, sizeof cols);
+		ml_list_columns(t, cols, sizeof cols);
 		return sl__err(SL_EINVAL, "%s: target column '%s' is not in the training data "
 					  "(its columns: %s)",
 			       step, o->target, cols);
@@ -564,7 +563,7 @@ int ml_frame_build(const ds_table *t, const ml_frame_opts *o, ml_frame *fr)
 			bool keep;
 			char cols[512];
 			if (ds_col_find(t, o->features[k], &tj) != 0) {
-				list_columns(t, cols, sizeof cols);
+				ml_list_columns(t, cols, sizeof cols);
 				rc = sl__err(SL_EINVAL, "%s: feature '%s' is not in the training data "
 							"(its columns: %s)",
 					     step, o->features[k], cols);

@@ -249,6 +249,9 @@ typedef struct ml_frame {
  */
 int ml_frame_build(const ds_table *t, const ml_frame_opts *opts, ml_frame *out);
 void ml_frame_free(ml_frame *fr); /* frees the contents; accepts a zeroed frame */
+/* "a, b, c": the table's column names for "there is no column x" messages,
+ * cut with "..." to fit size. */
+void ml_list_columns(const ds_table *t, char *buf, size_t size);
 
 /*
  * Feature j of the frame's rows as doubles (the encoding above) into out
