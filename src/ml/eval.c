@@ -69,6 +69,8 @@ const ev_metric_info ev_metrics[EV_N_METRICS] = {
 #define CURVE_POINTS 200
 #define RESIDUAL_POINTS 400
 #define HIST_BINS 20
+#define LATENCY_ROWS 1000
+#define LATENCY_WARMUP 16
 
 int ev_metric_find(const char *name)
 {
@@ -891,6 +893,50 @@ static int anomaly_section(const ev_ctx *e, json_t *rep)
 	return rc;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Single-row prediction latency, the quantity the gates' latency rule
+ * judges: up to LATENCY_ROWS test rows predicted one call each, after a
+ * few untimed calls to warm the caches. Percentiles by nearest rank.
+ */
+static int latency_section(const ev_ctx *e, json_t *rep)
+{
+	size_t n = e->n < LATENCY_ROWS ? e->n : LATENCY_ROWS;
+	double *t = sl__malloc(n * sizeof *t), *out = sl__malloc(e->k * sizeof *out);
+	long double sum = 0;
+	int rc = 0;
+
+	if (!t || !out) {
+		rc = oom();
+		goto out;
+	}
+	for (size_t i = 0; !rc && i < LATENCY_WARMUP && i < n; i++)
+		rc = ml_model_predict(e->m, e->X + i * e->p, 1, out);
+	for (size_t i = 0; !rc && i < n; i++) {
+		double t0 = sl__mono_sec();
+		rc = ml_model_predict(e->m, e->X + i * e->p, 1, out);
+		t[i] = (sl__mono_sec() - t0) * 1e6;
+		sum += t[i];
+	}
+	if (rc)
+		goto out;
+	qsort(t, n, sizeof *t, cmp_double);
+	rc = set(rep, "latency",
+		 json_pack("{s:I, s:f, s:f, s:f}", "rows", (json_int_t)n, "p50_us",
+			   t[(size_t)ceil(0.5 * (double)n) - 1], "p99_us",
+			   t[(size_t)ceil(0.99 * (double)n) - 1], "mean_us", (double)(sum / n)));
+out:
+	sl__free(t);
+	sl__free(out);
+	return rc;
+}
+
 /* ---- baseline, champion, verdict ---------------------------------------------------- */
 
 static int baseline_scores(ev_ctx *e, double **out_P, json_t *rep, ev_scores *s)
@@ -1233,6 +1279,8 @@ int ml_evaluate(const ml_model *m, const ml_model *champion, const ds_table *tes
 		rc = set(rep, "importance", sec);
 		sec = NULL;
 	}
+	if (!rc && o->latency)
+		rc = latency_section(&e, rep);
 	if (!rc)
 		rc = assess(&e, &ms, e.main_set ? &bs : NULL, champion ? &cs : NULL, rep);
 	if (!rc)

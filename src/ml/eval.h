@@ -49,6 +49,8 @@ typedef struct ml_eval_opts {
 	unsigned repeats;      /* permutations per feature (>= 1) */
 	uint64_t seed;
 	unsigned threads;      /* 0: one per CPU */
+	bool latency;          /* time single-row predictions (the report then
+				* differs between runs: opt-in) */
 } ml_eval_opts;
 
 /* Defaults for every field (NaN where NaN means none). */

@@ -48,6 +48,9 @@ static const step_opt opts[] = {
 	{"canvas", OPT_PATH, false, NULL,
 	 "the canvas file (default: canvas.yaml at the project root; naming it makes the step "
 	 "cacheable)"},
+	{"latency", OPT_BOOL, false, "false",
+	 "time single-row predictions (p50, p99 in microseconds); the report then differs "
+	 "between runs"},
 	{"threads", OPT_INT, false, "0", "threads for importance (0: one per CPU)"},
 	{NULL, 0, false, NULL, NULL},
 };
@@ -243,6 +246,9 @@ static void record_metrics(step_ctx *ctx, const json_t *rep)
 	v = json_object_get(json_object_get(cost, "saving_vs_baseline"), "per_row");
 	if (json_is_number(v))
 		step_metric(ctx, "cost_saving_vs_baseline", json_number_value(v));
+	v = json_object_get(json_object_get(rep, "latency"), "p99_us");
+	if (json_is_number(v))
+		step_metric(ctx, "latency_p99_us", json_number_value(v));
 	v = json_object_get(json_object_get(cost, "threshold"), "threshold");
 	if (json_is_number(v))
 		step_metric(ctx, "cost_optimal_threshold", json_number_value(v));
@@ -287,6 +293,7 @@ static int run(step_ctx *ctx)
 	o.repeats = (unsigned)step_opt_int(ctx, "repeats", 5);
 	o.seed = (uint64_t)step_opt_int(ctx, "seed", 0);
 	o.threads = (unsigned)step_opt_int(ctx, "threads", 0);
+	o.latency = step_opt_bool(ctx, "latency", false);
 	if ((rc = str_list(ctx, "sensitive", &sensitive, &o.n_sensitive)))
 		goto out;
 	o.sensitive = sensitive;

@@ -236,7 +236,21 @@ static void test_binary_metrics(void **state)
 						 "worth_deploying")));
 	assert_non_null(strstr(json_string_value(json_object_get(rep, "verdict_hint")),
 			       "beats the baseline on roc_auc by 66.7%"));
+	/* No timings unless asked: they would make reruns differ. */
+	assert_null(json_object_get(rep, "latency"));
 	json_decref(rep);
+	o.latency = true;
+	assert_int_equal(ml_evaluate(m, NULL, t, &o, &rep), 0);
+	{
+		const json_t *l = json_object_get(rep, "latency");
+		assert_int_equal(json_integer_value(json_object_get(l, "rows")), 6);
+		assert_true(json_real_value(json_object_get(l, "p50_us")) >= 0);
+		assert_true(isfinite(json_real_value(json_object_get(l, "mean_us"))));
+		assert_true(json_real_value(json_object_get(l, "p99_us")) >=
+			    json_real_value(json_object_get(l, "p50_us")));
+	}
+	json_decref(rep);
+	o.latency = false;
 	/* Another threshold and positive class: 0.3 decides 1 1 1 1 1 0. */
 	o.threshold = 0.3;
 	assert_int_equal(ml_evaluate(m, NULL, t, &o, &rep), 0);
