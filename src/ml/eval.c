@@ -1037,7 +1037,7 @@ static int assess(ev_ctx *e, const ev_scores *ms, const ev_scores *bs, const ev_
 {
 	const char *name = ev_metrics[e->main].name;
 	int dir = ev_metrics[e->main].direction;
-	double mv = ms->v[e->main], bv = bs->v[e->main], gain, rel;
+	double mv = ms->v[e->main], bv = bs ? bs->v[e->main] : NAN, gain, rel;
 	char a[32], b[32], c[32], text[1024];
 	bool worth;
 	size_t len = 0;
