@@ -96,8 +96,13 @@ static int dup_strv(char ***dst, char *const *src, size_t n)
 	if (!*dst)
 		return sl__err(SL_ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++)
-		if (!((*dst)[i] = sl__strdup(src[i])))
+		if (!((*dst)[i] = sl__strdup(src[i]))) {
+			/* The caller records the count only on success: free
+			 * what was copied here, or it leaks. */
+			free_strv(*dst, i);
+			*dst = NULL;
 			return sl__err(SL_ENOMEM, "out of memory");
+		}
 	return 0;
 }
 
