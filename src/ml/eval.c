@@ -501,7 +501,9 @@ static int ranking_metrics(const double *yb, const double *sc, size_t n, size_t 
 
 	if (rc)
 		return rc;
-	*auc = ml_metric_auc(yb, sc, NULL, n);
+	/* From the ranking, not ml_metric_auc, whose allocation failure would
+	 * read as "undefined" instead of failing the evaluation. */
+	*auc = ml_ranking_auc(&r);
 	*ap = ml_ranking_average_precision(&r);
 	if (p_at_k) {
 		double hits = ml_ranking_hits_at(&r, at_k);

@@ -288,6 +288,21 @@ int ml_ranking_build(const double *y, const double *p, const double *w, size_t n
 	return 0;
 }
 
+/* The trapezoids under the ROC points: the Mann-Whitney AUC, ties half. */
+double ml_ranking_auc(const ml_ranking *r)
+{
+	long double area = 0, prev_tp = 0, prev_fp = 0;
+
+	if (!(r->pos > 0 && r->neg > 0))
+		return NAN;
+	for (size_t i = 0; i < r->n; i++) {
+		area += ((long double)r->fp[i] - prev_fp) * ((long double)r->tp[i] + prev_tp) / 2;
+		prev_tp = r->tp[i];
+		prev_fp = r->fp[i];
+	}
+	return (double)(area / ((long double)r->pos * r->neg));
+}
+
 /*
  * Average precision as scikit-learn defines it: the sum over thresholds
  * of (R_i - R_{i-1}) P_i, precision weighted by the recall it adds, with

@@ -356,6 +356,8 @@ int ml_ranking_build(const double *y, const double *p, const double *w, size_t n
 		     ml_ranking *out);
 void ml_ranking_free(ml_ranking *r); /* accepts a zeroed r */
 double ml_ranking_average_precision(const ml_ranking *r);
+/* The area under the ROC curve (as ml_metric_auc, from the ranking). */
+double ml_ranking_auc(const ml_ranking *r);
 /* Positives among the k top-scored rows; ties at the cut count in proportion. */
 double ml_ranking_hits_at(const ml_ranking *r, size_t k);
 

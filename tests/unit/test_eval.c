@@ -832,6 +832,47 @@ static void test_refusals(void **state)
 	ml_model_free(m);
 }
 
+/* ---- allocation failures -------------------------------------------------------------------- */
+
+/* Fail the Nth allocation for every N: an error, never a crash, a leak
+ * (the sanitizer build) or a report with a number quietly missing. */
+static void test_evaluate_under_oom(void **state)
+{
+	ml_model *m = binary_model(true), *champ = binary_model(true);
+	ds_table *t = binary_test();
+	const char *sens[] = {"g"};
+	json_t *ref, *rep;
+	ml_eval_opts o;
+	long n;
+
+	(void)state;
+	ml_eval_opts_init(&o);
+	o.sensitive = sens;
+	o.n_sensitive = 1;
+	o.repeats = 2;
+	o.threads = 1;
+	o.value = 3;
+	o.cost = json_pack("{s:i, s:i}", "false_positive", 1, "false_negative", 5);
+	assert_int_equal(ml_evaluate(m, champ, t, &o, &ref), 0);
+	for (n = 0; n < 100000; n++) {
+		sl__alloc_fail_after(n);
+		int rc = ml_evaluate(m, champ, t, &o, &rep);
+		sl__alloc_fail_after(-1);
+		if (rc == 0) {
+			assert_true(json_equal(rep, ref));
+			json_decref(rep);
+			break;
+		}
+		assert_int_equal(rc, SL_ENOMEM);
+	}
+	assert_true(n > 20 && n < 100000);
+	json_decref(ref);
+	json_decref((json_t *)o.cost);
+	ml_model_free(m);
+	ml_model_free(champ);
+	ds_close(t);
+}
+
 /* ---- the HTML page --------------------------------------------------------------------------------- */
 
 static void test_html(void **state)
@@ -1023,6 +1064,7 @@ int main(void)
 		cmocka_unit_test(test_permutation_importance),
 		cmocka_unit_test(test_champion_deltas),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_evaluate_under_oom),
 		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_step_with_canvas),
 	};

@@ -373,6 +373,40 @@ static void test_refusals(void **state)
 	ds_close(t);
 }
 
+/* Fail the Nth allocation for every N: an error or the very same forest. */
+static void test_fit_under_oom(void **state)
+{
+	ml_iforest_opts o = {.trees = 4, .sample_size = 32, .seed = 8, .threads = 1,
+			     .contamination = 0.1};
+	size_t n;
+	ds_table *t = cloud(true, &n);
+	ml_frame fr;
+	ml_model *ref = fit(t, &o, &fr), *m;
+	double *want = predict_all(ref, t), *got;
+	long k;
+
+	(void)state;
+	for (k = 0; k < 100000; k++) {
+		sl__alloc_fail_after(k);
+		int rc = ml_iforest_fit(&fr, &o, &m);
+		sl__alloc_fail_after(-1);
+		if (rc == 0) {
+			got = predict_all(m, t);
+			assert_memory_equal(got, want, 2 * n * sizeof *got);
+			free(got);
+			ml_model_free(m);
+			break;
+		}
+		assert_int_equal(rc, SL_ENOMEM);
+		assert_null(m);
+	}
+	assert_true(k > 5 && k < 100000);
+	free(want);
+	ml_model_free(ref);
+	ml_frame_free(&fr);
+	ds_close(t);
+}
+
 /* The step: options, the model output, the metrics it records. */
 static void test_step(void **state)
 {
@@ -417,6 +451,7 @@ int main(void)
 		cmocka_unit_test(test_string_split),
 		cmocka_unit_test(test_damaged_forest_refused),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_fit_under_oom),
 		cmocka_unit_test(test_step),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
