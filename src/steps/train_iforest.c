@@ -31,11 +31,6 @@ static const step_port inputs[] = {
 	{NULL, NULL, false, NULL},
 };
 
-static const step_port outputs[] = {
-	{"model", "model", false, "the forest: outputs score and anomaly"},
-	{NULL, NULL, false, NULL},
-};
-
 static int check(const json_t *with, char *msg, size_t size)
 {
 	const json_t *c = json_object_get(with, "contamination");
@@ -108,7 +103,7 @@ const step_def step_train_iforest = {
 	.summary = "isolation forest: an anomaly score and flag per row, without labels",
 	.opts = opts,
 	.inputs = inputs,
-	.outputs = outputs,
+	.outputs = train_outputs,
 	.run = run,
 	.check = check,
 };
