@@ -100,6 +100,71 @@ sl run fraud.yaml --json > run3.json 2>/dev/null || fail "run with the template 
 sl artifacts export "$(js "next(s['outputs']['report'] for s in d['steps'] if s['name']=='evaluate')" < run3.json)" -o r3.json
 [ "$(js "'cost' in d, d['main_metric']['source']" < r3.json)" = "False default" ] || fail "template canvas: $(head -c 400 r3.json)"
 
+# A classifier from train.logistic against a naive Bayes champion: the
+# baseline is the training prior the trainer recorded in the model, both
+# models are scored on the same rows, and with the canvas named the step is
+# cached on a rerun.
+"$PY" - <<'P'
+import math, random
+random.seed(9)
+with open("churn.csv", "w") as f:
+    f.write("id,tenure,calls,plan,group,churned\n")
+    for i in range(1000):
+        tenure, calls = random.uniform(0, 60), random.randint(0, 12)
+        plan = random.choice(["basic", "plus", "pro"])
+        z = 1.5 - 0.08 * tenure + 0.35 * calls + (0.8 if plan == "basic" else 0)
+        churned = random.random() < 1 / (1 + math.exp(-z))
+        f.write(f"{i},{tenure:.1f},{calls},{plan},{'ab'[i % 2]},{int(churned)}\n")
+P
+cat > churn.yaml <<'Y'
+name: churn
+steps:
+  ingest:
+    uses: ingest.csv
+    with: { path: churn.csv }
+  split:
+    uses: split
+    inputs: { data: ingest.data }
+    with: { method: stratified, by: churned, fractions: [0.7, 0.3], seed: 2 }
+  logistic:
+    uses: train.logistic
+    inputs: { train: split.train }
+    with: { target: churned, exclude: [id, group] }
+  bayes:
+    uses: train.naive_bayes
+    inputs: { train: split.train }
+    with: { target: churned, kind: gaussian, features: [tenure, calls] }
+  evaluate:
+    uses: evaluate
+    inputs: { model: logistic.model, test: split.test, champion: bayes.model }
+    with: { sensitive: group, canvas: canvas.yaml, cost: { false_positive: 1, false_negative: 4 } }
+Y
+sl run churn.yaml --json > churn.json 2>/dev/null || fail "churn run: $(cat churn.json)"
+sl artifacts export "$(js "next(s['outputs']['report'] for s in d['steps'] if s['name']=='evaluate')" < churn.json)" -o churn-report.json
+sl artifacts export "$(js "next(s['outputs']['test'] for s in d['steps'] if s['name']=='split')" < churn.json)" --format csv -o churn-test.csv
+"$PY" - churn-report.json churn-test.csv <<'P'
+import csv, json, sys
+r = json.load(open(sys.argv[1]))
+rows = list(csv.DictReader(open(sys.argv[2])))
+assert r["model"]["algorithm"] == "logistic" and r["model"]["classes"] == ["0", "1"], r["model"]
+assert r["baseline_info"] == {"strategy": "prior", "fitted_on": "training rows"}, r["baseline_info"]
+# The prior's decision is one class for every row: its accuracy is that class's share.
+share = sum(row["churned"] == "1" for row in rows) / len(rows)
+assert abs(r["baseline"]["accuracy"] - max(share, 1 - share)) < 1e-12, (r["baseline"], share)
+assert r["rows"] == len(rows)
+assert r["champion_info"]["algorithm"] == "naive_bayes", r["champion_info"]
+for k, v in r["champion_delta"].items():
+    assert abs(v - (r["metrics"][k] - r["champion"][k])) < 1e-12, k
+assert r["metrics"]["roc_auc"] > 0.7, r["metrics"]
+assert [g["group"] for g in r["fairness"]["columns"][0]["groups"]] == ["a", "b"]
+assert r["cost"]["source"] == "with"
+imp = r["importance"]["features"]
+assert sorted(f["name"] for f in imp) == ["calls", "plan", "tenure"], imp
+assert imp[0]["name"] in ("tenure", "calls") and imp[0]["mean"] > 0.02, imp
+P
+sl run churn.yaml -q
+[ "$(step_status evaluate)" = cached ] || fail "evaluate with a named canvas should be cached"
+
 # A labels column that is not there: the step fails naming it and the fix.
 sed -i 's/target: is_fraud/target: fraud/' fraud.yaml
 expect_exit 1 sl run fraud.yaml
