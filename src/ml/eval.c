@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "ml/eval_int.h"
+#include "ml/forecast.h"
 
 const ev_metric_info ev_metrics[EV_N_METRICS] = {
 	[EV_ACCURACY] = {"accuracy", 1, EV_T_BIN | EV_T_MULTI},
@@ -53,13 +54,18 @@ const ev_metric_info ev_metrics[EV_N_METRICS] = {
 	[EV_MAE] = {"mae", -1, EV_T_REG},
 	[EV_RMSE] = {"rmse", -1, EV_T_REG},
 	[EV_MAPE] = {"mape", -1, EV_T_REG},
-	[EV_WAPE] = {"wape", -1, EV_T_REG},
+	[EV_WAPE] = {"wape", -1, EV_T_REG | EV_T_FC},
 	[EV_R2] = {"r2", 1, EV_T_REG},
+	[EV_MASE] = {"mase", -1, EV_T_FC},
+	[EV_SMAPE] = {"smape", -1, EV_T_FC},
+	[EV_COVERAGE80] = {"coverage80", 0, EV_T_FC},
+	[EV_COVERAGE95] = {"coverage95", 0, EV_T_FC},
 	[EV_PRECISION_AT_K] = {"precision_at_k", 1, EV_T_ANOM},
 	[EV_RECALL_AT_K] = {"recall_at_k", 1, EV_T_ANOM},
 	[EV_ANOMALY_RATE] = {"anomaly_rate", 0, EV_T_ANOM | EV_T_ANOM_NOLAB},
-	[EV_COST] = {"cost", -1, EV_T_BIN | EV_T_MULTI | EV_T_REG | EV_T_ANOM},
-	[EV_ROWS] = {"rows", 0, EV_T_BIN | EV_T_MULTI | EV_T_REG | EV_T_ANOM | EV_T_ANOM_NOLAB},
+	[EV_COST] = {"cost", -1, EV_T_BIN | EV_T_MULTI | EV_T_REG | EV_T_ANOM | EV_T_FC},
+	[EV_ROWS] = {"rows", 0,
+		     EV_T_BIN | EV_T_MULTI | EV_T_REG | EV_T_ANOM | EV_T_ANOM_NOLAB | EV_T_FC},
 	[EV_SELECTION_RATE] = {"selection_rate", 0, EV_T_GROUP},
 	[EV_TPR] = {"tpr", 1, EV_T_GROUP},
 	[EV_FPR] = {"fpr", -1, EV_T_GROUP},
@@ -277,6 +283,9 @@ static int choose_main(ev_ctx *e)
 	case ML_MULTICLASS:
 		e->main = EV_F1_MACRO;
 		break;
+	case ML_FORECAST:
+		e->main = EV_MASE;
+		break;
 	default:
 		e->main = EV_RMSE;
 		break;
@@ -310,7 +319,41 @@ static void ev_free(ev_ctx *e)
 	sl__free(e->X);
 	sl__free(e->y);
 	sl__free(e->P);
+	json_decref(e->fc);
 	ev_cost_free(&e->cost);
+}
+
+/*
+ * A forecast model is scored by its family (ml_forecast_evaluate), which
+ * aligns the test rows with its forecasts by series and time and scores
+ * seasonal naive on the same rows. A test set none of whose rows match is
+ * refused with the reasons counted.
+ */
+static int forecast_prepare(ev_ctx *e, const char *role)
+{
+	const json_t *un;
+	char msg[SL__ERRMSG_MAX];
+	int rc = ml_forecast_evaluate(e->m, e->t, e->o->time_col, &e->fc);
+
+	if (rc) {
+		if (rc == SL_ENOMEM)
+			return rc;
+		snprintf(msg, sizeof msg, "%s", sl_errmsg());
+		return sl__err(rc, "%s: %s", role, msg);
+	}
+	if (json_integer_value(json_object_get(json_object_get(e->fc, "metrics"), "rows")) > 0)
+		return 0;
+	un = json_object_get(e->fc, "unmatched");
+	return sl__err(SL_EINVAL,
+		       "%s: no row matched a forecast (%lld of an unknown series, %lld at or "
+		       "before the end of training, %lld off the time grid, %lld beyond the "
+		       "horizon, %lld without a value): evaluate on the rows that follow the "
+		       "training data, within the horizon",
+		       role, (long long)json_integer_value(json_object_get(un, "unknown_series")),
+		       (long long)json_integer_value(json_object_get(un, "not_after_training")),
+		       (long long)json_integer_value(json_object_get(un, "off_grid")),
+		       (long long)json_integer_value(json_object_get(un, "beyond_horizon")),
+		       (long long)json_integer_value(json_object_get(un, "missing_actual")));
 }
 
 /*
@@ -346,8 +389,13 @@ static int ev_prepare(ev_ctx *e, const ml_model *m, const ds_table *t, const ml_
 		e->tbit = target ? EV_T_ANOM : EV_T_ANOM_NOLAB;
 		break;
 	case ML_FORECAST:
-		return sl__err(SL_EUNSUP, "evaluating a forecast model needs the forecast family's "
-					  "evaluation, which this build does not have");
+		e->tbit = EV_T_FC;
+		if ((rc = forecast_prepare(e, role)) || (rc = choose_main(e)))
+			return rc;
+		if (o->cost && (rc = ev_cost_parse(e, o->cost, o->cost_source ? o->cost_source
+									     : "with")))
+			return rc;
+		return 0;
 	}
 	if (e->task == ML_ANOMALY) {
 		if ((rc = ml_frame_apply(&m->sig, t, &e->X, NULL)))
@@ -939,6 +987,84 @@ out:
 	return rc;
 }
 
+/* ---- forecasts ------------------------------------------------------------------------- */
+
+/* The scores in one object of the forecast family's report (its metrics or
+ * its baseline's), on rows rows. */
+static void forecast_scores(const json_t *obj, double rows, ev_scores *s)
+{
+	for (size_t m = 0; m < EV_N_METRICS; m++) {
+		const json_t *v = json_object_get(obj, ev_metrics[m].name);
+		s->v[m] = (ev_metrics[m].tasks & EV_T_FC) && json_is_number(v) ? json_number_value(v)
+									     : NAN;
+	}
+	s->v[EV_ROWS] = rows;
+}
+
+/*
+ * The aligned (actual, forecast, seasonal naive) triples the family's
+ * report lists. They are the rows of its first series (the report keeps
+ * points for a few dozen), so costs computed from them say how many rows
+ * they cover.
+ */
+static int forecast_points(const ev_ctx *e, double **y, double **f, double **b, size_t *n)
+{
+	const json_t *series = json_object_get(e->fc, "series"), *se, *pt;
+	size_t i, j, count = 0;
+
+	*y = *f = *b = NULL;
+	*n = 0;
+	json_array_foreach(series, i, se)
+		count += json_array_size(json_object_get(se, "points"));
+	*y = sl__malloc((count ? count : 1) * sizeof **y);
+	*f = sl__malloc((count ? count : 1) * sizeof **f);
+	*b = sl__malloc((count ? count : 1) * sizeof **b);
+	if (!*y || !*f || !*b) {
+		sl__free(*y);
+		sl__free(*f);
+		sl__free(*b);
+		*y = *f = *b = NULL;
+		return oom();
+	}
+	json_array_foreach(series, i, se) {
+		json_array_foreach(json_object_get(se, "points"), j, pt) {
+			const json_t *a = json_object_get(pt, "actual"), *fc = json_object_get(pt, "forecast");
+			const json_t *bl = json_object_get(pt, "baseline");
+			if (!json_is_number(a) || !json_is_number(fc) || !json_is_number(bl))
+				continue;
+			(*y)[*n] = json_number_value(a);
+			(*f)[*n] = json_number_value(fc);
+			(*b)[*n] = json_number_value(bl);
+			(*n)++;
+		}
+	}
+	return 0;
+}
+
+/* The model's and (bs, may be NULL) seasonal naive's scores, costs included. */
+static int forecast_all_scores(const ev_ctx *e, ev_scores *ms, ev_scores *bs)
+{
+	const json_t *mt = json_object_get(e->fc, "metrics");
+	double rows = json_number_value(json_object_get(mt, "rows")), *y, *f, *b;
+	size_t n;
+	int rc;
+
+	forecast_scores(mt, rows, ms);
+	if (bs)
+		forecast_scores(json_object_get(e->fc, "baseline"), rows, bs);
+	if (!e->cost.set)
+		return 0;
+	if ((rc = forecast_points(e, &y, &f, &b, &n)))
+		return rc;
+	ms->v[EV_COST] = ev_cost_mean(e, y, f, n);
+	if (bs)
+		bs->v[EV_COST] = ev_cost_mean(e, y, b, n);
+	sl__free(y);
+	sl__free(f);
+	sl__free(b);
+	return 0;
+}
+
 /* ---- baseline, champion, verdict ---------------------------------------------------- */
 
 static int baseline_scores(ev_ctx *e, double **out_P, json_t *rep, ev_scores *s)
@@ -1002,7 +1128,8 @@ static int champion_section(ev_ctx *e, const ml_model *champion, const ev_scores
 	}
 	rc = ev_prepare(&c, champion, e->t, e->o, "champion");
 	if (!rc)
-		rc = ev_scores_of(&c, c.y, c.P, c.n, cs);
+		rc = c.task == ML_FORECAST ? forecast_all_scores(&c, cs, NULL)
+					   : ev_scores_of(&c, c.y, c.P, c.n, cs);
 	if (!rc)
 		rc = ev_scores_json(&c, cs, &flat);
 	for (size_t m = 0; !rc && m < EV_N_METRICS; m++)
@@ -1186,13 +1313,131 @@ static int model_section(const ev_ctx *e, json_t *rep)
 	return set(rep, "model", mo);
 }
 
+static int forecast_sections(ev_ctx *e, json_t *rep, ev_scores *ms, ev_scores *bs)
+{
+	const json_t *un = json_object_get(e->fc, "unmatched"), *v;
+	json_t *flat = NULL, *cost = NULL;
+	double *y = NULL, *f = NULL, *b = NULL;
+	long long unmatched = 0;
+	const char *key;
+	size_t n;
+	int rc;
+
+	if ((rc = forecast_all_scores(e, ms, bs)))
+		return rc;
+	rc = ev_scores_json(e, ms, &flat);
+	if (!rc)
+		rc = set(rep, "metrics", flat);
+	if (!rc)
+		rc = set(rep, "baseline_info", json_pack("{s:s, s:s}", "strategy", "seasonal_naive",
+							 "fitted_on", "training rows"));
+	if (!rc && !(rc = ev_scores_json(e, bs, &flat)))
+		rc = set(rep, "baseline", flat);
+	if (!rc)
+		rc = set(rep, "forecast", json_incref(e->fc));
+	json_object_foreach((json_t *)un, key, v)
+		unmatched += json_integer_value(v);
+	if (!rc && unmatched)
+		rc = ev_note(e, "%lld test rows matched no forecast (counted by reason in "
+				"forecast.unmatched) and are not scored",
+			     unmatched);
+	if (rc || !e->cost.set)
+		return rc;
+	if ((rc = forecast_points(e, &y, &f, &b, &n)))
+		return rc;
+	if (!(rc = ev_cost_section(e, y, f, b, n, &cost)))
+		rc = set(rep, "cost", cost);
+	if (!rc && (double)n < ms->v[EV_ROWS])
+		rc = ev_note(e, "the cost covers the %zu rows of the series the report shows, of the "
+				"%.0f scored",
+			     n, ms->v[EV_ROWS]);
+	sl__free(y);
+	sl__free(f);
+	sl__free(b);
+	return rc;
+}
+
+/* Metrics, their notes and the baseline, for every task but forecasts. */
+static int row_sections(ev_ctx *e, json_t *rep, ev_scores *ms, ev_scores *bs, double **Pb)
+{
+	json_t *flat = NULL;
+	int rc = ev_scores_of(e, e->y, e->P, e->n, ms);
+
+	if (!rc && !(rc = ev_scores_json(e, ms, &flat)))
+		rc = set(rep, "metrics", flat);
+	for (size_t k = 0; !rc && k < EV_N_METRICS; k++)
+		if ((ev_metrics[k].tasks & e->tbit) && k != EV_COST && !isfinite(ms->v[k]) &&
+		    !(ev_metrics[k].tasks & EV_T_GROUP))
+			rc = ev_note(e, "%s is undefined on these test rows", ev_metrics[k].name);
+	if (!rc && e->task == ML_REGRESSION) {
+		size_t skipped = 0;
+		ml_metric_mape(e->y, e->P, NULL, e->n, &skipped);
+		if (skipped)
+			rc = ev_note(e, "mape leaves out the %zu rows whose truth is 0", skipped);
+	}
+	if (rc || !e->main_set)
+		return rc;
+	rc = baseline_scores(e, Pb, rep, bs);
+	if (!rc && !(rc = ev_scores_json(e, bs, &flat)))
+		rc = set(rep, "baseline", flat);
+	return rc;
+}
+
+/* Details for people (and the HTML page): classes, curves, residuals,
+ * anomaly scores; and the cost, which needs the decisions. */
+static int detail_sections(ev_ctx *e, const double *Pb, json_t *rep)
+{
+	double *d = NULL, *db = NULL;
+	json_t *curves = json_object(), *cost = NULL;
+	int rc = 0;
+
+	if (!curves)
+		return oom();
+	if (e->y) {
+		d = sl__malloc(e->n * sizeof *d);
+		if (!d) {
+			rc = oom();
+			goto out;
+		}
+		ev_decide(e, e->P, e->n, d);
+		if (e->n_dec)
+			rc = class_sections(e, d, rep);
+		if (!rc && (e->task == ML_BINARY || e->task == ML_ANOMALY))
+			rc = ranking_curves(e, curves);
+		if (!rc && ml_task_is_classifier(e->task))
+			rc = calibration_curve(e, d, curves);
+		if (!rc && json_object_size(curves))
+			rc = set(rep, "curves", json_incref(curves));
+		if (!rc && e->task == ML_REGRESSION)
+			rc = residual_section(e, rep);
+	}
+	if (!rc && e->task == ML_ANOMALY)
+		rc = anomaly_section(e, rep);
+	if (!rc && e->cost.set) {
+		if (Pb && !(db = sl__malloc(e->n * sizeof *db))) {
+			rc = oom();
+			goto out;
+		}
+		if (Pb)
+			ev_decide(e, Pb, e->n, db);
+		if (!(rc = ev_cost_section(e, e->y, d, db, e->n, &cost)))
+			rc = set(rep, "cost", cost);
+	}
+out:
+	json_decref(curves);
+	sl__free(d);
+	sl__free(db);
+	return rc;
+}
+
 int ml_evaluate(const ml_model *m, const ml_model *champion, const ds_table *test,
 		const ml_eval_opts *o, json_t **out)
 {
+	bool fc = m->sig.task == ML_FORECAST;
 	ev_ctx e = {0};
 	ev_scores ms, bs, cs;
-	json_t *rep = json_object(), *flat = NULL, *sec = NULL, *curves = NULL;
-	double *Pb = NULL, *d = NULL;
+	json_t *rep = json_object(), *sec = NULL;
+	double *Pb = NULL;
 	int rc;
 
 	*out = NULL;
@@ -1220,68 +1465,24 @@ int ml_evaluate(const ml_model *m, const ml_model *champion, const ds_table *tes
 					   : "default",
 				   "higher_is_better", ev_metrics[e.main].direction > 0));
 	if (!rc)
-		rc = ev_scores_of(&e, e.y, e.P, e.n, &ms);
-	if (!rc)
-		rc = ev_scores_json(&e, &ms, &flat);
-	if (!rc)
-		rc = set(rep, "metrics", json_incref(flat));
-	for (size_t k = 0; !rc && k < EV_N_METRICS; k++)
-		if ((ev_metrics[k].tasks & e.tbit) && k != EV_COST && !isfinite(ms.v[k]) &&
-		    !(ev_metrics[k].tasks & EV_T_GROUP))
-			rc = ev_note(&e, "%s is undefined on these test rows", ev_metrics[k].name);
-	if (!rc && e.task == ML_REGRESSION) {
-		size_t skipped = 0;
-		ml_metric_mape(e.y, e.P, NULL, e.n, &skipped);
-		if (skipped)
-			rc = ev_note(&e, "mape leaves out the %zu rows whose truth is 0", skipped);
-	}
-	json_decref(flat);
-	flat = NULL;
-	if (!rc && e.main_set) {
-		rc = baseline_scores(&e, &Pb, rep, &bs);
-		if (!rc)
-			rc = ev_scores_json(&e, &bs, &flat);
-		if (!rc)
-			rc = set(rep, "baseline", json_incref(flat));
-		json_decref(flat);
-		flat = NULL;
-	}
+		rc = fc ? forecast_sections(&e, rep, &ms, &bs) : row_sections(&e, rep, &ms, &bs, &Pb);
 	if (!rc && champion)
 		rc = champion_section(&e, champion, &ms, rep, &cs);
-	/* Details for people (and the HTML page). */
-	if (!rc && e.y) {
-		d = sl__malloc(e.n * sizeof *d);
-		curves = json_object();
-		if (!d || !curves)
-			rc = oom();
-		else
-			ev_decide(&e, e.P, e.n, d);
-		if (!rc && e.n_dec)
-			rc = class_sections(&e, d, rep);
-		if (!rc && (e.task == ML_BINARY || e.task == ML_ANOMALY))
-			rc = ranking_curves(&e, curves);
-		if (!rc && ml_task_is_classifier(e.task))
-			rc = calibration_curve(&e, d, curves);
-		if (!rc && json_object_size(curves))
-			rc = set(rep, "curves", json_incref(curves));
-		if (!rc && e.task == ML_REGRESSION)
-			rc = residual_section(&e, rep);
-	}
-	if (!rc && e.task == ML_ANOMALY)
-		rc = anomaly_section(&e, rep);
-	if (!rc && e.cost.set && !(rc = ev_cost_section(&e, Pb, &sec))) {
-		rc = set(rep, "cost", sec);
-		sec = NULL;
-	}
-	if (!rc && o->n_sensitive && !(rc = ev_fairness_section(&e, &sec))) {
+	if (!rc && !fc)
+		rc = detail_sections(&e, Pb, rep);
+	if (!rc && fc && (o->n_sensitive || o->latency))
+		rc = ev_note(&e, "fairness and latency apply to row-by-row predictions, not to a "
+				 "table of forecasts: left out");
+	if (!rc && !fc && o->n_sensitive && !(rc = ev_fairness_section(&e, &sec))) {
 		rc = set(rep, "fairness", sec);
 		sec = NULL;
 	}
-	if (!rc && o->importance && e.main_set && !(rc = ev_importance_section(&e, &sec)) && sec) {
+	if (!rc && !fc && o->importance && e.main_set && !(rc = ev_importance_section(&e, &sec)) &&
+	    sec) {
 		rc = set(rep, "importance", sec);
 		sec = NULL;
 	}
-	if (!rc && o->latency)
+	if (!rc && !fc && o->latency)
 		rc = latency_section(&e, rep);
 	if (!rc)
 		rc = assess(&e, &ms, e.main_set ? &bs : NULL, champion ? &cs : NULL, rep);
@@ -1293,10 +1494,8 @@ int ml_evaluate(const ml_model *m, const ml_model *champion, const ds_table *tes
 	}
 out:
 	json_decref(rep);
-	json_decref(curves);
 	json_decref(e.notes);
 	sl__free(Pb);
-	sl__free(d);
 	ev_free(&e);
 	return rc;
 }

@@ -30,7 +30,7 @@ typedef struct ml_eval_opts {
 	const char *target;
 	/* The main metric (it decides the verdict and importance); NULL: the
 	 * task's default (binary roc_auc, multiclass f1_macro, regression
-	 * rmse, anomaly roc_auc). metric_source says where it came from
+	 * rmse, anomaly roc_auc, forecast mase). metric_source says where it came from
 	 * ("with", "canvas") for the report. */
 	const char *metric;
 	const char *metric_source;
@@ -51,6 +51,8 @@ typedef struct ml_eval_opts {
 	unsigned threads;      /* 0: one per CPU */
 	bool latency;          /* time single-row predictions (the report then
 				* differs between runs: opt-in) */
+	const char *time_col;  /* forecasts: the test rows' time column; NULL:
+				* the model's */
 } ml_eval_opts;
 
 /* Defaults for every field (NaN where NaN means none). */

@@ -12,8 +12,9 @@
  *             An absent entry costs 0. `nothing: LABEL` names the decision
  *             that means doing nothing (binary: the negative class;
  *             anomaly: normal, i.e. no alert).
- *   numbers   {over: 2, under: 7}: per unit of over- and under-prediction.
- *             Doing nothing is predicting 0 (no stock, no staff).
+ *   numbers   {over: 2, under: 7}: per unit of over- and under-prediction
+ *             (regression and forecasts). Doing nothing is predicting 0
+ *             (no stock, no staff).
  *
  * For a binary decision the threshold that minimises cost on the test rows
  * is found by one sweep over the distinct scores; the threshold that
@@ -167,22 +168,21 @@ int ev_cost_parse(ev_ctx *e, const json_t *spec, const char *source)
 	ev_cost_free(&e->cost);
 	snprintf(where, sizeof where, "cost (from %s)", source);
 	e->cost.source = source;
-	if (e->task == ML_REGRESSION) {
+	if (e->task == ML_REGRESSION || e->task == ML_FORECAST) {
 		const char *key;
 		const json_t *v;
 		if (!json_is_object(spec))
-			return sl__err(SL_EINVAL, "%s: a regression model takes {over: COST, under: "
-						  "COST}, the cost per unit of over- and "
-						  "under-prediction",
-				       where);
+			return sl__err(SL_EINVAL, "%s: a %s model takes {over: COST, under: COST}, "
+						  "the cost per unit of over- and under-prediction",
+				       where, ml_task_name(e->task));
 		json_object_foreach((json_t *)spec, key, v) {
 			double *dst = !strcmp(key, "over")    ? &e->cost.over
 				      : !strcmp(key, "under") ? &e->cost.under
 							      : NULL;
 			if (!dst)
-				return sl__err(SL_EINVAL, "%s: unknown key '%s' (a regression model "
-							  "takes over and under)",
-					       where, key);
+				return sl__err(SL_EINVAL, "%s: unknown key '%s' (a %s model takes "
+							  "over and under)",
+					       where, key, ml_task_name(e->task));
 			if ((rc = cost_number(v, where, key, dst)))
 				return rc;
 			if (*dst < 0)
@@ -239,22 +239,23 @@ static json_t *amount(double per_row, size_t n)
 			 ev_num(per_row * (double)n));
 }
 
-/* Correct decisions among n (a number's prediction is one decision). */
-static double correct_share(const ev_ctx *e, const double *d)
+/* The share of correct decisions (a number's prediction is one decision). */
+static double correct_share(const ev_ctx *e, const double *y, const double *d, size_t n)
 {
 	size_t hit = 0;
 
 	if (!e->cost.matrix)
 		return 1;
-	for (size_t i = 0; i < e->n; i++)
-		hit += d[i] == e->y[i];
-	return (double)hit / (double)e->n;
+	for (size_t i = 0; i < n; i++)
+		hit += d[i] == y[i];
+	return n ? (double)hit / (double)n : NAN;
 }
 
-/* value and ROI of decisions whose mean cost is cost. */
-static json_t *value_of(const ev_ctx *e, const double *d, double cost)
+/* value and ROI of decisions d whose mean cost is cost. */
+static json_t *value_of(const ev_ctx *e, const double *y, const double *d, size_t n,
+			double cost)
 {
-	double value = e->o->value * correct_share(e, d), net = value - cost;
+	double value = e->o->value * correct_share(e, y, d, n), net = value - cost;
 
 	return json_pack("{s:f, s:f, s:o}", "value_per_row", value, "net_per_row", net, "roi",
 			 cost > 0 ? ev_num(net / cost) : json_null());
@@ -347,39 +348,35 @@ static json_t *matrix_json(const ev_ctx *e)
 	return json_pack("{s:o, s:o}", "labels", labels, "costs", rows);
 }
 
-int ev_cost_section(ev_ctx *e, const double *P_base, json_t **out)
+int ev_cost_section(ev_ctx *e, const double *y, const double *d, const double *db, size_t n,
+		    json_t **out)
 {
-	size_t n = e->n;
-	double *d = sl__malloc(n * sizeof *d), *db = sl__malloc(n * sizeof *db);
+	double *dn = sl__malloc((n ? n : 1) * sizeof *dn);
 	double model, base = NAN, nothing = NAN;
 	json_t *c = json_object(), *v;
 	bool bad = !c;
 	int rc = 0;
 
 	*out = NULL;
-	if (!d || !db || !c) {
+	if (!dn || !c) {
 		rc = oom();
 		goto out;
 	}
-	ev_decide(e, e->P, n, d);
-	model = ev_cost_mean(e, e->y, d, n);
-	if (P_base) {
-		ev_decide(e, P_base, n, db);
-		base = ev_cost_mean(e, e->y, db, n);
-	}
-	/* db is free again: it becomes the do-nothing decisions. */
+	model = ev_cost_mean(e, y, d, n);
+	if (db)
+		base = ev_cost_mean(e, y, db, n);
 	if (!e->cost.matrix || e->cost.has_nothing) {
 		for (size_t i = 0; i < n; i++)
-			db[i] = e->cost.matrix ? (double)e->cost.nothing : 0;
-		nothing = ev_cost_mean(e, e->y, db, n);
+			dn[i] = e->cost.matrix ? (double)e->cost.nothing : 0;
+		nothing = ev_cost_mean(e, y, dn, n);
 	}
 	bad = json_object_set_new(c, "source", json_string(e->cost.source)) ||
 	      json_object_set_new(c, "kind", json_string(e->cost.matrix ? "matrix" : "over_under")) ||
+	      json_object_set_new(c, "rows", json_integer((json_int_t)n)) ||
 	      json_object_set_new(c, "model", amount(model, n)) ||
-	      json_object_set_new(c, "baseline", P_base ? amount(base, n) : json_null()) ||
+	      json_object_set_new(c, "baseline", db ? amount(base, n) : json_null()) ||
 	      json_object_set_new(c, "nothing", isfinite(nothing) ? amount(nothing, n) : json_null()) ||
-	      json_object_set_new(c, "saving_vs_baseline",
-				  P_base ? amount(base - model, n) : json_null()) ||
+	      json_object_set_new(c, "saving_vs_baseline", db ? amount(base - model, n) : json_null()) ||
 	      json_object_set_new(c, "saving_vs_nothing",
 				  isfinite(nothing) ? amount(nothing - model, n) : json_null());
 	if (!bad && e->cost.matrix)
@@ -399,11 +396,9 @@ int ev_cost_section(ev_ctx *e, const double *P_base, json_t **out)
 	}
 	if (!bad && !rc && !isnan(e->o->value)) {
 		json_t *val = json_pack("{s:f, s:o}", "per_correct_decision", e->o->value, "model",
-					value_of(e, d, model));
-		if (val && P_base) {
-			ev_decide(e, P_base, n, db);
-			bad = json_object_set_new(val, "baseline", value_of(e, db, base)) != 0;
-		}
+					value_of(e, y, d, n, model));
+		if (val && db)
+			bad = json_object_set_new(val, "baseline", value_of(e, y, db, n, base)) != 0;
 		bad = bad || !val || json_object_set_new(c, "value", val) != 0;
 	}
 	if (bad && !rc)
@@ -414,7 +409,6 @@ int ev_cost_section(ev_ctx *e, const double *P_base, json_t **out)
 	}
 out:
 	json_decref(c);
-	sl__free(d);
-	sl__free(db);
+	sl__free(dn);
 	return rc;
 }

@@ -30,6 +30,10 @@ typedef enum ev_metric {
 	EV_MAPE,
 	EV_WAPE,
 	EV_R2,
+	EV_MASE,
+	EV_SMAPE,
+	EV_COVERAGE80,
+	EV_COVERAGE95,
 	EV_PRECISION_AT_K,
 	EV_RECALL_AT_K,
 	EV_ANOMALY_RATE,
@@ -49,6 +53,7 @@ typedef enum ev_metric {
 #define EV_T_ANOM (1u << 3)      /* anomaly models with labels */
 #define EV_T_ANOM_NOLAB (1u << 4) /* anomaly models without labels */
 #define EV_T_GROUP (1u << 5)     /* reported per group only */
+#define EV_T_FC (1u << 6)        /* forecasts (from ml_forecast_evaluate) */
 
 typedef struct ev_metric_info {
 	const char *name;
@@ -93,6 +98,7 @@ typedef struct ev_ctx {
 	ev_metric main;
 	bool main_set;     /* a main metric applies (not anomaly without labels) */
 	ev_cost cost;
+	json_t *fc;        /* forecasts: ml_forecast_evaluate's report (owned) */
 	json_t *notes;     /* array of strings for the report */
 } ev_ctx;
 
@@ -124,9 +130,13 @@ int ev_cost_parse(ev_ctx *e, const json_t *spec, const char *source);
 void ev_cost_free(ev_cost *c);
 /* Mean cost per row of decisions d against truths y. */
 double ev_cost_mean(const ev_ctx *e, const double *y, const double *d, size_t n);
-/* The report's "cost" section: model, baseline, doing nothing, savings,
- * the cost-minimising threshold (binary and labelled anomaly), ROI. */
-int ev_cost_section(ev_ctx *e, const double *P_base, json_t **out);
+/* The report's "cost" section for decisions d of the model and db of the
+ * baseline (may be NULL) against truths y (n rows): model, baseline,
+ * doing nothing, savings, ROI, and for a binary decision (binary and
+ * labelled anomaly models, whose scores are e->P) the cost-minimising
+ * threshold. */
+int ev_cost_section(ev_ctx *e, const double *y, const double *d, const double *db, size_t n,
+		    json_t **out);
 
 /* eval_fair.c */
 int ev_fairness_section(ev_ctx *e, json_t **out);

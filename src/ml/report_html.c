@@ -505,7 +505,11 @@ static int forecast_chart(sl__buf *b, const json_t *series)
 	}
 	sl__buf_init(&title, 4096);
 	rc = sl__buf_puts(&title, "Forecast");
-	if (!rc && json_object_get(series, "key") && !json_is_null(json_object_get(series, "key"))) {
+	if (!rc && json_is_string(json_object_get(series, "label")) &&
+	    *json_string_value(json_object_get(series, "label"))) {
+		rc = sl__buf_printf(&title, ": %s", json_string_value(json_object_get(series, "label")));
+	} else if (!rc && json_object_get(series, "key") &&
+		   !json_is_null(json_object_get(series, "key"))) {
 		char *k = json_dumps(json_object_get(series, "key"), JSON_COMPACT | JSON_ENCODE_ANY);
 		rc = k ? sl__buf_printf(&title, ": %s", json_is_string(json_object_get(series, "key"))
 							    ? json_string_value(json_object_get(series, "key"))

@@ -43,6 +43,8 @@ static const step_opt opts[] = {
 	{"positive", OPT_STRING, false, NULL,
 	 "binary: the positive class (default: the second class); anomaly: the label value "
 	 "marking an anomaly"},
+	{"time", OPT_STRING, false, NULL,
+	 "forecast models: the time column of the test rows (default: the model's)"},
 	{"k", OPT_INT, false, NULL,
 	 "anomaly: precision and recall at k (default: the number of labelled anomalies)"},
 	{"canvas", OPT_PATH, false, NULL,
@@ -294,6 +296,7 @@ static int run(step_ctx *ctx)
 	o.seed = (uint64_t)step_opt_int(ctx, "seed", 0);
 	o.threads = (unsigned)step_opt_int(ctx, "threads", 0);
 	o.latency = step_opt_bool(ctx, "latency", false);
+	o.time_col = step_opt_str(ctx, "time");
 	if ((rc = str_list(ctx, "sensitive", &sensitive, &o.n_sensitive)))
 		goto out;
 	o.sensitive = sensitive;

@@ -19,6 +19,7 @@
 
 #include "api/project.h"
 #include "ml/eval.h"
+#include "ml/forecast.h"
 #include "ml/iforest.h"
 #include "rng.h"
 #include "testutil.h"
@@ -832,6 +833,118 @@ static void test_refusals(void **state)
 	ml_model_free(m);
 }
 
+/* ---- forecasts ----------------------------------------------------------------------------------- */
+
+/* A forecast model from the train.forecast step (the family's own path). */
+static ml_model *forecast_model(const char *dir, const ds_table *train, const char *method)
+{
+	char *data = tu_path(dir, "fc-train.ds"), *model = tu_path(dir, "fc.slm");
+	const char *in_names[] = {"train"}, *in_paths[] = {data};
+	const char *out_names[] = {"model"}, *out_paths[] = {model};
+	json_t *with = json_pack("{s:s, s:s, s:i, s:i, s:s}", "target", "y", "time", "t",
+				 "horizon", 3, "season", 4, "method", method);
+	tu_run r = {0};
+	ml_model *m;
+
+	assert_int_equal(ds_table_write(train, data), 0);
+	if (tu_run_step(&r, "train.forecast", dir, with, in_names, in_paths, 1, out_names, out_paths,
+			1))
+		fail_msg("%s", sl_errmsg());
+	assert_int_equal(ml_model_load(model, &m), 0);
+	json_decref(with);
+	tu_run_free(&r);
+	free(data);
+	free(model);
+	return m;
+}
+
+/*
+ * One series with a season of 4: 10 12 14 16, 11 13 15 17, 12 14 16 18.
+ * Naive forecasts 18 for t = 13, 14, 15; seasonal naive (the baseline)
+ * 12, 14, 16. Actuals 13, 14, 19.
+ */
+static void test_forecast(void **state)
+{
+	static const double t_tr[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+	static const double y_tr[] = {10, 12, 14, 16, 11, 13, 15, 17, 12, 14, 16, 18};
+	static const double t_te[] = {13, 14, 15, 40}, y_te[] = {13, 14, 19, 1};
+	const char *dir = tu_tmpdir();
+	ds_table *train = table((col[]){{"t", DS_INT64, t_tr, NULL}, {"y", DS_FLOAT64, y_tr, NULL}},
+				2, 12);
+	ds_table *test = table((col[]){{"t", DS_INT64, t_te, NULL}, {"y", DS_FLOAT64, y_te, NULL}},
+			       2, 4);
+	ml_model *m = forecast_model(dir, train, "naive");
+	ml_model *champ = forecast_model(dir, train, "seasonal_naive");
+	json_t *cost = json_pack("{s:i, s:i}", "over", 1, "under", 2), *rep, *own;
+	const json_t *c;
+	ml_eval_opts o;
+	char *html;
+
+	(void)state;
+	ml_eval_opts_init(&o);
+	o.cost = cost;
+	if (ml_evaluate(m, champ, test, &o, &rep))
+		fail_msg("%s", sl_errmsg());
+	/* The family's numbers, unchanged; the row beyond the horizon is counted, not scored. */
+	assert_int_equal(ml_forecast_evaluate(m, test, NULL, &own), 0);
+	NEAR(metric(rep, "metrics", "mase"),
+	     json_real_value(json_object_get(json_object_get(own, "metrics"), "mase")));
+	NEAR(metric(rep, "metrics", "rows"), 3);
+	/* WAPE by hand: |13-18| + |14-18| + |19-18| over 46; the baseline's 1 + 0 + 3. */
+	NEAR(metric(rep, "metrics", "wape"), 10.0 / 46);
+	NEAR(metric(rep, "baseline", "wape"), 4.0 / 46);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(rep, "main_metric"),
+								"name")),
+			    "mase");
+	/* Cost: over 5 and 4, under 1 x 2; the baseline under 1 and 3, x 2. */
+	NEAR(metric(rep, "metrics", "cost"), 11.0 / 3);
+	NEAR(metric(rep, "baseline", "cost"), 8.0 / 3);
+	c = json_object_get(rep, "cost");
+	NEAR(json_real_value(json_object_get(json_object_get(c, "nothing"), "total")), 92);
+	/* The champion is seasonal naive itself: the baseline's numbers. */
+	NEAR(metric(rep, "champion", "wape"), 4.0 / 46);
+	NEAR(metric(rep, "champion_delta", "wape"), 6.0 / 46);
+	/* Naive loses to the seasonal baseline here, and the verdict says so. */
+	assert_true(json_is_false(json_object_get(json_object_get(rep, "assessment"),
+						  "worth_deploying")));
+	assert_non_null(strstr(json_string_value(json_object_get(rep, "verdict_hint")),
+			       "the baseline is as good as the model or better on mase"));
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(json_object_get(rep, "forecast"), "unmatched"),
+				 "beyond_horizon")),
+			 1);
+	assert_int_equal(ml_report_html(rep, &html), 0);
+	assert_non_null(strstr(html, "<polygon"));
+	sl__free(html);
+	json_decref(rep);
+	json_decref(own);
+	/* Under fault injection: an error, or the same report. */
+	assert_int_equal(ml_evaluate(m, champ, test, &o, &own), 0);
+	for (long k = 0; k < 100000; k++) {
+		sl__alloc_fail_after(k);
+		int rc = ml_evaluate(m, champ, test, &o, &rep);
+		sl__alloc_fail_after(-1);
+		if (rc == 0) {
+			assert_true(json_equal(rep, own));
+			json_decref(rep);
+			break;
+		}
+		assert_int_equal(rc, SL_ENOMEM);
+	}
+	json_decref(own);
+	/* No row after the training data: refused with the reasons. */
+	o.cost = NULL;
+	assert_int_equal(ml_evaluate(m, NULL, train, &o, &rep), SL_EINVAL);
+	assert_msg_has("no row matched a forecast (0 of an unknown series, 12 at or before the end "
+		       "of training");
+	json_decref(cost);
+	ml_model_free(m);
+	ml_model_free(champ);
+	ds_close(train);
+	ds_close(test);
+	tu_rmdir(dir);
+}
+
 /* ---- allocation failures -------------------------------------------------------------------- */
 
 /* Fail the Nth allocation for every N: an error, never a crash, a leak
@@ -1064,6 +1177,7 @@ int main(void)
 		cmocka_unit_test(test_permutation_importance),
 		cmocka_unit_test(test_champion_deltas),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_forecast),
 		cmocka_unit_test(test_evaluate_under_oom),
 		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_step_with_canvas),
