@@ -197,31 +197,6 @@ static void canvas_free(canvas *cv)
 
 /* ---- the step ------------------------------------------------------------------------- */
 
-/* A string option or list as a borrowed array (NULL when absent). */
-static int str_list(step_ctx *ctx, const char *name, const char ***out, size_t *out_n)
-{
-	json_t *v = step_opt_json(ctx, name), *e;
-	size_t i;
-
-	*out = NULL;
-	*out_n = 0;
-	if (!v)
-		return 0;
-	*out = sl__calloc(json_is_array(v) ? json_array_size(v) + 1 : 1, sizeof **out);
-	if (!*out)
-		return step_fail(ctx, SL_ENOMEM, "out of memory");
-	if (json_is_string(v)) {
-		(*out)[(*out_n)++] = json_string_value(v);
-		return 0;
-	}
-	json_array_foreach(v, i, e) {
-		if (!json_is_string(e))
-			return step_fail(ctx, SL_EINVAL, "with.%s[%zu] must be a column name", name, i);
-		(*out)[(*out_n)++] = json_string_value(e);
-	}
-	return 0;
-}
-
 /* The report's numbers as the step run's metrics, for `sluice runs show`. */
 static void record_metrics(step_ctx *ctx, const json_t *rep)
 {
@@ -297,7 +272,7 @@ static int run(step_ctx *ctx)
 	o.threads = (unsigned)step_opt_int(ctx, "threads", 0);
 	o.latency = step_opt_bool(ctx, "latency", false);
 	o.time_col = step_opt_str(ctx, "time");
-	if ((rc = str_list(ctx, "sensitive", &sensitive, &o.n_sensitive)))
+	if ((rc = step_opt_strings(ctx, "sensitive", &sensitive, &o.n_sensitive)))
 		goto out;
 	o.sensitive = sensitive;
 	if ((rc = ml_model_load(model_path, &m))) {

@@ -153,6 +153,30 @@ bool step_opt_bool(const step_ctx *ctx, const char *name, bool def)
 	return json_is_boolean(v) ? json_is_true(v) : def;
 }
 
+int step_opt_strings(step_ctx *ctx, const char *name, const char ***out, size_t *out_n)
+{
+	json_t *v = step_opt_json(ctx, name), *e;
+	size_t i;
+
+	*out = NULL;
+	*out_n = 0;
+	if (!v)
+		return 0;
+	*out = sl__calloc(json_is_array(v) ? json_array_size(v) + 1 : 1, sizeof **out);
+	if (!*out)
+		return step_fail(ctx, SL_ENOMEM, "out of memory");
+	if (json_is_string(v)) {
+		(*out)[(*out_n)++] = json_string_value(v);
+		return 0;
+	}
+	json_array_foreach(v, i, e) {
+		if (!json_is_string(e))
+			return step_fail(ctx, SL_EINVAL, "with.%s[%zu] must be a column name", name, i);
+		(*out)[(*out_n)++] = json_string_value(e);
+	}
+	return 0;
+}
+
 void step_metric(step_ctx *ctx, const char *name, double value)
 {
 	json_object_set_new(ctx->metrics, name, json_real(value));

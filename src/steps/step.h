@@ -360,6 +360,13 @@ int64_t step_opt_int(const step_ctx *ctx, const char *name, int64_t def);
 double step_opt_num(const step_ctx *ctx, const char *name, double def);
 bool step_opt_bool(const step_ctx *ctx, const char *name, bool def);
 json_t *step_opt_json(const step_ctx *ctx, const char *name);       /* borrowed, or NULL */
+/*
+ * A string or list-of-strings option (OPT_STRING_LIST) as an array of
+ * borrowed strings (*out NULL and *out_n 0 when absent). *out is the
+ * caller's to free with sl__free, also when this fails (the step has then
+ * failed, naming the entry that is not a string).
+ */
+int step_opt_strings(step_ctx *ctx, const char *name, const char ***out, size_t *out_n);
 
 /* Records a numeric metric of this step run (shown by `sluice runs show`). */
 void step_metric(step_ctx *ctx, const char *name, double value);

@@ -46,35 +46,6 @@ void train_data_free(train_data *d)
 	memset(d, 0, sizeof *d);
 }
 
-/* A string option or list of strings as a borrowed array (NULL when absent). */
-static int str_list(step_ctx *ctx, const char *name, const char ***out, size_t *out_n)
-{
-	json_t *v = step_opt_json(ctx, name), *e;
-	size_t i;
-
-	*out = NULL;
-	*out_n = 0;
-	if (!v)
-		return 0;
-	if (json_is_string(v)) {
-		*out = sl__malloc(sizeof **out);
-		if (!*out)
-			return step_fail(ctx, SL_ENOMEM, "out of memory");
-		(*out)[0] = json_string_value(v);
-		*out_n = 1;
-		return 0;
-	}
-	*out = sl__calloc(json_array_size(v) + 1, sizeof **out);
-	if (!*out)
-		return step_fail(ctx, SL_ENOMEM, "out of memory");
-	json_array_foreach(v, i, e) {
-		if (!json_is_string(e))
-			return step_fail(ctx, SL_EINVAL, "with.%s[%zu] must be a column name", name, i);
-		(*out)[(*out_n)++] = json_string_value(e);
-	}
-	return 0;
-}
-
 int train_open(step_ctx *ctx, ml_frame_opts fo, const char *const *extra_exclude,
 	       size_t n_extra, train_data *d)
 {
@@ -84,8 +55,8 @@ int train_open(step_ctx *ctx, ml_frame_opts fo, const char *const *extra_exclude
 	int rc;
 
 	memset(d, 0, sizeof *d);
-	if ((rc = str_list(ctx, "features", &feats, &n_feats)) ||
-	    (rc = str_list(ctx, "exclude", &excl, &n_excl)))
+	if ((rc = step_opt_strings(ctx, "features", &feats, &n_feats)) ||
+	    (rc = step_opt_strings(ctx, "exclude", &excl, &n_excl)))
 		goto out;
 	all_excl = sl__calloc(n_excl + n_extra + 1, sizeof *all_excl);
 	if (!all_excl) {
