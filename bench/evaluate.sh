@@ -11,25 +11,13 @@
 # Environment: EVAL_ROWS (default 1000000), EVAL_RUNS (default 3, the
 # fastest kept), TMPDIR.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
-SLUICE=$(realpath "${1:-$root/build/sluice}")
-build=$(dirname "$SLUICE")
-lib=$build/libsluice.a
-N=${EVAL_ROWS:-1000000}
-RUNS=${EVAL_RUNS:-3}
-PY=/usr/bin/python3
 dir=${TMPDIR:-/tmp}/sluice-bench-evaluate
 mkdir -p "$dir"
+. "$(dirname "$0")/lib.sh"
+N=${EVAL_ROWS:-1000000}
+RUNS=${EVAL_RUNS:-3}
 
-if [ ! -f "$lib" ]; then
-	echo "evaluate: $lib not found (build first)" >&2
-	exit 2
-fi
-cc -O2 -D_GNU_SOURCE -I"$root/include" -I"$root/src" -I"$root/src/core" \
-	-o "$dir/eval_bench" "$here/eval_bench.c" "$lib" \
-	$(pkg-config --libs yaml-0.1 jansson sqlite3 libcrypto libzstd libpq libmicrohttpd) \
-	-lpthread -lm -ldl
+bench_cc eval_bench "$here/eval_bench.c"
 mat=$dir/p-$N.f64
 if [ ! -s "$mat" ]; then
 	# Probabilities rounded to 3 decimals (so there are ties), labels drawn from them.
@@ -43,10 +31,6 @@ y = (rng.random(n) < p).astype(float)
 np.stack([p, y], axis=1).astype("<f8").tofile(sys.argv[1])
 PYEOF
 fi
-
-best() {
-	"$PY" -c 'import json,sys; f=sys.argv[1]; r=[json.loads(l) for l in sys.stdin if l.strip()]; print(json.dumps(min(r, key=lambda x: x[f])))' "$1"
-}
 
 s=$(for i in $(seq "$RUNS"); do "$dir/eval_bench" "$mat" "$N"; done | best seconds)
 

@@ -10,28 +10,16 @@
 # Environment: IFOREST_ROWS (default 200000), IFOREST_RUNS (default 3, the
 # fastest kept), TMPDIR.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
-SLUICE=$(realpath "${1:-$root/build/sluice}")
-build=$(dirname "$SLUICE")
-lib=$build/libsluice.a
+dir=${TMPDIR:-/tmp}/sluice-bench-iforest
+mkdir -p "$dir"
+. "$(dirname "$0")/lib.sh"
 N=${IFOREST_ROWS:-200000}
 RUNS=${IFOREST_RUNS:-3}
 COLS=11 # 10 inputs and the label
 TREES=100
 SAMPLE=256
-PY=/usr/bin/python3
-dir=${TMPDIR:-/tmp}/sluice-bench-iforest
-mkdir -p "$dir"
 
-if [ ! -f "$lib" ]; then
-	echo "iforest: $lib not found (build first)" >&2
-	exit 2
-fi
-cc -O2 -D_GNU_SOURCE -I"$root/include" -I"$root/src" -I"$root/src/core" \
-	-o "$dir/iforest_bench" "$here/iforest_bench.c" "$lib" \
-	$(pkg-config --libs yaml-0.1 jansson sqlite3 libcrypto libzstd libpq libmicrohttpd) \
-	-lpthread -lm -ldl
+bench_cc iforest_bench "$here/iforest_bench.c"
 mat=$dir/m-$N.f64
 if [ ! -s "$mat" ]; then
 	# 1% of the rows shifted by 4 standard deviations in 3 of 10 inputs.
@@ -46,10 +34,6 @@ X[y == 1, :3] += 4 * rng.choice([-1, 1], size=(int(y.sum()), 3))
 np.hstack([X, y[:, None]]).astype("<f8").tofile(sys.argv[1])
 PYEOF
 fi
-
-best() { # field, then JSON lines on stdin: the line with the smallest field
-	"$PY" -c 'import json,sys; f=sys.argv[1]; r=[json.loads(l) for l in sys.stdin if l.strip()]; print(json.dumps(min(r, key=lambda x: x[f])))' "$1"
-}
 
 s=$(for i in $(seq "$RUNS"); do
 	"$dir/iforest_bench" "$mat" "$N" "$COLS" "$TREES" "$SAMPLE" 2

@@ -5,7 +5,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 SLUICE=$(realpath "${1:-build/sluice}")
 for b in "$here"/*.sh; do
-	[ "$(basename "$b")" = run.sh ] && continue
+	case $(basename "$b") in run.sh | lib.sh) continue ;; esac
 	echo "== $(basename "$b" .sh)"
 	bash "$b" "$SLUICE"
 done
