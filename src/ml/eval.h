@@ -24,6 +24,13 @@
 #define ML_REPORT_KIND "evaluation_report"
 #define ML_REPORT_FORMAT 1
 
+/* The names a main metric may have (the step's `metric` choices; which of
+ * them apply depends on the model's task). */
+#define ML_EVAL_METRICS                                                                   \
+	"accuracy balanced_accuracy precision recall f1 precision_macro recall_macro "      \
+	"f1_macro roc_auc pr_auc logloss brier ece mae rmse mape wape r2 mase smape "       \
+	"precision_at_k recall_at_k cost"
+
 typedef struct ml_eval_opts {
 	/* The column of the test rows holding the truth; NULL: the model's
 	 * target. For anomaly models, the labels (optional). */

@@ -21,40 +21,58 @@
 
 #include "ml/eval.h"
 #include "steps/step.h"
+#include "yamltree.h"
+
+static const step_opt column = {.type = OPT_STRING, .len = "[1,)"};
+static const step_opt cost_cell = {.type = OPT_NUMBER};
+static const step_opt cost_row = {.type = OPT_LIST, .len = "[2,)", .item = &cost_cell};
+/* The shape only: which classes a matrix or mapping must name is known once
+ * the model is read, and evaluate checks it then. */
+static const step_opt cost_shapes[] = {
+	{.type = OPT_LIST, .len = "[2,)", .item = &cost_row,
+	 .help = "a cost matrix (rows: the actual class, columns: the decision)"},
+	{.type = OPT_MAP, .len = "[1,)",
+	 .help = "a mapping ({false_positive, false_negative}, {over, under}, or by class label)"},
+	{.help = NULL},
+};
 
 static const step_opt opts[] = {
-	{"target", OPT_STRING, false, NULL,
-	 "the test column holding the truth (default: the model's target; anomaly models: "
-	 "the labels, optional)"},
-	{"metric", OPT_STRING, false, NULL,
-	 "the main metric (default: the canvas's offline_evaluation.metric, else roc_auc, "
-	 "f1_macro, rmse by task)"},
-	{"cost", OPT_ANY, false, NULL,
-	 "a cost matrix (rows actual, columns decided), {false_positive, false_negative}, "
-	 "or {over, under} for numbers (default: the canvas's decisions.cost)"},
-	{"value", OPT_NUMBER, false, NULL,
-	 "the value of one correct decision, for ROI (default: the canvas's decisions.value)"},
-	{"sensitive", OPT_STRING_LIST, false, NULL, "columns to compare groups by (fairness)"},
-	{"importance", OPT_BOOL, false, "true", "permutation importance of every input"},
-	{"repeats", OPT_INT, false, "5", "permutations per input"},
-	{"seed", OPT_INT, false, "0", "seed of the permutations"},
-	{"threshold", OPT_NUMBER, false, NULL,
-	 "binary: decide positive when P(positive) >= threshold (default 0.5)"},
-	{"positive", OPT_STRING, false, NULL,
-	 "binary: the positive class (default: the second class); anomaly: the label value "
-	 "marking an anomaly"},
-	{"time", OPT_STRING, false, NULL,
-	 "forecast models: the time column of the test rows (default: the model's)"},
-	{"k", OPT_INT, false, NULL,
-	 "anomaly: precision and recall at k (default: the number of labelled anomalies)"},
-	{"canvas", OPT_PATH, false, NULL,
-	 "the canvas file (default: canvas.yaml at the project root; naming it makes the step "
-	 "cacheable)"},
-	{"latency", OPT_BOOL, false, "false",
-	 "time single-row predictions (p50, p99 in microseconds); the report then differs "
-	 "between runs"},
-	{"threads", OPT_INT, false, "0", "threads for importance (0: one per CPU)"},
-	{NULL, 0, false, NULL, NULL},
+	{.name = "target", .type = OPT_STRING, .len = "[1,)",
+	 .help = "the test column holding the truth (default: the model's target; anomaly "
+		 "models: the labels, optional)"},
+	{.name = "metric", .type = OPT_STRING, .choices = ML_EVAL_METRICS,
+	 .help = "the main metric (default: the canvas's offline_evaluation.metric, else "
+		 "roc_auc, f1_macro, rmse, mase by task)"},
+	{.name = "cost", .type = OPT_ANY, .alts = cost_shapes,
+	 .help = "what mistakes cost (default: the canvas's decisions.cost)"},
+	{.name = "value", .type = OPT_NUMBER,
+	 .help = "the value of one correct decision, for ROI (default: the canvas's "
+		 "decisions.value)"},
+	{.name = "sensitive", .type = OPT_STRING_LIST, .unique = true, .item = &column,
+	 .help = "columns to compare groups by (fairness)"},
+	{.name = "importance", .type = OPT_BOOL, .def = "true",
+	 .help = "permutation importance of every input"},
+	{.name = "repeats", .type = OPT_INT, .def = "5", .range = "[1, 1000]",
+	 .help = "permutations per input"},
+	{.name = "seed", .type = OPT_INT, .def = "0", .help = "seed of the permutations"},
+	{.name = "threshold", .type = OPT_NUMBER, .range = "[0, 1]",
+	 .help = "binary: decide positive when P(positive) >= threshold (default 0.5)"},
+	{.name = "positive", .type = OPT_STRING, .len = "[1,)",
+	 .help = "binary: the positive class (default: the second class); anomaly: the label "
+		 "value marking an anomaly"},
+	{.name = "time", .type = OPT_STRING, .len = "[1,)",
+	 .help = "forecast models: the time column of the test rows (default: the model's)"},
+	{.name = "k", .type = OPT_INT, .range = "[1,)",
+	 .help = "anomaly: precision and recall at k (default: the number of labelled anomalies)"},
+	{.name = "canvas", .type = OPT_PATH,
+	 .help = "the canvas file (default: canvas.yaml at the project root; naming it makes "
+		 "the step cacheable)"},
+	{.name = "latency", .type = OPT_BOOL, .def = "false",
+	 .help = "time single-row predictions (p50, p99 in microseconds); the report then "
+		 "differs between runs"},
+	{.name = "threads", .type = OPT_INT, .def = "0", .range = "[0,)",
+	 .help = "threads for importance (0: one per CPU); results do not depend on it"},
+	{.name = NULL},
 };
 
 static const step_port inputs[] = {
@@ -69,37 +87,6 @@ static const step_port outputs[] = {
 	 "the evaluation report (JSON; `sluice artifacts export ID --format html` renders it)"},
 	{NULL, NULL, false, NULL},
 };
-
-static int check(const json_t *with, char *msg, size_t size)
-{
-	const json_t *t = json_object_get(with, "threshold");
-	const json_t *r = json_object_get(with, "repeats"), *k = json_object_get(with, "k");
-	const json_t *c = json_object_get(with, "cost");
-
-	if (json_is_number(t) && !(json_number_value(t) >= 0 && json_number_value(t) <= 1)) {
-		snprintf(msg, size, "with.threshold is a probability: between 0 and 1");
-		return -1;
-	}
-	if (json_is_integer(r) && (json_integer_value(r) < 1 || json_integer_value(r) > 1000)) {
-		snprintf(msg, size, "with.repeats must be between 1 and 1000");
-		return -1;
-	}
-	if (json_is_integer(k) && json_integer_value(k) < 1) {
-		snprintf(msg, size, "with.k must be 1 or more");
-		return -1;
-	}
-	if (json_is_integer(json_object_get(with, "threads")) &&
-	    json_integer_value(json_object_get(with, "threads")) < 0) {
-		snprintf(msg, size, "with.threads must be 0 (one per CPU) or more");
-		return -1;
-	}
-	if (c && !json_is_null(c) && !json_is_array(c) && !json_is_object(c)) {
-		snprintf(msg, size, "with.cost: give a matrix ([[0, 1], [5, 0]]), a mapping "
-				    "({false_positive: 1, false_negative: 5}) or {over: 2, under: 7}");
-		return -1;
-	}
-	return 0;
-}
 
 /* A canvas found by walking up is outside the cache key (see above). */
 static bool cacheable(const json_t *with)
@@ -140,9 +127,31 @@ static char *find_canvas(const step_ctx *ctx)
 
 typedef struct canvas {
 	json_t *doc;
+	sl__ypmap *pos; /* where each value was written, for FILE:LINE:COL */
 	char *path;
 	const json_t *cost, *value, *metric, *min;
 } canvas;
+
+/* A canvas field of the wrong kind, named at its place in the file. */
+static int canvas_bad(step_ctx *ctx, const canvas *cv, const char *field, const char *want)
+{
+	sl__yloc loc;
+
+	if (sl__ypmap_find(cv->pos, field, &loc) >= 0)
+		sl__yaml_err_at(SL_EINVAL, cv->path, loc.pos, "%s must be %s", field, want);
+	else
+		sl__err(SL_EINVAL, "%s: %s must be %s", cv->path, field, want);
+	return step_fail(ctx, SL_EINVAL, "canvas: %s", sl_errmsg());
+}
+
+/* Null, "", {} and [] are the template's "not filled in yet". */
+static const json_t *filled(const json_t *v)
+{
+	if (!v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v)) ||
+	    (json_is_object(v) && !json_object_size(v)) || (json_is_array(v) && !json_array_size(v)))
+		return NULL;
+	return v;
+}
 
 static int canvas_load(step_ctx *ctx, canvas *cv)
 {
@@ -154,44 +163,32 @@ static int canvas_load(step_ctx *ctx, canvas *cv)
 	cv->path = named ? step_resolve_path(ctx, named) : find_canvas(ctx);
 	if (!cv->path)
 		return 0;
-	if ((rc = sl__yaml_load_file(cv->path, &cv->doc)))
+	if ((rc = sl__yaml_load_json(cv->path, 0, &cv->doc, &cv->pos)))
 		return step_fail(ctx, rc, "canvas: %s", sl_errmsg());
 	dec = json_object_get(cv->doc, "decisions");
 	off = json_object_get(cv->doc, "offline_evaluation");
-	cv->cost = json_object_get(dec, "cost");
-	cv->value = json_object_get(dec, "value");
-	cv->metric = json_object_get(off, "metric");
-	cv->min = json_object_get(off, "min");
-	/* An empty cost ({} or []) is the template's "not filled in yet". */
-	if ((json_is_object(cv->cost) && !json_object_size(cv->cost)) ||
-	    (json_is_array(cv->cost) && !json_array_size(cv->cost)) || json_is_null(cv->cost))
-		cv->cost = NULL;
-	if (json_is_null(cv->value))
-		cv->value = NULL;
-	if (json_is_null(cv->metric) || (json_is_string(cv->metric) && !*json_string_value(cv->metric)))
-		cv->metric = NULL;
-	if (json_is_null(cv->min))
-		cv->min = NULL;
+	cv->cost = filled(json_object_get(dec, "cost"));
+	cv->value = filled(json_object_get(dec, "value"));
+	cv->metric = filled(json_object_get(off, "metric"));
+	cv->min = filled(json_object_get(off, "min"));
 	if (cv->cost && !json_is_array(cv->cost) && !json_is_object(cv->cost))
-		return step_fail(ctx, SL_EINVAL, "%s: decisions.cost must be a matrix or a mapping",
-				 cv->path);
+		return canvas_bad(ctx, cv, "decisions.cost",
+				  "a cost matrix or a mapping ({false_positive, false_negative}, "
+				  "{over, under})");
 	if (cv->value && !json_is_number(cv->value))
-		return step_fail(ctx, SL_EINVAL, "%s: decisions.value must be a number (the value of "
-						 "one correct decision)",
-				 cv->path);
+		return canvas_bad(ctx, cv, "decisions.value",
+				  "a number (the value of one correct decision)");
 	if (cv->metric && !json_is_string(cv->metric))
-		return step_fail(ctx, SL_EINVAL, "%s: offline_evaluation.metric must be a metric "
-						 "name, e.g. roc_auc",
-				 cv->path);
+		return canvas_bad(ctx, cv, "offline_evaluation.metric", "a metric name, e.g. roc_auc");
 	if (cv->min && !json_is_number(cv->min))
-		return step_fail(ctx, SL_EINVAL, "%s: offline_evaluation.min must be a number",
-				 cv->path);
+		return canvas_bad(ctx, cv, "offline_evaluation.min", "a number");
 	return 0;
 }
 
 static void canvas_free(canvas *cv)
 {
 	json_decref(cv->doc);
+	sl__ypmap_free(cv->pos);
 	sl__free(cv->path);
 }
 
@@ -335,6 +332,5 @@ const step_def step_evaluate = {
 	.inputs = inputs,
 	.outputs = outputs,
 	.run = run,
-	.check = check,
 	.cacheable = cacheable,
 };

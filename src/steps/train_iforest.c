@@ -11,57 +11,34 @@
 #include "ml/iforest.h"
 #include "steps/train.h"
 
+static const step_opt contamination_shapes[] = {
+	{.type = OPT_STRING, .choices = "auto", .help = "auto"},
+	{.type = OPT_NUMBER, .range = "(0, 0.5]", .help = "a share of the rows in (0, 0.5]"},
+	{.help = NULL},
+};
+
+/* The ranges are ML_IFOREST_MAX_TREES and ML_IFOREST_MAX_SAMPLE (iforest.h). */
 static const step_opt opts[] = {
-	{"trees", OPT_INT, false, "100", "number of trees"},
-	{"sample_size", OPT_INT, false, "256",
-	 "rows each tree draws (without replacement); capped at the number of rows"},
-	{"contamination", OPT_ANY, false, "auto",
-	 "share of training rows flagged as anomalies, in (0, 0.5]; auto: a score above 0.5"},
-	{"seed", OPT_INT, false, "0", "seed of the row samples and splits"},
-	{"features", OPT_STRING_LIST, false, NULL,
-	 "the input columns (default: every column but those in `exclude`)"},
-	{"exclude", OPT_STRING_LIST, false, NULL,
-	 "columns never used as inputs (ids, labels, timestamps that only count up)"},
-	{"threads", OPT_INT, false, "0", "threads building trees (0: one per CPU)"},
-	{NULL, 0, false, NULL, NULL},
+	{.name = "trees", .type = OPT_INT, .def = "100", .range = "[1, 10000]",
+	 .help = "number of trees"},
+	{.name = "sample_size", .type = OPT_INT, .def = "256", .range = "[2, 1048576]",
+	 .help = "rows each tree draws (without replacement); capped at the number of rows"},
+	{.name = "contamination", .type = OPT_ANY, .def = "auto", .alts = contamination_shapes,
+	 .help = "share of training rows flagged as anomalies; auto: a score above 0.5"},
+	{.name = "seed", .type = OPT_INT, .def = "0", .help = "seed of the row samples and splits"},
+	{.name = "features", .type = OPT_STRING_LIST, .len = "[1,)", .unique = true,
+	 .item = &train_column,
+	 .help = "the input columns (default: every column but those in `exclude`)"},
+	{.name = "exclude", .type = OPT_STRING_LIST, .unique = true, .item = &train_column,
+	 .help = "columns never used as inputs (ids, labels, timestamps that only count up)"},
+	TRAIN_OPT_THREADS,
+	{.name = NULL},
 };
 
 static const step_port inputs[] = {
 	{"train", "dataset", false, "the rows to learn what is normal from"},
 	{NULL, NULL, false, NULL},
 };
-
-static int check(const json_t *with, char *msg, size_t size)
-{
-	const json_t *c = json_object_get(with, "contamination");
-	json_int_t trees = json_integer_value(json_object_get(with, "trees"));
-	json_int_t sample = json_integer_value(json_object_get(with, "sample_size"));
-	json_int_t threads = json_integer_value(json_object_get(with, "threads"));
-
-	if (json_is_integer(json_object_get(with, "trees")) &&
-	    (trees < 1 || trees > ML_IFOREST_MAX_TREES)) {
-		snprintf(msg, size, "with.trees must be between 1 and %d", ML_IFOREST_MAX_TREES);
-		return -1;
-	}
-	if (json_is_integer(json_object_get(with, "sample_size")) &&
-	    (sample < 2 || sample > ML_IFOREST_MAX_SAMPLE)) {
-		snprintf(msg, size, "with.sample_size must be between 2 and %u",
-			 ML_IFOREST_MAX_SAMPLE);
-		return -1;
-	}
-	if (threads < 0) {
-		snprintf(msg, size, "with.threads must be 0 (one per CPU) or more");
-		return -1;
-	}
-	if (c && !json_is_null(c) &&
-	    !(json_is_string(c) && !strcmp(json_string_value(c), "auto")) &&
-	    !(json_is_number(c) && json_number_value(c) > 0 && json_number_value(c) <= 0.5)) {
-		snprintf(msg, size, "with.contamination must be auto or a share in (0, 0.5], "
-				    "e.g. 0.05 for 5%% of the rows");
-		return -1;
-	}
-	return 0;
-}
 
 static int run(step_ctx *ctx)
 {
@@ -105,5 +82,4 @@ const step_def step_train_iforest = {
 	.inputs = inputs,
 	.outputs = train_outputs,
 	.run = run,
-	.check = check,
 };

@@ -165,6 +165,15 @@ P
 sl run churn.yaml -q
 [ "$(step_status evaluate)" = cached ] || fail "evaluate with a named canvas should be cached"
 
+# Options are checked before anything runs: a misspelt metric, a share out of range.
+sed 's/repeats: 3/repeats: 3, metric: roc_uac/' fraud.yaml > typo.yaml
+expect_exit 2 sl run typo.yaml
+contains "$ERR" "typo.yaml:"
+contains "$ERR" "roc_auc"
+sed 's/contamination: 0.025/contamination: 0.7/' fraud.yaml > range.yaml
+expect_exit 2 sl run range.yaml
+contains "$ERR" "contamination"
+
 # A labels column that is not there: the step fails naming it and the fix.
 sed -i 's/target: is_fraud/target: fraud/' fraud.yaml
 expect_exit 1 sl run fraud.yaml

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "api/project.h"
-#include "ml/eval.h"
+#include "ml/eval_int.h"
 #include "ml/forecast.h"
 #include "ml/iforest.h"
 #include "rng.h"
@@ -945,6 +945,24 @@ static void test_forecast(void **state)
 	tu_rmdir(dir);
 }
 
+/* The step's `metric` choices are exactly the metrics that can be main. */
+static void test_metric_choices(void **state)
+{
+	char names[] = ML_EVAL_METRICS;
+	size_t listed = 0, main_ok = 0;
+
+	(void)state;
+	for (char *tok = strtok(names, " "); tok; tok = strtok(NULL, " ")) {
+		int m = ev_metric_find(tok);
+		if (m < 0 || ev_metrics[m].direction == 0)
+			fail_msg("'%s' cannot be a main metric", tok);
+		listed++;
+	}
+	for (int m = 0; m < EV_N_METRICS; m++)
+		main_ok += ev_metrics[m].direction != 0 && !(ev_metrics[m].tasks & EV_T_GROUP);
+	assert_int_equal(listed, main_ok);
+}
+
 /* ---- allocation failures -------------------------------------------------------------------- */
 
 /* Fail the Nth allocation for every N: an error, never a crash, a leak
@@ -1142,6 +1160,13 @@ static void test_step_with_canvas(void **state)
 	assert_msg_has("metric 'accuracy' does not apply to this anomaly model");
 	assert_int_not_equal(stat(report, &st), 0);
 	json_decref(with);
+	tu_write(canvas, "decisions:\n  value: lots\n");
+	with = json_pack("{s:s, s:s}", "target", "is_odd", "positive", "yes");
+	assert_int_not_equal(tu_run_step(&r, "evaluate", dir, with, in_names, in_paths, 2, out_names,
+					 out_paths, 1),
+			     0);
+	assert_msg_has("canvas.yaml:2:10: decisions.value must be a number");
+	json_decref(with);
 	tu_write(canvas, "decisions: [unclosed\n");
 	with = json_pack("{s:s, s:s}", "target", "is_odd", "positive", "yes");
 	assert_int_not_equal(tu_run_step(&r, "evaluate", dir, with, in_names, in_paths, 2, out_names,
@@ -1178,6 +1203,7 @@ int main(void)
 		cmocka_unit_test(test_champion_deltas),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_forecast),
+		cmocka_unit_test(test_metric_choices),
 		cmocka_unit_test(test_evaluate_under_oom),
 		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_step_with_canvas),
