@@ -42,7 +42,8 @@ extern "C" {
 	X(EUNSUP, -14, "not supported")                                  \
 	X(ESYS, -15, "system call failed")                               \
 	X(EBUSY, -16, "resource busy")                                   \
-	X(EGATE, -17, "a gate failed")
+	X(EGATE, -17, "a gate failed")                                   \
+	X(EINPUT, -18, "bad input")
 
 enum sl_errno {
 #define SL__ERR_ENUM(name, value, msg) SL_##name = (value),

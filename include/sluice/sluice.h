@@ -77,9 +77,38 @@ typedef struct sl_event {
 	int n_done;          /* steps finished so far, any status */
 	int n_running;
 	int n_total;
+	/*
+	 * STEP_END of a step that did not complete: gate, input, error, crash,
+	 * timeout, cancelled, upstream (skipped); NULL otherwise.
+	 */
+	const char *reason;
 } sl_event;
 
 typedef void (*sl_event_fn)(void *ud, const sl_event *ev);
+
+/*
+ * A cancellation token: a way to stop a run from a signal handler or
+ * another thread. The run waits on the token's file descriptor together
+ * with its steps, so a request wakes it at once, whatever the host does
+ * with signals (no reliance on a signal interrupting a system call).
+ */
+typedef struct sl_cancel sl_cancel;
+
+SL_EXPORT int sl_cancel_create(sl_cancel **out);
+SL_EXPORT void sl_cancel_destroy(sl_cancel *c); /* accepts NULL; no run may use it */
+/*
+ * Requests cancellation of every run using c: running steps are stopped
+ * (TERM, then KILL), the run is recorded as cancelled and sl_run returns
+ * SL_ECANCEL. Async-signal-safe and thread-safe (one write to an eventfd);
+ * repeating it is harmless. Accepts NULL.
+ */
+SL_EXPORT void sl_cancel_request(sl_cancel *c);
+/* Non-zero once requested (until sl_cancel_reset). */
+SL_EXPORT int sl_cancel_requested(const sl_cancel *c);
+/* Makes c usable for another run. Not while a run is using it. */
+SL_EXPORT void sl_cancel_reset(sl_cancel *c);
+/* The descriptor that becomes readable on a request, for the caller's own poll loop. */
+SL_EXPORT int sl_cancel_fd(const sl_cancel *c);
 
 typedef struct sl_run_opts {
 	int jobs;                  /* parallel steps; 0 = number of cores */
@@ -89,19 +118,32 @@ typedef struct sl_run_opts {
 	sl_event_fn on_event;      /* progress callback, or NULL */
 	void *event_ud;
 	/*
-	 * When non-NULL and it becomes non-zero (a signal handler sets it), the
-	 * run stops its steps and is recorded as cancelled. The caller's signal
-	 * handler must be installed without SA_RESTART so waits are interrupted.
+	 * Superseded by cancel_token, kept for existing callers: when non-NULL
+	 * and it becomes non-zero, the run stops its steps and is recorded as
+	 * cancelled. The run looks at it at least every tenth of a second.
 	 */
 	volatile sig_atomic_t *cancel;
+	/* Cancels the run when requested (sl_cancel_request); NULL for none. */
+	sl_cancel *cancel_token;
 } sl_run_opts;
 
 /*
  * Runs a pipeline file. *out_run_id (may be NULL; free with sl_free) gets the
  * run's id as soon as it exists, also on failure. Returns 0 when every step
- * completed or came from the cache, SL_ESTEP when a step failed, SL_ECANCEL
- * when cancelled, SL_ESPEC (message "FILE:LINE:COL: ...") when the file is
- * invalid, in which case nothing ran.
+ * completed or came from the cache. When steps failed: SL_EGATE if each
+ * failed a gate (a check such as `test` rules), SL_EINPUT if each failed on
+ * bad input (a missing or malformed file), SL_ESTEP otherwise; the message
+ * names the first such step and why. SL_ECANCEL when cancelled; SL_ESPEC
+ * (message "FILE:LINE:COL: ...") when the file is invalid, in which case
+ * nothing ran.
+ *
+ * The run may be called from any thread of a threaded process. Its steps
+ * run in new processes (never a fork of the caller), each in its own process
+ * group, and die with the calling thread should it end or the process be
+ * killed. It waits for its own child processes only; the process must not
+ * ignore SIGCHLD (children would vanish before their status is read).
+ * Built-in steps run in the sluice executable (see docs/architecture.md for
+ * how it is found; SLUICE_EXE overrides).
  */
 SL_EXPORT int sl_run(sl_project *p, const char *pipeline_file, const sl_run_opts *opts,
 		     char **out_run_id);
@@ -110,8 +152,28 @@ SL_EXPORT int sl_run(sl_project *p, const char *pipeline_file, const sl_run_opts
 SL_EXPORT int sl_runs_list(sl_project *p, int limit, char **out_json);
 /* One run with its steps; run is an id, a unique prefix, or "latest". */
 SL_EXPORT int sl_run_show(sl_project *p, const char *run, char **out_json);
-/* Absolute path of the log of one step of a run. */
+/*
+ * Absolute path of the log of one step of a run. A cached step did not run:
+ * its log is the one of the run that computed its outputs.
+ */
 SL_EXPORT int sl_run_log_path(sl_project *p, const char *run, const char *step, char **out_path);
+/*
+ * The same, and when the step was served from the cache, *out_run (may be
+ * NULL; free with sl_free) names the run whose log this is, the one that
+ * computed the outputs; otherwise *out_run is NULL.
+ */
+SL_EXPORT int sl_run_log_find(sl_project *p, const char *run, const char *step, char **out_path,
+			      char **out_run);
+
+/*
+ * Runs one step's task file (the hidden `sluice step-exec TASK.json`): what
+ * every orchestrator runs where the step runs. Its output goes to the
+ * task's log. For a command step the process becomes /bin/sh (on success
+ * this does not return); otherwise returns the exit status for the process
+ * to exit with: 0 when the step completed, 1 when it failed (its reason
+ * left in the task's folder), 2 when the task file cannot be read.
+ */
+SL_EXPORT int sl_task_exec(const char *task_path);
 
 /* ---- artifacts -------------------------------------------------------------- */
 

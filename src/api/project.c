@@ -145,8 +145,10 @@ static int read_settings(sl_project *p)
 	api_settings set;
 	int rc = api_settings_load(p->root, p->state, &set);
 
-	if (rc == 0)
+	if (rc == 0) {
 		p->store_url = set.store_url;
+		p->orch = set.orch;
+	}
 	return rc;
 }
 
@@ -290,14 +292,19 @@ int sl_run(sl_project *p, const char *pipeline_file, const sl_run_opts *opts, ch
 			     &sp);
 	if (rc)
 		return fail(p, rc);
-	/* Runs whose driver died (kill -9, power loss) would stay "running". */
-	gethostname(host, sizeof host - 1);
-	store_sweep_dead_runs(p->st, host, NULL);
+	/* Runs whose driver died (kill -9, power loss) would stay "running", and
+	 * their steps' processes may still be about. A failure here is not this
+	 * run's: it is reported by the next recovery, and this run goes on. */
+	if (gethostname(host, sizeof host - 1) == 0)
+		orch_recover(p->st, host, NULL);
 	sweep_workdirs(p);
+	sl__err_clear();
 	env.state_dir = p->state;
 	env.art_root = p->art_root;
 	env.st = p->st;
-	env.orch = &orch_local_ops;
+	env.orch = p->orch;
+	env.cancel_fd = opts && opts->cancel_token ? sl_cancel_fd(opts->cancel_token) : -1;
+	env.cancel_flag = opts ? api_cancel_flag(opts->cancel_token) : NULL;
 	rc = sched_run(&env, sp, opts, out_run_id);
 	spec_free(sp);
 	return fail(p, rc);
@@ -340,26 +347,56 @@ int sl_run_show(sl_project *p, const char *run, char **out_json)
 	return fail(p, rc ? rc : dump(j, out_json));
 }
 
-int sl_run_log_path(sl_project *p, const char *run, const char *step, char **out_path)
+int sl_run_log_find(sl_project *p, const char *run, const char *step, char **out_path,
+		    char **out_run)
 {
 	char id[STORE_ID_SIZE];
-	char *rel = NULL;
+	char *rel = NULL, *from = NULL;
 	int rc;
 
+	if (out_path)
+		*out_path = NULL;
+	if (out_run)
+		*out_run = NULL;
 	if (!p || !run || !step || !out_path)
-		return sl__err(SL_EINVAL, "sl_run_log_path: bad arguments");
+		return sl__err(SL_EINVAL, "sl_run_log_find: bad arguments");
 	rc = store_run_resolve(p->st, run, id);
 	if (rc == 0)
-		rc = store_steprun_log(p->st, id, step, &rel);
-	if (rc == 0 && !rel)
-		rc = sl__err(SL_ENOENT, "step '%s' of run %s has no log (it did not run)", step, id);
-	if (rc == 0) {
-		*out_path = sl__path_join(p->state, rel);
-		if (!*out_path)
+		rc = store_steprun_log(p->st, id, step, &rel, &from);
+	if (rc == 0 && !(*out_path = sl__path_join(p->state, rel)))
+		rc = sl__err(SL_ENOMEM, "out of memory");
+	if (rc == 0 && out_run && from) {
+		*out_run = sl__strdup(from);
+		if (!*out_run) {
+			sl__free(*out_path);
+			*out_path = NULL;
 			rc = sl__err(SL_ENOMEM, "out of memory");
+		}
 	}
 	sl__free(rel);
+	sl__free(from);
 	return fail(p, rc);
+}
+
+int sl_run_log_path(sl_project *p, const char *run, const char *step, char **out_path)
+{
+	return sl_run_log_find(p, run, step, out_path, NULL);
+}
+
+int sl_task_exec(const char *task_path)
+{
+	orch_task_file *f = NULL;
+	int rc;
+
+	sl__err_clear();
+	if (!task_path)
+		return 2;
+	rc = orch_task_load(task_path, &f);
+	if (rc)
+		return 2;
+	rc = orch_exec_task(&f->t);
+	orch_task_file_free(f);
+	return rc;
 }
 
 int sl_artifacts_list(sl_project *p, int limit, const char *type, char **out_json)

@@ -5,6 +5,7 @@
 #define SLUICE_API_PROJECT_H
 
 #include "sluice/sluice.h"
+#include "pipeline/orch.h"
 #include "store/store.h"
 
 struct sl_project {
@@ -13,6 +14,7 @@ struct sl_project {
 	char *art_root;  /* state/artifacts */
 	char *store_url; /* sqlite:PATH or postgresql://... */
 	store *st;
+	const orch_ops *orch; /* stack.orchestrator */
 	char errmsg[SL__ERRMSG_MAX];
 };
 
@@ -23,12 +25,15 @@ struct sl_project {
  */
 typedef struct api_settings {
 	char *store_url; /* sqlite:ABSOLUTE-PATH or the given URL; owned (sl__free) */
+	const orch_ops *orch; /* stack.orchestrator, from the registry (orch.h) */
 } api_settings;
 /* Parses text (name is the file name in messages); root and state resolve paths. */
 int api_settings_parse(const char *text, size_t len, const char *name, const char *root,
 		       const char *state, api_settings *out);
 /* Reads ROOT/sluice.yaml (defaults when there is none). */
 int api_settings_load(const char *root, const char *state, api_settings *out);
+/* The flag beside a cancellation token's descriptor (cancel.c). */
+const int *api_cancel_flag(const sl_cancel *c);
 
 /* Adds to an artifact's JSON what its contents say (a dataset's schema,
  * row count and first rows; a small text file's beginning). */

@@ -5,7 +5,8 @@
  *   stack:
  *     metadata: sqlite:.sluice/meta.db   the store; a relative sqlite path is
  *                                        relative to the project folder
- *     orchestrator: local                local (slurm: not yet available)
+ *     orchestrator: local                a name from the orchestrator registry
+ *                                        (orch.h): local today
  *     slurm: { partition, account }      for the slurm orchestrator
  *
  * The file is read by the YAML loader, so its errors have the same form as
@@ -14,9 +15,11 @@
  * silently ignored would point the project at the wrong store.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/project.h"
+#include "pipeline/orch.h"
 #include "yamltree.h"
 
 /* The error at the value (or key) of path in the file. */
@@ -92,7 +95,6 @@ static int read_json(const json_t *cfg, const sl__ypmap *pm, const char *file, c
 	static const char *const top[] = {"stack"};
 	static const char *const stack_keys[] = {"metadata", "orchestrator", "slurm"};
 	static const char *const slurm_keys[] = {"partition", "account"};
-	static const char *const orchestrators[] = {"local"};
 	const json_t *stack, *slurm;
 	const char *v, *ignored;
 	int rc;
@@ -122,16 +124,24 @@ static int read_json(const json_t *cfg, const sl__ypmap *pm, const char *file, c
 		return rc;
 	if ((rc = want_string(file, pm, stack, "stack", "orchestrator", "an orchestrator's name", &v)))
 		return rc;
-	if (v && strcmp(v, "local") != 0) {
-		char sug[300];
-		sl__did_you_mean(sug, sizeof sug, v, orchestrators, SL__ARRAY_LEN(orchestrators));
+	out->orch = orch_find(v ? v : "local");
+	if (!out->orch) {
+		/* The names come from the registry of orchestrators (orch.h). */
+		const char *names[16];
+		size_t n = orch_all(names, SL__ARRAY_LEN(names));
+		char known[256], sug[300];
+		orch_names(known, sizeof known);
+		sl__did_you_mean(sug, sizeof sug, v, names, n);
 		return settings_err(SL_EUNSUP, file, pm, "stack.orchestrator", false,
-				    "stack.orchestrator '%s' is not available (available: local%s%s)", v,
-				    sug[0] ? "; " : "", sug);
+				    "stack.orchestrator '%s' is not available (available: %s%s%s)", v,
+				    known, sug[0] ? "; " : "", sug);
 	}
 	if ((rc = want_string(file, pm, stack, "stack", "metadata",
 			      "a store URL (sqlite:PATH or postgresql://...)", &v)))
 		return rc;
+	/* DESIGN: the environment's SLUICE_STORE overrides the file's. */
+	if (getenv("SLUICE_STORE") && *getenv("SLUICE_STORE"))
+		v = getenv("SLUICE_STORE");
 	if (v && !*v)
 		return settings_err(SL_EINVAL, file, pm, "stack.metadata", false,
 				    "stack.metadata must not be empty");

@@ -4,8 +4,9 @@
  * Putting a file hashes it first, then renames it into place: a step's
  * outputs are written into the project's private temp directory, which sits
  * on the same filesystem as the store, so the common case is one rename and
- * no copy. The file is fsynced before the rename and the fan-out directory
- * after it, so a crash never leaves a named artifact with partial contents.
+ * no copy. art_put_file fsyncs the file before the rename and the fan-out
+ * directory after it, so a crash never leaves a named artifact with partial
+ * contents; art_put_file_deferred leaves both fsyncs to art_sync.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,8 +32,8 @@ bool art_exists(const char *root, const char *id)
 	return ok;
 }
 
-int art_put_file(const char *root, const char *src, char out_id[SL__HASH_HEX_SIZE],
-		 uint64_t *out_size)
+static int put_file(const char *root, const char *src, char out_id[SL__HASH_HEX_SIZE],
+		    uint64_t *out_size, bool durable)
 {
 	char dir[4096];
 	char *dst;
@@ -61,14 +62,63 @@ int art_put_file(const char *root, const char *src, char out_id[SL__HASH_HEX_SIZ
 			rc = sl__err(SL_EIO, "chmod %s: %s", src, strerror(errno));
 	}
 	if (rc == 0) {
-		rc = sl__commit_file(src, dst);
-		if (rc && errno == EXDEV) {
+		bool exdev;
+		if (durable) {
+			rc = sl__commit_file(src, dst);
+			exdev = rc && errno == EXDEV;
+		} else if (rename(src, dst) != 0) {
+			int e = errno;
+			exdev = e == EXDEV;
+			if (!exdev)
+				rc = sl__err(SL_EIO, "rename %s to %s: %s", src, dst, strerror(e));
+		} else {
+			exdev = false;
+		}
+		if (exdev) {
 			rc = sl__copy_file(src, dst);
 			if (rc == 0)
 				unlink(src);
 		}
 	}
 	sl__free(dst);
+	return rc;
+}
+
+int art_put_file(const char *root, const char *src, char out_id[SL__HASH_HEX_SIZE],
+		 uint64_t *out_size)
+{
+	return put_file(root, src, out_id, out_size, true);
+}
+
+int art_put_file_deferred(const char *root, const char *src, char out_id[SL__HASH_HEX_SIZE],
+			  uint64_t *out_size)
+{
+	return put_file(root, src, out_id, out_size, false);
+}
+
+int art_sync(const char *root, const char *const *ids, size_t n)
+{
+	bool dir_done[256] = {false};
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char *p = art_path(root, ids[i]);
+		int r = p ? sl__fsync_path(p) : sl__err(SL_ENOMEM, "out of memory");
+		sl__free(p);
+		if (r && rc == 0)
+			rc = r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned fan;
+		char dir[4096];
+		if (sscanf(ids[i], "%2x", &fan) != 1 || dir_done[fan & 0xff])
+			continue;
+		dir_done[fan & 0xff] = true;
+		snprintf(dir, sizeof dir, "%s/%.2s", root, ids[i]);
+		int r = sl__fsync_path(dir);
+		if (r && rc == 0)
+			rc = r;
+	}
 	return rc;
 }
 

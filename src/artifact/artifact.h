@@ -5,7 +5,10 @@
  *
  * Invariants:
  *  1. A file at ROOT/xx/yyyy... always has contents hashing to xxyyyy...: it
- *     is written to a temp file, fsynced, then renamed into place.
+ *     is hashed, then renamed into place, and made durable (fsync of the
+ *     file, then of its directory) before the put returns -- or, for
+ *     art_put_file_deferred, by a later art_sync. A power failure before
+ *     that sync may leave such a file short; invariant 3 catches it.
  *  2. Putting contents that already exist writes nothing (deduplication).
  *  3. Readers that need integrity call art_verify, which rehashes; a
  *     mismatch is SL_ECORRUPT naming the artifact.
@@ -25,6 +28,16 @@
  */
 int art_put_file(const char *root, const char *src, char out_id[SL__HASH_HEX_SIZE],
 		 uint64_t *out_size);
+/*
+ * art_put_file without waiting for the disk: the file is in place when this
+ * returns, durable once art_sync(ids) has returned. The scheduler puts each
+ * step's outputs this way and syncs them all when the run ends, so a chain
+ * of steps does not wait for two fsyncs per step.
+ */
+int art_put_file_deferred(const char *root, const char *src, char out_id[SL__HASH_HEX_SIZE],
+			  uint64_t *out_size);
+/* Makes the given artifacts durable: each file, then each directory once. */
+int art_sync(const char *root, const char *const *ids, size_t n);
 /* Stores a buffer. */
 int art_put_buf(const char *root, const void *data, size_t len, char out_id[SL__HASH_HEX_SIZE]);
 /* A newly allocated path of the artifact's file (whether it exists or not). */

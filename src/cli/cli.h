@@ -26,6 +26,10 @@ extern const cli_cmd cmd_init, cmd_run, cmd_runs, cmd_artifacts, cmd_steps, cmd_
 	cmd_help;
 
 const cli_cmd *cli_find(const char *name);
+/* `sluice step-exec TASK.json`: runs one step's task (hidden; orchestrators call it). */
+int cli_step_exec(int argc, char **argv);
+/* "1 step", "2 steps": n and the noun, plural unless n is 1. */
+const char *cli_plural(long long n, const char *one, const char *many, char *buf, size_t size);
 const cli_cmd *const *cli_all(size_t *n);
 
 /* Prints "sluice: MESSAGE" to stderr and returns the exit status for rc. */

@@ -23,18 +23,20 @@ static const char help[] =
 	"  -p, --param K=V     override parameter K (repeatable); V is read as YAML\n"
 	"      --no-cache      run every step, ignoring the cache\n"
 	"      --json          when the run ends, print it as 'sluice runs show RUN --json' does\n"
-	"  -q, --quiet         no progress output\n"
+	"  -q, --quiet         no progress output; failures are still reported\n"
 	"\n"
 	"Ctrl-C (SIGINT) or SIGTERM stops the running steps and records the run as\n"
-	"cancelled. Exit status: 0 all steps completed, 1 a step failed or the run was\n"
-	"cancelled, 2 the pipeline file is invalid (nothing ran).\n";
+	"cancelled. Exit status: 0 all steps completed, 1 a step failed (an error, a\n"
+	"crash, a timeout or a failed gate) or the run was cancelled, 2 the pipeline\n"
+	"file is invalid (nothing ran) or the steps that failed failed on bad input\n"
+	"(a missing or malformed file).\n";
 
-static volatile sig_atomic_t cancel_flag;
+static sl_cancel *cancel_token;
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	cancel_flag = 1;
+	sl_cancel_request(cancel_token); /* async-signal-safe: one write */
 }
 
 typedef struct progress {
@@ -78,19 +80,33 @@ static void clear_status(progress *pg)
 	}
 }
 
+/* " (gate)": the reason of a failure, when it says more than "failed". */
+static const char *reason_note(const sl_event *ev, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	if (ev->reason && strcmp(ev->reason, "upstream") != 0 && strcmp(ev->reason, "cancelled") != 0)
+		snprintf(buf, size, " (%s)", ev->reason);
+	return buf;
+}
+
 static void on_event(void *ud, const sl_event *ev)
 {
 	progress *pg = ud;
-	char dur[32];
+	char dur[32], note[48], count[32];
 	const char *mark, *color = "", *reset = "";
 
-	if (pg->quiet)
+	if (pg->quiet) {
+		/* Quiet is about progress, not about failures. */
+		if (ev->kind == SL_EVENT_STEP_END && !strcmp(ev->status, "failed"))
+			fprintf(stderr, "step %s: failed%s: %s\n", ev->step,
+				reason_note(ev, note, sizeof note), ev->message ? ev->message : "");
 		return;
+	}
 	if (!pg->tty) {
 		switch (ev->kind) {
 		case SL_EVENT_RUN_START:
-			fprintf(stderr, "run %s: pipeline %s, %d steps\n", cli_short(ev->run_id),
-				ev->pipeline, ev->n_total);
+			fprintf(stderr, "run %s: pipeline %s, %s\n", cli_short(ev->run_id),
+				ev->pipeline, cli_plural(ev->n_total, "step", "steps", count, sizeof count));
 			break;
 		case SL_EVENT_STEP_START:
 			fprintf(stderr, "step %s: started\n", ev->step);
@@ -100,7 +116,8 @@ static void on_event(void *ud, const sl_event *ev)
 				fprintf(stderr, "step %s: %s%s%s\n", ev->step, ev->status,
 					ev->message ? ": " : "", ev->message ? ev->message : "");
 			else
-				fprintf(stderr, "step %s: %s in %s%s%s\n", ev->step, ev->status,
+				fprintf(stderr, "step %s: %s%s in %s%s%s\n", ev->step, ev->status,
+					reason_note(ev, note, sizeof note),
 					cli_duration(ev->seconds, dur, sizeof dur), ev->message ? ": " : "",
 					ev->message ? ev->message : "");
 			break;
@@ -118,8 +135,8 @@ static void on_event(void *ud, const sl_event *ev)
 		track(pg, ev->step, ev->kind == SL_EVENT_STEP_START);
 	switch (ev->kind) {
 	case SL_EVENT_RUN_START:
-		fprintf(stderr, "\033[1mrun %s\033[0m  %s, %d steps\n", cli_short(ev->run_id),
-			ev->pipeline, ev->n_total);
+		fprintf(stderr, "\033[1mrun %s\033[0m  %s, %s\n", cli_short(ev->run_id),
+			ev->pipeline, cli_plural(ev->n_total, "step", "steps", count, sizeof count));
 		break;
 	case SL_EVENT_STEP_START:
 		break;
@@ -138,12 +155,13 @@ static void on_event(void *ud, const sl_event *ev)
 			mark = "–";
 			color = "\033[33m";
 		}
-		fprintf(stderr, "  %s%s %-24s %-9s%s %8s%s%s\n", color, mark, ev->step, ev->status,
+		fprintf(stderr, "  %s%s %-24s %-9s%s %8s%s%s%s\n", color, mark, ev->step, ev->status,
 			reset,
 			strcmp(ev->status, "completed") && strcmp(ev->status, "failed")
 				? ""
 				: cli_duration(ev->seconds, dur, sizeof dur),
-			ev->message ? "  " : "", ev->message ? ev->message : "");
+			reason_note(ev, note, sizeof note), ev->message ? "  " : "",
+			ev->message ? ev->message : "");
 		break;
 	case SL_EVENT_RUN_END:
 		fprintf(stderr, "\033[1m%s\033[0m in %s\n", ev->status,
@@ -235,9 +253,16 @@ static int run_main(int argc, char **argv)
 		return status;
 	}
 
-	/* No SA_RESTART: the engine's wait must return so it can stop the steps. */
+	rc = sl_cancel_create(&cancel_token);
+	if (rc) {
+		sl_project_close(p);
+		free(params);
+		return cli_fail(rc, sl_errmsg());
+	}
+	/* The handler only writes to the token's descriptor, which wakes the run. */
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -247,17 +272,31 @@ static int run_main(int argc, char **argv)
 	opts.n_params = n_params;
 	opts.on_event = on_event;
 	opts.event_ud = &pg;
-	opts.cancel = &cancel_flag;
+	opts.cancel_token = cancel_token;
 	rc = sl_run(p, argv[optind], &opts, &run_id);
 	clear_status(&pg);
-	status = cli_exit_code(rc);
-	if (rc == SL_ESTEP || rc == SL_ECANCEL)
-		status = EXIT_WORK;
-	if (rc && rc != SL_ESTEP && rc != SL_ECANCEL)
-		cli_fail(rc, sl_project_errmsg(p));
-	else if (rc == SL_ESTEP && !pg.quiet)
+	switch (rc) {
+	case SL_OK:
+		status = EXIT_OK;
+		break;
+	case SL_ESTEP:
+	case SL_EGATE:
+	case SL_EINPUT:
+		/* Said even under -q: a failing run is never silent. */
 		fprintf(stderr, "sluice: %s; see 'sluice runs show %s'\n", sl_project_errmsg(p),
 			cli_short(run_id));
+		status = rc == SL_EINPUT ? EXIT_USAGE : EXIT_WORK;
+		break;
+	case SL_ECANCEL:
+		status = EXIT_WORK;
+		break;
+	default:
+		status = cli_fail(rc, sl_project_errmsg(p));
+		/* A run that started and then stopped failed as work, not as usage. */
+		if (run_id && status == EXIT_USAGE)
+			status = EXIT_WORK;
+		break;
+	}
 	if (json && run_id) {
 		char *out = NULL;
 		if (sl_run_show(p, run_id, &out) == 0)
@@ -266,6 +305,10 @@ static int run_main(int argc, char **argv)
 	}
 	sl_free(run_id);
 	sl_project_close(p);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	sl_cancel_destroy(cancel_token);
+	cancel_token = NULL;
 	free(params);
 	for (size_t i = 0; i < pg.n_running; i++)
 		free(pg.running[i]);

@@ -3,6 +3,7 @@
  * sluice runs show RUN [--json] [--log STEP]
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,8 @@ static const char help[] =
 	"\n"
 	"  -n, --limit N   list at most N runs (default 20; 0 for all)\n"
 	"      --json      machine-readable output (fields are stable)\n"
-	"      --log STEP  print the log of STEP in RUN\n";
+	"      --log STEP  print the log of STEP in RUN (for a cached step, the log of\n"
+	"                  the run that computed it)\n";
 
 static double ms_to_s(json_t *v)
 {
@@ -71,6 +73,96 @@ static void print_outputs(json_t *outs)
 		printf("-");
 }
 
+/* 4294967296 -> "4G": a size as a step's resources gave it. */
+static const char *human_bytes(double v, char *buf, size_t size)
+{
+	static const char units[] = "KMGTP";
+	int u = -1;
+
+	while (v >= 1024 && u < 4 && fmod(v, 1024) == 0) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, size, "%.0f", v);
+	else
+		snprintf(buf, size, "%.0f%c", v, units[u]);
+	return buf;
+}
+
+/* A metric's history in one line: how many steps, first, last, best. */
+static void print_series(const char *name, json_t *arr)
+{
+	size_t n = json_array_size(arr), i, lo = 0, hi = 0;
+	bool any = false;
+	json_t *v;
+
+	json_array_foreach(arr, i, v) {
+		if (!json_is_number(v))
+			continue;
+		if (!any || json_number_value(v) < json_number_value(json_array_get(arr, lo)))
+			lo = i;
+		if (!any || json_number_value(v) > json_number_value(json_array_get(arr, hi)))
+			hi = i;
+		any = true;
+	}
+	printf("    series: %s, %zu %s", name, n, n == 1 ? "value" : "values");
+	if (any)
+		printf(": first %.6g, last %.6g, min %.6g at %zu, max %.6g at %zu",
+		       json_number_value(json_array_get(arr, 0)),
+		       json_number_value(json_array_get(arr, n - 1)),
+		       json_number_value(json_array_get(arr, lo)), lo,
+		       json_number_value(json_array_get(arr, hi)), hi);
+	printf("\n");
+}
+
+/* The lines under a step's row: why it did not complete, where it came from, what it measured. */
+static void print_step_details(json_t *s, const char *st)
+{
+	const char *err = json_string_value(json_object_get(s, "error"));
+	const char *reason = json_string_value(json_object_get(s, "reason"));
+	const char *from = json_string_value(json_object_get(s, "cached_from_run"));
+	json_t *res = json_object_get(s, "resources");
+	json_t *m = json_object_get(s, "metrics");
+	json_t *series = json_object_get(s, "series");
+	const char *k;
+	json_t *v;
+
+	if (err && st && strcmp(st, "cancelled") != 0) {
+		if (reason && strcmp(reason, "upstream") != 0)
+			printf("    %s: %s\n", reason, err);
+		else
+			printf("    %s\n", err);
+	}
+	if (from)
+		printf("    cached: computed by run %s\n", cli_short(from));
+	if (json_object_size(res)) {
+		char b[32];
+		printf("    resources:");
+		json_object_foreach(res, k, v) {
+			if (!strcmp(k, "memory"))
+				printf(" %s=%s", k, human_bytes(json_number_value(v), b, sizeof b));
+			else if (!strcmp(k, "time"))
+				printf(" %s=%s", k, cli_duration(json_number_value(v), b, sizeof b));
+			else
+				printf(" %s=%.15g", k, json_number_value(v));
+		}
+		printf("\n");
+	}
+	if (json_object_size(m)) {
+		printf("    metrics:");
+		json_object_foreach(m, k, v) {
+			if (json_is_number(v))
+				printf(" %s=%.15g", k, json_number_value(v));
+			else
+				printf(" %s=-", k);
+		}
+		printf("\n");
+	}
+	json_object_foreach(series, k, v)
+		print_series(k, v);
+}
+
 static int show_run(sl_project *p, const char *run, bool json)
 {
 	char *text = NULL;
@@ -104,43 +196,37 @@ static int show_run(sl_project *p, const char *run, bool json)
 		       json_is_true(json_object_get(s, "cache_hit")) ? "hit" : "-");
 		print_outputs(json_object_get(s, "outputs"));
 		printf("\n");
-		const char *err = json_string_value(json_object_get(s, "error"));
-		if (err && st && strcmp(st, "cancelled") != 0)
-			printf("    %s\n", err);
-		json_t *m = json_object_get(s, "metrics");
-		if (json_object_size(m)) {
-			const char *k;
-			json_t *v;
-			printf("    metrics:");
-			json_object_foreach(m, k, v)
-				printf(" %s=%.15g", k, json_number_value(v));
-			printf("\n");
-		}
-	}
-	json_decref(r);
+		print_step_details(s, st);
+	}	json_decref(r);
 	return EXIT_OK;
 }
 
 static int print_log(sl_project *p, const char *run, const char *step)
 {
-	char *path = NULL;
+	char *path = NULL, *from = NULL;
 	char buf[65536];
 	size_t n;
 	FILE *f;
-	int rc = sl_run_log_path(p, run, step, &path);
+	int rc = sl_run_log_find(p, run, step, &path, &from);
 
 	if (rc)
 		return cli_fail(rc, sl_project_errmsg(p));
+	if (from)
+		fprintf(stderr, "sluice: step '%s' came from the cache; this is the log of run %s, "
+				"which computed it\n",
+			step, cli_short(from));
 	f = fopen(path, "rb");
 	if (!f) {
 		fprintf(stderr, "sluice: the log %s is gone\n", path);
 		sl_free(path);
+		sl_free(from);
 		return EXIT_WORK;
 	}
 	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
 		fwrite(buf, 1, n, stdout);
 	fclose(f);
 	sl_free(path);
+	sl_free(from);
 	return EXIT_OK;
 }
 

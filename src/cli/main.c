@@ -43,6 +43,7 @@ int cli_exit_code(int rc)
 	case SL_EAMBIG:
 	case SL_EEXIST:
 	case SL_EUNSUP:
+	case SL_EINPUT:
 		return EXIT_USAGE;
 	default:
 		return EXIT_WORK;
@@ -220,6 +221,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--version"))
 		return cmd_version.fn(1, argv + 1);
+	/* Hidden: what orchestrators run where a step runs (not a user's verb). */
+	if (!strcmp(argv[1], "step-exec"))
+		return cli_step_exec(argc - 1, argv + 1);
 	/* Option errors are reported by cli_bad_option, in one line. */
 	opterr = 0;
 	c = cli_find(argv[1]);
@@ -238,6 +242,22 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	return c->fn(argc - 1, argv + 1);
+}
+
+/* ---- step-exec ---------------------------------------------------------------------- */
+
+int cli_step_exec(int argc, char **argv)
+{
+	int status;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: sluice step-exec TASK.json (run by orchestrators)\n");
+		return EXIT_USAGE;
+	}
+	status = sl_task_exec(argv[1]);
+	if (status == EXIT_USAGE)
+		fprintf(stderr, "sluice step-exec: %s\n", sl_errmsg());
+	return status;
 }
 
 /* ---- help and version ------------------------------------------------------------ */
@@ -277,3 +297,9 @@ const cli_cmd cmd_version = {
 	"version", version_main, "print the version",
 	"usage: sluice version\n\nPrints sluice's version.\n",
 };
+
+const char *cli_plural(long long n, const char *one, const char *many, char *buf, size_t size)
+{
+	snprintf(buf, size, "%lld %s", n, n == 1 ? one : many);
+	return buf;
+}

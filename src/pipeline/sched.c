@@ -1,28 +1,36 @@
 /*
  * The scheduler: walks a pipeline's DAG, serves steps from the cache where
  * it can, starts the others through an orchestrator with at most `jobs`
- * running at once, collects their outputs into the artifact store and
+ * slots in use at once, collects their outputs into the artifact store and
  * records everything in the metadata store.
  *
  * Design notes
  *
  *  1. A step's state moves only forward:
  *
- *        PENDING --ready, cache hit--------------------------> OK (cached)
- *        PENDING --ready, start()--> RUNNING --exit 0, outputs ok--> OK
- *                                            --exit != 0 / no output--> FAILED
- *        PENDING --an upstream step FAILED--> SKIPPED          (skip_below)
- *        PENDING, RUNNING --cancel flag--> CANCELLED           (cancel_all)
+ *        PENDING --ready, cache hit----------------------------> OK (cached)    try_cache
+ *        PENDING --ready, miss, slots free--> RUNNING              start_step
+ *        RUNNING --exit 0, every output, recorded--> OK            collect
+ *        RUNNING --exit != 0, signal, timeout, no output--> FAILED collect, fail_step
+ *        PENDING --an upstream step FAILED--> SKIPPED              skip_below
+ *        PENDING, RUNNING --cancel--> CANCELLED                    cancel_everything
  *
  *     A step is ready when all its upstream steps are OK (n_waiting == 0).
- *     Independent branches keep running after a failure; only descendants
- *     of the failed step are skipped.
+ *     Ready steps wait in a heap keyed by their place in the file, so among
+ *     steps ready at once the first written starts first, and finding the
+ *     next one costs a log, not a walk over the pipeline. Independent
+ *     branches keep running after a failure; only descendants of the failed
+ *     step are skipped.
  *
- *  2. Only this process writes to the metadata store. Steps run in child
- *     processes and hand their results back as files (orch.h); the
- *     completion of a step (status, artifacts, edges, metrics) is one store
- *     transaction, so a kill -9 of sluice at any moment leaves each step
- *     either finished with all its outputs or not finished.
+ *  2. Only this process writes to the metadata store. Steps run in other
+ *     processes and hand their results back as files (orch.h). Each round of
+ *     the loop -- the steps that ended since the last wait, and the steps
+ *     that could start or come from the cache after them -- is one store
+ *     batch, one commit: a chain of steps costs one transaction per step, a
+ *     fully cached pipeline one per round. A step's completion (status,
+ *     artifacts, edges, metrics, store ops) is one savepoint inside it, so a
+ *     kill -9 at any moment leaves each step either finished with all its
+ *     outputs or not finished.
  *
  *  3. A cache hit is only a hit if every output artifact is present and
  *     hashes to its id; otherwise the step runs again. A rerun after a
@@ -31,42 +39,77 @@
  *
  *  4. Outputs are written under .sluice/tmp/STEP-RUN/out/ and renamed into
  *     the artifact store (same filesystem), so collecting a large output is
- *     a hash and a rename, not a copy.
+ *     a hash and a rename, not a copy. Their fsyncs wait until the run ends
+ *     (art_sync): the metadata store's commits are not synced to disk either
+ *     (sqlite.c, note 2), and an artifact a power failure cut short fails
+ *     its hash when it is next used.
+ *
+ *  5. Nothing is dropped on the floor: every store write's result is looked
+ *     at. A step whose completion cannot be recorded fails with the reason;
+ *     when the store cannot record even that (or a batch does not commit),
+ *     the run stops its steps and returns the store's error, since running
+ *     on would do work nobody can find.
+ *
+ *  6. A step that fails on its own (a non-zero exit) keeps the outputs it
+ *     wrote and the metrics it recorded, as artifacts and metrics of the
+ *     failed step run, so the reason can be read (a failed validate keeps
+ *     its report). A step killed by a signal or a timeout keeps nothing: its
+ *     files may be half written.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "artifact/artifact.h"
 #include "pipeline/cache.h"
 #include "pipeline/sched.h"
 
+#define CANCEL_GRACE_SEC 5.0
+#define LEGACY_FLAG_POLL_SEC 0.1
+#define RESULT_TEXT_MAX 4096
+
 typedef enum nstate { N_PENDING, N_RUNNING, N_OK, N_FAILED, N_SKIPPED, N_CANCELLED } nstate;
 
 typedef struct node {
 	nstate state;
 	bool recorded;        /* a step-run row exists */
+	bool prepared;        /* inputs gathered and the cache tried */
 	char id[17];          /* step-run id */
 	size_t n_waiting;     /* upstream steps not yet OK */
 	char key[SL__HASH_HEX_SIZE];
 	bool has_key;
-	char **out_ids;       /* per output: artifact id once OK */
+	char **out_ids;       /* per output: artifact id once stored */
+	const char *reason;   /* RS_* once failed */
+	char *error;          /* the failure's message */
 	double t0;
 	int64_t started_ms;
-	/* Task data, alive while RUNNING. */
+	int slots;            /* of -j, while RUNNING */
+	orch_proc proc;
+	/* Task data, alive from prepare() to the end of the step. */
 	orch_task task;
 	char *workdir;
 	char *log_rel;
 	char *log_abs;
+	char *task_path;
 	char *command;
+	char *resources;      /* JSON, or NULL when none were asked for */
 	const char **in_names;
 	char **in_paths;
 	const char **in_ids;
 	char **out_paths;
 } node;
+
+/* A min-heap of step indices: the file order breaks ties among ready steps. */
+typedef struct heap {
+	size_t *v;
+	size_t n, cap;
+} heap;
 
 typedef struct run {
 	const sched_env *env;
@@ -74,17 +117,77 @@ typedef struct run {
 	const sl_run_opts *opts;
 	orch *orch;
 	node *nodes;
+	heap ready;    /* inputs exist; cache not tried yet */
+	heap runnable; /* not in the cache; waiting for slots */
 	char run_id[STORE_ID_SIZE];
+	json_t *params;
 	int jobs;
+	int slots_used;
 	int n_running;
 	int n_done;
 	double t0;
-	bool any_failed;
 	bool cancelled;
+	int fatal_rc;  /* design note 5: the run stops (the store or orchestrator failed) */
+	char fatal_msg[SL__ERRMSG_MAX];
+	char (*synced)[SL__HASH_HEX_SIZE]; /* artifacts put without fsync */
+	size_t n_sync, cap_sync;
 } run;
 
+/* ---- small helpers ------------------------------------------------------------------- */
+
+static int heap_push(heap *h, size_t v)
+{
+	size_t i;
+
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 64;
+		size_t *nv = sl__reallocarray(h->v, cap, sizeof *nv);
+		if (!nv)
+			return sl__err(SL_ENOMEM, "out of memory");
+		h->v = nv;
+		h->cap = cap;
+	}
+	for (i = h->n++; i > 0 && h->v[(i - 1) / 2] > v; i = (i - 1) / 2)
+		h->v[i] = h->v[(i - 1) / 2];
+	h->v[i] = v;
+	return 0;
+}
+
+static size_t heap_pop(heap *h)
+{
+	size_t top = h->v[0], last = h->v[--h->n], i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && h->v[c + 1] < h->v[c])
+			c++;
+		if (last <= h->v[c])
+			break;
+		h->v[i] = h->v[c];
+		i = c;
+	}
+	if (h->n)
+		h->v[i] = last;
+	return top;
+}
+
+/*
+ * Remembers the first failure that stops the run: the store could not record
+ * something (design note 5), or the orchestrator lost its tasks.
+ */
+static int fatal(run *r, int rc)
+{
+	if (rc && !r->fatal_rc) {
+		r->fatal_rc = rc;
+		snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", sl_errmsg());
+	}
+	return rc;
+}
+
 static void emit(run *r, sl_event_kind kind, const char *step, const char *status,
-		 const char *message, double seconds)
+		 const char *reason, const char *message, double seconds)
 {
 	sl_event ev;
 
@@ -101,12 +204,14 @@ static void emit(run *r, sl_event_kind kind, const char *step, const char *statu
 	ev.n_done = r->n_done;
 	ev.n_running = r->n_running;
 	ev.n_total = (int)r->sp->n_steps;
+	ev.reason = reason;
 	r->opts->on_event(r->opts->event_ud, &ev);
 }
 
 static bool cancel_requested(const run *r)
 {
-	return r->opts && r->opts->cancel && *r->opts->cancel;
+	return (r->env->cancel_flag && __atomic_load_n(r->env->cancel_flag, __ATOMIC_ACQUIRE)) ||
+	       (r->opts && r->opts->cancel && *r->opts->cancel);
 }
 
 static const char *step_kind(const spec_step *st, char *buf, size_t size)
@@ -140,7 +245,9 @@ static void free_task(node *n, size_t n_in, size_t n_out)
 	sl__free(n->workdir);
 	sl__free(n->log_rel);
 	sl__free(n->log_abs);
+	sl__free(n->task_path);
 	sl__free(n->command);
+	sl__free(n->resources);
 	n->in_paths = NULL;
 	n->in_names = NULL;
 	n->in_ids = NULL;
@@ -148,8 +255,234 @@ static void free_task(node *n, size_t n_in, size_t n_out)
 	n->workdir = NULL;
 	n->log_rel = NULL;
 	n->log_abs = NULL;
+	n->task_path = NULL;
 	n->command = NULL;
+	n->resources = NULL;
 }
+
+/*
+ * Removes a task's work folder: the files the protocol names, then the
+ * folders; whatever else the step left there (scratch files) falls back to
+ * a recursive removal. Failure is harmless: the next run sweeps the folder.
+ */
+static void remove_workdir(const char *workdir)
+{
+	static const char *const files[] = {"task.json",    "error.txt", "reason",   "note.txt",
+					    "metrics.json", "meta.json", "store_ops.json"};
+	int dfd;
+
+	if (!workdir)
+		return;
+	dfd = open(workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		for (size_t i = 0; i < SL__ARRAY_LEN(files); i++)
+			unlinkat(dfd, files[i], 0);
+		unlinkat(dfd, "out", AT_REMOVEDIR);
+		close(dfd);
+	}
+	if (rmdir(workdir) != 0 && errno != ENOENT) {
+		sl__rm_rf(workdir);
+		sl__err_clear();
+	}
+}
+
+/* The first size-1 bytes of workdir/name, without a trailing newline; "" when absent. */
+static void read_text(const char *workdir, const char *name, char *out, size_t size)
+{
+	char *path = sl__path_join(workdir, name);
+	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	ssize_t n = 0;
+
+	out[0] = '\0';
+	if (fd >= 0) {
+		n = read(fd, out, size - 1);
+		close(fd);
+	}
+	sl__free(path);
+	if (n < 0)
+		n = 0;
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
+		n--;
+	out[n] = '\0';
+}
+
+/* The last non-empty line of a log, for a failure message. */
+static void log_tail(const char *path, char *out, size_t size)
+{
+	sl__buf b;
+	size_t end, start;
+
+	out[0] = '\0';
+	if (!path || sl__read_file(path, 1 << 20, &b) != 0) {
+		sl__err_clear();
+		return;
+	}
+	end = b.len;
+	while (end > 0 && (b.data[end - 1] == '\n' || b.data[end - 1] == '\r' ||
+			   b.data[end - 1] == ' '))
+		end--;
+	start = end;
+	while (start > 0 && b.data[start - 1] != '\n')
+		start--;
+	if (end > start)
+		snprintf(out, size, "%.*s", (int)(end - start), b.data + start);
+	sl__buf_free(&b);
+}
+
+static json_t *read_json_file(const char *dir, const char *name)
+{
+	char *path = sl__path_join(dir, name);
+	json_t *j = path ? json_load_file(path, 0, NULL) : NULL;
+
+	sl__free(path);
+	return j;
+}
+
+/* {"cpus": 2, ...}: the resources a step asked for, or NULL when none. */
+static char *resources_json(const spec_resources *res)
+{
+	json_t *o;
+	char *text, *copy;
+
+	if (!res->cpus && !res->memory && !res->time && !res->gpus)
+		return NULL;
+	o = json_object();
+	if (res->cpus)
+		json_object_set_new(o, "cpus", json_integer(res->cpus));
+	if (res->memory)
+		json_object_set_new(o, "memory", json_integer((json_int_t)res->memory));
+	if (res->time)
+		json_object_set_new(o, "time", json_real(res->time));
+	if (res->gpus)
+		json_object_set_new(o, "gpus", json_integer(res->gpus));
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	copy = text ? sl__strdup(text) : NULL;
+	free(text);
+	return copy;
+}
+
+static int remember_sync(run *r, const char *id)
+{
+	if (r->n_sync == r->cap_sync) {
+		size_t cap = r->cap_sync ? r->cap_sync * 2 : 64;
+		char (*v)[SL__HASH_HEX_SIZE] = sl__reallocarray(r->synced, cap, sizeof *v);
+		if (!v)
+			return sl__err(SL_ENOMEM, "out of memory");
+		r->synced = v;
+		r->cap_sync = cap;
+	}
+	memcpy(r->synced[r->n_sync++], id, SL__HASH_HEX_SIZE);
+	return 0;
+}
+
+/* ---- state changes ------------------------------------------------------------------- */
+
+static int push_ready(run *r, size_t i)
+{
+	int rc = heap_push(&r->ready, i);
+
+	return rc ? fatal(r, rc) : 0;
+}
+
+/* Step i finished OK: its dependents wait for one step less. */
+static void release_below(run *r, size_t i)
+{
+	const spec_step *st = &r->sp->steps[i];
+
+	for (size_t d = 0; d < st->n_downstream; d++) {
+		node *dn = &r->nodes[st->downstream[d]];
+		if (--dn->n_waiting == 0 && dn->state == N_PENDING)
+			push_ready(r, st->downstream[d]);
+	}
+}
+
+/*
+ * Marks every pending descendant of failed step i as skipped: a walk over
+ * downstream edges with an explicit stack (no recursion, so a 100,000-step
+ * chain cannot exhaust the stack). A pending step never sits in a heap
+ * while an upstream step has not completed, so nothing skipped is queued.
+ */
+static void skip_below(run *r, size_t i, const char *why)
+{
+	size_t *stack, n = 0, cap = r->sp->n_steps + 1;
+	char kind[256];
+
+	stack = sl__calloc(cap, sizeof *stack);
+	if (!stack) {
+		fatal(r, sl__err(SL_ENOMEM, "out of memory"));
+		return;
+	}
+	stack[n++] = i;
+	while (n > 0) {
+		const spec_step *st = &r->sp->steps[stack[--n]];
+		for (size_t d = 0; d < st->n_downstream; d++) {
+			size_t j = st->downstream[d];
+			node *dn = &r->nodes[j];
+			const spec_step *dst = &r->sp->steps[j];
+			if (dn->state != N_PENDING)
+				continue;
+			dn->state = N_SKIPPED;
+			dn->reason = RS_UPSTREAM;
+			r->n_done++;
+			store_steprun sr = {
+				.id = dn->id, .run_id = r->run_id, .step = dst->name,
+				.kind = step_kind(dst, kind, sizeof kind), .status = ST_SKIPPED,
+				.exit_code = -1, .started_ms = sl__now_ms(), .ended_ms = sl__now_ms(),
+				.error = why, .reason = RS_UPSTREAM,
+			};
+			if (fatal(r, store_steprun_create(r->env->st, &sr, NULL, 0)) == 0)
+				dn->recorded = true;
+			emit(r, SL_EVENT_STEP_END, dst->name, ST_SKIPPED, RS_UPSTREAM, why, 0);
+			if (n < cap)
+				stack[n++] = j; /* each step is pushed once: it is no longer pending */
+		}
+	}
+	sl__free(stack);
+}
+
+/*
+ * Step i failed. res (may be NULL) holds what it left that is kept (design
+ * note 6). Records it, tells the caller, skips its descendants.
+ */
+static void fail_step(run *r, size_t i, int exit_code, const char *reason, const char *why,
+		      const store_result *res)
+{
+	node *n = &r->nodes[i];
+	const spec_step *st = &r->sp->steps[i];
+	char kind[256];
+	char msg[SL__ERRMSG_MAX];
+	store_steprun sr = {
+		.id = n->id, .run_id = r->run_id, .step = st->name,
+		.kind = step_kind(st, kind, sizeof kind), .cache_key = n->has_key ? n->key : NULL,
+		.status = ST_FAILED, .exit_code = exit_code,
+		.started_ms = n->started_ms ? n->started_ms : sl__now_ms(),
+		.ended_ms = sl__now_ms(), .log_path = n->log_rel, .error = why, .reason = reason,
+		.pid = n->proc.pid, .pid_start = n->proc.pid_start,
+		.job_id = n->proc.job_id[0] ? n->proc.job_id : NULL, .resources_json = n->resources,
+	};
+	int rc;
+
+	n->state = N_FAILED;
+	n->reason = reason;
+	sl__free(n->error);
+	n->error = sl__strdup(why);
+	r->n_done++;
+	rc = n->recorded ? store_steprun_finish(r->env->st, &sr, res)
+			 : store_steprun_record(r->env->st, &sr, NULL, 0, res);
+	if (rc && res) {
+		/* What it left could not be recorded; the failure itself must be. */
+		rc = n->recorded ? store_steprun_finish(r->env->st, &sr, NULL)
+				 : store_steprun_record(r->env->st, &sr, NULL, 0, NULL);
+	}
+	if (fatal(r, rc) == 0)
+		n->recorded = true;
+	emit(r, SL_EVENT_STEP_END, st->name, ST_FAILED, reason, why, sl__mono_sec() - n->t0);
+	snprintf(msg, sizeof msg, "upstream step '%s' failed", st->name);
+	skip_below(r, i, msg);
+}
+
+/* ---- preparing, the cache, starting ------------------------------------------------- */
 
 /* Gathers input names, artifact ids and paths of a ready step. */
 static int gather_inputs(run *r, size_t i)
@@ -158,9 +491,9 @@ static int gather_inputs(run *r, size_t i)
 	node *n = &r->nodes[i];
 	size_t k = st->n_inputs;
 
-	n->in_names = sl__calloc(k, sizeof *n->in_names);
-	n->in_ids = sl__calloc(k, sizeof *n->in_ids);
-	n->in_paths = sl__calloc(k, sizeof *n->in_paths);
+	n->in_names = sl__calloc(k + 1, sizeof *n->in_names);
+	n->in_ids = sl__calloc(k + 1, sizeof *n->in_ids);
+	n->in_paths = sl__calloc(k + 1, sizeof *n->in_paths);
 	if (!n->in_names || !n->in_ids || !n->in_paths)
 		return sl__err(SL_ENOMEM, "out of memory");
 	for (size_t j = 0; j < k; j++) {
@@ -196,93 +529,47 @@ static int alloc_out_ids(run *r, size_t i)
 	return 0;
 }
 
-/*
- * Marks every pending descendant of a failed step as skipped. One walk in
- * topological order (no recursion, so a 100,000-step chain cannot exhaust
- * the stack): a pending step with a failed or skipped upstream step is
- * skipped, and its own descendants follow later in the walk.
- */
-static void skip_below(run *r, const char *why)
+static void drop_out_ids(run *r, size_t i)
 {
-	for (size_t k = 0; k < r->sp->n_steps; k++) {
-		size_t j = r->sp->order[k];
-		const spec_step *st = &r->sp->steps[j];
-		node *n = &r->nodes[j];
-		bool blocked = false;
+	node *n = &r->nodes[i];
 
-		if (n->state != N_PENDING)
-			continue;
-		for (size_t u = 0; u < st->n_upstream && !blocked; u++) {
-			nstate us = r->nodes[st->upstream[u]].state;
-			blocked = us == N_FAILED || us == N_SKIPPED;
-		}
-		if (!blocked)
-			continue;
-		n->state = N_SKIPPED;
-		r->n_done++;
-		char kind[256];
-		store_steprun sr = {
-			.id = n->id, .run_id = r->run_id, .step = st->name,
-			.kind = step_kind(st, kind, sizeof kind),
-			.status = ST_SKIPPED, .exit_code = -1, .started_ms = sl__now_ms(),
-			.ended_ms = sl__now_ms(), .error = why,
-		};
-		if (store_steprun_create(r->env->st, &sr, NULL, 0) == 0)
-			n->recorded = true;
-		emit(r, SL_EVENT_STEP_END, st->name, ST_SKIPPED, why, 0);
+	for (size_t o = 0; n->out_ids && o < r->sp->steps[i].n_outputs; o++) {
+		sl__free(n->out_ids[o]);
+		n->out_ids[o] = NULL;
 	}
 }
 
-/* Step i finished OK: its dependents wait for one step less. */
-static void release_below(run *r, size_t i)
+/* Inputs as store edges, in buf when they fit, else allocated (free when != buf). */
+static store_io *input_edges(const node *n, size_t k, store_io *buf, size_t buf_n)
 {
-	const spec_step *st = &r->sp->steps[i];
+	store_io *io = k <= buf_n ? buf : sl__calloc(k, sizeof *io);
 
-	for (size_t d = 0; d < st->n_downstream; d++)
-		r->nodes[st->downstream[d]].n_waiting--;
+	for (size_t j = 0; io && j < k; j++) {
+		io[j].name = n->in_names[j];
+		io[j].artifact_id = n->in_ids[j];
+	}
+	return io;
 }
 
-static void fail_step(run *r, size_t i, int exit_code, const char *why)
-{
-	node *n = &r->nodes[i];
-	const spec_step *st = &r->sp->steps[i];
-	char kind[256];
-	char msg[SL__ERRMSG_MAX];
-	store_steprun sr = {
-		.id = n->id, .run_id = r->run_id, .step = st->name,
-		.kind = step_kind(st, kind, sizeof kind), .cache_key = n->has_key ? n->key : NULL,
-		.status = ST_FAILED, .exit_code = exit_code, .started_ms = n->started_ms,
-		.ended_ms = sl__now_ms(), .log_path = n->log_rel, .error = why,
-	};
-
-	n->state = N_FAILED;
-	r->any_failed = true;
-	r->n_done++;
-	if (n->recorded)
-		store_steprun_finish(r->env->st, &sr, NULL, NULL, 0, NULL, 0);
-	else if (store_steprun_create(r->env->st, &sr, NULL, 0) == 0)
-		n->recorded = true;
-	emit(r, SL_EVENT_STEP_END, st->name, ST_FAILED, why, sl__mono_sec() - n->t0);
-	snprintf(msg, sizeof msg, "upstream step '%s' failed", st->name);
-	skip_below(r, msg);
-}
-
-/*
- * Tries the cache for a ready step. Returns true (and completes the step) on
- * a verified hit.
- */
+/* Tries the cache for a prepared step: true (and the step is OK) on a verified hit. */
 static bool try_cache(run *r, size_t i)
 {
 	const spec_step *st = &r->sp->steps[i];
 	node *n = &r->nodes[i];
 	char *from = NULL;
-	store_io *outs = NULL;
+	store_io *outs = NULL, ins[16], *inp = NULL;
 	size_t n_outs = 0;
 	bool hit = true;
 	char kind[256];
+	int rc;
 
-	if (store_cache_lookup(r->env->st, n->key, &from, &outs, &n_outs) != 0)
+	rc = store_cache_lookup(r->env->st, n->key, &from, &outs, &n_outs);
+	if (rc) {
+		if (rc != SL_ENOENT)
+			fatal(r, rc);
+		sl__err_clear();
 		return false;
+	}
 	if (alloc_out_ids(r, i) != 0)
 		hit = false;
 	/* Every declared output must be among the cached ones, present and intact. */
@@ -292,13 +579,15 @@ static bool try_cache(run *r, size_t i)
 			if (!strcmp(outs[k].name, st->outputs[o]))
 				break;
 		if (k == n_outs || art_verify(r->env->art_root, outs[k].artifact_id) != 0) {
+			sl__err_clear();
 			hit = false;
 			break;
 		}
-		n->out_ids[o] = sl__strdup(outs[k].artifact_id);
-		if (!n->out_ids[o])
+		if (!(n->out_ids[o] = sl__strdup(outs[k].artifact_id)))
 			hit = false;
 	}
+	if (hit && !(inp = input_edges(n, st->n_inputs, ins, SL__ARRAY_LEN(ins))))
+		hit = false;
 	if (hit) {
 		int64_t now = sl__now_ms();
 		store_steprun sr = {
@@ -307,429 +596,573 @@ static bool try_cache(run *r, size_t i)
 			.status = ST_CACHED, .exit_code = -1, .started_ms = now, .ended_ms = now,
 			.cache_hit = true, .cached_from = from,
 		};
-		store_io ins[64];
-		store_io *inp = st->n_inputs <= 64 ? ins : sl__calloc(st->n_inputs, sizeof *inp);
-		hit = inp != NULL;
-		for (size_t j = 0; hit && j < st->n_inputs; j++) {
-			inp[j].name = n->in_names[j];
-			inp[j].artifact_id = n->in_ids[j];
-		}
-		if (hit)
-			hit = store_steprun_record(r->env->st, &sr, inp, st->n_inputs, NULL, outs,
-						   n_outs, NULL, 0) == 0;
-		if (hit)
-			n->recorded = true;
-		if (inp != ins)
-			sl__free(inp);
+		store_result res = {.outputs = outs, .n_outputs = n_outs};
+		hit = fatal(r, store_steprun_record(r->env->st, &sr, inp, st->n_inputs, &res)) == 0;
 	}
-	if (!hit && n->out_ids)
-		for (size_t o = 0; o < st->n_outputs; o++) {
-			sl__free(n->out_ids[o]);
-			n->out_ids[o] = NULL;
-		}
+	if (inp != ins)
+		sl__free(inp);
+	if (!hit)
+		drop_out_ids(r, i);
 	sl__free(from);
 	store_io_free(outs, n_outs);
 	if (hit) {
+		n->recorded = true;
 		n->state = N_OK;
 		r->n_done++;
-		emit(r, SL_EVENT_STEP_END, st->name, ST_CACHED, NULL, 0);
+		emit(r, SL_EVENT_STEP_END, st->name, ST_CACHED, NULL, NULL, 0);
 		release_below(r, i);
 	}
 	return hit;
 }
 
-static int start_step(run *r, size_t i)
+/*
+ * Readies step i to run: its inputs, its cache key, the cache. Returns true
+ * when the step is settled (served from the cache, or failed), false when
+ * it must run.
+ */
+static bool prepare(run *r, size_t i)
 {
 	const spec_step *st = &r->sp->steps[i];
 	node *n = &r->nodes[i];
-	char *outdir = NULL, *logdir = NULL;
-	char kind[256];
 	int rc;
+
+	n->prepared = true;
+	rc = gather_inputs(r, i);
+	if (rc == 0 && st->cache && !(r->opts && r->opts->no_cache) &&
+	    !(st->kind == SPEC_USES && st->def->cacheable && !st->def->cacheable(st->with))) {
+		rc = cache_key(r->sp, i, n->in_names, n->in_ids, st->n_inputs, n->key);
+		n->has_key = rc == 0;
+	}
+	if (rc) {
+		fail_step(r, i, -1, RS_ERROR, sl_errmsg(), NULL);
+		free_task(n, st->n_inputs, st->n_outputs);
+		return true;
+	}
+	if (n->has_key && try_cache(r, i)) {
+		free_task(n, st->n_inputs, st->n_outputs);
+		return true;
+	}
+	return false;
+}
+
+/* Creates the step's work folder, log path and task; writes task.json. */
+static int make_task(run *r, size_t i)
+{
+	const spec_step *st = &r->sp->steps[i];
+	node *n = &r->nodes[i];
+	char *outdir;
+	int rc = 0;
 
 	n->workdir = sl__asprintf("%s/tmp/%s", r->env->state_dir, n->id);
 	n->log_rel = sl__asprintf("logs/%s/%s.log", r->run_id, st->name);
 	n->log_abs = n->log_rel ? sl__path_join(r->env->state_dir, n->log_rel) : NULL;
-	outdir = n->workdir ? sl__path_join(n->workdir, "out") : NULL;
-	logdir = sl__asprintf("%s/logs/%s", r->env->state_dir, r->run_id);
+	n->task_path = n->workdir ? sl__path_join(n->workdir, "task.json") : NULL;
 	n->out_paths = sl__calloc(st->n_outputs + 1, sizeof *n->out_paths);
-	if (!n->workdir || !n->log_abs || !outdir || !logdir || !n->out_paths) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
-		goto out;
+	outdir = n->workdir ? sl__path_join(n->workdir, "out") : NULL;
+	if (!n->workdir || !n->log_abs || !n->task_path || !n->out_paths || !outdir) {
+		sl__free(outdir);
+		return sl__err(SL_ENOMEM, "out of memory");
 	}
-	rc = sl__mkdir_p(outdir, 0755);
-	if (rc == 0)
-		rc = sl__mkdir_p(logdir, 0755);
-	for (size_t o = 0; rc == 0 && o < st->n_outputs; o++) {
-		n->out_paths[o] = sl__path_join(outdir, st->outputs[o]);
-		if (!n->out_paths[o])
+	/* tmp/ exists (the project's layout): two mkdirs, not a walk. */
+	if (mkdir(n->workdir, 0755) != 0 || mkdir(outdir, 0755) != 0)
+		rc = sl__mkdir_p(outdir, 0755);
+	for (size_t o = 0; rc == 0 && o < st->n_outputs; o++)
+		if (!(n->out_paths[o] = sl__path_join(outdir, st->outputs[o])))
 			rc = sl__err(SL_ENOMEM, "out of memory");
-	}
+	sl__free(outdir);
 	if (rc)
-		goto out;
+		return rc;
 	if (st->kind == SPEC_RUN) {
 		n->command = spec_subst_io(st->run, n->in_names, (const char *const *)n->in_paths,
 					   st->n_inputs, (const char *const *)st->outputs,
 					   (const char *const *)n->out_paths, st->n_outputs);
-		if (!n->command) {
-			rc = SL_ESPEC;
-			goto out;
-		}
+		if (!n->command)
+			return SL_ESPEC;
 	}
+	n->resources = resources_json(&st->resources);
 	n->task = (orch_task){
-		.steprun_id = n->id, .sp = r->sp, .step = st, .command = n->command,
-		.workdir = n->workdir, .log_path = n->log_abs, .n_inputs = st->n_inputs,
-		.input_names = n->in_names, .input_paths = (const char *const *)n->in_paths,
+		.run_id = r->run_id, .steprun_id = n->id, .pipeline = r->sp->name,
+		.step = st->name, .kind = st->kind, .uses = st->uses,
+		.uses_version = st->kind == SPEC_USES ? st->def->version : 0,
+		.command = n->command, .plugin = st->plugin, .with = st->with,
+		.params = r->params, .env = st->env, .pipeline_dir = r->sp->dir,
+		.workdir = n->workdir, .log_path = n->log_abs, .task_path = n->task_path,
+		.n_inputs = st->n_inputs, .input_names = n->in_names,
+		.input_paths = (const char *const *)n->in_paths, .input_ids = n->in_ids,
 		.n_outputs = st->n_outputs, .output_names = (const char *const *)st->outputs,
 		.output_paths = (const char *const *)n->out_paths, .timeout = st->timeout,
+		.resources = st->resources,
 	};
+	return orch_task_save(&n->task);
+}
+
+static void start_step(run *r, size_t i, int slots)
+{
+	const spec_step *st = &r->sp->steps[i];
+	node *n = &r->nodes[i];
+	char kind[256];
+	int rc;
 
 	n->started_ms = sl__now_ms();
 	n->t0 = sl__mono_sec();
+	rc = make_task(r, i);
+	if (rc == 0)
+		rc = r->env->orch->start(r->orch, &n->task, n, &n->proc);
+	if (rc) {
+		char why[SL__ERRMSG_MAX];
+		snprintf(why, sizeof why, "could not start: %s", sl_errmsg());
+		memset(&n->proc, 0, sizeof n->proc);
+		fail_step(r, i, -1, RS_ERROR, why, NULL);
+		remove_workdir(n->workdir);
+		free_task(n, st->n_inputs, st->n_outputs);
+		return;
+	}
+	n->state = N_RUNNING;
+	n->slots = slots;
+	r->n_running++;
+	r->slots_used += slots;
 	{
+		/* Recorded once it runs, with what identifies its processes, so a
+		 * later run can end them should this one die (orch_recover). */
 		store_steprun sr = {
 			.id = n->id, .run_id = r->run_id, .step = st->name,
 			.kind = step_kind(st, kind, sizeof kind), .cache_key = n->has_key ? n->key : NULL,
 			.status = ST_RUNNING, .exit_code = -1, .started_ms = n->started_ms,
-			.log_path = n->log_rel,
+			.log_path = n->log_rel, .pid = n->proc.pid, .pid_start = n->proc.pid_start,
+			.job_id = n->proc.job_id[0] ? n->proc.job_id : NULL,
+			.resources_json = n->resources,
 		};
-		store_io ins[64];
-		store_io *inp = st->n_inputs <= 64 ? ins : sl__calloc(st->n_inputs, sizeof *inp);
-		if (!inp) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
-			goto out;
-		}
-		for (size_t j = 0; j < st->n_inputs; j++) {
-			inp[j].name = n->in_names[j];
-			inp[j].artifact_id = n->in_ids[j];
-		}
-		rc = store_steprun_create(r->env->st, &sr, inp, st->n_inputs);
+		store_io ins[16], *inp = input_edges(n, st->n_inputs, ins, SL__ARRAY_LEN(ins));
+		rc = inp ? store_steprun_create(r->env->st, &sr, inp, st->n_inputs)
+			 : sl__err(SL_ENOMEM, "out of memory");
 		if (inp != ins)
 			sl__free(inp);
-		if (rc)
-			goto out;
-		n->recorded = true;
+		if (fatal(r, rc) == 0)
+			n->recorded = true;
 	}
-	rc = r->env->orch->start(r->orch, &n->task, n);
-	if (rc == 0) {
-		n->state = N_RUNNING;
-		r->n_running++;
-		emit(r, SL_EVENT_STEP_START, st->name, ST_RUNNING, NULL, 0);
+	emit(r, SL_EVENT_STEP_START, st->name, ST_RUNNING, NULL, NULL, 0);
+}
+
+/*
+ * Settles every ready step it can: from the cache, or started while slots
+ * are free, in file order. The caller holds the round's store batch.
+ */
+static void launch(run *r)
+{
+	while (!r->fatal_rc && !cancel_requested(r)) {
+		size_t i;
+		orch_task probe;
+		int slots;
+
+		while (r->ready.n && !r->fatal_rc) {
+			i = heap_pop(&r->ready);
+			if (r->nodes[i].state == N_PENDING && !prepare(r, i) &&
+			    r->nodes[i].state == N_PENDING)
+				fatal(r, heap_push(&r->runnable, i));
+		}
+		if (!r->runnable.n || r->fatal_rc)
+			return;
+		i = r->runnable.v[0];
+		memset(&probe, 0, sizeof probe);
+		probe.resources = r->sp->steps[i].resources;
+		slots = r->env->orch->slots(r->orch, &probe);
+		if (slots < 1)
+			slots = 1;
+		if (r->slots_used + slots > r->jobs)
+			return;
+		heap_pop(&r->runnable);
+		start_step(r, i, slots);
 	}
-out:
-	sl__free(outdir);
-	sl__free(logdir);
-	return rc;
 }
 
-/* The last non-empty line of a log, for a failure message. */
-static void log_tail(const char *path, char *out, size_t size)
+/* ---- collecting a finished step ------------------------------------------------------ */
+
+/* What a finished step left in its workdir, ready for the store. */
+typedef struct harvest {
+	store_artifact *arts;
+	store_io *outs;
+	size_t n_outs;
+	char **metas;
+	store_metric *mets;
+	size_t n_mets;
+	double **hist;
+	json_t *metrics;
+	json_t *meta;
+	json_t *ops;
+} harvest;
+
+static void harvest_free(harvest *h, size_t n_outputs)
 {
-	sl__buf b;
-	size_t end, start;
-
-	out[0] = '\0';
-	if (!path || sl__read_file(path, 1 << 20, &b) != 0)
-		return;
-	end = b.len;
-	while (end > 0 && (b.data[end - 1] == '\n' || b.data[end - 1] == '\r' ||
-			   b.data[end - 1] == ' '))
-		end--;
-	start = end;
-	while (start > 0 && b.data[start - 1] != '\n')
-		start--;
-	if (end > start)
-		snprintf(out, size, "%.*s", (int)(end - start), b.data + start);
-	sl__buf_free(&b);
+	if (h->metas)
+		for (size_t o = 0; o < n_outputs; o++)
+			free(h->metas[o]);
+	if (h->hist)
+		for (size_t m = 0; m < h->n_mets; m++)
+			sl__free(h->hist[m]);
+	sl__free(h->metas);
+	sl__free(h->arts);
+	sl__free(h->outs);
+	sl__free(h->mets);
+	sl__free(h->hist);
+	json_decref(h->metrics);
+	json_decref(h->meta);
+	json_decref(h->ops);
+	memset(h, 0, sizeof *h);
 }
 
-static json_t *read_json_file(const char *dir, const char *name)
-{
-	char *path = sl__path_join(dir, name);
-	json_t *j = path ? json_load_file(path, 0, NULL) : NULL;
-
-	sl__free(path);
-	return j;
-}
-
-/* A step's process ended: record success with its outputs, or failure. */
-static void collect(run *r, size_t i, int exit_code, int sig, bool timed_out)
+/*
+ * Stores the step's outputs as artifacts. With all_required, a missing
+ * output fails (why says which); otherwise the outputs present are kept.
+ */
+static int harvest_outputs(run *r, size_t i, bool all_required, harvest *h, char *why,
+			   size_t why_size)
 {
 	const spec_step *st = &r->sp->steps[i];
 	node *n = &r->nodes[i];
-	char why[SL__ERRMSG_MAX + 64];
-	char kind[256];
-	store_artifact *arts = NULL;
-	store_io *outs = NULL;
-	store_metric *mets = NULL;
-	size_t n_mets = 0;
-	json_t *metrics = NULL, *meta = NULL;
-	char **metas = NULL;
-	int rc = 0;
 
-	r->n_running--;
-	if (exit_code != 0 || timed_out) {
-		char tail[512];
-		sl__buf err;
-		char *errpath = sl__path_join(n->workdir, "error.txt");
-
-		if (timed_out) {
-			snprintf(why, sizeof why, "timed out after %gs (the step's timeout)",
-				 st->timeout);
-		} else if (errpath && sl__read_file(errpath, 4096, &err) == 0) {
-			snprintf(why, sizeof why, "%s", err.data);
-			sl__buf_free(&err);
-		} else if (sig) {
-			snprintf(why, sizeof why, "killed by signal %d (%s)", sig, strsignal(sig));
-		} else {
-			log_tail(n->log_abs, tail, sizeof tail);
-			if (tail[0])
-				snprintf(why, sizeof why, "exit code %d: %s", exit_code, tail);
-			else
-				snprintf(why, sizeof why, "exit code %d", exit_code);
-		}
-		sl__free(errpath);
-		fail_step(r, i, exit_code, why);
-		goto cleanup;
+	if (alloc_out_ids(r, i) != 0 ||
+	    !(h->arts = sl__calloc(st->n_outputs + 1, sizeof *h->arts)) ||
+	    !(h->outs = sl__calloc(st->n_outputs + 1, sizeof *h->outs)) ||
+	    !(h->metas = sl__calloc(st->n_outputs + 1, sizeof *h->metas))) {
+		snprintf(why, why_size, "out of memory collecting the step's outputs");
+		return SL_ENOMEM;
 	}
-
-	if (alloc_out_ids(r, i) != 0)
-		goto oom;
-	arts = sl__calloc(st->n_outputs + 1, sizeof *arts);
-	outs = sl__calloc(st->n_outputs + 1, sizeof *outs);
-	metas = sl__calloc(st->n_outputs + 1, sizeof *metas);
-	if (!arts || !outs || !metas)
-		goto oom;
-	meta = read_json_file(n->workdir, "meta.json");
+	h->meta = read_json_file(n->workdir, "meta.json");
 	for (size_t o = 0; o < st->n_outputs; o++) {
 		char id[SL__HASH_HEX_SIZE];
 		uint64_t size = 0;
 		const char *type = "file";
+		json_t *m;
+		int rc;
 
 		if (!sl__is_file(n->out_paths[o])) {
+			if (!all_required)
+				continue;
 			if (sl__is_dir(n->out_paths[o]))
-				snprintf(why, sizeof why,
+				snprintf(why, why_size,
 					 "declared output '%s' is a directory; an output is one file "
 					 "(write an archive, e.g. tar -cf \"${outputs.%s}\" DIR)",
 					 st->outputs[o], st->outputs[o]);
 			else
-				snprintf(why, sizeof why,
+				snprintf(why, why_size,
 					 "declared output '%s' was not written (expected a file at %s)",
 					 st->outputs[o], n->out_paths[o]);
-			fail_step(r, i, exit_code, why);
-			goto cleanup;
+			return SL_ESTEP;
 		}
-		rc = art_put_file(r->env->art_root, n->out_paths[o], id, &size);
+		rc = art_put_file_deferred(r->env->art_root, n->out_paths[o], id, &size);
+		if (rc == 0)
+			rc = remember_sync(r, id);
 		if (rc) {
-			snprintf(why, sizeof why, "storing output '%s': %s", st->outputs[o], sl_errmsg());
-			fail_step(r, i, exit_code, why);
-			goto cleanup;
+			snprintf(why, why_size, "storing output '%s': %s", st->outputs[o], sl_errmsg());
+			return rc;
 		}
 		if (st->kind == SPEC_USES && st->def->outputs)
 			for (const step_port *p = st->def->outputs; p->name; p++)
 				if (!strcmp(p->name, st->outputs[o]))
 					type = p->type;
-		n->out_ids[o] = sl__strdup(id);
-		if (!n->out_ids[o])
-			goto oom;
-		json_t *m = json_object_get(meta, st->outputs[o]);
+		if (!(n->out_ids[o] = sl__strdup(id))) {
+			snprintf(why, why_size, "out of memory collecting the step's outputs");
+			return SL_ENOMEM;
+		}
+		m = json_object_get(h->meta, st->outputs[o]);
 		if (json_is_object(m)) {
 			json_t *t = json_object_get(m, "type");
 			/* ingest.file lets the user name the type of what it ingests. */
 			if (json_is_string(t))
 				type = json_string_value(t);
-			metas[o] = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+			h->metas[o] = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
 		}
-		arts[o] = (store_artifact){
+		h->arts[h->n_outs] = (store_artifact){
 			.id = n->out_ids[o], .type = type, .size = size, .producer = n->id,
-			.created_ms = sl__now_ms(), .meta_json = metas[o],
+			.created_ms = sl__now_ms(), .meta_json = h->metas[o],
 		};
-		outs[o] = (store_io){.name = st->outputs[o], .artifact_id = n->out_ids[o]};
+		h->outs[h->n_outs++] = (store_io){.name = st->outputs[o], .artifact_id = n->out_ids[o]};
 	}
+	return 0;
+}
 
-	metrics = read_json_file(n->workdir, "metrics.json");
-	if (json_is_object(metrics) && json_object_size(metrics)) {
-		const char *k;
-		json_t *v;
-		mets = sl__calloc(json_object_size(metrics), sizeof *mets);
-		if (!mets)
-			goto oom;
-		json_object_foreach(metrics, k, v) {
-			if (json_is_number(v))
-				mets[n_mets++] = (store_metric){.name = k, .value = json_number_value(v)};
+/*
+ * Reads metrics.json: {name: number} is a metric, {name: [numbers]} a metric
+ * with its history (null entries are gaps). Anything else is ignored.
+ */
+static int harvest_metrics(run *r, size_t i, harvest *h)
+{
+	const char *k;
+	json_t *v;
+	size_t cap;
+
+	h->metrics = read_json_file(r->nodes[i].workdir, "metrics.json");
+	cap = json_is_object(h->metrics) ? json_object_size(h->metrics) : 0;
+	if (!cap)
+		return 0;
+	h->mets = sl__calloc(cap, sizeof *h->mets);
+	h->hist = sl__calloc(cap, sizeof *h->hist);
+	if (!h->mets || !h->hist)
+		return sl__err(SL_ENOMEM, "out of memory reading the step's metrics");
+	json_object_foreach(h->metrics, k, v) {
+		store_metric *m = &h->mets[h->n_mets];
+		if (json_is_number(v)) {
+			*m = (store_metric){.name = k, .value = json_number_value(v)};
+			h->n_mets++;
+		} else if (json_is_array(v) && json_array_size(v)) {
+			size_t len = json_array_size(v), j;
+			json_t *e;
+			double *vals = sl__calloc(len, sizeof *vals);
+			if (!vals)
+				return sl__err(SL_ENOMEM, "out of memory reading the step's metrics");
+			json_array_foreach(v, j, e)
+				vals[j] = json_is_number(e) ? json_number_value(e) : (double)NAN;
+			h->hist[h->n_mets] = vals;
+			*m = (store_metric){.name = k, .value = vals[len - 1], .history = vals,
+					    .n_history = len};
+			h->n_mets++;
 		}
 	}
+	return 0;
+}
 
-	{
+/* Why a step whose process ended badly failed: its reason and message. */
+static const char *failure(run *r, size_t i, const orch_result *res, char *why, size_t size)
+{
+	const spec_step *st = &r->sp->steps[i];
+	node *n = &r->nodes[i];
+	char text[RESULT_TEXT_MAX];
+
+	if (res->timed_out) {
+		snprintf(why, size, "timed out after %gs (the step's timeout)", st->timeout);
+		return RS_TIMEOUT;
+	}
+	if (res->exit_code < 0) {
+		snprintf(why, size, "its exit status was lost (something else in this process "
+				    "reaped it)");
+		return RS_CRASH;
+	}
+	if (res->signal) {
+		snprintf(why, size, "killed by signal %d (%s)", res->signal, strsignal(res->signal));
+		return RS_CRASH;
+	}
+	read_text(n->workdir, "error.txt", text, sizeof text);
+	if (text[0]) {
+		/* "with.ops[3].columns: ..." is about the file: say where in it. */
+		char *placed = spec_locate_msg(r->sp, i, text);
+		snprintf(why, size, "%s", placed ? placed : text);
+		sl__free(placed);
+	} else {
+		char tail[512];
+		log_tail(n->log_abs, tail, sizeof tail);
+		if (tail[0])
+			snprintf(why, size, "exit code %d: %s", res->exit_code, tail);
+		else
+			snprintf(why, size, "exit code %d", res->exit_code);
+	}
+	read_text(n->workdir, "reason", text, 32);
+	if (!strcmp(text, RS_GATE))
+		return RS_GATE;
+	if (!strcmp(text, RS_INPUT))
+		return RS_INPUT;
+	return RS_ERROR;
+}
+
+/* A step's process ended: record its completion with its outputs, or its failure. */
+static void collect(run *r, const orch_result *res)
+{
+	node *n = res->tag;
+	size_t i = (size_t)(n - r->nodes);
+	const spec_step *st = &r->sp->steps[i];
+	char why[SL__ERRMSG_MAX + 128];
+	char kind[256];
+	harvest h;
+	int rc;
+
+	memset(&h, 0, sizeof h);
+	r->n_running--;
+	r->slots_used -= n->slots;
+	if (res->exit_code != 0 || res->timed_out) {
+		const char *reason = failure(r, i, res, why, sizeof why);
+		bool own = res->exit_code > 0 && !res->signal && !res->timed_out;
+		char ignored[SL__ERRMSG_MAX];
+		store_result kept;
+
+		/* Design note 6: a step that ended on its own keeps what it wrote. */
+		if (own && harvest_outputs(r, i, false, &h, ignored, sizeof ignored) == 0 &&
+		    harvest_metrics(r, i, &h) == 0) {
+			kept = (store_result){.arts = h.arts, .outputs = h.outs, .n_outputs = h.n_outs,
+					      .metrics = h.mets, .n_metrics = h.n_mets};
+			fail_step(r, i, res->exit_code, reason, why, &kept);
+		} else {
+			sl__err_clear();
+			fail_step(r, i, res->exit_code, reason, why, NULL);
+		}
+		goto cleanup;
+	}
+
+	rc = harvest_outputs(r, i, true, &h, why, sizeof why);
+	if (rc == 0 && (rc = harvest_metrics(r, i, &h)) != 0)
+		snprintf(why, sizeof why, "%s", sl_errmsg());
+	if (rc == 0) {
+		h.ops = read_json_file(n->workdir, "store_ops.json");
+		if (h.ops && (rc = store_ops_check(h.ops)) != 0)
+			snprintf(why, sizeof why, "store_ops.json: %s", sl_errmsg());
+	}
+	if (rc == 0) {
 		store_steprun sr = {
 			.id = n->id, .run_id = r->run_id, .step = st->name,
 			.kind = step_kind(st, kind, sizeof kind), .cache_key = n->has_key ? n->key : NULL,
 			.status = ST_COMPLETED, .exit_code = 0, .started_ms = n->started_ms,
 			.ended_ms = sl__now_ms(), .log_path = n->log_rel,
 		};
-		rc = store_steprun_finish(r->env->st, &sr, arts, outs, st->n_outputs, mets, n_mets);
-		if (rc) {
-			snprintf(why, sizeof why, "recording the step: %s", sl_errmsg());
-			fail_step(r, i, 0, why);
-			goto cleanup;
-		}
+		store_result done = {.arts = h.arts, .outputs = h.outs, .n_outputs = h.n_outs,
+				     .metrics = h.mets, .n_metrics = h.n_mets, .ops = h.ops};
+		/* Unrecorded start: the store failed and the run is stopping. */
+		rc = n->recorded ? store_steprun_finish(r->env->st, &sr, &done)
+				 : sl__err(SL_ESTORE, "its start was never recorded");
+		if (rc)
+			snprintf(why, sizeof why, "recording the step's completion: %s", sl_errmsg());
+	}
+	if (rc) {
+		/* The completion is not recorded; the step fails, keeping its outputs. */
+		store_result kept = {.arts = h.arts, .outputs = h.outs, .n_outputs = h.n_outs,
+				     .metrics = h.mets, .n_metrics = h.n_mets};
+		fail_step(r, i, 0, RS_ERROR, why, h.outs ? &kept : NULL);
+		goto cleanup;
 	}
 	n->state = N_OK;
 	r->n_done++;
 	{
 		/* A step's note (step_note) goes with its end event: what a green
 		 * run must still tell, such as bad rows left out. */
-		char *notepath = sl__path_join(n->workdir, "note.txt");
-		sl__buf note;
-		bool has_note = notepath && sl__read_file(notepath, 512, &note) == 0;
-		if (!has_note)
-			sl__err_clear();
-		emit(r, SL_EVENT_STEP_END, st->name, ST_COMPLETED, has_note ? note.data : NULL,
+		char note[512];
+		read_text(n->workdir, "note.txt", note, sizeof note);
+		emit(r, SL_EVENT_STEP_END, st->name, ST_COMPLETED, NULL, note[0] ? note : NULL,
 		     sl__mono_sec() - n->t0);
-		if (has_note)
-			sl__buf_free(&note);
-		sl__free(notepath);
 	}
 	release_below(r, i);
-	goto cleanup;
-
-oom:
-	fail_step(r, i, exit_code, "out of memory collecting the step's outputs");
 cleanup:
-	if (metas)
-		for (size_t o = 0; o < st->n_outputs; o++)
-			free(metas[o]);
-	sl__free(metas);
-	sl__free(arts);
-	sl__free(outs);
-	sl__free(mets);
-	json_decref(metrics);
-	json_decref(meta);
-	if (n->workdir)
-		sl__rm_rf(n->workdir);
+	harvest_free(&h, st->n_outputs);
+	remove_workdir(n->workdir);
 	free_task(n, st->n_inputs, st->n_outputs);
 }
 
+/* ---- stopping ------------------------------------------------------------------------- */
+
 /* Stops everything: running steps are killed, pending ones never start. */
-static void cancel_everything(run *r)
+static void cancel_everything(run *r, const char *why)
 {
 	char kind[256];
 
 	r->cancelled = true;
-	r->env->orch->cancel_all(r->orch, 5.0);
+	r->env->orch->cancel_all(r->orch, CANCEL_GRACE_SEC);
 	r->n_running = 0;
+	r->slots_used = 0;
 	for (size_t i = 0; i < r->sp->n_steps; i++) {
 		node *n = &r->nodes[i];
 		const spec_step *st = &r->sp->steps[i];
 		if (n->state != N_PENDING && n->state != N_RUNNING)
 			continue;
-		store_steprun sr = {
-			.id = n->id, .run_id = r->run_id, .step = st->name,
-			.kind = step_kind(st, kind, sizeof kind), .status = ST_CANCELLED,
-			.exit_code = -1, .started_ms = n->started_ms ? n->started_ms : sl__now_ms(),
-			.ended_ms = sl__now_ms(), .log_path = n->log_rel, .error = "cancelled",
-		};
-		if (n->recorded)
-			store_steprun_set_status(r->env->st, n->id, ST_CANCELLED, sr.ended_ms,
-						 "cancelled");
-		else
-			store_steprun_create(r->env->st, &sr, NULL, 0);
+		int64_t now = sl__now_ms();
+		if (n->recorded) {
+			fatal(r, store_steprun_set_status(r->env->st, n->id, ST_CANCELLED, now, why,
+							   RS_CANCELLED));
+		} else if (!r->fatal_rc) {
+			store_steprun sr = {
+				.id = n->id, .run_id = r->run_id, .step = st->name,
+				.kind = step_kind(st, kind, sizeof kind), .status = ST_CANCELLED,
+				.exit_code = -1, .started_ms = n->started_ms ? n->started_ms : now,
+				.ended_ms = now, .log_path = n->log_rel, .error = why,
+				.reason = RS_CANCELLED,
+			};
+			fatal(r, store_steprun_create(r->env->st, &sr, NULL, 0));
+		}
 		if (n->state == N_RUNNING)
-			emit(r, SL_EVENT_STEP_END, st->name, ST_CANCELLED, NULL,
+			emit(r, SL_EVENT_STEP_END, st->name, ST_CANCELLED, RS_CANCELLED, NULL,
 			     sl__mono_sec() - n->t0);
 		n->state = N_CANCELLED;
+		n->reason = RS_CANCELLED;
 		r->n_done++;
-		if (n->workdir)
-			sl__rm_rf(n->workdir);
+		remove_workdir(n->workdir);
 		free_task(n, st->n_inputs, st->n_outputs);
 	}
 }
 
-/*
- * Prepares and launches (or serves from cache) every ready step it can. The
- * pass is one store batch: a fully cached pipeline commits once per pass,
- * not once per step. The batch ends before the scheduler blocks in wait().
- */
-static int launch_ready_pass(run *r);
-
-static int launch_ready(run *r)
-{
-	int rc = store_batch_begin(r->env->st);
-	int rc2;
-
-	if (rc)
-		return launch_ready_pass(r); /* without batching: slower, still correct */
-	rc = launch_ready_pass(r);
-	rc2 = store_batch_end(r->env->st);
-	return rc ? rc : rc2;
-}
-
-static int launch_ready_pass(run *r)
-{
-	bool progress = true;
-
-	while (progress && !cancel_requested(r)) {
-		progress = false;
-		for (size_t k = 0; k < r->sp->n_steps; k++) {
-			size_t i = r->sp->order[k];
-			node *n = &r->nodes[i];
-			const spec_step *st = &r->sp->steps[i];
-			int rc;
-
-			if (n->state != N_PENDING || n->n_waiting > 0)
-				continue;
-			if (!n->in_names) {
-				rc = gather_inputs(r, i);
-				if (rc == 0 && st->cache && !(r->opts && r->opts->no_cache) &&
-				    !(st->kind == SPEC_USES && st->def->cacheable &&
-				      !st->def->cacheable(st->with))) {
-					rc = cache_key(r->sp, i, n->in_names, n->in_ids, st->n_inputs, n->key);
-					n->has_key = rc == 0;
-				}
-				if (rc) {
-					fail_step(r, i, -1, sl_errmsg());
-					free_task(n, st->n_inputs, st->n_outputs);
-					progress = true;
-					continue;
-				}
-				if (n->has_key && try_cache(r, i)) {
-					free_task(n, st->n_inputs, st->n_outputs);
-					progress = true;
-					continue;
-				}
-			}
-			if (r->n_running >= r->jobs)
-				return 0;
-			rc = start_step(r, i);
-			if (rc) {
-				char why[SL__ERRMSG_MAX];
-				snprintf(why, sizeof why, "could not start: %s", sl_errmsg());
-				fail_step(r, i, -1, why);
-				if (n->workdir)
-					sl__rm_rf(n->workdir);
-				free_task(n, st->n_inputs, st->n_outputs);
-			}
-			progress = true;
-		}
-	}
-	return 0;
-}
+/* ---- the run --------------------------------------------------------------------------- */
 
 static json_t *params_json(const spec *sp)
 {
 	json_t *o = json_object();
 
 	for (size_t i = 0; o && i < sp->n_params; i++)
-		json_object_set(o, sp->params[i].name, sp->params[i].value);
+		if (json_object_set(o, sp->params[i].name, sp->params[i].value) != 0) {
+			json_decref(o);
+			return NULL;
+		}
 	return o;
+}
+
+/*
+ * The run's result when steps failed: the class of failure that decides the
+ * exit status (sched.h) and the message of the first step of that class.
+ */
+static int failed_result(run *r)
+{
+	int rc = 0, n_failed = 0;
+	const node *first = NULL;
+	const spec_step *first_st = NULL;
+
+	for (size_t i = 0; i < r->sp->n_steps; i++) {
+		const node *n = &r->nodes[i];
+		int c;
+		if (n->state != N_FAILED)
+			continue;
+		n_failed++;
+		c = !strcmp(n->reason, RS_GATE)	   ? SL_EGATE
+		    : !strcmp(n->reason, RS_INPUT) ? SL_EINPUT
+						   : SL_ESTEP;
+		/* ESTEP outranks EGATE, which outranks EINPUT: a broken step is worse news. */
+		if (!first || (c == SL_ESTEP && rc != SL_ESTEP) ||
+		    (c == SL_EGATE && rc == SL_EINPUT)) {
+			rc = c;
+			first = n;
+			first_st = &r->sp->steps[i];
+		}
+	}
+	if (!first)
+		return 0;
+	return sl__err(rc, "step '%s' %s: %s%s", first_st->name,
+		       rc == SL_EGATE ? "failed its gate" : rc == SL_EINPUT ? "failed on bad input"
+									     : "failed",
+		       first->error ? first->error : "(no message)",
+		       n_failed > 1 ? " (and other steps failed)" : "");
+}
+
+/* One round: what ended, then what can start now, as one store batch (design note 2). */
+static void round_of(run *r, const orch_result *first)
+{
+	orch_result res;
+	int rc = store_batch_begin(r->env->st);
+
+	if (rc) {
+		fatal(r, rc);
+		return;
+	}
+	if (first) {
+		collect(r, first);
+		/* Others may have ended meanwhile: record them in the same commit. */
+		while (!r->fatal_rc && r->env->orch->wait(r->orch, -1, 0, &res) == 0)
+			collect(r, &res);
+		sl__err_clear();
+	}
+	launch(r);
+	fatal(r, store_batch_end(r->env->st));
 }
 
 int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **out_run_id)
 {
 	run r;
 	char host[256] = "";
-	char *params = NULL;
-	json_t *pj;
+	char *params = NULL, *logdir = NULL;
 	const char *status;
+	orch_config cfg;
+	double wait_limit;
 	int rc;
 
 	memset(&r, 0, sizeof r);
@@ -755,74 +1188,107 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 			goto out;
 		r.nodes[i].n_waiting = sp->steps[i].n_upstream;
 	}
-	rc = env->orch->create(env->state_dir, &r.orch);
+	cfg = (orch_config){.state_dir = env->state_dir, .jobs = r.jobs};
+	rc = env->orch->create(&cfg, &r.orch);
 	if (rc)
 		goto out;
-
-	gethostname(host, sizeof host - 1);
-	pj = params_json(sp);
-	params = pj ? json_dumps(pj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(pj);
-	if (!params) {
+	r.params = params_json(sp);
+	params = r.params ? json_dumps(r.params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	logdir = sl__asprintf("%s/logs/%s", env->state_dir, r.run_id);
+	if (!params || !logdir) {
 		rc = sl__err(SL_ENOMEM, "out of memory");
 		goto out;
 	}
+	rc = sl__mkdir_p(logdir, 0755);
+	if (rc)
+		goto out;
+	if (gethostname(host, sizeof host - 1) != 0)
+		snprintf(host, sizeof host, "localhost");
 	{
 		store_run sr = {
 			.id = r.run_id, .pipeline = sp->name, .file = sp->path, .params_json = params,
-			.orchestrator = env->orch->name, .pid = (int64_t)getpid(), .host = host,
+			.orchestrator = env->orch->name, .pid = (int64_t)getpid(),
+			.pid_start = orch_proc_start((int64_t)getpid()), .host = host,
 			.started_ms = sl__now_ms(),
 		};
 		rc = store_run_create(env->st, &sr);
 		if (rc)
 			goto out;
 	}
-	if (out_run_id)
-		*out_run_id = sl__strdup(r.run_id);
-	emit(&r, SL_EVENT_RUN_START, NULL, ST_RUNNING, NULL, 0);
+	if (out_run_id && !(*out_run_id = sl__strdup(r.run_id))) {
+		rc = sl__err(SL_ENOMEM, "out of memory");
+		goto out;
+	}
+	emit(&r, SL_EVENT_RUN_START, NULL, ST_RUNNING, NULL, NULL, 0);
 
+	for (size_t i = 0; i < sp->n_steps; i++)
+		if (r.nodes[i].n_waiting == 0)
+			push_ready(&r, i);
+	/* A flag set by another thread wakes nothing: look at it now and then. */
+	wait_limit = opts && opts->cancel ? LEGACY_FLAG_POLL_SEC : -1;
+	round_of(&r, NULL);
 	for (;;) {
-		void *tag;
-		int exit_code, sig;
-		bool timed_out = false;
+		orch_result res;
 
-		if (cancel_requested(&r)) {
-			cancel_everything(&r);
+		if (r.fatal_rc) {
+			/* Design note 5: stop the steps; record what can be recorded. */
+			char why[SL__ERRMSG_MAX + 16];
+			snprintf(why, sizeof why, "stopped: %s", r.fatal_msg);
+			cancel_everything(&r, why);
 			break;
 		}
-		launch_ready(&r);
-		if (cancel_requested(&r))
-			continue;
+		if (cancel_requested(&r)) {
+			int brc = store_batch_begin(env->st);
+			cancel_everything(&r, "cancelled");
+			if (brc == 0)
+				fatal(&r, store_batch_end(env->st));
+			break;
+		}
 		if (r.n_running == 0)
 			break;
-		rc = env->orch->wait(r.orch, &tag, &exit_code, &sig, &timed_out);
-		if (rc == SL_ECANCEL)
-			continue; /* interrupted: the loop head checks the flag */
+		rc = env->orch->wait(r.orch, env->cancel_fd, wait_limit, &res);
+		if (rc == SL_ECANCEL || rc == SL_EBUSY)
+			continue; /* the loop head looks at the cancel state */
 		if (rc == SL_ENOENT) {
 			r.n_running = 0;
 			continue;
 		}
 		if (rc) {
-			/* The orchestrator lost track of its children: stop cleanly. */
-			cancel_everything(&r);
-			break;
+			/* The orchestrator lost track of its tasks: stop cleanly. */
+			fatal(&r, rc);
+			continue;
 		}
-		collect(&r, (size_t)((node *)tag - r.nodes), exit_code, sig, timed_out);
+		round_of(&r, &res);
 	}
+	sl__err_clear();
 
-	status = r.cancelled ? ST_CANCELLED : r.any_failed ? ST_FAILED : ST_COMPLETED;
-	/* Steps never reached (a cycle cannot exist; this is belt and braces). */
-	for (size_t i = 0; i < sp->n_steps; i++)
-		if (r.nodes[i].state == N_PENDING && !r.cancelled)
+	/* Design note 4: the run's artifacts reach the disk before it is over. */
+	if (r.n_sync) {
+		const char **ids = sl__calloc(r.n_sync, sizeof *ids);
+		for (size_t k = 0; ids && k < r.n_sync; k++)
+			ids[k] = r.synced[k];
+		fatal(&r, ids ? art_sync(env->art_root, ids, r.n_sync)
+			       : sl__err(SL_ENOMEM, "out of memory"));
+		sl__free(ids);
+	}
+	status = r.fatal_rc ? ST_FAILED : r.cancelled ? ST_CANCELLED : ST_COMPLETED;
+	for (size_t i = 0; i < sp->n_steps && !strcmp(status, ST_COMPLETED); i++)
+		if (r.nodes[i].state != N_OK)
 			status = ST_FAILED;
 	rc = store_run_finish(env->st, r.run_id, status, sl__now_ms());
-	emit(&r, SL_EVENT_RUN_END, NULL, status, NULL, sl__mono_sec() - r.t0);
-	if (rc == 0) {
-		if (r.cancelled)
-			rc = sl__err(SL_ECANCEL, "run %s was cancelled", r.run_id);
-		else if (strcmp(status, ST_COMPLETED) != 0)
-			rc = sl__err(SL_ESTEP, "run %s failed", r.run_id);
-	}
+	if (rc && !r.fatal_rc)
+		fatal(&r, rc);
+	emit(&r, SL_EVENT_RUN_END, NULL, status, NULL, NULL, sl__mono_sec() - r.t0);
+	if (r.fatal_rc)
+		rc = sl__err(r.fatal_rc, "run %s stopped: %s", r.run_id, r.fatal_msg);
+	else if (r.cancelled)
+		rc = sl__err(SL_ECANCEL, "run %s was cancelled", r.run_id);
+	else if (strcmp(status, ST_COMPLETED) != 0)
+		rc = failed_result(&r);
+	else
+		rc = 0;
+	if (rc == 0 && strcmp(status, ST_COMPLETED) != 0)
+		rc = sl__err(SL_ESTEP, "run %s failed", r.run_id);
 out:
 	if (r.orch)
 		env->orch->destroy(r.orch);
@@ -831,9 +1297,15 @@ out:
 			for (size_t o = 0; o < sp->steps[i].n_outputs; o++)
 				sl__free(r.nodes[i].out_ids[o]);
 		sl__free(r.nodes[i].out_ids);
+		sl__free(r.nodes[i].error);
 		free_task(&r.nodes[i], sp->steps[i].n_inputs, sp->steps[i].n_outputs);
 	}
 	sl__free(r.nodes);
+	sl__free(r.ready.v);
+	sl__free(r.runnable.v);
+	sl__free(r.synced);
+	sl__free(logdir);
+	json_decref(r.params);
 	free(params);
 	return rc;
 }

@@ -4,6 +4,8 @@
 #ifndef SLUICE_SCHED_H
 #define SLUICE_SCHED_H
 
+#include <signal.h>
+
 #include "sluice/sluice.h"
 #include "pipeline/orch.h"
 #include "pipeline/spec.h"
@@ -14,13 +16,24 @@ typedef struct sched_env {
 	const char *art_root;  /* state_dir/artifacts */
 	store *st;
 	const orch_ops *orch;
+	/*
+	 * Cancellation: a descriptor that becomes readable (an eventfd) and the
+	 * flag beside it, or -1 / NULL. The legacy flag of sl_run_opts.cancel is
+	 * looked at as well, with waits bounded so a flag set by another thread
+	 * is seen within a tenth of a second.
+	 */
+	int cancel_fd;
+	const int *cancel_flag;
 } sched_env;
 
 /*
  * Runs sp to the end (or to cancellation). *out_run_id receives the run id
  * (newly allocated) once the run exists. Returns 0 when every step completed
- * or was cached, SL_ESTEP when some step failed, SL_ECANCEL when cancelled,
- * or another code when the run could not be carried out at all.
+ * or was cached; when steps failed, SL_EGATE if every failure was a gate,
+ * SL_EINPUT if every failure was bad input, SL_ESTEP otherwise, with the
+ * message of the first failed step; SL_ECANCEL when cancelled; another code
+ * when the run could not be carried out or recorded at all (the store
+ * failed), in which case running steps were stopped.
  */
 int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **out_run_id);
 

@@ -5,6 +5,7 @@
  * The table is sorted by name at first use so `sluice steps` lists it in
  * order and lookup is a binary search; a new step is one line here.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,6 +181,32 @@ int step_opt_strings(step_ctx *ctx, const char *name, const char ***out, size_t 
 void step_metric(step_ctx *ctx, const char *name, double value)
 {
 	json_object_set_new(ctx->metrics, name, json_real(value));
+}
+
+void step_metric_series(step_ctx *ctx, const char *name, const double *values, size_t n)
+{
+	json_t *arr;
+
+	if (n == 0)
+		return;
+	arr = json_array();
+	for (size_t i = 0; arr && i < n; i++)
+		/* json_real refuses NaN and infinities: they become null, a gap. */
+		if (json_array_append_new(arr, isfinite(values[i]) ? json_real(values[i])
+								   : json_null()) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	json_object_set_new(ctx->metrics, name, arr);
+}
+
+void step_store_op(step_ctx *ctx, json_t *op)
+{
+	if (!ctx->store_ops) {
+		json_decref(op);
+		return;
+	}
+	json_array_append_new(ctx->store_ops, op);
 }
 
 void step_output_meta(step_ctx *ctx, const char *output, json_t *meta)

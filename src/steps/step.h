@@ -342,8 +342,9 @@ struct step_ctx {
 	const char *const *output_names;
 	const char *const *output_paths; /* where run() must write each output */
 
-	json_t *metrics;   /* name -> number; written out by the orchestrator */
+	json_t *metrics;   /* name -> number or [numbers]; written out by the orchestrator */
 	json_t *out_meta;  /* output name -> small JSON object stored with the artifact */
+	json_t *store_ops; /* store ops asked for (step_store_op), an array */
 	FILE *log;         /* the step's log (also its stderr) */
 };
 
@@ -370,6 +371,21 @@ int step_opt_strings(step_ctx *ctx, const char *name, const char ***out, size_t 
 
 /* Records a numeric metric of this step run (shown by `sluice runs show`). */
 void step_metric(step_ctx *ctx, const char *name, double value);
+/*
+ * Records a metric with a history: values[k] is its value at step k (a
+ * boosting round, an epoch), kept as MLflow keeps a metric's history; the
+ * metric itself is the last value. n == 0 records nothing. Non-finite
+ * values are kept as gaps (null).
+ */
+void step_metric_series(step_ctx *ctx, const char *name, const double *values, size_t n);
+/*
+ * Asks for a change to the metadata store, applied in the same transaction
+ * as this step run's completion, and only if it completes (store_ops.c lists
+ * the ops and their fields). Steals op, a JSON object such as
+ *   {"op": "tag", "on": "output.model", "key": "stage", "value": "candidate"}
+ * A malformed op fails the step when its completion is recorded.
+ */
+void step_store_op(step_ctx *ctx, json_t *op);
 /* Attaches a small JSON object to an output's artifact record (steals meta). */
 void step_output_meta(step_ctx *ctx, const char *output, json_t *meta);
 /*
@@ -383,7 +399,13 @@ void step_note(step_ctx *ctx, const char *fmt, ...) SL__PRINTF(2, 3);
 void step_log(step_ctx *ctx, const char *fmt, ...) SL__PRINTF(2, 3);
 /*
  * Sets the step's failure message (also written to the log) and returns code
- * (default SL_ESTEP), for `return step_fail(ctx, SL_EPARSE, "...")`.
+ * (default SL_ESTEP), for `return step_fail(ctx, SL_EPARSE, "...")`. The
+ * code says why the step failed, as `sluice runs show` reports it:
+ *   SL_EGATE              reason gate: a check of the data or model failed
+ *                         (the run exits 1 with the message)
+ *   SL_EINPUT, SL_ENOENT  reason input: a file the step was told to read is
+ *                         missing or unusable (the run exits 2, as for bad usage)
+ *   anything else         reason error: the work failed (exit 1)
  */
 int step_fail(step_ctx *ctx, int code, const char *fmt, ...) SL__PRINTF(3, 4);
 /* step_fail never returns 0: see SL__ERR_CODE. */

@@ -548,7 +548,7 @@ static int fail_summary(vrun *v)
 	}
 	if (listed < v->results.errors)
 		sl__buf_printf(&b, "; and %zu more (see the report)", v->results.errors - listed);
-	rc = step_fail(v->ctx, SL_ESTEP, "%s", b.data ? b.data : "validation failed");
+	rc = step_fail(v->ctx, SL_EGATE, "%s", b.data ? b.data : "validation failed");
 	sl__buf_free(&b);
 	return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * The metadata store: schema migration and reopening, the run and step-run
  * lifecycle, artifact deduplication, cache lookups, id resolution, lineage,
- * the JSON views, sweeping runs whose process died, several processes
+ * the JSON views, what recovery after a dead driver reads, several processes
  * writing one database at once, kill -9 in the middle of writing, and
  * allocation failures. Also prints the cost of recording a step run.
  *
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "pipeline/orch.h"
 #include "store/store.h"
 #include "testutil.h"
 
@@ -116,6 +117,15 @@ static void assert_integrity(const char *db)
 
 /* ---- small builders ---------------------------------------------------------------- */
 
+/* store_steprun_finish with the parts of a result as separate arguments. */
+static int fin(store *s, const store_steprun *sr, const store_artifact *arts,
+	       const store_io *outs, size_t n_outs, const store_metric *m, size_t n_m)
+{
+	store_result res = {.arts = arts, .outputs = outs, .n_outputs = n_outs, .metrics = m,
+			    .n_metrics = n_m};
+	return store_steprun_finish(s, sr, &res);
+}
+
 static void new_run(store *s, const char *id, int64_t started, int64_t pid, const char *host)
 {
 	store_run r = {.id = id,
@@ -166,7 +176,7 @@ static void record(store *s, const char *id, const char *run, const char *step, 
 	sr.exit_code = 0;
 	sr.ended_ms = t + 5;
 	sr.log_path = "logs/x.log";
-	if (store_steprun_finish(s, &sr, arts, out, n_out, NULL, 0) != 0)
+	if (fin(s, &sr, arts, out, n_out, NULL, 0) != 0)
 		fail_msg("finish %s: %s", id, sl_errmsg());
 }
 
@@ -244,18 +254,18 @@ static void test_run_lifecycle(void **state)
 	/* Step 2 goes pending -> running -> completed with a model and metrics. */
 	sr = steprun("sr2", "run1", "train", ST_PENDING, 0);
 	assert_int_equal(store_steprun_create(s, &sr, &in_a, 1), 0);
-	assert_int_equal(store_steprun_set_status(s, "sr2", ST_RUNNING, 0, NULL), 0);
+	assert_int_equal(store_steprun_set_status(s, "sr2", ST_RUNNING, 0, NULL, NULL), 0);
 	sr.status = ST_COMPLETED;
 	sr.exit_code = 0;
 	sr.started_ms = 1010;
 	sr.ended_ms = 1100;
 	sr.log_path = "logs/run1/train.log";
-	assert_int_equal(store_steprun_finish(s, &sr, &art_b, &out_b, 1, m, 2), 0);
+	assert_int_equal(fin(s, &sr, &art_b, &out_b, 1, m, 2), 0);
 
 	/* A third step is skipped; an input that is not in the store is refused. */
 	sr = steprun("sr3", "run1", "report", ST_PENDING, 0);
 	assert_int_equal(store_steprun_create(s, &sr, NULL, 0), 0);
-	assert_int_equal(store_steprun_set_status(s, "sr3", ST_SKIPPED, 1200, "upstream failed"), 0);
+	assert_int_equal(store_steprun_set_status(s, "sr3", ST_SKIPPED, 1200, "upstream failed", NULL), 0);
 	sr = steprun("sr4", "run1", "bad", ST_RUNNING, 1000);
 	assert_int_equal(store_steprun_create(s, &sr, &bad_in, 1), SL_ESTORE);
 	assert_non_null(strstr(sl_errmsg(), "must be in the store"));
@@ -264,7 +274,7 @@ static void test_run_lifecycle(void **state)
 	assert_int_equal(store_steprun_create(s, &sr, NULL, 0), SL_ESTORE);
 	sr = steprun("sr6", "run1", "x", "exploded", 1000);
 	assert_int_equal(store_steprun_create(s, &sr, NULL, 0), SL_EINVAL);
-	assert_int_equal(store_steprun_set_status(s, "nope", ST_CANCELLED, 1, NULL), SL_ENOENT);
+	assert_int_equal(store_steprun_set_status(s, "nope", ST_CANCELLED, 1, NULL, NULL), SL_ENOENT);
 	assert_int_equal(store_run_finish(s, "nope", ST_FAILED, 1), SL_ENOENT);
 	assert_int_equal(store_run_finish(s, "run1", "weird", 1), SL_EINVAL);
 
@@ -302,11 +312,11 @@ static void test_run_lifecycle(void **state)
 	assert_true(json_is_null(json_object_get(st, "exit_code")));
 	json_decref(j);
 
-	assert_int_equal(store_steprun_log(s, "run1", "train", &log), 0);
+	assert_int_equal(store_steprun_log(s, "run1", "train", &log, NULL), 0);
 	assert_string_equal(log, "logs/run1/train.log");
 	sl__free(log);
-	assert_int_equal(store_steprun_log(s, "run1", "report", &log), SL_ENOENT);
-	assert_int_equal(store_steprun_log(s, "run1", "nosuch", &log), SL_ENOENT);
+	assert_int_equal(store_steprun_log(s, "run1", "report", &log, NULL), SL_ENOENT);
+	assert_int_equal(store_steprun_log(s, "run1", "nosuch", &log, NULL), SL_ENOENT);
 	assert_null(log);
 	store_close(s);
 }
@@ -339,7 +349,7 @@ static void test_finish_dedup(void **state)
 	{
 		store_steprun sr = steprun("second", "r2", "ingest", ST_COMPLETED, 2000);
 		sr.ended_ms = 2010;
-		assert_int_equal(store_steprun_finish(s, &sr, NULL, &out, 1, NULL, 0), 0);
+		assert_int_equal(fin(s, &sr, NULL, &out, 1, NULL, 0), 0);
 	}
 	assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM edges WHERE direction = 'out'"), 2);
 	store_close(s);
@@ -385,7 +395,7 @@ static void test_cache_lookup(void **state)
 	sr.error = "exit status 1";
 	{
 		store_artifact a = {.type = "file", .size = 1};
-		assert_int_equal(store_steprun_finish(s, &sr, &a, &o3, 1, NULL, 0), 0);
+		assert_int_equal(fin(s, &sr, &a, &o3, 1, NULL, 0), 0);
 	}
 	/* Nor does one still running. */
 	sr = steprun("running", "r1", "train4", ST_RUNNING, 4000);
@@ -403,7 +413,7 @@ static void test_cache_lookup(void **state)
 	sr.cache_hit = true;
 	sr.cached_from = "new";
 	sr.ended_ms = 5000;
-	assert_int_equal(store_steprun_finish(s, &sr, NULL, &o2, 1, NULL, 0), 0);
+	assert_int_equal(fin(s, &sr, NULL, &o2, 1, NULL, 0), 0);
 	assert_int_equal(store_cache_lookup(s, k, &from, &outs, &n), 0);
 	assert_string_equal(from, "new");
 	assert_int_equal(n, 1);
@@ -583,10 +593,10 @@ static void test_json_shapes(void **state)
 	sr.cache_hit = true;
 	sr.cached_from = "s1";
 	sr.ended_ms = 2000;
-	assert_int_equal(store_steprun_finish(s, &sr, NULL, &oa, 1, NULL, 0), 0);
+	assert_int_equal(fin(s, &sr, NULL, &oa, 1, NULL, 0), 0);
 	sr = steprun("s4", "r2", "train", ST_RUNNING, 2001);
 	assert_int_equal(store_steprun_create(s, &sr, &ia, 1), 0);
-	assert_int_equal(store_steprun_set_status(s, "s4", ST_FAILED, 2500, "boom"), 0);
+	assert_int_equal(store_steprun_set_status(s, "s4", ST_FAILED, 2500, "boom", NULL), 0);
 	assert_int_equal(store_run_finish(s, "r2", ST_FAILED, 2600), 0);
 	assert_int_equal(store_tag_set(s, "artifact", a, "stage", "raw"), 0);
 	assert_int_equal(store_tag_set(s, "artifact", a, "stage", "clean"), 0);
@@ -669,88 +679,74 @@ static void test_json_shapes(void **state)
 	store_close(s);
 }
 
-/* Waits (bounded) until pid is a zombie, so the test checks what it means to. */
-static void wait_zombie(pid_t pid)
-{
-	char path[64], buf[256];
-
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	for (int i = 0; i < 500; i++) {
-		FILE *fp = fopen(path, "r");
-		size_t n = fp ? fread(buf, 1, sizeof buf - 1, fp) : 0;
-		char *p;
-
-		if (fp)
-			fclose(fp);
-		buf[n] = '\0';
-		p = strrchr(buf, ')');
-		if (p && p[1] == ' ' && p[2] == 'Z')
-			return;
-		usleep(10000);
-	}
-	fail_msg("child %d did not become a zombie", (int)pid);
-}
-
-static void test_sweep_dead(void **state)
+/*
+ * What recovery after a dead driver reads and writes. The store records
+ * process facts and never judges them (test_orch checks the judging).
+ */
+static void test_recovery_facts(void **state)
 {
 	fixture *f = *state;
 	store *s = open_store(f);
-	pid_t dead, zombie;
-	int n = -1, status;
+	store_proc *l = NULL;
+	size_t n = 0;
 	store_steprun sr;
+	store_run r = {.id = "dead", .pipeline = "p", .pid = 4242, .pid_start = 777, .host = "h1",
+		       .orchestrator = "local", .started_ms = 1000};
 	json_t *j, *steps;
 
-	fflush(NULL);
-	dead = fork();
-	assert_true(dead >= 0);
-	if (dead == 0)
-		_exit(0);
-	assert_int_equal(waitpid(dead, &status, 0), dead);
-	zombie = fork();
-	assert_true(zombie >= 0);
-	if (zombie == 0)
-		_exit(0);
-	wait_zombie(zombie); /* not reaped yet: kill(pid, 0) still succeeds */
-
-	new_run(s, "dead", 1000, dead, "h1");
-	new_run(s, "zombie", 1000, zombie, "h1");
-	new_run(s, "alive", 1000, getpid(), "h1");
-	new_run(s, "elsewhere", 1000, dead, "h2");
+	assert_int_equal(store_run_create(s, &r), 0);
+	new_run(s, "other", 1000, 99, "h2");
+	new_run(s, "done", 1000, 99, "h1");
+	assert_int_equal(store_run_finish(s, "done", ST_COMPLETED, 2000), 0);
 	sr = steprun("d1", "dead", "running-step", ST_RUNNING, 1000);
+	sr.pid = 5151;
+	sr.pid_start = 888;
+	sr.job_id = "job-7";
 	assert_int_equal(store_steprun_create(s, &sr, NULL, 0), 0);
 	sr = steprun("d2", "dead", "pending-step", ST_PENDING, 0);
 	assert_int_equal(store_steprun_create(s, &sr, NULL, 0), 0);
 	sr = steprun("d3", "dead", "done-step", ST_RUNNING, 1000);
 	assert_int_equal(store_steprun_create(s, &sr, NULL, 0), 0);
-	assert_int_equal(store_steprun_set_status(s, "d3", ST_SKIPPED, 1001, NULL), 0);
-	sr = steprun("a1", "alive", "running-step", ST_RUNNING, 1000);
-	assert_int_equal(store_steprun_create(s, &sr, NULL, 0), 0);
+	assert_int_equal(store_steprun_set_status(s, "d3", ST_SKIPPED, 1001, NULL, RS_UPSTREAM), 0);
 
-	assert_int_equal(store_sweep_dead_runs(s, "h1", &n), 0);
-	assert_int_equal(n, 2);
+	/* Only this host's running runs, with what was recorded of their driver. */
+	assert_int_equal(store_runs_running(s, "h1", &l, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(l[0].id, "dead");
+	assert_int_equal(l[0].pid, 4242);
+	assert_int_equal(l[0].pid_start, 777);
+	assert_string_equal(l[0].orchestrator, "local");
+	sl__free(l);
+	assert_int_equal(store_steps_running(s, "dead", &l, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(l[0].id, "d1");
+	assert_int_equal(l[0].pid, 5151);
+	assert_int_equal(l[0].pid_start, 888);
+	assert_string_equal(l[0].job_id, "job-7");
+	sl__free(l);
+
+	assert_int_equal(store_run_mark_lost(s, "dead", "the driver is gone"), 0);
 	assert_int_equal(store_run_json(s, "dead", &j), 0);
 	assert_string_equal(jget(j, "status"), "failed");
 	assert_false(json_is_null(json_object_get(j, "ended")));
 	steps = json_object_get(j, "steps");
 	assert_string_equal(jget(json_array_get(steps, 0), "status"), "failed");
-	assert_non_null(strstr(jget(json_array_get(steps, 0), "error"), "is gone"));
+	assert_string_equal(jget(json_array_get(steps, 0), "reason"), "interrupted");
+	assert_string_equal(jget(json_array_get(steps, 0), "error"), "the driver is gone");
+	assert_string_equal(jget(json_array_get(steps, 0), "job_id"), "job-7");
 	assert_string_equal(jget(json_array_get(steps, 1), "status"), "cancelled");
 	assert_string_equal(jget(json_array_get(steps, 2), "status"), "skipped");
+	assert_string_equal(jget(json_array_get(steps, 2), "reason"), "upstream");
 	json_decref(j);
-	assert_int_equal(store_run_json(s, "zombie", &j), 0);
-	assert_string_equal(jget(j, "status"), "failed");
-	json_decref(j);
-	assert_int_equal(store_run_json(s, "alive", &j), 0);
-	assert_string_equal(jget(j, "status"), "running");
-	assert_string_equal(jget(json_array_get(json_object_get(j, "steps"), 0), "status"),
-			    "running");
-	json_decref(j);
-	assert_int_equal(store_run_json(s, "elsewhere", &j), 0);
-	assert_string_equal(jget(j, "status"), "running"); /* another host's pids mean nothing here */
-	json_decref(j);
-	assert_int_equal(store_sweep_dead_runs(s, "h1", &n), 0);
+	/* Marking again changes nothing; another host's run is untouched. */
+	assert_int_equal(store_run_mark_lost(s, "dead", "again"), 0);
+	assert_int_equal(store_runs_running(s, "h1", &l, &n), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(waitpid(zombie, &status, 0), zombie);
+	sl__free(l);
+	assert_int_equal(store_runs_running(s, "h2", &l, &n), 0);
+	assert_int_equal(n, 1);
+	sl__free(l);
+	assert_int_equal(store_steprun_set_status(s, "d1", ST_FAILED, 1, NULL, "weird"), SL_EINVAL);
 	store_close(s);
 }
 
@@ -801,7 +797,7 @@ static int conc_child(const char *db, int who, int gate)
 			sr.status = ST_COMPLETED;
 			sr.exit_code = 0;
 			sr.ended_ms = sl__now_ms();
-			if (store_steprun_finish(s, &sr, arts, outs, 2, &m, 1) != 0)
+			if (fin(s, &sr, arts, outs, 2, &m, 1) != 0)
 				goto fail;
 			memcpy(prev, cur, sizeof prev);
 		}
@@ -898,7 +894,7 @@ static void writer_forever(const char *db)
 		sr.status = ST_COMPLETED;
 		sr.exit_code = 0;
 		sr.ended_ms = sl__now_ms();
-		if (store_steprun_finish(s, &sr, arts, outs, 3, m, 2) != 0)
+		if (fin(s, &sr, arts, outs, 3, m, 2) != 0)
 			_exit(4);
 	}
 }
@@ -930,7 +926,7 @@ static void test_kill9_mid_write(void **state)
 		assert_true(WIFSIGNALED(status));
 
 		s = open_store(f);
-		assert_int_equal(store_sweep_dead_runs(s, "h", &n), 0);
+		assert_int_equal(orch_recover(s, "h", &n), 0);
 		assert_int_equal(n, 1);
 		store_close(s);
 		assert_integrity(f->db);
@@ -980,7 +976,7 @@ static void test_timing(void **state)
 		sr.status = ST_COMPLETED;
 		sr.exit_code = 0;
 		sr.ended_ms = sl__now_ms();
-		assert_int_equal(store_steprun_finish(s, &sr, &a, &out, 1, &m, 1), 0);
+		assert_int_equal(fin(s, &sr, &a, &out, 1, &m, 1), 0);
 		memcpy(prev, cur, sizeof prev);
 	}
 	t1 = sl__mono_sec();
@@ -1011,7 +1007,7 @@ static void test_timing(void **state)
 		sr.cache_hit = true;
 		sr.cached_from = from;
 		sr.ended_ms = sr.started_ms;
-		assert_int_equal(store_steprun_finish(s, &sr, NULL, outs, n, NULL, 0), 0);
+		assert_int_equal(fin(s, &sr, NULL, outs, n, NULL, 0), 0);
 		memcpy(prev, outs[0].artifact_id, sizeof prev);
 		sl__free(from);
 		store_io_free(outs, n);
@@ -1052,7 +1048,7 @@ static void test_alloc_failures(void **state)
 			rc = store_cache_lookup(t, k, &from, &outs, &n);
 			assert_true(rc == 0 || rc == SL_ENOMEM);
 			failures += rc != 0;
-			rc = store_steprun_log(t, "r", "ingest", &log);
+			rc = store_steprun_log(t, "r", "ingest", &log, NULL);
 			assert_true(rc == 0 || rc == SL_ENOMEM);
 			failures += rc != 0;
 		} else {
@@ -1078,7 +1074,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lineage_diamond, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_shapes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sweep_dead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_facts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill9_mid_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timing, setup, teardown),

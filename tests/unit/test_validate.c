@@ -293,7 +293,7 @@ static void test_rules(void **state)
 	(void)state;
 	tu_write(sch, rules_schema);
 	r = run_validate(dir, "r", data, NULL, NULL, "{\"schema\": \"schema.yaml\"}");
-	assert_int_equal(r.rc, SL_ESTEP);
+	assert_int_equal(r.rc, SL_EGATE);
 	assert_non_null(r.report);
 	assert_false(json_is_true(json_object_get(r.report, "passed")));
 	assert_int_equal(report_int(&r, "errors"), 6);
@@ -374,7 +374,7 @@ static void test_rules(void **state)
 	tu_write(sch, "extra_columns: ignore\ncolumns:\n  score: {}\n  id: {max_missing: 1}\n");
 	r = run_validate(dir, "m", data, NULL, NULL,
 			 "{\"schema\": \"schema.yaml\", \"max_missing\": 0.2}");
-	assert_int_equal(r.rc, SL_ESTEP);
+	assert_int_equal(r.rc, SL_EGATE);
 	assert_false(rule_passed(&r, "max_missing", "score"));
 	assert_true(rule_passed(&r, "max_missing", "id"));
 	assert_null(find_rule(&r, "extra_column", "junk"));
@@ -450,7 +450,7 @@ static void test_type_and_timestamps(void **state)
 		      " \"max\": \"2024-06-01T00:00:00Z\"}, \"n\": {\"type\": \"int\"},"
 		      " \"code\": {\"categories\": [0, 1]}}}");
 	r = run_validate(dir, "t", data, NULL, NULL, "{\"schema\": \"s.json\"}");
-	assert_int_equal(r.rc, SL_ESTEP);
+	assert_int_equal(r.rc, SL_EGATE);
 	assert_false(rule_passed(&r, "min", "when"));
 	assert_true(rule_passed(&r, "max", "when"));
 	json_t *mn = find_rule(&r, "min", "when");
@@ -587,7 +587,7 @@ static void test_schema_input_and_drift(void **state)
 	/* Shifted numbers and a new category: the schema fails (categories,
 	 * range warnings) and drift is reported as warnings by default. */
 	r = run_validate(dir, "moved", moved, schema_out, profile_out, NULL);
-	assert_int_equal(r.rc, SL_ESTEP);
+	assert_int_equal(r.rc, SL_EGATE);
 	assert_false(rule_passed(&r, "categories", "cat"));
 	assert_false(rule_passed(&r, "max", "x"));
 	assert_false(rule_passed(&r, "drift", "x"));
@@ -610,7 +610,7 @@ static void test_schema_input_and_drift(void **state)
 	/* Drift as an error, limited to one column. */
 	r = run_validate(dir, "moved2", moved, NULL, profile_out,
 			 "{\"infer\": false, \"drift\": {\"severity\": \"error\", \"columns\": [\"x\"]}}");
-	assert_int_equal(r.rc, SL_ESTEP);
+	assert_int_equal(r.rc, SL_EGATE);
 	assert_int_equal(json_array_size(json_object_get(r.report, "drift")), 1);
 	assert_int_equal(report_int(&r, "errors"), 1);
 	assert_non_null(strstr(r.err, "[drift] column 'x': ks p-value"));
