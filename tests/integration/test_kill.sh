@@ -1,6 +1,8 @@
-# kill -9 of `sluice run` mid-run, then a rerun: the database passes
-# integrity_check, the killed run is recorded as failed, the rerun
-# completes, and the steps that had finished come from the cache.
+# kill -9 of `sluice run` mid-run, then a rerun: the step's process dies
+# with its driver, the database passes integrity_check, the killed run is
+# recorded as failed, what the step left running (a background process of
+# its shell) is ended by the next run, the rerun completes, and the steps that
+# had finished come from the cache.
 . "$(dirname "$0")/lib.sh"
 
 cat > p.yaml <<'Y'
@@ -14,7 +16,7 @@ steps:
     inputs: { x: first.out }
     outputs: [out]
   slow:
-    run: touch ../slow.started; [ -e ../fast ] || sleep 30; echo 3 > "${outputs.out}"
+    run: echo $$ > ../slow.pid; [ -e ../fast ] || { sleep 60 & echo $! > ../left.pid; }; touch ../slow.started; [ -e ../fast ] || sleep 30; echo 3 > "${outputs.out}"
     inputs: { x: second.out }
     outputs: [out]
 Y
@@ -24,11 +26,20 @@ for i in $(seq 200); do [ -e ../slow.started ] && break; sleep 0.05; done
 [ -e ../slow.started ] || fail "slow step never started"
 kill -9 $pid
 wait $pid 2>/dev/null || true
+# gone or a zombie (PID 1 may reap late)
+gone() { local s; s=$(awk '{print $3}' /proc/$1/stat 2>/dev/null || echo gone); [ "$s" = gone ] || [ "$s" = Z ]; }
+for i in $(seq 100); do gone "$(cat ../slow.pid)" && break; sleep 0.02; done
+gone "$(cat ../slow.pid)" || fail "the step's process outlived its driver"
+left=$(cat ../left.pid)
+gone "$left" && fail "the test needs a leftover: its background sleep should still run"
 db_check
 [ -n "$(ls ../.sluice/tmp)" ] || fail "the killed step's work folder should be there before the rerun"
 
 touch ../fast
 sl run p.yaml -q
+# The next run ended what the dead run's step left behind.
+for i in $(seq 100); do gone "$left" && break; sleep 0.02; done
+gone "$left" || fail "the dead run's leftover process $left is still running"
 [ "$(run_status)" = completed ] || fail "rerun"
 [ "$(steps_with cached)" = "first second" ] || fail "finished steps should be cached: $(steps_with cached)"
 [ "$(grep -c first ../count)" = 1 ] || fail "first ran twice"
@@ -36,5 +47,8 @@ sl run p.yaml -q
 [ -z "$(ls ../.sluice/tmp)" ] || fail "work folders left: $(ls ../.sluice/tmp)"
 # The killed run no longer claims to be running.
 [ "$(sl runs --json | js "d[1]['status']")" = failed ] || fail "killed run status"
+killed=$(sl runs --json | js "d[1]['run']")
+[ "$(step_status slow "$killed")" = failed ] || fail "the killed run's step status"
+sl runs show "$killed" --json | js "next(s for s in d['steps'] if s['name']=='slow')['reason']" | grep -qx interrupted || fail "reason of the killed step"
 db_check
 echo ok

@@ -21,8 +21,13 @@ sl run p.yaml -j 2 -q
 [ "$(run_status)" = completed ] || fail "parallel run"
 [ "$(steps_with completed)" = "join left right" ] || fail "steps: $(steps_with completed)"
 
-# With -j 1 the steps run one at a time: the first never sees the second start.
+# With -j 1 the steps run one at a time, in file order: left never sees right
+# start and fails; right then finds left.started and completes; join, which
+# needs both, is skipped.
 rm -f left.started right.started
 expect_exit 1 sl run p.yaml -j 1 --no-cache -q
-[ "$(steps_with failed)" != "" ] || fail "-j 1 should serialise the branches"
+[ "$(steps_with failed)" = left ] || fail "-j 1: failed steps: $(steps_with failed)"
+[ "$(steps_with completed)" = right ] || fail "-j 1: completed steps: $(steps_with completed)"
+[ "$(steps_with skipped)" = join ] || fail "-j 1: skipped steps: $(steps_with skipped)"
+contains "$ERR" "step left: failed"
 echo ok
