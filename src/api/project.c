@@ -12,7 +12,9 @@
  *   .sluice/meta.db        the SQLite metadata store (unless sluice.yaml names another)
  *   .sluice/artifacts/     the content-addressed artifact store
  *   .sluice/logs/RUN/STEP.log
- *   .sluice/tmp/           step work directories (same filesystem as artifacts/)
+ *   .sluice/tmp/STEP-RUN/  a step's work folder, while it runs
+ *   .sluice/tmp/RUN/       a run's outputs before they move into artifacts/
+ *                          (same filesystem, so the move is a rename)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -235,11 +237,12 @@ const char *sl_project_root(const sl_project *p)
 }
 
 /*
- * Removes step work folders (.sluice/tmp/STEP-RUN) left behind by a run
- * that died. A folder is removed when its step run has ended, or when no
- * step run of that id exists and the folder is over an hour old: another
- * `sluice run` creates the folder just before it records the step run, so
- * a young folder without a record may be in use.
+ * Removes step work folders (.sluice/tmp/STEP-RUN) and output folders
+ * (.sluice/tmp/RUN) left behind by a run that died. A folder is removed when
+ * its step run or run has ended, or when no record of that id exists and the
+ * folder is over an hour old: another `sluice run` creates the folder just
+ * before it records the step run, so a young folder without a record may be
+ * in use.
  */
 static void sweep_workdirs(sl_project *p)
 {
@@ -260,6 +263,8 @@ static void sweep_workdirs(sl_project *p)
 		if (!path)
 			break;
 		int rc = store_steprun_status(p->st, e->d_name, &status);
+		if (rc == SL_ENOENT)
+			rc = store_run_status(p->st, e->d_name, &status);
 		if (rc == 0)
 			remove = strcmp(status, ST_RUNNING) != 0 && strcmp(status, ST_PENDING) != 0;
 		else

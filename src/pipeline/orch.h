@@ -8,18 +8,19 @@
  * each task as a child process of the driver; a cluster orchestrator (Slurm)
  * submits the same task as a job.
  *
- * A task is self-contained. The scheduler writes everything a step needs --
- * its kind, built-in name and version or command or plugin, resolved
+ * A task is self-contained. The scheduler describes everything a step needs
+ * -- its kind, built-in name and version or command or plugin, resolved
  * `with`, inputs and outputs (names, paths, artifact ids), parameters,
- * environment, pipeline folder, work folder, log, timeout, resources -- to
- * workdir/task.json (orch_task_save), and `sluice step-exec TASK.json`
- * (sl_task_exec -> orch_task_load -> orch_exec_task) runs it in a fresh
+ * environment, pipeline folder, work folder, log, timeout, resources -- in
+ * an orch_task, which the orchestrator writes to workdir/task.json
+ * (orch_task_save) when it starts the step through `sluice step-exec
+ * TASK.json` (sl_task_exec -> orch_task_load -> orch_exec_task), in a fresh
  * process wherever that is. A task never shares memory with the driver:
  * a built-in step runs in a new image of the sluice executable
  * (orch_exe), never in a fork of a possibly threaded process.
  *
- * A task's results travel back through its workdir, never through memory:
- *   workdir/out/NAME        each declared output
+ * A task's results travel back through files, never through memory:
+ *   output_paths[i]         each declared output
  *   workdir/metrics.json    {name: number | [numbers]} (a list is a history)
  *   workdir/meta.json       per-output artifact metadata ({output: {...}})
  *   workdir/error.txt       a one-line failure message
@@ -128,8 +129,9 @@ typedef struct orch_ops {
 	/* How many of the run's -j slots t takes (local: its cpus, 1 to jobs). */
 	int (*slots)(orch *o, const orch_task *t);
 	/*
-	 * Starts t, whose task.json is written; tag comes back from wait.
-	 * *out_proc receives what identifies its processes.
+	 * Starts t (writing its task.json first when it starts it through
+	 * step-exec); tag comes back from wait. *out_proc receives what
+	 * identifies its processes.
 	 */
 	int (*start)(orch *o, const orch_task *t, void *tag, orch_proc *out_proc);
 	/*

@@ -12,8 +12,9 @@
  * A command task is exactly what `sluice step-exec` would exec after
  * reading its task.json, so the local orchestrator starts the shell
  * directly: one exec per step instead of two, which is most of the engine's
- * overhead per step. Its task.json is written all the same; a cluster
- * orchestrator runs it through step-exec.
+ * overhead per step, and writes no task.json for it (one file fewer to make
+ * and remove per step). A cluster orchestrator writes it and runs it
+ * through step-exec.
  *
  * Design notes
  *
@@ -130,7 +131,9 @@ static int local_start(orch *o, const orch_task *t, void *tag, orch_proc *out_pr
 		o->kids = k;
 		o->cap = cap;
 	}
-	if (t->kind != SPEC_RUN && !o->exe && (rc = orch_exe(&o->exe)) != 0)
+	/* step-exec reads the task file; a command needs none (it is exec'd here). */
+	if (t->kind != SPEC_RUN &&
+	    ((!o->exe && (rc = orch_exe(&o->exe)) != 0) || (rc = orch_task_save(t)) != 0))
 		return rc;
 	env = orch_task_env(t, environ);
 	if (!env)

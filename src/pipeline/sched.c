@@ -37,9 +37,9 @@
  *     failure therefore resumes at the failed step: everything before it is
  *     served from the cache.
  *
- *  4. Outputs are written under .sluice/tmp/STEP-RUN/out/ and renamed into
- *     the artifact store (same filesystem), so collecting a large output is
- *     a hash and a rename, not a copy. Their fsyncs wait until the run ends
+ *  4. Outputs are written to .sluice/tmp/RUN/STEP-RUN.OUTPUT and renamed
+ *     into the artifact store (same filesystem), so collecting a large output
+ *     is a hash and a rename, not a copy. Their fsyncs wait until the run ends
  *     (art_sync): the metadata store's commits are not synced to disk either
  *     (sqlite.c, note 2), and an artifact a power failure cut short fails
  *     its hash when it is next used.
@@ -55,9 +55,19 @@
  *     failed step run, so the reason can be read (a failed validate keeps
  *     its report). A step killed by a signal or a timeout keeps nothing: its
  *     files may be half written.
+ *
+ *  7. Everything a run writes outside the stores lives in .sluice/tmp/RUN/:
+ *     outputs (STEP-RUN.OUTPUT) until they move into the artifact store, and
+ *     work folders (wN), each empty when a step gets it and emptied when the
+ *     step ends, then given to the next step. Making and removing a folder
+ *     per step costs more than the rest of the engine's work per step on
+ *     some filesystems (an ext4 without a journal looks past every recently
+ *     freed inode for each new one); reuse makes none. The run removes the
+ *     folder when it ends; a dead run's is swept by the next run.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -120,6 +130,9 @@ typedef struct run {
 	heap ready;    /* inputs exist; cache not tried yet */
 	heap runnable; /* not in the cache; waiting for slots */
 	char run_id[STORE_ID_SIZE];
+	char *outdir;  /* tmp/RUN: the run's outputs and work folders (notes 4, 7) */
+	char **free_wd; /* work folders free for the next step */
+	size_t n_free_wd, cap_free_wd, n_wd;
 	json_t *params;
 	int jobs;
 	int slots_used;
@@ -261,29 +274,84 @@ static void free_task(node *n, size_t n_in, size_t n_out)
 }
 
 /*
- * Removes a task's work folder: the files the protocol names, then the
- * folders; whatever else the step left there (scratch files) falls back to
- * a recursive removal. Failure is harmless: the next run sweeps the folder.
+ * Work folders are reused (design note 7): a step gets a free one of its
+ * run's, empty, or a new one when none is free.
  */
-static void remove_workdir(const char *workdir)
+static char *take_workdir(run *r)
 {
-	static const char *const files[] = {"task.json",    "error.txt", "reason",   "note.txt",
-					    "metrics.json", "meta.json", "store_ops.json"};
-	int dfd;
+	char *wd;
 
-	if (!workdir)
+	if (r->n_free_wd)
+		return r->free_wd[--r->n_free_wd];
+	wd = sl__asprintf("%s/w%zu", r->outdir, r->n_wd);
+	if (!wd) {
+		sl__err(SL_ENOMEM, "out of memory");
+		return NULL;
+	}
+	if (mkdir(wd, 0755) != 0 && errno != EEXIST) {
+		sl__err(SL_EIO, "cannot create %s: %s", wd, strerror(errno));
+		sl__free(wd);
+		return NULL;
+	}
+	r->n_wd++;
+	return wd;
+}
+
+/*
+ * Empties a finished step's work folder (usually empty already: one
+ * directory read) and puts it back for the next step; takes wd. A folder
+ * that cannot be emptied is left to the run's end, which removes them all.
+ */
+static void give_workdir(run *r, char *wd)
+{
+	int dfd;
+	DIR *d;
+	struct dirent *e;
+	bool clean = true;
+
+	if (!wd)
 		return;
-	dfd = open(workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		for (size_t i = 0; i < SL__ARRAY_LEN(files); i++)
-			unlinkat(dfd, files[i], 0);
-		unlinkat(dfd, "out", AT_REMOVEDIR);
-		close(dfd);
+	dfd = open(wd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		sl__free(wd);
+		return;
 	}
-	if (rmdir(workdir) != 0 && errno != ENOENT) {
-		sl__rm_rf(workdir);
-		sl__err_clear();
+	while ((e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (unlinkat(dfd, e->d_name, 0) != 0) {
+			char *sub = sl__path_join(wd, e->d_name);
+			clean = sub && sl__rm_rf(sub) == 0;
+			sl__free(sub);
+			sl__err_clear();
+		}
 	}
+	closedir(d);
+	if (clean && r->n_free_wd == r->cap_free_wd) {
+		size_t cap = r->cap_free_wd ? r->cap_free_wd * 2 : 16;
+		char **v = sl__reallocarray(r->free_wd, cap, sizeof *v);
+		if (v) {
+			r->free_wd = v;
+			r->cap_free_wd = cap;
+		}
+	}
+	if (clean && r->n_free_wd < r->cap_free_wd)
+		r->free_wd[r->n_free_wd++] = wd;
+	else
+		sl__free(wd);
+}
+
+/* Removes the outputs a step wrote that were not moved into the artifact store. */
+static void remove_outputs(const node *n, size_t n_outputs)
+{
+	for (size_t o = 0; n->out_paths && o < n_outputs; o++)
+		if (n->out_paths[o] && unlink(n->out_paths[o]) != 0 && errno != ENOENT) {
+			sl__rm_rf(n->out_paths[o]); /* a directory where a file was expected */
+			sl__err_clear();
+		}
 }
 
 /* The first size-1 bytes of workdir/name, without a trailing newline; "" when absent. */
@@ -645,31 +713,32 @@ static bool prepare(run *r, size_t i)
 	return false;
 }
 
-/* Creates the step's work folder, log path and task; writes task.json. */
+/*
+ * Creates the step's work folder and describes its task. The task file is
+ * the orchestrator's to write (orch_task_save), when the way it starts the
+ * task reads it.
+ */
 static int make_task(run *r, size_t i)
 {
 	const spec_step *st = &r->sp->steps[i];
 	node *n = &r->nodes[i];
-	char *outdir;
 	int rc = 0;
 
-	n->workdir = sl__asprintf("%s/tmp/%s", r->env->state_dir, n->id);
+	n->workdir = take_workdir(r);
 	n->log_rel = sl__asprintf("logs/%s/%s.log", r->run_id, st->name);
 	n->log_abs = n->log_rel ? sl__path_join(r->env->state_dir, n->log_rel) : NULL;
 	n->task_path = n->workdir ? sl__path_join(n->workdir, "task.json") : NULL;
 	n->out_paths = sl__calloc(st->n_outputs + 1, sizeof *n->out_paths);
-	outdir = n->workdir ? sl__path_join(n->workdir, "out") : NULL;
-	if (!n->workdir || !n->log_abs || !n->task_path || !n->out_paths || !outdir) {
-		sl__free(outdir);
+	if (!n->workdir)
+		return SL_EIO;
+	if (!n->log_abs || !n->task_path || !n->out_paths)
 		return sl__err(SL_ENOMEM, "out of memory");
-	}
-	/* tmp/ exists (the project's layout): two mkdirs, not a walk. */
-	if (mkdir(n->workdir, 0755) != 0 || mkdir(outdir, 0755) != 0)
-		rc = sl__mkdir_p(outdir, 0755);
+	/* Outputs share the run's folder, named by step run: a folder fewer to
+	 * make and remove per step, and no name of theirs can meet a file of
+	 * the workdir's protocol or the step's own scratch files. */
 	for (size_t o = 0; rc == 0 && o < st->n_outputs; o++)
-		if (!(n->out_paths[o] = sl__path_join(outdir, st->outputs[o])))
+		if (!(n->out_paths[o] = sl__asprintf("%s/%s.%s", r->outdir, n->id, st->outputs[o])))
 			rc = sl__err(SL_ENOMEM, "out of memory");
-	sl__free(outdir);
 	if (rc)
 		return rc;
 	if (st->kind == SPEC_RUN) {
@@ -693,7 +762,7 @@ static int make_task(run *r, size_t i)
 		.output_paths = (const char *const *)n->out_paths, .timeout = st->timeout,
 		.resources = st->resources,
 	};
-	return orch_task_save(&n->task);
+	return 0;
 }
 
 static void start_step(run *r, size_t i, int slots)
@@ -713,7 +782,9 @@ static void start_step(run *r, size_t i, int slots)
 		snprintf(why, sizeof why, "could not start: %s", sl_errmsg());
 		memset(&n->proc, 0, sizeof n->proc);
 		fail_step(r, i, -1, RS_ERROR, why, NULL);
-		remove_workdir(n->workdir);
+		give_workdir(r, n->workdir);
+		n->workdir = NULL;
+		remove_outputs(n, st->n_outputs);
 		free_task(n, st->n_inputs, st->n_outputs);
 		return;
 	}
@@ -1039,7 +1110,9 @@ static void collect(run *r, const orch_result *res)
 	release_below(r, i);
 cleanup:
 	harvest_free(&h, st->n_outputs);
-	remove_workdir(n->workdir);
+	give_workdir(r, n->workdir);
+	n->workdir = NULL;
+	remove_outputs(n, st->n_outputs);
 	free_task(n, st->n_inputs, st->n_outputs);
 }
 
@@ -1079,7 +1152,9 @@ static void cancel_everything(run *r, const char *why)
 		n->state = N_CANCELLED;
 		n->reason = RS_CANCELLED;
 		r->n_done++;
-		remove_workdir(n->workdir);
+		give_workdir(r, n->workdir);
+		n->workdir = NULL;
+		remove_outputs(n, st->n_outputs);
 		free_task(n, st->n_inputs, st->n_outputs);
 	}
 }
@@ -1195,11 +1270,14 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 	r.params = params_json(sp);
 	params = r.params ? json_dumps(r.params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	logdir = sl__asprintf("%s/logs/%s", env->state_dir, r.run_id);
-	if (!params || !logdir) {
+	r.outdir = sl__asprintf("%s/tmp/%s", env->state_dir, r.run_id);
+	if (!params || !logdir || !r.outdir) {
 		rc = sl__err(SL_ENOMEM, "out of memory");
 		goto out;
 	}
 	rc = sl__mkdir_p(logdir, 0755);
+	if (rc == 0)
+		rc = sl__mkdir_p(r.outdir, 0755);
 	if (rc)
 		goto out;
 	if (gethostname(host, sizeof host - 1) != 0)
@@ -1292,6 +1370,20 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 out:
 	if (r.orch)
 		env->orch->destroy(r.orch);
+	for (size_t k = 0; k < r.n_free_wd; k++)
+		sl__free(r.free_wd[k]);
+	sl__free(r.free_wd);
+	if (r.outdir) {
+		/* The work folders, and what a failing orchestrator left. The run's
+		 * own message must survive a failure to remove them. */
+		char msg[SL__ERRMSG_MAX];
+		snprintf(msg, sizeof msg, "%s", sl_errmsg());
+		if (sl__rm_rf(r.outdir) != 0 && rc)
+			sl__err(rc, "%s", msg);
+		else if (!rc)
+			sl__err_clear();
+	}
+	sl__free(r.outdir);
 	for (size_t i = 0; r.nodes && i < sp->n_steps; i++) {
 		if (r.nodes[i].out_ids)
 			for (size_t o = 0; o < sp->steps[i].n_outputs; o++)

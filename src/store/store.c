@@ -157,7 +157,6 @@ static const char *const migrations[] = {
 	"ALTER TABLE step_runs ADD COLUMN pid_start BIGINT;"
 	"ALTER TABLE step_runs ADD COLUMN job_id TEXT;"
 	"ALTER TABLE step_runs ADD COLUMN resources TEXT;"
-	"CREATE INDEX step_runs_by_status ON step_runs (run_id, status);"
 	"CREATE TABLE metric_history ("
 	"  step_run TEXT NOT NULL REFERENCES step_runs (id),"
 	"  name TEXT NOT NULL,"

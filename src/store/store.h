@@ -296,6 +296,8 @@ int store_run_resolve(store *s, const char *prefix, char out_id[STORE_ID_SIZE]);
 
 /* The status of one step run (newly allocated); SL_ENOENT when there is none. */
 int store_steprun_status(store *s, const char *steprun_id, char **out_status);
+/* The status of one run (an exact id; newly allocated); SL_ENOENT when there is none. */
+int store_run_status(store *s, const char *run_id, char **out_status);
 
 int store_tag_set(store *s, const char *entity, const char *entity_id, const char *key,
 		  const char *value);

@@ -448,23 +448,24 @@ static int run_json_locked(store *s, const char *run_ref, json_t **out)
 	}
 	if (rc == 0) {
 		edges.index = steps.index;
+		/* Ordered as the indexes deliver rows: only the last keys get sorted. */
 		rc = Q(s,
-		       "SELECT e.step_run, e.direction, e.name, e.artifact FROM edges e "
-		       "JOIN step_runs sr ON sr.id = e.step_run WHERE sr.run_id = ? "
-		       "ORDER BY e.step_run, e.direction, e.name",
+		       "SELECT e.step_run, e.direction, e.name, e.artifact FROM step_runs sr "
+		       "JOIN edges e ON e.step_run = sr.id WHERE sr.run_id = ? "
+		       "ORDER BY sr.seq, e.direction, e.name",
 		       p, row_file, &edges);
 	}
 	if (rc == 0) {
 		char sql[512];
 		snprintf(sql, sizeof sql, "SELECT sr.id, m.name, m.value " METRIC_OWNER_SQL
-			 "ORDER BY sr.id, m.name", "metrics");
+			 "ORDER BY sr.seq, m.name", "metrics");
 		metrics.index = steps.index;
 		rc = Q(s, sql, p, row_file, &metrics);
 	}
 	if (rc == 0) {
 		char sql[512];
 		snprintf(sql, sizeof sql, "SELECT sr.id, m.name, m.value " METRIC_OWNER_SQL
-			 "ORDER BY sr.id, m.name, m.step", "metric_history");
+			 "ORDER BY sr.seq, m.name, m.step", "metric_history");
 		series.index = steps.index;
 		rc = Q(s, sql, p, row_file, &series);
 	}

@@ -434,16 +434,19 @@ static int insert_metrics(store *s, const store_steprun *sr, const store_metric 
  * Records everything of one finished step run (invariant 1). A NULL producer
  * in an artifact means this step run. An artifact that already exists keeps
  * its first producer. When the step run was never created, it is inserted
- * here, so a cache hit can be recorded in one call.
+ * here; fresh says it was just inserted with its final fields (a cache hit
+ * recorded in one call), so only the result remains to add.
  */
-static int finish_locked(store *s, const store_steprun *sr, const store_result *res)
+static int finish_locked(store *s, const store_steprun *sr, const store_result *res, bool fresh)
 {
 	static const store_result none = {0};
 	sr_keys cur = {0};
-	int rc;
+	int rc = 0;
 
 	if (!res)
 		res = &none;
+	if (fresh) /* just inserted with its final fields by create_locked */
+		goto result;
 	{
 		sq_val p[] = {S(sr->id)};
 		rc = Q(s, "SELECT started_ms, cache_key FROM step_runs WHERE id = ?", p, row_sr_keys,
@@ -481,7 +484,7 @@ static int finish_locked(store *s, const store_steprun *sr, const store_result *
 				       sr->id);
 		rc = insert_steprun(s, sr);
 	}
-
+result:
 	for (size_t i = 0; rc == 0 && i < res->n_outputs; i++) {
 		const store_io *o = &res->outputs[i];
 		if (res->arts) {
@@ -528,7 +531,7 @@ int store_steprun_finish(store *s, const store_steprun *sr, const store_result *
 	st_lock(s);
 	rc = st_begin(s, true);
 	if (rc == 0)
-		rc = finish_locked(s, sr, res);
+		rc = finish_locked(s, sr, res, false);
 	rc = st_end(s, rc);
 	st_unlock(s);
 	return rc ? sl__err_prefix(rc, "finishing step run %s", sr->id) : 0;
@@ -549,7 +552,7 @@ int store_steprun_record(store *s, const store_steprun *sr, const store_io *inpu
 	if (rc == 0)
 		rc = create_locked(s, sr, inputs, n_inputs);
 	if (rc == 0)
-		rc = finish_locked(s, sr, res);
+		rc = finish_locked(s, sr, res, true);
 	rc = st_end(s, rc);
 	st_unlock(s);
 	return rc ? sl__err_prefix(rc, "recording step run %s of run %s", sr->id, sr->run_id) : 0;
@@ -774,29 +777,41 @@ int store_steprun_log(store *s, const char *run_id, const char *step, char **out
 	return 0;
 }
 
-int store_steprun_status(store *s, const char *steprun_id, char **out_status)
+static int status_of(store *s, const char *sql, const char *what, const char *id,
+		     char **out_status)
 {
 	st_one_str o = {0};
 	int rc;
 
 	if (out_status)
 		*out_status = NULL;
-	if (!s || !steprun_id || !out_status)
-		return sl__err(SL_EINVAL, "store_steprun_status: invalid argument");
+	if (!s || !id || !out_status)
+		return sl__err(SL_EINVAL, "store: the status of what?");
 	{
-		sq_val p[] = {S(steprun_id)};
+		sq_val p[] = {S(id)};
 		st_lock(s);
-		rc = Q(s, "SELECT status FROM step_runs WHERE id = ?", p, st_row_one_str, &o);
+		rc = Q(s, sql, p, st_row_one_str, &o);
 		st_unlock(s);
 	}
 	if (rc == 0 && o.nomem)
-		rc = sl__err(SL_ENOMEM, "out of memory reading a step status");
+		rc = sl__err(SL_ENOMEM, "out of memory reading a status");
 	if (rc == 0 && !o.found)
-		rc = sl__err(SL_ENOENT, "no step run %s", steprun_id);
+		rc = sl__err(SL_ENOENT, "no %s %s", what, id);
 	if (rc) {
 		sl__free(o.v);
 		return rc;
 	}
 	*out_status = o.v;
 	return 0;
+}
+
+int store_steprun_status(store *s, const char *steprun_id, char **out_status)
+{
+	return status_of(s, "SELECT status FROM step_runs WHERE id = ?", "step run", steprun_id,
+			 out_status);
+}
+
+int store_run_status(store *s, const char *run_id, char **out_status)
+{
+	return status_of(s, "SELECT status FROM runs WHERE id = ?", "run", run_id, out_status);
 }

@@ -99,8 +99,15 @@ static int fake_start(orch *o, const orch_task *t, void *tag, orch_proc *out)
 	const script *sc = script_for(t->step);
 
 	assert_true(F.n < MAX_TASKS && F.n_started < MAX_TASKS);
-	/* The task file is written before the start, and holds the task. */
-	assert_true(sl__is_file(t->task_path));
+	/* A cluster orchestrator writes the task file; it must hold the task. */
+	{
+		orch_task_file *tf = NULL;
+		assert_int_equal(orch_task_save(t), 0);
+		assert_int_equal(orch_task_load(t->task_path, &tf), 0);
+		assert_string_equal(tf->t.step, t->step);
+		assert_int_equal(tf->t.n_outputs, t->n_outputs);
+		orch_task_file_free(tf);
+	}
 	snprintf(F.started[F.n_started++], sizeof F.started[0], "%s", t->step);
 	F.task[F.n] = t;
 	F.tag[F.n] = tag;
