@@ -20,6 +20,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sluice/error.h"
 #include "sluice/model.h"
@@ -152,6 +153,56 @@ SL_EXPORT int sl_run(sl_project *p, const char *pipeline_file, const sl_run_opts
 SL_EXPORT int sl_runs_list(sl_project *p, int limit, char **out_json);
 /* One run with its steps; run is an id, a unique prefix, or "latest". */
 SL_EXPORT int sl_run_show(sl_project *p, const char *run, char **out_json);
+
+/*
+ * One step of a run, as sl_run_steps hands it over: the fields of a step in
+ * sl_run_show's JSON (docs/cli.md), borrowed for the duration of the call.
+ * Fields are only ever added at the end.
+ */
+typedef struct sl_step_view {
+	const char *name;
+	const char *step_run;
+	const char *kind;            /* "uses:split", "run", "plugin:..." */
+	const char *status;          /* completed, cached, failed, skipped, cancelled, running */
+	const char *reason;          /* why it did not complete, or NULL */
+	const char *error;           /* the failure's message, or NULL */
+	int cache_hit;
+	const char *cached_from;     /* the step run that computed a cached step, or NULL */
+	const char *cached_from_run; /* and its run, or NULL */
+	int exit_code;               /* -1 when none */
+	int64_t started_ms;          /* ms since the epoch; 0 when not set */
+	int64_t ended_ms;
+	const char *cache_key;       /* or NULL */
+	const char *log;             /* relative to .sluice/, or NULL */
+	const char *job_id;          /* an orchestrator's job id, or NULL */
+	const char *resources;       /* JSON object text, or NULL */
+	size_t n_inputs;
+	const char *const *input_names;
+	const char *const *input_ids;
+	size_t n_outputs;
+	const char *const *output_names;
+	const char *const *output_ids;
+	size_t n_metrics;            /* a cached step: the computing step run's */
+	const char *const *metric_names;
+	const double *metric_values; /* NaN where the value was not finite */
+	size_t n_series;             /* metrics with a history */
+	const char *const *series_names;
+	const double *const *series_values;
+	const size_t *series_lengths;
+} sl_step_view;
+
+typedef int (*sl_step_view_fn)(void *ud, const sl_step_view *step);
+
+/*
+ * The steps of a run in their order, one call of fn each, without building
+ * the whole run as JSON: what a listing of a run with many steps uses. fn
+ * must not call into p; a non-zero return stops the walk and is returned.
+ * *out_run_json (may be NULL; sl_free) receives the run object of
+ * sl_run_show with an empty "steps" array, before the first call of fn, so
+ * fn can print it first.
+ */
+SL_EXPORT int sl_run_steps(sl_project *p, const char *run, sl_step_view_fn fn, void *ud,
+			   char **out_run_json);
 /*
  * Absolute path of the log of one step of a run. A cached step did not run:
  * its log is the one of the run that computed its outputs.

@@ -352,6 +352,56 @@ int sl_run_show(sl_project *p, const char *run, char **out_json)
 	return fail(p, rc ? rc : dump(j, out_json));
 }
 
+/* Hands the caller the run's head as text before its first step. */
+typedef struct steps_ctx {
+	sl_step_view_fn fn;
+	void *ud;
+	json_t *head;
+	char **out_text;
+	int rc;
+} steps_ctx;
+
+static int head_text(steps_ctx *c)
+{
+	char *s;
+
+	if (!c->out_text || *c->out_text || !c->head)
+		return 0;
+	s = json_dumps(c->head, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	*c->out_text = s ? sl__strdup(s) : NULL;
+	free(s);
+	return *c->out_text ? 0 : sl__err(SL_ENOMEM, "out of memory");
+}
+
+static int steps_tramp(void *ud, const sl_step_view *v)
+{
+	steps_ctx *c = ud;
+	int rc = head_text(c);
+
+	return rc ? rc : c->fn(c->ud, v);
+}
+
+int sl_run_steps(sl_project *p, const char *run, sl_step_view_fn fn, void *ud,
+		 char **out_run_json)
+{
+	steps_ctx c = {.fn = fn, .ud = ud, .out_text = out_run_json};
+	int rc;
+
+	if (out_run_json)
+		*out_run_json = NULL;
+	if (!p || !run || !fn)
+		return sl__err(SL_EINVAL, "sl_run_steps: bad arguments");
+	rc = store_run_steps(p->st, run, steps_tramp, &c, &c.head);
+	if (rc == 0)
+		rc = head_text(&c); /* a run without steps */
+	json_decref(c.head);
+	if (rc && out_run_json) {
+		sl__free(*out_run_json);
+		*out_run_json = NULL;
+	}
+	return fail(p, rc);
+}
+
 int sl_run_log_find(sl_project *p, const char *run, const char *step, char **out_path,
 		    char **out_run)
 {

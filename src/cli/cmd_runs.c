@@ -59,17 +59,11 @@ static int list_runs(sl_project *p, int limit, bool json)
 	return EXIT_OK;
 }
 
-static void print_outputs(json_t *outs)
+static void print_outputs(const sl_step_view *v)
 {
-	const char *k;
-	json_t *v;
-	bool first = true;
-
-	json_object_foreach(outs, k, v) {
-		printf("%s%s=%s", first ? "" : " ", k, cli_short(json_string_value(v)));
-		first = false;
-	}
-	if (first)
+	for (size_t i = 0; i < v->n_outputs; i++)
+		printf("%s%s=%s", i ? " " : "", v->output_names[i], cli_short(v->output_ids[i]));
+	if (!v->n_outputs)
 		printf("-");
 }
 
@@ -91,89 +85,96 @@ static const char *human_bytes(double v, char *buf, size_t size)
 }
 
 /* A metric's history in one line: how many steps, first, last, best. */
-static void print_series(const char *name, json_t *arr)
+static void print_series(const char *name, const double *x, size_t n)
 {
-	size_t n = json_array_size(arr), i, lo = 0, hi = 0;
+	size_t lo = 0, hi = 0;
 	bool any = false;
-	json_t *v;
 
-	json_array_foreach(arr, i, v) {
-		if (!json_is_number(v))
+	for (size_t i = 0; i < n; i++) {
+		if (isnan(x[i]))
 			continue;
-		if (!any || json_number_value(v) < json_number_value(json_array_get(arr, lo)))
+		if (!any || x[i] < x[lo])
 			lo = i;
-		if (!any || json_number_value(v) > json_number_value(json_array_get(arr, hi)))
+		if (!any || x[i] > x[hi])
 			hi = i;
 		any = true;
 	}
 	printf("    series: %s, %zu %s", name, n, n == 1 ? "value" : "values");
 	if (any)
-		printf(": first %.6g, last %.6g, min %.6g at %zu, max %.6g at %zu",
-		       json_number_value(json_array_get(arr, 0)),
-		       json_number_value(json_array_get(arr, n - 1)),
-		       json_number_value(json_array_get(arr, lo)), lo,
-		       json_number_value(json_array_get(arr, hi)), hi);
+		printf(": first %.6g, last %.6g, min %.6g at %zu, max %.6g at %zu", x[0], x[n - 1],
+		       x[lo], lo, x[hi], hi);
 	printf("\n");
 }
 
-/* The lines under a step's row: why it did not complete, where it came from, what it measured. */
-static void print_step_details(json_t *s, const char *st)
+static void print_resources(const char *text)
 {
-	const char *err = json_string_value(json_object_get(s, "error"));
-	const char *reason = json_string_value(json_object_get(s, "reason"));
-	const char *from = json_string_value(json_object_get(s, "cached_from_run"));
-	json_t *res = json_object_get(s, "resources");
-	json_t *m = json_object_get(s, "metrics");
-	json_t *series = json_object_get(s, "series");
+	json_t *res = text ? json_loads(text, 0, NULL) : NULL;
 	const char *k;
 	json_t *v;
+	char b[32];
 
-	if (err && st && strcmp(st, "cancelled") != 0) {
-		if (reason && strcmp(reason, "upstream") != 0)
-			printf("    %s: %s\n", reason, err);
+	if (!json_object_size(res)) {
+		json_decref(res);
+		return;
+	}
+	printf("    resources:");
+	json_object_foreach(res, k, v) {
+		if (!strcmp(k, "memory"))
+			printf(" %s=%s", k, human_bytes(json_number_value(v), b, sizeof b));
+		else if (!strcmp(k, "time"))
+			printf(" %s=%s", k, cli_duration(json_number_value(v), b, sizeof b));
 		else
-			printf("    %s\n", err);
+			printf(" %s=%.15g", k, json_number_value(v));
 	}
-	if (from)
-		printf("    cached: computed by run %s\n", cli_short(from));
-	if (json_object_size(res)) {
-		char b[32];
-		printf("    resources:");
-		json_object_foreach(res, k, v) {
-			if (!strcmp(k, "memory"))
-				printf(" %s=%s", k, human_bytes(json_number_value(v), b, sizeof b));
-			else if (!strcmp(k, "time"))
-				printf(" %s=%s", k, cli_duration(json_number_value(v), b, sizeof b));
-			else
-				printf(" %s=%.15g", k, json_number_value(v));
-		}
-		printf("\n");
-	}
-	if (json_object_size(m)) {
-		printf("    metrics:");
-		json_object_foreach(m, k, v) {
-			if (json_is_number(v))
-				printf(" %s=%.15g", k, json_number_value(v));
-			else
-				printf(" %s=-", k);
-		}
-		printf("\n");
-	}
-	json_object_foreach(series, k, v)
-		print_series(k, v);
+	printf("\n");
+	json_decref(res);
 }
 
-static int show_run(sl_project *p, const char *run, bool json)
+/*
+ * One step's row and the lines under it: why it did not complete, where it
+ * came from, what it asked for and measured. Steps arrive one at a time
+ * (sl_run_steps), so a run of any size prints without being held whole.
+ */
+static int print_step(void *ud, const sl_step_view *v)
 {
-	char *text = NULL;
-	json_t *r, *steps, *s;
-	size_t i;
 	char dur[32];
-	int rc = sl_run_show(p, run, &text);
-	int status = cli_take(p, rc, text, json, &r);
+	double secs = v->started_ms > 0 && v->ended_ms > 0
+			      ? (double)(v->ended_ms - v->started_ms) / 1000.0 : -1;
 
-	if (status >= 0)
-		return status;
+	(void)ud;
+	printf("%-24s  %-9s  %8s  %-5s  ", v->name, v->status, cli_duration(secs, dur, sizeof dur),
+	       v->cache_hit ? "hit" : "-");
+	print_outputs(v);
+	printf("\n");
+	if (v->error && strcmp(v->status, "cancelled") != 0) {
+		if (v->reason && strcmp(v->reason, "upstream") != 0)
+			printf("    %s: %s\n", v->reason, v->error);
+		else
+			printf("    %s\n", v->error);
+	}
+	if (v->cached_from_run)
+		printf("    cached: computed by run %s\n", cli_short(v->cached_from_run));
+	print_resources(v->resources);
+	if (v->n_metrics) {
+		printf("    metrics:");
+		for (size_t i = 0; i < v->n_metrics; i++) {
+			if (isnan(v->metric_values[i]))
+				printf(" %s=-", v->metric_names[i]);
+			else
+				printf(" %s=%.15g", v->metric_names[i], v->metric_values[i]);
+		}
+		printf("\n");
+	}
+	for (size_t i = 0; i < v->n_series; i++)
+		print_series(v->series_names[i], v->series_values[i], v->series_lengths[i]);
+	return 0;
+}
+
+static void print_head(json_t *r)
+{
+	char dur[32];
+	json_t *params = json_object_get(r, "params");
+
 	printf("run       %s\npipeline  %s (%s)\nstatus    %s\nstarted   %s\nduration  %s\n",
 	       json_string_value(json_object_get(r, "run")),
 	       json_string_value(json_object_get(r, "pipeline")),
@@ -181,24 +182,61 @@ static int show_run(sl_project *p, const char *run, bool json)
 	       json_string_value(json_object_get(r, "status")),
 	       json_string_value(json_object_get(r, "started")),
 	       cli_duration(ms_to_s(json_object_get(r, "duration_ms")), dur, sizeof dur));
-	json_t *params = json_object_get(r, "params");
 	if (json_object_size(params)) {
 		char *ps = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
 		printf("params    %s\n", ps ? ps : "");
 		free(ps);
 	}
 	printf("\n%-24s  %-9s  %8s  %-5s  %s\n", "STEP", "STATUS", "DURATION", "CACHE", "OUTPUTS");
-	steps = json_object_get(r, "steps");
-	json_array_foreach(steps, i, s) {
-		const char *st = json_string_value(json_object_get(s, "status"));
-		printf("%-24s  %-9s  %8s  %-5s  ", json_string_value(json_object_get(s, "name")),
-		       st, cli_duration(ms_to_s(json_object_get(s, "duration_ms")), dur, sizeof dur),
-		       json_is_true(json_object_get(s, "cache_hit")) ? "hit" : "-");
-		print_outputs(json_object_get(s, "outputs"));
-		printf("\n");
-		print_step_details(s, st);
-	}	json_decref(r);
-	return EXIT_OK;
+}
+
+/* sl_run_steps fills the run's head before the first step: print it then. */
+typedef struct show_ctx {
+	char *head;
+	bool printed;
+} show_ctx;
+
+static int print_head_once(show_ctx *c)
+{
+	json_t *r;
+
+	if (c->printed || !c->head)
+		return 0;
+	c->printed = true;
+	if (!(r = cli_parse(c->head)))
+		return SL_EPARSE;
+	print_head(r);
+	json_decref(r);
+	return 0;
+}
+
+static int print_step_after_head(void *ud, const sl_step_view *v)
+{
+	int rc = print_head_once(ud);
+
+	return rc ? rc : print_step(NULL, v);
+}
+
+static int show_run(sl_project *p, const char *run, bool json)
+{
+	show_ctx c = {0};
+	char *text = NULL;
+	json_t *r;
+	int rc;
+
+	if (json) {
+		rc = sl_run_show(p, run, &text);
+		return cli_take(p, rc, text, true, &r);
+	}
+	/* Steps stream in one at a time: a run of any size shows without being
+	 * held whole as JSON. */
+	rc = sl_run_steps(p, run, print_step_after_head, &c, &c.head);
+	if (rc == 0)
+		rc = print_head_once(&c); /* a run without steps */
+	sl_free(c.head);
+	if (rc == SL_EPARSE)
+		return EXIT_WORK;
+	return rc ? cli_fail(rc, sl_project_errmsg(p)) : EXIT_OK;
 }
 
 static int print_log(sl_project *p, const char *run, const char *step)

@@ -45,6 +45,7 @@
 #include <jansson.h>
 
 #include "core.h"
+#include "sluice/sluice.h"
 
 /* ---- SQL driver interface --------------------------------------------------- */
 
@@ -325,6 +326,16 @@ int store_tag_set(store *s, const char *entity, const char *entity_id, const cha
  */
 int store_runs_json(store *s, int limit, json_t **out);
 int store_run_json(store *s, const char *run_id, json_t **out);
+/*
+ * The steps of a run (an id, a unique prefix or "latest") in their order,
+ * one call of fn each with the fields of the run view's step objects, read
+ * in one query and handed over one step at a time: no whole-run structure
+ * is built. The store is locked meanwhile: fn must not call it. A non-zero
+ * return from fn stops the walk and is returned. *out_head (may be NULL)
+ * receives the run object with an empty steps array, before the first call
+ * of fn (the caller frees it, also when the walk failed: then it is NULL).
+ */
+int store_run_steps(store *s, const char *run_id, sl_step_view_fn fn, void *ud, json_t **out_head);
 int store_artifacts_json(store *s, int limit, const char *type, json_t **out);
 int store_artifact_json(store *s, const char *artifact_id, json_t **out);
 int store_lineage_json(store *s, const char *artifact_id, int max_depth, json_t **out);

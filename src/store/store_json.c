@@ -6,12 +6,13 @@
  *
  * Views are tables, not code: a view is a list of fields (JSON key, how to
  * convert, which columns), and one row callback (row_view) builds an object
- * from any of them. Rows that belong inside another object -- a step run's
- * inputs, outputs, metrics and metric histories -- are filed under it by a
- * second generic callback (row_file) through an index of step-run id to
- * object. Adding a field is adding a column to a query and a line to a
- * table.
+ * from any of them; adding a field is adding a column to a query and a line
+ * to a table. The steps of a run are the exception, because a run may have
+ * tens of thousands: they arrive as one ordered stream of rows, gathered one
+ * step at a time into an sl_step_view (store_run_steps), which the JSON view
+ * turns into objects (step_json) and listings read directly.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,66 +251,24 @@ static int row_view(void *ud, int ncol, const sq_val *c)
 	return 0;
 }
 
-/*
- * Rows (owner id, [direction,] key, value) filed into the owner's member
- * object `field`: value is set under key, or, with append, added to the
- * array under key (metric histories, ordered by step).
- */
-typedef struct jv_file {
-	json_t *index;     /* owner id -> object */
-	const char *field; /* NULL: column 1 says ("in" -> inputs, else outputs) */
-	jv_kind kind;      /* of the value column */
-	bool append;
-} jv_file;
-
-static int row_file(void *ud, int ncol, const sq_val *c)
+/* Rows (tag, value) into the object ud. */
+static int row_tag(void *ud, int ncol, const sq_val *c)
 {
-	jv_file *f = ud;
-	const char *field = f->field;
-	json_t *owner, *dst, *v, *arr;
-	const jv_field vf = {"", f->kind, ncol - 1, 0, NULL};
+	json_t *v;
 
-	if (ncol < 3 || c[0].type != SQ_TEXT || c[ncol - 2].type != SQ_TEXT ||
-	    !(owner = json_object_get(f->index, c[0].s)))
+	if (ncol < 2 || c[0].type != SQ_TEXT)
 		return 0;
-	if (!field)
-		field = (c[1].type == SQ_TEXT && strcmp(c[1].s, "in") == 0) ? "inputs" : "outputs";
-	if (!(dst = json_object_get(owner, field)))
-		return 0;
-	if (!(v = jv_value(&vf, ncol, c)))
+	if (!(v = st_j_str(&c[1])) || st_jset(ud, c[0].s, v))
 		return st_nomem_json();
-	if (!f->append)
-		return st_jset(dst, c[ncol - 2].s, v) ? st_nomem_json() : 0;
-	arr = json_object_get(dst, c[ncol - 2].s);
-	if (!arr) {
-		if (!(arr = json_array()) || st_jset(dst, c[ncol - 2].s, arr)) {
-			json_decref(v);
-			return st_nomem_json();
-		}
-	}
-	return json_array_append_new(arr, v) ? st_nomem_json() : 0;
+	return 0;
 }
 
 static int tags_into(store *s, const char *entity, const char *id, json_t *dst)
 {
-	jv_file f = {.field = "tags", .kind = JV_STR};
-	json_t *holder = json_pack("{s:O}", "tags", dst);
-	json_t *index = json_object();
-	sq_val p[] = {S(id), S(entity), S(id)};
-	int rc;
+	sq_val p[] = {S(entity), S(id)};
 
-	/* Filed like a step's metrics, under a one-entry index. */
-	if (!holder || !index || json_object_set(index, id, holder)) {
-		json_decref(holder);
-		json_decref(index);
-		return st_nomem_json();
-	}
-	f.index = index;
-	rc = Q(s, "SELECT ?, tag, value FROM tags WHERE entity = ? AND entity_id = ? ORDER BY tag",
-	       p, row_file, &f);
-	json_decref(holder);
-	json_decref(index);
-	return rc;
+	return Q(s, "SELECT tag, value FROM tags WHERE entity = ? AND entity_id = ? ORDER BY tag",
+		 p, row_tag, dst);
 }
 
 /* ---- runs ---------------------------------------------------------------------------- */
@@ -379,100 +338,308 @@ static const jv_field run_view[] = {
 	{NULL, JV_STR, 0, 0, NULL},
 };
 
-static const jv_field step_view[] = {
-	{"name", JV_STR, 1, 0, NULL},
-	{"step_run", JV_STR, 0, 0, NULL},
-	{"kind", JV_STR, 2, 0, NULL},
-	{"status", JV_STR, 3, 0, NULL},
-	{"reason", JV_STR, 12, 0, NULL},
-	{"cache_hit", JV_BOOL, 4, 0, NULL},
-	{"cached_from", JV_STR, 5, 0, NULL},
-	{"cached_from_run", JV_STR, 15, 0, NULL},
-	{"exit_code", JV_INT, 6, 0, NULL},
-	{"started", JV_TIME, 7, 0, NULL},
-	{"ended", JV_TIME, 8, 0, NULL},
-	{"duration_ms", JV_DURATION, 7, 8, NULL},
-	{"cache_key", JV_STR, 9, 0, NULL},
-	{"log", JV_STR, 10, 0, NULL},
-	{"error", JV_STR, 11, 0, NULL},
-	{"job_id", JV_STR, 13, 0, NULL},
-	{"resources", JV_JSON, 14, 0, NULL},
-	{"inputs", JV_OBJECT, 0, 0, NULL},
-	{"outputs", JV_OBJECT, 0, 0, NULL},
-	{"metrics", JV_OBJECT, 0, 0, NULL},
-	{"series", JV_OBJECT, 0, 0, NULL},
-	{NULL, JV_STR, 0, 0, NULL},
-};
-
-/*
- * A cached step shows the metrics of the step run that computed its outputs
- * (cached_from), filed under the cached step run's id.
+/* ---- the steps of a run, as a stream -------------------------------------------------
+ *
+ * One query brings every row a run's steps need -- the step run, its edges,
+ * its metrics and their histories -- ordered by the step's place in the run
+ * (UNION ALL ... ORDER BY: each part arrives in index order, so the database
+ * only merges), and the rows of one step are gathered and handed over before
+ * the next step's begin. Memory is one step's worth whatever the run's size,
+ * and the same stream feeds the JSON view and sl_run_steps.
  */
-#define METRIC_OWNER_SQL                                                                   \
-	"FROM step_runs sr JOIN %s m ON m.step_run = COALESCE(sr.cached_from, sr.id) " \
+
+enum { PART_STEP, PART_IN, PART_OUT, PART_METRIC, PART_HISTORY };
+
+/* Columns: 0 seq, 1 part, 2 id | name, 3 step | artifact, 4..17 step fields, 18 value, 19 k. */
+#define NUL_TEXT "CAST(NULL AS TEXT)"
+#define NUL_14 NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", CAST(NULL AS BIGINT), " \
+	NUL_TEXT ", " NUL_TEXT ", CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), " \
+	NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT
+static const char step_stream_sql[] =
+	"SELECT sr.seq, 0, sr.id, sr.step, sr.kind, sr.status, sr.reason, sr.error, sr.cache_hit, "
+	"sr.cached_from, o.run_id, sr.exit_code, sr.started_ms, sr.ended_ms, sr.cache_key, "
+	"sr.log_path, sr.job_id, sr.resources, CAST(NULL AS DOUBLE PRECISION), "
+	"CAST(NULL AS BIGINT) FROM step_runs sr LEFT JOIN step_runs o ON o.id = sr.cached_from "
 	"WHERE sr.run_id = ? "
+	"UNION ALL SELECT sr.seq, CASE e.direction WHEN 'in' THEN 1 ELSE 2 END, e.name, "
+	"e.artifact, " NUL_14 ", NULL, NULL FROM step_runs sr JOIN edges e ON e.step_run = sr.id "
+	"WHERE sr.run_id = ? "
+	"UNION ALL SELECT sr.seq, 3, m.name, " NUL_TEXT ", " NUL_14 ", m.value, NULL "
+	"FROM step_runs sr JOIN metrics m ON m.step_run = COALESCE(sr.cached_from, sr.id) "
+	"WHERE sr.run_id = ? "
+	"UNION ALL SELECT sr.seq, 4, m.name, " NUL_TEXT ", " NUL_14 ", m.value, m.step "
+	"FROM step_runs sr JOIN metric_history m ON m.step_run = COALESCE(sr.cached_from, sr.id) "
+	"WHERE sr.run_id = ? "
+	"ORDER BY 1, 2, 3, 20";
 
-static int run_json_locked(store *s, const char *run_ref, json_t **out)
+#define SV_NONE ((size_t)-1)
+
+/* The step's text fields, in the order of columns 2..17 that are text. */
+enum { F_ID, F_NAME, F_KIND, F_STATUS, F_REASON, F_ERROR, F_FROM, F_FROM_RUN, F_KEY, F_LOG,
+       F_JOB, F_RES, F_COUNT };
+
+typedef struct sv_pair {
+	size_t name, val; /* arena offsets */
+} sv_pair;
+
+typedef struct sv_series {
+	size_t name;  /* arena offset */
+	size_t first; /* index into vals */
+	size_t n;
+} sv_series;
+
+typedef struct sv_builder {
+	sl_step_view_fn fn;
+	void *ud;
+	int64_t seq;
+	bool have;
+	int rc;
+	sl__buf arena;        /* this step's text; offsets survive its growth */
+	size_t f[F_COUNT];    /* arena offsets, SV_NONE for NULL */
+	int cache_hit, exit_code;
+	int64_t started, ended;
+	sv_pair *ins, *outs, *mets;
+	size_t n_ins, n_outs, n_mets, cap_ins, cap_outs, cap_mets;
+	double *met_vals;     /* parallel to mets */
+	sv_series *series;
+	size_t n_series, cap_series;
+	double *vals;         /* every history value of the step */
+	size_t n_vals, cap_vals;
+	/* Pointer arrays built at emission, reused from step to step. */
+	const char **ptrs;
+	size_t cap_ptrs;
+	const double **sptrs;
+	size_t *slens;
+	size_t cap_sptrs;
+} sv_builder;
+
+static int sv_grow(void **v, size_t *cap, size_t need, size_t size)
 {
-	char id[STORE_ID_SIZE];
-	jv_ctx run = {.fields = run_view, .dedup_col = -1};
-	jv_ctx steps = {.fields = step_view, .index_col = 0, .dedup_col = -1};
-	jv_file edges = {.kind = JV_STR};
-	jv_file metrics = {.field = "metrics", .kind = JV_REAL};
-	jv_file series = {.field = "series", .kind = JV_REAL, .append = true};
-	int rc = st_run_resolve(s, run_ref, id);
-	sq_val p[] = {S(id)};
+	size_t c;
+	void *nv;
 
-	if (rc)
+	if (need <= *cap)
+		return 0;
+	c = *cap ? *cap * 2 : 8;
+	while (c < need)
+		c *= 2;
+	if (!(nv = sl__reallocarray(*v, c, size)))
+		return sl__err(SL_ENOMEM, "out of memory reading a run's steps");
+	*v = nv;
+	*cap = c;
+	return 0;
+}
+
+/* Copies a text column into the arena: its offset, or SV_NONE for NULL. */
+static size_t sv_text(sv_builder *b, const sq_val *v)
+{
+	size_t off = b->arena.len;
+
+	if (v->type != SQ_TEXT)
+		return SV_NONE;
+	if (sl__buf_append(&b->arena, v->s, strlen(v->s) + 1) != 0) {
+		b->rc = SL_ENOMEM;
+		return SV_NONE;
+	}
+	return off;
+}
+
+static const char *sv_str(const sv_builder *b, size_t off)
+{
+	return off == SV_NONE ? NULL : b->arena.data + off;
+}
+
+static double sv_real(const sq_val *v)
+{
+	return v->type == SQ_REAL ? v->d : v->type == SQ_INT ? (double)v->i : (double)NAN;
+}
+
+/* Hands the gathered step to the consumer and starts afresh. */
+static int sv_emit(sv_builder *b)
+{
+	sl_step_view sv;
+	size_t np = 2 * b->n_ins + 2 * b->n_outs + b->n_mets + b->n_series;
+	const char **p;
+	int rc;
+
+	if (!b->have)
+		return 0;
+	if ((rc = sv_grow((void **)&b->ptrs, &b->cap_ptrs, np + 1, sizeof *b->ptrs)) != 0 ||
+	    (rc = sv_grow((void **)&b->sptrs, &b->cap_sptrs, b->n_series + 1, sizeof *b->sptrs)) != 0)
 		return rc;
-	if (!(steps.index = json_object()))
-		return st_nomem_json();
-	rc = st_begin(s, false);
-	if (rc == 0) {
-		rc = Q(s,
-		       "SELECT id, pipeline, file, status, started_ms, ended_ms, params, "
-		       "orchestrator, pid, host FROM runs WHERE id = ?",
-		       p, row_view, &run);
-		if (rc == 0 && !run.obj)
-			rc = sl__err(SL_ENOENT, "no run with id '%s'", id);
+	/* slens grows with sptrs: same capacity. */
+	{
+		size_t *l = sl__reallocarray(b->slens, b->cap_sptrs, sizeof *l);
+		if (!l)
+			return sl__err(SL_ENOMEM, "out of memory reading a run's steps");
+		b->slens = l;
 	}
-	if (rc == 0) {
-		steps.arr = json_object_get(run.obj, "steps");
-		rc = Q(s,
-		       "SELECT sr.id, sr.step, sr.kind, sr.status, sr.cache_hit, sr.cached_from, "
-		       "sr.exit_code, sr.started_ms, sr.ended_ms, sr.cache_key, sr.log_path, "
-		       "sr.error, sr.reason, sr.job_id, sr.resources, o.run_id FROM step_runs sr "
-		       "LEFT JOIN step_runs o ON o.id = sr.cached_from "
-		       "WHERE sr.run_id = ? ORDER BY sr.seq",
-		       p, row_view, &steps);
+	memset(&sv, 0, sizeof sv);
+	sv.step_run = sv_str(b, b->f[F_ID]);
+	sv.name = sv_str(b, b->f[F_NAME]);
+	sv.kind = sv_str(b, b->f[F_KIND]);
+	sv.status = sv_str(b, b->f[F_STATUS]);
+	sv.reason = sv_str(b, b->f[F_REASON]);
+	sv.error = sv_str(b, b->f[F_ERROR]);
+	sv.cache_hit = b->cache_hit;
+	sv.cached_from = sv_str(b, b->f[F_FROM]);
+	sv.cached_from_run = sv_str(b, b->f[F_FROM_RUN]);
+	sv.exit_code = b->exit_code;
+	sv.started_ms = b->started;
+	sv.ended_ms = b->ended;
+	sv.cache_key = sv_str(b, b->f[F_KEY]);
+	sv.log = sv_str(b, b->f[F_LOG]);
+	sv.job_id = sv_str(b, b->f[F_JOB]);
+	sv.resources = sv_str(b, b->f[F_RES]);
+	p = b->ptrs;
+	sv.n_inputs = b->n_ins;
+	sv.input_names = p;
+	for (size_t i = 0; i < b->n_ins; i++)
+		*p++ = sv_str(b, b->ins[i].name);
+	sv.input_ids = p;
+	for (size_t i = 0; i < b->n_ins; i++)
+		*p++ = sv_str(b, b->ins[i].val);
+	sv.n_outputs = b->n_outs;
+	sv.output_names = p;
+	for (size_t i = 0; i < b->n_outs; i++)
+		*p++ = sv_str(b, b->outs[i].name);
+	sv.output_ids = p;
+	for (size_t i = 0; i < b->n_outs; i++)
+		*p++ = sv_str(b, b->outs[i].val);
+	sv.n_metrics = b->n_mets;
+	sv.metric_names = p;
+	for (size_t i = 0; i < b->n_mets; i++)
+		*p++ = sv_str(b, b->mets[i].name);
+	sv.metric_values = b->met_vals;
+	sv.n_series = b->n_series;
+	sv.series_names = p;
+	for (size_t i = 0; i < b->n_series; i++) {
+		*p++ = sv_str(b, b->series[i].name);
+		b->sptrs[i] = b->vals + b->series[i].first;
+		b->slens[i] = b->series[i].n;
 	}
-	if (rc == 0) {
-		edges.index = steps.index;
-		/* Ordered as the indexes deliver rows: only the last keys get sorted. */
-		rc = Q(s,
-		       "SELECT e.step_run, e.direction, e.name, e.artifact FROM step_runs sr "
-		       "JOIN edges e ON e.step_run = sr.id WHERE sr.run_id = ? "
-		       "ORDER BY sr.seq, e.direction, e.name",
-		       p, row_file, &edges);
+	sv.series_values = b->sptrs;
+	sv.series_lengths = b->slens;
+	rc = b->fn(b->ud, &sv);
+	sl__buf_reset(&b->arena);
+	b->n_ins = b->n_outs = b->n_mets = b->n_series = b->n_vals = 0;
+	b->have = false;
+	return rc;
+}
+
+static int row_stream(void *ud, int ncol, const sq_val *c)
+{
+	sv_builder *b = ud;
+	int64_t seq = c[0].type == SQ_INT ? c[0].i : 0;
+	int part = c[1].type == SQ_INT ? (int)c[1].i : -1;
+	int rc = 0;
+
+	if (ncol < 20)
+		return 0;
+	if (b->have && seq != b->seq && (rc = sv_emit(b)) != 0)
+		return rc;
+	if (part == PART_STEP) {
+		b->have = true;
+		b->seq = seq;
+		b->f[F_ID] = sv_text(b, &c[2]);
+		b->f[F_NAME] = sv_text(b, &c[3]);
+		b->f[F_KIND] = sv_text(b, &c[4]);
+		b->f[F_STATUS] = sv_text(b, &c[5]);
+		b->f[F_REASON] = sv_text(b, &c[6]);
+		b->f[F_ERROR] = sv_text(b, &c[7]);
+		b->cache_hit = c[8].type == SQ_INT && c[8].i != 0;
+		b->f[F_FROM] = sv_text(b, &c[9]);
+		b->f[F_FROM_RUN] = sv_text(b, &c[10]);
+		b->exit_code = c[11].type == SQ_INT ? (int)c[11].i : -1;
+		b->started = c[12].type == SQ_INT ? c[12].i : 0;
+		b->ended = c[13].type == SQ_INT ? c[13].i : 0;
+		b->f[F_KEY] = sv_text(b, &c[14]);
+		b->f[F_LOG] = sv_text(b, &c[15]);
+		b->f[F_JOB] = sv_text(b, &c[16]);
+		b->f[F_RES] = sv_text(b, &c[17]);
+	} else if (!b->have || seq != b->seq) {
+		return 0; /* rows of a step that has none: cannot happen with this query */
+	} else if (part == PART_IN || part == PART_OUT) {
+		sv_pair **v = part == PART_IN ? &b->ins : &b->outs;
+		size_t *n = part == PART_IN ? &b->n_ins : &b->n_outs;
+		size_t *cap = part == PART_IN ? &b->cap_ins : &b->cap_outs;
+		if ((rc = sv_grow((void **)v, cap, *n + 1, sizeof **v)) != 0)
+			return rc;
+		(*v)[*n].name = sv_text(b, &c[2]);
+		(*v)[*n].val = sv_text(b, &c[3]);
+		(*n)++;
+	} else if (part == PART_METRIC) {
+		size_t cap = b->cap_mets;
+		if ((rc = sv_grow((void **)&b->mets, &b->cap_mets, b->n_mets + 1, sizeof *b->mets)) != 0 ||
+		    (rc = sv_grow((void **)&b->met_vals, &cap, b->n_mets + 1, sizeof *b->met_vals)) != 0)
+			return rc;
+		b->mets[b->n_mets].name = sv_text(b, &c[2]);
+		b->met_vals[b->n_mets++] = sv_real(&c[18]);
+	} else if (part == PART_HISTORY) {
+		const char *name = c[2].type == SQ_TEXT ? c[2].s : "";
+		sv_series *last = b->n_series ? &b->series[b->n_series - 1] : NULL;
+		if (!last || strcmp(sv_str(b, last->name), name) != 0) {
+			if ((rc = sv_grow((void **)&b->series, &b->cap_series, b->n_series + 1,
+					  sizeof *b->series)) != 0)
+				return rc;
+			last = &b->series[b->n_series++];
+			last->name = sv_text(b, &c[2]);
+			last->first = b->n_vals;
+			last->n = 0;
+		}
+		if ((rc = sv_grow((void **)&b->vals, &b->cap_vals, b->n_vals + 1, sizeof *b->vals)) != 0)
+			return rc;
+		b->vals[b->n_vals++] = sv_real(&c[18]);
+		last->n++;
 	}
-	if (rc == 0) {
-		char sql[512];
-		snprintf(sql, sizeof sql, "SELECT sr.id, m.name, m.value " METRIC_OWNER_SQL
-			 "ORDER BY sr.seq, m.name", "metrics");
-		metrics.index = steps.index;
-		rc = Q(s, sql, p, row_file, &metrics);
-	}
-	if (rc == 0) {
-		char sql[512];
-		snprintf(sql, sizeof sql, "SELECT sr.id, m.name, m.value " METRIC_OWNER_SQL
-			 "ORDER BY sr.seq, m.name, m.step", "metric_history");
-		series.index = steps.index;
-		rc = Q(s, sql, p, row_file, &series);
-	}
+	return b->rc ? sl__err(b->rc, "out of memory reading a run's steps") : 0;
+}
+
+static void sv_free(sv_builder *b)
+{
+	sl__buf_free(&b->arena);
+	sl__free(b->ins);
+	sl__free(b->outs);
+	sl__free(b->mets);
+	sl__free(b->met_vals);
+	sl__free(b->series);
+	sl__free(b->vals);
+	sl__free(b->ptrs);
+	sl__free(b->sptrs);
+	sl__free(b->slens);
+}
+
+/* Streams the steps of run id (resolved, store locked, inside a transaction). */
+static int stream_steps(store *s, const char *id, sl_step_view_fn fn, void *ud)
+{
+	sv_builder b;
+	sq_val p[] = {S(id), S(id), S(id), S(id)};
+	int rc;
+
+	memset(&b, 0, sizeof b);
+	b.fn = fn;
+	b.ud = ud;
+	sl__buf_init(&b.arena, 0);
+	rc = Q(s, step_stream_sql, p, row_stream, &b);
+	if (rc == 0)
+		rc = sv_emit(&b);
+	sv_free(&b);
+	return rc;
+}
+
+static int run_head(store *s, const char *id, json_t **out)
+{
+	jv_ctx run = {.fields = run_view, .dedup_col = -1};
+	sq_val p[] = {S(id)};
+	int rc = Q(s,
+		   "SELECT id, pipeline, file, status, started_ms, ended_ms, params, "
+		   "orchestrator, pid, host FROM runs WHERE id = ?",
+		   p, row_view, &run);
+
+	if (rc == 0 && !run.obj)
+		rc = sl__err(SL_ENOENT, "no run with id '%s'", id);
 	if (rc == 0)
 		rc = tags_into(s, "run", id, json_object_get(run.obj, "tags"));
-	rc = st_end(s, rc);
-	json_decref(steps.index);
 	if (rc) {
 		json_decref(run.obj);
 		return rc;
@@ -481,18 +648,151 @@ static int run_json_locked(store *s, const char *run_ref, json_t **out)
 	return 0;
 }
 
+int store_run_steps(store *s, const char *run_ref, sl_step_view_fn fn, void *ud, json_t **out_head)
+{
+	char id[STORE_ID_SIZE];
+	json_t *head = NULL;
+	int rc;
+
+	if (out_head)
+		*out_head = NULL;
+	if (!s || !fn)
+		return sl__err(SL_EINVAL, "store_run_steps: invalid argument");
+	st_lock(s);
+	rc = st_run_resolve(s, run_ref, id);
+	if (rc == 0)
+		rc = st_begin(s, false);
+	if (rc == 0) {
+		rc = run_head(s, id, &head);
+		if (rc == 0 && out_head)
+			*out_head = head; /* before the first step: a listing prints it first */
+		if (rc == 0)
+			rc = stream_steps(s, id, fn, ud);
+		rc = st_end(s, rc);
+	}
+	st_unlock(s);
+	if (rc) {
+		if (out_head)
+			*out_head = NULL;
+		json_decref(head);
+	} else if (!out_head) {
+		json_decref(head);
+	}
+	return rc;
+}
+
+/* ---- one run as JSON: the stream, as objects ------------------------------------- */
+
+static json_t *j_opt_str(const char *s)
+{
+	return s ? st_j_text(s) : json_null();
+}
+
+static json_t *j_ms(int64_t ms)
+{
+	sq_val v = ms > 0 ? SQ_I(ms) : SQ_NUL;
+	return j_time(&v);
+}
+
+/* name: value pairs as an object (values strings, or numbers when vals). */
+static json_t *j_pairs(size_t n, const char *const *names, const char *const *strs,
+		       const double *vals)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; o && i < n; i++) {
+		json_t *v = strs ? j_opt_str(strs[i]) : isfinite(vals[i]) ? json_real(vals[i]) : json_null();
+		if (!v || st_jset(o, names[i], v)) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+/* One step object of the run view: its fields are a stable interface. */
+static int step_json(void *ud, const sl_step_view *v)
+{
+	json_t *steps = ud, *o = json_object(), *series = json_object();
+	int bad = !o || !series;
+
+	for (size_t i = 0; !bad && i < v->n_series; i++) {
+		json_t *a = json_array();
+		for (size_t k = 0; a && k < v->series_lengths[i]; k++) {
+			double x = v->series_values[i][k];
+			if (json_array_append_new(a, isfinite(x) ? json_real(x) : json_null()) != 0) {
+				json_decref(a);
+				a = NULL;
+			}
+		}
+		bad |= !a || st_jset(series, v->series_names[i], a);
+	}
+	if (bad) {
+		json_decref(o);
+		json_decref(series);
+		return st_nomem_json();
+	}
+	bad |= st_jset(o, "name", j_opt_str(v->name));
+	bad |= st_jset(o, "step_run", j_opt_str(v->step_run));
+	bad |= st_jset(o, "kind", j_opt_str(v->kind));
+	bad |= st_jset(o, "status", j_opt_str(v->status));
+	bad |= st_jset(o, "reason", j_opt_str(v->reason));
+	bad |= st_jset(o, "cache_hit", json_boolean(v->cache_hit));
+	bad |= st_jset(o, "cached_from", j_opt_str(v->cached_from));
+	bad |= st_jset(o, "cached_from_run", j_opt_str(v->cached_from_run));
+	bad |= st_jset(o, "exit_code", v->exit_code >= 0 ? json_integer(v->exit_code) : json_null());
+	bad |= st_jset(o, "started", j_ms(v->started_ms));
+	bad |= st_jset(o, "ended", j_ms(v->ended_ms));
+	bad |= st_jset(o, "duration_ms", v->started_ms > 0 && v->ended_ms > 0
+						 ? json_integer((json_int_t)(v->ended_ms - v->started_ms))
+						 : json_null());
+	bad |= st_jset(o, "cache_key", j_opt_str(v->cache_key));
+	bad |= st_jset(o, "log", j_opt_str(v->log));
+	bad |= st_jset(o, "error", j_opt_str(v->error));
+	bad |= st_jset(o, "job_id", j_opt_str(v->job_id));
+	{
+		sq_val r = v->resources ? (sq_val){.type = SQ_TEXT, .s = v->resources} : SQ_NUL;
+		bad |= st_jset(o, "resources", j_parsed(&r));
+	}
+	bad |= st_jset(o, "inputs", j_pairs(v->n_inputs, v->input_names, v->input_ids, NULL));
+	bad |= st_jset(o, "outputs", j_pairs(v->n_outputs, v->output_names, v->output_ids, NULL));
+	bad |= st_jset(o, "metrics", j_pairs(v->n_metrics, v->metric_names, NULL, v->metric_values));
+	bad |= st_jset(o, "series", series);
+	if (bad || json_array_append_new(steps, o) != 0)
+		return st_nomem_json();
+	return 0;
+}
+
 /* run_id may be a full id, a unique prefix or "latest". */
 int store_run_json(store *s, const char *run_id, json_t **out)
 {
+	json_t *head = NULL;
 	int rc;
 
 	if (!s || !out)
 		return sl__err(SL_EINVAL, "store_run_json: invalid argument");
 	*out = NULL;
+	/* Steps are appended to the head's own array as they stream in. */
 	st_lock(s);
-	rc = run_json_locked(s, run_id, out);
+	{
+		char id[STORE_ID_SIZE];
+		rc = st_run_resolve(s, run_id, id);
+		if (rc == 0)
+			rc = st_begin(s, false);
+		if (rc == 0) {
+			rc = run_head(s, id, &head);
+			if (rc == 0)
+				rc = stream_steps(s, id, step_json, json_object_get(head, "steps"));
+			rc = st_end(s, rc);
+		}
+	}
 	st_unlock(s);
-	return rc;
+	if (rc) {
+		json_decref(head);
+		return rc;
+	}
+	*out = head;
+	return 0;
 }
 
 /* ---- artifacts ----------------------------------------------------------------------- */
