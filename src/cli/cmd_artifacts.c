@@ -176,8 +176,11 @@ static void print_head(json_t *cols, json_t *head)
 	for (size_t i = 0; i <= nrow; i++) {
 		for (size_t j = 0; j < shown; j++)
 			print_cell(&cells[i * ncol + j], width[j], j + 1 == shown && shown == ncol);
-		if (i == 0 && shown < ncol)
-			printf("... (%zu more columns)", ncol - shown);
+		if (i == 0 && shown < ncol) {
+			char more[48];
+			printf("... (%s more)", cli_plural((long long)(ncol - shown), "column",
+							   "columns", more, sizeof more));
+		}
 		printf("\n");
 	}
 	free(cells);
@@ -194,11 +197,15 @@ static int show(sl_project *p, const char *id, int rows, bool json)
 
 	if (status >= 0)
 		return status;
-	printf("artifact  %s\ntype      %s\nsize      %lld bytes\ncreated   %s\n",
-	       json_string_value(json_object_get(a, "id")),
-	       json_string_value(json_object_get(a, "type")),
-	       (long long)json_integer_value(json_object_get(a, "size")),
-	       json_string_value(json_object_get(a, "created")));
+	{
+		char size[48];
+		printf("artifact  %s\ntype      %s\nsize      %s\ncreated   %s\n",
+		       json_string_value(json_object_get(a, "id")),
+		       json_string_value(json_object_get(a, "type")),
+		       cli_plural((long long)json_integer_value(json_object_get(a, "size")), "byte",
+				  "bytes", size, sizeof size),
+		       json_string_value(json_object_get(a, "created")));
+	}
 	if (json_is_false(json_object_get(a, "verified")))
 		printf("integrity FAILED: the stored file is missing or does not match its id\n");
 	prod = json_object_get(a, "producer");

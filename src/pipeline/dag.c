@@ -16,44 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pipeline/dag_heap.h"
 #include "pipeline/spec.h"
-
-/* A binary min-heap of step indices. */
-typedef struct heap {
-	size_t *v;
-	size_t n;
-} heap;
-
-static void heap_push(heap *h, size_t x)
-{
-	size_t i = h->n++;
-
-	while (i > 0 && h->v[(i - 1) / 2] > x) {
-		h->v[i] = h->v[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	h->v[i] = x;
-}
-
-static size_t heap_pop(heap *h)
-{
-	size_t top = h->v[0], last = h->v[--h->n], i = 0;
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= h->n)
-			break;
-		if (c + 1 < h->n && h->v[c + 1] < h->v[c])
-			c++;
-		if (h->v[c] >= last)
-			break;
-		h->v[i] = h->v[c];
-		i = c;
-	}
-	if (h->n)
-		h->v[i] = last;
-	return top;
-}
 
 /* Distinct upstream steps of every step, in the order their inputs list them. */
 static int link_upstream(spec *s, size_t *stamp)
@@ -170,7 +134,7 @@ int dag_build(spec *s, spec_pos *out_pos, char *msg, size_t msg_size)
 {
 	size_t n = s->n_steps, done = 0;
 	size_t *indeg = NULL, *scratch = NULL;
-	heap h = {NULL, 0};
+	dag_heap h = {NULL, 0};
 	int rc = SL_ENOMEM;
 
 	if (n == 0)
@@ -186,15 +150,15 @@ int dag_build(spec *s, spec_pos *out_pos, char *msg, size_t msg_size)
 	for (size_t i = 0; i < n; i++) {
 		indeg[i] = s->steps[i].n_upstream;
 		if (!indeg[i])
-			heap_push(&h, i);
+			dag_heap_push(&h, i);
 	}
 	while (h.n) {
-		size_t i = heap_pop(&h);
+		size_t i = dag_heap_pop(&h);
 		s->order[done++] = i;
 		for (size_t k = 0; k < s->steps[i].n_downstream; k++) {
 			size_t d = s->steps[i].downstream[k];
 			if (--indeg[d] == 0)
-				heap_push(&h, d);
+				dag_heap_push(&h, d);
 		}
 	}
 	rc = 0;

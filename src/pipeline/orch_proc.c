@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -228,20 +229,30 @@ typedef struct spawn_args {
  * The child, between clone and exec: system calls only (no allocation, no
  * locks), since it runs on the parent's memory.
  */
+/*
+ * The kernel's struct sigaction for rt_sigaction. The child calls the
+ * kernel directly for signals: libc's and sanitizers' wrappers keep state
+ * of their own, which belongs to the parent whose memory the child shares.
+ */
+typedef struct k_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	unsigned long mask;
+} k_sigaction;
+
 static int spawn_child(void *arg)
 {
 	spawn_args *a = arg;
 	const orch_spawn_req *r = a->r;
-	struct sigaction dfl;
-	sigset_t none;
+	k_sigaction dfl = {SIG_DFL, 0, NULL, 0};
+	unsigned long none = 0;
 
-	memset(&dfl, 0, sizeof dfl);
-	dfl.sa_handler = SIG_DFL;
 	/* Handlers belong to the driver; ignored signals must not be inherited by
 	 * a step either (a server ignoring SIGPIPE would pass that on). */
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &dfl, NULL);
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
 	if (setpgid(0, 0) != 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
 		goto fail;
 	if (getppid() != a->parent)
@@ -252,8 +263,7 @@ static int spawn_child(void *arg)
 	close_range(3, ~0U, 0);
 	if (r->cwd && chdir(r->cwd) != 0)
 		goto fail;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
 	execve(r->path, r->argv, r->envp);
 fail:
 	a->err = errno;

@@ -78,6 +78,7 @@
 
 #include "artifact/artifact.h"
 #include "pipeline/cache.h"
+#include "pipeline/dag_heap.h"
 #include "pipeline/sched.h"
 
 #define CANCEL_GRACE_SEC 5.0
@@ -115,20 +116,14 @@ typedef struct node {
 	char **out_paths;
 } node;
 
-/* A min-heap of step indices: the file order breaks ties among ready steps. */
-typedef struct heap {
-	size_t *v;
-	size_t n, cap;
-} heap;
-
 typedef struct run {
 	const sched_env *env;
 	spec *sp;
 	const sl_run_opts *opts;
 	orch *orch;
 	node *nodes;
-	heap ready;    /* inputs exist; cache not tried yet */
-	heap runnable; /* not in the cache; waiting for slots */
+	dag_heap ready;    /* inputs exist; cache not tried yet */
+	dag_heap runnable; /* not in the cache; waiting for slots */
 	char run_id[STORE_ID_SIZE];
 	char *outdir;  /* tmp/RUN: the run's outputs and work folders (notes 4, 7) */
 	char **free_wd; /* work folders free for the next step */
@@ -147,44 +142,6 @@ typedef struct run {
 } run;
 
 /* ---- small helpers ------------------------------------------------------------------- */
-
-static int heap_push(heap *h, size_t v)
-{
-	size_t i;
-
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 64;
-		size_t *nv = sl__reallocarray(h->v, cap, sizeof *nv);
-		if (!nv)
-			return sl__err(SL_ENOMEM, "out of memory");
-		h->v = nv;
-		h->cap = cap;
-	}
-	for (i = h->n++; i > 0 && h->v[(i - 1) / 2] > v; i = (i - 1) / 2)
-		h->v[i] = h->v[(i - 1) / 2];
-	h->v[i] = v;
-	return 0;
-}
-
-static size_t heap_pop(heap *h)
-{
-	size_t top = h->v[0], last = h->v[--h->n], i = 0;
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= h->n)
-			break;
-		if (c + 1 < h->n && h->v[c + 1] < h->v[c])
-			c++;
-		if (last <= h->v[c])
-			break;
-		h->v[i] = h->v[c];
-		i = c;
-	}
-	if (h->n)
-		h->v[i] = last;
-	return top;
-}
 
 /*
  * Remembers the first failure that stops the run: the store could not record
@@ -446,11 +403,9 @@ static int remember_sync(run *r, const char *id)
 
 /* ---- state changes ------------------------------------------------------------------- */
 
-static int push_ready(run *r, size_t i)
+static void push_ready(run *r, size_t i)
 {
-	int rc = heap_push(&r->ready, i);
-
-	return rc ? fatal(r, rc) : 0;
+	dag_heap_push(&r->ready, i);
 }
 
 /* Step i finished OK: its dependents wait for one step less. */
@@ -826,10 +781,10 @@ static void launch(run *r)
 		int slots;
 
 		while (r->ready.n && !r->fatal_rc) {
-			i = heap_pop(&r->ready);
+			i = dag_heap_pop(&r->ready);
 			if (r->nodes[i].state == N_PENDING && !prepare(r, i) &&
 			    r->nodes[i].state == N_PENDING)
-				fatal(r, heap_push(&r->runnable, i));
+				dag_heap_push(&r->runnable, i);
 		}
 		if (!r->runnable.n || r->fatal_rc)
 			return;
@@ -841,7 +796,7 @@ static void launch(run *r)
 			slots = 1;
 		if (r->slots_used + slots > r->jobs)
 			return;
-		heap_pop(&r->runnable);
+		dag_heap_pop(&r->runnable);
 		start_step(r, i, slots);
 	}
 }
@@ -1222,9 +1177,17 @@ static void round_of(run *r, const orch_result *first)
 	if (first) {
 		collect(r, first);
 		/* Others may have ended meanwhile: record them in the same commit. */
-		while (!r->fatal_rc && r->env->orch->wait(r->orch, -1, 0, &res) == 0)
+		while (!r->fatal_rc) {
+			rc = r->env->orch->wait(r->orch, -1, 0, &res);
+			if (rc != 0) {
+				/* Nothing more ended (or nothing runs): the loop's own wait
+				 * will see an interruption again; anything else is fatal. */
+				if (rc != SL_EBUSY && rc != SL_ENOENT && rc != SL_ECANCEL)
+					fatal(r, rc);
+				break;
+			}
 			collect(r, &res);
-		sl__err_clear();
+		}
 	}
 	launch(r);
 	fatal(r, store_batch_end(r->env->st));
@@ -1255,8 +1218,15 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 	if (rc)
 		return rc;
 	r.nodes = sl__calloc(sp->n_steps + 1, sizeof *r.nodes);
-	if (!r.nodes)
+	/* Each step enters each heap at most once. */
+	r.ready.v = sl__calloc(sp->n_steps + 1, sizeof *r.ready.v);
+	r.runnable.v = sl__calloc(sp->n_steps + 1, sizeof *r.runnable.v);
+	if (!r.nodes || !r.ready.v || !r.runnable.v) {
+		sl__free(r.nodes);
+		sl__free(r.ready.v);
+		sl__free(r.runnable.v);
 		return sl__err(SL_ENOMEM, "out of memory");
+	}
 	for (size_t i = 0; i < sp->n_steps; i++) {
 		rc = sl__random_hex(r.nodes[i].id, 16);
 		if (rc)
