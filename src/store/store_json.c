@@ -694,14 +694,20 @@ static json_t *j_ms(int64_t ms)
 	return j_time(&v);
 }
 
-/* name: value pairs as an object (values strings, or numbers when vals). */
+/* name: value pairs as an object: text values, or numbers (non-finite: null). */
 static json_t *j_pairs(size_t n, const char *const *names, const char *const *strs,
-		       const double *vals)
+		       const double *nums)
 {
 	json_t *o = json_object();
 
 	for (size_t i = 0; o && i < n; i++) {
-		json_t *v = strs ? j_opt_str(strs[i]) : isfinite(vals[i]) ? json_real(vals[i]) : json_null();
+		json_t *v;
+		if (strs)
+			v = j_opt_str(strs[i]);
+		else if (nums && isfinite(nums[i]))
+			v = json_real(nums[i]);
+		else
+			v = json_null();
 		if (!v || st_jset(o, names[i], v)) {
 			json_decref(o);
 			return NULL;
