@@ -406,7 +406,7 @@ static void test_repeated_rows(void **state)
 	ds_builder_free(b);
 	tu_write(sch, "columns:\n  s: {unique: true}\n  f: {unique: true}\n");
 	r = run_validate(dir, "u", data, NULL, NULL, "{\"schema\": \"u.yaml\"}");
-	assert_int_equal(r.rc, SL_ESTEP);
+	assert_int_equal(r.rc, SL_EGATE);
 	json_t *rs = json_object_get(find_rule(&r, "unique", "s"), "rows");
 	assert_int_equal(json_array_size(rs), 2);
 	assert_int_equal(json_integer_value(json_array_get(rs, 0)), 3);
