@@ -38,7 +38,13 @@ SL_EXPORT const char *sl_step_output(const sl_step_ctx *ctx, const char *name);
 SL_EXPORT const char *sl_step_option(const sl_step_ctx *ctx, const char *name);
 /* Records a metric of this step run. */
 SL_EXPORT void sl_step_metric(sl_step_ctx *ctx, const char *name, double value);
-/* Sets the failure message shown by `sluice runs show`; returns SL_ESTEP. */
+/*
+ * Sets the failure message shown by `sluice runs show`; returns SL_ESTEP.
+ * The code the step function returns says why it failed: SL_EGATE when a
+ * check failed (reason gate), SL_EINPUT when a file it was told to read is
+ * missing or unusable (reason input, the run exits 2), anything else an
+ * error: `sl_step_fail(ctx, "auc 0.6 < 0.8"); return SL_EGATE;`
+ */
 SL_EXPORT int sl_step_fail(sl_step_ctx *ctx, const char *message);
 
 #ifdef __cplusplus
