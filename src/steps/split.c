@@ -15,10 +15,11 @@
  *   2. Within each output, rows keep their input order.
  *   3. Each output has the input's schema, also when it has no rows.
  *   4. The outputs depend only on the input's contents and the options:
- *      the shuffles draw from xoshiro256** seeded through splitmix64 with
- *      `seed`, integer arithmetic decides every count, and ties are broken
- *      by row number, so the same input gives byte-identical outputs on any
- *      machine. (The C library's rand() differs between libraries.)
+ *      the shuffles draw from sluice's one seeded generator (rng.h,
+ *      seeded with `seed`), integer arithmetic decides every count, and
+ *      ties are broken by row number, so the same input gives
+ *      byte-identical outputs on any machine. The tests pin the rows of
+ *      known splits: a change of generator must not move a user's rows.
  *
  * Counts: a whole of n rows is shared by largest remainder: split k first
  * gets floor(n * f_k), and the rows left over go one each to the splits
@@ -40,6 +41,7 @@
 #include <string.h>
 
 #include "dataset/dataset.h"
+#include "rng.h"
 #include "steps/keys.h"
 #include "steps/step.h"
 
@@ -103,76 +105,6 @@ static const step_port outputs[] = {
 	{"test", "dataset", false, "the test rows"},
 	{NULL, NULL, false, NULL},
 };
-
-/* ---- deterministic random numbers ----------------------------------------
- *
- * xoshiro256** (Blackman and Vigna), seeded by four outputs of splitmix64 as
- * its authors recommend, so that seeds 0, 1, 2 ... give unrelated streams.
- * Written out here because the split must be the same on every machine.
- */
-typedef struct rng {
-	uint64_t s[4];
-} rng;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static void rng_seed(rng *r, uint64_t seed)
-{
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(rng *r)
-{
-	uint64_t *s = r->s;
-	uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return out;
-}
-
-/*
- * A uniform integer in [0, bound), bound > 0, without modulo bias: draws
- * below 2^64 mod bound are rejected, which leaves a multiple of bound
- * equally likely values.
- */
-static uint64_t rng_below(rng *r, uint64_t bound)
-{
-	uint64_t limit = (0 - bound) % bound;
-
-	for (;;) {
-		uint64_t x = rng_next(r);
-		if (x >= limit)
-			return x % bound;
-	}
-}
-
-/* Fisher-Yates. */
-static void shuffle(size_t *a, size_t n, rng *r)
-{
-	for (size_t i = n; i > 1; i--) {
-		size_t j = (size_t)rng_below(r, (uint64_t)i), t = a[i - 1];
-		a[i - 1] = a[j];
-		a[j] = t;
-	}
-}
 
 /* ---- counts ------------------------------------------------------------- */
 
@@ -315,7 +247,7 @@ typedef struct split_job {
 	const ds_table *t;
 	size_t n;
 	uint8_t *which;
-	rng r;
+	sl__rng r;
 } split_job;
 
 static int oom(step_ctx *ctx)
@@ -328,7 +260,7 @@ static void deal(split_job *s, size_t *a, size_t m, const size_t c[NSPLIT])
 {
 	size_t at = 0;
 
-	shuffle(a, m, &s->r);
+	sl__rng_shuffle(&s->r, a, m);
 	for (int k = 0; k < NSPLIT; k++)
 		for (size_t e = at + c[k]; at < e; at++)
 			s->which[a[at]] = (uint8_t)k;
@@ -570,7 +502,7 @@ static int split_group(split_job *s, size_t j)
 	}
 	for (size_t g = 0; g < ng; g++)
 		order[g] = g;
-	shuffle(order, ng, &s->r);
+	sl__rng_shuffle(&s->r, order, ng);
 	/* A group goes where its middle row falls among the target counts:
 	 * rows before it plus half its size, compared in doubled units. */
 	for (size_t p = 0; p < ng; p++) {
@@ -652,7 +584,7 @@ static int run(step_ctx *ctx)
 	s.o = &o;
 	s.t = t;
 	s.n = ds_nrow(t);
-	rng_seed(&s.r, (uint64_t)o.seed);
+	sl__rng_seed(&s.r, (uint64_t)o.seed);
 	s.which = sl__calloc(s.n ? s.n : 1, 1);
 	rows = sl__malloc((s.n ? s.n : 1) * sizeof *rows);
 	if (!s.which || !rows) {

@@ -53,6 +53,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "rng.h"
 
 #define SQ_CACHE_SLOTS 48
 #define SQ_BUSY_TIMEOUT_MS 5000
@@ -71,7 +72,7 @@ typedef struct sq_conn {
 	sqlite3 *db;
 	char *path;
 	uint64_t clock;
-	uint64_t rnd; /* xorshift state for backoff jitter */
+	sl__rng rnd; /* backoff jitter */
 	sq_slot slots[SQ_CACHE_SLOTS];
 } sq_conn;
 
@@ -130,10 +131,7 @@ static bool sq_backoff(sq_conn *c, double *start, unsigned *delay_us)
 		return false;
 	if (*delay_us == 0)
 		*delay_us = 200;
-	c->rnd ^= c->rnd << 13;
-	c->rnd ^= c->rnd >> 7;
-	c->rnd ^= c->rnd << 17;
-	d = *delay_us / 2 + (unsigned)(c->rnd % (*delay_us / 2 + 1));
+	d = *delay_us / 2 + (unsigned)sl__rng_below(&c->rnd, *delay_us / 2 + 1);
 	ts.tv_sec = d / 1000000;
 	ts.tv_nsec = (long)(d % 1000000) * 1000;
 	nanosleep(&ts, NULL);
@@ -456,9 +454,10 @@ static int sq_open(const char *target, void **out_conn)
 		sl__free(c);
 		return sl__err(SL_ENOMEM, "sqlite: out of memory opening %s", target);
 	}
-	c->rnd = (uint64_t)getpid() * 2654435761u ^ (uint64_t)sl__now_ms() ^ (uint64_t)(uintptr_t)c;
-	if (!c->rnd)
-		c->rnd = 88172645463325252ull;
+	/* Processes that collide must draw different delays: seeded per
+	 * process, time and connection, not reproducibly. */
+	sl__rng_seed(&c->rnd, (uint64_t)getpid() * 2654435761u ^ (uint64_t)sl__now_ms() ^
+				      (uint64_t)(uintptr_t)c);
 
 	rc = sqlite3_open_v2(target, &c->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);

@@ -318,6 +318,43 @@ static void test_stable_across_builds(void **state)
 	h_free(&h);
 }
 
+/* Where each of the first n rows went, as a string of a (train), b (valid), c (test). */
+static void split_pattern(harness *h, const char *with, size_t n, char *out)
+{
+	result r;
+
+	assert_int_equal(run_split(h, with), 0);
+	read_result(h, n, &r);
+	for (size_t i = 0; i < n; i++)
+		out[i] = r.where[i] == 1 ? 'a' : r.where[i] == 2 ? 'b' : 'c';
+	out[n] = '\0';
+	free_result(&r);
+}
+
+/*
+ * The other methods that shuffle (stratified deals each class, group deals
+ * the groups) are pinned the same way, with three fractions so that every
+ * cut is exercised: a change of generator, of its seeding or of the order
+ * of draws changes these strings.
+ */
+static void test_stable_stratified_and_group(void **state)
+{
+	harness h;
+	char got[64];
+
+	(void)state;
+	h_init(&h);
+	write_table(h.in, 40);
+	split_pattern(&h, "{\"method\": \"stratified\", \"by\": \"cls\", \"seed\": 3}", 40, got);
+	assert_string_equal(got, "aaaaaaaacabbcaaabaabaabaaaabaccaacbacaaa");
+	split_pattern(&h, "{\"method\": \"group\", \"by\": \"grp\", \"seed\": 11, "
+			  "\"fractions\": [0.5, 0.25, 0.25]}", 40, got);
+	assert_string_equal(got, "aaaaaaacccccccaaaaaaaaaaaaaabbbbbbbccccc");
+	split_pattern(&h, "{\"seed\": 123456789, \"fractions\": [0.6, 0.2, 0.2]}", 40, got);
+	assert_string_equal(got, "aababcacacaaabaacbcbbcaacabaacaaaaaaaaba");
+	h_free(&h);
+}
+
 static void count_classes(const ds_table *t, size_t out[3])
 {
 	size_t j;
@@ -760,6 +797,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_and_two_fractions),
 		cmocka_unit_test(test_determinism),
 		cmocka_unit_test(test_stable_across_builds),
+		cmocka_unit_test(test_stable_stratified_and_group),
 		cmocka_unit_test(test_stratified),
 		cmocka_unit_test(test_stratified_rare_class),
 		cmocka_unit_test(test_stratified_int_and_bool),
