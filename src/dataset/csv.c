@@ -137,63 +137,6 @@ void csv_drop_pages(const char *p, size_t n)
 		madvise((void *)a, z - a, MADV_DONTNEED);
 }
 
-/* ---- thread pool -------------------------------------------------------------- */
-
-typedef struct pool_job {
-	size_t n;
-	size_t next; /* atomic */
-	void (*fn)(void *ctx, size_t i, unsigned worker);
-	void *ctx;
-	unsigned worker_seq; /* atomic */
-} pool_job;
-
-static void *pool_main(void *arg)
-{
-	pool_job *job = arg;
-	unsigned w = __atomic_fetch_add(&job->worker_seq, 1, __ATOMIC_RELAXED);
-
-	for (;;) {
-		size_t i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
-		if (i >= job->n)
-			break;
-		job->fn(job->ctx, i, w);
-	}
-	return NULL;
-}
-
-void ds_parallel_for(unsigned threads, size_t n, void (*fn)(void *ctx, size_t i, unsigned worker),
-		      void *ctx)
-{
-	pthread_t tid[CSV_MAX_THREADS];
-	pool_job job = {n, 0, fn, ctx, 0};
-	unsigned started = 0;
-
-	if (threads > n)
-		threads = (unsigned)n;
-	if (threads > CSV_MAX_THREADS)
-		threads = CSV_MAX_THREADS;
-	/* The caller is worker 0; if a thread cannot start, the others (and
-	 * at least the caller) simply take more items. */
-	for (unsigned t = 1; t < threads; t++)
-		if (pthread_create(&tid[started], NULL, pool_main, &job) == 0)
-			started++;
-	pool_main(&job);
-	for (unsigned t = 0; t < started; t++)
-		pthread_join(tid[t], NULL);
-}
-
-unsigned ds_thread_count(unsigned asked)
-{
-	long n;
-
-	if (asked)
-		return asked > CSV_MAX_THREADS ? CSV_MAX_THREADS : asked;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	if (n < 1)
-		n = 1;
-	return n > CSV_MAX_THREADS ? CSV_MAX_THREADS : (unsigned)n;
-}
-
 /* ---- the driver ----------------------------------------------------------------- */
 
 typedef struct src_info {
@@ -771,7 +714,7 @@ static int merge(csv_reader *rd, ds_builder *b, unsigned threads, const char *ou
 					 types, nulls, &m.out)))
 			goto done;
 	}
-	ds_parallel_for(threads, c->ncols, merge_fn, &m);
+	sl__parallel_for(threads, c->ncols, merge_fn, &m);
 	for (size_t j = 0; rc == 0 && j < c->ncols; j++)
 		if (m.rc[j])
 			rc = sl__err(m.rc[j], "column '%s': %s", c->names[j],
@@ -823,7 +766,7 @@ static int read_csv(const ds_source *src, const int *fds, size_t n, const ds_ing
 	    (rc = setup_overrides(&rd->conf, opt)))
 		goto done;
 
-	threads = ds_thread_count(opt->threads);
+	threads = sl__thread_count(opt->threads);
 	for (size_t s = 0; s < n; s++)
 		total += src[s].len;
 	chunk = opt->chunk_size;
@@ -857,7 +800,7 @@ static int read_csv(const ds_source *src, const int *fds, size_t n, const ds_ing
 	}
 
 	/* Phase 1: counts, then quote parity and line numbers by prefix sums. */
-	ds_parallel_for(threads, rd->nchunks, count_fn, rd);
+	sl__parallel_for(threads, rd->nchunks, count_fn, rd);
 	for (size_t i = 0, q = 0, nl = 0; i < rd->nchunks; i++) {
 		csv_chunk *ch = &rd->chunks[i];
 		if (ch->first) {
@@ -908,7 +851,7 @@ static int read_csv(const ds_source *src, const int *fds, size_t n, const ds_ing
 		goto done;
 	}
 	rd->pre_init = true;
-	ds_parallel_for(threads, rd->nchunks, parse_fn, rd);
+	sl__parallel_for(threads, rd->nchunks, parse_fn, rd);
 	for (size_t i = 0; i < rd->nchunks; i++) {
 		csv_chunk *ch = &rd->chunks[i];
 		if (ch->rc == SL_EPARSE && ch->fatal) {
@@ -942,7 +885,7 @@ static int read_csv(const ds_source *src, const int *fds, size_t n, const ds_ing
 				t = csv_join(t, rd->chunks[i].cols[j].type);
 		rd->final_type[j] = t == CSV_NONE ? DS_STRING : t;
 	}
-	ds_parallel_for(threads, rd->nchunks, convert_fn, rd);
+	sl__parallel_for(threads, rd->nchunks, convert_fn, rd);
 	for (size_t i = 0; i < rd->nchunks; i++)
 		if ((rc = rd->chunks[i].rc))
 			goto done;

@@ -9,8 +9,9 @@
 #include <pthread.h>
 
 #include "dataset/internal.h"
+#include "pool.h"
 
-#define CSV_MAX_THREADS DS_MAX_THREADS
+#define CSV_MAX_THREADS SL__MAX_THREADS
 #define CSV_NONE 0 /* a chunk column that has seen only nulls */
 
 /* One field of the row being parsed. */

@@ -127,17 +127,6 @@ static inline bool ds_bit_get(const uint8_t *bm, size_t i)
 void ds_bits_copy(uint8_t *dst, size_t at, const uint8_t *src, size_t n);
 
 /*
- * Runs fn(ctx, i, worker) for i in [0, n) on up to threads threads (the
- * caller is one of them), handing out items in order from a shared counter.
- * worker (< threads) identifies the thread, for per-thread scratch memory.
- */
-#define DS_MAX_THREADS 64
-void ds_parallel_for(unsigned threads, size_t n, void (*fn)(void *ctx, size_t i, unsigned worker),
-		     void *ctx);
-/* asked, or the number of online CPUs when 0; at most DS_MAX_THREADS. */
-unsigned ds_thread_count(unsigned asked);
-
-/*
  * format.c: a dataset written column by column (see the layout there).
  * ds_stream_open takes the shape: names, types and null counts (a column
  * has a validity section when its count is non-zero); path NULL builds an
