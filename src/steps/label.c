@@ -34,7 +34,7 @@
 
 #include "dataset/dataset.h"
 #include "dataset/expr.h"
-#include "steps/keys.h"
+#include "dataset/keys.h"
 #include "steps/step.h"
 #include "yamltree.h"
 

@@ -42,7 +42,7 @@
 
 #include "dataset/dataset.h"
 #include "rng.h"
-#include "steps/keys.h"
+#include "dataset/keys.h"
 #include "steps/step.h"
 
 #define NSPLIT 3

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "core.h"
-#include "steps/keys.h"
+#include "dataset/keys.h"
 
 struct keys {
 	const ds_table *t;

@@ -13,8 +13,8 @@
  * any table) among the built keys. Strings are compared by their bytes, not
  * by dictionary codes, so two datasets with different dictionaries match.
  */
-#ifndef SLUICE_STEPS_KEYS_H
-#define SLUICE_STEPS_KEYS_H
+#ifndef SLUICE_DATASET_KEYS_H
+#define SLUICE_DATASET_KEYS_H
 
 #include <stddef.h>
 #include <stdint.h>
