@@ -217,7 +217,7 @@ const char *tf_cat_key(ds_type t, const expr_value *v, char *buf, size_t *len)
 
 /* ---- schema and producers --------------------------------------------------- */
 
-static void schema_free(schema *s)
+static void tf_schema_free(tf_schema *s)
 {
 	for (size_t k = 0; k < s->n; k++)
 		sl__free(s->c[k].name);
@@ -225,14 +225,14 @@ static void schema_free(schema *s)
 	memset(s, 0, sizeof *s);
 }
 
-static int schema_add(schema *s, const char *name, ds_type type, size_t slot)
+static int tf_schema_add(tf_schema *s, const char *name, ds_type type, size_t slot)
 {
 	for (size_t k = 0; k < s->n; k++)
 		if (!strcmp(s->c[k].name, name))
 			return sl__err(SL_EEXIST, "column '%s' would exist twice", name);
 	if (s->n == s->cap) {
 		size_t nc = s->cap ? s->cap * 2 : 16;
-		scol *c = sl__reallocarray(s->c, nc, sizeof *c);
+		tf_scol *c = sl__reallocarray(s->c, nc, sizeof *c);
 		if (!c)
 			return sl__err(SL_ENOMEM, "out of memory");
 		s->c = c;
@@ -246,7 +246,7 @@ static int schema_add(schema *s, const char *name, ds_type type, size_t slot)
 	return 0;
 }
 
-long tf_schema_find(const schema *s, const char *name)
+long tf_schema_find(const tf_schema *s, const char *name)
 {
 	for (size_t k = 0; k < s->n; k++)
 		if (!strcmp(s->c[k].name, name))
@@ -295,7 +295,7 @@ typedef struct op {
 	char *where;
 	prod *p;
 	size_t np;
-	schema out;
+	tf_schema out;
 	expr *filter;
 	size_t *keys;        /* O_DEDUPE; P_LAG/P_ROLL group keys */
 	size_t nkeys;
@@ -305,7 +305,7 @@ typedef struct op {
 
 struct transform {
 	json_t *ops_json;     /* normalised, fitted op objects */
-	schema in;
+	tf_schema in;
 	op *ops;
 	size_t nops;
 	size_t nslots;
@@ -322,7 +322,7 @@ static void op_free(op *o)
 		expr_free(p->e);
 	}
 	sl__free(o->p);
-	schema_free(&o->out);
+	tf_schema_free(&o->out);
 	expr_free(o->filter);
 	sl__free(o->keys);
 	sl__free(o->where);
@@ -336,12 +336,12 @@ void transform_free(transform *tr)
 	for (size_t k = 0; k < tr->nops; k++)
 		op_free(&tr->ops[k]);
 	sl__free(tr->ops);
-	schema_free(&tr->in);
+	tf_schema_free(&tr->in);
 	json_decref(tr->ops_json);
 	sl__free(tr);
 }
 
-static const schema *final_schema(const transform *tr)
+static const tf_schema *final_schema(const transform *tr)
 {
 	return tr->nops ? &tr->ops[tr->nops - 1].out : &tr->in;
 }
@@ -364,7 +364,7 @@ int tf_op_kind(const char *name)
 	return -1;
 }
 
-int tf_bad_col(const char *where, const char *key, const schema *s, const char *name)
+int tf_bad_col(const char *where, const char *key, const tf_schema *s, const char *name)
 {
 	const char **names = sl__calloc(s->n ? s->n : 1, sizeof *names);
 	const char *sug = NULL;
@@ -387,7 +387,7 @@ int tf_bad_col(const char *where, const char *key, const schema *s, const char *
  * Reads option key (a string or a list of strings) as column indices of s.
  * Absent: *out_n = 0 and *out = NULL (callers decide the default).
  */
-int tf_get_cols(const json_t *o, const char *key, const char *where, const schema *s,
+int tf_get_cols(const json_t *o, const char *key, const char *where, const tf_schema *s,
 		    size_t **out, size_t *out_n)
 {
 	const json_t *v = json_object_get(o, key);
@@ -891,7 +891,7 @@ static int kern(const prod *p, const expr_value *in, expr_value *out, sl__buf *s
 
 typedef struct cctx {
 	transform *tr;
-	const schema *in;
+	const tf_schema *in;
 	op *o;
 	const json_t *j;
 	const char *where;
@@ -919,7 +919,7 @@ static int new_prod(cctx *c, int kind, size_t in, prod **out)
 static int add_out(cctx *c, prod *p, const char *name, ds_type t)
 {
 	size_t slot = p->kind == P_PASS ? c->in->c[p->in].slot : c->tr->nslots++;
-	int rc = schema_add(&c->o->out, name, t, slot);
+	int rc = tf_schema_add(&c->o->out, name, t, slot);
 
 	if (rc == SL_EEXIST)
 		return sl__err_prefix(rc, "%s", c->where);
@@ -960,7 +960,7 @@ static const json_t *learned(cctx *c, const char *key, const char *col, int *rc)
 
 static int compile_cols_op(cctx *c, int kind)
 {
-	const schema *in = c->in;
+	const tf_schema *in = c->in;
 	size_t *cols = NULL, ncols = 0;
 	int rc;
 
@@ -1095,7 +1095,7 @@ static int compile_cols_op(cctx *c, int kind)
 static int compile_text(cctx *c)
 {
 	static const char *const outputs[] = {"text", "tokens", "counts", "binary", "tfidf"};
-	const schema *in = c->in;
+	const tf_schema *in = c->in;
 	size_t *cols = NULL, ncols = 0;
 	int64_t minlen;
 	int mode, rc;
@@ -1201,7 +1201,7 @@ static int get_parts(cctx *c, const char *key, bool cyc, int *parts, size_t *n)
 
 static int compile_dates(cctx *c)
 {
-	const schema *in = c->in;
+	const tf_schema *in = c->in;
 	size_t *cols = NULL, ncols = 0, np, nc;
 	int parts[16], cyc[16], rc;
 	bool drop = json_is_true(json_object_get(c->j, "drop"));
@@ -1242,7 +1242,7 @@ static int compile_dates(cctx *c)
 
 static int compile_series(cctx *c, int kind)
 {
-	const schema *in = c->in;
+	const tf_schema *in = c->in;
 	const char *ckey = json_object_get(c->j, "columns") ? "columns" : "column";
 	size_t *cols = NULL, ncols = 0, *ord = NULL, nord = 0;
 	int64_t lags_buf[64];
@@ -1335,7 +1335,7 @@ out:
 static int compile_derive(cctx *c)
 {
 	const json_t *m = json_object_get(c->j, "columns");
-	schema cur;
+	tf_schema cur;
 	int rc = 0;
 
 	if (!json_is_object(m) && !json_is_array(m))
@@ -1344,7 +1344,7 @@ static int compile_derive(cctx *c)
 	/* Expressions see the input columns and the columns derived before them. */
 	memset(&cur, 0, sizeof cur);
 	for (size_t j = 0; j < c->in->n && rc == 0; j++)
-		rc = schema_add(&cur, c->in->c[j].name, c->in->c[j].type, j);
+		rc = tf_schema_add(&cur, c->in->c[j].name, c->in->c[j].type, j);
 	size_t n = json_is_object(m) ? json_object_size(m) : json_array_size(m);
 	void *it = json_is_object(m) ? json_object_iter((json_t *)m) : NULL;
 	/* The derived columns in order; an existing name is replaced in place. */
@@ -1399,7 +1399,7 @@ static int compile_derive(cctx *c)
 		if (at >= 0) {
 			cur.c[at].type = expr_type(e);
 			cur.c[at].slot = SIZE_MAX - (size_t)q; /* marks "derived number q" */
-		} else if ((rc = schema_add(&cur, name, expr_type(e), SIZE_MAX - (size_t)q))) {
+		} else if ((rc = tf_schema_add(&cur, name, expr_type(e), SIZE_MAX - (size_t)q))) {
 			expr_free(e);
 			break;
 		}
@@ -1445,11 +1445,11 @@ static int compile_derive(cctx *c)
 			expr_free(exprs[q].e);
 		sl__free(exprs);
 	}
-	schema_free(&cur);
+	tf_schema_free(&cur);
 	return rc;
 }
 
-static int compile_op(transform *tr, const json_t *j, const schema *in, const char *where, op *o)
+static int compile_op(transform *tr, const json_t *j, const tf_schema *in, const char *where, op *o)
 {
 	cctx c = {tr, in, o, j, where};
 	const char *name = tf_get_str(j, "op", "");
@@ -1627,15 +1627,15 @@ static int compile_op(transform *tr, const json_t *j, const schema *in, const ch
 
 /* ---- applying to tables ------------------------------------------------------------ */
 
-static int table_schema(const ds_table *t, schema *s)
+static int table_schema(const ds_table *t, tf_schema *s)
 {
 	int rc = 0;
 
 	memset(s, 0, sizeof *s);
 	for (size_t j = 0; j < ds_ncol(t) && rc == 0; j++)
-		rc = schema_add(s, ds_col_name(t, j), ds_col_type(t, j), j);
+		rc = tf_schema_add(s, ds_col_name(t, j), ds_col_type(t, j), j);
 	if (rc)
-		schema_free(s);
+		tf_schema_free(s);
 	return rc;
 }
 
@@ -2123,7 +2123,7 @@ static int run_op(const op *o, const ds_table *t, ds_table **out)
 
 /* ---- fit / apply / load / save --------------------------------------------------------- */
 
-static int new_transform(const schema *in, transform **out)
+static int new_transform(const tf_schema *in, transform **out)
 {
 	transform *tr = sl__calloc(1, sizeof *tr);
 	int rc = 0;
@@ -2134,7 +2134,7 @@ static int new_transform(const schema *in, transform **out)
 		return sl__err(SL_ENOMEM, "out of memory");
 	}
 	for (size_t k = 0; k < in->n && rc == 0; k++)
-		rc = schema_add(&tr->in, in->c[k].name, in->c[k].type, k);
+		rc = tf_schema_add(&tr->in, in->c[k].name, in->c[k].type, k);
 	tr->nslots = in->n;
 	tr->width = in->n;
 	if (rc) {
@@ -2164,7 +2164,7 @@ int transform_fit(const json_t *ops, const char *where, const ds_table *t, trans
 		  ds_table **out_t)
 {
 	transform *tr = NULL;
-	schema in;
+	tf_schema in;
 	ds_table *cur = NULL;
 	int rc;
 
@@ -2176,7 +2176,7 @@ int transform_fit(const json_t *ops, const char *where, const ds_table *t, trans
 	if ((rc = table_schema(t, &in)))
 		return rc;
 	rc = new_transform(&in, &tr);
-	schema_free(&in);
+	tf_schema_free(&in);
 	if (rc)
 		return rc;
 	for (size_t k = 0; k < json_array_size(ops) && rc == 0; k++) {
@@ -2264,7 +2264,7 @@ int transform_apply_table(const transform *tr, const ds_table *t, ds_table **out
 	return 0;
 }
 
-static json_t *schema_json(const schema *s)
+static json_t *schema_json(const tf_schema *s)
 {
 	json_t *a = json_array();
 
@@ -2320,7 +2320,7 @@ int transform_parse(const char *text, size_t len, const char *name, transform **
 	json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
 	const json_t *ins, *ops;
 	transform *tr = NULL;
-	schema in;
+	tf_schema in;
 	int rc = 0;
 
 	*out = NULL;
@@ -2350,11 +2350,11 @@ int transform_parse(const char *text, size_t len, const char *name, transform **
 		    !ds_type_parse(tf_get_str(c, "type", ""), &t))
 			rc = sl__err(SL_ECORRUPT, "%s: inputs[%zu]: expected {name, type}", name, k);
 		else
-			rc = schema_add(&in, tf_get_str(c, "name", ""), t, k);
+			rc = tf_schema_add(&in, tf_get_str(c, "name", ""), t, k);
 	}
 	if (rc == 0)
 		rc = new_transform(&in, &tr);
-	schema_free(&in);
+	tf_schema_free(&in);
 	for (size_t k = 0; rc == 0 && k < json_array_size(ops); k++) {
 		char w[128];
 		json_t *o = json_array_get(ops, k);
@@ -2369,7 +2369,7 @@ int transform_parse(const char *text, size_t len, const char *name, transform **
 	/* The stored output schema must be what the ops produce. */
 	if (rc == 0) {
 		const json_t *outs = json_object_get(doc, "outputs");
-		const schema *fs = final_schema(tr);
+		const tf_schema *fs = final_schema(tr);
 		bool same = json_is_array(outs) && json_array_size(outs) == fs->n;
 		for (size_t k = 0; same && k < fs->n; k++) {
 			const json_t *c = json_array_get(outs, k);
@@ -2529,7 +2529,7 @@ static int own_string(transform_row *r, size_t slot, expr_value *v)
 
 int transform_apply_row(const transform *tr, transform_row *r, const expr_value *in, expr_value *out)
 {
-	const schema *cur = &tr->in;
+	const tf_schema *cur = &tr->in;
 	size_t wsi = 0;
 	int rc;
 
@@ -2561,7 +2561,7 @@ int transform_apply_row(const transform *tr, transform_row *r, const expr_value 
 				while (o->p[q].kind != P_EXPR || o->p[q].in != d)
 					q++;
 				const prod *p = &o->p[q];
-				const scol *oc = &o->out.c[p->out0];
+				const tf_scol *oc = &o->out.c[p->out0];
 				expr_value v;
 				if ((rc = expr_eval_row(p->e, r->ws[wsi + q], r->gather, &v)))
 					return rc;

@@ -102,7 +102,7 @@ int tf_normalise_op(const json_t *raw, const char *where, json_t **out)
 }
 
 /* Sets columns to the names of in's columns accepted by want when the option is absent. */
-static int default_cols(json_t *o, const schema *in, bool (*want)(ds_type))
+static int default_cols(json_t *o, const tf_schema *in, bool (*want)(ds_type))
 {
 	json_t *l;
 
@@ -340,7 +340,7 @@ static int df_tok(void *arg, const char *tok, size_t len)
 }
 
 /* Adds the learned fields to the normalised op o, fitted on t (schema in). */
-int tf_fit_op(json_t *o, const char *where, const schema *in, const ds_table *t)
+int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table *t)
 {
 	int kind = tf_op_kind(tf_get_str(o, "op", "")), rc = 0;
 	size_t *cols = NULL, ncols = 0;

@@ -1,7 +1,9 @@
 /*
  * Internals shared by transform.c (compiling and applying op objects) and
  * transform_fit.c (normalising op objects and learning their parameters).
- * Nothing outside these two files includes this header. Prefix tf_.
+ * Nothing else in the library includes this header. Prefix tf_, types
+ * included (tf_schema is the columns an op sees; the data schema that
+ * validate checks is monitor/schema.h's schema).
  */
 #ifndef SLUICE_TRANSFORM_INT_H
 #define SLUICE_TRANSFORM_INT_H
@@ -37,16 +39,16 @@ typedef struct strmap {
 	size_t nslots;
 } strmap;
 
-typedef struct scol {
+typedef struct tf_scol {
 	char *name;
 	ds_type type;
 	size_t slot;
-} scol;
+} tf_scol;
 
-typedef struct schema {
-	scol *c;
+typedef struct tf_schema {
+	tf_scol *c;
 	size_t n, cap;
-} schema;
+} tf_schema;
 
 void tf_strmap_init(strmap *m);
 void tf_strmap_free(strmap *m);
@@ -56,7 +58,7 @@ long tf_strmap_find(const strmap *m, const char *s, size_t n);
 /* The index of s, adding it (count 0) when new. */
 int tf_strmap_add(strmap *m, const char *s, size_t n, size_t *out);
 
-long tf_schema_find(const schema *s, const char *name);
+long tf_schema_find(const tf_schema *s, const char *name);
 
 static inline bool tf_is_numeric(ds_type t)
 {
@@ -78,7 +80,7 @@ json_t *tf_value_to_json(ds_type t, const expr_value *v);
  * tf_get_cols reads a column name or a list of names as indices of s
  * (absent: *out NULL and *out_n 0).
  */
-int tf_get_cols(const json_t *o, const char *key, const char *where, const schema *s,
+int tf_get_cols(const json_t *o, const char *key, const char *where, const tf_schema *s,
 		size_t **out, size_t *out_n);
 const char *tf_get_str(const json_t *o, const char *key, const char *def);
 int tf_get_choice(const json_t *o, const char *key, const char *where, const char *const *names,
@@ -87,7 +89,7 @@ int tf_get_int(const json_t *o, const char *key, const char *where, int64_t def,
 	       int64_t *out);
 int tf_get_num(const json_t *o, const char *key, const char *where, double *out, bool *present);
 /* "WHERE.KEY: unknown column 'x'; did you mean 'y'?" Returns SL_EINVAL. */
-int tf_bad_col(const char *where, const char *key, const schema *s, const char *name);
+int tf_bad_col(const char *where, const char *key, const tf_schema *s, const char *name);
 
 /*
  * Calls fn for each token of s: maximal runs of letters, digits, '_' and
@@ -102,6 +104,6 @@ int tf_tokenize(const char *s, size_t n, bool lower, size_t min_len, char *tmp, 
 /* transform_fit.c: turns {OP: VALUE} into {op: OP, ...} and checks option names. */
 int tf_normalise_op(const json_t *raw, const char *where, json_t **out);
 /* transform_fit.c: adds the learned fields to normalised op o, fitted on t (schema in). */
-int tf_fit_op(json_t *o, const char *where, const schema *in, const ds_table *t);
+int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table *t);
 
 #endif

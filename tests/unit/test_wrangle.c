@@ -12,6 +12,10 @@
 #include "core.h"
 #include "dataset/dataset.h"
 #include "dataset/transform.h"
+/* The transform's internal schema type and the data schema are distinct
+ * types: a file can include both (this one does, to keep it so). */
+#include "dataset/transform_int.h"
+#include "monitor/schema.h"
 #include "steps/step.h"
 #include "testutil.h"
 
