@@ -77,6 +77,14 @@ int sl__err_prefix(int code, const char *fmt, ...) SL__PRINTF(2, 3);
 #define SL__ASSERT(c) assert(c)
 #endif
 
+/*
+ * The one out-of-memory report: sets the message "out of memory" and
+ * returns SL_ENOMEM, for `return sl__oom();` wherever an allocation failed
+ * and the caller has nothing more specific to say.
+ */
+int sl__oom(void);
+#define sl__oom() SL__ERR_CODE(sl__oom())
+
 /* Clears this thread's last error. */
 void sl__err_clear(void);
 

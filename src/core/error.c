@@ -71,6 +71,11 @@ int (sl__err_prefix)(int code, const char *fmt, ...)
 	return code;
 }
 
+int (sl__oom)(void)
+{
+	return sl__err(SL_ENOMEM, "out of memory");
+}
+
 void sl__err_clear(void)
 {
 	last_msg[0] = '\0';

@@ -51,7 +51,7 @@ int sl__fsync_dir_of(const char *path)
 	int rc;
 
 	if (!dir)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	rc = sl__fsync_path(dir);
 	sl__free(dir);
 	return rc;
@@ -77,7 +77,7 @@ int sl__write_atomic(const char *path, const void *data, size_t len)
 	sl__random_hex(rnd, 8);
 	tmp = sl__asprintf("%s.tmp-%s", path, rnd);
 	if (!tmp)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		rc = sl__err(SL_EIO, "%s: create: %s", tmp, strerror(errno));
@@ -184,7 +184,7 @@ int sl__rm_rf(const char *path)
 			continue;
 		char *sub = sl__path_join(path, e->d_name);
 		if (!sub) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 			break;
 		}
 		rc = sl__rm_rf(sub);
@@ -296,7 +296,7 @@ int sl__copy_file(const char *src, const char *dst)
 	tmp = sl__asprintf("%s.tmp-%s", dst, rnd);
 	if (!tmp) {
 		close(in);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (out < 0) {

@@ -219,12 +219,12 @@ static int lex_quoted(parser *p, char q)
 	p->tstrlen = b.len;
 	p->tstr = b.data ? sl__buf_detach(&b) : sl__strdup("");
 	if (!p->tstr)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	p->at = i;
 	return 0;
 oom:
 	sl__buf_free(&b);
-	return sl__err(SL_ENOMEM, "out of memory");
+	return sl__oom();
 }
 
 static int lex(parser *p)
@@ -310,7 +310,7 @@ static int lex(parser *p)
 			p->tstr = sl__strndup(w, p->tlen);
 			p->tstrlen = p->tlen;
 			if (!p->tstr)
-				return sl__err(SL_ENOMEM, "out of memory");
+				return sl__oom();
 		}
 		p->at = i;
 		return 0;
@@ -381,7 +381,7 @@ static int emit(parser *p, uint8_t op, size_t pos, uint32_t nargs, enode **out)
 		size_t ncap = e->cap ? e->cap * 2 : 16;
 		enode *nn = sl__reallocarray(e->nodes, ncap, sizeof *nn);
 		if (!nn)
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		e->nodes = nn;
 		e->cap = ncap;
 	}
@@ -486,7 +486,7 @@ static int parse_lit(parser *p)
 		lit *nl = sl__reallocarray(e->lits, ncap, sizeof *nl);
 		if (!nl) {
 			sl__free(l.str);
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		}
 		e->lits = nl;
 		e->litcap = ncap;
@@ -957,7 +957,7 @@ static int bind(expr *e, const char *const *names, const ds_type *types, size_t 
 	st = sl__calloc(e->n ? e->n : 1, sizeof *st);
 	if (!e->colnames || !e->coltypes || !st) {
 		sl__free(st);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	for (size_t i = 0; i < e->n && rc == 0; i++) {
 		enode *n = &e->nodes[i];
@@ -984,7 +984,7 @@ static int bind(expr *e, const char *const *names, const ds_type *types, size_t 
 			n->col = k;
 			n->type = types[k];
 			if (!e->colnames[k] && !(e->colnames[k] = sl__strdup(names[k])))
-				rc = sl__err(SL_ENOMEM, "out of memory");
+				rc = sl__oom();
 			e->coltypes[k] = types[k];
 			break;
 		}
@@ -1136,12 +1136,12 @@ static int compile(const char *text, const char *where, const char *const *names
 		return sl__err(SL_ELIMIT, "%s: expression longer than %d bytes", where ? where : "expr",
 			       EXPR_MAX_LEN);
 	if (!(e = sl__calloc(1, sizeof *e)))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	e->text = sl__strdup(text);
 	e->where = sl__strdup(where ? where : "expr");
 	if (!e->text || !e->where) {
 		expr_free(e);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	memset(&p, 0, sizeof p);
 	p.e = e;
@@ -1192,7 +1192,7 @@ int expr_compile_table(const char *text, const char *where, const ds_table *t, e
 	if (!names || !types) {
 		sl__free(names);
 		sl__free(types);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	for (size_t j = 0; j < n; j++) {
 		names[j] = ds_col_name(t, j);
@@ -1299,14 +1299,14 @@ static int ws_make(const expr *e, size_t cap, expr_ws **out)
 
 	*out = NULL;
 	if (!ws)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	ws->cap = cap;
 	ws->depth = depth;
 	ws->cells = sl__reallocarray(NULL, depth * cap, sizeof *ws->cells);
 	ws->ok = sl__malloc(depth * cap);
 	if (!ws->cells || !ws->ok) {
 		expr_ws_free(ws);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	*out = ws;
 	return 0;
@@ -1607,7 +1607,7 @@ static int k_call(const enode *nd, expr_ws *ws, cell **a, uint8_t **ok, size_t n
 				continue;
 			char *d = arena_alloc(ws, r0[r].s.len);
 			if (!d)
-				return sl__err(SL_ENOMEM, "out of memory");
+				return sl__oom();
 			for (size_t i = 0; i < r0[r].s.len; i++) {
 				char c = r0[r].s.p[i];
 				if (nd->fn == F_LOWER && c >= 'A' && c <= 'Z')
@@ -1839,13 +1839,13 @@ static int eval_table(const expr *e, const ds_table *t, chunk_fn fn, void *arg)
 				       e->where, k, e->colnames[k], ds_type_name(e->coltypes[k]));
 	}
 	if (!(dicts = sl__calloc(e->ncol ? e->ncol : 1, sizeof *dicts)))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (size_t k = 0; k < e->ncol && rc == 0; k++) {
 		if (!e->colnames[k] || e->coltypes[k] != DS_STRING)
 			continue;
 		size_t dn = ds_dict_size(t, k);
 		if (!(dicts[k] = sl__reallocarray(NULL, dn ? dn : 1, sizeof *dicts[k]))) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 			break;
 		}
 		for (size_t c = 0; c < dn; c++)

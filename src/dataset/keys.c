@@ -110,10 +110,10 @@ static int grow_slots(keys *k)
 	uint32_t *slots;
 
 	if (n > SIZE_MAX / sizeof *slots)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	slots = sl__calloc(n, sizeof *slots);
 	if (!slots)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (size_t id = 0; id < k->n; id++) {
 		size_t s = (size_t)k->hashes[id] & mask;
 		while (slots[s])
@@ -148,7 +148,7 @@ static int add(keys *k, uint64_t h, uint64_t val, size_t i)
 		    grow_array((void **)&k->hashes, cap, sizeof *k->hashes) ||
 		    grow_array((void **)&k->first, cap, sizeof *k->first) ||
 		    grow_array((void **)&k->sizes, cap, sizeof *k->sizes))
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		k->cap = cap;
 	}
 	if (2 * (k->n + 1) > k->nslots) {
@@ -178,7 +178,7 @@ static int build_strings(keys *k)
 	int rc = 0;
 
 	if (!code2id)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (size_t c = 0; c < nd; c++)
 		code2id[c] = KEYS_NONE;
 	for (size_t i = 0; i < k->nrow; i++) {
@@ -253,7 +253,7 @@ int keys_build(const ds_table *t, size_t j, keys **out_k)
 			       ds_col_name(t, j), ds_nrow(t));
 	k = sl__calloc(1, sizeof *k);
 	if (!k)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	k->t = t;
 	k->j = j;
 	k->type = ds_col_type(t, j);
@@ -261,7 +261,7 @@ int keys_build(const ds_table *t, size_t j, keys **out_k)
 	k->ids = sl__malloc((k->nrow ? k->nrow : 1) * sizeof *k->ids);
 	if (!k->ids) {
 		keys_free(k);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	rc = k->type == DS_STRING ? build_strings(k) : build_words(k);
 	if (rc) {
@@ -336,7 +336,7 @@ int keys_match(const keys *k, const ds_table *t2, size_t j2, uint32_t *out_ids)
 		if (!memo || !known) {
 			sl__free(memo);
 			sl__free(known);
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		}
 		for (size_t i = 0; i < n; i++) {
 			uint32_t c;

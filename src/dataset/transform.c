@@ -91,7 +91,7 @@ static int strmap_rehash(strmap *m)
 	uint32_t *sl = sl__calloc(ns, sizeof *sl);
 
 	if (!sl)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (size_t k = 0; k < m->n; k++) {
 		size_t i = fnv1a(tf_strmap_key(m, k), m->len[k]) & (ns - 1);
 		while (sl[i])
@@ -129,7 +129,7 @@ int tf_strmap_add(strmap *m, const char *s, size_t n, size_t *out)
 			m->count = c;
 		uint32_t *la = c ? sl__reallocarray(m->last, nc, sizeof *la) : NULL;
 		if (!la)
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		m->last = la;
 		m->cap = nc;
 	}
@@ -234,12 +234,12 @@ static int tf_schema_add(tf_schema *s, const char *name, ds_type type, size_t sl
 		size_t nc = s->cap ? s->cap * 2 : 16;
 		tf_scol *c = sl__reallocarray(s->c, nc, sizeof *c);
 		if (!c)
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		s->c = c;
 		s->cap = nc;
 	}
 	if (!(s->c[s->n].name = sl__strdup(name)))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	s->c[s->n].type = type;
 	s->c[s->n].slot = slot;
 	s->n++;
@@ -404,7 +404,7 @@ int tf_get_cols(const json_t *o, const char *key, const char *where, const tf_sc
 	else
 		return sl__err(SL_EINVAL, "%s.%s: expected a column name or a list of names", where, key);
 	if (!(idx = sl__calloc(n ? n : 1, sizeof *idx)))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (size_t k = 0; k < n; k++) {
 		const json_t *x = json_is_string(v) ? v : json_array_get(v, k);
 		long j;
@@ -903,7 +903,7 @@ static int new_prod(cctx *c, int kind, size_t in, prod **out)
 	prod *np = sl__reallocarray(o->p, o->np + 1, sizeof *np);
 
 	if (!np)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	o->p = np;
 	*out = &o->p[o->np++];
 	memset(*out, 0, sizeof **out);
@@ -1040,7 +1040,7 @@ static int compile_cols_op(cctx *c, int kind)
 				break;
 			pre = prefix ? sl__strdup(prefix) : sl__asprintf("%s_", name);
 			if (!pre) {
-				rc = sl__err(SL_ENOMEM, "out of memory");
+				rc = sl__oom();
 				break;
 			}
 			if (m == 2) {
@@ -1051,7 +1051,7 @@ static int compile_cols_op(cctx *c, int kind)
 				p->otype = DS_FLOAT64;
 				for (int64_t k = 0; k < nb && rc == 0; k++) {
 					char *on = sl__asprintf("%shash%lld", pre, (long long)k);
-					rc = on ? add_out(c, p, on, DS_FLOAT64) : sl__err(SL_ENOMEM, "out of memory");
+					rc = on ? add_out(c, p, on, DS_FLOAT64) : sl__oom();
 					sl__free(on);
 				}
 			} else {
@@ -1079,7 +1079,7 @@ static int compile_cols_op(cctx *c, int kind)
 				for (size_t k = 0; rc == 0 && m == 0 && k < p->cats.n; k++) {
 					char *on = sl__asprintf("%s%s", pre, tf_strmap_key(&p->cats, k));
 					p->otype = DS_FLOAT64;
-					rc = on ? add_out(c, p, on, DS_FLOAT64) : sl__err(SL_ENOMEM, "out of memory");
+					rc = on ? add_out(c, p, on, DS_FLOAT64) : sl__oom();
 					sl__free(on);
 				}
 			}
@@ -1135,7 +1135,7 @@ static int compile_text(cctx *c)
 		const char *prefix = tf_get_str(c->j, "prefix", NULL);
 		char *pre = prefix ? sl__strdup(prefix) : sl__asprintf("%s_", in->c[j].name);
 		if (!pre)
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		if (!json_is_array(voc))
 			rc = sl__err(SL_ECORRUPT, "%s.vocabulary: missing", c->where);
 		if (rc == 0 && mode == TX_TFIDF &&
@@ -1143,7 +1143,7 @@ static int compile_text(cctx *c)
 			rc = sl__err(SL_ECORRUPT, "%s.idf: expected one weight per vocabulary term", c->where);
 		if (rc == 0 && mode == TX_TFIDF &&
 		    !(p->idf = sl__calloc(json_array_size(voc) + 1, sizeof *p->idf)))
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 		p->otype = DS_FLOAT64;
 		for (size_t k = 0; rc == 0 && k < json_array_size(voc); k++) {
 			const json_t *x = json_array_get(voc, k);
@@ -1169,7 +1169,7 @@ static int compile_text(cctx *c)
 				p->idf[k] = json_number_value(w);
 			}
 			char *on = sl__asprintf("%s%s", pre, json_string_value(x));
-			rc = on ? add_out(c, p, on, DS_FLOAT64) : sl__err(SL_ENOMEM, "out of memory");
+			rc = on ? add_out(c, p, on, DS_FLOAT64) : sl__oom();
 			sl__free(on);
 		}
 		sl__free(pre);
@@ -1233,7 +1233,7 @@ static int compile_dates(cctx *c)
 			p->otype = isc ? DS_FLOAT64 : DS_INT64;
 			char *on = isc ? sl__asprintf("%s_%s_%s", in->c[j].name, date_parts[part], p->cos ? "cos" : "sin")
 				       : sl__asprintf("%s_%s", in->c[j].name, date_parts[part]);
-			rc = on ? add_out(c, p, on, p->otype) : sl__err(SL_ENOMEM, "out of memory");
+			rc = on ? add_out(c, p, on, p->otype) : sl__oom();
 			sl__free(on);
 		}
 	}
@@ -1321,7 +1321,7 @@ static int compile_series(cctx *c, int kind)
 			on = kind == K_LAG ? sl__asprintf("%s_lag%lld", in->c[j].name, (long long)p->k)
 					   : sl__asprintf("%s_rolling_%s%lld", in->c[j].name, agg ? "mean" : "sum",
 							  (long long)window);
-			rc = on ? add_out(c, p, on, p->otype) : sl__err(SL_ENOMEM, "out of memory");
+			rc = on ? add_out(c, p, on, p->otype) : sl__oom();
 			sl__free(on);
 		}
 	}
@@ -1370,7 +1370,7 @@ static int compile_derive(cctx *c)
 		ds_type *types = sl__calloc(cur.n + 1, sizeof *types);
 		expr *e = NULL;
 		if (!w || !names || !types) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 		} else if (!json_is_string(v) || !*name) {
 			rc = sl__err(SL_EINVAL, "%s: expected an expression (a string)", w);
 		} else {
@@ -1458,7 +1458,7 @@ static int compile_op(transform *tr, const json_t *j, const tf_schema *in, const
 
 	memset(o, 0, sizeof *o);
 	if (!(o->where = sl__strdup(where)))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	o->kind = O_COLS;
 	switch (kind) {
 	case K_SELECT:
@@ -1555,7 +1555,7 @@ static int compile_op(transform *tr, const json_t *j, const tf_schema *in, const
 		ds_type *types = sl__calloc(in->n + 1, sizeof *types);
 		o->kind = O_FILTER;
 		if (!w || !names || !types) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 		} else if (!text) {
 			rc = sl__err(SL_EINVAL, "%s: expected an expression (a string)", w);
 		} else {
@@ -1583,7 +1583,7 @@ static int compile_op(transform *tr, const json_t *j, const tf_schema *in, const
 			sl__free(o->keys);
 			o->nkeys = in->n;
 			if (!(o->keys = sl__calloc(in->n + 1, sizeof *o->keys))) {
-				rc = sl__err(SL_ENOMEM, "out of memory");
+				rc = sl__oom();
 				break;
 			}
 			for (size_t k = 0; k < in->n; k++)
@@ -1707,7 +1707,7 @@ static int dedupe_rows(const ds_table *t, const op *o, size_t **out, size_t *out
 		sl__free(keep);
 		sl__free(slots);
 		sl__free(hs);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	for (size_t i = 0; i < nrow; i++) {
 		uint64_t h = row_hash(t, o->keys, o->nkeys, i);
@@ -1770,7 +1770,7 @@ static int series_col(const ds_table *t, const op *o, const prod *p, const size_
 	int rc = 0;
 
 	if (!res)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (size_t g0 = 0; g0 < nrow;) {
 		size_t g1 = g0 + 1;
 		while (g1 < nrow && same_group(t, o, ord[g0], ord[g1]))
@@ -1832,12 +1832,12 @@ static int pass_col(ds_builder *b, size_t j, const ds_table *t, size_t tj, const
 	if (ds_col_type(t, tj) != DS_STRING)
 		return ds_append_from(b, j, t, tj, rows, n);
 	if (!(strs = sl__calloc(dn + 1, sizeof *strs)) || !(lens = sl__calloc(dn + 1, sizeof *lens)))
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 	for (size_t c = 0; rc == 0 && c < dn; c++)
 		strs[c] = ds_dict_str(t, tj, (uint32_t)c, &lens[c]);
 	if (rc == 0 && rows) {
 		if (!(sel = sl__calloc(n + 1, sizeof *sel)) || (valid && !(bm = sl__calloc(n / 8 + 1, 1))))
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 		for (size_t k = 0; rc == 0 && k < n; k++) {
 			sel[k] = codes[rows[k]];
 			if (valid && ds_valid(valid, rows[k]))
@@ -1878,9 +1878,9 @@ static int kern_column(const op *o, const prod *p, const ds_table *t, ds_builder
 
 	if (!str_out && (!(acc = sl__reallocarray(NULL, nout * KCHUNK, sizeof *acc)) ||
 			 !(bits = sl__calloc(nout, KCHUNK / 8))))
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 	if (rc == 0 && cc && (!(ds = sl__calloc(dn + 1, sizeof *ds)) || !(dl = sl__calloc(dn + 1, sizeof *dl))))
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 	/* Only string columns have dictionary entries. */
 	for (size_t c = 0; rc == 0 && cc && c < dn; c++)
 		ds[c] = ds_dict_str(t, j, (uint32_t)c, &dl[c]);
@@ -1969,7 +1969,7 @@ static int apply_op_table(const op *o, const ds_table *t, ds_table **out)
 		return rc;
 	if (o->kind == O_FILTER) {
 		if (!(mask = sl__malloc(nrow + 1)) || !(rows = sl__calloc(nrow + 1, sizeof *rows))) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 			goto out;
 		}
 		if ((rc = expr_eval_mask(o->filter, t, mask)))
@@ -1985,7 +1985,7 @@ static int apply_op_table(const op *o, const ds_table *t, ds_table **out)
 	if (o->series) {
 		sort_ctx sc = {t, o};
 		if (!(ord = sl__calloc(nrow + 1, sizeof *ord))) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 			goto out;
 		}
 		for (size_t i = 0; i < nrow; i++)
@@ -1997,7 +1997,7 @@ static int apply_op_table(const op *o, const ds_table *t, ds_table **out)
 	if (rc == 0)
 		rc = ds_builder_reserve(b, nkeep);
 	if (rc == 0 && !(vals = sl__calloc(o->out.n + 1, sizeof *vals)))
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 	for (size_t q = 0; q < o->np && rc == 0; q++) {
 		const prod *p = &o->p[q];
 		switch (p->kind) {
@@ -2131,7 +2131,7 @@ static int new_transform(const tf_schema *in, transform **out)
 	*out = NULL;
 	if (!tr || !(tr->ops_json = json_array())) {
 		sl__free(tr);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	for (size_t k = 0; k < in->n && rc == 0; k++)
 		rc = tf_schema_add(&tr->in, in->c[k].name, in->c[k].type, k);
@@ -2151,7 +2151,7 @@ static int push_op(transform *tr, json_t *j, const char *where)
 	int rc;
 
 	if (!no)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	/* The input schema lives in the previous op, which the realloc may have moved. */
 	tr->ops = no;
 	if ((rc = compile_op(tr, j, final_schema(tr), where, &tr->ops[tr->nops])))
@@ -2289,7 +2289,7 @@ char *transform_dump(const transform *tr, size_t *out_len)
 	s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
 	json_decref(doc);
 	if (!s) {
-		sl__err(SL_ENOMEM, "out of memory");
+		sl__oom();
 		return NULL;
 	}
 	r = sl__asprintf("%s\n", s);
@@ -2297,7 +2297,7 @@ char *transform_dump(const transform *tr, size_t *out_len)
 	if (r && out_len)
 		*out_len = strlen(r);
 	if (!r)
-		sl__err(SL_ENOMEM, "out of memory");
+		sl__oom();
 	return r;
 }
 
@@ -2364,7 +2364,7 @@ int transform_parse(const char *text, size_t len, const char *name, transform **
 			break;
 		}
 		if ((rc = push_op(tr, o, w)) == 0)
-			rc = json_array_append(tr->ops_json, o) ? sl__err(SL_ENOMEM, "out of memory") : 0;
+			rc = json_array_append(tr->ops_json, o) ? sl__oom() : 0;
 	}
 	/* The stored output schema must be what the ops produce. */
 	if (rc == 0) {
@@ -2481,7 +2481,7 @@ int transform_row_new(const transform *tr, transform_row **out)
 				maxout = tr->ops[k].p[q].nout;
 	}
 	if (!(r = sl__calloc(1, sizeof *r)))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	r->nslots = tr->nslots;
 	r->slots = sl__calloc(tr->nslots + 1, sizeof *r->slots);
 	r->bufs = sl__calloc(tr->nslots + 1, sizeof *r->bufs);
@@ -2490,7 +2490,7 @@ int transform_row_new(const transform *tr, transform_row **out)
 	r->ws = sl__calloc(nws + 1, sizeof *r->ws);
 	if (!r->slots || !r->bufs || !r->gather || !r->outs || !r->ws) {
 		transform_row_free(r);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	for (size_t k = 0; k < tr->nslots; k++)
 		sl__buf_init(&r->bufs[k], 0);
@@ -2522,7 +2522,7 @@ static int own_string(transform_row *r, size_t slot, expr_value *v)
 		return 0;
 	sl__buf_reset(b);
 	if (sl__buf_append(b, v->s, v->len))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	v->s = b->data;
 	return 0;
 }

@@ -71,7 +71,7 @@ int tf_normalise_op(const json_t *raw, const char *where, json_t **out)
 		if ((kind = tf_op_kind(key)) < 0)
 			return sl__err(SL_EINVAL, "%s: unknown operation '%s'", where, key);
 		if (!(o = json_object()))
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		json_object_set_new(o, "op", json_string(tf_op_names[kind]));
 		json_object_set(o, op_main[kind], json_object_iter_value(it));
 		*out = o;
@@ -95,7 +95,7 @@ int tf_normalise_op(const json_t *raw, const char *where, json_t **out)
 				       tf_op_names[kind], op_keys[kind]);
 	}
 	if (!(o = json_deep_copy(raw)))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	json_object_set_new(o, "op", json_string(tf_op_names[kind]));
 	*out = o;
 	return 0;
@@ -109,7 +109,7 @@ static int default_cols(json_t *o, const tf_schema *in, bool (*want)(ds_type))
 	if (json_object_get(o, "columns"))
 		return 0;
 	if (!(l = json_array()))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (size_t k = 0; k < in->n; k++)
 		if (want(in->c[k].type))
 			json_array_append_new(l, json_string(in->c[k].name));
@@ -135,7 +135,7 @@ static int col_values(const ds_table *t, size_t j, bool sort, double **out, size
 	double *v = sl__calloc(nrow ? nrow : 1, sizeof *v);
 
 	if (!v)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (size_t i = 0; i < nrow; i++) {
 		double x;
 		if (ds_get_f64(t, j, i, &x) && isfinite(x))
@@ -221,7 +221,7 @@ static int ranked(const strmap *m, catcount **out)
 	catcount *cc = sl__calloc(m->n + 1, sizeof *cc);
 
 	if (!cc)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (size_t k = 0; k < m->n; k++) {
 		cc[k].key = tf_strmap_key(m, k);
 		cc[k].len = m->len[k];
@@ -307,7 +307,7 @@ static int col_mode(const ds_table *t, size_t j, json_t **out)
 	const int64_t *x = ds_col_i64(t, j);
 	const uint8_t *valid = ds_col_validity(t, j);
 	if (!v)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (size_t i = 0; i < nrow; i++)
 		if (ds_valid(valid, i))
 			v[n++] = x[i];
@@ -361,7 +361,7 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 			break;
 		}
 		if (!(fill = json_object())) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 			break;
 		}
 		json_object_set_new(o, "fill", fill);
@@ -425,7 +425,7 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 			break;
 		}
 		if (!(b = json_object())) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 			break;
 		}
 		json_object_set_new(o, "bounds", b);
@@ -468,7 +468,7 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 		if ((rc = default_cols(o, in, tf_is_numeric)) || (rc = tf_get_cols(o, "columns", where, in, &cols, &ncols)))
 			break;
 		if (!(s = json_object())) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 			break;
 		}
 		json_object_set_new(o, "scale", s);
@@ -511,7 +511,7 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 		if (m == 2)
 			break;
 		if (!(cats = json_object())) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 			break;
 		}
 		json_object_set_new(o, "categories", cats);

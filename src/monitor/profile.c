@@ -225,7 +225,7 @@ static int make_edges(profile_col *c, double min, double max, size_t nb)
 	c->edges = sl__calloc(nb + 1, sizeof *c->edges);
 	c->bins = sl__calloc(nb, sizeof *c->bins);
 	if (!c->edges || !c->bins)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	c->n_bins = nb;
 	c->edges[0] = lo;
 	c->edges[nb] = hi;
@@ -290,7 +290,7 @@ static int build_numeric(const ds_table *t, size_t j, const profile_opts *o, pro
 	int rc = 0;
 
 	if (!keys || !tmp) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 	if (is_int) {
@@ -328,7 +328,7 @@ static int build_numeric(const ds_table *t, size_t j, const profile_opts *o, pro
 		goto out;
 	c->top = sl__calloc(o->top_k ? o->top_k : 1, sizeof *c->top);
 	if (!c->top) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 
@@ -399,13 +399,13 @@ static int copy_values(const cat_entry *e, size_t n, profile_value **out, size_t
 	*out = v;
 	*out_n = 0;
 	if (!v)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	*out_n = n;
 	for (size_t i = 0; i < n; i++) {
 		v[i].num = NAN;
 		v[i].count = e[i].count;
 		if (!(v[i].str = sl__strndup(e[i].s, e[i].len)))
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 	}
 	return 0;
 }
@@ -424,7 +424,7 @@ static int build_categorical(const ds_table *t, size_t j, const profile_opts *o,
 		k = 2;
 		counts = sl__calloc(k, sizeof *counts);
 		if (!counts)
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		for (size_t i = 0; i < n; i++) {
 			if (ds_valid(valid, i))
 				counts[v[i] ? 1 : 0]++;
@@ -436,7 +436,7 @@ static int build_categorical(const ds_table *t, size_t j, const profile_opts *o,
 		k = ds_dict_size(t, j);
 		counts = sl__calloc(k ? k : 1, sizeof *counts);
 		if (!counts)
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		for (size_t i = 0; i < n; i++) {
 			if (ds_valid(valid, i))
 				counts[codes[i]]++;
@@ -447,7 +447,7 @@ static int build_categorical(const ds_table *t, size_t j, const profile_opts *o,
 	c->n_values = c->count - c->missing;
 	e = sl__calloc(k ? k : 1, sizeof *e);
 	if (!e) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 	for (size_t code = 0; code < k; code++) {
@@ -513,7 +513,7 @@ int profile_col_build(const ds_table *t, size_t j, const profile_opts *o, profil
 	for (size_t q = 0; q < PROFILE_NQ; q++)
 		c->q[q] = NAN;
 	if (!(c->name = sl__strdup(ds_col_name(t, j))))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	rc = c->numeric ? build_numeric(t, j, o, c) : build_categorical(t, j, o, c);
 	if (rc)
 		profile_col_clear(c);
@@ -527,12 +527,12 @@ int profile_build(const ds_table *t, const profile_opts *o, profile **out)
 
 	*out = NULL;
 	if (!(p = sl__calloc(1, sizeof *p)))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	p->rows = ds_nrow(t);
 	p->cols = sl__calloc(ds_ncol(t) ? ds_ncol(t) : 1, sizeof *p->cols);
 	if (!p->cols) {
 		sl__free(p);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	for (size_t j = 0; j < ds_ncol(t) && !rc; j++) {
 		rc = profile_col_build(t, j, o, &p->cols[j]);
@@ -628,14 +628,14 @@ static json_t *col_num(const profile_col *c, double x)
 static int put(json_t *o, const char *key, json_t *v)
 {
 	if (!v || json_object_set_new(o, key, v))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	return 0;
 }
 
 static int push(json_t *a, json_t *v)
 {
 	if (!v || json_array_append_new(a, v))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	return 0;
 }
 
@@ -709,7 +709,7 @@ int profile_to_json(const profile *p, json_t **out)
 	if (!o || !cols) {
 		json_decref(o);
 		json_decref(cols);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	rc = put(o, "columns", cols);
 	rc = rc ? rc : put(o, "format", json_string("sluice.profile"));
@@ -735,7 +735,7 @@ char *profile_dump(const profile *p)
 	s = json_dumps(j, PROFILE_DUMP_FLAGS);
 	json_decref(j);
 	if (!s) {
-		sl__err(SL_ENOMEM, "out of memory");
+		sl__oom();
 		return NULL;
 	}
 	/* Hand back memory the caller frees with sl__free, as everywhere else. */
@@ -776,7 +776,7 @@ static int values_from_json(const json_t *a, const profile_col *c, const char *w
 		return BAD("%s.%s: expected an array", where, key);
 	n = json_array_size(a);
 	if (!(*out = sl__calloc(n ? n : 1, sizeof **out)))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (size_t i = 0; i < n; i++) {
 		const json_t *e = json_array_get(a, i), *v = json_object_get(e, "value");
 		profile_value *pv = &(*out)[i];
@@ -797,7 +797,7 @@ static int values_from_json(const json_t *a, const profile_col *c, const char *w
 				return BAD("%s.value: expected a string", at);
 			pv->num = NAN;
 			if (!(pv->str = sl__strdup(json_string_value(v))))
-				return sl__err(SL_ENOMEM, "out of memory");
+				return sl__oom();
 		}
 	}
 	return 0;
@@ -816,7 +816,7 @@ static int col_from_json(const json_t *o, const char *where, profile_col *c)
 	if (!json_is_string(v = json_object_get(o, "name")) || !json_string_length(v))
 		return BAD("%s.name: expected a non-empty string", where);
 	if (!(c->name = sl__strdup(json_string_value(v))))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	if (!json_is_string(v = json_object_get(o, "type")) ||
 	    !ds_type_parse(json_string_value(v), &c->type))
 		return BAD("%s.type: expected a column type", where);
@@ -872,7 +872,7 @@ static int col_from_json(const json_t *o, const char *where, profile_col *c)
 	c->edges = sl__calloc(nb + 1, sizeof *c->edges);
 	c->bins = sl__calloc(nb, sizeof *c->bins);
 	if (!c->edges || !c->bins)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	c->n_bins = nb;
 	uint64_t total = 0;
 	for (size_t i = 0; i <= nb; i++) {
@@ -916,12 +916,12 @@ int profile_from_json(const json_t *j, profile **out)
 	if (!json_is_array(cols))
 		return BAD("columns: expected an array");
 	if (!(p = sl__calloc(1, sizeof *p)))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	if ((rc = get_count(j, "rows", "profile", &p->rows)))
 		goto fail;
 	p->cols = sl__calloc(json_array_size(cols) ? json_array_size(cols) : 1, sizeof *p->cols);
 	if (!p->cols) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto fail;
 	}
 	for (size_t i = 0; i < json_array_size(cols); i++) {

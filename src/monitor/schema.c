@@ -201,14 +201,14 @@ static int parse_categories(schema_col *c, const json_t *v, const char *path)
 	c->cat_strs = sl__calloc(n, sizeof *c->cat_strs);
 	c->cat_nums = sl__calloc(n, sizeof *c->cat_nums);
 	if (!c->cat_strs || !c->cat_nums)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (size_t i = 0; i < n; i++) {
 		const json_t *e = json_array_get(v, i);
 		double d;
 		if (!json_is_string(e) && !json_is_number(e) && !json_is_boolean(e))
 			return bad_item(path, "categories", i, "expected a string, number or boolean");
 		if (!(c->cat_strs[c->n_cat_strs] = scalar_text(e)))
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		c->n_cat_strs++;
 		if (json_is_number(e))
 			c->cat_nums[c->n_cat_nums++] = json_number_value(e);
@@ -218,7 +218,7 @@ static int parse_categories(schema_col *c, const json_t *v, const char *path)
 	qsort(c->cat_strs, c->n_cat_strs, sizeof *c->cat_strs, cmp_str);
 	qsort(c->cat_nums, c->n_cat_nums, sizeof *c->cat_nums, cmp_dbl);
 	c->categories = json_deep_copy(v);
-	return c->categories ? 0 : sl__err(SL_ENOMEM, "out of memory");
+	return c->categories ? 0 : sl__oom();
 }
 
 /* A bound: a number, or for timestamp columns (or any column) an ISO 8601 text. */
@@ -259,7 +259,7 @@ static int parse_col(schema_col *c, const char *name, const json_t *spec, const 
 	c->required = true;
 	c->required_sev = def;
 	if (!(c->name = sl__strdup(name)))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	if (!json_is_object(spec))
 		return bad(path, NULL, "expected a map of rules");
 	json_object_foreach((json_t *)spec, k, x) {
@@ -333,7 +333,7 @@ static int parse_col(schema_col *c, const char *name, const json_t *spec, const 
 		if (!json_is_string(v))
 			return bad(path, "pattern", "expected a regular expression (a string)");
 		if (!(full = sl__asprintf("^(%s)$", json_string_value(v))))
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		int e = regcomp(&c->re, full, REG_EXTENDED | REG_NOSUB);
 		sl__free(full);
 		if (e) {
@@ -344,7 +344,7 @@ static int parse_col(schema_col *c, const char *name, const json_t *spec, const 
 		}
 		if (!(c->pattern = sl__strdup(json_string_value(v)))) {
 			regfree(&c->re);
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		}
 	}
 	return 0;
@@ -374,7 +374,7 @@ int schema_from_json(const json_t *j, schema_sev def, schema **out)
 	    (!json_is_integer(v) || json_integer_value(v) != 1))
 		return bad("version", NULL, "unsupported schema version");
 	if (!(s = sl__calloc(1, sizeof *s)))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	s->severity = def;
 	s->extra_columns = SCHEMA_ERROR;
 	if ((v = json_object_get(j, "severity")) && !schema_sev_parse(json_string_value(v), &s->severity)) {
@@ -393,7 +393,7 @@ int schema_from_json(const json_t *j, schema_sev def, schema **out)
 	}
 	size_t n = json_is_object(cols) ? json_object_size(cols) : json_array_size(cols);
 	if (!(s->cols = sl__calloc(n ? n : 1, sizeof *s->cols))) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto fail;
 	}
 	if (json_is_object(cols)) {
@@ -493,7 +493,7 @@ int schema_parse_yaml(const char *text, size_t len, const char *name, schema_sev
 static int put(json_t *o, const char *key, json_t *v)
 {
 	if (!v || json_object_set_new(o, key, v))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	return 0;
 }
 
@@ -507,7 +507,7 @@ static int put_rule(json_t *o, const char *key, json_t *v, schema_sev sev, schem
 	if (!(w = json_object()) || put(w, "value", v) ||
 	    put(w, "severity", json_string(schema_sev_name(sev)))) {
 		json_decref(w);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	return put(o, key, w);
 }
@@ -567,7 +567,7 @@ int schema_to_json(const schema *s, json_t **out)
 	if (!o || !cols) {
 		json_decref(o);
 		json_decref(cols);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	rc = put(o, "columns", cols);
 	rc = rc ? rc : put(o, "format", json_string("sluice.schema"));
@@ -600,7 +600,7 @@ static int infer_col(schema_col *c, const profile_col *p, const schema_infer_opt
 
 	memset(c, 0, sizeof *c);
 	if (!(c->name = sl__strdup(p->name)))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	c->has_type = true;
 	c->type = p->type;
 	c->type_sev = sev;
@@ -629,12 +629,12 @@ static int infer_col(schema_col *c, const profile_col *p, const schema_infer_opt
 	    p->cats_other == 0 && p->n_cats == p->distinct && 2 * p->distinct <= p->n_values) {
 		json_t *a = json_array();
 		if (!a)
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		/* Sorted by value: the file reads better than by count. */
 		char **v = sl__calloc(p->n_cats, sizeof *v);
 		if (!v) {
 			json_decref(a);
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		}
 		for (size_t i = 0; i < p->n_cats; i++)
 			v[i] = p->cats[i].str;
@@ -642,7 +642,7 @@ static int infer_col(schema_col *c, const profile_col *p, const schema_infer_opt
 		int rc = 0;
 		for (size_t i = 0; i < p->n_cats && !rc; i++)
 			if (json_array_append_new(a, json_string(v[i])))
-				rc = sl__err(SL_ENOMEM, "out of memory");
+				rc = sl__oom();
 		sl__free(v);
 		if (!rc)
 			rc = parse_categories(c, a, c->name);
@@ -673,7 +673,7 @@ int schema_infer(const profile *p, const schema_infer_opts *o, schema **out)
 	if (!(s = sl__calloc(1, sizeof *s)) ||
 	    !(s->cols = sl__calloc(p->n_cols ? p->n_cols : 1, sizeof *s->cols))) {
 		sl__free(s);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	s->severity = o->severity;
 	s->extra_columns = o->severity;
@@ -706,7 +706,7 @@ int schema_results_add(schema_results *r, const char *rule, const char *column,
 		if (!v) {
 			json_decref(observed);
 			json_decref(expected);
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		}
 		r->v = v;
 		r->cap = cap;
@@ -728,7 +728,7 @@ int schema_results_add(schema_results *r, const char *rule, const char *column,
 	sl__buf_free(&msg);
 	r->n++;
 	if ((column && !e->column) || !e->message)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	if (!passed && sev == SCHEMA_ERROR)
 		r->errors++;
 	else if (!passed && sev == SCHEMA_WARN)
@@ -965,7 +965,7 @@ static int scan_values(const schema_col *c, const ds_table *t, size_t j, const p
 
 	*listed = json_array();
 	if (!*listed)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	if (ds_col_type(t, j) == DS_BOOL) {
 		const uint8_t *v = ds_col_bool(t, j);
 		bool ok0 = ok(c, "false"), ok1 = ok(c, "true");
@@ -979,7 +979,7 @@ static int scan_values(const schema_col *c, const ds_table *t, size_t j, const p
 		const uint32_t *codes = ds_col_codes(t, j);
 		uint8_t *flag = sl__calloc(k ? k : 1, 1);
 		if (!flag)
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		for (size_t d = 0; d < k; d++)
 			flag[d] = ok(c, ds_dict_str(t, j, (uint32_t)d, NULL)) ? 0 : 1;
 		for (size_t i = 0; i < n; i++)
@@ -992,7 +992,7 @@ static int scan_values(const schema_col *c, const ds_table *t, size_t j, const p
 	/* Name offending values in the profile's order (count, then value). */
 	for (size_t i = 0; bad && i < pc->n_cats && json_array_size(*listed) < MAX_LISTED; i++)
 		if (!ok(c, pc->cats[i].str) && json_array_append_new(*listed, json_string(pc->cats[i].str)))
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 	*out_bad = bad;
 	return 0;
 }
@@ -1028,7 +1028,7 @@ static int check_numeric_categories(const schema_col *c, const ds_table *t, size
 
 	*listed = json_array();
 	if (!*listed)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (size_t i = 0; i < n; i++) {
 		double x;
 		if (!ds_valid(valid, i))
@@ -1043,7 +1043,7 @@ static int check_numeric_categories(const schema_col *c, const ds_table *t, size
 			seen |= json_number_value(json_array_get(*listed, k)) == x;
 		if (!seen && json_array_size(*listed) < MAX_LISTED &&
 		    json_array_append_new(*listed, profile_json_num(x)))
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 	}
 	*out_bad = bad;
 	return 0;

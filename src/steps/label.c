@@ -116,11 +116,6 @@ typedef struct label_job {
 	ds_table *def_table;  /* the default as a one-row table, or NULL */
 } label_job;
 
-static int oom(step_ctx *ctx)
-{
-	return step_fail(ctx, SL_ENOMEM, "out of memory");
-}
-
 /* Finds a column, failing with the list of columns there are. */
 static int find_col(step_ctx *ctx, const ds_table *t, const char *opt, const char *what,
 		    const char *name, size_t *out_j)
@@ -240,7 +235,7 @@ static int values_table(step_ctx *ctx, json_t *const *vals, char *const *names, 
 	for (size_t k = 0; k < n; k++)
 		if ((rc = append_json(ctx, b, 0, type, vals[k], names[k], col_what))) {
 			if (rc == SL_ENOMEM)
-				oom(ctx);
+				step_oom(ctx);
 			ds_builder_free(b);
 			return rc;
 		}
@@ -266,7 +261,7 @@ static int alloc_src_rows(label_job *L)
 {
 	L->src_rows = sl__malloc((L->n ? L->n : 1) * sizeof *L->src_rows);
 	if (!L->src_rows)
-		return oom(L->ctx);
+		return step_oom(L->ctx);
 	for (size_t i = 0; i < L->n; i++)
 		L->src_rows[i] = SRC_NONE;
 	return 0;
@@ -347,7 +342,7 @@ static int source_from(label_job *L)
 	names = sl__calloc(nmap + 1, sizeof *names);
 	ids = sl__malloc((L->n ? L->n : 1) * sizeof *ids);
 	if (!vals || !names || !ids) {
-		rc = oom(ctx);
+		rc = step_oom(ctx);
 		goto done;
 	}
 	if ((rc = ds_builder_new(&b)) || (rc = ds_builder_add_col(b, "key", ftype, NULL))) {
@@ -357,13 +352,13 @@ static int source_from(label_job *L)
 	json_object_foreach (mapping, key, v) {
 		vals[k] = v;
 		if (!(names[k] = sl__asprintf("mapping.%s", key))) {
-			rc = oom(ctx);
+			rc = step_oom(ctx);
 			goto done;
 		}
 		k++;
 		if ((rc = append_key(ctx, b, ftype, key, from))) {
 			if (rc == SL_ENOMEM)
-				oom(ctx);
+				step_oom(ctx);
 			goto done;
 		}
 	}
@@ -385,7 +380,7 @@ static int source_from(label_job *L)
 	}
 	vals[nmap] = L->def;
 	if (!(names[nmap] = sl__strdup("default"))) {
-		rc = oom(ctx);
+		rc = step_oom(ctx);
 		goto done;
 	}
 	if ((rc = infer_type(ctx, vals, names, L->def ? nmap + 1 : nmap, &ltype)) ||
@@ -435,7 +430,7 @@ static int source_rules(label_job *L)
 	ex = sl__calloc(nr, sizeof *ex);
 	mask = sl__malloc(L->n ? L->n : 1);
 	if (!vals || !names || !ex || !mask) {
-		rc = oom(ctx);
+		rc = step_oom(ctx);
 		goto done;
 	}
 	/* The parser checked the rules' shape and each expression's syntax;
@@ -447,7 +442,7 @@ static int source_rules(label_job *L)
 
 		vals[idx] = json_object_get(r, "label");
 		if (!(names[idx] = sl__asprintf("rules[%zu].label", idx))) {
-			rc = oom(ctx);
+			rc = step_oom(ctx);
 			goto done;
 		}
 		snprintf(where, sizeof where, "with.rules[%zu].when", idx);
@@ -464,7 +459,7 @@ static int source_rules(label_job *L)
 	}
 	vals[nr] = L->def;
 	if (!(names[nr] = sl__strdup("default"))) {
-		rc = oom(ctx);
+		rc = step_oom(ctx);
 		goto done;
 	}
 	if ((rc = infer_type(ctx, vals, names, L->def ? nr + 1 : nr, &ltype)) ||
@@ -586,7 +581,7 @@ static int source_join(label_job *L)
 		goto done;
 	ids = sl__malloc((L->n ? L->n : 1) * sizeof *ids);
 	if (!ids) {
-		rc = oom(ctx);
+		rc = step_oom(ctx);
 		goto done;
 	}
 	if ((rc = keys_match(ks, L->t, dj, ids))) {
@@ -707,7 +702,7 @@ static int report_balance(label_job *L, const ds_table *out, size_t jt)
 	e = sl__malloc((nv ? nv : 1) * sizeof *e);
 	if (!e) {
 		keys_free(ks);
-		return oom(L->ctx);
+		return step_oom(L->ctx);
 	}
 	for (size_t k = 0; k < nv; k++)
 		e[k] = (balance_entry){keys_sizes(ks)[k], (uint32_t)k};

@@ -237,3 +237,10 @@ int (step_fail)(step_ctx *ctx, int code, const char *fmt, ...)
 	}
 	return code ? code : SL_ESTEP;
 }
+
+int (step_oom)(step_ctx *ctx)
+{
+	int code = sl__oom();
+
+	return step_fail(ctx, code, "%s", sl_errmsg());
+}

@@ -250,11 +250,6 @@ typedef struct split_job {
 	sl__rng r;
 } split_job;
 
-static int oom(step_ctx *ctx)
-{
-	return step_fail(ctx, SL_ENOMEM, "out of memory");
-}
-
 /* Deals rows a[0..m) (shuffled here) to the splits in counts c. */
 static void deal(split_job *s, size_t *a, size_t m, const size_t c[NSPLIT])
 {
@@ -271,7 +266,7 @@ static int split_random(split_job *s)
 	size_t *a = sl__malloc((s->n ? s->n : 1) * sizeof *a), c[NSPLIT];
 
 	if (!a)
-		return oom(s->ctx);
+		return step_oom(s->ctx);
 	for (size_t i = 0; i < s->n; i++)
 		a[i] = i;
 	apportion(s->n, s->o->f, c);
@@ -317,7 +312,7 @@ static int split_stratified(split_job *s, size_t j)
 	rows = sl__malloc((s->n ? s->n : 1) * sizeof *rows);
 	cls_counts = sl__calloc((ncls ? ncls : 1) * NSPLIT, sizeof *cls_counts);
 	if (!start || !fill || !rows || !cls_counts) {
-		rc = oom(s->ctx);
+		rc = step_oom(s->ctx);
 		goto done;
 	}
 	for (size_t c = 0; c < ncls; c++)
@@ -432,7 +427,7 @@ static int split_time(split_job *s, size_t j)
 		return rc;
 	v = sl__malloc((s->n ? s->n : 1) * sizeof *v);
 	if (!v)
-		return oom(s->ctx);
+		return step_oom(s->ctx);
 	for (size_t i = 0; i < s->n; i++) {
 		v[i].row = i;
 		if (type == DS_FLOAT64) {
@@ -491,7 +486,7 @@ static int split_group(split_job *s, size_t j)
 	order = sl__malloc((ng ? ng : 1) * sizeof *order);
 	gsplit = sl__malloc((ng ? ng : 1) * sizeof *gsplit);
 	if (!order || !gsplit) {
-		rc = oom(s->ctx);
+		rc = step_oom(s->ctx);
 		goto done;
 	}
 	apportion(s->n, s->o->f, c);
@@ -588,7 +583,7 @@ static int run(step_ctx *ctx)
 	s.which = sl__calloc(s.n ? s.n : 1, 1);
 	rows = sl__malloc((s.n ? s.n : 1) * sizeof *rows);
 	if (!s.which || !rows) {
-		rc = oom(ctx);
+		rc = step_oom(ctx);
 		goto done;
 	}
 	switch (o.method) {

@@ -410,5 +410,8 @@ void step_log(step_ctx *ctx, const char *fmt, ...) SL__PRINTF(2, 3);
 int step_fail(step_ctx *ctx, int code, const char *fmt, ...) SL__PRINTF(3, 4);
 /* step_fail never returns 0: see SL__ERR_CODE. */
 #define step_fail(...) SL__ERR_CODE(step_fail(__VA_ARGS__))
+/* step_fail for an allocation that failed: sl__oom()'s message, SL_ENOMEM. */
+int step_oom(step_ctx *ctx);
+#define step_oom(ctx) SL__ERR_CODE(step_oom(ctx))
 
 #endif

@@ -203,7 +203,7 @@ static int load_schema(vrun *v)
 	if (file) {
 		char *path = step_resolve_path(ctx, file);
 		if (!path)
-			return step_fail(ctx, SL_ENOMEM, "out of memory");
+			return step_oom(ctx);
 		rc = schema_load_file(path, v->conf.severity, &v->schema);
 		sl__free(path);
 		if (rc)
@@ -421,11 +421,11 @@ static int write_json(step_ctx *ctx, const char *output, json_t *j)
 	int rc;
 
 	if (!j)
-		return step_fail(ctx, SL_ENOMEM, "out of memory");
+		return step_oom(ctx);
 	s = json_dumps(j, DUMP_FLAGS);
 	json_decref(j);
 	if (!s)
-		return step_fail(ctx, SL_ENOMEM, "out of memory");
+		return step_oom(ctx);
 	if (!path) {
 		free(s);
 		return 0;
