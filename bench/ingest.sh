@@ -30,7 +30,7 @@ fi
 cc -O2 -o "$dir/gen_csv" "$here/gen_csv.c"
 cc -O2 -D_GNU_SOURCE -I"$root/include" -I"$root/src" -I"$root/src/core" \
 	-o "$dir/ingest_bench" "$here/ingest_bench.c" "$lib" \
-	$(pkg-config --libs yaml-0.1 jansson sqlite3 libcrypto libzstd libpq libmicrohttpd) \
+	$(pkg-config --libs yaml-0.1 jansson sqlite3 libcrypto libzstd libpq libmicrohttpd libxxhash) \
 	-lpthread -lm -ldl
 csv=$dir/data-$MB.csv
 if [ ! -s "$csv" ]; then

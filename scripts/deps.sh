@@ -7,7 +7,7 @@ set -eu
 # Build and library dependencies.
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
 libyaml-dev libjansson-dev libsqlite3-dev sqlite3 libssl-dev libzstd-dev
-libpq-dev libmicrohttpd-dev libcmocka-dev"
+libpq-dev libmicrohttpd-dev libcmocka-dev libxxhash-dev"
 # Servers and peers the integration tests and benchmarks drive.
 PKGS="$PKGS postgresql python3 python3-pandas python3-statsmodels"
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core.h"
 
@@ -94,4 +95,18 @@ char *sl__asprintf(const char *fmt, ...)
 	if (!b.data)
 		return sl__strdup("");
 	return sl__buf_detach(&b);
+}
+
+void sl__advise_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+	uintptr_t page = 4096, a = ((uintptr_t)p + page - 1) & ~(page - 1);
+	uintptr_t z = ((uintptr_t)p + n) & ~(page - 1);
+
+	if (n >= ((size_t)4 << 20) && z > a)
+		madvise((void *)a, z - a, MADV_HUGEPAGE); /* advice only: failure is harmless */
+#else
+	(void)p;
+	(void)n;
+#endif
 }

@@ -106,6 +106,13 @@ char *sl__strndup(const char *s, size_t n);
 char *sl__asprintf(const char *fmt, ...) SL__PRINTF(1, 2);
 /* Test hook: the next n allocations succeed, the following ones fail; -1 disables. */
 void sl__alloc_fail_after(long n);
+/*
+ * Asks the kernel for transparent huge pages over the page-aligned interior
+ * of a large array (where THP is in madvise mode): filling a 150 MB column
+ * then costs hundreds of page faults instead of tens of thousands, and
+ * random probes of a big hash table miss the TLB less. Advice only.
+ */
+void sl__advise_huge(void *p, size_t n);
 
 /* ---- growable buffer --------------------------------------------------------
  *
@@ -151,6 +158,20 @@ void sl__sha256_abort(sl__sha256 *h);
 int sl__sha256_hex(const void *p, size_t n, char out[SL__HASH_HEX_SIZE]);
 /* Hashes a file's contents; *out_size (may be NULL) receives its size. */
 int sl__sha256_file(const char *path, char out[SL__HASH_HEX_SIZE], uint64_t *out_size);
+
+/* ---- non-cryptographic hashing (xxHash's XXH3) -------------------------------
+ *
+ * The one hash of hash tables, dictionaries and caches: fast on short keys
+ * and well mixed in every bit, so a table may use the low bits for the slot
+ * and others for a tag. Not for anything an attacker must not forge and
+ * not for anything stored: a value that gets written to disk, or that
+ * decides a user-visible result, must use a function frozen for that
+ * purpose (the dataset file's checksum, wrangle's hashing-trick buckets).
+ */
+/* XXH3_64bits of p[0..n). */
+uint64_t sl__hash64(const void *p, size_t n);
+/* XXH3_64bits_withSeed: independent hash functions for different seeds. */
+uint64_t sl__hash64_seed(const void *p, size_t n, uint64_t seed);
 
 /* ---- files ------------------------------------------------------------------ */
 

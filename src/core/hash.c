@@ -1,7 +1,12 @@
 /*
+ * The two hashes of sluice.
+ *
  * SHA-256 through OpenSSL's EVP interface, which picks the SHA-NI or AVX2
  * implementation the CPU supports. Artifact ids, cache keys and bundle
  * checksums are all lowercase hex SHA-256.
+ *
+ * XXH3 (libxxhash) for everything that only needs a fast, well-mixed
+ * 64-bit value in memory: hash tables, dictionaries, statement caches.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +14,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <xxhash.h>
 
 #include "core.h"
 
@@ -113,4 +119,14 @@ int sl__sha256_file(const char *path, char out[SL__HASH_HEX_SIZE], uint64_t *out
 	if (rc == 0 && out_size)
 		*out_size = total;
 	return rc;
+}
+
+uint64_t sl__hash64(const void *p, size_t n)
+{
+	return XXH3_64bits(p, n);
+}
+
+uint64_t sl__hash64_seed(const void *p, size_t n, uint64_t seed)
+{
+	return XXH3_64bits_withSeed(p, n, seed);
 }

@@ -367,22 +367,14 @@ static int intern_entries(ds_dict *gd, const ds_dict *d, uint32_t *map)
 		size_t len;
 		const char *e = ds_dict_entry(d, (uint32_t)k, &len);
 		int rc;
-		if (gd->nslots) {
-			size_t mask = gd->nslots - 1;
+		if (gd->idx.cap) {
+			uint32_t id;
 			if (k + 24 < d->n)
-				__builtin_prefetch(&gd->slots[d->hashes[k + 24] & mask]);
-			if (k + 12 < d->n) {
-				uint32_t h = d->hashes[k + 12];
-				uint64_t slot = gd->slots[h & mask];
-				if (slot && (uint32_t)(slot >> 32) == h)
-					__builtin_prefetch(&gd->offs[(uint32_t)slot - 1]);
-			}
-			if (k + 6 < d->n) {
-				uint32_t h = d->hashes[k + 6];
-				uint64_t slot = gd->slots[h & mask];
-				if (slot && (uint32_t)(slot >> 32) == h)
-					__builtin_prefetch(gd->bytes + gd->offs[(uint32_t)slot - 1]);
-			}
+				sl__hmap_prefetch(&gd->idx, d->hashes[k + 24]);
+			if (k + 12 < d->n && (id = sl__hmap_home_id(&gd->idx, d->hashes[k + 12])) != SL__HMAP_NONE)
+				__builtin_prefetch(&gd->offs[id]);
+			if (k + 6 < d->n && (id = sl__hmap_home_id(&gd->idx, d->hashes[k + 6])) != SL__HMAP_NONE)
+				__builtin_prefetch(gd->bytes + gd->offs[id]);
 		}
 		if ((rc = ds_dict_intern_h32(gd, e, len, d->hashes[k], &map[k])))
 			return rc;

@@ -618,7 +618,7 @@ static int store(const csv_conf *c, csv_chunk *ch, csv_worker *w, size_t j, size
 			}
 			break;
 		case DS_STRING:
-			rc = col->raw ? ds_dict_append_h(&col->dict, s, len, ds_hash64(s, len, 0), &code)
+			rc = col->raw ? ds_dict_append_h(&col->dict, s, len, sl__hash64(s, len), &code)
 				      : ds_dict_intern(&col->dict, s, len, &code);
 			if (rc)
 				return rc;

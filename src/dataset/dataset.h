@@ -374,9 +374,6 @@ int ds_export_table(const ds_table *t, const char *format, const char *out_path)
 
 /* ---- internal helpers shared by the dataset files ------------------------ */
 
-/* A 64-bit non-cryptographic hash (dictionary lookups and format checksums). */
-uint64_t ds_hash64(const void *p, size_t n, uint64_t seed);
-
 /* Days since 1970-01-01 of a proleptic Gregorian date, and back (text.c;
  * the forecaster's calendar grids use them too). */
 int64_t ds_days_from_civil(int64_t y, int64_t m, int64_t d);

@@ -16,7 +16,7 @@
  *                32  dir_off   u64      64: the column directory follows
  *                40  names_off u64
  *                48  names_size u64
- *                56  meta_hash u64      ds_hash64 of bytes 0..55, the
+ *                56  meta_hash u64      checksum64 of bytes 0..55, the
  *                                       directory and the names section
  *   dir_off     column directory: ncols entries of 128 bytes
  *                 0  type           u32  1 int64, 2 float64, 3 bool, 4 string, 5 timestamp
@@ -33,7 +33,7 @@
  *                80  dict_offs_size u64
  *                88  dict_bytes_off u64  entries, each followed by a NUL
  *                96  dict_bytes_size u64
- *               104  data_hash      u64  ds_hash64 chained over the column's
+ *               104  data_hash      u64  checksum64 chained over the column's
  *                                        validity, data, dict offsets and
  *                                        dict bytes (exact sizes, in order)
  *               112  reserved       16 bytes, zero
@@ -75,6 +75,79 @@
 #define HDR_SIZE 64
 #define DIR_ENTRY 128
 #define ALIGN 64
+
+/* ---- checksum ---------------------------------------------------------------- */
+
+/*
+ * The format's checksum: a folded-multiply hash, each 16-byte block mixed
+ * into the state by a 64x64->128 multiply whose halves are xored; it
+ * streams at several GB/s. It is part of the format: every version 1 file
+ * holds values of this exact function, so it must never change (another
+ * function would be another format version). That is why it is not the
+ * library's general hash (sl__hash64, XXH3), which is free to change with
+ * the library. Not cryptographic; content addressing uses SHA-256.
+ */
+#define K0 0xa0761d6478bd642full
+#define K1 0xe7037ed1a0b428dbull
+#define K2 0x8ebc6af09c88c6e3ull
+
+static inline uint64_t rd64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static inline uint64_t fold(uint64_t a, uint64_t b)
+{
+	__uint128_t r = (__uint128_t)a * b;
+
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+static uint64_t checksum64(const void *data, size_t n, uint64_t seed)
+{
+	const unsigned char *p = data;
+	uint64_t h = seed ^ fold(seed ^ K0, (uint64_t)n ^ K1);
+	uint64_t a, b;
+
+	if (n >= 64) {
+		/* Four independent lanes so the multiplies overlap. */
+		uint64_t l0 = h, l1 = h ^ K1, l2 = h ^ K2, l3 = h ^ K0;
+		while (n >= 64) {
+			l0 = fold(rd64(p) ^ K0, rd64(p + 8) ^ l0);
+			l1 = fold(rd64(p + 16) ^ K1, rd64(p + 24) ^ l1);
+			l2 = fold(rd64(p + 32) ^ K2, rd64(p + 40) ^ l2);
+			l3 = fold(rd64(p + 48) ^ K0, rd64(p + 56) ^ l3);
+			p += 64;
+			n -= 64;
+		}
+		h = fold(l0 ^ l2, l1 ^ l3 ^ K1);
+	}
+	while (n >= 16) {
+		h = fold(rd64(p) ^ K1, rd64(p + 8) ^ h);
+		p += 16;
+		n -= 16;
+	}
+	if (n >= 8) {
+		a = rd64(p);
+		b = rd64(p + n - 8);
+	} else if (n >= 4) {
+		uint32_t x, y;
+		memcpy(&x, p, 4);
+		memcpy(&y, p + n - 4, 4);
+		a = x;
+		b = y;
+	} else if (n > 0) {
+		a = ((uint64_t)p[0] << 16) | ((uint64_t)p[n >> 1] << 8) | p[n - 1];
+		b = 0;
+	} else {
+		a = b = 0;
+	}
+	h = fold(a ^ K1 ^ (uint64_t)n, b ^ h);
+	return fold(h ^ K2, h ^ K0);
+}
 
 static size_t align_up(size_t n)
 {
@@ -271,10 +344,10 @@ int ds_stream_column(ds_stream *s, size_t j, const uint8_t *valid, const void *d
 	int rc;
 
 	if (cl->valid_size) {
-		h = ds_hash64(valid, cl->valid_size, h);
+		h = checksum64(valid, cl->valid_size, h);
 		cl->valid = valid;
 	}
-	h = ds_hash64(cl->data_size ? data : (const void *)&zero_off, cl->data_size, h);
+	h = checksum64(cl->data_size ? data : (const void *)&zero_off, cl->data_size, h);
 	cl->data = data;
 	cl->hash = h;
 	if (s->fd < 0)
@@ -325,8 +398,8 @@ static uint8_t *build_meta(const ds_stream *s, size_t size)
 		memcpy(m + s->names_off + noff, s->names[j], nl + 1);
 		noff += nl + 1;
 	}
-	uint64_t mh = ds_hash64(m, 56, 0);
-	mh = ds_hash64(m + HDR_SIZE, s->meta_size - HDR_SIZE, mh);
+	uint64_t mh = checksum64(m, 56, 0);
+	mh = checksum64(m + HDR_SIZE, s->meta_size - HDR_SIZE, mh);
 	put64(m + 56, mh);
 	return m;
 }
@@ -350,9 +423,9 @@ int ds_stream_finish(ds_stream *s, const ds_dict *const *dicts, uint8_t **out_im
 		cl->bytes_off = pos;
 		cl->bytes_size = d ? d->len : 0;
 		pos = align_up(pos + cl->bytes_size);
-		cl->hash = ds_hash64(cl->dict_n ? (const void *)d->offs : (const void *)&zero_off,
+		cl->hash = checksum64(cl->dict_n ? (const void *)d->offs : (const void *)&zero_off,
 				     cl->offs_size, cl->hash);
-		cl->hash = ds_hash64(cl->bytes_size ? d->bytes : "", cl->bytes_size, cl->hash);
+		cl->hash = checksum64(cl->bytes_size ? d->bytes : "", cl->bytes_size, cl->hash);
 	}
 	meta = build_meta(s, pos);
 	if (!meta) {
@@ -640,8 +713,8 @@ static int parse_image(ds_table *t)
 	if (nrows > t->size) /* every row takes at least one byte per column */
 		if (ncols)
 			return corrupt(t->name, "row count larger than the file");
-	mh = ds_hash64(h, 56, 0);
-	mh = ds_hash64(h + HDR_SIZE, align_up(names_off + names_size) - HDR_SIZE, mh);
+	mh = checksum64(h, 56, 0);
+	mh = checksum64(h + HDR_SIZE, align_up(names_off + names_size) - HDR_SIZE, mh);
 	if (align_up(names_off + names_size) > t->size || mh != get64(h + 56))
 		return corrupt(t->name, "header checksum mismatch");
 	t->nrow = nrows;
@@ -747,11 +820,11 @@ int ds_verify(const ds_table *t)
 		const ds_tcol *c = &t->cols[j];
 		uint64_t h = 0;
 		if (c->valid)
-			h = ds_hash64(c->valid, c->valid_size, h);
-		h = ds_hash64(c->data, c->data_size, h);
+			h = checksum64(c->valid, c->valid_size, h);
+		h = checksum64(c->data, c->data_size, h);
 		if (c->type == DS_STRING) {
-			h = ds_hash64(c->dict_offs, c->offs_size, h);
-			h = ds_hash64(c->dict_bytes, c->bytes_size, h);
+			h = checksum64(c->dict_offs, c->offs_size, h);
+			h = checksum64(c->dict_bytes, c->bytes_size, h);
 		}
 		if (h != c->hash)
 			return sl__err(SL_ECORRUPT, "%s: checksum mismatch in column '%s'", t->name, c->name);

@@ -8,24 +8,23 @@
 
 #include "core.h"
 #include "dataset/dataset.h"
+#include "hmap.h"
 
 /*
  * An interning string dictionary: entry k is bytes[offs[k] .. offs[k+1]-1),
  * followed by a NUL at offs[k+1]-1, so offs[n] == len and the byte blob is
- * exactly the on-disk dictionary section. Lookups go through an open
- * addressing table with linear probing, kept at most half full. A slot
- * holds an entry's 32-bit hash in its high half and code+1 in its low half
- * (0 = empty), so a probe that misses costs one memory access, and growing
- * never rehashes strings.
+ * exactly the on-disk dictionary section. Lookups go through the core hash
+ * map (hmap.h) over the entries, whose tags (32 bits of sl__hash64 of the
+ * string) are kept per entry: merging one dictionary into another and
+ * rebuilding a dropped index never hash a string again.
  */
 typedef struct ds_dict {
 	char *bytes;
 	size_t len, cap;
 	uint64_t *offs; /* n + 1 entries once anything is interned */
-	uint32_t *hashes; /* per entry, for merging dictionaries without rehashing */
+	uint32_t *hashes; /* per entry: its hmap tag */
 	size_t n, ncap;
-	uint64_t *slots;
-	size_t nslots; /* a power of two, or 0 */
+	sl__hmap idx; /* entry codes; covers every entry unless dropped (idx.n < n) */
 } ds_dict;
 
 #define DS_DICT_MAX ((size_t)UINT32_MAX - 1)
@@ -43,7 +42,7 @@ int ds_dict_reserve(ds_dict *d, size_t entries, size_t bytes);
 int ds_dict_reserve_storage(ds_dict *d, size_t entries, size_t bytes);
 /* The code of s, adding it when new. */
 int ds_dict_intern(ds_dict *d, const char *s, size_t len, uint32_t *out_code);
-/* Same with a precomputed ds_hash64(s, len, 0). */
+/* Same with a precomputed sl__hash64(s, len). */
 int ds_dict_intern_h(ds_dict *d, const char *s, size_t len, uint64_t h, uint32_t *out_code);
 /* Same with the 32-bit entry hash another dictionary stored (d->hashes[k]). */
 int ds_dict_intern_h32(ds_dict *d, const char *s, size_t len, uint32_t h, uint32_t *out_code);
@@ -89,13 +88,6 @@ int ds_builder_adopt(ds_builder *b, size_t j, void *data, size_t n, uint8_t *val
 /* ds_append_coded from a ds_dict, reusing its stored hashes. */
 int ds_append_dict(ds_builder *b, size_t j, const ds_dict *d, const uint32_t *codes,
 		   const uint8_t *validity, size_t n);
-
-/*
- * Asks the kernel for transparent huge pages over the page-aligned interior
- * of a large array (where THP is in madvise mode): filling a 150 MB column
- * then costs hundreds of page faults instead of tens of thousands.
- */
-void ds_advise_huge(void *p, size_t n);
 
 /* ---- encodings (transcode.c) ---- */
 

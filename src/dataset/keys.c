@@ -5,9 +5,8 @@
  * itself for int64, timestamp and bool columns, the bit pattern of the
  * double for float columns (after folding -0.0 into 0.0 and every NaN into
  * one NaN), and the source column's dictionary code for string columns,
- * whose bytes are then read from the table. An open addressing table of
- * id + 1 (0 = empty), linear probing, at most half full, finds a value's id;
- * each id's hash is kept so that growing the table never rehashes strings.
+ * whose bytes are then read from the table. The core hash map (hmap.h)
+ * indexes the ids by the XXH3 of the word or of the string's bytes.
  *
  * Invariants: ids are dense, 0 .. n-1, in order of first appearance in the
  * column; first[id] is the first row holding the value; sizes[id] counts
@@ -20,6 +19,7 @@
 
 #include "core.h"
 #include "dataset/keys.h"
+#include "hmap.h"
 
 struct keys {
 	const ds_table *t;
@@ -30,29 +30,28 @@ struct keys {
 	size_t n;        /* distinct values */
 	size_t cap;      /* capacity of the per-id arrays */
 	uint64_t *vals;  /* per id: canonical value, or dictionary code for strings */
-	uint64_t *hashes;
 	size_t *first;
 	size_t *sizes;
-	uint32_t *slots;
-	size_t nslots;   /* a power of two */
+	sl__hmap idx;    /* value -> id */
 	size_t nulls;
 };
 
 /* A value being looked up: a canonical word, or bytes for strings. */
 typedef struct probe {
+	const keys *k;
 	uint64_t v;
 	const char *s;
 	size_t len;
 } probe;
 
-/* The finaliser of splitmix64: a cheap, well-mixing hash of one word. */
-static uint64_t mix64(uint64_t x)
+static uint32_t word_tag(uint64_t v)
 {
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
+	return sl__hmap_tag(sl__hash64(&v, sizeof v));
+}
+
+static uint32_t str_tag(const char *s, size_t len)
+{
+	return sl__hmap_tag(sl__hash64(s, len));
 }
 
 static uint64_t canon_f64(double d)
@@ -80,8 +79,10 @@ static uint64_t canon_row(const ds_table *t, size_t j, ds_type type, size_t i)
 	}
 }
 
-static bool same(const keys *k, uint32_t id, const probe *p)
+static bool same(const void *ctx, uint32_t id)
 {
+	const probe *p = ctx;
+	const keys *k = p->k;
 	size_t len;
 	const char *s;
 
@@ -89,41 +90,6 @@ static bool same(const keys *k, uint32_t id, const probe *p)
 		return k->vals[id] == p->v;
 	s = ds_dict_str(k->t, k->j, (uint32_t)k->vals[id], &len);
 	return len == p->len && (len == 0 || !memcmp(s, p->s, len));
-}
-
-static uint32_t find(const keys *k, uint64_t h, const probe *p)
-{
-	size_t mask = k->nslots - 1;
-
-	for (size_t s = (size_t)h & mask;; s = (s + 1) & mask) {
-		uint32_t slot = k->slots[s];
-		if (!slot)
-			return KEYS_NONE;
-		if (k->hashes[slot - 1] == h && same(k, slot - 1, p))
-			return slot - 1;
-	}
-}
-
-static int grow_slots(keys *k)
-{
-	size_t n = k->nslots ? k->nslots * 2 : 64, mask = n - 1;
-	uint32_t *slots;
-
-	if (n > SIZE_MAX / sizeof *slots)
-		return sl__oom();
-	slots = sl__calloc(n, sizeof *slots);
-	if (!slots)
-		return sl__oom();
-	for (size_t id = 0; id < k->n; id++) {
-		size_t s = (size_t)k->hashes[id] & mask;
-		while (slots[s])
-			s = (s + 1) & mask;
-		slots[s] = (uint32_t)id + 1;
-	}
-	sl__free(k->slots);
-	k->slots = slots;
-	k->nslots = n;
-	return 0;
 }
 
 /* Reallocates *p to cap elements; *p is unchanged on failure. */
@@ -137,34 +103,31 @@ static int grow_array(void **p, size_t cap, size_t size)
 	return 0;
 }
 
-/* Adds a value first seen in row i; its id is k->n before the call. */
-static int add(keys *k, uint64_t h, uint64_t val, size_t i)
+/*
+ * The id of the value p (tag its hash), adding it as first seen in row i
+ * when new (val is what the id stores: the word, or a string's code).
+ */
+static int intern(keys *k, uint32_t tag, const probe *p, uint64_t val, size_t i, uint32_t *out_id)
 {
-	size_t mask, s;
+	int rc;
 
 	if (k->n == k->cap) {
 		size_t cap = k->cap ? k->cap * 2 : 64;
 		if (grow_array((void **)&k->vals, cap, sizeof *k->vals) ||
-		    grow_array((void **)&k->hashes, cap, sizeof *k->hashes) ||
 		    grow_array((void **)&k->first, cap, sizeof *k->first) ||
 		    grow_array((void **)&k->sizes, cap, sizeof *k->sizes))
 			return sl__oom();
 		k->cap = cap;
 	}
-	if (2 * (k->n + 1) > k->nslots) {
-		int rc = grow_slots(k);
-		if (rc)
-			return rc;
+	rc = sl__hmap_intern(&k->idx, tag, (uint32_t)k->n, same, p, out_id);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		k->vals[k->n] = val;
+		k->first[k->n] = i;
+		k->sizes[k->n] = 0;
+		k->n++;
 	}
-	k->vals[k->n] = val;
-	k->hashes[k->n] = h;
-	k->first[k->n] = i;
-	k->sizes[k->n] = 0;
-	mask = k->nslots - 1;
-	for (s = (size_t)h & mask; k->slots[s]; s = (s + 1) & mask)
-		;
-	k->slots[s] = (uint32_t)k->n + 1;
-	k->n++;
 	return 0;
 }
 
@@ -194,16 +157,10 @@ static int build_strings(keys *k)
 			/* A dictionary holds each string once, but a lookup by
 			 * bytes costs one probe per distinct code and keeps the
 			 * ids right even for a dictionary that repeats one. */
-			probe p = {0, NULL, 0};
-			uint64_t h;
+			probe p = {k, 0, NULL, 0};
 			p.s = ds_dict_str(t, k->j, code, &p.len);
-			h = ds_hash64(p.s, p.len, 0);
-			id = k->nslots ? find(k, h, &p) : KEYS_NONE;
-			if (id == KEYS_NONE) {
-				id = (uint32_t)k->n;
-				if ((rc = add(k, h, code, i)))
-					break;
-			}
+			if ((rc = intern(k, str_tag(p.s, p.len), &p, code, i, &id)))
+				break;
 			code2id[code] = id;
 		}
 		k->ids[i] = id;
@@ -218,9 +175,9 @@ static int build_words(keys *k)
 	const uint8_t *valid = ds_col_validity(k->t, k->j);
 
 	for (size_t i = 0; i < k->nrow; i++) {
-		probe p = {0, NULL, 0};
-		uint64_t h;
+		probe p = {k, 0, NULL, 0};
 		uint32_t id;
+		int rc;
 
 		if (!ds_valid(valid, i)) {
 			k->ids[i] = KEYS_NONE;
@@ -228,14 +185,8 @@ static int build_words(keys *k)
 			continue;
 		}
 		p.v = canon_row(k->t, k->j, k->type, i);
-		h = mix64(p.v);
-		id = k->nslots ? find(k, h, &p) : KEYS_NONE;
-		if (id == KEYS_NONE) {
-			int rc = add(k, h, p.v, i);
-			if (rc)
-				return rc;
-			id = (uint32_t)k->n - 1;
-		}
+		if ((rc = intern(k, word_tag(p.v), &p, p.v, i, &id)))
+			return rc;
 		k->ids[i] = id;
 		k->sizes[id]++;
 	}
@@ -278,10 +229,9 @@ void keys_free(keys *k)
 		return;
 	sl__free(k->ids);
 	sl__free(k->vals);
-	sl__free(k->hashes);
 	sl__free(k->first);
 	sl__free(k->sizes);
-	sl__free(k->slots);
+	sl__hmap_free(&k->idx);
 	sl__free(k);
 }
 
@@ -310,9 +260,11 @@ size_t keys_first_row(const keys *k, uint32_t id)
 	return k->first[id];
 }
 
-static uint32_t lookup(const keys *k, uint64_t h, const probe *p)
+static uint32_t lookup(const keys *k, uint32_t tag, const probe *p)
 {
-	return k->nslots ? find(k, h, p) : KEYS_NONE;
+	uint32_t id = sl__hmap_find(&k->idx, tag, same, p);
+
+	return id == SL__HMAP_NONE ? KEYS_NONE : id;
 }
 
 int keys_match(const keys *k, const ds_table *t2, size_t j2, uint32_t *out_ids)
@@ -346,9 +298,9 @@ int keys_match(const keys *k, const ds_table *t2, size_t j2, uint32_t *out_ids)
 			}
 			c = codes[i];
 			if (!known[c]) {
-				probe p = {0, NULL, 0};
+				probe p = {k, 0, NULL, 0};
 				p.s = ds_dict_str(t2, j2, c, &p.len);
-				memo[c] = lookup(k, ds_hash64(p.s, p.len, 0), &p);
+				memo[c] = lookup(k, str_tag(p.s, p.len), &p);
 				known[c] = 1;
 			}
 			out_ids[i] = memo[c];
@@ -358,13 +310,13 @@ int keys_match(const keys *k, const ds_table *t2, size_t j2, uint32_t *out_ids)
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++) {
-		probe p = {0, NULL, 0};
+		probe p = {k, 0, NULL, 0};
 		if (!ds_valid(valid, i)) {
 			out_ids[i] = KEYS_NONE;
 			continue;
 		}
 		p.v = canon_row(t2, j2, type, i);
-		out_ids[i] = lookup(k, mix64(p.v), &p);
+		out_ids[i] = lookup(k, word_tag(p.v), &p);
 	}
 	return 0;
 }

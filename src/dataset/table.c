@@ -1,7 +1,7 @@
 /*
  * The write side of the dataset engine: the builder that columns are
- * appended to, the string dictionary it interns into, and the hash both the
- * dictionary and the file checksums use.
+ * appended to and the string dictionary it interns into (indexed by the
+ * core hash map, hmap.h, over XXH3 tags).
  *
  * Invariants kept by every append:
  *   1. A column's value array has room for cap rows; rows [0, len) hold
@@ -13,7 +13,6 @@
  *      order of first appearance. Null rows use code 0 and add nothing.
  */
 #include <string.h>
-#include <sys/mman.h>
 
 #include "dataset/internal.h"
 
@@ -75,76 +74,6 @@ bool ds_on_error_parse(const char *s, ds_on_error *out)
 	return true;
 }
 
-/* ---- hash ------------------------------------------------------------------- */
-
-/*
- * A folded-multiply hash: each 16-byte block is mixed into the state by a
- * 64x64->128 multiply whose halves are xored. It is fast on short keys (the
- * dictionary's case) and streams at several GB/s (the checksum's case). It
- * is not cryptographic; content addressing uses SHA-256 elsewhere.
- */
-#define K0 0xa0761d6478bd642full
-#define K1 0xe7037ed1a0b428dbull
-#define K2 0x8ebc6af09c88c6e3ull
-
-static inline uint64_t rd64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static inline uint64_t fold(uint64_t a, uint64_t b)
-{
-	__uint128_t r = (__uint128_t)a * b;
-
-	return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
-uint64_t ds_hash64(const void *data, size_t n, uint64_t seed)
-{
-	const unsigned char *p = data;
-	uint64_t h = seed ^ fold(seed ^ K0, (uint64_t)n ^ K1);
-	uint64_t a, b;
-
-	if (n >= 64) {
-		/* Four independent lanes so the multiplies overlap. */
-		uint64_t l0 = h, l1 = h ^ K1, l2 = h ^ K2, l3 = h ^ K0;
-		while (n >= 64) {
-			l0 = fold(rd64(p) ^ K0, rd64(p + 8) ^ l0);
-			l1 = fold(rd64(p + 16) ^ K1, rd64(p + 24) ^ l1);
-			l2 = fold(rd64(p + 32) ^ K2, rd64(p + 40) ^ l2);
-			l3 = fold(rd64(p + 48) ^ K0, rd64(p + 56) ^ l3);
-			p += 64;
-			n -= 64;
-		}
-		h = fold(l0 ^ l2, l1 ^ l3 ^ K1);
-	}
-	while (n >= 16) {
-		h = fold(rd64(p) ^ K1, rd64(p + 8) ^ h);
-		p += 16;
-		n -= 16;
-	}
-	if (n >= 8) {
-		a = rd64(p);
-		b = rd64(p + n - 8);
-	} else if (n >= 4) {
-		uint32_t x, y;
-		memcpy(&x, p, 4);
-		memcpy(&y, p + n - 4, 4);
-		a = x;
-		b = y;
-	} else if (n > 0) {
-		a = ((uint64_t)p[0] << 16) | ((uint64_t)p[n >> 1] << 8) | p[n - 1];
-		b = 0;
-	} else {
-		a = b = 0;
-	}
-	h = fold(a ^ K1 ^ (uint64_t)n, b ^ h);
-	return fold(h ^ K2, h ^ K0);
-}
-
 /* ---- dictionary ------------------------------------------------------------- */
 
 void ds_dict_init(ds_dict *d)
@@ -157,7 +86,7 @@ void ds_dict_free(ds_dict *d)
 	sl__free(d->bytes);
 	sl__free(d->offs);
 	sl__free(d->hashes);
-	sl__free(d->slots);
+	sl__hmap_free(&d->idx);
 	ds_dict_init(d);
 }
 
@@ -187,49 +116,43 @@ static inline bool bytes_eq(const char *a, const char *b, size_t n)
 	return memcmp(a, b, n) == 0;
 }
 
-/* Rebuilds the slot table with ns slots (a power of two). */
-static int dict_rehash(ds_dict *d, size_t ns)
-{
-	uint64_t *slots;
+/* The key a probe compares entries with. */
+typedef struct dict_key {
+	const ds_dict *d;
+	const char *s;
+	size_t len;
+} dict_key;
 
-	if (ns > SIZE_MAX / sizeof *slots)
-		return sl__err(SL_ENOMEM, "dictionary too large");
-	/* malloc + memset rather than calloc: calloc leaves fresh pages mapped
-	 * to the shared zero page, and the probes read before they write, so
-	 * every page would take a second (copy-on-write) fault with a TLB
-	 * flush on every CPU. */
-	slots = sl__malloc(ns * sizeof *slots);
-	if (!slots)
-		return sl__err(SL_ENOMEM, "out of memory growing a dictionary");
-	ds_advise_huge(slots, ns * sizeof *slots); /* random probes: fewer TLB misses */
-	memset(slots, 0, ns * sizeof *slots);
-	for (size_t k = 0; k < d->n; k++) {
-		size_t i = d->hashes[k] & (ns - 1);
-		while (slots[i])
-			i = (i + 1) & (ns - 1);
-		slots[i] = (uint64_t)d->hashes[k] << 32 | (k + 1);
-	}
-	sl__free(d->slots);
-	d->slots = slots;
-	d->nslots = ns;
-	return 0;
+static inline bool dict_eq(const void *ctx, uint32_t id)
+{
+	const dict_key *k = ctx;
+	const ds_dict *d = k->d;
+
+	return d->offs[id + 1] - d->offs[id] - 1 == k->len && bytes_eq(d->bytes + d->offs[id], k->s, k->len);
 }
 
-static int dict_grow_slots(ds_dict *d)
+/*
+ * Makes the index cover every entry with room for `more` new ones. After
+ * ds_dict_drop_index (or ds_dict_append_h) it is rebuilt from the stored
+ * tags, at the size it needs, without hashing a string.
+ */
+static int dict_index(ds_dict *d, size_t more)
 {
-	size_t ns = d->nslots ? d->nslots * 2 : 64;
+	int rc;
 
-	/* After ds_dict_drop_index the table is rebuilt at the size it needs. */
-	while (ns < (d->n + 1) * 2)
-		ns *= 2;
-	return dict_rehash(d, ns);
+	if (d->idx.n == d->n)
+		return sl__hmap_reserve(&d->idx, more);
+	sl__hmap_free(&d->idx);
+	if ((rc = sl__hmap_reserve(&d->idx, d->n + more)))
+		return rc;
+	for (size_t k = 0; k < d->n; k++)
+		sl__hmap_add_distinct(&d->idx, d->hashes[k], (uint32_t)k);
+	return 0;
 }
 
 void ds_dict_drop_index(ds_dict *d)
 {
-	sl__free(d->slots);
-	d->slots = NULL;
-	d->nslots = 0;
+	sl__hmap_free(&d->idx);
 }
 
 int ds_dict_reserve_storage(ds_dict *d, size_t entries, size_t bytes)
@@ -262,13 +185,9 @@ int ds_dict_reserve_storage(ds_dict *d, size_t entries, size_t bytes)
 
 int ds_dict_reserve(ds_dict *d, size_t entries, size_t bytes)
 {
-	size_t ns = 64;
-
 	if (entries > DS_DICT_MAX || bytes > SIZE_MAX / 2)
 		return sl__err(SL_ELIMIT, "dictionary too large");
-	while (ns < (d->n + entries + 1) * 2)
-		ns *= 2;
-	if (ns > d->nslots && dict_rehash(d, ns))
+	if (dict_index(d, entries))
 		return SL_ENOMEM;
 	return ds_dict_reserve_storage(d, entries, bytes);
 }
@@ -316,24 +235,23 @@ static inline int dict_store(ds_dict *d, const char *s, size_t len, uint32_t h)
 
 int ds_dict_intern_h32(ds_dict *d, const char *s, size_t len, uint32_t h, uint32_t *out_code)
 {
-	size_t i;
+	dict_key key = {d, s, len};
+	size_t pos = 0;
+	uint32_t code;
 	int rc;
 
-	if ((d->n + 1) * 2 > d->nslots && dict_grow_slots(d))
-		return SL_ENOMEM;
-	for (i = h & (d->nslots - 1); d->slots[i]; i = (i + 1) & (d->nslots - 1)) {
-		uint64_t slot = d->slots[i];
-		if ((uint32_t)(slot >> 32) != h)
-			continue;
-		uint32_t k = (uint32_t)slot - 1;
-		if (d->offs[k + 1] - d->offs[k] - 1 == len && bytes_eq(d->bytes + d->offs[k], s, len)) {
-			*out_code = k;
-			return 0;
-		}
+	if ((d->idx.n + 1) * 2 > d->idx.cap || d->idx.n != d->n) {
+		if (dict_index(d, 1))
+			return SL_ENOMEM;
+	}
+	code = sl__hmap_probe(&d->idx, h, dict_eq, &key, &pos);
+	if (code != SL__HMAP_NONE) {
+		*out_code = code;
+		return 0;
 	}
 	if ((rc = dict_store(d, s, len, h)))
 		return rc;
-	d->slots[i] = (uint64_t)h << 32 | (d->n + 1);
+	sl__hmap_put_at(&d->idx, pos, h, (uint32_t)d->n);
 	*out_code = (uint32_t)d->n;
 	d->n++;
 	return 0;
@@ -343,9 +261,9 @@ int ds_dict_append_h(ds_dict *d, const char *s, size_t len, uint64_t h64, uint32
 {
 	int rc;
 
-	if (d->slots)
+	if (d->idx.cap)
 		ds_dict_drop_index(d);
-	if ((rc = dict_store(d, s, len, (uint32_t)(h64 ^ (h64 >> 32)))))
+	if ((rc = dict_store(d, s, len, sl__hmap_tag(h64))))
 		return rc;
 	*out_code = (uint32_t)d->n;
 	d->n++;
@@ -354,26 +272,12 @@ int ds_dict_append_h(ds_dict *d, const char *s, size_t len, uint64_t h64, uint32
 
 int ds_dict_intern_h(ds_dict *d, const char *s, size_t len, uint64_t h64, uint32_t *out_code)
 {
-	return ds_dict_intern_h32(d, s, len, (uint32_t)(h64 ^ (h64 >> 32)), out_code);
+	return ds_dict_intern_h32(d, s, len, sl__hmap_tag(h64), out_code);
 }
 
 int ds_dict_intern(ds_dict *d, const char *s, size_t len, uint32_t *out_code)
 {
-	return ds_dict_intern_h(d, s, len, ds_hash64(s, len, 0), out_code);
-}
-
-void ds_advise_huge(void *p, size_t n)
-{
-#ifdef MADV_HUGEPAGE
-	uintptr_t page = 4096, a = ((uintptr_t)p + page - 1) & ~(page - 1);
-	uintptr_t z = ((uintptr_t)p + n) & ~(page - 1);
-
-	if (n >= ((size_t)4 << 20) && z > a)
-		madvise((void *)a, z - a, MADV_HUGEPAGE); /* advice only: failure is harmless */
-#else
-	(void)p;
-	(void)n;
-#endif
+	return ds_dict_intern_h(d, s, len, sl__hash64(s, len), out_code);
 }
 
 /* ---- bitmaps ---------------------------------------------------------------- */
@@ -482,7 +386,7 @@ static int col_reserve(ds_bcol *c, size_t extra)
 	if (!data)
 		return sl__err(SL_ENOMEM, "out of memory growing column '%s'", c->name);
 	c->data = data;
-	ds_advise_huge(data, nc * w);
+	sl__advise_huge(data, nc * w);
 	if (c->valid) {
 		uint8_t *v = sl__realloc(c->valid, (nc + 7) / 8);
 		if (!v)

@@ -1,6 +1,7 @@
 /*
- * Core utilities: error table, buffers and their limits, SHA-256 against
- * known vectors, atomic writes, path helpers, allocation failure handling.
+ * Core utilities: error table, buffers and their limits, SHA-256 and XXH3
+ * against known vectors, atomic writes, path helpers, allocation failure
+ * handling.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,52 @@ static void test_error_table(void **state)
 	assert_string_equal(sl_errmsg(), "disk 7");
 	sl__err_prefix(SL_EIO, "reading %s", "x");
 	assert_string_equal(sl_errmsg(), "reading x: disk 7");
+	assert_int_equal(sl__oom(), SL_ENOMEM);
+	assert_string_equal(sl_errmsg(), "out of memory");
+}
+
+/*
+ * XXH3_64bits against the published sanity vectors of xxHash: the input
+ * is the first len bytes of a buffer whose byte i is the top byte of
+ * 2654435761 * 11400714785074694797^i (mod 2^64). The lengths reach each
+ * of XXH3's code paths (0, 1-3, 4-8, 9-16, 17-128, 129-240, > 240).
+ */
+static void test_xxh3_vectors(void **state)
+{
+	static const uint64_t p32 = 2654435761u, p64 = 11400714785074694797ull;
+	static const struct {
+		size_t len;
+		uint64_t seed, want;
+	} v[] = {
+		{0, 0, 0x2D06800538D394C2ull},	 {0, p64, 0xA8A6B918B2F0364Aull},
+		{1, 0, 0xC44BDFF4074EECDBull},	 {1, p64, 0x032BE332DD766EF8ull},
+		{6, 0, 0x27B56A84CD2D7325ull},	 {6, p64, 0x84589C116AB59AB9ull},
+		{12, 0, 0xA713DAF0DFBB77E7ull},	 {12, p64, 0xE7303E1B2336DE0Eull},
+		{24, 0, 0xA3FE70BF9D3510EBull},	 {24, p64, 0x850E80FC35BDD690ull},
+		{48, 0, 0x397DA259ECBA1F11ull},	 {48, p64, 0xADC2CBAA44ACC616ull},
+		{80, 0, 0xBCDEFBBB2C47C90Aull},	 {80, p64, 0xC6DD0CB699532E73ull},
+		{195, 0, 0xCD94217EE362EC3Aull}, {195, p64, 0xBA68003D370CB3D9ull},
+		{403, 0, 0xCDEB804D65C6DEA4ull}, {403, p64, 0x6259F6ECFD6443FDull},
+	};
+	unsigned char buf[403];
+	uint64_t g = p32;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof buf; i++) {
+		buf[i] = (unsigned char)(g >> 56);
+		g *= p64;
+	}
+	for (size_t k = 0; k < SL__ARRAY_LEN(v); k++) {
+		uint64_t got = v[k].seed ? sl__hash64_seed(buf, v[k].len, v[k].seed)
+					 : sl__hash64(buf, v[k].len);
+		if (got != v[k].want)
+			fail_msg("XXH3 of %zu bytes, seed %llu: %016llx, expected %016llx", v[k].len,
+				 (unsigned long long)v[k].seed, (unsigned long long)got,
+				 (unsigned long long)v[k].want);
+		/* Seed 0 is the unseeded function. */
+		if (!v[k].seed)
+			assert_true(sl__hash64_seed(buf, v[k].len, 0) == got);
+	}
 }
 
 static void test_buf_limit(void **state)
@@ -137,6 +184,7 @@ int main(void)
 		cmocka_unit_test(test_error_table),
 		cmocka_unit_test(test_buf_limit),
 		cmocka_unit_test(test_sha256_vectors),
+		cmocka_unit_test(test_xxh3_vectors),
 		cmocka_unit_test(test_atomic_write_and_read),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_alloc_failure),
