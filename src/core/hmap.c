@@ -78,21 +78,3 @@ void sl__hmap_add_distinct(sl__hmap *m, uint32_t tag, uint32_t id)
 		;
 	sl__hmap_put_at(m, i, tag, id);
 }
-
-uint32_t sl__hmap_replace(sl__hmap *m, uint32_t tag, sl__hmap_eq eq, const void *ctx,
-			  uint32_t new_id)
-{
-	size_t mask, i;
-
-	if (!m->cap)
-		return SL__HMAP_NONE;
-	mask = m->cap - 1;
-	for (i = tag & mask; m->slots[i]; i = (i + 1) & mask) {
-		uint64_t s = m->slots[i];
-		if ((uint32_t)(s >> 32) == tag && eq(ctx, (uint32_t)s - 1)) {
-			m->slots[i] = (uint64_t)tag << 32 | ((uint64_t)new_id + 1);
-			return (uint32_t)s - 1;
-		}
-	}
-	return SL__HMAP_NONE;
-}

@@ -22,8 +22,8 @@
  *     the tags agree (one memory access per miss), and growing moves slots
  *     by their tags without touching or rehashing a key.
  *  3. Ids are below SL__HMAP_MAX_IDS and chosen by the caller; the map only
- *     stores them. There is no delete (tables are built, then read); a key
- *     can be re-pointed to another id (sl__hmap_replace).
+ *     stores them. There is no delete: tables are built, then read (a
+ *     caller that redefines a key updates what its entry holds).
  *
  * The tag is 32 bits of the key's 64-bit hash (sl__hmap_tag of sl__hash64,
  * normally); equal keys must have equal tags. The probing functions are
@@ -138,14 +138,6 @@ sl__hmap_intern(sl__hmap *m, uint32_t tag, uint32_t new_id, sl__hmap_eq eq, cons
  * index over entries known to be distinct. Room must have been reserved.
  */
 void sl__hmap_add_distinct(sl__hmap *m, uint32_t tag, uint32_t id);
-
-/*
- * Re-points the entry that eq accepts to new_id (for tables whose later
- * definition of a name replaces the earlier one). Returns the old id, or
- * SL__HMAP_NONE when the key is absent (nothing changes then).
- */
-uint32_t sl__hmap_replace(sl__hmap *m, uint32_t tag, sl__hmap_eq eq, const void *ctx,
-			  uint32_t new_id);
 
 /* For loops that look many keys up: start loading tag's home slot. */
 static inline void sl__hmap_prefetch(const sl__hmap *m, uint32_t tag)

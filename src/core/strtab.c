@@ -1,7 +1,8 @@
 /*
- * The string -> index table (strtab.h). Invariants: cap is 0 or a power of
- * two; n * 4 <= cap * 3 after every put, so a probe always ends at an empty
- * slot; every key sits in the probe run starting at its hash.
+ * The string -> index table (strtab.h): entries in insertion order in two
+ * arrays, indexed by the core hash map under the XXH3 of the key's bytes.
+ * Invariants: entry k's key is keys[k]; the map holds every entry once; a
+ * key's later put replaces its value in place.
  */
 #include <stdint.h>
 #include <string.h>
@@ -9,86 +10,72 @@
 #include "core.h"
 #include "strtab.h"
 
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+typedef struct probe {
+	const sl__strtab *t;
+	const char *key;
+} probe;
 
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
+static bool same(const void *ctx, uint32_t id)
+{
+	const probe *p = ctx;
+
+	return !strcmp(p->t->keys[id], p->key);
+}
+
+static uint32_t tag(const char *key)
+{
+	return sl__hmap_tag(sl__hash64(key, strlen(key)));
 }
 
 void sl__strtab_free(sl__strtab *t)
 {
+	sl__hmap_free(&t->idx);
 	sl__free(t->keys);
 	sl__free(t->vals);
 	memset(t, 0, sizeof *t);
 }
 
-static int grow(sl__strtab *t)
-{
-	size_t cap = t->cap ? t->cap * 2 : 16;
-	const char **keys;
-	size_t *vals;
-
-	if (cap > SIZE_MAX / sizeof *vals / 2)
-		return SL_ENOMEM;
-	keys = sl__calloc(cap, sizeof *keys);
-	vals = sl__calloc(cap, sizeof *vals);
-	if (!keys || !vals) {
-		sl__free(keys);
-		sl__free(vals);
-		return SL_ENOMEM;
-	}
-	for (size_t i = 0; i < t->cap; i++) {
-		if (!t->keys[i])
-			continue;
-		size_t j = (size_t)str_hash(t->keys[i]) & (cap - 1);
-		while (keys[j])
-			j = (j + 1) & (cap - 1);
-		keys[j] = t->keys[i];
-		vals[j] = t->vals[i];
-	}
-	sl__free(t->keys);
-	sl__free(t->vals);
-	t->keys = keys;
-	t->vals = vals;
-	t->cap = cap;
-	return 0;
-}
-
 bool sl__strtab_get(const sl__strtab *t, const char *key, size_t *out)
 {
-	if (!t->cap)
+	probe p = {t, key};
+	uint32_t id = sl__hmap_find(&t->idx, tag(key), same, &p);
+
+	if (id == SL__HMAP_NONE)
 		return false;
-	for (size_t j = (size_t)str_hash(key) & (t->cap - 1); t->keys[j]; j = (j + 1) & (t->cap - 1)) {
-		if (!strcmp(t->keys[j], key)) {
-			if (out)
-				*out = t->vals[j];
-			return true;
-		}
-	}
-	return false;
+	if (out)
+		*out = t->vals[id];
+	return true;
 }
 
 int sl__strtab_put(sl__strtab *t, const char *key, size_t val, size_t *out_old)
 {
-	size_t j;
+	probe p = {t, key};
+	uint32_t h = tag(key), id;
+	size_t pos = 0;
 
-	if ((t->n + 1) * 4 > t->cap * 3 && grow(t))
+	if (sl__hmap_reserve(&t->idx, 1))
 		return SL_ENOMEM;
-	for (j = (size_t)str_hash(key) & (t->cap - 1); t->keys[j]; j = (j + 1) & (t->cap - 1)) {
-		if (!strcmp(t->keys[j], key)) {
-			if (out_old)
-				*out_old = t->vals[j];
-			t->vals[j] = val;
-			return 1;
-		}
+	id = sl__hmap_probe(&t->idx, h, same, &p, &pos);
+	if (id != SL__HMAP_NONE) {
+		if (out_old)
+			*out_old = t->vals[id];
+		t->vals[id] = val;
+		return 1;
 	}
-	t->keys[j] = key;
-	t->vals[j] = val;
-	t->n++;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		const char **keys = sl__reallocarray(t->keys, cap, sizeof *keys);
+		if (!keys)
+			return SL_ENOMEM;
+		t->keys = keys;
+		size_t *vals = sl__reallocarray(t->vals, cap, sizeof *vals);
+		if (!vals)
+			return SL_ENOMEM;
+		t->vals = vals;
+		t->cap = cap;
+	}
+	t->keys[t->n] = key;
+	t->vals[t->n] = val;
+	sl__hmap_put_at(&t->idx, pos, h, (uint32_t)t->n++);
 	return 0;
 }

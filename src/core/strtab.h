@@ -1,9 +1,9 @@
 /*
- * A string -> index table: open addressing with linear probing, at most
- * three quarters full. Keys are borrowed: they must outlive the table (the
- * callers key it by names that live in the structure the table indexes).
- * Used where a parser must not be quadratic in hostile input: YAML anchors
- * and duplicate keys, pipeline step and parameter names.
+ * A string -> index table: borrowed C-string keys mapped to size_t values,
+ * over the core hash map (hmap.h). Keys are borrowed: they must outlive the
+ * table (the callers key it by names that live in the structure the table
+ * indexes). Used where a parser must not be quadratic in hostile input:
+ * YAML anchors and duplicate keys, pipeline step and parameter names.
  */
 #ifndef SLUICE_STRTAB_H
 #define SLUICE_STRTAB_H
@@ -11,11 +11,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "hmap.h"
+
 typedef struct sl__strtab {
-	const char **keys;
-	size_t *vals;
-	size_t cap; /* a power of two, or 0 */
-	size_t n;
+	sl__hmap idx;      /* key -> entry */
+	const char **keys; /* per entry, borrowed */
+	size_t *vals;      /* per entry */
+	size_t n, cap;     /* entries, room */
 } sl__strtab;
 
 /* A zeroed table is empty and ready; free releases the arrays (not the keys). */

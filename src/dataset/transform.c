@@ -35,11 +35,19 @@
 
 #include "core.h"
 #include "dataset/transform.h"
+#include "hmap.h"
 #include "dataset/transform_int.h"
 
 /* ---- small helpers --------------------------------------------------------- */
 
-static uint64_t fnv1a(const char *s, size_t n)
+/*
+ * The bucket of a value under encode's hashing trick (method: hash): FNV-1a
+ * of its text. A fitted transform stores only the bucket count, so this
+ * function is part of what every saved transform means: changing it would
+ * silently move users' categories to other columns. It is frozen here for
+ * that one purpose; everything else hashes with sl__hash64.
+ */
+static uint64_t bucket_hash(const char *s, size_t n)
 {
 	uint64_t h = 1469598103934665603ull;
 
@@ -54,6 +62,7 @@ void tf_strmap_init(strmap *m)
 {
 	memset(m, 0, sizeof *m);
 	sl__buf_init(&m->keys, 0);
+	sl__hmap_init(&m->idx);
 }
 
 void tf_strmap_free(strmap *m)
@@ -63,7 +72,7 @@ void tf_strmap_free(strmap *m)
 	sl__free(m->len);
 	sl__free(m->count);
 	sl__free(m->last);
-	sl__free(m->slots);
+	sl__hmap_free(&m->idx);
 	memset(m, 0, sizeof *m);
 }
 
@@ -72,46 +81,45 @@ const char *tf_strmap_key(const strmap *m, size_t k)
 	return m->keys.data + m->off[k];
 }
 
-long tf_strmap_find(const strmap *m, const char *s, size_t n)
+typedef struct strmap_probe {
+	const strmap *m;
+	const char *s;
+	size_t n;
+} strmap_probe;
+
+static bool strmap_eq(const void *ctx, uint32_t id)
 {
-	if (!m->nslots)
-		return -1;
-	for (size_t i = fnv1a(s, n) & (m->nslots - 1);; i = (i + 1) & (m->nslots - 1)) {
-		uint32_t v = m->slots[i];
-		if (!v)
-			return -1;
-		if (m->len[v - 1] == n && (n == 0 || !memcmp(tf_strmap_key(m, v - 1), s, n)))
-			return (long)(v - 1);
-	}
+	const strmap_probe *p = ctx;
+
+	return p->m->len[id] == p->n && (p->n == 0 || !memcmp(tf_strmap_key(p->m, id), p->s, p->n));
 }
 
-static int strmap_rehash(strmap *m)
+static uint32_t strmap_tag(const char *s, size_t n)
 {
-	size_t ns = m->nslots ? m->nslots * 2 : 64;
-	uint32_t *sl = sl__calloc(ns, sizeof *sl);
+	return sl__hmap_tag(sl__hash64(s, n));
+}
 
-	if (!sl)
-		return sl__oom();
-	for (size_t k = 0; k < m->n; k++) {
-		size_t i = fnv1a(tf_strmap_key(m, k), m->len[k]) & (ns - 1);
-		while (sl[i])
-			i = (i + 1) & (ns - 1);
-		sl[i] = (uint32_t)(k + 1);
-	}
-	sl__free(m->slots);
-	m->slots = sl;
-	m->nslots = ns;
-	return 0;
+long tf_strmap_find(const strmap *m, const char *s, size_t n)
+{
+	strmap_probe p = {m, s, n};
+	uint32_t id = sl__hmap_find(&m->idx, strmap_tag(s, n), strmap_eq, &p);
+
+	return id == SL__HMAP_NONE ? -1 : (long)id;
 }
 
 /* The index of s, adding it (count 0) when new. */
 int tf_strmap_add(strmap *m, const char *s, size_t n, size_t *out)
 {
-	long f = tf_strmap_find(m, s, n);
+	strmap_probe p = {m, s, n};
+	uint32_t tag = strmap_tag(s, n), id;
+	size_t pos = 0;
 	int rc;
 
-	if (f >= 0) {
-		*out = (size_t)f;
+	if ((rc = sl__hmap_reserve(&m->idx, 1)))
+		return rc;
+	id = sl__hmap_probe(&m->idx, tag, strmap_eq, &p, &pos);
+	if (id != SL__HMAP_NONE) {
+		*out = id;
 		return 0;
 	}
 	if (m->n >= UINT32_MAX - 1)
@@ -139,16 +147,8 @@ int tf_strmap_add(strmap *m, const char *s, size_t n, size_t *out)
 	m->last[m->n] = UINT32_MAX;
 	if ((rc = sl__buf_append(&m->keys, s, n)) || (rc = sl__buf_putc(&m->keys, '\0')))
 		return rc;
+	sl__hmap_put_at(&m->idx, pos, tag, (uint32_t)m->n);
 	*out = m->n++;
-	if (m->n * 2 > m->nslots) {
-		if ((rc = strmap_rehash(m)))
-			return rc;
-	} else {
-		size_t i = fnv1a(s, n) & (m->nslots - 1);
-		while (m->slots[i])
-			i = (i + 1) & (m->nslots - 1);
-		m->slots[i] = (uint32_t)(*out + 1);
-	}
 	return 0;
 }
 
@@ -804,7 +804,7 @@ static int kern(const prod *p, const expr_value *in, expr_value *out, sl__buf *s
 			return 0;
 		key = tf_cat_key(p->itype, in, tmp, &len);
 		if (p->kind == P_HASH) {
-			out[fnv1a(key, len) % p->buckets].f = 1;
+			out[bucket_hash(key, len) % p->buckets].f = 1;
 			return 0;
 		}
 		long c = tf_strmap_find(&p->cats, key, len);
@@ -1642,7 +1642,7 @@ static int table_schema(const ds_table *t, tf_schema *s)
 /* Hash of row i over the key columns (for dedupe). */
 static uint64_t row_hash(const ds_table *t, const size_t *keys, size_t nk, size_t i)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = 0;
 
 	for (size_t q = 0; q < nk; q++) {
 		expr_value v;
@@ -1651,7 +1651,7 @@ static uint64_t row_hash(const ds_table *t, const size_t *keys, size_t nk, size_
 		if (v.null)
 			x = 0x9e3779b97f4a7c15ull;
 		else if (ds_col_type(t, keys[q]) == DS_STRING)
-			x = fnv1a(v.s, v.len);
+			x = sl__hash64(v.s, v.len);
 		else if (ds_col_type(t, keys[q]) == DS_FLOAT64) {
 			/* Values that compare equal hash alike: every NaN, and -0 with 0. */
 			double f = isnan(v.f) ? NAN : (v.f == 0 ? 0.0 : v.f);
@@ -1659,8 +1659,7 @@ static uint64_t row_hash(const ds_table *t, const size_t *keys, size_t nk, size_
 		}
 		else
 			x = (uint64_t)v.i;
-		h = (h ^ x) * 1099511628211ull;
-		h ^= h >> 29;
+		h = sl__hash64_seed(&x, sizeof x, h);
 	}
 	return h;
 }
@@ -1691,44 +1690,47 @@ static bool rows_equal(const ds_table *t, const size_t *keys, size_t nk, size_t 
 	return true;
 }
 
+typedef struct dedupe_probe {
+	const ds_table *t;
+	const op *o;
+	const size_t *keep; /* id k is kept row keep[k] */
+	size_t row;
+} dedupe_probe;
+
+static bool dedupe_eq(const void *ctx, uint32_t id)
+{
+	const dedupe_probe *p = ctx;
+
+	return rows_equal(p->t, p->o->keys, p->o->nkeys, p->keep[id], p->row);
+}
+
 /* Rows to keep for a dedupe (first of each key). */
 static int dedupe_rows(const ds_table *t, const op *o, size_t **out, size_t *out_n)
 {
-	size_t nrow = ds_nrow(t), ns = 64, n = 0;
-	size_t *keep, *slots;
-	uint64_t *hs;
+	size_t nrow = ds_nrow(t), n = 0;
+	size_t *keep = sl__calloc(nrow + 1, sizeof *keep);
+	dedupe_probe p = {t, o, keep, 0};
+	sl__hmap seen;
+	int rc;
 
-	while (ns < nrow * 2)
-		ns *= 2;
-	keep = sl__calloc(nrow + 1, sizeof *keep);
-	slots = sl__calloc(ns, sizeof *slots);
-	hs = sl__calloc(nrow + 1, sizeof *hs);
-	if (!keep || !slots || !hs) {
-		sl__free(keep);
-		sl__free(slots);
-		sl__free(hs);
+	sl__hmap_init(&seen);
+	if (!keep)
 		return sl__oom();
+	/* Room for every row up front: the probes below cannot fail. */
+	if ((rc = sl__hmap_reserve(&seen, nrow))) {
+		sl__free(keep);
+		return rc;
 	}
 	for (size_t i = 0; i < nrow; i++) {
-		uint64_t h = row_hash(t, o->keys, o->nkeys, i);
-		size_t s = h & (ns - 1);
-		bool dup = false;
-		hs[i] = h;
-		while (slots[s]) {
-			size_t r = slots[s] - 1;
-			if (hs[r] == h && rows_equal(t, o->keys, o->nkeys, r, i)) {
-				dup = true;
-				break;
-			}
-			s = (s + 1) & (ns - 1);
-		}
-		if (!dup) {
-			slots[s] = i + 1;
+		uint32_t tag = sl__hmap_tag(row_hash(t, o->keys, o->nkeys, i));
+		size_t pos = 0;
+		p.row = i;
+		if (sl__hmap_probe(&seen, tag, dedupe_eq, &p, &pos) == SL__HMAP_NONE) {
+			sl__hmap_put_at(&seen, pos, tag, (uint32_t)n);
 			keep[n++] = i;
 		}
 	}
-	sl__free(slots);
-	sl__free(hs);
+	sl__hmap_free(&seen);
 	*out = keep;
 	*out_n = n;
 	return 0;

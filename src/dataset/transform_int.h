@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "core.h"
+#include "hmap.h"
 #include "dataset/dataset.h"
 #include "dataset/expr.h"
 
@@ -35,8 +36,7 @@ typedef struct strmap {
 	uint64_t *count;   /* a counter per key for callers that count */
 	uint32_t *last;    /* last document that counted the key (df counting) */
 	size_t n, cap;
-	uint32_t *slots;   /* index + 1, 0 = empty */
-	size_t nslots;
+	sl__hmap idx;      /* key -> index */
 } strmap;
 
 typedef struct tf_scol {

@@ -62,7 +62,7 @@
 
 typedef struct sq_slot {
 	char *sql;      /* owned copy of the statement text; NULL when empty */
-	uint32_t hash;
+	uint64_t hash;  /* sl__hash64 of sql */
 	sqlite3_stmt *st;
 	uint64_t used;  /* LRU clock value of the last use */
 	bool active;    /* being stepped; a nested exec must not reuse it */
@@ -142,15 +142,6 @@ static bool sq_backoff(sq_conn *c, double *start, unsigned *delay_us)
 
 /* ---- the statement cache --------------------------------------------------------- */
 
-static uint32_t sq_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 static void sq_slot_clear(sq_slot *sl)
 {
 	sqlite3_finalize(sl->st);
@@ -165,7 +156,7 @@ static void sq_slot_clear(sq_slot *sl)
  */
 static int sq_stmt_get(sq_conn *c, const char *sql, sq_slot **out_slot, sqlite3_stmt **out)
 {
-	uint32_t h = sq_hash(sql);
+	uint64_t h = sl__hash64(sql, strlen(sql));
 	sq_slot *victim = NULL;
 	sqlite3_stmt *st = NULL;
 	const char *tail = NULL;

@@ -384,6 +384,12 @@ static void test_encode(void **state)
 	/* paris rows hash alike */
 	for (int k = 0; k < 4; k++)
 		assert_near(ds_col_f64(r.out, 2 + (size_t)k)[0], ds_col_f64(r.out, 2 + (size_t)k)[5]);
+	/* The buckets are 64-bit FNV-1a mod n_buckets, as documented, and a
+	 * saved transform depends on them: paris and rome (FNV-1a ...5af2 and
+	 * ...acca) go to bucket 2, Berlin (...a60b) to bucket 3. */
+	assert_near(f64(r.out, "city_hash2", 0), 1);
+	assert_near(f64(r.out, "city_hash2", 4), 1);
+	assert_near(f64(r.out, "city_hash3", 1), 1);
 	result_free(&r);
 	ds_close(a);
 	tu_rmdir(dir);
