@@ -3,9 +3,9 @@
  * in a profile's bins, and the JSON form. See profile.h for what a profile
  * holds and the invariants kept here.
  *
- * Numbers are mapped to order-preserving unsigned keys and radix sorted;
- * every statistic (moments, quantiles, histogram, distinct count, top-k) is
- * then read from one pass over the sorted keys. Sorting makes the quantiles
+ * Numbers are mapped to order-preserving unsigned keys and radix sorted
+ * (sort.h); every statistic (moments, quantiles, histogram, distinct
+ * count, top-k) is then read from one pass over the sorted keys. Sorting makes the quantiles
  * and the distinct count exact at a cost linear in the rows, which beats a
  * sketch's error bars at the sizes a step sees; monitoring windows are
  * smaller still.
@@ -19,104 +19,17 @@
 
 #include "core.h"
 #include "monitor/profile.h"
+#include "sort.h"
 
 const double profile_q_levels[PROFILE_NQ] = {0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99};
 const char *const profile_q_names[PROFILE_NQ] = {"p01", "p05", "p25", "p50",
 						 "p75", "p95", "p99"};
-
-#define SIGN_BIT ((uint64_t)1 << 63)
 
 void profile_opts_default(profile_opts *o)
 {
 	o->bins = 20;
 	o->top_k = 10;
 	o->max_categories = 1000;
-}
-
-/* ---- keys and sorting ---------------------------------------------------- */
-
-uint64_t profile_key_f64(double v)
-{
-	uint64_t b;
-
-	if (v == 0)
-		v = 0; /* -0.0 and 0.0 are one value */
-	memcpy(&b, &v, sizeof b);
-	return (b & SIGN_BIT) ? ~b : b | SIGN_BIT;
-}
-
-double profile_unkey_f64(uint64_t k)
-{
-	uint64_t b = (k & SIGN_BIT) ? k & ~SIGN_BIT : ~k;
-	double v;
-
-	memcpy(&v, &b, sizeof v);
-	return v;
-}
-
-uint64_t profile_key_i64(int64_t v)
-{
-	return (uint64_t)v ^ SIGN_BIT;
-}
-
-int64_t profile_unkey_i64(uint64_t k)
-{
-	return (int64_t)(k ^ SIGN_BIT);
-}
-
-#define RADIX_BITS 11
-#define RADIX_SIZE (1u << RADIX_BITS)
-#define RADIX_PASSES 6 /* ceil(64 / 11) */
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-void profile_sort_u64(uint64_t *keys, uint64_t *tmp, size_t n)
-{
-	static_assert(RADIX_BITS * RADIX_PASSES >= 64, "radix passes cover the key");
-	size_t (*count)[RADIX_SIZE];
-	uint64_t *src = keys, *dst = tmp;
-
-	if (n < 512) {
-		qsort(keys, n, sizeof *keys, cmp_u64);
-		return;
-	}
-	count = sl__calloc(RADIX_PASSES, sizeof *count);
-	if (!count) {
-		/* The counters are small; without them fall back to qsort
-		 * rather than fail: the result is the same. */
-		qsort(keys, n, sizeof *keys, cmp_u64);
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		for (unsigned p = 0; p < RADIX_PASSES; p++)
-			count[p][(keys[i] >> (p * RADIX_BITS)) & (RADIX_SIZE - 1)]++;
-	for (unsigned p = 0; p < RADIX_PASSES; p++) {
-		unsigned shift = p * RADIX_BITS;
-		size_t sum = 0;
-
-		/* A digit that is the same in every key leaves the order as it
-		 * is: skip the pass (the high digits of most columns). */
-		if (count[p][(src[0] >> shift) & (RADIX_SIZE - 1)] == n)
-			continue;
-		for (size_t d = 0; d < RADIX_SIZE; d++) {
-			size_t c = count[p][d];
-			count[p][d] = sum;
-			sum += c;
-		}
-		for (size_t i = 0; i < n; i++)
-			dst[count[p][(src[i] >> shift) & (RADIX_SIZE - 1)]++] = src[i];
-		uint64_t *t = src;
-		src = dst;
-		dst = t;
-	}
-	if (src != keys)
-		memcpy(keys, src, n * sizeof *keys);
-	sl__free(count);
 }
 
 /* ---- rounding ------------------------------------------------------------ */
@@ -270,12 +183,12 @@ static double quantile_sorted(const uint64_t *keys, size_t n, bool is_int, doubl
 	double h = (double)(n - 1) * level;
 	size_t lo = (size_t)floor(h);
 	double frac = h - (double)lo;
-	double a = is_int ? (double)profile_unkey_i64(keys[lo]) : profile_unkey_f64(keys[lo]);
+	double a = is_int ? (double)sl__unkey_i64(keys[lo]) : sl__unkey_f64(keys[lo]);
 	double b;
 
 	if (lo + 1 >= n || frac == 0)
 		return a;
-	b = is_int ? (double)profile_unkey_i64(keys[lo + 1]) : profile_unkey_f64(keys[lo + 1]);
+	b = is_int ? (double)sl__unkey_i64(keys[lo + 1]) : sl__unkey_f64(keys[lo + 1]);
 	return a + frac * (b - a);
 }
 
@@ -285,11 +198,10 @@ static int build_numeric(const ds_table *t, size_t j, const profile_opts *o, pro
 	const uint8_t *valid = ds_col_validity(t, j);
 	bool is_int = c->type != DS_FLOAT64;
 	uint64_t *keys = sl__reallocarray(NULL, n ? n : 1, sizeof *keys);
-	uint64_t *tmp = sl__reallocarray(NULL, n ? n : 1, sizeof *tmp);
 	size_t m = 0;
 	int rc = 0;
 
-	if (!keys || !tmp) {
+	if (!keys) {
 		rc = sl__oom();
 		goto out;
 	}
@@ -300,7 +212,7 @@ static int build_numeric(const ds_table *t, size_t j, const profile_opts *o, pro
 				c->missing++;
 				continue;
 			}
-			keys[m++] = profile_key_i64(v[i]);
+			keys[m++] = sl__key_i64(v[i]);
 		}
 	} else {
 		const double *v = ds_col_f64(t, j);
@@ -313,17 +225,18 @@ static int build_numeric(const ds_table *t, size_t j, const profile_opts *o, pro
 				c->infinite++;
 				continue;
 			}
-			keys[m++] = profile_key_f64(v[i]);
+			keys[m++] = sl__key_f64(v[i]);
 		}
 	}
 	c->n_values = m;
 	if (m == 0)
 		goto out;
-	profile_sort_u64(keys, tmp, m);
+	if ((rc = sl__radix_sort_u64(keys, NULL, m)))
+		goto out;
 
-	double min = is_int ? (double)profile_unkey_i64(keys[0]) : profile_unkey_f64(keys[0]);
-	double max = is_int ? (double)profile_unkey_i64(keys[m - 1])
-			    : profile_unkey_f64(keys[m - 1]);
+	double min = is_int ? (double)sl__unkey_i64(keys[0]) : sl__unkey_f64(keys[0]);
+	double max = is_int ? (double)sl__unkey_i64(keys[m - 1])
+			    : sl__unkey_f64(keys[m - 1]);
 	if ((rc = make_edges(c, min, max, o->bins)))
 		goto out;
 	c->top = sl__calloc(o->top_k ? o->top_k : 1, sizeof *c->top);
@@ -338,7 +251,7 @@ static int build_numeric(const ds_table *t, size_t j, const profile_opts *o, pro
 	double mean = 0, m2 = 0;
 	size_t run = 0;
 	for (size_t i = 0; i < m; i++) {
-		double x = is_int ? (double)profile_unkey_i64(keys[i]) : profile_unkey_f64(keys[i]);
+		double x = is_int ? (double)sl__unkey_i64(keys[i]) : sl__unkey_f64(keys[i]);
 		double d = x - mean;
 		mean += d / (double)(i + 1);
 		m2 += d * (x - mean);
@@ -367,7 +280,6 @@ static int build_numeric(const ds_table *t, size_t j, const profile_opts *o, pro
 		c->q[q] = profile_round15(quantile_sorted(keys, m, is_int, profile_q_levels[q]));
 out:
 	sl__free(keys);
-	sl__free(tmp);
 	return rc;
 }
 

@@ -157,12 +157,4 @@ json_t *profile_json_num(double x);
 /* The inverse: a number, null (NaN) or "Inf"/"-Inf"/"NaN". False otherwise. */
 bool profile_json_get_num(const json_t *v, double *out);
 
-/* Sorts n keys ascending (LSD radix sort; tmp has n entries). */
-void profile_sort_u64(uint64_t *keys, uint64_t *tmp, size_t n);
-/* Order-preserving keys: a < b as numbers iff key(a) < key(b) as unsigned. */
-uint64_t profile_key_f64(double v);
-double profile_unkey_f64(uint64_t k);
-uint64_t profile_key_i64(int64_t v);
-int64_t profile_unkey_i64(uint64_t k);
-
 #endif

@@ -19,6 +19,7 @@
 
 #include "core.h"
 #include "monitor/schema.h"
+#include "sort.h"
 #include "yamltree.h"
 
 #define MAX_LISTED 5 /* offending values named in a message */
@@ -904,8 +905,12 @@ static int repeat_rows(const ds_table *t, size_t j, row_list *rows)
 	}
 	for (size_t i = 0; i < n; i++)
 		if (ds_valid(valid, i) && (!f || isfinite(f[i])))
-			keys[m++] = f ? profile_key_f64(f[i]) : profile_key_i64(iv[i]);
-	profile_sort_u64(keys, tmp, m);
+			keys[m++] = f ? sl__key_f64(f[i]) : sl__key_i64(iv[i]);
+	if (sl__radix_sort_u64(keys, NULL, m)) {
+		sl__free(keys);
+		sl__free(tmp);
+		return SL_ENOMEM;
+	}
 	/* The values that occur more than once, each once, sorted (in keys). */
 	for (size_t a = 1; a < m; a++)
 		if (keys[a] == keys[a - 1] && (nd == 0 || keys[nd - 1] != keys[a]))
@@ -917,7 +922,7 @@ static int repeat_rows(const ds_table *t, size_t j, row_list *rows)
 		uint64_t key;
 		if (!ds_valid(valid, i) || (f && !isfinite(f[i])))
 			continue;
-		key = f ? profile_key_f64(f[i]) : profile_key_i64(iv[i]);
+		key = f ? sl__key_f64(f[i]) : sl__key_i64(iv[i]);
 		if (!nd || !(hit = bsearch(&key, keys, nd, sizeof *keys, cmp_u64)))
 			continue;
 		if (tmp[hit - keys])

@@ -42,6 +42,7 @@
 
 #include "dataset/dataset.h"
 #include "rng.h"
+#include "sort.h"
 #include "dataset/keys.h"
 #include "steps/step.h"
 
@@ -353,41 +354,10 @@ done:
 	return rc;
 }
 
-/* A row's time as an unsigned key whose order is the time's order. */
-typedef struct tkey {
-	uint64_t key;
-	size_t row;
-} tkey;
-
-static int tkey_cmp(const void *a, const void *b)
-{
-	const tkey *x = a, *y = b;
-
-	if (x->key != y->key)
-		return x->key < y->key ? -1 : 1;
-	return x->row < y->row ? -1 : x->row > y->row;
-}
-
-static uint64_t order_i64(int64_t v)
-{
-	return (uint64_t)v ^ 0x8000000000000000ull;
-}
-
-static uint64_t order_f64(double d)
-{
-	uint64_t bits = 0; /* -0.0 sorts with 0.0 */
-
-	if (d != 0.0)
-		memcpy(&bits, &d, sizeof bits);
-	/* Negative numbers: flip all bits (larger magnitude sorts first);
-	 * positive ones: set the sign bit (above every negative). */
-	return bits >> 63 ? ~bits : bits | 0x8000000000000000ull;
-}
-
 /* Moves a cut forward past rows whose time equals the row before the cut. */
-static size_t extend_cut(const tkey *v, size_t n, size_t cut)
+static size_t extend_cut(const uint64_t *key, size_t n, size_t cut)
 {
-	while (cut > 0 && cut < n && v[cut].key == v[cut - 1].key)
+	while (cut > 0 && cut < n && key[cut] == key[cut - 1])
 		cut++;
 	return cut;
 }
@@ -414,8 +384,8 @@ static void time_text(const ds_table *t, size_t j, size_t i, char *buf, size_t s
 static int split_time(split_job *s, size_t j)
 {
 	ds_type type = ds_col_type(s->t, j);
-	tkey *v;
-	size_t c[NSPLIT], cut[NSPLIT + 1];
+	uint64_t *key = NULL;
+	size_t *row = NULL, c[NSPLIT], cut[NSPLIT + 1];
 	int rc;
 
 	if (type != DS_TIMESTAMP && type != DS_INT64 && type != DS_FLOAT64)
@@ -425,25 +395,33 @@ static int split_time(split_job *s, size_t j)
 				 s->o->by, ds_type_name(type));
 	if ((rc = check_no_nulls(s, j, "time")))
 		return rc;
-	v = sl__malloc((s->n ? s->n : 1) * sizeof *v);
-	if (!v)
-		return step_oom(s->ctx);
+	/* Rows in time order: each row's time as an order-preserving key,
+	 * radix sorted with the row number as payload; the sort is stable, so
+	 * equal times stay in row order. */
+	key = sl__malloc((s->n ? s->n : 1) * sizeof *key);
+	row = sl__malloc((s->n ? s->n : 1) * sizeof *row);
+	if (!key || !row) {
+		rc = step_oom(s->ctx);
+		goto done;
+	}
 	for (size_t i = 0; i < s->n; i++) {
-		v[i].row = i;
+		row[i] = i;
 		if (type == DS_FLOAT64) {
 			double d = ds_col_f64(s->t, j)[i];
 			if (isnan(d)) {
-				sl__free(v);
-				return step_fail(s->ctx, SL_EINVAL,
-						 "with.by: the time column '%s' is NaN in row %zu",
-						 s->o->by, i + 1);
+				rc = step_fail(s->ctx, SL_EINVAL, "with.by: the time column '%s' is NaN in row %zu",
+					       s->o->by, i + 1);
+				goto done;
 			}
-			v[i].key = order_f64(d);
+			key[i] = sl__key_f64(d);
 		} else {
-			v[i].key = order_i64(ds_col_i64(s->t, j)[i]);
+			key[i] = sl__key_i64(ds_col_i64(s->t, j)[i]);
 		}
 	}
-	qsort(v, s->n, sizeof *v, tkey_cmp);
+	if ((rc = sl__radix_sort_u64(key, row, s->n))) {
+		rc = step_oom(s->ctx);
+		goto done;
+	}
 	apportion(s->n, s->o->f, c);
 	/* Cut k + 1 is where the first k + 1 shares end, moved forward past
 	 * ties and never before the previous cut. */
@@ -451,20 +429,22 @@ static int split_time(split_job *s, size_t j)
 	for (size_t k = 0, target = 0; k < NSPLIT; k++) {
 		target += c[k];
 		cut[k + 1] = k + 1 == NSPLIT ? s->n
-					     : extend_cut(v, s->n, target < cut[k] ? cut[k] : target);
+					     : extend_cut(key, s->n, target < cut[k] ? cut[k] : target);
 	}
 	for (int k = 0; k < NSPLIT; k++) {
 		char lo[48], hi[48];
 		for (size_t p = cut[k]; p < cut[k + 1]; p++)
-			s->which[v[p].row] = (uint8_t)k;
+			s->which[row[p]] = (uint8_t)k;
 		if (cut[k] == cut[k + 1])
 			continue;
-		time_text(s->t, j, v[cut[k]].row, lo, sizeof lo);
-		time_text(s->t, j, v[cut[k + 1] - 1].row, hi, sizeof hi);
+		time_text(s->t, j, row[cut[k]], lo, sizeof lo);
+		time_text(s->t, j, row[cut[k + 1] - 1], hi, sizeof hi);
 		step_log(s->ctx, "%s: %s from %s to %s", split_names[k], s->o->by, lo, hi);
 	}
-	sl__free(v);
-	return 0;
+done:
+	sl__free(key);
+	sl__free(row);
+	return rc;
 }
 
 static int split_group(split_job *s, size_t j)

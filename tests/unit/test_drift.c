@@ -145,30 +145,6 @@ static void test_count_statistics(void **state)
 
 /* ---- profiles ------------------------------------------------------------ */
 
-static void test_sort_keys(void **state)
-{
-	size_t n = 5000;
-	uint64_t *k = malloc(n * sizeof *k), *tmp = malloc(n * sizeof *tmp);
-	double vals[] = {-INFINITY, -1e300, -2.5, -0.0, 0.0, 1e-310, 3, 1e300, INFINITY};
-
-	(void)state;
-	for (size_t i = 0; i + 1 < SL__ARRAY_LEN(vals); i++)
-		assert_true(profile_key_f64(vals[i]) <= profile_key_f64(vals[i + 1]));
-	assert_true(profile_key_f64(-0.0) == profile_key_f64(0.0));
-	assert_true(profile_unkey_f64(profile_key_f64(-2.5)) == -2.5);
-	assert_true(profile_key_i64(INT64_MIN) < profile_key_i64(-1));
-	assert_true(profile_key_i64(-1) < profile_key_i64(0));
-	assert_true(profile_unkey_i64(profile_key_i64(-7)) == -7);
-	sl__rng_seed(&rng, 99);
-	for (size_t i = 0; i < n; i++)
-		k[i] = profile_key_f64((sl__rng_uniform(&rng) - 0.5) * 1e6);
-	profile_sort_u64(k, tmp, n);
-	for (size_t i = 1; i < n; i++)
-		assert_true(k[i - 1] <= k[i]);
-	free(k);
-	free(tmp);
-}
-
 static void test_profile_numbers(void **state)
 {
 	ds_builder *b;
@@ -637,7 +613,6 @@ int main(void)
 		cmocka_unit_test(test_kolmogorov),
 		cmocka_unit_test(test_chi2_and_gamma),
 		cmocka_unit_test(test_count_statistics),
-		cmocka_unit_test(test_sort_keys),
 		cmocka_unit_test(test_profile_numbers),
 		cmocka_unit_test(test_profile_edge_cases),
 		cmocka_unit_test(test_drift_identical),
