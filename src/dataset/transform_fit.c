@@ -16,6 +16,7 @@
 #include "core.h"
 #include "dataset/transform.h"
 #include "dataset/transform_int.h"
+#include "stats.h"
 
 /* The option each op's shorthand {OP: VALUE} sets. */
 static const char *const op_main[] = {"columns", "columns", "columns", "columns", "expr",
@@ -145,29 +146,6 @@ static int col_values(const ds_table *t, size_t j, bool sort, double **out, size
 		qsort(v, n, sizeof *v, tf_cmp_double);
 	*out = v;
 	*out_n = n;
-	return 0;
-}
-
-/* Quantile q of sorted values (linear interpolation, as numpy's default). */
-static double quantile(const double *v, size_t n, double q)
-{
-	double pos = q * (double)(n - 1);
-	size_t lo = (size_t)floor(pos);
-	size_t hi = lo + 1 < n ? lo + 1 : lo;
-
-	return v[lo] + (v[hi] - v[lo]) * (pos - (double)lo);
-}
-
-static int mean_std(const double *v, size_t n, double *mean, double *std)
-{
-	long double s = 0, ss = 0;
-
-	for (size_t i = 0; i < n; i++)
-		s += v[i];
-	*mean = (double)(s / (long double)n);
-	for (size_t i = 0; i < n; i++)
-		ss += ((long double)v[i] - *mean) * ((long double)v[i] - *mean);
-	*std = sqrt((double)(ss / (long double)n));
 	return 0;
 }
 
@@ -371,7 +349,7 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 			ds_type ty = in->c[j].type;
 			json_t *val = NULL;
 			if (st <= 1) {
-				double *v, m, sd;
+				double *v, m;
 				size_t n;
 				if (!tf_is_numeric(ty)) {
 					rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; %s needs numbers", where, name,
@@ -382,9 +360,9 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 					break;
 				if (n) {
 					if (st == 0)
-						mean_std(v, n, &m, &sd);
+						sl__mean_var(v, n, 0, &m, NULL, NULL);
 					else
-						m = quantile(v, n, 0.5);
+						m = sl__quantile_sorted(v, n, 0.5);
 					val = json_real(m);
 				}
 				sl__free(v);
@@ -447,9 +425,9 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 				break;
 			}
 			if (hql)
-				l = quantile(v, n, ql);
+				l = sl__quantile_sorted(v, n, ql);
 			if (hqh)
-				h = quantile(v, n, qh);
+				h = sl__quantile_sorted(v, n, qh);
 			sl__free(v);
 			json_t *pair = json_array();
 			json_array_append_new(pair, hlo || hql ? json_real(l) : json_null());
@@ -474,7 +452,7 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 		json_object_set_new(o, "scale", s);
 		for (size_t q = 0; q < ncols && rc == 0; q++) {
 			size_t j = cols[q], n;
-			double *v, c0 = 0, sc = 1, sd;
+			double *v, c0 = 0, sc = 1, sd, var;
 			if (!tf_is_numeric(in->c[j].type)) {
 				rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; normalise needs numbers", where,
 					     in->c[j].name, ds_type_name(in->c[j].type));
@@ -483,7 +461,8 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 			if ((rc = col_values(t, j, m == 1, &v, &n)))
 				break;
 			if (n && m == 0) {
-				mean_std(v, n, &c0, &sd);
+				sl__mean_var(v, n, 0, &c0, &var, NULL);
+				sd = sqrt(var); /* population std, as StandardScaler */
 				sc = sd > 0 ? sd : 1; /* a constant column is centred, not scaled */
 			} else if (n) {
 				c0 = v[0];

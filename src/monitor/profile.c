@@ -20,6 +20,7 @@
 #include "core.h"
 #include "monitor/profile.h"
 #include "sort.h"
+#include "stats.h"
 
 const double profile_q_levels[PROFILE_NQ] = {0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99};
 const char *const profile_q_names[PROFILE_NQ] = {"p01", "p05", "p25", "p50",
@@ -178,26 +179,13 @@ static void top_offer(profile_value *top, size_t *n, size_t k, double num, uint6
 		(*n)++;
 }
 
-static double quantile_sorted(const uint64_t *keys, size_t n, bool is_int, double level)
-{
-	double h = (double)(n - 1) * level;
-	size_t lo = (size_t)floor(h);
-	double frac = h - (double)lo;
-	double a = is_int ? (double)sl__unkey_i64(keys[lo]) : sl__unkey_f64(keys[lo]);
-	double b;
-
-	if (lo + 1 >= n || frac == 0)
-		return a;
-	b = is_int ? (double)sl__unkey_i64(keys[lo + 1]) : sl__unkey_f64(keys[lo + 1]);
-	return a + frac * (b - a);
-}
-
 static int build_numeric(const ds_table *t, size_t j, const profile_opts *o, profile_col *c)
 {
 	size_t n = ds_nrow(t);
 	const uint8_t *valid = ds_col_validity(t, j);
 	bool is_int = c->type != DS_FLOAT64;
 	uint64_t *keys = sl__reallocarray(NULL, n ? n : 1, sizeof *keys);
+	double *x = NULL, mean, var;
 	size_t m = 0;
 	int rc = 0;
 
@@ -233,11 +221,16 @@ static int build_numeric(const ds_table *t, size_t j, const profile_opts *o, pro
 		goto out;
 	if ((rc = sl__radix_sort_u64(keys, NULL, m)))
 		goto out;
-
-	double min = is_int ? (double)sl__unkey_i64(keys[0]) : sl__unkey_f64(keys[0]);
-	double max = is_int ? (double)sl__unkey_i64(keys[m - 1])
-			    : sl__unkey_f64(keys[m - 1]);
-	if ((rc = make_edges(c, min, max, o->bins)))
+	/* The values in order, as doubles, for the statistics (stats.h); the
+	 * keys still tell equal values apart exactly (int64 beyond 2^53). */
+	x = sl__reallocarray(NULL, m, sizeof *x);
+	if (!x) {
+		rc = sl__oom();
+		goto out;
+	}
+	for (size_t i = 0; i < m; i++)
+		x[i] = is_int ? (double)sl__unkey_i64(keys[i]) : sl__unkey_f64(keys[i]);
+	if ((rc = make_edges(c, x[0], x[m - 1], o->bins)))
 		goto out;
 	c->top = sl__calloc(o->top_k ? o->top_k : 1, sizeof *c->top);
 	if (!c->top) {
@@ -245,17 +238,11 @@ static int build_numeric(const ds_table *t, size_t j, const profile_opts *o, pro
 		goto out;
 	}
 
-	/* One pass over the sorted values: moments (Welford, in sorted order,
-	 * so the result depends only on the multiset of values), histogram,
-	 * runs of equal values for the distinct count and the top-k. */
-	double mean = 0, m2 = 0;
+	/* One pass over the sorted values: histogram, and runs of equal
+	 * values for the distinct count and the top-k. */
 	size_t run = 0;
 	for (size_t i = 0; i < m; i++) {
-		double x = is_int ? (double)sl__unkey_i64(keys[i]) : sl__unkey_f64(keys[i]);
-		double d = x - mean;
-		mean += d / (double)(i + 1);
-		m2 += d * (x - mean);
-		long b = bin_of(c->edges, c->n_bins, x);
+		long b = bin_of(c->edges, c->n_bins, x[i]);
 		if (b < 0)
 			b = 0;
 		if (b >= (long)c->n_bins)
@@ -264,7 +251,7 @@ static int build_numeric(const ds_table *t, size_t j, const profile_opts *o, pro
 		run++;
 		if (i + 1 == m || keys[i + 1] != keys[i]) {
 			c->distinct++;
-			top_offer(c->top, &c->n_top, o->top_k, x, run);
+			top_offer(c->top, &c->n_top, o->top_k, x[i], run);
 			run = 0;
 		}
 	}
@@ -272,14 +259,16 @@ static int build_numeric(const ds_table *t, size_t j, const profile_opts *o, pro
 	 * than everything else in the pass. */
 	for (size_t i = 0; i < c->n_top; i++)
 		c->top[i].num = profile_round15(c->top[i].num);
+	sl__mean_var(x, m, 1, &mean, &var, NULL);
 	c->mean = profile_round15(mean);
-	c->std = m > 1 ? profile_round15(sqrt(m2 / (double)(m - 1))) : 0;
-	c->min = profile_round15(min);
-	c->max = profile_round15(max);
+	c->std = m > 1 ? profile_round15(sqrt(var)) : 0;
+	c->min = profile_round15(x[0]);
+	c->max = profile_round15(x[m - 1]);
 	for (size_t q = 0; q < PROFILE_NQ; q++)
-		c->q[q] = profile_round15(quantile_sorted(keys, m, is_int, profile_q_levels[q]));
+		c->q[q] = profile_round15(sl__quantile_sorted(x, m, profile_q_levels[q]));
 out:
 	sl__free(keys);
+	sl__free(x);
 	return rc;
 }
 
