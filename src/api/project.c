@@ -317,7 +317,7 @@ int sl_run(sl_project *p, const char *pipeline_file, const sl_run_opts *opts, ch
 
 static int dump(json_t *j, char **out_json)
 {
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char *s = sl__json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	if (!s)
 		return sl__err(SL_ENOMEM, "out of memory");

@@ -104,8 +104,41 @@ char *sl__strdup(const char *s);
 char *sl__strndup(const char *s, size_t n);
 /* A newly allocated formatted string, or NULL on failure. */
 char *sl__asprintf(const char *fmt, ...) SL__PRINTF(1, 2);
-/* Test hook: the next n allocations succeed, the following ones fail; -1 disables. */
+/*
+ * Test hook: the next n allocations succeed, the following ones fail; -1
+ * disables. Both hooks reset the count of injected failures.
+ */
 void sl__alloc_fail_after(long n);
+/*
+ * Test hook: only allocation number n (counting from 0) fails; those before
+ * and after it succeed. A caller that ignores one failed allocation then
+ * carries on and succeeds with something missing, which a test comparing
+ * the result against a reference catches (sl__alloc_fail_after cannot: every
+ * later allocation fails too, so some later check reports an error).
+ */
+void sl__alloc_fail_nth(long n);
+/*
+ * Allocations failed on purpose since the last sl__alloc_fail_after: a
+ * fault-injection test asserts it is non-zero when it expects an error
+ * (else the error did not come from the injection) and zero on the run
+ * that proves success once injection stops.
+ */
+unsigned long sl__alloc_failures(void);
+/*
+ * For code that calls a library which allocates through sl__malloc but
+ * reports an allocation failure as something else (jansson's parser says
+ * "string expected" when it could not allocate the string): take a mark
+ * before the call and, when it fails, ask whether an allocation of this
+ * thread failed since. Counts injected and real failures alike.
+ */
+unsigned long sl__alloc_mark(void);
+bool sl__alloc_failed_since(unsigned long mark);
+/*
+ * Holds fault injection off on this thread (nested: each true needs a
+ * false), around third-party code that cannot survive a failed allocation
+ * (jansson's parser, see json.c). Real failures still happen and count.
+ */
+void sl__alloc_inject_hold(bool hold);
 /*
  * Asks the kernel for transparent huge pages over the page-aligned interior
  * of a large array (where THP is in madvise mode): filling a 150 MB column
@@ -235,6 +268,42 @@ size_t sl__suggest_all(const char *word, const char *const *cands, size_t n, con
  * or "" when nothing is close; returns whether anything was.
  */
 bool sl__did_you_mean(char *buf, size_t size, const char *word, const char *const *cands, size_t n);
+
+/* ---- JSON (jansson) ------------------------------------------------------------- */
+
+#include <jansson.h>
+
+/*
+ * json_object_set_new and json_array_append_new that report failure: v is
+ * consumed either way and may be NULL (a constructor that failed), so
+ * `if ((rc = sl__json_set(o, "k", json_real(x))))` checks both steps.
+ * Returns 0 or SL_ENOMEM (sl__oom's message).
+ */
+int sl__json_set(json_t *o, const char *key, json_t *v);
+int sl__json_push(json_t *a, json_t *v);
+/* json_object_set (v borrowed, may be NULL): 0 or SL_ENOMEM. */
+int sl__json_set_ref(json_t *o, const char *key, json_t *v);
+
+/*
+ * json_dumps for every JSON text the library writes: NULL (SL_ENOMEM, or
+ * SL_EINVAL for a value jansson cannot encode) rather than the damaged text
+ * jansson's encoder returns when an allocation fails inside it (json.c).
+ * Free the text with sl__free.
+ */
+char *sl__json_dumps(const json_t *j, size_t flags);
+
+/* Whether jansson allocates through sl__malloc (json.c; for tests). */
+bool sl__json_alloc_installed(void);
+/*
+ * json_loadb and json_load_file, for every JSON text the library reads:
+ * NULL on failure, and then *out_oom tells an allocation failure (which
+ * jansson may report as a syntax error) from a fault in the text, which e
+ * describes as jansson's own loaders do. flags as jansson's.
+ */
+json_t *sl__json_loadb(const char *buf, size_t len, size_t flags, json_error_t *e, bool *out_oom);
+json_t *sl__json_load_file(const char *path, size_t flags, json_error_t *e, bool *out_oom);
+
+/* ---- YAML ---------------------------------------------------------------------- */
 
 /* YAML files: see yamltree.h (the loader, its tree and JSON with positions). */
 

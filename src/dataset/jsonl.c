@@ -217,12 +217,15 @@ static int reject(jl_reader *r, const ds_source *s, uint64_t line, uint64_t col,
 static int infer_line(jl_reader *r, const ds_source *s, uint64_t line, const char *ls, size_t len)
 {
 	json_error_t err;
-	json_t *o = json_loadb(ls, len, JSON_REJECT_DUPLICATES, &err);
+	bool oom;
+	json_t *o = sl__json_loadb(ls, len, JSON_REJECT_DUPLICATES, &err, &oom);
 	const char *key;
 	json_t *v;
 	char why[256];
 	int rc = 0;
 
+	if (!o && oom) /* not the line's fault: never a rejected row */
+		return sl__err(SL_ENOMEM, "out of memory parsing %s", s->name);
 	if (!o) {
 		snprintf(why, sizeof why, "invalid JSON: %s", err.text);
 		return reject(r, s, line, err.column > 0 ? (uint64_t)err.column : 1, why, ls, len);
@@ -239,7 +242,7 @@ static int infer_line(jl_reader *r, const ds_source *s, uint64_t line, const cha
 		if ((rc = add_column(r, key, &j)))
 			break;
 		if (r->override[j] != J_NONE && !json_is_null(v) && !fits((ds_type)r->override[j], v, &iv, &dv)) {
-			char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+			char *text = sl__json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 			snprintf(why, sizeof why, "column '%s': %.60s is not a valid %s (the column's type is set in types)",
 				 key, text ? text : "value", ds_type_name((ds_type)r->override[j]));
 			free(text);
@@ -274,7 +277,7 @@ static int append_value(ds_builder *b, size_t j, ds_type t, const json_t *v)
 	case DS_STRING:
 		if (json_is_string(v))
 			return ds_append_str(b, j, json_string_value(v), json_string_length(v));
-		text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		text = sl__json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 		if (!text)
 			return sl__err(SL_ENOMEM, "out of memory");
 		rc = ds_append_str(b, j, text, strlen(text));
@@ -361,6 +364,7 @@ static int read_jsonl(const ds_source *src, size_t n, const ds_ingest_opts *opt,
 		size_t len;
 		while (rc == 0 && next_line(&p, end, &ls, &len)) {
 			json_t *o;
+			bool oom;
 			if (blank(ls, len))
 				continue;
 			if (bi < r.nbad && r.bad[bi] == r.ordinal) {
@@ -369,7 +373,7 @@ static int read_jsonl(const ds_source *src, size_t n, const ds_ingest_opts *opt,
 				continue;
 			}
 			r.ordinal++;
-			o = json_loadb(ls, len, JSON_REJECT_DUPLICATES, NULL);
+			o = sl__json_loadb(ls, len, JSON_REJECT_DUPLICATES, NULL, &oom);
 			if (!o) {
 				rc = sl__err(SL_ENOMEM, "out of memory parsing %s", src[s].name);
 				break;

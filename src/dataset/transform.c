@@ -2193,8 +2193,9 @@ int transform_fit(const json_t *ops, const char *where, const ds_table *t, trans
 			json_decref(o);
 			break;
 		}
-		json_array_append_new(tr->ops_json, o);
-		if ((rc = run_op(&tr->ops[tr->nops - 1], src, &nt)))
+		/* The op is compiled in: it must be in the saved form too. */
+		if ((rc = sl__json_push(tr->ops_json, o)) ||
+		    (rc = run_op(&tr->ops[tr->nops - 1], src, &nt)))
 			break;
 		if (cur)
 			ds_close(cur);
@@ -2266,13 +2267,18 @@ int transform_apply_table(const transform *tr, const ds_table *t, ds_table **out
 	return 0;
 }
 
+/* The columns as [{name, type}, ...], or NULL when out of memory. */
 static json_t *schema_json(const tf_schema *s)
 {
 	json_t *a = json_array();
 
-	for (size_t k = 0; a && k < s->n; k++)
-		json_array_append_new(a, json_pack("{s:s,s:s}", "name", s->c[k].name, "type",
-						   ds_type_name(s->c[k].type)));
+	for (size_t k = 0; a && k < s->n; k++) {
+		if (sl__json_push(a, json_pack("{s:s,s:s}", "name", s->c[k].name, "type",
+					       ds_type_name(s->c[k].type)))) {
+			json_decref(a);
+			return NULL;
+		}
+	}
 	return a;
 }
 
@@ -2281,14 +2287,19 @@ char *transform_dump(const transform *tr, size_t *out_len)
 	json_t *doc = json_object();
 	char *s, *r;
 
-	if (!doc)
+	if (!doc) {
+		sl__oom();
 		return NULL;
-	json_object_set_new(doc, "format", json_string(TRANSFORM_FORMAT));
-	json_object_set_new(doc, "version", json_integer(TRANSFORM_VERSION));
-	json_object_set_new(doc, "inputs", schema_json(&tr->in));
-	json_object_set_new(doc, "outputs", schema_json(final_schema(tr)));
-	json_object_set(doc, "ops", tr->ops_json);
-	s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+	}
+	if (sl__json_set(doc, "format", json_string(TRANSFORM_FORMAT)) ||
+	    sl__json_set(doc, "version", json_integer(TRANSFORM_VERSION)) ||
+	    sl__json_set(doc, "inputs", schema_json(&tr->in)) ||
+	    sl__json_set(doc, "outputs", schema_json(final_schema(tr))) ||
+	    sl__json_set_ref(doc, "ops", tr->ops_json)) {
+		json_decref(doc);
+		return NULL;
+	}
+	s = sl__json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
 	json_decref(doc);
 	if (!s) {
 		sl__oom();
@@ -2319,7 +2330,8 @@ int transform_save(const transform *tr, const char *path)
 int transform_parse(const char *text, size_t len, const char *name, transform **out)
 {
 	json_error_t err;
-	json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	bool oom;
+	json_t *doc = sl__json_loadb(text, len, JSON_REJECT_DUPLICATES, &err, &oom);
 	const json_t *ins, *ops;
 	transform *tr = NULL;
 	tf_schema in;
@@ -2327,6 +2339,8 @@ int transform_parse(const char *text, size_t len, const char *name, transform **
 
 	*out = NULL;
 	name = name ? name : "transform";
+	if (!doc && oom)
+		return sl__err(SL_ENOMEM, "%s: out of memory", name);
 	if (!doc)
 		return sl__err(SL_ECORRUPT, "%s:%d:%d: %s", name, err.line, err.column, err.text);
 	if (!json_is_object(doc) || strcmp(tf_get_str(doc, "format", ""), TRANSFORM_FORMAT)) {

@@ -73,8 +73,11 @@ int tf_normalise_op(const json_t *raw, const char *where, json_t **out)
 			return sl__err(SL_EINVAL, "%s: unknown operation '%s'", where, key);
 		if (!(o = json_object()))
 			return sl__oom();
-		json_object_set_new(o, "op", json_string(tf_op_names[kind]));
-		json_object_set(o, op_main[kind], json_object_iter_value(it));
+		if (sl__json_set(o, "op", json_string(tf_op_names[kind])) ||
+		    sl__json_set_ref(o, op_main[kind], json_object_iter_value(it))) {
+			json_decref(o);
+			return SL_ENOMEM;
+		}
 		*out = o;
 		return 0;
 	}
@@ -97,7 +100,10 @@ int tf_normalise_op(const json_t *raw, const char *where, json_t **out)
 	}
 	if (!(o = json_deep_copy(raw)))
 		return sl__oom();
-	json_object_set_new(o, "op", json_string(tf_op_names[kind]));
+	if (sl__json_set(o, "op", json_string(tf_op_names[kind]))) {
+		json_decref(o);
+		return SL_ENOMEM;
+	}
 	*out = o;
 	return 0;
 }
@@ -112,10 +118,11 @@ static int default_cols(json_t *o, const tf_schema *in, bool (*want)(ds_type))
 	if (!(l = json_array()))
 		return sl__oom();
 	for (size_t k = 0; k < in->n; k++)
-		if (want(in->c[k].type))
-			json_array_append_new(l, json_string(in->c[k].name));
-	json_object_set_new(o, "columns", l);
-	return 0;
+		if (want(in->c[k].type) && sl__json_push(l, json_string(in->c[k].name))) {
+			json_decref(l);
+			return SL_ENOMEM;
+		}
+	return sl__json_set(o, "columns", l);
 }
 
 static bool any_type(ds_type t)
@@ -264,6 +271,8 @@ static int col_mode(const ds_table *t, size_t j, json_t **out)
 				*out = json_stringn(cc[0].key, cc[0].len);
 			else
 				*out = json_boolean(cc[0].key[0] == 't');
+			if (!*out)
+				rc = sl__oom();
 		}
 		sl__free(cc);
 		tf_strmap_free(&m);
@@ -276,10 +285,10 @@ static int col_mode(const ds_table *t, size_t j, json_t **out)
 		if ((rc = col_values(t, j, true, &v, &n)))
 			return rc;
 		size_t best = longest_run(v, n, sizeof *v, eq_f64);
-		if (n)
-			*out = json_real(v[best]);
+		if (n && !(*out = json_real(v[best])))
+			rc = sl__oom();
 		sl__free(v);
-		return 0;
+		return rc;
 	}
 	int64_t *v = sl__calloc(nrow + 1, sizeof *v);
 	const int64_t *x = ds_col_i64(t, j);
@@ -317,6 +326,23 @@ static int df_tok(void *arg, const char *tok, size_t len)
 	return rc;
 }
 
+/* Sets o[key] to the pair [a, b] (both consumed, either may be NULL): 0 or SL_ENOMEM. */
+static int pair_of(json_t *o, const char *key, json_t *a, json_t *b)
+{
+	json_t *pair = json_array();
+
+	if (sl__json_push(pair, a)) {
+		json_decref(b);
+		json_decref(pair);
+		return SL_ENOMEM;
+	}
+	if (sl__json_push(pair, b)) {
+		json_decref(pair);
+		return SL_ENOMEM;
+	}
+	return sl__json_set(o, key, pair);
+}
+
 /* Adds the learned fields to the normalised op o, fitted on t (schema in). */
 int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table *t)
 {
@@ -330,19 +356,16 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 		json_t *fill;
 		if ((rc = tf_get_choice(o, "strategy", where, strategies, 4, 0, &st)))
 			break;
-		json_object_set_new(o, "strategy", json_string(strategies[st]));
-		if ((rc = default_cols(o, in, st <= 1 ? tf_is_numeric : any_type)) ||
+		if ((rc = sl__json_set(o, "strategy", json_string(strategies[st]))) ||
+		    (rc = default_cols(o, in, st <= 1 ? tf_is_numeric : any_type)) ||
 		    (rc = tf_get_cols(o, "columns", where, in, &cols, &ncols)))
 			break;
 		if (st == 3 && !json_object_get(o, "value")) {
 			rc = sl__err(SL_EINVAL, "%s.value: required with strategy: constant", where);
 			break;
 		}
-		if (!(fill = json_object())) {
-			rc = sl__oom();
+		if ((rc = sl__json_set(o, "fill", fill = json_object())))
 			break;
-		}
-		json_object_set_new(o, "fill", fill);
 		for (size_t q = 0; q < ncols && rc == 0; q++) {
 			size_t j = cols[q];
 			const char *name = in->c[j].name;
@@ -363,21 +386,25 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 						sl__mean_var(v, n, 0, &m, NULL, NULL);
 					else
 						m = sl__quantile_sorted(v, n, 0.5);
-					val = json_real(m);
+					if (!(val = json_real(m)))
+						rc = sl__oom();
 				}
 				sl__free(v);
+				if (rc)
+					break;
 			} else if (st == 2) {
 				if ((rc = col_mode(t, j, &val)))
 					break;
-			} else {
-				val = json_deep_copy(json_object_get(o, "value"));
+			} else if (!(val = json_deep_copy(json_object_get(o, "value")))) {
+				rc = sl__oom();
+				break;
 			}
 			if (!val) {
 				rc = sl__err(SL_EINVAL, "%s: column '%s' has no values to compute a %s from; use strategy: constant",
 					     where, name, strategies[st]);
 				break;
 			}
-			json_object_set_new(fill, name, val);
+			rc = sl__json_set(fill, name, val);
 		}
 		break;
 	}
@@ -402,11 +429,8 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 			rc = sl__err(SL_EINVAL, "%s: give min, max, lower_quantile or upper_quantile", where);
 			break;
 		}
-		if (!(b = json_object())) {
-			rc = sl__oom();
+		if ((rc = sl__json_set(o, "bounds", b = json_object())))
 			break;
-		}
-		json_object_set_new(o, "bounds", b);
 		for (size_t q = 0; q < ncols && rc == 0; q++) {
 			size_t j = cols[q];
 			double *v = NULL, l = lo, h = hi;
@@ -429,10 +453,8 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 			if (hqh)
 				h = sl__quantile_sorted(v, n, qh);
 			sl__free(v);
-			json_t *pair = json_array();
-			json_array_append_new(pair, hlo || hql ? json_real(l) : json_null());
-			json_array_append_new(pair, hhi || hqh ? json_real(h) : json_null());
-			json_object_set_new(b, in->c[j].name, pair);
+			rc = pair_of(b, in->c[j].name, hlo || hql ? json_real(l) : json_null(),
+				     hhi || hqh ? json_real(h) : json_null());
 		}
 		break;
 	}
@@ -442,14 +464,10 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 		json_t *s;
 		if ((rc = tf_get_choice(o, "method", where, methods, 2, 0, &m)))
 			break;
-		json_object_set_new(o, "method", json_string(methods[m]));
-		if ((rc = default_cols(o, in, tf_is_numeric)) || (rc = tf_get_cols(o, "columns", where, in, &cols, &ncols)))
+		if ((rc = sl__json_set(o, "method", json_string(methods[m]))) ||
+		    (rc = default_cols(o, in, tf_is_numeric)) || (rc = tf_get_cols(o, "columns", where, in, &cols, &ncols)) ||
+		    (rc = sl__json_set(o, "scale", s = json_object())))
 			break;
-		if (!(s = json_object())) {
-			rc = sl__oom();
-			break;
-		}
-		json_object_set_new(o, "scale", s);
 		for (size_t q = 0; q < ncols && rc == 0; q++) {
 			size_t j = cols[q], n;
 			double *v, c0 = 0, sc = 1, sd, var;
@@ -469,10 +487,7 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 				sc = v[n - 1] - v[0] > 0 ? v[n - 1] - v[0] : 1;
 			}
 			sl__free(v);
-			json_t *pair = json_array();
-			json_array_append_new(pair, json_real(c0));
-			json_array_append_new(pair, json_real(sc));
-			json_object_set_new(s, in->c[j].name, pair);
+			rc = pair_of(s, in->c[j].name, json_real(c0), json_real(sc));
 		}
 		break;
 	}
@@ -484,16 +499,13 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 		if ((rc = tf_get_choice(o, "method", where, methods, 3, 0, &m)) ||
 		    (rc = tf_get_int(o, "max_categories", where, 0, 0, &maxc)))
 			break;
-		json_object_set_new(o, "method", json_string(methods[m]));
-		if ((rc = default_cols(o, in, cat_type)) || (rc = tf_get_cols(o, "columns", where, in, &cols, &ncols)))
+		if ((rc = sl__json_set(o, "method", json_string(methods[m]))) ||
+		    (rc = default_cols(o, in, cat_type)) || (rc = tf_get_cols(o, "columns", where, in, &cols, &ncols)))
 			break;
 		if (m == 2)
 			break;
-		if (!(cats = json_object())) {
-			rc = sl__oom();
+		if ((rc = sl__json_set(o, "categories", cats = json_object())))
 			break;
-		}
-		json_object_set_new(o, "categories", cats);
 		for (size_t q = 0; q < ncols && rc == 0; q++) {
 			size_t j = cols[q], keep;
 			strmap mp;
@@ -509,9 +521,12 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 				keep = maxc > 0 && (size_t)maxc < mp.n ? (size_t)maxc : mp.n;
 				qsort(cc, keep, sizeof *cc, by_key);
 				json_t *l = json_array();
-				for (size_t k = 0; k < keep; k++)
-					json_array_append_new(l, json_stringn(cc[k].key, cc[k].len));
-				json_object_set_new(cats, in->c[j].name, l);
+				for (size_t k = 0; l && k < keep && rc == 0; k++)
+					rc = sl__json_push(l, json_stringn(cc[k].key, cc[k].len));
+				if (rc)
+					json_decref(l);
+				else
+					rc = sl__json_set(cats, in->c[j].name, l);
 			}
 			sl__free(cc);
 			tf_strmap_free(&mp);
@@ -529,13 +544,13 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 		    (rc = tf_get_int(o, "min_df", where, 1, 1, &mindf)) ||
 		    (rc = tf_get_int(o, "min_token_length", where, 2, 1, &minlen)))
 			break;
-		json_object_set_new(o, "output", json_string(outputs[mode]));
-		json_object_set_new(o, "lowercase", json_boolean(lower));
-		json_object_set_new(o, "min_token_length", json_integer(minlen));
-		if (mode <= TX_TOKENS)
+		if ((rc = sl__json_set(o, "output", json_string(outputs[mode]))) ||
+		    (rc = sl__json_set(o, "lowercase", json_boolean(lower))) ||
+		    (rc = sl__json_set(o, "min_token_length", json_integer(minlen))) || mode <= TX_TOKENS)
 			break;
-		json_object_set_new(o, "max_features", json_integer(maxf));
-		json_object_set_new(o, "min_df", json_integer(mindf));
+		if ((rc = sl__json_set(o, "max_features", json_integer(maxf))) ||
+		    (rc = sl__json_set(o, "min_df", json_integer(mindf))))
+			break;
 		if (!json_is_string(json_object_get(o, "column")) ||
 		    (j = tf_schema_find(in, tf_get_str(o, "column", ""))) < 0 || in->c[j].type != DS_STRING)
 			break; /* compile_op reports it */
@@ -557,17 +572,24 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 				keep++;
 			qsort(cc, keep, sizeof *cc, by_key);
 			json_t *voc = json_array(), *idf = json_array();
-			for (size_t k = 0; k < keep; k++) {
-				json_array_append_new(voc, json_stringn(cc[k].key, cc[k].len));
+			if (!voc || !idf)
+				rc = sl__oom();
+			for (size_t k = 0; k < keep && rc == 0; k++) {
 				/* Smoothed idf, as scikit-learn's TfidfVectorizer. */
-				json_array_append_new(idf, json_real(log((1.0 + (double)nrow) /
-									 (1.0 + (double)cc[k].count)) + 1.0));
+				if ((rc = sl__json_push(voc, json_stringn(cc[k].key, cc[k].len))) == 0)
+					rc = sl__json_push(idf, json_real(log((1.0 + (double)nrow) /
+									      (1.0 + (double)cc[k].count)) + 1.0));
 			}
-			json_object_set_new(o, "vocabulary", voc);
-			if (mode == TX_TFIDF)
-				json_object_set_new(o, "idf", idf);
-			else
-				json_decref(idf);
+			if (rc == 0) {
+				rc = sl__json_set(o, "vocabulary", voc);
+				voc = NULL;
+			}
+			if (rc == 0 && mode == TX_TFIDF) {
+				rc = sl__json_set(o, "idf", idf);
+				idf = NULL;
+			}
+			json_decref(voc);
+			json_decref(idf);
 		}
 		sl__free(cc);
 		tf_strmap_free(&m);
@@ -578,7 +600,7 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 			rc = sl__err(SL_EINVAL, "%s.keep: only 'first' is supported", where);
 			break;
 		}
-		json_object_set_new(o, "keep", json_string("first"));
+		rc = sl__json_set(o, "keep", json_string("first"));
 		break;
 	default:
 		break;

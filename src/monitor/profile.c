@@ -547,7 +547,12 @@ static json_t *values_json(const profile_col *c, const profile_value *v, size_t 
 	for (size_t i = 0; a && i < n; i++) {
 		json_t *e = json_object();
 		if (!e || put(e, "value", v[i].str ? json_string(v[i].str) : col_num(c, v[i].num)) ||
-		    put(e, "count", json_integer((json_int_t)v[i].count)) || push(a, e)) {
+		    put(e, "count", json_integer((json_int_t)v[i].count))) {
+			json_decref(e);
+			json_decref(a);
+			return NULL;
+		}
+		if (push(a, e)) { /* push consumed e */
 			json_decref(a);
 			return NULL;
 		}
@@ -633,7 +638,7 @@ char *profile_dump(const profile *p)
 
 	if (profile_to_json(p, &j))
 		return NULL;
-	s = json_dumps(j, PROFILE_DUMP_FLAGS);
+	s = sl__json_dumps(j, PROFILE_DUMP_FLAGS);
 	json_decref(j);
 	if (!s) {
 		sl__oom();
@@ -852,12 +857,15 @@ fail:
 int profile_load_file(const char *path, profile **out)
 {
 	json_error_t e;
+	bool oom;
 	json_t *j;
 	int rc;
 
 	*out = NULL;
-	j = json_load_file(path, 0, &e);
+	j = sl__json_load_file(path, 0, &e, &oom);
 	if (!j) {
+		if (oom)
+			return sl__err(SL_ENOMEM, "%s: out of memory", path);
 		if (!sl__is_file(path))
 			return sl__err(SL_ENOENT, "%s: no such file", path);
 		return sl__err(SL_EPARSE, "%s:%d:%d: %s", path, e.line, e.column, e.text);

@@ -505,8 +505,11 @@ static int put_rule(json_t *o, const char *key, json_t *v, schema_sev sev, schem
 
 	if (!v || sev == def)
 		return put(o, key, v);
-	if (!(w = json_object()) || put(w, "value", v) ||
-	    put(w, "severity", json_string(schema_sev_name(sev)))) {
+	if (!(w = json_object())) {
+		json_decref(v);
+		return sl__oom();
+	}
+	if (put(w, "value", v) || put(w, "severity", json_string(schema_sev_name(sev)))) {
 		json_decref(w);
 		return sl__oom();
 	}
@@ -701,6 +704,13 @@ int schema_results_add(schema_results *r, const char *rule, const char *column,
 	va_list ap;
 	int rc;
 
+	/* Not applicable is json_null(), never NULL: NULL is a constructor
+	 * that ran out of memory. */
+	if (!observed || !expected) {
+		json_decref(observed);
+		json_decref(expected);
+		return sl__oom();
+	}
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? 2 * r->cap : 32;
 		schema_result *v = sl__reallocarray(r->v, cap, sizeof *v);
@@ -721,8 +731,8 @@ int schema_results_add(schema_results *r, const char *rule, const char *column,
 	e->rule = rule;
 	e->severity = sev;
 	e->passed = passed;
-	e->observed = observed ? observed : json_null();
-	e->expected = expected ? expected : json_null();
+	e->observed = observed;
+	e->expected = expected;
 	e->violations = violations;
 	e->column = column ? sl__strdup(column) : NULL;
 	e->message = rc ? NULL : sl__buf_detach(&msg);

@@ -131,7 +131,9 @@ typedef struct schema_results {
 
 /*
  * Appends a result; takes ownership of observed and expected (even on
- * failure). The message is formatted. Returns 0 or SL_ENOMEM.
+ * failure; json_null() when not applicable, and NULL, from a constructor
+ * that failed, is SL_ENOMEM). The message is formatted. Returns 0 or
+ * SL_ENOMEM.
  */
 int schema_results_add(schema_results *r, const char *rule, const char *column,
 		       schema_sev sev, bool passed, json_t *observed, json_t *expected,

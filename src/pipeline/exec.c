@@ -103,7 +103,7 @@ char **orch_task_env(const orch_task *t, char *const *base)
 			char *dumped = NULL;
 			const char *val = json_is_string(v) ? json_string_value(v)
 					  : json_is_null(v) ? ""
-							    : (dumped = json_dumps(v, JSON_ENCODE_ANY |
+							    : (dumped = sl__json_dumps(v, JSON_ENCODE_ANY |
 											 JSON_COMPACT));
 			if (val)
 				env_io(&e, "PARAM", key, val);
@@ -113,7 +113,7 @@ char **orch_task_env(const orch_task *t, char *const *base)
 		}
 		/* A command step's `with:` reaches it as one JSON object. */
 		if (t->with && json_object_size(t->with)) {
-			char *w = json_dumps(t->with, JSON_COMPACT);
+			char *w = sl__json_dumps(t->with, JSON_COMPACT);
 			env_add(&e, w ? sl__asprintf("SLUICE_WITH=%s", w) : NULL);
 			free(w);
 		}
@@ -189,7 +189,7 @@ static void write_plain(const char *workdir, const char *name, const char *text)
 
 static void write_json(const char *workdir, const char *name, json_t *obj)
 {
-	char *s = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+	char *s = sl__json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
 
 	if (s)
 		write_plain(workdir, name, s);
@@ -266,7 +266,7 @@ static int exec_function(const orch_task *t, const step_def *def, int (*fn)(step
 		return 1;
 	}
 	sl__err_clear();
-	rc = fn(&ctx);
+	rc = step_call(&ctx, fn);
 	fflush(stdout);
 	fflush(stderr);
 	if (rc) {

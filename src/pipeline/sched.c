@@ -380,7 +380,7 @@ static char *resources_json(const spec_resources *res)
 		json_object_set_new(o, "time", json_real(res->time));
 	if (res->gpus)
 		json_object_set_new(o, "gpus", json_integer(res->gpus));
-	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	text = o ? sl__json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	copy = text ? sl__strdup(text) : NULL;
 	free(text);
@@ -896,7 +896,7 @@ static int harvest_outputs(run *r, size_t i, bool all_required, harvest *h, char
 			/* ingest.file lets the user name the type of what it ingests. */
 			if (json_is_string(t))
 				type = json_string_value(t);
-			h->metas[o] = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+			h->metas[o] = sl__json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
 		}
 		h->arts[h->n_outs] = (store_artifact){
 			.id = n->out_ids[o], .type = type, .size = size, .producer = n->id,
@@ -1238,7 +1238,7 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 	if (rc)
 		goto out;
 	r.params = params_json(sp);
-	params = r.params ? json_dumps(r.params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	params = r.params ? sl__json_dumps(r.params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	logdir = sl__asprintf("%s/logs/%s", env->state_dir, r.run_id);
 	r.outdir = sl__asprintf("%s/tmp/%s", env->state_dir, r.run_id);
 	if (!params || !logdir || !r.outdir) {

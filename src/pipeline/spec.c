@@ -1552,7 +1552,7 @@ char *spec_step_canonical(const spec *s, size_t i)
 	bad |= json_object_set_new(o, "with", st->with ? with_sorted_top(st->with) : json_object());
 	if (bad)
 		goto nomem;
-	dumped = json_dumps(o, JSON_COMPACT);
+	dumped = sl__json_dumps(o, JSON_COMPACT);
 	if (!dumped)
 		goto nomem;
 	/* Copied so that the caller frees with sl__free like everything else. */

@@ -159,7 +159,8 @@ int step_opt_strings(step_ctx *ctx, const char *name, const char ***out, size_t 
 
 void step_metric(step_ctx *ctx, const char *name, double value)
 {
-	json_object_set_new(ctx->metrics, name, json_real(value));
+	if (json_object_set_new(ctx->metrics, name, json_real(value)))
+		ctx->lost = SL_ENOMEM;
 }
 
 void step_metric_series(step_ctx *ctx, const char *name, const double *values, size_t n)
@@ -176,7 +177,8 @@ void step_metric_series(step_ctx *ctx, const char *name, const double *values, s
 			json_decref(arr);
 			arr = NULL;
 		}
-	json_object_set_new(ctx->metrics, name, arr);
+	if (json_object_set_new(ctx->metrics, name, arr))
+		ctx->lost = SL_ENOMEM;
 }
 
 void step_store_op(step_ctx *ctx, json_t *op)
@@ -185,12 +187,23 @@ void step_store_op(step_ctx *ctx, json_t *op)
 		json_decref(op);
 		return;
 	}
-	json_array_append_new(ctx->store_ops, op);
+	if (!op || json_array_append_new(ctx->store_ops, op))
+		ctx->lost = SL_ENOMEM;
 }
 
 void step_output_meta(step_ctx *ctx, const char *output, json_t *meta)
 {
-	json_object_set_new(ctx->out_meta, output, meta);
+	if (!meta || json_object_set_new(ctx->out_meta, output, meta))
+		ctx->lost = SL_ENOMEM;
+}
+
+int step_call(step_ctx *ctx, int (*fn)(step_ctx *ctx))
+{
+	int rc = fn(ctx);
+
+	if (rc == 0 && ctx->lost)
+		rc = step_fail(ctx, ctx->lost, "out of memory recording the step's metrics or store ops");
+	return rc;
 }
 
 void step_log(step_ctx *ctx, const char *fmt, ...)

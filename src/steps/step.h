@@ -346,7 +346,19 @@ struct step_ctx {
 	json_t *out_meta;  /* output name -> small JSON object stored with the artifact */
 	json_t *store_ops; /* store ops asked for (step_store_op), an array */
 	FILE *log;         /* the step's log (also its stderr) */
+	/* Set by step_metric, step_metric_series, step_store_op and
+	 * step_output_meta when a value could not be recorded (out of
+	 * memory): step_call then fails the run, so a step never succeeds
+	 * with part of its record silently missing. */
+	int lost;
 };
+
+/*
+ * Runs fn (a built-in step's run, or a plugin's function) on ctx, which the
+ * caller has zeroed and filled. Returns fn's code, or SL_ENOMEM when fn
+ * succeeded but something it recorded was lost (ctx->lost).
+ */
+int step_call(step_ctx *ctx, int (*fn)(step_ctx *ctx));
 
 /* Path of input NAME, or NULL when the step has no such (optional) input. */
 const char *step_input(const step_ctx *ctx, const char *name);
@@ -369,7 +381,10 @@ json_t *step_opt_json(const step_ctx *ctx, const char *name);       /* borrowed,
  */
 int step_opt_strings(step_ctx *ctx, const char *name, const char ***out, size_t *out_n);
 
-/* Records a numeric metric of this step run (shown by `sluice runs show`). */
+/*
+ * Records a numeric metric of this step run (shown by `sluice runs show`).
+ * Out of memory is not returned but remembered: see step_call.
+ */
 void step_metric(step_ctx *ctx, const char *name, double value);
 /*
  * Records a metric with a history: values[k] is its value at step k (a
@@ -386,7 +401,10 @@ void step_metric_series(step_ctx *ctx, const char *name, const double *values, s
  * A malformed op fails the step when its completion is recorded.
  */
 void step_store_op(step_ctx *ctx, json_t *op);
-/* Attaches a small JSON object to an output's artifact record (steals meta). */
+/*
+ * Attaches a small JSON object to an output's artifact record (steals meta;
+ * NULL, from a constructor that failed, is remembered as lost).
+ */
 void step_output_meta(step_ctx *ctx, const char *output, json_t *meta);
 /*
  * A one-line summary the run's progress output shows beside the step when

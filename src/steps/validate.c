@@ -388,7 +388,10 @@ static json_t *report_json(const vrun *v)
 		return NULL;
 	}
 	rc = put(o, "rules", rules);
-	rc = rc ? rc : put(o, "drift", drift);
+	if (rc)
+		json_decref(drift); /* put consumed rules, not drift */
+	else
+		rc = put(o, "drift", drift);
 	rc = rc ? rc : put(o, "format", json_string("sluice.validation"));
 	rc = rc ? rc : put(o, "version", json_integer(1));
 	rc = rc ? rc : put(o, "passed", json_boolean(v->results.errors == 0));
@@ -422,7 +425,7 @@ static int write_json(step_ctx *ctx, const char *output, json_t *j)
 
 	if (!j)
 		return step_oom(ctx);
-	s = json_dumps(j, DUMP_FLAGS);
+	s = sl__json_dumps(j, DUMP_FLAGS);
 	json_decref(j);
 	if (!s)
 		return step_oom(ctx);

@@ -149,7 +149,16 @@ static void test_alloc_failure(void **state)
 	sl__alloc_fail_after(0);
 	assert_int_equal(sl__buf_puts(&b, "x"), SL_ENOMEM);
 	assert_null(sl__strdup("x"));
+	assert_int_equal(sl__alloc_failures(), 2);
+	/* Held off on this thread: allocations succeed and nothing is counted. */
+	sl__alloc_inject_hold(true);
+	char *kept = sl__strdup("y");
+	sl__alloc_inject_hold(false);
+	assert_non_null(kept);
+	sl__free(kept);
+	assert_int_equal(sl__alloc_failures(), 2);
 	sl__alloc_fail_after(-1);
+	assert_int_equal(sl__alloc_failures(), 0);
 	assert_int_equal(sl__buf_puts(&b, "x"), 0);
 	sl__buf_free(&b);
 }

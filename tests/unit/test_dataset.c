@@ -489,14 +489,14 @@ static void test_alloc_failures(void **state)
 {
 	const char *dir = tu_tmpdir();
 	char *path = tu_path(dir, "m.ds");
-	bool completed = false;
+	tu_oom o = {0};
 
 	(void)state;
-	for (long n = 0; !completed; n++) {
+	for (long n = 0; !o.done && n < 100000; n++) {
 		ds_builder *b = NULL;
 		ds_table *t = NULL;
 		int rc;
-		sl__alloc_fail_after(n);
+		tu_oom_begin(&o, n);
 		rc = ds_builder_new(&b);
 		for (size_t j = 0; rc == 0 && j < 3; j++) {
 			static const char *names[] = {"a", "b", "c"};
@@ -516,9 +516,8 @@ static void test_alloc_failures(void **state)
 			rc = ds_builder_write(b, path);
 		if (rc == 0)
 			rc = ds_open(path, DS_OPEN_VERIFY, &t);
-		sl__alloc_fail_after(-1);
+		tu_oom_end(&o, rc);
 		if (rc == 0) {
-			completed = true;
 			assert_int_equal(ds_nrow(t), 600);
 		} else {
 			assert_int_equal(rc, SL_ENOMEM);
@@ -526,6 +525,7 @@ static void test_alloc_failures(void **state)
 		ds_close(t);
 		ds_builder_free(b);
 	}
+	tu_oom_check(&o, 20);
 	free(path);
 	tu_rmdir(dir);
 }

@@ -281,6 +281,7 @@ static void test_out_of_memory(void **state)
 		str_probe p = {&t, "k32"};
 		rc = sl__hmap_intern(&t.m, str_tag(&t, "k32"), (uint32_t)t.n, str_eq, &p, &id);
 	}
+	assert_int_equal(sl__alloc_failures(), 1);
 	sl__alloc_fail_after(-1);
 	assert_int_equal(rc, SL_ENOMEM);
 	assert_int_equal(t.m.cap, 64);

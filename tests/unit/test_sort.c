@@ -156,6 +156,7 @@ static void test_out_of_memory(void **state)
 	}
 	sl__alloc_fail_after(1);
 	assert_int_equal(sl__radix_sort_u64(k, idx, N), SL_ENOMEM);
+	assert_true(sl__alloc_failures() >= 1);
 	sl__alloc_fail_after(-1);
 	for (size_t i = 0; i < N; i++) /* untouched */
 		assert_int_equal(idx[i], i);

@@ -93,7 +93,7 @@ static vres run_validate(const char *dir, const char *tag, const char *data,
 			sl__err(r.rc, "with.%s: %s", pb.path, pb.msg);
 	}
 	if (!r.rc)
-		r.rc = def->run(&ctx);
+		r.rc = tu_step_call(&ctx);
 	r.err = strdup(sl_errmsg());
 	fclose(ctx.log);
 	r.report = json_load_file(out_paths[3], 0, NULL);
@@ -687,24 +687,35 @@ static void test_out_of_memory(void **state)
 	const char *dir = tu_tmpdir();
 	char *data = write_basic(dir, "a.ds", 0, "q");
 	char *prof = tu_path(dir, "ref.profile");
-	vres r;
+	vres r, want;
 	long n;
 
 	(void)state;
 	r = run_validate(dir, "ref", data, NULL, NULL, NULL);
 	assert_int_equal(r.rc, 0);
 	vres_free(&r);
-	for (n = 0; n < 100000; n++) {
-		sl__alloc_fail_after(n);
-		r = run_validate(dir, "oom", data, NULL, prof, NULL);
-		sl__alloc_fail_after(-1);
-		int rc = r.rc;
-		vres_free(&r);
-		if (rc == 0)
-			break;
-		assert_true(rc < 0);
+	want = run_validate(dir, "want", data, NULL, prof, NULL);
+	assert_int_equal(want.rc, 0);
+	/* Every allocation from the Nth on fails, then only the Nth: each run
+	 * is an error, or a success with exactly the reference's results (a
+	 * failure that was ignored would show as a missing piece). */
+	for (int once = 0; once < 2; once++) {
+		tu_oom o = {0};
+		o.once = once;
+		for (n = 0; n < 100000 && !o.done; n++) {
+			tu_oom_begin_step(&o, n);
+			r = run_validate(dir, "oom", data, NULL, prof, NULL);
+			tu_oom_end(&o, r.rc);
+			if (r.rc && r.rc != SL_ENOMEM)
+				fail_msg("run %ld: %s: %s", n, sl_err_name(r.rc), r.err);
+			if (r.rc == 0 && (!json_equal(r.report, want.report) || !json_equal(r.schema, want.schema) ||
+					  !json_equal(r.metrics, want.metrics)))
+				fail_msg("run %ld succeeded with results unlike the reference's", n);
+			vres_free(&r);
+		}
+		tu_oom_check(&o, 10);
 	}
-	assert_true(n > 10);
+	vres_free(&want);
 	free(prof);
 	free(data);
 	tu_rmdir(dir);

@@ -629,6 +629,8 @@ static void test_row_equals_table(void **state)
 		sl__alloc_fail_after(0);
 		for (int q = 0; q < 100; q++)
 			assert_int_equal(transform_apply_row(tr, r, in, out), 0);
+		/* Not one allocation was even tried (each would have failed). */
+		assert_int_equal(sl__alloc_failures(), 0);
 		sl__alloc_fail_after(-1);
 	}
 	transform_row_free(r);
@@ -697,44 +699,92 @@ static void test_determinism_and_format(void **state)
 	tu_rmdir(dir);
 }
 
+/* Row apply's outputs, the transform's saved form and both tables as CSV, in one text. */
+static char *fingerprint(const char *dir, const transform *tr, const ds_table *o1, const ds_table *o2,
+			 int row_rc, const expr_value *out)
+{
+	char *p1 = tu_path(dir, "fp1.csv"), *p2 = tu_path(dir, "fp2.csv"), *dump;
+	sl__buf b, f1, f2;
+
+	sl__buf_init(&b, 0);
+	assert_int_equal(ds_export_table(o1, "csv", p1), 0);
+	assert_int_equal(ds_export_table(o2, "csv", p2), 0);
+	assert_int_equal(sl__read_file(p1, 0, &f1), 0);
+	assert_int_equal(sl__read_file(p2, 0, &f2), 0);
+	assert_non_null(dump = transform_dump(tr, NULL));
+	assert_int_equal(sl__buf_printf(&b, "%s\n%s\n%s\nrow %d", dump, f1.data, f2.data, row_rc), 0);
+	for (size_t j = 0; row_rc == 0 && j < transform_n_outputs(tr); j++)
+		assert_int_equal(sl__buf_printf(&b, " %d:%lld:%.17g", out[j].null, (long long)out[j].i, out[j].f), 0);
+	sl__free(dump);
+	sl__buf_free(&f1);
+	sl__buf_free(&f2);
+	free(p1);
+	free(p2);
+	return sl__buf_detach(&b);
+}
+
 static void test_alloc_failures(void **state)
 {
+	const char *dir = tu_tmpdir();
 	ds_table *a = table_a(), *b = table_b();
 	json_t *ops = json_loads(pipeline_ops, 0, NULL);
-	bool done = false;
+	char *want = NULL;
 
 	(void)state;
-	/* Every allocation failure in fit, apply and row apply is an error, never a crash or a leak. */
-	for (long n = 0; !done && n < 100000; n += 1 + n / 50) {
-		transform *tr = NULL;
-		transform_row *r = NULL;
-		ds_table *o1 = NULL, *o2 = NULL;
-		expr_value in[8], out[64];
-		int rc;
-		sl__alloc_fail_after(n);
-		rc = transform_fit(ops, "with.ops", a, &tr, &o1);
-		if (rc == 0)
-			rc = transform_apply_table(tr, b, &o2);
-		if (rc == 0)
-			rc = transform_row_new(tr, &r);
-		if (rc == 0) {
-			row_of(b, 0, in);
-			rc = transform_apply_row(tr, r, in, out);
+	assert_non_null(ops);
+	/*
+	 * Every allocation failure in fit, apply and row apply is an error,
+	 * never a crash or a leak; with all allocations failing from the Nth,
+	 * then the Nth alone, in which case a success must give exactly what
+	 * the first, uninjected run gave. The first pass of the loop (once = -1)
+	 * makes that reference.
+	 */
+	for (int once = -1; once < 2; once++) {
+		tu_oom o = {0};
+		o.once = once == 1;
+		for (long n = 0; !o.done && n < 100000; n += 1 + n / 50) {
+			transform *tr = NULL;
+			transform_row *r = NULL;
+			ds_table *o1 = NULL, *o2 = NULL;
+			expr_value in[8], out[64];
+			int rc, row_rc = 0;
+			tu_oom_begin(&o, once < 0 ? -1 : n);
+			rc = transform_fit(ops, "with.ops", a, &tr, &o1);
+			if (rc == 0)
+				rc = transform_apply_table(tr, b, &o2);
+			if (rc == 0)
+				rc = transform_row_new(tr, &r);
+			if (rc == 0) {
+				row_of(b, 0, in);
+				rc = row_rc = transform_apply_row(tr, r, in, out);
+			}
+			if (rc == TRANSFORM_REJECTED) /* the filter's verdict on that row: a success */
+				rc = 0;
+			tu_oom_end(&o, rc);
+			if (rc && rc != SL_ENOMEM)
+				fail_msg("run %ld: %s: %s", n, sl_err_name(rc), sl_errmsg());
+			if (rc == 0) {
+				char *got = fingerprint(dir, tr, o1, o2, row_rc, out);
+				if (!want)
+					want = got;
+				else if (strcmp(got, want))
+					fail_msg("run %ld succeeded with results unlike the reference's", n);
+				if (got != want)
+					sl__free(got);
+			}
+			transform_row_free(r);
+			ds_close(o1);
+			ds_close(o2);
+			transform_free(tr);
 		}
-		sl__alloc_fail_after(-1);
-		if (rc != 0 && rc != TRANSFORM_REJECTED)
-			assert_int_equal(rc, SL_ENOMEM);
-		else
-			done = true;
-		transform_row_free(r);
-		ds_close(o1);
-		ds_close(o2);
-		transform_free(tr);
+		if (once >= 0)
+			tu_oom_check(&o, 20);
 	}
-	assert_true(done);
+	sl__free(want);
 	json_decref(ops);
 	ds_close(a);
 	ds_close(b);
+	tu_rmdir(dir);
 }
 
 int main(void)

@@ -44,6 +44,33 @@ char *tu_path(const char *dir, const char *name)
 	return p;
 }
 
+/* tu_oom_begin_step's N for the next tu_run_step, or -1; what that run injected. */
+static long armed = -1;
+static bool armed_once;
+static unsigned long step_injected;
+
+static void inject(long n, bool once)
+{
+	if (once)
+		sl__alloc_fail_nth(n);
+	else
+		sl__alloc_fail_after(n);
+}
+
+int tu_step_call(struct step_ctx *ctx)
+{
+	int rc;
+
+	if (armed < 0)
+		return step_call(ctx, ctx->def->run);
+	inject(armed, armed_once);
+	armed = -1;
+	rc = step_call(ctx, ctx->def->run);
+	step_injected = sl__alloc_failures();
+	sl__alloc_fail_after(-1);
+	return rc;
+}
+
 int tu_run_step(tu_run *r, const char *name, const char *dir, json_t *with,
 		const char *const *in_names, const char *const *in_paths, size_t n_in,
 		const char *const *out_names, const char *const *out_paths, size_t n_out)
@@ -86,7 +113,7 @@ int tu_run_step(tu_run *r, const char *name, const char *dir, json_t *with,
 	r->meta = ctx.out_meta = json_object();
 	ctx.log = log;
 	sl__err_clear();
-	rc = def->run(&ctx);
+	rc = tu_step_call(&ctx);
 	rewind(log);
 	n = fread(r->log, 1, sizeof r->log - 1, log);
 	r->log[n] = '\0';
@@ -100,4 +127,51 @@ void tu_run_free(tu_run *r)
 	json_decref(r->meta);
 	r->metrics = NULL;
 	r->meta = NULL;
+}
+
+void tu_oom_begin(tu_oom *o, long n)
+{
+	o->step = false;
+	inject(n, o->once);
+}
+
+void tu_oom_begin_step(tu_oom *o, long n)
+{
+	o->step = true;
+	armed = n;
+	armed_once = o->once;
+	step_injected = 0;
+}
+
+bool tu_oom_end(tu_oom *o, int rc)
+{
+	unsigned long injected = o->step ? step_injected : sl__alloc_failures();
+
+	sl__alloc_fail_after(-1);
+	armed = -1;
+	o->runs++;
+	o->injected += injected;
+	if (rc != 0) {
+		o->failed++;
+		if (injected == 0)
+			fail_msg("run %ld failed (%d: %s) with no allocation failure injected", o->runs, rc,
+				 sl_errmsg());
+	} else if (injected == 0) {
+		o->done = true;
+	} else {
+		o->absorbed++;
+	}
+	return o->done;
+}
+
+void tu_oom_check(const tu_oom *o, long min_failed)
+{
+	if (getenv("TU_OOM_DEBUG"))
+		fprintf(stderr, "oom: %ld runs, %ld failed, %ld absorbed, %lu injected\n", o->runs, o->failed,
+			o->absorbed, o->injected);
+	if (!o->done)
+		fail_msg("no run succeeded once injection stopped (%ld runs)", o->runs);
+	if (o->failed < min_failed || o->injected == 0)
+		fail_msg("only %ld of %ld runs failed (%lu allocations failed): the injection did not reach the code",
+			 o->failed, o->runs, o->injected);
 }

@@ -8,6 +8,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,5 +43,56 @@ int tu_run_step(tu_run *r, const char *name, const char *dir, json_t *with,
 		const char *const *in_names, const char *const *in_paths, size_t n_in,
 		const char *const *out_names, const char *const *out_paths, size_t n_out);
 void tu_run_free(tu_run *r);
+
+/*
+ * For tests with their own step harness: runs ctx->def->run through
+ * step_call as the orchestrator does, inside the injection window that
+ * tu_oom_begin_step armed (if any).
+ */
+struct step_ctx;
+int tu_step_call(struct step_ctx *ctx);
+
+/*
+ * Fault injection, the SQLite way: a loop runs a call with its Nth
+ * allocation failing for N = 0, 1, 2 ... until the call succeeds with no
+ * failure injected.
+ *
+ *   tu_oom o = {0};
+ *   for (long n = 0; !o.done && n < LIMIT; n++) {
+ *           tu_oom_begin(&o, n);          (or tu_oom_begin_step)
+ *           rc = call();
+ *           tu_oom_end(&o, rc);
+ *           ... the test's own checks of rc ...
+ *   }
+ *   tu_oom_check(&o, 5);
+ *
+ * tu_oom_begin fails allocations from now on (all of them from the Nth,
+ * or with o.once set only the Nth: then a call that ignores the failure
+ * succeeds, and the test must compare its result with a reference);
+ * tu_oom_begin_step arms the
+ * injection for the run() of the next step that tu_run_step starts, so the
+ * test's own set-up and checks (JSON options, reading outputs) allocate
+ * normally. tu_oom_end stops injecting and asserts that a failed call had
+ * failures injected (else its error has another cause); a call may also
+ * succeed despite them (a fallback absorbed the failure), and the test
+ * must then check its result like any other. tu_oom_check
+ * asserts that errors were injected at all and that the loop ended with a
+ * success untouched by injection.
+ */
+typedef struct tu_oom {
+	long runs;              /* calls made */
+	long failed;            /* calls that returned an error */
+	long absorbed;          /* calls that succeeded although failures were injected */
+	unsigned long injected; /* allocations failed, over all calls */
+	bool step;              /* armed for the next tu_run_step */
+	bool done;              /* a call succeeded with nothing injected */
+	bool once;              /* set by the test: fail only the Nth allocation */
+} tu_oom;
+
+void tu_oom_begin(tu_oom *o, long n);
+void tu_oom_begin_step(tu_oom *o, long n);
+/* Returns o->done. */
+bool tu_oom_end(tu_oom *o, int rc);
+void tu_oom_check(const tu_oom *o, long min_failed);
 
 #endif
