@@ -25,7 +25,7 @@ void sl__mean_var(const double *x, size_t n, unsigned ddof, double *out_mean, do
 		count++;
 	}
 	mean = count ? (double)(sum / (long double)count) : NAN;
-	for (size_t i = 0; count && i < n; i++) {
+	for (size_t i = 0; out_var && count && i < n; i++) {
 		long double d;
 		if (isnan(x[i]))
 			continue;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ml/ml.h"
+#include "stats.h"
 
 typedef struct baseline {
 	const double *values; /* n_outputs: what every row gets */
@@ -45,7 +46,7 @@ static int baseline_load(ml_model *m, const mfile *f)
 	int rc;
 
 	if (!b)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	if ((rc = mfile_array(f, "values", sizeof(double), m->sig.n_outputs, &v))) {
 		sl__free(b);
 		return rc;
@@ -96,7 +97,7 @@ static int baseline_new(const ml_signature *sig_src, const double *values, const
 	if (b)
 		b->own = sl__calloc(k ? k : 1, sizeof *b->own);
 	if (!b || !b->own) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto fail;
 	}
 	memcpy(b->own, values, k * sizeof *values);
@@ -117,11 +118,14 @@ static double median_of(const double *y, size_t n, int *rc)
 	double *s = sl__malloc((n ? n : 1) * sizeof *s), m;
 
 	if (!s) {
-		*rc = sl__err(SL_ENOMEM, "out of memory");
+		*rc = sl__oom();
 		return NAN;
 	}
 	memcpy(s, y, n * sizeof *s);
 	qsort(s, n, sizeof *s, cmp_double);
+	/* The midpoint of the middle pair, as scikit-learn's DummyRegressor
+	 * (np.median); sl__quantile_sorted at 0.5 would interpolate a + (b - a)
+	 * / 2, which can differ in the last bit. */
 	m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 	sl__free(s);
 	return m;
@@ -129,11 +133,10 @@ static double median_of(const double *y, size_t n, int *rc)
 
 static double mean_of(const double *y, size_t n)
 {
-	long double sum = 0;
+	double mean;
 
-	for (size_t i = 0; i < n; i++)
-		sum += y[i];
-	return (double)(sum / (long double)n);
+	sl__mean_var(y, n, 0, &mean, NULL, NULL);
+	return mean;
 }
 
 int ml_baseline_fit(const ml_frame *fr, const char *strategy, ml_model **out)
@@ -146,7 +149,7 @@ int ml_baseline_fit(const ml_frame *fr, const char *strategy, ml_model **out)
 	*out = NULL;
 	v = sl__calloc(k ? k : 1, sizeof *v);
 	if (!v)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	if (ml_task_is_classifier(sig->task)) {
 		strategy = "prior";
 		for (size_t i = 0; i < n; i++)
@@ -205,7 +208,7 @@ int ml_baseline_summary(const ml_frame *fr, json_t *info)
 		return 0;
 	}
 	if (!s || json_object_set_new(info, "training_target", s) != 0)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	return 0;
 }
 
@@ -221,7 +224,7 @@ int ml_baseline_for(const ml_model *m, const char *strategy, ml_model **out)
 		return SL_ENOENT;
 	v = sl__calloc(sig->n_outputs ? sig->n_outputs : 1, sizeof *v);
 	if (!v)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	if (ml_task_is_classifier(sig->task)) {
 		const json_t *c = json_object_get(s, "class_counts"), *e;
 		double total = 0;

@@ -186,7 +186,7 @@ int dense_gram(const double *Z, size_t n, size_t q, const double *w, const doubl
 		if (!j.parts || (y && zty && !j.zparts)) {
 			sl__free(j.parts);
 			sl__free(j.zparts);
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		}
 		sl__parallel_for(threads, nparts, gram_part, &j);
 		memcpy(G, j.parts, per);

@@ -1,80 +1,86 @@
 /*
- * Dictionary indexes (ml.h): a feature's categories sorted by their bytes,
- * searched by bisection. Sorting once costs O(n log n); each lookup then
- * compares a handful of strings, which is what coding a table column or a
- * request's fields needs.
+ * Dictionary indexes (ml.h): a feature's categories in the core hash map
+ * (hmap.h), keyed by the XXH3 of their bytes, so coding a table column or
+ * a request's fields costs one probe per value. The map borrows the
+ * feature's strings; their lengths are kept beside them so a probe
+ * compares lengths before bytes.
+ *
+ * Invariant: code k is the feature's dict[k]; when the dictionary repeats
+ * a string (a damaged model file), the first code wins.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "hmap.h"
 #include "ml/ml.h"
 
-typedef struct entry {
-	const char *s;
-	size_t len;
-	uint32_t code;
-} entry;
-
 struct ml_dict_index {
-	entry *e;
-	size_t n;
+	sl__hmap idx;
+	const char *const *s; /* the feature's dictionary, borrowed */
+	size_t *len;
 };
 
-static int cmp_bytes(const char *a, size_t na, const char *b, size_t nb)
-{
-	int c = memcmp(a, b, na < nb ? na : nb);
+typedef struct probe {
+	const ml_dict_index *ix;
+	const char *s;
+	size_t len;
+} probe;
 
-	return c ? c : (na > nb) - (na < nb);
+static bool same(const void *ctx, uint32_t code)
+{
+	const probe *p = ctx;
+
+	return p->ix->len[code] == p->len && !memcmp(p->ix->s[code], p->s, p->len);
 }
 
-static int cmp_entry(const void *a, const void *b)
+static uint32_t tag(const char *s, size_t len)
 {
-	const entry *x = a, *y = b;
-
-	return cmp_bytes(x->s, x->len, y->s, y->len);
+	return sl__hmap_tag(sl__hash64(s, len));
 }
 
 int ml_dict_index_build(const ml_feature *f, ml_dict_index **out)
 {
 	ml_dict_index *ix = sl__calloc(1, sizeof *ix);
+	int rc;
 
 	*out = NULL;
-	if (!ix || !(ix->e = sl__calloc(f->n_dict ? f->n_dict : 1, sizeof *ix->e))) {
-		sl__free(ix);
-		return sl__err(SL_ENOMEM, "out of memory");
+	if (!ix)
+		return sl__oom();
+	sl__hmap_init(&ix->idx);
+	ix->s = (const char *const *)f->dict;
+	ix->len = sl__calloc(f->n_dict ? f->n_dict : 1, sizeof *ix->len);
+	if (!ix->len) {
+		ml_dict_index_free(ix);
+		return sl__oom();
+	}
+	if ((rc = sl__hmap_reserve(&ix->idx, f->n_dict))) {
+		ml_dict_index_free(ix);
+		return rc;
 	}
 	for (uint32_t k = 0; k < f->n_dict; k++) {
-		ix->e[k].s = f->dict[k];
-		ix->e[k].len = strlen(f->dict[k]);
-		ix->e[k].code = k;
+		probe p = {ix, f->dict[k], strlen(f->dict[k])};
+		uint32_t code;
+		ix->len[k] = p.len;
+		/* Room was reserved: this cannot fail. */
+		(void)sl__hmap_intern(&ix->idx, tag(p.s, p.len), k, same, &p, &code);
 	}
-	ix->n = f->n_dict;
-	qsort(ix->e, ix->n, sizeof *ix->e, cmp_entry);
 	*out = ix;
 	return 0;
 }
 
 long ml_dict_index_find(const ml_dict_index *ix, const char *s, size_t len)
 {
-	size_t lo = 0, hi = ix->n;
+	probe p = {ix, s, len};
+	uint32_t code = sl__hmap_find(&ix->idx, tag(s, len), same, &p);
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = cmp_bytes(ix->e[mid].s, ix->e[mid].len, s, len);
-		if (c == 0)
-			return (long)ix->e[mid].code;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
+	return code == SL__HMAP_NONE ? -1 : (long)code;
 }
 
 void ml_dict_index_free(ml_dict_index *ix)
 {
 	if (!ix)
 		return;
-	sl__free(ix->e);
+	sl__hmap_free(&ix->idx);
+	sl__free(ix->len);
 	sl__free(ix);
 }

@@ -39,6 +39,7 @@
 
 #include "ml/forecast.h"
 #include "rng.h"
+#include "stats.h"
 
 #define ETS_MAXDIM (6 + FC_ETS_MAX_SEASON)
 #define ETS_SIM_PATHS 2000
@@ -540,17 +541,6 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The p-quantile of sorted v[0..n) (linear interpolation, type 7). */
-static double quantile(const double *v, size_t n, double p)
-{
-	double h = (double)(n - 1) * p;
-	size_t i = (size_t)h;
-
-	if (i + 1 >= n)
-		return v[n - 1];
-	return v[i] + (h - (double)i) * (v[i + 1] - v[i]);
-}
-
 /* Point forecasts of r for k = 1..h into out (stride FC_NOUT). */
 static void point_forecasts(const ets_result *r, size_t n, size_t m, size_t h, double *out)
 {
@@ -607,7 +597,7 @@ static int simulated_intervals(const ets_result *r, size_t n, size_t m, size_t h
 	sl__rng rng;
 
 	if (!paths)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	sl__rng_stream(&rng, seed, stream);
 	for (size_t p = 0; p < ETS_SIM_PATHS; p++) {
 		ets_state st = r->end;
@@ -624,10 +614,10 @@ static int simulated_intervals(const ets_result *r, size_t n, size_t m, size_t h
 	for (size_t j = 0; j < h; j++) {
 		double *v = paths + j * ETS_SIM_PATHS, *o = out + j * FC_NOUT;
 		qsort(v, ETS_SIM_PATHS, sizeof *v, cmp_double);
-		o[1] = quantile(v, ETS_SIM_PATHS, 0.10);
-		o[2] = quantile(v, ETS_SIM_PATHS, 0.90);
-		o[3] = quantile(v, ETS_SIM_PATHS, 0.025);
-		o[4] = quantile(v, ETS_SIM_PATHS, 0.975);
+		o[1] = sl__quantile_sorted(v, ETS_SIM_PATHS, 0.10);
+		o[2] = sl__quantile_sorted(v, ETS_SIM_PATHS, 0.90);
+		o[3] = sl__quantile_sorted(v, ETS_SIM_PATHS, 0.025);
+		o[4] = sl__quantile_sorted(v, ETS_SIM_PATHS, 0.975);
 		if (!isfinite(o[1]) || !isfinite(o[4]))
 			o[1] = o[2] = o[3] = o[4] = NAN;
 	}

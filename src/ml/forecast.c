@@ -217,7 +217,7 @@ static int fit_auto(const double *y, size_t n, const fc_opts *o, uint64_t stream
 		d = 1;
 	tmp = sl__malloc(h * FC_NOUT * sizeof *tmp);
 	if (!tmp)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (size_t i = 0; i < K; i++) {
 		if (n < h + i * d + 3)
 			break;
@@ -433,7 +433,7 @@ static int fc_load(ml_model *m, const mfile *f)
 	}
 	im = sl__calloc(1, sizeof *im);
 	if (!im)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	im->v = (fc_view){S, nby, H, W, (size_t)dims[4], keys, last, fc, obs, scale,
 			  {(fc_unit)per[0], per[1], per[2] != 0, per[3] != 0}};
 	m->impl = im;
@@ -565,26 +565,26 @@ static int build_signature(const fc_panel *p, const char *target, ml_signature *
 	sig->task = ML_FORECAST;
 	sig->features = sl__calloc(p->nby + 1, sizeof *sig->features);
 	if (!sig->features)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	sig->n_features = p->nby + 1;
 	for (size_t j = 0; j < p->nby; j++) {
 		ml_feature *f = &sig->features[j];
 		f->type = p->by_type[j];
 		if (!(f->name = sl__strdup(p->by[j])))
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		if (f->type == DS_STRING && p->n_dict[j]) {
 			f->dict = sl__calloc(p->n_dict[j], sizeof *f->dict);
 			if (!f->dict)
-				return sl__err(SL_ENOMEM, "out of memory");
+				return sl__oom();
 			f->n_dict = p->n_dict[j];
 			for (uint32_t k = 0; k < p->n_dict[j]; k++)
 				if (!(f->dict[k] = sl__strdup(p->dict[j][k])))
-					return sl__err(SL_ENOMEM, "out of memory");
+					return sl__oom();
 		}
 	}
 	sig->features[p->nby].type = DS_INT64;
 	if (!(sig->features[p->nby].name = sl__strdup("h")) || !(sig->target = sl__strdup(target)))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	sig->target_type = DS_FLOAT64;
 	return ml_signature_set_outputs(sig);
 }
@@ -615,7 +615,7 @@ int fc_model_fit(const fc_panel *p, const char *target, const char *time, const 
 		return sl__err(SL_ELIMIT, "too many series");
 	im = sl__calloc(1, sizeof *im);
 	if (!im)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	im->keys = sl__malloc(((S * p->nby) + 1) * sizeof *im->keys);
 	im->fc = sl__malloc(S * H * FC_NOUT * sizeof *im->fc);
 	im->obs = sl__malloc(S * W * sizeof *im->obs);
@@ -626,7 +626,7 @@ int fc_model_fit(const fc_panel *p, const char *target, const char *time, const 
 	job.msgs = sl__calloc(S, sizeof *job.msgs);
 	if (!im->keys || !im->fc || !im->obs || !im->scale || !im->last || !job.fits ||
 	    !job.codes || !job.msgs) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 	memcpy(im->keys, p->keys, S * p->nby * sizeof *im->keys);
@@ -653,7 +653,7 @@ int fc_model_fit(const fc_panel *p, const char *target, const char *time, const 
 			   (json_int_t)o->origins, "period", fc_period_name(&p->period, pname, sizeof pname),
 			   "seed", (json_int_t)o->seed, "ets_model", "");
 	if (!params) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 	{
@@ -687,7 +687,7 @@ int fc_model_fit(const fc_panel *p, const char *target, const char *time, const 
 	chosen = json_object();
 	mean = json_object();
 	if (!series || !chosen || !mean) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 	for (size_t s = 0; s < S; s++) {
@@ -695,7 +695,7 @@ int fc_model_fit(const fc_panel *p, const char *target, const char *time, const 
 		json_t *e = series_info(p, o, m->impl, s, f);
 		json_t *c = json_object_get(chosen, fc_method_name(f->method));
 		if (!e || json_array_append_new(series, e)) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 			goto out;
 		}
 		json_object_set_new(chosen, fc_method_name(f->method),

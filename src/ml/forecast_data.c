@@ -325,7 +325,7 @@ static int read_keys(const ds_table *t, const char *const *by, size_t nby, fc_pa
 			if (!strcmp(by[k], by[j]))
 				return sl__err(SL_EINVAL, "`by` names the column '%s' twice", by[j]);
 		if (!(p->by[j] = sl__strdup(by[j])))
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		p->by_type[j] = ds_col_type(t, c);
 		if (p->by_type[j] != DS_STRING && p->by_type[j] != DS_INT64 &&
 		    p->by_type[j] != DS_BOOL)
@@ -348,7 +348,7 @@ static int read_keys(const ds_table *t, const char *const *by, size_t nby, fc_pa
 			if (!used || !rank) {
 				sl__free(used);
 				sl__free(rank);
-				return sl__err(SL_ENOMEM, "out of memory");
+				return sl__oom();
 			}
 			for (size_t i = 0; i < n; i++)
 				used[codes[i]] = 1;
@@ -359,14 +359,14 @@ static int read_keys(const ds_table *t, const char *const *by, size_t nby, fc_pa
 			if (!vals) {
 				sl__free(used);
 				sl__free(rank);
-				return sl__err(SL_ENOMEM, "out of memory");
+				return sl__oom();
 			}
 			for (size_t k = 0; k < nd; k++)
 				if (used[k]) {
 					if (!(vals[p->n_dict[j]] = sl__strdup(ds_dict_str(t, c, (uint32_t)k, NULL)))) {
 						sl__free(used);
 						sl__free(rank);
-						return sl__err(SL_ENOMEM, "out of memory");
+						return sl__oom();
 					}
 					p->n_dict[j]++;
 				}
@@ -431,7 +431,7 @@ int fc_table_times(const ds_table *t, const char *time, int64_t *times, bool *ou
 		if (!parsed || !ok) {
 			sl__free(parsed);
 			sl__free(ok);
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		}
 		for (size_t k = 0; k < nd; k++) {
 			size_t len;
@@ -575,7 +575,7 @@ int fc_panel_build(const ds_table *t, const char *target, const char *time,
 	p->t = sl__malloc(n * sizeof *p->t);
 	if (!p->by || !p->by_type || !p->dict || !p->n_dict || !rowkeys || !times || !order ||
 	    !p->y || !p->t) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto fail;
 	}
 	if ((rc = read_keys(t, by, nby, p, rowkeys)) || (rc = fc_table_times(t, time, times, &p->period.timestamps, &p->time_type)))
@@ -590,7 +590,7 @@ int fc_panel_build(const ds_table *t, const char *target, const char *time,
 	p->keys = sl__malloc((S * nby + 1) * sizeof *p->keys);
 	p->start = sl__malloc((S + 1) * sizeof *p->start);
 	if (!p->keys || !p->start) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto fail;
 	}
 	S = 0;

@@ -93,7 +93,7 @@ static int code_keys(const ml_model *m, const fc_view *v, const ds_table *t, dou
 			const uint32_t *codes = ds_col_codes(t, c);
 			double *map = sl__malloc((nd ? nd : 1) * sizeof *map);
 			if (!map)
-				return sl__err(SL_ENOMEM, "out of memory");
+				return sl__oom();
 			for (size_t k = 0; k < nd; k++) {
 				size_t len;
 				const char *s = ds_dict_str(t, c, (uint32_t)k, &len);
@@ -142,7 +142,7 @@ int ml_forecast_evaluate(const ml_model *m, const ds_table *test, const char *ti
 	times = sl__malloc((n ? n : 1) * sizeof *times);
 	pts = sl__malloc((n ? n : 1) * sizeof *pts);
 	if (!keys || !times || !pts) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 	if ((rc = code_keys(m, &v, test, keys)) ||
@@ -206,7 +206,7 @@ int ml_forecast_evaluate(const ml_model *m, const ds_table *test, const char *ti
 		json_decref(bl);
 		json_decref(un);
 		json_decref(series);
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 	acc_json(&model, metrics);
@@ -225,7 +225,7 @@ int ml_forecast_evaluate(const ml_model *m, const ds_table *test, const char *ti
 		sl__free(by);
 		sl__free(types);
 		sl__free(dicts);
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 	for (size_t j = 0; j < v.nby; j++) {

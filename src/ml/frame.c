@@ -22,21 +22,16 @@
 
 #define MAX_CLASSES 1000
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
-
 static int add_warning(ml_frame *fr, char *msg)
 {
 	char **w;
 
 	if (!msg)
-		return oom();
+		return sl__oom();
 	w = sl__reallocarray(fr->warnings, fr->n_warnings + 1, sizeof *w);
 	if (!w) {
 		sl__free(msg);
-		return oom();
+		return sl__oom();
 	}
 	fr->warnings = w;
 	fr->warnings[fr->n_warnings++] = msg;
@@ -123,11 +118,11 @@ static int set_classes(ml_signature *sig, size_t n, const char *(*text)(void *, 
 
 	sig->classes = sl__calloc(n, sizeof *sig->classes);
 	if (!sig->classes)
-		return oom();
+		return sl__oom();
 	sig->n_classes = n;
 	for (size_t k = 0; k < n; k++)
 		if (!(sig->classes[k] = sl__strdup(text(ctx, k, buf))))
-			return oom();
+			return sl__oom();
 	return 0;
 }
 
@@ -163,7 +158,7 @@ static int distinct_numeric(const ds_table *t, size_t tj, bool as_f64, void **ou
 	unsigned char *v = sl__malloc(n ? n * w : 1);
 
 	if (!v)
-		return oom();
+		return sl__oom();
 	if (as_f64)
 		memcpy(v, ds_col_f64(t, tj), n * w);
 	else
@@ -233,7 +228,7 @@ static int build_classes(const ds_table *t, size_t tj, const char *step, ml_fram
 		uint32_t *cls = sl__malloc((nd ? nd : 1) * sizeof *cls);
 		bool *used = sl__calloc(nd ? nd : 1, sizeof *used);
 		if (!refs || !cls || !used) {
-			rc = oom();
+			rc = sl__oom();
 		} else {
 			for (size_t i = 0; i < n; i++)
 				used[codes[i]] = true;
@@ -340,7 +335,7 @@ static int build_target(const ds_table *t, const ml_frame_opts *o, ml_frame *fr)
 	fr->sig.target = sl__strdup(o->target);
 	fr->y = sl__malloc((n ? n : 1) * sizeof *fr->y);
 	if (!fr->sig.target || !fr->y)
-		return oom();
+		return sl__oom();
 	fr->sig.target_type = type;
 	if (ml_task_is_classifier(task)) {
 		int rc = build_classes(t, tj, step, fr);
@@ -456,7 +451,7 @@ static int add_feature(ml_frame *fr, const ds_table *t, size_t tj)
 	f->name = sl__strdup(ds_col_name(t, tj));
 	f->type = ds_col_type(t, tj);
 	if (!f->name)
-		return oom();
+		return sl__oom();
 	fr->cols[fr->sig.n_features++] = tj;
 	if (f->type != DS_STRING)
 		return 0;
@@ -467,11 +462,11 @@ static int add_feature(ml_frame *fr, const ds_table *t, size_t tj)
 		return sl__err(SL_ELIMIT, "column '%s' has too many categories", f->name);
 	f->dict = sl__calloc(nd ? nd : 1, sizeof *f->dict);
 	if (!f->dict)
-		return oom();
+		return sl__oom();
 	f->n_dict = (uint32_t)nd;
 	for (size_t c = 0; c < nd; c++)
 		if (!(f->dict[c] = sl__strdup(ds_dict_str(t, tj, (uint32_t)c, NULL))))
-			return oom();
+			return sl__oom();
 	return 0;
 }
 
@@ -554,7 +549,7 @@ int ml_frame_build(const ds_table *t, const ml_frame_opts *o, ml_frame *fr)
 	fr->sig.features = sl__calloc(ncol ? ncol : 1, sizeof *fr->sig.features);
 	fr->cols = sl__calloc(ncol ? ncol : 1, sizeof *fr->cols);
 	if (!fr->sig.features || !fr->cols) {
-		rc = oom();
+		rc = sl__oom();
 		goto fail;
 	}
 	if (o->features) {
@@ -660,7 +655,7 @@ int ml_frame_matrix(const ml_frame *fr, double **out)
 		return sl__err(SL_ELIMIT, "the feature matrix is too large");
 	*out = sl__malloc(fr->n * p * sizeof **out + 1);
 	if (!*out)
-		return oom();
+		return sl__oom();
 	for (size_t j = 0; j < p; j++)
 		column_values(fr->t, fr->cols[j], NULL, *out + j, p);
 	return 0;
@@ -680,7 +675,7 @@ static int recode(const ml_feature *f, const ds_table *t, size_t tj, int64_t **o
 	int rc;
 
 	if (!map)
-		return oom();
+		return sl__oom();
 	if ((rc = ml_dict_index_build(f, &ix))) {
 		sl__free(map);
 		return rc;
@@ -733,7 +728,7 @@ static int apply_target(const ml_signature *sig, const ds_table *t, size_t tj, d
 	}
 	sorted = sl__calloc(nc, sizeof *sorted);
 	if (!sorted)
-		return oom();
+		return sl__oom();
 	for (size_t k = 0; k < nc; k++) {
 		sorted[k].s = sig->classes[k];
 		sorted[k].len = strlen(sig->classes[k]);
@@ -775,7 +770,7 @@ int ml_frame_apply(const ml_signature *sig, const ds_table *t, double **out_X, d
 		return sl__err(SL_ELIMIT, "the feature matrix is too large");
 	X = sl__malloc(n * p * sizeof *X + 1);
 	if (!X)
-		return oom();
+		return sl__oom();
 	for (size_t j = 0; j < p && !rc; j++) {
 		const ml_feature *f = &sig->features[j];
 		int64_t *codes = NULL;
@@ -809,7 +804,7 @@ int ml_frame_apply(const ml_signature *sig, const ds_table *t, double **out_X, d
 	}
 	if (!rc && out_y && sig->target && ds_col_find(t, sig->target, &tj) == 0) {
 		y = sl__malloc((n ? n : 1) * sizeof *y);
-		rc = y ? apply_target(sig, t, tj, y) : oom();
+		rc = y ? apply_target(sig, t, tj, y) : sl__oom();
 	}
 	if (rc) {
 		sl__free(X);

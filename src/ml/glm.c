@@ -32,11 +32,6 @@ typedef struct glm {
 	double *own_mean, *own_coef, *own_base;
 } glm;
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
-
 /* ---- the design ---------------------------------------------------------------- */
 
 void glm_design_free(glm_design *d)
@@ -109,14 +104,14 @@ int glm_design_build(const ml_frame *fr, bool drop_first, unsigned threads, glm_
 	memset(d, 0, sizeof *d);
 	d->p = p;
 	if (!st)
-		return oom();
+		return sl__oom();
 	if (nt > p)
 		nt = p ? p : 1;
 	job.scratch = sl__malloc(nt * (n ? n : 1) * sizeof(double));
 	d->col = sl__malloc((p ? p : 1) * sizeof *d->col);
 	d->cat_off = sl__calloc(p ? p : 1, sizeof *d->cat_off);
 	if (!job.scratch || !d->col || !d->cat_off) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	for (size_t j = 0; j < p; j++) {
@@ -125,7 +120,7 @@ int glm_design_build(const ml_frame *fr, bool drop_first, unsigned threads, glm_
 		if (f->type == DS_STRING) {
 			d->n_cat += f->n_dict;
 			if (!(st[j].count = sl__calloc(f->n_dict ? f->n_dict : 1, sizeof(size_t)))) {
-				rc = oom();
+				rc = sl__oom();
 				goto out;
 			}
 		}
@@ -153,7 +148,7 @@ int glm_design_build(const ml_frame *fr, bool drop_first, unsigned threads, glm_
 	d->scale = sl__malloc((q ? q : 1) * sizeof *d->scale);
 	d->fitcol = sl__malloc((q ? q : 1) * sizeof *d->fitcol);
 	if (!d->cat || !d->owner || !d->level || !d->mean || !d->scale || !d->fitcol) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	q = 0;
@@ -275,7 +270,7 @@ int glm_design_matrix(const ml_frame *fr, const glm_design *d, bool center, unsi
 	if (!mj.Z || !mj.scratch) {
 		sl__free(mj.Z);
 		sl__free(mj.scratch);
-		return oom();
+		return sl__oom();
 	}
 	sl__parallel_for((unsigned)nt, p, matrix_one, &mj);
 	sl__free(mj.scratch);
@@ -309,7 +304,7 @@ static int glm_derive(glm *g, const ml_signature *sig)
 	g->cat_off = sl__calloc(p ? p : 1, sizeof *g->cat_off);
 	g->catoff = sl__calloc((p ? p : 1) * g->groups, sizeof *g->catoff);
 	if (!g->cat_off || !g->catoff)
-		return oom();
+		return sl__oom();
 	for (size_t j = 0; j < p; j++) {
 		const ml_feature *f = &sig->features[j];
 		g->cat_off[j] = off;
@@ -381,7 +376,7 @@ static int glm_info(ml_model *m, const glm_design *d, const double *intercept)
 		json_decref(base);
 		json_decref(ref);
 	}
-	return bad ? oom() : 0;
+	return bad ? sl__oom() : 0;
 }
 
 int glm_model_new(const ml_ops *ops, const ml_frame *fr, glm_design *d, const double *coef,
@@ -394,7 +389,7 @@ int glm_model_new(const ml_ops *ops, const ml_frame *fr, glm_design *d, const do
 
 	*out = NULL;
 	if (!g || (rc = ml_signature_copy(&sig, &fr->sig)) != 0) {
-		rc = g ? rc : oom();
+		rc = g ? rc : sl__oom();
 		sl__free(g);
 		json_decref(params);
 		glm_design_free(d);
@@ -411,7 +406,7 @@ int glm_model_new(const ml_ops *ops, const ml_frame *fr, glm_design *d, const do
 	g->own_coef = sl__malloc((q ? q : 1) * groups * sizeof(double));
 	g->own_base = sl__malloc(groups * sizeof(double));
 	if (!g->own_coef || !g->own_base) {
-		rc = oom();
+		rc = sl__oom();
 		goto fail;
 	}
 	memcpy(g->own_coef, coef, q * groups * sizeof(double));
@@ -460,7 +455,7 @@ int glm_warn(ml_model *m, const char *fmt, ...)
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
 	if (n < 0 || !(msg = sl__malloc((size_t)n + 1)))
-		return oom();
+		return sl__oom();
 	va_start(ap, fmt);
 	vsnprintf(msg, (size_t)n + 1, fmt, ap);
 	va_end(ap);
@@ -468,12 +463,12 @@ int glm_warn(ml_model *m, const char *fmt, ...)
 		w = json_array();
 		if (!w || json_object_set_new(m->info, "warnings", w) != 0) {
 			sl__free(msg);
-			return oom();
+			return sl__oom();
 		}
 	}
 	n = json_array_append_new(w, json_string(msg));
 	sl__free(msg);
-	return n ? oom() : 0;
+	return n ? sl__oom() : 0;
 }
 
 /* ---- predict and explain ------------------------------------------------------------- */
@@ -626,7 +621,7 @@ int glm_load(ml_model *m, const mfile *f)
 		return sl__err(SL_ECORRUPT, "%s: %llu design columns", name,
 			       (unsigned long long)dims[0]);
 	if (!(g = sl__calloc(1, sizeof *g)))
-		return oom();
+		return sl__oom();
 	g->q = (size_t)dims[0];
 	g->groups = want;
 	if ((rc = mfile_array(f, "glm_col", sizeof(int32_t), p, &v)))

@@ -44,11 +44,6 @@
 #define MAX_DENSE_COLUMNS 8192 /* G is q^2 doubles */
 #define PATH_STEPS 8
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
-
 static const char *const method_names[] = {
 	[LINEAR_OLS] = "ols", [LINEAR_RIDGE] = "ridge", [LINEAR_LASSO] = "lasso",
 	[LINEAR_ELASTICNET] = "elasticnet",
@@ -226,7 +221,7 @@ int linear_fit(const ml_frame *fr, const linear_opts *o, ml_model **out)
 	coef = sl__calloc(q ? q : 1, sizeof *coef);
 	pen = sl__malloc((qf ? qf : 1) * sizeof *pen);
 	if (!yc || !G || !zy || !diag || !v || !coef || !pen) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	if (o->fit_intercept) {
@@ -287,7 +282,7 @@ int linear_fit(const ml_frame *fr, const linear_opts *o, ml_model **out)
 		u = sl__calloc(qf ? qf : 1, sizeof *u);
 		H = sl__malloc((qf ? qf : 1) * sizeof *H);
 		if (!u || !H) {
-			rc = oom();
+			rc = sl__oom();
 			goto out;
 		}
 		memcpy(H, zy, qf * sizeof *H);
@@ -327,7 +322,7 @@ int linear_fit(const ml_frame *fr, const linear_opts *o, ml_model **out)
 			   o->fit_intercept, "standardize", o->standardize, "max_iter",
 			   (json_int_t)o->max_iter, "tol", o->tol);
 	if (!params) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	if ((rc = glm_model_new(&ml_linear_ops, fr, &d, coef, &icpt, 1, params, out)))
@@ -351,7 +346,7 @@ int linear_fit(const ml_frame *fr, const linear_opts *o, ml_model **out)
 		if (bad) {
 			ml_model_free(m);
 			*out = NULL;
-			rc = oom();
+			rc = sl__oom();
 		}
 	}
 out:

@@ -45,11 +45,6 @@
 
 #define LBFGS_M 10
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
-
 const ml_ops ml_logistic_ops = {
 	.algorithm = "logistic",
 	.predict = glm_predict,
@@ -115,7 +110,7 @@ int glm_lbfgs(glm_fg_fn fg, void *ctx, double *x, size_t dim, long max_iter, dou
 	long it = 0;
 
 	if (!buf)
-		return oom();
+		return sl__oom();
 	g = buf;
 	d = g + dim;
 	xn = d + dim;
@@ -404,7 +399,7 @@ static int fit_l1(lr_problem *pb, double *theta, double lam, long max_iter, doub
 	int rc = 0;
 
 	if (!g || !tn || !gn || !H || !Hvv || !h0 || !dlt || !Hd || !hw || !ones || !P) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -521,7 +516,7 @@ int logistic_fit(const ml_frame *fr, const logistic_opts *o, ml_model **out)
 	icpt = sl__calloc(G, sizeof *icpt);
 	gbuf = sl__malloc(dim * sizeof *gbuf);
 	if (!sw || !count || !theta || !pen || !coef || !icpt || !gbuf) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -552,7 +547,7 @@ int logistic_fit(const ml_frame *fr, const logistic_opts *o, ml_model **out)
 	pb.parts = sl__malloc(pb.nchunks * (1 + dim) * sizeof *pb.parts);
 	pb.margins = sl__malloc(pb.nchunks * G * sizeof *pb.margins);
 	if (!pb.parts || !pb.margins) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	if (o->penalty == LOGISTIC_L1) {
@@ -606,7 +601,7 @@ int logistic_fit(const ml_frame *fr, const logistic_opts *o, ml_model **out)
 			   "standardize", o->standardize, "max_iter", (json_int_t)o->max_iter, "tol",
 			   o->tol);
 	if (!params) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	if ((rc = glm_model_new(&ml_logistic_ops, fr, &d, coef, icpt, G, params, out)))
@@ -636,7 +631,7 @@ int logistic_fit(const ml_frame *fr, const logistic_opts *o, ml_model **out)
 		if (bad) {
 			ml_model_free(m);
 			*out = NULL;
-			rc = oom();
+			rc = sl__oom();
 		}
 	}
 out:

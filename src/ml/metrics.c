@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ml/ml.h"
+#include "sort.h"
 
 #define W(w, i) ((w) ? (w)[i] : 1.0)
 
@@ -58,46 +59,41 @@ double ml_metric_r2(const double *y, const double *p, const double *w, size_t n)
 	return ss_tot > 0 ? (double)(1 - ss_res / ss_tot) : NAN;
 }
 
-typedef struct scored {
-	double p;
-	size_t i;
-} scored;
-
-static int by_score(const void *a, const void *b)
-{
-	const scored *x = a, *y = b;
-
-	if (x->p != y->p)
-		return x->p < y->p ? -1 : 1;
-	return (x->i > y->i) - (x->i < y->i);
-}
-
 /*
  * The area under the ROC curve as the Mann-Whitney statistic: the chance
  * that a random positive scores above a random negative, ties counting one
- * half. Sorting once and walking groups of equal scores gives exactly that
- * with weights, in O(n log n).
+ * half. Rows are put in score order by the radix sort (sort.h: stable, so
+ * equal scores stay in row order) and groups of equal scores are walked
+ * once, which gives exactly that with weights.
  */
 double ml_metric_auc(const double *y, const double *p, const double *w, size_t n)
 {
-	scored *s = sl__malloc((n ? n : 1) * sizeof *s);
+	uint64_t *key = sl__malloc((n ? n : 1) * sizeof *key);
+	size_t *row = sl__malloc((n ? n : 1) * sizeof *row);
 	long double pos = 0, neg = 0, area = 0, neg_below = 0;
 
-	if (!s)
+	if (!key || !row) {
+		sl__free(key);
+		sl__free(row);
 		return NAN;
-	for (size_t i = 0; i < n; i++) {
-		s[i].p = p[i];
-		s[i].i = i;
 	}
-	qsort(s, n, sizeof *s, by_score);
+	for (size_t i = 0; i < n; i++) {
+		key[i] = sl__key_f64(p[i]);
+		row[i] = i;
+	}
+	if (sl__radix_sort_u64(key, row, n)) {
+		sl__free(key);
+		sl__free(row);
+		return NAN;
+	}
 	for (size_t a = 0; a < n;) {
 		long double gp = 0, gn = 0;
 		size_t b = a;
-		while (b < n && s[b].p == s[a].p) {
-			if (y[s[b].i] > 0.5)
-				gp += W(w, s[b].i);
+		while (b < n && key[b] == key[a]) {
+			if (y[row[b]] > 0.5)
+				gp += W(w, row[b]);
 			else
-				gn += W(w, s[b].i);
+				gn += W(w, row[b]);
 			b++;
 		}
 		area += gp * (neg_below + gn / 2);
@@ -106,7 +102,8 @@ double ml_metric_auc(const double *y, const double *p, const double *w, size_t n
 		neg += gn;
 		a = b;
 	}
-	sl__free(s);
+	sl__free(key);
+	sl__free(row);
 	if (pos <= 0 || neg <= 0)
 		return NAN;
 	return (double)(area / (pos * neg));

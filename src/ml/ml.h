@@ -120,7 +120,7 @@ long ml_signature_code(const ml_signature *s, size_t j, const char *value, size_
 
 /*
  * An index of one string feature's dictionary for coding many values (a
- * table's dictionary, a server's requests): O(log n) per lookup. Built once
+ * table's dictionary, a server's requests): one hash probe per lookup. Built once
  * per feature; read-only afterwards, so threads may share it.
  */
 typedef struct ml_dict_index ml_dict_index;

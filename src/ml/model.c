@@ -94,14 +94,14 @@ static int dup_strv(char ***dst, char *const *src, size_t n)
 		return 0;
 	*dst = sl__calloc(n, sizeof **dst);
 	if (!*dst)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (size_t i = 0; i < n; i++)
 		if (!((*dst)[i] = sl__strdup(src[i]))) {
 			/* The caller records the count only on success: free
 			 * what was copied here, or it leaks. */
 			free_strv(*dst, i);
 			*dst = NULL;
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		}
 	return 0;
 }
@@ -115,7 +115,7 @@ int ml_signature_copy(ml_signature *dst, const ml_signature *src)
 	if (src->n_features) {
 		dst->features = sl__calloc(src->n_features, sizeof *dst->features);
 		if (!dst->features)
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		dst->n_features = src->n_features;
 	}
 	for (size_t j = 0; j < src->n_features && !rc; j++) {
@@ -123,12 +123,12 @@ int ml_signature_copy(ml_signature *dst, const ml_signature *src)
 		f->type = src->features[j].type;
 		f->name = sl__strdup(src->features[j].name);
 		if (!f->name)
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 		else if (!(rc = dup_strv(&f->dict, src->features[j].dict, src->features[j].n_dict)))
 			f->n_dict = src->features[j].n_dict;
 	}
 	if (!rc && src->target && !(dst->target = sl__strdup(src->target)))
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 	if (!rc && !(rc = dup_strv(&dst->classes, src->classes, src->n_classes)))
 		dst->n_classes = src->n_classes;
 	if (!rc && !(rc = dup_strv(&dst->outputs, src->outputs, src->n_outputs)))
@@ -171,12 +171,12 @@ int ml_signature_set_outputs(ml_signature *s)
 		return sl__err(SL_EINVAL, "a %s model has no outputs", ml_task_name(s->task));
 	s->outputs = sl__calloc(n, sizeof *s->outputs);
 	if (!s->outputs)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	s->n_outputs = n;
 	for (size_t k = 0; k < n; k++) {
 		s->outputs[k] = fixed ? sl__strdup(fixed[k]) : sl__asprintf("proba_%s", s->classes[k]);
 		if (!s->outputs[k])
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 	}
 	return 0;
 }
@@ -242,7 +242,7 @@ int ml_signature_to_json(const ml_signature *s, json_t **out)
 	json_decref(feats);
 	if (bad) {
 		json_decref(o);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	*out = o;
 	return 0;
@@ -280,13 +280,13 @@ static int strv_from_json(const json_t *a, const char *where, const char *what, 
 		return 0;
 	*out = sl__calloc(n, sizeof **out);
 	if (!*out)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	*out_n = n;
 	json_array_foreach(a, i, v) {
 		if (!json_is_string(v))
 			return sl__err(SL_ECORRUPT, "%s: signature %s[%zu] is not a string", where, what, i);
 		if (!((*out)[i] = sl__strdup(json_string_value(v))))
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 	}
 	return 0;
 }
@@ -307,7 +307,7 @@ int ml_signature_from_json(const json_t *j, const char *where, ml_signature *s)
 	if (json_array_size(inputs)) {
 		s->features = sl__calloc(json_array_size(inputs), sizeof *s->features);
 		if (!s->features)
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 	}
 	json_array_foreach(inputs, i, v) {
 		ml_feature *f = &s->features[i];
@@ -321,7 +321,7 @@ int ml_signature_from_json(const json_t *j, const char *where, ml_signature *s)
 		}
 		if (!(f->name = sl__strdup(name))) {
 			ml_signature_clear(s);
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		}
 		if (f->type == DS_STRING) {
 			rc = strv_from_json(json_object_get(v, "categories"), where, "categories",
@@ -342,7 +342,7 @@ int ml_signature_from_json(const json_t *j, const char *where, ml_signature *s)
 		}
 		if (!(s->target = sl__strdup(tn))) {
 			ml_signature_clear(s);
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		}
 	}
 	if (json_object_get(j, "classes") &&
@@ -376,7 +376,7 @@ int ml_model_new(const ml_ops *ops, ml_signature *sig, json_t *params, ml_model 
 	*out = NULL;
 	if (!m) {
 		json_decref(params);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	m->ops = ops;
 	m->sig = *sig;
@@ -385,7 +385,7 @@ int ml_model_new(const ml_ops *ops, ml_signature *sig, json_t *params, ml_model 
 	m->info = json_object();
 	if (!m->params || !m->info) {
 		ml_model_free(m);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	*out = m;
 	return 0;
@@ -455,11 +455,11 @@ int ml_model_save(const ml_model *m, const json_t *extra, const char *path)
 			"signature", sig, "params", m->params, "info", m->info,
 			"sluice_version", SLUICE_VERSION);
 	if (!man) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 	if (extra && json_object_update(man, (json_t *)extra) != 0) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 	if ((rc = m->ops->save(m, w)))
@@ -508,7 +508,7 @@ int ml_model_load_mfile(mfile *f, ml_model **out)
 	m->file = f;
 	if (json_is_object(info) && json_object_update(m->info, (json_t *)info) != 0) {
 		ml_model_free(m);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	if ((rc = ops->load(m, f))) {
 		ml_model_free(m);

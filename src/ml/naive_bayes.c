@@ -50,11 +50,6 @@ typedef struct nb {
 	double *own; /* prior, a, b in one block when fitted here */
 } nb;
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
-
 static const char *const kind_names[] = {
 	[NB_MULTINOMIAL] = "multinomial", [NB_GAUSSIAN] = "gaussian", [NB_BERNOULLI] = "bernoulli",
 };
@@ -161,7 +156,7 @@ static int nb_predict(const ml_model *mm, const double *X, size_t n, double *out
 	double *t = sl__malloc(2 * K * sizeof *t), *raw;
 
 	if (!t)
-		return oom();
+		return sl__oom();
 	raw = t + K;
 	for (size_t i = 0; i < n; i++) {
 		double *o = out + i * K;
@@ -198,7 +193,7 @@ static int nb_explain(const ml_model *mm, const double *X, size_t n, double *out
 	double *t = sl__malloc(2 * K * sizeof *t);
 
 	if (!t)
-		return oom();
+		return sl__oom();
 	for (size_t i = 0; i < n; i++)
 		row_scores(m, X + i * p, t + K, out + i * groups * (p + 1), t);
 	sl__free(t);
@@ -245,7 +240,7 @@ static int nb_load(ml_model *mm, const mfile *f)
 			       mfile_name(f), (unsigned long long)dims[0],
 			       (unsigned long long)dims[1], (unsigned long long)dims[2]);
 	if (!(m = sl__calloc(1, sizeof *m)))
-		return oom();
+		return sl__oom();
 	m->kind = (nb_kind)dims[0];
 	m->K = sig->n_classes;
 	m->p = sig->n_features;
@@ -398,7 +393,7 @@ int nb_fit(const ml_frame *fr, const nb_opts *o, ml_model **out)
 		m->own = sl__calloc(K + 2 * K * p + p, sizeof *m->own);
 	fj.scratch = sl__malloc(nt * (n ? n : 1) * sizeof *fj.scratch);
 	if (!count || !m || !m->own || !fj.scratch) {
-		rc = oom();
+		rc = sl__oom();
 		goto fail;
 	}
 	m->kind = o->kind;
@@ -488,7 +483,7 @@ int nb_fit(const ml_frame *fr, const nb_opts *o, ml_model **out)
 		if (bad) {
 			ml_model_free(*out);
 			*out = NULL;
-			rc = oom();
+			rc = sl__oom();
 		}
 	}
 	sl__free(count);

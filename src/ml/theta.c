@@ -121,7 +121,7 @@ int fc_theta_fit(const double *y, size_t n, size_t m, size_t h, fc_fit *fit, dou
 	seasonal = positive && m > 1 && m <= FC_MAX_SEASON && fc_seasonality_test(y, n, m);
 	ds = sl__malloc(n * sizeof *ds);
 	if (!ds)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	if (seasonal && fc_seasonal_indices(y, n, m, true, idx) != 0)
 		seasonal = false; /* a non-positive moving average: leave it unadjusted */
 	for (size_t t = 0; t < n; t++)

@@ -34,11 +34,6 @@ struct bundle_row {
 	expr_value *vals; /* transformed row (n transform outputs) */
 };
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
-
 /* ---- writing --------------------------------------------------------------------- */
 
 int bundle_write(const char *model_path, const char *transform_path, const json_t *extra,
@@ -64,7 +59,7 @@ int bundle_write(const char *model_path, const char *transform_path, const json_
 		tj = text ? json_loads(text, 0, NULL) : NULL;
 		sl__free(text);
 		if (!tj) {
-			rc = oom();
+			rc = sl__oom();
 			goto out;
 		}
 	}
@@ -73,7 +68,7 @@ int bundle_write(const char *model_path, const char *transform_path, const json_
 	    json_object_set_new(man, "bundle_format", json_integer(BUNDLE_FORMAT)) ||
 	    (tj && json_object_set(man, "transform", tj)) ||
 	    (extra && json_object_update(man, (json_t *)extra))) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	if ((rc = mfile_writer_new(&w)))
@@ -133,7 +128,7 @@ static int bind_inputs(bundle *b, const char *path)
 
 	b->bind = sl__calloc(sig->n_features ? sig->n_features : 1, sizeof *b->bind);
 	if (!b->bind)
-		return oom();
+		return sl__oom();
 	for (size_t j = 0; j < sig->n_features; j++) {
 		const ml_feature *f = &sig->features[j];
 		binding *bd = &b->bind[j];
@@ -168,7 +163,7 @@ static int bind_inputs(bundle *b, const char *path)
 	b->in_names = sl__calloc(b->n_in ? b->n_in : 1, sizeof *b->in_names);
 	b->in_types = sl__calloc(b->n_in ? b->n_in : 1, sizeof *b->in_types);
 	if (!b->in_names || !b->in_types)
-		return oom();
+		return sl__oom();
 	for (size_t k = 0; k < b->n_in; k++) {
 		b->in_names[k] = sig->features[k].name;
 		b->in_types[k] = sig->features[k].type;
@@ -185,7 +180,7 @@ int bundle_open(const char *path, unsigned flags, bundle **out)
 
 	*out = NULL;
 	if (!b)
-		return oom();
+		return sl__oom();
 	if ((rc = mfile_open(path, &f)) || (rc = ml_model_load_mfile(f, &b->model))) {
 		sl__free(b);
 		return rc;
@@ -202,7 +197,7 @@ int bundle_open(const char *path, unsigned flags, bundle **out)
 	if (tj) {
 		char *text = json_dumps(tj, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
 		if (!text) {
-			rc = oom();
+			rc = sl__oom();
 			goto fail;
 		}
 		rc = transform_parse(text, strlen(text), path, &b->tf);
@@ -268,7 +263,7 @@ int bundle_row_new(const bundle *b, bundle_row **out)
 	*out = NULL;
 	if (!r || !(r->vals = sl__calloc(nv ? nv : 1, sizeof *r->vals))) {
 		sl__free(r);
-		return oom();
+		return sl__oom();
 	}
 	if (b->tf && (rc = transform_row_new(b->tf, &r->tr))) {
 		bundle_row_free(r);
@@ -296,7 +291,7 @@ static int finish(const bundle *b, const expr_value *v, double *x, double *out)
 	int rc;
 
 	if (!in && !(in = sl__malloc(p * sizeof *in)))
-		return oom();
+		return sl__oom();
 	for (size_t j = 0; j < p; j++) {
 		const binding *bd = &b->bind[j];
 		const expr_value *e = &v[bd->src];

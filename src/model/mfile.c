@@ -37,7 +37,7 @@ struct mfile_writer {
 int mfile_writer_new(mfile_writer **out)
 {
 	*out = sl__calloc(1, sizeof **out);
-	return *out ? 0 : sl__err(SL_ENOMEM, "out of memory");
+	return *out ? 0 : sl__oom();
 }
 
 void mfile_writer_free(mfile_writer *w)
@@ -66,7 +66,7 @@ int mfile_add(mfile_writer *w, const char *name, const void *data, size_t len)
 		size_t cap = w->cap ? w->cap * 2 : 16;
 		wsection *s = sl__reallocarray(w->s, cap, sizeof *s);
 		if (!s)
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		w->s = s;
 		w->cap = cap;
 	}
@@ -75,7 +75,7 @@ int mfile_add(mfile_writer *w, const char *name, const void *data, size_t len)
 	memcpy(e->name, name, nl);
 	e->data = sl__malloc(len ? len : 1);
 	if (!e->data)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	if (len)
 		memcpy(e->data, data, len);
 	e->len = len;
@@ -269,7 +269,7 @@ static int check(mfile *f)
 	}
 	f->s = sl__calloc(n ? n : 1, sizeof *f->s);
 	if (!f->s)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (uint32_t i = 0; i < n; i++) {
 		const unsigned char *e = b + HEADER_SIZE + (size_t)ENTRY_SIZE * i;
 		uint64_t off = get_u64(e + 24), len = get_u64(e + 32);
@@ -295,7 +295,7 @@ static int open_common(mfile *f, const char *name, mfile **out)
 	f->name = sl__strdup(name);
 	if (!f->name) {
 		mfile_close(f);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	rc = check(f);
 	if (rc) {
@@ -312,7 +312,7 @@ int mfile_open_mem(const void *data, size_t len, const char *name, mfile **out)
 
 	*out = NULL;
 	if (!f)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	f->base = data;
 	f->len = len;
 	return open_common(f, name, out);
@@ -344,7 +344,7 @@ int mfile_open(const char *path, mfile **out)
 	f = sl__calloc(1, sizeof *f);
 	if (!f) {
 		munmap(m, (size_t)st.st_size);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	f->base = m;
 	f->len = (size_t)st.st_size;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "ml/ml.h"
+#include "rng.h"
 #include "sluice/model.h"
 #include "testutil.h"
 
@@ -322,6 +323,45 @@ static void test_baseline_round_trip(void **state)
 
 /* ---- metrics ---------------------------------------------------------------------- */
 
+/*
+ * AUC on many rows with heavy ties (scores on a coarse grid, -0.0 among
+ * them) against the Mann-Whitney count over every (positive, negative)
+ * pair, weighted.
+ */
+static void test_auc_against_pairs(void **state)
+{
+	enum { N = 1500 };
+	double *y = malloc(N * sizeof *y), *p = malloc(N * sizeof *p), *w = malloc(N * sizeof *w);
+	long double num = 0, wp = 0, wn = 0;
+	sl__rng r;
+
+	(void)state;
+	assert_non_null(y);
+	assert_non_null(p);
+	assert_non_null(w);
+	sl__rng_seed(&r, 77);
+	for (size_t i = 0; i < N; i++) {
+		y[i] = (double)sl__rng_below(&r, 2);
+		p[i] = (double)sl__rng_below(&r, 40) / 8.0 - 2.0 + 0.3 * y[i];
+		if (p[i] == 0 && sl__rng_below(&r, 2))
+			p[i] = -0.0; /* ties with 0.0 */
+		w[i] = 0.5 + (double)sl__rng_below(&r, 4);
+	}
+	for (size_t i = 0; i < N; i++) {
+		if (y[i] < 0.5)
+			continue;
+		for (size_t j = 0; j < N; j++)
+			if (y[j] < 0.5)
+				num += (long double)w[i] * w[j] * (p[i] > p[j] ? 1 : p[i] == p[j] ? 0.5 : 0);
+	}
+	for (size_t i = 0; i < N; i++)
+		*(y[i] > 0.5 ? &wp : &wn) += w[i];
+	assert_true(fabs(ml_metric_auc(y, p, w, N) - (double)(num / (wp * wn))) < 1e-12);
+	free(y);
+	free(p);
+	free(w);
+}
+
 static void test_metrics_by_hand(void **state)
 {
 	/* Positives score 0.8, 0.4, 0.4; negatives 0.4, 0.1. Pairs (pos, neg):
@@ -359,6 +399,7 @@ int main(void)
 		cmocka_unit_test(test_frame_apply),
 		cmocka_unit_test(test_baseline_round_trip),
 		cmocka_unit_test(test_metrics_by_hand),
+		cmocka_unit_test(test_auc_against_pairs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
