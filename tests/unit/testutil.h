@@ -77,7 +77,8 @@ int tu_step_call(struct step_ctx *ctx);
  * succeed despite them (a fallback absorbed the failure), and the test
  * must then check its result like any other. tu_oom_check
  * asserts that errors were injected at all and that the loop ended with a
- * success untouched by injection.
+ * success untouched by injection (TU_OOM_DEBUG=1 in the environment prints
+ * its counts).
  */
 typedef struct tu_oom {
 	long runs;              /* calls made */
