@@ -37,6 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core.h"
+
 #define SL__HMAP_NONE UINT32_MAX
 #define SL__HMAP_MAX_IDS ((size_t)UINT32_MAX - 1)
 
@@ -121,7 +123,7 @@ sl__hmap_intern(sl__hmap *m, uint32_t tag, uint32_t new_id, sl__hmap_eq eq, cons
 	if ((m->n + 1) * 2 > m->cap) {
 		int rc = sl__hmap_reserve(m, 1);
 		if (rc)
-			return rc;
+			return SL__ERR_CODE(rc); /* negative: *out_id is set whenever 0 or 1 */
 	}
 	id = sl__hmap_probe(m, tag, eq, ctx, &pos);
 	if (id != SL__HMAP_NONE) {
