@@ -73,7 +73,7 @@ int (sl__err_prefix)(int code, const char *fmt, ...)
 
 int (sl__oom)(void)
 {
-	return sl__err(SL_ENOMEM, "out of memory");
+	return (sl__err)(SL_ENOMEM, "out of memory");
 }
 
 void sl__err_clear(void)
