@@ -145,7 +145,7 @@ int sl_model_describe(const sl_model *m, char **out_json)
 		json_decref(sig);
 	}
 	if (o) {
-		char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+		char *s = sl__json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
 		/* Hand out memory that sl_free releases. */
 		*out_json = s ? sl__strdup(s) : NULL;
 		free(s);

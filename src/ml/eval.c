@@ -91,11 +91,6 @@ json_t *ev_num(double v)
 	return isfinite(v) ? json_real(v) : json_null();
 }
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
-
 int ev_note(ev_ctx *e, const char *fmt, ...)
 {
 	char buf[1024];
@@ -106,13 +101,13 @@ int ev_note(ev_ctx *e, const char *fmt, ...)
 	va_end(ap);
 	if (!e->notes)
 		return 0; /* a champion's context keeps no notes */
-	return json_array_append_new(e->notes, json_string(buf)) ? oom() : 0;
+	return json_array_append_new(e->notes, json_string(buf)) ? sl__oom() : 0;
 }
 
 /* Sets key of obj to v (stolen); out of memory when either fails. */
 static int set(json_t *obj, const char *key, json_t *v)
 {
-	return !v || json_object_set_new(obj, key, v) ? oom() : 0;
+	return !v || json_object_set_new(obj, key, v) ? sl__oom() : 0;
 }
 
 void ml_eval_opts_init(ml_eval_opts *o)
@@ -202,7 +197,7 @@ static int anomaly_labels(ev_ctx *e, const char *col, const char *role)
 			       role, col);
 	e->y = sl__malloc((e->n ? e->n : 1) * sizeof *e->y);
 	if (!e->y)
-		return oom();
+		return sl__oom();
 	for (size_t i = 0; i < e->n; i++) {
 		const char *s = ev_cell_text(e->t, j, i, buf);
 		double v;
@@ -433,7 +428,7 @@ static int ev_prepare(ev_ctx *e, const ml_model *m, const ds_table *t, const ml_
 		return sl__err(SL_ELIMIT, "the test data is too large");
 	e->P = sl__malloc(e->n * e->k * sizeof *e->P);
 	if (!e->P)
-		return oom();
+		return sl__oom();
 	if ((rc = ml_model_predict(m, e->X, e->n, e->P)))
 		return rc;
 	for (size_t i = 0; i < e->n * e->k; i++)
@@ -583,7 +578,7 @@ static int classifier_metrics(const ev_ctx *e, const double *y, const double *P,
 	int rc = 0;
 
 	if (!cm)
-		return oom();
+		return sl__oom();
 	ml_confusion(y, d, k, NULL, n, cm);
 	from_confusion(e, cm, k, n, s);
 	sl__free(cm);
@@ -645,7 +640,7 @@ int ev_scores_of(const ev_ctx *e, const double *y, const double *P, size_t n, ev
 	yb = sl__malloc((n ? n : 1) * sizeof *yb);
 	sc = sl__malloc((n ? n : 1) * sizeof *sc);
 	if (!d || !yb || !sc) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	ev_decide(e, P, n, d);
@@ -699,7 +694,7 @@ int ev_scores_json(const ev_ctx *e, const ev_scores *s, json_t **out)
 
 	*out = NULL;
 	if (!o)
-		return oom();
+		return sl__oom();
 	for (size_t m = 0; m < EV_N_METRICS; m++) {
 		if (!(ev_metrics[m].tasks & e->tbit) || !isfinite(s->v[m]))
 			continue;
@@ -707,7 +702,7 @@ int ev_scores_json(const ev_ctx *e, const ev_scores *s, json_t **out)
 			continue;
 		if (set(o, ev_metrics[m].name, json_real(s->v[m]))) {
 			json_decref(o);
-			return oom();
+			return sl__oom();
 		}
 	}
 	*out = o;
@@ -719,7 +714,7 @@ int ev_scores_json(const ev_ctx *e, const ev_scores *s, json_t **out)
 /* Appends [x, y] to arr. */
 static int push_xy(json_t *arr, double x, double y)
 {
-	return json_array_append_new(arr, json_pack("[f, f]", x, y)) ? oom() : 0;
+	return json_array_append_new(arr, json_pack("[f, f]", x, y)) ? sl__oom() : 0;
 }
 
 /* ROC and PR curves of a binary ranking, at most CURVE_POINTS points each. */
@@ -732,7 +727,7 @@ static int ranking_curves(ev_ctx *e, json_t *curves)
 	int rc;
 
 	if (!yb || !sc || !roc || !pr) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	for (size_t i = 0; i < e->n; i++) {
@@ -777,7 +772,7 @@ static int calibration_curve(const ev_ctx *e, const double *d, json_t *curves)
 	int rc = 0;
 
 	if (!hit || !conf || !arr) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	for (size_t i = 0; i < e->n; i++) {
@@ -798,7 +793,7 @@ static int calibration_curve(const ev_ctx *e, const double *d, json_t *curves)
 							 ev_num(bins[b].mean_predicted),
 							 "fraction_positive",
 							 ev_num(bins[b].fraction_positive))))
-			rc = oom();
+			rc = sl__oom();
 	if (!rc)
 		rc = set(curves, "calibration", json_pack("{s:s, s:O}", "kind",
 							  e->task == ML_BINARY ? "positive_class"
@@ -821,7 +816,7 @@ static int class_sections(const ev_ctx *e, const double *d, json_t *rep)
 	int rc = 0;
 
 	if (!cm || !labels || !rows || !per) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	ml_confusion(e->y, d, k, NULL, e->n, cm);
@@ -833,7 +828,7 @@ static int class_sections(const ev_ctx *e, const double *d, json_t *rep)
 		for (size_t b = 0; row && b < k; b++) {
 			support += cm[a * k + b];
 			if (json_array_append_new(row, json_integer((json_int_t)cm[a * k + b])))
-				rc = oom();
+				rc = sl__oom();
 		}
 		ml_class_prf(cm, k, a, &p, &r, &f);
 		if (!row || json_array_append_new(rows, row) ||
@@ -842,7 +837,7 @@ static int class_sections(const ev_ctx *e, const double *d, json_t *rep)
 							 "support", (json_int_t)support, "precision",
 							 zero_if_nan(p), "recall", zero_if_nan(r),
 							 "f1", zero_if_nan(f))))
-			rc = oom();
+			rc = sl__oom();
 	}
 	if (!rc)
 		rc = set(rep, "confusion_matrix",
@@ -884,7 +879,7 @@ static int residual_section(const ev_ctx *e, json_t *rep)
 	int rc = 0;
 
 	if (!r || !pts) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	for (size_t i = 0; i < e->n; i++) {
@@ -896,7 +891,7 @@ static int residual_section(const ev_ctx *e, json_t *rep)
 	for (size_t i = 0; !rc && i < e->n; i += step)
 		rc = push_xy(pts, e->P[i * e->k], r[i]);
 	if (!rc && !(h = histogram(r, e->n, lo, hi)))
-		rc = oom();
+		rc = sl__oom();
 	if (!rc)
 		rc = set(rep, "residuals", json_pack("{s:O, s:o}", "points", pts, "histogram", h));
 	else
@@ -916,7 +911,7 @@ static int anomaly_section(const ev_ctx *e, json_t *rep)
 	int rc = 0;
 
 	if (!s)
-		return oom();
+		return sl__oom();
 	for (size_t i = 0; i < e->n; i++)
 		s[i] = e->P[2 * i];
 	a = json_pack("{s:b, s:o, s:o, s:o}", "labelled", e->y != NULL, "threshold",
@@ -926,7 +921,7 @@ static int anomaly_section(const ev_ctx *e, json_t *rep)
 	if (a && e->y) {
 		lab = sl__malloc(e->n * sizeof *lab);
 		if (!lab)
-			rc = oom();
+			rc = sl__oom();
 		for (size_t i = 0; lab && i < e->n; i++)
 			if (e->y[i] > 0.5)
 				lab[n_lab++] = s[i];
@@ -934,7 +929,7 @@ static int anomaly_section(const ev_ctx *e, json_t *rep)
 			rc = set(a, "scores_of_anomalies", histogram(lab, n_lab, 0, 1));
 	}
 	if (!a)
-		rc = oom();
+		rc = sl__oom();
 	if (!rc)
 		rc = set(rep, "anomaly", json_incref(a));
 	json_decref(a);
@@ -963,7 +958,7 @@ static int latency_section(const ev_ctx *e, json_t *rep)
 	int rc = 0;
 
 	if (!t || !out) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	for (size_t i = 0; !rc && i < LATENCY_WARMUP && i < n; i++)
@@ -1024,7 +1019,7 @@ static int forecast_points(const ev_ctx *e, double **y, double **f, double **b, 
 		sl__free(*f);
 		sl__free(*b);
 		*y = *f = *b = NULL;
-		return oom();
+		return sl__oom();
 	}
 	json_array_foreach(series, i, se) {
 		json_array_foreach(json_object_get(se, "points"), j, pt) {
@@ -1093,7 +1088,7 @@ static int baseline_scores(ev_ctx *e, double **out_P, json_t *rep, ev_scores *s)
 		return rc;
 	*out_P = sl__malloc(e->n * e->k * sizeof **out_P);
 	if (!*out_P)
-		rc = oom();
+		rc = sl__oom();
 	if (!rc)
 		rc = ml_model_predict(b, e->X, e->n, *out_P);
 	if (!rc)
@@ -1119,7 +1114,7 @@ static int champion_section(ev_ctx *e, const ml_model *champion, const ev_scores
 	int rc;
 
 	if (!delta)
-		return oom();
+		return sl__oom();
 	if (champion->sig.task != e->task) {
 		json_decref(delta);
 		return sl__err(SL_EINVAL, "champion: it is a %s model and the model is %s: only "
@@ -1181,7 +1176,7 @@ static int assess(ev_ctx *e, const ev_scores *ms, const ev_scores *bs, const ev_
 		return set(rep, "verdict_hint", json_string(text)) ||
 			       set(rep, "assessment", json_pack("{s:n, s:b}", "metric", "worth_deploying",
 								false))
-			       ? oom()
+			       ? sl__oom()
 			       : 0;
 	}
 	if (!isfinite(mv) || !isfinite(bv)) {
@@ -1192,7 +1187,7 @@ static int assess(ev_ctx *e, const ev_scores *ms, const ev_scores *bs, const ev_
 		return set(rep, "verdict_hint", json_string(text)) ||
 			       set(rep, "assessment",
 				   json_pack("{s:s, s:b}", "metric", name, "worth_deploying", false))
-			       ? oom()
+			       ? sl__oom()
 			       : 0;
 	}
 	gain = (mv - bv) * dir;
@@ -1276,7 +1271,7 @@ static int assess(ev_ctx *e, const ev_scores *ms, const ev_scores *bs, const ev_
 		json_object_set_new(as, "minimum", json_real(e->o->metric_min));
 	if (as && cs && isfinite(cs->v[e->main]))
 		json_object_set_new(as, "champion", json_real(cs->v[e->main]));
-	return set(rep, "assessment", as) || set(rep, "verdict_hint", json_string(text)) ? oom()
+	return set(rep, "assessment", as) || set(rep, "verdict_hint", json_string(text)) ? sl__oom()
 											  : 0;
 }
 
@@ -1288,7 +1283,7 @@ static int model_section(const ev_ctx *e, json_t *rep)
 	int rc = 0;
 
 	if (!mo)
-		return oom();
+		return sl__oom();
 	if (e->o->target || sig->target)
 		rc = set(mo, "target", json_string(e->o->target ? e->o->target : sig->target));
 	if (!rc && sig->n_classes) {
@@ -1392,11 +1387,11 @@ static int detail_sections(ev_ctx *e, const double *Pb, json_t *rep)
 	int rc = 0;
 
 	if (!curves)
-		return oom();
+		return sl__oom();
 	if (e->y) {
 		d = sl__malloc(e->n * sizeof *d);
 		if (!d) {
-			rc = oom();
+			rc = sl__oom();
 			goto out;
 		}
 		ev_decide(e, e->P, e->n, d);
@@ -1415,7 +1410,7 @@ static int detail_sections(ev_ctx *e, const double *Pb, json_t *rep)
 		rc = anomaly_section(e, rep);
 	if (!rc && e->cost.set) {
 		if (Pb && !(db = sl__malloc(e->n * sizeof *db))) {
-			rc = oom();
+			rc = sl__oom();
 			goto out;
 		}
 		if (Pb)
@@ -1443,7 +1438,7 @@ int ml_evaluate(const ml_model *m, const ml_model *champion, const ds_table *tes
 	*out = NULL;
 	e.notes = json_array();
 	if (!rep || !e.notes) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	if ((rc = ev_prepare(&e, m, test, o, "test")))

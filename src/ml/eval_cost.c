@@ -26,11 +26,6 @@
 
 #include "ml/eval_int.h"
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
-
 void ev_cost_free(ev_cost *c)
 {
 	sl__free(c->m);
@@ -195,7 +190,7 @@ int ev_cost_parse(ev_ctx *e, const json_t *spec, const char *source)
 	e->cost.k = e->n_dec;
 	e->cost.m = sl__calloc(e->n_dec * e->n_dec, sizeof *e->cost.m);
 	if (!e->cost.m)
-		return oom();
+		return sl__oom();
 	if (e->task != ML_MULTICLASS) {
 		/* Doing nothing: the negative class, no alert. */
 		e->cost.has_nothing = true;
@@ -282,7 +277,7 @@ static int best_threshold(const ev_ctx *e, const double *d, json_t **out)
 	if (!yb || !sc) {
 		sl__free(yb);
 		sl__free(sc);
-		return oom();
+		return sl__oom();
 	}
 	for (size_t i = 0; i < e->n; i++) {
 		yb[i] = ev_is_pos(e, e->y[i]);
@@ -317,7 +312,7 @@ static int best_threshold(const ev_ctx *e, const double *d, json_t **out)
 		      isnan(best_t) ? "never positive: every decision negative is cheapest"
 				    : "positive iff score >= threshold");
 	if (!o)
-		return oom();
+		return sl__oom();
 	*out = o;
 	return 0;
 }
@@ -359,7 +354,7 @@ int ev_cost_section(ev_ctx *e, const double *y, const double *d, const double *d
 
 	*out = NULL;
 	if (!dn || !c) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	model = ev_cost_mean(e, y, d, n);
@@ -402,7 +397,7 @@ int ev_cost_section(ev_ctx *e, const double *y, const double *d, const double *d
 		bad = bad || !val || json_object_set_new(c, "value", val) != 0;
 	}
 	if (bad && !rc)
-		rc = oom();
+		rc = sl__oom();
 	if (!rc) {
 		*out = c;
 		c = NULL;

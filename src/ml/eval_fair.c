@@ -32,11 +32,6 @@
 #define SMALL_GROUP 30
 #define IMPORTANCE_MAX_ROWS 20000
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
-
 /* ---- fairness ---------------------------------------------------------------------- */
 
 typedef struct keyed {
@@ -115,7 +110,7 @@ static int make_groups(const ev_ctx *e, size_t j, const char *col, groups *gs)
 
 	memset(gs, 0, sizeof *gs);
 	if (!k)
-		return oom();
+		return sl__oom();
 	for (size_t i = 0; i < n; i++) {
 		k[i].key = key_of(e->t, j, i);
 		k[i].row = i;
@@ -133,7 +128,7 @@ static int make_groups(const ev_ctx *e, size_t j, const char *col, groups *gs)
 	gs->g = sl__calloc(ng, sizeof *gs->g);
 	gs->rows = sl__malloc(n * sizeof *gs->rows);
 	if (!gs->g || !gs->rows) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -144,7 +139,7 @@ static int make_groups(const ev_ctx *e, size_t j, const char *col, groups *gs)
 								   : ev_cell_text(e->t, j, k[i].row, buf);
 			gr->rows = gs->rows + i;
 			if (!(gr->label = sl__strdup(text ? text : "(missing)"))) {
-				rc = oom();
+				rc = sl__oom();
 				goto out;
 			}
 		}
@@ -226,7 +221,7 @@ static int fair_column(ev_ctx *e, const char *col, double worst[G_N], json_t *co
 	int rc = 0;
 
 	if (!y || !P || !arr) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	if (ds_col_find(e->t, col, &j) != 0) {
@@ -252,12 +247,12 @@ static int fair_column(ev_ctx *e, const char *col, double worst[G_N], json_t *co
 			rc = json_object_set_new(go, "selection_rate", ev_num(selection)) ||
 					     json_object_set_new(go, "tpr", ev_num(s.v[EV_TPR])) ||
 					     json_object_set_new(go, "fpr", ev_num(s.v[EV_FPR]))
-				     ? oom()
+				     ? sl__oom()
 				     : 0;
 		if (go && !rc && mname)
-			rc = json_object_set_new(go, mname, ev_num(s.v[e->main])) ? oom() : 0;
+			rc = json_object_set_new(go, mname, ev_num(s.v[e->main])) ? sl__oom() : 0;
 		if (!go || json_array_append_new(arr, go))
-			rc = oom();
+			rc = sl__oom();
 		gap_add(&sr, selection);
 		gap_add(&tpr, s.v[EV_TPR]);
 		gap_add(&fpr, s.v[EV_FPR]);
@@ -276,7 +271,7 @@ static int fair_column(ev_ctx *e, const char *col, double worst[G_N], json_t *co
 		if (!rates && k != G_METRIC_DIFF)
 			continue;
 		if (json_object_set_new(co, gap_names[k], ev_num(g[k])))
-			rc = oom();
+			rc = sl__oom();
 		if (isnan(g[k]))
 			continue;
 		/* Worst: the largest difference, the smallest ratio. */
@@ -284,7 +279,7 @@ static int fair_column(ev_ctx *e, const char *col, double worst[G_N], json_t *co
 			worst[k] = g[k];
 	}
 	if (!co || json_array_append_new(columns, co))
-		rc = oom();
+		rc = sl__oom();
 	if (!rc && small)
 		rc = ev_note(e, "sensitive '%s': %zu group(s) have fewer than %d rows, so their "
 				"rates are noisy",
@@ -308,17 +303,17 @@ int ev_fairness_section(ev_ctx *e, json_t **out)
 	for (int k = 0; k < G_N; k++)
 		worst[k] = NAN;
 	if (!f || !columns)
-		rc = oom();
+		rc = sl__oom();
 	for (size_t c = 0; !rc && c < e->o->n_sensitive; c++)
 		rc = fair_column(e, e->o->sensitive[c], worst, columns);
 	if (!rc && e->main_set &&
 	    json_object_set_new(f, "metric", json_string(ev_metrics[e->main].name)))
-		rc = oom();
+		rc = sl__oom();
 	for (int k = 0; !rc && k < G_N; k++)
 		if ((rates || k == G_METRIC_DIFF) && json_object_set_new(f, gap_names[k], ev_num(worst[k])))
-			rc = oom();
+			rc = sl__oom();
 	if (!rc && json_object_set(f, "columns", columns))
-		rc = oom();
+		rc = sl__oom();
 	json_decref(columns);
 	if (rc) {
 		json_decref(f);
@@ -404,7 +399,7 @@ static int importance_rows(ev_ctx *e, double **X, double **y, size_t *n)
 	*y = sl__malloc(m * sizeof **y);
 	if (!pick || !*X || !*y) {
 		sl__free(pick);
-		return oom();
+		return sl__oom();
 	}
 	sl__rng_seed(&r, e->o->seed);
 	sl__rng_sample(&r, e->n, m, pick);
@@ -448,7 +443,7 @@ int ev_importance_section(ev_ctx *e, json_t **out)
 	job.drop = sl__malloc(tasks * sizeof *job.drop);
 	rk = sl__malloc(p * sizeof *rk);
 	if (!Pb || !job.Xw || !job.Pw || !job.perm || !job.drop || !rk) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	if ((rc = ml_model_predict(e->m, job.X, job.n, Pb)) ||
@@ -492,7 +487,7 @@ int ev_importance_section(ev_ctx *e, json_t **out)
 				job.base, "features", feats)
 		    : NULL;
 	if (!imp)
-		rc = oom();
+		rc = sl__oom();
 	else
 		*out = imp;
 out:

@@ -231,7 +231,7 @@ static int iforest_load(ml_model *m, const mfile *file)
 	int rc;
 
 	if (!f)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	if (m->sig.task != ML_ANOMALY || m->sig.n_outputs != 2) {
 		rc = sl__err(SL_ECORRUPT, "%s: an isolation forest must be an anomaly model",
 			     mfile_name(file));
@@ -308,7 +308,7 @@ static int push_cat(tree_build *tb, uint32_t v)
 		size_t cap = tb->cap_cats ? tb->cap_cats * 2 : 64;
 		uint32_t *c = sl__reallocarray(tb->cats, cap, sizeof *c);
 		if (!c)
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		tb->cats = c;
 		tb->cap_cats = cap;
 	}
@@ -481,7 +481,7 @@ static int build_tree(const fit_job *job, size_t t, tree_build *tb)
 	 * sibling per level, plus the node being split. */
 	stack = sl__calloc(2 * (size_t)job->max_depth + 2, sizeof *stack);
 	if (!tb->nodes || !idx || !order || !codes || !stack) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 	sl__rng_sample(&r, job->n, psi, idx);
@@ -540,7 +540,7 @@ static int join_trees(const fit_job *job, unsigned n_trees, forest *f)
 	f->own_nodes = sl__malloc(nodes * sizeof *f->own_nodes);
 	f->own_cats = sl__malloc((cats ? cats : 1) * sizeof *f->own_cats);
 	if (!f->own_roots || !f->own_nodes || !f->own_cats)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	nodes = cats = 0;
 	for (unsigned t = 0; t < n_trees; t++) {
 		const tree_build *tb = &job->trees[t];
@@ -605,7 +605,7 @@ static int set_threshold(ml_model *m, const double *X, size_t n, double c)
 	int rc;
 
 	if (!o)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	if ((rc = ml_model_predict(m, X, n, o))) {
 		sl__free(o);
 		return rc;
@@ -623,7 +623,7 @@ static int set_threshold(ml_model *m, const double *X, size_t n, double c)
 				 json_real((double)flagged / (double)n)) ||
 	     json_object_set_new(m->info, "train_score_max", json_real(s[0])) ||
 	     json_object_set_new(m->info, "train_score_median", json_real(s[n / 2]))
-		     ? sl__err(SL_ENOMEM, "out of memory")
+		     ? sl__oom()
 		     : 0;
 	sl__free(o);
 	return rc;
@@ -661,7 +661,7 @@ int ml_iforest_fit(const ml_frame *fr, const ml_iforest_opts *o, ml_model **out)
 	job.trees = sl__calloc(o->trees, sizeof *job.trees);
 	f = sl__calloc(1, sizeof *f);
 	if (!is_string || !job.trees || !f) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 	for (size_t j = 0; j < p; j++)

@@ -243,7 +243,8 @@ void ml_ranking_free(ml_ranking *r)
 int ml_ranking_build(const double *y, const double *p, const double *w, size_t n,
 		     ml_ranking *out)
 {
-	scored *s = sl__malloc((n ? n : 1) * sizeof *s);
+	uint64_t *key = sl__malloc((n ? n : 1) * sizeof *key);
+	size_t *row = sl__malloc((n ? n : 1) * sizeof *row);
 	long double tp = 0, fp = 0;
 	size_t m = 0;
 
@@ -251,28 +252,35 @@ int ml_ranking_build(const double *y, const double *p, const double *w, size_t n
 	out->threshold = sl__malloc((n ? n : 1) * sizeof *out->threshold);
 	out->tp = sl__malloc((n ? n : 1) * sizeof *out->tp);
 	out->fp = sl__malloc((n ? n : 1) * sizeof *out->fp);
-	if (!s || !out->threshold || !out->tp || !out->fp) {
-		sl__free(s);
+	if (!key || !row || !out->threshold || !out->tp || !out->fp) {
+		sl__free(key);
+		sl__free(row);
 		ml_ranking_free(out);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
+	/* Rows in score order (sort.h: stable, equal scores in row order). */
 	for (size_t i = 0; i < n; i++) {
-		s[i].p = p[i];
-		s[i].i = i;
+		key[i] = sl__key_f64(p[i]);
+		row[i] = i;
 	}
-	qsort(s, n, sizeof *s, by_score);
+	if (sl__radix_sort_u64(key, row, n)) {
+		sl__free(key);
+		sl__free(row);
+		ml_ranking_free(out);
+		return SL_ENOMEM;
+	}
 	/* Highest scores first: walk the ascending order backwards, one group
 	 * of equal scores at a time. */
 	for (size_t b = n; b > 0;) {
 		size_t a = b;
-		while (a > 0 && s[a - 1].p == s[b - 1].p) {
+		while (a > 0 && key[a - 1] == key[b - 1]) {
 			a--;
-			if (y[s[a].i] > 0.5)
-				tp += W(w, s[a].i);
+			if (y[row[a]] > 0.5)
+				tp += W(w, row[a]);
 			else
-				fp += W(w, s[a].i);
+				fp += W(w, row[a]);
 		}
-		out->threshold[m] = s[b - 1].p;
+		out->threshold[m] = p[row[b - 1]];
 		out->tp[m] = (double)tp;
 		out->fp[m] = (double)fp;
 		m++;
@@ -281,7 +289,8 @@ int ml_ranking_build(const double *y, const double *p, const double *w, size_t n
 	out->n = m;
 	out->pos = (double)tp;
 	out->neg = (double)fp;
-	sl__free(s);
+	sl__free(key);
+	sl__free(row);
 	return 0;
 }
 
@@ -420,7 +429,7 @@ int ml_calibration(const double *hit, const double *conf, size_t n, size_t bins,
 		out[b].fraction_positive = NAN;
 	}
 	if (!sc)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (size_t i = 0; i < n; i++) {
 		size_t b = calib_bin(conf[i], bins);
 		out[b].count++;

@@ -90,8 +90,8 @@ static int esc_json(sl__buf *b, const json_t *v)
 
 	if (json_is_string(v))
 		return esc(b, json_string_value(v));
-	t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	rc = t ? esc(b, t) : sl__err(SL_ENOMEM, "out of memory");
+	t = sl__json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	rc = t ? esc(b, t) : sl__oom();
 	free(t);
 	return rc;
 }
@@ -329,7 +329,7 @@ static int curve_charts(sl__buf *b, const json_t *rep)
 			 dnum(json_object_get(m, "ece")));
 		rc = pts ? chart_begin(&c, b, "Calibration", "mean predicted probability",
 				       "observed frequency", 0, 1, 0, 1)
-			 : sl__err(SL_ENOMEM, "out of memory");
+			 : sl__oom();
 		rc = rc ? rc : chart_line(&c, 0, 0, 1, 1, "ref");
 		rc = rc ? rc : chart_pairs(&c, pts, palette[2], true);
 		rc = rc ? rc : chart_end(&c, cap);
@@ -510,11 +510,11 @@ static int forecast_chart(sl__buf *b, const json_t *series)
 		rc = sl__buf_printf(&title, ": %s", json_string_value(json_object_get(series, "label")));
 	} else if (!rc && json_object_get(series, "key") &&
 		   !json_is_null(json_object_get(series, "key"))) {
-		char *k = json_dumps(json_object_get(series, "key"), JSON_COMPACT | JSON_ENCODE_ANY);
+		char *k = sl__json_dumps(json_object_get(series, "key"), JSON_COMPACT | JSON_ENCODE_ANY);
 		rc = k ? sl__buf_printf(&title, ": %s", json_is_string(json_object_get(series, "key"))
 							    ? json_string_value(json_object_get(series, "key"))
 							    : k)
-		       : sl__err(SL_ENOMEM, "out of memory");
+		       : sl__oom();
 		free(k);
 	}
 	rc = rc ? rc
@@ -542,7 +542,7 @@ static int forecast_chart(sl__buf *b, const json_t *series)
 				json_array_append_new(xy, json_pack("[f, f]", (double)i, v));
 		}
 		if (!xy)
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 		if (!rc && json_array_size(xy)) {
 			rc = chart_pairs(&c, xy, l == 0 ? "#1a202c" : l == 1 ? palette[0] : palette[1],
 					 l == 0);

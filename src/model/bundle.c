@@ -44,6 +44,7 @@ int bundle_write(const char *model_path, const char *transform_path, const json_
 	json_t *man = NULL, *tj = NULL;
 	mfile *f = NULL;
 	ml_model *m = NULL;
+	bool oom;
 	int rc;
 
 	if ((rc = mfile_open(model_path, &f)))
@@ -56,7 +57,7 @@ int bundle_write(const char *model_path, const char *transform_path, const json_
 		if ((rc = transform_load(transform_path, &tf)))
 			goto out;
 		text = transform_dump(tf, NULL);
-		tj = text ? json_loads(text, 0, NULL) : NULL;
+		tj = text ? sl__json_loadb(text, strlen(text), 0, NULL, &oom) : NULL;
 		sl__free(text);
 		if (!tj) {
 			rc = sl__oom();
@@ -195,7 +196,7 @@ int bundle_open(const char *path, unsigned flags, bundle **out)
 	}
 	tj = json_object_get(man, "transform");
 	if (tj) {
-		char *text = json_dumps(tj, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+		char *text = sl__json_dumps(tj, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
 		if (!text) {
 			rc = sl__oom();
 			goto fail;

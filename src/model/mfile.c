@@ -129,7 +129,7 @@ static int digest(const void *data, size_t len, unsigned char out[DIGEST_SIZE])
 
 int mfile_write(mfile_writer *w, const json_t *manifest, const char *path)
 {
-	char *text = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+	char *text = sl__json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
 	size_t mlen, off, total;
 	unsigned char *img;
 	int rc;
@@ -215,6 +215,7 @@ static int check(mfile *f)
 	uint64_t total, moff, mlen;
 	uint32_t version, n;
 	json_error_t jerr;
+	bool oom;
 	int rc;
 
 	{
@@ -261,7 +262,10 @@ static int check(mfile *f)
 	if (moff < HEADER_SIZE + (uint64_t)ENTRY_SIZE * n || moff > f->len - DIGEST_SIZE ||
 	    mlen > f->len - DIGEST_SIZE - moff)
 		return corrupt(f, "malformed manifest bounds");
-	f->manifest = json_loadb((const char *)b + moff, (size_t)mlen, JSON_REJECT_DUPLICATES, &jerr);
+	f->manifest = sl__json_loadb((const char *)b + moff, (size_t)mlen, JSON_REJECT_DUPLICATES, &jerr,
+				     &oom);
+	if (!f->manifest && oom)
+		return sl__oom(); /* not the file's fault */
 	if (!f->manifest || !json_is_object(f->manifest)) {
 		char msg[256];
 		snprintf(msg, sizeof msg, "malformed manifest: %s", f->manifest ? "not an object" : jerr.text);

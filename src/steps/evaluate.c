@@ -293,7 +293,7 @@ static int run(step_ctx *ctx)
 	json_array_foreach(json_object_get(rep, "notes"), i, v)
 		step_log(ctx, "note: %s", json_string_value(v));
 	step_log(ctx, "%s", json_string_value(json_object_get(rep, "verdict_hint")));
-	text = json_dumps(rep, JSON_INDENT(1));
+	text = sl__json_dumps(rep, JSON_INDENT(1));
 	if (!text) {
 		rc = step_fail(ctx, SL_ENOMEM, "out of memory");
 		goto out;
