@@ -390,11 +390,16 @@ int ev_cost_section(ev_ctx *e, const double *y, const double *d, const double *d
 					"confirm it on fresh data before relying on it");
 	}
 	if (!bad && !rc && !isnan(e->o->value)) {
-		json_t *val = json_pack("{s:f, s:o}", "per_correct_decision", e->o->value, "model",
-					value_of(e, y, d, n, model));
-		if (val && db)
-			bad = json_object_set_new(val, "baseline", value_of(e, y, db, n, base)) != 0;
-		bad = bad || !val || json_object_set_new(c, "value", val) != 0;
+		/* val is consumed by c or freed here, whichever step fails. */
+		json_t *val = json_object();
+		if (sl__json_set(val, "per_correct_decision", json_real(e->o->value)) ||
+		    sl__json_set(val, "model", value_of(e, y, d, n, model)) ||
+		    (db && sl__json_set(val, "baseline", value_of(e, y, db, n, base)))) {
+			json_decref(val);
+			bad = true;
+		} else {
+			bad = json_object_set_new(c, "value", val) != 0;
+		}
 	}
 	if (bad && !rc)
 		rc = sl__oom();

@@ -920,16 +920,20 @@ static void test_forecast(void **state)
 	json_decref(own);
 	/* Under fault injection: an error, or the same report. */
 	assert_int_equal(ml_evaluate(m, champ, test, &o, &own), 0);
-	for (long k = 0; k < 100000; k++) {
-		sl__alloc_fail_after(k);
-		int rc = ml_evaluate(m, champ, test, &o, &rep);
-		sl__alloc_fail_after(-1);
-		if (rc == 0) {
-			assert_true(json_equal(rep, own));
-			json_decref(rep);
-			break;
+	{
+		tu_oom oo = {0};
+		for (long k = 0; k < 100000 && !oo.done; k++) {
+			tu_oom_begin(&oo, k);
+			int rc = ml_evaluate(m, champ, test, &o, &rep);
+			tu_oom_end(&oo, rc);
+			if (rc == 0) {
+				assert_true(json_equal(rep, own));
+				json_decref(rep);
+			} else {
+				assert_int_equal(rc, SL_ENOMEM);
+			}
 		}
-		assert_int_equal(rc, SL_ENOMEM);
+		tu_oom_check(&oo, 20);
 	}
 	json_decref(own);
 	/* No row after the training data: refused with the reasons. */
@@ -974,6 +978,7 @@ static void test_evaluate_under_oom(void **state)
 	const char *sens[] = {"g"};
 	json_t *ref, *rep;
 	ml_eval_opts o;
+	tu_oom oo = {0};
 	long n;
 
 	(void)state;
@@ -985,18 +990,18 @@ static void test_evaluate_under_oom(void **state)
 	o.value = 3;
 	o.cost = json_pack("{s:i, s:i}", "false_positive", 1, "false_negative", 5);
 	assert_int_equal(ml_evaluate(m, champ, t, &o, &ref), 0);
-	for (n = 0; n < 100000; n++) {
-		sl__alloc_fail_after(n);
+	for (n = 0; n < 100000 && !oo.done; n++) {
+		tu_oom_begin(&oo, n);
 		int rc = ml_evaluate(m, champ, t, &o, &rep);
-		sl__alloc_fail_after(-1);
+		tu_oom_end(&oo, rc);
 		if (rc == 0) {
 			assert_true(json_equal(rep, ref));
 			json_decref(rep);
-			break;
+		} else {
+			assert_int_equal(rc, SL_ENOMEM);
 		}
-		assert_int_equal(rc, SL_ENOMEM);
 	}
-	assert_true(n > 20 && n < 100000);
+	tu_oom_check(&oo, 20);
 	json_decref(ref);
 	json_decref((json_t *)o.cost);
 	ml_model_free(m);

@@ -685,17 +685,17 @@ static void test_oom(void **state)
 {
 	ds_table *t = three_series();
 	const char *by[] = {"store"};
-	int failures = 0;
+	tu_oom oo = {0};
 	long n;
 
 	(void)state;
-	for (n = 0; n < 10000; n++) {
+	for (n = 0; n < 10000 && !oo.done; n++) {
 		fc_panel p;
 		ml_model *m = NULL;
 		json_t *rep = NULL;
 		fc_opts o = opts_of(FC_THETA, 4, 12);
 		int rc;
-		sl__alloc_fail_after(n);
+		tu_oom_begin(&oo, n);
 		rc = fc_panel_build(t, "y", "month", by, 1, &p);
 		if (!rc) {
 			rc = fc_model_fit(&p, "y", "month", &o, &m);
@@ -703,15 +703,13 @@ static void test_oom(void **state)
 		}
 		if (!rc)
 			rc = ml_forecast_evaluate(m, t, NULL, &rep);
-		sl__alloc_fail_after(-1);
+		tu_oom_end(&oo, rc);
 		json_decref(rep);
 		ml_model_free(m);
-		if (rc == 0)
-			break;
-		assert_int_equal(rc, SL_ENOMEM);
-		failures++;
+		if (rc)
+			assert_int_equal(rc, SL_ENOMEM);
 	}
-	assert_true(failures > 10);
+	tu_oom_check(&oo, 10);
 	ds_close(t);
 }
 

@@ -461,10 +461,10 @@ static void test_files(void **state)
 static void test_alloc_failures(void **state)
 {
 	const char *text = "a: &x {b: [1, 2.5, \"three\", .inf], c: {d: e}}\nf: *x\ng: [*x, *x]\n";
-	bool finished = false;
+	tu_oom oo = {0};
 
 	(void)state;
-	for (long n = 0; n < 100000 && !finished; n++) {
+	for (long n = 0; n < 100000 && !oo.done; n++) {
 		sl__yaml_opts o;
 		sl__ydoc *d = NULL;
 		sl__ypmap *pm = NULL;
@@ -473,7 +473,7 @@ static void test_alloc_failures(void **state)
 		int rc;
 
 		memset(&o, 0, sizeof o);
-		sl__alloc_fail_after(n);
+		tu_oom_begin(&oo, n);
 		rc = sl__yaml_parse(text, strlen(text), &o, &d);
 		if (rc == 0 && (rc = sl__ypmap_new(&pm)) == 0) {
 			memset(&jo, 0, sizeof jo);
@@ -481,9 +481,8 @@ static void test_alloc_failures(void **state)
 			jo.pmap = pm;
 			rc = sl__yaml_json(d, sl__ydoc_root(d), &jo, &j);
 		}
-		sl__alloc_fail_after(-1);
+		tu_oom_end(&oo, rc);
 		if (rc == 0) {
-			finished = true;
 			assert_string_equal(json_string_value(sl__ypath_json(j, "g[1].b[3]")), "Inf");
 		} else {
 			assert_int_equal(rc, SL_ENOMEM);
@@ -492,7 +491,7 @@ static void test_alloc_failures(void **state)
 		sl__ypmap_free(pm);
 		sl__ydoc_free(d);
 	}
-	assert_true(finished);
+	tu_oom_check(&oo, 10);
 }
 
 static void test_suggest(void **state)
