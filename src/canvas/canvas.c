@@ -1179,6 +1179,21 @@ void canvas_free(canvas *cv)
 	sl__free(o);
 }
 
+/* In file order (stable: problems at one place keep the order they were found in). */
+static void sort_problems(canvas_problem *p, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		canvas_problem t = p[i];
+		size_t j = i;
+		while (j > 0 && (p[j - 1].pos.line > t.pos.line ||
+				 (p[j - 1].pos.line == t.pos.line && p[j - 1].pos.col > t.pos.col))) {
+			p[j] = p[j - 1];
+			j--;
+		}
+		p[j] = t;
+	}
+}
+
 /* The defaults of a canvas that gives nothing. */
 static void defaults(canvas *cv)
 {
@@ -1233,6 +1248,7 @@ int canvas_check(const char *text, size_t len, const char *name, const char *dir
 		return 0;
 	}
 	check_blocks(&x);
+	sort_problems(x.probs, x.n);
 	if (x.oom) {
 		sl__free(x.probs);
 		canvas_free(&o->cv);

@@ -227,14 +227,14 @@ typedef struct canvas_problem {
  * Reads and checks the canvas at path. On success *out is the caller's
  * (canvas_free). On failure returns SL_EPARSE (not YAML) or SL_EINVAL (a
  * field is wrong), with sl_errmsg() "PATH:LINE:COL: message" for the
- * first problem, or SL_ENOENT when there is no such file. *out is NULL.
+ * first problem in the file, or SL_ENOENT when there is no such file. *out is NULL.
  */
 int canvas_load(const char *path, canvas **out);
 /* The same for text; name is the file name in messages, dir resolves paths. */
 int canvas_parse(const char *text, size_t len, const char *name, const char *dir, canvas **out);
 /*
  * Checks like canvas_parse but collects every problem (up to
- * CANVAS_MAX_PROBLEMS) into *out_problems / *out_n (caller frees with
+ * CANVAS_MAX_PROBLEMS, in file order) into *out_problems / *out_n (caller frees with
  * sl__free), and gives the canvas even when problems were found: the
  * fields that had none are filled in as usual (a wrong field reads as not
  * given). A YAML syntax error is one problem and *out NULL. Returns 0 or
@@ -282,6 +282,19 @@ int canvas_json(const canvas *cv, json_t **out);
  * lower is better); true when no minimum is set.
  */
 bool canvas_meets_min(const canvas *cv, double value);
+
+/*
+ * Sets an evaluation report (an evaluate step's `report` output, as
+ * docs/steps/evaluate.md describes it) against the canvas: the model's and
+ * the baseline's cost per decision and the saving, the value of correct
+ * decisions (decisions.value, else the value the step was given) and the
+ * net return, whether the canvas's minimum is met, and a statement in
+ * words of whether ML is worth it over the baseline. *out is new
+ * (json_decref): {algorithm, task, rows, metric, cost, value, minimum,
+ * worth_it, basis, statement, notes}. SL_EINVAL when report is not an
+ * evaluation report.
+ */
+int canvas_weigh(const canvas *cv, const json_t *report, json_t **out);
 
 /*
  * The next `cadence` firing strictly after `after` (seconds since the

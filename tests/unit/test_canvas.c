@@ -348,13 +348,15 @@ static void test_all_problems(void **state)
 	assert_int_equal(canvas_check(text, strlen(text), "c.yaml", ".", &cv, &p, &n), 0);
 	assert_non_null(cv);
 	assert_int_equal(n, 6);
-	assert_string_equal(p[0].path, "extra"); /* found while reading the top level */
-	assert_string_equal(p[1].path, "offline_evaluation.min");
-	assert_string_equal(p[2].path, "decisions.value");
-	assert_string_equal(p[3].path, "building_models.cadence");
-	pos_is(p[3].pos, 3, 29);
-	assert_string_equal(p[4].path, "live_monitoring.window");
-	assert_string_equal(p[5].path, "live_monitoring.alert[0].metric");
+	/* In file order, though the top level is read first. */
+	assert_string_equal(p[0].path, "offline_evaluation.min");
+	assert_string_equal(p[1].path, "decisions.value");
+	assert_string_equal(p[2].path, "building_models.cadence");
+	pos_is(p[2].pos, 3, 29);
+	assert_string_equal(p[3].path, "live_monitoring.window");
+	assert_string_equal(p[4].path, "live_monitoring.alert[0].metric");
+	assert_string_equal(p[5].path, "extra");
+	pos_is(p[5].pos, 5, 1);
 	/* What had no problem is there; what had one reads as not given. */
 	assert_string_equal(cv->offline.metric.s, "roc_auc");
 	assert_false(cv->offline.min.given);
@@ -458,6 +460,130 @@ static void test_files(void **state)
 	tu_rmdir(dir);
 }
 
+/* A report as the evaluate step writes it (docs/steps/evaluate.md), cut to what is read. */
+static json_t *report(const char *task, double acc_m, double acc_b, double cost_m, double cost_b)
+{
+	json_t *r = json_pack("{s:s, s:i, s:{s:s, s:s}, s:f, s:{s:s, s:b}, s:{s:f}, "
+			      "s:{s:f}, s:{s:s}, s:{s:b}}",
+			      "kind", "evaluation_report", "format", 1, "model", "algorithm", "logistic",
+			      "task", task, "rows", 690.0, "main_metric", "name", "roc_auc",
+			      "higher_is_better", 1, "metrics", "roc_auc", 0.97, "baseline", "roc_auc",
+			      0.5, "baseline_info", "strategy", "prior", "assessment",
+			      "worth_deploying", 1);
+
+	assert_non_null(r);
+	if (!isnan(acc_m)) {
+		json_object_set_new(json_object_get(r, "metrics"), "accuracy", json_real(acc_m));
+		json_object_set_new(json_object_get(r, "baseline"), "accuracy", json_real(acc_b));
+	}
+	if (!isnan(cost_m))
+		json_object_set_new(r, "cost",
+				    json_pack("{s:s, s:s, s:{s:f}, s:{s:f}, s:{s:f}, s:{s:f, s:f, s:f}}",
+					      "source", "canvas", "kind", "matrix", "model", "per_row",
+					      cost_m, "baseline", "per_row", cost_b, "nothing",
+					      "per_row", cost_b, "threshold", "threshold", 0.31,
+					      "cost_per_row", cost_m - 0.04, "saving_per_row", 0.04));
+	return r;
+}
+
+static double jget(const json_t *o, const char *a, const char *b)
+{
+	const json_t *v = json_object_get(o, a);
+	return json_number_value(b ? json_object_get(v, b) : v);
+}
+
+/* An evaluation weighed against the canvas: numbers, the verdict and its basis, the words. */
+static void test_weigh(void **state)
+{
+	canvas *cv;
+	json_t *rep, *w;
+	const char *st;
+
+	(void)state;
+	/* Cost and value: the net return decides. */
+	cv = parse_ok("offline_evaluation: {metric: roc_auc, min: 0.95}\n"
+		      "decisions: {cost: [[0, 1], [20, 0]], value: 3}\n");
+	rep = report("binary", 0.93, 0.61, 0.21, 1.6);
+	assert_int_equal(canvas_weigh(cv, rep, &w), 0);
+	assert_true(fabs(jget(json_object_get(w, "cost"), "saving_vs_baseline", NULL) - 1.39) < 1e-12);
+	assert_true(fabs(jget(json_object_get(w, "cost"), "saving_per_1000", NULL) - 1390) < 1e-9);
+	const json_t *v = json_object_get(w, "value");
+	assert_string_equal(json_string_value(json_object_get(v, "source")), "canvas");
+	assert_true(fabs(jget(v, "model", "value_per_decision") - 2.79) < 1e-12);
+	assert_true(fabs(jget(v, "model", "net_per_decision") - 2.58) < 1e-12);
+	assert_true(fabs(jget(v, "model", "roi") - 2.58 / 0.21) < 1e-12);
+	assert_true(fabs(jget(v, "baseline", "net_per_decision") - (1.83 - 1.6)) < 1e-12);
+	assert_true(json_is_true(json_object_get(w, "worth_it")));
+	assert_string_equal(json_string_value(json_object_get(w, "basis")), "net");
+	assert_true(json_is_true(json_object_get(json_object_get(w, "minimum"), "met")));
+	st = json_string_value(json_object_get(w, "statement"));
+	assert_non_null(strstr(st, "it saves 1.39 per decision, 1390 per 1,000 decisions"));
+	assert_non_null(strstr(st, "At threshold 0.31"));
+	assert_non_null(strstr(st, "ML is worth it: it nets 2.35 more per decision than the baseline, "
+				   "and roc_auc 0.97 meets the canvas's minimum 0.95."));
+	json_decref(w);
+	json_decref(rep);
+	canvas_free(cv);
+
+	/* The minimum missed: not worth it, whatever it saves. */
+	cv = parse_ok("offline_evaluation: {metric: roc_auc, min: 0.99}\n"
+		      "decisions: {value: 3}\n");
+	rep = report("binary", 0.93, 0.61, 0.21, 1.6);
+	assert_int_equal(canvas_weigh(cv, rep, &w), 0);
+	assert_false(json_is_true(json_object_get(w, "worth_it")));
+	st = json_string_value(json_object_get(w, "statement"));
+	assert_non_null(strstr(st, "ML is not worth it yet: roc_auc 0.97 misses the canvas's minimum 0.99"));
+	json_decref(w);
+	json_decref(rep);
+	canvas_free(cv);
+
+	/* Cost only, and the model costs more than the baseline. */
+	cv = parse_ok("decisions: {cost: {false_positive: 5, false_negative: 1}}\n");
+	rep = report("binary", 0.93, 0.61, 0.9, 0.6);
+	assert_int_equal(canvas_weigh(cv, rep, &w), 0);
+	assert_string_equal(json_string_value(json_object_get(w, "basis")), "cost");
+	assert_false(json_is_true(json_object_get(w, "worth_it")));
+	assert_true(json_is_null(json_object_get(w, "value")));
+	st = json_string_value(json_object_get(w, "statement"));
+	assert_non_null(strstr(st, "it costs 0.3 more per decision."));
+	assert_non_null(strstr(st, "fill in decisions.value"));
+	json_decref(w);
+	json_decref(rep);
+	canvas_free(cv);
+
+	/* Neither: the report's own verdict on the main metric. */
+	cv = parse_ok("");
+	rep = report("binary", 0.93, 0.61, NAN, NAN);
+	assert_int_equal(canvas_weigh(cv, rep, &w), 0);
+	assert_string_equal(json_string_value(json_object_get(w, "basis")), "metric");
+	assert_true(json_is_true(json_object_get(w, "worth_it")));
+	assert_non_null(strstr(json_string_value(json_object_get(w, "statement")),
+			       "No cost was priced: fill in decisions.cost."));
+	json_decref(w);
+	json_decref(rep);
+
+	/* Numbers: every prediction is one decision; the step's own value when the canvas has none. */
+	rep = report("forecast", NAN, NAN, 3.5, 6.0);
+	json_object_set_new(json_object_get(rep, "cost"), "value",
+			    json_pack("{s:f}", "per_correct_decision", 20.0));
+	assert_int_equal(canvas_weigh(cv, rep, &w), 0);
+	v = json_object_get(w, "value");
+	assert_string_equal(json_string_value(json_object_get(v, "source")), "evaluate");
+	assert_true(jget(v, "model", "correct_share") == 1);
+	assert_true(fabs(jget(v, "model", "net_per_decision") - 16.5) < 1e-12);
+	assert_true(json_is_true(json_object_get(w, "worth_it")));
+	assert_non_null(strstr(json_string_value(json_object_get(w, "statement")),
+			       "the seasonal naive baseline"));
+	json_decref(w);
+
+	/* Not a report. */
+	json_object_set_new(rep, "kind", json_string("something_else"));
+	assert_int_equal(canvas_weigh(cv, rep, &w), SL_EINVAL);
+	assert_null(w);
+	json_decref(rep);
+	canvas_free(cv);
+}
+
 /* Every allocation failing in turn: SL_ENOMEM or a complete canvas, never a leak. */
 static void test_alloc_failures(void **state)
 {
@@ -491,7 +617,8 @@ int main(void)
 		cmocka_unit_test(test_full),	       cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_costs),	       cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_all_problems),   cmocka_unit_test(test_shipped),
-		cmocka_unit_test(test_files),	       cmocka_unit_test(test_alloc_failures),
+		cmocka_unit_test(test_files),	       cmocka_unit_test(test_weigh),
+		cmocka_unit_test(test_alloc_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
