@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sluice/canvas.h"
 #include "sluice/error.h"
 #include "sluice/model.h"
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "api/project.h"
+#include "api/templates.h"
 #include "artifact/artifact.h"
 #include "pipeline/sched.h"
 
@@ -47,36 +48,6 @@ static const char sluice_yaml[] =
 	"stack:\n"
 	"  orchestrator: local              # local: child processes on this machine\n"
 	"  metadata: sqlite:.sluice/meta.db # the metadata store\n";
-
-static const char canvas_yaml[] =
-	"# The ML canvas: the decisions behind this project, read by sluice.\n"
-	"# Fill in each block; the steps that evaluate, serve and monitor models use them.\n"
-	"value_proposition: >\n"
-	"  Who is the end user, what do they gain, and how will they use the predictions?\n"
-	"data_sources: []            # where the data comes from: files, databases, APIs\n"
-	"prediction_task:\n"
-	"  type: classification      # classification | regression | anomaly | forecasting\n"
-	"  target: label             # the column to predict\n"
-	"  outcomes: []              # the possible values (classification)\n"
-	"  observed_after: ''        # how long until the true outcome is known\n"
-	"features: []                # inputs available at prediction time\n"
-	"offline_evaluation:\n"
-	"  metric: ''                # the main metric evaluate judges by, e.g. roc_auc or rmse\n"
-	"  min: null                 # the least it must reach to be deployed, e.g. 0.9\n"
-	"decisions:\n"
-	"  description: ''           # how a prediction becomes a decision\n"
-	"  cost: {}                  # what mistakes cost, e.g. {false_positive: 5, false_negative: 1},\n"
-	"                            # a matrix [[0, 5], [1, 0]], or {over: 2, under: 7} for numbers\n"
-	"  value: null               # the value of one correct decision (for ROI)\n"
-	"predictions:\n"
-	"  mode: online              # online | batch\n"
-	"  latency_ms: 50            # the latency budget of one prediction\n"
-	"data_collection: ''         # how fresh labelled data is collected\n"
-	"retraining:\n"
-	"  cadence: weekly           # never | daily | weekly | monthly | on_drift\n"
-	"monitoring:\n"
-	"  metrics: []               # live metrics to watch\n"
-	"  alerts: []                # e.g. [{metric: psi, above: 0.2}]\n";
 
 static int write_if_absent(const char *dir, const char *name, const char *text)
 {
@@ -132,7 +103,7 @@ int sl_project_init(const char *dir)
 	if (rc == 0)
 		rc = write_if_absent(root, "sluice.yaml", sluice_yaml);
 	if (rc == 0)
-		rc = write_if_absent(root, "canvas.yaml", canvas_yaml);
+		rc = api_tmpl_write(root, "blank", true, NULL); /* canvas.yaml, commented */
 out:
 	store_close(st);
 	sl__free(db);

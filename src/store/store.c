@@ -613,6 +613,31 @@ int store_run_resolve(store *s, const char *prefix, char out_id[STORE_ID_SIZE])
 	return rc;
 }
 
+int store_run_latest_with(store *s, const char *kind, char out_id[STORE_ID_SIZE])
+{
+	st_one_str o = {0};
+	int rc;
+
+	if (!s || !kind || !out_id)
+		return sl__err(SL_EINVAL, "store_run_latest_with: invalid argument");
+	st_lock(s);
+	sq_val p[] = {S(kind)};
+	rc = Q(s,
+	       "SELECT r.id FROM runs r JOIN step_runs sr ON sr.run_id = r.id "
+	       "WHERE sr.kind = ? AND sr.status IN ('completed', 'cached') "
+	       "ORDER BY r.started_ms DESC, r.seq DESC LIMIT 1",
+	       p, st_row_one_str, &o);
+	st_unlock(s);
+	if (rc == 0 && o.nomem)
+		rc = sl__err(SL_ENOMEM, "out of memory");
+	if (rc == 0 && !o.v)
+		rc = sl__err(SL_ENOENT, "no run has a completed '%s' step", kind);
+	if (rc == 0)
+		snprintf(out_id, STORE_ID_SIZE, "%s", o.v);
+	sl__free(o.v);
+	return rc;
+}
+
 /*
  * Sets entity/entity_id's tag key to value, replacing an earlier value; a
  * NULL value removes the tag.

@@ -295,6 +295,12 @@ int store_artifact_resolve(store *s, const char *prefix, char out_id[SL__HASH_HE
 /* Resolves a run id prefix or "latest" (the newest run) to the full id. */
 int store_run_resolve(store *s, const char *prefix, char out_id[STORE_ID_SIZE]);
 
+/*
+ * The newest run holding a step run of kind ("uses:evaluate") that
+ * completed or came from the cache. SL_ENOENT when there is none.
+ */
+int store_run_latest_with(store *s, const char *kind, char out_id[STORE_ID_SIZE]);
+
 /* The status of one step run (newly allocated); SL_ENOENT when there is none. */
 int store_steprun_status(store *s, const char *steprun_id, char **out_status);
 /* The status of one run (an exact id; newly allocated); SL_ENOENT when there is none. */
