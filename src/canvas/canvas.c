@@ -1197,6 +1197,8 @@ static void sort_problems(canvas_problem *p, size_t n)
 /* The defaults of a canvas that gives nothing. */
 static void defaults(canvas *cv)
 {
+	for (size_t b = 0; b < CANVAS_N_BLOCKS; b++)
+		cv->blocks[b].empty = true;
 	cv->monitoring.window.v = CANVAS_DEFAULT_WINDOW;
 	cv->monitoring.drift_share.v = CANVAS_DEFAULT_DRIFT_SHARE;
 	drift_opts_default(&cv->monitoring.drift);

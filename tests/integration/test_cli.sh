@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 
 # Help and version.
-for v in init run runs artifacts steps version help; do
+for v in init run runs artifacts canvas steps version help; do
 	sl help $v | grep -q "usage: sluice $v" || fail "help $v"
 	sl $v --help | grep -q "usage: sluice $v" || fail "$v --help"
 done

@@ -180,6 +180,8 @@ static void test_empty(void **state)
 		assert_true(canvas_meets_min(cv, 0));
 		int64_t t;
 		assert_int_equal(canvas_next_retrain(cv, 0, &t), SL_ENOENT);
+		assert_true(cv->blocks[CANVAS_FEATURES].empty);
+		assert_false(cv->blocks[CANVAS_FEATURES].given);
 		if (i == 3) {
 			assert_true(cv->blocks[CANVAS_DECISIONS].given);
 			assert_true(cv->blocks[CANVAS_DECISIONS].empty);
