@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "canvas/canvas.h"
+#include "ml/eval.h"
 
 /* ---- the vocabulary ------------------------------------------------------------ */
 
@@ -329,7 +330,8 @@ static bool number(cvx *x, const sl__ynode *n, const char *path, const char *wha
 		   (tmp.kind == SL__Y_INT || tmp.kind == SL__Y_FLOAT)) {
 		*out = tmp.d;
 	} else {
-		problem(x, n->pos, path, "%s must be %s, not %s", path, what, shown(n, buf, sizeof buf));
+		problem(x, n->pos, path, "%s must be a number (%s), not %s", path, what,
+			shown(n, buf, sizeof buf));
 		return false;
 	}
 	if (!isfinite(*out)) {
@@ -399,12 +401,45 @@ static const sl__ynode *str_field(cvx *x, const sl__ynode *m, const char *block,
 	return n;
 }
 
-/* A name among the metrics, with a suggestion when it is not one. */
-static const canvas_metric *metric_name(cvx *x, const sl__ynode *n, const char *path,
-					unsigned allowed, const char *what)
+/*
+ * Whether name is one evaluate takes as its main metric: its own list
+ * (ML_EVAL_METRICS, the step's `metric` choices), so the two never differ.
+ * With names, also the list's words (pointing into words, which holds a
+ * copy of the list) for suggestions.
+ */
+static bool main_metric(const char *name, char words[sizeof ML_EVAL_METRICS], const char **names,
+			size_t *n_names)
 {
-	const char *names[SL__ARRAY_LEN(metrics)];
-	const canvas_metric *mi = canvas_metric_find(n->text);
+	static const char list[] = ML_EVAL_METRICS;
+	size_t len = strlen(name), n = 0;
+	bool found = false;
+
+	for (const char *p = list; *p;) {
+		size_t w = strcspn(p, " ");
+		found |= w == len && !strncmp(p, name, len);
+		if (names && w) {
+			memcpy(words + (p - list), p, w);
+			words[(p - list) + w] = '\0';
+			names[n++] = words + (p - list);
+		}
+		p += w;
+		p += *p == ' ';
+	}
+	if (n_names)
+		*n_names = n;
+	return found;
+}
+
+/*
+ * A metric name with a suggestion when it is not one: the main metric
+ * (is_main) one evaluate takes; otherwise any the canvas knows, live
+ * measures included.
+ */
+static const canvas_metric *metric_name(cvx *x, const sl__ynode *n, const char *path, bool is_main)
+{
+	const char *names[sizeof ML_EVAL_METRICS / 2 + SL__ARRAY_LEN(metrics)];
+	char words[sizeof ML_EVAL_METRICS];
+	const canvas_metric *mi;
 	char dym[300], buf[120];
 	size_t k = 0;
 
@@ -412,20 +447,30 @@ static const canvas_metric *metric_name(cvx *x, const sl__ynode *n, const char *
 		problem(x, n->pos, path, "%s must be a metric name, not %s", path, shown(n, buf, sizeof buf));
 		return NULL;
 	}
-	if (mi && (mi->tasks & allowed))
+	mi = canvas_metric_find(n->text);
+	if (mi && (!is_main || main_metric(n->text, NULL, NULL, NULL)))
 		return mi;
-	if (mi) {
-		problem(x, n->pos, path, "%s: '%s' is measured while serving, not by evaluate; %s", path,
-			n->text, what);
+	if (mi && (mi->tasks & CANVAS_T_LIVE)) {
+		problem(x, n->pos, path, "%s: '%s' is measured while serving, not by evaluate; the "
+					 "main metric is one evaluate computes, e.g. roc_auc, f1, rmse, mase",
+			path, n->text);
 		return NULL;
 	}
-	for (size_t i = 0; i < SL__ARRAY_LEN(metrics); i++)
-		if (metrics[i].tasks & allowed)
+	if (mi) {
+		problem(x, n->pos, path, "%s: '%s' describes a model but does not rank one; the main "
+					 "metric is one evaluate judges by, e.g. roc_auc, f1, rmse, mase",
+			path, n->text);
+		return NULL;
+	}
+	if (is_main) {
+		main_metric("", words, names, &k);
+	} else {
+		for (size_t i = 0; i < SL__ARRAY_LEN(metrics) && k < SL__ARRAY_LEN(names); i++)
 			names[k++] = metrics[i].name;
+	}
 	sl__did_you_mean(dym, sizeof dym, n->text, names, k);
-	problem(x, n->pos, path, "%s: unknown metric '%.80s'%s%s%s (%s%sdocs/canvas.md lists them)",
-		path, n->text, *dym ? " (" : "", dym, *dym ? ")" : "", what ? what : "",
-		what ? "; " : "");
+	problem(x, n->pos, path, "%s: unknown metric '%.80s'%s%s%s (docs/canvas.md lists them)", path,
+		n->text, *dym ? " (" : "", dym, *dym ? ")" : "");
 	return NULL;
 }
 
@@ -443,10 +488,7 @@ static void check_offline(cvx *x)
 	if (!m)
 		return;
 	if ((n = field(m, "metric"))) {
-		cv->offline.info = metric_name(x, n, "offline_evaluation.metric",
-					       T_CL | T_RG | T_FC | T_AN,
-					       "the main metric is one evaluate computes, e.g. roc_auc, "
-					       "f1, rmse, mase");
+		cv->offline.info = metric_name(x, n, "offline_evaluation.metric", true);
 		if (cv->offline.info) {
 			cv->offline.metric.s = n->text;
 			cv->offline.metric.pos = n->pos;
@@ -456,7 +498,7 @@ static void check_offline(cvx *x)
 		return;
 	canvas_num min = cv->offline.min;
 	bounds any = {NAN, NAN, false, false};
-	num_field(x, m, b, "min", "a number the main metric must reach, e.g. 0.9", any, &min);
+	num_field(x, m, b, "min", "the least the main metric must reach, e.g. 0.9", any, &min);
 	if (!min.given)
 		return;
 	if (!field(m, "metric")) {
@@ -511,7 +553,7 @@ static void cost_matrix(cvx *x, const sl__ynode *n, canvas_cost *c)
 		for (size_t j = 0; j < k; j++) {
 			double v;
 			snprintf(path, sizeof path, "decisions.cost[%zu][%zu]", i, j);
-			if (!number(x, row->kids[j], path, "a cost (a number; negative is a gain)", &v))
+			if (!number(x, row->kids[j], path, "a cost; negative is a gain", &v))
 				ok = false;
 			else if (v != 0)
 				any = true;
@@ -591,8 +633,8 @@ static void cost_mapping(cvx *x, const sl__ynode *n, canvas_cost *c)
 			continue;
 		}
 		if (n_ou || n_out) {
-			const char *what = n_ou ? "a cost per unit (a number, at least 0)"
-						: "a cost (a number; negative is a gain)";
+			const char *what = n_ou ? "a cost per unit, at least 0"
+						: "a cost; negative is a gain";
 			if (!number(x, v, path, what, &d)) {
 				ok = false;
 			} else if (n_ou && d < 0) {
@@ -633,7 +675,7 @@ static void cost_mapping(cvx *x, const sl__ynode *n, canvas_cost *c)
 			const sl__ynode *k2 = sl__ymap_key_at(v, j);
 			char p2[200];
 			keypath(p2, sizeof p2, path, k2->text);
-			if (!number(x, sl__ymap_val_at(v, j), p2, "a cost (a number; negative is a gain)", &d))
+			if (!number(x, sl__ymap_val_at(v, j), p2, "a cost; negative is a gain", &d))
 				ok = false;
 			else
 				any |= d != 0;
@@ -841,7 +883,7 @@ static void check_live_metrics(cvx *x, const sl__ynode *n)
 		char path[64];
 		bool dup = false;
 		snprintf(path, sizeof path, "live_monitoring.metrics[%zu]", i);
-		if (!metric_name(x, it, path, ~0u, NULL))
+		if (!metric_name(x, it, path, false))
 			continue;
 		for (size_t j = 0; j < k && !dup; j++)
 			dup = !strcmp(o->metric_names[j], it->text);
@@ -1042,7 +1084,7 @@ static void check_alerts(cvx *x, const sl__ynode *n)
 			problem(x, r->pos, mpath, "%s: an alert rule needs a metric, e.g. {metric: "
 						  "error_rate, above: 0.01}",
 				path);
-		else if (metric_name(x, v, mpath, ~0u, NULL))
+		else if (metric_name(x, v, mpath, false))
 			a.metric = v->text;
 		const sl__ynode *ab = field(r, "above"), *be = field(r, "below");
 		if (ab && be)
@@ -1056,7 +1098,7 @@ static void check_alerts(cvx *x, const sl__ynode *n)
 		else {
 			canvas_num t = {0};
 			bounds any = {NAN, NAN, false, false};
-			num_field(x, r, path, ab ? "above" : "below", "the threshold, a number", any, &t);
+			num_field(x, r, path, ab ? "above" : "below", "the threshold", any, &t);
 			a.above = ab != NULL;
 			a.threshold = t.v;
 		}

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "canvas/canvas.h"
+#include "ml/eval_int.h"
 #include "testutil.h"
 
 static const char full[] =
@@ -263,7 +264,7 @@ static void test_errors(void **state)
 	expect("offline_evaluation: {metric: 5}\n", "1:30", "must be a metric name, not an integer");
 	expect("offline_evaluation: {metric: latency_p99_ms}\n", "1:30", "measured while serving");
 	expect("offline_evaluation: {metric: f1, min: high}\n", "1:39",
-	       "offline_evaluation.min must be a number the main metric must reach");
+	       "offline_evaluation.min must be a number (the least the main metric must reach");
 	expect("offline_evaluation: {metric: f1, min: .inf}\n", "1:39", "finite");
 	expect("offline_evaluation: {metric: roc_auc, min: 95}\n", "1:44",
 	       "write 0.9 for 90%");
@@ -276,7 +277,7 @@ static void test_errors(void **state)
 	expect("decisions: {cost: [[0, 1]]}\n", "1:19", "at least 2");
 	expect("decisions:\n  cost:\n    - [0, 1]\n    - [2]\n", "4:7",
 	       "decisions.cost[1]: a 2 x 2 matrix needs 2 costs in each row");
-	expect("decisions: {cost: [[0, 1], [x, 0]]}\n", "1:29", "decisions.cost[1][0] must be a cost");
+	expect("decisions: {cost: [[0, 1], [x, 0]]}\n", "1:29", "decisions.cost[1][0] must be a number (a cost");
 	expect("decisions: {cost: [[0, 0], [0, 0]]}\n", "1:19", "all zeros");
 	expect("decisions: {cost: {over: 2, spam: {ham: 1}}}\n", "1:29",
 	       "mixes {over, under}");
@@ -331,6 +332,55 @@ static void test_errors(void **state)
 	expect("live_monitoring:\n  alert:\n    - {metric: f1, below: 0.8, windows: 2}\n", "3:32",
 	       "unknown key 'windows' in an alert rule");
 	expect("live_monitoring:\n  alert:\n    - f1 < 0.8\n", "3:7", "must be a rule such as");
+}
+
+/*
+ * The canvas's metrics are evaluate's: the same names, directions and
+ * tasks, and a main metric is exactly one the evaluate step takes.
+ */
+static void test_metrics_match_evaluate(void **state)
+{
+	static const char list[] = ML_EVAL_METRICS;
+	size_t n;
+	const canvas_metric *all = canvas_metrics(&n);
+
+	(void)state;
+	for (size_t i = 0; i < n; i++) {
+		const canvas_metric *m = &all[i];
+		if (i > 0)
+			assert_true(strcmp(all[i - 1].name, m->name) < 0); /* sorted, no repeats */
+		if (m->tasks & CANVAS_T_LIVE)
+			continue;
+		int e = ev_metric_find(m->name);
+		if (e < 0)
+			fail_msg("canvas metric %s is not evaluate's", m->name);
+		assert_int_equal(m->direction, ev_metrics[e].direction);
+		unsigned t = ev_metrics[e].tasks, want = 0;
+		if (t & (EV_T_BIN | EV_T_MULTI))
+			want |= CANVAS_T_CLASS;
+		if (t & EV_T_REG)
+			want |= CANVAS_T_REG;
+		if (t & EV_T_FC)
+			want |= CANVAS_T_FORECAST;
+		if (t & (EV_T_ANOM | EV_T_ANOM_NOLAB))
+			want |= CANVAS_T_ANOMALY;
+		if (m->tasks != want)
+			fail_msg("%s: canvas tasks %#x, evaluate's %#x", m->name, m->tasks, want);
+	}
+	/* Every main metric evaluate takes is one offline_evaluation.metric takes, and no other. */
+	for (const char *p = list; *p;) {
+		char name[64], text[128];
+		size_t w = strcspn(p, " ");
+		snprintf(name, sizeof name, "%.*s", (int)w, p);
+		snprintf(text, sizeof text, "offline_evaluation: {metric: %s}\n", name);
+		canvas *cv = parse_ok(text);
+		assert_string_equal(cv->offline.metric.s, name);
+		canvas_free(cv);
+		p += w;
+		p += *p == ' ';
+	}
+	expect("offline_evaluation: {metric: coverage95}\n", "1:30", "does not rank one");
+	expect("offline_evaluation: {metric: error_rate}\n", "1:30", "measured while serving");
 }
 
 /* canvas_check collects every problem, and keeps the fields that had none. */
@@ -618,6 +668,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),	       cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_costs),	       cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_metrics_match_evaluate),
 		cmocka_unit_test(test_all_problems),   cmocka_unit_test(test_shipped),
 		cmocka_unit_test(test_files),	       cmocka_unit_test(test_weigh),
 		cmocka_unit_test(test_alloc_failures),
