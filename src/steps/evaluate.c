@@ -11,6 +11,8 @@
  * up from the pipeline's folder), or the file `canvas:` names. Because a
  * canvas found by walking up is not part of the cache key, the step is
  * cacheable only when `canvas:` names the file (a path option, hashed).
+ * The canvas is read through the canvas module (canvas/canvas.h), which has
+ * checked every field at FILE:LINE:COL, as `sluice canvas check` does.
  *
  * Nothing is written unless every check passed (the report is written
  * atomically as the last act).
@@ -19,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "canvas/canvas.h"
 #include "ml/eval.h"
 #include "steps/step.h"
-#include "yamltree.h"
 
 static const step_opt column = {.type = OPT_STRING, .len = "[1,)"};
 static const step_opt cost_cell = {.type = OPT_NUMBER};
@@ -96,100 +98,27 @@ static bool cacheable(const json_t *with)
 
 /* ---- the canvas ------------------------------------------------------------------- */
 
-/* canvas.yaml at the project root, or NULL when there is none. */
-static char *find_canvas(const step_ctx *ctx)
-{
-	const char *home = getenv("SLUICE_HOME");
-	char *dir = sl__path_abs(home && *home ? home : ctx->pipeline_dir);
-
-	while (dir) {
-		char *state = sl__path_join(dir, ".sluice"), *up;
-		bool found = state && sl__is_dir(state);
-		sl__free(state);
-		if (found) {
-			char *canvas = sl__path_join(dir, "canvas.yaml");
-			sl__free(dir);
-			if (canvas && !sl__is_file(canvas)) {
-				sl__free(canvas);
-				return NULL;
-			}
-			return canvas;
-		}
-		if ((home && *home) || !strcmp(dir, "/"))
-			break;
-		up = sl__path_dir(dir);
-		sl__free(dir);
-		dir = up;
-	}
-	sl__free(dir);
-	return NULL;
-}
-
-typedef struct canvas {
-	json_t *doc;
-	sl__ypmap *pos; /* where each value was written, for FILE:LINE:COL */
-	char *path;
-	const json_t *cost, *value, *metric, *min;
-} canvas;
-
-/* A canvas field of the wrong kind, named at its place in the file. */
-static int canvas_bad(step_ctx *ctx, const canvas *cv, const char *field, const char *want)
-{
-	sl__yloc loc;
-
-	if (sl__ypmap_find(cv->pos, field, &loc) >= 0)
-		sl__yaml_err_at(SL_EINVAL, cv->path, loc.pos, "%s must be %s", field, want);
-	else
-		sl__err(SL_EINVAL, "%s: %s must be %s", cv->path, field, want);
-	return step_fail(ctx, SL_EINVAL, "canvas: %s", sl_errmsg());
-}
-
-/* Null, "", {} and [] are the template's "not filled in yet". */
-static const json_t *filled(const json_t *v)
-{
-	if (!v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v)) ||
-	    (json_is_object(v) && !json_object_size(v)) || (json_is_array(v) && !json_array_size(v)))
-		return NULL;
-	return v;
-}
-
-static int canvas_load(step_ctx *ctx, canvas *cv)
+/*
+ * The canvas `canvas:` names, else the project's (canvas_find); *out NULL
+ * when there is none. The canvas module has checked every field it hands
+ * over, at FILE:LINE:COL.
+ */
+static int load_canvas(step_ctx *ctx, canvas **out)
 {
 	const char *named = step_opt_str(ctx, "canvas");
-	const json_t *dec, *off;
+	char *path = NULL;
 	int rc;
 
-	memset(cv, 0, sizeof *cv);
-	cv->path = named ? step_resolve_path(ctx, named) : find_canvas(ctx);
-	if (!cv->path)
-		return 0;
-	if ((rc = sl__yaml_load_json(cv->path, 0, &cv->doc, &cv->pos)))
+	*out = NULL;
+	if (named && !(path = step_resolve_path(ctx, named)))
+		return step_fail(ctx, SL_ENOMEM, "out of memory");
+	if (!named && (rc = canvas_find(ctx->pipeline_dir, &path)))
 		return step_fail(ctx, rc, "canvas: %s", sl_errmsg());
-	dec = json_object_get(cv->doc, "decisions");
-	off = json_object_get(cv->doc, "offline_evaluation");
-	cv->cost = filled(json_object_get(dec, "cost"));
-	cv->value = filled(json_object_get(dec, "value"));
-	cv->metric = filled(json_object_get(off, "metric"));
-	cv->min = filled(json_object_get(off, "min"));
-	if (cv->cost && !json_is_array(cv->cost) && !json_is_object(cv->cost))
-		return canvas_bad(ctx, cv, "decisions.cost",
-				  "a cost matrix or a mapping ({false_positive, false_negative}, "
-				  "{over, under})");
-	if (cv->value && !json_is_number(cv->value))
-		return canvas_bad(ctx, cv, "decisions.value",
-				  "a number (the value of one correct decision)");
-	if (cv->metric && !json_is_string(cv->metric))
-		return canvas_bad(ctx, cv, "offline_evaluation.metric", "a metric name, e.g. roc_auc");
-	if (cv->min && !json_is_number(cv->min))
-		return canvas_bad(ctx, cv, "offline_evaluation.min", "a number");
-	return 0;
-}
-
-static void canvas_free(canvas *cv)
-{
-	json_decref(cv->doc);
-	sl__ypmap_free(cv->pos);
-	sl__free(cv->path);
+	if (!path)
+		return 0;
+	rc = canvas_load(path, out);
+	sl__free(path);
+	return rc ? step_fail(ctx, rc, "canvas: %s", sl_errmsg()) : 0;
 }
 
 /* ---- the step ------------------------------------------------------------------------- */
@@ -237,29 +166,30 @@ static int run(step_ctx *ctx)
 	const char **sensitive = NULL;
 	json_t *rep = NULL, *meta, *v;
 	ml_eval_opts o;
-	canvas cv;
+	canvas *cv = NULL;
 	char *text = NULL;
 	size_t i;
 	int rc;
 
 	ml_eval_opts_init(&o);
-	if ((rc = canvas_load(ctx, &cv)))
+	if ((rc = load_canvas(ctx, &cv)))
 		goto out;
 	o.target = step_opt_str(ctx, "target");
 	o.metric = step_opt_str(ctx, "metric");
 	o.metric_source = "with";
-	if (!o.metric && cv.metric) {
-		o.metric = json_string_value(cv.metric);
+	if (!o.metric && cv && cv->offline.metric.s) {
+		o.metric = cv->offline.metric.s;
 		o.metric_source = "canvas";
 	}
-	o.metric_min = cv.min ? json_number_value(cv.min) : NAN;
+	o.metric_min = cv && cv->offline.min.given ? cv->offline.min.v : NAN;
 	o.cost = step_opt_json(ctx, "cost");
 	o.cost_source = "with";
-	if (!o.cost && cv.cost) {
-		o.cost = cv.cost;
+	if (!o.cost && cv && cv->decisions.cost.spec) {
+		o.cost = cv->decisions.cost.spec;
 		o.cost_source = "canvas";
 	}
-	o.value = step_opt_num(ctx, "value", cv.value ? json_number_value(cv.value) : NAN);
+	o.value = step_opt_num(ctx, "value",
+			       cv && cv->decisions.value.given ? cv->decisions.value.v : NAN);
 	o.positive = step_opt_str(ctx, "positive");
 	o.threshold = step_opt_num(ctx, "threshold", NAN);
 	o.k = (size_t)step_opt_int(ctx, "k", 0);
@@ -284,8 +214,8 @@ static int run(step_ctx *ctx)
 		rc = step_fail(ctx, rc, "test: %s", sl_errmsg());
 		goto out;
 	}
-	if (cv.path)
-		step_log(ctx, "canvas: %s", cv.path);
+	if (cv)
+		step_log(ctx, "canvas: %s", cv->file);
 	if ((rc = ml_evaluate(m, champ, test, &o, &rep))) {
 		rc = step_fail(ctx, rc, "%s", sl_errmsg());
 		goto out;
@@ -319,7 +249,7 @@ out:
 	ml_model_free(m);
 	ml_model_free(champ);
 	sl__free(sensitive);
-	canvas_free(&cv);
+	canvas_free(cv);
 	return rc;
 }
 
