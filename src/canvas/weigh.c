@@ -183,6 +183,14 @@ int canvas_weigh(const canvas *cv, const json_t *rep, json_t **out)
 		settle(&b, value);
 	}
 
+	/* The cheapest threshold the report found, when it beats the one used. */
+	const json_t *th = json_object_get(cost, "threshold");
+	double best_th = NAN, best_cost = NAN;
+	if (have_cost && isfinite(num(th, "saving_per_row")) && num(th, "saving_per_row") > 0) {
+		best_th = num(th, "threshold");
+		best_cost = num(th, "cost_per_row");
+	}
+
 	/* The verdict, on the most complete basis available. */
 	if (have_value && isfinite(m.net) && isfinite(b.net)) {
 		basis = "net";
@@ -220,12 +228,14 @@ int canvas_weigh(const canvas *cv, const json_t *rep, json_t **out)
 		else
 			rc |= sl__buf_printf(&s, ": it costs %s more per decision.",
 					     fmt(-saving, n1, sizeof n1));
-		const json_t *th = json_object_get(cost, "threshold");
-		if (isfinite(num(th, "saving_per_row")) && num(th, "saving_per_row") > 0)
+		if (isfinite(best_cost)) {
 			rc |= sl__buf_printf(&s, " At threshold %s (chosen on the test rows) it would "
-						 "cost %s per decision.",
-					     fmt(num(th, "threshold"), n1, sizeof n1),
-					     fmt(num(th, "cost_per_row"), n2, sizeof n2));
+						 "cost %s per decision",
+					     fmt(best_th, n1, sizeof n1), fmt(best_cost, n2, sizeof n2));
+			rc |= sl__buf_puts(&s, best_cost < b.cost && m.cost >= b.cost
+						       ? ", less than the baseline."
+						       : ".");
+		}
 	} else {
 		rc |= sl__buf_puts(&s, " No cost was priced: fill in decisions.cost.");
 	}
@@ -270,6 +280,10 @@ int canvas_weigh(const canvas *cv, const json_t *rep, json_t **out)
 		else if (!better)
 			rc |= sl__buf_printf(&s, "it does not beat the baseline on %s",
 					     main_name ? main_name : "its main metric");
+		if (!better && strcmp(basis, "metric") && isfinite(best_cost) && best_cost < b.cost)
+			rc |= sl__buf_printf(&s, " (set threshold: %s in the evaluate step and confirm "
+						 "it on fresh rows)",
+					     fmt(best_th, n1, sizeof n1));
 		if (!meets)
 			rc |= sl__buf_printf(&s, "%s%s %s misses the canvas's %s %s", better ? "" : "; ",
 					     min_metric, fmt(cmv, n1, sizeof n1),
@@ -288,11 +302,16 @@ int canvas_weigh(const canvas *cv, const json_t *rep, json_t **out)
 		      "metric", "name", main_name, "model", jnum(mv), "baseline", jnum(bv),
 		      "higher_is_better", hib,
 		      "cost",
-		      have_cost ? json_pack("{s:s?, s:o, s:o, s:o, s:o, s:o}", "source", cost_source,
-					    "model", jnum(m.cost), "baseline", jnum(b.cost), "nothing",
-					    jnum(num2(cost, "nothing", "per_row")),
+		      have_cost ? json_pack("{s:s?, s:o, s:o, s:o, s:o, s:o, s:o}", "source",
+					    cost_source, "model", jnum(m.cost), "baseline", jnum(b.cost),
+					    "nothing", jnum(num2(cost, "nothing", "per_row")),
 					    "saving_vs_baseline", jnum(b.cost - m.cost),
-					    "saving_per_1000", jnum((b.cost - m.cost) * 1000))
+					    "saving_per_1000", jnum((b.cost - m.cost) * 1000),
+					    "cheapest_threshold",
+					    isfinite(best_cost)
+						    ? json_pack("{s:o, s:o}", "threshold", jnum(best_th),
+								"cost", jnum(best_cost))
+						    : json_null())
 				: json_null(),
 		      "value",
 		      have_value ? json_pack("{s:s, s:f, s:o, s:o}", "source", value_source,

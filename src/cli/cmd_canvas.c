@@ -202,7 +202,8 @@ static int report(const char *run, const char *step, bool json)
 
 	if (status)
 		return status;
-	status = cli_take(p, sl_canvas_report(p, run, step, &text), text, json, &r);
+	int rc = sl_canvas_report(p, run, step, &text);
+	status = cli_take(p, rc, text, json, &r);
 	sl_project_close(p);
 	if (status >= 0)
 		return status;

@@ -148,4 +148,65 @@ expect_exit 2 sl canvas check --run latest
 expect_exit 2 sl canvas report extra
 sl help canvas | grep -q "usage: sluice canvas check" || fail "help canvas"
 sl canvas --help | grep -q "canvas report" || fail "canvas --help"
+
+# report on real evaluations: the spam template with a model, evaluated
+# twice: with the canvas's costs at a threshold that respects them (a lost
+# mail costs 20 times a missed spam), and with costs that make every false
+# alarm ruinous. The first is worth it, the second is not.
+sl init spam --template spam >/dev/null
+cd spam
+cat >> train.yaml <<'Y'
+
+  model:
+    uses: train.logistic
+    inputs: { train: features.data, valid: features_valid.data }
+    with: { target: label }
+  score:
+    uses: evaluate
+    inputs: { model: model.model, test: features_test.data }
+    with: { importance: false, threshold: 0.9 }
+  score_strict:
+    uses: evaluate
+    inputs: { model: model.model, test: features_test.data }
+    with: { importance: false, cost: { false_positive: 1000, false_negative: 0.001 } }
+Y
+sl run -q train.yaml || fail "the spam pipeline with evaluate"
+sl canvas report --json > r.json
+"$PY" - r.json <<'P'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["canvas"] == "canvas.yaml" and r["pipeline"] == "spam-train", r
+ev = {e["step"]: e for e in r["evaluations"]}
+assert sorted(ev) == ["score", "score_strict"], list(ev)
+e = ev["score"]
+assert e["algorithm"] == "logistic" and e["task"] == "binary" and e["rows"] == 690, e
+assert e["metric"]["name"] == "roc_auc" and e["metric"]["model"] > e["metric"]["baseline"], e["metric"]
+assert e["minimum"]["metric"] == "roc_auc" and e["minimum"]["value"] == 0.95 and e["minimum"]["met"], e["minimum"]
+c = e["cost"]
+assert c["source"] == "canvas" and c["model"] < c["baseline"], c
+assert abs(c["saving_vs_baseline"] - (c["baseline"] - c["model"])) < 1e-12, c
+v = e["value"]
+assert v["source"] == "canvas" and v["per_correct_decision"] == 1, v
+# net = value x accuracy - cost, with the report's own accuracy.
+assert abs(v["model"]["net_per_decision"] - (v["model"]["correct_share"] - c["model"])) < 1e-12, v
+assert e["worth_it"] is True and e["basis"] == "net", e
+assert "ML is worth it" in e["statement"], e["statement"]
+s = ev["score_strict"]
+assert s["cost"]["source"] == "with" and s["worth_it"] is False, s
+assert "ML is not worth it yet" in s["statement"], s["statement"]
+assert any("its own cost" in n for n in s["notes"]), s["notes"]
+assert r["best"] == "score", r["best"]
+P
+out=$(sl canvas report --step score_strict | tr -s ' \n' ' ')
+contains "$out" "score_strict (logistic, binary, 690 rows"
+contains "$out" "worth it no"
+not_contains "$out" "score (logistic"
+run=$(sl runs show latest --json | js "d['run']")
+sl canvas report --run "${run:0:8}" | grep -q "^best: score$" || fail "report --run"
+expect_exit 2 sl canvas report --step nosuch
+contains "$ERR" "has no completed evaluate step 'nosuch'"
+# A broken canvas stops the report at its place.
+printf 'decisions: {value: x}\n' > canvas.yaml
+expect_exit 2 sl canvas report
+contains "$ERR" "canvas.yaml:1:20: decisions.value must be a number"
 echo ok

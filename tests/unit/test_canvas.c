@@ -603,6 +603,26 @@ static void test_weigh(void **state)
 	json_decref(rep);
 	canvas_free(cv);
 
+	/* Dearer than the baseline at its threshold, cheaper at the one the report found. */
+	cv = parse_ok("decisions: {cost: {false_positive: 60, false_negative: 3}, value: 1}\n");
+	rep = report("binary", 0.93, 0.61, 2.16, 1.18);
+	json_t *th = json_object_get(json_object_get(rep, "cost"), "threshold");
+	json_object_set_new(th, "threshold", json_real(0.91));
+	json_object_set_new(th, "cost_per_row", json_real(0.85));
+	json_object_set_new(th, "saving_per_row", json_real(1.31));
+	assert_int_equal(canvas_weigh(cv, rep, &w), 0);
+	assert_false(json_is_true(json_object_get(w, "worth_it")));
+	assert_true(jget(json_object_get(json_object_get(w, "cost"), "cheapest_threshold"),
+			 "threshold", NULL) == 0.91);
+	st = json_string_value(json_object_get(w, "statement"));
+	assert_non_null(strstr(st, "At threshold 0.91 (chosen on the test rows) it would cost 0.85 "
+				   "per decision, less than the baseline."));
+	assert_non_null(strstr(st, "(set threshold: 0.91 in the evaluate step and confirm it on fresh "
+				   "rows)"));
+	json_decref(w);
+	json_decref(rep);
+	canvas_free(cv);
+
 	/* Neither: the report's own verdict on the main metric. */
 	cv = parse_ok("");
 	rep = report("binary", 0.93, 0.61, NAN, NAN);
