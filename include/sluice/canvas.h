@@ -32,9 +32,6 @@ typedef struct sl_project sl_project;
  */
 SL_EXPORT int sl_project_init_template(const char *dir, const char *tmpl, char **out_json);
 
-/* The templates: a JSON array of {"name", "summary", "files": [...]}. */
-SL_EXPORT int sl_templates_list(char **out_json);
-
 /*
  * Checks the canvas at path and says what it drives. Returns 0 with
  * *out_json whether or not the canvas is valid:

@@ -14,6 +14,7 @@
  * each report artifact, and weighs it against the canvas (canvas_weigh).
  */
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -88,34 +89,6 @@ out:
 	sl__free(state);
 	sl__free(root);
 	return rc;
-}
-
-int sl_templates_list(char **out_json)
-{
-	size_t n;
-	const api_tmpl *all = api_tmpl_all(&n);
-	json_t *arr = json_array();
-
-	if (!out_json)
-		return sl__err(SL_EINVAL, "sl_templates_list: out_json is NULL");
-	*out_json = NULL;
-	for (size_t i = 0; arr && i < n; i++) {
-		json_t *files = json_array(), *t;
-		for (size_t k = 0; files && k < api_tmpl_n_files; k++)
-			if (!strcmp(api_tmpl_files[k].tmpl, all[i].name) &&
-			    json_array_append_new(files, json_string(api_tmpl_files[k].path))) {
-				json_decref(files);
-				files = NULL;
-			}
-		t = files ? json_pack("{s:s, s:s, s:o}", "name", all[i].name, "summary",
-				      all[i].summary, "files", files)
-			  : NULL;
-		if (!t || json_array_append_new(arr, t)) {
-			json_decref(arr);
-			arr = NULL;
-		}
-	}
-	return arr ? dump(arr, out_json) : oom();
 }
 
 /* ---- check: problems, warnings ------------------------------------------------- */
@@ -220,10 +193,13 @@ static void scan_file(checker *c, const char *path, const char *rel)
 	sl__ydoc *d = NULL;
 	const sl__ynode *steps;
 	char *shown;
+	int rc;
 
 	memset(&yo, 0, sizeof yo);
 	yo.name = rel;
-	if (sl__yaml_load_file(path, &yo, &d)) {
+	if ((rc = sl__yaml_load_file(path, &yo, &d))) {
+		if (rc == SL_ENOMEM)
+			c->bad = 1;
 		sl__err_clear(); /* not a YAML file sluice reads: none of check's business */
 		return;
 	}
@@ -249,6 +225,9 @@ static void scan_dir(checker *c, const char *dir, const char *rel, int depth)
 {
 	struct dirent **names = NULL;
 	int n = scandir(dir, &names, NULL, alphasort);
+
+	if (n < 0 && errno == ENOMEM)
+		c->bad = 1; /* an unreadable folder is skipped; memory is not optional */
 
 	for (int i = 0; i < n; i++) {
 		const char *name = names[i]->d_name;
@@ -287,6 +266,7 @@ static void check_retrain_pipeline(checker *c)
 	sl__buf b;
 	spec *sp = NULL;
 	char *dir, *shown;
+	int rc;
 
 	if (!path)
 		return;
@@ -304,18 +284,25 @@ static void check_retrain_pipeline(checker *c)
 	if (shown)
 		scan_file(c, path, shown);
 	sl__free(shown);
-	if (sl__read_file(path, SL__YAML_MAX_FILE, &b)) {
-		add(c, c->errors, c->canvas_name, cv->building.pipeline.pos, "building_models.pipeline",
-		    "building_models.pipeline: %s", sl_errmsg());
+	if ((rc = sl__read_file(path, SL__YAML_MAX_FILE, &b))) {
+		if (rc == SL_ENOMEM)
+			c->bad = 1;
+		else
+			add(c, c->errors, c->canvas_name, cv->building.pipeline.pos,
+			    "building_models.pipeline", "building_models.pipeline: %s", sl_errmsg());
 		return;
 	}
 	dir = sl__path_dir(path);
 	shown = shown_path(c, cv->building.pipeline.s);
 	if (!dir || !shown) {
 		c->bad = 1;
-	} else if (spec_parse_string(b.data ? b.data : "", b.len, shown, dir, NULL, 0, &sp)) {
-		add(c, c->errors, c->canvas_name, cv->building.pipeline.pos, "building_models.pipeline",
-		    "building_models.pipeline does not parse: %s", sl_errmsg());
+	} else if ((rc = spec_parse_string(b.data ? b.data : "", b.len, shown, dir, NULL, 0, &sp))) {
+		if (rc == SL_ENOMEM)
+			c->bad = 1;
+		else
+			add(c, c->errors, c->canvas_name, cv->building.pipeline.pos,
+			    "building_models.pipeline", "building_models.pipeline does not parse: %s",
+			    sl_errmsg());
 	}
 	spec_free(sp);
 	sl__free(dir);

@@ -4,8 +4,8 @@
  *
  * Invariants:
  *   1. Without keep, every target is checked before the first is written,
- *      so a template never lands half over an existing project: either all
- *      its files are written or none.
+ *      so a template never writes over a file that was there: it fails
+ *      naming the file, having written nothing.
  *   2. Each file is decompressed whole, its size checked against the one
  *      recorded at build time, and written atomically (sl__write_atomic).
  */
@@ -17,28 +17,14 @@
 #include "api/templates.h"
 #include "core.h"
 
-static const api_tmpl templates[] = {
-	{"blank", "canvas.yaml with the ten blocks of the ML canvas, commented, to fill in"},
-	{"forecast", "sales forecasting: monthly turnover, seasonal baselines and ETS, "
-		     "over/under costs, a monthly retraining cadence"},
-	{"spam", "spam detection on UCI Spambase: validate, label, split, features, a "
-		 "canvas with the costs of a lost mail and of a missed spam"},
-};
-
-const api_tmpl *api_tmpl_all(size_t *out_n)
-{
-	*out_n = SL__ARRAY_LEN(templates);
-	return templates;
-}
+/* The templates' names (their files are in api_tmpl_files). */
+static const char *const templates[] = {"blank", "forecast", "spam"};
 
 static int unknown(const char *name)
 {
-	const char *names[SL__ARRAY_LEN(templates)];
 	char dym[300];
 
-	for (size_t i = 0; i < SL__ARRAY_LEN(templates); i++)
-		names[i] = templates[i].name;
-	sl__did_you_mean(dym, sizeof dym, name, names, SL__ARRAY_LEN(names));
+	sl__did_you_mean(dym, sizeof dym, name, templates, SL__ARRAY_LEN(templates));
 	return sl__err(SL_EINVAL, "unknown template '%.80s'%s%s%s (one of blank, forecast, spam)",
 		       name, *dym ? " (" : "", dym, *dym ? ")" : "");
 }
@@ -87,7 +73,7 @@ int api_tmpl_write(const char *root, const char *name, bool keep, json_t *writte
 	int rc;
 
 	for (size_t i = 0; i < SL__ARRAY_LEN(templates) && !found; i++)
-		found = !strcmp(templates[i].name, name);
+		found = !strcmp(templates[i], name);
 	if (!found)
 		return unknown(name);
 	/* Invariant 1: look before writing anything. */

@@ -32,13 +32,6 @@ typedef struct api_tmpl_file {
 extern const api_tmpl_file api_tmpl_files[];
 extern const size_t api_tmpl_n_files;
 
-/* The templates: names and one-line summaries, for help and errors. */
-typedef struct api_tmpl {
-	const char *name;
-	const char *summary;
-} api_tmpl;
-const api_tmpl *api_tmpl_all(size_t *out_n);
-
 /*
  * Writes template name's files into root (made if missing). With keep, a
  * file that exists is left as it is; without, any existing file is an

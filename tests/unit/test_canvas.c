@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "canvas/canvas.h"
+#include "sluice/sluice.h"
 #include "ml/eval_int.h"
 #include "testutil.h"
 
@@ -683,6 +684,70 @@ static void test_alloc_failures(void **state)
 	}
 }
 
+/*
+ * The public entry points under allocation failure: sl_canvas_check (canvas,
+ * pipelines beside it, the retraining pipeline parsed) and a template laid
+ * down. Each returns SL_ENOMEM or succeeds; never a crash, a leak (the
+ * sanitizer build checks) or an answer with parts missing.
+ */
+static void test_api_alloc_failures(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *cvpath = tu_path(dir, "canvas.yaml"), *pipe = tu_path(dir, "train.yaml");
+	char *sub = tu_path(dir, "more"), *pipe2 = tu_path(dir, "more/eval.yaml");
+	bool done = false;
+	long n;
+
+	(void)state;
+	tu_write(cvpath, full);
+	tu_write(pipe, "name: t\nsteps:\n  a:\n    run: echo > ${outputs.o}\n    outputs: [o]\n");
+	assert_int_equal(sl__mkdir_p(sub, 0755), 0);
+	tu_write(pipe2, "name: e\nsteps:\n  s:\n    uses: evaluate\n    inputs: {model: a.m, test: a.t}\n");
+	for (n = 0; !done; n++) {
+		char *json = NULL;
+		sl__alloc_fail_after(n);
+		int rc = sl_canvas_check(cvpath, &json);
+		sl__alloc_fail_after(-1);
+		if (rc == 0) {
+			json_t *j = json_loads(json, 0, NULL);
+			assert_non_null(j);
+			assert_true(json_is_true(json_object_get(j, "valid")));
+			assert_int_equal(json_array_size(json_object_get(j, "pipelines")), 2);
+			json_decref(j);
+			done = true;
+		} else {
+			assert_int_equal(rc, SL_ENOMEM);
+			assert_null(json);
+		}
+		sl_free(json);
+	}
+	assert_true(n > 20);
+
+	done = false;
+	for (n = 0; !done; n++) {
+		char name[32], *proj;
+		snprintf(name, sizeof name, "p%ld", n);
+		proj = tu_path(dir, name);
+		sl__alloc_fail_after(n);
+		int rc = sl_project_init_template(proj, "forecast", NULL);
+		sl__alloc_fail_after(-1);
+		if (rc == 0) {
+			char *f = tu_path(proj, "data/elec_equip.csv");
+			assert_true(sl__is_file(f));
+			free(f);
+			done = true;
+		} else {
+			assert_int_equal(rc, SL_ENOMEM);
+		}
+		free(proj);
+	}
+	free(cvpath);
+	free(pipe);
+	free(pipe2);
+	free(sub);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -692,6 +757,7 @@ int main(void)
 		cmocka_unit_test(test_all_problems),   cmocka_unit_test(test_shipped),
 		cmocka_unit_test(test_files),	       cmocka_unit_test(test_weigh),
 		cmocka_unit_test(test_alloc_failures),
+		cmocka_unit_test(test_api_alloc_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
