@@ -46,7 +46,7 @@ static const struct {
 
 static int fail(cron_error *err, size_t off, const char *fmt, ...) SL__PRINTF(3, 4);
 
-static int fail(cron_error *err, size_t off, const char *fmt, ...)
+static int(fail)(cron_error *err, size_t off, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -58,6 +58,8 @@ static int fail(cron_error *err, size_t off, const char *fmt, ...)
 	}
 	return SL_EINVAL;
 }
+/* fail never returns 0 (SL__ERR_CODE tells the static analyzer). */
+#define fail(...) SL__ERR_CODE(fail(__VA_ARGS__))
 
 static bool is_blank(char c)
 {
