@@ -32,24 +32,19 @@
 
 static int oom(void)
 {
-	return sl__err(SL_ENOMEM, "out of memory");
+	return sl__oom();
 }
 
+/* Hands j (consumed) out as JSON text that sl_free releases. */
 static int dump(json_t *j, char **out_json)
 {
-	char *s;
-
 	if (!out_json) {
 		json_decref(j);
 		return 0;
 	}
-	s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	*out_json = sl__json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(j);
-	if (!s)
-		return oom();
-	*out_json = sl__strdup(s);
-	free(s);
-	return *out_json ? 0 : oom();
+	return *out_json ? 0 : SL_ENOMEM;
 }
 
 /* ---- templates ------------------------------------------------------------------- */
@@ -655,6 +650,7 @@ static int weigh_step(sl_project *p, const canvas *cv, const json_t *st, json_t 
 	char *path = NULL;
 	json_t *rep = NULL, *w = NULL;
 	json_error_t je;
+	bool nomem = false;
 	sl__buf b;
 	int rc;
 
@@ -663,10 +659,11 @@ static int weigh_step(sl_project *p, const canvas *cv, const json_t *st, json_t 
 	sl__buf_init(&b, 0);
 	if ((rc = sl_artifact_path(p, id, &path)) || (rc = sl__read_file(path, REPORT_MAX, &b)))
 		goto out;
-	rep = json_loadb(b.data ? b.data : "", b.len, 0, &je);
+	rep = sl__json_loadb(b.data ? b.data : "", b.len, 0, &je, &nomem);
 	if (!rep) {
-		rc = sl__err(SL_ECORRUPT, "the report of step '%s' (%.12s) is not JSON: %s", step, id,
-			     je.text);
+		rc = nomem ? SL_ENOMEM
+			   : sl__err(SL_ECORRUPT, "the report of step '%s' (%.12s) is not JSON: %s",
+				     step, id, je.text);
 		goto out;
 	}
 	if ((rc = canvas_weigh(cv, rep, &w))) {

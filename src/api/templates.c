@@ -36,7 +36,7 @@ int api_tmpl_read(const api_tmpl_file *f, char **out)
 
 	*out = NULL;
 	if (!buf)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	n = ZSTD_decompress(buf, f->size, f->data, f->stored);
 	if (ZSTD_isError(n) || n != f->size) {
 		sl__free(buf);
@@ -55,7 +55,7 @@ static int write_one(const char *root, const api_tmpl_file *f)
 	int rc;
 
 	if (!path || !(dir = sl__path_dir(path))) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 	if ((rc = sl__mkdir_p(dir, 0755)) == 0 && (rc = api_tmpl_read(f, &text)) == 0)
@@ -83,7 +83,7 @@ int api_tmpl_write(const char *root, const char *name, bool keep, json_t *writte
 		if (strcmp(f->tmpl, name))
 			continue;
 		if (!(path = sl__path_join(root, f->path)))
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		bool exists = sl__is_file(path) || sl__is_dir(path);
 		if (exists)
 			rc = sl__err(SL_EEXIST, "%s already exists; the %s template writes a whole "
@@ -102,7 +102,7 @@ int api_tmpl_write(const char *root, const char *name, bool keep, json_t *writte
 			continue;
 		if (keep) {
 			if (!(path = sl__path_join(root, f->path)))
-				return sl__err(SL_ENOMEM, "out of memory");
+				return sl__oom();
 			bool exists = sl__is_file(path);
 			sl__free(path);
 			if (exists)
@@ -111,7 +111,7 @@ int api_tmpl_write(const char *root, const char *name, bool keep, json_t *writte
 		if ((rc = write_one(root, f)))
 			return rc;
 		if (written && json_array_append_new(written, json_string(f->path)))
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 	}
 	return 0;
 }

@@ -1261,13 +1261,13 @@ int canvas_check(const char *text, size_t len, const char *name, const char *dir
 	memset(&x, 0, sizeof x);
 	o = sl__calloc(1, sizeof *o);
 	if (!o)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	x.o = o;
 	o->file = sl__strdup(name ? name : "canvas.yaml");
 	o->dir = sl__strdup(dir ? dir : ".");
 	if (!o->file || !o->dir) {
 		canvas_free(&o->cv);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	o->cv.file = o->file;
 	o->cv.dir = o->dir;
@@ -1285,7 +1285,7 @@ int canvas_check(const char *text, size_t len, const char *name, const char *dir
 		problem(&x, ye.pos, "", "%s", ye.msg);
 		canvas_free(&o->cv);
 		if (x.oom)
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		*out_problems = x.probs;
 		*out_n = x.n;
 		sl__err_clear();
@@ -1296,7 +1296,7 @@ int canvas_check(const char *text, size_t len, const char *name, const char *dir
 	if (x.oom) {
 		sl__free(x.probs);
 		canvas_free(&o->cv);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	*out = &o->cv;
 	*out_problems = x.probs;
@@ -1374,7 +1374,7 @@ static int read_canvas(const char *path, sl__buf *b, char **name, char **dir)
 		sl__free(*name);
 		sl__free(*dir);
 		sl__buf_free(b);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	return 0;
 }
@@ -1430,7 +1430,7 @@ int canvas_find(const char *start_dir, char **out_path)
 			char *path = sl__path_join(dir, "canvas.yaml");
 			sl__free(dir);
 			if (!path)
-				return sl__err(SL_ENOMEM, "out of memory");
+				return sl__oom();
 			if (sl__is_file(path))
 				*out_path = path;
 			else
@@ -1445,7 +1445,7 @@ int canvas_find(const char *start_dir, char **out_path)
 		sl__free(dir);
 		dir = up;
 	}
-	return sl__err(SL_ENOMEM, "out of memory");
+	return sl__oom();
 }
 
 /* ---- for consumers ------------------------------------------------------------------- */
@@ -1502,7 +1502,11 @@ static json_t *field_json(json_t *v, bool given, sl__ypos pos)
 {
 	json_t *o = json_object();
 
-	if (!o || !v || json_object_set_new(o, "value", v) ||
+	if (!o) {
+		json_decref(v); /* stolen either way */
+		return NULL;
+	}
+	if (!v || json_object_set_new(o, "value", v) ||
 	    json_object_set_new(o, "given", json_boolean(given)))
 		goto fail;
 	if (given && pos.line > 0 &&
@@ -1641,11 +1645,11 @@ int canvas_json(const canvas *cv, json_t **out)
 	if (!o || !blocks || bad) {
 		json_decref(o);
 		json_decref(blocks);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	if (json_object_set_new(o, "blocks", blocks)) {
 		json_decref(o);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	*out = o;
 	return 0;

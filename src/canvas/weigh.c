@@ -131,7 +131,7 @@ int canvas_weigh(const canvas *cv, const json_t *rep, json_t **out)
 	numbers = task && (!strcmp(task, "regression") || !strcmp(task, "forecast"));
 	notes = json_array();
 	if (!notes)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 
 	/* The canvas's minimum, on the canvas's metric as the report measured it. */
 	if (cv->offline.min.given && cv->offline.metric.s) {
@@ -140,9 +140,9 @@ int canvas_weigh(const canvas *cv, const json_t *rep, json_t **out)
 		cmv = num(metrics, min_metric);
 		meets = canvas_meets_min(cv, cmv);
 		if (isnan(cmv))
-			json_array_append_new(notes, json_sprintf("the report has no %s, which the "
-								  "canvas's minimum is about",
-								  min_metric));
+			rc |= sl__json_push(notes, json_sprintf("the report has no %s, which the "
+								"canvas's minimum is about",
+								min_metric));
 	}
 
 	/* Cost per decision, as the report priced it. */
@@ -153,9 +153,9 @@ int canvas_weigh(const canvas *cv, const json_t *rep, json_t **out)
 		cost_source = str(cost, "source");
 		if (cost_source && !strcmp(cost_source, "with") &&
 		    cv->decisions.cost.kind != CANVAS_COST_NONE)
-			json_array_append_new(notes, json_string("the evaluate step was given its own "
-								 "cost (with: cost), not the canvas's "
-								 "decisions.cost"));
+			rc |= sl__json_push(notes, json_string("the evaluate step was given its own "
+							       "cost (with: cost), not the canvas's "
+							       "decisions.cost"));
 	}
 
 	/* Value: the canvas's, else the one the step was given. */
@@ -172,9 +172,9 @@ int canvas_weigh(const canvas *cv, const json_t *rep, json_t **out)
 		m.share = num(metrics, "accuracy");
 		b.share = num(base, "accuracy");
 		if (isnan(m.share) || isnan(b.share)) {
-			json_array_append_new(notes, json_string("the report has no accuracy (the share of "
-								 "correct decisions), so the value of "
-								 "decisions is not counted"));
+			rc |= sl__json_push(notes, json_string("the report has no accuracy (the share of "
+							       "correct decisions), so the value of "
+							       "decisions is not counted"));
 			have_value = false;
 		}
 	}
@@ -294,7 +294,7 @@ int canvas_weigh(const canvas *cv, const json_t *rep, json_t **out)
 	if (rc) {
 		sl__buf_free(&s);
 		json_decref(notes);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 
 	o = json_pack("{s:s?, s:s?, s:o, s:{s:s?, s:o, s:o, s:b}, s:o, s:o, s:b, s:s, s:s, s:o}",
@@ -329,7 +329,7 @@ int canvas_weigh(const canvas *cv, const json_t *rep, json_t **out)
 		o = NULL;
 	}
 	if (!o)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	*out = o;
 	return 0;
 }

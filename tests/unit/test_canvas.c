@@ -660,28 +660,45 @@ static void test_weigh(void **state)
 /* Every allocation failing in turn: SL_ENOMEM or a complete canvas, never a leak. */
 static void test_alloc_failures(void **state)
 {
-	bool done = false;
+	json_t *rep = report("binary", 0.93, 0.61, 0.21, 1.6);
+	tu_oom oo = {0};
 
 	(void)state;
-	for (long n = 0; !done; n++) {
+	json_object_set_new(json_object_get(rep, "cost"), "source", json_string("with"));
+	for (long n = 0; n < 100000 && !oo.done; n++) {
 		canvas *cv = NULL;
 		canvas_problem *p = NULL;
+		json_t *j = NULL, *w = NULL;
 		size_t np = 0;
 		int rc;
-		sl__alloc_fail_after(n);
+		tu_oom_begin(&oo, n);
 		rc = canvas_check(full, strlen(full), "canvas.yaml", "/proj", &cv, &p, &np);
-		sl__alloc_fail_after(-1);
+		if (rc == 0)
+			rc = canvas_json(cv, &j);
+		if (rc == 0)
+			rc = canvas_weigh(cv, rep, &w);
+		tu_oom_end(&oo, rc);
 		if (rc == 0) {
-			done = true;
+			assert_true(json_is_true(json_object_get(w, "worth_it")));
+			assert_int_equal(json_array_size(json_object_get(w, "notes")), 1);
 			assert_int_equal(np, 0);
 			assert_int_equal(cv->monitoring.n_alerts, 2);
+			assert_int_equal(json_array_size(json_object_get(
+						 json_object_get(json_object_get(j, "live_monitoring"), "alert"),
+						 "value")),
+					 2);
 		} else {
 			assert_int_equal(rc, SL_ENOMEM);
-			assert_null(cv);
+			if (!cv)
+				assert_null(p);
 		}
+		json_decref(w);
+		json_decref(j);
 		sl__free(p);
 		canvas_free(cv);
 	}
+	json_decref(rep);
+	tu_oom_check(&oo, 20);
 }
 
 /*
@@ -695,52 +712,56 @@ static void test_api_alloc_failures(void **state)
 	const char *dir = tu_tmpdir();
 	char *cvpath = tu_path(dir, "canvas.yaml"), *pipe = tu_path(dir, "train.yaml");
 	char *sub = tu_path(dir, "more"), *pipe2 = tu_path(dir, "more/eval.yaml");
-	bool done = false;
-	long n;
+	tu_oom oo = {0};
 
 	(void)state;
-	tu_write(cvpath, full);
+	/* The full canvas less its value: the evaluate step below gets a warning. */
+	char *text = strdup(full), *v = strstr(text, "  value: 0.5\n");
+	assert_non_null(v);
+	memmove(v, v + strlen("  value: 0.5\n"), strlen(v + strlen("  value: 0.5\n")) + 1);
+	tu_write(cvpath, text);
+	free(text);
 	tu_write(pipe, "name: t\nsteps:\n  a:\n    run: echo > ${outputs.o}\n    outputs: [o]\n");
 	assert_int_equal(sl__mkdir_p(sub, 0755), 0);
 	tu_write(pipe2, "name: e\nsteps:\n  s:\n    uses: evaluate\n    inputs: {model: a.m, test: a.t}\n");
-	for (n = 0; !done; n++) {
+	for (long n = 0; n < 100000 && !oo.done; n++) {
 		char *json = NULL;
-		sl__alloc_fail_after(n);
+		tu_oom_begin(&oo, n);
 		int rc = sl_canvas_check(cvpath, &json);
-		sl__alloc_fail_after(-1);
+		tu_oom_end(&oo, rc);
 		if (rc == 0) {
 			json_t *j = json_loads(json, 0, NULL);
 			assert_non_null(j);
 			assert_true(json_is_true(json_object_get(j, "valid")));
 			assert_int_equal(json_array_size(json_object_get(j, "pipelines")), 2);
+			assert_int_equal(json_array_size(json_object_get(j, "warnings")), 1);
 			json_decref(j);
-			done = true;
 		} else {
 			assert_int_equal(rc, SL_ENOMEM);
 			assert_null(json);
 		}
 		sl_free(json);
 	}
-	assert_true(n > 20);
+	tu_oom_check(&oo, 20);
 
-	done = false;
-	for (n = 0; !done; n++) {
+	tu_oom ot = {0};
+	for (long n = 0; n < 100000 && !ot.done; n++) {
 		char name[32], *proj;
 		snprintf(name, sizeof name, "p%ld", n);
 		proj = tu_path(dir, name);
-		sl__alloc_fail_after(n);
+		tu_oom_begin(&ot, n);
 		int rc = sl_project_init_template(proj, "forecast", NULL);
-		sl__alloc_fail_after(-1);
+		tu_oom_end(&ot, rc);
 		if (rc == 0) {
 			char *f = tu_path(proj, "data/elec_equip.csv");
 			assert_true(sl__is_file(f));
 			free(f);
-			done = true;
 		} else {
 			assert_int_equal(rc, SL_ENOMEM);
 		}
 		free(proj);
 	}
+	tu_oom_check(&ot, 5);
 	free(cvpath);
 	free(pipe);
 	free(pipe2);
