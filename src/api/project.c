@@ -82,9 +82,8 @@ int sl_project_init(const char *dir)
 	int rc;
 
 	sl__err_clear();
-	root = sl__path_abs(dir ? dir : ".");
-	if (!root)
-		return sl__err(SL_ENOMEM, "out of memory");
+	if ((rc = sl__path_abs_checked(dir ? dir : ".", &root)))
+		return rc;
 	state = sl__path_join(root, ".sluice");
 	db = state ? sl__asprintf("sqlite:%s/meta.db", state) : NULL;
 	if (!state || !db) {
@@ -136,9 +135,8 @@ int sl_project_open(const char *start_dir, sl_project **out)
 	if (!out)
 		return sl__err(SL_EINVAL, "sl_project_open: out is NULL");
 	*out = NULL;
-	dir = sl__path_abs(home && *home ? home : start_dir ? start_dir : ".");
-	if (!dir)
-		return sl__err(SL_ENOMEM, "out of memory");
+	if ((rc = sl__path_abs_checked(home && *home ? home : start_dir ? start_dir : ".", &dir)))
+		return rc;
 	/* Walk up to the first folder holding .sluice/, as git finds .git. */
 	for (;;) {
 		char *state = sl__path_join(dir, ".sluice");

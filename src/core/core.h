@@ -228,6 +228,10 @@ bool sl__is_file(const char *path);
 char *sl__path_join(const char *dir, const char *name);
 /* A newly allocated absolute, normalised form of path (need not exist). */
 char *sl__path_abs(const char *path);
+/* The same, returning a code: SL_EIO (with a message saying so) when the
+ * working directory is gone, SL_ENOMEM otherwise. Entry points use it so
+ * that a removed folder is not reported as running out of memory. */
+int sl__path_abs_checked(const char *path, char **out);
 /* A newly allocated directory part of path ("." when none). */
 char *sl__path_dir(const char *path);
 /* Copies src to dst atomically (temp + fsync + rename). */

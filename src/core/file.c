@@ -232,6 +232,18 @@ char *sl__path_dir(const char *path)
 	return sl__strndup(path, (size_t)(slash - path));
 }
 
+int sl__path_abs_checked(const char *path, char **out)
+{
+	char cwd[PATH_MAX];
+
+	*out = NULL;
+	if (path[0] != '/' && !getcwd(cwd, sizeof cwd))
+		return sl__err(SL_EIO, "cannot read the current folder (%s): was it removed?",
+			       strerror(errno));
+	*out = sl__path_abs(path);
+	return *out ? 0 : sl__oom();
+}
+
 char *sl__path_abs(const char *path)
 {
 	char cwd[PATH_MAX];
