@@ -40,6 +40,7 @@ bool ml_task_parse(const char *name, ml_task *out)
 
 extern const ml_ops ml_baseline_ops;
 extern const ml_ops ml_forecast_ops;
+extern const ml_ops ml_gbdt_ops;
 extern const ml_ops ml_iforest_ops;
 extern const ml_ops ml_linear_ops;
 extern const ml_ops ml_logistic_ops;
@@ -49,6 +50,7 @@ extern const ml_ops ml_naive_bayes_ops;
 static const ml_ops *const families[] = {
 	&ml_baseline_ops,
 	&ml_forecast_ops,
+	&ml_gbdt_ops,
 	&ml_iforest_ops,
 	&ml_linear_ops,
 	&ml_logistic_ops,

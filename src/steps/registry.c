@@ -20,6 +20,7 @@ extern const step_def step_ingest_sql;
 extern const step_def step_label;
 extern const step_def step_split;
 extern const step_def step_train_forecast;
+extern const step_def step_train_gbdt;
 extern const step_def step_train_iforest;
 extern const step_def step_train_linear;
 extern const step_def step_train_logistic;
@@ -36,6 +37,7 @@ static const step_def *const registry[] = {
 	&step_label,
 	&step_split,
 	&step_train_forecast,
+	&step_train_gbdt,
 	&step_train_iforest,
 	&step_train_linear,
 	&step_train_logistic,

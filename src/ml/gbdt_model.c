@@ -1,0 +1,368 @@
+/*
+ * A GBDT model's layout, prediction, and its sections in a model file
+ * (gbdt.h).
+ *
+ * Sections (each name after the caller's prefix, "gbdt." for the family):
+ *
+ *   head   8 x u32: layout version (1), objective (ml_task), features,
+ *          groups, trees, nodes, category words, 0
+ *   base   groups x f64: the raw score before any tree
+ *   trees  (trees + 1) x u32: tree t is nodes [trees[t], trees[t + 1])
+ *   nodes  nodes x 16 bytes (gbdt_node): the flat arrays predict walks
+ *   cover  nodes x f64: hessian that reached each node (TreeSHAP)
+ *   gain   nodes x f64: each split's gain (importance)
+ *   cats   words x u32: bitsets of categorical splits, [n_bits, words...]
+ *
+ * Every section starts 64-byte aligned in the file (mfile.h), so nodes and
+ * doubles are used in place from the mapping: loading a model is checking
+ * it, not copying it. The checks (ml.h invariant 4): counts agree with the
+ * section sizes, tree offsets rise, every split names an existing feature
+ * and children inside its tree after itself (so a walk ends), every
+ * category bitset lies inside `cats`, covers are positive and values
+ * finite, and no tree is deeper than GBDT_MAX_DEPTH.
+ *
+ * Prediction walks each tree from its root with no allocation and no
+ * state (gbdt_node_right in gbdt.h decides each step).
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ml/gbdt.h"
+
+#define LAYOUT_VERSION 1u
+#define HEAD_WORDS 8
+
+_Static_assert(sizeof(gbdt_node) == 16, "a node is 16 bytes");
+
+/* The arrays of a trained model, owned by it. */
+typedef struct owned {
+	double *base, *cover, *gain;
+	uint32_t *tree, *cats;
+	gbdt_node *nodes;
+} owned;
+
+void gbdt_model_free(gbdt_model *g)
+{
+	if (!g)
+		return;
+	if (g->own) {
+		owned *o = g->own;
+		sl__free(o->base);
+		sl__free(o->cover);
+		sl__free(o->gain);
+		sl__free(o->tree);
+		sl__free(o->cats);
+		sl__free(o->nodes);
+		sl__free(o);
+	}
+	sl__free(g->expect);
+	sl__free(g);
+}
+
+/* ---- prediction ------------------------------------------------------------------- */
+
+static inline double walk(const gbdt_node *nd, const uint32_t *cats, const double *row)
+{
+	uint32_t i = 0;
+
+	while (nd[i].left) {
+		const gbdt_node *n = &nd[i];
+		i = n->left + gbdt_node_right(n, cats, row[n->info & GBDT_NODE_FEATURE]);
+	}
+	return nd[i].value;
+}
+
+void gbdt_predict_raw(const gbdt_model *g, const double *row, double *out)
+{
+	const gbdt_node *nodes = g->nodes;
+	const uint32_t *tree = g->tree;
+	uint32_t K = g->n_groups;
+
+	for (uint32_t k = 0; k < K; k++)
+		out[k] = g->base[k];
+	if (K == 1) {
+		double s = out[0];
+		for (uint32_t t = 0; t < g->n_trees; t++)
+			s += walk(nodes + tree[t], g->cats, row);
+		out[0] = s;
+		return;
+	}
+	for (uint32_t t = 0, k = 0; t < g->n_trees; t++) {
+		out[k] += walk(nodes + tree[t], g->cats, row);
+		if (++k == K)
+			k = 0;
+	}
+}
+
+static void softmax(double *v, size_t k)
+{
+	double mx = v[0], sum = 0;
+
+	for (size_t i = 1; i < k; i++)
+		if (v[i] > mx)
+			mx = v[i];
+	for (size_t i = 0; i < k; i++) {
+		v[i] = exp(v[i] - mx);
+		sum += v[i];
+	}
+	for (size_t i = 0; i < k; i++)
+		v[i] /= sum;
+}
+
+void gbdt_predict(const gbdt_model *g, const double *X, size_t n, double *out)
+{
+	size_t p = g->n_features, K = g->n_groups;
+
+	for (size_t i = 0; i < n; i++) {
+		const double *row = X + i * p;
+		switch (g->objective) {
+		case ML_BINARY: {
+			double m, pr;
+			gbdt_predict_raw(g, row, &m);
+			pr = 1.0 / (1.0 + exp(-m));
+			out[2 * i] = 1.0 - pr;
+			out[2 * i + 1] = pr;
+			break;
+		}
+		case ML_MULTICLASS:
+			gbdt_predict_raw(g, row, out + i * K);
+			softmax(out + i * K, K);
+			break;
+		default:
+			gbdt_predict_raw(g, row, out + i);
+			break;
+		}
+	}
+}
+
+/* ---- expected values and depth --------------------------------------------------- */
+
+int gbdt_model_finish(gbdt_model *g)
+{
+	uint32_t *depth = sl__malloc((g->n_nodes ? g->n_nodes : 1) * sizeof *depth);
+	double *e = sl__malloc((g->n_nodes ? g->n_nodes : 1) * sizeof *e);
+
+	sl__free(g->expect);
+	g->expect = sl__malloc((g->n_trees ? g->n_trees : 1) * sizeof *g->expect);
+	if (!depth || !e || !g->expect) {
+		sl__free(depth);
+		sl__free(e);
+		return sl__err(SL_ENOMEM, "out of memory");
+	}
+	g->max_depth = 0;
+	for (uint32_t t = 0; t < g->n_trees; t++) {
+		const gbdt_node *nd = g->nodes + g->tree[t];
+		const double *cov = g->cover + g->tree[t];
+		uint32_t sz = g->tree[t + 1] - g->tree[t];
+		depth[0] = 0;
+		for (uint32_t i = 0; i < sz; i++)
+			if (nd[i].left) {
+				depth[nd[i].left] = depth[nd[i].left + 1] = depth[i] + 1;
+				if (depth[i] + 1 > g->max_depth)
+					g->max_depth = depth[i] + 1;
+			}
+		/* Children come after parents: one backward pass. The weights are
+		 * the cover ratios TreeSHAP uses, so that contributions plus this
+		 * expectation give the raw score exactly (up to rounding). */
+		for (uint32_t i = sz; i-- > 0;) {
+			uint32_t l = nd[i].left;
+			e[i] = l ? cov[l] / cov[i] * e[l] + cov[l + 1] / cov[i] * e[l + 1] : nd[i].value;
+		}
+		g->expect[t] = e[0];
+	}
+	sl__free(depth);
+	sl__free(e);
+	return 0;
+}
+
+/* ---- saving ------------------------------------------------------------------------ */
+
+static int add(mfile_writer *w, const char *prefix, const char *name, const void *data,
+	       size_t len)
+{
+	char full[MFILE_NAME_MAX];
+
+	if (snprintf(full, sizeof full, "%s%s", prefix, name) >= (int)sizeof full)
+		return sl__err(SL_EINVAL, "section prefix '%s' is too long", prefix);
+	return mfile_add(w, full, data, len);
+}
+
+int gbdt_model_save(const gbdt_model *g, mfile_writer *w, const char *prefix)
+{
+	uint32_t head[HEAD_WORDS] = {LAYOUT_VERSION, (uint32_t)g->objective, g->n_features,
+				     g->n_groups, g->n_trees, g->n_nodes, g->n_cat_words, 0};
+	int rc;
+
+	if ((rc = add(w, prefix, "head", head, sizeof head)) ||
+	    (rc = add(w, prefix, "base", g->base, g->n_groups * sizeof *g->base)) ||
+	    (rc = add(w, prefix, "trees", g->tree, (g->n_trees + 1) * sizeof *g->tree)) ||
+	    (rc = add(w, prefix, "nodes", g->nodes, g->n_nodes * sizeof *g->nodes)) ||
+	    (rc = add(w, prefix, "cover", g->cover, g->n_nodes * sizeof *g->cover)) ||
+	    (rc = add(w, prefix, "gain", g->gain, g->n_nodes * sizeof *g->gain)) ||
+	    (rc = add(w, prefix, "cats", g->cats, g->n_cat_words * sizeof *g->cats)))
+		return rc;
+	return 0;
+}
+
+/* ---- loading ----------------------------------------------------------------------- */
+
+static int section(const mfile *f, const char *prefix, const char *name, size_t size,
+		   size_t count, const void **out)
+{
+	char full[MFILE_NAME_MAX];
+
+	if (snprintf(full, sizeof full, "%s%s", prefix, name) >= (int)sizeof full)
+		return sl__err(SL_EINVAL, "section prefix '%s' is too long", prefix);
+	return mfile_array(f, full, size, count, out);
+}
+
+static int bad(const mfile *f, const char *fmt, ...) SL__PRINTF(2, 3);
+
+static int bad(const mfile *f, const char *fmt, ...)
+{
+	char what[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	return sl__err(SL_ECORRUPT, "%s: gbdt model: %s", mfile_name(f), what);
+}
+
+/* Checks the nodes of tree t (nd[0..sz)). */
+static int check_tree(const mfile *f, const gbdt_model *g, uint32_t t, const gbdt_node *nd,
+		      const double *cov, const double *gain, uint32_t sz)
+{
+	for (uint32_t i = 0; i < sz; i++) {
+		const gbdt_node *n = &nd[i];
+		uint32_t feat = n->info & GBDT_NODE_FEATURE;
+		if (!(cov[i] > 0) || !isfinite(cov[i]) || !(gain[i] >= 0) || !isfinite(gain[i]))
+			return bad(f, "tree %u node %u has a bad cover or gain", t, i);
+		if (!n->left) {
+			if (n->info != 0 || !isfinite(n->value))
+				return bad(f, "tree %u leaf %u is malformed", t, i);
+			continue;
+		}
+		/* Invariant 4 of gbdt.h: children after the node, inside the tree. */
+		if (n->left <= i || n->left >= sz - 1)
+			return bad(f, "tree %u node %u has a child outside the tree", t, i);
+		if (feat >= g->n_features || (n->info & ~(GBDT_NODE_FEATURE | GBDT_NODE_CAT |
+							  GBDT_NODE_DEFAULT_LEFT)))
+			return bad(f, "tree %u node %u names no feature of the model", t, i);
+		if (n->info & GBDT_NODE_CAT) {
+			double off = n->value;
+			uint32_t o, words;
+			if (!(off >= 0 && off < (double)g->n_cat_words) || off != floor(off))
+				return bad(f, "tree %u node %u has no category set", t, i);
+			o = (uint32_t)off;
+			words = (uint32_t)(((uint64_t)g->cats[o] + 31) / 32);
+			if ((uint64_t)o + 1 + words > g->n_cat_words)
+				return bad(f, "tree %u node %u's category set overruns", t, i);
+		} else if (isnan(n->value)) {
+			return bad(f, "tree %u node %u has no threshold", t, i);
+		}
+	}
+	return 0;
+}
+
+int gbdt_model_load(const mfile *f, const char *prefix, uint32_t n_features, gbdt_model **out)
+{
+	const uint32_t *head;
+	const void *v;
+	gbdt_model *g;
+	int rc;
+
+	*out = NULL;
+	if ((rc = section(f, prefix, "head", sizeof(uint32_t), HEAD_WORDS, &v)))
+		return rc;
+	head = v;
+	if (head[0] != LAYOUT_VERSION)
+		return sl__err(SL_EUNSUP, "%s: gbdt model layout %u (this sluice reads %u)",
+			       mfile_name(f), head[0], LAYOUT_VERSION);
+	g = sl__calloc(1, sizeof *g);
+	if (!g)
+		return sl__err(SL_ENOMEM, "out of memory");
+	g->objective = (ml_task)head[1];
+	g->n_features = head[2];
+	g->n_groups = head[3];
+	g->n_trees = head[4];
+	g->n_nodes = head[5];
+	g->n_cat_words = head[6];
+	rc = 0;
+	if (g->objective != ML_REGRESSION && g->objective != ML_BINARY &&
+	    g->objective != ML_MULTICLASS)
+		rc = bad(f, "unknown objective %u", head[1]);
+	else if ((g->objective == ML_MULTICLASS) != (g->n_groups > 1) || g->n_groups == 0 ||
+		 g->n_groups > 1000)
+		rc = bad(f, "%u groups do not fit the objective", g->n_groups);
+	else if (g->n_features == 0 || g->n_features > GBDT_NODE_FEATURE ||
+		 (n_features && g->n_features != n_features))
+		rc = bad(f, "%u features where the signature has %u", g->n_features, n_features);
+	else if (g->n_trees % g->n_groups)
+		rc = bad(f, "%u trees do not make whole rounds of %u groups", g->n_trees,
+			 g->n_groups);
+	if (!rc && !(rc = section(f, prefix, "base", sizeof(double), g->n_groups, &v)))
+		g->base = v;
+	if (!rc && !(rc = section(f, prefix, "trees", sizeof(uint32_t), (size_t)g->n_trees + 1, &v)))
+		g->tree = v;
+	if (!rc && !(rc = section(f, prefix, "nodes", sizeof(gbdt_node), g->n_nodes, &v)))
+		g->nodes = v;
+	if (!rc && !(rc = section(f, prefix, "cover", sizeof(double), g->n_nodes, &v)))
+		g->cover = v;
+	if (!rc && !(rc = section(f, prefix, "gain", sizeof(double), g->n_nodes, &v)))
+		g->gain = v;
+	if (!rc && !(rc = section(f, prefix, "cats", sizeof(uint32_t), g->n_cat_words, &v)))
+		g->cats = v;
+	for (uint32_t k = 0; !rc && k < g->n_groups; k++)
+		if (!isfinite(g->base[k]))
+			rc = bad(f, "base score %u is not finite", k);
+	if (!rc && g->tree[0] != 0)
+		rc = bad(f, "the first tree starts at node %u", g->tree[0]);
+	for (uint32_t t = 0; !rc && t < g->n_trees; t++) {
+		uint32_t a = g->tree[t], b = g->tree[t + 1];
+		if (b <= a || b > g->n_nodes)
+			rc = bad(f, "tree %u has a bad extent (ends at %u)", t, b);
+		else
+			rc = check_tree(f, g, t, g->nodes + a, g->cover + a, g->gain + a, b - a);
+	}
+	if (!rc && g->tree[g->n_trees] != g->n_nodes)
+		rc = bad(f, "the trees hold %u of %u nodes", g->tree[g->n_trees], g->n_nodes);
+	if (!rc && (rc = gbdt_model_finish(g)) == 0 && g->max_depth > GBDT_MAX_DEPTH)
+		rc = bad(f, "a tree is %u deep (at most %u)", g->max_depth, GBDT_MAX_DEPTH);
+	if (rc) {
+		gbdt_model_free(g);
+		return rc;
+	}
+	*out = g;
+	return 0;
+}
+
+/* ---- a trained model's arrays ------------------------------------------------------- */
+
+int gbdt_model_adopt(gbdt_model *g, double *base, uint32_t *tree, gbdt_node *nodes,
+		     double *cover, double *gain, uint32_t *cats)
+{
+	owned *o = sl__calloc(1, sizeof *o);
+
+	if (!o) {
+		sl__free(base);
+		sl__free(tree);
+		sl__free(nodes);
+		sl__free(cover);
+		sl__free(gain);
+		sl__free(cats);
+		return sl__err(SL_ENOMEM, "out of memory");
+	}
+	*o = (owned){base, cover, gain, tree, cats, nodes};
+	g->own = o;
+	g->base = base;
+	g->tree = tree;
+	g->nodes = nodes;
+	g->cover = cover;
+	g->gain = gain;
+	g->cats = cats;
+	return 0;
+}
