@@ -68,25 +68,25 @@ void gbdt_params_default(gbdt_params *p)
 	p->growth = GBDT_DEPTHWISE;
 }
 
-int gbdt_params_check(gbdt_params *p, const char *step)
+int gbdt_params_check(gbdt_params *p, const char *prefix)
 {
-	if (!step)
-		step = "gbdt";
+	const char *w = prefix ? prefix : "";
+
 	if (p->rounds < 1 || p->rounds > 1000000)
-		return sl__err(SL_EINVAL, "%s: rounds must be 1 to 1000000 (got %u)", step, p->rounds);
+		return sl__err(SL_EINVAL, "%srounds must be 1 to 1000000 (got %u)", w, p->rounds);
 	if (!(p->learning_rate > 0 && p->learning_rate <= 1))
-		return sl__err(SL_EINVAL, "%s: learning_rate must be in (0, 1] (got %g)", step,
+		return sl__err(SL_EINVAL, "%slearning_rate must be in (0, 1] (got %g)", w,
 			       p->learning_rate);
 	if (p->max_depth > GBDT_MAX_DEPTH)
-		return sl__err(SL_EINVAL, "%s: max_depth must be at most %d (got %u)", step,
+		return sl__err(SL_EINVAL, "%smax_depth must be at most %d (got %u)", w,
 			       GBDT_MAX_DEPTH, p->max_depth);
 	if (p->max_leaves == 1 || p->max_leaves > GBDT_MAX_LEAVES)
-		return sl__err(SL_EINVAL, "%s: max_leaves must be 0 (no limit) or 2 to %d (got %u)",
-			       step, GBDT_MAX_LEAVES, p->max_leaves);
+		return sl__err(SL_EINVAL, "%smax_leaves must be 0 (no limit) or 2 to %d (got %u)",
+			       w, GBDT_MAX_LEAVES, p->max_leaves);
 	if (p->growth == GBDT_DEPTHWISE && p->max_depth == 0)
-		return sl__err(SL_EINVAL, "%s: depth-wise growth needs a max_depth of 1 to %d "
+		return sl__err(SL_EINVAL, "%smax_depth must be 1 to %d for depth-wise growth "
 					  "(0, no limit, is for growth: leafwise)",
-			       step, GBDT_MAX_DEPTH);
+			       w, GBDT_MAX_DEPTH);
 	if (p->growth == GBDT_LEAFWISE) {
 		if (p->max_leaves == 0)
 			p->max_leaves = 31;
@@ -94,32 +94,32 @@ int gbdt_params_check(gbdt_params *p, const char *step)
 			p->max_depth = GBDT_MAX_DEPTH;
 	}
 	if (!(p->min_child_weight >= 0) || !isfinite(p->min_child_weight))
-		return sl__err(SL_EINVAL, "%s: min_child_weight must be >= 0 (got %g)", step,
+		return sl__err(SL_EINVAL, "%smin_child_weight must be >= 0 (got %g)", w,
 			       p->min_child_weight);
 	if (!(p->lambda >= 0) || !isfinite(p->lambda))
-		return sl__err(SL_EINVAL, "%s: lambda must be >= 0 (got %g)", step, p->lambda);
+		return sl__err(SL_EINVAL, "%slambda must be >= 0 (got %g)", w, p->lambda);
 	if (!(p->min_split_gain >= 0) || !isfinite(p->min_split_gain))
-		return sl__err(SL_EINVAL, "%s: min_split_gain must be >= 0 (got %g)", step,
+		return sl__err(SL_EINVAL, "%smin_split_gain must be >= 0 (got %g)", w,
 			       p->min_split_gain);
 	if (p->lambda == 0 && p->min_child_weight == 0)
-		return sl__err(SL_EINVAL, "%s: lambda and min_child_weight cannot both be 0 (a leaf "
+		return sl__err(SL_EINVAL, "%slambda and min_child_weight cannot both be 0 (a leaf "
 					  "with no hessian would have no value)",
-			       step);
+			       w);
 	if (!(p->subsample > 0 && p->subsample <= 1))
-		return sl__err(SL_EINVAL, "%s: subsample must be in (0, 1] (got %g)", step,
+		return sl__err(SL_EINVAL, "%ssubsample must be in (0, 1] (got %g)", w,
 			       p->subsample);
 	if (!(p->colsample > 0 && p->colsample <= 1))
-		return sl__err(SL_EINVAL, "%s: colsample must be in (0, 1] (got %g)", step,
+		return sl__err(SL_EINVAL, "%scolsample must be in (0, 1] (got %g)", w,
 			       p->colsample);
 	if (p->bins < 2 || p->bins > GBDT_MAX_BINS)
-		return sl__err(SL_EINVAL, "%s: bins must be 2 to %d (got %u): bins are stored in "
+		return sl__err(SL_EINVAL, "%sbins must be 2 to %d (got %u): bins are stored in "
 					  "one byte, the missing bin included",
-			       step, GBDT_MAX_BINS, p->bins);
+			       w, GBDT_MAX_BINS, p->bins);
 	if (p->max_cat < 2 || p->max_cat > GBDT_MAX_BINS - 1)
-		return sl__err(SL_EINVAL, "%s: max_cat must be 2 to %d (got %u)", step,
+		return sl__err(SL_EINVAL, "%smax_cat must be 2 to %d (got %u)", w,
 			       GBDT_MAX_BINS - 1, p->max_cat);
 	if (p->growth != GBDT_DEPTHWISE && p->growth != GBDT_LEAFWISE)
-		return sl__err(SL_EINVAL, "%s: growth must be depthwise or leafwise", step);
+		return sl__err(SL_EINVAL, "%sgrowth must be depthwise or leafwise", w);
 	return 0;
 }
 
@@ -523,7 +523,7 @@ int gbdt_fit(const gbdt_params *prm, const gbdt_data *train, const gbdt_data *va
 	if (rep)
 		memset(rep, 0, sizeof *rep);
 	memset(&s, 0, sizeof s);
-	if ((rc = gbdt_params_check(&p, "gbdt")) || (rc = check_data(&p, train, valid)))
+	if ((rc = gbdt_params_check(&p, "gbdt: ")) || (rc = check_data(&p, train, valid)))
 		return rc;
 	T = p.threads ? p.threads : sl__ncpu();
 	if (T > sl__ncpu())

@@ -87,10 +87,10 @@ typedef struct gbdt_params {
 void gbdt_params_default(gbdt_params *p);
 /*
  * Checks p (ranges, and what goes together) and fills what depends on
- * others (max_leaves for leaf-wise growth). step names the caller in
- * messages. SL_EINVAL naming the option and its allowed range.
+ * others (max_leaves for leaf-wise growth). SL_EINVAL naming the option,
+ * after prefix ("with." in the step), and its allowed range.
  */
-int gbdt_params_check(gbdt_params *p, const char *step);
+int gbdt_params_check(gbdt_params *p, const char *prefix);
 /* The hyperparameters as the model's "params" (threads left out: it must
  * not change the model file). */
 json_t *gbdt_params_json(const gbdt_params *p);

@@ -57,9 +57,10 @@ static const step_port outputs[] = {
 	{NULL, NULL, false, NULL},
 };
 
-/* An integer option in [lo, hi] into *out; false with msg set otherwise. */
-static bool int_opt(const json_t *with, const char *name, int64_t lo, int64_t hi, uint64_t *out,
-		    char *msg, size_t size)
+/* An integer option in [0, hi] into *out (gbdt_params_check knows the real
+ * ranges); false with msg set otherwise. */
+static bool int_opt(const json_t *with, const char *name, int64_t hi, uint64_t *out, char *msg,
+		    size_t size)
 {
 	json_t *v = json_object_get(with, name);
 	int64_t x;
@@ -71,8 +72,8 @@ static bool int_opt(const json_t *with, const char *name, int64_t lo, int64_t hi
 		return false;
 	}
 	x = (int64_t)json_integer_value(v);
-	if (x < lo || x > hi) {
-		snprintf(msg, size, "with.%s: expected %lld to %lld (got %lld)", name, (long long)lo,
+	if (x < 0 || x > hi) {
+		snprintf(msg, size, "with.%s: expected a whole number from 0 to %lld (got %lld)", name,
 			 (long long)hi, (long long)x);
 		return false;
 	}
@@ -131,14 +132,14 @@ static int read_params(const json_t *with, gbdt_params *p, char *msg, size_t siz
 			return -1;
 		}
 	}
-	ok = int_opt(with, "rounds", 1, 1000000, &rounds, msg, size) &&
-	     int_opt(with, "max_depth", 0, GBDT_MAX_DEPTH, &depth, msg, size) &&
-	     int_opt(with, "max_leaves", 0, GBDT_MAX_LEAVES, &leaves, msg, size) &&
-	     int_opt(with, "bins", 2, GBDT_MAX_BINS, &bins, msg, size) &&
-	     int_opt(with, "max_cat", 2, GBDT_MAX_BINS - 1, &max_cat, msg, size) &&
-	     int_opt(with, "early_stopping", 0, 1000000, &es, msg, size) &&
-	     int_opt(with, "seed", 0, INT64_MAX, &seed, msg, size) &&
-	     int_opt(with, "threads", 0, 4096, &threads, msg, size) &&
+	ok = int_opt(with, "rounds", UINT32_MAX, &rounds, msg, size) &&
+	     int_opt(with, "max_depth", UINT32_MAX, &depth, msg, size) &&
+	     int_opt(with, "max_leaves", UINT32_MAX, &leaves, msg, size) &&
+	     int_opt(with, "bins", UINT32_MAX, &bins, msg, size) &&
+	     int_opt(with, "max_cat", UINT32_MAX, &max_cat, msg, size) &&
+	     int_opt(with, "early_stopping", UINT32_MAX, &es, msg, size) &&
+	     int_opt(with, "seed", INT64_MAX, &seed, msg, size) &&
+	     int_opt(with, "threads", 4096, &threads, msg, size) &&
 	     num_opt(with, "learning_rate", &p->learning_rate, msg, size) &&
 	     num_opt(with, "min_child_weight", &p->min_child_weight, msg, size) &&
 	     num_opt(with, "lambda", &p->lambda, msg, size) &&
@@ -155,7 +156,7 @@ static int read_params(const json_t *with, gbdt_params *p, char *msg, size_t siz
 	p->early_stopping = (uint32_t)es;
 	p->seed = seed;
 	p->threads = (unsigned)threads;
-	if (gbdt_params_check(p, "with") != 0) {
+	if (gbdt_params_check(p, "with.") != 0) {
 		snprintf(msg, size, "%s", sl_errmsg());
 		return -1;
 	}
