@@ -4,8 +4,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 SLUICE=$(realpath "${1:-build/sluice}")
-for b in "$here"/*.sh; do
+shopt -s nullglob
+for b in "$here"/*.sh "$here"/*/*.sh; do
 	case $(basename "$b") in run.sh | lib.sh) continue ;; esac
-	echo "== $(basename "$b" .sh)"
+	echo "== ${b#"$here"/}"
 	bash "$b" "$SLUICE"
 done

@@ -9,7 +9,7 @@ PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
 libyaml-dev libjansson-dev libsqlite3-dev sqlite3 libssl-dev libzstd-dev
 libpq-dev libmicrohttpd-dev libcmocka-dev libxxhash-dev"
 # Servers and peers the integration tests and benchmarks drive.
-PKGS="$PKGS postgresql python3 python3-pandas python3-statsmodels"
+PKGS="$PKGS postgresql python3 python3-pandas python3-sklearn python3-statsmodels python3-xgboost"
 
 missing=""
 for p in $PKGS; do

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# GBDT benchmark: sluice's gbdt trainer (the engine behind train.gbdt)
+# against XGBoost 1.7 `hist` (Debian's python3-xgboost), in the same run.
+#
+#   bash bench/train/gbdt.sh [path/to/sluice]   (its build directory provides
+#                                                libsluice.a)
+#
+# Problems: a HIGGS-like synthetic binary problem (GBDT_ROWS rows, default
+# 1M: 80% train, 20% test; 28 features, a nonlinear signal, 2% missing in one
+# feature; generated deterministically) and spambase (examples/spam/data,
+# every 5th row held out). Both sides: 100 rounds, depth 6, 256 bins,
+# learning rate 0.3, lambda 1, min_child_weight 1, 2 threads.
+#
+# Each measurement runs GBDT_RUNS times (default 3), sluice and XGBoost in
+# turn (A B A B ...) in fresh processes, and the medians are compared:
+#   fit time      sluice: binning + boosting; XGBoost: DMatrix + train
+#   test AUC      same rows on both sides
+#   peak RSS      of the whole process; and the growth during training
+#   predict       one row per call: sl_model_predict on a saved and reloaded
+#                 model vs Booster.inplace_predict
+#   scaling       sluice on 2 threads vs 1
+# Targets (issue 7): time <= 0.8x XGBoost's, AUC within 0.002 (spambase
+# 0.005), peak memory <= 0.5x, one-row predict <= 2 us, 2 threads >= 1.6x 1.
+# The machine may be shared: the load average is printed before and after;
+# only the ratios of one run mean much.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+SLUICE=$(realpath "${1:-$root/build/sluice}")
+build=$(dirname "$SLUICE")
+lib=$build/libsluice.a
+ROWS=${GBDT_ROWS:-1000000}
+RUNS=${GBDT_RUNS:-3}
+PY=/usr/bin/python3
+dir=${TMPDIR:-/tmp}/sluice-bench-gbdt
+mkdir -p "$dir"
+
+if [ ! -f "$lib" ]; then
+	echo "gbdt: $lib not found (build first)" >&2
+	exit 2
+fi
+if ! "$PY" -c 'import xgboost, sklearn' 2>/dev/null; then
+	echo "gbdt: needs python3-xgboost and python3-sklearn (scripts/deps.sh installs them)" >&2
+	exit 2
+fi
+cc -O2 -D_GNU_SOURCE -I"$root/include" -I"$root/src" -I"$root/src/core" \
+	-o "$dir/gbdt_bench" "$here/gbdt_bench.c" "$lib" \
+	$(pkg-config --libs yaml-0.1 jansson sqlite3 libcrypto libzstd libpq libmicrohttpd) \
+	-lpthread -lm -ldl
+
+higgs=$dir/higgs-$ROWS
+if [ ! -s "$higgs/test.y" ]; then
+	mkdir -p "$higgs"
+	"$dir/gbdt_bench" gen "$higgs" $((ROWS * 8 / 10)) $((ROWS - ROWS * 8 / 10)) 42
+fi
+spam=$dir/spambase
+if [ ! -s "$spam/test.y" ]; then
+	mkdir -p "$spam"
+	"$dir/gbdt_bench" csv "$root/examples/spam/data/spambase.csv" "$spam"
+fi
+cat "$higgs"/* > /dev/null # both sides read from a warm page cache
+
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+echo "gbdt: load average before: $(load) ($(nproc) cores)"
+A() { "$dir/gbdt_bench" train "$1" "$2" 100 6 256 0.3 "${3:-}"; }
+B() { "$PY" "$here/gbdt_xgb.py" "$1" "$2" 100 6 256 0.3 ${3:-}; }
+: > "$dir/runs.jsonl"
+for i in $(seq "$RUNS"); do
+	echo "{\"side\": \"sluice\", \"set\": \"higgs\", \"r\": $(A "$higgs" 2 20000)}" >> "$dir/runs.jsonl"
+	echo "{\"side\": \"xgboost\", \"set\": \"higgs\", \"r\": $(B "$higgs" 2 20000)}" >> "$dir/runs.jsonl"
+	echo "{\"side\": \"sluice1\", \"set\": \"higgs\", \"r\": $(A "$higgs" 1)}" >> "$dir/runs.jsonl"
+	echo "{\"side\": \"sluice\", \"set\": \"spam\", \"r\": $(A "$spam" 2)}" >> "$dir/runs.jsonl"
+	echo "{\"side\": \"xgboost\", \"set\": \"spam\", \"r\": $(B "$spam" 2)}" >> "$dir/runs.jsonl"
+done
+echo "gbdt: load average after: $(load)"
+
+"$PY" - "$dir/runs.jsonl" "$ROWS" "$RUNS" <<'PYEOF'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1])]
+rows, n = sys.argv[2], sys.argv[3]
+def med(side, st, key):
+    return statistics.median(r["r"][key] for r in runs if r["side"] == side and r["set"] == st)
+def grow(side, st):
+    return statistics.median((r["r"]["peak_rss_kb"] - r["r"]["rss_before_kb"]) / 1024
+                             for r in runs if r["side"] == side and r["set"] == st)
+s_t, x_t, s1_t = med("sluice", "higgs", "seconds"), med("xgboost", "higgs", "seconds"), med("sluice1", "higgs", "seconds")
+x_tt = med("xgboost", "higgs", "train_seconds")
+s_auc, x_auc = med("sluice", "higgs", "auc"), med("xgboost", "higgs", "auc")
+s_m, x_m = med("sluice", "higgs", "peak_rss_kb") / 1024, med("xgboost", "higgs", "peak_rss_kb") / 1024
+s_p, x_p = med("sluice", "higgs", "predict_us"), med("xgboost", "higgs", "predict_us")
+sp_auc, xp_auc = med("sluice", "spam", "auc"), med("xgboost", "spam", "auc")
+sp_t, xp_t = med("sluice", "spam", "seconds"), med("xgboost", "spam", "seconds")
+def mark(ok):
+    return "ok" if ok else "MISSED"
+print(f"gbdt: HIGGS-like {rows} rows x 28, 100 rounds, depth 6, 256 bins, 2 threads; medians of {n} runs")
+print(f"  fit time   sluice {s_t:7.2f} s   xgboost {x_t:7.2f} s (train alone {x_tt:.2f} s)"
+      f"   ratio {s_t / x_t:.2f}x  (target <= 0.8x: {mark(s_t / x_t <= 0.8)})")
+print(f"  test AUC   sluice {s_auc:.4f}    xgboost {x_auc:.4f}    diff {s_auc - x_auc:+.4f}"
+      f"  (target within 0.002: {mark(abs(s_auc - x_auc) <= 0.002)})")
+print(f"  peak RSS   sluice {s_m:7.1f} MiB xgboost {x_m:7.1f} MiB  ratio {s_m / x_m:.2f}x"
+      f"  (target <= 0.5x: {mark(s_m / x_m <= 0.5)}); growth while training"
+      f" {grow('sluice', 'higgs'):.0f} vs {grow('xgboost', 'higgs'):.0f} MiB")
+print(f"  predict    sluice {s_p:7.3f} us   xgboost {x_p:7.1f} us per one-row call"
+      f"  ratio {s_p / x_p:.4f}x  (target <= 2 us: {mark(s_p <= 2)})")
+print(f"  scaling    sluice 1 thread {s1_t:.2f} s, 2 threads {s_t:.2f} s: {s1_t / s_t:.2f}x"
+      f"  (target >= 1.6x: {mark(s1_t / s_t >= 1.6)})")
+print(f"gbdt: spambase (3681 train / 920 test rows), same parameters")
+print(f"  test AUC   sluice {sp_auc:.4f}    xgboost {xp_auc:.4f}    diff {sp_auc - xp_auc:+.4f}"
+      f"  (target within 0.005: {mark(abs(sp_auc - xp_auc) <= 0.005)})")
+print(f"  fit time   sluice {sp_t:7.3f} s   xgboost {xp_t:7.3f} s   ratio {sp_t / xp_t:.2f}x")
+PYEOF
