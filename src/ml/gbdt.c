@@ -262,13 +262,13 @@ static void quantise(void *ctx, size_t lo, size_t hi, unsigned worker)
 static void add_tree(void *ctx, size_t lo, size_t hi, unsigned worker)
 {
 	booster *b = ctx;
-	size_t p = b->bins->p, K = b->K;
+	size_t st = b->bins->stride, K = b->K;
 
 	(void)worker;
 	for (size_t i = lo; i < hi; i++)
 		if (!b->in_sample || !b->in_sample[i])
 			b->upd_margin[i * K + b->k] +=
-				gbdt_tree_bin_predict(b->tree, b->bins->rows + i * p);
+				gbdt_tree_bin_predict(b->tree, b->bins->rows + i * st);
 }
 
 /* ---- losses ------------------------------------------------------------------------------ */

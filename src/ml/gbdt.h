@@ -136,9 +136,8 @@ typedef struct gbdt_node {
 #define GBDT_NODE_CAT 0x80000000u
 
 /*
- * Whether split n sends value x right. Numeric: !(x < threshold), written
- * as x >= threshold for a default-left node, so that NaN (every comparison
- * false) lands on its default side with no test of its own. Categorical:
+ * Whether split n sends value x right. Numeric: x >= threshold, and NaN
+ * to its default side, without a branch. Categorical:
  * left when x is a code whose bit is set; NaN, fractions and codes outside
  * the bitset take the default side.
  */
@@ -152,9 +151,8 @@ static inline unsigned gbdt_node_right(const gbdt_node *n, const uint32_t *cats,
 		c = (uint32_t)x;
 		return !((set[1 + c / 32] >> (c % 32)) & 1);
 	}
-	if (n->info & GBDT_NODE_DEFAULT_LEFT)
-		return x >= n->value;
-	return !(x < n->value);
+	/* x >= v, except that NaN (for which it is false) goes to the default side. */
+	return (x >= n->value) | ((x != x) & !(n->info & GBDT_NODE_DEFAULT_LEFT));
 }
 
 typedef struct gbdt_model {
@@ -172,6 +170,7 @@ typedef struct gbdt_model {
 	const double *gain;    /* per node: the split's gain (0 for leaves) */
 	const uint32_t *cats;  /* category bitsets */
 	double *expect;        /* per tree: its cover-weighted mean output (owned) */
+	uint8_t *walk_depth;   /* per GBDT_WALK trees: the deepest leaf among them (owned) */
 	void *own;             /* trained models: the block the arrays live in */
 } gbdt_model;
 
@@ -202,7 +201,11 @@ int gbdt_model_save(const gbdt_model *g, mfile_writer *w, const char *prefix);
  * SL_ECORRUPT naming the file and what is wrong.
  */
 int gbdt_model_load(const mfile *f, const char *prefix, uint32_t n_features, gbdt_model **out);
-/* Fills g->expect and g->max_depth from the nodes (after training or load). */
+/* Trees walked side by side in prediction (independent chains of loads). */
+#define GBDT_WALK 8
+
+/* Fills g->expect, g->max_depth and g->walk_depth from the nodes (after
+ * training or load). */
 int gbdt_model_finish(gbdt_model *g);
 /*
  * Hands a trained model its arrays (sl__malloc'd; ownership moves to g,
@@ -305,11 +308,17 @@ typedef struct gbdt_cuts {
 
 void gbdt_cuts_free(gbdt_cuts *c);
 
-/* Bins of a set of rows. cols is only built for training rows. */
+/*
+ * Bins of a set of rows. Row i's bins start at rows + i * stride, 64-byte
+ * aligned; stride is p rounded up to a power of two (up to 64), so that no
+ * row straddles two cache lines and a gathered row costs one line. cols is
+ * only built for training rows.
+ */
 typedef struct gbdt_binned {
-	size_t n, p;
-	uint8_t *rows; /* n x p */
-	uint8_t *cols; /* p x n, or NULL */
+	size_t n, p, stride;
+	uint8_t *rows;  /* n x stride */
+	uint8_t *cols;  /* p x n, or NULL */
+	void *rows_mem; /* the allocation rows lies in */
 } gbdt_binned;
 
 void gbdt_binned_free(gbdt_binned *b);

@@ -455,7 +455,7 @@ void gbdt_huge(void *p, size_t len)
 
 void gbdt_binned_free(gbdt_binned *b)
 {
-	sl__free(b->rows);
+	sl__free(b->rows_mem);
 	sl__free(b->cols);
 	memset(b, 0, sizeof *b);
 }
@@ -514,7 +514,7 @@ static void bin_feature(void *ctx, size_t j, unsigned worker)
 typedef struct transpose_job {
 	const uint8_t *cols;
 	uint8_t *rows;
-	size_t n, p;
+	size_t n, p, stride;
 } transpose_job;
 
 static void transpose_block(void *ctx, size_t lo, size_t hi, unsigned worker)
@@ -525,7 +525,7 @@ static void transpose_block(void *ctx, size_t lo, size_t hi, unsigned worker)
 	for (size_t f = 0; f < t->p; f++) {
 		const uint8_t *src = t->cols + f * t->n;
 		for (size_t i = lo; i < hi; i++)
-			t->rows[i * t->p + f] = src[i];
+			t->rows[i * t->stride + f] = src[i];
 	}
 }
 
@@ -537,12 +537,20 @@ int gbdt_bin(const gbdt_cuts *c, const gbdt_data *d, bool with_cols, unsigned th
 	transpose_job tj;
 
 	memset(out, 0, sizeof *out);
-	if (p && n > SIZE_MAX / p)
+	out->stride = 1;
+	while (out->stride < p && out->stride < 64)
+		out->stride *= 2;
+	if (p > 64)
+		out->stride = (p + 15) & ~(size_t)15;
+	if (p && n > (SIZE_MAX - 64) / out->stride)
 		return sl__err(SL_ELIMIT, "too many rows x features to bin");
 	out->n = n;
 	out->p = p;
 	bj.cols = sl__malloc(n * p > 0 ? n * p : 1);
-	out->rows = sl__malloc(n * p > 0 ? n * p : 1);
+	out->rows_mem = sl__calloc(1, n * out->stride + 64);
+	out->rows = out->rows_mem
+			    ? (uint8_t *)(((uintptr_t)out->rows_mem + 63) & ~(uintptr_t)63)
+			    : NULL;
 	if (!d->X)
 		bj.colbuf = (double **)worker_bufs(threads, n, sizeof(double));
 	if (!bj.cols || !out->rows || (!d->X && !bj.colbuf)) {
@@ -552,10 +560,10 @@ int gbdt_bin(const gbdt_cuts *c, const gbdt_data *d, bool with_cols, unsigned th
 		return oom();
 	}
 	gbdt_huge(bj.cols, n * p);
-	gbdt_huge(out->rows, n * p);
+	gbdt_huge(out->rows, n * out->stride);
 	sl__parallel_for(threads, p, bin_feature, &bj);
 	free_bufs((void **)bj.colbuf, threads);
-	tj = (transpose_job){bj.cols, out->rows, n, p};
+	tj = (transpose_job){bj.cols, out->rows, n, p, out->stride};
 	sl__parallel_range(threads, n, 4096, transpose_block, &tj);
 	if (with_cols)
 		out->cols = bj.cols;
@@ -590,22 +598,20 @@ static void hist_rows(const gbdt_hist_ctx *h, const uint32_t *idx, size_t lo, si
 	const uint32_t *restrict off = h->cuts->off;
 	const gbdt_gh *restrict gh = h->gh;
 	const uint32_t *restrict fl = h->features;
-	size_t p = h->bins->p, nf = h->n_features;
+	size_t p = h->bins->p, st = h->bins->stride, nf = h->n_features;
 
 	memset(out, 0, gbdt_hist_len(h->cuts) * sizeof *out);
 	if (!idx && !fl) {
 		for (size_t i = lo; i < hi; i++)
-			add_row(out, off, rows + i * p, p, gh[i]);
+			add_row(out, off, rows + i * st, p, gh[i]);
 	} else if (!fl) {
 		for (size_t k = lo; k < hi; k++) {
 			size_t r = idx[k];
-			const uint8_t *b = rows + r * p;
+			const uint8_t *b = rows + r * st;
 			gbdt_gh v = gh[r];
 			if (k + PREFETCH < hi) {
 				size_t q = idx[k + PREFETCH];
-				/* A row may straddle two cache lines. */
-				__builtin_prefetch(rows + q * p);
-				__builtin_prefetch(rows + q * p + p - 1);
+				__builtin_prefetch(rows + q * st);
 				__builtin_prefetch(gh + q);
 			}
 			add_row(out, off, b, p, v);
@@ -613,11 +619,11 @@ static void hist_rows(const gbdt_hist_ctx *h, const uint32_t *idx, size_t lo, si
 	} else {
 		for (size_t k = lo; k < hi; k++) {
 			size_t r = idx ? idx[k] : k;
-			const uint8_t *b = rows + r * p;
+			const uint8_t *b = rows + r * st;
 			gbdt_gh v = gh[r];
 			if (idx && k + PREFETCH < hi) {
 				size_t q = idx[k + PREFETCH];
-				__builtin_prefetch(rows + q * p);
+				__builtin_prefetch(rows + q * st);
 				__builtin_prefetch(gh + q);
 			}
 			for (size_t a = 0; a < nf; a++) {

@@ -59,6 +59,7 @@ void gbdt_model_free(gbdt_model *g)
 		sl__free(o);
 	}
 	sl__free(g->expect);
+	sl__free(g->walk_depth);
 	sl__free(g);
 }
 
@@ -75,23 +76,43 @@ static inline double walk(const gbdt_node *nd, const uint32_t *cats, const doubl
 	return nd[i].value;
 }
 
+/*
+ * GBDT_WALK trees at a time, each walked for as many steps as the deepest
+ * of them (a leaf stays where it is: left == 0): the walks are independent
+ * chains of dependent loads, and interleaving them keeps the core busy
+ * where walking one tree at a time would wait on each load. Leaves are
+ * added in tree order either way, so the sums are the same as one by one.
+ */
 void gbdt_predict_raw(const gbdt_model *g, const double *row, double *out)
 {
 	const gbdt_node *nodes = g->nodes;
-	const uint32_t *tree = g->tree;
-	uint32_t K = g->n_groups;
+	const uint32_t *tree = g->tree, *cats = g->cats;
+	uint32_t K = g->n_groups, T = g->n_trees, t = 0, k = 0;
 
-	for (uint32_t k = 0; k < K; k++)
-		out[k] = g->base[k];
-	if (K == 1) {
-		double s = out[0];
-		for (uint32_t t = 0; t < g->n_trees; t++)
-			s += walk(nodes + tree[t], g->cats, row);
-		out[0] = s;
-		return;
+	for (uint32_t c = 0; c < K; c++)
+		out[c] = g->base[c];
+	for (; t + GBDT_WALK <= T; t += GBDT_WALK) {
+		const gbdt_node *nd[GBDT_WALK];
+		uint32_t i[GBDT_WALK];
+		for (unsigned j = 0; j < GBDT_WALK; j++) {
+			nd[j] = nodes + tree[t + j];
+			i[j] = 0;
+		}
+		for (unsigned s = g->walk_depth[t / GBDT_WALK]; s > 0; s--)
+			for (unsigned j = 0; j < GBDT_WALK; j++) {
+				const gbdt_node *n = nd[j] + i[j];
+				uint32_t next = n->left + gbdt_node_right(n, cats,
+									  row[n->info & GBDT_NODE_FEATURE]);
+				i[j] = n->left ? next : i[j];
+			}
+		for (unsigned j = 0; j < GBDT_WALK; j++) {
+			out[k] += nd[j][i[j]].value;
+			if (++k == K)
+				k = 0;
+		}
 	}
-	for (uint32_t t = 0, k = 0; t < g->n_trees; t++) {
-		out[k] += walk(nodes + tree[t], g->cats, row);
+	for (; t < T; t++) {
+		out[k] += walk(nodes + tree[t], cats, row);
 		if (++k == K)
 			k = 0;
 	}
@@ -146,8 +167,10 @@ int gbdt_model_finish(gbdt_model *g)
 	double *e = sl__malloc((g->n_nodes ? g->n_nodes : 1) * sizeof *e);
 
 	sl__free(g->expect);
+	sl__free(g->walk_depth);
 	g->expect = sl__malloc((g->n_trees ? g->n_trees : 1) * sizeof *g->expect);
-	if (!depth || !e || !g->expect) {
+	g->walk_depth = sl__calloc(g->n_trees / GBDT_WALK + 1, sizeof *g->walk_depth);
+	if (!depth || !e || !g->expect || !g->walk_depth) {
 		sl__free(depth);
 		sl__free(e);
 		return sl__err(SL_ENOMEM, "out of memory");
@@ -157,12 +180,17 @@ int gbdt_model_finish(gbdt_model *g)
 		const gbdt_node *nd = g->nodes + g->tree[t];
 		const double *cov = g->cover + g->tree[t];
 		uint32_t sz = g->tree[t + 1] - g->tree[t];
+		uint8_t *wd = &g->walk_depth[t / GBDT_WALK];
 		depth[0] = 0;
 		for (uint32_t i = 0; i < sz; i++)
 			if (nd[i].left) {
-				depth[nd[i].left] = depth[nd[i].left + 1] = depth[i] + 1;
-				if (depth[i] + 1 > g->max_depth)
-					g->max_depth = depth[i] + 1;
+				uint32_t d = depth[i] + 1;
+				depth[nd[i].left] = depth[nd[i].left + 1] = d;
+				if (d > g->max_depth)
+					g->max_depth = d;
+				/* Deeper than a byte is refused by the loader anyway. */
+				if (d > *wd)
+					*wd = d > 255 ? 255 : (uint8_t)d;
 			}
 		/* Children come after parents: one backward pass. The weights are
 		 * the cover ratios TreeSHAP uses, so that contributions plus this

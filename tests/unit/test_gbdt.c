@@ -896,6 +896,61 @@ static void test_load_checks(void **state)
 	tu_rmdir(dir);
 }
 
+/* Fail the Nth allocation for every N: training, saving, loading and
+ * explaining return SL_ENOMEM (the sanitizer build checks for leaks), then
+ * succeed. */
+static void test_out_of_memory(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *path = tu_path(dir, "m.slm");
+	ds_table *t = mixed_table(300, ML_MULTICLASS, 8);
+	double *X, out[3 * 5];
+	gbdt_params p;
+	int failures = 0;
+	long n;
+
+	(void)state;
+	gbdt_params_default(&p);
+	p.rounds = 3;
+	p.max_depth = 3;
+	p.threads = 1;
+	p.subsample = 0.9;
+	p.colsample = 0.8;
+	for (n = 0; n < 100000; n++) {
+		ml_frame fr;
+		ml_model *m = NULL, *back = NULL;
+		int rc;
+		sl__alloc_fail_after(n);
+		rc = ml_frame_build(t, &(ml_frame_opts){.target = "y", .allow_missing = true,
+							 .allow_strings = true},
+				    &fr);
+		if (rc == 0) {
+			rc = gbdt_train(&p, &fr, NULL, NULL, 0, &m);
+			ml_frame_free(&fr);
+		}
+		if (rc == 0)
+			rc = ml_model_save(m, NULL, path);
+		if (rc == 0)
+			rc = ml_model_load(path, &back);
+		if (rc == 0 && (rc = ml_frame_apply(&back->sig, t, &X, NULL)) == 0) {
+			rc = gbdt_shap(gbdt_of(back), X, 1, out);
+			sl__free(X);
+		}
+		sl__alloc_fail_after(-1);
+		ml_model_free(m);
+		ml_model_free(back);
+		if (rc == 0)
+			break;
+		assert_int_equal(rc, SL_ENOMEM);
+		failures++;
+	}
+	assert_true(failures > 20);
+	assert_true(n < 100000);
+	ds_close(t);
+	free(path);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -912,6 +967,7 @@ int main(void)
 		cmocka_unit_test(test_early_stopping),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_load_checks),
+		cmocka_unit_test(test_out_of_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
