@@ -5,13 +5,18 @@
  *   caller                              worker k (1 <= k < threads)
  *   ------                              --------
  *   lock call_mu (or run alone)         sleep on `wake` until gen changes
- *   publish job, gen++, broadcast  -->  k < job.threads: run items
- *   run items as worker 0               joined++; last one signals `done`
- *   wait on `done` for all invited <--
+ *   publish job, gen++, broadcast  -->  job still published and k < threads:
+ *   run items as worker 0                 joined++ (under mu), run items,
+ *   withdraw the job (cur = NULL)         finished++, signal `done`
+ *   wait on `done` until every     <--
+ *     worker that joined finished
  *   unlock call_mu
  *
- * The caller waits for every invited worker to check out even when it ran
- * all the items itself: the job lives on the caller's stack.
+ * The job lives on the caller's stack, so the caller waits for every worker
+ * that joined it; but a worker that had not woken up by the time the caller
+ * ran out of items finds the job withdrawn and does not join. On a busy
+ * machine, where a woken worker may wait a whole time slice for a core, a
+ * loop then costs what its items cost, not a scheduling delay.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -25,8 +30,9 @@ typedef struct job {
 	void *ctx;
 	size_t n;
 	size_t next;       /* atomic: next item to hand out */
-	unsigned threads;  /* workers 1..threads-1 take part */
-	unsigned finished; /* invited workers done (under mu) */
+	unsigned threads;  /* workers 1..threads-1 may take part */
+	unsigned joined;   /* workers that took the job (under mu) */
+	unsigned finished; /* of those, done (under mu) */
 } job;
 
 static struct pool {
@@ -88,11 +94,12 @@ static void *worker_main(void *arg)
 		seen = pool.gen;
 		j = pool.cur;
 		if (!j || id >= j->threads)
-			continue;
+			continue; /* withdrawn already, or not invited */
+		j->joined++;
 		pthread_mutex_unlock(&pool.mu);
 		run_items(j, id);
 		pthread_mutex_lock(&pool.mu);
-		if (++j->finished == j->threads - 1)
+		if (++j->finished == j->joined)
 			pthread_cond_signal(&pool.done);
 	}
 	return NULL;
@@ -137,7 +144,7 @@ static unsigned grow(unsigned want)
 
 void sl__parallel_for(unsigned threads, size_t n, sl__for_fn fn, void *ctx)
 {
-	job j = {fn, ctx, n, 0, 1, 0};
+	job j = {fn, ctx, n, 0, 1, 0, 0};
 
 	threads = sl__thread_count(threads);
 	if ((size_t)threads > n)
@@ -158,9 +165,9 @@ void sl__parallel_for(unsigned threads, size_t n, sl__for_fn fn, void *ctx)
 	run_items(&j, 0);
 
 	pthread_mutex_lock(&pool.mu);
-	while (j.finished < j.threads - 1)
+	pool.cur = NULL; /* every item is taken: no one joins from now on */
+	while (j.finished < j.joined)
 		pthread_cond_wait(&pool.done, &pool.mu);
-	pool.cur = NULL;
 	pthread_mutex_unlock(&pool.mu);
 	pthread_mutex_unlock(&pool.call_mu);
 }
