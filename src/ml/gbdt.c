@@ -160,6 +160,7 @@ typedef struct booster {
 	double *gmax, *hmax; /* per ROW_GRAIN block: max |g|, max h */
 	double sg, sh;       /* quantisation scales: q = floor(x * s + u) */
 	uint64_t key;        /* this tree's rounding stream */
+	bool fused;          /* scales known in advance: quantise in the gradient pass */
 	size_t k;            /* the group being grown */
 	const uint8_t *in_sample;
 	const gbdt_tree *tree;
@@ -188,7 +189,44 @@ static void softmax_rows(void *ctx, size_t lo, size_t hi, unsigned worker)
 	}
 }
 
-/* Exact gradients and hessians of the loss at the margins, and block maxima. */
+/* splitmix64's finaliser: a row's rounding noise from (tree, row) alone. */
+static inline uint64_t mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/*
+ * The packed integer pairs (gbdt.h invariant 1), rounded stochastically
+ * (floor(x + u), u uniform in [0, 1): unbiased, so many small gradients do
+ * not round away) and every hessian at least 1 (invariant 2).
+ */
+static inline gbdt_gh quantise_row(const booster *b, size_t i, double g, double h)
+{
+	const double k32 = 1.0 / 4294967296.0;
+	uint64_t u = mix(b->key + i * 0x9e3779b97f4a7c15ull);
+	int64_t qg = (int64_t)floor(g * b->sg + (double)(u >> 32) * k32);
+	int64_t qh = (int64_t)floor(h * b->sh + (double)(u & 0xffffffffu) * k32);
+
+	return qg * 4294967296 + (qh > 0 ? qh : 1);
+}
+
+static void quantise(void *ctx, size_t lo, size_t hi, unsigned worker)
+{
+	booster *b = ctx;
+
+	(void)worker;
+	for (size_t i = lo; i < hi; i++)
+		b->gh[i] = quantise_row(b, i, b->grad[i], b->hess[i]);
+}
+
+/*
+ * Exact gradients and hessians of the loss at the margins, and block
+ * maxima; quantised at once when the scales are known in advance.
+ */
 static void gradients(void *ctx, size_t lo, size_t hi, unsigned worker)
 {
 	booster *b = ctx;
@@ -220,6 +258,8 @@ static void gradients(void *ctx, size_t lo, size_t hi, unsigned worker)
 			h = 1e-16;
 		b->grad[i] = g;
 		b->hess[i] = h;
+		if (b->fused)
+			b->gh[i] = quantise_row(b, i, g, h);
 		if (fabs(g) > gm)
 			gm = fabs(g);
 		if (h > hm)
@@ -227,35 +267,6 @@ static void gradients(void *ctx, size_t lo, size_t hi, unsigned worker)
 	}
 	b->gmax[lo / ROW_GRAIN] = gm;
 	b->hmax[lo / ROW_GRAIN] = hm;
-}
-
-/* splitmix64's finaliser: a row's rounding noise from (tree, row) alone. */
-static inline uint64_t mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-/*
- * The packed integer pairs (gbdt.h invariant 1), rounded stochastically
- * (floor(x + u), u uniform in [0, 1): unbiased, so many small gradients do
- * not round away) and every hessian at least 1 (invariant 2).
- */
-static void quantise(void *ctx, size_t lo, size_t hi, unsigned worker)
-{
-	booster *b = ctx;
-	const double k32 = 1.0 / 4294967296.0;
-
-	(void)worker;
-	for (size_t i = lo; i < hi; i++) {
-		uint64_t u = mix(b->key + i * 0x9e3779b97f4a7c15ull);
-		int64_t qg = (int64_t)floor(b->grad[i] * b->sg + (double)(u >> 32) * k32);
-		int64_t qh = (int64_t)floor(b->hess[i] * b->sh + (double)(u & 0xffffffffu) * k32);
-		b->gh[i] = qg * 4294967296 + (qh > 0 ? qh : 1);
-	}
 }
 
 /* Adds the tree's leaves to rows grown without it (left out, or valid). */
@@ -515,7 +526,7 @@ int gbdt_fit(const gbdt_params *prm, const gbdt_data *train, const gbdt_data *va
 	size_t n = train->n, P = train->p, K, nv = valid ? valid->n : 0, rounds_run = 0;
 	size_t m_rows, m_feats, kept;
 	unsigned T;
-	double base[1000], best_loss = INFINITY;
+	double base[1000], best_loss = INFINITY, qg, qh;
 	int64_t best_round = -1;
 	int rc;
 
@@ -612,21 +623,27 @@ int gbdt_fit(const gbdt_params *prm, const gbdt_data *train, const gbdt_data *va
 			}
 			b.k = k;
 			b.key = sl__rng_next(&rng);
-			sl__parallel_range(T, n, ROW_GRAIN, gradients, &b);
-			{
-				/* As many levels as m rows can sum without leaving the
-				 * packed halves: m * |q| < 2^31 for g, 2^32 for h (one
-				 * level spare: x * s may round up past the target). */
-				double gm = 0, hm = 0, qg = (double)(((int64_t)1 << 31) / (int64_t)m_rows - 2);
-				double qh = (double)(((int64_t)1 << 32) / (int64_t)m_rows - 2);
-				for (size_t q = 0; q < (n + ROW_GRAIN - 1) / ROW_GRAIN; q++) {
+			/* As many levels as m rows can sum without leaving the packed
+			 * halves: m * |q| < 2^31 for g, 2^32 for h (one level spare:
+			 * x * s may round up past the target). Classifiers know their
+			 * bounds (|g| <= 1, h <= 1/2): one pass. Squared error needs
+			 * the largest residual first. */
+			qg = (double)(((int64_t)1 << 31) / (int64_t)m_rows - 2);
+			qh = (double)(((int64_t)1 << 32) / (int64_t)m_rows - 2);
+			b.fused = p.objective != ML_REGRESSION;
+			if (b.fused) {
+				b.sg = qg;
+				b.sh = qh / (p.objective == ML_BINARY ? 0.25 : 0.5);
+				sl__parallel_range(T, n, ROW_GRAIN, gradients, &b);
+			} else {
+				double gm = 0;
+				sl__parallel_range(T, n, ROW_GRAIN, gradients, &b);
+				for (size_t q = 0; q < (n + ROW_GRAIN - 1) / ROW_GRAIN; q++)
 					gm = s.gmax[q] > gm ? s.gmax[q] : gm;
-					hm = s.hmax[q] > hm ? s.hmax[q] : hm;
-				}
 				b.sg = gm > 0 ? qg / gm : 0;
-				b.sh = qh / hm;
+				b.sh = qh; /* h = 1 */
+				sl__parallel_range(T, n, ROW_GRAIN, quantise, &b);
 			}
-			sl__parallel_range(T, n, ROW_GRAIN, quantise, &b);
 			rc = gbdt_grow(s.grower, s.gh, b.sg > 0 ? 1 / b.sg : 0, 1 / b.sh, s.grad, s.hess,
 				       sample, m_rows, feats, m_feats, tree, s.margin + k, K);
 			if (rc)

@@ -336,15 +336,20 @@ int gbdt_bin(const gbdt_cuts *c, const gbdt_data *d, bool with_cols, unsigned th
 uint8_t gbdt_bin_value(const gbdt_cuts *c, size_t f, double x);
 
 /*
- * Sums gh over rows into histograms. Each job names the rows (idx[lo..hi),
- * or lo..hi themselves when idx is NULL) and the histogram to fill; jobs
- * may share nothing. features (n_features entries; NULL: all) restricts
- * the bins summed.
+ * Sums gh over rows into histograms, in one parallel loop over all jobs.
+ * Each job names the rows (idx[lo..hi), or lo..hi themselves when idx is
+ * NULL) and the histogram to fill; jobs may share nothing. A large job is
+ * cut into parts summed apart (parts and scratch are set by the build):
+ * gbdt_hist_finish adds them up, so a caller does that inside its own
+ * per-node loop instead of the build paying a second one. features
+ * (n_features entries; NULL: all) restricts the bins summed.
  */
 typedef struct gbdt_hist_job {
 	const uint32_t *idx;
 	size_t lo, hi;
 	gbdt_gh *hist;
+	unsigned parts;  /* set by the build */
+	size_t scratch;  /* set by the build: first scratch histogram of parts 1.. */
 } gbdt_hist_job;
 
 typedef struct gbdt_hist_ctx {
@@ -359,6 +364,8 @@ typedef struct gbdt_hist_ctx {
 } gbdt_hist_ctx;
 
 int gbdt_hist_build(gbdt_hist_ctx *h, gbdt_hist_job *jobs, size_t n_jobs);
+/* Completes job's histogram (before the next build reuses the scratch). */
+void gbdt_hist_finish(const gbdt_hist_ctx *h, const gbdt_hist_job *job);
 size_t gbdt_hist_len(const gbdt_cuts *c); /* cells per histogram */
 
 /* One tree grown on quantised gradients (gbdt_tree.c). */

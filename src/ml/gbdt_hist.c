@@ -643,13 +643,6 @@ typedef struct hist_task {
 typedef struct hist_run {
 	const gbdt_hist_ctx *h;
 	hist_task *tasks;
-	/* The reduction: job j's histogram gets scratch histograms
-	 * red_from[j] .. red_from[j] + parts - 1 added, in segments. */
-	gbdt_hist_job *jobs;
-	size_t *shared;  /* indices of jobs that were split */
-	size_t n_shared;
-	size_t *first_scratch;
-	unsigned parts;
 } hist_run;
 
 static void run_task(void *ctx, size_t i, unsigned worker)
@@ -659,22 +652,6 @@ static void run_task(void *ctx, size_t i, unsigned worker)
 
 	(void)worker;
 	hist_rows(r->h, t->idx, t->lo, t->hi, t->out);
-}
-
-static void reduce_task(void *ctx, size_t i, unsigned worker)
-{
-	hist_run *r = ctx;
-	size_t len = gbdt_hist_len(r->h->cuts), seg = (len + r->parts - 1) / r->parts;
-	size_t j = r->shared[i / r->parts], s = i % r->parts;
-	size_t lo = s * seg, hi = lo + seg < len ? lo + seg : len;
-	gbdt_gh *dst = r->jobs[j].hist;
-
-	(void)worker;
-	for (unsigned k = 0; k + 1 < r->parts; k++) {
-		const gbdt_gh *src = r->h->scratch + (r->first_scratch[i / r->parts] + k) * len;
-		for (size_t c = lo; c < hi; c++)
-			dst[c] += src[c];
-	}
 }
 
 static int by_size_desc(const void *a, const void *b)
@@ -689,20 +666,20 @@ static int by_size_desc(const void *a, const void *b)
 
 int gbdt_hist_build(gbdt_hist_ctx *h, gbdt_hist_job *jobs, size_t n_jobs)
 {
-	size_t len = gbdt_hist_len(h->cuts), n_tasks = 0, n_scratch = 0, n_shared = 0;
+	size_t len = gbdt_hist_len(h->cuts), n_tasks = 0, n_scratch = 0;
 	unsigned parts = h->threads;
-	hist_run r = {h, NULL, jobs, NULL, 0, NULL, parts};
-	int rc = 0;
+	hist_run r = {h, NULL};
 
-	if (parts <= 1) {
+	for (size_t j = 0; j < n_jobs; j++) {
+		jobs[j].parts = parts > 1 && jobs[j].hi - jobs[j].lo >= SHARE_ROWS ? parts : 1;
+		jobs[j].scratch = n_scratch;
+		n_scratch += jobs[j].parts - 1;
+	}
+	if (n_scratch == 0 && (parts <= 1 || n_jobs <= 1)) {
 		for (size_t j = 0; j < n_jobs; j++)
 			hist_rows(h, jobs[j].idx, jobs[j].lo, jobs[j].hi, jobs[j].hist);
 		return 0;
 	}
-	for (size_t j = 0; j < n_jobs; j++)
-		if (jobs[j].hi - jobs[j].lo >= SHARE_ROWS)
-			n_shared++;
-	n_scratch = n_shared * (parts - 1);
 	if (n_scratch > h->scratch_cap) {
 		gbdt_gh *s = sl__reallocarray(h->scratch, n_scratch * len, sizeof *s);
 		if (!s)
@@ -710,37 +687,32 @@ int gbdt_hist_build(gbdt_hist_ctx *h, gbdt_hist_job *jobs, size_t n_jobs)
 		h->scratch = s;
 		h->scratch_cap = n_scratch;
 	}
-	r.tasks = sl__malloc((n_jobs + n_scratch + 1) * sizeof *r.tasks);
-	r.shared = sl__malloc((n_shared + 1) * sizeof *r.shared);
-	r.first_scratch = sl__malloc((n_shared + 1) * sizeof *r.first_scratch);
-	if (!r.tasks || !r.shared || !r.first_scratch) {
-		rc = oom();
-		goto out;
-	}
-	n_scratch = 0;
+	r.tasks = sl__malloc((n_jobs + n_scratch) * sizeof *r.tasks);
+	if (!r.tasks)
+		return oom();
 	for (size_t j = 0; j < n_jobs; j++) {
 		gbdt_hist_job *jb = &jobs[j];
 		size_t rows = jb->hi - jb->lo;
-		if (rows < SHARE_ROWS) {
-			r.tasks[n_tasks++] = (hist_task){jb->idx, jb->lo, jb->hi, jb->hist};
-			continue;
-		}
-		r.shared[r.n_shared] = j;
-		r.first_scratch[r.n_shared++] = n_scratch;
-		for (unsigned k = 0; k < parts; k++) {
-			size_t lo = jb->lo + rows * k / parts, hi = jb->lo + rows * (k + 1) / parts;
-			gbdt_gh *o = k == 0 ? jb->hist : h->scratch + (n_scratch++) * len;
+		for (unsigned k = 0; k < jb->parts; k++) {
+			size_t lo = jb->lo + rows * k / jb->parts, hi = jb->lo + rows * (k + 1) / jb->parts;
+			gbdt_gh *o = k == 0 ? jb->hist : h->scratch + (jb->scratch + k - 1) * len;
 			r.tasks[n_tasks++] = (hist_task){jb->idx, lo, hi, o};
 		}
 	}
 	/* Largest first, so that the small ones fill the gaps at the end. */
 	qsort(r.tasks, n_tasks, sizeof *r.tasks, by_size_desc);
 	sl__parallel_for(h->threads, n_tasks, run_task, &r);
-	if (r.n_shared)
-		sl__parallel_for(h->threads, r.n_shared * parts, reduce_task, &r);
-out:
 	sl__free(r.tasks);
-	sl__free(r.shared);
-	sl__free(r.first_scratch);
-	return rc;
+	return 0;
+}
+
+void gbdt_hist_finish(const gbdt_hist_ctx *h, const gbdt_hist_job *job)
+{
+	size_t len = gbdt_hist_len(h->cuts);
+
+	for (unsigned k = 1; k < job->parts; k++) {
+		const gbdt_gh *src = h->scratch + (job->scratch + k - 1) * len;
+		for (size_t c = 0; c < len; c++)
+			job->hist[c] += src[c];
+	}
 }

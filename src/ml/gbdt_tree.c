@@ -94,6 +94,8 @@ struct gbdt_grower {
 	size_t ch_cap;
 	uint32_t *batch;
 	size_t batch_cap;
+	const gbdt_hist_job *jobs; /* expand's histogram jobs ... */
+	const size_t *job_of;      /* ... and each batch entry's, or SIZE_MAX */
 	double *margin;
 	size_t stride;
 };
@@ -517,6 +519,7 @@ static void subtract_and_search(void *ctx, size_t i, unsigned worker)
 	(void)worker;
 	if (!a || !b)
 		return; /* neither child may split */
+	gbdt_hist_finish(&g->hc, &g->jobs[g->job_of[i]]);
 	large = left_small ? b : a;
 	small = left_small ? a : b;
 	for (size_t c = 0; c < g->hist_len; c++)
@@ -534,7 +537,7 @@ static void subtract_and_search(void *ctx, size_t i, unsigned worker)
 static int expand(gbdt_grower *g, const uint32_t *batch, size_t nb)
 {
 	gbdt_tree *t = g->t;
-	size_t *lefts = NULL, n_jobs = 0;
+	size_t *lefts = NULL, *job_of = NULL, n_jobs = 0;
 	gbdt_hist_job *jobs = NULL;
 	int rc;
 
@@ -542,7 +545,8 @@ static int expand(gbdt_grower *g, const uint32_t *batch, size_t nb)
 		return rc;
 	lefts = sl__malloc((nb ? nb : 1) * sizeof *lefts);
 	jobs = sl__malloc((nb ? nb : 1) * sizeof *jobs);
-	if (!lefts || !jobs) {
+	job_of = sl__malloc((nb ? nb : 1) * sizeof *job_of);
+	if (!lefts || !jobs || !job_of) {
 		rc = oom();
 		goto out;
 	}
@@ -580,6 +584,7 @@ static int expand(gbdt_grower *g, const uint32_t *batch, size_t nb)
 		uint32_t v = batch[i], l = t->nodes[v].left;
 		bool sl = splittable(g, l), sr = splittable(g, l + 1);
 		uint32_t small, large;
+		job_of[i] = SIZE_MAX;
 		if (!sl && !sr) {
 			hist_put(g, &g->w[v].hist);
 			continue;
@@ -594,8 +599,9 @@ static int expand(gbdt_grower *g, const uint32_t *batch, size_t nb)
 			rc = oom();
 			goto out;
 		}
+		job_of[i] = n_jobs;
 		jobs[n_jobs++] = (gbdt_hist_job){g->buf[t->nodes[small].buf], t->nodes[small].lo,
-						 t->nodes[small].hi, g->w[small].hist};
+						 t->nodes[small].hi, g->w[small].hist, 1, 0};
 	}
 	if ((rc = gbdt_hist_build(&g->hc, jobs, n_jobs)))
 		goto out;
@@ -609,6 +615,8 @@ static int expand(gbdt_grower *g, const uint32_t *batch, size_t nb)
 		g->batch_cap = nb;
 	}
 	memcpy(g->batch, batch, nb * sizeof *batch);
+	g->jobs = jobs;
+	g->job_of = job_of;
 	sl__parallel_for(nb > 1 ? g->threads : 1, nb, subtract_and_search, g);
 	/* Children that cannot split give their histograms back. */
 	for (size_t i = 0; i < nb; i++) {
@@ -620,6 +628,7 @@ static int expand(gbdt_grower *g, const uint32_t *batch, size_t nb)
 out:
 	sl__free(lefts);
 	sl__free(jobs);
+	sl__free(job_of);
 	return rc;
 }
 
@@ -760,15 +769,19 @@ typedef struct leaf_job {
 	const double *grad, *hess;
 } leaf_job;
 
-/* A leaf's value and cover from the exact gradients of its rows (summed in
- * row-buffer order, which does not depend on threads). */
-static void renew_leaf(void *ctx, size_t i, unsigned worker)
+/*
+ * A leaf's value and cover from the exact gradients of its rows (summed in
+ * row-buffer order, which does not depend on threads), then the value
+ * added to those rows' margins.
+ */
+static void finish_leaf(void *ctx, size_t i, unsigned worker)
 {
 	leaf_job *lj = ctx;
 	gbdt_grower *g = lj->g;
 	gbdt_tnode *nd = &g->t->nodes[lj->leaves[i]];
 	const uint32_t *rows = g->buf[nd->buf];
-	double G = 0, H = 0;
+	double G = 0, H = 0, v, *m = g->margin;
+	size_t s = g->stride;
 
 	(void)worker;
 	for (size_t k = nd->lo; k < nd->hi; k++) {
@@ -776,21 +789,10 @@ static void renew_leaf(void *ctx, size_t i, unsigned worker)
 		H += lj->hess[rows[k]];
 	}
 	nd->cover = H;
-	nd->value = -G / (H + g->prm->lambda) * g->prm->learning_rate;
-}
-
-static void add_leaf(void *ctx, size_t i, unsigned worker)
-{
-	leaf_job *lj = ctx;
-	gbdt_grower *g = lj->g;
-	const gbdt_tnode *nd = &g->t->nodes[lj->leaves[i]];
-	const uint32_t *rows = g->buf[nd->buf];
-	double v = nd->value, *m = g->margin;
-	size_t s = g->stride;
-
-	(void)worker;
-	for (size_t k = nd->lo; k < nd->hi; k++)
-		m[rows[k] * s] += v;
+	nd->value = v = -G / (H + g->prm->lambda) * g->prm->learning_rate;
+	if (m)
+		for (size_t k = nd->lo; k < nd->hi; k++)
+			m[rows[k] * s] += v;
 }
 
 int gbdt_grow(gbdt_grower *g, const gbdt_gh *gh, double gs, double hs, const double *grad,
@@ -828,9 +830,10 @@ int gbdt_grow(gbdt_grower *g, const gbdt_gh *gh, double gs, double hs, const dou
 		g->buf[0][i] = sample ? sample[i] : (uint32_t)i;
 	if (!(g->w[0].hist = hist_get(g)))
 		return oom();
-	root = (gbdt_hist_job){sample ? g->buf[0] : NULL, 0, m, g->w[0].hist};
+	root = (gbdt_hist_job){sample ? g->buf[0] : NULL, 0, m, g->w[0].hist, 1, 0};
 	if ((rc = gbdt_hist_build(&g->hc, &root, 1)))
 		return rc;
+	gbdt_hist_finish(&g->hc, &root);
 	/* The root's sums: every row is in exactly one bin of any feature. */
 	{
 		uint32_t f = g->features[0];
@@ -858,7 +861,7 @@ int gbdt_grow(gbdt_grower *g, const gbdt_gh *gh, double gs, double hs, const dou
 			leaves[n_leaves++] = v;
 	lj = (leaf_job){g, leaves, grad, hess};
 	threads = m < SERIAL_ROWS ? 1 : g->threads;
-	sl__parallel_for(threads, n_leaves, renew_leaf, &lj);
+	sl__parallel_for(threads, n_leaves, finish_leaf, &lj);
 	/* Covers of splits: their children's, bottom up (children come later). */
 	for (uint32_t v = out->n; v-- > 0;) {
 		gbdt_tnode *nd = &out->nodes[v];
@@ -867,8 +870,6 @@ int gbdt_grow(gbdt_grower *g, const gbdt_gh *gh, double gs, double hs, const dou
 		else
 			nd->gain = 0;
 	}
-	if (margin)
-		sl__parallel_for(threads, n_leaves, add_leaf, &lj);
 	sl__free(leaves);
 	return 0;
 }
