@@ -46,17 +46,6 @@ static const step_opt opts[] = {
 	{NULL, 0, false, NULL, NULL},
 };
 
-static const step_port inputs[] = {
-	{"train", "dataset", false, "the training rows"},
-	{"valid", "dataset", true, "validation rows: scores, the loss curve and early stopping"},
-	{NULL, NULL, false, NULL},
-};
-
-static const step_port outputs[] = {
-	{"model", "model", false, "the trained model"},
-	{NULL, NULL, false, NULL},
-};
-
 /* An integer option in [0, hi] into *out (gbdt_params_check knows the real
  * ranges); false with msg set otherwise. */
 static bool int_opt(const json_t *with, const char *name, int64_t hi, uint64_t *out, char *msg,
@@ -258,8 +247,8 @@ const step_def step_train_gbdt = {
 	.version = 1,
 	.summary = "gradient-boosted trees (histograms, missing values and categories handled)",
 	.opts = opts,
-	.inputs = inputs,
-	.outputs = outputs,
+	.inputs = train_inputs,
+	.outputs = train_outputs,
 	.run = run,
 	.check = check,
 };
