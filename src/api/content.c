@@ -8,6 +8,7 @@
 #include "artifact/artifact.h"
 #include "dataset/dataset.h"
 #include "ml/eval.h"
+#include "model/mfile.h"
 
 /* A short text file is shown inline; anything else only by size and type. */
 static json_t *text_preview(const char *path)
@@ -35,6 +36,43 @@ static json_t *text_preview(const char *path)
 	return j;
 }
 
+/*
+ * A model file's summary from its manifest: what it is, what it reads and
+ * predicts, how it was trained and how it scored. The sections are not
+ * read; a file the reader refuses shows by size only.
+ */
+static json_t *model_summary(const char *path)
+{
+	static const char *const keys[] = {"kind", "algorithm", "task", "params"};
+	const json_t *man, *sig, *in, *v;
+	json_t *o, *names;
+	mfile *f;
+	size_t i;
+
+	if (mfile_open(path, &f) != 0)
+		return NULL;
+	man = mfile_manifest(f);
+	sig = json_object_get(man, "signature");
+	o = json_object();
+	names = json_array();
+	for (i = 0; o && i < SL__ARRAY_LEN(keys); i++)
+		if ((v = json_object_get(man, keys[i])))
+			json_object_set(o, keys[i], (json_t *)v);
+	json_array_foreach(json_object_get(sig, "inputs"), i, in)
+		json_array_append(names, json_object_get(in, "name"));
+	if (o) {
+		json_object_set(o, "target", json_object_get(json_object_get(sig, "target"), "name"));
+		json_object_set_new(o, "inputs", names);
+		json_object_set(o, "outputs", json_object_get(sig, "outputs"));
+		if ((v = json_object_get(json_object_get(man, "info"), "scores")))
+			json_object_set(o, "scores", (json_t *)v);
+	} else {
+		json_decref(names);
+	}
+	mfile_close(f);
+	return o;
+}
+
 int api_describe_content(sl_project *p, const char *id, json_t *obj, int head_rows)
 {
 	char *path = art_path(p->art_root, id);
@@ -48,6 +86,10 @@ int api_describe_content(sl_project *p, const char *id, json_t *obj, int head_ro
 		rc = ds_describe_json(path, head_rows > 0 ? (size_t)head_rows : 0, &ds);
 		if (rc == 0)
 			json_object_set_new(obj, "dataset", ds);
+	} else if (rc == 0 && mfile_is_mfile(path)) {
+		json_t *m = model_summary(path);
+		if (m)
+			json_object_set_new(obj, "model", m);
 	} else if (rc == 0) {
 		json_t *prev = text_preview(path);
 		if (prev)

@@ -232,6 +232,22 @@ static int show(sl_project *p, const char *id, int rows, bool json)
 			printf("\n");
 			print_head(cols, head);
 		}
+	} else if (json_is_object(json_object_get(a, "model"))) {
+		json_t *m = json_object_get(a, "model"), *v;
+		const char *key;
+		printf("model     %s (%s)\n", json_string_value(json_object_get(m, "algorithm")),
+		       json_string_value(json_object_get(m, "task")));
+		if (json_is_string(json_object_get(m, "target")))
+			printf("target    %s\n", json_string_value(json_object_get(m, "target")));
+		printf("inputs    %zu:", json_array_size(json_object_get(m, "inputs")));
+		json_array_foreach(json_object_get(m, "inputs"), i, c)
+			printf("%s %s", i ? "," : "", json_string_value(c));
+		printf("\noutputs  ");
+		json_array_foreach(json_object_get(m, "outputs"), i, c)
+			printf("%s %s", i ? "," : "", json_string_value(c));
+		printf("\n");
+		json_object_foreach(json_object_get(m, "scores"), key, v)
+			printf("score     %-20s %.6g\n", key, json_number_value(v));
 	} else if (json_is_string(json_object_get(a, "preview"))) {
 		printf("\n%s", json_string_value(json_object_get(a, "preview")));
 		const char *pv = json_string_value(json_object_get(a, "preview"));

@@ -43,6 +43,13 @@ assert 1 <= best <= 300 and rounds == best, (best, rounds)
 assert 0 < imp < 1, imp
 P
 
+# artifacts show describes the model from its manifest.
+show=$(sl artifacts show "$model")
+contains "$show" "model     gbdt (binary)"
+contains "$show" "target    label"
+contains "$show" "outputs   proba_0, proba_1"
+contains "$show" "score     valid_auc"
+
 # Same data, same options: the same model bytes, so the same artifact, with
 # the cache off and with one thread instead of two.
 sl run p.yaml --no-cache --json > run2.json 2>/dev/null
