@@ -415,42 +415,51 @@ static void left_table(const split *s, uint8_t lut[GBDT_MAX_BINS])
 		lut[b] = mask_has(s->mask, b);
 }
 
+/* What a partition chunk reads: its node's split column, rows and left table. */
+typedef struct chunk_view {
+	const uint8_t *col;
+	const uint32_t *src;
+	uint8_t lut[GBDT_MAX_BINS];
+} chunk_view;
+
+static const pchunk *view_of(const gbdt_grower *g, size_t i, chunk_view *v)
+{
+	const pchunk *c = &g->ch[i];
+	const split *s = &g->w[c->node].best;
+
+	v->col = g->bins->cols + (size_t)s->feature * g->n;
+	v->src = g->buf[g->t->nodes[c->node].buf];
+	left_table(s, v->lut);
+	return c;
+}
+
 static void part_count(void *ctx, size_t i, unsigned worker)
 {
 	gbdt_grower *g = ctx;
+	chunk_view v;
 	pchunk *c = &g->ch[i];
-	const gbdt_tnode *nd = &g->t->nodes[c->node];
-	const split *s = &g->w[c->node].best;
-	const uint8_t *col = g->bins->cols + (size_t)s->feature * g->n;
-	const uint32_t *src = g->buf[nd->buf];
-	uint8_t lut[GBDT_MAX_BINS];
 	size_t nl = 0;
 
 	(void)worker;
-	left_table(s, lut);
+	view_of(g, i, &v);
 	for (size_t k = c->lo; k < c->hi; k++)
-		nl += lut[col[src[k]]];
+		nl += v.lut[v.col[v.src[k]]];
 	c->nl = nl;
 }
 
 static void part_scatter(void *ctx, size_t i, unsigned worker)
 {
 	gbdt_grower *g = ctx;
-	pchunk *c = &g->ch[i];
-	const gbdt_tnode *nd = &g->t->nodes[c->node];
-	const split *s = &g->w[c->node].best;
-	const uint8_t *col = g->bins->cols + (size_t)s->feature * g->n;
-	const uint32_t *src = g->buf[nd->buf];
-	uint32_t *dst = g->buf[!nd->buf];
+	chunk_view v;
+	const pchunk *c = view_of(g, i, &v);
+	uint32_t *dst = g->buf[!g->t->nodes[c->node].buf];
 	size_t l = c->at_l, r = c->at_r;
-	uint8_t lut[GBDT_MAX_BINS];
 
 	(void)worker;
-	left_table(s, lut);
 	/* The side is arithmetic, not a branch: it is a coin toss per row. */
 	for (size_t k = c->lo; k < c->hi; k++) {
-		uint32_t row = src[k];
-		size_t left = lut[col[row]];
+		uint32_t row = v.src[k];
+		size_t left = v.lut[v.col[row]];
 		dst[r + ((l - r) & (0 - left))] = row;
 		l += left;
 		r += 1 - left;

@@ -281,21 +281,6 @@ static ml_model *train_frame(const ds_table *t, const gbdt_params *p, ml_frame *
 	return m;
 }
 
-static unsigned char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *b;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	*len = (size_t)ftell(f);
-	fseek(f, 0, SEEK_SET);
-	b = malloc(*len ? *len : 1);
-	assert_int_equal(fread(b, 1, *len, f), *len);
-	fclose(f);
-	return b;
-}
-
 /* Trains on t with p and returns the model file's bytes. */
 static unsigned char *model_bytes(const ds_table *t, const gbdt_params *p, const char *dir,
 				  size_t *len)
@@ -306,7 +291,7 @@ static unsigned char *model_bytes(const ds_table *t, const gbdt_params *p, const
 	unsigned char *b;
 
 	assert_int_equal(ml_model_save(m, NULL, path), 0);
-	b = slurp(path, len);
+	b = tu_read(path, len);
 	ml_model_free(m);
 	ml_frame_free(&fr);
 	free(path);

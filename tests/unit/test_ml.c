@@ -73,21 +73,6 @@ static char *write_sample(const char *dir)
 	return path;
 }
 
-static unsigned char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *b;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	*len = (size_t)ftell(f);
-	fseek(f, 0, SEEK_SET);
-	b = malloc(*len + 64);
-	assert_int_equal(fread(b, 1, *len, f), *len);
-	fclose(f);
-	return b;
-}
-
 static void test_mfile_round_trip(void **state)
 {
 	const char *dir = tu_tmpdir();
@@ -121,7 +106,7 @@ static void test_mfile_refusals(void **state)
 	const char *dir = tu_tmpdir();
 	char *path = write_sample(dir);
 	size_t len;
-	unsigned char *img = slurp(path, &len);
+	unsigned char *img = tu_read(path, &len);
 	mfile *f;
 
 	(void)state;

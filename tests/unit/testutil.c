@@ -71,6 +71,22 @@ int tu_step_call(struct step_ctx *ctx)
 	return rc;
 }
 
+unsigned char *tu_read(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *b;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	*len = (size_t)ftell(f);
+	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+	b = malloc(*len + 64); /* room for tests that append to a copy */
+	assert_non_null(b);
+	assert_int_equal(fread(b, 1, *len, f), *len);
+	fclose(f);
+	return b;
+}
+
 int tu_run_step(tu_run *r, const char *name, const char *dir, json_t *with,
 		const char *const *in_names, const char *const *in_paths, size_t n_in,
 		const char *const *out_names, const char *const *out_paths, size_t n_out)

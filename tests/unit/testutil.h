@@ -23,6 +23,8 @@ void tu_rmdir(const char *dir);
 void tu_write(const char *path, const char *contents);
 /* A newly allocated (malloc) "dir/name". */
 char *tu_path(const char *dir, const char *name);
+/* The whole file at path (malloc'd, freed by the caller); *len its size. Asserts. */
+unsigned char *tu_read(const char *path, size_t *len);
 
 /* What one in-process run of a built-in step left behind. */
 typedef struct tu_run {
