@@ -57,7 +57,7 @@ typedef enum gbdt_growth {
 
 #define GBDT_MAX_BINS 256     /* per feature, the missing bin included */
 #define GBDT_MAX_DEPTH 64     /* deepest tree a model may hold */
-#define GBDT_MAX_LEAVES 65536 /* leaves per tree */
+#define GBDT_MAX_LEAVES 65536 /* leaves per tree (max_leaves) */
 /* Training rows: 2^28 keeps 7 gradient levels a row in the packed sums
  * (invariant 1); at 1M rows there are about 2000. */
 #define GBDT_MAX_ROWS (1u << 28)

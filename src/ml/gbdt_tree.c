@@ -46,6 +46,11 @@
 #define PART_CHUNK 8192
 /* Below this many rows a batch's partition or leaf update runs serially. */
 #define SERIAL_ROWS 4096
+/* Rows per block of the leaf sums (fixed: the sums' order must not depend
+ * on threads), and the most leaves summed that way. */
+#define LEAF_BLOCK 16384
+#define LEAF_TABLE_MAX 1024
+#define NO_LEAF UINT32_MAX
 
 typedef struct split {
 	double gain;
@@ -98,6 +103,9 @@ struct gbdt_grower {
 	const size_t *job_of;      /* ... and each batch entry's, or SIZE_MAX */
 	double *margin;
 	size_t stride;
+	uint32_t *leaf_of;  /* per row: its leaf's number, or NO_LEAF */
+	double *partial;    /* per row block and leaf: G and H sums */
+	size_t partial_cap; /* doubles partial holds */
 };
 
 static int oom(void)
@@ -124,8 +132,9 @@ int gbdt_grower_new(const gbdt_params *p, const gbdt_cuts *c, const gbdt_binned 
 	g->hist_len = gbdt_hist_len(c);
 	g->buf[0] = sl__malloc((g->n ? g->n : 1) * sizeof(uint32_t));
 	g->buf[1] = sl__malloc((g->n ? g->n : 1) * sizeof(uint32_t));
+	g->leaf_of = sl__malloc((g->n ? g->n : 1) * sizeof(uint32_t));
 	g->all_features = sl__malloc((g->p ? g->p : 1) * sizeof(uint32_t));
-	if (!g->buf[0] || !g->buf[1] || !g->all_features) {
+	if (!g->buf[0] || !g->buf[1] || !g->leaf_of || !g->all_features) {
 		gbdt_grower_free(g);
 		return oom();
 	}
@@ -150,6 +159,8 @@ void gbdt_grower_free(gbdt_grower *g)
 	sl__free(g->free_hist);
 	sl__free(g->buf[0]);
 	sl__free(g->buf[1]);
+	sl__free(g->leaf_of);
+	sl__free(g->partial);
 	sl__free(g->all_features);
 	sl__free(g->hc.scratch);
 	sl__free(g->w);
@@ -775,21 +786,76 @@ static int grow_leafwise(gbdt_grower *g)
 typedef struct leaf_job {
 	gbdt_grower *g;
 	uint32_t *leaves;
+	size_t n_leaves;
 	const double *grad, *hess;
+	double *value;     /* per leaf */
+	const uint32_t *sample;
+	size_t m;
 } leaf_job;
 
 /*
- * A leaf's value and cover from the exact gradients of its rows (summed in
- * row-buffer order, which does not depend on threads), then the value
- * added to those rows' margins.
+ * Leaf values and covers come from the exact gradients of the leaf's rows.
+ * With few leaves: each row is marked with its leaf, the sums are taken in
+ * row order over fixed blocks (reads in order, sums per block added in
+ * block order), and the margins updated in row order; with many, each
+ * leaf gathers its own rows. Either way the order of every sum is fixed by
+ * the data, never by the threads.
  */
-static void finish_leaf(void *ctx, size_t i, unsigned worker)
+static void mark_leaf(void *ctx, size_t i, unsigned worker)
+{
+	leaf_job *lj = ctx;
+	gbdt_grower *g = lj->g;
+	const gbdt_tnode *nd = &g->t->nodes[lj->leaves[i]];
+	const uint32_t *rows = g->buf[nd->buf];
+
+	(void)worker;
+	for (size_t k = nd->lo; k < nd->hi; k++)
+		g->leaf_of[rows[k]] = (uint32_t)i;
+}
+
+static void sum_block(void *ctx, size_t lo, size_t hi, unsigned worker)
+{
+	leaf_job *lj = ctx;
+	gbdt_grower *g = lj->g;
+	double *part = g->partial + lo / LEAF_BLOCK * 2 * lj->n_leaves;
+	const uint32_t *of = g->leaf_of;
+
+	(void)worker;
+	memset(part, 0, 2 * lj->n_leaves * sizeof *part);
+	for (size_t i = lo; i < hi; i++)
+		if (of[i] != NO_LEAF) {
+			part[2 * of[i]] += lj->grad[i];
+			part[2 * of[i] + 1] += lj->hess[i];
+		}
+}
+
+static void add_block(void *ctx, size_t lo, size_t hi, unsigned worker)
+{
+	leaf_job *lj = ctx;
+	gbdt_grower *g = lj->g;
+	const uint32_t *of = g->leaf_of;
+	double *m = g->margin;
+	size_t s = g->stride;
+
+	(void)worker;
+	for (size_t i = lo; i < hi; i++)
+		if (of[i] != NO_LEAF)
+			m[i * s] += lj->value[of[i]];
+}
+
+static void set_leaf(gbdt_grower *g, gbdt_tnode *nd, double G, double H)
+{
+	nd->cover = H;
+	nd->value = -G / (H + g->prm->lambda) * g->prm->learning_rate;
+}
+
+static void gather_leaf(void *ctx, size_t i, unsigned worker)
 {
 	leaf_job *lj = ctx;
 	gbdt_grower *g = lj->g;
 	gbdt_tnode *nd = &g->t->nodes[lj->leaves[i]];
 	const uint32_t *rows = g->buf[nd->buf];
-	double G = 0, H = 0, v, *m = g->margin;
+	double G = 0, H = 0, *m = g->margin;
 	size_t s = g->stride;
 
 	(void)worker;
@@ -797,11 +863,45 @@ static void finish_leaf(void *ctx, size_t i, unsigned worker)
 		G += lj->grad[rows[k]];
 		H += lj->hess[rows[k]];
 	}
-	nd->cover = H;
-	nd->value = v = -G / (H + g->prm->lambda) * g->prm->learning_rate;
+	set_leaf(g, nd, G, H);
 	if (m)
 		for (size_t k = nd->lo; k < nd->hi; k++)
-			m[rows[k] * s] += v;
+			m[rows[k] * s] += nd->value;
+}
+
+static int finish_leaves(leaf_job *lj)
+{
+	gbdt_grower *g = lj->g;
+	size_t L = lj->n_leaves, n = g->n, blocks = (n + LEAF_BLOCK - 1) / LEAF_BLOCK;
+	unsigned threads = lj->m < SERIAL_ROWS ? 1 : g->threads;
+
+	if (L > LEAF_TABLE_MAX) {
+		sl__parallel_for(threads, L, gather_leaf, lj);
+		return 0;
+	}
+	if (blocks * 2 * L > g->partial_cap) {
+		double *pt = sl__reallocarray(g->partial, blocks * 2 * L, sizeof *pt);
+		if (!pt)
+			return oom();
+		g->partial = pt;
+		g->partial_cap = blocks * 2 * L;
+	}
+	if (lj->sample)
+		memset(g->leaf_of, 0xff, n * sizeof *g->leaf_of); /* NO_LEAF */
+	sl__parallel_for(threads, L, mark_leaf, lj);
+	sl__parallel_range(threads, n, LEAF_BLOCK, sum_block, lj);
+	for (size_t l = 0; l < L; l++) {
+		double G = 0, H = 0;
+		for (size_t b = 0; b < blocks; b++) {
+			G += g->partial[(b * L + l) * 2];
+			H += g->partial[(b * L + l) * 2 + 1];
+		}
+		set_leaf(g, &g->t->nodes[lj->leaves[l]], G, H);
+		lj->value[l] = g->t->nodes[lj->leaves[l]].value;
+	}
+	if (g->margin)
+		sl__parallel_range(threads, n, LEAF_BLOCK, add_block, lj);
+	return 0;
 }
 
 int gbdt_grow(gbdt_grower *g, const gbdt_gh *gh, double gs, double hs, const double *grad,
@@ -812,8 +912,8 @@ int gbdt_grow(gbdt_grower *g, const gbdt_gh *gh, double gs, double hs, const dou
 	gbdt_hist_job root;
 	size_t n_leaves = 0;
 	uint32_t *leaves = NULL;
+	double *values;
 	leaf_job lj;
-	unsigned threads;
 	int rc;
 
 	out->n = 0;
@@ -863,14 +963,22 @@ int gbdt_grow(gbdt_grower *g, const gbdt_gh *gh, double gs, double hs, const dou
 	if (rc)
 		return rc;
 	leaves = sl__malloc(out->n * sizeof *leaves);
-	if (!leaves)
+	values = sl__malloc(out->n * sizeof *values);
+	if (!leaves || !values) {
+		sl__free(leaves);
+		sl__free(values);
 		return oom();
+	}
 	for (uint32_t v = 0; v < out->n; v++)
 		if (!out->nodes[v].left)
 			leaves[n_leaves++] = v;
-	lj = (leaf_job){g, leaves, grad, hess};
-	threads = m < SERIAL_ROWS ? 1 : g->threads;
-	sl__parallel_for(threads, n_leaves, finish_leaf, &lj);
+	lj = (leaf_job){g, leaves, n_leaves, grad, hess, values, sample, m};
+	rc = finish_leaves(&lj);
+	sl__free(values);
+	if (rc) {
+		sl__free(leaves);
+		return rc;
+	}
 	/* Covers of splits: their children's, bottom up (children come later). */
 	for (uint32_t v = out->n; v-- > 0;) {
 		gbdt_tnode *nd = &out->nodes[v];

@@ -351,6 +351,27 @@ static void test_deterministic(void **state)
 		ml_model_free(m);
 		ml_frame_free(&fr);
 	}
+	/* Trees of more leaves than the per-block leaf sums take: each leaf
+	 * gathers its rows instead, deterministic all the same. */
+	p.max_leaves = 3000;
+	p.min_child_weight = 0.01;
+	p.rounds = 2;
+	free(a);
+	free(b);
+	p.threads = 2;
+	a = model_bytes(t, &p, dir, &l1);
+	p.threads = 1;
+	b = model_bytes(t, &p, dir, &l2);
+	assert_int_equal(l1, l2);
+	assert_memory_equal(a, b, l1);
+	{
+		ml_frame fr;
+		ml_model *m = train_frame(t, &p, &fr);
+		const gbdt_model *g = gbdt_of(m);
+		assert_true(g->tree[1] - g->tree[0] > 2 * 1024);
+		ml_model_free(m);
+		ml_frame_free(&fr);
+	}
 	free(a);
 	free(b);
 	free(c);
