@@ -204,12 +204,20 @@ static inline uint64_t mix(uint64_t x)
  * (floor(x + u), u uniform in [0, 1): unbiased, so many small gradients do
  * not round away) and every hessian at least 1 (invariant 2).
  */
+/* floor(x) for |x| < 2^62, without a call into libm. */
+static inline int64_t ifloor(double x)
+{
+	int64_t q = (int64_t)x; /* toward zero */
+
+	return q - ((double)q > x);
+}
+
 static inline gbdt_gh quantise_row(const booster *b, size_t i, double g, double h)
 {
 	const double k32 = 1.0 / 4294967296.0;
 	uint64_t u = mix(b->key + i * 0x9e3779b97f4a7c15ull);
-	int64_t qg = (int64_t)floor(g * b->sg + (double)(u >> 32) * k32);
-	int64_t qh = (int64_t)floor(h * b->sh + (double)(u & 0xffffffffu) * k32);
+	int64_t qg = ifloor(g * b->sg + (double)(u >> 32) * k32);
+	int64_t qh = ifloor(h * b->sh + (double)(u & 0xffffffffu) * k32);
 
 	return qg * 4294967296 + (qh > 0 ? qh : 1);
 }
