@@ -142,6 +142,7 @@ void gbdt_report_free(gbdt_report *r)
 	sl__free(r->valid_loss);
 	sl__free(r->gain);
 	sl__free(r->splits);
+	sl__free(r->pooled);
 	memset(r, 0, sizeof *r);
 }
 
@@ -694,16 +695,25 @@ int gbdt_fit(const gbdt_params *prm, const gbdt_data *train, const gbdt_data *va
 		rep->loss_name = loss_name(p.objective);
 		rep->gain = sl__calloc(P, sizeof *rep->gain);
 		rep->splits = sl__calloc(P, sizeof *rep->splits);
+		rep->pooled = sl__calloc(P, sizeof *rep->pooled);
 		if (nv) {
 			rep->valid_loss = s.curve;
 			s.curve = NULL;
 		}
-		if (!rep->gain || !rep->splits) {
+		if (!rep->gain || !rep->splits || !rep->pooled) {
 			gbdt_report_free(rep);
 			gbdt_model_free(*out);
 			*out = NULL;
 			rc = oom();
 			goto fail;
+		}
+		/* A categorical feature whose rarer categories share the last
+		 * value bin: every used code maps below the missing bin. */
+		for (size_t j = 0; j < P; j++) {
+			uint32_t used = 0, vals = s.cuts.nval[j];
+			for (uint32_t c = 0; c < s.cuts.n_cat[j]; c++)
+				used += s.cuts.cat_bin[s.cuts.cat_at[j] + c] != vals;
+			rep->pooled[j] = used > vals ? used - (vals - 1) : 0;
 		}
 		for (size_t t = 0; t < kept * K; t++)
 			for (uint32_t i = 0; i < s.trees[t].n; i++) {
@@ -728,11 +738,26 @@ static void frame_column(void *ctx, size_t j, double *out)
 	ml_frame_column(ctx, j, out);
 }
 
-static int set_info(ml_model *m, const gbdt_model *g, const gbdt_report *rep)
+static int set_info(ml_model *m, const gbdt_model *g, const gbdt_report *rep, uint32_t max_cat)
 {
 	const ml_signature *sig = &m->sig;
 	json_t *gain = json_object(), *split = json_object(), *imp, *base = json_array();
-	int bad = !gain || !split || !base;
+	json_t *warn = json_array();
+	int bad = !gain || !split || !base || !warn;
+
+	for (size_t j = 0; !bad && j < sig->n_features; j++) {
+		char *w;
+		if (!rep->pooled[j])
+			continue;
+		w = sl__asprintf("feature '%s': %u rare categories share one bin (max_cat: %u keeps "
+				 "the others apart)",
+				 sig->features[j].name, rep->pooled[j], max_cat);
+		bad = !w || json_array_append_new(warn, json_string(w));
+		sl__free(w);
+	}
+	if (!bad && json_array_size(warn))
+		bad = json_object_set(m->info, "warnings", warn) != 0;
+	json_decref(warn);
 
 	for (size_t j = 0; !bad && j < sig->n_features; j++) {
 		if (rep->splits[j] == 0)
@@ -810,7 +835,7 @@ int gbdt_train(const gbdt_params *prm, const ml_frame *fr, const double *valid_X
 		return rc;
 	}
 	m->impl = g;
-	rc = set_info(m, g, &rep);
+	rc = set_info(m, g, &rep, p.max_cat);
 	gbdt_report_free(&rep);
 	if (rc) {
 		ml_model_free(m);

@@ -226,6 +226,7 @@ typedef struct gbdt_report {
 	double *valid_loss;     /* rounds_run values, or NULL without valid rows */
 	double *gain;           /* per feature: total gain of its splits */
 	double *splits;         /* per feature: number of splits */
+	uint32_t *pooled;       /* per feature: categories past max_cat sharing one bin */
 } gbdt_report;
 
 void gbdt_report_free(gbdt_report *r); /* frees the contents; accepts a zeroed r */

@@ -671,7 +671,15 @@ int gbdt_hist_build(gbdt_hist_ctx *h, gbdt_hist_job *jobs, size_t n_jobs)
 	hist_run r = {h, NULL};
 
 	for (size_t j = 0; j < n_jobs; j++) {
-		jobs[j].parts = parts > 1 && jobs[j].hi - jobs[j].lo >= SHARE_ROWS ? parts : 1;
+		size_t rows = jobs[j].hi - jobs[j].lo;
+		/* Up to four parts a thread: a thread that gets its core late
+		 * (a busy machine) then holds up the others by a part, not by a
+		 * whole share. */
+		jobs[j].parts = 1;
+		if (parts > 1 && rows >= SHARE_ROWS) {
+			size_t k = rows / SHARE_ROWS;
+			jobs[j].parts = (unsigned)(k < 4 * (size_t)parts ? (k > parts ? k : parts) : 4 * parts);
+		}
 		jobs[j].scratch = n_scratch;
 		n_scratch += jobs[j].parts - 1;
 	}

@@ -235,6 +235,7 @@ static int run(step_ctx *ctx)
 		train_data_free(&d);
 		return step_fail(ctx, rc, "%s: %s", ctx->def->name, sl_errmsg());
 	}
+	train_log_warnings(ctx, m);
 	step_log(ctx, "%u trees", gbdt_of(m)->n_trees);
 	report(ctx, m);
 	rc = train_finish(ctx, &d, m);

@@ -659,6 +659,7 @@ static void test_categorical_split(void **state)
 	double *X = malloc(N * sizeof *X), y[N], out[8], v;
 	uint32_t n_cat = 8; /* codes 6 and 7 never appear */
 	gbdt_params p;
+	gbdt_report rep;
 	gbdt_model *g;
 
 	(void)state;
@@ -703,11 +704,31 @@ static void test_categorical_split(void **state)
 	p.max_cat = 8;
 	p.rounds = 3;
 	p.max_depth = 2;
-	g = fit(&p, X, N, 1, &n_cat, y, NULL);
+	g = fit(&p, X, N, 1, &n_cat, y, &rep);
 	assert_true(g->nodes[0].info & GBDT_NODE_CAT);
 	assert_true(g->cats[(size_t)g->nodes[0].value] == 305);
+	assert_true(rep.pooled[0] > 100); /* all but 7 of the categories seen */
+	gbdt_report_free(&rep);
 	gbdt_model_free(g);
 	free(X);
+	/* Through a frame the model says so, for the step's log. */
+	{
+		ds_table *t = mixed_table(2000, ML_BINARY, 4);
+		ml_frame fr;
+		ml_model *m;
+		const json_t *w;
+		gbdt_params_default(&p);
+		p.rounds = 2;
+		p.max_cat = 4;
+		m = train_frame(t, &p, &fr);
+		w = json_object_get(m->info, "warnings");
+		assert_int_equal(json_array_size(w), 1);
+		assert_non_null(strstr(json_string_value(json_array_get(w, 0)),
+				       "feature 'c': 5 rare categories share one bin (max_cat: 4"));
+		ml_model_free(m);
+		ml_frame_free(&fr);
+		ds_close(t);
+	}
 }
 
 /* ---- early stopping ---------------------------------------------------------------- */
