@@ -497,7 +497,7 @@ typedef struct fit_state {
 	size_t *feats_sz;
 	uint8_t *in_sample;
 	gbdt_tree *trees;
-	size_t n_trees;
+	size_t n_trees, trees_cap;
 	double *curve;
 } fit_state;
 
@@ -520,7 +520,8 @@ static void fit_state_free(fit_state *s)
 	sl__free(s->feats);
 	sl__free(s->feats_sz);
 	sl__free(s->in_sample);
-	for (size_t t = 0; s->trees && t < s->n_trees; t++)
+	/* Every slot: a tree that failed half-grown holds nodes too. */
+	for (size_t t = 0; s->trees && t < s->trees_cap; t++)
 		gbdt_tree_free(&s->trees[t]);
 	sl__free(s->trees);
 	sl__free(s->curve);
@@ -576,6 +577,7 @@ int gbdt_fit(const gbdt_params *prm, const gbdt_data *train, const gbdt_data *va
 	s.feats = sl__malloc(m_feats * sizeof *s.feats);
 	s.in_sample = sl__malloc(n);
 	s.trees = sl__calloc((size_t)p.rounds * K, sizeof *s.trees);
+	s.trees_cap = s.trees ? (size_t)p.rounds * K : 0;
 	s.curve = sl__malloc((size_t)p.rounds * sizeof *s.curve);
 	if (!s.margin || !s.vmargin || (K > 1 && !s.prob) || !s.gmax || !s.hmax || !s.grad ||
 	    !s.hess || !s.gh ||

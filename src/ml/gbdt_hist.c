@@ -275,7 +275,7 @@ static void fit_feature(void *ctx, size_t j, unsigned worker)
 
 	if (__atomic_load_n(&fj->rc, __ATOMIC_RELAXED))
 		return;
-	col = source_column(d, j, fj->colbuf[worker], &stride);
+	col = source_column(d, j, fj->colbuf ? fj->colbuf[worker] : NULL, &stride);
 	if (n_cat) {
 		/* bins - 1 value bins at most (one is missing), and max_cat. */
 		uint32_t limit = fj->max_cat < fj->bins - 1 ? fj->max_cat : fj->bins - 1;

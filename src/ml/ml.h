@@ -179,8 +179,8 @@ const ml_ops *ml_ops_find(const char *algorithm);
 
 /*
  * A new model of a family. It takes ownership of sig's contents (moved out;
- * *sig is zeroed) and of params (a reference is stolen; NULL = {}). info
- * starts as {}. Free with ml_model_free.
+ * *sig is zeroed) and of params (a reference is stolen; NULL = {}), also
+ * when it fails. info starts as {}. Free with ml_model_free.
  */
 int ml_model_new(const ml_ops *ops, ml_signature *sig, json_t *params, ml_model **out);
 void ml_model_free(ml_model *m); /* accepts NULL */

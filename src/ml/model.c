@@ -377,6 +377,9 @@ int ml_model_new(const ml_ops *ops, ml_signature *sig, json_t *params, ml_model 
 
 	*out = NULL;
 	if (!m) {
+		/* Ownership of both moved in, so both go: the caller's copy of
+		 * sig would otherwise leak on this path alone. */
+		ml_signature_clear(sig);
 		json_decref(params);
 		return sl__oom();
 	}
