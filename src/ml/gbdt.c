@@ -436,7 +436,7 @@ static int build_model(const gbdt_params *p, const gbdt_cuts *c, size_t n_featur
 				nd->value = tn->value;
 				continue;
 			}
-			nd->left = tn->left;
+			nd->left = tn->left - i; /* children after their parent: > 0 */
 			nd->info = f | (tn->default_left ? GBDT_NODE_DEFAULT_LEFT : 0);
 			if (tn->categorical) {
 				uint32_t nbits = c->n_cat[f];

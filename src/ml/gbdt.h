@@ -36,8 +36,8 @@
  *     value bins: 256 per feature in all, one byte). A category training
  *     never saw is binned as missing.
  *  4. A model's nodes are stored so that a node's children come after it
- *     (right = left + 1): the loader checks this, so walking a tree always
- *     ends, whatever the file holds.
+ *     (at a positive offset, right = left + 1): the loader checks this, so
+ *     walking a tree always ends, whatever the file holds.
  */
 #ifndef SLUICE_GBDT_H
 #define SLUICE_GBDT_H
@@ -119,9 +119,10 @@ typedef struct gbdt_data {
 /* ---- the model ------------------------------------------------------------------ */
 
 /*
- * One node, 16 bytes, four to a cache line. A leaf has left == 0 (the root
- * is never a child) and its value in `value`. A split sends a row to
- * tree[left] or tree[left + 1]: numeric, left when x < value; categorical
+ * One node, 16 bytes, four to a cache line. A leaf has left == 0 and its
+ * value in `value`. A split's children are the nodes `left` and `left + 1`
+ * places after it (an offset, not an index: a walk needs only a pointer to
+ * the current node): numeric, a row goes left when x < value; categorical
  * (GBDT_NODE_CAT), value is the offset in the category words of a bitset
  * [n_bits, words...] of the codes that go left.
  */

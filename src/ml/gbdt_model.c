@@ -65,23 +65,28 @@ void gbdt_model_free(gbdt_model *g)
 
 /* ---- prediction ------------------------------------------------------------------- */
 
-static inline double walk(const gbdt_node *nd, const uint32_t *cats, const double *row)
+static inline double walk(const gbdt_node *n, const uint32_t *cats, const double *row)
 {
-	uint32_t i = 0;
-
-	while (nd[i].left) {
-		const gbdt_node *n = &nd[i];
-		i = n->left + gbdt_node_right(n, cats, row[n->info & GBDT_NODE_FEATURE]);
-	}
-	return nd[i].value;
+	while (n->left)
+		n += n->left + gbdt_node_right(n, cats, row[n->info & GBDT_NODE_FEATURE]);
+	return n->value;
 }
 
+/* One step of a walk: a leaf (left == 0) stays where it is. */
+#define STEP(p)                                                                              \
+	do {                                                                                 \
+		const gbdt_node *n_ = (p);                                                   \
+		unsigned r_ = gbdt_node_right(n_, cats, row[n_->info & GBDT_NODE_FEATURE]); \
+		(p) = n_->left ? n_ + n_->left + r_ : n_;                                    \
+	} while (0)
+
 /*
- * GBDT_WALK trees at a time, each walked for as many steps as the deepest
- * of them (a leaf stays where it is: left == 0): the walks are independent
- * chains of dependent loads, and interleaving them keeps the core busy
- * where walking one tree at a time would wait on each load. Leaves are
- * added in tree order either way, so the sums are the same as one by one.
+ * GBDT_WALK (8) trees at a time, each walked for as many steps as the
+ * deepest of them: the walks are independent chains of dependent loads,
+ * and interleaving them keeps the core busy where walking one tree at a
+ * time would wait on each load. Written out by hand so that the eight
+ * node pointers stay in registers. Leaves are added in tree order either
+ * way, so the sums are the same as one tree after another.
  */
 void gbdt_predict_raw(const gbdt_model *g, const double *row, double *out)
 {
@@ -89,24 +94,29 @@ void gbdt_predict_raw(const gbdt_model *g, const double *row, double *out)
 	const uint32_t *tree = g->tree, *cats = g->cats;
 	uint32_t K = g->n_groups, T = g->n_trees, t = 0, k = 0;
 
+	_Static_assert(GBDT_WALK == 8, "the walk below is written out for eight trees");
 	for (uint32_t c = 0; c < K; c++)
 		out[c] = g->base[c];
 	for (; t + GBDT_WALK <= T; t += GBDT_WALK) {
-		const gbdt_node *nd[GBDT_WALK];
-		uint32_t i[GBDT_WALK];
-		for (unsigned j = 0; j < GBDT_WALK; j++) {
-			nd[j] = nodes + tree[t + j];
-			i[j] = 0;
+		const gbdt_node *p0 = nodes + tree[t], *p1 = nodes + tree[t + 1];
+		const gbdt_node *p2 = nodes + tree[t + 2], *p3 = nodes + tree[t + 3];
+		const gbdt_node *p4 = nodes + tree[t + 4], *p5 = nodes + tree[t + 5];
+		const gbdt_node *p6 = nodes + tree[t + 6], *p7 = nodes + tree[t + 7];
+		const gbdt_node *leaf[GBDT_WALK];
+		for (unsigned s = g->walk_depth[t / GBDT_WALK]; s > 0; s--) {
+			STEP(p0);
+			STEP(p1);
+			STEP(p2);
+			STEP(p3);
+			STEP(p4);
+			STEP(p5);
+			STEP(p6);
+			STEP(p7);
 		}
-		for (unsigned s = g->walk_depth[t / GBDT_WALK]; s > 0; s--)
-			for (unsigned j = 0; j < GBDT_WALK; j++) {
-				const gbdt_node *n = nd[j] + i[j];
-				uint32_t next = n->left + gbdt_node_right(n, cats,
-									  row[n->info & GBDT_NODE_FEATURE]);
-				i[j] = n->left ? next : i[j];
-			}
+		leaf[0] = p0, leaf[1] = p1, leaf[2] = p2, leaf[3] = p3;
+		leaf[4] = p4, leaf[5] = p5, leaf[6] = p6, leaf[7] = p7;
 		for (unsigned j = 0; j < GBDT_WALK; j++) {
-			out[k] += nd[j][i[j]].value;
+			out[k] += leaf[j]->value;
 			if (++k == K)
 				k = 0;
 		}
@@ -185,7 +195,7 @@ int gbdt_model_finish(gbdt_model *g)
 		for (uint32_t i = 0; i < sz; i++)
 			if (nd[i].left) {
 				uint32_t d = depth[i] + 1;
-				depth[nd[i].left] = depth[nd[i].left + 1] = d;
+				depth[i + nd[i].left] = depth[i + nd[i].left + 1] = d;
 				if (d > g->max_depth)
 					g->max_depth = d;
 				/* Deeper than a byte is refused by the loader anyway. */
@@ -196,7 +206,7 @@ int gbdt_model_finish(gbdt_model *g)
 		 * the cover ratios TreeSHAP uses, so that contributions plus this
 		 * expectation give the raw score exactly (up to rounding). */
 		for (uint32_t i = sz; i-- > 0;) {
-			uint32_t l = nd[i].left;
+			uint32_t l = nd[i].left ? i + nd[i].left : 0;
 			e[i] = l ? cov[l] / cov[i] * e[l] + cov[l + 1] / cov[i] * e[l + 1] : nd[i].value;
 		}
 		g->expect[t] = e[0];
@@ -275,7 +285,7 @@ static int check_tree(const mfile *f, const gbdt_model *g, uint32_t t, const gbd
 			continue;
 		}
 		/* Invariant 4 of gbdt.h: children after the node, inside the tree. */
-		if (n->left <= i || n->left >= sz - 1)
+		if ((uint64_t)i + n->left + 1 >= sz)
 			return bad(f, "tree %u node %u has a child outside the tree", t, i);
 		if (feat >= g->n_features || (n->info & ~(GBDT_NODE_FEATURE | GBDT_NODE_CAT |
 							  GBDT_NODE_DEFAULT_LEFT)))

@@ -122,8 +122,8 @@ static void recurse(const shap_tree *c, uint32_t j, unsigned level, const pelem 
 		return;
 	}
 	f = n->info & GBDT_NODE_FEATURE;
-	hot = n->left + gbdt_node_right(n, c->cats, c->x[f]);
-	cold = hot == n->left ? n->left + 1 : n->left;
+	hot = j + n->left + gbdt_node_right(n, c->cats, c->x[f]);
+	cold = hot == j + n->left ? hot + 1 : hot - 1;
 	for (k = 1; k <= l; k++)
 		if (m[k].d == f)
 			break;

@@ -449,7 +449,7 @@ static double value_of(const gbdt_model *g, uint32_t t, uint32_t node, const dou
 	if (!n->left)
 		return n->value;
 	f = n->info & GBDT_NODE_FEATURE;
-	l = n->left;
+	l = node + n->left;
 	if (S & (1u << f))
 		return value_of(g, t, l + gbdt_node_right(n, g->cats, x[f]), x, S);
 	return cov[l] / cov[node] * value_of(g, t, l, x, S) +
@@ -898,12 +898,13 @@ static void test_load_checks(void **state)
 		mfile_writer *w;
 		json_t *man = json_object();
 		memcpy(nodes, g->nodes, g->n_nodes * sizeof *nodes);
+		uint32_t sz = g->tree[1];
 		if (what == 0)
-			nodes[0].left = 0x7fffffff;  /* a child outside the tree */
+			nodes[0].left = 0x7fffffff;  /* a child far outside the tree */
 		else if (what == 1)
 			nodes[0].info |= 5;          /* a feature the model lacks */
 		else if (what == 2)
-			nodes[1].left = 1;           /* a loop: a child that is itself */
+			nodes[0].left = sz - 1;      /* the right child one past the end */
 		else
 			nodes[0].info |= GBDT_NODE_CAT; /* a category set that is not there */
 		copy.nodes = nodes;
