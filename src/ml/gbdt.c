@@ -8,9 +8,10 @@
  *   for each round, for each group (class) k:
  *     draw rows (subsample) and features (colsample) from stream
  *       (seed, round * groups + k) of the one generator (rng.h)
- *     gradients and hessians of the loss at the current margins, turned
- *       into fixed-point integers with a power-of-two scale (gbdt.h
- *       invariant 1) chosen so that no histogram sum can overflow
+ *     gradients and hessians of the loss at the current margins, exact
+ *       (for leaf values) and quantised with stochastic rounding into
+ *       packed integers (gbdt.h invariant 1), as many levels as the sample
+ *       allows without a histogram sum overflowing its half
  *     grow a tree (gbdt_tree.c); add its leaves to the margins of the
  *       training rows (and, on bins, of the rows left out and of valid)
  *   after the round: the validation loss, the best round, early stopping

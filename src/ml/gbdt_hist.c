@@ -19,14 +19,16 @@
  * (one feature's bytes for all rows fit in L2).
  *
  * Histograms. The inner loop of training: for each row, for each feature,
- * add the row's (g, h) pair to the cell of its bin. Rows are walked in row
- * order within a node; the row-major layout means each row costs one
- * gathered cache line of bins, and consecutive updates of one feature are
+ * add the row's packed (g, h) integer to the cell of its bin -- a byte
+ * load, an offset and one add to memory. Rows are walked in row order
+ * within a node (gathered through the node's row list, prefetched ahead);
+ * the row-major layout, padded to a power-of-two stride, means each row
+ * costs one cache line of bins, and consecutive updates of one feature are
  * p updates apart, so a run of equal bins does not stall on its own store.
- * A job large enough to share is cut into one chunk per thread, each chunk
- * summing into its own histogram, and the chunks are added up afterwards;
+ * A job large enough to share is cut into parts (up to four a thread),
+ * each summing into its own histogram, and gbdt_hist_finish adds them up;
  * the sums are integers (invariant 1), so the result does not depend on
- * which thread took which chunk.
+ * which thread took which part.
  */
 #include <math.h>
 #include <stdlib.h>
