@@ -19,7 +19,7 @@ fi
 bench_cc() {
 	cc -O2 -D_GNU_SOURCE -I"$root/include" -I"$root/src" -I"$root/src/core" \
 		-o "$dir/$1" "$2" "$lib" \
-		$(pkg-config --libs yaml-0.1 jansson sqlite3 libcrypto libzstd libpq libmicrohttpd) \
+		$(pkg-config --libs yaml-0.1 jansson sqlite3 libcrypto libzstd libpq libmicrohttpd libxxhash) \
 		-lpthread -lm -ldl
 }
 

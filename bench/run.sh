@@ -4,9 +4,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 SLUICE=$(realpath "${1:-build/sluice}")
-shopt -s nullglob
-for b in "$here"/*.sh "$here"/*/*.sh; do
+for b in "$here"/*.sh; do
 	case $(basename "$b") in run.sh | lib.sh) continue ;; esac
-	echo "== ${b#"$here"/}"
+	echo "== $(basename "$b" .sh)"
 	bash "$b" "$SLUICE"
 done

@@ -21,142 +21,92 @@
 #include "ml/gbdt.h"
 #include "steps/train.h"
 
+/* The ranges are those of gbdt_params_check (gbdt.h); what goes together
+ * (max_depth 0 only with leafwise growth, ...) is check()'s. */
 static const step_opt opts[] = {
 	TRAIN_COMMON_OPTS,
-	{"objective", OPT_STRING, false, NULL,
-	 "regression | binary | multiclass (default: inferred from the target)"},
-	{"rounds", OPT_INT, false, "100", "boosting rounds (trees per class)"},
-	{"learning_rate", OPT_NUMBER, false, "0.3", "shrinkage of each tree, (0, 1]"},
-	{"max_depth", OPT_INT, false, "6", "deepest split level (0: no limit, leafwise only)"},
-	{"max_leaves", OPT_INT, false, "0",
-	 "most leaves per tree (0: no limit; leafwise defaults to 31)"},
-	{"min_child_weight", OPT_NUMBER, false, "1", "least hessian sum in a child"},
-	{"lambda", OPT_NUMBER, false, "1", "L2 penalty on leaf values"},
-	{"min_split_gain", OPT_NUMBER, false, "0", "least gain a split must bring (XGBoost's gamma)"},
-	{"subsample", OPT_NUMBER, false, "1", "share of rows each tree sees, (0, 1]"},
-	{"colsample", OPT_NUMBER, false, "1", "share of features each tree may use, (0, 1]"},
-	{"bins", OPT_INT, false, "256", "histogram bins per feature, the missing bin included (2-256)"},
-	{"max_cat", OPT_INT, false, "64",
-	 "categories a string column keeps as its own bins; rarer ones share one"},
-	{"early_stopping", OPT_INT, false, "0",
-	 "stop after this many rounds without a better validation loss (needs valid; 0: off)"},
-	{"growth", OPT_STRING, false, "depthwise", "depthwise (level by level) | leafwise (best leaf first)"},
-	{"seed", OPT_INT, false, "0", "seed of row and column sampling"},
-	{"threads", OPT_INT, false, "0", "threads (0: every core); the model is the same for any"},
-	{NULL, 0, false, NULL, NULL},
+	{.name = "objective", .type = OPT_STRING, .choices = "regression binary multiclass",
+	 .help = "the loss (default: inferred from the target)"},
+	{.name = "rounds", .type = OPT_INT, .def = "100", .range = "[1, 1000000]",
+	 .help = "boosting rounds (trees per class)"},
+	{.name = "learning_rate", .type = OPT_NUMBER, .def = "0.3", .range = "(0, 1]",
+	 .help = "shrinkage of each tree"},
+	{.name = "max_depth", .type = OPT_INT, .def = "6", .range = "[0, 64]",
+	 .help = "deepest split level (0: no limit, leafwise only)"},
+	{.name = "max_leaves", .type = OPT_INT, .def = "0", .range = "[0, 65536]",
+	 .help = "most leaves per tree (0: no limit; leafwise defaults to 31)"},
+	{.name = "growth", .type = OPT_STRING, .def = "depthwise", .choices = "depthwise leafwise",
+	 .help = "depthwise: level by level; leafwise: best leaf first"},
+	{.name = "min_child_weight", .type = OPT_NUMBER, .def = "1", .range = "[0,)",
+	 .help = "least hessian sum in a child"},
+	{.name = "lambda", .type = OPT_NUMBER, .def = "1", .range = "[0,)",
+	 .help = "L2 penalty on leaf values"},
+	{.name = "min_split_gain", .type = OPT_NUMBER, .def = "0", .range = "[0,)",
+	 .help = "least gain a split must bring (XGBoost's gamma)"},
+	{.name = "subsample", .type = OPT_NUMBER, .def = "1", .range = "(0, 1]",
+	 .help = "share of rows each tree sees"},
+	{.name = "colsample", .type = OPT_NUMBER, .def = "1", .range = "(0, 1]",
+	 .help = "share of features each tree may use"},
+	{.name = "bins", .type = OPT_INT, .def = "256", .range = "[2, 256]",
+	 .help = "histogram bins per feature, the missing bin included (one byte)"},
+	{.name = "max_cat", .type = OPT_INT, .def = "64", .range = "[2, 255]",
+	 .help = "categories a string column keeps as its own bins; rarer ones share one"},
+	{.name = "early_stopping", .type = OPT_INT, .def = "0", .range = "[0, 1000000]",
+	 .help = "stop after this many rounds without a better validation loss (needs valid)"},
+	{.name = "seed", .type = OPT_INT, .def = "0", .range = "[0,)",
+	 .help = "seed of row and column sampling"},
+	TRAIN_OPT_THREADS,
+	{.name = NULL},
 };
 
-/* An integer option in [0, hi] into *out (gbdt_params_check knows the real
- * ranges); false with msg set otherwise. */
-static bool int_opt(const json_t *with, const char *name, int64_t hi, uint64_t *out, char *msg,
-		    size_t size)
-{
-	json_t *v = json_object_get(with, name);
-	int64_t x;
-
-	if (!v)
-		return true;
-	if (!json_is_integer(v)) {
-		snprintf(msg, size, "with.%s: expected a whole number", name);
-		return false;
-	}
-	x = (int64_t)json_integer_value(v);
-	if (x < 0 || x > hi) {
-		snprintf(msg, size, "with.%s: expected a whole number from 0 to %lld (got %lld)", name,
-			 (long long)hi, (long long)x);
-		return false;
-	}
-	*out = (uint64_t)x;
-	return true;
-}
-
-static bool num_opt(const json_t *with, const char *name, double *out, char *msg, size_t size)
-{
-	json_t *v = json_object_get(with, name);
-
-	if (!v)
-		return true;
-	if (!json_is_number(v)) {
-		snprintf(msg, size, "with.%s: expected a number", name);
-		return false;
-	}
-	*out = json_number_value(v);
-	return true;
-}
-
-/* The options as gbdt_params, checked (defaults for absent ones). */
+/* The options as gbdt_params (the schema has checked each value's range),
+ * then what goes together. */
 static int read_params(const json_t *with, gbdt_params *p, char *msg, size_t size)
 {
 	const char *obj = json_string_value(json_object_get(with, "objective"));
 	const char *growth = json_string_value(json_object_get(with, "growth"));
-	uint64_t rounds, depth, leaves, bins, max_cat, es, seed, threads;
-	bool ok;
 
 	gbdt_params_default(p);
-	rounds = p->rounds;
-	depth = p->max_depth;
-	leaves = p->max_leaves;
-	bins = p->bins;
-	max_cat = p->max_cat;
-	es = p->early_stopping;
-	seed = p->seed;
-	threads = p->threads;
-	if (obj) {
-		if (!ml_task_parse(obj, &p->objective) ||
-		    (p->objective != ML_REGRESSION && p->objective != ML_BINARY &&
-		     p->objective != ML_MULTICLASS)) {
-			snprintf(msg, size, "with.objective: '%s' is not regression, binary or "
-					    "multiclass",
-				 obj);
-			return -1;
-		}
+	if (obj && !ml_task_parse(obj, &p->objective)) {
+		snprintf(msg, size, "with.objective: '%s' is not regression, binary or multiclass", obj);
+		return SL_EINVAL;
 	}
-	if (growth) {
-		if (!strcmp(growth, "depthwise"))
-			p->growth = GBDT_DEPTHWISE;
-		else if (!strcmp(growth, "leafwise"))
-			p->growth = GBDT_LEAFWISE;
-		else {
-			snprintf(msg, size, "with.growth: '%s' is not depthwise or leafwise", growth);
-			return -1;
-		}
-	}
-	ok = int_opt(with, "rounds", UINT32_MAX, &rounds, msg, size) &&
-	     int_opt(with, "max_depth", UINT32_MAX, &depth, msg, size) &&
-	     int_opt(with, "max_leaves", UINT32_MAX, &leaves, msg, size) &&
-	     int_opt(with, "bins", UINT32_MAX, &bins, msg, size) &&
-	     int_opt(with, "max_cat", UINT32_MAX, &max_cat, msg, size) &&
-	     int_opt(with, "early_stopping", UINT32_MAX, &es, msg, size) &&
-	     int_opt(with, "seed", INT64_MAX, &seed, msg, size) &&
-	     int_opt(with, "threads", 4096, &threads, msg, size) &&
-	     num_opt(with, "learning_rate", &p->learning_rate, msg, size) &&
-	     num_opt(with, "min_child_weight", &p->min_child_weight, msg, size) &&
-	     num_opt(with, "lambda", &p->lambda, msg, size) &&
-	     num_opt(with, "min_split_gain", &p->min_split_gain, msg, size) &&
-	     num_opt(with, "subsample", &p->subsample, msg, size) &&
-	     num_opt(with, "colsample", &p->colsample, msg, size);
-	if (!ok)
-		return -1;
-	p->rounds = (uint32_t)rounds;
-	p->max_depth = (uint32_t)depth;
-	p->max_leaves = (uint32_t)leaves;
-	p->bins = (uint32_t)bins;
-	p->max_cat = (uint32_t)max_cat;
-	p->early_stopping = (uint32_t)es;
-	p->seed = seed;
-	p->threads = (unsigned)threads;
+	p->growth = growth && !strcmp(growth, "leafwise") ? GBDT_LEAFWISE : GBDT_DEPTHWISE;
+	p->rounds = (uint32_t)train_with_num(with, "rounds", p->rounds);
+	p->learning_rate = train_with_num(with, "learning_rate", p->learning_rate);
+	p->max_depth = (uint32_t)train_with_num(with, "max_depth", p->max_depth);
+	p->max_leaves = (uint32_t)train_with_num(with, "max_leaves", p->max_leaves);
+	p->min_child_weight = train_with_num(with, "min_child_weight", p->min_child_weight);
+	p->lambda = train_with_num(with, "lambda", p->lambda);
+	p->min_split_gain = train_with_num(with, "min_split_gain", p->min_split_gain);
+	p->subsample = train_with_num(with, "subsample", p->subsample);
+	p->colsample = train_with_num(with, "colsample", p->colsample);
+	p->bins = (uint32_t)train_with_num(with, "bins", p->bins);
+	p->max_cat = (uint32_t)train_with_num(with, "max_cat", p->max_cat);
+	p->early_stopping = (uint32_t)train_with_num(with, "early_stopping", 0);
+	p->seed = (uint64_t)json_integer_value(json_object_get(with, "seed"));
+	p->threads = (unsigned)train_with_num(with, "threads", 0);
 	if (gbdt_params_check(p, "with.") != 0) {
 		snprintf(msg, size, "%s", sl_errmsg());
-		return -1;
+		return SL_EINVAL;
 	}
 	return 0;
 }
 
-static int check(const json_t *with, char *msg, size_t size)
+/* What the schema cannot say: options that go together, and early stopping
+ * without validation rows to watch. */
+static int check(const step_check *c)
 {
 	gbdt_params p;
+	char msg[512];
 
-	return read_params(with, &p, msg, size);
+	if (read_params(c->with, &p, msg, sizeof msg))
+		return step_check_fail(c, "", "%s", msg);
+	if (p.early_stopping && !step_check_has_input(c, "valid"))
+		return step_check_fail(c, "early_stopping",
+				       "early stopping watches the validation loss: connect a "
+				       "`valid` input, or set early_stopping: 0");
+	return 0;
 }
 
 typedef struct ranked {

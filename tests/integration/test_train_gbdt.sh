@@ -64,15 +64,16 @@ model3=$(js "next(s['outputs']['model'] for s in d['steps'] if s['name']=='train
 pipeline 2 ", bins: 300" > bad.yaml
 expect_exit 2 sl run bad.yaml
 contains "$ERR" "bad.yaml:"
-contains "$ERR" "bins must be 2 to 256"
+contains "$ERR" "option 'bins' of train.gbdt must be in [2, 256], not 300"
 
 # A task the target cannot have fails the step with the fix in the message.
 pipeline 2 ", objective: multiclass" > multi.yaml
 expect_exit 1 sl run multi.yaml
 contains "$(sl runs show latest)" "use objective: binary"
 
-# early_stopping without validation rows.
+# early_stopping with no validation rows to watch: refused before anything runs.
 sed 's/inputs: { train: split.train, valid: split.valid }/inputs: { train: split.train }/' p.yaml > nov.yaml
-expect_exit 1 sl run nov.yaml
-contains "$(sl runs show latest)" "needs validation rows"
+expect_exit 2 sl run nov.yaml
+contains "$ERR" "nov.yaml:"
+contains "$ERR" "connect a \`valid\` input"
 echo ok

@@ -799,7 +799,7 @@ static void test_refusals(void **state)
 	ml_frame fr;
 	gbdt_params p;
 	ml_model *m;
-	char msg[512];
+	step_problem pb;
 	json_t *with;
 	double X[4] = {1, 2, 3, 4}, y[4] = {0, 1, 2, 1};
 	gbdt_model *g;
@@ -808,28 +808,34 @@ static void test_refusals(void **state)
 	assert_non_null(def);
 	/* Options, at parse time: each message names the option and the range. */
 	with = json_pack("{s:s, s:i}", "target", "y", "bins", 300);
-	assert_int_not_equal(def->check(with, msg, sizeof msg), 0);
-	assert_non_null(strstr(msg, "bins"));
-	assert_non_null(strstr(msg, "256"));
+	assert_int_equal(step_opts_check(def, with, NULL, NULL, 0, &pb), SL_EINVAL);
+	assert_non_null(strstr(pb.msg, "option 'bins' of train.gbdt"));
+	assert_non_null(strstr(pb.msg, "300"));
 	json_decref(with);
 	with = json_pack("{s:s, s:f}", "target", "y", "learning_rate", 1.5);
-	assert_int_not_equal(def->check(with, msg, sizeof msg), 0);
-	assert_non_null(strstr(msg, "learning_rate must be in (0, 1]"));
+	assert_int_equal(step_opts_check(def, with, NULL, NULL, 0, &pb), SL_EINVAL);
+	assert_non_null(strstr(pb.msg, "learning_rate"));
 	json_decref(with);
 	with = json_pack("{s:s, s:s}", "target", "y", "objective", "ranking");
-	assert_int_not_equal(def->check(with, msg, sizeof msg), 0);
-	assert_non_null(strstr(msg, "'ranking' is not regression, binary or multiclass"));
+	assert_int_equal(step_opts_check(def, with, NULL, NULL, 0, &pb), SL_EINVAL);
+	assert_non_null(strstr(pb.msg, "regression, binary or multiclass, not 'ranking'"));
 	json_decref(with);
-	with = json_pack("{s:s, s:i, s:s}", "target", "y", "max_depth", 0, "growth", "depthwise");
-	assert_int_not_equal(def->check(with, msg, sizeof msg), 0);
-	assert_non_null(strstr(msg, "max_depth"));
+	/* What goes together, from the check hook. */
+	with = json_pack("{s:s, s:i}", "target", "y", "max_depth", 0);
+	assert_int_equal(step_opts_check(def, with, NULL, NULL, 0, &pb), SL_EINVAL);
+	assert_non_null(strstr(pb.msg, "max_depth must be 1 to 64 for depth-wise growth"));
 	json_decref(with);
-	with = json_pack("{s:s, s:i}", "target", "y", "rounds", -3);
-	assert_int_not_equal(def->check(with, msg, sizeof msg), 0);
-	assert_non_null(strstr(msg, "with.rounds"));
+	with = json_pack("{s:s, s:i, s:s}", "target", "y", "max_depth", 0, "growth", "leafwise");
+	assert_int_equal(step_opts_check(def, with, NULL, NULL, 0, &pb), 0);
 	json_decref(with);
-	with = json_pack("{s:s}", "target", "y");
-	assert_int_equal(def->check(with, msg, sizeof msg), 0);
+	/* Early stopping with nothing to watch: refused unless valid is connected. */
+	with = json_pack("{s:s, s:i}", "target", "y", "early_stopping", 10);
+	assert_int_equal(step_opts_check(def, with, NULL, (const char *[]){"train"}, 1, &pb),
+			 SL_EINVAL);
+	assert_string_equal(pb.path, "early_stopping");
+	assert_non_null(strstr(pb.msg, "connect a `valid` input"));
+	assert_int_equal(step_opts_check(def, with, NULL, (const char *[]){"train", "valid"}, 2, &pb),
+			 0);
 	json_decref(with);
 
 	/* binary on a three-class target, through the frame and directly. */

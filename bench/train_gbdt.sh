@@ -2,7 +2,7 @@
 # GBDT benchmark: sluice's gbdt trainer (the engine behind train.gbdt)
 # against XGBoost 1.7 `hist` (Debian's python3-xgboost), in the same run.
 #
-#   bash bench/train/gbdt.sh [path/to/sluice]   (its build directory provides
+#   bash bench/train_gbdt.sh [path/to/sluice]   (its build directory provides
 #                                                libsluice.a)
 #
 # Problems: a HIGGS-like synthetic binary problem (GBDT_ROWS rows, default
@@ -25,29 +25,17 @@
 # The machine may be shared: the load average is printed before and after;
 # only the ratios of one run mean much.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-SLUICE=$(realpath "${1:-$root/build/sluice}")
-build=$(dirname "$SLUICE")
-lib=$build/libsluice.a
-ROWS=${GBDT_ROWS:-1000000}
-RUNS=${GBDT_RUNS:-3}
-PY=/usr/bin/python3
 dir=${TMPDIR:-/tmp}/sluice-bench-gbdt
 mkdir -p "$dir"
+. "$(dirname "$0")/lib.sh"
+ROWS=${GBDT_ROWS:-1000000}
+RUNS=${GBDT_RUNS:-3}
 
-if [ ! -f "$lib" ]; then
-	echo "gbdt: $lib not found (build first)" >&2
-	exit 2
-fi
 if ! "$PY" -c 'import xgboost, sklearn' 2>/dev/null; then
-	echo "gbdt: needs python3-xgboost and python3-sklearn (scripts/deps.sh installs them)" >&2
+	echo "train_gbdt: needs python3-xgboost and python3-sklearn (scripts/deps.sh installs them)" >&2
 	exit 2
 fi
-cc -O2 -D_GNU_SOURCE -I"$root/include" -I"$root/src" -I"$root/src/core" \
-	-o "$dir/gbdt_bench" "$here/gbdt_bench.c" "$lib" \
-	$(pkg-config --libs yaml-0.1 jansson sqlite3 libcrypto libzstd libpq libmicrohttpd) \
-	-lpthread -lm -ldl
+bench_cc gbdt_bench "$here/train_gbdt_bench.c"
 
 higgs=$dir/higgs-$ROWS
 if [ ! -s "$higgs/test.y" ]; then
@@ -62,9 +50,9 @@ fi
 cat "$higgs"/* > /dev/null # both sides read from a warm page cache
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
-echo "gbdt: load average before: $(load) ($(nproc) cores)"
+echo "train_gbdt: load average before: $(load) ($(nproc) cores)"
 A() { "$dir/gbdt_bench" train "$1" "$2" 100 6 256 0.3 ${3:-}; }
-B() { "$PY" "$here/gbdt_xgb.py" "$1" "$2" 100 6 256 0.3 ${3:-}; }
+B() { "$PY" "$here/train_gbdt_peer.py" "$1" "$2" 100 6 256 0.3 ${3:-}; }
 rec() { # side, set, command...: one run, recorded as a JSON line
 	local side=$1 set=$2 r
 	shift 2
@@ -79,7 +67,7 @@ for i in $(seq "$RUNS"); do
 	rec sluice spam A "$spam" 2
 	rec xgboost spam B "$spam" 2
 done
-echo "gbdt: load average after: $(load)"
+echo "train_gbdt: load average after: $(load)"
 
 "$PY" - "$dir/runs.jsonl" "$ROWS" "$RUNS" <<'PYEOF'
 import json, statistics, sys
@@ -100,7 +88,7 @@ sp_auc, xp_auc = med("sluice", "spam", "auc"), med("xgboost", "spam", "auc")
 sp_t, xp_t = med("sluice", "spam", "seconds"), med("xgboost", "spam", "seconds")
 def mark(ok):
     return "ok" if ok else "MISSED"
-print(f"gbdt: HIGGS-like {rows} rows x 28, 100 rounds, depth 6, 256 bins, 2 threads; medians of {n} runs")
+print(f"train_gbdt: HIGGS-like {rows} rows x 28, 100 rounds, depth 6, 256 bins, 2 threads; medians of {n} runs")
 print(f"  fit time   sluice {s_t:7.2f} s   xgboost {x_t:7.2f} s (train alone {x_tt:.2f} s)"
       f"   ratio {s_t / x_t:.2f}x  (target <= 0.8x: {mark(s_t / x_t <= 0.8)})")
 print(f"  test AUC   sluice {s_auc:.4f}    xgboost {x_auc:.4f}    diff {s_auc - x_auc:+.4f}"
@@ -114,7 +102,7 @@ print(f"             wall time per call: sluice {s_p:.3f} us, xgboost {x_p:.1f} 
       f" (includes waiting for a core when the machine is loaded)")
 print(f"  scaling    sluice 1 thread {s1_t:.2f} s, 2 threads {s_t:.2f} s: {s1_t / s_t:.2f}x"
       f"  (target >= 1.6x: {mark(s1_t / s_t >= 1.6)})")
-print(f"gbdt: spambase (3681 train / 920 test rows), same parameters")
+print(f"train_gbdt: spambase (3681 train / 920 test rows), same parameters")
 print(f"  test AUC   sluice {sp_auc:.4f}    xgboost {xp_auc:.4f}    diff {sp_auc - xp_auc:+.4f}"
       f"  (target within 0.005: {mark(abs(sp_auc - xp_auc) <= 0.005)})")
 print(f"  fit time   sluice {sp_t:7.3f} s   xgboost {xp_t:7.3f} s   ratio {sp_t / xp_t:.2f}x")

@@ -1,4 +1,4 @@
-"""The XGBoost side of bench/train/gbdt.sh.
+"""The XGBoost side of bench/train_gbdt.sh.
 
     gbdt_xgb.py DIR THREADS ROUNDS DEPTH BINS ETA [PREDICT_ROWS]
 

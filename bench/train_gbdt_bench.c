@@ -1,5 +1,5 @@
 /*
- * The sluice side of bench/train/gbdt.sh.
+ * The sluice side of bench/train_gbdt.sh.
  *
  *   gbdt_bench gen DIR N_TRAIN N_TEST SEED
  *       writes a HIGGS-like binary problem: DIR/{train,test}.x (float64,
