@@ -97,9 +97,24 @@ static int read_params(const json_t *with, gbdt_params *p, char *msg, size_t siz
  * without validation rows to watch. */
 static int check(const step_check *c)
 {
+	const char *growth = json_string_value(json_object_get(c->with, "growth"));
 	gbdt_params p;
 	char msg[512];
 
+	/* Pointed at the option to change; gbdt_params_check below holds the
+	 * same rules for every other caller. */
+	if (train_with_num(c->with, "max_depth", 6) == 0 && (!growth || strcmp(growth, "leafwise")))
+		return step_check_fail(c, "max_depth",
+				       "max_depth 0 (no limit) is for growth: leafwise; depth-wise "
+				       "growth needs a depth of 1 to %d",
+				       GBDT_MAX_DEPTH);
+	if (train_with_num(c->with, "max_leaves", 0) == 1)
+		return step_check_fail(c, "max_leaves", "max_leaves 1 cannot be: a split makes 2 "
+							"leaves (0: no limit)");
+	if (train_with_num(c->with, "lambda", 1) == 0 &&
+	    train_with_num(c->with, "min_child_weight", 1) == 0)
+		return step_check_fail(c, "lambda", "lambda and min_child_weight cannot both be 0: a "
+						    "leaf with no hessian would have no value");
 	if (read_params(c->with, &p, msg, sizeof msg))
 		return step_check_fail(c, "", "%s", msg);
 	if (p.early_stopping && !step_check_has_input(c, "valid"))

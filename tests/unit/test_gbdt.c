@@ -823,7 +823,8 @@ static void test_refusals(void **state)
 	/* What goes together, from the check hook. */
 	with = json_pack("{s:s, s:i}", "target", "y", "max_depth", 0);
 	assert_int_equal(step_opts_check(def, with, NULL, NULL, 0, &pb), SL_EINVAL);
-	assert_non_null(strstr(pb.msg, "max_depth must be 1 to 64 for depth-wise growth"));
+	assert_string_equal(pb.path, "max_depth");
+	assert_non_null(strstr(pb.msg, "max_depth 0 (no limit) is for growth: leafwise"));
 	json_decref(with);
 	with = json_pack("{s:s, s:i, s:s}", "target", "y", "max_depth", 0, "growth", "leafwise");
 	assert_int_equal(step_opts_check(def, with, NULL, NULL, 0, &pb), 0);
