@@ -42,11 +42,6 @@
 /* Rows per block of the element-wise parallel loops. */
 #define ROW_GRAIN 16384
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
-
 /* ---- parameters ---------------------------------------------------------------------- */
 
 void gbdt_params_default(gbdt_params *p)
@@ -411,11 +406,11 @@ static int build_model(const gbdt_params *p, const gbdt_cuts *c, size_t n_featur
 	cats = sl__calloc(n_words ? n_words : 1, sizeof *cats);
 	if (!g || (rc = gbdt_model_adopt(g, b, tree, nodes, cover, gain, cats))) {
 		sl__free(g);
-		return g ? rc : oom();
+		return g ? rc : sl__oom();
 	}
 	if (!b || !tree || !nodes || !cover || !gain || !cats) {
 		gbdt_model_free(g);
-		return oom();
+		return sl__oom();
 	}
 	g->objective = p->objective;
 	g->n_features = (uint32_t)n_features;
@@ -583,7 +578,7 @@ int gbdt_fit(const gbdt_params *prm, const gbdt_data *train, const gbdt_data *va
 	if (!s.margin || !s.vmargin || (K > 1 && !s.prob) || !s.gmax || !s.hmax || !s.grad ||
 	    !s.hess || !s.gh ||
 	    !s.sample_sz || !s.sample || !s.feats || !s.in_sample || !s.trees || !s.curve) {
-		rc = oom();
+		rc = sl__oom();
 		goto fail;
 	}
 	gbdt_huge(s.gh, n * sizeof *s.gh);
@@ -707,7 +702,7 @@ int gbdt_fit(const gbdt_params *prm, const gbdt_data *train, const gbdt_data *va
 			gbdt_report_free(rep);
 			gbdt_model_free(*out);
 			*out = NULL;
-			rc = oom();
+			rc = sl__oom();
 			goto fail;
 		}
 		/* A categorical feature whose rarer categories share the last
@@ -791,7 +786,7 @@ static int set_info(ml_model *m, const gbdt_model *g, const gbdt_report *rep, ui
 	json_decref(gain);
 	json_decref(split);
 	json_decref(base);
-	return bad ? oom() : 0;
+	return bad ? sl__oom() : 0;
 }
 
 int gbdt_train(const gbdt_params *prm, const ml_frame *fr, const double *valid_X,
@@ -805,12 +800,13 @@ int gbdt_train(const gbdt_params *prm, const ml_frame *fr, const double *valid_X
 	gbdt_report rep = {0};
 	gbdt_model *g = NULL;
 	ml_signature sc = {0};
+	json_t *pj;
 	ml_model *m = NULL;
 	int rc;
 
 	*out = NULL;
 	if (!n_cat)
-		return oom();
+		return sl__oom();
 	if (!p.objective)
 		p.objective = sig->task;
 	if (p.objective != sig->task) {
@@ -830,8 +826,14 @@ int gbdt_train(const gbdt_params *prm, const ml_frame *fr, const double *valid_X
 	sl__free(n_cat);
 	if (rc)
 		return rc;
-	if ((rc = ml_signature_copy(&sc, sig)) ||
-	    (rc = ml_model_new(&ml_gbdt_ops, &sc, gbdt_params_json(&p), &m))) {
+	pj = gbdt_params_json(&p);
+	if (!pj)
+		rc = sl__oom();
+	else if ((rc = ml_signature_copy(&sc, sig)))
+		json_decref(pj);
+	else
+		rc = ml_model_new(&ml_gbdt_ops, &sc, pj, &m); /* takes sc and pj either way */
+	if (rc) {
 		ml_signature_clear(&sc);
 		gbdt_model_free(g);
 		gbdt_report_free(&rep);

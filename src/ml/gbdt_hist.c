@@ -38,6 +38,7 @@
 #include "ml/gbdt.h"
 #include "pool.h"
 #include "rng.h"
+#include "sort.h"
 
 /* Rows sampled to find a numeric feature's cut points on large data. */
 #define GBDT_SAMPLE (1u << 18)
@@ -45,63 +46,6 @@
 #define SHARE_ROWS 16384
 /* Rows ahead to prefetch in the gathered histogram loop. */
 #define PREFETCH 32
-
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
-
-/* ---- sorting doubles ----------------------------------------------------------- */
-
-/* An unsigned key that orders like the double (no NaN here). */
-static uint64_t dkey(double x)
-{
-	uint64_t u;
-
-	memcpy(&u, &x, sizeof u);
-	return (u >> 63) ? ~u : u | (1ull << 63);
-}
-
-static double dval(uint64_t k)
-{
-	uint64_t u = (k >> 63) ? k & ~(1ull << 63) : ~k;
-	double x;
-
-	memcpy(&x, &u, sizeof x);
-	return x;
-}
-
-/*
- * LSD radix sort of n keys, 8 bits a pass; a pass in which every key has
- * the same byte is skipped (small integers stored as doubles share most
- * bytes). tmp holds n keys. The result ends in a or tmp: returned.
- */
-static uint64_t *radix_sort(uint64_t *a, uint64_t *tmp, size_t n)
-{
-	size_t count[8][256];
-
-	memset(count, 0, sizeof count);
-	for (size_t i = 0; i < n; i++)
-		for (unsigned s = 0; s < 8; s++)
-			count[s][(a[i] >> (8 * s)) & 0xff]++;
-	for (unsigned s = 0; s < 8; s++) {
-		size_t sum = 0, *c = count[s];
-		uint64_t *t;
-		if (n == 0 || c[(a[0] >> (8 * s)) & 0xff] == n)
-			continue;
-		for (unsigned b = 0; b < 256; b++) {
-			size_t k = c[b];
-			c[b] = sum;
-			sum += k;
-		}
-		for (size_t i = 0; i < n; i++)
-			tmp[c[(a[i] >> (8 * s)) & 0xff]++] = a[i];
-		t = a;
-		a = tmp;
-		tmp = t;
-	}
-	return a;
-}
 
 /* ---- cut points ----------------------------------------------------------------- */
 
@@ -191,7 +135,7 @@ typedef struct fit_job {
 	size_t m;
 	feat_fit *out;
 	double **colbuf;      /* per worker: n doubles (column sources) */
-	uint64_t **keys;      /* per worker: 2 * m keys */
+	uint64_t **keys;      /* per worker: m keys */
 	int rc;
 } fit_job;
 
@@ -230,7 +174,7 @@ static int fit_categorical(const double *col, size_t stride, size_t n, uint32_t 
 	ff->cat_bin = sl__malloc(n_cat);
 	if (!cc || !ff->cat_bin) {
 		sl__free(cc);
-		return oom();
+		return sl__oom();
 	}
 	for (uint32_t c = 0; c < n_cat; c++)
 		cc[c].code = c;
@@ -271,7 +215,7 @@ static void fit_feature(void *ctx, size_t j, unsigned worker)
 	uint32_t n_cat = d->n_cat ? d->n_cat[j] : 0;
 	size_t stride, m = 0;
 	const double *col;
-	uint64_t *keys, *sorted;
+	uint64_t *keys;
 	double *vals;
 	int rc = 0;
 
@@ -288,16 +232,17 @@ static void fit_feature(void *ctx, size_t j, unsigned worker)
 	for (size_t k = 0; k < fj->m; k++) {
 		double x = col[(fj->sample ? fj->sample[k] : k) * stride];
 		if (!isnan(x))
-			keys[m++] = dkey(x);
+			keys[m++] = sl__key_f64(x);
 	}
-	sorted = radix_sort(keys, keys + fj->m, m);
+	if ((rc = sl__radix_sort_u64(keys, NULL, m)))
+		goto done;
 	/* The keys' storage is reused for the values, in order. */
-	vals = (double *)(void *)sorted;
+	vals = (double *)(void *)keys;
 	for (size_t k = 0; k < m; k++)
-		vals[k] = dval(sorted[k]);
+		vals[k] = sl__unkey_f64(keys[k]);
 	ff->cuts = sl__malloc(fj->bins * sizeof *ff->cuts);
 	if (!ff->cuts) {
-		rc = oom();
+		rc = sl__oom();
 		goto done;
 	}
 	ff->n_cuts = numeric_cuts(vals, m, fj->bins - 1, ff->cuts);
@@ -349,17 +294,17 @@ int gbdt_cuts_fit(const gbdt_data *d, uint32_t bins, uint32_t max_cat, uint64_t 
 		sl__rng r;
 		sample = sl__malloc(GBDT_SAMPLE * sizeof *sample);
 		if (!sample)
-			return oom();
+			return sl__oom();
 		sl__rng_stream(&r, seed, UINT64_MAX); /* apart from the trees' streams */
 		sl__rng_sample(&r, d->n, GBDT_SAMPLE, sample);
 		fj.sample = sample;
 		fj.m = GBDT_SAMPLE;
 	}
 	fj.out = sl__calloc(p ? p : 1, sizeof *fj.out);
-	fj.keys = (uint64_t **)worker_bufs(threads, 2 * fj.m, sizeof(uint64_t));
+	fj.keys = (uint64_t **)worker_bufs(threads, fj.m, sizeof(uint64_t));
 	fj.colbuf = d->X ? NULL : (double **)worker_bufs(threads, d->n, sizeof(double));
 	if (!fj.out || !fj.keys || (!d->X && !fj.colbuf)) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	sl__parallel_for(threads, p, fit_feature, &fj);
@@ -379,7 +324,7 @@ int gbdt_cuts_fit(const gbdt_data *d, uint32_t bins, uint32_t max_cat, uint64_t 
 	out->cat_bin = sl__malloc(n_catb ? n_catb : 1);
 	if (!out->off || !out->nval || !out->n_cat || !out->cut_at || !out->cat_at || !out->cut ||
 	    !out->cat_bin) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	out->off[0] = 0;
@@ -559,7 +504,7 @@ int gbdt_bin(const gbdt_cuts *c, const gbdt_data *d, bool with_cols, unsigned th
 		sl__free(bj.cols);
 		free_bufs((void **)bj.colbuf, threads);
 		gbdt_binned_free(out);
-		return oom();
+		return sl__oom();
 	}
 	gbdt_huge(bj.cols, n * p);
 	gbdt_huge(out->rows, n * out->stride);
@@ -693,13 +638,13 @@ int gbdt_hist_build(gbdt_hist_ctx *h, gbdt_hist_job *jobs, size_t n_jobs)
 	if (n_scratch > h->scratch_cap) {
 		gbdt_gh *s = sl__reallocarray(h->scratch, n_scratch * len, sizeof *s);
 		if (!s)
-			return oom();
+			return sl__oom();
 		h->scratch = s;
 		h->scratch_cap = n_scratch;
 	}
 	r.tasks = sl__malloc((n_jobs + n_scratch) * sizeof *r.tasks);
 	if (!r.tasks)
-		return oom();
+		return sl__oom();
 	for (size_t j = 0; j < n_jobs; j++) {
 		gbdt_hist_job *jb = &jobs[j];
 		size_t rows = jb->hi - jb->lo;

@@ -183,7 +183,7 @@ int gbdt_model_finish(gbdt_model *g)
 	if (!depth || !e || !g->expect || !g->walk_depth) {
 		sl__free(depth);
 		sl__free(e);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	g->max_depth = 0;
 	for (uint32_t t = 0; t < g->n_trees; t++) {
@@ -322,7 +322,7 @@ int gbdt_model_load(const mfile *f, const char *prefix, uint32_t n_features, gbd
 			       mfile_name(f), head[0], LAYOUT_VERSION);
 	g = sl__calloc(1, sizeof *g);
 	if (!g)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	g->objective = (ml_task)head[1];
 	g->n_features = head[2];
 	g->n_groups = head[3];
@@ -392,7 +392,7 @@ int gbdt_model_adopt(gbdt_model *g, double *base, uint32_t *tree, gbdt_node *nod
 		sl__free(cover);
 		sl__free(gain);
 		sl__free(cats);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	*o = (owned){base, cover, gain, tree, cats, nodes};
 	g->own = o;

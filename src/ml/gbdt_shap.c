@@ -181,10 +181,10 @@ int gbdt_shap(const gbdt_model *g, const double *X, size_t n, double *out)
 
 	j.paths = sl__calloc(threads, sizeof *j.paths);
 	if (!j.paths)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (unsigned t = 0; t < threads; t++)
 		if (!(j.paths[t] = sl__malloc(stride * stride * sizeof(pelem)))) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 			goto out;
 		}
 	sl__parallel_range(threads, n, SHAP_GRAIN, shap_rows, &j);
@@ -213,7 +213,7 @@ int gbdt_shap_importance(const ml_model *m, const double *X, size_t n, double *o
 	sum = sl__calloc(P ? P : 1, sizeof *sum);
 	buf = sl__malloc((block ? block : 1) * K * W * sizeof *buf);
 	if (!sum || !buf) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 	for (size_t lo = 0; lo < n; lo += block) {

@@ -108,11 +108,6 @@ struct gbdt_grower {
 	size_t partial_cap; /* doubles partial holds */
 };
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
-
 /* ---- the grower's life ----------------------------------------------------------- */
 
 int gbdt_grower_new(const gbdt_params *p, const gbdt_cuts *c, const gbdt_binned *rows,
@@ -122,7 +117,7 @@ int gbdt_grower_new(const gbdt_params *p, const gbdt_cuts *c, const gbdt_binned 
 
 	*out = NULL;
 	if (!g)
-		return oom();
+		return sl__oom();
 	g->prm = p;
 	g->cuts = c;
 	g->bins = rows;
@@ -136,7 +131,7 @@ int gbdt_grower_new(const gbdt_params *p, const gbdt_cuts *c, const gbdt_binned 
 	g->all_features = sl__malloc((g->p ? g->p : 1) * sizeof(uint32_t));
 	if (!g->buf[0] || !g->buf[1] || !g->leaf_of || !g->all_features) {
 		gbdt_grower_free(g);
-		return oom();
+		return sl__oom();
 	}
 	gbdt_huge(g->buf[0], g->n * sizeof(uint32_t));
 	gbdt_huge(g->buf[1], g->n * sizeof(uint32_t));
@@ -220,7 +215,7 @@ static int reserve_nodes(gbdt_grower *g, size_t k)
 			cap *= 2;
 		nn = sl__reallocarray(t->nodes, cap, sizeof *nn);
 		if (!nn)
-			return oom();
+			return sl__oom();
 		t->nodes = nn;
 		t->cap = (uint32_t)cap;
 	}
@@ -228,7 +223,7 @@ static int reserve_nodes(gbdt_grower *g, size_t k)
 		size_t cap = t->cap;
 		work *w = sl__reallocarray(g->w, cap, sizeof *w);
 		if (!w)
-			return oom();
+			return sl__oom();
 		g->w = w;
 		g->w_cap = cap;
 	}
@@ -492,7 +487,7 @@ static int partition(gbdt_grower *g, const uint32_t *batch, size_t nb, size_t *l
 	if (n_ch > g->ch_cap) {
 		pchunk *c = sl__reallocarray(g->ch, n_ch, sizeof *c);
 		if (!c)
-			return oom();
+			return sl__oom();
 		g->ch = c;
 		g->ch_cap = n_ch;
 	}
@@ -567,7 +562,7 @@ static int expand(gbdt_grower *g, const uint32_t *batch, size_t nb)
 	jobs = sl__malloc((nb ? nb : 1) * sizeof *jobs);
 	job_of = sl__malloc((nb ? nb : 1) * sizeof *job_of);
 	if (!lefts || !jobs || !job_of) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	if ((rc = partition(g, batch, nb, lefts)))
@@ -616,7 +611,7 @@ static int expand(gbdt_grower *g, const uint32_t *batch, size_t nb)
 		g->w[large].hist = g->w[v].hist;
 		g->w[v].hist = NULL;
 		if (!(g->w[small].hist = hist_get(g))) {
-			rc = oom();
+			rc = sl__oom();
 			goto out;
 		}
 		job_of[i] = n_jobs;
@@ -628,7 +623,7 @@ static int expand(gbdt_grower *g, const uint32_t *batch, size_t nb)
 	if (g->batch_cap < nb) {
 		uint32_t *bb = sl__reallocarray(g->batch, nb, sizeof *bb);
 		if (!bb) {
-			rc = oom();
+			rc = sl__oom();
 			goto out;
 		}
 		g->batch = bb;
@@ -683,7 +678,7 @@ static int grow_depthwise(gbdt_grower *g)
 		size_t nb = 0;
 		uint32_t *b = sl__reallocarray(batch, last - first, sizeof *b);
 		if (!b) {
-			rc = oom();
+			rc = sl__oom();
 			break;
 		}
 		batch = b;
@@ -761,7 +756,7 @@ static int grow_leafwise(gbdt_grower *g)
 	int rc = 0;
 
 	if (!heap)
-		return oom();
+		return sl__oom();
 	if (g->w[0].hist && g->w[0].best.valid)
 		heap_push(g->w, heap, &n_open, 0);
 	while (n_open && leaves < max_leaves) {
@@ -882,7 +877,7 @@ static int finish_leaves(leaf_job *lj)
 	if (blocks * 2 * L > g->partial_cap) {
 		double *pt = sl__reallocarray(g->partial, blocks * 2 * L, sizeof *pt);
 		if (!pt)
-			return oom();
+			return sl__oom();
 		g->partial = pt;
 		g->partial_cap = blocks * 2 * L;
 	}
@@ -938,7 +933,7 @@ int gbdt_grow(gbdt_grower *g, const gbdt_gh *gh, double gs, double hs, const dou
 	for (size_t i = 0; i < m; i++)
 		g->buf[0][i] = sample ? sample[i] : (uint32_t)i;
 	if (!(g->w[0].hist = hist_get(g)))
-		return oom();
+		return sl__oom();
 	root = (gbdt_hist_job){sample ? g->buf[0] : NULL, 0, m, g->w[0].hist, 1, 0};
 	if ((rc = gbdt_hist_build(&g->hc, &root, 1)))
 		return rc;
@@ -967,7 +962,7 @@ int gbdt_grow(gbdt_grower *g, const gbdt_gh *gh, double gs, double hs, const dou
 	if (!leaves || !values) {
 		sl__free(leaves);
 		sl__free(values);
-		return oom();
+		return sl__oom();
 	}
 	for (uint32_t v = 0; v < out->n; v++)
 		if (!out->nodes[v].left)
