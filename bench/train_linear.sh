@@ -24,16 +24,14 @@ RUNS=${TRAIN_RUNS:-5}
 PY=/usr/bin/python3
 dir=${TMPDIR:-/tmp}/sluice-bench-train
 mkdir -p "$dir"
+. "$here/lib.sh"
 
 if [ ! -f "$lib" ]; then
 	echo "train_linear: $lib not found (build first)" >&2
 	exit 2
 fi
 cc -O2 -o "$dir/gen_classify" "$here/gen_classify.c" -lm
-cc -O2 -D_GNU_SOURCE -I"$root/include" -I"$root/src" -I"$root/src/core" \
-	-o "$dir/train_linear_bench" "$here/train_linear_bench.c" "$lib" \
-	$(pkg-config --cflags --libs yaml-0.1 jansson sqlite3 libcrypto libzstd libpq libmicrohttpd) \
-	-lpthread -lm -ldl
+bench_cc train_linear_bench "$here/train_linear_bench.c"
 csv=$dir/classify-$ROWS.csv
 if [ ! -s "$csv" ]; then
 	"$dir/gen_classify" "$ROWS" > "$csv.tmp"

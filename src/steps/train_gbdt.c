@@ -149,6 +149,23 @@ static void report(step_ctx *ctx, const ml_model *m)
 
 	step_metric(ctx, "rounds", (double)json_integer_value(json_object_get(m->info, "rounds")));
 	if (best) {
+		/* The validation loss per round, as a series (MLflow's metric
+		 * history): `runs show --json` and run comparisons read it. */
+		const json_t *curve = json_object_get(m->info, "curve");
+		const json_t *vals = json_object_get(curve, "valid");
+		size_t nv = json_array_size(vals);
+		double *v = sl__malloc((nv ? nv : 1) * sizeof *v);
+		if (v) {
+			char name[64];
+			for (size_t k = 0; k < nv; k++)
+				v[k] = json_is_number(json_array_get(vals, k))
+					       ? json_number_value(json_array_get(vals, k))
+					       : NAN;
+			snprintf(name, sizeof name, "valid_%s_curve",
+				 json_string_value(json_object_get(curve, "metric")));
+			step_metric_series(ctx, name, v, nv);
+			sl__free(v);
+		}
 		step_metric(ctx, "best_round", (double)json_integer_value(best));
 		step_log(ctx, "best validation round %lld of %lld",
 			 (long long)json_integer_value(best),

@@ -43,6 +43,15 @@ assert 1 <= best <= 300 and rounds == best, (best, rounds)
 assert 0 < imp < 1, imp
 P
 
+# The validation curve is a metric series, one value per round trained, falling.
+curve=$(js "next(s['series']['valid_logloss_curve'] for s in d['steps'] if s['name']=='train')" < run.json)
+"$PY" - "$curve" "$(metric best_round)" <<'P'
+import ast, sys
+curve, best = ast.literal_eval(sys.argv[1]), int(float(sys.argv[2]))
+assert len(curve) >= best and curve[best - 1] == min(curve), (len(curve), best)
+assert curve[0] > curve[best - 1], curve[:3]
+P
+
 # artifacts show describes the model from its manifest.
 show=$(sl artifacts show "$model")
 contains "$show" "model     gbdt (binary)"
