@@ -244,6 +244,8 @@ double sl__mono_sec(void);      /* monotonic clock, seconds */
 /* Writes n random lowercase hex digits and a NUL into out (size n + 1);
  * on failure out is the empty string. */
 int sl__random_hex(char *out, size_t n);
+/* The name of the account running this process (for "who did it" records). */
+void sl__user_name(char *out, size_t size);
 /* Formats ms since the epoch as "2026-11-26T14:40:00.123Z" into out (>= 32 bytes). */
 void sl__fmt_time(int64_t ms, char *out, size_t size);
 

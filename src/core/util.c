@@ -1,13 +1,15 @@
 /*
- * Clocks, random identifiers and small string parsers.
+ * Clocks, random identifiers, who is running, and small string parsers.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core.h"
 
@@ -51,6 +53,26 @@ int sl__random_hex(char *out, size_t n)
 		out[i] = hex[(bytes[i / 2] >> ((i & 1) ? 0 : 4)) & 15];
 	out[n] = '\0';
 	return 0;
+}
+
+void sl__user_name(char *out, size_t size)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+	const char *env;
+
+	/* The account, not $USER: records of who moved a model should not be
+	 * whatever the environment claims when the system knows better. */
+	if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &res) == 0 && res && res->pw_name &&
+	    *res->pw_name) {
+		snprintf(out, size, "%s", res->pw_name);
+		return;
+	}
+	env = getenv("USER");
+	if (env && *env)
+		snprintf(out, size, "%s", env);
+	else
+		snprintf(out, size, "uid %lu", (unsigned long)geteuid());
 }
 
 void sl__fmt_time(int64_t ms, char *out, size_t size)

@@ -163,6 +163,87 @@ static const char *const migrations[] = {
 	"  step BIGINT NOT NULL,"
 	"  value DOUBLE PRECISION,"
 	"  PRIMARY KEY (step_run, name, step)) /*sqlite: WITHOUT ROWID*/;",
+
+	/*
+	 * 3: the model registry (store_registry.c); where a step's input came
+	 * from (edges.via: the step run whose output it was; edges.ref: a
+	 * reference to an earlier run, an artifact or a model, as written), so
+	 * lineage can tell the step that made an artifact from the steps that
+	 * passed it on; the files a step read, with their hashes, as the roots
+	 * of lineage; and when `artifacts gc` removed an artifact's file.
+	 *
+	 * models.last_version is the counter versions are taken from: it only
+	 * grows, so a number is never given twice, also after a delete.
+	 * models.changes counts every change to a model; each writer bumps it
+	 * first, which takes the row's lock on every backend and so orders the
+	 * writers of one model, and a model server polls it to notice alias
+	 * moves. alias_history is append-only: rows are inserted, never changed.
+	 */
+	"CREATE TABLE models ("
+	"  name TEXT PRIMARY KEY,"
+	"  last_version BIGINT NOT NULL,"
+	"  changes BIGINT NOT NULL,"
+	"  created_ms BIGINT NOT NULL,"
+	"  updated_ms BIGINT NOT NULL) /*sqlite: WITHOUT ROWID*/;"
+
+	"CREATE TABLE model_versions ("
+	"  model TEXT NOT NULL REFERENCES models (name),"
+	"  version BIGINT NOT NULL,"
+	"  bundle TEXT NOT NULL REFERENCES artifacts (id),"
+	"  run_id TEXT,"
+	"  step_run TEXT,"
+	"  created_ms BIGINT NOT NULL,"
+	"  created_by TEXT,"
+	"  algorithm TEXT,"
+	"  metrics TEXT,"
+	"  verdict TEXT NOT NULL,"
+	"  PRIMARY KEY (model, version)) /*sqlite: WITHOUT ROWID*/;"
+	"CREATE INDEX model_versions_by_bundle ON model_versions (bundle);"
+
+	"CREATE TABLE model_aliases ("
+	"  model TEXT NOT NULL,"
+	"  alias TEXT NOT NULL,"
+	"  version BIGINT NOT NULL,"
+	"  PRIMARY KEY (model, alias),"
+	"  FOREIGN KEY (model, version) REFERENCES model_versions (model, version))"
+	"  /*sqlite: WITHOUT ROWID*/;"
+	"CREATE INDEX model_aliases_by_version ON model_aliases (model, version);"
+
+	/* from/to are NULL when the alias did not exist before / was removed. */
+	"CREATE TABLE alias_history ("
+	"  model TEXT NOT NULL REFERENCES models (name),"
+	"  seq BIGINT NOT NULL,"
+	"  alias TEXT NOT NULL,"
+	"  from_version BIGINT,"
+	"  to_version BIGINT,"
+	"  at_ms BIGINT NOT NULL,"
+	"  who TEXT,"
+	"  reason TEXT,"
+	"  forced BIGINT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  undoes BIGINT,"
+	"  step_run TEXT,"
+	"  PRIMARY KEY (model, seq)) /*sqlite: WITHOUT ROWID*/;"
+	"CREATE INDEX alias_history_by_alias ON alias_history (model, alias, seq);"
+
+	"CREATE TABLE model_tags ("
+	"  model TEXT NOT NULL,"
+	"  version BIGINT NOT NULL,"
+	"  tag TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  PRIMARY KEY (model, version, tag),"
+	"  FOREIGN KEY (model, version) REFERENCES model_versions (model, version))"
+	"  /*sqlite: WITHOUT ROWID*/;"
+	"CREATE INDEX model_tags_by_value ON model_tags (tag, value);"
+
+	"ALTER TABLE edges ADD COLUMN via TEXT;"
+	"ALTER TABLE edges ADD COLUMN ref TEXT;"
+	"ALTER TABLE artifacts ADD COLUMN removed_ms BIGINT;"
+	"CREATE TABLE step_files ("
+	"  step_run TEXT NOT NULL REFERENCES step_runs (id),"
+	"  path TEXT NOT NULL,"
+	"  sha256 TEXT NOT NULL,"
+	"  PRIMARY KEY (step_run, path)) /*sqlite: WITHOUT ROWID*/;",
 };
 
 #define SCHEMA_VERSION ((int)SL__ARRAY_LEN(migrations))

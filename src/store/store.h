@@ -309,6 +309,132 @@ int store_run_status(store *s, const char *run_id, char **out_status);
 int store_tag_set(store *s, const char *entity, const char *entity_id, const char *key,
 		  const char *value);
 
+/* ---- the model registry (store_registry.c) -----------------------------------
+ *
+ * Registered models: a name, versions numbered from 1 (never reused, also
+ * after a delete), aliases (free names such as production, staging) that
+ * point at versions, an append-only history of every alias move, and tags
+ * on versions. A version is a bundle artifact with what the registry shows
+ * about it: the run that registered it, algorithm, metrics and the verdict
+ * of its gates.
+ *
+ * A reference names a version: NAME@VERSION (digits), NAME@ALIAS, or
+ * NAME@latest (the newest version). Alias names are letters, digits, '_',
+ * '-' and '.', start with a letter, and are not "latest"; model names are
+ * the same but may start with a digit. Both are at most STORE_NAME_MAX.
+ */
+
+#define STORE_NAME_MAX 64
+
+/* A version's verdict, as stored and printed. */
+#define VERDICT_PASSED "passed"
+#define VERDICT_FAILED "failed"
+#define VERDICT_NONE "none"
+
+/* Who moves an alias, and why: an alias history record's who, reason, forced. */
+typedef struct store_move {
+	const char *who;      /* NULL: the account running this process */
+	const char *reason;   /* NULL: none given */
+	bool force;           /* promote: allow a version whose verdict is not passed */
+	const char *step_run; /* the step run that asked for it (register), or NULL */
+} store_move;
+
+typedef struct store_version_new {
+	const char *model;
+	const char *bundle;       /* a full artifact id, already in the store */
+	const char *run_id;       /* the run that registered it, or NULL */
+	const char *algorithm;    /* or NULL */
+	const char *metrics_json; /* a JSON object, or NULL */
+	const char *verdict;      /* VERDICT_* */
+	const char *alias;        /* moved to the version (its verdict must be passed), or NULL */
+	store_move move;          /* who registers it (and moves the alias) and why */
+} store_version_new;
+
+/*
+ * Registers a bundle as the next version of v->model (created on first
+ * use) and, when v->alias is set, moves the alias to it. When the newest
+ * version already has this bundle, no version is added: that one is the
+ * answer (*out_reused true) and only the alias moves, so a step rerun
+ * without the cache does not pile up copies. *out_version (may be NULL)
+ * receives the version. SL_EGATE when an alias is asked for a verdict that
+ * is not passed.
+ */
+int store_model_register(store *s, const store_version_new *v, int64_t *out_version,
+			 bool *out_reused);
+
+/* What a reference resolves to. */
+typedef struct store_model_ref {
+	char name[STORE_NAME_MAX + 1];
+	int64_t version;
+	char bundle[SL__HASH_HEX_SIZE];
+	char verdict[8];
+	char alias[STORE_NAME_MAX + 1]; /* the alias the reference named, or "" */
+} store_model_ref;
+
+/*
+ * Splits "NAME@REF" into its parts (name and ref point into buf, of size
+ * STORE_NAME_MAX * 2 + 2 at least); ref is NULL when there is no '@'.
+ * SL_EINVAL naming what is wrong with the text.
+ */
+int store_model_ref_split(const char *text, char *buf, size_t size, const char **out_name,
+			  const char **out_ref);
+/*
+ * Resolves model name's version ref (digits, an alias or "latest"). SL_ENOENT
+ * with a message that names what is missing (the model, the version, the
+ * alias) and what exists instead.
+ */
+int store_model_resolve(store *s, const char *name, const char *ref, store_model_ref *out);
+
+/*
+ * Moves alias to the version ref names (any reference but an alias pointing
+ * elsewhere is fine: "promote spam staging --to production"). Refuses with
+ * SL_EGATE a version whose verdict is not passed unless m->force, which
+ * needs a reason (SL_EINVAL). *out_record (may be NULL) receives the history
+ * record, or, when the alias already pointed there, {"moved": false, ...}
+ * and nothing is recorded.
+ */
+int store_model_promote(store *s, const char *name, const char *ref, const char *alias,
+			const store_move *m, json_t **out_record);
+/*
+ * Undoes the latest move of alias that has not been undone: the alias goes
+ * back to where that move took it from (or is removed, when the move made
+ * it), recorded as a move of kind "rollback". Repeated rollbacks walk back
+ * through the history. SL_ENOENT when there is nothing to undo.
+ */
+int store_model_rollback(store *s, const char *name, const char *alias, const store_move *m,
+			 json_t **out_record);
+/* Deletes a version (and its tags). SL_EINVAL when an alias points at it. */
+int store_model_delete(store *s, const char *name, const char *ref);
+/* Sets (value NULL: removes) a tag of a version. */
+int store_model_tag(store *s, const char *name, const char *ref, const char *key,
+		    const char *value);
+/*
+ * The model's change counter: it grows with every change to the model
+ * (versions, aliases, tags), so a reader that saw the same number has
+ * nothing to reload. One primary-key lookup. SL_ENOENT for an unknown model.
+ */
+int store_model_changes(store *s, const char *name, int64_t *out);
+
+/*
+ * JSON views of the registry (fields may be added, never renamed):
+ *   models:   [ {name, versions: N, latest, aliases: {alias: version}, created,
+ *               updated} ] by name
+ *   model:    {name, aliases: {alias: version}, versions: [ {version, bundle, run,
+ *              created, algorithm, metrics, verdict, aliases: [..], tags: {..},
+ *              created_by} ] oldest first, history: [record] oldest first,
+ *              created, updated, last_version}; with a ref, "version" names the
+ *              version it resolved to and versions and history hold only it
+ *   record:   {seq, alias, from, to, at, who, reason, forced, kind, run, step_run,
+ *              undoes}: kind is register, promote or rollback; from / to are
+ *              null where the alias did not exist before / was removed
+ *   search:   [ {name, version, bundle, created, verdict, tags} ] for versions
+ *              whose tag key is value (any value when value is NULL)
+ */
+int store_models_json(store *s, json_t **out);
+int store_model_json(store *s, const char *name, const char *ref, json_t **out);
+int store_model_history_json(store *s, const char *name, const char *alias, json_t **out);
+int store_model_search_json(store *s, const char *key, const char *value, json_t **out);
+
 /* ---- queries for the CLI and API (JSON, newly allocated, caller json_decref) --
  *
  * Shapes (fields may be added, never renamed):

@@ -85,6 +85,10 @@ int st_artifact_resolve(store *s, const char *prefix, char out_id[SL__HASH_HEX_S
 /* A full artifact id as is, or a unique prefix resolved. */
 int st_artifact_id_arg(store *s, const char *ref, char id[SL__HASH_HEX_SIZE]);
 
+/* Registers a version inside the caller's transaction (store_registry.c). */
+int st_model_register(store *s, const store_version_new *v, int64_t *out_version,
+		      bool *out_reused);
+
 /* Applies a step's store ops inside its completion transaction (store_ops.c). */
 int st_ops_apply(store *s, const store_steprun *sr, const json_t *ops);
 
@@ -92,9 +96,55 @@ int st_ops_apply(store *s, const store_steprun *sr, const json_t *ops);
 
 json_t *st_j_text(const char *s); /* invalid UTF-8 bytes become '?' */
 json_t *st_j_str(const sq_val *v);
+json_t *st_j_time(const sq_val *v); /* ms since the epoch as ISO 8601 text, or null */
 /* Adds key: value to o, taking the reference; non-zero on any failure. */
 int st_jset(json_t *o, const char *key, json_t *v);
 int st_nomem_json(void);
+
+/*
+ * Views are tables: a list of fields (JSON key, how to convert, which
+ * columns), built into one object per row by st_row_view.
+ */
+typedef enum jv_kind {
+	JV_STR,      /* text, or null */
+	JV_INT,      /* integer, or null */
+	JV_REAL,     /* number, or null */
+	JV_BOOL,     /* true when the integer column is non-zero */
+	JV_TIME,     /* ms since the epoch as ISO 8601 text, or null */
+	JV_DURATION, /* col2 - col in ms, or null when either is missing */
+	JV_JSON,     /* stored JSON text as a value, or null */
+	JV_JSON_OBJ, /* stored JSON text as a value, {} when NULL */
+	JV_ARRAY,    /* an empty array for later rows to fill */
+	JV_OBJECT,   /* an empty object for later rows to fill */
+	JV_NESTED    /* an object of `sub` fields when column col is not NULL, else null */
+} jv_kind;
+
+typedef struct jv_field {
+	const char *key; /* NULL ends a list */
+	jv_kind kind;
+	int col, col2;
+	const struct jv_field *sub;
+} jv_field;
+
+typedef struct jv_ctx {
+	const jv_field *fields;
+	json_t *arr;    /* rows are appended here, or */
+	json_t *obj;    /* the first row lands here */
+	json_t *index;  /* when non-NULL: column index_col's text -> the row's object */
+	int index_col;
+	/*
+	 * Rows whose column dedup_col equals a sibling's are dropped (a lineage
+	 * node reached through several step runs is one node); -1: keep all.
+	 */
+	int dedup_col;
+} jv_ctx;
+
+/* One object from a row, or NULL when out of memory. */
+json_t *st_jv_build(const jv_field *fields, int ncol, const sq_val *c);
+/* The row callback of a view: ud is a jv_ctx. */
+int st_row_view(void *ud, int ncol, const sq_val *c);
+/* Rows (tag, value) of entity/id's tags into the object dst. */
+int st_tags_into(store *s, const char *entity, const char *id, json_t *dst);
 /*
  * The artifact row {id, type, size, created, meta, producer} of a full id,
  * or SL_ENOENT (store locked, inside a read transaction).

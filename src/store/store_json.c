@@ -5,7 +5,7 @@
  * added, never renamed.
  *
  * Views are tables, not code: a view is a list of fields (JSON key, how to
- * convert, which columns), and one row callback (row_view) builds an object
+ * convert, which columns), and one row callback (st_row_view) builds an object
  * from any of them; adding a field is adding a column to a query and a line
  * to a table. The steps of a run are the exception, because a run may have
  * tens of thousands: they arrive as one ordered stream of rows, gathered one
@@ -83,7 +83,7 @@ static json_t *j_real(const sq_val *v)
 	return json_null();
 }
 
-static json_t *j_time(const sq_val *v)
+json_t *st_j_time(const sq_val *v)
 {
 	char buf[40];
 
@@ -123,28 +123,6 @@ int st_nomem_json(void)
 
 /* ---- views --------------------------------------------------------------------------- */
 
-typedef enum jv_kind {
-	JV_STR,      /* text, or null */
-	JV_INT,      /* integer, or null */
-	JV_REAL,     /* number, or null */
-	JV_BOOL,     /* true when the integer column is non-zero */
-	JV_TIME,     /* ms since the epoch as ISO 8601 text, or null */
-	JV_DURATION, /* col2 - col in ms, or null when either is missing */
-	JV_JSON,     /* stored JSON text as a value, or null */
-	JV_JSON_OBJ, /* stored JSON text as a value, {} when NULL */
-	JV_ARRAY,    /* an empty array for later rows to fill */
-	JV_OBJECT,   /* an empty object for later rows to fill */
-	JV_NESTED    /* an object of `sub` fields when column col is not NULL, else null */
-} jv_kind;
-
-typedef struct jv_field {
-	const char *key; /* NULL ends a list */
-	jv_kind kind;
-	int col, col2;
-	const struct jv_field *sub;
-} jv_field;
-
-static json_t *jv_build(const jv_field *f, int ncol, const sq_val *c);
 
 static json_t *jv_value(const jv_field *f, int ncol, const sq_val *c)
 {
@@ -163,7 +141,7 @@ static json_t *jv_value(const jv_field *f, int ncol, const sq_val *c)
 	case JV_BOOL:
 		return json_boolean(v->type == SQ_INT && v->i != 0);
 	case JV_TIME:
-		return j_time(v);
+		return st_j_time(v);
 	case JV_DURATION:
 		return j_duration(v, v2);
 	case JV_JSON:
@@ -175,13 +153,12 @@ static json_t *jv_value(const jv_field *f, int ncol, const sq_val *c)
 	case JV_OBJECT:
 		return json_object();
 	case JV_NESTED:
-		return v->type == SQ_NULL ? json_null() : jv_build(f->sub, ncol, c);
+		return v->type == SQ_NULL ? json_null() : st_jv_build(f->sub, ncol, c);
 	}
 	return NULL;
 }
 
-/* One object from a row, or NULL when out of memory. */
-static json_t *jv_build(const jv_field *fields, int ncol, const sq_val *c)
+json_t *st_jv_build(const jv_field *fields, int ncol, const sq_val *c)
 {
 	json_t *o = json_object();
 
@@ -194,19 +171,6 @@ static json_t *jv_build(const jv_field *fields, int ncol, const sq_val *c)
 	}
 	return o;
 }
-
-typedef struct jv_ctx {
-	const jv_field *fields;
-	json_t *arr;    /* rows are appended here, or */
-	json_t *obj;    /* the first row lands here */
-	json_t *index;  /* when non-NULL: column index_col's text -> the row's object */
-	int index_col;
-	/*
-	 * Rows whose column dedup_col equals a sibling's are dropped (a lineage
-	 * node reached through several step runs is one node); -1: keep all.
-	 */
-	int dedup_col;
-} jv_ctx;
 
 static bool seen_sibling(const jv_ctx *x, const char *key, const char *id)
 {
@@ -222,7 +186,7 @@ static bool seen_sibling(const jv_ctx *x, const char *key, const char *id)
 	return false;
 }
 
-static int row_view(void *ud, int ncol, const sq_val *c)
+int st_row_view(void *ud, int ncol, const sq_val *c)
 {
 	jv_ctx *x = ud;
 	json_t *o;
@@ -235,7 +199,7 @@ static int row_view(void *ud, int ncol, const sq_val *c)
 	}
 	if (!x->arr && x->obj)
 		return 0; /* a single-row view keeps its first row */
-	if (!(o = jv_build(x->fields, ncol, c)))
+	if (!(o = st_jv_build(x->fields, ncol, c)))
 		return st_nomem_json();
 	if (x->index && x->index_col < ncol && c[x->index_col].type == SQ_TEXT &&
 	    json_object_set(x->index, c[x->index_col].s, o) != 0) {
@@ -263,7 +227,7 @@ static int row_tag(void *ud, int ncol, const sq_val *c)
 	return 0;
 }
 
-static int tags_into(store *s, const char *entity, const char *id, json_t *dst)
+int st_tags_into(store *s, const char *entity, const char *id, json_t *dst)
 {
 	sq_val p[] = {S(entity), S(id)};
 
@@ -310,7 +274,7 @@ int store_runs_json(store *s, int limit, json_t **out)
 		       "LEFT JOIN step_runs sr ON sr.run_id = r.id "
 		       "GROUP BY r.id, r.pipeline, r.status, r.started_ms, r.ended_ms, r.seq "
 		       "ORDER BY r.started_ms DESC, r.seq DESC",
-		       p, row_view, &x);
+		       p, st_row_view, &x);
 		st_unlock(s);
 	}
 	if (rc) {
@@ -634,12 +598,12 @@ static int run_head(store *s, const char *id, json_t **out)
 	int rc = Q(s,
 		   "SELECT id, pipeline, file, status, started_ms, ended_ms, params, "
 		   "orchestrator, pid, host FROM runs WHERE id = ?",
-		   p, row_view, &run);
+		   p, st_row_view, &run);
 
 	if (rc == 0 && !run.obj)
 		rc = sl__err(SL_ENOENT, "no run with id '%s'", id);
 	if (rc == 0)
-		rc = tags_into(s, "run", id, json_object_get(run.obj, "tags"));
+		rc = st_tags_into(s, "run", id, json_object_get(run.obj, "tags"));
 	if (rc) {
 		json_decref(run.obj);
 		return rc;
@@ -691,7 +655,7 @@ static json_t *j_opt_str(const char *s)
 static json_t *j_ms(int64_t ms)
 {
 	sq_val v = ms > 0 ? SQ_I(ms) : SQ_NUL;
-	return j_time(&v);
+	return st_j_time(&v);
 }
 
 /* name: value pairs as an object: text values, or numbers (non-finite: null). */
@@ -863,14 +827,14 @@ int store_artifacts_json(store *s, int limit, const char *type, json_t **out)
 		       "SELECT a.id, a.type, a.size, a.created_ms, a.meta, p.run_id, p.step "
 		       "FROM artifacts a LEFT JOIN step_runs p ON p.id = a.producer "
 		       "WHERE a.type = ? ORDER BY a.created_ms DESC, a.id LIMIT ?",
-		       p, row_view, &x);
+		       p, st_row_view, &x);
 	} else {
 		sq_val p[] = {SQ_I(limit > 0 ? limit : INT64_MAX)};
 		rc = Q(s,
 		       "SELECT a.id, a.type, a.size, a.created_ms, a.meta, p.run_id, p.step "
 		       "FROM artifacts a LEFT JOIN step_runs p ON p.id = a.producer "
 		       "ORDER BY a.created_ms DESC, a.id LIMIT ?",
-		       p, row_view, &x);
+		       p, st_row_view, &x);
 	}
 	st_unlock(s);
 	if (rc) {
@@ -890,7 +854,7 @@ int st_artifact_row(store *s, const char *id, json_t **out)
 		   "e.name FROM artifacts a LEFT JOIN step_runs p ON p.id = a.producer "
 		   "LEFT JOIN edges e ON e.step_run = a.producer AND e.artifact = a.id "
 		   "AND e.direction = 'out' WHERE a.id = ?",
-		   p, row_view, &x);
+		   p, st_row_view, &x);
 
 	if (rc == 0 && !x.obj)
 		rc = sl__err(SL_ENOENT, "no artifact with id %s", id);
@@ -931,10 +895,10 @@ int store_artifact_json(store *s, const char *artifact_id, json_t **out)
 			     "SELECT c.run_id, c.step, c.id, e.name FROM edges e "
 			     "JOIN step_runs c ON c.id = e.step_run "
 			     "WHERE e.artifact = ? AND e.direction = 'in' ORDER BY c.started_ms, c.seq",
-			     p, row_view, &cons);
+			     p, st_row_view, &cons);
 	}
 	if (rc == 0)
-		rc = tags_into(s, "artifact", id, json_object_get(a, "tags"));
+		rc = st_tags_into(s, "artifact", id, json_object_get(a, "tags"));
 	rc = st_end(s, rc);
 	st_unlock(s);
 	if (rc) {
@@ -980,7 +944,7 @@ int st_lineage_rows(store *s, bool up, const char *key, json_t *arr)
 			 "JOIN artifacts a ON a.id = e.artifact "
 			 "LEFT JOIN step_runs p ON p.id = a.producer "
 			 "WHERE e.step_run = ? AND e.direction = 'in' ORDER BY e.name",
-			 p, row_view, &x);
+			 p, st_row_view, &x);
 	return Q(s,
 		 "SELECT o.artifact, o.name, a.type, c.id, c.step, c.run_id FROM edges i "
 		 "JOIN step_runs c ON c.id = i.step_run "
@@ -988,5 +952,5 @@ int st_lineage_rows(store *s, bool up, const char *key, json_t *arr)
 		 "JOIN artifacts a ON a.id = o.artifact "
 		 "WHERE i.artifact = ? AND i.direction = 'in' "
 		 "ORDER BY c.started_ms, c.seq, o.name",
-		 p, row_view, &x);
+		 p, st_row_view, &x);
 }

@@ -8,7 +8,9 @@
  * staging" happens if and only if the step that asked for it completed, and
  * a kill -9 in between leaves neither.
  *
- *   [ {"op": "tag", "on": "output.model", "key": "stage", "value": "candidate"} ]
+ *   [ {"op": "tag", "on": "output.model", "key": "stage", "value": "candidate"},
+ *     {"op": "register", "on": "input.bundle", "name": "spam", "alias": "staging",
+ *      "verdict": "passed", "algorithm": "gbdt", "metrics": {"roc_auc": 0.97}} ]
  *
  * Invariants:
  *
@@ -30,6 +32,7 @@
  * resolve_target(). A built-in step asks for it with step_store_op().
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store_int.h"
@@ -42,6 +45,7 @@ typedef enum opf_type {
 	OPF_INT,         /* an integer */
 	OPF_NUMBER,      /* any number */
 	OPF_BOOL,        /* true or false */
+	OPF_OBJECT,      /* a JSON object */
 	OPF_TARGET       /* "run", "step_run", "input.NAME" or "output.NAME" */
 } opf_type;
 
@@ -152,7 +156,59 @@ static int apply_tag(store *s, const store_steprun *sr, const json_t *op)
 	}
 }
 
+static const op_field register_fields[] = {
+	{"on", OPF_TARGET, true},
+	{"name", OPF_STRING, true},
+	{"alias", OPF_STRING_NULL, false},
+	{"verdict", OPF_STRING, true},
+	{"algorithm", OPF_STRING_NULL, false},
+	{"metrics", OPF_OBJECT, false},
+	{"reason", OPF_STRING_NULL, false},
+	{NULL, OPF_STRING, false},
+};
+
+/*
+ * Registers the bundle `on` names as the next version of model `name` (the
+ * model registry, store_registry.c), recorded as made by this step run in
+ * its run; with `alias`, moves the alias to it, which only a verdict of
+ * passed may ask for.
+ */
+static int apply_register(store *s, const store_steprun *sr, const json_t *op)
+{
+	const char *on = json_string_value(json_object_get(op, "on"));
+	json_t *metrics = json_object_get(op, "metrics");
+	char run[STORE_ID_SIZE];
+	char *mtext = NULL;
+	op_target t;
+	int rc = resolve_target(s, sr, on, &t);
+
+	if (rc == 0 && strcmp(t.entity, "artifact") != 0)
+		rc = sl__err(SL_EINVAL, "'on' must name the bundle (input.NAME or output.NAME), not %s",
+			     on);
+	if (rc == 0)
+		rc = steprun_run(s, sr, run);
+	if (rc == 0 && metrics && !(mtext = json_dumps(metrics, JSON_COMPACT | JSON_SORT_KEYS)))
+		rc = sl__err(SL_ENOMEM, "out of memory");
+	if (rc == 0) {
+		store_version_new v = {
+			.model = json_string_value(json_object_get(op, "name")),
+			.bundle = t.id,
+			.run_id = run,
+			.algorithm = json_string_value(json_object_get(op, "algorithm")),
+			.metrics_json = mtext,
+			.verdict = json_string_value(json_object_get(op, "verdict")),
+			.alias = json_string_value(json_object_get(op, "alias")),
+			.move = {.reason = json_string_value(json_object_get(op, "reason")),
+				 .step_run = sr->id},
+		};
+		rc = st_model_register(s, &v, NULL, NULL);
+	}
+	free(mtext);
+	return rc;
+}
+
 static const op_def ops[] = {
+	{"register", register_fields, apply_register},
 	{"tag", tag_fields, apply_tag},
 };
 
@@ -179,6 +235,8 @@ static const char *type_name(opf_type t)
 		return "a number";
 	case OPF_BOOL:
 		return "true or false";
+	case OPF_OBJECT:
+		return "an object";
 	case OPF_TARGET:
 		return "\"run\", \"step_run\", \"input.NAME\" or \"output.NAME\"";
 	}
@@ -213,6 +271,8 @@ static bool field_ok(opf_type t, const json_t *v)
 		return json_is_number(v);
 	case OPF_BOOL:
 		return json_is_boolean(v);
+	case OPF_OBJECT:
+		return json_is_object(v);
 	case OPF_TARGET:
 		return json_is_string(v) && valid_target(json_string_value(v));
 	}
