@@ -18,6 +18,7 @@ extern const step_def step_ingest_file;
 extern const step_def step_ingest_jsonl;
 extern const step_def step_ingest_sql;
 extern const step_def step_label;
+extern const step_def step_register;
 extern const step_def step_split;
 extern const step_def step_train_forecast;
 extern const step_def step_train_gbdt;
@@ -35,6 +36,7 @@ static const step_def *const registry[] = {
 	&step_ingest_jsonl,
 	&step_ingest_sql,
 	&step_label,
+	&step_register,
 	&step_split,
 	&step_train_forecast,
 	&step_train_gbdt,

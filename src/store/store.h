@@ -371,6 +371,10 @@ typedef struct store_model_ref {
 	char alias[STORE_NAME_MAX + 1]; /* the alias the reference named, or "" */
 } store_model_ref;
 
+/* Checks a model or alias name (no store needed); SL_EINVAL saying what is wrong. */
+int store_check_model_name(const char *name);
+int store_check_alias_name(const char *alias);
+
 /*
  * Splits "NAME@REF" into its parts (name and ref point into buf, of size
  * STORE_NAME_MAX * 2 + 2 at least); ref is NULL when there is no '@'.

@@ -55,7 +55,7 @@ static bool all_digits(const char *s)
 	return true;
 }
 
-static int check_model_name(const char *name)
+int store_check_model_name(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
 
@@ -74,7 +74,7 @@ static int check_model_name(const char *name)
 	return 0;
 }
 
-static int check_alias_name(const char *alias)
+int store_check_alias_name(const char *alias)
 {
 	size_t n = alias ? strlen(alias) : 0;
 
@@ -121,7 +121,7 @@ int store_model_ref_split(const char *text, char *buf, size_t size, const char *
 			return sl__err(SL_EINVAL, "'%s' has more than one '@'", text);
 	}
 	*out_name = buf;
-	return check_model_name(buf);
+	return store_check_model_name(buf);
 }
 
 /* ---- errors that say what exists ------------------------------------------------ */
@@ -334,7 +334,7 @@ static int ref_version(store *s, const char *name, const char *ref, store_model_
 			char known[1024];
 			known_names(s, "SELECT alias FROM model_aliases WHERE model = ? ORDER BY alias",
 				    name, ref, "its aliases", known, sizeof known);
-			if (check_alias_name(ref) != 0)
+			if (store_check_alias_name(ref) != 0)
 				return sl__err(SL_EINVAL, "model '%s': '%s' is neither a version number "
 							  "nor an alias name",
 					       name, ref);
@@ -503,11 +503,11 @@ int st_model_register(store *s, const store_version_new *v, int64_t *out_version
 	bool reused, moved;
 	int rc;
 
-	if ((rc = check_model_name(v->model)) != 0 || (rc = check_verdict(v->verdict)) != 0 ||
+	if ((rc = store_check_model_name(v->model)) != 0 || (rc = check_verdict(v->verdict)) != 0 ||
 	    (rc = st_check_artifact_id(v->bundle)) != 0 ||
 	    (rc = st_check_json_object("version metrics", v->metrics_json)) != 0)
 		return rc;
-	if (v->alias && (rc = check_alias_name(v->alias)) != 0)
+	if (v->alias && (rc = store_check_alias_name(v->alias)) != 0)
 		return rc;
 	if (v->alias && strcmp(v->verdict, VERDICT_PASSED) != 0)
 		return sl__err(SL_EGATE,
@@ -589,7 +589,7 @@ static int model_write(store *s, const char *name, model_write_fn fn, void *arg)
 	model_row mr;
 	int rc;
 
-	if ((rc = check_model_name(name)) != 0)
+	if ((rc = store_check_model_name(name)) != 0)
 		return rc;
 	st_lock(s);
 	rc = st_begin(s, true);
@@ -643,7 +643,7 @@ int store_model_promote(store *s, const char *name, const char *ref, const char 
 		*out_record = NULL;
 	if (!s)
 		return sl__err(SL_EINVAL, "store_model_promote: store is NULL");
-	if ((rc = check_alias_name(alias)) != 0)
+	if ((rc = store_check_alias_name(alias)) != 0)
 		return rc;
 	if (m && m->force && (!m->reason || !*m->reason))
 		return sl__err(SL_EINVAL, "--force needs a --reason: it is recorded in the alias's "
@@ -767,7 +767,7 @@ int store_model_rollback(store *s, const char *name, const char *alias, const st
 		*out_record = NULL;
 	if (!s)
 		return sl__err(SL_EINVAL, "store_model_rollback: store is NULL");
-	if ((rc = check_alias_name(alias)) != 0)
+	if ((rc = store_check_alias_name(alias)) != 0)
 		return rc;
 	rc = model_write(s, name, do_rollback, &a);
 	if (rc && out_record) {
@@ -870,7 +870,7 @@ int store_model_resolve(store *s, const char *name, const char *ref, store_model
 
 	if (!s || !out)
 		return sl__err(SL_EINVAL, "store_model_resolve: invalid argument");
-	if ((rc = check_model_name(name)) != 0)
+	if ((rc = store_check_model_name(name)) != 0)
 		return rc;
 	st_lock(s);
 	rc = st_begin(s, false);
@@ -1096,7 +1096,7 @@ int store_model_json(store *s, const char *name, const char *ref, json_t **out)
 	if (!s || !out)
 		return sl__err(SL_EINVAL, "store_model_json: invalid argument");
 	*out = NULL;
-	if ((rc = check_model_name(name)) != 0)
+	if ((rc = store_check_model_name(name)) != 0)
 		return rc;
 	st_lock(s);
 	rc = st_begin(s, false);
@@ -1131,7 +1131,7 @@ int store_model_history_json(store *s, const char *name, const char *alias, json
 	if (!s || !out)
 		return sl__err(SL_EINVAL, "store_model_history_json: invalid argument");
 	*out = NULL;
-	if ((rc = check_model_name(name)) != 0 || (alias && (rc = check_alias_name(alias)) != 0))
+	if ((rc = store_check_model_name(name)) != 0 || (alias && (rc = store_check_alias_name(alias)) != 0))
 		return rc;
 	if (!(hx.arr = json_array()))
 		return st_nomem_json();
