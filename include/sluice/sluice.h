@@ -246,6 +246,69 @@ SL_EXPORT int sl_artifact_export(sl_project *p, const char *id, const char *form
 /* Verified absolute path of the stored artifact file (read-only). */
 SL_EXPORT int sl_artifact_path(sl_project *p, const char *id, char **out_path);
 
+/* ---- the model registry ----------------------------------------------------- */
+
+/*
+ * Registered models (docs/registry.md). A reference is NAME@VERSION,
+ * NAME@ALIAS or NAME@latest; where a whole model is meant, NAME alone.
+ * An unknown model, version or alias is SL_ENOENT with a message naming
+ * what exists instead. Moves of an alias are recorded with the account
+ * running the process as "who".
+ */
+
+/* Every registered model: a JSON array of {name, versions, latest, aliases, ...}. */
+SL_EXPORT int sl_models_list(sl_project *p, char **out_json);
+/*
+ * One model: {name, aliases, versions, history, ...} (the shape in
+ * docs/cli.md). With NAME@REF, "version" names the version REF resolved to,
+ * and versions and history hold only that version and its moves.
+ */
+SL_EXPORT int sl_model_show(sl_project *p, const char *ref, char **out_json);
+/* Versions with tag key (set to value, or to anything when value is NULL). */
+SL_EXPORT int sl_models_search(sl_project *p, const char *key, const char *value,
+			       char **out_json);
+
+/* Why an alias moves. */
+typedef struct sl_move_opts {
+	const char *reason; /* recorded in the alias's history; NULL: none */
+	int force;          /* promote a version whose verdict is not passed (needs reason) */
+} sl_move_opts;
+
+/*
+ * Points alias at the version that version (a number, an alias or "latest")
+ * names, and records the move. SL_EGATE when the version's verdict is not
+ * passed and o->force is not set. *out_json (may be NULL) is the history
+ * record, or {"moved": false, ...} when the alias already pointed there.
+ */
+SL_EXPORT int sl_model_promote(sl_project *p, const char *name, const char *version,
+			       const char *alias, const sl_move_opts *o, char **out_json);
+/*
+ * Undoes the latest move of alias that has not been undone (repeated
+ * rollbacks walk back through the history); recorded as a move.
+ */
+SL_EXPORT int sl_model_rollback(sl_project *p, const char *name, const char *alias,
+				const sl_move_opts *o, char **out_json);
+/* The alias moves of a model, oldest first; alias NULL for all its aliases. */
+SL_EXPORT int sl_model_history(sl_project *p, const char *name, const char *alias,
+			       char **out_json);
+/* Sets tag key of the version ref names to value; NULL removes the tag. */
+SL_EXPORT int sl_model_tag(sl_project *p, const char *ref, const char *key, const char *value);
+/* Deletes the version ref names; SL_EINVAL while an alias points at it. */
+SL_EXPORT int sl_model_delete(sl_project *p, const char *ref);
+/*
+ * The verified absolute path of the bundle file of the version ref names
+ * (sl_free), and its version number in *out_version (may be NULL): what
+ * `sluice predict NAME@REF` and `sluice models export NAME@REF` load.
+ */
+SL_EXPORT int sl_model_path(sl_project *p, const char *ref, char **out_path,
+			    long long *out_version);
+/*
+ * A number that grows with every change to model name (a new version, an
+ * alias moved, a tag, a delete): a server that saw the same number has
+ * nothing to reload. One indexed lookup, cheap to poll.
+ */
+SL_EXPORT int sl_model_changes(sl_project *p, const char *name, long long *out);
+
 /* ---- built-in steps --------------------------------------------------------- */
 
 /* Every built-in step with its options, inputs and outputs: a JSON array. */

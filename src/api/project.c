@@ -35,7 +35,7 @@ const char *sl_version(void)
 	return SLUICE_VERSION;
 }
 
-static int fail(sl_project *p, int rc)
+int api_fail(sl_project *p, int rc)
 {
 	if (p && rc)
 		snprintf(p->errmsg, sizeof p->errmsg, "%s", *sl_errmsg() ? sl_errmsg() : sl_strerror(rc));
@@ -265,7 +265,7 @@ int sl_run(sl_project *p, const char *pipeline_file, const sl_run_opts *opts, ch
 	rc = spec_parse_file(pipeline_file, opts ? opts->params : NULL, opts ? opts->n_params : 0,
 			     &sp);
 	if (rc)
-		return fail(p, rc);
+		return api_fail(p, rc);
 	/* Runs whose driver died (kill -9, power loss) would stay "running", and
 	 * their steps' processes may still be about. A failure here is not this
 	 * run's: it is reported by the next recovery, and this run goes on. */
@@ -281,10 +281,10 @@ int sl_run(sl_project *p, const char *pipeline_file, const sl_run_opts *opts, ch
 	env.cancel_flag = opts ? api_cancel_flag(opts->cancel_token) : NULL;
 	rc = sched_run(&env, sp, opts, out_run_id);
 	spec_free(sp);
-	return fail(p, rc);
+	return api_fail(p, rc);
 }
 
-static int dump(json_t *j, char **out_json)
+int api_dump(json_t *j, char **out_json)
 {
 	char *s = sl__json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(j);
@@ -304,7 +304,7 @@ int sl_runs_list(sl_project *p, int limit, char **out_json)
 	if (!p || !out_json)
 		return sl__err(SL_EINVAL, "sl_runs_list: bad arguments");
 	rc = store_runs_json(p->st, limit, &j);
-	return fail(p, rc ? rc : dump(j, out_json));
+	return api_fail(p, rc ? rc : api_dump(j, out_json));
 }
 
 int sl_run_show(sl_project *p, const char *run, char **out_json)
@@ -318,7 +318,7 @@ int sl_run_show(sl_project *p, const char *run, char **out_json)
 	rc = store_run_resolve(p->st, run, id);
 	if (rc == 0)
 		rc = store_run_json(p->st, id, &j);
-	return fail(p, rc ? rc : dump(j, out_json));
+	return api_fail(p, rc ? rc : api_dump(j, out_json));
 }
 
 /* Hands the caller the run's head as text before its first step. */
@@ -368,7 +368,7 @@ int sl_run_steps(sl_project *p, const char *run, sl_step_view_fn fn, void *ud,
 		sl__free(*out_run_json);
 		*out_run_json = NULL;
 	}
-	return fail(p, rc);
+	return api_fail(p, rc);
 }
 
 int sl_run_log_find(sl_project *p, const char *run, const char *step, char **out_path,
@@ -399,7 +399,7 @@ int sl_run_log_find(sl_project *p, const char *run, const char *step, char **out
 	}
 	sl__free(rel);
 	sl__free(from);
-	return fail(p, rc);
+	return api_fail(p, rc);
 }
 
 int sl_run_log_path(sl_project *p, const char *run, const char *step, char **out_path)
@@ -431,7 +431,7 @@ int sl_artifacts_list(sl_project *p, int limit, const char *type, char **out_jso
 	if (!p || !out_json)
 		return sl__err(SL_EINVAL, "sl_artifacts_list: bad arguments");
 	rc = store_artifacts_json(p->st, limit, type, &j);
-	return fail(p, rc ? rc : dump(j, out_json));
+	return api_fail(p, rc ? rc : api_dump(j, out_json));
 }
 
 int sl_artifact_show(sl_project *p, const char *id, int head_rows, char **out_json)
@@ -449,9 +449,9 @@ int sl_artifact_show(sl_project *p, const char *id, int head_rows, char **out_js
 		rc = api_describe_content(p, full, j, head_rows);
 	if (rc) {
 		json_decref(j);
-		return fail(p, rc);
+		return api_fail(p, rc);
 	}
-	return fail(p, dump(j, out_json));
+	return api_fail(p, api_dump(j, out_json));
 }
 
 int sl_artifact_lineage(sl_project *p, const char *id, char **out_json)
@@ -465,7 +465,7 @@ int sl_artifact_lineage(sl_project *p, const char *id, char **out_json)
 	rc = store_artifact_resolve(p->st, id, full);
 	if (rc == 0)
 		rc = store_lineage_json(p->st, full, 64, &j);
-	return fail(p, rc ? rc : dump(j, out_json));
+	return api_fail(p, rc ? rc : api_dump(j, out_json));
 }
 
 int sl_artifact_path(sl_project *p, const char *id, char **out_path)
@@ -484,7 +484,7 @@ int sl_artifact_path(sl_project *p, const char *id, char **out_path)
 		if (!*out_path)
 			rc = sl__err(SL_ENOMEM, "out of memory");
 	}
-	return fail(p, rc);
+	return api_fail(p, rc);
 }
 
 int sl_artifact_export(sl_project *p, const char *id, const char *format, const char *out_path)
@@ -502,7 +502,7 @@ int sl_artifact_export(sl_project *p, const char *id, const char *format, const 
 	else
 		rc = api_export_content(src, format, out_path);
 	sl__free(src);
-	return fail(p, rc);
+	return api_fail(p, rc);
 }
 
 int sl_steps_list(char **out_json)
@@ -522,5 +522,5 @@ int sl_steps_list(char **out_json)
 	}
 	if (!arr)
 		return sl__err(SL_ENOMEM, "out of memory");
-	return dump(arr, out_json);
+	return api_dump(arr, out_json);
 }

@@ -32,6 +32,13 @@ int api_settings_parse(const char *text, size_t len, const char *name, const cha
 		       const char *state, api_settings *out);
 /* Reads ROOT/sluice.yaml (defaults when there is none). */
 int api_settings_load(const char *root, const char *state, api_settings *out);
+/*
+ * On failure (rc != 0) copies the thread's last error into p's message, so
+ * sl_project_errmsg(p) keeps it; returns rc.
+ */
+int api_fail(sl_project *p, int rc);
+/* JSON as the text a public call hands out (sl_free); takes j. */
+int api_dump(json_t *j, char **out_json);
 /* The flag beside a cancellation token's descriptor (cancel.c). */
 const int *api_cancel_flag(const sl_cancel *c);
 

@@ -22,8 +22,8 @@ typedef struct cli_cmd {
 	const char *help; /* full text of `sluice help NAME` */
 } cli_cmd;
 
-extern const cli_cmd cmd_init, cmd_run, cmd_runs, cmd_artifacts, cmd_canvas, cmd_steps,
-	cmd_version, cmd_help;
+extern const cli_cmd cmd_init, cmd_run, cmd_runs, cmd_artifacts, cmd_models, cmd_canvas,
+	cmd_steps, cmd_version, cmd_help;
 
 const cli_cmd *cli_find(const char *name);
 /* `sluice step-exec TASK.json`: runs one step's task (hidden; orchestrators call it). */

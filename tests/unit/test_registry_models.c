@@ -13,9 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "api/project.h"
+#include "artifact/artifact.h"
 #include "core.h"
 #include "store/store.h"
 #include "testutil.h"
@@ -598,6 +601,55 @@ static void test_concurrent_promotions(void **state)
 	json_decref(h);
 }
 
+/* sl_model_path: the verified bundle file behind a reference, what predict and export load. */
+static void test_public_path(void **state)
+{
+	fixture *f = *state;
+	char *proj = tu_path(f->dir, "proj"), *path = NULL;
+	char id[SL__HASH_HEX_SIZE];
+	sl_project *p = NULL;
+	long long version = 0, changes = 0;
+	static const char bytes[] = "a bundle's bytes";
+
+	assert_int_equal(sl_project_init(proj), 0);
+	assert_int_equal(sl_project_open(proj, &p), 0);
+	assert_int_equal(art_put_buf(p->art_root, bytes, sizeof bytes, id), 0);
+	{
+		store_run r = {.id = "r1", .pipeline = "x"};
+		store_steprun sr = {.id = "s1", .run_id = "r1", .step = "package", .status = ST_COMPLETED,
+				    .exit_code = 0};
+		store_artifact a = {.type = "bundle", .size = sizeof bytes};
+		store_io o = {"bundle", id};
+		store_result res = {.arts = &a, .outputs = &o, .n_outputs = 1};
+		store_version_new v = {.model = "spam", .bundle = id, .verdict = VERDICT_PASSED,
+				       .alias = "production"};
+		assert_int_equal(store_run_create(p->st, &r), 0);
+		assert_int_equal(store_steprun_record(p->st, &sr, NULL, 0, &res), 0);
+		assert_int_equal(store_model_register(p->st, &v, NULL, NULL), 0);
+	}
+	assert_int_equal(sl_model_path(p, "spam@production", &path, &version), 0);
+	assert_int_equal(version, 1);
+	assert_non_null(strstr(path, id + 2));
+	sl_free(path);
+	assert_int_equal(sl_model_path(p, "spam", &path, NULL), SL_EINVAL);
+	assert_non_null(strstr(sl_project_errmsg(p), "names a model, not a version"));
+	assert_int_equal(sl_model_path(p, "spam@staging", &path, NULL), SL_ENOENT);
+	assert_null(path);
+	assert_int_equal(sl_model_changes(p, "spam", &changes), 0);
+	assert_true(changes >= 1);
+	/* A damaged file is refused, naming the version. */
+	{
+		char *file = art_path(p->art_root, id);
+		chmod(file, 0644);
+		tu_write(file, "changed");
+		sl__free(file);
+	}
+	assert_int_equal(sl_model_path(p, "spam@1", &path, NULL), SL_ECORRUPT);
+	assert_non_null(strstr(sl_project_errmsg(p), "version 1 of model 'spam'"));
+	sl_project_close(p);
+	free(proj);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -612,6 +664,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_json_views, setup, teardown),
 		cmocka_unit_test(test_ref_split),
 		cmocka_unit_test_setup_teardown(test_concurrent_promotions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_public_path, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
