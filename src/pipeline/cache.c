@@ -21,8 +21,39 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+void cache_files_free(cache_files *files)
+{
+	if (!files)
+		return;
+	for (size_t i = 0; i < files->n; i++)
+		sl__free(files->v[i].path);
+	sl__free(files->v);
+	memset(files, 0, sizeof *files);
+}
+
+static int add_file(cache_files *files, const char *path, const char *hex)
+{
+	if (!files)
+		return 0;
+	for (size_t i = 0; i < files->n; i++)
+		if (!strcmp(files->v[i].path, path))
+			return 0; /* named twice (a path option and deps:) */
+	if (files->n == files->cap) {
+		size_t cap = files->cap ? files->cap * 2 : 4;
+		cache_file *v = sl__reallocarray(files->v, cap, sizeof *v);
+		if (!v)
+			return sl__err(SL_ENOMEM, "out of memory");
+		files->v = v;
+		files->cap = cap;
+	}
+	if (!(files->v[files->n].path = sl__strdup(path)))
+		return sl__err(SL_ENOMEM, "out of memory");
+	memcpy(files->v[files->n++].sha256, hex, SL__HASH_HEX_SIZE);
+	return 0;
+}
+
 /* Hashes every file matching pattern (relative to dir), in sorted order. */
-static int feed_files(sl__sha256 *h, const char *dir, const char *pattern)
+static int feed_files(sl__sha256 *h, const char *dir, const char *pattern, cache_files *files)
 {
 	char *abs = sl__path_join(dir, pattern);
 	size_t skip = pattern[0] == '/' ? 0 : strlen(dir) + 1;
@@ -51,22 +82,24 @@ static int feed_files(sl__sha256 *h, const char *dir, const char *pattern)
 			rc = feed(h, strlen(p) > skip ? p + skip : p);
 		if (rc == 0)
 			rc = feed(h, hex);
+		if (rc == 0)
+			rc = add_file(files, strlen(p) > skip ? p + skip : p, hex);
 	}
 	globfree(&g);
 	return rc;
 }
 
-static int feed_path_option(sl__sha256 *h, const char *dir, json_t *v)
+static int feed_path_option(sl__sha256 *h, const char *dir, json_t *v, cache_files *files)
 {
 	size_t i;
 	json_t *e;
 	int rc = 0;
 
 	if (json_is_string(v))
-		return feed_files(h, dir, json_string_value(v));
+		return feed_files(h, dir, json_string_value(v), files);
 	json_array_foreach(v, i, e) {
 		if (json_is_string(e))
-			rc = feed_files(h, dir, json_string_value(e));
+			rc = feed_files(h, dir, json_string_value(e), files);
 		if (rc)
 			return rc;
 	}
@@ -75,6 +108,13 @@ static int feed_path_option(sl__sha256 *h, const char *dir, json_t *v)
 
 int cache_key(const spec *sp, size_t step, const char *const *in_names,
 	      const char *const *in_ids, size_t n_in, char out[SL__HASH_HEX_SIZE])
+{
+	return cache_key_files(sp, step, in_names, in_ids, n_in, NULL, out);
+}
+
+int cache_key_files(const spec *sp, size_t step, const char *const *in_names,
+		    const char *const *in_ids, size_t n_in, cache_files *files,
+		    char out[SL__HASH_HEX_SIZE])
 {
 	const spec_step *st = &sp->steps[step];
 	char *canon = spec_step_canonical(sp, step);
@@ -106,7 +146,8 @@ int cache_key(const spec *sp, size_t step, const char *const *in_names,
 			/* Files a built-in reads through path options. */
 			for (const step_opt *o = st->def->opts; rc == 0 && o && o->name; o++) {
 				if (o->type == OPT_PATH)
-					rc = feed_path_option(&h, sp->dir, json_object_get(st->with, o->name));
+					rc = feed_path_option(&h, sp->dir, json_object_get(st->with, o->name),
+							      files);
 			}
 			break;
 		case SPEC_RUN:
@@ -123,7 +164,7 @@ int cache_key(const spec *sp, size_t step, const char *const *in_names,
 					*colon = '\0';
 				rc = feed(&h, "plugin");
 				if (rc == 0)
-					rc = feed_files(&h, sp->dir, lib);
+					rc = feed_files(&h, sp->dir, lib, NULL);
 			}
 			sl__free(lib);
 			break;
@@ -152,7 +193,7 @@ int cache_key(const spec *sp, size_t step, const char *const *in_names,
 		sl__free(order);
 	}
 	for (size_t i = 0; rc == 0 && i < st->n_deps; i++)
-		rc = feed_files(&h, sp->dir, st->deps[i]);
+		rc = feed_files(&h, sp->dir, st->deps[i], files);
 
 	if (rc) {
 		sl__sha256_abort(&h);

@@ -19,4 +19,25 @@
 int cache_key(const spec *sp, size_t step, const char *const *in_names,
 	      const char *const *in_ids, size_t n_in, char out[SL__HASH_HEX_SIZE]);
 
+/* The files a key hashed (path options' files, deps:), relative to the pipeline. */
+typedef struct cache_file {
+	char *path;
+	char sha256[SL__HASH_HEX_SIZE];
+} cache_file;
+
+typedef struct cache_files {
+	cache_file *v;
+	size_t n, cap;
+} cache_files;
+
+/*
+ * cache_key, also listing in *files (when not NULL; appended to, freed with
+ * cache_files_free) every file it hashed: the step's sources, which the
+ * scheduler records as the roots of lineage.
+ */
+int cache_key_files(const spec *sp, size_t step, const char *const *in_names,
+		    const char *const *in_ids, size_t n_in, cache_files *files,
+		    char out[SL__HASH_HEX_SIZE]);
+void cache_files_free(cache_files *files);
+
 #endif

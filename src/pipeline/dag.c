@@ -32,6 +32,8 @@ static int link_upstream(spec *s, size_t *stamp)
 			return SL_ENOMEM;
 		for (size_t k = 0; k < st->n_inputs; k++) {
 			size_t u = st->inputs[k].step_index;
+			if (st->inputs[k].ref != SPEC_REF_STEP)
+				continue; /* from outside the pipeline: no edge in the DAG */
 			if (stamp[u] != i) {
 				stamp[u] = i;
 				st->upstream[st->n_upstream++] = u;
@@ -108,7 +110,7 @@ static int report_cycle(const spec *s, const size_t *indeg, size_t *path, size_t
 	const spec_step *hs = &s->steps[head];
 	*out_pos = hs->pos;
 	for (size_t k = 0; k < hs->n_inputs; k++) {
-		if (hs->inputs[k].step_index == prev) {
+		if (hs->inputs[k].ref == SPEC_REF_STEP && hs->inputs[k].step_index == prev) {
 			*out_pos = hs->inputs[k].pos;
 			break;
 		}

@@ -113,8 +113,20 @@ typedef struct node {
 	const char **in_names;
 	char **in_paths;
 	const char **in_ids;
+	const char **in_vias; /* per input: the step run whose output it is, or NULL */
+	const char **in_refs; /* per input: its reference outside the pipeline, or NULL */
+	size_t n_in;          /* inputs gathered (an optional reference may name nothing) */
 	char **out_paths;
+	cache_files files;    /* the files the cache key hashed: the step's sources */
+	struct ext_in *ext;   /* per declared input: a reference outside the pipeline, resolved */
 } node;
+
+/* What an input reference outside the pipeline resolved to when the run started. */
+typedef struct ext_in {
+	bool present;               /* false: an optional reference that names nothing */
+	char id[SL__HASH_HEX_SIZE]; /* the artifact */
+	char via[STORE_ID_SIZE];    /* run: references, the step run it is an output of */
+} ext_in;
 
 typedef struct run {
 	const sched_env *env;
@@ -211,7 +223,10 @@ static void free_task(node *n, size_t n_in, size_t n_out)
 	sl__free(n->in_paths);
 	sl__free(n->in_names);
 	sl__free(n->in_ids);
+	sl__free(n->in_vias);
+	sl__free(n->in_refs);
 	sl__free(n->out_paths);
+	cache_files_free(&n->files);
 	sl__free(n->workdir);
 	sl__free(n->log_rel);
 	sl__free(n->log_abs);
@@ -221,6 +236,9 @@ static void free_task(node *n, size_t n_in, size_t n_out)
 	n->in_paths = NULL;
 	n->in_names = NULL;
 	n->in_ids = NULL;
+	n->in_vias = NULL;
+	n->in_refs = NULL;
+	n->n_in = 0;
 	n->out_paths = NULL;
 	n->workdir = NULL;
 	n->log_rel = NULL;
@@ -507,34 +525,57 @@ static void fail_step(run *r, size_t i, int exit_code, const char *reason, const
 
 /* ---- preparing, the cache, starting ------------------------------------------------- */
 
-/* Gathers input names, artifact ids and paths of a ready step. */
+/*
+ * Gathers input names, artifact ids, paths, and where each came from, of a
+ * ready step: an upstream step's output, or what a reference outside the
+ * pipeline resolved to when the run started (an optional one that named
+ * nothing is left out).
+ */
 static int gather_inputs(run *r, size_t i)
 {
 	const spec_step *st = &r->sp->steps[i];
 	node *n = &r->nodes[i];
 	size_t k = st->n_inputs;
 
+	n->n_in = 0;
 	n->in_names = sl__calloc(k + 1, sizeof *n->in_names);
 	n->in_ids = sl__calloc(k + 1, sizeof *n->in_ids);
 	n->in_paths = sl__calloc(k + 1, sizeof *n->in_paths);
-	if (!n->in_names || !n->in_ids || !n->in_paths)
+	n->in_vias = sl__calloc(k + 1, sizeof *n->in_vias);
+	n->in_refs = sl__calloc(k + 1, sizeof *n->in_refs);
+	if (!n->in_names || !n->in_ids || !n->in_paths || !n->in_vias || !n->in_refs)
 		return sl__err(SL_ENOMEM, "out of memory");
 	for (size_t j = 0; j < k; j++) {
 		const spec_input *in = &st->inputs[j];
-		const spec_step *up = &r->sp->steps[in->step_index];
-		const node *un = &r->nodes[in->step_index];
-		size_t o;
+		const char *id, *via;
+		size_t m;
 
-		for (o = 0; o < up->n_outputs; o++)
-			if (!strcmp(up->outputs[o], in->output))
-				break;
-		if (o == up->n_outputs || !un->out_ids || !un->out_ids[o])
-			return sl__err(SL_ESTEP, "step '%s': input '%s' (%s.%s) has no artifact",
-				       st->name, in->name, in->step, in->output);
-		n->in_names[j] = in->name;
-		n->in_ids[j] = un->out_ids[o];
-		n->in_paths[j] = art_path(r->env->art_root, un->out_ids[o]);
-		if (!n->in_paths[j])
+		if (in->ref == SPEC_REF_STEP) {
+			const spec_step *up = &r->sp->steps[in->step_index];
+			const node *un = &r->nodes[in->step_index];
+			size_t o;
+			for (o = 0; o < up->n_outputs; o++)
+				if (!strcmp(up->outputs[o], in->output))
+					break;
+			if (o == up->n_outputs || !un->out_ids || !un->out_ids[o])
+				return sl__err(SL_ESTEP, "step '%s': input '%s' (%s.%s) has no artifact",
+					       st->name, in->name, in->step, in->output);
+			id = un->out_ids[o];
+			via = un->id;
+		} else {
+			const ext_in *e = &n->ext[j];
+			if (!e->present)
+				continue;
+			id = e->id;
+			via = e->via[0] ? e->via : NULL;
+		}
+		m = n->n_in++;
+		n->in_names[m] = in->name;
+		n->in_ids[m] = id;
+		n->in_vias[m] = via;
+		n->in_refs[m] = in->ref == SPEC_REF_STEP ? NULL : in->text;
+		n->in_paths[m] = art_path(r->env->art_root, id);
+		if (!n->in_paths[m])
 			return sl__err(SL_ENOMEM, "out of memory");
 	}
 	return 0;
@@ -567,10 +608,9 @@ static store_io *input_edges(const node *n, size_t k, store_io *buf, size_t buf_
 {
 	store_io *io = k <= buf_n ? buf : sl__calloc(k, sizeof *io);
 
-	for (size_t j = 0; io && j < k; j++) {
-		io[j].name = n->in_names[j];
-		io[j].artifact_id = n->in_ids[j];
-	}
+	for (size_t j = 0; io && j < k; j++)
+		io[j] = (store_io){.name = n->in_names[j], .artifact_id = n->in_ids[j],
+				   .via = n->in_vias[j], .ref = n->in_refs[j]};
 	return io;
 }
 
@@ -609,7 +649,7 @@ static bool try_cache(run *r, size_t i)
 		if (!(n->out_ids[o] = sl__strdup(outs[k].artifact_id)))
 			hit = false;
 	}
-	if (hit && !(inp = input_edges(n, st->n_inputs, ins, SL__ARRAY_LEN(ins))))
+	if (hit && !(inp = input_edges(n, n->n_in, ins, SL__ARRAY_LEN(ins))))
 		hit = false;
 	if (hit) {
 		int64_t now = sl__now_ms();
@@ -620,7 +660,7 @@ static bool try_cache(run *r, size_t i)
 			.cache_hit = true, .cached_from = from,
 		};
 		store_result res = {.outputs = outs, .n_outputs = n_outs};
-		hit = fatal(r, store_steprun_record(r->env->st, &sr, inp, st->n_inputs, &res)) == 0;
+		hit = fatal(r, store_steprun_record(r->env->st, &sr, inp, n->n_in, &res)) == 0;
 	}
 	if (inp != ins)
 		sl__free(inp);
@@ -651,11 +691,13 @@ static bool prepare(run *r, size_t i)
 
 	n->prepared = true;
 	rc = gather_inputs(r, i);
+	/* The key is computed whether or not the cache is used: the files it
+	 * hashes are the step's sources, recorded as the roots of its lineage. */
+	if (rc == 0)
+		rc = cache_key_files(r->sp, i, n->in_names, n->in_ids, n->n_in, &n->files, n->key);
 	if (rc == 0 && st->cache && !(r->opts && r->opts->no_cache) &&
-	    !(st->kind == SPEC_USES && st->def->cacheable && !st->def->cacheable(st->with))) {
-		rc = cache_key(r->sp, i, n->in_names, n->in_ids, st->n_inputs, n->key);
-		n->has_key = rc == 0;
-	}
+	    !(st->kind == SPEC_USES && st->def->cacheable && !st->def->cacheable(st->with)))
+		n->has_key = true;
 	if (rc) {
 		fail_step(r, i, -1, RS_ERROR, sl_errmsg(), NULL);
 		free_task(n, st->n_inputs, st->n_outputs);
@@ -697,9 +739,25 @@ static int make_task(run *r, size_t i)
 	if (rc)
 		return rc;
 	if (st->kind == SPEC_RUN) {
-		n->command = spec_subst_io(st->run, n->in_names, (const char *const *)n->in_paths,
-					   st->n_inputs, (const char *const *)st->outputs,
-					   (const char *const *)n->out_paths, st->n_outputs);
+		/* An optional input that named nothing reads as the empty string. */
+		const char **names = sl__calloc(st->n_inputs + 1, sizeof *names);
+		const char **vals = sl__calloc(st->n_inputs + 1, sizeof *vals);
+		for (size_t j = 0; names && vals && j < st->n_inputs; j++) {
+			names[j] = st->inputs[j].name;
+			vals[j] = "";
+			for (size_t g = 0; g < n->n_in; g++)
+				if (!strcmp(n->in_names[g], names[j]))
+					vals[j] = n->in_paths[g];
+		}
+		n->command = names && vals ? spec_subst_io(st->run, names, vals, st->n_inputs,
+							   (const char *const *)st->outputs,
+							   (const char *const *)n->out_paths,
+							   st->n_outputs)
+					   : NULL;
+		if (!names || !vals)
+			sl__err(SL_ENOMEM, "out of memory");
+		sl__free(names);
+		sl__free(vals);
 		if (!n->command)
 			return SL_ESPEC;
 	}
@@ -711,7 +769,7 @@ static int make_task(run *r, size_t i)
 		.command = n->command, .plugin = st->plugin, .with = st->with,
 		.params = r->params, .env = st->env, .pipeline_dir = r->sp->dir,
 		.workdir = n->workdir, .log_path = n->log_abs, .task_path = n->task_path,
-		.n_inputs = st->n_inputs, .input_names = n->in_names,
+		.n_inputs = n->n_in, .input_names = n->in_names,
 		.input_paths = (const char *const *)n->in_paths, .input_ids = n->in_ids,
 		.n_outputs = st->n_outputs, .output_names = (const char *const *)st->outputs,
 		.output_paths = (const char *const *)n->out_paths, .timeout = st->timeout,
@@ -758,11 +816,20 @@ static void start_step(run *r, size_t i, int slots)
 			.job_id = n->proc.job_id[0] ? n->proc.job_id : NULL,
 			.resources_json = n->resources,
 		};
-		store_io ins[16], *inp = input_edges(n, st->n_inputs, ins, SL__ARRAY_LEN(ins));
-		rc = inp ? store_steprun_create(r->env->st, &sr, inp, st->n_inputs)
-			 : sl__err(SL_ENOMEM, "out of memory");
+		store_io ins[16], *inp = input_edges(n, n->n_in, ins, SL__ARRAY_LEN(ins));
+		store_file fbuf[8], *files = n->files.n <= SL__ARRAY_LEN(fbuf)
+						      ? fbuf
+						      : sl__calloc(n->files.n, sizeof *files);
+		for (size_t f = 0; files && f < n->files.n; f++)
+			files[f] = (store_file){n->files.v[f].path, n->files.v[f].sha256};
+		sr.files = files;
+		sr.n_files = files ? n->files.n : 0;
+		rc = inp && files ? store_steprun_create(r->env->st, &sr, inp, n->n_in)
+				  : sl__err(SL_ENOMEM, "out of memory");
 		if (inp != ins)
 			sl__free(inp);
+		if (files != fbuf)
+			sl__free(files);
 		if (fatal(r, rc) == 0)
 			n->recorded = true;
 	}
@@ -1114,6 +1181,85 @@ static void cancel_everything(run *r, const char *why)
 	}
 }
 
+/* ---- references outside the pipeline -------------------------------------------------- */
+
+/* What one reference names, into e (SL_ENOENT when it names nothing). */
+static int resolve_ref(run *r, const spec_input *in, ext_in *e)
+{
+	store *st = r->env->st;
+	int rc;
+
+	memset(e, 0, sizeof *e);
+	switch (in->ref) {
+	case SPEC_REF_RUN:
+		rc = store_run_output(st, r->sp->name, in->target, in->back, in->step, in->output,
+				      e->id, e->via);
+		break;
+	case SPEC_REF_ARTIFACT:
+		rc = store_artifact_resolve(st, in->target, e->id);
+		break;
+	case SPEC_REF_MODEL: {
+		store_model_ref m;
+		rc = store_model_resolve(st, in->target, in->version, &m);
+		if (rc == 0)
+			memcpy(e->id, m.bundle, sizeof e->id);
+		break;
+	}
+	default:
+		return sl__err(SL_EINVAL, "not a reference outside the pipeline");
+	}
+	if (rc == 0 && !art_exists(r->env->art_root, e->id))
+		rc = sl__err(SL_EINPUT, "it names artifact %.12s, whose file is gone (removed by "
+					"`sluice artifacts gc`?)",
+			     e->id);
+	e->present = rc == 0;
+	return rc;
+}
+
+/*
+ * Resolves every input that names something outside the pipeline (an
+ * earlier run's output, an artifact, a registered model) before the run is
+ * recorded, so a reference that names nothing stops it before any step
+ * runs, at its place in the file. An optional one ('?') that names nothing
+ * is left out of its step's inputs. What they resolve to is fixed for the
+ * whole run: a register step later in the same run does not change the
+ * champion an earlier reference saw.
+ */
+static int resolve_refs(run *r)
+{
+	for (size_t i = 0; i < r->sp->n_steps; i++) {
+		const spec_step *st = &r->sp->steps[i];
+		node *n = &r->nodes[i];
+		for (size_t j = 0; j < st->n_inputs; j++) {
+			const spec_input *in = &st->inputs[j];
+			int rc;
+			if (in->ref == SPEC_REF_STEP)
+				continue;
+			if (!n->ext && !(n->ext = sl__calloc(st->n_inputs, sizeof *n->ext)))
+				return sl__err(SL_ENOMEM, "out of memory");
+			rc = resolve_ref(r, in, &n->ext[j]);
+			if (rc == SL_ENOENT && in->optional) {
+				sl__err_clear();
+				continue;
+			}
+			if (rc == SL_ENOMEM)
+				return rc;
+			if (rc) {
+				char why[SL__ERRMSG_MAX];
+				snprintf(why, sizeof why, "%s", sl_errmsg());
+				return sl__err(rc == SL_ENOENT ? SL_EINPUT : rc,
+					       "%s:%d:%d: input '%s' of step '%s': %s: %s%s",
+					       spec_display_name(r->sp), in->pos.line, in->pos.col,
+					       in->name, st->name, in->text, why,
+					       rc == SL_ENOENT ? " (end the reference with '?' to run the step "
+								 "without it then)"
+							       : "");
+			}
+		}
+	}
+	return 0;
+}
+
 /* ---- the run --------------------------------------------------------------------------- */
 
 static json_t *params_json(const spec *sp)
@@ -1233,6 +1379,10 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 			goto out;
 		r.nodes[i].n_waiting = sp->steps[i].n_upstream;
 	}
+	/* Before the run exists: a reference that names nothing stops it here. */
+	rc = resolve_refs(&r);
+	if (rc)
+		goto out;
 	cfg = (orch_config){.state_dir = env->state_dir, .jobs = r.jobs};
 	rc = env->orch->create(&cfg, &r.orch);
 	if (rc)
@@ -1360,6 +1510,7 @@ out:
 				sl__free(r.nodes[i].out_ids[o]);
 		sl__free(r.nodes[i].out_ids);
 		sl__free(r.nodes[i].error);
+		sl__free(r.nodes[i].ext);
 		free_task(&r.nodes[i], sp->steps[i].n_inputs, sp->steps[i].n_outputs);
 	}
 	sl__free(r.nodes);

@@ -582,6 +582,14 @@ static const char *const step_keys[] = {"uses",  "run",     "plugin",    "with",
 					"inputs", "outputs", "deps",     "env",
 					"cache", "timeout", "resources", "description"};
 
+static bool input_optional(const step_def *def, const char *name)
+{
+	for (const step_port *q = def->inputs; q && q->name; q++)
+		if (!strcmp(q->name, name))
+			return q->optional;
+	return true;
+}
+
 static int read_inputs(parser *p, spec_step *st, const sl__ynode *in, const sl__ynode *in_key,
 		       const sl__ynode *step_key)
 {
@@ -631,6 +639,34 @@ static int read_inputs(parser *p, spec_step *st, const sl__ynode *in, const sl__
 		if (!sl__ynode_is_scalar(v) || sl__ynode_is_null(v))
 			return fail(p, v->pos, "input '%s' must be a reference STEP.OUTPUT, not %s", k->text,
 				    sl__ynode_kind_name(v));
+		{
+			/* run:, artifact: and model: name things outside the pipeline. */
+			char msg[600];
+			int r;
+			inp->pos = v->pos;
+			inp->step_index = SIZE_MAX;
+			st->n_inputs++;
+			if (!(inp->name = sl__strdup(k->text)))
+				return oom(p);
+			r = spec_ref_parse(v->text, inp, msg, sizeof msg);
+			if (r < 0)
+				return fail(p, v->pos, "input '%s': %s", k->text, msg);
+			if (r > 0) {
+				if (inp->optional && st->def && !input_optional(st->def, k->text))
+					return fail(p, v->pos,
+						    "input '%s' of %s is required, so it cannot be an optional "
+						    "reference ('?'): the step cannot run without it",
+						    k->text, st->def->name);
+				continue;
+			}
+			st->n_inputs--;
+			sl__free(inp->name);
+			inp->name = NULL;
+		}
+		if (strchr(v->text, '?'))
+			return fail(p, v->pos, "input '%s': '%.100s' cannot be optional: a trailing '?' "
+					       "is for run:, artifact: and model: references",
+				    k->text, v->text);
 		dot = strchr(v->text, '.');
 		if (!dot || !is_ident(dot + 1) || (size_t)(dot - v->text) >= 4096) {
 			return fail(p, v->pos, "input '%s': '%.100s' is not a reference of the form "
@@ -1079,6 +1115,8 @@ static int resolve_inputs(parser *p)
 			spec_input *in = &st->inputs[k];
 			char sug[450];
 			size_t j;
+			if (in->ref != SPEC_REF_STEP)
+				continue; /* outside the pipeline: resolved when the run starts */
 			if (!sl__strtab_get(&p->steps, in->step, &j)) {
 				rc = fail(p, in->pos, "input '%s' refers to a missing step '%s'%s", in->name,
 					  in->step, dym(sug, sizeof sug, in->step, names, s->n_steps));
@@ -1220,6 +1258,9 @@ void spec_free(spec *s)
 			sl__free(st->inputs[k].name);
 			sl__free(st->inputs[k].step);
 			sl__free(st->inputs[k].output);
+			sl__free(st->inputs[k].text);
+			sl__free(st->inputs[k].target);
+			sl__free(st->inputs[k].version);
 		}
 		sl__free(st->inputs);
 		for (size_t k = 0; k < st->n_outputs; k++)
@@ -1539,7 +1580,12 @@ char *spec_step_canonical(const spec *s, size_t i)
 	bad |= json_object_set_new(o, "env", st->env ? with_sorted_top(st->env) : json_object());
 	bad |= !(in = json_object());
 	for (size_t k = 0; in && k < st->n_inputs; k++) {
-		char *ref = sl__asprintf("%s.%s", st->inputs[k].step, st->inputs[k].output);
+		const spec_input *inp = &st->inputs[k];
+		/* A reference outside the pipeline as written: what it resolves to
+		 * enters the cache key with the input's artifact id. */
+		char *ref = inp->ref == SPEC_REF_STEP
+				    ? sl__asprintf("%s.%s", inp->step, inp->output)
+				    : sl__asprintf("%s%s", inp->text, inp->optional ? "?" : "");
 		bad |= !ref || json_object_set_new(in, st->inputs[k].name, json_string(ref));
 		sl__free(ref);
 	}

@@ -55,13 +55,47 @@ typedef struct spec_param {
 	spec_pos pos;
 } spec_param;
 
+/*
+ * What an input names (docs/pipeline.md, "Inputs from earlier runs and the
+ * registry"):
+ *
+ *   STEP.OUTPUT                  an output of a step of this pipeline
+ *   run:latest/STEP.OUTPUT       that output in the newest earlier run of this
+ *   run:latest~N/STEP.OUTPUT     pipeline that has it (~N: N such runs before),
+ *   run:ID/STEP.OUTPUT           or in the run with that id (a unique prefix)
+ *   artifact:ID                  an artifact (a unique prefix of 4+ hex digits)
+ *   model:NAME@REF               the bundle of a registered model's version
+ *                                (REF: a version number, an alias or latest)
+ *
+ * A trailing '?' on the last three makes the input optional: when the
+ * reference names nothing (no earlier run, no such alias yet), the step
+ * runs without it. They are resolved by the scheduler before the run
+ * starts; the artifact they resolve to is part of the step's cache key.
+ */
+typedef enum spec_ref_kind { SPEC_REF_STEP, SPEC_REF_RUN, SPEC_REF_ARTIFACT, SPEC_REF_MODEL } spec_ref_kind;
+
 typedef struct spec_input {
 	char *name;        /* local name inside the consuming step */
-	char *step;        /* producing step */
-	char *output;      /* the producing step's output name */
-	size_t step_index; /* index of the producing step in spec.steps */
+	char *step;        /* producing step (STEP and RUN references) */
+	char *output;      /* the producing step's output name (STEP and RUN) */
+	size_t step_index; /* STEP: index of the producing step in spec.steps; else SIZE_MAX */
 	spec_pos pos;
+	spec_ref_kind ref;
+	char *text;        /* the reference as written, without '?' (not STEP) */
+	char *target;      /* RUN: "latest" or a run id; ARTIFACT: the id; MODEL: the model */
+	char *version;     /* MODEL: the version reference */
+	unsigned back;     /* RUN: the N of latest~N */
+	bool optional;     /* '?': left out when the reference names nothing */
 } spec_input;
+
+/*
+ * Parses text as a reference other than STEP.OUTPUT into in's ref, text,
+ * target, version, back, step, output and optional (allocated; spec_free
+ * frees them). Returns 1 when it is one, 0 when text is not (no "run:",
+ * "artifact:" or "model:" prefix), -1 with msg filled when it is one but
+ * malformed (in is then left for spec_free).
+ */
+int spec_ref_parse(const char *text, spec_input *in, char *msg, size_t size);
 
 typedef enum spec_kind { SPEC_USES, SPEC_RUN, SPEC_PLUGIN } spec_kind;
 

@@ -186,7 +186,21 @@ int store_run_mark_lost(store *s, const char *run_id, const char *why);
 typedef struct store_io {
 	const char *name;        /* input or output name inside the step */
 	const char *artifact_id; /* 64 hex */
+	/*
+	 * Inputs only, both optional: the step run whose output the input was
+	 * (so lineage can follow the way an artifact took, through steps that
+	 * passed it on), and the reference it came through when it is from
+	 * outside the pipeline ("run:latest/check.profile", "model:spam@production").
+	 */
+	const char *via;
+	const char *ref;
 } store_io;
+
+/* A file a step read (a path option's files, `deps:`), hashed: a root of lineage. */
+typedef struct store_file {
+	const char *path;   /* relative to the pipeline's folder, as the cache key has it */
+	const char *sha256; /* 64 hex */
+} store_file;
 
 typedef struct store_steprun {
 	const char *id;
@@ -207,6 +221,8 @@ typedef struct store_steprun {
 	int64_t pid_start;       /* that process's start time (clock ticks since boot), or 0 */
 	const char *job_id;      /* the orchestrator's job id, or NULL */
 	const char *resources_json; /* the resources it asked for (a JSON object), or NULL */
+	const store_file *files;    /* the files it read, recorded at creation; may be NULL */
+	size_t n_files;
 } store_steprun;
 
 /* Records a step run in status sr->status with its consumed inputs (edges "in"). */
@@ -292,6 +308,17 @@ int store_ops_check(const json_t *ops);
  * SL_ENOENT when none matches, SL_EAMBIG when several do.
  */
 int store_artifact_resolve(store *s, const char *prefix, char out_id[SL__HASH_HEX_SIZE]);
+/*
+ * An output of an earlier run, for an input reference (run:...): output
+ * `output` of step `step` in run run_ref (an id or a unique prefix), or,
+ * when run_ref is "latest", in the back-th newest run of pipeline that has
+ * it (0: the newest), among step runs that completed or came from the
+ * cache. Fills out_id and out_steprun (the step run it is an output of);
+ * SL_ENOENT with a message saying what was looked for.
+ */
+int store_run_output(store *s, const char *pipeline, const char *run_ref, unsigned back,
+		     const char *step, const char *output, char out_id[SL__HASH_HEX_SIZE],
+		     char out_steprun[STORE_ID_SIZE]);
 /* Resolves a run id prefix or "latest" (the newest run) to the full id. */
 int store_run_resolve(store *s, const char *prefix, char out_id[STORE_ID_SIZE]);
 

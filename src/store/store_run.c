@@ -258,6 +258,12 @@ static int check_steprun(const store_steprun *sr, bool need_run)
 		return sl__err(SL_EINVAL, "step run %s: '%s' is not a reason", sr->id, sr->reason);
 	if (sr->cached_from && (rc = st_check_id("cached-from step run", sr->cached_from)) != 0)
 		return rc;
+	if (sr->n_files && !sr->files)
+		return sl__err(SL_EINVAL, "step run %s: files array is NULL", sr->id);
+	for (size_t i = 0; i < sr->n_files; i++)
+		if (!sr->files[i].path || st_check_artifact_id(sr->files[i].sha256) != 0)
+			return sl__err(SL_EINVAL, "step run %s: file %zu needs a path and a SHA-256",
+				       sr->id, i);
 	return st_check_json_object("step run resources", sr->resources_json);
 }
 
@@ -269,6 +275,8 @@ static int check_ios(const char *what, const store_io *ios, size_t n)
 		if (!ios[i].name || !*ios[i].name)
 			return sl__err(SL_EINVAL, "%s %zu has no name", what, i);
 		if (st_check_artifact_id(ios[i].artifact_id) != 0)
+			return sl__err_prefix(SL_EINVAL, "%s '%s'", what, ios[i].name);
+		if (ios[i].via && st_check_id("the step run of an input", ios[i].via) != 0)
 			return sl__err_prefix(SL_EINVAL, "%s '%s'", what, ios[i].name);
 	}
 	return 0;
@@ -311,13 +319,22 @@ static int create_locked(store *s, const store_steprun *sr, const store_io *inpu
 	int rc = insert_steprun(s, sr);
 
 	for (size_t i = 0; rc == 0 && i < n_inputs; i++) {
-		sq_val p[] = {S(sr->id), S(inputs[i].name), S(inputs[i].artifact_id)};
+		sq_val p[] = {S(sr->id), S(inputs[i].name), S(inputs[i].artifact_id),
+			      S(inputs[i].via), S(inputs[i].ref)};
 		rc = Q(s,
-		       "INSERT INTO edges (step_run, direction, name, artifact) VALUES (?, 'in', ?, ?)",
+		       "INSERT INTO edges (step_run, direction, name, artifact, via, ref) "
+		       "VALUES (?, 'in', ?, ?, ?, ?)",
 		       p, NULL, NULL);
 		if (rc == SL_ESTORE)
 			rc = sl__err_prefix(rc, "input '%s' (artifact %.12s...) must be in the store",
 					    inputs[i].name, inputs[i].artifact_id);
+	}
+	for (size_t i = 0; rc == 0 && i < sr->n_files; i++) {
+		sq_val p[] = {S(sr->id), S(sr->files[i].path), S(sr->files[i].sha256)};
+		rc = Q(s,
+		       "INSERT INTO step_files (step_run, path, sha256) VALUES (?, ?, ?) "
+		       "ON CONFLICT (step_run, path) DO NOTHING",
+		       p, NULL, NULL);
 	}
 	return rc;
 }
@@ -495,9 +512,12 @@ result:
 				      S(a->producer ? a->producer : sr->id),
 				      SQ_I(a->created_ms > 0 ? a->created_ms : sl__now_ms()),
 				      S(a->meta_json)};
+			/* A file `artifacts gc` removed is back: the row says so again.
+			 * The WHERE keeps every other conflict a no-op (no page write). */
 			rc = Q(s,
 			       "INSERT INTO artifacts (id, type, size, producer, created_ms, meta) "
-			       "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+			       "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+			       "removed_ms = NULL WHERE artifacts.removed_ms IS NOT NULL",
 			       p, NULL, NULL);
 		}
 		if (rc == 0) {
@@ -629,9 +649,7 @@ static int row_io(void *ud, int ncol, const sq_val *cols)
 		sl__free(id);
 		return sl__err(SL_ENOMEM, "out of memory reading cached outputs");
 	}
-	l->v[l->n].name = name;
-	l->v[l->n].artifact_id = id;
-	l->n++;
+	l->v[l->n++] = (store_io){.name = name, .artifact_id = id};
 	return 0;
 }
 
@@ -814,4 +832,80 @@ int store_steprun_status(store *s, const char *steprun_id, char **out_status)
 int store_run_status(store *s, const char *run_id, char **out_status)
 {
 	return status_of(s, "SELECT status FROM runs WHERE id = ?", "run", run_id, out_status);
+}
+
+/* ---- outputs of earlier runs --------------------------------------------------------- */
+
+typedef struct out_row {
+	bool found;
+	char id[SL__HASH_HEX_SIZE];
+	char steprun[STORE_ID_SIZE];
+} out_row;
+
+static int row_out(void *ud, int ncol, const sq_val *c)
+{
+	out_row *o = ud;
+
+	if (o->found || ncol < 2 || c[0].type != SQ_TEXT || c[1].type != SQ_TEXT)
+		return 0;
+	o->found = true;
+	snprintf(o->id, sizeof o->id, "%s", c[0].s);
+	snprintf(o->steprun, sizeof o->steprun, "%s", c[1].s);
+	return 0;
+}
+
+int store_run_output(store *s, const char *pipeline, const char *run_ref, unsigned back,
+		     const char *step, const char *output, char out_id[SL__HASH_HEX_SIZE],
+		     char out_steprun[STORE_ID_SIZE])
+{
+	out_row o = {0};
+	char run[STORE_ID_SIZE];
+	bool latest;
+	int rc;
+
+	if (!s || !run_ref || !step || !output || !out_id || !out_steprun)
+		return sl__err(SL_EINVAL, "store_run_output: invalid argument");
+	latest = !strcmp(run_ref, "latest");
+	if (latest && !pipeline)
+		return sl__err(SL_EINVAL, "store_run_output: latest needs the pipeline");
+	st_lock(s);
+	if (latest) {
+		/* The runs of the pipeline whose step has the output, newest first. */
+		sq_val p[] = {S(output), S(pipeline), S(step), SQ_I(back)};
+		rc = Q(s,
+		       "SELECT e.artifact, sr.id FROM runs r JOIN step_runs sr ON sr.run_id = r.id "
+		       "JOIN edges e ON e.step_run = sr.id AND e.direction = 'out' AND e.name = ? "
+		       "WHERE r.pipeline = ? AND sr.step = ? AND sr.status IN ('completed', 'cached') "
+		       "ORDER BY r.started_ms DESC, r.seq DESC LIMIT 1 OFFSET ?",
+		       p, row_out, &o);
+		if (rc == 0 && !o.found)
+			rc = back ? sl__err(SL_ENOENT,
+					    "fewer than %u earlier runs of pipeline '%s' have output '%s' "
+					    "of step '%s'",
+					    back + 1, pipeline, output, step)
+				  : sl__err(SL_ENOENT,
+					    "no earlier run of pipeline '%s' has output '%s' of step '%s'",
+					    pipeline, output, step);
+	} else {
+		rc = st_run_resolve(s, run_ref, run);
+		if (rc == 0) {
+			sq_val p[] = {S(output), S(run), S(step)};
+			rc = Q(s,
+			       "SELECT e.artifact, sr.id FROM step_runs sr JOIN edges e ON "
+			       "e.step_run = sr.id AND e.direction = 'out' AND e.name = ? "
+			       "WHERE sr.run_id = ? AND sr.step = ? AND sr.status IN ('completed', 'cached') "
+			       "ORDER BY sr.seq DESC LIMIT 1",
+			       p, row_out, &o);
+			if (rc == 0 && !o.found)
+				rc = sl__err(SL_ENOENT, "run %s has no output '%s' of step '%s' (did the "
+							"step complete in it?)",
+					     run, output, step);
+		}
+	}
+	st_unlock(s);
+	if (rc == 0) {
+		memcpy(out_id, o.id, SL__HASH_HEX_SIZE);
+		memcpy(out_steprun, o.steprun, STORE_ID_SIZE);
+	}
+	return rc;
 }
