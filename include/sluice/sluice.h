@@ -231,8 +231,9 @@ SL_EXPORT int sl_task_exec(const char *task_path);
 
 /* Artifacts newest first; type filters when non-NULL. */
 SL_EXPORT int sl_artifacts_list(sl_project *p, int limit, const char *type, char **out_json);
-/* One artifact (id or a prefix of at least 4 hex digits), with producer and
- * consumers; for datasets also schema, row count and head_rows first rows. */
+/* One artifact (id or a prefix of at least 4 hex digits, or NAME@REF for a
+ * registered model's bundle), with producer and consumers; for datasets also
+ * schema, row count and head_rows first rows. The calls below take the same. */
 SL_EXPORT int sl_artifact_show(sl_project *p, const char *id, int head_rows, char **out_json);
 /* Ancestors and descendants of an artifact, as trees. */
 SL_EXPORT int sl_artifact_lineage(sl_project *p, const char *id, char **out_json);

@@ -442,7 +442,7 @@ int sl_artifact_show(sl_project *p, const char *id, int head_rows, char **out_js
 
 	if (!p || !id || !out_json)
 		return sl__err(SL_EINVAL, "sl_artifact_show: bad arguments");
-	rc = store_artifact_resolve(p->st, id, full);
+	rc = api_artifact_ref(p, id, full);
 	if (rc == 0)
 		rc = store_artifact_json(p->st, full, &j);
 	if (rc == 0)
@@ -462,7 +462,7 @@ int sl_artifact_lineage(sl_project *p, const char *id, char **out_json)
 
 	if (!p || !id || !out_json)
 		return sl__err(SL_EINVAL, "sl_artifact_lineage: bad arguments");
-	rc = store_artifact_resolve(p->st, id, full);
+	rc = api_artifact_ref(p, id, full);
 	if (rc == 0)
 		rc = store_lineage_json(p->st, full, 64, &j);
 	return api_fail(p, rc ? rc : api_dump(j, out_json));
@@ -476,7 +476,7 @@ int sl_artifact_path(sl_project *p, const char *id, char **out_path)
 	if (!p || !id || !out_path)
 		return sl__err(SL_EINVAL, "sl_artifact_path: bad arguments");
 	*out_path = NULL;
-	rc = store_artifact_resolve(p->st, id, full);
+	rc = api_artifact_ref(p, id, full);
 	if (rc == 0)
 		rc = art_verify(p->art_root, full);
 	if (rc == 0) {

@@ -39,6 +39,11 @@ int api_settings_load(const char *root, const char *state, api_settings *out);
 int api_fail(sl_project *p, int rc);
 /* JSON as the text a public call hands out (sl_free); takes j. */
 int api_dump(json_t *j, char **out_json);
+/*
+ * An artifact named by an id (or a unique prefix), or by a registered
+ * model's version, NAME@REF: its bundle (registry.c).
+ */
+int api_artifact_ref(sl_project *p, const char *ref, char out_id[SL__HASH_HEX_SIZE]);
 /* The flag beside a cancellation token's descriptor (cancel.c). */
 const int *api_cancel_flag(const sl_cancel *c);
 

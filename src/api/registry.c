@@ -183,3 +183,20 @@ int sl_model_changes(sl_project *p, const char *name, long long *out)
 		*out = (long long)n;
 	return api_fail(p, rc);
 }
+
+int api_artifact_ref(sl_project *p, const char *ref, char out_id[SL__HASH_HEX_SIZE])
+{
+	char buf[REF_BUF];
+	const char *name, *r;
+	store_model_ref mr;
+	int rc;
+
+	if (!ref || !strchr(ref, '@'))
+		return store_artifact_resolve(p->st, ref, out_id);
+	rc = split_version_ref(ref, buf, &name, &r);
+	if (rc == 0)
+		rc = store_model_resolve(p->st, name, r, &mr);
+	if (rc == 0)
+		memcpy(out_id, mr.bundle, SL__HASH_HEX_SIZE);
+	return rc;
+}

@@ -259,24 +259,118 @@ static int show(sl_project *p, const char *id, int rows, bool json)
 	return EXIT_OK;
 }
 
-static void print_tree(json_t *nodes, const char *key, const char *prefix, const char *arrow)
+static const char *jstr(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* "train of split (run 3f2a9c1b7e20)": who made a node, and as which output. */
+static void print_maker(json_t *node)
+{
+	const char *step = jstr(node, "step"), *out = jstr(node, "output");
+
+	if (!step) {
+		printf("(no recorded maker: imported)");
+		return;
+	}
+	if (out)
+		printf("%s of ", out);
+	printf("%s (run %s)", step, cli_short(jstr(node, "run")));
+}
+
+/* One line per file a maker read: the roots of an ingest's ancestry. */
+static size_t n_sources(json_t *node)
+{
+	return json_array_size(json_object_get(node, "sources"));
+}
+
+static void print_sources(json_t *node, const char *prefix, bool more_after)
+{
+	json_t *src = json_object_get(node, "sources"), *f;
+	size_t i, n = json_array_size(src);
+
+	json_array_foreach(src, i, f) {
+		const char *sha = jstr(f, "sha256");
+		printf("%s%s file %s", prefix, i + 1 == n && !more_after ? "└─" : "├─", jstr(f, "path"));
+		if (sha)
+			printf("  sha256 %.12s", sha);
+		printf("\n");
+	}
+}
+
+static void print_ancestors(json_t *nodes, const char *prefix)
 {
 	size_t i, n = json_array_size(nodes);
 	json_t *node;
 
 	json_array_foreach(nodes, i, node) {
 		bool last = i + 1 == n;
+		json_t *via = json_object_get(node, "via"), *v, *kids = json_object_get(node, "inputs");
 		char sub[512];
-		const char *step = json_string_value(json_object_get(node, "step"));
-		printf("%s%s %s %-9s", prefix, last ? "└─" : "├─",
-		       cli_short(json_string_value(json_object_get(node, "id"))),
-		       json_string_value(json_object_get(node, "type")));
-		if (step)
-			printf(" %s %s (run %s)", arrow, step,
-			       cli_short(json_string_value(json_object_get(node, "run"))));
+		size_t k;
+
+		printf("%s%s %s %-9s ", prefix, last ? "└─" : "├─", cli_short(jstr(node, "id")),
+		       jstr(node, "type"));
+		print_maker(node);
+		json_array_foreach(via, k, v)
+			printf("%s %s (run %s)", k ? "," : ", passed on by", jstr(v, "step"),
+			       cli_short(jstr(v, "run")));
+		if (jstr(node, "ref"))
+			printf(", through %s", jstr(node, "ref"));
+		if (jstr(node, "input"))
+			printf(" -> %s", jstr(node, "input"));
+		if (json_is_true(json_object_get(node, "repeated")))
+			printf(" (see above)");
 		printf("\n");
 		snprintf(sub, sizeof sub, "%s%s", prefix, last ? "   " : "│  ");
-		print_tree(json_object_get(node, key), key, sub, arrow);
+		if (!json_is_true(json_object_get(node, "repeated")))
+			print_sources(node, sub, json_array_size(kids) > 0);
+		print_ancestors(kids, sub);
+	}
+}
+
+/* The steps that took a node as it was (made nothing new of it, or handed it on). */
+static void print_uses(json_t *node, const char *prefix, bool more_after)
+{
+	json_t *uses = json_object_get(node, "uses"), *u, *models = json_object_get(node, "models");
+	size_t i, n = json_array_size(uses) + json_array_size(models);
+
+	json_array_foreach(uses, i, u) {
+		printf("%s%s used by %s (run %s) as %s", prefix, i + 1 == n && !more_after ? "└─" : "├─",
+		       jstr(u, "step"), cli_short(jstr(u, "run")), jstr(u, "input"));
+		if (jstr(u, "passed_on_as"))
+			printf(", passed on as %s", jstr(u, "passed_on_as"));
+		printf("\n");
+	}
+	json_array_foreach(models, i, u) {
+		size_t k = json_array_size(uses) + i;
+		printf("%s%s registered as model %s version %lld\n", prefix,
+		       k + 1 == n && !more_after ? "└─" : "├─", jstr(u, "name"),
+		       (long long)json_integer_value(json_object_get(u, "version")));
+	}
+}
+
+static void print_descendants(json_t *nodes, const char *prefix)
+{
+	size_t i, n = json_array_size(nodes);
+	json_t *node;
+
+	json_array_foreach(nodes, i, node) {
+		bool last = i + 1 == n;
+		json_t *kids = json_object_get(node, "outputs");
+		char sub[512];
+
+		printf("%s%s %s %-9s ", prefix, last ? "└─" : "├─", cli_short(jstr(node, "id")),
+		       jstr(node, "type"));
+		print_maker(node);
+		if (jstr(node, "input"))
+			printf(" <- %s", jstr(node, "input"));
+		if (json_is_true(json_object_get(node, "repeated")))
+			printf(" (see above)");
+		printf("\n");
+		snprintf(sub, sizeof sub, "%s%s", prefix, last ? "   " : "│  ");
+		print_uses(node, sub, json_array_size(kids) > 0);
+		print_descendants(kids, sub);
 	}
 }
 
@@ -289,20 +383,26 @@ static int lineage(sl_project *p, const char *id, bool json)
 
 	if (status >= 0)
 		return status;
-	printf("%s %s", cli_short(json_string_value(json_object_get(l, "id"))),
-	       json_string_value(json_object_get(l, "type")));
+	printf("%s %s", cli_short(jstr(l, "id")), jstr(l, "type"));
 	prod = json_object_get(l, "producer");
-	if (json_is_object(prod))
-		printf("  made by %s (run %s)", json_string_value(json_object_get(prod, "step")),
-		       cli_short(json_string_value(json_object_get(prod, "run"))));
+	if (json_is_object(prod)) {
+		printf("  made by %s (run %s)", jstr(prod, "step"), cli_short(jstr(prod, "run")));
+		if (jstr(prod, "output"))
+			printf(" as %s", jstr(prod, "output"));
+	}
 	printf("\nancestors (made from):\n");
-	if (json_array_size(json_object_get(l, "ancestors")) == 0)
+	if (json_array_size(json_object_get(l, "ancestors")) == 0 && !n_sources(l))
 		printf("  none\n");
-	print_tree(json_object_get(l, "ancestors"), "inputs", "  ", "from");
+	print_sources(l, "  ", json_array_size(json_object_get(l, "ancestors")) > 0);
+	print_ancestors(json_object_get(l, "ancestors"), "  ");
+	if (json_array_size(json_object_get(l, "uses")) || json_array_size(json_object_get(l, "models"))) {
+		printf("uses (taken as it is):\n");
+		print_uses(l, "  ", false);
+	}
 	printf("descendants (made from it):\n");
 	if (json_array_size(json_object_get(l, "descendants")) == 0)
 		printf("  none\n");
-	print_tree(json_object_get(l, "descendants"), "outputs", "  ", "by");
+	print_descendants(json_object_get(l, "descendants"), "  ");
 	json_decref(l);
 	return EXIT_OK;
 }

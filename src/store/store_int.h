@@ -150,11 +150,5 @@ int st_tags_into(store *s, const char *entity, const char *id, json_t *dst);
  * or SL_ENOENT (store locked, inside a read transaction).
  */
 int st_artifact_row(store *s, const char *id, json_t **out);
-/*
- * Appends to arr one lineage node per artifact: up, the inputs of step run
- * key (each with its producer); down, the outputs of every step run that
- * consumed artifact key.
- */
-int st_lineage_rows(store *s, bool up, const char *key, json_t *arr);
 
 #endif

@@ -552,6 +552,66 @@ static void test_lineage_diamond(void **state)
 	store_close(s);
 }
 
+/*
+ * A pass-through: B hands its input on unchanged (validate's data). The
+ * artifact stays A's, B shows up as the step it passed through (via) and as
+ * a use, never as its maker, and A's file is the root of the ancestry.
+ */
+static void test_lineage_pass_through(void **state)
+{
+	fixture *f = *state;
+	store *s = open_store(f);
+	char x[SL__HASH_HEX_SIZE], p[SL__HASH_HEX_SIZE], t[SL__HASH_HEX_SIZE], h[SL__HASH_HEX_SIZE];
+	store_io ox = {"data", x}, ib = {"data", x, "sA", NULL}, ob[2] = {{"data", x}, {"profile", p}};
+	store_io ic = {"data", x, "sB", NULL}, oc = {"train", t};
+	store_file file = {"data/emails.csv", h};
+	store_steprun sr;
+	json_t *j, *n, *via;
+
+	art("x", x);
+	art("p", p);
+	art("t", t);
+	art("file", h);
+	new_run(s, "run", 1000, getpid(), "h");
+	sr = steprun("sA", "run", "ingest", ST_RUNNING, 1000);
+	sr.files = &file;
+	sr.n_files = 1;
+	assert_int_equal(store_steprun_create(s, &sr, NULL, 0), 0);
+	sr.status = ST_COMPLETED;
+	sr.exit_code = 0;
+	{
+		store_artifact a = {.type = "dataset", .size = 1};
+		assert_int_equal(fin(s, &sr, &a, &ox, 1, NULL, 0), 0);
+	}
+	record(s, "sB", "run", "check", 1010, NULL, &ib, 1, ob, 2);
+	record(s, "sC", "run", "split", 1020, NULL, &ic, 1, &oc, 1);
+
+	assert_int_equal(store_lineage_json(s, t, 0, &j), 0);
+	n = json_array_get(json_object_get(j, "ancestors"), 0);
+	assert_string_equal(jget(n, "id"), x);
+	assert_string_equal(jget(n, "step"), "ingest");
+	assert_string_equal(jget(n, "output"), "data");
+	via = json_object_get(n, "via");
+	assert_int_equal(json_array_size(via), 1);
+	assert_string_equal(jget(json_array_get(via, 0), "step"), "check");
+	assert_string_equal(jget(json_array_get(json_object_get(n, "sources"), 0), "path"),
+			    "data/emails.csv");
+	assert_string_equal(jget(json_array_get(json_object_get(n, "sources"), 0), "sha256"), h);
+	json_decref(j);
+
+	assert_int_equal(store_lineage_json(s, x, 0, &j), 0);
+	assert_string_equal(jget(json_array_get(json_object_get(j, "uses"), 0), "step"), "check");
+	assert_string_equal(jget(json_array_get(json_object_get(j, "uses"), 0), "passed_on_as"),
+			    "data");
+	/* Made from it: check's profile and split's train; never x itself. */
+	assert_int_equal(json_array_size(json_object_get(j, "descendants")), 2);
+	assert_string_equal(jget(json_array_get(json_object_get(j, "descendants"), 0), "id"), p);
+	assert_string_equal(jget(json_array_get(json_object_get(j, "descendants"), 1), "output"),
+			    "train");
+	json_decref(j);
+	store_close(s);
+}
+
 static void assert_keys(json_t *o, const char *const *keys, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -1070,6 +1130,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cache_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lineage_diamond, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lineage_pass_through, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_shapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recovery_facts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
