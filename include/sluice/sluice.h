@@ -310,6 +310,25 @@ SL_EXPORT int sl_model_path(sl_project *p, const char *ref, char **out_path,
  */
 SL_EXPORT int sl_model_changes(sl_project *p, const char *name, long long *out);
 
+/* ---- removing what nothing references ------------------------------------------ */
+
+typedef struct sl_gc_opts {
+	int keep_runs;        /* the newest runs of each pipeline keep their artifacts; <= 0: 5 */
+	double grace_seconds; /* files and artifacts younger than this stay; < 0: an hour */
+	int dry_run;          /* non-zero: list what would go, remove nothing */
+} sl_gc_opts;
+
+/*
+ * Removes artifact files that nothing references (docs/cli.md says what
+ * does: registered bundles and their ancestors, the newest runs of each
+ * pipeline, running runs, young artifacts), safely while runs work: each
+ * removal is decided again under the metadata store's write lock. Rows and
+ * lineage stay; only files go. *out_json: {dry_run, removed: [{id, type,
+ * size}], would_remove, kept_but_unreferenced: [{id, type, size, why}], kept,
+ * freed_bytes, keep_runs, grace_seconds}.
+ */
+SL_EXPORT int sl_artifacts_gc(sl_project *p, const sl_gc_opts *o, char **out_json);
+
 /* ---- built-in steps --------------------------------------------------------- */
 
 /* Every built-in step with its options, inputs and outputs: a JSON array. */

@@ -3,6 +3,7 @@
  * sluice artifacts show ID [--json] [--rows N]
  * sluice artifacts export ID -o FILE [--format raw|csv|jsonl|html]
  * sluice artifacts lineage ID [--json]
+ * sluice artifacts gc [--dry-run] [--keep-runs N] [--grace DURATION] [--json]
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -16,9 +17,11 @@ static const char help[] =
 	"       sluice artifacts show ID [--rows N] [--json]\n"
 	"       sluice artifacts export ID -o FILE [--format raw|csv|jsonl|html] [--json]\n"
 	"       sluice artifacts lineage ID [--json]\n"
+	"       sluice artifacts gc [--dry-run] [--keep-runs N] [--grace DURATION] [--json]\n"
 	"\n"
 	"Artifacts are the immutable outputs of steps, named by the SHA-256 of their\n"
-	"contents. ID may be any unique prefix of at least 4 hex digits, as in git.\n"
+	"contents. ID may be any unique prefix of at least 4 hex digits, as in git,\n"
+	"or NAME@VERSION / NAME@ALIAS for a registered model's bundle.\n"
 	"\n"
 	"  (no verb)   list artifacts, newest first\n"
 	"  show        type, size, producer, consumers; for a dataset its schema, row\n"
@@ -27,7 +30,13 @@ static const char help[] =
 	"  export      write the artifact to FILE after checking its hash: as stored\n"
 	"              (--format raw, the default), a dataset as csv or jsonl, or an\n"
 	"              evaluation report as html (a self-contained page)\n"
-	"  lineage     the artifacts it was made from and those made from it, as trees\n"
+	"  lineage     what it was made from, back to the files read, and what was made\n"
+	"              from it; steps that passed it on unchanged are listed as uses\n"
+	"  gc          remove the files nothing references: kept are registered models'\n"
+	"              bundles and everything they were made from, the artifacts of the\n"
+	"              newest runs of each pipeline (--keep-runs, default 5) and of\n"
+	"              running runs, and anything younger than the grace period (--grace,\n"
+	"              default 1h). Records and lineage stay; only files go\n"
 	"\n"
 	"  -n, --limit N     list at most N (default 50; 0 for all)\n"
 	"      --type TYPE   list only this type (dataset, model, file ...)\n"
@@ -35,6 +44,9 @@ static const char help[] =
 	"  -o, --output FILE where export writes\n"
 	"      --format FMT  raw (the stored bytes; default), csv or jsonl (datasets),\n"
 	"                    html (evaluation reports)\n"
+	"      --dry-run     gc: list what would be removed, remove nothing\n"
+	"      --keep-runs N gc: the newest N runs of each pipeline keep their artifacts\n"
+	"      --grace D     gc: keep what is younger than D (30s, 10m, 2h, 1d; 0 for none)\n"
 	"      --json        machine-readable output\n";
 
 static int list(sl_project *p, int limit, const char *type, bool json)
@@ -407,6 +419,71 @@ static int lineage(sl_project *p, const char *id, bool json)
 	return EXIT_OK;
 }
 
+static const char *human_size(uint64_t n, char *buf, size_t size)
+{
+	static const char *const units[] = {"B", "KB", "MB", "GB", "TB"};
+	double v = (double)n;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+	return buf;
+}
+
+static int gc(sl_project *p, const sl_gc_opts *o, bool json)
+{
+	char *text = NULL, size[32];
+	json_t *r, *e, *list;
+	size_t i;
+	int rc = sl_artifacts_gc(p, o, &text);
+	int status = cli_take(p, rc, text, json, &r);
+
+	if (status >= 0)
+		return status;
+	list = json_object_get(r, o->dry_run ? "would_remove" : "removed");
+	json_array_foreach(list, i, e)
+		printf("%s %s %-9s %s\n", o->dry_run ? "would remove" : "removed",
+		       cli_short(json_string_value(json_object_get(e, "id"))),
+		       json_is_string(json_object_get(e, "type"))
+			       ? json_string_value(json_object_get(e, "type"))
+			       : "(no record)",
+		       human_size((uint64_t)json_integer_value(json_object_get(e, "size")), size,
+				  sizeof size));
+	json_array_foreach(json_object_get(r, "kept_but_unreferenced"), i, e)
+		printf("kept %s: %s\n", cli_short(json_string_value(json_object_get(e, "id"))),
+		       json_string_value(json_object_get(e, "why")));
+	printf("%s %zu %s, %s; %lld kept\n", o->dry_run ? "would remove" : "removed",
+	       json_array_size(list), json_array_size(list) == 1 ? "file" : "files",
+	       human_size((uint64_t)json_integer_value(json_object_get(r, "freed_bytes")), size,
+			  sizeof size),
+	       (long long)json_integer_value(json_object_get(r, "kept")));
+	json_decref(r);
+	return EXIT_OK;
+}
+
+/* "90", "30s", "10m", "2h", "1d" as seconds; false when it is none of those. */
+static bool parse_duration(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end), mul = 1;
+
+	if (end == s || v < 0)
+		return false;
+	if (*end == 's')
+		end++;
+	else if (*end == 'm')
+		mul = 60, end++;
+	else if (*end == 'h')
+		mul = 3600, end++;
+	else if (*end == 'd')
+		mul = 86400, end++;
+	*out = v * mul;
+	return *end == '\0';
+}
+
 /* Writes the artifact; with --json, says what was written. */
 static int export(sl_project *p, const char *id, const char *format, const char *out, bool json)
 {
@@ -441,8 +518,11 @@ static int artifacts_main(int argc, char **argv)
 		{"json", no_argument, NULL, 'J'},        {"limit", required_argument, NULL, 'n'},
 		{"type", required_argument, NULL, 'T'},  {"rows", required_argument, NULL, 'R'},
 		{"output", required_argument, NULL, 'o'}, {"format", required_argument, NULL, 'F'},
-		CLI_HELP_OPT,                            {NULL, 0, NULL, 0},
+		{"dry-run", no_argument, NULL, 'D'},     {"keep-runs", required_argument, NULL, 'K'},
+		{"grace", required_argument, NULL, 'G'},  CLI_HELP_OPT,
+		{NULL, 0, NULL, 0},
 	};
+	sl_gc_opts gco = {.grace_seconds = -1};
 	bool json = false;
 	const char *type = NULL, *out = NULL, *format = NULL, *verb;
 	int limit = 50, rows = 10, c, status, nargs;
@@ -479,6 +559,24 @@ static int artifacts_main(int argc, char **argv)
 						 "--format is csv, jsonl, html or raw, not '%s'", optarg);
 			format = optarg;
 			break;
+		case 'D':
+			gco.dry_run = 1;
+			break;
+		case 'K':
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 1000000)
+				return cli_usage("artifacts", "--keep-runs wants a count of at least 1, "
+							      "not '%s'",
+						 optarg);
+			gco.keep_runs = (int)v;
+			break;
+		case 'G':
+			if (!parse_duration(optarg, &gco.grace_seconds))
+				return cli_usage("artifacts",
+						 "--grace wants a duration such as 30s, 10m, 2h or 1d, not "
+						 "'%s'",
+						 optarg);
+			break;
 		case 'h':
 			return cli_help_for(&cmd_artifacts);
 		default:
@@ -488,9 +586,11 @@ static int artifacts_main(int argc, char **argv)
 	nargs = argc - optind;
 	verb = nargs ? argv[optind] : "list";
 	if (strcmp(verb, "list") && strcmp(verb, "show") && strcmp(verb, "export") &&
-	    strcmp(verb, "lineage"))
+	    strcmp(verb, "lineage") && strcmp(verb, "gc"))
 		return cli_usage("artifacts", "unknown subcommand '%s'", verb);
-	if (strcmp(verb, "list") && nargs != 2)
+	if (!strcmp(verb, "gc") && nargs != 1)
+		return cli_usage("artifacts", "'artifacts gc' takes no arguments");
+	if (strcmp(verb, "list") && strcmp(verb, "gc") && nargs != 2)
 		return cli_usage("artifacts", "'artifacts %s' wants one ID", verb);
 	if (!strcmp(verb, "list") && nargs > 1)
 		return cli_usage("artifacts", "too many arguments");
@@ -505,6 +605,8 @@ static int artifacts_main(int argc, char **argv)
 		status = show(p, argv[optind + 1], rows, json);
 	else if (!strcmp(verb, "lineage"))
 		status = lineage(p, argv[optind + 1], json);
+	else if (!strcmp(verb, "gc"))
+		status = gc(p, &gco, json);
 	else {
 		status = export(p, argv[optind + 1], format, out, json);
 	}

@@ -466,6 +466,33 @@ int store_model_json(store *s, const char *name, const char *ref, json_t **out);
 int store_model_history_json(store *s, const char *name, const char *alias, json_t **out);
 int store_model_search_json(store *s, const char *key, const char *value, json_t **out);
 
+/* ---- artifact garbage collection (store_gc.c) ---------------------------------- */
+
+/*
+ * The ids of every live artifact (store_gc.c says what keeps one), sorted
+ * by strcmp into *out (sl__free); keep_runs >= 1.
+ */
+int store_gc_live(store *s, int keep_runs, int64_t young_ms, char (**out)[SL__HASH_HEX_SIZE],
+		  size_t *out_n);
+
+typedef struct store_gc_check {
+	int64_t young_ms; /* artifacts created at or after this stay */
+	int64_t since_ms; /* when the gc began: a use by a run since then keeps an artifact */
+	/* Removes the artifact's file; called with the store's write lock held. */
+	int (*remove)(void *ud, const char *id);
+	void *ud;
+} store_gc_check;
+
+/*
+ * Removes artifact id (its file through ck->remove, and marks its row
+ * removed) unless, checked again under the write lock, it is still needed;
+ * *out_why (static text) then says why and *out_removed is false.
+ */
+int store_gc_remove(store *s, const char *id, const store_gc_check *ck, bool *out_removed,
+		    const char **out_why);
+/* The artifact row {id, type, size, created, meta, producer} of a full id. */
+int store_gc_info(store *s, const char *id, json_t **out);
+
 /* ---- queries for the CLI and API (JSON, newly allocated, caller json_decref) --
  *
  * Shapes (fields may be added, never renamed):

@@ -612,6 +612,138 @@ static void test_lineage_pass_through(void **state)
 	store_close(s);
 }
 
+/* store_gc_remove's callback: counts, and fails for one id. */
+typedef struct gc_probe {
+	int calls;
+	const char *fail_for;
+} gc_probe;
+
+static int gc_remove_cb(void *ud, const char *id)
+{
+	gc_probe *g = ud;
+
+	g->calls++;
+	if (g->fail_for && !strcmp(id, g->fail_for))
+		return sl__err(SL_EIO, "cannot remove it");
+	return 0;
+}
+
+static bool in_live(char (*live)[SL__HASH_HEX_SIZE], size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(live[i], id))
+			return true;
+	return false;
+}
+
+/*
+ * The live set (the newest runs of a pipeline, registered bundles and their
+ * ancestors, young artifacts) and the removal that decides again under the
+ * lock: a use since the gc began, a registration meanwhile, a young row, a
+ * file without a row while a run is running all keep the artifact.
+ */
+static void test_gc_recheck(void **state)
+{
+	fixture *f = *state;
+	store *s = open_store(f);
+	char a[SL__HASH_HEX_SIZE], b[SL__HASH_HEX_SIZE], c[SL__HASH_HEX_SIZE], d[SL__HASH_HEX_SIZE],
+		e[SL__HASH_HEX_SIZE], m[SL__HASH_HEX_SIZE];
+	store_io oa = {"data", a}, ob = {"data", b}, oc[2] = {{"c", c}, {"m", m}}, im = {"data", a};
+	char(*live)[SL__HASH_HEX_SIZE] = NULL;
+	size_t n_live = 0;
+	gc_probe probe = {0};
+	store_gc_check ck = {.remove = gc_remove_cb, .ud = &probe};
+	const char *why;
+	bool removed;
+	int64_t now = sl__now_ms();
+
+	art("gc-a", a);
+	art("gc-b", b);
+	art("gc-c", c);
+	art("gc-d", d);
+	art("gc-e", e);
+	art("gc-m", m);
+	new_run(s, "r1", 1000, getpid(), "h");
+	record(s, "s1", "r1", "ingest", 1000, NULL, NULL, 0, &oa, 1);
+	record(s, "s1m", "r1", "train", 1001, NULL, &im, 1, oc, 2);
+	assert_int_equal(store_run_finish(s, "r1", ST_COMPLETED, 1100), 0);
+	new_run(s, "r2", 2000, getpid(), "h");
+	record(s, "s2", "r2", "ingest", 2000, NULL, NULL, 0, &ob, 1);
+	assert_int_equal(store_run_finish(s, "r2", ST_COMPLETED, 2100), 0);
+	/* m is registered: it and a, the input of its maker, stay. */
+	{
+		store_version_new v = {.model = "spam", .bundle = m, .verdict = VERDICT_NONE};
+		assert_int_equal(store_model_register(s, &v, NULL, NULL), 0);
+	}
+	assert_int_equal(store_gc_live(s, 1, now - 1000, &live, &n_live), 0);
+	assert_true(in_live(live, n_live, b));  /* the newest run */
+	assert_true(in_live(live, n_live, m));  /* registered */
+	assert_true(in_live(live, n_live, a));  /* its ancestor */
+	assert_false(in_live(live, n_live, c)); /* an output of an old run */
+	sl__free(live);
+	assert_int_equal(store_gc_live(s, 0, now, &live, &n_live), SL_EINVAL);
+
+	ck.since_ms = now;
+	ck.young_ms = now - 1000;
+	/* c goes: its file through the callback, its row stays, marked. */
+	assert_int_equal(store_gc_remove(s, c, &ck, &removed, &why), 0);
+	assert_true(removed);
+	assert_int_equal(probe.calls, 1);
+	{
+		json_t *j = NULL;
+		assert_int_equal(store_artifact_json(s, c, &j), 0);
+		json_decref(j);
+	}
+	assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM artifacts WHERE removed_ms IS NOT NULL"), 1);
+
+	/* A run that started after the gc began uses an old artifact: it stays. */
+	art("gc-c2", c);
+	new_run(s, "r3", now + 5, getpid(), "h");
+	{
+		store_io in = {"x", b};
+		store_steprun sr = steprun("s3", "r3", "use", ST_RUNNING, now + 5);
+		assert_int_equal(store_steprun_create(s, &sr, &in, 1), 0);
+	}
+	probe.calls = 0;
+	assert_int_equal(store_gc_remove(s, b, &ck, &removed, &why), 0);
+	assert_false(removed);
+	assert_non_null(strstr(why, "used by a run"));
+	/* A file without a row is not removed while a run is running ... */
+	assert_int_equal(store_gc_remove(s, e, &ck, &removed, &why), 0);
+	assert_false(removed);
+	assert_non_null(strstr(why, "run is running"));
+	assert_int_equal(probe.calls, 0);
+	assert_int_equal(store_run_finish(s, "r3", ST_COMPLETED, now + 10), 0);
+	/* ... and is once none is; b stays: r3 ended after the gc began. */
+	assert_int_equal(store_gc_remove(s, e, &ck, &removed, &why), 0);
+	assert_true(removed);
+	assert_int_equal(store_gc_remove(s, b, &ck, &removed, &why), 0);
+	assert_false(removed);
+	/* Registered meanwhile, or younger than the grace period: stays. */
+	assert_int_equal(store_gc_remove(s, m, &ck, &removed, &why), 0);
+	assert_false(removed);
+	assert_non_null(strstr(why, "registered"));
+	{
+		store_artifact art_d = {.type = "file", .size = 1, .created_ms = now};
+		store_io od = {"out", d};
+		store_steprun sr = steprun("s4", "r2", "late", ST_COMPLETED, 2050);
+		store_result res = {.arts = &art_d, .outputs = &od, .n_outputs = 1};
+		sr.ended_ms = 2060;
+		assert_int_equal(store_steprun_record(s, &sr, NULL, 0, &res), 0);
+	}
+	assert_int_equal(store_gc_remove(s, d, &ck, &removed, &why), 0);
+	assert_false(removed);
+	assert_non_null(strstr(why, "younger"));
+	/* A file that cannot be removed leaves its row as it was. */
+	ck.young_ms = now + 1000;
+	ck.since_ms = now + 1000;
+	probe.fail_for = d;
+	assert_int_equal(store_gc_remove(s, d, &ck, &removed, &why), SL_EIO);
+	assert_false(removed);
+	assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM artifacts WHERE removed_ms IS NOT NULL"), 1);
+	store_close(s);
+}
+
 static void assert_keys(json_t *o, const char *const *keys, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -1131,6 +1263,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lineage_diamond, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lineage_pass_through, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_recheck, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_shapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recovery_facts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
