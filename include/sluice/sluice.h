@@ -265,6 +265,9 @@ SL_EXPORT int sl_models_list(sl_project *p, char **out_json);
  * and versions and history hold only that version and its moves.
  */
 SL_EXPORT int sl_model_show(sl_project *p, const char *ref, char **out_json);
+/* The same with only the newest versions (newest 0: all); "versions_total" counts all. */
+SL_EXPORT int sl_model_show_newest(sl_project *p, const char *ref, size_t newest,
+				   char **out_json);
 /* Versions with tag key (set to value, or to anything when value is NULL). */
 SL_EXPORT int sl_models_search(sl_project *p, const char *key, const char *value,
 			       char **out_json);

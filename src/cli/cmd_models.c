@@ -200,8 +200,9 @@ static int show(sl_project *p, const char *ref, bool all, bool json)
 {
 	char *text = NULL;
 	json_t *m, *versions, *history, *v;
-	size_t i, n, from;
-	int rc = sl_model_show(p, ref, &text);
+	size_t i, n, older;
+	/* --json is every version (the fixed shape); the table the newest. */
+	int rc = sl_model_show_newest(p, ref, json || all ? 0 : SHOW_VERSIONS, &text);
 	int status = cli_take(p, rc, text, json, &m);
 
 	if (status >= 0)
@@ -212,15 +213,16 @@ static int show(sl_project *p, const char *ref, bool all, bool json)
 	if (json_is_integer(json_object_get(m, "version")) && n == 1) {
 		print_version_detail(m, json_array_get(versions, 0));
 	} else {
+		size_t total = (size_t)json_integer_value(json_object_get(m, "versions_total"));
 		printf("model      %s\nversions   %zu (numbers up to %lld)\naliases    ", str(m, "name"),
-		       n, (long long)json_integer_value(json_object_get(m, "last_version")));
+		       total, (long long)json_integer_value(json_object_get(m, "last_version")));
 		print_aliases(json_object_get(m, "aliases"));
 		printf("\n\n");
-		from = !all && n > SHOW_VERSIONS ? n - SHOW_VERSIONS : 0;
+		older = total > n ? total - n : 0;
 		if (n)
 			printf("%7s  %-7s  %-12s  %-24s  %-12s  %-12s  %s\n", "VERSION", "VERDICT",
 			       "ALGORITHM", "CREATED", "RUN", "BUNDLE", "METRICS");
-		for (i = n; i-- > from;) {
+		for (i = n; i-- > 0;) {
 			json_t *al = json_object_get((v = json_array_get(versions, i)), "aliases"), *a;
 			size_t k;
 			printf("%7lld  %-7s  %-12s  %-24s  %-12s  %-12s  ",
@@ -232,8 +234,8 @@ static int show(sl_project *p, const char *ref, bool all, bool json)
 				printf("%s%s", k ? ", " : "  <- ", json_string_value(a));
 			printf("\n");
 		}
-		if (from)
-			printf("... and %zu older (--all shows them)\n", from);
+		if (older)
+			printf("... and %zu older (--all shows them)\n", older);
 	}
 	if (json_array_size(history)) {
 		printf("\nalias moves (oldest first):\n");

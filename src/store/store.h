@@ -451,10 +451,11 @@ int store_model_changes(store *s, const char *name, int64_t *out);
  *   models:   [ {name, versions: N, latest, aliases: {alias: version}, created,
  *               updated} ] by name
  *   model:    {name, aliases: {alias: version}, versions: [ {version, bundle, run,
- *              created, algorithm, metrics, verdict, aliases: [..], tags: {..},
- *              created_by} ] oldest first, history: [record] oldest first,
- *              created, updated, last_version}; with a ref, "version" names the
- *              version it resolved to and versions and history hold only it
+ *              created, algorithm, metrics, verdict, created_by, step_run,
+ *              aliases: [..], tags: {..}} ] oldest first, history: [record]
+ *              oldest first, created, updated, last_version, versions_total};
+ *              with a ref, "version" names the version it resolved to and
+ *              versions and history hold only it
  *   record:   {seq, alias, from, to, at, who, reason, forced, kind, run, step_run,
  *              undoes}: kind is register, promote or rollback; from / to are
  *              null where the alias did not exist before / was removed
@@ -462,7 +463,16 @@ int store_model_changes(store *s, const char *name, int64_t *out);
  *              whose tag key is value (any value when value is NULL)
  */
 int store_models_json(store *s, json_t **out);
+/* The same views as JSON text (sl__free), written straight from the rows. */
+int store_models_text(store *s, char **out);
+int store_model_search_text(store *s, const char *key, const char *value, char **out);
 int store_model_json(store *s, const char *name, const char *ref, json_t **out);
+/*
+ * The model view as JSON text (sl__free), written straight from the rows:
+ * what `sluice models show` prints. newest > 0 (and no ref) keeps only the
+ * newest versions; versions_total still counts them all.
+ */
+int store_model_text(store *s, const char *name, const char *ref, size_t newest, char **out);
 int store_model_history_json(store *s, const char *name, const char *alias, json_t **out);
 int store_model_search_json(store *s, const char *key, const char *value, json_t **out);
 

@@ -143,6 +143,16 @@ typedef struct jv_ctx {
 json_t *st_jv_build(const jv_field *fields, int ncol, const sq_val *c);
 /* The row callback of a view: ud is a jv_ctx. */
 int st_row_view(void *ud, int ncol, const sq_val *c);
+/*
+ * JSON as text, for views too large to build as objects (store_json.c): a
+ * string, escaped (NULL: null; invalid UTF-8 bytes become '?'), and a row's
+ * fields as `"key": value, ...` (no braces), after the same tables. Stored
+ * JSON is written as it is. Each returns 0 or SL_ENOMEM / SL_ELIMIT.
+ */
+int st_jw_str(sl__buf *b, const char *s);
+/* ms since the epoch as sl__fmt_time's text, quoted. */
+int st_jw_time(sl__buf *b, int64_t ms);
+int st_jw_fields(sl__buf *b, const jv_field *fields, int ncol, const sq_val *c);
 /* Rows (tag, value) of entity/id's tags into the object dst. */
 int st_tags_into(store *s, const char *entity, const char *id, json_t *dst);
 /*

@@ -908,3 +908,202 @@ int store_artifact_json(store *s, const char *artifact_id, json_t **out)
 	*out = a;
 	return 0;
 }
+
+/* ---- JSON as text, for views too large to build as objects ------------------------------
+ *
+ * A model with 10,000 versions is one such view: building and dumping
+ * objects costs ten times what writing the text does. The writer follows
+ * the same field tables; stored JSON (metrics) is embedded as it is, since
+ * the store only ever keeps it valid (st_check_json_object on the way in).
+ */
+
+/* Bytes that go into a JSON string as they are: printable ASCII but '"' and '\\'. */
+static const unsigned char jw_plain[256] = {
+	[' '] = 1, ['!'] = 1, ['#' ... '['] = 1, [']' ... '~'] = 1,
+};
+
+int st_jw_str(sl__buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n, i = 0;
+	int rc;
+
+	if (!s)
+		return sl__buf_puts(b, "null");
+	n = strlen(s);
+	if ((rc = sl__buf_reserve(b, n + 2)) != 0 || (rc = sl__buf_putc(b, '"')) != 0)
+		return rc;
+	while (i < n && rc == 0) {
+		unsigned char c = (unsigned char)s[i];
+		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		size_t k = 1, j = i;
+
+		/* Plain ASCII, the usual case, goes in one piece. */
+		while (j < n && jw_plain[(unsigned char)s[j]])
+			j++;
+		if (j > i) {
+			rc = sl__buf_append(b, s + i, j - i);
+			i = j;
+			continue;
+		}
+		if (c == '"' || c == '\\') {
+			char e[2] = {'\\', (char)c};
+			rc = sl__buf_append(b, e, 2);
+		} else if (c < 0x20) {
+			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			rc = sl__buf_append(b, e, 6);
+		} else if (len == 1) {
+			rc = sl__buf_putc(b, (char)c);
+		} else {
+			/* Invalid UTF-8 becomes '?', as st_j_text does. */
+			for (; len && k < len && i + k < n; k++)
+				if (((unsigned char)s[i + k] >> 6) != 2)
+					break;
+			if (len == 0 || k != len) {
+				rc = sl__buf_putc(b, '?');
+				i++;
+				continue;
+			}
+			rc = sl__buf_append(b, s + i, len);
+			i += len;
+			continue;
+		}
+		i++;
+	}
+	return rc ? rc : sl__buf_putc(b, '"');
+}
+
+/* An integer in decimal: vsnprintf costs more than the rest of a row. */
+static int jw_int(sl__buf *b, int64_t v)
+{
+	char buf[24], *p = buf + sizeof buf;
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	return sl__buf_append(b, p, (size_t)(buf + sizeof buf - p));
+}
+
+/*
+ * ms since the epoch as "2026-11-26T14:40:00.123Z", sl__fmt_time's text,
+ * by the civil-from-days algorithm instead of gmtime and strftime.
+ */
+static int jw_time(sl__buf *b, int64_t ms)
+{
+	int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000, days, sod, z, era, doe, yoe, y, doy,
+		mp, d, m;
+	int frac = (int)(ms - secs * 1000);
+	char t[32];
+
+	days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+	sod = secs - days * 86400;
+	z = days + 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y += m <= 2;
+	if (y < 0 || y > 9999) {
+		sl__fmt_time(ms, t, sizeof t);
+		return st_jw_str(b, t);
+	}
+	t[0] = '"';
+	t[1] = (char)('0' + y / 1000);
+	t[2] = (char)('0' + y / 100 % 10);
+	t[3] = (char)('0' + y / 10 % 10);
+	t[4] = (char)('0' + y % 10);
+	t[5] = '-';
+	t[6] = (char)('0' + m / 10);
+	t[7] = (char)('0' + m % 10);
+	t[8] = '-';
+	t[9] = (char)('0' + d / 10);
+	t[10] = (char)('0' + d % 10);
+	t[11] = 'T';
+	t[12] = (char)('0' + sod / 36000);
+	t[13] = (char)('0' + sod / 3600 % 10);
+	t[14] = ':';
+	t[15] = (char)('0' + sod % 3600 / 600);
+	t[16] = (char)('0' + sod % 3600 / 60 % 10);
+	t[17] = ':';
+	t[18] = (char)('0' + sod % 60 / 10);
+	t[19] = (char)('0' + sod % 10);
+	t[20] = '.';
+	t[21] = (char)('0' + frac / 100);
+	t[22] = (char)('0' + frac / 10 % 10);
+	t[23] = (char)('0' + frac % 10);
+	t[24] = 'Z';
+	t[25] = '"';
+	return sl__buf_append(b, t, 26);
+}
+
+int st_jw_time(sl__buf *b, int64_t ms)
+{
+	return jw_time(b, ms);
+}
+
+/* One value of a view's field, as text. */
+static int jw_value(sl__buf *b, const jv_field *f, int ncol, const sq_val *c)
+{
+	static const sq_val null_val = {.type = SQ_NULL};
+	const sq_val *v = f->col < ncol ? &c[f->col] : &null_val;
+
+	switch (f->kind) {
+	case JV_STR:
+		return st_jw_str(b, v->type == SQ_TEXT ? v->s : NULL);
+	case JV_INT:
+		if (v->type == SQ_INT || v->type == SQ_REAL)
+			return jw_int(b, v->type == SQ_INT ? v->i : (int64_t)v->d);
+		return sl__buf_puts(b, "null");
+	case JV_REAL:
+		if (v->type == SQ_REAL && isfinite(v->d))
+			return sl__buf_printf(b, "%.17g", v->d);
+		if (v->type == SQ_INT)
+			return sl__buf_printf(b, "%lld.0", (long long)v->i);
+		return sl__buf_puts(b, "null");
+	case JV_BOOL:
+		return sl__buf_puts(b, v->type == SQ_INT && v->i ? "true" : "false");
+	case JV_TIME:
+		return v->type == SQ_INT ? jw_time(b, v->i) : sl__buf_puts(b, "null");
+	case JV_JSON:
+	case JV_JSON_OBJ:
+		if (v->type == SQ_TEXT)
+			return sl__buf_puts(b, v->s);
+		return sl__buf_puts(b, f->kind == JV_JSON ? "null" : "{}");
+	case JV_ARRAY:
+		return sl__buf_puts(b, "[]");
+	case JV_OBJECT:
+		return sl__buf_puts(b, "{}");
+	case JV_DURATION:
+	case JV_NESTED:
+		break;
+	}
+	return sl__err(SL_EINVAL, "a text view cannot write field '%s'", f->key);
+}
+
+int st_jw_fields(sl__buf *b, const jv_field *fields, int ncol, const sq_val *c)
+{
+	int rc = 0;
+
+	for (const jv_field *f = fields; rc == 0 && f->key; f++) {
+		/* Keys are the tables' own plain names: no escaping needed. */
+		size_t n = strlen(f->key);
+		rc = sl__buf_reserve(b, n + 6);
+		if (rc == 0) {
+			if (f != fields)
+				sl__buf_append(b, ", ", 2);
+			sl__buf_putc(b, '"');
+			sl__buf_append(b, f->key, n);
+			sl__buf_append(b, "\": ", 3);
+			rc = jw_value(b, f, ncol, c);
+		}
+	}
+	return rc;
+}

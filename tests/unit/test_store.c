@@ -18,6 +18,7 @@
 #include "core.h"
 #include "pipeline/orch.h"
 #include "store/store.h"
+#include "store/store_int.h"
 #include "testutil.h"
 
 typedef struct fixture {
@@ -744,6 +745,56 @@ static void test_gc_recheck(void **state)
 	store_close(s);
 }
 
+/*
+ * The text writer of large views against the object path it replaces:
+ * times as sl__fmt_time writes them (any day since 1970, leap years),
+ * strings as jansson reads them back (quotes, controls, UTF-8, and invalid
+ * bytes as st_j_text has them).
+ */
+static void test_text_writer(void **state)
+{
+	static const int64_t fixed[] = {0, 1, 999, 1000, 86399999, 951782400000, 951868799999,
+					4102444800000, 1796040953785, 253402300799999};
+	static const char *const strs[] = {"plain", "a \"quote\" and \\", "tab\there\nline",
+					   "\x01\x1f", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+					   "bad \xff byte \xc3", ""};
+	sl__buf b;
+	uint64_t x = 88172645463325252ull;
+
+	(void)state;
+	sl__buf_init(&b, 0);
+	for (int i = 0; i < 20000; i++) {
+		char want[64], got[64];
+		int64_t ms;
+		if (i < (int)SL__ARRAY_LEN(fixed)) {
+			ms = fixed[i];
+		} else {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			ms = (int64_t)(x % 253402300799999ull);
+		}
+		sl__buf_reset(&b);
+		assert_int_equal(st_jw_time(&b, ms), 0);
+		sl__fmt_time(ms, want, sizeof want);
+		snprintf(got, sizeof got, "%.*s", (int)b.len - 2, b.data + 1);
+		if (strcmp(want, got) != 0)
+			fail_msg("%lld: %s, not %s", (long long)ms, got, want);
+	}
+	for (size_t i = 0; i < SL__ARRAY_LEN(strs); i++) {
+		json_t *j, *k = st_j_text(strs[i]);
+		sl__buf_reset(&b);
+		assert_int_equal(st_jw_str(&b, strs[i]), 0);
+		j = json_loadb(b.data, b.len, JSON_DECODE_ANY, NULL);
+		if (!j || !json_equal(j, k))
+			fail_msg("string %zu: %.*s", i, (int)b.len, b.data);
+		json_decref(j);
+		json_decref(k);
+	}
+	sl__buf_reset(&b);
+	assert_int_equal(st_jw_str(&b, NULL), 0);
+	assert_int_equal(memcmp(b.data, "null", 4), 0);
+	sl__buf_free(&b);
+}
+
 static void assert_keys(json_t *o, const char *const *keys, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -1264,6 +1315,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lineage_diamond, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lineage_pass_through, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_recheck, setup, teardown),
+		cmocka_unit_test(test_text_writer),
 		cmocka_unit_test_setup_teardown(test_json_shapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recovery_facts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
