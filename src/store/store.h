@@ -1,6 +1,6 @@
 /*
  * The metadata store: pipelines, runs, step runs, artifacts, lineage edges,
- * metrics (with their per-step history) and tags.
+ * metrics (with their per-step history), tags and the model registry.
  *
  * Two layers:
  *
@@ -16,6 +16,8 @@
  *                                   in its completion transaction
  *                  store_json.c     the JSON views the CLI and API print
  *                  store_lineage.c  lineage walks
+ *                  store_registry.c the model registry
+ *                  store_gc.c       what `artifacts gc` asks of the store
  *   driver       a small SQL driver interface (store_driver) that each backend
  *                implements: sqlite.c now, a PostgreSQL one later. The driver
  *                only executes statements with bound parameters and hands back

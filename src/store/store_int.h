@@ -1,8 +1,9 @@
 /*
  * What the files of the metadata store share (store.c, store_run.c,
- * store_ops.c, store_json.c, store_lineage.c): the handle's insides, the
- * transaction helpers, argument checks, row collectors and the JSON value
- * builders. Nothing outside src/store includes this.
+ * store_ops.c, store_json.c, store_lineage.c, store_registry.c,
+ * store_gc.c): the handle's insides, the transaction helpers, argument
+ * checks, row collectors, the JSON value builders and the text writer.
+ * Nothing outside src/store includes this (but the unit tests).
  *
  * Internal functions shared between these files carry the st_ prefix.
  */
