@@ -422,6 +422,20 @@ int st_row_one_i64(void *ud, int ncol, const sq_val *cols)
 	return 0;
 }
 
+int st_row_i64s(void *ud, int ncol, const sq_val *cols)
+{
+	st_i64s *o = ud;
+
+	if (o->found)
+		return 0;
+	o->found = true;
+	for (int i = 0; i < ncol && i < (int)SL__ARRAY_LEN(o->v); i++) {
+		o->null[i] = cols[i].type == SQ_NULL;
+		o->v[i] = cols[i].type == SQ_INT ? cols[i].i : 0;
+	}
+	return 0;
+}
+
 int st_must_exist(store *s, const char *sql, const char *what, const char *id)
 {
 	st_one_i64 o = {0};

@@ -103,26 +103,9 @@ int store_gc_live(store *s, int keep_runs, int64_t young_ms, char (**out)[SL__HA
 	return 0;
 }
 
-typedef struct art_row {
-	bool found;
-	int64_t created;
-	bool removed;
-} art_row;
-
-static int row_art(void *ud, int ncol, const sq_val *c)
-{
-	art_row *a = ud;
-
-	if (ncol < 2)
-		return 0;
-	a->found = true;
-	a->created = c[0].type == SQ_INT ? c[0].i : 0;
-	a->removed = c[1].type != SQ_NULL;
-	return 0;
-}
-
 /* Why id must stay, decided inside the write transaction; NULL when it may go. */
-static int still_needed(store *s, const char *id, const store_gc_check *ck, const art_row *a,
+/* a: the artifact's row (created_ms, removed_ms), or not found. */
+static int still_needed(store *s, const char *id, const store_gc_check *ck, const st_i64s *a,
 			const char **why)
 {
 	st_one_i64 hit = {0};
@@ -136,7 +119,7 @@ static int still_needed(store *s, const char *id, const store_gc_check *ck, cons
 			*why = "no record yet, and a run is running";
 		return rc;
 	}
-	if (a->created >= ck->young_ms) {
+	if (a->v[0] >= ck->young_ms) {
 		*why = "younger than the grace period";
 		return 0;
 	}
@@ -166,7 +149,7 @@ static int still_needed(store *s, const char *id, const store_gc_check *ck, cons
 int store_gc_remove(store *s, const char *id, const store_gc_check *ck, bool *out_removed,
 		    const char **out_why)
 {
-	art_row a = {0};
+	st_i64s a = {0};
 	const char *why = NULL;
 	int rc;
 
@@ -178,7 +161,8 @@ int store_gc_remove(store *s, const char *id, const store_gc_check *ck, bool *ou
 	rc = st_begin(s, true);
 	if (rc == 0) {
 		sq_val p[] = {S(id)};
-		rc = Q(s, "SELECT created_ms, removed_ms FROM artifacts WHERE id = ?", p, row_art, &a);
+		rc = Q(s, "SELECT created_ms, removed_ms FROM artifacts WHERE id = ?", p, st_row_i64s,
+		       &a);
 	}
 	if (rc == 0)
 		rc = still_needed(s, id, ck, &a, &why);

@@ -80,6 +80,14 @@ typedef struct st_one_i64 {
 } st_one_i64;
 int st_row_one_i64(void *ud, int ncol, const sq_val *cols);
 
+/* The first row's integer columns (up to 8); a NULL or text column reads 0, null set. */
+typedef struct st_i64s {
+	bool found;
+	int64_t v[8];
+	bool null[8];
+} st_i64s;
+int st_row_i64s(void *ud, int ncol, const sq_val *cols);
+
 /* Id resolution with the store locked (store.c). */
 int st_run_resolve(store *s, const char *prefix, char out_id[STORE_ID_SIZE]);
 int st_artifact_resolve(store *s, const char *prefix, char out_id[SL__HASH_HEX_SIZE]);

@@ -189,23 +189,10 @@ static int no_model(store *s, const char *name)
 
 /* ---- locking and resolving (inside a transaction) ------------------------------- */
 
-typedef struct model_row {
-	bool found;
-	int64_t changes;
-	int64_t last_version;
-} model_row;
-
-static int row_model(void *ud, int ncol, const sq_val *c)
-{
-	model_row *m = ud;
-
-	if (ncol < 2)
-		return 0;
-	m->found = true;
-	m->changes = c[0].type == SQ_INT ? c[0].i : 0;
-	m->last_version = c[1].type == SQ_INT ? c[1].i : 0;
-	return 0;
-}
+/* A model's row as model_lock reads it: v[0] changes, v[1] last_version. */
+typedef st_i64s model_row;
+#define CHANGES(m) ((m)->v[0])
+#define LAST_VERSION(m) ((m)->v[1])
 
 /*
  * Bumps the model's change counter, which takes its row lock (design note
@@ -231,7 +218,8 @@ static int model_lock(store *s, const char *name, bool create, model_row *out)
 	}
 	if (rc == 0) {
 		sq_val p[] = {S(name)};
-		rc = Q(s, "SELECT changes, last_version FROM models WHERE name = ?", p, row_model, out);
+		rc = Q(s, "SELECT changes, last_version FROM models WHERE name = ?", p, st_row_i64s,
+		       out);
 	}
 	if (rc == 0 && !out->found)
 		rc = no_model(s, name);
@@ -528,7 +516,7 @@ int st_model_register(store *s, const store_version_new *v, int64_t *out_version
 	if (rc)
 		return rc;
 	reused = newest.found && !strcmp(newest.bundle, v->bundle);
-	version = reused ? newest.version : mr.last_version + 1;
+	version = reused ? newest.version : LAST_VERSION(&mr) + 1;
 	if (!reused) {
 		char who[128];
 		sq_val up[] = {SQ_I(version), S(v->model)};
@@ -552,7 +540,7 @@ int st_model_register(store *s, const store_version_new *v, int64_t *out_version
 	}
 	if (v->alias) {
 		alias_move mv = {.name = v->model, .alias = v->alias, .to = version,
-				 .seq = mr.changes, .kind = "register", .m = &v->move};
+				 .seq = CHANGES(&mr), .kind = "register", .m = &v->move};
 		if ((rc = move_alias(s, &mv, &moved)) != 0)
 			return rc;
 	}
@@ -625,7 +613,7 @@ static int do_promote(store *s, const model_row *mr, void *arg)
 			       (long long)r.version, a->name, r.verdict);
 	{
 		alias_move mv = {.name = a->name, .alias = a->alias, .to = r.version,
-				 .seq = mr->changes, .kind = "promote", .forced = forced, .m = a->m};
+				 .seq = CHANGES(mr), .kind = "promote", .forced = forced, .m = a->m};
 		rc = move_alias(s, &mv, &moved);
 		if (rc == 0)
 			rc = move_result(s, &mv, moved, a->out);
@@ -656,27 +644,6 @@ int store_model_promote(store *s, const char *name, const char *ref, const char 
 	return rc;
 }
 
-typedef struct undo_row {
-	bool found;
-	int64_t seq, from, to;
-	bool from_null, to_null;
-} undo_row;
-
-static int row_undo(void *ud, int ncol, const sq_val *c)
-{
-	undo_row *u = ud;
-
-	if (u->found || ncol < 3)
-		return 0;
-	u->found = true;
-	u->seq = c[0].type == SQ_INT ? c[0].i : 0;
-	u->from_null = c[1].type != SQ_INT;
-	u->from = u->from_null ? 0 : c[1].i;
-	u->to_null = c[2].type != SQ_INT;
-	u->to = u->to_null ? 0 : c[2].i;
-	return 0;
-}
-
 typedef struct rollback_arg {
 	const char *name, *alias;
 	const store_move *m;
@@ -686,7 +653,7 @@ typedef struct rollback_arg {
 static int do_rollback(store *s, const model_row *mr, void *arg)
 {
 	rollback_arg *a = arg;
-	undo_row u = {0};
+	st_i64s u = {0}; /* the move to undo: seq, from_version, to_version */
 	st_one_i64 cur = {0};
 	char reason[256];
 	store_move m;
@@ -702,7 +669,7 @@ static int do_rollback(store *s, const model_row *mr, void *arg)
 		       "WHERE h.model = ? AND h.alias = ? AND h.kind <> 'rollback' AND NOT EXISTS "
 		       "(SELECT 1 FROM alias_history r WHERE r.model = h.model AND r.undoes = h.seq) "
 		       "ORDER BY h.seq DESC LIMIT 1",
-		       p, row_undo, &u);
+		       p, st_row_i64s, &u);
 	}
 	if (rc == 0) {
 		sq_val p[] = {S(a->name), S(a->alias)};
@@ -727,29 +694,29 @@ static int do_rollback(store *s, const model_row *mr, void *arg)
 		return sl__err(SL_ENOENT, "alias '%s' of model '%s' has no move left to roll back",
 			       a->alias, a->name);
 	}
-	if (u.to_null ? cur.found : (!cur.found || cur.v != u.to))
+	if (u.null[2] ? cur.found : (!cur.found || cur.v != u.v[2]))
 		return sl__err(SL_ESTORE,
 			       "alias '%s' of model '%s' does not point where its history says "
 			       "(move %lld); promote it explicitly instead",
-			       a->alias, a->name, (long long)u.seq);
-	if (!u.from_null) {
+			       a->alias, a->name, (long long)u.v[0]);
+	if (!u.null[1]) {
 		ver_row v;
-		if ((rc = get_version(s, a->name, u.from, &v)) != 0)
+		if ((rc = get_version(s, a->name, u.v[1], &v)) != 0)
 			return rc;
 		if (!v.found)
 			return sl__err(SL_ENOENT,
 				       "alias '%s' of model '%s' was on version %lld before, which was "
 				       "deleted; promote another version instead",
-				       a->alias, a->name, (long long)u.from);
+				       a->alias, a->name, (long long)u.v[1]);
 	}
 	m = a->m ? *a->m : (store_move){0};
 	if (!m.reason || !*m.reason) {
-		snprintf(reason, sizeof reason, "rollback of move %lld", (long long)u.seq);
+		snprintf(reason, sizeof reason, "rollback of move %lld", (long long)u.v[0]);
 		m.reason = reason;
 	}
 	{
-		alias_move mv = {.name = a->name, .alias = a->alias, .to = u.from_null ? 0 : u.from,
-				 .seq = mr->changes, .kind = "rollback", .undoes = u.seq, .m = &m};
+		alias_move mv = {.name = a->name, .alias = a->alias, .to = u.null[1] ? 0 : u.v[1],
+				 .seq = CHANGES(mr), .kind = "rollback", .undoes = u.v[0], .m = &m};
 		rc = move_alias(s, &mv, &moved);
 		if (rc == 0)
 			rc = move_result(s, &mv, moved, a->out);
@@ -1192,24 +1159,6 @@ static int row_hstream(void *ud, int ncol, const sq_val *c)
 	return rc ? rc : sl__buf_putc(x->b, '}');
 }
 
-typedef struct head_row {
-	bool found;
-	int64_t created, updated, last;
-} head_row;
-
-static int row_head(void *ud, int ncol, const sq_val *c)
-{
-	head_row *h = ud;
-
-	if (ncol < 3)
-		return 0;
-	h->found = true;
-	h->created = c[0].type == SQ_INT ? c[0].i : 0;
-	h->updated = c[1].type == SQ_INT ? c[1].i : 0;
-	h->last = c[2].type == SQ_INT ? c[2].i : 0;
-	return 0;
-}
-
 /* Rows (alias, version) into the object ud. */
 static int row_alias(void *ud, int ncol, const sq_val *c)
 {
@@ -1223,7 +1172,7 @@ static int row_alias(void *ud, int ncol, const sq_val *c)
 /* The model view (store locked, inside a read transaction). */
 static int model_text(store *s, const char *name, const char *ref, size_t newest, sl__buf *b)
 {
-	head_row h = {0};
+	st_i64s h = {0}; /* created_ms, updated_ms, last_version */
 	store_model_ref r;
 	json_t *aliases = json_object();
 	st_one_i64 total = {0}, from = {0};
@@ -1238,7 +1187,7 @@ static int model_text(store *s, const char *name, const char *ref, size_t newest
 	if (!aliases)
 		return st_nomem_json();
 	rc = Q(s, "SELECT created_ms, updated_ms, last_version FROM models WHERE name = ?", p1,
-	       row_head, &h);
+	       st_row_i64s, &h);
 	if (rc == 0 && !h.found)
 		rc = no_model(s, name);
 	if (rc == 0 && ref)
@@ -1312,14 +1261,14 @@ static int model_text(store *s, const char *name, const char *ref, size_t newest
 	if (rc == 0)
 		rc = sl__buf_puts(b, hx.n ? "\n  ],\n  \"created\": " : "],\n  \"created\": ");
 	if (rc == 0)
-		rc = st_jw_time(b, h.created);
+		rc = st_jw_time(b, h.v[0]);
 	if (rc == 0)
 		rc = sl__buf_puts(b, ",\n  \"updated\": ");
 	if (rc == 0)
-		rc = st_jw_time(b, h.updated);
+		rc = st_jw_time(b, h.v[1]);
 	if (rc == 0)
 		rc = sl__buf_printf(b, ",\n  \"last_version\": %lld,\n  \"versions_total\": %lld",
-				    (long long)h.last, (long long)total.v);
+				    (long long)h.v[2], (long long)total.v);
 	if (rc == 0 && ref)
 		rc = sl__buf_printf(b, ",\n  \"version\": %lld", (long long)r.version);
 	if (rc == 0)

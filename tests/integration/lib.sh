@@ -43,6 +43,22 @@ run_status() { sl runs show "${1:-latest}" --json | js "d['status']"; }
 # Steps of the latest run with a given status, sorted, space separated.
 steps_with() { sl runs show "${2:-latest}" --json | js "' '.join(sorted(s['name'] for s in d['steps'] if s['status']=='$1'))"; }
 
+# xy_csv FILE SEED [ROWS] [SHIFT]: a small labelled table, x,y,label with
+# label = x + y > 1; SHIFT moves the mean of x (for drift).
+xy_csv() {
+	"$PY" - "$1" "$2" "${3:-300}" "${4:-}" <<'P'
+import random, sys
+path, seed, rows, shift = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+random.seed(seed)
+with open(path, "w") as f:
+    f.write("x,y,label\n")
+    for i in range(rows):
+        x = random.gauss(float(shift), 1) if shift else random.random()
+        y = random.random()
+        f.write(f"{x:.4f},{y:.4f},{int(x + y > 1)}\n")
+P
+}
+
 db_check() {
 	local r
 	r=$(sqlite3 "$T/.sluice/meta.db" 'PRAGMA integrity_check;')

@@ -5,15 +5,7 @@
 # a rerun that makes a removed file again, and usage errors.
 . "$(dirname "$0")/lib.sh"
 
-"$PY" - <<'P'
-import random
-random.seed(5)
-with open("d.csv", "w") as f:
-    f.write("x,y,label\n")
-    for i in range(200):
-        x, y = random.random(), random.random()
-        f.write(f"{x:.4f},{y:.4f},{int(x + y > 1)}\n")
-P
+xy_csv d.csv 5 200
 cat > t.yaml <<Y
 name: t
 params: { c: 1.0 }

@@ -5,19 +5,7 @@
 # reruns its consumer, nothing else), and the references in the lineage.
 . "$(dirname "$0")/lib.sh"
 
-gen() { # gen FILE SEED SHIFT: a numeric table; SHIFT moves the mean of x
-	"$PY" - "$1" "$2" "$3" <<'P'
-import random, sys
-path, seed, shift = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-random.seed(seed)
-with open(path, "w") as f:
-    f.write("x,y,label\n")
-    for i in range(400):
-        x, y = random.gauss(shift, 1), random.random()
-        f.write(f"{x:.4f},{y:.4f},{int(x + y > 1)}\n")
-P
-}
-gen d.csv 1 0
+xy_csv d.csv 1 400 0
 
 # Drift against last run's profile; on the first run there is none.
 cat > drift.yaml <<'Y'
@@ -38,7 +26,7 @@ expect_exit 0 sl run drift.yaml
 run1=$(sl runs show latest --json | js "d['run']")
 prof1=$(output_of check profile)
 
-gen d.csv 2 0.8
+xy_csv d.csv 2 400 0.8
 expect_exit 0 sl run drift.yaml
 [ "$(inputs_of check | js "d['reference']")" = "$prof1" ] || fail "second run's reference is the first run's profile"
 report=$(output_of check report)

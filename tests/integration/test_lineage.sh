@@ -6,15 +6,7 @@
 # registered bundle reaches back to that file and forward to its versions.
 . "$(dirname "$0")/lib.sh"
 
-"$PY" - <<'P'
-import random
-random.seed(3)
-with open("d.csv", "w") as f:
-    f.write("x,y,label\n")
-    for i in range(300):
-        x, y = random.random(), random.random()
-        f.write(f"{x:.4f},{y:.4f},{int(x + y > 1)}\n")
-P
+xy_csv d.csv 3 300
 
 cat > p.yaml <<Y
 name: lineage

@@ -5,15 +5,7 @@
 # promoting at once with both moves recorded.
 . "$(dirname "$0")/lib.sh"
 
-"$PY" - <<'P'
-import random
-random.seed(1)
-with open("d.csv", "w") as f:
-    f.write("x,y,label\n")
-    for i in range(300):
-        x, y = random.random(), random.random()
-        f.write(f"{x:.4f},{y:.4f},{int(x + y > 1)}\n")
-P
+xy_csv d.csv 1 300
 
 cat > train.yaml <<Y
 name: spam-train
