@@ -307,6 +307,92 @@ static void test_reference_errors(void **state)
 	       "8:14", "ingest.file takes no inputs");
 }
 
+/*
+ * Inputs from outside the pipeline: what each kind parses into, that they
+ * add no DAG edge and enter the canonical form as written, and their errors
+ * at the value's place.
+ */
+static void test_outside_references(void **state)
+{
+	spec *s;
+	const spec_step *st;
+	char *canon;
+
+	(void)state;
+	s = parse("steps:\n"
+		  "  a:\n"
+		  "    run: x\n"
+		  "    outputs: [o]\n"
+		  "    inputs:\n"
+		  "      r: \"run:latest/check.profile?\"\n"
+		  "      b: run:latest~3/check.profile\n"
+		  "      c: run:3f2a9c/prep.data\n"
+		  "      d: artifact:3F2A9c1b\n"
+		  "      m: \"model:spam@production?\"\n"
+		  "      v: model:spam@12\n"
+		  "  z:\n"
+		  "    run: y\n"
+		  "    inputs: { o: a.o }\n");
+	st = &s->steps[spec_step_index(s, "a")];
+	assert_int_equal(st->n_inputs, 6);
+	assert_int_equal(st->n_upstream, 0);
+	assert_int_equal(st->inputs[0].ref, SPEC_REF_RUN);
+	assert_true(st->inputs[0].optional);
+	assert_string_equal(st->inputs[0].text, "run:latest/check.profile");
+	assert_string_equal(st->inputs[0].target, "latest");
+	assert_string_equal(st->inputs[0].step, "check");
+	assert_string_equal(st->inputs[0].output, "profile");
+	assert_int_equal(st->inputs[1].back, 3);
+	assert_false(st->inputs[1].optional);
+	assert_string_equal(st->inputs[2].target, "3f2a9c");
+	assert_int_equal(st->inputs[3].ref, SPEC_REF_ARTIFACT);
+	assert_string_equal(st->inputs[3].target, "3F2A9c1b");
+	assert_int_equal(st->inputs[4].ref, SPEC_REF_MODEL);
+	assert_string_equal(st->inputs[4].target, "spam");
+	assert_string_equal(st->inputs[4].version, "production");
+	assert_true(st->inputs[4].optional);
+	assert_string_equal(st->inputs[5].version, "12");
+	assert_int_equal(st->inputs[0].pos.line, 6);
+	assert_int_equal(st->inputs[0].pos.col, 10);
+	canon = spec_step_canonical(s, (size_t)spec_step_index(s, "a"));
+	assert_non_null(strstr(canon, "\"m\":\"model:spam@production?\""));
+	assert_non_null(strstr(canon, "\"b\":\"run:latest~3/check.profile\""));
+	sl__free(canon);
+	/* The DAG still orders what is inside the pipeline. */
+	assert_int_equal(s->steps[spec_step_index(s, "z")].n_upstream, 1);
+	spec_free(s);
+
+	expect("steps:\n  a:\n    run: x\n    inputs: {m: model:spam}\n", "4:17", "names no version");
+	expect("steps:\n  a:\n    run: x\n    inputs: {m: \"model:spam@\"}\n", "4:17",
+	       "after '@' comes a version number");
+	expect("steps:\n  a:\n    run: x\n    inputs: {m: \"model:spam@1x\"}\n", "4:17",
+	       "after '@' comes a version number");
+	expect("steps:\n  a:\n    run: x\n    inputs: {m: \"model:a b@1\"}\n", "4:17",
+	       "may hold only letters");
+	expect("steps:\n  a:\n    run: x\n    inputs: {r: run:latest/check}\n", "4:17",
+	       "after the run comes STEP.OUTPUT");
+	expect("steps:\n  a:\n    run: x\n    inputs: {r: run:latest}\n", "4:17",
+	       "not run:RUN/STEP.OUTPUT");
+	expect("steps:\n  a:\n    run: x\n    inputs: {r: run:ID~2/s.o}\n", "4:17",
+	       "only latest takes ~N");
+	expect("steps:\n  a:\n    run: x\n    inputs: {r: run:latest~x/s.o}\n", "4:17",
+	       "~N wants a number");
+	expect("steps:\n  a:\n    run: x\n    inputs: {r: run:Ab$/s.o}\n", "4:17",
+	       "a run is latest, latest~N or a run id");
+	expect("steps:\n  a:\n    run: x\n    inputs: {r: artifact:abc}\n", "4:17", "4 to 64 hex");
+	expect("steps:\n  a:\n    run: x\n    inputs: {r: artifact:abcz}\n", "4:17",
+	       "is hexadecimal");
+	expect("steps:\n  a:\n    run: x\n    outputs: [o]\n  b:\n    run: y\n"
+	       "    inputs: {d: \"a.o?\"}\n",
+	       "7:17", "cannot be optional");
+	/* An optional reference only where the built-in can do without the input. */
+	expect("steps:\n  v:\n    uses: validate\n    inputs: {data: \"artifact:abcd?\"}\n", "4:20",
+	       "input 'data' of validate is required");
+	s = parse("steps:\n  v:\n    uses: validate\n"
+		  "    inputs: {data: artifact:abcd, reference: \"run:latest/v.profile?\"}\n");
+	spec_free(s);
+}
+
 static void test_cycles(void **state)
 {
 	(void)state;
@@ -1079,6 +1165,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_keys),
 		cmocka_unit_test(test_structure_errors),
 		cmocka_unit_test(test_reference_errors),
+		cmocka_unit_test(test_outside_references),
 		cmocka_unit_test(test_cycles),
 		cmocka_unit_test(test_substitution_errors),
 		cmocka_unit_test(test_option_errors),
