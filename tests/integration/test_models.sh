@@ -157,6 +157,26 @@ contains "$ERR" "was deleted"
 sl run train.yaml -p c=0.125 >/dev/null 2>&1 || fail "fourth run"
 [ "$(models_json | js "[v['version'] for v in d['versions']]")" = "[1, 2, 4]" ] || fail "version 4 after deleting 3"
 
+# A plain model file is not a bundle: refused as bad input (exit 2), nothing registered.
+cat > plain.yaml <<'Y'
+name: plain
+steps:
+  ingest:
+    uses: ingest.csv
+    with: { path: d.csv }
+  train:
+    uses: train.logistic
+    inputs: { train: ingest.data }
+    with: { target: label }
+  register:
+    uses: register
+    inputs: { bundle: train.model }
+    with: { name: plain }
+Y
+expect_exit 2 sl run plain.yaml
+contains "$ERR" "not a bundle"
+expect_exit 2 sl models show plain
+
 # Usage errors are exit 2 with the verb's help named.
 expect_exit 2 sl models frobnicate
 expect_exit 2 sl models promte spam 1 --to x
