@@ -58,7 +58,7 @@ static int remove_file(void *ud, const char *id)
 	int rc = 0;
 
 	if (!path)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	if (unlink(path) != 0 && errno != ENOENT)
 		rc = sl__err(SL_EIO, "cannot remove %s: %s", path, strerror(errno));
 	sl__free(path);
@@ -100,13 +100,13 @@ static int one_file(gc_run *g, const char *id, const struct stat *st)
 	}
 	if (g->o->dry_run) {
 		if (!(e = entry(g, id, (uint64_t)st->st_size)) || json_array_append_new(g->would, e))
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		g->freed += (uint64_t)st->st_size;
 		return 0;
 	}
 	e = entry(g, id, (uint64_t)st->st_size);
 	if (!e)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	rc = store_gc_remove(g->p->st, id, &g->ck, &removed, &why);
 	if (rc) {
 		json_decref(e);
@@ -114,11 +114,11 @@ static int one_file(gc_run *g, const char *id, const struct stat *st)
 	}
 	if (removed) {
 		g->freed += (uint64_t)st->st_size;
-		return json_array_append_new(g->removed, e) ? sl__err(SL_ENOMEM, "out of memory") : 0;
+		return json_array_append_new(g->removed, e) ? sl__oom() : 0;
 	}
 	g->kept++;
 	if (json_object_set_new(e, "why", json_string(why)) || json_array_append_new(g->skipped, e))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	return 0;
 }
 
@@ -141,7 +141,7 @@ static int walk(gc_run *g)
 		if (strlen(d->d_name) != 2 || !all_hex(d->d_name, 2))
 			continue;
 		if (!(sub = sl__path_join(g->p->art_root, d->d_name))) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 			break;
 		}
 		dd = opendir(sub);
@@ -154,7 +154,7 @@ static int walk(gc_run *g)
 				continue;
 			snprintf(id, sizeof id, "%s%s", d->d_name, f->d_name);
 			if (!(path = sl__path_join(sub, f->d_name))) {
-				rc = sl__err(SL_ENOMEM, "out of memory");
+				rc = sl__oom();
 				break;
 			}
 			if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
@@ -199,7 +199,7 @@ int sl_artifacts_gc(sl_project *p, const sl_gc_opts *o, char **out_json)
 	g.would = json_array();
 	g.skipped = json_array();
 	if (!g.removed || !g.would || !g.skipped) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 	rc = store_gc_live(p->st, keep, g.ck.young_ms, &g.live, &g.n_live);
@@ -214,7 +214,7 @@ int sl_artifacts_gc(sl_project *p, const sl_gc_opts *o, char **out_json)
 			"removed", g.removed, "would_remove", g.would, "kept_but_unreferenced",
 			g.skipped, "kept", (json_int_t)g.kept, "freed_bytes", (json_int_t)g.freed,
 			"keep_runs", keep, "grace_seconds", grace);
-	rc = res ? api_dump(res, out_json) : sl__err(SL_ENOMEM, "out of memory");
+	rc = res ? api_dump(res, out_json) : sl__oom();
 out:
 	json_decref(g.removed);
 	json_decref(g.would);

@@ -165,7 +165,7 @@ int sl_model_path(sl_project *p, const char *ref, char **out_path, long long *ou
 		rc = sl__err_prefix(rc, "the bundle of version %lld of model '%s'",
 				    (long long)mr.version, name);
 	if (rc == 0 && !(*out_path = art_path(p->art_root, mr.bundle)))
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 	if (rc == 0 && out_version)
 		*out_version = mr.version;
 	return api_fail(p, rc);

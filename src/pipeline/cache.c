@@ -42,12 +42,12 @@ static int add_file(cache_files *files, const char *path, const char *hex)
 		size_t cap = files->cap ? files->cap * 2 : 4;
 		cache_file *v = sl__reallocarray(files->v, cap, sizeof *v);
 		if (!v)
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		files->v = v;
 		files->cap = cap;
 	}
 	if (!(files->v[files->n].path = sl__strdup(path)))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	memcpy(files->v[files->n++].sha256, hex, SL__HASH_HEX_SIZE);
 	return 0;
 }

@@ -755,7 +755,7 @@ static int make_task(run *r, size_t i)
 							   st->n_outputs)
 					   : NULL;
 		if (!names || !vals)
-			sl__err(SL_ENOMEM, "out of memory");
+			sl__oom();
 		sl__free(names);
 		sl__free(vals);
 		if (!n->command)
@@ -825,7 +825,7 @@ static void start_step(run *r, size_t i, int slots)
 		sr.files = files;
 		sr.n_files = files ? n->files.n : 0;
 		rc = inp && files ? store_steprun_create(r->env->st, &sr, inp, n->n_in)
-				  : sl__err(SL_ENOMEM, "out of memory");
+				  : sl__oom();
 		if (inp != ins)
 			sl__free(inp);
 		if (files != fbuf)
@@ -1236,7 +1236,7 @@ static int resolve_refs(run *r)
 			if (in->ref == SPEC_REF_STEP)
 				continue;
 			if (!n->ext && !(n->ext = sl__calloc(st->n_inputs, sizeof *n->ext)))
-				return sl__err(SL_ENOMEM, "out of memory");
+				return sl__oom();
 			rc = resolve_ref(r, in, &n->ext[j]);
 			if (rc == SL_ENOENT && in->optional) {
 				sl__err_clear();

@@ -188,7 +188,7 @@ static int apply_register(store *s, const store_steprun *sr, const json_t *op)
 	if (rc == 0)
 		rc = steprun_run(s, sr, run);
 	if (rc == 0 && metrics && !(mtext = json_dumps(metrics, JSON_COMPACT | JSON_SORT_KEYS)))
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 	if (rc == 0) {
 		store_version_new v = {
 			.model = json_string_value(json_object_get(op, "name")),

@@ -971,7 +971,7 @@ static int gstream_text(store *s, gstream *x, const char *sql, int np, const sq_
 	rc = st_end(s, rc);
 	st_unlock(s);
 	if (rc == 0 && !(*out = sl__buf_detach(&b)))
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 	if (rc)
 		sl__buf_free(&b);
 	return rc;
@@ -1297,7 +1297,7 @@ int store_model_text(store *s, const char *name, const char *ref, size_t newest,
 	rc = st_end(s, rc);
 	st_unlock(s);
 	if (rc == 0 && !(*out = sl__buf_detach(&b)))
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 	if (rc)
 		sl__buf_free(&b);
 	return rc;
