@@ -918,9 +918,10 @@ int store_artifact_json(store *s, const char *artifact_id, json_t **out)
  */
 
 /* Bytes that go into a JSON string as they are: printable ASCII but '"' and '\\'. */
-static const unsigned char jw_plain[256] = {
-	[' '] = 1, ['!'] = 1, ['#' ... '['] = 1, [']' ... '~'] = 1,
-};
+static inline bool jw_plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
 
 int st_jw_str(sl__buf *b, const char *s)
 {
@@ -939,7 +940,7 @@ int st_jw_str(sl__buf *b, const char *s)
 		size_t k = 1, j = i;
 
 		/* Plain ASCII, the usual case, goes in one piece. */
-		while (j < n && jw_plain[(unsigned char)s[j]])
+		while (j < n && jw_plain((unsigned char)s[j]))
 			j++;
 		if (j > i) {
 			rc = sl__buf_append(b, s + i, j - i);
