@@ -886,7 +886,7 @@ int store_model_changes(store *s, const char *name, int64_t *out)
  * aliases or a version's tags.
  */
 typedef struct gstream {
-	sl__buf *b;
+	sl__buf b;       /* the text, owned by the stream until handed out */
 	const jv_field *fields;
 	int key_cols;
 	const char *sub_key;
@@ -899,7 +899,7 @@ typedef struct gstream {
 
 static int gs_close(gstream *x)
 {
-	return x->n ? sl__buf_puts(x->b, "}}") : 0;
+	return x->n ? sl__buf_puts(&x->b, "}}") : 0;
 }
 
 static int row_gstream(void *ud, int ncol, const sq_val *c)
@@ -923,26 +923,26 @@ static int row_gstream(void *ud, int ncol, const sq_val *c)
 	if (!x->n || strcmp(key, x->last) != 0) {
 		rc = gs_close(x);
 		if (rc == 0)
-			rc = sl__buf_puts(x->b, x->n ? ",\n  {" : "\n  {");
+			rc = sl__buf_puts(&x->b, x->n ? ",\n  {" : "\n  {");
 		if (rc == 0)
-			rc = st_jw_fields(x->b, x->fields, ncol, c);
+			rc = st_jw_fields(&x->b, x->fields, ncol, c);
 		if (rc == 0)
-			rc = sl__buf_printf(x->b, ", \"%s\": {", x->sub_key);
+			rc = sl__buf_printf(&x->b, ", \"%s\": {", x->sub_key);
 		snprintf(x->last, sizeof x->last, "%s", key);
 		x->n++;
 		x->first_sub = true;
 	}
 	if (rc == 0 && c[x->sub_name].type == SQ_TEXT) {
 		const sq_val *v = &c[x->sub_value];
-		rc = x->first_sub ? 0 : sl__buf_puts(x->b, ", ");
+		rc = x->first_sub ? 0 : sl__buf_puts(&x->b, ", ");
 		if (rc == 0)
-			rc = st_jw_str(x->b, c[x->sub_name].s);
+			rc = st_jw_str(&x->b, c[x->sub_name].s);
 		if (rc == 0)
-			rc = sl__buf_puts(x->b, ": ");
+			rc = sl__buf_puts(&x->b, ": ");
 		if (rc == 0 && x->sub_int)
-			rc = sl__buf_printf(x->b, "%lld", (long long)(v->type == SQ_INT ? v->i : 0));
+			rc = sl__buf_printf(&x->b, "%lld", (long long)(v->type == SQ_INT ? v->i : 0));
 		else if (rc == 0)
-			rc = st_jw_str(x->b, v->type == SQ_TEXT ? v->s : NULL);
+			rc = st_jw_str(&x->b, v->type == SQ_TEXT ? v->s : NULL);
 		x->first_sub = false;
 	}
 	return rc;
@@ -952,28 +952,26 @@ static int row_gstream(void *ud, int ncol, const sq_val *c)
 static int gstream_text(store *s, gstream *x, const char *sql, int np, const sq_val *p,
 			char **out)
 {
-	sl__buf b;
 	int rc;
 
 	*out = NULL;
-	sl__buf_init(&b, 0);
-	x->b = &b;
+	sl__buf_init(&x->b, 0);
 	st_lock(s);
 	rc = st_begin(s, false);
 	if (rc == 0)
-		rc = sl__buf_putc(&b, '[');
+		rc = sl__buf_putc(&x->b, '[');
 	if (rc == 0)
 		rc = s->drv->exec(s->conn, sql, np, p, row_gstream, x);
 	if (rc == 0)
 		rc = gs_close(x);
 	if (rc == 0)
-		rc = sl__buf_puts(&b, x->n ? "\n]" : "]");
+		rc = sl__buf_puts(&x->b, x->n ? "\n]" : "]");
 	rc = st_end(s, rc);
 	st_unlock(s);
-	if (rc == 0 && !(*out = sl__buf_detach(&b)))
+	if (rc == 0 && !(*out = sl__buf_detach(&x->b)))
 		rc = sl__oom();
 	if (rc)
-		sl__buf_free(&b);
+		sl__buf_free(&x->b);
 	return rc;
 }
 
@@ -1182,6 +1180,7 @@ static int model_text(store *s, const char *name, const char *ref, size_t newest
 	sq_val p1[] = {S(name)};
 	int rc;
 
+	memset(&r, 0, sizeof r);
 	vx.aliases = aliases;
 	sl__buf_init(&tags.arena, 0);
 	if (!aliases)
