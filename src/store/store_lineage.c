@@ -303,7 +303,13 @@ static int up_node(lineage *L, const in_row *in, int depth, json_t *arr)
 	if (rc == 0 && cut && st_jset(node, "truncated", json_true()))
 		rc = st_nomem_json();
 	json_decref(via);
-	meta = in->meta ? json_loads(in->meta, 0, NULL) : NULL;
+	{
+		/* Metadata that does not parse just has no source in it. */
+		bool oom = false;
+		meta = in->meta ? sl__json_loadb(in->meta, strlen(in->meta), 0, NULL, &oom) : NULL;
+		if (oom && rc == 0)
+			rc = sl__oom();
+	}
 	if (rc == 0 && maker.found)
 		rc = add_sources(L->s, maker.id, meta, node);
 	json_decref(meta);

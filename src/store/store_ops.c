@@ -32,7 +32,6 @@
  * resolve_target(). A built-in step asks for it with step_store_op().
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "store_int.h"
@@ -187,8 +186,8 @@ static int apply_register(store *s, const store_steprun *sr, const json_t *op)
 			     on);
 	if (rc == 0)
 		rc = steprun_run(s, sr, run);
-	if (rc == 0 && metrics && !(mtext = json_dumps(metrics, JSON_COMPACT | JSON_SORT_KEYS)))
-		rc = sl__oom();
+	if (rc == 0 && metrics && !(mtext = sl__json_dumps(metrics, JSON_COMPACT | JSON_SORT_KEYS)))
+		rc = SL_ENOMEM; /* sl__json_dumps said why */
 	if (rc == 0) {
 		store_version_new v = {
 			.model = json_string_value(json_object_get(op, "name")),
@@ -203,7 +202,7 @@ static int apply_register(store *s, const store_steprun *sr, const json_t *op)
 		};
 		rc = st_model_register(s, &v, NULL, NULL);
 	}
-	free(mtext);
+	sl__free(mtext);
 	return rc;
 }
 

@@ -979,14 +979,17 @@ static int gstream_text(store *s, gstream *x, const char *sql, int np, const sq_
 static int text_json(int rc, char *text, json_t **out)
 {
 	json_error_t e;
+	bool oom = false;
 
 	*out = NULL;
 	if (rc)
 		return rc;
-	*out = json_loads(text, 0, &e);
+	*out = sl__json_loadb(text, strlen(text), 0, &e, &oom);
 	sl__free(text);
 	if (!*out)
-		return sl__err(SL_ESTORE, "a registry view is not JSON: %s (line %d)", e.text, e.line);
+		return oom ? sl__oom()
+			   : sl__err(SL_ESTORE, "a registry view is not JSON: %s (line %d)", e.text,
+				     e.line);
 	return 0;
 }
 
