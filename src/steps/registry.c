@@ -85,6 +85,14 @@ const char *step_input(const step_ctx *ctx, const char *name)
 	return NULL;
 }
 
+const char *step_input_id(const step_ctx *ctx, const char *name)
+{
+	for (size_t i = 0; ctx->input_ids && i < ctx->n_inputs; i++)
+		if (!strcmp(ctx->input_names[i], name))
+			return ctx->input_ids[i];
+	return NULL;
+}
+
 const char *step_output(const step_ctx *ctx, const char *name)
 {
 	for (size_t i = 0; i < ctx->n_outputs; i++)

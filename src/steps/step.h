@@ -330,6 +330,11 @@ const step_opt *step_find_opt(const step_def *def, const char *name);
 struct step_ctx {
 	const step_def *def;
 	const char *step_name;   /* the step's name in the pipeline */
+	/* Where the run comes from, for lineage (package records it in the
+	 * bundle); NULL when a step runs outside a pipeline (tests). */
+	const char *run_id;
+	const char *pipeline_name;
+	const char *pipeline_sha256; /* of the pipeline file's text, hex */
 	const char *pipeline_dir; /* absolute directory of the pipeline file */
 	const char *workdir;      /* scratch directory private to this step run */
 	json_t *with;             /* resolved options with defaults filled in (an object) */
@@ -337,6 +342,7 @@ struct step_ctx {
 	size_t n_inputs;
 	const char *const *input_names;
 	const char *const *input_paths; /* artifact files, read-only */
+	const char *const *input_ids;   /* their artifact ids, or NULL (tests) */
 
 	size_t n_outputs;
 	const char *const *output_names;
@@ -362,6 +368,8 @@ int step_call(step_ctx *ctx, int (*fn)(step_ctx *ctx));
 
 /* Path of input NAME, or NULL when the step has no such (optional) input. */
 const char *step_input(const step_ctx *ctx, const char *name);
+/* The artifact id of input NAME, or NULL when it is not connected or not known. */
+const char *step_input_id(const step_ctx *ctx, const char *name);
 /* Path where output NAME must be written; NULL if the step declares none. */
 const char *step_output(const step_ctx *ctx, const char *name);
 /* A path option resolved against the pipeline directory (newly allocated). */

@@ -114,12 +114,16 @@ int tu_run_step(tu_run *r, const char *name, const char *dir, json_t *with,
 	memset(&ctx, 0, sizeof ctx);
 	ctx.def = def;
 	ctx.step_name = name;
+	ctx.run_id = r->run_id;
+	ctx.pipeline_name = "test";
+	ctx.pipeline_sha256 = r->pipeline_sha256;
 	ctx.pipeline_dir = dir;
 	ctx.workdir = dir;
 	ctx.with = with;
 	ctx.n_inputs = n_in;
 	ctx.input_names = in_names;
 	ctx.input_paths = in_paths;
+	ctx.input_ids = r->in_ids;
 	ctx.n_outputs = n_out;
 	ctx.output_names = out_names;
 	ctx.output_paths = out_paths;

@@ -31,6 +31,10 @@ typedef struct tu_run {
 	json_t *metrics; /* owned; replaced by each run */
 	json_t *meta;    /* per-output artifact metadata; owned */
 	char log[16384]; /* the step's log, truncated to fit */
+	/* Lineage the orchestrator would give the step (NULL: none). */
+	const char *run_id;
+	const char *pipeline_sha256;
+	const char *const *in_ids;
 } tu_run;
 
 /*
