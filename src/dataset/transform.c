@@ -1956,7 +1956,13 @@ static int kern_column(const op *o, const prod *p, const ds_table *t, ds_builder
 	return rc;
 }
 
-static int apply_op_table(const op *o, const ds_table *t, ds_table **out)
+/*
+ * Applies one op to a table. Scoring (transform_apply_rows) keeps every
+ * row through a dedupe, as one row alone passes it, and hands back which
+ * rows a filter kept (*out_kept, ascending, when out_kept is not NULL).
+ */
+static int apply_op_table(const op *o, const ds_table *t, bool scoring, ds_table **out,
+			  size_t **out_kept, size_t *out_nkept)
 {
 	ds_builder *b = NULL;
 	size_t nrow = ds_nrow(t), *rows = NULL, nkeep = nrow, *ord = NULL;
@@ -1980,7 +1986,7 @@ static int apply_op_table(const op *o, const ds_table *t, ds_table **out)
 		for (size_t i = 0; i < nrow; i++)
 			if (mask[i])
 				rows[nkeep++] = i;
-	} else if (o->kind == O_DEDUPE) {
+	} else if (o->kind == O_DEDUPE && !scoring) {
 		if ((rc = dedupe_rows(t, o, &rows, &nkeep)))
 			goto out;
 	}
@@ -2021,6 +2027,11 @@ static int apply_op_table(const op *o, const ds_table *t, ds_table **out)
 	}
 	if (rc == 0)
 		rc = ds_builder_finish(b, out);
+	if (rc == 0 && out_kept && o->kind == O_FILTER) {
+		*out_kept = rows;
+		*out_nkept = nkeep;
+		rows = NULL;
+	}
 out:
 	ds_builder_free(b);
 	sl__free(rows);
@@ -2120,7 +2131,8 @@ static bool is_derive(const op *o)
 
 static int run_op(const op *o, const ds_table *t, ds_table **out)
 {
-	return is_derive(o) ? apply_derive_table(o, t, out) : apply_op_table(o, t, out);
+	return is_derive(o) ? apply_derive_table(o, t, out)
+			    : apply_op_table(o, t, false, out, NULL, NULL);
 }
 
 /* ---- fit / apply / load / save --------------------------------------------------------- */
@@ -2215,10 +2227,22 @@ int transform_fit(const json_t *ops, const char *where, const ds_table *t, trans
 	return 0;
 }
 
-int transform_apply_table(const transform *tr, const ds_table *t, ds_table **out_t)
+/* Composes the rows a filter kept with the map so far (rows of the input). */
+static void compose_rows(size_t **map, size_t *kept, size_t nkept)
+{
+	if (*map)
+		for (size_t k = 0; k < nkept; k++)
+			kept[k] = (*map)[kept[k]];
+	sl__free(*map);
+	*map = kept;
+}
+
+static int apply_table(const transform *tr, const ds_table *t, bool scoring, ds_table **out_t,
+		       size_t **out_rows)
 {
 	ds_builder *b = NULL;
 	ds_table *cur = NULL;
+	size_t *map = NULL;
 	int rc;
 
 	*out_t = NULL;
@@ -2254,17 +2278,47 @@ int transform_apply_table(const transform *tr, const ds_table *t, ds_table **out
 		rc = ds_builder_finish(b, &cur);
 	ds_builder_free(b);
 	for (size_t k = 0; k < tr->nops && rc == 0; k++) {
+		const op *o = &tr->ops[k];
 		ds_table *nt = NULL;
-		rc = run_op(&tr->ops[k], cur, &nt);
+		size_t *kept = NULL, nkept = 0;
+		if (is_derive(o))
+			rc = apply_derive_table(o, cur, &nt);
+		else
+			rc = apply_op_table(o, cur, scoring, &nt, out_rows ? &kept : NULL, &nkept);
+		if (rc == 0 && kept)
+			compose_rows(&map, kept, nkept);
 		ds_close(cur);
 		cur = nt;
 	}
+	if (rc == 0 && out_rows && !map) {
+		/* No filter: every row, in order. */
+		size_t n = ds_nrow(cur);
+		if (!(map = sl__malloc((n ? n : 1) * sizeof *map)))
+			rc = sl__err(SL_ENOMEM, "out of memory");
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			map[i] = i;
+	}
 	if (rc) {
 		ds_close(cur);
+		sl__free(map);
 		return rc;
 	}
 	*out_t = cur;
+	if (out_rows)
+		*out_rows = map;
 	return 0;
+}
+
+int transform_apply_table(const transform *tr, const ds_table *t, ds_table **out_t)
+{
+	return apply_table(tr, t, false, out_t, NULL);
+}
+
+int transform_apply_rows(const transform *tr, const ds_table *t, ds_table **out_t,
+			 size_t **out_rows)
+{
+	*out_rows = NULL;
+	return apply_table(tr, t, true, out_t, out_rows);
 }
 
 /* The columns as [{name, type}, ...], or NULL when out of memory. */

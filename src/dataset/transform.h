@@ -75,6 +75,19 @@ int transform_fit(const json_t *ops, const char *where, const ds_table *t, trans
  */
 int transform_apply_table(const transform *tr, const ds_table *t, ds_table **out_t);
 
+/*
+ * The same for scoring (batch prediction), where every input row must come
+ * out with an answer or a mark, as transform_apply_row() treats rows one at
+ * a time: a dedupe keeps every row (one row alone passes it), and a filter
+ * still drops the rows it rejects from *out_t, but *out_rows (ds_nrow(*out_t)
+ * entries, ascending, newly allocated; free with sl__free) gives the row of
+ * t each output row came from, so the caller can mark the rows that are
+ * missing as rejected. Row i of *out_t equals transform_apply_row() of row
+ * out_rows[i] of t.
+ */
+int transform_apply_rows(const transform *tr, const ds_table *t, ds_table **out_t,
+			 size_t **out_rows);
+
 /* Reads a transform artifact (checks format and version; SL_ECORRUPT when malformed). */
 int transform_load(const char *path, transform **out);
 int transform_parse(const char *text, size_t len, const char *name, transform **out);
