@@ -274,6 +274,12 @@ int ml_frame_matrix(const ml_frame *fr, double **out);
  * and its row); otherwise *out_y is NULL.
  */
 int ml_frame_apply(const ml_signature *sig, const ds_table *t, double **out_X, double **out_y);
+/*
+ * The same coding for scoring rows (batch prediction), where an infinite
+ * value is an input like any other, as it is for a single row served: it
+ * reaches the model as is instead of being refused.
+ */
+int ml_frame_code(const ml_signature *sig, const ds_table *t, double **out_X);
 
 /*
  * The baseline model of a frame's task (baseline.c): class priors for
