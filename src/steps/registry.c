@@ -18,7 +18,9 @@ extern const step_def step_ingest_file;
 extern const step_def step_ingest_jsonl;
 extern const step_def step_ingest_sql;
 extern const step_def step_label;
+extern const step_def step_package;
 extern const step_def step_split;
+extern const step_def step_test;
 extern const step_def step_train_forecast;
 extern const step_def step_train_gbdt;
 extern const step_def step_train_iforest;
@@ -35,7 +37,9 @@ static const step_def *const registry[] = {
 	&step_ingest_jsonl,
 	&step_ingest_sql,
 	&step_label,
+	&step_package,
 	&step_split,
+	&step_test,
 	&step_train_forecast,
 	&step_train_gbdt,
 	&step_train_iforest,
@@ -104,6 +108,34 @@ const char *step_output(const step_ctx *ctx, const char *name)
 char *step_resolve_path(const step_ctx *ctx, const char *path)
 {
 	return sl__path_join(ctx->pipeline_dir, path);
+}
+
+char *step_find_canvas(const step_ctx *ctx)
+{
+	const char *home = getenv("SLUICE_HOME");
+	char *dir = sl__path_abs(home && *home ? home : ctx->pipeline_dir);
+
+	while (dir) {
+		char *state = sl__path_join(dir, ".sluice"), *up;
+		bool found = state && sl__is_dir(state);
+		sl__free(state);
+		if (found) {
+			char *canvas = sl__path_join(dir, "canvas.yaml");
+			sl__free(dir);
+			if (canvas && !sl__is_file(canvas)) {
+				sl__free(canvas);
+				return NULL;
+			}
+			return canvas;
+		}
+		if ((home && *home) || !strcmp(dir, "/"))
+			break;
+		up = sl__path_dir(dir);
+		sl__free(dir);
+		dir = up;
+	}
+	sl__free(dir);
+	return NULL;
 }
 
 json_t *step_opt_json(const step_ctx *ctx, const char *name)

@@ -374,6 +374,13 @@ const char *step_input_id(const step_ctx *ctx, const char *name);
 const char *step_output(const step_ctx *ctx, const char *name);
 /* A path option resolved against the pipeline directory (newly allocated). */
 char *step_resolve_path(const step_ctx *ctx, const char *path);
+/*
+ * canvas.yaml at the project root (the folder holding .sluice/, found by
+ * walking up from the pipeline's folder, or $SLUICE_HOME), newly allocated;
+ * NULL when there is none. It is outside a step's cache key: a step that
+ * reads it is cacheable only when its options name the file instead.
+ */
+char *step_find_canvas(const step_ctx *ctx);
 
 /* Option accessors: the value of `with.NAME` (defaults already filled in). */
 const char *step_opt_str(const step_ctx *ctx, const char *name);   /* NULL if absent */
