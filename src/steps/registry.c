@@ -19,6 +19,7 @@ extern const step_def step_ingest_jsonl;
 extern const step_def step_ingest_sql;
 extern const step_def step_label;
 extern const step_def step_package;
+extern const step_def step_predict;
 extern const step_def step_split;
 extern const step_def step_test;
 extern const step_def step_train_forecast;
@@ -38,6 +39,7 @@ static const step_def *const registry[] = {
 	&step_ingest_sql,
 	&step_label,
 	&step_package,
+	&step_predict,
 	&step_split,
 	&step_test,
 	&step_train_forecast,
