@@ -47,9 +47,9 @@ static bool key_allowed(int kind, const char *key)
 	return false;
 }
 
-const char *transform_op_options(const char *op)
+const char *transform_op_options(const char *name)
 {
-	int kind = op ? tf_op_kind(op) : -1;
+	int kind = name ? tf_op_kind(name) : -1;
 
 	return kind < 0 ? NULL : op_keys[kind];
 }
