@@ -155,6 +155,12 @@ int score_conform(const bundle *b, const ds_table *t, const char *source, ds_tab
 	for (size_t k = 0; k < nin && rc == 0; k++) {
 		const char *name = bundle_input_name(b, k);
 		size_t j;
+		if (ds_col_find(t, name, &j) != 0 && !bundle_input_needed(b, k)) {
+			/* It decides nothing (an id, the training target): absent is null. */
+			if ((rc = ds_builder_add_col(bld, name, bundle_input_type(b, k), NULL)) == 0)
+				rc = ds_append_nulls(bld, k, ds_nrow(t));
+			continue;
+		}
 		if (ds_col_find(t, name, &j) != 0) {
 			const char **names = sl__calloc(ds_ncol(t) + 1, sizeof *names);
 			char cols[512];
@@ -165,7 +171,7 @@ int score_conform(const bundle *b, const ds_table *t, const char *source, ds_tab
 				sug = expr_suggest(name, names, ds_ncol(t));
 			ml_list_columns(t, cols, sizeof cols);
 			rc = sl__err(SL_EINVAL,
-				     "%s: no column '%s', which the model takes%s%s%s (the columns are: "
+				     "%s: no column '%s', which the model needs%s%s%s (the columns are: "
 				     "%s)",
 				     source, name, sug ? "; did you mean '" : "", sug ? sug : "",
 				     sug ? "'?" : "", cols);

@@ -63,8 +63,10 @@ typedef struct score_stats {
  * converted value by value (int64 to float64 directly, anything else
  * through its text: "12" in a string column is the number 12); the first
  * value that does not convert is SL_EINVAL naming the column, the row
- * (1-based) and the value. A missing column is SL_EINVAL naming it and the
- * columns there are. source names t in messages.
+ * (1-based) and the value. A missing column the bundle needs is SL_EINVAL
+ * naming it and the columns there are; one it does not need
+ * (bundle_input_needed: an id, the training target) is all null. source
+ * names t in messages.
  */
 int score_conform(const bundle *b, const ds_table *t, const char *source, ds_table **out);
 
