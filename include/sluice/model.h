@@ -122,6 +122,20 @@ typedef struct sl_predict_stats {
 SL_EXPORT int sl_predict_file(const char *model_path, const char *in_path, const char *out_path,
 			      const sl_predict_opts *opts, sl_predict_stats *out_stats);
 
+/* ---- export --------------------------------------------------------------------- */
+
+/*
+ * Writes the model or bundle at model_path to out_path in format "c": one
+ * C99 file needing only math.h that defines model_columns,
+ * model_n_columns, model_outputs, model_n_outputs, the string columns'
+ * model_dictionary and model_predict(row, out), which applies the bundle's
+ * transform and the model to one row (docs/cli.md, `sluice models
+ * export`). SL_EUNSUP naming what has no C form (an operation that needs a
+ * string's text or other rows, a family without an exporter); SL_EINVAL
+ * for another format.
+ */
+SL_EXPORT int sl_model_export(const char *model_path, const char *format, const char *out_path);
+
 /*
  * The model's manifest as JSON text: algorithm, task, signature,
  * hyperparameters, what training recorded (importance, curves) and, for

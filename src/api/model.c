@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ml/ml.h"
+#include "model/export_c.h"
 #include "model/score.h"
 #include "sluice/model.h"
 
@@ -172,4 +173,13 @@ int sl_predict_file(const char *model_path, const char *in_path, const char *out
 		out_stats->rejected = st.rejected;
 	}
 	return rc;
+}
+
+int sl_model_export(const char *model_path, const char *format, const char *out_path)
+{
+	if (!model_path || !format || !out_path)
+		return sl__err(SL_EINVAL, "sl_model_export: NULL argument");
+	if (strcmp(format, "c"))
+		return sl__err(SL_EINVAL, "export format '%s': the one there is is c", format);
+	return export_c_file(model_path, out_path);
 }

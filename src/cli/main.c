@@ -15,7 +15,7 @@
 
 static const cli_cmd *const commands[] = {
 	&cmd_init, &cmd_run, &cmd_runs, &cmd_artifacts, &cmd_canvas, &cmd_steps, &cmd_predict,
-	&cmd_version, &cmd_help,
+	&cmd_models, &cmd_version, &cmd_help,
 };
 
 const cli_cmd *cli_find(const char *name)
