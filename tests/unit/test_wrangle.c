@@ -710,6 +710,33 @@ static void test_scoring_rows(void **state)
 	tu_rmdir(dir);
 }
 
+/*
+ * A derive written as a mapping keeps its order through the artifact
+ * (dumped with sorted keys): a later expression reads an earlier column.
+ */
+static void test_derive_order_survives_the_artifact(void **state)
+{
+	const char *dir = tu_tmpdir();
+	ds_table *a = table_a(), *t1, *t2;
+	run_result fa;
+	transform *tr;
+
+	(void)state;
+	fa = ok_run(dir, "d", a, "[{\"derive\": {\"z\": \"age + 1\", \"b\": \"z * 2\"}}]");
+	assert_int_equal(transform_load(fa.tr_path, &tr), 0);
+	assert_string_equal(transform_output_name(tr, transform_n_outputs(tr) - 2), "z");
+	assert_string_equal(transform_output_name(tr, transform_n_outputs(tr) - 1), "b");
+	assert_int_equal(transform_apply_table(tr, a, &t1), 0);
+	assert_near(f64(t1, "b", 0), 62);
+	transform_free(tr);
+	t2 = fa.out;
+	assert_near(f64(t2, "b", 1), 82);
+	ds_close(t1);
+	result_free(&fa);
+	ds_close(a);
+	tu_rmdir(dir);
+}
+
 static void test_determinism_and_format(void **state)
 {
 	const char *dir = tu_tmpdir();
@@ -859,6 +886,7 @@ int main(void)
 		cmocka_unit_test(test_fit_then_apply),
 		cmocka_unit_test(test_row_equals_table),
 		cmocka_unit_test(test_scoring_rows),
+		cmocka_unit_test(test_derive_order_survives_the_artifact),
 		cmocka_unit_test(test_determinism_and_format),
 		cmocka_unit_test(test_alloc_failures),
 	};
