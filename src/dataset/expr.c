@@ -2030,8 +2030,10 @@ int expr_emit_c(const expr *e, sl__cw *w, const expr_c_col *cols, expr_c_code_fn
 			bool str = a[k].str_lit || a[k].dict >= 0;
 			bool ok = nd->op == N_EQ || nd->op == N_NE || nd->op == N_IN || nd->op == N_NOTIN ||
 				  nd->op == N_ISNULL || nd->op == N_NOTNULL;
+			bool order = nd->op == N_LT || nd->op == N_LE || nd->op == N_GT || nd->op == N_GE;
 			if (str && !ok)
 				rc = nd->op == N_CALL ? c_unsup(e, nd, funcs[nd->fn].name)
+				     : order	      ? c_unsup(e, nd, "ordering strings")
 						      : c_unsup(e, nd, "this operation on a string");
 		}
 		if (rc)

@@ -346,7 +346,9 @@ int export_c_file(const char *model_path, const char *out_path)
 	if ((rc = bundle_open(model_path, 0, &b)))
 		return rc;
 	rc = export_c(b, base ? base + 1 : model_path, &text);
-	if (rc)
+	if (rc && strstr(sl_errmsg(), model_path))
+		rc = sl__err_prefix(rc, "cannot export to C");
+	else if (rc)
 		rc = sl__err_prefix(rc, "%s: cannot export to C", model_path);
 	else
 		rc = sl__write_atomic(out_path, text, strlen(text));
