@@ -702,7 +702,7 @@ static int run(step_ctx *ctx)
 				   "checks", (json_int_t)json_array_size(g.checks), "failed",
 				   (json_int_t)g.n_failed));
 	if (g.n_failed)
-		rc = step_fail(ctx, SL_EGATE, "gate failed, %zu of %zu checks: %s", g.n_failed,
+		rc = step_fail(ctx, SL_EGATE, "%zu of %zu checks failed: %s", g.n_failed,
 			       json_array_size(g.checks), g.failures.data ? g.failures.data : "");
 	else
 		step_note(ctx, "%zu checks passed", json_array_size(g.checks));

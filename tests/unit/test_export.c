@@ -21,73 +21,6 @@
 #include "model/score.h"
 #include "testutil.h"
 
-static const char *const regions[] = {"north", "south", "east"};
-static const char *const tiers[] = {"gold", "silver", "bronze"};
-
-/*
- * Rows of a small customer table. scoring adds what training never saw: an
- * unseen region, nulls, a NaN, values beyond the clipped range, rows the
- * filter rejects.
- */
-static ds_table *customers(size_t n, bool scoring)
-{
-	ds_builder *b;
-	ds_table *t;
-	static const char *const cols[] = {"id", "amount", "visits", "region", "tier", "plan",
-					   "signup", "vip", "y", "label", "kind"};
-	static const ds_type types[] = {DS_INT64, DS_FLOAT64, DS_INT64, DS_STRING, DS_STRING,
-					DS_STRING, DS_TIMESTAMP, DS_BOOL, DS_FLOAT64, DS_STRING,
-					DS_STRING};
-
-	assert_int_equal(ds_builder_new(&b), 0);
-	for (size_t j = 0; j < SL__ARRAY_LEN(cols); j++)
-		assert_int_equal(ds_builder_add_col(b, cols[j], types[j], NULL), 0);
-	for (size_t i = 0; i < n; i++) {
-		double amount = 10 + (double)((i * 37) % 100) + 0.25 * (double)(i % 4);
-		int64_t visits = (int64_t)(i % 15);
-		const char *region = regions[i % 3], *tier = tiers[(i / 3) % 3];
-		const char *plan = i % 2 ? "pro" : "basic";
-		int64_t signup = 1704067200000000LL + (int64_t)i * (37 * 3600 + 13 * 60) * 1000000LL;
-		bool vip = i % 4 == 0;
-		double y = 3 + 0.5 * amount - 2 * (double)visits + (i % 3 == 2 ? 4 : 0) +
-			   (i % 2 ? 1.5 : 0) + 0.3 * sin((double)i);
-		bool amount_null = false, visits_null = false, region_null = false, vip_null = false;
-		if (scoring) {
-			visits = (int64_t)((i * 7) % 25) - (i % 19 == 5 ? 30 : 0);
-			amount_null = i % 11 == 0;
-			if (i % 13 == 0)
-				amount = NAN;
-			if (i % 17 == 0)
-				amount = 1e6;
-			visits_null = i % 9 == 0;
-			region_null = i % 7 == 0;
-			if (i % 5 == 0)
-				region = "west";
-			if (i % 23 == 4)
-				region = "bad";
-			vip_null = i % 10 == 3;
-			signup += 400LL * 86400000000LL;
-		}
-		assert_int_equal(ds_append_i64(b, 0, (int64_t)i), 0);
-		assert_int_equal(amount_null ? ds_append_null(b, 1) : ds_append_f64(b, 1, amount), 0);
-		assert_int_equal(visits_null ? ds_append_null(b, 2) : ds_append_i64(b, 2, visits), 0);
-		assert_int_equal(region_null ? ds_append_null(b, 3)
-					     : ds_append_str(b, 3, region, strlen(region)),
-				 0);
-		assert_int_equal(ds_append_str(b, 4, tier, strlen(tier)), 0);
-		assert_int_equal(ds_append_str(b, 5, plan, strlen(plan)), 0);
-		assert_int_equal(ds_append_i64(b, 6, signup), 0);
-		assert_int_equal(vip_null ? ds_append_null(b, 7) : ds_append_bool(b, 7, vip), 0);
-		assert_int_equal(ds_append_f64(b, 8, y), 0);
-		assert_int_equal(ds_append_str(b, 9, y > 30 ? "yes" : "no", y > 30 ? 3 : 2), 0);
-		const char *kind = y < 20 ? "low" : y < 40 ? "mid" : "high";
-		assert_int_equal(ds_append_str(b, 10, kind, strlen(kind)), 0);
-	}
-	assert_int_equal(ds_builder_finish(b, &t), 0);
-	ds_builder_free(b);
-	return t;
-}
-
 static char *path_in(const char *dir, const char *name)
 {
 	return tu_path(dir, name);
@@ -306,7 +239,7 @@ static const char *const rich_ops =
 static void test_linear_with_every_op(void **state)
 {
 	const char *dir = tu_tmpdir();
-	ds_table *a = customers(300, false), *b = customers(120, true);
+	ds_table *a = tu_customers(300, false), *b = tu_customers(120, true);
 	char *tf, *data, *model, *bund;
 
 	(void)state;
@@ -334,7 +267,7 @@ static void test_linear_with_every_op(void **state)
 static void test_classifiers(void **state)
 {
 	const char *dir = tu_tmpdir();
-	ds_table *a = customers(300, false), *b = customers(120, true);
+	ds_table *a = tu_customers(300, false), *b = tu_customers(120, true);
 	char *tf, *data, *model, *bund, *raw;
 
 	(void)state;
@@ -357,7 +290,7 @@ static void test_classifiers(void **state)
 	assert_int_equal(export_and_compare(dir, "bin", bund, b), 0);
 	free(tf), free(data), free(model), free(bund);
 	/* Multiclass logistic without a transform: a string input as the model's own code. */
-	b = (ds_close(b), customers(120, false));
+	b = (ds_close(b), tu_customers(120, false));
 	model = train(dir, "multi", "train.logistic", raw,
 		      "{\"target\": \"kind\", \"features\": [\"amount\", \"visits\", \"region\"]}");
 	export_and_compare(dir, "multi", model, b);
@@ -381,7 +314,7 @@ static void test_classifiers(void **state)
 static void test_anomaly_forecast_baseline(void **state)
 {
 	const char *dir = tu_tmpdir();
-	ds_table *a = customers(300, false), *b = customers(120, true), *panel, *ask;
+	ds_table *a = tu_customers(300, false), *b = tu_customers(120, true), *panel, *ask;
 	char *raw, *model, *pp;
 	ds_builder *bld;
 
@@ -464,7 +397,7 @@ static void test_anomaly_forecast_baseline(void **state)
 static void test_refusals(void **state)
 {
 	const char *dir = tu_tmpdir();
-	ds_table *a = customers(120, false);
+	ds_table *a = tu_customers(120, false);
 	static const struct {
 		const char *ops, *want;
 	} cases[] = {

@@ -102,4 +102,14 @@ void tu_oom_begin_step(tu_oom *o, long n);
 bool tu_oom_end(tu_oom *o, int rc);
 void tu_oom_check(const tu_oom *o, long min_failed);
 
+/*
+ * A small customer table for the scoring, export and gate tests: id,
+ * amount, visits, region, tier, plan, signup, vip, y (a number), label
+ * (yes/no), kind (low/mid/high). scoring adds what training never saw: an
+ * unseen region "west", a region "bad", nulls, a NaN, amounts of 1e6,
+ * negative visits. Deterministic.
+ */
+struct ds_table;
+struct ds_table *tu_customers(size_t n, bool scoring);
+
 #endif
