@@ -15,7 +15,7 @@ print(re.search(r"```c\n(.*?)```", part, re.S).group(1))
 P
 # A library built with sanitizers needs them in the program too.
 san=
-if nm -D "$lib/libsluice.so" 2>/dev/null | grep -q __asan_init; then san="-fsanitize=address,undefined"; fi
+if nm -D "$lib/libsluice.so" 2>/dev/null | grep __asan_init >/dev/null; then san="-fsanitize=address,undefined"; fi
 cc -std=c99 -Wall -Wextra -Werror $san -I"$SRC/include" -o example example.c \
 	-L"$lib" -lsluice -Wl,-rpath,"$lib" -lm || fail "the example in docs/c-api.md does not compile"
 
