@@ -1997,7 +1997,7 @@ static int c_equal(const expr *e, const enode *nd, const c_opnd *a, const c_opnd
 	const c_opnd *col = a->str_lit ? b : a, *sl = a->str_lit ? a : b;
 	long k = c_lit_code(&e->nodes[sl->node], col->dict, code, arg);
 	if (k < 0)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	snprintf(out, size, "(t%zu == %ld.0)", col->node, k);
 	return 0;
 }
@@ -2018,7 +2018,7 @@ int expr_emit_c(const expr *e, sl__cw *w, const expr_c_col *cols, expr_c_code_fn
 	int rc = 0;
 
 	if (!st)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	sl__cw_puts(w, "\t{\n");
 	for (size_t i = 0; i < e->n && rc == 0; i++) {
 		const enode *nd = &e->nodes[i];
@@ -2092,7 +2092,7 @@ int expr_emit_c(const expr *e, sl__cw *w, const expr_c_col *cols, expr_c_code_fn
 				if (nd->otype == DS_STRING) {
 					long c = code(arg, a[0].dict, l->str ? l->str : "", l->v.len);
 					if (c < 0) {
-						rc = sl__err(SL_ENOMEM, "out of memory");
+						rc = sl__oom();
 						break;
 					}
 					sl__cw_printf(w, "%ld.0", c);

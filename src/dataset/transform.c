@@ -2240,7 +2240,7 @@ static int apply_table(const transform *tr, const ds_table *t, bool scoring, ds_
 		/* No filter: every row, in order. */
 		size_t n = ds_nrow(cur);
 		if (!(map = sl__malloc((n ? n : 1) * sizeof *map)))
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 		for (size_t i = 0; rc == 0 && i < n; i++)
 			map[i] = i;
 	}
@@ -2473,7 +2473,7 @@ static int derive_needs(const op *o, const tf_schema *in, bool *need_in, bool *n
 	order = sl__calloc(nexpr + 1, sizeof *order);
 	need_d = sl__calloc(nexpr + 1, sizeof *need_d);
 	if (!src || !order || !need_d) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 	for (size_t k = 0; k < in->n; k++)
@@ -2491,7 +2491,7 @@ static int derive_needs(const op *o, const tf_schema *in, bool *need_in, bool *n
 	/* Forward: where each gathered column comes from when derivation d runs. */
 	size_t *deps = sl__calloc((in->n + nexpr) * (nexpr ? nexpr : 1) + 1, sizeof *deps);
 	if (!deps) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 	for (size_t d = 0; d < nexpr; d++) {
@@ -2541,7 +2541,7 @@ int transform_needed_inputs(const transform *tr, const bool *out_used, bool *in_
 	if (!need || !prev) {
 		sl__free(need);
 		sl__free(prev);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	for (size_t k = 0; k < fin->n; k++)
 		need[k] = out_used[k];

@@ -55,11 +55,6 @@ struct transform_c {
 	int next_id;
 };
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
-
 int transform_c_new(const transform *tr, transform_c **out)
 {
 	transform_c *c = sl__calloc(1, sizeof *c);
@@ -67,7 +62,7 @@ int transform_c_new(const transform *tr, transform_c **out)
 
 	*out = NULL;
 	if (!c)
-		return oom();
+		return sl__oom();
 	c->tr = tr;
 	c->dicts = sl__calloc(nin + 1, sizeof *c->dicts);
 	c->slot_dict = sl__malloc((tr->nslots + 1) * sizeof *c->slot_dict);
@@ -77,7 +72,7 @@ int transform_c_new(const transform *tr, transform_c **out)
 		sl__free(c->slot_dict);
 		sl__free(c->out_slot);
 		sl__free(c);
-		return oom();
+		return sl__oom();
 	}
 	for (size_t k = 0; k < nin; k++)
 		tf_strmap_init(&c->dicts[k]);
@@ -163,7 +158,7 @@ static int emit_lookup_keys(transform_c *c, const prod *p, int id)
 	if (!idx || !keys) {
 		sl__free(idx);
 		sl__free(keys);
-		return oom();
+		return sl__oom();
 	}
 	for (size_t k = 0; k < p->cats.n; k++) {
 		const char *s = tf_strmap_key(&p->cats, k);
@@ -200,13 +195,13 @@ static int emit_category(transform_c *c, sl__cw *w, const prod *p, size_t si)
 	if (p->itype == DS_STRING) {
 		deferred *d = sl__reallocarray(c->defer, c->n_defer + 1, sizeof *d);
 		if (!d)
-			return oom();
+			return sl__oom();
 		/* Every category gets a code (invariant 1). */
 		for (size_t k = 0; k < p->cats.n; k++)
 			if (transform_c_code(c, c->slot_dict[si], tf_strmap_key(&p->cats, k),
 					     p->cats.len[k]) < 0) {
 				c->defer = d;
-				return oom();
+				return sl__oom();
 			}
 		c->defer = d;
 		c->defer[c->n_defer++] = (deferred){id, c->slot_dict[si], p};
@@ -289,7 +284,7 @@ static int emit_prod(transform_c *c, const op *o, const prod *p, size_t si, sl__
 			long k = transform_c_code(c, c->slot_dict[si], p->fill.s ? p->fill.s : "",
 						  p->fill.len);
 			if (k < 0)
-				return oom();
+				return sl__oom();
 			sl__cw_printf(w, "%ld.0", k);
 		} else {
 			sl__cw_double(w, p->otype == DS_FLOAT64 ? p->fill.f : (double)p->fill.i);
@@ -411,7 +406,7 @@ static int emit_filter(transform_c *c, const op *o, const tf_schema *cur, sl__cw
 	int rc;
 
 	if (!cols)
-		return oom();
+		return sl__oom();
 	for (size_t k = 0; k < cur->n; k++)
 		expr_col(c, &cols[k], cur->c[k].slot);
 	sl__cw_printf(w, "\t/* %s: filter */\n\t{\n\tdouble fv;\n\tint fz;\n", o->where);
@@ -436,7 +431,7 @@ static int emit_derive(transform_c *c, const op *o, const tf_schema *cur, sl__cw
 	if (!gslot || !cols) {
 		sl__free(gslot);
 		sl__free(cols);
-		return oom();
+		return sl__oom();
 	}
 	for (size_t k = 0; k < cur->n; k++)
 		gslot[k] = cur->c[k].slot;
@@ -582,7 +577,7 @@ int transform_c_tables(transform_c *c, sl__cw *w)
 		int64_t *m = sl__malloc((n + 1) * sizeof *m);
 		char decl[64];
 		if (!m)
-			return oom();
+			return sl__oom();
 		for (size_t i = 0; i < n; i++)
 			m[i] = tf_strmap_find(&d->p->cats, tf_strmap_key(&c->dicts[d->dict], i),
 					      c->dicts[d->dict].len[i]);

@@ -271,7 +271,7 @@ static int iforest_emit_c(const ml_model *m, sl__cw *w)
 	if (!iv || !dv) {
 		sl__free(iv);
 		sl__free(dv);
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	}
 	sl__cw_printf(w, "/*\n * An isolation forest of %u trees: score = 2^(-mean path length / c(%u)).\n"
 			 " * A node splits on feature sx_feature[i] (-1: a leaf, whose value is its\n"

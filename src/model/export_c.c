@@ -41,11 +41,6 @@
 #include "model/bundle.h"
 #include "model/export_c.h"
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
-
 /* A transform with no operations over the model's inputs: the raw inputs are the model's. */
 static int identity_transform(const ml_signature *sig, transform **out)
 {
@@ -61,16 +56,16 @@ static int identity_transform(const ml_signature *sig, transform **out)
 		    json_array_append(json_object_get(doc, "outputs"), c)) {
 			json_decref(c);
 			json_decref(doc);
-			return oom();
+			return sl__oom();
 		}
 		json_decref(c);
 	}
-	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	text = doc ? sl__json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
 	if (!text)
-		return oom();
+		return doc ? SL_ENOMEM : sl__oom();
 	rc = transform_parse(text, strlen(text), "the model's inputs", out);
-	free(text);
+	sl__free(text);
 	return rc;
 }
 
@@ -163,7 +158,7 @@ static void public_tables(sl__cw *w, const ml_model *m, const transform *tf,
 	const char **names = sl__calloc(n + 1, sizeof *names), **types = sl__calloc(n + 1, sizeof *types);
 
 	if (!names || !types) {
-		w->rc = w->rc ? w->rc : oom();
+		w->rc = w->rc ? w->rc : sl__oom();
 		sl__free(names);
 		sl__free(types);
 		return;
@@ -242,7 +237,7 @@ int export_c(const bundle *b, const char *source, char **out_text)
 		goto out;
 	slots = transform_c_n_slots(tc);
 	if (!(bd = sl__calloc(p + 1, sizeof *bd))) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	/* The raw inputs into their slots. */
@@ -273,7 +268,7 @@ int export_c(const bundle *b, const char *source, char **out_text)
 		/* The model's categories join the column's dictionary (invariant 1 there). */
 		for (uint32_t c = 0; c < f->n_dict; c++)
 			if (transform_c_code(tc, bd[j].dict, f->dict[c], strlen(f->dict[c])) < 0) {
-				rc = oom();
+				rc = sl__oom();
 				goto out;
 			}
 		sl__cw_printf(&body, "\tx[%zu] = z[%zu] || v[%zu] < 0 ? NAN : sx_bind%zu[(int)v[%zu]];\n", j,
@@ -293,7 +288,7 @@ int export_c(const bundle *b, const char *source, char **out_text)
 			continue;
 		nd = transform_c_dict_size(tc, bd[j].dict);
 		if (!(map = sl__malloc((nd + 1) * sizeof *map))) {
-			rc = oom();
+			rc = sl__oom();
 			goto out;
 		}
 		for (size_t i = 0; i < nd; i++) {

@@ -24,11 +24,6 @@
 #include "model/score.h"
 #include "pool.h"
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
-
 /* ---- conforming the input ---------------------------------------------------------- */
 
 static const char *type_words(ds_type t)
@@ -117,7 +112,7 @@ static int convert_col(ds_builder *b, size_t k, ds_type want, const ds_table *t,
 		const int64_t *v = ds_col_i64(t, j);
 		double *f = sl__malloc((n ? n : 1) * sizeof *f);
 		if (!f)
-			return oom();
+			return sl__oom();
 		for (size_t i = 0; i < n; i++)
 			f[i] = (double)v[i];
 		rc = ds_append_f64s(b, k, f, ds_col_validity(t, j), n);
@@ -290,7 +285,7 @@ static int put_label(outb *o, size_t j, const ml_signature *sig, const double *P
 	int rc = 0;
 
 	if (!codes || !iv || !lens) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	memset(o->valid, 0, o->n / 8 + 1);
@@ -384,7 +379,7 @@ static int build_output(const ml_model *m, const ds_table *in, outb *o, const do
 				char *name = groups > 1 ? sl__asprintf("contrib_%s_%s", sig->classes[g], fname)
 							: sl__asprintf("contrib_%s", fname);
 				if (!name)
-					rc = oom();
+					rc = sl__oom();
 				else if ((rc = add_out_col(o, in, name, DS_FLOAT64, &col)) == 0)
 					rc = put_doubles(o, col, C + g * (p + 1) + f, per);
 				sl__free(name);
@@ -421,7 +416,7 @@ int score_table(const bundle *b, const ds_table *t, const score_opts *o, ds_tabl
 		goto out;
 	if (nk > SIZE_MAX / sizeof(double) / (k ? k : 1) ||
 	    !(P = sl__malloc((nk ? nk : 1) * k * sizeof *P))) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	if ((rc = ml_model_predict(m, X, nk, P)))
@@ -430,7 +425,7 @@ int score_table(const bundle *b, const ds_table *t, const score_opts *o, ds_tabl
 		explain_job ej = {m, X, NULL, explain_groups(m) * (p + 1), 0};
 		if (nk > SIZE_MAX / sizeof(double) / ej.per_row ||
 		    !(C = sl__malloc((nk ? nk : 1) * ej.per_row * sizeof *C))) {
-			rc = oom();
+			rc = sl__oom();
 			goto out;
 		}
 		ej.C = C;
@@ -444,7 +439,7 @@ int score_table(const bundle *b, const ds_table *t, const score_opts *o, ds_tabl
 	ob.vals = sl__malloc((n ? n : 1) * sizeof *ob.vals);
 	ob.valid = sl__malloc(n / 8 + 1);
 	if (!ob.vals || !ob.valid) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	if ((rc = ds_builder_new(&ob.b)))
@@ -510,7 +505,7 @@ int score_latency(const bundle *b, const ds_table *t, size_t max_rows, size_t wa
 
 	memset(out, 0, sizeof *out);
 	if (!vals || !res || !us) {
-		rc = oom();
+		rc = sl__oom();
 		goto done;
 	}
 	if ((rc = bundle_row_new(b, &r)))
@@ -613,7 +608,7 @@ static int read_input(const bundle *b, const char *path, const char *format, ds_
 	cols = sl__calloc(bundle_n_inputs(b) + 1, sizeof *cols);
 	types = sl__calloc(bundle_n_inputs(b) + 1, sizeof *types);
 	if (!cols || !types) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	for (size_t k = 0; k < bundle_n_inputs(b); k++) {

@@ -220,6 +220,19 @@ static int run(step_ctx *ctx)
 		rc = step_fail(ctx, rc, "%s", sl_errmsg());
 		goto out;
 	}
+	/* Which rows and models were scored, by artifact id, for a bundle's lineage. */
+	if (step_input_id(ctx, "test")) {
+		json_t *lin = json_pack("{s:s}", "test", step_input_id(ctx, "test"));
+		if (lin && step_input_id(ctx, "model"))
+			json_object_set_new(lin, "model", json_string(step_input_id(ctx, "model")));
+		if (lin && step_input_id(ctx, "champion"))
+			json_object_set_new(lin, "champion",
+					    json_string(step_input_id(ctx, "champion")));
+		if (sl__json_set(rep, "lineage", lin)) {
+			rc = step_oom(ctx);
+			goto out;
+		}
+	}
 	json_array_foreach(json_object_get(rep, "notes"), i, v)
 		step_log(ctx, "note: %s", json_string_value(v));
 	step_log(ctx, "%s", json_string_value(json_object_get(rep, "verdict_hint")));

@@ -59,13 +59,15 @@ static int read_json(step_ctx *ctx, const char *port, json_t **out)
 {
 	const char *path = step_input(ctx, port);
 	json_error_t err;
+	bool oom = false;
 
 	*out = NULL;
 	if (!path)
 		return 0;
-	if (!(*out = json_load_file(path, 0, &err)))
-		return step_fail(ctx, SL_EINVAL, "%s: not JSON (%s, line %d)", port, err.text,
-				 err.line);
+	if (!(*out = sl__json_load_file(path, 0, &err, &oom)))
+		return oom ? step_oom(ctx)
+			   : step_fail(ctx, SL_EINVAL, "%s: not JSON (%s, line %d)", port, err.text,
+				       err.line);
 	return 0;
 }
 
@@ -151,7 +153,7 @@ static int run(step_ctx *ctx)
 		goto out;
 	}
 	if (!(lin = lineage(ctx, mfile_manifest(f), rep))) {
-		rc = step_fail(ctx, SL_ENOMEM, "out of memory");
+		rc = step_oom(ctx);
 		goto out;
 	}
 	if (!name)
@@ -174,7 +176,7 @@ static int run(step_ctx *ctx)
 			     ? SL_ENOMEM
 			     : 0;
 	if (!extra || rc) {
-		rc = step_fail(ctx, SL_ENOMEM, "out of memory");
+		rc = step_oom(ctx);
 		goto out;
 	}
 	if ((rc = bundle_write(model, tf, extra, out))) {

@@ -212,7 +212,7 @@ static int add_check(gate *g, json_t *entry, const char *what, double value, boo
 	    json_object_set_new(entry, "limit", json_real(limit)) ||
 	    json_object_set_new(entry, "passed", json_boolean(passed)) ||
 	    json_array_append_new(g->checks, entry))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	step_log(g->ctx, "%s %s = %s %s %s%s%s", passed ? "pass" : "FAIL", what,
 		 fmt_num(value, a, sizeof a), ge ? ">=" : "<=", fmt_num(limit, b, sizeof b),
 		 why ? " " : "", why ? why : "");
@@ -233,7 +233,7 @@ static int add_unanswered(gate *g, json_t *entry, const char *what, const char *
 	    json_object_set_new(entry, "passed", json_false()) ||
 	    json_object_set_new(entry, "note", json_string(why)) ||
 	    json_array_append_new(g->checks, entry))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	step_log(g->ctx, "FAIL %s: %s", what, why);
 	g->n_failed++;
 	sl__buf_printf(&g->failures, "%s%s: %s", g->n_failed > 1 ? "; " : "", what, why);
@@ -309,7 +309,7 @@ static int metric_rule(gate *g, const json_t *r, const char *rule, const char *s
 						       "has none: a first deployment); the rule "
 						       "passes",
 						       rule)))
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		step_log(g->ctx, "pass %s vs champion: no champion to compare with", name);
 		return 0;
 	}
@@ -339,7 +339,7 @@ static int metric_rule(gate *g, const json_t *r, const char *rule, const char *s
 		if (!e || json_object_set_new(e, "vs", json_string(vs)) ||
 		    json_object_set_new(e, "reference", json_real(ref)) ||
 		    json_object_set_new(e, parts[k].key, json_real(m)))
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		rc = add_check(g, e, name, value, dir > 0, limit, why);
 	}
 	if (!rc && !any) {
@@ -349,7 +349,7 @@ static int metric_rule(gate *g, const json_t *r, const char *rule, const char *s
 		json_t *e = entry_for(rule, name, source);
 		if (!e || json_object_set_new(e, "vs", json_string(vs)) ||
 		    json_object_set_new(e, "reference", json_real(ref)))
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		rc = add_check(g, e, name, value, dir > 0, ref, why);
 	}
 	return rc;
@@ -397,7 +397,7 @@ static int fairness_rule(gate *g, const json_t *r, const char *rule)
 		e = NULL;
 	}
 	if (!e)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	snprintf(why, sizeof why, "(%s)", rule);
 	return json_is_number(mn) ? add_check(g, e, what, json_number_value(v), true,
 					      json_number_value(mn), why)
@@ -411,7 +411,7 @@ static int latency_rule(gate *g, double max_us, const char *rule, const char *so
 	char why[384];
 
 	if (!e)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	if (!g->have_latency)
 		return add_unanswered(g, e, "latency_p99_us", g->latency_missing);
 	snprintf(why, sizeof why, "(%s, %s)", rule,
@@ -432,7 +432,7 @@ static int open_timed(step_ctx *ctx, bundle **out)
 	if (!bpath && tpath) {
 		tmp = sl__path_join(ctx->workdir, "timed.bundle");
 		if (!tmp)
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		if ((rc = bundle_write(mpath, tpath, NULL, tmp))) {
 			sl__free(tmp);
 			return rc;
@@ -461,7 +461,7 @@ static int measure_latency(gate *g)
 			g->p99 = json_number_value(json_object_get(rl, "p99_us"));
 			g->latency = json_pack("{s:s, s:O?, s:f}", "source", "the report's latency",
 					       "rows", json_object_get(rl, "rows"), "p99_us", g->p99);
-			return g->latency ? 0 : sl__err(SL_ENOMEM, "out of memory");
+			return g->latency ? 0 : sl__oom();
 		}
 		snprintf(g->latency_missing, sizeof g->latency_missing,
 			 "nothing measured it: connect `bundle` (or `model`, with its `transform`) "
@@ -484,7 +484,7 @@ static int measure_latency(gate *g)
 			       "warmup", (json_int_t)LATENCY_WARMUP, "p50_us", res.p50_us, "p99_us",
 			       res.p99_us, "mean_us", res.mean_us, "max_us", res.max_us);
 	if (!g->latency)
-		rc = step_fail(ctx, SL_ENOMEM, "out of memory");
+		rc = step_oom(ctx);
 	else
 		step_log(ctx, "latency: p50 %.3g us, p99 %.3g us over %zu rows, one call each",
 			 res.p50_us, res.p99_us, res.rows);
@@ -575,13 +575,13 @@ static int canvas_defaults(step_ctx *ctx, const json_t *rep, json_t *rules)
 		if (json_array_append_new(rules, json_pack("{s:s, s:O, s:s}", "metric", name,
 							   dir < 0 ? "max" : "min", min, "_source",
 							   "canvas offline_evaluation")))
-			rc = step_fail(ctx, SL_ENOMEM, "out of memory");
+			rc = step_oom(ctx);
 	}
 	if (!rc && lat &&
 	    json_array_append_new(rules, json_pack("{s:f, s:s}", "latency_p99_us",
 						   json_number_value(lat) * 1000.0, "_source",
 						   "canvas making_predictions.latency_p99_ms")))
-		rc = step_fail(ctx, SL_ENOMEM, "out of memory");
+		rc = step_oom(ctx);
 	if (!rc && json_array_size(rules) == 0)
 		rc = step_fail(ctx, SL_EINVAL,
 			       "no rules: give `rules:`, or set offline_evaluation.min or "
@@ -600,13 +600,13 @@ out:
 
 static int write_verdict(step_ctx *ctx, const json_t *v)
 {
-	char *text = json_dumps(v, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+	char *text = sl__json_dumps(v, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
 	int rc;
 
 	if (!text)
-		return step_fail(ctx, SL_ENOMEM, "out of memory");
+		return step_fail(ctx, SL_ENOMEM, "writing the verdict: %s", sl_errmsg());
 	rc = sl__write_atomic(step_output(ctx, "verdict"), text, strlen(text));
-	free(text);
+	sl__free(text);
 	return rc ? step_fail(ctx, rc, "writing the verdict: %s", sl_errmsg()) : 0;
 }
 
@@ -652,17 +652,19 @@ static int run(step_ctx *ctx)
 	const char *rep_path = step_input(ctx, "report");
 	json_t *rep = NULL, *rules = NULL, *verdict = NULL;
 	json_error_t jerr;
+	bool oom = false;
 	gate g;
 	int rc;
 
 	memset(&g, 0, sizeof g);
 	g.ctx = ctx;
 	sl__buf_init(&g.failures, 64 * 1024);
-	if (!(rep = json_load_file(rep_path, 0, &jerr)) || !ml_report_is(rep)) {
-		rc = step_fail(ctx, SL_EINVAL, "report: %s", rep ? "not an evaluation report (connect "
-								   "the report output of an evaluate "
-								   "step)"
-								 : jerr.text);
+	if (!(rep = sl__json_load_file(rep_path, 0, &jerr, &oom)) || !ml_report_is(rep)) {
+		rc = oom ? step_oom(ctx)
+			 : step_fail(ctx, SL_EINVAL, "report: %s",
+				     rep ? "not an evaluation report (connect the report output of an "
+					   "evaluate step)"
+					 : jerr.text);
 		goto out;
 	}
 	g.rep = rep;
@@ -671,7 +673,7 @@ static int run(step_ctx *ctx)
 	g.checks = json_array();
 	g.notes = json_array();
 	if (!rules || !g.checks || !g.notes) {
-		rc = step_fail(ctx, SL_ENOMEM, "out of memory");
+		rc = step_oom(ctx);
 		goto out;
 	}
 	if (!step_opt_json(ctx, "rules") && (rc = canvas_defaults(ctx, rep, rules)))
@@ -687,7 +689,7 @@ static int run(step_ctx *ctx)
 	if (!verdict || (g.latency && json_object_set(verdict, "latency", g.latency)) ||
 	    (step_input_id(ctx, "report") &&
 	     json_object_set_new(verdict, "report", json_string(step_input_id(ctx, "report"))))) {
-		rc = step_fail(ctx, SL_ENOMEM, "out of memory");
+		rc = step_oom(ctx);
 		goto out;
 	}
 	/* Invariant 1: the verdict exists before the step fails. */

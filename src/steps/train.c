@@ -220,7 +220,7 @@ int train_finish(step_ctx *ctx, train_data *d, ml_model *m)
 		lin = ds ? json_pack("{s:{s:o}}", "lineage", "datasets", ds) : NULL;
 		if (!lin) {
 			ml_model_free(m);
-			return step_fail(ctx, SL_ENOMEM, "out of memory");
+			return step_oom(ctx);
 		}
 	}
 	rc = ml_model_save(m, lin, out);
