@@ -368,7 +368,8 @@ static int emit_prod(transform_c *c, const op *o, const prod *p, size_t si, sl__
 		return 0;
 	case P_DATEPART:
 		c->helpers |= H_DATE;
-		sl__cw_printf(w, "\tz[%zu] = z[%zu];\n\tv[%zu] = z[%zu] ? 0 : (double)sx_date_part(v[%zu], %d);\n",
+		sl__cw_printf(w, "\tz[%zu] = z[%zu];\n"
+				 "\tv[%zu] = z[%zu] ? 0 : (double)sx_date_part(v[%zu], %d);\n",
 			      so, si, so, si, si, p->mode);
 		return 0;
 	case P_CYCLIC: {

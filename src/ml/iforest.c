@@ -302,7 +302,8 @@ static int iforest_emit_c(const ml_model *m, sl__cw *w)
 	for (size_t k = 0; k < f->h.n_cats; k++)
 		iv[k] = f->cats[k];
 	sl__cw_ints(w, "static const unsigned long sx_cats[]", iv, f->h.n_cats);
-	sl__cw_puts(w, "\nstatic int sx_cat_side(const unsigned long *cats, unsigned long n, double x)\n{\n"
+	sl__cw_puts(w, "\nstatic int sx_cat_side(const unsigned long *cats, unsigned long n,\n"
+		       "\t\t       double x)\n{\n"
 		       "\tunsigned long code, lo = 0, hi = n;\n\n"
 		       "\tif (!(x >= 0 && x < 4294967296.0) || x != floor(x))\n"
 		       "\t\treturn -1;\n"
@@ -323,7 +324,8 @@ static int iforest_emit_c(const ml_model *m, sl__cw *w)
 		       "\t\tdouble x = row[sx_feature[nd]];\n"
 		       "\t\tint left;\n"
 		       "\t\tif (sx_cat_n[nd]) {\n"
-		       "\t\t\tint side = isnan(x) ? -1 : sx_cat_side(sx_cats + sx_cat_off[nd], sx_cat_n[nd], x);\n"
+		       "\t\t\tint side = isnan(x) ? -1\n"
+		       "\t\t\t\t   : sx_cat_side(sx_cats + sx_cat_off[nd], sx_cat_n[nd], x);\n"
 		       "\t\t\tleft = side < 0 ? sx_missing_left[nd] : side;\n"
 		       "\t\t} else {\n"
 		       "\t\t\tleft = isnan(x) ? sx_missing_left[nd] : x <= sx_value[nd];\n"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "steps/step.h"
+#include "yamltree.h"
 
 extern const step_def step_evaluate;
 extern const step_def step_ingest_csv;
@@ -138,6 +139,26 @@ char *step_find_canvas(const step_ctx *ctx)
 	}
 	sl__free(dir);
 	return NULL;
+}
+
+const json_t *step_canvas_given(const json_t *v)
+{
+	if (!v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v)) ||
+	    (json_is_object(v) && !json_object_size(v)) || (json_is_array(v) && !json_array_size(v)))
+		return NULL;
+	return v;
+}
+
+int step_canvas_bad(step_ctx *ctx, const char *path, const sl__ypmap *pos, const char *field,
+		    const char *want)
+{
+	sl__yloc loc;
+
+	if (sl__ypmap_find(pos, field, &loc) >= 0)
+		sl__yaml_err_at(SL_EINVAL, path, loc.pos, "%s must be %s", field, want);
+	else
+		sl__err(SL_EINVAL, "%s: %s must be %s", path, field, want);
+	return step_fail(ctx, SL_EINVAL, "canvas: %s", sl_errmsg());
 }
 
 json_t *step_opt_json(const step_ctx *ctx, const char *name)

@@ -381,6 +381,16 @@ char *step_resolve_path(const step_ctx *ctx, const char *path);
  * reads it is cacheable only when its options name the file instead.
  */
 char *step_find_canvas(const step_ctx *ctx);
+/* A canvas value that is filled in, else NULL: null, "", {} and [] are the
+ * template's "not filled in yet". */
+const json_t *step_canvas_given(const json_t *v);
+/*
+ * Fails the step with "canvas: FILE:LINE:COL: FIELD must be WANT" (SL_EINVAL),
+ * the place found in pos (the canvas loaded by sl__yaml_load_json).
+ */
+struct sl__ypmap;
+int step_canvas_bad(step_ctx *ctx, const char *path, const struct sl__ypmap *pos,
+		    const char *field, const char *want);
 
 /* Option accessors: the value of `with.NAME` (defaults already filled in). */
 const char *step_opt_str(const step_ctx *ctx, const char *name);   /* NULL if absent */

@@ -503,26 +503,6 @@ typedef struct canvas_rules {
 	char *path;
 } canvas_rules;
 
-/* Null, "", {} and [] are the template's "not filled in yet". */
-static const json_t *given(const json_t *v)
-{
-	if (!v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v)) ||
-	    (json_is_object(v) && !json_object_size(v)) || (json_is_array(v) && !json_array_size(v)))
-		return NULL;
-	return v;
-}
-
-static int canvas_field_bad(step_ctx *ctx, const canvas_rules *cv, const char *field,
-			    const char *want)
-{
-	sl__yloc loc;
-
-	if (sl__ypmap_find(cv->pos, field, &loc) >= 0)
-		sl__yaml_err_at(SL_EINVAL, cv->path, loc.pos, "%s must be %s", field, want);
-	else
-		sl__err(SL_EINVAL, "%s: %s must be %s", cv->path, field, want);
-	return step_fail(ctx, SL_EINVAL, "canvas: %s", sl_errmsg());
-}
 
 /* Rules from canvas.yaml, each {..., "_source": "canvas FIELD"}, into rules. */
 static int canvas_defaults(step_ctx *ctx, const json_t *rep, json_t *rules)
@@ -544,19 +524,21 @@ static int canvas_defaults(step_ctx *ctx, const json_t *rep, json_t *rules)
 		goto out;
 	}
 	off = json_object_get(cv.doc, "offline_evaluation");
-	metric = given(json_object_get(off, "metric"));
-	min = given(json_object_get(off, "min"));
-	lat = given(json_object_get(json_object_get(cv.doc, "making_predictions"), "latency_p99_ms"));
+	metric = step_canvas_given(json_object_get(off, "metric"));
+	min = step_canvas_given(json_object_get(off, "min"));
+	lat = step_canvas_given(
+		json_object_get(json_object_get(cv.doc, "making_predictions"), "latency_p99_ms"));
 	if (metric && !json_is_string(metric)) {
-		rc = canvas_field_bad(ctx, &cv, "offline_evaluation.metric", "a metric name, e.g. roc_auc");
+		rc = step_canvas_bad(ctx, cv.path, cv.pos, "offline_evaluation.metric",
+				     "a metric name, e.g. roc_auc");
 		goto out;
 	}
 	if (min && !json_is_number(min)) {
-		rc = canvas_field_bad(ctx, &cv, "offline_evaluation.min", "a number");
+		rc = step_canvas_bad(ctx, cv.path, cv.pos, "offline_evaluation.min", "a number");
 		goto out;
 	}
 	if (lat && (!json_is_number(lat) || !(json_number_value(lat) > 0))) {
-		rc = canvas_field_bad(ctx, &cv, "making_predictions.latency_p99_ms",
+		rc = step_canvas_bad(ctx, cv.path, cv.pos, "making_predictions.latency_p99_ms",
 				      "a number of milliseconds above 0");
 		goto out;
 	}
@@ -567,7 +549,7 @@ static int canvas_defaults(step_ctx *ctx, const json_t *rep, json_t *rules)
 						    json_object_get(rep, "main_metric"), "name"));
 		int dir = 1;
 		if (!name || !ml_eval_metric_direction(name, &dir)) {
-			rc = canvas_field_bad(ctx, &cv, metric ? "offline_evaluation.metric"
+			rc = step_canvas_bad(ctx, cv.path, cv.pos, metric ? "offline_evaluation.metric"
 							       : "offline_evaluation.min",
 					      "about a metric the report has (one of " ML_REPORT_METRICS ")");
 			goto out;
