@@ -196,10 +196,25 @@ static const char *fmt_num(double v, char *buf, size_t size)
 	return buf;
 }
 
+/* Adds key: v (stolen) to e; on failure frees e and returns NULL. NULL e passes through. */
+static json_t *with_field(json_t *e, const char *key, json_t *v)
+{
+	if (!e) {
+		json_decref(v);
+		return NULL;
+	}
+	if (sl__json_set(e, key, v)) {
+		json_decref(e);
+		return NULL;
+	}
+	return e;
+}
+
 /*
  * Adds one check: value op limit, where ge means value >= limit passes.
  * what names the measure; why (may be NULL) says where the limit comes
- * from in the failure message. entry (stolen) holds the rule's own fields.
+ * from in the failure message. entry (stolen, also on failure; NULL: out of
+ * memory making it) holds the rule's own fields.
  */
 static int add_check(gate *g, json_t *entry, const char *what, double value, bool ge,
 		     double limit, const char *why)
@@ -207,11 +222,11 @@ static int add_check(gate *g, json_t *entry, const char *what, double value, boo
 	bool passed = ge ? value >= limit : value <= limit;
 	char a[32], b[32];
 
-	if (json_object_set_new(entry, "value", json_real(value)) ||
-	    json_object_set_new(entry, "op", json_string(ge ? ">=" : "<=")) ||
-	    json_object_set_new(entry, "limit", json_real(limit)) ||
-	    json_object_set_new(entry, "passed", json_boolean(passed)) ||
-	    json_array_append_new(g->checks, entry))
+	entry = with_field(entry, "value", json_real(value));
+	entry = with_field(entry, "op", json_string(ge ? ">=" : "<="));
+	entry = with_field(entry, "limit", json_real(limit));
+	entry = with_field(entry, "passed", json_boolean(passed));
+	if (!entry || sl__json_push(g->checks, entry))
 		return sl__oom();
 	step_log(g->ctx, "%s %s = %s %s %s%s%s", passed ? "pass" : "FAIL", what,
 		 fmt_num(value, a, sizeof a), ge ? ">=" : "<=", fmt_num(limit, b, sizeof b),
@@ -226,13 +241,13 @@ static int add_check(gate *g, json_t *entry, const char *what, double value, boo
 	return 0;
 }
 
-/* A check that cannot be judged: it fails, saying why. */
+/* A check that cannot be judged: it fails, saying why. entry as for add_check. */
 static int add_unanswered(gate *g, json_t *entry, const char *what, const char *why)
 {
-	if (json_object_set_new(entry, "value", json_null()) ||
-	    json_object_set_new(entry, "passed", json_false()) ||
-	    json_object_set_new(entry, "note", json_string(why)) ||
-	    json_array_append_new(g->checks, entry))
+	entry = with_field(entry, "value", json_null());
+	entry = with_field(entry, "passed", json_false());
+	entry = with_field(entry, "note", json_string(why));
+	if (!entry || sl__json_push(g->checks, entry))
 		return sl__oom();
 	step_log(g->ctx, "FAIL %s: %s", what, why);
 	g->n_failed++;
@@ -298,17 +313,15 @@ static int metric_rule(gate *g, const json_t *r, const char *rule, const char *s
 	ml_eval_metric_direction(name, &dir);
 	if (!refs && !strcmp(vs, "champion")) {
 		/* The first deployment has nothing to beat (invariant 2). */
-		json_t *e = entry_for(rule, name, source);
-		if (!e || json_object_set_new(e, "vs", json_string(vs)) ||
-		    json_object_set_new(e, "value", json_real(value)) ||
-		    json_object_set_new(e, "passed", json_true()) ||
-		    json_object_set_new(e, "note", json_string("no champion to compare with")) ||
-		    json_array_append_new(g->checks, e) ||
-		    json_array_append_new(g->notes,
-					  json_sprintf("%s: no champion to compare with (the report "
-						       "has none: a first deployment); the rule "
-						       "passes",
-						       rule)))
+		json_t *e = with_field(entry_for(rule, name, source), "vs", json_string(vs));
+		e = with_field(e, "value", json_real(value));
+		e = with_field(e, "passed", json_true());
+		e = with_field(e, "note", json_string("no champion to compare with"));
+		if (!e || sl__json_push(g->checks, e) ||
+		    sl__json_push(g->notes, json_sprintf("%s: no champion to compare with (the "
+							 "report has none: a first deployment); "
+							 "the rule passes",
+							 rule)))
 			return sl__oom();
 		step_log(g->ctx, "pass %s vs champion: no champion to compare with", name);
 		return 0;
@@ -335,21 +348,17 @@ static int metric_rule(gate *g, const json_t *r, const char *rule, const char *s
 		snprintf(why, sizeof why, "(%s: the %s's %s %s %s %s)", rule, vs,
 			 fmt_num(ref, a, sizeof a), dir > 0 ? "+" : "-", parts[k].key,
 			 fmt_num(m, b, sizeof b));
-		json_t *e = entry_for(rule, name, source);
-		if (!e || json_object_set_new(e, "vs", json_string(vs)) ||
-		    json_object_set_new(e, "reference", json_real(ref)) ||
-		    json_object_set_new(e, parts[k].key, json_real(m)))
-			return sl__oom();
+		json_t *e = with_field(entry_for(rule, name, source), "vs", json_string(vs));
+		e = with_field(e, "reference", json_real(ref));
+		e = with_field(e, parts[k].key, json_real(m));
 		rc = add_check(g, e, name, value, dir > 0, limit, why);
 	}
 	if (!rc && !any) {
 		char a[32];
 		snprintf(why, sizeof why, "(%s: no worse than the %s's %s)", rule, vs,
 			 fmt_num(ref, a, sizeof a));
-		json_t *e = entry_for(rule, name, source);
-		if (!e || json_object_set_new(e, "vs", json_string(vs)) ||
-		    json_object_set_new(e, "reference", json_real(ref)))
-			return sl__oom();
+		json_t *e = with_field(entry_for(rule, name, source), "vs", json_string(vs));
+		e = with_field(e, "reference", json_real(ref));
 		rc = add_check(g, e, name, value, dir > 0, ref, why);
 	}
 	return rc;
@@ -392,12 +401,8 @@ static int fairness_rule(gate *g, const json_t *r, const char *rule)
 				      "undefined on the test rows (a group without the rates it "
 				      "needs)");
 	e = entry_for(rule, gap, "with");
-	if (e && column && json_object_set_new(e, "column", json_string(column))) {
-		json_decref(e);
-		e = NULL;
-	}
-	if (!e)
-		return sl__oom();
+	if (column)
+		e = with_field(e, "column", json_string(column));
 	snprintf(why, sizeof why, "(%s)", rule);
 	return json_is_number(mn) ? add_check(g, e, what, json_number_value(v), true,
 					      json_number_value(mn), why)
@@ -410,8 +415,6 @@ static int latency_rule(gate *g, double max_us, const char *rule, const char *so
 	json_t *e = entry_for(rule, "latency_p99_us", source);
 	char why[384];
 
-	if (!e)
-		return sl__oom();
 	if (!g->have_latency)
 		return add_unanswered(g, e, "latency_p99_us", g->latency_missing);
 	snprintf(why, sizeof why, "(%s, %s)", rule,

@@ -17,6 +17,7 @@
 #include "dataset/transform.h"
 #include "ml/ml.h"
 #include "model/bundle.h"
+#include "model/export_c.h"
 #include "model/mfile.h"
 #include "model/score.h"
 #include "sluice/sluice.h"
@@ -590,6 +591,97 @@ static void test_package(void **state)
 	tu_rmdir(dir);
 }
 
+/* Out of memory anywhere: an error (SL_ENOMEM), never a crash or a leak, or the same result. */
+static void test_out_of_memory(void **state)
+{
+	const char *dir = tu_tmpdir();
+	parts p = make(dir, "lg", ops_text, "train.logistic",
+		       "{\"target\": \"label\", \"exclude\": [\"id\", \"kind\", \"y\", \"tier\"]}");
+	ds_table *rows = tu_customers(30, true), *ref, *out;
+	score_opts o = {true, "rows"};
+	char *ref_c, *c;
+	bundle *b;
+	tu_oom oo = {0};
+
+	(void)state;
+	assert_int_equal(bundle_open(p.bundle, 0, &b), 0);
+	assert_int_equal(score_table(b, rows, &o, &ref, NULL), 0);
+	for (long n = 0; n < 100000 && !oo.done; n++) {
+		tu_oom_begin(&oo, n);
+		int rc = score_table(b, rows, &o, &out, NULL);
+		tu_oom_end(&oo, rc);
+		if (rc) {
+			assert_int_equal(rc, SL_ENOMEM);
+			continue;
+		}
+		assert_int_equal(ds_ncol(out), ds_ncol(ref));
+		for (size_t j = 0; j < ds_ncol(ref); j++)
+			if (ds_col_type(ref, j) == DS_FLOAT64)
+				assert_memory_equal(ds_col_f64(out, j), ds_col_f64(ref, j),
+						    ds_nrow(ref) * sizeof(double));
+		ds_close(out);
+	}
+	tu_oom_check(&oo, 10);
+	ds_close(ref);
+
+	assert_int_equal(export_c(b, "x", &ref_c), 0);
+	memset(&oo, 0, sizeof oo);
+	for (long n = 0; n < 100000 && !oo.done; n++) {
+		tu_oom_begin(&oo, n);
+		int rc = export_c(b, "x", &c);
+		tu_oom_end(&oo, rc);
+		if (rc) {
+			assert_int_equal(rc, SL_ENOMEM);
+			continue;
+		}
+		assert_string_equal(c, ref_c);
+		sl__free(c);
+	}
+	tu_oom_check(&oo, 10);
+	sl__free(ref_c);
+	bundle_close(b);
+
+	/* The steps: package and the gate under injection in their run(). */
+	{
+		char *rep = tu_path(dir, "report.json"), *ver = tu_path(dir, "verdict.json");
+		char *pkg = tu_path(dir, "pkg");
+		const char *pn[] = {"model", "transform", "report"}, *pp[] = {p.model, p.tf, rep};
+		const char *po[] = {"bundle"}, *pop[] = {pkg};
+		const char *gn[] = {"report"}, *gp[] = {rep}, *go[] = {"verdict"}, *gop[] = {ver};
+		json_t *none = json_object();
+		json_t *rules = json_loads("{\"rules\": [{\"metric\": \"roc_auc\", \"min\": 0.5},"
+					   " {\"metric\": \"roc_auc\", \"vs\": \"champion\"}]}", 0, NULL);
+		tu_run r;
+		memset(&r, 0, sizeof r);
+		tu_write(rep, "{\"kind\": \"evaluation_report\", \"metrics\": {\"roc_auc\": 0.9}}");
+		memset(&oo, 0, sizeof oo);
+		for (long n = 0; n < 100000 && !oo.done; n++) {
+			tu_oom_begin_step(&oo, n);
+			int rc = tu_run_step(&r, "package", dir, none, pn, pp, 3, po, pop, 1);
+			tu_oom_end(&oo, rc);
+			if (rc)
+				assert_int_equal(rc, SL_ENOMEM);
+		}
+		tu_oom_check(&oo, 10);
+		memset(&oo, 0, sizeof oo);
+		for (long n = 0; n < 100000 && !oo.done; n++) {
+			tu_oom_begin_step(&oo, n);
+			int rc = tu_run_step(&r, "test", dir, rules, gn, gp, 1, go, gop, 1);
+			tu_oom_end(&oo, rc);
+			if (rc)
+				assert_int_equal(rc, SL_ENOMEM);
+		}
+		tu_oom_check(&oo, 5);
+		json_decref(none);
+		json_decref(rules);
+		tu_run_free(&r);
+		free(rep), free(ver), free(pkg);
+	}
+	ds_close(rows);
+	parts_free(&p);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +692,7 @@ int main(void)
 		cmocka_unit_test(test_latency),
 		cmocka_unit_test(test_predict_step),
 		cmocka_unit_test(test_package),
+		cmocka_unit_test(test_out_of_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
