@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "canvas/canvas.h"
 #include "steps/step.h"
-#include "yamltree.h"
 
 extern const step_def step_evaluate;
 extern const step_def step_ingest_csv;
@@ -113,52 +113,22 @@ char *step_resolve_path(const step_ctx *ctx, const char *path)
 	return sl__path_join(ctx->pipeline_dir, path);
 }
 
-char *step_find_canvas(const step_ctx *ctx)
+int step_canvas_load(step_ctx *ctx, canvas **out)
 {
-	const char *home = getenv("SLUICE_HOME");
-	char *dir = sl__path_abs(home && *home ? home : ctx->pipeline_dir);
+	const char *named = step_opt_str(ctx, "canvas");
+	char *path = NULL;
+	int rc;
 
-	while (dir) {
-		char *state = sl__path_join(dir, ".sluice"), *up;
-		bool found = state && sl__is_dir(state);
-		sl__free(state);
-		if (found) {
-			char *canvas = sl__path_join(dir, "canvas.yaml");
-			sl__free(dir);
-			if (canvas && !sl__is_file(canvas)) {
-				sl__free(canvas);
-				return NULL;
-			}
-			return canvas;
-		}
-		if ((home && *home) || !strcmp(dir, "/"))
-			break;
-		up = sl__path_dir(dir);
-		sl__free(dir);
-		dir = up;
-	}
-	sl__free(dir);
-	return NULL;
-}
-
-const json_t *step_canvas_given(const json_t *v)
-{
-	if (!v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v)) ||
-	    (json_is_object(v) && !json_object_size(v)) || (json_is_array(v) && !json_array_size(v)))
-		return NULL;
-	return v;
-}
-
-int step_canvas_bad(step_ctx *ctx, const char *path, const sl__ypmap *pos, const char *field,
-		    const char *want)
-{
-	sl__yloc loc;
-
-	if (sl__ypmap_find(pos, field, &loc) >= 0)
-		sl__yaml_err_at(SL_EINVAL, path, loc.pos, "%s must be %s", field, want);
-	else
-		sl__err(SL_EINVAL, "%s: %s must be %s", path, field, want);
-	return step_fail(ctx, SL_EINVAL, "canvas: %s", sl_errmsg());
+	*out = NULL;
+	if (named && !(path = step_resolve_path(ctx, named)))
+		return step_oom(ctx);
+	if (!named && (rc = canvas_find(ctx->pipeline_dir, &path)))
+		return step_fail(ctx, rc, "canvas: %s", sl_errmsg());
+	if (!path)
+		return 0;
+	rc = canvas_load(path, out);
+	sl__free(path);
+	return rc ? step_fail(ctx, rc, "canvas: %s", sl_errmsg()) : 0;
 }
 
 json_t *step_opt_json(const step_ctx *ctx, const char *name)

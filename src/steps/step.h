@@ -375,22 +375,15 @@ const char *step_output(const step_ctx *ctx, const char *name);
 /* A path option resolved against the pipeline directory (newly allocated). */
 char *step_resolve_path(const step_ctx *ctx, const char *path);
 /*
- * canvas.yaml at the project root (the folder holding .sluice/, found by
- * walking up from the pipeline's folder, or $SLUICE_HOME), newly allocated;
- * NULL when there is none. It is outside a step's cache key: a step that
- * reads it is cacheable only when its options name the file instead.
+ * The canvas of a step with a `canvas` path option: the file it names, else
+ * the project's canvas.yaml (canvas_find); *out is NULL when there is none
+ * (canvas_free it). The canvas module has checked every field, at
+ * FILE:LINE:COL; on failure the step has failed with its message. A canvas
+ * found by walking up is outside the step's cache key: such a step is
+ * cacheable only when its options name the file.
  */
-char *step_find_canvas(const step_ctx *ctx);
-/* A canvas value that is filled in, else NULL: null, "", {} and [] are the
- * template's "not filled in yet". */
-const json_t *step_canvas_given(const json_t *v);
-/*
- * Fails the step with "canvas: FILE:LINE:COL: FIELD must be WANT" (SL_EINVAL),
- * the place found in pos (the canvas loaded by sl__yaml_load_json).
- */
-struct sl__ypmap;
-int step_canvas_bad(step_ctx *ctx, const char *path, const struct sl__ypmap *pos,
-		    const char *field, const char *want);
+struct canvas;
+int step_canvas_load(step_ctx *ctx, struct canvas **out);
 
 /* Option accessors: the value of `with.NAME` (defaults already filled in). */
 const char *step_opt_str(const step_ctx *ctx, const char *name);   /* NULL if absent */

@@ -41,8 +41,8 @@
 
 #include "ml/eval.h"
 #include "model/score.h"
+#include "canvas/canvas.h"
 #include "steps/step.h"
-#include "yamltree.h"
 
 #define FAIRNESS_GAPS                                                                     \
 	"demographic_parity_difference demographic_parity_ratio equal_opportunity_difference " \
@@ -500,84 +500,45 @@ out:
 
 /* ---- default rules from the canvas ------------------------------------------------------- */
 
-typedef struct canvas_rules {
-	json_t *doc;
-	sl__ypmap *pos;
-	char *path;
-} canvas_rules;
-
-
-/* Rules from canvas.yaml, each {..., "_source": "canvas FIELD"}, into rules. */
-static int canvas_defaults(step_ctx *ctx, const json_t *rep, json_t *rules)
+/* Rules from canvas.yaml (the canvas module checked its fields), each marked
+ * with where it was written ("_source"), into rules. */
+static int canvas_defaults(step_ctx *ctx, json_t *rules)
 {
-	const char *named = step_opt_str(ctx, "canvas");
-	const json_t *off, *metric, *min, *lat;
-	canvas_rules cv;
-	int rc = 0;
+	canvas *cv = NULL;
+	char where[256];
+	int rc;
 
-	memset(&cv, 0, sizeof cv);
-	cv.path = named ? step_resolve_path(ctx, named) : step_find_canvas(ctx);
-	if (!cv.path)
+	if ((rc = step_canvas_load(ctx, &cv)))
+		return rc;
+	if (!cv)
 		return step_fail(ctx, SL_EINVAL,
 				 "no rules: give `rules:`, or set offline_evaluation.min or "
 				 "making_predictions.latency_p99_ms in the project's canvas.yaml "
 				 "(there is none)");
-	if ((rc = sl__yaml_load_json(cv.path, 0, &cv.doc, &cv.pos))) {
-		rc = step_fail(ctx, rc, "canvas: %s", sl_errmsg());
-		goto out;
-	}
-	off = json_object_get(cv.doc, "offline_evaluation");
-	metric = step_canvas_given(json_object_get(off, "metric"));
-	min = step_canvas_given(json_object_get(off, "min"));
-	lat = step_canvas_given(
-		json_object_get(json_object_get(cv.doc, "making_predictions"), "latency_p99_ms"));
-	if (metric && !json_is_string(metric)) {
-		rc = step_canvas_bad(ctx, cv.path, cv.pos, "offline_evaluation.metric",
-				     "a metric name, e.g. roc_auc");
-		goto out;
-	}
-	if (min && !json_is_number(min)) {
-		rc = step_canvas_bad(ctx, cv.path, cv.pos, "offline_evaluation.min", "a number");
-		goto out;
-	}
-	if (lat && (!json_is_number(lat) || !(json_number_value(lat) > 0))) {
-		rc = step_canvas_bad(ctx, cv.path, cv.pos, "making_predictions.latency_p99_ms",
-				      "a number of milliseconds above 0");
-		goto out;
-	}
-	if (min) {
-		/* The main metric the report was judged by, unless the canvas names one. */
-		const char *name = metric ? json_string_value(metric)
-					  : json_string_value(json_object_get(
-						    json_object_get(rep, "main_metric"), "name"));
-		int dir = 1;
-		if (!name || !ml_eval_metric_direction(name, &dir)) {
-			rc = step_canvas_bad(ctx, cv.path, cv.pos, metric ? "offline_evaluation.metric"
-							       : "offline_evaluation.min",
-					      "about a metric the report has (one of " ML_REPORT_METRICS ")");
-			goto out;
-		}
-		if (json_array_append_new(rules, json_pack("{s:s, s:O, s:s}", "metric", name,
-							   dir < 0 ? "max" : "min", min, "_source",
-							   "canvas offline_evaluation")))
+	if (cv->offline.min.given) {
+		const char *name = cv->offline.metric.s;
+		int dir = cv->offline.info ? cv->offline.info->direction : 1;
+		canvas_where(cv, cv->offline.min.pos, where, sizeof where);
+		if (sl__json_push(rules, json_pack("{s:s, s:f, s:s+}", "metric", name,
+						   dir < 0 ? "max" : "min", cv->offline.min.v, "_source",
+						   "offline_evaluation.min at ", where)))
 			rc = step_oom(ctx);
 	}
-	if (!rc && lat &&
-	    json_array_append_new(rules, json_pack("{s:f, s:s}", "latency_p99_us",
-						   json_number_value(lat) * 1000.0, "_source",
-						   "canvas making_predictions.latency_p99_ms")))
-		rc = step_oom(ctx);
+	if (!rc && cv->predictions.latency_p99_ms.given) {
+		canvas_where(cv, cv->predictions.latency_p99_ms.pos, where, sizeof where);
+		if (sl__json_push(rules, json_pack("{s:f, s:s+}", "latency_p99_us",
+						   cv->predictions.latency_p99_ms.v * 1000.0, "_source",
+						   "making_predictions.latency_p99_ms at ", where)))
+			rc = step_oom(ctx);
+	}
 	if (!rc && json_array_size(rules) == 0)
 		rc = step_fail(ctx, SL_EINVAL,
 			       "no rules: give `rules:`, or set offline_evaluation.min or "
 			       "making_predictions.latency_p99_ms in %s",
-			       cv.path);
+			       cv->file);
 	if (!rc)
-		step_log(ctx, "rules from the canvas: %s", cv.path);
-out:
-	json_decref(cv.doc);
-	sl__ypmap_free(cv.pos);
-	sl__free(cv.path);
+		step_log(ctx, "rules from the canvas: %s", cv->file);
+	canvas_free(cv);
 	return rc;
 }
 
@@ -661,7 +622,7 @@ static int run(step_ctx *ctx)
 		rc = step_oom(ctx);
 		goto out;
 	}
-	if (!step_opt_json(ctx, "rules") && (rc = canvas_defaults(ctx, rep, rules)))
+	if (!step_opt_json(ctx, "rules") && (rc = canvas_defaults(ctx, rules)))
 		goto out;
 	if (wants_latency(rules) && (rc = measure_latency(&g)))
 		goto out;
