@@ -156,10 +156,22 @@ static size_t export_and_compare(const char *dir, const char *tag, const char *b
 	if (export_c_file(bundle_path, c_path))
 		fail_msg("export %s: %s", tag, sl_errmsg());
 	snprintf(cmd, sizeof cmd,
-		 "cc -std=c99 -O2 -Wall -Wextra -pedantic -Werror -o '%s' '%s' '%s/tests/unit/export_main.c' -lm",
-		 exe, c_path, SLUICE_SOURCE_DIR);
-	if (system(cmd) != 0)
-		fail_msg("%s: the exported file does not compile: %s", tag, cmd);
+		 "cc -std=c99 -O2 -Wall -Wextra -pedantic -Werror -o '%s' '%s' '%s/tests/unit/export_main.c' -lm"
+		 " 2>'%s.err'",
+		 exe, c_path, SLUICE_SOURCE_DIR, c_path);
+	if (system(cmd) != 0) {
+		char *err = NULL;
+		size_t n = 0;
+		FILE *ef;
+		snprintf(cmd, sizeof cmd, "%s.err", c_path);
+		ef = fopen(cmd, "r");
+		if (ef) {
+			err = calloc(1, 4096);
+			n = err ? fread(err, 1, 4095, ef) : 0;
+			fclose(ef);
+		}
+		fail_msg("%s: the exported file does not compile:\n%.*s", tag, (int)n, err ? err : "");
+	}
 	device_csv(rows, csv);
 	snprintf(cmd, sizeof cmd, "'%s' < '%s' > '%s'", exe, csv, outp);
 	assert_int_equal(system(cmd), 0);
@@ -393,6 +405,46 @@ static void test_anomaly_forecast_baseline(void **state)
 	tu_rmdir(dir);
 }
 
+/* Gradient-boosted trees: numeric and categorical splits, missing values to their side. */
+static void test_gbdt(void **state)
+{
+	const char *dir = tu_tmpdir();
+	ds_table *a = tu_customers(300, false), *b = tu_customers(120, true);
+	char *raw, *tf, *data, *model, *bund;
+
+	(void)state;
+	if (!have_cc()) {
+		tu_rmdir(dir);
+		skip();
+	}
+	raw = path_in(dir, "raw.train");
+	assert_int_equal(ds_table_write(a, raw), 0);
+	/* Binary, behind a transform, with a string feature split by category. */
+	data = fit(dir, "gb", a, "[{\"op\": \"clip\", \"columns\": [\"visits\"], \"max\": 12}]",
+		   &tf);
+	model = train(dir, "gb", "train.gbdt", data,
+		      "{\"target\": \"label\", \"features\": [\"amount\", \"visits\", \"region\","
+		      " \"tier\"], \"rounds\": 25, \"max_depth\": 4}");
+	bund = bundle_of(dir, "gb", model, tf);
+	export_and_compare(dir, "gb", bund, b);
+	free(tf), free(data), free(model), free(bund);
+	/* Multiclass and regression on the raw table. */
+	model = train(dir, "gm", "train.gbdt", raw,
+		      "{\"target\": \"kind\", \"features\": [\"amount\", \"visits\", \"plan\"],"
+		      " \"rounds\": 10, \"max_depth\": 3}");
+	export_and_compare(dir, "gm", model, b);
+	free(model);
+	model = train(dir, "gr", "train.gbdt", raw,
+		      "{\"target\": \"y\", \"features\": [\"amount\", \"visits\", \"region\"],"
+		      " \"rounds\": 30, \"growth\": \"leafwise\", \"max_leaves\": 12}");
+	export_and_compare(dir, "gr", model, b);
+	free(model);
+	free(raw);
+	ds_close(a);
+	ds_close(b);
+	tu_rmdir(dir);
+}
+
 /* What has no C form is refused, named; nothing is written. */
 static void test_refusals(void **state)
 {
@@ -463,6 +515,7 @@ int main(void)
 		cmocka_unit_test(test_linear_with_every_op),
 		cmocka_unit_test(test_classifiers),
 		cmocka_unit_test(test_anomaly_forecast_baseline),
+		cmocka_unit_test(test_gbdt),
 		cmocka_unit_test(test_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
