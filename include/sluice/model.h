@@ -92,6 +92,50 @@ SL_EXPORT size_t sl_model_explain_groups(const sl_model *m);
 SL_EXPORT int sl_model_explain(const sl_model *m, const double *rows, size_t nrow, size_t ncol,
 			       double *out, size_t out_len);
 
+/* ---- batch scoring -------------------------------------------------------------- */
+
+/* Options of sl_predict_file; zero (or NULL) fields mean the default. */
+typedef struct sl_predict_opts {
+	int explain;               /* non-zero: add contribution columns */
+	const char *input_format;  /* "csv", "jsonl" or "dataset"; NULL: a dataset
+				    * file by its contents, else the extension */
+	const char *output_format; /* "csv", "jsonl" or "dataset"; NULL: the extension */
+} sl_predict_opts;
+
+typedef struct sl_predict_stats {
+	size_t rows;     /* rows scored, rejected ones included */
+	size_t rejected; /* rows the bundle's transform rejected (a filter) */
+} sl_predict_stats;
+
+/*
+ * Scores every row of in_path with the model or bundle at model_path and
+ * writes out_path (atomically): the input's columns as they came, then
+ * `rejected` (true for a row the bundle's filters reject, whose outputs
+ * are null), then the predictions: `prediction` (a classifier's label, or
+ * a regression's value), `proba_<class>` per class, `score` and `anomaly`,
+ * or `forecast` and its intervals; with opts->explain, `contrib_<input>`
+ * per model input and `contrib_base`. A bundle's transform is applied
+ * first, so in_path holds raw rows as they come to the server. Errors name
+ * the place: a missing input column, a value of the wrong type by column
+ * and row. opts and out_stats may be NULL.
+ */
+SL_EXPORT int sl_predict_file(const char *model_path, const char *in_path, const char *out_path,
+			      const sl_predict_opts *opts, sl_predict_stats *out_stats);
+
+/* ---- export --------------------------------------------------------------------- */
+
+/*
+ * Writes the model or bundle at model_path to out_path in format "c": one
+ * C99 file needing only math.h that defines model_columns,
+ * model_n_columns, model_outputs, model_n_outputs, the string columns'
+ * model_dictionary and model_predict(row, out), which applies the bundle's
+ * transform and the model to one row (docs/cli.md, `sluice models
+ * export`). SL_EUNSUP naming what has no C form (an operation that needs a
+ * string's text or other rows, a family without an exporter); SL_EINVAL
+ * for another format.
+ */
+SL_EXPORT int sl_model_export(const char *model_path, const char *format, const char *out_path);
+
 /*
  * The model's manifest as JSON text: algorithm, task, signature,
  * hyperparameters, what training recorded (importance, curves) and, for

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "ml/ml.h"
+#include "model/export_c.h"
+#include "model/score.h"
 #include "sluice/model.h"
 
 int sl_model_load(const char *path, sl_model **out)
@@ -152,4 +154,32 @@ int sl_model_describe(const sl_model *m, char **out_json)
 	}
 	json_decref(o);
 	return *out_json ? 0 : sl__err(SL_ENOMEM, "out of memory");
+}
+
+int sl_predict_file(const char *model_path, const char *in_path, const char *out_path,
+		    const sl_predict_opts *opts, sl_predict_stats *out_stats)
+{
+	sl_predict_opts none = {0};
+	score_stats st = {0, 0};
+	int rc;
+
+	if (!model_path || !in_path || !out_path)
+		return sl__err(SL_EINVAL, "sl_predict_file: NULL path");
+	opts = opts ? opts : &none;
+	rc = score_file(model_path, in_path, opts->input_format, out_path, opts->output_format,
+			opts->explain != 0, &st);
+	if (rc == 0 && out_stats) {
+		out_stats->rows = st.rows;
+		out_stats->rejected = st.rejected;
+	}
+	return rc;
+}
+
+int sl_model_export(const char *model_path, const char *format, const char *out_path)
+{
+	if (!model_path || !format || !out_path)
+		return sl__err(SL_EINVAL, "sl_model_export: NULL argument");
+	if (strcmp(format, "c"))
+		return sl__err(SL_EINVAL, "export format '%s': the one there is is c", format);
+	return export_c_file(model_path, out_path);
 }

@@ -22,8 +22,8 @@ typedef struct cli_cmd {
 	const char *help; /* full text of `sluice help NAME` */
 } cli_cmd;
 
-extern const cli_cmd cmd_init, cmd_run, cmd_runs, cmd_artifacts, cmd_models, cmd_canvas,
-	cmd_steps, cmd_version, cmd_help;
+extern const cli_cmd cmd_init, cmd_run, cmd_runs, cmd_artifacts, cmd_canvas, cmd_steps,
+	cmd_predict, cmd_models, cmd_version, cmd_help;
 
 const cli_cmd *cli_find(const char *name);
 /* `sluice step-exec TASK.json`: runs one step's task (hidden; orchestrators call it). */
@@ -67,6 +67,12 @@ bool cli_tty(FILE *f);
 const char *cli_duration(double seconds, char *buf, size_t size);
 /* The first 12 characters of an id. */
 const char *cli_short(const char *id);
+/*
+ * The file a model argument names (model_ref.c): a file path, an artifact
+ * id of the project, or NAME@REF. *out_path is malloc'ed. Prints why not
+ * and returns the exit status when it names nothing.
+ */
+int cli_model_ref(const char *ref, char **out_path);
 /* The common getopt option for --help in every verb. */
 #define CLI_HELP_OPT {"help", no_argument, NULL, 'h'}
 

@@ -6,6 +6,7 @@
  * sluice models history NAME [--alias ALIAS] [--json]
  * sluice models tag NAME@VERSION KEY=VALUE... [--remove KEY]... [--json]
  * sluice models delete NAME@VERSION [--json]
+ * sluice models export MODEL --format c -o FILE.c
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@ static const char help[] =
 	"       sluice models history NAME [--alias ALIAS] [--json]\n"
 	"       sluice models tag NAME@VERSION KEY=VALUE... [--remove KEY]... [--json]\n"
 	"       sluice models delete NAME@VERSION [--json]\n"
+	"       sluice models export MODEL --format c -o FILE.c\n"
 	"\n"
 	"The model registry. A pipeline's register step adds a bundle as the next\n"
 	"version of a model (numbered from 1, never reused); aliases such as\n"
@@ -44,6 +46,16 @@ static const char help[] =
 	"  delete      delete a version (refused while an alias points at it); its\n"
 	"              number is never given again, and `sluice artifacts gc` can then\n"
 	"              remove its bundle file\n"
+	"  export      write MODEL as one C99 file that needs only math.h: the\n"
+	"              bundle's transform and the model, behind\n"
+	"                int model_predict(const double *row, double *out);\n"
+	"              with the input order in model_columns, the outputs in\n"
+	"              model_outputs and each string column's codes in\n"
+	"              model_dictionary (docs/cli.md). Operations that need a\n"
+	"              string's text (text, hashing, string functions) or other\n"
+	"              rows (lag, rolling) have no C form and are refused, named.\n"
+	"              MODEL is a bundle or model file, or the id of a model or\n"
+	"              bundle artifact\n"
 	"\n"
 	"      --to ALIAS      the alias promote moves\n"
 	"      --alias ALIAS   the alias of rollback (default production) or history\n"
@@ -52,6 +64,8 @@ static const char help[] =
 	"      --tag KEY[=V]   list versions by tag\n"
 	"      --remove KEY    remove a tag (tag)\n"
 	"      --all           show every version\n"
+	"  -o, --output FILE   where export writes (atomically)\n"
+	"      --format FMT    export's format: c (the only one)\n"
 	"      --json          machine-readable output (fields are stable)\n"
 	"\n"
 	"Exit status: 2 for an unknown model, version or alias, or a refused delete;\n"
@@ -345,6 +359,47 @@ static int delete(sl_project *p, const char *ref, bool json)
 	return EXIT_OK;
 }
 
+static int export_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"output", required_argument, NULL, 'o'}, {"format", required_argument, NULL, 'F'},
+		CLI_HELP_OPT,                             {NULL, 0, NULL, 0},
+	};
+	const char *out = NULL, *format = NULL;
+	char *model = NULL;
+	int c, status, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'F':
+			format = optarg;
+			break;
+		case 'h':
+			return cli_help_for(&cmd_models);
+		default:
+			return cli_bad_option("models export", argv, longopts, "o:");
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage("models", optind >= argc ? "export: which model? give MODEL"
+							  : "export takes one MODEL");
+	if (!out)
+		return cli_usage("models", "export needs -o FILE");
+	if (!format)
+		return cli_usage("models", "export needs --format c");
+	if (strcmp(format, "c"))
+		return cli_usage("models", "export: format '%s' is not one there is (c)", format);
+	if ((status = cli_model_ref(argv[optind], &model)) != EXIT_OK)
+		return status;
+	rc = sl_model_export(model, format, out);
+	free(model);
+	return rc ? cli_fail(rc, sl_errmsg()) : EXIT_OK;
+}
+
 static int models_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -355,7 +410,7 @@ static int models_main(int argc, char **argv)
 		CLI_HELP_OPT,				  {NULL, 0, NULL, 0},
 	};
 	static const char *const verbs[] = {"list",    "show", "promote", "rollback",
-					    "history", "tag",  "delete"};
+					    "history", "tag",  "delete",  "export"};
 	bool json = false, all = false;
 	const char *to = NULL, *alias = NULL, *reason = NULL, *tag_filter = NULL, *verb;
 	const char *removes[MAX_TAG_ARGS];
@@ -363,6 +418,9 @@ static int models_main(int argc, char **argv)
 	sl_move_opts mo = {0};
 	sl_project *p;
 
+	/* export has options of its own: it parses its arguments itself. */
+	if (argc > 1 && !strcmp(argv[1], "export"))
+		return export_main(argc - 1, argv + 1);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -412,6 +470,9 @@ static int models_main(int argc, char **argv)
 			return cli_usage("models", "unknown subcommand '%s'", verb);
 		}
 	}
+	if (!strcmp(verb, "export"))
+		return cli_usage("models", "export's options come after it: "
+					   "sluice models export MODEL --format c -o FILE.c");
 	/* What each verb takes, checked before the project is opened. */
 	if (!strcmp(verb, "list") && nargs > 1)
 		return cli_usage("models", "too many arguments");
@@ -465,4 +526,4 @@ static int models_main(int argc, char **argv)
 }
 
 const cli_cmd cmd_models = {"models", models_main,
-			    "the model registry: versions, aliases and their history", help};
+			    "the model registry: versions, aliases, their history; export to C", help};

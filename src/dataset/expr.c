@@ -28,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cgen.h"
 #include "core.h"
 #include "dataset/expr.h"
 
@@ -1944,4 +1945,345 @@ int expr_eval_append(const expr *e, const ds_table *t, ds_builder *b, size_t j)
 	if (e->type == EXPR_TNULL)
 		return ds_append_nulls(b, j, ds_nrow(t));
 	return eval_table(e, t, append_chunk, &A);
+}
+
+/* ---- C emission (expr_emit_c) ----------------------------------------------------- */
+
+/*
+ * The emitted code mirrors run() node by node: node i leaves its value in
+ * the double t<i> and its null flag in the int n<i>. Integers, bools and
+ * timestamps are held as doubles (exact up to 2^53, which the export's
+ * documentation states), so an integer overflow is judged on the double
+ * result. String values are dictionary codes (expr_c_col.dict), so a
+ * string operand is tracked at emission time instead: a literal stays
+ * text until a comparison turns it into the other side's code.
+ */
+typedef struct c_opnd {
+	size_t node;       /* its node: t<node>, n<node> */
+	bool str_lit;      /* a string literal: no variables, its text in the node */
+	int dict;          /* a string column: the dictionary its codes index; else -1 */
+} c_opnd;
+
+static int c_unsup(const expr *e, const enode *nd, const char *what)
+{
+	return perr(e, SL_EUNSUP, nd->pos,
+		    "%s has no C form: the export takes string columns as dictionary codes, "
+		    "which only == and != against a literal, in, not in and is null can use",
+		    what);
+}
+
+/* The code of a string literal node in dictionary dict. */
+static long c_lit_code(const enode *ln, int dict, expr_c_code_fn code, void *arg)
+{
+	return code(arg, dict, ln->name ? ln->name : "", ln->k.len);
+}
+
+/* The C test of a == b (into out), codes for strings. */
+static int c_equal(const expr *e, const enode *nd, const c_opnd *a, const c_opnd *b,
+		   expr_c_code_fn code, void *arg, char *out, size_t size)
+{
+	if (nd->otype != DS_STRING) {
+		snprintf(out, size, "(t%zu == t%zu)", a->node, b->node);
+		return 0;
+	}
+	if (a->str_lit && b->str_lit) {
+		const enode *x = &e->nodes[a->node], *y = &e->nodes[b->node];
+		bool eq = x->k.len == y->k.len && (!x->k.len || !memcmp(x->name, y->name, x->k.len));
+		snprintf(out, size, "%d", eq);
+		return 0;
+	}
+	if (!a->str_lit && !b->str_lit)
+		return c_unsup(e, nd, "comparing two string columns");
+	const c_opnd *col = a->str_lit ? b : a, *sl = a->str_lit ? a : b;
+	long k = c_lit_code(&e->nodes[sl->node], col->dict, code, arg);
+	if (k < 0)
+		return sl__oom();
+	snprintf(out, size, "(t%zu == %ld.0)", col->node, k);
+	return 0;
+}
+
+static void c_value(sl__cw *w, ds_type t, const expr_value *v)
+{
+	if (t == DS_FLOAT64)
+		sl__cw_double(w, v->f);
+	else
+		sl__cw_double(w, (double)v->i);
+}
+
+int expr_emit_c(const expr *e, sl__cw *w, const expr_c_col *cols, expr_c_code_fn code, void *arg,
+		const char *out_v, const char *out_z, unsigned *needs)
+{
+	c_opnd *st = sl__calloc(e->n + 1, sizeof *st);
+	size_t sp = 0;
+	int rc = 0;
+
+	if (!st)
+		return sl__oom();
+	sl__cw_puts(w, "\t{\n");
+	for (size_t i = 0; i < e->n && rc == 0; i++) {
+		const enode *nd = &e->nodes[i];
+		c_opnd *a = nd->nargs ? &st[sp - nd->nargs] : NULL;
+		c_opnd self = {i, false, -1};
+		char eq[96];
+		/* A string operand goes no further than what codes can answer. */
+		for (uint32_t k = 0; k < nd->nargs && rc == 0; k++) {
+			bool str = a[k].str_lit || a[k].dict >= 0;
+			bool ok = nd->op == N_EQ || nd->op == N_NE || nd->op == N_IN || nd->op == N_NOTIN ||
+				  nd->op == N_ISNULL || nd->op == N_NOTNULL;
+			bool order = nd->op == N_LT || nd->op == N_LE || nd->op == N_GT || nd->op == N_GE;
+			if (str && !ok)
+				rc = nd->op == N_CALL ? c_unsup(e, nd, funcs[nd->fn].name)
+				     : order	      ? c_unsup(e, nd, "ordering strings")
+						      : c_unsup(e, nd, "this operation on a string");
+		}
+		if (rc)
+			break;
+		switch (nd->op) {
+		case N_CONST:
+			if (nd->type == DS_STRING) {
+				self.str_lit = true;
+				break;
+			}
+			sl__cw_printf(w, "\tdouble t%zu = ", i);
+			if (nd->type == EXPR_TNULL)
+				sl__cw_puts(w, "0");
+			else
+				c_value(w, nd->type, &nd->k);
+			sl__cw_printf(w, "; int n%zu = %d;\n", i, nd->type == EXPR_TNULL || nd->k.null);
+			break;
+		case N_COL:
+			sl__cw_printf(w, "\tdouble t%zu = %s; int n%zu = %s;\n", i, cols[nd->col].v, i,
+				      cols[nd->col].z);
+			if (nd->type == DS_STRING)
+				self.dict = cols[nd->col].dict;
+			break;
+		case N_NEG:
+			sl__cw_printf(w, "\tdouble t%zu = -t%zu; int n%zu = n%zu;\n", i, a[0].node, i,
+				      a[0].node);
+			break;
+		case N_NOT:
+			sl__cw_printf(w, "\tdouble t%zu = !t%zu; int n%zu = n%zu;\n", i, a[0].node, i,
+				      a[0].node);
+			break;
+		case N_ISNULL:
+		case N_NOTNULL:
+			if (a[0].str_lit)
+				sl__cw_printf(w, "\tdouble t%zu = %d; int n%zu = 0;\n", i,
+					      nd->op == N_NOTNULL, i);
+			else
+				sl__cw_printf(w, "\tdouble t%zu = %sn%zu; int n%zu = 0;\n", i,
+					      nd->op == N_ISNULL ? "" : "!", a[0].node, i);
+			break;
+		case N_IN:
+		case N_NOTIN: {
+			bool lnull = false;
+			if (a[0].str_lit) {
+				rc = c_unsup(e, nd, "a string literal tested with in");
+				break;
+			}
+			sl__cw_printf(w, "\tint f%zu = 0", i);
+			for (size_t k = nd->lit0; k < nd->lit0 + nd->nlit; k++) {
+				const lit *l = &e->lits[k];
+				if (l->type == EXPR_TNULL) {
+					lnull = true;
+					continue;
+				}
+				sl__cw_printf(w, " || t%zu == ", a[0].node);
+				if (nd->otype == DS_STRING) {
+					long c = code(arg, a[0].dict, l->str ? l->str : "", l->v.len);
+					if (c < 0) {
+						rc = sl__oom();
+						break;
+					}
+					sl__cw_printf(w, "%ld.0", c);
+				} else {
+					c_value(w, nd->otype, &l->v);
+				}
+			}
+			sl__cw_printf(w, ";\n\tdouble t%zu = %sf%zu; int n%zu = n%zu || (!f%zu && %d);\n",
+				      i, nd->op == N_IN ? "" : "!", i, i, a[0].node, i, lnull);
+			break;
+		}
+		case N_ADD:
+		case N_SUB:
+		case N_MUL:
+		case N_DIV:
+		case N_MOD: {
+			size_t x = a[0].node, y = a[1].node;
+			static const char ops[] = "+-*";
+			if (nd->type == EXPR_TNULL) {
+				sl__cw_printf(w, "\tdouble t%zu = 0; int n%zu = 1;\n", i, i);
+			} else if (nd->op == N_DIV) {
+				sl__cw_printf(w, "\tint n%zu = n%zu || n%zu || t%zu == 0; double t%zu = "
+						 "t%zu == 0 ? 0 : t%zu / t%zu;\n",
+					      i, x, y, y, i, y, x, y);
+			} else if (nd->op == N_MOD) {
+				/* An integer remainder by -1 is 0, as the evaluator has it. */
+				sl__cw_printf(w, "\tint n%zu = n%zu || n%zu || t%zu == 0; double t%zu = "
+						 "t%zu == 0",
+					      i, x, y, y, i, y);
+				if (nd->otype != DS_FLOAT64)
+					sl__cw_printf(w, " || t%zu == -1", y);
+				sl__cw_printf(w, " ? 0 : fmod(t%zu, t%zu);\n", x, y);
+			} else {
+				sl__cw_printf(w, "\tdouble t%zu = t%zu %c t%zu; int n%zu = n%zu || n%zu", i,
+					      x, ops[nd->op - N_ADD], y, i, x, y);
+				if (nd->otype != DS_FLOAT64)
+					sl__cw_printf(w, " || !(t%zu >= -9223372036854775808.0 && t%zu < "
+							 "9223372036854775808.0)",
+						      i, i);
+				sl__cw_puts(w, ";\n");
+			}
+			break;
+		}
+		case N_EQ:
+		case N_NE:
+		case N_LT:
+		case N_LE:
+		case N_GT:
+		case N_GE: {
+			static const char *const cmp[] = {"==", "!=", "<", "<=", ">", ">="};
+			char na[32], nb[32];
+			if (nd->op == N_EQ || nd->op == N_NE) {
+				if ((rc = c_equal(e, nd, &a[0], &a[1], code, arg, eq, sizeof eq)))
+					break;
+			} else if (nd->otype == DS_STRING) {
+				rc = c_unsup(e, nd, "ordering strings");
+				break;
+			} else {
+				snprintf(eq, sizeof eq, "(t%zu %s t%zu)", a[0].node, cmp[nd->op - N_EQ],
+					 a[1].node);
+			}
+			/* A literal is never null and has no variables. */
+			if (a[0].str_lit)
+				snprintf(na, sizeof na, "0");
+			else
+				snprintf(na, sizeof na, "n%zu", a[0].node);
+			if (a[1].str_lit)
+				snprintf(nb, sizeof nb, "0");
+			else
+				snprintf(nb, sizeof nb, "n%zu", a[1].node);
+			sl__cw_printf(w, "\tint n%zu = %s || %s; double t%zu = n%zu ? 0 : %s%s;\n", i, na,
+				      nb, i, i, nd->op == N_NE ? "!" : "", eq);
+			break;
+		}
+		case N_AND:
+		case N_OR: {
+			size_t x = a[0].node, y = a[1].node;
+			sl__cw_printf(w, "\tint av%zu = !n%zu && t%zu, bv%zu = !n%zu && t%zu, af%zu = !n%zu && "
+					 "!t%zu, bf%zu = !n%zu && !t%zu;\n",
+				      i, x, x, i, y, y, i, x, x, i, y, y);
+			if (nd->op == N_AND)
+				sl__cw_printf(w, "\tint n%zu = !(af%zu || bf%zu || (!n%zu && !n%zu)); double "
+						 "t%zu = av%zu && bv%zu;\n",
+					      i, i, i, x, y, i, i, i);
+			else
+				sl__cw_printf(w, "\tint n%zu = !(av%zu || bv%zu || (!n%zu && !n%zu)); double "
+						 "t%zu = av%zu || bv%zu;\n",
+					      i, i, i, x, y, i, i, i);
+			sl__cw_printf(w, "\t(void)af%zu; (void)bf%zu;\n", i, i);
+			break;
+		}
+		case N_CALL:
+			if (nd->type == DS_STRING) {
+				rc = c_unsup(e, nd, funcs[nd->fn].name);
+				break;
+			}
+			if (nd->type == EXPR_TNULL) {
+				sl__cw_printf(w, "\tdouble t%zu = 0; int n%zu = 1;\n", i, i);
+				break;
+			}
+			switch (nd->fn) {
+			case F_ABS:
+				sl__cw_printf(w, "\tdouble t%zu = fabs(t%zu); int n%zu = n%zu;\n", i,
+					      a[0].node, i, a[0].node);
+				break;
+			case F_LOG:
+			case F_SQRT:
+				sl__cw_printf(w, "\tint n%zu = n%zu || t%zu %s 0; double t%zu = n%zu ? 0 : "
+						 "%s(t%zu);\n",
+					      i, a[0].node, a[0].node, nd->fn == F_LOG ? "<=" : "<", i, i,
+					      nd->fn == F_LOG ? "log" : "sqrt", a[0].node);
+				break;
+			case F_EXP:
+				sl__cw_printf(w, "\tdouble t%zu = exp(t%zu); int n%zu = n%zu;\n", i,
+					      a[0].node, i, a[0].node);
+				break;
+			case F_FLOOR:
+			case F_CEIL:
+			case F_ROUND:
+				if (nd->fn == F_ROUND && nd->nargs == 2) {
+					*needs |= EXPR_C_ROUND;
+					if (nd->type == DS_FLOAT64)
+						sl__cw_printf(w, "\tint n%zu = n%zu || n%zu; double t%zu = "
+								 "sx_round_digits(t%zu, t%zu);\n",
+							      i, a[0].node, a[1].node, i, a[0].node,
+							      a[1].node);
+					else
+						sl__cw_printf(w, "\tint n%zu = n%zu || n%zu; double t%zu = "
+								 "t%zu;\n"
+								 "\tif (!n%zu && t%zu < 0) {\n"
+								 "\t\tdouble y = sx_round_digits(t%zu, t%zu);\n"
+								 "\t\tif (y >= -9.2e18 && y <= 9.2e18)\n"
+								 "\t\t\tt%zu = trunc(y);\n"
+								 "\t\telse\n"
+								 "\t\t\tn%zu = 1;\n"
+								 "\t}\n",
+							      i, a[0].node, a[1].node, i, a[0].node, i,
+							      a[1].node, a[0].node, a[1].node, i, i);
+				} else if (nd->type == DS_FLOAT64) {
+					sl__cw_printf(w, "\tdouble t%zu = %s(t%zu); int n%zu = n%zu;\n", i,
+						      nd->fn == F_FLOOR ? "floor"
+						      : nd->fn == F_CEIL ? "ceil"
+									 : "round",
+						      a[0].node, i, a[0].node);
+				} else {
+					sl__cw_printf(w, "\tdouble t%zu = t%zu; int n%zu = n%zu;\n", i,
+						      a[0].node, i, a[0].node);
+				}
+				break;
+			case F_COALESCE:
+			case F_MIN:
+			case F_MAX:
+				sl__cw_printf(w, "\tdouble t%zu = t%zu; int n%zu = n%zu;\n", i, a[0].node, i,
+					      a[0].node);
+				for (uint32_t k = 1; k < nd->nargs; k++) {
+					size_t y = a[k].node;
+					if (nd->fn == F_COALESCE)
+						sl__cw_printf(w, "\tif (n%zu && !n%zu) {\n", i, y);
+					else
+						sl__cw_printf(w, "\tif (!n%zu && (n%zu || t%zu %s t%zu)) {\n", y,
+							      i, y, nd->fn == F_MIN ? "<" : ">", i);
+					sl__cw_printf(w, "\t\tt%zu = t%zu;\n\t\tn%zu = 0;\n\t}\n", i, y, i);
+				}
+				break;
+			case F_IF:
+				sl__cw_printf(w, "\tint c%zu = !n%zu && t%zu; double t%zu = c%zu ? t%zu : "
+						 "t%zu; int n%zu = c%zu ? n%zu : n%zu;\n",
+					      i, a[0].node, a[0].node, i, i, a[1].node, a[2].node, i, i,
+					      a[1].node, a[2].node);
+				break;
+			default:
+				rc = c_unsup(e, nd, funcs[nd->fn].name);
+				break;
+			}
+			break;
+		}
+		sp -= nd->nargs;
+		st[sp++] = self;
+	}
+	if (rc == 0 && (st[0].str_lit || st[0].dict >= 0))
+		rc = perr(e, SL_EUNSUP, 0,
+			  "a string result has no C form (the export takes strings as codes)");
+	if (rc == 0) {
+		/* Every temporary may go unread (a constant operand of is null ...). */
+		for (size_t i = 0; i < e->n; i++)
+			if (!(e->nodes[i].op == N_CONST && e->nodes[i].type == DS_STRING))
+				sl__cw_printf(w, "\t(void)t%zu; (void)n%zu;\n", i, i);
+		sl__cw_printf(w, "\t%s = t%zu;\n\t%s = n%zu || %d;\n", out_v, st[0].node, out_z,
+			      st[0].node, e->type == EXPR_TNULL);
+	}
+	sl__cw_puts(w, "\t}\n");
+	sl__free(st);
+	return rc ? rc : w->rc;
 }

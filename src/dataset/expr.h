@@ -127,6 +127,39 @@ int expr_eval_mask(const expr *e, const ds_table *t, uint8_t *out);
  */
 int expr_eval_append(const expr *e, const ds_table *t, ds_builder *b, size_t j);
 
+/* ---- C emission (`sluice models export --format c`) ------------------------ */
+
+/*
+ * How schema column k of an expression reads in the emitted C: the lvalues
+ * of its value and of its null flag ("v[3]", "z[3]"), and for a string
+ * column the dictionary whose codes it holds (-1 for other types; an
+ * unknown string is code -1).
+ */
+typedef struct expr_c_col {
+	char v[32], z[32];
+	int dict;
+} expr_c_col;
+
+/* The code of string s (len bytes) in dictionary dict, added when new; < 0 on failure. */
+typedef long (*expr_c_code_fn)(void *arg, int dict, const char *s, size_t len);
+
+/* Helpers the emitted code calls, which the caller must define (see expr_emit_c). */
+#define EXPR_C_ROUND 1u /* double sx_round_digits(double x, double digits) */
+
+struct sl__cw;
+/*
+ * Writes a C99 block computing e for one row, as expr_eval_row would, that
+ * leaves the value (a double: numbers, 0/1, microseconds) in out_v and the
+ * null flag (an int) in out_z. Strings are dictionary codes, so only what
+ * codes can answer has a C form: a string column against a literal with ==
+ * or !=, in and not in a list, is null. Anything else on strings (lower,
+ * len, contains ..., ordering, two columns compared, a string result) is
+ * SL_EUNSUP "WHERE:LINE:COL: ..." naming it. Sets the EXPR_C_* bits of
+ * helpers used in *needs. Integers are held as doubles, exact to 2^53.
+ */
+int expr_emit_c(const expr *e, struct sl__cw *w, const expr_c_col *cols, expr_c_code_fn code,
+		void *arg, const char *out_v, const char *out_z, unsigned *needs);
+
 /*
  * The candidate closest to name by edit distance when it is close enough to
  * be a likely typo ("spma" -> "spam"), else NULL. NULL entries are skipped.

@@ -38,6 +38,10 @@
 #include "hmap.h"
 #include "dataset/transform_int.h"
 
+const char *const tf_date_parts[TF_N_DATE_PARTS] = {"year", "quarter", "month", "day", "weekday",
+							"dayofyear", "hour", "minute", "second"};
+const double tf_date_period[TF_N_DATE_PARTS] = {0, 4, 12, 31, 7, 366, 24, 60, 60};
+
 /* ---- small helpers --------------------------------------------------------- */
 
 /*
@@ -47,7 +51,7 @@
  * silently move users' categories to other columns. It is frozen here for
  * that one purpose; everything else hashes with sl__hash64.
  */
-static uint64_t bucket_hash(const char *s, size_t n)
+uint64_t tf_bucket_hash(const char *s, size_t n)
 {
 	uint64_t h = 1469598103934665603ull;
 
@@ -253,64 +257,6 @@ long tf_schema_find(const tf_schema *s, const char *name)
 			return (long)k;
 	return -1;
 }
-
-enum {
-	P_PASS, P_CAST, P_IMPUTE, P_CLIP, P_AFFINE, P_ONEHOT, P_ORDINAL, P_HASH,
-	P_TEXT, P_DATEPART, P_CYCLIC, P_EXPR, P_LAG, P_ROLL
-};
-
-enum { D_YEAR, D_QUARTER, D_MONTH, D_DAY, D_WEEKDAY, D_DAYOFYEAR, D_HOUR, D_MINUTE, D_SECOND };
-
-static const char *const date_parts[] = {"year", "quarter", "month", "day", "weekday",
-					 "dayofyear", "hour", "minute", "second"};
-/* The period of each part for cyclical encodings (0 = not cyclical). */
-static const double date_period[] = {0, 4, 12, 31, 7, 366, 24, 60, 60};
-
-typedef struct prod {
-	int kind;
-	size_t in;            /* input column (schema index of the op's input) */
-	ds_type itype, otype;
-	size_t out0, nout;    /* output columns out0 .. out0+nout-1 of the op's output */
-	expr_value fill;      /* P_IMPUTE */
-	char *fill_str;
-	double lo, hi;        /* P_CLIP (+-inf when absent); P_AFFINE center, scale */
-	int64_t ilo, ihi;
-	bool fail;            /* P_CAST: on_error fail */
-	strmap cats;          /* P_ONEHOT, P_ORDINAL, P_TEXT: category / vocabulary -> index */
-	uint64_t buckets;     /* P_HASH */
-	int mode;             /* P_TEXT mode; P_DATEPART / P_CYCLIC part; P_ROLL: 1 = mean */
-	bool lower;           /* P_TEXT */
-	size_t min_len;       /* P_TEXT */
-	double *idf;          /* P_TEXT tfidf */
-	bool cos;             /* P_CYCLIC */
-	expr *e;              /* P_EXPR */
-	int64_t k;            /* P_LAG: lag; P_ROLL: window */
-	int64_t min_periods;  /* P_ROLL */
-} prod;
-
-enum { O_COLS, O_FILTER, O_DEDUPE };
-
-typedef struct op {
-	int kind;
-	char *where;
-	prod *p;
-	size_t np;
-	tf_schema out;
-	expr *filter;
-	size_t *keys;        /* O_DEDUPE; P_LAG/P_ROLL group keys */
-	size_t nkeys;
-	size_t order;        /* P_LAG/P_ROLL: the time column */
-	bool series;         /* contains P_LAG or P_ROLL */
-} op;
-
-struct transform {
-	json_t *ops_json;     /* normalised, fitted op objects */
-	tf_schema in;
-	op *ops;
-	size_t nops;
-	size_t nslots;
-	size_t width;         /* widest schema, for gathering a row */
-};
 
 static void op_free(op *o)
 {
@@ -804,7 +750,7 @@ static int kern(const prod *p, const expr_value *in, expr_value *out, sl__buf *s
 			return 0;
 		key = tf_cat_key(p->itype, in, tmp, &len);
 		if (p->kind == P_HASH) {
-			out[bucket_hash(key, len) % p->buckets].f = 1;
+			out[tf_bucket_hash(key, len) % p->buckets].f = 1;
 			return 0;
 		}
 		long c = tf_strmap_find(&p->cats, key, len);
@@ -879,7 +825,7 @@ static int kern(const prod *p, const expr_value *in, expr_value *out, sl__buf *s
 		/* One-based parts start the cycle at zero. */
 		if (p->mode == D_MONTH || p->mode == D_DAY || p->mode == D_DAYOFYEAR || p->mode == D_QUARTER)
 			v -= 1;
-		double ang = 2 * M_PI * (double)v / date_period[p->mode];
+		double ang = 2 * M_PI * (double)v / tf_date_period[p->mode];
 		out->f = p->cos ? cos(ang) : sin(ang);
 		return 0;
 	}
@@ -1189,9 +1135,9 @@ static int get_parts(cctx *c, const char *key, bool cyc, int *parts, size_t *n)
 	for (size_t k = 0; k < json_array_size(v); k++) {
 		const char *s = json_string_value(json_array_get(v, k));
 		size_t q = 0;
-		while (q < SL__ARRAY_LEN(date_parts) && (!s || strcmp(s, date_parts[q])))
+		while (q < TF_N_DATE_PARTS && (!s || strcmp(s, tf_date_parts[q])))
 			q++;
-		if (q == SL__ARRAY_LEN(date_parts) || (cyc && date_period[q] == 0) || *n >= 16)
+		if (q == TF_N_DATE_PARTS || (cyc && tf_date_period[q] == 0) || *n >= 16)
 			return sl__err(SL_EINVAL, "%s.%s[%zu]: '%s' is not a%s date part", c->where, key, k,
 				       s ? s : "?", cyc ? " cyclical" : "");
 		parts[(*n)++] = (int)q;
@@ -1231,8 +1177,8 @@ static int compile_dates(cctx *c)
 			p->mode = part;
 			p->cos = isc && (k - np) % 2 == 1;
 			p->otype = isc ? DS_FLOAT64 : DS_INT64;
-			char *on = isc ? sl__asprintf("%s_%s_%s", in->c[j].name, date_parts[part], p->cos ? "cos" : "sin")
-				       : sl__asprintf("%s_%s", in->c[j].name, date_parts[part]);
+			char *on = isc ? sl__asprintf("%s_%s_%s", in->c[j].name, tf_date_parts[part], p->cos ? "cos" : "sin")
+				       : sl__asprintf("%s_%s", in->c[j].name, tf_date_parts[part]);
 			rc = on ? add_out(c, p, on, p->otype) : sl__oom();
 			sl__free(on);
 		}
@@ -1956,7 +1902,13 @@ static int kern_column(const op *o, const prod *p, const ds_table *t, ds_builder
 	return rc;
 }
 
-static int apply_op_table(const op *o, const ds_table *t, ds_table **out)
+/*
+ * Applies one op to a table. Scoring (transform_apply_rows) keeps every
+ * row through a dedupe, as one row alone passes it, and hands back which
+ * rows a filter kept (*out_kept, ascending, when out_kept is not NULL).
+ */
+static int apply_op_table(const op *o, const ds_table *t, bool scoring, ds_table **out,
+			  size_t **out_kept, size_t *out_nkept)
 {
 	ds_builder *b = NULL;
 	size_t nrow = ds_nrow(t), *rows = NULL, nkeep = nrow, *ord = NULL;
@@ -1980,7 +1932,7 @@ static int apply_op_table(const op *o, const ds_table *t, ds_table **out)
 		for (size_t i = 0; i < nrow; i++)
 			if (mask[i])
 				rows[nkeep++] = i;
-	} else if (o->kind == O_DEDUPE) {
+	} else if (o->kind == O_DEDUPE && !scoring) {
 		if ((rc = dedupe_rows(t, o, &rows, &nkeep)))
 			goto out;
 	}
@@ -2021,6 +1973,11 @@ static int apply_op_table(const op *o, const ds_table *t, ds_table **out)
 	}
 	if (rc == 0)
 		rc = ds_builder_finish(b, out);
+	if (rc == 0 && out_kept && o->kind == O_FILTER) {
+		*out_kept = rows;
+		*out_nkept = nkeep;
+		rows = NULL;
+	}
 out:
 	ds_builder_free(b);
 	sl__free(rows);
@@ -2110,7 +2067,7 @@ static int copy_table(const ds_table *t, ds_table **out)
 	return rc;
 }
 
-static bool is_derive(const op *o)
+bool tf_op_is_derive(const op *o)
 {
 	for (size_t q = 0; q < o->np; q++)
 		if (o->p[q].kind == P_EXPR)
@@ -2120,7 +2077,8 @@ static bool is_derive(const op *o)
 
 static int run_op(const op *o, const ds_table *t, ds_table **out)
 {
-	return is_derive(o) ? apply_derive_table(o, t, out) : apply_op_table(o, t, out);
+	return tf_op_is_derive(o) ? apply_derive_table(o, t, out)
+			    : apply_op_table(o, t, false, out, NULL, NULL);
 }
 
 /* ---- fit / apply / load / save --------------------------------------------------------- */
@@ -2215,10 +2173,22 @@ int transform_fit(const json_t *ops, const char *where, const ds_table *t, trans
 	return 0;
 }
 
-int transform_apply_table(const transform *tr, const ds_table *t, ds_table **out_t)
+/* Composes the rows a filter kept with the map so far (rows of the input). */
+static void compose_rows(size_t **map, size_t *kept, size_t nkept)
+{
+	if (*map)
+		for (size_t k = 0; k < nkept; k++)
+			kept[k] = (*map)[kept[k]];
+	sl__free(*map);
+	*map = kept;
+}
+
+static int apply_table(const transform *tr, const ds_table *t, bool scoring, ds_table **out_t,
+		       size_t **out_rows)
 {
 	ds_builder *b = NULL;
 	ds_table *cur = NULL;
+	size_t *map = NULL;
 	int rc;
 
 	*out_t = NULL;
@@ -2254,17 +2224,47 @@ int transform_apply_table(const transform *tr, const ds_table *t, ds_table **out
 		rc = ds_builder_finish(b, &cur);
 	ds_builder_free(b);
 	for (size_t k = 0; k < tr->nops && rc == 0; k++) {
+		const op *o = &tr->ops[k];
 		ds_table *nt = NULL;
-		rc = run_op(&tr->ops[k], cur, &nt);
+		size_t *kept = NULL, nkept = 0;
+		if (tf_op_is_derive(o))
+			rc = apply_derive_table(o, cur, &nt);
+		else
+			rc = apply_op_table(o, cur, scoring, &nt, out_rows ? &kept : NULL, &nkept);
+		if (rc == 0 && kept)
+			compose_rows(&map, kept, nkept);
 		ds_close(cur);
 		cur = nt;
 	}
+	if (rc == 0 && out_rows && !map) {
+		/* No filter: every row, in order. */
+		size_t n = ds_nrow(cur);
+		if (!(map = sl__malloc((n ? n : 1) * sizeof *map)))
+			rc = sl__oom();
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			map[i] = i;
+	}
 	if (rc) {
 		ds_close(cur);
+		sl__free(map);
 		return rc;
 	}
 	*out_t = cur;
+	if (out_rows)
+		*out_rows = map;
 	return 0;
+}
+
+int transform_apply_table(const transform *tr, const ds_table *t, ds_table **out_t)
+{
+	return apply_table(tr, t, false, out_t, NULL);
+}
+
+int transform_apply_rows(const transform *tr, const ds_table *t, ds_table **out_t,
+			 size_t **out_rows)
+{
+	*out_rows = NULL;
+	return apply_table(tr, t, true, out_t, out_rows);
 }
 
 /* The columns as [{name, type}, ...], or NULL when out of memory. */
@@ -2452,6 +2452,136 @@ ds_type transform_output_type(const transform *tr, size_t k)
 	return final_schema(tr)->c[k].type;
 }
 
+/* ---- which inputs matter ------------------------------------------------------------ */
+
+/*
+ * Derive's dependencies: for derivation d, the schema columns its
+ * expression reads resolved to where their values come from (an input
+ * column c, or an earlier derivation, coded as in->n + d'), as
+ * transform_apply_row lays the gathered row out.
+ */
+static int derive_needs(const op *o, const tf_schema *in, bool *need_in, bool *need_out)
+{
+	size_t nexpr = 0, width = in->n;
+	size_t *src, *order;
+	bool *need_d;
+	int rc = 0;
+
+	for (size_t q = 0; q < o->np; q++)
+		nexpr += o->p[q].kind == P_EXPR;
+	src = sl__calloc(in->n + nexpr + 1, sizeof *src);
+	order = sl__calloc(nexpr + 1, sizeof *order);
+	need_d = sl__calloc(nexpr + 1, sizeof *need_d);
+	if (!src || !order || !need_d) {
+		rc = sl__oom();
+		goto out;
+	}
+	for (size_t k = 0; k < in->n; k++)
+		src[k] = k;
+	for (size_t q = 0; q < o->np; q++) {
+		const prod *p = &o->p[q];
+		if (p->kind == P_PASS) {
+			if (need_out[p->out0])
+				need_in[p->in] = true;
+		} else if (p->kind == P_EXPR) {
+			order[p->in] = q;
+			need_d[p->in] = need_out[p->out0];
+		}
+	}
+	/* Forward: where each gathered column comes from when derivation d runs. */
+	size_t *deps = sl__calloc((in->n + nexpr) * (nexpr ? nexpr : 1) + 1, sizeof *deps);
+	if (!deps) {
+		rc = sl__oom();
+		goto out;
+	}
+	for (size_t d = 0; d < nexpr; d++) {
+		const prod *p = &o->p[order[d]];
+		const char *name = o->out.c[p->out0].name;
+		size_t at = width;
+		for (size_t k = 0; k < width; k++)
+			deps[d * (in->n + nexpr) + k] = expr_uses_col(p->e, k) ? src[k] + 1 : 0;
+		for (size_t k = 0; k < in->n; k++)
+			if (!strcmp(in->c[k].name, name)) {
+				at = k;
+				break;
+			}
+		if (at == width)
+			at = width++;
+		src[at] = in->n + d;
+	}
+	/* Backward: a needed derivation needs what it read. */
+	for (size_t d = nexpr; d-- > 0;) {
+		if (!need_d[d])
+			continue;
+		for (size_t k = 0; k < in->n + nexpr; k++) {
+			size_t s = deps[d * (in->n + nexpr) + k];
+			if (!s)
+				continue;
+			if (s - 1 < in->n)
+				need_in[s - 1] = true;
+			else
+				need_d[s - 1 - in->n] = true;
+		}
+	}
+	sl__free(deps);
+out:
+	sl__free(src);
+	sl__free(order);
+	sl__free(need_d);
+	return rc;
+}
+
+int transform_needed_inputs(const transform *tr, const bool *out_used, bool *in_needed)
+{
+	size_t width = tr->width + 1;
+	bool *need = sl__calloc(width, sizeof *need), *prev = sl__calloc(width, sizeof *prev);
+	const tf_schema *fin = final_schema(tr);
+	int rc = 0;
+
+	if (!need || !prev) {
+		sl__free(need);
+		sl__free(prev);
+		return sl__oom();
+	}
+	for (size_t k = 0; k < fin->n; k++)
+		need[k] = out_used[k];
+	for (size_t k = tr->nops; k-- > 0 && rc == 0;) {
+		const op *o = &tr->ops[k];
+		const tf_schema *in = k ? &tr->ops[k - 1].out : &tr->in;
+		memset(prev, 0, width * sizeof *prev);
+		/* A filter decides which rows are answered: what it reads matters. */
+		for (size_t c = 0; o->filter && c < in->n; c++)
+			if (expr_uses_col(o->filter, c))
+				prev[c] = true;
+		if (tf_op_is_derive(o)) {
+			rc = derive_needs(o, in, prev, need);
+		} else {
+			for (size_t q = 0; q < o->np; q++) {
+				const prod *p = &o->p[q];
+				bool any = false;
+				for (size_t c = 0; c < p->nout; c++)
+					any = any || need[p->out0 + c];
+				if (!any)
+					continue;
+				prev[p->in] = true;
+				if (p->kind == P_LAG || p->kind == P_ROLL) {
+					for (size_t g = 0; g < o->nkeys; g++)
+						prev[o->keys[g]] = true;
+					prev[o->order] = true;
+				}
+			}
+		}
+		bool *t = need;
+		need = prev;
+		prev = t;
+	}
+	for (size_t k = 0; rc == 0 && k < tr->in.n; k++)
+		in_needed[k] = need[k];
+	sl__free(need);
+	sl__free(prev);
+	return rc;
+}
+
 /* ---- single rows (note 4) ------------------------------------------------------------- */
 
 struct transform_row {
@@ -2555,7 +2685,7 @@ int transform_apply_row(const transform *tr, transform_row *r, const expr_value 
 		r->slots[k] = in[k];
 	for (size_t k = 0; k < tr->nops; k++) {
 		const op *o = &tr->ops[k];
-		if (o->filter || is_derive(o)) {
+		if (o->filter || tf_op_is_derive(o)) {
 			for (size_t c = 0; c < cur->n; c++)
 				r->gather[c] = r->slots[cur->c[c].slot];
 		}
@@ -2567,7 +2697,7 @@ int transform_apply_row(const transform *tr, transform_row *r, const expr_value 
 				return TRANSFORM_REJECTED;
 		}
 		wsi++;
-		if (is_derive(o)) {
+		if (tf_op_is_derive(o)) {
 			/* In derivation order, each seeing the input and the earlier derived columns. */
 			size_t nexpr = 0, width = cur->n;
 			for (size_t q = 0; q < o->np; q++)

@@ -75,6 +75,19 @@ int transform_fit(const json_t *ops, const char *where, const ds_table *t, trans
  */
 int transform_apply_table(const transform *tr, const ds_table *t, ds_table **out_t);
 
+/*
+ * The same for scoring (batch prediction), where every input row must come
+ * out with an answer or a mark, as transform_apply_row() treats rows one at
+ * a time: a dedupe keeps every row (one row alone passes it), and a filter
+ * still drops the rows it rejects from *out_t, but *out_rows (ds_nrow(*out_t)
+ * entries, ascending, newly allocated; free with sl__free) gives the row of
+ * t each output row came from, so the caller can mark the rows that are
+ * missing as rejected. Row i of *out_t equals transform_apply_row() of row
+ * out_rows[i] of t.
+ */
+int transform_apply_rows(const transform *tr, const ds_table *t, ds_table **out_t,
+			 size_t **out_rows);
+
 /* Reads a transform artifact (checks format and version; SL_ECORRUPT when malformed). */
 int transform_load(const char *path, transform **out);
 int transform_parse(const char *text, size_t len, const char *name, transform **out);
@@ -103,6 +116,16 @@ const char *transform_output_name(const transform *tr, size_t k);
 ds_type transform_output_type(const transform *tr, size_t k);
 
 /*
+ * Which input columns matter when only the outputs marked in out_used
+ * (transform_n_outputs entries) are used: those that feed them, and those
+ * a filter reads (it decides which rows are answered). in_needed gets
+ * transform_n_inputs entries. An input that is not needed (an id, the
+ * training target) may be absent when scoring: it is carried through or
+ * dropped but decides nothing.
+ */
+int transform_needed_inputs(const transform *tr, const bool *out_used, bool *in_needed);
+
+/*
  * A workspace for applying tr to single rows (one thread at a time).
  * SL_EUNSUP when tr contains an operation that needs other rows (lag,
  * rolling). Free with transform_row_free(), which accepts NULL.
@@ -129,5 +152,37 @@ int transform_apply_row(const transform *tr, transform_row *r, const expr_value 
  */
 int transform_apply_json(const transform *tr, transform_row *r, const json_t *obj,
 			 expr_value *out);
+
+/* ---- C emission (`sluice models export --format c`; transform_c.c) -------- */
+
+/*
+ * The transform's row operations written as C99 (math.h only) that works
+ * on a row held in two arrays, double v[] and unsigned char z[] (set for a
+ * null), one entry per slot: raw input k is v[k], z[k] on entry (strings as
+ * codes into that input's dictionary, -1 for a string it does not hold),
+ * and output column k is in slot transform_c_out_slot(k) after. A filter
+ * that rejects the row, or a cast with on_error: fail that fails, executes
+ * `return -1;`. Operations that need the text (text, hashing strings,
+ * casts to and from string, string functions) or other rows (lag,
+ * rolling) are SL_EUNSUP naming the op.
+ */
+typedef struct transform_c transform_c;
+struct sl__cw;
+
+int transform_c_new(const transform *tr, transform_c **out);
+void transform_c_free(transform_c *c); /* accepts NULL */
+/* Writes the statements into w. */
+int transform_c_emit(transform_c *c, struct sl__cw *w);
+/* Writes the helpers and tables the statements use; call last, when every
+ * string has its code (the tables index by code). */
+int transform_c_tables(transform_c *c, struct sl__cw *w);
+size_t transform_c_n_slots(const transform_c *c);
+size_t transform_c_out_slot(const transform_c *c, size_t k);
+/* The raw input whose dictionary codes string output k, or -1. */
+int transform_c_out_dict(const transform_c *c, size_t k);
+/* The code of s in raw input dict's dictionary, added when new; < 0 on failure. */
+long transform_c_code(transform_c *c, int dict, const char *s, size_t len);
+size_t transform_c_dict_size(const transform_c *c, int dict);
+const char *transform_c_dict_str(const transform_c *c, int dict, size_t i, size_t *len);
 
 #endif

@@ -47,14 +47,40 @@ static bool key_allowed(int kind, const char *key)
 	return false;
 }
 
-const char *transform_op_options(const char *op)
+const char *transform_op_options(const char *name)
 {
-	int kind = op ? tf_op_kind(op) : -1;
+	int kind = name ? tf_op_kind(name) : -1;
 
 	return kind < 0 ? NULL : op_keys[kind];
 }
 
 /* ---- normalising and fitting op objects (note 1) --------------------------------- */
+
+/*
+ * Derive's mapping {name: expr, ...} as the list [{name: expr}, ...] in the
+ * order written: the artifact is dumped with sorted keys, and derivations
+ * read the columns derived before them, so a mapping would come back in
+ * another order (and its outputs in another order than fitted).
+ */
+static int derive_in_order(json_t *o)
+{
+	const json_t *m = json_object_get(o, "columns");
+	json_t *l;
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(m))
+		return 0;
+	if (!(l = json_array()))
+		return sl__oom();
+	json_object_foreach((json_t *)m, key, v) {
+		if (json_array_append_new(l, json_pack("{s:O}", key, v))) {
+			json_decref(l);
+			return sl__oom();
+		}
+	}
+	return sl__json_set(o, "columns", l);
+}
 
 /* Turns {OP: VALUE} into {op: OP, <main option>: VALUE} and checks option names. */
 int tf_normalise_op(const json_t *raw, const char *where, json_t **out)
@@ -74,7 +100,8 @@ int tf_normalise_op(const json_t *raw, const char *where, json_t **out)
 		if (!(o = json_object()))
 			return sl__oom();
 		if (sl__json_set(o, "op", json_string(tf_op_names[kind])) ||
-		    sl__json_set_ref(o, op_main[kind], json_object_iter_value(it))) {
+		    sl__json_set_ref(o, op_main[kind], json_object_iter_value(it)) ||
+		    (kind == K_DERIVE && derive_in_order(o))) {
 			json_decref(o);
 			return SL_ENOMEM;
 		}
@@ -100,7 +127,8 @@ int tf_normalise_op(const json_t *raw, const char *where, json_t **out)
 	}
 	if (!(o = json_deep_copy(raw)))
 		return sl__oom();
-	if (sl__json_set(o, "op", json_string(tf_op_names[kind]))) {
+	if (sl__json_set(o, "op", json_string(tf_op_names[kind])) ||
+	    (kind == K_DERIVE && derive_in_order(o))) {
 		json_decref(o);
 		return SL_ENOMEM;
 	}

@@ -18,6 +18,7 @@
 #include "hmap.h"
 #include "dataset/dataset.h"
 #include "dataset/expr.h"
+#include "dataset/transform.h"
 
 /* The operations, in the order of tf_op_names. */
 enum { K_SELECT, K_DROP, K_RENAME, K_CAST, K_FILTER, K_DEDUPE, K_IMPUTE, K_CLIP, K_NORMALISE,
@@ -100,6 +101,78 @@ int tf_bad_col(const char *where, const char *key, const tf_schema *s, const cha
 typedef int (*tok_fn)(void *arg, const char *tok, size_t len);
 int tf_tokenize(const char *s, size_t n, bool lower, size_t min_len, char *tmp, size_t tmpcap,
 		tok_fn fn, void *arg);
+
+/* ---- compiled operations (transform.c; read by transform_c.c) ---------------- */
+
+/*
+ * A producer: one column-wise kernel of an op (transform.c, note 2). Its
+ * scalar kernel is kern() in transform.c; transform_c.c writes the same
+ * computation as C, so the two must change together.
+ */
+enum {
+	P_PASS, P_CAST, P_IMPUTE, P_CLIP, P_AFFINE, P_ONEHOT, P_ORDINAL, P_HASH,
+	P_TEXT, P_DATEPART, P_CYCLIC, P_EXPR, P_LAG, P_ROLL
+};
+
+enum { D_YEAR, D_QUARTER, D_MONTH, D_DAY, D_WEEKDAY, D_DAYOFYEAR, D_HOUR, D_MINUTE, D_SECOND,
+       TF_N_DATE_PARTS };
+
+extern const char *const tf_date_parts[TF_N_DATE_PARTS];
+/* The period of each part for cyclical encodings (0 = not cyclical). */
+extern const double tf_date_period[TF_N_DATE_PARTS];
+
+typedef struct prod {
+	int kind;
+	size_t in;            /* input column (schema index of the op's input); P_EXPR:
+			       * its place in the derivation order */
+	ds_type itype, otype;
+	size_t out0, nout;    /* output columns out0 .. out0+nout-1 of the op's output */
+	expr_value fill;      /* P_IMPUTE */
+	char *fill_str;
+	double lo, hi;        /* P_CLIP (+-inf when absent); P_AFFINE center, scale */
+	int64_t ilo, ihi;
+	bool fail;            /* P_CAST: on_error fail */
+	strmap cats;          /* P_ONEHOT, P_ORDINAL, P_TEXT: category / vocabulary -> index */
+	uint64_t buckets;     /* P_HASH */
+	int mode;             /* P_TEXT mode; P_DATEPART / P_CYCLIC part; P_ROLL: 1 = mean */
+	bool lower;           /* P_TEXT */
+	size_t min_len;       /* P_TEXT */
+	double *idf;          /* P_TEXT tfidf */
+	bool cos;             /* P_CYCLIC */
+	expr *e;              /* P_EXPR */
+	int64_t k;            /* P_LAG: lag; P_ROLL: window */
+	int64_t min_periods;  /* P_ROLL */
+} prod;
+
+enum { O_COLS, O_FILTER, O_DEDUPE };
+
+typedef struct op {
+	int kind;
+	char *where;
+	prod *p;
+	size_t np;
+	tf_schema out;
+	expr *filter;
+	size_t *keys;        /* O_DEDUPE; P_LAG/P_ROLL group keys */
+	size_t nkeys;
+	size_t order;        /* P_LAG/P_ROLL: the time column */
+	bool series;         /* contains P_LAG or P_ROLL */
+} op;
+
+struct transform {
+	json_t *ops_json;     /* normalised, fitted op objects */
+	tf_schema in;
+	op *ops;
+	size_t nops;
+	size_t nslots;
+	size_t width;         /* widest schema, for gathering a row */
+};
+
+/* True for a derive op (its producers are P_EXPR, applied in order). */
+bool tf_op_is_derive(const op *o);
+/* encode's hashing trick: a value's text goes to bucket tf_bucket_hash % n_buckets
+ * (FNV-1a; frozen, since saved transforms rely on it). */
+uint64_t tf_bucket_hash(const char *s, size_t n);
 
 /* transform_fit.c: turns {OP: VALUE} into {op: OP, ...} and checks option names. */
 int tf_normalise_op(const json_t *raw, const char *where, json_t **out);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgen.h"
 #include "ml/ml.h"
 #include "stats.h"
 
@@ -65,12 +66,29 @@ static void baseline_free(void *impl)
 	sl__free(b);
 }
 
+static int baseline_emit_c(const ml_model *m, sl__cw *w)
+{
+	const baseline *b = m->impl;
+	size_t k = m->sig.n_outputs;
+
+	sl__cw_printf(w, "/* The baseline: the same outputs for every row. */\n");
+	sl__cw_doubles(w, "static const double sx_values[]", b->values, k);
+	sl__cw_printf(w, "\nstatic void sx_model(const double *x, double *out)\n{\n"
+			 "\t(void)x;\n"
+			 "\tfor (int k = 0; k < %zu; k++)\n"
+			 "\t\tout[k] = sx_values[k];\n"
+			 "}\n",
+		      k);
+	return w->rc;
+}
+
 const ml_ops ml_baseline_ops = {
 	.algorithm = "baseline",
 	.predict = baseline_predict,
 	.save = baseline_save,
 	.load = baseline_load,
 	.free_impl = baseline_free,
+	.emit_c = baseline_emit_c,
 };
 
 static int cmp_double(const void *a, const void *b)

@@ -86,6 +86,16 @@ int ev_metric_find(const char *name)
 	return -1;
 }
 
+bool ml_eval_metric_direction(const char *name, int *out_direction)
+{
+	int m = ev_metric_find(name);
+
+	if (m < 0 || (ev_metrics[m].tasks & EV_T_GROUP))
+		return false;
+	*out_direction = ev_metrics[m].direction;
+	return true;
+}
+
 json_t *ev_num(double v)
 {
 	return isfinite(v) ? json_real(v) : json_null();

@@ -76,6 +76,19 @@ void ml_eval_opts_init(ml_eval_opts *o);
 int ml_evaluate(const ml_model *m, const ml_model *champion, const ds_table *test,
 		const ml_eval_opts *o, json_t **out);
 
+/*
+ * Every name the report's "metrics" may hold (the gates' `metric:` choices):
+ * the main metrics plus what is reported beside them.
+ */
+#define ML_REPORT_METRICS ML_EVAL_METRICS " coverage80 coverage95 anomaly_rate rows"
+
+/*
+ * Whether more of metric name is better: +1 (roc_auc, r2, ...), -1 (rmse,
+ * logloss, cost, ...), 0 when neither (rows, anomaly_rate, coverage80: a
+ * coverage is best near its level). Returns false for an unknown name.
+ */
+bool ml_eval_metric_direction(const char *name, int *out_direction);
+
 /* True when j is an evaluation report (its "kind"). */
 bool ml_report_is(const json_t *j);
 

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgen.h"
 #include "ml/forecast.h"
 #include "pool.h"
 
@@ -440,12 +441,65 @@ static int fc_load(ml_model *m, const mfile *f)
 	return 0;
 }
 
+/* The C form of fc_view_find and fc_predict: the lookup, as a table and a binary search. */
+static int fc_emit_c(const ml_model *m, sl__cw *w)
+{
+	const fc_view *v = &((const fc_impl *)m->impl)->v;
+	size_t S = v->n_series, nby = v->nby, H = v->horizon;
+
+	sl__cw_printf(w, "/*\n * Forecasts of %zu series for h = 1..%zu: the inputs are the series key\n"
+			 " * (%zu values, in sx_keys' order) and h; an unknown series or an h that is\n"
+			 " * not a whole number in 1..%zu gives NaN.\n */\n",
+		      S, H, nby, H);
+	sl__cw_doubles(w, "static const double sx_keys[]", v->keys, S * nby);
+	sl__cw_doubles(w, "static const double sx_fc[]", v->fc, S * H * FC_NOUT);
+	sl__cw_printf(w,
+		      "\nstatic int sx_key_cmp(const double *a, const double *b)\n{\n"
+		      "\tfor (int j = 0; j < %zu; j++) {\n"
+		      "\t\tif (a[j] < b[j])\n"
+		      "\t\t\treturn -1;\n"
+		      "\t\tif (a[j] > b[j])\n"
+		      "\t\t\treturn 1;\n"
+		      "\t}\n"
+		      "\treturn 0;\n"
+		      "}\n\n"
+		      "static void sx_model(const double *x, double *out)\n{\n"
+		      "\tlong lo = 0, hi = %zu, s = -1;\n"
+		      "\tdouble h = x[%zu];\n\n"
+		      "\tfor (int j = 0; j < %zu; j++)\n"
+		      "\t\tif (isnan(x[j]))\n"
+		      "\t\t\tlo = hi;\n"
+		      "\twhile (lo < hi) {\n"
+		      "\t\tlong mid = lo + (hi - lo) / 2;\n"
+		      "\t\tint c = sx_key_cmp(x, sx_keys + mid * %zu);\n"
+		      "\t\tif (c == 0) {\n"
+		      "\t\t\ts = mid;\n"
+		      "\t\t\tbreak;\n"
+		      "\t\t}\n"
+		      "\t\tif (c < 0)\n"
+		      "\t\t\thi = mid;\n"
+		      "\t\telse\n"
+		      "\t\t\tlo = mid + 1;\n"
+		      "\t}\n"
+		      "\tif (s < 0 || !(h >= 1 && h <= %zu.0) || h != floor(h)) {\n"
+		      "\t\tfor (int k = 0; k < %d; k++)\n"
+		      "\t\t\tout[k] = NAN;\n"
+		      "\t\treturn;\n"
+		      "\t}\n"
+		      "\tfor (int k = 0; k < %d; k++)\n"
+		      "\t\tout[k] = sx_fc[(s * %zu + (long)h - 1) * %d + k];\n"
+		      "}\n",
+		      nby, S, nby, nby, nby, H, FC_NOUT, FC_NOUT, H, FC_NOUT);
+	return w->rc;
+}
+
 const ml_ops ml_forecast_ops = {
 	.algorithm = "forecast",
 	.predict = fc_predict,
 	.save = fc_save,
 	.load = fc_load,
 	.free_impl = fc_free_impl,
+	.emit_c = fc_emit_c,
 };
 
 int fc_model_view(const ml_model *m, fc_view *out)

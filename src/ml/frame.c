@@ -757,7 +757,8 @@ static int apply_target(const ml_signature *sig, const ds_table *t, size_t tj, d
 	return 0;
 }
 
-int ml_frame_apply(const ml_signature *sig, const ds_table *t, double **out_X, double **out_y)
+static int frame_apply(const ml_signature *sig, const ds_table *t, bool allow_inf, double **out_X,
+		       double **out_y)
 {
 	size_t n = ds_nrow(t), p = sig->n_features, tj;
 	double *X, *y = NULL;
@@ -786,7 +787,7 @@ int ml_frame_apply(const ml_signature *sig, const ds_table *t, double **out_X, d
 				     f->name, ds_type_name(have), ds_type_name(f->type));
 			break;
 		}
-		if (have == DS_FLOAT64) {
+		if (have == DS_FLOAT64 && !allow_inf) {
 			const double *v = ds_col_f64(t, tj);
 			for (size_t i = 0; i < n; i++)
 				if (isinf(v[i])) {
@@ -815,4 +816,14 @@ int ml_frame_apply(const ml_signature *sig, const ds_table *t, double **out_X, d
 	if (out_y)
 		*out_y = y;
 	return 0;
+}
+
+int ml_frame_apply(const ml_signature *sig, const ds_table *t, double **out_X, double **out_y)
+{
+	return frame_apply(sig, t, false, out_X, out_y);
+}
+
+int ml_frame_code(const ml_signature *sig, const ds_table *t, double **out_X)
+{
+	return frame_apply(sig, t, true, out_X, NULL);
 }

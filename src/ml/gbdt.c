@@ -902,6 +902,11 @@ static void ops_free(void *impl)
 	gbdt_model_free(impl);
 }
 
+static int ops_emit_c(const ml_model *m, struct sl__cw *w)
+{
+	return gbdt_emit_c(m->impl, w);
+}
+
 const ml_ops ml_gbdt_ops = {
 	.algorithm = "gbdt",
 	.predict = ops_predict,
@@ -910,4 +915,5 @@ const ml_ops ml_gbdt_ops = {
 	.save = ops_save,
 	.load = ops_load,
 	.free_impl = ops_free,
+	.emit_c = ops_emit_c,
 };

@@ -202,6 +202,12 @@ int gbdt_model_save(const gbdt_model *g, mfile_writer *w, const char *prefix);
  * SL_ECORRUPT naming the file and what is wrong.
  */
 int gbdt_model_load(const mfile *f, const char *prefix, uint32_t n_features, gbdt_model **out);
+/*
+ * The model as C99 text for the export (ml_ops.emit_c): static tables and
+ * sx_model(x, out), computing what gbdt_predict computes for one row.
+ */
+struct sl__cw;
+int gbdt_emit_c(const gbdt_model *g, struct sl__cw *w);
 /* Trees walked side by side in prediction (independent chains of loads). */
 #define GBDT_WALK 8
 

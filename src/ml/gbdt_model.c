@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgen.h"
 #include "ml/gbdt.h"
 
 #define LAYOUT_VERSION 1u
@@ -404,3 +405,97 @@ int gbdt_model_adopt(gbdt_model *g, double *base, uint32_t *tree, gbdt_node *nod
 	g->cats = cats;
 	return 0;
 }
+
+/* ---- export to C ------------------------------------------------------------------ */
+
+/*
+ * The C form of gbdt_node_right, walk and gbdt_predict for one row: the
+ * nodes as one static table of {value, left, info}, tree by tree, the
+ * leaves added in tree order (as the eight-way walk adds them).
+ */
+int gbdt_emit_c(const gbdt_model *g, sl__cw *w)
+{
+	int64_t *iv = sl__malloc(((size_t)g->n_trees + g->n_cat_words + 2) * sizeof *iv);
+
+	if (!iv)
+		return sl__oom();
+	sl__cw_printf(w, "/*\n * Gradient-boosted trees: %u trees in %u group%s. A node is {value, left,\n"
+			 " * info}: a leaf has left 0 and its value; a split sends x to node\n"
+			 " * left + (x >= value) places after it (NaN: the default side, info bit 30), or\n"
+			 " * for a category split (info bit 31) left when the code's bit is set in the\n"
+			 " * bitset at sx_cats[value]. The feature is info's low 28 bits.\n */\n",
+		      g->n_trees, g->n_groups, g->n_groups > 1 ? "s" : "");
+	sl__cw_doubles(w, "static const double sx_base[]", g->base, g->n_groups);
+	for (uint32_t t = 0; t <= g->n_trees; t++)
+		iv[t] = g->tree[t];
+	sl__cw_ints(w, "static const unsigned long sx_tree[]", iv, (size_t)g->n_trees + 1);
+	for (uint32_t k = 0; k < g->n_cat_words; k++)
+		iv[k] = g->cats[k];
+	if (g->n_cat_words)
+		sl__cw_ints(w, "static const unsigned long sx_cats[]", iv, g->n_cat_words);
+	sl__free(iv);
+	sl__cw_puts(w, "static const struct sx_node {\n\tdouble value;\n\tunsigned long left, info;\n"
+		       "} sx_nodes[] = {");
+	for (uint32_t i = 0; i < g->n_nodes; i++) {
+		const gbdt_node *n = &g->nodes[i];
+		sl__cw_puts(w, i % 3 ? " {" : i ? ",\n\t{" : "\n\t{");
+		sl__cw_double(w, n->value);
+		sl__cw_printf(w, ", %lu, %lu}%s", (unsigned long)n->left, (unsigned long)n->info,
+			      i % 3 == 2 || i + 1 == g->n_nodes ? "" : ",");
+	}
+	sl__cw_puts(w, g->n_nodes ? "\n};\n" : "{0, 0, 0}};\n");
+	/* Without category splits there is no bitset to read (and no branch for one). */
+	sl__cw_puts(w, "\nstatic unsigned sx_right(const struct sx_node *n, double x)\n{\n");
+	if (g->n_cat_words)
+		sl__cw_puts(w, "\tif (n->info & 0x80000000UL) {\n"
+			       "\t\tconst unsigned long *set = sx_cats + (unsigned long)n->value;\n"
+			       "\t\tunsigned long c;\n"
+			       "\t\tif (!(x >= 0 && x < (double)set[0]) || x != (double)(unsigned long)x)\n"
+			       "\t\t\treturn !(n->info & 0x40000000UL);\n"
+			       "\t\tc = (unsigned long)x;\n"
+			       "\t\treturn !((set[1 + c / 32] >> (c % 32)) & 1);\n"
+			       "\t}\n");
+	sl__cw_puts(w, "\treturn (x >= n->value) | ((x != x) & !(n->info & 0x40000000UL));\n"
+		       "}\n\n");
+	sl__cw_printf(w,
+		      "static void sx_model(const double *x, double *out)\n{\n"
+		      "\tdouble raw[%u];\n"
+		      "\tunsigned long k = 0;\n\n"
+		      "\tfor (int c = 0; c < %u; c++)\n"
+		      "\t\traw[c] = sx_base[c];\n"
+		      "\tfor (unsigned long t = 0; t < %uUL; t++) {\n"
+		      "\t\tconst struct sx_node *n = sx_nodes + sx_tree[t];\n"
+		      "\t\twhile (n->left)\n"
+		      "\t\t\tn += n->left + sx_right(n, x[n->info & 0x0fffffffUL]);\n"
+		      "\t\traw[k] += n->value;\n"
+		      "\t\tif (++k == %uUL)\n"
+		      "\t\t\tk = 0;\n"
+		      "\t}\n",
+		      g->n_groups, g->n_groups, g->n_trees, g->n_groups);
+	switch (g->objective) {
+	case ML_BINARY:
+		sl__cw_puts(w, "\t{\n\t\tdouble pr = 1.0 / (1.0 + exp(-raw[0]));\n"
+			       "\t\tout[0] = 1.0 - pr;\n\t\tout[1] = pr;\n\t}\n");
+		break;
+	case ML_MULTICLASS:
+		sl__cw_printf(w, "\t{\n\t\tdouble mx = raw[0], sum = 0;\n"
+				 "\t\tfor (int i = 1; i < %u; i++)\n"
+				 "\t\t\tif (raw[i] > mx)\n"
+				 "\t\t\t\tmx = raw[i];\n"
+				 "\t\tfor (int i = 0; i < %u; i++) {\n"
+				 "\t\t\tout[i] = exp(raw[i] - mx);\n"
+				 "\t\t\tsum += out[i];\n"
+				 "\t\t}\n"
+				 "\t\tfor (int i = 0; i < %u; i++)\n"
+				 "\t\t\tout[i] /= sum;\n"
+				 "\t}\n",
+			      g->n_groups, g->n_groups, g->n_groups);
+		break;
+	default:
+		sl__cw_puts(w, "\tout[0] = raw[0];\n");
+		break;
+	}
+	sl__cw_puts(w, "}\n");
+	return w->rc;
+}
+

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgen.h"
 #include "ml/glm.h"
 #include "pool.h"
 
@@ -663,3 +664,101 @@ fail:
 	glm_free(g);
 	return rc;
 }
+
+/* ---- export to C ------------------------------------------------------------------------ */
+
+/* Copies n int32 values into an int64 array for sl__cw_ints (NULL on failure). */
+static int64_t *widen32(const int32_t *v, size_t n)
+{
+	int64_t *w = sl__malloc((n ? n : 1) * sizeof *w);
+
+	for (size_t i = 0; w && i < n; i++)
+		w[i] = v[i];
+	return w;
+}
+
+/* The C form of row_raw and glm_predict: the same terms in the same order. */
+int glm_emit_c(const ml_model *m, sl__cw *w)
+{
+	const glm *g = m->impl;
+	const ml_signature *sig = &m->sig;
+	size_t p = sig->n_features, ncat = n_cat_of(sig);
+	int64_t *col = widen32(g->col, p), *cat = widen32(g->cat, ncat);
+	int64_t *off = sl__malloc((p ? p : 1) * sizeof *off), *nd = sl__malloc((p ? p : 1) * sizeof *nd);
+	char decl[96];
+
+	if (!col || !cat || !off || !nd) {
+		sl__free(col);
+		sl__free(cat);
+		sl__free(off);
+		sl__free(nd);
+		return sl__oom();
+	}
+	for (size_t j = 0; j < p; j++) {
+		off[j] = (int64_t)g->cat_off[j];
+		nd[j] = sig->features[j].n_dict;
+	}
+	sl__cw_printf(w, "/*\n * A %s model: raw_g = base_g + sum_j contrib_gj, contributions taken\n"
+			 " * against the training means (a numeric input: coef * (x - mean); a\n"
+			 " * category: its coefficient less the category block's mean; missing: 0).\n"
+			 " */\n",
+		      m->ops->algorithm);
+	sl__cw_ints(w, "static const int sx_col[]", col, p);
+	sl__cw_ints(w, "static const int sx_ndict[]", nd, p);
+	sl__cw_ints(w, "static const int sx_cat_off[]", off, p);
+	sl__cw_ints(w, "static const int sx_cat[]", cat, ncat);
+	sl__cw_doubles(w, "static const double sx_mean[]", g->mean, g->q);
+	sl__cw_doubles(w, "static const double sx_coef[]", g->coef, g->q * g->groups);
+	sl__cw_doubles(w, "static const double sx_base[]", g->base, g->groups);
+	snprintf(decl, sizeof decl, "static const double sx_catsum[]");
+	sl__cw_doubles(w, decl, g->catoff, p * g->groups);
+	sl__cw_printf(w,
+		      "\nstatic double sx_raw(const double *x, int g)\n{\n"
+		      "\tconst double *coef = sx_coef + g * %zu;\n"
+		      "\tdouble s = 0;\n\n"
+		      "\tfor (int j = 0; j < %zu; j++) {\n"
+		      "\t\tdouble v = x[j], t = 0;\n"
+		      "\t\tint c = sx_col[j];\n"
+		      "\t\tif (c >= 0) {\n"
+		      "\t\t\tif (!isnan(v))\n"
+		      "\t\t\t\tt = coef[c] * (v - sx_mean[c]);\n"
+		      "\t\t} else if (v >= 0 && v < (double)sx_ndict[j]) {\n"
+		      "\t\t\tunsigned k = (unsigned)v;\n"
+		      "\t\t\tint cc = (double)k == v ? sx_cat[sx_cat_off[j] + (int)k] : -1;\n"
+		      "\t\t\tif (cc >= 0)\n"
+		      "\t\t\t\tt = coef[cc] - sx_catsum[g * %zu + j];\n"
+		      "\t\t}\n"
+		      "\t\ts += t;\n"
+		      "\t}\n"
+		      "\treturn sx_base[g] + s;\n"
+		      "}\n\n"
+		      "static void sx_model(const double *x, double *out)\n{\n",
+		      g->q, p, p);
+	if (sig->task == ML_REGRESSION) {
+		sl__cw_puts(w, "\tout[0] = sx_raw(x, 0);\n");
+	} else if (sig->task == ML_BINARY) {
+		sl__cw_puts(w, "\tdouble r = sx_raw(x, 0), e = exp(-fabs(r));\n"
+			       "\tdouble big = 1 / (1 + e), small = e / (1 + e);\n\n"
+			       "\tout[0] = r >= 0 ? small : big;\n"
+			       "\tout[1] = r >= 0 ? big : small;\n");
+	} else {
+		sl__cw_printf(w, "\tdouble mx = -INFINITY, sum = 0;\n\n"
+				 "\tfor (int g = 0; g < %zu; g++) {\n"
+				 "\t\tout[g] = sx_raw(x, g);\n"
+				 "\t\tif (out[g] > mx)\n"
+				 "\t\t\tmx = out[g];\n"
+				 "\t}\n"
+				 "\tfor (int g = 0; g < %zu; g++)\n"
+				 "\t\tsum += (out[g] = exp(out[g] - mx));\n"
+				 "\tfor (int g = 0; g < %zu; g++)\n"
+				 "\t\tout[g] /= sum;\n",
+			      g->groups, g->groups, g->groups);
+	}
+	sl__cw_puts(w, "}\n");
+	sl__free(col);
+	sl__free(cat);
+	sl__free(off);
+	sl__free(nd);
+	return w->rc;
+}
+

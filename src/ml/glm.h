@@ -104,6 +104,8 @@ size_t glm_explain_groups(const ml_model *m);
 int glm_save(const ml_model *m, mfile_writer *w);
 int glm_load(ml_model *m, const mfile *f);
 void glm_free(void *impl);
+struct sl__cw;
+int glm_emit_c(const ml_model *m, struct sl__cw *w);
 
 /* Raw scores (groups per row) of n rows, the scores predict transforms. */
 void glm_raw(const ml_model *m, const double *X, size_t n, double *out);

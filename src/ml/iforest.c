@@ -49,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgen.h"
 #include "ml/iforest.h"
 #include "pool.h"
 #include "rng.h"
@@ -259,12 +260,102 @@ fail:
 	return rc;
 }
 
+/* The C form of cat_side, path_length and iforest_predict for one row. */
+static int iforest_emit_c(const ml_model *m, sl__cw *w)
+{
+	const forest *f = m->impl;
+	size_t nn = f->h.n_nodes;
+	int64_t *iv = sl__malloc((nn + f->h.n_trees + f->h.n_cats + 1) * sizeof *iv);
+	double *dv = sl__malloc((nn + 1) * sizeof *dv);
+
+	if (!iv || !dv) {
+		sl__free(iv);
+		sl__free(dv);
+		return sl__oom();
+	}
+	sl__cw_printf(w, "/*\n * An isolation forest of %u trees: score = 2^(-mean path length / c(%u)).\n"
+			 " * A node splits on feature sx_feature[i] (-1: a leaf, whose value is its\n"
+			 " * path length); x <= value goes to child left, else left + 1; a string\n"
+			 " * split sends the codes listed in sx_cats ((code << 1) | goes_left).\n */\n",
+		      f->h.n_trees, f->h.sample_size);
+	for (size_t i = 0; i < nn; i++)
+		iv[i] = f->nodes[i].feature;
+	sl__cw_ints(w, "static const int sx_feature[]", iv, nn);
+	for (size_t i = 0; i < nn; i++)
+		iv[i] = f->nodes[i].left;
+	sl__cw_ints(w, "static const unsigned long sx_left[]", iv, nn);
+	for (size_t i = 0; i < nn; i++)
+		iv[i] = f->nodes[i].cat_off;
+	sl__cw_ints(w, "static const unsigned long sx_cat_off[]", iv, nn);
+	for (size_t i = 0; i < nn; i++)
+		iv[i] = f->nodes[i].cat_n;
+	sl__cw_ints(w, "static const unsigned long sx_cat_n[]", iv, nn);
+	for (size_t i = 0; i < nn; i++)
+		iv[i] = f->nodes[i].missing_left;
+	sl__cw_ints(w, "static const unsigned char sx_missing_left[]", iv, nn);
+	for (size_t i = 0; i < nn; i++)
+		dv[i] = f->nodes[i].value;
+	sl__cw_doubles(w, "static const double sx_value[]", dv, nn);
+	for (size_t t = 0; t < f->h.n_trees; t++)
+		iv[t] = f->roots[t];
+	sl__cw_ints(w, "static const unsigned long sx_roots[]", iv, f->h.n_trees);
+	for (size_t k = 0; k < f->h.n_cats; k++)
+		iv[k] = f->cats[k];
+	sl__cw_ints(w, "static const unsigned long sx_cats[]", iv, f->h.n_cats);
+	sl__cw_puts(w, "\nstatic int sx_cat_side(const unsigned long *cats, unsigned long n,\n"
+		       "\t\t       double x)\n{\n"
+		       "\tunsigned long code, lo = 0, hi = n;\n\n"
+		       "\tif (!(x >= 0 && x < 4294967296.0) || x != floor(x))\n"
+		       "\t\treturn -1;\n"
+		       "\tcode = (unsigned long)x;\n"
+		       "\twhile (lo < hi) {\n"
+		       "\t\tunsigned long mid = lo + (hi - lo) / 2, c = cats[mid] >> 1;\n"
+		       "\t\tif (c == code)\n"
+		       "\t\t\treturn (int)(cats[mid] & 1);\n"
+		       "\t\tif (c < code)\n"
+		       "\t\t\tlo = mid + 1;\n"
+		       "\t\telse\n"
+		       "\t\t\thi = mid;\n"
+		       "\t}\n"
+		       "\treturn -1;\n"
+		       "}\n\n"
+		       "static double sx_path_length(unsigned long nd, const double *row)\n{\n"
+		       "\twhile (sx_feature[nd] >= 0) {\n"
+		       "\t\tdouble x = row[sx_feature[nd]];\n"
+		       "\t\tint left;\n"
+		       "\t\tif (sx_cat_n[nd]) {\n"
+		       "\t\t\tint side = isnan(x) ? -1\n"
+		       "\t\t\t\t   : sx_cat_side(sx_cats + sx_cat_off[nd], sx_cat_n[nd], x);\n"
+		       "\t\t\tleft = side < 0 ? sx_missing_left[nd] : side;\n"
+		       "\t\t} else {\n"
+		       "\t\t\tleft = isnan(x) ? sx_missing_left[nd] : x <= sx_value[nd];\n"
+		       "\t\t}\n"
+		       "\t\tnd = sx_left[nd] + (left ? 0 : 1);\n"
+		       "\t}\n"
+		       "\treturn sx_value[nd];\n"
+		       "}\n\n"
+		       "static void sx_model(const double *x, double *out)\n{\n"
+		       "\tdouble sum = 0, s;\n\n");
+	sl__cw_printf(w, "\tfor (int t = 0; t < %u; t++)\n"
+			 "\t\tsum += sx_path_length(sx_roots[t], x);\n"
+			 "\ts = pow(2.0, -(sum / %u) / ",
+		      f->h.n_trees, f->h.n_trees);
+	sl__cw_double(w, f->c_psi);
+	sl__cw_puts(w, ");\n\tout[0] = s;\n\tout[1] = s > ");
+	sl__cw_double(w, f->h.threshold);
+	sl__cw_puts(w, " ? 1 : 0;\n}\n");
+	sl__free(iv);
+	sl__free(dv);
+	return w->rc;
+}
+
 const ml_ops ml_iforest_ops = {
 	.algorithm = "iforest",
 	.predict = iforest_predict,
 	.save = iforest_save,
 	.load = iforest_load,
 	.free_impl = iforest_free,
+	.emit_c = iforest_emit_c,
 };
 
 /* ---- training --------------------------------------------------------------------- */

@@ -50,6 +50,7 @@ const ml_ops ml_logistic_ops = {
 	.predict = glm_predict,
 	.explain = glm_explain,
 	.explain_groups = glm_explain_groups,
+	.emit_c = glm_emit_c,
 	.save = glm_save,
 	.load = glm_load,
 	.free_impl = glm_free,

@@ -62,6 +62,8 @@
 #include "dataset/dataset.h"
 #include "model/mfile.h"
 
+struct sl__cw;
+
 /* ---- tasks and signatures --------------------------------------------- */
 
 typedef enum ml_task {
@@ -162,6 +164,18 @@ typedef struct ml_ops {
 	 * already loaded. */
 	int (*load)(ml_model *m, const mfile *f);
 	void (*free_impl)(void *impl);
+	/*
+	 * Optional (NULL: the family has no C export). Writes C99 text that
+	 * needs only math.h to w: static tables and
+	 *     static void sx_model(const double *x, double *out)
+	 * computing for one row exactly what predict computes (x: the
+	 * sig.n_features inputs, out: sig.n_outputs), every identifier of its
+	 * own starting with sx_. The same operations in the same order, so the
+	 * compiled file agrees with predict to the last bits that the C
+	 * library's functions (exp, log, pow) allow. src/model/export_c.c
+	 * writes the rest of the file around it.
+	 */
+	int (*emit_c)(const ml_model *m, struct sl__cw *w);
 } ml_ops;
 
 struct sl_model {
@@ -274,6 +288,12 @@ int ml_frame_matrix(const ml_frame *fr, double **out);
  * and its row); otherwise *out_y is NULL.
  */
 int ml_frame_apply(const ml_signature *sig, const ds_table *t, double **out_X, double **out_y);
+/*
+ * The same coding for scoring rows (batch prediction), where an infinite
+ * value is an input like any other, as it is for a single row served: it
+ * reaches the model as is instead of being refused.
+ */
+int ml_frame_code(const ml_signature *sig, const ds_table *t, double **out_X);
 
 /*
  * The baseline model of a frame's task (baseline.c): class priors for

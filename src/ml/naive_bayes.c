@@ -39,6 +39,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cgen.h"
 #include "ml/nb.h"
 #include "pool.h"
 
@@ -276,6 +277,90 @@ static void nb_free(void *impl)
 	sl__free(m);
 }
 
+/* The C form of term, row_scores and nb_predict: the same operations in the same order. */
+static int nb_emit_c(const ml_model *mm, sl__cw *w)
+{
+	const nb *m = mm->impl;
+	size_t K = m->K, p = m->p, groups = K == 2 ? 1 : K;
+
+	sl__cw_printf(w, "/* %s naive Bayes: the softmax of log P(k) + sum_j t_kj(x_j). */\n"
+			 "#define SX_PI 3.14159265358979323846\n",
+		      nb_kind_name(m->kind));
+	sl__cw_doubles(w, "static const double sx_prior[]", m->prior, K);
+	sl__cw_doubles(w, "static const double sx_a[]", m->a, K * p);
+	if (m->kind != NB_MULTINOMIAL)
+		sl__cw_doubles(w, "static const double sx_b[]", m->b, K * p);
+	sl__cw_printf(w, "\nstatic double sx_term(int k, int j, double v)\n{\n"
+			 "\tint at = k * %zu + j;\n\n",
+		      p);
+	switch (m->kind) {
+	case NB_MULTINOMIAL:
+		sl__cw_puts(w, "\treturn v != 0 ? v * sx_a[at] : 0;\n");
+		break;
+	case NB_BERNOULLI:
+		sl__cw_puts(w, "\treturn v > ");
+		sl__cw_double(w, m->thr);
+		sl__cw_puts(w, " ? sx_a[at] : sx_b[at];\n");
+		break;
+	case NB_GAUSSIAN:
+		sl__cw_puts(w, "\tdouble dv = v - sx_a[at];\n\n"
+			       "\treturn -0.5 * log(2 * SX_PI * sx_b[at]) - 0.5 * dv * dv / sx_b[at];\n");
+		break;
+	}
+	sl__cw_printf(w,
+		      "}\n\n"
+		      "static void sx_model(const double *x, double *out)\n{\n"
+		      "\tdouble t[%zu], raw[%zu], pmean = 0;\n\n"
+		      "\tfor (int k = 0; k < %zu; k++)\n"
+		      "\t\tpmean += sx_prior[k];\n"
+		      "\tpmean /= (double)%zu;\n"
+		      "\tfor (int g = 0; g < %zu; g++)\n"
+		      "\t\traw[g] = 0;\n"
+		      "\tfor (int j = 0; j < %zu; j++) {\n"
+		      "\t\tdouble v = x[j], mean = 0;\n"
+		      "\t\tif (isnan(v)) {\n"
+		      "\t\t\tfor (int k = 0; k < %zu; k++)\n"
+		      "\t\t\t\tt[k] = 0;\n"
+		      "\t\t} else {\n"
+		      "\t\t\tfor (int k = 0; k < %zu; k++)\n"
+		      "\t\t\t\tmean += (t[k] = sx_term(k, j, v));\n"
+		      "\t\t\tmean /= (double)%zu;\n"
+		      "\t\t}\n"
+		      "\t\tfor (int g = 0; g < %zu; g++) {\n"
+		      "\t\t\tdouble c = %s;\n"
+		      "\t\t\tif (isnan(v))\n"
+		      "\t\t\t\tc = 0;\n"
+		      "\t\t\traw[g] += c;\n"
+		      "\t\t}\n"
+		      "\t}\n"
+		      "\tfor (int g = 0; g < %zu; g++)\n"
+		      "\t\traw[g] = (%s) + raw[g];\n",
+		      K, groups, K, K, groups, p, K, K, K, groups,
+		      K == 2 ? "t[1] - t[0]" : "t[g] - mean", groups,
+		      K == 2 ? "sx_prior[1] - sx_prior[0]" : "sx_prior[g] - pmean");
+	if (K == 2)
+		sl__cw_puts(w, "\t(void)pmean;\n"
+			       "\t{\n"
+			       "\t\tdouble r = raw[0], e = exp(-fabs(r)), big = 1 / (1 + e), small = e / (1 + e);\n"
+			       "\t\tout[0] = r >= 0 ? small : big;\n"
+			       "\t\tout[1] = r >= 0 ? big : small;\n"
+			       "\t}\n"
+			       "}\n");
+	else
+		sl__cw_printf(w, "\t{\n"
+				 "\t\tdouble mx = -INFINITY, s = 0;\n"
+				 "\t\tfor (int k = 0; k < %zu; k++)\n"
+				 "\t\t\tmx = fmax(mx, raw[k]);\n"
+				 "\t\tfor (int k = 0; k < %zu; k++)\n"
+				 "\t\t\ts += (out[k] = exp(raw[k] - mx));\n"
+				 "\t\tfor (int k = 0; k < %zu; k++)\n"
+				 "\t\t\tout[k] /= s;\n"
+				 "\t}\n"
+				 "}\n",
+			      K, K, K);
+	return w->rc;
+}
+
 const ml_ops ml_naive_bayes_ops = {
 	.algorithm = "naive_bayes",
 	.predict = nb_predict,
@@ -284,6 +369,7 @@ const ml_ops ml_naive_bayes_ops = {
 	.save = nb_save,
 	.load = nb_load,
 	.free_impl = nb_free,
+	.emit_c = nb_emit_c,
 };
 
 /* ---- the fit ----------------------------------------------------------------------- */

@@ -27,6 +27,7 @@ struct bundle {
 	size_t n_in;         /* raw inputs */
 	char **in_names;     /* raw input names when there is no transform (borrowed) */
 	ds_type *in_types;
+	bool *in_needed;     /* per raw input: does it decide an output or a filter? */
 };
 
 struct bundle_row {
@@ -112,6 +113,7 @@ void bundle_close(bundle *b)
 	sl__free(b->bind);
 	sl__free(b->in_names);
 	sl__free(b->in_types);
+	sl__free(b->in_needed);
 	transform_free(b->tf);
 	ml_model_free(b->model);
 	sl__free(b);
@@ -157,17 +159,30 @@ static int bind_inputs(bundle *b, const char *path)
 			return rc;
 	}
 	if (b->tf) {
+		bool *used = sl__calloc(nsrc + 1, sizeof *used);
+		int rc;
 		b->n_in = transform_n_inputs(b->tf);
-		return 0;
+		b->in_needed = sl__calloc(b->n_in + 1, sizeof *b->in_needed);
+		if (!used || !b->in_needed) {
+			sl__free(used);
+			return sl__oom();
+		}
+		for (size_t j = 0; j < sig->n_features; j++)
+			used[b->bind[j].src] = true;
+		rc = transform_needed_inputs(b->tf, used, b->in_needed);
+		sl__free(used);
+		return rc;
 	}
 	b->n_in = sig->n_features;
 	b->in_names = sl__calloc(b->n_in ? b->n_in : 1, sizeof *b->in_names);
 	b->in_types = sl__calloc(b->n_in ? b->n_in : 1, sizeof *b->in_types);
-	if (!b->in_names || !b->in_types)
+	b->in_needed = sl__calloc(b->n_in ? b->n_in : 1, sizeof *b->in_needed);
+	if (!b->in_names || !b->in_types || !b->in_needed)
 		return sl__oom();
 	for (size_t k = 0; k < b->n_in; k++) {
 		b->in_names[k] = sig->features[k].name;
 		b->in_types[k] = sig->features[k].type;
+		b->in_needed[k] = true;
 	}
 	return 0;
 }
@@ -251,6 +266,11 @@ const char *bundle_input_name(const bundle *b, size_t k)
 ds_type bundle_input_type(const bundle *b, size_t k)
 {
 	return b->tf ? transform_input_type(b->tf, k) : b->in_types[k];
+}
+
+bool bundle_input_needed(const bundle *b, size_t k)
+{
+	return b->in_needed[k];
 }
 
 /* ---- scoring rows -------------------------------------------------------------------- */

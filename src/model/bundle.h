@@ -70,6 +70,12 @@ const json_t *bundle_manifest(const bundle *b);
 size_t bundle_n_inputs(const bundle *b);
 const char *bundle_input_name(const bundle *b, size_t k);
 ds_type bundle_input_type(const bundle *b, size_t k);
+/*
+ * Whether raw input k decides anything: it feeds a model input or a filter
+ * reads it (transform_needed_inputs). One that does not (an id column, the
+ * training target the wrangle step saw) may be missing from rows to score.
+ */
+bool bundle_input_needed(const bundle *b, size_t k);
 
 typedef struct bundle_row bundle_row;
 

@@ -245,12 +245,16 @@ static int exec_function(const orch_task *t, const step_def *def, int (*fn)(step
 	memset(&ctx, 0, sizeof ctx);
 	ctx.def = def;
 	ctx.step_name = t->step;
+	ctx.run_id = t->run_id;
+	ctx.pipeline_name = t->pipeline;
+	ctx.pipeline_sha256 = t->pipeline_sha256;
 	ctx.pipeline_dir = t->pipeline_dir;
 	ctx.workdir = t->workdir;
 	ctx.with = t->with;
 	ctx.n_inputs = t->n_inputs;
 	ctx.input_names = t->input_names;
 	ctx.input_paths = t->input_paths;
+	ctx.input_ids = t->input_ids;
 	ctx.n_outputs = t->n_outputs;
 	ctx.output_names = t->output_names;
 	ctx.output_paths = t->output_paths;

@@ -43,6 +43,7 @@ typedef struct orch_task {
 	const char *run_id;
 	const char *steprun_id;
 	const char *pipeline;     /* the pipeline's name */
+	const char *pipeline_sha256; /* of the pipeline file's text (lineage), or NULL */
 	const char *step;         /* the step's name */
 	spec_kind kind;
 	const char *uses;         /* SPEC_USES: the built-in's name */

@@ -7,6 +7,7 @@
  *
  *   { "format": 1,
  *     "run_id": "...", "step_run_id": "...", "pipeline": "spam-train", "step": "split",
+ *     "pipeline_sha256": "64 hex",                 optional: the file's text, for lineage
  *     "kind": "uses" | "run" | "plugin",
  *     "uses": "split", "uses_version": 1,          kind uses
  *     "command": "python3 x.py ...",               kind run (${inputs/outputs} substituted)
@@ -70,6 +71,8 @@ static json_t *task_json(const orch_task *t)
 	bad |= put(o, "run_id", json_string(t->run_id));
 	bad |= put(o, "step_run_id", json_string(t->steprun_id));
 	bad |= put(o, "pipeline", json_string(t->pipeline));
+	if (t->pipeline_sha256)
+		bad |= put(o, "pipeline_sha256", json_string(t->pipeline_sha256));
 	bad |= put(o, "step", json_string(t->step));
 	bad |= put(o, "kind", json_string(kind_names[t->kind]));
 	if (t->kind == SPEC_USES) {
@@ -238,6 +241,7 @@ int orch_task_load(const char *path, orch_task_file **out)
 	t->run_id = need_str(&r, r.root, "run_id");
 	t->steprun_id = need_str(&r, r.root, "step_run_id");
 	t->pipeline = need_str(&r, r.root, "pipeline");
+	t->pipeline_sha256 = json_string_value(json_object_get(r.root, "pipeline_sha256"));
 	t->step = need_str(&r, r.root, "step");
 	kind = need_str(&r, r.root, "kind");
 	if (kind && !strcmp(kind, "uses")) {

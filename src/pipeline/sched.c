@@ -764,6 +764,7 @@ static int make_task(run *r, size_t i)
 	n->resources = resources_json(&st->resources);
 	n->task = (orch_task){
 		.run_id = r->run_id, .steprun_id = n->id, .pipeline = r->sp->name,
+		.pipeline_sha256 = r->sp->sha256,
 		.step = st->name, .kind = st->kind, .uses = st->uses,
 		.uses_version = st->kind == SPEC_USES ? st->def->version : 0,
 		.command = n->command, .plugin = st->plugin, .with = st->with,

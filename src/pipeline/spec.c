@@ -1319,7 +1319,8 @@ int spec_parse_string(const char *text, size_t len, const char *display_name, co
 	memset(&p.params, 0, sizeof p.params);
 	p.params_pos = (spec_pos){1, 1};
 	if (!(f->pub.path = sl__strdup("<string>")) || !(f->disp = sl__strdup(display_name)) ||
-	    !(f->pub.dir = sl__path_abs(dir ? dir : ".")))
+	    !(f->pub.dir = sl__path_abs(dir ? dir : ".")) ||
+	    sl__sha256_hex(text, len, f->pub.sha256))
 		oom(&p);
 	if (!prc(&p) && !read_spec(&p, sl__ydoc_root(p.d), overrides, n_overrides)) {
 		spec_pos pos;

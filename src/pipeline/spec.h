@@ -144,6 +144,8 @@ typedef struct spec {
 	char *dir;          /* absolute directory relative paths in the file resolve against */
 	char *name;
 	char *description;
+	char sha256[65];    /* SHA-256 (hex) of the text parsed: a bundle's lineage
+			     * names the pipeline file it came from by it */
 	spec_param *params;
 	size_t n_params;
 	spec_step *steps;   /* in file order */

@@ -96,31 +96,6 @@ static bool cacheable(const json_t *with)
 	return json_is_string(json_object_get(with, "canvas"));
 }
 
-/* ---- the canvas ------------------------------------------------------------------- */
-
-/*
- * The canvas `canvas:` names, else the project's (canvas_find); *out NULL
- * when there is none. The canvas module has checked every field it hands
- * over, at FILE:LINE:COL.
- */
-static int load_canvas(step_ctx *ctx, canvas **out)
-{
-	const char *named = step_opt_str(ctx, "canvas");
-	char *path = NULL;
-	int rc;
-
-	*out = NULL;
-	if (named && !(path = step_resolve_path(ctx, named)))
-		return step_fail(ctx, SL_ENOMEM, "out of memory");
-	if (!named && (rc = canvas_find(ctx->pipeline_dir, &path)))
-		return step_fail(ctx, rc, "canvas: %s", sl_errmsg());
-	if (!path)
-		return 0;
-	rc = canvas_load(path, out);
-	sl__free(path);
-	return rc ? step_fail(ctx, rc, "canvas: %s", sl_errmsg()) : 0;
-}
-
 /* ---- the step ------------------------------------------------------------------------- */
 
 /* The report's numbers as the step run's metrics, for `sluice runs show`. */
@@ -172,7 +147,7 @@ static int run(step_ctx *ctx)
 	int rc;
 
 	ml_eval_opts_init(&o);
-	if ((rc = load_canvas(ctx, &cv)))
+	if ((rc = step_canvas_load(ctx, &cv)))
 		goto out;
 	o.target = step_opt_str(ctx, "target");
 	o.metric = step_opt_str(ctx, "metric");
@@ -219,6 +194,19 @@ static int run(step_ctx *ctx)
 	if ((rc = ml_evaluate(m, champ, test, &o, &rep))) {
 		rc = step_fail(ctx, rc, "%s", sl_errmsg());
 		goto out;
+	}
+	/* Which rows and models were scored, by artifact id, for a bundle's lineage. */
+	if (step_input_id(ctx, "test")) {
+		json_t *lin = json_pack("{s:s}", "test", step_input_id(ctx, "test"));
+		if (lin && step_input_id(ctx, "model"))
+			json_object_set_new(lin, "model", json_string(step_input_id(ctx, "model")));
+		if (lin && step_input_id(ctx, "champion"))
+			json_object_set_new(lin, "champion",
+					    json_string(step_input_id(ctx, "champion")));
+		if (sl__json_set(rep, "lineage", lin)) {
+			rc = step_oom(ctx);
+			goto out;
+		}
 	}
 	json_array_foreach(json_object_get(rep, "notes"), i, v)
 		step_log(ctx, "note: %s", json_string_value(v));

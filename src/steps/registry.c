@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "canvas/canvas.h"
 #include "steps/step.h"
 
 extern const step_def step_evaluate;
@@ -18,8 +19,11 @@ extern const step_def step_ingest_file;
 extern const step_def step_ingest_jsonl;
 extern const step_def step_ingest_sql;
 extern const step_def step_label;
+extern const step_def step_package;
+extern const step_def step_predict;
 extern const step_def step_register;
 extern const step_def step_split;
+extern const step_def step_test;
 extern const step_def step_train_forecast;
 extern const step_def step_train_gbdt;
 extern const step_def step_train_iforest;
@@ -36,8 +40,11 @@ static const step_def *const registry[] = {
 	&step_ingest_jsonl,
 	&step_ingest_sql,
 	&step_label,
+	&step_package,
+	&step_predict,
 	&step_register,
 	&step_split,
+	&step_test,
 	&step_train_forecast,
 	&step_train_gbdt,
 	&step_train_iforest,
@@ -87,6 +94,14 @@ const char *step_input(const step_ctx *ctx, const char *name)
 	return NULL;
 }
 
+const char *step_input_id(const step_ctx *ctx, const char *name)
+{
+	for (size_t i = 0; ctx->input_ids && i < ctx->n_inputs; i++)
+		if (!strcmp(ctx->input_names[i], name))
+			return ctx->input_ids[i];
+	return NULL;
+}
+
 const char *step_output(const step_ctx *ctx, const char *name)
 {
 	for (size_t i = 0; i < ctx->n_outputs; i++)
@@ -98,6 +113,24 @@ const char *step_output(const step_ctx *ctx, const char *name)
 char *step_resolve_path(const step_ctx *ctx, const char *path)
 {
 	return sl__path_join(ctx->pipeline_dir, path);
+}
+
+int step_canvas_load(step_ctx *ctx, canvas **out)
+{
+	const char *named = step_opt_str(ctx, "canvas");
+	char *path = NULL;
+	int rc;
+
+	*out = NULL;
+	if (named && !(path = step_resolve_path(ctx, named)))
+		return step_oom(ctx);
+	if (!named && (rc = canvas_find(ctx->pipeline_dir, &path)))
+		return step_fail(ctx, rc, "canvas: %s", sl_errmsg());
+	if (!path)
+		return 0;
+	rc = canvas_load(path, out);
+	sl__free(path);
+	return rc ? step_fail(ctx, rc, "canvas: %s", sl_errmsg()) : 0;
 }
 
 json_t *step_opt_json(const step_ctx *ctx, const char *name)

@@ -330,6 +330,11 @@ const step_opt *step_find_opt(const step_def *def, const char *name);
 struct step_ctx {
 	const step_def *def;
 	const char *step_name;   /* the step's name in the pipeline */
+	/* Where the run comes from, for lineage (package records it in the
+	 * bundle); NULL when a step runs outside a pipeline (tests). */
+	const char *run_id;
+	const char *pipeline_name;
+	const char *pipeline_sha256; /* of the pipeline file's text, hex */
 	const char *pipeline_dir; /* absolute directory of the pipeline file */
 	const char *workdir;      /* scratch directory private to this step run */
 	json_t *with;             /* resolved options with defaults filled in (an object) */
@@ -337,6 +342,7 @@ struct step_ctx {
 	size_t n_inputs;
 	const char *const *input_names;
 	const char *const *input_paths; /* artifact files, read-only */
+	const char *const *input_ids;   /* their artifact ids, or NULL (tests) */
 
 	size_t n_outputs;
 	const char *const *output_names;
@@ -362,10 +368,22 @@ int step_call(step_ctx *ctx, int (*fn)(step_ctx *ctx));
 
 /* Path of input NAME, or NULL when the step has no such (optional) input. */
 const char *step_input(const step_ctx *ctx, const char *name);
+/* The artifact id of input NAME, or NULL when it is not connected or not known. */
+const char *step_input_id(const step_ctx *ctx, const char *name);
 /* Path where output NAME must be written; NULL if the step declares none. */
 const char *step_output(const step_ctx *ctx, const char *name);
 /* A path option resolved against the pipeline directory (newly allocated). */
 char *step_resolve_path(const step_ctx *ctx, const char *path);
+/*
+ * The canvas of a step with a `canvas` path option: the file it names, else
+ * the project's canvas.yaml (canvas_find); *out is NULL when there is none
+ * (canvas_free it). The canvas module has checked every field, at
+ * FILE:LINE:COL; on failure the step has failed with its message. A canvas
+ * found by walking up is outside the step's cache key: such a step is
+ * cacheable only when its options name the file.
+ */
+struct canvas;
+int step_canvas_load(step_ctx *ctx, struct canvas **out);
 
 /* Option accessors: the value of `with.NAME` (defaults already filled in). */
 const char *step_opt_str(const step_ctx *ctx, const char *name);   /* NULL if absent */

@@ -210,7 +210,21 @@ int train_finish(step_ctx *ctx, train_data *d, ml_model *m)
 	}
 	/* The scores travel with the model: a bundle made from it shows them. */
 	json_object_set_new(m->info, "scores", scores);
-	rc = ml_model_save(m, NULL, out);
+	/* So do the datasets it learned from, by artifact id: a bundle's lineage
+	 * starts here (ids are content hashes, so the file stays deterministic). */
+	json_t *lin = NULL;
+	if (step_input_id(ctx, "train")) {
+		json_t *ds = json_pack("{s:s}", "train", step_input_id(ctx, "train"));
+		if (ds && step_input_id(ctx, "valid"))
+			json_object_set_new(ds, "valid", json_string(step_input_id(ctx, "valid")));
+		lin = ds ? json_pack("{s:{s:o}}", "lineage", "datasets", ds) : NULL;
+		if (!lin) {
+			ml_model_free(m);
+			return step_oom(ctx);
+		}
+	}
+	rc = ml_model_save(m, lin, out);
+	json_decref(lin);
 	if (rc) {
 		ml_model_free(m);
 		return step_fail(ctx, rc, "writing the model: %s", sl_errmsg());

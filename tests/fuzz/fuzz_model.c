@@ -9,8 +9,8 @@
  * the target appends the correct digest and fixes the header's length
  * field, which lets the fuzzer reach the manifest, the signature and the
  * family's sections. A model that loads is then asked to predict and
- * explain rows of awkward values (NaN, negative and huge codes), which the
- * sanitizers watch.
+ * explain rows of awkward values (NaN, negative and huge codes), and to
+ * write itself as C (its family's emit_c), which the sanitizers watch.
  *
  * Seeds (corpus/model/) are small models of each family written by
  * ml_model_save, minus their digests.
@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgen.h"
 #include "core.h"
 #include "ml/ml.h"
 
@@ -71,6 +72,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			free(X);
 			free(out);
 			free(ex);
+		}
+		/* The C export reads the same sections: it must not trip either. */
+		if (m->ops->emit_c && p < 4096) {
+			sl__cw w;
+			sl__cw_init(&w);
+			m->ops->emit_c(m, &w);
+			sl__cw_free(&w);
 		}
 		ml_model_free(m);
 	}

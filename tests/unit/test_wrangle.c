@@ -650,6 +650,93 @@ static void test_row_equals_table(void **state)
 	tu_rmdir(dir);
 }
 
+/*
+ * Scoring a table (transform_apply_rows) answers for every input row as
+ * the row path does: a dedupe keeps every row, and each output row says
+ * which input row it came from, so the rows a filter rejected are known.
+ */
+static void test_scoring_rows(void **state)
+{
+	const char *dir = tu_tmpdir();
+	ds_table *a = table_a(), *ta, *tr_out;
+	run_result fa;
+	transform *tr;
+	transform_row *r;
+	expr_value in[8], out[64], want[64];
+	size_t *rows, k = 0;
+
+	(void)state;
+	fa = ok_run(dir, "a", a,
+		    "[{\"filter\": \"age is not null\"},"
+		    " {\"op\": \"dedupe\", \"columns\": [\"city\"]},"
+		    " {\"op\": \"impute\", \"columns\": [\"income\"], \"strategy\": \"median\"},"
+		    " {\"filter\": \"age < 45\"}]");
+	assert_int_equal(transform_load(fa.tr_path, &tr), 0);
+	/* Training drops row 6, a second paris; the filters drop rows 3 and 4. */
+	assert_int_equal(transform_apply_table(tr, a, &ta), 0);
+	assert_int_equal(ds_nrow(ta), 3);
+	/* Scoring keeps row 6 (1-based) and says which rows came through. */
+	assert_int_equal(transform_apply_rows(tr, a, &tr_out, &rows), 0);
+	assert_int_equal(ds_nrow(tr_out), 4);
+	assert_int_equal(rows[0], 0);
+	assert_int_equal(rows[1], 1);
+	assert_int_equal(rows[2], 4);
+	assert_int_equal(rows[3], 5);
+	assert_int_equal(transform_row_new(tr, &r), 0);
+	for (size_t i = 0; i < ds_nrow(a); i++) {
+		row_of(a, i, in);
+		int rc = transform_apply_row(tr, r, in, out);
+		assert_int_equal(rc, k < ds_nrow(tr_out) && rows[k] == i ? 0 : TRANSFORM_REJECTED);
+		if (rc)
+			continue;
+		row_of(tr_out, k, want);
+		for (size_t j = 0; j < transform_n_outputs(tr); j++) {
+			assert_int_equal(out[j].null, want[j].null);
+			if (!want[j].null && transform_output_type(tr, j) == DS_FLOAT64)
+				assert_memory_equal(&out[j].f, &want[j].f, sizeof want[j].f);
+			else if (!want[j].null && transform_output_type(tr, j) != DS_STRING)
+				assert_int_equal(out[j].i, want[j].i);
+		}
+		k++;
+	}
+	assert_int_equal(k, 4);
+	sl__free(rows);
+	transform_row_free(r);
+	ds_close(tr_out);
+	ds_close(ta);
+	transform_free(tr);
+	result_free(&fa);
+	ds_close(a);
+	tu_rmdir(dir);
+}
+
+/*
+ * A derive written as a mapping keeps its order through the artifact
+ * (dumped with sorted keys): a later expression reads an earlier column.
+ */
+static void test_derive_order_survives_the_artifact(void **state)
+{
+	const char *dir = tu_tmpdir();
+	ds_table *a = table_a(), *t1, *t2;
+	run_result fa;
+	transform *tr;
+
+	(void)state;
+	fa = ok_run(dir, "d", a, "[{\"derive\": {\"z\": \"age + 1\", \"b\": \"z * 2\"}}]");
+	assert_int_equal(transform_load(fa.tr_path, &tr), 0);
+	assert_string_equal(transform_output_name(tr, transform_n_outputs(tr) - 2), "z");
+	assert_string_equal(transform_output_name(tr, transform_n_outputs(tr) - 1), "b");
+	assert_int_equal(transform_apply_table(tr, a, &t1), 0);
+	assert_near(f64(t1, "b", 0), 62);
+	transform_free(tr);
+	t2 = fa.out;
+	assert_near(f64(t2, "b", 1), 82);
+	ds_close(t1);
+	result_free(&fa);
+	ds_close(a);
+	tu_rmdir(dir);
+}
+
 static void test_determinism_and_format(void **state)
 {
 	const char *dir = tu_tmpdir();
@@ -798,6 +885,8 @@ int main(void)
 		cmocka_unit_test(test_dates_and_series),
 		cmocka_unit_test(test_fit_then_apply),
 		cmocka_unit_test(test_row_equals_table),
+		cmocka_unit_test(test_scoring_rows),
+		cmocka_unit_test(test_derive_order_survives_the_artifact),
 		cmocka_unit_test(test_determinism_and_format),
 		cmocka_unit_test(test_alloc_failures),
 	};

@@ -1,12 +1,14 @@
 /*
  * Shared test helpers (see testutil.h).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core.h"
+#include "dataset/dataset.h"
 #include "steps/step.h"
 #include "testutil.h"
 
@@ -114,12 +116,16 @@ int tu_run_step(tu_run *r, const char *name, const char *dir, json_t *with,
 	memset(&ctx, 0, sizeof ctx);
 	ctx.def = def;
 	ctx.step_name = name;
+	ctx.run_id = r->run_id;
+	ctx.pipeline_name = "test";
+	ctx.pipeline_sha256 = r->pipeline_sha256;
 	ctx.pipeline_dir = dir;
 	ctx.workdir = dir;
 	ctx.with = with;
 	ctx.n_inputs = n_in;
 	ctx.input_names = in_names;
 	ctx.input_paths = in_paths;
+	ctx.input_ids = r->in_ids;
 	ctx.n_outputs = n_out;
 	ctx.output_names = out_names;
 	ctx.output_paths = out_paths;
@@ -191,3 +197,67 @@ void tu_oom_check(const tu_oom *o, long min_failed)
 		fail_msg("only %ld of %ld runs failed (%lu allocations failed): the injection did not reach the code",
 			 o->failed, o->runs, o->injected);
 }
+/* ---- a customer table (tu_customers) ---- */
+
+static const char *const tu_regions[] = {"north", "south", "east"};
+static const char *const tu_tiers[] = {"gold", "silver", "bronze"};
+
+ds_table *tu_customers(size_t n, bool scoring)
+{
+	ds_builder *b;
+	ds_table *t;
+	static const char *const cols[] = {"id", "amount", "visits", "region", "tier", "plan",
+					   "signup", "vip", "y", "label", "kind"};
+	static const ds_type types[] = {DS_INT64, DS_FLOAT64, DS_INT64, DS_STRING, DS_STRING,
+					DS_STRING, DS_TIMESTAMP, DS_BOOL, DS_FLOAT64, DS_STRING,
+					DS_STRING};
+
+	assert_int_equal(ds_builder_new(&b), 0);
+	for (size_t j = 0; j < SL__ARRAY_LEN(cols); j++)
+		assert_int_equal(ds_builder_add_col(b, cols[j], types[j], NULL), 0);
+	for (size_t i = 0; i < n; i++) {
+		double amount = 10 + (double)((i * 37) % 100) + 0.25 * (double)(i % 4);
+		int64_t visits = (int64_t)(i % 15);
+		const char *region = tu_regions[i % 3], *tier = tu_tiers[(i / 3) % 3];
+		const char *plan = i % 2 ? "pro" : "basic";
+		int64_t signup = 1704067200000000LL + (int64_t)i * (37 * 3600 + 13 * 60) * 1000000LL;
+		bool vip = i % 4 == 0;
+		double y = 3 + 0.5 * amount - 2 * (double)visits + (i % 3 == 2 ? 4 : 0) +
+			   (i % 2 ? 1.5 : 0) + 0.3 * sin((double)i);
+		bool amount_null = false, visits_null = false, region_null = false, vip_null = false;
+		if (scoring) {
+			visits = (int64_t)((i * 7) % 25) - (i % 19 == 5 ? 30 : 0);
+			amount_null = i % 11 == 0;
+			if (i % 13 == 0)
+				amount = NAN;
+			if (i % 17 == 0)
+				amount = 1e6;
+			visits_null = i % 9 == 0;
+			region_null = i % 7 == 0;
+			if (i % 5 == 0)
+				region = "west";
+			if (i % 23 == 4)
+				region = "bad";
+			vip_null = i % 10 == 3;
+			signup += 400LL * 86400000000LL;
+		}
+		assert_int_equal(ds_append_i64(b, 0, (int64_t)i), 0);
+		assert_int_equal(amount_null ? ds_append_null(b, 1) : ds_append_f64(b, 1, amount), 0);
+		assert_int_equal(visits_null ? ds_append_null(b, 2) : ds_append_i64(b, 2, visits), 0);
+		assert_int_equal(region_null ? ds_append_null(b, 3)
+					     : ds_append_str(b, 3, region, strlen(region)),
+				 0);
+		assert_int_equal(ds_append_str(b, 4, tier, strlen(tier)), 0);
+		assert_int_equal(ds_append_str(b, 5, plan, strlen(plan)), 0);
+		assert_int_equal(ds_append_i64(b, 6, signup), 0);
+		assert_int_equal(vip_null ? ds_append_null(b, 7) : ds_append_bool(b, 7, vip), 0);
+		assert_int_equal(ds_append_f64(b, 8, y), 0);
+		assert_int_equal(ds_append_str(b, 9, y > 30 ? "yes" : "no", y > 30 ? 3 : 2), 0);
+		const char *kind = y < 20 ? "low" : y < 40 ? "mid" : "high";
+		assert_int_equal(ds_append_str(b, 10, kind, strlen(kind)), 0);
+	}
+	assert_int_equal(ds_builder_finish(b, &t), 0);
+	ds_builder_free(b);
+	return t;
+}
+

@@ -31,6 +31,10 @@ typedef struct tu_run {
 	json_t *metrics; /* owned; replaced by each run */
 	json_t *meta;    /* per-output artifact metadata; owned */
 	char log[16384]; /* the step's log, truncated to fit */
+	/* Lineage the orchestrator would give the step (NULL: none). */
+	const char *run_id;
+	const char *pipeline_sha256;
+	const char *const *in_ids;
 } tu_run;
 
 /*
@@ -97,5 +101,15 @@ void tu_oom_begin_step(tu_oom *o, long n);
 /* Returns o->done. */
 bool tu_oom_end(tu_oom *o, int rc);
 void tu_oom_check(const tu_oom *o, long min_failed);
+
+/*
+ * A small customer table for the scoring, export and gate tests: id,
+ * amount, visits, region, tier, plan, signup, vip, y (a number), label
+ * (yes/no), kind (low/mid/high). scoring adds what training never saw: an
+ * unseen region "west", a region "bad", nulls, a NaN, amounts of 1e6,
+ * negative visits. Deterministic.
+ */
+struct ds_table;
+struct ds_table *tu_customers(size_t n, bool scoring);
 
 #endif

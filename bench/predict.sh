@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Scoring benchmark: a 100-tree GBDT (and a 1000-tree one for loading)
+# trained by sluice and by XGBoost 1.7 `hist` on the same HIGGS-like rows
+# (bench/train_gbdt.sh's generator; depth 6, 256 bins, eta 0.3), then, in the
+# same run, sluice against XGBoost:
+#   batch      PREDICT_ROWS rows (default 1,000,000) in memory: sluice's table
+#              path (score_table: the coding, the trees on every core, the
+#              output table, what `sluice predict` and the predict step run)
+#              and its model alone, against XGBoost predict on a DMatrix
+#              (built in the timing, as the table is) and inplace_predict
+#   csv        end to end on PREDICT_CSV_ROWS rows (default 200,000):
+#              `sluice predict BUNDLE -i in.csv -o out.csv` against pandas
+#              read_csv + inplace_predict + to_csv
+#   one row    sl_model_predict against Booster.inplace_predict, per call
+#   load       opening a bundle of 1000 trees (map, SHA-256, checks) against
+#              Booster(model_file=) of the same number of trees
+# Targets (issue 8): >= 1M rows/s on 2 cores for 100 trees; loading 1000
+# trees <= 5 ms. The machine may be shared: the load average is printed;
+# only ratios from one run mean much.
+#
+#   bash bench/predict.sh [path/to/sluice]
+set -euo pipefail
+dir=${TMPDIR:-/tmp}/sluice-bench-predict
+mkdir -p "$dir"
+. "$(dirname "$0")/lib.sh"
+ROWS=${PREDICT_ROWS:-1000000}
+CSV_ROWS=${PREDICT_CSV_ROWS:-200000}
+if ! "$PY" -c 'import xgboost, pandas' 2>/dev/null; then
+	echo "predict: needs python3-xgboost and python3-pandas (scripts/deps.sh installs them)" >&2
+	exit 2
+fi
+bench_cc gbdt_bench "$here/train_gbdt_bench.c"
+bench_cc predict_bench "$here/predict_bench.c"
+data=$dir/higgs-$ROWS
+if [ ! -s "$data/test.y" ]; then
+	mkdir -p "$data"
+	"$dir/gbdt_bench" gen "$data" 200000 "$ROWS" 7
+fi
+peer() { OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= "$PY" "$here/predict_peer.py" "$@"; }
+[ -s "$dir/m100.bundle" ] || "$dir/predict_bench" bundle "$data" 100 "$dir/m100.bundle" >/dev/null
+[ -s "$dir/m1000.bundle" ] || "$dir/predict_bench" bundle "$data" 1000 "$dir/m1000.bundle" >/dev/null
+[ -s "$dir/x100.json" ] || peer model "$data" 100 "$dir/x100.json" >/dev/null
+[ -s "$dir/x1000.json" ] || peer model "$data" 1000 "$dir/x1000.json" >/dev/null
+if [ ! -s "$dir/in-$CSV_ROWS.csv" ]; then
+	"$PY" - "$data/test.x" "$CSV_ROWS" "$dir/in-$CSV_ROWS.csv" <<'PYEOF'
+import sys
+import numpy as np
+n = int(sys.argv[2])
+X = np.fromfile(sys.argv[1], dtype="<f8").reshape(28, -1).T[:n]
+np.savetxt(sys.argv[3], X, delimiter=",", fmt="%.10g", comments="",
+           header=",".join(f"f{j}" for j in range(28)))
+PYEOF
+fi
+cat "$data"/test.x > /dev/null
+
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+echo "predict: load average before: $(load) ($(nproc) cores)"
+s_batch=$("$dir/predict_bench" score "$data" "$dir/m100.bundle")
+p_batch=$(peer score "$data" "$dir/x100.json")
+s_row=$("$dir/predict_bench" row "$data" "$dir/m100.bundle" 20000)
+p_row=$(peer row "$data" "$dir/x100.json" 20000)
+s_load=$("$dir/predict_bench" load "$dir/m1000.bundle")
+p_load=$(peer load "$dir/x1000.json")
+t0=$(date +%s.%N)
+"$SLUICE" predict "$dir/m100.bundle" -i "$dir/in-$CSV_ROWS.csv" -o "$dir/out.csv"
+s_csv=$(echo "$(date +%s.%N) - $t0" | bc)
+p_csv=$(peer csv "$dir/in-$CSV_ROWS.csv" "$dir/x100.json" "$dir/out_peer.csv")
+echo "predict: load average after: $(load)"
+
+"$PY" - "$s_batch" "$p_batch" "$s_row" "$p_row" "$s_load" "$p_load" "$s_csv" "$p_csv" "$CSV_ROWS" <<'PYEOF'
+import json, sys
+sb, pb, sr, pr, sl, pl = (json.loads(a) for a in sys.argv[1:7])
+s_csv, pc, n_csv = float(sys.argv[7]), json.loads(sys.argv[8]), int(sys.argv[9])
+n = sb["rows"]
+print(f"scoring a 100-tree GBDT (depth 6), {n} rows x 28, 2 threads")
+print(f"  batch   sluice table path {sb['table_rows_per_s']/1e6:6.2f} M rows/s   model alone "
+      f"{sb['model_rows_per_s']/1e6:6.2f} M rows/s")
+print(f"          xgboost DMatrix   {pb['dmatrix_rows_per_s']/1e6:6.2f} M rows/s   inplace     "
+      f"{pb['inplace_rows_per_s']/1e6:6.2f} M rows/s")
+print(f"          ratio {sb['table_rows_per_s']/pb['dmatrix_rows_per_s']:.2f}x (table vs DMatrix), "
+      f"{sb['model_rows_per_s']/pb['inplace_rows_per_s']:.2f}x (model vs inplace) XGBoost's throughput")
+print(f"  csv     sluice predict {n_csv} rows {s_csv:.2f} s   pandas + xgboost {pc['seconds']:.2f} s"
+      f"   ratio {s_csv/pc['seconds']:.2f}x XGBoost's time")
+print(f"  one row sluice {sr['row_us']:.2f} us (cpu {sr['row_cpu_us']:.2f})   xgboost "
+      f"{pr['row_us']:.2f} us (cpu {pr['row_cpu_us']:.2f})   ratio {sr['row_us']/pr['row_us']:.3f}x")
+print(f"  load    1000 trees: sluice bundle {sl['load_ms']:.2f} ms ({sl['bytes']/1e6:.1f} MB)   "
+      f"xgboost {pl['load_ms']:.2f} ms   ratio {sl['load_ms']/pl['load_ms']:.2f}x")
+PYEOF
