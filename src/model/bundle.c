@@ -394,16 +394,17 @@ static int from_text(ds_type t, const bundle_scalar *v, expr_value *out)
 {
 	bool b;
 
-	if (t == DS_STRING) {
-		out->s = v->s;
-		out->len = v->len;
-		return 0;
-	}
+	/* As the dataset's CSV reader reads an unquoted field: a null marker
+	 * is missing whatever the column's type. */
 	if (csv_null(v->s, v->len)) {
 		out->null = true;
 		return 0;
 	}
 	switch (t) {
+	case DS_STRING:
+		out->s = v->s;
+		out->len = v->len;
+		return 0;
 	case DS_FLOAT64:
 		if (!ds_parse_f64(v->s, v->len, &out->f))
 			return bad_text(t, v);

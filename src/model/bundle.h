@@ -105,8 +105,9 @@ typedef struct bundle_scalar {
  *   timestamp    an ISO 8601 string (ds_parse_timestamp)
  *   string       a string; CSV: the field as it is
  *
- * A JSON null, and in CSV an empty field or one of the default null
- * markers (NA, N/A, NULL, null), is a missing value. Anything else is
+ * A JSON null, and a CSV field (BV_TEXT, an unquoted field: the caller
+ * passes a quoted one to a string input as BV_STRING) that is empty or one
+ * of the default null markers (NA, N/A, NULL, null), is a missing value. Anything else is
  * SL_EINVAL with a message saying what was expected and what came ("expected
  * a number (float64), got a string"); callers prefix where it was.
  */

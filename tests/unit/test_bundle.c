@@ -246,7 +246,10 @@ static void test_coerce(void **state)
 	assert_true(e.null);
 	TXT("NA");
 	assert_int_equal(bundle_coerce(DS_STRING, &v, &e), 0);
-	assert_true(!e.null && e.len == 2);
+	assert_true(e.null);
+	TXT("NAB");
+	assert_int_equal(bundle_coerce(DS_STRING, &v, &e), 0);
+	assert_true(!e.null && e.len == 3);
 	TXT("TRUE");
 	assert_int_equal(bundle_coerce(DS_BOOL, &v, &e), 0);
 	assert_true(e.i == 1);
