@@ -22,7 +22,8 @@ typedef struct cli_cmd {
 	const char *help; /* full text of `sluice help NAME` */
 } cli_cmd;
 
-extern const cli_cmd cmd_init, cmd_run, cmd_runs, cmd_artifacts, cmd_canvas, cmd_steps,
+extern const cli_cmd cmd_init, cmd_run, cmd_runs, cmd_artifacts, cmd_canvas, cmd_steps, cmd_serve,
+	cmd_logs,
 	cmd_version, cmd_help;
 
 const cli_cmd *cli_find(const char *name);
