@@ -409,10 +409,16 @@ static int from_text(ds_type t, const bundle_scalar *v, expr_value *out)
 		if (!ds_parse_f64(v->s, v->len, &out->f))
 			return bad_text(t, v);
 		return 0;
-	case DS_INT64:
-		if (!ds_parse_i64(v->s, v->len, &out->i))
+	case DS_INT64: {
+		double d;
+		if (ds_parse_i64(v->s, v->len, &out->i))
+			return 0;
+		/* "61.0", as a float column prints: integral, so an integer. */
+		if (!ds_parse_f64(v->s, v->len, &d) || d != floor(d) || fabs(d) >= 9007199254740992.0)
 			return bad_text(t, v);
+		out->i = (int64_t)d;
 		return 0;
+	}
 	case DS_BOOL:
 		if (!ds_parse_bool(v->s, v->len, &b))
 			return bad_text(t, v);

@@ -294,8 +294,9 @@ static int label_value(const serve_sig *sig, const jval *v, double *out, char *m
 				*out = (double)c;
 				return 0;
 			}
-		snprintf(msg, size, "%.*s is not a class of the model (classes: %s%s%s%s)",
-			 (int)(v->len > 60 ? 60 : v->len), v->s, ms->classes[0],
+		snprintf(msg, size, "%s%.*s%s is not a class of the model (classes: %s%s%s%s)",
+			 v->t == J_STR ? "'" : "", (int)(v->len > 60 ? 60 : v->len), v->s,
+			 v->t == J_STR ? "'" : "", ms->classes[0],
 			 ms->n_classes > 1 ? ", " : "", ms->n_classes > 1 ? ms->classes[1] : "",
 			 ms->n_classes > 2 ? ", ..." : "");
 		return -1;

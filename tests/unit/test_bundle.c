@@ -256,6 +256,11 @@ static void test_coerce(void **state)
 	TXT("1e3");
 	assert_int_equal(bundle_coerce(DS_FLOAT64, &v, &e), 0);
 	assert_true(e.f == 1000);
+	TXT("61.0");
+	assert_int_equal(bundle_coerce(DS_INT64, &v, &e), 0);
+	assert_true(e.i == 61);
+	TXT("61.5");
+	assert_int_equal(bundle_coerce(DS_INT64, &v, &e), SL_EINVAL);
 	TXT("12x");
 	assert_int_equal(bundle_coerce(DS_INT64, &v, &e), SL_EINVAL);
 	assert_non_null(strstr(sl_errmsg(), "'12x'"));
