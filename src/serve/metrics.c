@@ -54,10 +54,20 @@ serve_vstats *serve_stats_new(sl_server *s, const char *model, const char *versi
 			      const serve_sig *sig)
 {
 	/* Workers' slots start on cache lines of their own. */
-	char *mem = sl__calloc(1, sizeof(serve_vstats) + 64);
+	char *mem;
 	serve_vstats *st;
 
-	if (!mem)
+	/* A version served again (a file swapped back) counts on where it
+	 * left off: one series per model and version. */
+	pthread_mutex_lock(&s->stats_mu);
+	for (st = s->stats; st; st = st->next)
+		if (model && st->model && version && st->version && !strcmp(st->model, model) &&
+		    !strcmp(st->version, version))
+			break;
+	pthread_mutex_unlock(&s->stats_mu);
+	if (st)
+		return st;
+	if (!(mem = sl__calloc(1, sizeof(serve_vstats) + 64)))
 		return NULL;
 	st = (serve_vstats *)(void *)(mem + (64 - (uintptr_t)mem % 64) % 64);
 	st->mem = mem;

@@ -239,6 +239,7 @@ serve_model *serve_find_model(sl_server *s, const char *name, size_t len);
 void serve_event(sl_server *s, const char *fmt, ...) SL__PRINTF(2, 3);
 
 /* metrics.c */
+/* The stats of a model's version: made once per (model, version), kept to the end. */
 serve_vstats *serve_stats_new(sl_server *s, const char *model, const char *version,
 			      const serve_sig *sig);
 /* Counts one finished request: its code, latency and the first output of each row. */
