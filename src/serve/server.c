@@ -64,6 +64,8 @@ struct serve_conn {
 	serve_worker *w;
 	double t0;
 	bool responded;
+	bool refuse;        /* its body outgrew the limit */
+	bool oom;           /* its body could not be stored */
 	char id[SERVE_ID_LEN];
 	sl__buf body, resp;
 };
@@ -794,6 +796,8 @@ static void begin(sl_server *s, serve_conn *cn, struct MHD_Connection *c, serve_
 	cn->w = w;
 	cn->t0 = sl__mono_sec();
 	cn->responded = false;
+	cn->refuse = false;
+	cn->oom = false;
 	sl__buf_reset(&cn->body);
 	atomic_fetch_add(&w->started, 1);
 	atomic_store(&cn->req_ms, (long long)sl__now_ms());
@@ -842,31 +846,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (cl) {
 			char *end;
 			unsigned long long n = strtoull(cl, &end, 10);
-			/* An announced body over the limit is refused before it is read. */
+			/* An announced body over the limit is refused before it is
+			 * read (this first call is the one where libmicrohttpd
+			 * takes a response and discards the body). */
 			if (*end == 0 && n > s->o.max_body)
 				return too_large(s, cn, c, url, method);
 		}
 		return MHD_YES;
 	}
 	if (cn->responded) {
-		*size = 0; /* a 413 is on its way: the rest of the body is not read */
+		*size = 0;
 		return MHD_YES;
 	}
 	if (*size) {
-		if (cn->body.len + *size > s->o.max_body) {
-			*size = 0;
-			return too_large(s, cn, c, url, method);
-		}
-		if (sl__buf_append(&cn->body, data, *size)) {
-			outcome o;
-			memset(&o, 0, sizeof o);
-			*size = 0;
-			serve_arena_reset(&cn->w->arena);
-			fail(cn, cn->w, &o, 503, "out of memory receiving the body");
-			return finish(s, cn, cn->w, c, &o);
-		}
+		/* A chunked body outgrowing the limit is read and dropped (no
+		 * response can be queued while a body arrives) and refused at
+		 * its end; the request timeout bounds how long that takes. */
+		if (!cn->refuse && !cn->oom && cn->body.len + *size > s->o.max_body)
+			cn->refuse = true;
+		if (!cn->refuse && !cn->oom && sl__buf_append(&cn->body, data, *size))
+			cn->oom = true;
 		*size = 0;
 		return MHD_YES;
+	}
+	if (cn->refuse)
+		return too_large(s, cn, c, url, method);
+	if (cn->oom) {
+		outcome o;
+		memset(&o, 0, sizeof o);
+		o.endpoint = "v2";
+		serve_arena_reset(&cn->w->arena);
+		fail(cn, cn->w, &o, 503, "out of memory receiving the body");
+		return finish(s, cn, cn->w, c, &o);
 	}
 	atomic_store(&cn->state, C_PROCESSING);
 	return dispatch(s, cn, c, url, method);

@@ -4,7 +4,7 @@
 # every bad request gets its code and a message naming the field, and the
 # server keeps serving; feedback; /metrics; the log, queried and exported.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/serve_lib.sh"
+. "$SRC/tests/integration/serve_lib.sh"
 
 train_models
 start_server "$T/serve.err" --model "spam=$T/spam.slm" --model "price=$T/price.slm" \

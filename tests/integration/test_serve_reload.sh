@@ -4,7 +4,7 @@
 # swaps; a file that does not load leaves the old version serving, the
 # failure counted and reported; the reload endpoint does the same on demand.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/serve_lib.sh"
+. "$SRC/tests/integration/serve_lib.sh"
 
 train_models
 # A second version of spam: same inputs, other coefficients.

@@ -4,7 +4,7 @@
 # request id a client got a response for is in the log. With fsync
 # durability every record is synced before its answer.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/serve_lib.sh"
+. "$SRC/tests/integration/serve_lib.sh"
 
 train_models
 "$PY" - "$T" <<'P'
