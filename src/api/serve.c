@@ -222,7 +222,7 @@ int sl_logs_query(sl_project *p, const sl_logs_filter *f, char **out_json)
 	if (!f || !out_json)
 		return sl__err(SL_EINVAL, "sl_logs_query: NULL argument");
 	*out_json = NULL;
-	if ((rc = serve_logq_from(f, &q)))
+	if ((rc = serve_logq_from(f, "--", &q)))
 		return rc;
 	if (!(dir = logs_dir(p, f)))
 		return *sl_errmsg() ? SL_EINVAL : sl__err(SL_ENOMEM, "out of memory");
@@ -253,7 +253,7 @@ int sl_logs_export(sl_project *p, const sl_logs_filter *f, const char *format, c
 		return sl__err(SL_EINVAL, "exporting the log needs a model (--model NAME)");
 	if (strcmp(format, "csv") && strcmp(format, "jsonl"))
 		return sl__err(SL_EINVAL, "--format must be csv or jsonl, not '%s'", format);
-	if ((rc = serve_logq_from(f, &q)))
+	if ((rc = serve_logq_from(f, "--", &q)))
 		return rc;
 	if (!(dir = logs_dir(p, f)))
 		return *sl_errmsg() ? SL_EINVAL : sl__err(SL_ENOMEM, "out of memory");

@@ -23,7 +23,7 @@ static int oom(void)
 	return sl__err(SL_ENOMEM, "out of memory");
 }
 
-int serve_logq_from(const sl_logs_filter *f, serve_logq *q)
+int serve_logq_from(const sl_logs_filter *f, const char *opt, serve_logq *q)
 {
 	memset(q, 0, sizeof *q);
 	q->model = f->model;
@@ -32,11 +32,11 @@ int serve_logq_from(const sl_logs_filter *f, serve_logq *q)
 	q->endpoint = f->endpoint;
 	q->limit = f->limit;
 	if (f->since && !ds_parse_timestamp(f->since, strlen(f->since), &q->since_ms))
-		return sl__err(SL_EINVAL, "--since '%s' is not an ISO 8601 time (2026-11-30 or "
+		return sl__err(SL_EINVAL, "%ssince '%s' is not an ISO 8601 time (2026-11-30 or "
 					  "2026-11-30T12:00:00Z)",
-			       f->since);
+			       opt, f->since);
 	if (f->until && !ds_parse_timestamp(f->until, strlen(f->until), &q->until_ms))
-		return sl__err(SL_EINVAL, "--until '%s' is not an ISO 8601 time", f->until);
+		return sl__err(SL_EINVAL, "%suntil '%s' is not an ISO 8601 time", opt, f->until);
 	/* Microseconds from the parser, milliseconds in the log. */
 	q->since_ms /= 1000;
 	q->until_ms /= 1000;
@@ -50,9 +50,9 @@ int serve_logq_from(const sl_logs_filter *f, serve_logq *q)
 		} else {
 			int64_t v;
 			if (!sl__parse_i64(s, &v) || v < 100 || v > 599)
-				return sl__err(SL_EINVAL, "--status '%s': give a code (200), a class (4xx) "
+				return sl__err(SL_EINVAL, "%sstatus '%s': give a code (200), a class (4xx) "
 							  "or 'error'",
-					       s);
+					       opt, s);
 			q->status_kind = 1;
 			q->status = (int)v;
 		}

@@ -34,8 +34,8 @@ typedef struct serve_logq {
 	size_t limit;               /* query: the newest `limit` (0: all) */
 } serve_logq;
 
-/* Checks and converts the public filter (times, status). */
-int serve_logq_from(const sl_logs_filter *f, serve_logq *q);
+/* Checks and converts the public filter (times, status); opt prefixes option names in messages ("--", "with."). */
+int serve_logq_from(const sl_logs_filter *f, const char *opt, serve_logq *q);
 bool serve_logq_match(const serve_logq *q, json_t *rec);
 
 /* The matching records, oldest first, as a JSON array (a new reference). */

@@ -222,6 +222,38 @@ contains "$ERR" "csv or jsonl"
 expect_exit 2 sl logs --since yesterday
 contains "$ERR" "ISO 8601"
 
+# The log as a training set: ingest.log joins the requests with their labels.
+cat >"$T/retrain.yaml" <<'Y'
+name: retrain
+steps:
+  traffic:
+    uses: ingest.log
+    with: { model: mixed }
+  everything:
+    uses: ingest.log
+    with: { model: mixed, labeled_only: false }
+Y
+sl run retrain.yaml -q >/dev/null
+for s in traffic everything; do
+	id=$(sl runs show latest --json | js "next(x['outputs']['data'] for x in d['steps'] if x['name']=='$s')")
+	sl artifacts export "$id" --format csv -o "$T/$s.csv"
+done
+"$PY" - "$T" <<'P'
+import csv, sys
+t = sys.argv[1]
+rows = list(csv.DictReader(open(t + "/traffic.csv")))
+cols = list(rows[0])
+for c in ["colour", "count", "flag", "prediction", "label", "time", "request_id", "version"]:
+    assert c in cols, (c, cols)
+got = sorted((r["request_id"], r["row"], r["label"]) for r in rows)
+assert got == [("fb-one", "0", got[0][2]), ("fb-two", "0", "yes"), ("fb-two", "1", "no")], got
+every = list(csv.DictReader(open(t + "/everything.csv")))
+assert len(every) > len(rows) and any(r["label"] == "" for r in every), len(every)
+P
+# The step always runs: the log grows without the pipeline changing.
+sl run retrain.yaml -q >/dev/null
+[ "$(steps_with cached)" = "" ] || fail "ingest.log must not be cached"
+
 # SIGTERM: drained, exit 0.
 kill -TERM "$SPID"
 wait_exit "$SPID"
