@@ -60,7 +60,6 @@ typedef struct sl_serve_opts {
 	const char *log_dir;       /* NULL: the project's .sluice/inference */
 	const char *log_durability;/* "write" (default), "fsync", or "off" (not logged) */
 	const char *log_policy;    /* "block" (default) or "drop" when the queue is full */
-	size_t log_queue_bytes;
 	uint64_t log_segment_bytes;
 	unsigned log_segment_s;
 	unsigned log_retention_s;  /* 0: keep every segment */

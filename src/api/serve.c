@@ -27,7 +27,6 @@ void sl_serve_opts_init(sl_serve_opts *o)
 	o->request_timeout_s = 30;
 	o->log_durability = "write";
 	o->log_policy = "block";
-	o->log_queue_bytes = (size_t)8 << 20;
 	o->log_segment_bytes = (uint64_t)64 << 20;
 	o->log_segment_s = 3600;
 	o->log_max_body = (size_t)64 << 10;
@@ -156,7 +155,6 @@ static int start(sl_project *p, const sl_serve_opts *o, sl_server *s)
 						      : ILOG_WRITE,
 				.policy = o->log_policy && !strcmp(o->log_policy, "drop") ? ILOG_DROP
 											    : ILOG_BLOCK,
-				.queue_bytes = o->log_queue_bytes,
 				.segment_bytes = o->log_segment_bytes,
 				.segment_ms = (int64_t)o->log_segment_s * 1000,
 				.retention_ms = (int64_t)o->log_retention_s * 1000};

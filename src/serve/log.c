@@ -1,30 +1,51 @@
 /*
- * The inference log's writer (log.h): group commit by whichever appending
- * thread finds no write in progress, segments, and a maintenance thread
- * that rotates by age, compresses and applies retention.
+ * The inference log's writer (log.h): records copied into shared mappings
+ * of the open segment, chunk after chunk; group commit for ILOG_FSYNC; a
+ * maintenance thread that rotates by age, compresses and applies retention.
  *
- * Why no dedicated writer thread: with the default durability every
- * response waits until its record has been written, so a writer thread
- * would cost each request two thread switches (hand the record over, be
- * woken when it is written) on a machine whose cores are busy serving.
- * Letting the appender write is the same group commit without the
- * switches: batches still form under load, because records arriving
- * during a write wait for the next one (measured: bench/serve.sh).
+ * Why a mapping and not write(2): with the default durability every
+ * response waits until its record has reached the operating system. A
+ * write(2) per request (or a hand-over to a writer thread and back) cost
+ * a fifth of the server's CPU per request on a one-row request
+ * (bench/serve.sh, measured in CPU time per request); a copy into a
+ * MAP_SHARED page is in the page cache when the copy ends, with one
+ * page fault per page instead of one system call per record.
  *
- *   append: lock, copy into `pend`, then until my record is done:
- *     no writer?  become it: swap pend <-> fly, unlock, write(fly) [+ fdatasync],
- *                 rotate if the segment is full, lock, mark the batch done,
- *                 wake everyone
- *     else        wait for the batch in flight to finish
+ *   append:  c = cur; c->writers++; c still cur?  (else undo and retry)
+ *            off = c->next += len; fits? copy; c->writers--; done
+ *            else c->writers--; rotate(c)
+ *   rotate:  (one thread; the others wait, or drop under ILOG_DROP)
+ *            c->next = CLOSED  (no new reservation succeeds)
+ *            wait for c->writers == 0  (the copies in flight end)
+ *            data end = the end of c's last record
+ *            [segment full or old: close the file at the data end, open
+ *             the next]
+ *            fallocate and map the next chunk at the data end; cur = it
+ *
+ * Invariants (besides log.h's):
+ *  1. A thread touches a chunk's next or its memory only between raising
+ *     its writers count and lowering it, and only after seeing the chunk
+ *     current with the count raised; a chunk is unmapped only once it is
+ *     not current and its count is zero. Chunk structs are reused round a
+ *     small ring and never freed before the log, so a thread that read an
+ *     old `cur` touches valid memory (and finds it not current).
+ *  2. The open file, its descriptor and data end change only in a
+ *     rotation (one at a time: `rotating`), and in fsync mode only under
+ *     sync_mu, so a group commit always syncs the file holding the records
+ *     it covers.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -37,34 +58,49 @@
 #include "core.h"
 #include "serve/log.h"
 
-typedef struct fail_range {
-	uint64_t lo, hi;
-} fail_range;
+#define RING 8
+#define CLOSED ((uint64_t)1 << 62)
+
+typedef struct chunk {
+	_Atomic uint64_t next;  /* bytes reserved from base */
+	_Atomic int writers;    /* copies in progress (invariant 1) */
+	char *map;              /* the mapping, page aligned */
+	size_t map_len;
+	char *base;             /* where reservations start: file offset `start` */
+	uint64_t start;
+	uint64_t cap;
+	bool drained;           /* closed and its copies done: end is known */
+	uint64_t end;           /* (rotating thread only) */
+} chunk;
 
 struct ilog {
 	ilog_opts o;
 	char *dir;
 	char instance[9];
-	uint64_t seg_seq;
-	/* The open segment: touched only by the thread holding the writer role. */
+	size_t page;
+	/* The open segment (invariant 2). */
 	int fd;
 	char *seg_path;
-	uint64_t seg_bytes;
+	uint64_t seg_seq;
+	uint64_t seg_end;       /* data end of the segment, as of the last rotation */
 	int64_t seg_start_ms;
-
-	pthread_mutex_t mu;
-	pthread_cond_t done_cv;  /* a batch finished, or the writer role was freed */
-	pthread_cond_t space_cv; /* the pending batch was taken */
+	/* Chunks. */
+	_Atomic(chunk *) cur;
+	chunk ring[RING];
+	unsigned ring_pos;
+	pthread_mutex_t mu;     /* rotating, waiting, stats below */
+	pthread_cond_t rotated;
+	bool rotating;
+	uint64_t waiting;
+	uint64_t dropped, failed, rotations, segments, compressed, removed;
+	_Atomic uint64_t written;
+	/* Group commit (ILOG_FSYNC). */
+	pthread_mutex_t sync_mu;
+	pthread_cond_t synced_cv;
+	uint64_t copied, synced, fsyncs;
+	bool syncing;
+	/* Maintenance. */
 	pthread_cond_t maint_cv;
-	char *pend, *fly;
-	size_t pend_len, pend_cap, fly_cap;
-	uint64_t pend_recs;
-	uint64_t seq_app;  /* the last record appended */
-	uint64_t seq_done; /* every record up to this one is written or failed */
-	bool writing;
-	fail_range *fails;
-	size_t n_fails, cap_fails;
-	ilog_stats st;
 	bool stop;
 	bool maint_started;
 	pthread_t maint;
@@ -75,7 +111,7 @@ static int sys_err(const char *what, const char *path)
 	return sl__err(SL_EIO, "%s %s: %s", what, path, strerror(errno));
 }
 
-/* ---- segments ------------------------------------------------------------------------ */
+/* ---- segment files ---------------------------------------------------------------- */
 
 static int open_segment(ilog *l)
 {
@@ -93,7 +129,7 @@ static int open_segment(ilog *l)
 		 (unsigned long long)l->seg_seq++);
 	if (!(path = sl__path_join(l->dir, name)))
 		return sl__err(SL_ENOMEM, "out of memory");
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		int rc = sys_err("cannot create the log segment", path);
 		sl__free(path);
@@ -112,28 +148,254 @@ static int open_segment(ilog *l)
 	l->fd = fd;
 	sl__free(l->seg_path);
 	l->seg_path = path;
-	l->seg_bytes = 0;
+	l->seg_end = 0;
 	return 0;
 }
 
-/* Closes the open segment and opens the next (the caller holds the writer role). */
-static int rotate(ilog *l)
+/* Cuts the open segment to its records, syncs it (fsync mode) and closes it. */
+static int close_segment(ilog *l)
 {
-	int old = l->fd, rc;
+	int rc = 0;
 
-	if (l->o.durability == ILOG_FSYNC && fdatasync(old))
-		return sys_err("cannot sync the log segment", l->seg_path);
-	if ((rc = open_segment(l))) {
-		l->fd = old; /* keep appending to the old one */
-		return rc;
-	}
-	close(old); /* drops its lock: maintenance may compress it now */
+	if (l->fd < 0)
+		return 0;
+	if (ftruncate(l->fd, (off_t)l->seg_end))
+		rc = sys_err("cannot cut the log segment", l->seg_path);
+	if (l->o.durability == ILOG_FSYNC && fdatasync(l->fd) && !rc)
+		rc = sys_err("cannot sync the log segment", l->seg_path);
+	if (l->seg_end == 0)
+		unlink(l->seg_path);
+	close(l->fd); /* drops its lock: maintenance may compress it now */
+	l->fd = -1;
 	pthread_mutex_lock(&l->mu);
-	l->st.segments++;
+	l->segments++;
 	pthread_cond_signal(&l->maint_cv);
 	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+/* ---- chunks -------------------------------------------------------------------------- */
+
+/* Maps a chunk of at least need bytes at the segment's data end into c. */
+static int map_chunk(ilog *l, chunk *c, size_t need)
+{
+	uint64_t start = l->seg_end, map_off = start / l->page * l->page;
+	size_t cap = l->o.chunk_bytes > need ? l->o.chunk_bytes : need;
+	char *map;
+	int err;
+
+	cap = (cap + l->page - 1) / l->page * l->page;
+	/* Blocks first: a full disk fails here, not as a SIGBUS in a copy. */
+	if ((err = posix_fallocate(l->fd, (off_t)start, (off_t)cap))) {
+		errno = err;
+		return sys_err("no room for the inference log in", l->seg_path);
+	}
+	map = mmap(NULL, (size_t)(start - map_off) + cap, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   l->fd, (off_t)map_off);
+	if (map == MAP_FAILED)
+		return sys_err("cannot map the log segment", l->seg_path);
+	c->map = map;
+	c->map_len = (size_t)(start - map_off) + cap;
+	c->base = map + (start - map_off);
+	c->start = start;
+	c->cap = cap;
+	c->drained = false;
+	atomic_store(&c->next, 0);
 	return 0;
 }
+
+/*
+ * Closes chunk c to reservations, waits for its copies in flight and
+ * returns the file offset where its last record ends (once per chunk; the
+ * rotating thread only).
+ */
+static uint64_t drain(chunk *c)
+{
+	uint64_t reserved, end;
+
+	if (c->drained)
+		return c->start + c->end;
+	reserved = atomic_exchange(&c->next, CLOSED);
+	while (atomic_load(&c->writers))
+		sched_yield();
+	if (reserved <= c->cap) {
+		end = reserved;
+	} else {
+		/* The reservation that failed left nothing: the data ends at
+		 * the last line end before it (records are never split). */
+		end = c->cap;
+		while (end && c->base[end - 1] == 0)
+			end--;
+	}
+	c->end = end;
+	c->drained = true;
+	return c->start + end;
+}
+
+/*
+ * Replaces chunk c (which has no room for need bytes, or is old) by the
+ * next, opening a new segment first when the current one is full or
+ * new_file is set. One rotation at a time: others wait, or drop (drop).
+ * Returns 0 (try again), ILOG_DROPPED, or an error.
+ */
+static int rotate(ilog *l, chunk *c, size_t need, bool new_file, bool drop)
+{
+	chunk *n;
+	int rc = 0;
+
+	pthread_mutex_lock(&l->mu);
+	if (atomic_load(&l->cur) != c) {
+		pthread_mutex_unlock(&l->mu);
+		return 0;
+	}
+	if (l->rotating) {
+		if (drop) {
+			l->dropped++;
+			pthread_mutex_unlock(&l->mu);
+			return ILOG_DROPPED;
+		}
+		l->waiting++;
+		while (l->rotating)
+			pthread_cond_wait(&l->rotated, &l->mu);
+		l->waiting--;
+		pthread_mutex_unlock(&l->mu);
+		return 0;
+	}
+	l->rotating = true;
+	n = &l->ring[l->ring_pos];
+	pthread_mutex_unlock(&l->mu);
+
+	if (l->o.test_rotate_delay_ms)
+		usleep(l->o.test_rotate_delay_ms * 1000u);
+	if (c)
+		l->seg_end = drain(c);
+	if (new_file || l->seg_end >= l->o.segment_bytes || l->fd < 0) {
+		if (l->o.durability == ILOG_FSYNC) {
+			/* Invariant 2: the records copied so far are in this file;
+			 * sync it, and they are synced. */
+			pthread_mutex_lock(&l->sync_mu);
+			while (l->syncing)
+				pthread_cond_wait(&l->synced_cv, &l->sync_mu);
+			rc = close_segment(l);
+			if (rc == 0) {
+				l->synced = l->copied;
+				l->fsyncs++;
+				pthread_cond_broadcast(&l->synced_cv);
+			}
+			if (rc == 0)
+				rc = open_segment(l);
+			pthread_mutex_unlock(&l->sync_mu);
+		} else {
+			rc = close_segment(l);
+			if (rc == 0)
+				rc = open_segment(l);
+		}
+	}
+	if (rc == 0)
+		rc = map_chunk(l, n, need);
+	pthread_mutex_lock(&l->mu);
+	if (rc == 0) {
+		atomic_store(&l->cur, n);
+		l->ring_pos = (l->ring_pos + 1) % RING;
+		l->rotations++;
+		if (c) {
+			munmap(c->map, c->map_len);
+			c->map = NULL;
+		}
+	}
+	/* Else the old chunk stays current and closed: every append comes
+	 * back here and tries again. */
+	l->rotating = false;
+	pthread_cond_broadcast(&l->rotated);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+/* ---- appending ------------------------------------------------------------------------------ */
+
+static int group_commit(ilog *l)
+{
+	uint64_t my;
+	int rc = 0;
+
+	pthread_mutex_lock(&l->sync_mu);
+	my = ++l->copied;
+	while (l->synced < my && rc == 0) {
+		if (l->syncing) {
+			pthread_cond_wait(&l->synced_cv, &l->sync_mu);
+			continue;
+		}
+		/* Lead: one fdatasync for every record copied until now. */
+		{
+			uint64_t target = l->copied;
+			int fd = l->fd;
+			l->syncing = true;
+			pthread_mutex_unlock(&l->sync_mu);
+			if (fdatasync(fd))
+				rc = sys_err("cannot sync the log segment", l->dir);
+			pthread_mutex_lock(&l->sync_mu);
+			l->syncing = false;
+			if (rc == 0) {
+				l->synced = target;
+				l->fsyncs++;
+			}
+			pthread_cond_broadcast(&l->synced_cv);
+		}
+	}
+	pthread_mutex_unlock(&l->sync_mu);
+	return rc;
+}
+
+int ilog_append(ilog *l, const char *rec, size_t len)
+{
+	for (;;) {
+		chunk *c = atomic_load(&l->cur);
+		uint64_t off;
+		int rc;
+		atomic_fetch_add(&c->writers, 1);
+		if (atomic_load(&l->cur) != c) {
+			atomic_fetch_sub(&c->writers, 1);
+			continue;
+		}
+		off = atomic_fetch_add(&c->next, len);
+		if (off + len <= c->cap) {
+			memcpy(c->base + off, rec, len);
+			atomic_fetch_sub_explicit(&c->writers, 1, memory_order_release);
+			atomic_fetch_add_explicit(&l->written, 1, memory_order_relaxed);
+			return l->o.durability == ILOG_FSYNC ? group_commit(l) : 0;
+		}
+		atomic_fetch_sub(&c->writers, 1);
+		if ((rc = rotate(l, c, len, false, l->o.policy == ILOG_DROP))) {
+			if (rc < 0) {
+				pthread_mutex_lock(&l->mu);
+				l->failed++;
+				pthread_mutex_unlock(&l->mu);
+			}
+			return rc;
+		}
+	}
+}
+
+void ilog_stats_get(ilog *l, ilog_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&l->mu);
+	out->dropped = l->dropped;
+	out->failed = l->failed;
+	out->waiting = l->waiting;
+	out->rotations = l->rotations;
+	out->segments = l->segments;
+	out->compressed = l->compressed;
+	out->removed = l->removed;
+	pthread_mutex_unlock(&l->mu);
+	out->written = atomic_load(&l->written);
+	pthread_mutex_lock(&l->sync_mu);
+	out->fsynced = l->o.durability == ILOG_FSYNC ? l->synced : 0;
+	out->fsyncs = l->fsyncs;
+	pthread_mutex_unlock(&l->sync_mu);
+}
+
+/* ---- maintenance ------------------------------------------------------------------------ */
 
 static int write_all(int fd, const char *p, size_t n)
 {
@@ -150,180 +412,52 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* ---- group commit ---------------------------------------------------------------------- */
-
-static bool failed(const ilog *l, uint64_t seq)
+/* The end of a closed segment's last record: a crashed server leaves zeros after it. */
+static off_t records_end(int fd, off_t size)
 {
-	for (size_t i = 0; i < l->n_fails; i++)
-		if (seq >= l->fails[i].lo && seq <= l->fails[i].hi)
-			return true;
-	return false;
-}
+	char buf[4096];
 
-/* Called with mu held and the writer role free; returns with mu held. */
-static void lead(ilog *l)
-{
-	uint64_t lo = l->seq_done + 1, hi = l->seq_app, recs = l->pend_recs;
-	size_t n = l->pend_len;
-	bool fsync_mode = l->o.durability == ILOG_FSYNC;
-	char *t;
-	int rc = 0, err = 0;
-
-	l->writing = true;
-	t = l->fly;
-	l->fly = l->pend;
-	l->pend = t;
-	{
-		size_t c = l->fly_cap;
-		l->fly_cap = l->pend_cap;
-		l->pend_cap = c;
+	while (size > 0) {
+		off_t from = size > (off_t)sizeof buf ? size - (off_t)sizeof buf : 0;
+		ssize_t n = pread(fd, buf, (size_t)(size - from), from);
+		if (n <= 0)
+			return size;
+		for (ssize_t i = n; i > 0; i--)
+			if (buf[i - 1] == '\n')
+				return from + i;
+		size = from;
 	}
-	l->pend_len = 0;
-	l->pend_recs = 0;
-	pthread_cond_broadcast(&l->space_cv);
-	pthread_mutex_unlock(&l->mu);
-
-	if (l->o.test_write_delay_ms)
-		usleep(l->o.test_write_delay_ms * 1000u);
-	if (write_all(l->fd, l->fly, n)) {
-		err = errno;
-		rc = -1;
-	} else if (fsync_mode && fdatasync(l->fd)) {
-		err = errno;
-		rc = -1;
-	}
-	if (rc == 0) {
-		l->seg_bytes += n;
-		if (l->seg_bytes >= l->o.segment_bytes)
-			rotate(l); /* a failure keeps the full segment: records are not lost */
-	}
-
-	pthread_mutex_lock(&l->mu);
-	if (rc) {
-		if (l->n_fails == l->cap_fails) {
-			size_t c = l->cap_fails ? l->cap_fails * 2 : 8;
-			fail_range *f = sl__reallocarray(l->fails, c, sizeof *f);
-			if (f) {
-				l->fails = f;
-				l->cap_fails = c;
-			}
-		}
-		if (l->n_fails < l->cap_fails)
-			l->fails[l->n_fails++] = (fail_range){lo, hi};
-		else
-			l->fails[l->n_fails - 1].hi = hi; /* widen the last: still exact for these */
-		l->st.failed += recs;
-		(void)err;
-	} else {
-		l->st.written += recs;
-		l->st.bytes += n;
-		l->st.writes++;
-		if (fsync_mode) {
-			l->st.fsynced += recs;
-			l->st.fsyncs++;
-		}
-	}
-	l->seq_done = hi;
-	l->writing = false;
-	pthread_cond_broadcast(&l->done_cv);
-}
-
-int ilog_append(ilog *l, const char *rec, size_t len)
-{
-	uint64_t my;
-	int rc = 0;
-
-	pthread_mutex_lock(&l->mu);
-	while (l->pend_len > 0 && l->pend_len + len > l->o.queue_bytes) {
-		if (l->o.policy == ILOG_DROP) {
-			l->st.dropped++;
-			pthread_mutex_unlock(&l->mu);
-			return ILOG_DROPPED;
-		}
-		pthread_cond_wait(&l->space_cv, &l->mu);
-	}
-	if (l->pend_len + len > l->pend_cap) {
-		/* One record larger than the queue goes alone. */
-		char *p = sl__realloc(l->pend, l->pend_len + len);
-		if (!p) {
-			pthread_mutex_unlock(&l->mu);
-			return sl__err(SL_ENOMEM, "out of memory queueing a log record");
-		}
-		l->pend = p;
-		l->pend_cap = l->pend_len + len;
-	}
-	memcpy(l->pend + l->pend_len, rec, len);
-	l->pend_len += len;
-	l->pend_recs++;
-	my = ++l->seq_app;
-	l->st.appended++;
-	while (l->seq_done < my) {
-		if (!l->writing)
-			lead(l);
-		else
-			pthread_cond_wait(&l->done_cv, &l->mu);
-	}
-	if (l->n_fails && failed(l, my))
-		rc = sl__err(SL_EIO, "the inference log could not be written to %s", l->dir);
-	pthread_mutex_unlock(&l->mu);
-	return rc;
-}
-
-void ilog_stats_get(ilog *l, ilog_stats *out)
-{
-	pthread_mutex_lock(&l->mu);
-	*out = l->st;
-	out->queue_records = l->pend_recs;
-	out->queue_bytes = l->pend_len;
-	pthread_mutex_unlock(&l->mu);
-}
-
-/* ---- maintenance ------------------------------------------------------------------------ */
-
-/* Takes the writer role from the maintenance thread (waits for a write in flight). */
-static void take_role(ilog *l)
-{
-	pthread_mutex_lock(&l->mu);
-	while (l->writing)
-		pthread_cond_wait(&l->done_cv, &l->mu);
-	l->writing = true;
-	pthread_mutex_unlock(&l->mu);
-}
-
-static void give_role(ilog *l)
-{
-	pthread_mutex_lock(&l->mu);
-	l->writing = false;
-	pthread_cond_broadcast(&l->done_cv);
-	pthread_mutex_unlock(&l->mu);
+	return 0;
 }
 
 /* Compresses path (a closed .jsonl, locked by fd) to path.zst, then removes it. */
-static int compress_segment(ilog *l, const char *path, int fd)
+static int compress_segment(ilog *l, const char *path, int fd, off_t len)
 {
 	size_t in_cap = ZSTD_CStreamInSize(), out_cap = ZSTD_CStreamOutSize();
 	char *in = sl__malloc(in_cap), *outb = sl__malloc(out_cap);
 	char *dst = sl__asprintf("%s.zst", path), *tmp = sl__asprintf("%s.zst.tmp", path);
 	ZSTD_CCtx *cx = ZSTD_createCCtx();
 	struct stat st;
+	off_t done = 0;
 	int out = -1, rc = 0;
 
 	if (!in || !outb || !dst || !tmp || !cx) {
 		rc = sl__err(SL_ENOMEM, "out of memory");
-		goto done;
+		goto out;
 	}
 	if (fstat(fd, &st)) {
 		rc = sys_err("cannot stat", path);
-		goto done;
+		goto out;
 	}
 	ZSTD_CCtx_setParameter(cx, ZSTD_c_compressionLevel, l->o.zstd_level);
 	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (out < 0) {
 		rc = sys_err("cannot create", tmp);
-		goto done;
+		goto out;
 	}
 	for (;;) {
-		ssize_t n = read(fd, in, in_cap);
+		size_t want = (size_t)(len - done) < in_cap ? (size_t)(len - done) : in_cap;
+		ssize_t n = want ? pread(fd, in, want, done) : 0;
 		ZSTD_EndDirective mode = n == 0 ? ZSTD_e_end : ZSTD_e_continue;
 		ZSTD_inBuffer ib = {in, n > 0 ? (size_t)n : 0, 0};
 		bool finished = false;
@@ -331,18 +465,19 @@ static int compress_segment(ilog *l, const char *path, int fd)
 			if (errno == EINTR)
 				continue;
 			rc = sys_err("cannot read", path);
-			goto done;
+			goto out;
 		}
+		done += n;
 		do {
 			ZSTD_outBuffer ob = {outb, out_cap, 0};
 			size_t left = ZSTD_compressStream2(cx, &ob, &ib, mode);
 			if (ZSTD_isError(left)) {
 				rc = sl__err(SL_EIO, "zstd: %s", ZSTD_getErrorName(left));
-				goto done;
+				goto out;
 			}
 			if (write_all(out, outb, ob.pos)) {
 				rc = sys_err("cannot write", tmp);
-				goto done;
+				goto out;
 			}
 			finished = mode == ZSTD_e_end ? left == 0 : ib.pos == ib.size;
 		} while (!finished);
@@ -351,13 +486,13 @@ static int compress_segment(ilog *l, const char *path, int fd)
 	}
 	if (fsync(out)) {
 		rc = sys_err("cannot sync", tmp);
-		goto done;
+		goto out;
 	}
 	close(out);
 	out = -1;
 	if (rename(tmp, dst)) {
 		rc = sys_err("cannot rename", tmp);
-		goto done;
+		goto out;
 	}
 	/* The compressed segment keeps the time of its last record, which
 	 * readers use to skip segments older than a query. */
@@ -369,9 +504,9 @@ static int compress_segment(ilog *l, const char *path, int fd)
 	unlink(path);
 	sl__fsync_dir_of(path);
 	pthread_mutex_lock(&l->mu);
-	l->st.compressed++;
+	l->compressed++;
 	pthread_mutex_unlock(&l->mu);
-done:
+out:
 	if (out >= 0) {
 		close(out);
 		unlink(tmp);
@@ -403,11 +538,12 @@ static void sweep(ilog *l)
 				continue;
 			fd = open(path, O_RDONLY | O_CLOEXEC);
 			/* A live writer holds its segment's lock (ours included). */
-			if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
-				if (fstat(fd, &st) == 0 && st.st_size == 0)
+			if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0) {
+				off_t len = records_end(fd, st.st_size);
+				if (len == 0)
 					unlink(path);
 				else
-					compress_segment(l, path, fd);
+					compress_segment(l, path, fd, len);
 				did = true;
 			}
 			if (fd >= 0)
@@ -420,7 +556,7 @@ static void sweep(ilog *l)
 			if (stat(path, &st) == 0 &&
 			    (int64_t)st.st_mtime * 1000 < now - l->o.retention_ms && unlink(path) == 0) {
 				pthread_mutex_lock(&l->mu);
-				l->st.removed++;
+				l->removed++;
 				pthread_mutex_unlock(&l->mu);
 			}
 			sl__free(path);
@@ -445,6 +581,7 @@ static void *maint_main(void *arg)
 	while (!l->stop) {
 		struct timespec ts;
 		int64_t due;
+		chunk *c;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		due = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + l->o.maint_ms;
 		ts.tv_sec = (time_t)(due / 1000);
@@ -452,15 +589,16 @@ static void *maint_main(void *arg)
 		pthread_cond_timedwait(&l->maint_cv, &l->mu, &ts);
 		if (l->stop)
 			break;
-		pthread_mutex_unlock(&l->mu);
-		take_role(l);
-		if (sl__now_ms() - l->seg_start_ms >= l->o.segment_ms) {
-			if (l->seg_bytes > 0)
-				rotate(l);
-			else
-				l->seg_start_ms = sl__now_ms();
+		c = atomic_load(&l->cur);
+		/* An old segment with records in it is closed, so that it gets
+		 * compressed and the time of a segment's records stays bounded. */
+		if (!l->rotating && sl__now_ms() - l->seg_start_ms >= l->o.segment_ms &&
+		    (l->seg_end > 0 || atomic_load(&c->next) > 0)) {
+			pthread_mutex_unlock(&l->mu);
+			rotate(l, c, 0, true, false);
+			pthread_mutex_lock(&l->mu);
 		}
-		give_role(l);
+		pthread_mutex_unlock(&l->mu);
 		sweep(l);
 		pthread_mutex_lock(&l->mu);
 	}
@@ -473,14 +611,13 @@ static void *maint_main(void *arg)
 int ilog_open(const ilog_opts *o, ilog **out)
 {
 	ilog *l = sl__calloc(1, sizeof *l);
+	long page = sysconf(_SC_PAGESIZE);
 	int rc;
 
 	*out = NULL;
 	if (!l)
 		return sl__err(SL_ENOMEM, "out of memory");
 	l->o = *o;
-	if (!l->o.queue_bytes)
-		l->o.queue_bytes = (size_t)8 << 20;
 	if (!l->o.segment_bytes)
 		l->o.segment_bytes = (uint64_t)64 << 20;
 	if (!l->o.segment_ms)
@@ -491,28 +628,24 @@ int ilog_open(const ilog_opts *o, ilog **out)
 		l->o.maint_ms = 1000;
 	if (!l->o.durability)
 		l->o.durability = ILOG_WRITE;
+	if (!l->o.chunk_bytes)
+		l->o.chunk_bytes = (size_t)4 << 20;
+	l->page = page > 0 ? (size_t)page : 4096;
 	l->fd = -1;
 	pthread_mutex_init(&l->mu, NULL);
-	pthread_cond_init(&l->done_cv, NULL);
-	pthread_cond_init(&l->space_cv, NULL);
+	pthread_mutex_init(&l->sync_mu, NULL);
+	pthread_cond_init(&l->rotated, NULL);
+	pthread_cond_init(&l->synced_cv, NULL);
 	pthread_cond_init(&l->maint_cv, NULL);
 	if (!(l->dir = sl__strdup(o->dir))) {
 		rc = sl__err(SL_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if ((rc = sl__mkdir_p(l->dir, 0755)))
+	if ((rc = sl__mkdir_p(l->dir, 0755)) || (rc = sl__random_hex(l->instance, 8)) ||
+	    (rc = open_segment(l)) || (rc = map_chunk(l, &l->ring[0], 0)))
 		goto fail;
-	if ((rc = sl__random_hex(l->instance, 8)))
-		goto fail;
-	l->pend_cap = l->fly_cap = l->o.queue_bytes < 65536 ? l->o.queue_bytes : 65536;
-	l->pend = sl__malloc(l->pend_cap);
-	l->fly = sl__malloc(l->fly_cap);
-	if (!l->pend || !l->fly) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
-		goto fail;
-	}
-	if ((rc = open_segment(l)))
-		goto fail;
+	atomic_store(&l->cur, &l->ring[0]);
+	l->ring_pos = 1;
 	if (pthread_create(&l->maint, NULL, maint_main, l)) {
 		rc = sl__err(SL_ESYS, "cannot start the log's maintenance thread");
 		goto fail;
@@ -527,6 +660,7 @@ fail:
 
 int ilog_close(ilog *l)
 {
+	chunk *c;
 	int rc = 0;
 
 	if (!l)
@@ -538,29 +672,21 @@ int ilog_close(ilog *l)
 		pthread_mutex_unlock(&l->mu);
 		pthread_join(l->maint, NULL);
 	}
-	/* Whatever is pending goes out before the segment closes. */
-	pthread_mutex_lock(&l->mu);
-	while (l->writing || l->pend_len) {
-		if (!l->writing)
-			lead(l);
-		else
-			pthread_cond_wait(&l->done_cv, &l->mu);
+	/* No appends run now (the server has stopped): the last chunk's
+	 * records end the segment. */
+	c = atomic_load(&l->cur);
+	if (c && c->map) {
+		l->seg_end = drain(c);
+		munmap(c->map, c->map_len);
+		c->map = NULL;
 	}
-	pthread_mutex_unlock(&l->mu);
-	if (l->fd >= 0) {
-		if (fdatasync(l->fd))
-			rc = sys_err("cannot sync the log segment", l->seg_path);
-		else if (l->seg_bytes == 0)
-			unlink(l->seg_path);
-		close(l->fd);
-	}
+	if (l->fd >= 0)
+		rc = close_segment(l);
 	pthread_mutex_destroy(&l->mu);
-	pthread_cond_destroy(&l->done_cv);
-	pthread_cond_destroy(&l->space_cv);
+	pthread_mutex_destroy(&l->sync_mu);
+	pthread_cond_destroy(&l->rotated);
+	pthread_cond_destroy(&l->synced_cv);
 	pthread_cond_destroy(&l->maint_cv);
-	sl__free(l->pend);
-	sl__free(l->fly);
-	sl__free(l->fails);
 	sl__free(l->seg_path);
 	sl__free(l->dir);
 	sl__free(l);

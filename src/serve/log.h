@@ -1,39 +1,45 @@
 /*
  * The inference log: one JSON line per request (codec.h's record),
- * appended to segment files and group-committed. Prefix ilog_.
+ * appended to segment files. Prefix ilog_.
  *
  *   DIR/20261130T112233-1f3a9c0b-000001.jsonl       the open segment (one
  *                                                    per server, locked)
  *   DIR/20261130T102233-1f3a9c0b-000000.jsonl.zst   closed, compressed
  *
  * Durability (ilog_append returns when it holds):
- *   ILOG_WRITE  the record has been handed to the operating system with
- *               write(2): a kill -9 of the server loses nothing appended;
- *   ILOG_FSYNC  the segment has been fdatasync'ed past the record: a power
- *               loss loses nothing appended.
+ *   ILOG_WRITE  the record is in the operating system's page cache: a
+ *               kill -9 of the server loses nothing appended;
+ *   ILOG_FSYNC  the segment has been fdatasync'ed past the record (group
+ *               commit: one sync covers every record copied before it
+ *               began): a power loss loses nothing appended.
  *
- * Group commit: a thread that appends copies its record into the pending
- * batch (bounded by queue_bytes); if no write is in progress it becomes the
- * writer, takes the whole batch, writes it (and syncs it) without the lock
- * and wakes everyone whose record it carried; records that arrive
- * meanwhile form the next batch. Under load each write(2) and each fsync
- * covers many records; alone, a request pays one write and no thread
- * switch. When the pending batch is full the appender waits (backpressure),
- * or with ILOG_DROP counts the record as dropped and returns at once.
+ * Appending is a copy into a shared mapping of the segment, not a system
+ * call: the segment grows in chunks (chunk_bytes, preallocated with
+ * fallocate so that a full disk is an error at rotation, never a SIGBUS),
+ * each mapped MAP_SHARED; an append reserves its bytes with one atomic add
+ * and copies them. Stores to a shared file mapping are the page cache's
+ * the moment they are made, which is what ILOG_WRITE promises, and threads
+ * never wait for each other except at a chunk's end. There the thread
+ * whose record did not fit rotates: it closes the chunk to new
+ * reservations, waits for the copies in flight, maps the next chunk right
+ * after the last record and publishes it; meanwhile the others wait (the
+ * backpressure) or, with ILOG_DROP, count their record as dropped.
  *
- * A maintenance thread rotates the segment by age (the writer rotates it
- * by size), compresses closed segments with zstd (at the lowest CPU
+ * A maintenance thread rotates the segment by age (appends rotate it by
+ * size), compresses closed segments with zstd (at the lowest CPU
  * priority, so serving goes first), and removes compressed segments older
  * than the retention. A segment is closed when no server holds its lock,
  * so segments a killed server left behind are compressed by the next one.
  *
  * Invariants:
- *  1. Records reach the file whole and in the order their appends took the
- *     lock; a write error fails exactly the records of that batch (their
- *     appends return SL_EIO), later batches are tried again.
- *  2. A segment's last line may be cut by a crash mid-write; readers skip a
- *     final line without its newline. No appended record is ever in it:
- *     its append had not returned.
+ *  1. Records reach the file whole, one after another without gaps while
+ *     the server lives; a record's bytes are all written before its
+ *     append returns.
+ *  2. After a crash a segment may end with zero bytes (preallocated, never
+ *     written) and hold, where a copy was cut, a record's beginning
+ *     followed by zeros. No appended record is among them (its append had
+ *     not returned); readers take as records only text that follows a line
+ *     end, a NUL or the file's start and ends with a line end.
  */
 #ifndef SLUICE_ILOG_H
 #define SLUICE_ILOG_H
@@ -48,24 +54,23 @@ typedef struct ilog_opts {
 	const char *dir;
 	ilog_durability durability;
 	ilog_policy policy;
-	size_t queue_bytes;     /* 0: 8 MiB */
 	uint64_t segment_bytes; /* 0: 64 MiB */
 	int64_t segment_ms;     /* 0: one hour */
 	int64_t retention_ms;   /* 0: keep every segment */
 	int zstd_level;         /* 0: 3 */
 	int64_t maint_ms;       /* maintenance period; 0: one second */
-	unsigned test_write_delay_ms; /* tests: the writer sleeps before each write */
+	size_t chunk_bytes;     /* mapped at a time; 0: 4 MiB (rounded to pages) */
+	unsigned test_rotate_delay_ms; /* tests: a rotation sleeps this long */
 } ilog_opts;
 
 typedef struct ilog_stats {
-	uint64_t appended;     /* records accepted */
-	uint64_t written;      /* records written */
+	uint64_t written;      /* records in the log */
 	uint64_t dropped;      /* records dropped by ILOG_DROP */
-	uint64_t failed;       /* records whose write failed */
+	uint64_t failed;       /* records that could not be written (no room) */
 	uint64_t fsynced;      /* records made durable by fdatasync */
-	uint64_t writes, fsyncs;
-	uint64_t bytes;
-	uint64_t queue_records, queue_bytes; /* waiting in the pending batch */
+	uint64_t fsyncs;       /* group commits */
+	uint64_t waiting;      /* appends waiting for a rotation now */
+	uint64_t rotations;    /* chunks mapped */
 	uint64_t segments, compressed, removed;
 } ilog_stats;
 
@@ -76,10 +81,15 @@ typedef struct ilog ilog;
 
 /* Creates dir if needed and opens a new segment. */
 int ilog_open(const ilog_opts *o, ilog **out);
-/* rec (len bytes) is one record ending with a newline. 0, ILOG_DROPPED or an error. */
+/*
+ * rec (len bytes) is one record ending with a newline, without NUL bytes.
+ * Returns 0 (invariant 1 holds and the durability level too),
+ * ILOG_DROPPED, or SL_EIO when no room could be made for it (a full disk:
+ * the message says so; later appends try again).
+ */
 int ilog_append(ilog *l, const char *rec, size_t len);
 void ilog_stats_get(ilog *l, ilog_stats *out);
-/* Writes what is pending, syncs and closes the segment, stops the maintenance thread. */
+/* Syncs and closes the segment (cut to its records), stops the maintenance thread. */
 int ilog_close(ilog *l); /* accepts NULL */
 
 /* ---- reading (logread.c) -------------------------------------------------------------- */

@@ -47,13 +47,23 @@ static int64_t name_time(const char *name)
 	return (int64_t)timegm(&tm) * 1000;
 }
 
-/* Feeds the complete lines of buf[0..len) to fn; returns how many bytes were consumed. */
+/*
+ * Feeds the records of acc to fn and returns (in *consumed) how many bytes
+ * were used. A record is text that follows a line end, a NUL or the start
+ * and ends with a line end; text cut by a NUL is what a crash left of an
+ * unanswered request (log.h, invariant 2) and is skipped.
+ */
 static int lines(sl__buf *acc, ilog_record_fn fn, void *ud, size_t *consumed)
 {
 	size_t start = 0;
 
 	for (size_t i = 0; i < acc->len; i++) {
-		if (acc->data[i] != '\n')
+		char c = acc->data[i];
+		if (c == 0) {
+			start = i + 1;
+			continue;
+		}
+		if (c != '\n')
 			continue;
 		acc->data[i] = 0;
 		if (i > start) {

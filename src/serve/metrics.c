@@ -351,23 +351,22 @@ int serve_metrics(sl_server *s, serve_worker *w, sl__buf *o)
 	if (s->log) {
 		ilog_stats st;
 		ilog_stats_get(s->log, &st);
-		help(o, "sluice_log_queue_records", "gauge", "Log records waiting for the next write.");
-		sl__buf_printf(o, "sluice_log_queue_records %llu\n", (unsigned long long)st.queue_records);
-		help(o, "sluice_log_queue_bytes", "gauge", "Bytes waiting for the next write.");
-		sl__buf_printf(o, "sluice_log_queue_bytes %llu\n", (unsigned long long)st.queue_bytes);
+		help(o, "sluice_log_queue_depth", "gauge",
+		     "Requests whose log record waits for the next log chunk to be mapped.");
+		sl__buf_printf(o, "sluice_log_queue_depth %llu\n", (unsigned long long)st.waiting);
 		help(o, "sluice_log_records_written_total", "counter", "Log records written.");
 		sl__buf_printf(o, "sluice_log_records_written_total %llu\n", (unsigned long long)st.written);
 		help(o, "sluice_log_records_dropped_total", "counter",
 		     "Log records dropped because the queue was full (--log-policy drop).");
 		sl__buf_printf(o, "sluice_log_records_dropped_total %llu\n", (unsigned long long)st.dropped);
 		help(o, "sluice_log_records_failed_total", "counter",
-		     "Log records whose write failed (their requests got 503).");
+		     "Log records that found no room (a full disk); their requests got 503.");
 		sl__buf_printf(o, "sluice_log_records_failed_total %llu\n", (unsigned long long)st.failed);
 		help(o, "sluice_log_records_fsynced_total", "counter",
 		     "Log records made durable by fdatasync (--log-durability fsync).");
 		sl__buf_printf(o, "sluice_log_records_fsynced_total %llu\n", (unsigned long long)st.fsynced);
-		help(o, "sluice_log_writes_total", "counter", "write(2) calls, each a group of records.");
-		sl__buf_printf(o, "sluice_log_writes_total %llu\n", (unsigned long long)st.writes);
+		help(o, "sluice_log_chunks_total", "counter", "Log chunks mapped (each a few MiB of records).");
+		sl__buf_printf(o, "sluice_log_chunks_total %llu\n", (unsigned long long)st.rotations);
 		help(o, "sluice_log_fsyncs_total", "counter", "fdatasync calls, each a group commit.");
 		sl__buf_printf(o, "sluice_log_fsyncs_total %llu\n", (unsigned long long)st.fsyncs);
 		help(o, "sluice_log_segments_closed_total", "counter", "Log segments closed.");

@@ -70,8 +70,9 @@ head -c 1000 "$T/spam.slm" >"$T/incoming.slm"
 mv "$T/incoming.slm" "$T/served.slm"
 sleep 0.8
 [ "$(version)" = "$V2" ] || fail "a damaged file must not replace the serving version"
-curl -s "$URL/metrics" | grep -q '^sluice_model_load_failures_total{model="spam"} [1-9]' ||
-	fail "load failure not counted: $(curl -s "$URL/metrics" | grep failures)"
+M=$(curl -s "$URL/metrics")
+grep -q '^sluice_model_load_failures_total{model="spam"} [1-9]' <<<"$M" ||
+	fail "load failure not counted: $(echo "$M" | grep failures)"
 contains "$(cat "$T/serve.err")" "the new version failed to load"
 contains "$(cat "$T/serve.err")" "still serving version $V2"
 # The reload endpoint reports the same failure, and the model keeps serving.
@@ -90,7 +91,8 @@ cat "$T/load.json"
 [ "$(js "d['errors']" <"$T/load.json")" = 0 ] || fail "connection errors during reloads"
 [ "$(js "d['sent'] > 100" <"$T/load.json")" = True ] || fail "too little load: $(cat "$T/load.json")"
 # Both versions answered and were logged as such.
-curl -s "$URL/metrics" | grep -q "sluice_requests_total{model=\"spam\",version=\"$V2\",code=\"200\"}" ||
+M=$(curl -s "$URL/metrics")
+grep -q "sluice_requests_total{model=\"spam\",version=\"$V2\",code=\"200\"}" <<<"$M" ||
 	fail "no requests counted for $V2"
 [ "$(sl logs --model spam --version "$V1" -n 1 --json --log-dir .sluice/inference | js "len(d)")" = 1 ] ||
 	fail "no log record of $V1"
