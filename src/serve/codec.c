@@ -52,7 +52,15 @@ void *serve_arena_alloc(serve_arena *a, size_t n)
 	p = a->block + a->used;
 	a->used += n;
 	a->peak += n;
-	memset(p, 0, n);
+	return p;
+}
+
+void *serve_arena_calloc(serve_arena *a, size_t n)
+{
+	void *p = serve_arena_alloc(a, n);
+
+	if (p)
+		memset(p, 0, n);
 	return p;
 }
 
@@ -196,7 +204,7 @@ int serve_put_out(sl__buf *b, serve_result *res, size_t i, size_t k, serve_arena
 	if (!res->txt) {
 		size_t cells = res->n * res->k;
 		res->txt = serve_arena_alloc(a, cells * TXT_W);
-		res->len = serve_arena_alloc(a, cells * sizeof *res->len);
+		res->len = serve_arena_calloc(a, cells * sizeof *res->len);
 		if (!res->txt || !res->len)
 			return oom();
 	}
@@ -385,12 +393,15 @@ int serve_sig_build(const bundle *b, serve_sig *s)
 	s->in_len = sl__calloc(s->n_in + 1, sizeof *s->in_len);
 	s->in_types = sl__calloc(s->n_in + 1, sizeof *s->in_types);
 	s->in_keys = sl__calloc(s->n_in + 1, sizeof *s->in_keys);
+	s->in_key_len = sl__calloc(s->n_in + 1, sizeof *s->in_key_len);
 	s->out_keys = sl__calloc(s->k + 1, sizeof *s->out_keys);
+	s->out_key_len = sl__calloc(s->k + 1, sizeof *s->out_key_len);
 	s->ix_cap = 8;
 	while (s->ix_cap < 2 * s->n_in + 2)
 		s->ix_cap *= 2;
 	s->ix = sl__calloc(s->ix_cap, sizeof *s->ix);
-	if (!s->in_names || !s->in_len || !s->in_types || !s->in_keys || !s->out_keys || !s->ix) {
+	if (!s->in_names || !s->in_len || !s->in_types || !s->in_keys || !s->out_keys || !s->ix ||
+	    !s->in_key_len || !s->out_key_len) {
 		rc = oom();
 		goto fail;
 	}
@@ -403,16 +414,19 @@ int serve_sig_build(const bundle *b, serve_sig *s)
 			rc = oom();
 			goto fail;
 		}
+		s->in_key_len[j] = strlen(s->in_keys[j]);
 		i = (size_t)name_hash(s->in_names[j], s->in_len[j]) & (s->ix_cap - 1);
 		while (s->ix[i])
 			i = (i + 1) & (s->ix_cap - 1);
 		s->ix[i] = (uint32_t)(j + 1);
 	}
-	for (size_t k = 0; k < s->k; k++)
+	for (size_t k = 0; k < s->k; k++) {
 		if (!(s->out_keys[k] = json_key(m->sig.outputs[k]))) {
 			rc = oom();
 			goto fail;
 		}
+		s->out_key_len[k] = strlen(s->out_keys[k]);
+	}
 	if ((rc = build_outputs(s)))
 		goto fail;
 	sl__buf_init(&fb, 0);
@@ -451,7 +465,9 @@ void serve_sig_free(serve_sig *s)
 	sl__free(s->in_len);
 	sl__free(s->in_types);
 	sl__free(s->in_keys);
+	sl__free(s->in_key_len);
 	sl__free(s->out_keys);
+	sl__free(s->out_key_len);
 	sl__free(s->ix);
 	sl__free(s->features_param);
 	memset(s, 0, sizeof *s);
@@ -654,6 +670,69 @@ static size_t fmt_time(int64_t ms, char *out)
 	return 24;
 }
 
+/*
+ * The inputs, column by column ("name":[v,v,...]). Values with their
+ * request text (JSON bodies) are copied in one pass after one reservation:
+ * this runs for every request.
+ */
+static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
+{
+	size_t need = 0;
+	char *p;
+	int rc;
+
+	if (!in->span) {
+		for (size_t j = 0; j < in->k; j++) {
+			rc = j ? serve_lit(b, ",") : 0;
+			if (!rc)
+				rc = serve_put(b, s->in_keys[j], s->in_key_len[j]);
+			if (!rc)
+				rc = serve_lit(b, "[");
+			for (size_t i = 0; !rc && i < in->n; i++) {
+				if (i)
+					rc = serve_lit(b, ",");
+				if (!rc)
+					rc = serve_put_cell(b, in, s, i, j);
+			}
+			if (!rc)
+				rc = serve_lit(b, "]");
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	for (size_t j = 0; j < in->k; j++)
+		need += s->in_key_len[j] + 3;
+	for (size_t c = 0; c < in->n * in->k; c++)
+		need += (in->span[2 * c + 1] ? in->span[2 * c + 1] : 4) + 1;
+	if ((rc = sl__buf_reserve(b, need)))
+		return rc;
+	p = b->data + b->len;
+	for (size_t j = 0; j < in->k; j++) {
+		if (j)
+			*p++ = ',';
+		memcpy(p, s->in_keys[j], s->in_key_len[j]);
+		p += s->in_key_len[j];
+		*p++ = '[';
+		for (size_t i = 0; i < in->n; i++) {
+			size_t c = i * in->k + j, len = in->span[2 * c + 1];
+			if (i)
+				*p++ = ',';
+			if (len) {
+				memcpy(p, in->src + in->span[2 * c], len);
+				p += len;
+			} else {
+				memcpy(p, "null", 4);
+				p += 4;
+			}
+		}
+		*p++ = ']';
+	}
+	b->len = (size_t)(p - b->data);
+	b->data[b->len] = 0;
+	return 0;
+}
+
 static int put_outputs(sl__buf *b, const serve_sig *s, serve_result *res, serve_arena *a)
 {
 	int rc = serve_lit(b, ",\"outputs\":{");
@@ -674,7 +753,7 @@ static int put_outputs(sl__buf *b, const serve_sig *s, serve_result *res, serve_
 		if (k)
 			rc = serve_lit(b, ",");
 		if (!rc)
-			rc = serve_puts(b, s->out_keys[k]);
+			rc = serve_put(b, s->out_keys[k], s->out_key_len[k]);
 		if (!rc)
 			rc = serve_lit(b, "[");
 		for (size_t i = 0; !rc && i < res->n; i++) {
@@ -729,22 +808,8 @@ int serve_log_record(const serve_logrec *r, serve_arena *a, sl__buf *b)
 			rc = serve_put_u64(b, in->n);
 		if (!rc)
 			rc = serve_lit(b, ",\"inputs\":{");
-		for (size_t j = 0; !rc && j < in->k; j++) {
-			if (j)
-				rc = serve_lit(b, ",");
-			if (!rc)
-				rc = serve_puts(b, r->sig->in_keys[j]);
-			if (!rc)
-				rc = serve_lit(b, "[");
-			for (size_t i = 0; !rc && i < in->n; i++) {
-				if (i)
-					rc = serve_lit(b, ",");
-				if (!rc)
-					rc = serve_put_cell(b, in, r->sig, i, j);
-			}
-			if (!rc)
-				rc = serve_lit(b, "]");
-		}
+		if (!rc)
+			rc = put_inputs(b, r->sig, in);
 		if (!rc)
 			rc = serve_lit(b, "}");
 		if (!rc && r->res)

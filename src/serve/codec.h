@@ -49,8 +49,10 @@ typedef struct serve_arena {
 	size_t peak;  /* bytes this request used, so the next block fits all */
 } serve_arena;
 
-/* 16-byte aligned, zeroed memory valid until the next reset; NULL when out of memory. */
+/* 16-byte aligned memory valid until the next reset; NULL when out of memory. */
 void *serve_arena_alloc(serve_arena *a, size_t n);
+/* The same, zeroed. */
+void *serve_arena_calloc(serve_arena *a, size_t n);
 /* Forgets everything allocated; keeps one block big enough for the largest request. */
 void serve_arena_reset(serve_arena *a);
 void serve_arena_free(serve_arena *a);
@@ -82,6 +84,7 @@ typedef struct serve_sig {
 	size_t *in_len;
 	ds_type *in_types;
 	char **in_keys;          /* "\"name\":" ready for the log */
+	size_t *in_key_len;
 	uint32_t *ix;            /* open-addressing index of input names */
 	size_t ix_cap;
 	size_t p, k;             /* model features and outputs */
@@ -92,6 +95,7 @@ typedef struct serve_sig {
 	char **class_json;       /* each class as a JSON value ("\"spam\"", "1", "true") */
 	size_t *class_json_len;
 	char **out_keys;         /* model output names as "\"proba_x\":" for the log */
+	size_t *out_key_len;
 	char *features_param;    /* the contributions' column names, comma-joined */
 } serve_sig;
 

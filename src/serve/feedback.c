@@ -93,7 +93,11 @@ void serve_recent_add(serve_worker *w, const char *id, uint16_t model, serve_vst
 				break;
 			}
 	}
-	snprintf(e->id, sizeof e->id, "%s", id);
+	{
+		size_t n = strnlen(id, sizeof e->id - 1);
+		memcpy(e->id, id, n);
+		e->id[n] = 0;
+	}
 	e->hash = h;
 	e->model = model;
 	e->st = st;
@@ -187,7 +191,7 @@ static int parse_body(const char *body, size_t len, serve_arena *a, fb *f, sl__b
 	size_t n_ids = 0, n_labels = 0;
 	int r;
 
-	f->items = serve_arena_alloc(a, MAX_IDS * sizeof *f->items);
+	f->items = serve_arena_calloc(a, MAX_IDS * sizeof *f->items);
 	if (!f->items)
 		return bad(out, "out of memory");
 	jscan_init(&js, body, len);

@@ -27,6 +27,7 @@ void jscan_init(jscan *s, const char *text, size_t len)
 	s->base = s->p = text;
 	s->end = text + len;
 	s->depth = 0;
+	s->skipping = false;
 	s->err = NULL;
 	s->err_at = 0;
 }
@@ -172,7 +173,10 @@ static jtok number(jscan *s, jval *v)
 	v->s = start;
 	v->len = (size_t)(p - start);
 	v->esc = false;
-	if (!ds_parse_f64(start, v->len, &v->num))
+	/* Skipped values are checked, not converted (the second pass does). */
+	if (s->skipping)
+		v->num = 0;
+	else if (!ds_parse_f64(start, v->len, &v->num))
 		return fail_at(s, start, "bad number");
 	s->p = p;
 	return J_NUM;
@@ -279,7 +283,7 @@ int jscan_more(jscan *s, bool *first)
 	return 1;
 }
 
-int jscan_skip(jscan *s)
+static int skip(jscan *s)
 {
 	jval v;
 	bool first = true;
@@ -290,17 +294,28 @@ int jscan_skip(jscan *s)
 		return -1;
 	case J_OBJ:
 		while ((r = jscan_key(s, &first, &v)) > 0)
-			if (jscan_skip(s))
+			if (skip(s))
 				return -1;
 		return r;
 	case J_ARR:
 		while ((r = jscan_more(s, &first)) > 0)
-			if (jscan_skip(s))
+			if (skip(s))
 				return -1;
 		return r;
 	default:
 		return 0;
 	}
+}
+
+int jscan_skip(jscan *s)
+{
+	bool was = s->skipping;
+	int r;
+
+	s->skipping = true;
+	r = skip(s);
+	s->skipping = was;
+	return r;
 }
 
 int jscan_end(jscan *s)

@@ -60,6 +60,7 @@ typedef struct jval {
 typedef struct jscan {
 	const char *base, *p, *end;
 	int depth;
+	bool skipping;   /* inside jscan_skip: numbers are checked, not converted */
 	const char *err; /* NULL until something is wrong */
 	size_t err_at;   /* byte offset of the problem */
 } jscan;

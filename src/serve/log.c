@@ -99,6 +99,16 @@ struct ilog {
 	pthread_cond_t synced_cv;
 	uint64_t copied, synced, fsyncs;
 	bool syncing;
+	/* The helper: prefaults the current chunk, unmaps retired ones. */
+	pthread_cond_t help_cv;
+	chunk *prefault;         /* a new chunk to prefault (under mu) */
+	struct unmap {
+		char *map;
+		size_t len;
+	} unmaps[RING];          /* retired mappings (under mu) */
+	size_t n_unmaps;
+	bool help_started;
+	pthread_t help;
 	/* Maintenance. */
 	pthread_cond_t maint_cv;
 	bool stop;
@@ -298,10 +308,18 @@ static int rotate(ilog *l, chunk *c, size_t need, bool new_file, bool drop)
 		atomic_store(&l->cur, n);
 		l->ring_pos = (l->ring_pos + 1) % RING;
 		l->rotations++;
+		/* The helper unmaps the old chunk and prefaults the new one,
+		 * so that requests neither wait for an unmap nor take a page
+		 * fault per page of records. */
 		if (c) {
-			munmap(c->map, c->map_len);
+			if (l->n_unmaps < RING && l->help_started)
+				l->unmaps[l->n_unmaps++] = (struct unmap){c->map, c->map_len};
+			else
+				munmap(c->map, c->map_len);
 			c->map = NULL;
 		}
+		l->prefault = n;
+		pthread_cond_signal(&l->help_cv);
 	}
 	/* Else the old chunk stays current and closed: every append comes
 	 * back here and tries again. */
@@ -309,6 +327,46 @@ static int rotate(ilog *l, chunk *c, size_t need, bool new_file, bool drop)
 	pthread_cond_broadcast(&l->rotated);
 	pthread_mutex_unlock(&l->mu);
 	return rc;
+}
+
+/* ---- the helper ----------------------------------------------------------------------------- */
+
+static void *help_main(void *arg)
+{
+	ilog *l = arg;
+
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+	pthread_mutex_lock(&l->mu);
+	while (!l->stop) {
+		struct unmap um[RING];
+		size_t n = l->n_unmaps;
+		char *base = NULL;
+		size_t cap = 0;
+		if (!n && !l->prefault) {
+			pthread_cond_wait(&l->help_cv, &l->mu);
+			continue;
+		}
+		memcpy(um, l->unmaps, n * sizeof *um);
+		l->n_unmaps = 0;
+		if (l->prefault) {
+			base = l->prefault->base;
+			cap = l->prefault->cap;
+			l->prefault = NULL;
+		}
+		pthread_mutex_unlock(&l->mu);
+		for (size_t i = 0; i < n; i++)
+			munmap(um[i].map, um[i].len);
+		/* Writable page tables for the whole chunk, faulted here rather
+		 * than in the requests' copies (Linux 5.14 and later; older
+		 * kernels refuse and the copies fault as before). Only this
+		 * thread unmaps, so the range stays mapped meanwhile. */
+		if (base)
+			madvise((void *)((uintptr_t)base / l->page * l->page),
+				cap + (uintptr_t)base % l->page, MADV_POPULATE_WRITE);
+		pthread_mutex_lock(&l->mu);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
 }
 
 /* ---- appending ------------------------------------------------------------------------------ */
@@ -637,6 +695,7 @@ int ilog_open(const ilog_opts *o, ilog **out)
 	pthread_cond_init(&l->rotated, NULL);
 	pthread_cond_init(&l->synced_cv, NULL);
 	pthread_cond_init(&l->maint_cv, NULL);
+	pthread_cond_init(&l->help_cv, NULL);
 	if (!(l->dir = sl__strdup(o->dir))) {
 		rc = sl__err(SL_ENOMEM, "out of memory");
 		goto fail;
@@ -646,6 +705,12 @@ int ilog_open(const ilog_opts *o, ilog **out)
 		goto fail;
 	atomic_store(&l->cur, &l->ring[0]);
 	l->ring_pos = 1;
+	l->prefault = &l->ring[0];
+	if (pthread_create(&l->help, NULL, help_main, l)) {
+		rc = sl__err(SL_ESYS, "cannot start the log's helper thread");
+		goto fail;
+	}
+	l->help_started = true;
 	if (pthread_create(&l->maint, NULL, maint_main, l)) {
 		rc = sl__err(SL_ESYS, "cannot start the log's maintenance thread");
 		goto fail;
@@ -665,13 +730,17 @@ int ilog_close(ilog *l)
 
 	if (!l)
 		return 0;
-	if (l->maint_started) {
-		pthread_mutex_lock(&l->mu);
-		l->stop = true;
-		pthread_cond_broadcast(&l->maint_cv);
-		pthread_mutex_unlock(&l->mu);
+	pthread_mutex_lock(&l->mu);
+	l->stop = true;
+	pthread_cond_broadcast(&l->maint_cv);
+	pthread_cond_broadcast(&l->help_cv);
+	pthread_mutex_unlock(&l->mu);
+	if (l->maint_started)
 		pthread_join(l->maint, NULL);
-	}
+	if (l->help_started)
+		pthread_join(l->help, NULL);
+	for (size_t i = 0; i < l->n_unmaps; i++)
+		munmap(l->unmaps[i].map, l->unmaps[i].len);
 	/* No appends run now (the server has stopped): the last chunk's
 	 * records end the segment. */
 	c = atomic_load(&l->cur);
@@ -687,6 +756,7 @@ int ilog_close(ilog *l)
 	pthread_cond_destroy(&l->rotated);
 	pthread_cond_destroy(&l->synced_cv);
 	pthread_cond_destroy(&l->maint_cv);
+	pthread_cond_destroy(&l->help_cv);
 	sl__free(l->seg_path);
 	sl__free(l->dir);
 	sl__free(l);

@@ -46,8 +46,8 @@ static int alloc_batch(const serve_sig *s, size_t n, bool spans, const char *src
 	b->n = n;
 	b->k = s->n_in;
 	b->src = src;
-	b->v = serve_arena_alloc(a, (n * b->k + 1) * sizeof *b->v);
-	b->span = spans ? serve_arena_alloc(a, (2 * n * b->k + 1) * sizeof *b->span) : NULL;
+	b->v = serve_arena_calloc(a, (n * b->k + 1) * sizeof *b->v);
+	b->span = spans ? serve_arena_calloc(a, (2 * n * b->k + 1) * sizeof *b->span) : NULL;
 	if (!b->v || (spans && !b->span))
 		return oom();
 	/* A value a record leaves out is missing (its span length 0 logs null). */
@@ -182,7 +182,7 @@ static int rows(jscan *js, const serve_sig *s, serve_arena *a, const char *where
 		return rc;
 	if ((rc = alloc_batch(s, n, true, js->base, a, out)))
 		return rc;
-	if (!(seen = serve_arena_alloc(a, (s->n_in + 1) * sizeof *seen)))
+	if (!(seen = serve_arena_calloc(a, (s->n_in + 1) * sizeof *seen)))
 		return oom();
 	*js = save;
 	jscan_value(js, &v);
@@ -239,7 +239,7 @@ static int dataframe_split(jscan *js, const serve_sig *s, serve_arena *a, serve_
 		return sl__err(SL_EINVAL, "dataframe_split must be an object with \"columns\" and "
 					  "\"data\"");
 	}
-	if (!(seen = serve_arena_alloc(a, (s->n_in + 1) * sizeof *seen)))
+	if (!(seen = serve_arena_calloc(a, (s->n_in + 1) * sizeof *seen)))
 		return oom();
 	while ((r = jscan_key(js, &first, &k)) > 0) {
 		if (jscan_eq(&k, "columns")) {
@@ -367,7 +367,7 @@ static int columns(jscan *js, const serve_sig *s, serve_arena *a, serve_batch *o
 		n = 0;
 	if ((rc = alloc_batch(s, n, true, js->base, a, out)))
 		return rc;
-	if (!(seen = serve_arena_alloc(a, (s->n_in + 1) * sizeof *seen)))
+	if (!(seen = serve_arena_calloc(a, (s->n_in + 1) * sizeof *seen)))
 		return oom();
 	*js = save;
 	first = true;
@@ -560,7 +560,7 @@ int mlflow_parse_csv(const serve_sig *s, const char *body, size_t len, serve_are
 		goto out;
 	}
 	{
-		size_t *seen = serve_arena_alloc(a, (s->n_in + 1) * sizeof *seen);
+		size_t *seen = serve_arena_calloc(a, (s->n_in + 1) * sizeof *seen);
 		if (!seen) {
 			rc = oom();
 			goto out;

@@ -1037,6 +1037,10 @@ int serve_start(sl_server *s)
 	s->mhd = MHD_start_daemon(
 		flags, (uint16_t)s->o.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections,
+		/* Each connection's pool holds its request line and headers
+		 * and is cleared for every request: 32 KiB by default would be
+		 * most of a small request's cost. */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVE_CONN_MEMORY,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.request_timeout_s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
 		on_connection, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,

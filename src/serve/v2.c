@@ -400,7 +400,7 @@ static int layout(const serve_sig *s, const char *body, size_t len, v2_input *in
 {
 	serve_batch *b = &out->batch;
 	long *col = serve_arena_alloc(a, (nin + 1) * sizeof *col);
-	uint8_t *seen = serve_arena_alloc(a, s->n_in + 1);
+	uint8_t *seen = serve_arena_calloc(a, s->n_in + 1);
 	bool matrix = false;
 	size_t n = 0;
 	int rc;
