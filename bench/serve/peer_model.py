@@ -3,11 +3,13 @@ spambase CSV that sluice's train.logistic learns from (the file given by
 SPAM_CSV), once, when a worker starts. Shared by the FastAPI and Flask
 apps, so both score with the same model and the same request decoding."""
 import os
+import warnings
 
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
+warnings.simplefilter("ignore")  # lbfgs on unscaled counts: convergence notes
 _df = pd.read_csv(os.environ["SPAM_CSV"])
 _y = _df.pop("type").to_numpy()
 COLUMNS = list(_df.columns)

@@ -671,52 +671,45 @@ static size_t fmt_time(int64_t ms, char *out)
 }
 
 /*
- * The inputs, column by column ("name":[v,v,...]). Values with their
- * request text (JSON bodies) are copied in one pass after one reservation:
- * this runs for every request.
+ * The inputs, row by row in the schema's column order ([[v,v,...],...]).
+ * Values with their request text (JSON bodies) are copied in one pass
+ * after one reservation: this runs for every request.
  */
 static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 {
-	size_t need = 0;
+	size_t need = 2;
 	char *p;
 	int rc;
 
 	if (!in->span) {
-		for (size_t j = 0; j < in->k; j++) {
-			rc = j ? serve_lit(b, ",") : 0;
-			if (!rc)
-				rc = serve_put(b, s->in_keys[j], s->in_key_len[j]);
-			if (!rc)
-				rc = serve_lit(b, "[");
-			for (size_t i = 0; !rc && i < in->n; i++) {
-				if (i)
+		rc = serve_lit(b, "[");
+		for (size_t i = 0; !rc && i < in->n; i++) {
+			rc = i ? serve_lit(b, ",[") : serve_lit(b, "[");
+			for (size_t j = 0; !rc && j < in->k; j++) {
+				if (j)
 					rc = serve_lit(b, ",");
 				if (!rc)
 					rc = serve_put_cell(b, in, s, i, j);
 			}
 			if (!rc)
 				rc = serve_lit(b, "]");
-			if (rc)
-				return rc;
 		}
-		return 0;
+		return rc ? rc : serve_lit(b, "]");
 	}
-	for (size_t j = 0; j < in->k; j++)
-		need += s->in_key_len[j] + 3;
 	for (size_t c = 0; c < in->n * in->k; c++)
 		need += (in->span[2 * c + 1] ? in->span[2 * c + 1] : 4) + 1;
+	need += 3 * in->n;
 	if ((rc = sl__buf_reserve(b, need)))
 		return rc;
 	p = b->data + b->len;
-	for (size_t j = 0; j < in->k; j++) {
-		if (j)
+	*p++ = '[';
+	for (size_t i = 0; i < in->n; i++) {
+		if (i)
 			*p++ = ',';
-		memcpy(p, s->in_keys[j], s->in_key_len[j]);
-		p += s->in_key_len[j];
 		*p++ = '[';
-		for (size_t i = 0; i < in->n; i++) {
+		for (size_t j = 0; j < in->k; j++) {
 			size_t c = i * in->k + j, len = in->span[2 * c + 1];
-			if (i)
+			if (j)
 				*p++ = ',';
 			if (len) {
 				memcpy(p, in->src + in->span[2 * c], len);
@@ -728,36 +721,26 @@ static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 		}
 		*p++ = ']';
 	}
+	*p++ = ']';
 	b->len = (size_t)(p - b->data);
 	b->data[b->len] = 0;
 	return 0;
 }
 
+/* The outputs, row by row: the label first for classifiers, then every model output. */
 static int put_outputs(sl__buf *b, const serve_sig *s, serve_result *res, serve_arena *a)
 {
-	int rc = serve_lit(b, ",\"outputs\":{");
+	int rc = serve_lit(b, ",\"outputs\":[");
 
-	if (!rc && res->label) {
-		rc = serve_lit(b, "\"predict\":[");
-		for (size_t i = 0; !rc && i < res->n; i++) {
-			uint32_t c = res->label[i];
-			if (i)
-				rc = serve_lit(b, ",");
+	for (size_t i = 0; !rc && i < res->n; i++) {
+		rc = i ? serve_lit(b, ",[") : serve_lit(b, "[");
+		if (!rc && res->label) {
+			rc = serve_put(b, s->class_json[res->label[i]], s->class_json_len[res->label[i]]);
 			if (!rc)
-				rc = serve_put(b, s->class_json[c], s->class_json_len[c]);
+				rc = serve_lit(b, ",");
 		}
-		if (!rc)
-			rc = serve_lit(b, "],");
-	}
-	for (size_t k = 0; !rc && k < s->k; k++) {
-		if (k)
-			rc = serve_lit(b, ",");
-		if (!rc)
-			rc = serve_put(b, s->out_keys[k], s->out_key_len[k]);
-		if (!rc)
-			rc = serve_lit(b, "[");
-		for (size_t i = 0; !rc && i < res->n; i++) {
-			if (i)
+		for (size_t k = 0; !rc && k < s->k; k++) {
+			if (k)
 				rc = serve_lit(b, ",");
 			if (!rc)
 				rc = serve_put_out(b, res, i, k, a);
@@ -765,7 +748,48 @@ static int put_outputs(sl__buf *b, const serve_sig *s, serve_result *res, serve_
 		if (!rc)
 			rc = serve_lit(b, "]");
 	}
-	return rc ? rc : serve_lit(b, "}");
+	return rc ? rc : serve_lit(b, "]");
+}
+
+char *serve_log_schema(const serve_sig *s, const char *model, const char *version)
+{
+	sl__buf b;
+	int rc;
+
+	sl__buf_init(&b, 0);
+	rc = serve_lit(&b, "{\"schema\":1,\"model\":");
+	if (!rc)
+		rc = serve_put_jstr(&b, model, strlen(model));
+	if (!rc)
+		rc = serve_lit(&b, ",\"version\":");
+	if (!rc)
+		rc = serve_put_jstr(&b, version, strlen(version));
+	if (!rc)
+		rc = serve_lit(&b, ",\"inputs\":[");
+	for (size_t j = 0; !rc && j < s->n_in; j++) {
+		if (j)
+			rc = serve_lit(&b, ",");
+		if (!rc)
+			rc = serve_put_jstr(&b, s->in_names[j], s->in_len[j]);
+	}
+	if (!rc)
+		rc = serve_lit(&b, "],\"outputs\":[");
+	if (!rc && ml_task_is_classifier(s->task))
+		rc = serve_lit(&b, "\"predict\",");
+	for (size_t k = 0; !rc && k < s->k; k++) {
+		const char *name = s->m->sig.outputs[k];
+		if (k)
+			rc = serve_lit(&b, ",");
+		if (!rc)
+			rc = serve_put_jstr(&b, name, strlen(name));
+	}
+	if (!rc)
+		rc = serve_lit(&b, "]}\n");
+	if (rc) {
+		sl__buf_free(&b);
+		return NULL;
+	}
+	return sl__buf_detach(&b);
 }
 
 int serve_log_record(const serve_logrec *r, serve_arena *a, sl__buf *b)
@@ -807,11 +831,9 @@ int serve_log_record(const serve_logrec *r, serve_arena *a, sl__buf *b)
 		if (!rc)
 			rc = serve_put_u64(b, in->n);
 		if (!rc)
-			rc = serve_lit(b, ",\"inputs\":{");
+			rc = serve_lit(b, ",\"inputs\":");
 		if (!rc)
 			rc = put_inputs(b, r->sig, in);
-		if (!rc)
-			rc = serve_lit(b, "}");
 		if (!rc && r->res)
 			rc = put_outputs(b, r->sig, r->res, a);
 	}

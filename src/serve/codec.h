@@ -153,8 +153,8 @@ int serve_score(const serve_sig *s, bundle_row *r, const serve_batch *in, bool e
 /* ---- JSON writing (into a bounded sl__buf) ---------------------------------- */
 
 int serve_put(sl__buf *b, const char *s, size_t n);
-/* A string literal, its length known at compile time. */
-#define serve_lit(b, lit) serve_put((b), (lit), sizeof(lit) - 1)
+/* A string literal (only: sizeof gives its length), known at compile time. */
+#define serve_lit(b, lit) serve_put((b), "" lit, sizeof(lit) - 1)
 int serve_puts(sl__buf *b, const char *s);
 /* A JSON string with escapes. */
 int serve_put_jstr(sl__buf *b, const char *s, size_t n);
@@ -217,7 +217,17 @@ typedef struct serve_logrec {
 	size_t body_max;        /* at most this much of it is kept */
 } serve_logrec;
 
-/* One record as a JSON object followed by a newline (docs/serving.md). */
+/*
+ * One record as a JSON object followed by a newline (docs/serving.md). An
+ * answered request's inputs and outputs are arrays of rows, in the order
+ * of its version's schema record.
+ */
 int serve_log_record(const serve_logrec *r, serve_arena *a, sl__buf *out);
+/*
+ * The schema record of a served version: {"schema": 1, "model", "version",
+ * "inputs": [names], "outputs": [names]} and a newline (newly allocated).
+ * The log holds it in every segment before the version's first record.
+ */
+char *serve_log_schema(const serve_sig *s, const char *model, const char *version);
 
 #endif

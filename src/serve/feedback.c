@@ -395,7 +395,7 @@ static void preds_from_record(log_lookup *lk, json_t *rec, fb_item *it)
 	}
 }
 
-static int lookup_line(void *ud, const char *line, size_t len)
+static int lookup_line(void *ud, const char *line, size_t len, const ilog_schemas *sch)
 {
 	log_lookup *lk = ud;
 	const char *q;
@@ -417,7 +417,8 @@ static int lookup_line(void *ud, const char *line, size_t len)
 			continue;
 		rec = json_loads(line, 0, NULL);
 		const char *model = json_string_value(json_object_get(rec, "model"));
-		if (rec && json_integer_value(json_object_get(rec, "status")) == 200 &&
+		if (rec && ilog_expand(sch, rec) == 0 &&
+		    json_integer_value(json_object_get(rec, "status")) == 200 &&
 		    json_is_object(json_object_get(rec, "outputs")) && model &&
 		    !strcmp(model, lk->model)) {
 			it->found = true;

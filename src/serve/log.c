@@ -69,6 +69,7 @@ typedef struct chunk {
 	char *base;             /* where reservations start: file offset `start` */
 	uint64_t start;
 	uint64_t cap;
+	uint64_t seg_gen;       /* which segment the chunk belongs to */
 	bool drained;           /* closed and its copies done: end is known */
 	uint64_t end;           /* (rotating thread only) */
 } chunk;
@@ -82,6 +83,7 @@ struct ilog {
 	int fd;
 	char *seg_path;
 	uint64_t seg_seq;
+	uint64_t seg_gen;       /* counts segments opened, from 1 */
 	uint64_t seg_end;       /* data end of the segment, as of the last rotation */
 	int64_t seg_start_ms;
 	/* Chunks. */
@@ -159,6 +161,7 @@ static int open_segment(ilog *l)
 	sl__free(l->seg_path);
 	l->seg_path = path;
 	l->seg_end = 0;
+	l->seg_gen++;
 	return 0;
 }
 
@@ -209,6 +212,7 @@ static int map_chunk(ilog *l, chunk *c, size_t need)
 	c->base = map + (start - map_off);
 	c->start = start;
 	c->cap = cap;
+	c->seg_gen = l->seg_gen;
 	c->drained = false;
 	atomic_store(&c->next, 0);
 	return 0;
@@ -404,26 +408,37 @@ static int group_commit(ilog *l)
 	return rc;
 }
 
-int ilog_append(ilog *l, const char *rec, size_t len)
+int ilog_append_with(ilog *l, const char *prefix, size_t plen, _Atomic uint64_t *gen,
+		     const char *rec, size_t len)
 {
 	for (;;) {
 		chunk *c = atomic_load(&l->cur);
 		uint64_t off;
+		size_t need, pre;
 		int rc;
 		atomic_fetch_add(&c->writers, 1);
 		if (atomic_load(&l->cur) != c) {
 			atomic_fetch_sub(&c->writers, 1);
 			continue;
 		}
-		off = atomic_fetch_add(&c->next, len);
-		if (off + len <= c->cap) {
-			memcpy(c->base + off, rec, len);
+		/* Threads racing to a new segment may each write the schema:
+		 * harmless; what matters is that none writes the record
+		 * without one before it in the same file. */
+		pre = prefix && atomic_load(gen) != c->seg_gen ? plen : 0;
+		need = pre + len;
+		off = atomic_fetch_add(&c->next, need);
+		if (off + need <= c->cap) {
+			if (pre)
+				memcpy(c->base + off, prefix, pre);
+			memcpy(c->base + off + pre, rec, len);
+			if (pre)
+				atomic_store(gen, c->seg_gen);
 			atomic_fetch_sub_explicit(&c->writers, 1, memory_order_release);
 			atomic_fetch_add_explicit(&l->written, 1, memory_order_relaxed);
 			return l->o.durability == ILOG_FSYNC ? group_commit(l) : 0;
 		}
 		atomic_fetch_sub(&c->writers, 1);
-		if ((rc = rotate(l, c, len, false, l->o.policy == ILOG_DROP))) {
+		if ((rc = rotate(l, c, need, false, l->o.policy == ILOG_DROP))) {
 			if (rc < 0) {
 				pthread_mutex_lock(&l->mu);
 				l->failed++;
@@ -432,6 +447,11 @@ int ilog_append(ilog *l, const char *rec, size_t len)
 			return rc;
 		}
 	}
+}
+
+int ilog_append(ilog *l, const char *rec, size_t len)
+{
+	return ilog_append_with(l, NULL, 0, NULL, rec, len);
 }
 
 void ilog_stats_get(ilog *l, ilog_stats *out)

@@ -44,6 +44,7 @@
 #ifndef SLUICE_ILOG_H
 #define SLUICE_ILOG_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -88,6 +89,15 @@ int ilog_open(const ilog_opts *o, ilog **out);
  * the message says so; later appends try again).
  */
 int ilog_append(ilog *l, const char *rec, size_t len);
+/*
+ * The same for a record that needs a schema record before it in its
+ * segment (a served version's, codec.h): when *gen does not name the
+ * segment the record lands in, prefix (plen bytes, one record) is written
+ * right before it, in the same reservation, and *gen is updated. *gen
+ * starts at 0 and belongs to the caller (one per schema).
+ */
+int ilog_append_with(ilog *l, const char *prefix, size_t plen, _Atomic uint64_t *gen,
+		     const char *rec, size_t len);
 void ilog_stats_get(ilog *l, ilog_stats *out);
 /* Syncs and closes the segment (cut to its records), stops the maintenance thread. */
 int ilog_close(ilog *l); /* accepts NULL */
@@ -99,10 +109,23 @@ int ilog_close(ilog *l); /* accepts NULL */
  * of every segment in dir, oldest segment first, while fn returns 0 (a
  * positive return stops early and is returned; negative is an error).
  * since_ms / until_ms (0: unbounded) skip whole segments that cannot hold
- * records of that time; filtering records is fn's job. A final line
- * without its newline is skipped (invariant 2).
+ * records of that time; filtering records is fn's job. Schema records are
+ * not passed on: they are kept in sch, for ilog_expand. Text a crash cut
+ * is skipped (invariant 2).
  */
-typedef int (*ilog_record_fn)(void *ud, const char *line, size_t len);
+typedef struct ilog_schemas ilog_schemas;
+typedef int (*ilog_record_fn)(void *ud, const char *line, size_t len, const ilog_schemas *sch);
 int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_fn fn, void *ud);
+
+#include <jansson.h>
+
+/*
+ * Rewrites a parsed request record's inputs and outputs, arrays of rows
+ * as written, into objects of named columns ({"make": [v, ...], ...}) with
+ * the names of the record's schema. Records without them are left alone.
+ * 0, or SL_ECORRUPT when no schema of the record's version was seen or the
+ * rows do not fit it.
+ */
+int ilog_expand(const ilog_schemas *sch, json_t *rec);
 
 #endif

@@ -21,6 +21,83 @@
 #include "core.h"
 #include "serve/log.h"
 
+/* Schema records seen so far: "MODEL\x1fVERSION" -> the record. */
+struct ilog_schemas {
+	json_t *by_key;
+};
+
+static int schema_key(const char *model, const char *version, char *buf, size_t size)
+{
+	return snprintf(buf, size, "%s\x1f%s", model, version) < (int)size ? 0 : -1;
+}
+
+static void keep_schema(ilog_schemas *sch, const char *line)
+{
+	json_t *rec = json_loads(line, 0, NULL);
+	const char *m = json_string_value(json_object_get(rec, "model"));
+	const char *v = json_string_value(json_object_get(rec, "version"));
+	char key[512];
+
+	if (m && v && json_is_array(json_object_get(rec, "inputs")) &&
+	    json_is_array(json_object_get(rec, "outputs")) && !schema_key(m, v, key, sizeof key))
+		json_object_set(sch->by_key, key, rec);
+	json_decref(rec);
+}
+
+/* rows (an array of arrays) as columns named by names; NULL when they do not fit. */
+static json_t *columns(json_t *rows, json_t *names)
+{
+	json_t *cols = json_object();
+	size_t n = json_array_size(names), i, j;
+	json_t *row, *name;
+
+	if (!cols)
+		return NULL;
+	json_array_foreach(names, j, name) {
+		json_t *col = json_array();
+		if (!col || !json_is_string(name) || json_object_set_new(cols, json_string_value(name), col))
+			goto bad;
+	}
+	json_array_foreach(rows, i, row) {
+		if (!json_is_array(row) || json_array_size(row) != n)
+			goto bad;
+		for (j = 0; j < n; j++)
+			json_array_append(json_object_get(cols, json_string_value(json_array_get(names, j))),
+					  json_array_get(row, j));
+	}
+	return cols;
+bad:
+	json_decref(cols);
+	return NULL;
+}
+
+int ilog_expand(const ilog_schemas *sch, json_t *rec)
+{
+	json_t *ins = json_object_get(rec, "inputs"), *outs = json_object_get(rec, "outputs");
+	const char *m = json_string_value(json_object_get(rec, "model"));
+	const char *v = json_string_value(json_object_get(rec, "version"));
+	json_t *schema, *ci = NULL, *co = NULL;
+	char key[512];
+
+	if (!json_is_array(ins) && !json_is_array(outs))
+		return 0;
+	if (!m || !v || schema_key(m, v, key, sizeof key) ||
+	    !(schema = json_object_get(sch->by_key, key)))
+		return sl__err(SL_ECORRUPT, "a log record of %s@%s has no schema record before it",
+			       m ? m : "?", v ? v : "?");
+	if (json_is_array(ins) && !(ci = columns(ins, json_object_get(schema, "inputs"))))
+		return sl__err(SL_ECORRUPT, "a log record of %s@%s does not fit its schema", m, v);
+	if (json_is_array(outs) && !(co = columns(outs, json_object_get(schema, "outputs")))) {
+		json_decref(ci);
+		return sl__err(SL_ECORRUPT, "a log record of %s@%s does not fit its schema", m, v);
+	}
+	if (ci)
+		json_object_set_new(rec, "inputs", ci);
+	if (co)
+		json_object_set_new(rec, "outputs", co);
+	return 0;
+}
+
 typedef struct seg {
 	char *name;
 	bool zst;
@@ -53,7 +130,7 @@ static int64_t name_time(const char *name)
  * and ends with a line end; text cut by a NUL is what a crash left of an
  * unanswered request (log.h, invariant 2) and is skipped.
  */
-static int lines(sl__buf *acc, ilog_record_fn fn, void *ud, size_t *consumed)
+static int lines(sl__buf *acc, ilog_record_fn fn, void *ud, ilog_schemas *sch, size_t *consumed)
 {
 	size_t start = 0;
 
@@ -66,8 +143,10 @@ static int lines(sl__buf *acc, ilog_record_fn fn, void *ud, size_t *consumed)
 		if (c != '\n')
 			continue;
 		acc->data[i] = 0;
-		if (i > start) {
-			int rc = fn(ud, acc->data + start, i - start);
+		if (i > start && !strncmp(acc->data + start, "{\"schema\":", 10)) {
+			keep_schema(sch, acc->data + start);
+		} else if (i > start) {
+			int rc = fn(ud, acc->data + start, i - start, sch);
 			if (rc) {
 				acc->data[i] = '\n';
 				*consumed = i + 1;
@@ -89,7 +168,8 @@ static void drop_front(sl__buf *acc, size_t n)
 		acc->data[acc->len] = 0;
 }
 
-static int read_plain(int fd, const char *path, ilog_record_fn fn, void *ud, sl__buf *acc)
+static int read_plain(int fd, const char *path, ilog_record_fn fn, void *ud, ilog_schemas *sch,
+		      sl__buf *acc)
 {
 	char buf[1 << 16];
 
@@ -106,13 +186,14 @@ static int read_plain(int fd, const char *path, ilog_record_fn fn, void *ud, sl_
 			return 0; /* a last line without newline is not a record (log.h) */
 		if ((rc = sl__buf_append(acc, buf, (size_t)n)))
 			return rc;
-		if ((rc = lines(acc, fn, ud, &used)))
+		if ((rc = lines(acc, fn, ud, sch, &used)))
 			return rc;
 		drop_front(acc, used);
 	}
 }
 
-static int read_zst(int fd, const char *path, ilog_record_fn fn, void *ud, sl__buf *acc)
+static int read_zst(int fd, const char *path, ilog_record_fn fn, void *ud, ilog_schemas *sch,
+		    sl__buf *acc)
 {
 	size_t in_cap = ZSTD_DStreamInSize(), out_cap = ZSTD_DStreamOutSize();
 	char *in = sl__malloc(in_cap), *out = sl__malloc(out_cap);
@@ -143,7 +224,7 @@ static int read_zst(int fd, const char *path, ilog_record_fn fn, void *ud, sl__b
 			}
 			if ((rc = sl__buf_append(acc, out, ob.pos)))
 				goto done;
-			if ((rc = lines(acc, fn, ud, &used)))
+			if ((rc = lines(acc, fn, ud, sch, &used)))
 				goto done;
 			drop_front(acc, used);
 		}
@@ -159,6 +240,7 @@ int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_f
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
+	ilog_schemas sch = {NULL};
 	seg *segs = NULL;
 	size_t n = 0, cap = 0;
 	sl__buf acc;
@@ -192,6 +274,10 @@ int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_f
 	}
 	qsort(segs, n, sizeof *segs, cmp_seg);
 	sl__buf_init(&acc, (size_t)1 << 30);
+	if (!(sch.by_key = json_object())) {
+		rc = sl__err(SL_ENOMEM, "out of memory");
+		goto done;
+	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char *path;
 		struct stat st;
@@ -231,12 +317,14 @@ int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_f
 			continue;
 		}
 		sl__buf_reset(&acc);
-		rc = segs[i].zst ? read_zst(fd, path, fn, ud, &acc) : read_plain(fd, path, fn, ud, &acc);
+		rc = segs[i].zst ? read_zst(fd, path, fn, ud, &sch, &acc)
+				 : read_plain(fd, path, fn, ud, &sch, &acc);
 		close(fd);
 		sl__free(path);
 	}
 	sl__buf_free(&acc);
 done:
+	json_decref(sch.by_key);
 	for (size_t i = 0; i < n; i++)
 		sl__free(segs[i].name);
 	sl__free(segs);

@@ -128,7 +128,7 @@ typedef struct query_ctx {
 	json_t *all;     /* every match when not */
 } query_ctx;
 
-static int query_line(void *ud, const char *line, size_t len)
+static int query_line(void *ud, const char *line, size_t len, const ilog_schemas *sch)
 {
 	query_ctx *c = ud;
 	json_t *rec;
@@ -143,6 +143,8 @@ static int query_line(void *ud, const char *line, size_t len)
 		json_decref(rec);
 		return 0;
 	}
+	/* A record whose schema is missing is shown as written, rows and all. */
+	ilog_expand(sch, rec);
 	if (!c->q->limit)
 		return json_array_append_new(c->all, rec) ? oom() : 0;
 	json_decref(c->ring[c->pos]);
@@ -198,13 +200,14 @@ typedef struct table_ctx {
 	int err;
 } table_ctx;
 
-static int label_line(void *ud, const char *line, size_t len)
+static int label_line(void *ud, const char *line, size_t len, const ilog_schemas *sch)
 {
 	table_ctx *c = ud;
 	json_t *rec, *ids, *labels;
 	const char *model;
 
 	(void)len;
+	(void)sch;
 	if (!strstr(line, "\"endpoint\":\"feedback\"") || !may_match(&(serve_logq){.model = c->q->model}, line))
 		return 0;
 	rec = json_loads(line, 0, NULL);
@@ -261,7 +264,7 @@ static json_t *prediction_of(json_t *outs)
 	return NULL;
 }
 
-static int row_line(void *ud, const char *line, size_t len)
+static int row_line(void *ud, const char *line, size_t len, const ilog_schemas *sch)
 {
 	table_ctx *c = ud;
 	json_t *rec, *ins, *outs, *label, *pred = NULL;
@@ -276,6 +279,11 @@ static int row_line(void *ud, const char *line, size_t len)
 	rec = json_loads(line, 0, NULL);
 	if (!rec)
 		return 0;
+	if (ilog_expand(sch, rec)) {
+		json_decref(rec);
+		c->err = SL_ECORRUPT;
+		return SL_ECORRUPT;
+	}
 	ins = json_object_get(rec, "inputs");
 	outs = json_object_get(rec, "outputs");
 	id = json_string_value(json_object_get(rec, "id"));

@@ -194,6 +194,7 @@ static void free_version(serve_version *v)
 	serve_sig_free(&v->sig);
 	bundle_close(v->b);
 	sl__free(v->meta);
+	sl__free(v->log_schema);
 	sl__free(v->label);
 	sl__free(v->path);
 	sl__free(v);
@@ -234,6 +235,11 @@ static int load_version(serve_model *m, const serve_ref *ref, serve_version **ou
 		goto fail;
 	}
 	v->meta_len = strlen(v->meta);
+	if (!(v->log_schema = serve_log_schema(&v->sig, m->name, v->label))) {
+		rc = oom();
+		goto fail;
+	}
+	v->log_schema_len = strlen(v->log_schema);
 	v->loaded_ms = sl__now_ms();
 	*out = v;
 	return 0;

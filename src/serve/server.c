@@ -100,6 +100,7 @@ typedef struct outcome {
 	const char *model;      /* for the log (the requested name when unknown) */
 	const char *version;
 	serve_vstats *st;       /* counted here; NULL: the no-model stats */
+	serve_version *v;       /* the version that answered (its schema goes to the log) */
 	const serve_sig *sig;   /* with batch and res: logged inputs and outputs */
 	const serve_batch *batch;
 	serve_result *res;
@@ -346,6 +347,7 @@ static serve_version *pick(sl_server *s, serve_conn *cn, serve_worker *w, outcom
 	}
 	o->version = v->label;
 	o->st = v->st;
+	o->v = v;
 	return v;
 }
 
@@ -689,7 +691,10 @@ static enum MHD_Result finish(sl_server *s, serve_conn *cn, serve_worker *w,
 		}
 		sl__buf_reset(&w->rec);
 		rc = serve_log_record(&r, &w->arena, &w->rec);
-		if (rc == 0)
+		if (rc == 0 && r.batch && o->v)
+			rc = ilog_append_with(s->log, o->v->log_schema, o->v->log_schema_len,
+					      &o->v->log_gen, w->rec.data, w->rec.len);
+		else if (rc == 0)
 			rc = ilog_append(s->log, w->rec.data, w->rec.len);
 		if (rc < 0) {
 			atomic_fetch_add(&s->log_errors, 1);

@@ -125,6 +125,9 @@ typedef struct serve_version {
 	serve_sig sig;
 	char *meta;  /* the V2 metadata body */
 	size_t meta_len;
+	char *log_schema; /* its schema record for the log */
+	size_t log_schema_len;
+	_Atomic uint64_t log_gen; /* the log segment that last got it */
 	_Atomic(bundle_row *) rows[SERVE_MAX_WORKERS]; /* made by each worker on first use */
 	serve_vstats *st;
 	int64_t loaded_ms;

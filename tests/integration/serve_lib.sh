@@ -10,6 +10,9 @@
 #   req METHOD PATH [CURL ARGS]  sets CODE, BODY and HDRS
 LOAD="$PY $SRC/tests/integration/serve_load.py"
 SERVER_PIDS=""
+# Name the command that failed (set -e alone says only the status).
+set -E
+trap 'echo "failed (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 at_exit() {
 	for p in $SERVER_PIDS; do

@@ -489,13 +489,27 @@ static void test_log_record(void **state)
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "time")), "2025-11-30T11:22:33.123Z");
 	assert_int_equal(json_integer_value(json_object_get(j, "rows")), 3);
+	/* Rows in the schema's order: x, n, c, flag; outputs predict, proba_no, proba_yes. */
 	in = json_object_get(j, "inputs");
-	assert_true(json_real_value(json_array_get(json_object_get(in, "x"), 1)) == 0.9);
-	assert_string_equal(json_string_value(json_array_get(json_object_get(in, "c"), 2)), "zzz");
-	assert_true(json_is_true(json_array_get(json_object_get(in, "flag"), 0)));
-	assert_int_equal(json_array_size(json_object_get(json_object_get(j, "outputs"), "predict")), 3);
-	assert_int_equal(json_array_size(json_object_get(json_object_get(j, "outputs"), "proba_yes")), 3);
+	assert_true(json_real_value(json_array_get(json_array_get(in, 1), 0)) == 0.9);
+	assert_string_equal(json_string_value(json_array_get(json_array_get(in, 2), 2)), "zzz");
+	assert_true(json_is_true(json_array_get(json_array_get(in, 0), 3)));
+	assert_int_equal(json_array_size(json_object_get(j, "outputs")), 3);
+	assert_int_equal(json_array_size(json_array_get(json_object_get(j, "outputs"), 0)), 3);
+	assert_true(json_is_string(json_array_get(json_array_get(json_object_get(j, "outputs"), 0), 0)));
 	json_decref(j);
+	{
+		char *schema = serve_log_schema(&f->sig, "spam", "3");
+		json_t *sj = json_loads(schema, 0, NULL);
+		assert_non_null(sj);
+		assert_true(schema[strlen(schema) - 1] == '\n');
+		assert_int_equal(json_integer_value(json_object_get(sj, "schema")), 1);
+		assert_string_equal(json_string_value(json_array_get(json_object_get(sj, "inputs"), 3)), "flag");
+		assert_string_equal(json_string_value(json_array_get(json_object_get(sj, "outputs"), 0)), "predict");
+		assert_string_equal(json_string_value(json_array_get(json_object_get(sj, "outputs"), 2)), "proba_yes");
+		json_decref(sj);
+		sl__free(schema);
+	}
 	/* An error keeps the body, escaped, cut at the limit. */
 	sl__buf_reset(&rec);
 	memset(&r, 0, sizeof r);

@@ -6,6 +6,7 @@
  * removes old compressed segments.
  */
 #include <dirent.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,11 +49,12 @@ typedef struct seen {
 	size_t bad;
 } seen;
 
-static int count(void *ud, const char *line, size_t len)
+static int count(void *ud, const char *line, size_t len, const ilog_schemas *sch)
 {
 	seen *s = ud;
 	int t, i;
 
+	(void)sch;
 	assert_int_equal(strlen(line), len);
 	if (sscanf(line, "{\"t\":%d,\"i\":%d,", &t, &i) != 2 || t < 0 || t >= THREADS || i < 0 ||
 	    i >= PER_THREAD || line[len - 1] != '}') {
@@ -209,10 +211,11 @@ static void test_full_queue(void **state)
 	tu_rmdir(dir);
 }
 
-static int collect(void *ud, const char *line, size_t len)
+static int collect(void *ud, const char *line, size_t len, const ilog_schemas *sch)
 {
 	sl__buf *b = ud;
 
+	(void)sch;
 	sl__buf_append(b, line, len);
 	sl__buf_putc(b, '|');
 	return 0;
@@ -259,6 +262,85 @@ static void test_torn_line_and_retention(void **state)
 	tu_rmdir(dir);
 }
 
+typedef struct expanded {
+	size_t n, bad;
+	json_t *last;
+} expanded;
+
+static int expand_all(void *ud, const char *line, size_t len, const ilog_schemas *sch)
+{
+	expanded *e = ud;
+	json_t *rec = json_loads(line, 0, NULL);
+
+	(void)len;
+	if (!rec || ilog_expand(sch, rec)) {
+		e->bad++;
+	} else {
+		e->n++;
+		json_decref(e->last);
+		e->last = rec;
+		return 0;
+	}
+	json_decref(rec);
+	return 0;
+}
+
+/* Records with rows need their schema before them in every segment: it is
+ * written once per segment, and readers name the columns with it. */
+static void test_schema_per_segment(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *logdir = tu_path(dir, "log");
+	const char *schema = "{\"schema\":1,\"model\":\"m\",\"version\":\"1\",\"inputs\":[\"a\",\"b\"],"
+			     "\"outputs\":[\"y\"]}\n";
+	const char *rec = "{\"id\":\"r\",\"model\":\"m\",\"version\":\"1\",\"status\":200,"
+			  "\"rows\":2,\"inputs\":[[1,\"x\"],[2,null]],\"outputs\":[[0.5],[0.25]]}\n";
+	ilog_opts o = {.dir = logdir, .segment_bytes = 4096, .chunk_bytes = 4096};
+	_Atomic uint64_t gen = 0;
+	expanded e = {0};
+	ilog *l;
+	size_t schemas = 0;
+
+	(void)state;
+	assert_int_equal(ilog_open(&o, &l), 0);
+	for (int i = 0; i < 300; i++)
+		assert_int_equal(ilog_append_with(l, schema, strlen(schema), &gen, rec, strlen(rec)), 0);
+	assert_int_equal(ilog_close(l), 0);
+	/* One schema per segment, each segment readable alone. */
+	{
+		DIR *d = opendir(logdir);
+		struct dirent *de;
+		size_t files = 0;
+		while ((de = readdir(d))) {
+			char *p;
+			sl__buf b;
+			if (!sl__str_has_suffix(de->d_name, ".jsonl"))
+				continue;
+			p = tu_path(logdir, de->d_name);
+			assert_int_equal(sl__read_file(p, 1 << 20, &b), 0);
+			assert_true(sl__str_has_prefix(b.data, "{\"schema\":1"));
+			for (const char *q = b.data; (q = strstr(q, "{\"schema\"")); q++)
+				schemas++;
+			files++;
+			sl__buf_free(&b);
+			free(p);
+		}
+		closedir(d);
+		if (files < 3)
+			fail_msg("%zu segment files", files);
+		assert_int_equal(schemas, files);
+	}
+	assert_int_equal(ilog_scan(logdir, 0, 0, expand_all, &e), 0);
+	assert_int_equal(e.n, 300);
+	assert_int_equal(e.bad, 0);
+	assert_true(json_integer_value(json_array_get(json_object_get(json_object_get(e.last, "inputs"), "a"), 1)) == 2);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(e.last, "inputs"), "b"), 0)), "x");
+	assert_true(json_real_value(json_array_get(json_object_get(json_object_get(e.last, "outputs"), "y"), 1)) == 0.25);
+	json_decref(e.last);
+	free(logdir);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_fsync_level),
 		cmocka_unit_test(test_full_queue),
 		cmocka_unit_test(test_torn_line_and_retention),
+		cmocka_unit_test(test_schema_per_segment),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
