@@ -110,20 +110,19 @@ static void test_concurrent_rotate_compress(void **state)
 	if (st.segments < 3)
 		fail_msg("%llu segments, %llu chunks", (unsigned long long)st.segments, (unsigned long long)st.rotations);
 	assert_true(st.rotations > st.segments);
-	/* Let maintenance compress what was closed. */
-	for (int i = 0; i < 200 && files_with(logdir, ".jsonl") > 1; i++)
-		usleep(20000);
 	assert_int_equal(ilog_close(l), 0);
-	assert_true(files_with(logdir, ".jsonl.zst") > 0);
+	/* Whatever maintenance compressed meanwhile (it yields to everything
+	 * else, so maybe nothing yet), every record reads back once. */
 	assert_int_equal(ilog_scan(logdir, 0, 0, count, s), 0);
 	assert_int_equal(s->bad, 0);
 	assert_int_equal(s->n, THREADS * PER_THREAD);
 	for (int t = 0; t < THREADS; t++)
 		for (int i = 0; i < PER_THREAD; i++)
 			assert_int_equal(s->got[t][i], 1);
-	/* A second server compresses the segment the first left open. */
+	/* A second server compresses what the first left, its last segment
+	 * included (a loaded machine may take seconds: it runs at nice 19). */
 	assert_int_equal(ilog_open(&o, &l), 0);
-	for (int i = 0; i < 200 && files_with(logdir, ".jsonl") > 1; i++)
+	for (int i = 0; i < 1500 && files_with(logdir, ".jsonl") > 1; i++)
 		usleep(20000);
 	assert_int_equal(ilog_close(l), 0);
 	assert_int_equal(files_with(logdir, ".jsonl"), 0);
@@ -244,7 +243,7 @@ static void test_torn_line_and_retention(void **state)
 	tu_write(old, "x");
 	utime(old, &ut);
 	assert_int_equal(ilog_open(&o, &l), 0);
-	for (int i = 0; i < 200 && (access(old, F_OK) == 0 || access(seg, F_OK) == 0); i++)
+	for (int i = 0; i < 1500 && (access(old, F_OK) == 0 || access(seg, F_OK) == 0); i++)
 		usleep(20000);
 	assert_int_equal(ilog_close(l), 0);
 	assert_int_equal(access(old, F_OK), -1);
