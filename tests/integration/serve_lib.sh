@@ -12,7 +12,7 @@ LOAD="$PY $SRC/tests/integration/serve_load.py"
 SERVER_PIDS=""
 # Name the command that failed (set -e alone says only the status).
 set -E
-trap 'echo "failed (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
+trap 'rc=$?; case $- in *e*) echo "failed (status $rc) at line $LINENO: $BASH_COMMAND" >&2 ;; esac' ERR
 
 at_exit() {
 	for p in $SERVER_PIDS; do
