@@ -271,7 +271,7 @@ long serve_sig_find(const serve_sig *s, const char *name, size_t len)
 	}
 }
 
-static const char *v2_datatype(ds_type t)
+const char *serve_v2_datatype(ds_type t)
 {
 	switch (t) {
 	case DS_FLOAT64:
@@ -490,7 +490,7 @@ char *serve_sig_metadata(const serve_sig *s, const char *name, const char *versi
 		json_array_append_new(vs, json_string(version));
 	for (size_t j = 0; j < s->n_in; j++)
 		json_array_append_new(ins, json_pack("{s:s, s:s, s:[i]}", "name", s->in_names[j],
-						     "datatype", v2_datatype(s->in_types[j]),
+						     "datatype", serve_v2_datatype(s->in_types[j]),
 						     "shape", -1));
 	for (size_t i = 0; i < s->n_outs; i++) {
 		const serve_output *so = &s->outs[i];

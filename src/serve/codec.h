@@ -100,6 +100,8 @@ typedef struct serve_sig {
 } serve_sig;
 
 int serve_sig_build(const bundle *b, serve_sig *out);
+/* The V2 datatype of an input type: FP64, INT64, BOOL, BYTES (strings, time stamps). */
+const char *serve_v2_datatype(ds_type t);
 void serve_sig_free(serve_sig *s); /* accepts a zeroed s */
 /* The raw input named s (len bytes), or -1. */
 long serve_sig_find(const serve_sig *s, const char *name, size_t len);

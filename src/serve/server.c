@@ -530,18 +530,33 @@ static int h_invocations(sl_server *s, serve_conn *cn, serve_worker *w, outcome 
 	return 200;
 }
 
+/* What the write endpoints share: the token, then the model. NULL when answered. */
+static serve_model *write_target(sl_server *s, serve_conn *cn, serve_worker *w, outcome *o,
+				 const route *r, struct MHD_Connection *c, const char *what)
+{
+	serve_model *m;
+
+	if (!authorized(s, c)) {
+		fail(cn, w, o, 401, "%s needs 'Authorization: Bearer TOKEN' (the token of --token-file)",
+		     what);
+		return NULL;
+	}
+	if (!(m = serve_find_model(s, r->name, r->name_len))) {
+		no_model(s, cn, w, o, r);
+		return NULL;
+	}
+	o->model = m->name;
+	return m;
+}
+
 static int h_feedback(sl_server *s, serve_conn *cn, serve_worker *w, outcome *o, const route *r,
 		      struct MHD_Connection *c)
 {
-	serve_model *m = serve_find_model(s, r->name, r->name_len);
+	serve_model *m = write_target(s, cn, w, o, r, c, "feedback");
 	int code;
 
-	if (!authorized(s, c))
-		return fail(cn, w, o, 401, "feedback needs 'Authorization: Bearer TOKEN' (the token of "
-					   "--token-file)");
 	if (!m)
-		return no_model(s, cn, w, o, r);
-	o->model = m->name;
+		return o->code;
 	sl__buf_reset(&cn->resp);
 	code = serve_feedback(s, w, m, cn->id, cn->body.data ? cn->body.data : "", cn->body.len,
 			      cn->t0, &cn->resp, &o->logged);
@@ -559,17 +574,13 @@ static int h_feedback(sl_server *s, serve_conn *cn, serve_worker *w, outcome *o,
 static int h_load(sl_server *s, serve_conn *cn, serve_worker *w, outcome *o, const route *r,
 		  struct MHD_Connection *c)
 {
-	serve_model *m = serve_find_model(s, r->name, r->name_len);
+	serve_model *m = write_target(s, cn, w, o, r, c, "reloading");
 	serve_version *v;
 	char msg[600];
 	int rc;
 
-	if (!authorized(s, c))
-		return fail(cn, w, o, 401, "reloading needs 'Authorization: Bearer TOKEN' (the token "
-					   "of --token-file)");
 	if (!m)
-		return no_model(s, cn, w, o, r);
-	o->model = m->name;
+		return o->code;
 	rc = serve_reload_now(s, m, 60000, msg, sizeof msg);
 	v = serve_acquire(w, m);
 	o->version = v ? v->label : NULL;

@@ -83,18 +83,7 @@ static bool dt_fits(dtkind k, ds_type t)
 
 static const char *type_word(ds_type t)
 {
-	switch (t) {
-	case DS_FLOAT64:
-		return "FP64";
-	case DS_INT64:
-		return "INT64";
-	case DS_BOOL:
-		return "BOOL";
-	case DS_TIMESTAMP:
-		return "BYTES (an ISO 8601 time stamp)";
-	default:
-		return "BYTES";
-	}
+	return t == DS_TIMESTAMP ? "BYTES (an ISO 8601 time stamp)" : serve_v2_datatype(t);
 }
 
 /* A decoded copy of a string value in the arena. */

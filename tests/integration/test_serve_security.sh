@@ -66,8 +66,9 @@ for i in 1 2 3 4 5; do
 done
 wait "$SLOW"
 cat "$T/slow.out"
-grep -q "^headers closed after [12]\.[0-9] s" "$T/slow.out" || fail "slow headers: $(cat "$T/slow.out")"
-grep -q "^body closed after [23]\.[0-9] s" "$T/slow.out" || fail "slow body: $(cat "$T/slow.out")"
+# Within the timeout and the reaper's period, with room for a loaded machine.
+grep -q "^headers closed after [1-4]\.[0-9] s" "$T/slow.out" || fail "slow headers: $(cat "$T/slow.out")"
+grep -q "^body closed after [2-5]\.[0-9] s" "$T/slow.out" || fail "slow body: $(cat "$T/slow.out")"
 still_serving
 kill -TERM "$SPID"
 wait_exit "$SPID"
@@ -89,10 +90,19 @@ except OSError:
 assert got == b"", "a connection past the limit was served: %r" % got
 for h in held:
     h.close()
-time.sleep(0.3)
-s = socket.create_connection(("127.0.0.1", port))
-s.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
-assert s.recv(1024).startswith(b"HTTP/1.1 200"), "served again once below the limit"
+# Served again once below the limit (as soon as the server has seen the closes).
+for attempt in range(30):
+    time.sleep(0.1)
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(3)
+    s.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        if s.recv(1024).startswith(b"HTTP/1.1 200"):
+            break
+    except OSError:
+        pass
+else:
+    raise AssertionError("not served again below the limit")
 P
 kill -TERM "$SPID"
 wait_exit "$SPID"
