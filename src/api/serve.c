@@ -110,15 +110,15 @@ static int start(sl_project *p, const sl_serve_opts *o, sl_server *s)
 	s->listen_fd = -1;
 	s->start_mono = sl__mono_sec();
 	if (!(s->host = sl__strdup(host)))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	/* The model specs are the caller's: keep copies for the sources. */
 	s->o.models = sl__calloc(o->n_models, sizeof *s->o.models);
 	if (!s->o.models)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	for (size_t i = 0; i < o->n_models; i++) {
 		char *c = sl__strdup(o->models[i]);
 		if (!c)
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		((char **)s->o.models)[i] = c;
 		s->o.n_models++;
 	}
@@ -137,7 +137,7 @@ static int start(sl_project *p, const sl_serve_opts *o, sl_server *s)
 		return rc;
 	/* Stats for requests that name no served model. */
 	if (!(s->nomodel = serve_stats_new(s, NULL, NULL, NULL)))
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	if ((rc = serve_models_load(s, p)))
 		return rc;
 	s->log_off = o->log_durability && !strcmp(o->log_durability, "off");
@@ -159,7 +159,7 @@ static int start(sl_project *p, const sl_serve_opts *o, sl_server *s)
 				.segment_ms = (int64_t)o->log_segment_s * 1000,
 				.retention_ms = (int64_t)o->log_retention_s * 1000};
 		if (!s->log_dir)
-			return sl__err(SL_ENOMEM, "out of memory");
+			return sl__oom();
 		if ((rc = ilog_open(&lo, &s->log)))
 			return rc;
 	}
@@ -179,7 +179,7 @@ int sl_server_start(sl_project *p, const sl_serve_opts *o, sl_server **out)
 		return rc;
 	s = sl__calloc(1, sizeof *s);
 	if (!s)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	pthread_mutex_init(&s->conns_mu, NULL);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->stats_mu, NULL);
@@ -223,7 +223,7 @@ int sl_logs_query(sl_project *p, const sl_logs_filter *f, char **out_json)
 	if ((rc = serve_logq_from(f, "--", &q)))
 		return rc;
 	if (!(dir = logs_dir(p, f)))
-		return *sl_errmsg() ? SL_EINVAL : sl__err(SL_ENOMEM, "out of memory");
+		return *sl_errmsg() ? SL_EINVAL : sl__oom();
 	rc = serve_logs_query(dir, &q, &arr);
 	sl__free(dir);
 	if (rc)
@@ -232,7 +232,7 @@ int sl_logs_query(sl_project *p, const sl_logs_filter *f, char **out_json)
 	json_decref(arr);
 	*out_json = text ? sl__strdup(text) : NULL;
 	free(text);
-	return *out_json ? 0 : sl__err(SL_ENOMEM, "out of memory");
+	return *out_json ? 0 : sl__oom();
 }
 
 int sl_logs_export(sl_project *p, const sl_logs_filter *f, const char *format, const char *out_path)
@@ -254,7 +254,7 @@ int sl_logs_export(sl_project *p, const sl_logs_filter *f, const char *format, c
 	if ((rc = serve_logq_from(f, "--", &q)))
 		return rc;
 	if (!(dir = logs_dir(p, f)))
-		return *sl_errmsg() ? SL_EINVAL : sl__err(SL_ENOMEM, "out of memory");
+		return *sl_errmsg() ? SL_EINVAL : sl__oom();
 	rc = serve_log_table(dir, &q, SERVE_TABLE_EXPORT, false, &b, &rows);
 	sl__free(dir);
 	if (rc == 0)

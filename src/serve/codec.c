@@ -10,10 +10,6 @@
 
 #include "serve/codec.h"
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
 
 /* ---- arena ------------------------------------------------------------------------ */
 
@@ -206,7 +202,7 @@ int serve_put_out(sl__buf *b, serve_result *res, size_t i, size_t k, serve_arena
 		res->txt = serve_arena_alloc(a, cells * TXT_W);
 		res->len = serve_arena_calloc(a, cells * sizeof *res->len);
 		if (!res->txt || !res->len)
-			return oom();
+			return sl__oom();
 	}
 	if (!isfinite(v))
 		return serve_lit(b, "null");
@@ -248,27 +244,26 @@ int serve_put_cell(sl__buf *b, const serve_batch *in, const serve_sig *s, size_t
 
 /* ---- the serving signature --------------------------------------------------------------- */
 
-static uint64_t name_hash(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
+/* The name being looked up, for the index's equality test. */
+typedef struct name_key {
+	const serve_sig *s;
+	const char *name;
+	size_t len;
+} name_key;
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
+static bool name_eq(const void *ctx, uint32_t id)
+{
+	const name_key *k = ctx;
+
+	return k->s->in_len[id] == k->len && !memcmp(k->s->in_names[id], k->name, k->len);
 }
 
 long serve_sig_find(const serve_sig *s, const char *name, size_t len)
 {
-	size_t mask = s->ix_cap - 1, i = (size_t)name_hash(name, len) & mask;
+	name_key k = {s, name, len};
+	uint32_t id = sl__hmap_find(&s->ix, sl__hmap_tag(sl__hash64(name, len)), name_eq, &k);
 
-	for (;;) {
-		uint32_t e = s->ix[i];
-		if (!e)
-			return -1;
-		if (s->in_len[e - 1] == len && !memcmp(s->in_names[e - 1], name, len))
-			return (long)(e - 1);
-		i = (i + 1) & mask;
-	}
+	return id == SL__HMAP_NONE ? -1 : (long)id;
 }
 
 const char *serve_v2_datatype(ds_type t)
@@ -305,7 +300,7 @@ static int add_out(serve_sig *s, const char *name, const char *dt, serve_okind k
 	if (s->n_outs == SERVE_MAX_OUTPUTS)
 		return sl__err(SL_EUNSUP, "a model with more than %d outputs", SERVE_MAX_OUTPUTS);
 	if (!(o->name = sl__strdup(name)))
-		return oom();
+		return sl__oom();
 	o->datatype = dt;
 	o->kind = kind;
 	o->col = col;
@@ -341,21 +336,21 @@ static int build_outputs(serve_sig *s)
 		s->class_json = sl__calloc(sig->n_classes, sizeof *s->class_json);
 		s->class_json_len = sl__calloc(sig->n_classes, sizeof *s->class_json_len);
 		if (!s->class_json || !s->class_json_len)
-			return oom();
+			return sl__oom();
 		for (size_t c = 0; c < sig->n_classes; c++) {
 			if (!strcmp(s->label_type, "BYTES")) {
 				sl__buf b;
 				sl__buf_init(&b, 0);
 				if (serve_put_jstr(&b, sig->classes[c], strlen(sig->classes[c]))) {
 					sl__buf_free(&b);
-					return oom();
+					return sl__oom();
 				}
 				s->class_json[c] = sl__buf_detach(&b);
 			} else {
 				s->class_json[c] = sl__strdup(sig->classes[c]);
 			}
 			if (!s->class_json[c])
-				return oom();
+				return sl__oom();
 			s->class_json_len[c] = strlen(s->class_json[c]);
 		}
 		return 0;
@@ -396,33 +391,30 @@ int serve_sig_build(const bundle *b, serve_sig *s)
 	s->in_key_len = sl__calloc(s->n_in + 1, sizeof *s->in_key_len);
 	s->out_keys = sl__calloc(s->k + 1, sizeof *s->out_keys);
 	s->out_key_len = sl__calloc(s->k + 1, sizeof *s->out_key_len);
-	s->ix_cap = 8;
-	while (s->ix_cap < 2 * s->n_in + 2)
-		s->ix_cap *= 2;
-	s->ix = sl__calloc(s->ix_cap, sizeof *s->ix);
-	if (!s->in_names || !s->in_len || !s->in_types || !s->in_keys || !s->out_keys || !s->ix ||
+	sl__hmap_init(&s->ix);
+	if (!s->in_names || !s->in_len || !s->in_types || !s->in_keys || !s->out_keys ||
 	    !s->in_key_len || !s->out_key_len) {
-		rc = oom();
+		rc = sl__oom();
 		goto fail;
 	}
+	if ((rc = sl__hmap_reserve(&s->ix, s->n_in)))
+		goto fail;
 	for (size_t j = 0; j < s->n_in; j++) {
-		size_t i;
 		s->in_names[j] = bundle_input_name(b, j);
 		s->in_len[j] = strlen(s->in_names[j]);
 		s->in_types[j] = bundle_input_type(b, j);
 		if (!(s->in_keys[j] = json_key(s->in_names[j]))) {
-			rc = oom();
+			rc = sl__oom();
 			goto fail;
 		}
 		s->in_key_len[j] = strlen(s->in_keys[j]);
-		i = (size_t)name_hash(s->in_names[j], s->in_len[j]) & (s->ix_cap - 1);
-		while (s->ix[i])
-			i = (i + 1) & (s->ix_cap - 1);
-		s->ix[i] = (uint32_t)(j + 1);
+		/* Input names are distinct (the bundle's schema). */
+		sl__hmap_add_distinct(&s->ix, sl__hmap_tag(sl__hash64(s->in_names[j], s->in_len[j])),
+				      (uint32_t)j);
 	}
 	for (size_t k = 0; k < s->k; k++) {
 		if (!(s->out_keys[k] = json_key(m->sig.outputs[k]))) {
-			rc = oom();
+			rc = sl__oom();
 			goto fail;
 		}
 		s->out_key_len[k] = strlen(s->out_keys[k]);
@@ -433,12 +425,12 @@ int serve_sig_build(const bundle *b, serve_sig *s)
 	for (size_t j = 0; j < s->p; j++)
 		if (sl__buf_printf(&fb, "%s,", m->sig.features[j].name)) {
 			sl__buf_free(&fb);
-			rc = oom();
+			rc = sl__oom();
 			goto fail;
 		}
 	if (sl__buf_puts(&fb, "base_value")) {
 		sl__buf_free(&fb);
-		rc = oom();
+		rc = sl__oom();
 		goto fail;
 	}
 	s->features_param = sl__buf_detach(&fb);
@@ -468,7 +460,7 @@ void serve_sig_free(serve_sig *s)
 	sl__free(s->in_key_len);
 	sl__free(s->out_keys);
 	sl__free(s->out_key_len);
-	sl__free(s->ix);
+	sl__hmap_free(&s->ix);
 	sl__free(s->features_param);
 	memset(s, 0, sizeof *s);
 }
@@ -530,7 +522,7 @@ done:
 	json_decref(outs);
 	json_decref(vs);
 	if (!copy)
-		oom();
+		sl__oom();
 	return copy;
 }
 
@@ -558,7 +550,7 @@ int serve_batch_set(serve_batch *b, const serve_sig *s, size_t i, size_t j, cons
 		if (v->esc) {
 			char *d = serve_arena_alloc(a, v->len + 1);
 			if (!d)
-				return oom();
+				return sl__oom();
 			sc.len = jscan_unescape(v, d);
 			sc.s = d;
 		} else {
@@ -608,7 +600,7 @@ int serve_score(const serve_sig *s, bundle_row *r, const serve_batch *in, bool e
 	X = serve_arena_alloc(a, (n * s->p + 1) * sizeof *X);
 	res->out = serve_arena_alloc(a, (n * s->k + 1) * sizeof *res->out);
 	if (!X || !res->out)
-		return oom();
+		return sl__oom();
 	for (size_t i = 0; i < n; i++) {
 		rc = bundle_code_values(s->b, r, in->v + i * in->k, X + i * s->p);
 		if (rc == TRANSFORM_REJECTED) {
@@ -623,7 +615,7 @@ int serve_score(const serve_sig *s, bundle_row *r, const serve_batch *in, bool e
 	if (ml_task_is_classifier(s->task)) {
 		res->label = serve_arena_alloc(a, (n + 1) * sizeof *res->label);
 		if (!res->label)
-			return oom();
+			return sl__oom();
 		for (size_t i = 0; i < n; i++) {
 			const double *pr = res->out + i * s->k;
 			uint32_t best = 0;
@@ -637,7 +629,7 @@ int serve_score(const serve_sig *s, bundle_row *r, const serve_batch *in, bool e
 		res->groups = s->groups;
 		res->contrib = serve_arena_alloc(a, (n * s->groups * (s->p + 1) + 1) * sizeof(double));
 		if (!res->contrib)
-			return oom();
+			return sl__oom();
 		if (n && (rc = s->m->ops->explain(s->m, X, n, res->contrib)))
 			return rc;
 	}

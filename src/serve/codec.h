@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "core.h"
+#include "hmap.h"
 #include "model/bundle.h"
 #include "serve/jscan.h"
 
@@ -85,8 +86,7 @@ typedef struct serve_sig {
 	ds_type *in_types;
 	char **in_keys;          /* "\"name\":" ready for the log */
 	size_t *in_key_len;
-	uint32_t *ix;            /* open-addressing index of input names */
-	size_t ix_cap;
+	sl__hmap ix;             /* input names -> index */
 	size_t p, k;             /* model features and outputs */
 	size_t groups;           /* explanation groups, 0 when the family has none */
 	serve_output outs[SERVE_MAX_OUTPUTS];

@@ -130,8 +130,8 @@ static int open_segment(ilog *l)
 	char name[64], stamp[32];
 	time_t t;
 	struct tm tm;
-	char *path;
-	int fd;
+	char *path, *tmp;
+	int fd, rc;
 
 	l->seg_start_ms = sl__now_ms();
 	t = (time_t)(l->seg_start_ms / 1000);
@@ -139,30 +139,45 @@ static int open_segment(ilog *l)
 	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
 	snprintf(name, sizeof name, "%s-%s-%06llu.jsonl", stamp, l->instance,
 		 (unsigned long long)l->seg_seq++);
-	if (!(path = sl__path_join(l->dir, name)))
-		return sl__err(SL_ENOMEM, "out of memory");
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		int rc = sys_err("cannot create the log segment", path);
+	path = sl__path_join(l->dir, name);
+	tmp = path ? sl__asprintf("%s.new", path) : NULL;
+	if (!tmp) {
 		sl__free(path);
-		return rc;
+		return sl__oom();
 	}
-	/* The lock says "open": nobody compresses a segment a live server holds. */
+	/* Made under another name and locked before it gets its own: a
+	 * sweep (ours or another server's) takes an unlocked segment for a
+	 * closed one, and would compress or remove it under the writer. */
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = sys_err("cannot create the log segment", tmp);
+		goto fail;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		int rc = sys_err("cannot lock the log segment", path);
-		close(fd);
-		unlink(path);
-		sl__free(path);
-		return rc;
+		rc = sys_err("cannot lock the log segment", tmp);
+		goto fail;
+	}
+	if (rename(tmp, path)) {
+		rc = sys_err("cannot name the log segment", path);
+		goto fail;
 	}
 	if (l->o.durability == ILOG_FSYNC)
 		sl__fsync_dir_of(path);
+	sl__free(tmp);
 	l->fd = fd;
 	sl__free(l->seg_path);
 	l->seg_path = path;
 	l->seg_end = 0;
 	l->seg_gen++;
 	return 0;
+fail:
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	sl__free(tmp);
+	sl__free(path);
+	return rc;
 }
 
 /* Cuts the open segment to its records, syncs it (fsync mode) and closes it. */
@@ -461,6 +476,7 @@ void ilog_stats_get(ilog *l, ilog_stats *out)
 	out->dropped = l->dropped;
 	out->failed = l->failed;
 	out->waiting = l->waiting;
+	out->rotating = l->rotating;
 	out->rotations = l->rotations;
 	out->segments = l->segments;
 	out->compressed = l->compressed;
@@ -520,7 +536,7 @@ static int compress_segment(ilog *l, const char *path, int fd, off_t len)
 	int out = -1, rc = 0;
 
 	if (!in || !outb || !dst || !tmp || !cx) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto out;
 	}
 	if (fstat(fd, &st)) {
@@ -609,7 +625,18 @@ static void sweep(ilog *l)
 		return;
 	while ((e = readdir(d))) {
 		char *path;
-		if (sl__str_has_suffix(e->d_name, ".jsonl") && !did) {
+		if (sl__str_has_suffix(e->d_name, ".jsonl.new")) {
+			/* A segment a crash caught before it was named: empty. */
+			int fd;
+			if (!(path = sl__path_join(l->dir, e->d_name)))
+				continue;
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+				unlink(path);
+			if (fd >= 0)
+				close(fd);
+			sl__free(path);
+		} else if (sl__str_has_suffix(e->d_name, ".jsonl") && !did) {
 			int fd;
 			struct stat st;
 			if (!(path = sl__path_join(l->dir, e->d_name)))
@@ -694,7 +721,7 @@ int ilog_open(const ilog_opts *o, ilog **out)
 
 	*out = NULL;
 	if (!l)
-		return sl__err(SL_ENOMEM, "out of memory");
+		return sl__oom();
 	l->o = *o;
 	if (!l->o.segment_bytes)
 		l->o.segment_bytes = (uint64_t)64 << 20;
@@ -717,7 +744,7 @@ int ilog_open(const ilog_opts *o, ilog **out)
 	pthread_cond_init(&l->maint_cv, NULL);
 	pthread_cond_init(&l->help_cv, NULL);
 	if (!(l->dir = sl__strdup(o->dir))) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto fail;
 	}
 	if ((rc = sl__mkdir_p(l->dir, 0755)) || (rc = sl__random_hex(l->instance, 8)) ||

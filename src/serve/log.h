@@ -71,6 +71,7 @@ typedef struct ilog_stats {
 	uint64_t fsynced;      /* records made durable by fdatasync */
 	uint64_t fsyncs;       /* group commits */
 	uint64_t waiting;      /* appends waiting for a rotation now */
+	bool rotating;         /* a rotation is under way */
 	uint64_t rotations;    /* chunks mapped */
 	uint64_t segments, compressed, removed;
 } ilog_stats;

@@ -201,7 +201,7 @@ static int read_zst(int fd, const char *path, ilog_record_fn fn, void *ud, ilog_
 	int rc = 0;
 
 	if (!in || !out || !dx) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto done;
 	}
 	for (;;) {
@@ -259,14 +259,14 @@ int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_f
 			size_t c = cap ? cap * 2 : 64;
 			seg *s = sl__reallocarray(segs, c, sizeof *s);
 			if (!s) {
-				rc = sl__err(SL_ENOMEM, "out of memory");
+				rc = sl__oom();
 				goto done;
 			}
 			segs = s;
 			cap = c;
 		}
 		if (!(segs[n].name = sl__strdup(e->d_name))) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 			goto done;
 		}
 		segs[n].zst = zst;
@@ -275,7 +275,7 @@ int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_f
 	qsort(segs, n, sizeof *segs, cmp_seg);
 	sl__buf_init(&acc, (size_t)1 << 30);
 	if (!(sch.by_key = json_object())) {
-		rc = sl__err(SL_ENOMEM, "out of memory");
+		rc = sl__oom();
 		goto done;
 	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
@@ -291,7 +291,7 @@ int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_f
 		if (until_ms && name_time(segs[i].name) > until_ms)
 			continue;
 		if (!(path = sl__path_join(dir, segs[i].name))) {
-			rc = sl__err(SL_ENOMEM, "out of memory");
+			rc = sl__oom();
 			break;
 		}
 		fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -18,10 +18,6 @@
 #include "serve/logtable.h"
 #include "serve/log.h"
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
 
 int serve_logq_from(const sl_logs_filter *f, const char *opt, serve_logq *q)
 {
@@ -146,7 +142,7 @@ static int query_line(void *ud, const char *line, size_t len, const ilog_schemas
 	/* A record whose schema is missing is shown as written, rows and all. */
 	ilog_expand(sch, rec);
 	if (!c->q->limit)
-		return json_array_append_new(c->all, rec) ? oom() : 0;
+		return json_array_append_new(c->all, rec) ? sl__oom() : 0;
 	json_decref(c->ring[c->pos]);
 	c->ring[c->pos] = rec;
 	c->pos = (c->pos + 1) % c->q->limit;
@@ -162,10 +158,10 @@ int serve_logs_query(const char *dir, const serve_logq *q, json_t **out)
 
 	*out = NULL;
 	if (!(c.all = json_array()))
-		return oom();
+		return sl__oom();
 	if (q->limit && !(c.ring = sl__calloc(q->limit, sizeof *c.ring))) {
 		json_decref(c.all);
-		return oom();
+		return sl__oom();
 	}
 	rc = ilog_scan(dir, q->since_ms, q->until_ms, query_line, &c);
 	if (q->limit) {
@@ -174,7 +170,7 @@ int serve_logs_query(const char *dir, const serve_logq *q, json_t **out)
 			json_t *r = c.ring[(start + i) % q->limit];
 			c.ring[(start + i) % q->limit] = NULL;
 			if (rc == 0 && json_array_append_new(c.all, r))
-				rc = oom();
+				rc = sl__oom();
 		}
 		for (size_t i = 0; i < q->limit; i++)
 			json_decref(c.ring[i]);
@@ -222,7 +218,7 @@ static int label_line(void *ud, const char *line, size_t len, const ilog_schemas
 			/* A later label for the same request corrects an earlier one. */
 			if (id && json_object_set(c->labels, id, json_array_get(labels, i))) {
 				json_decref(rec);
-				return oom();
+				return sl__oom();
 			}
 		}
 	json_decref(rec);
@@ -236,7 +232,7 @@ static int put_kv(sl__buf *b, const char *key, json_t *v, bool *first)
 	int rc = 0;
 
 	if (!text)
-		return oom();
+		return sl__oom();
 	if (!*first)
 		rc = serve_lit(b, ",");
 	*first = false;
@@ -370,7 +366,7 @@ int serve_log_table(const char *dir, const serve_logq *q, serve_table_kind kind,
 	if (!q->model)
 		return sl__err(SL_EINVAL, "the log's table is per model: name one");
 	if (!(c.labels = json_object()))
-		return oom();
+		return sl__oom();
 	sl__buf_init(&c.rows, 0);
 	rc = ilog_scan(dir, 0, 0, label_line, &c);
 	if (rc == 0)

@@ -376,5 +376,5 @@ int serve_metrics(sl_server *s, serve_worker *w, sl__buf *o)
 	sl__buf_puts(o, "sluice_uptime_seconds ");
 	put_num(o, floor((sl__mono_sec() - s->start_mono) * 1000) / 1000);
 	sl__buf_puts(o, "\n");
-	return o->data ? 0 : sl__err(SL_ENOMEM, "out of memory");
+	return o->data ? 0 : sl__oom();
 }

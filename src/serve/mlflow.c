@@ -25,10 +25,6 @@
 #include "dataset/csv_int.h"
 #include "serve/codec.h"
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
 
 static int malformed(const jscan *js)
 {
@@ -49,7 +45,7 @@ static int alloc_batch(const serve_sig *s, size_t n, bool spans, const char *src
 	b->v = serve_arena_calloc(a, (n * b->k + 1) * sizeof *b->v);
 	b->span = spans ? serve_arena_calloc(a, (2 * n * b->k + 1) * sizeof *b->span) : NULL;
 	if (!b->v || (spans && !b->span))
-		return oom();
+		return sl__oom();
 	/* A value a record leaves out is missing (its span length 0 logs null). */
 	for (size_t i = 0; i < n * b->k; i++)
 		b->v[i].null = true;
@@ -183,7 +179,7 @@ static int rows(jscan *js, const serve_sig *s, serve_arena *a, const char *where
 	if ((rc = alloc_batch(s, n, true, js->base, a, out)))
 		return rc;
 	if (!(seen = serve_arena_calloc(a, (s->n_in + 1) * sizeof *seen)))
-		return oom();
+		return sl__oom();
 	*js = save;
 	jscan_value(js, &v);
 	for (size_t i = 0; (r = jscan_more(js, &first)) > 0; i++) {
@@ -240,7 +236,7 @@ static int dataframe_split(jscan *js, const serve_sig *s, serve_arena *a, serve_
 					  "\"data\"");
 	}
 	if (!(seen = serve_arena_calloc(a, (s->n_in + 1) * sizeof *seen)))
-		return oom();
+		return sl__oom();
 	while ((r = jscan_key(js, &first, &k)) > 0) {
 		if (jscan_eq(&k, "columns")) {
 			jscan save = *js;
@@ -249,7 +245,7 @@ static int dataframe_split(jscan *js, const serve_sig *s, serve_arena *a, serve_
 			if ((rc = count_array(js, "dataframe_split.columns", &width)))
 				return rc;
 			if (!(map = serve_arena_alloc(a, (width + 1) * sizeof *map)))
-				return oom();
+				return sl__oom();
 			*js = save;
 			jscan_value(js, &v);
 			while ((r = jscan_more(js, &f2)) > 0) {
@@ -295,7 +291,7 @@ static int dataframe_split(jscan *js, const serve_sig *s, serve_arena *a, serve_
 	} else {
 		/* Without column names the values follow the model's columns. */
 		if (!(map = serve_arena_alloc(a, (width + 1) * sizeof *map)))
-			return oom();
+			return sl__oom();
 		for (size_t j = 0; j < width; j++)
 			map[j] = (long)j;
 	}
@@ -368,7 +364,7 @@ static int columns(jscan *js, const serve_sig *s, serve_arena *a, serve_batch *o
 	if ((rc = alloc_batch(s, n, true, js->base, a, out)))
 		return rc;
 	if (!(seen = serve_arena_calloc(a, (s->n_in + 1) * sizeof *seen)))
-		return oom();
+		return sl__oom();
 	*js = save;
 	first = true;
 	jscan_value(js, &v);
@@ -556,20 +552,20 @@ int mlflow_parse_csv(const serve_sig *s, const char *body, size_t len, serve_are
 	}
 	width = r.n;
 	if (!(map = serve_arena_alloc(a, (width + 1) * sizeof *map))) {
-		rc = oom();
+		rc = sl__oom();
 		goto out;
 	}
 	{
 		size_t *seen = serve_arena_calloc(a, (s->n_in + 1) * sizeof *seen);
 		if (!seen) {
-			rc = oom();
+			rc = sl__oom();
 			goto out;
 		}
 		for (size_t f = 0; f < width; f++) {
 			size_t flen;
 			const char *name = field(&r.f[f], a, &flen);
 			if (!name) {
-				rc = oom();
+				rc = sl__oom();
 				goto out;
 			}
 			map[f] = serve_sig_find(s, name, flen);
@@ -615,7 +611,7 @@ int mlflow_parse_csv(const serve_sig *s, const char *body, size_t len, serve_are
 			if (map[f] < 0)
 				continue;
 			if (!(sc.s = field(&r.f[f], a, &sc.len))) {
-				rc = oom();
+				rc = sl__oom();
 				goto out;
 			}
 			/* A quoted field is text as written, never a null marker. */

@@ -25,10 +25,6 @@
 
 #include "serve/server.h"
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
 
 void serve_event(sl_server *s, const char *fmt, ...)
 {
@@ -73,7 +69,7 @@ static int file_poll(serve_source *src, bool force, bool *changed, serve_ref *ou
 	f->have_last = true;
 	memset(out, 0, sizeof *out);
 	if (!(out->path = sl__strdup(f->path)))
-		return oom();
+		return sl__oom();
 	*changed = true;
 	return 0;
 }
@@ -169,7 +165,7 @@ int serve_source_open(sl_project *p, const char *spec, serve_source **out)
 		if (f)
 			sl__free(f->path);
 		sl__free(f);
-		return oom();
+		return sl__oom();
 	}
 	f->base.ops = &file_ops;
 	f->base.name = name;
@@ -209,7 +205,7 @@ static int load_version(serve_model *m, const serve_ref *ref, serve_version **ou
 	*out = NULL;
 	if (!v || !(v->path = sl__strdup(ref->path))) {
 		sl__free(v);
-		return oom();
+		return sl__oom();
 	}
 	v->model = m;
 	if ((rc = bundle_open(ref->path, BUNDLE_ROWS, &v->b)))
@@ -221,7 +217,7 @@ static int load_version(serve_model *m, const serve_ref *ref, serve_version **ou
 		v->label = sl__strndup(digest, 12);
 	}
 	if (!v->label) {
-		rc = oom();
+		rc = sl__oom();
 		goto fail;
 	}
 	if ((rc = serve_sig_build(v->b, &v->sig)))
@@ -231,12 +227,12 @@ static int load_version(serve_model *m, const serve_ref *ref, serve_version **ou
 		goto fail;
 	}
 	if (!(v->meta = serve_sig_metadata(&v->sig, m->name, v->label, NULL, 0))) {
-		rc = oom();
+		rc = sl__oom();
 		goto fail;
 	}
 	v->meta_len = strlen(v->meta);
 	if (!(v->log_schema = serve_log_schema(&v->sig, m->name, v->label))) {
-		rc = oom();
+		rc = sl__oom();
 		goto fail;
 	}
 	v->log_schema_len = strlen(v->log_schema);
@@ -252,7 +248,7 @@ fail:
 static int attach_stats(sl_server *s, serve_version *v)
 {
 	v->st = serve_stats_new(s, v->model->name, v->label, &v->sig);
-	return v->st ? 0 : oom();
+	return v->st ? 0 : sl__oom();
 }
 
 serve_version *serve_acquire(serve_worker *w, serve_model *m)
@@ -383,19 +379,19 @@ int serve_models_load(sl_server *s, sl_project *p)
 {
 	s->models = sl__calloc(s->o.n_models ? s->o.n_models : 1, sizeof *s->models);
 	if (!s->models)
-		return oom();
+		return sl__oom();
 	for (size_t i = 0; i < s->o.n_models; i++) {
 		serve_model *m = sl__calloc(1, sizeof *m);
 		serve_version *v;
 		int rc;
 		if (!m)
-			return oom();
+			return sl__oom();
 		s->models[s->n_models++] = m;
 		pthread_mutex_init(&m->live_mu, NULL);
 		if ((rc = serve_source_open(p, s->o.models[i], &m->src)))
 			return rc;
 		if (!(m->name = sl__strdup(m->src->name)))
-			return oom();
+			return sl__oom();
 		if ((rc = reload_model(s, m, true)))
 			return sl__err_prefix(rc, "--model %s", s->o.models[i]);
 		v = atomic_load(&m->cur);

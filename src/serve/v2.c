@@ -35,10 +35,6 @@ typedef struct v2_input {
 	const char *data; /* where the data value starts, or NULL */
 } v2_input;
 
-static int oom(void)
-{
-	return sl__err(SL_ENOMEM, "out of memory");
-}
 
 static int malformed(const jscan *js)
 {
@@ -126,7 +122,7 @@ static int read_input(jscan *js, size_t idx, serve_arena *a, v2_input *in)
 					       is_name ? "name" : "datatype");
 			}
 			if (!(s = decoded(&v, a, &n)))
-				return oom();
+				return sl__oom();
 			if (is_name) {
 				in->name = s;
 				in->name_len = n;
@@ -395,7 +391,7 @@ static int layout(const serve_sig *s, const char *body, size_t len, v2_input *in
 	int rc;
 
 	if (!col || !seen)
-		return oom();
+		return sl__oom();
 	for (size_t i = 0; i < nin; i++)
 		col[i] = serve_sig_find(s, ins[i].name, ins[i].name_len);
 	if (nin == 1 && col[0] < 0) {
@@ -470,7 +466,7 @@ static int layout(const serve_sig *s, const char *body, size_t len, v2_input *in
 	b->v = serve_arena_alloc(a, (n * b->k + 1) * sizeof *b->v);
 	b->span = serve_arena_alloc(a, (2 * n * b->k + 1) * sizeof *b->span);
 	if (!b->v || !b->span)
-		return oom();
+		return sl__oom();
 	for (size_t i = 0; i < nin; i++) {
 		fill f = {.b = b, .s = s, .a = a, .in = &ins[i], .idx = i,
 			  .col = matrix ? -1 : col[i], .total = matrix ? n * b->k : n};
@@ -524,7 +520,7 @@ int v2_parse(const serve_sig *s, const char *body, size_t len, serve_arena *a, v
 					size_t nc = cap ? cap * 2 : 16;
 					v2_input *ni = serve_arena_alloc(a, nc * sizeof *ni);
 					if (!ni)
-						return oom();
+						return sl__oom();
 					if (nin)
 						memcpy(ni, ins, nin * sizeof *ni);
 					ins = ni;

@@ -19,15 +19,18 @@
 #include "steps/step.h"
 
 static const step_opt opts[] = {
-	{"model", OPT_STRING, true, NULL, "the served model whose requests to read"},
-	{"version", OPT_STRING, false, NULL, "only the requests this version answered"},
-	{"since", OPT_STRING, false, NULL, "only requests at or after this ISO 8601 time"},
-	{"until", OPT_STRING, false, NULL, "only requests at or before this ISO 8601 time"},
-	{"labeled_only", OPT_BOOL, false, "true",
-	 "keep only rows the feedback endpoint gave a label (false: label is null where none)"},
-	{"path", OPT_STRING, false, NULL,
-	 "the log directory (default: the project's .sluice/inference)"},
-	{NULL, 0, false, NULL, NULL},
+	{.name = "model", .type = OPT_STRING, .required = true, .len = "[1,)",
+	 .help = "the served model whose requests to read"},
+	{.name = "version", .type = OPT_STRING, .help = "only the requests this version answered"},
+	{.name = "since", .type = OPT_STRING,
+	 .help = "only requests at or after this ISO 8601 time"},
+	{.name = "until", .type = OPT_STRING,
+	 .help = "only requests at or before this ISO 8601 time"},
+	{.name = "labeled_only", .type = OPT_BOOL, .def = "true",
+	 .help = "keep only rows the feedback endpoint gave a label (false: label is null where none)"},
+	{.name = "path", .type = OPT_STRING,
+	 .help = "the log directory (default: the project's .sluice/inference)"},
+	{.name = NULL},
 };
 
 static const step_port inputs[] = {{NULL, NULL, false, NULL}};

@@ -194,7 +194,10 @@ static void test_full_queue(void **state)
 			assert_int_equal(ilog_append(l, big, sizeof big), 0);
 		sa = (slow){.l = l};
 		pthread_create(&a, NULL, append_big, &sa); /* rotates, slowly */
-		usleep(100000);
+		do {
+			usleep(5000);
+			ilog_stats_get(l, &st);
+		} while (!st.rotating);
 		{
 			int rc = ilog_append(l, big, sizeof big);
 			assert_int_equal(rc, o.policy == ILOG_DROP ? ILOG_DROPPED : 0);
