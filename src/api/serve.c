@@ -213,7 +213,7 @@ int sl_logs_query(sl_project *p, const sl_logs_filter *f, char **out_json)
 {
 	serve_logq q;
 	json_t *arr = NULL;
-	char *dir, *text;
+	char *dir;
 	int rc;
 
 	sl__err_clear();
@@ -228,10 +228,8 @@ int sl_logs_query(sl_project *p, const sl_logs_filter *f, char **out_json)
 	sl__free(dir);
 	if (rc)
 		return rc;
-	text = json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+	*out_json = sl__json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
 	json_decref(arr);
-	*out_json = text ? sl__strdup(text) : NULL;
-	free(text);
 	return *out_json ? 0 : sl__oom();
 }
 

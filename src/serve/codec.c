@@ -471,7 +471,7 @@ char *serve_sig_metadata(const serve_sig *s, const char *name, const char *versi
 	const ml_signature *sig = &s->m->sig;
 	json_t *o = json_object(), *ins = json_array(), *outs = json_array(), *vs = json_array();
 	json_t *params;
-	char *text = NULL, *copy = NULL;
+	char *copy = NULL;
 
 	if (!o || !ins || !outs || !vs)
 		goto done;
@@ -513,9 +513,7 @@ char *serve_sig_metadata(const serve_sig *s, const char *name, const char *versi
 	json_object_set(o, "outputs", outs);
 	if (params)
 		json_object_set_new(o, "parameters", params);
-	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	copy = text ? sl__strdup(text) : NULL;
-	free(text);
+	copy = sl__json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 done:
 	json_decref(o);
 	json_decref(ins);

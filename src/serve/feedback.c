@@ -384,14 +384,14 @@ static void preds_from_record(log_lookup *lk, json_t *rec, fb_item *it)
 		char msg[256];
 		jscan js;
 		jval v;
-		char *text = json_dumps(e, JSON_ENCODE_ANY | JSON_COMPACT);
+		char *text = sl__json_dumps(e, JSON_ENCODE_ANY | JSON_COMPACT);
 		double y;
 		if (!text)
 			return;
 		jscan_init(&js, text, strlen(text));
 		if (jscan_value(&js, &v) != J_ERR && label_value(sig, &v, &y, msg, sizeof msg) == 0)
 			it->pred[it->n_pred++] = y;
-		free(text);
+		sl__free(text);
 	}
 }
 
@@ -402,7 +402,6 @@ static int lookup_line(void *ud, const char *line, size_t len, const ilog_schema
 	size_t idlen;
 	json_t *rec;
 
-	(void)len;
 	/* Records start with their id: match it before parsing anything. */
 	if (strncmp(line, "{\"id\":\"", 7))
 		return 0;
@@ -415,7 +414,10 @@ static int lookup_line(void *ud, const char *line, size_t len, const ilog_schema
 		if (it->found || !it->valid_id || strlen(it->id) != idlen ||
 		    memcmp(it->id, line + 7, idlen))
 			continue;
-		rec = json_loads(line, 0, NULL);
+		bool oom = false;
+		rec = sl__json_loadb(line, len, 0, NULL, &oom);
+		if (oom)
+			return sl__oom();
 		const char *model = json_string_value(json_object_get(rec, "model"));
 		if (rec && ilog_expand(sch, rec) == 0 &&
 		    json_integer_value(json_object_get(rec, "status")) == 200 &&

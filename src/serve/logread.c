@@ -31,9 +31,10 @@ static int schema_key(const char *model, const char *version, char *buf, size_t 
 	return snprintf(buf, size, "%s\x1f%s", model, version) < (int)size ? 0 : -1;
 }
 
-static void keep_schema(ilog_schemas *sch, const char *line)
+static void keep_schema(ilog_schemas *sch, const char *line, size_t len)
 {
-	json_t *rec = json_loads(line, 0, NULL);
+	bool oom = false;
+	json_t *rec = sl__json_loadb(line, len, 0, NULL, &oom);
 	const char *m = json_string_value(json_object_get(rec, "model"));
 	const char *v = json_string_value(json_object_get(rec, "version"));
 	char key[512];
@@ -144,7 +145,7 @@ static int lines(sl__buf *acc, ilog_record_fn fn, void *ud, ilog_schemas *sch, s
 			continue;
 		acc->data[i] = 0;
 		if (i > start && !strncmp(acc->data + start, "{\"schema\":", 10)) {
-			keep_schema(sch, acc->data + start);
+			keep_schema(sch, acc->data + start, i - start);
 		} else if (i > start) {
 			int rc = fn(ud, acc->data + start, i - start, sch);
 			if (rc) {

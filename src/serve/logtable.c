@@ -127,14 +127,14 @@ typedef struct query_ctx {
 static int query_line(void *ud, const char *line, size_t len, const ilog_schemas *sch)
 {
 	query_ctx *c = ud;
+	bool oom = false;
 	json_t *rec;
 
-	(void)len;
 	if (!may_match(c->q, line))
 		return 0;
-	rec = json_loads(line, 0, NULL);
+	rec = sl__json_loadb(line, len, 0, NULL, &oom);
 	if (!rec)
-		return 0; /* not a record: a damaged line is no query result */
+		return oom ? sl__oom() : 0; /* a damaged line is no query result */
 	if (!serve_logq_match(c->q, rec)) {
 		json_decref(rec);
 		return 0;
@@ -201,14 +201,14 @@ static int label_line(void *ud, const char *line, size_t len, const ilog_schemas
 	table_ctx *c = ud;
 	json_t *rec, *ids, *labels;
 	const char *model;
+	bool oom = false;
 
-	(void)len;
 	(void)sch;
 	if (!strstr(line, "\"endpoint\":\"feedback\"") || !may_match(&(serve_logq){.model = c->q->model}, line))
 		return 0;
-	rec = json_loads(line, 0, NULL);
+	rec = sl__json_loadb(line, len, 0, NULL, &oom);
 	if (!rec)
-		return 0;
+		return oom ? sl__oom() : 0;
 	model = json_string_value(json_object_get(rec, "model"));
 	ids = json_object_get(rec, "request_ids");
 	labels = json_object_get(rec, "labels");
@@ -228,7 +228,7 @@ static int label_line(void *ud, const char *line, size_t len, const ilog_schemas
 /* "key": value, into the row being built. */
 static int put_kv(sl__buf *b, const char *key, json_t *v, bool *first)
 {
-	char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
+	char *text = sl__json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
 	int rc = 0;
 
 	if (!text)
@@ -242,7 +242,7 @@ static int put_kv(sl__buf *b, const char *key, json_t *v, bool *first)
 		rc = serve_lit(b, ":");
 	if (!rc)
 		rc = serve_puts(b, text);
-	free(text);
+	sl__free(text);
 	return rc;
 }
 
@@ -263,18 +263,18 @@ static json_t *prediction_of(json_t *outs)
 static int row_line(void *ud, const char *line, size_t len, const ilog_schemas *sch)
 {
 	table_ctx *c = ud;
+	bool oom = false;
 	json_t *rec, *ins, *outs, *label, *pred = NULL;
 	size_t rows;
 	const char *id, *k;
 	json_t *v;
 	int rc = 0;
 
-	(void)len;
 	if (!may_match(c->q, line) || strstr(line, "\"endpoint\":\"feedback\""))
 		return 0;
-	rec = json_loads(line, 0, NULL);
+	rec = sl__json_loadb(line, len, 0, NULL, &oom);
 	if (!rec)
-		return 0;
+		return oom ? sl__oom() : 0;
 	if (ilog_expand(sch, rec)) {
 		json_decref(rec);
 		c->err = SL_ECORRUPT;
