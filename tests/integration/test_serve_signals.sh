@@ -41,7 +41,11 @@ SLOW=$!
 SERVER_PIDS="$SERVER_PIDS $SLOW"
 for i in $(seq 200); do [ -e "$T/half" ] && break; sleep 0.02; done
 [ -e "$T/half" ] || fail "the slow client did not start"
-sleep 0.2
+# In flight once the server has read its headers (the scrape counts itself too).
+for i in $(seq 200); do
+	[ "$(curl -s "$URL/metrics" | sed -n 's/^sluice_requests_in_flight //p')" = 2 ] && break
+	sleep 0.02
+done
 kill -TERM "$SPID"
 sleep 0.3
 kill -0 "$SPID" || fail "the server did not wait for the request in flight"
