@@ -4,7 +4,8 @@
 #
 #   train_models          spam.slm (logistic on spambase), price.slm (linear,
 #                         with a string and an int input), mixed.slm
-#                         (logistic on a string, an int and a bool input)
+#                         (logistic on a string, an int and a bool input),
+#                         odd.slm (an isolation forest on area and rooms)
 #   start_server ERR ARGS starts `sluice serve --port 0 ARGS`, waits until
 #                         it is ready; sets SPID, PORT and URL
 #   req METHOD PATH [CURL ARGS]  sets CODE, BODY and HDRS
@@ -64,9 +65,13 @@ steps:
     uses: train.logistic
     inputs: { train: mixed_in.data }
     with: { target: label }
+  odd:
+    uses: train.iforest
+    inputs: { train: price_in.data }
+    with: { trees: 20, exclude: [city, price] }
 Y
 	(cd "$T" && sl run train.yaml -q >/dev/null)
-	for m in spam price mixed; do
+	for m in spam price mixed odd; do
 		local id
 		id=$(cd "$T" && sl runs show latest --json | js "next(s['outputs']['model'] for s in d['steps'] if s['name']=='$m')")
 		(cd "$T" && sl artifacts export "$id" -o "$T/$m.slm")

@@ -8,7 +8,7 @@
 
 train_models
 start_server "$T/serve.err" --model "spam=$T/spam.slm" --model "price=$T/price.slm" \
-	--model "$T/mixed.slm"
+	--model "$T/mixed.slm" --model "odd=$T/odd.slm"
 
 # ---- health and metadata ------------------------------------------------------------
 expect_code 200 GET /v2/health/live
@@ -102,6 +102,12 @@ cmp -s "$T/mixed_a" "$T/mixed_b" || fail "mixed layouts disagree"
 expect_code 200 POST /v2/models/price/infer "${J[@]}" --data-binary @"$T/price.json"
 [ "$(echo "$BODY" | js "(d['outputs'][0]['name'], d['outputs'][0]['datatype'], 500 < d['outputs'][0]['data'][0] < 600)")" = \
 	"('predict', 'FP64', True)" ] || fail "regression: $BODY"
+
+# An anomaly model: the flag and the score.
+expect_code 200 POST /v2/models/odd/infer "${J[@]}" --data-binary \
+	'{"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP64", "data": [[100, 3], [100000, 60]]}]}'
+[ "$(echo "$BODY" | js "([(o['name'], o['datatype']) for o in d['outputs']], set(d['outputs'][0]['data']) <= {0, 1}, d['outputs'][0]['data'][1], d['outputs'][1]['data'][1] > d['outputs'][1]['data'][0])")" = \
+	"([('predict', 'INT64'), ('score', 'FP64')], True, 1, True)" ] || fail "anomaly: $BODY"
 
 # ---- MLflow --------------------------------------------------------------------------
 expect_code 400 POST /invocations "${J[@]}" --data-binary @"$T/split.json"
