@@ -66,6 +66,14 @@ hdr, r = rows[0][:-1], [float(x) for x in rows[1][:-1]]
 json.dump({"inputs": [{"name": "input-0", "shape": [1, len(hdr)], "datatype": "FP64", "data": [r]}]}, open("v2.json", "w"))
 json.dump({"dataframe_split": {"columns": hdr, "data": [r]}}, open("mlflow.json", "w"))
 P
+# The codec alone, against jansson (no HTTP): what the pull scanner saves.
+lib=$(dirname "$SLUICE")/libsluice.a
+if [ -f "$lib" ]; then
+	cc -O2 -D_GNU_SOURCE -I"$root/include" -I"$root/src" -I"$root/src/core" \
+		-o serve_parse_bench "$here/serve_parse_bench.c" "$lib" \
+		$(pkg-config --cflags --libs yaml-0.1 jansson sqlite3 libcrypto libzstd libpq libmicrohttpd libxxhash 2>/dev/null) \
+		-lpthread -lm -ldl && ./serve_parse_bench spam.slm v2.json
+fi
 cat > post.lua <<'L'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
