@@ -151,8 +151,26 @@ typedef struct fb_item {
 
 typedef struct fb {
 	fb_item *items;
-	size_t n;
+	size_t n, cap;
 } fb;
+
+/* Item i, growing the array (in the arena) to hold it; NULL when out of memory. */
+static fb_item *item(fb *f, size_t i, serve_arena *a)
+{
+	if (i >= f->cap) {
+		size_t c = f->cap ? f->cap * 2 : 64;
+		fb_item *n;
+		while (c <= i)
+			c *= 2;
+		if (!(n = serve_arena_calloc(a, c * sizeof *n)))
+			return NULL;
+		if (f->cap)
+			memcpy(n, f->items, f->cap * sizeof *n);
+		f->items = n;
+		f->cap = c;
+	}
+	return &f->items[i];
+}
 
 static int bad(sl__buf *out, const char *fmt, ...) SL__PRINTF(2, 3);
 static int bad(sl__buf *out, const char *fmt, ...)
@@ -191,9 +209,7 @@ static int parse_body(const char *body, size_t len, serve_arena *a, fb *f, sl__b
 	size_t n_ids = 0, n_labels = 0;
 	int r;
 
-	f->items = serve_arena_calloc(a, MAX_IDS * sizeof *f->items);
-	if (!f->items)
-		return bad(out, "out of memory");
+	memset(f, 0, sizeof *f);
 	jscan_init(&js, body, len);
 	if (jscan_value(&js, &v) != J_OBJ)
 		return js.err ? malformed(&js, out)
@@ -214,6 +230,8 @@ static int parse_body(const char *body, size_t len, serve_arena *a, fb *f, sl__b
 		while ((r = jscan_more(&js, &f2)) > 0) {
 			if (i == MAX_IDS)
 				return bad(out, "at most %d request ids per feedback", MAX_IDS);
+			if (!item(f, i, a))
+				return bad(out, "out of memory");
 			if (ids) {
 				fb_item *it = &f->items[i];
 				if (jscan_value(&js, &v) != J_STR)
@@ -256,6 +274,8 @@ static int parse_body(const char *body, size_t len, serve_arena *a, fb *f, sl__b
 				"length)");
 	if (n_ids != n_labels)
 		return bad(out, "%zu request_ids but %zu labels", n_ids, n_labels);
+	if (n_ids && !item(f, n_ids - 1, a))
+		return bad(out, "out of memory");
 	f->n = n_ids;
 	return 0;
 }
