@@ -32,6 +32,7 @@ struct bundle {
 
 struct bundle_row {
 	transform_row *tr;
+	expr_value *in;   /* raw row (n raw inputs) */
 	expr_value *vals; /* transformed row (n transform outputs) */
 };
 
@@ -282,7 +283,10 @@ int bundle_row_new(const bundle *b, bundle_row **out)
 	int rc;
 
 	*out = NULL;
-	if (!r || !(r->vals = sl__calloc(nv ? nv : 1, sizeof *r->vals))) {
+	if (!r || !(r->vals = sl__calloc(nv ? nv : 1, sizeof *r->vals)) ||
+	    !(r->in = sl__calloc(b->n_in ? b->n_in : 1, sizeof *r->in))) {
+		if (r)
+			sl__free(r->vals);
 		sl__free(r);
 		return sl__oom();
 	}
@@ -299,21 +303,17 @@ void bundle_row_free(bundle_row *r)
 	if (!r)
 		return;
 	transform_row_free(r->tr);
+	sl__free(r->in);
 	sl__free(r->vals);
 	sl__free(r);
 }
 
-/* The model's inputs from a transformed row, then the prediction. */
-static int finish(const bundle *b, const expr_value *v, double *x, double *out)
+/* The model's inputs from a transformed row (or a raw row without a transform). */
+static void code(const bundle *b, const expr_value *v, double *in)
 {
 	const ml_signature *sig = &b->model->sig;
-	size_t p = sig->n_features;
-	double stack[64], *in = x ? x : p <= 64 ? stack : NULL;
-	int rc;
 
-	if (!in && !(in = sl__malloc(p * sizeof *in)))
-		return sl__oom();
-	for (size_t j = 0; j < p; j++) {
+	for (size_t j = 0; j < sig->n_features; j++) {
 		const binding *bd = &b->bind[j];
 		const expr_value *e = &v[bd->src];
 		if (e->null) {
@@ -334,79 +334,267 @@ static int finish(const bundle *b, const expr_value *v, double *x, double *out)
 			break;
 		}
 	}
-	rc = b->model->ops->predict(b->model, in, 1, out);
-	if (in != x && in != stack)
-		sl__free(in);
-	return rc;
+}
+
+int bundle_code_values(const bundle *b, bundle_row *r, const expr_value *in, double *x)
+{
+	int rc;
+
+	if (!b->tf) {
+		code(b, in, x);
+		return 0;
+	}
+	rc = transform_apply_row(b->tf, r->tr, in, r->vals);
+	if (rc)
+		return rc; /* TRANSFORM_REJECTED or an error */
+	code(b, r->vals, x);
+	return 0;
 }
 
 int bundle_score_values(const bundle *b, bundle_row *r, const expr_value *in, double *x,
 			double *out)
 {
+	size_t p = b->model->sig.n_features;
+	double stack[64], *row = x ? x : p <= 64 ? stack : NULL;
 	int rc;
 
-	if (!b->tf)
-		return finish(b, in, x, out);
-	rc = transform_apply_row(b->tf, r->tr, in, r->vals);
-	if (rc)
-		return rc; /* TRANSFORM_REJECTED or an error */
-	return finish(b, r->vals, x, out);
+	if (!row && !(row = sl__malloc(p * sizeof *row)))
+		return sl__oom();
+	rc = bundle_code_values(b, r, in, row);
+	if (rc == 0)
+		rc = b->model->ops->predict(b->model, row, 1, out);
+	if (row != x && row != stack)
+		sl__free(row);
+	return rc;
 }
 
-/* A raw row without a transform: the JSON fields typed as the model's inputs. */
-static int values_from_json(const bundle *b, const json_t *row, expr_value *v)
+/* ---- typing request values ------------------------------------------------------------ */
+
+const char *bundle_vkind_name(bundle_vkind k)
 {
-	if (!json_is_object(row))
-		return sl__err(SL_EINVAL, "expected a JSON object of column values");
-	for (size_t k = 0; k < b->n_in; k++) {
-		const json_t *j = json_object_get(row, b->in_names[k]);
-		expr_value *e = &v[k];
-		memset(e, 0, sizeof *e);
-		if (!j || json_is_null(j)) {
-			e->null = true;
-			continue;
-		}
-		switch (b->in_types[k]) {
-		case DS_STRING:
-			if (!json_is_string(j))
-				return sl__err(SL_EINVAL, "'%s' must be a string", b->in_names[k]);
-			e->s = json_string_value(j);
-			e->len = json_string_length(j);
-			break;
-		case DS_FLOAT64:
-			if (!json_is_number(j))
-				return sl__err(SL_EINVAL, "'%s' must be a number", b->in_names[k]);
-			e->f = json_number_value(j);
-			break;
-		case DS_BOOL:
-			if (!json_is_boolean(j))
-				return sl__err(SL_EINVAL, "'%s' must be true or false", b->in_names[k]);
-			e->i = json_is_true(j);
-			break;
-		case DS_TIMESTAMP:
-			if (!json_is_string(j) ||
-			    !ds_parse_timestamp(json_string_value(j), json_string_length(j), &e->i))
-				return sl__err(SL_EINVAL, "'%s' must be an ISO 8601 time stamp",
-					       b->in_names[k]);
-			break;
-		case DS_INT64:
-			if (!json_is_integer(j))
-				return sl__err(SL_EINVAL, "'%s' must be an integer", b->in_names[k]);
-			e->i = (int64_t)json_integer_value(j);
-			break;
-		}
+	switch (k) {
+	case BV_NULL:
+		return "null";
+	case BV_NUMBER:
+		return "a number";
+	case BV_STRING:
+		return "a string";
+	case BV_BOOL:
+		return "true or false";
+	case BV_TEXT:
+		return "text";
 	}
-	return 0;
+	return "?";
+}
+
+static bool csv_null(const char *s, size_t len)
+{
+	if (len == 0)
+		return true;
+	for (size_t i = 0; i < ds_n_default_null_values; i++)
+		if (strlen(ds_default_null_values[i]) == len &&
+		    !memcmp(ds_default_null_values[i], s, len))
+			return true;
+	return false;
+}
+
+/* The whole text of a field for messages, cut to a readable length. */
+static int bad_text(ds_type t, const bundle_scalar *v)
+{
+	return sl__err(SL_EINVAL, "expected %s, got '%.*s'",
+		       t == DS_FLOAT64     ? "a number (float64)"
+		       : t == DS_INT64     ? "an integer (int64)"
+		       : t == DS_BOOL      ? "true or false (bool)"
+		       : t == DS_TIMESTAMP ? "an ISO 8601 time stamp"
+					   : "a string",
+		       v->len > 40 ? 40 : (int)v->len, v->s);
+}
+
+static int from_text(ds_type t, const bundle_scalar *v, expr_value *out)
+{
+	bool b;
+
+	/* As the dataset's CSV reader reads an unquoted field: a null marker
+	 * is missing whatever the column's type. */
+	if (csv_null(v->s, v->len)) {
+		out->null = true;
+		return 0;
+	}
+	switch (t) {
+	case DS_STRING:
+		out->s = v->s;
+		out->len = v->len;
+		return 0;
+	case DS_FLOAT64:
+		if (!ds_parse_f64(v->s, v->len, &out->f))
+			return bad_text(t, v);
+		return 0;
+	case DS_INT64: {
+		double d;
+		if (ds_parse_i64(v->s, v->len, &out->i))
+			return 0;
+		/* "61.0", as a float column prints: integral, so an integer. */
+		if (!ds_parse_f64(v->s, v->len, &d) || d != floor(d) || fabs(d) >= 9007199254740992.0)
+			return bad_text(t, v);
+		out->i = (int64_t)d;
+		return 0;
+	}
+	case DS_BOOL:
+		if (!ds_parse_bool(v->s, v->len, &b))
+			return bad_text(t, v);
+		out->i = b;
+		return 0;
+	case DS_TIMESTAMP:
+		if (!ds_parse_timestamp(v->s, v->len, &out->i))
+			return bad_text(t, v);
+		return 0;
+	default:
+		return bad_text(t, v);
+	}
+}
+
+int bundle_coerce(ds_type t, const bundle_scalar *v, expr_value *out)
+{
+	const char *want = NULL;
+
+	memset(out, 0, sizeof *out);
+	if (v->kind == BV_NULL) {
+		out->null = true;
+		return 0;
+	}
+	if (v->kind == BV_TEXT)
+		return from_text(t, v, out);
+	switch (t) {
+	case DS_FLOAT64:
+		if (v->kind == BV_NUMBER) {
+			out->f = v->num;
+			return 0;
+		}
+		want = "a number (float64)";
+		break;
+	case DS_INT64:
+		if (v->kind == BV_NUMBER) {
+			/* The text first, so that integers past 2^53 are exact. */
+			if (ds_parse_i64(v->s, v->len, &out->i))
+				return 0;
+			if (v->num == floor(v->num) && fabs(v->num) < 9007199254740992.0) {
+				out->i = (int64_t)v->num;
+				return 0;
+			}
+			return sl__err(SL_EINVAL, "expected an integer (int64), got %.*s",
+				       v->len > 40 ? 40 : (int)v->len, v->s);
+		}
+		want = "an integer (int64)";
+		break;
+	case DS_BOOL:
+		if (v->kind == BV_BOOL) {
+			out->i = v->b;
+			return 0;
+		}
+		want = "true or false (bool)";
+		break;
+	case DS_TIMESTAMP:
+		if (v->kind == BV_STRING) {
+			if (ds_parse_timestamp(v->s, v->len, &out->i))
+				return 0;
+			return sl__err(SL_EINVAL, "expected an ISO 8601 time stamp, got '%.*s'",
+				       v->len > 40 ? 40 : (int)v->len, v->s);
+		}
+		want = "an ISO 8601 time stamp (a string)";
+		break;
+	case DS_STRING:
+		if (v->kind == BV_STRING) {
+			out->s = v->s;
+			out->len = v->len;
+			return 0;
+		}
+		want = "a string";
+		break;
+	}
+	return sl__err(SL_EINVAL, "expected %s, got %s", want ? want : "?",
+		       bundle_vkind_name(v->kind));
+}
+
+/* A JSON value as a bundle_scalar (numbers keep a text form for exact integers). */
+static void scalar_from_json(const json_t *j, char *numbuf, size_t size, bundle_scalar *v)
+{
+	memset(v, 0, sizeof *v);
+	if (!j || json_is_null(j)) {
+		v->kind = BV_NULL;
+	} else if (json_is_integer(j)) {
+		v->kind = BV_NUMBER;
+		v->num = (double)json_integer_value(j);
+		v->len = (size_t)snprintf(numbuf, size, "%lld", (long long)json_integer_value(j));
+		v->s = numbuf;
+	} else if (json_is_real(j)) {
+		v->kind = BV_NUMBER;
+		v->num = json_real_value(j);
+		v->len = ds_format_f64(v->num, numbuf);
+		v->s = numbuf;
+	} else if (json_is_string(j)) {
+		v->kind = BV_STRING;
+		v->s = json_string_value(j);
+		v->len = json_string_length(j);
+	} else if (json_is_boolean(j)) {
+		v->kind = BV_BOOL;
+		v->b = json_is_true(j);
+	} else {
+		v->kind = BV_TEXT; /* an object or an array: never a value */
+		v->s = json_is_object(j) ? "{...}" : "[...]";
+		v->len = 5;
+	}
 }
 
 int bundle_score_json(const bundle *b, bundle_row *r, const json_t *row, double *x, double *out)
 {
+	char numbuf[DS_F64_BUF > 32 ? DS_F64_BUF : 32];
+
+	if (!json_is_object(row))
+		return sl__err(SL_EINVAL, "expected a JSON object of column values");
+	for (size_t k = 0; k < b->n_in; k++) {
+		const char *name = bundle_input_name(b, k);
+		const json_t *j = json_object_get(row, name);
+		bundle_scalar v;
+		int rc;
+		scalar_from_json(j, numbuf, sizeof numbuf, &v);
+		if (json_is_object(j) || json_is_array(j))
+			return sl__err(SL_EINVAL, "'%s': expected a single value, got %s", name,
+				       json_is_object(j) ? "an object" : "an array");
+		if ((rc = bundle_coerce(bundle_input_type(b, k), &v, &r->in[k])))
+			return sl__err_prefix(rc, "'%s'", name);
+	}
+	return bundle_score_values(b, r, r->in, x, out);
+}
+
+/* ---- warming ----------------------------------------------------------------------------- */
+
+int bundle_warm(const bundle *b)
+{
+	const ml_model *m = b->model;
+	size_t p = m->sig.n_features, k = m->sig.n_outputs;
+	size_t groups = m->ops->explain && m->ops->explain_groups ? m->ops->explain_groups(m) : 0;
+	double *x = sl__calloc(p + k + groups * (p + 1) + 1, sizeof *x);
+	bundle_row *r = NULL;
 	int rc;
 
-	if (b->tf) {
-		rc = transform_apply_json(b->tf, r->tr, row, r->vals);
-		return rc ? rc : finish(b, r->vals, x, out);
+	if (!x)
+		return sl__oom();
+	if ((rc = bundle_row_new(b, &r)) == 0) {
+		for (size_t i = 0; i < b->n_in; i++) {
+			memset(&r->in[i], 0, sizeof r->in[i]);
+			r->in[i].null = true;
+		}
+		/* A row of missing values may be rejected or refused by the
+		 * transform; the model then predicts from zeros, which every
+		 * family accepts. */
+		if (bundle_code_values(b, r, r->in, x) != 0)
+			memset(x, 0, p * sizeof *x);
+		sl__err_clear();
+		rc = m->ops->predict(m, x, 1, x + p);
+		if (rc == 0 && groups)
+			rc = m->ops->explain(m, x, 1, x + p + k);
 	}
-	rc = values_from_json(b, row, r->vals);
-	return rc ? rc : finish(b, r->vals, x, out);
+	bundle_row_free(r);
+	sl__free(x);
+	return rc;
 }

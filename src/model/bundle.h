@@ -25,6 +25,10 @@
  *     bundle that breaks this is refused at open, not at the first request.
  *  2. bundle_row workspaces are per thread; the bundle itself is read-only
  *     after open and shared by every thread.
+ *  3. What a request's value means for an input of a given type is defined
+ *     once, by bundle_coerce: JSON objects (bundle_score_json), the
+ *     server's tensor and dataframe codecs and CSV text all go through it,
+ *     so the same value is the same input whichever way it arrived.
  */
 #ifndef SLUICE_BUNDLE_H
 #define SLUICE_BUNDLE_H
@@ -77,6 +81,47 @@ ds_type bundle_input_type(const bundle *b, size_t k);
  */
 bool bundle_input_needed(const bundle *b, size_t k);
 
+/*
+ * One raw value as a request carries it, before it is typed. Numbers keep
+ * their text so that a 64-bit integer is read exactly, not through a double.
+ */
+typedef enum bundle_vkind {
+	BV_NULL,   /* JSON null: a missing value */
+	BV_NUMBER, /* a JSON number: text in s/len, value in num */
+	BV_STRING, /* a JSON string, unescaped, in s/len */
+	BV_BOOL,   /* a JSON true or false in b */
+	BV_TEXT    /* a CSV field in s/len, typed by parsing it as the input's type */
+} bundle_vkind;
+
+typedef struct bundle_scalar {
+	bundle_vkind kind;
+	bool b;
+	double num;
+	const char *s;
+	size_t len;
+} bundle_scalar;
+
+/*
+ * Types v as a value of type t into *out (strings borrowed from v):
+ *
+ *   input type   accepts
+ *   float64      a number; CSV: a decimal, NaN or Inf
+ *   int64        an integer, or a number with an integral value below 2^53
+ *   bool         true or false; CSV: true/false in any case
+ *   timestamp    an ISO 8601 string (ds_parse_timestamp)
+ *   string       a string; CSV: the field as it is
+ *
+ * A JSON null, and a CSV field (BV_TEXT, an unquoted field: the caller
+ * passes a quoted one to a string input as BV_STRING) that is empty or one
+ * of the default null markers (NA, N/A, NULL, null), is a missing value. Anything else is
+ * SL_EINVAL with a message saying what was expected and what came ("expected
+ * a number (float64), got a string"); callers prefix where it was.
+ */
+int bundle_coerce(ds_type t, const bundle_scalar *v, expr_value *out);
+
+/* The JSON datatype word for messages: "a number", "a string" ... */
+const char *bundle_vkind_name(bundle_vkind k);
+
 typedef struct bundle_row bundle_row;
 
 /* A workspace for scoring single rows (one thread at a time). SL_EUNSUP
@@ -95,5 +140,23 @@ int bundle_score_json(const bundle *b, bundle_row *r, const json_t *row, double 
 /* The same from typed values in bundle input order (strings borrowed). */
 int bundle_score_values(const bundle *b, bundle_row *r, const expr_value *in, double *x,
 			double *out);
+
+/*
+ * The first half of bundle_score_values: one raw row (typed values in
+ * bundle input order) through the transform and coded into the model's
+ * inputs x (n_features doubles), without predicting, so that a caller with
+ * many rows codes each and then predicts them all in one
+ * ml_model_predict call. Returns 0, TRANSFORM_REJECTED or an error.
+ */
+int bundle_code_values(const bundle *b, bundle_row *r, const expr_value *in, double *x);
+
+/*
+ * Warms a freshly opened bundle: a row of missing values through the
+ * transform and one prediction (and one explanation when the family has
+ * them), so that the pages a request touches are mapped and every lazy
+ * initialisation has happened before the first request. Returns 0 or the
+ * error of the prediction.
+ */
+int bundle_warm(const bundle *b);
 
 #endif

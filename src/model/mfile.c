@@ -379,6 +379,18 @@ const char *mfile_name(const mfile *f)
 	return f->name;
 }
 
+void mfile_digest_hex(const mfile *f, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *d = f->base + f->len - 32;
+
+	for (size_t i = 0; i < 32; i++) {
+		out[2 * i] = hex[d[i] >> 4];
+		out[2 * i + 1] = hex[d[i] & 15];
+	}
+	out[64] = 0;
+}
+
 int mfile_section_opt(const mfile *f, const char *name, const void **out_data, size_t *out_len)
 {
 	for (size_t i = 0; i < f->n; i++) {

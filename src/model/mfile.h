@@ -88,6 +88,12 @@ int mfile_is_mfile(const char *path);
 const json_t *mfile_manifest(const mfile *f);
 /* The name the file was opened under, for messages. */
 const char *mfile_name(const mfile *f);
+/*
+ * The file's SHA-256 (its last 32 bytes, checked at open) as 64 hex digits
+ * and a NUL: what the file is, whatever its name (a server names the
+ * version of a model file it serves by it).
+ */
+void mfile_digest_hex(const mfile *f, char out[65]);
 
 /*
  * Finds section name: *out_data points into the mapping (64-byte aligned),

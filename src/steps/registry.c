@@ -17,6 +17,7 @@ extern const step_def step_evaluate;
 extern const step_def step_ingest_csv;
 extern const step_def step_ingest_file;
 extern const step_def step_ingest_jsonl;
+extern const step_def step_ingest_log;
 extern const step_def step_ingest_sql;
 extern const step_def step_label;
 extern const step_def step_package;
@@ -38,6 +39,7 @@ static const step_def *const registry[] = {
 	&step_ingest_csv,
 	&step_ingest_file,
 	&step_ingest_jsonl,
+	&step_ingest_log,
 	&step_ingest_sql,
 	&step_label,
 	&step_package,

@@ -9,7 +9,8 @@ set -euo pipefail
 SRC=${SLUICE_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 PY=/usr/bin/python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/sluice-it-XXXXXX")
-trap 'rc=$?; [ $rc -ne 0 ] && echo "FAILED (rc=$rc) in $0; project kept at $T" >&2; [ $rc -eq 0 ] && rm -rf "$T"; exit $rc' EXIT
+# A test that starts processes defines at_exit to stop them.
+trap 'rc=$?; if type at_exit >/dev/null 2>&1; then at_exit; fi; [ $rc -ne 0 ] && echo "FAILED (rc=$rc) in $0; project kept at $T" >&2; [ $rc -eq 0 ] && rm -rf "$T"; exit $rc' EXIT
 cd "$T"
 unset SLUICE_HOME
 

@@ -197,12 +197,132 @@ static void test_refusals(void **state)
 	tu_rmdir(dir);
 }
 
+/* The one definition of what a request value means for each input type. */
+static void test_coerce(void **state)
+{
+	expr_value e;
+	bundle_scalar v;
+
+	(void)state;
+#define NUM(t) (v = (bundle_scalar){.kind = BV_NUMBER, .num = strtod(t, NULL), .s = t, .len = strlen(t)})
+#define STR(t) (v = (bundle_scalar){.kind = BV_STRING, .s = t, .len = strlen(t)})
+#define TXT(t) (v = (bundle_scalar){.kind = BV_TEXT, .s = t, .len = strlen(t)})
+	NUM("2.5");
+	assert_int_equal(bundle_coerce(DS_FLOAT64, &v, &e), 0);
+	assert_true(e.f == 2.5 && !e.null);
+	/* Integers from their text: exact past 2^53. */
+	NUM("9007199254740993");
+	assert_int_equal(bundle_coerce(DS_INT64, &v, &e), 0);
+	assert_true(e.i == 9007199254740993LL);
+	NUM("3.0");
+	assert_int_equal(bundle_coerce(DS_INT64, &v, &e), 0);
+	assert_true(e.i == 3);
+	NUM("3.5");
+	assert_int_equal(bundle_coerce(DS_INT64, &v, &e), SL_EINVAL);
+	assert_non_null(strstr(sl_errmsg(), "integer"));
+	STR("3.5");
+	assert_int_equal(bundle_coerce(DS_FLOAT64, &v, &e), SL_EINVAL);
+	assert_non_null(strstr(sl_errmsg(), "got a string"));
+	NUM("1");
+	assert_int_equal(bundle_coerce(DS_STRING, &v, &e), SL_EINVAL);
+	assert_int_equal(bundle_coerce(DS_BOOL, &v, &e), SL_EINVAL);
+	v = (bundle_scalar){.kind = BV_BOOL, .b = true};
+	assert_int_equal(bundle_coerce(DS_BOOL, &v, &e), 0);
+	assert_true(e.i == 1);
+	STR("2024-05-01T12:00:00Z");
+	assert_int_equal(bundle_coerce(DS_TIMESTAMP, &v, &e), 0);
+	assert_true(e.i == 1714564800000000LL);
+	STR("yesterday");
+	assert_int_equal(bundle_coerce(DS_TIMESTAMP, &v, &e), SL_EINVAL);
+	v = (bundle_scalar){.kind = BV_NULL};
+	assert_int_equal(bundle_coerce(DS_INT64, &v, &e), 0);
+	assert_true(e.null);
+	/* CSV text is parsed as the input's type; empty and NA are missing. */
+	TXT("");
+	assert_int_equal(bundle_coerce(DS_FLOAT64, &v, &e), 0);
+	assert_true(e.null);
+	TXT("NA");
+	assert_int_equal(bundle_coerce(DS_INT64, &v, &e), 0);
+	assert_true(e.null);
+	TXT("NA");
+	assert_int_equal(bundle_coerce(DS_STRING, &v, &e), 0);
+	assert_true(e.null);
+	TXT("NAB");
+	assert_int_equal(bundle_coerce(DS_STRING, &v, &e), 0);
+	assert_true(!e.null && e.len == 3);
+	TXT("TRUE");
+	assert_int_equal(bundle_coerce(DS_BOOL, &v, &e), 0);
+	assert_true(e.i == 1);
+	TXT("1e3");
+	assert_int_equal(bundle_coerce(DS_FLOAT64, &v, &e), 0);
+	assert_true(e.f == 1000);
+	TXT("61.0");
+	assert_int_equal(bundle_coerce(DS_INT64, &v, &e), 0);
+	assert_true(e.i == 61);
+	TXT("61.5");
+	assert_int_equal(bundle_coerce(DS_INT64, &v, &e), SL_EINVAL);
+	TXT("12x");
+	assert_int_equal(bundle_coerce(DS_INT64, &v, &e), SL_EINVAL);
+	assert_non_null(strstr(sl_errmsg(), "'12x'"));
+#undef NUM
+#undef STR
+#undef TXT
+}
+
+/* Coding rows one at a time and predicting them together gives the bytes
+ * of scoring each alone; warming predicts once without failing. */
+static void test_code_batch(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *model_path, *tf_path, *out = tu_path(dir, "b.slb");
+	bundle *b;
+	bundle_row *r;
+	ds_table *raw = raw_table();
+	double X[8 * 2], batch[8], one[1];
+	expr_value in[3];
+
+	(void)state;
+	make_parts(dir, "[{\"op\": \"impute\", \"columns\": [\"x\"], \"strategy\": \"mean\"}]",
+		   &model_path, &tf_path);
+	assert_int_equal(bundle_write(model_path, tf_path, NULL, out), 0);
+	assert_int_equal(bundle_open(out, BUNDLE_ROWS, &b), 0);
+	assert_int_equal(bundle_warm(b), 0);
+	assert_int_equal(bundle_row_new(b, &r), 0);
+	for (size_t i = 0; i < 8; i++) {
+		memset(in, 0, sizeof in);
+		for (size_t k = 0; k < bundle_n_inputs(b); k++) {
+			const char *name = bundle_input_name(b, k);
+			if (!strcmp(name, "x"))
+				in[k].null = !ds_get_f64(raw, 0, i, &in[k].f);
+			else if (!strcmp(name, "c"))
+				in[k].s = ds_col_str(raw, 1, i, &in[k].len);
+			else
+				in[k].f = 0; /* y: the target is among the raw inputs */
+		}
+		assert_int_equal(bundle_code_values(b, r, in, X + 2 * i), 0);
+	}
+	assert_int_equal(ml_model_predict(bundle_model(b), X, 8, batch), 0);
+	for (size_t i = 0; i < 8; i++) {
+		assert_int_equal(ml_model_predict(bundle_model(b), X + 2 * i, 1, one), 0);
+		assert_memory_equal(one, batch + i, sizeof one);
+	}
+	bundle_row_free(r);
+	bundle_close(b);
+	ds_close(raw);
+	free(model_path);
+	free(tf_path);
+	free(out);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows_equal_table),
 		cmocka_unit_test(test_filter_rejects),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_coerce),
+		cmocka_unit_test(test_code_batch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

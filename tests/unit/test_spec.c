@@ -258,7 +258,7 @@ static void test_structure_errors(void **state)
 	       "unknown built-in step 'validation' (did you mean 'validate'? `sluice steps` lists "
 	       "them all)");
 	expect("steps:\n  a:\n    uses: ingest\n", "3:11",
-	       "(did you mean 'ingest.csv', 'ingest.file', 'ingest.jsonl' or 'ingest.sql'?");
+	       "(did you mean 'ingest.csv', 'ingest.file', 'ingest.jsonl', 'ingest.log' or 'ingest.sql'?");
 	expect("steps:\n  a:\n    run: [x]\n", "3:10", "'run' must be a command");
 	expect("steps:\n  a:\n    plugin: nocolon\n", "3:13", "LIBRARY:FUNCTION");
 	expect("steps:\n  1a:\n    run: x\n", "2:3", "step name '1a' is not valid");

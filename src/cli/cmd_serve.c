@@ -1,0 +1,288 @@
+/*
+ * sluice serve --model SPEC... [options]: the inference server, until
+ * SIGTERM or SIGINT, which drain it (exit 0).
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char help[] =
+	"usage: sluice serve --model SPEC [--model SPEC]... [options]\n"
+	"\n"
+	"Serves models over HTTP: the Open Inference Protocol (KServe V2) under /v2,\n"
+	"MLflow's /invocations and /ping, feedback, /metrics. Every POST request is\n"
+	"written to the inference log (.sluice/inference/) before it is answered.\n"
+	"The server is ready once every model is loaded and has made one prediction;\n"
+	"SIGTERM or SIGINT drain it: no new connections, requests in flight finish,\n"
+	"the log is flushed, exit 0.\n"
+	"\n"
+	"  -m, --model SPEC          what to serve (repeat for more):\n"
+	"                              NAME=PATH   a model or bundle file; when PATH comes to\n"
+	"                                          name another file (one renamed over it),\n"
+	"                                          that version is loaded and swapped in\n"
+	"                              PATH        the same, named by the bundle's name or the\n"
+	"                                          file name\n"
+	"                              NAME[@REF]  a registered model (alias, default\n"
+	"                                          production, or version)\n"
+	"  -p, --port P              port (default 8080; 0: any free port, printed)\n"
+	"      --host ADDR           address to bind (default 127.0.0.1); any other address\n"
+	"                            needs --token-file\n"
+	"      --threads N           request threads (default: one per core)\n"
+	"      --max-body BYTES      larger request bodies get 413 (default 16M)\n"
+	"      --max-connections N   open connections at most (default 1024)\n"
+	"      --header-timeout S    a request's headers must arrive within S seconds of the\n"
+	"                            connection opening or the previous response (default 10)\n"
+	"      --request-timeout S   a body must arrive, and a response be taken, within S\n"
+	"                            seconds (default 30)\n"
+	"      --token-file FILE     bearer token the write endpoints (feedback, reload) require\n"
+	"      --tls-cert FILE       serve HTTPS with this PEM certificate ...\n"
+	"      --tls-key FILE        ... and key\n"
+	"      --log-dir DIR         where the inference log goes (default .sluice/inference)\n"
+	"      --log-durability L    write (default): each record reaches the operating system\n"
+	"                            before its response is sent; fsync: it reaches the disk;\n"
+	"                            off: nothing is logged\n"
+	"      --log-policy P        block (default): a full log queue holds requests back;\n"
+	"                            drop: records are dropped and counted in /metrics\n"
+	"      --log-segment-size B  rotate log segments at this size (default 64M)\n"
+	"      --log-segment-age S   ... or this age in seconds (default 3600)\n"
+	"      --log-retention S     remove compressed segments older than S seconds\n"
+	"                            (default: keep all)\n"
+	"      --reload-ms MS        how often model files are checked for a new version\n"
+	"                            (default 250)\n"
+	"      --drain-timeout S     how long a drain waits for requests in flight (default 30)\n"
+	"\n"
+	"Sizes take a K, M or G suffix. See docs/serving.md for the endpoints and the log.\n";
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void on_event(void *ud, const char *line)
+{
+	(void)ud;
+	fprintf(stderr, "sluice serve: %s\n", line);
+}
+
+static bool parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	unsigned long long mul = 1;
+
+	if (end == s)
+		return false;
+	if (*end == 'k' || *end == 'K')
+		mul = 1ull << 10;
+	else if (*end == 'm' || *end == 'M')
+		mul = 1ull << 20;
+	else if (*end == 'g' || *end == 'G')
+		mul = 1ull << 30;
+	else if (*end)
+		return false;
+	if (*end && end[1] && strcmp(end + 1, "B") && strcmp(end + 1, "iB"))
+		return false;
+	if (v > (unsigned long long)SIZE_MAX / mul)
+		return false;
+	*out = (size_t)(v * mul);
+	return true;
+}
+
+static bool parse_uint(const char *s, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (end == s || *end || v > max)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+static int serve_main(int argc, char **argv)
+{
+	enum {
+		O_HOST = 256, O_THREADS, O_MAXBODY, O_MAXCONN, O_HT, O_RT, O_TOKEN, O_CERT, O_KEY,
+		O_LOGDIR, O_DUR, O_POL, O_SEGSIZE, O_SEGAGE, O_RET, O_RELOAD, O_DRAIN
+	};
+	static const struct option longopts[] = {
+		{"model", required_argument, NULL, 'm'},
+		{"port", required_argument, NULL, 'p'},
+		{"host", required_argument, NULL, O_HOST},
+		{"threads", required_argument, NULL, O_THREADS},
+		{"max-body", required_argument, NULL, O_MAXBODY},
+		{"max-connections", required_argument, NULL, O_MAXCONN},
+		{"header-timeout", required_argument, NULL, O_HT},
+		{"request-timeout", required_argument, NULL, O_RT},
+		{"token-file", required_argument, NULL, O_TOKEN},
+		{"tls-cert", required_argument, NULL, O_CERT},
+		{"tls-key", required_argument, NULL, O_KEY},
+		{"log-dir", required_argument, NULL, O_LOGDIR},
+		{"log-durability", required_argument, NULL, O_DUR},
+		{"log-policy", required_argument, NULL, O_POL},
+		{"log-segment-size", required_argument, NULL, O_SEGSIZE},
+		{"log-segment-age", required_argument, NULL, O_SEGAGE},
+		{"log-retention", required_argument, NULL, O_RET},
+		{"reload-ms", required_argument, NULL, O_RELOAD},
+		{"drain-timeout", required_argument, NULL, O_DRAIN},
+		CLI_HELP_OPT,
+		{NULL, 0, NULL, 0},
+	};
+	const char **models = calloc((size_t)argc, sizeof *models);
+	unsigned drain_s = 30;
+	sl_serve_opts o;
+	sl_project *p = NULL;
+	sl_server *s = NULL;
+	sigset_t block, old;
+	struct sigaction sa;
+	size_t sz;
+	int c, rc;
+
+	if (!models)
+		return cli_fail(SL_ENOMEM, "out of memory");
+	sl_serve_opts_init(&o);
+	o.models = models;
+	o.on_event = on_event;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "m:p:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			models[o.n_models++] = optarg;
+			break;
+		case 'p':
+			if (!parse_uint(optarg, 65535, &o.port))
+				goto usage_num;
+			break;
+		case O_HOST:
+			o.host = optarg;
+			break;
+		case O_THREADS:
+			if (!parse_uint(optarg, 1000, &o.threads))
+				goto usage_num;
+			break;
+		case O_MAXBODY:
+			if (!parse_size(optarg, &o.max_body))
+				goto usage_num;
+			break;
+		case O_MAXCONN:
+			if (!parse_uint(optarg, 1000000, &o.max_connections))
+				goto usage_num;
+			break;
+		case O_HT:
+			if (!parse_uint(optarg, 86400, &o.header_timeout_s))
+				goto usage_num;
+			break;
+		case O_RT:
+			if (!parse_uint(optarg, 86400, &o.request_timeout_s))
+				goto usage_num;
+			break;
+		case O_TOKEN:
+			o.token_file = optarg;
+			break;
+		case O_CERT:
+			o.tls_cert = optarg;
+			break;
+		case O_KEY:
+			o.tls_key = optarg;
+			break;
+		case O_LOGDIR:
+			o.log_dir = optarg;
+			break;
+		case O_DUR:
+			o.log_durability = optarg;
+			break;
+		case O_POL:
+			o.log_policy = optarg;
+			break;
+		case O_SEGSIZE:
+			if (!parse_size(optarg, &sz))
+				goto usage_num;
+			o.log_segment_bytes = sz;
+			break;
+		case O_SEGAGE:
+			if (!parse_uint(optarg, 100000000, &o.log_segment_s) || !o.log_segment_s)
+				goto usage_num;
+			break;
+		case O_RET:
+			if (!parse_uint(optarg, 2000000000, &o.log_retention_s))
+				goto usage_num;
+			break;
+		case O_RELOAD:
+			if (!parse_uint(optarg, 3600000, &o.reload_ms))
+				goto usage_num;
+			break;
+		case O_DRAIN:
+			if (!parse_uint(optarg, 86400, &drain_s))
+				goto usage_num;
+			break;
+		case 'h':
+			free(models);
+			return cli_help_for(&cmd_serve);
+		default:
+			free(models);
+			return cli_usage("serve", "unknown option");
+		}
+	}
+	if (optind < argc) {
+		free(models);
+		return cli_usage("serve", "unexpected argument '%s'", argv[optind]);
+	}
+	if (!o.n_models) {
+		free(models);
+		return cli_usage("serve", "give at least one --model");
+	}
+	/* A project is optional when the log goes elsewhere. */
+	if (sl_project_open(NULL, &p) != 0) {
+		p = NULL;
+		if (!o.log_dir && strcmp(o.log_durability, "off")) {
+			free(models);
+			return cli_fail(SL_ENOENT, "no sluice project here to keep the inference log in: "
+						   "run 'sluice init', or give --log-dir DIR");
+		}
+	}
+	/* Signals go to this thread only: the server's threads start with them blocked. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	rc = sl_server_start(p, &o, &s);
+	sl_project_close(p);
+	if (rc) {
+		free(models);
+		return cli_fail(rc, sl_errmsg());
+	}
+	fprintf(stderr, "sluice serve: ready on %s://%s%s%s:%u\n", o.tls_cert ? "https" : "http",
+		strchr(o.host, ':') ? "[" : "", o.host, strchr(o.host, ':') ? "]" : "",
+		sl_server_port(s));
+	fflush(stderr);
+	while (!stop_flag)
+		sigsuspend(&old);
+	fprintf(stderr, "sluice serve: draining\n");
+	rc = sl_server_stop(s, drain_s * 1000);
+	if (rc)
+		fprintf(stderr, "sluice serve: %s\n", sl_errmsg());
+	sl_server_free(s);
+	free(models);
+	fprintf(stderr, "sluice serve: stopped\n");
+	return rc ? cli_exit_code(rc) : EXIT_OK;
+usage_num:
+	free(models);
+	return cli_usage("serve", "bad value '%s' for an option", optarg);
+}
+
+const cli_cmd cmd_serve = {
+	"serve", serve_main, "serve models over HTTP (V2, MLflow), logging every request", help,
+};

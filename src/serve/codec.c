@@ -1,0 +1,846 @@
+/*
+ * What the protocol codecs share (codec.h): the per-request arena, the
+ * model's serving description (serve_sig), batches, scoring, JSON writing
+ * and the inference log's record.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "serve/codec.h"
+
+
+/* ---- arena ------------------------------------------------------------------------ */
+
+void *serve_arena_alloc(serve_arena *a, size_t n)
+{
+	char *p;
+
+	if (n > SIZE_MAX / 2)
+		return NULL;
+	n = (n + 15) & ~(size_t)15;
+	if (a->used + n > a->cap) {
+		size_t want = a->cap ? a->cap * 2 : 16384;
+		char *nb;
+		while (want < n)
+			want *= 2;
+		nb = sl__malloc(want);
+		if (!nb)
+			return NULL;
+		if (a->block) {
+			if (a->n_old == a->cap_old) {
+				size_t c = a->cap_old ? a->cap_old * 2 : 8;
+				char **o = sl__reallocarray(a->old, c, sizeof *o);
+				if (!o) {
+					sl__free(nb);
+					return NULL;
+				}
+				a->old = o;
+				a->cap_old = c;
+			}
+			a->old[a->n_old++] = a->block;
+		}
+		a->block = nb;
+		a->cap = want;
+		a->used = 0;
+	}
+	p = a->block + a->used;
+	a->used += n;
+	a->peak += n;
+	return p;
+}
+
+void *serve_arena_calloc(serve_arena *a, size_t n)
+{
+	void *p = serve_arena_alloc(a, n);
+
+	if (p)
+		memset(p, 0, n);
+	return p;
+}
+
+void serve_arena_reset(serve_arena *a)
+{
+	for (size_t i = 0; i < a->n_old; i++)
+		sl__free(a->old[i]);
+	/* A request that outgrew the block gets one block of its size next
+	 * time, so a steady load settles on one block and no allocation. */
+	if (a->n_old && a->peak > a->cap) {
+		char *nb = sl__malloc(a->peak);
+		if (nb) {
+			sl__free(a->block);
+			a->block = nb;
+			a->cap = a->peak;
+		}
+	}
+	/* A huge one-off request does not pin its memory for ever. */
+	if (a->cap > ((size_t)64 << 20) && a->peak < a->cap / 8) {
+		sl__free(a->block);
+		a->block = NULL;
+		a->cap = 0;
+	}
+	a->n_old = 0;
+	a->used = 0;
+	a->peak = 0;
+}
+
+void serve_arena_free(serve_arena *a)
+{
+	serve_arena_reset(a);
+	sl__free(a->block);
+	sl__free(a->old);
+	memset(a, 0, sizeof *a);
+}
+
+/* ---- JSON writing -------------------------------------------------------------------- */
+
+int serve_put(sl__buf *b, const char *s, size_t n)
+{
+	if (b->len + n < b->cap) {
+		memcpy(b->data + b->len, s, n);
+		b->len += n;
+		b->data[b->len] = 0;
+		return 0;
+	}
+	return sl__buf_append(b, s, n);
+}
+
+int serve_puts(sl__buf *b, const char *s)
+{
+	return serve_put(b, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t k = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
+
+	if (k == 0 || k > n || s[0] > 0xF4)
+		return 0;
+	return ds_utf8_check((const char *)s, k) == k ? k : 0;
+}
+
+int serve_put_jstr(sl__buf *b, const char *str, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+	int rc;
+
+	if ((rc = serve_lit(b, "\"")))
+		return rc;
+	while (i < n) {
+		size_t j = i;
+		unsigned char c;
+		while (j < n && s[j] >= 0x20 && s[j] != '"' && s[j] != '\\' && s[j] < 0x80)
+			j++;
+		if (j > i && (rc = serve_put(b, (const char *)s + i, j - i)))
+			return rc;
+		i = j;
+		if (i >= n)
+			break;
+		c = s[i];
+		if (c >= 0x80) {
+			size_t k = utf8_seq(s + i, n - i);
+			/* Text quoted from a request may be cut inside a
+			 * character or not be UTF-8 at all: the output stays
+			 * valid JSON either way. */
+			rc = k ? serve_put(b, (const char *)s + i, k) : serve_lit(b, "\\ufffd");
+			i += k ? k : 1;
+		} else if (c == '"' || c == '\\') {
+			char e[2] = {'\\', (char)c};
+			rc = serve_put(b, e, 2);
+			i++;
+		} else {
+			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			if (c == '\n')
+				rc = serve_lit(b, "\\n");
+			else if (c == '\t')
+				rc = serve_lit(b, "\\t");
+			else if (c == '\r')
+				rc = serve_lit(b, "\\r");
+			else
+				rc = serve_put(b, e, 6);
+			i++;
+		}
+		if (rc)
+			return rc;
+	}
+	return serve_lit(b, "\"");
+}
+
+int serve_put_f64(sl__buf *b, double v)
+{
+	char buf[DS_F64_BUF];
+
+	if (!isfinite(v))
+		return serve_lit(b, "null");
+	return serve_put(b, buf, ds_format_f64(v, buf));
+}
+
+int serve_put_u64(sl__buf *b, uint64_t v)
+{
+	char buf[24], *p = buf + sizeof buf;
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return serve_put(b, p, (size_t)(buf + sizeof buf - p));
+}
+
+#define TXT_W 32 /* room for one formatted double (DS_F64_BUF) */
+
+int serve_put_out(sl__buf *b, serve_result *res, size_t i, size_t k, serve_arena *a)
+{
+	size_t idx = i * res->k + k;
+	double v = res->out[idx];
+
+	if (!res->txt) {
+		size_t cells = res->n * res->k;
+		res->txt = serve_arena_alloc(a, cells * TXT_W);
+		res->len = serve_arena_calloc(a, cells * sizeof *res->len);
+		if (!res->txt || !res->len)
+			return sl__oom();
+	}
+	if (!isfinite(v))
+		return serve_lit(b, "null");
+	if (!res->len[idx])
+		res->len[idx] = (uint32_t)ds_format_f64(v, res->txt + idx * TXT_W);
+	return serve_put(b, res->txt + idx * TXT_W, res->len[idx]);
+}
+
+int serve_put_cell(sl__buf *b, const serve_batch *in, const serve_sig *s, size_t i, size_t j)
+{
+	size_t c = i * in->k + j;
+	const expr_value *e = &in->v[c];
+	char buf[DS_TS_BUF + 2];
+
+	if (in->span && in->span[2 * c + 1])
+		return serve_put(b, in->src + in->span[2 * c], in->span[2 * c + 1]);
+	if (e->null)
+		return serve_lit(b, "null");
+	switch (s->in_types[j]) {
+	case DS_FLOAT64:
+		return serve_put_f64(b, e->f);
+	case DS_INT64: {
+		int n = snprintf(buf, sizeof buf, "%lld", (long long)e->i);
+		return serve_put(b, buf, (size_t)n);
+	}
+	case DS_BOOL:
+		return e->i ? serve_lit(b, "true") : serve_lit(b, "false");
+	case DS_TIMESTAMP: {
+		size_t n = ds_format_timestamp(e->i, buf + 1);
+		buf[0] = '"';
+		buf[n + 1] = '"';
+		return serve_put(b, buf, n + 2);
+	}
+	case DS_STRING:
+		return serve_put_jstr(b, e->s, e->len);
+	}
+	return serve_lit(b, "null");
+}
+
+/* ---- the serving signature --------------------------------------------------------------- */
+
+/* The name being looked up, for the index's equality test. */
+typedef struct name_key {
+	const serve_sig *s;
+	const char *name;
+	size_t len;
+} name_key;
+
+static bool name_eq(const void *ctx, uint32_t id)
+{
+	const name_key *k = ctx;
+
+	return k->s->in_len[id] == k->len && !memcmp(k->s->in_names[id], k->name, k->len);
+}
+
+long serve_sig_find(const serve_sig *s, const char *name, size_t len)
+{
+	name_key k = {s, name, len};
+	uint32_t id = sl__hmap_find(&s->ix, sl__hmap_tag(sl__hash64(name, len)), name_eq, &k);
+
+	return id == SL__HMAP_NONE ? -1 : (long)id;
+}
+
+const char *serve_v2_datatype(ds_type t)
+{
+	switch (t) {
+	case DS_FLOAT64:
+		return "FP64";
+	case DS_INT64:
+		return "INT64";
+	case DS_BOOL:
+		return "BOOL";
+	default:
+		return "BYTES";
+	}
+}
+
+/* "\"name\":" with the name escaped, newly allocated. */
+static char *json_key(const char *name)
+{
+	sl__buf b;
+
+	sl__buf_init(&b, 0);
+	if (serve_put_jstr(&b, name, strlen(name)) || serve_put(&b, ":", 1)) {
+		sl__buf_free(&b);
+		return NULL;
+	}
+	return sl__buf_detach(&b);
+}
+
+static int add_out(serve_sig *s, const char *name, const char *dt, serve_okind kind, size_t col)
+{
+	serve_output *o = &s->outs[s->n_outs];
+
+	if (s->n_outs == SERVE_MAX_OUTPUTS)
+		return sl__err(SL_EUNSUP, "a model with more than %d outputs", SERVE_MAX_OUTPUTS);
+	if (!(o->name = sl__strdup(name)))
+		return sl__oom();
+	o->datatype = dt;
+	o->kind = kind;
+	o->col = col;
+	s->n_outs++;
+	return 0;
+}
+
+static int build_outputs(serve_sig *s)
+{
+	const ml_signature *sig = &s->m->sig;
+	int rc = 0;
+
+	switch (sig->task) {
+	case ML_BINARY:
+	case ML_MULTICLASS:
+		switch (sig->target_type) {
+		case DS_INT64:
+			s->label_type = "INT64";
+			break;
+		case DS_BOOL:
+			s->label_type = "BOOL";
+			break;
+		case DS_FLOAT64:
+			s->label_type = "FP64";
+			break;
+		default:
+			s->label_type = "BYTES";
+			break;
+		}
+		if ((rc = add_out(s, "predict", s->label_type, SO_LABEL, 0)) ||
+		    (rc = add_out(s, "predict_proba", "FP64", SO_PROBA, 0)))
+			return rc;
+		s->class_json = sl__calloc(sig->n_classes, sizeof *s->class_json);
+		s->class_json_len = sl__calloc(sig->n_classes, sizeof *s->class_json_len);
+		if (!s->class_json || !s->class_json_len)
+			return sl__oom();
+		for (size_t c = 0; c < sig->n_classes; c++) {
+			if (!strcmp(s->label_type, "BYTES")) {
+				sl__buf b;
+				sl__buf_init(&b, 0);
+				if (serve_put_jstr(&b, sig->classes[c], strlen(sig->classes[c]))) {
+					sl__buf_free(&b);
+					return sl__oom();
+				}
+				s->class_json[c] = sl__buf_detach(&b);
+			} else {
+				s->class_json[c] = sl__strdup(sig->classes[c]);
+			}
+			if (!s->class_json[c])
+				return sl__oom();
+			s->class_json_len[c] = strlen(s->class_json[c]);
+		}
+		return 0;
+	case ML_ANOMALY:
+		if ((rc = add_out(s, "predict", "INT64", SO_COLUMN, 1)) ||
+		    (rc = add_out(s, "score", "FP64", SO_COLUMN, 0)))
+			return rc;
+		return 0;
+	default:
+		if ((rc = add_out(s, "predict", "FP64", SO_COLUMN, 0)))
+			return rc;
+		/* Forecast intervals under their own names. */
+		for (size_t k = 1; k < sig->n_outputs; k++)
+			if ((rc = add_out(s, sig->outputs[k], "FP64", SO_COLUMN, k)))
+				return rc;
+		return 0;
+	}
+}
+
+int serve_sig_build(const bundle *b, serve_sig *s)
+{
+	const ml_model *m = bundle_model(b);
+	sl__buf fb;
+	int rc;
+
+	memset(s, 0, sizeof *s);
+	s->b = b;
+	s->m = m;
+	s->task = m->sig.task;
+	s->n_in = bundle_n_inputs(b);
+	s->p = m->sig.n_features;
+	s->k = m->sig.n_outputs;
+	s->groups = m->ops->explain && m->ops->explain_groups ? m->ops->explain_groups(m) : 0;
+	s->in_names = sl__calloc(s->n_in + 1, sizeof *s->in_names);
+	s->in_len = sl__calloc(s->n_in + 1, sizeof *s->in_len);
+	s->in_types = sl__calloc(s->n_in + 1, sizeof *s->in_types);
+	s->in_keys = sl__calloc(s->n_in + 1, sizeof *s->in_keys);
+	s->in_key_len = sl__calloc(s->n_in + 1, sizeof *s->in_key_len);
+	s->out_keys = sl__calloc(s->k + 1, sizeof *s->out_keys);
+	s->out_key_len = sl__calloc(s->k + 1, sizeof *s->out_key_len);
+	sl__hmap_init(&s->ix);
+	if (!s->in_names || !s->in_len || !s->in_types || !s->in_keys || !s->out_keys ||
+	    !s->in_key_len || !s->out_key_len) {
+		rc = sl__oom();
+		goto fail;
+	}
+	if ((rc = sl__hmap_reserve(&s->ix, s->n_in)))
+		goto fail;
+	for (size_t j = 0; j < s->n_in; j++) {
+		s->in_names[j] = bundle_input_name(b, j);
+		s->in_len[j] = strlen(s->in_names[j]);
+		s->in_types[j] = bundle_input_type(b, j);
+		if (!(s->in_keys[j] = json_key(s->in_names[j]))) {
+			rc = sl__oom();
+			goto fail;
+		}
+		s->in_key_len[j] = strlen(s->in_keys[j]);
+		/* Input names are distinct (the bundle's schema). */
+		sl__hmap_add_distinct(&s->ix, sl__hmap_tag(sl__hash64(s->in_names[j], s->in_len[j])),
+				      (uint32_t)j);
+	}
+	for (size_t k = 0; k < s->k; k++) {
+		if (!(s->out_keys[k] = json_key(m->sig.outputs[k]))) {
+			rc = sl__oom();
+			goto fail;
+		}
+		s->out_key_len[k] = strlen(s->out_keys[k]);
+	}
+	if ((rc = build_outputs(s)))
+		goto fail;
+	sl__buf_init(&fb, 0);
+	for (size_t j = 0; j < s->p; j++)
+		if (sl__buf_printf(&fb, "%s,", m->sig.features[j].name)) {
+			sl__buf_free(&fb);
+			rc = sl__oom();
+			goto fail;
+		}
+	if (sl__buf_puts(&fb, "base_value")) {
+		sl__buf_free(&fb);
+		rc = sl__oom();
+		goto fail;
+	}
+	s->features_param = sl__buf_detach(&fb);
+	return 0;
+fail:
+	serve_sig_free(s);
+	return rc;
+}
+
+void serve_sig_free(serve_sig *s)
+{
+	for (size_t j = 0; s->in_keys && j < s->n_in; j++)
+		sl__free(s->in_keys[j]);
+	for (size_t k = 0; s->out_keys && k < s->k; k++)
+		sl__free(s->out_keys[k]);
+	for (size_t i = 0; i < s->n_outs; i++)
+		sl__free(s->outs[i].name);
+	if (s->class_json)
+		for (size_t c = 0; c < s->m->sig.n_classes; c++)
+			sl__free(s->class_json[c]);
+	sl__free(s->class_json);
+	sl__free(s->class_json_len);
+	sl__free(s->in_names);
+	sl__free(s->in_len);
+	sl__free(s->in_types);
+	sl__free(s->in_keys);
+	sl__free(s->in_key_len);
+	sl__free(s->out_keys);
+	sl__free(s->out_key_len);
+	sl__hmap_free(&s->ix);
+	sl__free(s->features_param);
+	memset(s, 0, sizeof *s);
+}
+
+char *serve_sig_metadata(const serve_sig *s, const char *name, const char *version,
+			 const char *const *versions, size_t n_versions)
+{
+	const ml_signature *sig = &s->m->sig;
+	json_t *o = json_object(), *ins = json_array(), *outs = json_array(), *vs = json_array();
+	json_t *params;
+	char *copy = NULL;
+
+	if (!o || !ins || !outs || !vs)
+		goto done;
+	if (versions)
+		for (size_t i = 0; i < n_versions; i++)
+			json_array_append_new(vs, json_string(versions[i]));
+	else
+		json_array_append_new(vs, json_string(version));
+	for (size_t j = 0; j < s->n_in; j++)
+		json_array_append_new(ins, json_pack("{s:s, s:s, s:[i]}", "name", s->in_names[j],
+						     "datatype", serve_v2_datatype(s->in_types[j]),
+						     "shape", -1));
+	for (size_t i = 0; i < s->n_outs; i++) {
+		const serve_output *so = &s->outs[i];
+		json_t *shape = so->kind == SO_PROBA ? json_pack("[i, i]", -1, (int)sig->n_classes)
+						     : json_pack("[i]", -1);
+		json_array_append_new(outs, json_pack("{s:s, s:s, s:o}", "name", so->name, "datatype",
+						      so->datatype, "shape", shape));
+	}
+	if (s->groups) {
+		json_t *shape = s->groups > 1 ? json_pack("[i, i, i]", -1, (int)s->groups,
+							  (int)(s->p + 1))
+					      : json_pack("[i, i]", -1, (int)(s->p + 1));
+		json_array_append_new(outs, json_pack("{s:s, s:s, s:o}", "name", "contributions",
+						      "datatype", "FP64", "shape", shape));
+	}
+	params = json_pack("{s:s, s:s, s:s}", "algorithm", s->m->ops->algorithm, "task",
+			   ml_task_name(sig->task), "version", version);
+	if (params && sig->n_classes) {
+		json_t *cl = json_array();
+		for (size_t c = 0; c < sig->n_classes; c++)
+			json_array_append_new(cl, json_string(sig->classes[c]));
+		json_object_set_new(params, "classes", cl);
+	}
+	json_object_set_new(o, "name", json_string(name));
+	json_object_set(o, "versions", vs);
+	json_object_set_new(o, "platform", json_string("sluice"));
+	json_object_set(o, "inputs", ins);
+	json_object_set(o, "outputs", outs);
+	if (params)
+		json_object_set_new(o, "parameters", params);
+	copy = sl__json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+done:
+	json_decref(o);
+	json_decref(ins);
+	json_decref(outs);
+	json_decref(vs);
+	if (!copy)
+		sl__oom();
+	return copy;
+}
+
+/* ---- batches -------------------------------------------------------------------------------- */
+
+int serve_batch_set(serve_batch *b, const serve_sig *s, size_t i, size_t j, const jval *v,
+		    serve_arena *a)
+{
+	size_t c = i * b->k + j;
+	bundle_scalar sc;
+
+	memset(&sc, 0, sizeof sc);
+	switch (v->t) {
+	case J_NULL:
+		sc.kind = BV_NULL;
+		break;
+	case J_NUM:
+		sc.kind = BV_NUMBER;
+		sc.num = v->num;
+		sc.s = v->s;
+		sc.len = v->len;
+		break;
+	case J_STR:
+		sc.kind = BV_STRING;
+		if (v->esc) {
+			char *d = serve_arena_alloc(a, v->len + 1);
+			if (!d)
+				return sl__oom();
+			sc.len = jscan_unescape(v, d);
+			sc.s = d;
+		} else {
+			sc.s = v->s;
+			sc.len = v->len;
+		}
+		break;
+	case J_TRUE:
+	case J_FALSE:
+		sc.kind = BV_BOOL;
+		sc.b = v->t == J_TRUE;
+		break;
+	default:
+		return sl__err(SL_EINVAL, "expected a single value, got %s",
+			       v->t == J_OBJ ? "an object" : "an array");
+	}
+	if (bundle_coerce(s->in_types[j], &sc, &b->v[c]))
+		return SL_EINVAL;
+	if (b->span) {
+		size_t off = (size_t)(v->s - b->src), len = v->len;
+		if (v->t == J_STR) {
+			off--;
+			len += 2;
+		}
+		b->span[2 * c] = (uint32_t)off;
+		b->span[2 * c + 1] = (uint32_t)len;
+	}
+	return 0;
+}
+
+/* ---- scoring ----------------------------------------------------------------------------------- */
+
+int serve_score(const serve_sig *s, bundle_row *r, const serve_batch *in, bool explain,
+		serve_arena *a, serve_result *res)
+{
+	size_t n = in->n;
+	double *X;
+	int rc;
+
+	memset(res, 0, sizeof *res);
+	res->n = n;
+	res->k = s->k;
+	res->p = s->p;
+	if (explain && !s->groups)
+		return sl__err(SL_EUNSUP, "%s models have no explanations (\"explain\": true)",
+			       s->m->ops->algorithm);
+	X = serve_arena_alloc(a, (n * s->p + 1) * sizeof *X);
+	res->out = serve_arena_alloc(a, (n * s->k + 1) * sizeof *res->out);
+	if (!X || !res->out)
+		return sl__oom();
+	for (size_t i = 0; i < n; i++) {
+		rc = bundle_code_values(s->b, r, in->v + i * in->k, X + i * s->p);
+		if (rc == TRANSFORM_REJECTED) {
+			res->rejected = i;
+			return rc;
+		}
+		if (rc)
+			return sl__err_prefix(rc, "row %zu", i);
+	}
+	if (n && (rc = ml_model_predict(s->m, X, n, res->out)))
+		return rc;
+	if (ml_task_is_classifier(s->task)) {
+		res->label = serve_arena_alloc(a, (n + 1) * sizeof *res->label);
+		if (!res->label)
+			return sl__oom();
+		for (size_t i = 0; i < n; i++) {
+			const double *pr = res->out + i * s->k;
+			uint32_t best = 0;
+			for (size_t c = 1; c < s->k; c++)
+				if (pr[c] > pr[best])
+					best = (uint32_t)c;
+			res->label[i] = best;
+		}
+	}
+	if (explain) {
+		res->groups = s->groups;
+		res->contrib = serve_arena_alloc(a, (n * s->groups * (s->p + 1) + 1) * sizeof(double));
+		if (!res->contrib)
+			return sl__oom();
+		if (n && (rc = s->m->ops->explain(s->m, X, n, res->contrib)))
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- the log record ---------------------------------------------------------------------------- */
+
+/* "2026-11-30T11:22:33.123Z" with the date and time of day computed once a second per thread. */
+static size_t fmt_time(int64_t ms, char *out)
+{
+	static _Thread_local int64_t cached_sec = -1;
+	static _Thread_local char cached[24];
+	int64_t sec = ms / 1000;
+	int frac = (int)(ms % 1000);
+
+	if (sec != cached_sec) {
+		time_t t = (time_t)sec;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = sec;
+	}
+	memcpy(out, cached, 19);
+	out[19] = '.';
+	out[20] = (char)('0' + frac / 100);
+	out[21] = (char)('0' + frac / 10 % 10);
+	out[22] = (char)('0' + frac % 10);
+	out[23] = 'Z';
+	return 24;
+}
+
+/*
+ * The inputs, row by row in the schema's column order ([[v,v,...],...]).
+ * Values with their request text (JSON bodies) are copied in one pass
+ * after one reservation: this runs for every request.
+ */
+static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
+{
+	size_t need = 2;
+	char *p;
+	int rc;
+
+	if (!in->span) {
+		rc = serve_lit(b, "[");
+		for (size_t i = 0; !rc && i < in->n; i++) {
+			rc = i ? serve_lit(b, ",[") : serve_lit(b, "[");
+			for (size_t j = 0; !rc && j < in->k; j++) {
+				if (j)
+					rc = serve_lit(b, ",");
+				if (!rc)
+					rc = serve_put_cell(b, in, s, i, j);
+			}
+			if (!rc)
+				rc = serve_lit(b, "]");
+		}
+		return rc ? rc : serve_lit(b, "]");
+	}
+	for (size_t c = 0; c < in->n * in->k; c++)
+		need += (in->span[2 * c + 1] ? in->span[2 * c + 1] : 4) + 1;
+	need += 3 * in->n;
+	if ((rc = sl__buf_reserve(b, need)))
+		return rc;
+	p = b->data + b->len;
+	*p++ = '[';
+	for (size_t i = 0; i < in->n; i++) {
+		if (i)
+			*p++ = ',';
+		*p++ = '[';
+		for (size_t j = 0; j < in->k; j++) {
+			size_t c = i * in->k + j, len = in->span[2 * c + 1];
+			if (j)
+				*p++ = ',';
+			if (len) {
+				memcpy(p, in->src + in->span[2 * c], len);
+				p += len;
+			} else {
+				memcpy(p, "null", 4);
+				p += 4;
+			}
+		}
+		*p++ = ']';
+	}
+	*p++ = ']';
+	b->len = (size_t)(p - b->data);
+	b->data[b->len] = 0;
+	return 0;
+}
+
+/* The outputs, row by row: the label first for classifiers, then every model output. */
+static int put_outputs(sl__buf *b, const serve_sig *s, serve_result *res, serve_arena *a)
+{
+	int rc = serve_lit(b, ",\"outputs\":[");
+
+	for (size_t i = 0; !rc && i < res->n; i++) {
+		rc = i ? serve_lit(b, ",[") : serve_lit(b, "[");
+		if (!rc && res->label) {
+			rc = serve_put(b, s->class_json[res->label[i]], s->class_json_len[res->label[i]]);
+			if (!rc)
+				rc = serve_lit(b, ",");
+		}
+		for (size_t k = 0; !rc && k < s->k; k++) {
+			if (k)
+				rc = serve_lit(b, ",");
+			if (!rc)
+				rc = serve_put_out(b, res, i, k, a);
+		}
+		if (!rc)
+			rc = serve_lit(b, "]");
+	}
+	return rc ? rc : serve_lit(b, "]");
+}
+
+char *serve_log_schema(const serve_sig *s, const char *model, const char *version)
+{
+	sl__buf b;
+	int rc;
+
+	sl__buf_init(&b, 0);
+	rc = serve_lit(&b, "{\"schema\":1,\"model\":");
+	if (!rc)
+		rc = serve_put_jstr(&b, model, strlen(model));
+	if (!rc)
+		rc = serve_lit(&b, ",\"version\":");
+	if (!rc)
+		rc = serve_put_jstr(&b, version, strlen(version));
+	if (!rc)
+		rc = serve_lit(&b, ",\"inputs\":[");
+	for (size_t j = 0; !rc && j < s->n_in; j++) {
+		if (j)
+			rc = serve_lit(&b, ",");
+		if (!rc)
+			rc = serve_put_jstr(&b, s->in_names[j], s->in_len[j]);
+	}
+	if (!rc)
+		rc = serve_lit(&b, "],\"outputs\":[");
+	if (!rc && ml_task_is_classifier(s->task))
+		rc = serve_lit(&b, "\"predict\",");
+	for (size_t k = 0; !rc && k < s->k; k++) {
+		const char *name = s->m->sig.outputs[k];
+		if (k)
+			rc = serve_lit(&b, ",");
+		if (!rc)
+			rc = serve_put_jstr(&b, name, strlen(name));
+	}
+	if (!rc)
+		rc = serve_lit(&b, "]}\n");
+	if (rc) {
+		sl__buf_free(&b);
+		return NULL;
+	}
+	return sl__buf_detach(&b);
+}
+
+int serve_log_record(const serve_logrec *r, serve_arena *a, sl__buf *b)
+{
+	char tbuf[32];
+	int rc;
+
+	rc = serve_lit(b, "{\"id\":");
+	if (!rc)
+		rc = serve_put_jstr(b, r->id, strlen(r->id));
+	if (!rc)
+		rc = serve_lit(b, ",\"time\":\"");
+	if (!rc)
+		rc = serve_put(b, tbuf, fmt_time(r->time_ms, tbuf));
+	if (!rc)
+		rc = serve_lit(b, "\",\"model\":");
+	if (!rc)
+		rc = r->model ? serve_put_jstr(b, r->model, strlen(r->model)) : serve_lit(b, "null");
+	if (!rc)
+		rc = serve_lit(b, ",\"version\":");
+	if (!rc)
+		rc = r->version ? serve_put_jstr(b, r->version, strlen(r->version))
+				: serve_lit(b, "null");
+	if (!rc)
+		rc = serve_lit(b, ",\"endpoint\":\"");
+	if (!rc)
+		rc = serve_puts(b, r->endpoint);
+	if (!rc)
+		rc = serve_lit(b, "\",\"status\":");
+	if (!rc)
+		rc = serve_put_u64(b, (uint64_t)r->status);
+	if (!rc)
+		rc = serve_lit(b, ",\"latency_us\":");
+	if (!rc)
+		rc = serve_put_u64(b, r->latency_us);
+	if (!rc && r->batch && r->sig) {
+		const serve_batch *in = r->batch;
+		rc = serve_lit(b, ",\"rows\":");
+		if (!rc)
+			rc = serve_put_u64(b, in->n);
+		if (!rc)
+			rc = serve_lit(b, ",\"inputs\":");
+		if (!rc)
+			rc = put_inputs(b, r->sig, in);
+		if (!rc && r->res)
+			rc = put_outputs(b, r->sig, r->res, a);
+	}
+	if (!rc && r->error) {
+		rc = serve_lit(b, ",\"error\":");
+		if (!rc)
+			rc = serve_put_jstr(b, r->error, strlen(r->error));
+	}
+	if (!rc && r->error && r->body) {
+		size_t n = r->body_len < r->body_max ? r->body_len : r->body_max;
+		rc = serve_lit(b, ",\"body\":");
+		if (!rc)
+			rc = serve_put_jstr(b, r->body, n);
+		if (!rc && n < r->body_len)
+			rc = serve_lit(b, ",\"body_truncated\":true");
+	}
+	if (!rc)
+		rc = serve_lit(b, "}\n");
+	return rc;
+}

@@ -1,0 +1,431 @@
+/*
+ * The JSON pull scanner (jscan.h): RFC 8259 checked byte by byte, values
+ * handed out as spans of the body, nothing allocated.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "dataset/dataset.h"
+#include "serve/jscan.h"
+
+static int fail_at(jscan *s, const char *at, const char *msg)
+{
+	if (!s->err) {
+		s->err = msg;
+		s->err_at = (size_t)(at - s->base);
+	}
+	return -1;
+}
+
+int jscan_fail(jscan *s, const char *msg)
+{
+	return fail_at(s, s->p, msg);
+}
+
+void jscan_init(jscan *s, const char *text, size_t len)
+{
+	s->base = s->p = text;
+	s->end = text + len;
+	s->depth = 0;
+	s->skipping = false;
+	s->err = NULL;
+	s->err_at = 0;
+}
+
+static inline void ws(jscan *s)
+{
+	const char *p = s->p;
+
+	while (p < s->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+		p++;
+	s->p = p;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Four hex digits at p (which has at least 4 bytes); -1 when not. */
+static long hex4(const char *p)
+{
+	long v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		int h = hexval(p[i]);
+		if (h < 0)
+			return -1;
+		v = v * 16 + h;
+	}
+	return v;
+}
+
+static jtok string(jscan *s, jval *v)
+{
+	const char *p = s->p + 1, *start = p, *end = s->end;
+	bool high = false;
+
+	v->esc = false;
+	for (;;) {
+		unsigned char c;
+		/* The common case: plain ASCII runs. */
+		while (p < end && (unsigned char)*p >= 0x20 && *p != '"' && *p != '\\' &&
+		       (unsigned char)*p < 0x80)
+			p++;
+		if (p >= end)
+			return fail_at(s, start - 1, "unterminated string");
+		c = (unsigned char)*p;
+		if (c == '"')
+			break;
+		if (c >= 0x80) {
+			high = true;
+			p++;
+			continue;
+		}
+		if (c < 0x20)
+			return fail_at(s, p, "control character in a string (escape it)");
+		/* A backslash. */
+		v->esc = true;
+		if (p + 1 >= end)
+			return fail_at(s, p, "unterminated string");
+		switch (p[1]) {
+		case '"':
+		case '\\':
+		case '/':
+		case 'b':
+		case 'f':
+		case 'n':
+		case 'r':
+		case 't':
+			p += 2;
+			break;
+		case 'u': {
+			long u;
+			if (end - p < 6 || (u = hex4(p + 2)) < 0)
+				return fail_at(s, p, "bad \\u escape (four hex digits expected)");
+			if (u >= 0xDC00 && u <= 0xDFFF)
+				return fail_at(s, p, "lone low surrogate in \\u escape");
+			p += 6;
+			if (u >= 0xD800 && u <= 0xDBFF) {
+				long lo;
+				if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+				    (lo = hex4(p + 2)) < 0xDC00 || lo > 0xDFFF)
+					return fail_at(s, p, "high surrogate without its low half");
+				p += 6;
+			}
+			break;
+		}
+		default:
+			return fail_at(s, p, "bad escape in a string");
+		}
+	}
+	v->t = J_STR;
+	v->s = start;
+	v->len = (size_t)(p - start);
+	if (high && ds_utf8_check(start, v->len) != v->len)
+		return fail_at(s, start + ds_utf8_check(start, v->len), "invalid UTF-8 in a string");
+	s->p = p + 1;
+	return J_STR;
+}
+
+static inline bool digit(const char *p, const char *end)
+{
+	return p < end && *p >= '0' && *p <= '9';
+}
+
+static jtok number(jscan *s, jval *v)
+{
+	const char *p = s->p, *end = s->end, *start = p;
+
+	if (*p == '-')
+		p++;
+	if (!digit(p, end))
+		return fail_at(s, start, "bad number");
+	if (*p == '0') {
+		p++;
+	} else {
+		while (digit(p, end))
+			p++;
+	}
+	if (p < end && *p == '.') {
+		p++;
+		if (!digit(p, end))
+			return fail_at(s, p, "bad number: digits expected after '.'");
+		while (digit(p, end))
+			p++;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (!digit(p, end))
+			return fail_at(s, p, "bad number: digits expected in the exponent");
+		while (digit(p, end))
+			p++;
+	}
+	v->t = J_NUM;
+	v->s = start;
+	v->len = (size_t)(p - start);
+	v->esc = false;
+	/* Skipped values are checked, not converted (the second pass does). */
+	if (s->skipping)
+		v->num = 0;
+	else if (!ds_parse_f64(start, v->len, &v->num))
+		return fail_at(s, start, "bad number");
+	s->p = p;
+	return J_NUM;
+}
+
+static jtok literal(jscan *s, jval *v, const char *word, size_t n, jtok t)
+{
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n))
+		return fail_at(s, s->p, "expected a value");
+	v->t = t;
+	v->s = s->p;
+	v->len = n;
+	v->esc = false;
+	s->p += n;
+	return t;
+}
+
+jtok jscan_value(jscan *s, jval *v)
+{
+	if (s->err)
+		return J_ERR;
+	ws(s);
+	if (s->p >= s->end)
+		return fail_at(s, s->p, "unexpected end of the body (a value expected)");
+	switch (*s->p) {
+	case '{':
+	case '[':
+		if (s->depth >= JSCAN_MAX_DEPTH)
+			return fail_at(s, s->p, "nested too deeply");
+		s->depth++;
+		v->t = *s->p == '{' ? J_OBJ : J_ARR;
+		v->s = s->p++;
+		v->len = 1;
+		return v->t;
+	case '"':
+		return string(s, v);
+	case 't':
+		return literal(s, v, "true", 4, J_TRUE);
+	case 'f':
+		return literal(s, v, "false", 5, J_FALSE);
+	case 'n':
+		return literal(s, v, "null", 4, J_NULL);
+	default:
+		if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
+			return number(s, v);
+		return fail_at(s, s->p, "expected a value");
+	}
+}
+
+int jscan_key(jscan *s, bool *first, jval *key)
+{
+	if (s->err)
+		return -1;
+	ws(s);
+	if (s->p < s->end && *s->p == '}' && *first) {
+		s->p++;
+		s->depth--;
+		return 0;
+	}
+	if (!*first) {
+		if (s->p < s->end && *s->p == '}') {
+			s->p++;
+			s->depth--;
+			return 0;
+		}
+		if (s->p >= s->end || *s->p != ',')
+			return fail_at(s, s->p, "expected ',' or '}'");
+		s->p++;
+		ws(s);
+	}
+	*first = false;
+	if (s->p >= s->end || *s->p != '"')
+		return fail_at(s, s->p, "expected a member name in double quotes");
+	if (string(s, key) != J_STR)
+		return -1;
+	ws(s);
+	if (s->p >= s->end || *s->p != ':')
+		return fail_at(s, s->p, "expected ':'");
+	s->p++;
+	return 1;
+}
+
+int jscan_more(jscan *s, bool *first)
+{
+	if (s->err)
+		return -1;
+	ws(s);
+	if (s->p < s->end && *s->p == ']' && *first) {
+		s->p++;
+		s->depth--;
+		return 0;
+	}
+	if (!*first) {
+		if (s->p < s->end && *s->p == ']') {
+			s->p++;
+			s->depth--;
+			return 0;
+		}
+		if (s->p >= s->end || *s->p != ',')
+			return fail_at(s, s->p, "expected ',' or ']'");
+		s->p++;
+	}
+	*first = false;
+	return 1;
+}
+
+static int skip(jscan *s)
+{
+	jval v;
+	bool first = true;
+	int r;
+
+	switch (jscan_value(s, &v)) {
+	case J_ERR:
+		return -1;
+	case J_OBJ:
+		while ((r = jscan_key(s, &first, &v)) > 0)
+			if (skip(s))
+				return -1;
+		return r;
+	case J_ARR:
+		while ((r = jscan_more(s, &first)) > 0)
+			if (skip(s))
+				return -1;
+		return r;
+	default:
+		return 0;
+	}
+}
+
+int jscan_skip(jscan *s)
+{
+	bool was = s->skipping;
+	int r;
+
+	s->skipping = true;
+	r = skip(s);
+	s->skipping = was;
+	return r;
+}
+
+int jscan_end(jscan *s)
+{
+	if (s->err)
+		return -1;
+	ws(s);
+	if (s->p != s->end)
+		return fail_at(s, s->p, "unexpected text after the JSON value");
+	return 0;
+}
+
+static size_t put_utf8(char *d, unsigned long u)
+{
+	if (u < 0x80) {
+		d[0] = (char)u;
+		return 1;
+	}
+	if (u < 0x800) {
+		d[0] = (char)(0xC0 | (u >> 6));
+		d[1] = (char)(0x80 | (u & 0x3F));
+		return 2;
+	}
+	if (u < 0x10000) {
+		d[0] = (char)(0xE0 | (u >> 12));
+		d[1] = (char)(0x80 | ((u >> 6) & 0x3F));
+		d[2] = (char)(0x80 | (u & 0x3F));
+		return 3;
+	}
+	d[0] = (char)(0xF0 | (u >> 18));
+	d[1] = (char)(0x80 | ((u >> 12) & 0x3F));
+	d[2] = (char)(0x80 | ((u >> 6) & 0x3F));
+	d[3] = (char)(0x80 | (u & 0x3F));
+	return 4;
+}
+
+size_t jscan_unescape(const jval *v, char *dst)
+{
+	const char *p = v->s, *end = v->s + v->len;
+	char *d = dst;
+
+	if (!v->esc) {
+		memcpy(dst, v->s, v->len);
+		return v->len;
+	}
+	while (p < end) {
+		unsigned long u;
+		if (*p != '\\') {
+			*d++ = *p++;
+			continue;
+		}
+		switch (p[1]) {
+		case 'b':
+			*d++ = '\b';
+			break;
+		case 'f':
+			*d++ = '\f';
+			break;
+		case 'n':
+			*d++ = '\n';
+			break;
+		case 'r':
+			*d++ = '\r';
+			break;
+		case 't':
+			*d++ = '\t';
+			break;
+		case 'u':
+			u = (unsigned long)hex4(p + 2);
+			if (u >= 0xD800 && u <= 0xDBFF) {
+				unsigned long lo = (unsigned long)hex4(p + 8);
+				u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+				p += 6;
+			}
+			d += put_utf8(d, u);
+			p += 6;
+			continue;
+		default: /* " \ / */
+			*d++ = p[1];
+			break;
+		}
+		p += 2;
+	}
+	return (size_t)(d - dst);
+}
+
+bool jscan_eq(const jval *v, const char *lit)
+{
+	size_t n = strlen(lit);
+	char buf[256];
+
+	if (!v->esc)
+		return v->len == n && !memcmp(v->s, lit, n);
+	if (v->len > sizeof buf)
+		return false;
+	return jscan_unescape(v, buf) == n && !memcmp(buf, lit, n);
+}
+
+const char *jscan_where(const jscan *s, char *buf, size_t size)
+{
+	size_t line = 1, col = 1;
+
+	for (size_t i = 0; i < s->err_at && s->base + i < s->end; i++) {
+		if (s->base[i] == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+	}
+	snprintf(buf, size, "line %zu, column %zu", line, col);
+	return buf;
+}

@@ -1,0 +1,93 @@
+/*
+ * A pull scanner for JSON request bodies: the server's fast path. Prefix
+ * jscan_.
+ *
+ * jansson builds a tree with one allocation per value; a one-row request
+ * for a 57-column model is some 70 allocations and frees, more time than
+ * scoring it. The codecs (v2.c, mlflow.c, feedback) know the shape they
+ * expect, so they walk the body with this scanner instead: no allocation,
+ * every value handed out as a span of the body, the whole text still
+ * checked against RFC 8259 (grammar, string escapes, UTF-8, number syntax)
+ * so that what the log copies out of a body is valid JSON.
+ *
+ *   jscan_init(&s, body, len)
+ *   jscan_value(&s, &v)          next value: a scalar, or J_OBJ / J_ARR with
+ *                                its opening bracket consumed
+ *   jscan_key(&s, &first, &k)    inside an object: 1 and the next key (colon
+ *                                consumed), 0 at '}', or -1
+ *   jscan_more(&s, &first)       inside an array: 1 when an element follows,
+ *                                0 at ']', or -1
+ *   jscan_skip(&s)               skips the next value, checking it
+ *   jscan_end(&s)                only white space remains
+ *
+ * Invariants:
+ *  1. A function that fails returns -1 (J_ERR) and leaves the message in
+ *     s->err (a static string) at s->err_at; every later call fails too, so
+ *     a codec can check once at the end of a loop.
+ *  2. Nesting deeper than JSCAN_MAX_DEPTH is an error, not a stack overflow.
+ *  3. Spans point into the body, which must outlive their use; a string's
+ *     span excludes its quotes and is still escaped (jscan_unescape).
+ */
+#ifndef SLUICE_JSCAN_H
+#define SLUICE_JSCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define JSCAN_MAX_DEPTH 64
+
+typedef enum jtok {
+	J_ERR = -1,
+	J_STR = 1,
+	J_NUM,
+	J_TRUE,
+	J_FALSE,
+	J_NULL,
+	J_OBJ, /* '{' consumed */
+	J_ARR  /* '[' consumed */
+} jtok;
+
+typedef struct jval {
+	jtok t;
+	const char *s; /* J_STR: the characters between the quotes (escaped);
+			* J_NUM: the number's text; J_OBJ/J_ARR: the bracket */
+	size_t len;
+	bool esc;      /* J_STR: holds a backslash escape */
+	double num;    /* J_NUM: the value, correctly rounded */
+} jval;
+
+typedef struct jscan {
+	const char *base, *p, *end;
+	int depth;
+	bool skipping;   /* inside jscan_skip: numbers are checked, not converted */
+	const char *err; /* NULL until something is wrong */
+	size_t err_at;   /* byte offset of the problem */
+} jscan;
+
+void jscan_init(jscan *s, const char *text, size_t len);
+/* The next value (see above); J_ERR on error. */
+jtok jscan_value(jscan *s, jval *v);
+/* Object members and array elements; *first starts true after J_OBJ/J_ARR. */
+int jscan_key(jscan *s, bool *first, jval *key);
+int jscan_more(jscan *s, bool *first);
+/* Skips one value (a whole object or array), checking it. 0 or -1. */
+int jscan_skip(jscan *s);
+/* 0 when only white space is left, else -1. */
+int jscan_end(jscan *s);
+/* Fails the scan with a message (for shape errors found by a codec). Returns -1. */
+int jscan_fail(jscan *s, const char *msg);
+
+/* True when a key or string value equals lit (escapes are compared decoded). */
+bool jscan_eq(const jval *v, const char *lit);
+/*
+ * Decodes a J_STR span into dst, which must hold v->len bytes (decoding
+ * never lengthens a string). Returns the decoded length. The span was
+ * checked by the scanner, so this cannot fail.
+ */
+size_t jscan_unescape(const jval *v, char *dst);
+
+/* "line L, column C" of the error, for messages (writes into buf). */
+const char *jscan_where(const jscan *s, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,811 @@
+/*
+ * The inference log's writer (log.h): records copied into shared mappings
+ * of the open segment, chunk after chunk; group commit for ILOG_FSYNC; a
+ * maintenance thread that rotates by age, compresses and applies retention.
+ *
+ * Why a mapping and not write(2): with the default durability every
+ * response waits until its record has reached the operating system. A
+ * write(2) per request (or a hand-over to a writer thread and back) cost
+ * a fifth of the server's CPU per request on a one-row request
+ * (bench/serve.sh, measured in CPU time per request); a copy into a
+ * MAP_SHARED page is in the page cache when the copy ends, with one
+ * page fault per page instead of one system call per record.
+ *
+ *   append:  c = cur; c->writers++; c still cur?  (else undo and retry)
+ *            off = c->next += len; fits? copy; c->writers--; done
+ *            else c->writers--; rotate(c)
+ *   rotate:  (one thread; the others wait, or drop under ILOG_DROP)
+ *            c->next = CLOSED  (no new reservation succeeds)
+ *            wait for c->writers == 0  (the copies in flight end)
+ *            data end = the end of c's last record
+ *            [segment full or old: close the file at the data end, open
+ *             the next]
+ *            fallocate and map the next chunk at the data end; cur = it
+ *
+ * Invariants (besides log.h's):
+ *  1. A thread touches a chunk's next or its memory only between raising
+ *     its writers count and lowering it, and only after seeing the chunk
+ *     current with the count raised; a chunk is unmapped only once it is
+ *     not current and its count is zero. Chunk structs are reused round a
+ *     small ring and never freed before the log, so a thread that read an
+ *     old `cur` touches valid memory (and finds it not current).
+ *  2. The open file, its descriptor and data end change only in a
+ *     rotation (one at a time: `rotating`), and in fsync mode only under
+ *     sync_mu, so a group commit always syncs the file holding the records
+ *     it covers.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <utime.h>
+
+#include <zstd.h>
+
+#include "core.h"
+#include "serve/log.h"
+
+#define RING 8
+#define CLOSED ((uint64_t)1 << 62)
+
+typedef struct chunk {
+	_Atomic uint64_t next;  /* bytes reserved from base */
+	_Atomic int writers;    /* copies in progress (invariant 1) */
+	char *map;              /* the mapping, page aligned */
+	size_t map_len;
+	char *base;             /* where reservations start: file offset `start` */
+	uint64_t start;
+	uint64_t cap;
+	uint64_t seg_gen;       /* which segment the chunk belongs to */
+	bool drained;           /* closed and its copies done: end is known */
+	uint64_t end;           /* (rotating thread only) */
+} chunk;
+
+struct ilog {
+	ilog_opts o;
+	char *dir;
+	char instance[9];
+	size_t page;
+	/* The open segment (invariant 2). */
+	int fd;
+	char *seg_path;
+	uint64_t seg_seq;
+	uint64_t seg_gen;       /* counts segments opened, from 1 */
+	uint64_t seg_end;       /* data end of the segment, as of the last rotation */
+	int64_t seg_start_ms;
+	/* Chunks. */
+	_Atomic(chunk *) cur;
+	chunk ring[RING];
+	unsigned ring_pos;
+	pthread_mutex_t mu;     /* rotating, waiting, stats below */
+	pthread_cond_t rotated;
+	bool rotating;
+	uint64_t waiting;
+	uint64_t dropped, failed, rotations, segments, compressed, removed;
+	_Atomic uint64_t written;
+	/* Group commit (ILOG_FSYNC). */
+	pthread_mutex_t sync_mu;
+	pthread_cond_t synced_cv;
+	uint64_t copied, synced, fsyncs;
+	bool syncing;
+	/* The helper: prefaults the current chunk, unmaps retired ones. */
+	pthread_cond_t help_cv;
+	chunk *prefault;         /* a new chunk to prefault (under mu) */
+	struct unmap {
+		char *map;
+		size_t len;
+	} unmaps[RING];          /* retired mappings (under mu) */
+	size_t n_unmaps;
+	bool help_started;
+	pthread_t help;
+	/* Maintenance. */
+	pthread_cond_t maint_cv;
+	bool stop;
+	bool maint_started;
+	pthread_t maint;
+};
+
+static int sys_err(const char *what, const char *path)
+{
+	return sl__err(SL_EIO, "%s %s: %s", what, path, strerror(errno));
+}
+
+/* ---- segment files ---------------------------------------------------------------- */
+
+static int open_segment(ilog *l)
+{
+	char name[64], stamp[32];
+	time_t t;
+	struct tm tm;
+	char *path, *tmp;
+	int fd, rc;
+
+	l->seg_start_ms = sl__now_ms();
+	t = (time_t)(l->seg_start_ms / 1000);
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
+	snprintf(name, sizeof name, "%s-%s-%06llu.jsonl", stamp, l->instance,
+		 (unsigned long long)l->seg_seq++);
+	path = sl__path_join(l->dir, name);
+	tmp = path ? sl__asprintf("%s.new", path) : NULL;
+	if (!tmp) {
+		sl__free(path);
+		return sl__oom();
+	}
+	/* Made under another name and locked before it gets its own: a
+	 * sweep (ours or another server's) takes an unlocked segment for a
+	 * closed one, and would compress or remove it under the writer. */
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = sys_err("cannot create the log segment", tmp);
+		goto fail;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		rc = sys_err("cannot lock the log segment", tmp);
+		goto fail;
+	}
+	if (rename(tmp, path)) {
+		rc = sys_err("cannot name the log segment", path);
+		goto fail;
+	}
+	if (l->o.durability == ILOG_FSYNC)
+		sl__fsync_dir_of(path);
+	sl__free(tmp);
+	l->fd = fd;
+	sl__free(l->seg_path);
+	l->seg_path = path;
+	l->seg_end = 0;
+	l->seg_gen++;
+	return 0;
+fail:
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	sl__free(tmp);
+	sl__free(path);
+	return rc;
+}
+
+/* Cuts the open segment to its records, syncs it (fsync mode) and closes it. */
+static int close_segment(ilog *l)
+{
+	int rc = 0;
+
+	if (l->fd < 0)
+		return 0;
+	if (ftruncate(l->fd, (off_t)l->seg_end))
+		rc = sys_err("cannot cut the log segment", l->seg_path);
+	if (l->o.durability == ILOG_FSYNC && fdatasync(l->fd) && !rc)
+		rc = sys_err("cannot sync the log segment", l->seg_path);
+	if (l->seg_end == 0)
+		unlink(l->seg_path);
+	close(l->fd); /* drops its lock: maintenance may compress it now */
+	l->fd = -1;
+	pthread_mutex_lock(&l->mu);
+	l->segments++;
+	pthread_cond_signal(&l->maint_cv);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+/* ---- chunks -------------------------------------------------------------------------- */
+
+/* Maps a chunk of at least need bytes at the segment's data end into c. */
+static int map_chunk(ilog *l, chunk *c, size_t need)
+{
+	uint64_t start = l->seg_end, map_off = start / l->page * l->page;
+	size_t cap = l->o.chunk_bytes > need ? l->o.chunk_bytes : need;
+	char *map;
+	int err;
+
+	cap = (cap + l->page - 1) / l->page * l->page;
+	/* Blocks first: a full disk fails here, not as a SIGBUS in a copy. */
+	if ((err = posix_fallocate(l->fd, (off_t)start, (off_t)cap))) {
+		errno = err;
+		return sys_err("no room for the inference log in", l->seg_path);
+	}
+	map = mmap(NULL, (size_t)(start - map_off) + cap, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   l->fd, (off_t)map_off);
+	if (map == MAP_FAILED)
+		return sys_err("cannot map the log segment", l->seg_path);
+	c->map = map;
+	c->map_len = (size_t)(start - map_off) + cap;
+	c->base = map + (start - map_off);
+	c->start = start;
+	c->cap = cap;
+	c->seg_gen = l->seg_gen;
+	c->drained = false;
+	atomic_store(&c->next, 0);
+	return 0;
+}
+
+/*
+ * Closes chunk c to reservations, waits for its copies in flight and
+ * returns the file offset where its last record ends (once per chunk; the
+ * rotating thread only).
+ */
+static uint64_t drain(chunk *c)
+{
+	uint64_t reserved, end;
+
+	if (c->drained)
+		return c->start + c->end;
+	reserved = atomic_exchange(&c->next, CLOSED);
+	while (atomic_load(&c->writers))
+		sched_yield();
+	if (reserved <= c->cap) {
+		end = reserved;
+	} else {
+		/* The reservation that failed left nothing: the data ends at
+		 * the last line end before it (records are never split). */
+		end = c->cap;
+		while (end && c->base[end - 1] == 0)
+			end--;
+	}
+	c->end = end;
+	c->drained = true;
+	return c->start + end;
+}
+
+/*
+ * Replaces chunk c (which has no room for need bytes, or is old) by the
+ * next, opening a new segment first when the current one is full or
+ * new_file is set. One rotation at a time: others wait, or drop (drop).
+ * Returns 0 (try again), ILOG_DROPPED, or an error.
+ */
+static int rotate(ilog *l, chunk *c, size_t need, bool new_file, bool drop)
+{
+	chunk *n;
+	int rc = 0;
+
+	pthread_mutex_lock(&l->mu);
+	if (atomic_load(&l->cur) != c) {
+		pthread_mutex_unlock(&l->mu);
+		return 0;
+	}
+	if (l->rotating) {
+		if (drop) {
+			l->dropped++;
+			pthread_mutex_unlock(&l->mu);
+			return ILOG_DROPPED;
+		}
+		l->waiting++;
+		while (l->rotating)
+			pthread_cond_wait(&l->rotated, &l->mu);
+		l->waiting--;
+		pthread_mutex_unlock(&l->mu);
+		return 0;
+	}
+	l->rotating = true;
+	n = &l->ring[l->ring_pos];
+	pthread_mutex_unlock(&l->mu);
+
+	if (l->o.test_rotate_delay_ms)
+		usleep(l->o.test_rotate_delay_ms * 1000u);
+	if (c)
+		l->seg_end = drain(c);
+	if (new_file || l->seg_end >= l->o.segment_bytes || l->fd < 0) {
+		if (l->o.durability == ILOG_FSYNC) {
+			/* Invariant 2: the records copied so far are in this file;
+			 * sync it, and they are synced. */
+			pthread_mutex_lock(&l->sync_mu);
+			while (l->syncing)
+				pthread_cond_wait(&l->synced_cv, &l->sync_mu);
+			rc = close_segment(l);
+			if (rc == 0) {
+				l->synced = l->copied;
+				l->fsyncs++;
+				pthread_cond_broadcast(&l->synced_cv);
+			}
+			if (rc == 0)
+				rc = open_segment(l);
+			pthread_mutex_unlock(&l->sync_mu);
+		} else {
+			rc = close_segment(l);
+			if (rc == 0)
+				rc = open_segment(l);
+		}
+	}
+	if (rc == 0)
+		rc = map_chunk(l, n, need);
+	pthread_mutex_lock(&l->mu);
+	if (rc == 0) {
+		atomic_store(&l->cur, n);
+		l->ring_pos = (l->ring_pos + 1) % RING;
+		l->rotations++;
+		/* The helper unmaps the old chunk and prefaults the new one,
+		 * so that requests neither wait for an unmap nor take a page
+		 * fault per page of records. */
+		if (c) {
+			if (l->n_unmaps < RING && l->help_started)
+				l->unmaps[l->n_unmaps++] = (struct unmap){c->map, c->map_len};
+			else
+				munmap(c->map, c->map_len);
+			c->map = NULL;
+		}
+		l->prefault = n;
+		pthread_cond_signal(&l->help_cv);
+	}
+	/* Else the old chunk stays current and closed: every append comes
+	 * back here and tries again. */
+	l->rotating = false;
+	pthread_cond_broadcast(&l->rotated);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+/* ---- the helper ----------------------------------------------------------------------------- */
+
+static void *help_main(void *arg)
+{
+	ilog *l = arg;
+
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+	pthread_mutex_lock(&l->mu);
+	while (!l->stop) {
+		struct unmap um[RING];
+		size_t n = l->n_unmaps;
+		char *base = NULL;
+		size_t cap = 0;
+		if (!n && !l->prefault) {
+			pthread_cond_wait(&l->help_cv, &l->mu);
+			continue;
+		}
+		memcpy(um, l->unmaps, n * sizeof *um);
+		l->n_unmaps = 0;
+		if (l->prefault) {
+			base = l->prefault->base;
+			cap = l->prefault->cap;
+			l->prefault = NULL;
+		}
+		pthread_mutex_unlock(&l->mu);
+		for (size_t i = 0; i < n; i++)
+			munmap(um[i].map, um[i].len);
+		/* Writable page tables for the whole chunk, faulted here rather
+		 * than in the requests' copies (Linux 5.14 and later; older
+		 * kernels refuse and the copies fault as before). Only this
+		 * thread unmaps, so the range stays mapped meanwhile. */
+		if (base)
+			madvise((void *)((uintptr_t)base / l->page * l->page),
+				cap + (uintptr_t)base % l->page, MADV_POPULATE_WRITE);
+		pthread_mutex_lock(&l->mu);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+/* ---- appending ------------------------------------------------------------------------------ */
+
+static int group_commit(ilog *l)
+{
+	uint64_t my;
+	int rc = 0;
+
+	pthread_mutex_lock(&l->sync_mu);
+	my = ++l->copied;
+	while (l->synced < my && rc == 0) {
+		if (l->syncing) {
+			pthread_cond_wait(&l->synced_cv, &l->sync_mu);
+			continue;
+		}
+		/* Lead: one fdatasync for every record copied until now. */
+		{
+			uint64_t target = l->copied;
+			int fd = l->fd;
+			l->syncing = true;
+			pthread_mutex_unlock(&l->sync_mu);
+			if (fdatasync(fd))
+				rc = sys_err("cannot sync the log segment", l->dir);
+			pthread_mutex_lock(&l->sync_mu);
+			l->syncing = false;
+			if (rc == 0) {
+				l->synced = target;
+				l->fsyncs++;
+			}
+			pthread_cond_broadcast(&l->synced_cv);
+		}
+	}
+	pthread_mutex_unlock(&l->sync_mu);
+	return rc;
+}
+
+int ilog_append_with(ilog *l, const char *prefix, size_t plen, _Atomic uint64_t *gen,
+		     const char *rec, size_t len)
+{
+	for (;;) {
+		chunk *c = atomic_load(&l->cur);
+		uint64_t off;
+		size_t need, pre;
+		int rc;
+		atomic_fetch_add(&c->writers, 1);
+		if (atomic_load(&l->cur) != c) {
+			atomic_fetch_sub(&c->writers, 1);
+			continue;
+		}
+		/* Threads racing to a new segment may each write the schema:
+		 * harmless; what matters is that none writes the record
+		 * without one before it in the same file. */
+		pre = prefix && atomic_load(gen) != c->seg_gen ? plen : 0;
+		need = pre + len;
+		off = atomic_fetch_add(&c->next, need);
+		if (off + need <= c->cap) {
+			if (pre)
+				memcpy(c->base + off, prefix, pre);
+			memcpy(c->base + off + pre, rec, len);
+			if (pre)
+				atomic_store(gen, c->seg_gen);
+			atomic_fetch_sub_explicit(&c->writers, 1, memory_order_release);
+			atomic_fetch_add_explicit(&l->written, 1, memory_order_relaxed);
+			return l->o.durability == ILOG_FSYNC ? group_commit(l) : 0;
+		}
+		atomic_fetch_sub(&c->writers, 1);
+		if ((rc = rotate(l, c, need, false, l->o.policy == ILOG_DROP))) {
+			if (rc < 0) {
+				pthread_mutex_lock(&l->mu);
+				l->failed++;
+				pthread_mutex_unlock(&l->mu);
+			}
+			return rc;
+		}
+	}
+}
+
+int ilog_append(ilog *l, const char *rec, size_t len)
+{
+	return ilog_append_with(l, NULL, 0, NULL, rec, len);
+}
+
+void ilog_stats_get(ilog *l, ilog_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&l->mu);
+	out->dropped = l->dropped;
+	out->failed = l->failed;
+	out->waiting = l->waiting;
+	out->rotating = l->rotating;
+	out->rotations = l->rotations;
+	out->segments = l->segments;
+	out->compressed = l->compressed;
+	out->removed = l->removed;
+	pthread_mutex_unlock(&l->mu);
+	out->written = atomic_load(&l->written);
+	pthread_mutex_lock(&l->sync_mu);
+	out->fsynced = l->o.durability == ILOG_FSYNC ? l->synced : 0;
+	out->fsyncs = l->fsyncs;
+	pthread_mutex_unlock(&l->sync_mu);
+}
+
+/* ---- maintenance ------------------------------------------------------------------------ */
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The end of a closed segment's last record: a crashed server leaves zeros after it. */
+static off_t records_end(int fd, off_t size)
+{
+	char buf[4096];
+
+	while (size > 0) {
+		off_t from = size > (off_t)sizeof buf ? size - (off_t)sizeof buf : 0;
+		ssize_t n = pread(fd, buf, (size_t)(size - from), from);
+		if (n <= 0)
+			return size;
+		for (ssize_t i = n; i > 0; i--)
+			if (buf[i - 1] == '\n')
+				return from + i;
+		size = from;
+	}
+	return 0;
+}
+
+/* Compresses path (a closed .jsonl, locked by fd) to path.zst, then removes it. */
+static int compress_segment(ilog *l, const char *path, int fd, off_t len)
+{
+	size_t in_cap = ZSTD_CStreamInSize(), out_cap = ZSTD_CStreamOutSize();
+	char *in = sl__malloc(in_cap), *outb = sl__malloc(out_cap);
+	char *dst = sl__asprintf("%s.zst", path), *tmp = sl__asprintf("%s.zst.tmp", path);
+	ZSTD_CCtx *cx = ZSTD_createCCtx();
+	struct stat st;
+	off_t done = 0;
+	int out = -1, rc = 0;
+
+	if (!in || !outb || !dst || !tmp || !cx) {
+		rc = sl__oom();
+		goto out;
+	}
+	if (fstat(fd, &st)) {
+		rc = sys_err("cannot stat", path);
+		goto out;
+	}
+	ZSTD_CCtx_setParameter(cx, ZSTD_c_compressionLevel, l->o.zstd_level);
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0) {
+		rc = sys_err("cannot create", tmp);
+		goto out;
+	}
+	for (;;) {
+		size_t want = (size_t)(len - done) < in_cap ? (size_t)(len - done) : in_cap;
+		ssize_t n = want ? pread(fd, in, want, done) : 0;
+		ZSTD_EndDirective mode = n == 0 ? ZSTD_e_end : ZSTD_e_continue;
+		ZSTD_inBuffer ib = {in, n > 0 ? (size_t)n : 0, 0};
+		bool finished = false;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = sys_err("cannot read", path);
+			goto out;
+		}
+		done += n;
+		do {
+			ZSTD_outBuffer ob = {outb, out_cap, 0};
+			size_t left = ZSTD_compressStream2(cx, &ob, &ib, mode);
+			if (ZSTD_isError(left)) {
+				rc = sl__err(SL_EIO, "zstd: %s", ZSTD_getErrorName(left));
+				goto out;
+			}
+			if (write_all(out, outb, ob.pos)) {
+				rc = sys_err("cannot write", tmp);
+				goto out;
+			}
+			finished = mode == ZSTD_e_end ? left == 0 : ib.pos == ib.size;
+		} while (!finished);
+		if (n == 0)
+			break;
+	}
+	if (fsync(out)) {
+		rc = sys_err("cannot sync", tmp);
+		goto out;
+	}
+	close(out);
+	out = -1;
+	if (rename(tmp, dst)) {
+		rc = sys_err("cannot rename", tmp);
+		goto out;
+	}
+	/* The compressed segment keeps the time of its last record, which
+	 * readers use to skip segments older than a query. */
+	{
+		struct utimbuf ut = {st.st_atime, st.st_mtime};
+		utime(dst, &ut);
+	}
+	sl__fsync_dir_of(dst);
+	unlink(path);
+	sl__fsync_dir_of(path);
+	pthread_mutex_lock(&l->mu);
+	l->compressed++;
+	pthread_mutex_unlock(&l->mu);
+out:
+	if (out >= 0) {
+		close(out);
+		unlink(tmp);
+	}
+	ZSTD_freeCCtx(cx);
+	sl__free(in);
+	sl__free(outb);
+	sl__free(dst);
+	sl__free(tmp);
+	return rc;
+}
+
+/* One closed segment compressed per call (so stopping stays prompt); retention. */
+static void sweep(ilog *l)
+{
+	DIR *d = opendir(l->dir);
+	struct dirent *e;
+	int64_t now = sl__now_ms();
+	bool did = false;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char *path;
+		if (sl__str_has_suffix(e->d_name, ".jsonl.new")) {
+			/* A segment a crash caught before it was named: empty. */
+			int fd;
+			if (!(path = sl__path_join(l->dir, e->d_name)))
+				continue;
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+				unlink(path);
+			if (fd >= 0)
+				close(fd);
+			sl__free(path);
+		} else if (sl__str_has_suffix(e->d_name, ".jsonl") && !did) {
+			int fd;
+			struct stat st;
+			if (!(path = sl__path_join(l->dir, e->d_name)))
+				continue;
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			/* A live writer holds its segment's lock (ours included). */
+			if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0) {
+				off_t len = records_end(fd, st.st_size);
+				if (len == 0)
+					unlink(path);
+				else
+					compress_segment(l, path, fd, len);
+				did = true;
+			}
+			if (fd >= 0)
+				close(fd);
+			sl__free(path);
+		} else if (l->o.retention_ms > 0 && sl__str_has_suffix(e->d_name, ".jsonl.zst")) {
+			struct stat st;
+			if (!(path = sl__path_join(l->dir, e->d_name)))
+				continue;
+			if (stat(path, &st) == 0 &&
+			    (int64_t)st.st_mtime * 1000 < now - l->o.retention_ms && unlink(path) == 0) {
+				pthread_mutex_lock(&l->mu);
+				l->removed++;
+				pthread_mutex_unlock(&l->mu);
+			}
+			sl__free(path);
+		}
+	}
+	closedir(d);
+	if (did) {
+		/* More may be waiting: come back soon. */
+		pthread_mutex_lock(&l->mu);
+		pthread_cond_signal(&l->maint_cv);
+		pthread_mutex_unlock(&l->mu);
+	}
+}
+
+static void *maint_main(void *arg)
+{
+	ilog *l = arg;
+
+	/* Compression yields to serving. */
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+	pthread_mutex_lock(&l->mu);
+	while (!l->stop) {
+		struct timespec ts;
+		int64_t due;
+		chunk *c;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		due = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + l->o.maint_ms;
+		ts.tv_sec = (time_t)(due / 1000);
+		ts.tv_nsec = (long)(due % 1000) * 1000000;
+		pthread_cond_timedwait(&l->maint_cv, &l->mu, &ts);
+		if (l->stop)
+			break;
+		c = atomic_load(&l->cur);
+		/* An old segment with records in it is closed, so that it gets
+		 * compressed and the time of a segment's records stays bounded. */
+		if (!l->rotating && sl__now_ms() - l->seg_start_ms >= l->o.segment_ms &&
+		    (l->seg_end > 0 || atomic_load(&c->next) > 0)) {
+			pthread_mutex_unlock(&l->mu);
+			rotate(l, c, 0, true, false);
+			pthread_mutex_lock(&l->mu);
+		}
+		pthread_mutex_unlock(&l->mu);
+		sweep(l);
+		pthread_mutex_lock(&l->mu);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+/* ---- open and close ----------------------------------------------------------------------- */
+
+int ilog_open(const ilog_opts *o, ilog **out)
+{
+	ilog *l = sl__calloc(1, sizeof *l);
+	long page = sysconf(_SC_PAGESIZE);
+	int rc;
+
+	*out = NULL;
+	if (!l)
+		return sl__oom();
+	l->o = *o;
+	if (!l->o.segment_bytes)
+		l->o.segment_bytes = (uint64_t)64 << 20;
+	if (!l->o.segment_ms)
+		l->o.segment_ms = 3600 * 1000;
+	if (!l->o.zstd_level)
+		l->o.zstd_level = 3;
+	if (!l->o.maint_ms)
+		l->o.maint_ms = 1000;
+	if (!l->o.durability)
+		l->o.durability = ILOG_WRITE;
+	if (!l->o.chunk_bytes)
+		l->o.chunk_bytes = (size_t)4 << 20;
+	l->page = page > 0 ? (size_t)page : 4096;
+	l->fd = -1;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_mutex_init(&l->sync_mu, NULL);
+	pthread_cond_init(&l->rotated, NULL);
+	pthread_cond_init(&l->synced_cv, NULL);
+	pthread_cond_init(&l->maint_cv, NULL);
+	pthread_cond_init(&l->help_cv, NULL);
+	if (!(l->dir = sl__strdup(o->dir))) {
+		rc = sl__oom();
+		goto fail;
+	}
+	if ((rc = sl__mkdir_p(l->dir, 0755)) || (rc = sl__random_hex(l->instance, 8)) ||
+	    (rc = open_segment(l)) || (rc = map_chunk(l, &l->ring[0], 0)))
+		goto fail;
+	atomic_store(&l->cur, &l->ring[0]);
+	l->ring_pos = 1;
+	l->prefault = &l->ring[0];
+	if (pthread_create(&l->help, NULL, help_main, l)) {
+		rc = sl__err(SL_ESYS, "cannot start the log's helper thread");
+		goto fail;
+	}
+	l->help_started = true;
+	if (pthread_create(&l->maint, NULL, maint_main, l)) {
+		rc = sl__err(SL_ESYS, "cannot start the log's maintenance thread");
+		goto fail;
+	}
+	l->maint_started = true;
+	*out = l;
+	return 0;
+fail:
+	ilog_close(l);
+	return rc;
+}
+
+int ilog_close(ilog *l)
+{
+	chunk *c;
+	int rc = 0;
+
+	if (!l)
+		return 0;
+	pthread_mutex_lock(&l->mu);
+	l->stop = true;
+	pthread_cond_broadcast(&l->maint_cv);
+	pthread_cond_broadcast(&l->help_cv);
+	pthread_mutex_unlock(&l->mu);
+	if (l->maint_started)
+		pthread_join(l->maint, NULL);
+	if (l->help_started)
+		pthread_join(l->help, NULL);
+	for (size_t i = 0; i < l->n_unmaps; i++)
+		munmap(l->unmaps[i].map, l->unmaps[i].len);
+	/* No appends run now (the server has stopped): the last chunk's
+	 * records end the segment. */
+	c = atomic_load(&l->cur);
+	if (c && c->map) {
+		l->seg_end = drain(c);
+		munmap(c->map, c->map_len);
+		c->map = NULL;
+	}
+	if (l->fd >= 0)
+		rc = close_segment(l);
+	pthread_mutex_destroy(&l->mu);
+	pthread_mutex_destroy(&l->sync_mu);
+	pthread_cond_destroy(&l->rotated);
+	pthread_cond_destroy(&l->synced_cv);
+	pthread_cond_destroy(&l->maint_cv);
+	pthread_cond_destroy(&l->help_cv);
+	sl__free(l->seg_path);
+	sl__free(l->dir);
+	sl__free(l);
+	return rc;
+}

@@ -1,0 +1,132 @@
+/*
+ * The inference log: one JSON line per request (codec.h's record),
+ * appended to segment files. Prefix ilog_.
+ *
+ *   DIR/20261130T112233-1f3a9c0b-000001.jsonl       the open segment (one
+ *                                                    per server, locked)
+ *   DIR/20261130T102233-1f3a9c0b-000000.jsonl.zst   closed, compressed
+ *
+ * Durability (ilog_append returns when it holds):
+ *   ILOG_WRITE  the record is in the operating system's page cache: a
+ *               kill -9 of the server loses nothing appended;
+ *   ILOG_FSYNC  the segment has been fdatasync'ed past the record (group
+ *               commit: one sync covers every record copied before it
+ *               began): a power loss loses nothing appended.
+ *
+ * Appending is a copy into a shared mapping of the segment, not a system
+ * call: the segment grows in chunks (chunk_bytes, preallocated with
+ * fallocate so that a full disk is an error at rotation, never a SIGBUS),
+ * each mapped MAP_SHARED; an append reserves its bytes with one atomic add
+ * and copies them. Stores to a shared file mapping are the page cache's
+ * the moment they are made, which is what ILOG_WRITE promises, and threads
+ * never wait for each other except at a chunk's end. There the thread
+ * whose record did not fit rotates: it closes the chunk to new
+ * reservations, waits for the copies in flight, maps the next chunk right
+ * after the last record and publishes it; meanwhile the others wait (the
+ * backpressure) or, with ILOG_DROP, count their record as dropped.
+ *
+ * A maintenance thread rotates the segment by age (appends rotate it by
+ * size), compresses closed segments with zstd (at the lowest CPU
+ * priority, so serving goes first), and removes compressed segments older
+ * than the retention. A segment is closed when no server holds its lock,
+ * so segments a killed server left behind are compressed by the next one.
+ *
+ * Invariants:
+ *  1. Records reach the file whole, one after another without gaps while
+ *     the server lives; a record's bytes are all written before its
+ *     append returns.
+ *  2. After a crash a segment may end with zero bytes (preallocated, never
+ *     written) and hold, where a copy was cut, a record's beginning
+ *     followed by zeros. No appended record is among them (its append had
+ *     not returned); readers take as records only text that follows a line
+ *     end, a NUL or the file's start and ends with a line end.
+ */
+#ifndef SLUICE_ILOG_H
+#define SLUICE_ILOG_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum ilog_durability { ILOG_WRITE = 1, ILOG_FSYNC = 2 } ilog_durability;
+typedef enum ilog_policy { ILOG_BLOCK = 0, ILOG_DROP = 1 } ilog_policy;
+
+typedef struct ilog_opts {
+	const char *dir;
+	ilog_durability durability;
+	ilog_policy policy;
+	uint64_t segment_bytes; /* 0: 64 MiB */
+	int64_t segment_ms;     /* 0: one hour */
+	int64_t retention_ms;   /* 0: keep every segment */
+	int zstd_level;         /* 0: 3 */
+	int64_t maint_ms;       /* maintenance period; 0: one second */
+	size_t chunk_bytes;     /* mapped at a time; 0: 4 MiB (rounded to pages) */
+	unsigned test_rotate_delay_ms; /* tests: a rotation sleeps this long */
+} ilog_opts;
+
+typedef struct ilog_stats {
+	uint64_t written;      /* records in the log */
+	uint64_t dropped;      /* records dropped by ILOG_DROP */
+	uint64_t failed;       /* records that could not be written (no room) */
+	uint64_t fsynced;      /* records made durable by fdatasync */
+	uint64_t fsyncs;       /* group commits */
+	uint64_t waiting;      /* appends waiting for a rotation now */
+	bool rotating;         /* a rotation is under way */
+	uint64_t rotations;    /* chunks mapped */
+	uint64_t segments, compressed, removed;
+} ilog_stats;
+
+typedef struct ilog ilog;
+
+/* ilog_append's result when ILOG_DROP dropped the record. */
+#define ILOG_DROPPED 1
+
+/* Creates dir if needed and opens a new segment. */
+int ilog_open(const ilog_opts *o, ilog **out);
+/*
+ * rec (len bytes) is one record ending with a newline, without NUL bytes.
+ * Returns 0 (invariant 1 holds and the durability level too),
+ * ILOG_DROPPED, or SL_EIO when no room could be made for it (a full disk:
+ * the message says so; later appends try again).
+ */
+int ilog_append(ilog *l, const char *rec, size_t len);
+/*
+ * The same for a record that needs a schema record before it in its
+ * segment (a served version's, codec.h): when *gen does not name the
+ * segment the record lands in, prefix (plen bytes, one record) is written
+ * right before it, in the same reservation, and *gen is updated. *gen
+ * starts at 0 and belongs to the caller (one per schema).
+ */
+int ilog_append_with(ilog *l, const char *prefix, size_t plen, _Atomic uint64_t *gen,
+		     const char *rec, size_t len);
+void ilog_stats_get(ilog *l, ilog_stats *out);
+/* Syncs and closes the segment (cut to its records), stops the maintenance thread. */
+int ilog_close(ilog *l); /* accepts NULL */
+
+/* ---- reading (logread.c) -------------------------------------------------------------- */
+
+/*
+ * Calls fn for each record (a NUL-terminated JSON line without its newline)
+ * of every segment in dir, oldest segment first, while fn returns 0 (a
+ * positive return stops early and is returned; negative is an error).
+ * since_ms / until_ms (0: unbounded) skip whole segments that cannot hold
+ * records of that time; filtering records is fn's job. Schema records are
+ * not passed on: they are kept in sch, for ilog_expand. Text a crash cut
+ * is skipped (invariant 2).
+ */
+typedef struct ilog_schemas ilog_schemas;
+typedef int (*ilog_record_fn)(void *ud, const char *line, size_t len, const ilog_schemas *sch);
+int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_fn fn, void *ud);
+
+#include <jansson.h>
+
+/*
+ * Rewrites a parsed request record's inputs and outputs, arrays of rows
+ * as written, into objects of named columns ({"make": [v, ...], ...}) with
+ * the names of the record's schema. Records without them are left alone.
+ * 0, or SL_ECORRUPT when no schema of the record's version was seen or the
+ * rows do not fit it.
+ */
+int ilog_expand(const ilog_schemas *sch, json_t *rec);
+
+#endif

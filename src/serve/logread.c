@@ -1,0 +1,334 @@
+/*
+ * Reading the inference log (log.h's ilog_scan): every segment of a
+ * directory, open (.jsonl) or compressed (.jsonl.zst), oldest first, record
+ * by record. The reader runs beside a live server: a segment compressed
+ * while the reader lists the directory is read once (the compressed copy is
+ * preferred when both names are seen), and the open segment's last line is
+ * read only once its newline has been written.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "core.h"
+#include "serve/log.h"
+
+/* Schema records seen so far: "MODEL\x1fVERSION" -> the record. */
+struct ilog_schemas {
+	json_t *by_key;
+};
+
+static int schema_key(const char *model, const char *version, char *buf, size_t size)
+{
+	return snprintf(buf, size, "%s\x1f%s", model, version) < (int)size ? 0 : -1;
+}
+
+static void keep_schema(ilog_schemas *sch, const char *line, size_t len)
+{
+	bool oom = false;
+	json_t *rec = sl__json_loadb(line, len, 0, NULL, &oom);
+	const char *m = json_string_value(json_object_get(rec, "model"));
+	const char *v = json_string_value(json_object_get(rec, "version"));
+	char key[512];
+
+	if (m && v && json_is_array(json_object_get(rec, "inputs")) &&
+	    json_is_array(json_object_get(rec, "outputs")) && !schema_key(m, v, key, sizeof key))
+		json_object_set(sch->by_key, key, rec);
+	json_decref(rec);
+}
+
+/* rows (an array of arrays) as columns named by names; NULL when they do not fit. */
+static json_t *columns(json_t *rows, json_t *names)
+{
+	json_t *cols = json_object();
+	size_t n = json_array_size(names), i, j;
+	json_t *row, *name;
+
+	if (!cols)
+		return NULL;
+	json_array_foreach(names, j, name) {
+		json_t *col = json_array();
+		if (!col || !json_is_string(name) || json_object_set_new(cols, json_string_value(name), col))
+			goto bad;
+	}
+	json_array_foreach(rows, i, row) {
+		if (!json_is_array(row) || json_array_size(row) != n)
+			goto bad;
+		for (j = 0; j < n; j++)
+			json_array_append(json_object_get(cols, json_string_value(json_array_get(names, j))),
+					  json_array_get(row, j));
+	}
+	return cols;
+bad:
+	json_decref(cols);
+	return NULL;
+}
+
+int ilog_expand(const ilog_schemas *sch, json_t *rec)
+{
+	json_t *ins = json_object_get(rec, "inputs"), *outs = json_object_get(rec, "outputs");
+	const char *m = json_string_value(json_object_get(rec, "model"));
+	const char *v = json_string_value(json_object_get(rec, "version"));
+	json_t *schema, *ci = NULL, *co = NULL;
+	char key[512];
+
+	if (!json_is_array(ins) && !json_is_array(outs))
+		return 0;
+	if (!m || !v || schema_key(m, v, key, sizeof key) ||
+	    !(schema = json_object_get(sch->by_key, key)))
+		return sl__err(SL_ECORRUPT, "a log record of %s@%s has no schema record before it",
+			       m ? m : "?", v ? v : "?");
+	if (json_is_array(ins) && !(ci = columns(ins, json_object_get(schema, "inputs"))))
+		return sl__err(SL_ECORRUPT, "a log record of %s@%s does not fit its schema", m, v);
+	if (json_is_array(outs) && !(co = columns(outs, json_object_get(schema, "outputs")))) {
+		json_decref(ci);
+		return sl__err(SL_ECORRUPT, "a log record of %s@%s does not fit its schema", m, v);
+	}
+	if (ci)
+		json_object_set_new(rec, "inputs", ci);
+	if (co)
+		json_object_set_new(rec, "outputs", co);
+	return 0;
+}
+
+typedef struct seg {
+	char *name;
+	bool zst;
+} seg;
+
+static int cmp_seg(const void *a, const void *b)
+{
+	return strcmp(((const seg *)a)->name, ((const seg *)b)->name);
+}
+
+/* The start time a segment's name carries ("20261130T112233-..."), in ms; 0 when unreadable. */
+static int64_t name_time(const char *name)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof tm);
+	if (strlen(name) < 15 || name[8] != 'T')
+		return 0;
+	if (sscanf(name, "%4d%2d%2dT%2d%2d%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+		   &tm.tm_min, &tm.tm_sec) != 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm) * 1000;
+}
+
+/*
+ * Feeds the records of acc to fn and returns (in *consumed) how many bytes
+ * were used. A record is text that follows a line end, a NUL or the start
+ * and ends with a line end; text cut by a NUL is what a crash left of an
+ * unanswered request (log.h, invariant 2) and is skipped.
+ */
+static int lines(sl__buf *acc, ilog_record_fn fn, void *ud, ilog_schemas *sch, size_t *consumed)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i < acc->len; i++) {
+		char c = acc->data[i];
+		if (c == 0) {
+			start = i + 1;
+			continue;
+		}
+		if (c != '\n')
+			continue;
+		acc->data[i] = 0;
+		if (i > start && !strncmp(acc->data + start, "{\"schema\":", 10)) {
+			keep_schema(sch, acc->data + start, i - start);
+		} else if (i > start) {
+			int rc = fn(ud, acc->data + start, i - start, sch);
+			if (rc) {
+				acc->data[i] = '\n';
+				*consumed = i + 1;
+				return rc;
+			}
+		}
+		acc->data[i] = '\n';
+		start = i + 1;
+	}
+	*consumed = start;
+	return 0;
+}
+
+static void drop_front(sl__buf *acc, size_t n)
+{
+	memmove(acc->data, acc->data + n, acc->len - n);
+	acc->len -= n;
+	if (acc->data)
+		acc->data[acc->len] = 0;
+}
+
+static int read_plain(int fd, const char *path, ilog_record_fn fn, void *ud, ilog_schemas *sch,
+		      sl__buf *acc)
+{
+	char buf[1 << 16];
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof buf);
+		size_t used;
+		int rc;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return sl__err(SL_EIO, "cannot read %s: %s", path, strerror(errno));
+		}
+		if (n == 0)
+			return 0; /* a last line without newline is not a record (log.h) */
+		if ((rc = sl__buf_append(acc, buf, (size_t)n)))
+			return rc;
+		if ((rc = lines(acc, fn, ud, sch, &used)))
+			return rc;
+		drop_front(acc, used);
+	}
+}
+
+static int read_zst(int fd, const char *path, ilog_record_fn fn, void *ud, ilog_schemas *sch,
+		    sl__buf *acc)
+{
+	size_t in_cap = ZSTD_DStreamInSize(), out_cap = ZSTD_DStreamOutSize();
+	char *in = sl__malloc(in_cap), *out = sl__malloc(out_cap);
+	ZSTD_DCtx *dx = ZSTD_createDCtx();
+	int rc = 0;
+
+	if (!in || !out || !dx) {
+		rc = sl__oom();
+		goto done;
+	}
+	for (;;) {
+		ssize_t n = read(fd, in, in_cap);
+		ZSTD_inBuffer ib = {in, n > 0 ? (size_t)n : 0, 0};
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = sl__err(SL_EIO, "cannot read %s: %s", path, strerror(errno));
+			goto done;
+		}
+		if (n == 0)
+			break;
+		while (ib.pos < ib.size) {
+			ZSTD_outBuffer ob = {out, out_cap, 0};
+			size_t r = ZSTD_decompressStream(dx, &ob, &ib), used;
+			if (ZSTD_isError(r)) {
+				rc = sl__err(SL_ECORRUPT, "%s: %s", path, ZSTD_getErrorName(r));
+				goto done;
+			}
+			if ((rc = sl__buf_append(acc, out, ob.pos)))
+				goto done;
+			if ((rc = lines(acc, fn, ud, sch, &used)))
+				goto done;
+			drop_front(acc, used);
+		}
+	}
+done:
+	ZSTD_freeDCtx(dx);
+	sl__free(in);
+	sl__free(out);
+	return rc;
+}
+
+int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_fn fn, void *ud)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	ilog_schemas sch = {NULL};
+	seg *segs = NULL;
+	size_t n = 0, cap = 0;
+	sl__buf acc;
+	int rc = 0;
+
+	if (!d) {
+		if (errno == ENOENT)
+			return 0; /* no server has logged here yet */
+		return sl__err(SL_EIO, "cannot read the log directory %s: %s", dir, strerror(errno));
+	}
+	while ((e = readdir(d))) {
+		bool zst = sl__str_has_suffix(e->d_name, ".jsonl.zst");
+		if (!zst && !sl__str_has_suffix(e->d_name, ".jsonl"))
+			continue;
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 64;
+			seg *s = sl__reallocarray(segs, c, sizeof *s);
+			if (!s) {
+				rc = sl__oom();
+				goto done;
+			}
+			segs = s;
+			cap = c;
+		}
+		if (!(segs[n].name = sl__strdup(e->d_name))) {
+			rc = sl__oom();
+			goto done;
+		}
+		segs[n].zst = zst;
+		n++;
+	}
+	qsort(segs, n, sizeof *segs, cmp_seg);
+	sl__buf_init(&acc, (size_t)1 << 30);
+	if (!(sch.by_key = json_object())) {
+		rc = sl__oom();
+		goto done;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char *path;
+		struct stat st;
+		int fd;
+		/* "X.jsonl" sorts right before "X.jsonl.zst": the same segment
+		 * caught in the middle of its compression. */
+		if (!segs[i].zst && i + 1 < n && segs[i + 1].zst &&
+		    strlen(segs[i + 1].name) == strlen(segs[i].name) + 4 &&
+		    !strncmp(segs[i + 1].name, segs[i].name, strlen(segs[i].name)))
+			continue;
+		if (until_ms && name_time(segs[i].name) > until_ms)
+			continue;
+		if (!(path = sl__path_join(dir, segs[i].name))) {
+			rc = sl__oom();
+			break;
+		}
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 && !segs[i].zst && errno == ENOENT) {
+			/* Compressed since the listing. */
+			char *z = sl__asprintf("%s.zst", path);
+			sl__free(path);
+			path = z;
+			fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+			segs[i].zst = true;
+		}
+		if (fd < 0) {
+			if (errno != ENOENT) /* removed by retention meanwhile: fine */
+				rc = sl__err(SL_EIO, "cannot open %s: %s", path ? path : dir,
+					     strerror(errno));
+			sl__free(path);
+			continue;
+		}
+		/* A segment last written before since holds nothing newer. */
+		if (since_ms && fstat(fd, &st) == 0 && (int64_t)st.st_mtime * 1000 + 999 < since_ms) {
+			close(fd);
+			sl__free(path);
+			continue;
+		}
+		sl__buf_reset(&acc);
+		rc = segs[i].zst ? read_zst(fd, path, fn, ud, &sch, &acc)
+				 : read_plain(fd, path, fn, ud, &sch, &acc);
+		close(fd);
+		sl__free(path);
+	}
+	sl__buf_free(&acc);
+done:
+	json_decref(sch.by_key);
+	for (size_t i = 0; i < n; i++)
+		sl__free(segs[i].name);
+	sl__free(segs);
+	closedir(d);
+	return rc;
+}

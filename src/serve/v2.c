@@ -1,0 +1,675 @@
+/*
+ * Open Inference Protocol (KServe V2) REST: the inference request and
+ * response (codec.h). The request
+ *
+ *   {"id": "42", "parameters": {"explain": true},
+ *    "inputs": [{"name": "x", "shape": [2], "datatype": "FP64", "data": [1.5, 2]},
+ *               {"name": "c", "shape": [2, 1], "datatype": "BYTES", "data": [["a"], ["b"]]}],
+ *    "outputs": [{"name": "predict_proba"}]}
+ *
+ * carries either one input per raw column of the model (shape [n] or
+ * [n, 1]), or a single input of shape [n, k] whose k columns follow the
+ * model's inputs in order. Members may come in any order, so each input
+ * object is read in two passes: its members first (the position of "data"
+ * noted), then its data, once name, shape and datatype say how to read it.
+ * The data may be nested as the shape says or flat (the protocol allows
+ * both); either way there must be exactly as many values as the shape.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "serve/codec.h"
+
+typedef enum dtkind { DT_BOOL, DT_UINT, DT_INT, DT_FP, DT_BYTES } dtkind;
+
+#define MAX_RANK 8
+
+typedef struct v2_input {
+	const char *name; /* decoded */
+	size_t name_len;
+	uint64_t shape[MAX_RANK];
+	int rank;         /* -1 when absent */
+	const char *dt;   /* decoded datatype */
+	size_t dt_len;
+	dtkind kind;
+	const char *data; /* where the data value starts, or NULL */
+} v2_input;
+
+
+static int malformed(const jscan *js)
+{
+	char where[64];
+
+	return sl__err(SL_EPARSE, "malformed JSON at %s: %s", jscan_where(js, where, sizeof where),
+		       js->err);
+}
+
+static bool dt_parse(const char *s, size_t n, dtkind *out)
+{
+	static const struct {
+		const char *name;
+		dtkind kind;
+	} types[] = {
+		{"BOOL", DT_BOOL},   {"UINT8", DT_UINT}, {"UINT16", DT_UINT}, {"UINT32", DT_UINT},
+		{"UINT64", DT_UINT}, {"INT8", DT_INT},   {"INT16", DT_INT},   {"INT32", DT_INT},
+		{"INT64", DT_INT},   {"FP16", DT_FP},    {"FP32", DT_FP},     {"FP64", DT_FP},
+		{"BYTES", DT_BYTES},
+	};
+	for (size_t i = 0; i < SL__ARRAY_LEN(types); i++)
+		if (strlen(types[i].name) == n && !memcmp(types[i].name, s, n)) {
+			*out = types[i].kind;
+			return true;
+		}
+	return false;
+}
+
+/* Can a tensor of this datatype carry a column of type t? */
+static bool dt_fits(dtkind k, ds_type t)
+{
+	switch (t) {
+	case DS_FLOAT64:
+	case DS_INT64:
+		return k == DT_UINT || k == DT_INT || k == DT_FP;
+	case DS_BOOL:
+		return k == DT_BOOL;
+	default:
+		return k == DT_BYTES;
+	}
+}
+
+static const char *type_word(ds_type t)
+{
+	return t == DS_TIMESTAMP ? "BYTES (an ISO 8601 time stamp)" : serve_v2_datatype(t);
+}
+
+/* A decoded copy of a string value in the arena. */
+static const char *decoded(const jval *v, serve_arena *a, size_t *len)
+{
+	char *d;
+
+	if (!v->esc) {
+		*len = v->len;
+		return v->s;
+	}
+	if (!(d = serve_arena_alloc(a, v->len + 1)))
+		return NULL;
+	*len = jscan_unescape(v, d);
+	return d;
+}
+
+static int read_input(jscan *js, size_t idx, serve_arena *a, v2_input *in)
+{
+	bool first = true;
+	jval k, v;
+	int r;
+
+	memset(in, 0, sizeof *in);
+	in->rank = -1;
+	if (jscan_value(js, &v) != J_OBJ) {
+		if (js->err)
+			return malformed(js);
+		return sl__err(SL_EINVAL, "inputs[%zu] must be an object", idx);
+	}
+	while ((r = jscan_key(js, &first, &k)) > 0) {
+		if (jscan_eq(&k, "name") || jscan_eq(&k, "datatype")) {
+			bool is_name = jscan_eq(&k, "name");
+			const char *s;
+			size_t n;
+			if (jscan_value(js, &v) != J_STR) {
+				if (js->err)
+					return malformed(js);
+				return sl__err(SL_EINVAL, "inputs[%zu].%s must be a string", idx,
+					       is_name ? "name" : "datatype");
+			}
+			if (!(s = decoded(&v, a, &n)))
+				return sl__oom();
+			if (is_name) {
+				in->name = s;
+				in->name_len = n;
+			} else {
+				in->dt = s;
+				in->dt_len = n;
+			}
+		} else if (jscan_eq(&k, "shape")) {
+			bool f2 = true;
+			in->rank = 0;
+			if (jscan_value(js, &v) != J_ARR) {
+				if (js->err)
+					return malformed(js);
+				return sl__err(SL_EINVAL, "inputs[%zu].shape must be an array", idx);
+			}
+			while ((r = jscan_more(js, &f2)) > 0) {
+				if (jscan_value(js, &v) != J_NUM || v.num < 0 || v.num != floor(v.num) ||
+				    v.num > 4e18) {
+					if (js->err)
+						return malformed(js);
+					return sl__err(SL_EINVAL,
+						       "inputs[%zu].shape must hold non-negative integers",
+						       idx);
+				}
+				if (in->rank == MAX_RANK)
+					return sl__err(SL_EINVAL, "inputs[%zu].shape has more than %d dimensions",
+						       idx, MAX_RANK);
+				in->shape[in->rank++] = (uint64_t)v.num;
+			}
+			if (r < 0)
+				return malformed(js);
+		} else if (jscan_eq(&k, "data")) {
+			while (js->p < js->end && (*js->p == ' ' || *js->p == '\n' || *js->p == '\r' ||
+						   *js->p == '\t'))
+				js->p++;
+			in->data = js->p;
+			if (jscan_skip(js))
+				return malformed(js);
+		} else if (jscan_skip(js)) {
+			return malformed(js);
+		}
+	}
+	if (r < 0)
+		return malformed(js);
+	if (!in->name)
+		return sl__err(SL_EINVAL, "inputs[%zu] has no \"name\"", idx);
+	if (in->rank < 0)
+		return sl__err(SL_EINVAL, "inputs[%zu] '%.*s' has no \"shape\"", idx,
+			       (int)in->name_len, in->name);
+	if (!in->dt)
+		return sl__err(SL_EINVAL, "inputs[%zu] '%.*s' has no \"datatype\"", idx,
+			       (int)in->name_len, in->name);
+	if (!dt_parse(in->dt, in->dt_len, &in->kind))
+		return sl__err(SL_EINVAL,
+			       "inputs[%zu] '%.*s': unknown datatype '%.*s' (BOOL, INT8..INT64, "
+			       "UINT8..UINT64, FP16, FP32, FP64 or BYTES)",
+			       idx, (int)in->name_len, in->name, (int)in->dt_len, in->dt);
+	if (!in->data)
+		return sl__err(SL_EINVAL, "inputs[%zu] '%.*s' has no \"data\"", idx,
+			       (int)in->name_len, in->name);
+	return 0;
+}
+
+/* Where the values of one input go. */
+typedef struct fill {
+	serve_batch *b;
+	const serve_sig *s;
+	serve_arena *a;
+	const v2_input *in;
+	size_t idx;   /* position in inputs[] */
+	long col;     /* the column (per-column layout), or -1: [n, k] */
+	size_t total; /* values the shape promises */
+	size_t count; /* values seen */
+} fill;
+
+static int value(jscan *js, fill *f, const jval *v)
+{
+	size_t i, j;
+
+	if (f->count == f->total)
+		return sl__err(SL_EINVAL, "inputs[%zu] '%.*s': data holds more than the %zu values of its shape",
+			       f->idx, (int)f->in->name_len, f->in->name, f->total);
+	if (f->col >= 0) {
+		i = f->count;
+		j = (size_t)f->col;
+	} else {
+		i = f->count / f->b->k;
+		j = f->count % f->b->k;
+	}
+	/* Integer tensors hold integers. */
+	if (v->t == J_NUM && (f->in->kind == DT_INT || f->in->kind == DT_UINT) &&
+	    (v->num != floor(v->num) || (f->in->kind == DT_UINT && v->num < 0)))
+		return sl__err(SL_EINVAL, "inputs[%zu] '%.*s': %.*s in a %.*s tensor", f->idx,
+			       (int)f->in->name_len, f->in->name, (int)v->len, v->s,
+			       (int)f->in->dt_len, f->in->dt);
+	if (serve_batch_set(f->b, f->s, i, j, v, f->a)) {
+		if (f->col >= 0)
+			return sl__err_prefix(SL_EINVAL, "inputs[%zu] '%.*s', row %zu", f->idx,
+					      (int)f->in->name_len, f->in->name, i);
+		return sl__err_prefix(SL_EINVAL, "inputs[%zu] '%.*s', row %zu, column '%s'", f->idx,
+				      (int)f->in->name_len, f->in->name, i, f->s->in_names[j]);
+	}
+	(void)js;
+	f->count++;
+	return 0;
+}
+
+/* The values of a data array, nested at most depth levels. */
+static int walk(jscan *js, fill *f, int depth)
+{
+	bool first = true;
+	jval v;
+	int r;
+
+	while ((r = jscan_more(js, &first)) > 0) {
+		jtok t = jscan_value(js, &v);
+		if (t == J_ERR)
+			return malformed(js);
+		if (t == J_ARR) {
+			if (depth <= 1)
+				return sl__err(SL_EINVAL, "inputs[%zu] '%.*s': data nested deeper than its shape",
+					       f->idx, (int)f->in->name_len, f->in->name);
+			if ((r = walk(js, f, depth - 1)))
+				return r;
+		} else if (t == J_OBJ) {
+			return sl__err(SL_EINVAL, "inputs[%zu] '%.*s': data holds an object",
+				       f->idx, (int)f->in->name_len, f->in->name);
+		} else if ((r = value(js, f, &v))) {
+			return r;
+		}
+	}
+	return r < 0 ? malformed(js) : 0;
+}
+
+static int read_data(fill *f, const char *body, size_t len)
+{
+	jscan js;
+	jval v;
+	int rc;
+
+	jscan_init(&js, body, len);
+	js.p = f->in->data;
+	if (jscan_value(&js, &v) != J_ARR) {
+		if (js.err)
+			return malformed(&js);
+		return sl__err(SL_EINVAL, "inputs[%zu] '%.*s': data must be an array", f->idx,
+			       (int)f->in->name_len, f->in->name);
+	}
+	if ((rc = walk(&js, f, f->in->rank > 0 ? f->in->rank : 1)))
+		return rc;
+	if (f->count != f->total)
+		return sl__err(SL_EINVAL, "inputs[%zu] '%.*s': data holds %zu values, its shape %zu",
+			       f->idx, (int)f->in->name_len, f->in->name, f->count, f->total);
+	return 0;
+}
+
+static int read_outputs(jscan *js, const serve_sig *s, v2_request *out)
+{
+	bool first = true;
+	size_t idx = 0;
+	jval v, k;
+	int r;
+
+	out->want = 0;
+	if (jscan_value(js, &v) != J_ARR) {
+		if (js->err)
+			return malformed(js);
+		return sl__err(SL_EINVAL, "\"outputs\" must be an array");
+	}
+	while ((r = jscan_more(js, &first)) > 0) {
+		bool f2 = true, named = false;
+		if (jscan_value(js, &v) != J_OBJ) {
+			if (js->err)
+				return malformed(js);
+			return sl__err(SL_EINVAL, "outputs[%zu] must be an object", idx);
+		}
+		while ((r = jscan_key(js, &f2, &k)) > 0) {
+			size_t i;
+			if (!jscan_eq(&k, "name")) {
+				if (jscan_skip(js))
+					return malformed(js);
+				continue;
+			}
+			if (jscan_value(js, &v) != J_STR) {
+				if (js->err)
+					return malformed(js);
+				return sl__err(SL_EINVAL, "outputs[%zu].name must be a string", idx);
+			}
+			named = true;
+			for (i = 0; i < s->n_outs; i++)
+				if (jscan_eq(&v, s->outs[i].name))
+					break;
+			if (i < s->n_outs) {
+				out->want |= 1u << i;
+			} else if (jscan_eq(&v, "contributions") && s->groups) {
+				out->want |= 1u << SERVE_MAX_OUTPUTS;
+				out->explain = true;
+			} else {
+				sl__buf names;
+				sl__buf_init(&names, 4096);
+				for (i = 0; i < s->n_outs; i++)
+					sl__buf_printf(&names, "%s%s", i ? ", " : "", s->outs[i].name);
+				if (s->groups)
+					sl__buf_puts(&names, ", contributions");
+				r = sl__err(SL_EINVAL, "outputs[%zu]: the model has no output '%.*s' (it has %s)",
+					    idx, (int)(v.len > 64 ? 64 : v.len), v.s,
+					    names.data ? names.data : "");
+				sl__buf_free(&names);
+				return r;
+			}
+		}
+		if (r < 0)
+			return malformed(js);
+		if (!named)
+			return sl__err(SL_EINVAL, "outputs[%zu] has no \"name\"", idx);
+		idx++;
+	}
+	return r < 0 ? malformed(js) : 0;
+}
+
+static int read_parameters(jscan *js, v2_request *out)
+{
+	bool first = true;
+	jval k, v;
+	int r;
+
+	if (jscan_value(js, &v) != J_OBJ) {
+		if (js->err)
+			return malformed(js);
+		return sl__err(SL_EINVAL, "\"parameters\" must be an object");
+	}
+	while ((r = jscan_key(js, &first, &k)) > 0) {
+		if (!jscan_eq(&k, "explain")) {
+			if (jscan_skip(js))
+				return malformed(js);
+			continue;
+		}
+		jscan_value(js, &v);
+		if (v.t != J_TRUE && v.t != J_FALSE) {
+			if (js->err)
+				return malformed(js);
+			return sl__err(SL_EINVAL, "parameters.explain must be true or false");
+		}
+		if (v.t == J_TRUE)
+			out->explain = true;
+	}
+	return r < 0 ? malformed(js) : 0;
+}
+
+static int missing_input(const serve_sig *s, size_t j)
+{
+	return sl__err(SL_EINVAL,
+		       "missing input '%s' (give one input per column of the model, or one input "
+		       "of shape [n, %zu] with the columns in order)",
+		       s->in_names[j], s->n_in);
+}
+
+static int layout(const serve_sig *s, const char *body, size_t len, v2_input *ins, size_t nin,
+		  serve_arena *a, v2_request *out)
+{
+	serve_batch *b = &out->batch;
+	long *col = serve_arena_alloc(a, (nin + 1) * sizeof *col);
+	uint8_t *seen = serve_arena_calloc(a, s->n_in + 1);
+	bool matrix = false;
+	size_t n = 0;
+	int rc;
+
+	if (!col || !seen)
+		return sl__oom();
+	for (size_t i = 0; i < nin; i++)
+		col[i] = serve_sig_find(s, ins[i].name, ins[i].name_len);
+	if (nin == 1 && col[0] < 0) {
+		matrix = true;
+	} else {
+		for (size_t i = 0; i < nin; i++) {
+			if (col[i] >= 0)
+				continue;
+			return sl__err(SL_EINVAL,
+				       "inputs[%zu] '%.*s' is not an input of the model (give one input "
+				       "per column: %s%s%s, ...; or one input of shape [n, %zu])",
+				       i, (int)ins[i].name_len, ins[i].name, s->in_names[0],
+				       s->n_in > 1 ? ", " : "", s->n_in > 1 ? s->in_names[1] : "",
+				       s->n_in);
+		}
+	}
+	if (matrix) {
+		v2_input *in = &ins[0];
+		bool mixed = false;
+		if (in->rank != 2 || in->shape[1] != s->n_in)
+			return sl__err(SL_EINVAL,
+				       "inputs[0] '%.*s' is not an input of the model; a single input "
+				       "holding every column must have shape [n, %zu]",
+				       (int)in->name_len, in->name, s->n_in);
+		for (size_t j = 0; j < s->n_in; j++)
+			if (s->in_types[j] == DS_STRING || s->in_types[j] == DS_TIMESTAMP)
+				mixed = true;
+		for (size_t j = 0; j < s->n_in; j++)
+			if (!dt_fits(in->kind, s->in_types[j]) && !(mixed && in->kind == DT_BYTES))
+				return sl__err(SL_EINVAL,
+					       "inputs[0] '%.*s': datatype %.*s cannot carry column '%s' "
+					       "(%s)%s",
+					       (int)in->name_len, in->name, (int)in->dt_len, in->dt,
+					       s->in_names[j], type_word(s->in_types[j]),
+					       mixed ? "; send BYTES, or one input per column" : "");
+		n = in->shape[0];
+	} else {
+		for (size_t i = 0; i < nin; i++) {
+			v2_input *in = &ins[i];
+			size_t j = (size_t)col[i];
+			if (seen[j])
+				return sl__err(SL_EINVAL, "inputs[%zu]: input '%s' is given twice", i,
+					       s->in_names[j]);
+			seen[j] = 1;
+			if (in->rank < 1 || in->rank > 2 || (in->rank == 2 && in->shape[1] != 1))
+				return sl__err(SL_EINVAL,
+					       "inputs[%zu] '%s': shape must be [n] or [n, 1] (one column)",
+					       i, s->in_names[j]);
+			if (i > 0 && in->shape[0] != n)
+				return sl__err(SL_EINVAL,
+					       "inputs[%zu] '%s' has %llu rows, inputs[0] '%s' %zu", i,
+					       s->in_names[j], (unsigned long long)in->shape[0],
+					       s->in_names[col[0]], n);
+			n = in->shape[0];
+			if (!dt_fits(in->kind, s->in_types[j]))
+				return sl__err(SL_EINVAL,
+					       "inputs[%zu] '%s': datatype %.*s, but the model takes %s",
+					       i, s->in_names[j], (int)in->dt_len, in->dt,
+					       type_word(s->in_types[j]));
+		}
+		for (size_t j = 0; j < s->n_in; j++)
+			if (!seen[j])
+				return missing_input(s, j);
+	}
+	/* Every value takes at least two bytes of the body ("0,"): a shape
+	 * promising more cannot be honest, and must not size an allocation. */
+	if (s->n_in && n > len / 2 / s->n_in + 1)
+		return sl__err(SL_EINVAL, "the shape promises %zu rows, more than the body can hold", n);
+	b->n = n;
+	b->k = s->n_in;
+	b->src = body;
+	b->v = serve_arena_alloc(a, (n * b->k + 1) * sizeof *b->v);
+	b->span = serve_arena_alloc(a, (2 * n * b->k + 1) * sizeof *b->span);
+	if (!b->v || !b->span)
+		return sl__oom();
+	for (size_t i = 0; i < nin; i++) {
+		fill f = {.b = b, .s = s, .a = a, .in = &ins[i], .idx = i,
+			  .col = matrix ? -1 : col[i], .total = matrix ? n * b->k : n};
+		if ((rc = read_data(&f, body, len)))
+			return rc;
+	}
+	return 0;
+}
+
+int v2_parse(const serve_sig *s, const char *body, size_t len, serve_arena *a, v2_request *out)
+{
+	v2_input *ins = NULL;
+	size_t nin = 0, cap = 0;
+	bool first = true, have_inputs = false;
+	jscan js;
+	jval k, v;
+	int r;
+
+	memset(out, 0, sizeof *out);
+	out->want = (1u << s->n_outs) - 1;
+	jscan_init(&js, body, len);
+	if (jscan_value(&js, &v) != J_OBJ) {
+		if (js.err)
+			return malformed(&js);
+		return sl__err(SL_EINVAL, "the request must be a JSON object");
+	}
+	while ((r = jscan_key(&js, &first, &k)) > 0) {
+		int rc = 0;
+		if (jscan_eq(&k, "id")) {
+			if (jscan_value(&js, &v) != J_STR) {
+				if (js.err)
+					return malformed(&js);
+				return sl__err(SL_EINVAL, "\"id\" must be a string");
+			}
+			out->id = v.s - 1;
+			out->id_len = v.len + 2;
+		} else if (jscan_eq(&k, "parameters")) {
+			rc = read_parameters(&js, out);
+		} else if (jscan_eq(&k, "outputs")) {
+			rc = read_outputs(&js, s, out);
+		} else if (jscan_eq(&k, "inputs")) {
+			bool f2 = true;
+			have_inputs = true;
+			if (jscan_value(&js, &v) != J_ARR) {
+				if (js.err)
+					return malformed(&js);
+				return sl__err(SL_EINVAL, "\"inputs\" must be an array");
+			}
+			while ((r = jscan_more(&js, &f2)) > 0) {
+				if (nin == cap) {
+					size_t nc = cap ? cap * 2 : 16;
+					v2_input *ni = serve_arena_alloc(a, nc * sizeof *ni);
+					if (!ni)
+						return sl__oom();
+					if (nin)
+						memcpy(ni, ins, nin * sizeof *ni);
+					ins = ni;
+					cap = nc;
+				}
+				if ((rc = read_input(&js, nin, a, &ins[nin])))
+					return rc;
+				nin++;
+			}
+			if (r < 0)
+				return malformed(&js);
+		} else if (jscan_skip(&js)) {
+			return malformed(&js);
+		}
+		if (rc)
+			return rc;
+	}
+	if (r < 0 || jscan_end(&js))
+		return malformed(&js);
+	if (!have_inputs || nin == 0)
+		return sl__err(SL_EINVAL, "the request has no \"inputs\"");
+	return layout(s, body, len, ins, nin, a, out);
+}
+
+/* ---- the response ---------------------------------------------------------------------- */
+
+static int put_shape(sl__buf *b, size_t n, size_t d2, size_t d3)
+{
+	int rc = serve_lit(b, "\"shape\":[");
+
+	if (!rc)
+		rc = serve_put_u64(b, n);
+	if (!rc && d2) {
+		rc = serve_lit(b, ",");
+		if (!rc)
+			rc = serve_put_u64(b, d2);
+	}
+	if (!rc && d3) {
+		rc = serve_lit(b, ",");
+		if (!rc)
+			rc = serve_put_u64(b, d3);
+	}
+	return rc ? rc : serve_lit(b, "]");
+}
+
+static int put_output(sl__buf *b, const serve_sig *s, const serve_output *o, serve_result *res,
+		      serve_arena *a)
+{
+	size_t n = res->n;
+	int rc = serve_lit(b, "{\"name\":");
+
+	if (!rc)
+		rc = serve_put_jstr(b, o->name, strlen(o->name));
+	if (!rc)
+		rc = serve_lit(b, ",\"datatype\":\"");
+	if (!rc)
+		rc = serve_puts(b, o->datatype);
+	if (!rc)
+		rc = serve_lit(b, "\",");
+	if (!rc)
+		rc = put_shape(b, n, o->kind == SO_PROBA ? s->k : 0, 0);
+	if (!rc)
+		rc = serve_lit(b, ",\"data\":[");
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (i)
+			rc = serve_lit(b, ",");
+		if (rc)
+			break;
+		switch (o->kind) {
+		case SO_LABEL:
+			rc = serve_put(b, s->class_json[res->label[i]], s->class_json_len[res->label[i]]);
+			break;
+		case SO_PROBA:
+			for (size_t c = 0; !rc && c < s->k; c++) {
+				if (c)
+					rc = serve_lit(b, ",");
+				if (!rc)
+					rc = serve_put_out(b, res, i, c, a);
+			}
+			break;
+		default:
+			if (!strcmp(o->datatype, "INT64")) {
+				double x = res->out[i * s->k + o->col];
+				rc = isfinite(x) ? serve_put_u64(b, (uint64_t)(x != 0))
+						 : serve_lit(b, "null");
+			} else {
+				rc = serve_put_out(b, res, i, o->col, a);
+			}
+			break;
+		}
+	}
+	return rc ? rc : serve_lit(b, "]}");
+}
+
+static int put_contrib(sl__buf *b, const serve_sig *s, const serve_result *res)
+{
+	size_t w = s->p + 1, n = res->n * res->groups * w;
+	int rc = serve_lit(b, "{\"name\":\"contributions\",\"datatype\":\"FP64\",");
+
+	if (!rc)
+		rc = res->groups > 1 ? put_shape(b, res->n, res->groups, w) : put_shape(b, res->n, w, 0);
+	if (!rc)
+		rc = serve_lit(b, ",\"parameters\":{\"features\":");
+	if (!rc)
+		rc = serve_put_jstr(b, s->features_param, strlen(s->features_param));
+	if (!rc)
+		rc = serve_lit(b, "},\"data\":[");
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (i)
+			rc = serve_lit(b, ",");
+		if (!rc)
+			rc = serve_put_f64(b, res->contrib[i]);
+	}
+	return rc ? rc : serve_lit(b, "]}");
+}
+
+int v2_encode(const serve_sig *s, const char *name, const char *version, const v2_request *req,
+	      const char *request_id, serve_result *res, serve_arena *a, sl__buf *out)
+{
+	bool first = true;
+	int rc = serve_lit(out, "{\"model_name\":");
+
+	if (!rc)
+		rc = serve_put_jstr(out, name, strlen(name));
+	if (!rc)
+		rc = serve_lit(out, ",\"model_version\":");
+	if (!rc)
+		rc = serve_put_jstr(out, version, strlen(version));
+	if (!rc)
+		rc = serve_lit(out, ",\"id\":");
+	if (!rc)
+		rc = req->id ? serve_put(out, req->id, req->id_len)
+			     : serve_put_jstr(out, request_id, strlen(request_id));
+	if (!rc)
+		rc = serve_lit(out, ",\"outputs\":[");
+	for (size_t i = 0; !rc && i < s->n_outs; i++) {
+		if (!(req->want & (1u << i)))
+			continue;
+		if (!first)
+			rc = serve_lit(out, ",");
+		first = false;
+		if (!rc)
+			rc = put_output(out, s, &s->outs[i], res, a);
+	}
+	if (!rc && res->contrib) {
+		if (!first)
+			rc = serve_lit(out, ",");
+		if (!rc)
+			rc = put_contrib(out, s, res);
+	}
+	return rc ? rc : serve_lit(out, "]}");
+}

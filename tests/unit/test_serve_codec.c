@@ -1,0 +1,567 @@
+/*
+ * The serving codecs: the JSON scanner agrees with jansson on what is JSON;
+ * a V2 request in either layout and every MLflow format (JSON and CSV)
+ * decode to the same raw rows and score to the bytes the bundle gives row
+ * by row; responses carry exactly the protocol's fields; every bad request
+ * names its field; the log record is JSON holding what was asked and
+ * answered.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ml/glm.h"
+#include "serve/codec.h"
+#include "testutil.h"
+
+/* ---- the scanner ------------------------------------------------------------------- */
+
+static int scan_all(const char *text, size_t len)
+{
+	jscan js;
+
+	jscan_init(&js, text, len);
+	if (jscan_skip(&js) || jscan_end(&js))
+		return -1;
+	return 0;
+}
+
+static void test_jscan_vs_jansson(void **state)
+{
+	static const char *const cases[] = {
+		"{}", "[]", "0", "-0", "1.5e10", "-1.25E-3", "\"a\"", "true", "false", "null",
+		"{\"a\":[1,2,{\"b\":null}]}", " [ 1 , 2 ] ", "\"\\u00e9\\n\\\"\"",
+		"\"\\ud83d\\ude00\"", "\"caf\xc3\xa9\"", "[1,]", "{\"a\":1,}", "[01]", "[1.]",
+		"[.5]", "[1e]", "[+1]", "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"", "\"a\tb\"",
+		"\"\xff\"", "\"\xc3\"", "[1 2]", "{\"a\" 1}", "{a:1}", "[\"a\"", "", "[]]", "nul",
+		"[true,false,null]", "{\"\":0}", "[[[[[[[[[[1]]]]]]]]]]", "[-]", "[1e+5,2E-5]",
+		"\"\\/\"", "[\"\\u12\"]", "{\"a\":1 \"b\":2}", "123abc",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_error_t e;
+		json_t *j = json_loadb(cases[i], strlen(cases[i]),
+				       JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+		int ours = scan_all(cases[i], strlen(cases[i]));
+		if ((j != NULL) != (ours == 0))
+			fail_msg("case %zu '%s': jansson %s, jscan %s", i, cases[i],
+				 j ? "accepts" : "rejects", ours ? "rejects" : "accepts");
+		json_decref(j);
+	}
+}
+
+static void test_jscan_depth_and_unescape(void **state)
+{
+	char deep[200], buf[64];
+	jscan js;
+	jval v;
+
+	(void)state;
+	memset(deep, '[', 100);
+	memset(deep + 100, ']', 100);
+	assert_int_equal(scan_all(deep, 200), -1);
+	jscan_init(&js, "\"a\\u00e9\\ud83d\\ude00\\\\\"", 24);
+	assert_int_equal(jscan_value(&js, &v), J_STR);
+	assert_true(v.esc);
+	assert_int_equal(jscan_unescape(&v, buf), 1 + 2 + 4 + 1);
+	assert_memory_equal(buf, "a\xc3\xa9\xf0\x9f\x98\x80\\", 8);
+	jscan_init(&js, "{\"na\\u006de\": 1}", 16);
+	assert_int_equal(jscan_value(&js, &v), J_OBJ);
+	{
+		bool first = true;
+		assert_int_equal(jscan_key(&js, &first, &v), 1);
+		assert_true(jscan_eq(&v, "name"));
+	}
+}
+
+/* ---- a model to serve ------------------------------------------------------------------ */
+
+/* x float, n int, c string, flag bool; label yes/no from x + (c == "b"). */
+static char *make_model(const char *dir)
+{
+	static const double x[] = {0.1, 0.4, 0.2, 0.9, 0.8, 0.7, 0.3, 0.95, 0.05, 0.6, 0.5, 0.85};
+	static const char *const c[] = {"a", "b", "a", "b", "a", "b", "a", "b", "a", "a", "b", "b"};
+	ds_builder *b;
+	ds_table *t;
+	ml_frame fr;
+	ml_model *m;
+	char *path = tu_path(dir, "m.slm");
+	logistic_opts o = {.penalty = LOGISTIC_L2, .C = 1.0, .fit_intercept = true,
+			   .standardize = true, .max_iter = 200, .tol = 1e-6, .threads = 1};
+
+	assert_int_equal(ds_builder_new(&b), 0);
+	ds_builder_add_col(b, "x", DS_FLOAT64, NULL);
+	ds_builder_add_col(b, "n", DS_INT64, NULL);
+	ds_builder_add_col(b, "c", DS_STRING, NULL);
+	ds_builder_add_col(b, "flag", DS_BOOL, NULL);
+	ds_builder_add_col(b, "label", DS_STRING, NULL);
+	for (size_t i = 0; i < 12; i++) {
+		bool yes = x[i] + (c[i][0] == 'b') * 0.3 > 0.7;
+		if (i == 2 || i == 9)
+			yes = !yes; /* not separable, so the fit is finite */
+		ds_append_f64(b, 0, x[i]);
+		ds_append_i64(b, 1, (int64_t)(i % 4));
+		ds_append_str(b, 2, c[i], 1);
+		ds_append_bool(b, 3, i % 3 == 0);
+		ds_append_str(b, 4, yes ? "yes" : "no", yes ? 3 : 2);
+	}
+	assert_int_equal(ds_builder_finish(b, &t), 0);
+	ds_builder_free(b);
+	assert_int_equal(ml_frame_build(t, &(ml_frame_opts){.target = "label", .allow_strings = true},
+					&fr),
+			 0);
+	assert_int_equal(logistic_fit(&fr, &o, &m), 0);
+	assert_int_equal(ml_model_save(m, NULL, path), 0);
+	ml_model_free(m);
+	ml_frame_free(&fr);
+	ds_close(t);
+	return path;
+}
+
+typedef struct fixture {
+	const char *dir;
+	char *path;
+	bundle *b;
+	serve_sig sig;
+	bundle_row *row;
+	serve_arena a;
+	sl__buf out;
+} fixture;
+
+static int setup(void **state)
+{
+	fixture *f = calloc(1, sizeof *f);
+
+	f->dir = tu_tmpdir();
+	f->path = make_model(f->dir);
+	assert_int_equal(bundle_open(f->path, BUNDLE_ROWS, &f->b), 0);
+	assert_int_equal(serve_sig_build(f->b, &f->sig), 0);
+	assert_int_equal(bundle_row_new(f->b, &f->row), 0);
+	sl__buf_init(&f->out, 1 << 20);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = *state;
+
+	sl__buf_free(&f->out);
+	serve_arena_free(&f->a);
+	bundle_row_free(f->row);
+	serve_sig_free(&f->sig);
+	bundle_close(f->b);
+	tu_rmdir(f->dir);
+	free(f->path);
+	free(f);
+	return 0;
+}
+
+/* The rows every test sends, and what the bundle answers for them one at a time. */
+static const struct {
+	double x;
+	int64_t n;
+	const char *c;
+	bool flag;
+} rows3[] = {{0.25, 1, "a", true}, {0.9, 3, "b", false}, {0.6, 0, "zzz", true}};
+
+static void expect_rows(fixture *f, const serve_batch *b)
+{
+	assert_int_equal(b->n, 3);
+	assert_int_equal(b->k, 4);
+	for (size_t i = 0; i < 3; i++) {
+		const expr_value *v = b->v + i * 4;
+		double want[2], got[2];
+		expr_value in[4];
+		serve_result res;
+		/* Signature order: x, n, c, flag. */
+		assert_true(v[0].f == rows3[i].x);
+		assert_true(v[1].i == rows3[i].n);
+		assert_int_equal(v[2].len, strlen(rows3[i].c));
+		assert_memory_equal(v[2].s, rows3[i].c, v[2].len);
+		assert_true(v[3].i == rows3[i].flag);
+		memcpy(in, v, sizeof in);
+		assert_int_equal(bundle_score_values(f->b, f->row, in, NULL, want), 0);
+		(void)res;
+		(void)got;
+	}
+}
+
+static json_t *score_v2(fixture *f, const char *body, v2_request *req)
+{
+	serve_result res;
+	json_error_t e;
+	json_t *j;
+
+	serve_arena_reset(&f->a);
+	sl__buf_reset(&f->out);
+	if (v2_parse(&f->sig, body, strlen(body), &f->a, req))
+		fail_msg("v2_parse: %s", sl_errmsg());
+	expect_rows(f, &req->batch);
+	assert_int_equal(serve_score(&f->sig, f->row, &req->batch, req->explain, &f->a, &res), 0);
+	assert_int_equal(v2_encode(&f->sig, "spam", "3", req, "rid-1", &res, &f->a, &f->out), 0);
+	j = json_loads(f->out.data, 0, &e);
+	if (!j)
+		fail_msg("not JSON (%s): %s", e.text, f->out.data);
+	return j;
+}
+
+static const char *v2_columns =
+	"{\"id\": \"42\", \"inputs\": ["
+	"{\"name\": \"c\", \"shape\": [3], \"datatype\": \"BYTES\", \"data\": [\"a\", \"b\", \"zzz\"]},"
+	"{\"datatype\": \"FP64\", \"name\": \"x\", \"shape\": [3, 1], \"data\": [[0.25], [0.9], [0.6]]},"
+	"{\"name\": \"n\", \"shape\": [3], \"datatype\": \"INT32\", \"data\": [1, 3, 0]},"
+	"{\"name\": \"flag\", \"shape\": [3], \"datatype\": \"BOOL\", \"data\": [true, false, true]}]}";
+
+static const char *v2_matrix =
+	"{\"inputs\": [{\"name\": \"input-0\", \"shape\": [3, 4], \"datatype\": \"BYTES\","
+	" \"data\": [[0.25, 1, \"a\", true], [0.9, 3, \"b\", false], [0.6, 0, \"zzz\", true]]}],"
+	" \"outputs\": [{\"name\": \"predict\"}], \"parameters\": {\"explain\": true}}";
+
+static void test_v2_layouts(void **state)
+{
+	fixture *f = *state;
+	v2_request req;
+	json_t *a, *b, *out;
+	double want[3][2];
+
+	for (size_t i = 0; i < 3; i++) {
+		expr_value in[4] = {{.f = rows3[i].x}, {.i = rows3[i].n},
+				    {.s = rows3[i].c, .len = strlen(rows3[i].c)}, {.i = rows3[i].flag}};
+		assert_int_equal(bundle_score_values(f->b, f->row, in, NULL, want[i]), 0);
+	}
+	a = score_v2(f, v2_columns, &req);
+	assert_string_equal(json_string_value(json_object_get(a, "model_name")), "spam");
+	assert_string_equal(json_string_value(json_object_get(a, "model_version")), "3");
+	assert_string_equal(json_string_value(json_object_get(a, "id")), "42");
+	out = json_object_get(a, "outputs");
+	assert_int_equal(json_array_size(out), 2);
+	{
+		json_t *pred = json_array_get(out, 0), *proba = json_array_get(out, 1);
+		assert_string_equal(json_string_value(json_object_get(pred, "name")), "predict");
+		assert_string_equal(json_string_value(json_object_get(pred, "datatype")), "BYTES");
+		assert_int_equal(json_integer_value(json_array_get(json_object_get(pred, "shape"), 0)), 3);
+		assert_string_equal(json_string_value(json_object_get(proba, "datatype")), "FP64");
+		assert_int_equal(json_integer_value(json_array_get(json_object_get(proba, "shape"), 1)), 2);
+		for (size_t i = 0; i < 3; i++) {
+			const char *lab = json_string_value(json_array_get(json_object_get(pred, "data"), i));
+			/* Exactly the bundle's numbers (shortest text reads back the same double). */
+			for (size_t c = 0; c < 2; c++)
+				assert_true(json_real_value(json_array_get(json_object_get(proba, "data"),
+									   2 * i + c)) == want[i][c]);
+			assert_string_equal(lab, want[i][1] > want[i][0] ? "yes" : "no");
+		}
+	}
+	/* One [n, k] input of mixed values, selected output, explanations. */
+	b = score_v2(f, v2_matrix, &req);
+	out = json_object_get(b, "outputs");
+	assert_int_equal(json_array_size(out), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(out, 0), "name")), "predict");
+	assert_true(json_equal(json_object_get(json_array_get(out, 0), "data"),
+			       json_object_get(json_array_get(json_object_get(a, "outputs"), 0), "data")));
+	{
+		json_t *ct = json_array_get(out, 1);
+		double sum = 0;
+		assert_string_equal(json_string_value(json_object_get(ct, "name")), "contributions");
+		/* Per row the contributions and base value sum to the log-odds. */
+		for (size_t j = 0; j < f->sig.p + 1; j++)
+			sum += json_number_value(json_array_get(json_object_get(ct, "data"), j));
+		assert_true(fabs(sum - log(want[0][1] / want[0][0])) < 1e-9);
+	}
+	/* Without an id the request id stands in. */
+	assert_string_equal(json_string_value(json_object_get(b, "id")), "rid-1");
+	json_decref(a);
+	json_decref(b);
+}
+
+static void expect_error(fixture *f, int (*parse)(fixture *, const char *), const char *body,
+			 int code, const char *needle)
+{
+	serve_arena_reset(&f->a);
+	assert_int_equal(parse(f, body), code);
+	if (!strstr(sl_errmsg(), needle))
+		fail_msg("body %s: expected '%s' in '%s'", body, needle, sl_errmsg());
+}
+
+static int parse_v2(fixture *f, const char *body)
+{
+	v2_request req;
+	return v2_parse(&f->sig, body, strlen(body), &f->a, &req);
+}
+
+static void test_v2_errors(void **state)
+{
+	fixture *f = *state;
+#define IN(x) "{\"inputs\": [" x "]}"
+#define X "{\"name\": \"x\", \"shape\": [1], \"datatype\": \"FP64\", \"data\": [1]}"
+#define N "{\"name\": \"n\", \"shape\": [1], \"datatype\": \"INT64\", \"data\": [1]}"
+#define C "{\"name\": \"c\", \"shape\": [1], \"datatype\": \"BYTES\", \"data\": [\"a\"]}"
+#define FL "{\"name\": \"flag\", \"shape\": [1], \"datatype\": \"BOOL\", \"data\": [true]}"
+	expect_error(f, parse_v2, "{\"inputs\": [", SL_EPARSE, "malformed JSON at line 1, column 13");
+	expect_error(f, parse_v2, "[1]", SL_EINVAL, "JSON object");
+	expect_error(f, parse_v2, "{}", SL_EINVAL, "no \"inputs\"");
+	expect_error(f, parse_v2, IN(X "," N "," C), SL_EINVAL, "missing input 'flag'");
+	expect_error(f, parse_v2, IN(X "," N "," C "," FL "," X), SL_EINVAL, "'x' is given twice");
+	expect_error(f, parse_v2,
+		     IN("{\"name\": \"x\", \"shape\": [1], \"datatype\": \"BYTES\", \"data\": [\"1\"]},"
+			N "," C "," FL),
+		     SL_EINVAL, "inputs[0] 'x': datatype BYTES, but the model takes FP64");
+	expect_error(f, parse_v2,
+		     IN("{\"name\": \"x\", \"shape\": [2], \"datatype\": \"FP64\", \"data\": [1]}," N
+			"," C "," FL),
+		     SL_EINVAL, "inputs[1] 'n' has 1 rows, inputs[0] 'x' 2");
+	expect_error(f, parse_v2,
+		     IN("{\"name\": \"x\", \"shape\": [1], \"datatype\": \"FP64\", \"data\": [1, 2]},"
+			N "," C "," FL),
+		     SL_EINVAL, "inputs[0] 'x': data holds more than the 1 values of its shape");
+	expect_error(f, parse_v2,
+		     IN(N "," C "," FL ",{\"name\": \"x\", \"shape\": [1], \"datatype\": \"FP64\", "
+			"\"data\": []}"),
+		     SL_EINVAL, "inputs[3] 'x': data holds 0 values, its shape 1");
+	expect_error(f, parse_v2,
+		     IN("{\"name\": \"x\", \"shape\": [1], \"datatype\": \"FP64\", \"data\": [\"a\"]},"
+			N "," C "," FL),
+		     SL_EINVAL, "inputs[0] 'x', row 0: expected a number (float64), got a string");
+	expect_error(f, parse_v2,
+		     IN(X ",{\"name\": \"n\", \"shape\": [1], \"datatype\": \"INT64\", \"data\": [1.5]},"
+			C "," FL),
+		     SL_EINVAL, "1.5 in a INT64 tensor");
+	expect_error(f, parse_v2, IN(X "," N "," C "," FL ",{\"name\": \"zz\", \"shape\": [1], "
+						"\"datatype\": \"FP64\", \"data\": [1]}"),
+		     SL_EINVAL, "inputs[4] 'zz' is not an input of the model");
+	expect_error(f, parse_v2,
+		     IN("{\"name\": \"all\", \"shape\": [1, 3], \"datatype\": \"FP64\", \"data\": [1,2,3]}"),
+		     SL_EINVAL, "must have shape [n, 4]");
+	expect_error(f, parse_v2,
+		     IN("{\"name\": \"all\", \"shape\": [1, 4], \"datatype\": \"FP64\", \"data\": [1,2,3,4]}"),
+		     SL_EINVAL, "datatype FP64 cannot carry column 'c'");
+	expect_error(f, parse_v2,
+		     IN("{\"name\": \"x\", \"shape\": [1], \"datatype\": \"FP99\", \"data\": [1]}"),
+		     SL_EINVAL, "unknown datatype 'FP99'");
+	expect_error(f, parse_v2, "{\"outputs\": [{\"name\": \"nope\"}], \"inputs\": [" X "]}",
+		     SL_EINVAL, "outputs[0]: the model has no output 'nope' (it has predict, "
+				"predict_proba, contributions)");
+	expect_error(f, parse_v2, "{\"parameters\": {\"explain\": 1}, \"inputs\": [" X "]}",
+		     SL_EINVAL, "parameters.explain must be true or false");
+	/* A shape that promises more than the body holds sizes nothing. */
+	expect_error(f, parse_v2,
+		     IN("{\"name\": \"x\", \"shape\": [100000000000], \"datatype\": \"FP64\", \"data\": [1]},"
+			N "," C "," FL),
+		     SL_EINVAL, "inputs[1] 'n' has 1 rows");
+	expect_error(f, parse_v2,
+		     IN("{\"name\": \"all\", \"shape\": [100000000000, 4], \"datatype\": \"BYTES\", "
+			"\"data\": [1]}"),
+		     SL_EINVAL, "more than the body can hold");
+#undef IN
+#undef X
+#undef N
+#undef C
+#undef FL
+}
+
+static int parse_mlflow(fixture *f, const char *body)
+{
+	serve_batch b;
+	return mlflow_parse_json(&f->sig, body, strlen(body), &f->a, &b);
+}
+
+static int parse_csv(fixture *f, const char *body)
+{
+	serve_batch b;
+	return mlflow_parse_csv(&f->sig, body, strlen(body), &f->a, &b);
+}
+
+static void test_mlflow_formats(void **state)
+{
+	static const char *const bodies[] = {
+		"{\"dataframe_split\": {\"columns\": [\"flag\", \"c\", \"x\", \"extra\", \"n\"],"
+		" \"index\": [7, 8, 9], \"data\": [[true, \"a\", 0.25, 1, 1], [false, \"b\", 0.9, 2, 3],"
+		" [true, \"zzz\", 0.6, 3, 0]]}, \"params\": {}}",
+		"{\"dataframe_records\": [{\"x\": 0.25, \"n\": 1, \"c\": \"a\", \"flag\": true},"
+		" {\"flag\": false, \"c\": \"b\", \"n\": 3, \"x\": 0.9, \"other\": [1]},"
+		" {\"x\": 0.6, \"n\": 0, \"c\": \"zzz\", \"flag\": true}]}",
+		"{\"instances\": [[0.25, 1, \"a\", true], [0.9, 3, \"b\", false], [0.6, 0, \"zzz\", true]]}",
+		"{\"instances\": [{\"x\": 0.25, \"n\": 1, \"c\": \"a\", \"flag\": true},"
+		" {\"x\": 0.9, \"n\": 3, \"c\": \"b\", \"flag\": false},"
+		" {\"x\": 0.6, \"n\": 0, \"c\": \"z\\u007az\", \"flag\": true}]}",
+		"{\"inputs\": {\"x\": [0.25, 0.9, 0.6], \"n\": [1, 3, 0], \"c\": [\"a\", \"b\", \"zzz\"],"
+		" \"flag\": [true, false, true]}}",
+		"{\"inputs\": [[0.25, 1, \"a\", true], [0.9, 3, \"b\", false], [0.6, 0, \"zzz\", true]]}",
+	};
+	fixture *f = *state;
+	serve_batch b;
+
+	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+		serve_arena_reset(&f->a);
+		if (mlflow_parse_json(&f->sig, bodies[i], strlen(bodies[i]), &f->a, &b))
+			fail_msg("body %zu: %s", i, sl_errmsg());
+		expect_rows(f, &b);
+	}
+	serve_arena_reset(&f->a);
+	{
+		const char *csv = "c,x,flag,n,other\r\na,0.25,true,1,q\n\"b\",0.9,FALSE,3,\"r,s\"\n"
+				  "\"z\"\"z\",0.6,True,0,\n";
+		assert_int_equal(mlflow_parse_csv(&f->sig, csv, strlen(csv), &f->a, &b), 0);
+		assert_int_equal(b.n, 3);
+		assert_int_equal(b.v[2 * 4 + 2].len, 3);
+		assert_memory_equal(b.v[2 * 4 + 2].s, "z\"z", 3);
+		assert_true(b.v[1 * 4 + 0].f == 0.9 && b.v[1 * 4 + 3].i == 0 && b.v[1 * 4 + 1].i == 3);
+	}
+	/* The response: labels for a classifier. */
+	{
+		serve_result res;
+		json_t *j;
+		serve_arena_reset(&f->a);
+		sl__buf_reset(&f->out);
+		assert_int_equal(mlflow_parse_json(&f->sig, bodies[0], strlen(bodies[0]), &f->a, &b), 0);
+		assert_int_equal(serve_score(&f->sig, f->row, &b, false, &f->a, &res), 0);
+		assert_int_equal(mlflow_encode(&f->sig, &res, &f->a, &f->out), 0);
+		j = json_loads(f->out.data, 0, NULL);
+		assert_non_null(j);
+		assert_int_equal(json_array_size(json_object_get(j, "predictions")), 3);
+		assert_true(json_is_string(json_array_get(json_object_get(j, "predictions"), 0)));
+		json_decref(j);
+	}
+}
+
+static void test_mlflow_errors(void **state)
+{
+	fixture *f = *state;
+
+	expect_error(f, parse_mlflow, "[1, 2]", SL_EINVAL, "received a list");
+	expect_error(f, parse_mlflow, "{\"data\": 1}", SL_EINVAL, "exactly one of dataframe_split");
+	expect_error(f, parse_mlflow, "{\"instances\": [], \"inputs\": []}", SL_EINVAL,
+		     "received instances and inputs");
+	expect_error(f, parse_mlflow, "{\"dataframe_split\": {\"columns\": [\"x\", \"n\", \"c\"], "
+				      "\"data\": [[1, 2, \"a\"]]}}",
+		     SL_EINVAL, "dataframe_split.columns: missing column 'flag'");
+	expect_error(f, parse_mlflow, "{\"dataframe_split\": {\"columns\": [\"x\", \"n\", \"c\", \"flag\"], "
+				      "\"data\": [[1, 2, \"a\"]]}}",
+		     SL_EINVAL, "dataframe_split.data[0] has 3 values, columns has 4");
+	expect_error(f, parse_mlflow, "{\"dataframe_records\": [{\"x\": 1, \"n\": 2, \"c\": \"a\", "
+				      "\"flag\": \"yes\"}]}",
+		     SL_EINVAL, "dataframe_records[0] 'flag': expected true or false (bool), got a string");
+	expect_error(f, parse_mlflow, "{\"dataframe_records\": [{\"x\": 1, \"n\": 2, \"c\": \"a\"}]}",
+		     SL_EINVAL, "missing column 'flag'");
+	expect_error(f, parse_mlflow, "{\"instances\": [1, 2]}", SL_EINVAL,
+		     "instances[0] is a single value, but the model takes 4 columns");
+	expect_error(f, parse_mlflow, "{\"inputs\": {\"x\": [1, 2], \"n\": [1]}}", SL_EINVAL,
+		     "column 'n' has 1 values, others 2");
+	expect_error(f, parse_mlflow, "{\"instances\": [[1, 2, \"a\", true], {\"x\": 1}]}",
+		     SL_EINVAL, "rows must all be objects");
+	expect_error(f, parse_mlflow, "{\"inputs\": [[1, 2, \"a\"", SL_EPARSE, "malformed JSON");
+	expect_error(f, parse_csv, "x,n,c\n1,2,a\n", SL_EINVAL, "CSV header: missing column 'flag'");
+	expect_error(f, parse_csv, "x,n,c,flag\n1,2,a\n", SL_EINVAL, "CSV record 1 has 3 fields");
+	expect_error(f, parse_csv, "x,n,c,flag\nabc,2,a,true\n", SL_EINVAL,
+		     "CSV record 1, column 'x': expected a number (float64), got 'abc'");
+	expect_error(f, parse_csv, "x,n,c,flag\n1,2,\"a,true\n", SL_EPARSE, "CSV record 1");
+	expect_error(f, parse_csv, "", SL_EINVAL, "CSV body is empty");
+}
+
+/* The log record is JSON with the request's raw values and the answer. */
+static void test_log_record(void **state)
+{
+	fixture *f = *state;
+	v2_request req;
+	serve_result res;
+	sl__buf rec;
+	json_t *j, *in;
+	serve_logrec r;
+
+	serve_arena_reset(&f->a);
+	assert_int_equal(v2_parse(&f->sig, v2_columns, strlen(v2_columns), &f->a, &req), 0);
+	assert_int_equal(serve_score(&f->sig, f->row, &req.batch, false, &f->a, &res), 0);
+	memset(&r, 0, sizeof r);
+	r.id = "abc-1";
+	r.time_ms = 1764501753123;
+	r.model = "spam";
+	r.version = "3";
+	r.endpoint = "v2";
+	r.status = 200;
+	r.latency_us = 77;
+	r.sig = &f->sig;
+	r.batch = &req.batch;
+	r.res = &res;
+	sl__buf_init(&rec, 0);
+	assert_int_equal(serve_log_record(&r, &f->a, &rec), 0);
+	assert_true(rec.len > 0 && rec.data[rec.len - 1] == '\n');
+	j = json_loads(rec.data, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "time")), "2025-11-30T11:22:33.123Z");
+	assert_int_equal(json_integer_value(json_object_get(j, "rows")), 3);
+	/* Rows in the schema's order: x, n, c, flag; outputs predict, proba_no, proba_yes. */
+	in = json_object_get(j, "inputs");
+	assert_true(json_real_value(json_array_get(json_array_get(in, 1), 0)) == 0.9);
+	assert_string_equal(json_string_value(json_array_get(json_array_get(in, 2), 2)), "zzz");
+	assert_true(json_is_true(json_array_get(json_array_get(in, 0), 3)));
+	assert_int_equal(json_array_size(json_object_get(j, "outputs")), 3);
+	assert_int_equal(json_array_size(json_array_get(json_object_get(j, "outputs"), 0)), 3);
+	assert_true(json_is_string(json_array_get(json_array_get(json_object_get(j, "outputs"), 0), 0)));
+	json_decref(j);
+	{
+		char *schema = serve_log_schema(&f->sig, "spam", "3");
+		json_t *sj = json_loads(schema, 0, NULL);
+		assert_non_null(sj);
+		assert_true(schema[strlen(schema) - 1] == '\n');
+		assert_int_equal(json_integer_value(json_object_get(sj, "schema")), 1);
+		assert_string_equal(json_string_value(json_array_get(json_object_get(sj, "inputs"), 3)), "flag");
+		assert_string_equal(json_string_value(json_array_get(json_object_get(sj, "outputs"), 0)), "predict");
+		assert_string_equal(json_string_value(json_array_get(json_object_get(sj, "outputs"), 2)), "proba_yes");
+		json_decref(sj);
+		sl__free(schema);
+	}
+	/* An error keeps the body, escaped, cut at the limit. */
+	sl__buf_reset(&rec);
+	memset(&r, 0, sizeof r);
+	r.id = "abc-2";
+	r.endpoint = "invocations";
+	r.status = 400;
+	r.error = "bad \"thing\"";
+	r.body = "{\"x\": \n\x01 \xff";
+	r.body_len = strlen(r.body);
+	r.body_max = 5;
+	assert_int_equal(serve_log_record(&r, &f->a, &rec), 0);
+	j = json_loads(rec.data, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "error")), "bad \"thing\"");
+	assert_string_equal(json_string_value(json_object_get(j, "body")), "{\"x\":");
+	assert_true(json_is_true(json_object_get(j, "body_truncated")));
+	assert_true(json_is_null(json_object_get(j, "model")));
+	json_decref(j);
+	sl__buf_free(&rec);
+}
+
+static void test_metadata(void **state)
+{
+	fixture *f = *state;
+	char *m = serve_sig_metadata(&f->sig, "spam", "3", NULL, 0);
+	json_t *j = json_loads(m, 0, NULL);
+
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "name")), "spam");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "versions"), 0)), "3");
+	assert_int_equal(json_array_size(json_object_get(j, "inputs")), 4);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(j, "inputs"), 2), "datatype")),
+			    "BYTES");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(j, "outputs"), 1), "name")),
+			    "predict_proba");
+	json_decref(j);
+	sl__free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_jscan_vs_jansson),
+		cmocka_unit_test(test_jscan_depth_and_unescape),
+		cmocka_unit_test_setup_teardown(test_v2_layouts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mlflow_formats, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mlflow_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,356 @@
+/*
+ * The inference log: records appended from many threads at once all come
+ * back, whole and once each, across rotated and compressed segments; the
+ * fsync level syncs every record; a full queue blocks or, with the drop
+ * policy, drops and counts; a torn last line is skipped; retention
+ * removes old compressed segments.
+ */
+#include <dirent.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utime.h>
+
+#include "core.h"
+#include "serve/log.h"
+#include "testutil.h"
+
+#define THREADS 4
+#define PER_THREAD 500
+
+typedef struct writer {
+	ilog *l;
+	int t;
+	int drops;
+} writer;
+
+static void *append_many(void *arg)
+{
+	writer *w = arg;
+	char rec[128];
+
+	for (int i = 0; i < PER_THREAD; i++) {
+		int n = snprintf(rec, sizeof rec, "{\"t\":%d,\"i\":%d,\"pad\":\"%0*d\"}\n", w->t, i,
+				 i % 40, 0);
+		int rc = ilog_append(w->l, rec, (size_t)n);
+		assert_true(rc == 0 || rc == ILOG_DROPPED);
+		w->drops += rc == ILOG_DROPPED;
+	}
+	return NULL;
+}
+
+typedef struct seen {
+	unsigned char got[THREADS][PER_THREAD];
+	size_t n;
+	size_t bad;
+} seen;
+
+static int count(void *ud, const char *line, size_t len, const ilog_schemas *sch)
+{
+	seen *s = ud;
+	int t, i;
+
+	(void)sch;
+	assert_int_equal(strlen(line), len);
+	if (sscanf(line, "{\"t\":%d,\"i\":%d,", &t, &i) != 2 || t < 0 || t >= THREADS || i < 0 ||
+	    i >= PER_THREAD || line[len - 1] != '}') {
+		s->bad++;
+		return 0;
+	}
+	s->got[t][i]++;
+	s->n++;
+	return 0;
+}
+
+static size_t files_with(const char *dir, const char *suffix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	while (d && (e = readdir(d)))
+		n += sl__str_has_suffix(e->d_name, suffix);
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void run_writers(ilog *l, writer *w)
+{
+	pthread_t th[THREADS];
+
+	for (int t = 0; t < THREADS; t++) {
+		w[t] = (writer){.l = l, .t = t};
+		pthread_create(&th[t], NULL, append_many, &w[t]);
+	}
+	for (int t = 0; t < THREADS; t++)
+		pthread_join(th[t], NULL);
+}
+
+static void test_concurrent_rotate_compress(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *logdir = tu_path(dir, "log");
+	ilog_opts o = {.dir = logdir, .segment_bytes = 16384, .chunk_bytes = 4096, .maint_ms = 20};
+	ilog_stats st;
+	writer w[THREADS];
+	seen *s = calloc(1, sizeof *s);
+	ilog *l;
+
+	(void)state;
+	assert_int_equal(ilog_open(&o, &l), 0);
+	run_writers(l, w);
+	ilog_stats_get(l, &st);
+	assert_int_equal(st.written, THREADS * PER_THREAD);
+	assert_int_equal(st.dropped, 0);
+	if (st.segments < 3)
+		fail_msg("%llu segments, %llu chunks", (unsigned long long)st.segments, (unsigned long long)st.rotations);
+	assert_true(st.rotations > st.segments);
+	assert_int_equal(ilog_close(l), 0);
+	/* Whatever maintenance compressed meanwhile (it yields to everything
+	 * else, so maybe nothing yet), every record reads back once. */
+	assert_int_equal(ilog_scan(logdir, 0, 0, count, s), 0);
+	assert_int_equal(s->bad, 0);
+	assert_int_equal(s->n, THREADS * PER_THREAD);
+	for (int t = 0; t < THREADS; t++)
+		for (int i = 0; i < PER_THREAD; i++)
+			assert_int_equal(s->got[t][i], 1);
+	/* A second server compresses what the first left, its last segment
+	 * included (a loaded machine may take seconds: it runs at nice 19). */
+	assert_int_equal(ilog_open(&o, &l), 0);
+	for (int i = 0; i < 1500 && files_with(logdir, ".jsonl") > 1; i++)
+		usleep(20000);
+	assert_int_equal(ilog_close(l), 0);
+	assert_int_equal(files_with(logdir, ".jsonl"), 0);
+	memset(s, 0, sizeof *s);
+	assert_int_equal(ilog_scan(logdir, 0, 0, count, s), 0);
+	assert_int_equal(s->n, THREADS * PER_THREAD);
+	free(s);
+	free(logdir);
+	tu_rmdir(dir);
+}
+
+static void test_fsync_level(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *logdir = tu_path(dir, "log");
+	ilog_opts o = {.dir = logdir, .durability = ILOG_FSYNC};
+	ilog_stats st;
+	writer w[THREADS];
+	ilog *l;
+
+	(void)state;
+	assert_int_equal(ilog_open(&o, &l), 0);
+	run_writers(l, w);
+	ilog_stats_get(l, &st);
+	assert_int_equal(st.fsynced, THREADS * PER_THREAD);
+	assert_true(st.fsyncs >= 1 && st.fsyncs <= st.fsynced);
+	assert_int_equal(ilog_close(l), 0);
+	free(logdir);
+	tu_rmdir(dir);
+}
+
+typedef struct slow {
+	ilog *l;
+	int rc;
+} slow;
+
+static char big[1001];
+
+static void *append_big(void *arg)
+{
+	slow *s = arg;
+
+	s->rc = ilog_append(s->l, big, sizeof big);
+	return NULL;
+}
+
+/* A chunk full and its rotation under way: an append is dropped and
+ * counted under the drop policy, waits for the new chunk under the
+ * default. */
+static void test_full_queue(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *logdir = tu_path(dir, "log");
+	ilog_opts o = {.dir = logdir, .chunk_bytes = 4096, .test_rotate_delay_ms = 300};
+	ilog_stats st;
+	pthread_t a;
+	slow sa;
+	ilog *l;
+
+	(void)state;
+	memset(big, 'x', sizeof big - 1);
+	big[0] = '{';
+	big[sizeof big - 2] = '}';
+	big[sizeof big - 1] = '\n';
+	for (int policy = 0; policy < 2; policy++) {
+		o.policy = policy ? ILOG_BLOCK : ILOG_DROP;
+		assert_int_equal(ilog_open(&o, &l), 0);
+		for (int i = 0; i < 4; i++) /* 4004 of 4096 bytes */
+			assert_int_equal(ilog_append(l, big, sizeof big), 0);
+		sa = (slow){.l = l};
+		pthread_create(&a, NULL, append_big, &sa); /* rotates, slowly */
+		do {
+			usleep(5000);
+			ilog_stats_get(l, &st);
+		} while (!st.rotating);
+		{
+			int rc = ilog_append(l, big, sizeof big);
+			assert_int_equal(rc, o.policy == ILOG_DROP ? ILOG_DROPPED : 0);
+		}
+		pthread_join(a, NULL);
+		assert_int_equal(sa.rc, 0);
+		ilog_stats_get(l, &st);
+		assert_int_equal(st.dropped, o.policy == ILOG_DROP ? 1 : 0);
+		assert_int_equal(st.written, o.policy == ILOG_DROP ? 5 : 6);
+		assert_int_equal(ilog_close(l), 0);
+	}
+	free(logdir);
+	tu_rmdir(dir);
+}
+
+static int collect(void *ud, const char *line, size_t len, const ilog_schemas *sch)
+{
+	sl__buf *b = ud;
+
+	(void)sch;
+	sl__buf_append(b, line, len);
+	sl__buf_putc(b, '|');
+	return 0;
+}
+
+static void test_torn_line_and_retention(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *seg = tu_path(dir, "20250101T000000-deadbeef-000000.jsonl");
+	char *old = tu_path(dir, "20200101T000000-deadbeef-000000.jsonl.zst");
+	ilog_opts o = {.dir = dir, .retention_ms = 24 * 3600 * 1000, .maint_ms = 20};
+	struct utimbuf ut = {1577836800, 1577836800};
+	sl__buf b;
+	ilog *l;
+
+	(void)state;
+	tu_write(seg, "{\"a\":1}\n{\"a\":2}\n{\"a\":");
+	tu_write(old, "not even zstd");
+	utime(old, &ut);
+	sl__buf_init(&b, 0);
+	assert_int_equal(ilog_scan(dir, 0, 0, collect, &b), SL_ECORRUPT);
+	unlink(old);
+	assert_int_equal(ilog_scan(dir, 0, 0, collect, &b), 0);
+	assert_string_equal(b.data, "{\"a\":1}|{\"a\":2}|");
+	/* Retention removes an old compressed segment; the torn one is compressed. */
+	tu_write(old, "x");
+	utime(old, &ut);
+	assert_int_equal(ilog_open(&o, &l), 0);
+	for (int i = 0; i < 1500 && (access(old, F_OK) == 0 || access(seg, F_OK) == 0); i++)
+		usleep(20000);
+	assert_int_equal(ilog_close(l), 0);
+	assert_int_equal(access(old, F_OK), -1);
+	assert_int_equal(access(seg, F_OK), -1);
+	sl__buf_reset(&b);
+	assert_int_equal(ilog_scan(dir, 0, 0, collect, &b), 0);
+	assert_string_equal(b.data, "{\"a\":1}|{\"a\":2}|");
+	/* A time range that excludes the segment's day skips it. */
+	sl__buf_reset(&b);
+	assert_int_equal(ilog_scan(dir, 0, 1000, collect, &b), 0);
+	assert_int_equal(b.len, 0);
+	sl__buf_free(&b);
+	free(seg);
+	free(old);
+	tu_rmdir(dir);
+}
+
+typedef struct expanded {
+	size_t n, bad;
+	json_t *last;
+} expanded;
+
+static int expand_all(void *ud, const char *line, size_t len, const ilog_schemas *sch)
+{
+	expanded *e = ud;
+	json_t *rec = json_loads(line, 0, NULL);
+
+	(void)len;
+	if (!rec || ilog_expand(sch, rec)) {
+		e->bad++;
+	} else {
+		e->n++;
+		json_decref(e->last);
+		e->last = rec;
+		return 0;
+	}
+	json_decref(rec);
+	return 0;
+}
+
+/* Records with rows need their schema before them in every segment: it is
+ * written once per segment, and readers name the columns with it. */
+static void test_schema_per_segment(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *logdir = tu_path(dir, "log");
+	const char *schema = "{\"schema\":1,\"model\":\"m\",\"version\":\"1\",\"inputs\":[\"a\",\"b\"],"
+			     "\"outputs\":[\"y\"]}\n";
+	const char *rec = "{\"id\":\"r\",\"model\":\"m\",\"version\":\"1\",\"status\":200,"
+			  "\"rows\":2,\"inputs\":[[1,\"x\"],[2,null]],\"outputs\":[[0.5],[0.25]]}\n";
+	ilog_opts o = {.dir = logdir, .segment_bytes = 4096, .chunk_bytes = 4096};
+	_Atomic uint64_t gen = 0;
+	expanded e = {0};
+	ilog *l;
+	size_t schemas = 0;
+
+	(void)state;
+	assert_int_equal(ilog_open(&o, &l), 0);
+	for (int i = 0; i < 300; i++)
+		assert_int_equal(ilog_append_with(l, schema, strlen(schema), &gen, rec, strlen(rec)), 0);
+	assert_int_equal(ilog_close(l), 0);
+	/* One schema per segment, each segment readable alone. */
+	{
+		DIR *d = opendir(logdir);
+		struct dirent *de;
+		size_t files = 0;
+		while ((de = readdir(d))) {
+			char *p;
+			sl__buf b;
+			if (!sl__str_has_suffix(de->d_name, ".jsonl"))
+				continue;
+			p = tu_path(logdir, de->d_name);
+			assert_int_equal(sl__read_file(p, 1 << 20, &b), 0);
+			assert_true(sl__str_has_prefix(b.data, "{\"schema\":1"));
+			for (const char *q = b.data; (q = strstr(q, "{\"schema\"")); q++)
+				schemas++;
+			files++;
+			sl__buf_free(&b);
+			free(p);
+		}
+		closedir(d);
+		if (files < 3)
+			fail_msg("%zu segment files", files);
+		assert_int_equal(schemas, files);
+	}
+	assert_int_equal(ilog_scan(logdir, 0, 0, expand_all, &e), 0);
+	assert_int_equal(e.n, 300);
+	assert_int_equal(e.bad, 0);
+	assert_true(json_integer_value(json_array_get(json_object_get(json_object_get(e.last, "inputs"), "a"), 1)) == 2);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(e.last, "inputs"), "b"), 0)), "x");
+	assert_true(json_real_value(json_array_get(json_object_get(json_object_get(e.last, "outputs"), "y"), 1)) == 0.25);
+	json_decref(e.last);
+	free(logdir);
+	tu_rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_concurrent_rotate_compress),
+		cmocka_unit_test(test_fsync_level),
+		cmocka_unit_test(test_full_queue),
+		cmocka_unit_test(test_torn_line_and_retention),
+		cmocka_unit_test(test_schema_per_segment),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
