@@ -190,6 +190,9 @@ typedef struct sl_step_view {
 	const char *const *series_names;
 	const double *const *series_values;
 	const size_t *series_lengths;
+	const char *parent;          /* the step a child step run belongs to (a tune
+				      * step's trial, named STEP[K]), or NULL */
+	const char *params;          /* the step's resolved options (JSON object text), or NULL */
 } sl_step_view;
 
 typedef int (*sl_step_view_fn)(void *ud, const sl_step_view *step);

@@ -207,6 +207,8 @@ typedef struct store_steprun {
 	int64_t pid_start;       /* that process's start time (clock ticks since boot), or 0 */
 	const char *job_id;      /* the orchestrator's job id, or NULL */
 	const char *resources_json; /* the resources it asked for (a JSON object), or NULL */
+	const char *params_json; /* its resolved options (a JSON object), or NULL */
+	const char *parent;      /* the step run it belongs to (a tune step's trial), or NULL */
 } store_steprun;
 
 /* Records a step run in status sr->status with its consumed inputs (edges "in"). */
@@ -265,6 +267,20 @@ int store_steprun_finish(store *s, const store_steprun *sr, const store_result *
 int store_steprun_record(store *s, const store_steprun *sr, const store_io *inputs,
 			 size_t n_inputs, const store_result *res);
 
+/*
+ * A step run recorded before its process started (a tune step, recorded
+ * running when its search begins) gets what identifies its process: pid,
+ * pid_start, job_id, log_path and resources_json of sr.
+ */
+int store_steprun_started(store *s, const store_steprun *sr);
+
+/*
+ * The metrics of a step run as {name: value} (a cached step run: those of
+ * the step run that computed it; a non-finite value is null). *out is the
+ * caller's (json_decref).
+ */
+int store_steprun_metrics(store *s, const char *steprun_id, json_t **out);
+
 /* Updates only the status (running, skipped, cancelled), ended time, error and reason. */
 int store_steprun_set_status(store *s, const char *steprun_id, const char *status,
 			     int64_t ended_ms, const char *error, const char *reason);
@@ -319,9 +335,11 @@ int store_tag_set(store *s, const char *entity, const char *entity_id, const cha
  *               steps: [ {name, step_run, kind, status, reason, cache_hit, cached_from,
  *               cached_from_run, exit_code, started, ended, duration_ms, cache_key, log,
  *               error, job_id, resources, inputs: {name: id}, outputs: {name: id},
- *               metrics: {name: v}, series: {name: [v...]}} ] }
+ *               metrics: {name: v}, series: {name: [v...]}, params: {}, parent} ] }
  *              A cached step shows the metrics and series of the step run that
- *              computed its outputs.
+ *              computed its outputs. params are the step's resolved options;
+ *              parent names the step a child step run belongs to (a tune
+ *              step's trials, named STEP[K]), null for the pipeline's steps.
  *   artifacts: [ {id, type, size, created, producer: {run, step} | null, meta} ... ]
  *              newest first
  *   artifact:  {id, type, size, created, meta, producer: {run, step, step_run} | null,

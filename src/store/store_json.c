@@ -350,33 +350,38 @@ static const jv_field run_view[] = {
 
 enum { PART_STEP, PART_IN, PART_OUT, PART_METRIC, PART_HISTORY };
 
-/* Columns: 0 seq, 1 part, 2 id | name, 3 step | artifact, 4..17 step fields, 18 value, 19 k. */
+/*
+ * Columns: 0 seq, 1 part, 2 id | name, 3 step | artifact, 4..19 step fields,
+ * 20 value, 21 k.
+ */
 #define NUL_TEXT "CAST(NULL AS TEXT)"
-#define NUL_14 NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", CAST(NULL AS BIGINT), " \
+#define NUL_16 NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", CAST(NULL AS BIGINT), " \
 	NUL_TEXT ", " NUL_TEXT ", CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), " \
-	NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT
+	NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT
 static const char step_stream_sql[] =
 	"SELECT sr.seq, 0, sr.id, sr.step, sr.kind, sr.status, sr.reason, sr.error, sr.cache_hit, "
 	"sr.cached_from, o.run_id, sr.exit_code, sr.started_ms, sr.ended_ms, sr.cache_key, "
-	"sr.log_path, sr.job_id, sr.resources, CAST(NULL AS DOUBLE PRECISION), "
-	"CAST(NULL AS BIGINT) FROM step_runs sr LEFT JOIN step_runs o ON o.id = sr.cached_from "
+	"sr.log_path, sr.job_id, sr.resources, pa.step, sr.params, "
+	"CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT) "
+	"FROM step_runs sr LEFT JOIN step_runs o ON o.id = sr.cached_from "
+	"LEFT JOIN step_runs pa ON pa.id = sr.parent "
 	"WHERE sr.run_id = ? "
 	"UNION ALL SELECT sr.seq, CASE e.direction WHEN 'in' THEN 1 ELSE 2 END, e.name, "
-	"e.artifact, " NUL_14 ", NULL, NULL FROM step_runs sr JOIN edges e ON e.step_run = sr.id "
+	"e.artifact, " NUL_16 ", NULL, NULL FROM step_runs sr JOIN edges e ON e.step_run = sr.id "
 	"WHERE sr.run_id = ? "
-	"UNION ALL SELECT sr.seq, 3, m.name, " NUL_TEXT ", " NUL_14 ", m.value, NULL "
+	"UNION ALL SELECT sr.seq, 3, m.name, " NUL_TEXT ", " NUL_16 ", m.value, NULL "
 	"FROM step_runs sr JOIN metrics m ON m.step_run = COALESCE(sr.cached_from, sr.id) "
 	"WHERE sr.run_id = ? "
-	"UNION ALL SELECT sr.seq, 4, m.name, " NUL_TEXT ", " NUL_14 ", m.value, m.step "
+	"UNION ALL SELECT sr.seq, 4, m.name, " NUL_TEXT ", " NUL_16 ", m.value, m.step "
 	"FROM step_runs sr JOIN metric_history m ON m.step_run = COALESCE(sr.cached_from, sr.id) "
 	"WHERE sr.run_id = ? "
-	"ORDER BY 1, 2, 3, 20";
+	"ORDER BY 1, 2, 3, 22";
 
 #define SV_NONE ((size_t)-1)
 
-/* The step's text fields, in the order of columns 2..17 that are text. */
+/* The step's text fields, in the order of columns 2..19 that are text. */
 enum { F_ID, F_NAME, F_KIND, F_STATUS, F_REASON, F_ERROR, F_FROM, F_FROM_RUN, F_KEY, F_LOG,
-       F_JOB, F_RES, F_COUNT };
+       F_JOB, F_RES, F_PARENT, F_PARAMS, F_COUNT };
 
 typedef struct sv_pair {
 	size_t name, val; /* arena offsets */
@@ -491,6 +496,8 @@ static int sv_emit(sv_builder *b)
 	sv.log = sv_str(b, b->f[F_LOG]);
 	sv.job_id = sv_str(b, b->f[F_JOB]);
 	sv.resources = sv_str(b, b->f[F_RES]);
+	sv.parent = sv_str(b, b->f[F_PARENT]);
+	sv.params = sv_str(b, b->f[F_PARAMS]);
 	p = b->ptrs;
 	sv.n_inputs = b->n_ins;
 	sv.input_names = p;
@@ -534,7 +541,7 @@ static int row_stream(void *ud, int ncol, const sq_val *c)
 	int part = c[1].type == SQ_INT ? (int)c[1].i : -1;
 	int rc = 0;
 
-	if (ncol < 20)
+	if (ncol < 22)
 		return 0;
 	if (b->have && seq != b->seq && (rc = sv_emit(b)) != 0)
 		return rc;
@@ -557,6 +564,8 @@ static int row_stream(void *ud, int ncol, const sq_val *c)
 		b->f[F_LOG] = sv_text(b, &c[15]);
 		b->f[F_JOB] = sv_text(b, &c[16]);
 		b->f[F_RES] = sv_text(b, &c[17]);
+		b->f[F_PARENT] = sv_text(b, &c[18]);
+		b->f[F_PARAMS] = sv_text(b, &c[19]);
 	} else if (!b->have || seq != b->seq) {
 		return 0; /* rows of a step that has none: cannot happen with this query */
 	} else if (part == PART_IN || part == PART_OUT) {
@@ -574,7 +583,7 @@ static int row_stream(void *ud, int ncol, const sq_val *c)
 		    (rc = sv_grow((void **)&b->met_vals, &cap, b->n_mets + 1, sizeof *b->met_vals)) != 0)
 			return rc;
 		b->mets[b->n_mets].name = sv_text(b, &c[2]);
-		b->met_vals[b->n_mets++] = sv_real(&c[18]);
+		b->met_vals[b->n_mets++] = sv_real(&c[20]);
 	} else if (part == PART_HISTORY) {
 		const char *name = c[2].type == SQ_TEXT ? c[2].s : "";
 		sv_series *last = b->n_series ? &b->series[b->n_series - 1] : NULL;
@@ -589,7 +598,7 @@ static int row_stream(void *ud, int ncol, const sq_val *c)
 		}
 		if ((rc = sv_grow((void **)&b->vals, &b->cap_vals, b->n_vals + 1, sizeof *b->vals)) != 0)
 			return rc;
-		b->vals[b->n_vals++] = sv_real(&c[18]);
+		b->vals[b->n_vals++] = sv_real(&c[20]);
 		last->n++;
 	}
 	return b->rc ? sl__err(b->rc, "out of memory reading a run's steps") : 0;
@@ -764,6 +773,12 @@ static int step_json(void *ud, const sl_step_view *v)
 	bad |= st_jset(o, "outputs", j_pairs(v->n_outputs, v->output_names, v->output_ids, NULL));
 	bad |= st_jset(o, "metrics", j_pairs(v->n_metrics, v->metric_names, NULL, v->metric_values));
 	bad |= st_jset(o, "series", series);
+	{
+		sq_val pv = v->params ? (sq_val){.type = SQ_TEXT, .s = v->params} : SQ_NUL;
+		/* Step runs recorded before their options were kept show none. */
+		bad |= st_jset(o, "params", v->params ? j_parsed(&pv) : json_object());
+	}
+	bad |= st_jset(o, "parent", j_opt_str(v->parent));
 	if (bad || json_array_append_new(steps, o) != 0)
 		return st_nomem_json();
 	return 0;
