@@ -130,20 +130,106 @@ static void print_resources(const char *text)
 	json_decref(res);
 }
 
+/* sl_run_steps fills the run's head before the first step: print it then. */
+typedef struct show_ctx {
+	char *head;
+	bool printed;
+	json_t *searches; /* tune step name -> its `with` (what its trials searched) */
+	json_t *best;     /* tune step name -> the name of its best trial */
+} show_ctx;
+
+/* A number as a person reads it: 0.0954452, not 0.095445199999999994. */
+static void print_value(const json_t *v)
+{
+	char *t;
+
+	if (json_is_real(v)) {
+		printf("%.6g", json_real_value(v));
+		return;
+	}
+	if (json_is_string(v)) {
+		printf("%s", json_string_value(v));
+		return;
+	}
+	t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	printf("%s", t ? t : "?");
+	free(t);
+}
+
+/*
+ * A tune step's trial, one line under its parent: the options it tried
+ * and the metric the search ranks by.
+ */
+static void print_trial(const show_ctx *c, const sl_step_view *v, const char *dur)
+{
+	const json_t *with = json_object_get(c->searches, v->parent);
+	json_t *params = v->params ? json_loads(v->params, 0, NULL) : NULL;
+	const char *metric = json_string_value(json_object_get(with, "metric")), *k;
+	static const char *const auto_metrics[] = {"valid_auc", "valid_logloss", "valid_rmse"};
+	json_t *sv;
+
+	const char *best = json_string_value(json_object_get(c->best, v->parent));
+
+	printf("  %-20s%s  %-9s  %8s  %-5s ", v->name, best && !strcmp(best, v->name) ? " *" : "  ",
+	       v->status, dur, v->cache_hit ? "hit" : "-");
+	json_object_foreach(json_object_get(with, "search"), k, sv) {
+		printf(" %s=", k);
+		print_value(json_object_get(params, k));
+	}
+	if (json_object_get(params, "sample_rows")) {
+		printf(" sample_rows=");
+		print_value(json_object_get(params, "sample_rows"));
+	}
+	for (size_t a = 0; !metric && a < 3; a++)
+		for (size_t i = 0; i < v->n_metrics; i++)
+			if (!strcmp(v->metric_names[i], auto_metrics[a]))
+				metric = auto_metrics[a];
+	for (size_t i = 0; metric && i < v->n_metrics; i++)
+		if (!strcmp(v->metric_names[i], metric))
+			printf("  %s=%.6g", metric, v->metric_values[i]);
+	printf("\n");
+	if (v->error && strcmp(v->status, "cancelled") != 0)
+		printf("      %s: %s\n", v->reason ? v->reason : "error", v->error);
+	json_decref(params);
+}
+
 /*
  * One step's row and the lines under it: why it did not complete, where it
  * came from, what it asked for and measured. Steps arrive one at a time
- * (sl_run_steps), so a run of any size prints without being held whole.
+ * (sl_run_steps), so a run of any size prints without being held whole. A
+ * tune step's trials follow it, one line each.
  */
 static int print_step(void *ud, const sl_step_view *v)
 {
+	show_ctx *c = ud;
 	char dur[32];
 	double secs = v->started_ms > 0 && v->ended_ms > 0
 			      ? (double)(v->ended_ms - v->started_ms) / 1000.0 : -1;
 
-	(void)ud;
-	printf("%-24s  %-9s  %8s  %-5s  ", v->name, v->status, cli_duration(secs, dur, sizeof dur),
-	       v->cache_hit ? "hit" : "-");
+	cli_duration(secs, dur, sizeof dur);
+	if (v->parent && c) {
+		print_trial(c, v, dur);
+		return 0;
+	}
+	if (c && v->kind && !strcmp(v->kind, "uses:tune") && v->params) {
+		json_t *w = json_loads(v->params, 0, NULL);
+		if (!c->searches)
+			c->searches = json_object();
+		if (w && c->searches)
+			json_object_set_new(c->searches, v->name, w);
+		else
+			json_decref(w);
+		for (size_t i = 0; i < v->n_metrics; i++)
+			if (!strcmp(v->metric_names[i], "best_trial") && isfinite(v->metric_values[i])) {
+				char name[300];
+				snprintf(name, sizeof name, "%s[%.0f]", v->name, v->metric_values[i]);
+				if (!c->best)
+					c->best = json_object();
+				if (c->best)
+					json_object_set_new(c->best, v->name, json_string(name));
+			}
+	}
+	printf("%-24s  %-9s  %8s  %-5s  ", v->name, v->status, dur, v->cache_hit ? "hit" : "-");
 	print_outputs(v);
 	printf("\n");
 	if (v->error && strcmp(v->status, "cancelled") != 0) {
@@ -190,12 +276,6 @@ static void print_head(json_t *r)
 	printf("\n%-24s  %-9s  %8s  %-5s  %s\n", "STEP", "STATUS", "DURATION", "CACHE", "OUTPUTS");
 }
 
-/* sl_run_steps fills the run's head before the first step: print it then. */
-typedef struct show_ctx {
-	char *head;
-	bool printed;
-} show_ctx;
-
 static int print_head_once(show_ctx *c)
 {
 	json_t *r;
@@ -214,7 +294,7 @@ static int print_step_after_head(void *ud, const sl_step_view *v)
 {
 	int rc = print_head_once(ud);
 
-	return rc ? rc : print_step(NULL, v);
+	return rc ? rc : print_step(ud, v);
 }
 
 static int show_run(sl_project *p, const char *run, bool json)
@@ -234,6 +314,8 @@ static int show_run(sl_project *p, const char *run, bool json)
 	if (rc == 0)
 		rc = print_head_once(&c); /* a run without steps */
 	sl_free(c.head);
+	json_decref(c.searches);
+	json_decref(c.best);
 	if (rc == SL_EPARSE)
 		return EXIT_WORK;
 	return rc ? cli_fail(rc, sl_project_errmsg(p)) : EXIT_OK;
