@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "ml/metric_dir.h"
+#include "ml/tune_html.h"
 #include "steps/tune.h"
 
 /* ---- options ------------------------------------------------------------------- */
@@ -539,7 +540,7 @@ static int run(step_ctx *ctx)
 	arr = json_array();
 	params_list = json_array();
 	rep = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:O, s:o}", "kind",
-			"sluice.tune_report", "version", 1, "step", o.train->name, "method",
+			ML_TUNE_REPORT_KIND, "version", 1, "step", o.train->name, "method",
 			o.method == TUNE_GRID ? "grid" : o.method == TUNE_HALVING ? "halving" : "random",
 			"metric", metric, "direction", ml_metric_direction_name(dir), "goal",
 			dir > 0 ? "max" : "min", "seed", (json_int_t)o.seed, "search",
