@@ -349,6 +349,15 @@ int store_tag_set(store *s, const char *entity, const char *entity_id, const cha
  * Times are ISO 8601 UTC strings; ended/duration are null while running.
  */
 int store_runs_json(store *s, int limit, json_t **out);
+/* The runs view of pipeline's runs only (every run when pipeline is NULL). */
+int store_runs_of_json(store *s, const char *pipeline, int limit, json_t **out);
+/*
+ * Every value of metric recorded by a step of pipeline's runs (of step
+ * `step` only, when not NULL; a tune step's trials are left out), newest
+ * run first: [ {run, pipeline, status, started, step, value} ].
+ */
+int store_runs_metric_json(store *s, const char *pipeline, const char *step, const char *metric,
+			   json_t **out);
 int store_run_json(store *s, const char *run_id, json_t **out);
 /*
  * The steps of a run (an id, a unique prefix or "latest") in their order,

@@ -288,6 +288,11 @@ static const jv_field runs_view[] = {
 
 int store_runs_json(store *s, int limit, json_t **out)
 {
+	return store_runs_of_json(s, NULL, limit, out);
+}
+
+int store_runs_of_json(store *s, const char *pipeline, int limit, json_t **out)
+{
 	jv_ctx x = {.fields = runs_view, .dedup_col = -1};
 	int rc;
 
@@ -297,7 +302,7 @@ int store_runs_json(store *s, int limit, json_t **out)
 	if (!(x.arr = json_array()))
 		return st_nomem_json();
 	{
-		sq_val p[] = {SQ_I(limit > 0 ? limit : INT64_MAX)};
+		sq_val p[] = {S(pipeline), S(pipeline), SQ_I(limit > 0 ? limit : INT64_MAX)};
 		st_lock(s);
 		rc = Q(s,
 		       "SELECT r.id, r.pipeline, r.status, r.started_ms, r.ended_ms, "
@@ -306,6 +311,7 @@ int store_runs_json(store *s, int limit, json_t **out)
 		       "THEN 1 ELSE 0 END), 0), "
 		       "COALESCE(SUM(CASE WHEN sr.status = 'failed' THEN 1 ELSE 0 END), 0) "
 		       "FROM (SELECT id, pipeline, status, started_ms, ended_ms, seq FROM runs "
+		       "WHERE ? IS NULL OR pipeline = ? "
 		       "ORDER BY started_ms DESC, seq DESC LIMIT ?) r "
 		       "LEFT JOIN step_runs sr ON sr.run_id = r.id "
 		       "GROUP BY r.id, r.pipeline, r.status, r.started_ms, r.ended_ms, r.seq "
@@ -1004,4 +1010,49 @@ int st_lineage_rows(store *s, bool up, const char *key, json_t *arr)
 		 "WHERE i.artifact = ? AND i.direction = 'in' "
 		 "ORDER BY c.started_ms, c.seq, o.name",
 		 p, row_view, &x);
+}
+
+/* ---- runs by a metric ------------------------------------------------------------------ */
+
+static const jv_field metric_row_view[] = {
+	{"run", JV_STR, 0, 0, NULL},
+	{"pipeline", JV_STR, 1, 0, NULL},
+	{"status", JV_STR, 2, 0, NULL},
+	{"started", JV_TIME, 3, 0, NULL},
+	{"step", JV_STR, 4, 0, NULL},
+	{"value", JV_REAL, 5, 0, NULL},
+	{NULL, JV_STR, 0, 0, NULL},
+};
+
+int store_runs_metric_json(store *s, const char *pipeline, const char *step, const char *metric,
+			   json_t **out)
+{
+	jv_ctx x = {.fields = metric_row_view, .dedup_col = -1};
+	int rc;
+
+	if (!s || !pipeline || !metric || !out)
+		return sl__err(SL_EINVAL, "store_runs_metric_json: invalid argument");
+	*out = NULL;
+	if (!(x.arr = json_array()))
+		return st_nomem_json();
+	{
+		/* The pipeline's steps only (not a tune step's trials); a cached
+		 * step has the metrics of the step run that computed it. */
+		sq_val p[] = {S(pipeline), S(metric), S(step), S(step)};
+		st_lock(s);
+		rc = Q(s,
+		       "SELECT r.id, r.pipeline, r.status, r.started_ms, sr.step, m.value "
+		       "FROM runs r JOIN step_runs sr ON sr.run_id = r.id AND sr.parent IS NULL "
+		       "JOIN metrics m ON m.step_run = COALESCE(sr.cached_from, sr.id) "
+		       "WHERE r.pipeline = ? AND m.name = ? AND (? IS NULL OR sr.step = ?) "
+		       "ORDER BY r.started_ms DESC, r.seq DESC, sr.seq",
+		       p, row_view, &x);
+		st_unlock(s);
+	}
+	if (rc) {
+		json_decref(x.arr);
+		return rc;
+	}
+	*out = x.arr;
+	return 0;
 }
