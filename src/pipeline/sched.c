@@ -80,8 +80,8 @@
  *     A DROPPED trial is never recorded and counts as neither done nor
  *     failed: the run's steps are its other steps. A failed trial releases
  *     its dependents (the next rung, the tune step) as a completed one
- *     does: the search goes on, and the tune step itself fails when no
- *     trial completed. The tune step's row is written, running, when its
+ *     does and does not fail the run: the search goes on, and the tune
+ *     step itself fails when no trial completed. The tune step's row is written, running, when its
  *     first trial is ready (record_search), so each trial's row (whose
  *     parent it is) follows it; its process starts only after its last
  *     trial ended, and reads the trials' results from the trials.json the
@@ -1338,7 +1338,7 @@ static int failed_result(run *r)
 	for (size_t i = 0; i < r->sp->n_steps; i++) {
 		const node *n = &r->nodes[i];
 		int c;
-		if (n->state != N_FAILED)
+		if (n->state != N_FAILED || tune_parent(r->tune, i) >= 0)
 			continue;
 		n_failed++;
 		c = !strcmp(n->reason, RS_GATE)	   ? SL_EGATE
@@ -1522,8 +1522,10 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 		sl__free(ids);
 	}
 	status = r.fatal_rc ? ST_FAILED : r.cancelled ? ST_CANCELLED : ST_COMPLETED;
+	/* Design note 8: a failed trial is a result of its search, not a failure of the run. */
 	for (size_t i = 0; i < sp->n_steps && !strcmp(status, ST_COMPLETED); i++)
-		if (r.nodes[i].state != N_OK && r.nodes[i].state != N_DROPPED)
+		if (r.nodes[i].state != N_OK && r.nodes[i].state != N_DROPPED &&
+		    !(r.nodes[i].state == N_FAILED && tune_parent(r.tune, i) >= 0))
 			status = ST_FAILED;
 	rc = store_run_finish(env->st, r.run_id, status, sl__now_ms());
 	if (rc && !r.fatal_rc)

@@ -1,0 +1,301 @@
+/*
+ * Search spaces and the plans drawn from them (ml/search.c), the one table
+ * of metric directions (ml/metric_dir.c) held to evaluate's list, and the
+ * tune step's parse-time refusals at their place in the file: a grid is
+ * the product exactly, random draws are the same for the same seed and
+ * trial whatever the budget, halving's rungs shrink by eta, importance
+ * finds the option that moves the metric.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ml/eval_int.h"
+#include "ml/metric_dir.h"
+#include "ml/search.h"
+#include "pipeline/spec.h"
+#include "testutil.h"
+
+static json_t *parse(const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+
+	if (!j)
+		fail_msg("bad test JSON: %s", e.text);
+	return j;
+}
+
+/* ---- metric directions ------------------------------------------------------- */
+
+static void test_metric_directions(void **state)
+{
+	(void)state;
+	assert_int_equal(ml_metric_direction("auc"), 1);
+	assert_int_equal(ml_metric_direction("valid_auc"), 1);
+	assert_int_equal(ml_metric_direction("train_accuracy"), 1);
+	assert_int_equal(ml_metric_direction("r2"), 1);
+	assert_int_equal(ml_metric_direction("rmse"), -1);
+	assert_int_equal(ml_metric_direction("test_rmse"), -1);
+	assert_int_equal(ml_metric_direction("valid_logloss"), -1);
+	assert_int_equal(ml_metric_direction("evaluate.cost"), -1);
+	assert_int_equal(ml_metric_direction("train.valid_auc"), 1);
+	assert_int_equal(ml_metric_direction("rows"), 0);
+	assert_int_equal(ml_metric_direction("no_such_metric"), 0);
+	assert_false(ml_metric_direction_known("valid_thing", NULL));
+	assert_string_equal(ml_metric_direction_name(-1), "lower");
+	/* Invariant 1 of metric_dir.c: evaluate's own list agrees name by name. */
+	for (int m = 0; m < EV_N_METRICS; m++) {
+		int d = 99;
+		if (!ml_metric_direction_known(ev_metrics[m].name, &d))
+			fail_msg("evaluate's metric '%s' is not in metric_dir.c", ev_metrics[m].name);
+		if (d != ev_metrics[m].direction)
+			fail_msg("'%s': metric_dir.c says %d, evaluate %d", ev_metrics[m].name, d,
+				 ev_metrics[m].direction);
+	}
+}
+
+/* ---- spaces ----------------------------------------------------------------- */
+
+static void bad_space(const char *text, const char *path, const char *needle)
+{
+	json_t *j = parse(text);
+	ml_search_space s;
+	char where[128];
+
+	assert_int_equal(ml_search_space_parse(j, &s, where, sizeof where), SL_EINVAL);
+	assert_string_equal(where, path);
+	if (!strstr(sl_errmsg(), needle))
+		fail_msg("'%s' lacks '%s'", sl_errmsg(), needle);
+	ml_search_space_free(&s);
+	json_decref(j);
+}
+
+static void test_space_refusals(void **state)
+{
+	(void)state;
+	bad_space("{\"C\": {\"low\": 10, \"high\": 1}}", "C.low", "inverted");
+	bad_space("{\"C\": {\"low\": 1, \"high\": 1}}", "C.low", "empty");
+	bad_space("{\"C\": {\"low\": 0, \"high\": 1, \"log\": true}}", "C.low", "above 0");
+	bad_space("{\"C\": {\"low\": -2, \"high\": 1, \"log\": true}}", "C.low", "above 0");
+	bad_space("{\"a\": {\"values\": []}}", "a.values", "at least one");
+	bad_space("{}", "", "at least one");
+}
+
+/* Grid points in itertools.product order, every combination once. */
+static void test_grid_is_the_product(void **state)
+{
+	json_t *j = parse("{\"a\": {\"values\": [1, 2, 3]}, \"b\": {\"values\": [\"x\", \"y\"]}, "
+			  "\"c\": {\"low\": 1, \"high\": 2.5, \"int\": true}}");
+	ml_search_space s;
+	char where[64], seen[12][64];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(ml_search_space_parse(j, &s, where, sizeof where), 0);
+	assert_int_equal(ml_search_grid_size(&s, 1000, &n), 0);
+	assert_int_equal(n, 3 * 2 * 2);
+	for (size_t k = 0; k < n; k++) {
+		json_t *p = ml_search_grid_point(&s, k);
+		char *t = json_dumps(p, JSON_COMPACT);
+		/* The first option changes slowest, the last fastest. */
+		assert_int_equal(json_integer_value(json_object_get(p, "a")), (json_int_t)(k / 4 + 1));
+		assert_string_equal(json_string_value(json_object_get(p, "b")), (k / 2) % 2 ? "y" : "x");
+		assert_true(json_is_integer(json_object_get(p, "c")));
+		assert_int_equal(json_integer_value(json_object_get(p, "c")), (json_int_t)(k % 2 + 1));
+		snprintf(seen[k], sizeof seen[k], "%s", t);
+		for (size_t q = 0; q < k; q++)
+			assert_string_not_equal(seen[q], seen[k]);
+		free(t);
+		json_decref(p);
+	}
+	/* A real range has no grid; the size is capped past max. */
+	ml_search_space_free(&s);
+	json_decref(j);
+	j = parse("{\"a\": {\"values\": [1, 2]}, \"r\": {\"low\": 0.1, \"high\": 1}}");
+	assert_int_equal(ml_search_space_parse(j, &s, where, sizeof where), 0);
+	assert_int_equal(ml_search_grid_size(&s, 1000, &n), 0);
+	assert_int_equal(n, 0);
+	ml_search_space_free(&s);
+	json_decref(j);
+	j = parse("{\"a\": {\"low\": 1, \"high\": 1000, \"int\": true}, "
+		  "\"b\": {\"low\": 1, \"high\": 1000, \"int\": true}}");
+	assert_int_equal(ml_search_space_parse(j, &s, where, sizeof where), 0);
+	assert_int_equal(ml_search_grid_size(&s, 5000, &n), 0);
+	assert_int_equal(n, 5001);
+	ml_search_space_free(&s);
+	json_decref(j);
+}
+
+/* The same seed and trial give the same point, whatever else was drawn. */
+static void test_random_is_reproducible(void **state)
+{
+	json_t *j = parse("{\"C\": {\"low\": 0.001, \"high\": 100, \"log\": true}, "
+			  "\"d\": {\"low\": 2, \"high\": 9, \"int\": true}, "
+			  "\"p\": {\"values\": [\"l1\", \"l2\", \"none\"]}, "
+			  "\"u\": {\"low\": -1, \"high\": 1}}");
+	ml_search_space s;
+	char where[64];
+	size_t below_one = 0, differ = 0;
+
+	(void)state;
+	assert_int_equal(ml_search_space_parse(j, &s, where, sizeof where), 0);
+	for (size_t k = 0; k < 200; k++) {
+		json_t *a = ml_search_random_point(&s, 42, k), *b = ml_search_random_point(&s, 42, k);
+		json_t *c = ml_search_random_point(&s, 43, k);
+		double C = json_real_value(json_object_get(a, "C"));
+		json_int_t d = json_integer_value(json_object_get(a, "d"));
+		assert_true(json_equal(a, b));
+		differ += !json_equal(a, c);
+		assert_true(C >= 0.001 && C <= 100);
+		below_one += C < 1;
+		assert_true(json_is_integer(json_object_get(a, "d")));
+		assert_true(d >= 2 && d <= 9);
+		assert_true(json_is_string(json_object_get(a, "p")));
+		assert_true(fabs(json_real_value(json_object_get(a, "u"))) <= 1);
+		json_decref(a);
+		json_decref(b);
+		json_decref(c);
+	}
+	/* Log-uniform over 1e-3..1e2: three of five decades lie below 1. */
+	assert_true(below_one > 90 && below_one < 150);
+	assert_true(differ > 190);
+	ml_search_space_free(&s);
+	json_decref(j);
+}
+
+static void test_halving_rungs(void **state)
+{
+	size_t sizes[16];
+
+	(void)state;
+	assert_int_equal(ml_search_rungs(27, 3, sizes, 16), 4);
+	assert_int_equal(sizes[0], 27);
+	assert_int_equal(sizes[1], 9);
+	assert_int_equal(sizes[2], 3);
+	assert_int_equal(sizes[3], 1);
+	assert_int_equal(ml_search_rungs(10, 3, sizes, 16), 3);
+	assert_int_equal(sizes[1], 3);
+	assert_int_equal(sizes[2], 1);
+	assert_int_equal(ml_search_rungs(16, 2, sizes, 3), 3);
+	assert_int_equal(sizes[2], 4);
+	assert_int_equal(ml_search_rungs(1, 3, sizes, 16), 1);
+}
+
+/* The metric follows a alone: a explains it, b does not. */
+static void test_importance(void **state)
+{
+	json_t *j = parse("{\"a\": {\"low\": 0, \"high\": 1}, \"b\": {\"values\": [\"x\", \"y\"]}}");
+	ml_search_space s;
+	char where[64];
+	json_t *params[40], *imp;
+	const json_t *params_c[40];
+	double metric[40];
+
+	(void)state;
+	assert_int_equal(ml_search_space_parse(j, &s, where, sizeof where), 0);
+	for (size_t k = 0; k < 40; k++) {
+		params[k] = ml_search_random_point(&s, 7, k);
+		params_c[k] = params[k];
+		metric[k] = 3 * json_real_value(json_object_get(params[k], "a"));
+	}
+	metric[5] = NAN; /* a failed trial is left out */
+	imp = ml_search_importance(&s, params_c, metric, 40, 4);
+	assert_non_null(imp);
+	assert_int_equal(json_array_size(imp), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(imp, 0), "name")), "a");
+	assert_true(json_real_value(json_object_get(json_array_get(imp, 0), "share")) > 0.8);
+	assert_true(json_real_value(json_object_get(json_array_get(imp, 1), "share")) < 0.2);
+	assert_int_equal(json_array_size(json_object_get(json_array_get(imp, 0), "groups")), 4);
+	json_decref(imp);
+	for (size_t k = 0; k < 40; k++)
+		json_decref(params[k]);
+	ml_search_space_free(&s);
+	json_decref(j);
+}
+
+/* ---- the tune step's options, in a pipeline file ------------------------------ */
+
+static void bad_pipeline(const char *with, const char *where, const char *needle)
+{
+	char text[2048];
+	spec *sp = NULL;
+	int rc;
+
+	snprintf(text, sizeof text,
+		 "name: t\nsteps:\n  src:\n    run: 'true'\n    outputs: [train, valid]\n"
+		 "  tune:\n    uses: tune\n    inputs: { train: src.train, valid: src.valid }\n"
+		 "    with:\n%s",
+		 with);
+	rc = spec_parse_string(text, strlen(text), "t.yaml", "/tmp", NULL, 0, &sp);
+	if (rc == 0)
+		fail_msg("accepted:\n%s", with);
+	assert_int_equal(rc, SL_ESPEC);
+	if (!strstr(sl_errmsg(), where) || !strstr(sl_errmsg(), needle))
+		fail_msg("'%s' lacks '%s' or '%s'", sl_errmsg(), where, needle);
+}
+
+static void test_bad_search_spaces_are_placed(void **state)
+{
+	(void)state;
+	/* An inverted range: at its low bound. */
+	bad_pipeline("      step: train.logistic\n      template: { target: y }\n"
+		     "      search:\n        C: { low: 10, high: 1 }\n",
+		     "t.yaml:13:19:", "inverted");
+	/* A log range at 0. */
+	bad_pipeline("      step: train.logistic\n      template: { target: y }\n"
+		     "      search:\n        C: { low: 0, high: 1, log: true }\n",
+		     "t.yaml:13:19:", "above 0");
+	/* An option the training step does not have, with a suggestion. */
+	bad_pipeline("      step: train.logistic\n      template: { target: y }\n"
+		     "      search:\n        penalti: { values: [l1, l2] }\n",
+		     "t.yaml:13:18:", "did you mean 'penalty'");
+	/* A value the trainer refuses, at the value. */
+	bad_pipeline("      step: train.logistic\n      template: { target: y }\n"
+		     "      search:\n        C: { values: [1, -1] }\n",
+		     "t.yaml:13:26:", "must be above 0");
+	/* A bound the trainer refuses. */
+	bad_pipeline("      step: train.logistic\n      template: { target: y }\n"
+		     "      search:\n        C: { low: -1, high: 1 }\n",
+		     "t.yaml:13:19:", "must be above 0");
+	/* A value not among the trainer's choices. */
+	bad_pipeline("      step: train.logistic\n      template: { target: y }\n"
+		     "      search:\n        penalty: { values: [l2, l3] }\n",
+		     "t.yaml:13:33:", "penalty");
+	/* Not a training step. */
+	bad_pipeline("      step: evaluate\n      template: { target: y }\n"
+		     "      search:\n        C: { values: [1] }\n",
+		     "t.yaml:10:13:", "not a training step");
+	/* The target missing from the template. */
+	bad_pipeline("      step: train.logistic\n"
+		     "      search:\n        C: { values: [1] }\n",
+		     "t.yaml:", "target");
+	/* A grid over a real range. */
+	bad_pipeline("      step: train.logistic\n      template: { target: y }\n      method: grid\n"
+		     "      search:\n        C: { low: 0.1, high: 1 }\n",
+		     "t.yaml:14:", "grid needs the values");
+	/* halving's resource must be an integer option or rows, and not searched. */
+	bad_pipeline("      step: train.logistic\n      template: { target: y }\n"
+		     "      method: halving\n      resource: tol\n"
+		     "      search:\n        C: { values: [1, 2] }\n",
+		     "t.yaml:13:", "not a resource");
+	/* A metric whose direction is unknown needs one. */
+	bad_pipeline("      step: train.logistic\n      template: { target: y }\n"
+		     "      metric: valid_thing\n"
+		     "      search:\n        C: { values: [1, 2] }\n",
+		     "t.yaml:12:", "direction: max or min");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_metric_directions),
+		cmocka_unit_test(test_space_refusals),
+		cmocka_unit_test(test_grid_is_the_product),
+		cmocka_unit_test(test_random_is_reproducible),
+		cmocka_unit_test(test_halving_rungs),
+		cmocka_unit_test(test_importance),
+		cmocka_unit_test(test_bad_search_spaces_are_placed),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
