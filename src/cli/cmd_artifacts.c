@@ -26,7 +26,7 @@ static const char help[] =
 	"              outputs and scores; for a small text file its beginning\n"
 	"  export      write the artifact to FILE after checking its hash: as stored\n"
 	"              (--format raw, the default), a dataset as csv or jsonl, or an\n"
-	"              evaluation report as html (a self-contained page)\n"
+	"              evaluation or tune report as html (a self-contained page)\n"
 	"  lineage     the artifacts it was made from and those made from it, as trees\n"
 	"\n"
 	"  -n, --limit N     list at most N (default 50; 0 for all)\n"
@@ -34,7 +34,7 @@ static const char help[] =
 	"      --rows N      rows of a dataset to show (default 10)\n"
 	"  -o, --output FILE where export writes\n"
 	"      --format FMT  raw (the stored bytes; default), csv or jsonl (datasets),\n"
-	"                    html (evaluation reports)\n"
+	"                    html (evaluation and tune reports)\n"
 	"      --json        machine-readable output\n";
 
 static int list(sl_project *p, int limit, const char *type, bool json)
