@@ -72,6 +72,23 @@ static int progress_chart(sl__buf *b, const json_t *rep, const char *metric, boo
 	return rc ? rc : ml_chart_end(&c, "each trial's metric on valid, in the order tried");
 }
 
+/* Where a trial's value pv of an option goes on its axis: a listed value by its place, a number (log10 for a log range) as it is; NaN when it has none. */
+static double option_x(const json_t *values, bool logx, const json_t *pv)
+{
+	size_t k;
+	const json_t *e;
+	double x;
+
+	if (values) {
+		json_array_foreach(values, k, e)
+			if (json_equal(e, pv))
+				return (double)k;
+		return NAN;
+	}
+	x = ml_html_dnum(pv);
+	return logx ? (x > 0 ? log10(x) : NAN) : x;
+}
+
 /* The metric against one option: a number on its axis (log10 for a log range), a value by its place. */
 static int option_chart(sl__buf *b, const json_t *rep, const char *name, const json_t *space,
 			const char *metric)
@@ -88,21 +105,8 @@ static int option_chart(sl__buf *b, const json_t *rep, const char *name, const j
 
 	json_array_foreach(trials, i, t) {
 		const json_t *pv = json_object_get(json_object_get(t, "params"), name);
-		double y = ml_html_dnum(json_object_get(t, "metric")), x;
-		if (!isfinite(y) || !pv)
-			continue;
-		if (values) {
-			size_t k;
-			const json_t *e;
-			x = NAN;
-			json_array_foreach(values, k, e)
-				if (json_equal(e, pv))
-					x = (double)k;
-		} else {
-			x = ml_html_dnum(pv);
-			x = logx && x > 0 ? log10(x) : x;
-		}
-		if (!isfinite(x))
+		double y = ml_html_dnum(json_object_get(t, "metric")), x = option_x(values, logx, pv);
+		if (!isfinite(y) || !pv || !isfinite(x))
 			continue;
 		x0 = fmin(x0, x);
 		x1 = fmax(x1, x);
@@ -120,19 +124,9 @@ static int option_chart(sl__buf *b, const json_t *rep, const char *name, const j
 	rc = ml_chart_begin(&c, b, name, xlab, metric, x0, x1, y0, y1);
 	json_array_foreach(trials, i, t) {
 		const json_t *pv = json_object_get(json_object_get(t, "params"), name);
-		double y = ml_html_dnum(json_object_get(t, "metric")), x = NAN;
+		double y = ml_html_dnum(json_object_get(t, "metric")), x = option_x(values, logx, pv);
 		if (rc || !isfinite(y) || !pv)
 			continue;
-		if (values) {
-			size_t k;
-			const json_t *e;
-			json_array_foreach(values, k, e)
-				if (json_equal(e, pv))
-					x = (double)k;
-		} else {
-			x = ml_html_dnum(pv);
-			x = logx && x > 0 ? log10(x) : x;
-		}
 		if (isfinite(x))
 			rc = dots(&c, x, y, ml_html_palette[0], false);
 	}

@@ -291,20 +291,34 @@ int store_runs_json(store *s, int limit, json_t **out)
 	return store_runs_of_json(s, NULL, limit, out);
 }
 
-int store_runs_of_json(store *s, const char *pipeline, int limit, json_t **out)
+/* The rows of one query as an array of view objects (*out, the caller's). */
+static int view_rows(store *s, const jv_field *fields, const char *sql, const sq_val *p, int np,
+		     json_t **out)
 {
-	jv_ctx x = {.fields = runs_view, .dedup_col = -1};
+	jv_ctx x = {.fields = fields, .dedup_col = -1};
 	int rc;
 
-	if (!s || !out)
-		return sl__err(SL_EINVAL, "store_runs_json: invalid argument");
 	*out = NULL;
 	if (!(x.arr = json_array()))
 		return st_nomem_json();
+	st_lock(s);
+	rc = s->drv->exec(s->conn, sql, np, p, row_view, &x);
+	st_unlock(s);
+	if (rc) {
+		json_decref(x.arr);
+		return rc;
+	}
+	*out = x.arr;
+	return 0;
+}
+
+int store_runs_of_json(store *s, const char *pipeline, int limit, json_t **out)
+{
+	if (!s || !out)
+		return sl__err(SL_EINVAL, "store_runs_json: invalid argument");
 	{
 		sq_val p[] = {S(pipeline), S(pipeline), SQ_I(limit > 0 ? limit : INT64_MAX)};
-		st_lock(s);
-		rc = Q(s,
+		return view_rows(s, runs_view,
 		       "SELECT r.id, r.pipeline, r.status, r.started_ms, r.ended_ms, "
 		       "COUNT(sr.id), "
 		       "COALESCE(SUM(CASE WHEN sr.status = 'cached' OR sr.cache_hit <> 0 "
@@ -316,15 +330,8 @@ int store_runs_of_json(store *s, const char *pipeline, int limit, json_t **out)
 		       "LEFT JOIN step_runs sr ON sr.run_id = r.id "
 		       "GROUP BY r.id, r.pipeline, r.status, r.started_ms, r.ended_ms, r.seq "
 		       "ORDER BY r.started_ms DESC, r.seq DESC",
-		       p, row_view, &x);
-		st_unlock(s);
+		       p, (int)SL__ARRAY_LEN(p), out);
 	}
-	if (rc) {
-		json_decref(x.arr);
-		return rc;
-	}
-	*out = x.arr;
-	return 0;
 }
 
 static const jv_field run_view[] = {
@@ -1027,32 +1034,18 @@ static const jv_field metric_row_view[] = {
 int store_runs_metric_json(store *s, const char *pipeline, const char *step, const char *metric,
 			   json_t **out)
 {
-	jv_ctx x = {.fields = metric_row_view, .dedup_col = -1};
-	int rc;
-
 	if (!s || !pipeline || !metric || !out)
 		return sl__err(SL_EINVAL, "store_runs_metric_json: invalid argument");
-	*out = NULL;
-	if (!(x.arr = json_array()))
-		return st_nomem_json();
 	{
 		/* The pipeline's steps only (not a tune step's trials); a cached
 		 * step has the metrics of the step run that computed it. */
 		sq_val p[] = {S(pipeline), S(metric), S(step), S(step)};
-		st_lock(s);
-		rc = Q(s,
-		       "SELECT r.id, r.pipeline, r.status, r.started_ms, sr.step, m.value "
-		       "FROM runs r JOIN step_runs sr ON sr.run_id = r.id AND sr.parent IS NULL "
-		       "JOIN metrics m ON m.step_run = COALESCE(sr.cached_from, sr.id) "
-		       "WHERE r.pipeline = ? AND m.name = ? AND (? IS NULL OR sr.step = ?) "
-		       "ORDER BY r.started_ms DESC, r.seq DESC, sr.seq",
-		       p, row_view, &x);
-		st_unlock(s);
+		return view_rows(s, metric_row_view,
+				 "SELECT r.id, r.pipeline, r.status, r.started_ms, sr.step, m.value "
+				 "FROM runs r JOIN step_runs sr ON sr.run_id = r.id AND sr.parent IS NULL "
+				 "JOIN metrics m ON m.step_run = COALESCE(sr.cached_from, sr.id) "
+				 "WHERE r.pipeline = ? AND m.name = ? AND (? IS NULL OR sr.step = ?) "
+				 "ORDER BY r.started_ms DESC, r.seq DESC, sr.seq",
+				 p, (int)SL__ARRAY_LEN(p), out);
 	}
-	if (rc) {
-		json_decref(x.arr);
-		return rc;
-	}
-	*out = x.arr;
-	return 0;
 }
