@@ -220,9 +220,18 @@ static void print_trial(const show_ctx *c, const sl_step_view *v, const char *du
 		printf(" %s=", k);
 		print_value(json_object_get(params, k));
 	}
-	if (json_object_get(params, "sample_rows")) {
-		printf(" sample_rows=");
-		print_value(json_object_get(params, "sample_rows"));
+	{
+		/* A halving search's resource: the share of rows, or the option grown. */
+		const char *res = json_string_value(json_object_get(with, "resource"));
+		const char *method = json_string_value(json_object_get(with, "method"));
+		if (!res && method && !strcmp(method, "halving"))
+			res = json_object_get(params, "rounds") ? "rounds" : "rows";
+		if (res && !strcmp(res, "rows"))
+			res = json_object_get(params, "sample_rows") ? "sample_rows" : NULL;
+		if (res && method && !strcmp(method, "halving") && json_object_get(params, res)) {
+			printf(" %s=", res);
+			print_value(json_object_get(params, res));
+		}
 	}
 	for (size_t a = 0; !metric && a < 3; a++)
 		for (size_t i = 0; i < v->n_metrics; i++)

@@ -19,8 +19,8 @@
  *     cache writes the same bytes and keeps what follows cached too. The
  *     step itself always runs (cacheable: false): it costs a copy.
  *  3. The best is the trial with the best metric in its direction; ties go
- *     to the lowest trial number. The step fails only when no trial
- *     completed with the metric.
+ *     to the later halving rung (trained on more), then to the lowest trial
+ *     number. The step fails only when no trial completed with the metric.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -469,6 +469,7 @@ static int run(step_ctx *ctx)
 	const char *metric, *best_model = NULL;
 	double best = NAN, *vals = NULL;
 	long best_k = -1;
+	json_int_t best_rung = -1;
 	size_t i, n, n_ok = 0;
 	int dir, rc;
 	char *text = NULL;
@@ -505,10 +506,14 @@ static int run(step_ctx *ctx)
 		n_ok++;
 		if (!json_is_number(mv) || !json_is_string(json_object_get(t, "model")))
 			continue;
-		/* Invariant 3: strictly better, so ties keep the lowest trial. */
-		if (best_k < 0 || json_number_value(mv) * dir > best * dir) {
+		/* Invariant 3: strictly better, or as good on more of the resource
+		 * (a later halving rung); other ties keep the lowest trial. */
+		json_int_t rung = json_integer_value(json_object_get(t, "rung"));
+		if (best_k < 0 || json_number_value(mv) * dir > best * dir ||
+		    (json_number_value(mv) == best && rung > best_rung)) {
 			best = json_number_value(mv);
 			best_k = (long)i;
+			best_rung = rung;
 			best_model = json_string_value(json_object_get(t, "model"));
 		}
 	}
