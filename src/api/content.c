@@ -110,9 +110,9 @@ static int export_report_html(const char *src, const char *out_path)
 
 	if (!ml_report_is(rep) && !ml_tune_report_is(rep)) {
 		json_decref(rep);
-		return sl__err(SL_EINVAL, "--format html applies to evaluation and tune reports (the "
-					  "report output of an evaluate or tune step); this artifact "
-					  "is not one");
+		return sl__err(SL_EINVAL, "--format html applies to evaluation reports and tune "
+					  "reports (the report output of an evaluate or a tune step); "
+					  "this artifact is not one");
 	}
 	rc = ml_tune_report_is(rep) ? ml_tune_report_html(rep, &html) : ml_report_html(rep, &html);
 	json_decref(rep);
