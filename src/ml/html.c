@@ -77,6 +77,8 @@ int ml_html_esc_json(sl__buf *b, const json_t *v)
 	char *t;
 	int rc;
 
+	if (!v)
+		return 0; /* a field the data does not have: nothing to show */
 	if (json_is_string(v))
 		return ml_html_esc(b, json_string_value(v));
 	t = sl__json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);

@@ -32,7 +32,7 @@ int ml_html_page_end(sl__buf *b);
 
 /* Text from data, escaped: the only way it reaches a page. */
 int ml_html_esc(sl__buf *b, const char *s);
-/* Any JSON value as escaped text: strings as they are, the rest compact. */
+/* Any JSON value as escaped text: strings as they are, the rest compact; NULL as nothing. */
 int ml_html_esc_json(sl__buf *b, const json_t *v);
 /* A number with 4 significant digits, or a dash for anything else. */
 int ml_html_num(sl__buf *b, const json_t *v);

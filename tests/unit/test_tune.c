@@ -4,16 +4,20 @@
  * tune step's parse-time refusals at their place in the file: a grid is
  * the product exactly, random draws are the same for the same seed and
  * trial whatever the budget, halving's rungs shrink by eta, importance
- * finds the option that moves the metric.
+ * finds the option that moves the metric; out of memory anywhere in a plan
+ * or a page is an error, never a crash or half a page.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ml/compare_html.h"
 #include "ml/eval_int.h"
 #include "ml/metric_dir.h"
 #include "ml/search.h"
+#include "ml/tune_html.h"
 #include "pipeline/spec.h"
+#include "pipeline/tune.h"
 #include "testutil.h"
 
 static json_t *parse(const char *text)
@@ -286,6 +290,155 @@ static void test_bad_search_spaces_are_placed(void **state)
 		     "t.yaml:12:", "direction: max or min");
 }
 
+/* ---- out of memory --------------------------------------------------------------- */
+
+/* Everything a search plan allocates, in one call: 0, or the failure's code. */
+static int plan_all(const json_t *search)
+{
+	ml_search_space s;
+	char where[64];
+	json_t *pts[6] = {0}, *imp = NULL;
+	double metric[6];
+	size_t n = 0;
+	int rc = ml_search_space_parse(search, &s, where, sizeof where);
+
+	for (size_t k = 0; rc == 0 && k < 6; k++) {
+		pts[k] = k < 3 ? ml_search_grid_point(&s, k) : ml_search_random_point(&s, 3, k);
+		metric[k] = (double)k;
+		if (!pts[k])
+			rc = SL_ENOMEM;
+		n = k + 1;
+	}
+	if (rc == 0 && !(imp = ml_search_importance(&s, (const json_t *const *)pts, metric, 6, 4)))
+		rc = SL_ENOMEM;
+	if (rc == 0 && json_array_size(imp) != 2)
+		rc = SL_EINVAL;
+	json_decref(imp);
+	for (size_t k = 0; k < n; k++)
+		json_decref(pts[k]);
+	ml_search_space_free(&s);
+	return rc;
+}
+
+static void test_search_under_oom(void **state)
+{
+	json_t *j = parse("{\"a\": {\"values\": [1, 2, 3]}, \"b\": {\"low\": 1, \"high\": 9, \"int\": true}}");
+	tu_oom o = {0};
+
+	(void)state;
+	for (long n = 0; n < 10000 && !o.done; n++) {
+		tu_oom_begin(&o, n);
+		int rc = plan_all(j);
+		tu_oom_end(&o, rc);
+	}
+	tu_oom_check(&o, 5);
+	json_decref(j);
+}
+
+static const char tune_report[] =
+	"{\"kind\": \"sluice.tune_report\", \"version\": 1, \"step\": \"train.logistic\", "
+	"\"method\": \"random\", \"metric\": \"valid_auc\", \"goal\": \"max\", "
+	"\"search\": {\"C\": {\"low\": 0.01, \"high\": 10, \"log\": true}, \"p\": {\"values\": [\"l1\", \"l2\"]}}, "
+	"\"trials\": [{\"trial\": 0, \"rung\": 0, \"params\": {\"C\": 0.1, \"p\": \"l1\"}, \"status\": \"ok\", \"metric\": 0.8}, "
+	"{\"trial\": 1, \"rung\": 0, \"params\": {\"C\": 3, \"p\": \"l2\"}, \"status\": \"ok\", \"metric\": 0.9}, "
+	"{\"trial\": 2, \"rung\": 0, \"params\": {\"C\": 5, \"p\": \"<b>\"}, \"status\": \"failed\", \"metric\": null, \"error\": \"x < y\"}], "
+	"\"best\": {\"trial\": 1, \"params\": {\"C\": 3, \"p\": \"l2\"}, \"metric\": 0.9}, "
+	"\"counts\": {\"trials\": 3, \"ok\": 2, \"failed\": 1}, "
+	"\"importance\": {\"method\": \"m\", \"params\": [{\"name\": \"C\", \"share\": 0.5}]}}";
+
+static const char comparison[] =
+	"{\"runs\": [{\"run\": \"aaaa\", \"pipeline\": \"p\"}, {\"run\": \"bbbb\", \"pipeline\": \"p\"}], "
+	"\"params\": [{\"step\": null, \"name\": \"C\", \"values\": [1, 10], \"differs\": true}], "
+	"\"metrics\": [{\"step\": \"train\", \"name\": \"valid_auc\", \"values\": [0.9, 0.95], "
+	"\"differs\": true, \"direction\": \"higher\", \"best\": [1]}, "
+	"{\"step\": \"train\", \"name\": \"valid_rmse\", \"values\": [2, 1], "
+	"\"differs\": true, \"direction\": \"lower\", \"best\": [1]}]}";
+
+/* The pages: escaped data, and out of memory is an error, never a half page. */
+static void test_pages_under_oom(void **state)
+{
+	json_t *rep = parse(tune_report), *cmp = parse(comparison);
+	tu_oom o = {0}, c = {0};
+	char *html = NULL;
+
+	(void)state;
+	assert_int_equal(ml_tune_report_html(rep, &html), 0);
+	assert_non_null(strstr(html, "&lt;b&gt;"));
+	assert_null(strstr(html, "<b>\""));
+	assert_non_null(strstr(html, "<svg"));
+	assert_non_null(strstr(html, "Best: trial 1"));
+	sl__free(html);
+	for (long n = 0; n < 100000 && !o.done; n++) {
+		html = NULL;
+		tu_oom_begin(&o, n);
+		int rc = ml_tune_report_html(rep, &html);
+		tu_oom_end(&o, rc);
+		if (rc)
+			assert_null(html);
+		sl__free(html);
+	}
+	tu_oom_check(&o, 3);
+	for (long n = 0; n < 100000 && !c.done; n++) {
+		html = NULL;
+		tu_oom_begin(&c, n);
+		int rc = ml_compare_html(cmp, &html);
+		tu_oom_end(&c, rc);
+		if (rc == 0)
+			assert_non_null(strstr(html, "<b>0.95</b>"));
+		sl__free(html);
+	}
+	tu_oom_check(&c, 3);
+	json_decref(rep);
+	json_decref(cmp);
+}
+
+/* The scheduler's expansion of a search: under out of memory it fails whole
+ * and leaves the pipeline as it was; on success the trials are steps with
+ * the trainer's options and the tune step waits for all of them. */
+static void test_expand_under_oom(void **state)
+{
+	static const char text[] =
+		"name: t\nsteps:\n  src:\n    run: 'true'\n    outputs: [train, valid]\n"
+		"  tune:\n    uses: tune\n    inputs: { train: src.train, valid: src.valid }\n"
+		"    with:\n      step: train.logistic\n      template: { target: y }\n"
+		"      method: halving\n      budget: 9\n"
+		"      search: { C: { low: 0.01, high: 10, log: true }, penalty: { values: [l1, l2] } }\n";
+	spec *sp = NULL;
+	tu_oom o = {0};
+
+	(void)state;
+	assert_int_equal(spec_parse_string(text, strlen(text), "t.yaml", "/tmp", NULL, 0, &sp), 0);
+	for (long n = 0; n < 100000 && !o.done; n++) {
+		tune_run *t = NULL;
+		tu_oom_begin(&o, n);
+		int rc = tune_expand(sp, &t);
+		tu_oom_end(&o, rc);
+		if (rc) {
+			assert_null(t);
+			assert_int_equal(sp->n_steps, 2);
+			assert_int_equal(sp->steps[1].n_upstream, 1);
+			assert_int_equal(sp->steps[0].n_downstream, 1);
+			continue;
+		}
+		/* Rungs of 9, 3 and 1 trials, after src; the tune step after all 13. */
+		assert_int_equal(sp->n_steps, 2 + 13);
+		assert_string_equal(sp->steps[2].name, "tune[0]");
+		assert_string_equal(sp->steps[2].uses, "train.logistic");
+		assert_non_null(json_object_get(sp->steps[2].with, "tol")); /* defaults filled */
+		assert_true(json_real_value(json_object_get(sp->steps[2].with, "sample_rows")) < 0.12);
+		assert_null(sp->steps[2 + 9].with); /* rung 1: set when rung 0 has ended */
+		assert_int_equal(sp->steps[1].n_upstream, 1 + 13);
+		assert_int_equal(sp->steps[2 + 9].n_upstream, 1 + 9);
+		assert_int_equal(tune_parent(t, 2 + 12), 1);
+		assert_int_equal(tune_parent(t, 1), -1);
+		tune_run_free(t, sp);
+		assert_int_equal(sp->n_steps, 2);
+		assert_int_equal(sp->steps[1].n_upstream, 1);
+	}
+	tu_oom_check(&o, 5);
+	spec_free(sp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +449,9 @@ int main(void)
 		cmocka_unit_test(test_halving_rungs),
 		cmocka_unit_test(test_importance),
 		cmocka_unit_test(test_bad_search_spaces_are_placed),
+		cmocka_unit_test(test_search_under_oom),
+		cmocka_unit_test(test_pages_under_oom),
+		cmocka_unit_test(test_expand_under_oom),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
