@@ -503,6 +503,8 @@ static int compare_runs(sl_project *p, char **runs, size_t n, const char *pipeli
 			return cli_fail(rc, sl_errmsg());
 		}
 	}
+	if (rc == 0 && html)
+		fprintf(stderr, "sluice: wrote %s\n", html);
 	status = cli_take(p, rc, text, json, &cmp);
 	if (status >= 0)
 		return status;
@@ -515,8 +517,6 @@ static int compare_runs(sl_project *p, char **runs, size_t n, const char *pipeli
 		printf("(nothing differs; --all lists everything)\n");
 	print_rows(" options", json_object_get(cmp, "params"), n);
 	print_rows(" metrics", json_object_get(cmp, "metrics"), n);
-	if (html)
-		fprintf(stderr, "sluice: wrote %s\n", html);
 	json_decref(cmp);
 	return EXIT_OK;
 }
