@@ -376,8 +376,11 @@ json_t *ml_search_importance(const ml_search_space *s, const json_t *const *para
 			goto nomem;
 		}
 		for (size_t k = 0; groups && k < ng; k++) {
-			double gm = g[k].sum / (double)g[k].n;
+			double gm;
 			json_t *e;
+			if (g[k].n == 0)
+				continue; /* a bin between tied cuts holds no trial */
+			gm = g[k].sum / (double)g[k].n;
 			between += (double)g[k].n * (gm - mean) * (gm - mean);
 			e = g[k].value ? json_pack("{s:O, s:f, s:I}", "value", g[k].value, "mean", gm,
 						   "trials", (json_int_t)g[k].n)

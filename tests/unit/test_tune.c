@@ -216,6 +216,27 @@ static void test_importance(void **state)
 		json_decref(params[k]);
 	ml_search_space_free(&s);
 	json_decref(j);
+
+	/* Whole numbers with ties: quantile cuts fall on the same value, and the
+	 * bin between them is empty (it is left out, not written as infinity). */
+	j = parse("{\"d\": {\"low\": 2, \"high\": 8, \"int\": true}}");
+	assert_int_equal(ml_search_space_parse(j, &s, where, sizeof where), 0);
+	{
+		static const int d[] = {2, 3, 3, 3, 3, 3, 3, 4, 5, 6, 7, 8};
+		for (size_t k = 0; k < 12; k++) {
+			params[k] = json_pack("{s:i}", "d", d[k]);
+			params_c[k] = params[k];
+			metric[k] = d[k];
+		}
+	}
+	imp = ml_search_importance(&s, params_c, metric, 12, 4);
+	assert_non_null(imp);
+	assert_true(json_real_value(json_object_get(json_array_get(imp, 0), "share")) > 0.5);
+	json_decref(imp);
+	for (size_t k = 0; k < 12; k++)
+		json_decref(params[k]);
+	ml_search_space_free(&s);
+	json_decref(j);
 }
 
 /* ---- the tune step's options, in a pipeline file ------------------------------ */
