@@ -291,7 +291,11 @@ int store_runs_json(store *s, int limit, json_t **out)
 	return store_runs_of_json(s, NULL, limit, out);
 }
 
-/* The rows of one query as an array of view objects (*out, the caller's). */
+/*
+ * The rows of one query as an array of view objects (*out, the caller's).
+ * A parameter tested for NULL is cast to its type: PostgreSQL cannot infer
+ * the type of a bare "? IS NULL".
+ */
 static int view_rows(store *s, const jv_field *fields, const char *sql, const sq_val *p, int np,
 		     json_t **out)
 {
@@ -325,7 +329,7 @@ int store_runs_of_json(store *s, const char *pipeline, int limit, json_t **out)
 		       "THEN 1 ELSE 0 END), 0), "
 		       "COALESCE(SUM(CASE WHEN sr.status = 'failed' THEN 1 ELSE 0 END), 0) "
 		       "FROM (SELECT id, pipeline, status, started_ms, ended_ms, seq FROM runs "
-		       "WHERE ? IS NULL OR pipeline = ? "
+		       "WHERE CAST(? AS TEXT) IS NULL OR pipeline = ? "
 		       "ORDER BY started_ms DESC, seq DESC LIMIT ?) r "
 		       "LEFT JOIN step_runs sr ON sr.run_id = r.id "
 		       "GROUP BY r.id, r.pipeline, r.status, r.started_ms, r.ended_ms, r.seq "
@@ -1044,7 +1048,8 @@ int store_runs_metric_json(store *s, const char *pipeline, const char *step, con
 				 "SELECT r.id, r.pipeline, r.status, r.started_ms, sr.step, m.value "
 				 "FROM runs r JOIN step_runs sr ON sr.run_id = r.id AND sr.parent IS NULL "
 				 "JOIN metrics m ON m.step_run = COALESCE(sr.cached_from, sr.id) "
-				 "WHERE r.pipeline = ? AND m.name = ? AND (? IS NULL OR sr.step = ?) "
+				 "WHERE r.pipeline = ? AND m.name = ? AND (CAST(? AS TEXT) IS NULL OR "
+				 "sr.step = ?) "
 				 "ORDER BY r.started_ms DESC, r.seq DESC, sr.seq",
 				 p, (int)SL__ARRAY_LEN(p), out);
 	}
