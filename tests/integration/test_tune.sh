@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The tune step end to end: a grid covers the product and picks the model of
 # the trial with the best validation metric; a rerun finds every trial in
-# the cache; random search is reproducible by seed; halving promotes the top
-# of each rung; a failing trial does not end the search (every trial failing
+# the cache, and so does the same step written by hand; random search is
+# reproducible by seed; halving promotes the top of each rung (over rows,
+# and over train.gbdt's rounds); a failing trial does not end the search (every trial failing
 # does); trials show under the tune step; the report exports as HTML; runs
 # compare marks the best of each metric in its direction; --sort ranks.
 source "$(dirname "$0")/lib.sh"
@@ -103,6 +104,18 @@ sl artifacts export "$rep" --format html -o rep.html
 contains "$(cat rep.html)" "<svg"
 contains "$(cat rep.html)" "Tuning train.logistic (grid search)"
 
+# A trial's cache key is the training step's own: the same step written by
+# hand in a pipeline is served from the search's trial.
+{ printf 'name: byhand\nsteps:\n'; cat head.yaml; cat <<'EOF'
+  train:
+    uses: train.logistic
+    inputs: { train: split.train, valid: split.valid }
+    with: { target: y, C: 0.1, penalty: l1 }
+EOF
+} > byhand.yaml
+sl run byhand.yaml >/dev/null 2>&1 || fail "byhand"
+[ "$(step_status train)" = cached ] || fail "a hand-written step with a trial's options was not served from the trial's cache"
+
 # ---- adding points to a search reuses the trials already tried --------------------
 pipeline grid "      step: train.logistic
       template: { target: y }
@@ -160,6 +173,27 @@ assert [s['params']['C'] for s in rung1] == top(rung0, 3), ([s['params']['C'] fo
 assert [rung2[0]['params']['C']] == top(rung1, 1)
 tune = next(s for s in d['steps'] if s['name'] == 'tune')
 assert tune['metrics']['trials'] == 13
+EOF
+
+# ---- halving over train.gbdt's rounds (the default resource): 18/4, 18/2, 18 ------------
+pipeline halvg "      step: train.gbdt
+      template: { target: y, rounds: 18, threads: 1 }
+      method: halving
+      search:
+        max_depth: { low: 2, high: 6 }
+      budget: 4
+      eta: 2
+      seed: 3"
+sl run halvg.yaml -j 2 >/dev/null 2>&1 || fail "halving over rounds failed"
+sl runs show latest --json > halvg.json
+"$PY" - <<'EOF' || fail "halving over rounds"
+import json
+d = json.load(open('halvg.json'))
+t = {int(s['name'][5:-1]): s for s in d['steps'] if s['parent'] == 'tune'}
+assert sorted(t) == list(range(7)), sorted(t)
+rounds = [t[k]['params']['rounds'] for k in range(7)]
+assert rounds == [5, 5, 5, 5, 9, 9, 18], rounds
+assert all(isinstance(t[k]['params']['max_depth'], int) for k in range(7))
 EOF
 
 # ---- a failing trial does not end the search; every trial failing does ---------------
