@@ -153,8 +153,36 @@ SL_EXPORT int sl_run(sl_project *p, const char *pipeline_file, const sl_run_opts
 
 /* Runs newest first: a JSON array (see docs/cli.md for the fields). */
 SL_EXPORT int sl_runs_list(sl_project *p, int limit, char **out_json);
-/* One run with its steps; run is an id, a unique prefix, or "latest". */
+/* One run with its steps; run is an id, a unique prefix, "latest" or "latest~N". */
 SL_EXPORT int sl_run_show(sl_project *p, const char *run, char **out_json);
+/* The runs of one pipeline, newest first (as sl_runs_list; limit 0: all). */
+SL_EXPORT int sl_runs_of(sl_project *p, const char *pipeline, int limit, char **out_json);
+
+/* sl_runs_compare: list every row, not only those that differ between the runs. */
+#define SL_COMPARE_ALL 1u
+/*
+ * Runs side by side (docs/experiments.md): the runs' parameters, each
+ * step's options and metrics as rows {step, name, values: [one per run],
+ * differs}, metrics also with their direction and "best" (the indices of
+ * the best value: higher AUC, lower RMSE or cost; none when the metric's
+ * direction is not known). Only rows that differ unless SL_COMPARE_ALL.
+ * runs are ids, unique prefixes, "latest" or "latest~N" (1 to 64 of them).
+ */
+SL_EXPORT int sl_runs_compare(sl_project *p, const char *const *runs, size_t n, unsigned flags,
+			      char **out_json);
+/*
+ * sl_runs_compare's JSON as one self-contained HTML page with a chart per
+ * metric, written (atomically) to out_path.
+ */
+SL_EXPORT int sl_runs_compare_html(const char *compare_json, const char *out_path);
+/*
+ * The runs of pipeline that recorded metric (METRIC, or STEP.METRIC when
+ * several steps record it), best first by the metric's direction, at most
+ * limit (0: all): [ {rank, run, status, started, step, metric, value,
+ * direction} ]. SL_EINVAL when the metric's direction is not known.
+ */
+SL_EXPORT int sl_runs_ranked(sl_project *p, const char *pipeline, const char *metric, int limit,
+			     char **out_json);
 
 /*
  * One step of a run, as sl_run_steps hands it over: the fields of a step in
@@ -191,6 +219,9 @@ typedef struct sl_step_view {
 	const char *const *series_names;
 	const double *const *series_values;
 	const size_t *series_lengths;
+	const char *parent;          /* the step a child step run belongs to (a tune
+				      * step's trial, named STEP[K]), or NULL */
+	const char *params;          /* the step's resolved options (JSON object text), or NULL */
 } sl_step_view;
 
 typedef int (*sl_step_view_fn)(void *ud, const sl_step_view *step);

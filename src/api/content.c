@@ -8,6 +8,7 @@
 #include "artifact/artifact.h"
 #include "dataset/dataset.h"
 #include "ml/eval.h"
+#include "ml/tune_html.h"
 #include "model/mfile.h"
 
 /* A short text file is shown inline; anything else only by size and type. */
@@ -107,12 +108,13 @@ static int export_report_html(const char *src, const char *out_path)
 	char *html = NULL;
 	int rc;
 
-	if (!ml_report_is(rep)) {
+	if (!ml_report_is(rep) && !ml_tune_report_is(rep)) {
 		json_decref(rep);
-		return sl__err(SL_EINVAL, "--format html applies to evaluation reports (the report "
-					  "output of an evaluate step); this artifact is not one");
+		return sl__err(SL_EINVAL, "--format html applies to evaluation reports and tune "
+					  "reports (the report output of an evaluate or a tune step); "
+					  "this artifact is not one");
 	}
-	rc = ml_report_html(rep, &html);
+	rc = ml_tune_report_is(rep) ? ml_tune_report_html(rep, &html) : ml_report_html(rep, &html);
 	json_decref(rep);
 	if (rc == 0)
 		rc = sl__write_atomic(out_path, html, strlen(html));

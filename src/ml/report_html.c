@@ -7,7 +7,7 @@
  *  1. Self-contained: inline CSS and inline SVG; no script, no font, no
  *     image, no URL of any kind, so it opens offline and in a mail client.
  *  2. Every string that comes from the report (class labels, column and
- *     feature names, group values, notes) goes through esc(): the page
+ *     feature names, group values, notes) goes through ml_html_esc(): the page
  *     cannot be made to run or load anything by the data it describes.
  *  3. Missing sections are skipped, never drawn empty: the page shows what
  *     the report holds for the task at hand.
@@ -17,236 +17,7 @@
 #include <string.h>
 
 #include "ml/eval.h"
-
-#define W 380
-#define H 270
-#define ML 52
-#define MR 16
-#define MT 28
-#define MB 44
-#define PALETTE_N 6
-
-static const char *const palette[PALETTE_N] = {"#2b6cb0", "#dd6b20", "#38a169",
-					       "#805ad5", "#c53030", "#319795"};
-
-static const char css[] =
-	"body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1a202c;"
-	"max-width:1180px;margin:24px auto;padding:0 16px}"
-	"h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;"
-	"border-bottom:1px solid #e2e8f0;padding-bottom:4px}"
-	".sub{color:#4a5568;margin:0 0 16px}"
-	".verdict{padding:12px 16px;border-radius:6px;margin:12px 0;font-size:15px}"
-	".good{background:#f0fff4;border-left:5px solid #38a169}"
-	".bad{background:#fff5f5;border-left:5px solid #c53030}"
-	".neutral{background:#f7fafc;border-left:5px solid #718096}"
-	"table{border-collapse:collapse;margin:6px 0}"
-	"th,td{padding:4px 10px;border-bottom:1px solid #edf2f7;text-align:right}"
-	"th:first-child,td:first-child{text-align:left}"
-	"tr.main td{font-weight:600;background:#ebf8ff}"
-	".charts{display:flex;flex-wrap:wrap;gap:12px}"
-	"figure{margin:0;border:1px solid #e2e8f0;border-radius:6px;padding:6px}"
-	"figcaption{font-size:12px;color:#4a5568;text-align:center}"
-	"svg text{font:11px system-ui,sans-serif;fill:#2d3748}"
-	".axis{stroke:#a0aec0;stroke-width:1}.grid{stroke:#edf2f7;stroke-width:1}"
-	".ref{stroke:#a0aec0;stroke-dasharray:4 3;fill:none}"
-	"ul.notes{color:#4a5568}";
-
-/* ---- text ---------------------------------------------------------------------- */
-
-/* Invariant 2: the only way report text reaches the page. */
-static int esc(sl__buf *b, const char *s)
-{
-	int rc = 0;
-
-	for (; s && *s && !rc; s++) {
-		switch (*s) {
-		case '&':
-			rc = sl__buf_puts(b, "&amp;");
-			break;
-		case '<':
-			rc = sl__buf_puts(b, "&lt;");
-			break;
-		case '>':
-			rc = sl__buf_puts(b, "&gt;");
-			break;
-		case '"':
-			rc = sl__buf_puts(b, "&quot;");
-			break;
-		case '\'':
-			rc = sl__buf_puts(b, "&#39;");
-			break;
-		default:
-			rc = sl__buf_putc(b, *s);
-		}
-	}
-	return rc;
-}
-
-/* Any JSON value as escaped text: strings as they are, the rest compact. */
-static int esc_json(sl__buf *b, const json_t *v)
-{
-	char *t;
-	int rc;
-
-	if (json_is_string(v))
-		return esc(b, json_string_value(v));
-	t = sl__json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	rc = t ? esc(b, t) : sl__oom();
-	free(t);
-	return rc;
-}
-
-static int num(sl__buf *b, const json_t *v)
-{
-	if (!json_is_number(v))
-		return sl__buf_puts(b, "&ndash;");
-	return sl__buf_printf(b, "%.4g", json_number_value(v));
-}
-
-static double dnum(const json_t *v)
-{
-	return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-/* ---- charts ------------------------------------------------------------------------ */
-
-typedef struct chart {
-	sl__buf *b;
-	double x0, x1, y0, y1;
-} chart;
-
-static double cx(const chart *c, double x)
-{
-	return ML + (x - c->x0) / (c->x1 - c->x0) * (W - ML - MR);
-}
-
-static double cy(const chart *c, double y)
-{
-	return H - MB - (y - c->y0) / (c->y1 - c->y0) * (H - MT - MB);
-}
-
-/* A "nice" tick step for a range: 1, 2 or 5 times a power of ten. */
-static double tick_step(double range)
-{
-	double raw = range / 5, mag = pow(10, floor(log10(raw))), f = raw / mag;
-
-	return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
-}
-
-/* Widens [lo, hi] to something drawable. */
-static void span(double *lo, double *hi)
-{
-	if (!isfinite(*lo) || !isfinite(*hi)) {
-		*lo = 0;
-		*hi = 1;
-	}
-	if (*hi - *lo < 1e-12 * (fabs(*lo) + 1)) {
-		*lo -= 0.5;
-		*hi += 0.5;
-	}
-}
-
-static int chart_begin(chart *c, sl__buf *b, const char *title, const char *xlab,
-		       const char *ylab, double x0, double x1, double y0, double y1)
-{
-	int rc;
-
-	span(&x0, &x1);
-	span(&y0, &y1);
-	c->b = b;
-	c->x0 = x0;
-	c->x1 = x1;
-	c->y0 = y0;
-	c->y1 = y1;
-	rc = sl__buf_printf(b, "<figure><svg width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-			       "role=\"img\"><text x=\"%d\" y=\"16\" font-weight=\"600\">",
-			    W, H, W, H, ML);
-	rc = rc ? rc : esc(b, title);
-	rc = rc ? rc : sl__buf_puts(b, "</text>");
-	for (int axis = 0; !rc && axis < 2; axis++) {
-		double lo = axis ? y0 : x0, hi = axis ? y1 : x1, st = tick_step(hi - lo);
-		for (double t = ceil(lo / st) * st; !rc && t <= hi + st * 1e-9; t += st) {
-			double tv = fabs(t) < st * 1e-9 ? 0 : t;
-			if (axis)
-				rc = sl__buf_printf(b, "<line class=\"grid\" x1=\"%d\" x2=\"%d\" "
-						       "y1=\"%.1f\" y2=\"%.1f\"/><text x=\"%d\" "
-						       "y=\"%.1f\" text-anchor=\"end\">%.3g</text>",
-						    ML, W - MR, cy(c, tv), cy(c, tv), ML - 4,
-						    cy(c, tv) + 4, tv);
-			else
-				rc = sl__buf_printf(b, "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" "
-						       "y1=\"%d\" y2=\"%d\"/><text x=\"%.1f\" y=\"%d\" "
-						       "text-anchor=\"middle\">%.3g</text>",
-						    cx(c, tv), cx(c, tv), MT, H - MB, cx(c, tv),
-						    H - MB + 14, tv);
-		}
-	}
-	rc = rc ? rc
-		: sl__buf_printf(b, "<line class=\"axis\" x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\"/>"
-				    "<line class=\"axis\" x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\"/>"
-				    "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">",
-				 ML, W - MR, H - MB, H - MB, ML, ML, MT, H - MB, (ML + W - MR) / 2,
-				 H - 8);
-	rc = rc ? rc : esc(b, xlab);
-	rc = rc ? rc
-		: sl__buf_printf(b, "</text><text transform=\"translate(13 %d) rotate(-90)\" "
-				    "text-anchor=\"middle\">",
-				 (MT + H - MB) / 2);
-	rc = rc ? rc : esc(b, ylab);
-	return rc ? rc : sl__buf_puts(b, "</text>");
-}
-
-static int chart_end(chart *c, const char *caption)
-{
-	int rc = sl__buf_puts(c->b, "</svg><figcaption>");
-
-	rc = rc ? rc : esc(c->b, caption);
-	return rc ? rc : sl__buf_puts(c->b, "</figcaption></figure>");
-}
-
-/* A polyline through [x, y] pairs of arr (pairs with a non-number skipped). */
-static int chart_pairs(chart *c, const json_t *arr, const char *color, bool dots)
-{
-	size_t i;
-	json_t *pt;
-	int rc = sl__buf_printf(c->b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
-				      "points=\"",
-				color);
-
-	json_array_foreach(arr, i, pt) {
-		double x = dnum(json_array_get(pt, 0)), y = dnum(json_array_get(pt, 1));
-		if (!rc && isfinite(x) && isfinite(y))
-			rc = sl__buf_printf(c->b, "%.1f,%.1f ", cx(c, x), cy(c, y));
-	}
-	rc = rc ? rc : sl__buf_puts(c->b, "\"/>");
-	if (dots)
-		json_array_foreach(arr, i, pt) {
-			double x = dnum(json_array_get(pt, 0)), y = dnum(json_array_get(pt, 1));
-			if (!rc && isfinite(x) && isfinite(y))
-				rc = sl__buf_printf(c->b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" "
-							  "fill=\"%s\"/>",
-						    cx(c, x), cy(c, y), color);
-		}
-	return rc;
-}
-
-static int chart_line(chart *c, double x0, double y0, double x1, double y1, const char *cls)
-{
-	return sl__buf_printf(c->b, "<line class=\"%s\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-				    "y2=\"%.1f\"/>",
-			      cls, cx(c, x0), cy(c, y0), cx(c, x1), cy(c, y1));
-}
-
-static int chart_legend(chart *c, int slot, const char *color, const char *label)
-{
-	int y = MT + 6 + 14 * slot;
-	int rc = sl__buf_printf(c->b, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" "
-				      "fill=\"%s\"/><text x=\"%d\" y=\"%d\">",
-				W - MR - 120, y - 9, color, W - MR - 106, y);
-
-	rc = rc ? rc : esc(c->b, label);
-	return rc ? rc : sl__buf_puts(c->b, "</text>");
-}
+#include "ml/html.h"
 
 /* ---- sections ----------------------------------------------------------------------- */
 
@@ -271,18 +42,18 @@ static int metrics_table(sl__buf *b, const json_t *rep)
 			break;
 		rc = sl__buf_printf(b, "<tr%s><td>",
 				    main_name && !strcmp(key, main_name) ? " class=\"main\"" : "");
-		rc = rc ? rc : esc(b, key);
+		rc = rc ? rc : ml_html_esc(b, key);
 		rc = rc ? rc : sl__buf_puts(b, "</td><td>");
-		rc = rc ? rc : num(b, v);
+		rc = rc ? rc : ml_html_num(b, v);
 		if (!rc && base) {
 			rc = sl__buf_puts(b, "</td><td>");
-			rc = rc ? rc : num(b, json_object_get(base, key));
+			rc = rc ? rc : ml_html_num(b, json_object_get(base, key));
 		}
 		if (!rc && champ) {
 			rc = sl__buf_puts(b, "</td><td>");
-			rc = rc ? rc : num(b, json_object_get(champ, key));
+			rc = rc ? rc : ml_html_num(b, json_object_get(champ, key));
 			rc = rc ? rc : sl__buf_puts(b, "</td><td>");
-			rc = rc ? rc : num(b, json_object_get(delta, key));
+			rc = rc ? rc : ml_html_num(b, json_object_get(delta, key));
 		}
 		rc = rc ? rc : sl__buf_puts(b, "</td></tr>");
 	}
@@ -296,43 +67,43 @@ static int curve_charts(sl__buf *b, const json_t *rep)
 	const json_t *cal = json_object_get(json_object_get(cv, "calibration"), "bins");
 	const json_t *m = json_object_get(rep, "metrics");
 	char cap[96];
-	chart c;
+	ml_chart c;
 	int rc = 0;
 
 	if (json_array_size(roc)) {
-		snprintf(cap, sizeof cap, "ROC AUC %.4g", dnum(json_object_get(m, "roc_auc")));
-		rc = chart_begin(&c, b, "ROC curve", "false positive rate", "true positive rate", 0, 1,
+		snprintf(cap, sizeof cap, "ROC AUC %.4g", ml_html_dnum(json_object_get(m, "roc_auc")));
+		rc = ml_chart_begin(&c, b, "ROC curve", "false positive rate", "true positive rate", 0, 1,
 				 0, 1);
-		rc = rc ? rc : chart_line(&c, 0, 0, 1, 1, "ref");
-		rc = rc ? rc : chart_pairs(&c, roc, palette[0], false);
-		rc = rc ? rc : chart_end(&c, cap);
+		rc = rc ? rc : ml_chart_line(&c, 0, 0, 1, 1, "ref");
+		rc = rc ? rc : ml_chart_pairs(&c, roc, ml_html_palette[0], false);
+		rc = rc ? rc : ml_chart_end(&c, cap);
 	}
 	if (!rc && json_array_size(pr)) {
-		double prev = dnum(json_object_get(cv, "pr_prevalence"));
-		snprintf(cap, sizeof cap, "average precision %.4g", dnum(json_object_get(m, "pr_auc")));
-		rc = chart_begin(&c, b, "Precision-recall curve", "recall", "precision", 0, 1, 0, 1);
+		double prev = ml_html_dnum(json_object_get(cv, "pr_prevalence"));
+		snprintf(cap, sizeof cap, "average precision %.4g", ml_html_dnum(json_object_get(m, "pr_auc")));
+		rc = ml_chart_begin(&c, b, "Precision-recall curve", "recall", "precision", 0, 1, 0, 1);
 		if (!rc && isfinite(prev))
-			rc = chart_line(&c, 0, prev, 1, prev, "ref");
-		rc = rc ? rc : chart_pairs(&c, pr, palette[1], false);
-		rc = rc ? rc : chart_end(&c, cap);
+			rc = ml_chart_line(&c, 0, prev, 1, prev, "ref");
+		rc = rc ? rc : ml_chart_pairs(&c, pr, ml_html_palette[1], false);
+		rc = rc ? rc : ml_chart_end(&c, cap);
 	}
 	if (!rc && json_array_size(cal)) {
 		json_t *pts = json_array(), *bin;
 		size_t i;
 		json_array_foreach(cal, i, bin) {
-			double x = dnum(json_object_get(bin, "mean_predicted"));
-			double y = dnum(json_object_get(bin, "fraction_positive"));
+			double x = ml_html_dnum(json_object_get(bin, "mean_predicted"));
+			double y = ml_html_dnum(json_object_get(bin, "fraction_positive"));
 			if (pts && isfinite(x) && isfinite(y))
 				json_array_append_new(pts, json_pack("[f, f]", x, y));
 		}
 		snprintf(cap, sizeof cap, "expected calibration error %.4g",
-			 dnum(json_object_get(m, "ece")));
-		rc = pts ? chart_begin(&c, b, "Calibration", "mean predicted probability",
+			 ml_html_dnum(json_object_get(m, "ece")));
+		rc = pts ? ml_chart_begin(&c, b, "Calibration", "mean predicted probability",
 				       "observed frequency", 0, 1, 0, 1)
 			 : sl__oom();
-		rc = rc ? rc : chart_line(&c, 0, 0, 1, 1, "ref");
-		rc = rc ? rc : chart_pairs(&c, pts, palette[2], true);
-		rc = rc ? rc : chart_end(&c, cap);
+		rc = rc ? rc : ml_chart_line(&c, 0, 0, 1, 1, "ref");
+		rc = rc ? rc : ml_chart_pairs(&c, pts, ml_html_palette[2], true);
+		rc = rc ? rc : ml_chart_end(&c, cap);
 		json_decref(pts);
 	}
 	return rc;
@@ -359,22 +130,22 @@ static int confusion_chart(sl__buf *b, const json_t *rep)
 		const json_t *row = json_array_get(counts, a);
 		double tot = 0;
 		for (size_t j = 0; j < k; j++)
-			tot += dnum(json_array_get(row, j));
+			tot += ml_html_dnum(json_array_get(row, j));
 		rc = sl__buf_printf(b, "<text x=\"96\" y=\"%d\" text-anchor=\"end\">",
 				    62 + cell * (int)a + cell / 2 + 4);
-		rc = rc ? rc : esc_json(b, json_array_get(labels, a));
+		rc = rc ? rc : ml_html_esc_json(b, json_array_get(labels, a));
 		rc = rc ? rc : sl__buf_printf(b, "</text><text x=\"%d\" y=\"56\" "
 						 "text-anchor=\"middle\">",
 					      100 + cell * (int)a + cell / 2);
-		rc = rc ? rc : esc_json(b, json_array_get(labels, a));
+		rc = rc ? rc : ml_html_esc_json(b, json_array_get(labels, a));
 		rc = rc ? rc : sl__buf_puts(b, "</text>");
 		for (size_t j = 0; !rc && j < k; j++) {
-			double v = dnum(json_array_get(row, j)), share = tot > 0 ? v / tot : 0;
+			double v = ml_html_dnum(json_array_get(row, j)), share = tot > 0 ? v / tot : 0;
 			rc = sl__buf_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
 					       "fill=\"%s\" fill-opacity=\"%.3f\" stroke=\"#fff\"/>"
 					       "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.0f</text>",
 					    100 + cell * (int)j, 62 + cell * (int)a, cell, cell,
-					    a == j ? palette[2] : palette[4], 0.08 + 0.8 * share,
+					    a == j ? ml_html_palette[2] : ml_html_palette[4], 0.08 + 0.8 * share,
 					    100 + cell * (int)j + cell / 2, 62 + cell * (int)a + cell / 2 + 4,
 					    v);
 		}
@@ -396,15 +167,15 @@ static int per_class_table(sl__buf *b, const json_t *rep)
 			     "<th>recall</th><th>F1</th></tr>");
 	json_array_foreach(pc, i, c) {
 		rc = rc ? rc : sl__buf_puts(b, "<tr><td>");
-		rc = rc ? rc : esc_json(b, json_object_get(c, "class"));
+		rc = rc ? rc : ml_html_esc_json(b, json_object_get(c, "class"));
 		rc = rc ? rc : sl__buf_puts(b, "</td><td>");
-		rc = rc ? rc : num(b, json_object_get(c, "support"));
+		rc = rc ? rc : ml_html_num(b, json_object_get(c, "support"));
 		rc = rc ? rc : sl__buf_puts(b, "</td><td>");
-		rc = rc ? rc : num(b, json_object_get(c, "precision"));
+		rc = rc ? rc : ml_html_num(b, json_object_get(c, "precision"));
 		rc = rc ? rc : sl__buf_puts(b, "</td><td>");
-		rc = rc ? rc : num(b, json_object_get(c, "recall"));
+		rc = rc ? rc : ml_html_num(b, json_object_get(c, "recall"));
 		rc = rc ? rc : sl__buf_puts(b, "</td><td>");
-		rc = rc ? rc : num(b, json_object_get(c, "f1"));
+		rc = rc ? rc : ml_html_num(b, json_object_get(c, "f1"));
 		rc = rc ? rc : sl__buf_puts(b, "</td></tr>");
 	}
 	return rc ? rc : sl__buf_puts(b, "</table>");
@@ -415,65 +186,65 @@ static int histogram_chart(sl__buf *b, const char *title, const char *xlab, cons
 			   const json_t *h2, const char *l1, const char *l2)
 {
 	const json_t *counts = json_object_get(h, "counts");
-	double lo = dnum(json_object_get(h, "lo")), hi = dnum(json_object_get(h, "hi")), top = 0;
+	double lo = ml_html_dnum(json_object_get(h, "lo")), hi = ml_html_dnum(json_object_get(h, "hi")), top = 0;
 	size_t nb = json_array_size(counts);
-	chart c;
+	ml_chart c;
 	int rc;
 
 	if (nb == 0)
 		return 0;
 	for (size_t i = 0; i < nb; i++)
-		top = fmax(top, dnum(json_array_get(counts, i)));
-	span(&lo, &hi);
-	rc = chart_begin(&c, b, title, xlab, "rows", lo, hi, 0, top > 0 ? top * 1.05 : 1);
+		top = fmax(top, ml_html_dnum(json_array_get(counts, i)));
+	ml_chart_span(&lo, &hi);
+	rc = ml_chart_begin(&c, b, title, xlab, "rows", lo, hi, 0, top > 0 ? top * 1.05 : 1);
 	for (int s = 0; !rc && s < (h2 ? 2 : 1); s++) {
 		const json_t *cn = json_object_get(s ? h2 : h, "counts");
 		for (size_t i = 0; !rc && i < nb; i++) {
-			double v = dnum(json_array_get(cn, i)), w = (hi - lo) / (double)nb;
+			double v = ml_html_dnum(json_array_get(cn, i)), w = (hi - lo) / (double)nb;
 			double x = lo + w * (double)i;
 			if (!(v > 0))
 				continue;
 			rc = sl__buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 					       "height=\"%.1f\" fill=\"%s\" fill-opacity=\"%s\"/>",
-					    cx(&c, x), cy(&c, v), cx(&c, x + w) - cx(&c, x) - 1,
-					    cy(&c, 0) - cy(&c, v), palette[s ? 4 : 0], s ? "0.8" : "0.5");
+					    ml_chart_x(&c, x), ml_chart_y(&c, v), ml_chart_x(&c, x + w) - ml_chart_x(&c, x) - 1,
+					    ml_chart_y(&c, 0) - ml_chart_y(&c, v), ml_html_palette[s ? 4 : 0], s ? "0.8" : "0.5");
 		}
 	}
 	if (!rc && h2)
-		rc = chart_legend(&c, 0, palette[0], l1);
+		rc = ml_chart_legend(&c, 0, ml_html_palette[0], l1);
 	if (!rc && h2)
-		rc = chart_legend(&c, 1, palette[4], l2);
-	return rc ? rc : chart_end(&c, "");
+		rc = ml_chart_legend(&c, 1, ml_html_palette[4], l2);
+	return rc ? rc : ml_chart_end(&c, "");
 }
 
 static int residual_charts(sl__buf *b, const json_t *rep)
 {
 	const json_t *r = json_object_get(rep, "residuals"), *pts = json_object_get(r, "points"), *pt;
 	double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
-	chart c;
+	ml_chart c;
 	size_t i;
 	int rc = 0;
 
 	if (!json_array_size(pts))
 		return 0;
 	json_array_foreach(pts, i, pt) {
-		double x = dnum(json_array_get(pt, 0)), y = dnum(json_array_get(pt, 1));
+		double x = ml_html_dnum(json_array_get(pt, 0)), y = ml_html_dnum(json_array_get(pt, 1));
 		x0 = fmin(x0, x);
 		x1 = fmax(x1, x);
 		y0 = fmin(y0, y);
 		y1 = fmax(y1, y);
 	}
-	rc = chart_begin(&c, b, "Residuals", "predicted", "actual - predicted", x0, x1, y0, y1);
+	rc = ml_chart_begin(&c, b, "Residuals", "predicted", "actual - predicted", x0, x1, y0, y1);
 	if (!rc && y0 <= 0 && y1 >= 0)
-		rc = chart_line(&c, c.x0, 0, c.x1, 0, "ref");
+		rc = ml_chart_line(&c, c.x0, 0, c.x1, 0, "ref");
 	json_array_foreach(pts, i, pt) {
-		double x = dnum(json_array_get(pt, 0)), y = dnum(json_array_get(pt, 1));
+		double x = ml_html_dnum(json_array_get(pt, 0)), y = ml_html_dnum(json_array_get(pt, 1));
 		if (!rc && isfinite(x) && isfinite(y))
 			rc = sl__buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\" fill=\"%s\" "
 					       "fill-opacity=\"0.6\"/>",
-					    cx(&c, x), cy(&c, y), palette[0]);
+					    ml_chart_x(&c, x), ml_chart_y(&c, y), ml_html_palette[0]);
 	}
-	rc = rc ? rc : chart_end(&c, "a sample of the test rows");
+	rc = rc ? rc : ml_chart_end(&c, "a sample of the test rows");
 	return rc ? rc
 		  : histogram_chart(b, "Residuals, distribution", "actual - predicted",
 				    json_object_get(r, "histogram"), NULL, NULL, NULL);
@@ -488,7 +259,7 @@ static int forecast_chart(sl__buf *b, const json_t *series)
 	size_t n = json_array_size(pts), i;
 	double y0 = INFINITY, y1 = -INFINITY;
 	sl__buf title;
-	chart c;
+	ml_chart c;
 	int rc;
 
 	if (n == 0)
@@ -496,7 +267,7 @@ static int forecast_chart(sl__buf *b, const json_t *series)
 	json_array_foreach(pts, i, pt) {
 		static const char *const keys[] = {"actual", "forecast", "lo95", "hi95", "baseline"};
 		for (size_t k = 0; k < SL__ARRAY_LEN(keys); k++) {
-			double v = dnum(json_object_get(pt, keys[k]));
+			double v = ml_html_dnum(json_object_get(pt, keys[k]));
 			if (isfinite(v)) {
 				y0 = fmin(y0, v);
 				y1 = fmax(y1, v);
@@ -518,39 +289,39 @@ static int forecast_chart(sl__buf *b, const json_t *series)
 		free(k);
 	}
 	rc = rc ? rc
-		: chart_begin(&c, b, title.data, "time step", "value", 0,
+		: ml_chart_begin(&c, b, title.data, "time step", "value", 0,
 			      n > 1 ? (double)(n - 1) : 1, y0, y1);
 	sl__buf_free(&title);
 	for (int bd = 0; !rc && bd < 2; bd++) {
 		/* The band as one polygon: up along hi, back along lo. */
 		rc = sl__buf_printf(b, "<polygon fill=\"%s\" fill-opacity=\"%s\" stroke=\"none\" "
 				       "points=\"",
-				    palette[0], bd ? "0.25" : "0.12");
+				    ml_html_palette[0], bd ? "0.25" : "0.12");
 		for (size_t a = 0; !rc && a < 2 * n; a++) {
 			size_t idx = a < n ? a : 2 * n - 1 - a;
-			double v = dnum(json_object_get(json_array_get(pts, idx), band[bd][a < n ? 1 : 0]));
+			double v = ml_html_dnum(json_object_get(json_array_get(pts, idx), band[bd][a < n ? 1 : 0]));
 			if (isfinite(v))
-				rc = sl__buf_printf(b, "%.1f,%.1f ", cx(&c, (double)idx), cy(&c, v));
+				rc = sl__buf_printf(b, "%.1f,%.1f ", ml_chart_x(&c, (double)idx), ml_chart_y(&c, v));
 		}
 		rc = rc ? rc : sl__buf_puts(b, "\"/>");
 	}
 	for (size_t l = 0; !rc && l < SL__ARRAY_LEN(lines); l++) {
 		json_t *xy = json_array();
 		json_array_foreach(pts, i, pt) {
-			double v = dnum(json_object_get(pt, lines[l]));
+			double v = ml_html_dnum(json_object_get(pt, lines[l]));
 			if (xy && isfinite(v))
 				json_array_append_new(xy, json_pack("[f, f]", (double)i, v));
 		}
 		if (!xy)
 			rc = sl__oom();
 		if (!rc && json_array_size(xy)) {
-			rc = chart_pairs(&c, xy, l == 0 ? "#1a202c" : l == 1 ? palette[0] : palette[1],
+			rc = ml_chart_pairs(&c, xy, l == 0 ? "#1a202c" : l == 1 ? ml_html_palette[0] : ml_html_palette[1],
 					 l == 0);
-			rc = rc ? rc : chart_legend(&c, (int)l, l == 0 ? "#1a202c" : l == 1 ? palette[0] : palette[1], lines[l]);
+			rc = rc ? rc : ml_chart_legend(&c, (int)l, l == 0 ? "#1a202c" : l == 1 ? ml_html_palette[0] : ml_html_palette[1], lines[l]);
 		}
 		json_decref(xy);
 	}
-	return rc ? rc : chart_end(&c, "shaded: 80% and 95% prediction intervals");
+	return rc ? rc : ml_chart_end(&c, "shaded: 80% and 95% prediction intervals");
 }
 
 static int forecast_charts(sl__buf *b, const json_t *rep)
@@ -578,7 +349,7 @@ static int importance_chart(sl__buf *b, const json_t *rep)
 		return 0;
 	for (size_t i = 0; i < shown; i++) {
 		const json_t *e = json_array_get(f, i);
-		double m = dnum(json_object_get(e, "mean")), s = dnum(json_object_get(e, "std"));
+		double m = ml_html_dnum(json_object_get(e, "mean")), s = ml_html_dnum(json_object_get(e, "std"));
 		top = fmax(top, m + (isfinite(s) ? s : 0));
 		bottom = fmin(bottom, m - (isfinite(s) ? s : 0));
 	}
@@ -589,21 +360,21 @@ static int importance_chart(sl__buf *b, const json_t *rep)
 			       "role=\"img\"><text x=\"8\" y=\"16\" font-weight=\"600\">Permutation "
 			       "importance (drop in ",
 			    h, h);
-	rc = rc ? rc : esc_json(b, json_object_get(imp, "metric"));
+	rc = rc ? rc : ml_html_esc_json(b, json_object_get(imp, "metric"));
 	rc = rc ? rc : sl__buf_puts(b, ")</text>");
 	for (size_t i = 0; !rc && i < shown; i++) {
 		const json_t *e = json_array_get(f, i);
-		double m = dnum(json_object_get(e, "mean")), s = dnum(json_object_get(e, "std"));
+		double m = ml_html_dnum(json_object_get(e, "mean")), s = ml_html_dnum(json_object_get(e, "std"));
 		double x0 = 180 + (0 - bottom) / (top - bottom) * 340;
 		double xm = 180 + (m - bottom) / (top - bottom) * 340;
 		int y = 30 + rows_h * (int)i;
 		rc = sl__buf_printf(b, "<text x=\"174\" y=\"%d\" text-anchor=\"end\">", y + 12);
-		rc = rc ? rc : esc_json(b, json_object_get(e, "name"));
+		rc = rc ? rc : ml_html_esc_json(b, json_object_get(e, "name"));
 		rc = rc ? rc
 			: sl__buf_printf(b, "</text><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" "
 					    "height=\"%d\" fill=\"%s\"/>",
 					 fmin(x0, xm), y + 2, fabs(xm - x0), rows_h - 5,
-					 m >= 0 ? palette[0] : palette[4]);
+					 m >= 0 ? ml_html_palette[0] : ml_html_palette[4]);
 		if (!rc && isfinite(s) && s > 0)
 			rc = sl__buf_printf(b, "<line class=\"axis\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" "
 					       "y2=\"%d\"/>",
@@ -642,28 +413,28 @@ static int fairness_section(sl__buf *b, const json_t *rep)
 		bool has_rates = json_object_get(json_array_get(groups, 0), "selection_rate") != NULL;
 		int h = 60 + 22 * (int)ng;
 		rc = rc ? rc : sl__buf_puts(b, "<h3>");
-		rc = rc ? rc : esc_json(b, json_object_get(col, "column"));
+		rc = rc ? rc : ml_html_esc_json(b, json_object_get(col, "column"));
 		rc = rc ? rc : sl__buf_puts(b, "</h3><table><tr><th>group</th><th>count</th>");
 		for (size_t r = 0; !rc && has_rates && r < 3; r++)
 			rc = sl__buf_printf(b, "<th>%s</th>", rates[r]);
 		if (!rc && metric) {
 			rc = sl__buf_puts(b, "<th>");
-			rc = rc ? rc : esc(b, metric);
+			rc = rc ? rc : ml_html_esc(b, metric);
 			rc = rc ? rc : sl__buf_puts(b, "</th>");
 		}
 		rc = rc ? rc : sl__buf_puts(b, "</tr>");
 		json_array_foreach(groups, j, g) {
 			rc = rc ? rc : sl__buf_puts(b, "<tr><td>");
-			rc = rc ? rc : esc_json(b, json_object_get(g, "group"));
+			rc = rc ? rc : ml_html_esc_json(b, json_object_get(g, "group"));
 			rc = rc ? rc : sl__buf_puts(b, "</td><td>");
-			rc = rc ? rc : num(b, json_object_get(g, "count"));
+			rc = rc ? rc : ml_html_num(b, json_object_get(g, "count"));
 			for (size_t r = 0; !rc && has_rates && r < 3; r++) {
 				rc = sl__buf_puts(b, "</td><td>");
-				rc = rc ? rc : num(b, json_object_get(g, rates[r]));
+				rc = rc ? rc : ml_html_num(b, json_object_get(g, rates[r]));
 			}
 			if (!rc && metric) {
 				rc = sl__buf_puts(b, "</td><td>");
-				rc = rc ? rc : num(b, json_object_get(g, metric));
+				rc = rc ? rc : ml_html_num(b, json_object_get(g, metric));
 			}
 			rc = rc ? rc : sl__buf_puts(b, "</td></tr>");
 		}
@@ -672,7 +443,7 @@ static int fairness_section(sl__buf *b, const json_t *rep)
 			if (!json_object_get(col, gaps[k]))
 				continue;
 			rc = sl__buf_printf(b, "<tr><td>%s</td><td>", gaps[k]);
-			rc = rc ? rc : num(b, json_object_get(col, gaps[k]));
+			rc = rc ? rc : ml_html_num(b, json_object_get(col, gaps[k]));
 			rc = rc ? rc : sl__buf_puts(b, "</td></tr>");
 		}
 		rc = rc ? rc : sl__buf_puts(b, "</table>");
@@ -683,7 +454,7 @@ static int fairness_section(sl__buf *b, const json_t *rep)
 		double scale = 1;
 		if (!has_rates)
 			json_array_foreach(groups, j, g) {
-				double v = fabs(dnum(json_object_get(g, metric)));
+				double v = fabs(ml_html_dnum(json_object_get(g, metric)));
 				if (isfinite(v) && v > scale)
 					scale = v;
 			}
@@ -693,22 +464,22 @@ static int fairness_section(sl__buf *b, const json_t *rep)
 		json_array_foreach(groups, j, g) {
 			int y = 30 + 22 * (int)j, nbar = has_rates ? 3 : 1;
 			rc = rc ? rc : sl__buf_printf(b, "<text x=\"134\" y=\"%d\" text-anchor=\"end\">", y + 14);
-			rc = rc ? rc : esc_json(b, json_object_get(g, "group"));
+			rc = rc ? rc : ml_html_esc_json(b, json_object_get(g, "group"));
 			rc = rc ? rc : sl__buf_puts(b, "</text>");
 			for (int r = 0; !rc && r < nbar; r++) {
-				double v = dnum(json_object_get(g, has_rates ? rates[r] : metric));
+				double v = ml_html_dnum(json_object_get(g, has_rates ? rates[r] : metric));
 				if (!isfinite(v))
 					continue;
 				rc = sl__buf_printf(b, "<rect x=\"140\" y=\"%d\" width=\"%.1f\" "
 						       "height=\"%d\" fill=\"%s\"/>",
 						    y + 2 + r * (18 / nbar), fmax(0, fmin(1, v / scale)) * 360,
-						    18 / nbar - 1, palette[r]);
+						    18 / nbar - 1, ml_html_palette[r]);
 			}
 		}
 		for (int r = 0; !rc && has_rates && r < 3; r++)
 			rc = sl__buf_printf(b, "<rect x=\"%d\" y=\"8\" width=\"10\" height=\"10\" "
 					       "fill=\"%s\"/><text x=\"%d\" y=\"17\">%s</text>",
-					    140 + 120 * r, palette[r], 154 + 120 * r, rates[r]);
+					    140 + 120 * r, ml_html_palette[r], 154 + 120 * r, rates[r]);
 		rc = rc ? rc
 			: sl__buf_printf(b, "</svg><figcaption>bars on a 0 to %.3g scale"
 					    "</figcaption></figure>",
@@ -721,9 +492,9 @@ static int amount_cell(sl__buf *b, const json_t *a)
 {
 	int rc = sl__buf_puts(b, "<td>");
 
-	rc = rc ? rc : num(b, json_object_get(a, "per_row"));
+	rc = rc ? rc : ml_html_num(b, json_object_get(a, "per_row"));
 	rc = rc ? rc : sl__buf_puts(b, "</td><td>");
-	rc = rc ? rc : num(b, json_object_get(a, "total"));
+	rc = rc ? rc : ml_html_num(b, json_object_get(a, "total"));
 	return rc ? rc : sl__buf_puts(b, "</td>");
 }
 
@@ -741,7 +512,7 @@ static int cost_section(sl__buf *b, const json_t *rep)
 	if (!json_is_object(c))
 		return 0;
 	rc = sl__buf_puts(b, "<h2>Business cost</h2><p>source: ");
-	rc = rc ? rc : esc_json(b, json_object_get(c, "source"));
+	rc = rc ? rc : ml_html_esc_json(b, json_object_get(c, "source"));
 	rc = rc ? rc : sl__buf_puts(b, "</p><table><tr><th></th><th>per row</th><th>total</th></tr>");
 	for (size_t r = 0; !rc && r < SL__ARRAY_LEN(rows); r++) {
 		const json_t *a = json_object_get(c, rows[r][0]);
@@ -754,25 +525,25 @@ static int cost_section(sl__buf *b, const json_t *rep)
 	rc = rc ? rc : sl__buf_puts(b, "</table>");
 	if (!rc && json_is_object(t)) {
 		rc = sl__buf_puts(b, "<p>Cheapest threshold on the test rows: ");
-		rc = rc ? rc : num(b, json_object_get(t, "threshold"));
+		rc = rc ? rc : ml_html_num(b, json_object_get(t, "threshold"));
 		rc = rc ? rc : sl__buf_puts(b, " (cost per row ");
-		rc = rc ? rc : num(b, json_object_get(t, "cost_per_row"));
+		rc = rc ? rc : ml_html_num(b, json_object_get(t, "cost_per_row"));
 		rc = rc ? rc : sl__buf_puts(b, ", saving ");
-		rc = rc ? rc : num(b, json_object_get(t, "saving_per_row"));
+		rc = rc ? rc : ml_html_num(b, json_object_get(t, "saving_per_row"));
 		rc = rc ? rc : sl__buf_puts(b, " per row against the current ");
-		rc = rc ? rc : num(b, json_object_get(t, "current_threshold"));
+		rc = rc ? rc : ml_html_num(b, json_object_get(t, "current_threshold"));
 		rc = rc ? rc : sl__buf_puts(b, "); for calibrated probabilities decision theory gives ");
-		rc = rc ? rc : num(b, json_object_get(t, "bayes_threshold"));
+		rc = rc ? rc : ml_html_num(b, json_object_get(t, "bayes_threshold"));
 		rc = rc ? rc : sl__buf_puts(b, ".</p>");
 	}
 	if (!rc && json_is_object(val)) {
 		const json_t *mv = json_object_get(val, "model");
 		rc = sl__buf_puts(b, "<p>With a value of ");
-		rc = rc ? rc : num(b, json_object_get(val, "per_correct_decision"));
+		rc = rc ? rc : ml_html_num(b, json_object_get(val, "per_correct_decision"));
 		rc = rc ? rc : sl__buf_puts(b, " per correct decision: net value per row ");
-		rc = rc ? rc : num(b, json_object_get(mv, "net_per_row"));
+		rc = rc ? rc : ml_html_num(b, json_object_get(mv, "net_per_row"));
 		rc = rc ? rc : sl__buf_puts(b, ", ROI ");
-		rc = rc ? rc : num(b, json_object_get(mv, "roi"));
+		rc = rc ? rc : ml_html_num(b, json_object_get(mv, "roi"));
 		rc = rc ? rc : sl__buf_puts(b, ".</p>");
 	}
 	return rc;
@@ -794,16 +565,16 @@ int ml_report_html(const json_t *rep, char **out)
 	rc = sl__buf_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 				"<meta name=\"viewport\" content=\"width=device-width\">"
 				"<title>Evaluation: ");
-	rc = rc ? rc : esc_json(&b, json_object_get(model, "algorithm"));
+	rc = rc ? rc : ml_html_esc_json(&b, json_object_get(model, "algorithm"));
 	rc = rc ? rc : sl__buf_printf(&b, "</title><style>%s</style></head><body><h1>Evaluation of a ",
-				      css);
-	rc = rc ? rc : esc_json(&b, json_object_get(model, "task"));
+				      ml_html_css);
+	rc = rc ? rc : ml_html_esc_json(&b, json_object_get(model, "task"));
 	rc = rc ? rc : sl__buf_puts(&b, " model (");
-	rc = rc ? rc : esc_json(&b, json_object_get(model, "algorithm"));
+	rc = rc ? rc : ml_html_esc_json(&b, json_object_get(model, "algorithm"));
 	rc = rc ? rc : sl__buf_puts(&b, ")</h1><p class=\"sub\">");
 	if (!rc && json_object_get(model, "target")) {
 		rc = sl__buf_puts(&b, "target ");
-		rc = rc ? rc : esc_json(&b, json_object_get(model, "target"));
+		rc = rc ? rc : ml_html_esc_json(&b, json_object_get(model, "target"));
 		rc = rc ? rc : sl__buf_puts(&b, " &middot; ");
 	}
 	rc = rc ? rc
@@ -813,14 +584,14 @@ int ml_report_html(const json_t *rep, char **out)
 	rc = rc ? rc
 		: sl__buf_printf(&b, "<div class=\"verdict %s\">",
 				 json_is_true(worth) ? "good" : json_is_false(worth) ? "bad" : "neutral");
-	rc = rc ? rc : esc_json(&b, json_object_get(rep, "verdict_hint"));
+	rc = rc ? rc : ml_html_esc_json(&b, json_object_get(rep, "verdict_hint"));
 	rc = rc ? rc : sl__buf_puts(&b, "</div>");
 	rc = rc ? rc : metrics_table(&b, rep);
 	if (!rc && json_array_size(notes)) {
 		rc = sl__buf_puts(&b, "<ul class=\"notes\">");
 		json_array_foreach(notes, i, v) {
 			rc = rc ? rc : sl__buf_puts(&b, "<li>");
-			rc = rc ? rc : esc_json(&b, v);
+			rc = rc ? rc : ml_html_esc_json(&b, v);
 			rc = rc ? rc : sl__buf_puts(&b, "</li>");
 		}
 		rc = rc ? rc : sl__buf_puts(&b, "</ul>");

@@ -64,6 +64,28 @@
  *     some filesystems (an ext4 without a journal looks past every recently
  *     freed inode for each new one); reuse makes none. The run removes the
  *     folder when it ends; a dead run's is swept by the next run.
+ *
+ *  8. A tune step's trials are steps of the run (pipeline/tune.c expands
+ *     them before the nodes exist and removes them when the run ends), so
+ *     notes 1-7 hold for each trial as for any step: it is cached, started
+ *     through the orchestrator within -j, recorded in the round's batch.
+ *     What differs, and only for trials:
+ *
+ *        PENDING --ready, the search says drop--> DROPPED         prepare, drop_trial
+ *        PENDING, runnable --the time budget ran out--> DROPPED   launch, drop_trial
+ *        PENDING --an upstream step FAILED--> DROPPED             skip_below
+ *        PENDING --cancel, never started--> DROPPED               cancel_everything
+ *        RUNNING --FAILED--> its dependents are released, not skipped   fail_step
+ *
+ *     A DROPPED trial is never recorded and counts as neither done nor
+ *     failed: the run's steps are its other steps. A failed trial releases
+ *     its dependents (the next rung, the tune step) as a completed one
+ *     does and does not fail the run: the search goes on, and the tune
+ *     step itself fails when no trial completed. The tune step's row is written, running, when its
+ *     first trial is ready (record_search), so each trial's row (whose
+ *     parent it is) follows it; its process starts only after its last
+ *     trial ended, and reads the trials' results from the trials.json the
+ *     scheduler leaves in its work folder (make_task).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -80,12 +102,16 @@
 #include "pipeline/cache.h"
 #include "pipeline/dag_heap.h"
 #include "pipeline/sched.h"
+#include "pipeline/tune.h"
 
 #define CANCEL_GRACE_SEC 5.0
 #define LEGACY_FLAG_POLL_SEC 0.1
 #define RESULT_TEXT_MAX 4096
 
-typedef enum nstate { N_PENDING, N_RUNNING, N_OK, N_FAILED, N_SKIPPED, N_CANCELLED } nstate;
+typedef enum nstate {
+	N_PENDING, N_RUNNING, N_OK, N_FAILED, N_SKIPPED, N_CANCELLED,
+	N_DROPPED /* a tune step's trial that was not needed (design note 8) */
+} nstate;
 
 typedef struct node {
 	nstate state;
@@ -119,6 +145,7 @@ typedef struct node {
 	char **out_paths;
 	cache_files files;    /* the files the cache key hashed: the step's sources */
 	struct ext_in *ext;   /* per declared input: a reference outside the pipeline, resolved */
+	char *params;         /* the step's options as recorded (JSON text), once asked for */
 } node;
 
 /* What an input reference outside the pipeline resolved to when the run started. */
@@ -151,6 +178,8 @@ typedef struct run {
 	char fatal_msg[SL__ERRMSG_MAX];
 	char (*synced)[SL__HASH_HEX_SIZE]; /* artifacts put without fsync */
 	size_t n_sync, cap_sync;
+	tune_run *tune;    /* the trials of tune steps (design note 8), or NULL */
+	size_t n_dropped;  /* trials dropped (design note 8) */
 } run;
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -185,7 +214,7 @@ static void emit(run *r, sl_event_kind kind, const char *step, const char *statu
 	ev.seconds = seconds;
 	ev.n_done = r->n_done;
 	ev.n_running = r->n_running;
-	ev.n_total = (int)r->sp->n_steps;
+	ev.n_total = (int)(r->sp->n_steps - r->n_dropped);
 	ev.reason = reason;
 	r->opts->on_event(r->opts->event_ud, &ev);
 }
@@ -210,6 +239,28 @@ static const char *step_kind(const spec_step *st, char *buf, size_t size)
 		break;
 	}
 	return buf;
+}
+
+/* The step's resolved options as its record keeps them (owned by the node). */
+static const char *params_of(run *r, size_t i)
+{
+	node *n = &r->nodes[i];
+	const json_t *with = r->sp->steps[i].with;
+
+	if (!n->params && with && json_object_size(with)) {
+		char *t = sl__json_dumps(with, JSON_COMPACT | JSON_SORT_KEYS);
+		n->params = t ? sl__strdup(t) : NULL;
+		free(t);
+	}
+	return n->params;
+}
+
+/* A trial's parent: the step run of its tune step (design note 8), else NULL. */
+static const char *parent_of(const run *r, size_t i)
+{
+	long p = tune_parent(r->tune, i);
+
+	return p >= 0 ? r->nodes[p].id : NULL;
 }
 
 static void free_task(node *n, size_t n_in, size_t n_out)
@@ -439,6 +490,100 @@ static void release_below(run *r, size_t i)
 }
 
 /*
+ * A trial that is not needed (design note 8): never recorded, it holds up
+ * nothing. What its preparation gathered is freed.
+ */
+static void drop_trial(run *r, size_t i)
+{
+	node *n = &r->nodes[i];
+
+	n->state = N_DROPPED;
+	r->n_dropped++;
+	tune_trial_dropped(r->tune, i);
+	free_task(n, r->sp->steps[i].n_inputs, r->sp->steps[i].n_outputs);
+	release_below(r, i);
+}
+
+/*
+ * Tells the search that trial i ended (status completed, cached or failed):
+ * its metrics as recorded (a cached trial: those of the step run that
+ * computed it) and its model's path.
+ */
+static void note_trial(run *r, size_t i, const char *status)
+{
+	node *n = &r->nodes[i];
+	const spec_step *st = &r->sp->steps[i];
+	json_t *metrics = NULL;
+	char *model = NULL;
+
+	if (tune_parent(r->tune, i) < 0)
+		return;
+	if (n->recorded && fatal(r, store_steprun_metrics(r->env->st, n->id, &metrics)))
+		return;
+	for (size_t o = 0; n->state == N_OK && n->out_ids && o < st->n_outputs; o++)
+		if (!strcmp(st->outputs[o], "model") && n->out_ids[o] &&
+		    !(model = art_path(r->env->art_root, n->out_ids[o])))
+			fatal(r, sl__oom());
+	if (!r->fatal_rc)
+		fatal(r, tune_trial_done(r->tune, i, status, n->error, metrics, model));
+	json_decref(metrics);
+	sl__free(model);
+}
+
+/*
+ * The row of tune step t, recorded running with its inputs when its first
+ * trial is ready (design note 8): its trials are recorded as its children,
+ * after it, and `runs show` lists them under it.
+ */
+static void record_search(run *r, size_t t)
+{
+	node *n = &r->nodes[t];
+	const spec_step *st = &r->sp->steps[t];
+	store_io ins[16], *inp;
+	size_t k = 0;
+	char kind[256];
+	int rc;
+
+	if (n->recorded || r->fatal_rc)
+		return;
+	inp = st->n_inputs <= SL__ARRAY_LEN(ins) ? ins : sl__calloc(st->n_inputs, sizeof *inp);
+	if (!inp) {
+		fatal(r, sl__oom());
+		return;
+	}
+	for (size_t j = 0; j < st->n_inputs; j++) {
+		const spec_input *in = &st->inputs[j];
+		if (in->ref != SPEC_REF_STEP) {
+			const ext_in *e = &n->ext[j];
+			if (e->present)
+				inp[k++] = (store_io){.name = in->name, .artifact_id = e->id,
+						      .via = e->via[0] ? e->via : NULL, .ref = in->text};
+			continue;
+		}
+		const spec_step *up = &r->sp->steps[in->step_index];
+		const node *un = &r->nodes[in->step_index];
+		for (size_t o = 0; un->out_ids && o < up->n_outputs; o++)
+			if (!strcmp(up->outputs[o], in->output) && un->out_ids[o])
+				inp[k++] = (store_io){.name = in->name, .artifact_id = un->out_ids[o],
+						      .via = un->id};
+	}
+	n->started_ms = sl__now_ms();
+	n->t0 = sl__mono_sec();
+	{
+		store_steprun sr = {
+			.id = n->id, .run_id = r->run_id, .step = st->name,
+			.kind = step_kind(st, kind, sizeof kind), .status = ST_RUNNING,
+			.exit_code = -1, .started_ms = n->started_ms, .params_json = params_of(r, t),
+		};
+		rc = store_steprun_create(r->env->st, &sr, inp, k);
+	}
+	if (inp != ins)
+		sl__free(inp);
+	if (fatal(r, rc) == 0)
+		n->recorded = true;
+}
+
+/*
  * Marks every pending descendant of failed step i as skipped: a walk over
  * downstream edges with an explicit stack (no recursion, so a 100,000-step
  * chain cannot exhaust the stack). A pending step never sits in a heap
@@ -463,6 +608,15 @@ static void skip_below(run *r, size_t i, const char *why)
 			const spec_step *dst = &r->sp->steps[j];
 			if (dn->state != N_PENDING)
 				continue;
+			if (tune_parent(r->tune, j) >= 0) {
+				/* Design note 8: a trial of a search that cannot start is dropped. */
+				dn->state = N_DROPPED;
+				r->n_dropped++;
+				tune_trial_dropped(r->tune, j);
+				if (n < cap)
+					stack[n++] = j;
+				continue;
+			}
 			dn->state = N_SKIPPED;
 			dn->reason = RS_UPSTREAM;
 			r->n_done++;
@@ -470,9 +624,12 @@ static void skip_below(run *r, size_t i, const char *why)
 				.id = dn->id, .run_id = r->run_id, .step = dst->name,
 				.kind = step_kind(dst, kind, sizeof kind), .status = ST_SKIPPED,
 				.exit_code = -1, .started_ms = sl__now_ms(), .ended_ms = sl__now_ms(),
-				.error = why, .reason = RS_UPSTREAM,
+				.error = why, .reason = RS_UPSTREAM, .params_json = params_of(r, j),
 			};
-			if (fatal(r, store_steprun_create(r->env->st, &sr, NULL, 0)) == 0)
+			if (dn->recorded)
+				fatal(r, store_steprun_set_status(r->env->st, dn->id, ST_SKIPPED, sl__now_ms(),
+								   why, RS_UPSTREAM));
+			else if (fatal(r, store_steprun_create(r->env->st, &sr, NULL, 0)) == 0)
 				dn->recorded = true;
 			emit(r, SL_EVENT_STEP_END, dst->name, ST_SKIPPED, RS_UPSTREAM, why, 0);
 			if (n < cap)
@@ -501,6 +658,7 @@ static void fail_step(run *r, size_t i, int exit_code, const char *reason, const
 		.ended_ms = sl__now_ms(), .log_path = n->log_rel, .error = why, .reason = reason,
 		.pid = n->proc.pid, .pid_start = n->proc.pid_start,
 		.job_id = n->proc.job_id[0] ? n->proc.job_id : NULL, .resources_json = n->resources,
+		.params_json = params_of(r, i), .parent = parent_of(r, i),
 	};
 	int rc;
 
@@ -519,6 +677,12 @@ static void fail_step(run *r, size_t i, int exit_code, const char *reason, const
 	if (fatal(r, rc) == 0)
 		n->recorded = true;
 	emit(r, SL_EVENT_STEP_END, st->name, ST_FAILED, reason, why, sl__mono_sec() - n->t0);
+	if (tune_parent(r->tune, i) >= 0) {
+		/* Design note 8: a failed trial is one result of its search. */
+		note_trial(r, i, ST_FAILED);
+		release_below(r, i);
+		return;
+	}
 	snprintf(msg, sizeof msg, "upstream step '%s' failed", st->name);
 	skip_below(r, i, msg);
 }
@@ -657,7 +821,8 @@ static bool try_cache(run *r, size_t i)
 			.id = n->id, .run_id = r->run_id, .step = st->name,
 			.kind = step_kind(st, kind, sizeof kind), .cache_key = n->key,
 			.status = ST_CACHED, .exit_code = -1, .started_ms = now, .ended_ms = now,
-			.cache_hit = true, .cached_from = from,
+			.cache_hit = true, .cached_from = from, .params_json = params_of(r, i),
+			.parent = parent_of(r, i),
 		};
 		store_result res = {.outputs = outs, .n_outputs = n_outs};
 		hit = fatal(r, store_steprun_record(r->env->st, &sr, inp, n->n_in, &res)) == 0;
@@ -673,6 +838,7 @@ static bool try_cache(run *r, size_t i)
 		n->state = N_OK;
 		r->n_done++;
 		emit(r, SL_EVENT_STEP_END, st->name, ST_CACHED, NULL, NULL, 0);
+		note_trial(r, i, ST_CACHED);
 		release_below(r, i);
 	}
 	return hit;
@@ -690,6 +856,25 @@ static bool prepare(run *r, size_t i)
 	int rc;
 
 	n->prepared = true;
+	if (tune_parent(r->tune, i) >= 0) {
+		/* Design note 8: the search decides the trial's options, or drops it. */
+		char msg[SL__ERRMSG_MAX];
+		tune_verdict v;
+		rc = tune_trial_ready(r->tune, r->sp, i, sl__mono_sec(), &v, msg, sizeof msg);
+		if (rc) {
+			fatal(r, rc);
+			return true;
+		}
+		if (v == TUNE_DROP) {
+			drop_trial(r, i);
+			return true;
+		}
+		record_search(r, (size_t)tune_parent(r->tune, i));
+		if (v == TUNE_FAIL) {
+			fail_step(r, i, -1, RS_INPUT, msg, NULL);
+			return true;
+		}
+	}
 	rc = gather_inputs(r, i);
 	/* The key is computed whether or not the cache is used: the files it
 	 * hashes are the step's sources, recorded as the roots of its lineage. */
@@ -761,6 +946,10 @@ static int make_task(run *r, size_t i)
 		if (!n->command)
 			return SL_ESPEC;
 	}
+	/* Design note 8: a tune step reads what its trials left. */
+	if (r->tune && st->kind == SPEC_USES && !strcmp(st->uses, "tune") &&
+	    (rc = tune_write_trials(r->tune, i, n->workdir)) != 0)
+		return rc;
 	n->resources = resources_json(&st->resources);
 	n->task = (orch_task){
 		.run_id = r->run_id, .steprun_id = n->id, .pipeline = r->sp->name,
@@ -786,8 +975,10 @@ static void start_step(run *r, size_t i, int slots)
 	char kind[256];
 	int rc;
 
-	n->started_ms = sl__now_ms();
-	n->t0 = sl__mono_sec();
+	if (!n->recorded) { /* a tune step started its record with its search */
+		n->started_ms = sl__now_ms();
+		n->t0 = sl__mono_sec();
+	}
 	rc = make_task(r, i);
 	if (rc == 0)
 		rc = r->env->orch->start(r->orch, &n->task, n, &n->proc);
@@ -815,7 +1006,8 @@ static void start_step(run *r, size_t i, int slots)
 			.status = ST_RUNNING, .exit_code = -1, .started_ms = n->started_ms,
 			.log_path = n->log_rel, .pid = n->proc.pid, .pid_start = n->proc.pid_start,
 			.job_id = n->proc.job_id[0] ? n->proc.job_id : NULL,
-			.resources_json = n->resources,
+			.resources_json = n->resources, .params_json = params_of(r, i),
+			.parent = parent_of(r, i),
 		};
 		store_io ins[16], *inp = input_edges(n, n->n_in, ins, SL__ARRAY_LEN(ins));
 		store_file fbuf[8], *files = n->files.n <= SL__ARRAY_LEN(fbuf)
@@ -825,8 +1017,11 @@ static void start_step(run *r, size_t i, int slots)
 			files[f] = (store_file){n->files.v[f].path, n->files.v[f].sha256};
 		sr.files = files;
 		sr.n_files = files ? n->files.n : 0;
-		rc = inp && files ? store_steprun_create(r->env->st, &sr, inp, n->n_in)
-				  : sl__oom();
+		if (n->recorded) /* a tune step, recorded when its search began */
+			rc = store_steprun_started(r->env->st, &sr);
+		else
+			rc = inp && files ? store_steprun_create(r->env->st, &sr, inp, n->n_in)
+					  : sl__oom();
 		if (inp != ins)
 			sl__free(inp);
 		if (files != fbuf)
@@ -865,6 +1060,10 @@ static void launch(run *r)
 		if (r->slots_used + slots > r->jobs)
 			return;
 		dag_heap_pop(&r->runnable);
+		if (!tune_trial_in_time(r->tune, i, sl__mono_sec())) {
+			drop_trial(r, i); /* design note 8: the search's time is up */
+			continue;
+		}
 		start_step(r, i, slots);
 	}
 }
@@ -1130,6 +1329,7 @@ static void collect(run *r, const orch_result *res)
 		emit(r, SL_EVENT_STEP_END, st->name, ST_COMPLETED, NULL, note[0] ? note : NULL,
 		     sl__mono_sec() - n->t0);
 	}
+	note_trial(r, i, ST_COMPLETED);
 	release_below(r, i);
 cleanup:
 	harvest_free(&h, st->n_outputs);
@@ -1155,6 +1355,10 @@ static void cancel_everything(run *r, const char *why)
 		const spec_step *st = &r->sp->steps[i];
 		if (n->state != N_PENDING && n->state != N_RUNNING)
 			continue;
+		if (n->state == N_PENDING && !n->recorded && tune_parent(r->tune, i) >= 0) {
+			drop_trial(r, i); /* design note 8: never started, never recorded */
+			continue;
+		}
 		int64_t now = sl__now_ms();
 		if (n->recorded) {
 			fatal(r, store_steprun_set_status(r->env->st, n->id, ST_CANCELLED, now, why,
@@ -1165,7 +1369,8 @@ static void cancel_everything(run *r, const char *why)
 				.kind = step_kind(st, kind, sizeof kind), .status = ST_CANCELLED,
 				.exit_code = -1, .started_ms = n->started_ms ? n->started_ms : now,
 				.ended_ms = now, .log_path = n->log_rel, .error = why,
-				.reason = RS_CANCELLED,
+				.reason = RS_CANCELLED, .params_json = params_of(r, i),
+				.parent = parent_of(r, i),
 			};
 			fatal(r, store_steprun_create(r->env->st, &sr, NULL, 0));
 		}
@@ -1288,7 +1493,7 @@ static int failed_result(run *r)
 	for (size_t i = 0; i < r->sp->n_steps; i++) {
 		const node *n = &r->nodes[i];
 		int c;
-		if (n->state != N_FAILED)
+		if (n->state != N_FAILED || tune_parent(r->tune, i) >= 0)
 			continue;
 		n_failed++;
 		c = !strcmp(n->reason, RS_GATE)	   ? SL_EGATE
@@ -1364,6 +1569,10 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 	rc = sl__random_hex(r.run_id, 12);
 	if (rc)
 		return rc;
+	/* Design note 8: a tune step's trials become steps of the run. */
+	rc = tune_expand(sp, &r.tune);
+	if (rc)
+		return rc;
 	r.nodes = sl__calloc(sp->n_steps + 1, sizeof *r.nodes);
 	/* Each step enters each heap at most once. */
 	r.ready.v = sl__calloc(sp->n_steps + 1, sizeof *r.ready.v);
@@ -1372,6 +1581,7 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 		sl__free(r.nodes);
 		sl__free(r.ready.v);
 		sl__free(r.runnable.v);
+		tune_run_free(r.tune, sp);
 		return sl__err(SL_ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < sp->n_steps; i++) {
@@ -1471,8 +1681,10 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 		sl__free(ids);
 	}
 	status = r.fatal_rc ? ST_FAILED : r.cancelled ? ST_CANCELLED : ST_COMPLETED;
+	/* Design note 8: a failed trial is a result of its search, not a failure of the run. */
 	for (size_t i = 0; i < sp->n_steps && !strcmp(status, ST_COMPLETED); i++)
-		if (r.nodes[i].state != N_OK)
+		if (r.nodes[i].state != N_OK && r.nodes[i].state != N_DROPPED &&
+		    !(r.nodes[i].state == N_FAILED && tune_parent(r.tune, i) >= 0))
 			status = ST_FAILED;
 	rc = store_run_finish(env->st, r.run_id, status, sl__now_ms());
 	if (rc && !r.fatal_rc)
@@ -1512,9 +1724,11 @@ out:
 		sl__free(r.nodes[i].out_ids);
 		sl__free(r.nodes[i].error);
 		sl__free(r.nodes[i].ext);
+		sl__free(r.nodes[i].params);
 		free_task(&r.nodes[i], sp->steps[i].n_inputs, sp->steps[i].n_outputs);
 	}
 	sl__free(r.nodes);
+	tune_run_free(r.tune, sp); /* after the nodes: their steps go with it */
 	sl__free(r.ready.v);
 	sl__free(r.runnable.v);
 	sl__free(r.synced);

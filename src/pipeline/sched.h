@@ -33,7 +33,9 @@ typedef struct sched_env {
  * SL_EINPUT if every failure was bad input, SL_ESTEP otherwise, with the
  * message of the first failed step; SL_ECANCEL when cancelled; another code
  * when the run could not be carried out or recorded at all (the store
- * failed), in which case running steps were stopped.
+ * failed), in which case running steps were stopped. A tune step's trials
+ * are appended to sp while the run lasts and removed before it returns
+ * (pipeline/tune.c; sched.c, design note 8).
  */
 int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **out_run_id);
 

@@ -1236,6 +1236,35 @@ static int read_spec(parser *p, const sl__ynode *root, const char *const *overri
 
 /* ---- public entry points ------------------------------------------------------------ */
 
+/* Frees what one step owns (not the step itself). */
+static void step_free(spec_step *st)
+{
+	sl__free(st->name);
+	sl__free(st->uses);
+	sl__free(st->run);
+	sl__free(st->plugin);
+	json_decref(st->with);
+	for (size_t k = 0; k < st->n_inputs; k++) {
+		sl__free(st->inputs[k].name);
+		sl__free(st->inputs[k].step);
+		sl__free(st->inputs[k].output);
+		sl__free(st->inputs[k].text);
+		sl__free(st->inputs[k].target);
+		sl__free(st->inputs[k].version);
+	}
+	sl__free(st->inputs);
+	for (size_t k = 0; k < st->n_outputs; k++)
+		sl__free(st->outputs[k]);
+	sl__free(st->outputs);
+	for (size_t k = 0; k < st->n_deps; k++)
+		sl__free(st->deps[k]);
+	sl__free(st->deps);
+	json_decref(st->env);
+	sl__free(st->description);
+	sl__free(st->upstream);
+	sl__free(st->downstream);
+}
+
 void spec_free(spec *s)
 {
 	spec_full *f = (spec_full *)s;
@@ -1248,31 +1277,7 @@ void spec_free(spec *s)
 	}
 	sl__free(s->params);
 	for (size_t i = 0; i < s->n_steps; i++) {
-		spec_step *st = &s->steps[i];
-		sl__free(st->name);
-		sl__free(st->uses);
-		sl__free(st->run);
-		sl__free(st->plugin);
-		json_decref(st->with);
-		for (size_t k = 0; k < st->n_inputs; k++) {
-			sl__free(st->inputs[k].name);
-			sl__free(st->inputs[k].step);
-			sl__free(st->inputs[k].output);
-			sl__free(st->inputs[k].text);
-			sl__free(st->inputs[k].target);
-			sl__free(st->inputs[k].version);
-		}
-		sl__free(st->inputs);
-		for (size_t k = 0; k < st->n_outputs; k++)
-			sl__free(st->outputs[k]);
-		sl__free(st->outputs);
-		for (size_t k = 0; k < st->n_deps; k++)
-			sl__free(st->deps[k]);
-		sl__free(st->deps);
-		json_decref(st->env);
-		sl__free(st->description);
-		sl__free(st->upstream);
-		sl__free(st->downstream);
+		step_free(&s->steps[i]);
 		if (f->with_pos)
 			sl__ypmap_free(f->with_pos[i]);
 	}
@@ -1679,4 +1684,70 @@ nomem:
 	sl__buf_free(&b);
 	sl__err(SL_ENOMEM, "out of memory");
 	return NULL;
+}
+
+/* ---- steps added by the scheduler --------------------------------------------------- */
+
+int spec_steps_append(spec *s, size_t n, size_t like)
+{
+	spec_full *f = (spec_full *)s;
+	size_t total = s->n_steps + n;
+	spec_step *steps;
+
+	if (!s || like >= s->n_steps || total < n)
+		return sl__err(SL_EINVAL, "spec_steps_append: invalid arguments");
+	steps = sl__reallocarray(s->steps, total + 1, sizeof *steps);
+	if (!steps)
+		return sl__oom();
+	s->steps = steps;
+	if (f->with_pos) {
+		sl__ypmap **wp = sl__reallocarray(f->with_pos, total + 1, sizeof *wp);
+		if (!wp)
+			return sl__oom();
+		f->with_pos = wp;
+		for (size_t i = s->n_steps; i < total; i++)
+			wp[i] = NULL;
+	}
+	if (f->with_key) {
+		spec_pos *wk = sl__reallocarray(f->with_key, total + 1, sizeof *wk);
+		if (!wk)
+			return sl__oom();
+		f->with_key = wk;
+		for (size_t i = s->n_steps; i < total; i++)
+			wk[i] = wk[like];
+	}
+	memset(&s->steps[s->n_steps], 0, n * sizeof *s->steps);
+	for (size_t i = s->n_steps; i < total; i++)
+		s->steps[i].pos = s->steps[like].pos;
+	s->n_steps = total;
+	return 0;
+}
+
+/* Drops indices >= n from a list of step indices, in place. */
+static void drop_indices(size_t *v, size_t *len, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < *len; i++)
+		if (v[i] < n)
+			v[k++] = v[i];
+	*len = k;
+}
+
+void spec_steps_truncate(spec *s, size_t n)
+{
+	spec_full *f = (spec_full *)s;
+
+	if (!s || n >= s->n_steps)
+		return;
+	for (size_t i = n; i < s->n_steps; i++) {
+		step_free(&s->steps[i]);
+		if (f->with_pos)
+			sl__ypmap_free(f->with_pos[i]);
+	}
+	s->n_steps = n;
+	for (size_t i = 0; i < n; i++) {
+		drop_indices(s->steps[i].upstream, &s->steps[i].n_upstream, n);
+		drop_indices(s->steps[i].downstream, &s->steps[i].n_downstream, n);
+	}
 }

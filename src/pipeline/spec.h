@@ -185,6 +185,19 @@ char *spec_subst_io(const char *text, const char *const *in_names, const char *c
 		    size_t n_in, const char *const *out_names, const char *const *out_vals,
 		    size_t n_out);
 
+/*
+ * Steps the scheduler adds for a run (a tune step's trials; pipeline/tune.c)
+ * and removes when the run ends. spec_steps_append adds n zeroed steps at
+ * the end (indices of existing steps stay; pointers into s->steps do not):
+ * the caller fills them as the parser would (every string and array
+ * allocated with sl__malloc, which spec_free frees), and messages about
+ * their options are placed at step `like`'s `with:`. spec_steps_truncate
+ * frees the steps from index n on and drops them from the other steps'
+ * upstream and downstream lists.
+ */
+int spec_steps_append(spec *s, size_t n, size_t like);
+void spec_steps_truncate(spec *s, size_t n);
+
 /* The file name as given to the parser, as messages name it. */
 const char *spec_display_name(const spec *s);
 

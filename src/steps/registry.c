@@ -31,6 +31,7 @@ extern const step_def step_train_iforest;
 extern const step_def step_train_linear;
 extern const step_def step_train_logistic;
 extern const step_def step_train_naive_bayes;
+extern const step_def step_tune;
 extern const step_def step_validate;
 extern const step_def step_wrangle;
 
@@ -53,6 +54,7 @@ static const step_def *const registry[] = {
 	&step_train_linear,
 	&step_train_logistic,
 	&step_train_naive_bayes,
+	&step_tune,
 	&step_validate,
 	&step_wrangle,
 };

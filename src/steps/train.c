@@ -5,9 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rng.h"
 #include "steps/train.h"
 
 const step_opt train_column = {.type = OPT_STRING, .len = "[1,)"};
+
+static int cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
 
 const step_port train_inputs[] = {
 	{"train", "dataset", false, "the training rows"},
@@ -19,6 +27,48 @@ const step_port train_outputs[] = {
 	{"model", "model", false, "the fitted model"},
 	{NULL, NULL, false, NULL},
 };
+
+/*
+ * The first ceil(share * n) rows of one fixed shuffle of the training rows,
+ * kept in their order: a smaller share's rows are among a larger one's, so
+ * successive halving over rows gives each rung more of the same data.
+ */
+static int sample_rows(ds_table **t, double share)
+{
+	size_t n = ds_nrow(*t), k = (size_t)ceil(share * (double)n), *perm;
+	ds_builder *b = NULL;
+	ds_table *out = NULL;
+	sl__rng rng;
+	int rc = 0;
+
+	if (k >= n)
+		return 0;
+	if (k == 0)
+		k = 1;
+	if (!(perm = sl__malloc(n * sizeof *perm)))
+		return sl__oom();
+	for (size_t i = 0; i < n; i++)
+		perm[i] = i;
+	sl__rng_seed(&rng, 0x73616d706c65ULL);
+	sl__rng_shuffle(&rng, perm, n);
+	qsort(perm, k, sizeof *perm, cmp_size);
+	rc = ds_builder_new(&b);
+	for (size_t j = 0; rc == 0 && j < ds_ncol(*t); j++) {
+		size_t bj;
+		rc = ds_builder_add_col(b, ds_col_name(*t, j), ds_col_type(*t, j), &bj);
+		if (rc == 0)
+			rc = ds_append_from(b, bj, *t, j, perm, k);
+	}
+	if (rc == 0)
+		rc = ds_builder_finish(b, &out);
+	ds_builder_free(b);
+	sl__free(perm);
+	if (rc)
+		return rc;
+	ds_close(*t);
+	*t = out;
+	return 0;
+}
 
 double train_with_num(const json_t *with, const char *name, double def)
 {
@@ -76,6 +126,11 @@ int train_open(step_ctx *ctx, ml_frame_opts fo, const char *const *extra_exclude
 	if ((rc = ds_open(train_path, 0, &d->train_t)) ||
 	    (valid_path && (rc = ds_open(valid_path, 0, &d->valid_t)))) {
 		rc = step_fail(ctx, rc, "%s", sl_errmsg());
+		goto out;
+	}
+	if (step_opt_json(ctx, "sample_rows") &&
+	    (rc = sample_rows(&d->train_t, step_opt_num(ctx, "sample_rows", 1)))) {
+		rc = step_fail(ctx, rc, "sampling the training rows: %s", sl_errmsg());
 		goto out;
 	}
 	if ((rc = ml_frame_build(d->train_t, &fo, &d->train))) {

@@ -21,7 +21,10 @@ extern const step_opt train_column; /* a column name: a non-empty string */
 	 .item = &train_column,                                                              \
 	 .help = "the input columns (default: every column but the target and `exclude`)"},  \
 	{.name = "exclude", .type = OPT_STRING_LIST, .unique = true, .item = &train_column,  \
-	 .help = "columns never used as inputs (ids, free text, leaks of the target)"}
+	 .help = "columns never used as inputs (ids, free text, leaks of the target)"},       \
+	{.name = "sample_rows", .type = OPT_NUMBER, .range = "(0, 1]",                        \
+	 .help = "train on this share of the rows, a fixed sample (the rows of a smaller "      \
+		 "share are among those of a larger one; tune's halving over rows sets it)"}
 
 /* The option every trainer has last: threads, whose count never changes results. */
 #define TRAIN_OPT_THREADS                                                                   \

@@ -244,6 +244,16 @@ static const char *const migrations[] = {
 	"  path TEXT NOT NULL,"
 	"  sha256 TEXT NOT NULL,"
 	"  PRIMARY KEY (step_run, path)) /*sqlite: WITHOUT ROWID*/;",
+
+	/*
+	 * 4: a step run's resolved options (its parameters, as MLflow logs a
+	 * run's), and the step run it belongs to: a tune step's trials are its
+	 * children, as MLflow nests runs. No foreign key on parent: a trial is
+	 * recorded before its parent when the parent's own row waits for the
+	 * search to start.
+	 */
+	"ALTER TABLE step_runs ADD COLUMN params TEXT;"
+	"ALTER TABLE step_runs ADD COLUMN parent TEXT;",
 };
 
 #define SCHEMA_VERSION ((int)SL__ARRAY_LEN(migrations))
@@ -665,14 +675,23 @@ int st_run_resolve(store *s, const char *prefix, char out_id[STORE_ID_SIZE])
 {
 	if (!prefix || !*prefix)
 		return sl__err(SL_EINVAL, "run id is missing");
-	if (strcmp(prefix, "latest") == 0) {
+	if (strncmp(prefix, "latest", 6) == 0 && (prefix[6] == '\0' || prefix[6] == '~')) {
+		/* latest~N: N runs before the newest, as git's HEAD~N. */
 		st_one_str o = {0};
-		int rc = Q0(s, "SELECT id FROM runs ORDER BY started_ms DESC, seq DESC LIMIT 1",
-			    st_row_one_str, &o);
+		char *end = NULL;
+		long back = prefix[6] == '~' ? strtol(prefix + 7, &end, 10) : 0;
+		if (prefix[6] == '~' && (end == prefix + 7 || *end || back < 0))
+			return sl__err(SL_EINVAL, "'%s': latest~N wants a count N (latest~1 is the run "
+						  "before the newest)",
+				       prefix);
+		sq_val p[] = {SQ_I(back)};
+		int rc = Q(s, "SELECT id FROM runs ORDER BY started_ms DESC, seq DESC LIMIT 1 OFFSET ?",
+			   p, st_row_one_str, &o);
 		if (rc == 0 && o.nomem)
 			rc = sl__err(SL_ENOMEM, "out of memory resolving 'latest'");
 		if (rc == 0 && !o.v)
-			rc = sl__err(SL_ENOENT, "there are no runs yet");
+			rc = back ? sl__err(SL_ENOENT, "there is no run %s (fewer runs than that)", prefix)
+				  : sl__err(SL_ENOENT, "there are no runs yet");
 		if (rc == 0)
 			snprintf(out_id, STORE_ID_SIZE, "%s", o.v);
 		sl__free(o.v);

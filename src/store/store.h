@@ -225,6 +225,8 @@ typedef struct store_steprun {
 	const char *resources_json; /* the resources it asked for (a JSON object), or NULL */
 	const store_file *files;    /* the files it read, recorded at creation; may be NULL */
 	size_t n_files;
+	const char *params_json; /* its resolved options (a JSON object), or NULL */
+	const char *parent;      /* the step run it belongs to (a tune step's trial), or NULL */
 } store_steprun;
 
 /* Records a step run in status sr->status with its consumed inputs (edges "in"). */
@@ -282,6 +284,20 @@ int store_steprun_finish(store *s, const store_steprun *sr, const store_result *
  */
 int store_steprun_record(store *s, const store_steprun *sr, const store_io *inputs,
 			 size_t n_inputs, const store_result *res);
+
+/*
+ * A step run recorded before its process started (a tune step, recorded
+ * running when its search begins) gets what identifies its process: pid,
+ * pid_start, job_id, log_path and resources_json of sr.
+ */
+int store_steprun_started(store *s, const store_steprun *sr);
+
+/*
+ * The metrics of a step run as {name: value} (a cached step run: those of
+ * the step run that computed it; a non-finite value is null). *out is the
+ * caller's (json_decref).
+ */
+int store_steprun_metrics(store *s, const char *steprun_id, json_t **out);
 
 /* Updates only the status (running, skipped, cancelled), ended time, error and reason. */
 int store_steprun_set_status(store *s, const char *steprun_id, const char *status,
@@ -515,9 +531,11 @@ int store_gc_info(store *s, const char *id, json_t **out);
  *               steps: [ {name, step_run, kind, status, reason, cache_hit, cached_from,
  *               cached_from_run, exit_code, started, ended, duration_ms, cache_key, log,
  *               error, job_id, resources, inputs: {name: id}, outputs: {name: id},
- *               metrics: {name: v}, series: {name: [v...]}} ] }
+ *               metrics: {name: v}, series: {name: [v...]}, params: {}, parent} ] }
  *              A cached step shows the metrics and series of the step run that
- *              computed its outputs.
+ *              computed its outputs. params are the step's resolved options;
+ *              parent names the step a child step run belongs to (a tune
+ *              step's trials, named STEP[K]), null for the pipeline's steps.
  *   artifacts: [ {id, type, size, created, producer: {run, step} | null, meta} ... ]
  *              newest first
  *   artifact:  {id, type, size, created, meta, producer: {run, step, step_run} | null,
@@ -527,6 +545,15 @@ int store_gc_info(store *s, const char *id, json_t **out);
  * Times are ISO 8601 UTC strings; ended/duration are null while running.
  */
 int store_runs_json(store *s, int limit, json_t **out);
+/* The runs view of pipeline's runs only (every run when pipeline is NULL). */
+int store_runs_of_json(store *s, const char *pipeline, int limit, json_t **out);
+/*
+ * Every value of metric recorded by a step of pipeline's runs (of step
+ * `step` only, when not NULL; a tune step's trials are left out), newest
+ * run first: [ {run, pipeline, status, started, step, value} ].
+ */
+int store_runs_metric_json(store *s, const char *pipeline, const char *step, const char *metric,
+			   json_t **out);
 int store_run_json(store *s, const char *run_id, json_t **out);
 /*
  * The steps of a run (an id, a unique prefix or "latest") in their order,

@@ -252,37 +252,54 @@ static const jv_field runs_view[] = {
 
 int store_runs_json(store *s, int limit, json_t **out)
 {
-	jv_ctx x = {.fields = runs_view, .dedup_col = -1};
+	return store_runs_of_json(s, NULL, limit, out);
+}
+
+/*
+ * The rows of one query as an array of view objects (*out, the caller's).
+ * A parameter tested for NULL is cast to its type: PostgreSQL cannot infer
+ * the type of a bare "? IS NULL".
+ */
+static int view_rows(store *s, const jv_field *fields, const char *sql, const sq_val *p, int np,
+		     json_t **out)
+{
+	jv_ctx x = {.fields = fields, .dedup_col = -1};
 	int rc;
 
-	if (!s || !out)
-		return sl__err(SL_EINVAL, "store_runs_json: invalid argument");
 	*out = NULL;
 	if (!(x.arr = json_array()))
 		return st_nomem_json();
-	{
-		sq_val p[] = {SQ_I(limit > 0 ? limit : INT64_MAX)};
-		st_lock(s);
-		rc = Q(s,
-		       "SELECT r.id, r.pipeline, r.status, r.started_ms, r.ended_ms, "
-		       "COUNT(sr.id), "
-		       "COALESCE(SUM(CASE WHEN sr.status = 'cached' OR sr.cache_hit <> 0 "
-		       "THEN 1 ELSE 0 END), 0), "
-		       "COALESCE(SUM(CASE WHEN sr.status = 'failed' THEN 1 ELSE 0 END), 0) "
-		       "FROM (SELECT id, pipeline, status, started_ms, ended_ms, seq FROM runs "
-		       "ORDER BY started_ms DESC, seq DESC LIMIT ?) r "
-		       "LEFT JOIN step_runs sr ON sr.run_id = r.id "
-		       "GROUP BY r.id, r.pipeline, r.status, r.started_ms, r.ended_ms, r.seq "
-		       "ORDER BY r.started_ms DESC, r.seq DESC",
-		       p, st_row_view, &x);
-		st_unlock(s);
-	}
+	st_lock(s);
+	rc = s->drv->exec(s->conn, sql, np, p, st_row_view, &x);
+	st_unlock(s);
 	if (rc) {
 		json_decref(x.arr);
 		return rc;
 	}
 	*out = x.arr;
 	return 0;
+}
+
+int store_runs_of_json(store *s, const char *pipeline, int limit, json_t **out)
+{
+	if (!s || !out)
+		return sl__err(SL_EINVAL, "store_runs_json: invalid argument");
+	{
+		sq_val p[] = {S(pipeline), S(pipeline), SQ_I(limit > 0 ? limit : INT64_MAX)};
+		return view_rows(s, runs_view,
+		       "SELECT r.id, r.pipeline, r.status, r.started_ms, r.ended_ms, "
+		       "COUNT(sr.id), "
+		       "COALESCE(SUM(CASE WHEN sr.status = 'cached' OR sr.cache_hit <> 0 "
+		       "THEN 1 ELSE 0 END), 0), "
+		       "COALESCE(SUM(CASE WHEN sr.status = 'failed' THEN 1 ELSE 0 END), 0) "
+		       "FROM (SELECT id, pipeline, status, started_ms, ended_ms, seq FROM runs "
+		       "WHERE CAST(? AS TEXT) IS NULL OR pipeline = ? "
+		       "ORDER BY started_ms DESC, seq DESC LIMIT ?) r "
+		       "LEFT JOIN step_runs sr ON sr.run_id = r.id "
+		       "GROUP BY r.id, r.pipeline, r.status, r.started_ms, r.ended_ms, r.seq "
+		       "ORDER BY r.started_ms DESC, r.seq DESC",
+		       p, (int)SL__ARRAY_LEN(p), out);
+	}
 }
 
 static const jv_field run_view[] = {
@@ -314,33 +331,38 @@ static const jv_field run_view[] = {
 
 enum { PART_STEP, PART_IN, PART_OUT, PART_METRIC, PART_HISTORY };
 
-/* Columns: 0 seq, 1 part, 2 id | name, 3 step | artifact, 4..17 step fields, 18 value, 19 k. */
+/*
+ * Columns: 0 seq, 1 part, 2 id | name, 3 step | artifact, 4..19 step fields,
+ * 20 value, 21 k.
+ */
 #define NUL_TEXT "CAST(NULL AS TEXT)"
-#define NUL_14 NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", CAST(NULL AS BIGINT), " \
+#define NUL_16 NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", CAST(NULL AS BIGINT), " \
 	NUL_TEXT ", " NUL_TEXT ", CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), " \
-	NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT
+	NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT ", " NUL_TEXT
 static const char step_stream_sql[] =
 	"SELECT sr.seq, 0, sr.id, sr.step, sr.kind, sr.status, sr.reason, sr.error, sr.cache_hit, "
 	"sr.cached_from, o.run_id, sr.exit_code, sr.started_ms, sr.ended_ms, sr.cache_key, "
-	"sr.log_path, sr.job_id, sr.resources, CAST(NULL AS DOUBLE PRECISION), "
-	"CAST(NULL AS BIGINT) FROM step_runs sr LEFT JOIN step_runs o ON o.id = sr.cached_from "
+	"sr.log_path, sr.job_id, sr.resources, pa.step, sr.params, "
+	"CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT) "
+	"FROM step_runs sr LEFT JOIN step_runs o ON o.id = sr.cached_from "
+	"LEFT JOIN step_runs pa ON pa.id = sr.parent "
 	"WHERE sr.run_id = ? "
 	"UNION ALL SELECT sr.seq, CASE e.direction WHEN 'in' THEN 1 ELSE 2 END, e.name, "
-	"e.artifact, " NUL_14 ", NULL, NULL FROM step_runs sr JOIN edges e ON e.step_run = sr.id "
+	"e.artifact, " NUL_16 ", NULL, NULL FROM step_runs sr JOIN edges e ON e.step_run = sr.id "
 	"WHERE sr.run_id = ? "
-	"UNION ALL SELECT sr.seq, 3, m.name, " NUL_TEXT ", " NUL_14 ", m.value, NULL "
+	"UNION ALL SELECT sr.seq, 3, m.name, " NUL_TEXT ", " NUL_16 ", m.value, NULL "
 	"FROM step_runs sr JOIN metrics m ON m.step_run = COALESCE(sr.cached_from, sr.id) "
 	"WHERE sr.run_id = ? "
-	"UNION ALL SELECT sr.seq, 4, m.name, " NUL_TEXT ", " NUL_14 ", m.value, m.step "
+	"UNION ALL SELECT sr.seq, 4, m.name, " NUL_TEXT ", " NUL_16 ", m.value, m.step "
 	"FROM step_runs sr JOIN metric_history m ON m.step_run = COALESCE(sr.cached_from, sr.id) "
 	"WHERE sr.run_id = ? "
-	"ORDER BY 1, 2, 3, 20";
+	"ORDER BY 1, 2, 3, 22";
 
 #define SV_NONE ((size_t)-1)
 
-/* The step's text fields, in the order of columns 2..17 that are text. */
+/* The step's text fields, in the order of columns 2..19 that are text. */
 enum { F_ID, F_NAME, F_KIND, F_STATUS, F_REASON, F_ERROR, F_FROM, F_FROM_RUN, F_KEY, F_LOG,
-       F_JOB, F_RES, F_COUNT };
+       F_JOB, F_RES, F_PARENT, F_PARAMS, F_COUNT };
 
 typedef struct sv_pair {
 	size_t name, val; /* arena offsets */
@@ -455,6 +477,8 @@ static int sv_emit(sv_builder *b)
 	sv.log = sv_str(b, b->f[F_LOG]);
 	sv.job_id = sv_str(b, b->f[F_JOB]);
 	sv.resources = sv_str(b, b->f[F_RES]);
+	sv.parent = sv_str(b, b->f[F_PARENT]);
+	sv.params = sv_str(b, b->f[F_PARAMS]);
 	p = b->ptrs;
 	sv.n_inputs = b->n_ins;
 	sv.input_names = p;
@@ -498,7 +522,7 @@ static int row_stream(void *ud, int ncol, const sq_val *c)
 	int part = c[1].type == SQ_INT ? (int)c[1].i : -1;
 	int rc = 0;
 
-	if (ncol < 20)
+	if (ncol < 22)
 		return 0;
 	if (b->have && seq != b->seq && (rc = sv_emit(b)) != 0)
 		return rc;
@@ -521,6 +545,8 @@ static int row_stream(void *ud, int ncol, const sq_val *c)
 		b->f[F_LOG] = sv_text(b, &c[15]);
 		b->f[F_JOB] = sv_text(b, &c[16]);
 		b->f[F_RES] = sv_text(b, &c[17]);
+		b->f[F_PARENT] = sv_text(b, &c[18]);
+		b->f[F_PARAMS] = sv_text(b, &c[19]);
 	} else if (!b->have || seq != b->seq) {
 		return 0; /* rows of a step that has none: cannot happen with this query */
 	} else if (part == PART_IN || part == PART_OUT) {
@@ -538,7 +564,7 @@ static int row_stream(void *ud, int ncol, const sq_val *c)
 		    (rc = sv_grow((void **)&b->met_vals, &cap, b->n_mets + 1, sizeof *b->met_vals)) != 0)
 			return rc;
 		b->mets[b->n_mets].name = sv_text(b, &c[2]);
-		b->met_vals[b->n_mets++] = sv_real(&c[18]);
+		b->met_vals[b->n_mets++] = sv_real(&c[20]);
 	} else if (part == PART_HISTORY) {
 		const char *name = c[2].type == SQ_TEXT ? c[2].s : "";
 		sv_series *last = b->n_series ? &b->series[b->n_series - 1] : NULL;
@@ -553,7 +579,7 @@ static int row_stream(void *ud, int ncol, const sq_val *c)
 		}
 		if ((rc = sv_grow((void **)&b->vals, &b->cap_vals, b->n_vals + 1, sizeof *b->vals)) != 0)
 			return rc;
-		b->vals[b->n_vals++] = sv_real(&c[18]);
+		b->vals[b->n_vals++] = sv_real(&c[20]);
 		last->n++;
 	}
 	return b->rc ? sl__err(b->rc, "out of memory reading a run's steps") : 0;
@@ -728,6 +754,12 @@ static int step_json(void *ud, const sl_step_view *v)
 	bad |= st_jset(o, "outputs", j_pairs(v->n_outputs, v->output_names, v->output_ids, NULL));
 	bad |= st_jset(o, "metrics", j_pairs(v->n_metrics, v->metric_names, NULL, v->metric_values));
 	bad |= st_jset(o, "series", series);
+	{
+		sq_val pv = v->params ? (sq_val){.type = SQ_TEXT, .s = v->params} : SQ_NUL;
+		/* Step runs recorded before their options were kept show none. */
+		bad |= st_jset(o, "params", v->params ? j_parsed(&pv) : json_object());
+	}
+	bad |= st_jset(o, "parent", j_opt_str(v->parent));
 	if (bad || json_array_append_new(steps, o) != 0)
 		return st_nomem_json();
 	return 0;
@@ -1107,4 +1139,36 @@ int st_jw_fields(sl__buf *b, const jv_field *fields, int ncol, const sq_val *c)
 		}
 	}
 	return rc;
+}
+
+/* ---- runs by a metric ------------------------------------------------------------------ */
+
+static const jv_field metric_row_view[] = {
+	{"run", JV_STR, 0, 0, NULL},
+	{"pipeline", JV_STR, 1, 0, NULL},
+	{"status", JV_STR, 2, 0, NULL},
+	{"started", JV_TIME, 3, 0, NULL},
+	{"step", JV_STR, 4, 0, NULL},
+	{"value", JV_REAL, 5, 0, NULL},
+	{NULL, JV_STR, 0, 0, NULL},
+};
+
+int store_runs_metric_json(store *s, const char *pipeline, const char *step, const char *metric,
+			   json_t **out)
+{
+	if (!s || !pipeline || !metric || !out)
+		return sl__err(SL_EINVAL, "store_runs_metric_json: invalid argument");
+	{
+		/* The pipeline's steps only (not a tune step's trials); a cached
+		 * step has the metrics of the step run that computed it. */
+		sq_val p[] = {S(pipeline), S(metric), S(step), S(step)};
+		return view_rows(s, metric_row_view,
+				 "SELECT r.id, r.pipeline, r.status, r.started_ms, sr.step, m.value "
+				 "FROM runs r JOIN step_runs sr ON sr.run_id = r.id AND sr.parent IS NULL "
+				 "JOIN metrics m ON m.step_run = COALESCE(sr.cached_from, sr.id) "
+				 "WHERE r.pipeline = ? AND m.name = ? AND (CAST(? AS TEXT) IS NULL OR "
+				 "sr.step = ?) "
+				 "ORDER BY r.started_ms DESC, r.seq DESC, sr.seq",
+				 p, (int)SL__ARRAY_LEN(p), out);
+	}
 }

@@ -264,6 +264,10 @@ static int check_steprun(const store_steprun *sr, bool need_run)
 		if (!sr->files[i].path || st_check_artifact_id(sr->files[i].sha256) != 0)
 			return sl__err(SL_EINVAL, "step run %s: file %zu needs a path and a SHA-256",
 				       sr->id, i);
+	if (sr->parent && (rc = st_check_id("parent step run", sr->parent)) != 0)
+		return rc;
+	if ((rc = st_check_json_object("step run params", sr->params_json)) != 0)
+		return rc;
 	return st_check_json_object("step run resources", sr->resources_json);
 }
 
@@ -302,15 +306,33 @@ static int insert_steprun(store *s, const store_steprun *sr)
 		      opt_int(sr->pid),
 		      opt_int(sr->pid_start),
 		      S(sr->job_id),
-		      S(sr->resources_json)};
+		      S(sr->resources_json),
+		      S(sr->params_json),
+		      S(sr->parent)};
 
 	return Q(s,
 		 "INSERT INTO step_runs (id, run_id, seq, step, kind, cache_key, status, "
 		 "exit_code, started_ms, ended_ms, cache_hit, cached_from, log_path, error, "
-		 "reason, pid, pid_start, job_id, resources) "
+		 "reason, pid, pid_start, job_id, resources, params, parent) "
 		 "VALUES (?, ?, COALESCE((SELECT MAX(seq) FROM step_runs WHERE run_id = ?), 0) + 1, "
-		 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		 p, NULL, NULL);
+}
+
+/* The files a step read (its sources), once each; ON CONFLICT: a step run
+ * recorded early (a tune step) adds them when it starts. */
+static int insert_files(store *s, const store_steprun *sr)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < sr->n_files; i++) {
+		sq_val p[] = {S(sr->id), S(sr->files[i].path), S(sr->files[i].sha256)};
+		rc = Q(s,
+		       "INSERT INTO step_files (step_run, path, sha256) VALUES (?, ?, ?) "
+		       "ON CONFLICT (step_run, path) DO NOTHING",
+		       p, NULL, NULL);
+	}
+	return rc;
 }
 
 static int create_locked(store *s, const store_steprun *sr, const store_io *inputs,
@@ -329,14 +351,7 @@ static int create_locked(store *s, const store_steprun *sr, const store_io *inpu
 			rc = sl__err_prefix(rc, "input '%s' (artifact %.12s...) must be in the store",
 					    inputs[i].name, inputs[i].artifact_id);
 	}
-	for (size_t i = 0; rc == 0 && i < sr->n_files; i++) {
-		sq_val p[] = {S(sr->id), S(sr->files[i].path), S(sr->files[i].sha256)};
-		rc = Q(s,
-		       "INSERT INTO step_files (step_run, path, sha256) VALUES (?, ?, ?) "
-		       "ON CONFLICT (step_run, path) DO NOTHING",
-		       p, NULL, NULL);
-	}
-	return rc;
+	return rc ? rc : insert_files(s, sr);
 }
 
 int store_steprun_create(store *s, const store_steprun *sr, const store_io *inputs,
@@ -908,4 +923,80 @@ int store_run_output(store *s, const char *pipeline, const char *run_ref, unsign
 		memcpy(out_steprun, o.steprun, STORE_ID_SIZE);
 	}
 	return rc;
+}
+
+/* ---- a step run started late; its metrics ------------------------------------------- */
+
+int store_steprun_started(store *s, const store_steprun *sr)
+{
+	int rc;
+
+	if (!s || !sr || st_check_id("step run", sr->id) != 0)
+		return sl__err(SL_EINVAL, "store_steprun_started: invalid argument");
+	if ((rc = st_check_json_object("step run resources", sr->resources_json)) != 0)
+		return rc;
+	st_lock(s);
+	rc = st_begin(s, true);
+	if (rc == 0) {
+		sq_val p[] = {opt_int(sr->pid), opt_int(sr->pid_start), S(sr->job_id),
+			      S(sr->log_path), S(sr->resources_json), S(sr->id)};
+		rc = Q(s,
+		       "UPDATE step_runs SET pid = ?, pid_start = ?, job_id = ?, "
+		       "log_path = COALESCE(?, log_path), resources = ? WHERE id = ?",
+		       p, NULL, NULL);
+	}
+	if (rc == 0)
+		rc = insert_files(s, sr);
+	rc = st_end(s, rc);
+	st_unlock(s);
+	return rc ? sl__err_prefix(rc, "recording the start of step run %s", sr->id) : 0;
+}
+
+typedef struct metric_rows {
+	json_t *obj;
+	bool nomem;
+} metric_rows;
+
+static int row_metric(void *ud, int ncol, const sq_val *c)
+{
+	metric_rows *m = ud;
+	json_t *v;
+
+	if (ncol < 2 || c[0].type != SQ_TEXT)
+		return 0;
+	v = c[1].type == SQ_REAL ? json_real(c[1].d)
+	    : c[1].type == SQ_INT ? json_real((double)c[1].i)
+				  : json_null();
+	if (!v || json_object_set_new(m->obj, c[0].s, v) != 0)
+		m->nomem = true;
+	return 0;
+}
+
+int store_steprun_metrics(store *s, const char *steprun_id, json_t **out)
+{
+	metric_rows m = {0};
+	int rc;
+
+	if (!s || !out || st_check_id("step run", steprun_id) != 0)
+		return sl__err(SL_EINVAL, "store_steprun_metrics: invalid argument");
+	*out = NULL;
+	if (!(m.obj = json_object()))
+		return sl__oom();
+	st_lock(s);
+	{
+		sq_val p[] = {S(steprun_id)};
+		rc = Q(s,
+		       "SELECT m.name, m.value FROM step_runs sr JOIN metrics m "
+		       "ON m.step_run = COALESCE(sr.cached_from, sr.id) WHERE sr.id = ? ORDER BY m.name",
+		       p, row_metric, &m);
+	}
+	st_unlock(s);
+	if (rc == 0 && m.nomem)
+		rc = sl__oom();
+	if (rc) {
+		json_decref(m.obj);
+		return rc;
+	}
+	*out = m.obj;
+	return 0;
 }
