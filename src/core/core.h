@@ -255,6 +255,17 @@ bool sl__str_has_suffix(const char *s, const char *suffix);
 bool sl__parse_i64(const char *s, int64_t *out);
 bool sl__parse_f64(const char *s, double *out);
 
+/* ---- connection strings (conninfo.c) ----------------------------------------- */
+
+/*
+ * A copy of a PostgreSQL connection URL or key=value string with its
+ * password replaced by "***", for messages and logs. Newly allocated
+ * (sl__free), or NULL when out of memory.
+ */
+char *sl__pg_redact(const char *conninfo);
+/* Appends msg to b with its line breaks and tabs folded to single spaces. */
+void sl__fold_lines(sl__buf *b, const char *msg);
+
 /* ---- "did you mean" (suggest.c) ----------------------------------------------- */
 
 /* Optimal string alignment distance; SIZE_MAX when either is over 64 bytes. */
