@@ -17,7 +17,8 @@
  *                  store_json.c     the JSON views the CLI and API print
  *                  store_lineage.c  lineage walks
  *   driver       a small SQL driver interface (store_driver) that each backend
- *                implements: sqlite.c now, a PostgreSQL one later. The driver
+ *                implements: sqlite.c (one file per project, the default)
+ *                and postgres.c (one server shared by a team). The driver
  *                only executes statements with bound parameters and hands back
  *                rows; it knows nothing of runs or artifacts.
  *
@@ -25,13 +26,17 @@
  * ran a step, on which host); it never judges whether a process is alive.
  * That belongs to the orchestrators (pipeline/orch_proc.c).
  *
- * Concurrency contract: several processes (two `sluice run` at once) and the
- * scheduler's own writes share one database. Every write is one short
- * transaction; SQLite runs in WAL mode with a busy timeout and BEGIN
- * IMMEDIATE for writers, so writers queue instead of failing with "database
- * is locked". A step run's completion (status, outputs, artifacts, edges,
- * metrics) is one transaction, so a kill -9 never leaves a completed step
- * without its outputs.
+ * Concurrency contract: several processes (two `sluice run` at once, on one
+ * machine or, with PostgreSQL, on many) and the scheduler's own writes
+ * share one database. Every write is one short transaction that holds the
+ * store's write lock from its first statement -- SQLite's BEGIN IMMEDIATE
+ * (WAL mode, with a busy timeout), PostgreSQL's transaction-level advisory
+ * lock -- so writers queue instead of failing, and a sequence number taken
+ * inside one is never taken twice. A transaction that still meets a
+ * conflict (a serialization failure or deadlock with a foreign writer) is
+ * run again whole. A step run's completion (status, outputs, artifacts,
+ * edges, metrics) is one transaction, so a kill -9 never leaves a
+ * completed step without its outputs.
  *
  * All functions return 0 or a negative SL_E* code with the thread's last
  * error message set (sl__err).
@@ -84,9 +89,16 @@ typedef struct store_driver {
 	int (*begin)(void *conn, bool write); /* write: take the write lock now */
 	int (*commit)(void *conn);
 	int (*rollback)(void *conn);
+	/*
+	 * True when the last failure was a conflict with another transaction
+	 * (a serialization failure, a deadlock) that running the whole
+	 * transaction again can cure. NULL: the backend has none.
+	 */
+	bool (*conflict)(void *conn);
 } store_driver;
 
 extern const store_driver store_sqlite_driver;
+extern const store_driver store_pg_driver;
 
 /* ---- domain ----------------------------------------------------------------- */
 
@@ -118,7 +130,8 @@ typedef struct store store;
 
 /*
  * Opens (creating and migrating as needed) the store at target:
- * "sqlite:PATH" or a bare PATH for SQLite; "postgresql://..." later.
+ * "sqlite:PATH" or a bare PATH for SQLite; a "postgresql://..." (or
+ * "postgres://...") URL for PostgreSQL, whose database must exist.
  */
 int store_open(const char *target, store **out);
 void store_close(store *s); /* accepts NULL */

@@ -1,5 +1,6 @@
 # Two `sluice run` processes on the same project at once, each with parallel
 # steps: both succeed, nothing is locked out, the store stays consistent.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 gen() {

@@ -4,6 +4,7 @@
 # a failed validate keeps its report; a cached step's log and metrics come
 # from the run that computed it; an unknown orchestrator is a positioned
 # error; counts are pluralised.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 printf 'a,b\n1,x\n2,y\n-5,z\n' > d.csv

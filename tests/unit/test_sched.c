@@ -43,7 +43,8 @@ typedef struct script {
 typedef struct fake {
 	const script *scripts;
 	size_t n_scripts;
-	const char *db;
+	const char *db;            /* what the backend's driver opens (tu_store_target) */
+	const store_driver *drv;
 	const char *after_sql; /* run once the run is over, before it is read back */
 	int cancel_fd;
 	int cancel_flag;
@@ -139,10 +140,10 @@ static void raw_sql(const char *sql)
 {
 	void *conn = NULL;
 
-	assert_int_equal(store_sqlite_driver.open(F.db, &conn), 0);
-	if (store_sqlite_driver.exec_script(conn, sql) != 0)
+	assert_int_equal(F.drv->open(F.db, &conn), 0);
+	if (F.drv->exec_script(conn, sql) != 0)
 		fail_msg("%s: %s", sql, sl_errmsg());
-	store_sqlite_driver.close(conn);
+	F.drv->close(conn);
 }
 
 static int fake_wait(orch *o, int cancel_fd, double timeout, orch_result *out)
@@ -216,7 +217,7 @@ static const orch_ops fake_ops = {
 /* ---- a project around it ------------------------------------------------------------ */
 
 typedef struct proj {
-	char *dir, *state, *art, *db;
+	char *dir, *state, *art, *target;
 	store *st;
 	json_t *run; /* the last run, as runs show --json has it */
 	char *run_id;
@@ -225,23 +226,23 @@ typedef struct proj {
 static int setup(void **state)
 {
 	proj *p = calloc(1, sizeof *p);
-	char target[700];
 
 	assert_non_null(p);
 	p->dir = strdup(tu_tmpdir());
 	p->state = tu_path(p->dir, ".sluice");
 	p->art = tu_path(p->state, "artifacts");
-	p->db = tu_path(p->state, "meta.db");
+	p->target = tu_store_target(p->state);
 	assert_int_equal(sl__mkdir_p(p->art, 0755), 0);
 	{
 		char *tmp = tu_path(p->state, "tmp");
 		assert_int_equal(sl__mkdir_p(tmp, 0755), 0);
 		free(tmp);
 	}
-	snprintf(target, sizeof target, "sqlite:%s", p->db);
-	assert_int_equal(store_open(target, &p->st), 0);
+	if (store_open(p->target, &p->st) != 0)
+		fail_msg("store_open %s: %s", p->target, sl_errmsg());
 	memset(&F, 0, sizeof F);
-	F.db = p->db;
+	F.drv = tu_store_pg() ? &store_pg_driver : &store_sqlite_driver;
+	F.db = tu_store_pg() ? p->target : p->target + strlen("sqlite:");
 	F.cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	assert_true(F.cancel_fd >= 0);
 	*state = p;
@@ -256,11 +257,12 @@ static int teardown(void **state)
 	json_decref(p->run);
 	sl__free(p->run_id);
 	close(F.cancel_fd);
+	tu_store_drop(p->target);
 	tu_rmdir(p->dir);
 	free(p->dir);
 	free(p->state);
 	free(p->art);
-	free(p->db);
+	free(p->target);
 	free(p);
 	return 0;
 }
