@@ -787,7 +787,7 @@ static int pg_open(const char *target, void **out_conn)
 	c = sl__calloc(1, sizeof *c);
 	if (!c || !(c->shown = sl__pg_redact(target))) {
 		sl__free(c);
-		return sl__err(SL_ENOMEM, "postgresql: out of memory opening %s", target);
+		return sl__oom();
 	}
 	sl__buf_init(&c->sql, 0);
 	c->wait_sec = pg_wait_setting();
