@@ -7,8 +7,10 @@
 #
 # Everything lives under DIR: data/ (the cluster), sock/ (the Unix socket),
 # log (the server log) and port. The server listens on 127.0.0.1:PORT only,
-# trusts every local connection (user postgres, database postgres), and runs
-# with fsync off: it holds test data, nothing else.
+# trusts every local connection (user postgres, database postgres) except
+# those of the role sluice_pw, which must give its password (tests that
+# check a wrong password create that role), and runs with fsync off: it
+# holds test data, nothing else.
 #
 # Both verbs are idempotent. `start` on a running server with the same port
 # only prints its URL; a cluster whose initdb was interrupted is made again.
@@ -117,6 +119,7 @@ logging_collector = off
 EOF
 	cat >"$data/pg_hba.conf" <<EOF
 local all all trust
+host all sluice_pw 127.0.0.1/32 scram-sha-256
 host all all 127.0.0.1/32 trust
 EOF
 	give_pg "$data/sluice-test.conf" "$data/pg_hba.conf"

@@ -114,14 +114,7 @@ out:
 /* Reads sluice.yaml's stack block; absent keys keep their defaults. */
 static int read_settings(sl_project *p)
 {
-	api_settings set;
-	int rc = api_settings_load(p->root, p->state, &set);
-
-	if (rc == 0) {
-		p->store_url = set.store_url;
-		p->orch = set.orch;
-	}
-	return rc;
+	return api_settings_load(p->root, p->state, &p->set);
 }
 
 int sl_project_open(const char *start_dir, sl_project **out)
@@ -173,8 +166,8 @@ int sl_project_open(const char *start_dir, sl_project **out)
 	rc = make_layout(p->state);
 	if (rc == 0)
 		rc = read_settings(p);
-	if (rc == 0)
-		rc = store_open(p->store_url, &p->st);
+	if (rc == 0 && (rc = store_open(p->set.store_url, &p->st)) != 0)
+		rc = sl__err_prefix(rc, "opening the metadata store named by %s", p->set.store_from);
 	if (rc) {
 		sl_project_close(p);
 		return rc;
@@ -188,7 +181,7 @@ void sl_project_close(sl_project *p)
 	if (!p)
 		return;
 	store_close(p->st);
-	sl__free(p->store_url);
+	api_settings_free(&p->set);
 	sl__free(p->art_root);
 	sl__free(p->state);
 	sl__free(p->root);
@@ -276,7 +269,8 @@ int sl_run(sl_project *p, const char *pipeline_file, const sl_run_opts *opts, ch
 	env.state_dir = p->state;
 	env.art_root = p->art_root;
 	env.st = p->st;
-	env.orch = p->orch;
+	env.orch = p->set.orch;
+	env.slurm = p->set.has_slurm ? &p->set.slurm : NULL;
 	env.cancel_fd = opts && opts->cancel_token ? sl_cancel_fd(opts->cancel_token) : -1;
 	env.cancel_flag = opts ? api_cancel_flag(opts->cancel_token) : NULL;
 	rc = sched_run(&env, sp, opts, out_run_id);

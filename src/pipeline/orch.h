@@ -103,9 +103,23 @@ void orch_env_free(char **env);
 
 typedef struct orch orch;
 
+/*
+ * A cluster's settings, sluice.yaml's stack.slurm (api/settings.c reads and
+ * checks them; the project owns the storage).
+ */
+typedef struct orch_slurm_cfg {
+	const char *partition;      /* sbatch --partition, or NULL */
+	const char *account;        /* --account, or NULL */
+	const char *qos;            /* --qos, or NULL */
+	spec_resources defaults;    /* what a step that does not say asks for */
+	const char *const *options; /* more sbatch options, passed as written */
+	size_t n_options;
+} orch_slurm_cfg;
+
 typedef struct orch_config {
 	const char *state_dir; /* the project's .sluice/ */
 	int jobs;              /* -j: at most this many slots in use at once */
+	const orch_slurm_cfg *slurm; /* stack.slurm, or NULL when sluice.yaml has none */
 } orch_config;
 
 /* What identifies a started task's processes, recorded with its step run. */

@@ -48,7 +48,12 @@
  *     at. A step whose completion cannot be recorded fails with the reason;
  *     when the store cannot record even that (or a batch does not commit),
  *     the run stops its steps and returns the store's error, since running
- *     on would do work nobody can find.
+ *     on would do work nobody can find. The run's end is still recorded if
+ *     the store allows (store_run_finish also closes the step runs whose
+ *     end a lost batch took with it); if it does not (a database server
+ *     that stays away), the run stays "running" with everything committed
+ *     before intact, and the next run on this machine records it as failed
+ *     (orch_recover), so no record is left half written.
  *
  *  6. A step that fails on its own (a non-zero exit) keeps the outputs it
  *     wrote and the metrics it recorded, as artifacts and metrics of the
@@ -1201,7 +1206,7 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 	const char *status;
 	orch_config cfg;
 	double wait_limit;
-	int rc;
+	int rc, finish_rc;
 
 	memset(&r, 0, sizeof r);
 	r.env = env;
@@ -1233,7 +1238,7 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 			goto out;
 		r.nodes[i].n_waiting = sp->steps[i].n_upstream;
 	}
-	cfg = (orch_config){.state_dir = env->state_dir, .jobs = r.jobs};
+	cfg = (orch_config){.state_dir = env->state_dir, .jobs = r.jobs, .slurm = env->slurm};
 	rc = env->orch->create(&cfg, &r.orch);
 	if (rc)
 		goto out;
@@ -1323,11 +1328,19 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 	for (size_t i = 0; i < sp->n_steps && !strcmp(status, ST_COMPLETED); i++)
 		if (r.nodes[i].state != N_OK)
 			status = ST_FAILED;
-	rc = store_run_finish(env->st, r.run_id, status, sl__now_ms());
-	if (rc && !r.fatal_rc)
-		fatal(&r, rc);
+	finish_rc = store_run_finish(env->st, r.run_id, status, sl__now_ms());
+	if (finish_rc && !r.fatal_rc)
+		fatal(&r, finish_rc);
 	emit(&r, SL_EVENT_RUN_END, NULL, status, NULL, NULL, sl__mono_sec() - r.t0);
-	if (r.fatal_rc)
+	if (r.fatal_rc && finish_rc)
+		/* Design note 5: the store is gone; its record of the run is whole up
+		 * to what it last committed, and recovery ends it later. */
+		rc = sl__err(r.fatal_rc,
+			     "run %s stopped: %s; the store could not record its end either, so "
+			     "it stays 'running' until the next `sluice run` on this machine "
+			     "finds its driver gone and records it as failed",
+			     r.run_id, r.fatal_msg);
+	else if (r.fatal_rc)
 		rc = sl__err(r.fatal_rc, "run %s stopped: %s", r.run_id, r.fatal_msg);
 	else if (r.cancelled)
 		rc = sl__err(SL_ECANCEL, "run %s was cancelled", r.run_id);

@@ -169,6 +169,11 @@ typedef struct store_run {
 } store_run;
 
 int store_run_create(store *s, const store_run *r);
+/*
+ * Ends a run (or sets it back to running). An ended run leaves no step run
+ * open: in the same transaction, its step runs still running become failed
+ * (reason error) and those still pending cancelled.
+ */
 int store_run_finish(store *s, const char *run_id, const char *status, int64_t ended_ms);
 
 /*

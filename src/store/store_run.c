@@ -14,6 +14,11 @@
  *  3. A metric with a history keeps every value by its step index in
  *     metric_history and its last value in metrics, so readers that know
  *     nothing of histories see the final value.
+ *  4. An ended run has no open step run: store_run_finish records, in the
+ *     same transaction as the run's end, a step run still running as failed
+ *     and one still pending as cancelled. The scheduler ends every step it
+ *     knows of first, so these are only steps whose end the store lost (a
+ *     batch that did not commit when the connection broke).
  */
 #include <math.h>
 #include <stdio.h>
@@ -91,8 +96,10 @@ int store_run_finish(store *s, const char *run_id, const char *status, int64_t e
 		return sl__err(SL_EINVAL, "'%s' is not a run status", status);
 	{
 		/* A run set back to running has no end yet. */
+		bool ends = strcmp(status, ST_RUNNING) != 0;
 		int64_t end = ended_ms > 0 ? ended_ms : sl__now_ms();
-		sq_val p[] = {S(status), strcmp(status, ST_RUNNING) ? SQ_I(end) : SQ_NUL, S(run_id)};
+		sq_val p[] = {S(status), ends ? SQ_I(end) : SQ_NUL, S(run_id)};
+		sq_val fp[] = {SQ_I(end), S(run_id)};
 		st_retry again = {0};
 
 		st_lock(s);
@@ -103,6 +110,19 @@ int store_run_finish(store *s, const char *run_id, const char *status, int64_t e
 			if (rc == 0)
 				rc = Q(s, "UPDATE runs SET status = ?, ended_ms = ? WHERE id = ?", p, NULL,
 				       NULL);
+			/* Invariant 4: nothing of an ended run stays open. */
+			if (rc == 0 && ends)
+				rc = Q(s,
+				       "UPDATE step_runs SET status = 'failed', ended_ms = ?, reason = "
+				       "'error', error = COALESCE(error, 'its end was not recorded: the "
+				       "run stopped first') WHERE run_id = ? AND status = 'running'",
+				       fp, NULL, NULL);
+			if (rc == 0 && ends)
+				rc = Q(s,
+				       "UPDATE step_runs SET status = 'cancelled', ended_ms = ?, reason = "
+				       "COALESCE(reason, 'cancelled') WHERE run_id = ? AND status = "
+				       "'pending'",
+				       fp, NULL, NULL);
 			rc = st_end(s, rc);
 		} while (st_again(s, rc, &again));
 		st_unlock(s);

@@ -548,7 +548,11 @@ static void test_rerun_from_cache(void **state)
 	assert_int_equal(json_array_size(json_object_get(json_object_get(a, "series"), "curve")), 2);
 }
 
-/* A store that fails mid-run stops the run with the store's error. */
+/*
+ * A store that fails mid-run stops the run with the store's error. Here it
+ * stays broken, so it cannot record the run's end either: the run stays
+ * "running", whole up to its last commit, until a recovery ends it.
+ */
 static void test_store_failure_stops_the_run(void **state)
 {
 	proj *p = *state;
@@ -561,9 +565,49 @@ static void test_store_failure_stops_the_run(void **state)
 	rc = run_with(p, yaml, 1, sc, 1, NULL, true);
 	assert_int_equal(rc, SL_ESTORE);
 	assert_non_null(strstr(sl_errmsg(), "stopped"));
-	assert_string_equal(json_string_value(json_object_get(p->run, "status")), "failed");
+	assert_non_null(strstr(sl_errmsg(), "stays 'running'"));
+	assert_string_equal(json_string_value(json_object_get(p->run, "status")), "running");
 	/* Nothing started after the store failed. */
 	assert_string_equal(started(), "a");
+	/* What recovery does once the store is back: nothing stays open. */
+	json_decref(p->run);
+	p->run = NULL;
+	assert_int_equal(store_run_mark_lost(p->st, p->run_id, "gone"), 0);
+	assert_int_equal(store_run_json(p->st, p->run_id, &p->run), 0);
+	assert_string_equal(json_string_value(json_object_get(p->run, "status")), "failed");
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(json_object_get(p->run, "steps"), 0),
+						  "status")),
+		"failed");
+}
+
+/*
+ * A run that ends leaves no step run open: one whose end the store lost
+ * (its batch did not commit) is closed with the run's end.
+ */
+static void test_run_end_closes_steps(void **state)
+{
+	proj *p = *state;
+	store_run r = {.id = "r0", .pipeline = "p", .started_ms = 1000};
+	store_steprun sr = {.id = "s0", .run_id = "r0", .step = "a", .status = ST_RUNNING,
+			    .exit_code = -1, .started_ms = 1000};
+	store_steprun pend = {.id = "s1", .run_id = "r0", .step = "b", .status = ST_PENDING,
+			      .exit_code = -1};
+	json_t *j, *steps;
+
+	assert_int_equal(store_run_create(p->st, &r), 0);
+	assert_int_equal(store_steprun_create(p->st, &sr, NULL, 0), 0);
+	assert_int_equal(store_steprun_create(p->st, &pend, NULL, 0), 0);
+	assert_int_equal(store_run_finish(p->st, "r0", ST_FAILED, 2000), 0);
+	assert_int_equal(store_run_json(p->st, "r0", &j), 0);
+	steps = json_object_get(j, "steps");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(steps, 0), "status")),
+			    "failed");
+	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(steps, 0), "error")),
+			       "not recorded"));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(steps, 1), "status")),
+			    "cancelled");
+	json_decref(j);
 }
 
 int main(void)
@@ -578,6 +622,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_series_and_store_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rerun_from_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_failure_stops_the_run, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_end_closes_steps, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
