@@ -85,7 +85,12 @@ int sl_project_init(const char *dir)
 	if ((rc = sl__path_abs_checked(dir ? dir : ".", &root)))
 		return rc;
 	state = sl__path_join(root, ".sluice");
-	db = state ? sl__asprintf("sqlite:%s/meta.db", state) : NULL;
+	/* The store the project will use: SLUICE_STORE's (its schema is made
+	 * now, so a bad URL is found now), or the default SQLite file. */
+	if (getenv("SLUICE_STORE") && *getenv("SLUICE_STORE"))
+		db = sl__strdup(getenv("SLUICE_STORE"));
+	else
+		db = state ? sl__asprintf("sqlite:%s/meta.db", state) : NULL;
 	if (!state || !db) {
 		rc = sl__err(SL_ENOMEM, "out of memory");
 		goto out;
@@ -97,8 +102,8 @@ int sl_project_init(const char *dir)
 	rc = sl__mkdir_p(root, 0755);
 	if (rc == 0)
 		rc = make_layout(state);
-	if (rc == 0)
-		rc = store_open(db, &st);
+	if (rc == 0 && (rc = store_open(db, &st)) != 0)
+		rc = sl__err_prefix(rc, "opening the metadata store");
 	if (rc == 0)
 		rc = write_if_absent(root, "sluice.yaml", sluice_yaml);
 	if (rc == 0)
