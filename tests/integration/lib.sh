@@ -35,6 +35,10 @@ if [ -n "${SLUICE_TEST_PG_URL_FILE:-}" ]; then
 fi
 # pg_sql SQL: one value from the variant's database.
 pg_sql() { "$PSQL" "$SLUICE_STORE" -X -q -tA -v ON_ERROR_STOP=1 -c "$1"; }
+# store_sql SQL: the answer of the project's store, whichever backend it is.
+store_sql() {
+	if [ -n "$PG_DB" ]; then pg_sql "$1"; else sqlite3 "$T/.sluice/meta.db" "$1"; fi
+}
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 sl() { "$SLUICE" "$@"; }
