@@ -504,6 +504,66 @@ int sl_artifact_export(sl_project *p, const char *id, const char *format, const 
 	return fail(p, rc);
 }
 
+int sl_store_migrate(sl_project *p, const char *to_url, char **out_json)
+{
+	store_copy_count counts[STORE_COPY_TABLES];
+	store_proc *running = NULL;
+	size_t n_running = 0;
+	store *dst = NULL;
+	char host[256] = "", *from = NULL, *to = NULL;
+	json_t *j = NULL, *tabs;
+	int rc;
+
+	sl__err_clear();
+	if (out_json)
+		*out_json = NULL;
+	if (!p || !to_url || !*to_url || !out_json)
+		return sl__err(SL_EINVAL, "sl_store_migrate: project, target and output are required");
+	p->errmsg[0] = '\0';
+	if (!strcmp(to_url, p->set.store_url))
+		return fail(p, sl__err(SL_EINVAL, "the target is the project's own store"));
+	/* A run going on would be copied half done: dead ones are ended first. */
+	if (gethostname(host, sizeof host - 1) == 0)
+		orch_recover(p->st, host, NULL);
+	sl__err_clear();
+	rc = store_runs_running(p->st, NULL, &running, &n_running);
+	if (rc == 0 && n_running)
+		rc = sl__err(SL_EBUSY, "run %s is still running; migrate when no run is going on",
+			     running[0].id);
+	sl__free(running);
+	if (rc == 0 && (rc = store_open(to_url, &dst)) != 0)
+		rc = sl__err_prefix(rc, "opening the target store");
+	if (rc == 0)
+		rc = store_copy(p->st, dst, counts, SL__ARRAY_LEN(counts));
+	store_close(dst);
+	if (rc)
+		return fail(p, rc);
+	from = sl__pg_redact(p->set.store_url);
+	to = sl__pg_redact(to_url);
+	j = json_object();
+	tabs = json_array();
+	if (!from || !to || !j || !tabs || json_object_set_new(j, "from", json_string(from)) ||
+	    json_object_set_new(j, "to", json_string(to)) || json_object_set(j, "tables", tabs) ||
+	    json_object_set_new(j, "verified", json_true()))
+		rc = sl__oom();
+	for (size_t i = 0; rc == 0 && i < SL__ARRAY_LEN(counts) && counts[i].table[0]; i++) {
+		json_t *t = json_pack("{s:s, s:I, s:I, s:I}", "table", counts[i].table, "source",
+				      (json_int_t)counts[i].source, "copied",
+				      (json_int_t)counts[i].copied, "present",
+				      (json_int_t)counts[i].present);
+		if (!t || json_array_append_new(tabs, t))
+			rc = sl__oom();
+	}
+	json_decref(tabs);
+	sl__free(from);
+	sl__free(to);
+	if (rc) {
+		json_decref(j);
+		return fail(p, rc);
+	}
+	return fail(p, dump(j, out_json));
+}
+
 int sl_steps_list(char **out_json)
 {
 	size_t n;

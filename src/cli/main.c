@@ -14,7 +14,8 @@
 #define SL_ARRAY_N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const cli_cmd *const commands[] = {
-	&cmd_init, &cmd_run, &cmd_runs, &cmd_artifacts, &cmd_canvas, &cmd_steps, &cmd_version,
+	&cmd_init, &cmd_run, &cmd_runs, &cmd_artifacts, &cmd_canvas, &cmd_steps, &cmd_store,
+	&cmd_version,
 	&cmd_help,
 };
 

@@ -189,7 +189,10 @@ typedef struct store_proc {
 	int64_t pid_start;       /* 0 when unknown */
 } store_proc;
 
-/* Runs in status running driven from host. *out (sl__free) may be NULL when *out_n is 0. */
+/*
+ * Runs in status running driven from host (NULL: from any host). *out
+ * (sl__free) may be NULL when *out_n is 0.
+ */
 int store_runs_running(store *s, const char *host, store_proc **out, size_t *out_n);
 /* Step runs of run_id in status running. */
 int store_steps_running(store *s, const char *run_id, store_proc **out, size_t *out_n);
@@ -326,6 +329,23 @@ int store_run_status(store *s, const char *run_id, char **out_status);
 
 int store_tag_set(store *s, const char *entity, const char *entity_id, const char *key,
 		  const char *value);
+
+/*
+ * Copies src's whole history into dst (store_copy.c): one transaction on
+ * dst, rows dst already holds kept as they are, run order kept, counts
+ * verified per table before the commit; on any failure dst is unchanged.
+ * out receives one count per table (n_out at least STORE_COPY_TABLES).
+ */
+#define STORE_COPY_TABLES 16
+typedef struct store_copy_count {
+	char table[32];
+	int64_t source;  /* rows read from src */
+	int64_t copied;  /* rows new in dst */
+	int64_t present; /* rows dst already held (by key) */
+} store_copy_count;
+int store_copy(store *src, store *dst, store_copy_count *out, size_t n_out);
+/* The tables store_copy copies, in its order; returns how many. */
+size_t store_copy_tables(const char **names, size_t max);
 
 /* ---- queries for the CLI and API (JSON, newly allocated, caller json_decref) --
  *

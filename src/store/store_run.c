@@ -184,6 +184,7 @@ static int row_step_proc(void *ud, int ncol, const sq_val *c)
 	return rc;
 }
 
+/* The rows of sql, whose one parameter is arg (none when arg is NULL). */
 static int list_procs(store *s, const char *sql, const char *arg, sq_row_fn fn,
 		      store_proc **out, size_t *out_n)
 {
@@ -194,7 +195,7 @@ static int list_procs(store *s, const char *sql, const char *arg, sq_row_fn fn,
 	*out = NULL;
 	*out_n = 0;
 	st_lock(s);
-	rc = Q(s, sql, p, fn, &l);
+	rc = s->drv->exec(s->conn, sql, arg ? 1 : 0, p, fn, &l);
 	st_unlock(s);
 	if (rc == 0)
 		rc = l.rc;
@@ -209,8 +210,13 @@ static int list_procs(store *s, const char *sql, const char *arg, sq_row_fn fn,
 
 int store_runs_running(store *s, const char *host, store_proc **out, size_t *out_n)
 {
-	if (!s || !host || !out || !out_n)
+	if (!s || !out || !out_n)
 		return sl__err(SL_EINVAL, "store_runs_running: invalid argument");
+	if (!host)
+		return list_procs(s,
+				  "SELECT id, pid, pid_start, orchestrator FROM runs "
+				  "WHERE status = 'running' ORDER BY seq",
+				  NULL, row_run_proc, out, out_n);
 	return list_procs(s,
 			  "SELECT id, pid, pid_start, orchestrator FROM runs "
 			  "WHERE status = 'running' AND host = ? ORDER BY seq",

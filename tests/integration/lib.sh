@@ -31,10 +31,11 @@ if [ -n "${SLUICE_TEST_PG_URL_FILE:-}" ]; then
 	PG_DB=it_$$_$RANDOM
 	"$PSQL" "$PG_ADMIN" -X -q -v ON_ERROR_STOP=1 \
 		-c "CREATE DATABASE $PG_DB TEMPLATE sluice_template STRATEGY FILE_COPY" >/dev/null
-	export SLUICE_STORE=${PG_ADMIN%/*}/$PG_DB
+	PG_URL=${PG_ADMIN%/*}/$PG_DB
+	export SLUICE_STORE=$PG_URL
 fi
 # pg_sql SQL: one value from the variant's database.
-pg_sql() { "$PSQL" "$SLUICE_STORE" -X -q -tA -v ON_ERROR_STOP=1 -c "$1"; }
+pg_sql() { "$PSQL" "$PG_URL" -X -q -tA -v ON_ERROR_STOP=1 -c "$1"; }
 # store_sql SQL: the answer of the project's store, whichever backend it is.
 store_sql() {
 	if [ -n "$PG_DB" ]; then pg_sql "$1"; else sqlite3 "$T/.sluice/meta.db" "$1"; fi
