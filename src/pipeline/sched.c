@@ -959,6 +959,11 @@ static const char *failure(run *r, size_t i, const orch_result *res, char *why, 
 	node *n = &r->nodes[i];
 	char text[RESULT_TEXT_MAX];
 
+	if (res->detail[0]) {
+		/* The orchestrator ended it (a cluster's limit, a node failure): its word. */
+		snprintf(why, size, "%s", res->detail);
+		return res->timed_out ? RS_TIMEOUT : RS_CRASH;
+	}
 	if (res->timed_out) {
 		snprintf(why, size, "timed out after %gs (the step's timeout)", st->timeout);
 		return RS_TIMEOUT;
@@ -1194,6 +1199,15 @@ static void round_of(run *r, const orch_result *first)
 			collect(r, &res);
 		}
 	}
+	/* A start that takes a round trip to a cluster is not made holding the
+	 * store's write lock, which other processes' writes wait for: the
+	 * round's completions commit first, and each start is its own commit. */
+	if (r->env->orch->slow_start) {
+		fatal(r, store_batch_end(r->env->st));
+		if (!r->fatal_rc)
+			launch(r);
+		return;
+	}
 	launch(r);
 	fatal(r, store_batch_end(r->env->st));
 }
@@ -1213,7 +1227,9 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 	r.sp = sp;
 	r.opts = opts;
 	r.t0 = sl__mono_sec();
-	r.jobs = opts && opts->jobs > 0 ? opts->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	r.jobs = opts && opts->jobs > 0   ? opts->jobs
+		 : env->orch->default_jobs ? env->orch->default_jobs
+					   : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (r.jobs < 1)
 		r.jobs = 1;
 	if (out_run_id)
@@ -1291,7 +1307,11 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 			break;
 		}
 		if (cancel_requested(&r)) {
-			int brc = store_batch_begin(env->st);
+			int brc;
+			/* Stopping a cluster's jobs takes a while: not under the store's
+			 * write lock (cancel_everything's own call then finds none). */
+			env->orch->cancel_all(r.orch, CANCEL_GRACE_SEC);
+			brc = store_batch_begin(env->st);
 			cancel_everything(&r, "cancelled");
 			if (brc == 0)
 				fatal(&r, store_batch_end(env->st));
