@@ -199,7 +199,7 @@ static int json_quote(sl__buf *b, const char *s, size_t len)
 	int rc = sl__buf_putc(b, '"');
 
 	while (rc == 0 && len > 0) {
-		size_t ok = ds_utf8_check(s, len);
+		size_t ok = sl__utf8_check(s, len);
 		for (size_t i = 0; rc == 0 && i < ok; i++) {
 			unsigned char c = (unsigned char)s[i];
 			if (c == '"' || c == '\\')
@@ -549,7 +549,7 @@ static int row_accept(sql_reader *rd, bool check_utf8)
 		sql_col *c = &rd->cols[j];
 		const sql_cell *in = &rd->in[j];
 		if (check_utf8 && in->kind == K_TEXT) {
-			size_t bad = ds_utf8_check(in->s, in->len);
+			size_t bad = sl__utf8_check(in->s, in->len);
 			if (bad < in->len) {
 				snprintf(why, sizeof why, "invalid UTF-8 at byte %zu of the text", bad + 1);
 				return bad_row(rd, j, why);

@@ -1177,7 +1177,7 @@ static int failed_result(run *r)
 /* One round: what ended, then what can start now, as one store batch (design note 2). */
 static void round_of(run *r, const orch_result *first)
 {
-	orch_result res;
+	orch_result res = {0};
 	int rc = store_batch_begin(r->env->st);
 
 	if (rc) {
@@ -1297,7 +1297,7 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 	wait_limit = opts && opts->cancel ? LEGACY_FLAG_POLL_SEC : -1;
 	round_of(&r, NULL);
 	for (;;) {
-		orch_result res;
+		orch_result res = {0};
 
 		if (r.fatal_rc) {
 			/* Design note 5: stop the steps; record what can be recorded. */

@@ -58,6 +58,10 @@
  *     URL with its password hidden (sl__pg_redact) and the statement.
  *     Codes: a duplicate key is SL_EEXIST, a conflict or a lock wait that
  *     timed out SL_EBUSY, everything else SL_ESTORE.
+ *  9. Text goes in as UTF-8 (sl__utf8_clean: each byte that starts no valid
+ *     sequence becomes '?'), which a UTF8 database demands; a step's error
+ *     output may be any bytes. sqlite.c stores the same, so both backends
+ *     answer with the same text.
  */
 #include <errno.h>
 #include <math.h>
@@ -107,6 +111,7 @@ typedef struct pg_conn {
 	sl__buf sql;       /* a rewritten statement */
 	char (*num)[32];   /* text of numeric parameters */
 	const char **vals;
+	char **clean;      /* cleaned copies of text parameters (note 9), or NULL */
 	size_t cap;
 } pg_conn;
 
@@ -336,6 +341,14 @@ static int pg_prepare(pg_conn *c, const char *sql, pg_slot **out)
 	return 0;
 }
 
+static void pg_params_free(pg_conn *c)
+{
+	for (size_t i = 0; c->clean && i < c->cap; i++) {
+		sl__free(c->clean[i]);
+		c->clean[i] = NULL;
+	}
+}
+
 /* The text of each parameter in c->vals (NULL for SQL NULL). */
 static int pg_params(pg_conn *c, int n, const sq_val *params)
 {
@@ -343,6 +356,7 @@ static int pg_params(pg_conn *c, int n, const sq_val *params)
 		size_t cap = (size_t)n;
 		char(*num)[32] = sl__reallocarray(c->num, cap, sizeof *num);
 		const char **vals;
+		char **clean;
 		if (!num)
 			return sl__oom();
 		c->num = num;
@@ -350,6 +364,11 @@ static int pg_params(pg_conn *c, int n, const sq_val *params)
 		if (!vals)
 			return sl__oom();
 		c->vals = vals;
+		clean = sl__reallocarray(c->clean, cap, sizeof *clean);
+		if (!clean)
+			return sl__oom();
+		memset(clean + c->cap, 0, (cap - c->cap) * sizeof *clean);
+		c->clean = clean;
 		c->cap = cap;
 	}
 	for (int i = 0; i < n; i++) {
@@ -369,7 +388,10 @@ static int pg_params(pg_conn *c, int n, const sq_val *params)
 			c->vals[i] = c->num[i];
 			break;
 		case SQ_TEXT:
-			c->vals[i] = v->s;
+			/* The server refuses bytes that are not UTF-8 (note 9). */
+			if (v->s && sl__utf8_clean(v->s, &c->clean[i]) != 0)
+				return SL_ENOMEM;
+			c->vals[i] = c->clean[i] ? c->clean[i] : v->s;
 			break;
 		case SQ_NULL:
 			c->vals[i] = NULL;
@@ -461,20 +483,32 @@ static bool pg_is_select(const char *sql)
 	return !strncasecmp(sql, "SELECT", 6) || !strncasecmp(sql, "WITH", 4);
 }
 
+static int pg_exec_bound(pg_conn *c, const char *sql, int nparams, sq_row_fn fn, void *ud);
+
 static int pg_exec(void *conn, const char *sql, int nparams, const sq_val *params, sq_row_fn fn,
 		   void *ud)
 {
 	pg_conn *c = conn;
-	double start = 0;
-	unsigned delay = 0;
-	bool replanned = false;
 	int rc;
 
 	if (!c || !sql || nparams < 0 || nparams > PG_MAX_PARAMS || (nparams > 0 && !params))
 		return sl__err(SL_EINVAL, "postgresql: exec: invalid argument");
 	c->conflict = false;
-	if ((rc = pg_params(c, nparams, params)) != 0)
-		return rc;
+	rc = pg_params(c, nparams, params);
+	if (rc == 0)
+		rc = pg_exec_bound(c, sql, nparams, fn, ud);
+	pg_params_free(c);
+	return rc;
+}
+
+/* Runs sql with the parameters pg_params left in c->vals (notes 5-7). */
+static int pg_exec_bound(pg_conn *c, const char *sql, int nparams, sq_row_fn fn, void *ud)
+{
+	double start = 0;
+	unsigned delay = 0;
+	bool replanned = false;
+	int rc;
+
 	for (;;) {
 		pg_slot *sl = NULL;
 		PGresult *res;
@@ -748,6 +782,8 @@ static void pg_close(void *conn)
 	PQfinish(c->pc);
 	pg_slots_forget(c);
 	sl__buf_free(&c->sql);
+	pg_params_free(c);
+	sl__free(c->clean);
 	sl__free(c->num);
 	sl__free(c->vals);
 	sl__free(c->shown);

@@ -80,7 +80,9 @@ typedef struct store_driver {
 	void (*close)(void *conn);
 	/*
 	 * Executes one statement. Parameters are written "?" in the SQL; a driver
-	 * whose server wants "$1" rewrites them. fn may be NULL.
+	 * whose server wants "$1" rewrites them. Text parameters are stored as
+	 * UTF-8: a byte that starts no valid sequence is stored as '?'
+	 * (sl__utf8_clean), the same on every backend. fn may be NULL.
 	 */
 	int (*exec)(void *conn, const char *sql, int nparams, const sq_val *params,
 		    sq_row_fn fn, void *ud);

@@ -89,6 +89,6 @@ not_contains "$ERR" "1 steps"
 # An unknown orchestrator is an error at its place in sluice.yaml.
 printf 'stack:\n  metadata: sqlite:.sluice/meta.db\n  orchestrator: slurmish\n' > sluice.yaml
 expect_exit 2 sl run one.yaml
-contains "$ERR" "sluice.yaml:3:17: stack.orchestrator 'slurmish' is not available (available: local, slurm)"
+contains "$ERR" "sluice.yaml:3:17: stack.orchestrator 'slurmish' is not available (available: local, slurm; did you mean 'slurm'?)"
 db_check
 echo ok
