@@ -848,6 +848,21 @@ static void test_byte_order(void **state)
 	assert_string_equal(seen.metrics[0], "F1");
 	assert_string_equal(seen.metrics[1], "_n");
 	assert_string_equal(seen.metrics[2], "recall");
+	/* Text that is not UTF-8 (a command's error output) is stored with '?' for each
+	 * byte that starts no valid sequence, the same on both backends. */
+	{
+		json_t *j;
+		sr = steprun("s2", "ab1", "bad", ST_RUNNING, 1000);
+		assert_int_equal(store_steprun_create(s, &sr, NULL, 0), 0);
+		assert_int_equal(store_steprun_set_status(s, "s2", ST_FAILED, 1001,
+							  "caf\xc3\xa9 \xff\xfeoops \xed\xa0\x80",
+							  RS_ERROR),
+				 0);
+		assert_int_equal(store_run_json(s, "ab1", &j), 0);
+		assert_string_equal(jget(json_array_get(json_object_get(j, "steps"), 0), "error"),
+				    "caf\xc3\xa9 ??oops ???");
+		json_decref(j);
+	}
 	/* A prefix is matched by bytes: "A" finds only "Ab1". */
 	assert_int_equal(store_run_resolve(s, "A", out), 0);
 	assert_string_equal(out, "Ab1");
