@@ -513,7 +513,7 @@ static int pg_exec_bound(pg_conn *c, const char *sql, int nparams, sq_row_fn fn,
 		pg_slot *sl = NULL;
 		PGresult *res;
 		ExecStatusType st;
-		const char *state;
+		char state[8];
 
 		if (PQstatus(c->pc) != CONNECTION_OK) {
 			if (c->txn)
@@ -538,7 +538,10 @@ static int pg_exec_bound(pg_conn *c, const char *sql, int nparams, sq_row_fn fn,
 			PQclear(res);
 			return rc;
 		}
-		state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		snprintf(state, sizeof state, "%s",
+			 res && PQresultErrorField(res, PG_DIAG_SQLSTATE)
+				 ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+				 : "");
 		rc = pg_fail(c, res, sql);
 		PQclear(res);
 		if (!c->txn && c->conflict) {
@@ -551,7 +554,7 @@ static int pg_exec_bound(pg_conn *c, const char *sql, int nparams, sq_row_fn fn,
 			}
 		} else if (!c->txn && PQstatus(c->pc) == CONNECTION_BAD && pg_is_select(sql)) {
 			continue;
-		} else if (state && !strcmp(state, "0A000") && !replanned && !c->txn) {
+		} else if (!strcmp(state, "0A000") && !replanned && !c->txn) {
 			/* "cached plan must not change result type": a migration by
 			 * another process changed a table under our prepared statement. */
 			replanned = true;
