@@ -32,15 +32,17 @@
  *     means (sluice skips its dependents and records why). The price is the
  *     poll interval of note 2 per dependency hop.
  *  2. No tight polling. One squeue call asks for all of the run's jobs at
- *     once; the interval starts at POLL_MIN after a submission or a change
- *     and doubles up to POLL_MAX while nothing changes, so a long step costs
- *     an RPC every POLL_MAX seconds and a chain of short ones is seen
- *     within a fraction of a second. The wait sleeps in poll() on the
+ *     once, at most every POLL_MIN seconds: at that pace for POLL_FAST
+ *     seconds after a submission or a change (a short step, the common case
+ *     in a chain, is seen within POLL_MIN of its end), then 1.5 times
+ *     longer each time nothing changed, up to POLL_MAX, so a long step
+ *     costs an RPC every POLL_MAX seconds. The wait sleeps in poll() on the
  *     caller's cancellation descriptor, so Ctrl-C is seen at once.
- *  3. Exit status. Slurm's accounting (sacct) may be absent, as on the test
- *     cluster (accounting_storage/none); scontrol knows a finished job for
- *     MinJobAge (5 minutes by default), far longer than a poll interval.
- *     ExitCode=N:S gives the step's exit code or signal. A job Slurm ended
+ *  3. Exit status. A job squeue shows COMPLETED exited 0. For any other
+ *     end, Slurm's accounting (sacct) may be absent, as on the test cluster
+ *     (accounting_storage/none); scontrol knows a finished job for
+ *     MinJobAge (5 minutes by default), far longer than a poll interval,
+ *     and its ExitCode=N:S gives the step's exit code or signal. A job Slurm ended
  *     itself (its time limit, memory, a node failure, a cancellation by
  *     someone else) fails its step with Slurm's state and reason as the
  *     message; one whose step failed on its own fails the usual way (its
@@ -75,6 +77,7 @@
 
 #define POLL_MIN 0.25
 #define POLL_MAX 5.0
+#define POLL_FAST 2.0 /* seconds after a change during which POLL_MIN holds */
 #define CMD_TIMEOUT 120.0
 #define CMD_OUTPUT_MAX ((size_t)16 << 20)
 #define SUBMIT_TRIES 4
@@ -104,6 +107,7 @@ struct orch {
 	size_t n, cap;
 	double interval;        /* note 2 */
 	double next_poll;       /* monotonic */
+	double changed_at;      /* monotonic: the last submission or change seen */
 	double failing_since;   /* squeue failing since; 0 when it answers */
 };
 
@@ -391,6 +395,8 @@ static void job_end(orch *o, job *j)
 	j->result.tag = j->tag;
 	j->result.timed_out = j->timed_out;
 	j->ended = true;
+	if (!strcmp(j->state, "COMPLETED"))
+		return; /* exit code 0: nothing more to ask */
 	if (run_cmd(o->bin[SCONTROL], argv, &out, &err, &status) != 0 || status != 0 ||
 	    !field(out.data, "JobState", st, sizeof st)[0]) {
 		/* Purged already: the state squeue last showed is all there is. */
@@ -639,7 +645,8 @@ static int slurm_start(orch *o, const orch_task *t, void *tag, orch_proc *out_pr
 	snprintf(out_proc->job_id, sizeof out_proc->job_id, "%s", j->id);
 	/* Something new to watch: look soon (note 2). */
 	o->interval = POLL_MIN;
-	o->next_poll = sl__mono_sec() + POLL_MIN;
+	o->changed_at = sl__mono_sec();
+	o->next_poll = o->changed_at + POLL_MIN;
 	return 0;
 }
 
@@ -670,6 +677,7 @@ static double enforce_deadlines(orch *o)
 			if (scancel(o, &id, 1) != 0)
 				sl__err_clear(); /* it may have ended meanwhile */
 			o->interval = POLL_MIN;
+			o->changed_at = now;
 			o->next_poll = now;
 		} else if (next < 0 || j->deadline - now < next) {
 			next = j->deadline - now;
@@ -698,9 +706,11 @@ static int slurm_wait(orch *o, int cancel_fd, double timeout, orch_result *out)
 				return sl__err(SL_ESYS, "squeue has not answered for %.0f s: the run's "
 							"jobs cannot be followed",
 					       now - o->failing_since);
-			o->interval = changed ? POLL_MIN
-				      : o->interval * 2 > POLL_MAX ? POLL_MAX
-								   : o->interval * 2;
+			if (changed)
+				o->changed_at = now;
+			o->interval = now - o->changed_at < POLL_FAST ? POLL_MIN
+				      : o->interval * 1.5 > POLL_MAX ? POLL_MAX
+								     : o->interval * 1.5;
 			o->next_poll = sl__mono_sec() + o->interval;
 			if (take_ended(o, out))
 				return 0;
