@@ -3,8 +3,9 @@
 # histories, tags from store ops, lineage) copied into PostgreSQL, where
 # every listing prints exactly what it printed from SQLite; a second copy
 # changes nothing; the project then runs on PostgreSQL with its cache
-# intact; a second project shares the database; a target that refuses a
-# row is left unchanged; a run going on blocks the copy.
+# intact; a colleague's clone of the project merges its own history into
+# the same database; a target that refuses a row is left unchanged; a run
+# going on blocks the copy.
 # backends: postgresql
 . "$(dirname "$0")/lib.sh"
 
@@ -79,13 +80,14 @@ latest=$(sl runs show latest --json | js "d['run']")
 [ "$(sl runs --json -n 1 | js "d[0]['run']")" = "$latest" ] || fail "the new run is the latest"
 unset SLUICE_STORE
 
-# A second project shares the database; its runs come after the first's.
+# A colleague's clone of the project, with its own SQLite history, merges it
+# into the team's database; its runs come after those already there.
 mkdir other && cd other
 sl init . >/dev/null
 cp ../p.yaml .
 sl run p.yaml -q -p n=4
 sl store migrate --to "$TARGET" --json | js "[t for t in d['tables'] if t['table'] == 'runs'][0]['copied']" |
-	grep -qx 1 || fail "the second project's run"
+	grep -qx 1 || fail "the clone's run"
 [ "$(pg_sql "SELECT COUNT(*) FROM runs")" = 6 ] || fail "both histories in one database"
 [ "$(pg_sql "SELECT COUNT(DISTINCT seq) FROM runs")" = 6 ] || fail "sequence numbers stay unique"
 
