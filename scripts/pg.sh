@@ -21,6 +21,7 @@
 # root), so DIR is handed to postgres and must be reachable by it: every
 # directory above DIR needs the search (x) permission for others.
 set -euo pipefail
+. "$(dirname "$0")/daemon.sh"
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
@@ -45,17 +46,6 @@ give_pg() {
 	if [ "$(id -u)" -eq 0 ]; then
 		chown postgres: "$@"
 	fi
-}
-
-# alive PID: true while PID is a live process. A zombie still answers
-# kill -0, and exited daemons can stay zombies for a while before PID 1
-# reaps them, so look at the state letter in /proc instead.
-alive() {
-	local stat state
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	state=${stat##*) }
-	state=${state%% *}
-	[ "$state" != Z ] && [ "$state" != X ]
 }
 
 # The postmaster's pid from the pid file, or nothing.

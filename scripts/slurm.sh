@@ -27,20 +27,13 @@
 # Stopped daemons may stay zombies for a moment (PID 1 reaps them late), so
 # liveness is read from /proc/PID/stat, not from kill -0.
 set -euo pipefail
+. "$(dirname "$0")/daemon.sh"
 
 die() { echo "slurm.sh: $*" >&2; exit 1; }
 
 usage() {
 	echo "usage: slurm.sh start DIR | stop DIR" >&2
 	exit 2
-}
-
-alive() {
-	local stat state
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	state=${stat##*) }
-	state=${state%% *}
-	[ "$state" != Z ] && [ "$state" != X ]
 }
 
 free_port() {

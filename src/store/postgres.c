@@ -68,7 +68,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -176,19 +175,20 @@ static int pg_fail(pg_conn *c, const PGresult *res, const char *sql)
 
 /* ---- backoff and reconnection ------------------------------------------------- */
 
-static void pg_sleep(pg_conn *c, unsigned *delay_us, unsigned max_us)
+/*
+ * After a conflict outside a transaction: waits (note 3) and says whether
+ * to try again, until PG_RETRY_LIMIT_SEC after the first (*start == 0).
+ */
+static bool pg_again(pg_conn *c, double *start, unsigned *delay_us)
 {
-	struct timespec ts;
-	unsigned d;
+	double now = sl__mono_sec();
 
-	if (*delay_us == 0)
-		*delay_us = 1000;
-	d = *delay_us / 2 + (unsigned)sl__rng_below(&c->rng, *delay_us / 2 + 1);
-	ts.tv_sec = d / 1000000;
-	ts.tv_nsec = (long)(d % 1000000) * 1000;
-	nanosleep(&ts, NULL);
-	if (*delay_us < max_us)
-		*delay_us *= 2;
+	if (*start == 0)
+		*start = now;
+	if (now - *start >= PG_RETRY_LIMIT_SEC)
+		return false;
+	sl__rng_backoff(&c->rng, delay_us, 1000, 100000);
+	return true;
 }
 
 static void pg_slots_forget(pg_conn *c)
@@ -242,7 +242,7 @@ static int pg_reconnect(pg_conn *c)
 				 sl__mono_sec() - c->down_since);
 			return pg_fail_text(c, SL_ESTORE, what, PQerrorMessage(c->pc), NULL);
 		}
-		pg_sleep(c, &delay, 2000000);
+		sl__rng_backoff(&c->rng, &delay, 1000, 2000000);
 	}
 }
 
@@ -545,13 +545,8 @@ static int pg_exec_bound(pg_conn *c, const char *sql, int nparams, sq_row_fn fn,
 		rc = pg_fail(c, res, sql);
 		PQclear(res);
 		if (!c->txn && c->conflict) {
-			double now = sl__mono_sec();
-			if (start == 0)
-				start = now;
-			if (now - start < PG_RETRY_LIMIT_SEC) {
-				pg_sleep(c, &delay, 100000);
+			if (pg_again(c, &start, &delay))
 				continue;
-			}
 		} else if (!c->txn && PQstatus(c->pc) == CONNECTION_BAD && pg_is_select(sql)) {
 			continue;
 		} else if (!strcmp(state, "0A000") && !replanned && !c->txn) {
@@ -710,15 +705,8 @@ static int pg_begin(void *conn, bool write)
 			continue; /* nothing of ours ran: connect again */
 		/* BEGIN went through and the lock did not: end that transaction. */
 		PQclear(PQexec(c->pc, "ROLLBACK"));
-		if (c->conflict) {
-			double now = sl__mono_sec();
-			if (start == 0)
-				start = now;
-			if (now - start < PG_RETRY_LIMIT_SEC) {
-				pg_sleep(c, &delay, 100000);
-				continue;
-			}
-		}
+		if (c->conflict && pg_again(c, &start, &delay))
+			continue;
 		return rc;
 	}
 }

@@ -122,21 +122,12 @@ static bool sq_retryable(int rc)
 static bool sq_backoff(sq_conn *c, double *start, unsigned *delay_us)
 {
 	double now = sl__mono_sec();
-	struct timespec ts;
-	unsigned d;
 
 	if (*start == 0)
 		*start = now;
 	if ((now - *start) * 1000.0 > SQ_RETRY_LIMIT_MS)
 		return false;
-	if (*delay_us == 0)
-		*delay_us = 200;
-	d = *delay_us / 2 + (unsigned)sl__rng_below(&c->rnd, *delay_us / 2 + 1);
-	ts.tv_sec = d / 1000000;
-	ts.tv_nsec = (long)(d % 1000000) * 1000;
-	nanosleep(&ts, NULL);
-	if (*delay_us < 50000)
-		*delay_us *= 2;
+	sl__rng_backoff(&c->rnd, delay_us, 200, 51200);
 	return true;
 }
 

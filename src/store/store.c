@@ -69,7 +69,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "store_int.h"
@@ -249,8 +248,6 @@ int st_end(store *s, int rc)
 bool st_again(store *s, int rc, st_retry *r)
 {
 	double now;
-	struct timespec ts;
-	unsigned d;
 
 	if (rc == 0 || s->batch || !s->drv->conflict || !s->drv->conflict(s->conn))
 		return false;
@@ -259,14 +256,7 @@ bool st_again(store *s, int rc, st_retry *r)
 		r->t0 = now;
 	if (now - r->t0 > ST_RETRY_SEC)
 		return false;
-	if (r->delay_us == 0)
-		r->delay_us = 2000;
-	d = r->delay_us / 2 + (unsigned)sl__rng_below(&s->rng, r->delay_us / 2 + 1);
-	ts.tv_sec = d / 1000000;
-	ts.tv_nsec = (long)(d % 1000000) * 1000;
-	nanosleep(&ts, NULL);
-	if (r->delay_us < 200000)
-		r->delay_us *= 2;
+	sl__rng_backoff(&s->rng, &r->delay_us, 2000, 200000);
 	sl__err_clear();
 	return true;
 }

@@ -1,6 +1,7 @@
 # The Slurm orchestrator against a real single-node cluster (munge,
 # slurmctld, slurmd) that this test starts in its folder with
-# scripts/slurm.sh and stops in its EXIT trap, whatever happens. Each step
+# scripts/slurm.sh and stops when it ends (lib.sh: at_exit), whatever
+# happens. Each step
 # is a batch job running `sluice step-exec TASK.json`:
 #
 #   - the diamond: every step a job, data flowing between them, job ids in
@@ -21,22 +22,15 @@
 command -v slurmctld >/dev/null || fail "slurm-wlm is not installed (scripts/deps.sh installs it)"
 [ "$(id -u)" -eq 0 ] || { echo "the test cluster needs root: skipped"; exit 0; }
 CLUSTER="$T/cluster"
-cleanup() {
-	local rc=$?
-	"$SRC/scripts/slurm.sh" stop "$CLUSTER" || rc=1
-	pg_store_drop
-	if [ $rc -ne 0 ]; then
-		for f in "$CLUSTER"/slurmctld.log "$CLUSTER"/slurmd.log; do
-			[ -f "$f" ] && { echo "--- $f:" >&2; tail -n 15 "$f" >&2; }
-		done
-		echo "FAILED (rc=$rc) in $0; project kept at $T" >&2
-	else
-		rm -rf "$T"
-	fi
-	exit $rc
+stop_cluster() {
+	local f
+	"$SRC/scripts/slurm.sh" stop "$CLUSTER" || return 1
+	[ "$LIB_RC" = 0 ] && return 0
+	for f in "$CLUSTER"/slurmctld.log "$CLUSTER"/slurmd.log; do
+		[ ! -f "$f" ] || { echo "--- $f:" >&2; tail -n 15 "$f" >&2; }
+	done
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+at_exit stop_cluster
 t0=$(date +%s%N)
 SLURM_CONF=$("$SRC/scripts/slurm.sh" start "$CLUSTER")
 export SLURM_CONF

@@ -1,6 +1,7 @@
 # The PostgreSQL metadata store when things go wrong. This test starts its
-# own server (scripts/pg.sh, on 127.0.0.1 on a free port in its folder),
-# since it stops and restarts it; the EXIT trap stops it whatever happens.
+# own server (lib.sh's pg_server: scripts/pg.sh, on 127.0.0.1 on a free
+# port in its folder), since it stops and restarts it; it is stopped when
+# the test ends, whatever happens.
 #
 #   - the project names the store in sluice.yaml (stack.metadata);
 #   - a wrong password and a refused connection are one clear error each,
@@ -17,31 +18,10 @@
 . "$(dirname "$0")/lib.sh"
 
 PGSH="$SRC/scripts/pg.sh"
-[ -x "$PSQL" ] || fail "PostgreSQL 15 is not installed (scripts/deps.sh installs it)"
-chmod 0711 "$T"
 PGDIR="$T/pg"
-cleanup() {
-	local rc=$?
-	"$PGSH" stop "$PGDIR" || rc=1
-	if [ $rc -ne 0 ]; then
-		[ -f "$PGDIR/log" ] && { echo "--- server log:" >&2; tail -n 20 "$PGDIR/log" >&2; }
-		echo "FAILED (rc=$rc) in $0; project kept at $T" >&2
-	else
-		rm -rf "$T"
-	fi
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-URL=""
-for attempt in 1 2 3; do
-	PORT=$(free_port)
-	URL=$("$PGSH" start "$PGDIR" "$PORT" 2>"$T/.pgerr") && break
-	URL=""
-done
-[ -n "$URL" ] || fail "PostgreSQL did not start: $(cat "$T/.pgerr")"
+pg_server "$PGDIR"
+URL=$PG_SERVER_URL
+PORT=$PG_SERVER_PORT
 admin() { "$PSQL" "$URL" -X -q -tA -v ON_ERROR_STOP=1 -c "$1"; }
 admin "CREATE DATABASE meta"
 STORE="postgresql://postgres@127.0.0.1:$PORT/meta"
