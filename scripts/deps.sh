@@ -8,8 +8,11 @@ set -eu
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
 libyaml-dev libjansson-dev libsqlite3-dev sqlite3 libssl-dev libzstd-dev
 libpq-dev libmicrohttpd-dev libcmocka-dev libxxhash-dev"
-# Servers and peers the integration tests and benchmarks drive.
-PKGS="$PKGS postgresql python3 python3-pandas python3-sklearn python3-statsmodels python3-xgboost"
+# Servers and peers the integration tests and benchmarks drive: PostgreSQL
+# (the metadata store's second backend, ingest.sql), a Slurm cluster of one
+# node (slurm-wlm: slurmctld, slurmd and the client commands; munge).
+PKGS="$PKGS postgresql slurm-wlm munge python3 python3-pandas python3-sklearn python3-statsmodels
+python3-xgboost"
 
 missing=""
 for p in $PKGS; do

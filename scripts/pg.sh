@@ -7,8 +7,10 @@
 #
 # Everything lives under DIR: data/ (the cluster), sock/ (the Unix socket),
 # log (the server log) and port. The server listens on 127.0.0.1:PORT only,
-# trusts every local connection (user postgres, database postgres), and runs
-# with fsync off: it holds test data, nothing else.
+# trusts every local connection (user postgres, database postgres) except
+# those of the role sluice_pw, which must give its password (tests that
+# check a wrong password create that role), and runs with fsync off: it
+# holds test data, nothing else.
 #
 # Both verbs are idempotent. `start` on a running server with the same port
 # only prints its URL; a cluster whose initdb was interrupted is made again.
@@ -19,6 +21,7 @@
 # root), so DIR is handed to postgres and must be reachable by it: every
 # directory above DIR needs the search (x) permission for others.
 set -euo pipefail
+. "$(dirname "$0")/daemon.sh"
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
@@ -43,17 +46,6 @@ give_pg() {
 	if [ "$(id -u)" -eq 0 ]; then
 		chown postgres: "$@"
 	fi
-}
-
-# alive PID: true while PID is a live process. A zombie still answers
-# kill -0, and exited daemons can stay zombies for a while before PID 1
-# reaps them, so look at the state letter in /proc instead.
-alive() {
-	local stat state
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	state=${stat##*) }
-	state=${state%% *}
-	[ "$state" != Z ] && [ "$state" != X ]
 }
 
 # The postmaster's pid from the pid file, or nothing.
@@ -117,6 +109,7 @@ logging_collector = off
 EOF
 	cat >"$data/pg_hba.conf" <<EOF
 local all all trust
+host all sluice_pw 127.0.0.1/32 scram-sha-256
 host all all 127.0.0.1/32 trust
 EOF
 	give_pg "$data/sluice-test.conf" "$data/pg_hba.conf"

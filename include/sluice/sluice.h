@@ -366,6 +366,22 @@ SL_EXPORT int sl_artifacts_gc(sl_project *p, const sl_gc_opts *o, char **out_jso
 
 /* ---- built-in steps --------------------------------------------------------- */
 
+/*
+ * Copies the project's metadata store -- its whole history: pipelines,
+ * runs, step runs, artifacts, lineage, metrics, tags -- into the store at
+ * to_url (a postgresql:// URL, or sqlite:PATH), making its schema there
+ * first. The copy is one transaction on the target: on any failure the
+ * target is left as it was. Rows the target already holds are kept as they
+ * are, so a second copy changes nothing, and the target may hold other
+ * projects' history. Every table's row count is verified before the
+ * commit. Refuses while a run of the project is going on (runs whose driver
+ * died are first recorded as failed, as `sluice run` does). The project
+ * keeps using its own store until sluice.yaml (or SLUICE_STORE) names the
+ * new one. *out_json (sl_free): {"from": URL, "to": URL (passwords hidden),
+ * "tables": [{"table", "source", "copied", "present"}], "verified": true}.
+ */
+SL_EXPORT int sl_store_migrate(sl_project *p, const char *to_url, char **out_json);
+
 /* Every built-in step with its options, inputs and outputs: a JSON array. */
 SL_EXPORT int sl_steps_list(char **out_json);
 

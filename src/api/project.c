@@ -85,7 +85,12 @@ int sl_project_init(const char *dir)
 	if ((rc = sl__path_abs_checked(dir ? dir : ".", &root)))
 		return rc;
 	state = sl__path_join(root, ".sluice");
-	db = state ? sl__asprintf("sqlite:%s/meta.db", state) : NULL;
+	/* The store the project will use: SLUICE_STORE's (its schema is made
+	 * now, so a bad URL is found now), or the default SQLite file. */
+	if (getenv("SLUICE_STORE") && *getenv("SLUICE_STORE"))
+		db = sl__strdup(getenv("SLUICE_STORE"));
+	else
+		db = state ? sl__asprintf("sqlite:%s/meta.db", state) : NULL;
 	if (!state || !db) {
 		rc = sl__err(SL_ENOMEM, "out of memory");
 		goto out;
@@ -97,8 +102,8 @@ int sl_project_init(const char *dir)
 	rc = sl__mkdir_p(root, 0755);
 	if (rc == 0)
 		rc = make_layout(state);
-	if (rc == 0)
-		rc = store_open(db, &st);
+	if (rc == 0 && (rc = store_open(db, &st)) != 0)
+		rc = sl__err_prefix(rc, "opening the metadata store");
 	if (rc == 0)
 		rc = write_if_absent(root, "sluice.yaml", sluice_yaml);
 	if (rc == 0)
@@ -114,14 +119,7 @@ out:
 /* Reads sluice.yaml's stack block; absent keys keep their defaults. */
 static int read_settings(sl_project *p)
 {
-	api_settings set;
-	int rc = api_settings_load(p->root, p->state, &set);
-
-	if (rc == 0) {
-		p->store_url = set.store_url;
-		p->orch = set.orch;
-	}
-	return rc;
+	return api_settings_load(p->root, p->state, &p->set);
 }
 
 int sl_project_open(const char *start_dir, sl_project **out)
@@ -173,8 +171,8 @@ int sl_project_open(const char *start_dir, sl_project **out)
 	rc = make_layout(p->state);
 	if (rc == 0)
 		rc = read_settings(p);
-	if (rc == 0)
-		rc = store_open(p->store_url, &p->st);
+	if (rc == 0 && (rc = store_open(p->set.store_url, &p->st)) != 0)
+		rc = sl__err_prefix(rc, "opening the metadata store named by %s", p->set.store_from);
 	if (rc) {
 		sl_project_close(p);
 		return rc;
@@ -188,7 +186,7 @@ void sl_project_close(sl_project *p)
 	if (!p)
 		return;
 	store_close(p->st);
-	sl__free(p->store_url);
+	api_settings_free(&p->set);
 	sl__free(p->art_root);
 	sl__free(p->state);
 	sl__free(p->root);
@@ -276,7 +274,8 @@ int sl_run(sl_project *p, const char *pipeline_file, const sl_run_opts *opts, ch
 	env.state_dir = p->state;
 	env.art_root = p->art_root;
 	env.st = p->st;
-	env.orch = p->orch;
+	env.orch = p->set.orch;
+	env.slurm = p->set.has_slurm ? &p->set.slurm : NULL;
 	env.cancel_fd = opts && opts->cancel_token ? sl_cancel_fd(opts->cancel_token) : -1;
 	env.cancel_flag = opts ? api_cancel_flag(opts->cancel_token) : NULL;
 	rc = sched_run(&env, sp, opts, out_run_id);
@@ -503,6 +502,66 @@ int sl_artifact_export(sl_project *p, const char *id, const char *format, const 
 		rc = api_export_content(src, format, out_path);
 	sl__free(src);
 	return api_fail(p, rc);
+}
+
+int sl_store_migrate(sl_project *p, const char *to_url, char **out_json)
+{
+	store_copy_count counts[STORE_COPY_TABLES];
+	store_proc *running = NULL;
+	size_t n_running = 0;
+	store *dst = NULL;
+	char host[256] = "", *from = NULL, *to = NULL;
+	json_t *j = NULL, *tabs;
+	int rc;
+
+	sl__err_clear();
+	if (out_json)
+		*out_json = NULL;
+	if (!p || !to_url || !*to_url || !out_json)
+		return sl__err(SL_EINVAL, "sl_store_migrate: project, target and output are required");
+	p->errmsg[0] = '\0';
+	if (!strcmp(to_url, p->set.store_url))
+		return api_fail(p, sl__err(SL_EINVAL, "the target is the project's own store"));
+	/* A run going on would be copied half done: dead ones are ended first. */
+	if (gethostname(host, sizeof host - 1) == 0)
+		orch_recover(p->st, host, NULL);
+	sl__err_clear();
+	rc = store_runs_running(p->st, NULL, &running, &n_running);
+	if (rc == 0 && n_running)
+		rc = sl__err(SL_EBUSY, "run %s is still running; migrate when no run is going on",
+			     running[0].id);
+	sl__free(running);
+	if (rc == 0 && (rc = store_open(to_url, &dst)) != 0)
+		rc = sl__err_prefix(rc, "opening the target store");
+	if (rc == 0)
+		rc = store_copy(p->st, dst, counts, SL__ARRAY_LEN(counts));
+	store_close(dst);
+	if (rc)
+		return api_fail(p, rc);
+	from = sl__pg_redact(p->set.store_url);
+	to = sl__pg_redact(to_url);
+	j = json_object();
+	tabs = json_array();
+	if (!from || !to || !j || !tabs || json_object_set_new(j, "from", json_string(from)) ||
+	    json_object_set_new(j, "to", json_string(to)) || json_object_set(j, "tables", tabs) ||
+	    json_object_set_new(j, "verified", json_true()))
+		rc = sl__oom();
+	for (size_t i = 0; rc == 0 && i < SL__ARRAY_LEN(counts) && counts[i].table[0]; i++) {
+		json_t *t = json_pack("{s:s, s:I, s:I, s:I}", "table", counts[i].table, "source",
+				      (json_int_t)counts[i].source, "copied",
+				      (json_int_t)counts[i].copied, "present",
+				      (json_int_t)counts[i].present);
+		if (!t || json_array_append_new(tabs, t))
+			rc = sl__oom();
+	}
+	json_decref(tabs);
+	sl__free(from);
+	sl__free(to);
+	if (rc) {
+		json_decref(j);
+		return api_fail(p, rc);
+	}
+	return api_fail(p, api_dump(j, out_json));
 }
 
 int sl_steps_list(char **out_json)

@@ -8,15 +8,6 @@
 #include "pipeline/orch.h"
 #include "store/store.h"
 
-struct sl_project {
-	char *root;      /* the project folder */
-	char *state;     /* root/.sluice */
-	char *art_root;  /* state/artifacts */
-	char *store_url; /* sqlite:PATH or postgresql://... */
-	store *st;
-	const orch_ops *orch; /* stack.orchestrator */
-	char errmsg[SL__ERRMSG_MAX];
-};
 
 /*
  * sluice.yaml, read (settings.c). Every error is "sluice.yaml:LINE:COL:
@@ -25,8 +16,23 @@ struct sl_project {
  */
 typedef struct api_settings {
 	char *store_url; /* sqlite:ABSOLUTE-PATH or the given URL; owned (sl__free) */
+	const char *store_from; /* where store_url was named, for messages (static) */
 	const orch_ops *orch; /* stack.orchestrator, from the registry (orch.h) */
+	orch_slurm_cfg slurm; /* stack.slurm; its strings live in slurm_mem */
+	bool has_slurm;
+	void *slurm_mem;      /* owned: api_settings_free */
 } api_settings;
+/* Frees what api_settings_parse allocated (accepts a zeroed struct). */
+void api_settings_free(api_settings *s);
+
+struct sl_project {
+	char *root;      /* the project folder */
+	char *state;     /* root/.sluice */
+	char *art_root;  /* state/artifacts */
+	api_settings set;     /* sluice.yaml, read: stack settings */
+	store *st;
+	char errmsg[SL__ERRMSG_MAX];
+};
 /* Parses text (name is the file name in messages); root and state resolve paths. */
 int api_settings_parse(const char *text, size_t len, const char *name, const char *root,
 		       const char *state, api_settings *out);

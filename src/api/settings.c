@@ -4,10 +4,17 @@
  *
  *   stack:
  *     metadata: sqlite:.sluice/meta.db   the store; a relative sqlite path is
- *                                        relative to the project folder
+ *                                        relative to the project folder; or
+ *                                        postgresql://USER@HOST:PORT/DB
  *     orchestrator: local                a name from the orchestrator registry
- *                                        (orch.h): local today
- *     slurm: { partition, account }      for the slurm orchestrator
+ *                                        (orch.h): local or slurm
+ *     slurm:                             for the slurm orchestrator
+ *       partition: gpu                   sbatch --partition
+ *       account: ml-team                 --account
+ *       qos: normal                      --qos
+ *       resources: { cpus: 1, memory: 2G, time: 1h, gpus: 0 }
+ *                                        what a step that does not say asks for
+ *       options: ["--constraint=avx2"]   more sbatch options, as written
  *
  * The file is read by the YAML loader, so its errors have the same form as
  * a pipeline file's: "sluice.yaml:LINE:COL: message", at the offending key
@@ -89,14 +96,110 @@ static int want_string(const char *file, const sl__ypmap *pm, const json_t *obj,
 	return 0;
 }
 
+/* sbatch options sluice sets itself, and so may not be given in stack.slurm.options. */
+static const char *const own_options[] = {
+	"--output", "-o", "--error", "-e", "--wrap", "--parsable", "--job-name", "-J",
+	"--dependency", "-d", "--wait", "-W", "--array", "-a", "--chdir", "-D", "--comment",
+	"--open-mode", "--requeue", "--no-requeue", "--export",
+};
+
+/* Reads stack.slurm into out->slurm; its strings are copied into one block. */
+static int read_slurm(const char *file, const sl__ypmap *pm, const json_t *slurm,
+		      api_settings *out)
+{
+	static const char *const slurm_keys[] = {"partition", "account", "qos", "resources",
+						 "options"};
+	const char *part, *acct, *qos;
+	const json_t *res = json_object_get(slurm, "resources");
+	const json_t *opts = json_object_get(slurm, "options");
+	size_t n_opts = json_is_array(opts) ? json_array_size(opts) : 0, need = 0;
+	const char *k;
+	json_t *v;
+	char *mem, *w;
+	const char **list;
+	int rc;
+
+	if ((rc = settings_keys(file, pm, slurm, "stack.slurm", slurm_keys,
+				SL__ARRAY_LEN(slurm_keys))) ||
+	    (rc = want_string(file, pm, slurm, "stack.slurm", "partition", "a partition name",
+			      &part)) ||
+	    (rc = want_string(file, pm, slurm, "stack.slurm", "account", "an account name", &acct)) ||
+	    (rc = want_string(file, pm, slurm, "stack.slurm", "qos", "a QOS name", &qos)))
+		return rc;
+	if (res && !json_is_null(res) && !json_is_object(res))
+		return settings_err(SL_EINVAL, file, pm, "stack.slurm.resources", false,
+				    "stack.slurm.resources must be a mapping {cpus, memory, time, gpus}, "
+				    "not %s",
+				    sl__json_kind(res));
+	if (json_is_object(res) &&
+	    (rc = settings_keys(file, pm, res, "stack.slurm.resources", spec_resource_keys,
+				SPEC_RESOURCE_KEYS)))
+		return rc;
+	json_object_foreach((json_t *)res, k, v) {
+		char why[256], where[96];
+		if (json_is_null(v))
+			continue;
+		snprintf(where, sizeof where, "stack.slurm.resources.%s", k);
+		if (spec_resource_set(&out->slurm.defaults, k, v, why, sizeof why))
+			return settings_err(SL_EINVAL, file, pm, where, false, "%s: %s", where, why);
+	}
+	if (opts && !json_is_null(opts) && !json_is_array(opts))
+		return settings_err(SL_EINVAL, file, pm, "stack.slurm.options", false,
+				    "stack.slurm.options must be a list of sbatch options, not %s",
+				    sl__json_kind(opts));
+	for (size_t i = 0; i < n_opts; i++) {
+		const char *o = json_string_value(json_array_get(opts, i));
+		char where[64];
+		size_t name = o ? strcspn(o, "=") : 0;
+		snprintf(where, sizeof where, "stack.slurm.options[%zu]", i);
+		if (!o || o[0] != '-')
+			return settings_err(SL_EINVAL, file, pm, where, false,
+					    "%s must be an sbatch option such as \"--constraint=avx2\"",
+					    where);
+		for (size_t j = 0; j < SL__ARRAY_LEN(own_options); j++)
+			if (strlen(own_options[j]) == name && !strncmp(o, own_options[j], name))
+				return settings_err(SL_EINVAL, file, pm, where, false,
+						    "%s: sluice sets %s itself for every step", where,
+						    own_options[j]);
+		need += strlen(o) + 1;
+	}
+	need += (part ? strlen(part) + 1 : 0) + (acct ? strlen(acct) + 1 : 0) +
+		(qos ? strlen(qos) + 1 : 0);
+	/* One block: the option pointers, then every string. */
+	mem = sl__calloc(1, (n_opts + 1) * sizeof *list + need + 1);
+	if (!mem)
+		return sl__oom();
+	list = (const char **)(void *)mem;
+	w = mem + (n_opts + 1) * sizeof *list;
+#define KEEP(dst, src)                                    \
+	do {                                              \
+		if (src) {                                \
+			size_t len_ = strlen(src) + 1;    \
+			memcpy(w, src, len_);             \
+			(dst) = w;                        \
+			w += len_;                        \
+		}                                         \
+	} while (0)
+	KEEP(out->slurm.partition, part);
+	KEEP(out->slurm.account, acct);
+	KEEP(out->slurm.qos, qos);
+	for (size_t i = 0; i < n_opts; i++)
+		KEEP(list[i], json_string_value(json_array_get(opts, i)));
+#undef KEEP
+	out->slurm.options = list;
+	out->slurm.n_options = n_opts;
+	out->slurm_mem = mem;
+	out->has_slurm = true;
+	return 0;
+}
+
 static int read_json(const json_t *cfg, const sl__ypmap *pm, const char *file, const char *root,
 		     const char *state, api_settings *out)
 {
 	static const char *const top[] = {"stack"};
 	static const char *const stack_keys[] = {"metadata", "orchestrator", "slurm"};
-	static const char *const slurm_keys[] = {"partition", "account"};
 	const json_t *stack, *slurm;
-	const char *v, *ignored;
+	const char *v, *env;
 	int rc;
 
 	if (!json_is_object(cfg))
@@ -114,13 +217,10 @@ static int read_json(const json_t *cfg, const sl__ypmap *pm, const char *file, c
 	slurm = json_object_get(stack, "slurm");
 	if (slurm && !json_is_null(slurm) && !json_is_object(slurm))
 		return settings_err(SL_EINVAL, file, pm, "stack.slurm", false,
-				    "stack.slurm must be a mapping {partition, account}, not %s",
+				    "stack.slurm must be a mapping {partition, account, qos, resources, "
+				    "options}, not %s",
 				    sl__json_kind(slurm));
-	if (json_is_object(slurm) &&
-	    ((rc = settings_keys(file, pm, slurm, "stack.slurm", slurm_keys, SL__ARRAY_LEN(slurm_keys))) ||
-	     (rc = want_string(file, pm, slurm, "stack.slurm", "partition", "a partition name",
-			       &ignored)) ||
-	     (rc = want_string(file, pm, slurm, "stack.slurm", "account", "an account name", &ignored))))
+	if (json_is_object(slurm) && (rc = read_slurm(file, pm, slurm, out)))
 		return rc;
 	if ((rc = want_string(file, pm, stack, "stack", "orchestrator", "an orchestrator's name", &v)))
 		return rc;
@@ -139,12 +239,16 @@ static int read_json(const json_t *cfg, const sl__ypmap *pm, const char *file, c
 	if ((rc = want_string(file, pm, stack, "stack", "metadata",
 			      "a store URL (sqlite:PATH or postgresql://...)", &v)))
 		return rc;
-	/* DESIGN: the environment's SLUICE_STORE overrides the file's. */
-	if (getenv("SLUICE_STORE") && *getenv("SLUICE_STORE"))
-		v = getenv("SLUICE_STORE");
 	if (v && !*v)
 		return settings_err(SL_EINVAL, file, pm, "stack.metadata", false,
 				    "stack.metadata must not be empty");
+	out->store_from = v ? "sluice.yaml's stack.metadata" : "the default store";
+	/* DESIGN: the environment's SLUICE_STORE overrides the file's. */
+	env = getenv("SLUICE_STORE");
+	if (env && *env) {
+		v = env;
+		out->store_from = "SLUICE_STORE";
+	}
 	/* A relative sqlite path is relative to the project folder. */
 	if (v && sl__str_has_prefix(v, "sqlite:") && v[7] != '/')
 		out->store_url = sl__asprintf("sqlite:%s/%s", root, v + 7);
@@ -152,7 +256,16 @@ static int read_json(const json_t *cfg, const sl__ypmap *pm, const char *file, c
 		out->store_url = sl__strdup(v);
 	else
 		out->store_url = sl__asprintf("sqlite:%s/meta.db", state);
-	return out->store_url ? 0 : sl__err(SL_ENOMEM, "out of memory");
+	return out->store_url ? 0 : sl__oom();
+}
+
+void api_settings_free(api_settings *s)
+{
+	if (!s)
+		return;
+	sl__free(s->store_url);
+	sl__free(s->slurm_mem);
+	memset(s, 0, sizeof *s);
 }
 
 int api_settings_parse(const char *text, size_t len, const char *name, const char *root,
@@ -172,10 +285,8 @@ int api_settings_parse(const char *text, size_t len, const char *name, const cha
 	rc = read_json(cfg, pm, name, root, state, out);
 	json_decref(cfg);
 	sl__ypmap_free(pm);
-	if (rc) {
-		sl__free(out->store_url);
-		out->store_url = NULL;
-	}
+	if (rc)
+		api_settings_free(out);
 	return rc;
 }
 

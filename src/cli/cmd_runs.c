@@ -293,6 +293,8 @@ static int print_step(void *ud, const sl_step_view *v)
 	}
 	if (v->cached_from_run)
 		printf("    cached: computed by run %s\n", cli_short(v->cached_from_run));
+	if (v->job_id)
+		printf("    job: %s\n", v->job_id);
 	print_resources(v->resources);
 	if (v->n_metrics) {
 		printf("    metrics:");

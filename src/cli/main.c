@@ -14,8 +14,9 @@
 #define SL_ARRAY_N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const cli_cmd *const commands[] = {
-	&cmd_init, &cmd_run,    &cmd_runs,   &cmd_artifacts, &cmd_canvas,  &cmd_steps,
-	&cmd_predict, &cmd_models, &cmd_serve, &cmd_logs, &cmd_version, &cmd_help,
+	&cmd_init,    &cmd_run,    &cmd_runs,  &cmd_artifacts, &cmd_canvas, &cmd_steps,
+	&cmd_predict, &cmd_models, &cmd_serve, &cmd_logs,      &cmd_store,  &cmd_version,
+	&cmd_help,
 };
 
 const cli_cmd *cli_find(const char *name)

@@ -257,6 +257,31 @@ bool sl__str_has_suffix(const char *s, const char *suffix);
 bool sl__parse_i64(const char *s, int64_t *out);
 bool sl__parse_f64(const char *s, double *out);
 
+/* ---- UTF-8 (utf8.c) ------------------------------------------------------------ */
+
+/*
+ * Checks UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF). Returns
+ * len when valid, else the offset of the first bad byte.
+ */
+size_t sl__utf8_check(const char *s, size_t len);
+/*
+ * Text that passes sl__utf8_check: *out_clean is NULL when s already does
+ * (use s as is), else a copy (sl__free) with each byte that starts no valid
+ * sequence replaced by '?'. 0, or SL_ENOMEM.
+ */
+int sl__utf8_clean(const char *s, char **out_clean);
+
+/* ---- connection strings (conninfo.c) ----------------------------------------- */
+
+/*
+ * A copy of a PostgreSQL connection URL or key=value string with its
+ * password replaced by "***", for messages and logs. Newly allocated
+ * (sl__free), or NULL when out of memory.
+ */
+char *sl__pg_redact(const char *conninfo);
+/* Appends msg to b with its line breaks and tabs folded to single spaces. */
+void sl__fold_lines(sl__buf *b, const char *msg);
+
 /* ---- "did you mean" (suggest.c) ----------------------------------------------- */
 
 /* Optimal string alignment distance; SIZE_MAX when either is over 64 bytes. */

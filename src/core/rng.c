@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "core.h"
+#include <time.h>
+
 #include "rng.h"
 
 uint64_t sl__splitmix64(uint64_t *x)
@@ -135,4 +137,19 @@ void sl__rng_sample(sl__rng *r, size_t n, size_t k, size_t *out)
 		if (sl__rng_below(r, n - i) < k - got)
 			out[got++] = i;
 	}
+}
+
+void sl__rng_backoff(sl__rng *r, unsigned *delay_us, unsigned first_us, unsigned max_us)
+{
+	struct timespec ts;
+	unsigned d;
+
+	if (*delay_us == 0)
+		*delay_us = first_us ? first_us : 1;
+	d = *delay_us / 2 + (unsigned)sl__rng_below(r, *delay_us / 2 + 1);
+	ts.tv_sec = d / 1000000;
+	ts.tv_nsec = (long)(d % 1000000) * 1000;
+	nanosleep(&ts, NULL);
+	if (*delay_us < max_us)
+		*delay_us = *delay_us * 2 > max_us ? max_us : *delay_us * 2;
 }

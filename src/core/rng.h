@@ -33,6 +33,12 @@ uint64_t sl__rng_below(sl__rng *r, uint64_t bound);
 double sl__rng_uniform(sl__rng *r);
 /* Standard normal deviate (Marsaglia's polar method; libm's log and sqrt). */
 double sl__rng_normal(sl__rng *r);
+/*
+ * A retry's wait: sleeps a time drawn uniformly from [d/2, d], where d is
+ * *delay_us (set to first_us when 0), then doubles *delay_us up to max_us.
+ * The jitter keeps processes that failed together from retrying in step.
+ */
+void sl__rng_backoff(sl__rng *r, unsigned *delay_us, unsigned first_us, unsigned max_us);
 /* Fisher-Yates shuffle of a[0..n). */
 void sl__rng_shuffle(sl__rng *r, size_t *a, size_t n);
 /*

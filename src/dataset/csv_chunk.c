@@ -164,7 +164,7 @@ bool csv_tokenize(const csv_conf *c, const char *p, const char *limit, csv_row *
 			}
 			fp = pos + 1;
 			flen = (size_t)(close - fp);
-			size_t bad = ds_utf8_check(fp, flen);
+			size_t bad = sl__utf8_check(fp, flen);
 			if (bad != flen)
 				row_err(r, fp + bad, "invalid UTF-8");
 			pos = close + 1;
@@ -222,7 +222,7 @@ bool csv_tokenize(const csv_conf *c, const char *p, const char *limit, csv_row *
 			}
 			flen = (size_t)(pos - fp);
 			if (acc & 0x80) {
-				size_t bad = ds_utf8_check(fp, flen);
+				size_t bad = sl__utf8_check(fp, flen);
 				if (bad != flen)
 					row_err(r, fp + bad, "invalid UTF-8");
 			}

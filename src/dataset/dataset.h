@@ -224,11 +224,6 @@ bool ds_parse_timestamp(const char *s, size_t len, int64_t *out_us);
 size_t ds_format_f64(double v, char *buf);
 /* "2024-05-01T12:30:00Z", with .ffffff (trailing zeros trimmed) when needed. */
 size_t ds_format_timestamp(int64_t us, char *buf);
-/*
- * Checks UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF). Returns
- * len when valid, else the offset of the first bad byte.
- */
-size_t ds_utf8_check(const char *s, size_t len);
 
 /* ---- ingest --------------------------------------------------------------- */
 

@@ -199,7 +199,7 @@ static int json_quote(sl__buf *b, const char *s, size_t len)
 	int rc = sl__buf_putc(b, '"');
 
 	while (rc == 0 && len > 0) {
-		size_t ok = ds_utf8_check(s, len);
+		size_t ok = sl__utf8_check(s, len);
 		for (size_t i = 0; rc == 0 && i < ok; i++) {
 			unsigned char c = (unsigned char)s[i];
 			if (c == '"' || c == '\\')
@@ -549,7 +549,7 @@ static int row_accept(sql_reader *rd, bool check_utf8)
 		sql_col *c = &rd->cols[j];
 		const sql_cell *in = &rd->in[j];
 		if (check_utf8 && in->kind == K_TEXT) {
-			size_t bad = ds_utf8_check(in->s, in->len);
+			size_t bad = sl__utf8_check(in->s, in->len);
 			if (bad < in->len) {
 				snprintf(why, sizeof why, "invalid UTF-8 at byte %zu of the text", bad + 1);
 				return bad_row(rd, j, why);
@@ -973,23 +973,6 @@ out:
 
 /* ---- PostgreSQL ----------------------------------------------------------------- */
 
-/* Appends a libpq message with its line breaks and tabs folded to spaces. */
-static void fold_message(sl__buf *b, const char *msg)
-{
-	bool space = false;
-
-	for (const char *p = msg; p && *p; p++) {
-		if (*p == '\n' || *p == '\t' || *p == '\r') {
-			space = b->len > 0;
-			continue;
-		}
-		if (space)
-			sl__buf_putc(b, ' ');
-		space = false;
-		sl__buf_putc(b, *p);
-	}
-}
-
 /* The query's error from the server, with its position, SQLSTATE, detail and hint. */
 static int pg_result_error(sql_reader *rd, const char *query, const PGresult *res)
 {
@@ -1013,7 +996,7 @@ static int pg_result_error(sql_reader *rd, const char *query, const PGresult *re
 	} else {
 		sl__buf_puts(&b, "the query failed: ");
 	}
-	fold_message(&b, primary ? primary : PQresultErrorMessage(res));
+	sl__fold_lines(&b, primary ? primary : PQresultErrorMessage(res));
 	if (state) {
 		sl__buf_printf(&b, " (SQLSTATE %s)", state);
 		/* Class 08 is a connection problem; 57014 a cancelled statement. */
@@ -1024,11 +1007,11 @@ static int pg_result_error(sql_reader *rd, const char *query, const PGresult *re
 	}
 	if (detail) {
 		sl__buf_puts(&b, "; detail: ");
-		fold_message(&b, detail);
+		sl__fold_lines(&b, detail);
 	}
 	if (hint) {
 		sl__buf_puts(&b, "; hint: ");
-		fold_message(&b, hint);
+		sl__fold_lines(&b, hint);
 	}
 	sl__err(code, "%s", b.data ? b.data : "the query failed");
 	sl__buf_free(&b);
@@ -1040,7 +1023,7 @@ static int pg_conn_error(sql_reader *rd, PGconn *conn, const char *what)
 	sl__buf b;
 
 	sl__buf_init(&b, SL__ERRMSG_MAX);
-	fold_message(&b, PQerrorMessage(conn));
+	sl__fold_lines(&b, PQerrorMessage(conn));
 	sl__err(SL_EIO, "%s: %s: %s", rd->source, what, b.data ? b.data : "unknown error");
 	sl__buf_free(&b);
 	return SL_EIO;
@@ -1127,79 +1110,6 @@ static int pg_param(const json_t *v, size_t k, char **out)
 	return *out ? 0 : sl__err(SL_ENOMEM, "out of memory");
 }
 
-char *ds_pg_redact(const char *ci)
-{
-	sl__buf b;
-	const char *p = ci;
-	int rc = 0;
-
-	if (!ci)
-		return NULL;
-	sl__buf_init(&b, 0);
-	if (!strncmp(ci, "postgresql://", 13) || !strncmp(ci, "postgres://", 11)) {
-		/* scheme://[user[:password]@]host...[?k=v&password=x] */
-		const char *auth = strstr(ci, "://") + 3;
-		const char *end = auth + strcspn(auth, "/?#");
-		const char *at = NULL, *colon;
-		for (const char *q = auth; q < end; q++)
-			if (*q == '@')
-				at = q;
-		colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-		if (colon) {
-			rc |= sl__buf_append(&b, ci, (size_t)(colon + 1 - ci));
-			rc |= sl__buf_puts(&b, "***");
-			p = at;
-		}
-		for (const char *q = end; *q;) {
-			if ((q[-1] == '?' || q[-1] == '&') && !strncmp(q, "password=", 9)) {
-				rc |= sl__buf_append(&b, p, (size_t)(q + 9 - p));
-				rc |= sl__buf_puts(&b, "***");
-				q += 9 + strcspn(q + 9, "&#");
-				p = q;
-			} else {
-				q++;
-			}
-		}
-		rc |= sl__buf_puts(&b, p);
-	} else {
-		/* key = value pairs; a value may be 'quoted' with \ escapes. */
-		while (*p) {
-			const char *k = p, *v;
-			size_t klen;
-			while (*p && *p != '=' && !isspace((unsigned char)*p))
-				p++;
-			klen = (size_t)(p - k);
-			while (isspace((unsigned char)*p) || *p == '=')
-				p++;
-			rc |= sl__buf_append(&b, k, (size_t)(p - k));
-			v = p;
-			if (*p == '\'') {
-				for (p++; *p && *p != '\''; p++)
-					if (*p == '\\' && p[1])
-						p++;
-				if (*p)
-					p++;
-			} else {
-				while (*p && !isspace((unsigned char)*p))
-					p++;
-			}
-			if (klen == 8 && !strncmp(k, "password", 8))
-				rc |= sl__buf_puts(&b, "***");
-			else
-				rc |= sl__buf_append(&b, v, (size_t)(p - v));
-			k = p;
-			while (isspace((unsigned char)*p))
-				p++;
-			rc |= sl__buf_append(&b, k, (size_t)(p - k));
-		}
-	}
-	if (rc) {
-		sl__buf_free(&b);
-		return NULL;
-	}
-	return b.data ? sl__buf_detach(&b) : sl__strdup("");
-}
-
 int ds_pg_read(const char *conninfo, const ds_sql_query *q, const ds_ingest_opts *opt,
 	       ds_builder **out_b, ds_ingest_stats *out_stats)
 {
@@ -1222,7 +1132,7 @@ int ds_pg_read(const char *conninfo, const ds_sql_query *q, const ds_ingest_opts
 	memset(&rd, 0, sizeof rd);
 	rd.opt = opt;
 	sl__buf_init(&rd.raw, 0);
-	redacted = ds_pg_redact(conninfo);
+	redacted = sl__pg_redact(conninfo);
 	if (!redacted)
 		return sl__err(SL_ENOMEM, "out of memory");
 	rd.source = redacted;

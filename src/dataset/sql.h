@@ -45,11 +45,4 @@ int ds_sqlite_read(const char *path, const ds_sql_query *q, const ds_ingest_opts
 int ds_pg_read(const char *conninfo, const ds_sql_query *q, const ds_ingest_opts *opt,
 	       ds_builder **out_b, ds_ingest_stats *out_stats);
 
-/*
- * A copy of a connection URL or key=value string with its password replaced
- * by "***", for messages and logs. Newly allocated (sl__free), or NULL when
- * out of memory.
- */
-char *ds_pg_redact(const char *conninfo);
-
 #endif

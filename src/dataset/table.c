@@ -333,7 +333,7 @@ int ds_builder_add_col(ds_builder *b, const char *name, ds_type type, size_t *ou
 
 	if (type < DS_INT64 || type > DS_TYPE_MAX)
 		return sl__err(SL_EINVAL, "column '%s': bad type %d", name, (int)type);
-	if (!*name || ds_utf8_check(name, strlen(name)) != strlen(name))
+	if (!*name || sl__utf8_check(name, strlen(name)) != strlen(name))
 		return sl__err(SL_EINVAL, "column names must be non-empty UTF-8");
 	for (size_t j = 0; j < b->n; j++)
 		if (!strcmp(b->cols[j].name, name))

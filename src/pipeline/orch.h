@@ -104,9 +104,23 @@ void orch_env_free(char **env);
 
 typedef struct orch orch;
 
+/*
+ * A cluster's settings, sluice.yaml's stack.slurm (api/settings.c reads and
+ * checks them; the project owns the storage).
+ */
+typedef struct orch_slurm_cfg {
+	const char *partition;      /* sbatch --partition, or NULL */
+	const char *account;        /* --account, or NULL */
+	const char *qos;            /* --qos, or NULL */
+	spec_resources defaults;    /* what a step that does not say asks for */
+	const char *const *options; /* more sbatch options, passed as written */
+	size_t n_options;
+} orch_slurm_cfg;
+
 typedef struct orch_config {
 	const char *state_dir; /* the project's .sluice/ */
 	int jobs;              /* -j: at most this many slots in use at once */
+	const orch_slurm_cfg *slurm; /* stack.slurm, or NULL when sluice.yaml has none */
 } orch_config;
 
 /* What identifies a started task's processes, recorded with its step run. */
@@ -120,7 +134,14 @@ typedef struct orch_result {
 	void *tag;       /* as given to start */
 	int exit_code;   /* 0 success; 128 + signal when killed; -1 when the status was lost */
 	int signal;      /* the terminating signal, or 0 */
-	bool timed_out;  /* stopped for running past its timeout */
+	bool timed_out;  /* stopped for running past its timeout (or a cluster's time limit) */
+	/*
+	 * When the orchestrator (a cluster) ended the task itself -- its time
+	 * or memory limit, a node failure, a cancellation from elsewhere --
+	 * what it said, which becomes the step's failure message; "" when the
+	 * task ended on its own.
+	 */
+	char detail[256];
 } orch_result;
 
 typedef struct orch_ops {
@@ -153,9 +174,26 @@ typedef struct orch_ops {
 	 * Returns 0 when nothing of it is left.
 	 */
 	int (*end_leftover)(const store_proc *p);
+	/* -j when the user gives none; 0: the machine's cores. */
+	int default_jobs;
+	/*
+	 * start takes long (a round trip to a cluster's controller): the
+	 * scheduler does not hold the store's write lock across starts.
+	 */
+	bool slow_start;
 } orch_ops;
 
 extern const orch_ops orch_local_ops;
+extern const orch_ops orch_slurm_ops;
+/*
+ * The Slurm orchestrator's sbatch command line for t (orch_slurm.c):
+ * argv[0] "sbatch", NULL-terminated, newly allocated (orch_slurm_argv_free).
+ * Resources are the step's, where it gives none the cluster's defaults
+ * (cfg may be NULL); exe is the sluice executable the job runs.
+ */
+int orch_slurm_sbatch_argv(const orch_task *t, const orch_slurm_cfg *cfg, const char *exe,
+			   char ***out);
+void orch_slurm_argv_free(char **argv);
 /* The local orchestrator's end_leftover (orch_proc.c, beside the /proc readers). */
 int orch_local_end_leftover(const store_proc *p);
 /* Tests set this to run the local orchestrator's wait without pidfds. */

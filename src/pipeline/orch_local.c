@@ -227,6 +227,7 @@ static bool reap(orch *o, size_t i, orch_result *out)
 	if (got == 0)
 		return false;
 	if (out) {
+		memset(out, 0, sizeof *out);
 		out->tag = k->tag;
 		out->timed_out = k->timed_out;
 		if (got < 0) {

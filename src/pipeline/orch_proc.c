@@ -43,7 +43,7 @@
 
 /* ---- the registry ----------------------------------------------------------------- */
 
-static const orch_ops *const registry[] = {&orch_local_ops};
+static const orch_ops *const registry[] = {&orch_local_ops, &orch_slurm_ops};
 
 const orch_ops *orch_find(const char *name)
 {

@@ -48,7 +48,12 @@
  *     at. A step whose completion cannot be recorded fails with the reason;
  *     when the store cannot record even that (or a batch does not commit),
  *     the run stops its steps and returns the store's error, since running
- *     on would do work nobody can find.
+ *     on would do work nobody can find. The run's end is still recorded if
+ *     the store allows (store_run_finish also closes the step runs whose
+ *     end a lost batch took with it); if it does not (a database server
+ *     that stays away), the run stays "running" with everything committed
+ *     before intact, and the next run on this machine records it as failed
+ *     (orch_recover), so no record is left half written.
  *
  *  6. A step that fails on its own (a non-zero exit) keeps the outputs it
  *     wrote and the metrics it recorded, as artifacts and metrics of the
@@ -1221,6 +1226,11 @@ static const char *failure(run *r, size_t i, const orch_result *res, char *why, 
 	node *n = &r->nodes[i];
 	char text[RESULT_TEXT_MAX];
 
+	if (res->detail[0]) {
+		/* The orchestrator ended it (a cluster's limit, a node failure): its word. */
+		snprintf(why, size, "%s", res->detail);
+		return res->timed_out ? RS_TIMEOUT : RS_CRASH;
+	}
 	if (res->timed_out) {
 		snprintf(why, size, "timed out after %gs (the step's timeout)", st->timeout);
 		return RS_TIMEOUT;
@@ -1519,7 +1529,7 @@ static int failed_result(run *r)
 /* One round: what ended, then what can start now, as one store batch (design note 2). */
 static void round_of(run *r, const orch_result *first)
 {
-	orch_result res;
+	orch_result res = {0};
 	int rc = store_batch_begin(r->env->st);
 
 	if (rc) {
@@ -1541,6 +1551,15 @@ static void round_of(run *r, const orch_result *first)
 			collect(r, &res);
 		}
 	}
+	/* A start that takes a round trip to a cluster is not made holding the
+	 * store's write lock, which other processes' writes wait for: the
+	 * round's completions commit first, and each start is its own commit. */
+	if (r->env->orch->slow_start) {
+		fatal(r, store_batch_end(r->env->st));
+		if (!r->fatal_rc)
+			launch(r);
+		return;
+	}
 	launch(r);
 	fatal(r, store_batch_end(r->env->st));
 }
@@ -1553,14 +1572,16 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 	const char *status;
 	orch_config cfg;
 	double wait_limit;
-	int rc;
+	int rc, finish_rc;
 
 	memset(&r, 0, sizeof r);
 	r.env = env;
 	r.sp = sp;
 	r.opts = opts;
 	r.t0 = sl__mono_sec();
-	r.jobs = opts && opts->jobs > 0 ? opts->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	r.jobs = opts && opts->jobs > 0   ? opts->jobs
+		 : env->orch->default_jobs ? env->orch->default_jobs
+					   : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (r.jobs < 1)
 		r.jobs = 1;
 	if (out_run_id)
@@ -1594,7 +1615,7 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 	rc = resolve_refs(&r);
 	if (rc)
 		goto out;
-	cfg = (orch_config){.state_dir = env->state_dir, .jobs = r.jobs};
+	cfg = (orch_config){.state_dir = env->state_dir, .jobs = r.jobs, .slurm = env->slurm};
 	rc = env->orch->create(&cfg, &r.orch);
 	if (rc)
 		goto out;
@@ -1637,7 +1658,7 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 	wait_limit = opts && opts->cancel ? LEGACY_FLAG_POLL_SEC : -1;
 	round_of(&r, NULL);
 	for (;;) {
-		orch_result res;
+		orch_result res = {0};
 
 		if (r.fatal_rc) {
 			/* Design note 5: stop the steps; record what can be recorded. */
@@ -1647,7 +1668,11 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 			break;
 		}
 		if (cancel_requested(&r)) {
-			int brc = store_batch_begin(env->st);
+			int brc;
+			/* Stopping a cluster's jobs takes a while: not under the store's
+			 * write lock (cancel_everything's own call then finds none). */
+			env->orch->cancel_all(r.orch, CANCEL_GRACE_SEC);
+			brc = store_batch_begin(env->st);
 			cancel_everything(&r, "cancelled");
 			if (brc == 0)
 				fatal(&r, store_batch_end(env->st));
@@ -1686,11 +1711,19 @@ int sched_run(const sched_env *env, spec *sp, const sl_run_opts *opts, char **ou
 		if (r.nodes[i].state != N_OK && r.nodes[i].state != N_DROPPED &&
 		    !(r.nodes[i].state == N_FAILED && tune_parent(r.tune, i) >= 0))
 			status = ST_FAILED;
-	rc = store_run_finish(env->st, r.run_id, status, sl__now_ms());
-	if (rc && !r.fatal_rc)
-		fatal(&r, rc);
+	finish_rc = store_run_finish(env->st, r.run_id, status, sl__now_ms());
+	if (finish_rc && !r.fatal_rc)
+		fatal(&r, finish_rc);
 	emit(&r, SL_EVENT_RUN_END, NULL, status, NULL, NULL, sl__mono_sec() - r.t0);
-	if (r.fatal_rc)
+	if (r.fatal_rc && finish_rc)
+		/* Design note 5: the store is gone; its record of the run is whole up
+		 * to what it last committed, and recovery ends it later. */
+		rc = sl__err(r.fatal_rc,
+			     "run %s stopped: %s; the store could not record its end either, so "
+			     "it stays 'running' until the next `sluice run` on this machine "
+			     "finds its driver gone and records it as failed",
+			     r.run_id, r.fatal_msg);
+	else if (r.fatal_rc)
 		rc = sl__err(r.fatal_rc, "run %s stopped: %s", r.run_id, r.fatal_msg);
 	else if (r.cancelled)
 		rc = sl__err(SL_ECANCEL, "run %s was cancelled", r.run_id);

@@ -16,6 +16,7 @@ typedef struct sched_env {
 	const char *art_root;  /* state_dir/artifacts */
 	store *st;
 	const orch_ops *orch;
+	const orch_slurm_cfg *slurm; /* stack.slurm, or NULL */
 	/*
 	 * Cancellation: a descriptor that becomes readable (an eventfd) and the
 	 * flag beside it, or -1 / NULL. The legacy flag of sl_run_opts.cancel is

@@ -807,8 +807,6 @@ static int read_plugin(parser *p, spec_step *st, const sl__ynode *v)
 
 /* ---- resources ---------------------------------------------------------------------- */
 
-static const char *const resource_keys[] = {"cpus", "memory", "time", "gpus"};
-
 #define RES_MAX_CPUS 4096
 #define RES_MAX_GPUS 1024
 #define RES_MAX_TIME (366.0 * 86400)
@@ -881,6 +879,63 @@ static double parse_time(const char *s)
 	return -1;
 }
 
+const char *const spec_resource_keys[SPEC_RESOURCE_KEYS] = {"cpus", "memory", "time", "gpus"};
+
+int spec_resource_set(spec_resources *r, const char *k, const json_t *j, char *why, size_t size)
+{
+	const char *s = json_string_value(j);
+	char shown[120];
+
+	if (s)
+		snprintf(shown, sizeof shown, "'%.100s'", s);
+	else if (json_is_integer(j))
+		snprintf(shown, sizeof shown, "%lld", (long long)json_integer_value(j));
+	else if (json_is_real(j))
+		snprintf(shown, sizeof shown, "%g", json_real_value(j));
+	else
+		snprintf(shown, sizeof shown, "%s", json_is_boolean(j) ? "a boolean" : "null");
+	if (!strcmp(k, "cpus") || !strcmp(k, "gpus")) {
+		bool cpus = k[0] == 'c';
+		long long lo = cpus ? 1 : 0, hi = cpus ? RES_MAX_CPUS : RES_MAX_GPUS;
+		long long n = -1;
+		if (json_is_integer(j))
+			n = (long long)json_integer_value(j);
+		else if (s && *s && strspn(s, "0123456789") == strlen(s) && strlen(s) < 9)
+			n = atoll(s);
+		if (n < lo || n > hi) {
+			snprintf(why, size, "'%s' must be a whole number from %lld to %lld, not %s", k,
+				 lo, hi, shown);
+			return SL_EINVAL;
+		}
+		if (cpus)
+			r->cpus = (int)n;
+		else
+			r->gpus = (int)n;
+	} else if (!strcmp(k, "memory")) {
+		uint64_t b = s ? parse_memory(s) : 0;
+		if (!b) {
+			snprintf(why, size, "'memory' must be a size with a unit, such as 512M or 4G "
+					    "(K, M, G, T: powers of 1024), not %s",
+				 shown);
+			return SL_EINVAL;
+		}
+		r->memory = b;
+	} else if (!strcmp(k, "time")) {
+		double t = json_is_number(j) ? json_number_value(j) : s ? parse_time(s) : -1;
+		if (!(t > 0 && t <= RES_MAX_TIME)) {
+			snprintf(why, size, "'time' must be a duration above 0 and at most 366 days: "
+					    "seconds (90), 90s, 30m, 2h, 1d or H:MM:SS (1:30:00), not %s",
+				 shown);
+			return SL_EINVAL;
+		}
+		r->time = t;
+	} else {
+		snprintf(why, size, "unknown resource '%s' (known: cpus, memory, time, gpus)", k);
+		return SL_EINVAL;
+	}
+	return 0;
+}
+
 static int read_resources(parser *p, spec_step *st, const sl__ynode *m, const subst_env *e)
 {
 	spec_resources *r = &st->resources;
@@ -888,63 +943,23 @@ static int read_resources(parser *p, spec_step *st, const sl__ynode *m, const su
 	if (!m || sl__ynode_is_null(m))
 		return 0;
 	if (want_map(p, m, "'resources'") ||
-	    check_keys(p, m, resource_keys, SL__ARRAY_LEN(resource_keys), "'resources'"))
+	    check_keys(p, m, spec_resource_keys, SPEC_RESOURCE_KEYS, "'resources'"))
 		return prc(p);
 	for (size_t i = 0; i < m->n; i += 2) {
 		const char *k = m->kids[i]->text;
 		const sl__ynode *v = m->kids[i + 1];
+		char why[256];
 		json_t *j;
-		const char *s;
-		char shown[120];
+		int bad;
 
 		if (sl__ynode_is_null(v))
 			continue;
 		if (!(j = resource_json(p, v, e)))
 			return prc(p);
-		s = json_string_value(j);
-		if (s)
-			snprintf(shown, sizeof shown, "'%.100s'", s);
-		else if (json_is_integer(j))
-			snprintf(shown, sizeof shown, "%lld", (long long)json_integer_value(j));
-		else if (json_is_real(j))
-			snprintf(shown, sizeof shown, "%g", json_real_value(j));
-		else
-			snprintf(shown, sizeof shown, "%s", json_is_boolean(j) ? "a boolean" : "null");
-		if (!strcmp(k, "cpus") || !strcmp(k, "gpus")) {
-			bool cpus = k[0] == 'c';
-			long long lo = cpus ? 1 : 0, hi = cpus ? RES_MAX_CPUS : RES_MAX_GPUS;
-			long long n = -1;
-			if (json_is_integer(j))
-				n = (long long)json_integer_value(j);
-			else if (s && *s && strspn(s, "0123456789") == strlen(s) && strlen(s) < 9)
-				n = atoll(s);
-			json_decref(j);
-			if (n < lo || n > hi)
-				return fail(p, v->pos, "resources: '%s' must be a whole number from %lld to "
-						       "%lld, not %s",
-					    k, lo, hi, shown);
-			if (cpus)
-				r->cpus = (int)n;
-			else
-				r->gpus = (int)n;
-		} else if (!strcmp(k, "memory")) {
-			uint64_t b = s ? parse_memory(s) : 0;
-			json_decref(j);
-			if (!b)
-				return fail(p, v->pos, "resources: 'memory' must be a size with a unit, such "
-						       "as 512M or 4G (K, M, G, T: powers of 1024), not %s",
-					    shown);
-			r->memory = b;
-		} else {
-			double t = json_is_number(j) ? json_number_value(j) : s ? parse_time(s) : -1;
-			json_decref(j);
-			if (!(t > 0 && t <= RES_MAX_TIME))
-				return fail(p, v->pos, "resources: 'time' must be a duration above 0 and at "
-						       "most 366 days: seconds (90), 90s, 30m, 2h, 1d or "
-						       "H:MM:SS (1:30:00), not %s",
-					    shown);
-			r->time = t;
-		}
+		bad = spec_resource_set(r, k, j, why, sizeof why);
+		json_decref(j);
+		if (bad)
+			return fail(p, v->pos, "resources: %s", why);
 	}
 	return 0;
 }

@@ -113,6 +113,18 @@ typedef struct spec_resources {
 	int gpus;
 } spec_resources;
 
+#define SPEC_RESOURCE_KEYS 4
+extern const char *const spec_resource_keys[SPEC_RESOURCE_KEYS]; /* cpus, memory, time, gpus */
+/*
+ * Checks one resource value as written (key one of spec_resource_keys, j a
+ * number or a string such as "4G" or "2h") and sets it in r. SL_EINVAL with
+ * why (no position; the caller knows where the value was) when it is not a
+ * valid value for key. Shared by a step's `resources:` and sluice.yaml's
+ * default resources (stack.slurm.resources).
+ */
+int spec_resource_set(spec_resources *r, const char *key, const json_t *j, char *why,
+		      size_t size);
+
 typedef struct spec_step {
 	char *name;
 	spec_pos pos;

@@ -118,7 +118,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 
 	if (k == 0 || k > n || s[0] > 0xF4)
 		return 0;
-	return ds_utf8_check((const char *)s, k) == k ? k : 0;
+	return sl__utf8_check((const char *)s, k) == k ? k : 0;
 }
 
 int serve_put_jstr(sl__buf *b, const char *str, size_t n)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "dataset/dataset.h"
 #include "serve/jscan.h"
 
@@ -128,8 +129,8 @@ static jtok string(jscan *s, jval *v)
 	v->t = J_STR;
 	v->s = start;
 	v->len = (size_t)(p - start);
-	if (high && ds_utf8_check(start, v->len) != v->len)
-		return fail_at(s, start + ds_utf8_check(start, v->len), "invalid UTF-8 in a string");
+	if (high && sl__utf8_check(start, v->len) != v->len)
+		return fail_at(s, start + sl__utf8_check(start, v->len), "invalid UTF-8 in a string");
 	s->p = p + 1;
 	return J_STR;
 }

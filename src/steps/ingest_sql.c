@@ -111,7 +111,7 @@ static int run(step_ctx *ctx)
 	if (path) {
 		rc = ds_sqlite_read(path, &q, &o, &b, &st);
 	} else {
-		shown = ds_pg_redact(url);
+		shown = sl__pg_redact(url);
 		if (shown)
 			step_log(ctx, "querying %s", shown);
 		rc = ds_pg_read(url, &q, &o, &b, &st);

@@ -122,21 +122,12 @@ static bool sq_retryable(int rc)
 static bool sq_backoff(sq_conn *c, double *start, unsigned *delay_us)
 {
 	double now = sl__mono_sec();
-	struct timespec ts;
-	unsigned d;
 
 	if (*start == 0)
 		*start = now;
 	if ((now - *start) * 1000.0 > SQ_RETRY_LIMIT_MS)
 		return false;
-	if (*delay_us == 0)
-		*delay_us = 200;
-	d = *delay_us / 2 + (unsigned)sl__rng_below(&c->rnd, *delay_us / 2 + 1);
-	ts.tv_sec = d / 1000000;
-	ts.tv_nsec = (long)(d % 1000000) * 1000;
-	nanosleep(&ts, NULL);
-	if (*delay_us < 50000)
-		*delay_us *= 2;
+	sl__rng_backoff(&c->rnd, delay_us, 200, 51200);
 	return true;
 }
 
@@ -240,11 +231,19 @@ static int sq_bind(sq_conn *c, sqlite3_stmt *st, const char *sql, int n, const s
 		case SQ_REAL:
 			rc = sqlite3_bind_double(st, i + 1, v->d);
 			break;
-		case SQ_TEXT:
-			/* The caller's strings outlive the statement's use (reset at the end of exec). */
-			rc = v->s ? sqlite3_bind_text(st, i + 1, v->s, -1, SQLITE_STATIC)
-				  : sqlite3_bind_null(st, i + 1);
+		case SQ_TEXT: {
+			/* Stored text is UTF-8 on every backend (store.h, driver). The
+			 * caller's strings outlive the statement's use (reset at the end
+			 * of exec); a cleaned copy is SQLite's to copy. */
+			char *clean = NULL;
+			if (v->s && sl__utf8_clean(v->s, &clean) != 0)
+				return SL_ENOMEM;
+			rc = clean  ? sqlite3_bind_text(st, i + 1, clean, -1, SQLITE_TRANSIENT)
+			     : v->s ? sqlite3_bind_text(st, i + 1, v->s, -1, SQLITE_STATIC)
+				    : sqlite3_bind_null(st, i + 1);
+			sl__free(clean);
 			break;
+		}
 		case SQ_NULL:
 			rc = sqlite3_bind_null(st, i + 1);
 			break;

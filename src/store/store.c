@@ -28,7 +28,13 @@
  *  5. Ordering ties (two runs started in the same millisecond) are broken by
  *     a sequence number the store assigns inside the write transaction
  *     (MAX(seq) + 1 over an index), which keeps "latest" and the step order of
- *     a run deterministic without backend-specific sequences.
+ *     a run deterministic without backend-specific sequences. It is safe
+ *     because every write transaction holds the store's write lock from its
+ *     first statement (note 1): SQLite's BEGIN IMMEDIATE, PostgreSQL's
+ *     transaction-level advisory lock (postgres.c, note 2), so no two
+ *     transactions read the same MAX. Unique indexes on runs (seq) and
+ *     step_runs (run_id, seq) (migration 3) turn any breach of that into an
+ *     error instead of a silent duplicate.
  *  6. Id prefixes are matched with a range (id >= p AND id < p'), where p' is
  *     p with its last byte incremented, so the primary-key index serves the
  *     lookup. This relies on byte-wise ordering of the id columns; a backend
@@ -37,6 +43,16 @@
  *  7. The store records process facts (pids, their start times, hosts, job
  *     ids) and never judges liveness: that is the orchestrators' business
  *     (pipeline/orch_proc.c), which knows how its processes can be checked.
+ *  8. A transaction that fails on a conflict with another transaction (a
+ *     serialization failure or a deadlock, which the driver names through
+ *     conflict()) is run again whole (st_again), with a jittered backoff,
+ *     for up to ST_RETRY_SEC. Under note 1 sluice's own writers never
+ *     conflict; a foreign writer on a shared PostgreSQL server can. Inside
+ *     a batch a conflict cannot be retried (the batch's earlier work would
+ *     be gone with it) and is returned like any failure.
+ *  9. Every TEXT column compares and sorts byte-wise on every backend:
+ *     SQLite's BINARY collation, COLLATE "C" on PostgreSQL (postgres.c,
+ *     note 4). Notes 5 and 6 and every ORDER BY over names rely on it.
  *
  * Step-run states (set by store_steprun_create, _set_status, _finish and
  * store_run_mark_lost):
@@ -58,6 +74,7 @@
 #include "store_int.h"
 
 #define RESOLVE_SHOW 5 /* candidates named in an ambiguity message */
+#define ST_RETRY_SEC 30.0
 
 /* ---- schema ------------------------------------------------------------------------ */
 
@@ -254,6 +271,15 @@ static const char *const migrations[] = {
 	 */
 	"ALTER TABLE step_runs ADD COLUMN params TEXT;"
 	"ALTER TABLE step_runs ADD COLUMN parent TEXT;",
+
+	/*
+	 * 5: sequence numbers are unique by declaration (design note 5): the
+	 * indexes that order runs and a run's step runs become unique ones.
+	 */
+	"DROP INDEX runs_by_seq;"
+	"CREATE UNIQUE INDEX runs_by_seq ON runs (seq);"
+	"DROP INDEX step_runs_by_run;"
+	"CREATE UNIQUE INDEX step_runs_by_run ON step_runs (run_id, seq);",
 };
 
 #define SCHEMA_VERSION ((int)SL__ARRAY_LEN(migrations))
@@ -308,6 +334,22 @@ int st_end(store *s, int rc)
 		sl__err(rc, "%s", msg);
 	}
 	return rc;
+}
+
+bool st_again(store *s, int rc, st_retry *r)
+{
+	double now;
+
+	if (rc == 0 || s->batch || !s->drv->conflict || !s->drv->conflict(s->conn))
+		return false;
+	now = sl__mono_sec();
+	if (r->t0 == 0)
+		r->t0 = now;
+	if (now - r->t0 > ST_RETRY_SEC)
+		return false;
+	sl__rng_backoff(&s->rng, &r->delay_us, 2000, 200000);
+	sl__err_clear();
+	return true;
 }
 
 int store_batch_begin(store *s)
@@ -498,30 +540,45 @@ static int migrate(store *s)
 {
 	int version = -1, rc;
 
+	st_retry again = {0};
+
 	if (current_version(s, &version) == 0 && version == SCHEMA_VERSION)
 		return 0;
 	sl__err_clear();
-	rc = st_begin(s, true);
-	if (rc)
-		return sl__err_prefix(rc, "opening the metadata store");
-	rc = s->drv->exec_script(s->conn, "CREATE TABLE IF NOT EXISTS schema_version ("
-					  "  version BIGINT PRIMARY KEY,"
-					  "  applied_ms BIGINT NOT NULL)");
-	if (rc == 0)
-		rc = current_version(s, &version);
-	if (rc == 0 && version > SCHEMA_VERSION)
-		rc = sl__err(SL_EUNSUP,
-			     "the metadata store has schema version %d, newer than the %d this "
-			     "sluice knows; upgrade sluice",
-			     version, SCHEMA_VERSION);
-	if (rc == 0 && version < SCHEMA_VERSION)
-		rc = apply_migrations(s, version);
-	return st_end(s, rc);
+	do {
+		rc = st_begin(s, true);
+		if (rc)
+			return sl__err_prefix(rc, "opening the metadata store");
+		rc = s->drv->exec_script(s->conn, "CREATE TABLE IF NOT EXISTS schema_version ("
+						  "  version BIGINT PRIMARY KEY,"
+						  "  applied_ms BIGINT NOT NULL)");
+		if (rc == 0)
+			rc = current_version(s, &version);
+		if (rc == 0 && version > SCHEMA_VERSION)
+			rc = sl__err(SL_EUNSUP,
+				     "the metadata store has schema version %d, newer than the %d "
+				     "this sluice knows; upgrade sluice",
+				     version, SCHEMA_VERSION);
+		if (rc == 0 && version < SCHEMA_VERSION)
+			rc = apply_migrations(s, version);
+		rc = st_end(s, rc);
+	} while (st_again(s, rc, &again));
+	return rc;
 }
+
+/* The backends, by URL scheme; whole: the driver takes the whole URL. */
+static const struct {
+	const char *scheme;
+	const store_driver *drv;
+	bool whole;
+} backends[] = {
+	{"sqlite", &store_sqlite_driver, false},
+	{"postgresql", &store_pg_driver, true},
+	{"postgres", &store_pg_driver, true},
+};
 
 int store_open(const char *target, store **out)
 {
-	static const store_driver *const drivers[] = {&store_sqlite_driver};
 	const store_driver *drv = NULL;
 	const char *path = target;
 	const char *colon;
@@ -536,25 +593,28 @@ int store_open(const char *target, store **out)
 	colon = strchr(target, ':');
 	if (colon) {
 		size_t n = (size_t)(colon - target);
-		for (size_t i = 0; i < SL__ARRAY_LEN(drivers); i++)
-			if (strlen(drivers[i]->scheme) == n &&
-			    strncmp(drivers[i]->scheme, target, n) == 0) {
-				drv = drivers[i];
-				path = colon + 1;
+		for (size_t i = 0; i < SL__ARRAY_LEN(backends); i++)
+			if (strlen(backends[i].scheme) == n &&
+			    strncmp(backends[i].scheme, target, n) == 0) {
+				drv = backends[i].drv;
+				path = backends[i].whole ? target : colon + 1;
 			}
 		if (!drv && strncmp(colon, "://", 3) == 0)
-			return sl__err(SL_EUNSUP, "metadata store '%.*s' is not supported in this build",
+			return sl__err(SL_EUNSUP,
+				       "metadata store '%.*s' is not supported (use sqlite:PATH or "
+				       "postgresql://...)",
 				       (int)n, target);
 	}
 	if (!drv)
 		drv = &store_sqlite_driver; /* a bare path */
-	if (!*path)
+	if (!*path || (drv == &store_pg_driver && strlen(colon) <= 3))
 		return sl__err(SL_EINVAL, "store_open: '%s' names no database", target);
 
 	s = sl__calloc(1, sizeof *s);
 	if (!s)
 		return sl__err(SL_ENOMEM, "out of memory opening the metadata store");
 	s->drv = drv;
+	sl__rng_seed(&s->rng, (uint64_t)getpid() << 32 ^ (uint64_t)sl__now_ms());
 	pthread_mutexattr_t attr;
 	pthread_mutexattr_init(&attr);
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
@@ -763,20 +823,25 @@ int store_tag_set(store *s, const char *entity, const char *entity_id, const cha
 
 	if (!s || !entity || !*entity || !entity_id || !*entity_id || !key || !*key)
 		return sl__err(SL_EINVAL, "store_tag_set: entity, id and key are required");
+	st_retry again = {0};
+
 	st_lock(s);
-	rc = st_begin(s, true);
-	if (rc == 0 && value) {
-		sq_val p[] = {S(entity), S(entity_id), S(key), S(value)};
-		rc = Q(s,
-		       "INSERT INTO tags (entity, entity_id, tag, value) VALUES (?, ?, ?, ?) "
-		       "ON CONFLICT (entity, entity_id, tag) DO UPDATE SET value = excluded.value",
-		       p, NULL, NULL);
-	} else if (rc == 0) {
-		sq_val p[] = {S(entity), S(entity_id), S(key)};
-		rc = Q(s, "DELETE FROM tags WHERE entity = ? AND entity_id = ? AND tag = ?", p, NULL,
-		       NULL);
-	}
-	rc = st_end(s, rc);
+	do {
+		rc = st_begin(s, true);
+		if (rc == 0 && value) {
+			sq_val p[] = {S(entity), S(entity_id), S(key), S(value)};
+			rc = Q(s,
+			       "INSERT INTO tags (entity, entity_id, tag, value) VALUES (?, ?, ?, ?) "
+			       "ON CONFLICT (entity, entity_id, tag) DO UPDATE SET value = "
+			       "excluded.value",
+			       p, NULL, NULL);
+		} else if (rc == 0) {
+			sq_val p[] = {S(entity), S(entity_id), S(key)};
+			rc = Q(s, "DELETE FROM tags WHERE entity = ? AND entity_id = ? AND tag = ?", p,
+			       NULL, NULL);
+		}
+		rc = st_end(s, rc);
+	} while (st_again(s, rc, &again));
 	st_unlock(s);
 	return rc ? sl__err_prefix(rc, "tagging %s %s", entity, entity_id) : 0;
 }

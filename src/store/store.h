@@ -19,7 +19,8 @@
  *                  store_registry.c the model registry
  *                  store_gc.c       what `artifacts gc` asks of the store
  *   driver       a small SQL driver interface (store_driver) that each backend
- *                implements: sqlite.c now, a PostgreSQL one later. The driver
+ *                implements: sqlite.c (one file per project, the default)
+ *                and postgres.c (one server shared by a team). The driver
  *                only executes statements with bound parameters and hands back
  *                rows; it knows nothing of runs or artifacts.
  *
@@ -27,13 +28,17 @@
  * ran a step, on which host); it never judges whether a process is alive.
  * That belongs to the orchestrators (pipeline/orch_proc.c).
  *
- * Concurrency contract: several processes (two `sluice run` at once) and the
- * scheduler's own writes share one database. Every write is one short
- * transaction; SQLite runs in WAL mode with a busy timeout and BEGIN
- * IMMEDIATE for writers, so writers queue instead of failing with "database
- * is locked". A step run's completion (status, outputs, artifacts, edges,
- * metrics) is one transaction, so a kill -9 never leaves a completed step
- * without its outputs.
+ * Concurrency contract: several processes (two `sluice run` at once, on one
+ * machine or, with PostgreSQL, on many) and the scheduler's own writes
+ * share one database. Every write is one short transaction that holds the
+ * store's write lock from its first statement -- SQLite's BEGIN IMMEDIATE
+ * (WAL mode, with a busy timeout), PostgreSQL's transaction-level advisory
+ * lock -- so writers queue instead of failing, and a sequence number taken
+ * inside one is never taken twice. A transaction that still meets a
+ * conflict (a serialization failure or deadlock with a foreign writer) is
+ * run again whole. A step run's completion (status, outputs, artifacts,
+ * edges, metrics) is one transaction, so a kill -9 never leaves a
+ * completed step without its outputs.
  *
  * All functions return 0 or a negative SL_E* code with the thread's last
  * error message set (sl__err).
@@ -77,7 +82,9 @@ typedef struct store_driver {
 	void (*close)(void *conn);
 	/*
 	 * Executes one statement. Parameters are written "?" in the SQL; a driver
-	 * whose server wants "$1" rewrites them. fn may be NULL.
+	 * whose server wants "$1" rewrites them. Text parameters are stored as
+	 * UTF-8: a byte that starts no valid sequence is stored as '?'
+	 * (sl__utf8_clean), the same on every backend. fn may be NULL.
 	 */
 	int (*exec)(void *conn, const char *sql, int nparams, const sq_val *params,
 		    sq_row_fn fn, void *ud);
@@ -86,9 +93,16 @@ typedef struct store_driver {
 	int (*begin)(void *conn, bool write); /* write: take the write lock now */
 	int (*commit)(void *conn);
 	int (*rollback)(void *conn);
+	/*
+	 * True when the last failure was a conflict with another transaction
+	 * (a serialization failure, a deadlock) that running the whole
+	 * transaction again can cure. NULL: the backend has none.
+	 */
+	bool (*conflict)(void *conn);
 } store_driver;
 
 extern const store_driver store_sqlite_driver;
+extern const store_driver store_pg_driver;
 
 /* ---- domain ----------------------------------------------------------------- */
 
@@ -120,7 +134,8 @@ typedef struct store store;
 
 /*
  * Opens (creating and migrating as needed) the store at target:
- * "sqlite:PATH" or a bare PATH for SQLite; "postgresql://..." later.
+ * "sqlite:PATH" or a bare PATH for SQLite; a "postgresql://..." (or
+ * "postgres://...") URL for PostgreSQL, whose database must exist.
  */
 int store_open(const char *target, store **out);
 void store_close(store *s); /* accepts NULL */
@@ -158,6 +173,11 @@ typedef struct store_run {
 } store_run;
 
 int store_run_create(store *s, const store_run *r);
+/*
+ * Ends a run (or sets it back to running). An ended run leaves no step run
+ * open: in the same transaction, its step runs still running become failed
+ * (reason error) and those still pending cancelled.
+ */
 int store_run_finish(store *s, const char *run_id, const char *status, int64_t ended_ms);
 
 /*
@@ -173,7 +193,10 @@ typedef struct store_proc {
 	int64_t pid_start;       /* 0 when unknown */
 } store_proc;
 
-/* Runs in status running driven from host. *out (sl__free) may be NULL when *out_n is 0. */
+/*
+ * Runs in status running driven from host (NULL: from any host). *out
+ * (sl__free) may be NULL when *out_n is 0.
+ */
 int store_runs_running(store *s, const char *host, store_proc **out, size_t *out_n);
 /* Step runs of run_id in status running. */
 int store_steps_running(store *s, const char *run_id, store_proc **out, size_t *out_n);
@@ -520,6 +543,22 @@ int store_gc_remove(store *s, const char *id, const store_gc_check *ck, bool *ou
 		    const char **out_why);
 /* The artifact row {id, type, size, created, meta, producer} of a full id. */
 int store_gc_info(store *s, const char *id, json_t **out);
+/*
+ * Copies src's whole history into dst (store_copy.c): one transaction on
+ * dst, rows dst already holds kept as they are, run order kept, counts
+ * verified per table before the commit; on any failure dst is unchanged.
+ * out receives one count per table (n_out at least STORE_COPY_TABLES).
+ */
+#define STORE_COPY_TABLES 16
+typedef struct store_copy_count {
+	char table[32];
+	int64_t source;  /* rows read from src */
+	int64_t copied;  /* rows new in dst */
+	int64_t present; /* rows dst already held (by key) */
+} store_copy_count;
+int store_copy(store *src, store *dst, store_copy_count *out, size_t n_out);
+/* The tables store_copy copies, in its order; returns how many. */
+size_t store_copy_tables(const char **names, size_t max);
 
 /* ---- queries for the CLI and API (JSON, newly allocated, caller json_decref) --
  *

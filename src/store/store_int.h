@@ -12,11 +12,13 @@
 
 #include <pthread.h>
 
+#include "rng.h"
 #include "store.h"
 
 struct store {
 	const store_driver *drv;
 	void *conn;
+	sl__rng rng;        /* jitter of st_again's backoff */
 	pthread_mutex_t mu; /* recursive: a batch holds it across calls */
 	int batch;          /* store_batch_begin depth; operations nest as savepoints */
 	int batch_rc;       /* a savepoint of the batch could not be undone: roll it all back */
@@ -55,6 +57,32 @@ void st_unlock(store *s);
 int st_begin(store *s, bool write);
 /* Commits when rc is 0, rolls back otherwise; returns the first failure. */
 int st_end(store *s, int rc);
+
+/*
+ * Running a transaction again after a conflict (store.c, design note 8).
+ * Write operations loop:
+ *
+ *     st_retry r = {0};
+ *     do {
+ *             rc = st_begin(s, true);
+ *             if (rc == 0)
+ *                     rc = ...the statements...;
+ *             rc = st_end(s, rc);
+ *     } while (st_again(s, rc, &r));
+ *
+ * so their statements must not change anything outside the database that
+ * a second pass would see.
+ */
+typedef struct st_retry {
+	double t0;
+	unsigned delay_us;
+} st_retry;
+/*
+ * True when the transaction that ended with rc failed on a conflict the
+ * driver names, outside a batch, with time left to run it again (after a
+ * jittered sleep).
+ */
+bool st_again(store *s, int rc, st_retry *r);
 
 bool st_known(const char *v, const char *const *set, size_t n);
 int st_check_id(const char *what, const char *id);

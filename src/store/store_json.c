@@ -24,39 +24,22 @@
 /*
  * A JSON string from stored text. Text that is not valid UTF-8 (a command's
  * error output may be anything) has its offending bytes replaced by '?'
- * rather than failing the whole query.
+ * (sl__utf8_clean, which the PostgreSQL driver applies before storing, so
+ * both backends show the same text) rather than failing the whole query.
  */
 json_t *st_j_text(const char *s)
 {
 	json_t *j;
-	char *copy;
-	size_t n;
+	char *clean = NULL;
 
 	if (!s)
 		return json_null();
 	if ((j = json_string(s)) != NULL)
 		return j;
-	n = strlen(s);
-	if (!(copy = sl__strndup(s, n)))
+	if (sl__utf8_clean(s, &clean) != 0)
 		return NULL;
-	for (size_t i = 0; i < n;) {
-		unsigned char c = (unsigned char)copy[i];
-		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-		size_t k = 1;
-
-		for (; len && k < len && i + k < n; k++)
-			if (((unsigned char)copy[i + k] >> 6) != 2)
-				break;
-		if (len == 0 || k != len) {
-			copy[i++] = '?';
-			continue;
-		}
-		i += len;
-	}
-	j = json_string(copy);
-	if (!j) /* overlong forms or surrogates: give up on the text, not the query */
-		j = json_string("?");
-	sl__free(copy);
+	j = json_string(clean ? clean : s);
+	sl__free(clean);
 	return j;
 }
 

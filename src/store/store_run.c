@@ -14,6 +14,11 @@
  *  3. A metric with a history keeps every value by its step index in
  *     metric_history and its last value in metrics, so readers that know
  *     nothing of histories see the final value.
+ *  4. An ended run has no open step run: store_run_finish records, in the
+ *     same transaction as the run's end, a step run still running as failed
+ *     and one still pending as cancelled. The scheduler ends every step it
+ *     knows of first, so these are only steps whose end the store lost (a
+ *     batch that did not commit when the connection broke).
  */
 #include <math.h>
 #include <stdio.h>
@@ -50,22 +55,26 @@ int store_run_create(store *s, const store_run *r)
 			       S(r->params_json),  S(r->orchestrator),	   opt_int(r->pid),
 			       opt_int(r->pid_start), S(r->host),	   SQ_I(started)};
 
+		st_retry again = {0};
+
 		st_lock(s);
-		rc = st_begin(s, true);
-		if (rc == 0)
-			rc = Q(s,
-			       "INSERT INTO pipelines (name, file, created_ms, updated_ms) "
-			       "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
-			       "file = excluded.file, updated_ms = excluded.updated_ms",
-			       pp, NULL, NULL);
-		if (rc == 0)
-			rc = Q(s,
-			       "INSERT INTO runs (id, seq, pipeline, file, params, orchestrator, "
-			       "status, pid, pid_start, host, started_ms) VALUES (?, "
-			       "COALESCE((SELECT MAX(seq) FROM runs), 0) + 1, ?, ?, ?, ?, 'running', "
-			       "?, ?, ?, ?)",
-			       rp, NULL, NULL);
-		rc = st_end(s, rc);
+		do {
+			rc = st_begin(s, true);
+			if (rc == 0)
+				rc = Q(s,
+				       "INSERT INTO pipelines (name, file, created_ms, updated_ms) "
+				       "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+				       "file = excluded.file, updated_ms = excluded.updated_ms",
+				       pp, NULL, NULL);
+			if (rc == 0)
+				rc = Q(s,
+				       "INSERT INTO runs (id, seq, pipeline, file, params, orchestrator, "
+				       "status, pid, pid_start, host, started_ms) VALUES (?, "
+				       "COALESCE((SELECT MAX(seq) FROM runs), 0) + 1, ?, ?, ?, ?, 'running', "
+				       "?, ?, ?, ?)",
+				       rp, NULL, NULL);
+			rc = st_end(s, rc);
+		} while (st_again(s, rc, &again));
 		st_unlock(s);
 	}
 	if (rc == SL_EEXIST)
@@ -87,16 +96,35 @@ int store_run_finish(store *s, const char *run_id, const char *status, int64_t e
 		return sl__err(SL_EINVAL, "'%s' is not a run status", status);
 	{
 		/* A run set back to running has no end yet. */
+		bool ends = strcmp(status, ST_RUNNING) != 0;
 		int64_t end = ended_ms > 0 ? ended_ms : sl__now_ms();
-		sq_val p[] = {S(status), strcmp(status, ST_RUNNING) ? SQ_I(end) : SQ_NUL, S(run_id)};
+		sq_val p[] = {S(status), ends ? SQ_I(end) : SQ_NUL, S(run_id)};
+		sq_val fp[] = {SQ_I(end), S(run_id)};
+		st_retry again = {0};
+
 		st_lock(s);
-		rc = st_begin(s, true);
-		if (rc == 0)
-			rc = st_must_exist(s, RUN_EXISTS_SQL, "run", run_id);
-		if (rc == 0)
-			rc = Q(s, "UPDATE runs SET status = ?, ended_ms = ? WHERE id = ?", p, NULL,
-			       NULL);
-		rc = st_end(s, rc);
+		do {
+			rc = st_begin(s, true);
+			if (rc == 0)
+				rc = st_must_exist(s, RUN_EXISTS_SQL, "run", run_id);
+			if (rc == 0)
+				rc = Q(s, "UPDATE runs SET status = ?, ended_ms = ? WHERE id = ?", p, NULL,
+				       NULL);
+			/* Invariant 4: nothing of an ended run stays open. */
+			if (rc == 0 && ends)
+				rc = Q(s,
+				       "UPDATE step_runs SET status = 'failed', ended_ms = ?, reason = "
+				       "'error', error = COALESCE(error, 'its end was not recorded: the "
+				       "run stopped first') WHERE run_id = ? AND status = 'running'",
+				       fp, NULL, NULL);
+			if (rc == 0 && ends)
+				rc = Q(s,
+				       "UPDATE step_runs SET status = 'cancelled', ended_ms = ?, reason = "
+				       "COALESCE(reason, 'cancelled') WHERE run_id = ? AND status = "
+				       "'pending'",
+				       fp, NULL, NULL);
+			rc = st_end(s, rc);
+		} while (st_again(s, rc, &again));
 		st_unlock(s);
 	}
 	return rc;
@@ -156,6 +184,7 @@ static int row_step_proc(void *ud, int ncol, const sq_val *c)
 	return rc;
 }
 
+/* The rows of sql, whose one parameter is arg (none when arg is NULL). */
 static int list_procs(store *s, const char *sql, const char *arg, sq_row_fn fn,
 		      store_proc **out, size_t *out_n)
 {
@@ -166,7 +195,7 @@ static int list_procs(store *s, const char *sql, const char *arg, sq_row_fn fn,
 	*out = NULL;
 	*out_n = 0;
 	st_lock(s);
-	rc = Q(s, sql, p, fn, &l);
+	rc = s->drv->exec(s->conn, sql, arg ? 1 : 0, p, fn, &l);
 	st_unlock(s);
 	if (rc == 0)
 		rc = l.rc;
@@ -181,8 +210,13 @@ static int list_procs(store *s, const char *sql, const char *arg, sq_row_fn fn,
 
 int store_runs_running(store *s, const char *host, store_proc **out, size_t *out_n)
 {
-	if (!s || !host || !out || !out_n)
+	if (!s || !out || !out_n)
 		return sl__err(SL_EINVAL, "store_runs_running: invalid argument");
+	if (!host)
+		return list_procs(s,
+				  "SELECT id, pid, pid_start, orchestrator FROM runs "
+				  "WHERE status = 'running' ORDER BY seq",
+				  NULL, row_run_proc, out, out_n);
 	return list_procs(s,
 			  "SELECT id, pid, pid_start, orchestrator FROM runs "
 			  "WHERE status = 'running' AND host = ? ORDER BY seq",
@@ -211,26 +245,30 @@ int store_run_mark_lost(store *s, const char *run_id, const char *why)
 		return sl__err(SL_EINVAL, "store_run_mark_lost: store is NULL");
 	if ((rc = st_check_id("run", run_id)) != 0)
 		return rc;
+	st_retry again = {0};
+
 	st_lock(s);
 	/* The status test in each UPDATE makes a recovery racing another harmless. */
-	rc = st_begin(s, true);
-	if (rc == 0)
-		rc = Q(s,
-		       "UPDATE runs SET status = 'failed', ended_ms = ? "
-		       "WHERE id = ? AND status = 'running'",
-		       rp, NULL, NULL);
-	if (rc == 0)
-		rc = Q(s,
-		       "UPDATE step_runs SET status = 'failed', ended_ms = ?, "
-		       "reason = 'interrupted', error = COALESCE(error, ?) "
-		       "WHERE run_id = ? AND status = 'running'",
-		       fp, NULL, NULL);
-	if (rc == 0)
-		rc = Q(s,
-		       "UPDATE step_runs SET status = 'cancelled', ended_ms = ?, "
-		       "reason = 'interrupted' WHERE run_id = ? AND status = 'pending'",
-		       cp, NULL, NULL);
-	rc = st_end(s, rc);
+	do {
+		rc = st_begin(s, true);
+		if (rc == 0)
+			rc = Q(s,
+			       "UPDATE runs SET status = 'failed', ended_ms = ? "
+			       "WHERE id = ? AND status = 'running'",
+			       rp, NULL, NULL);
+		if (rc == 0)
+			rc = Q(s,
+			       "UPDATE step_runs SET status = 'failed', ended_ms = ?, "
+			       "reason = 'interrupted', error = COALESCE(error, ?) "
+			       "WHERE run_id = ? AND status = 'running'",
+			       fp, NULL, NULL);
+		if (rc == 0)
+			rc = Q(s,
+			       "UPDATE step_runs SET status = 'cancelled', ended_ms = ?, "
+			       "reason = 'interrupted' WHERE run_id = ? AND status = 'pending'",
+			       cp, NULL, NULL);
+		rc = st_end(s, rc);
+	} while (st_again(s, rc, &again));
 	st_unlock(s);
 	return rc ? sl__err_prefix(rc, "marking run %s as failed", run_id) : 0;
 }
@@ -363,11 +401,15 @@ int store_steprun_create(store *s, const store_steprun *sr, const store_io *inpu
 		return sl__err(SL_EINVAL, "store_steprun_create: store is NULL");
 	if ((rc = check_steprun(sr, true)) != 0 || (rc = check_ios("input", inputs, n_inputs)) != 0)
 		return rc;
+	st_retry again = {0};
+
 	st_lock(s);
-	rc = st_begin(s, true);
-	if (rc == 0)
-		rc = create_locked(s, sr, inputs, n_inputs);
-	rc = st_end(s, rc);
+	do {
+		rc = st_begin(s, true);
+		if (rc == 0)
+			rc = create_locked(s, sr, inputs, n_inputs);
+		rc = st_end(s, rc);
+	} while (st_again(s, rc, &again));
 	st_unlock(s);
 	if (rc == SL_EEXIST)
 		return sl__err_prefix(rc, "recording step run %s of run %s (duplicate id or input name)",
@@ -563,11 +605,15 @@ int store_steprun_finish(store *s, const store_steprun *sr, const store_result *
 		return sl__err(SL_EINVAL, "store_steprun_finish: store is NULL");
 	if ((rc = check_steprun(sr, false)) != 0 || (rc = check_result(sr, res)) != 0)
 		return rc;
+	st_retry again = {0};
+
 	st_lock(s);
-	rc = st_begin(s, true);
-	if (rc == 0)
-		rc = finish_locked(s, sr, res, false);
-	rc = st_end(s, rc);
+	do {
+		rc = st_begin(s, true);
+		if (rc == 0)
+			rc = finish_locked(s, sr, res, false);
+		rc = st_end(s, rc);
+	} while (st_again(s, rc, &again));
 	st_unlock(s);
 	return rc ? sl__err_prefix(rc, "finishing step run %s", sr->id) : 0;
 }
@@ -582,13 +628,17 @@ int store_steprun_record(store *s, const store_steprun *sr, const store_io *inpu
 	if ((rc = check_steprun(sr, true)) != 0 || (rc = check_ios("input", inputs, n_inputs)) != 0 ||
 	    (rc = check_result(sr, res)) != 0)
 		return rc;
+	st_retry again = {0};
+
 	st_lock(s);
-	rc = st_begin(s, true);
-	if (rc == 0)
-		rc = create_locked(s, sr, inputs, n_inputs);
-	if (rc == 0)
-		rc = finish_locked(s, sr, res, true);
-	rc = st_end(s, rc);
+	do {
+		rc = st_begin(s, true);
+		if (rc == 0)
+			rc = create_locked(s, sr, inputs, n_inputs);
+		if (rc == 0)
+			rc = finish_locked(s, sr, res, true);
+		rc = st_end(s, rc);
+	} while (st_again(s, rc, &again));
 	st_unlock(s);
 	return rc ? sl__err_prefix(rc, "recording step run %s of run %s", sr->id, sr->run_id) : 0;
 }
@@ -608,17 +658,21 @@ int store_steprun_set_status(store *s, const char *steprun_id, const char *statu
 		return sl__err(SL_EINVAL, "'%s' is not a reason", reason);
 	{
 		sq_val p[] = {S(status), opt_time(ended_ms), S(error), S(reason), S(steprun_id)};
+		st_retry again = {0};
+
 		st_lock(s);
-		rc = st_begin(s, true);
-		if (rc == 0)
-			rc = st_must_exist(s, "SELECT 1 FROM step_runs WHERE id = ?", "step run",
-					   steprun_id);
-		if (rc == 0)
-			rc = Q(s,
-			       "UPDATE step_runs SET status = ?, ended_ms = ?, "
-			       "error = COALESCE(?, error), reason = COALESCE(?, reason) WHERE id = ?",
-			       p, NULL, NULL);
-		rc = st_end(s, rc);
+		do {
+			rc = st_begin(s, true);
+			if (rc == 0)
+				rc = st_must_exist(s, "SELECT 1 FROM step_runs WHERE id = ?", "step run",
+						   steprun_id);
+			if (rc == 0)
+				rc = Q(s,
+				       "UPDATE step_runs SET status = ?, ended_ms = ?, "
+				       "error = COALESCE(?, error), reason = COALESCE(?, reason) WHERE id = ?",
+				       p, NULL, NULL);
+			rc = st_end(s, rc);
+		} while (st_again(s, rc, &again));
 		st_unlock(s);
 	}
 	return rc;

@@ -81,6 +81,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (schema_parse_yaml(text, size, "schema.yaml", SCHEMA_ERROR, &s) == 0)
 		schema_free(s);
 	if (api_settings_parse(text, size, "sluice.yaml", "/p", "/p/.sluice", &set) == 0)
-		sl__free(set.store_url);
+		api_settings_free(&set);
 	return 0;
 }

@@ -3,16 +3,91 @@
 #
 #   SLUICE             the binary under test (set by ctest)
 #   SLUICE_SOURCE_DIR  the repository
+#   SLUICE_TEST_PG_URL_FILE  set in the PostgreSQL variant of a test
+#                      (integration/NAME@postgresql, for the tests whose
+#                      header says "# backends: sqlite postgresql"): the
+#                      project's metadata store is then a fresh database on
+#                      the server the suite's fixture started
+#                      (tests/pg_fixture.sh), through SLUICE_STORE.
 set -euo pipefail
 
 : "${SLUICE:?SLUICE must name the sluice binary}"
 SRC=${SLUICE_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 PY=/usr/bin/python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/sluice-it-XXXXXX")
-# A test that starts processes defines at_exit to stop them.
-trap 'rc=$?; if type at_exit >/dev/null 2>&1; then at_exit; fi; [ $rc -ne 0 ] && echo "FAILED (rc=$rc) in $0; project kept at $T" >&2; [ $rc -eq 0 ] && rm -rf "$T"; exit $rc' EXIT
+PSQL=/usr/lib/postgresql/15/bin/psql
+PG_DB=""
+# pg_store_drop: drops the variant's database.
+pg_store_drop() {
+	[ -n "$PG_DB" ] || return 0
+	"$PSQL" "$PG_ADMIN" -X -q -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
+	PG_DB=""
+}
+
+# at_exit CMD: runs CMD (with eval) when the test ends, passed or failed,
+# the last registered first, before the project folder is removed. LIB_RC
+# holds the test's exit status meanwhile (a hook can show a server's log on
+# failure); a hook that fails fails the test. Servers a test starts are
+# stopped this way, never by a trap of the test's own.
+AT_EXIT=()
+LIB_RC=0
+at_exit() { AT_EXIT=("$1" ${AT_EXIT[@]+"${AT_EXIT[@]}"}); }
+lib_exit() {
+	local c
+	LIB_RC=$1
+	trap - EXIT INT TERM
+	for c in ${AT_EXIT[@]+"${AT_EXIT[@]}"}; do
+		eval "$c" || LIB_RC=1
+	done
+	pg_store_drop
+	if [ "$LIB_RC" -ne 0 ]; then
+		echo "FAILED (rc=$LIB_RC) in $0; project kept at $T" >&2
+	else
+		rm -rf "$T"
+	fi
+	exit "$LIB_RC"
+}
+trap 'lib_exit $?' EXIT
+trap 'exit 130' INT TERM
 cd "$T"
-unset SLUICE_HOME
+unset SLUICE_HOME SLUICE_STORE
+if [ -n "${SLUICE_TEST_PG_URL_FILE:-}" ]; then
+	PG_ADMIN=$(cat "$SLUICE_TEST_PG_URL_FILE") || { echo "FAIL: no PostgreSQL fixture" >&2; exit 1; }
+	PG_DB=it_$$_$RANDOM
+	"$PSQL" "$PG_ADMIN" -X -q -v ON_ERROR_STOP=1 \
+		-c "CREATE DATABASE $PG_DB TEMPLATE sluice_template STRATEGY FILE_COPY" >/dev/null
+	PG_URL=${PG_ADMIN%/*}/$PG_DB
+	export SLUICE_STORE=$PG_URL
+fi
+# pg_sql SQL: one value from the variant's database.
+pg_sql() { "$PSQL" "$PG_URL" -X -q -tA -v ON_ERROR_STOP=1 -c "$1"; }
+# pg_server DIR: a PostgreSQL server of the test's own (scripts/pg.sh), on
+# 127.0.0.1 on a free port, stopped when the test ends (its log shown when
+# the test failed). Sets PG_SERVER_URL and PG_SERVER_PORT.
+pg_server() {
+	local dir=$1 attempt
+	[ -x "$PSQL" ] || fail "PostgreSQL 15 is not installed (scripts/deps.sh installs it)"
+	# The server runs as user postgres when we are root: it must reach DIR.
+	chmod 0711 "$T"
+	PG_SERVER_URL=""
+	at_exit "pg_server_stop '$dir'"
+	# A free port can be taken between the probe and the bind: try a few.
+	for attempt in 1 2 3; do
+		PG_SERVER_PORT=$(free_port)
+		PG_SERVER_URL=$("$SRC/scripts/pg.sh" start "$dir" "$PG_SERVER_PORT" 2>"$T/.pgerr") && break
+		PG_SERVER_URL=""
+	done
+	[ -n "$PG_SERVER_URL" ] || fail "PostgreSQL did not start: $(cat "$T/.pgerr")"
+}
+pg_server_stop() {
+	"$SRC/scripts/pg.sh" stop "$1" || return 1
+	[ "$LIB_RC" = 0 ] || [ ! -f "$1/log" ] || { echo "--- server log:" >&2; tail -n 20 "$1/log" >&2; }
+}
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# store_sql SQL: the answer of the project's store, whichever backend it is.
+store_sql() {
+	if [ -n "$PG_DB" ]; then pg_sql "$1"; else sqlite3 "$T/.sluice/meta.db" "$1"; fi
+}
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 sl() { "$SLUICE" "$@"; }
@@ -60,8 +135,18 @@ with open(path, "w") as f:
 P
 }
 
+# The store is sound: SQLite's integrity check, or on PostgreSQL (which keeps
+# its own pages sound) that every step run belongs to a run and every edge
+# to an artifact.
 db_check() {
 	local r
+	if [ -n "$PG_DB" ]; then
+		r=$(pg_sql "SELECT (SELECT COUNT(*) FROM step_runs sr LEFT JOIN runs r ON r.id = sr.run_id
+			WHERE r.id IS NULL) + (SELECT COUNT(*) FROM edges e LEFT JOIN artifacts a
+			ON a.id = e.artifact WHERE a.id IS NULL)")
+		[ "$r" = 0 ] || fail "$r dangling references in the store"
+		return 0
+	fi
 	r=$(sqlite3 "$T/.sluice/meta.db" 'PRAGMA integrity_check;')
 	[ "$r" = ok ] || fail "integrity_check: $r"
 }

@@ -2,6 +2,7 @@
 # reruns only its step and descendants; a rerun after a failure resumes at
 # the failed step; a missing or corrupt cached artifact is not a hit;
 # --no-cache and `cache: false` turn it off; editing an ingested file reruns.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p data && echo "v1" > data/in.txt

@@ -1,5 +1,6 @@
 # The command line itself: help on every verb, exit statuses, errors that
 # name their place, artifact ids by prefix, JSON on every listing.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 # Help and version.

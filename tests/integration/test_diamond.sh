@@ -1,6 +1,7 @@
 # A diamond a -> (b, c) -> d of command steps: every step runs once, data
 # flows through ${inputs.X}/${outputs.X} and the SLUICE_* environment, and
 # the run's JSON has the fields DESIGN.md fixes.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 cat > p.yaml <<'Y'

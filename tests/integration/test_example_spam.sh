@@ -2,6 +2,7 @@
 # example's schema, label, stratified split, features fitted on train and
 # applied unchanged to valid and test. Then a bad extract fails validation
 # with the rule and its numbers, and the unchanged pipeline reruns from cache.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 cp -r "$SRC/examples/spam/." .

@@ -1,5 +1,6 @@
 # A failing step fails the run (exit 1), its dependents are skipped, an
 # independent branch still finishes; the reason and the log are kept.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 cat > p.yaml <<'Y'

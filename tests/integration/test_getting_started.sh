@@ -1,6 +1,7 @@
 # docs/getting-started.md stays true: its pipeline runs as written, and the
 # artifact ids it uses are the ones the run produces (the export it shows
 # writes the training split, not the whole ingest).
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 doc="$SRC/docs/getting-started.md"

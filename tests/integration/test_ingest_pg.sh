@@ -5,42 +5,11 @@
 # a large streamed result, caching (a url step always reruns; an unchanged
 # result is the same artifact, so what follows stays cached), and the errors a user
 # meets: a bad query, a type conflict, a refused connection. The server is
-# stopped by the EXIT trap whatever happens.
+# stopped when the test ends, whatever happens (lib.sh: pg_server).
 . "$(dirname "$0")/lib.sh"
 
-PGSH="$SRC/scripts/pg.sh"
-PSQL=/usr/lib/postgresql/15/bin/psql
-[ -x "$PSQL" ] || fail "PostgreSQL 15 is not installed (scripts/deps.sh installs it)"
-
-# The server runs as user postgres when we are root: it must reach $T/pg.
-chmod 0711 "$T"
-PGDIR="$T/pg"
-cleanup() {
-	local rc=$?
-	"$PGSH" stop "$PGDIR" || rc=1
-	if [ $rc -ne 0 ]; then
-		[ -f "$PGDIR/log" ] && { echo "--- server log:" >&2; tail -n 20 "$PGDIR/log" >&2; }
-		echo "FAILED (rc=$rc) in $0; project kept at $T" >&2
-	else
-		rm -rf "$T"
-	fi
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-# A free port can be taken between the probe and the bind: try a few.
-URL=""
-for attempt in 1 2 3; do
-	PORT=$(free_port)
-	if URL=$("$PGSH" start "$PGDIR" "$PORT" 2>"$T/.pgerr"); then
-		break
-	fi
-	URL=""
-done
-[ -n "$URL" ] || fail "PostgreSQL did not start: $(cat "$T/.pgerr")"
+pg_server "$T/pg"
+URL=$PG_SERVER_URL
 psql() { "$PSQL" "$URL" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 psql <<'SQL'

@@ -3,6 +3,7 @@
 # recorded as failed, what the step left running (a background process of
 # its shell) is ended by the next run, the rerun completes, and the steps that
 # had finished come from the cache.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 cat > p.yaml <<'Y'

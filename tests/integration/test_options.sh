@@ -101,7 +101,7 @@ contains "$ERR" "did you mean '--limit'?"
 cp sluice.yaml sluice.yaml.good
 printf 'stack:\n  orchestrator: lcoal\n' > sluice.yaml
 expect_exit 2 sl runs
-contains "$ERR" "sluice.yaml:2:17: stack.orchestrator 'lcoal' is not available (available: local; did you mean 'local'?)"
+contains "$ERR" "sluice.yaml:2:17: stack.orchestrator 'lcoal' is not available (available: local, slurm; did you mean 'local'?)"
 printf 'stack:\n  metdata: sqlite:x.db\n' > sluice.yaml
 expect_exit 2 sl runs
 contains "$ERR" "sluice.yaml:2:3: unknown key 'metdata' in stack (did you mean 'metadata'?)"

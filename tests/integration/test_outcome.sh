@@ -4,6 +4,7 @@
 # a failed validate keeps its report; a cached step's log and metrics come
 # from the run that computed it; an unknown orchestrator is a positioned
 # error; counts are pluralised.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 printf 'a,b\n1,x\n2,y\n-5,z\n' > d.csv
@@ -88,6 +89,6 @@ not_contains "$ERR" "1 steps"
 # An unknown orchestrator is an error at its place in sluice.yaml.
 printf 'stack:\n  metadata: sqlite:.sluice/meta.db\n  orchestrator: slurmish\n' > sluice.yaml
 expect_exit 2 sl run one.yaml
-contains "$ERR" "sluice.yaml:3:17: stack.orchestrator 'slurmish' is not available (available: local)"
+contains "$ERR" "sluice.yaml:3:17: stack.orchestrator 'slurmish' is not available (available: local, slurm; did you mean 'slurm'?)"
 db_check
 echo ok

@@ -1,6 +1,7 @@
 # Independent branches run at the same time under -j 2: each branch waits
 # (bounded) for the other to have started, which only succeeds if both run
 # at once. No timing is asserted.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 cat > p.yaml <<'Y'

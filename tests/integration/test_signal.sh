@@ -1,5 +1,6 @@
 # SIGTERM (and SIGINT) stop the running steps, including what their shell
 # started, and record the run and its steps as cancelled.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 cat > p.yaml <<'Y'

@@ -433,12 +433,12 @@ static void test_parsers(void **state)
 	assert_false(ds_parse_timestamp("2023-01-01T", 11, &i));
 	assert_false(ds_parse_timestamp("2023-1-01", 9, &i));
 
-	assert_int_equal(ds_utf8_check("h\xc3\xa9llo", 6), 6);
-	assert_int_equal(ds_utf8_check("ab\xc3", 3), 2);
-	assert_int_equal(ds_utf8_check("ab\xc0\xaf", 4), 2);       /* overlong */
-	assert_int_equal(ds_utf8_check("\xed\xa0\x80", 3), 0);     /* surrogate */
-	assert_int_equal(ds_utf8_check("\xf4\x90\x80\x80", 4), 0); /* > U+10FFFF */
-	assert_int_equal(ds_utf8_check("\xf0\x9f\x98\x80", 4), 4);
+	assert_int_equal(sl__utf8_check("h\xc3\xa9llo", 6), 6);
+	assert_int_equal(sl__utf8_check("ab\xc3", 3), 2);
+	assert_int_equal(sl__utf8_check("ab\xc0\xaf", 4), 2);       /* overlong */
+	assert_int_equal(sl__utf8_check("\xed\xa0\x80", 3), 0);     /* surrogate */
+	assert_int_equal(sl__utf8_check("\xf4\x90\x80\x80", 4), 0); /* > U+10FFFF */
+	assert_int_equal(sl__utf8_check("\xf0\x9f\x98\x80", 4), 4);
 }
 
 static void test_export_and_describe(void **state)

@@ -524,7 +524,7 @@ static void test_pg_redact(void **state)
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		char *r = ds_pg_redact(cases[i][0]);
+		char *r = sl__pg_redact(cases[i][0]);
 		assert_non_null(r);
 		assert_string_equal(r, cases[i][1]);
 		sl__free(r);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "api/project.h"
 #include "pipeline/orch.h"
 #include "store/store.h"
 #include "testutil.h"
@@ -360,6 +361,125 @@ static void test_slots(void **state)
 	assert_null(orch_find("slurmish"));
 }
 
+/* ---- the Slurm orchestrator's submission -------------------------------------------- */
+
+/* The argument of argv that starts with prefix, or NULL. */
+static const char *arg_with(char **argv, const char *prefix)
+{
+	for (size_t i = 0; argv[i]; i++)
+		if (!strncmp(argv[i], prefix, strlen(prefix)))
+			return argv[i];
+	return NULL;
+}
+
+/*
+ * A step's resources become sbatch options (memory in megabytes and time
+ * in minutes, both rounded up); where the step says nothing, the cluster's
+ * defaults from sluice.yaml; partition, account, qos and extra options as
+ * written; the job runs step-exec on the task, quoted for the shell.
+ */
+static void test_slurm_sbatch_args(void **state)
+{
+	const char *opts[] = {"--constraint=avx2", "--exclusive"};
+	orch_slurm_cfg cfg = {.partition = "gpu", .account = "ml", .qos = "low",
+			      .defaults = {.cpus = 4, .memory = 2ull << 30, .time = 3600},
+			      .options = opts, .n_options = 2};
+	orch_task t;
+	char **argv = NULL;
+
+	(void)state;
+	memset(&t, 0, sizeof t);
+	t.pipeline = "spam";
+	t.step = "train";
+	t.steprun_id = "0123abcd";
+	t.log_path = "/p/.sluice/logs/r/train.log";
+	t.pipeline_dir = "/p";
+	t.task_path = "/p/.sluice/tmp/r/w0/it's task.json";
+	t.resources.memory = 1500ull << 20 | 1; /* a byte over 1500M: 1501M */
+	t.resources.time = 90;                   /* 2 minutes */
+	t.resources.gpus = 1;
+	assert_int_equal(orch_slurm_sbatch_argv(&t, &cfg, "/opt/bin/sluice", &argv), 0);
+	assert_string_equal(argv[0], "sbatch");
+	assert_non_null(arg_with(argv, "--parsable"));
+	assert_string_equal(arg_with(argv, "--job-name="), "--job-name=sluice:spam:train");
+	assert_string_equal(arg_with(argv, "--comment="), "--comment=sluice:0123abcd");
+	assert_string_equal(arg_with(argv, "--output="), "--output=/p/.sluice/logs/r/train.log");
+	assert_string_equal(arg_with(argv, "--open-mode="), "--open-mode=append");
+	assert_string_equal(arg_with(argv, "--chdir="), "--chdir=/p");
+	assert_non_null(arg_with(argv, "--no-requeue"));
+	assert_string_equal(arg_with(argv, "--partition="), "--partition=gpu");
+	assert_string_equal(arg_with(argv, "--account="), "--account=ml");
+	assert_string_equal(arg_with(argv, "--qos="), "--qos=low");
+	assert_string_equal(arg_with(argv, "--cpus-per-task="), "--cpus-per-task=4");
+	assert_string_equal(arg_with(argv, "--mem="), "--mem=1501M");
+	assert_string_equal(arg_with(argv, "--time="), "--time=2");
+	assert_string_equal(arg_with(argv, "--gpus="), "--gpus=1");
+	assert_non_null(arg_with(argv, "--constraint=avx2"));
+	assert_non_null(arg_with(argv, "--exclusive"));
+	assert_string_equal(arg_with(argv, "--wrap="),
+			    "--wrap=exec '/opt/bin/sluice' step-exec "
+			    "'/p/.sluice/tmp/r/w0/it'\\''s task.json'");
+	orch_slurm_argv_free(argv);
+
+	/* No settings and no resources: no resource options at all. */
+	memset(&t.resources, 0, sizeof t.resources);
+	assert_int_equal(orch_slurm_sbatch_argv(&t, NULL, "sluice", &argv), 0);
+	assert_null(arg_with(argv, "--mem="));
+	assert_null(arg_with(argv, "--cpus-per-task="));
+	assert_null(arg_with(argv, "--partition="));
+	orch_slurm_argv_free(argv);
+	assert_ptr_equal(orch_find("slurm"), &orch_slurm_ops);
+	assert_int_equal(orch_slurm_ops.slots(NULL, &t), 1);
+}
+
+/* sluice.yaml's stack.slurm: read whole, and each mistake placed in the file. */
+static void test_slurm_settings(void **state)
+{
+	static const char good[] = "stack:\n  orchestrator: slurm\n  slurm:\n    partition: gpu\n"
+				   "    account: ml\n    resources: { cpus: 2, memory: 4G, time: 2h }\n"
+				   "    options: [\"--constraint=avx2\"]\n";
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{"stack:\n  slurm:\n    partitoin: x\n",
+		 "sluice.yaml:3:5: unknown key 'partitoin' in stack.slurm (did you mean 'partition'?)"},
+		{"stack:\n  slurm:\n    resources: { memory: lots }\n",
+		 "sluice.yaml:3:26: stack.slurm.resources.memory: 'memory' must be a size"},
+		{"stack:\n  slurm:\n    resources: { cpu: 2 }\n",
+		 "sluice.yaml:3:18: unknown key 'cpu' in stack.slurm.resources (did you mean 'cpus'?)"},
+		{"stack:\n  slurm:\n    options: [\"--output=x\"]\n",
+		 "sluice.yaml:3:15: stack.slurm.options[0]: sluice sets --output itself"},
+		{"stack:\n  slurm:\n    options: [exclusive]\n",
+		 "sluice.yaml:3:15: stack.slurm.options[0] must be an sbatch option"},
+		{"stack:\n  slurm: [a]\n", "sluice.yaml:2:10: stack.slurm must be a mapping"},
+	};
+	api_settings set;
+
+	(void)state;
+	assert_int_equal(api_settings_parse(good, strlen(good), "sluice.yaml", "/p", "/p/.sluice",
+					    &set),
+			 0);
+	assert_ptr_equal(set.orch, &orch_slurm_ops);
+	assert_true(set.has_slurm);
+	assert_string_equal(set.slurm.partition, "gpu");
+	assert_string_equal(set.slurm.account, "ml");
+	assert_null(set.slurm.qos);
+	assert_int_equal(set.slurm.defaults.cpus, 2);
+	assert_true(set.slurm.defaults.memory == 4ull << 30);
+	assert_true(set.slurm.defaults.time == 7200);
+	assert_int_equal(set.slurm.n_options, 1);
+	assert_string_equal(set.slurm.options[0], "--constraint=avx2");
+	api_settings_free(&set);
+	for (size_t i = 0; i < SL__ARRAY_LEN(bad); i++) {
+		int rc = api_settings_parse(bad[i].text, strlen(bad[i].text), "sluice.yaml", "/p",
+					    "/p/.sluice", &set);
+		if (rc != SL_EINVAL || !strstr(sl_errmsg(), bad[i].want))
+			fail_msg("case %zu: rc %d, message '%s', wanted '%s'", i, rc, sl_errmsg(),
+				 bad[i].want);
+		assert_null(set.slurm_mem);
+	}
+}
+
 /* ---- tasks ---------------------------------------------------------------------------- */
 
 static void test_task_roundtrip(void **state)
@@ -670,6 +790,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cancel_fd_wakes_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slurm_sbatch_args, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slurm_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_task_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_task_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_builtin_through_step_exec, setup, teardown),

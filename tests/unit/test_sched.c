@@ -43,7 +43,8 @@ typedef struct script {
 typedef struct fake {
 	const script *scripts;
 	size_t n_scripts;
-	const char *db;
+	const char *db;            /* what the backend's driver opens (tu_store_target) */
+	const store_driver *drv;
 	const char *after_sql; /* run once the run is over, before it is read back */
 	int cancel_fd;
 	int cancel_flag;
@@ -139,10 +140,10 @@ static void raw_sql(const char *sql)
 {
 	void *conn = NULL;
 
-	assert_int_equal(store_sqlite_driver.open(F.db, &conn), 0);
-	if (store_sqlite_driver.exec_script(conn, sql) != 0)
+	assert_int_equal(F.drv->open(F.db, &conn), 0);
+	if (F.drv->exec_script(conn, sql) != 0)
 		fail_msg("%s: %s", sql, sl_errmsg());
-	store_sqlite_driver.close(conn);
+	F.drv->close(conn);
 }
 
 static int fake_wait(orch *o, int cancel_fd, double timeout, orch_result *out)
@@ -216,7 +217,7 @@ static const orch_ops fake_ops = {
 /* ---- a project around it ------------------------------------------------------------ */
 
 typedef struct proj {
-	char *dir, *state, *art, *db;
+	char *dir, *state, *art, *target;
 	store *st;
 	json_t *run; /* the last run, as runs show --json has it */
 	char *run_id;
@@ -225,23 +226,23 @@ typedef struct proj {
 static int setup(void **state)
 {
 	proj *p = calloc(1, sizeof *p);
-	char target[700];
 
 	assert_non_null(p);
 	p->dir = strdup(tu_tmpdir());
 	p->state = tu_path(p->dir, ".sluice");
 	p->art = tu_path(p->state, "artifacts");
-	p->db = tu_path(p->state, "meta.db");
+	p->target = tu_store_target(p->state);
 	assert_int_equal(sl__mkdir_p(p->art, 0755), 0);
 	{
 		char *tmp = tu_path(p->state, "tmp");
 		assert_int_equal(sl__mkdir_p(tmp, 0755), 0);
 		free(tmp);
 	}
-	snprintf(target, sizeof target, "sqlite:%s", p->db);
-	assert_int_equal(store_open(target, &p->st), 0);
+	if (store_open(p->target, &p->st) != 0)
+		fail_msg("store_open %s: %s", p->target, sl_errmsg());
 	memset(&F, 0, sizeof F);
-	F.db = p->db;
+	F.drv = tu_store_pg() ? &store_pg_driver : &store_sqlite_driver;
+	F.db = tu_store_pg() ? p->target : p->target + strlen("sqlite:");
 	F.cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	assert_true(F.cancel_fd >= 0);
 	*state = p;
@@ -256,11 +257,12 @@ static int teardown(void **state)
 	json_decref(p->run);
 	sl__free(p->run_id);
 	close(F.cancel_fd);
+	tu_store_drop(p->target);
 	tu_rmdir(p->dir);
 	free(p->dir);
 	free(p->state);
 	free(p->art);
-	free(p->db);
+	free(p->target);
 	free(p);
 	return 0;
 }
@@ -546,7 +548,11 @@ static void test_rerun_from_cache(void **state)
 	assert_int_equal(json_array_size(json_object_get(json_object_get(a, "series"), "curve")), 2);
 }
 
-/* A store that fails mid-run stops the run with the store's error. */
+/*
+ * A store that fails mid-run stops the run with the store's error. Here it
+ * stays broken, so it cannot record the run's end either: the run stays
+ * "running", whole up to its last commit, until a recovery ends it.
+ */
 static void test_store_failure_stops_the_run(void **state)
 {
 	proj *p = *state;
@@ -559,9 +565,49 @@ static void test_store_failure_stops_the_run(void **state)
 	rc = run_with(p, yaml, 1, sc, 1, NULL, true);
 	assert_int_equal(rc, SL_ESTORE);
 	assert_non_null(strstr(sl_errmsg(), "stopped"));
-	assert_string_equal(json_string_value(json_object_get(p->run, "status")), "failed");
+	assert_non_null(strstr(sl_errmsg(), "stays 'running'"));
+	assert_string_equal(json_string_value(json_object_get(p->run, "status")), "running");
 	/* Nothing started after the store failed. */
 	assert_string_equal(started(), "a");
+	/* What recovery does once the store is back: nothing stays open. */
+	json_decref(p->run);
+	p->run = NULL;
+	assert_int_equal(store_run_mark_lost(p->st, p->run_id, "gone"), 0);
+	assert_int_equal(store_run_json(p->st, p->run_id, &p->run), 0);
+	assert_string_equal(json_string_value(json_object_get(p->run, "status")), "failed");
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(json_object_get(p->run, "steps"), 0),
+						  "status")),
+		"failed");
+}
+
+/*
+ * A run that ends leaves no step run open: one whose end the store lost
+ * (its batch did not commit) is closed with the run's end.
+ */
+static void test_run_end_closes_steps(void **state)
+{
+	proj *p = *state;
+	store_run r = {.id = "r0", .pipeline = "p", .started_ms = 1000};
+	store_steprun sr = {.id = "s0", .run_id = "r0", .step = "a", .status = ST_RUNNING,
+			    .exit_code = -1, .started_ms = 1000};
+	store_steprun pend = {.id = "s1", .run_id = "r0", .step = "b", .status = ST_PENDING,
+			      .exit_code = -1};
+	json_t *j, *steps;
+
+	assert_int_equal(store_run_create(p->st, &r), 0);
+	assert_int_equal(store_steprun_create(p->st, &sr, NULL, 0), 0);
+	assert_int_equal(store_steprun_create(p->st, &pend, NULL, 0), 0);
+	assert_int_equal(store_run_finish(p->st, "r0", ST_FAILED, 2000), 0);
+	assert_int_equal(store_run_json(p->st, "r0", &j), 0);
+	steps = json_object_get(j, "steps");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(steps, 0), "status")),
+			    "failed");
+	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(steps, 0), "error")),
+			       "not recorded"));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(steps, 1), "status")),
+			    "cancelled");
+	json_decref(j);
 }
 
 int main(void)
@@ -576,6 +622,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_series_and_store_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rerun_from_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_failure_stops_the_run, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_end_closes_steps, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

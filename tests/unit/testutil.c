@@ -7,10 +7,93 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "core.h"
 #include "dataset/dataset.h"
 #include "steps/step.h"
 #include "testutil.h"
+
+/* ---- the metadata store under test -------------------------------------------- */
+
+/* The admin URL of the fixture's server (its "postgres" database), or NULL. */
+static const char *pg_admin_url(void)
+{
+	static char url[512];
+	const char *file = getenv("SLUICE_TEST_PG_URL_FILE");
+	FILE *f;
+
+	if (url[0])
+		return url;
+	if (!file || !*file)
+		return NULL;
+	f = fopen(file, "r");
+	if (!f)
+		fail_msg("SLUICE_TEST_PG_URL_FILE=%s cannot be read: is the pg fixture up?", file);
+	if (!fgets(url, sizeof url, f))
+		url[0] = '\0';
+	fclose(f);
+	url[strcspn(url, "\r\n")] = '\0';
+	if (!url[0])
+		fail_msg("%s holds no URL", file);
+	return url;
+}
+
+bool tu_store_pg(void)
+{
+	return pg_admin_url() != NULL;
+}
+
+static void pg_admin(const char *sql)
+{
+	PGconn *c = PQconnectdb(pg_admin_url());
+	PGresult *r;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connecting to %s: %s", pg_admin_url(), PQerrorMessage(c));
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+}
+
+char *tu_store_target(const char *dir)
+{
+	static unsigned serial;
+	const char *admin = pg_admin_url();
+	char name[64], sql[256], *out;
+	const char *slash;
+
+	if (!admin) {
+		out = malloc(strlen(dir) + 16);
+		assert_non_null(out);
+		sprintf(out, "sqlite:%s/meta.db", dir);
+		return out;
+	}
+	snprintf(name, sizeof name, "t_%d_%u", (int)getpid(), serial++);
+	snprintf(sql, sizeof sql, "CREATE DATABASE %s TEMPLATE sluice_template STRATEGY FILE_COPY",
+		 name);
+	pg_admin(sql);
+	slash = strrchr(admin, '/');
+	assert_non_null(slash);
+	out = malloc((size_t)(slash - admin) + strlen(name) + 2);
+	assert_non_null(out);
+	sprintf(out, "%.*s/%s", (int)(slash - admin), admin, name);
+	return out;
+}
+
+void tu_store_drop(const char *target)
+{
+	char sql[256];
+	const char *name;
+
+	if (!target || strncmp(target, "postgresql://", 13) != 0)
+		return;
+	name = strrchr(target, '/') + 1;
+	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+	pg_admin(sql);
+}
 
 const char *tu_tmpdir(void)
 {

@@ -26,6 +26,21 @@ char *tu_path(const char *dir, const char *name);
 /* The whole file at path (malloc'd, freed by the caller); *len its size. Asserts. */
 unsigned char *tu_read(const char *path, size_t *len);
 
+/*
+ * The metadata store a test opens. By default "sqlite:DIR/meta.db". In the
+ * suite's PostgreSQL variants (ctest names them unit/NAME@postgresql) the
+ * environment's SLUICE_TEST_PG_URL_FILE names a file holding the URL of the
+ * server the fixture started (tests/pg_fixture.sh); each call then creates
+ * a fresh database on it, from the fixture's template (a non-C collation,
+ * so tests see byte-wise ordering kept by the store, not by the server),
+ * and returns its URL. Newly allocated (free); drop with tu_store_drop.
+ */
+char *tu_store_target(const char *dir);
+/* Drops a database tu_store_target made (nothing for SQLite). */
+void tu_store_drop(const char *target);
+/* True in the PostgreSQL variant. */
+bool tu_store_pg(void);
+
 /* What one in-process run of a built-in step left behind. */
 typedef struct tu_run {
 	json_t *metrics; /* owned; replaced by each run */
