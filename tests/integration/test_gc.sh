@@ -3,6 +3,7 @@
 # what they were made from, the newest runs of each pipeline, a running
 # run's inputs, young files), --dry-run, the records and lineage that stay,
 # a rerun that makes a removed file again, and usage errors.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 xy_csv d.csv 5 200

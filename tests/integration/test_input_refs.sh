@@ -3,6 +3,7 @@
 # (model:NAME@REF), optional ones ('?'), errors at FILE:LINE:COL with exit 2
 # and nothing run, the resolved artifact in the cache key (a new champion
 # reruns its consumer, nothing else), and the references in the lineage.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 xy_csv d.csv 1 400 0

@@ -4,6 +4,7 @@
 # validate is in the chain of ancestors; outputs carry their port names; an
 # ingest's ancestry ends at its source file with the file's hash; and a
 # registered bundle reaches back to that file and forward to its versions.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 xy_csv d.csv 3 300

@@ -3,6 +3,7 @@
 # rerun registering nothing), every `sluice models` verb with its exit
 # status and --json shape, errors that name what exists, and two processes
 # promoting at once with both moves recorded.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 xy_csv d.csv 1 300

@@ -6,6 +6,7 @@
 # and over train.gbdt's rounds); a failing trial does not end the search (every trial failing
 # does); trials show under the tune step; the report exports as HTML; runs
 # compare marks the best of each metric in its direction; --sort ranks.
+# backends: sqlite postgresql
 source "$(dirname "$0")/lib.sh"
 
 # Two informative columns and noise; y depends on x1 and x2.
