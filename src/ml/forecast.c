@@ -1,8 +1,10 @@
 /*
  * The forecast family: the simple methods (naive, seasonal naive, drift),
  * the choice of a method per series (`auto`: a rolling-origin contest
- * scored by MASE), fitting every series of a panel in parallel, and the
- * model that serves the result (ml_ops "forecast").
+ * scored by MASE, gbdt's holdout forecasts computed across the panel
+ * beforehand), fitting every series of a panel in parallel, and the model
+ * that serves the result (ml_ops "forecast"). A gbdt series is stored like
+ * any other: its recursive forecasts and intervals in the table.
  *
  * The model is a table, so predict is a lookup and cannot disagree with
  * what training computed:

@@ -8,8 +8,12 @@
  *        |  time; the time grid (period) detected and checked: no gap, no
  *        |  duplicate, no irregular step, each error naming the series
  *        v
- *   fc_panel --(sl__parallel_for over series)--> fc_fit_series (forecast.c)
+ *   fc_panel --fc_gbdt_run_panel (forecast_gbdt.c): method gbdt, or auto's
+ *        |     gbdt candidate: one global model over every series, first
+ *        |
+ *        +--(sl__parallel_for over series)--> fc_fit_series (forecast.c)
  *        |        naive, seasonal_naive, drift   forecast.c
+ *        |        gbdt                           its panel results, looked up
  *        |        ets                            ets.c  (ML fit, AICc choice)
  *        |        theta                          theta.c
  *        |        auto: rolling-origin MASE over the candidates
@@ -24,7 +28,9 @@
  * Invariants:
  *  1. A series' fit reads only its own values and its own random stream
  *     (sl__rng_stream(seed, series index)): results do not depend on the
- *     thread count or on the other series.
+ *     thread count or on the other series. The exception is gbdt, whose one
+ *     model learns from every series: its forecasts depend on the panel,
+ *     still not on the thread count or the row order.
  *  2. Series are ordered by key (string keys in byte order, numbers in
  *     numeric order), so the model file does not depend on row order.
  *  3. Every forecast row holds FC_NOUT doubles in the order of the
