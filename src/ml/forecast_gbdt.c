@@ -56,6 +56,7 @@
 #include "ml/forecast.h"
 #include "ml/gbdt.h"
 #include "pool.h"
+#include "stats.h"
 
 #define DAY_US 86400000000LL
 /* Below this many errors at a step, intervals come from their RMS. */
@@ -382,17 +383,6 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Quantile q of sorted v[0..n) by linear interpolation (type 7). */
-static double quantile(const double *v, size_t n, double q)
-{
-	double pos = q * (double)(n - 1);
-	size_t lo = (size_t)pos;
-
-	if (lo + 1 >= n)
-		return v[n - 1];
-	return v[lo] + (pos - (double)lo) * (v[lo + 1] - v[lo]);
-}
-
 /* Half-widths per step (q80[k], q95[k]) from the pooled errors. */
 static int half_widths(const double *errs, size_t S, size_t h, size_t B, double *q80, double *q95,
 		       size_t *pool_min)
@@ -424,8 +414,8 @@ static int half_widths(const double *errs, size_t S, size_t h, size_t B, double 
 			q95[k] = FC_Z95 * rms;
 		} else {
 			qsort(v, c, sizeof *v, cmp_double);
-			q80[k] = quantile(v, c, 0.8);
-			q95[k] = quantile(v, c, 0.95);
+			q80[k] = sl__quantile_sorted(v, c, 0.8);
+			q95[k] = sl__quantile_sorted(v, c, 0.95);
 		}
 		if (k && !(q80[k] >= q80[k - 1]))
 			q80[k] = q80[k - 1];
