@@ -1243,7 +1243,8 @@ int step_opt_describe(const step_opt *o, sl__buf *b)
 	if (!rc && o->unique)
 		rc = sl__buf_printf(b, "%sno item twice", SEP());
 	if (!rc && o->columns_of)
-		rc = sl__buf_printf(b, "%scolumns of input '%s'", SEP(), o->columns_of);
+		rc = sl__buf_printf(b, "%s%s of input '%s'", SEP(),
+				    o->type == OPT_STRING ? "a column" : "columns", o->columns_of);
 	if (!rc && o->item && !o->item->fields && !o->item->variants &&
 	    (o->type == OPT_LIST || o->type == OPT_STRING_LIST || o->type == OPT_MAP)) {
 		size_t mark = b->len;
