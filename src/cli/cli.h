@@ -76,13 +76,13 @@ const char *cli_short(const char *id);
 int cli_model_ref(const char *ref, char **out_path);
 /*
  * Appends to the project's audit log what this command did (action, target)
- * and how it ended (rc, the library's code; status, the exit status), with
- * the command line as the request. The writer is the OS account. Returns
- * status, or EXIT_WORK (after a message) when the record cannot be written:
- * a write that is not in the audit log is a failure.
+ * and how it ended (rc, non-zero when the library refused or failed, its
+ * message then on p; status, the exit status), with the command line as
+ * typed as the request. The writer is the OS account. Returns status, or
+ * EXIT_WORK (after a message) when the record cannot be written: a write
+ * that is not in the audit log is a failure.
  */
-int cli_audit(sl_project *p, const char *action, const char *target, int argc, char **argv,
-	      int rc, int status);
+int cli_audit(sl_project *p, const char *action, const char *target, int rc, int status);
 /* The common getopt option for --help in every verb. */
 #define CLI_HELP_OPT {"help", no_argument, NULL, 'h'}
 

@@ -178,7 +178,7 @@ static int users_main(int argc, char **argv)
 			status = EXIT_OK;
 		}
 		snprintf(target, sizeof target, "user:%s", name);
-		status = cli_audit(p, "users.add", target, argc, argv, rc, status);
+		status = cli_audit(p, "users.add", target, rc, status);
 	} else if (!strcmp(verb, "remove")) {
 		char target[128];
 		rc = sl_user_remove(p, name);
@@ -191,7 +191,7 @@ static int users_main(int argc, char **argv)
 			status = EXIT_OK;
 		}
 		snprintf(target, sizeof target, "user:%s", name);
-		status = cli_audit(p, "users.remove", target, argc, argv, rc, status);
+		status = cli_audit(p, "users.remove", target, rc, status);
 	} else {
 		char *token = NULL, target[128];
 		rc = sl_user_token(p, name, &token);
@@ -212,7 +212,7 @@ static int users_main(int argc, char **argv)
 			sl_free(token);
 		}
 		snprintf(target, sizeof target, "user:%s", name);
-		status = cli_audit(p, "users.token", target, argc, argv, rc, status);
+		status = cli_audit(p, "users.token", target, rc, status);
 	}
 	sl_project_close(p);
 	return status;

@@ -194,29 +194,36 @@ const char *cli_short(const char *id)
 	return buf[k];
 }
 
-int cli_audit(sl_project *p, const char *action, const char *target, int argc, char **argv,
-	      int rc, int status)
-{
-	char req[2048], msg[1024] = "";
-	size_t n = 0;
-	sl_audit_entry e = {0};
-	int arc;
+/* The command line as typed, for the audit log (getopt reorders argv later). */
+static char cmdline[2048];
 
-	/* The command line as the request: "sluice models promote spam 3 --to production". */
-	n = (size_t)snprintf(req, sizeof req, "sluice");
-	for (int i = 0; i < argc && n < sizeof req; i++)
-		n += (size_t)snprintf(req + n, sizeof req - n, " %s", argv[i]);
+static void cmdline_keep(int argc, char **argv)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < argc && n < sizeof cmdline; i++) {
+		const char *a = i ? argv[i] : "sluice";
+		bool quote = !*a || strpbrk(a, " \t'\"") != NULL;
+		n += (size_t)snprintf(cmdline + n, sizeof cmdline - n, quote ? "%s'%s'" : "%s%s",
+				      i ? " " : "", a);
+	}
+}
+
+int cli_audit(sl_project *p, const char *action, const char *target, int rc, int status)
+{
+	char msg[1024] = "";
+	sl_audit_entry e = {0};
+
 	if (rc)
 		snprintf(msg, sizeof msg, "%s", sl_project_errmsg(p));
 	e.via = "cli";
 	e.action = action;
 	e.target = target;
-	e.request = req;
+	e.request = cmdline;
 	e.outcome = rc ? "failed" : "ok";
 	e.status = status;
 	e.detail = rc ? msg : NULL;
-	arc = sl_audit_append(p, &e);
-	if (arc) {
+	if (sl_audit_append(p, &e)) {
 		fprintf(stderr, "sluice: the audit log could not be written: %s\n",
 			sl_project_errmsg(p));
 		return status ? status : EXIT_WORK;
@@ -273,6 +280,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "sluice: '%s' is not a verb; see 'sluice --help'\n", argv[1]);
 		return EXIT_USAGE;
 	}
+	cmdline_keep(argc, argv);
 	return c->fn(argc - 1, argv + 1);
 }
 
