@@ -31,7 +31,7 @@
 
 #define SERVICE_USER "token-file"
 
-/* ---- roles and permissions (design note 1) ------------------------------------------ */
+/* ---- roles and permissions (design note 1) ------------------------------------------- */
 
 static const char *const role_names[ACCESS_N_ROLES] = {
 	"data_scientist", "data_engineer", "ml_engineer", "product_engineer", "sre", "admin",
@@ -138,7 +138,7 @@ int access_check_name(const char *name)
 	return 0;
 }
 
-/* ---- tokens ----------------------------------------------------------------------------------- */
+/* ---- tokens -------------------------------------------------------------------------- */
 
 bool access_equal(const void *a, const void *b, size_t n)
 {
@@ -180,7 +180,7 @@ static bool token_shaped(const char *t, size_t n)
 	return true;
 }
 
-/* ---- the handle ------------------------------------------------------------------------------- */
+/* ---- the handle ---------------------------------------------------------------------- */
 
 struct access_ctx {
 	store *st;           /* NULL: no project */
@@ -302,7 +302,7 @@ int access_gate(access_ctx *a, const char *authorization, access_perm perm, acce
 	return 0;
 }
 
-/* ---- the audit log ---------------------------------------------------------------------------- */
+/* ---- the audit log ------------------------------------------------------------------- */
 
 /* The request summary: at most ACCESS_REQUEST_MAX bytes, valid UTF-8 (a cut sequence dropped). */
 static int summary(const char *req, char **out)
@@ -368,7 +368,7 @@ int access_audit_project(sl_project *p, const access_audit_rec *r)
 	return audit_into(p->st, r);
 }
 
-/* ---- which endpoints ask ------------------------------------------------------------------------ */
+/* ---- which endpoints ask ------------------------------------------------------------- */
 
 bool access_loopback(const char *host)
 {

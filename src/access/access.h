@@ -42,7 +42,7 @@
 #define ACCESS_TOKEN_LEN 68  /* "slt_" and 64 hex digits (256 random bits) */
 #define ACCESS_REQUEST_MAX 2048 /* bytes of a request summary kept in the audit log */
 
-/* ---- roles and permissions --------------------------------------------------------- */
+/* ---- roles and permissions ----------------------------------------------------------- */
 
 /* The roles, in the order of the permission table's columns. */
 typedef enum access_role {
@@ -87,7 +87,7 @@ access_perm access_promote_perm(const char *alias);
 /* Checks a user name; SL_EINVAL saying what is wrong. */
 int access_check_name(const char *name);
 
-/* ---- tokens --------------------------------------------------------------------------- */
+/* ---- tokens -------------------------------------------------------------------------- */
 
 /*
  * A new token: ACCESS_TOKEN_PREFIX and 64 hex digits from getrandom(2),
@@ -100,7 +100,7 @@ int access_token_hash(const char *token, size_t len, char hash[65]);
 /* Compares a and b (n bytes each) in time that does not depend on where they differ. */
 bool access_equal(const void *a, const void *b, size_t n);
 
-/* ---- the handle ----------------------------------------------------------------------------- */
+/* ---- the handle ---------------------------------------------------------------------- */
 
 typedef struct access_ctx access_ctx;
 
@@ -142,7 +142,7 @@ int access_authenticate(access_ctx *a, const char *authorization, access_user *o
 int access_gate(access_ctx *a, const char *authorization, access_perm perm, access_user *out,
 		char *msg, size_t size);
 
-/* ---- the audit log --------------------------------------------------------------------------- */
+/* ---- the audit log ------------------------------------------------------------------- */
 
 /* One record; every string is borrowed for the call. */
 typedef struct access_audit_rec {

@@ -83,6 +83,13 @@ int cli_model_ref(const char *ref, char **out_path);
  * that is not in the audit log is a failure.
  */
 int cli_audit(sl_project *p, const char *action, const char *target, int rc, int status);
+/*
+ * Checks that verb is one of a command's subcommands: EXIT_OK, or after
+ * "unknown subcommand 'X' (did you mean 'Y'?)" EXIT_USAGE.
+ */
+int cli_subcommand(const char *cmd, const char *verb, const char *const *verbs, size_t n);
+/* The string member k of o, or none when it is missing or not a string. */
+const char *cli_jstr(json_t *o, const char *k, const char *none);
 /* The common getopt option for --help in every verb. */
 #define CLI_HELP_OPT {"help", no_argument, NULL, 'h'}
 

@@ -38,12 +38,6 @@ static const char help[] =
 	"\n"
 	"Exit status: 2 for a bad option value.\n";
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "-";
-}
-
 static bool parse_count(const char *text, long long max, long long *out)
 {
 	char *end;
@@ -136,9 +130,11 @@ static int audit_main(int argc, char **argv)
 	json_array_foreach(json_object_get(o, "records"), i, r) {
 		const char *detail = json_string_value(json_object_get(r, "detail"));
 		printf("%6lld  %-24s  %-16s  %-6s  %-18s  %-24s  %s %lld",
-		       (long long)json_integer_value(json_object_get(r, "seq")), str(r, "at"),
-		       str(r, "who"), str(r, "via"), str(r, "action"), str(r, "target"),
-		       str(r, "outcome"), (long long)json_integer_value(json_object_get(r, "status")));
+		       (long long)json_integer_value(json_object_get(r, "seq")),
+		       cli_jstr(r, "at", "-"), cli_jstr(r, "who", "-"), cli_jstr(r, "via", "-"),
+		       cli_jstr(r, "action", "-"), cli_jstr(r, "target", "-"),
+		       cli_jstr(r, "outcome", "-"),
+		       (long long)json_integer_value(json_object_get(r, "status")));
 		if (detail)
 			printf(": %s", detail);
 		printf("\n");

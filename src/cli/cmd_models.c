@@ -458,18 +458,8 @@ static int models_main(int argc, char **argv)
 	}
 	nargs = argc - optind;
 	verb = nargs ? argv[optind] : "list";
-	{
-		bool known = false;
-		for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-			known |= !strcmp(verb, verbs[i]);
-		if (!known) {
-			const char *best = sl_suggest(verb, verbs, sizeof verbs / sizeof verbs[0]);
-			if (best)
-				return cli_usage("models", "unknown subcommand '%s' (did you mean '%s'?)",
-						 verb, best);
-			return cli_usage("models", "unknown subcommand '%s'", verb);
-		}
-	}
+	if ((status = cli_subcommand("models", verb, verbs, sizeof verbs / sizeof verbs[0])))
+		return status;
 	if (!strcmp(verb, "export"))
 		return cli_usage("models", "export's options come after it: "
 					   "sluice models export MODEL --format c -o FILE.c");

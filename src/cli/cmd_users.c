@@ -51,12 +51,6 @@ static int print_json_obj(json_t *o)
 	return d ? EXIT_OK : EXIT_WORK;
 }
 
-static const char *str(json_t *o, const char *k, const char *none)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : none;
-}
-
 static int list(sl_project *p, bool json)
 {
 	char *text = NULL;
@@ -73,10 +67,12 @@ static int list(sl_project *p, bool json)
 		printf("%-20s  %-16s  %-24s  %-12s  %s\n", "NAME", "ROLE", "CREATED", "CREATED BY",
 		       "TOKEN");
 	json_array_foreach(arr, i, u) {
-		printf("%-20s  %-16s  %-24s  %-12s  %s\n", str(u, "name", "-"), str(u, "role", "-"),
-		       str(u, "created", "-"), str(u, "created_by", "-"),
-		       json_is_true(json_object_get(u, "token")) ? str(u, "token_created", "yes")
-								 : "none");
+		printf("%-20s  %-16s  %-24s  %-12s  %s\n", cli_jstr(u, "name", "-"),
+		       cli_jstr(u, "role", "-"), cli_jstr(u, "created", "-"),
+		       cli_jstr(u, "created_by", "-"),
+		       json_is_true(json_object_get(u, "token"))
+			       ? cli_jstr(u, "token_created", "yes")
+			       : "none");
 	}
 	json_decref(arr);
 	return EXIT_OK;
@@ -136,18 +132,8 @@ static int users_main(int argc, char **argv)
 	}
 	nargs = argc - optind;
 	verb = nargs ? argv[optind] : "list";
-	{
-		bool known = false;
-		for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-			known |= !strcmp(verb, verbs[i]);
-		if (!known) {
-			const char *best = sl_suggest(verb, verbs, sizeof verbs / sizeof verbs[0]);
-			if (best)
-				return cli_usage("users", "unknown subcommand '%s' (did you mean '%s'?)",
-						 verb, best);
-			return cli_usage("users", "unknown subcommand '%s'", verb);
-		}
-	}
+	if ((status = cli_subcommand("users", verb, verbs, sizeof verbs / sizeof verbs[0])))
+		return status;
 	if ((!strcmp(verb, "list") || !strcmp(verb, "roles")) && nargs > 1)
 		return cli_usage("users", "too many arguments");
 	if ((!strcmp(verb, "add") || !strcmp(verb, "remove") || !strcmp(verb, "token")) &&

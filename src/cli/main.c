@@ -194,6 +194,25 @@ const char *cli_short(const char *id)
 	return buf[k];
 }
 
+int cli_subcommand(const char *cmd, const char *verb, const char *const *verbs, size_t n)
+{
+	const char *best;
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(verb, verbs[i]))
+			return EXIT_OK;
+	best = sl_suggest(verb, verbs, n);
+	if (best)
+		return cli_usage(cmd, "unknown subcommand '%s' (did you mean '%s'?)", verb, best);
+	return cli_usage(cmd, "unknown subcommand '%s'", verb);
+}
+
+const char *cli_jstr(json_t *o, const char *k, const char *none)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : none;
+}
+
 /* The command line as typed, for the audit log (getopt reorders argv later). */
 static char cmdline[2048];
 

@@ -198,7 +198,7 @@ int store_users_json(store *s, json_t **out)
 	return 0;
 }
 
-/* ---- the audit log ---------------------------------------------------------------- */
+/* ---- the audit log ------------------------------------------------------------------- */
 
 int store_audit_append(store *s, const store_audit *a)
 {

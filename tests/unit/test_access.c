@@ -314,7 +314,7 @@ static void test_policy(void **state)
 	assert_true(access_policy_asks(&pol, ACCESS_INFERENCE));
 }
 
-/* ---- the audit log ------------------------------------------------------------------------ */
+/* ---- the audit log ------------------------------------------------------------------- */
 
 static json_t *query(sl_project *p, const sl_audit_filter *flt)
 {
