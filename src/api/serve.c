@@ -144,6 +144,12 @@ static int start(sl_project *p, const sl_serve_opts *o, sl_server *s)
 				       "make users' tokens (sluice users add NAME --role ROLE; sluice "
 				       "users token NAME)",
 				       host);
+		/* Checked per request, so a token made later works at once. */
+		if (!s->pol.off && !any && s->o.on_event)
+			s->o.on_event(s->o.event_ud,
+				      "nobody has a token yet: /metrics, feedback and reload answer "
+				      "401 until `sluice users token NAME` makes one (or start with "
+				      "--no-auth)");
 	}
 	if (o->tls_cert && ((rc = read_secret(o->tls_cert, "--tls-cert", &s->tls_cert_pem)) ||
 			    (rc = read_secret(o->tls_key, "--tls-key", &s->tls_key_pem))))

@@ -35,9 +35,10 @@
  *  2. A handler holds at most one version (its hazard) and releases it
  *     after the log record, which names the version's inputs, is built.
  *  3. No error a client can cause ends the server: every path answers.
- *  4. Every request to a write endpoint (feedback, reload) gets an audit
- *     record, refused ones included, before its response is queued; when
- *     a successful write's record cannot be written the answer is a 503.
+ *  4. Every request to a write endpoint (feedback, reload) whose body
+ *     arrived within the limit gets an audit record, refused ones included,
+ *     before its response is queued; when a successful write's record
+ *     cannot be written the answer is a 503.
  *     Which endpoints ask for a token is the access policy's (admitted).
  */
 #include <arpa/inet.h>
