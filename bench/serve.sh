@@ -85,7 +85,7 @@ L
 # ---- the servers ----------------------------------------------------------------------
 port() { "$PY" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
 P_LOG=$(port); P_NOLOG=$(port); P_NGX=$(port); P_FAST=$(port); P_FLASK=$(port)
-"$SLUICE" serve --model "spam=$dir/spam.slm" --port "$P_LOG" 2>serve-log.err &
+"$SLUICE" serve --model "spam=$dir/spam.slm" --port "$P_LOG" --no-auth 2>serve-log.err &
 SL_LOG=$!
 "$SLUICE" serve --model "spam=$dir/spam.slm" --port "$P_NOLOG" --log-durability off 2>serve-nolog.err &
 SL_NOLOG=$!

@@ -459,18 +459,8 @@ static int models_main(int argc, char **argv)
 	}
 	nargs = argc - optind;
 	verb = nargs ? argv[optind] : "list";
-	{
-		bool known = false;
-		for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-			known |= !strcmp(verb, verbs[i]);
-		if (!known) {
-			const char *best = sl_suggest(verb, verbs, sizeof verbs / sizeof verbs[0]);
-			if (best)
-				return cli_usage("models", "unknown subcommand '%s' (did you mean '%s'?)",
-						 verb, best);
-			return cli_usage("models", "unknown subcommand '%s'", verb);
-		}
-	}
+	if ((status = cli_subcommand("models", verb, verbs, sizeof verbs / sizeof verbs[0])))
+		return status;
 	if (!strcmp(verb, "export"))
 		return cli_usage("models", "export's options come after it: "
 					   "sluice models export MODEL --format c -o FILE.c");
@@ -506,21 +496,30 @@ static int models_main(int argc, char **argv)
 	} else if (!strcmp(verb, "show")) {
 		status = show(p, argv[optind + 1], all, json);
 	} else if (!strcmp(verb, "promote")) {
-		char *text = NULL;
+		char *text = NULL, target[256];
 		int rc = sl_model_promote(p, argv[optind + 1], argv[optind + 2], to, &mo, &text);
+		snprintf(target, sizeof target, "%s@%s", argv[optind + 1], to);
 		status = moved(p, rc, text, json);
+		status = cli_audit(p, "models.promote", target, rc, status);
 	} else if (!strcmp(verb, "rollback")) {
-		char *text = NULL;
+		char *text = NULL, target[256];
 		int rc = sl_model_rollback(p, argv[optind + 1], alias ? alias : "production", &mo,
 					   &text);
+		snprintf(target, sizeof target, "%s@%s", argv[optind + 1],
+			 alias ? alias : "production");
 		status = moved(p, rc, text, json);
+		status = cli_audit(p, "models.rollback", target, rc, status);
 	} else if (!strcmp(verb, "history")) {
 		status = history(p, argv[optind + 1], alias, json);
 	} else if (!strcmp(verb, "tag")) {
 		status = tag(p, argv[optind + 1], argv + optind + 2, argc - optind - 2, removes,
 			     n_removes, json);
+		status = cli_audit(p, "models.tag", argv[optind + 1],
+				   status ? SL_EINVAL : 0, status);
 	} else {
 		status = delete(p, argv[optind + 1], json);
+		status = cli_audit(p, "models.delete", argv[optind + 1],
+				   status ? SL_EINVAL : 0, status);
 	}
 	sl_project_close(p);
 	return status;

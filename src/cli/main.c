@@ -15,8 +15,8 @@
 
 static const cli_cmd *const commands[] = {
 	&cmd_init,    &cmd_run,    &cmd_runs,  &cmd_artifacts, &cmd_canvas, &cmd_steps,
-	&cmd_predict, &cmd_models, &cmd_serve, &cmd_logs,      &cmd_store,  &cmd_version,
-	&cmd_help,
+	&cmd_predict, &cmd_models, &cmd_serve, &cmd_logs,      &cmd_store,  &cmd_users,
+	&cmd_audit,   &cmd_version, &cmd_help,
 };
 
 const cli_cmd *cli_find(const char *name)
@@ -194,6 +194,62 @@ const char *cli_short(const char *id)
 	return buf[k];
 }
 
+int cli_subcommand(const char *cmd, const char *verb, const char *const *verbs, size_t n)
+{
+	const char *best;
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(verb, verbs[i]))
+			return EXIT_OK;
+	best = sl_suggest(verb, verbs, n);
+	if (best)
+		return cli_usage(cmd, "unknown subcommand '%s' (did you mean '%s'?)", verb, best);
+	return cli_usage(cmd, "unknown subcommand '%s'", verb);
+}
+
+const char *cli_jstr(json_t *o, const char *k, const char *none)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : none;
+}
+
+/* The command line as typed, for the audit log (getopt reorders argv later). */
+static char cmdline[2048];
+
+static void cmdline_keep(int argc, char **argv)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < argc && n < sizeof cmdline; i++) {
+		const char *a = i ? argv[i] : "sluice";
+		bool quote = !*a || strpbrk(a, " \t'\"") != NULL;
+		n += (size_t)snprintf(cmdline + n, sizeof cmdline - n, quote ? "%s'%s'" : "%s%s",
+				      i ? " " : "", a);
+	}
+}
+
+int cli_audit(sl_project *p, const char *action, const char *target, int rc, int status)
+{
+	char msg[1024] = "";
+	sl_audit_entry e = {0};
+
+	if (rc)
+		snprintf(msg, sizeof msg, "%s", sl_project_errmsg(p));
+	e.via = "cli";
+	e.action = action;
+	e.target = target;
+	e.request = cmdline;
+	e.outcome = rc ? "failed" : "ok";
+	e.status = status;
+	e.detail = rc ? msg : NULL;
+	if (sl_audit_append(p, &e)) {
+		fprintf(stderr, "sluice: the audit log could not be written: %s\n",
+			sl_project_errmsg(p));
+		return status ? status : EXIT_WORK;
+	}
+	return status;
+}
+
 static void usage(FILE *f)
 {
 	size_t n;
@@ -243,6 +299,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "sluice: '%s' is not a verb; see 'sluice --help'\n", argv[1]);
 		return EXIT_USAGE;
 	}
+	cmdline_keep(argc, argv);
 	return c->fn(argc - 1, argv + 1);
 }
 

@@ -96,6 +96,8 @@ Y
 start_server() {
 	local err=$1 i
 	shift
+	# The file exists before the server's shell opens it (the loop reads it at once).
+	: >"$err"
 	"$SLUICE" serve --port 0 "$@" 2>"$err" &
 	SPID=$!
 	track "$SPID"
