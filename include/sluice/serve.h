@@ -69,6 +69,12 @@ typedef struct sl_serve_opts {
 	/* Server events (loads, reloads, failures), one line each, from any thread. */
 	void (*on_event)(void *ud, const char *line);
 	void *event_ud;
+	/*
+	 * Non-zero: also serve the web UI of the project p given to
+	 * sl_server_start, and the JSON API behind it (docs/ui.md), on the same
+	 * port. models may then be empty (`sluice ui`).
+	 */
+	int ui;
 } sl_serve_opts;
 
 /* The defaults documented in docs/serving.md. */

@@ -345,6 +345,39 @@ SL_EXPORT int sl_model_path(sl_project *p, const char *ref, char **out_path,
  */
 SL_EXPORT int sl_model_changes(sl_project *p, const char *name, long long *out);
 
+/* ---- pages of listings (what the web UI's lists ask for) ------------------------ */
+
+/*
+ * One page of a listing, filtered and cut in the metadata store's query, so
+ * a page costs the same at 100 rows as at 100,000. Fields left NULL or 0
+ * do not filter; search is a plain substring (no wildcards).
+ */
+typedef struct sl_page_opts {
+	size_t offset;        /* rows to skip, newest first */
+	size_t limit;         /* rows on the page, 1 to 1000; 0: 50 */
+	const char *pipeline; /* runs: of this pipeline */
+	const char *status;   /* runs: in this status (running, completed, failed ...) */
+	const char *type;     /* artifacts: of this type (dataset, model, report ...) */
+	const char *search;   /* runs: in the id or pipeline; artifacts: in the id or
+			       * the producing step's name */
+} sl_page_opts;
+
+/*
+ * {"total": N, "offset": O, "limit": L, "items": [...]}: total counts every
+ * row that matches; items are in the shape of sl_runs_list's elements.
+ */
+SL_EXPORT int sl_runs_page(sl_project *p, const sl_page_opts *o, char **out_json);
+/* The same for artifacts; items as sl_artifacts_list's elements. */
+SL_EXPORT int sl_artifacts_page(sl_project *p, const sl_page_opts *o, char **out_json);
+/*
+ * sl_model_show of model name with only one page of versions: those ranked
+ * o->offset .. offset+limit-1 from the newest (listed oldest first, as
+ * sl_model_show lists them), the whole alias history, and "versions_total",
+ * "offset" and "limit". Only o->offset and o->limit are used.
+ */
+SL_EXPORT int sl_model_show_page(sl_project *p, const char *name, const sl_page_opts *o,
+				 char **out_json);
+
 /* ---- removing what nothing references ------------------------------------------ */
 
 typedef struct sl_gc_opts {

@@ -109,6 +109,11 @@ typedef struct outcome {
 	const char *allow;      /* 405: the methods the endpoint takes */
 	serve_model *recent_model; /* remember the request for feedback */
 	ml_task task;
+	bool ui;                /* a UI request: not counted, the UI's headers */
+	const unsigned char *static_body; /* an embedded file, sent as it is */
+	size_t static_len;
+	const char *cache;      /* Cache-Control, or NULL */
+	const char *csp;        /* a UI response's policy, NULL: UI_CSP */
 } outcome;
 
 static _Thread_local serve_worker *tls_worker;
@@ -153,6 +158,7 @@ static void workers_free(sl_server *s)
 		serve_arena_free(&w->arena);
 		sl__buf_free(&w->rec);
 		serve_recent_free(w);
+		ui_worker_free(w);
 		sl__free(w);
 		atomic_store(&s->workers[i], NULL);
 	}
@@ -351,7 +357,7 @@ static serve_version *pick(sl_server *s, serve_conn *cn, serve_worker *w, outcom
 	return v;
 }
 
-static bool authorized(sl_server *s, struct MHD_Connection *c)
+bool serve_authorized(sl_server *s, struct MHD_Connection *c)
 {
 	const char *h;
 	size_t n, t;
@@ -536,7 +542,7 @@ static serve_model *write_target(sl_server *s, serve_conn *cn, serve_worker *w, 
 {
 	serve_model *m;
 
-	if (!authorized(s, c)) {
+	if (!serve_authorized(s, c)) {
 		fail(cn, w, o, 401, "%s needs 'Authorization: Bearer TOKEN' (the token of --token-file)",
 		     what);
 		return NULL;
@@ -663,10 +669,22 @@ static enum MHD_Result queue(sl_server *s, serve_conn *cn, struct MHD_Connection
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
-	r = MHD_create_response_from_buffer(cn->resp.len, cn->resp.data ? cn->resp.data : (void *)"",
-					    MHD_RESPMEM_PERSISTENT);
+	if (o->static_body)
+		r = MHD_create_response_from_buffer(o->static_len, (void *)o->static_body,
+						    MHD_RESPMEM_PERSISTENT);
+	else
+		r = MHD_create_response_from_buffer(cn->resp.len,
+						    cn->resp.data ? cn->resp.data : (void *)"",
+						    MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
+	if (o->ui) {
+		MHD_add_response_header(r, "Content-Security-Policy", o->csp ? o->csp : UI_CSP);
+		for (size_t i = 0; ui_headers[i]; i += 2)
+			MHD_add_response_header(r, ui_headers[i], ui_headers[i + 1]);
+	}
+	if (o->cache)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, o->cache);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, o->ctype ? o->ctype : "application/json");
 	MHD_add_response_header(r, "X-Request-Id", cn->id);
 	if (atomic_load(&s->draining))
@@ -719,7 +737,9 @@ static enum MHD_Result finish(sl_server *s, serve_conn *cn, serve_worker *w,
 			mi++;
 		serve_recent_add(w, cn->id, (uint16_t)mi, o->st, o->res, o->task);
 	}
-	serve_count(w, o->st ? o->st : s->nomodel, o->code, lat, o->code == 200 ? o->res : NULL);
+	if (!o->ui)
+		serve_count(w, o->st ? o->st : s->nomodel, o->code, lat,
+			    o->code == 200 ? o->res : NULL);
 	ret = queue(s, cn, c, o);
 	serve_release(w);
 	return ret;
@@ -736,6 +756,22 @@ static enum MHD_Result dispatch(sl_server *s, serve_conn *cn, struct MHD_Connect
 
 	memset(&o, 0, sizeof o);
 	serve_arena_reset(&w->arena);
+	if (s->ui_root && ui_owns(url)) {
+		ui_req q = {.c = c, .method = method, .url = url,
+			    .body = cn->body.data ? cn->body.data : "", .body_len = cn->body.len,
+			    .resp = &cn->resp};
+		sl__buf_reset(&cn->resp);
+		ui_handle(s, w, &q);
+		o.ui = true;
+		o.code = q.code;
+		o.ctype = q.ctype;
+		o.allow = q.allow;
+		o.cache = q.cache;
+		o.csp = q.csp;
+		o.static_body = q.static_body;
+		o.static_len = q.static_len;
+		return finish(s, cn, w, c, &o);
+	}
 	route_parse(url, &r);
 	if (post)
 		o.endpoint = r.kind == R_INVOCATIONS ? "invocations"
@@ -833,6 +869,11 @@ static enum MHD_Result too_large(sl_server *s, serve_conn *cn, struct MHD_Connec
 	memset(&o, 0, sizeof o);
 	route_parse(url, &r);
 	o.endpoint = !strcmp(method, "POST") ? (r.kind == R_INVOCATIONS ? "invocations" : "v2") : NULL;
+	if (s->ui_root && ui_owns(url)) {
+		/* The UI's requests are not inference: no log record. */
+		o.endpoint = NULL;
+		o.ui = true;
+	}
 	serve_arena_reset(&cn->w->arena);
 	fail(cn, cn->w, &o, 413, "the body is larger than the limit of %zu bytes (--max-body)",
 	     s->o.max_body);
@@ -1168,6 +1209,7 @@ void sl_server_free(sl_server *s)
 	sl__free(s->token);
 	sl__free(s->tls_cert_pem);
 	sl__free(s->tls_key_pem);
+	sl__free(s->ui_root);
 	for (size_t i = 0; i < s->o.n_models; i++)
 		sl__free((char *)s->o.models[i]);
 	sl__free((void *)s->o.models);

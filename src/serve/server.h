@@ -34,6 +34,7 @@
 
 #include "serve/codec.h"
 #include "serve/log.h"
+#include "serve/ui.h"
 #include "sluice/serve.h"
 #include "sluice/sluice.h"
 
@@ -175,6 +176,8 @@ typedef struct serve_worker {
 	serve_recent *recent;
 	int32_t *buckets;
 	size_t recent_cap, recent_pos, bucket_mask;
+	/* The UI's handle on the project, opened on the thread's first UI request (ui.c). */
+	sl_project *ui_project;
 } serve_worker;
 
 /* ---- the server ------------------------------------------------------------------------- */
@@ -195,6 +198,7 @@ struct sl_server {
 	char *token;
 	bool need_token;
 	char *tls_cert_pem, *tls_key_pem;
+	char *ui_root;      /* the project the UI shows (o.ui), its absolute path */
 	char instance[9];
 	atomic_bool ready, draining, stopped;
 	/* Connections, for the timeouts (server.c). */
@@ -221,6 +225,10 @@ struct sl_server {
 /* server.c: starts serving with the options in s->o (models loaded, log
  * opened by the caller); sl_server_stop and sl_server_free undo it. */
 int serve_start(sl_server *s);
+
+/* server.c: whether the request carries the server's token (always, when it has none). */
+struct MHD_Connection;
+bool serve_authorized(sl_server *s, struct MHD_Connection *c);
 
 /* model.c */
 int serve_models_load(sl_server *s, sl_project *p);
