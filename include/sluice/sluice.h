@@ -151,6 +151,15 @@ typedef struct sl_run_opts {
 SL_EXPORT int sl_run(sl_project *p, const char *pipeline_file, const sl_run_opts *opts,
 		     char **out_run_id);
 
+/*
+ * The steps of a pipeline file and how they depend on each other, without
+ * running anything: {"name", "file", "steps": [{"name", "kind" (uses, run,
+ * plugin), "uses" (a built-in's name), "needs": [steps it consumes from],
+ * "feeds": [steps consuming from it], "outputs": [names]}]} in file order.
+ * The file's errors as sl_run reports them (SL_ESPEC, "FILE:LINE:COL: ...").
+ */
+SL_EXPORT int sl_pipeline_graph(const char *file, char **out_json);
+
 /* Runs newest first: a JSON array (see docs/cli.md for the fields). */
 SL_EXPORT int sl_runs_list(sl_project *p, int limit, char **out_json);
 /* One run with its steps; run is an id, a unique prefix, "latest" or "latest~N". */

@@ -8,6 +8,7 @@
  *   GET /api/runs?offset&limit&pipeline&status&q     sl_runs_page
  *   GET /api/runs/RUN                  sl_run_show
  *   GET /api/runs/RUN/log?step=STEP    the step's log (its last 256 KiB), text
+ *   GET /api/runs/RUN/graph            sl_pipeline_graph of the run's file
  *   GET /api/artifacts?offset&limit&type&q           sl_artifacts_page
  *   GET /api/artifacts/ID              sl_artifact_show with 20 rows
  *   GET /api/artifacts/ID/lineage      sl_artifact_lineage
@@ -335,6 +336,28 @@ static int h_info(sl_server *s, ui_req *rq)
 	return 200;
 }
 
+/* The graph of the pipeline file a run was made from, when it is in the project. */
+static int h_graph(sl_server *s, ui_req *rq, sl_project *p, const char *run)
+{
+	char *head = NULL, *text = NULL;
+	json_t *j;
+	const char *file;
+	int rc;
+
+	if ((rc = sl_run_show(p, run, &head)))
+		return ui_api_fail(rq, p, rc);
+	j = json_loads(head, 0, NULL);
+	sl_free(head);
+	file = j ? json_string_value(json_object_get(j, "file")) : NULL;
+	if (!file || !ui_inside(s->ui_root, file)) {
+		json_decref(j);
+		return ui_error(rq, 404, "run %s's pipeline file is not in the project (any more)", run);
+	}
+	rc = sl_pipeline_graph(file, &text);
+	json_decref(j);
+	return rc ? ui_api_fail(rq, NULL, rc) : ui_json(rq, text);
+}
+
 static int h_runs(sl_server *s, ui_req *rq, sl_project *p, const char *rest)
 {
 	char run[128], what[16];
@@ -355,8 +378,12 @@ static int h_runs(sl_server *s, ui_req *rq, sl_project *p, const char *rest)
 		rc = sl_run_show(p, run, &text);
 		return rc ? ui_api_fail(rq, p, rc) : ui_json(rq, text);
 	}
-	if (ui_segment(&rest, what, sizeof what) && !*rest && !strcmp(what, "log"))
+	if (!ui_segment(&rest, what, sizeof what) || *rest)
+		return ui_error(rq, 404, "no endpoint %s", rq->url);
+	if (!strcmp(what, "log"))
 		return h_log(s, rq, p, run);
+	if (!strcmp(what, "graph"))
+		return h_graph(s, rq, p, run);
 	return ui_error(rq, 404, "no endpoint %s", rq->url);
 }
 
