@@ -102,7 +102,7 @@ bool access_equal(const void *a, const void *b, size_t n);
 
 /* ---- the handle ----------------------------------------------------------------------------- */
 
-typedef struct access access;
+typedef struct access_ctx access_ctx;
 
 /* Who a request is (filled by access_authenticate / access_gate). */
 typedef struct access_user {
@@ -118,10 +118,10 @@ typedef struct access_user {
  * NULL) is the token of `sluice serve --token-file`: it authenticates as the
  * user "token-file" with the admin role. *out: access_close.
  */
-int access_open(sl_project *p, const char *service_token, access **out);
-void access_close(access *a); /* accepts NULL */
+int access_open(sl_project *p, const char *service_token, access_ctx **out);
+void access_close(access_ctx *a); /* accepts NULL */
 /* Whether anyone can authenticate: a service token, or a user with a token. */
-int access_any_credential(access *a, bool *out);
+int access_any_credential(access_ctx *a, bool *out);
 
 /*
  * Who the value of an Authorization header is ("Bearer TOKEN", the scheme
@@ -129,7 +129,7 @@ int access_any_credential(access *a, bool *out);
  * SL_ENOENT with a message fit for a 401 answer (no header, another scheme,
  * an unknown or rotated token), or a store failure (SL_ESTORE ...).
  */
-int access_authenticate(access *a, const char *authorization, access_user *out);
+int access_authenticate(access_ctx *a, const char *authorization, access_user *out);
 
 /*
  * The whole check of a protected request: authenticate, then access_check.
@@ -139,7 +139,7 @@ int access_authenticate(access *a, const char *authorization, access_user *out);
  * promote.production: ..."). The caller answers {"error": msg}, adding
  * WWW-Authenticate: Bearer to a 401, and audits a refused write too.
  */
-int access_gate(access *a, const char *authorization, access_perm perm, access_user *out,
+int access_gate(access_ctx *a, const char *authorization, access_perm perm, access_user *out,
 		char *msg, size_t size);
 
 /* ---- the audit log --------------------------------------------------------------------------- */
@@ -162,7 +162,9 @@ typedef struct access_audit_rec {
  * Appends r to the audit log, stamped with the time (invariant 3). A
  * handle opened without a project keeps nothing and returns 0.
  */
-int access_audit(access *a, const access_audit_rec *r);
+int access_audit(access_ctx *a, const access_audit_rec *r);
+/* The same into project p's store, through its own handle (a server holding p). */
+int access_audit_project(sl_project *p, const access_audit_rec *r);
 
 /* Which endpoints of a server ask for a token (`--no-auth`, `--auth inference`). */
 typedef struct access_policy {
