@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sluice/access.h"
 #include "sluice/canvas.h"
 #include "sluice/error.h"
 #include "sluice/model.h"
@@ -317,6 +318,8 @@ SL_EXPORT int sl_models_search(sl_project *p, const char *key, const char *value
 typedef struct sl_move_opts {
 	const char *reason; /* recorded in the alias's history; NULL: none */
 	int force;          /* promote a version whose verdict is not passed (needs reason) */
+	const char *who;    /* recorded as who moved it; NULL: the account running this
+			     * process (a server passes its authenticated user) */
 } sl_move_opts;
 
 /*

@@ -23,7 +23,8 @@ typedef struct cli_cmd {
 } cli_cmd;
 
 extern const cli_cmd cmd_init, cmd_run, cmd_runs, cmd_artifacts, cmd_canvas, cmd_steps,
-	cmd_predict, cmd_models, cmd_serve, cmd_ui, cmd_logs, cmd_store, cmd_version, cmd_help;
+	cmd_predict, cmd_models, cmd_serve, cmd_ui, cmd_logs, cmd_store, cmd_users, cmd_audit,
+	cmd_version, cmd_help;
 
 const cli_cmd *cli_find(const char *name);
 /* `sluice step-exec TASK.json`: runs one step's task (hidden; orchestrators call it). */
@@ -73,6 +74,15 @@ const char *cli_short(const char *id);
  * and returns the exit status when it names nothing.
  */
 int cli_model_ref(const char *ref, char **out_path);
+/*
+ * Appends to the project's audit log what this command did (action, target)
+ * and how it ended (rc, the library's code; status, the exit status), with
+ * the command line as the request. The writer is the OS account. Returns
+ * status, or EXIT_WORK (after a message) when the record cannot be written:
+ * a write that is not in the audit log is a failure.
+ */
+int cli_audit(sl_project *p, const char *action, const char *target, int argc, char **argv,
+	      int rc, int status);
 /* The common getopt option for --help in every verb. */
 #define CLI_HELP_OPT {"help", no_argument, NULL, 'h'}
 

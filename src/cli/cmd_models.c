@@ -505,21 +505,30 @@ static int models_main(int argc, char **argv)
 	} else if (!strcmp(verb, "show")) {
 		status = show(p, argv[optind + 1], all, json);
 	} else if (!strcmp(verb, "promote")) {
-		char *text = NULL;
+		char *text = NULL, target[256];
 		int rc = sl_model_promote(p, argv[optind + 1], argv[optind + 2], to, &mo, &text);
+		snprintf(target, sizeof target, "%s@%s", argv[optind + 1], to);
 		status = moved(p, rc, text, json);
+		status = cli_audit(p, "models.promote", target, argc, argv, rc, status);
 	} else if (!strcmp(verb, "rollback")) {
-		char *text = NULL;
+		char *text = NULL, target[256];
 		int rc = sl_model_rollback(p, argv[optind + 1], alias ? alias : "production", &mo,
 					   &text);
+		snprintf(target, sizeof target, "%s@%s", argv[optind + 1],
+			 alias ? alias : "production");
 		status = moved(p, rc, text, json);
+		status = cli_audit(p, "models.rollback", target, argc, argv, rc, status);
 	} else if (!strcmp(verb, "history")) {
 		status = history(p, argv[optind + 1], alias, json);
 	} else if (!strcmp(verb, "tag")) {
 		status = tag(p, argv[optind + 1], argv + optind + 2, argc - optind - 2, removes,
 			     n_removes, json);
+		status = cli_audit(p, "models.tag", argv[optind + 1], argc, argv,
+				   status ? SL_EINVAL : 0, status);
 	} else {
 		status = delete(p, argv[optind + 1], json);
+		status = cli_audit(p, "models.delete", argv[optind + 1], argc, argv,
+				   status ? SL_EINVAL : 0, status);
 	}
 	sl_project_close(p);
 	return status;

@@ -16,8 +16,7 @@
 static const cli_cmd *const commands[] = {
 	&cmd_init,    &cmd_run,    &cmd_runs,  &cmd_artifacts, &cmd_canvas, &cmd_steps,
 	&cmd_predict, &cmd_models, &cmd_serve, &cmd_ui,        &cmd_logs,   &cmd_store,
-	&cmd_version,
-	&cmd_help,
+	&cmd_users,   &cmd_audit,  &cmd_version, &cmd_help,
 };
 
 const cli_cmd *cli_find(const char *name)
@@ -193,6 +192,36 @@ const char *cli_short(const char *id)
 	k = (k + 1) % 4;
 	snprintf(buf[k], sizeof buf[k], "%.12s", id ? id : "");
 	return buf[k];
+}
+
+int cli_audit(sl_project *p, const char *action, const char *target, int argc, char **argv,
+	      int rc, int status)
+{
+	char req[2048], msg[1024] = "";
+	size_t n = 0;
+	sl_audit_entry e = {0};
+	int arc;
+
+	/* The command line as the request: "sluice models promote spam 3 --to production". */
+	n = (size_t)snprintf(req, sizeof req, "sluice");
+	for (int i = 0; i < argc && n < sizeof req; i++)
+		n += (size_t)snprintf(req + n, sizeof req - n, " %s", argv[i]);
+	if (rc)
+		snprintf(msg, sizeof msg, "%s", sl_project_errmsg(p));
+	e.via = "cli";
+	e.action = action;
+	e.target = target;
+	e.request = req;
+	e.outcome = rc ? "failed" : "ok";
+	e.status = status;
+	e.detail = rc ? msg : NULL;
+	arc = sl_audit_append(p, &e);
+	if (arc) {
+		fprintf(stderr, "sluice: the audit log could not be written: %s\n",
+			sl_project_errmsg(p));
+		return status ? status : EXIT_WORK;
+	}
+	return status;
 }
 
 static void usage(FILE *f)

@@ -280,6 +280,39 @@ static const char *const migrations[] = {
 	"CREATE UNIQUE INDEX runs_by_seq ON runs (seq);"
 	"DROP INDEX step_runs_by_run;"
 	"CREATE UNIQUE INDEX step_runs_by_run ON step_runs (run_id, seq);",
+
+	/*
+	 * 6: team access (store_access.c). A user's token is kept as its
+	 * SHA-256 only (token_hash, unique so a presented token finds one
+	 * user). audit is append-only: rows are inserted, never changed; seq
+	 * orders them (MAX + 1 under the write lock, design note 5) and id
+	 * keys them, so a copy into another store offsets seq and never
+	 * doubles a record.
+	 */
+	"CREATE TABLE users ("
+	"  name TEXT PRIMARY KEY,"
+	"  role TEXT NOT NULL,"
+	"  token_hash TEXT,"
+	"  token_ms BIGINT,"
+	"  created_ms BIGINT NOT NULL,"
+	"  created_by TEXT) /*sqlite: WITHOUT ROWID*/;"
+	"CREATE UNIQUE INDEX users_by_token ON users (token_hash);"
+	"CREATE TABLE audit ("
+	"  id TEXT PRIMARY KEY,"
+	"  seq BIGINT NOT NULL,"
+	"  at_ms BIGINT NOT NULL,"
+	"  who TEXT NOT NULL,"
+	"  role TEXT,"
+	"  via TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  target TEXT,"
+	"  request TEXT,"
+	"  outcome TEXT NOT NULL,"
+	"  status BIGINT NOT NULL,"
+	"  detail TEXT) /*sqlite: WITHOUT ROWID*/;"
+	"CREATE UNIQUE INDEX audit_by_seq ON audit (seq);"
+	"CREATE INDEX audit_by_who ON audit (who, seq);"
+	"CREATE INDEX audit_by_action ON audit (action, seq);",
 };
 
 #define SCHEMA_VERSION ((int)SL__ARRAY_LEN(migrations))

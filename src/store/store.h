@@ -555,7 +555,7 @@ int store_gc_info(store *s, const char *id, json_t **out);
  * verified per table before the commit; on any failure dst is unchanged.
  * out receives one count per table (n_out at least STORE_COPY_TABLES).
  */
-#define STORE_COPY_TABLES 16
+#define STORE_COPY_TABLES 24
 typedef struct store_copy_count {
 	char table[32];
 	int64_t source;  /* rows read from src */
@@ -641,5 +641,51 @@ int store_lineage_json(store *s, const char *artifact_id, int max_depth, json_t 
  */
 int store_steprun_log(store *s, const char *run_id, const char *step, char **out_path,
 		      char **out_run);
+
+
+/* ---- team access (store_access.c) ----------------------------------------------
+ *
+ * Users, their roles and hashed tokens, and the append-only audit log. The
+ * store checks shapes (lengths, a hash of 64 hex digits); what a role
+ * means and what a valid name is belong to src/access.
+ */
+#define STORE_ROLE_MAX 32
+
+/* Adds a user; SL_EEXIST when the name is taken. created_by NULL: this process's account. */
+int store_user_add(store *s, const char *name, const char *role, const char *created_by);
+/* Removes a user (and so its token); SL_ENOENT when unknown. */
+int store_user_remove(store *s, const char *name);
+/* Replaces a user's token hash (64 hex digits); SL_ENOENT when unknown. */
+int store_user_set_token(store *s, const char *name, const char *hash);
+/*
+ * The user whose token hash is hash: *out_found, and its name and role
+ * (buffers of STORE_NAME_MAX + 1 and STORE_ROLE_MAX + 1) when found. One
+ * indexed lookup.
+ */
+int store_user_by_token(store *s, const char *hash, char *out_name, char *out_role,
+			bool *out_found);
+/* How many users have a token. */
+int store_users_with_token(store *s, int64_t *out);
+/* [ {name, role, created, created_by, token, token_created} ] by name. */
+int store_users_json(store *s, json_t **out);
+
+/* One audit record (strings borrowed; who, via, action, outcome required). */
+typedef struct store_audit {
+	const char *who, *role, *via, *action, *target, *request, *outcome, *detail;
+	int64_t status;
+} store_audit;
+int store_audit_append(store *s, const store_audit *r);
+
+typedef struct store_audit_filter {
+	const char *who;
+	const char *action;    /* exact, or a prefix when it ends in '.' */
+	const char *target;    /* exact, or a prefix when it ends in '*' */
+	const char *outcome;
+	int64_t since_ms, until_ms; /* 0: unbounded */
+	int64_t before;        /* seq below this; 0: from the newest */
+	int64_t limit;         /* > 0 */
+} store_audit_filter;
+/* {"records": [...] newest first, "next": seq or null} (sl_audit_query's shape). */
+int store_audit_json(store *s, const store_audit_filter *f, json_t **out);
 
 #endif

@@ -20,10 +20,10 @@
  *     the new ones.
  *  4. Order is what the foreign keys need: pipelines, runs, step runs (in
  *     run order, so a cached step run's origin comes first), artifacts,
- *     then what hangs off them. Run sequence numbers are offset past the
- *     target's highest, so copied runs keep their order among themselves
- *     and sort after the target's own; a step run's number is per run and
- *     kept.
+ *     then what hangs off them. Sequence numbers (a run's, an audit
+ *     record's) are offset past the target's highest of their table, so
+ *     copied rows keep their order among themselves and sort after the
+ *     target's own; a step run's number is per run and kept.
  *  5. Every table of the schema is listed in `tables` below (the test
  *     compares the list with the schema, so a table added by a migration
  *     without a line here fails it).
@@ -36,7 +36,7 @@
 /*
  * A table: its columns in the order read and written, how many of the
  * first columns are its key, and the ORDER BY of the read. seq_col is the
- * index of a run sequence number to offset, or -1.
+ * index of the table's "seq" column, offset past the target's highest, or -1.
  */
 typedef struct copy_table {
 	const char *name;
@@ -76,6 +76,9 @@ static const copy_table tables[] = {
 	 "step_run",
 	 12, 2, "model, seq", -1},
 	{"model_tags", "model, version, tag, value", 4, 3, "model, version, tag", -1},
+	{"users", "name, role, token_hash, token_ms, created_ms, created_by", 6, 1, "name", -1},
+	{"audit", "id, seq, at_ms, who, role, via, action, target, request, outcome, status, detail",
+	 12, 1, "seq", 1},
 };
 
 size_t store_copy_tables(const char **names, size_t max)
@@ -226,12 +229,17 @@ int store_copy(store *src, store *dst, store_copy_count *out, size_t n_out)
 	rc = src->drv->begin(src->conn, false);
 	if (rc == 0) {
 		rc = dst->drv->begin(dst->conn, true);
-		if (rc == 0)
-			rc = dst->drv->exec(dst->conn, "SELECT MAX(seq) FROM runs", 0, NULL,
-					    st_row_one_i64, &max);
 		for (size_t i = 0; rc == 0 && i < SL__ARRAY_LEN(tables); i++) {
 			snprintf(out[i].table, sizeof out[i].table, "%s", tables[i].name);
-			rc = copy_table_rows(src, dst, &tables[i], max.null ? 0 : max.v, &out[i]);
+			max = (st_one_i64){0};
+			if (tables[i].seq_col >= 0) {
+				char q[96];
+				snprintf(q, sizeof q, "SELECT MAX(seq) FROM %s", tables[i].name);
+				rc = dst->drv->exec(dst->conn, q, 0, NULL, st_row_one_i64, &max);
+			}
+			if (rc == 0)
+				rc = copy_table_rows(src, dst, &tables[i], max.null ? 0 : max.v,
+						     &out[i]);
 		}
 		/* Invariant 1: the commit, or nothing. */
 		if (rc == 0)
