@@ -53,7 +53,7 @@ typedef struct sl_serve_opts {
 	unsigned max_connections;
 	unsigned header_timeout_s; /* headers (and an idle keep-alive) within this */
 	unsigned request_timeout_s;/* a body arriving, and a response taken, within this */
-	const char *token_file;    /* bearer token for the write endpoints */
+	const char *token_file;    /* a bearer token (role admin) beside the users' */
 	const char *tls_cert;      /* PEM files; both or neither */
 	const char *tls_key;
 	/* The inference log. */
@@ -69,6 +69,14 @@ typedef struct sl_serve_opts {
 	/* Server events (loads, reloads, failures), one line each, from any thread. */
 	void (*on_event)(void *ud, const char *line);
 	void *event_ud;
+	/*
+	 * Tokens (docs/security.md): every endpoint but health and inference
+	 * asks for one (a user's, from `sluice users token`, or the token of
+	 * token_file), unless no_auth, which only a loopback host may set;
+	 * auth "inference" makes inference ask too.
+	 */
+	int no_auth;
+	const char *auth;          /* NULL or "inference" */
 	/*
 	 * Non-zero: also serve the web UI of the project p given to
 	 * sl_server_start, and the JSON API behind it (docs/ui.md), on the same

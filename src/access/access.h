@@ -186,7 +186,10 @@ typedef enum access_class {
 int access_policy_set(access_policy *pol, const char *host, bool no_auth, const char *auth);
 /* Whether an endpoint of class c needs a token under pol. */
 bool access_policy_asks(const access_policy *pol, access_class c);
-/* Whether host (a name or an address, NULL: 127.0.0.1) is a loopback address. */
+/*
+ * Whether host (NULL: 127.0.0.1) is 127.0.0.1, ::1 (in any spelling) or
+ * localhost: another 127.x address counts as exposed.
+ */
 bool access_loopback(const char *host);
 
 #endif

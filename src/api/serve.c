@@ -40,11 +40,6 @@ static char *project_log_dir(sl_project *p)
 	return sl__path_join(p->state, "inference");
 }
 
-static bool loopback(const char *host)
-{
-	return !strcmp(host, "127.0.0.1") || !strcmp(host, "::1") || !strcmp(host, "localhost");
-}
-
 /* A secret read from a file, trailing white space dropped. */
 static int read_secret(const char *path, const char *what, char **out)
 {
@@ -128,14 +123,32 @@ static int start(sl_project *p, const sl_serve_opts *o, sl_server *s)
 		return sl__err(SL_EINVAL, "the web UI shows a project: run it inside one (sluice init)");
 	if (o->ui && !(s->ui_root = sl__strdup(sl_project_root(p))))
 		return sl__oom();
-	if (o->token_file && (rc = read_secret(o->token_file, "--token-file", &s->token)))
+	if ((rc = access_policy_set(&s->pol, host, o->no_auth, o->auth)))
 		return rc;
-	s->need_token = s->token != NULL;
-	if (!loopback(host) && !s->token)
-		return sl__err(SL_EINVAL,
-			       "--host %s exposes the write endpoints (feedback, reload) beyond this "
-			       "machine: give --token-file FILE holding a bearer token",
-			       host);
+	{
+		char *token = NULL;
+		bool any = false;
+		if (o->token_file && (rc = read_secret(o->token_file, "--token-file", &token)))
+			return rc;
+		rc = access_open(p, token, &s->acc);
+		if (token)
+			explicit_bzero(token, strlen(token));
+		sl__free(token);
+		if (rc == 0 && !s->pol.off)
+			rc = access_any_credential(s->acc, &any);
+		if (rc)
+			return rc;
+		/* A server others can reach that nobody could use the protected
+		 * endpoints of is a mistake; on loopback it may wait for a token. */
+		if (!s->pol.off && !any && !access_loopback(host))
+			return sl__err(SL_EINVAL,
+				       "--host %s exposes the server beyond this machine and nobody "
+				       "has a token for its protected endpoints (/metrics, feedback, "
+				       "reload): give --token-file FILE holding a bearer token, or "
+				       "make users' tokens (sluice users add NAME --role ROLE; sluice "
+				       "users token NAME)",
+				       host);
+	}
 	if (o->tls_cert && ((rc = read_secret(o->tls_cert, "--tls-cert", &s->tls_cert_pem)) ||
 			    (rc = read_secret(o->tls_key, "--tls-key", &s->tls_key_pem))))
 		return rc;

@@ -31,8 +31,8 @@ static const char help[] =
 	"                              NAME[@REF]  a registered model (alias, default\n"
 	"                                          production, or version)\n"
 	"  -p, --port P              port (default 8080; 0: any free port, printed)\n"
-	"      --host ADDR           address to bind (default 127.0.0.1); any other address\n"
-	"                            needs --token-file\n"
+	"      --host ADDR           address to bind (default 127.0.0.1); on any other\n"
+	"                            address someone must have a token\n"
 	"      --threads N           request threads (default: one per core)\n"
 	"      --max-body BYTES      larger request bodies get 413 (default 16M)\n"
 	"      --max-connections N   open connections at most (default 1024)\n"
@@ -40,7 +40,9 @@ static const char help[] =
 	"                            connection opening or the previous response (default 10)\n"
 	"      --request-timeout S   a body must arrive, and a response be taken, within S\n"
 	"                            seconds (default 30)\n"
-	"      --token-file FILE     bearer token the write endpoints (feedback, reload) require\n"
+	"      --token-file FILE     a bearer token accepted beside the users' (role admin)\n"
+	"      --no-auth             ask no token anywhere (loopback addresses only)\n"
+	"      --auth inference      ask a token for inference too (role any)\n"
 	"      --tls-cert FILE       serve HTTPS with this PEM certificate ...\n"
 	"      --tls-key FILE        ... and key\n"
 	"      --log-dir DIR         where the inference log goes (default .sluice/inference)\n"
@@ -58,6 +60,12 @@ static const char help[] =
 	"      --drain-timeout S     how long a drain waits for requests in flight (default 30)\n"
 	"      --ui                  also serve the project's web UI and its JSON API at /\n"
 	"                            (docs/ui.md; `sluice ui` serves it alone)\n"
+	"\n"
+	"Tokens: every endpoint but health (/v2/health/*, /ping) and inference (infer,\n"
+	"/invocations, model metadata) asks for 'Authorization: Bearer TOKEN', a token\n"
+	"of `sluice users token NAME` whose role may do it (feedback, reload, read for\n"
+	"/metrics), or the --token-file token. Writes are recorded in the audit log\n"
+	"(sluice audit). See docs/security.md.\n"
 	"\n"
 	"Sizes take a K, M or G suffix. See docs/serving.md for the endpoints and the log.\n";
 
@@ -136,13 +144,16 @@ static int run_server(int argc, char **argv, bool ui)
 {
 	enum {
 		O_HOST = 256, O_THREADS, O_MAXBODY, O_MAXCONN, O_HT, O_RT, O_TOKEN, O_CERT, O_KEY,
-		O_LOGDIR, O_DUR, O_POL, O_SEGSIZE, O_SEGAGE, O_RET, O_RELOAD, O_DRAIN, O_UI
+		O_LOGDIR, O_DUR, O_POL, O_SEGSIZE, O_SEGAGE, O_RET, O_RELOAD, O_DRAIN, O_NOAUTH,
+		O_AUTH, O_UI
 	};
 	const char *verb = ui ? "ui" : "serve";
 	static const struct option longopts[] = {
 		{"model", required_argument, NULL, 'm'},
 		{"port", required_argument, NULL, 'p'},
 		{"host", required_argument, NULL, O_HOST},
+		{"no-auth", no_argument, NULL, O_NOAUTH},
+		{"auth", required_argument, NULL, O_AUTH},
 		{"threads", required_argument, NULL, O_THREADS},
 		{"max-body", required_argument, NULL, O_MAXBODY},
 		{"max-connections", required_argument, NULL, O_MAXCONN},
@@ -215,6 +226,12 @@ static int run_server(int argc, char **argv, bool ui)
 			break;
 		case O_TOKEN:
 			o.token_file = optarg;
+			break;
+		case O_NOAUTH:
+			o.no_auth = 1;
+			break;
+		case O_AUTH:
+			o.auth = optarg;
 			break;
 		case O_CERT:
 			o.tls_cert = optarg;

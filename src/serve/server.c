@@ -35,6 +35,10 @@
  *  2. A handler holds at most one version (its hazard) and releases it
  *     after the log record, which names the version's inputs, is built.
  *  3. No error a client can cause ends the server: every path answers.
+ *  4. Every request to a write endpoint (feedback, reload) gets an audit
+ *     record, refused ones included, before its response is queued; when
+ *     a successful write's record cannot be written the answer is a 503.
+ *     Which endpoints ask for a token is the access policy's (admitted).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -114,6 +118,10 @@ typedef struct outcome {
 	size_t static_len;
 	const char *cache;      /* Cache-Control, or NULL */
 	const char *csp;        /* a UI response's policy, NULL: UI_CSP */
+	const char *audit;      /* a write: audited under this action (invariant 4) */
+	const char *target;     /* ... naming this model */
+	const char *url;
+	access_user user;       /* who asked (name "" when no token was checked) */
 } outcome;
 
 static _Thread_local serve_worker *tls_worker;
@@ -357,24 +365,58 @@ static serve_version *pick(sl_server *s, serve_conn *cn, serve_worker *w, outcom
 	return v;
 }
 
-bool serve_authorized(sl_server *s, struct MHD_Connection *c)
+/* The class of an endpoint for the token policy (access.h). */
+static access_class route_class(rkind k)
 {
-	const char *h;
-	size_t n, t;
-	unsigned char diff = 0;
+	switch (k) {
+	case R_LIVE:
+	case R_READY:
+	case R_PING:
+		return ACCESS_HEALTH;
+	case R_INFER:
+	case R_INVOCATIONS:
+	case R_SERVER_META:
+	case R_MODEL_META:
+	case R_MODEL_READY:
+		return ACCESS_INFERENCE;
+	default:
+		return ACCESS_PROTECTED;
+	}
+}
 
-	if (!s->need_token)
+static access_perm route_perm(rkind k)
+{
+	switch (k) {
+	case R_FEEDBACK:
+		return PERM_FEEDBACK;
+	case R_LOAD:
+		return PERM_RELOAD;
+	default:
+		return route_class(k) == ACCESS_INFERENCE ? PERM_INFER : PERM_READ;
+	}
+}
+
+/*
+ * The token check of a request, when the policy asks one for its endpoint:
+ * true when it may go on (o->user is then who it is), else answered with
+ * 401, 403 or 503 and a JSON error.
+ */
+static bool admitted(sl_server *s, serve_conn *cn, serve_worker *w, outcome *o,
+		     struct MHD_Connection *c, rkind k)
+{
+	char msg[512];
+	int code;
+
+	if (!access_policy_asks(&s->pol, route_class(k)))
 		return true;
-	h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	if (!h || strncasecmp(h, "Bearer ", 7))
-		return false;
-	h += 7;
-	n = strlen(h);
-	t = strlen(s->token);
-	/* Constant time over the token's length. */
-	for (size_t i = 0; i < t; i++)
-		diff |= (unsigned char)(s->token[i] ^ (i < n ? h[i] : 0));
-	return diff == 0 && n == t;
+	code = access_gate(s->acc,
+			   MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						       MHD_HTTP_HEADER_AUTHORIZATION),
+			   route_perm(k), &o->user, msg, sizeof msg);
+	if (code == 0)
+		return true;
+	fail(cn, w, o, code, "%s", msg);
+	return false;
 }
 
 /* ---- handlers ------------------------------------------------------------------------ */
@@ -536,17 +578,12 @@ static int h_invocations(sl_server *s, serve_conn *cn, serve_worker *w, outcome 
 	return 200;
 }
 
-/* What the write endpoints share: the token, then the model. NULL when answered. */
+/* What the write endpoints share: the model. NULL when answered. */
 static serve_model *write_target(sl_server *s, serve_conn *cn, serve_worker *w, outcome *o,
-				 const route *r, struct MHD_Connection *c, const char *what)
+				 const route *r)
 {
 	serve_model *m;
 
-	if (!serve_authorized(s, c)) {
-		fail(cn, w, o, 401, "%s needs 'Authorization: Bearer TOKEN' (the token of --token-file)",
-		     what);
-		return NULL;
-	}
 	if (!(m = serve_find_model(s, r->name, r->name_len))) {
 		no_model(s, cn, w, o, r);
 		return NULL;
@@ -555,10 +592,9 @@ static serve_model *write_target(sl_server *s, serve_conn *cn, serve_worker *w, 
 	return m;
 }
 
-static int h_feedback(sl_server *s, serve_conn *cn, serve_worker *w, outcome *o, const route *r,
-		      struct MHD_Connection *c)
+static int h_feedback(sl_server *s, serve_conn *cn, serve_worker *w, outcome *o, const route *r)
 {
-	serve_model *m = write_target(s, cn, w, o, r, c, "feedback");
+	serve_model *m = write_target(s, cn, w, o, r);
 	int code;
 
 	if (!m)
@@ -577,10 +613,9 @@ static int h_feedback(sl_server *s, serve_conn *cn, serve_worker *w, outcome *o,
 	return code;
 }
 
-static int h_load(sl_server *s, serve_conn *cn, serve_worker *w, outcome *o, const route *r,
-		  struct MHD_Connection *c)
+static int h_load(sl_server *s, serve_conn *cn, serve_worker *w, outcome *o, const route *r)
 {
-	serve_model *m = write_target(s, cn, w, o, r, c, "reloading");
+	serve_model *m = write_target(s, cn, w, o, r);
 	serve_version *v;
 	char msg[600];
 	int rc;
@@ -700,6 +735,32 @@ static enum MHD_Result queue(sl_server *s, serve_conn *cn, struct MHD_Connection
 	return ret;
 }
 
+/* The audit record of a write (invariant 4): who, what, the request's start, how it ended. */
+static int audit(sl_server *s, serve_conn *cn, const outcome *o)
+{
+	char req[640];
+	size_t n = cn->body.len < 512 ? cn->body.len : 512;
+	access_audit_rec r;
+
+	snprintf(req, sizeof req, "POST %s %.*s", o->url ? o->url : "", (int)n,
+		 cn->body.data ? cn->body.data : "");
+	r = (access_audit_rec){
+		.who = o->user.name[0] ? o->user.name : NULL,
+		.role = o->user.name[0] ? access_role_name(o->user.role) : NULL,
+		.via = "server",
+		.action = o->audit,
+		.target = o->target,
+		.request = req,
+		.outcome = o->code == 200   ? "ok"
+			   : o->code == 401 ? "unauthenticated"
+			   : o->code == 403 ? "denied"
+					    : "failed",
+		.status = o->code,
+		.detail = o->code == 200 ? NULL : o->error,
+	};
+	return access_audit(s->acc, &r);
+}
+
 /* Logs (invariant 1), counts, queues, releases. */
 static enum MHD_Result finish(sl_server *s, serve_conn *cn, serve_worker *w,
 			      struct MHD_Connection *c, outcome *o)
@@ -707,6 +768,12 @@ static enum MHD_Result finish(sl_server *s, serve_conn *cn, serve_worker *w,
 	uint64_t lat = (uint64_t)((sl__mono_sec() - cn->t0) * 1e6);
 	enum MHD_Result ret;
 
+	if (o->audit && audit(s, cn, o) != 0 && o->code == 200) {
+		atomic_fetch_add(&s->log_errors, 1);
+		fail(cn, w, o, 503, "the audit log cannot be written, so the write is not "
+				    "confirmed: %s",
+		     sl_errmsg());
+	}
 	if (o->endpoint && !o->logged && s->log) {
 		serve_logrec r = {.id = cn->id, .time_ms = sl__now_ms(), .model = o->model,
 				  .version = o->version, .endpoint = o->endpoint, .status = o->code,
@@ -778,11 +845,23 @@ static enum MHD_Result dispatch(sl_server *s, serve_conn *cn, struct MHD_Connect
 			     : r.kind == R_FEEDBACK  ? "feedback"
 			     : r.kind == R_LOAD	     ? "load"
 						     : "v2";
+	if (post && (r.kind == R_FEEDBACK || r.kind == R_LOAD)) {
+		char *t = serve_arena_alloc(&w->arena, r.name_len + 1);
+		o.audit = r.kind == R_FEEDBACK ? "serve.feedback" : "serve.reload";
+		o.url = url;
+		if (t) {
+			memcpy(t, r.name, r.name_len);
+			t[r.name_len] = 0;
+		}
+		o.target = t;
+	}
 	if (r.kind == R_NONE) {
 		fail(cn, w, &o, 404, "no endpoint %s %s (see the serving documentation)", method, url);
 	} else if (is_post(r.kind) != post || (!post && !get)) {
 		o.allow = is_post(r.kind) ? "POST" : "GET, HEAD";
 		fail(cn, w, &o, 405, "%s takes %s, not %s", url, o.allow, method);
+	} else if (!admitted(s, cn, w, &o, c, r.kind)) {
+		/* Answered: 401, 403 or 503. */
 	} else {
 		switch (r.kind) {
 		case R_INFER:
@@ -792,10 +871,10 @@ static enum MHD_Result dispatch(sl_server *s, serve_conn *cn, struct MHD_Connect
 			h_invocations(s, cn, w, &o, c);
 			break;
 		case R_FEEDBACK:
-			h_feedback(s, cn, w, &o, &r, c);
+			h_feedback(s, cn, w, &o, &r);
 			break;
 		case R_LOAD:
-			h_load(s, cn, w, &o, &r, c);
+			h_load(s, cn, w, &o, &r);
 			break;
 		default:
 			h_get(s, cn, w, &o, &r);
@@ -1206,7 +1285,7 @@ void sl_server_free(sl_server *s)
 	pthread_cond_destroy(&s->reload_done);
 	sl__free(s->host);
 	sl__free(s->log_dir);
-	sl__free(s->token);
+	access_close(s->acc);
 	sl__free(s->tls_cert_pem);
 	sl__free(s->tls_key_pem);
 	sl__free(s->ui_root);

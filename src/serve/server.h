@@ -32,6 +32,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "access/access.h"
 #include "serve/codec.h"
 #include "serve/log.h"
 #include "serve/ui.h"
@@ -195,8 +196,8 @@ struct sl_server {
 	bool log_off;
 	struct MHD_Daemon *mhd;
 	int listen_fd;
-	char *token;
-	bool need_token;
+	access_ctx *acc;     /* who a token is, and the audit log (access.h) */
+	access_policy pol;   /* which endpoints ask for a token */
 	char *tls_cert_pem, *tls_key_pem;
 	char *ui_root;      /* the project the UI shows (o.ui), its absolute path */
 	char instance[9];

@@ -8,7 +8,7 @@
 . "$SRC/tests/integration/serve_lib.sh"
 
 train_models
-start_server "$T/serve.err" --model "spam=$T/spam.slm" --model "price=$T/price.slm" \
+start_server "$T/serve.err" --no-auth --model "spam=$T/spam.slm" --model "price=$T/price.slm" \
 	--model "$T/mixed.slm" --model "odd=$T/odd.slm"
 
 # ---- health and metadata ------------------------------------------------------------

@@ -31,7 +31,7 @@ json.dump({"inputs": [{"name": "x", "shape": [2, 57], "datatype": "FP64",
     "data": [[float(v) for v in r[:-1]] for r in rows[1:3]]}]}, open(t + "/req.json", "w"))
 P
 
-start_server "$T/serve.err" --model "spam=$T/served.slm"
+start_server "$T/serve.err" --no-auth --model "spam=$T/served.slm"
 version() { curl -s "$URL/v2/models/spam" | sed 's/.*"versions":\["\([^"]*\)".*/\1/'; }
 V1=$(version)
 $LOAD --port "$PORT" --path /v2/models/spam/infer --body "$T/req.json" --threads 4 \

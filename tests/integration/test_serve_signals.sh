@@ -16,7 +16,7 @@ json.dump({"inputs": [{"name": "x", "shape": [1, 57], "datatype": "FP64",
 P
 
 # ---- SIGTERM with a request in flight ----------------------------------------------------
-start_server "$T/serve.err" --model "spam=$T/spam.slm"
+start_server "$T/serve.err" --no-auth --model "spam=$T/spam.slm"
 "$PY" - "$PORT" "$T" >"$T/slow.out" 2>&1 <<'P' &
 import socket, sys, os, time
 port, t = int(sys.argv[1]), sys.argv[2]
@@ -65,7 +65,7 @@ wait_exit "$SPID"
 	fail "the drained request is not in the log"
 
 # ---- kill -9 under load -------------------------------------------------------------------
-start_server "$T/serve2.err" --model "spam=$T/spam.slm"
+start_server "$T/serve2.err" --no-auth --model "spam=$T/spam.slm"
 $LOAD --port "$PORT" --path /v2/models/spam/infer --body "$T/req.json" --threads 4 \
 	--until "$T/stop" --ids "$T/ids" >"$T/load.json" &
 LPID=$!
@@ -78,7 +78,7 @@ wait "$LPID"
 ANSWERED=$(wc -l <"$T/ids")
 [ "$ANSWERED" -gt 50 ] || fail "too little load before the kill: $ANSWERED"
 # A new server takes over the log directory (and closes the dead one's segment).
-start_server "$T/serve3.err" --model "spam=$T/spam.slm"
+start_server "$T/serve3.err" --no-auth --model "spam=$T/spam.slm"
 sl logs --model spam --json -n 0 >"$T/all.json"
 "$PY" - "$T" <<'P'
 import json, sys
@@ -94,7 +94,7 @@ wait_exit "$SPID"
 [ "$WRC" = 0 ] || fail "exit status $WRC"
 
 # ---- fsync durability --------------------------------------------------------------------
-start_server "$T/serve4.err" --model "spam=$T/spam.slm" --log-durability fsync
+start_server "$T/serve4.err" --no-auth --model "spam=$T/spam.slm" --log-durability fsync
 $LOAD --port "$PORT" --path /v2/models/spam/infer --body "$T/req.json" --threads 3 --seconds 1 >"$T/load2.json"
 [ "$(js "list(d['codes'])" <"$T/load2.json")" = "['200']" ] || fail "fsync mode: $(cat "$T/load2.json")"
 M=$(curl -s "$URL/metrics")
