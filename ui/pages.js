@@ -60,9 +60,11 @@ P.runs = async function (main, segs, query) {
     h('td', null, SL.time(r.started)),
     h('td', {class: 'num'}, SL.dur(r.duration_ms)),
     h('td', {class: 'num'}, r.steps), h('td', {class: 'num'}, r.cached), h('td', {class: 'num'}, r.failed)));
+  const canvas = SL.runActions ? await SL.api('canvas').catch(() => null) : null;
   SL.clear(main);
   SL.append(main, [
     h('h1', null, 'Runs'),
+    SL.runActions ? SL.runActions(canvas ? canvas.pipelines : []) : null,
     filterForm(query, [{name: 'pipeline', label: 'pipeline'}, {name: 'status', label: 'status', options: RUN_STATUSES},
       {name: 'q', label: 'search id or pipeline', size: 24}], (f) => nav(f)),
     page.items.length ? table(['run', 'pipeline', 'status', 'started', {text: 'duration', class: 'num'},
@@ -184,8 +186,7 @@ P.artifact = async function (main, id) {
   }
   if (a.type === 'report') {
     parts.push(h('h2', null, 'Report'));
-    parts.push(h('iframe', {class: 'report', sandbox: '', title: 'evaluation report',
-      src: '/api/artifacts/' + encodeURIComponent(a.id) + '/report'}));
+    parts.push(SL.reportFrame(a.id));
   }
   const other = Object.entries(a).filter(([k]) => !['id', 'type', 'size', 'created', 'producer', 'consumers', 'tags', 'dataset', 'verified', 'meta'].includes(k));
   if (other.length) {
@@ -199,6 +200,18 @@ P.artifact = async function (main, id) {
   }
   SL.clear(main);
   SL.append(main, parts);
+};
+
+// An evaluation report's page (made by the server, its names escaped there)
+// in a sandboxed frame: no script runs in it and it cannot reach this page.
+// It is fetched with the token like any API answer and handed to the frame
+// as its document.
+SL.reportFrame = function (id) {
+  const frame = h('iframe', {class: 'report', sandbox: '', title: 'evaluation report'});
+  SL.api('artifacts/' + encodeURIComponent(id) + '/report')
+    .then((html) => { frame.srcdoc = html; })
+    .catch((e) => { frame.replaceWith(SL.errorBox(e)); });
+  return frame;
 };
 
 // ---- models -------------------------------------------------------------------------------
@@ -288,8 +301,7 @@ async function modelDetail(box, v) {
   const verdict = all.find((a) => a.type === 'verdict');
   SL.append(box, [h('h2', null, 'Version ' + v.version + ': lineage to data'), SL.lineageGraph(lin, (nid) => SL.go(['artifacts', nid]))]);
   if (verdict) SL.append(box, [h('p', null, 'Gate verdict: ', SL.badge(v.verdict), ' ', SL.link('verdict ' + SL.short(verdict.id), 'artifacts', verdict.id))]);
-  if (report) SL.append(box, [h('h2', null, 'Evaluation report'), h('iframe', {class: 'report', sandbox: '', title: 'evaluation report',
-    src: '/api/artifacts/' + encodeURIComponent(report.id) + '/report'})]);
+  if (report) SL.append(box, [h('h2', null, 'Evaluation report'), SL.reportFrame(report.id)]);
 }
 
 // ---- canvas ---------------------------------------------------------------------------------
@@ -326,5 +338,101 @@ P.canvas = async function (main) {
     board,
     (c.pipelines || []).length ? h('p', {class: 'muted'}, 'Pipelines: ' + c.pipelines.join(', ')) : null,
   ]);
+};
+})();
+
+// ---- actions (for the roles that may take them; the server decides) ------------------------
+(function () {
+'use strict';
+const SL = window.SL;
+const h = (...a) => SL.h(...a);
+
+function result(box, ok, text) {
+  const r = box.querySelector('#act-result') || box.appendChild(h('p', {id: 'act-result'}));
+  r.className = ok ? 'notice' : 'error';
+  r.textContent = text;
+}
+
+// A small form in box: fields [{id, label, value, type}], go(values) posts.
+function dialog(box, title, fields, go) {
+  const old = box.querySelector('.dialog');
+  if (old) old.remove();
+  const inputs = fields.map((f) => h('label', null, f.label, ' ',
+    f.type === 'checkbox' ? h('input', {id: f.id, type: 'checkbox'}) : h('input', {id: f.id, value: f.value || '', size: f.size || 12})));
+  const form = h('form', {class: 'dialog', onsubmit: async (ev) => {
+    ev.preventDefault();
+    const vals = {};
+    for (const f of fields) {
+      const el = form.querySelector('#' + f.id);
+      vals[f.key] = f.type === 'checkbox' ? el.checked : el.value.trim();
+    }
+    const btn = form.querySelector('button[type=submit]');
+    btn.disabled = true;
+    try {
+      const msg = await go(vals);
+      result(box, true, msg);
+      setTimeout(() => SL.route(), 600);
+    } catch (e) {
+      result(box, false, e.message);
+    } finally {
+      btn.disabled = false;
+    }
+  }}, h('strong', null, title), ' ', inputs,
+  h('button', {type: 'submit', class: 'primary', id: fields[0].id.split('-')[0] + '-go'}, title));
+  box.appendChild(form);
+}
+
+SL.modelActions = function (m) {
+  const acts = (SL.info && SL.info.actions) || [];
+  if (!acts.length) return null;
+  const base = 'models/' + encodeURIComponent(m.name) + '/';
+  const box = h('div', {class: 'card actions', id: 'model-actions'});
+  const newest = m.versions.length ? m.versions[m.versions.length - 1].version : '';
+  SL.append(box, [h('strong', null, 'Actions'),
+    h('button', {type: 'button', id: 'act-promote', onclick: () => dialog(box, 'Promote', [
+      {id: 'promote-version', key: 'version', label: 'version', value: newest, size: 6},
+      {id: 'promote-alias', key: 'alias', label: 'to alias', value: 'production'},
+      {id: 'promote-reason', key: 'reason', label: 'reason', size: 30},
+      {id: 'promote-force', key: 'force', label: 'force', type: 'checkbox'}],
+    async (v) => {
+      const r = await SL.api(base + 'promote', {body: {version: /^\d+$/.test(v.version) ? Number(v.version) : v.version,
+        alias: v.alias, reason: v.reason || null, force: v.force}});
+      return r.moved === false ? v.alias + ' already points at version ' + v.version
+        : v.alias + ' now points at version ' + r.to;
+    })}, 'Promote…'),
+    h('button', {type: 'button', id: 'act-rollback', onclick: () => dialog(box, 'Roll back', [
+      {id: 'rollback-alias', key: 'alias', label: 'alias', value: 'production'},
+      {id: 'rollback-reason', key: 'reason', label: 'reason', size: 30}],
+    async (v) => {
+      const r = await SL.api(base + 'rollback', {body: {alias: v.alias, reason: v.reason || null}});
+      return v.alias + (r.to === null ? ' removed' : ' back at version ' + r.to);
+    })}, 'Roll back…'),
+    h('button', {type: 'button', id: 'act-tag', onclick: () => dialog(box, 'Tag', [
+      {id: 'tag-version', key: 'version', label: 'version', value: newest, size: 6},
+      {id: 'tag-key', key: 'key', label: 'key'}, {id: 'tag-value', key: 'value', label: 'value (empty: remove)'}],
+    async (v) => {
+      await SL.api(base + 'tag', {body: {version: /^\d+$/.test(v.version) ? Number(v.version) : v.version,
+        key: v.key, value: v.value === '' ? null : v.value}});
+      return 'tagged';
+    })}, 'Tag…'),
+    h('span', {class: 'muted'}, 'your role may: ' + acts.join(', '))]);
+  return box;
+};
+
+SL.runActions = function (pipelines) {
+  const acts = (SL.info && SL.info.actions) || [];
+  if (!acts.includes('run')) return null;
+  const box = h('div', {class: 'card actions', id: 'run-actions'});
+  const list = h('datalist', {id: 'pipeline-files'}, (pipelines || []).map((p) => h('option', {value: p})));
+  SL.append(box, [list, h('button', {type: 'button', id: 'act-run', onclick: () => {
+    dialog(box, 'Start', [{id: 'start-pipeline', key: 'pipeline', label: 'pipeline file', value: (pipelines || [])[0] || '', size: 24}],
+      async (v) => {
+        const r = await SL.api('runs', {body: {pipeline: v.pipeline}});
+        setTimeout(() => SL.go(['runs', r.run]), 300);
+        return 'run ' + r.run + ' started';
+      });
+    box.querySelector('#start-pipeline').setAttribute('list', 'pipeline-files');
+  }}, 'Start a run…')]);
+  return box;
 };
 })();

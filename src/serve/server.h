@@ -227,10 +227,6 @@ struct sl_server {
  * opened by the caller); sl_server_stop and sl_server_free undo it. */
 int serve_start(sl_server *s);
 
-/* server.c: whether the request carries the server's token (always, when it has none). */
-struct MHD_Connection;
-bool serve_authorized(sl_server *s, struct MHD_Connection *c);
-
 /* model.c */
 int serve_models_load(sl_server *s, sl_project *p);
 int serve_reloader_start(sl_server *s);

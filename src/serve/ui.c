@@ -17,9 +17,12 @@
  *   GET /api/models?offset&limit&q     sl_models_list, one page of it
  *   GET /api/models/NAME?offset&limit  sl_model_show_page
  *   GET /api/canvas                    sl_canvas_check of canvas.yaml
+ *   POST ...                           the actions (ui_act.c)
  *
- * Errors are {"error": "..."}: 400 bad parameters, 401 no valid token (when
- * the server has one), 404 nothing of that name, 405 wrong method, 500.
+ * Every endpoint asks for a token whose role may read (access.h), unless
+ * the server runs with --no-auth. Errors are {"error": "..."}: 400 bad
+ * parameters, 401 no valid token, 403 a role that may not, 404 nothing of
+ * that name, 405 wrong method, 409 a refused move (a failing verdict), 500.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -328,6 +331,14 @@ static int h_info(sl_server *s, ui_req *rq)
 	/* The monitoring page shows what `sluice monitor report` reads; this
 	 * build has no monitor report to read, so the page is not offered. */
 	serve_lit(rq->resp, ",\"monitoring\":false");
+	if (rq->user.name[0]) {
+		const char *role = access_role_name(rq->user.role);
+		serve_lit(rq->resp, ",\"user\":{\"name\":");
+		serve_put_jstr(rq->resp, rq->user.name, strlen(rq->user.name));
+		serve_lit(rq->resp, ",\"role\":");
+		serve_put_jstr(rq->resp, role, strlen(role));
+		serve_lit(rq->resp, "}");
+	}
 	serve_lit(rq->resp, ",\"actions\":");
 	ui_actions_json(s, rq);
 	serve_lit(rq->resp, "}");
@@ -510,10 +521,11 @@ static int api(sl_server *s, serve_worker *w, ui_req *rq)
 
 	if (!ui_segment(&rest, top, sizeof top))
 		return ui_error(rq, 404, "no endpoint %s (see docs/ui.md)", rq->url);
-	if (!ui_authorized(s, rq))
-		return rq->code;
+	/* An action checks the permission it needs itself (and audits it). */
 	if (post)
 		return ui_act(s, w, rq, top, rest);
+	if (!ui_authorized(s, rq))
+		return rq->code;
 	if (!get) {
 		rq->allow = "GET, HEAD, POST";
 		return ui_error(rq, 405, "%s takes GET or POST, not %s", rq->url, rq->method);

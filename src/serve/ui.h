@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "access/access.h"
 #include "core.h"
 
 /* A file of ui/, embedded at build time (cmake/embed_ui.cmake). */
@@ -59,11 +60,17 @@ typedef struct ui_req {
 	const char *allow;    /* 405: the methods the endpoint takes */
 	const char *cache;    /* Cache-Control */
 	const char *csp;      /* Content-Security-Policy; NULL: UI_CSP */
+	access_user user;     /* who asked (name "" when the policy asks no token) */
 } ui_req;
 
-/* The pages' policy: scripts and styles from the server only, no inline script. */
+/*
+ * The pages' policy: scripts from the server only, no inline script. Inline
+ * style is allowed for the evaluation report's page, shown in a sandboxed
+ * frame (no script at all) whose document inherits this policy.
+ */
 #define UI_CSP                                                                              \
-	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "     \
+	"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "            \
+	"img-src 'self' data:; "                                                             \
 	"connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; "        \
 	"frame-ancestors 'self'"
 /* A report page's: shown in a frame, sandboxed, nothing runs and nothing is fetched. */

@@ -35,7 +35,8 @@ const dialogs = [];    // any alert() at all is a script that should not have ru
 
 async function newPage(token) {
   const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-  if (token) await ctx.addInitScript((t) => sessionStorage.setItem('sluice-token', t), token);
+  // Sandboxed frames (the report) have no storage: only the page gets the token.
+  if (token) await ctx.addInitScript((t) => { try { sessionStorage.setItem('sluice-token', t); } catch (e) { /* a sandboxed frame */ } }, token);
   const page = await ctx.newPage();
   page.on('console', (m) => { if (m.type() === 'error') problems.push('console: ' + m.text()); });
   page.on('pageerror', (e) => problems.push('exception: ' + e.message));

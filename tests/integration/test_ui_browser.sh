@@ -4,7 +4,9 @@
 # its steps, a dataset its schema, rows and lineage, a model its versions,
 # metrics, history and report, the canvas its ten blocks; names that look
 # like markup (a step, a pipeline, a column) are shown as text and run no
-# script. Screenshots of failed checks are kept in the project folder.
+# script; an ML engineer promotes from the model page and the move shows in
+# the history, while the same promotion by a data scientist is refused.
+# Screenshots of failed checks are kept in the project folder.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ui_lib.sh"
 
@@ -36,10 +38,25 @@ xdata=$(sl runs show latest --json | js "d['steps'][0]['outputs']['data']")
 sqlite3 .sluice/meta.db "UPDATE step_runs SET step = '$XSS' WHERE run_id = '$xrun'"
 sl models tag spam@1 "note=<img src=x onerror=alert(3)>"
 
+sl users add mia --role ml_engineer >/dev/null
+sl users add dan --role data_scientist >/dev/null
+mia=$(sl users token mia)
+dan=$(sl users token dan)
+
 ui_start
 cat > "$T/plan.json" <<J
 { "base": "$UURL", "shots": "$T/shots", "run": "$run", "steps": $steps,
   "dataset": "$dataset", "model": "spam",
-  "xss": { "run": "$xrun", "dataset": "$xdata", "text": "$XSS" }, "roles": null }
+  "xss": { "run": "$xrun", "dataset": "$xdata", "text": "$XSS" },
+  "roles": { "ml_engineer": "$mia", "data_scientist": "$dan" },
+  "promote": { "version": 1, "alias": "production" } }
 J
 node "$SRC/tests/browser/ui_test.mjs" "$T/plan.json" || fail "browser checks failed (screenshots in $T/shots)"
+
+# The promotion is the registry's, with who did it; the refusal is audited.
+[ "$(sl models show spam --json | js "d['aliases'].get('production')")" = 1 ] || fail "not promoted"
+sl models show spam --json | js "[h for h in d['history'] if h['alias']=='production'][-1]['who']" | grep -qx mia ||
+	fail "the promotion does not name mia"
+sl audit --json | js "[(r['who'], r['action'], r['outcome']) for r in d['records'] if r['via']=='ui']" > "$T/audit.txt"
+grep -q "('mia', 'models.promote', 'ok')" "$T/audit.txt" || fail "no audit of mia's promotion: $(cat "$T/audit.txt")"
+grep -q "('dan', 'models.promote', 'denied')" "$T/audit.txt" || fail "no audit of dan's refusal: $(cat "$T/audit.txt")"
