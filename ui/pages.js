@@ -246,7 +246,8 @@ function metricsTable(versions) {
   const rows = names.map((n) => {
     const vals = versions.map((v) => (v.metrics || {})[n]);
     const nums = vals.filter((x) => typeof x === 'number');
-    const best = nums.length > 1 ? (LOWER_BETTER.test(n) ? Math.min(...nums) : Math.max(...nums)) : null;
+    const lo = Math.min(...nums), hi = Math.max(...nums);
+    const best = nums.length > 1 && lo !== hi ? (LOWER_BETTER.test(n) ? lo : hi) : null;
     return h('tr', null, h('td', null, n), vals.map((x) => h('td', {class: 'num' + (x === best ? ' best' : '')}, SL.num(x))));
   });
   return h('div', {class: 'scroll'}, table(['metric', ...versions.map((v) => ({text: 'v' + v.version, class: 'num'}))], rows, {id: 'metrics-table'}));

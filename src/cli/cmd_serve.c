@@ -84,12 +84,15 @@ static const char ui_help[] =
 	"`--model SPEC` serves models beside the UI, as `sluice serve --ui` does.\n"
 	"\n"
 	"  -p, --port P              port (default 8080; 0: any free port, printed)\n"
-	"      --host ADDR           address to bind (default 127.0.0.1); any other address\n"
-	"                            needs --token-file\n"
-	"      --token-file FILE     bearer token the API asks for\n"
+	"      --host ADDR           address to bind (default 127.0.0.1)\n"
+	"      --no-auth             ask no token (loopback addresses only)\n"
+	"      --token-file FILE     a bearer token (role admin) beside the users' tokens\n"
 	"      --tls-cert FILE       serve HTTPS with this PEM certificate ...\n"
 	"      --tls-key FILE        ... and key\n"
 	"\n"
+	"Every request under /api asks for 'Authorization: Bearer TOKEN', a token of\n"
+	"`sluice users token NAME` (the page asks for it once); what the user may do\n"
+	"is its role's (docs/security.md). Actions are recorded in the audit log.\n"
 	"See docs/ui.md for the pages and the API.\n";
 
 static volatile sig_atomic_t stop_flag;

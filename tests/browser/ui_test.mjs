@@ -164,6 +164,17 @@ if (plan.roles) {
       document.querySelector('#history-table').textContent.includes(r), 'promoted from the browser test',
       { timeout: 10000 });
   });
+  await check(page, 'a run started from the page is drawn live', async () => {
+    await open(page, 'runs', 'Runs');
+    await page.click('#act-run');
+    await page.fill('#start-pipeline', plan.slow.file);
+    await page.click('#start-go');
+    // The page moves to the new run: its steps are drawn before they run.
+    await page.waitForSelector(`#dag svg .node[data-id="${plan.slow.last}"].n-pending`, { timeout: 15000 });
+    await page.waitForSelector(`#dag svg .node[data-id="${plan.slow.first}"].n-running`, { timeout: 15000 });
+    await page.waitForSelector(`#dag svg .node[data-id="${plan.slow.last}"].n-completed`, { timeout: 20000 });
+    expect((await page.textContent('main h1')).includes('completed'), 'the run is not shown completed');
+  });
   const ds = await newPage(plan.roles.data_scientist);
   await check(ds, 'the same promotion as a data scientist is refused', async () => {
     await open(ds, 'models/' + plan.model, 'Model');

@@ -4,9 +4,10 @@
 # its steps, a dataset its schema, rows and lineage, a model its versions,
 # metrics, history and report, the canvas its ten blocks; names that look
 # like markup (a step, a pipeline, a column) are shown as text and run no
-# script; an ML engineer promotes from the model page and the move shows in
-# the history, while the same promotion by a data scientist is refused.
-# Screenshots of failed checks are kept in the project folder.
+# script; a run started from the page is drawn while it runs; an ML
+# engineer promotes from the model page and the move shows in the history,
+# while the same promotion by a data scientist is refused. Screenshots of
+# failed checks are kept in the project folder.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ui_lib.sh"
 
@@ -38,6 +39,19 @@ xdata=$(sl runs show latest --json | js "d['steps'][0]['outputs']['data']")
 sqlite3 .sluice/meta.db "UPDATE step_runs SET step = '$XSS' WHERE run_id = '$xrun'"
 sl models tag spam@1 "note=<img src=x onerror=alert(3)>"
 
+# A pipeline slow enough to be watched running, started from the page.
+cat > slow.yaml <<'Y'
+name: slow
+steps:
+  first:
+    run: sleep 2; echo done > "${outputs.out}"
+    outputs: [out]
+  last:
+    run: cat "${inputs.x}" > "${outputs.out}"
+    inputs: { x: first.out }
+    outputs: [out]
+Y
+
 sl users add mia --role ml_engineer >/dev/null
 sl users add dan --role data_scientist >/dev/null
 mia=$(sl users token mia)
@@ -49,7 +63,8 @@ cat > "$T/plan.json" <<J
   "dataset": "$dataset", "model": "spam",
   "xss": { "run": "$xrun", "dataset": "$xdata", "text": "$XSS" },
   "roles": { "ml_engineer": "$mia", "data_scientist": "$dan" },
-  "promote": { "version": 1, "alias": "production" } }
+  "promote": { "version": 1, "alias": "production" },
+  "slow": { "file": "slow.yaml", "first": "first", "last": "last" } }
 J
 node "$SRC/tests/browser/ui_test.mjs" "$T/plan.json" || fail "browser checks failed (screenshots in $T/shots)"
 
