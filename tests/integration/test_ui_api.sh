@@ -110,3 +110,21 @@ for _ in $(seq 200); do
 	sleep 0.1
 done
 [ "$st" = completed ] || fail "the run started from the API: $st"
+
+# sluice serve --ui: a model and the UI on one port (here without tokens, on loopback).
+ui_stop
+sl artifacts export "$bundle" -o "$T/spam.slb" >/dev/null
+"$SLUICE" serve --port 0 --ui --no-auth --model "spam=$T/spam.slb" 2>"$T/ui.err" &
+UPID=$!
+for _ in $(seq 400); do
+	UPORT=$(sed -n 's/.*ready on http:\/\/.*:\([0-9][0-9]*\)$/\1/p' "$T/ui.err")
+	[ -n "$UPORT" ] && break
+	kill -0 "$UPID" 2>/dev/null || fail "serve --ui exited: $(cat "$T/ui.err")"
+	sleep 0.05
+done
+UURL="http://127.0.0.1:$UPORT"
+ui_get /v2/models/spam
+[ "$CODE" = 200 ] || fail "serve --ui: the model: $CODE $BODY"
+ui_get /api/info
+[ "$CODE" = 200 ] || fail "serve --ui: the UI's API: $CODE $BODY"
+contains "$BODY" '"actions":["promote"'
