@@ -35,7 +35,7 @@ static int check_text(const char *what, const char *v, size_t max)
 int store_user_add(store *s, const char *name, const char *role, const char *created_by)
 {
 	char by[128];
-	int64_t inserted = 0;
+	st_one_i64 inserted = {0};
 	st_retry r = {0};
 	int rc;
 
@@ -51,14 +51,14 @@ int store_user_add(store *s, const char *name, const char *role, const char *cre
 	st_lock(s);
 	do {
 		sq_val p[] = {S(name), S(role), SQ_I(sl__now_ms()), S(by)};
-		inserted = 0;
+		inserted = (st_one_i64){0};
 		rc = st_begin(s, true);
 		if (rc == 0)
 			rc = Q(s,
 			       "INSERT INTO users (name, role, created_ms, created_by) "
 			       "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1",
 			       p, st_row_one_i64, &inserted);
-		if (rc == 0 && !inserted)
+		if (rc == 0 && !inserted.found)
 			rc = sl__err(SL_EEXIST,
 				     "user '%s' exists already (sluice users list shows the users; "
 				     "remove it first to change its role)",
