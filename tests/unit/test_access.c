@@ -201,8 +201,11 @@ static void test_rotation(void **state)
 	assert_int_equal(sl_user_remove(f->p, "alice"), 0);
 	assert_int_equal(access_authenticate(f->a, bearer(t2), &u), SL_ENOENT);
 	assert_int_equal(sl_user_remove(f->p, "alice"), SL_ENOENT);
-	assert_int_equal(sl_user_token(f->p, "alice", &t1 /* unchanged on failure */), SL_ENOENT);
+	sl_free(t1);
 	sl_free(t2);
+	t1 = (char *)"not reset";
+	assert_int_equal(sl_user_token(f->p, "alice", &t1), SL_ENOENT);
+	assert_null(t1);
 }
 
 /* The store holds the hash, never the token (access.h, invariant 1). */
