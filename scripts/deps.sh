@@ -13,6 +13,24 @@ libpq-dev libmicrohttpd-dev libcmocka-dev libxxhash-dev"
 # node (slurm-wlm: slurmctld, slurmd and the client commands; munge).
 PKGS="$PKGS postgresql slurm-wlm munge python3 python3-pandas python3-sklearn python3-statsmodels
 python3-xgboost"
+# The web UI's browser tests: headless Chromium, driven by playwright-core
+# (npm, below). npm comes with Node.js from some sources, as its own
+# package from Debian.
+PKGS="$PKGS chromium nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
+
+# playwright-core (the browser driver, no browsers of its own) into
+# tests/browser/node_modules, pinned; skipped when that version is there.
+PW_VERSION=1.65.1
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+npm_deps() {
+	if ! grep -qs "\"version\": \"$PW_VERSION\"" \
+		"$ROOT/tests/browser/node_modules/playwright-core/package.json"; then
+		echo "deps.sh: installing playwright-core $PW_VERSION (npm)"
+		npm install --prefix "$ROOT/tests/browser" --no-save --no-audit --no-fund \
+			--loglevel=error "playwright-core@$PW_VERSION" >/dev/null
+	fi
+}
 
 missing=""
 for p in $PKGS; do
@@ -22,6 +40,7 @@ for p in $PKGS; do
 done
 
 if [ -z "$missing" ]; then
+	npm_deps
 	exit 0
 fi
 
@@ -35,4 +54,5 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+npm_deps
 echo "deps.sh: done"

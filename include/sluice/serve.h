@@ -77,6 +77,12 @@ typedef struct sl_serve_opts {
 	 */
 	int no_auth;
 	const char *auth;          /* NULL or "inference" */
+	/*
+	 * Non-zero: also serve the web UI of the project p given to
+	 * sl_server_start, and the JSON API behind it (docs/ui.md), on the same
+	 * port. models may then be empty (`sluice ui`).
+	 */
+	int ui;
 } sl_serve_opts;
 
 /* The defaults documented in docs/serving.md. */

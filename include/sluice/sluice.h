@@ -152,6 +152,15 @@ typedef struct sl_run_opts {
 SL_EXPORT int sl_run(sl_project *p, const char *pipeline_file, const sl_run_opts *opts,
 		     char **out_run_id);
 
+/*
+ * The steps of a pipeline file and how they depend on each other, without
+ * running anything: {"name", "file", "steps": [{"name", "kind" (uses, run,
+ * plugin), "uses" (a built-in's name), "needs": [steps it consumes from],
+ * "feeds": [steps consuming from it], "outputs": [names]}]} in file order.
+ * The file's errors as sl_run reports them (SL_ESPEC, "FILE:LINE:COL: ...").
+ */
+SL_EXPORT int sl_pipeline_graph(const char *file, char **out_json);
+
 /* Runs newest first: a JSON array (see docs/cli.md for the fields). */
 SL_EXPORT int sl_runs_list(sl_project *p, int limit, char **out_json);
 /* One run with its steps; run is an id, a unique prefix, "latest" or "latest~N". */
@@ -354,6 +363,39 @@ SL_EXPORT int sl_model_resolve(sl_project *p, const char *ref, long long *out_ve
  * nothing to reload. One indexed lookup, cheap to poll.
  */
 SL_EXPORT int sl_model_changes(sl_project *p, const char *name, long long *out);
+
+/* ---- pages of listings (what the web UI's lists ask for) ------------------------ */
+
+/*
+ * One page of a listing, filtered and cut in the metadata store's query, so
+ * a page costs the same at 100 rows as at 100,000. Fields left NULL or 0
+ * do not filter; search is a plain substring (no wildcards).
+ */
+typedef struct sl_page_opts {
+	size_t offset;        /* rows to skip, newest first */
+	size_t limit;         /* rows on the page, 1 to 1000; 0: 50 */
+	const char *pipeline; /* runs: of this pipeline */
+	const char *status;   /* runs: in this status (running, completed, failed ...) */
+	const char *type;     /* artifacts: of this type (dataset, model, report ...) */
+	const char *search;   /* runs: in the id or pipeline; artifacts: in the id or
+			       * the producing step's name */
+} sl_page_opts;
+
+/*
+ * {"total": N, "offset": O, "limit": L, "items": [...]}: total counts every
+ * row that matches; items are in the shape of sl_runs_list's elements.
+ */
+SL_EXPORT int sl_runs_page(sl_project *p, const sl_page_opts *o, char **out_json);
+/* The same for artifacts; items as sl_artifacts_list's elements. */
+SL_EXPORT int sl_artifacts_page(sl_project *p, const sl_page_opts *o, char **out_json);
+/*
+ * sl_model_show of model name with only one page of versions: those ranked
+ * o->offset .. offset+limit-1 from the newest (listed oldest first, as
+ * sl_model_show lists them), the whole alias history, and "versions_total",
+ * "offset" and "limit". Only o->offset and o->limit are used.
+ */
+SL_EXPORT int sl_model_show_page(sl_project *p, const char *name, const sl_page_opts *o,
+				 char **out_json);
 
 /* ---- removing what nothing references ------------------------------------------ */
 

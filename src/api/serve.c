@@ -67,7 +67,7 @@ static int read_secret(const char *path, const char *what, char **out)
 
 static int check(const sl_serve_opts *o)
 {
-	if (!o->n_models)
+	if (!o->n_models && !o->ui)
 		return sl__err(SL_EINVAL, "nothing to serve: give at least one --model");
 	if (!o->threads || o->threads > SERVE_MAX_WORKERS - 2)
 		return sl__err(SL_EINVAL, "--threads must be between 1 and %d", SERVE_MAX_WORKERS - 2);
@@ -119,6 +119,10 @@ static int start(sl_project *p, const sl_serve_opts *o, sl_server *s)
 	}
 	if ((rc = sl__random_hex(s->instance, 8)))
 		return rc;
+	if (o->ui && !p)
+		return sl__err(SL_EINVAL, "the web UI shows a project: run it inside one (sluice init)");
+	if (o->ui && !(s->ui_root = sl__strdup(sl_project_root(p))))
+		return sl__oom();
 	if ((rc = access_policy_set(&s->pol, host, o->no_auth, o->auth)))
 		return rc;
 	{

@@ -1,6 +1,7 @@
 /*
- * sluice serve --model SPEC... [options]: the inference server, until
- * SIGTERM or SIGINT, which drain it (exit 0).
+ * sluice serve --model SPEC... [--ui] [options]: the inference server, and
+ * sluice ui [options]: the web UI alone (the same server with no model);
+ * both until SIGTERM or SIGINT, which drain them (exit 0).
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -59,6 +60,8 @@ static const char help[] =
 	"      --reload-ms MS        how often model files and registry aliases are checked\n"
 	"                            for a new version (default 250)\n"
 	"      --drain-timeout S     how long a drain waits for requests in flight (default 30)\n"
+	"      --ui                  also serve the project's web UI and its JSON API at /\n"
+	"                            (docs/ui.md; `sluice ui` serves it alone)\n"
 	"\n"
 	"Tokens: every endpoint but health (/v2/health/*, /ping) and inference (infer,\n"
 	"/invocations, model metadata) asks for 'Authorization: Bearer TOKEN', a token\n"
@@ -67,6 +70,32 @@ static const char help[] =
 	"(sluice audit). See docs/security.md.\n"
 	"\n"
 	"Sizes take a K, M or G suffix. See docs/serving.md for the endpoints and the log.\n";
+
+static const char ui_help[] =
+	"usage: sluice ui [--port P] [--host ADDR] [options]\n"
+	"\n"
+	"Serves the project's web UI at http://HOST:PORT/ and the JSON API behind it\n"
+	"under /api: runs and their DAGs (live while they run), artifacts and their\n"
+	"lineage, models with their versions, aliases, promotion history and gate\n"
+	"verdicts, and the ML canvas. The pages are built into sluice: nothing to\n"
+	"install, nothing fetched from the internet. SIGTERM or SIGINT stop it.\n"
+	"\n"
+	"It is the server of `sluice serve` with no model: every option of\n"
+	"`sluice serve` applies (--port, --host, --threads, --max-body,\n"
+	"--max-connections, the timeouts, --token-file, --tls-cert, --tls-key), and\n"
+	"`--model SPEC` serves models beside the UI, as `sluice serve --ui` does.\n"
+	"\n"
+	"  -p, --port P              port (default 8080; 0: any free port, printed)\n"
+	"      --host ADDR           address to bind (default 127.0.0.1)\n"
+	"      --no-auth             ask no token (loopback addresses only)\n"
+	"      --token-file FILE     a bearer token (role admin) beside the users' tokens\n"
+	"      --tls-cert FILE       serve HTTPS with this PEM certificate ...\n"
+	"      --tls-key FILE        ... and key\n"
+	"\n"
+	"Every request under /api asks for 'Authorization: Bearer TOKEN', a token of\n"
+	"`sluice users token NAME` (the page asks for it once); what the user may do\n"
+	"is its role's (docs/security.md). Actions are recorded in the audit log.\n"
+	"See docs/ui.md for the pages and the API.\n";
 
 static volatile sig_atomic_t stop_flag;
 
@@ -78,8 +107,7 @@ static void on_signal(int sig)
 
 static void on_event(void *ud, const char *line)
 {
-	(void)ud;
-	fprintf(stderr, "sluice serve: %s\n", line);
+	fprintf(stderr, "sluice %s: %s\n", (const char *)ud, line);
 }
 
 static bool parse_size(const char *s, size_t *out)
@@ -117,13 +145,14 @@ static bool parse_uint(const char *s, unsigned max, unsigned *out)
 	return true;
 }
 
-static int serve_main(int argc, char **argv)
+static int run_server(int argc, char **argv, bool ui)
 {
 	enum {
 		O_HOST = 256, O_THREADS, O_MAXBODY, O_MAXCONN, O_HT, O_RT, O_TOKEN, O_CERT, O_KEY,
 		O_LOGDIR, O_DUR, O_POL, O_SEGSIZE, O_SEGAGE, O_RET, O_RELOAD, O_DRAIN, O_NOAUTH,
-		O_AUTH
+		O_AUTH, O_UI
 	};
+	const char *verb = ui ? "ui" : "serve";
 	static const struct option longopts[] = {
 		{"model", required_argument, NULL, 'm'},
 		{"port", required_argument, NULL, 'p'},
@@ -146,6 +175,7 @@ static int serve_main(int argc, char **argv)
 		{"log-retention", required_argument, NULL, O_RET},
 		{"reload-ms", required_argument, NULL, O_RELOAD},
 		{"drain-timeout", required_argument, NULL, O_DRAIN},
+		{"ui", no_argument, NULL, O_UI},
 		CLI_HELP_OPT,
 		{NULL, 0, NULL, 0},
 	};
@@ -162,8 +192,10 @@ static int serve_main(int argc, char **argv)
 	if (!models)
 		return cli_fail(SL_ENOMEM, "out of memory");
 	sl_serve_opts_init(&o);
+	o.ui = ui;
 	o.models = models;
 	o.on_event = on_event;
+	o.event_ud = (void *)verb;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "m:p:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -242,25 +274,33 @@ static int serve_main(int argc, char **argv)
 			if (!parse_uint(optarg, 86400, &drain_s))
 				goto usage_num;
 			break;
+		case O_UI:
+			o.ui = 1;
+			break;
 		case 'h':
 			free(models);
-			return cli_help_for(&cmd_serve);
+			return cli_help_for(ui ? &cmd_ui : &cmd_serve);
 		default:
 			free(models);
-			return cli_usage("serve", "unknown option");
+			return cli_usage(verb, "unknown option");
 		}
 	}
 	if (optind < argc) {
 		free(models);
-		return cli_usage("serve", "unexpected argument '%s'", argv[optind]);
+		return cli_usage(verb, "unexpected argument '%s'", argv[optind]);
 	}
-	if (!o.n_models) {
+	if (!o.n_models && !o.ui) {
 		free(models);
-		return cli_usage("serve", "give at least one --model");
+		return cli_usage("serve", "give at least one --model (or --ui)");
 	}
 	/* A project is optional when the log goes elsewhere. */
 	if (sl_project_open(NULL, &p) != 0) {
 		p = NULL;
+		if (o.ui) {
+			free(models);
+			return cli_fail(SL_ENOENT, "no sluice project here to show: run it inside one "
+						   "(sluice init makes one)");
+		}
 		if (!o.log_dir && strcmp(o.log_durability, "off")) {
 			free(models);
 			return cli_fail(SL_ENOENT, "no sluice project here to keep the inference log in: "
@@ -283,25 +323,39 @@ static int serve_main(int argc, char **argv)
 		free(models);
 		return cli_fail(rc, sl_errmsg());
 	}
-	fprintf(stderr, "sluice serve: ready on %s://%s%s%s:%u\n", o.tls_cert ? "https" : "http",
+	fprintf(stderr, "sluice %s: ready on %s://%s%s%s:%u\n", verb, o.tls_cert ? "https" : "http",
 		strchr(o.host, ':') ? "[" : "", o.host, strchr(o.host, ':') ? "]" : "",
 		sl_server_port(s));
 	fflush(stderr);
 	while (!stop_flag)
 		sigsuspend(&old);
-	fprintf(stderr, "sluice serve: draining\n");
+	fprintf(stderr, "sluice %s: draining\n", verb);
 	rc = sl_server_stop(s, drain_s * 1000);
 	if (rc)
-		fprintf(stderr, "sluice serve: %s\n", sl_errmsg());
+		fprintf(stderr, "sluice %s: %s\n", verb, sl_errmsg());
 	sl_server_free(s);
 	free(models);
-	fprintf(stderr, "sluice serve: stopped\n");
+	fprintf(stderr, "sluice %s: stopped\n", verb);
 	return rc ? cli_exit_code(rc) : EXIT_OK;
 usage_num:
 	free(models);
-	return cli_usage("serve", "bad value '%s' for an option", optarg);
+	return cli_usage(verb, "bad value '%s' for an option", optarg);
+}
+
+static int serve_main(int argc, char **argv)
+{
+	return run_server(argc, argv, false);
+}
+
+static int ui_main(int argc, char **argv)
+{
+	return run_server(argc, argv, true);
 }
 
 const cli_cmd cmd_serve = {
 	"serve", serve_main, "serve models over HTTP (V2, MLflow), logging every request", help,
+};
+
+const cli_cmd cmd_ui = {
+	"ui", ui_main, "serve the project's web UI (runs, artifacts, models, canvas)", ui_help,
 };

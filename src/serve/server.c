@@ -114,6 +114,11 @@ typedef struct outcome {
 	const char *allow;      /* 405: the methods the endpoint takes */
 	serve_model *recent_model; /* remember the request for feedback */
 	ml_task task;
+	bool ui;                /* a UI request: not counted, the UI's headers */
+	const unsigned char *static_body; /* an embedded file, sent as it is */
+	size_t static_len;
+	const char *cache;      /* Cache-Control, or NULL */
+	const char *csp;        /* a UI response's policy, NULL: UI_CSP */
 	const char *audit;      /* a write: audited under this action (invariant 4) */
 	const char *target;     /* ... naming this model */
 	const char *url;
@@ -162,6 +167,7 @@ static void workers_free(sl_server *s)
 		serve_arena_free(&w->arena);
 		sl__buf_free(&w->rec);
 		serve_recent_free(w);
+		ui_worker_free(w);
 		sl__free(w);
 		atomic_store(&s->workers[i], NULL);
 	}
@@ -699,10 +705,22 @@ static enum MHD_Result queue(sl_server *s, serve_conn *cn, struct MHD_Connection
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
-	r = MHD_create_response_from_buffer(cn->resp.len, cn->resp.data ? cn->resp.data : (void *)"",
-					    MHD_RESPMEM_PERSISTENT);
+	if (o->static_body)
+		r = MHD_create_response_from_buffer(o->static_len, (void *)o->static_body,
+						    MHD_RESPMEM_PERSISTENT);
+	else
+		r = MHD_create_response_from_buffer(cn->resp.len,
+						    cn->resp.data ? cn->resp.data : (void *)"",
+						    MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
+	if (o->ui) {
+		MHD_add_response_header(r, "Content-Security-Policy", o->csp ? o->csp : UI_CSP);
+		for (size_t i = 0; ui_headers[i]; i += 2)
+			MHD_add_response_header(r, ui_headers[i], ui_headers[i + 1]);
+	}
+	if (o->cache)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, o->cache);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, o->ctype ? o->ctype : "application/json");
 	MHD_add_response_header(r, "X-Request-Id", cn->id);
 	if (atomic_load(&s->draining))
@@ -787,7 +805,9 @@ static enum MHD_Result finish(sl_server *s, serve_conn *cn, serve_worker *w,
 			mi++;
 		serve_recent_add(w, cn->id, (uint16_t)mi, o->st, o->res, o->task);
 	}
-	serve_count(w, o->st ? o->st : s->nomodel, o->code, lat, o->code == 200 ? o->res : NULL);
+	if (!o->ui)
+		serve_count(w, o->st ? o->st : s->nomodel, o->code, lat,
+			    o->code == 200 ? o->res : NULL);
 	ret = queue(s, cn, c, o);
 	serve_release(w);
 	return ret;
@@ -804,6 +824,22 @@ static enum MHD_Result dispatch(sl_server *s, serve_conn *cn, struct MHD_Connect
 
 	memset(&o, 0, sizeof o);
 	serve_arena_reset(&w->arena);
+	if (s->ui_root && ui_owns(url)) {
+		ui_req q = {.c = c, .method = method, .url = url,
+			    .body = cn->body.data ? cn->body.data : "", .body_len = cn->body.len,
+			    .resp = &cn->resp};
+		sl__buf_reset(&cn->resp);
+		ui_handle(s, w, &q);
+		o.ui = true;
+		o.code = q.code;
+		o.ctype = q.ctype;
+		o.allow = q.allow;
+		o.cache = q.cache;
+		o.csp = q.csp;
+		o.static_body = q.static_body;
+		o.static_len = q.static_len;
+		return finish(s, cn, w, c, &o);
+	}
 	route_parse(url, &r);
 	if (post)
 		o.endpoint = r.kind == R_INVOCATIONS ? "invocations"
@@ -913,6 +949,11 @@ static enum MHD_Result too_large(sl_server *s, serve_conn *cn, struct MHD_Connec
 	memset(&o, 0, sizeof o);
 	route_parse(url, &r);
 	o.endpoint = !strcmp(method, "POST") ? (r.kind == R_INVOCATIONS ? "invocations" : "v2") : NULL;
+	if (s->ui_root && ui_owns(url)) {
+		/* The UI's requests are not inference: no log record. */
+		o.endpoint = NULL;
+		o.ui = true;
+	}
 	serve_arena_reset(&cn->w->arena);
 	fail(cn, cn->w, &o, 413, "the body is larger than the limit of %zu bytes (--max-body)",
 	     s->o.max_body);
@@ -1248,6 +1289,7 @@ void sl_server_free(sl_server *s)
 	access_close(s->acc);
 	sl__free(s->tls_cert_pem);
 	sl__free(s->tls_key_pem);
+	sl__free(s->ui_root);
 	for (size_t i = 0; i < s->o.n_models; i++)
 		sl__free((char *)s->o.models[i]);
 	sl__free((void *)s->o.models);

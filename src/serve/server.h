@@ -35,6 +35,7 @@
 #include "access/access.h"
 #include "serve/codec.h"
 #include "serve/log.h"
+#include "serve/ui.h"
 #include "sluice/serve.h"
 #include "sluice/sluice.h"
 
@@ -182,6 +183,8 @@ typedef struct serve_worker {
 	serve_recent *recent;
 	int32_t *buckets;
 	size_t recent_cap, recent_pos, bucket_mask;
+	/* The UI's handle on the project, opened on the thread's first UI request (ui.c). */
+	sl_project *ui_project;
 } serve_worker;
 
 /* ---- the server ------------------------------------------------------------------------- */
@@ -202,6 +205,7 @@ struct sl_server {
 	access_ctx *acc;     /* who a token is, and the audit log (access.h) */
 	access_policy pol;   /* which endpoints ask for a token */
 	char *tls_cert_pem, *tls_key_pem;
+	char *ui_root;      /* the project the UI shows (o.ui), its absolute path */
 	char instance[9];
 	atomic_bool ready, draining, stopped;
 	/* Connections, for the timeouts (server.c). */

@@ -514,6 +514,12 @@ int store_model_json(store *s, const char *name, const char *ref, json_t **out);
  * newest versions; versions_total still counts them all.
  */
 int store_model_text(store *s, const char *name, const char *ref, size_t newest, char **out);
+/*
+ * The same for one page of versions: the versions ranked skip .. skip+n-1
+ * from the newest (oldest first in "versions", as the view has them), the
+ * whole history, and "versions_total"; "offset" and "limit" echo skip and n.
+ */
+int store_model_page_text(store *s, const char *name, size_t skip, size_t n, char **out);
 int store_model_history_json(store *s, const char *name, const char *alias, json_t **out);
 int store_model_search_json(store *s, const char *key, const char *value, json_t **out);
 
@@ -594,6 +600,27 @@ int store_runs_of_json(store *s, const char *pipeline, int limit, json_t **out);
 int store_runs_metric_json(store *s, const char *pipeline, const char *step, const char *metric,
 			   json_t **out);
 int store_run_json(store *s, const char *run_id, json_t **out);
+/*
+ * One page of a listing, filtered in the query (the web UI's lists): the
+ * rows ranked offset .. offset+limit-1 (newest first) of those that match,
+ * and *out_total how many match in all. A NULL filter field matches
+ * anything; search is a substring, matched literally (no wildcards).
+ *   runs:      pipeline and status exact, search in the run id or pipeline;
+ *              items in the runs view's shape
+ *   artifacts: type exact, search in the id or the producing step's name;
+ *              items in the artifacts view's shape
+ */
+typedef struct store_page {
+	const char *pipeline;
+	const char *status;
+	const char *type;
+	const char *search;
+	int64_t offset; /* >= 0 */
+	int64_t limit;  /* >= 1 */
+} store_page;
+int store_runs_page_json(store *s, const store_page *pg, json_t **out_items, int64_t *out_total);
+int store_artifacts_page_json(store *s, const store_page *pg, json_t **out_items,
+			      int64_t *out_total);
 /*
  * The steps of a run (an id, a unique prefix or "latest") in their order,
  * one call of fn each with the fields of the run view's step objects, read

@@ -924,6 +924,143 @@ int store_artifact_json(store *s, const char *artifact_id, json_t **out)
 	return 0;
 }
 
+/* ---- pages of the listings (the web UI's lists) --------------------------------------
+ *
+ * The filter and the window are in the query, so a page of 50 costs the
+ * same whether 100 or 100,000 rows exist behind it; the count of matching
+ * rows is read in the same read transaction, so the total and the page
+ * agree. A NULL filter parameter is cast to its type (PostgreSQL needs it
+ * for "? IS NULL"). A search is a LIKE pattern made literal: '%', '_' and
+ * the escape character of the text are escaped.
+ */
+
+/* "%text%" with LIKE's special characters escaped ('\' escapes), or NULL. */
+static char *like_pattern(const char *text)
+{
+	size_t n = text ? strlen(text) : 0;
+	char *p, *q;
+
+	if (!text || !*text)
+		return NULL;
+	if (n > (SIZE_MAX - 3) / 2 || !(p = sl__malloc(2 * n + 3)))
+		return NULL;
+	q = p;
+	*q++ = '%';
+	for (; *text; text++) {
+		if (*text == '%' || *text == '_' || *text == '\\')
+			*q++ = '\\';
+		*q++ = *text;
+	}
+	*q++ = '%';
+	*q = '\0';
+	return p;
+}
+
+/* The count query then the page query, in one read transaction. */
+static int page_rows(store *s, const jv_field *fields, const char *count_sql,
+		     const char *rows_sql, const sq_val *p, int np, json_t **out_items,
+		     int64_t *out_total)
+{
+	jv_ctx x = {.fields = fields, .dedup_col = -1};
+	st_one_i64 total = {0};
+	int rc;
+
+	*out_items = NULL;
+	*out_total = 0;
+	if (!(x.arr = json_array()))
+		return st_nomem_json();
+	st_lock(s);
+	rc = st_begin(s, false);
+	/* The count takes the filter's parameters only: the last two are the window. */
+	if (rc == 0)
+		rc = s->drv->exec(s->conn, count_sql, np - 2, p, st_row_one_i64, &total);
+	if (rc == 0)
+		rc = s->drv->exec(s->conn, rows_sql, np, p, st_row_view, &x);
+	rc = st_end(s, rc);
+	st_unlock(s);
+	if (rc) {
+		json_decref(x.arr);
+		return rc;
+	}
+	*out_items = x.arr;
+	*out_total = total.v;
+	return 0;
+}
+
+static int page_check(const store *s, const store_page *pg, json_t **out_items,
+		      int64_t *out_total, const char *what)
+{
+	if (!s || !pg || !out_items || !out_total || pg->offset < 0 || pg->limit < 1)
+		return sl__err(SL_EINVAL, "%s: invalid argument", what);
+	return 0;
+}
+
+#define RUNS_FILTER                                                                          \
+	"WHERE (CAST(? AS TEXT) IS NULL OR pipeline = ?) "                                   \
+	"AND (CAST(? AS TEXT) IS NULL OR status = ?) "                                       \
+	"AND (CAST(? AS TEXT) IS NULL OR id LIKE ? ESCAPE '\\' OR pipeline LIKE ? ESCAPE '\\') "
+
+int store_runs_page_json(store *s, const store_page *pg, json_t **out_items, int64_t *out_total)
+{
+	char *like;
+	int rc;
+
+	if ((rc = page_check(s, pg, out_items, out_total, "store_runs_page_json")))
+		return rc;
+	like = like_pattern(pg->search);
+	if (pg->search && *pg->search && !like)
+		return sl__oom();
+	{
+		sq_val p[] = {S(pg->pipeline), S(pg->pipeline), S(pg->status), S(pg->status),
+			      S(like),	       S(like),		S(like),       SQ_I(pg->limit),
+			      SQ_I(pg->offset)};
+		rc = page_rows(s, runs_view, "SELECT COUNT(*) FROM runs " RUNS_FILTER,
+			       "SELECT r.id, r.pipeline, r.status, r.started_ms, r.ended_ms, "
+			       "COUNT(sr.id), "
+			       "COALESCE(SUM(CASE WHEN sr.status = 'cached' OR sr.cache_hit <> 0 "
+			       "THEN 1 ELSE 0 END), 0), "
+			       "COALESCE(SUM(CASE WHEN sr.status = 'failed' THEN 1 ELSE 0 END), 0) "
+			       "FROM (SELECT id, pipeline, status, started_ms, ended_ms, seq FROM runs "
+			       RUNS_FILTER "ORDER BY started_ms DESC, seq DESC LIMIT ? OFFSET ?) r "
+			       "LEFT JOIN step_runs sr ON sr.run_id = r.id "
+			       "GROUP BY r.id, r.pipeline, r.status, r.started_ms, r.ended_ms, r.seq "
+			       "ORDER BY r.started_ms DESC, r.seq DESC",
+			       p, (int)SL__ARRAY_LEN(p), out_items, out_total);
+	}
+	sl__free(like);
+	return rc;
+}
+
+#define ARTIFACTS_FILTER                                                                     \
+	"WHERE (CAST(? AS TEXT) IS NULL OR a.type = ?) "                                     \
+	"AND (CAST(? AS TEXT) IS NULL OR a.id LIKE ? ESCAPE '\\' OR p.step LIKE ? ESCAPE '\\') "
+
+int store_artifacts_page_json(store *s, const store_page *pg, json_t **out_items,
+			      int64_t *out_total)
+{
+	char *like;
+	int rc;
+
+	if ((rc = page_check(s, pg, out_items, out_total, "store_artifacts_page_json")))
+		return rc;
+	like = like_pattern(pg->search);
+	if (pg->search && *pg->search && !like)
+		return sl__oom();
+	{
+		sq_val p[] = {S(pg->type), S(pg->type), S(like), S(like), S(like), SQ_I(pg->limit),
+			      SQ_I(pg->offset)};
+		rc = page_rows(s, artifacts_view,
+			       "SELECT COUNT(*) FROM artifacts a "
+			       "LEFT JOIN step_runs p ON p.id = a.producer " ARTIFACTS_FILTER,
+			       "SELECT a.id, a.type, a.size, a.created_ms, a.meta, p.run_id, p.step "
+			       "FROM artifacts a LEFT JOIN step_runs p ON p.id = a.producer "
+			       ARTIFACTS_FILTER "ORDER BY a.created_ms DESC, a.id LIMIT ? OFFSET ?",
+			       p, (int)SL__ARRAY_LEN(p), out_items, out_total);
+	}
+	sl__free(like);
+	return rc;
+}
+
 /* ---- JSON as text, for views too large to build as objects ------------------------------
  *
  * A model with 10,000 versions is one such view: building and dumping

@@ -1180,12 +1180,13 @@ static int row_alias(void *ud, int ncol, const sq_val *c)
 }
 
 /* The model view (store locked, inside a read transaction). */
-static int model_text(store *s, const char *name, const char *ref, size_t newest, sl__buf *b)
+static int model_text(store *s, const char *name, const char *ref, size_t skip, size_t newest,
+		      bool page, sl__buf *b)
 {
 	st_i64s h = {0}; /* created_ms, updated_ms, last_version */
 	store_model_ref r;
 	json_t *aliases = json_object();
-	st_one_i64 total = {0}, from = {0};
+	st_one_i64 total = {0}, from = {0}, upto = {0};
 	vtags tags = {0};
 	vstream vx = {.b = b, .tags = &tags};
 	hstream hx = {.b = b};
@@ -1210,12 +1211,20 @@ static int model_text(store *s, const char *name, const char *ref, size_t newest
 		rc = Q(s, "SELECT COUNT(*) FROM model_versions WHERE model = ?", p1, st_row_one_i64,
 		       &total);
 	if (rc == 0 && !ref && newest > 0) {
-		/* The newest versions: from the newest-th newest on. */
-		sq_val p[] = {S(name), SQ_I((int64_t)newest - 1)};
+		/* The newest versions after the skip-th newest: from the
+		 * (skip+newest)-th newest (or the oldest) up to the skip-th. */
+		sq_val p[] = {S(name), SQ_I((int64_t)(skip + newest) - 1)};
 		rc = Q(s,
 		       "SELECT version FROM model_versions WHERE model = ? ORDER BY version DESC "
 		       "LIMIT 1 OFFSET ?",
 		       p, st_row_one_i64, &from);
+		if (rc == 0 && skip > 0) {
+			sq_val q[] = {S(name), SQ_I((int64_t)skip)};
+			rc = Q(s,
+			       "SELECT version FROM model_versions WHERE model = ? ORDER BY version "
+			       "DESC LIMIT 1 OFFSET ?",
+			       q, st_row_one_i64, &upto);
+		}
 	}
 	/* The head: the DESIGN fields first. */
 	if (rc == 0)
@@ -1244,7 +1253,8 @@ static int model_text(store *s, const char *name, const char *ref, size_t newest
 	{
 		/* One version (a ref), or those from `from` on. */
 		int64_t lo = ref ? r.version : from.found ? from.v : 0;
-		int64_t hi = ref ? r.version : INT64_MAX;
+		/* Past the last version (skip too large) the page is empty: hi < lo. */
+		int64_t hi = ref ? r.version : skip == 0 ? INT64_MAX : upto.found ? upto.v : -1;
 		sq_val p[] = {S(name), SQ_I(lo), SQ_I(hi)};
 		if (rc == 0)
 			rc = Q(s,
@@ -1282,6 +1292,8 @@ static int model_text(store *s, const char *name, const char *ref, size_t newest
 				    (long long)h.v[2], (long long)total.v);
 	if (rc == 0 && ref)
 		rc = sl__buf_printf(b, ",\n  \"version\": %lld", (long long)r.version);
+	if (rc == 0 && page)
+		rc = sl__buf_printf(b, ",\n  \"offset\": %zu,\n  \"limit\": %zu", skip, newest);
 	if (rc == 0)
 		rc = sl__buf_puts(b, "\n}");
 	json_decref(aliases);
@@ -1290,7 +1302,8 @@ static int model_text(store *s, const char *name, const char *ref, size_t newest
 	return rc;
 }
 
-int store_model_text(store *s, const char *name, const char *ref, size_t newest, char **out)
+static int model_text_out(store *s, const char *name, const char *ref, size_t skip,
+			  size_t newest, bool page, char **out)
 {
 	sl__buf b;
 	int rc;
@@ -1304,7 +1317,7 @@ int store_model_text(store *s, const char *name, const char *ref, size_t newest,
 	st_lock(s);
 	rc = st_begin(s, false);
 	if (rc == 0)
-		rc = model_text(s, name, ref, newest, &b);
+		rc = model_text(s, name, ref, skip, newest, page, &b);
 	rc = st_end(s, rc);
 	st_unlock(s);
 	if (rc == 0 && !(*out = sl__buf_detach(&b)))
@@ -1312,6 +1325,18 @@ int store_model_text(store *s, const char *name, const char *ref, size_t newest,
 	if (rc)
 		sl__buf_free(&b);
 	return rc;
+}
+
+int store_model_text(store *s, const char *name, const char *ref, size_t newest, char **out)
+{
+	return model_text_out(s, name, ref, 0, newest, false, out);
+}
+
+int store_model_page_text(store *s, const char *name, size_t skip, size_t n, char **out)
+{
+	if (!n)
+		return sl__err(SL_EINVAL, "store_model_page_text: a page holds at least 1 version");
+	return model_text_out(s, name, NULL, skip, n, true, out);
 }
 
 int store_model_json(store *s, const char *name, const char *ref, json_t **out)
