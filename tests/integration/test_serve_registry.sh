@@ -101,7 +101,7 @@ json.dump({"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [0
                       {"name": "y", "shape": [1], "datatype": "FP64", "data": [0.6]}]},
           open("req.json", "w"))
 P
-start_server "$T/serve.err" --model glue --model glue@staging
+start_server "$T/serve.err" --no-auth --model glue --model glue@staging
 at_exit '[ "$LIB_RC" = 0 ] || { echo "--- server:" >&2; cat "$T/serve.err" >&2; }'
 contains "$(cat "$T/serve.err")" "glue: serving version 1, glue@production in the registry"
 contains "$(cat "$T/serve.err")" "glue: serving version 2, glue@staging in the registry"
