@@ -202,15 +202,13 @@ for rows in "${REQ_ROWS[@]}"; do
 	id=$(tr -d '\r' < "$W/hdrs" | awk -F': ' 'tolower($1) == "x-request-id" { print $2 }')
 	[ -n "$id" ] || { echo "no X-Request-Id in the answer: $(cat "$W/resp.json")" >&2; exit 1; }
 	IDS+=("$id")
-	json "p = next(o for o in d['outputs'] if o['name'] == 'predict_proba')['data']
-t = $THRESHOLD
+	json "out = {o['name']: o['data'] for o in d['outputs']}
 truth = [$(labels_of "$rows")]
 for i in range(len(truth)):
-    ps = p[2 * i + 1]
-    print('  request %s message %d: P(spam) %.3f -> %-5s  truth: %s' % ('$id', i + 1, ps, 'junk' if ps >= t else 'inbox', 'spam' if truth[i] else 'not spam'))" < "$W/resp.json"
+    print('  request %s message %d: P(spam) %.3f -> %-5s  truth: %s' % ('$id', i + 1, out['predict_proba'][2 * i + 1], 'junk' if out['predict'][i] == 1 else 'inbox', 'spam' if truth[i] else 'not spam'))" < "$W/resp.json"
 done
-echo "  (junk when P(spam) >= $THRESHOLD, the threshold the costs chose; the server's"
-echo "   own 'predict' output decides at 0.5, so the mail server reads predict_proba)"
+echo "  (the server decides junk when P(spam) >= $THRESHOLD: the threshold the costs chose,"
+echo "   kept in the bundle, so a real message goes to junk only when the model is sure)"
 
 # ---- 5 feedback ----------------------------------------------------------------------
 stage "5/6 feedback: the users' spam / not spam buttons, by request id"

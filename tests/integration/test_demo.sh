@@ -18,6 +18,12 @@ grep -q "^verdict    passed: roc_auc" demo.out || fail "the summary's verdict"
 grep -q "^registry   spam version 1 ($chosen, verdict passed); alias production -> version 1" demo.out ||
 	fail "the summary's registry line"
 [ "$(grep -c '^  request .* message [1-4]: P(spam)' demo.out)" = 12 ] || fail "three requests of four messages"
+# The server decided at the bundle's threshold (the one the costs chose), not 0.5.
+t=$(sed -n 's/.*the server decides junk when P(spam) >= \([0-9.]*\):.*/\1/p' demo.out)
+[ -n "$t" ] || fail "no threshold in the serving stage"
+awk -v t="$t" '/^  request .* P\(spam\)/ { p = $6; d = $8
+	if ((p - t > 0.001 && d != "junk") || (t - p > 0.001 && d != "inbox")) { print "decided " d " at " p; bad = 1 } }
+	END { exit bad }' demo.out || fail "the server's decisions do not follow threshold $t"
 grep -q '{"accepted":3,"unknown":\[\]}' demo.out || fail "feedback on the three request ids"
 grep -q "^  not in this build yet (sluice monitor): skipped" demo.out ||
 	grep -q "drift scenario is not written yet: skipped" demo.out || fail "the monitoring stage"

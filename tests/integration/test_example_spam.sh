@@ -71,6 +71,20 @@ assert abs(ch["bayes_threshold"] - 60 / 63) < 1e-12, ch
 assert m["precision"] > 0.95, m["precision"]
 assert r["cost"]["source"] == "canvas" and r["cost"]["matrix"]["costs"] == [[0, 60], [3, 0]], r["cost"]
 P
+# The bundle keeps that threshold, and batch scoring decides with it.
+sl artifacts export "$(out package bundle)" -o spam.bundle
+sl artifacts export "$(out split test)" --format csv -o test.csv
+sl predict spam.bundle -i test.csv -o scored.csv
+"$PY" - spam.bundle report.json scored.csv <<'P'
+import csv, json, struct, sys
+b = open(sys.argv[1], "rb").read()
+off, ln = struct.unpack_from("<QQ", b, 24)
+t = json.loads(b[off:off + ln])["threshold"]
+assert t == json.load(open(sys.argv[2]))["model"]["threshold"], t
+rows = list(csv.DictReader(open(sys.argv[3])))
+assert all((r["prediction"] == "1") == (float(r["proba_1"]) >= t) for r in rows)
+assert any(0.5 <= float(r["proba_1"]) < t for r in rows)   # rows 0.5 would have sent to junk
+P
 sl artifacts export "$(out evaluate report)" --format html -o report.html
 grep -q "Decision threshold" report.html || fail "the HTML report does not state the threshold"
 # The gate passed on the canvas's rules; the bundle is spam v1, in production.
