@@ -249,7 +249,7 @@ out:
 
 const step_def step_package = {
 	.name = "package",
-	.version = 1,
+	.version = 2, /* 2: the report's binary threshold kept */
 	.summary = "the deployable bundle: model, fitted transform, metrics, verdict and "
 		   "lineage in one checked file",
 	.opts = opts,

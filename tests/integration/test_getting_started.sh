@@ -53,7 +53,7 @@ start_server serve.err --model spam=spam.bundle
 head -4 test.csv > req.csv
 req POST /invocations -H 'Content-Type: text/csv' --data-binary @req.csv
 [ "$CODE" = 200 ] || fail "invocations: $CODE $BODY"
-[ "$(printf '%s' "$BODY" | js "len(d['predictions'])")" = 3 ] || fail "three predictions: $BODY"
+grep -qxF "$BODY" "$doc" || fail "the guide does not show the answer $BODY"
 id=$(tr -d '\r' < "$T/.hdrs" | awk -F': ' 'tolower($1) == "x-request-id" { print $2 }')
 labels=$(cut -d, -f58 req.csv | tail -3 | awk '{ printf "%s\"%s\"", (NR > 1 ? "," : ""), $1 }')
 req POST /v2/models/spam/feedback -H 'Content-Type: application/json' \
