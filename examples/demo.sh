@@ -258,5 +258,6 @@ print('${B}registry${N}   %s version %d (%s, verdict %s); alias production -> ve
 " < "$W/model.json"
 echo "${B}reports${N}    $W/reports/evaluate.html (the chosen model on the test rows)"
 echo "           $W/reports/eval_{logistic,gbdt,naive_bayes}.html (the candidates)"
-echo "${B}project${N}    $P  (cd there: sluice runs, sluice models, sluice serve --model spam)"
+echo "${B}project${N}    $P  (cd there: sluice canvas report for the return on"
+echo "           investment, sluice runs, sluice models, sluice logs)"
 echo "${G}demo complete${N} (remove $W when done)"
