@@ -41,9 +41,6 @@ t=$(printf '%s' "$show" | js "next(s['metrics']['threshold'] for s in d['steps']
 grep -q "beats the baseline on roc_auc" <(sl runs show latest --log evaluate) || fail "the evaluate log's verdict"
 
 # Section 8: serve the bundle, the CSV request, the feedback by request id.
-# (serve_lib.sh replaces at_exit: the server's stop is registered before it.)
-SPID=""
-at_exit '[ -z "$SPID" ] || kill -9 "$SPID" 2>/dev/null || true'
 . "$SRC/tests/integration/serve_lib.sh"
 bundle=$(printf '%s' "$show" | js "next(s['outputs']['bundle'] for s in d['steps'] if s['name'] == 'package')")
 test_id=$(printf '%s' "$show" | js "next(s['outputs']['test'] for s in d['steps'] if s['name'] == 'split')")
@@ -62,6 +59,5 @@ req POST /v2/models/spam/feedback -H 'Content-Type: application/json' \
 sl logs --model spam | grep -q "$id .*invocations" || fail "the request is not in the log"
 kill -TERM "$SPID"
 wait_exit "$SPID"
-SPID=""
 [ "$WRC" = 0 ] || fail "the server's drain exited $WRC"
 echo ok
