@@ -2,7 +2,8 @@
 # out; auto's forecast evaluated beside seasonal naive with the canvas's
 # over/under costs, gated by the canvas, packaged and registered as
 # sales@production. Asserted: the forecast beats seasonal naive on the
-# held-out months (MASE and cost), the seasonal_naive candidate is the
+# held-out months (MASE and cost), as do the ETS and GBDT-on-lags
+# candidates, auto weighed every method, the seasonal_naive candidate is the
 # report's baseline exactly, the registered bundle forecasts the next 18
 # months with nested intervals, and a deliberately bad method (naive, by a
 # parameter) is blocked by the gate naming the canvas's rule.
@@ -14,12 +15,12 @@ sl run forecast.yaml --json > run.json 2>/dev/null
 [ "$(js "d['status']" < run.json)" = completed ] || fail "example run: $(cat run.json)"
 out() { js "next(s['outputs']['$2'] for s in d['steps'] if s['name']=='$1')" < run.json; }
 
-for s in evaluate eval_seasonal_naive eval_ets; do
+for s in evaluate eval_seasonal_naive eval_ets eval_gbdt; do
 	sl artifacts export "$(out $s report)" -o $s.json
 done
-"$PY" - evaluate.json eval_seasonal_naive.json eval_ets.json <<'P'
+"$PY" - evaluate.json eval_seasonal_naive.json eval_ets.json eval_gbdt.json <<'P'
 import json, sys
-auto, snaive, ets = (json.load(open(f)) for f in sys.argv[1:4])
+auto, snaive, ets, gbdt = (json.load(open(f)) for f in sys.argv[1:5])
 m, b = auto["metrics"], auto["baseline"]
 assert auto["rows"] == 18 and auto["main_metric"]["name"] == "mase", auto["main_metric"]
 assert auto["forecast"]["baseline"]["method"] == "seasonal_naive", auto["forecast"]["baseline"]
@@ -35,7 +36,15 @@ assert auto["assessment"]["worth_deploying"] is True, auto["assessment"]
 # beats it too.
 assert abs(snaive["metrics"]["mase"] - b["mase"]) < 1e-12, (snaive["metrics"]["mase"], b["mase"])
 assert ets["metrics"]["mase"] < snaive["metrics"]["mase"], (ets["metrics"]["mase"], snaive["metrics"]["mase"])
+# GBDT on lags, scored on the same 18 months, beats seasonal naive as well.
+assert gbdt["model"]["algorithm"] == "forecast" and gbdt["rows"] == 18, gbdt["model"]
+assert gbdt["metrics"]["mase"] < snaive["metrics"]["mase"], (gbdt["metrics"]["mase"], snaive["metrics"]["mase"])
 P
+# auto weighed every candidate, gbdt among them, on the training months only.
+for m in seasonal_naive theta ets gbdt; do
+	[ "$(js "next(s['metrics'].get('auto_mase_$m') for s in d['steps'] if s['name']=='forecast')" < run.json)" != None ] ||
+		fail "auto did not score $m"
+done
 
 # Gated by the canvas (MASE bound and latency timed on the 18-month request),
 # registered in production.
