@@ -144,6 +144,12 @@ start_server() {
 	cat "$W/serve.log" >&2
 	exit 1
 }
+# The mail server's account: inference is open on loopback, feedback and
+# /metrics ask for a token of a role that may send feedback.
+run "$SLUICE" users add mailserver --role product_engineer | sed 's/^/  /'
+say "TOKEN=\$($SLUICE users token mailserver)"
+TOKEN=$("$SLUICE" users token mailserver)
+AUTH="Authorization: Bearer $TOKEN"
 # The registered model by name; a sluice whose server cannot look names up
 # in the registry yet serves the production version's bundle as a file.
 if ! start_server spam; then
@@ -218,12 +224,12 @@ for i in 0 1 2; do
 	labels="$labels${labels:+,}[$(labels_of "${REQ_ROWS[$i]}")]"
 done
 body="{\"request_ids\":[$ids],\"labels\":[$labels]}"
-say "curl $URL/v2/models/spam/feedback -d '$body'"
-curl -s -S -H 'Content-Type: application/json' -d "$body" "$URL/v2/models/spam/feedback" | sed 's/^/  /'
+say "curl -H 'Authorization: Bearer \$TOKEN' $URL/v2/models/spam/feedback -d '$body'"
+curl -s -S -H "$AUTH" -H 'Content-Type: application/json' -d "$body" "$URL/v2/models/spam/feedback" | sed 's/^/  /'
 echo
 run "$SLUICE" logs query --model spam -n 4 | sed 's/^\(.\{150\}\).*/\1 .../'
-say "curl $URL/metrics | grep spam     # what Prometheus scrapes"
-curl -s "$URL/metrics" | grep -E '^sluice_.*model="spam"' | grep -v '_bucket' | head -8 | sed 's/^/  /'
+say "curl -H 'Authorization: Bearer \$TOKEN' $URL/metrics | grep spam     # what Prometheus scrapes"
+curl -s -H "$AUTH" "$URL/metrics" | grep -E '^sluice_.*model="spam"' | grep -v '_bucket' | head -8 | sed 's/^/  /'
 kill -TERM "$SPID" && wait "$SPID" || true
 SPID=""
 

@@ -53,7 +53,9 @@ req POST /invocations -H 'Content-Type: text/csv' --data-binary @req.csv
 grep -qxF "$BODY" "$doc" || fail "the guide does not show the answer $BODY"
 id=$(tr -d '\r' < "$T/.hdrs" | awk -F': ' 'tolower($1) == "x-request-id" { print $2 }')
 labels=$(cut -d, -f58 req.csv | tail -3 | awk '{ printf "%s\"%s\"", (NR > 1 ? "," : ""), $1 }')
-req POST /v2/models/spam/feedback -H 'Content-Type: application/json' \
+sl users add mailserver --role product_engineer >/dev/null
+token=$(sl users token mailserver)
+req POST /v2/models/spam/feedback -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
 	-d "{\"request_ids\": [\"$id\"], \"labels\": [[$labels]]}"
 [ "$BODY" = '{"accepted":1,"unknown":[]}' ] || fail "feedback: $CODE $BODY"
 sl logs --model spam | grep -q "$id .*invocations" || fail "the request is not in the log"
