@@ -19,9 +19,11 @@ static const char help[] =
 	"  -t, --template NAME  start from a complete project built into sluice:\n"
 	"        blank      the commented canvas.yaml only (the default)\n"
 	"        spam       spam detection on UCI Spambase: data, schema, the training\n"
-	"                   pipeline (train.yaml) and a filled-in canvas\n"
+	"                   pipeline (train.yaml: three candidates, the cheapest by the\n"
+	"                   canvas's costs gated and registered) and a filled-in canvas\n"
 	"        forecast   sales forecasting on a monthly turnover index: data, the\n"
-	"                   forecasting pipeline (forecast.yaml) and a filled-in canvas\n"
+	"                   forecasting pipeline (forecast.yaml: the best method against\n"
+	"                   seasonal naive, gated and registered) and a filled-in canvas\n"
 	"      A template other than blank writes over nothing: it fails, writing\n"
 	"      nothing, when any of its files exists in DIR.\n";
 

@@ -507,6 +507,7 @@ static int cost_section(sl__buf *b, const json_t *rep)
 					      {"saving_vs_nothing", "saving against doing nothing"}};
 	const json_t *c = json_object_get(rep, "cost"), *t = json_object_get(c, "threshold");
 	const json_t *val = json_object_get(c, "value");
+	const json_t *ch = json_object_get(json_object_get(rep, "model"), "threshold_choice");
 	int rc;
 
 	if (!json_is_object(c))
@@ -523,6 +524,17 @@ static int cost_section(sl__buf *b, const json_t *rep)
 		rc = rc ? rc : sl__buf_puts(b, "</tr>");
 	}
 	rc = rc ? rc : sl__buf_puts(b, "</table>");
+	if (!rc && json_is_object(ch)) {
+		rc = sl__buf_puts(b, "<p><strong>Decision threshold ");
+		rc = rc ? rc : ml_html_num(b, json_object_get(ch, "threshold"));
+		rc = rc ? rc : sl__buf_puts(b, "</strong>, chosen by these costs as the cheapest on the ");
+		rc = rc ? rc : ml_html_num(b, json_object_get(ch, "n"));
+		rc = rc ? rc : sl__buf_puts(b, " ");
+		rc = rc ? rc : ml_html_esc_json(b, json_object_get(ch, "rows"));
+		rc = rc ? rc : sl__buf_puts(b, " rows (cost per row there ");
+		rc = rc ? rc : ml_html_num(b, json_object_get(ch, "cost_per_row"));
+		rc = rc ? rc : sl__buf_puts(b, "); every number above is at that threshold.</p>");
+	}
 	if (!rc && json_is_object(t)) {
 		rc = sl__buf_puts(b, "<p>Cheapest threshold on the test rows: ");
 		rc = rc ? rc : ml_html_num(b, json_object_get(t, "threshold"));

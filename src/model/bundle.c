@@ -28,6 +28,7 @@ struct bundle {
 	char **in_names;     /* raw input names when there is no transform (borrowed) */
 	ds_type *in_types;
 	bool *in_needed;     /* per raw input: does it decide an output or a filter? */
+	double threshold;    /* binary: decide the second class at P >= it */
 };
 
 struct bundle_row {
@@ -210,6 +211,18 @@ int bundle_open(const char *path, unsigned flags, bundle **out)
 			     BUNDLE_FORMAT);
 		goto fail;
 	}
+	b->threshold = 0.5;
+	tj = json_object_get(man, "threshold");
+	if (tj) {
+		double t = json_number_value(tj);
+		if (!json_is_number(tj) || !(t >= 0 && t <= 1)) {
+			rc = sl__err(SL_ECORRUPT, "%s: the manifest's threshold must be a number from 0 "
+						  "to 1",
+				     path);
+			goto fail;
+		}
+		b->threshold = t;
+	}
 	tj = json_object_get(man, "transform");
 	if (tj) {
 		char *text = sl__json_dumps(tj, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
@@ -252,6 +265,11 @@ const transform *bundle_transform(const bundle *b)
 const json_t *bundle_manifest(const bundle *b)
 {
 	return mfile_manifest(b->model->file);
+}
+
+double bundle_threshold(const bundle *b)
+{
+	return b->threshold;
 }
 
 size_t bundle_n_inputs(const bundle *b)

@@ -69,6 +69,12 @@ void bundle_close(bundle *b); /* accepts NULL */
 const ml_model *bundle_model(const bundle *b);
 const transform *bundle_transform(const bundle *b); /* NULL when none */
 const json_t *bundle_manifest(const bundle *b);
+/*
+ * Binary models: the probability of the second class at or above which the
+ * bundle decides that class: the manifest's "threshold" (the one its
+ * evaluation decided at, kept by the package step), else 0.5.
+ */
+double bundle_threshold(const bundle *b);
 
 /* The raw inputs a caller supplies: the transform's inputs, else the model's. */
 size_t bundle_n_inputs(const bundle *b);

@@ -261,14 +261,15 @@ static int put_doubles(outb *o, size_t j, const double *src, size_t stride)
 }
 
 /* The class decided for each scored row: binary, the second class iff its
- * probability is at least 0.5 (evaluate's default threshold); otherwise the
+ * probability is at least the bundle's threshold (bundle_threshold: 0.5,
+ * evaluate's default, unless the package step kept another); otherwise the
  * most probable class, the first on a tie. */
-static size_t decide(const double *p, size_t k)
+static size_t decide(const double *p, size_t k, double threshold)
 {
 	size_t best = 0;
 
 	if (k == 2)
-		return p[1] >= 0.5 ? 1 : 0;
+		return p[1] >= threshold ? 1 : 0;
 	for (size_t c = 1; c < k; c++)
 		if (p[c] > p[best])
 			best = c;
@@ -276,7 +277,8 @@ static size_t decide(const double *p, size_t k)
 }
 
 /* The label column: the decided class, typed as the model's target was. */
-static int put_label(outb *o, size_t j, const ml_signature *sig, const double *P)
+static int put_label(outb *o, size_t j, const ml_signature *sig, const double *P,
+		     double threshold)
 {
 	size_t k = sig->n_outputs, nc = sig->n_classes;
 	uint32_t *codes = sl__calloc(o->n + 1, sizeof *codes);
@@ -291,7 +293,7 @@ static int put_label(outb *o, size_t j, const ml_signature *sig, const double *P
 	memset(o->valid, 0, o->n / 8 + 1);
 	for (size_t kk = 0; kk < o->nk; kk++) {
 		size_t i = row_of(o, kk);
-		codes[i] = (uint32_t)decide(P + kk * k, k);
+		codes[i] = (uint32_t)decide(P + kk * k, k, threshold);
 		o->valid[i >> 3] = (uint8_t)(o->valid[i >> 3] | (1u << (i & 7)));
 	}
 	for (size_t c = 0; c < nc; c++) {
@@ -346,7 +348,7 @@ static int put_flag(outb *o, size_t j, const double *src, size_t stride)
 }
 
 static int build_output(const ml_model *m, const ds_table *in, outb *o, const double *P,
-			const double *C, ds_table **out)
+			const double *C, double threshold, ds_table **out)
 {
 	const ml_signature *sig = &m->sig;
 	size_t nin = ds_ncol(in), k = sig->n_outputs, p = sig->n_features, j, col;
@@ -364,7 +366,7 @@ static int build_output(const ml_model *m, const ds_table *in, outb *o, const do
 	}
 	if (rc == 0 && ml_task_is_classifier(sig->task) &&
 	    (rc = add_out_col(o, in, "prediction", sig->target_type, &col)) == 0)
-		rc = put_label(o, col, sig, P);
+		rc = put_label(o, col, sig, P, threshold);
 	for (size_t q = 0; q < k && rc == 0; q++) {
 		bool flag = sig->task == ML_ANOMALY && q == 1;
 		if ((rc = add_out_col(o, in, sig->outputs[q], flag ? DS_BOOL : DS_FLOAT64, &col)))
@@ -444,7 +446,7 @@ int score_table(const bundle *b, const ds_table *t, const score_opts *o, ds_tabl
 	}
 	if ((rc = ds_builder_new(&ob.b)))
 		goto out;
-	if ((rc = build_output(m, t, &ob, P, C, out)))
+	if ((rc = build_output(m, t, &ob, P, C, bundle_threshold(b), out)))
 		goto out;
 	if (st) {
 		st->rows = n;

@@ -614,9 +614,15 @@ int serve_score(const serve_sig *s, bundle_row *r, const serve_batch *in, bool e
 		res->label = serve_arena_alloc(a, (n + 1) * sizeof *res->label);
 		if (!res->label)
 			return sl__oom();
+		/* Binary: as the bundle's evaluation decided (bundle_threshold). */
+		double thr = bundle_threshold(s->b);
 		for (size_t i = 0; i < n; i++) {
 			const double *pr = res->out + i * s->k;
 			uint32_t best = 0;
+			if (s->k == 2) {
+				res->label[i] = pr[1] >= thr ? 1 : 0;
+				continue;
+			}
 			for (size_t c = 1; c < s->k; c++)
 				if (pr[c] > pr[best])
 					best = (uint32_t)c;

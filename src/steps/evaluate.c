@@ -37,6 +37,12 @@ static const step_opt cost_shapes[] = {
 	 .help = "a mapping ({false_positive, false_negative}, {over, under}, or by class label)"},
 	{.help = NULL},
 };
+/* A fixed threshold, or `cost`: the one the cost spec makes cheapest. */
+static const step_opt threshold_shapes[] = {
+	{.type = OPT_NUMBER, .range = "[0, 1]", .help = "a number from 0 to 1"},
+	{.type = OPT_STRING, .choices = "cost", .help = "'cost'"},
+	{.help = NULL},
+};
 
 static const step_opt opts[] = {
 	{.name = "target", .type = OPT_STRING, .len = "[1,)", .columns_of = "test",
@@ -58,8 +64,9 @@ static const step_opt opts[] = {
 	{.name = "repeats", .type = OPT_INT, .def = "5", .range = "[1, 1000]",
 	 .help = "permutations per input"},
 	{.name = "seed", .type = OPT_INT, .def = "0", .help = "seed of the permutations"},
-	{.name = "threshold", .type = OPT_NUMBER, .range = "[0, 1]",
-	 .help = "binary: decide positive when P(positive) >= threshold (default 0.5)"},
+	{.name = "threshold", .type = OPT_ANY, .alts = threshold_shapes,
+	 .help = "binary: decide positive when P(positive) >= threshold (default 0.5); "
+		 "`cost`: the threshold of least cost on the valid rows (else the test rows)"},
 	{.name = "positive", .type = OPT_STRING, .len = "[1,)",
 	 .help = "binary: the positive class (default: the second class); anomaly: the label "
 		 "value marking an anomaly"},
@@ -82,6 +89,7 @@ static const step_port inputs[] = {
 	{"model", "model", false, "the model to evaluate"},
 	{"test", "dataset", false, "held-out rows with the truth"},
 	{"champion", "model", true, "the model in production, scored on the same rows"},
+	{"valid", "dataset", true, "rows to choose the threshold on (`threshold: cost`)"},
 	{NULL, NULL, false, NULL},
 };
 
@@ -131,6 +139,91 @@ static void record_metrics(step_ctx *ctx, const json_t *rep)
 	v = json_object_get(json_object_get(cost, "threshold"), "threshold");
 	if (json_is_number(v))
 		step_metric(ctx, "cost_optimal_threshold", json_number_value(v));
+	v = json_object_get(json_object_get(rep, "model"), "threshold");
+	if (json_is_number(v))
+		step_metric(ctx, "threshold", json_number_value(v));
+}
+
+/*
+ * `threshold: cost`: sets o->threshold to the threshold of least expected
+ * cost under o->cost, found by a first, plain evaluation (no champion,
+ * importance, fairness or timing) of the `valid` rows when they are
+ * connected, so the test rows then judge a decision rule they did not
+ * choose; of the test rows themselves otherwise, which flatters the model
+ * (said in *out_choice's note). *out_choice (new, the caller's) records the
+ * choice for the report.
+ */
+static int cost_threshold(step_ctx *ctx, const ml_model *m, const ds_table *test,
+			  ml_eval_opts *o, json_t **out_choice)
+{
+	const char *valid_path = step_input(ctx, "valid");
+	ds_table *valid = NULL;
+	const ds_table *rows = test;
+	ml_eval_opts first = *o;
+	json_t *rep = NULL, *t, *choice;
+	const char *which = valid_path ? "valid" : "test";
+	bool never;
+	int rc;
+
+	*out_choice = NULL;
+	if (m->sig.task != ML_BINARY)
+		return step_fail(ctx, SL_EINVAL,
+				 "threshold: cost applies to binary classifiers; this model's task is %s "
+				 "(remove the option)",
+				 ml_task_name(m->sig.task));
+	if (!o->cost)
+		return step_fail(ctx, SL_EINVAL,
+				 "threshold: cost needs the costs of mistakes: give `cost:` or fill in "
+				 "decisions.cost in canvas.yaml");
+	if (valid_path) {
+		if ((rc = ds_open(valid_path, 0, &valid)))
+			return step_fail(ctx, rc, "valid: %s", sl_errmsg());
+		rows = valid;
+	}
+	first.threshold = NAN;
+	first.importance = false;
+	first.latency = false;
+	first.sensitive = NULL;
+	first.n_sensitive = 0;
+	if ((rc = ml_evaluate(m, NULL, rows, &first, &rep))) {
+		rc = step_fail(ctx, rc, "choosing the threshold on the %s rows: %s", which, sl_errmsg());
+		goto out;
+	}
+	t = json_object_get(json_object_get(rep, "cost"), "threshold");
+	if (!json_is_object(t)) {
+		rc = step_fail(ctx, SL_EINVAL, "the %s rows give no threshold of least cost", which);
+		goto out;
+	}
+	/* No threshold: deciding every row negative is cheapest; 1, the highest
+	 * a probability threshold goes, comes nearest (the choice says so). */
+	never = !json_is_number(json_object_get(t, "threshold"));
+	o->threshold = never ? 1.0 : json_number_value(json_object_get(t, "threshold"));
+	choice = json_pack("{s:s, s:s, s:I, s:f, s:O?, s:O?}", "by", "cost", "rows", which,
+			   "n", (json_int_t)ds_nrow(rows), "threshold", o->threshold, "cost_per_row",
+			   json_object_get(t, "cost_per_row"), "bayes_threshold",
+			   json_object_get(t, "bayes_threshold"));
+	if (choice && never &&
+	    json_object_set_new(choice, "rule",
+				json_string("never positive: deciding every row negative was "
+					    "cheapest, so only a probability of 1 decides positive")))
+		json_decref(choice), choice = NULL;
+	if (choice && !valid_path &&
+	    json_object_set_new(choice, "note",
+				json_string("chosen on the test rows themselves, so the test cost "
+					    "flatters the model: connect `valid` to choose it on "
+					    "other rows")))
+		json_decref(choice), choice = NULL;
+	if (!choice) {
+		rc = step_oom(ctx);
+		goto out;
+	}
+	step_log(ctx, "threshold %.4g: the least cost per row (%.4g) on the %zu %s rows", o->threshold,
+		 json_number_value(json_object_get(t, "cost_per_row")), ds_nrow(rows), which);
+	*out_choice = choice;
+out:
+	json_decref(rep);
+	ds_close(valid);
+	return rc;
 }
 
 static int run(step_ctx *ctx)
@@ -140,7 +233,7 @@ static int run(step_ctx *ctx)
 	ml_model *m = NULL, *champ = NULL;
 	ds_table *test = NULL;
 	const char **sensitive = NULL;
-	json_t *rep = NULL, *meta, *v;
+	json_t *rep = NULL, *meta, *v, *choice = NULL;
 	ml_eval_opts o;
 	canvas *cv = NULL;
 	char *text = NULL;
@@ -192,10 +285,18 @@ static int run(step_ctx *ctx)
 	}
 	if (cv)
 		step_log(ctx, "canvas: %s", cv->file);
+	if (step_opt_str(ctx, "threshold") && (rc = cost_threshold(ctx, m, test, &o, &choice)))
+		goto out;
 	if ((rc = ml_evaluate(m, champ, test, &o, &rep))) {
 		rc = step_fail(ctx, rc, "%s", sl_errmsg());
 		goto out;
 	}
+	if (choice && sl__json_set(json_object_get(rep, "model"), "threshold_choice", choice)) {
+		choice = NULL;
+		rc = step_oom(ctx);
+		goto out;
+	}
+	choice = NULL;
 	/* Which rows and models were scored, by artifact id, for a bundle's lineage. */
 	if (step_input_id(ctx, "test")) {
 		json_t *lin = json_pack("{s:s}", "test", step_input_id(ctx, "test"));
@@ -233,6 +334,7 @@ static int run(step_ctx *ctx)
 		step_output_meta(ctx, "report", meta);
 out:
 	free(text);
+	json_decref(choice);
 	json_decref(rep);
 	ds_close(test);
 	ml_model_free(m);

@@ -120,6 +120,35 @@ static json_t *lineage(step_ctx *ctx, const json_t *model_man, const json_t *rep
 	return lin;
 }
 
+/*
+ * A binary model's report decided at a threshold (evaluate's `threshold`,
+ * chosen by the costs with `threshold: cost`): the bundle keeps it, so
+ * serving and batch scoring decide as the evaluation and the gate judged.
+ * Only a threshold on the second class's probability is kept, the class
+ * the bundle's readers decide on; a report with another positive class
+ * leaves the bundle at 0.5 and the log says so. Returns 0 or SL_ENOMEM.
+ */
+static int put_threshold(step_ctx *ctx, json_t *extra, const json_t *rep)
+{
+	const json_t *m = json_object_get(rep, "model"), *t = json_object_get(m, "threshold");
+	const char *task = json_string_value(json_object_get(m, "task"));
+	const char *pos = json_string_value(json_object_get(m, "positive"));
+	const char *second = json_string_value(json_array_get(json_object_get(m, "classes"), 1));
+
+	if (!task || strcmp(task, "binary") || !json_is_number(t))
+		return 0;
+	if (!pos || !second || strcmp(pos, second)) {
+		step_log(ctx, "note: the report decided for class '%s' at threshold %g; the bundle "
+			      "decides on the second class's probability at 0.5",
+			 pos ? pos : "?", json_number_value(t));
+		return 0;
+	}
+	step_log(ctx, "threshold %g: the bundle decides '%s' when its probability reaches it, as "
+		      "the evaluation did",
+		 json_number_value(t), pos);
+	return json_object_set(extra, "threshold", (json_t *)t) ? SL_ENOMEM : 0;
+}
+
 static int run(step_ctx *ctx)
 {
 	const char *model = step_input(ctx, "model"), *tf = step_input(ctx, "transform");
@@ -175,6 +204,8 @@ static int run(step_ctx *ctx)
 						   json_object_get(ver, "latency")))
 			     ? SL_ENOMEM
 			     : 0;
+	if (extra && !rc)
+		rc = put_threshold(ctx, extra, rep);
 	if (!extra || rc) {
 		rc = step_oom(ctx);
 		goto out;
@@ -218,7 +249,7 @@ out:
 
 const step_def step_package = {
 	.name = "package",
-	.version = 1,
+	.version = 2, /* 2: the report's binary threshold kept */
 	.summary = "the deployable bundle: model, fitted transform, metrics, verdict and "
 		   "lineage in one checked file",
 	.opts = opts,
