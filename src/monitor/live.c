@@ -928,7 +928,7 @@ int mon_report(const mon_env *env, const char *model, const mon_window *w, json_
 	}
 	if ((rc = open_bundle(env, model, r->version, w, &bd, &bundle_id, &reg_version)))
 		goto out;
-	if ((rc = mref_load(bundle_manifest(bd), &ref))) {
+	if ((rc = mref_load(bundle_model(bd)->file, &ref))) {
 		rc = sl__err_prefix(rc == SL_ENOENT ? SL_EINVAL : rc, "the bundle of model '%s' version %s",
 				    model, r->version);
 		goto out;

@@ -190,16 +190,42 @@ void mref_free(mref *r)
 	sl__free(r);
 }
 
-int mref_load(const json_t *manifest, mref **out)
+static int load_json(const json_t *mj, mref **out);
+
+bool mref_present(const mfile *f)
 {
-	const json_t *mj = json_object_get(manifest, "monitoring"), *v;
+	const void *data;
+	size_t len;
+
+	return mfile_section_opt(f, MREF_SECTION, &data, &len) == 0;
+}
+
+int mref_load(const mfile *f, mref **out)
+{
+	const void *data;
+	size_t len;
+	json_t *doc;
+	bool oom = false;
+	int rc;
+
+	*out = NULL;
+	if (mfile_section_opt(f, MREF_SECTION, &data, &len))
+		return sl__err(SL_ENOENT, "the model carries no monitoring reference (it was "
+					  "trained before monitoring existed: retrain and package it)");
+	if (!(doc = sl__json_loadb((const char *)data, len, 0, NULL, &oom)))
+		return oom ? sl__oom() : sl__err(SL_ECORRUPT, "%s: the monitoring section is not JSON",
+						 mfile_name(f));
+	rc = load_json(doc, out);
+	json_decref(doc);
+	return rc;
+}
+
+static int load_json(const json_t *mj, mref **out)
+{
+	const json_t *v;
 	mref *r;
 	int rc = 0;
 
-	*out = NULL;
-	if (!mj)
-		return sl__err(SL_ENOENT, "the model carries no monitoring reference (it was "
-					  "trained before monitoring existed: retrain and package it)");
 	if (!json_is_object(mj) || json_integer_value(json_object_get(mj, "format")) != MREF_FORMAT)
 		return sl__err(SL_EINVAL, "monitoring: not a reference of format %d", MREF_FORMAT);
 	if (!(r = sl__calloc(1, sizeof *r)))

@@ -2,10 +2,12 @@
  * The monitoring reference a model carries: what its training data and its
  * predictions looked like, and how to calibrate its probabilities. Made
  * once, when the model is trained (train_finish), stored in the model
- * file's manifest under "monitoring", copied into the bundle by package,
- * and read back by live monitoring. Prefix mref_.
+ * file as the section "monitoring" (JSON text, so that opening a model or
+ * a bundle - every server start, every package - does not parse it),
+ * copied into the bundle by package with the model's sections, and read
+ * back by live monitoring. Prefix mref_.
  *
- *   "monitoring": {
+ *   {
  *     "format": 1,
  *     "rows": 3220,                    training rows profiled
  *     "profile": PROFILE,              the training rows' model inputs
@@ -36,10 +38,12 @@
 #include <jansson.h>
 
 #include "ml/ml.h"
+#include "model/mfile.h"
 #include "monitor/calib.h"
 #include "monitor/profile.h"
 
 #define MREF_FORMAT 1
+#define MREF_SECTION "monitoring"
 
 typedef struct mref {
 	uint64_t rows;
@@ -56,16 +60,18 @@ typedef struct mref {
  * The reference of model m trained on train (its frame's table) with
  * predictions and calibration from the n rows of X (with targets y; the
  * validation rows when there are any, set says which: "valid" or
- * "train"). *out is a new JSON object for the manifest's "monitoring".
+ * "train"). *out is a new JSON object, written as the MREF_SECTION section.
  */
 int mref_build(const ml_model *m, const ds_table *train, const double *X, const double *y,
 	       size_t n, const char *set, json_t **out);
 
 /*
- * Reads a manifest's "monitoring" (the whole manifest is given). SL_ENOENT
- * when it has none; SL_EINVAL naming the bad field. *out: mref_free.
+ * Reads the reference of a model or bundle file. SL_ENOENT when it has
+ * none; SL_EINVAL naming the bad field. *out: mref_free.
  */
-int mref_load(const json_t *manifest, mref **out);
+int mref_load(const mfile *f, mref **out);
+/* Whether f carries a reference. */
+bool mref_present(const mfile *f);
 void mref_free(mref *r); /* accepts NULL */
 
 /*

@@ -18,8 +18,8 @@
  *   "lineage"       {"run", "pipeline", "pipeline_sha256", "datasets": [ids],
  *                    "model", "transform", "report", "verdict": artifact ids,
  *                    "sluice_version"}
- *   "monitoring"    not added here: the model's own, copied with its manifest
- *                   (the training profile and calibration, monitor/reference.h)
+ * The model's sections are copied, its "monitoring" one too (the training
+ * profile and calibration live monitoring compares with, monitor/reference.h).
  *
  * The datasets are the model's training and validation sets (train.* records
  * them in the model, lineage.datasets) and the report's test set (evaluate
@@ -35,6 +35,7 @@
 
 #include "ml/eval.h"
 #include "model/bundle.h"
+#include "monitor/reference.h"
 #include "steps/step.h"
 
 static const step_opt opts[] = {
@@ -201,7 +202,7 @@ static int run(step_ctx *ctx)
 	}
 	/* The monitoring reference travels in the model (train.* makes it,
 	 * monitor/reference.h); a bundle without one cannot be monitored. */
-	if (!json_object_get(bundle_manifest(b), "monitoring"))
+	if (!mref_present(bundle_model(b)->file))
 		step_log(ctx, "note: the model carries no monitoring reference (trained by an older "
 			      "sluice): `sluice monitor` cannot compare its traffic until it is "
 			      "retrained");

@@ -282,22 +282,25 @@ int train_finish(step_ctx *ctx, train_data *d, ml_model *m)
 	}
 	/* Live monitoring's reference: the training rows' profile, the
 	 * predictions' and the calibration, from the validation rows when there
-	 * are any (monitor/reference.h). Only training has these rows. */
+	 * are any (monitor/reference.h). Only training has these rows. It is a
+	 * section, not part of the manifest, so that opening a model or a
+	 * bundle does not parse it. */
+	char *mon_text = NULL;
 	if (d->n_valid && d->valid_X)
 		rc = mref_build(m, d->train_t, d->valid_X, d->valid_y, d->n_valid, "valid", &mon);
 	else if (!(rc = ml_frame_matrix(&d->train, &X)))
 		rc = mref_build(m, d->train_t, X, d->train.y, d->train.n, "train", &mon);
 	sl__free(X);
-	if (!rc && !lin && !(lin = json_object()))
+	if (!rc && !(mon_text = sl__json_dumps(mon, JSON_COMPACT | JSON_REAL_PRECISION(17))))
 		rc = SL_ENOMEM;
-	if (!rc && json_object_set_new(lin, "monitoring", mon))
-		rc = SL_ENOMEM;
+	json_decref(mon);
 	if (rc) {
 		json_decref(lin);
 		ml_model_free(m);
 		return step_fail(ctx, rc, "the monitoring reference: %s", sl_errmsg());
 	}
-	rc = ml_model_save(m, lin, out);
+	rc = ml_model_save_with(m, lin, MREF_SECTION, mon_text, strlen(mon_text), out);
+	sl__free(mon_text);
 	json_decref(lin);
 	if (rc) {
 		ml_model_free(m);
