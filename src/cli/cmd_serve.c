@@ -60,6 +60,10 @@ static const char help[] =
 	"      --reload-ms MS        how often model files and registry aliases are checked\n"
 	"                            for a new version (default 250)\n"
 	"      --drain-timeout S     how long a drain waits for requests in flight (default 30)\n"
+	"      --drift-interval S    evaluate drift and live metrics of each model's newest\n"
+	"                            window every S seconds for /metrics (default 60; 0: off)\n"
+	"      --drift-window N      requests per window (default: canvas.yaml\n"
+	"                            live_monitoring.window, else 1000)\n"
 	"      --ui                  also serve the project's web UI and its JSON API at /\n"
 	"                            (docs/ui.md; `sluice ui` serves it alone)\n"
 	"\n"
@@ -150,7 +154,7 @@ static int run_server(int argc, char **argv, bool ui)
 	enum {
 		O_HOST = 256, O_THREADS, O_MAXBODY, O_MAXCONN, O_HT, O_RT, O_TOKEN, O_CERT, O_KEY,
 		O_LOGDIR, O_DUR, O_POL, O_SEGSIZE, O_SEGAGE, O_RET, O_RELOAD, O_DRAIN, O_NOAUTH,
-		O_AUTH, O_UI
+		O_AUTH, O_UI, O_DRIFT_INT, O_DRIFT_WIN
 	};
 	const char *verb = ui ? "ui" : "serve";
 	static const struct option longopts[] = {
@@ -176,6 +180,8 @@ static int run_server(int argc, char **argv, bool ui)
 		{"reload-ms", required_argument, NULL, O_RELOAD},
 		{"drain-timeout", required_argument, NULL, O_DRAIN},
 		{"ui", no_argument, NULL, O_UI},
+		{"drift-interval", required_argument, NULL, O_DRIFT_INT},
+		{"drift-window", required_argument, NULL, O_DRIFT_WIN},
 		CLI_HELP_OPT,
 		{NULL, 0, NULL, 0},
 	};
@@ -277,6 +283,17 @@ static int run_server(int argc, char **argv, bool ui)
 		case O_UI:
 			o.ui = 1;
 			break;
+		case O_DRIFT_INT:
+			if (!parse_uint(optarg, 86400, &o.drift_interval_s))
+				goto usage_num;
+			break;
+		case O_DRIFT_WIN: {
+			unsigned n;
+			if (!parse_uint(optarg, 1000000, &n) || !n)
+				goto usage_num;
+			o.drift_window = n;
+			break;
+		}
 		case 'h':
 			free(models);
 			return cli_help_for(ui ? &cmd_ui : &cmd_serve);

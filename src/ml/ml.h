@@ -213,6 +213,13 @@ int ml_model_predict(const ml_model *m, const double *X, size_t n, double *out);
  * the manifest (bundles add their lineage and transform this way).
  */
 int ml_model_save(const ml_model *m, const json_t *extra, const char *path);
+/*
+ * The same with one more section, `section` holding len bytes of data
+ * (what is not the family's but travels with the model: training's
+ * monitoring reference, monitor/reference.h). A bundle keeps it.
+ */
+int ml_model_save_with(const ml_model *m, const json_t *extra, const char *section,
+		       const void *data, size_t len, const char *path);
 /* Reads a model file written by ml_model_save (kind "model" or "bundle"). */
 int ml_model_load(const char *path, ml_model **out);
 int ml_model_load_mfile(mfile *f, ml_model **out); /* takes ownership of f, also on failure */

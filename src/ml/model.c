@@ -449,6 +449,12 @@ int ml_model_predict(const ml_model *m, const double *X, size_t n, double *out)
 
 int ml_model_save(const ml_model *m, const json_t *extra, const char *path)
 {
+	return ml_model_save_with(m, extra, NULL, NULL, 0, path);
+}
+
+int ml_model_save_with(const ml_model *m, const json_t *extra, const char *section,
+		       const void *data, size_t len, const char *path)
+{
 	mfile_writer *w = NULL;
 	json_t *man = NULL, *sig = NULL;
 	int rc;
@@ -468,6 +474,8 @@ int ml_model_save(const ml_model *m, const json_t *extra, const char *path)
 		goto out;
 	}
 	if ((rc = m->ops->save(m, w)))
+		goto out;
+	if (section && (rc = mfile_add(w, section, data, len)))
 		goto out;
 	rc = mfile_write(w, man, path);
 out:

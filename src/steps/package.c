@@ -18,6 +18,8 @@
  *   "lineage"       {"run", "pipeline", "pipeline_sha256", "datasets": [ids],
  *                    "model", "transform", "report", "verdict": artifact ids,
  *                    "sluice_version"}
+ * The model's sections are copied, its "monitoring" one too (the training
+ * profile and calibration live monitoring compares with, monitor/reference.h).
  *
  * The datasets are the model's training and validation sets (train.* records
  * them in the model, lineage.datasets) and the report's test set (evaluate
@@ -33,6 +35,7 @@
 
 #include "ml/eval.h"
 #include "model/bundle.h"
+#include "monitor/reference.h"
 #include "steps/step.h"
 
 static const step_opt opts[] = {
@@ -228,6 +231,12 @@ static int run(step_ctx *ctx)
 				 sl_errmsg());
 		bundle_close(rows);
 	}
+	/* The monitoring reference travels in the model (train.* makes it,
+	 * monitor/reference.h); a bundle without one cannot be monitored. */
+	if (!mref_present(bundle_model(b)->file))
+		step_log(ctx, "note: the model carries no monitoring reference (trained by an older "
+			      "sluice): `sluice monitor` cannot compare its traffic until it is "
+			      "retrained");
 	step_log(ctx, "bundle '%s': %s %s model, %zu raw inputs, verdict %s", name,
 		 bundle_model(b)->ops->algorithm, ml_task_name(bundle_model(b)->sig.task),
 		 bundle_n_inputs(b), verdict);

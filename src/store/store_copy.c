@@ -79,6 +79,10 @@ static const copy_table tables[] = {
 	{"users", "name, role, token_hash, token_ms, created_ms, created_by", 6, 1, "name", -1},
 	{"audit", "id, seq, at_ms, who, role, via, action, target, request, outcome, status, detail",
 	 12, 1, "seq", 1},
+	{"monitor_windows",
+	 "model, seq, version, at_ms, from_ms, to_ms, requests, dataset_drift, report", 9, 2,
+	 "model, seq", -1},
+	{"monitor_values", "model, seq, name, value", 4, 3, "model, seq, name", -1},
 };
 
 size_t store_copy_tables(const char **names, size_t max)
