@@ -26,6 +26,7 @@
 #include "sluice/error.h"
 #include "sluice/model.h"
 #include "sluice/serve.h"
+#include "sluice/watch.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -308,6 +309,7 @@ SL_EXPORT int sl_models_search(sl_project *p, const char *key, const char *value
 typedef struct sl_move_opts {
 	const char *reason; /* recorded in the alias's history; NULL: none */
 	int force;          /* promote a version whose verdict is not passed (needs reason) */
+	const char *who;    /* recorded as who moved it; NULL: the account running the process */
 } sl_move_opts;
 
 /*

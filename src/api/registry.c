@@ -65,7 +65,8 @@ int sl_models_search(sl_project *p, const char *key, const char *value, char **o
 
 static store_move move_of(const sl_move_opts *o)
 {
-	return (store_move){.reason = o ? o->reason : NULL, .force = o && o->force};
+	return (store_move){.reason = o ? o->reason : NULL, .force = o && o->force,
+			    .who = o ? o->who : NULL};
 }
 
 /* A record handed out, or dropped when the caller does not want it. */

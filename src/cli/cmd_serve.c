@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "cmd_monitor_loop.h"
 
 static const char help[] =
 	"usage: sluice serve --model SPEC [--model SPEC]... [options]\n"
@@ -55,6 +57,11 @@ static const char help[] =
 	"      --reload-ms MS        how often model files are checked for a new version\n"
 	"                            (default 250)\n"
 	"      --drain-timeout S     how long a drain waits for requests in flight (default 30)\n"
+	"      --monitor             run the monitoring loop in the server ('sluice monitor\n"
+	"                            watch') for the registered models it serves: alerts,\n"
+	"                            retraining, promotion; a promoted model is reloaded\n"
+	"      --monitor-interval S  seconds between the loop's evaluations (default:\n"
+	"                            sluice.yaml monitoring.interval, else 60)\n"
 	"\n"
 	"Sizes take a K, M or G suffix. See docs/serving.md for the endpoints and the log.\n";
 
@@ -107,11 +114,41 @@ static bool parse_uint(const char *s, unsigned max, unsigned *out)
 	return true;
 }
 
+/*
+ * The monitor of `serve --monitor`: it watches the registered models the
+ * server serves (NAME or NAME@REF; files have no registry to retrain into).
+ * The names are copied into one block that lives as long as the server.
+ */
+static int serve_monitor(const char *const *specs, size_t n, unsigned interval_s,
+			 monitor_thread **out)
+{
+	static char names[64][72];
+	static const char *list[64];
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && k < 64; i++) {
+		const char *s = specs[i];
+		size_t len = strcspn(s, "@");
+		if (strchr(s, '=') || strchr(s, '/') || access(s, F_OK) == 0 || len >= sizeof names[k])
+			continue;
+		snprintf(names[k], sizeof names[k], "%.*s", (int)len, s);
+		list[k] = names[k];
+		k++;
+	}
+	if (!k) {
+		fprintf(stderr, "sluice serve: --monitor needs a registered model to watch (--model "
+				"NAME); files have no registry to retrain into\n");
+		return EXIT_USAGE;
+	}
+	return monitor_thread_start(list, k, interval_s, out);
+}
+
 static int serve_main(int argc, char **argv)
 {
 	enum {
 		O_HOST = 256, O_THREADS, O_MAXBODY, O_MAXCONN, O_HT, O_RT, O_TOKEN, O_CERT, O_KEY,
-		O_LOGDIR, O_DUR, O_POL, O_SEGSIZE, O_SEGAGE, O_RET, O_RELOAD, O_DRAIN
+		O_LOGDIR, O_DUR, O_POL, O_SEGSIZE, O_SEGAGE, O_RET, O_RELOAD, O_DRAIN, O_MONITOR,
+		O_MONINT
 	};
 	static const struct option longopts[] = {
 		{"model", required_argument, NULL, 'm'},
@@ -133,11 +170,15 @@ static int serve_main(int argc, char **argv)
 		{"log-retention", required_argument, NULL, O_RET},
 		{"reload-ms", required_argument, NULL, O_RELOAD},
 		{"drain-timeout", required_argument, NULL, O_DRAIN},
+		{"monitor", no_argument, NULL, O_MONITOR},
+		{"monitor-interval", required_argument, NULL, O_MONINT},
 		CLI_HELP_OPT,
 		{NULL, 0, NULL, 0},
 	};
 	const char **models = calloc((size_t)argc, sizeof *models);
-	unsigned drain_s = 30;
+	unsigned drain_s = 30, mon_interval = 0;
+	bool monitor = false;
+	monitor_thread *mt = NULL;
 	sl_serve_opts o;
 	sl_project *p = NULL;
 	sl_server *s = NULL;
@@ -223,6 +264,14 @@ static int serve_main(int argc, char **argv)
 			if (!parse_uint(optarg, 86400, &drain_s))
 				goto usage_num;
 			break;
+		case O_MONITOR:
+			monitor = true;
+			break;
+		case O_MONINT:
+			if (!parse_uint(optarg, 604800, &mon_interval) || !mon_interval)
+				goto usage_num;
+			monitor = true;
+			break;
 		case 'h':
 			free(models);
 			return cli_help_for(&cmd_serve);
@@ -268,8 +317,16 @@ static int serve_main(int argc, char **argv)
 		strchr(o.host, ':') ? "[" : "", o.host, strchr(o.host, ':') ? "]" : "",
 		sl_server_port(s));
 	fflush(stderr);
+	if (monitor && serve_monitor(models, o.n_models, mon_interval, &mt) != EXIT_OK) {
+		sl_server_stop(s, drain_s * 1000);
+		sl_server_free(s);
+		free(models);
+		return EXIT_WORK;
+	}
 	while (!stop_flag)
 		sigsuspend(&old);
+	/* The loop first: a retraining run in flight is cancelled, no alias moves mid-drain. */
+	monitor_thread_stop(mt);
 	fprintf(stderr, "sluice serve: draining\n");
 	rc = sl_server_stop(s, drain_s * 1000);
 	if (rc)

@@ -26,10 +26,45 @@ static bool finite_number(const json_t *v, double *out)
 	return true;
 }
 
+/* The canvas's metric names the report spells differently. */
+static const char *report_name(const char *metric)
+{
+	static const char *const pairs[][2] = {{"roc_auc", "auc"}};
+
+	for (size_t i = 0; i < SL__ARRAY_LEN(pairs); i++)
+		if (!strcmp(metric, pairs[i][0]))
+			return pairs[i][1];
+	return NULL;
+}
+
+/* Serving measures, from the window block: latency in ms, the error rate. */
+static bool window_value(const json_t *report, const char *metric, double *out)
+{
+	const json_t *w = json_object_get(report, "window");
+	double a, b;
+
+	if (!strcmp(metric, "latency_p99_ms") || !strcmp(metric, "latency_p50_ms")) {
+		const char *us = metric[9] == '9' ? "latency_p99_us" : "latency_p50_us";
+		if (!finite_number(json_object_get(w, us), &a))
+			return false;
+		*out = a / 1000.0;
+		return true;
+	}
+	if (!strcmp(metric, "error_rate")) {
+		if (!finite_number(json_object_get(w, "errors"), &a) ||
+		    !finite_number(json_object_get(w, "requests"), &b) || b <= 0)
+			return false;
+		*out = a / b;
+		return true;
+	}
+	return false;
+}
+
 bool mon_report_value(const json_t *report, const char *metric, double *out,
 		      const char **out_basis)
 {
 	static const char *const blocks[] = {"live", "estimated"};
+	const char *alt;
 
 	if (!report || !metric)
 		return false;
@@ -38,10 +73,18 @@ bool mon_report_value(const json_t *report, const char *metric, double *out,
 			*out_basis = "report";
 		return true;
 	}
+	if (window_value(report, metric, out)) {
+		if (out_basis)
+			*out_basis = "window";
+		return true;
+	}
+	alt = report_name(metric);
 	for (size_t i = 0; i < SL__ARRAY_LEN(blocks); i++) {
 		const json_t *b = json_object_get(report, blocks[i]);
 		const json_t *v = json_object_get(b, metric);
-		/* An estimate may carry its band: {"value": v, "low": .., "high": ..}. */
+		if (!v && alt)
+			v = json_object_get(b, alt);
+		/* An estimate carries its band: {"value": v, "lower": .., "upper": ..}. */
 		if (json_is_object(v))
 			v = json_object_get(v, "value");
 		if (finite_number(v, out)) {
@@ -55,7 +98,7 @@ bool mon_report_value(const json_t *report, const char *metric, double *out,
 
 const char *mon_window_key(const json_t *report, char *buf, size_t size)
 {
-	static const char *const ends[] = {"end", "until", "to", "last"};
+	static const char *const ends[] = {"to", "end", "until", "last"};
 	const json_t *w = json_object_get(report, "window");
 
 	for (size_t i = 0; json_is_object(w) && i < SL__ARRAY_LEN(ends); i++) {
@@ -325,8 +368,8 @@ size_t mon_run_params(const json_t *report, const char *model, const char *versi
 		      const char *trigger, const char *const *declared, size_t n,
 		      const char *out[8], char buf[8][160])
 {
-	static const char *const starts[] = {"since", "start", "from", "first"};
-	static const char *const ends[] = {"until", "end", "to", "last"};
+	static const char *const starts[] = {"from", "since", "start", "first"};
+	static const char *const ends[] = {"to", "until", "end", "last"};
 	const json_t *w = json_object_get(report, "window");
 	char since[64], until[64];
 	const char *names[5] = {"model", "version", "trigger", "since", "until"};

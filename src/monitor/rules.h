@@ -41,18 +41,20 @@
 #include "store/store.h"
 
 /*
- * The value of metric in a report, looked up where the report keeps it:
- * a top-level number (drift_share; dataset_drift as 0 or 1), the `live`
- * block (metrics measured on feedback, latency, error rate), then the
- * `estimated` block (label-free estimates). *out_basis (may be NULL)
- * receives "report", "live" or "estimated". false when the report does
+ * The value of metric (a canvas metric name) in a report (monitor/live.h
+ * has its shape), looked up where the report keeps it: a top-level number
+ * (drift_share; dataset_drift as 0 or 1), the window's serving measures
+ * (latency_p50_ms, latency_p99_ms, error_rate), the `live` block (metrics
+ * measured on feedback), then the `estimated` block (label-free
+ * estimates; roc_auc is "auc" there). *out_basis (may be NULL) receives
+ * "report", "window", "live" or "estimated". false when the report does
  * not give it as a finite number (too few labels, say).
  */
 bool mon_report_value(const json_t *report, const char *metric, double *out,
 		      const char **out_basis);
 
 /*
- * The key of the report's window: its end (window.end, .until, .to or
+ * The key of the report's window: its end (window.to, .end, .until or
  * .last, as text or number) written out, so the same window evaluated
  * twice is counted once; NULL when the report gives none (then every
  * evaluation counts as a window). Points into the report or buf.

@@ -570,7 +570,10 @@ typedef struct store_mon_state {
 	char note[STORE_MON_NOTE_MAX]; /* free text: a version, a run id, a claim's owner */
 } store_mon_state;
 
-/* Reads (model, name) into *out; out->found false (and the rest zeroed) when absent. */
+/*
+ * Reads (model, name) into *out; out->found false (and the rest zeroed)
+ * when absent. model "" is the project's own state (not a model's).
+ */
 int store_mon_state_get(store *s, const char *model, const char *name, store_mon_state *out);
 /* Writes st (by st->model and st->name), replacing what was there. */
 int store_mon_state_put(store *s, const store_mon_state *st);

@@ -154,9 +154,10 @@ int store_mon_events_json(store *s, const store_mon_filter *f, json_t **out)
 
 /* ---- state ------------------------------------------------------------------------- */
 
+/* model "" holds the project's own state (sluice.yaml's schedules). */
 static int check_key(const char *model, const char *name)
 {
-	int rc = store_check_model_name(model);
+	int rc = model && !*model ? 0 : store_check_model_name(model);
 
 	if (rc)
 		return rc;
