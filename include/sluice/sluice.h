@@ -341,6 +341,13 @@ SL_EXPORT int sl_model_delete(sl_project *p, const char *ref);
 SL_EXPORT int sl_model_path(sl_project *p, const char *ref, char **out_path,
 			    long long *out_version);
 /*
+ * The version number ref (NAME@VERSION, NAME@ALIAS or NAME@latest) names
+ * now, read from the registry alone (the bundle file is not opened): what a
+ * server asks after sl_model_changes moved, to tell an alias move from a
+ * change that leaves its version where it was (a tag, another alias).
+ */
+SL_EXPORT int sl_model_resolve(sl_project *p, const char *ref, long long *out_version);
+/*
  * A number that grows with every change to model name (a new version, an
  * alias moved, a tag, a delete): a server that saw the same number has
  * nothing to reload. One indexed lookup, cheap to poll.

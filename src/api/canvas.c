@@ -35,18 +35,6 @@ static int oom(void)
 	return sl__oom();
 }
 
-/* Hands j (consumed) out as JSON text that sl_free releases. */
-static int dump(json_t *j, char **out_json)
-{
-	if (!out_json) {
-		json_decref(j);
-		return 0;
-	}
-	*out_json = sl__json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(j);
-	return *out_json ? 0 : SL_ENOMEM;
-}
-
 /* ---- templates ------------------------------------------------------------------- */
 
 int sl_project_init_template(const char *dir, const char *tmpl, char **out_json)
@@ -77,7 +65,12 @@ int sl_project_init_template(const char *dir, const char *tmpl, char **out_json)
 		rc = sl_project_init(root);
 	if (rc == 0) {
 		res = json_pack("{s:s, s:s, s:O}", "dir", root, "template", tmpl, "files", files);
-		rc = res ? dump(res, out_json) : oom();
+		if (!res)
+			rc = oom();
+		else if (out_json)
+			rc = api_dump(res, out_json);
+		else
+			json_decref(res);
 	}
 out:
 	json_decref(files);
@@ -617,7 +610,7 @@ int sl_canvas_check(const char *path, char **out_json)
 			"valid", json_array_size(c.errors) == 0, "errors", c.errors, "warnings",
 			c.warnings, "drives", drives, "descriptive", "filled", filled, "empty", empty,
 			"pipelines", c.pipelines, "canvas", typed);
-	rc = res ? dump(res, out_json) : oom();
+	rc = res ? api_dump(res, out_json) : oom();
 out:
 	json_decref(typed);
 	json_decref(drives);
@@ -753,7 +746,7 @@ int sl_canvas_report(sl_project *p, const char *run, const char *step, char **ou
 	}
 	res = json_pack("{s:s, s:s, s:O?, s:O, s:s?}", "canvas", cv->file, "run", id, "pipeline",
 			json_object_get(rj, "pipeline"), "evaluations", evals, "best", best_of(evals));
-	rc = res ? dump(res, out_json) : oom();
+	rc = res ? api_dump(res, out_json) : oom();
 out:
 	json_decref(evals);
 	json_decref(rj);

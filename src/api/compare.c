@@ -24,23 +24,6 @@
 
 #define COMPARE_MAX_RUNS 64
 
-static int fail(sl_project *p, int rc)
-{
-	if (p && rc)
-		snprintf(p->errmsg, sizeof p->errmsg, "%s", *sl_errmsg() ? sl_errmsg() : sl_strerror(rc));
-	return rc;
-}
-
-static int dump(json_t *j, char **out)
-{
-	char *s = sl__json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-
-	json_decref(j);
-	*out = s ? sl__strdup(s) : NULL;
-	free(s);
-	return *out ? 0 : sl__oom();
-}
-
 /* ---- rows ---------------------------------------------------------------------- */
 
 /* The row (scope, name) of rows, added with n nulls when absent. */
@@ -169,7 +152,7 @@ int sl_runs_compare(sl_project *p, const char *const *runs, size_t n, unsigned f
 		return sl__err(SL_EINVAL, "sl_runs_compare: bad arguments");
 	*out_json = NULL;
 	if (n < 1 || n > COMPARE_MAX_RUNS)
-		return fail(p, sl__err(SL_EINVAL, "compare 1 to %d runs, not %zu", COMPARE_MAX_RUNS, n));
+		return api_fail(p, sl__err(SL_EINVAL, "compare 1 to %d runs, not %zu", COMPARE_MAX_RUNS, n));
 	heads = json_array();
 	params = json_array();
 	metrics = json_array();
@@ -219,7 +202,7 @@ int sl_runs_compare(sl_project *p, const char *const *runs, size_t n, unsigned f
 		rc = finish_rows(metrics, flags & SL_COMPARE_ALL, true, &km);
 	if (rc == 0) {
 		out = json_pack("{s:O, s:O, s:O}", "runs", heads, "params", kp, "metrics", km);
-		rc = out ? dump(out, out_json) : sl__oom();
+		rc = out ? api_dump(out, out_json) : sl__oom();
 	}
 out:
 	json_decref(heads);
@@ -229,7 +212,7 @@ out:
 	json_decref(midx);
 	json_decref(kp);
 	json_decref(km);
-	return fail(p, rc);
+	return api_fail(p, rc);
 }
 
 int sl_runs_compare_html(const char *compare_json, const char *out_path)
@@ -258,7 +241,7 @@ int sl_runs_of(sl_project *p, const char *pipeline, int limit, char **out_json)
 	if (!p || !pipeline || !out_json)
 		return sl__err(SL_EINVAL, "sl_runs_of: bad arguments");
 	rc = store_runs_of_json(p->st, pipeline, limit, &j);
-	return fail(p, rc ? rc : dump(j, out_json));
+	return api_fail(p, rc ? rc : api_dump(j, out_json));
 }
 
 /* Rows of metric `name` (of step `step` when not NULL); SL_ENOENT when none. */
@@ -304,14 +287,14 @@ int sl_runs_ranked(sl_project *p, const char *pipeline, const char *metric, int 
 		rc = metric_rows(p, pipeline, step, m, &rows);
 	}
 	if (rc == SL_ENOENT)
-		return fail(p, sl__err(SL_ENOENT, "no run of pipeline '%s' recorded a metric '%s'",
+		return api_fail(p, sl__err(SL_ENOENT, "no run of pipeline '%s' recorded a metric '%s'",
 				       pipeline, metric));
 	if (rc)
-		return fail(p, rc);
+		return api_fail(p, rc);
 	dir = ml_metric_direction(m);
 	if (!dir) {
 		json_decref(rows);
-		return fail(p, sl__err(SL_EINVAL, "which way is better for '%s' is not known, so runs "
+		return api_fail(p, sl__err(SL_EINVAL, "which way is better for '%s' is not known, so runs "
 						  "cannot be ranked by it (auc, accuracy, r2 rank "
 						  "high first; rmse, logloss, cost low first)",
 				       m));
@@ -327,7 +310,7 @@ int sl_runs_ranked(sl_project *p, const char *pipeline, const char *metric, int 
 				     json_string_value(json_object_get(row, "step")), m,
 				     json_string_value(json_object_get(row, "step")), m);
 			json_decref(rows);
-			return fail(p, rc);
+			return api_fail(p, rc);
 		}
 	}
 	v = sl__calloc(json_array_size(rows) + 1, sizeof *v);
@@ -360,11 +343,11 @@ int sl_runs_ranked(sl_project *p, const char *pipeline, const char *metric, int 
 			goto out;
 		}
 	}
-	rc = dump(ranked, out_json);
+	rc = api_dump(ranked, out_json);
 	ranked = NULL;
 out:
 	sl__free(v);
 	json_decref(rows);
 	json_decref(ranked);
-	return fail(p, rc);
+	return api_fail(p, rc);
 }

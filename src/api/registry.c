@@ -172,6 +172,23 @@ int sl_model_path(sl_project *p, const char *ref, char **out_path, long long *ou
 	return api_fail(p, rc);
 }
 
+int sl_model_resolve(sl_project *p, const char *ref, long long *out_version)
+{
+	char buf[REF_BUF];
+	const char *name, *r;
+	store_model_ref mr;
+	int rc;
+
+	if (!p || !out_version)
+		return sl__err(SL_EINVAL, "sl_model_resolve: bad arguments");
+	rc = split_version_ref(ref, buf, &name, &r);
+	if (rc == 0)
+		rc = store_model_resolve(p->st, name, r, &mr);
+	if (rc == 0)
+		*out_version = mr.version;
+	return api_fail(p, rc);
+}
+
 int sl_model_changes(sl_project *p, const char *name, long long *out)
 {
 	int64_t n = 0;

@@ -284,33 +284,71 @@ static void predictions(sl_server *s, sl__buf *o)
 		}
 }
 
+/*
+ * A served model's labels: model="NAME", and when another served model has
+ * the same name (--model spam --model spam@staging), ref="REF" too (the
+ * registry reference's REF, or the file's path), so no two series of a
+ * family have one label set.
+ */
+static void model_labels(sl_server *s, const serve_model *m, sl__buf *o)
+{
+	bool shared = false;
+
+	for (size_t i = 0; i < s->n_models && !shared; i++)
+		shared = s->models[i] != m && !strcmp(s->models[i]->name, m->name);
+	sl__buf_puts(o, "model=\"");
+	put_label(o, m->name);
+	if (shared) {
+		sl__buf_puts(o, "\",ref=\"");
+		put_label(o, m->src->ref);
+	}
+	sl__buf_putc(o, '"');
+}
+
+/* One series of a per-model family: NAME{labels[,extra]} (the value follows). */
+static void model_series(sl_server *s, const serve_model *m, sl__buf *o, const char *family,
+			 const char *extra_name, const char *extra_value)
+{
+	sl__buf_puts(o, family);
+	sl__buf_putc(o, '{');
+	model_labels(s, m, o);
+	if (extra_name) {
+		sl__buf_printf(o, ",%s=\"", extra_name);
+		put_label(o, extra_value);
+		sl__buf_putc(o, '"');
+	}
+	sl__buf_puts(o, "} ");
+}
+
 static void models(sl_server *s, serve_worker *w, sl__buf *o)
 {
 	help(o, "sluice_model_loads_total", "counter", "Versions of a model loaded and swapped in.");
-	for (size_t i = 0; i < s->n_models; i++)
-		sl__buf_printf(o, "sluice_model_loads_total{model=\"%s\"} %llu\n", s->models[i]->name,
-			       (unsigned long long)atomic_load(&s->models[i]->loads));
+	for (size_t i = 0; i < s->n_models; i++) {
+		model_series(s, s->models[i], o, "sluice_model_loads_total", NULL, NULL);
+		sl__buf_printf(o, "%llu\n", (unsigned long long)atomic_load(&s->models[i]->loads));
+	}
 	help(o, "sluice_model_load_failures_total", "counter",
 	     "Versions that failed to load (the previous one kept serving).");
-	for (size_t i = 0; i < s->n_models; i++)
-		sl__buf_printf(o, "sluice_model_load_failures_total{model=\"%s\"} %llu\n",
-			       s->models[i]->name,
-			       (unsigned long long)atomic_load(&s->models[i]->failures));
+	for (size_t i = 0; i < s->n_models; i++) {
+		model_series(s, s->models[i], o, "sluice_model_load_failures_total", NULL, NULL);
+		sl__buf_printf(o, "%llu\n", (unsigned long long)atomic_load(&s->models[i]->failures));
+	}
 	help(o, "sluice_model_info", "gauge", "The version each model serves now (value 1).");
 	for (size_t i = 0; i < s->n_models; i++) {
 		serve_model *m = s->models[i];
 		serve_version *v = serve_acquire(w, m);
-		if (v)
-			sl__buf_printf(o, "sluice_model_info{model=\"%s\",version=\"%s\"} 1\n", m->name,
-				       v->label);
+		if (v) {
+			model_series(s, m, o, "sluice_model_info", "version", v->label);
+			sl__buf_puts(o, "1\n");
+		}
 		serve_release(w);
 	}
 	help(o, "sluice_feedback_labels_total", "counter", "Labels accepted by the feedback endpoint.");
 	for (size_t i = 0; i < s->n_models; i++) {
 		serve_model *m = s->models[i];
 		pthread_mutex_lock(&m->live_mu);
-		sl__buf_printf(o, "sluice_feedback_labels_total{model=\"%s\"} %llu\n", m->name,
-			       (unsigned long long)m->feedback_n);
+		model_series(s, m, o, "sluice_feedback_labels_total", NULL, NULL);
+		sl__buf_printf(o, "%llu\n", (unsigned long long)m->feedback_n);
 		pthread_mutex_unlock(&m->live_mu);
 	}
 	help(o, "sluice_live_metric", "gauge",
@@ -323,9 +361,11 @@ static void models(sl_server *s, serve_worker *w, sl__buf *o)
 		serve_release(w);
 		pthread_mutex_lock(&m->live_mu);
 		if (m->live_n) {
-			sl__buf_printf(o, "sluice_live_metric{model=\"%s\",metric=\"%s\"} ", m->name, name);
+			model_series(s, m, o, "sluice_live_metric", "metric", name);
 			put_num(o, m->live_sum / (double)m->live_n);
-			sl__buf_printf(o, "\nsluice_live_window{model=\"%s\"} %zu\n", m->name, m->live_n);
+			sl__buf_putc(o, '\n');
+			model_series(s, m, o, "sluice_live_window", NULL, NULL);
+			sl__buf_printf(o, "%zu\n", m->live_n);
 		}
 		pthread_mutex_unlock(&m->live_mu);
 	}

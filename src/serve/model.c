@@ -85,6 +85,114 @@ static void file_free(serve_source *src)
 
 static const serve_source_ops file_ops = {"file", file_poll, file_free};
 
+/* ---- the registry source -------------------------------------------------------------- */
+
+/*
+ * A registered model's version behind a reference (NAME@production,
+ * NAME@3, NAME@latest), followed through the public registry API:
+ *
+ *   every period:  sl_model_changes --same count--> nothing (one indexed read)
+ *                        | moved
+ *                  sl_model_resolve --same version--> nothing (a tag, another alias)
+ *                        | another version
+ *                  sl_model_path (the bundle, its hash checked) --> the new ref
+ *
+ * Invariants:
+ *  1. The source has a project handle of its own, so a store connection of
+ *     its own (SQLite or PostgreSQL), used only by the thread that polls:
+ *     the start thread for the first load, then the reload thread alone
+ *     (serve_source_ops: one thread at a time). Request threads never touch
+ *     the store, and the caller's project may be closed once the server
+ *     has started.
+ *  2. A change count is answered once: when what it leads to fails (an
+ *     alias removed, a damaged bundle), the failure is reported and counted
+ *     once, and the next move (or a forced reload) tries again. Only a
+ *     failure to read the count itself (the store unreachable) is retried
+ *     every period.
+ *  3. The label a version is served under is its registry version number,
+ *     read in the same call that found the bundle: never a number that
+ *     belongs to another bundle.
+ */
+typedef struct registry_source {
+	serve_source base;
+	sl_project *p;
+	char *ref;          /* NAME@REF, REF defaulting to production */
+	long long changes;  /* the model's change count last answered */
+	bool seen;          /* changes holds one */
+	long long version;  /* the version last handed to the server, 0 before */
+} registry_source;
+
+static int registry_poll(serve_source *src, bool force, bool *changed, serve_ref *out)
+{
+	registry_source *r = (registry_source *)src;
+	long long changes, version;
+	char *path = NULL;
+	int rc;
+
+	*changed = false;
+	if ((rc = sl_model_changes(r->p, r->base.name, &changes)))
+		return rc;
+	if (!force && r->seen && changes == r->changes)
+		return 0;
+	r->changes = changes; /* invariant 2 */
+	r->seen = true;
+	if ((rc = sl_model_resolve(r->p, r->ref, &version)))
+		return rc;
+	if (!force && version == r->version)
+		return 0;
+	if ((rc = sl_model_path(r->p, r->ref, &path, &version)))
+		return rc;
+	memset(out, 0, sizeof *out);
+	snprintf(out->version, sizeof out->version, "%lld", version);
+	out->path = path; /* sl_free and sl__free are one allocator */
+	r->version = version;
+	*changed = true;
+	return 0;
+}
+
+static void registry_free(serve_source *src)
+{
+	registry_source *r = (registry_source *)src;
+
+	sl_project_close(r->p);
+	sl__free(r->ref);
+	sl__free(r->base.name);
+	sl__free(r);
+}
+
+static const serve_source_ops registry_ops = {"registry", registry_poll, registry_free};
+
+/* A registry source for NAME[@REF] (name_len bytes of name, checked by the caller). */
+static int registry_open(sl_project *p, const char *spec, size_t name_len, serve_source **out)
+{
+	registry_source *r;
+	int rc;
+
+	if (!p)
+		return sl__err(SL_EINVAL,
+			       "--model %s: no such file, and no sluice project here whose registry "
+			       "could hold a model of that name (run sluice serve inside the project, "
+			       "or set SLUICE_HOME)",
+			       spec);
+	if (!(r = sl__calloc(1, sizeof *r)))
+		return sl__oom();
+	r->base.ops = &registry_ops;
+	r->base.name = sl__strndup(spec, name_len);
+	r->ref = spec[name_len] ? sl__strdup(spec) : sl__asprintf("%s@production", spec);
+	if (!r->base.name || !r->ref) {
+		registry_free(&r->base);
+		return sl__oom();
+	}
+	r->base.ref = r->ref + name_len + 1;
+	/* Invariant 1: a handle (and store connection) of the source's own. */
+	if ((rc = sl_project_open(sl_project_root(p), &r->p))) {
+		registry_free(&r->base);
+		return sl__err_prefix(rc, "--model %s", spec);
+	}
+	*out = &r->base;
+	return 0;
+}
+
 /* Model names go into URLs and metric labels: keep them plain. */
 static bool good_name(const char *s, size_t n)
 {
@@ -126,19 +234,13 @@ int serve_source_open(sl_project *p, const char *spec, serve_source **out)
 	file_source *f;
 	char *name;
 
-	(void)p;
 	*out = NULL;
 	if (!eq && !sl__is_file(spec)) {
 		const char *at = strchr(spec, '@');
 		size_t n = at ? (size_t)(at - spec) : strlen(spec);
 		if (!good_name(spec, n))
 			return sl__err(SL_ENOENT, "--model %s: no such file", spec);
-		/* Registered models (NAME[@ALIAS|@VERSION]) resolve through the
-		 * model registry's source, which plugs in here. */
-		return sl__err(SL_EUNSUP,
-			       "--model %s: '%s' is not a file, and this sluice has no model "
-			       "registry to look it up in; serve a bundle file with --model NAME=PATH",
-			       spec, spec);
+		return registry_open(p, spec, n, out);
 	}
 	if (eq) {
 		if (!good_name(spec, (size_t)(eq - spec)))
@@ -169,6 +271,7 @@ int serve_source_open(sl_project *p, const char *spec, serve_source **out)
 	}
 	f->base.ops = &file_ops;
 	f->base.name = name;
+	f->base.ref = f->path;
 	*out = &f->base;
 	return 0;
 }
@@ -339,10 +442,12 @@ static int reload_model(sl_server *s, serve_model *m, bool force)
 
 	memset(&ref, 0, sizeof ref);
 	if ((rc = m->src->ops->poll(m->src, force, &changed, &ref))) {
-		if (rc != SL_ENOENT || force)
-			failed_attempt(s, m, "cannot check for a new version");
-		else
+		if (rc == SL_ECORRUPT)
+			failed_attempt(s, m, "the new version failed to load");
+		else if (rc == SL_ENOENT && !force && m->src->ops == &file_ops)
 			failed_attempt(s, m, "the model's file is gone");
+		else
+			failed_attempt(s, m, "cannot check for a new version");
 		return rc;
 	}
 	if (!changed)
@@ -395,8 +500,14 @@ int serve_models_load(sl_server *s, sl_project *p)
 		if ((rc = reload_model(s, m, true)))
 			return sl__err_prefix(rc, "--model %s", s->o.models[i]);
 		v = atomic_load(&m->cur);
-		serve_event(s, "%s: serving version %s from %s (%s, %s)", m->name, v->label, v->path,
-			    bundle_model(v->b)->ops->algorithm, ml_task_name(v->sig.task));
+		if (m->src->ops == &registry_ops)
+			serve_event(s, "%s: serving version %s, %s in the registry (%s, %s)", m->name,
+				    v->label, ((registry_source *)m->src)->ref,
+				    bundle_model(v->b)->ops->algorithm, ml_task_name(v->sig.task));
+		else
+			serve_event(s, "%s: serving version %s from %s (%s, %s)", m->name, v->label,
+				    v->path, bundle_model(v->b)->ops->algorithm,
+				    ml_task_name(v->sig.task));
 	}
 	return 0;
 }

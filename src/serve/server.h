@@ -4,7 +4,7 @@
  * the lifetime of versions), metrics.c (counters and /metrics) and
  * feedback.c (recent requests, feedback, the live metric). Prefix serve_.
  *
- *   --model spec --serve_source_open--> serve_source (file; registry later)
+ *   --model spec --serve_source_open--> serve_source (a file, or a registry ref)
  *                                            | poll every reload period
  *                                            v
  *   serve_model (one per --model) --cur--> serve_version (bundle, serve_sig,
@@ -79,13 +79,19 @@ typedef struct serve_source_ops {
 struct serve_source {
 	const serve_source_ops *ops;
 	char *name; /* the model's name in URLs; set by the opener */
+	/* What it follows, telling apart models served under one name in
+	 * /metrics: the registry reference's REF, or the file's path. Borrowed
+	 * from the source. */
+	const char *ref;
 };
 
 /*
  * The source a --model argument names: "NAME=PATH" or "PATH" (a file that
- * exists) make a file source; "NAME[@REF]" a registry source (p is the
- * project whose registry holds NAME). The name of a bare PATH is the
- * bundle's manifest "name", else the file name without its extension.
+ * exists) make a file source; "NAME[@REF]" a registry source following REF
+ * (an alias, production by default, a version number or latest) of the
+ * model NAME in p's registry. The source opens a project handle of its own
+ * (p is only used during the call). The name of a bare PATH is the bundle's
+ * manifest "name", else the file name without its extension.
  */
 int serve_source_open(sl_project *p, const char *spec, serve_source **out);
 void serve_source_free(serve_source *s); /* accepts NULL */

@@ -146,7 +146,10 @@ static int row_name(void *ud, int ncol, const sq_val *c)
 	return 0;
 }
 
-/* "did you mean 'x'?; NOUN: a, b, c" for a message, from a one-column query. */
+/*
+ * "did you mean 'x'?; NOUN: a, b, c" for a message, from a one-column query
+ * (word NULL: no suggestion).
+ */
 static void known_names(store *s, const char *sql, const char *arg, const char *word,
 			const char *noun, char *out, size_t size)
 {
@@ -163,7 +166,7 @@ static void known_names(store *s, const char *sql, const char *arg, const char *
 	}
 	for (size_t i = 0; i < l.n; i++)
 		ptrs[i] = l.names[i];
-	best = sl__suggest(word, ptrs, l.n);
+	best = word ? sl__suggest(word, ptrs, l.n) : NULL;
 	if (best)
 		len += (size_t)snprintf(out + len, size - len, " (did you mean '%s'?)", best);
 	if (len < size)
@@ -261,17 +264,23 @@ static int no_version(store *s, const char *name, int64_t version)
 {
 	st_one_i64 last = {0}, newest = {0};
 	sq_val p[] = {S(name)};
+	char aliases[1024];
 
 	if (Q(s, "SELECT last_version FROM models WHERE name = ?", p, st_row_one_i64, &last) ||
 	    Q(s, "SELECT MAX(version) FROM model_versions WHERE model = ?", p, st_row_one_i64,
 	      &newest))
 		sl__err_clear();
+	/* Where the aliases point, the names a user most likely meant. */
+	known_names(s,
+		    "SELECT alias || '=' || CAST(version AS TEXT) FROM model_aliases WHERE model = ? "
+		    "ORDER BY alias",
+		    name, NULL, "its aliases", aliases, sizeof aliases);
 	if (last.found && version >= 1 && version <= last.v)
-		return sl__err(SL_ENOENT, "version %lld of model '%s' was deleted",
-			       (long long)version, name);
+		return sl__err(SL_ENOENT, "version %lld of model '%s' was deleted%s",
+			       (long long)version, name, aliases);
 	if (newest.found && !newest.null)
-		return sl__err(SL_ENOENT, "model '%s' has no version %lld (the newest is %lld)", name,
-			       (long long)version, (long long)newest.v);
+		return sl__err(SL_ENOENT, "model '%s' has no version %lld (the newest is %lld)%s",
+			       name, (long long)version, (long long)newest.v, aliases);
 	return sl__err(SL_ENOENT, "model '%s' has no version %lld (it has no versions)", name,
 		       (long long)version);
 }

@@ -15,11 +15,15 @@ SERVER_PIDS=""
 set -E
 trap 'rc=$?; case $- in *e*) echo "failed (status $rc) at line $LINENO: $BASH_COMMAND" >&2 ;; esac' ERR
 
-at_exit() {
+# Servers and load generators still running when the test ends are killed
+# (lib.sh runs the hook, passed or failed).
+stop_servers() {
+	local p
 	for p in $SERVER_PIDS; do
 		kill -9 "$p" 2>/dev/null || true
 	done
 }
+at_exit stop_servers
 
 train_models() {
 	cp "$SRC/examples/spam/data/spambase.csv" "$T/spambase.csv"

@@ -5,7 +5,15 @@ one per line and flushed at once (so the list survives whatever happens
 to the server), and prints a summary as JSON:
 {"sent": N, "codes": {"200": N, ...}, "errors": N}. A request that got
 no response (connection refused or reset) counts as an error and is
-retried on a new connection."""
+retried on a new connection.
+
+With --versions FILE, the summary adds "versions": {"V": N} (the
+model_version of each 2xx V2 answer) and FILE gets, as a JSON list, each
+thread's runs of answers from one version: [thread, version, sent, last]
+where sent is when the run's first request was sent and last when its
+last request was sent (wall clock, seconds). A test compares these times
+with when it moved an alias: which version a request got, by when it was
+sent."""
 import argparse, http.client, json, os, sys, threading, time
 
 ap = argparse.ArgumentParser()
@@ -17,10 +25,12 @@ ap.add_argument("--threads", type=int, default=4)
 ap.add_argument("--seconds", type=float, default=0)
 ap.add_argument("--until", default="")
 ap.add_argument("--ids", default="")
+ap.add_argument("--versions", default="")
 a = ap.parse_args()
 body = open(a.body, "rb").read()
 lock = threading.Lock()
 codes, stats = {}, {"sent": 0, "errors": 0}
+versions, runs = {}, []
 ids = open(a.ids, "a") if a.ids else None
 deadline = time.time() + a.seconds if a.seconds else None
 
@@ -31,17 +41,28 @@ def done():
     return deadline is not None and time.time() > deadline
 
 
-def worker():
+def worker(k):
     conn = None
+    run = None
     while not done():
         try:
             if conn is None:
                 conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=10)
+            sent = time.time()
             conn.request("POST", a.path, body, {"Content-Type": a.content_type})
             r = conn.getresponse()
-            r.read()
+            data = r.read()
             rid = r.getheader("X-Request-Id")
+            if a.versions and 200 <= r.status < 300:
+                v = json.loads(data).get("model_version")
+                if run is None or run[1] != v:
+                    run = [k, v, sent, sent]
+                    with lock:
+                        runs.append(run)
+                run[3] = sent
             with lock:
+                if a.versions and 200 <= r.status < 300:
+                    versions[v] = versions.get(v, 0) + 1
                 stats["sent"] += 1
                 codes[str(r.status)] = codes.get(str(r.status), 0) + 1
                 if ids and 200 <= r.status < 300:
@@ -59,9 +80,13 @@ def worker():
             time.sleep(0.01)
 
 
-ts = [threading.Thread(target=worker) for _ in range(a.threads)]
+ts = [threading.Thread(target=worker, args=(k,)) for k in range(a.threads)]
 for t in ts:
     t.start()
 for t in ts:
     t.join()
-print(json.dumps({"sent": stats["sent"], "codes": codes, "errors": stats["errors"]}))
+summary = {"sent": stats["sent"], "codes": codes, "errors": stats["errors"]}
+if a.versions:
+    summary["versions"] = versions
+    json.dump(runs, open(a.versions, "w"))
+print(json.dumps(summary))

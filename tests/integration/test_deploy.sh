@@ -98,7 +98,7 @@ sed '5s/^[^,]*,/abc,/' raw.csv > bad.csv
 expect_exit 2 sl predict spam.bundle -i bad.csv -o x.csv
 contains "$ERR" "bad.csv: column 'make', row 4: 'abc' is not a number (float64)"
 expect_exit 2 sl predict spam@production -i raw.csv -o x.csv
-contains "$ERR" "registry"
+contains "$ERR" "no model named 'spam' is registered"
 expect_exit 2 sl predict spam.bundle -i raw.csv
 contains "$ERR" "needs -i IN and -o OUT"
 

@@ -637,6 +637,25 @@ static void test_public_path(void **state)
 	assert_null(path);
 	assert_int_equal(sl_model_changes(p, "spam", &changes), 0);
 	assert_true(changes >= 1);
+	/* sl_model_resolve: the version alone, what a server asks when the count moved. */
+	version = 0;
+	assert_int_equal(sl_model_resolve(p, "spam@production", &version), 0);
+	assert_int_equal(version, 1);
+	assert_int_equal(sl_model_resolve(p, "spam@latest", &version), 0);
+	assert_int_equal(version, 1);
+	assert_int_equal(sl_model_resolve(p, "spam@2", &version), SL_ENOENT);
+	assert_non_null(strstr(sl_project_errmsg(p),
+			       "model 'spam' has no version 2 (the newest is 1); its aliases: production=1"));
+	assert_int_equal(sl_model_resolve(p, "spam", &version), SL_EINVAL);
+	{
+		/* A tag moves the count, not the version behind the alias. */
+		long long before = changes;
+		assert_int_equal(sl_model_tag(p, "spam@1", "owner", "ml"), 0);
+		assert_int_equal(sl_model_changes(p, "spam", &changes), 0);
+		assert_true(changes > before);
+		assert_int_equal(sl_model_resolve(p, "spam@production", &version), 0);
+		assert_int_equal(version, 1);
+	}
 	/* A damaged file is refused, naming the version. */
 	{
 		char *file = art_path(p->art_root, id);
