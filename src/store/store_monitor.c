@@ -1,357 +1,230 @@
 /*
- * The monitoring loop's records (store.h, "the monitoring loop"): the
- * events `sluice monitor events` lists and the state the watcher keeps
- * between evaluations (migration 6 made both tables).
+ * Live monitoring's records (schema migration 6): evaluated windows of a
+ * model's traffic and their numbers as named series. What `sluice monitor
+ * report` records, its page charts and alert rules read back.
  *
  * Invariants:
- *
- *  1. Events are append-only: inserted with seq = MAX(seq) + 1 inside a
- *     write transaction, which holds the store's write lock from its first
- *     statement, so two watchers sharing a store never take one number
- *     twice and the order of seq is the order of the decisions.
- *  2. A state row is written whole (INSERT ... ON CONFLICT DO UPDATE): a
- *     reader sees the previous row or the new one, never a mix.
- *  3. A claim is taken by a read and a write in one write transaction, so
- *     of two watchers asking at once exactly one gets it; the other sees
- *     the holder's note. What makes a claim free (not active, its run
- *     ended, stale) is decided here from the rows alone: the store never
- *     judges whether a process is alive.
+ *  1. A window's seq is one more than the model's highest, taken inside
+ *     the write transaction (which holds the store's write lock on every
+ *     backend), so two monitors recording at once never share a number.
+ *  2. A window and its values are one transaction: a series never has a
+ *     point whose window is missing, nor a window with half its values.
+ *  3. NaN is stored as NULL (SQL has no NaN, and PostgreSQL would refuse
+ *     it in DOUBLE PRECISION arithmetic); it reads back as JSON null.
  */
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "store_int.h"
 
-#define EVENT_KIND_MAX 32
+#define MON_NAME_MAX 512
 
-/* ---- events ------------------------------------------------------------------------ */
-
-int store_mon_event_add(store *s, const store_mon_event *e, int64_t *out_seq)
+int store_monitor_add(store *s, const store_monitor_window *w, const char *const *names,
+		      const double *values, size_t n, int64_t *out_seq)
 {
-	char id[17];
-	int64_t at;
 	st_retry r = {0};
+	st_one_i64 top;
 	int rc;
 
-	if (!s || !e || !e->kind || !*e->kind || strlen(e->kind) > EVENT_KIND_MAX)
-		return sl__err(SL_EINVAL, "store_mon_event_add: an event needs a kind of 1 to %d "
-					  "characters",
-			       EVENT_KIND_MAX);
-	if ((rc = st_check_json_object("an event's detail", e->detail_json)) != 0)
-		return rc;
-	if (e->model && (rc = store_check_model_name(e->model)) != 0)
-		return rc;
-	if ((rc = sl__random_hex(id, 16)) != 0)
-		return rc;
-	at = e->at_ms > 0 ? e->at_ms : sl__now_ms();
+	if (!s || !w || !w->model || !w->report || (n && (!names || !values)))
+		return sl__err(SL_EINVAL, "store_monitor_add: invalid argument");
+	for (size_t i = 0; i < n; i++)
+		if (!names[i] || !*names[i] || strlen(names[i]) > MON_NAME_MAX)
+			return sl__err(SL_EINVAL, "series %zu: a name of 1 to %d bytes", i,
+				       MON_NAME_MAX);
 	st_lock(s);
 	do {
-		st_one_i64 mx = {0};
+		memset(&top, 0, sizeof top);
 		rc = st_begin(s, true);
-		if (rc == 0)
-			rc = Q0(s, "SELECT MAX(seq) FROM monitor_events", st_row_one_i64, &mx);
 		if (rc == 0) {
-			sq_val p[] = {S(id),	  SQ_I(mx.null ? 1 : mx.v + 1), SQ_I(at), S(e->kind),
-				      S(e->model), S(e->detail_json),		  S(e->run)};
+			sq_val p[] = {S(w->model)};
+			rc = Q(s, "SELECT MAX(seq) FROM monitor_windows WHERE model = ?", p,
+			       st_row_one_i64, &top);
+		}
+		if (rc == 0) {
+			sq_val p[] = {S(w->model),       SQ_I(top.v + 1),     S(w->version),
+				      SQ_I(w->at_ms),    opt_time(w->from_ms), opt_time(w->to_ms),
+				      SQ_I(w->requests), SQ_I(w->dataset_drift ? 1 : 0),
+				      S(w->report)};
 			rc = Q(s,
-			       "INSERT INTO monitor_events (id, seq, at_ms, kind, model, detail, run_id) "
-			       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+			       "INSERT INTO monitor_windows (model, seq, version, at_ms, from_ms, "
+			       "to_ms, requests, dataset_drift, report) VALUES (?, ?, ?, ?, ?, ?, ?, "
+			       "?, ?)",
 			       p, NULL, NULL);
-			if (rc == 0 && out_seq)
-				*out_seq = mx.null ? 1 : mx.v + 1;
+		}
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			sq_val p[] = {S(w->model), SQ_I(top.v + 1), S(names[i]),
+				      isfinite(values[i]) ? SQ_D(values[i]) : SQ_NUL};
+			rc = Q(s,
+			       "INSERT INTO monitor_values (model, seq, name, value) VALUES (?, ?, ?, "
+			       "?) ON CONFLICT (model, seq, name) DO NOTHING",
+			       p, NULL, NULL);
 		}
 		rc = st_end(s, rc);
 	} while (st_again(s, rc, &r));
 	st_unlock(s);
+	if (rc == 0 && out_seq)
+		*out_seq = top.v + 1;
 	return rc;
 }
 
-/* Columns: 0 seq, 1 at_ms, 2 kind, 3 model, 4 detail, 5 run_id. */
-static const jv_field event_view[] = {
-	{"seq", JV_INT, 0, 0, NULL},
-	{"at", JV_TIME, 1, 0, NULL},
-	{"kind", JV_STR, 2, 0, NULL},
-	{"model", JV_STR, 3, 0, NULL},
-	{"detail", JV_JSON_OBJ, 4, 0, NULL},
-	{"run", JV_STR, 5, 0, NULL},
-	{NULL, 0, 0, 0, NULL},
-};
+/* ---- reading ------------------------------------------------------------------------ */
 
-int store_mon_events_json(store *s, const store_mon_filter *f, json_t **out)
+typedef struct hist_ctx {
+	json_t *arr;  /* windows, oldest first */
+	json_t *by_seq; /* "seq" -> the window's values object (borrowed from arr) */
+	bool nomem;
+} hist_ctx;
+
+static int window_row(void *ud, int ncol, const sq_val *c)
 {
-	store_mon_filter none = {0};
-	jv_ctx cx = {.fields = event_view, .dedup_col = -1};
-	sl__buf q;
-	sq_val p[6];
-	int np = 0, rc;
+	hist_ctx *h = ud;
+	json_t *o = json_object(), *vals = json_object();
+	char key[32];
 
-	if (!s || !out)
-		return sl__err(SL_EINVAL, "store_mon_events_json: invalid argument");
+	(void)ncol;
+	if (!o || !vals || st_jset(o, "seq", json_integer(c[0].i)) ||
+	    st_jset(o, "version", st_j_str(&c[1])) || st_jset(o, "at", st_j_time(&c[2])) ||
+	    st_jset(o, "from", st_j_time(&c[3])) || st_jset(o, "to", st_j_time(&c[4])) ||
+	    st_jset(o, "requests", json_integer(c[5].i)) ||
+	    st_jset(o, "dataset_drift", json_boolean(c[6].i != 0)) ||
+	    json_object_set(o, "values", vals) || json_array_append(h->arr, o)) {
+		json_decref(o);
+		json_decref(vals);
+		h->nomem = true;
+		return 1;
+	}
+	snprintf(key, sizeof key, "%lld", (long long)c[0].i);
+	if (json_object_set(h->by_seq, key, vals))
+		h->nomem = true;
+	json_decref(o);
+	json_decref(vals);
+	return h->nomem;
+}
+
+static int value_row(void *ud, int ncol, const sq_val *c)
+{
+	hist_ctx *h = ud;
+	char key[32];
+	json_t *vals;
+
+	(void)ncol;
+	snprintf(key, sizeof key, "%lld", (long long)c[0].i);
+	if (!(vals = json_object_get(h->by_seq, key)) || c[1].type != SQ_TEXT)
+		return 0;
+	if (json_object_set_new(vals, c[1].s, c[2].type == SQ_NULL ? json_null() : json_real(c[2].d))) {
+		h->nomem = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* The seq from which the newest `last` windows start (1 when last is 0 or covers all). */
+static int first_seq(store *s, const char *model, size_t last, int64_t *out)
+{
+	st_one_i64 top = {0};
+	sq_val p[] = {S(model)};
+	int rc = Q(s, "SELECT MAX(seq) FROM monitor_windows WHERE model = ?", p, st_row_one_i64,
+		   &top);
+
+	*out = 1;
+	if (rc == 0 && last && top.v > (int64_t)last)
+		*out = top.v - (int64_t)last + 1;
+	return rc;
+}
+
+int store_monitor_history(store *s, const char *model, size_t last, json_t **out)
+{
+	hist_ctx h = {0};
+	int64_t from = 1;
+	int rc;
+
 	*out = NULL;
-	if (!f)
-		f = &none;
-	if (!(cx.arr = json_array()))
-		return st_nomem_json();
-	sl__buf_init(&q, 0);
-	/* The newest `limit` are taken by seq descending, then put back in order. */
-	rc = sl__buf_puts(&q, "SELECT seq, at_ms, kind, model, detail, run_id FROM monitor_events "
-			      "WHERE seq > ?");
-	p[np++] = SQ_I(f->after_seq > 0 ? f->after_seq : 0);
-	if (rc == 0 && f->model) {
-		rc = sl__buf_puts(&q, " AND model = ?");
-		p[np++] = S(f->model);
-	}
-	if (rc == 0 && f->kind) {
-		rc = sl__buf_puts(&q, " AND kind = ?");
-		p[np++] = S(f->kind);
-	}
-	if (rc == 0 && f->run) {
-		rc = sl__buf_puts(&q, " AND run_id = ?");
-		p[np++] = S(f->run);
-	}
-	if (rc == 0 && f->since_ms > 0) {
-		rc = sl__buf_puts(&q, " AND at_ms >= ?");
-		p[np++] = SQ_I(f->since_ms);
-	}
-	if (rc == 0 && f->limit > 0) {
-		rc = sl__buf_puts(&q, " ORDER BY seq DESC LIMIT ?");
-		p[np++] = SQ_I((int64_t)(f->limit > INT32_MAX ? INT32_MAX : f->limit));
-	} else if (rc == 0) {
-		rc = sl__buf_puts(&q, " ORDER BY seq");
-	}
-	if (rc) {
-		sl__buf_free(&q);
-		json_decref(cx.arr);
+	if (!s || !model)
+		return sl__err(SL_EINVAL, "store_monitor_history: invalid argument");
+	if (!(h.arr = json_array()) || !(h.by_seq = json_object())) {
+		json_decref(h.arr);
+		json_decref(h.by_seq);
 		return sl__oom();
 	}
 	st_lock(s);
 	rc = st_begin(s, false);
 	if (rc == 0)
-		rc = s->drv->exec(s->conn, q.data, np, p, st_row_view, &cx);
+		rc = first_seq(s, model, last, &from);
+	if (rc == 0) {
+		sq_val p[] = {S(model), SQ_I(from)};
+		rc = Q(s,
+		       "SELECT seq, version, at_ms, from_ms, to_ms, requests, dataset_drift FROM "
+		       "monitor_windows WHERE model = ? AND seq >= ? ORDER BY seq",
+		       p, window_row, &h);
+	}
+	if (rc == 0 && !h.nomem) {
+		sq_val p[] = {S(model), SQ_I(from)};
+		rc = Q(s,
+		       "SELECT seq, name, value FROM monitor_values WHERE model = ? AND seq >= ? "
+		       "ORDER BY seq, name",
+		       p, value_row, &h);
+	}
 	rc = st_end(s, rc);
 	st_unlock(s);
-	sl__buf_free(&q);
+	json_decref(h.by_seq);
+	if (rc == 0 && h.nomem)
+		rc = sl__oom();
 	if (rc) {
-		json_decref(cx.arr);
+		json_decref(h.arr);
 		return rc;
 	}
-	if (f->limit > 0) {
-		/* Newest first from the query; the view is oldest first. */
-		size_t n = json_array_size(cx.arr);
-		for (size_t i = 0; i < n / 2; i++) {
-			json_t *a = json_incref(json_array_get(cx.arr, i));
-			json_t *b = json_incref(json_array_get(cx.arr, n - 1 - i));
-			if (json_array_set_new(cx.arr, i, b) || json_array_set_new(cx.arr, n - 1 - i, a)) {
-				json_decref(cx.arr);
-				return st_nomem_json();
-			}
-		}
+	*out = h.arr;
+	return 0;
+}
+
+static int series_row(void *ud, int ncol, const sq_val *c)
+{
+	hist_ctx *h = ud;
+	json_t *o = json_object();
+
+	(void)ncol;
+	if (!o || st_jset(o, "seq", json_integer(c[0].i)) || st_jset(o, "at", st_j_time(&c[1])) ||
+	    st_jset(o, "value", c[2].type == SQ_NULL ? json_null() : json_real(c[2].d)) ||
+	    json_array_append_new(h->arr, o)) {
+		h->nomem = true;
+		return 1;
 	}
-	*out = cx.arr;
 	return 0;
 }
 
-/* ---- state ------------------------------------------------------------------------- */
-
-/* model "" holds the project's own state (sluice.yaml's schedules). */
-static int check_key(const char *model, const char *name)
+int store_monitor_series(store *s, const char *model, const char *name, size_t last,
+			 json_t **out)
 {
-	int rc = model && !*model ? 0 : store_check_model_name(model);
-
-	if (rc)
-		return rc;
-	if (!name || !*name || strlen(name) >= STORE_MON_KEY_MAX)
-		return sl__err(SL_EINVAL, "a monitoring state name is 1 to %d characters",
-			       STORE_MON_KEY_MAX - 1);
-	return 0;
-}
-
-/* Columns: 0 active, 1 streak, 2 window_key, 3 since_ms, 4 updated_ms, 5 fired, 6 value, 7 note. */
-static int row_state(void *ud, int ncol, const sq_val *c)
-{
-	store_mon_state *o = ud;
-
-	if (o->found || ncol < 8)
-		return 0;
-	o->found = true;
-	o->active = c[0].type == SQ_INT && c[0].i != 0;
-	o->streak = c[1].type == SQ_INT ? c[1].i : 0;
-	snprintf(o->window, sizeof o->window, "%s", c[2].type == SQ_TEXT ? c[2].s : "");
-	o->since_ms = c[3].type == SQ_INT ? c[3].i : 0;
-	o->updated_ms = c[4].type == SQ_INT ? c[4].i : 0;
-	o->fired = c[5].type == SQ_INT ? c[5].i : 0;
-	o->value = c[6].type == SQ_REAL ? c[6].d : c[6].type == SQ_INT ? (double)c[6].i : NAN;
-	snprintf(o->note, sizeof o->note, "%s", c[7].type == SQ_TEXT ? c[7].s : "");
-	return 0;
-}
-
-static int state_read(store *s, const char *model, const char *name, store_mon_state *out)
-{
-	sq_val p[] = {S(model), S(name)};
-
-	memset(out, 0, sizeof *out);
-	out->value = NAN;
-	snprintf(out->model, sizeof out->model, "%s", model);
-	snprintf(out->name, sizeof out->name, "%s", name);
-	return Q(s,
-		 "SELECT active, streak, window_key, since_ms, updated_ms, fired, value, note "
-		 "FROM monitor_state WHERE model = ? AND name = ?",
-		 p, row_state, out);
-}
-
-static int state_write(store *s, const store_mon_state *st)
-{
-	sq_val p[] = {S(st->model),
-		      S(st->name),
-		      SQ_I(st->active ? 1 : 0),
-		      SQ_I(st->streak),
-		      S(st->window[0] ? st->window : NULL),
-		      opt_time(st->since_ms),
-		      SQ_I(st->updated_ms > 0 ? st->updated_ms : sl__now_ms()),
-		      SQ_I(st->fired),
-		      isfinite(st->value) ? SQ_D(st->value) : SQ_NUL,
-		      S(st->note[0] ? st->note : NULL)};
-
-	return Q(s,
-		 "INSERT INTO monitor_state (model, name, active, streak, window_key, since_ms, "
-		 "updated_ms, fired, value, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-		 "ON CONFLICT (model, name) DO UPDATE SET active = excluded.active, "
-		 "streak = excluded.streak, window_key = excluded.window_key, "
-		 "since_ms = excluded.since_ms, updated_ms = excluded.updated_ms, "
-		 "fired = excluded.fired, value = excluded.value, note = excluded.note",
-		 p, NULL, NULL);
-}
-
-int store_mon_state_get(store *s, const char *model, const char *name, store_mon_state *out)
-{
+	hist_ctx h = {0};
+	int64_t from = 1;
 	int rc;
 
-	if (!s || !out)
-		return sl__err(SL_EINVAL, "store_mon_state_get: invalid argument");
-	if ((rc = check_key(model, name)) != 0)
-		return rc;
+	*out = NULL;
+	if (!s || !model || !name)
+		return sl__err(SL_EINVAL, "store_monitor_series: invalid argument");
+	if (!(h.arr = json_array()))
+		return sl__oom();
 	st_lock(s);
 	rc = st_begin(s, false);
 	if (rc == 0)
-		rc = state_read(s, model, name, out);
+		rc = first_seq(s, model, last, &from);
+	if (rc == 0) {
+		sq_val p[] = {S(model), S(name), SQ_I(from)};
+		rc = Q(s,
+		       "SELECT v.seq, w.at_ms, v.value FROM monitor_values v JOIN monitor_windows w "
+		       "ON w.model = v.model AND w.seq = v.seq WHERE v.model = ? AND v.name = ? AND "
+		       "v.seq >= ? ORDER BY v.seq",
+		       p, series_row, &h);
+	}
 	rc = st_end(s, rc);
 	st_unlock(s);
-	return rc;
-}
-
-int store_mon_state_put(store *s, const store_mon_state *st)
-{
-	st_retry r = {0};
-	int rc;
-
-	if (!s || !st)
-		return sl__err(SL_EINVAL, "store_mon_state_put: invalid argument");
-	if ((rc = check_key(st->model, st->name)) != 0)
-		return rc;
-	st_lock(s);
-	do {
-		rc = st_begin(s, true);
-		if (rc == 0)
-			rc = state_write(s, st);
-		rc = st_end(s, rc);
-	} while (st_again(s, rc, &r));
-	st_unlock(s);
-	return rc;
-}
-
-/*
- * A claim's row: note is its holder, window the run it started ("" until
- * then). Free when not active, when that run has ended, or when stale.
- */
-static int claim_free(store *s, const store_mon_state *st, int64_t now_ms, int64_t stale_ms,
-		      bool *out_free)
-{
-	*out_free = !st->found || !st->active || (stale_ms > 0 && st->updated_ms < now_ms - stale_ms);
-	if (!*out_free && st->window[0]) {
-		st_one_str o = {0};
-		sq_val p[] = {S(st->window)};
-		int rc = Q(s, "SELECT status FROM runs WHERE id = ?", p, st_row_one_str, &o);
-		if (rc == 0 && o.nomem)
-			rc = sl__oom();
-		if (rc == 0)
-			*out_free = !o.v || strcmp(o.v, ST_RUNNING) != 0;
-		sl__free(o.v);
+	if (rc == 0 && h.nomem)
+		rc = sl__oom();
+	if (rc) {
+		json_decref(h.arr);
 		return rc;
 	}
+	*out = h.arr;
 	return 0;
-}
-
-int store_mon_claim(store *s, const char *model, const char *name, const char *owner,
-		    int64_t now_ms, int64_t stale_ms, bool *out_claimed, char *out_holder)
-{
-	st_retry r = {0};
-	int rc;
-
-	if (!s || !owner || !*owner || strlen(owner) >= STORE_MON_NOTE_MAX || !out_claimed)
-		return sl__err(SL_EINVAL, "store_mon_claim: invalid argument");
-	if ((rc = check_key(model, name)) != 0)
-		return rc;
-	st_lock(s);
-	do {
-		store_mon_state st;
-		bool is_free = false;
-		*out_claimed = false;
-		rc = st_begin(s, true);
-		if (rc == 0)
-			rc = state_read(s, model, name, &st);
-		if (rc == 0)
-			rc = claim_free(s, &st, now_ms, stale_ms, &is_free);
-		if (rc == 0 && is_free) {
-			st.active = true;
-			st.since_ms = now_ms;
-			st.updated_ms = now_ms;
-			st.fired++;
-			st.window[0] = '\0';
-			snprintf(st.note, sizeof st.note, "%s", owner);
-			rc = state_write(s, &st);
-			if (rc == 0)
-				*out_claimed = true;
-		} else if (rc == 0 && out_holder) {
-			snprintf(out_holder, STORE_MON_NOTE_MAX, "%s%s%s", st.note,
-				 st.window[0] ? " (run " : "", st.window[0] ? st.window : "");
-			if (st.window[0])
-				strncat(out_holder, ")", STORE_MON_NOTE_MAX - strlen(out_holder) - 1);
-		}
-		rc = st_end(s, rc);
-	} while (st_again(s, rc, &r));
-	st_unlock(s);
-	return rc;
-}
-
-int store_mon_claim_note(store *s, const char *model, const char *name, const char *owner,
-			 const char *run)
-{
-	st_retry r = {0};
-	int rc;
-
-	if (!s || !owner)
-		return sl__err(SL_EINVAL, "store_mon_claim_note: invalid argument");
-	if ((rc = check_key(model, name)) != 0)
-		return rc;
-	if (run && strlen(run) >= STORE_MON_KEY_MAX)
-		return sl__err(SL_EINVAL, "store_mon_claim_note: run id too long");
-	st_lock(s);
-	do {
-		store_mon_state st;
-		rc = st_begin(s, true);
-		if (rc == 0)
-			rc = state_read(s, model, name, &st);
-		if (rc == 0 && st.found && st.active && !strcmp(st.note, owner)) {
-			st.updated_ms = sl__now_ms();
-			if (run)
-				snprintf(st.window, sizeof st.window, "%s", run);
-			else
-				st.active = false;
-			rc = state_write(s, &st);
-		}
-		rc = st_end(s, rc);
-	} while (st_again(s, rc, &r));
-	st_unlock(s);
-	return rc;
 }
