@@ -46,6 +46,7 @@ typedef struct sl_watch_opts {
 	int once;             /* evaluate once (finishing any run it starts), then return */
 	const char *who;      /* who moves the alias, in its history (NULL: "sluice-monitor") */
 	int jobs;             /* parallel steps of a retraining run (0: one per core) */
+	const char *log_dir;  /* the inference log; NULL: the project's .sluice/inference */
 	sl_cancel *cancel;    /* ends the loop, and a retraining run in flight; NULL: none */
 	/* Each event as it is recorded: its JSON {at, kind, model, detail, run}. */
 	void (*on_event)(void *ud, const char *json);

@@ -55,6 +55,7 @@ typedef struct watcher {
 	const char *who;
 	canvas *cv;        /* the project's canvas, or NULL */
 	mon_env env;
+	char *log_dir;     /* the inference log env reads (owned) */
 	char owner[128];   /* this watcher, as a claim's holder */
 } watcher;
 
@@ -250,9 +251,11 @@ static json_t *failed_steps(sl_project *p, const char *run)
 {
 	char *text = NULL;
 	json_t *r, *out = json_array(), *s;
+	bool oom = false;
 	size_t i;
 
-	if (!out || sl_run_show(p, run, &text) != 0 || !(r = sl__json_loadb(text, strlen(text), 0, NULL, NULL))) {
+	if (!out || sl_run_show(p, run, &text) != 0 ||
+	    !(r = sl__json_loadb(text, strlen(text), 0, NULL, &oom))) {
 		sl_free(text);
 		return out;
 	}
@@ -297,7 +300,8 @@ static int64_t registered_by(watcher *w, const char *model, const char *run, cha
  * event (may be NULL).
  */
 static int retrain(watcher *w, const char *model, const char *trigger, const char *reason,
-		   const json_t *report, const char *version, char **out_json)
+		   const json_t *report, const char *version, char **out_json,
+		   const char **out_kind)
 {
 	char holder[STORE_MON_NOTE_MAX], pbuf[PARAMS_MAX][160], verdict[16], msg[SL__ERRMSG_MAX];
 	const char *declared[32], *params[PARAMS_MAX];
@@ -310,11 +314,13 @@ static int retrain(watcher *w, const char *model, const char *trigger, const cha
 
 	if (out_json)
 		*out_json = NULL;
+	*out_kind = "failed";
 	rc = store_mon_claim(w->p->st, model, CLAIM_RETRAIN, w->owner, sl__now_ms(), CLAIM_STALE_MS,
 			     &claimed, holder);
 	if (rc)
 		return rc;
 	if (!claimed) {
+		*out_kind = "coalesced";
 		rc = event(w, "coalesced", model, NULL,
 			   json_pack("{s:s, s:s}", "triggers", trigger, "in_flight", holder), out_json);
 		return rc ? rc : SL_EBUSY;
@@ -344,7 +350,7 @@ static int retrain(watcher *w, const char *model, const char *trigger, const cha
 	memset(&rw, 0, sizeof rw);
 	rw.w = w;
 	rw.model = model;
-	rw.start_detail = json_pack("{s:s, s:s, s:s?, s:s, s:o?}", "triggers", trigger, "reason",
+	rw.start_detail = json_pack("{s:s, s:s?, s:s, s:s, s:o?}", "triggers", trigger, "reason",
 				    reason, "production", version, "pipeline",
 				    w->cv->building.pipeline.s, "params", plist);
 	memset(&ro, 0, sizeof ro);
@@ -371,6 +377,7 @@ static int retrain(watcher *w, const char *model, const char *trigger, const cha
 		ver = registered_by(w, model, run, verdict, sizeof verdict);
 	if (run_rc == SL_EGATE) {
 		/* The gates said no: production stays (invariant 1). */
+		*out_kind = "refused";
 		rc = event(w, "refused", model, run,
 			   json_pack("{s:s, s:s, s:s, s:o}", "triggers", trigger, "production", version,
 				     "why", msg, "failed", failed_steps(w->p, run)),
@@ -387,12 +394,14 @@ static int retrain(watcher *w, const char *model, const char *trigger, const cha
 					      "model: its pipeline needs a register step naming it"),
 			   out_json);
 	} else if (strcmp(verdict, VERDICT_PASSED)) {
+		*out_kind = "refused";
 		rc = event(w, "refused", model, run,
 			   json_pack("{s:s, s:s, s:I, s:s, s:s}", "triggers", trigger, "production",
 				     version, "version", (json_int_t)ver, "verdict", verdict, "why",
 				     "its verdict is not passed"),
 			   out_json);
 	} else if (!w->cv->building.auto_promote) {
+		*out_kind = "candidate";
 		rc = event(w, "candidate", model, run,
 			   json_pack("{s:s, s:s, s:I, s:s, s:s}", "triggers", trigger, "production",
 				     version, "version", (json_int_t)ver, "verdict", verdict, "next",
@@ -406,6 +415,7 @@ static int retrain(watcher *w, const char *model, const char *trigger, const cha
 			 run);
 		snprintf(vtext, sizeof vtext, "%lld", (long long)ver);
 		int prc = sl_model_promote(w->p, model, vtext, w->alias, &mo, &rec);
+		*out_kind = prc == 0 ? "promoted" : prc == SL_EGATE ? "refused" : "failed";
 		if (prc == 0)
 			rc = event(w, "promoted", model, run,
 				   json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "triggers", trigger,
@@ -488,6 +498,7 @@ static int evaluate_model(watcher *w, const char *model)
 		goto out;
 	mon_trigger_in in = {.retrain_on = w->cv ? w->cv->building.retrain_on : 0,
 			     .report = report,
+			     .window = window,
 			     .version = version,
 			     .cadence_due = due,
 			     .cadence = w->cv ? w->cv->building.cadence.s : NULL,
@@ -511,10 +522,22 @@ static int evaluate_model(watcher *w, const char *model)
 			     evidence),
 		   NULL);
 	if (rc == 0) {
-		rc = retrain(w, model, names, NULL, report, version, NULL);
+		const char *kind = "failed";
+		rc = retrain(w, model, names, NULL, report, version, NULL, &kind);
 		if (rc == SL_EBUSY) {
 			sl__err_clear();
 			rc = 0;
+		}
+		/* A run that could not judge is tried again on a newer window (rules.h, 2). */
+		if (rc == 0 && !strcmp(kind, "failed")) {
+			if (fired & CANVAS_ON_DRIFT) {
+				mon_trigger_retry(&drift);
+				rc = store_mon_state_put(w->p->st, &drift);
+			}
+			if (rc == 0 && (fired & CANVAS_ON_DECAY)) {
+				mon_trigger_retry(&decay);
+				rc = store_mon_state_put(w->p->st, &decay);
+			}
 		}
 	}
 out:
@@ -577,13 +600,21 @@ static int watcher_open(sl_project *p, const sl_watch_opts *o, watcher *w)
 		snprintf(host, sizeof host, "localhost");
 	host[sizeof host - 1] = '\0';
 	snprintf(w->owner, sizeof w->owner, "%s pid %ld on %s", w->who, (long)getpid(), host);
-	return api_monitor_env(p, &w->env, &w->cv);
+	if ((rc = api_monitor_env(p, &w->env, &w->cv)) != 0)
+		return rc;
+	w->log_dir = o->log_dir ? sl__strdup(o->log_dir) : sl__path_join(p->state, "inference");
+	if (!w->log_dir)
+		return sl__oom();
+	w->env.log_dir = w->log_dir;
+	return 0;
 }
 
 static void watcher_close(watcher *w)
 {
 	canvas_free(w->cv);
 	w->cv = NULL;
+	sl__free(w->log_dir);
+	w->log_dir = NULL;
 }
 
 /* The models to watch: the options', else every model with the alias. */
@@ -712,8 +743,9 @@ int sl_monitor_retrain(sl_project *p, const char *model, const char *reason,
 		   json_pack("{s:s, s:s, s:{s:s}}", "triggers", "manual", "production", version,
 			     "evidence", "manual", why),
 		   NULL);
+	const char *kind = NULL;
 	if (rc == 0)
-		rc = retrain(&w, model, "manual", why, report, version, &text);
+		rc = retrain(&w, model, "manual", why, report, version, &text, &kind);
 	json_decref(report);
 	watcher_close(&w);
 	if (rc == SL_EBUSY)

@@ -284,7 +284,8 @@ int monitor_events_main(int argc, char **argv)
 		return cli_usage("monitor events", "unexpected argument '%s'", argv[optind]);
 	if ((status = cli_open(&p)) != EXIT_OK)
 		return status;
-	status = cli_take(p, sl_monitor_events(p, &f, &text), text, json, &arr);
+	int rc = sl_monitor_events(p, &f, &text);
+	status = cli_take(p, rc, text, json, &arr);
 	if (status == -1) {
 		if (json_array_size(arr) == 0)
 			printf("no events\n");
@@ -354,7 +355,8 @@ int monitor_retrain_main(int argc, char **argv)
 		return cli_usage("monitor retrain", "give --model NAME");
 	if ((status = cli_open(&p)) != EXIT_OK)
 		return status;
-	status = cli_take(p, sl_monitor_retrain(p, model, reason, &o, &text), text, json, &e);
+	int rc = sl_monitor_retrain(p, model, reason, &o, &text);
+	status = cli_take(p, rc, text, json, &e);
 	if (status == -1) {
 		print_event(e);
 		json_decref(e);
@@ -394,7 +396,7 @@ static void *monitor_run(void *arg)
 }
 
 int monitor_thread_start(const char *const *models, size_t n_models, unsigned interval_s,
-			 monitor_thread **out)
+			 const char *log_dir, monitor_thread **out)
 {
 	monitor_thread *t = calloc(1, sizeof *t);
 	int rc;
@@ -413,6 +415,7 @@ int monitor_thread_start(const char *const *models, size_t n_models, unsigned in
 	t->o.models = models;
 	t->o.n_models = n_models;
 	t->o.interval_s = interval_s;
+	t->o.log_dir = log_dir;
 	t->o.cancel = t->cancel;
 	t->o.on_event = on_server_event;
 	if (pthread_create(&t->tid, NULL, monitor_run, t) != 0) {

@@ -16,11 +16,12 @@ extern const char monitor_watch_help[], monitor_events_help[], monitor_retrain_h
 typedef struct monitor_thread monitor_thread;
 /*
  * Starts watching models (n_models 0: every model with a production alias)
- * every interval_s seconds (0: the default). Returns an exit status (0:
+ * every interval_s seconds (0: the default), reading the inference log in
+ * log_dir (NULL: the project's). Returns an exit status (0:
  * started; otherwise the message was printed).
  */
 int monitor_thread_start(const char *const *models, size_t n_models, unsigned interval_s,
-			 monitor_thread **out);
+			 const char *log_dir, monitor_thread **out);
 /* Cancels the loop (and a retraining run in flight), waits for it, frees. Accepts NULL. */
 void monitor_thread_stop(monitor_thread *t);
 

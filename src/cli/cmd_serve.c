@@ -122,7 +122,7 @@ static bool parse_uint(const char *s, unsigned max, unsigned *out)
  * The names are copied into one block that lives as long as the server.
  */
 static int serve_monitor(const char *const *specs, size_t n, unsigned interval_s,
-			 monitor_thread **out)
+			 const char *log_dir, monitor_thread **out)
 {
 	static char names[64][72];
 	static const char *list[64];
@@ -142,7 +142,7 @@ static int serve_monitor(const char *const *specs, size_t n, unsigned interval_s
 				"NAME); files have no registry to retrain into\n");
 		return EXIT_USAGE;
 	}
-	return monitor_thread_start(list, k, interval_s, out);
+	return monitor_thread_start(list, k, interval_s, log_dir, out);
 }
 
 static int serve_main(int argc, char **argv)
@@ -319,7 +319,7 @@ static int serve_main(int argc, char **argv)
 		strchr(o.host, ':') ? "[" : "", o.host, strchr(o.host, ':') ? "]" : "",
 		sl_server_port(s));
 	fflush(stderr);
-	if (monitor && serve_monitor(models, o.n_models, mon_interval, &mt) != EXIT_OK) {
+	if (monitor && serve_monitor(models, o.n_models, mon_interval, o.log_dir, &mt) != EXIT_OK) {
 		sl_server_stop(s, drain_s * 1000);
 		sl_server_free(s);
 		free(models);

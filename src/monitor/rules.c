@@ -191,7 +191,8 @@ const char *mon_trigger_names(unsigned bits, char *buf, size_t size)
  * Invariant 2: a latch passes a condition once per version. The row's
  * note holds the version it last fired for.
  */
-static bool latch(bool cond, const char *version, int64_t now_ms, store_mon_state *st)
+static bool latch(bool cond, const char *version, const char *window, int64_t now_ms,
+		  store_mon_state *st)
 {
 	const char *v = version ? version : "";
 
@@ -200,15 +201,26 @@ static bool latch(bool cond, const char *version, int64_t now_ms, store_mon_stat
 	if (!cond) {
 		st->active = false;
 		st->since_ms = 0;
+		st->window[0] = '\0';
 		return false;
 	}
 	if (st->active && !strcmp(st->note, v))
+		return false;
+	/* Released by a failed run (mon_trigger_retry): only a newer window fires. */
+	if (!st->active && st->window[0] && window && !strcmp(st->window, window))
 		return false;
 	st->active = true;
 	st->since_ms = now_ms;
 	st->fired++;
 	snprintf(st->note, sizeof st->note, "%s", v);
+	snprintf(st->window, sizeof st->window, "%s", window ? window : "");
 	return true;
+}
+
+void mon_trigger_retry(store_mon_state *st)
+{
+	st->active = false;
+	st->since_ms = 0;
 }
 
 /* The drifted features of a report, as {name, test, statistic, p_value}. */
@@ -289,7 +301,7 @@ int mon_triggers(const mon_trigger_in *in, int64_t now_ms, store_mon_state *drif
 		return sl__oom();
 	if ((in->retrain_on & CANVAS_ON_DRIFT) && in->report) {
 		bool cond = json_is_true(json_object_get(in->report, "dataset_drift"));
-		bool pass = latch(cond, in->version, now_ms, drift);
+		bool pass = latch(cond, in->version, in->window, now_ms, drift);
 		if (cond) {
 			rc = drift_evidence(in->report, !pass, &e);
 			if (rc == 0 && sl__json_set(ev, "drift", e))
@@ -308,7 +320,7 @@ int mon_triggers(const mon_trigger_in *in, int64_t now_ms, store_mon_state *drif
 		bool cond = measured && (in->direction < 0 ? v > in->min : v < in->min);
 		bool pass;
 		/* Nothing measured says nothing: the latch keeps its state. */
-		pass = measured && latch(cond, in->version, now_ms, decay);
+		pass = measured && latch(cond, in->version, in->window, now_ms, decay);
 		if (cond) {
 			rc = decay_evidence(in, v, basis, !pass, &e);
 			if (rc == 0 && sl__json_set(ev, "decay", e))

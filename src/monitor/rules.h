@@ -21,7 +21,9 @@
  *   2. A retraining trigger fires once per production version while its
  *      condition holds (latched); it re-arms when the condition clears or
  *      production moves to another version, so a refused challenger does
- *      not start a retraining run at every evaluation.
+ *      not start a retraining run at every evaluation. A run that failed
+ *      (not refused: it could not judge) re-arms it for the next window of
+ *      traffic (mon_trigger_retry), never for the window that fired.
  *   3. Triggers that fire in one evaluation start one run, named by all of
  *      them in a fixed order (drift, decay, cadence).
  *   4. A cron schedule looked at for the first time is not due: the watcher
@@ -89,6 +91,7 @@ const char *mon_rule_name(const canvas_alert *r, char *buf, size_t size);
 typedef struct mon_trigger_in {
 	unsigned retrain_on;       /* CANVAS_ON_* */
 	const json_t *report;      /* the window's report, or NULL when there is none */
+	const char *window;        /* its key (mon_window_key), or NULL */
 	const char *version;       /* the production version it is about (latch key) */
 	const char *metric;        /* decay: the main metric (canvas offline.metric), or NULL */
 	int direction;             /* its direction: +1 higher is better, -1 lower */
@@ -111,6 +114,12 @@ typedef struct mon_trigger_in {
  */
 int mon_triggers(const mon_trigger_in *in, int64_t now_ms, store_mon_state *drift,
 		 store_mon_state *decay, unsigned *out_fired, json_t **out_evidence);
+
+/*
+ * Releases a latch whose run failed (invariant 2): the trigger may fire
+ * again, for a window other than the one it fired on.
+ */
+void mon_trigger_retry(store_mon_state *st);
 
 /* "drift+decay" for the bits set, in the fixed order; "" for none. */
 const char *mon_trigger_names(unsigned bits, char *buf, size_t size);

@@ -230,6 +230,32 @@ static void test_triggers_coalesce_and_latch(void **state)
 	json_decref(calm);
 }
 
+static void test_trigger_retry(void **state)
+{
+	json_t *drifted = report("{\"dataset_drift\": true}");
+	store_mon_state d = fresh(), y = fresh();
+	mon_trigger_in in = {.retrain_on = CANVAS_ON_DRIFT, .report = drifted, .version = "1",
+			     .window = "w1"};
+	json_t *ev = NULL;
+
+	(void)state;
+	assert_int_equal(judge(&in, &d, &y, &ev), CANVAS_ON_DRIFT);
+	json_decref(ev);
+	/* The run failed: not again on the window that fired... */
+	mon_trigger_retry(&d);
+	assert_int_equal(judge(&in, &d, &y, &ev), 0);
+	json_decref(ev);
+	/* ...but on the next one. */
+	in.window = "w2";
+	assert_int_equal(judge(&in, &d, &y, &ev), CANVAS_ON_DRIFT);
+	json_decref(ev);
+	/* A refused run (no retry) stays latched on newer windows too. */
+	in.window = "w3";
+	assert_int_equal(judge(&in, &d, &y, &ev), 0);
+	json_decref(ev);
+	json_decref(drifted);
+}
+
 static void test_decay_direction(void **state)
 {
 	json_t *r = report("{\"live\": {\"rmse\": 12.0}}");
@@ -508,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_rule_same_window),
 		cmocka_unit_test(test_rule_name),
 		cmocka_unit_test(test_triggers_coalesce_and_latch),
+		cmocka_unit_test(test_trigger_retry),
 		cmocka_unit_test(test_decay_direction),
 		cmocka_unit_test(test_run_params),
 		cmocka_unit_test(test_cron_due),
