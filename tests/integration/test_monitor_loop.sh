@@ -244,3 +244,11 @@ check "assert d['kind'] == 'refused' and d['detail']['production'] == '2', d" <"
 [ "$(version)" = 2 ] || fail "the server left v2"
 sl monitor events --kind refused --json | check "assert len(d) == 1 and d[0]['run'], d"
 sl monitor events | grep -q refused || fail "the text listing lacks the refusal"
+
+# The loop as its own process: one evaluation of production (v2, calm now)
+# starts nothing; bad usage is exit 2 naming the option.
+sl monitor watch --model m --once --json >"$T/once.out"
+[ ! -s "$T/once.out" ] || fail "an evaluation of a calm v2 decided something: $(cat "$T/once.out")"
+expect_exit 2 sl monitor watch --interval 0
+grep -q "interval" "$T/.err" || fail "no word on --interval: $(cat "$T/.err")"
+expect_exit 2 sl monitor events --since yesterday

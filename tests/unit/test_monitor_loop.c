@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/project.h"
+#include "canvas/canvas.h"
 #include "canvas/cron.h"
 #include "core.h"
 #include "monitor/rules.h"
@@ -342,6 +344,82 @@ static void test_cron_due(void **state)
 	assert_false(mon_cron_due(&e, t0 + 60, t0 + 60, &at));
 }
 
+/* ---- sluice.yaml and canvas.yaml ------------------------------------------------------- */
+
+static void test_settings(void **state)
+{
+	static const char good[] = "monitoring:\n"
+				   "  interval: 30\n"
+				   "  notify: { command: ./page.sh, webhook: 'https://h.example/x' }\n"
+				   "schedules:\n"
+				   "  nightly: { cron: '0 2 * * *', pipeline: refresh.yaml,\n"
+				   "             params: { days: 7, tag: x } }\n"
+				   "  hourly: { cron: '@hourly', pipeline: /abs/h.yaml }\n";
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{"monitoring:\n  intervall: 3\n",
+		 "sluice.yaml:2:3: unknown key 'intervall' in monitoring (did you mean 'interval'?)"},
+		{"monitoring:\n  interval: 0\n", "sluice.yaml:2:13: monitoring.interval is seconds"},
+		{"monitoring:\n  notify: { webhook: ftp://x }\n",
+		 "sluice.yaml:2:22: monitoring.notify.webhook must be an http:// or https:// URL"},
+		{"schedules:\n  n: { cron: '0 25 * * *', pipeline: p.yaml }\n",
+		 "sluice.yaml:2:14: schedules.n.cron: "},
+		{"schedules:\n  n: { cron: '@daily' }\n",
+		 "sluice.yaml:2:3: schedules.n needs cron (when, in UTC) and pipeline"},
+		{"schedules: [a]\n", "sluice.yaml:1:12: schedules must be a mapping"},
+	};
+	api_settings set;
+
+	(void)state;
+	assert_int_equal(api_settings_parse(good, strlen(good), "sluice.yaml", "/p", "/p/.sluice",
+					    &set),
+			 0);
+	assert_int_equal(set.mon_interval_s, 30);
+	assert_string_equal(set.notify_command, "./page.sh");
+	assert_string_equal(set.notify_webhook, "https://h.example/x");
+	assert_int_equal(set.n_schedules, 2);
+	assert_string_equal(set.schedules[0].name, "nightly");
+	assert_string_equal(set.schedules[0].pipeline, "/p/refresh.yaml");
+	assert_int_equal(set.schedules[0].n_params, 2);
+	assert_string_equal(set.schedules[0].params[0], "days=7");
+	assert_string_equal(set.schedules[0].params[1], "tag=x");
+	assert_true(set.schedules[0].cron.hour == 1u << 2);
+	assert_string_equal(set.schedules[1].pipeline, "/abs/h.yaml");
+	assert_int_equal(set.schedules[1].n_params, 0);
+	api_settings_free(&set);
+	for (size_t i = 0; i < SL__ARRAY_LEN(bad); i++) {
+		int rc = api_settings_parse(bad[i].text, strlen(bad[i].text), "sluice.yaml", "/p",
+					    "/p/.sluice", &set);
+		if (rc != SL_EINVAL || !strstr(sl_errmsg(), bad[i].want))
+			fail_msg("case %zu: rc %d, message '%s', wanted '%s'", i, rc, sl_errmsg(),
+				 bad[i].want);
+		assert_null(set.schedules);
+	}
+}
+
+static void test_canvas_delivery(void **state)
+{
+	static const char good[] = "live_monitoring:\n"
+				   "  alert:\n"
+				   "    - {metric: error_rate, above: 0.1, command: 'echo x',\n"
+				   "       webhook: 'http://127.0.0.1:9/h'}\n";
+	static const char bad[] = "live_monitoring:\n"
+				  "  alert:\n"
+				  "    - {metric: error_rate, above: 0.1, webhook: 'mailto:a@b'}\n";
+	canvas *cv = NULL;
+
+	(void)state;
+	assert_int_equal(canvas_parse(good, strlen(good), "canvas.yaml", "/p", &cv), 0);
+	assert_int_equal(cv->monitoring.n_alerts, 1);
+	assert_string_equal(cv->monitoring.alerts[0].command, "echo x");
+	assert_string_equal(cv->monitoring.alerts[0].webhook, "http://127.0.0.1:9/h");
+	canvas_free(cv);
+	assert_int_equal(canvas_parse(bad, strlen(bad), "canvas.yaml", "/p", &cv), SL_EINVAL);
+	assert_non_null(strstr(sl_errmsg(), "canvas.yaml:3:"));
+	assert_non_null(strstr(sl_errmsg(), "webhook must be an http:// or https:// URL"));
+}
+
 /* ---- the store ------------------------------------------------------------------------------ */
 
 typedef struct fix {
@@ -538,6 +616,8 @@ int main(void)
 		cmocka_unit_test(test_decay_direction),
 		cmocka_unit_test(test_run_params),
 		cmocka_unit_test(test_cron_due),
+		cmocka_unit_test(test_settings),
+		cmocka_unit_test(test_canvas_delivery),
 		cmocka_unit_test_setup_teardown(test_store_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_claim, setup, teardown),
