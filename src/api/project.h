@@ -7,6 +7,7 @@
 #include "sluice/sluice.h"
 #include "pipeline/orch.h"
 #include "store/store.h"
+#include "monitor/live.h"
 
 
 /*
@@ -58,5 +59,14 @@ const int *api_cancel_flag(const sl_cancel *c);
 int api_describe_content(sl_project *p, const char *id, json_t *obj, int head_rows);
 /* Converts a stored artifact file to format ("csv", "jsonl") at out_path. */
 int api_export_content(const char *src, const char *format, const char *out_path);
+
+/*
+ * The monitoring engine's environment for p (monitor.c): p's store, its
+ * inference log directory and artifact store, and its canvas.yaml, read
+ * when the project has one (*out_cv, the caller's: canvas_free; NULL when
+ * there is none). A canvas that does not check is an error naming the
+ * place. out's strings live as long as p.
+ */
+int api_monitor_env(sl_project *p, mon_env *out, canvas **out_cv);
 
 #endif
