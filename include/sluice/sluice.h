@@ -25,6 +25,7 @@
 #include "sluice/canvas.h"
 #include "sluice/error.h"
 #include "sluice/model.h"
+#include "sluice/monitor.h"
 #include "sluice/serve.h"
 
 #ifdef __cplusplus

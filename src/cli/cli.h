@@ -23,7 +23,7 @@ typedef struct cli_cmd {
 } cli_cmd;
 
 extern const cli_cmd cmd_init, cmd_run, cmd_runs, cmd_artifacts, cmd_canvas, cmd_steps,
-	cmd_predict, cmd_models, cmd_serve, cmd_logs, cmd_store, cmd_version, cmd_help;
+	cmd_predict, cmd_models, cmd_serve, cmd_logs, cmd_monitor, cmd_store, cmd_version, cmd_help;
 
 const cli_cmd *cli_find(const char *name);
 /* `sluice step-exec TASK.json`: runs one step's task (hidden; orchestrators call it). */

@@ -15,7 +15,7 @@
 
 static const cli_cmd *const commands[] = {
 	&cmd_init,    &cmd_run,    &cmd_runs,  &cmd_artifacts, &cmd_canvas, &cmd_steps,
-	&cmd_predict, &cmd_models, &cmd_serve, &cmd_logs,      &cmd_store,  &cmd_version,
+	&cmd_predict, &cmd_models, &cmd_serve, &cmd_logs,      &cmd_monitor, &cmd_store,  &cmd_version,
 	&cmd_help,
 };
 

@@ -7,6 +7,7 @@
 
 #include "rng.h"
 #include "steps/train.h"
+#include "monitor/reference.h"
 
 const step_opt train_column = {.type = OPT_STRING, .len = "[1,)"};
 
@@ -250,6 +251,7 @@ int train_finish(step_ctx *ctx, train_data *d, ml_model *m)
 	if (!rc && d->train.y && !(rc = ml_frame_matrix(&d->train, &X)))
 		rc = score(m, X, d->train.y, d->train.n, "train", scores);
 	sl__free(X);
+	X = NULL;
 	/* evaluate's baseline must be fitted on the training rows, and it only
 	 * has the model: the training target travels in its info. */
 	if (!rc)
@@ -267,7 +269,7 @@ int train_finish(step_ctx *ctx, train_data *d, ml_model *m)
 	json_object_set_new(m->info, "scores", scores);
 	/* So do the datasets it learned from, by artifact id: a bundle's lineage
 	 * starts here (ids are content hashes, so the file stays deterministic). */
-	json_t *lin = NULL;
+	json_t *lin = NULL, *mon = NULL;
 	if (step_input_id(ctx, "train")) {
 		json_t *ds = json_pack("{s:s}", "train", step_input_id(ctx, "train"));
 		if (ds && step_input_id(ctx, "valid"))
@@ -277,6 +279,23 @@ int train_finish(step_ctx *ctx, train_data *d, ml_model *m)
 			ml_model_free(m);
 			return step_oom(ctx);
 		}
+	}
+	/* Live monitoring's reference: the training rows' profile, the
+	 * predictions' and the calibration, from the validation rows when there
+	 * are any (monitor/reference.h). Only training has these rows. */
+	if (d->n_valid && d->valid_X)
+		rc = mref_build(m, d->train_t, d->valid_X, d->valid_y, d->n_valid, "valid", &mon);
+	else if (!(rc = ml_frame_matrix(&d->train, &X)))
+		rc = mref_build(m, d->train_t, X, d->train.y, d->train.n, "train", &mon);
+	sl__free(X);
+	if (!rc && !lin && !(lin = json_object()))
+		rc = SL_ENOMEM;
+	if (!rc && json_object_set_new(lin, "monitoring", mon))
+		rc = SL_ENOMEM;
+	if (rc) {
+		json_decref(lin);
+		ml_model_free(m);
+		return step_fail(ctx, rc, "the monitoring reference: %s", sl_errmsg());
 	}
 	rc = ml_model_save(m, lin, out);
 	json_decref(lin);

@@ -280,6 +280,36 @@ static const char *const migrations[] = {
 	"CREATE UNIQUE INDEX runs_by_seq ON runs (seq);"
 	"DROP INDEX step_runs_by_run;"
 	"CREATE UNIQUE INDEX step_runs_by_run ON step_runs (run_id, seq);",
+
+	/*
+	 * 6: live monitoring's windows (store_monitor.c): one row per evaluated
+	 * window of a model's traffic, numbered per model (seq), with the
+	 * report it gave; and the window's raw numbers (drift statistics,
+	 * p-values, PSI, live and estimated metrics) as named series, so a
+	 * chart or an alert rule reads one series without parsing reports.
+	 * No foreign key to models: a model served from a file is monitored
+	 * without being registered.
+	 */
+	"CREATE TABLE monitor_windows ("
+	"  model TEXT NOT NULL,"
+	"  seq BIGINT NOT NULL,"
+	"  version TEXT,"
+	"  at_ms BIGINT NOT NULL,"
+	"  from_ms BIGINT,"
+	"  to_ms BIGINT,"
+	"  requests BIGINT NOT NULL,"
+	"  dataset_drift BIGINT NOT NULL,"
+	"  report TEXT NOT NULL,"
+	"  PRIMARY KEY (model, seq)) /*sqlite: WITHOUT ROWID*/;"
+	"CREATE TABLE monitor_values ("
+	"  model TEXT NOT NULL,"
+	"  seq BIGINT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  value DOUBLE PRECISION,"
+	"  PRIMARY KEY (model, seq, name),"
+	"  FOREIGN KEY (model, seq) REFERENCES monitor_windows (model, seq))"
+	"  /*sqlite: WITHOUT ROWID*/;"
+	"CREATE INDEX monitor_values_by_name ON monitor_values (model, name, seq);",
 };
 
 #define SCHEMA_VERSION ((int)SL__ARRAY_LEN(migrations))

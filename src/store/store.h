@@ -615,4 +615,34 @@ int store_lineage_json(store *s, const char *artifact_id, int max_depth, json_t 
 int store_steprun_log(store *s, const char *run_id, const char *step, char **out_path,
 		      char **out_run);
 
+/* ---- live monitoring (store_monitor.c) --------------------------------------------- */
+
+/* One evaluated window of a model's traffic (strings borrowed). */
+typedef struct store_monitor_window {
+	const char *model;
+	const char *version;   /* may be NULL */
+	int64_t at_ms;         /* when it was evaluated */
+	int64_t from_ms, to_ms; /* its first and last request (0: unknown) */
+	int64_t requests;
+	bool dataset_drift;
+	const char *report;    /* the report's JSON text */
+} store_monitor_window;
+
+/*
+ * Records a window and its n named values (NaN stored as NULL) in one
+ * transaction; *out_seq (may be NULL) receives its number, one more than
+ * the model's last.
+ */
+int store_monitor_add(store *s, const store_monitor_window *w, const char *const *names,
+		      const double *values, size_t n, int64_t *out_seq);
+/*
+ * The newest `last` windows of model (0: all), oldest first: a JSON array
+ * of {"seq", "version", "at", "from", "to", "requests", "dataset_drift",
+ * "values": {NAME: number|null}}. *out is new.
+ */
+int store_monitor_history(store *s, const char *model, size_t last, json_t **out);
+/* One series over the newest `last` windows: [{"seq", "at", "value"}], oldest first. */
+int store_monitor_series(store *s, const char *model, const char *name, size_t last,
+			 json_t **out);
+
 #endif

@@ -76,6 +76,10 @@ static const copy_table tables[] = {
 	 "step_run",
 	 12, 2, "model, seq", -1},
 	{"model_tags", "model, version, tag, value", 4, 3, "model, version, tag", -1},
+	{"monitor_windows",
+	 "model, seq, version, at_ms, from_ms, to_ms, requests, dataset_drift, report", 9, 2,
+	 "model, seq", -1},
+	{"monitor_values", "model, seq, name, value", 4, 3, "model, seq, name", -1},
 };
 
 size_t store_copy_tables(const char **names, size_t max)

@@ -1,0 +1,1097 @@
+/*
+ * The live monitoring engine (live.h): a window of one model version's
+ * served requests, read from the inference log in one pass, turned into
+ * tables and set against the bundle's reference.
+ *
+ *   ilog_scan (one pass, oldest segment first)
+ *     feedback records  -> labels: request id -> label(s)
+ *     answered requests -> a ring per version of the newest N (count mode)
+ *                          or of everything in the span (time mode)
+ *     failed requests   -> their times, to count the window's errors
+ *   the chosen ring -> raw table (the bundle's raw inputs, typed as the
+ *                      bundle types them), outputs (n x k), labels
+ *     raw --bundle transform--> model inputs --drift_compare--> features
+ *     outputs --mref_prediction_table--> predictions --drift_compare-->
+ *     outputs + labels -> live metrics; outputs + calibration -> estimates
+ *
+ * The ring keeps memory bounded by the window, not by the log: a log of a
+ * million requests is read through once and only the newest N records per
+ * version stay parsed.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "pool.h"
+#include "artifact/artifact.h"
+#include "model/bundle.h"
+#include "model/mfile.h"
+#include "monitor/live.h"
+#include "monitor/live_int.h"
+#include "monitor/reference.h"
+#include "serve/log.h"
+
+#define MON_DEFAULT_WINDOW 1000
+#define MON_MAX_REQUESTS 1000000 /* a time span keeps at most this many requests */
+#define MON_MAX_VERSIONS 64
+
+void mon_drift_opts(const mon_env *env, drift_opts *o, double *share)
+{
+	drift_opts_default(o);
+	*share = CANVAS_DEFAULT_DRIFT_SHARE;
+	if (env && env->cv) {
+		*o = env->cv->monitoring.drift;
+		if (env->cv->monitoring.drift_share.given)
+			*share = env->cv->monitoring.drift_share.v;
+	}
+}
+
+/* ---- reading the window ------------------------------------------------------------- */
+
+typedef struct ring {
+	char *version;
+	json_t **recs; /* parsed, expanded records; the oldest at pos once full */
+	size_t n, alloc, pos, cap;
+} ring;
+
+typedef struct scan_ctx {
+	const char *model;
+	const mon_window *w;
+	size_t cap;
+	char pat[256];   /* "model":"NAME" */
+	ring rings[MON_MAX_VERSIONS];
+	size_t n_rings;
+	json_t *labels;  /* request id -> label, or an array of one per row */
+	int64_t *err_ms; /* failed requests' times */
+	size_t n_err, cap_err;
+	const char *newest; /* the newest answered request's version (in rings) */
+} scan_ctx;
+
+static int64_t rec_ms(const json_t *rec)
+{
+	const char *t = json_string_value(json_object_get(rec, "time"));
+	int64_t us;
+
+	if (!t || !ds_parse_timestamp(t, strlen(t), &us))
+		return -1;
+	return us / 1000;
+}
+
+static int take_feedback(scan_ctx *c, json_t *rec)
+{
+	json_t *ids = json_object_get(rec, "request_ids"), *labels = json_object_get(rec, "labels");
+
+	if (json_array_size(ids) != json_array_size(labels))
+		return 0;
+	for (size_t i = 0; i < json_array_size(ids); i++) {
+		const char *id = json_string_value(json_array_get(ids, i));
+		/* A later label for the same request corrects an earlier one. */
+		if (id && json_object_set(c->labels, id, json_array_get(labels, i)))
+			return sl__oom();
+	}
+	return 0;
+}
+
+static void ring_clear(ring *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		json_decref(r->recs[i]);
+	sl__free(r->recs);
+	sl__free(r->version);
+	memset(r, 0, sizeof *r);
+}
+
+static ring *ring_for(scan_ctx *c, const char *version)
+{
+	ring *r;
+
+	for (size_t i = 0; i < c->n_rings; i++)
+		if (!strcmp(c->rings[i].version, version))
+			return &c->rings[i];
+	if (c->n_rings == MON_MAX_VERSIONS) {
+		/* Versions come and go: the first one seen goes (it is not the
+		 * newest, which is the last one seen or this one). */
+		ring_clear(&c->rings[0]);
+		memmove(c->rings, c->rings + 1, (MON_MAX_VERSIONS - 1) * sizeof *c->rings);
+		c->n_rings--;
+	}
+	r = &c->rings[c->n_rings];
+	memset(r, 0, sizeof *r);
+	if (!(r->version = sl__strdup(version)))
+		return NULL;
+	r->cap = c->cap;
+	c->n_rings++;
+	return r;
+}
+
+/* Keeps rec (taking the reference), dropping the oldest when the ring is full. */
+static int ring_push(ring *r, json_t *rec)
+{
+	if (r->n < r->cap) {
+		if (r->n == r->alloc) {
+			size_t a = r->alloc ? r->alloc * 2 : 64;
+			json_t **g;
+			if (a > r->cap)
+				a = r->cap;
+			if (!(g = sl__reallocarray(r->recs, a, sizeof *g)))
+				return sl__oom();
+			r->recs = g;
+			r->alloc = a;
+		}
+		r->recs[r->n++] = rec;
+		return 0;
+	}
+	json_decref(r->recs[r->pos]);
+	r->recs[r->pos] = rec;
+	r->pos = (r->pos + 1) % r->cap;
+	return 0;
+}
+
+/* The i-th oldest record of r. */
+static json_t *ring_get(const ring *r, size_t i)
+{
+	return r->recs[(r->pos + i) % r->n];
+}
+
+static int scan_line(void *ud, const char *line, size_t len, const ilog_schemas *sch)
+{
+	scan_ctx *c = ud;
+	bool oom = false, feedback;
+	json_t *rec;
+	const char *model, *version;
+	int64_t t;
+	int rc = 0;
+
+	if (!strstr(line, c->pat))
+		return 0;
+	if (!(rec = sl__json_loadb(line, len, 0, NULL, &oom)))
+		return oom ? sl__oom() : 0; /* a damaged line is no request */
+	model = json_string_value(json_object_get(rec, "model"));
+	feedback = !strcmp(json_string_value(json_object_get(rec, "endpoint")) ?: "", "feedback");
+	if (!model || strcmp(model, c->model))
+		goto out;
+	if (feedback) {
+		rc = take_feedback(c, rec);
+		goto out;
+	}
+	t = rec_ms(rec);
+	if ((c->w->since_ms && t < c->w->since_ms) || (c->w->until_ms && t > c->w->until_ms))
+		goto out;
+	if (json_integer_value(json_object_get(rec, "status")) != 200) {
+		if (c->n_err == c->cap_err) {
+			size_t nc = c->cap_err ? c->cap_err * 2 : 64;
+			int64_t *e = sl__reallocarray(c->err_ms, nc, sizeof *e);
+			if (!e) {
+				rc = sl__oom();
+				goto out;
+			}
+			c->err_ms = e;
+			c->cap_err = nc;
+		}
+		c->err_ms[c->n_err++] = t;
+		goto out;
+	}
+	version = json_string_value(json_object_get(rec, "version"));
+	if (!version || (c->w->version && strcmp(version, c->w->version)))
+		goto out;
+	/* A record whose schema was not seen cannot be read by name: skip it
+	 * (a crash can cut a segment's schema record, never a later one). */
+	if (ilog_expand(sch, rec) || !json_is_object(json_object_get(rec, "inputs")))
+		goto out;
+	ring *r = ring_for(c, version);
+	if (!r) {
+		rc = sl__oom();
+		goto out;
+	}
+	if ((rc = ring_push(r, rec)))
+		goto out;
+	rec = NULL; /* the ring holds it */
+	c->newest = r->version;
+out:
+	json_decref(rec);
+	return rc;
+}
+
+static void scan_free(scan_ctx *c)
+{
+	for (size_t i = 0; i < c->n_rings; i++)
+		ring_clear(&c->rings[i]);
+	json_decref(c->labels);
+	sl__free(c->err_ms);
+}
+
+/* ---- drift of a table ---------------------------------------------------------------- */
+
+static json_t *num(double x)
+{
+	return profile_json_num(x);
+}
+
+json_t *mon_drift_json(const drift_result *r)
+{
+	json_t *o = json_object();
+	bool bad = !o;
+
+	bad = bad || json_object_set_new(o, "name", json_string(r->column));
+	bad = bad || json_object_set_new(o, "test", json_string(drift_test_name(r->test)));
+	bad = bad || json_object_set_new(o, "statistic", num(r->statistic));
+	bad = bad || json_object_set_new(o, "p_value", num(r->p_value));
+	bad = bad || json_object_set_new(o, "threshold", num(r->threshold));
+	bad = bad || json_object_set_new(o, "drift", json_boolean(r->drifted));
+	bad = bad || json_object_set_new(o, "psi", num(r->psi));
+	bad = bad || json_object_set_new(o, "psi_band", r->psi_band ? json_string(r->psi_band) : json_null());
+	bad = bad || json_object_set_new(o, "n_ref", json_integer((json_int_t)r->n_ref));
+	bad = bad || json_object_set_new(o, "n_cur", json_integer((json_int_t)r->n_cur));
+	if (r->numeric)
+		bad = bad || json_object_set_new(o, "mean_shift", num(r->mean_shift));
+	if (r->reason)
+		bad = bad || json_object_set_new(o, "reason", json_string(r->reason));
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+typedef struct prof_job {
+	const ds_table *t;
+	const profile_opts *po;
+	profile *p;
+	int *rc;
+} prof_job;
+
+static void prof_one(void *ud, size_t j, unsigned worker)
+{
+	prof_job *job = ud;
+
+	(void)worker;
+	job->rc[j] = profile_col_build(job->t, j, job->po, &job->p->cols[j]);
+}
+
+/* profile_build, one column per task on the pool. */
+static int profile_parallel(const ds_table *t, profile **out)
+{
+	size_t nc = ds_ncol(t);
+	profile_opts po;
+	prof_job job;
+	int rc = 0;
+
+	profile_opts_default(&po);
+	*out = NULL;
+	job.t = t;
+	job.po = &po;
+	job.p = sl__calloc(1, sizeof *job.p);
+	job.rc = sl__calloc(nc ? nc : 1, sizeof *job.rc);
+	if (!job.p || !job.rc || !(job.p->cols = sl__calloc(nc ? nc : 1, sizeof *job.p->cols))) {
+		if (job.p)
+			sl__free(job.p->cols);
+		sl__free(job.p);
+		sl__free(job.rc);
+		return sl__oom();
+	}
+	job.p->rows = ds_nrow(t);
+	job.p->n_cols = nc;
+	sl__parallel_for(0, nc, prof_one, &job);
+	for (size_t j = 0; j < nc && !rc; j++)
+		rc = job.rc[j];
+	sl__free(job.rc);
+	if (rc) {
+		profile_free(job.p);
+		return sl__err(rc, "profiling the window: %s", sl_errmsg());
+	}
+	*out = job.p;
+	return 0;
+}
+
+static bool listed(const char *name, const char *const *only, size_t n_only)
+{
+	if (!n_only)
+		return true;
+	for (size_t i = 0; i < n_only; i++)
+		if (!strcmp(only[i], name))
+			return true;
+	return false;
+}
+
+int mon_drift_table(const profile *ref, const ds_table *t, const drift_opts *o,
+		    const char *const *only, size_t n_only, json_t **out, size_t *out_tested,
+		    size_t *out_drifted)
+{
+	profile *cur = NULL;
+	drift_result *res = NULL;
+	size_t n = 0;
+	json_t *arr = NULL;
+	int rc;
+
+	*out = NULL;
+	*out_tested = *out_drifted = 0;
+	if ((rc = profile_parallel(t, &cur)) || (rc = drift_compare(ref, t, cur, o, &res, &n)))
+		goto out;
+	if (!(arr = json_array())) {
+		rc = sl__oom();
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!listed(res[i].column, only, n_only))
+			continue;
+		if (json_array_append_new(arr, mon_drift_json(&res[i]))) {
+			rc = sl__oom();
+			goto out;
+		}
+		if (res[i].test != DRIFT_NONE) {
+			(*out_tested)++;
+			*out_drifted += res[i].drifted;
+		}
+	}
+	*out = arr;
+	arr = NULL;
+out:
+	json_decref(arr);
+	sl__free(res);
+	profile_free(cur);
+	return rc;
+}
+
+/* ---- the window's tables --------------------------------------------------------------- */
+
+typedef struct window {
+	const ring *r;
+	size_t n_req, n_rows;
+	ds_table *raw;     /* the bundle's raw inputs */
+	double *P;         /* n_rows x k outputs (NaN where missing) */
+	size_t k;
+	json_t **label;    /* n_rows: the row's label (borrowed), or NULL */
+	size_t n_labelled;
+	int64_t from_ms, to_ms;
+	double lat_p50, lat_p99;
+} window;
+
+static void window_free(window *w)
+{
+	ds_close(w->raw);
+	sl__free(w->P);
+	sl__free(w->label);
+}
+
+/* Appends one JSON value to column j of type t; what does not fit is a null. */
+static int append_value(ds_builder *b, size_t j, ds_type t, const json_t *v)
+{
+	switch (t) {
+	case DS_FLOAT64:
+		if (json_is_number(v))
+			return ds_append_f64(b, j, json_number_value(v));
+		break;
+	case DS_INT64:
+		if (json_is_integer(v))
+			return ds_append_i64(b, j, (int64_t)json_integer_value(v));
+		if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
+		    fabs(json_real_value(v)) < 9007199254740992.0)
+			return ds_append_i64(b, j, (int64_t)json_real_value(v));
+		break;
+	case DS_BOOL:
+		if (json_is_boolean(v))
+			return ds_append_bool(b, j, json_is_true(v));
+		break;
+	case DS_STRING:
+		if (json_is_string(v))
+			return ds_append_str(b, j, json_string_value(v), json_string_length(v));
+		break;
+	case DS_TIMESTAMP:
+		if (json_is_string(v)) {
+			int64_t us;
+			if (ds_parse_timestamp(json_string_value(v), json_string_length(v), &us))
+				return ds_append_i64(b, j, us);
+		}
+		break;
+	}
+	return ds_append_null(b, j);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted v. */
+static double pct(const double *v, size_t n, double q)
+{
+	size_t k;
+
+	if (!n)
+		return NAN;
+	k = (size_t)ceil(q * (double)n);
+	return v[k ? k - 1 : 0];
+}
+
+static int window_build(const bundle *bd, const ring *r, json_t *labels, window *w)
+{
+	const ml_signature *sig = &bundle_model(bd)->sig;
+	size_t ni = bundle_n_inputs(bd), row = 0;
+	ds_builder *b = NULL;
+	double *lat = NULL;
+	int rc;
+
+	memset(w, 0, sizeof *w);
+	w->r = r;
+	w->n_req = r->n;
+	w->k = sig->n_outputs;
+	for (size_t i = 0; i < r->n; i++)
+		w->n_rows += (size_t)json_integer_value(json_object_get(ring_get(r, i), "rows"));
+	if ((rc = ds_builder_new(&b)))
+		return rc;
+	for (size_t j = 0; j < ni && !rc; j++)
+		rc = ds_builder_add_col(b, bundle_input_name(bd, j), bundle_input_type(bd, j), NULL);
+	if (!rc)
+		rc = ds_builder_reserve(b, w->n_rows);
+	w->P = sl__malloc((w->n_rows ? w->n_rows : 1) * (w->k ? w->k : 1) * sizeof *w->P);
+	w->label = sl__calloc(w->n_rows ? w->n_rows : 1, sizeof *w->label);
+	lat = sl__malloc((r->n ? r->n : 1) * sizeof *lat);
+	if (!rc && (!w->P || !w->label || !lat))
+		rc = sl__oom();
+	for (size_t i = 0; i < r->n && !rc; i++) {
+		json_t *rec = ring_get(r, i), *ins = json_object_get(rec, "inputs");
+		json_t *outs = json_object_get(rec, "outputs");
+		const char *id = json_string_value(json_object_get(rec, "id"));
+		json_t *lab = id ? json_object_get(labels, id) : NULL;
+		size_t nr = (size_t)json_integer_value(json_object_get(rec, "rows"));
+		int64_t t = rec_ms(rec);
+
+		lat[i] = (double)json_integer_value(json_object_get(rec, "latency_us"));
+		if (i == 0)
+			w->from_ms = t;
+		w->to_ms = t;
+		for (size_t j = 0; j < ni && !rc; j++) {
+			json_t *col = json_object_get(ins, bundle_input_name(bd, j));
+			for (size_t q = 0; q < nr && !rc; q++)
+				rc = append_value(b, j, bundle_input_type(bd, j), json_array_get(col, q));
+		}
+		for (size_t q = 0; q < nr && !rc; q++, row++) {
+			for (size_t c = 0; c < w->k; c++) {
+				json_t *v = json_array_get(json_object_get(outs, sig->outputs[c]), q);
+				w->P[row * w->k + c] = json_is_number(v) ? json_number_value(v) : NAN;
+			}
+			json_t *l = json_is_array(lab) ? json_array_get(lab, q) : q == 0 ? lab : NULL;
+			if (l && !json_is_null(l)) {
+				w->label[row] = l;
+				w->n_labelled++;
+			}
+		}
+	}
+	if (!rc)
+		rc = ds_builder_finish(b, &w->raw);
+	ds_builder_free(b);
+	if (!rc) {
+		qsort(lat, r->n, sizeof *lat, cmp_double);
+		w->lat_p50 = pct(lat, r->n, 0.5);
+		w->lat_p99 = pct(lat, r->n, 0.99);
+	}
+	sl__free(lat);
+	if (rc)
+		window_free(w);
+	return rc;
+}
+
+/* ---- performance --------------------------------------------------------------------- */
+
+/* A label as the class index of sig, or -1 when it names no class. */
+static long class_of(const ml_signature *sig, const json_t *l)
+{
+	char buf[64];
+	const char *text = buf;
+
+	if (json_is_string(l))
+		text = json_string_value(l);
+	else if (json_is_integer(l))
+		snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(l));
+	else if (json_is_real(l))
+		ds_format_f64(json_real_value(l), buf);
+	else if (json_is_boolean(l))
+		snprintf(buf, sizeof buf, "%s", json_is_true(l) ? "true" : "false");
+	else
+		return -1;
+	for (size_t c = 0; c < sig->n_classes; c++)
+		if (!strcmp(sig->classes[c], text))
+			return (long)c;
+	return -1;
+}
+
+static size_t argmax(const double *p, size_t k)
+{
+	size_t best = 0;
+
+	for (size_t c = 1; c < k; c++)
+		if (p[c] > p[best])
+			best = c;
+	return best;
+}
+
+static int set_num(json_t *o, const char *key, double v)
+{
+	return json_object_set_new(o, key, num(v)) ? sl__oom() : 0;
+}
+
+/* Realised metrics over the window's labelled rows into live. */
+static int live_metrics(const ml_signature *sig, const window *w, json_t *live)
+{
+	size_t n = 0, k = w->k;
+	double *y = sl__malloc((w->n_labelled ? w->n_labelled : 1) * sizeof *y);
+	double *P = sl__malloc((w->n_labelled ? w->n_labelled : 1) * (k ? k : 1) * sizeof *P);
+	int rc = 0;
+
+	if (!y || !P) {
+		rc = sl__oom();
+		goto out;
+	}
+	for (size_t i = 0; i < w->n_rows; i++) {
+		if (!w->label[i])
+			continue;
+		if (ml_task_is_classifier(sig->task)) {
+			long c = class_of(sig, w->label[i]);
+			if (c < 0)
+				continue; /* a label the model cannot have predicted */
+			y[n] = (double)c;
+		} else if (json_is_number(w->label[i])) {
+			y[n] = json_number_value(w->label[i]);
+		} else {
+			continue;
+		}
+		memcpy(P + n * k, w->P + i * k, k * sizeof *P);
+		n++;
+	}
+	if ((rc = json_object_set_new(live, "labelled", json_integer((json_int_t)n)) ? sl__oom() : 0))
+		goto out;
+	if (n == 0)
+		goto out;
+	if (ml_task_is_classifier(sig->task)) {
+		rc = set_num(live, "accuracy", ml_metric_accuracy(y, P, k, NULL, n));
+		if (!rc && sig->task == ML_BINARY) {
+			double cm[4] = {0}, pr, re, f1, *p1 = sl__malloc(n * sizeof *p1),
+			       *pred = sl__malloc(n * sizeof *pred);
+			if (!p1 || !pred) {
+				sl__free(p1);
+				sl__free(pred);
+				rc = sl__oom();
+				goto out;
+			}
+			for (size_t i = 0; i < n; i++) {
+				p1[i] = P[i * k + 1];
+				pred[i] = (double)argmax(P + i * k, k);
+			}
+			ml_confusion(y, pred, 2, NULL, n, cm);
+			ml_class_prf(cm, 2, 1, &pr, &re, &f1);
+			rc = set_num(live, "f1", f1);
+			if (!rc)
+				rc = set_num(live, "auc", ml_metric_auc(y, p1, NULL, n));
+			sl__free(p1);
+			sl__free(pred);
+		}
+	} else if (sig->task == ML_REGRESSION || sig->task == ML_FORECAST) {
+		double *p = sl__malloc(n * sizeof *p), naive = 0;
+		if (!p) {
+			rc = sl__oom();
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++)
+			p[i] = P[i * k];
+		/* MASE's scale: the one-step naive forecast's error over the same
+		 * labelled rows in time order (the window is in time order). */
+		for (size_t i = 1; i < n; i++)
+			naive += fabs(y[i] - y[i - 1]);
+		naive = n > 1 ? naive / (double)(n - 1) : NAN;
+		double mae = ml_metric_mae(y, p, NULL, n);
+		rc = set_num(live, "mae", mae);
+		if (!rc)
+			rc = set_num(live, "rmse", ml_metric_rmse(y, p, NULL, n));
+		if (!rc)
+			rc = set_num(live, "mase", naive > 0 ? mae / naive : NAN);
+		sl__free(p);
+	}
+out:
+	sl__free(y);
+	sl__free(P);
+	return rc;
+}
+
+static json_t *est_json(const calib_est *e)
+{
+	return json_pack("{s:o, s:o, s:o}", "value", num(e->value), "lower", num(e->lower), "upper",
+			 num(e->upper));
+}
+
+/* Label-free estimates from the calibrated probabilities, reconciled with the labels there are. */
+static int estimates(const ml_signature *sig, const mref *ref, const window *w, json_t *est)
+{
+	bool binary = ref->calib_binary && sig->task == ML_BINARY;
+	size_t n = w->n_rows, k = w->k, nl = 0;
+	double *q = sl__malloc((n ? n : 1) * sizeof *q), *s = sl__malloc((n ? n : 1) * sizeof *s);
+	double est_right = 0, real_right = 0;
+	calib_estimates ce;
+	int rc = 0;
+
+	if (!q || !s) {
+		rc = sl__oom();
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const double *p = w->P + i * k;
+		size_t best = argmax(p, k);
+		s[i] = binary ? p[1] : p[best];
+		q[i] = calib_apply(&ref->cal, s[i]);
+		if (isnan(q[i]))
+			q[i] = binary ? 0.5 : 0; /* an unscored row: no information */
+		/* The chance this row's decision is right, for reconciliation. */
+		double right = binary ? (s[i] > 0.5 ? q[i] : 1 - q[i]) : q[i];
+		long c = w->label[i] ? class_of(sig, w->label[i]) : -1;
+		if (c >= 0) {
+			nl++;
+			est_right += right;
+			real_right += (size_t)c == (binary ? (size_t)(s[i] > 0.5) : best);
+		}
+	}
+	if ((rc = calib_estimate(q, s, n, binary, 0, &ce)))
+		goto out;
+	if (json_object_set_new(est, "method", json_string("cbpe")) ||
+	    json_object_set_new(est, "calibration", json_string("isotonic")) ||
+	    json_object_set_new(est, "calibrated_on", json_string(ref->calib_set)) ||
+	    json_object_set_new(est, "accuracy", est_json(&ce.accuracy)) ||
+	    (binary && json_object_set_new(est, "f1", est_json(&ce.f1))) ||
+	    (binary && json_object_set_new(est, "auc", est_json(&ce.auc)))) {
+		rc = sl__oom();
+		goto out;
+	}
+	if (nl) {
+		double e = est_right / (double)nl, r = real_right / (double)nl;
+		json_t *rec = json_pack("{s:I, s:o, s:o, s:o}", "labelled", (json_int_t)nl,
+					"estimated_accuracy", num(e), "realised_accuracy", num(r),
+					"error", num(e - r));
+		if (!rec || json_object_set_new(est, "reconciled", rec))
+			rc = sl__oom();
+	}
+out:
+	sl__free(q);
+	sl__free(s);
+	return rc;
+}
+
+/* ---- the report ------------------------------------------------------------------------ */
+
+static json_t *iso(int64_t ms)
+{
+	char buf[DS_TS_BUF];
+
+	if (ms < 0)
+		return json_null();
+	ds_format_timestamp(ms * 1000, buf);
+	return json_string(buf);
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/*
+ * The registered version whose bundle a server logged as label: a server
+ * that serves a file names the version by the file's digest (a prefix of
+ * it), so each registered bundle's digest is compared. *out_version 0 and
+ * *out_id NULL when none matches.
+ */
+static int find_by_digest(const mon_env *env, const char *model, const char *label,
+			  int64_t *out_version, char **out_id)
+{
+	json_t *mj = NULL, *v;
+	size_t i, len = strlen(label);
+	int rc;
+
+	*out_version = 0;
+	*out_id = NULL;
+	if ((rc = store_model_json(env->st, model, NULL, &mj)))
+		return rc;
+	json_array_foreach(json_object_get(mj, "versions"), i, v) {
+		const char *id = json_string_value(json_object_get(v, "bundle"));
+		char *path = id ? art_path(env->art_root, id) : NULL, digest[65];
+		mfile *f = NULL;
+		if (!path)
+			continue;
+		if (mfile_open(path, &f) == 0) {
+			mfile_digest_hex(f, digest);
+			if (len <= 64 && !strncmp(digest, label, len)) {
+				*out_version = (int64_t)json_integer_value(json_object_get(v, "version"));
+				*out_id = sl__strdup(id);
+			}
+			mfile_close(f);
+		}
+		sl__err_clear();
+		sl__free(path);
+		if (*out_id)
+			break;
+	}
+	json_decref(mj);
+	return *out_version && !*out_id ? sl__oom() : 0;
+}
+
+/*
+ * The bundle of the window's version: the caller's path, or the registry's
+ * (by version number, or by the digest a file server logged). *out_version
+ * is the registry's number when known, else 0.
+ */
+static int open_bundle(const mon_env *env, const char *model, const char *version,
+		       const mon_window *w, bundle **out, char **out_id, int64_t *out_version)
+{
+	store_model_ref mr;
+	char *path;
+	int rc;
+
+	*out_id = NULL;
+	*out_version = 0;
+	if (w->bundle_path) {
+		if ((rc = bundle_open(w->bundle_path, 0, out)))
+			return rc;
+		return (*out_id = sl__strdup(w->bundle_path)) ? 0 : sl__oom();
+	}
+	if (!env->st || !env->art_root)
+		return sl__err(SL_EINVAL, "no registry to find version %s of model '%s' in: give "
+					  "its bundle",
+			       version, model);
+	if (!all_digits(version)) {
+		if ((rc = find_by_digest(env, model, version, out_version, out_id)))
+			return sl__err_prefix(rc, "the log's version %s of model '%s'", version, model);
+		if (!*out_id)
+			return sl__err(SL_ENOENT, "the log's version %s of model '%s' is no registered "
+						  "bundle of that model: give the bundle it served "
+						  "(--bundle FILE)",
+				       version, model);
+		memcpy(mr.bundle, *out_id, SL__HASH_HEX_SIZE);
+		sl__free(*out_id);
+		*out_id = NULL;
+	} else if ((rc = store_model_resolve(env->st, model, version, &mr))) {
+		return sl__err_prefix(rc, "the log's version %s of model '%s'", version, model);
+	} else {
+		*out_version = mr.version;
+	}
+	if ((rc = art_verify(env->art_root, mr.bundle)))
+		return sl__err_prefix(rc, "the bundle of version %s of model '%s'", version, model);
+	if (!(path = art_path(env->art_root, mr.bundle)))
+		return sl__oom();
+	rc = bundle_open(path, 0, out);
+	sl__free(path);
+	if (rc)
+		return rc;
+	return (*out_id = sl__strdup(mr.bundle)) ? 0 : sl__oom();
+}
+
+/* "3" as 3, anything else as the string. */
+static json_t *version_json(const char *v)
+{
+	int64_t n;
+
+	if (sl__parse_i64(v, &n) && n > 0)
+		return json_integer((json_int_t)n);
+	return json_string(v);
+}
+
+int mon_report(const mon_env *env, const char *model, const mon_window *w, json_t **out)
+{
+	scan_ctx c;
+	ring *r = NULL;
+	bundle *bd = NULL;
+	mref *ref = NULL;
+	char *bundle_id = NULL;
+	window win = {0};
+	bool have_win = false;
+	ds_table *mt = NULL, *pt = NULL;
+	json_t *rep = NULL, *feats = NULL, *live = NULL, *est = NULL, *pred = NULL;
+	drift_opts o;
+	double share_thr;
+	size_t tested = 0, drifted = 0, errors = 0;
+	int64_t reg_version = 0;
+	int rc;
+
+	*out = NULL;
+	if (!env || !model || !w || !env->log_dir)
+		return sl__err(SL_EINVAL, "mon_report: invalid argument");
+	mon_drift_opts(env, &o, &share_thr);
+	memset(&c, 0, sizeof c);
+	c.model = model;
+	c.w = w;
+	c.cap = w->requests;
+	if (w->since_ms || w->until_ms)
+		c.cap = MON_MAX_REQUESTS;
+	else if (!c.cap)
+		c.cap = env->cv && env->cv->monitoring.window.v >= 1
+				? (size_t)env->cv->monitoring.window.v
+				: MON_DEFAULT_WINDOW;
+	if (c.cap > MON_MAX_REQUESTS)
+		return sl__err(SL_EINVAL, "a window holds at most %d requests", MON_MAX_REQUESTS);
+	snprintf(c.pat, sizeof c.pat, "\"model\":\"%s\"", model);
+	if (!(c.labels = json_object()))
+		return sl__oom();
+	if ((rc = ilog_scan(env->log_dir, w->since_ms, w->until_ms, scan_line, &c)) < 0)
+		goto out;
+	rc = 0;
+	for (size_t i = 0; i < c.n_rings; i++)
+		if (!strcmp(c.rings[i].version, w->version ? w->version : c.newest ? c.newest : ""))
+			r = &c.rings[i];
+	if (!r || !r->n) {
+		rc = sl__err(SL_ENOENT, "the inference log in %s has no answered request of model "
+					"'%s'%s%s%s",
+			     env->log_dir, model, w->version ? " version " : "",
+			     w->version ? w->version : "",
+			     w->since_ms || w->until_ms ? " in that time span" : "");
+		goto out;
+	}
+	if ((rc = open_bundle(env, model, r->version, w, &bd, &bundle_id, &reg_version)))
+		goto out;
+	if ((rc = mref_load(bundle_manifest(bd), &ref))) {
+		rc = sl__err_prefix(rc == SL_ENOENT ? SL_EINVAL : rc, "the bundle of model '%s' version %s",
+				    model, r->version);
+		goto out;
+	}
+	if ((rc = window_build(bd, r, c.labels, &win)))
+		goto out;
+	have_win = true;
+	for (size_t i = 0; i < c.n_err; i++)
+		errors += c.err_ms[i] >= win.from_ms;
+
+	/* Features: after the bundle's transform, as training saw them. */
+	if (bundle_transform(bd)) {
+		if ((rc = transform_apply_table(bundle_transform(bd), win.raw, &mt))) {
+			rc = sl__err_prefix(rc, "applying the bundle's transform to the window");
+			goto out;
+		}
+	}
+	if ((rc = mon_drift_table(ref->features, mt ? mt : win.raw, &o,
+				  env->cv ? env->cv->monitoring.drift_columns : NULL,
+				  env->cv ? env->cv->monitoring.n_drift_columns : 0, &feats, &tested,
+				  &drifted)))
+		goto out;
+
+	/* Prediction drift: the score of a binary classifier, else the prediction. */
+	const ml_signature *sig = &bundle_model(bd)->sig;
+	if (ref->predictions && win.n_rows) {
+		json_t *parr = NULL;
+		size_t pt_n = 0, pd_n = 0;
+		const char *col = sig->task == ML_BINARY ? "score" : "prediction";
+		if ((rc = mref_prediction_table(sig, win.P, win.n_rows, &pt)) ||
+		    (rc = mon_drift_table(ref->predictions, pt, &o, &col, 1, &parr, &pt_n, &pd_n)))
+			goto out;
+		pred = json_incref(json_array_get(parr, 0));
+		json_decref(parr);
+	}
+
+	if (!(live = json_object()) || !(est = json_object())) {
+		rc = sl__oom();
+		goto out;
+	}
+	if (win.n_labelled && (rc = live_metrics(sig, &win, live)))
+		goto out;
+	if (ref->has_calib && ml_task_is_classifier(sig->task) && win.n_rows &&
+	    (rc = estimates(sig, ref, &win, est)))
+		goto out;
+
+	double share = tested ? (double)drifted / (double)tested : 0;
+	rep = json_object();
+	json_t *wj = json_pack("{s:I, s:I, s:o, s:o, s:I, s:o, s:o}", "requests", (json_int_t)win.n_req,
+			       "rows", (json_int_t)win.n_rows, "from", iso(win.from_ms), "to",
+			       iso(win.to_ms), "errors", (json_int_t)errors, "latency_p50_us",
+			       num(win.lat_p50), "latency_p99_us", num(win.lat_p99));
+	json_t *rj = json_pack("{s:I, s:s?}", "rows", (json_int_t)ref->rows, "predictions_set",
+			       ref->predictions_set);
+	/* Every value is handed over whatever happens (json_object_set_new
+	 * takes it also when it fails), so no step short-circuits. */
+	int bad = 0;
+	bad |= json_object_set_new(rep, "model", json_string(model));
+	/* The registry's number when the log named the version by its digest. */
+	bad |= json_object_set_new(rep, "version", reg_version ? json_integer((json_int_t)reg_version)
+							       : version_json(r->version));
+	bad |= json_object_set_new(rep, "served_as", json_string(r->version));
+	bad |= json_object_set_new(rep, "bundle", json_string(bundle_id));
+	bad |= json_object_set_new(rep, "at", iso(sl__now_ms()));
+	bad |= json_object_set_new(rep, "window", wj);
+	bad |= json_object_set_new(rep, "reference", rj);
+	bad |= json_object_set_new(rep, "dataset_drift", json_boolean(tested > 0 && share >= share_thr));
+	bad |= json_object_set_new(rep, "drift_share", json_real(share));
+	bad |= json_object_set_new(rep, "drift_share_threshold", json_real(share_thr));
+	bad |= json_object_set_new(rep, "features_tested", json_integer((json_int_t)tested));
+	bad |= json_object_set_new(rep, "features_drifted", json_integer((json_int_t)drifted));
+	bad |= json_object_set(rep, "features", feats);
+	bad |= json_object_set_new(rep, "prediction_drift", pred ? pred : json_null());
+	pred = NULL;
+	bad |= json_object_set(rep, "live", live);
+	bad |= json_object_set(rep, "estimated", est);
+	if (bad) {
+		rc = sl__oom();
+		goto out;
+	}
+	*out = rep;
+	rep = NULL;
+out:
+	json_decref(rep);
+	json_decref(feats);
+	json_decref(live);
+	json_decref(est);
+	json_decref(pred);
+	ds_close(mt);
+	ds_close(pt);
+	if (have_win)
+		window_free(&win);
+	mref_free(ref);
+	bundle_close(bd);
+	sl__free(bundle_id);
+	scan_free(&c);
+	return rc;
+}
+
+/* ---- recording ------------------------------------------------------------------------- */
+
+typedef struct series {
+	char **names;
+	double *values;
+	size_t n, cap;
+	bool nomem;
+} series;
+
+static double dval(const json_t *v)
+{
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static void put(series *s, double v, const char *fmt, ...) SL__PRINTF(3, 4);
+static void put(series *s, double v, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[640], *name;
+
+	if (s->nomem)
+		return;
+	if (s->n == s->cap) {
+		size_t c = s->cap ? s->cap * 2 : 64;
+		char **nn = sl__reallocarray(s->names, c, sizeof *nn);
+		if (nn)
+			s->names = nn;
+		double *nv = nn ? sl__reallocarray(s->values, c, sizeof *nv) : NULL;
+		if (!nv) {
+			s->nomem = true;
+			return;
+		}
+		s->values = nv;
+		s->cap = c;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	name = sl__strdup(buf);
+	if (!name) {
+		s->nomem = true;
+		return;
+	}
+	s->names[s->n] = name;
+	s->values[s->n++] = v;
+}
+
+/* The series of one drift result: PREFIX.statistic, .p_value, .psi. */
+static void put_drift(series *s, const json_t *f, const char *prefix)
+{
+	put(s, dval(json_object_get(f, "statistic")), "%s.statistic", prefix);
+	put(s, dval(json_object_get(f, "p_value")), "%s.p_value", prefix);
+	put(s, dval(json_object_get(f, "psi")), "%s.psi", prefix);
+}
+
+int mon_record(const mon_env *env, const json_t *rep, int64_t *out_seq)
+{
+	const json_t *win = json_object_get(rep, "window"), *v, *f;
+	const char *key;
+	series s = {0};
+	store_monitor_window w = {0};
+	char vbuf[32], *text = NULL, prefix[600];
+	int64_t us;
+	size_t i;
+	int rc;
+
+	if (!env || !env->st || !json_is_object(rep) || !json_is_object(win))
+		return sl__err(SL_EINVAL, "mon_record: invalid argument");
+	w.model = json_string_value(json_object_get(rep, "model"));
+	v = json_object_get(rep, "version");
+	if (json_is_integer(v)) {
+		snprintf(vbuf, sizeof vbuf, "%lld", (long long)json_integer_value(v));
+		w.version = vbuf;
+	} else {
+		w.version = json_string_value(v);
+	}
+	w.at_ms = sl__now_ms();
+	key = json_string_value(json_object_get(win, "from"));
+	if (key && ds_parse_timestamp(key, strlen(key), &us))
+		w.from_ms = us / 1000;
+	key = json_string_value(json_object_get(win, "to"));
+	if (key && ds_parse_timestamp(key, strlen(key), &us))
+		w.to_ms = us / 1000;
+	w.requests = (int64_t)json_integer_value(json_object_get(win, "requests"));
+	w.dataset_drift = json_is_true(json_object_get(rep, "dataset_drift"));
+	if (!w.model)
+		return sl__err(SL_EINVAL, "mon_record: the report names no model");
+
+	put(&s, dval(json_object_get(rep, "drift_share")), "drift_share");
+	put(&s, (double)w.requests, "requests");
+	put(&s, dval(json_object_get(win, "rows")), "rows");
+	put(&s, dval(json_object_get(win, "errors")), "errors");
+	put(&s, dval(json_object_get(win, "latency_p50_us")), "latency_p50_us");
+	put(&s, dval(json_object_get(win, "latency_p99_us")), "latency_p99_us");
+	json_array_foreach(json_object_get(rep, "features"), i, f) {
+		snprintf(prefix, sizeof prefix, "drift.%s",
+			 json_string_value(json_object_get(f, "name")) ?: "?");
+		put_drift(&s, f, prefix);
+	}
+	if (json_is_object(json_object_get(rep, "prediction_drift")))
+		put_drift(&s, json_object_get(rep, "prediction_drift"), "prediction");
+	json_object_foreach((json_t *)json_object_get(rep, "live"), key, v)
+		if (json_is_number(v) || json_is_null(v))
+			put(&s, dval(v), "live.%s", key);
+	json_object_foreach((json_t *)json_object_get(rep, "estimated"), key, v) {
+		if (!json_is_object(v) || !strcmp(key, "reconciled"))
+			continue;
+		put(&s, dval(json_object_get(v, "value")), "estimated.%s", key);
+		put(&s, dval(json_object_get(v, "lower")), "estimated.%s.lower", key);
+		put(&s, dval(json_object_get(v, "upper")), "estimated.%s.upper", key);
+	}
+	v = json_object_get(json_object_get(rep, "estimated"), "reconciled");
+	if (v)
+		put(&s, dval(json_object_get(v, "error")), "estimated.reconciled_error");
+
+	if (s.nomem || !(text = sl__json_dumps(rep, JSON_COMPACT | JSON_REAL_PRECISION(17))))
+		rc = sl__oom();
+	else {
+		w.report = text;
+		rc = store_monitor_add(env->st, &w, (const char *const *)s.names, s.values, s.n,
+				       out_seq);
+	}
+	sl__free(text);
+	for (i = 0; i < s.n; i++)
+		sl__free(s.names[i]);
+	sl__free(s.names);
+	sl__free(s.values);
+	return rc;
+}
+
+int mon_history(const mon_env *env, const char *model, size_t last, json_t **out)
+{
+	if (!env || !env->st || !model || !out)
+		return sl__err(SL_EINVAL, "mon_history: invalid argument");
+	return store_monitor_history(env->st, model, last, out);
+}
+
+int mon_series(const mon_env *env, const char *model, const char *name, size_t last,
+	       json_t **out)
+{
+	if (!env || !env->st || !model || !name || !out)
+		return sl__err(SL_EINVAL, "mon_series: invalid argument");
+	return store_monitor_series(env->st, model, name, last, out);
+}

@@ -1,0 +1,32 @@
+/*
+ * What live.c shares with its page (live_html.c), its tests and its
+ * benchmark: the drift of one table against a reference profile, as the
+ * report's "features" array. Prefix mon_.
+ */
+#ifndef SLUICE_MONITOR_LIVE_INT_H
+#define SLUICE_MONITOR_LIVE_INT_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "dataset/dataset.h"
+#include "monitor/drift.h"
+#include "monitor/profile.h"
+
+/*
+ * Drift of every column of ref that t has (only the columns named in only,
+ * when n_only > 0), by drift.h's rule: *out (new) is the report's array of
+ * {"name", "test", "statistic", "p_value", "threshold", "drift", "psi",
+ * "psi_band", "n_ref", "n_cur", "mean_shift", "reason"?}; *out_tested
+ * counts the columns a test decided, *out_drifted those that drifted.
+ * Profiling t's columns is spread over the thread pool.
+ */
+int mon_drift_table(const profile *ref, const ds_table *t, const drift_opts *o,
+		    const char *const *only, size_t n_only, json_t **out, size_t *out_tested,
+		    size_t *out_drifted);
+
+/* One drift result as the report's JSON object (a new reference, NULL when out of memory). */
+json_t *mon_drift_json(const drift_result *r);
+
+#endif
