@@ -55,6 +55,10 @@ static const char help[] =
 	"      --reload-ms MS        how often model files are checked for a new version\n"
 	"                            (default 250)\n"
 	"      --drain-timeout S     how long a drain waits for requests in flight (default 30)\n"
+	"      --drift-interval S    evaluate drift and live metrics of each model's newest\n"
+	"                            window every S seconds for /metrics (default 60; 0: off)\n"
+	"      --drift-window N      requests per window (default: canvas.yaml\n"
+	"                            live_monitoring.window, else 1000)\n"
 	"\n"
 	"Sizes take a K, M or G suffix. See docs/serving.md for the endpoints and the log.\n";
 
@@ -111,7 +115,7 @@ static int serve_main(int argc, char **argv)
 {
 	enum {
 		O_HOST = 256, O_THREADS, O_MAXBODY, O_MAXCONN, O_HT, O_RT, O_TOKEN, O_CERT, O_KEY,
-		O_LOGDIR, O_DUR, O_POL, O_SEGSIZE, O_SEGAGE, O_RET, O_RELOAD, O_DRAIN
+		O_LOGDIR, O_DUR, O_POL, O_SEGSIZE, O_SEGAGE, O_RET, O_RELOAD, O_DRAIN, O_DRIFT_INT, O_DRIFT_WIN
 	};
 	static const struct option longopts[] = {
 		{"model", required_argument, NULL, 'm'},
@@ -133,6 +137,8 @@ static int serve_main(int argc, char **argv)
 		{"log-retention", required_argument, NULL, O_RET},
 		{"reload-ms", required_argument, NULL, O_RELOAD},
 		{"drain-timeout", required_argument, NULL, O_DRAIN},
+		{"drift-interval", required_argument, NULL, O_DRIFT_INT},
+		{"drift-window", required_argument, NULL, O_DRIFT_WIN},
 		CLI_HELP_OPT,
 		{NULL, 0, NULL, 0},
 	};
@@ -223,6 +229,17 @@ static int serve_main(int argc, char **argv)
 			if (!parse_uint(optarg, 86400, &drain_s))
 				goto usage_num;
 			break;
+		case O_DRIFT_INT:
+			if (!parse_uint(optarg, 86400, &o.drift_interval_s))
+				goto usage_num;
+			break;
+		case O_DRIFT_WIN: {
+			unsigned n;
+			if (!parse_uint(optarg, 1000000, &n) || !n)
+				goto usage_num;
+			o.drift_window = n;
+			break;
+		}
 		case 'h':
 			free(models);
 			return cli_help_for(&cmd_serve);
