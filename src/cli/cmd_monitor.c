@@ -56,8 +56,9 @@ static const char help[] =
 	"      --no-record       do not record the window in the store\n"
 	"      --json            the report as JSON (docs/monitoring.md has the fields)\n"
 	"\n"
-	"Exit status: 0 evaluated (drift or not: see dataset_drift), 1 it could not be\n"
-	"evaluated (no requests, no reference), 2 bad usage.\n";
+	"Exit status: 0 evaluated (drift or not: see dataset_drift); 2 bad usage, or\n"
+	"nothing to evaluate (no answered request in the log, a bundle without a\n"
+	"monitoring reference); 1 anything else that failed.\n";
 
 /* ---- report ------------------------------------------------------------------------- */
 
