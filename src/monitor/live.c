@@ -258,21 +258,89 @@ json_t *mon_drift_json(const drift_result *r)
 
 typedef struct prof_job {
 	const ds_table *t;
+	const profile *ref;
+	uint64_t few;
 	const profile_opts *po;
 	profile *p;
 	int *rc;
 } prof_job;
 
+/*
+ * What the drift tests read of a window's numeric column whose reference
+ * has many values: counts, mean, standard deviation, min and max, in one
+ * pass. The rest of a profile (quantiles, its own histogram, distinct
+ * values, top values) costs a sort per column and no test reads it then:
+ * the values are counted in the reference's bins (profile_rebin), and only
+ * a column with few values is tested on value counts. distinct is set to
+ * UINT64_MAX (unknown) and n_top to 0, which the few-values path of
+ * drift.c never takes for a reference with many values.
+ */
+static int moments(const ds_table *t, size_t j, profile_col *c)
+{
+	size_t n = ds_nrow(t);
+	const uint8_t *valid = ds_col_validity(t, j);
+	const double *f = ds_col_f64(t, j);
+	const int64_t *iv = f ? NULL : ds_col_i64(t, j);
+	double mean = 0, m2 = 0, lo = INFINITY, hi = -INFINITY;
+	uint64_t k = 0, missing = 0, inf = 0;
+
+	memset(c, 0, sizeof *c);
+	if (!(c->name = sl__strdup(ds_col_name(t, j))))
+		return sl__oom();
+	c->type = ds_col_type(t, j);
+	c->numeric = true;
+	c->count = n;
+	for (size_t i = 0; i < n; i++) {
+		if (!ds_valid(valid, i)) {
+			missing++;
+			continue;
+		}
+		double x = f ? f[i] : (double)iv[i];
+		if (isnan(x)) {
+			missing++;
+			continue;
+		}
+		if (isinf(x)) {
+			inf++;
+			continue;
+		}
+		/* Welford: one pass, no cancellation. */
+		k++;
+		double d = x - mean;
+		mean += d / (double)k;
+		m2 += d * (x - mean);
+		lo = x < lo ? x : lo;
+		hi = x > hi ? x : hi;
+	}
+	c->missing = missing;
+	c->infinite = inf;
+	c->n_values = k;
+	c->distinct = UINT64_MAX;
+	c->mean = k ? mean : NAN;
+	c->std = k > 1 ? sqrt(m2 / (double)(k - 1)) : NAN;
+	c->min = k ? lo : NAN;
+	c->max = k ? hi : NAN;
+	for (size_t q = 0; q < PROFILE_NQ; q++)
+		c->q[q] = NAN;
+	return 0;
+}
+
 static void prof_one(void *ud, size_t j, unsigned worker)
 {
 	prof_job *job = ud;
+	const profile_col *rc = profile_find(job->ref, ds_col_name(job->t, j));
+	ds_type ty = ds_col_type(job->t, j);
+	bool num = ty == DS_FLOAT64 || ty == DS_INT64;
 
 	(void)worker;
-	job->rc[j] = profile_col_build(job->t, j, job->po, &job->p->cols[j]);
+	if (rc && rc->numeric && num && rc->distinct > job->few)
+		job->rc[j] = moments(job->t, j, &job->p->cols[j]);
+	else
+		job->rc[j] = profile_col_build(job->t, j, job->po, &job->p->cols[j]);
 }
 
-/* profile_build, one column per task on the pool. */
-static int profile_parallel(const ds_table *t, profile **out)
+/* What the drift tests need of t's columns against ref, one column per task on the pool. */
+static int profile_parallel(const ds_table *t, const profile *ref, uint64_t few, profile **out)
 {
 	size_t nc = ds_ncol(t);
 	profile_opts po;
@@ -282,6 +350,8 @@ static int profile_parallel(const ds_table *t, profile **out)
 	profile_opts_default(&po);
 	*out = NULL;
 	job.t = t;
+	job.ref = ref;
+	job.few = few;
 	job.po = &po;
 	job.p = sl__calloc(1, sizeof *job.p);
 	job.rc = sl__calloc(nc ? nc : 1, sizeof *job.rc);
@@ -328,7 +398,7 @@ int mon_drift_table(const profile *ref, const ds_table *t, const drift_opts *o,
 
 	*out = NULL;
 	*out_tested = *out_drifted = 0;
-	if ((rc = profile_parallel(t, &cur)) || (rc = drift_compare(ref, t, cur, o, &res, &n)))
+	if ((rc = profile_parallel(t, ref, o->few_values, &cur)) || (rc = drift_compare(ref, t, cur, o, &res, &n)))
 		goto out;
 	if (!(arr = json_array())) {
 		rc = sl__oom();
