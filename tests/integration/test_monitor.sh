@@ -66,8 +66,6 @@ expect_exit 2 sl monitor report --model m
 contains "$ERR" "no answered request of model 'm'"
 
 start_server "$T/serve.err" --model m=m.slb --drift-interval 1 --drift-window 1000
-# Stopped however the test ends (serve_lib's at_exit is a function of its own).
-AT_EXIT=("kill -9 $SPID 2>/dev/null || true" ${AT_EXIT[@]+"${AT_EXIT[@]}"})
 
 # send N SHIFT LABEL_EVERY SEED: N one-row requests on one keep-alive
 # connection, x1..x3 shifted by SHIFT sd; every LABEL_EVERY-th request gets
