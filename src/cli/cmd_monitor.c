@@ -242,20 +242,10 @@ static int report_main(int argc, char **argv)
 	if ((status = cli_open(&p)) != EXIT_OK)
 		return status;
 	rc = sl_monitor_report(p, &o, &text);
+	status = cli_take(p, rc, text, json, &rep);
 	sl_project_close(p);
-	if (rc) {
-		sl_free(text);
-		return cli_fail(rc, sl_errmsg());
-	}
-	if (json) {
-		cli_print_json(text);
-		sl_free(text);
-		return EXIT_OK;
-	}
-	rep = cli_parse(text);
-	sl_free(text);
-	if (!rep)
-		return EXIT_WORK;
+	if (status >= 0)
+		return status;
 	print_report(rep);
 	if (o.html)
 		printf("report page: %s\n", o.html);

@@ -449,35 +449,12 @@ static void window_free(window *w)
 /* Appends one JSON value to column j of type t; what does not fit is a null. */
 static int append_value(ds_builder *b, size_t j, ds_type t, const json_t *v)
 {
-	switch (t) {
-	case DS_FLOAT64:
-		if (json_is_number(v))
-			return ds_append_f64(b, j, json_number_value(v));
-		break;
-	case DS_INT64:
-		if (json_is_integer(v))
-			return ds_append_i64(b, j, (int64_t)json_integer_value(v));
-		if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
-		    fabs(json_real_value(v)) < 9007199254740992.0)
-			return ds_append_i64(b, j, (int64_t)json_real_value(v));
-		break;
-	case DS_BOOL:
-		if (json_is_boolean(v))
-			return ds_append_bool(b, j, json_is_true(v));
-		break;
-	case DS_STRING:
-		if (json_is_string(v))
-			return ds_append_str(b, j, json_string_value(v), json_string_length(v));
-		break;
-	case DS_TIMESTAMP:
-		if (json_is_string(v)) {
-			int64_t us;
-			if (ds_parse_timestamp(json_string_value(v), json_string_length(v), &us))
-				return ds_append_i64(b, j, us);
-		}
-		break;
-	}
-	return ds_append_null(b, j);
+	int rc = ds_append_json(b, j, t, v);
+
+	/* The server typed every value it answered, so a misfit is a value
+	 * the log cannot have held; it counts as missing rather than failing
+	 * the window. */
+	return rc == DS_JSON_MISFIT ? ds_append_null(b, j) : rc;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -759,16 +736,6 @@ static json_t *iso(int64_t ms)
 	return json_string(buf);
 }
 
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
 /*
  * The registered version whose bundle a server logged as label: a server
  * that serves a file names the version by the file's digest (a prefix of
@@ -832,7 +799,8 @@ static int open_bundle(const mon_env *env, const char *model, const char *versio
 		return sl__err(SL_EINVAL, "no registry to find version %s of model '%s' in: give "
 					  "its bundle",
 			       version, model);
-	if (!all_digits(version)) {
+	int64_t number;
+	if (!sl__parse_i64(version, &number) || number < 1) {
 		if ((rc = find_by_digest(env, model, version, out_version, out_id)))
 			return sl__err_prefix(rc, "the log's version %s of model '%s'", version, model);
 		if (!*out_id)
