@@ -68,6 +68,8 @@ typedef struct scan_ctx {
 	int64_t *err_ms; /* failed requests' times */
 	size_t n_err, cap_err;
 	const char *newest; /* the newest answered request's version (in rings) */
+	char alias[16];     /* the asked version's digest label, when a number was asked
+			     * (a server that serves the file logs that), or "" */
 } scan_ctx;
 
 static int64_t rec_ms(const json_t *rec)
@@ -195,7 +197,8 @@ static int scan_line(void *ud, const char *line, size_t len, const ilog_schemas 
 		goto out;
 	}
 	version = json_string_value(json_object_get(rec, "version"));
-	if (!version || (c->w->version && strcmp(version, c->w->version)))
+	if (!version || (c->w->version && strcmp(version, c->w->version) &&
+			 (!c->alias[0] || strcmp(version, c->alias))))
 		goto out;
 	/* A record whose schema was not seen cannot be read by name: skip it
 	 * (a crash can cut a segment's schema record, never a later one). */
@@ -827,6 +830,37 @@ static int open_bundle(const mon_env *env, const char *model, const char *versio
 	return (*out_id = sl__strdup(mr.bundle)) ? 0 : sl__oom();
 }
 
+/*
+ * The label a file server gives registered version `version` of model (its
+ * bundle's digest, first 12 hex digits) into buf; "" when version is no
+ * number. SL_ENOENT naming the model or version when there is no such one.
+ */
+static int digest_label(const mon_env *env, const char *model, const char *version, char *buf,
+			size_t size)
+{
+	store_model_ref mr;
+	char *path, digest[65];
+	mfile *f = NULL;
+	int64_t number;
+	int rc;
+
+	buf[0] = 0;
+	if (!sl__parse_i64(version, &number) || number < 1)
+		return 0;
+	if ((rc = store_model_resolve(env->st, model, version, &mr)))
+		return rc;
+	if (!(path = art_path(env->art_root, mr.bundle)))
+		return sl__oom();
+	rc = mfile_open(path, &f);
+	sl__free(path);
+	if (rc)
+		return sl__err_prefix(rc, "the bundle of version %s of model '%s'", version, model);
+	mfile_digest_hex(f, digest);
+	mfile_close(f);
+	snprintf(buf, size, "%.12s", digest);
+	return 0;
+}
+
 /* "3" as 3, anything else as the string. */
 static json_t *version_json(const char *v)
 {
@@ -871,13 +905,18 @@ int mon_report(const mon_env *env, const char *model, const mon_window *w, json_
 	if (c.cap > MON_MAX_REQUESTS)
 		return sl__err(SL_EINVAL, "a window holds at most %d requests", MON_MAX_REQUESTS);
 	snprintf(c.pat, sizeof c.pat, "\"model\":\"%s\"", model);
+	if (w->version && !w->bundle_path && env->st && env->art_root &&
+	    (rc = digest_label(env, model, w->version, c.alias, sizeof c.alias)))
+		return rc;
 	if (!(c.labels = json_object()))
 		return sl__oom();
 	if ((rc = ilog_scan(env->log_dir, w->since_ms, w->until_ms, scan_line, &c)) < 0)
 		goto out;
 	rc = 0;
 	for (size_t i = 0; i < c.n_rings; i++)
-		if (!strcmp(c.rings[i].version, w->version ? w->version : c.newest ? c.newest : ""))
+		if (w->version ? !strcmp(c.rings[i].version, w->version) ||
+					 (c.alias[0] && !strcmp(c.rings[i].version, c.alias))
+			       : c.newest && !strcmp(c.rings[i].version, c.newest))
 			r = &c.rings[i];
 	if (!r || !r->n) {
 		rc = sl__err(SL_ENOENT, "the inference log in %s has no answered request of model "

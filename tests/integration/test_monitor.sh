@@ -153,6 +153,12 @@ contains "$OUT" "DATASET DRIFT: 3 of 6 features drifted"
 contains "$OUT" "reconciled on"
 [ "$(store_sql "SELECT COUNT(*) FROM monitor_windows WHERE model = 'm'")" = 2 ] || fail "--no-record recorded"
 
+# A registered version by its number, though the server logged the file's digest.
+expect_exit 0 sl monitor report --model m --version 1 --no-record --json
+[ "$(echo "$OUT" | js "(d['version'], d['window']['requests'])")" = "(1, 1000)" ] || fail "--version 1: $OUT"
+expect_exit 2 sl monitor report --model m --version 7 --no-record
+contains "$ERR" "no version 7"
+
 # A time span; a version the log does not have.
 expect_exit 0 sl monitor report --model m --since 2000-01-01 --no-record --json
 [ "$(echo "$OUT" | js "d['window']['requests']")" = 2000 ] || fail "span: $OUT"
