@@ -66,6 +66,11 @@ typedef struct sl_serve_opts {
 	size_t log_max_body;       /* bytes of a failed request's body kept in its record */
 	unsigned reload_ms;        /* how often sources are checked for a new version */
 	size_t feedback_window;    /* recent requests remembered per thread for feedback */
+	/* Live monitoring's gauges in /metrics (docs/monitoring.md): each model's
+	 * newest drift_window requests (0: canvas.yaml's live_monitoring.window,
+	 * else 1000) evaluated every drift_interval_s seconds (0: never). */
+	unsigned drift_interval_s;
+	size_t drift_window;
 	/* Server events (loads, reloads, failures), one line each, from any thread. */
 	void (*on_event)(void *ud, const char *line);
 	void *event_ud;

@@ -79,11 +79,12 @@ int api_describe_content(sl_project *p, const char *id, json_t *obj, int head_ro
 int api_export_content(const char *src, const char *format, const char *out_path);
 
 /*
- * The monitoring engine's environment for p (monitor.c): p's store, its
- * inference log directory and artifact store, and its canvas.yaml, read
- * when the project has one (*out_cv, the caller's: canvas_free; NULL when
- * there is none). A canvas that does not check is an error naming the
- * place. out's strings live as long as p.
+ * The monitoring engine's environment for p (monitor.c): p's store and
+ * artifact store, and its canvas.yaml, read when the project has one
+ * (*out_cv, the caller's: canvas_free; NULL when there is none). A canvas
+ * that does not check is an error naming the place. out->log_dir is left
+ * NULL: the caller names the log (the project's is STATE/inference, as
+ * sl_monitor_report and the server use). out's strings live as long as p.
  */
 int api_monitor_env(sl_project *p, mon_env *out, canvas **out_cv);
 

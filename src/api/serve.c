@@ -12,6 +12,7 @@
 #include "api/project.h"
 #include "serve/logtable.h"
 #include "serve/server.h"
+#include "monitor/live.h"
 
 void sl_serve_opts_init(sl_serve_opts *o)
 {
@@ -32,6 +33,7 @@ void sl_serve_opts_init(sl_serve_opts *o)
 	o->log_max_body = (size_t)64 << 10;
 	o->reload_ms = 250;
 	o->feedback_window = 65536;
+	o->drift_interval_s = 60;
 }
 
 /* The project's inference log directory (newly allocated). */
@@ -140,6 +142,13 @@ static int start(sl_project *p, const sl_serve_opts *o, sl_server *s)
 		return sl__oom();
 	if ((rc = serve_models_load(s, p)))
 		return rc;
+	if (p && o->drift_interval_s) {
+		/* The canvas's drift thresholds and window for the gauges; a canvas
+		 * that does not check is the canvas's problem, not serving's. */
+		mon_env env;
+		if (api_monitor_env(p, &env, &s->mon_cv))
+			serve_event(s, "monitoring with the default thresholds: %s", sl_errmsg());
+	}
 	s->log_off = o->log_durability && !strcmp(o->log_durability, "off");
 	if (o->log_dir)
 		s->log_dir = sl__path_abs(o->log_dir);
@@ -183,6 +192,7 @@ int sl_server_start(sl_project *p, const sl_serve_opts *o, sl_server **out)
 	pthread_mutex_init(&s->conns_mu, NULL);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->stats_mu, NULL);
+	pthread_mutex_init(&s->mon_mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	pthread_cond_init(&s->reload_done, NULL);
 	if ((rc = start(p, o, s))) {

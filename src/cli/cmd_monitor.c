@@ -51,7 +51,9 @@ static const char help[] =
 	"                        live_monitoring.window, else 1000)\n"
 	"      --since TIME      a time span instead (ISO 8601)\n"
 	"      --until TIME\n"
-	"      --version V       that version's requests (default: the newest request's)\n"
+	"      --version V       that version's requests: a registered version's number,\n"
+	"                        or the label the log names it by (default: the newest\n"
+	"                        request's)\n"
 	"      --bundle FILE     the reference bundle, when the model is not registered\n"
 	"      --log-dir DIR     the log's directory, when not the project's\n"
 	"      --html FILE       also write a self-contained HTML page with charts over\n"
@@ -60,8 +62,9 @@ static const char help[] =
 	"      --no-record       do not record the window in the store\n"
 	"      --json            the report as JSON (docs/monitoring.md has the fields)\n"
 	"\n"
-	"Exit status: 0 evaluated (drift or not: see dataset_drift), 1 it could not be\n"
-	"evaluated (no requests, no reference), 2 bad usage.\n"
+	"Exit status: 0 evaluated (drift or not: see dataset_drift); 2 bad usage, or\n"
+	"nothing to evaluate (no answered request in the log, a bundle without a\n"
+	"monitoring reference); 1 anything else that failed.\n"
 	"\n"
 	"       sluice monitor watch [--model NAME]... [--interval S] [--once] [--json]\n"
 	"       sluice monitor events [--model NAME] [--kind K] [--run RUN] [-n N] [--json]\n"
@@ -258,20 +261,10 @@ static int report_main(int argc, char **argv)
 	if ((status = cli_open(&p)) != EXIT_OK)
 		return status;
 	rc = sl_monitor_report(p, &o, &text);
+	status = cli_take(p, rc, text, json, &rep);
 	sl_project_close(p);
-	if (rc) {
-		sl_free(text);
-		return cli_fail(rc, sl_errmsg());
-	}
-	if (json) {
-		cli_print_json(text);
-		sl_free(text);
-		return EXIT_OK;
-	}
-	rep = cli_parse(text);
-	sl_free(text);
-	if (!rep)
-		return EXIT_WORK;
+	if (status >= 0)
+		return status;
 	print_report(rep);
 	if (o.html)
 		printf("report page: %s\n", o.html);

@@ -64,6 +64,10 @@ static const char help[] =
 	"                            retraining, promotion; a promoted model is reloaded\n"
 	"      --monitor-interval S  seconds between the loop's evaluations (default:\n"
 	"                            sluice.yaml monitoring.interval, else 60)\n"
+	"      --drift-interval S    evaluate drift and live metrics of each model's newest\n"
+	"                            window every S seconds for /metrics (default 60; 0: off)\n"
+	"      --drift-window N      requests per window (default: canvas.yaml\n"
+	"                            live_monitoring.window, else 1000)\n"
 	"\n"
 	"Sizes take a K, M or G suffix. See docs/serving.md for the endpoints and the log.\n";
 
@@ -150,7 +154,7 @@ static int serve_main(int argc, char **argv)
 	enum {
 		O_HOST = 256, O_THREADS, O_MAXBODY, O_MAXCONN, O_HT, O_RT, O_TOKEN, O_CERT, O_KEY,
 		O_LOGDIR, O_DUR, O_POL, O_SEGSIZE, O_SEGAGE, O_RET, O_RELOAD, O_DRAIN, O_MONITOR,
-		O_MONINT
+		O_MONINT, O_DRIFT_INT, O_DRIFT_WIN
 	};
 	static const struct option longopts[] = {
 		{"model", required_argument, NULL, 'm'},
@@ -174,6 +178,8 @@ static int serve_main(int argc, char **argv)
 		{"drain-timeout", required_argument, NULL, O_DRAIN},
 		{"monitor", no_argument, NULL, O_MONITOR},
 		{"monitor-interval", required_argument, NULL, O_MONINT},
+		{"drift-interval", required_argument, NULL, O_DRIFT_INT},
+		{"drift-window", required_argument, NULL, O_DRIFT_WIN},
 		CLI_HELP_OPT,
 		{NULL, 0, NULL, 0},
 	};
@@ -274,6 +280,17 @@ static int serve_main(int argc, char **argv)
 				goto usage_num;
 			monitor = true;
 			break;
+		case O_DRIFT_INT:
+			if (!parse_uint(optarg, 86400, &o.drift_interval_s))
+				goto usage_num;
+			break;
+		case O_DRIFT_WIN: {
+			unsigned n;
+			if (!parse_uint(optarg, 1000000, &n) || !n)
+				goto usage_num;
+			o.drift_window = n;
+			break;
+		}
 		case 'h':
 			free(models);
 			return cli_help_for(&cmd_serve);

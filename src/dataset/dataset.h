@@ -156,6 +156,15 @@ int ds_append_str(ds_builder *b, size_t j, const char *s, size_t len);
 int ds_append_null(ds_builder *b, size_t j);
 /* Appends n nulls. */
 int ds_append_nulls(ds_builder *b, size_t j, size_t n);
+/*
+ * Appends a JSON value to column j of type t: null as a missing value, and
+ * otherwise only a value of that type (an int64 also from a real with an
+ * integral value, a timestamp from an ISO 8601 string). Returns 0,
+ * DS_JSON_MISFIT (nothing appended; the caller says why, or appends a
+ * null) or SL_ENOMEM.
+ */
+#define DS_JSON_MISFIT 1
+int ds_append_json(ds_builder *b, size_t j, ds_type t, const json_t *v);
 
 /*
  * Bulk appends n values. validity is a bitmap (bit k for values[k]) or NULL

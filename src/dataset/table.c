@@ -12,6 +12,7 @@
  *   3. A string column's codes index its dictionary, whose entries are in
  *      order of first appearance. Null rows use code 0 and add nothing.
  */
+#include <math.h>
 #include <string.h>
 
 #include "dataset/internal.h"
@@ -512,6 +513,42 @@ int ds_append_nulls(ds_builder *b, size_t j, size_t n)
 int ds_append_null(ds_builder *b, size_t j)
 {
 	return ds_append_nulls(b, j, 1);
+}
+
+int ds_append_json(ds_builder *b, size_t j, ds_type t, const json_t *v)
+{
+	int64_t us;
+
+	if (json_is_null(v))
+		return ds_append_null(b, j);
+	switch (t) {
+	case DS_INT64:
+		if (json_is_integer(v))
+			return ds_append_i64(b, j, (int64_t)json_integer_value(v));
+		/* 9.2e18 keeps the conversion inside int64's range. */
+		if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
+		    fabs(json_real_value(v)) < 9.2e18)
+			return ds_append_i64(b, j, (int64_t)json_real_value(v));
+		break;
+	case DS_FLOAT64:
+		if (json_is_number(v))
+			return ds_append_f64(b, j, json_number_value(v));
+		break;
+	case DS_BOOL:
+		if (json_is_boolean(v))
+			return ds_append_bool(b, j, json_is_true(v));
+		break;
+	case DS_STRING:
+		if (json_is_string(v))
+			return ds_append_str(b, j, json_string_value(v), json_string_length(v));
+		break;
+	case DS_TIMESTAMP:
+		if (json_is_string(v) &&
+		    ds_parse_timestamp(json_string_value(v), json_string_length(v), &us))
+			return ds_append_i64(b, j, us);
+		break;
+	}
+	return DS_JSON_MISFIT;
 }
 
 /*

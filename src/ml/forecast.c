@@ -1,8 +1,10 @@
 /*
  * The forecast family: the simple methods (naive, seasonal naive, drift),
  * the choice of a method per series (`auto`: a rolling-origin contest
- * scored by MASE), fitting every series of a panel in parallel, and the
- * model that serves the result (ml_ops "forecast").
+ * scored by MASE, gbdt's holdout forecasts computed across the panel
+ * beforehand), fitting every series of a panel in parallel, and the model
+ * that serves the result (ml_ops "forecast"). A gbdt series is stored like
+ * any other: its recursive forecasts and intervals in the table.
  *
  * The model is a table, so predict is a lookup and cannot disagree with
  * what training computed:
@@ -62,7 +64,7 @@ void fc_fit_init(fc_fit *f)
 {
 	memset(f, 0, sizeof *f);
 	f->alpha = f->beta = f->gamma = f->phi = NAN;
-	f->sigma = f->loglik = f->aicc = f->drift = NAN;
+	f->sigma = f->loglik = f->aicc = f->drift = f->scale = NAN;
 	for (int i = 0; i < FC_N_METHODS; i++)
 		f->scores[i] = NAN;
 }
@@ -169,14 +171,45 @@ static size_t min_length(fc_method method, size_t m)
 	case FC_SNAIVE: return m > 1 ? 2 * m : 1;
 	case FC_DRIFT: return 2;
 	case FC_THETA: return 3;
+	case FC_GBDT: return fc_gbdt_min_length(m);
 	default: return 1;
 	}
 }
 
+static int too_short(fc_method method, size_t n, size_t m)
+{
+	const char *why = method == FC_SNAIVE ? ": two seasons"
+			  : method == FC_GBDT ? ": two lag windows of max(season, 4)"
+					      : "";
+	return sl__err(SL_EINVAL, "%zu observations are too few for %s with season %zu "
+				  "(needs at least %zu%s)",
+		       n, fc_method_name(method), m, min_length(method, m), why);
+}
+
+/* The gbdt results of the series being fitted (computed across the panel
+ * first: its model is global), or NULL. */
+typedef struct gb_ref {
+	const fc_gbdt_run *run;
+	size_t s;
+} gb_ref;
+
+static bool gb_has(const gb_ref *gb)
+{
+	return gb && gb->run && gb->run->available && gb->run->ok[gb->s];
+}
+
 static int fit_method(fc_method method, const double *y, size_t n, const fc_opts *o, size_t h,
-		      uint64_t stream, fc_fit *fit, double *out)
+		      uint64_t stream, const gb_ref *gb, fc_fit *fit, double *out)
 {
 	switch (method) {
+	case FC_GBDT:
+		if (!gb_has(gb) || h != gb->run->h)
+			return sl__err(SL_EINVAL, "gbdt has no forecast for this series");
+		memcpy(out, gb->run->fc + gb->s * h * FC_NOUT, h * FC_NOUT * sizeof *out);
+		fit->method = FC_GBDT;
+		fit->scale = gb->run->scale[gb->s];
+		fit->simulated = false;
+		return 0;
 	case FC_NAIVE:
 	case FC_SNAIVE:
 	case FC_DRIFT:
@@ -192,7 +225,7 @@ static int fit_method(fc_method method, const double *y, size_t n, const fc_opts
 }
 
 /* The candidates of `auto`, simplest first: a tie goes to the simpler one. */
-static const fc_method candidates[] = {FC_NAIVE, FC_SNAIVE, FC_DRIFT, FC_THETA, FC_ETS};
+static const fc_method candidates[] = {FC_NAIVE, FC_SNAIVE, FC_DRIFT, FC_THETA, FC_ETS, FC_GBDT};
 
 /*
  * The rolling-origin contest: origins i = 0..K-1 at n - h - i d (d = the
@@ -202,8 +235,8 @@ static const fc_method candidates[] = {FC_NAIVE, FC_SNAIVE, FC_DRIFT, FC_THETA, 
  * score is its mean over the origins where it could be fitted; the least
  * wins and is refitted on the whole series.
  */
-static int fit_auto(const double *y, size_t n, const fc_opts *o, uint64_t stream, fc_fit *fit,
-		    double *out)
+static int fit_auto(const double *y, size_t n, const fc_opts *o, uint64_t stream,
+		    const gb_ref *gb, fc_fit *fit, double *out)
 {
 	size_t h = o->horizon, m = o->season, K = o->origins ? o->origins : 1;
 	size_t d = (h + K - 1) / K;
@@ -233,8 +266,23 @@ static int fit_auto(const double *y, size_t n, const fc_opts *o, uint64_t stream
 				continue;
 			if (len < min_length(cm, m))
 				continue;
+			if (cm == FC_GBDT) {
+				/* Forecast at this origin by the global holdout model. */
+				const double *hf;
+				if (!gb_has(gb) || i >= gb->run->K)
+					continue;
+				hf = gb->run->holdout + (gb->s * gb->run->K + i) * h;
+				for (size_t k = 0; k < h; k++)
+					err += fabs(y[len + k] - hf[k]);
+				err /= (double)h * scale;
+				if (isfinite(err)) {
+					sum[cm] += err;
+					cnt[cm]++;
+				}
+				continue;
+			}
 			fc_fit_init(&scratch);
-			rc = fit_method(cm, y, len, o, h, stream, &scratch, tmp);
+			rc = fit_method(cm, y, len, o, h, stream, NULL, &scratch, tmp);
 			if (rc == SL_ENOMEM) {
 				sl__free(tmp);
 				return rc;
@@ -268,14 +316,14 @@ static int fit_auto(const double *y, size_t n, const fc_opts *o, uint64_t stream
 			       n, h, h + 3);
 	double scores[FC_N_METHODS];
 	memcpy(scores, fit->scores, sizeof scores);
-	if ((rc = fit_method(best, y, n, o, h, stream, fit, out)))
+	if ((rc = fit_method(best, y, n, o, h, stream, gb, fit, out)))
 		return rc;
 	memcpy(fit->scores, scores, sizeof scores);
 	return 0;
 }
 
-int fc_fit_series(const double *y, size_t n, const fc_opts *o, uint64_t stream, fc_fit *fit,
-		  double *out)
+static int fit_series(const double *y, size_t n, const fc_opts *o, uint64_t stream,
+		      const gb_ref *gb, fc_fit *fit, double *out)
 {
 	size_t need;
 
@@ -287,15 +335,33 @@ int fc_fit_series(const double *y, size_t n, const fc_opts *o, uint64_t stream, 
 				       "%zu: the holdout needs at least %zu (lower `horizon`, or "
 				       "choose a method)",
 				       n, o->horizon, o->horizon + 3);
-		return fit_auto(y, n, o, stream, fit, out);
+		return fit_auto(y, n, o, stream, gb, fit, out);
 	}
 	need = min_length(o->method, o->season);
 	if (n < need)
-		return sl__err(SL_EINVAL, "%zu observations are too few for %s with season %zu "
-					  "(needs at least %zu%s)",
-			       n, fc_method_name(o->method), o->season, need,
-			       o->method == FC_SNAIVE ? ": two seasons" : "");
-	return fit_method(o->method, y, n, o, o->horizon, stream, fit, out);
+		return too_short(o->method, n, o->season);
+	return fit_method(o->method, y, n, o, o->horizon, stream, gb, fit, out);
+}
+
+/* The gbdt path on one series alone (a panel of one, without times). */
+int fc_fit_series(const double *y, size_t n, const fc_opts *o, uint64_t stream, fc_fit *fit,
+		  double *out)
+{
+	size_t start[2] = {0, n};
+	fc_series_set one = {1, start, y, NULL, {FC_UNIT_FIXED, 1, false, false}};
+	fc_gbdt_run run = {0};
+	gb_ref gb = {&run, 0};
+	int rc;
+
+	if (o->method == FC_GBDT && n < min_length(FC_GBDT, o->season))
+		return fc_fit_init(fit), too_short(FC_GBDT, n, o->season);
+	if ((o->method == FC_GBDT ||
+	     (o->method == FC_AUTO && n >= fc_gbdt_auto_length(o->season, o->horizon, o->origins))) &&
+	    (rc = fc_gbdt_run_panel(&one, o, o->method == FC_AUTO, &run)))
+		return fc_fit_init(fit), rc;
+	rc = fit_series(y, n, o, stream, &gb, fit, out);
+	fc_gbdt_run_free(&run);
+	return rc;
 }
 
 /* ---- the model ------------------------------------------------------------------ */
@@ -516,6 +582,7 @@ int fc_model_view(const ml_model *m, fc_view *out)
 typedef struct panel_job {
 	const fc_panel *p;
 	const fc_opts *o;
+	const fc_gbdt_run *gb;
 	fc_impl *im;
 	fc_fit *fits;
 	int *codes;
@@ -537,7 +604,8 @@ static void fit_one_series(void *ctx, size_t s, unsigned worker)
 	for (size_t k = 0; k < W; k++)
 		obs[k] = k + n >= W ? y[n - W + k] : NAN;
 	j->im->scale[s] = fc_mase_scale(y, n, v->season);
-	rc = fc_fit_series(y, n, j->o, s, &j->fits[s], j->im->fc + s * v->horizon * FC_NOUT);
+	rc = fit_series(y, n, j->o, s, &(gb_ref){j->gb, s}, &j->fits[s],
+			j->im->fc + s * v->horizon * FC_NOUT);
 	if (rc) {
 		j->codes[s] = rc;
 		j->msgs[s] = sl__strdup(sl_errmsg());
@@ -572,7 +640,9 @@ static json_t *series_info(const fc_panel *p, const fc_opts *o, const fc_impl *i
 	json_object_set_new(e, "method", json_string(fc_method_name(f->method)));
 	if (f->method == FC_ETS)
 		json_object_set_new(e, "ets", json_string(f->ets));
-	json_object_set_new(e, "intervals", json_string(f->simulated ? "simulated" : "analytic"));
+	json_object_set_new(e, "intervals", json_string(f->method == FC_GBDT ? "empirical"
+							: f->simulated     ? "simulated"
+									   : "analytic"));
 	if (isfinite(f->alpha))
 		json_object_set_new(par, "alpha", json_real(f->alpha));
 	if (isfinite(f->beta))
@@ -593,6 +663,8 @@ static json_t *series_info(const fc_panel *p, const fc_opts *o, const fc_impl *i
 	}
 	if (f->method == FC_THETA)
 		json_object_set_new(par, "seasonally_adjusted", json_boolean(f->seasonal));
+	if (f->method == FC_GBDT)
+		json_object_set_new(par, "scale", num(f->scale));
 	json_object_set_new(par, "sigma", num(f->sigma));
 	json_object_set_new(e, "params", par);
 	json_object_set_new(e, "mase_scale", num(im->scale[s]));
@@ -651,6 +723,8 @@ int fc_model_fit(const fc_panel *p, const char *target, const char *time, const 
 	panel_job job = {0};
 	ml_signature sig = {0};
 	json_t *params = NULL, *series = NULL, *chosen = NULL, *mean = NULL;
+	fc_gbdt_run gbr = {0};
+	int64_t *t0 = NULL;
 	double sums[FC_N_METHODS] = {0};
 	size_t cnts[FC_N_METHODS] = {0};
 	char pname[64];
@@ -689,6 +763,33 @@ int fc_model_fit(const fc_panel *p, const char *target, const char *time, const 
 	job.p = p;
 	job.o = o;
 	job.im = im;
+	if (o->method == FC_GBDT || o->method == FC_AUTO) {
+		/* gbdt's one model learns from every series: it runs first, and
+		 * the per-series fits (auto's contest) read its results. */
+		fc_series_set set = {S, p->start, p->y, NULL, p->period};
+		if (o->method == FC_GBDT)
+			for (size_t s = 0; s < S; s++) {
+				size_t n = p->start[s + 1] - p->start[s];
+				if (n < min_length(FC_GBDT, o->season)) {
+					char label[256], msg[512];
+					too_short(FC_GBDT, n, o->season);
+					snprintf(msg, sizeof msg, "%s", sl_errmsg());
+					rc = sl__err(SL_EINVAL, "series %s: %s",
+						     fc_panel_label(p, s, label, sizeof label), msg);
+					goto out;
+				}
+			}
+		if (!(t0 = sl__malloc(S * sizeof *t0))) {
+			rc = sl__oom();
+			goto out;
+		}
+		for (size_t s = 0; s < S; s++)
+			t0[s] = p->t[p->start[s]];
+		set.t0 = t0;
+		if ((rc = fc_gbdt_run_panel(&set, o, o->method == FC_AUTO, &gbr)))
+			goto out;
+		job.gb = &gbr;
+	}
 	sl__parallel_for(o->threads, S, fit_one_series, &job);
 	for (size_t s = 0; s < S; s++) {
 		if (job.codes[s]) {
@@ -776,6 +877,10 @@ int fc_model_fit(const fc_panel *p, const char *target, const char *time, const 
 	}
 	json_object_set_new(m->info, "series", series);
 	series = NULL;
+	if (gbr.available && cnts[FC_GBDT] + (o->method == FC_GBDT)) {
+		json_object_set_new(m->info, "gbdt", gbr.info);
+		gbr.info = NULL;
+	}
 	*out = m;
 	m = NULL;
 out:
@@ -785,6 +890,8 @@ out:
 	sl__free(job.codes);
 	sl__free(job.fits);
 	fc_free_impl(im);
+	fc_gbdt_run_free(&gbr);
+	sl__free(t0);
 	ml_signature_clear(&sig);
 	json_decref(params);
 	json_decref(series);

@@ -8,8 +8,12 @@
  *        |  time; the time grid (period) detected and checked: no gap, no
  *        |  duplicate, no irregular step, each error naming the series
  *        v
- *   fc_panel --(sl__parallel_for over series)--> fc_fit_series (forecast.c)
+ *   fc_panel --fc_gbdt_run_panel (forecast_gbdt.c): method gbdt, or auto's
+ *        |     gbdt candidate: one global model over every series, first
+ *        |
+ *        +--(sl__parallel_for over series)--> fc_fit_series (forecast.c)
  *        |        naive, seasonal_naive, drift   forecast.c
+ *        |        gbdt                           its panel results, looked up
  *        |        ets                            ets.c  (ML fit, AICc choice)
  *        |        theta                          theta.c
  *        |        auto: rolling-origin MASE over the candidates
@@ -24,7 +28,9 @@
  * Invariants:
  *  1. A series' fit reads only its own values and its own random stream
  *     (sl__rng_stream(seed, series index)): results do not depend on the
- *     thread count or on the other series.
+ *     thread count or on the other series. The exception is gbdt, whose one
+ *     model learns from every series: its forecasts depend on the panel,
+ *     still not on the thread count or the row order.
  *  2. Series are ordered by key (string keys in byte order, numbers in
  *     numeric order), so the model file does not depend on row order.
  *  3. Every forecast row holds FC_NOUT doubles in the order of the
@@ -103,6 +109,7 @@ typedef struct fc_fit {
 	bool seasonal;      /* theta: the series was seasonally adjusted */
 	bool simulated;     /* the intervals come from simulated paths */
 	double scores[FC_N_METHODS]; /* auto: mean MASE per candidate (NaN: not a candidate) */
+	double scale;       /* gbdt: the series' feature scale */
 } fc_fit;
 
 void fc_fit_init(fc_fit *f);
@@ -223,6 +230,66 @@ const char *fc_panel_label(const fc_panel *p, size_t s, char *buf, size_t size);
 /* Key of series s as JSON: {column: value, ...}, or null without keys. */
 json_t *fc_key_json(const char *const *by, const ds_type *types, char **const *dict,
 		    size_t nby, const double *key);
+
+/* ---- gbdt on lag and calendar features (forecast_gbdt.c) --------------------------- */
+
+/* The series a gbdt model learns from: series s is y[start[s]..start[s+1]),
+ * its first time t0[s] on period's grid (t0 NULL: no times, calendar
+ * features left out and the season position counted from each start). */
+typedef struct fc_series_set {
+	size_t S;
+	const size_t *start;
+	const double *y;
+	const int64_t *t0;
+	fc_period period;
+} fc_series_set;
+
+/* Lag window W = max(season, 4); method gbdt needs 2W values per series. */
+size_t fc_gbdt_window(size_t m);
+size_t fc_gbdt_min_length(size_t m);
+/* The length from which a series has gbdt among auto's candidates: three
+ * windows before the earliest holdout origin. */
+size_t fc_gbdt_auto_length(size_t m, size_t h, size_t origins);
+
+/* A trained global model and its feature layout (borrows in). */
+typedef struct fc_gbdt fc_gbdt;
+/*
+ * Trains on the first len[s] values of each series s (0 or <= season: the
+ * series gives no rows), deterministic given o->seed for any o->threads.
+ * *out is the caller's (fc_gbdt_free). SL_EINVAL when no series gives a row.
+ */
+int fc_gbdt_train(const fc_series_set *in, const size_t *len, const fc_opts *o, fc_gbdt **out);
+void fc_gbdt_free(fc_gbdt *g); /* accepts NULL */
+/*
+ * Forecasts series s recursively: buf[0..n) is its history, and step k
+ * (k = 0..h-1) writes its forecast to buf[n + k], which later steps read
+ * as a lag. row: scratch of fc_gbdt_n_features(g) doubles. n > season.
+ */
+void fc_gbdt_recurse(const fc_gbdt *g, size_t s, double *buf, size_t n, size_t h, double *row);
+size_t fc_gbdt_n_features(const fc_gbdt *g);
+json_t *fc_gbdt_features_json(const fc_gbdt *g); /* new reference; names in row order */
+
+/* What the gbdt path computed for a panel, before the per-series fits. */
+typedef struct fc_gbdt_run {
+	bool available;   /* false: gbdt is no candidate (auto, series too short) */
+	size_t S, K, h;
+	uint8_t *ok;      /* S: the series has a gbdt forecast */
+	double *fc;       /* S x h x FC_NOUT */
+	double *holdout;  /* auto: S x K x h point forecasts at its origins (NaN: none) */
+	double *scale;    /* S: each series' feature scale */
+	json_t *info;     /* features, importance, interval half-widths (owned) */
+} fc_gbdt_run;
+
+/*
+ * The holdout model(s), the interval pool and the final model (see
+ * forecast_gbdt.c). for_auto: also forecasts at each of auto's origins and
+ * only series of fc_gbdt_auto_length take part; a panel where none does
+ * gives available = false, not an error. Otherwise every series takes part
+ * (the caller checks fc_gbdt_min_length first, naming the series).
+ */
+int fc_gbdt_run_panel(const fc_series_set *in, const fc_opts *o, bool for_auto,
+		      fc_gbdt_run *out);
+void fc_gbdt_run_free(fc_gbdt_run *r); /* accepts a zeroed r */
 
 /* ---- the model ----------------------------------------------------------------- */
 

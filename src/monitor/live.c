@@ -68,6 +68,8 @@ typedef struct scan_ctx {
 	int64_t *err_ms; /* failed requests' times */
 	size_t n_err, cap_err;
 	const char *newest; /* the newest answered request's version (in rings) */
+	char alias[16];     /* the asked version's digest label, when a number was asked
+			     * (a server that serves the file logs that), or "" */
 } scan_ctx;
 
 static int64_t rec_ms(const json_t *rec)
@@ -195,7 +197,8 @@ static int scan_line(void *ud, const char *line, size_t len, const ilog_schemas 
 		goto out;
 	}
 	version = json_string_value(json_object_get(rec, "version"));
-	if (!version || (c->w->version && strcmp(version, c->w->version)))
+	if (!version || (c->w->version && strcmp(version, c->w->version) &&
+			 (!c->alias[0] || strcmp(version, c->alias))))
 		goto out;
 	/* A record whose schema was not seen cannot be read by name: skip it
 	 * (a crash can cut a segment's schema record, never a later one). */
@@ -258,21 +261,89 @@ json_t *mon_drift_json(const drift_result *r)
 
 typedef struct prof_job {
 	const ds_table *t;
+	const profile *ref;
+	uint64_t few;
 	const profile_opts *po;
 	profile *p;
 	int *rc;
 } prof_job;
 
+/*
+ * What the drift tests read of a window's numeric column whose reference
+ * has many values: counts, mean, standard deviation, min and max, in one
+ * pass. The rest of a profile (quantiles, its own histogram, distinct
+ * values, top values) costs a sort per column and no test reads it then:
+ * the values are counted in the reference's bins (profile_rebin), and only
+ * a column with few values is tested on value counts. distinct is set to
+ * UINT64_MAX (unknown) and n_top to 0, which the few-values path of
+ * drift.c never takes for a reference with many values.
+ */
+static int moments(const ds_table *t, size_t j, profile_col *c)
+{
+	size_t n = ds_nrow(t);
+	const uint8_t *valid = ds_col_validity(t, j);
+	const double *f = ds_col_f64(t, j);
+	const int64_t *iv = f ? NULL : ds_col_i64(t, j);
+	double mean = 0, m2 = 0, lo = INFINITY, hi = -INFINITY;
+	uint64_t k = 0, missing = 0, inf = 0;
+
+	memset(c, 0, sizeof *c);
+	if (!(c->name = sl__strdup(ds_col_name(t, j))))
+		return sl__oom();
+	c->type = ds_col_type(t, j);
+	c->numeric = true;
+	c->count = n;
+	for (size_t i = 0; i < n; i++) {
+		if (!ds_valid(valid, i)) {
+			missing++;
+			continue;
+		}
+		double x = f ? f[i] : (double)iv[i];
+		if (isnan(x)) {
+			missing++;
+			continue;
+		}
+		if (isinf(x)) {
+			inf++;
+			continue;
+		}
+		/* Welford: one pass, no cancellation. */
+		k++;
+		double d = x - mean;
+		mean += d / (double)k;
+		m2 += d * (x - mean);
+		lo = x < lo ? x : lo;
+		hi = x > hi ? x : hi;
+	}
+	c->missing = missing;
+	c->infinite = inf;
+	c->n_values = k;
+	c->distinct = UINT64_MAX;
+	c->mean = k ? mean : NAN;
+	c->std = k > 1 ? sqrt(m2 / (double)(k - 1)) : NAN;
+	c->min = k ? lo : NAN;
+	c->max = k ? hi : NAN;
+	for (size_t q = 0; q < PROFILE_NQ; q++)
+		c->q[q] = NAN;
+	return 0;
+}
+
 static void prof_one(void *ud, size_t j, unsigned worker)
 {
 	prof_job *job = ud;
+	const profile_col *rc = profile_find(job->ref, ds_col_name(job->t, j));
+	ds_type ty = ds_col_type(job->t, j);
+	bool num = ty == DS_FLOAT64 || ty == DS_INT64;
 
 	(void)worker;
-	job->rc[j] = profile_col_build(job->t, j, job->po, &job->p->cols[j]);
+	if (rc && rc->numeric && num && rc->distinct > job->few)
+		job->rc[j] = moments(job->t, j, &job->p->cols[j]);
+	else
+		job->rc[j] = profile_col_build(job->t, j, job->po, &job->p->cols[j]);
 }
 
-/* profile_build, one column per task on the pool. */
-static int profile_parallel(const ds_table *t, profile **out)
+/* What the drift tests need of t's columns against ref, one column per task on the pool. */
+static int profile_parallel(const ds_table *t, const profile *ref, uint64_t few, profile **out)
 {
 	size_t nc = ds_ncol(t);
 	profile_opts po;
@@ -282,6 +353,8 @@ static int profile_parallel(const ds_table *t, profile **out)
 	profile_opts_default(&po);
 	*out = NULL;
 	job.t = t;
+	job.ref = ref;
+	job.few = few;
 	job.po = &po;
 	job.p = sl__calloc(1, sizeof *job.p);
 	job.rc = sl__calloc(nc ? nc : 1, sizeof *job.rc);
@@ -328,7 +401,7 @@ int mon_drift_table(const profile *ref, const ds_table *t, const drift_opts *o,
 
 	*out = NULL;
 	*out_tested = *out_drifted = 0;
-	if ((rc = profile_parallel(t, &cur)) || (rc = drift_compare(ref, t, cur, o, &res, &n)))
+	if ((rc = profile_parallel(t, ref, o->few_values, &cur)) || (rc = drift_compare(ref, t, cur, o, &res, &n)))
 		goto out;
 	if (!(arr = json_array())) {
 		rc = sl__oom();
@@ -379,35 +452,12 @@ static void window_free(window *w)
 /* Appends one JSON value to column j of type t; what does not fit is a null. */
 static int append_value(ds_builder *b, size_t j, ds_type t, const json_t *v)
 {
-	switch (t) {
-	case DS_FLOAT64:
-		if (json_is_number(v))
-			return ds_append_f64(b, j, json_number_value(v));
-		break;
-	case DS_INT64:
-		if (json_is_integer(v))
-			return ds_append_i64(b, j, (int64_t)json_integer_value(v));
-		if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
-		    fabs(json_real_value(v)) < 9007199254740992.0)
-			return ds_append_i64(b, j, (int64_t)json_real_value(v));
-		break;
-	case DS_BOOL:
-		if (json_is_boolean(v))
-			return ds_append_bool(b, j, json_is_true(v));
-		break;
-	case DS_STRING:
-		if (json_is_string(v))
-			return ds_append_str(b, j, json_string_value(v), json_string_length(v));
-		break;
-	case DS_TIMESTAMP:
-		if (json_is_string(v)) {
-			int64_t us;
-			if (ds_parse_timestamp(json_string_value(v), json_string_length(v), &us))
-				return ds_append_i64(b, j, us);
-		}
-		break;
-	}
-	return ds_append_null(b, j);
+	int rc = ds_append_json(b, j, t, v);
+
+	/* The server typed every value it answered, so a misfit is a value
+	 * the log cannot have held; it counts as missing rather than failing
+	 * the window. */
+	return rc == DS_JSON_MISFIT ? ds_append_null(b, j) : rc;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -689,16 +739,6 @@ static json_t *iso(int64_t ms)
 	return json_string(buf);
 }
 
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
 /*
  * The registered version whose bundle a server logged as label: a server
  * that serves a file names the version by the file's digest (a prefix of
@@ -762,7 +802,8 @@ static int open_bundle(const mon_env *env, const char *model, const char *versio
 		return sl__err(SL_EINVAL, "no registry to find version %s of model '%s' in: give "
 					  "its bundle",
 			       version, model);
-	if (!all_digits(version)) {
+	int64_t number;
+	if (!sl__parse_i64(version, &number) || number < 1) {
 		if ((rc = find_by_digest(env, model, version, out_version, out_id)))
 			return sl__err_prefix(rc, "the log's version %s of model '%s'", version, model);
 		if (!*out_id)
@@ -787,6 +828,37 @@ static int open_bundle(const mon_env *env, const char *model, const char *versio
 	if (rc)
 		return rc;
 	return (*out_id = sl__strdup(mr.bundle)) ? 0 : sl__oom();
+}
+
+/*
+ * The label a file server gives registered version `version` of model (its
+ * bundle's digest, first 12 hex digits) into buf; "" when version is no
+ * number. SL_ENOENT naming the model or version when there is no such one.
+ */
+static int digest_label(const mon_env *env, const char *model, const char *version, char *buf,
+			size_t size)
+{
+	store_model_ref mr;
+	char *path, digest[65];
+	mfile *f = NULL;
+	int64_t number;
+	int rc;
+
+	buf[0] = 0;
+	if (!sl__parse_i64(version, &number) || number < 1)
+		return 0;
+	if ((rc = store_model_resolve(env->st, model, version, &mr)))
+		return rc;
+	if (!(path = art_path(env->art_root, mr.bundle)))
+		return sl__oom();
+	rc = mfile_open(path, &f);
+	sl__free(path);
+	if (rc)
+		return sl__err_prefix(rc, "the bundle of version %s of model '%s'", version, model);
+	mfile_digest_hex(f, digest);
+	mfile_close(f);
+	snprintf(buf, size, "%.12s", digest);
+	return 0;
 }
 
 /* "3" as 3, anything else as the string. */
@@ -833,13 +905,18 @@ int mon_report(const mon_env *env, const char *model, const mon_window *w, json_
 	if (c.cap > MON_MAX_REQUESTS)
 		return sl__err(SL_EINVAL, "a window holds at most %d requests", MON_MAX_REQUESTS);
 	snprintf(c.pat, sizeof c.pat, "\"model\":\"%s\"", model);
+	if (w->version && !w->bundle_path && env->st && env->art_root &&
+	    (rc = digest_label(env, model, w->version, c.alias, sizeof c.alias)))
+		return rc;
 	if (!(c.labels = json_object()))
 		return sl__oom();
 	if ((rc = ilog_scan(env->log_dir, w->since_ms, w->until_ms, scan_line, &c)) < 0)
 		goto out;
 	rc = 0;
 	for (size_t i = 0; i < c.n_rings; i++)
-		if (!strcmp(c.rings[i].version, w->version ? w->version : c.newest ? c.newest : ""))
+		if (w->version ? !strcmp(c.rings[i].version, w->version) ||
+					 (c.alias[0] && !strcmp(c.rings[i].version, c.alias))
+			       : c.newest && !strcmp(c.rings[i].version, c.newest))
 			r = &c.rings[i];
 	if (!r || !r->n) {
 		rc = sl__err(SL_ENOENT, "the inference log in %s has no answered request of model "

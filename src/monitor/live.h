@@ -84,9 +84,10 @@ typedef struct mon_env {
  *                  live_monitoring.window, else 1000)
  *   since_ms,      a time span in ms since the epoch instead (either
  *   until_ms       non-zero selects it; 0 is unbounded on that side)
- *   version        the model version ("3"; for a file served without a
- *                  registry, the label the server logged); NULL: the
- *                  version of the newest request
+ *   version        the model version: a registered version's number ("3",
+ *                  found in the log by that label or, for a server that
+ *                  serves the bundle's file, by the file's digest), or the
+ *                  label the server logged; NULL: the newest request's
  *   bundle_path    the reference bundle when there is no registry to ask
  *                  (the server); NULL: the registry's bundle of version
  */

@@ -129,10 +129,29 @@ static int drift_charts(sl__buf *b, const json_t *rep, const json_t *hist)
 		np[i] = names[i];
 		lp[i] = name ? name : "?";
 	}
+	/* A distance test's threshold is on the statistic's scale: draw it when
+	 * every feature charted is decided by distances at one threshold (a
+	 * p-value test's threshold is not, and is left to the table). */
+	double thr = NAN;
+	for (size_t i = 0; i < n; i++) {
+		const json_t *f = json_array_get(feats, idx[i]);
+		const char *test = json_string_value(json_object_get(f, "test"));
+		double t = ml_html_dnum(json_object_get(f, "threshold"));
+		bool distance = test && (!strcmp(test, "wasserstein") || !strcmp(test, "js") ||
+					 !strcmp(test, "psi"));
+		if (!distance || (i && t != thr)) {
+			thr = NAN;
+			break;
+		}
+		thr = t;
+	}
 	rc = history_chart(b, hist, "Drift per feature", "statistic", np, lp, n,
-			   "the drift test's statistic per window, for the features that drift "
-			   "most now (the test and threshold are in the table below)",
-			   NAN);
+			   isfinite(thr) ? "the drift test's statistic per window, for the features "
+					   "that drift most now; the line is the drift threshold"
+					 : "the drift test's statistic per window, for the features "
+					   "that drift most now (the tests and thresholds are in the "
+					   "table below)",
+			   thr);
 	if (!rc)
 		rc = history_chart(b, hist, "Dataset drift", "share", share, share_l, 1,
 				   "the share of features that drifted per window; the line is the "

@@ -412,6 +412,7 @@ int serve_metrics(sl_server *s, serve_worker *w, sl__buf *o)
 		help(o, "sluice_log_segments_closed_total", "counter", "Log segments closed.");
 		sl__buf_printf(o, "sluice_log_segments_closed_total %llu\n", (unsigned long long)st.segments);
 	}
+	serve_monitor_metrics(s, o);
 	help(o, "sluice_uptime_seconds", "gauge", "Seconds since the server started.");
 	sl__buf_puts(o, "sluice_uptime_seconds ");
 	put_num(o, floor((sl__mono_sec() - s->start_mono) * 1000) / 1000);

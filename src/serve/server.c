@@ -49,6 +49,7 @@
 
 #include <microhttpd.h>
 
+#include "canvas/canvas.h"
 #include "serve/server.h"
 
 enum { C_IDLE, C_RECEIVING, C_PROCESSING, C_SENDING };
@@ -140,6 +141,11 @@ static serve_worker *worker(sl_server *s)
 	tls_worker = w;
 	tls_server = s;
 	return w;
+}
+
+serve_worker *serve_worker_self(sl_server *s)
+{
+	return worker(s);
 }
 
 static void workers_free(sl_server *s)
@@ -1080,6 +1086,8 @@ int serve_start(sl_server *s)
 		return rc;
 	}
 	s->threads_started = true;
+	if ((rc = serve_monitor_start(s)))
+		return rc;
 	atomic_store(&s->ready, true);
 	return 0;
 }
@@ -1138,6 +1146,7 @@ int sl_server_stop(sl_server *s, unsigned timeout_ms)
 		pthread_cond_broadcast(&s->cv);
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->reaper, NULL);
+		serve_monitor_stop(s);
 		serve_reloader_stop(s);
 		s->threads_started = false;
 	}
@@ -1161,6 +1170,9 @@ void sl_server_free(sl_server *s)
 	pthread_mutex_destroy(&s->conns_mu);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->stats_mu);
+	pthread_mutex_destroy(&s->mon_mu);
+	sl__free(s->mon_text);
+	canvas_free(s->mon_cv);
 	pthread_cond_destroy(&s->cv);
 	pthread_cond_destroy(&s->reload_done);
 	sl__free(s->host);

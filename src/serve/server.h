@@ -154,6 +154,7 @@ struct serve_model {
 	size_t live_n, live_pos;
 	double live_sum;
 	uint64_t feedback_n;
+	char mon_error[256];    /* the monitoring thread's last message, said once */
 };
 
 /* ---- workers ------------------------------------------------------------------------- */
@@ -222,11 +223,26 @@ struct sl_server {
 	atomic_uint_fast64_t log_errors;
 	double start_mono;
 	char mhd_err[256]; /* libmicrohttpd's last message (start failures) */
+	/* Live monitoring's gauges (monitor.c), refreshed off the request path. */
+	pthread_t monitor;
+	bool monitor_started;
+	pthread_mutex_t mon_mu;
+	char *mon_text;           /* the gauges' exposition text, or NULL (under mon_mu) */
+	struct canvas *mon_cv;    /* the project's canvas, or NULL; owned */
 };
 
 /* server.c: starts serving with the options in s->o (models loaded, log
  * opened by the caller); sl_server_stop and sl_server_free undo it. */
 int serve_start(sl_server *s);
+
+/* server.c: the calling thread's worker (made on first use; NULL past SERVE_MAX_WORKERS). */
+serve_worker *serve_worker_self(sl_server *s);
+
+/* monitor.c: the thread that evaluates each model's window every drift_interval_s. */
+int serve_monitor_start(sl_server *s);
+void serve_monitor_stop(sl_server *s);
+/* Appends the last evaluation's gauges to a /metrics body. */
+int serve_monitor_metrics(sl_server *s, sl__buf *o);
 
 /* model.c */
 int serve_models_load(sl_server *s, sl_project *p);

@@ -186,36 +186,10 @@ static int infer_type(step_ctx *ctx, json_t *const *vals, char *const *names, si
 static int append_json(step_ctx *ctx, ds_builder *b, size_t j, ds_type type, json_t *v,
 		       const char *name, const char *col_what)
 {
-	int64_t us;
+	int rc = ds_append_json(b, j, type, v);
 
-	if (json_is_null(v))
-		return ds_append_null(b, j);
-	switch (type) {
-	case DS_INT64:
-		if (json_is_integer(v))
-			return ds_append_i64(b, j, (int64_t)json_integer_value(v));
-		if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
-		    fabs(json_real_value(v)) < 9.2e18)
-			return ds_append_i64(b, j, (int64_t)json_real_value(v));
-		break;
-	case DS_FLOAT64:
-		if (json_is_number(v))
-			return ds_append_f64(b, j, json_number_value(v));
-		break;
-	case DS_BOOL:
-		if (json_is_boolean(v))
-			return ds_append_bool(b, j, json_is_true(v));
-		break;
-	case DS_STRING:
-		if (json_is_string(v))
-			return ds_append_str(b, j, json_string_value(v), json_string_length(v));
-		break;
-	case DS_TIMESTAMP:
-		if (json_is_string(v) &&
-		    ds_parse_timestamp(json_string_value(v), json_string_length(v), &us))
-			return ds_append_i64(b, j, us);
-		break;
-	}
+	if (rc != DS_JSON_MISFIT)
+		return rc;
 	return step_fail(ctx, SL_EINVAL, "with.%s: %s does not fit %s, which holds %s values", name,
 			 sl__json_kind(v), col_what, ds_type_name(type));
 }

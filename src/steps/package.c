@@ -18,6 +18,8 @@
  *   "lineage"       {"run", "pipeline", "pipeline_sha256", "datasets": [ids],
  *                    "model", "transform", "report", "verdict": artifact ids,
  *                    "sluice_version"}
+ *   "monitoring"    not added here: the model's own, copied with its manifest
+ *                   (the training profile and calibration, monitor/reference.h)
  *
  * The datasets are the model's training and validation sets (train.* records
  * them in the model, lineage.datasets) and the report's test set (evaluate
@@ -197,6 +199,12 @@ static int run(step_ctx *ctx)
 				 sl_errmsg());
 		bundle_close(rows);
 	}
+	/* The monitoring reference travels in the model (train.* makes it,
+	 * monitor/reference.h); a bundle without one cannot be monitored. */
+	if (!json_object_get(bundle_manifest(b), "monitoring"))
+		step_log(ctx, "note: the model carries no monitoring reference (trained by an older "
+			      "sluice): `sluice monitor` cannot compare its traffic until it is "
+			      "retrained");
 	step_log(ctx, "bundle '%s': %s %s model, %zu raw inputs, verdict %s", name,
 		 bundle_model(b)->ops->algorithm, ml_task_name(bundle_model(b)->sig.task),
 		 bundle_n_inputs(b), verdict);

@@ -35,8 +35,10 @@ static const step_opt opts[] = {
 	 .help = "the ETS family: error, trend, season letters as forecast::ets (ZZZ all, AAdM, MNN, "
 		 "AZZ ...)"},
 	{.name = "origins", .type = OPT_INT, .def = "3", .range = "[1, 20]",
-	 .help = "auto: rolling origins of the holdout contest"},
-	{.name = "seed", .type = OPT_INT, .def = "0", .help = "seed of the simulated intervals"},
+	 .help = "auto: rolling origins of the holdout contest; gbdt: sets the holdout its "
+		 "intervals come from"},
+	{.name = "seed", .type = OPT_INT, .def = "0",
+	 .help = "seed of the simulated intervals and of gbdt's training"},
 	{.name = "threads", .type = OPT_INT, .def = "0", .range = "[0,)",
 	 .help = "threads fitting series (0: one per core)"},
 	{.name = NULL},
@@ -150,10 +152,6 @@ static int run(step_ctx *ctx)
 	if (!fc_method_parse(method ? method : "auto", &o.method) ||
 	    !fc_ets_spec_parse(ets ? ets : "ZZZ", &o.ets))
 		return step_fail(ctx, SL_EINVAL, "bad method or ets_model");
-	if (o.method == FC_GBDT)
-		return step_fail(ctx, SL_EUNSUP,
-				 "method gbdt: forecasting with gradient-boosted trees on lag "
-				 "features is not in this build yet; use auto, ets or theta");
 	o.horizon = (size_t)step_opt_int(ctx, "horizon", 1);
 	o.origins = (size_t)step_opt_int(ctx, "origins", 3);
 	o.seed = (uint64_t)step_opt_int(ctx, "seed", 0);
@@ -213,8 +211,9 @@ out:
 const step_def step_train_forecast = {
 	.name = "train.forecast",
 	.version = 1,
-	.summary = "forecast many time series: naive, seasonal naive, drift, ETS, Theta, or "
-		   "the best of them per series on a rolling-origin holdout",
+	.summary = "forecast many time series: naive, seasonal naive, drift, ETS, Theta, "
+		   "gradient-boosted trees on lags, or the best of them per series on a "
+		   "rolling-origin holdout",
 	.opts = opts,
 	.inputs = inputs,
 	.outputs = outputs,

@@ -15,8 +15,6 @@ SERVER_PIDS=""
 set -E
 trap 'rc=$?; case $- in *e*) echo "failed (status $rc) at line $LINENO: $BASH_COMMAND" >&2 ;; esac' ERR
 
-# Servers and load generators still running when the test ends are killed
-# (lib.sh runs the hook, passed or failed).
 stop_servers() {
 	local p
 	for p in $SERVER_PIDS; do
@@ -24,6 +22,19 @@ stop_servers() {
 	done
 }
 at_exit stop_servers
+
+# track PID: a server or load generator stopped when the test ends, also
+# when the test itself is killed (ctest's timeout sends SIGKILL, which runs
+# no exit hook): a watchdog outlives the test by a second and stops what
+# .pids lists.
+track() {
+	SERVER_PIDS="$SERVER_PIDS $1"
+	echo "$1" >>"$T/.pids"
+}
+(
+	while kill -0 $$ 2>/dev/null; do sleep 1; done
+	[ -f "$T/.pids" ] && xargs kill -9 <"$T/.pids" 2>/dev/null
+) </dev/null >/dev/null 2>&1 &
 
 train_models() {
 	cp "$SRC/examples/spam/data/spambase.csv" "$T/spambase.csv"
@@ -87,7 +98,7 @@ start_server() {
 	shift
 	"$SLUICE" serve --port 0 "$@" 2>"$err" &
 	SPID=$!
-	SERVER_PIDS="$SERVER_PIDS $SPID"
+	track "$SPID"
 	for i in $(seq 400); do
 		PORT=$(sed -n 's/.*ready on https\{0,1\}:\/\/.*:\([0-9][0-9]*\)$/\1/p' "$err")
 		if [ -n "$PORT" ]; then

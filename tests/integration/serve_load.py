@@ -35,8 +35,15 @@ ids = open(a.ids, "a") if a.ids else None
 deadline = time.time() + a.seconds if a.seconds else None
 
 
+# A test that died without creating its stop file must not leave load
+# running on a shared machine: no run lasts more than two minutes.
+hard_stop = time.time() + 120
+
+
 def done():
     if a.until and os.path.exists(a.until):
+        return True
+    if time.time() > hard_stop:
         return True
     return deadline is not None and time.time() > deadline
 

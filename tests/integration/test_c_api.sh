@@ -2,6 +2,7 @@
 # run on a model trained here: its predictions and contributions are those
 # of `sluice predict --explain` on the same row, and a missing file is an
 # error with a message.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 command -v cc >/dev/null || { echo "no C compiler: skipped"; exit 0; }
 lib=$(dirname "$(realpath "$SLUICE")")

@@ -2,6 +2,7 @@
 # FILE:LINE:COL with exit status 2, warnings for what the pipelines need
 # (placed in the pipeline file), the retraining pipeline checked, a canvas
 # outside the project, and report's refusals.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 # The blank canvas init wrote: valid, five blocks that drive something, nothing set yet.

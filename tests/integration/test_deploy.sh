@@ -9,6 +9,7 @@
 #    with sluice predict to 1e-9: a spam filter on a device.
 #  - A gate that fails exits 1 naming the rule and its numbers, keeps its
 #    verdict and skips package.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 cp -r "$SRC/examples/spam/." .

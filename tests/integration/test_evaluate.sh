@@ -3,6 +3,7 @@
 # are the step's metrics in `runs show`, the report exports as a
 # self-contained HTML page, a rerun writes the same report, and a bad option
 # fails the step naming the column while nothing downstream is written.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 "$PY" - <<'P'

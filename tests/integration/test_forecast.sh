@@ -2,6 +2,7 @@
 # months held out): auto beats the seasonal naive baseline on the held-out
 # months with honest intervals; two series under `by:` each get a model;
 # a gap and a misspelt method are refused, naming the series or the line.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 cp -r "$SRC/examples/sales/." .

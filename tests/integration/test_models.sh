@@ -185,15 +185,22 @@ contains "$ERR" "did you mean 'promote'"
 expect_exit 0 sl models --help
 contains "$OUT" "rollback"
 
-# Two processes promote at the same moment: both moves are recorded, in a
-# chain, and the alias ends where the last one put it.
+# Two processes promote at the same moment while a pipeline registers a
+# new version: every move is recorded, in a chain, the alias ends where the
+# last one put it, and the run's version is there with its own number.
 sl models promote spam 1 --to canary >/dev/null
+before=$(sl models show spam --json | js "d['last_version']")
+sl run train.yaml -p c=0.0625 >run.out 2>&1 &
+r=$!
 ( for i in 1 2 3 4 5; do sl models promote spam 4 --to canary >/dev/null; sl models promote spam 1 --to canary >/dev/null; done ) &
 a=$!
 ( for i in 1 2 3 4 5; do sl models promote spam 1 --to canary >/dev/null; sl models promote spam 4 --to canary >/dev/null; done ) &
 b=$!
 wait $a || fail "promoter a"
 wait $b || fail "promoter b"
+wait $r || fail "the run beside the promoters: $(cat run.out)"
+[ "$(sl models show spam --json | js "d['last_version']")" = $((before + 1)) ] ||
+	fail "the run registered one new version"
 sl models history spam --alias canary --json > canary.json
 sl models show spam --json > final.json
 "$PY" - canary.json final.json <<'P'

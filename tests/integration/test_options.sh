@@ -3,6 +3,7 @@
 # mistake is in the last step and the first steps could have run. Errors
 # found while a step runs point into the file too; sluice.yaml's errors
 # have the same form; a mistyped flag is one line.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
 printf 'id,age,income,label\n1,30,100,a\n2,40,200,b\n3,50,,a\n4,60,400,b\n' > data.csv

@@ -1,6 +1,7 @@
 # plugin: steps: a C function in a shared library, built here against
 # sluice/plugin.h, reads its input and options, writes its output, records a
 # metric; a failing plugin and a missing function fail the step with a reason.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 command -v cc >/dev/null || { echo "no C compiler: skipped"; exit 0; }
 

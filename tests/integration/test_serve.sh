@@ -3,6 +3,7 @@
 # explanations; MLflow's /invocations in its four JSON formats and CSV;
 # every bad request gets its code and a message naming the field, and the
 # server keeps serving; feedback; /metrics; the log, queried and exported.
+# backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 . "$SRC/tests/integration/serve_lib.sh"
 

@@ -37,7 +37,7 @@ V1=$(version)
 $LOAD --port "$PORT" --path /v2/models/spam/infer --body "$T/req.json" --threads 4 \
 	--until "$T/stop" --ids "$T/ids" >"$T/load.json" &
 LPID=$!
-SERVER_PIDS="$SERVER_PIDS $LPID"
+track "$LPID"
 sleep 0.5
 
 # swap FILE: renames FILE over the served path; waits for the new version (at most 1 s).

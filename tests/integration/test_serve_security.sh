@@ -58,7 +58,7 @@ b = threading.Thread(target=trickle, args=("body", b"POST /v2/models/mixed/infer
 a.start(); b.start(); a.join(); b.join()
 P
 SLOW=$!
-SERVER_PIDS="$SERVER_PIDS $SLOW"
+track "$SLOW"
 # Others are served meanwhile.
 for i in 1 2 3 4 5; do
 	expect_code 200 POST /v2/models/mixed/infer "${J[@]}" --data-binary @"$T/req.json"

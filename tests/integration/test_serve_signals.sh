@@ -38,7 +38,7 @@ print(resp.split(b"\r\n")[0].decode())
 print("close" if b"Connection: close" in resp else "keep-alive")
 P
 SLOW=$!
-SERVER_PIDS="$SERVER_PIDS $SLOW"
+track "$SLOW"
 for i in $(seq 200); do [ -e "$T/half" ] && break; sleep 0.02; done
 [ -e "$T/half" ] || fail "the slow client did not start"
 # In flight once the server has read its headers (the scrape counts itself too).
@@ -69,7 +69,7 @@ start_server "$T/serve2.err" --model "spam=$T/spam.slm"
 $LOAD --port "$PORT" --path /v2/models/spam/infer --body "$T/req.json" --threads 4 \
 	--until "$T/stop" --ids "$T/ids" >"$T/load.json" &
 LPID=$!
-SERVER_PIDS="$SERVER_PIDS $LPID"
+track "$LPID"
 sleep 1.5
 kill -9 "$SPID"
 wait_exit "$SPID"

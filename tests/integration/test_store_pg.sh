@@ -30,6 +30,13 @@ printf 'stack:\n  metadata: %s\n' "$STORE" > sluice.yaml
 rm .sluice/meta.db # made by `sluice init` before sluice.yaml named another store
 q() { "$PSQL" "$STORE" -X -q -tA -v ON_ERROR_STOP=1 -c "$1"; }
 # The backend pid of sluice's own connection(s), as pg_stat_activity sees them.
+# wait_started: until the running `slow` step has said so (30 s at most: a
+# sanitizer build on a loaded machine starts slowly).
+wait_started() {
+	local i
+	for i in $(seq 600); do grep -q "step slow: started" run.err && return 0; sleep 0.05; done
+	fail "step slow did not start: $(cat run.err)"
+}
 sluice_backends() { q "SELECT pid FROM pg_stat_activity WHERE application_name = 'sluice' AND datname = 'meta'"; }
 
 cat > p.yaml <<'Y'
@@ -40,7 +47,7 @@ steps:
     run: echo one ${params.x} > "${outputs.o}"
     outputs: [o]
   slow:
-    run: sleep 1.5; cat "${inputs.i}" > "${outputs.o}"
+    run: sleep 2.5; cat "${inputs.i}" > "${outputs.o}"
     inputs: { i: first.o }
     outputs: [o]
   last:
@@ -77,7 +84,7 @@ printf 'stack:\n  metadata: %s\n' "$STORE" > sluice.yaml
 # While `slow` sleeps, sluice holds no transaction: kill its connection.
 sl run p.yaml -p x=1 --no-cache >run.out 2>run.err &
 pid=$!
-for i in $(seq 100); do grep -q "step slow: started" run.err && break; sleep 0.05; done
+wait_started
 [ -n "$(sluice_backends)" ] || fail "no sluice connection to kill"
 q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sluice' AND datname = 'meta'" >/dev/null
 wait $pid || fail "a connection lost between transactions must not fail the run: $(cat run.err)"
@@ -86,7 +93,7 @@ wait $pid || fail "a connection lost between transactions must not fail the run:
 # A server restarted while a step runs: the same.
 sl run p.yaml --no-cache >run.out 2>run.err &
 pid=$!
-for i in $(seq 100); do grep -q "step slow: started" run.err && break; sleep 0.05; done
+wait_started
 "$PGSH" stop "$PGDIR"
 "$PGSH" start "$PGDIR" "$PORT" >/dev/null
 wait $pid || fail "a restarted server must not fail the run: $(cat run.err)"
@@ -139,7 +146,7 @@ q "DROP TRIGGER hold ON edges"
 export SLUICE_STORE_WAIT=1
 sl run p.yaml -p x=3 >run.out 2>run.err &
 pid=$!
-for i in $(seq 100); do grep -q "step slow: started" run.err && break; sleep 0.05; done
+wait_started
 run=$(q "SELECT id FROM runs ORDER BY seq DESC LIMIT 1")
 "$PGSH" stop "$PGDIR"
 set +e

@@ -498,6 +498,10 @@ static void test_too_short(void **state)
 	assert_int_equal(fc_model_fit(&p, "y", "month", &o, &m), SL_EINVAL);
 	assert_msg_has("series store=west: 30 observations are too few for seasonal_naive with "
 		       "season 16 (needs at least 32: two seasons)");
+	o = opts_of(FC_GBDT, 6, 16);
+	assert_int_equal(fc_model_fit(&p, "y", "month", &o, &m), SL_EINVAL);
+	assert_msg_has("series store=west: 30 observations are too few for gbdt with season 16 "
+		       "(needs at least 32: two lag windows of max(season, 4))");
 	o = opts_of(FC_AUTO, 28, 12);
 	assert_int_equal(fc_model_fit(&p, "y", "month", &o, &m), SL_EINVAL);
 	assert_msg_has("series store=west: 30 observations are too few for method auto with "
@@ -530,18 +534,18 @@ static void *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-static void test_model_round_trip(void **state)
+/* Saved, loaded, predicted row by row and as a batch: the same bytes. */
+static void round_trip(fc_method method, size_t season)
 {
 	const char *dir = tu_tmpdir();
 	ds_table *t = three_series();
 	const char *by[] = {"store"};
 	fc_panel p;
 	ml_model *m, *back;
-	fc_opts o = opts_of(FC_AUTO, 6, 12);
+	fc_opts o = opts_of(method, 6, season);
 	enum { ROWS = 4 * 9 };
 	double X[ROWS * 2], before[ROWS * FC_NOUT], after[ROWS * FC_NOUT], one[FC_NOUT];
 
-	(void)state;
 	assert_int_equal(fc_panel_build(t, "y", "month", by, 1, &p), 0);
 	o.threads = 2;
 	assert_int_equal(fc_model_fit(&p, "y", "month", &o, &m), 0);
@@ -574,7 +578,11 @@ static void test_model_round_trip(void **state)
 	assert_string_equal(json_string_value(json_object_get(s0, "label")), "store=east");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(s0, "times"), 0)),
 			    "2003-01-01T00:00:00Z");
-	assert_non_null(json_object_get(json_object_get(s0, "scores"), "ets"));
+	if (method == FC_AUTO)
+		assert_non_null(json_object_get(json_object_get(s0, "scores"), "ets"));
+	assert_string_equal(json_string_value(json_object_get(s0, "method")),
+			    method == FC_AUTO ? json_string_value(json_object_get(s0, "method"))
+					      : fc_method_name(method));
 	/* Through the public API, string keys coded by the model. */
 	sl_model *pm;
 	double code, row[2], pub[FC_NOUT];
@@ -606,6 +614,13 @@ static void test_model_round_trip(void **state)
 	fc_panel_free(&p);
 	ds_close(t);
 	tu_rmdir(dir);
+}
+
+static void test_model_round_trip(void **state)
+{
+	(void)state;
+	round_trip(FC_AUTO, 12);
+	round_trip(FC_GBDT, 12);
 }
 
 /* ---- evaluation ------------------------------------------------------------------------------- */
@@ -677,6 +692,214 @@ static void test_evaluate(void **state)
 	ds_close(t);
 }
 
+/* ---- gbdt ------------------------------------------------------------------------------------ */
+
+enum { GS = 4, GN = 96, GH = 12 };
+
+/* Four monthly series, 96 months each: a level, a trend, a season (of its
+ * own amplitude and phase) and noise; gvals[s * GN + t]. */
+static void gbdt_series(double *gvals)
+{
+	sl__rng r;
+
+	sl__rng_seed(&r, 5);
+	for (size_t s = 0; s < GS; s++)
+		for (size_t t = 0; t < GN; t++)
+			gvals[s * GN + t] = 100 * (double)(s + 1) + (0.4 + 0.3 * (double)s) * (double)t +
+					    (10 + 5 * (double)s) *
+						    sin(2 * M_PI * (double)t / 12 + (double)s) +
+					    sl__rng_normal(&r);
+}
+
+/* A panel of the first `train` months of each gbdt_series. */
+static void gbdt_panel(const double *gvals, size_t train, fc_panel *p)
+{
+	static const char *const names[GS] = {"a", "b", "c", "d"};
+	size_t lens[GS];
+	double *vals = malloc(GS * train * sizeof *vals);
+	const char *by[] = {"store"};
+	ds_table *t;
+
+	for (size_t s = 0; s < GS; s++) {
+		lens[s] = train;
+		memcpy(vals + s * train, gvals + s * GN, train * sizeof *vals);
+	}
+	t = monthly_table(names, lens, GS, vals);
+	assert_int_equal(fc_panel_build(t, "y", "month", by, 1, p), 0);
+	ds_close(t);
+	free(vals);
+}
+
+/* Mean MASE over the series of m's forecasts against the held-out months. */
+static double holdout_mase(const ml_model *m, const double *gvals)
+{
+	fc_view v;
+	double sum = 0;
+
+	assert_int_equal(fc_model_view(m, &v), 0);
+	for (size_t s = 0; s < GS; s++) {
+		double e = 0;
+		for (size_t k = 0; k < GH; k++)
+			e += fabs(gvals[s * GN + GN - GH + k] - v.fc[(s * GH + k) * FC_NOUT]);
+		sum += e / GH / v.scale[s];
+	}
+	return sum / GS;
+}
+
+/* On trend plus season, gbdt must beat naive clearly (and know the season:
+ * seasonal naive too), its bands must widen with h and hold the forecast. */
+static void test_gbdt_beats_naive(void **state)
+{
+	double *gvals = malloc(GS * GN * sizeof *gvals), mase[3];
+	fc_method ms[3] = {FC_GBDT, FC_NAIVE, FC_SNAIVE};
+	fc_panel p;
+	ml_model *m;
+	fc_view v;
+
+	(void)state;
+	gbdt_series(gvals);
+	gbdt_panel(gvals, GN - GH, &p);
+	for (size_t i = 0; i < 3; i++) {
+		fc_opts o = opts_of(ms[i], GH, 12);
+		assert_int_equal(fc_model_fit(&p, "y", "month", &o, &m), 0);
+		mase[i] = holdout_mase(m, gvals);
+		if (ms[i] == FC_GBDT) {
+			json_t *g = json_object_get(m->info, "gbdt");
+			json_t *s0 = json_array_get(json_object_get(m->info, "series"), 0);
+			assert_non_null(g);
+			assert_string_equal(json_string_value(json_array_get(
+						    json_object_get(g, "features"), 0)),
+					    "lag1");
+			assert_string_equal(json_string_value(json_object_get(s0, "intervals")),
+					    "empirical");
+			assert_int_equal(fc_model_view(m, &v), 0);
+			for (size_t s = 0; s < GS; s++)
+				for (size_t k = 0; k < GH; k++) {
+					const double *r = v.fc + (s * GH + k) * FC_NOUT;
+					assert_true(r[3] < r[1] && r[1] < r[0] && r[0] < r[2] &&
+						    r[2] < r[4]);
+					if (k)
+						assert_true(r[4] - r[3] >=
+							    r[-1] - r[-2] - 1e-9 * fabs(r[0]));
+				}
+		}
+		ml_model_free(m);
+	}
+	if (!(mase[0] < 0.5 * mase[1]) || !(mase[0] < mase[2]))
+		fail_msg("holdout MASE: gbdt %.3f, naive %.3f, seasonal naive %.3f", mase[0],
+			 mase[1], mase[2]);
+	fc_panel_free(&p);
+	free(gvals);
+}
+
+/* The same seed, the same model file, whatever the thread count. */
+static void test_gbdt_deterministic(void **state)
+{
+	const char *dir = tu_tmpdir();
+	double *gvals = malloc(GS * GN * sizeof *gvals);
+	char *path[2];
+	void *bytes[2];
+	size_t len[2];
+	fc_panel p;
+
+	(void)state;
+	gbdt_series(gvals);
+	gbdt_panel(gvals, GN, &p);
+	for (int i = 0; i < 2; i++) {
+		ml_model *m;
+		fc_opts o = opts_of(FC_GBDT, GH, 12);
+		o.threads = (unsigned)i + 1;
+		o.seed = 42;
+		assert_int_equal(fc_model_fit(&p, "y", "month", &o, &m), 0);
+		path[i] = save_tmp(m, dir, i ? "b.slm" : "a.slm");
+		bytes[i] = slurp(path[i], &len[i]);
+		ml_model_free(m);
+	}
+	assert_int_equal(len[0], len[1]);
+	assert_memory_equal(bytes[0], bytes[1], len[0]);
+	for (int i = 0; i < 2; i++) {
+		free(bytes[i]);
+		free(path[i]);
+	}
+	fc_panel_free(&p);
+	free(gvals);
+	tu_rmdir(dir);
+}
+
+/*
+ * The recursion reads its own forecasts: forecasting 3 steps from n equals
+ * forecasting 2 steps from n + 1 once the first forecast is written at n,
+ * and differs when something else is written there.
+ */
+static void test_gbdt_recursive(void **state)
+{
+	double *gvals = malloc(GS * GN * sizeof *gvals), buf[GN + 3], again[GN + 3], *row;
+	size_t start[GS + 1], len[GS];
+	int64_t t0[GS];
+	fc_panel p;
+	fc_gbdt *g;
+	fc_opts o = opts_of(FC_GBDT, 3, 12);
+
+	(void)state;
+	gbdt_series(gvals);
+	gbdt_panel(gvals, GN, &p);
+	for (size_t s = 0; s <= GS; s++)
+		start[s] = p.start[s];
+	for (size_t s = 0; s < GS; s++) {
+		len[s] = GN;
+		t0[s] = p.t[p.start[s]];
+	}
+	fc_series_set set = {GS, start, p.y, t0, p.period};
+	assert_int_equal(fc_gbdt_train(&set, len, &o, &g), 0);
+	row = malloc(fc_gbdt_n_features(g) * sizeof *row);
+	memcpy(buf, p.y + p.start[1], GN * sizeof *buf);
+	fc_gbdt_recurse(g, 1, buf, GN, 3, row);
+	memcpy(again, buf, (GN + 1) * sizeof *buf);
+	fc_gbdt_recurse(g, 1, again, GN + 1, 2, row);
+	assert_memory_equal(again + GN + 1, buf + GN + 1, 2 * sizeof *buf);
+	/* Step 2 reads step 1 (lag 1): another value there, another forecast. */
+	again[GN] = buf[GN] + 50;
+	fc_gbdt_recurse(g, 1, again, GN + 1, 1, row);
+	assert_true(again[GN + 1] != buf[GN + 1]);
+	free(row);
+	fc_gbdt_free(g);
+	fc_panel_free(&p);
+	free(gvals);
+}
+
+/* auto has gbdt among its candidates from fc_gbdt_auto_length on. */
+static void test_gbdt_in_auto(void **state)
+{
+	double *gvals = malloc(GS * GN * sizeof *gvals);
+	fc_panel p;
+	ml_model *m;
+	fc_opts o = opts_of(FC_AUTO, GH, 12);
+
+	(void)state;
+	gbdt_series(gvals);
+	assert_int_equal(fc_gbdt_auto_length(12, GH, 3), GH + 2 * 4 + 36);
+	gbdt_panel(gvals, GN - GH, &p);
+	assert_int_equal(fc_model_fit(&p, "y", "month", &o, &m), 0);
+	json_t *series = json_object_get(m->info, "series");
+	for (size_t s = 0; s < GS; s++) {
+		json_t *sc = json_object_get(json_array_get(series, s), "scores");
+		assert_true(json_is_real(json_object_get(sc, "gbdt")));
+		assert_true(json_is_real(json_object_get(sc, "naive")));
+	}
+	assert_non_null(json_object_get(json_object_get(m->info, "auto_mean_mase"), "gbdt"));
+	ml_model_free(m);
+	fc_panel_free(&p);
+	/* One month short of the rule: no gbdt score. */
+	gbdt_panel(gvals, GH + 2 * 4 + 36 - 1, &p);
+	assert_int_equal(fc_model_fit(&p, "y", "month", &o, &m), 0);
+	series = json_object_get(m->info, "series");
+	assert_null(json_object_get(json_object_get(json_array_get(series, 0), "scores"), "gbdt"));
+	assert_null(json_object_get(m->info, "gbdt"));
+	ml_model_free(m);
+	fc_panel_free(&p);
+	free(gvals);
+}
+
 /* ---- out of memory ------------------------------------------------------------------------------ */
 
 /* Failing the Nth allocation for every N: an error each time, never a
@@ -685,31 +908,36 @@ static void test_oom(void **state)
 {
 	ds_table *t = three_series();
 	const char *by[] = {"store"};
-	tu_oom oo = {0};
-	long n;
+	const fc_method methods[] = {FC_THETA, FC_GBDT};
 
 	(void)state;
-	for (n = 0; n < 10000 && !oo.done; n++) {
-		fc_panel p;
-		ml_model *m = NULL;
-		json_t *rep = NULL;
-		fc_opts o = opts_of(FC_THETA, 4, 12);
-		int rc;
-		tu_oom_begin(&oo, n);
-		rc = fc_panel_build(t, "y", "month", by, 1, &p);
-		if (!rc) {
-			rc = fc_model_fit(&p, "y", "month", &o, &m);
-			fc_panel_free(&p);
+	for (size_t i = 0; i < SL__ARRAY_LEN(methods); i++) {
+		tu_oom oo = {0};
+		long n;
+		/* gbdt's fits allocate thousands of times (trees, rounds): past the
+		 * set-up, every 17th allocation is failed, to stay quick. */
+		for (n = 0; n < 10000 && !oo.done; n += methods[i] == FC_GBDT && n > 400 ? 17 : 1) {
+			fc_panel p;
+			ml_model *m = NULL;
+			json_t *rep = NULL;
+			fc_opts o = opts_of(methods[i], 4, 12);
+			int rc;
+			tu_oom_begin(&oo, n);
+			rc = fc_panel_build(t, "y", "month", by, 1, &p);
+			if (!rc) {
+				rc = fc_model_fit(&p, "y", "month", &o, &m);
+				fc_panel_free(&p);
+			}
+			if (!rc)
+				rc = ml_forecast_evaluate(m, t, NULL, &rep);
+			tu_oom_end(&oo, rc);
+			json_decref(rep);
+			ml_model_free(m);
+			if (rc)
+				assert_int_equal(rc, SL_ENOMEM);
 		}
-		if (!rc)
-			rc = ml_forecast_evaluate(m, t, NULL, &rep);
-		tu_oom_end(&oo, rc);
-		json_decref(rep);
-		ml_model_free(m);
-		if (rc)
-			assert_int_equal(rc, SL_ENOMEM);
+		tu_oom_check(&oo, 10);
 	}
-	tu_oom_check(&oo, 10);
 	ds_close(t);
 }
 
@@ -725,6 +953,10 @@ int main(void)
 		cmocka_unit_test(test_too_short),
 		cmocka_unit_test(test_model_round_trip),
 		cmocka_unit_test(test_evaluate),
+		cmocka_unit_test(test_gbdt_beats_naive),
+		cmocka_unit_test(test_gbdt_deterministic),
+		cmocka_unit_test(test_gbdt_recursive),
+		cmocka_unit_test(test_gbdt_in_auto),
 		cmocka_unit_test(test_oom),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -591,32 +591,10 @@ static void test_package(void **state)
 	tu_rmdir(dir);
 }
 
-/*
- * The directory for a fault-injection loop: it writes (and fsyncs) files
- * thousands of times, so on tmpfs when the machine has one, where an fsync
- * costs nothing.
- */
-static const char *fast_tmpdir(void)
-{
-	const char *old = getenv("TMPDIR");
-	char *saved = old ? strdup(old) : NULL;
-	const char *dir;
-
-	if (access("/dev/shm", W_OK) == 0)
-		setenv("TMPDIR", "/dev/shm", 1);
-	dir = tu_tmpdir();
-	if (saved)
-		setenv("TMPDIR", saved, 1);
-	else
-		unsetenv("TMPDIR");
-	free(saved);
-	return dir;
-}
-
 /* Out of memory anywhere: an error (SL_ENOMEM), never a crash or a leak, or the same result. */
 static void test_out_of_memory(void **state)
 {
-	const char *dir = fast_tmpdir();
+	const char *dir = tu_fast_tmpdir();
 	parts p = make(dir, "lg", ops_text, "train.logistic",
 		       "{\"target\": \"label\", \"exclude\": [\"id\", \"kind\", \"y\", \"tier\"]}");
 	ds_table *rows = tu_customers(30, true), *ref, *out;

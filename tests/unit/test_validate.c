@@ -684,7 +684,7 @@ static void test_deterministic(void **state)
 /* Every allocation failure is an ordinary error: no crash, no leak (ASan). */
 static void test_out_of_memory(void **state)
 {
-	const char *dir = tu_tmpdir();
+	const char *dir = tu_fast_tmpdir();
 	char *data = write_basic(dir, "a.ds", 0, "q");
 	char *prof = tu_path(dir, "ref.profile");
 	vres r, want;

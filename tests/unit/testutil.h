@@ -17,6 +17,12 @@
 
 /* Creates a new empty directory under $TMPDIR (or /tmp); returns a static path. */
 const char *tu_tmpdir(void);
+/*
+ * The same on tmpfs when the machine has one (/dev/shm): for loops that
+ * write and fsync files thousands of times (fault injection), where a
+ * loaded disk makes each fsync cost milliseconds. Same removal.
+ */
+const char *tu_fast_tmpdir(void);
 /* Removes the directory made by tu_tmpdir (call in teardown). */
 void tu_rmdir(const char *dir);
 /* Writes a file (creating it) with the given contents; asserts success. */
