@@ -136,23 +136,24 @@ SERVER_PIDS="$SERVER_PIDS $LPID"
 sleep 0.5
 now() { date +%s.%N; }
 # move WANT CMD...: runs CMD (an alias move, from this other process) and
-# waits until the server answers with version WANT, at most 1 s after CMD
-# returned. Appends "start returned seen WANT" (wall clock) to moves.txt.
+# waits until the server answers with version WANT. Appends "start returned
+# seen WANT" (wall clock) to moves.txt: the load's answers are checked
+# against these times at the end (within 1 s of the command returning, by
+# when requests were sent, which the client's own delays cannot stretch).
 move() {
 	local want=$1 t0 t1 t2 i
 	shift
 	t0=$(now)
 	"$@" >/dev/null
 	t1=$(now)
-	for i in $(seq 100); do
+	for i in $(seq 250); do
 		infer
 		[ "$VER" = "$want" ] && break
 		sleep 0.02
 	done
 	t2=$(now)
 	[ "$VER" = "$want" ] || fail "$*: still serving version $VER"
-	"$PY" -c "import sys; ms=(float(sys.argv[2])-float(sys.argv[1]))*1000; print('$*: version $want answered %.0f ms after the move' % ms); assert ms <= 1000, 'over 1 s'" "$t1" "$t2" ||
-		fail "$*: the server took too long"
+	"$PY" -c "import sys; print('$*: this shell saw version $want %.0f ms after the move' % ((float(sys.argv[2])-float(sys.argv[1]))*1000))" "$t1" "$t2"
 	echo "$t0 $t1 $t2 $want" >> moves.txt
 	sleep 0.3
 }
@@ -196,27 +197,30 @@ cat "$T/load.json"
 [ "$(js "list(d['codes'])" <"$T/load.json")" = "['200']" ] || fail "non-2xx across the moves: $(cat "$T/load.json")"
 [ "$(js "d['errors']" <"$T/load.json")" = 0 ] || fail "connection errors across the moves"
 [ "$(js "sorted(d['versions'])" <"$T/load.json")" = "['1', '2']" ] || fail "both versions should have answered the load"
-# Which version each request got, by when it was sent: version 2 only between
-# a move to it and the moment version 1 answered again; version 1 never
-# after version 2 answered, until the move back.
+# Which version each request got, by when it was sent: version 2 only from a
+# move to it until version 1 answered again, and never later than 1 s after
+# the move back returned; version 1 likewise. A request sent after this shell
+# saw the new version never got the old one (the swap is atomic), nor one
+# sent over 1 s after the move's command returned (the reload period is
+# 250 ms).
 "$PY" - "$T/runs.json" moves.txt <<'P'
 import json, sys
 runs = json.load(open(sys.argv[1]))
 m = [l.split() for l in open(sys.argv[2])]
-# promote, rollback, damaged promote + load, rollback: (start, returned, seen)
+# promote, rollback, damaged promote + forced load, rollback: (start, returned, seen)
 (p0, p1, p2), (r0, r1, r2), (d0, d1, d2), (e0, e1, e2) = [tuple(map(float, x[:3])) for x in m]
 assert runs, "no answers recorded"
 for k, v, first, last in runs:
     if v == "2":
-        ok = (first >= p0 and last < r2) or (first >= d0 and last < e2)
+        ok = (first >= p0 and last < min(r2, r1 + 1)) or (first >= d0 and last < min(e2, e1 + 1))
     else:
-        ok = last < p2 or (first >= r0 and last < d2) or first >= e0
+        ok = last < min(p2, p1 + 1) or (first >= r0 and last < d2) or first >= e0
     assert ok and v in ("1", "2"), ("thread %d got version %s from %.3f to %.3f" % (k, v, first, last), m)
 print("%d runs of one version, all within their alias's time" % len(runs))
-# How soon the load saw each move: the first request answered by the new
-# version, from when the move's command returned (a figure, not a limit).
-for (t0, t1, _), want, what in (((p0, p1, p2), "2", "promote"), ((r0, r1, r2), "1", "rollback"),
-                                ((e0, e1, e2), "1", "rollback")):
+# How soon the load saw each move: its first request answered by the new
+# version, from when the move's command returned.
+for (t0, t1), want, what in (((p0, p1), "2", "promote"), ((r0, r1), "1", "rollback"),
+                             ((e0, e1), "1", "rollback")):
     first = min(f for _, v, f, _ in runs if v == want and f >= t0)
     print("%s: the load's first answer from version %s was sent %.0f ms after the command returned"
           % (what, want, (first - t1) * 1000))
