@@ -119,7 +119,7 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
 P
-SERVER_PIDS="$SERVER_PIDS $!"
+track $!
 disown
 cat > sluice.yaml <<Y
 monitoring:
@@ -190,7 +190,7 @@ version() { curl -s "$URL/v2/models/m" | js "d['versions'][0]"; }
 # Continuous load from now until v2 serves: not one request may fail.
 "$PY" traffic.py load "$PORT" "$T" &
 LPID=$!
-SERVER_PIDS="$SERVER_PIDS $LPID"
+track "$LPID"
 
 # The monitor retrains and promotes; the server follows the alias.
 for i in $(seq 300); do
