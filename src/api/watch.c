@@ -8,7 +8,8 @@
  * registry's) and records every decision as an event.
  *
  *   every interval, for each watched model:
- *     production version --mon_report--> report (or "no traffic yet")
+ *     production version --mon_report--> report (or "no traffic yet") --mon_record
+ *        (a new window joins the model's series)
  *        |--alert rules--> fire / resolve --> event + command / webhook
  *        `--triggers (drift, decay) + cadence--> fired? --claim--> one run
  *     retrain: claim (store) -> sl_run(pipeline, params) -> verdict
@@ -454,6 +455,29 @@ static int cron_look(watcher *w, const char *model, const char *key, const cron_
 	return store_mon_state_put(w->p->st, &st);
 }
 
+/*
+ * A window the loop evaluated joins the model's recorded series (what
+ * `sluice monitor report` charts), once: the same window looked at again
+ * is not recorded twice.
+ */
+static int record_window(watcher *w, const char *model, const json_t *report, const char *window)
+{
+	store_mon_state st;
+	int rc;
+
+	if (!window)
+		return 0;
+	if ((rc = store_mon_state_get(w->p->st, model, "recorded", &st)) != 0 ||
+	    (st.found && !strcmp(st.window, window)))
+		return rc;
+	if ((rc = mon_record(&w->env, report, NULL)) != 0)
+		return rc;
+	st.found = true;
+	st.updated_ms = sl__now_ms();
+	snprintf(st.window, sizeof st.window, "%s", window);
+	return store_mon_state_put(w->p->st, &st);
+}
+
 static int evaluate_model(watcher *w, const char *model)
 {
 	store_model_ref ref;
@@ -488,6 +512,8 @@ static int evaluate_model(watcher *w, const char *model)
 		return rc;
 	}
 	const char *window = report ? mon_window_key(report, wbuf, sizeof wbuf) : NULL;
+	if (report && (rc = record_window(w, model, report, window)) != 0)
+		goto out;
 	if (report && (rc = alert_rules(w, model, report, window)) != 0)
 		goto out;
 	if (w->cv && w->cv->building.cadence.s && (w->cv->building.retrain_on & CANVAS_ON_CADENCE) &&

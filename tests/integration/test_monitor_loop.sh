@@ -232,6 +232,9 @@ P
 # The promotion is in the alias's history, by the monitor, for the trigger.
 sl models history m --json | check "h = [r for r in d if r['kind'] == 'promote'][-1]; \
 assert h['to'] == 2 and h['who'] == 'sluice-monitor' and h['reason'].startswith('drift'), h"
+# The windows the monitor evaluated are recorded for the report's charts.
+[ "$(store_sql "SELECT COUNT(*) FROM monitor_windows WHERE model = 'm'")" -ge 1 ] ||
+	fail "the monitor recorded no window"
 # The alert went out once, by command and by webhook, though it held at every evaluation.
 [ "$(grep -c 'firing drifting' alerts.log)" = 1 ] || fail "alert command: $(cat alerts.log)"
 [ "$(grep -c '"kind":"alert"' webhook.log)" = 1 ] || fail "webhook: $(cat webhook.log)"
