@@ -89,6 +89,25 @@ void ds_close(ds_table *t);
 /* True when the file at path starts with the dataset magic (cheap; no validation). */
 bool ds_is_dataset(const char *path);
 
+/*
+ * The columns of a dataset file, read from its header alone: the header,
+ * the column directory and the names, checked against the header's
+ * checksum; no data page is read, so it costs the same for any number of
+ * rows (the scheduler checks a step's options against its inputs' columns
+ * before it runs). Column j is names[j] of type types[j]; everything is
+ * owned by the struct: free it with ds_columns_free (which accepts a zeroed
+ * one). A damaged header is SL_ECORRUPT naming the file.
+ */
+typedef struct ds_columns {
+	size_t n;
+	const char **names;
+	ds_type *types;
+	void *meta; /* the bytes the names point into */
+} ds_columns;
+
+int ds_read_columns(const char *path, ds_columns *out);
+void ds_columns_free(ds_columns *c);
+
 size_t ds_nrow(const ds_table *t);
 size_t ds_ncol(const ds_table *t);
 const char *ds_col_name(const ds_table *t, size_t j);

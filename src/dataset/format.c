@@ -595,12 +595,80 @@ static bool section_ok(const ds_table *t, uint64_t off, uint64_t size)
 	return off % ALIGN == 0 && off <= t->size && size <= t->size - off;
 }
 
+/*
+ * Checks the 64-byte header h of a file of size bytes: magic, version, size,
+ * the directory's and names' bounds. *meta_end gets where the bytes the
+ * header checksum covers end (the directory and names, aligned).
+ */
+static int check_header(const char *name, const uint8_t *h, size_t size, uint32_t *out_ncols,
+			uint64_t *out_nrows, uint64_t *out_names_off, uint64_t *out_names_size,
+			size_t *meta_end)
+{
+	uint64_t nrows, fsize, dir_off, names_off, names_size;
+	uint32_t ncols;
+
+	if (size < HDR_SIZE || memcmp(h, MAGIC, 8) != 0)
+		return corrupt(name, size < 8 ? "file too short" : "bad magic");
+	if (get32(h + 8) != VERSION)
+		return sl__err(SL_ECORRUPT, "%s: dataset format version %u is not supported (this is %u)",
+			       name, get32(h + 8), VERSION);
+	ncols = get32(h + 12);
+	nrows = get64(h + 16);
+	fsize = get64(h + 24);
+	dir_off = get64(h + 32);
+	names_off = get64(h + 40);
+	names_size = get64(h + 48);
+	if (fsize != size)
+		return sl__err(SL_ECORRUPT, "%s: truncated or extended dataset (%zu bytes, header says %llu)",
+			       name, size, (unsigned long long)fsize);
+	if (dir_off != HDR_SIZE || names_off != HDR_SIZE + (uint64_t)ncols * DIR_ENTRY ||
+	    names_size > size || names_off > size - names_size)
+		return corrupt(name, "bad directory bounds");
+	if (nrows > size) /* every row takes at least one byte per column */
+		if (ncols)
+			return corrupt(name, "row count larger than the file");
+	if (align_up(names_off + names_size) > size)
+		return corrupt(name, "header checksum mismatch");
+	*out_ncols = ncols;
+	*out_nrows = nrows;
+	*out_names_off = names_off;
+	*out_names_size = names_size;
+	*meta_end = align_up(names_off + names_size);
+	return 0;
+}
+
+/* The header checksum over meta[0 .. meta_end): the header, directory and names. */
+static int check_meta(const char *name, const uint8_t *meta, size_t meta_end)
+{
+	uint64_t mh = checksum64(meta, 56, 0);
+
+	mh = checksum64(meta + HDR_SIZE, meta_end - HDR_SIZE, mh);
+	if (mh != get64(meta + 56))
+		return corrupt(name, "header checksum mismatch");
+	return 0;
+}
+
+/* The name and type of directory entry e, checked against the names section. */
+static int dir_name_type(const char *name, const uint8_t *e, const char *names, size_t names_size,
+			 const char **out_name, ds_type *out_type)
+{
+	uint32_t type = get32(e);
+	uint64_t name_off = get64(e + 8), name_len = get64(e + 16);
+
+	if (type < DS_INT64 || type > DS_TYPE_MAX)
+		return corrupt(name, "unknown column type");
+	if (name_off >= names_size || name_len >= names_size - name_off ||
+	    names[name_off + name_len] != '\0' || strlen(names + name_off) != name_len)
+		return corrupt(name, "bad column name");
+	*out_type = (ds_type)type;
+	*out_name = names + name_off;
+	return 0;
+}
+
 static int parse_column(ds_table *t, size_t j, const uint8_t *e, const char *names,
 			size_t names_size)
 {
 	ds_tcol *c = &t->cols[j];
-	uint32_t type = get32(e);
-	uint64_t name_off = get64(e + 8), name_len = get64(e + 16);
 	uint64_t nulls = get64(e + 24);
 	uint64_t voff = get64(e + 32), vsize = get64(e + 40);
 	uint64_t doff = get64(e + 48), dsize = get64(e + 56);
@@ -608,14 +676,10 @@ static int parse_column(ds_table *t, size_t j, const uint8_t *e, const char *nam
 	uint64_t ooff = get64(e + 72), osize = get64(e + 80);
 	uint64_t boff = get64(e + 88), bsize = get64(e + 96);
 	char what[96];
+	int rc = dir_name_type(t->name, e, names, names_size, &c->name, &c->type);
 
-	if (type < DS_INT64 || type > DS_TYPE_MAX)
-		return corrupt(t->name, "unknown column type");
-	c->type = (ds_type)type;
-	if (name_off >= names_size || name_len >= names_size - name_off ||
-	    names[name_off + name_len] != '\0' || strlen(names + name_off) != name_len)
-		return corrupt(t->name, "bad column name");
-	c->name = names + name_off;
+	if (rc)
+		return rc;
 	snprintf(what, sizeof what, "column %zu: bad section bounds", j);
 	if (!section_ok(t, doff, dsize) || dsize != t->nrow * ds_type_width(c->type))
 		return corrupt(t->name, what);
@@ -690,45 +754,24 @@ static int parse_column(ds_table *t, size_t j, const uint8_t *e, const char *nam
 static int parse_image(ds_table *t)
 {
 	const uint8_t *h = t->base;
-	uint64_t nrows, fsize, dir_off, names_off, names_size, mh;
+	uint64_t nrows, names_off, names_size;
 	uint32_t ncols;
+	size_t meta_end;
+	int rc;
 
-	if (t->size < HDR_SIZE || memcmp(h, MAGIC, 8) != 0)
-		return corrupt(t->name, t->size < 8 ? "file too short" : "bad magic");
-	if (get32(h + 8) != VERSION)
-		return sl__err(SL_ECORRUPT, "%s: dataset format version %u is not supported (this is %u)",
-			       t->name, get32(h + 8), VERSION);
-	ncols = get32(h + 12);
-	nrows = get64(h + 16);
-	fsize = get64(h + 24);
-	dir_off = get64(h + 32);
-	names_off = get64(h + 40);
-	names_size = get64(h + 48);
-	if (fsize != t->size)
-		return sl__err(SL_ECORRUPT, "%s: truncated or extended dataset (%zu bytes, header says %llu)",
-			       t->name, t->size, (unsigned long long)fsize);
-	if (dir_off != HDR_SIZE || names_off != HDR_SIZE + (uint64_t)ncols * DIR_ENTRY ||
-	    names_size > t->size || names_off > t->size - names_size)
-		return corrupt(t->name, "bad directory bounds");
-	if (nrows > t->size) /* every row takes at least one byte per column */
-		if (ncols)
-			return corrupt(t->name, "row count larger than the file");
-	mh = checksum64(h, 56, 0);
-	mh = checksum64(h + HDR_SIZE, align_up(names_off + names_size) - HDR_SIZE, mh);
-	if (align_up(names_off + names_size) > t->size || mh != get64(h + 56))
-		return corrupt(t->name, "header checksum mismatch");
+	if ((rc = check_header(t->name, h, t->size, &ncols, &nrows, &names_off, &names_size,
+			       &meta_end)) ||
+	    (rc = check_meta(t->name, h, meta_end)))
+		return rc;
 	t->nrow = nrows;
 	t->ncol = ncols;
 	t->cols = sl__calloc(ncols ? ncols : 1, sizeof *t->cols);
 	if (!t->cols)
 		return sl__err(SL_ENOMEM, "out of memory");
-	for (size_t j = 0; j < ncols; j++) {
-		int rc = parse_column(t, j, h + HDR_SIZE + j * DIR_ENTRY,
-				      (const char *)h + names_off, names_size);
-		if (rc)
-			return rc;
-	}
-	return 0;
+	for (size_t j = 0; j < ncols && rc == 0; j++)
+		rc = parse_column(t, j, h + HDR_SIZE + j * DIR_ENTRY, (const char *)h + names_off,
+				  names_size);
+	return rc;
 }
 
 static ds_table *table_new(const char *name)
@@ -858,6 +901,80 @@ bool ds_is_dataset(const char *path)
 	ok = read(fd, magic, 8) == 8 && memcmp(magic, MAGIC, 8) == 0;
 	close(fd);
 	return ok;
+}
+
+/* Reads size bytes at offset 0 of fd (a regular file at least that long). */
+static int read_prefix(int fd, const char *path, uint8_t *buf, size_t size)
+{
+	size_t got = 0;
+
+	while (got < size) {
+		ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? sl__err(SL_EIO, "%s: %s", path, strerror(errno))
+				     : corrupt(path, "file shorter than its header says");
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+int ds_read_columns(const char *path, ds_columns *out)
+{
+	uint8_t hdr[HDR_SIZE], *meta = NULL;
+	uint64_t nrows, names_off, names_size;
+	uint32_t ncols = 0;
+	size_t meta_end;
+	struct stat st;
+	int fd, rc;
+
+	memset(out, 0, sizeof *out);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sl__err(errno == ENOENT ? SL_ENOENT : SL_EIO, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0)
+		rc = sl__err(SL_EIO, "%s: stat: %s", path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		rc = sl__err(SL_EINVAL, "%s: not a regular file", path);
+	else if ((size_t)st.st_size < HDR_SIZE)
+		rc = corrupt(path, "file too short for a header");
+	else if ((rc = read_prefix(fd, path, hdr, HDR_SIZE)) == 0 &&
+		 (rc = check_header(path, hdr, (size_t)st.st_size, &ncols, &nrows, &names_off,
+				    &names_size, &meta_end)) == 0) {
+		/* The header, the directory and the names: what its checksum covers. */
+		meta = sl__malloc(meta_end);
+		rc = meta ? read_prefix(fd, path, meta, meta_end) : sl__oom();
+	}
+	close(fd);
+	if (rc == 0)
+		rc = check_meta(path, meta, meta_end);
+	if (rc == 0) {
+		out->meta = meta;
+		out->names = sl__calloc((size_t)ncols + 1, sizeof *out->names);
+		out->types = sl__calloc((size_t)ncols + 1, sizeof *out->types);
+		rc = out->names && out->types ? 0 : sl__oom();
+	}
+	for (size_t j = 0; rc == 0 && j < ncols; j++)
+		rc = dir_name_type(path, meta + HDR_SIZE + j * DIR_ENTRY,
+				   (const char *)meta + names_off, names_size, &out->names[j],
+				   &out->types[j]);
+	if (rc) {
+		if (!out->meta)
+			sl__free(meta);
+		ds_columns_free(out);
+		return rc;
+	}
+	out->n = ncols;
+	return 0;
+}
+
+void ds_columns_free(ds_columns *c)
+{
+	sl__free(c->names);
+	sl__free(c->types);
+	sl__free(c->meta);
+	memset(c, 0, sizeof *c);
 }
 
 int ds_table_write(const ds_table *t, const char *path)

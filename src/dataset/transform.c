@@ -841,6 +841,10 @@ typedef struct cctx {
 	op *o;
 	const json_t *j;
 	const char *where;
+	/* Schema only (transform_check) when not NULL: the op has no learned
+	 * fields, and *open is set when its output columns depend on the data
+	 * (onehot's categories, a vocabulary), so they are not known. */
+	bool *open;
 } cctx;
 
 static int new_prod(cctx *c, int kind, size_t in, prod **out)
@@ -922,12 +926,12 @@ static int compile_cols_op(cctx *c, int kind)
 		}
 		switch (kind) {
 		case K_IMPUTE: {
-			const json_t *v = learned(c, "fill", name, &rc);
+			const json_t *v = c->open ? NULL : learned(c, "fill", name, &rc);
 			if (rc || (rc = new_prod(c, P_IMPUTE, j, &p)))
 				break;
 			const char *st = tf_get_str(c->j, "strategy", "mean");
 			p->otype = (t == DS_INT64 && (!strcmp(st, "mean") || !strcmp(st, "median"))) ? DS_FLOAT64 : t;
-			if (!json_to_value(v, p->otype, &p->fill, &p->fill_str)) {
+			if (!c->open && !json_to_value(v, p->otype, &p->fill, &p->fill_str)) {
 				rc = sl__err(SL_EINVAL, "%s.fill: value for column '%s' is not a %s", c->where,
 					     name, ds_type_name(p->otype));
 				break;
@@ -936,10 +940,10 @@ static int compile_cols_op(cctx *c, int kind)
 			break;
 		}
 		case K_CLIP: {
-			const json_t *v = learned(c, "bounds", name, &rc);
+			const json_t *v = c->open ? NULL : learned(c, "bounds", name, &rc);
 			if (rc || (rc = new_prod(c, P_CLIP, j, &p)))
 				break;
-			if (!tf_is_numeric(t) || !json_is_array(v) || json_array_size(v) != 2) {
+			if (!tf_is_numeric(t) || (!c->open && (!json_is_array(v) || json_array_size(v) != 2))) {
 				rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; clip needs numbers", c->where,
 					     name, ds_type_name(t));
 				break;
@@ -954,12 +958,14 @@ static int compile_cols_op(cctx *c, int kind)
 			break;
 		}
 		case K_NORMALISE: {
-			const json_t *v = learned(c, "scale", name, &rc);
+			const json_t *v = c->open ? NULL : learned(c, "scale", name, &rc);
 			if (rc || (rc = new_prod(c, P_AFFINE, j, &p)))
 				break;
-			if (!tf_is_numeric(t) || !json_is_array(v) || json_array_size(v) != 2 ||
-			    !json_is_number(json_array_get(v, 0)) || !json_is_number(json_array_get(v, 1)) ||
-			    json_number_value(json_array_get(v, 1)) == 0) {
+			if (!tf_is_numeric(t) ||
+			    (!c->open && (!json_is_array(v) || json_array_size(v) != 2 ||
+					  !json_is_number(json_array_get(v, 0)) ||
+					  !json_is_number(json_array_get(v, 1)) ||
+					  json_number_value(json_array_get(v, 1)) == 0))) {
 				rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; normalise needs numbers",
 					     c->where, name, ds_type_name(t));
 				break;
@@ -999,6 +1005,14 @@ static int compile_cols_op(cctx *c, int kind)
 					char *on = sl__asprintf("%shash%lld", pre, (long long)k);
 					rc = on ? add_out(c, p, on, DS_FLOAT64) : sl__oom();
 					sl__free(on);
+				}
+			} else if (c->open) {
+				/* Schema only: ordinal keeps the column, onehot's are the data's. */
+				if (m == 1) {
+					p->otype = DS_INT64;
+					rc = add_out(c, p, name, DS_INT64);
+				} else {
+					*c->open = true;
 				}
 			} else {
 				const json_t *cats = learned(c, "categories", name, &rc);
@@ -1074,6 +1088,10 @@ static int compile_text(cctx *c)
 		if (mode == TX_TEXT || mode == TX_TOKENS) {
 			p->otype = DS_STRING;
 			rc = add_out(c, p, in->c[j].name, DS_STRING);
+			continue;
+		}
+		if (c->open) {
+			*c->open = true; /* one column per term of the data's vocabulary */
 			continue;
 		}
 		const json_t *voc = json_object_get(c->j, "vocabulary");
@@ -1395,9 +1413,10 @@ static int compile_derive(cctx *c)
 	return rc;
 }
 
-static int compile_op(transform *tr, const json_t *j, const tf_schema *in, const char *where, op *o)
+static int compile_op(transform *tr, const json_t *j, const tf_schema *in, const char *where, op *o,
+		      bool *open)
 {
-	cctx c = {tr, in, o, j, where};
+	cctx c = {tr, in, o, j, where, open};
 	const char *name = tf_get_str(j, "op", "");
 	int kind = tf_op_kind(name), rc = 0;
 	size_t *cols = NULL, ncols = 0;
@@ -1562,7 +1581,7 @@ static int compile_op(transform *tr, const json_t *j, const tf_schema *in, const
 		break;
 	}
 	sl__free(cols);
-	if (rc == 0 && o->out.n == 0)
+	if (rc == 0 && o->out.n == 0 && !(open && *open))
 		rc = sl__err(SL_EINVAL, "%s: no columns left", where);
 	if (rc == 0 && o->out.n > tr->width)
 		tr->width = o->out.n;
@@ -2105,7 +2124,8 @@ static int new_transform(const tf_schema *in, transform **out)
 	return 0;
 }
 
-static int push_op(transform *tr, json_t *j, const char *where)
+/* Compiles op j after the others (open: schema only, as compile_op). */
+static int push_op(transform *tr, json_t *j, const char *where, bool *open)
 {
 	op *no = sl__reallocarray(tr->ops, tr->nops + 1, sizeof *no);
 	int rc;
@@ -2114,7 +2134,7 @@ static int push_op(transform *tr, json_t *j, const char *where)
 		return sl__oom();
 	/* The input schema lives in the previous op, which the realloc may have moved. */
 	tr->ops = no;
-	if ((rc = compile_op(tr, j, final_schema(tr), where, &tr->ops[tr->nops])))
+	if ((rc = compile_op(tr, j, final_schema(tr), where, &tr->ops[tr->nops], open)))
 		return rc;
 	tr->nops++;
 	return 0;
@@ -2147,7 +2167,7 @@ int transform_fit(const json_t *ops, const char *where, const ds_table *t, trans
 		snprintf(w, sizeof w, "%.64s[%zu]", where, k);
 		if ((rc = tf_normalise_op(json_array_get(ops, k), w, &o)))
 			break;
-		if ((rc = tf_fit_op(o, w, final_schema(tr), src)) || (rc = push_op(tr, o, w))) {
+		if ((rc = tf_fit_op(o, w, final_schema(tr), src)) || (rc = push_op(tr, o, w, NULL))) {
 			json_decref(o);
 			break;
 		}
@@ -2171,6 +2191,45 @@ int transform_fit(const json_t *ops, const char *where, const ds_table *t, trans
 	*out_tr = tr;
 	*out_t = cur;
 	return 0;
+}
+
+/*
+ * The schema-only walk (transform.h): each op normalised and compiled as
+ * transform_fit does, against the columns the ops before it leave, with
+ * nothing learned. The walk ends at an op whose output columns the data
+ * decides.
+ */
+int transform_check(const json_t *ops, const char *where, const char *const *names,
+		    const ds_type *types, size_t n)
+{
+	transform *tr = NULL;
+	tf_schema in;
+	bool open = false;
+	int rc = 0;
+
+	where = where ? where : "ops";
+	if (!json_is_array(ops))
+		return sl__err(SL_EINVAL, "%s: expected a list of operations", where);
+	memset(&in, 0, sizeof in);
+	for (size_t k = 0; k < n && rc == 0; k++)
+		rc = tf_schema_add(&in, names[k], types[k], k);
+	if (rc == 0)
+		rc = new_transform(&in, &tr);
+	tf_schema_free(&in);
+	for (size_t k = 0; rc == 0 && !open && k < json_array_size(ops); k++) {
+		char w[64 + 32];
+		json_t *o = NULL;
+		snprintf(w, sizeof w, "%.64s[%zu]", where, k);
+		if ((rc = tf_normalise_op(json_array_get(ops, k), w, &o)) == 0 &&
+		    (rc = tf_fit_op(o, w, final_schema(tr), NULL)) == 0 &&
+		    (rc = push_op(tr, o, w, &open)) == 0) {
+			rc = sl__json_push(tr->ops_json, o); /* the transform owns its ops */
+			o = NULL;
+		}
+		json_decref(o);
+	}
+	transform_free(tr);
+	return rc;
 }
 
 /* Composes the rows a filter kept with the map so far (rows of the input). */
@@ -2379,7 +2438,7 @@ int transform_parse(const char *text, size_t len, const char *name, transform **
 			rc = sl__err(SL_ECORRUPT, "%s: not an operation", w);
 			break;
 		}
-		if ((rc = push_op(tr, o, w)) == 0)
+		if ((rc = push_op(tr, o, w, NULL)) == 0)
 			rc = json_array_append(tr->ops_json, o) ? sl__oom() : 0;
 	}
 	/* The stored output schema must be what the ops produce. */

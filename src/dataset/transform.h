@@ -69,6 +69,22 @@ int transform_fit(const json_t *ops, const char *where, const ds_table *t, trans
 		  ds_table **out_t);
 
 /*
+ * Checks ops against the columns of an input (names[k] of type types[k])
+ * without its data, as the scheduler does before a wrangle step runs: each
+ * op is normalised and resolved against the columns the ops before it
+ * leave, by the code transform_fit runs, so a column an op names that is
+ * not there is the error fitting would give ("WHERE[2].columns: unknown
+ * column 'amout'; did you mean 'amount'?"), and so are a column of the
+ * wrong type and a bad expression. Nothing is learned, so nothing that
+ * depends on the values is checked (a column with no values to average).
+ * The check ends, with 0, after the first op whose output columns depend on
+ * the data (encode onehot's categories, text's vocabulary), since the
+ * columns after it are not known. Returns 0 or the error (SL_EINVAL).
+ */
+int transform_check(const json_t *ops, const char *where, const char *const *names,
+		    const ds_type *types, size_t n);
+
+/*
  * Applies a fitted transform to t. t must have every input column of the
  * transform (by name; others are ignored; an int64 column is accepted where
  * float64 is expected). *out_t has exactly the transform's output schema.

@@ -371,7 +371,7 @@ static int pair_of(json_t *o, const char *key, json_t *a, json_t *b)
 	return sl__json_set(o, key, pair);
 }
 
-/* Adds the learned fields to the normalised op o, fitted on t (schema in). */
+/* Adds the learned fields to the normalised op o, fitted on t (schema in; t NULL: schema only). */
 int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table *t)
 {
 	int kind = tf_op_kind(tf_get_str(o, "op", "")), rc = 0;
@@ -399,14 +399,16 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 			const char *name = in->c[j].name;
 			ds_type ty = in->c[j].type;
 			json_t *val = NULL;
+			if (st <= 1 && !tf_is_numeric(ty)) {
+				rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; %s needs numbers", where, name,
+					     ds_type_name(ty), strategies[st]);
+				break;
+			}
+			if (!t)
+				continue; /* schema only: nothing to learn from */
 			if (st <= 1) {
 				double *v, m;
 				size_t n;
-				if (!tf_is_numeric(ty)) {
-					rc = sl__err(SL_EINVAL, "%s: column '%s' is %s; %s needs numbers", where, name,
-						     ds_type_name(ty), strategies[st]);
-					break;
-				}
 				if ((rc = col_values(t, j, st == 1, &v, &n)))
 					break;
 				if (n) {
@@ -468,6 +470,8 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 					     in->c[j].name, ds_type_name(in->c[j].type));
 				break;
 			}
+			if (!t)
+				continue;
 			if ((hql || hqh) && (rc = col_values(t, j, true, &v, &n)))
 				break;
 			if ((hql || hqh) && n == 0) {
@@ -504,6 +508,8 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 					     in->c[j].name, ds_type_name(in->c[j].type));
 				break;
 			}
+			if (!t)
+				continue;
 			if ((rc = col_values(t, j, m == 1, &v, &n)))
 				break;
 			if (n && m == 0) {
@@ -544,6 +550,8 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 					     where, in->c[j].name, ds_type_name(ty));
 				break;
 			}
+			if (!t)
+				continue;
 			tf_strmap_init(&mp);
 			if ((rc = count_cats(t, j, &mp)) == 0 && (rc = ranked(&mp, &cc)) == 0) {
 				keep = maxc > 0 && (size_t)maxc < mp.n ? (size_t)maxc : mp.n;
@@ -580,8 +588,9 @@ int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table 
 		    (rc = sl__json_set(o, "min_df", json_integer(mindf))))
 			break;
 		if (!json_is_string(json_object_get(o, "column")) ||
-		    (j = tf_schema_find(in, tf_get_str(o, "column", ""))) < 0 || in->c[j].type != DS_STRING)
-			break; /* compile_op reports it */
+		    (j = tf_schema_find(in, tf_get_str(o, "column", ""))) < 0 || in->c[j].type != DS_STRING ||
+		    !t)
+			break; /* compile_op reports it; or schema only */
 		strmap m;
 		catcount *cc = NULL;
 		char tokbuf[TOKEN_MAX];

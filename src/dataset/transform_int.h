@@ -176,7 +176,12 @@ uint64_t tf_bucket_hash(const char *s, size_t n);
 
 /* transform_fit.c: turns {OP: VALUE} into {op: OP, ...} and checks option names. */
 int tf_normalise_op(const json_t *raw, const char *where, json_t **out);
-/* transform_fit.c: adds the learned fields to normalised op o, fitted on t (schema in). */
+/*
+ * transform_fit.c: adds the learned fields to normalised op o, fitted on t
+ * (schema in). With t NULL (transform_check) only the options are
+ * normalised and checked against in: defaults, columns, their types;
+ * nothing is learned.
+ */
 int tf_fit_op(json_t *o, const char *where, const tf_schema *in, const ds_table *t);
 
 #endif

@@ -91,6 +91,15 @@
  *     parent it is) follows it; its process starts only after its last
  *     trial ended, and reads the trials' results from the trials.json the
  *     scheduler leaves in its work folder (make_task).
+ *
+ *  9. A step whose options name columns of its inputs (step.h: columns_of,
+ *     precheck) has them checked once its inputs exist and the cache has
+ *     missed, before its process starts: the columns come from each dataset
+ *     input's header (ds_read_columns; no data page is read), and a name
+ *     that is not there fails the step as bad input at the option's
+ *     FILE:LINE:COL (check_columns). When its upstream steps come from the
+ *     cache this is before anything runs. Other steps, and steps served
+ *     from the cache, read nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -681,7 +690,9 @@ static void fail_step(run *r, size_t i, int exit_code, const char *reason, const
 	}
 	if (fatal(r, rc) == 0)
 		n->recorded = true;
-	emit(r, SL_EVENT_STEP_END, st->name, ST_FAILED, reason, why, sl__mono_sec() - n->t0);
+	/* A step that failed before it started (its inputs, design note 9) took no time. */
+	emit(r, SL_EVENT_STEP_END, st->name, ST_FAILED, reason, why,
+	     n->t0 > 0 ? sl__mono_sec() - n->t0 : 0);
 	if (tune_parent(r->tune, i) >= 0) {
 		/* Design note 8: a failed trial is one result of its search. */
 		note_trial(r, i, ST_FAILED);
@@ -850,9 +861,61 @@ static bool try_cache(run *r, size_t i)
 }
 
 /*
- * Readies step i to run: its inputs, its cache key, the cache. Returns true
- * when the step is settled (served from the cache, or failed), false when
- * it must run.
+ * Design note 9: the options of step i that name columns, against its
+ * inputs' columns, before it starts. Returns 0 when it may start; otherwise
+ * the step has failed (bad input, placed in the file).
+ */
+static int check_columns(run *r, size_t i)
+{
+	const spec_step *st = &r->sp->steps[i];
+	node *n = &r->nodes[i];
+	step_columns cbuf[8], *cols;
+	ds_columns dbuf[8] = {{0}}, *dc;
+	char msg[SL__ERRMSG_MAX];
+	int rc = 0;
+
+	cols = n->n_in <= SL__ARRAY_LEN(cbuf) ? cbuf : sl__calloc(n->n_in, sizeof *cols);
+	dc = n->n_in <= SL__ARRAY_LEN(dbuf) ? dbuf : sl__calloc(n->n_in, sizeof *dc);
+	if (!cols || !dc)
+		rc = sl__oom();
+	for (size_t k = 0; rc == 0 && k < n->n_in; k++) {
+		const step_port *p = st->def->inputs;
+		while (p && p->name && strcmp(p->name, n->in_names[k]))
+			p++;
+		cols[k] = (step_columns){.input = n->in_names[k]};
+		if (!p || !p->name || strcmp(p->type, "dataset"))
+			continue;
+		if (ds_read_columns(n->in_paths[k], &dc[k]) != 0) {
+			/* Not a dataset after all: the step says what is wrong with it. */
+			sl__err_clear();
+			continue;
+		}
+		cols[k] = (step_columns){.input = n->in_names[k], .known = true,
+					 .names = dc[k].names, .types = dc[k].types, .n = dc[k].n};
+	}
+	if (rc == 0)
+		rc = step_columns_check(st->def, st->with, cols, n->n_in);
+	if (rc) {
+		snprintf(msg, sizeof msg, "%s", sl_errmsg());
+		char *placed = rc == SL_ENOMEM ? NULL : spec_locate_msg(r->sp, i, msg);
+		fail_step(r, i, -1, rc == SL_ENOMEM ? RS_ERROR : RS_INPUT, placed ? placed : msg,
+			  NULL);
+		sl__free(placed);
+	}
+	for (size_t k = 0; dc && k < n->n_in; k++)
+		ds_columns_free(&dc[k]);
+	if (cols != cbuf)
+		sl__free(cols);
+	if (dc != dbuf)
+		sl__free(dc);
+	return rc;
+}
+
+/*
+ * Readies step i to run: its inputs, its cache key, the cache, and the
+ * column names its options give (design note 9). Returns true when the
+ * step is settled (served from the cache, or failed), false when it must
+ * run.
  */
 static bool prepare(run *r, size_t i)
 {
@@ -893,7 +956,8 @@ static bool prepare(run *r, size_t i)
 		free_task(n, st->n_inputs, st->n_outputs);
 		return true;
 	}
-	if (n->has_key && try_cache(r, i)) {
+	if ((n->has_key && try_cache(r, i)) ||
+	    (st->kind == SPEC_USES && step_names_columns(st->def) && check_columns(r, i) != 0)) {
 		free_task(n, st->n_inputs, st->n_outputs);
 		return true;
 	}

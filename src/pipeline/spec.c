@@ -1432,26 +1432,28 @@ int spec_with_pos(const spec *s, size_t step, const char *json_path, spec_pos *o
 /*
  * A step may name an option its short form did not write: wrangle's
  * {filter: "x > 0"} is {op: filter, expr: "x > 0"}, and its errors say
- * "with.ops[1].expr". When the path's last key is missing but its parent is
- * a one-key mapping, that key's value is the one meant.
+ * "with.ops[1].expr" (or "with.ops[1].columns[2]", an item of it). When the
+ * path's last key is missing but its parent is a one-key mapping, that
+ * key's value is the one meant.
  */
 static void shorthand_path(const json_t *with, char *path, size_t size)
 {
 	const char *body = path + 4 + (path[4] == '.');
-	char *dot = strrchr(path, '.');
+	char *dot = strrchr(path, '.'), *items;
 	const json_t *parent;
 	sl__buf b;
 
-	if (sl__ypath_json(with, body) || !dot || dot < body || strchr(dot, '[') ||
-	    strchr(dot, '"'))
+	if (sl__ypath_json(with, body) || !dot || dot < body || strchr(dot, '"'))
 		return;
+	/* The items after the key ("[2]") stay as they are. */
+	items = strchr(dot, '[');
 	*dot = '\0';
 	parent = sl__ypath_json(with, body);
 	if (json_is_object(parent) && json_object_size(parent) == 1) {
 		sl__buf_init(&b, size - 1);
 		if (!sl__buf_puts(&b, path) &&
 		    !sl__ypath_key(&b, json_object_iter_key(json_object_iter((json_t *)parent))) &&
-		    b.len < size) {
+		    !sl__buf_puts(&b, items ? items : "") && b.len < size) {
 			memcpy(path, b.data, b.len + 1);
 			sl__buf_free(&b);
 			return;

@@ -39,7 +39,7 @@ static const step_opt cost_shapes[] = {
 };
 
 static const step_opt opts[] = {
-	{.name = "target", .type = OPT_STRING, .len = "[1,)",
+	{.name = "target", .type = OPT_STRING, .len = "[1,)", .columns_of = "test",
 	 .help = "the test column holding the truth (default: the model's target; anomaly "
 		 "models: the labels, optional)"},
 	{.name = "metric", .type = OPT_STRING, .choices = ML_EVAL_METRICS,
@@ -51,6 +51,7 @@ static const step_opt opts[] = {
 	 .help = "the value of one correct decision, for ROI (default: the canvas's "
 		 "decisions.value)"},
 	{.name = "sensitive", .type = OPT_STRING_LIST, .unique = true, .item = &column,
+	 .columns_of = "test",
 	 .help = "columns to compare groups by (fairness)"},
 	{.name = "importance", .type = OPT_BOOL, .def = "true",
 	 .help = "permutation importance of every input"},
@@ -62,7 +63,7 @@ static const step_opt opts[] = {
 	{.name = "positive", .type = OPT_STRING, .len = "[1,)",
 	 .help = "binary: the positive class (default: the second class); anomaly: the label "
 		 "value marking an anomaly"},
-	{.name = "time", .type = OPT_STRING, .len = "[1,)",
+	{.name = "time", .type = OPT_STRING, .len = "[1,)", .columns_of = "test",
 	 .help = "forecast models: the time column of the test rows (default: the model's)"},
 	{.name = "k", .type = OPT_INT, .range = "[1,)",
 	 .help = "anomaly: precision and recall at k (default: the number of labelled anomalies)"},

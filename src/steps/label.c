@@ -57,16 +57,17 @@ static const step_opt rule_fields[] = {
 static const step_opt rule = {.type = OPT_MAP, .fields = rule_fields, .help = "a rule"};
 
 static const step_opt opts[] = {
-	{.name = "from", .type = OPT_STRING, .len = "[1,)", .help = "take the label from this column"},
+	{.name = "from", .type = OPT_STRING, .len = "[1,)", .columns_of = "data",
+	 .help = "take the label from this column"},
 	{.name = "mapping", .type = OPT_MAP, .len = "[1,)", .item = &label_value,
 	 .help = "with from: column value -> label, e.g. {spam: 1, ham: 0}; values not listed get no label"},
 	{.name = "rules", .type = OPT_LIST, .len = "[1,)", .item = &rule,
 	 .help = "ordered [{when: EXPR, label: VALUE}, ...]; the first true rule labels the row"},
-	{.name = "on", .type = OPT_STRING, .len = "[1,)",
+	{.name = "on", .type = OPT_STRING, .len = "[1,)", .columns_of = "data",
 	 .help = "with input labels: the key column joining the two"},
-	{.name = "labels_on", .type = OPT_STRING, .len = "[1,)",
+	{.name = "labels_on", .type = OPT_STRING, .len = "[1,)", .columns_of = "labels",
 	 .help = "the key column of labels when its name differs from on"},
-	{.name = "label_column", .type = OPT_STRING, .len = "[1,)",
+	{.name = "label_column", .type = OPT_STRING, .len = "[1,)", .columns_of = "labels",
 	 .help = "the column of labels holding the label (default: the target name)"},
 	{.name = "default", .type = OPT_SCALAR, .help = "the label of rows the source leaves without one"},
 	{.name = "target", .type = OPT_STRING, .def = "label", .len = "[1,)",

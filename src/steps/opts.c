@@ -20,6 +20,10 @@
  * (an explicit null means "not set": the default applies); nested defaults
  * are not written, so what a step reads in a nested mapping is what the
  * file says.
+ *
+ * Column names (step_columns_check) are the one thing the file alone
+ * cannot settle: they are checked against the inputs' columns once the
+ * inputs exist, before the step runs, with the same paths.
  */
 #include <errno.h>
 #include <math.h>
@@ -1238,6 +1242,9 @@ int step_opt_describe(const step_opt *o, sl__buf *b)
 	}
 	if (!rc && o->unique)
 		rc = sl__buf_printf(b, "%sno item twice", SEP());
+	if (!rc && o->columns_of)
+		rc = sl__buf_printf(b, "%s%s of input '%s'", SEP(),
+				    o->type == OPT_STRING ? "a column" : "columns", o->columns_of);
 	if (!rc && o->item && !o->item->fields && !o->item->variants &&
 	    (o->type == OPT_LIST || o->type == OPT_STRING_LIST || o->type == OPT_MAP)) {
 		size_t mark = b->len;
@@ -1531,6 +1538,17 @@ static int lint_opt(lint *l, const step_opt *o, const char *where, int depth)
 	}
 	if (o->item && lint_opt(l, o->item, where, depth + 1))
 		return SL_EINVAL;
+	if (o->columns_of) {
+		const step_port *p = l->def->inputs;
+		while (p && p->name && strcmp(p->name, o->columns_of))
+			p++;
+		if (depth != 1 || (o->type != OPT_STRING && o->type != OPT_STRING_LIST))
+			return lint_fail(l, where, "columns_of on an option that is not a top-level "
+						   "string or string list");
+		if (!p || !p->name || strcmp(p->type, "dataset"))
+			return lint_fail(l, where, "columns_of names '%s', which is not a dataset input",
+					 o->columns_of);
+	}
 	if ((o->fields || o->variants) && o->type != OPT_MAP)
 		return lint_fail(l, where, "fields or variants on a non-mapping");
 	if (o->fields && lint_fields(l, o->fields, o->rules, where, depth))
@@ -1589,4 +1607,78 @@ int step_def_lint(const step_def *d, char *msg, size_t size)
 	if (size)
 		msg[0] = '\0';
 	return lint_fields(&l, d->opts, d->rules, "", 0);
+}
+
+/* ---- column names, before a run ---------------------------------------------------------- */
+
+bool step_names_columns(const step_def *def)
+{
+	if (def->precheck)
+		return true;
+	for (const step_opt *o = def->opts; o && o->name; o++)
+		if (o->columns_of)
+			return true;
+	return false;
+}
+
+/*
+ * "with.PATH: unknown column 'x'; did you mean 'y'?", or the columns there
+ * are when none is close.
+ */
+static int unknown_column(const char *path, const char *name, const step_columns *in)
+{
+	const char *sug = sl__suggest(name, in->names, in->n);
+	sl__buf cols;
+	int rc;
+
+	if (sug)
+		return sl__err(SL_EINVAL, "with.%s: unknown column '%s'; did you mean '%s'?", path, name,
+			       sug);
+	sl__buf_init(&cols, 1024);
+	for (size_t j = 0; j < in->n && cols.len < 900; j++)
+		if (sl__buf_printf(&cols, "%s%s", j ? ", " : "", in->names[j]))
+			break;
+	rc = sl__err(SL_EINVAL, "with.%s: unknown column '%s' (input '%s' has %s%s)", path, name,
+		     in->input, in->n ? "" : "no columns", cols.data ? cols.data : "");
+	sl__buf_free(&cols);
+	return rc;
+}
+
+static bool has_column(const step_columns *in, const char *name)
+{
+	for (size_t j = 0; j < in->n; j++)
+		if (!strcmp(in->names[j], name))
+			return true;
+	return false;
+}
+
+int step_columns_check(const step_def *def, const json_t *with, const step_columns *in,
+		       size_t n)
+{
+	for (const step_opt *o = def->opts; o && o->name; o++) {
+		const step_columns *c = NULL;
+		const json_t *v = json_object_get(with, o->name);
+		char path[300];
+
+		for (size_t k = 0; o->columns_of && k < n && !c; k++)
+			if (in[k].known && !strcmp(in[k].input, o->columns_of))
+				c = &in[k];
+		if (!c || !v)
+			continue;
+		if (json_is_string(v)) {
+			if (!has_column(c, json_string_value(v))) {
+				snprintf(path, sizeof path, "%s", o->name);
+				return unknown_column(path, json_string_value(v), c);
+			}
+			continue;
+		}
+		for (size_t k = 0; k < json_array_size(v); k++) {
+			const char *name = json_string_value(json_array_get(v, k));
+			if (name && !has_column(c, name)) {
+				snprintf(path, sizeof path, "%s[%zu]", o->name, k);
+				return unknown_column(path, name, c);
+			}
+		}
+	}
+	return def->precheck ? def->precheck(with, in, n) : 0;
 }

@@ -63,7 +63,7 @@ static const step_opt fraction = {.type = OPT_NUMBER, .range = "[0, 1]"};
 static const step_opt opts[] = {
 	{.name = "method", .type = OPT_STRING, .def = "random",
 	 .choices = "random stratified time group", .help = "how rows are dealt out (below)"},
-	{.name = "by", .type = OPT_STRING, .len = "[1,)",
+	{.name = "by", .type = OPT_STRING, .len = "[1,)", .columns_of = "data",
 	 .help = "the column: the class (stratified), the time (time) or the group key (group)"},
 	{.name = "fractions", .type = OPT_LIST, .def = "[0.7, 0.15, 0.15]", .len = "[2, 3]",
 	 .item = &fraction,

@@ -101,6 +101,7 @@
 #include <jansson.h>
 
 #include "core.h"
+#include "dataset/dataset.h"
 
 typedef enum step_opt_type {
 	OPT_STRING,
@@ -155,6 +156,14 @@ typedef struct step_variant step_variant;
  *             {over, under}")
  *   tag, variants  OPT_MAP: a mapping whose key `tag` names its variant,
  *             each with its own fields (wrangle's `op:`); see step_variant
+ *   columns_of  a top-level OPT_STRING or OPT_STRING_LIST that names
+ *             columns of this dataset input (split's `by` of "data"): once
+ *             the input exists, before the step runs, the scheduler checks
+ *             each name against its columns (step_columns_check), so a
+ *             typo fails at FILE:LINE:COL with "did you mean" and nothing
+ *             is started. Mark only options whose every name the step
+ *             requires to be there: the check must refuse nothing that
+ *             the step accepts
  */
 struct step_opt {
 	const char *name;
@@ -173,6 +182,7 @@ struct step_opt {
 			       * ("a cost matrix"); terminated by help == NULL */
 	const char *tag;
 	const step_variant *variants; /* terminated by name == NULL */
+	const char *columns_of;
 };
 
 /*
@@ -236,6 +246,20 @@ typedef struct step_port {
 typedef struct step_ctx step_ctx;
 
 /*
+ * One connected input of a step as step_columns_check sees it: a dataset's
+ * columns, read from its file's header before the step runs, or known =
+ * false (not a dataset, or its header could not be read: the step itself
+ * then says what is wrong with it).
+ */
+typedef struct step_columns {
+	const char *input;          /* the input's name */
+	bool known;
+	const char *const *names;   /* n column names and their types */
+	const ds_type *types;
+	size_t n;
+} step_columns;
+
+/*
  * A problem with a step's options: where it is, as a path inside `with`
  * ("ops[3].columns", "" for the block itself; see yamltree.h for the syntax),
  * and what it is. The parser turns the path into FILE:LINE:COL.
@@ -281,6 +305,17 @@ typedef struct step_def {
 	 * addressed, so unchanged results keep everything downstream cached.
 	 */
 	bool (*cacheable)(const json_t *with);
+	/*
+	 * Optional, for options that name columns in ways a columns_of mark
+	 * cannot say (wrangle's ops, whose columns change op by op). Called
+	 * by the scheduler with the columns of the step's inputs (every
+	 * connected one, in any order) before the step runs, after the
+	 * columns_of checks passed. Returns 0, or SL_EINVAL whose message
+	 * starts with the value's path ("with.ops[2].columns: unknown column
+	 * 'x'; did you mean 'y'?"), which the scheduler places in the file.
+	 * Like columns_of, it must refuse nothing the step's run accepts.
+	 */
+	int (*precheck)(const json_t *with, const step_columns *in, size_t n);
 } step_def;
 
 /* Records a problem at path (printf-formatted message); returns SL_EINVAL. */
@@ -317,6 +352,23 @@ int step_def_json(const step_def *def, json_t **out);
 int step_def_lint(const step_def *d, char *msg, size_t size);
 /* One option's constraints in words ("one of a, b or c; in (0, 1]"), into b. */
 int step_opt_describe(const step_opt *o, sl__buf *b);
+
+/*
+ * True when def has options naming columns of its inputs (columns_of, or a
+ * precheck hook): the scheduler reads its inputs' headers only then, so
+ * other steps cost nothing.
+ */
+bool step_names_columns(const step_def *def);
+/*
+ * Checks with (the step's resolved options) against the columns of its
+ * inputs before it runs: each name of an option marked columns_of must be
+ * a column of that input (inputs not in `in`, or not known, are not
+ * checked), then def->precheck. Returns 0, or SL_EINVAL with a message
+ * starting with the path inside `with` ("with.by: unknown column 'amout';
+ * did you mean 'amount'?"), or SL_ENOMEM.
+ */
+int step_columns_check(const step_def *def, const json_t *with, const step_columns *in,
+		       size_t n);
 
 /* The registry of built-in steps. */
 const step_def *step_find(const char *name);

@@ -16,9 +16,9 @@
 extern const step_opt train_column; /* a column name: a non-empty string */
 #define TRAIN_COMMON_OPTS                                                                   \
 	{.name = "target", .type = OPT_STRING, .required = true, .len = "[1,)",              \
-	 .help = "the column to predict"},                                                   \
+	 .columns_of = "train", .help = "the column to predict"},                            \
 	{.name = "features", .type = OPT_STRING_LIST, .len = "[1,)", .unique = true,         \
-	 .item = &train_column,                                                              \
+	 .item = &train_column, .columns_of = "train",                                       \
 	 .help = "the input columns (default: every column but the target and `exclude`)"},  \
 	{.name = "exclude", .type = OPT_STRING_LIST, .unique = true, .item = &train_column,  \
 	 .help = "columns never used as inputs (ids, free text, leaks of the target)"},       \

@@ -18,10 +18,11 @@
 
 static const step_opt opts[] = {
 	{.name = "target", .type = OPT_STRING, .required = true, .len = "[1,)",
-	 .help = "the column to forecast (a number)"},
-	{.name = "time", .type = OPT_STRING, .required = true, .len = "[1,)",
+	 .columns_of = "train", .help = "the column to forecast (a number)"},
+	{.name = "time", .type = OPT_STRING, .required = true, .len = "[1,)", .columns_of = "train",
 	 .help = "the time column: timestamps, ISO dates or integers on a regular grid"},
 	{.name = "by", .type = OPT_STRING_LIST, .unique = true, .item = &train_column,
+	 .columns_of = "train",
 	 .help = "the key column(s) of the series (strings, integers or bools); none: one series"},
 	{.name = "horizon", .type = OPT_INT, .required = true,
 	 .range = "[1, " SL__STR(FC_MAX_HORIZON) "]", .help = "how many steps ahead to forecast"},

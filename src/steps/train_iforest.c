@@ -27,7 +27,7 @@ static const step_opt opts[] = {
 	 .help = "share of training rows flagged as anomalies; auto: a score above 0.5"},
 	{.name = "seed", .type = OPT_INT, .def = "0", .help = "seed of the row samples and splits"},
 	{.name = "features", .type = OPT_STRING_LIST, .len = "[1,)", .unique = true,
-	 .item = &train_column,
+	 .item = &train_column, .columns_of = "train",
 	 .help = "the input columns (default: every column but those in `exclude`)"},
 	{.name = "exclude", .type = OPT_STRING_LIST, .unique = true, .item = &train_column,
 	 .help = "columns never used as inputs (ids, labels, timestamps that only count up)"},

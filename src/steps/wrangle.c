@@ -214,6 +214,28 @@ static int check(const step_check *c)
 	return 0;
 }
 
+/*
+ * Before the run, the ops against the columns of the input 'data', walked
+ * op by op without its rows (transform_check), so a misspelt column is
+ * found before anything is fitted. With a transform input the ops are not
+ * fitted, only compared with the transform's, so there is nothing to walk.
+ */
+static int precheck(const json_t *with, const step_columns *in, size_t n)
+{
+	const json_t *ops = json_object_get(with, "ops");
+	const step_columns *data = NULL;
+
+	for (size_t k = 0; k < n; k++) {
+		if (!strcmp(in[k].input, "transform"))
+			return 0;
+		if (!strcmp(in[k].input, "data") && in[k].known)
+			data = &in[k];
+	}
+	if (!data || !ops)
+		return 0;
+	return transform_check(ops, "with.ops", data->names, data->types, data->n);
+}
+
 static const step_port inputs[] = {
 	{"data", "dataset", false, "the dataset to wrangle"},
 	{"transform", "transform", true, "a fitted transform to apply instead of fitting the ops"},
@@ -317,4 +339,5 @@ const step_def step_wrangle = {
 	.outputs = outputs,
 	.run = run,
 	.check = check,
+	.precheck = precheck,
 };

@@ -175,9 +175,10 @@ sed 's/contamination: 0.025/contamination: 0.7/' fraud.yaml > range.yaml
 expect_exit 2 sl run range.yaml
 contains "$ERR" "contamination"
 
-# A labels column that is not there: the step fails naming it and the fix.
+# A labels column that is not there: found before the step starts (bad
+# input), at the option, with the columns there are.
 sed -i 's/target: is_fraud/target: fraud/' fraud.yaml
-expect_exit 1 sl run fraud.yaml
+expect_exit 2 sl run fraud.yaml
+contains "$ERR" "fraud.yaml:17:21: with.target: unknown column 'fraud' (input 'test' has id, amount, minutes, city, is_fraud)"
 [ "$(step_status evaluate)" = failed ] || fail "evaluate should fail"
-contains "$(sl runs show latest)" "the labels column 'fraud' is not in the test data"
 echo ok

@@ -23,13 +23,13 @@ steps:
 Y
 mkdir -p w && mv p.yaml w/ && cd w
 "$SLUICE" run p.yaml -q & pid=$!
-for i in $(seq 200); do [ -e ../slow.started ] && break; sleep 0.05; done
+for i in $(seq 600); do [ -e ../slow.started ] && break; sleep 0.05; done
 [ -e ../slow.started ] || fail "slow step never started"
 kill -9 $pid
 wait $pid 2>/dev/null || true
 # gone or a zombie (PID 1 may reap late)
 gone() { local s; s=$(awk '{print $3}' /proc/$1/stat 2>/dev/null || echo gone); [ "$s" = gone ] || [ "$s" = Z ]; }
-for i in $(seq 100); do gone "$(cat ../slow.pid)" && break; sleep 0.02; done
+for i in $(seq 500); do gone "$(cat ../slow.pid)" && break; sleep 0.02; done
 gone "$(cat ../slow.pid)" || fail "the step's process outlived its driver"
 left=$(cat ../left.pid)
 gone "$left" && fail "the test needs a leftover: its background sleep should still run"
@@ -39,7 +39,7 @@ db_check
 touch ../fast
 sl run p.yaml -q
 # The next run ended what the dead run's step left behind.
-for i in $(seq 100); do gone "$left" && break; sleep 0.02; done
+for i in $(seq 500); do gone "$left" && break; sleep 0.02; done
 gone "$left" || fail "the dead run's leftover process $left is still running"
 [ "$(run_status)" = completed ] || fail "rerun"
 [ "$(steps_with cached)" = "first second" ] || fail "finished steps should be cached: $(steps_with cached)"

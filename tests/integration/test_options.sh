@@ -1,7 +1,8 @@
 # Every option is checked before anything runs: a mistake anywhere in the
 # file is "FILE:LINE:COL: ..." with exit 2 and no run at all, even when the
-# mistake is in the last step and the first steps could have run. Errors
-# found while a step runs point into the file too; sluice.yaml's errors
+# mistake is in the last step and the first steps could have run. Column
+# names are checked as soon as the step's inputs exist, and errors found
+# while a step runs point into the file too; sluice.yaml's errors
 # have the same form; a mistyped flag is one line.
 # backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
@@ -68,7 +69,8 @@ printf 'steps:\n  a:\n    run: echo hi\n    resources: { cpus: 2, memory: 4096 }
 expect_exit 2 sl run res.yaml
 contains "$ERR" "res.yaml:4:35: resources: 'memory' must be a size with a unit"
 
-# A step's run-time error about an option points into the file.
+# A column an option names is checked once the input exists, before the
+# step starts (bad input, exit 2), and the error points into the file.
 cat > runtime.yaml <<'Y'
 steps:
   ingest:
@@ -81,10 +83,29 @@ steps:
       ops:
         - { op: impute, columns: [age, incme] }
 Y
-expect_exit 1 sl run runtime.yaml
+expect_exit 2 sl run runtime.yaml
 contains "$ERR" "runtime.yaml:10:40: with.ops[0].columns[1]: unknown column 'incme'; did you mean 'income'?"
 [ "$(step_status ingest)" = completed ] || fail "ingest must have run"
 [ "$(step_status prep)" = failed ] || fail "prep must have failed"
+
+# A column only the data can make (onehot's) is found when the step runs:
+# a run-time error about an option points into the file too.
+cat > runtime.yaml <<'Y'
+steps:
+  ingest:
+    uses: ingest.csv
+    with: { path: data.csv }
+  prep:
+    uses: wrangle
+    inputs: { data: ingest.data }
+    with:
+      ops:
+        - { encode: [label] }
+        - { select: [id, label_a, label_c] }
+Y
+expect_exit 1 sl run runtime.yaml
+contains "$ERR" "runtime.yaml:11:35: with.ops[1].columns[2]: unknown column 'label_c'; did you mean 'label_a'?"
+[ "$(step_status ingest)" = cached ] || fail "ingest must come from the cache"
 
 # sluice steps shows allowed values and ranges.
 sl steps split | grep -q "one of random, stratified, time or group; default random" || fail "steps split"

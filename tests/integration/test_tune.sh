@@ -206,7 +206,7 @@ pipeline failing "      step: train.logistic
 sl run failing.yaml >/dev/null 2>&1 || fail "one failing trial failed the run"
 [ "$(step_status 'tune[1]')" = failed ] || fail "trial 1 should have failed"
 [ "$(step_status tune)" = completed ] || fail "the search should have gone on"
-contains "$(sl runs show latest)" "feature 'nope' is not in the training data"
+contains "$(sl runs show latest)" "with.features[0]: unknown column 'nope' (input 'train' has x1, x2, x3, y)"
 pipeline allfail "      step: train.logistic
       template: { target: y }
       method: grid

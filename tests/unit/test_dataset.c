@@ -249,6 +249,84 @@ static void test_truncated_and_corrupt(void **state)
 	tu_rmdir(dir);
 }
 
+/* Writes n bytes to path (no fsync: this is scratch, rewritten byte by byte). */
+static void write_bytes(const char *path, const char *img, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(img, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* ds_read_columns gives the names and types ds_open does, from the header alone. */
+static bool columns_match(const ds_columns *c, const ds_table *t)
+{
+	if (c->n != ds_ncol(t))
+		return false;
+	for (size_t j = 0; j < c->n; j++)
+		if (strcmp(c->names[j], ds_col_name(t, j)) || c->types[j] != ds_col_type(t, j))
+			return false;
+	return true;
+}
+
+static void test_read_columns(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *path = tu_path(dir, "h.ds"), *bad = tu_path(dir, "bad.ds");
+	ds_builder *b = sample(40);
+	ds_table *t;
+	ds_columns c;
+	size_t n;
+	int data_only = 0;
+
+	(void)state;
+	assert_int_equal(ds_builder_write(b, path), 0);
+	ds_builder_free(b);
+	assert_int_equal(ds_open(path, 0, &t), 0);
+	assert_int_equal(ds_read_columns(path, &c), 0);
+	assert_true(columns_match(&c, t));
+	ds_columns_free(&c);
+	char *img = read_all(path, &n);
+	/* A damaged header, directory or names section is SL_ECORRUPT; a
+	 * damaged data page is not seen at all (nothing of it is read), so the
+	 * columns are still those of the file. */
+	for (size_t i = 0; i < n; i++) {
+		ds_table *u;
+		int rc;
+		img[i] = (char)(img[i] ^ 0x5a);
+		write_bytes(bad, img, n);
+		rc = ds_read_columns(bad, &c);
+		if (rc == 0) {
+			assert_true(columns_match(&c, t));
+			if (ds_open(bad, DS_OPEN_VERIFY, &u) == SL_ECORRUPT)
+				data_only++;
+			else
+				ds_close(u);
+		} else {
+			assert_int_equal(rc, SL_ECORRUPT);
+			assert_non_null(strstr(sl_errmsg(), "bad.ds"));
+		}
+		ds_columns_free(&c);
+		img[i] = (char)(img[i] ^ 0x5a);
+	}
+	assert_true(data_only > 0);
+	for (size_t cut = 0; cut < n; cut += 11) {
+		write_bytes(bad, img, cut);
+		assert_int_equal(ds_read_columns(bad, &c), SL_ECORRUPT);
+		assert_null(c.names);
+	}
+	tu_write(bad, "a,b\n1,2\n");
+	assert_int_equal(ds_read_columns(bad, &c), SL_ECORRUPT);
+	assert_int_equal(ds_read_columns("/nonexistent/x.ds", &c), SL_ENOENT);
+	ds_columns_free(&c); /* a zeroed one, as after a failure */
+	sl__free(img);
+	ds_close(t);
+	free(path);
+	free(bad);
+	tu_rmdir(dir);
+}
+
 static void test_empty_and_zero_columns(void **state)
 {
 	const char *dir = tu_tmpdir();
@@ -537,6 +615,7 @@ int main(void)
 		cmocka_unit_test(test_zero_copy_mmap),
 		cmocka_unit_test(test_deterministic_bytes),
 		cmocka_unit_test(test_truncated_and_corrupt),
+		cmocka_unit_test(test_read_columns),
 		cmocka_unit_test(test_empty_and_zero_columns),
 		cmocka_unit_test(test_bulk_and_gather),
 		cmocka_unit_test(test_parsers),

@@ -5,7 +5,8 @@
  * rules among options, expressions, defaults, check hooks, and the
  * problem's path for every one. A schema shaped like the ML steps of
  * DESIGN.md (train.gbdt, evaluate, test, tune) shows the tables can say
- * what those steps need. Also the tables' own lint and their description.
+ * what those steps need. Also the tables' own lint and their description,
+ * and the check of column names against the inputs' columns before a run.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -437,6 +438,77 @@ static void test_check_hook(void **state)
 	json_decref(with);
 }
 
+static const step_opt col_item = {.type = OPT_STRING, .len = "[1,)"};
+static const step_opt col_opts[] = {
+	{.name = "by", .type = OPT_STRING, .columns_of = "data", .help = "a column of data"},
+	{.name = "keys", .type = OPT_STRING_LIST, .item = &col_item, .columns_of = "labels",
+	 .help = "columns of labels"},
+	{.name = "other", .type = OPT_STRING, .help = "not a column"},
+	{.name = NULL},
+};
+static const step_port col_inputs[] = {
+	{"data", "dataset", false, "d"},
+	{"labels", "dataset", true, "l"},
+	{"model", "model", true, "m"},
+	{NULL, NULL, false, NULL},
+};
+static int col_hook_calls;
+static int col_hook(const json_t *with, const step_columns *in, size_t n)
+{
+	(void)with;
+	(void)in;
+	col_hook_calls++;
+	return n == 3 ? 0 : sl__err(SL_EINVAL, "with: the hook sees every input (%zu)", n);
+}
+static const step_def col_def = {.name = "cols", .opts = col_opts, .inputs = col_inputs,
+				 .precheck = col_hook};
+static const step_def plain_def = {.name = "plain", .opts = col_opts + 2, .inputs = col_inputs};
+
+static void test_columns_check(void **state)
+{
+	static const char *const data_cols[] = {"id", "label", "amount"};
+	static const char *const label_cols[] = {"id", "tag"};
+	static const ds_type data_types[] = {DS_INT64, DS_STRING, DS_FLOAT64};
+	static const ds_type label_types[] = {DS_INT64, DS_STRING};
+	step_columns in[] = {
+		{.input = "data", .known = true, .names = data_cols, .types = data_types, .n = 3},
+		{.input = "labels", .known = true, .names = label_cols, .types = label_types, .n = 2},
+		{.input = "model"},
+	};
+	json_t *with;
+
+	(void)state;
+	assert_true(step_names_columns(&col_def));
+	assert_false(step_names_columns(&plain_def));
+	with = json_pack("{s:s, s:[s,s], s:s}", "by", "label", "keys", "id", "tag", "other", "x");
+	assert_int_equal(step_columns_check(&col_def, with, in, 3), 0);
+	assert_int_equal(col_hook_calls, 1);
+	json_decref(with);
+	/* A typo: its path and the column meant. */
+	with = json_pack("{s:s}", "by", "lable");
+	assert_int_equal(step_columns_check(&col_def, with, in, 3), SL_EINVAL);
+	assert_string_equal(sl_errmsg(), "with.by: unknown column 'lable'; did you mean 'label'?");
+	json_decref(with);
+	/* A list's item, checked against its own input; nothing close: the columns there are. */
+	with = json_pack("{s:[s,s]}", "keys", "id", "amount");
+	assert_int_equal(step_columns_check(&col_def, with, in, 3), SL_EINVAL);
+	assert_string_equal(sl_errmsg(), "with.keys[1]: unknown column 'amount' (input 'labels' "
+					 "has id, tag)");
+	json_decref(with);
+	/* A string for a string list; an input whose columns are not known is not checked. */
+	with = json_pack("{s:s}", "keys", "tog");
+	assert_int_equal(step_columns_check(&col_def, with, in, 3), SL_EINVAL);
+	assert_string_equal(sl_errmsg(), "with.keys: unknown column 'tog'; did you mean 'tag'?");
+	in[1].known = false;
+	col_hook_calls = 0;
+	assert_int_equal(step_columns_check(&col_def, with, in, 3), 0);
+	assert_int_equal(col_hook_calls, 1);
+	/* The hook runs last and its message is the check's. */
+	assert_int_equal(step_columns_check(&col_def, with, in, 2), SL_EINVAL);
+	assert_string_equal(sl_errmsg(), "with: the hook sees every input (2)");
+	json_decref(with);
+}
+
 static const step_opt bad_range[] = {{.name = "x", .type = OPT_INT, .range = "[1, 0]", .help = "x"}, {.name = NULL}};
 static const step_opt bad_choice[] = {{.name = "x", .type = OPT_INT, .choices = "a b", .help = "x"}, {.name = NULL}};
 static const step_opt bad_default[] = {
@@ -445,6 +517,10 @@ static const step_opt no_help[] = {{.name = "x", .type = OPT_INT}, {.name = NULL
 static const step_rule bad_rule[] = {{.kind = RULE_ONE_OF, .names = "s nope"}, {.kind = RULE_END}};
 static const step_rule bad_when[] = {{.kind = RULE_REQUIRES, .names = "x", .when = "x=zz"}, {.kind = RULE_END}};
 static const step_opt choice_x[] = {{.name = "x", .type = OPT_STRING, .choices = "a b", .help = "x"}, {.name = NULL}};
+static const step_opt cols_of_model[] = {
+	{.name = "x", .type = OPT_STRING, .columns_of = "model", .help = "x"}, {.name = NULL}};
+static const step_opt cols_of_int[] = {
+	{.name = "x", .type = OPT_INT, .columns_of = "data", .help = "x"}, {.name = NULL}};
 
 static void test_lint(void **state)
 {
@@ -458,6 +534,8 @@ static void test_lint(void **state)
 		{{.name = "l4", .opts = no_help}, "no help text"},
 		{{.name = "l5", .opts = typed, .rules = bad_rule}, "'nope', which is not an option"},
 		{{.name = "l6", .opts = choice_x, .rules = bad_when}, "'zz' is not a choice of 'x'"},
+		{{.name = "l7", .opts = cols_of_model, .inputs = col_inputs}, "'model', which is not a dataset input"},
+		{{.name = "l8", .opts = cols_of_int, .inputs = col_inputs}, "not a top-level string"},
 	};
 	char msg[300];
 
@@ -468,6 +546,7 @@ static void test_lint(void **state)
 	}
 	assert_int_equal(step_def_lint(&ops_def, msg, sizeof msg), 0);
 	assert_int_equal(step_def_lint(&ruled_def, msg, sizeof msg), 0);
+	assert_int_equal(step_def_lint(&col_def, msg, sizeof msg), 0);
 }
 
 static void test_describe(void **state)
@@ -506,6 +585,7 @@ int main(void)
 		cmocka_unit_test(test_rules),         cmocka_unit_test(test_variants),
 		cmocka_unit_test(test_ml_shaped_schema), cmocka_unit_test(test_check_hook),
 		cmocka_unit_test(test_lint),          cmocka_unit_test(test_describe),
+		cmocka_unit_test(test_columns_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -810,6 +810,101 @@ static char *fingerprint(const char *dir, const transform *tr, const ds_table *o
 	return sl__buf_detach(&b);
 }
 
+/* transform_check of ops (JSON text) against t's columns, without its rows. */
+static int check_schema(const ds_table *t, const char *ops_text)
+{
+	const char *names[16];
+	ds_type types[16];
+	json_t *ops = json_loads(ops_text, 0, NULL);
+	int rc;
+
+	assert_non_null(ops);
+	assert_true(ds_ncol(t) <= 16);
+	for (size_t j = 0; j < ds_ncol(t); j++) {
+		names[j] = ds_col_name(t, j);
+		types[j] = ds_col_type(t, j);
+	}
+	rc = transform_check(ops, "with.ops", names, types, ds_ncol(t));
+	json_decref(ops);
+	return rc;
+}
+
+/* The check refuses ops_text with msg, and fitting on the data says the same. */
+static void check_refuses(const ds_table *t, const char *ops_text, const char *msg)
+{
+	json_t *ops = json_loads(ops_text, 0, NULL);
+	transform *tr = NULL;
+	ds_table *out = NULL;
+
+	if (check_schema(t, ops_text) != SL_EINVAL)
+		fail_msg("%s: the check passed", ops_text);
+	assert_string_equal(sl_errmsg(), msg);
+	assert_int_equal(transform_fit(ops, "with.ops", t, &tr, &out), SL_EINVAL);
+	assert_string_equal(sl_errmsg(), msg);
+	json_decref(ops);
+}
+
+static void test_schema_only_walk(void **state)
+{
+	ds_table *a = table_a();
+	static const char *const fine[] = {
+		/* A renamed column is used by its new name. */
+		"[{\"rename\": {\"city\": \"town\"}}, {\"select\": [\"town\", \"age\", \"income\"]},"
+		" {\"impute\": [\"age\"]}, {\"filter\": \"town != 'rome' and age > 1\"}]",
+		/* Derived and date-part columns exist for the ops after them. */
+		"[{\"derive\": {\"ratio\": \"income / age\"}}, {\"op\": \"dates\", \"column\": \"ts\","
+		" \"parts\": [\"month\"]}, {\"select\": [\"ratio\", \"ts_month\"]}]",
+		/* Statistics need values, which the check does not have: not its business. */
+		"[{\"op\": \"clip\", \"columns\": [\"income\"], \"lower_quantile\": 0.1},"
+		" {\"op\": \"impute\", \"strategy\": \"mode\", \"columns\": [\"city\"]}]",
+		/* onehot's columns are the data's categories: the walk ends there. */
+		"[{\"encode\": [\"city\"]}, {\"select\": [\"city_paris\", \"city_nowhere\"]}]",
+		"[]",
+	};
+
+	(void)state;
+	for (size_t k = 0; k < SL__ARRAY_LEN(fine); k++)
+		if (check_schema(a, fine[k]) != 0)
+			fail_msg("case %zu: %s", k, sl_errmsg());
+	/* A typo, a column used after it was dropped, or by its old name after a
+	 * rename: the message fitting gives, with the op's path. */
+	check_refuses(a, "[{\"select\": [\"age\", \"incme\"]}]",
+		      "with.ops[0].columns[1]: unknown column 'incme'; did you mean 'income'?");
+	check_refuses(a, "[{\"drop\": [\"income\"]}, {\"op\": \"clip\", \"columns\": [\"income\"], \"min\": 0}]",
+		      "with.ops[1].columns[0]: unknown column 'income'");
+	check_refuses(a, "[{\"rename\": {\"city\": \"town\"}}, {\"dedupe\": [\"city\"]}]",
+		      "with.ops[1].columns[0]: unknown column 'city'");
+	check_refuses(a, "[{\"rename\": {\"cty\": \"town\"}}]",
+		      "with.ops[0].columns: unknown column 'cty'; did you mean 'city'?");
+	/* Types as fitting sees them: a mean makes age a float, which encode refuses. */
+	check_refuses(a, "[{\"impute\": [\"age\"]}, {\"encode\": [\"age\"]}]",
+		      "with.ops[1]: column 'age' is float64; encode needs string, int64 or bool");
+	/* An expression over a column a select dropped. */
+	assert_int_equal(check_schema(a, "[{\"select\": [\"age\"]}, {\"filter\": \"income > 0\"}]"),
+			 SL_EINVAL);
+	assert_non_null(strstr(sl_errmsg(), "with.ops[1].expr"));
+	assert_non_null(strstr(sl_errmsg(), "income"));
+	/* Out of memory anywhere in the walk is SL_ENOMEM, never a crash or a leak. */
+	{
+		const char *names[] = {"age", "income", "city", "ts", "flag"};
+		const ds_type types[] = {DS_INT64, DS_FLOAT64, DS_STRING, DS_TIMESTAMP, DS_BOOL};
+		json_t *ops = json_loads(fine[1], 0, NULL);
+		tu_oom o = {0};
+		assert_non_null(ops);
+		for (long n = 0; !o.done && n < 100000; n++) {
+			int rc;
+			tu_oom_begin(&o, n);
+			rc = transform_check(ops, "with.ops", names, types, 5);
+			tu_oom_end(&o, rc);
+			if (rc && rc != SL_ENOMEM)
+				fail_msg("run %ld: %s", n, sl_errmsg());
+		}
+		tu_oom_check(&o, 5);
+		json_decref(ops);
+	}
+	ds_close(a);
+}
+
 static void test_alloc_failures(void **state)
 {
 	const char *dir = tu_tmpdir();
@@ -888,6 +983,7 @@ int main(void)
 		cmocka_unit_test(test_scoring_rows),
 		cmocka_unit_test(test_derive_order_survives_the_artifact),
 		cmocka_unit_test(test_determinism_and_format),
+		cmocka_unit_test(test_schema_only_walk),
 		cmocka_unit_test(test_alloc_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
