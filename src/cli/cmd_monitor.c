@@ -293,5 +293,5 @@ static int monitor_main(int argc, char **argv)
 }
 
 const cli_cmd cmd_monitor = {
-	"monitor", monitor_main, "drift and performance of served models", help,
+	"monitor", monitor_main, "drift, performance, alerts and the retraining loop", help,
 };
