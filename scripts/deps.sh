@@ -7,7 +7,7 @@ set -eu
 # Build and library dependencies.
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
 libyaml-dev libjansson-dev libsqlite3-dev sqlite3 libssl-dev libzstd-dev
-libpq-dev libmicrohttpd-dev libcmocka-dev libxxhash-dev"
+libpq-dev libmicrohttpd-dev libcmocka-dev libxxhash-dev libcurl4-openssl-dev"
 # Servers and peers the integration tests and benchmarks drive: PostgreSQL
 # (the metadata store's second backend, ingest.sql), a Slurm cluster of one
 # node (slurm-wlm: slurmctld, slurmd and the client commands; munge); curl

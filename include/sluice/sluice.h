@@ -28,6 +28,7 @@
 #include "sluice/model.h"
 #include "sluice/monitor.h"
 #include "sluice/serve.h"
+#include "sluice/watch.h"
 
 #ifdef __cplusplus
 extern "C" {

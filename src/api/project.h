@@ -7,6 +7,7 @@
 #include "sluice/sluice.h"
 #include "pipeline/orch.h"
 #include "store/store.h"
+#include "canvas/cron.h"
 #include "monitor/live.h"
 
 
@@ -15,6 +16,16 @@
  * message": an unknown key (with a suggestion), a value of the wrong type,
  * an orchestrator that is not available (SL_EUNSUP).
  */
+/* A pipeline sluice.yaml's schedules: block runs on a cron expression. */
+typedef struct api_schedule {
+	const char *name;     /* the key under schedules: */
+	const char *cron_text;
+	cron_expr cron;
+	const char *pipeline; /* absolute path */
+	const char *const *params; /* "NAME=VALUE" */
+	size_t n_params;
+} api_schedule;
+
 typedef struct api_settings {
 	char *store_url; /* sqlite:ABSOLUTE-PATH or the given URL; owned (sl__free) */
 	const char *store_from; /* where store_url was named, for messages (static) */
@@ -22,6 +33,13 @@ typedef struct api_settings {
 	orch_slurm_cfg slurm; /* stack.slurm; its strings live in slurm_mem */
 	bool has_slurm;
 	void *slurm_mem;      /* owned: api_settings_free */
+	/* monitoring: (the loop: watch.c) */
+	unsigned mon_interval_s;   /* monitoring.interval, 0 when not given */
+	const char *notify_command; /* monitoring.notify.command, or NULL */
+	const char *notify_webhook; /* monitoring.notify.webhook, or NULL */
+	api_schedule *schedules;    /* schedules: (owned, with their params) */
+	size_t n_schedules;
+	json_t *mon_json;           /* owned: the file's values the strings above point into */
 } api_settings;
 /* Frees what api_settings_parse allocated (accepts a zeroed struct). */
 void api_settings_free(api_settings *s);

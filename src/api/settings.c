@@ -16,6 +16,14 @@
  *                                        what a step that does not say asks for
  *       options: ["--constraint=avx2"]   more sbatch options, as written
  *
+ *   monitoring:                        the monitoring loop (sluice monitor watch)
+ *     interval: 60                       seconds between its evaluations
+ *     notify: { command: CMD, webhook: URL }
+ *                                        where an alert rule without its own
+ *                                        command or webhook is sent
+ *   schedules:                           pipelines the loop runs on a cron
+ *     nightly: { cron: "0 2 * * *", pipeline: refresh.yaml, params: { k: v } }
+ *
  * The file is read by the YAML loader, so its errors have the same form as
  * a pipeline file's: "sluice.yaml:LINE:COL: message", at the offending key
  * or value. Unknown keys are errors (with a suggestion): a misspelt setting
@@ -193,10 +201,155 @@ static int read_slurm(const char *file, const sl__ypmap *pm, const json_t *slurm
 	return 0;
 }
 
+/* monitoring: {interval, notify: {command, webhook}} */
+static int read_monitoring(const char *file, const sl__ypmap *pm, const json_t *m,
+			   api_settings *out)
+{
+	static const char *const keys[] = {"interval", "notify"};
+	static const char *const notify_keys[] = {"command", "webhook"};
+	const json_t *iv = json_object_get(m, "interval"), *nt = json_object_get(m, "notify");
+	int rc;
+
+	if ((rc = settings_keys(file, pm, m, "monitoring", keys, SL__ARRAY_LEN(keys))))
+		return rc;
+	if (iv && !json_is_null(iv)) {
+		if (!json_is_integer(iv) || json_integer_value(iv) < 1 ||
+		    json_integer_value(iv) > 604800)
+			return settings_err(SL_EINVAL, file, pm, "monitoring.interval", false,
+					    "monitoring.interval is seconds between evaluations, 1 to "
+					    "604800, not %s",
+					    sl__json_kind(iv));
+		out->mon_interval_s = (unsigned)json_integer_value(iv);
+	}
+	if (!nt || json_is_null(nt))
+		return 0;
+	if (!json_is_object(nt))
+		return settings_err(SL_EINVAL, file, pm, "monitoring.notify", false,
+				    "monitoring.notify must be a mapping {command, webhook}, not %s",
+				    sl__json_kind(nt));
+	if ((rc = settings_keys(file, pm, nt, "monitoring.notify", notify_keys,
+				SL__ARRAY_LEN(notify_keys))) ||
+	    (rc = want_string(file, pm, nt, "monitoring.notify", "command", "a shell command",
+			      &out->notify_command)) ||
+	    (rc = want_string(file, pm, nt, "monitoring.notify", "webhook", "an http(s) URL",
+			      &out->notify_webhook)))
+		return rc;
+	if (out->notify_webhook && !sl__str_has_prefix(out->notify_webhook, "http://") &&
+	    !sl__str_has_prefix(out->notify_webhook, "https://"))
+		return settings_err(SL_EINVAL, file, pm, "monitoring.notify.webhook", false,
+				    "monitoring.notify.webhook must be an http:// or https:// URL, not "
+				    "'%.80s'",
+				    out->notify_webhook);
+	return 0;
+}
+
+/* One schedule: {cron, pipeline, params}; its strings point into the file's JSON. */
+static int read_schedule(const char *file, const sl__ypmap *pm, const char *root,
+			 const char *name, const json_t *v, api_schedule *out)
+{
+	static const char *const keys[] = {"cron", "pipeline", "params"};
+	const json_t *params;
+	const char *k, *cron, *pipe;
+	json_t *pv;
+	cron_error ce;
+	sl__buf path;
+	int rc;
+
+	sl__buf_init(&path, 0);
+	if (sl__buf_puts(&path, "schedules") || sl__ypath_key(&path, name)) {
+		sl__buf_free(&path);
+		return sl__oom();
+	}
+	if (!json_is_object(v)) {
+		rc = settings_err(SL_EINVAL, file, pm, path.data, false,
+				  "%s must be a mapping {cron, pipeline, params}, not %s", path.data,
+				  sl__json_kind(v));
+		goto out;
+	}
+	if ((rc = settings_keys(file, pm, v, path.data, keys, SL__ARRAY_LEN(keys))) ||
+	    (rc = want_string(file, pm, v, path.data, "cron", "a cron expression", &cron)) ||
+	    (rc = want_string(file, pm, v, path.data, "pipeline", "a pipeline file", &pipe)))
+		goto out;
+	if (!cron || !pipe) {
+		rc = settings_err(SL_EINVAL, file, pm, path.data, true,
+				  "%s needs cron (when, in UTC) and pipeline (what to run)", path.data);
+		goto out;
+	}
+	out->name = name;
+	out->cron_text = cron;
+	if (cron_parse(cron, &out->cron, &ce) != 0) {
+		char at[200];
+		snprintf(at, sizeof at, "%s.cron", path.data);
+		rc = settings_err(SL_EINVAL, file, pm, at, false, "%s: %s", at, ce.msg);
+		goto out;
+	}
+	out->pipeline = pipe[0] == '/' ? sl__strdup(pipe) : sl__path_join(root, pipe);
+	if (!out->pipeline) {
+		rc = sl__oom();
+		goto out;
+	}
+	params = json_object_get(v, "params");
+	if (params && !json_is_null(params) && !json_is_object(params)) {
+		char at[200];
+		snprintf(at, sizeof at, "%s.params", path.data);
+		rc = settings_err(SL_EINVAL, file, pm, at, false,
+				  "%s must be a mapping of parameter values, not %s", at,
+				  sl__json_kind(params));
+		goto out;
+	}
+	if (json_object_size(params)) {
+		char **list = sl__calloc(json_object_size(params), sizeof *list);
+		size_t n = 0;
+		if (!list) {
+			rc = sl__oom();
+			goto out;
+		}
+		out->params = (const char *const *)list;
+		json_object_foreach((json_t *)params, k, pv) {
+			char *text = json_is_string(pv) ? sl__strdup(json_string_value(pv))
+							: sl__json_dumps(pv, JSON_ENCODE_ANY);
+			list[n] = text ? sl__asprintf("%s=%s", k, text) : NULL;
+			sl__free(text);
+			if (!list[n]) {
+				rc = sl__oom();
+				goto out;
+			}
+			out->n_params = ++n;
+		}
+	}
+out:
+	sl__buf_free(&path);
+	return rc;
+}
+
+static int read_schedules(const char *file, const sl__ypmap *pm, const char *root,
+			  const json_t *sch, api_settings *out)
+{
+	const char *k;
+	json_t *v;
+	int rc;
+
+	if (!json_is_object(sch))
+		return settings_err(SL_EINVAL, file, pm, "schedules", false,
+				    "schedules must be a mapping NAME: {cron, pipeline, params}, not %s",
+				    sl__json_kind(sch));
+	if (!json_object_size(sch))
+		return 0;
+	out->schedules = sl__calloc(json_object_size(sch), sizeof *out->schedules);
+	if (!out->schedules)
+		return sl__oom();
+	json_object_foreach((json_t *)sch, k, v) {
+		api_schedule *s = &out->schedules[out->n_schedules++];
+		if ((rc = read_schedule(file, pm, root, k, v, s)))
+			return rc;
+	}
+	return 0;
+}
+
 static int read_json(const json_t *cfg, const sl__ypmap *pm, const char *file, const char *root,
 		     const char *state, api_settings *out)
 {
-	static const char *const top[] = {"stack"};
+	static const char *const top[] = {"stack", "monitoring", "schedules"};
 	static const char *const stack_keys[] = {"metadata", "orchestrator", "slurm"};
 	const json_t *stack, *slurm;
 	const char *v, *env;
@@ -207,6 +360,20 @@ static int read_json(const json_t *cfg, const sl__ypmap *pm, const char *file, c
 				    "expected a mapping with a 'stack' block, not %s", sl__json_kind(cfg));
 	if ((rc = settings_keys(file, pm, cfg, "", top, SL__ARRAY_LEN(top))))
 		return rc;
+	if (json_object_get(cfg, "monitoring") || json_object_get(cfg, "schedules")) {
+		/* The strings of both blocks point into the file's JSON, kept. */
+		const json_t *m = json_object_get(cfg, "monitoring"), *sch = json_object_get(cfg,
+											"schedules");
+		out->mon_json = json_incref((json_t *)cfg);
+		if (m && !json_is_null(m) && !json_is_object(m))
+			return settings_err(SL_EINVAL, file, pm, "monitoring", false,
+					    "'monitoring' must be a mapping {interval, notify}, not %s",
+					    sl__json_kind(m));
+		if (json_is_object(m) && (rc = read_monitoring(file, pm, m, out)))
+			return rc;
+		if (sch && !json_is_null(sch) && (rc = read_schedules(file, pm, root, sch, out)))
+			return rc;
+	}
 	stack = json_object_get(cfg, "stack");
 	if (stack && !json_is_null(stack) && !json_is_object(stack))
 		return settings_err(SL_EINVAL, file, pm, "stack", false, "'stack' must be a mapping, not %s",
@@ -265,6 +432,14 @@ void api_settings_free(api_settings *s)
 		return;
 	sl__free(s->store_url);
 	sl__free(s->slurm_mem);
+	for (size_t i = 0; i < s->n_schedules; i++) {
+		for (size_t j = 0; j < s->schedules[i].n_params; j++)
+			sl__free((char *)s->schedules[i].params[j]);
+		sl__free((void *)s->schedules[i].params);
+		sl__free((char *)s->schedules[i].pipeline);
+	}
+	sl__free(s->schedules);
+	json_decref(s->mon_json);
 	memset(s, 0, sizeof *s);
 }
 

@@ -1029,7 +1029,8 @@ static void check_drift(cvx *x, const sl__ynode *n)
 
 static void check_alerts(cvx *x, const sl__ynode *n)
 {
-	static const char *const keys[] = {"metric", "above", "below", "for", "severity", "name",
+	static const char *const keys[] = {"metric",	"above",   "below",	 "for",
+					   "severity", "name",	   "command", "webhook",
 					   "description"};
 	canvas_own *o = x->o;
 	char buf[120];
@@ -1074,7 +1075,8 @@ static void check_alerts(cvx *x, const sl__ynode *n)
 				join(kp, sizeof kp, path, key->text);
 				sl__did_you_mean(dym, sizeof dym, key->text, keys, SL__ARRAY_LEN(keys));
 				problem(x, key->pos, kp, "unknown key '%s' in an alert rule%s%s%s (its keys: "
-							 "metric, above or below, for, severity, name)",
+							 "metric, above or below, for, severity, name, "
+							 "command, webhook)",
 					key->text, *dym ? " (" : "", dym, *dym ? ")" : "");
 			}
 		}
@@ -1118,6 +1120,15 @@ static void check_alerts(cvx *x, const sl__ynode *n)
 		}
 		if ((v = str_field(x, r, path, "name", "a short name for the rule")))
 			a.name = v->text;
+		if ((v = str_field(x, r, path, "command", "a shell command run when the alert fires")))
+			a.command = v->text;
+		if ((v = str_field(x, r, path, "webhook", "an http:// or https:// URL")) &&
+		    !sl__str_has_prefix(v->text, "http://") && !sl__str_has_prefix(v->text, "https://"))
+			problem(x, v->pos, path, "%s.webhook must be an http:// or https:// URL, not "
+						 "'%.80s'",
+				path, v->text);
+		else if (v)
+			a.webhook = v->text;
 		ok = x->n == before;
 		if (ok)
 			o->alerts[k++] = a;
@@ -1571,7 +1582,9 @@ static json_t *alerts_json(const canvas *cv)
 				      r->above ? "above" : "below", r->threshold, "for",
 				      (json_int_t)r->windows, "severity", canvas_severity_name(r->severity),
 				      "line", r->pos.line, "col", r->pos.col);
-		if (o && r->name && json_object_set_new(o, "name", json_string(r->name))) {
+		if (o && ((r->name && json_object_set_new(o, "name", json_string(r->name))) ||
+			  (r->command && json_object_set_new(o, "command", json_string(r->command))) ||
+			  (r->webhook && json_object_set_new(o, "webhook", json_string(r->webhook))))) {
 			json_decref(o);
 			o = NULL;
 		}

@@ -144,6 +144,8 @@ typedef struct canvas_alert {
 	int64_t windows;      /* for this many windows in a row ("for", default 1) */
 	canvas_severity severity; /* default warning */
 	const char *name;     /* the rule's `name`, or NULL */
+	const char *command;  /* run by /bin/sh when the alert fires or resolves, or NULL */
+	const char *webhook;  /* an http(s) URL the alert is POSTed to as JSON, or NULL */
 	sl__ypos pos;         /* the rule */
 } canvas_alert;
 

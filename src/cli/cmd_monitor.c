@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_monitor_loop.h"
 
 typedef struct monitor_sub {
 	const char *name;
@@ -24,6 +25,9 @@ static int report_main(int argc, char **argv);
 /* Kept in the order `sluice monitor` lists them. */
 static const monitor_sub subs[] = {
 	{"report", report_main, "drift and performance of a window of served traffic"},
+	{"watch", monitor_watch_main, "the loop: alerts, retraining on drift, decay and cadence"},
+	{"events", monitor_events_main, "the loop's decisions: alerts, triggers, runs, promotions"},
+	{"retrain", monitor_retrain_main, "retrain now, as a trigger of the loop would"},
 	{NULL, NULL, NULL},
 };
 
@@ -60,7 +64,20 @@ static const char help[] =
 	"\n"
 	"Exit status: 0 evaluated (drift or not: see dataset_drift); 2 bad usage, or\n"
 	"nothing to evaluate (no answered request in the log, a bundle without a\n"
-	"monitoring reference); 1 anything else that failed.\n";
+	"monitoring reference); 1 anything else that failed.\n"
+	"\n"
+	"       sluice monitor watch [--model NAME]... [--interval S] [--once] [--json]\n"
+	"       sluice monitor events [--model NAME] [--kind K] [--run RUN] [-n N] [--json]\n"
+	"       sluice monitor retrain --model NAME [--reason TEXT] [--json]\n"
+	"\n"
+	"watch    the monitoring loop: alerts, and on canvas.yaml's triggers (drift,\n"
+	"         decay, cadence) the retraining pipeline, the challenger gated against\n"
+	"         production and promoted (auto_promote); 'sluice serve --monitor' runs\n"
+	"         it in the server\n"
+	"events   the loop's decisions, oldest first\n"
+	"retrain  retrain now, as a trigger would\n"
+	"\n"
+	"'sluice monitor SUBCOMMAND --help' describes each.\n";
 
 /* ---- report ------------------------------------------------------------------------- */
 
@@ -276,5 +293,5 @@ static int monitor_main(int argc, char **argv)
 }
 
 const cli_cmd cmd_monitor = {
-	"monitor", monitor_main, "drift and performance of served models", help,
+	"monitor", monitor_main, "drift, performance, alerts and the retraining loop", help,
 };

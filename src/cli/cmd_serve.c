@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "cmd_monitor_loop.h"
 
 static const char help[] =
 	"usage: sluice serve --model SPEC [--model SPEC]... [options]\n"
@@ -60,6 +62,11 @@ static const char help[] =
 	"      --reload-ms MS        how often model files and registry aliases are checked\n"
 	"                            for a new version (default 250)\n"
 	"      --drain-timeout S     how long a drain waits for requests in flight (default 30)\n"
+	"      --monitor             run the monitoring loop in the server ('sluice monitor\n"
+	"                            watch') for the registered models it serves: alerts,\n"
+	"                            retraining, promotion; a promoted model is reloaded\n"
+	"      --monitor-interval S  seconds between the loop's evaluations (default:\n"
+	"                            sluice.yaml monitoring.interval, else 60)\n"
 	"      --drift-interval S    evaluate drift and live metrics of each model's newest\n"
 	"                            window every S seconds for /metrics (default 60; 0: off)\n"
 	"      --drift-window N      requests per window (default: canvas.yaml\n"
@@ -149,12 +156,41 @@ static bool parse_uint(const char *s, unsigned max, unsigned *out)
 	return true;
 }
 
+/*
+ * The monitor of `serve --monitor`: it watches the registered models the
+ * server serves (NAME or NAME@REF; files have no registry to retrain into).
+ * The names are copied into one block that lives as long as the server.
+ */
+static int serve_monitor(const char *const *specs, size_t n, unsigned interval_s,
+			 const char *log_dir, monitor_thread **out)
+{
+	static char names[64][72];
+	static const char *list[64];
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && k < 64; i++) {
+		const char *s = specs[i];
+		size_t len = strcspn(s, "@");
+		if (strchr(s, '=') || strchr(s, '/') || access(s, F_OK) == 0 || len >= sizeof names[k])
+			continue;
+		snprintf(names[k], sizeof names[k], "%.*s", (int)len, s);
+		list[k] = names[k];
+		k++;
+	}
+	if (!k) {
+		fprintf(stderr, "sluice serve: --monitor needs a registered model to watch (--model "
+				"NAME); files have no registry to retrain into\n");
+		return EXIT_USAGE;
+	}
+	return monitor_thread_start(list, k, interval_s, log_dir, out);
+}
+
 static int run_server(int argc, char **argv, bool ui)
 {
 	enum {
 		O_HOST = 256, O_THREADS, O_MAXBODY, O_MAXCONN, O_HT, O_RT, O_TOKEN, O_CERT, O_KEY,
 		O_LOGDIR, O_DUR, O_POL, O_SEGSIZE, O_SEGAGE, O_RET, O_RELOAD, O_DRAIN, O_NOAUTH,
-		O_AUTH, O_UI, O_DRIFT_INT, O_DRIFT_WIN
+		O_AUTH, O_UI, O_MONITOR, O_MONINT, O_DRIFT_INT, O_DRIFT_WIN
 	};
 	const char *verb = ui ? "ui" : "serve";
 	static const struct option longopts[] = {
@@ -180,13 +216,17 @@ static int run_server(int argc, char **argv, bool ui)
 		{"reload-ms", required_argument, NULL, O_RELOAD},
 		{"drain-timeout", required_argument, NULL, O_DRAIN},
 		{"ui", no_argument, NULL, O_UI},
+		{"monitor", no_argument, NULL, O_MONITOR},
+		{"monitor-interval", required_argument, NULL, O_MONINT},
 		{"drift-interval", required_argument, NULL, O_DRIFT_INT},
 		{"drift-window", required_argument, NULL, O_DRIFT_WIN},
 		CLI_HELP_OPT,
 		{NULL, 0, NULL, 0},
 	};
 	const char **models = calloc((size_t)argc, sizeof *models);
-	unsigned drain_s = 30;
+	unsigned drain_s = 30, mon_interval = 0;
+	bool monitor = false;
+	monitor_thread *mt = NULL;
 	sl_serve_opts o;
 	sl_project *p = NULL;
 	sl_server *s = NULL;
@@ -283,6 +323,14 @@ static int run_server(int argc, char **argv, bool ui)
 		case O_UI:
 			o.ui = 1;
 			break;
+		case O_MONITOR:
+			monitor = true;
+			break;
+		case O_MONINT:
+			if (!parse_uint(optarg, 604800, &mon_interval) || !mon_interval)
+				goto usage_num;
+			monitor = true;
+			break;
 		case O_DRIFT_INT:
 			if (!parse_uint(optarg, 86400, &o.drift_interval_s))
 				goto usage_num;
@@ -344,8 +392,16 @@ static int run_server(int argc, char **argv, bool ui)
 		strchr(o.host, ':') ? "[" : "", o.host, strchr(o.host, ':') ? "]" : "",
 		sl_server_port(s));
 	fflush(stderr);
+	if (monitor && serve_monitor(models, o.n_models, mon_interval, o.log_dir, &mt) != EXIT_OK) {
+		sl_server_stop(s, drain_s * 1000);
+		sl_server_free(s);
+		free(models);
+		return EXIT_WORK;
+	}
 	while (!stop_flag)
 		sigsuspend(&old);
+	/* The loop first: a retraining run in flight is cancelled, no alias moves mid-drain. */
+	monitor_thread_stop(mt);
 	fprintf(stderr, "sluice %s: draining\n", verb);
 	rc = sl_server_stop(s, drain_s * 1000);
 	if (rc)

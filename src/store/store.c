@@ -343,6 +343,42 @@ static const char *const migrations[] = {
 	"  FOREIGN KEY (model, seq) REFERENCES monitor_windows (model, seq))"
 	"  /*sqlite: WITHOUT ROWID*/;"
 	"CREATE INDEX monitor_values_by_name ON monitor_values (model, name, seq);",
+
+	/*
+	 * 8: the monitoring loop (store_loop.c). monitor_events is
+	 * append-only: every decision of the watcher (an alert, a trigger and
+	 * its evidence, a retraining run, its verdict, a promotion or a
+	 * refusal), ordered by seq, taken as MAX + 1 under the write lock.
+	 * monitor_state holds what the watcher must remember between
+	 * evaluations and between processes, one row per model and name: an
+	 * alert rule's streak and whether it is firing (so a persisting alert
+	 * is sent once), a trigger latched until its condition clears, the
+	 * last time a cron expression was looked at, and the claim of the one
+	 * retraining run a model may have at a time.
+	 */
+	"CREATE TABLE monitor_events ("
+	"  id TEXT PRIMARY KEY,"
+	"  seq BIGINT NOT NULL,"
+	"  at_ms BIGINT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  model TEXT,"
+	"  detail TEXT,"
+	"  run_id TEXT) /*sqlite: WITHOUT ROWID*/;"
+	"CREATE INDEX monitor_events_by_seq ON monitor_events (seq);"
+	"CREATE INDEX monitor_events_by_model ON monitor_events (model, seq);"
+
+	"CREATE TABLE monitor_state ("
+	"  model TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  active BIGINT NOT NULL,"
+	"  streak BIGINT NOT NULL,"
+	"  window_key TEXT,"
+	"  since_ms BIGINT,"
+	"  updated_ms BIGINT NOT NULL,"
+	"  fired BIGINT NOT NULL,"
+	"  value DOUBLE PRECISION,"
+	"  note TEXT,"
+	"  PRIMARY KEY (model, name)) /*sqlite: WITHOUT ROWID*/;",
 };
 
 #define SCHEMA_VERSION ((int)SL__ARRAY_LEN(migrations))

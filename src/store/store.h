@@ -523,6 +523,86 @@ int store_model_page_text(store *s, const char *name, size_t skip, size_t n, cha
 int store_model_history_json(store *s, const char *name, const char *alias, json_t **out);
 int store_model_search_json(store *s, const char *key, const char *value, json_t **out);
 
+/* ---- the monitoring loop (store_loop.c) -----------------------------------
+ *
+ * What `sluice monitor watch` decides is recorded as events, append-only,
+ * and what it must remember between evaluations (and between processes: a
+ * watcher and a server's monitor may share a store) as named state per
+ * model.
+ */
+
+/* One decision of the loop. */
+typedef struct store_mon_event {
+	int64_t at_ms;           /* 0: now */
+	const char *kind;        /* alert, resolved, trigger, retrain, promoted, ... */
+	const char *model;       /* or NULL */
+	const char *detail_json; /* a JSON object, or NULL */
+	const char *run;         /* the run it concerns, or NULL */
+} store_mon_event;
+
+/* Appends e; *out_seq (may be NULL) receives its sequence number. */
+int store_mon_event_add(store *s, const store_mon_event *e, int64_t *out_seq);
+
+typedef struct store_mon_filter {
+	const char *model;  /* NULL: any */
+	const char *kind;   /* NULL: any */
+	const char *run;    /* NULL: any */
+	int64_t since_ms;   /* 0: from the first */
+	int64_t after_seq;  /* only events with a larger seq (0: all) */
+	size_t limit;       /* 0: all; else the newest `limit`, still oldest first */
+} store_mon_filter;
+
+/*
+ * Events matching f, oldest first: [ {seq, at, kind, model, detail, run} ]
+ * (detail is the stored object, {} when none). *out: json_decref.
+ */
+int store_mon_events_json(store *s, const store_mon_filter *f, json_t **out);
+
+#define STORE_MON_KEY_MAX 128
+#define STORE_MON_NOTE_MAX 512
+
+/* A row of the loop's state, by (model, name). */
+typedef struct store_mon_state {
+	char model[STORE_NAME_MAX + 1];
+	char name[STORE_MON_KEY_MAX];
+	bool found;         /* the row exists (get) */
+	bool active;        /* an alert firing, a trigger latched, a claim held */
+	int64_t streak;     /* windows in a row the condition held */
+	char window[STORE_MON_KEY_MAX]; /* the window last counted, "" for none */
+	int64_t since_ms;   /* when it became active (0: not) */
+	int64_t updated_ms;
+	int64_t fired;      /* how many times it became active */
+	double value;       /* the last value seen (NaN: none) */
+	char note[STORE_MON_NOTE_MAX]; /* free text: a version, a run id, a claim's owner */
+} store_mon_state;
+
+/*
+ * Reads (model, name) into *out; out->found false (and the rest zeroed)
+ * when absent. model "" is the project's own state (not a model's).
+ */
+int store_mon_state_get(store *s, const char *model, const char *name, store_mon_state *out);
+/* Writes st (by st->model and st->name), replacing what was there. */
+int store_mon_state_put(store *s, const store_mon_state *st);
+
+/*
+ * Takes the claim (model, name) for owner (a text naming the holder) in
+ * one write transaction, so two watchers sharing a store never both hold
+ * it. The claim is free when not active, when the run its note names has
+ * ended (runs.status is not running), or when it was last updated before
+ * stale_ms (a holder that died; 0: never stale). *out_claimed
+ * tells; *out_holder (may be NULL; STORE_MON_NOTE_MAX bytes) receives the
+ * note of the holder that kept it.
+ */
+int store_mon_claim(store *s, const char *model, const char *name, const char *owner,
+		    int64_t now_ms, int64_t stale_ms, bool *out_claimed, char *out_holder);
+/*
+ * Records the run a claim held by owner started (kept in the row's
+ * window), or releases the claim (run NULL); a claim no longer held by
+ * owner is left alone.
+ */
+int store_mon_claim_note(store *s, const char *model, const char *name, const char *owner,
+			 const char *run);
+
 /* ---- artifact garbage collection (store_gc.c) ---------------------------------- */
 
 /*

@@ -83,6 +83,10 @@ static const copy_table tables[] = {
 	 "model, seq, version, at_ms, from_ms, to_ms, requests, dataset_drift, report", 9, 2,
 	 "model, seq", -1},
 	{"monitor_values", "model, seq, name, value", 4, 3, "model, seq, name", -1},
+	{"monitor_events", "id, seq, at_ms, kind, model, detail, run_id", 7, 1, "seq", -1},
+	{"monitor_state",
+	 "model, name, active, streak, window_key, since_ms, updated_ms, fired, value, note", 10, 2,
+	 "model, name", -1},
 };
 
 size_t store_copy_tables(const char **names, size_t max)
