@@ -241,8 +241,9 @@ SPID=""
 # runs under `sluice monitor watch` or `sluice serve --monitor`; the demo's
 # spam-strategy-change scenario that drives it is not scripted here yet.
 stage "6/6 monitoring: the served traffic against the training data"
-run "$SLUICE" monitor report --model spam --window 3 --html "$W/monitor.html" |
-	sed 's/^/  /' | head -8
+say "$SLUICE monitor report --model spam --window 3 --html $W/monitor.html"
+"$SLUICE" monitor report --model spam --window 3 --html "$W/monitor.html" > "$W/monitor.txt"
+sed -n 's/^/  /; 1,8p' "$W/monitor.txt"
 echo "  (twelve hand-picked messages are far too few to judge drift: a real window is"
 echo "   canvas.yaml's live_monitoring.window requests of everyday traffic)"
 echo "  (the page: $W/monitor.html; the loop that retrains and promotes on drift:"
