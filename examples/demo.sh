@@ -165,9 +165,9 @@ sed 's/^/  /' "$W/serve.log"
 # Held-out messages (the split's test rows), raw, as the mail server sends them.
 "$SLUICE" artifacts export "$(out split test)" --format csv -o "$W/test.csv"
 # v2_body ROWS: a V2 request of those rows of test.csv (numbers from 1, the
-# header being 0), one input per column; type and label, the truth, are sent
-# as missing values (the server asks for every column the bundle's transform
-# reads, and the transform drops them).
+# header being 0), one input per column; type and label, the truth, are not
+# sent: a new message has no verdict yet, and the server reads a column the
+# model does not need as missing.
 v2_body() {
 	awk -F, -v rows="$1" '
 		BEGIN { n = split(rows, want, " "); for (i = 1; i <= n; i++) pick[want[i]] = i }
@@ -175,12 +175,15 @@ v2_body() {
 		(NR - 1) in pick { for (j = 1; j <= k; j++) v[pick[NR - 1], j] = $j }
 		END {
 			printf "{\"inputs\":["
+			sep = ""
 			for (j = 1; j <= k; j++) {
-				miss = col[j] == "type" || col[j] == "label"
-				printf "%s{\"name\":\"%s\",\"shape\":[%d],\"datatype\":\"%s\",\"data\":[", (j > 1 ? "," : ""), col[j], n, (col[j] == "type" ? "BYTES" : miss ? "INT64" : "FP64")
+				if (col[j] == "type" || col[j] == "label")
+					continue
+				printf "%s{\"name\":\"%s\",\"shape\":[%d],\"datatype\":\"FP64\",\"data\":[", sep, col[j], n
 				for (i = 1; i <= n; i++)
-					printf "%s%s", (i > 1 ? "," : ""), (miss ? "null" : v[i, j])   # a new message has no verdict yet
+					printf "%s%s", (i > 1 ? "," : ""), v[i, j]
 				printf "]}"
+				sep = ","
 			}
 			printf "]}\n"
 		}' "$W/test.csv"

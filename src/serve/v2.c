@@ -452,9 +452,16 @@ static int layout(const serve_sig *s, const char *body, size_t len, v2_input *in
 					       i, s->in_names[j], (int)in->dt_len, in->dt,
 					       type_word(s->in_types[j]));
 		}
-		for (size_t j = 0; j < s->n_in; j++)
-			if (!seen[j])
+		/* A column that decides nothing (an id, the training target the
+		 * transform saw) may be left out, as `sluice predict` allows: it
+		 * reads as missing. seen 2 marks it for the fill below. */
+		for (size_t j = 0; j < s->n_in; j++) {
+			if (seen[j])
+				continue;
+			if (bundle_input_needed(s->b, j))
 				return missing_input(s, j);
+			seen[j] = 2;
+		}
 	}
 	/* Every value takes at least two bytes of the body ("0,"): a shape
 	 * promising more cannot be honest, and must not size an allocation. */
@@ -467,6 +474,17 @@ static int layout(const serve_sig *s, const char *body, size_t len, v2_input *in
 	b->span = serve_arena_alloc(a, (2 * n * b->k + 1) * sizeof *b->span);
 	if (!b->v || !b->span)
 		return sl__oom();
+	for (size_t j = 0; !matrix && j < s->n_in; j++) {
+		if (seen[j] != 2)
+			continue;
+		bundle_scalar none = {.kind = BV_NULL};
+		for (size_t i = 0; i < n; i++) {
+			size_t c = i * b->k + j;
+			if (bundle_coerce(s->in_types[j], &none, &b->v[c]))
+				return SL_EINVAL;
+			b->span[2 * c] = b->span[2 * c + 1] = 0;
+		}
+	}
 	for (size_t i = 0; i < nin; i++) {
 		fill f = {.b = b, .s = s, .a = a, .in = &ins[i], .idx = i,
 			  .col = matrix ? -1 : col[i], .total = matrix ? n * b->k : n};
