@@ -95,26 +95,28 @@ void tu_store_drop(const char *target)
 	pg_admin(sql);
 }
 
-const char *tu_tmpdir(void)
+/* A new directory under base, in path (each caller's own static buffer). */
+static const char *tmpdir_in(char *path, size_t size, const char *base)
 {
-	static char path[512];
-	const char *base = getenv("TMPDIR");
-
-	snprintf(path, sizeof path, "%s/sluice-test-XXXXXX", base && *base ? base : "/tmp");
+	snprintf(path, size, "%s/sluice-test-XXXXXX", base && *base ? base : "/tmp");
 	assert_non_null(mkdtemp(path));
 	return path;
 }
 
+const char *tu_tmpdir(void)
+{
+	static char path[512];
+
+	return tmpdir_in(path, sizeof path, getenv("TMPDIR"));
+}
+
 const char *tu_fast_tmpdir(void)
 {
+	static char path[512];
+
 	if (access("/dev/shm", W_OK) != 0)
 		return tu_tmpdir();
-	{
-		static char path[512];
-		snprintf(path, sizeof path, "/dev/shm/sluice-test-XXXXXX");
-		assert_non_null(mkdtemp(path));
-		return path;
-	}
+	return tmpdir_in(path, sizeof path, "/dev/shm");
 }
 
 void tu_rmdir(const char *dir)
