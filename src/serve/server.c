@@ -315,6 +315,7 @@ static int no_model(sl_server *s, serve_conn *cn, serve_worker *w, outcome *o, c
 
 	if (name) {
 		memcpy(name, r->name, r->name_len);
+		name[r->name_len] = 0; /* the arena is not zeroed: an old request's bytes follow */
 		o->model = name;
 	}
 	models_list(s, list, sizeof list);
@@ -356,6 +357,7 @@ static serve_version *pick(sl_server *s, serve_conn *cn, serve_worker *w, outcom
 		char *ver = serve_arena_alloc(&w->arena, r->version_len + 1);
 		if (ver && r->version) {
 			memcpy(ver, r->version, r->version_len);
+			ver[r->version_len] = 0;
 			o->version = ver;
 		}
 		if (!cur)
