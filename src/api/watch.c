@@ -38,8 +38,10 @@
 
 #include "api/notify.h"
 #include "api/project.h"
+#include "artifact/artifact.h"
 #include "canvas/canvas.h"
 #include "dataset/dataset.h"
+#include "model/mfile.h"
 #include "monitor/rules.h"
 
 #define WATCH_DEFAULT_INTERVAL 60
@@ -47,7 +49,6 @@
 #define CLAIM_RETRAIN "retrain"
 /* A claim whose holder never updated it for this long is taken over. */
 #define CLAIM_STALE_MS ((int64_t)24 * 3600 * 1000)
-#define PARAMS_MAX 8
 
 typedef struct watcher {
 	sl_project *p;
@@ -296,17 +297,38 @@ static int64_t registered_by(watcher *w, const char *model, const char *run, cha
 }
 
 /*
+ * The lineage block of the production bundle's manifest (a new reference),
+ * where the run's train_data, valid_data and test_data come from; NULL
+ * when it cannot be read, and the pipeline then gets none of them (its
+ * params' defaults stand, and the retrain event's params show it).
+ */
+static json_t *production_lineage(watcher *w, const char *bundle_id)
+{
+	char *path = bundle_id ? art_path(w->p->art_root, bundle_id) : NULL;
+	mfile *f = NULL;
+	json_t *lin = NULL;
+
+	if (path && mfile_open(path, &f) == 0)
+		lin = json_incref(json_object_get(mfile_manifest(f), "lineage"));
+	sl__err_clear();
+	mfile_close(f);
+	sl__free(path);
+	return lin;
+}
+
+/*
  * Runs the retraining pipeline for model on the triggers named trigger
  * (invariants 1 and 2) and records the outcome. *out_json: the decision's
  * event (may be NULL).
  */
 static int retrain(watcher *w, const char *model, const char *trigger, const char *reason,
-		   const json_t *report, const char *version, char **out_json,
-		   const char **out_kind)
+		   const json_t *report, const char *version, const char *bundle_id,
+		   char **out_json, const char **out_kind)
 {
-	char holder[STORE_MON_NOTE_MAX], pbuf[PARAMS_MAX][160], verdict[16], msg[SL__ERRMSG_MAX];
-	const char *declared[32], *params[PARAMS_MAX];
-	json_t *doc = NULL, *plist;
+	char holder[STORE_MON_NOTE_MAX], pbuf[MON_RUN_PARAMS_MAX][160], verdict[16];
+	char msg[SL__ERRMSG_MAX];
+	const char *declared[32], *params[MON_RUN_PARAMS_MAX];
+	json_t *doc = NULL, *plist, *lineage;
 	sl_run_opts ro;
 	run_watch rw;
 	bool claimed = false;
@@ -343,7 +365,9 @@ static int retrain(watcher *w, const char *model, const char *trigger, const cha
 		store_mon_claim_note(w->p->st, model, CLAIM_RETRAIN, w->owner, NULL);
 		return rc;
 	}
-	np = mon_run_params(report, model, version, trigger, declared, nd, params, pbuf);
+	lineage = production_lineage(w, bundle_id);
+	np = mon_run_params(report, lineage, model, version, trigger, declared, nd, params, pbuf);
+	json_decref(lineage);
 	json_decref(doc);
 	plist = json_array();
 	for (size_t i = 0; plist && i < np; i++)
@@ -549,7 +573,7 @@ static int evaluate_model(watcher *w, const char *model)
 		   NULL);
 	if (rc == 0) {
 		const char *kind = "failed";
-		rc = retrain(w, model, names, NULL, report, version, NULL, &kind);
+		rc = retrain(w, model, names, NULL, report, version, ref.bundle, NULL, &kind);
 		if (rc == SL_EBUSY) {
 			sl__err_clear();
 			rc = 0;
@@ -771,7 +795,7 @@ int sl_monitor_retrain(sl_project *p, const char *model, const char *reason,
 		   NULL);
 	const char *kind = NULL;
 	if (rc == 0)
-		rc = retrain(&w, model, "manual", why, report, version, &text, &kind);
+		rc = retrain(&w, model, "manual", why, report, version, ref.bundle, &text, &kind);
 	json_decref(report);
 	watcher_close(&w);
 	if (rc == SL_EBUSY)

@@ -376,16 +376,19 @@ static const char *bound(const json_t *w, const char *const *keys, size_t n, cha
 	return NULL;
 }
 
-size_t mon_run_params(const json_t *report, const char *model, const char *version,
-		      const char *trigger, const char *const *declared, size_t n,
-		      const char *out[8], char buf[8][160])
+size_t mon_run_params(const json_t *report, const json_t *lineage, const char *model,
+		      const char *version, const char *trigger, const char *const *declared,
+		      size_t n, const char *out[MON_RUN_PARAMS_MAX],
+		      char buf[MON_RUN_PARAMS_MAX][160])
 {
 	static const char *const starts[] = {"from", "since", "start", "first"};
 	static const char *const ends[] = {"to", "until", "end", "last"};
 	const json_t *w = json_object_get(report, "window");
+	const json_t *training = json_object_get(lineage, "training");
 	char since[64], until[64];
-	const char *names[5] = {"model", "version", "trigger", "since", "until"};
-	const char *vals[5];
+	const char *names[MON_RUN_PARAMS_MAX] = {"model", "version", "trigger", "since",
+						 "until", "train_data", "valid_data", "test_data"};
+	const char *vals[MON_RUN_PARAMS_MAX] = {NULL};
 	size_t k = 0;
 
 	vals[0] = model;
@@ -393,7 +396,11 @@ size_t mon_run_params(const json_t *report, const char *model, const char *versi
 	vals[2] = trigger;
 	vals[3] = bound(w, starts, SL__ARRAY_LEN(starts), since, sizeof since);
 	vals[4] = bound(w, ends, SL__ARRAY_LEN(ends), until, sizeof until);
-	for (size_t i = 0; i < SL__ARRAY_LEN(names) && k < 8; i++) {
+	/* The production version's data, as its bundle's lineage names it (package.c). */
+	vals[5] = json_string_value(json_object_get(training, "train"));
+	vals[6] = json_string_value(json_object_get(training, "valid"));
+	vals[7] = json_string_value(json_object_get(lineage, "test"));
+	for (size_t i = 0; i < MON_RUN_PARAMS_MAX && names[i]; i++) {
 		if (!vals[i] || !*vals[i] || !declared_has(declared, n, names[i]))
 			continue;
 		snprintf(buf[k], sizeof buf[k], "%s=%s", names[i], vals[i]);

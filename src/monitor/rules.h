@@ -124,16 +124,25 @@ void mon_trigger_retry(store_mon_state *st);
 /* "drift+decay" for the bits set, in the fixed order; "" for none. */
 const char *mon_trigger_names(unsigned bits, char *buf, size_t size);
 
+#define MON_RUN_PARAMS_MAX 8
+
 /*
- * The parameters a retraining run gets from the report, as "NAME=VALUE"
- * texts for those the pipeline declares (declared: its params' names, n
- * of them): model, version, trigger, and since / until, the window's
- * bounds when the report gives them. out has room for 8; returns how
- * many were set. The strings live in buf (8 x 160 bytes).
+ * The parameters a retraining run gets, as "NAME=VALUE" texts for those
+ * the pipeline declares (declared: its params' names, n of them):
+ *   model, version, trigger    the watched model, its production version,
+ *                              the triggers ("drift+decay", "manual" ...)
+ *   since, until               the window's bounds, when the report (may be
+ *                              NULL) gives them
+ *   train_data, valid_data,    the artifact ids of the datasets production
+ *   test_data                  was trained, validated and tested on, from
+ *                              its bundle's lineage (may be NULL; package.c
+ *                              writes training.train, training.valid, test)
+ * Returns how many were set, into out; the strings live in buf.
  */
-size_t mon_run_params(const json_t *report, const char *model, const char *version,
-		      const char *trigger, const char *const *declared, size_t n,
-		      const char *out[8], char buf[8][160]);
+size_t mon_run_params(const json_t *report, const json_t *lineage, const char *model,
+		      const char *version, const char *trigger, const char *const *declared,
+		      size_t n, const char *out[MON_RUN_PARAMS_MAX],
+		      char buf[MON_RUN_PARAMS_MAX][160]);
 
 /* ---- schedules ---------------------------------------------------------------------- */
 

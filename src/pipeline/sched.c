@@ -1476,7 +1476,9 @@ static int resolve_ref(run *r, const spec_input *in, ext_in *e)
 				      e->id, e->via);
 		break;
 	case SPEC_REF_ARTIFACT:
-		rc = store_artifact_resolve(st, in->target, e->id);
+		/* An empty id (spec_ref.c: only an optional one) names nothing. */
+		rc = *in->target ? store_artifact_resolve(st, in->target, e->id)
+				 : sl__err(SL_ENOENT, "no artifact id given");
 		break;
 	case SPEC_REF_MODEL: {
 		store_model_ref m;

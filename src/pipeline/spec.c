@@ -640,15 +640,31 @@ static int read_inputs(parser *p, spec_step *st, const sl__ynode *in, const sl__
 			return fail(p, v->pos, "input '%s' must be a reference STEP.OUTPUT, not %s", k->text,
 				    sl__ynode_kind_name(v));
 		{
-			/* run:, artifact: and model: name things outside the pipeline. */
-			char msg[600];
+			/*
+			 * run:, artifact: and model: name things outside the pipeline.
+			 * They may take ${params.X} (artifact:${params.train_data}?,
+			 * model:${params.model}@production?), so a caller such as the
+			 * monitoring loop can say which; a STEP.OUTPUT may not, the
+			 * graph being fixed by the file.
+			 */
+			char msg[600], *text = NULL;
 			int r;
 			inp->pos = v->pos;
 			inp->step_index = SIZE_MAX;
 			st->n_inputs++;
 			if (!(inp->name = sl__strdup(k->text)))
 				return oom(p);
-			r = spec_ref_parse(v->text, inp, msg, sizeof msg);
+			if (strstr(v->text, "${") && subst_params(p, v, NULL, &text, NULL))
+				return prc(p);
+			r = spec_ref_parse(text ? text : v->text, inp, msg, sizeof msg);
+			if (r == 0 && text && strcmp(text, v->text)) {
+				sl__free(text);
+				return fail(p, v->pos,
+					    "input '%s': '%.100s' takes ${params.X} only in a run:, "
+					    "artifact: or model: reference, not in STEP.OUTPUT",
+					    k->text, v->text);
+			}
+			sl__free(text);
 			if (r < 0)
 				return fail(p, v->pos, "input '%s': %s", k->text, msg);
 			if (r > 0) {

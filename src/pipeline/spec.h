@@ -69,8 +69,10 @@ typedef struct spec_param {
  *
  * A trailing '?' on the last three makes the input optional: when the
  * reference names nothing (no earlier run, no such alias yet), the step
- * runs without it. They are resolved by the scheduler before the run
- * starts; the artifact they resolve to is part of the step's cache key.
+ * runs without it (also artifact:? with no id, what artifact:${params.X}?
+ * gives when X is empty). The last three may contain ${params.X}. They are
+ * resolved by the scheduler before the run starts; the artifact they
+ * resolve to is part of the step's cache key.
  */
 typedef enum spec_ref_kind { SPEC_REF_STEP, SPEC_REF_RUN, SPEC_REF_ARTIFACT, SPEC_REF_MODEL } spec_ref_kind;
 

@@ -87,6 +87,12 @@ static int parse_artifact(const char *body, spec_input *in, char *msg, size_t si
 {
 	size_t n = strlen(body);
 
+	/* artifact:${params.X}? with X empty names nothing: the step runs without it. */
+	if (n == 0 && in->optional) {
+		in->ref = SPEC_REF_ARTIFACT;
+		in->target = sl__strdup("");
+		return in->target ? 1 : bad(msg, size, in->text, "out of memory");
+	}
 	if (n < 4 || n > SL__HASH_HEX_LEN)
 		return bad(msg, size, in->text, "an artifact id has 4 to 64 hex digits");
 	for (size_t i = 0; i < n; i++)

@@ -16,7 +16,8 @@
  *   "verdict"       "passed", "failed" or "none" (no verdict connected)
  *   "gate"          the verdict artifact's checks, when there is one
  *   "lineage"       {"run", "pipeline", "pipeline_sha256", "datasets": [ids],
- *                    "model", "transform", "report", "verdict": artifact ids,
+ *                    "training": {"train", "valid"}, "test", "model",
+ *                    "transform", "report", "verdict": artifact ids,
  *                    "sluice_version"}
  * The model's sections are copied, its "monitoring" one too (the training
  * profile and calibration live monitoring compares with, monitor/reference.h).
@@ -107,6 +108,10 @@ static json_t *lineage(step_ctx *ctx, const json_t *model_man, const json_t *rep
 	if (json_is_object(mlin))
 		bad = bad || json_object_set(lin, "training", (json_t *)mlin);
 	bad = bad || add_dataset(ds, json_object_get(json_object_get(rep, "lineage"), "test"));
+	/* The test set by name too: a retraining run gets it as test_data (monitoring.md). */
+	if (json_is_string(json_object_get(json_object_get(rep, "lineage"), "test")))
+		bad = bad || json_object_set(lin, "test",
+					     json_object_get(json_object_get(rep, "lineage"), "test"));
 	bad = bad || json_object_set(lin, "datasets", ds) ||
 	      put_id(lin, "run", ctx->run_id) || put_id(lin, "pipeline", ctx->pipeline_name) ||
 	      put_id(lin, "pipeline_sha256", ctx->pipeline_sha256) ||

@@ -56,7 +56,8 @@ steps:
 Y
 # The retraining pipeline: the window's labelled traffic from the log,
 # judged against production on held-out traffic; registered without an
-# alias (the monitor promotes).
+# alias (the monitor promotes). (test_retrain_data.sh trains on production's
+# training data and the traffic together.)
 retrain_yaml() {
 	cat > retrain.yaml <<Y
 name: retrain
@@ -75,7 +76,7 @@ steps:
     with: { target: label, features: [$1] }
   evaluate:
     uses: evaluate
-    inputs: { model: train.model, test: split.test, champion: "model:m@production?" }
+    inputs: { model: train.model, test: split.test, champion: "model:\${params.model}@production?" }
     with: { target: label, importance: false }
   gate:
     uses: test

@@ -288,26 +288,35 @@ static void test_decay_direction(void **state)
 static void test_run_params(void **state)
 {
 	json_t *r = report("{\"window\": {\"from\": \"2026-11-30T10:00:00Z\", \"to\": 1764500000000}}");
+	json_t *lin = report("{\"training\": {\"train\": \"a1b2\", \"valid\": \"c3d4\"}, "
+			     "\"test\": \"e5f6\", \"datasets\": [\"a1b2\"]}");
 	const char *declared[] = {"since", "model", "seed", "trigger"};
-	const char *out[8];
-	char buf[8][160];
+	const char *out[MON_RUN_PARAMS_MAX];
+	char buf[MON_RUN_PARAMS_MAX][160];
 	size_t n;
 
 	(void)state;
-	n = mon_run_params(r, "spam", "3", "drift+decay", declared, SL__ARRAY_LEN(declared), out, buf);
+	n = mon_run_params(r, lin, "spam", "3", "drift+decay", declared, SL__ARRAY_LEN(declared), out,
+			   buf);
 	/* Only what the pipeline declares (an undeclared -p is an error there). */
 	assert_int_equal(n, 3);
 	assert_string_equal(out[0], "model=spam");
 	assert_string_equal(out[1], "trigger=drift+decay");
 	assert_string_equal(out[2], "since=2026-11-30T10:00:00Z");
-	const char *all[] = {"model", "version", "trigger", "since", "until"};
-	n = mon_run_params(r, "spam", "3", "cadence", all, SL__ARRAY_LEN(all), out, buf);
-	assert_int_equal(n, 5);
+	const char *all[] = {"model", "version", "trigger", "since", "until", "train_data",
+			     "valid_data", "test_data"};
+	n = mon_run_params(r, lin, "spam", "3", "cadence", all, SL__ARRAY_LEN(all), out, buf);
+	assert_int_equal(n, 8);
 	assert_string_equal(out[1], "version=3");
 	assert_string_equal(out[4], "until=2025-11-30T10:53:20.000Z");
-	/* No report (no traffic yet): no bounds. */
-	n = mon_run_params(NULL, "spam", "3", "cadence", all, SL__ARRAY_LEN(all), out, buf);
+	/* Production's data, from its bundle's lineage. */
+	assert_string_equal(out[5], "train_data=a1b2");
+	assert_string_equal(out[6], "valid_data=c3d4");
+	assert_string_equal(out[7], "test_data=e5f6");
+	/* No report (no traffic yet): no bounds; no lineage (an older bundle): no data. */
+	n = mon_run_params(NULL, NULL, "spam", "3", "cadence", all, SL__ARRAY_LEN(all), out, buf);
 	assert_int_equal(n, 3);
+	json_decref(lin);
 	json_decref(r);
 }
 

@@ -393,6 +393,46 @@ static void test_outside_references(void **state)
 	spec_free(s);
 }
 
+/* ${params.X} in references outside the pipeline: the caller chooses what they name. */
+static void test_reference_params(void **state)
+{
+	const char *yaml = "params: {m: spam, d: \"\"}\n"
+			   "steps:\n"
+			   "  a:\n"
+			   "    run: x\n"
+			   "    inputs:\n"
+			   "      d: \"artifact:${params.d}?\"\n"
+			   "      m: \"model:${params.m}@production?\"\n";
+	const char *ov[] = {"d=3f2a9c1b", "m=ham"};
+	spec *s;
+	const spec_step *st;
+
+	(void)state;
+	s = parse(yaml);
+	st = &s->steps[0];
+	/* An empty id in an optional reference names nothing (resolved as absent). */
+	assert_int_equal(st->inputs[0].ref, SPEC_REF_ARTIFACT);
+	assert_true(st->inputs[0].optional);
+	assert_string_equal(st->inputs[0].target, "");
+	assert_string_equal(st->inputs[1].target, "spam");
+	assert_string_equal(st->inputs[1].version, "production");
+	spec_free(s);
+	s = parse_ov(yaml, ov, 2);
+	st = &s->steps[0];
+	assert_string_equal(st->inputs[0].target, "3f2a9c1b");
+	assert_string_equal(st->inputs[1].target, "ham");
+	spec_free(s);
+	/* Not optional, an empty id is still an error; an unknown parameter is named. */
+	expect("params: {d: \"\"}\nsteps:\n  a:\n    run: x\n    inputs: {r: \"artifact:${params.d}\"}\n",
+	       "5:17", "4 to 64 hex");
+	expect("steps:\n  a:\n    run: x\n    inputs: {r: \"artifact:${params.d}?\"}\n", "4:27",
+	       "unknown parameter 'd'");
+	/* A STEP.OUTPUT is the file's graph: no parameter in it. */
+	expect("params: {s: a}\nsteps:\n  a:\n    run: x\n    outputs: [o]\n  b:\n    run: y\n"
+	       "    inputs: {i: \"${params.s}.o\"}\n",
+	       "8:17", "only in a run:, artifact: or model: reference");
+}
+
 static void test_cycles(void **state)
 {
 	(void)state;
@@ -1166,6 +1206,7 @@ int main(void)
 		cmocka_unit_test(test_structure_errors),
 		cmocka_unit_test(test_reference_errors),
 		cmocka_unit_test(test_outside_references),
+		cmocka_unit_test(test_reference_params),
 		cmocka_unit_test(test_cycles),
 		cmocka_unit_test(test_substitution_errors),
 		cmocka_unit_test(test_option_errors),
