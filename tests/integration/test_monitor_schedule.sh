@@ -7,7 +7,9 @@
 # once when a watcher looks again; a watcher that starts does not fire for
 # times before it). The cron hour is twelve hours from now, so no real
 # firing can fall inside the test. A scheduled pipeline that fails is
-# recorded as failed and the loop goes on.
+# recorded as failed and the loop goes on. Then: two triggers in one
+# evaluation start one run; a trigger meeting a run in flight is coalesced;
+# a run that fails leaves production alone, even with auto_promote on.
 # backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
@@ -121,3 +123,64 @@ RUN=$(sl monitor events --kind schedule --json | js "next(e['run'] for e in d if
 sl monitor watch --once --json >"$T/third.out"
 [ ! -s "$T/third.out" ] || fail "a firing counted twice: $(cat "$T/third.out")"
 [ "$(wc -l <refreshed.txt)" = 1 ] || fail "the schedule ran twice"
+
+# Two triggers at once start one run: drifted traffic (every request the
+# same point) and the cadence, judged in one evaluation.
+. "$SRC/tests/integration/serve_lib.sh"
+sed -i 's/retrain_on: \[cadence\]/retrain_on: [drift, cadence]/' canvas.yaml
+start_server "$T/serve.err" --no-auth --model m
+for i in $(seq 30); do
+	curl -s -o /dev/null -X POST "$URL/v2/models/m/infer" -H 'Content-Type: application/json' \
+		-d '{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [0.9]},
+		                {"name": "y", "shape": [1], "datatype": "FP64", "data": [0.9]}]}'
+done
+store_sql "UPDATE monitor_state SET updated_ms = updated_ms - 172800000 WHERE name = 'cadence'" >/dev/null
+sl monitor watch --model m --once --json >"$T/both.out"
+"$PY" - "$T/both.out" <<'P'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+kinds = [e["kind"] for e in ev]
+assert kinds.count("trigger") == 1 and kinds.count("retrain") == 1, kinds
+tr = ev[kinds.index("trigger")]["detail"]
+assert tr["triggers"] == "drift+cadence" and set(tr["evidence"]) == {"drift", "cadence"}, tr
+rt = ev[kinds.index("retrain")]["detail"]
+assert rt["triggers"] == "drift+cadence", rt
+P
+
+# A trigger meeting a run in flight is coalesced into it; and that run,
+# which fails though it registers a passing version, leaves production
+# alone even with auto_promote on.
+sed -i 's/auto_promote: false/auto_promote: true/' canvas.yaml
+pipeline retrain "" 3 >retrain.yaml
+cat >> retrain.yaml <<'Y'
+  hold:
+    run: sleep 2; exit 4
+Y
+sl monitor retrain --model m --reason held --json >"$T/held.json" 2>"$T/held.err" &
+HELD=$!
+for i in $(seq 100); do
+	[ "$(sl monitor events --kind retrain --json | js "len(d)")" -ge 3 ] && break
+	sleep 0.05
+done
+store_sql "UPDATE monitor_state SET updated_ms = updated_ms - 172800000 WHERE name = 'cadence'" >/dev/null
+sl monitor watch --model m --once --json >"$T/coalesced.out"
+wait_exit "$HELD"
+"$PY" - "$T/coalesced.out" "$T/held.json" <<'P'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+kinds = [e["kind"] for e in ev]
+assert kinds == ["trigger", "coalesced"], kinds
+c = ev[1]["detail"]
+assert c["triggers"] == "cadence" and "pid" in c["in_flight"], c
+held = json.load(open(sys.argv[2]))
+assert held["kind"] == "failed" and held["detail"]["production"] == "1", held
+assert any(s["step"] == "hold" for s in held["detail"]["failed"]), held
+P
+# (exit 0: a decision was made, `failed`; see monitor retrain --help)
+[ "$WRC" = 0 ] || fail "monitor retrain exited $WRC: $(cat "$T/held.err")"
+[ "$(sl models show m --json | js "len(d['versions'])")" = 3 ] || fail "the failed run registered no version"
+[ "$(sl models show m --json | js "max(d['versions'], key=lambda v: v['version'])['verdict']")" = passed ] ||
+	fail "the failed run's version did not pass its gate: the test proves nothing"
+[ "$(sl models show m --json | js "d['aliases']['production']")" = 1 ] || fail "a failed run moved production"
+[ "$(curl -s "$URL/v2/models/m" | js "d['versions'][0]")" = 1 ] || fail "the server left v1"
+[ "$(sl monitor events --kind retrain --json | js "len(d)")" = 3 ] || fail "a coalesced trigger started a run"
