@@ -12,36 +12,7 @@
 . "$SRC/tests/integration/serve_lib.sh"
 
 xy_csv data.csv 1 300
-cat > train.yaml <<'Y'
-name: train
-steps:
-  data:
-    uses: ingest.csv
-    with: { path: data.csv }
-  split:
-    uses: split
-    inputs: { data: data.data }
-    with: { method: random, fractions: [0.7, 0.0, 0.3], seed: 1 }
-  train:
-    uses: train.logistic
-    inputs: { train: split.train }
-    with: { target: label }
-  evaluate:
-    uses: evaluate
-    inputs: { model: train.model, test: split.test }
-    with: { target: label, importance: false }
-  gate:
-    uses: test
-    inputs: { report: evaluate.report }
-    with: { rules: [ { metric: roc_auc, min: 0.7 } ] }
-  package:
-    uses: package
-    inputs: { model: train.model, report: evaluate.report, verdict: gate.verdict }
-  register:
-    uses: register
-    inputs: { bundle: package.bundle }
-    with: { name: m, alias: production }
-Y
+gated_pipeline train data.csv label 1 "name: m, alias: production" >train.yaml
 sl run train.yaml -q >/dev/null
 
 # A webhook that answers 500 to its first two POSTs, then 204; every body kept.

@@ -18,38 +18,7 @@ HOUR=$(( ($(date -u +%H | sed 's/^0//') + 12) % 24 ))
 xy_csv data.csv 1 300
 
 # train.yaml registers v1 as production; retrain.yaml (the cadence's) registers without an alias.
-pipeline() {
-	cat <<Y
-name: $1
-steps:
-  data:
-    uses: ingest.csv
-    with: { path: data.csv }
-  split:
-    uses: split
-    inputs: { data: data.data }
-    with: { method: random, fractions: [0.7, 0.0, 0.3], seed: $3 }
-  train:
-    uses: train.logistic
-    inputs: { train: split.train }
-    with: { target: label }
-  evaluate:
-    uses: evaluate
-    inputs: { model: train.model, test: split.test }
-    with: { target: label, importance: false }
-  gate:
-    uses: test
-    inputs: { report: evaluate.report }
-    with: { rules: [ { metric: roc_auc, min: 0.7 } ] }
-  package:
-    uses: package
-    inputs: { model: train.model, report: evaluate.report, verdict: gate.verdict }
-  register:
-    uses: register
-    inputs: { bundle: package.bundle }
-    with: { name: m$2 }
-Y
-}
+pipeline() { gated_pipeline "$1" data.csv label "$3" "name: m$2"; }
 pipeline train ", alias: production" 1 >train.yaml
 pipeline retrain "" 2 >retrain.yaml
 sl run train.yaml -q >/dev/null
