@@ -6,9 +6,9 @@
  * Invariants:
  *   1. Neither can hold the loop up for long: a command is killed (its
  *      whole process group) after NOTIFY_TIMEOUT_S, a webhook gives up
- *      after the same time, and neither is retried: the alert is recorded
- *      in the store whatever its delivery did, and a failed delivery is
- *      recorded beside it.
+ *      after the same time. One call is one attempt: the caller (watch.c)
+ *      records the alert whatever its delivery did, and retries the
+ *      channels that failed on later evaluations.
  *   2. A command runs as a step's does (orch_spawn): a fresh process in
  *      its own group, no descriptors inherited beyond 0-2, killed should
  *      the thread that started it end, so a server's monitor thread never
@@ -184,21 +184,26 @@ static int post_webhook(const api_alert_msg *m, const char *url)
 }
 
 int api_notify(const api_alert_msg *m, const char *command, const char *webhook, char *err,
-	       size_t err_size)
+	       size_t err_size, unsigned *out_failed)
 {
+	unsigned failed = 0;
 	int rc = 0, r;
 
 	if (err_size)
 		err[0] = '\0';
 	if (command && *command && (r = run_command(m, command)) != 0) {
 		rc = r;
+		failed |= API_NOTIFY_COMMAND;
 		snprintf(err, err_size, "%s", sl_errmsg());
 	}
 	if (webhook && *webhook && (r = post_webhook(m, webhook)) != 0) {
 		size_t len = strlen(err);
 		if (!rc)
 			rc = r;
+		failed |= API_NOTIFY_WEBHOOK;
 		snprintf(err + len, err_size - len, "%s%s", len ? "; " : "", sl_errmsg());
 	}
+	if (out_failed)
+		*out_failed = failed;
 	return rc;
 }

@@ -17,15 +17,19 @@ typedef struct api_alert_msg {
 	const char *cwd;   /* the command's working directory (the project), or NULL */
 } api_alert_msg;
 
+#define API_NOTIFY_COMMAND 1u
+#define API_NOTIFY_WEBHOOK 2u
+
 /*
  * Runs command (when not NULL or empty) as `/bin/sh -c COMMAND` with
  * SLUICE_ALERT (the JSON), SLUICE_ALERT_NAME, SLUICE_ALERT_STATE and
  * SLUICE_MODEL in its environment, and POSTs the JSON to webhook (when
  * set), each given 10 seconds. Returns 0 when both that were asked for
  * succeeded; otherwise the first failure, with every failure's message in
- * err (err_size bytes).
+ * err (err_size bytes) and the API_NOTIFY_* bits of the channels that
+ * failed in *out_failed (may be NULL), so a retry sends only those.
  */
 int api_notify(const api_alert_msg *m, const char *command, const char *webhook, char *err,
-	       size_t err_size);
+	       size_t err_size, unsigned *out_failed);
 
 #endif

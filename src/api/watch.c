@@ -28,11 +28,21 @@
  *      an alert is recorded whether or not its delivery worked (the
  *      delivery's failure is in its detail).
  *   4. Nothing here prints: events go to the store and to o->on_event.
+ *   5. A delivery that failed is tried again, on the channels that failed
+ *      and with the alert as recorded, one interval later, then two, then
+ *      four (DELIVERY_RETRIES), and ends recorded as "delivered" or
+ *      "undelivered" with the last error; a newer alert of the same rule
+ *      drops the retry (recorded as undelivered, superseded). Each
+ *      attempt is bounded in time (notify.c), so a receiver that is down
+ *      or hangs delays the loop by at most that, never stops it. The
+ *      pending retry lives in the store (delivery:RULE), so a restarted
+ *      watcher carries it on.
  */
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -49,6 +59,8 @@
 #define CLAIM_RETRAIN "retrain"
 /* A claim whose holder never updated it for this long is taken over. */
 #define CLAIM_STALE_MS ((int64_t)24 * 3600 * 1000)
+/* A failed alert delivery is tried again this many times (invariant 5). */
+#define DELIVERY_RETRIES 3
 
 typedef struct watcher {
 	sl_project *p;
@@ -59,6 +71,7 @@ typedef struct watcher {
 	mon_env env;
 	char *log_dir;     /* the inference log env reads (owned) */
 	char owner[128];   /* this watcher, as a claim's holder */
+	unsigned interval; /* seconds between evaluations */
 } watcher;
 
 void sl_watch_opts_init(sl_watch_opts *o)
@@ -70,14 +83,15 @@ void sl_watch_opts_init(sl_watch_opts *o)
 /* ---- events --------------------------------------------------------------------- */
 
 /*
- * Records an event (invariant 3) and hands it to on_event; takes detail.
- * *out_json (may be NULL; sl__free) receives the event as JSON.
+ * Records an event (invariant 3), as of at (ms), and hands it to on_event;
+ * takes detail. *out_json (may be NULL; sl__free) receives the event as
+ * JSON, *out_seq (may be NULL) its number.
  */
-static int event(watcher *w, const char *kind, const char *model, const char *run,
-		 json_t *detail, char **out_json)
+static int event_seq(watcher *w, int64_t at, const char *kind, const char *model,
+		     const char *run, json_t *detail, char **out_json, int64_t *out_seq)
 {
 	char *text = detail ? sl__json_dumps(detail, JSON_COMPACT) : NULL;
-	int64_t seq = 0, at = sl__now_ms();
+	int64_t seq = 0;
 	store_mon_event e = {.at_ms = at, .kind = kind, .model = model, .detail_json = text,
 			     .run = run};
 	int rc = detail && !text ? sl__oom() : store_mon_event_add(w->p->st, &e, &seq);
@@ -100,7 +114,15 @@ static int event(watcher *w, const char *kind, const char *model, const char *ru
 	}
 	sl__free(text);
 	json_decref(detail);
+	if (out_seq)
+		*out_seq = seq;
 	return rc;
+}
+
+static int event(watcher *w, const char *kind, const char *model, const char *run,
+		 json_t *detail, char **out_json)
+{
+	return event_seq(w, sl__now_ms(), kind, model, run, detail, out_json, NULL);
 }
 
 /* An "error" event, only when the reason differs from the last one recorded. */
@@ -134,6 +156,175 @@ static int error_clear(watcher *w, const char *model)
 
 /* ---- alerts ------------------------------------------------------------------------ */
 
+/* Where rule r's alerts go: its own command and webhook, else sluice.yaml's. */
+static void rule_channels(const watcher *w, const canvas_alert *r, const char **command,
+			  const char **webhook)
+{
+	*command = r->command ? r->command : w->p->set.notify_command;
+	*webhook = r->webhook ? r->webhook : w->p->set.notify_webhook;
+}
+
+static const char *channel_names(unsigned bits)
+{
+	return bits == (API_NOTIFY_COMMAND | API_NOTIFY_WEBHOOK) ? "command+webhook"
+	       : bits == API_NOTIFY_COMMAND			  ? "command"
+							  : "webhook";
+}
+
+static unsigned channel_bits(const char *names)
+{
+	return (strstr(names, "command") ? API_NOTIFY_COMMAND : 0) |
+	       (strstr(names, "webhook") ? API_NOTIFY_WEBHOOK : 0);
+}
+
+/*
+ * After alert seq of rule `name` was recorded: a retry still pending for
+ * an older alert of the rule is dropped (a late "firing" after its
+ * "resolved" would mislead: recorded as undelivered), and the channels
+ * that failed now (failed, API_NOTIFY_* bits) are tried again after one
+ * interval (invariant 5).
+ */
+static int delivery_after(watcher *w, const char *model, const char *name, int64_t seq,
+			  unsigned failed)
+{
+	char key[STORE_MON_KEY_MAX];
+	store_mon_state st;
+	int64_t now = sl__now_ms();
+	int rc;
+
+	snprintf(key, sizeof key, "delivery:%s", name);
+	if ((rc = store_mon_state_get(w->p->st, model, key, &st)) != 0)
+		return rc;
+	if (st.found && st.active) {
+		char why[128];
+		snprintf(why, sizeof why, "superseded by alert %lld of the same rule",
+			 (long long)seq);
+		rc = event(w, "undelivered", model, NULL,
+			   json_pack("{s:s, s:I, s:I, s:s}", "rule", name, "alert",
+				     (json_int_t)strtoll(st.note, NULL, 10), "attempts",
+				     (json_int_t)st.streak, "error", why),
+			   NULL);
+		if (rc)
+			return rc;
+	}
+	if (!failed && !(st.found && st.active))
+		return 0;
+	st.found = true;
+	st.active = failed != 0;
+	st.streak = failed ? 1 : 0;
+	st.updated_ms = now;
+	st.since_ms = failed ? now + (int64_t)w->interval * 1000 : 0;
+	snprintf(st.note, sizeof st.note, "%lld", (long long)seq);
+	snprintf(st.window, sizeof st.window, "%s", failed ? channel_names(failed) : "");
+	return store_mon_state_put(w->p->st, &st);
+}
+
+/* The recorded event number seq of model (a new reference), or NULL. */
+static json_t *recorded_event(watcher *w, const char *model, int64_t seq)
+{
+	store_mon_filter f = {.model = model, .after_seq = seq - 1, .limit = 0};
+	json_t *all = NULL, *e, *found = NULL;
+	size_t i;
+
+	if (store_mon_events_json(w->p->st, &f, &all) != 0) {
+		sl__err_clear();
+		return NULL;
+	}
+	json_array_foreach(all, i, e) {
+		if (json_integer_value(json_object_get(e, "seq")) == seq) {
+			found = json_incref(e);
+			break;
+		}
+	}
+	json_decref(all);
+	return found;
+}
+
+/* The body sent again: the alert as first sent, the recorded event without its delivery's outcome. */
+static char *retry_body(const json_t *ev, const char *model)
+{
+	json_t *d = json_deep_copy(json_object_get(ev, "detail")), *msg;
+	char *body;
+
+	if (!d)
+		return NULL;
+	json_object_del(d, "delivered");
+	json_object_del(d, "delivery_error");
+	msg = json_pack("{s:O, s:O, s:s, s:o}", "at", json_object_get(ev, "at"), "kind",
+			json_object_get(ev, "kind"), "model", model, "detail", d);
+	body = msg ? sl__json_dumps(msg, JSON_COMPACT) : NULL;
+	json_decref(msg);
+	return body;
+}
+
+/*
+ * Tries again the deliveries of model's alerts that failed and whose time
+ * came (invariant 5): only the channels that failed, with the alert as it
+ * was recorded; "delivered" or, after DELIVERY_RETRIES more attempts,
+ * "undelivered" is recorded, with the attempts and the last error.
+ */
+static int retry_deliveries(watcher *w, const char *model)
+{
+	int64_t now = sl__now_ms();
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && w->cv && i < w->cv->monitoring.n_alerts; i++) {
+		const canvas_alert *r = &w->cv->monitoring.alerts[i];
+		char nbuf[96], key[STORE_MON_KEY_MAX], err[1024];
+		const char *name = mon_rule_name(r, nbuf, sizeof nbuf), *command, *webhook;
+		store_mon_state st;
+		json_t *ev;
+		unsigned failed = 0;
+		int64_t seq;
+
+		snprintf(key, sizeof key, "delivery:%s", name);
+		if ((rc = store_mon_state_get(w->p->st, model, key, &st)) != 0)
+			break;
+		if (!st.found || !st.active || now < st.since_ms)
+			continue;
+		seq = strtoll(st.note, NULL, 10);
+		rule_channels(w, r, &command, &webhook);
+		unsigned want = channel_bits(st.window);
+		ev = recorded_event(w, model, seq);
+		char *body = ev ? retry_body(ev, model) : NULL;
+		const char *kind = json_string_value(json_object_get(ev, "kind"));
+		if (!body) {
+			snprintf(err, sizeof err, "alert %lld is not in the store any more",
+				 (long long)seq);
+			failed = want;
+			st.streak = DELIVERY_RETRIES; /* nothing left to send */
+		} else {
+			api_alert_msg m = {.json = body, .name = name,
+					   .state = kind && !strcmp(kind, "resolved") ? "resolved"
+										 : "firing",
+					   .model = model, .cwd = w->p->root};
+			api_notify(&m, (want & API_NOTIFY_COMMAND) ? command : NULL,
+				   (want & API_NOTIFY_WEBHOOK) ? webhook : NULL, err, sizeof err, &failed);
+		}
+		sl__free(body);
+		json_decref(ev);
+		st.streak++;
+		st.updated_ms = now;
+		if (!failed || st.streak > DELIVERY_RETRIES) {
+			st.active = false;
+			st.since_ms = 0;
+			rc = event(w, failed ? "undelivered" : "delivered", model, NULL,
+				   json_pack("{s:s, s:I, s:I, s:s, s:s*}", "rule", name, "alert",
+					     (json_int_t)seq, "attempts", (json_int_t)st.streak,
+					     "channels", channel_names(want), "error",
+					     failed ? err : NULL),
+				   NULL);
+		} else {
+			/* Backing off: one interval, then two, then four. */
+			st.since_ms = now + ((int64_t)w->interval * 1000 << (st.streak - 1));
+			snprintf(st.window, sizeof st.window, "%s", channel_names(failed));
+		}
+		if (rc == 0)
+			rc = store_mon_state_put(w->p->st, &st);
+	}
+	return rc;
+}
+
 static int alert_rules(watcher *w, const char *model, const json_t *report, const char *window)
 {
 	int64_t now = sl__now_ms();
@@ -159,8 +350,10 @@ static int alert_rules(watcher *w, const char *model, const json_t *report, cons
 				      r->threshold, "for", (json_int_t)r->windows, "severity",
 				      canvas_severity_name(r->severity), "basis", basis, "windows",
 				      (json_int_t)st.streak);
-		const char *command = r->command ? r->command : w->p->set.notify_command;
-		const char *webhook = r->webhook ? r->webhook : w->p->set.notify_webhook;
+		const char *command, *webhook;
+		unsigned failed = 0;
+		int64_t seq = 0;
+		rule_channels(w, r, &command, &webhook);
 		if (!d) {
 			rc = sl__oom();
 			break;
@@ -187,7 +380,7 @@ static int alert_rules(watcher *w, const char *model, const json_t *report, cons
 			api_alert_msg m = {.json = body, .name = name,
 					   .state = a == MON_FIRE ? "firing" : "resolved",
 					   .model = model, .cwd = w->p->root};
-			int drc = api_notify(&m, command, webhook, err, sizeof err);
+			int drc = api_notify(&m, command, webhook, err, sizeof err, &failed);
 			sl__free(body);
 			if (sl__json_set(d, "delivered", drc ? json_false() : json_true()) ||
 			    (drc && sl__json_set(d, "delivery_error", json_string(err)))) {
@@ -196,7 +389,11 @@ static int alert_rules(watcher *w, const char *model, const json_t *report, cons
 				break;
 			}
 		}
-		rc = event(w, a == MON_FIRE ? "alert" : "resolved", model, NULL, d, NULL);
+		/* At the time the body says, so a retry sends the same body. */
+		rc = event_seq(w, now, a == MON_FIRE ? "alert" : "resolved", model, NULL, d, NULL,
+			       &seq);
+		if (rc == 0 && (command || webhook))
+			rc = delivery_after(w, model, name, seq, failed);
 	}
 	return rc;
 }
@@ -650,6 +847,8 @@ static int watcher_open(sl_project *p, const sl_watch_opts *o, watcher *w)
 		snprintf(host, sizeof host, "localhost");
 	host[sizeof host - 1] = '\0';
 	snprintf(w->owner, sizeof w->owner, "%s pid %ld on %s", w->who, (long)getpid(), host);
+	w->interval = o->interval_s ? o->interval_s
+		      : p->set.mon_interval_s ? p->set.mon_interval_s : WATCH_DEFAULT_INTERVAL;
 	if ((rc = api_monitor_env(p, &w->env, &w->cv)) != 0)
 		return rc;
 	w->log_dir = o->log_dir ? sl__strdup(o->log_dir) : sl__path_join(p->state, "inference");
@@ -721,8 +920,7 @@ int sl_monitor_watch(sl_project *p, const sl_watch_opts *o)
 		watcher_close(&w);
 		return api_fail(p, rc);
 	}
-	interval = o->interval_s ? o->interval_s
-				 : p->set.mon_interval_s ? p->set.mon_interval_s : WATCH_DEFAULT_INTERVAL;
+	interval = w.interval;
 	for (;;) {
 		json_t *models = NULL, *m;
 		size_t i;
@@ -732,7 +930,9 @@ int sl_monitor_watch(sl_project *p, const sl_watch_opts *o)
 		json_array_foreach(models, i, m) {
 			if (rc || cancelled(o))
 				break;
-			rc = evaluate_model(&w, json_string_value(m));
+			rc = retry_deliveries(&w, json_string_value(m));
+			if (rc == 0)
+				rc = evaluate_model(&w, json_string_value(m));
 		}
 		json_decref(models);
 		if (rc == 0 && !cancelled(o))

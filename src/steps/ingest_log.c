@@ -5,10 +5,10 @@
  *
  *   the model's raw inputs, prediction, label, time, request_id, version, row
  *
- * (label named with.target when given, so a pipeline trains with the
- * same target whether or not it has the original data too)
  * so that a retraining pipeline learns from production traffic with its
- * ground truth (src/serve/logtable.h has the exact columns). The log grows
+ * ground truth (src/serve/logtable.h has the exact columns; label is named
+ * with.target when given, so a pipeline trains on the same target whether
+ * or not it has the original data too). The log grows
  * while nothing in the pipeline changes, so the step always runs (it is not
  * cached); its output is content-addressed, so an unchanged log still
  * leaves everything downstream cached.
@@ -93,7 +93,6 @@ static char *project_log(const char *dir)
 	sl__free(d);
 	return NULL;
 }
-
 
 /* ---- appending the log to a dataset ---------------------------------------------------- */
 

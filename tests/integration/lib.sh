@@ -119,6 +119,44 @@ run_status() { sl runs show "${1:-latest}" --json | js "d['status']"; }
 # Steps of the latest run with a given status, sorted, space separated.
 steps_with() { sl runs show "${2:-latest}" --json | js "' '.join(sorted(s['name'] for s in d['steps'] if s['status']=='$1'))"; }
 
+# gated_pipeline NAME CSV TARGET SEED REGISTER [FEATURES]: prints a pipeline
+# that trains a logistic model on CSV (split 70/30 with SEED; FEATURES, a
+# YAML list's body, else every column), gates it at roc_auc >= 0.7 and
+# registers it with REGISTER as the register step's options ("name: m,
+# alias: production"): what the monitoring tests serve and retrain.
+gated_pipeline() {
+	cat <<Y
+name: $1
+steps:
+  data:
+    uses: ingest.csv
+    with: { path: $2 }
+  split:
+    uses: split
+    inputs: { data: data.data }
+    with: { method: random, fractions: [0.7, 0.0, 0.3], seed: $4 }
+  train:
+    uses: train.logistic
+    inputs: { train: split.train }
+    with: { target: $3${6:+, features: [$6]} }
+  evaluate:
+    uses: evaluate
+    inputs: { model: train.model, test: split.test }
+    with: { target: $3, importance: false }
+  gate:
+    uses: test
+    inputs: { report: evaluate.report }
+    with: { rules: [ { metric: roc_auc, min: 0.7 } ] }
+  package:
+    uses: package
+    inputs: { model: train.model, report: evaluate.report, verdict: gate.verdict }
+  register:
+    uses: register
+    inputs: { bundle: package.bundle }
+    with: { $5 }
+Y
+}
+
 # xy_csv FILE SEED [ROWS] [SHIFT]: a small labelled table, x,y,label with
 # label = x + y > 1; SHIFT moves the mean of x (for drift).
 xy_csv() {

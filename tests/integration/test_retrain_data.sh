@@ -30,36 +30,7 @@ with open(t + "/other.csv", "w") as f:
     f.write("a,label\n1,0\n2,1\n")
 P
 
-cat > train.yaml <<'Y'
-name: train
-steps:
-  data:
-    uses: ingest.csv
-    with: { path: original.csv }
-  split:
-    uses: split
-    inputs: { data: data.data }
-    with: { method: random, fractions: [0.7, 0.0, 0.3], seed: 1 }
-  train:
-    uses: train.logistic
-    inputs: { train: split.train }
-    with: { target: label, features: [x1, x2, x3] }
-  evaluate:
-    uses: evaluate
-    inputs: { model: train.model, test: split.test }
-    with: { target: label, importance: false }
-  gate:
-    uses: test
-    inputs: { report: evaluate.report }
-    with: { rules: [ { metric: roc_auc, min: 0.7 } ] }
-  package:
-    uses: package
-    inputs: { model: train.model, report: evaluate.report, verdict: gate.verdict }
-  register:
-    uses: register
-    inputs: { bundle: package.bundle }
-    with: { name: m, alias: production }
-Y
+gated_pipeline train original.csv label 1 "name: m, alias: production" "x1, x2, x3" >train.yaml
 cat > retrain.yaml <<'Y'
 name: retrain
 params: { model: m, train_data: "", test_data: "" }
