@@ -92,6 +92,7 @@ char **orch_task_env(const orch_task *t, char *const *base)
 
 	/* The marker of the task's processes (orch_proc.c) and its identity. */
 	env_add(&e, sl__asprintf("SLUICE_STEP_RUN=%s", t->steprun_id));
+	env_add(&e, sl__asprintf("SLUICE_RUN=%s", t->run_id));
 	env_add(&e, sl__asprintf("SLUICE_STEP=%s", t->step));
 	env_add(&e, sl__asprintf("SLUICE_WORKDIR=%s", t->workdir));
 	if (t->kind == SPEC_RUN) {

@@ -174,6 +174,12 @@ typedef struct orch_ops {
 	 * Returns 0 when nothing of it is left.
 	 */
 	int (*end_leftover)(const store_proc *p);
+	/*
+	 * Optional. Ends what a dead driver's run left that no step record
+	 * names: a step started moments before the driver died, whose record
+	 * was never written. Called after end_leftover on every recorded step.
+	 */
+	int (*end_run)(const char *run_id);
 	/* -j when the user gives none; 0: the machine's cores. */
 	int default_jobs;
 	/*
@@ -196,6 +202,8 @@ int orch_slurm_sbatch_argv(const orch_task *t, const orch_slurm_cfg *cfg, const 
 void orch_slurm_argv_free(char **argv);
 /* The local orchestrator's end_leftover (orch_proc.c, beside the /proc readers). */
 int orch_local_end_leftover(const store_proc *p);
+/* The local orchestrator's end_run: every process group carrying the run's marker. */
+int orch_local_end_run(const char *run_id);
 /* Tests set this to run the local orchestrator's wait without pidfds. */
 extern bool orch_local_no_pidfd;
 

@@ -361,4 +361,5 @@ const orch_ops orch_local_ops = {
 	.wait = local_wait,
 	.cancel_all = local_cancel_all,
 	.end_leftover = orch_local_end_leftover,
+	.end_run = orch_local_end_run,
 };

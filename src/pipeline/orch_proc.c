@@ -22,6 +22,11 @@
  *     leader; its members carry SLUICE_STEP_RUN=<id> in their environment
  *     (orch_task_env), which identifies them when the leader is gone, and a
  *     process group id cannot be reused while any member lives.
+ *  5. A step is recorded once it has started (its pid is known only then),
+ *     so a driver killed in between leaves a step no record names. Its
+ *     processes carry SLUICE_RUN=<run id> as well: recovery ends every
+ *     process group with the dead run's marker, except its own (a `sluice
+ *     run` inside a step inherits the outer run's marker).
  *  4. The store only records these facts; judging them happens here.
  */
 #include <dirent.h>
@@ -325,6 +330,8 @@ int orch_recover(store *st, const char *host, int *out_n)
 		 * recorded as failed: it is over either way. */
 		for (size_t k = 0; rc == 0 && ops && k < n_steps; k++)
 			ops->end_leftover(&steps[k]);
+		if (rc == 0 && ops && ops->end_run)
+			ops->end_run(runs[i].id);
 		sl__free(steps);
 		snprintf(why, sizeof why, "the process driving the run (pid %lld) is gone",
 			 (long long)runs[i].pid);
@@ -396,4 +403,34 @@ int orch_local_end_leftover(const store_proc *p)
 		return sl__err(SL_ESYS, "ending the processes left by step run %s (group %lld): %s",
 			       p->id, (long long)p->pid, strerror(errno));
 	return 0;
+}
+
+/* Design note 5. */
+int orch_local_end_run(const char *run_id)
+{
+	char marker[STORE_ID_SIZE + 32];
+	pid_t own = getpgrp();
+	DIR *d;
+	struct dirent *e;
+	int rc = 0;
+
+	snprintf(marker, sizeof marker, "SLUICE_RUN=%s", run_id);
+	if (!(d = opendir("/proc")))
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		char state;
+		int64_t start, pgid = 0;
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+
+		if (*end || pid <= 0 || !read_stat(pid, &state, &start, &pgid))
+			continue;
+		if (state == 'Z' || pgid <= 1 || pgid == own || !environ_has((pid_t)pid, marker))
+			continue;
+		if (kill(-(pid_t)pgid, SIGKILL) != 0 && errno != ESRCH && !rc)
+			rc = sl__err(SL_ESYS, "ending the processes left by run %s (group %lld): %s",
+				     run_id, (long long)pgid, strerror(errno));
+	}
+	closedir(d);
+	return rc;
 }

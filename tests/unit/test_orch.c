@@ -687,7 +687,8 @@ static const char *run_status(store *s, const char *id)
 }
 
 /* A leftover step process: a shell in its own group whose environment marks it. */
-static pid_t leftover(const char *dir, const char *steprun, const char *script)
+static pid_t leftover_of(const char *dir, const char *run, const char *steprun,
+			 const char *script)
 {
 	cmd_task c;
 	char *argv[] = {"sh", "-c", (char *)script, NULL};
@@ -696,6 +697,7 @@ static pid_t leftover(const char *dir, const char *steprun, const char *script)
 	pid_t pid;
 
 	make_cmd(&c, dir, steprun, script, 0);
+	c.t.run_id = run;
 	env = orch_task_env(&c.t, environ);
 	assert_non_null(env);
 	memset(&req, 0, sizeof req);
@@ -710,6 +712,11 @@ static pid_t leftover(const char *dir, const char *steprun, const char *script)
 	orch_env_free(env);
 	free_cmd(&c);
 	return pid;
+}
+
+static pid_t leftover(const char *dir, const char *steprun, const char *script)
+{
+	return leftover_of(dir, "run1", steprun, script);
 }
 
 static void test_recover_dead_runs(void **state)
@@ -780,6 +787,39 @@ static void test_recover_dead_runs(void **state)
 	store_close(s);
 }
 
+/*
+ * A driver killed after starting a step but before recording it: no step
+ * record names the step, yet its processes end with the run's recovery
+ * (orch_proc.c design note 5), and a live run's are left alone.
+ */
+static void test_recover_unrecorded_step(void **state)
+{
+	fixture *f = *state;
+	store *s = open_store(f->dir);
+	pid_t dead, step, live_step;
+	int status, n = -1;
+
+	fflush(NULL);
+	dead = fork();
+	assert_true(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	assert_int_equal(waitpid(dead, &status, 0), dead);
+	step = leftover_of(f->dir, "unrecorded", "s1", "sleep 30");
+	live_step = leftover_of(f->dir, "live", "s2", "sleep 30");
+	add_run(s, "unrecorded", dead, 0, "h1");
+	add_run(s, "live", getpid(), orch_proc_start(getpid()), "h1");
+
+	assert_int_equal(orch_recover(s, "h1", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(waitpid(step, &status, 0), step);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_int_equal(waitpid(live_step, &status, WNOHANG), 0);
+	kill(-live_step, SIGKILL);
+	assert_int_equal(waitpid(live_step, &status, 0), live_step);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -796,6 +836,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_task_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_builtin_through_step_exec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_dead_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_unrecorded_step, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
