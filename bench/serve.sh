@@ -307,6 +307,10 @@ echo "soak of ${SOAK} s (load $(load))" >&2
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$SL_LOG/status"; }
 BODY=v2.json wrk -t1 -c32 -d3s -s post.lua "http://127.0.0.1:$P_LOG/v2/models/spam/infer" >/dev/null
 rss0=$(rss)
+# Of it, the heap (RssAnon): the log's mapped pages (RssFile) come and go
+# with its chunks.
+anon() { awk '/^RssAnon/ {print $2}' "/proc/$SL_LOG/status"; }
+anon0=$(anon)
 rssmax=$rss0
 t_end=$((SECONDS + SOAK))
 while [ $SECONDS -lt $t_end ]; do
@@ -316,9 +320,10 @@ while [ $SECONDS -lt $t_end ]; do
 	[ "$r" -gt "$rssmax" ] && rssmax=$r
 done
 rss1=$(rss)
+anon1=$(anon)
 
 # ---- report --------------------------------------------------------------------------------
-SOAK=$SOAK ROUNDS=$ROUNDS SECS=$SECS RSS="$rss0 $rss1 $rssmax" LOAD0=$LOAD0 LOAD1=$(load) \
+SOAK=$SOAK ROUNDS=$ROUNDS SECS=$SECS RSS="$rss0 $rss1 $rssmax $anon0 $anon1" LOAD0=$LOAD0 LOAD1=$(load) \
 	MON_S=$MON_S MON_RECORDS=${MON_RECORDS:-0} MON_DRIFT=$MON_DRIFT "$PY" - <<'P'
 import os, statistics
 from collections import defaultdict
@@ -369,7 +374,7 @@ for m in ("spam", "gb"):
     cost("%s: log on vs off, CPU" % m, med["cpu_" + v2], med["cpu_nolog_v2_" + m], 10, True)
     cost("%s: monitoring on, req/s" % m, med["mon_v2_" + m], med[v2], 5, False)
     cost("%s: monitoring on, CPU" % m, med["cpu_mon_v2_" + m], med["cpu_" + v2], 5, True)
-r0, r1, rmax = (int(x) for x in E["RSS"].split())
+r0, r1, rmax, a0, a1 = (int(x) for x in E["RSS"].split())
 row("RSS growth over a %s s soak" % E["SOAK"], 100 * (r1 / r0 - 1), "< 5%", r1 / r0 - 1 < 0.05, "%.1f%%")
 print()
 print("  %-34s %9s   %-8s %s" % ("target", "figure", "target", ""))
@@ -378,8 +383,8 @@ for r in rows:
 print()
 print("  (CPU ratios: the best Python server's CPU per request over sluice's; costs in CPU:"
       " sluice's CPU per request with the feature over without.)")
-print("  (RSS %d kB -> %d kB, at most %d kB; the machine's floor for p99: nginx's with 8"
-      " connections %.2f ms)" % (r0, r1, rmax, med["p99_nginx"]))
+print("  (RSS %d kB -> %d kB, at most %d kB; of it the heap %d kB -> %d kB; the machine's floor"
+      " for p99: nginx's with 8 connections %.2f ms)" % (r0, r1, rmax, a0, a1, med["p99_nginx"]))
 best = max(med["fastapi_v2_spam"], med["flask_v2_spam"])
 print("  (the cap on a req/s ratio here: nginx / best Python V2 spam = %.1f; by CPU, best Python"
       " V2 spam / nginx = %.1f)" % (med["nginx"] / best,
