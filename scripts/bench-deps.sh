@@ -5,7 +5,8 @@
 set -eu
 
 PKGS="wrk nginx-light gunicorn python3-fastapi python3-uvicorn python3-uvloop
-python3-httptools python3-flask python3-numpy python3-sklearn"
+python3-httptools python3-flask python3-numpy python3-pandas python3-sklearn
+python3-xgboost time"
 
 missing=""
 for p in $PKGS; do

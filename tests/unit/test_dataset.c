@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "rng.h"
 #include "dataset/dataset.h"
 #include "testutil.h"
 
@@ -485,6 +486,49 @@ static void test_parsers(void **state)
 	}
 	ds_format_f64(0.1, buf);
 	assert_string_equal(buf, "0.1");
+	/* The shortest of %.15g, %.16g, %.17g that reads back, as printf
+	 * gives it: the formatter rounds one conversion's digits itself. */
+	sl__rng rng;
+	sl__rng_seed(&rng, 11);
+	for (uint64_t k = 0; k < 300000; k++) {
+		uint64_t bits = sl__rng_next(&rng);
+		char want[DS_F64_BUF];
+		double v, back;
+		int n = 0;
+		switch (k % 6) {
+		case 0: /* any finite double */
+			memcpy(&v, &bits, sizeof v);
+			if (!isfinite(v))
+				continue;
+			break;
+		case 1: /* probabilities, as models answer */
+			v = 1 / (1 + exp(-(double)(int64_t)bits / 1e18));
+			break;
+		case 2: /* decimals of up to 17 digits, where halves are exact in the text */
+			v = (double)(bits % 100000000000000000ULL) / pow(10, (double)(bits >> 59));
+			break;
+		case 3: /* next to a power of ten (9.99..., 1.00...) */
+			v = nextafter(pow(10, (double)(int)(bits % 40) - 20), (bits >> 63) ? 0 : INFINITY);
+			break;
+		case 4: /* around %g's switch between styles */
+			v = (double)(bits % 1000003) * pow(10, (double)(int)(bits >> 58) - 28);
+			break;
+		default:
+			v = -(double)(bits >> 11) * 0x1p-53 * pow(10, (double)(int)(bits % 600) - 300);
+			break;
+		}
+		for (int prec = 15; prec <= 17; prec++) {
+			n = snprintf(want, sizeof want, "%.*g", prec, v);
+			if (prec == 17 || (ds_parse_f64(want, (size_t)n, &back) && back == v))
+				break;
+		}
+		if (v == floor(v) && fabs(v) < 1e15)
+			n = snprintf(want, sizeof want, "%.0f", v);
+		if (v == 0)
+			n = snprintf(want, sizeof want, "%s", signbit(v) ? "-0" : "0");
+		assert_int_equal(ds_format_f64(v, buf), n);
+		assert_string_equal(buf, want);
+	}
 	ds_format_f64(100, buf);
 	assert_string_equal(buf, "100");
 	ds_format_f64(-INFINITY, buf);
