@@ -334,5 +334,15 @@ long fc_view_find(const fc_view *v, const double *key);
  */
 int ml_forecast_evaluate(const ml_model *m, const ds_table *test, const char *time_col,
 			 json_t **out_report);
+/*
+ * Served forecasts against the actuals fed back (live monitoring): X the n
+ * coded rows the model answered (key columns, then h), P their FC_NOUT
+ * outputs, y the actuals. Sets in out "mase" (each error over its series'
+ * in-sample scale, as ml_forecast_evaluate scores), "smape", "wape",
+ * "mae", "coverage80", "coverage95" and "scored" (rows of a known series
+ * with an actual and a forecast). SL_EINVAL when m is not a forecast model.
+ */
+int ml_forecast_live(const ml_model *m, const double *X, const double *P, const double *y,
+		     size_t n, json_t *out);
 
 #endif
