@@ -135,6 +135,11 @@ ID1=$(printf '%s' "$HDRS" | tr -d '\r' | sed -n 's/^[Xx]-[Rr]equest-[Ii]d: //p')
 feedback "{\"request_ids\": [\"$ID1\"], \"labels\": [[1, 2]]}"
 [ "$CODE" = 400 ] || fail "two labels for 18 months: $CODE $BODY"
 contains "$BODY" "has 2 labels, request '$ID1' had 18 rows"
+# Six months published so far: null for the others.
+feedback "{\"request_ids\": [\"$ID1\"], \"labels\": [$("$PY" -c "import json; a = $ACT; print(json.dumps(a[:6] + [None] * 12))")]}"
+[ "$CODE" = 200 ] || fail "feedback of six months: $CODE $BODY"
+[ "$(sl monitor report --model sales --json | js "d['live']['labelled'], d['live']['scored']")" = "6 6" ] ||
+	fail "six months fed back: $(sl monitor report --model sales --json)"
 feedback "{\"request_ids\": [\"$ID1\"], \"labels\": [$ACT]}"
 [ "$CODE" = 200 ] || fail "feedback: $CODE $BODY"
 
