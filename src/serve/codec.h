@@ -196,6 +196,11 @@ typedef struct v2_request {
  * the signature; "outputs" selects; parameters.explain adds contributions.
  */
 int v2_parse(const serve_sig *s, const char *body, size_t len, serve_arena *a, v2_request *out);
+/* {"model_name", "model_version", "id" of a response, left open for more members. */
+int v2_put_response_head(sl__buf *out, const char *name, const char *version,
+			 const v2_request *req, const char *request_id);
+/* {"name", "datatype" of an output, left open (a comma last) for its shape and data. */
+int v2_put_output_head(sl__buf *b, const serve_output *o);
 /* The inference response; request_id names the request when it gave no "id". */
 int v2_encode(const serve_sig *s, const char *name, const char *version, const v2_request *req,
 	      const char *request_id, serve_result *res, serve_arena *a, sl__buf *out);

@@ -178,16 +178,8 @@ static int put_time(sl__buf *b, const serve_sig *s, const serve_result *res, siz
 static int put_output(sl__buf *b, const serve_sig *s, const serve_output *o,
 		      const v2_request *req, serve_result *res, serve_arena *a)
 {
-	int rc = serve_lit(b, "{\"name\":");
+	int rc = v2_put_output_head(b, o);
 
-	if (!rc)
-		rc = serve_put_jstr(b, o->name, strlen(o->name));
-	if (!rc)
-		rc = serve_lit(b, ",\"datatype\":\"");
-	if (!rc)
-		rc = serve_puts(b, o->datatype);
-	if (!rc)
-		rc = serve_lit(b, "\",");
 	if (!rc)
 		rc = put_shape(b, s, req);
 	for (size_t r = 0; !rc && r < res->n; r++) {
@@ -206,19 +198,8 @@ int serve_fc_encode(const serve_sig *s, const char *name, const char *version,
 		    serve_arena *a, sl__buf *out)
 {
 	bool first = true;
-	int rc = serve_lit(out, "{\"model_name\":");
+	int rc = v2_put_response_head(out, name, version, req, request_id);
 
-	if (!rc)
-		rc = serve_put_jstr(out, name, strlen(name));
-	if (!rc)
-		rc = serve_lit(out, ",\"model_version\":");
-	if (!rc)
-		rc = serve_put_jstr(out, version, strlen(version));
-	if (!rc)
-		rc = serve_lit(out, ",\"id\":");
-	if (!rc)
-		rc = req->id ? serve_put(out, req->id, req->id_len)
-			     : serve_put_jstr(out, request_id, strlen(request_id));
 	if (!rc)
 		rc = serve_lit(out, ",\"parameters\":{\"horizon\":");
 	if (!rc)

@@ -617,10 +617,8 @@ static int put_shape(sl__buf *b, size_t n, size_t d2, size_t d3)
 	return rc ? rc : serve_lit(b, "]");
 }
 
-static int put_output(sl__buf *b, const serve_sig *s, const serve_output *o, serve_result *res,
-		      serve_arena *a)
+int v2_put_output_head(sl__buf *b, const serve_output *o)
 {
-	size_t n = res->n;
 	int rc = serve_lit(b, "{\"name\":");
 
 	if (!rc)
@@ -629,8 +627,15 @@ static int put_output(sl__buf *b, const serve_sig *s, const serve_output *o, ser
 		rc = serve_lit(b, ",\"datatype\":\"");
 	if (!rc)
 		rc = serve_puts(b, o->datatype);
-	if (!rc)
-		rc = serve_lit(b, "\",");
+	return rc ? rc : serve_lit(b, "\",");
+}
+
+static int put_output(sl__buf *b, const serve_sig *s, const serve_output *o, serve_result *res,
+		      serve_arena *a)
+{
+	size_t n = res->n;
+	int rc = v2_put_output_head(b, o);
+
 	if (!rc)
 		rc = put_shape(b, n, o->kind == SO_PROBA ? s->k : 0, 0);
 	if (!rc)
@@ -688,15 +693,11 @@ static int put_contrib(sl__buf *b, const serve_sig *s, const serve_result *res)
 	return rc ? rc : serve_lit(b, "]}");
 }
 
-int v2_encode(const serve_sig *s, const char *name, const char *version, const v2_request *req,
-	      const char *request_id, serve_result *res, serve_arena *a, sl__buf *out)
+int v2_put_response_head(sl__buf *out, const char *name, const char *version,
+			 const v2_request *req, const char *request_id)
 {
-	bool first = true;
-	int rc;
+	int rc = serve_lit(out, "{\"model_name\":");
 
-	if (s->fc_h >= 0)
-		return serve_fc_encode(s, name, version, req, request_id, res, a, out);
-	rc = serve_lit(out, "{\"model_name\":");
 	if (!rc)
 		rc = serve_put_jstr(out, name, strlen(name));
 	if (!rc)
@@ -708,6 +709,18 @@ int v2_encode(const serve_sig *s, const char *name, const char *version, const v
 	if (!rc)
 		rc = req->id ? serve_put(out, req->id, req->id_len)
 			     : serve_put_jstr(out, request_id, strlen(request_id));
+	return rc;
+}
+
+int v2_encode(const serve_sig *s, const char *name, const char *version, const v2_request *req,
+	      const char *request_id, serve_result *res, serve_arena *a, sl__buf *out)
+{
+	bool first = true;
+	int rc;
+
+	if (s->fc_h >= 0)
+		return serve_fc_encode(s, name, version, req, request_id, res, a, out);
+	rc = v2_put_response_head(out, name, version, req, request_id);
 	if (!rc)
 		rc = serve_lit(out, ",\"outputs\":[");
 	for (size_t i = 0; !rc && i < s->n_outs; i++) {
