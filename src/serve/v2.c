@@ -14,6 +14,8 @@
  * noted), then its data, once name, shape and datatype say how to read it.
  * The data may be nested as the shape says or flat (the protocol allows
  * both); either way there must be exactly as many values as the shape.
+ * A forecaster (serve_sig.fc_h >= 0) takes its key columns only, or no
+ * input, and parameters.horizon; forecast.c expands and answers it.
  */
 #include <math.h>
 #include <string.h>
