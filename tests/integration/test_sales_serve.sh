@@ -70,6 +70,7 @@ echo "$BODY" | check "assert [i['name'] for i in d['inputs']] == ['region'] and 
 infer sales '{"id": "w1"}'
 [ "$CODE" = 200 ] || fail "infer: $CODE $BODY"
 echo "$BODY" > full.json
+RID=$(printf '%s' "$HDRS" | tr -d '\r' | sed -n 's/^[Xx]-[Rr]equest-[Ii]d: //p')
 infer sales '{"parameters": {"horizon": 6}, "outputs": [{"name": "predict"}, {"name": "time"}]}'
 [ "$CODE" = 200 ] || fail "infer horizon 6: $CODE $BODY"
 echo "$BODY" > six.json
@@ -91,6 +92,16 @@ for i in range(18):
 s = {x["name"]: x for x in six["outputs"]}
 assert set(s) == {"predict", "time"} and s["predict"]["shape"] == [6], six
 assert s["predict"]["data"] == o["predict"]["data"][:6] and s["time"]["data"] == o["time"]["data"][:6], six
+P
+
+# The inference log holds the forecast as its rows: h = 1..18 and what was answered.
+sl logs --id "$RID" --json > logged.json
+"$PY" - logged.json full.json <<'P'
+import json, sys
+rec = json.load(open(sys.argv[1]))[0]
+full = {x["name"]: x["data"] for x in json.load(open(sys.argv[2]))["outputs"]}
+assert rec["rows"] == 18 and rec["inputs"]["h"] == list(range(1, 19)), rec
+assert rec["outputs"]["forecast"] == full["predict"] and rec["outputs"]["hi95"] == full["upper_95"], rec
 P
 
 # A panel: [series, h] in the order asked, equal to its bundle's forecast.
