@@ -23,7 +23,9 @@ static const char help[] =
 	"                   canvas's costs gated and registered) and a filled-in canvas\n"
 	"        forecast   sales forecasting on a monthly turnover index: data, the\n"
 	"                   forecasting pipeline (forecast.yaml: the best method against\n"
-	"                   seasonal naive, gated and registered) and a filled-in canvas\n"
+	"                   seasonal naive, gated and registered), the retraining one\n"
+	"                   (retrain.yaml, run by the monitoring loop) and a filled-in\n"
+	"                   canvas\n"
 	"      A template other than blank writes over nothing: it fails, writing\n"
 	"      nothing, when any of its files exists in DIR.\n";
 

@@ -577,6 +577,66 @@ int fc_model_view(const ml_model *m, fc_view *out)
 	return 0;
 }
 
+/* ---- the point of least expected cost ----------------------------------------------- */
+
+/* The standard normal quantile of q in (0, 1), by bisection on erfc (exact
+ * to a double's resolution; called once per model). */
+static double normal_quantile(double q)
+{
+	double lo = -40, hi = 40;
+
+	for (int i = 0; i < 200 && hi - lo > 1e-15; i++) {
+		double mid = 0.5 * (lo + hi);
+		if (0.5 * erfc(-mid / M_SQRT2) < q)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return 0.5 * (lo + hi);
+}
+
+double fc_quantile_from_band(const double *o, double z)
+{
+	/* The bound on z's side that is nearest beyond it (the 80% one while
+	 * |z| is within it) gives that side's spread: a split normal, so an
+	 * asymmetric (simulated) band keeps its skew. */
+	bool up = z >= 0, near = fabs(z) <= FC_Z80;
+	double bound = up ? o[near ? 2 : 4] : o[near ? 1 : 3], zb = near ? FC_Z80 : FC_Z95;
+	double sd = fabs(bound - o[0]) / zb;
+
+	return isfinite(sd) ? o[0] + z * sd : o[0];
+}
+
+int fc_model_cost_point(ml_model *m, double over, double under)
+{
+	fc_impl *im = m && m->ops == &ml_forecast_ops ? m->impl : NULL;
+	double q, z;
+	json_t *pt;
+
+	if (!im || !im->fc)
+		return sl__err(SL_EINVAL, "the point of least cost is set on a forecast model "
+					  "being trained");
+	if (!(over >= 0) || !(under >= 0) || !(over + under > 0) || !isfinite(over + under))
+		return sl__err(SL_EINVAL, "over and under costs must be non-negative numbers, not "
+					  "both 0 (got over %g, under %g)",
+			       over, under);
+	q = under / (over + under);
+	if (q <= 0 || q >= 1)
+		return sl__err(SL_EINVAL, "with over %g and under %g the cheapest forecast is %s "
+					  "bound: give both costs",
+			       over, under, q <= 0 ? "no lower" : "no upper");
+	z = normal_quantile(q);
+	for (size_t r = 0; r < im->v.n_series * im->v.horizon; r++) {
+		double *o = im->fc + r * FC_NOUT;
+		o[0] = fc_quantile_from_band(o, z);
+	}
+	pt = json_pack("{s:s, s:f, s:f, s:f, s:f}", "point", "cost", "over", over, "under", under,
+		       "quantile", q, "z", z);
+	if (!pt || json_object_set_new(m->info, "point", pt))
+		return sl__oom();
+	return 0;
+}
+
 /* ---- fitting a panel --------------------------------------------------------------- */
 
 typedef struct panel_job {

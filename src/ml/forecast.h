@@ -302,6 +302,24 @@ void fc_gbdt_run_free(fc_gbdt_run *r); /* accepts a zeroed r */
 int fc_model_fit(const fc_panel *p, const char *target, const char *time, const fc_opts *o,
 		 ml_model **out);
 
+/*
+ * point: cost (train.forecast): with unit costs over (per unit forecast
+ * too high) and under (too low), the forecast of least expected cost is
+ * the quantile under / (over + under) of the predictive distribution
+ * (the newsvendor's critical ratio). Replaces every forecast of m (a model
+ * trained in this process) by that quantile, read off its own intervals
+ * (fc_quantile_from_band); the intervals stay. Records info.point.
+ * SL_EINVAL for costs that bound nothing (a zero or negative sum, one of
+ * them 0).
+ */
+int fc_model_cost_point(ml_model *m, double over, double under);
+/*
+ * The value at standard normal quantile z of one forecast row o (FC_NOUT):
+ * o[0] plus z times the spread of z's side, that side's 80% bound (95%
+ * beyond it) over its z. o[0] itself when the band is missing.
+ */
+double fc_quantile_from_band(const double *o, double z);
+
 /* The forecast model's per-series view, for evaluation. */
 typedef struct fc_view {
 	size_t n_series, nby, horizon, window; /* window = max(season, 1) */
@@ -334,5 +352,15 @@ long fc_view_find(const fc_view *v, const double *key);
  */
 int ml_forecast_evaluate(const ml_model *m, const ds_table *test, const char *time_col,
 			 json_t **out_report);
+/*
+ * Served forecasts against the actuals fed back (live monitoring): X the n
+ * coded rows the model answered (key columns, then h), P their FC_NOUT
+ * outputs, y the actuals. Sets in out "mase" (each error over its series'
+ * in-sample scale, as ml_forecast_evaluate scores), "smape", "wape",
+ * "mae", "coverage80", "coverage95" and "scored" (rows of a known series
+ * with an actual and a forecast). SL_EINVAL when m is not a forecast model.
+ */
+int ml_forecast_live(const ml_model *m, const double *X, const double *P, const double *y,
+		     size_t n, json_t *out);
 
 #endif

@@ -281,3 +281,30 @@ out:
 	sl__free(pts);
 	return rc;
 }
+
+int ml_forecast_live(const ml_model *m, const double *X, const double *P, const double *y,
+		     size_t n, json_t *out)
+{
+	fc_view v;
+	acc a = {0};
+	double cov80 = 0, cov95 = 0;
+	int rc;
+
+	if ((rc = fc_model_view(m, &v)))
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		const double *o = P + i * FC_NOUT;
+		long s = fc_view_find(&v, X + i * (v.nby + 1));
+		if (s < 0 || !isfinite(y[i]) || !isfinite(o[0]))
+			continue;
+		acc_add(&a, y[i], o[0], v.scale[s]);
+		cov80 += y[i] >= o[1] && y[i] <= o[2];
+		cov95 += y[i] >= o[3] && y[i] <= o[4];
+	}
+	acc_json(&a, out);
+	json_object_set_new(out, "mae", num(a.n ? a.abs_err / (double)a.n : NAN));
+	json_object_set_new(out, "coverage80", num(a.n ? cov80 / (double)a.n : NAN));
+	json_object_set_new(out, "coverage95", num(a.n ? cov95 / (double)a.n : NAN));
+	json_object_set_new(out, "scored", json_integer((json_int_t)a.n));
+	return 0;
+}

@@ -27,6 +27,7 @@
 #include "core.h"
 #include "pool.h"
 #include "artifact/artifact.h"
+#include "ml/forecast.h"
 #include "model/bundle.h"
 #include "model/mfile.h"
 #include "monitor/live.h"
@@ -639,7 +640,7 @@ static int live_metrics(const ml_signature *sig, const window *w, json_t *live)
 			sl__free(p1);
 			sl__free(pred);
 		}
-	} else if (sig->task == ML_REGRESSION || sig->task == ML_FORECAST) {
+	} else if (sig->task == ML_REGRESSION) {
 		double *p = sl__malloc(n * sizeof *p), naive = 0;
 		if (!p) {
 			rc = sl__oom();
@@ -663,6 +664,40 @@ static int live_metrics(const ml_signature *sig, const window *w, json_t *live)
 out:
 	sl__free(y);
 	sl__free(P);
+	return rc;
+}
+
+/*
+ * A forecaster's realised metrics: each labelled row (a series and its h)
+ * scored as evaluate scores the held-out months, its error over the
+ * series' own in-sample scale, so the live MASE is comparable with the
+ * canvas's bound. inputs: the model's input columns of the window's rows.
+ */
+static int live_forecast(const ml_model *m, const ds_table *inputs, const window *w,
+			 json_t *live)
+{
+	size_t p = m->sig.n_features, k = w->k, n = 0;
+	size_t cap = w->n_labelled ? w->n_labelled : 1;
+	double *X = NULL, *Xl = sl__malloc(cap * (p ? p : 1) * sizeof *Xl);
+	double *P = sl__malloc(cap * (k ? k : 1) * sizeof *P), *y = sl__malloc(cap * sizeof *y);
+	int rc = !Xl || !P || !y ? sl__oom() : ml_frame_code(&m->sig, inputs, &X);
+
+	for (size_t i = 0; !rc && i < w->n_rows; i++) {
+		if (!w->label[i] || !json_is_number(w->label[i]) || n == cap)
+			continue;
+		y[n] = json_number_value(w->label[i]);
+		memcpy(Xl + n * p, X + i * p, p * sizeof *Xl);
+		memcpy(P + n * k, w->P + i * k, k * sizeof *P);
+		n++;
+	}
+	if (!rc && json_object_set_new(live, "labelled", json_integer((json_int_t)n)))
+		rc = sl__oom();
+	if (!rc && n)
+		rc = ml_forecast_live(m, Xl, P, y, n, live);
+	sl__free(X);
+	sl__free(Xl);
+	sl__free(P);
+	sl__free(y);
 	return rc;
 }
 
@@ -969,7 +1004,9 @@ int mon_report(const mon_env *env, const char *model, const mon_window *w, json_
 		rc = sl__oom();
 		goto out;
 	}
-	if (win.n_labelled && (rc = live_metrics(sig, &win, live)))
+	if (win.n_labelled &&
+	    (rc = sig->task == ML_FORECAST ? live_forecast(bundle_model(bd), mt ? mt : win.raw, &win, live)
+					   : live_metrics(sig, &win, live)))
 		goto out;
 	if (ref->has_calib && ml_task_is_classifier(sig->task) && win.n_rows &&
 	    (rc = estimates(sig, ref, &win, est)))

@@ -293,7 +293,7 @@ static char *json_key(const char *name)
 	return sl__buf_detach(&b);
 }
 
-static int add_out(serve_sig *s, const char *name, const char *dt, serve_okind kind, size_t col)
+int serve_sig_add_out(serve_sig *s, const char *name, const char *dt, serve_okind kind, size_t col)
 {
 	serve_output *o = &s->outs[s->n_outs];
 
@@ -330,8 +330,8 @@ static int build_outputs(serve_sig *s)
 			s->label_type = "BYTES";
 			break;
 		}
-		if ((rc = add_out(s, "predict", s->label_type, SO_LABEL, 0)) ||
-		    (rc = add_out(s, "predict_proba", "FP64", SO_PROBA, 0)))
+		if ((rc = serve_sig_add_out(s, "predict", s->label_type, SO_LABEL, 0)) ||
+		    (rc = serve_sig_add_out(s, "predict_proba", "FP64", SO_PROBA, 0)))
 			return rc;
 		s->class_json = sl__calloc(sig->n_classes, sizeof *s->class_json);
 		s->class_json_len = sl__calloc(sig->n_classes, sizeof *s->class_json_len);
@@ -355,16 +355,17 @@ static int build_outputs(serve_sig *s)
 		}
 		return 0;
 	case ML_ANOMALY:
-		if ((rc = add_out(s, "predict", "INT64", SO_COLUMN, 1)) ||
-		    (rc = add_out(s, "score", "FP64", SO_COLUMN, 0)))
+		if ((rc = serve_sig_add_out(s, "predict", "INT64", SO_COLUMN, 1)) ||
+		    (rc = serve_sig_add_out(s, "score", "FP64", SO_COLUMN, 0)))
 			return rc;
 		return 0;
+	case ML_FORECAST:
+		return serve_fc_sig(s);
 	default:
-		if ((rc = add_out(s, "predict", "FP64", SO_COLUMN, 0)))
+		if ((rc = serve_sig_add_out(s, "predict", "FP64", SO_COLUMN, 0)))
 			return rc;
-		/* Forecast intervals under their own names. */
 		for (size_t k = 1; k < sig->n_outputs; k++)
-			if ((rc = add_out(s, sig->outputs[k], "FP64", SO_COLUMN, k)))
+			if ((rc = serve_sig_add_out(s, sig->outputs[k], "FP64", SO_COLUMN, k)))
 				return rc;
 		return 0;
 	}
@@ -380,6 +381,7 @@ int serve_sig_build(const bundle *b, serve_sig *s)
 	s->b = b;
 	s->m = m;
 	s->task = m->sig.task;
+	s->fc_h = -1;
 	s->n_in = bundle_n_inputs(b);
 	s->p = m->sig.n_features;
 	s->k = m->sig.n_outputs;
@@ -480,14 +482,19 @@ char *serve_sig_metadata(const serve_sig *s, const char *name, const char *versi
 			json_array_append_new(vs, json_string(versions[i]));
 	else
 		json_array_append_new(vs, json_string(version));
+	/* A forecaster is asked for its series (the key columns) and answers
+	 * a row of `horizon` values per series; h is the server's to fill. */
 	for (size_t j = 0; j < s->n_in; j++)
-		json_array_append_new(ins, json_pack("{s:s, s:s, s:[i]}", "name", s->in_names[j],
-						     "datatype", serve_v2_datatype(s->in_types[j]),
-						     "shape", -1));
+		if ((long)j != s->fc_h)
+			json_array_append_new(ins, json_pack("{s:s, s:s, s:[i]}", "name",
+							     s->in_names[j], "datatype",
+							     serve_v2_datatype(s->in_types[j]),
+							     "shape", -1));
 	for (size_t i = 0; i < s->n_outs; i++) {
 		const serve_output *so = &s->outs[i];
 		json_t *shape = so->kind == SO_PROBA ? json_pack("[i, i]", -1, (int)sig->n_classes)
-						     : json_pack("[i]", -1);
+				: s->fc_h >= 0 && s->fc.nby ? json_pack("[i, i]", -1, -1)
+							     : json_pack("[i]", -1);
 		json_array_append_new(outs, json_pack("{s:s, s:s, s:o}", "name", so->name, "datatype",
 						      so->datatype, "shape", shape));
 	}
@@ -500,6 +507,8 @@ char *serve_sig_metadata(const serve_sig *s, const char *name, const char *versi
 	}
 	params = json_pack("{s:s, s:s, s:s}", "algorithm", s->m->ops->algorithm, "task",
 			   ml_task_name(sig->task), "version", version);
+	if (params && s->fc_h >= 0)
+		json_object_set_new(params, "horizon", json_integer((json_int_t)s->fc.horizon));
 	if (params && sig->n_classes) {
 		json_t *cl = json_array();
 		for (size_t c = 0; c < sig->n_classes; c++)
@@ -610,6 +619,7 @@ int serve_score(const serve_sig *s, bundle_row *r, const serve_batch *in, bool e
 	}
 	if (n && (rc = ml_model_predict(s->m, X, n, res->out)))
 		return rc;
+	res->X = X;
 	if (ml_task_is_classifier(s->task)) {
 		res->label = serve_arena_alloc(a, (n + 1) * sizeof *res->label);
 		if (!res->label)

@@ -37,6 +37,7 @@
 
 #include "core.h"
 #include "hmap.h"
+#include "ml/forecast.h"
 #include "model/bundle.h"
 #include "serve/jscan.h"
 
@@ -64,7 +65,8 @@ typedef enum serve_okind {
 	SO_LABEL,   /* classifiers: the predicted class */
 	SO_PROBA,   /* classifiers: every class's probability, [n, classes] */
 	SO_COLUMN,  /* one model output column as a vector */
-	SO_CONTRIB  /* explanations (only with "explain": true) */
+	SO_CONTRIB, /* explanations (only with "explain": true) */
+	SO_TIME     /* forecasters: the time each forecast is for */
 } serve_okind;
 
 typedef struct serve_output {
@@ -97,9 +99,14 @@ typedef struct serve_sig {
 	char **out_keys;         /* model output names as "\"proba_x\":" for the log */
 	size_t *out_key_len;
 	char *features_param;    /* the contributions' column names, comma-joined */
+	long fc_h;               /* forecasters: the raw input "h" (filled by the server,
+				  * never sent); -1 for every other model */
+	fc_view fc;              /* forecasters: the model's series, horizon and grid */
 } serve_sig;
 
 int serve_sig_build(const bundle *b, serve_sig *out);
+/* Appends an output (name copied) to s; SL_EUNSUP beyond SERVE_MAX_OUTPUTS. */
+int serve_sig_add_out(serve_sig *s, const char *name, const char *dt, serve_okind kind, size_t col);
 /* The V2 datatype of an input type: FP64, INT64, BOOL, BYTES (strings, time stamps). */
 const char *serve_v2_datatype(ds_type t);
 void serve_sig_free(serve_sig *s); /* accepts a zeroed s */
@@ -136,6 +143,7 @@ typedef struct serve_result {
 	double *out;       /* n x k */
 	double *contrib;   /* n x groups x (p + 1), or NULL */
 	uint32_t *label;   /* classifiers: the argmax class per row, or NULL */
+	const double *X;   /* n x p: the coded rows the model saw */
 	size_t rejected;   /* serve_score returned TRANSFORM_REJECTED: this row */
 	/* Numbers formatted once, used by both the response and the log. */
 	char *txt;         /* n x k texts of out, each at txt + off[i] */
@@ -176,6 +184,9 @@ typedef struct v2_request {
 	bool explain;      /* parameters.explain */
 	uint32_t want;     /* bit i: outs[i] requested (all when "outputs" is absent);
 			    * bit SERVE_MAX_OUTPUTS: contributions */
+	size_t horizon;    /* parameters.horizon, 0 when not given (forecasters) */
+	size_t n_series;   /* forecasters: the series asked for; the batch holds
+			    * horizon rows per series, h = 1..horizon */
 	serve_batch batch;
 } v2_request;
 
@@ -185,9 +196,31 @@ typedef struct v2_request {
  * the signature; "outputs" selects; parameters.explain adds contributions.
  */
 int v2_parse(const serve_sig *s, const char *body, size_t len, serve_arena *a, v2_request *out);
+/* {"model_name", "model_version", "id" of a response, left open for more members. */
+int v2_put_response_head(sl__buf *out, const char *name, const char *version,
+			 const v2_request *req, const char *request_id);
+/* {"name", "datatype" of an output, left open (a comma last) for its shape and data. */
+int v2_put_output_head(sl__buf *b, const serve_output *o);
 /* The inference response; request_id names the request when it gave no "id". */
 int v2_encode(const serve_sig *s, const char *name, const char *version, const v2_request *req,
 	      const char *request_id, serve_result *res, serve_arena *a, sl__buf *out);
+
+/* ---- forecasters over V2 (forecast.c) ------------------------------------------ */
+
+/* Fills s->fc_h, s->fc and the outputs of a forecast model (serve_sig_build). */
+int serve_fc_sig(serve_sig *s);
+/*
+ * Turns the parsed request (one row per series, its key columns) into
+ * horizon rows per series with h = 1..horizon; SL_EINVAL naming
+ * parameters.horizon when it is beyond the model's.
+ */
+int serve_fc_expand(const serve_sig *s, serve_arena *a, v2_request *req);
+/* SL_EINVAL naming the input and value of the first series the model lacks. */
+int serve_fc_check(const serve_sig *s, const v2_request *req, const serve_result *res);
+/* The response: every output of shape [horizon], or [series, horizon] with key columns. */
+int serve_fc_encode(const serve_sig *s, const char *name, const char *version,
+		    const v2_request *req, const char *request_id, serve_result *res,
+		    serve_arena *a, sl__buf *out);
 
 /* ---- MLflow scoring protocol ---------------------------------------------------- */
 

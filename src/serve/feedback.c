@@ -16,7 +16,7 @@
  * absolute error otherwise, over the latest SERVE_LIVE_WINDOW labels.
  *
  * A request of n rows takes one label per row: a single label when n is 1,
- * else an array of n labels.
+ * else an array of n labels, null where a row has none (yet).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -352,7 +352,11 @@ static int label_outcomes(const serve_sig *sig, const fb_item *it, size_t idx, d
 		int r;
 		while ((r = jscan_more(&js, &first)) > 0) {
 			double y;
-			jscan_value(&js, &v);
+			/* null: this row has no label yet (a month not published). */
+			if (jscan_value(&js, &v) == J_NULL) {
+				row++;
+				continue;
+			}
 			if (label_value(sig, &v, &y, msg, sizeof msg))
 				return bad(out, "labels[%zu][%zu]: %s", idx, row, msg);
 			if (row < it->n_pred && outcomes) {

@@ -454,6 +454,8 @@ static int h_infer(sl_server *s, serve_conn *cn, serve_worker *w, outcome *o, co
 	if (rc == TRANSFORM_REJECTED)
 		return fail(cn, w, o, 422, "row %zu was rejected by the model's transform (a filter)",
 			    res->rejected);
+	if (!rc && v->sig.fc_h >= 0)
+		rc = serve_fc_check(&v->sig, req, res);
 	if (rc)
 		return fail(cn, w, o, rc == SL_EUNSUP || rc == SL_EINVAL ? 400 : 500, "%s", sl_errmsg());
 	sl__buf_reset(&cn->resp);

@@ -14,6 +14,8 @@
  * noted), then its data, once name, shape and datatype say how to read it.
  * The data may be nested as the shape says or flat (the protocol allows
  * both); either way there must be exactly as many values as the shape.
+ * A forecaster (serve_sig.fc_h >= 0) takes its key columns only, or no
+ * input, and parameters.horizon; forecast.c expands and answers it.
  */
 #include <math.h>
 #include <string.h>
@@ -343,7 +345,7 @@ static int read_outputs(jscan *js, const serve_sig *s, v2_request *out)
 	return r < 0 ? malformed(js) : 0;
 }
 
-static int read_parameters(jscan *js, v2_request *out)
+static int read_parameters(jscan *js, const serve_sig *s, v2_request *out)
 {
 	bool first = true;
 	jval k, v;
@@ -355,6 +357,18 @@ static int read_parameters(jscan *js, v2_request *out)
 		return sl__err(SL_EINVAL, "\"parameters\" must be an object");
 	}
 	while ((r = jscan_key(js, &first, &k)) > 0) {
+		if (jscan_eq(&k, "horizon") && s->fc_h >= 0) {
+			if (jscan_value(js, &v) != J_NUM || v.num < 1 || v.num != floor(v.num)) {
+				if (js->err)
+					return malformed(js);
+				return sl__err(SL_EINVAL,
+					       "parameters.horizon must be a whole number of steps "
+					       "from 1 to the model's %zu",
+					       s->fc.horizon);
+			}
+			out->horizon = v.num > 1e9 ? (size_t)1e9 : (size_t)v.num;
+			continue;
+		}
 		if (!jscan_eq(&k, "explain")) {
 			if (jscan_skip(js))
 				return malformed(js);
@@ -392,14 +406,30 @@ static int layout(const serve_sig *s, const char *body, size_t len, v2_input *in
 
 	if (!col || !seen)
 		return sl__oom();
-	for (size_t i = 0; i < nin; i++)
+	for (size_t i = 0; i < nin; i++) {
 		col[i] = serve_sig_find(s, ins[i].name, ins[i].name_len);
-	if (nin == 1 && col[0] < 0) {
+		if (s->fc_h >= 0 && col[i] == s->fc_h)
+			return sl__err(SL_EINVAL,
+				       "inputs[%zu] 'h': a forecaster is asked for its next "
+				       "parameters.horizon steps (1..%zu, all when left out), not "
+				       "for single steps",
+				       i, s->fc.horizon);
+	}
+	/* A forecaster's inputs are its key columns only, one per column. */
+	if (nin == 1 && col[0] < 0 && s->fc_h < 0) {
 		matrix = true;
 	} else {
 		for (size_t i = 0; i < nin; i++) {
 			if (col[i] >= 0)
 				continue;
+			if (s->fc_h >= 0)
+				return sl__err(SL_EINVAL,
+					       "inputs[%zu] '%.*s' is not a key column of the forecaster "
+					       "(%s)",
+					       i, (int)ins[i].name_len, ins[i].name,
+					       s->fc.nby ? "send its key columns, one input each, as the "
+							   "model's metadata lists them"
+							 : "it forecasts one series: send no inputs");
 			return sl__err(SL_EINVAL,
 				       "inputs[%zu] '%.*s' is not an input of the model (give one input "
 				       "per column: %s%s%s, ...; or one input of shape [n, %zu])",
@@ -458,11 +488,14 @@ static int layout(const serve_sig *s, const char *body, size_t len, v2_input *in
 		for (size_t j = 0; j < s->n_in; j++) {
 			if (seen[j])
 				continue;
-			if (bundle_input_needed(s->b, j))
+			if (bundle_input_needed(s->b, j) && (long)j != s->fc_h)
 				return missing_input(s, j);
 			seen[j] = 2;
 		}
 	}
+	/* A forecaster of one series is asked with no input at all. */
+	if (s->fc_h >= 0 && nin == 0)
+		n = 1;
 	/* Every value takes at least two bytes of the body ("0,"): a shape
 	 * promising more cannot be honest, and must not size an allocation. */
 	if (s->n_in && n > len / 2 / s->n_in + 1)
@@ -522,7 +555,7 @@ int v2_parse(const serve_sig *s, const char *body, size_t len, serve_arena *a, v
 			out->id = v.s - 1;
 			out->id_len = v.len + 2;
 		} else if (jscan_eq(&k, "parameters")) {
-			rc = read_parameters(&js, out);
+			rc = read_parameters(&js, s, out);
 		} else if (jscan_eq(&k, "outputs")) {
 			rc = read_outputs(&js, s, out);
 		} else if (jscan_eq(&k, "inputs")) {
@@ -558,9 +591,11 @@ int v2_parse(const serve_sig *s, const char *body, size_t len, serve_arena *a, v
 	}
 	if (r < 0 || jscan_end(&js))
 		return malformed(&js);
-	if (!have_inputs || nin == 0)
+	if ((!have_inputs || nin == 0) && s->fc_h < 0)
 		return sl__err(SL_EINVAL, "the request has no \"inputs\"");
-	return layout(s, body, len, ins, nin, a, out);
+	if ((r = layout(s, body, len, ins, nin, a, out)))
+		return r;
+	return s->fc_h >= 0 ? serve_fc_expand(s, a, out) : 0;
 }
 
 /* ---- the response ---------------------------------------------------------------------- */
@@ -584,10 +619,8 @@ static int put_shape(sl__buf *b, size_t n, size_t d2, size_t d3)
 	return rc ? rc : serve_lit(b, "]");
 }
 
-static int put_output(sl__buf *b, const serve_sig *s, const serve_output *o, serve_result *res,
-		      serve_arena *a)
+int v2_put_output_head(sl__buf *b, const serve_output *o)
 {
-	size_t n = res->n;
 	int rc = serve_lit(b, "{\"name\":");
 
 	if (!rc)
@@ -596,8 +629,15 @@ static int put_output(sl__buf *b, const serve_sig *s, const serve_output *o, ser
 		rc = serve_lit(b, ",\"datatype\":\"");
 	if (!rc)
 		rc = serve_puts(b, o->datatype);
-	if (!rc)
-		rc = serve_lit(b, "\",");
+	return rc ? rc : serve_lit(b, "\",");
+}
+
+static int put_output(sl__buf *b, const serve_sig *s, const serve_output *o, serve_result *res,
+		      serve_arena *a)
+{
+	size_t n = res->n;
+	int rc = v2_put_output_head(b, o);
+
 	if (!rc)
 		rc = put_shape(b, n, o->kind == SO_PROBA ? s->k : 0, 0);
 	if (!rc)
@@ -655,10 +695,9 @@ static int put_contrib(sl__buf *b, const serve_sig *s, const serve_result *res)
 	return rc ? rc : serve_lit(b, "]}");
 }
 
-int v2_encode(const serve_sig *s, const char *name, const char *version, const v2_request *req,
-	      const char *request_id, serve_result *res, serve_arena *a, sl__buf *out)
+int v2_put_response_head(sl__buf *out, const char *name, const char *version,
+			 const v2_request *req, const char *request_id)
 {
-	bool first = true;
 	int rc = serve_lit(out, "{\"model_name\":");
 
 	if (!rc)
@@ -672,6 +711,18 @@ int v2_encode(const serve_sig *s, const char *name, const char *version, const v
 	if (!rc)
 		rc = req->id ? serve_put(out, req->id, req->id_len)
 			     : serve_put_jstr(out, request_id, strlen(request_id));
+	return rc;
+}
+
+int v2_encode(const serve_sig *s, const char *name, const char *version, const v2_request *req,
+	      const char *request_id, serve_result *res, serve_arena *a, sl__buf *out)
+{
+	bool first = true;
+	int rc;
+
+	if (s->fc_h >= 0)
+		return serve_fc_encode(s, name, version, req, request_id, res, a, out);
+	rc = v2_put_response_head(out, name, version, req, request_id);
 	if (!rc)
 		rc = serve_lit(out, ",\"outputs\":[");
 	for (size_t i = 0; !rc && i < s->n_outs; i++) {

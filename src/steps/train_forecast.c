@@ -13,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "canvas/canvas.h"
 #include "ml/forecast.h"
 #include "steps/train.h"
 
@@ -42,8 +43,27 @@ static const step_opt opts[] = {
 	 .help = "seed of the simulated intervals and of gbdt's training"},
 	{.name = "threads", .type = OPT_INT, .def = "0", .range = "[0,)",
 	 .help = "threads fitting series (0: one per core)"},
+	{.name = "point", .type = OPT_STRING, .def = "mean", .choices = "mean cost",
+	 .help = "the point forecast: mean (the method's), or cost: the quantile under / (over "
+		 "+ under) of each step's predictive distribution, the forecast of least expected "
+		 "cost"},
+	{.name = "cost", .type = OPT_MAP, .len = "[1,)",
+	 .help = "point: cost: {over, under}, the cost of one unit forecast too high and too low "
+		 "(default: the canvas's decisions.cost)"},
+	{.name = "canvas", .type = OPT_PATH,
+	 .help = "point: cost: the canvas file (default: canvas.yaml at the project root; naming "
+		 "it makes the step cacheable)"},
 	{.name = NULL},
 };
+
+/* A canvas found by walking up is outside the cache key (as evaluate's). */
+static bool cacheable(const json_t *with)
+{
+	const char *point = json_string_value(json_object_get(with, "point"));
+
+	return !point || strcmp(point, "cost") || json_object_get(with, "cost") ||
+	       json_is_string(json_object_get(with, "canvas"));
+}
 
 static const step_port inputs[] = {
 	{"train", "dataset", false, "the history of every series"},
@@ -64,6 +84,17 @@ static int check(const step_check *c)
 	fc_method mm;
 	fc_ets_spec spec;
 
+	json_t *cost = json_object_get(c->with, "cost"), *v;
+	const char *key;
+
+	json_object_foreach(cost, key, v) {
+		if (strcmp(key, "over") && strcmp(key, "under"))
+			return step_check_fail(c, "cost", "cost: '%s' is not a forecast's cost: give "
+							  "{over, under}",
+					       key);
+		if (!json_is_number(v) || json_number_value(v) < 0)
+			return step_check_fail(c, "cost", "cost.%s must be a number >= 0", key);
+	}
 	if (method && !fc_method_parse(method, &mm))
 		return step_check_fail(c, "method", "method '%s': use auto, naive, seasonal_naive, "
 						    "drift, ets, theta or gbdt",
@@ -98,6 +129,44 @@ static int by_list(step_ctx *ctx, const char ***out, size_t *n)
 			return step_fail(ctx, SL_EINVAL, "with.by[%zu] must be a column name", i);
 		(*out)[(*n)++] = json_string_value(e);
 	}
+	return 0;
+}
+
+/*
+ * point: cost: over and under from `cost`, else the canvas's decisions.cost
+ * ({over, under}); the forecasts become the quantile of least cost.
+ */
+static int cost_point(step_ctx *ctx, ml_model *m)
+{
+	json_t *cost = step_opt_json(ctx, "cost");
+	double over, under;
+	const char *from = "cost";
+	canvas *cv = NULL;
+	int rc;
+
+	if (cost) {
+		over = json_number_value(json_object_get(cost, "over"));
+		under = json_number_value(json_object_get(cost, "under"));
+	} else {
+		if ((rc = step_canvas_load(ctx, &cv)))
+			return rc;
+		if (!cv || cv->decisions.cost.kind != CANVAS_COST_OVER_UNDER) {
+			canvas_free(cv);
+			return step_fail(ctx, SL_EINVAL,
+					 "point: cost needs the costs of a forecast too high and too "
+					 "low: give `cost: {over, under}` or fill in decisions.cost "
+					 "{over, under} in canvas.yaml");
+		}
+		over = cv->decisions.cost.over;
+		under = cv->decisions.cost.under;
+		from = "the canvas's decisions.cost";
+		canvas_free(cv);
+	}
+	if ((rc = fc_model_cost_point(m, over, under)))
+		return step_fail(ctx, rc, "point: cost (%s): %s", from, sl_errmsg());
+	step_log(ctx, "point: cost: over %g, under %g (%s): each forecast is the %.3g quantile", over,
+		 under, from, under / (over + under));
+	step_metric(ctx, "point_quantile", under / (over + under));
 	return 0;
 }
 
@@ -175,6 +244,9 @@ static int run(step_ctx *ctx)
 		rc = step_fail(ctx, rc, "%s", sl_errmsg());
 		goto out;
 	}
+	if (!strcmp(step_opt_str(ctx, "point") ? step_opt_str(ctx, "point") : "mean", "cost") &&
+	    (rc = cost_point(ctx, m)))
+		goto out;
 	step_metric(ctx, "series", (double)p.n_series);
 	{
 		json_t *v;
@@ -220,4 +292,5 @@ const step_def step_train_forecast = {
 	.outputs = outputs,
 	.run = run,
 	.check = check,
+	.cacheable = cacheable,
 };

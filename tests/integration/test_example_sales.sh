@@ -5,8 +5,10 @@
 # held-out months (MASE and cost), as do the ETS and GBDT-on-lags
 # candidates, auto weighed every method, the seasonal_naive candidate is the
 # report's baseline exactly, the registered bundle forecasts the next 18
-# months with nested intervals, and a deliberately bad method (naive, by a
-# parameter) is blocked by the gate naming the canvas's rule.
+# months with nested intervals, ETS forecasting the quantile of least cost
+# (point: cost) costs less than ETS's own forecast, and a deliberately bad
+# method (naive, by a parameter) is blocked by the gate naming the canvas's
+# rule.
 # backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
 
@@ -15,9 +17,28 @@ sl run forecast.yaml --json > run.json 2>/dev/null
 [ "$(js "d['status']" < run.json)" = completed ] || fail "example run: $(cat run.json)"
 out() { js "next(s['outputs']['$2'] for s in d['steps'] if s['name']=='$1')" < run.json; }
 
-for s in evaluate eval_seasonal_naive eval_ets eval_gbdt; do
+for s in evaluate eval_seasonal_naive eval_ets eval_gbdt eval_ets_cost; do
 	sl artifacts export "$(out $s report)" -o $s.json
 done
+# The costs shape the forecast: ETS with point: cost forecasts the 7/9
+# quantile (under 7, over 2) of the same predictive distribution, above ETS's
+# own forecast within its 80% band, intervals unchanged; on the held-out
+# months it costs less.
+for s in ets ets_cost; do
+	sl artifacts export "$(out $s model)" -o $s.slm
+	sl predict $s.slm -i data/horizon.csv -o $s.csv
+done
+"$PY" - eval_ets.json eval_ets_cost.json ets.csv ets_cost.csv <<'P'
+import csv, json, sys
+mean, cost = (json.load(open(f)) for f in sys.argv[1:3])
+a, b = (list(csv.DictReader(open(f))) for f in sys.argv[3:5])
+for r, q in zip(a, b):
+    assert [r[k] for k in ("lo80", "hi80", "lo95", "hi95")] == [q[k] for k in ("lo80", "hi80", "lo95", "hi95")], (r, q)
+    f, fc, hi80 = float(r["forecast"]), float(q["forecast"]), float(r["hi80"])
+    # z(7/9) / z(0.9) of the way from the forecast to the 80% upper bound.
+    assert abs(fc - (f + 0.7647096737 / 1.2815515655 * (hi80 - f))) < 1e-6 * abs(f), (f, fc, hi80)
+assert cost["cost"]["model"]["per_row"] < 0.5 * mean["cost"]["model"]["per_row"], (cost["cost"], mean["cost"])
+P
 "$PY" - evaluate.json eval_seasonal_naive.json eval_ets.json eval_gbdt.json <<'P'
 import json, sys
 auto, snaive, ets, gbdt = (json.load(open(f)) for f in sys.argv[1:5])

@@ -114,6 +114,8 @@ done
 # sluice serve --ui: a model and the UI on one port (here without tokens, on loopback).
 ui_stop
 sl artifacts export "$bundle" -o "$T/spam.slb" >/dev/null
+# The file exists before the server's shell opens it (the loop reads it at once).
+: >"$T/ui.err"
 "$SLUICE" serve --port 0 --ui --no-auth --model "spam=$T/spam.slb" 2>"$T/ui.err" &
 UPID=$!
 for _ in $(seq 400); do

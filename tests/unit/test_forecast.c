@@ -383,6 +383,55 @@ static void test_by_equals_alone(void **state)
 	ds_close(t);
 }
 
+/* point: cost: the quantile read off each side of the band, every series'
+ * forecast moved and nothing else; costs that bound nothing refused. */
+static void test_cost_point(void **state)
+{
+	const double o[FC_NOUT] = {100, 90, 120, 80, 140}; /* skewed up */
+	ds_table *t = three_series();
+	const char *by[] = {"store"};
+	fc_panel p;
+	ml_model *m;
+	fc_view v;
+	fc_opts o6 = opts_of(FC_ETS, 6, 12);
+	double *before;
+	double z = 0.7647096737863871; /* the standard normal's 7/9 quantile */
+
+	(void)state;
+	assert_true(fc_quantile_from_band(o, 0) == 100);
+	assert_near(fc_quantile_from_band(o, FC_Z80), 120, 1e-12);
+	assert_near(fc_quantile_from_band(o, -FC_Z80), 90, 1e-12);
+	assert_near(fc_quantile_from_band(o, -FC_Z95), 80, 1e-12);
+	/* Beyond the 80% band its spread comes from the 95% bound. */
+	assert_near(fc_quantile_from_band(o, 1.5), 100 + 1.5 * 40 / FC_Z95, 1e-12);
+	const double gone[FC_NOUT] = {100, NAN, NAN, NAN, NAN};
+	assert_true(fc_quantile_from_band(gone, 1) == 100);
+
+	assert_int_equal(fc_panel_build(t, "y", "month", by, 1, &p), 0);
+	assert_int_equal(fc_model_fit(&p, "y", "month", &o6, &m), 0);
+	assert_int_equal(fc_model_view(m, &v), 0);
+	before = malloc(3 * 6 * FC_NOUT * sizeof *before);
+	memcpy(before, v.fc, 3 * 6 * FC_NOUT * sizeof *before);
+	assert_int_equal(fc_model_cost_point(m, 2, 0), SL_EINVAL);
+	assert_int_equal(fc_model_cost_point(m, 0, 0), SL_EINVAL);
+	assert_int_equal(fc_model_cost_point(m, -1, 3), SL_EINVAL);
+	assert_memory_equal(before, v.fc, 3 * 6 * FC_NOUT * sizeof *before);
+	assert_int_equal(fc_model_cost_point(m, 2, 7), 0);
+	for (size_t r = 0; r < 3 * 6; r++) {
+		const double *a = before + r * FC_NOUT, *b = v.fc + r * FC_NOUT;
+		assert_near(b[0], a[0] + z * (a[2] - a[0]) / FC_Z80, 1e-9 * fabs(a[0]));
+		assert_true(b[0] > a[0] && b[0] < a[2]);
+		assert_memory_equal(a + 1, b + 1, (FC_NOUT - 1) * sizeof *a);
+	}
+	assert_near(json_real_value(json_object_get(json_object_get(m->info, "point"),
+							    "quantile")),
+			    7.0 / 9, 1e-15);
+	free(before);
+	ml_model_free(m);
+	fc_panel_free(&p);
+	ds_close(t);
+}
+
 /* ---- the time grid and its errors ------------------------------------------------------- */
 
 /* A table (k: string, t: int64 or timestamp, y) from parallel arrays. */
@@ -949,6 +998,7 @@ int main(void)
 		cmocka_unit_test(test_theta_by_hand),
 		cmocka_unit_test(test_interval_coverage),
 		cmocka_unit_test(test_by_equals_alone),
+		cmocka_unit_test(test_cost_point),
 		cmocka_unit_test(test_grid),
 		cmocka_unit_test(test_too_short),
 		cmocka_unit_test(test_model_round_trip),
