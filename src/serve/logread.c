@@ -237,6 +237,73 @@ done:
 	return rc;
 }
 
+typedef struct seg_size {
+	char *name;
+	uint64_t size;
+} seg_size;
+
+static int cmp_seg_size(const void *a, const void *b)
+{
+	return strcmp(((const seg_size *)a)->name, ((const seg_size *)b)->name);
+}
+
+int ilog_budget(const char *dir, uint64_t budget, int64_t *since_ms, size_t *n_segs,
+		uint64_t *bytes)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	seg_size *segs = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	*since_ms = 0;
+	*n_segs = 0;
+	*bytes = 0;
+	if (!d)
+		return errno == ENOENT ? 0
+				       : sl__err(SL_EIO, "cannot read the log directory %s: %s", dir,
+						 strerror(errno));
+	while ((e = readdir(d))) {
+		struct stat st;
+		if (!sl__str_has_suffix(e->d_name, ".jsonl") &&
+		    !sl__str_has_suffix(e->d_name, ".jsonl.zst"))
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, 0) != 0)
+			continue; /* removed by retention meanwhile */
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 64;
+			seg_size *s = sl__reallocarray(segs, c, sizeof *s);
+			if (!s) {
+				rc = sl__oom();
+				goto done;
+			}
+			segs = s;
+			cap = c;
+		}
+		if (!(segs[n].name = sl__strdup(e->d_name))) {
+			rc = sl__oom();
+			goto done;
+		}
+		segs[n++].size = (uint64_t)st.st_size;
+	}
+	qsort(segs, n, sizeof *segs, cmp_seg_size);
+	/* Newest first, while the budget lasts; the newest is always read. */
+	for (size_t i = n; i-- > 0;) {
+		if (*n_segs && *bytes + segs[i].size > budget) {
+			*since_ms = name_time(segs[i + 1].name);
+			break;
+		}
+		*bytes += segs[i].size;
+		(*n_segs)++;
+	}
+done:
+	for (size_t i = 0; i < n; i++)
+		sl__free(segs[i].name);
+	sl__free(segs);
+	closedir(d);
+	return rc;
+}
+
 int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_fn fn, void *ud)
 {
 	DIR *d = opendir(dir);
