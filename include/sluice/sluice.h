@@ -364,7 +364,7 @@ SL_EXPORT int sl_model_resolve(sl_project *p, const char *ref, long long *out_ve
  * from the project's inference log: {model, version, requests, status:
  * {"2xx": n, "4xx": n ...}, first, last, logs (the command listing them),
  * log: {complete, since, segments, bytes}}. A log too big to read whole
- * is read from its newest segments back (256 MiB of them) and "since"
+ * is read from its newest segments back (about 128 MiB of text) and "since"
  * says from when the counts are. Newly allocated; free with sl_free.
  */
 SL_EXPORT int sl_model_served(sl_project *p, const char *ref, char **out_json);

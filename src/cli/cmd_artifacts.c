@@ -36,9 +36,9 @@ static const char help[] =
 	"              what they served: per MODEL@VERSION the requests in the inference\n"
 	"              log (.sluice/inference/), by status class, the first and the\n"
 	"              last, and the `sluice logs` command listing them (the same for\n"
-	"              a model file served by path, logged under its hash's 12 digits).\n"
-	"              A log over 256 MiB is read from its newest segments back and\n"
-	"              the counts say since when\n"
+	"              a model file served by path, under the version the server names it by).\n"
+	"              A log of over about 128 MiB of text is read from its newest\n"
+	"              segments back, and the counts say since when\n"
 	"  gc          remove the files nothing references: kept are registered models'\n"
 	"              bundles and everything they were made from, the artifacts of the\n"
 	"              newest runs of each pipeline (--keep-runs, default 5) and of\n"
@@ -396,7 +396,7 @@ void cli_print_log_extent(json_t *log, const char *prefix)
 	if (jstr(log, "error"))
 		printf("%s(the inference log could not be read: %s)\n", prefix, jstr(log, "error"));
 	else if (json_is_false(json_object_get(log, "complete")))
-		printf("%s(requests since %s: the log's newest %lld segments, %lld MiB)\n", prefix,
+		printf("%s(requests since %s: the log's newest %lld segments, some %lld MiB of text)\n", prefix,
 		       jstr(log, "since"), (long long)json_integer_value(json_object_get(log, "segments")),
 		       (long long)(json_integer_value(json_object_get(log, "bytes")) >> 20));
 }

@@ -284,7 +284,10 @@ int ilog_budget(const char *dir, uint64_t budget, int64_t *since_ms, size_t *n_s
 			rc = sl__oom();
 			goto done;
 		}
-		segs[n++].size = (uint64_t)st.st_size;
+		/* What reading costs is the text: a compressed segment's is some
+		 * ILOG_ZST_RATIO times its size (a streamed frame does not say). */
+		segs[n++].size = (uint64_t)st.st_size *
+				 (sl__str_has_suffix(e->d_name, ".zst") ? ILOG_ZST_RATIO : 1);
 	}
 	qsort(segs, n, sizeof *segs, cmp_seg_size);
 	/* Newest first, while the budget lasts; the newest is always read. */
