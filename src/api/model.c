@@ -160,7 +160,7 @@ int sl_predict_file(const char *model_path, const char *in_path, const char *out
 		    const sl_predict_opts *opts, sl_predict_stats *out_stats)
 {
 	sl_predict_opts none = {0};
-	score_stats st = {0, 0};
+	score_stats st = {0, 0, NULL};
 	int rc;
 
 	if (!model_path || !in_path || !out_path)
