@@ -16,17 +16,6 @@ trap 'rm -rf "$dir"' EXIT
 . "$(dirname "$0")/lib.sh"
 RECORDS=${LINEAGE_RECORDS:-100000}
 RUNS=${LINEAGE_RUNS:-5}
-now() { date +%s%N; }
-
-# time_ms CMD...: the median and best wall time of RUNS runs, in ms.
-time_ms() {
-	local ts=() t0 t1
-	for _ in $(seq "$RUNS"); do
-		t0=$(now); "$@" >/dev/null; t1=$(now)
-		ts+=($(( (t1 - t0) / 1000 )))
-	done
-	printf '%s\n' "${ts[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f %.1f", a[int((NR+1)/2)] / 1000, a[1] / 1000}'
-}
 
 cd "$dir"
 "$SLUICE" init >/dev/null
