@@ -15,18 +15,7 @@ trap 'rm -rf "$dir"' EXIT
 RUNS=${REGISTRY_RUNS:-7}
 
 bench_cc registry_bench "$here/registry_bench.c"
-now() { date +%s%N; }
 load() { cut -d' ' -f1 /proc/loadavg; }
-
-# time_ms CMD...: the median and best wall time of RUNS runs, in ms.
-time_ms() {
-	local ts=() t0 t1
-	for _ in $(seq "$RUNS"); do
-		t0=$(now); "$@" >/dev/null; t1=$(now)
-		ts+=($(( (t1 - t0) / 1000 )))
-	done
-	printf '%s\n' "${ts[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f %.1f", a[int((NR+1)/2)] / 1000, a[1] / 1000}'
-}
 
 report() { # report LABEL MEDIAN BEST
 	awk -v l="$1" -v m="$2" -v b="$3" 'BEGIN {

@@ -113,7 +113,8 @@ SL.runGraph = function (run, pipe, onpick, selected) {
 };
 
 // An artifact's lineage: ancestors (trees of "inputs") to its left,
-// descendants (trees of "outputs") to its right.
+// descendants (trees of "outputs") to its right, and after a model what its
+// versions served (the inference log's requests; not a page of its own).
 SL.lineageGraph = function (lin, onpick) {
   const nodes = new Map();
   const edges = [];
@@ -122,12 +123,19 @@ SL.lineageGraph = function (lin, onpick) {
       nodes.set(a.id, {id: a.id, label: (a.type || 'artifact') + ' ' + SL.short(a.id),
         sub: a.step ? 'by ' + a.step + (a.run ? ' · run ' + SL.short(a.run) : '') : '',
         cls: focus ? 'n-focus' : 'n-artifact', title: a.id});
+    (a.served || []).forEach((s) => {
+      const id = 'served:' + s.model + '@' + s.version;
+      nodes.set(id, {id, label: 'served ' + s.model + '@' + s.version,
+        sub: s.requests + ' requests', cls: 'n-artifact', title: s.logs});
+      edges.push([a.id, id]);
+    });
   };
   node(lin, true);
   const up = (a) => (a.inputs || []).forEach((p) => { node(p); edges.push([p.id, a.id]); up(p); });
   const down = (a) => (a.outputs || []).forEach((c) => { node(c); edges.push([a.id, c.id]); down(c); });
   (lin.ancestors || []).forEach((p) => { node(p); edges.push([p.id, lin.id]); up(p); });
   (lin.descendants || []).forEach((c) => { node(c); edges.push([lin.id, c.id]); down(c); });
-  return SL.graph([...nodes.values()], edges, onpick, lin.id);
+  const pick = onpick && ((id) => { if (!id.startsWith('served:')) onpick(id); });
+  return SL.graph([...nodes.values()], edges, pick, lin.id);
 };
 })();

@@ -135,6 +135,13 @@ SL_EXPORT int sl_predict_file(const char *model_path, const char *in_path, const
  * for another format.
  */
 SL_EXPORT int sl_model_export(const char *model_path, const char *format, const char *out_path);
+/*
+ * The same, the file's comment naming the model by source (what the user
+ * asked for: "spam@production (version 3)"; NULL: the file's name) and by
+ * its artifact id (the file's SHA-256).
+ */
+SL_EXPORT int sl_model_export_from(const char *model_path, const char *source, const char *format,
+				   const char *out_path);
 
 /*
  * The model's manifest as JSON text: algorithm, task, signature,

@@ -360,6 +360,15 @@ SL_EXPORT int sl_model_path(sl_project *p, const char *ref, char **out_path,
  */
 SL_EXPORT int sl_model_resolve(sl_project *p, const char *ref, long long *out_version);
 /*
+ * What the version ref (NAME@VERSION, NAME@ALIAS, NAME@latest) served,
+ * from the project's inference log: {model, version, requests, status:
+ * {"2xx": n, "4xx": n ...}, first, last, logs (the command listing them),
+ * log: {complete, since, segments, bytes}}. A log too big to read whole
+ * is read from its newest segments back (about 128 MiB of text) and "since"
+ * says from when the counts are. Newly allocated; free with sl_free.
+ */
+SL_EXPORT int sl_model_served(sl_project *p, const char *ref, char **out_json);
+/*
  * A number that grows with every change to model name (a new version, an
  * alias moved, a tag, a delete): a server that saw the same number has
  * nothing to reload. One indexed lookup, cheap to poll.

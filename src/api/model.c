@@ -160,7 +160,7 @@ int sl_predict_file(const char *model_path, const char *in_path, const char *out
 		    const sl_predict_opts *opts, sl_predict_stats *out_stats)
 {
 	sl_predict_opts none = {0};
-	score_stats st = {0, 0};
+	score_stats st = {0, 0, NULL};
 	int rc;
 
 	if (!model_path || !in_path || !out_path)
@@ -175,11 +175,17 @@ int sl_predict_file(const char *model_path, const char *in_path, const char *out
 	return rc;
 }
 
-int sl_model_export(const char *model_path, const char *format, const char *out_path)
+int sl_model_export_from(const char *model_path, const char *source, const char *format,
+			 const char *out_path)
 {
 	if (!model_path || !format || !out_path)
 		return sl__err(SL_EINVAL, "sl_model_export: NULL argument");
 	if (strcmp(format, "c"))
 		return sl__err(SL_EINVAL, "export format '%s': the one there is is c", format);
-	return export_c_file(model_path, out_path);
+	return export_c_file(model_path, source, out_path);
+}
+
+int sl_model_export(const char *model_path, const char *format, const char *out_path)
+{
+	return sl_model_export_from(model_path, NULL, format, out_path);
 }

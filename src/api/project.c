@@ -464,6 +464,8 @@ int sl_artifact_lineage(sl_project *p, const char *id, char **out_json)
 	rc = api_artifact_ref(p, id, full);
 	if (rc == 0)
 		rc = store_lineage_json(p->st, full, 64, &j);
+	if (rc == 0 && (rc = api_lineage_served(p, j)) != 0)
+		json_decref(j);
 	return api_fail(p, rc ? rc : api_dump(j, out_json));
 }
 

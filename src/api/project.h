@@ -77,6 +77,12 @@ const int *api_cancel_flag(const sl_cancel *c);
 int api_describe_content(sl_project *p, const char *id, json_t *obj, int head_rows);
 /* Converts a stored artifact file to format ("csv", "jsonl") at out_path. */
 int api_export_content(const char *src, const char *format, const char *out_path);
+/*
+ * Adds to a lineage (store_lineage_json's) what the inference log says its
+ * model versions served: "served" on each node with some, "serving_log" on
+ * the root (served.c).
+ */
+int api_lineage_served(sl_project *p, json_t *lineage);
 
 /*
  * The monitoring engine's environment for p (monitor.c): p's store and

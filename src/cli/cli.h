@@ -73,7 +73,17 @@ const char *cli_short(const char *id);
  * id of the project, or NAME@REF. *out_path is malloc'ed. Prints why not
  * and returns the exit status when it names nothing.
  */
+/*
+ * One line (prefix first, then a second after cont saying how to list
+ * them) on what a model version
+ * served, an entry of sl_model_served or a lineage's "served"; and a note
+ * when the counts do not cover the whole log (cmd_artifacts.c).
+ */
+void cli_print_served(json_t *e, const char *prefix, const char *cont);
+void cli_print_log_extent(json_t *log, const char *prefix);
 int cli_model_ref(const char *ref, char **out_path);
+/* The same, with the registry version NAME@REF named in *out_version (0 for a file or an id). */
+int cli_model_ref_version(const char *ref, char **out_path, long long *out_version);
 /*
  * Appends to the project's audit log what this command did (action, target)
  * and how it ended (rc, non-zero when the library refused or failed, its

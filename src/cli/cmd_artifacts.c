@@ -31,7 +31,14 @@ static const char help[] =
 	"              (--format raw, the default), a dataset as csv or jsonl, or an\n"
 	"              evaluation or tune report as html (a self-contained page)\n"
 	"  lineage     what it was made from, back to the files read, and what was made\n"
-	"              from it; steps that passed it on unchanged are listed as uses\n"
+	"              from it; steps that passed it on unchanged are listed as uses.\n"
+	"              A model bundle goes on to the registry versions it became and\n"
+	"              what they served: per MODEL@VERSION the requests in the inference\n"
+	"              log (.sluice/inference/), by status class, the first and the\n"
+	"              last, and the `sluice logs` command listing them (the same for\n"
+	"              a model file served by path, under the version the server names it by).\n"
+	"              A log of over about 128 MiB of text is read from its newest\n"
+	"              segments back, and the counts say since when\n"
 	"  gc          remove the files nothing references: kept are registered models'\n"
 	"              bundles and everything they were made from, the artifacts of the\n"
 	"              newest runs of each pipeline (--keep-runs, default 5) and of\n"
@@ -362,6 +369,47 @@ static void print_uses(json_t *node, const char *prefix, bool more_after)
 	}
 }
 
+void cli_print_served(json_t *e, const char *prefix, const char *cont)
+{
+	static const char *const cls[] = {"2xx", "4xx", "5xx", "1xx", "3xx", "other"};
+	json_t *st = json_object_get(e, "status");
+	long long n = (long long)json_integer_value(json_object_get(e, "requests"));
+	int k = 0;
+
+	printf("%sserved as %s@%s: ", prefix, jstr(e, "model"), jstr(e, "version"));
+	if (!n) {
+		printf("no requests logged\n");
+		return;
+	}
+	printf("%lld request%s (", n, n == 1 ? "" : "s");
+	for (size_t i = 0; i < sizeof cls / sizeof *cls; i++)
+		if (json_integer_value(json_object_get(st, cls[i])))
+			printf("%s%lld %s", k++ ? ", " : "",
+			       (long long)json_integer_value(json_object_get(st, cls[i])), cls[i]);
+	printf("), %s .. %s\n%s  list them: %s\n", jstr(e, "first"), jstr(e, "last"), cont,
+	       jstr(e, "logs"));
+}
+
+/* Where the serving counts come from, when not from the whole log. */
+void cli_print_log_extent(json_t *log, const char *prefix)
+{
+	if (jstr(log, "error"))
+		printf("%s(the inference log could not be read: %s)\n", prefix, jstr(log, "error"));
+	else if (json_is_false(json_object_get(log, "complete")))
+		printf("%s(requests since %s: the log's newest %lld segments, some %lld MiB of text)\n", prefix,
+		       jstr(log, "since"), (long long)json_integer_value(json_object_get(log, "segments")),
+		       (long long)(json_integer_value(json_object_get(log, "bytes")) >> 20));
+}
+
+static void print_served(json_t *node, const char *prefix)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(node, "served"), i, e)
+		cli_print_served(e, prefix, prefix);
+}
+
 static void print_descendants(json_t *nodes, const char *prefix)
 {
 	size_t i, n = json_array_size(nodes);
@@ -382,6 +430,7 @@ static void print_descendants(json_t *nodes, const char *prefix)
 		printf("\n");
 		snprintf(sub, sizeof sub, "%s%s", prefix, last ? "   " : "│  ");
 		print_uses(node, sub, json_array_size(kids) > 0);
+		print_served(node, sub);
 		print_descendants(kids, sub);
 	}
 }
@@ -411,6 +460,11 @@ static int lineage(sl_project *p, const char *id, bool json)
 		printf("uses (taken as it is):\n");
 		print_uses(l, "  ", false);
 	}
+	if (json_array_size(json_object_get(l, "served"))) {
+		printf("served (inference log):\n");
+		print_served(l, "  ");
+	}
+	cli_print_log_extent(json_object_get(l, "serving_log"), "  ");
 	printf("descendants (made from it):\n");
 	if (json_array_size(json_object_get(l, "descendants")) == 0)
 		printf("  none\n");

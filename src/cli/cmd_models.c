@@ -36,7 +36,8 @@ static const char help[] =
 	"  (no verb)   list the models: versions, the newest, aliases; with --tag,\n"
 	"              the versions carrying that tag (any value, or VALUE)\n"
 	"  show        one model: aliases, versions (newest 20; --all for every one),\n"
-	"              the alias history; NAME@VERSION shows that version alone\n"
+	"              the alias history; NAME@VERSION shows that version alone,\n"
+	"              with what it served (requests in the inference log)\n"
 	"  promote     point ALIAS at VERSION; a version whose verdict is not passed\n"
 	"              needs --force and a --reason, both recorded (exit 1 without)\n"
 	"  rollback    undo the latest move of the alias (production unless --alias)\n"
@@ -211,6 +212,22 @@ static void print_version_detail(json_t *m, json_t *v)
 	printf("\n");
 }
 
+/* What version ref served (sl_model_served), or NULL when the log cannot say: a warning then. */
+static json_t *version_served(sl_project *p, const char *ref)
+{
+	char *text = NULL;
+	json_t *j;
+
+	if (sl_model_served(p, ref, &text)) {
+		fprintf(stderr, "sluice: warning: what %s served is unknown: %s\n", ref,
+			sl_project_errmsg(p));
+		return NULL;
+	}
+	j = cli_parse(text);
+	sl_free(text);
+	return j;
+}
+
 static int show(sl_project *p, const char *ref, bool all, bool json)
 {
 	char *text = NULL;
@@ -218,15 +235,38 @@ static int show(sl_project *p, const char *ref, bool all, bool json)
 	size_t i, n, older;
 	/* --json is every version (the fixed shape); the table the newest. */
 	int rc = sl_model_show_newest(p, ref, json || all ? 0 : SHOW_VERSIONS, &text);
-	int status = cli_take(p, rc, text, json, &m);
+	json_t *served = rc == 0 && strchr(ref, '@') ? version_served(p, ref) : NULL;
+	int status;
 
-	if (status >= 0)
+	if (json && served) {
+		/* NAME@VERSION: the version says what it served, from the log. */
+		json_t *doc = cli_parse(text);
+		char *d = NULL;
+		sl_free(text);
+		if (doc && !json_object_set(json_array_get(json_object_get(doc, "versions"), 0),
+					    "served", served))
+			d = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		if (d)
+			cli_print_json(d);
+		free(d);
+		json_decref(doc);
+		json_decref(served);
+		return d ? EXIT_OK : EXIT_WORK;
+	}
+	status = cli_take(p, rc, text, json, &m);
+	if (status >= 0) {
+		json_decref(served);
 		return status;
+	}
 	versions = json_object_get(m, "versions");
 	history = json_object_get(m, "history");
 	n = json_array_size(versions);
 	if (json_is_integer(json_object_get(m, "version")) && n == 1) {
 		print_version_detail(m, json_array_get(versions, 0));
+		if (served) {
+			cli_print_served(served, "serving    ", "           ");
+			cli_print_log_extent(json_object_get(served, "log"), "           ");
+		}
 	} else {
 		size_t total = (size_t)json_integer_value(json_object_get(m, "versions_total"));
 		printf("model      %s\nversions   %zu (numbers up to %lld)\naliases    ", str(m, "name"),
@@ -257,6 +297,7 @@ static int show(sl_project *p, const char *ref, bool all, bool json)
 		json_array_foreach(history, i, v)
 			print_move(v);
 	}
+	json_decref(served);
 	json_decref(m);
 	return EXIT_OK;
 }
@@ -367,7 +408,8 @@ static int export_main(int argc, char **argv)
 		CLI_HELP_OPT,                             {NULL, 0, NULL, 0},
 	};
 	const char *out = NULL, *format = NULL;
-	char *model = NULL;
+	char *model = NULL, source[600];
+	long long version;
 	int c, status, rc;
 
 	optind = 1;
@@ -394,9 +436,15 @@ static int export_main(int argc, char **argv)
 		return cli_usage("models", "export needs --format c");
 	if (strcmp(format, "c"))
 		return cli_usage("models", "export: format '%s' is not one there is (c)", format);
-	if ((status = cli_model_ref(argv[optind], &model)) != EXIT_OK)
+	if ((status = cli_model_ref_version(argv[optind], &model, &version)) != EXIT_OK)
 		return status;
-	rc = sl_model_export(model, format, out);
+	if (version) {
+		/* Named through the registry: the file's comment says by what. */
+		snprintf(source, sizeof source, "%s (version %lld)", argv[optind], version);
+		rc = sl_model_export_from(model, source, format, out);
+	} else {
+		rc = sl_model_export(model, format, out);
+	}
 	free(model);
 	return rc ? cli_fail(rc, sl_errmsg()) : EXIT_OK;
 }

@@ -21,12 +21,19 @@
 
 int cli_model_ref(const char *ref, char **out_path)
 {
+	return cli_model_ref_version(ref, out_path, NULL);
+}
+
+int cli_model_ref_version(const char *ref, char **out_path, long long *out_version)
+{
 	struct stat st;
 	sl_project *p = NULL;
 	char *path = NULL;
 	int rc;
 
 	*out_path = NULL;
+	if (out_version)
+		*out_version = 0;
 	if (stat(ref, &st) == 0 && S_ISREG(st.st_mode)) {
 		*out_path = strdup(ref);
 		return *out_path ? EXIT_OK : cli_fail(SL_ENOMEM, NULL);
@@ -37,7 +44,7 @@ int cli_model_ref(const char *ref, char **out_path)
 		return EXIT_USAGE;
 	}
 	if (strchr(ref, '@'))
-		rc = sl_model_path(p, ref, &path, NULL);
+		rc = sl_model_path(p, ref, &path, out_version);
 	else
 		rc = sl_artifact_path(p, ref, &path);
 	if (rc) {

@@ -115,7 +115,7 @@ static void header(sl__cw *w, const bundle *b, const char *source, const transfo
 	const char *name = json_string_value(json_object_get(man, "name"));
 	size_t n = transform_n_inputs(tf);
 
-	sl__cw_printf(w, "/*\n * %s%s%s model (%s, %s), exported by sluice %s from %s.\n"
+	sl__cw_printf(w, "/*\n * %s%s%s model (%s, %s), exported by sluice %s\n * from %s.\n"
 			 " * Generated: edit the pipeline, not this file. C99; needs only math.h (link\n"
 			 " * with -lm).\n *\n",
 		      name ? "'" : "A", name ? name : "", name ? "': a" : "", m->ops->algorithm,
@@ -331,16 +331,25 @@ out:
 	return rc;
 }
 
-int export_c_file(const char *model_path, const char *out_path)
+int export_c_file(const char *model_path, const char *source, const char *out_path)
 {
 	bundle *b = NULL;
-	char *text = NULL;
+	char *text = NULL, *from = NULL;
+	char id[SL__HASH_HEX_SIZE];
 	const char *base = strrchr(model_path, '/');
 	int rc;
 
 	if ((rc = bundle_open(model_path, 0, &b)))
 		return rc;
-	rc = export_c(b, base ? base + 1 : model_path, &text);
+	/* The file's SHA-256 is its artifact id: what `sluice artifacts` and the
+	 * registry know it by, whatever name it was exported through. */
+	if ((rc = sl__sha256_file(model_path, id, NULL)) == 0 &&
+	    !(from = sl__asprintf("%s,\n * artifact %s", source ? source : base ? base + 1 : model_path,
+				  id)))
+		rc = sl__oom();
+	if (rc == 0)
+		rc = export_c(b, from, &text);
+	sl__free(from);
 	if (rc && strstr(sl_errmsg(), model_path))
 		rc = sl__err_prefix(rc, "cannot export to C");
 	else if (rc)

@@ -14,7 +14,11 @@
  * the text of a string or other rows (lag, rolling).
  */
 int export_c(const bundle *b, const char *source, char **out_text);
-/* The same from a bundle or model file to out_path (written atomically). */
-int export_c_file(const char *model_path, const char *out_path);
+/*
+ * The same from a bundle or model file to out_path (written atomically).
+ * source is what the user named it by (NAME@REF and its version), NULL
+ * for the file's name; the comment adds the file's artifact id.
+ */
+int export_c_file(const char *model_path, const char *source, const char *out_path);
 
 #endif

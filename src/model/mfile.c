@@ -369,6 +369,30 @@ int mfile_is_mfile(const char *path)
 	return ok;
 }
 
+bool mfile_digest_of(const char *path, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char d[32];
+	char magic[8];
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = fstat(fd, &st) == 0 && st.st_size >= 8 + 32 &&
+	     pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
+	     !memcmp(magic, MFILE_MAGIC, 8) &&
+	     pread(fd, d, sizeof d, st.st_size - 32) == (ssize_t)sizeof d;
+	close(fd);
+	for (size_t i = 0; ok && i < 32; i++) {
+		out[2 * i] = hex[d[i] >> 4];
+		out[2 * i + 1] = hex[d[i] & 15];
+	}
+	out[ok ? 64 : 0] = 0;
+	return ok;
+}
+
 const json_t *mfile_manifest(const mfile *f)
 {
 	return f->manifest;

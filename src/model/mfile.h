@@ -36,6 +36,7 @@
 #ifndef SLUICE_MFILE_H
 #define SLUICE_MFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -94,6 +95,12 @@ const char *mfile_name(const mfile *f);
  * version of a model file it serves by it).
  */
 void mfile_digest_hex(const mfile *f, char out[65]);
+/*
+ * The same read from the file at path without opening it as a model (no
+ * checks but the magic): what a server names it by, for a reader that
+ * only wants to recognise it (lineage). false when it is no model file.
+ */
+bool mfile_digest_of(const char *path, char out[65]);
 
 /*
  * Finds section name: *out_data points into the mapping (64-byte aligned),

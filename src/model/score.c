@@ -392,6 +392,25 @@ static int build_output(const ml_model *m, const ds_table *in, outb *o, const do
 	return rc;
 }
 
+/*
+ * Global importance from the contributions C (nk rows of groups * (p + 1):
+ * per group the p inputs, then the base): mean |contribution| per input,
+ * summed over groups, as gbdt_shap_importance defines it for any family.
+ */
+static void importance(const double *C, size_t nk, size_t p, size_t groups, double *out)
+{
+	size_t per = groups * (p + 1);
+
+	for (size_t j = 0; j < p; j++)
+		out[j] = 0;
+	for (size_t i = 0; i < nk; i++)
+		for (size_t g = 0; g < groups; g++)
+			for (size_t j = 0; j < p; j++)
+				out[j] += fabs(C[i * per + g * (p + 1) + j]);
+	for (size_t j = 0; nk && j < p; j++)
+		out[j] /= (double)nk;
+}
+
 int score_table(const bundle *b, const ds_table *t, const score_opts *o, ds_table **out,
 		score_stats *st)
 {
@@ -452,6 +471,8 @@ int score_table(const bundle *b, const ds_table *t, const score_opts *o, ds_tabl
 		st->rows = n;
 		st->rejected = n - nk;
 	}
+	if (st && st->importance && C)
+		importance(C, nk, p, explain_groups(m), st->importance);
 out:
 	ds_builder_free(ob.b);
 	sl__free(ob.vals);

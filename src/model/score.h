@@ -55,6 +55,11 @@ typedef struct score_opts {
 typedef struct score_stats {
 	size_t rows;         /* rows scored, rejected ones included */
 	size_t rejected;     /* rows a filter rejected */
+	/* In: NULL, or room for the model's n_features doubles. Out, with
+	 * explain: each input's global importance, the mean |contribution|
+	 * over the rows that came through (summed over the classes of a
+	 * multiclass model); 0 when none did. Owned by the caller. */
+	double *importance;
 } score_stats;
 
 /*

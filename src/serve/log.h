@@ -117,6 +117,17 @@ int ilog_close(ilog *l); /* accepts NULL */
 typedef struct ilog_schemas ilog_schemas;
 typedef int (*ilog_record_fn)(void *ud, const char *line, size_t len, const ilog_schemas *sch);
 int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_fn fn, void *ud);
+/*
+ * How far back a reader with budget bytes of log text to read gets: the
+ * newest segments whose text fits, at least one (a compressed segment's
+ * text counted as ILOG_ZST_RATIO times its size, zstd's usual ratio on the
+ * log's JSON). *since_ms is the start time of the oldest of them, 0 when
+ * every segment fits; *n_segs and *bytes (of text) what is read. An absent
+ * directory is an empty log.
+ */
+#define ILOG_ZST_RATIO 8
+int ilog_budget(const char *dir, uint64_t budget, int64_t *since_ms, size_t *n_segs,
+		uint64_t *bytes);
 
 #include <jansson.h>
 

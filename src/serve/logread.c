@@ -102,12 +102,65 @@ int ilog_expand(const ilog_schemas *sch, json_t *rec)
 typedef struct seg {
 	char *name;
 	bool zst;
+	uint64_t size; /* listed with sizes: the text it holds, about (ilog_budget) */
 } seg;
 
 static int cmp_seg(const void *a, const void *b)
 {
 	return strcmp(((const seg *)a)->name, ((const seg *)b)->name);
 }
+
+static void segs_free(seg *segs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sl__free(segs[i].name);
+	sl__free(segs);
+}
+
+/*
+ * The segment files of an open directory, sorted by name (oldest first),
+ * into *out (segs_free); with sized, each with its size, a compressed one's
+ * counted ILOG_ZST_RATIO times (what reading costs is the text: a streamed
+ * frame does not say how much it holds). A file gone meanwhile is left out.
+ */
+static int list_segs(DIR *d, bool sized, seg **out, size_t *out_n)
+{
+	struct dirent *e;
+	seg *segs = NULL;
+	size_t n = 0, cap = 0;
+
+	while ((e = readdir(d))) {
+		bool zst = sl__str_has_suffix(e->d_name, ".jsonl.zst");
+		struct stat st;
+		if (!zst && !sl__str_has_suffix(e->d_name, ".jsonl"))
+			continue;
+		if (sized && fstatat(dirfd(d), e->d_name, &st, 0) != 0)
+			continue; /* removed by retention meanwhile */
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 64;
+			seg *s = sl__reallocarray(segs, c, sizeof *s);
+			if (!s) {
+				segs_free(segs, n);
+				return sl__oom();
+			}
+			segs = s;
+			cap = c;
+		}
+		if (!(segs[n].name = sl__strdup(e->d_name))) {
+			segs_free(segs, n);
+			return sl__oom();
+		}
+		segs[n].zst = zst;
+		segs[n].size = sized ? (uint64_t)st.st_size * (zst ? ILOG_ZST_RATIO : 1) : 0;
+		n++;
+	}
+	if (n)
+		qsort(segs, n, sizeof *segs, cmp_seg);
+	*out = segs;
+	*out_n = n;
+	return 0;
+}
+
 
 /* The start time a segment's name carries ("20261130T112233-..."), in ms; 0 when unreadable. */
 static int64_t name_time(const char *name)
@@ -237,13 +290,42 @@ done:
 	return rc;
 }
 
+int ilog_budget(const char *dir, uint64_t budget, int64_t *since_ms, size_t *n_segs,
+		uint64_t *bytes)
+{
+	DIR *d = opendir(dir);
+	seg *segs = NULL;
+	size_t n = 0;
+	int rc;
+
+	*since_ms = 0;
+	*n_segs = 0;
+	*bytes = 0;
+	if (!d)
+		return errno == ENOENT ? 0
+				       : sl__err(SL_EIO, "cannot read the log directory %s: %s", dir,
+						 strerror(errno));
+	rc = list_segs(d, true, &segs, &n);
+	closedir(d);
+	/* Newest first, while the budget lasts; the newest is always read. */
+	for (size_t i = n; rc == 0 && i-- > 0;) {
+		if (*n_segs && *bytes + segs[i].size > budget) {
+			*since_ms = name_time(segs[i + 1].name);
+			break;
+		}
+		*bytes += segs[i].size;
+		(*n_segs)++;
+	}
+	segs_free(segs, n);
+	return rc;
+}
+
 int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_fn fn, void *ud)
 {
 	DIR *d = opendir(dir);
-	struct dirent *e;
 	ilog_schemas sch = {NULL};
 	seg *segs = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0;
 	sl__buf acc;
 	int rc = 0;
 
@@ -252,28 +334,8 @@ int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_f
 			return 0; /* no server has logged here yet */
 		return sl__err(SL_EIO, "cannot read the log directory %s: %s", dir, strerror(errno));
 	}
-	while ((e = readdir(d))) {
-		bool zst = sl__str_has_suffix(e->d_name, ".jsonl.zst");
-		if (!zst && !sl__str_has_suffix(e->d_name, ".jsonl"))
-			continue;
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 64;
-			seg *s = sl__reallocarray(segs, c, sizeof *s);
-			if (!s) {
-				rc = sl__oom();
-				goto done;
-			}
-			segs = s;
-			cap = c;
-		}
-		if (!(segs[n].name = sl__strdup(e->d_name))) {
-			rc = sl__oom();
-			goto done;
-		}
-		segs[n].zst = zst;
-		n++;
-	}
-	qsort(segs, n, sizeof *segs, cmp_seg);
+	if ((rc = list_segs(d, false, &segs, &n)))
+		goto done;
 	sl__buf_init(&acc, (size_t)1 << 30);
 	if (!(sch.by_key = json_object())) {
 		rc = sl__oom();
@@ -326,9 +388,7 @@ int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_f
 	sl__buf_free(&acc);
 done:
 	json_decref(sch.by_key);
-	for (size_t i = 0; i < n; i++)
-		sl__free(segs[i].name);
-	sl__free(segs);
+	segs_free(segs, n);
 	closedir(d);
 	return rc;
 }

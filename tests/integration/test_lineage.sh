@@ -140,3 +140,51 @@ import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 assert a["uses"] == b["uses"] and a["descendants"] == b["descendants"], "a cached run changed the lineage"
 P
+
+# ---- forward to serving: the requests the registered version answered ----
+# spam@production serves version 1 (logged as spam, version "1"); the
+# bundle's file served by path is logged under the first 12 digits of the
+# digest it ends with;
+# a model that is not the bundle's (its ancestor, the train step's model)
+# serves too and must not be counted.
+. "$SRC/tests/integration/serve_lib.sh"
+sl artifacts export "$bundle" -o copy.bundle
+sl artifacts export "$(out train model)" -o plain.slm
+start_server "$T/serve.err" --no-auth --model spam --model copy="$T/copy.bundle" --model plain="$T/plain.slm"
+at_exit '[ "$LIB_RC" = 0 ] || { echo "--- server:" >&2; cat "$T/serve.err" >&2; }'
+good='{"inputs":[{"name":"x","shape":[1],"datatype":"FP64","data":[0.5]},{"name":"y","shape":[1],"datatype":"FP64","data":[0.2]}]}'
+for i in 1 2 3; do expect_code 200 POST /v2/models/spam/infer -H 'Content-Type: application/json' --data "$good"; done
+for i in 1 2; do expect_code 400 POST /v2/models/spam/infer -H 'Content-Type: application/json' --data '{"inputs":5}'; done
+for i in 1 2; do expect_code 200 POST /v2/models/copy/infer -H 'Content-Type: application/json' --data "$good"; done
+for i in 1 2 3 4; do expect_code 200 POST /v2/models/plain/infer -H 'Content-Type: application/json' --data "$good"; done
+fv=$("$PY" -c "import sys; print(open(sys.argv[1], 'rb').read()[-32:].hex()[:12])" copy.bundle)
+contains "$(cat "$T/serve.err")" "copy: serving version $fv"
+sl artifacts lineage spam@production --json > served.json
+"$PY" - served.json "$fv" <<'P'
+import json, sys
+d, fv = json.load(open(sys.argv[1])), sys.argv[2]
+served = {(s["model"], s["version"]): s for s in d["served"]}
+assert set(served) == {("spam", "1"), ("copy", fv)}, served
+s = served[("spam", "1")]
+assert s["requests"] == 5 and s["status"] == {"2xx": 3, "4xx": 2}, s
+assert s["first"] and s["first"] <= s["last"], s
+assert s["logs"] == "sluice logs --model spam --version 1", s
+c = served[("copy", fv)]
+assert c["requests"] == 2 and c["status"] == {"2xx": 2}, c
+assert d["serving_log"]["complete"] is True and d["serving_log"]["since"] is None, d["serving_log"]
+# The train step's model is upstream of the bundle: what it served is not the bundle's.
+assert all(n.get("served") is None for n in d["descendants"]), d["descendants"]
+P
+sl artifacts lineage "$bundle" > served.txt
+contains "$(cat served.txt)" "served as spam@1: 5 requests (3 2xx, 2 4xx)"
+contains "$(cat served.txt)" "list them: sluice logs --model spam --version 1"
+contains "$(cat served.txt)" "served as copy@$fv: 2 requests (2 2xx)"
+not_contains "$(cat served.txt)" "plain"
+# What the lineage says is what the log lists.
+[ "$(sl logs --model spam --version 1 --json | js "len(d)")" = 5 ] || fail "sluice logs --model spam --version 1"
+[ "$(sl logs --model spam --version 1 --status 4xx --json | js "len(d)")" = 2 ] || fail "logs 4xx"
+# models show NAME@VERSION says it too; the whole model's listing does not read the log.
+contains "$(sl models show spam@1)" "served as spam@1: 5 requests (3 2xx, 2 4xx)"
+[ "$(sl models show spam@production --json | js "d['versions'][0]['served']['requests']")" = 5 ] ||
+	fail "models show --json: $(sl models show spam@production --json)"
+not_contains "$(sl models show spam)" "served as"

@@ -69,9 +69,14 @@ sl predict v1.bundle -i in.csv -o p_file.csv
 cmp -s p_file.csv p1.csv || fail "glue@1 should score as its bundle file"
 sl models export glue@production --format c -o by_ref.c
 sl models export v1.bundle --format c -o by_file.c
-# The same C, but for the header line naming the file it came from.
-diff <(grep -v 'exported by' by_ref.c) <(grep -v 'exported by' by_file.c) >/dev/null ||
+# The same C, but for the header line naming what it came from: the
+# reference and its version, or the file; both name the artifact.
+diff <(grep -v '^ \* from ' by_ref.c) <(grep -v '^ \* from ' by_file.c) >/dev/null ||
 	fail "models export glue@production differs from exporting its bundle"
+contains "$(head -5 by_ref.c)" " * from glue@production (version 1),
+ * artifact $bundle1."
+contains "$(head -5 by_file.c)" " * from v1.bundle,
+ * artifact $bundle1."
 
 expect_exit 2 sl predict glue@canary -i in.csv -o x.csv
 contains "$ERR" "model 'glue' has no alias 'canary'; its aliases: production, staging"

@@ -153,7 +153,7 @@ static size_t export_and_compare(const char *dir, const char *tag, const char *b
 	csv = path_in(dir, name);
 	snprintf(name, sizeof name, "%s.out", tag);
 	outp = path_in(dir, name);
-	if (export_c_file(bundle_path, c_path))
+	if (export_c_file(bundle_path, NULL, c_path))
 		fail_msg("export %s: %s", tag, sl_errmsg());
 	snprintf(cmd, sizeof cmd,
 		 "cc -std=c99 -O2 -Wall -Wextra -pedantic -Werror -o '%s' '%s' '%s/tests/unit/export_main.c' -lm"
@@ -473,7 +473,7 @@ static void test_refusals(void **state)
 			      "{\"target\": \"y\", \"features\": [\"amount\"]}");
 		bund = bundle_of(dir, tag, model, tf);
 		c_path = path_in(dir, "refused.c");
-		assert_int_equal(export_c_file(bund, c_path), SL_EUNSUP);
+		assert_int_equal(export_c_file(bund, NULL, c_path), SL_EUNSUP);
 		if (!strstr(sl_errmsg(), cases[k].want))
 			fail_msg("case %zu: '%s' does not name '%s'", k, sl_errmsg(), cases[k].want);
 		assert_false(sl__is_file(c_path));

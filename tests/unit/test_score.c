@@ -434,9 +434,22 @@ static void test_predict_step(void **state)
 			 0);
 	assert_int_equal(ds_open(res, 0, &out), 0);
 	assert_int_equal(ds_nrow(out), 50);
-	col(out, "contrib_amount");
 	assert_true(json_real_value(json_object_get(r.metrics, "rejected")) >= 1);
 	assert_true(json_real_value(json_object_get(r.metrics, "rows")) == 50);
+	/* Global importance: the mean |contribution| over the rows that came through. */
+	{
+		size_t jc = col(out, "contrib_amount"), jrej = col(out, "rejected"), n = 0;
+		double sum = 0;
+		json_t *imp = json_object_get(r.metrics, "importance_amount");
+		for (size_t i = 0; i < ds_nrow(out); i++)
+			if (!ds_col_bool(out, jrej)[i]) {
+				sum += fabs(ds_col_f64(out, jc)[i]);
+				n++;
+			}
+		assert_non_null(imp);
+		assert_true(sum > 0);
+		assert_true(fabs(json_real_value(imp) - sum / (double)n) < 1e-12 * (1 + sum));
+	}
 	ds_close(out);
 	/* The check when the pipeline is read: one of the two. */
 	{
