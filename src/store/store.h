@@ -816,12 +816,13 @@ int store_monitor_add(store *s, const store_monitor_window *w, const char *const
 int store_monitor_history(store *s, const char *model, size_t last, json_t **out);
 /*
  * One page of model's windows, newest first by page (offset 0: the newest
- * limit windows), oldest first within it, in store_monitor_history's shape;
- * *out_total: the model's windows in all; *out_report (may be NULL): the
- * newest window's report of the page (parsed), or NULL when the page is empty.
+ * limit windows), oldest first within it, as JSON text: {"model", "total"
+ * (the model's windows in all), "offset", "limit", "items" (windows in
+ * store_monitor_history's shape), "report" (the newest window's report on
+ * the page, or null)}. *out: sl__free.
  */
-int store_monitor_page(store *s, const char *model, int64_t offset, int64_t limit,
-		       json_t **out_items, int64_t *out_total, json_t **out_report);
+int store_monitor_page_text(store *s, const char *model, int64_t offset, int64_t limit,
+			    char **out);
 /*
  * The monitored models (those with windows or events), by name, one page,
  * search a substring of the name (or NULL): [{model, windows, last_at,

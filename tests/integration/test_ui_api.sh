@@ -114,7 +114,10 @@ ui_get "/api/models?q=nothing-like-it" "${M[@]}"
 [ "$(echo "$BODY" | js "(d['total'], len(d['items']))")" = "(0, 0)" ] || fail "models searched: $BODY"
 
 # Monitoring: the monitored models, one page of windows (newest first by
-# page), the newest report, every number as a series.
+# page), the newest report, every number as a series. (dan's token was
+# rotated above: the new one.)
+dan=$(sl users token dan)
+D=(-H "Authorization: Bearer $dan")
 ui_get /api/monitoring "${D[@]}"
 echo "$BODY" | js "[(m['model'], m['windows'], m['alerts'] >= 1, m['unacknowledged'] == m['alerts']) for m in d['items']]" |
 	grep -qxF "[('spam', 2, True, True)]" || fail "monitored models: $BODY"
