@@ -145,7 +145,7 @@ await check(page, 'monitoring page: a drift chart has points', async () => {
   expect((await page.$$('#monitor-charts svg.chart circle.pt')).length > 0, 'the volume, latency and metric charts have no point');
   expect((await page.$$('#features-table tbody tr.drifted')).length > 0, 'no feature shown drifted');
   if (plan.alert) expect(await page.$(`#events-table tr[data-seq="${plan.alert}"]`), 'the alert is not listed');
-  if (plan.docshots) await page.screenshot({ path: path.join(plan.docshots, 'ui-monitoring.png') });
+  if (plan.docshots) await page.screenshot({ path: path.join(plan.docshots, 'ui-monitoring.png'), clip: { x: 0, y: 0, width: 1370, height: 900 } });
 });
 
 // ---- user-supplied names are text, never markup ----

@@ -9,7 +9,7 @@
 # `sluice monitor events`) but not by a data scientist.
 # backends: sqlite postgresql
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/serve_lib.sh"
+. "$SRC/tests/integration/serve_lib.sh"
 . "$(dirname "$0")/ui_lib.sh"
 
 ui_project "$T/p"

@@ -12,7 +12,7 @@
 # checks are kept in the project folder. UI_DOCSHOTS=DIR also saves the
 # monitoring page's screenshot there (how docs/img/ui-monitoring.png is made).
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/serve_lib.sh"
+. "$SRC/tests/integration/serve_lib.sh"
 . "$(dirname "$0")/ui_lib.sh"
 
 [ -x /usr/bin/chromium ] || fail "chromium is not installed (scripts/deps.sh installs it)"
@@ -65,12 +65,14 @@ dan=$(sl users token dan)
 sam=$(sl users token sam)
 
 ui_start
+docshots=""
+[ -z "${UI_DOCSHOTS:-}" ] || docshots="\"docshots\": \"$UI_DOCSHOTS\","
 cat > "$T/plan.json" <<J
 { "base": "$UURL", "shots": "$T/shots", "run": "$run", "steps": $steps,
   "dataset": "$dataset", "model": "spam",
   "xss": { "run": "$xrun", "dataset": "$xdata", "text": "$XSS" },
   "roles": { "ml_engineer": "$mia", "data_scientist": "$dan", "sre": "$sam" },
-  "alert": $ALERT, ${UI_DOCSHOTS:+"docshots": "$UI_DOCSHOTS",}
+  "alert": $ALERT, $docshots
   "promote": { "version": 1, "alias": "production" },
   "slow": { "file": "slow.yaml", "first": "first", "last": "last" } }
 J
