@@ -196,12 +196,14 @@ sl artifacts export "$bundle" -o "$T/spam.slb" >/dev/null
 : >"$T/ui.err"
 "$SLUICE" serve --port 0 --ui --no-auth --model "spam=$T/spam.slb" 2>"$T/ui.err" &
 UPID=$!
-for _ in $(seq 400); do
+UPORT=""
+for _ in $(seq 1200); do
 	UPORT=$(sed -n 's/.*ready on http:\/\/.*:\([0-9][0-9]*\)$/\1/p' "$T/ui.err")
 	[ -n "$UPORT" ] && break
 	kill -0 "$UPID" 2>/dev/null || fail "serve --ui exited: $(cat "$T/ui.err")"
 	sleep 0.05
 done
+[ -n "$UPORT" ] || fail "serve --ui did not get ready in 60 s: $(cat "$T/ui.err")"
 UURL="http://127.0.0.1:$UPORT"
 ui_get /v2/models/spam
 [ "$CODE" = 200 ] || fail "serve --ui: the model: $CODE $BODY"

@@ -62,6 +62,7 @@ ui_stop() {
 
 ui_start() {
 	local i
+	: >"$T/ui.err" # emptied first: the background shell may open it after the loop reads it
 	"$SLUICE" ui --port 0 "$@" 2>"$T/ui.err" &
 	UPID=$!
 	at_exit ui_stop
