@@ -176,11 +176,6 @@ SL.route = async function () {
       const who = document.getElementById('who');
       SL.clear(who);
       if (SL.info.user) SL.append(who, [SL.info.user.name + ' (' + SL.info.user.role.replace(/_/g, ' ') + ')']);
-      if (SL.info.monitoring) {
-        const nav = document.getElementById('nav');
-        if (!nav.querySelector('[data-page=monitoring]'))
-          nav.appendChild(SL.h('a', {href: '#/monitoring', 'data-page': 'monitoring'}, 'Monitoring'));
-      }
     }
     const fn = SL.pages[page];
     if (!fn) throw new Error('no page "' + page + '"');

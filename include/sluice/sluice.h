@@ -407,6 +407,42 @@ SL_EXPORT int sl_artifacts_page(sl_project *p, const sl_page_opts *o, char **out
  */
 SL_EXPORT int sl_model_show_page(sl_project *p, const char *name, const sl_page_opts *o,
 				 char **out_json);
+/*
+ * One page of the registered models by name (o->search: in the name; only
+ * offset, limit and search are used); items as sl_models_list's elements.
+ */
+SL_EXPORT int sl_models_page(sl_project *p, const sl_page_opts *o, char **out_json);
+
+/*
+ * The monitored models (with recorded windows or loop events), by name,
+ * o->search in the name: items {model, windows, last_at, version,
+ * dataset_drift, alerts, unacknowledged}.
+ */
+SL_EXPORT int sl_monitor_models_page(sl_project *p, const sl_page_opts *o, char **out_json);
+/*
+ * One page of model's recorded windows (`sluice monitor report`), newest
+ * first by page, oldest first within it (what a chart draws):
+ * {"model", "total", "offset", "limit", "items": [sl_monitor_history's
+ * windows], "report": the newest window's report on the page, or null}.
+ */
+SL_EXPORT int sl_monitor_page(sl_project *p, const char *model, const sl_page_opts *o,
+			      char **out_json);
+/*
+ * One page of the loop's events matching f (f->limit unused; f may be
+ * NULL), newest first; items as sl_monitor_events's, each with "ack":
+ * {by, at, note} once acknowledged, else null.
+ */
+SL_EXPORT int sl_monitor_events_page(sl_project *p, const sl_events_filter *f,
+				     const sl_page_opts *o, char **out_json);
+/*
+ * Acknowledges the alert event number seq (`sluice monitor events`' seq)
+ * on behalf of who (NULL: the OS user), with an optional note: recorded
+ * once, with the time. SL_ENOENT: no such event; SL_EINVAL: not an alert;
+ * SL_EEXIST: acknowledged already (the message says by whom). *out_json
+ * (may be NULL; sl_free): the event with its "ack".
+ */
+SL_EXPORT int sl_monitor_ack(sl_project *p, long long seq, const char *who, const char *note,
+			     char **out_json);
 
 /* ---- removing what nothing references ------------------------------------------ */
 

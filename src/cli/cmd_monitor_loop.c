@@ -52,8 +52,10 @@ const char monitor_events_help[] =
 	"The monitoring loop's decisions, oldest first: alerts and their resolution\n"
 	"(and, for a delivery that failed, how its retries ended), triggers with their\n"
 	"evidence, retraining runs, and what became of each challenger (promoted,\n"
-	"candidate, refused, failed). --json prints a JSON array of {seq, at, kind,\n"
-	"model, detail, run}.\n"
+	"candidate, refused, failed). An alert acknowledged (from the web UI, by a\n"
+	"role that may alert.ack) is followed by a line saying who took it on and\n"
+	"when. --json prints a JSON array of {seq, at, kind, model, detail, run, ack},\n"
+	"ack being {by, at, note} or null.\n"
 	"\n"
 	"  -m, --model NAME   one model's events\n"
 	"      --kind K       one kind (alert, resolved, delivered, undelivered, trigger,\n"
@@ -85,11 +87,20 @@ static void print_event(const json_t *e)
 	const char *run = json_string_value(json_object_get(e, "run"));
 	char *detail = json_dumps(json_object_get(e, "detail"), JSON_COMPACT);
 
+	const json_t *ack = json_object_get(e, "ack");
+
 	printf("%-20s  %-9s  %-12s  %-16s  %.200s\n", json_string_value(json_object_get(e, "at")),
 	       json_string_value(json_object_get(e, "kind")),
 	       json_string_value(json_object_get(e, "model")) ?: "-",
 	       run ? cli_short(run) : "-", detail ? detail : "");
 	free(detail);
+	if (json_is_object(ack))
+		printf("%-20s  %-9s  alert %lld acknowledged by %s%s%s\n",
+		       json_string_value(json_object_get(ack, "at")), "ack",
+		       (long long)json_integer_value(json_object_get(e, "seq")),
+		       json_string_value(json_object_get(ack, "by")),
+		       json_string_value(json_object_get(ack, "note")) ? ": " : "",
+		       json_string_value(json_object_get(ack, "note")) ?: "");
 }
 
 /* ---- watch -------------------------------------------------------------------------- */

@@ -14,8 +14,11 @@
  *   GET /api/artifacts/ID/lineage      sl_artifact_lineage
  *   GET /api/artifacts/ID/report       an evaluation report as its HTML page,
  *                                      sandboxed (no script, no requests)
- *   GET /api/models?offset&limit&q     sl_models_list, one page of it
+ *   GET /api/models?offset&limit&q     sl_models_page
  *   GET /api/models/NAME?offset&limit  sl_model_show_page
+ *   GET /api/monitoring?offset&limit&q sl_monitor_models_page
+ *   GET /api/monitoring/MODEL?offset&limit   sl_monitor_page (windows, newest report)
+ *   GET /api/events?offset&limit&model&kind&run&since   sl_monitor_events_page
  *   GET /api/canvas                    sl_canvas_check of canvas.yaml
  *   POST ...                           the actions (ui_act.c)
  *
@@ -328,9 +331,7 @@ static int h_info(sl_server *s, ui_req *rq)
 	serve_lit(rq->resp, ",\"project\":");
 	base = base && base[1] ? base + 1 : s->ui_root;
 	serve_put_jstr(rq->resp, base, strlen(base));
-	/* The monitoring page shows what `sluice monitor report` reads; this
-	 * build has no monitor report to read, so the page is not offered. */
-	serve_lit(rq->resp, ",\"monitoring\":false");
+	serve_lit(rq->resp, ",\"monitoring\":true");
 	if (rq->user.name[0]) {
 		const char *role = access_role_name(rq->user.role);
 		serve_lit(rq->resp, ",\"user\":{\"name\":");
@@ -347,7 +348,19 @@ static int h_info(sl_server *s, ui_req *rq)
 	return 200;
 }
 
-/* The graph of the pipeline file a run was made from, when it is in the project. */
+static int no_step(void *ud, const sl_step_view *v)
+{
+	(void)ud;
+	(void)v;
+	return 0;
+}
+
+/*
+ * The graph of the pipeline file a run was made from, when it is in the
+ * project. Only the run's head is needed (its file): its steps are walked,
+ * not built as JSON (a step with 10,000 outputs made this cost as much as
+ * the run's own page).
+ */
 static int h_graph(sl_server *s, ui_req *rq, sl_project *p, const char *run)
 {
 	char *head = NULL, *text = NULL;
@@ -355,7 +368,7 @@ static int h_graph(sl_server *s, ui_req *rq, sl_project *p, const char *run)
 	const char *file;
 	int rc;
 
-	if ((rc = sl_run_show(p, run, &head)))
+	if ((rc = sl_run_steps(p, run, no_step, NULL, &head)))
 		return ui_api_fail(rq, p, rc);
 	j = json_loads(head, 0, NULL);
 	sl_free(head);
@@ -428,51 +441,16 @@ static int h_artifacts(sl_server *s, serve_worker *w, ui_req *rq, sl_project *p,
 	return ui_error(rq, 404, "no endpoint %s", rq->url);
 }
 
-/* One page of the models list, filtered by a substring of the name. */
 static int models_page(ui_req *rq, sl_project *p)
 {
 	sl_page_opts o;
-	json_t *all, *items, *v, *j;
 	char *text = NULL;
-	size_t i, total = 0;
 	int rc;
 
 	if (!page_args(rq, &o))
 		return rq->code;
-	if (!o.limit)
-		o.limit = 50;
-	if ((rc = sl_models_list(p, &text)))
-		return ui_api_fail(rq, p, rc);
-	all = json_loads(text, 0, NULL);
-	sl_free(text);
-	items = json_array();
-	if (!all || !items) {
-		json_decref(all);
-		json_decref(items);
-		return ui_error(rq, 500, "out of memory");
-	}
-	json_array_foreach(all, i, v) {
-		const char *name = json_string_value(json_object_get(v, "name"));
-		if (o.search && *o.search && (!name || !strstr(name, o.search)))
-			continue;
-		if (total >= o.offset && total < o.offset + o.limit)
-			json_array_append(items, v);
-		total++;
-	}
-	json_decref(all);
-	j = json_pack("{s:I, s:I, s:I, s:o}", "total", (json_int_t)total, "offset",
-		      (json_int_t)o.offset, "limit", (json_int_t)o.limit, "items", items);
-	text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(j);
-	if (!text)
-		return ui_error(rq, 500, "out of memory");
-	rc = serve_puts(rq->resp, text);
-	free(text);
-	if (rc)
-		return ui_error(rq, 500, "out of memory");
-	rq->code = 200;
-	rq->cache = "no-store";
-	return 200;
+	rc = sl_models_page(p, &o, &text);
+	return rc ? ui_api_fail(rq, p, rc) : ui_json(rq, text);
 }
 
 static int h_models(sl_server *s, serve_worker *w, ui_req *rq, sl_project *p, const char *rest)
@@ -491,6 +469,44 @@ static int h_models(sl_server *s, serve_worker *w, ui_req *rq, sl_project *p, co
 	if (!page_args(rq, &o))
 		return rq->code;
 	rc = sl_model_show_page(p, name, &o, &text);
+	return rc ? ui_api_fail(rq, p, rc) : ui_json(rq, text);
+}
+
+static int h_monitoring(ui_req *rq, sl_project *p, const char *rest)
+{
+	char model[160];
+	char *text = NULL;
+	sl_page_opts o;
+	int rc;
+
+	if (!page_args(rq, &o))
+		return rq->code;
+	if (!*rest) {
+		rc = sl_monitor_models_page(p, &o, &text);
+		return rc ? ui_api_fail(rq, p, rc) : ui_json(rq, text);
+	}
+	if (!ui_segment(&rest, model, sizeof model) || *rest)
+		return ui_error(rq, 404, "no endpoint %s", rq->url);
+	rc = sl_monitor_page(p, model, &o, &text);
+	return rc ? ui_api_fail(rq, p, rc) : ui_json(rq, text);
+}
+
+static int h_events(ui_req *rq, sl_project *p, const char *rest)
+{
+	sl_events_filter f = {0};
+	char *text = NULL;
+	sl_page_opts o;
+	int rc;
+
+	if (*rest)
+		return ui_error(rq, 404, "no endpoint %s", rq->url);
+	if (!page_args(rq, &o))
+		return rq->code;
+	f.model = ui_arg(rq, "model");
+	f.kind = ui_arg(rq, "kind");
+	f.run = ui_arg(rq, "run");
+	f.since = ui_arg(rq, "since");
+	rc = sl_monitor_events_page(p, &f, &o, &text);
 	return rc ? ui_api_fail(rq, p, rc) : ui_json(rq, text);
 }
 
@@ -542,6 +558,10 @@ static int api(sl_server *s, serve_worker *w, ui_req *rq)
 		return h_artifacts(s, w, rq, p, rest);
 	if (!strcmp(top, "models"))
 		return h_models(s, w, rq, p, rest);
+	if (!strcmp(top, "monitoring"))
+		return h_monitoring(rq, p, rest);
+	if (!strcmp(top, "events"))
+		return h_events(rq, p, rest);
 	return ui_error(rq, 404, "no endpoint %s (see docs/ui.md)", rq->url);
 }
 

@@ -10,6 +10,8 @@
  *                                   production alias; sl_model_promote
  *   POST /api/models/NAME/rollback  {"alias", "reason"?}   rollback; sl_model_rollback
  *   POST /api/models/NAME/tag       {"version", "key", "value" | null}   tag
+ *   POST /api/events/SEQ/ack        {"note"?}   alert.ack; sl_monitor_ack: the
+ *                                   alert event SEQ acknowledged by the user
  *   POST /api/runs                  {"pipeline": FILE, "params"?: {k: v}}   run:
  *                                   starts the run on a thread of its own and
  *                                   answers {"run": ID} once it exists
@@ -28,6 +30,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -195,6 +198,32 @@ static int h_tag(sl_server *s, serve_worker *w, ui_req *rq, action *a, const cha
 	serve_lit(rq->resp, "{\"tagged\":true}");
 	rq->code = 200;
 	return 200;
+}
+
+/* ---- alerts ----------------------------------------------------------------------------------- */
+
+static int h_ack(sl_server *s, serve_worker *w, ui_req *rq, action *a, const char *seq)
+{
+	const json_t *note = json_object_get(a->body, "note");
+	sl_project *p;
+	char *text = NULL, *end;
+	long long n;
+	int rc;
+
+	snprintf(a->target, sizeof a->target, "event:%s", seq);
+	if (!gate(s, rq, PERM_ALERT_ACK))
+		return rq->code;
+	n = strtoll(seq, &end, 10);
+	if (*end || n < 1 || seq[0] == '+' || seq[0] == '-')
+		return ui_error(rq, 404, "no event '%s': events are numbered from 1", seq);
+	if (note && !json_is_string(note) && !json_is_null(note))
+		return ui_error(rq, 400, "a note is text: {\"note\": \"looking into it\"}");
+	if (!(p = ui_project(s, w, rq)))
+		return rq->code;
+	/* Without a token (--no-auth) the acknowledgement is the server's OS user's. */
+	rc = sl_monitor_ack(p, n, rq->user.name[0] ? rq->user.name : NULL, json_string_value(note),
+			    &text);
+	return rc ? ui_api_fail(rq, p, rc) : ui_json(rq, text);
 }
 
 /* ---- starting a run ------------------------------------------------------------------------------ */
@@ -387,6 +416,9 @@ int ui_act(sl_server *s, serve_worker *w, ui_req *rq, const char *top, const cha
 
 	if (!strcmp(top, "runs") && !*rest) {
 		a.name = "runs.start";
+	} else if (!strcmp(top, "events") && ui_segment(&rest, model, sizeof model) &&
+		   ui_segment(&rest, verb, sizeof verb) && !*rest && !strcmp(verb, "ack")) {
+		a.name = "alerts.ack";
 	} else if (!strcmp(top, "models") && ui_segment(&rest, model, sizeof model) &&
 		   ui_segment(&rest, verb, sizeof verb) && !*rest &&
 		   (!strcmp(verb, "promote") || !strcmp(verb, "rollback") || !strcmp(verb, "tag"))) {
@@ -408,6 +440,8 @@ int ui_act(sl_server *s, serve_worker *w, ui_req *rq, const char *top, const cha
 				 a.body ? "another value" : e.text, e.line);
 	} else if (!strcmp(a.name, "runs.start")) {
 		h_run(s, rq, &a);
+	} else if (!strcmp(a.name, "alerts.ack")) {
+		h_ack(s, w, rq, &a, model);
 	} else if (!strcmp(a.name, "models.promote")) {
 		h_promote(s, w, rq, &a, model);
 	} else if (!strcmp(a.name, "models.rollback")) {
@@ -431,6 +465,7 @@ void ui_actions_json(sl_server *s, ui_req *rq)
 		{"rollback", PERM_ROLLBACK},
 		{"tag", PERM_TAG},
 		{"run", PERM_RUN},
+		{"ack", PERM_ALERT_ACK},
 	};
 	bool open = !access_policy_asks(&s->pol, ACCESS_PROTECTED), first = true;
 

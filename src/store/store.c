@@ -379,6 +379,20 @@ static const char *const migrations[] = {
 	"  value DOUBLE PRECISION,"
 	"  note TEXT,"
 	"  PRIMARY KEY (model, name)) /*sqlite: WITHOUT ROWID*/;",
+
+	/*
+	 * 9: acknowledgements of alerts (store_loop.c), one per alert event
+	 * (its seq in monitor_events), written once: who took it on, when, and
+	 * a note. Kept apart from monitor_events, which stays append-only. The
+	 * index serves the web UI's pages of one kind of event (the alerts) and
+	 * its count of a model's alerts without a scan of every event.
+	 */
+	"CREATE TABLE monitor_acks ("
+	"  seq BIGINT PRIMARY KEY,"
+	"  at_ms BIGINT NOT NULL,"
+	"  who TEXT NOT NULL,"
+	"  note TEXT) /*sqlite: WITHOUT ROWID*/;"
+	"CREATE INDEX monitor_events_by_kind ON monitor_events (kind, model, seq);",
 };
 
 #define SCHEMA_VERSION ((int)SL__ARRAY_LEN(migrations))

@@ -506,6 +506,12 @@ int store_model_changes(store *s, const char *name, int64_t *out);
 int store_models_json(store *s, json_t **out);
 /* The same views as JSON text (sl__free), written straight from the rows. */
 int store_models_text(store *s, char **out);
+/*
+ * One page of the models list by name, search a substring of the name (or
+ * NULL): {"total", "offset", "limit", "items": [as store_models_text's]}.
+ */
+int store_models_page_text(store *s, const char *search, int64_t offset, int64_t limit,
+			   char **out);
 int store_model_search_text(store *s, const char *key, const char *value, char **out);
 int store_model_json(store *s, const char *name, const char *ref, json_t **out);
 /*
@@ -557,6 +563,21 @@ typedef struct store_mon_filter {
  * (detail is the stored object, {} when none). *out: json_decref.
  */
 int store_mon_events_json(store *s, const store_mon_filter *f, json_t **out);
+
+/*
+ * One page of the events matching f (f->limit unused), newest first:
+ * items as store_mon_events_json's, *out_total how many match in all.
+ */
+int store_mon_events_page_json(store *s, const store_mon_filter *f, int64_t offset,
+			       int64_t limit, json_t **out_items, int64_t *out_total);
+/*
+ * Acknowledges the alert event seq for who (note may be NULL), now, once:
+ * SL_ENOENT when there is no such event, SL_EINVAL when it is not an
+ * alert, SL_EEXIST naming who did when it was acknowledged already.
+ * *out_event (may be NULL) receives the event with its "ack": {by, at,
+ * note} (events of the other functions carry "ack": null until then).
+ */
+int store_mon_ack(store *s, int64_t seq, const char *who, const char *note, json_t **out_event);
 
 #define STORE_MON_KEY_MAX 128
 #define STORE_MON_NOTE_MAX 512
@@ -635,7 +656,7 @@ int store_gc_info(store *s, const char *id, json_t **out);
  * verified per table before the commit; on any failure dst is unchanged.
  * out receives one count per table (n_out at least STORE_COPY_TABLES).
  */
-#define STORE_COPY_TABLES 24
+#define STORE_COPY_TABLES 25
 typedef struct store_copy_count {
 	char table[32];
 	int64_t source;  /* rows read from src */
@@ -793,6 +814,23 @@ int store_monitor_add(store *s, const store_monitor_window *w, const char *const
  * "values": {NAME: number|null}}. *out is new.
  */
 int store_monitor_history(store *s, const char *model, size_t last, json_t **out);
+/*
+ * One page of model's windows, newest first by page (offset 0: the newest
+ * limit windows), oldest first within it, as JSON text: {"model", "total"
+ * (the model's windows in all), "offset", "limit", "items" (windows in
+ * store_monitor_history's shape), "report" (the newest window's report on
+ * the page, or null)}. *out: sl__free.
+ */
+int store_monitor_page_text(store *s, const char *model, int64_t offset, int64_t limit,
+			    char **out);
+/*
+ * The monitored models (those with windows or events), by name, one page,
+ * search a substring of the name (or NULL): [{model, windows, last_at,
+ * version, dataset_drift, alerts, unacknowledged}] where alerts counts the
+ * model's alert events and unacknowledged those not acknowledged.
+ */
+int store_monitor_models_page(store *s, const char *search, int64_t offset, int64_t limit,
+			      json_t **out_items, int64_t *out_total);
 /* One series over the newest `last` windows: [{"seq", "at", "value"}], oldest first. */
 int store_monitor_series(store *s, const char *model, const char *name, size_t last,
 			 json_t **out);

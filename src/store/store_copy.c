@@ -87,6 +87,7 @@ static const copy_table tables[] = {
 	{"monitor_state",
 	 "model, name, active, streak, window_key, since_ms, updated_ms, fired, value, note", 10, 2,
 	 "model, name", -1},
+	{"monitor_acks", "seq, at_ms, who, note", 4, 1, "seq", -1},
 };
 
 size_t store_copy_tables(const char **names, size_t max)

@@ -122,6 +122,12 @@ int st_artifact_resolve(store *s, const char *prefix, char out_id[SL__HASH_HEX_S
 /* A full artifact id as is, or a unique prefix resolved. */
 int st_artifact_id_arg(store *s, const char *ref, char id[SL__HASH_HEX_SIZE]);
 
+/*
+ * "%text%" with LIKE's special characters escaped ('\\' escapes; write
+ * ESCAPE '\\'), sl__free; NULL for no text (and when out of memory).
+ */
+char *st_like_pattern(const char *text);
+
 /* Registers a version inside the caller's transaction (store_registry.c). */
 int st_model_register(store *s, const store_version_new *v, int64_t *out_version,
 		      bool *out_reused);

@@ -934,8 +934,7 @@ int store_artifact_json(store *s, const char *artifact_id, json_t **out)
  * the escape character of the text are escaped.
  */
 
-/* "%text%" with LIKE's special characters escaped ('\' escapes), or NULL. */
-static char *like_pattern(const char *text)
+char *st_like_pattern(const char *text)
 {
 	size_t n = text ? strlen(text) : 0;
 	char *p, *q;
@@ -1007,7 +1006,7 @@ int store_runs_page_json(store *s, const store_page *pg, json_t **out_items, int
 
 	if ((rc = page_check(s, pg, out_items, out_total, "store_runs_page_json")))
 		return rc;
-	like = like_pattern(pg->search);
+	like = st_like_pattern(pg->search);
 	if (pg->search && *pg->search && !like)
 		return sl__oom();
 	{
@@ -1043,7 +1042,7 @@ int store_artifacts_page_json(store *s, const store_page *pg, json_t **out_items
 
 	if ((rc = page_check(s, pg, out_items, out_total, "store_artifacts_page_json")))
 		return rc;
-	like = like_pattern(pg->search);
+	like = st_like_pattern(pg->search);
 	if (pg->search && *pg->search && !like)
 		return sl__oom();
 	{

@@ -1,7 +1,8 @@
 /*
  * The monitoring loop's records (store.h, "the monitoring loop"): the
  * events `sluice monitor events` lists and the state the watcher keeps
- * between evaluations (migration 7 made both tables).
+ * between evaluations (migration 7 made both tables), and the
+ * acknowledgements of alerts (migration 9's monitor_acks).
  *
  * Invariants:
  *
@@ -16,6 +17,10 @@
  *     the holder's note. What makes a claim free (not active, its run
  *     ended, stale) is decided here from the rows alone: the store never
  *     judges whether a process is alive.
+ *  4. An alert is acknowledged once: the check that it is an alert
+ *     without an acknowledgement and the insert are one write
+ *     transaction, so of two people acknowledging at once the second is
+ *     told who was first (SL_EEXIST).
  */
 #include <math.h>
 #include <stdio.h>
@@ -67,7 +72,15 @@ int store_mon_event_add(store *s, const store_mon_event *e, int64_t *out_seq)
 	return rc;
 }
 
-/* Columns: 0 seq, 1 at_ms, 2 kind, 3 model, 4 detail, 5 run_id. */
+/* An alert's acknowledgement: columns 6 who, 7 at_ms, 8 note. */
+static const jv_field ack_view[] = {
+	{"by", JV_STR, 6, 0, NULL},
+	{"at", JV_TIME, 7, 0, NULL},
+	{"note", JV_STR, 8, 0, NULL},
+	{NULL, 0, 0, 0, NULL},
+};
+
+/* Columns: 0 seq, 1 at_ms, 2 kind, 3 model, 4 detail, 5 run_id, 6.. the ack's. */
 static const jv_field event_view[] = {
 	{"seq", JV_INT, 0, 0, NULL},
 	{"at", JV_TIME, 1, 0, NULL},
@@ -75,8 +88,38 @@ static const jv_field event_view[] = {
 	{"model", JV_STR, 3, 0, NULL},
 	{"detail", JV_JSON_OBJ, 4, 0, NULL},
 	{"run", JV_STR, 5, 0, NULL},
+	{"ack", JV_NESTED, 6, 0, ack_view},
 	{NULL, 0, 0, 0, NULL},
 };
+
+#define EVENT_COLS                                                                           \
+	"SELECT e.seq, e.at_ms, e.kind, e.model, e.detail, e.run_id, a.who, a.at_ms, a.note "    \
+	"FROM monitor_events e LEFT JOIN monitor_acks a ON a.seq = e.seq "
+
+/* The WHERE clause of filter f into q and its parameters into p (at most 5). */
+static int events_where(sl__buf *q, const store_mon_filter *f, sq_val *p, int *np)
+{
+	int rc = sl__buf_puts(q, "WHERE e.seq > ?");
+
+	p[(*np)++] = SQ_I(f->after_seq > 0 ? f->after_seq : 0);
+	if (rc == 0 && f->model) {
+		rc = sl__buf_puts(q, " AND e.model = ?");
+		p[(*np)++] = S(f->model);
+	}
+	if (rc == 0 && f->kind) {
+		rc = sl__buf_puts(q, " AND e.kind = ?");
+		p[(*np)++] = S(f->kind);
+	}
+	if (rc == 0 && f->run) {
+		rc = sl__buf_puts(q, " AND e.run_id = ?");
+		p[(*np)++] = S(f->run);
+	}
+	if (rc == 0 && f->since_ms > 0) {
+		rc = sl__buf_puts(q, " AND e.at_ms >= ?");
+		p[(*np)++] = SQ_I(f->since_ms);
+	}
+	return rc;
+}
 
 int store_mon_events_json(store *s, const store_mon_filter *f, json_t **out)
 {
@@ -95,30 +138,14 @@ int store_mon_events_json(store *s, const store_mon_filter *f, json_t **out)
 		return st_nomem_json();
 	sl__buf_init(&q, 0);
 	/* The newest `limit` are taken by seq descending, then put back in order. */
-	rc = sl__buf_puts(&q, "SELECT seq, at_ms, kind, model, detail, run_id FROM monitor_events "
-			      "WHERE seq > ?");
-	p[np++] = SQ_I(f->after_seq > 0 ? f->after_seq : 0);
-	if (rc == 0 && f->model) {
-		rc = sl__buf_puts(&q, " AND model = ?");
-		p[np++] = S(f->model);
-	}
-	if (rc == 0 && f->kind) {
-		rc = sl__buf_puts(&q, " AND kind = ?");
-		p[np++] = S(f->kind);
-	}
-	if (rc == 0 && f->run) {
-		rc = sl__buf_puts(&q, " AND run_id = ?");
-		p[np++] = S(f->run);
-	}
-	if (rc == 0 && f->since_ms > 0) {
-		rc = sl__buf_puts(&q, " AND at_ms >= ?");
-		p[np++] = SQ_I(f->since_ms);
-	}
+	rc = sl__buf_puts(&q, EVENT_COLS);
+	if (rc == 0)
+		rc = events_where(&q, f, p, &np);
 	if (rc == 0 && f->limit > 0) {
-		rc = sl__buf_puts(&q, " ORDER BY seq DESC LIMIT ?");
+		rc = sl__buf_puts(&q, " ORDER BY e.seq DESC LIMIT ?");
 		p[np++] = SQ_I((int64_t)(f->limit > INT32_MAX ? INT32_MAX : f->limit));
 	} else if (rc == 0) {
-		rc = sl__buf_puts(&q, " ORDER BY seq");
+		rc = sl__buf_puts(&q, " ORDER BY e.seq");
 	}
 	if (rc) {
 		sl__buf_free(&q);
@@ -149,6 +176,142 @@ int store_mon_events_json(store *s, const store_mon_filter *f, json_t **out)
 		}
 	}
 	*out = cx.arr;
+	return 0;
+}
+
+int store_mon_events_page_json(store *s, const store_mon_filter *f, int64_t offset,
+			       int64_t limit, json_t **out_items, int64_t *out_total)
+{
+	store_mon_filter none = {0};
+	jv_ctx cx = {.fields = event_view, .dedup_col = -1};
+	st_one_i64 total = {0};
+	sl__buf where, count, rows;
+	sq_val p[7];
+	int np = 0, rc;
+
+	if (!s || !out_items || !out_total || offset < 0 || limit < 1)
+		return sl__err(SL_EINVAL, "store_mon_events_page_json: invalid argument");
+	*out_items = NULL;
+	*out_total = 0;
+	if (!f)
+		f = &none;
+	sl__buf_init(&where, 0);
+	sl__buf_init(&count, 0);
+	sl__buf_init(&rows, 0);
+	/* The count needs no join: the filter is on the events alone. */
+	if (events_where(&where, f, p, &np) ||
+	    sl__buf_printf(&count, "SELECT COUNT(*) FROM monitor_events e %s", where.data) ||
+	    sl__buf_printf(&rows, EVENT_COLS "%s ORDER BY e.seq DESC LIMIT ? OFFSET ?",
+			   where.data) ||
+	    !(cx.arr = json_array())) {
+		rc = sl__oom();
+		goto out;
+	}
+	p[np] = SQ_I(limit);
+	p[np + 1] = SQ_I(offset);
+	st_lock(s);
+	rc = st_begin(s, false);
+	if (rc == 0)
+		rc = s->drv->exec(s->conn, count.data, np, p, st_row_one_i64, &total);
+	if (rc == 0)
+		rc = s->drv->exec(s->conn, rows.data, np + 2, p, st_row_view, &cx);
+	rc = st_end(s, rc);
+	st_unlock(s);
+out:
+	sl__buf_free(&where);
+	sl__buf_free(&count);
+	sl__buf_free(&rows);
+	if (rc) {
+		json_decref(cx.arr);
+		return rc;
+	}
+	*out_items = cx.arr;
+	*out_total = total.v;
+	return 0;
+}
+
+/* ---- acknowledgements ------------------------------------------------------------------ */
+
+/* Columns: 0 kind, 1 ack's who, 2 ack's at_ms. */
+typedef struct ack_probe {
+	bool found;
+	char kind[EVENT_KIND_MAX + 1];
+	char who[STORE_NAME_MAX + 1];
+	int64_t at_ms;
+} ack_probe;
+
+static int row_ack_probe(void *ud, int ncol, const sq_val *c)
+{
+	ack_probe *o = ud;
+
+	if (o->found || ncol < 3)
+		return 0;
+	o->found = true;
+	snprintf(o->kind, sizeof o->kind, "%s", c[0].type == SQ_TEXT ? c[0].s : "");
+	snprintf(o->who, sizeof o->who, "%s", c[1].type == SQ_TEXT ? c[1].s : "");
+	o->at_ms = c[2].type == SQ_INT ? c[2].i : 0;
+	return 0;
+}
+
+int store_mon_ack(store *s, int64_t seq, const char *who, const char *note, json_t **out_event)
+{
+	jv_ctx cx = {.fields = event_view, .dedup_col = -1};
+	st_retry r = {0};
+	ack_probe pr;
+	int64_t now = sl__now_ms();
+	int rc;
+
+	if (out_event)
+		*out_event = NULL;
+	if (!s || seq < 1 || !who || !*who || strlen(who) > STORE_NAME_MAX)
+		return sl__err(SL_EINVAL, "store_mon_ack: an event number and who acknowledges");
+	if (note && strlen(note) > STORE_MON_NOTE_MAX)
+		return sl__err(SL_EINVAL, "an acknowledgement's note is at most %d bytes",
+			       STORE_MON_NOTE_MAX);
+	st_lock(s);
+	do {
+		sq_val p[] = {SQ_I(seq)};
+		memset(&pr, 0, sizeof pr);
+		rc = st_begin(s, true);
+		if (rc == 0)
+			rc = Q(s,
+			       "SELECT e.kind, a.who, a.at_ms FROM monitor_events e "
+			       "LEFT JOIN monitor_acks a ON a.seq = e.seq WHERE e.seq = ?",
+			       p, row_ack_probe, &pr);
+		if (rc == 0 && !pr.found)
+			rc = sl__err(SL_ENOENT, "no monitoring event %lld (sluice monitor events lists "
+						"them)",
+				     (long long)seq);
+		else if (rc == 0 && strcmp(pr.kind, "alert"))
+			rc = sl__err(SL_EINVAL, "event %lld is a '%s', not an alert: only alerts are "
+						"acknowledged",
+				     (long long)seq, pr.kind);
+		else if (rc == 0 && pr.who[0])
+			rc = sl__err(SL_EEXIST, "alert %lld was already acknowledged by %s", (long long)seq,
+				     pr.who);
+		if (rc == 0) {
+			sq_val q[] = {SQ_I(seq), SQ_I(now), S(who), S(note && *note ? note : NULL)};
+			rc = Q(s, "INSERT INTO monitor_acks (seq, at_ms, who, note) VALUES (?, ?, ?, ?)",
+			       q, NULL, NULL);
+		}
+		rc = st_end(s, rc);
+	} while (st_again(s, rc, &r));
+	if (rc == 0 && out_event) {
+		sq_val p[] = {SQ_I(seq)};
+		rc = st_begin(s, false);
+		if (rc == 0)
+			rc = Q(s, EVENT_COLS "WHERE e.seq = ?", p, st_row_view, &cx);
+		rc = st_end(s, rc);
+		if (rc == 0 && !cx.obj)
+			rc = sl__oom();
+	}
+	st_unlock(s);
+	if (rc) {
+		json_decref(cx.obj);
+		return rc;
+	}
+	if (out_event)
+		*out_event = cx.obj;
 	return 0;
 }
 

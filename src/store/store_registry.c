@@ -958,6 +958,20 @@ static int row_gstream(void *ud, int ncol, const sq_val *c)
 }
 
 /* Runs a grouped view's query into a JSON array's text (*out, sl__free). */
+/* The stream's rows as a JSON array into x->b; the caller holds a read transaction. */
+static int gstream_rows(store *s, gstream *x, const char *sql, int np, const sq_val *p)
+{
+	int rc = sl__buf_putc(&x->b, '[');
+
+	if (rc == 0)
+		rc = s->drv->exec(s->conn, sql, np, p, row_gstream, x);
+	if (rc == 0)
+		rc = gs_close(x);
+	if (rc == 0)
+		rc = sl__buf_puts(&x->b, x->n ? "\n]" : "]");
+	return rc;
+}
+
 static int gstream_text(store *s, gstream *x, const char *sql, int np, const sq_val *p,
 			char **out)
 {
@@ -968,13 +982,7 @@ static int gstream_text(store *s, gstream *x, const char *sql, int np, const sq_
 	st_lock(s);
 	rc = st_begin(s, false);
 	if (rc == 0)
-		rc = sl__buf_putc(&x->b, '[');
-	if (rc == 0)
-		rc = s->drv->exec(s->conn, sql, np, p, row_gstream, x);
-	if (rc == 0)
-		rc = gs_close(x);
-	if (rc == 0)
-		rc = sl__buf_puts(&x->b, x->n ? "\n]" : "]");
+		rc = gstream_rows(s, x, sql, np, p);
 	rc = st_end(s, rc);
 	st_unlock(s);
 	if (rc == 0 && !(*out = sl__buf_detach(&x->b)))
@@ -1025,6 +1033,64 @@ int store_models_text(store *s, char **out)
 			    "m.created_ms, m.updated_ms, a.alias, a.version FROM models m "
 			    "LEFT JOIN model_aliases a ON a.model = m.name ORDER BY m.name, a.alias",
 			    0, NULL, out);
+}
+
+int store_models_page_text(store *s, const char *search, int64_t offset, int64_t limit,
+			   char **out)
+{
+	gstream x = {.fields = models_view, .key_cols = 1, .sub_key = "aliases", .sub_name = 5,
+		     .sub_value = 6, .sub_int = true};
+	st_one_i64 total = {0};
+	char *like = st_like_pattern(search), *items = NULL;
+	sl__buf b;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!s || !out || offset < 0 || limit < 1) {
+		sl__free(like);
+		return sl__err(SL_EINVAL, "store_models_page_text: invalid argument");
+	}
+	if (search && *search && !like)
+		return sl__oom();
+	sl__buf_init(&x.b, 0);
+	st_lock(s);
+	rc = st_begin(s, false);
+	if (rc == 0) {
+		sq_val p[] = {S(like), S(like)};
+		rc = Q(s,
+		       "SELECT COUNT(*) FROM models WHERE (CAST(? AS TEXT) IS NULL OR name LIKE ? "
+		       "ESCAPE '\\')",
+		       p, st_row_one_i64, &total);
+	}
+	if (rc == 0) {
+		sq_val p[] = {S(like), S(like), SQ_I(limit), SQ_I(offset)};
+		rc = gstream_rows(s, &x,
+				  "SELECT m.name, (SELECT COUNT(*) FROM model_versions v WHERE v.model = "
+				  "m.name), (SELECT MAX(v.version) FROM model_versions v WHERE v.model = "
+				  "m.name), m.created_ms, m.updated_ms, a.alias, a.version FROM (SELECT "
+				  "name, created_ms, updated_ms FROM models WHERE (CAST(? AS TEXT) IS NULL "
+				  "OR name LIKE ? ESCAPE '\\') ORDER BY name LIMIT ? OFFSET ?) m LEFT JOIN "
+				  "model_aliases a ON a.model = m.name ORDER BY m.name, a.alias",
+				  (int)SL__ARRAY_LEN(p), p);
+	}
+	rc = st_end(s, rc);
+	st_unlock(s);
+	sl__free(like);
+	if (rc == 0 && !(items = sl__buf_detach(&x.b)))
+		rc = sl__oom();
+	sl__buf_free(&x.b);
+	if (rc)
+		return rc;
+	sl__buf_init(&b, 0);
+	rc = sl__buf_printf(&b, "{\"total\":%lld,\"offset\":%lld,\"limit\":%lld,\"items\":%s}",
+			    (long long)total.v, (long long)offset, (long long)limit, items);
+	sl__free(items);
+	if (rc || !(*out = sl__buf_detach(&b))) {
+		sl__buf_free(&b);
+		return sl__oom();
+	}
+	return 0;
 }
 
 int store_models_json(store *s, json_t **out)

@@ -7,7 +7,9 @@
 //   { "base": "http://127.0.0.1:PORT", "shots": DIR,
 //     "run": RUN-ID, "steps": [names], "dataset": ARTIFACT-ID, "model": NAME,
 //     "xss": { "run": RUN-ID, "dataset": ARTIFACT-ID, "text": "<img ...>" },
-//     "roles": { "ml_engineer": TOKEN, "data_scientist": TOKEN } | null }
+//     "roles": { "ml_engineer": TOKEN, "data_scientist": TOKEN, "sre": TOKEN } | null,
+//     "alert": EVENT-SEQ (an alert of the model to acknowledge) | absent,
+//     "docshots": DIR (screenshots for docs/img) | absent }
 //
 // Every check that fails saves a screenshot of the page in DIR (named
 // after the check) and the script exits 1 after the last check.
@@ -132,6 +134,20 @@ await check(page, 'canvas page', async () => {
   expect((await page.$$('#canvas-board .block.acted')).length > 0, 'no block drives anything');
 });
 
+await check(page, 'monitoring page: a drift chart has points', async () => {
+  await open(page, 'monitoring', 'Monitoring');
+  expect(await page.$(`#monitored-table a[href="#/monitoring/${plan.model}"]`), 'model not listed as monitored');
+  await open(page, 'monitoring/' + plan.model, 'Monitoring');
+  const drift = await page.$$('#drift-charts svg.chart');
+  expect(drift.length > 0, 'no drift chart');
+  const pts = await page.$$eval('#drift-charts svg.chart', (cs) => cs.map((c) => c.querySelectorAll('circle.pt').length));
+  expect(pts.some((n) => n >= 2), 'no drift chart has two points: ' + pts.join(', '));
+  expect((await page.$$('#monitor-charts svg.chart circle.pt')).length > 0, 'the volume, latency and metric charts have no point');
+  expect((await page.$$('#features-table tbody tr.drifted')).length > 0, 'no feature shown drifted');
+  if (plan.alert) expect(await page.$(`#events-table tr[data-seq="${plan.alert}"]`), 'the alert is not listed');
+  if (plan.docshots) await page.screenshot({ path: path.join(plan.docshots, 'ui-monitoring.png'), clip: { x: 0, y: 0, width: 1370, height: 900 } });
+});
+
 // ---- user-supplied names are text, never markup ----
 await check(page, 'a step named like markup runs no script', async () => {
   await open(page, 'runs/' + plan.xss.run, 'Run');
@@ -176,6 +192,28 @@ if (plan.roles) {
     expect((await page.textContent('main h1')).includes('completed'), 'the run is not shown completed');
   });
   const ds = await newPage(plan.roles.data_scientist);
+  if (plan.alert) {
+    await check(ds, 'acknowledging an alert as a data scientist is refused', async () => {
+      await open(ds, 'monitoring/' + plan.model, 'Monitoring');
+      await ds.click(`#events-table tr[data-seq="${plan.alert}"] button.ack`);
+      await ds.waitForSelector(`#events-table tr[data-seq="${plan.alert}"] .ack-error`, { timeout: 10000 });
+      const msg = await ds.textContent(`#events-table tr[data-seq="${plan.alert}"] .ack-error`);
+      expect(/may not|403/i.test(msg), 'refusal says: ' + msg);
+      problems.splice(0, problems.length, ...problems.filter((p) => !/status of 403/.test(p)));
+    });
+    const sre = await newPage(plan.roles.sre);
+    await check(sre, 'acknowledging an alert as an SRE', async () => {
+      await open(sre, 'monitoring/' + plan.model, 'Monitoring');
+      await sre.fill(`#events-table tr[data-seq="${plan.alert}"] input.ack-note`, 'looking into it');
+      await sre.click(`#events-table tr[data-seq="${plan.alert}"] button.ack`);
+      await sre.waitForFunction((seq) => {
+        const c = document.querySelector(`#events-table tr[data-seq="${seq}"] .acked`);
+        return c && c.textContent.includes('looking into it');
+      }, plan.alert, { timeout: 10000 });
+      const t = await sre.textContent(`#events-table tr[data-seq="${plan.alert}"] .acked`);
+      expect(/acknowledged by \S+/.test(t), 'the row says: ' + t);
+    });
+  }
   await check(ds, 'the same promotion as a data scientist is refused', async () => {
     await open(ds, 'models/' + plan.model, 'Model');
     await ds.click('#act-promote');

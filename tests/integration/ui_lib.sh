@@ -62,6 +62,7 @@ ui_stop() {
 
 ui_start() {
 	local i
+	: >"$T/ui.err" # emptied first: the background shell may open it after the loop reads it
 	"$SLUICE" ui --port 0 "$@" 2>"$T/ui.err" &
 	UPID=$!
 	at_exit ui_stop
@@ -82,4 +83,47 @@ ui_get() {
 	shift
 	CODE=$(curl -s -S -o "$T/.ui-body" -w '%{http_code}' "$@" "$UURL$path")
 	BODY=$(cat "$T/.ui-body")
+}
+
+# ui_monitoring: monitoring records for model "spam" of ui_project's project
+# (the working directory): `sluice serve` answers traffic like the training
+# data, `sluice monitor report` records a window of it; then traffic with
+# every column shifted, and one pass of the loop (`sluice monitor
+# watch --once`, on the staging alias) records a drifted window and fires
+# the canvas's "drifting" alert (retraining is switched off in the canvas:
+# the test is about what the UI shows, not the loop), and one more pass on
+# an alias spam lacks records an error event. Sets ALERT, the alert's event
+# number. Needs serve_lib.sh.
+ui_monitoring() {
+	sed -i -e '/^  retrain_on:/d' -e 's/^  window: 500 /  window: 200 /' canvas.yaml
+	start_server "$T/serve-mon.err" --no-auth --model spam@staging
+	ui_traffic 0 1
+	sl monitor report --model spam --window 200 >/dev/null || fail "monitor report: $(cat "$T/serve-mon.err")"
+	ui_traffic 1 2
+	sl monitor watch --once --model spam --alias staging --json >"$T/watch.out" ||
+		fail "monitor watch: $(cat "$T/watch.out")"
+	ALERT=$(sl monitor events --model spam --kind alert --json | js "d[-1]['seq']")
+	# An event of another kind: the loop told to watch an alias spam lacks.
+	sl monitor watch --once --model spam --alias canary >/dev/null
+	kill "$SPID" 2>/dev/null || true
+}
+
+# ui_traffic SHIFTED SEED: 200 one-row requests to model spam at $PORT, rows
+# of the training data; SHIFTED 1 triples every column and adds 1.
+ui_traffic() {
+	"$PY" - "$PORT" "$1" "$2" <<'P'
+import csv, http.client, json, random, sys
+port, shifted, seed = int(sys.argv[1]), sys.argv[2] == "1", int(sys.argv[3])
+random.seed(seed)
+rows = list(csv.DictReader(open("data/spambase.csv")))
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+for r in random.sample(rows, 200):
+    rec = {k: float(v) for k, v in r.items() if k != "type"}
+    if shifted:
+        rec = {k: 3 * v + 1 for k, v in rec.items()}
+    conn.request("POST", "/invocations?model=spam", json.dumps({"dataframe_records": [rec]}),
+                 {"Content-Type": "application/json"})
+    resp = conn.getresponse(); body = resp.read()
+    assert resp.status == 200, (resp.status, body)
+P
 }

@@ -1,9 +1,12 @@
 /*
  * The pages of the listings the web UI asks for (sl_runs_page,
- * sl_artifacts_page, sl_model_show_page) at 10,000 runs and 10,000 model
- * versions: every page walked covers every row once in order, totals count
- * what matches, filters and searches are exact (a search for '%' or '_'
- * finds those characters, not everything), and bad windows are refused.
+ * sl_artifacts_page, sl_models_page, sl_model_show_page, and the monitoring
+ * page's sl_monitor_models_page, sl_monitor_page, sl_monitor_events_page)
+ * at 10,000 runs and 10,000 model versions: every page walked covers every
+ * row once in order, totals count what matches, filters and searches are
+ * exact (a search for '%' or '_' finds those characters, not everything),
+ * and bad windows are refused. An alert is acknowledged once, and only an
+ * alert.
  * Runs against PostgreSQL too (SLUICE_TEST_PG_URL_FILE), as the store
  * tests do, with 1,000 of each.
  */
@@ -355,12 +358,147 @@ static void test_artifacts_page(void **state)
 	json_decref(j);
 }
 
+/* The page a call answered: page_of(sl_..._page(..., &text), &text). */
+static json_t *page_of(int rc, char **text)
+{
+	json_t *j;
+
+	assert_int_equal(rc, 0);
+	j = json_loads(*text, 0, NULL);
+	sl_free(*text);
+	*text = NULL;
+	assert_non_null(j);
+	return j;
+}
+
+/* Models by name, a page of them, a literal search ('_' is no wildcard); the version counts. */
+static void test_models_page(void **state)
+{
+	fixture *f = *state;
+	char a[SL__HASH_HEX_SIZE];
+	sl_page_opts o = {.limit = 1, .offset = 2};
+	char *text = NULL;
+	json_t *j;
+
+	assert_int_equal(sl__sha256_hex("bundle a", 8, a), 0);
+	for (int i = 0; i < 2; i++) {
+		store_version_new nv = {.model = i ? "other" : "m_x", .bundle = a,
+					.metrics_json = "{}", .verdict = VERDICT_PASSED};
+		assert_int_equal(store_model_register(f->p->st, &nv, NULL, NULL), 0);
+	}
+	j = page_of(sl_models_page(f->p, &o, &text), &text);
+	assert_int_equal(total_of(j), 3);
+	assert_int_equal(count_of(j), 1);
+	assert_string_equal(item_str(j, 0, "name"), "spam");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "items"), 0), "versions")),
+			 n_versions);
+	json_decref(j);
+	o = (sl_page_opts){.search = "_"};
+	j = page_of(sl_models_page(f->p, &o, &text), &text);
+	assert_int_equal(total_of(j), 1);
+	assert_string_equal(item_str(j, 0, "name"), "m_x");
+	json_decref(j);
+	o = (sl_page_opts){.limit = 1001};
+	assert_int_equal(sl_models_page(f->p, &o, &text), SL_EINVAL);
+}
+
+/* Five windows of "spam" (drift.a.statistic = its number), three events. */
+static void fill_monitoring(store *s, int64_t seqs[3])
+{
+	const char *names[] = {"drift.a.statistic", "requests"};
+	const char *kinds[] = {"alert", "error", "alert"};
+
+	for (int i = 1; i <= 5; i++) {
+		char report[64];
+		double vals[] = {i, 100};
+		store_monitor_window w = {.model = "spam", .version = "1", .at_ms = 1000 * i,
+					  .requests = 100, .report = report};
+		snprintf(report, sizeof report, "{\"model\": \"spam\", \"n\": %d}", i);
+		assert_int_equal(store_monitor_add(s, &w, names, vals, 2, NULL), 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		store_mon_event e = {.kind = kinds[i], .model = "spam", .detail_json = "{}"};
+		assert_int_equal(store_mon_event_add(s, &e, &seqs[i]), 0);
+	}
+}
+
+static void test_monitoring_pages(void **state)
+{
+	fixture *f = *state;
+	sl_page_opts o = {.limit = 2};
+	sl_events_filter ef = {.model = "spam", .kind = "alert"};
+	int64_t seq[3];
+	char *text = NULL;
+	json_t *j, *items;
+
+	fill_monitoring(f->p->st, seq);
+	/* The newest two windows, oldest first, with the newest's report. */
+	j = page_of(sl_monitor_page(f->p, "spam", &o, &text), &text);
+	items = json_object_get(j, "items");
+	assert_int_equal(total_of(j), 5);
+	assert_int_equal(json_array_size(items), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(items, 0), "seq")), 4);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(items, 1), "seq")), 5);
+	assert_true(json_real_value(json_object_get(json_object_get(json_array_get(items, 1), "values"),
+						    "drift.a.statistic")) == 5.0);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "report"), "n")), 5);
+	json_decref(j);
+	o.offset = 4;
+	j = page_of(sl_monitor_page(f->p, "spam", &o, &text), &text);
+	assert_int_equal(count_of(j), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "report"), "n")), 1);
+	json_decref(j);
+	o.offset = 5;
+	j = page_of(sl_monitor_page(f->p, "spam", &o, &text), &text);
+	assert_int_equal(count_of(j), 0);
+	assert_true(json_is_null(json_object_get(j, "report")));
+	json_decref(j);
+
+	/* Events: newest first, filtered in the query. */
+	o = (sl_page_opts){.limit = 1};
+	j = page_of(sl_monitor_events_page(f->p, &ef, &o, &text), &text);
+	assert_int_equal(total_of(j), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "items"), 0), "seq")),
+			 seq[2]);
+	assert_true(json_is_null(json_object_get(json_array_get(json_object_get(j, "items"), 0), "ack")));
+	json_decref(j);
+	ef.since = "yesterday";
+	assert_int_equal(sl_monitor_events_page(f->p, &ef, &o, &text), SL_EINVAL);
+
+	/* An alert is acknowledged once; another kind, or no event, not at all. */
+	j = page_of(sl_monitor_ack(f->p, seq[0], "sam", "on it", &text), &text);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "ack"), "by")), "sam");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "ack"), "note")), "on it");
+	json_decref(j);
+	assert_int_equal(sl_monitor_ack(f->p, seq[0], "kim", NULL, NULL), SL_EEXIST);
+	assert_non_null(strstr(sl_project_errmsg(f->p), "sam"));
+	assert_int_equal(sl_monitor_ack(f->p, seq[1], "sam", NULL, NULL), SL_EINVAL);
+	assert_int_equal(sl_monitor_ack(f->p, 99999, "sam", NULL, NULL), SL_ENOENT);
+	assert_int_equal(sl_monitor_ack(f->p, 0, "sam", NULL, NULL), SL_EINVAL);
+
+	/* The monitored models count the alerts and those still open. */
+	o = (sl_page_opts){0};
+	j = page_of(sl_monitor_models_page(f->p, &o, &text), &text);
+	assert_int_equal(total_of(j), 1);
+	items = json_array_get(json_object_get(j, "items"), 0);
+	assert_string_equal(json_string_value(json_object_get(items, "model")), "spam");
+	assert_int_equal(json_integer_value(json_object_get(items, "windows")), 5);
+	assert_int_equal(json_integer_value(json_object_get(items, "alerts")), 2);
+	assert_int_equal(json_integer_value(json_object_get(items, "unacknowledged")), 1);
+	json_decref(j);
+	o.search = "_";
+	j = page_of(sl_monitor_models_page(f->p, &o, &text), &text);
+	assert_int_equal(total_of(j), 0);
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_runs_walk),    cmocka_unit_test(test_runs_window),
 		cmocka_unit_test(test_runs_filters), cmocka_unit_test(test_runs_search),
 		cmocka_unit_test(test_versions_page), cmocka_unit_test(test_artifacts_page),
+		cmocka_unit_test(test_models_page),   cmocka_unit_test(test_monitoring_pages),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
