@@ -17,9 +17,20 @@
  * ran out of items finds the job withdrawn and does not join. On a busy
  * machine, where a woken worker may wait a whole time slice for a core, a
  * loop then costs what its items cost, not a scheduling delay.
+ *
+ * Both sides spin for up to SPIN_NS before they sleep: a worker after its
+ * loop, for the next one (GBDT starts one every few hundred microseconds,
+ * and waking a sleeping thread -- on a virtual machine, a halted virtual
+ * CPU -- cost about 100 us a loop, more than a small loop's items); the
+ * caller, for workers still on their last item. The spin yields the core
+ * every few turns, so on a busy machine it gives way to other work, and it
+ * ends on its own: an idle pool sleeps. gen and finished are written under
+ * mu with atomic stores and read atomically by the spinning side.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -31,8 +42,8 @@ typedef struct job {
 	size_t n;
 	size_t next;       /* atomic: next item to hand out */
 	unsigned threads;  /* workers 1..threads-1 may take part */
-	unsigned joined;   /* workers that took the job (under mu) */
-	unsigned finished; /* of those, done (under mu) */
+	unsigned long joined;   /* workers that took the job (under mu) */
+	unsigned long finished; /* of those, done (written under mu, atomically) */
 } job;
 
 static struct pool {
@@ -48,6 +59,9 @@ static struct pool {
 	unsigned long born[SL__MAX_THREADS];
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
 	  PTHREAD_COND_INITIALIZER, 0, 0, NULL, {0}};
+
+/* How long a thread spins for the next loop (or the last worker) before it sleeps. */
+#define SPIN_NS 200000
 
 static _Thread_local bool in_loop; /* this thread is running a loop's items */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -80,6 +94,43 @@ static void run_items(job *j, unsigned worker)
 	in_loop = outer;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* Spins until *p differs from old (true) or SPIN_NS have passed (false). */
+static bool spin_while(const unsigned long *p, unsigned long old)
+{
+	uint64_t start = 0;
+
+	for (unsigned i = 1;; i++) {
+		if (__atomic_load_n(p, __ATOMIC_ACQUIRE) != old)
+			return true;
+		cpu_relax();
+		if (i % 64 == 0) {
+			uint64_t t = now_ns();
+			if (!start)
+				start = t;
+			else if (t - start > SPIN_NS)
+				return false;
+			sched_yield(); /* a busy machine's other threads come first */
+		}
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	unsigned id = (unsigned)(uintptr_t)arg;
@@ -89,6 +140,11 @@ static void *worker_main(void *arg)
 	seen = pool.born[id];
 	for (;;) {
 		job *j;
+		if (pool.gen == seen) {
+			pthread_mutex_unlock(&pool.mu);
+			spin_while(&pool.gen, seen);
+			pthread_mutex_lock(&pool.mu);
+		}
 		while (pool.gen == seen)
 			pthread_cond_wait(&pool.wake, &pool.mu);
 		seen = pool.gen;
@@ -99,7 +155,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&pool.mu);
 		run_items(j, id);
 		pthread_mutex_lock(&pool.mu);
-		if (++j->finished == j->joined)
+		if (__atomic_add_fetch(&j->finished, 1, __ATOMIC_RELEASE) == j->joined)
 			pthread_cond_signal(&pool.done);
 	}
 	return NULL;
@@ -158,7 +214,7 @@ void sl__parallel_for(unsigned threads, size_t n, sl__for_fn fn, void *ctx)
 	threads = grow(threads) < threads ? pool.started + 1 : threads;
 	j.threads = threads;
 	pool.cur = &j;
-	pool.gen++;
+	__atomic_store_n(&pool.gen, pool.gen + 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&pool.wake);
 	pthread_mutex_unlock(&pool.mu);
 
@@ -166,6 +222,15 @@ void sl__parallel_for(unsigned threads, size_t n, sl__for_fn fn, void *ctx)
 
 	pthread_mutex_lock(&pool.mu);
 	pool.cur = NULL; /* every item is taken: no one joins from now on */
+	if (j.finished < j.joined) {
+		/* joined is final now; a worker touches j only under mu, so
+		 * taking mu again below waits out its last access. */
+		unsigned long done = j.finished, joined = j.joined;
+		pthread_mutex_unlock(&pool.mu);
+		while (done < joined && spin_while(&j.finished, done))
+			done = __atomic_load_n(&j.finished, __ATOMIC_ACQUIRE);
+		pthread_mutex_lock(&pool.mu);
+	}
 	while (j.finished < j.joined)
 		pthread_cond_wait(&pool.done, &pool.mu);
 	pthread_mutex_unlock(&pool.mu);

@@ -372,8 +372,9 @@ typedef struct gbdt_hist_ctx {
 } gbdt_hist_ctx;
 
 int gbdt_hist_build(gbdt_hist_ctx *h, gbdt_hist_job *jobs, size_t n_jobs);
-/* Completes job's histogram (before the next build reuses the scratch). */
-void gbdt_hist_finish(const gbdt_hist_ctx *h, const gbdt_hist_job *job);
+/* Completes cells [lo, hi) of job's histogram (before the next build reuses
+ * the scratch); callers that search features apart finish their own cells. */
+void gbdt_hist_finish(const gbdt_hist_ctx *h, const gbdt_hist_job *job, size_t lo, size_t hi);
 size_t gbdt_hist_len(const gbdt_cuts *c); /* cells per histogram */
 
 /* One tree grown on quantised gradients (gbdt_tree.c). */

@@ -661,13 +661,13 @@ int gbdt_hist_build(gbdt_hist_ctx *h, gbdt_hist_job *jobs, size_t n_jobs)
 	return 0;
 }
 
-void gbdt_hist_finish(const gbdt_hist_ctx *h, const gbdt_hist_job *job)
+void gbdt_hist_finish(const gbdt_hist_ctx *h, const gbdt_hist_job *job, size_t lo, size_t hi)
 {
 	size_t len = gbdt_hist_len(h->cuts);
 
 	for (unsigned k = 1; k < job->parts; k++) {
 		const gbdt_gh *src = h->scratch + (job->scratch + k - 1) * len;
-		for (size_t c = 0; c < len; c++)
+		for (size_t c = lo; c < hi; c++)
 			job->hist[c] += src[c];
 	}
 }

@@ -7,7 +7,10 @@
  *                  count lefts per chunk, then scatter), row buffer a -> b
  *       histogram  the smaller child, built from its rows
  *       subtract   the larger child = parent - smaller (exact: integers)
- *       search     the best split of each child
+ *       search     the best split of each child: one task per node, or,
+ *                  when the batch has fewer nodes than twice the threads,
+ *                  per node and range of features (subtraction included),
+ *                  the ranges' bests taken in feature order
  *   depth-wise: the batch is every splittable node of a level (XGBoost's
  *   hist); leaf-wise: the single open node of largest gain (LightGBM).
  *
@@ -44,6 +47,8 @@
 #define CAT_SMOOTH 10.0
 /* Rows per partition chunk when a node is shared among threads. */
 #define PART_CHUNK 8192
+/* The fewest features a split-search task covers. */
+#define SEARCH_MIN_FEATURES 4
 /* Below this many rows a batch's partition or leaf update runs serially. */
 #define SERIAL_ROWS 4096
 /* Rows per block of the leaf sums (fixed: the sums' order must not depend
@@ -60,6 +65,15 @@ typedef struct split {
 	uint64_t mask[4];
 	int64_t GL, HL;
 } split;
+
+/*
+ * One task of a batch's split search: the children of batch entry `entry`,
+ * over the features features[a_lo..a_hi), each child's best among them.
+ */
+typedef struct stask {
+	uint32_t entry, a_lo, a_hi;
+	split best[2];
+} stask;
 
 /* Per node, while the tree grows. */
 typedef struct work {
@@ -101,8 +115,11 @@ struct gbdt_grower {
 	size_t batch_cap;
 	const gbdt_hist_job *jobs; /* expand's histogram jobs ... */
 	const size_t *job_of;      /* ... and each batch entry's, or SIZE_MAX */
+	stask *st;                 /* expand's search tasks, by entry then features */
+	size_t st_cap;
 	double *margin;
 	size_t stride;
+	const uint32_t *sample;   /* the tree's rows, or NULL: all */
 	uint32_t *leaf_of;  /* per row: its leaf's number, or NO_LEAF */
 	double *partial;    /* per row block and leaf: G and H sums */
 	size_t partial_cap; /* doubles partial holds */
@@ -161,6 +178,7 @@ void gbdt_grower_free(gbdt_grower *g)
 	sl__free(g->w);
 	sl__free(g->ch);
 	sl__free(g->batch);
+	sl__free(g->st);
 	sl__free(g);
 }
 
@@ -371,16 +389,22 @@ static void search_categorical(const eval_ctx *e, const gbdt_gh *c, unsigned nv,
 		mask_set(best->mask, nv);
 }
 
-/* The best split of node v (its histogram and sums are set). */
-static void find_split(gbdt_grower *g, uint32_t v)
+/*
+ * The best split of node v (its histogram and sums are set) on the features
+ * features[a_lo..a_hi) into *best. A candidate must beat the best so far
+ * strictly, so the first feature in order wins a tie: the best over
+ * consecutive ranges, taken in range order under the same rule, is the best
+ * over their union, however the features were cut.
+ */
+static void find_split(gbdt_grower *g, uint32_t v, size_t a_lo, size_t a_hi, split *best)
 {
 	work *w = &g->w[v];
 	const gbdt_cuts *c = g->cuts;
 	eval_ctx e;
 	cat_entry ent[GBDT_MAX_BINS];
 
-	memset(&w->best, 0, sizeof w->best);
-	w->best.gain = g->prm->min_split_gain;
+	memset(best, 0, sizeof *best);
+	best->gain = g->prm->min_split_gain;
 	e.G = w->G;
 	e.H = w->H;
 	e.gs = g->gs;
@@ -389,14 +413,21 @@ static void find_split(gbdt_grower *g, uint32_t v)
 	e.mcw = g->prm->min_child_weight;
 	e.parent = score((double)w->G * g->gs, (double)w->H * g->hs, e.lambda);
 	e.floor = 1e-10 * e.parent;
-	for (size_t a = 0; a < g->nf; a++) {
+	for (size_t a = a_lo; a < a_hi; a++) {
 		uint32_t f = g->features[a];
 		const gbdt_gh *cell = w->hist + c->off[f];
 		if (c->n_cat[f])
-			search_categorical(&e, cell, c->nval[f], f, ent, &w->best);
+			search_categorical(&e, cell, c->nval[f], f, ent, best);
 		else
-			search_numeric(&e, cell, c->nval[f], f, &w->best);
+			search_numeric(&e, cell, c->nval[f], f, best);
 	}
+}
+
+/* Takes cand when it beats *best (strictly: the earlier range wins a tie). */
+static void keep_better(split *best, const split *cand)
+{
+	if (cand->valid && (!best->valid || cand->gain > best->gain))
+		*best = *cand;
 }
 
 /* Whether node v may be split at all (before looking at its histogram). */
@@ -522,26 +553,80 @@ static int partition(gbdt_grower *g, const uint32_t *batch, size_t nb, size_t *l
 
 /* ---- expansion -------------------------------------------------------------------------- */
 
-/* The larger child's histogram from its parent's (in place), then both children's splits. */
+/*
+ * Search task i: on the cells of its features, the smaller child's parts
+ * added up and the larger child's histogram made from its parent's (in
+ * place); then both children's best splits over those features. A task
+ * touches only its own features' cells, so tasks of one node run side by
+ * side; cells of features outside colsample's draw are never summed (zero)
+ * nor read.
+ */
 static void subtract_and_search(void *ctx, size_t i, unsigned worker)
 {
 	gbdt_grower *g = ctx;
+	stask *tk = &g->st[i];
 	const gbdt_tnode *nodes = g->t->nodes;
-	uint32_t l = nodes[g->batch[i]].left;
+	const uint32_t *off = g->cuts->off;
+	uint32_t l = nodes[g->batch[tk->entry]].left;
 	gbdt_gh *a = g->w[l].hist, *b = g->w[l + 1].hist, *large, *small;
 	bool left_small = nodes[l].hi - nodes[l].lo <= nodes[l + 1].hi - nodes[l + 1].lo;
+	const gbdt_hist_job *job;
 
 	(void)worker;
+	memset(tk->best, 0, sizeof tk->best);
 	if (!a || !b)
 		return; /* neither child may split */
-	gbdt_hist_finish(&g->hc, &g->jobs[g->job_of[i]]);
+	job = &g->jobs[g->job_of[tk->entry]];
 	large = left_small ? b : a;
 	small = left_small ? a : b;
-	for (size_t c = 0; c < g->hist_len; c++)
-		large[c] -= small[c];
-	for (uint32_t c = l; c <= l + 1; c++)
-		if (splittable(g, c))
-			find_split(g, c);
+	for (size_t q = tk->a_lo; q < tk->a_hi;) {
+		/* A run of consecutive features is one range of cells. */
+		size_t r = q + 1;
+		while (r < tk->a_hi && g->features[r] == g->features[r - 1] + 1)
+			r++;
+		size_t lo = off[g->features[q]], hi = off[g->features[r - 1] + 1];
+		gbdt_hist_finish(&g->hc, job, lo, hi);
+		for (size_t c = lo; c < hi; c++)
+			large[c] -= small[c];
+		q = r;
+	}
+	for (uint32_t c = 0; c < 2; c++)
+		if (splittable(g, l + c))
+			find_split(g, l + c, tk->a_lo, tk->a_hi, &tk->best[c]);
+}
+
+/*
+ * The search tasks of a batch of nb entries: one per entry when there are
+ * enough entries to keep the threads busy, else each entry's features cut
+ * into ranges (at least SEARCH_MIN_FEATURES each). The cut depends on the
+ * thread count, the result does not (find_split's tie rule).
+ */
+static int plan_search(gbdt_grower *g, size_t nb, size_t *n_tasks)
+{
+	size_t per = 1, nf = g->nf, k = 0;
+
+	if (g->threads > 1 && nb < 2 * (size_t)g->threads) {
+		per = (2 * (size_t)g->threads + nb - 1) / nb;
+		if (per > nf / SEARCH_MIN_FEATURES)
+			per = nf / SEARCH_MIN_FEATURES;
+		if (per < 1)
+			per = 1;
+	}
+	if (nb * per > g->st_cap) {
+		stask *st = sl__reallocarray(g->st, nb * per, sizeof *st);
+		if (!st)
+			return sl__oom();
+		g->st = st;
+		g->st_cap = nb * per;
+	}
+	for (size_t i = 0; i < nb; i++)
+		for (size_t q = 0; q < per; q++, k++) {
+			g->st[k].entry = (uint32_t)i;
+			g->st[k].a_lo = (uint32_t)(nf * q / per);
+			g->st[k].a_hi = (uint32_t)(nf * (q + 1) / per);
+		}
+	*n_tasks = k;
+	return 0;
 }
 
 /*
@@ -552,7 +637,7 @@ static void subtract_and_search(void *ctx, size_t i, unsigned worker)
 static int expand(gbdt_grower *g, const uint32_t *batch, size_t nb)
 {
 	gbdt_tree *t = g->t;
-	size_t *lefts = NULL, *job_of = NULL, n_jobs = 0;
+	size_t *lefts = NULL, *job_of = NULL, n_jobs = 0, n_tasks = 0;
 	gbdt_hist_job *jobs = NULL;
 	int rc;
 
@@ -632,7 +717,15 @@ static int expand(gbdt_grower *g, const uint32_t *batch, size_t nb)
 	memcpy(g->batch, batch, nb * sizeof *batch);
 	g->jobs = jobs;
 	g->job_of = job_of;
-	sl__parallel_for(nb > 1 ? g->threads : 1, nb, subtract_and_search, g);
+	if ((rc = plan_search(g, nb, &n_tasks)))
+		goto out;
+	sl__parallel_for(n_tasks > 1 ? g->threads : 1, n_tasks, subtract_and_search, g);
+	/* Each child's best over its tasks, in feature order. */
+	for (size_t k = 0; k < n_tasks; k++) {
+		uint32_t l = t->nodes[batch[g->st[k].entry]].left;
+		for (uint32_t c = 0; c < 2; c++)
+			keep_better(&g->w[l + c].best, &g->st[k].best[c]);
+	}
 	/* Children that cannot split give their histograms back. */
 	for (size_t i = 0; i < nb; i++) {
 		uint32_t l = t->nodes[batch[i]].left;
@@ -899,6 +992,20 @@ static int finish_leaves(leaf_job *lj)
 	return 0;
 }
 
+/* The root's row list: the sample, or every row. */
+static void fill_rows(void *ctx, size_t lo, size_t hi, unsigned worker)
+{
+	gbdt_grower *g = ctx;
+	uint32_t *dst = g->buf[0];
+
+	(void)worker;
+	if (g->sample)
+		memcpy(dst + lo, g->sample + lo, (hi - lo) * sizeof *dst);
+	else
+		for (size_t i = lo; i < hi; i++)
+			dst[i] = (uint32_t)i;
+}
+
 int gbdt_grow(gbdt_grower *g, const gbdt_gh *gh, double gs, double hs, const double *grad,
 	      const double *hess, const uint32_t *sample, size_t m, const uint32_t *features,
 	      size_t nf, gbdt_tree *out, double *margin, size_t stride)
@@ -930,14 +1037,14 @@ int gbdt_grow(gbdt_grower *g, const gbdt_gh *gh, double gs, double hs, const dou
 	memset(&g->w[0], 0, sizeof g->w[0]);
 	out->nodes[0].hi = (uint32_t)m;
 	out->n = 1;
-	for (size_t i = 0; i < m; i++)
-		g->buf[0][i] = sample ? sample[i] : (uint32_t)i;
+	g->sample = sample;
+	sl__parallel_range(m < SERIAL_ROWS ? 1 : g->threads, m, LEAF_BLOCK, fill_rows, g);
 	if (!(g->w[0].hist = hist_get(g)))
 		return sl__oom();
 	root = (gbdt_hist_job){sample ? g->buf[0] : NULL, 0, m, g->w[0].hist, 1, 0};
 	if ((rc = gbdt_hist_build(&g->hc, &root, 1)))
 		return rc;
-	gbdt_hist_finish(&g->hc, &root);
+	gbdt_hist_finish(&g->hc, &root, 0, g->hist_len);
 	/* The root's sums: every row is in exactly one bin of any feature. */
 	{
 		uint32_t f = g->features[0];
@@ -948,7 +1055,7 @@ int gbdt_grow(gbdt_grower *g, const gbdt_gh *gh, double gs, double hs, const dou
 		g->w[0].H = gbdt_gh_h(sum);
 	}
 	if (splittable(g, 0))
-		find_split(g, 0);
+		find_split(g, 0, 0, g->nf, &g->w[0].best);
 	if (!g->w[0].best.valid)
 		hist_put(g, &g->w[0].hist);
 	rc = p->growth == GBDT_LEAFWISE ? grow_leafwise(g) : grow_depthwise(g);

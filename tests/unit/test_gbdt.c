@@ -2,7 +2,8 @@
  * Gradient-boosted trees (src/ml/gbdt*.c): the first split equals an
  * exhaustive search over every threshold and default direction; training
  * is deterministic (two runs, and 1 vs 2 threads, give the same file
- * bytes); predicting row by row equals predicting in a batch, before and
+ * bytes; split search cut into feature ranges keeps a single scan's tie
+ * rule); predicting row by row equals predicting in a batch, before and
  * after save + load; TreeSHAP contributions sum to the raw score and equal
  * brute-force Shapley values on small trees (per class for multiclass);
  * missing-value directions and categorical splits are learned on data
@@ -380,6 +381,59 @@ static void test_deterministic(void **state)
 	assert_true(hi > 1024);
 	ds_close(t);
 	tu_rmdir(dir);
+}
+
+/*
+ * Split search cut into feature ranges on several threads finds what one
+ * scan over all features finds, ties included: with three signals each
+ * copied four times, interleaved (a b c a b c ...), every range holds a
+ * copy of each, and every split must still use the first copy (features
+ * 0-2), the one a single scan meets first. 1 and 2 threads: the same trees.
+ */
+static void test_split_search_ties(void **state)
+{
+	enum { N = 20000, NP = 12 };
+	double *X = malloc((size_t)N * NP * sizeof *X), *y = malloc(N * sizeof *y);
+	sl__rng r;
+	gbdt_params p;
+
+	(void)state;
+	sl__rng_seed(&r, 77);
+	for (size_t i = 0; i < N; i++) {
+		double a = sl__rng_normal(&r), b = sl__rng_uniform(&r), c = sl__rng_normal(&r);
+		for (size_t k = 0; k < NP / 3; k++) {
+			X[(3 * k) * N + i] = a;
+			X[(3 * k + 1) * N + i] = b;
+			X[(3 * k + 2) * N + i] = c;
+		}
+		y[i] = sl__rng_uniform(&r) < sigmoid(2 * a - 3 * (b > 0.5) + c * c - 1) ? 1 : 0;
+	}
+	for (int leafwise = 0; leafwise < 2; leafwise++) {
+		gbdt_model *g[2];
+		gbdt_params_default(&p);
+		p.objective = ML_BINARY;
+		p.n_classes = 2;
+		p.rounds = 8;
+		if (leafwise) {
+			p.growth = GBDT_LEAFWISE;
+			p.max_leaves = 15;
+			p.max_depth = 0;
+		}
+		for (unsigned t = 0; t < 2; t++) {
+			p.threads = t + 1;
+			g[t] = fit(&p, X, N, NP, NULL, y, NULL);
+		}
+		assert_int_equal(g[0]->n_nodes, g[1]->n_nodes);
+		assert_memory_equal(g[0]->nodes, g[1]->nodes, g[0]->n_nodes * sizeof *g[0]->nodes);
+		assert_memory_equal(g[0]->gain, g[1]->gain, g[0]->n_nodes * sizeof *g[0]->gain);
+		for (uint32_t v = 0; v < g[0]->n_nodes; v++)
+			if (g[0]->nodes[v].left)
+				assert_true((g[0]->nodes[v].info & GBDT_NODE_FEATURE) < 3);
+		gbdt_model_free(g[0]);
+		gbdt_model_free(g[1]);
+	}
+	free(X);
+	free(y);
 }
 
 /* Row by row == batch (the batch split across the pool), and == after save + load. */
@@ -995,6 +1049,7 @@ int main(void)
 		cmocka_unit_test(test_first_split_regression),
 		cmocka_unit_test(test_first_split_binary),
 		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_split_search_ties),
 		cmocka_unit_test(test_predict_rows_batch_reload),
 		cmocka_unit_test(test_shap_regression),
 		cmocka_unit_test(test_shap_binary),

@@ -1,12 +1,14 @@
 /*
  * The shared thread pool and random generator: every item of a loop runs
  * exactly once whatever the thread count, nested and concurrent loops
- * neither deadlock nor lose items, and a seed gives the same numbers on
+ * neither deadlock nor lose items, workers that went to sleep between
+ * loops are woken and work, and a seed gives the same numbers on
  * every machine (known first outputs).
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core.h"
 #include "pool.h"
@@ -130,6 +132,41 @@ static void test_concurrent_callers(void **state)
 	free(b.hits);
 }
 
+/*
+ * Loops far apart: between them the workers spin a while and then sleep,
+ * and a sleeping worker must still be woken for the next loop and take
+ * part in it. The items sleep, so the caller leaves the core to a worker
+ * even on a busy machine; over twenty loops one must have joined.
+ */
+static void slow_item(void *ctx, size_t i, unsigned worker)
+{
+	counts *c = ctx;
+	struct timespec ts = {0, 2000000};
+
+	nanosleep(&ts, NULL);
+	count_item(ctx, i, worker);
+	if (worker > 0)
+		__atomic_fetch_add(&c->hits[8], 1, __ATOMIC_RELAXED); /* a worker's turn */
+}
+
+static void test_wakes_after_sleep(void **state)
+{
+	counts c = {calloc(9, sizeof(unsigned)), 2, 0};
+
+	(void)state;
+	for (int round = 0; round < 20; round++) {
+		struct timespec gap = {0, 5000000}; /* longer than a worker spins */
+		nanosleep(&gap, NULL);
+		sl__parallel_for(2, 8, slow_item, &c);
+	}
+	for (size_t i = 0; i < 8; i++)
+		assert_int_equal(c.hits[i], 20);
+	assert_int_equal(c.bad_worker, 0);
+	if (sl__ncpu() >= 2)
+		assert_true(c.hits[8] > 0);
+	free(c.hits);
+}
+
 static void test_rng_known_stream(void **state)
 {
 	sl__rng r;
@@ -205,6 +242,7 @@ int main(void)
 		cmocka_unit_test(test_ranges_cover),
 		cmocka_unit_test(test_nested),
 		cmocka_unit_test(test_concurrent_callers),
+		cmocka_unit_test(test_wakes_after_sleep),
 		cmocka_unit_test(test_rng_known_stream),
 		cmocka_unit_test(test_rng_streams_and_ranges),
 		cmocka_unit_test(test_rng_sample),
