@@ -9,8 +9,9 @@ back as feedback, by request id.
   python3 mail.py load URL MESSAGES.csv --until-version V [--shift] [--out FILE]
 
 MESSAGES.csv is held-out rows of spambase (the split's valid or test rows,
-exported as CSV): the 57 features, `type` and `label`. Neither `type` nor
-`label` is sent: a new message has no verdict yet. The rows are taken in one
+exported as CSV): the 57 features and the truth, `label` (1 spam, 0 not) or
+else `type` (spam, nonspam). Neither is sent: a new message has no verdict
+yet; the feedback gives the truth as that column has it. The rows are taken in one
 fixed shuffled order (mail arrives mixed).
 
 send   scores rows FROM to TO-1 of that order (from 0), then
@@ -58,8 +59,17 @@ MOVED = 0.8
 CAPITALS = 4.0
 
 
+def truth(row):
+    """The truth column of a row: label (1/0) when there is one, else type."""
+    return "label" if "label" in row else "type"
+
+
+def is_spam(row):
+    return row[truth(row)] in ("1", "spam")
+
+
 def shift(row):
-    if row["label"] != "1":
+    if not is_spam(row):
         return row
     r = dict(row)
     r["capitalAve"] = "%.3f" % (1 + (float(r["capitalAve"]) - 1) / CAPITALS)
@@ -130,13 +140,15 @@ def send(url, rows, feedback, token):
             out["failed"] += 1
             continue
         decided = {o["name"]: o["data"] for o in json.loads(answer)["outputs"]}["predict"][0]
-        spam = r["label"] == "1"
+        decided = 1 if decided in (1, "1", "spam") else 0
+        spam = is_spam(r)
         out["junk"] += decided == 1
         out["spam"] += spam
         out["caught"] += spam and decided == 1
         out["false_junk"] += (not spam) and decided == 1
         ids.append(resp.getheader("X-Request-Id"))
-        labels.append(int(r["label"]))
+        t = truth(r)
+        labels.append(int(r[t]) if t == "label" else r[t])
     if feedback and ids:
         h = dict(H)
         if token:
