@@ -287,7 +287,6 @@ stage "7/8 retraining: the loop sees the drift, retrains on the labelled traffic
 "$PY" mail.py load "$URL" "$W/messages.csv" --shift --until-version 2 --out "$W/load.json" &
 LPID=$!
 say "$SLUICE monitor watch --model spam --once      # while two clients keep sending mail"
-"$SLUICE" monitor watch --model spam --once --json > "$W/watch2.json"
 json_lines() { "$PY" -c "import json,sys
 for l in sys.stdin:
     e = json.loads(l); d = e['detail']; k = e['kind']
@@ -296,8 +295,9 @@ for l in sys.stdin:
     elif k == 'retrain': s = 'run %s: %s %s' % (e['run'][:12], d['pipeline'], ' '.join(d['params']))
     elif k == 'promoted': s = 'version %s -> %s, alias %s' % (d['from'], d['to'], d['alias'])
     else: s = json.dumps(d)[:110]
-    print('  %-9s %s' % (k, s))"; }
-json_lines < "$W/watch2.json"
+    print('  %-9s %s' % (k, s), flush=True)"; }
+# Each decision as the loop makes it (the run takes a few seconds).
+"$SLUICE" monitor watch --model spam --once --json | tee "$W/watch2.json" | json_lines
 if [ "$("$SLUICE" models show spam --json | json "print(d['aliases']['production'])")" != 2 ]; then
 	kill -TERM "$LPID" 2>/dev/null || true
 	echo "the loop did not promote version 2:" >&2
