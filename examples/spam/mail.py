@@ -236,7 +236,10 @@ def main(argv):
     signature(url)
     if mode == "send":
         if opts["--rows"]:
-            lo, hi = (int(x) for x in opts["--rows"].split(":"))
+            try:
+                lo, hi = (int(x) for x in opts["--rows"].split(":"))
+            except ValueError:
+                sys.exit("mail.py: --rows takes FROM:TO (0:500), not %s" % opts["--rows"])
             rows = rows[lo:hi]
         out, ok = send(url, rows, "--feedback" in flags, opts["--token"]), True
     else:
