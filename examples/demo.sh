@@ -11,8 +11,8 @@
 #                by the users; the monitoring loop looks: nothing to do
 #   6 drift      spammers change strategy (mail.py's shift()): 500 more
 #   7 retraining sluice monitor watch --once: drift -> retrain.yaml on the
-#                labelled traffic -> gated against production -> promoted,
-#                while two clients keep sending mail
+#                original data and the labelled traffic -> gated against
+#                production -> promoted, while two clients keep sending mail
 #   8 promotion  the server swapped to v2 with no failed request; v1 and v2
 #                on the changed spam; the monitoring report
 #
@@ -146,6 +146,8 @@ stage "4/8 serving: spam@production over HTTP (Open Inference Protocol), feedbac
 # PORT, or fails the demo when the server exits before it is ready.
 start_server() {
 	say "$SLUICE serve --model $1 --port 0 &"
+	# The file exists before the server's shell opens it: the loop reads it at once.
+	: > "$W/serve.log"
 	"$SLUICE" serve --model "$1" --port 0 2> "$W/serve.log" &
 	SPID=$!
 	PORT=""
@@ -281,7 +283,7 @@ print('  most: ' + ', '.join('%s %.2f' % (x['name'], x['statistic']) for x in f[
 print('  live ROC AUC %.4f on %d labels (the canvas asks 0.95)' % (d['live']['auc'], d['live']['labelled']))" < "$W/drift.json"
 
 # ---- 7 retraining --------------------------------------------------------------------
-stage "7/8 retraining: the loop sees the drift, retrains on the labelled traffic, gates, promotes"
+stage "7/8 retraining: the loop sees the drift, retrains on the original data and the labelled traffic, gates, promotes"
 # Two clients keep sending (changed) mail through the swap; they stop half
 # a second after the server answers with version 2.
 "$PY" mail.py load "$URL" "$W/messages.csv" --shift --until-version 2 --out "$W/load.json" &
