@@ -42,10 +42,13 @@ done
 [ -t 1 ] || CI_MODE=1
 SLUICE=$(realpath "${SLUICE_ARG:-build/sluice}")
 [ -x "$SLUICE" ] || { echo "demo.sh: no sluice binary at $SLUICE (run make build)" >&2; exit 2; }
-for tool in curl awk; do
+# jq: the example's choose step reads its reports with it.
+for tool in curl awk jq /usr/bin/python3; do
 	command -v $tool >/dev/null || { echo "demo.sh: needs $tool (scripts/deps.sh installs it)" >&2; exit 2; }
 done
-PY=/usr/bin/python3 # reads the JSON the demo shows; sluice itself needs no Python
+# Python reads the JSON the demo shows and plays the mail server (mail.py);
+# sluice itself needs no Python.
+PY=/usr/bin/python3
 W=$(mktemp -d "${TMPDIR:-/tmp}/sluice-demo-XXXXXX")
 P=$W/spam
 START=$(date +%s.%N)
