@@ -29,7 +29,7 @@ for a in "$@"; do
 	case $a in
 	--ci) CI_MODE=1 ;;
 	-h | --help)
-		sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	-*)
