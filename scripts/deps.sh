@@ -11,8 +11,9 @@ libpq-dev libmicrohttpd-dev libcmocka-dev libxxhash-dev libcurl4-openssl-dev"
 # Servers and peers the integration tests and benchmarks drive: PostgreSQL
 # (the metadata store's second backend, ingest.sql), a Slurm cluster of one
 # node (slurm-wlm: slurmctld, slurmd and the client commands; munge); curl
-# (make demo and the serving tests send requests with it).
-PKGS="$PKGS curl postgresql slurm-wlm munge python3 python3-pandas python3-sklearn python3-statsmodels
+# (make demo and the serving tests send requests with it); jq (the spam
+# example's choose step reads its evaluation reports with it).
+PKGS="$PKGS curl jq postgresql slurm-wlm munge python3 python3-pandas python3-sklearn python3-statsmodels
 python3-xgboost"
 # The web UI's browser tests: headless Chromium, driven by playwright-core
 # (npm, below). npm comes with Node.js from some sources, as its own

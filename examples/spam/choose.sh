@@ -14,13 +14,15 @@ set -eu
 pick=$1 out=$2
 shift 2
 
-# One number of a report's flat "metrics" block. sluice writes reports one
-# key per line, the block's keys indented by two spaces.
-metric() {
-	awk -v k="\"$2\":" '
-		/^ "metrics": \{/ { m = 1; next }
-		m && /^ [^ ]/ { exit }
-		m && $1 == k { v = $2; sub(/,$/, "", v); print v; exit }' "$1"
+# One value of a report's JSON by its jq path (empty when absent or null).
+# jq reads the JSON as JSON, whatever the layout sluice writes it in.
+command -v jq >/dev/null || {
+	echo "choose.sh needs jq to read the evaluation reports (apt-get install jq)" \
+		> "${SLUICE_WORKDIR:-.}/error.txt"
+	exit 1
+}
+value() {
+	jq -r "$2 // empty" "$1"
 }
 
 best="" best_cost="" best_auc="" chosen_model=""
@@ -28,9 +30,9 @@ printf '%-12s %10s %10s %10s\n' candidate cost/row roc_auc threshold
 while [ $# -ge 3 ]; do
 	name=$1 model=$2 report=$3
 	shift 3
-	cost=$(metric "$report" cost)
-	auc=$(metric "$report" roc_auc)
-	thr=$(awk '/^  "threshold": / { v = $2; sub(/,$/, "", v); print v; exit }' "$report")
+	cost=$(value "$report" .metrics.cost)
+	auc=$(value "$report" .metrics.roc_auc)
+	thr=$(value "$report" .model.threshold)
 	[ -n "$cost" ] && [ -n "$auc" ] || {
 		echo "$report: no cost or roc_auc in its metrics: does the canvas give decisions.cost?" \
 			> "${SLUICE_WORKDIR:-.}/error.txt"

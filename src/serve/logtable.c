@@ -320,6 +320,11 @@ static int row_line(void *ud, const char *line, size_t len, const ilog_schemas *
 				break;
 			if (!strcmp(k, "request_id") || !strcmp(k, "time") || !strcmp(k, "version") ||
 			    !strcmp(k, "row") || !strcmp(k, "label") || !strcmp(k, "prediction")) {
+				/* A bundle's training target the request left out (it
+				 * decides nothing, so the server logs it as null) is not
+				 * an input: the feedback's label takes its place. */
+				if (json_is_null(json_array_get(v, i)))
+					continue;
 				c->err = sl__err(SL_EINVAL,
 						 "the model has an input named '%s', which the log's table "
 						 "uses for itself",

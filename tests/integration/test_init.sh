@@ -52,7 +52,7 @@ for p in spam sales; do
 		fail "$p's canvas: $r"
 	[ "$(printf '%s' "$r" | js "d['descriptive']['empty']")" = "[]" ] || fail "$p's canvas leaves blocks empty"
 done
-[ "$(cd spam && sl canvas check --json | js "d['pipelines']")" = "['train.yaml']" ] || fail "spam pipelines"
+[ "$(cd spam && sl canvas check --json | js "d['pipelines']")" = "['retrain.yaml', 'train.yaml']" ] || fail "spam pipelines"
 
 # Refusals: an unknown template (with a suggestion), a file in the way
 # (nothing written), a folder that is already a project.
