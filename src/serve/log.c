@@ -137,8 +137,11 @@ static int open_segment(ilog *l)
 	t = (time_t)(l->seg_start_ms / 1000);
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
-	snprintf(name, sizeof name, "%s-%s-%06llu.jsonl", stamp, l->instance,
-		 (unsigned long long)l->seg_seq++);
+	/* Milliseconds in the name: readers take the segments in name order
+	 * as oldest first, and two servers started in one second would
+	 * otherwise be ordered by their random instance. */
+	snprintf(name, sizeof name, "%s.%03d-%s-%06llu.jsonl", stamp,
+		 (int)(l->seg_start_ms % 1000), l->instance, (unsigned long long)l->seg_seq++);
 	path = sl__path_join(l->dir, name);
 	tmp = path ? sl__asprintf("%s.new", path) : NULL;
 	if (!tmp) {

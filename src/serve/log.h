@@ -2,9 +2,12 @@
  * The inference log: one JSON line per request (codec.h's record),
  * appended to segment files. Prefix ilog_.
  *
- *   DIR/20261130T112233-1f3a9c0b-000001.jsonl       the open segment (one
- *                                                    per server, locked)
- *   DIR/20261130T102233-1f3a9c0b-000000.jsonl.zst   closed, compressed
+ *   DIR/20261130T112233.041-1f3a9c0b-000001.jsonl       the open segment (one
+ *                                                        per server, locked)
+ *   DIR/20261130T102233.907-1f3a9c0b-000000.jsonl.zst   closed, compressed
+ *
+ * Names sort oldest first: UTC start to the millisecond, the server's
+ * instance, its segment number.
  *
  * Durability (ilog_append returns when it holds):
  *   ILOG_WRITE  the record is in the operating system's page cache: a

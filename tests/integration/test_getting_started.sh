@@ -68,11 +68,6 @@ wait_exit "$SPID"
 [ "$WRC" = 0 ] || fail "the server's drain exited $WRC"
 
 # Section 9: the registered model by name; mail.py's traffic with feedback.
-# (A log segment is named by the second its server started in, and the
-# monitor takes the last segment by name as the newest: a second server
-# started within the same second as the first may sort before it. A reader
-# of the guide takes longer than that.)
-sleep 1
 start_server serve9.err --model spam
 cp "$SRC/examples/spam/mail.py" .
 "$PY" mail.py send "$URL" test.csv --rows 0:300 --feedback --token "$token" > normal.json
