@@ -322,32 +322,31 @@ int ilog_budget(const char *dir, uint64_t budget, int64_t *since_ms, size_t *n_s
 }
 
 /*
- * Opens segment i of segs (the compressed copy when it was compressed
- * since the listing, which then says so) and stats it. -1 with errno
- * ENOENT when it is gone (retention), or an error; *path is the caller's.
+ * Opens a segment (the compressed copy when it was compressed since the
+ * listing, which sg then says) into *fd and stats it; *fd is -1 when the
+ * segment is gone (retention). 0 or an error; *path is the caller's.
  */
-static int open_seg(const char *dir, seg *sg, char **path, struct stat *st)
+static int open_seg(const char *dir, seg *sg, char **path, struct stat *st, int *fd)
 {
-	int fd;
-
+	*fd = -1;
 	if (!(*path = sl__path_join(dir, sg->name)))
 		return sl__oom();
-	fd = open(*path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && !sg->zst && errno == ENOENT) {
+	*fd = open(*path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0 && !sg->zst && errno == ENOENT) {
 		char *z = sl__asprintf("%s.zst", *path);
 		sl__free(*path);
 		*path = z;
 		if (!z)
 			return sl__oom();
-		fd = open(z, O_RDONLY | O_CLOEXEC);
+		*fd = open(z, O_RDONLY | O_CLOEXEC);
 		sg->zst = true;
 	}
-	if (fd < 0)
-		return errno == ENOENT ? -1 /* removed by retention meanwhile: fine */
+	if (*fd < 0)
+		return errno == ENOENT ? 0 /* removed by retention meanwhile: fine */
 				       : sl__err(SL_EIO, "cannot open %s: %s", *path, strerror(errno));
-	if (fstat(fd, st) != 0)
+	if (fstat(*fd, st) != 0)
 		memset(st, 0, sizeof *st);
-	return fd;
+	return 0;
 }
 
 /* "X.jsonl" sorts right before "X.jsonl.zst": the same segment caught in
@@ -398,8 +397,7 @@ int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_f
 			continue;
 		if (until_ms && name_time(segs[i].name) > until_ms)
 			continue;
-		if ((fd = open_seg(dir, &segs[i], &path, &st)) < 0) {
-			rc = fd == -1 ? 0 : fd;
+		if ((rc = open_seg(dir, &segs[i], &path, &st, &fd)) || fd < 0) {
 			sl__free(path);
 			continue;
 		}
@@ -437,8 +435,7 @@ int ilog_scan_back(const char *dir, ilog_segment_fn seg_fn, ilog_record_fn fn, v
 		int fd, want;
 		if (superseded(segs, n, i))
 			continue;
-		if ((fd = open_seg(dir, &segs[i], &path, &st)) < 0) {
-			rc = fd == -1 ? 0 : fd;
+		if ((rc = open_seg(dir, &segs[i], &path, &st, &fd)) || fd < 0) {
 			sl__free(path);
 			continue;
 		}
