@@ -189,26 +189,29 @@ static int lines(sl__buf *acc, ilog_record_fn fn, void *ud, ilog_schemas *sch, s
 {
 	size_t start = 0;
 
-	for (size_t i = 0; i < acc->len; i++) {
-		char c = acc->data[i];
-		if (c == 0) {
-			start = i + 1;
-			continue;
-		}
-		if (c != '\n')
-			continue;
-		acc->data[i] = 0;
+	/* memchr and memrchr rather than a loop over the bytes: this is every
+	 * reader's inner loop, and records are hundreds of bytes long. */
+	while (start < acc->len) {
+		char *nl = memchr(acc->data + start, '\n', acc->len - start);
+		char *z = memrchr(acc->data + start, 0, (nl ? (size_t)(nl - acc->data) : acc->len) - start);
+		size_t i;
+		if (z)
+			start = (size_t)(z - acc->data) + 1; /* a record a crash cut ends there */
+		if (!nl)
+			break;
+		i = (size_t)(nl - acc->data);
+		*nl = 0;
 		if (i > start && !strncmp(acc->data + start, "{\"schema\":", 10)) {
 			keep_schema(sch, acc->data + start, i - start);
 		} else if (i > start) {
 			int rc = fn(ud, acc->data + start, i - start, sch);
 			if (rc) {
-				acc->data[i] = '\n';
+				*nl = '\n';
 				*consumed = i + 1;
 				return rc;
 			}
 		}
-		acc->data[i] = '\n';
+		*nl = '\n';
 		start = i + 1;
 	}
 	*consumed = start;
