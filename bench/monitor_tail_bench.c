@@ -108,7 +108,7 @@ static void make_log(const char *dir, long n, size_t seg_bytes)
 		if (b.len >= seg_bytes) {
 			struct tm st;
 			gmtime_r(&seg_t, &st);
-			snprintf(name, sizeof name, "%04d%02d%02dT%02d%02d%02d-00c0ffee-%06d.jsonl",
+			snprintf(name, sizeof name, "%04d%02d%02dT%02d%02d%02d.000-00c0ffee-%06d.jsonl",
 				 st.tm_year + 1900, st.tm_mon + 1, st.tm_mday, st.tm_hour, st.tm_min,
 				 st.tm_sec, seg++);
 			close_seg(dir, name, &b, true, t);
@@ -118,7 +118,7 @@ static void make_log(const char *dir, long n, size_t seg_bytes)
 	}
 	struct tm st;
 	gmtime_r(&seg_t, &st);
-	snprintf(name, sizeof name, "%04d%02d%02dT%02d%02d%02d-00c0ffee-%06d.jsonl", st.tm_year + 1900,
+	snprintf(name, sizeof name, "%04d%02d%02dT%02d%02d%02d.000-00c0ffee-%06d.jsonl", st.tm_year + 1900,
 		 st.tm_mon + 1, st.tm_mday, st.tm_hour, st.tm_min, st.tm_sec, seg);
 	close_seg(dir, name, &b, false, time(NULL));
 	sl__buf_free(&b);

@@ -181,6 +181,20 @@ static json_t *ring_get(const ring *r, size_t i)
 	return r->recs[(r->pos + i) % r->n];
 }
 
+static int push_err(scan_ctx *c, int64_t t)
+{
+	if (c->n_err == c->cap_err) {
+		size_t nc = c->cap_err ? c->cap_err * 2 : 64;
+		int64_t *e = sl__reallocarray(c->err_ms, nc, sizeof *e);
+		if (!e)
+			return sl__oom();
+		c->err_ms = e;
+		c->cap_err = nc;
+	}
+	c->err_ms[c->n_err++] = t;
+	return 0;
+}
+
 static int scan_line(void *ud, const char *line, size_t len, const ilog_schemas *sch)
 {
 	scan_ctx *c = ud;
@@ -206,17 +220,7 @@ static int scan_line(void *ud, const char *line, size_t len, const ilog_schemas 
 	if ((c->w->since_ms && t < c->w->since_ms) || (c->w->until_ms && t > c->w->until_ms))
 		goto out;
 	if (json_integer_value(json_object_get(rec, "status")) != 200) {
-		if (c->n_err == c->cap_err) {
-			size_t nc = c->cap_err ? c->cap_err * 2 : 64;
-			int64_t *e = sl__reallocarray(c->err_ms, nc, sizeof *e);
-			if (!e) {
-				rc = sl__oom();
-				goto out;
-			}
-			c->err_ms = e;
-			c->cap_err = nc;
-		}
-		c->err_ms[c->n_err++] = t;
+		rc = push_err(c, t);
 		goto out;
 	}
 	version = json_string_value(json_object_get(rec, "version"));
@@ -390,20 +394,6 @@ static int head_parse(const scan_ctx *c, const char *line, size_t len, rec_head 
 		}
 	}
 	json_decref(rec);
-	return 0;
-}
-
-static int push_err(scan_ctx *c, int64_t t)
-{
-	if (c->n_err == c->cap_err) {
-		size_t nc = c->cap_err ? c->cap_err * 2 : 64;
-		int64_t *e = sl__reallocarray(c->err_ms, nc, sizeof *e);
-		if (!e)
-			return sl__oom();
-		c->err_ms = e;
-		c->cap_err = nc;
-	}
-	c->err_ms[c->n_err++] = t;
 	return 0;
 }
 

@@ -379,7 +379,12 @@ static int list_dir(const char *dir, seg **segs, size_t *n)
 	return rc;
 }
 
-int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_fn fn, void *ud)
+/*
+ * Both scans: oldest segment first skipping those outside [since, until],
+ * or newest first as seg_fn (non-NULL) decides (log.h).
+ */
+static int scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_segment_fn seg_fn,
+		ilog_record_fn fn, void *ud)
 {
 	ilog_schemas sch = {NULL};
 	seg *segs = NULL;
@@ -392,57 +397,21 @@ int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_f
 	sl__buf_init(&acc, (size_t)1 << 30);
 	if (!(sch.by_key = json_object()))
 		rc = sl__oom();
-	for (size_t i = 0; i < n && rc == 0; i++) {
+	for (size_t k = 0; k < n && rc == 0; k++) {
+		size_t i = seg_fn ? n - 1 - k : k;
 		char *path = NULL;
 		struct stat st;
-		int fd;
-		if (superseded(segs, n, i))
-			continue;
-		if (until_ms && name_time(segs[i].name) > until_ms)
+		int fd, want = 0;
+		if (superseded(segs, n, i) || (until_ms && name_time(segs[i].name) > until_ms))
 			continue;
 		if ((rc = open_seg(dir, &segs[i], &path, &st, &fd)) || fd < 0) {
 			sl__free(path);
 			continue;
 		}
-		/* A segment last written before since holds nothing newer. */
-		if (!since_ms || (int64_t)st.st_mtime * 1000 + 999 >= since_ms) {
-			sl__buf_reset(&acc);
-			rc = segs[i].zst ? read_zst(fd, path, fn, ud, &sch, &acc)
-					 : read_plain(fd, path, fn, ud, &sch, &acc);
-		}
-		close(fd);
-		sl__free(path);
-	}
-	sl__buf_free(&acc);
-	json_decref(sch.by_key);
-	segs_free(segs, n);
-	return rc;
-}
-
-int ilog_scan_back(const char *dir, ilog_segment_fn seg_fn, ilog_record_fn fn, void *ud)
-{
-	ilog_schemas sch = {NULL};
-	seg *segs = NULL;
-	size_t n = 0;
-	sl__buf acc;
-	int rc;
-
-	if ((rc = list_dir(dir, &segs, &n)))
-		return rc > 0 ? 0 : rc;
-	sl__buf_init(&acc, (size_t)1 << 30);
-	if (!(sch.by_key = json_object()))
-		rc = sl__oom();
-	for (size_t i = n; rc == 0 && i-- > 0;) {
-		char *path = NULL;
-		struct stat st;
-		int fd, want;
-		if (superseded(segs, n, i))
-			continue;
-		if ((rc = open_seg(dir, &segs[i], &path, &st, &fd)) || fd < 0) {
-			sl__free(path);
-			continue;
-		}
-		want = seg_fn(ud, (int64_t)st.st_mtime * 1000 + 999);
+		if (seg_fn)
+			want = seg_fn(ud, (int64_t)st.st_mtime * 1000 + 999);
+		else if (since_ms && (int64_t)st.st_mtime * 1000 + 999 < since_ms)
+			want = ILOG_SKIP; /* last written before since: holds nothing newer */
 		if (want == 0) {
 			sl__buf_reset(&acc);
 			rc = segs[i].zst ? read_zst(fd, path, fn, ud, &sch, &acc)
@@ -453,7 +422,7 @@ int ilog_scan_back(const char *dir, ilog_segment_fn seg_fn, ilog_record_fn fn, v
 		close(fd);
 		sl__free(path);
 	}
-	if (rc >= 0) {
+	if (seg_fn && rc >= 0) {
 		int end = seg_fn(ud, -1);
 		if (end < 0)
 			rc = end;
@@ -462,4 +431,15 @@ int ilog_scan_back(const char *dir, ilog_segment_fn seg_fn, ilog_record_fn fn, v
 	json_decref(sch.by_key);
 	segs_free(segs, n);
 	return rc;
+}
+
+int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_fn fn, void *ud)
+{
+	return scan(dir, since_ms, until_ms, NULL, fn, ud);
+}
+
+int ilog_scan_back(const char *dir, ilog_segment_fn seg_fn, ilog_record_fn fn, void *ud)
+{
+	return seg_fn ? scan(dir, 0, 0, seg_fn, fn, ud)
+		      : sl__err(SL_EINVAL, "ilog_scan_back: no segment function");
 }

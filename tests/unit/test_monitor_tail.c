@@ -89,10 +89,10 @@ static int setup(void **state)
 {
 	const char *dir = tu_tmpdir();
 
-	put(dir, "20261130T100000-aaaaaaaa-000000.jsonl.zst", seg_a, true, at(10, 10));
-	put(dir, "20261130T101100-aaaaaaaa-000001.jsonl.zst", seg_b, true, at(10, 20));
-	put(dir, "20261130T102100-aaaaaaaa-000002.jsonl", seg_c, false, time(NULL));
-	put(dir, "20261130T095500-bbbbbbbb-000000.jsonl", seg_d, false, time(NULL));
+	put(dir, "20261130T100000.000-aaaaaaaa-000000.jsonl.zst", seg_a, true, at(10, 10));
+	put(dir, "20261130T101100.000-aaaaaaaa-000001.jsonl.zst", seg_b, true, at(10, 20));
+	put(dir, "20261130T102100.000-aaaaaaaa-000002.jsonl", seg_c, false, time(NULL));
+	put(dir, "20261130T095500.000-bbbbbbbb-000000.jsonl", seg_d, false, time(NULL));
 	*state = (void *)dir;
 	return 0;
 }
