@@ -3,7 +3,8 @@
  * served requests, read from the inference log in one pass, turned into
  * tables and set against the bundle's reference.
  *
- *   ilog_scan (one pass, oldest segment first)
+ *   ilog_scan (time mode: one pass, oldest segment first; count mode:
+ *   newest segment first, see "the log's tail" below)
  *     feedback records  -> labels: request id -> label(s)
  *     answered requests -> a ring per version of the newest N (count mode)
  *                          or of everything in the span (time mode)
@@ -14,11 +15,13 @@
  *     outputs --mref_prediction_table--> predictions --drift_compare-->
  *     outputs + labels -> live metrics; outputs + calibration -> estimates
  *
- * The ring keeps memory bounded by the window, not by the log: a log of a
- * million requests is read through once and only the newest N records per
- * version stay parsed.
+ * The ring keeps memory bounded by the window, not by the log. In count
+ * mode the time is bounded by it too: only the segments that hold the
+ * window (and feedback and errors written since its start) are read, and
+ * only the requests that stay in it are parsed.
  */
 #include <math.h>
+#include <sys/types.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +36,7 @@
 #include "monitor/live.h"
 #include "monitor/live_int.h"
 #include "monitor/reference.h"
+#include "serve/jscan.h"
 #include "serve/log.h"
 
 #define MON_DEFAULT_WINDOW 1000
@@ -58,6 +62,14 @@ typedef struct ring {
 	size_t n, alloc, pos, cap;
 } ring;
 
+/* Records kept as written, parsed only once they are known to stay (count mode). */
+typedef struct rawring {
+	char *version;
+	char **line;   /* slot i: a line (NUL-terminated), reused when the ring wraps */
+	size_t *len, *size;
+	size_t n, pos, cap;
+} rawring;
+
 typedef struct scan_ctx {
 	const char *model;
 	const mon_window *w;
@@ -71,6 +83,16 @@ typedef struct scan_ctx {
 	const char *newest; /* the newest answered request's version (in rings) */
 	char alias[16];     /* the asked version's digest label, when a number was asked
 			     * (a server that serves the file logs that), or "" */
+	/* Count mode reads the newest segment first (scan_back). */
+	rawring seg[MON_MAX_VERSIONS]; /* this segment's answered requests, as written */
+	size_t n_seg;
+	ssize_t seg_newest;  /* index in seg of the segment's newest one, or -1 */
+	json_t *seg_labels;  /* this segment's feedback (a later label corrects an earlier one) */
+	char *target;        /* the window's version, once known */
+	json_t **win;        /* the window, parsed, newest first */
+	size_t n_win;
+	int64_t full_ms;     /* the oldest time in the window once it is full, else -1 */
+	const ilog_schemas *sch;
 } scan_ctx;
 
 static int64_t rec_ms(const json_t *rec)
@@ -159,6 +181,20 @@ static json_t *ring_get(const ring *r, size_t i)
 	return r->recs[(r->pos + i) % r->n];
 }
 
+static int push_err(scan_ctx *c, int64_t t)
+{
+	if (c->n_err == c->cap_err) {
+		size_t nc = c->cap_err ? c->cap_err * 2 : 64;
+		int64_t *e = sl__reallocarray(c->err_ms, nc, sizeof *e);
+		if (!e)
+			return sl__oom();
+		c->err_ms = e;
+		c->cap_err = nc;
+	}
+	c->err_ms[c->n_err++] = t;
+	return 0;
+}
+
 static int scan_line(void *ud, const char *line, size_t len, const ilog_schemas *sch)
 {
 	scan_ctx *c = ud;
@@ -184,17 +220,7 @@ static int scan_line(void *ud, const char *line, size_t len, const ilog_schemas 
 	if ((c->w->since_ms && t < c->w->since_ms) || (c->w->until_ms && t > c->w->until_ms))
 		goto out;
 	if (json_integer_value(json_object_get(rec, "status")) != 200) {
-		if (c->n_err == c->cap_err) {
-			size_t nc = c->cap_err ? c->cap_err * 2 : 64;
-			int64_t *e = sl__reallocarray(c->err_ms, nc, sizeof *e);
-			if (!e) {
-				rc = sl__oom();
-				goto out;
-			}
-			c->err_ms = e;
-			c->cap_err = nc;
-		}
-		c->err_ms[c->n_err++] = t;
+		rc = push_err(c, t);
 		goto out;
 	}
 	version = json_string_value(json_object_get(rec, "version"));
@@ -219,12 +245,328 @@ out:
 	return rc;
 }
 
+static void rawring_clear(rawring *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		sl__free(r->line[i]);
+	sl__free(r->line);
+	sl__free(r->len);
+	sl__free(r->size);
+	sl__free(r->version);
+	memset(r, 0, sizeof *r);
+}
+
 static void scan_free(scan_ctx *c)
 {
 	for (size_t i = 0; i < c->n_rings; i++)
 		ring_clear(&c->rings[i]);
+	for (size_t i = 0; i < c->n_seg; i++)
+		rawring_clear(&c->seg[i]);
+	for (size_t i = 0; i < c->n_win; i++)
+		json_decref(c->win[i]);
+	sl__free(c->win);
+	sl__free(c->target);
+	json_decref(c->seg_labels);
 	json_decref(c->labels);
 	sl__free(c->err_ms);
+}
+
+/*
+ * ---- count mode: the log's tail ------------------------------------------------------
+ *
+ * The newest N requests of a version are in the newest segments, so those
+ * are read first (ilog_scan_back) and the scan stops reading requests
+ * once N are in hand; the cost is bounded by the window, not by the log:
+ *
+ *   segment k (newest first), its records in the order written:
+ *     feedback            -> seg_labels, merged under the newer segments'
+ *                            labels at the segment's end (a later label
+ *                            corrects an earlier one, as in a forward scan)
+ *     failed request      -> err_ms
+ *     answered request    -> a ring per version of raw lines, at most the
+ *                            N - n_win still wanted: nothing is parsed yet
+ *   end of segment k: the window's version is the newest request's of the
+ *     newest segment holding one (unless one was asked); its lines are
+ *     parsed newest first and appended to win until N are in hand.
+ *   once full: requests are no longer kept; an older segment is still read
+ *     when it was written to after the window's oldest request (within
+ *     ILOG_MTIME_SLACK_MS), for feedback labelling the window's requests
+ *     and errors in its span (both are written after the requests they
+ *     follow; segments of concurrent servers interleave in time), and
+ *     passed by otherwise.
+ *
+ * The window is the newest N in the order a forward scan meets records
+ * (segments by name, then as written): the same one a full scan's ring
+ * kept.
+ */
+
+/* What a record is to the window, read from its head (the fields
+ * serve_log_record writes first) without parsing its rows. */
+enum { REC_SKIP, REC_FEEDBACK, REC_ERROR, REC_ANSWER };
+
+typedef struct rec_head {
+	int kind;
+	int64_t t;
+	char version[256];
+} rec_head;
+
+/* The head by the JSON scanner; -1 when the record does not read that way. */
+static int head_scan(const scan_ctx *c, const char *line, size_t len, rec_head *h)
+{
+	jscan s;
+	jval k, v, model = {0}, version = {0}, endpoint = {0}, tm = {0};
+	bool first = true, has_status = false;
+	double status = 0;
+
+	jscan_init(&s, line, len);
+	if (jscan_value(&s, &v) != J_OBJ)
+		return -1;
+	while (!(model.s && version.s && endpoint.s && tm.s && has_status)) {
+		int more = jscan_key(&s, &first, &k);
+		if (more <= 0)
+			break;
+		if (jscan_eq(&k, "model") || jscan_eq(&k, "version") || jscan_eq(&k, "endpoint") ||
+		    jscan_eq(&k, "time") || jscan_eq(&k, "status")) {
+			jtok t = jscan_value(&s, &v);
+			if (t == J_OBJ || t == J_ARR)
+				return -1;
+			if (jscan_eq(&k, "model"))
+				model = v;
+			else if (jscan_eq(&k, "version"))
+				version = v;
+			else if (jscan_eq(&k, "endpoint"))
+				endpoint = v;
+			else if (jscan_eq(&k, "time"))
+				tm = v;
+			else if (t == J_NUM) {
+				status = v.num;
+				has_status = true;
+			}
+		} else if (jscan_skip(&s)) {
+			return -1;
+		}
+	}
+	if (s.err)
+		return -1;
+	h->kind = REC_SKIP;
+	if (model.t != J_STR || !jscan_eq(&model, c->model))
+		return 0;
+	if (endpoint.t == J_STR && jscan_eq(&endpoint, "feedback")) {
+		h->kind = REC_FEEDBACK;
+		return 0;
+	}
+	h->t = -1;
+	if (tm.t == J_STR && !tm.esc && ds_parse_timestamp(tm.s, tm.len, &h->t))
+		h->t /= 1000;
+	if (!has_status || status != 200) {
+		h->kind = REC_ERROR;
+		return 0;
+	}
+	if (version.t != J_STR || version.esc || version.len >= sizeof h->version)
+		return -1;
+	memcpy(h->version, version.s, version.len);
+	h->version[version.len] = 0;
+	h->kind = REC_ANSWER;
+	return 0;
+}
+
+/* The head by jansson, for records of another shape. */
+static int head_parse(const scan_ctx *c, const char *line, size_t len, rec_head *h)
+{
+	bool oom = false;
+	json_t *rec = sl__json_loadb(line, len, 0, NULL, &oom);
+	const char *model, *version;
+
+	h->kind = REC_SKIP;
+	if (!rec)
+		return oom ? sl__oom() : 0; /* a damaged line is no request */
+	model = json_string_value(json_object_get(rec, "model"));
+	version = json_string_value(json_object_get(rec, "version"));
+	if (model && !strcmp(model, c->model)) {
+		if (!strcmp(json_string_value(json_object_get(rec, "endpoint")) ?: "", "feedback")) {
+			h->kind = REC_FEEDBACK;
+		} else if (json_integer_value(json_object_get(rec, "status")) != 200) {
+			h->kind = REC_ERROR;
+			h->t = rec_ms(rec);
+		} else if (version && strlen(version) < sizeof h->version) {
+			h->kind = REC_ANSWER;
+			strcpy(h->version, version);
+		}
+	}
+	json_decref(rec);
+	return 0;
+}
+
+static bool version_wanted(const scan_ctx *c, const char *version)
+{
+	if (c->target)
+		return !strcmp(version, c->target);
+	return !c->w->version || !strcmp(version, c->w->version) ||
+	       (c->alias[0] && !strcmp(version, c->alias));
+}
+
+/* Keeps a copy of line in the segment's ring of version (at most cap lines). */
+static int raw_keep(scan_ctx *c, const char *version, const char *line, size_t len, size_t cap)
+{
+	rawring *r = NULL;
+	size_t i, slot;
+
+	for (i = 0; i < c->n_seg && !r; i++)
+		if (!strcmp(c->seg[i].version, version))
+			r = &c->seg[i];
+	if (!r) {
+		if (c->n_seg == MON_MAX_VERSIONS) {
+			/* As ring_for: the first one seen goes (not the newest). */
+			rawring_clear(&c->seg[0]);
+			memmove(c->seg, c->seg + 1, (MON_MAX_VERSIONS - 1) * sizeof *c->seg);
+			c->n_seg--;
+			c->seg_newest = -1;
+		}
+		r = &c->seg[c->n_seg];
+		memset(r, 0, sizeof *r);
+		r->cap = cap;
+		if (!(r->version = sl__strdup(version)) || !(r->line = sl__calloc(cap, sizeof *r->line)) ||
+		    !(r->len = sl__calloc(cap, sizeof *r->len)) ||
+		    !(r->size = sl__calloc(cap, sizeof *r->size))) {
+			rawring_clear(r);
+			return sl__oom();
+		}
+		c->n_seg++;
+	}
+	if (r->n < r->cap) {
+		slot = r->n++;
+	} else {
+		slot = r->pos;
+		r->pos = (r->pos + 1) % r->cap;
+	}
+	if (r->size[slot] < len + 1) {
+		char *g = sl__realloc(r->line[slot], len + 1);
+		if (!g)
+			return sl__oom();
+		r->line[slot] = g;
+		r->size[slot] = len + 1;
+	}
+	memcpy(r->line[slot], line, len);
+	r->line[slot][len] = 0;
+	r->len[slot] = len;
+	c->seg_newest = r - c->seg;
+	return 0;
+}
+
+static int back_line(void *ud, const char *line, size_t len, const ilog_schemas *sch)
+{
+	scan_ctx *c = ud;
+	rec_head h;
+	int rc;
+
+	c->sch = sch;
+	if (!strstr(line, c->pat))
+		return 0;
+	if (head_scan(c, line, len, &h) && (rc = head_parse(c, line, len, &h)))
+		return rc;
+	switch (h.kind) {
+	case REC_FEEDBACK: {
+		bool oom = false;
+		json_t *rec = sl__json_loadb(line, len, 0, NULL, &oom);
+		json_t *keep = c->labels;
+		if (!rec)
+			return oom ? sl__oom() : 0;
+		c->labels = c->seg_labels;
+		rc = take_feedback(c, rec);
+		c->labels = keep;
+		json_decref(rec);
+		return rc;
+	}
+	case REC_ERROR:
+		return push_err(c, h.t);
+	case REC_ANSWER:
+		if (c->n_win == c->cap || !version_wanted(c, h.version))
+			return 0;
+		return raw_keep(c, h.version, line, len, c->cap - c->n_win);
+	default:
+		return 0;
+	}
+}
+
+/* The end of a segment: its labels go under the newer ones, its requests
+ * of the window's version into the window, newest first. */
+static int back_segment_end(scan_ctx *c)
+{
+	rawring *r = NULL;
+	int rc = 0;
+
+	if (json_object_update_missing(c->labels, c->seg_labels))
+		return sl__oom();
+	json_object_clear(c->seg_labels);
+	if (!c->target && c->seg_newest >= 0 &&
+	    !(c->target = sl__strdup(c->seg[c->seg_newest].version)))
+		return sl__oom();
+	for (size_t i = 0; i < c->n_seg && c->target && !r; i++)
+		if (!strcmp(c->seg[i].version, c->target))
+			r = &c->seg[i];
+	for (size_t k = r ? r->n : 0; k-- > 0 && c->n_win < c->cap && !rc;) {
+		size_t slot = (r->pos + k) % r->n;
+		bool oom = false;
+		json_t *rec = sl__json_loadb(r->line[slot], r->len[slot], 0, NULL, &oom);
+		if (!rec) {
+			rc = oom ? sl__oom() : 0;
+			continue;
+		}
+		/* A record whose schema was not seen cannot be read by name: skip it
+		 * (a crash can cut a segment's schema record, never a later one). */
+		if (ilog_expand(c->sch, rec) || !json_is_object(json_object_get(rec, "inputs"))) {
+			json_decref(rec);
+			continue;
+		}
+		c->win[c->n_win++] = rec;
+	}
+	for (size_t i = 0; i < c->n_seg; i++)
+		rawring_clear(&c->seg[i]);
+	c->n_seg = 0;
+	c->seg_newest = -1;
+	if (c->n_win == c->cap && c->full_ms < 0)
+		c->full_ms = rec_ms(c->win[c->n_win - 1]);
+	return rc;
+}
+
+static int back_segment(void *ud, int64_t last_write_ms)
+{
+	scan_ctx *c = ud;
+	int rc = back_segment_end(c);
+
+	if (rc || last_write_ms < 0)
+		return rc;
+	if (c->full_ms >= 0 && last_write_ms + ILOG_MTIME_SLACK_MS < c->full_ms)
+		return ILOG_SKIP;
+	return 0;
+}
+
+/* The window read from the tail, as the one ring mon_report chooses from. */
+static int scan_back(scan_ctx *c, const char *dir)
+{
+	ring *r;
+	int rc;
+
+	c->full_ms = -1;
+	c->seg_newest = -1;
+	if (!(c->seg_labels = json_object()) ||
+	    !(c->win = sl__calloc(c->cap ? c->cap : 1, sizeof *c->win)))
+		return sl__oom();
+	if ((rc = ilog_scan_back(dir, back_segment, back_line, c)) < 0)
+		return rc;
+	if (!c->n_win)
+		return 0;
+	r = &c->rings[0];
+	if (!(r->version = sl__strdup(c->target)) ||
+	    !(r->recs = sl__calloc(c->n_win, sizeof *r->recs)))
+		return sl__oom();
+	c->n_rings = 1;
+	for (size_t i = 0; i < c->n_win; i++)
+		r->recs[i] = c->win[c->n_win - 1 - i]; /* oldest first */
+	r->n = r->alloc = r->cap = c->n_win;
+	c->n_win = 0; /* the ring holds them */
+	c->newest = r->version;
+	return 0;
 }
 
 /* ---- drift of a table ---------------------------------------------------------------- */
@@ -906,6 +1248,70 @@ static json_t *version_json(const char *v)
 	return json_string(v);
 }
 
+/* Reads the window of c's model (a time span forward, a count from the
+ * tail unless forward) into c; *r is its ring, NULL when it has none. */
+static int read_window(scan_ctx *c, const char *dir, bool forward, ring **r)
+{
+	const mon_window *w = c->w;
+	int rc;
+
+	*r = NULL;
+	rc = w->since_ms || w->until_ms || forward
+		     ? ilog_scan(dir, w->since_ms, w->until_ms, scan_line, c)
+		     : scan_back(c, dir);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < c->n_rings; i++)
+		if (w->version ? !strcmp(c->rings[i].version, w->version) ||
+					 (c->alias[0] && !strcmp(c->rings[i].version, c->alias))
+			       : c->newest && !strcmp(c->rings[i].version, c->newest))
+			*r = &c->rings[i];
+	return 0;
+}
+
+int mon_window_read(const char *dir, const char *model, const char *version, size_t n,
+		    bool forward, json_t **out)
+{
+	mon_window w = {.requests = n, .version = version};
+	scan_ctx c;
+	ring *r;
+	json_t *o = NULL, *ids, *labels;
+	size_t errors = 0;
+	int rc;
+
+	memset(&c, 0, sizeof c);
+	c.model = model;
+	c.w = &w;
+	c.cap = n;
+	snprintf(c.pat, sizeof c.pat, "\"model\":\"%s\"", model);
+	if (!(c.labels = json_object()))
+		return sl__oom();
+	if ((rc = read_window(&c, dir, forward, &r)))
+		goto out;
+	o = json_pack("{s:s?, s:[], s:{}}", "version", r ? r->version : NULL, "ids", "labels");
+	ids = json_object_get(o, "ids");
+	labels = json_object_get(o, "labels");
+	for (size_t i = 0; r && o && i < r->n; i++) {
+		json_t *id = json_object_get(ring_get(r, i), "id"), *l;
+		json_array_append(ids, id);
+		if ((l = json_object_get(c.labels, json_string_value(id))))
+			json_object_set(labels, json_string_value(id), l);
+	}
+	for (size_t i = 0; r && r->n && i < c.n_err; i++)
+		errors += c.err_ms[i] >= rec_ms(ring_get(r, 0));
+	if (!o || json_object_set_new(o, "errors", json_integer((json_int_t)errors)) ||
+	    json_array_size(ids) != (r ? r->n : 0)) {
+		rc = sl__oom();
+		goto out;
+	}
+	*out = o;
+	o = NULL;
+out:
+	json_decref(o);
+	scan_free(&c);
+	return rc;
+}
+
 int mon_report(const mon_env *env, const char *model, const mon_window *w, json_t **out)
 {
 	scan_ctx c;
@@ -945,14 +1351,9 @@ int mon_report(const mon_env *env, const char *model, const mon_window *w, json_
 		return rc;
 	if (!(c.labels = json_object()))
 		return sl__oom();
-	if ((rc = ilog_scan(env->log_dir, w->since_ms, w->until_ms, scan_line, &c)) < 0)
+	if ((rc = read_window(&c, env->log_dir, false, &r)) < 0)
 		goto out;
 	rc = 0;
-	for (size_t i = 0; i < c.n_rings; i++)
-		if (w->version ? !strcmp(c.rings[i].version, w->version) ||
-					 (c.alias[0] && !strcmp(c.rings[i].version, c.alias))
-			       : c.newest && !strcmp(c.rings[i].version, c.newest))
-			r = &c.rings[i];
 	if (!r || !r->n) {
 		rc = sl__err(SL_ENOENT, "the inference log in %s has no answered request of model "
 					"'%s'%s%s%s",

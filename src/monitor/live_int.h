@@ -6,6 +6,7 @@
 #ifndef SLUICE_MONITOR_LIVE_INT_H
 #define SLUICE_MONITOR_LIVE_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -28,5 +29,15 @@ int mon_drift_table(const profile *ref, const ds_table *t, const drift_opts *o,
 
 /* One drift result as the report's JSON object (a new reference, NULL when out of memory). */
 json_t *mon_drift_json(const drift_result *r);
+
+/*
+ * The window of model's newest n answered requests (of version, or of the
+ * newest version when NULL) that mon_report reads from the log in dir, for
+ * tests: *out (new) is {"version", "ids": [oldest first], "labels": {id:
+ * label} of those, "errors": failed requests since its first}. forward
+ * reads the whole log oldest first instead of its tail.
+ */
+int mon_window_read(const char *dir, const char *model, const char *version, size_t n,
+		    bool forward, json_t **out);
 
 #endif

@@ -121,6 +121,23 @@ typedef struct ilog_schemas ilog_schemas;
 typedef int (*ilog_record_fn)(void *ud, const char *line, size_t len, const ilog_schemas *sch);
 int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_fn fn, void *ud);
 /*
+ * The same, newest segment first, for readers of the log's tail: before
+ * each segment seg_fn is told when the segment was last written (ms since
+ * the epoch, rounded up; a live server's shared mapping may leave it
+ * behind by the kernel's writeback delay, ILOG_MTIME_SLACK_MS at most) and
+ * returns 0 to read it, ILOG_SKIP to pass it by or ILOG_STOP (or an error)
+ * to end the scan, which is then returned; once more at the end with -1,
+ * so that it can finish the last segment read. Inside a segment records
+ * come in the order written. Every segment holds the schema records of its
+ * own versions (ilog_append_with), so reading a segment without the older
+ * ones loses nothing.
+ */
+#define ILOG_SKIP 1
+#define ILOG_STOP 2
+#define ILOG_MTIME_SLACK_MS (120 * 1000)
+typedef int (*ilog_segment_fn)(void *ud, int64_t last_write_ms);
+int ilog_scan_back(const char *dir, ilog_segment_fn seg_fn, ilog_record_fn fn, void *ud);
+/*
  * How far back a reader with budget bytes of log text to read gets: the
  * newest segments whose text fits, at least one (a compressed segment's
  * text counted as ILOG_ZST_RATIO times its size, zstd's usual ratio on the

@@ -1,7 +1,8 @@
 /*
  * Reading the inference log (log.h's ilog_scan): every segment of a
  * directory, open (.jsonl) or compressed (.jsonl.zst), oldest first, record
- * by record. The reader runs beside a live server: a segment compressed
+ * by record; or newest segment first (ilog_scan_back), for readers that
+ * want the log's tail and stop once they have it. The reader runs beside a live server: a segment compressed
  * while the reader lists the directory is read once (the compressed copy is
  * preferred when both names are seen), and the open segment's last line is
  * read only once its newline has been written.
@@ -188,26 +189,29 @@ static int lines(sl__buf *acc, ilog_record_fn fn, void *ud, ilog_schemas *sch, s
 {
 	size_t start = 0;
 
-	for (size_t i = 0; i < acc->len; i++) {
-		char c = acc->data[i];
-		if (c == 0) {
-			start = i + 1;
-			continue;
-		}
-		if (c != '\n')
-			continue;
-		acc->data[i] = 0;
+	/* memchr and memrchr rather than a loop over the bytes: this is every
+	 * reader's inner loop, and records are hundreds of bytes long. */
+	while (start < acc->len) {
+		char *nl = memchr(acc->data + start, '\n', acc->len - start);
+		char *z = memrchr(acc->data + start, 0, (nl ? (size_t)(nl - acc->data) : acc->len) - start);
+		size_t i;
+		if (z)
+			start = (size_t)(z - acc->data) + 1; /* a record a crash cut ends there */
+		if (!nl)
+			break;
+		i = (size_t)(nl - acc->data);
+		*nl = 0;
 		if (i > start && !strncmp(acc->data + start, "{\"schema\":", 10)) {
 			keep_schema(sch, acc->data + start, i - start);
 		} else if (i > start) {
 			int rc = fn(ud, acc->data + start, i - start, sch);
 			if (rc) {
-				acc->data[i] = '\n';
+				*nl = '\n';
 				*consumed = i + 1;
 				return rc;
 			}
 		}
-		acc->data[i] = '\n';
+		*nl = '\n';
 		start = i + 1;
 	}
 	*consumed = start;
@@ -320,75 +324,122 @@ int ilog_budget(const char *dir, uint64_t budget, int64_t *since_ms, size_t *n_s
 	return rc;
 }
 
-int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_fn fn, void *ud)
+/*
+ * Opens a segment (the compressed copy when it was compressed since the
+ * listing, which sg then says) into *fd and stats it; *fd is -1 when the
+ * segment is gone (retention). 0 or an error; *path is the caller's.
+ */
+static int open_seg(const char *dir, seg *sg, char **path, struct stat *st, int *fd)
+{
+	*fd = -1;
+	if (!(*path = sl__path_join(dir, sg->name)))
+		return sl__oom();
+	*fd = open(*path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0 && !sg->zst && errno == ENOENT) {
+		char *z = sl__asprintf("%s.zst", *path);
+		sl__free(*path);
+		*path = z;
+		if (!z)
+			return sl__oom();
+		*fd = open(z, O_RDONLY | O_CLOEXEC);
+		sg->zst = true;
+	}
+	if (*fd < 0)
+		return errno == ENOENT ? 0 /* removed by retention meanwhile: fine */
+				       : sl__err(SL_EIO, "cannot open %s: %s", *path, strerror(errno));
+	if (fstat(*fd, st) != 0)
+		memset(st, 0, sizeof *st);
+	return 0;
+}
+
+/* "X.jsonl" sorts right before "X.jsonl.zst": the same segment caught in
+ * the middle of its compression, read once (as the compressed copy). */
+static bool superseded(const seg *segs, size_t n, size_t i)
+{
+	return !segs[i].zst && i + 1 < n && segs[i + 1].zst &&
+	       strlen(segs[i + 1].name) == strlen(segs[i].name) + 4 &&
+	       !strncmp(segs[i + 1].name, segs[i].name, strlen(segs[i].name));
+}
+
+/* Lists dir's segments into *segs; 1 when dir does not exist (an empty log). */
+static int list_dir(const char *dir, seg **segs, size_t *n)
 {
 	DIR *d = opendir(dir);
+	int rc;
+
+	*segs = NULL;
+	*n = 0;
+	if (!d) {
+		if (errno == ENOENT)
+			return 1; /* no server has logged here yet */
+		return sl__err(SL_EIO, "cannot read the log directory %s: %s", dir, strerror(errno));
+	}
+	rc = list_segs(d, false, segs, n);
+	closedir(d);
+	return rc;
+}
+
+/*
+ * Both scans: oldest segment first skipping those outside [since, until],
+ * or newest first as seg_fn (non-NULL) decides (log.h).
+ */
+static int scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_segment_fn seg_fn,
+		ilog_record_fn fn, void *ud)
+{
 	ilog_schemas sch = {NULL};
 	seg *segs = NULL;
 	size_t n = 0;
 	sl__buf acc;
-	int rc = 0;
+	int rc;
 
-	if (!d) {
-		if (errno == ENOENT)
-			return 0; /* no server has logged here yet */
-		return sl__err(SL_EIO, "cannot read the log directory %s: %s", dir, strerror(errno));
-	}
-	if ((rc = list_segs(d, false, &segs, &n)))
-		goto done;
+	if ((rc = list_dir(dir, &segs, &n)))
+		return rc > 0 ? 0 : rc;
 	sl__buf_init(&acc, (size_t)1 << 30);
-	if (!(sch.by_key = json_object())) {
+	if (!(sch.by_key = json_object()))
 		rc = sl__oom();
-		goto done;
-	}
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		char *path;
+	for (size_t k = 0; k < n && rc == 0; k++) {
+		size_t i = seg_fn ? n - 1 - k : k;
+		char *path = NULL;
 		struct stat st;
-		int fd;
-		/* "X.jsonl" sorts right before "X.jsonl.zst": the same segment
-		 * caught in the middle of its compression. */
-		if (!segs[i].zst && i + 1 < n && segs[i + 1].zst &&
-		    strlen(segs[i + 1].name) == strlen(segs[i].name) + 4 &&
-		    !strncmp(segs[i + 1].name, segs[i].name, strlen(segs[i].name)))
+		int fd, want = 0;
+		if (superseded(segs, n, i) || (until_ms && name_time(segs[i].name) > until_ms))
 			continue;
-		if (until_ms && name_time(segs[i].name) > until_ms)
-			continue;
-		if (!(path = sl__path_join(dir, segs[i].name))) {
-			rc = sl__oom();
-			break;
-		}
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 && !segs[i].zst && errno == ENOENT) {
-			/* Compressed since the listing. */
-			char *z = sl__asprintf("%s.zst", path);
-			sl__free(path);
-			path = z;
-			fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-			segs[i].zst = true;
-		}
-		if (fd < 0) {
-			if (errno != ENOENT) /* removed by retention meanwhile: fine */
-				rc = sl__err(SL_EIO, "cannot open %s: %s", path ? path : dir,
-					     strerror(errno));
+		if ((rc = open_seg(dir, &segs[i], &path, &st, &fd)) || fd < 0) {
 			sl__free(path);
 			continue;
 		}
-		/* A segment last written before since holds nothing newer. */
-		if (since_ms && fstat(fd, &st) == 0 && (int64_t)st.st_mtime * 1000 + 999 < since_ms) {
-			close(fd);
-			sl__free(path);
-			continue;
+		if (seg_fn)
+			want = seg_fn(ud, (int64_t)st.st_mtime * 1000 + 999);
+		else if (since_ms && (int64_t)st.st_mtime * 1000 + 999 < since_ms)
+			want = ILOG_SKIP; /* last written before since: holds nothing newer */
+		if (want == 0) {
+			sl__buf_reset(&acc);
+			rc = segs[i].zst ? read_zst(fd, path, fn, ud, &sch, &acc)
+					 : read_plain(fd, path, fn, ud, &sch, &acc);
+		} else if (want != ILOG_SKIP) {
+			rc = want;
 		}
-		sl__buf_reset(&acc);
-		rc = segs[i].zst ? read_zst(fd, path, fn, ud, &sch, &acc)
-				 : read_plain(fd, path, fn, ud, &sch, &acc);
 		close(fd);
 		sl__free(path);
 	}
+	if (seg_fn && rc >= 0) {
+		int end = seg_fn(ud, -1);
+		if (end < 0)
+			rc = end;
+	}
 	sl__buf_free(&acc);
-done:
 	json_decref(sch.by_key);
 	segs_free(segs, n);
-	closedir(d);
 	return rc;
+}
+
+int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_fn fn, void *ud)
+{
+	return scan(dir, since_ms, until_ms, NULL, fn, ud);
+}
+
+int ilog_scan_back(const char *dir, ilog_segment_fn seg_fn, ilog_record_fn fn, void *ud)
+{
+	return seg_fn ? scan(dir, 0, 0, seg_fn, fn, ud)
+		      : sl__err(SL_EINVAL, "ilog_scan_back: no segment function");
 }
