@@ -17,9 +17,12 @@
  *   promoted   the challenger passed and the alias moved to it
  *   candidate  it passed, auto_promote is off: a human promotes it
  *   refused    it failed its gates (or its verdict is not passed): production kept
+ *   unchanged  the run was served from the cache (nothing new to learn
+ *              from): it registered no new version; production kept
  *   failed     the run failed otherwise: production kept
  *   schedule   a pipeline of sluice.yaml's schedules ran
- *   error      the model could not be evaluated (recorded when the reason changes)
+ *   error      the model could not be evaluated (recorded when the reason changes;
+ *              the cadence still fires)
  *
  * Conventions as in sluice.h.
  */

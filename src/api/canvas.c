@@ -427,7 +427,11 @@ static void cost_words(const canvas_cost *cc, sl__buf *b)
 	}
 }
 
-static int drives_json(const canvas *cv, json_t *arr)
+/*
+ * ops: sluice.yaml's monitoring.alert beside the canvas (NULL when it has
+ * none), which the loop applies with the canvas's rules.
+ */
+static int drives_json(const canvas *cv, const api_settings *ops, json_t *arr)
 {
 	char n1[32], n2[32];
 	sl__buf b;
@@ -517,6 +521,23 @@ static int drives_json(const canvas *cv, json_t *arr)
 			       cv->monitoring.n_alerts == 1 ? "" : "s");
 	else
 		sl__buf_puts(&b, "; no alert rules");
+	if (ops && ops->n_alerts) {
+		/* The loop's rules are both files' (rules.h, invariant 5). */
+		size_t over = 0;
+		for (size_t i = 0; i < cv->monitoring.n_alerts; i++) {
+			char a[96], o[96];
+			const char *name = canvas_alert_name(&cv->monitoring.alerts[i], a, sizeof a);
+			size_t j;
+			for (j = 0; j < ops->n_alerts &&
+				    strcmp(name, canvas_alert_name(&ops->alerts[j], o, sizeof o));
+			     j++)
+				;
+			over += j < ops->n_alerts;
+		}
+		sl__buf_printf(&b, ", and %zu in sluice.yaml monitoring.alert", ops->n_alerts);
+		if (over)
+			sl__buf_printf(&b, " (replacing %zu of the canvas's by name)", over);
+	}
 	rc |= drive(arr, "live_monitoring", "window, metrics, drift, alert",
 		    !cv->blocks[CANVAS_LIVE_MONITORING].empty, b.data, "monitoring",
 		    "monitoring: drift reports and live metrics per window, the drift trigger, and "
@@ -595,7 +616,17 @@ int sl_canvas_check(const char *path, char **out_json)
 			    json_array_append_new(c.cv->blocks[b].empty ? empty : filled,
 						  json_string(canvas_block_name((canvas_block_id)b))))
 				c.bad = 1;
-		if ((rc = drives_json(c.cv, drives)) || (rc = canvas_json(c.cv, &typed)))
+		/* sluice.yaml beside the canvas, for its alert rules; its own errors are
+		 * reported by every command that opens the project. */
+		api_settings set;
+		char *state = sl__path_join(c.cv->dir, ".sluice");
+		bool have_set = state && api_settings_load(c.cv->dir, state, &set) == 0;
+		sl__free(state);
+		sl__err_clear();
+		rc = drives_json(c.cv, have_set ? &set : NULL, drives);
+		if (have_set)
+			api_settings_free(&set);
+		if (rc || (rc = canvas_json(c.cv, &typed)))
 			goto out;
 		json_t *next = next_times(c.cv);
 		json_t *bm = json_object_get(typed, "building_models");

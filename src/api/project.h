@@ -40,6 +40,10 @@ typedef struct api_settings {
 	api_schedule *schedules;    /* schedules: (owned, with their params) */
 	size_t n_schedules;
 	json_t *mon_json;           /* owned: the file's values the strings above point into */
+	canvas_alert *alerts;       /* monitoring.alert, checked as the canvas's rules are
+				     * (canvas_alerts_check); owned, strings in doc */
+	size_t n_alerts;
+	sl__ydoc *doc;              /* owned: the file's tree, kept while it has rules */
 } api_settings;
 /* Frees what api_settings_parse allocated (accepts a zeroed struct). */
 void api_settings_free(api_settings *s);

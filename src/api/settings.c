@@ -21,6 +21,14 @@
  *     notify: { command: CMD, webhook: URL }
  *                                        where an alert rule without its own
  *                                        command or webhook is sent
+ *     alert:                             alert rules, in canvas.yaml's shape
+ *       - {name: slow, metric: latency_p99_ms, above: 50, model: spam}
+ *                                        checked by the canvas's own check
+ *                                        (canvas_alerts_check); `model`
+ *                                        scopes a rule to one model. Both
+ *                                        files' rules apply; this file's
+ *                                        overrides the canvas's rule of the
+ *                                        same name (rules.h, invariant 5)
  *   schedules:                           pipelines the loop runs on a cron
  *     nightly: { cron: "0 2 * * *", pipeline: refresh.yaml, params: { k: v } }
  *
@@ -201,16 +209,41 @@ static int read_slurm(const char *file, const sl__ypmap *pm, const json_t *slurm
 	return 0;
 }
 
-/* monitoring: {interval, notify: {command, webhook}} */
+/*
+ * monitoring.alert: the canvas's check of a rule list, on the file's tree
+ * (out->doc), the first problem raised as this file's error.
+ */
+static int read_alerts(const char *file, api_settings *out)
+{
+	const sl__ynode *n = sl__ynode_at(sl__ydoc_root(out->doc), "monitoring.alert");
+	canvas_problem *probs = NULL;
+	size_t np = 0;
+	int rc;
+
+	if (!n || n->kind == SL__Y_NULL)
+		return 0;
+	if ((rc = canvas_alerts_check(n, "monitoring.alert", &out->alerts, &out->n_alerts, &probs,
+				      &np)))
+		return rc;
+	if (np)
+		rc = probs[0].pos.line > 0 ? sl__yaml_err_at(SL_EINVAL, file, probs[0].pos, "%s",
+							     probs[0].msg)
+					   : sl__err(SL_EINVAL, "%s: %s", file, probs[0].msg);
+	sl__free(probs);
+	return rc;
+}
+
+/* monitoring: {interval, notify: {command, webhook}, alert: [rule...]} */
 static int read_monitoring(const char *file, const sl__ypmap *pm, const json_t *m,
 			   api_settings *out)
 {
-	static const char *const keys[] = {"interval", "notify"};
+	static const char *const keys[] = {"interval", "notify", "alert"};
 	static const char *const notify_keys[] = {"command", "webhook"};
 	const json_t *iv = json_object_get(m, "interval"), *nt = json_object_get(m, "notify");
 	int rc;
 
-	if ((rc = settings_keys(file, pm, m, "monitoring", keys, SL__ARRAY_LEN(keys))))
+	if ((rc = settings_keys(file, pm, m, "monitoring", keys, SL__ARRAY_LEN(keys))) ||
+	    (rc = read_alerts(file, out)))
 		return rc;
 	if (iv && !json_is_null(iv)) {
 		if (!json_is_integer(iv) || json_integer_value(iv) < 1 ||
@@ -367,7 +400,8 @@ static int read_json(const json_t *cfg, const sl__ypmap *pm, const char *file, c
 		out->mon_json = json_incref((json_t *)cfg);
 		if (m && !json_is_null(m) && !json_is_object(m))
 			return settings_err(SL_EINVAL, file, pm, "monitoring", false,
-					    "'monitoring' must be a mapping {interval, notify}, not %s",
+					    "'monitoring' must be a mapping {interval, notify, alert}, "
+					    "not %s",
 					    sl__json_kind(m));
 		if (json_is_object(m) && (rc = read_monitoring(file, pm, m, out)))
 			return rc;
@@ -440,6 +474,8 @@ void api_settings_free(api_settings *s)
 	}
 	sl__free(s->schedules);
 	json_decref(s->mon_json);
+	sl__free(s->alerts);
+	sl__ydoc_free(s->doc);
 	memset(s, 0, sizeof *s);
 }
 
@@ -455,13 +491,19 @@ int api_settings_parse(const char *text, size_t len, const char *name, const cha
 	memset(&yo, 0, sizeof yo);
 	yo.name = name;
 	yo.code = SL_EINVAL;
-	if ((rc = sl__yaml_parse_json(text, len, &yo, 0, &cfg, &pm)))
+	/* The tree is kept while monitoring.alert's rules point into it. */
+	if ((rc = sl__yaml_parse(text, len, &yo, &out->doc)))
 		return rc;
-	rc = read_json(cfg, pm, name, root, state, out);
+	if ((rc = sl__ydoc_json(out->doc, 0, &cfg, &pm)) == 0)
+		rc = read_json(cfg, pm, name, root, state, out);
 	json_decref(cfg);
 	sl__ypmap_free(pm);
 	if (rc)
 		api_settings_free(out);
+	else if (!out->n_alerts) {
+		sl__ydoc_free(out->doc);
+		out->doc = NULL;
+	}
 	return rc;
 }
 

@@ -156,6 +156,18 @@ static int error_clear(watcher *w, const char *model)
 
 /* ---- alerts ------------------------------------------------------------------------ */
 
+/*
+ * The alert rules that watch model: sluice.yaml's and the canvas's, a
+ * sluice.yaml rule overriding the canvas's of the same name (rules.h,
+ * invariant 5). *out (sl__free) borrows the rules.
+ */
+static int rules_of(const watcher *w, const char *model, const canvas_alert ***out, size_t *n)
+{
+	return mon_rules_for(w->p->set.alerts, w->p->set.n_alerts,
+			     w->cv ? w->cv->monitoring.alerts : NULL,
+			     w->cv ? w->cv->monitoring.n_alerts : 0, model, out, n);
+}
+
 /* Where rule r's alerts go: its own command and webhook, else sluice.yaml's. */
 static void rule_channels(const watcher *w, const canvas_alert *r, const char **command,
 			  const char **webhook)
@@ -266,12 +278,14 @@ static char *retry_body(const json_t *ev, const char *model)
 static int retry_deliveries(watcher *w, const char *model)
 {
 	int64_t now = sl__now_ms();
-	int rc = 0;
+	const canvas_alert **rules = NULL;
+	size_t n_rules = 0;
+	int rc = rules_of(w, model, &rules, &n_rules);
 
-	for (size_t i = 0; rc == 0 && w->cv && i < w->cv->monitoring.n_alerts; i++) {
-		const canvas_alert *r = &w->cv->monitoring.alerts[i];
+	for (size_t i = 0; rc == 0 && i < n_rules; i++) {
+		const canvas_alert *r = rules[i];
 		char nbuf[96], key[STORE_MON_KEY_MAX], err[1024];
-		const char *name = mon_rule_name(r, nbuf, sizeof nbuf), *command, *webhook;
+		const char *name = canvas_alert_name(r, nbuf, sizeof nbuf), *command, *webhook;
 		store_mon_state st;
 		json_t *ev;
 		unsigned failed = 0;
@@ -322,18 +336,21 @@ static int retry_deliveries(watcher *w, const char *model)
 		if (rc == 0)
 			rc = store_mon_state_put(w->p->st, &st);
 	}
+	sl__free(rules);
 	return rc;
 }
 
 static int alert_rules(watcher *w, const char *model, const json_t *report, const char *window)
 {
 	int64_t now = sl__now_ms();
-	int rc = 0;
+	const canvas_alert **rules = NULL;
+	size_t n_rules = 0;
+	int rc = rules_of(w, model, &rules, &n_rules);
 
-	for (size_t i = 0; rc == 0 && w->cv && i < w->cv->monitoring.n_alerts; i++) {
-		const canvas_alert *r = &w->cv->monitoring.alerts[i];
+	for (size_t i = 0; rc == 0 && i < n_rules; i++) {
+		const canvas_alert *r = rules[i];
 		char nbuf[96], key[STORE_MON_KEY_MAX], err[1024];
-		const char *name = mon_rule_name(r, nbuf, sizeof nbuf), *basis = NULL;
+		const char *name = canvas_alert_name(r, nbuf, sizeof nbuf), *basis = NULL;
 		store_mon_state st;
 		double v = NAN;
 		mon_action a;
@@ -395,6 +412,7 @@ static int alert_rules(watcher *w, const char *model, const json_t *report, cons
 		if (rc == 0 && (command || webhook))
 			rc = delivery_after(w, model, name, seq, failed);
 	}
+	sl__free(rules);
 	return rc;
 }
 
@@ -494,6 +512,46 @@ static int64_t registered_by(watcher *w, const char *model, const char *run, cha
 }
 
 /*
+ * Whether run had nothing new to learn from: it has register steps and
+ * every one was served from the cache (a cached register step registers
+ * nothing: register.c), so its inputs, and the model, are those of an
+ * earlier run, whose id goes into from (empty when unknown).
+ */
+static bool nothing_new(sl_project *p, const char *run, char *from, size_t size)
+{
+	char *text = NULL;
+	json_t *r, *s;
+	bool oom = false;
+	size_t i, n = 0, cached = 0;
+
+	from[0] = '\0';
+	if (sl_run_show(p, run, &text) != 0 ||
+	    !(r = sl__json_loadb(text, strlen(text), 0, NULL, &oom))) {
+		sl_free(text);
+		sl__err_clear();
+		return false;
+	}
+	sl_free(text);
+	json_array_foreach(json_object_get(r, "steps"), i, s) {
+		const char *kind = json_string_value(json_object_get(s, "kind")) ?: "";
+		if (sl__str_has_prefix(kind, "uses:"))
+			kind += 5; /* a step's kind is "uses:STEP" */
+		if (strcmp(kind, "register"))
+			continue;
+		n++;
+		if (json_is_true(json_object_get(s, "cache_hit")) ||
+		    !strcmp(json_string_value(json_object_get(s, "status")) ?: "", "cached")) {
+			cached++;
+			if (!from[0])
+				snprintf(from, size, "%s",
+					 json_string_value(json_object_get(s, "cached_from_run")) ?: "");
+		}
+	}
+	json_decref(r);
+	return n > 0 && cached == n;
+}
+
+/*
  * The lineage block of the production bundle's manifest (a new reference),
  * where the run's train_data, valid_data and test_data come from; NULL
  * when it cannot be read, and the pipeline then gets none of them (its
@@ -523,6 +581,7 @@ static int retrain(watcher *w, const char *model, const char *trigger, const cha
 		   char **out_json, const char **out_kind)
 {
 	char holder[STORE_MON_NOTE_MAX], pbuf[MON_RUN_PARAMS_MAX][160], verdict[16];
+	char from[STORE_ID_SIZE];
 	char msg[SL__ERRMSG_MAX];
 	const char *declared[32], *params[MON_RUN_PARAMS_MAX];
 	json_t *doc = NULL, *plist, *lineage;
@@ -608,6 +667,21 @@ static int retrain(watcher *w, const char *model, const char *trigger, const cha
 		rc = event(w, "failed", model, run,
 			   json_pack("{s:s, s:s, s:s, s:o}", "triggers", trigger, "production", version,
 				     "error", msg, "failed", run ? failed_steps(w->p, run) : json_array()),
+			   out_json);
+	} else if (!ver && nothing_new(w->p, run, from, sizeof from)) {
+		/* The same inputs as an earlier run: an honest "nothing new", not a failure. */
+		char vb[24] = "";
+		int64_t was = from[0] ? registered_by(w, model, from, verdict, sizeof verdict) : 0;
+		if (was)
+			snprintf(vb, sizeof vb, "%lld", (long long)was);
+		*out_kind = "unchanged";
+		rc = event(w, "unchanged", model, run,
+			   json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "triggers", trigger, "production",
+				     version, "version", was ? vb : NULL, "cached_from",
+				     from[0] ? from : NULL, "why",
+				     "nothing new to learn from: the run was served from the cache "
+				     "(the same data and pipeline as an earlier run), so it registered "
+				     "no new version"),
 			   out_json);
 	} else if (!ver) {
 		rc = event(w, "failed", model, run,
@@ -725,9 +799,17 @@ static int evaluate_model(watcher *w, const char *model)
 		report = NULL; /* no traffic yet for this version: only the cadence can fire */
 		sl__err_clear();
 	} else if (rc) {
+		/*
+		 * The window cannot be read (a bundle without a monitoring
+		 * reference, say): recorded, and only the cadence can fire, since
+		 * a retraining run is often what mends it.
+		 */
 		char m[SL__ERRMSG_MAX];
 		snprintf(m, sizeof m, "%s", sl_errmsg());
-		return error_event(w, model, m);
+		report = NULL;
+		sl__err_clear();
+		if ((rc = error_event(w, model, m)) != 0)
+			return rc;
 	} else if ((rc = error_clear(w, model)) != 0) {
 		json_decref(report);
 		return rc;
@@ -775,8 +857,12 @@ static int evaluate_model(watcher *w, const char *model)
 			sl__err_clear();
 			rc = 0;
 		}
-		/* A run that could not judge is tried again on a newer window (rules.h, 2). */
-		if (rc == 0 && !strcmp(kind, "failed")) {
+		/*
+		 * A run that could not judge, or had nothing new to learn from
+		 * (the same window's data), is tried again on a newer window
+		 * (rules.h, 2).
+		 */
+		if (rc == 0 && (!strcmp(kind, "failed") || !strcmp(kind, "unchanged"))) {
 			if (fired & CANVAS_ON_DRIFT) {
 				mon_trigger_retry(&drift);
 				rc = store_mon_state_put(w->p->st, &drift);

@@ -157,6 +157,7 @@ typedef struct cvx {
 } cvx;
 
 static void problem(cvx *x, sl__ypos pos, const char *path, const char *fmt, ...) SL__PRINTF(4, 5);
+static void sort_problems(canvas_problem *p, size_t n);
 
 static void problem(cvx *x, sl__ypos pos, const char *path, const char *fmt, ...)
 {
@@ -1027,35 +1028,49 @@ static void check_drift(cvx *x, const sl__ynode *n)
 	}
 }
 
-static void check_alerts(cvx *x, const sl__ynode *n)
+/* The name a rule's state is kept by: its `name`, else "METRIC>THRESHOLD" (or '<'). */
+const char *canvas_alert_name(const canvas_alert *r, char *buf, size_t size)
 {
-	static const char *const keys[] = {"metric",	"above",   "below",	 "for",
-					   "severity", "name",	   "command", "webhook",
-					   "description"};
-	canvas_own *o = x->o;
+	if (r->name)
+		return r->name;
+	snprintf(buf, size, "%s%s%g", r->metric, r->above ? ">" : "<", r->threshold);
+	return buf;
+}
+
+/*
+ * A list of alert rules at n, named base in messages: the one check both
+ * canvas.yaml's and sluice.yaml's rules go through. The rules without a
+ * problem go into *out (n_alloc slots, the caller's), *out_n of them.
+ */
+static void alerts_list(cvx *x, const sl__ynode *n, const char *base, canvas_alert **out,
+			size_t *out_n)
+{
+	static const char *const keys[] = {"metric",  "above",   "below",	"for",
+					   "severity", "name",	 "command", "webhook",
+					   "model",    "description"};
 	char buf[120];
 	size_t k = 0;
 
+	*out = NULL;
+	*out_n = 0;
 	if (n->kind != SL__Y_SEQ) {
-		problem(x, n->pos, "live_monitoring.alert",
-			"live_monitoring.alert must be a list of rules, e.g. [{metric: error_rate, "
-			"above: 0.01}], not %s",
-			shown(n, buf, sizeof buf));
+		problem(x, n->pos, base,
+			"%s must be a list of rules, e.g. [{metric: error_rate, above: 0.01}], not %s",
+			base, shown(n, buf, sizeof buf));
 		return;
 	}
-	o->alerts = sl__calloc(n->n ? n->n : 1, sizeof *o->alerts);
-	if (!o->alerts) {
+	*out = sl__calloc(n->n ? n->n : 1, sizeof **out);
+	if (!*out) {
 		x->oom = true;
 		return;
 	}
 	for (size_t i = 0; i < n->n; i++) {
 		const sl__ynode *r = n->kids[i], *v;
 		canvas_alert a;
-		char path[64];
-		bool ok = true;
+		char path[128];
 		size_t before = x->n;
 
-		snprintf(path, sizeof path, "live_monitoring.alert[%zu]", i);
+		snprintf(path, sizeof path, "%s[%zu]", base, i);
 		memset(&a, 0, sizeof a);
 		a.pos = r->pos;
 		a.windows = 1;
@@ -1076,11 +1091,11 @@ static void check_alerts(cvx *x, const sl__ynode *n)
 				sl__did_you_mean(dym, sizeof dym, key->text, keys, SL__ARRAY_LEN(keys));
 				problem(x, key->pos, kp, "unknown key '%s' in an alert rule%s%s%s (its keys: "
 							 "metric, above or below, for, severity, name, "
-							 "command, webhook)",
+							 "command, webhook, model)",
 					key->text, *dym ? " (" : "", dym, *dym ? ")" : "");
 			}
 		}
-		char mpath[80];
+		char mpath[160];
 		snprintf(mpath, sizeof mpath, "%s.metric", path);
 		if (!(v = field(r, "metric")))
 			problem(x, r->pos, mpath, "%s: an alert rule needs a metric, e.g. {metric: "
@@ -1120,6 +1135,8 @@ static void check_alerts(cvx *x, const sl__ynode *n)
 		}
 		if ((v = str_field(x, r, path, "name", "a short name for the rule")))
 			a.name = v->text;
+		if ((v = str_field(x, r, path, "model", "the name of a registered model")))
+			a.model = v->text;
 		if ((v = str_field(x, r, path, "command", "a shell command run when the alert fires")))
 			a.command = v->text;
 		if ((v = str_field(x, r, path, "webhook", "an http:// or https:// URL")) &&
@@ -1129,10 +1146,55 @@ static void check_alerts(cvx *x, const sl__ynode *n)
 				path, v->text);
 		else if (v)
 			a.webhook = v->text;
-		ok = x->n == before;
-		if (ok)
-			o->alerts[k++] = a;
+		if (x->n != before)
+			continue;
+		/* A rule's state is kept by its name (per model): two rules sharing one would mix it. */
+		char nb[2][96];
+		const char *name = canvas_alert_name(&a, nb[0], sizeof nb[0]);
+		size_t j;
+		for (j = 0; j < k; j++)
+			if (!strcmp(name, canvas_alert_name(&(*out)[j], nb[1], sizeof nb[1])) &&
+			    (!a.model || !(*out)[j].model || !strcmp(a.model, (*out)[j].model)))
+				break;
+		if (j < k) {
+			problem(x, r->pos, path, "%s: another rule (line %d) is called '%s' too; give "
+						 "one of them another name",
+				path, (*out)[j].pos.line, name);
+			continue;
+		}
+		(*out)[k++] = a;
 	}
+	*out_n = k;
+}
+
+int canvas_alerts_check(const sl__ynode *n, const char *path, canvas_alert **out, size_t *out_n,
+			canvas_problem **out_problems, size_t *out_np)
+{
+	cvx x;
+
+	memset(&x, 0, sizeof x);
+	alerts_list(&x, n, path, out, out_n);
+	sort_problems(x.probs, x.n);
+	if (x.oom) {
+		sl__free(*out);
+		sl__free(x.probs);
+		*out = NULL;
+		*out_n = 0;
+		*out_problems = NULL;
+		*out_np = 0;
+		return sl__oom();
+	}
+	*out_problems = x.probs;
+	*out_np = x.n;
+	return 0;
+}
+
+static void check_alerts(cvx *x, const sl__ynode *n)
+{
+	canvas_own *o = x->o;
+	size_t k = 0;
+
+	alerts_list(x, n, "live_monitoring.alert", &o->alerts, &k);
 	o->cv.monitoring.alerts = o->alerts;
 	o->cv.monitoring.n_alerts = k;
 	o->cv.monitoring.alert_pos = n->pos;
@@ -1583,6 +1645,7 @@ static json_t *alerts_json(const canvas *cv)
 				      (json_int_t)r->windows, "severity", canvas_severity_name(r->severity),
 				      "line", r->pos.line, "col", r->pos.col);
 		if (o && ((r->name && json_object_set_new(o, "name", json_string(r->name))) ||
+			  (r->model && json_object_set_new(o, "model", json_string(r->model))) ||
 			  (r->command && json_object_set_new(o, "command", json_string(r->command))) ||
 			  (r->webhook && json_object_set_new(o, "webhook", json_string(r->webhook))))) {
 			json_decref(o);

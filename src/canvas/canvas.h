@@ -144,6 +144,7 @@ typedef struct canvas_alert {
 	int64_t windows;      /* for this many windows in a row ("for", default 1) */
 	canvas_severity severity; /* default warning */
 	const char *name;     /* the rule's `name`, or NULL */
+	const char *model;    /* the registered model it watches, or NULL: every watched one */
 	const char *command;  /* run by /bin/sh when the alert fires or resolves, or NULL */
 	const char *webhook;  /* an http(s) URL the alert is POSTed to as JSON, or NULL */
 	sl__ypos pos;         /* the rule */
@@ -151,6 +152,13 @@ typedef struct canvas_alert {
 
 /* "warning", "critical". */
 const char *canvas_severity_name(canvas_severity s);
+
+/*
+ * The name rule r's state is kept and sent by: its `name`, else
+ * "METRIC>THRESHOLD" (or '<'), in buf when made.
+ */
+const char *canvas_alert_name(const canvas_alert *r, char *buf, size_t size);
+
 
 /* Retraining triggers (building_models.retrain_on), as bits. */
 #define CANVAS_ON_DRIFT 1u
@@ -224,6 +232,19 @@ typedef struct canvas_problem {
 } canvas_problem;
 
 #define CANVAS_MAX_PROBLEMS 50
+
+/*
+ * Checks a list of alert rules, the one check canvas.yaml's
+ * live_monitoring.alert and sluice.yaml's monitoring.alert go through: n is
+ * the list's node, path how messages name it ("monitoring.alert"). The
+ * rules without a problem go into *out (sl__free; their strings point into
+ * n's document, which must outlive them), *out_n of them; the problems,
+ * in file order, into *out_problems (sl__free) and *out_np, as
+ * canvas_check gives them. Two rules of one list may not share a name for
+ * the same model (their state is kept by name). Returns 0 or SL_ENOMEM.
+ */
+int canvas_alerts_check(const sl__ynode *n, const char *path, canvas_alert **out, size_t *out_n,
+			canvas_problem **out_problems, size_t *out_np);
 
 /*
  * Reads and checks the canvas at path. On success *out is the caller's

@@ -1448,7 +1448,7 @@ int sl__yaml_json(sl__ydoc *d, const sl__ynode *n, const sl__yjson *o, json_t **
 }
 
 /* Converts d's whole document (an empty object when it has none). */
-static int doc_json(sl__ydoc *d, unsigned flags, json_t **out_json, sl__ypmap **out_pmap)
+int sl__ydoc_json(sl__ydoc *d, unsigned flags, json_t **out_json, sl__ypmap **out_pmap)
 {
 	sl__ypmap *pm = NULL;
 	sl__yjson o;
@@ -1483,7 +1483,7 @@ int sl__yaml_parse_json(const char *text, size_t len, const sl__yaml_opts *opts,
 		*out_pmap = NULL;
 	if ((rc = sl__yaml_parse(text, len, opts, &d)))
 		return rc;
-	rc = doc_json(d, flags, out_json, out_pmap);
+	rc = sl__ydoc_json(d, flags, out_json, out_pmap);
 	sl__ydoc_free(d);
 	return rc;
 }
@@ -1498,7 +1498,7 @@ int sl__yaml_load_json(const char *path, unsigned flags, json_t **out_json, sl__
 		*out_pmap = NULL;
 	if ((rc = sl__yaml_load_file(path, NULL, &d)))
 		return rc;
-	rc = doc_json(d, flags, out_json, out_pmap);
+	rc = sl__ydoc_json(d, flags, out_json, out_pmap);
 	sl__ydoc_free(d);
 	return rc;
 }

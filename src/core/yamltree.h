@@ -275,6 +275,12 @@ int sl__yaml_json(sl__ydoc *d, const sl__ynode *n, const sl__yjson *o, json_t **
  */
 int sl__yaml_parse_json(const char *text, size_t len, const sl__yaml_opts *opts, unsigned flags,
 			json_t **out_json, sl__ypmap **out_pmap);
+/*
+ * The whole document d as JSON, as sl__yaml_parse_json gives it, for a
+ * caller that keeps the tree too (sluice.yaml's alert rules are checked on
+ * the tree). Errors are raised ("NAME:LINE:COL: ...").
+ */
+int sl__ydoc_json(sl__ydoc *d, unsigned flags, json_t **out_json, sl__ypmap **out_pmap);
 /* The same for a file (canvas.yaml's load path); NAME is path. */
 int sl__yaml_load_json(const char *path, unsigned flags, json_t **out_json, sl__ypmap **out_pmap);
 

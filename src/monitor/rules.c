@@ -126,12 +126,40 @@ const char *mon_action_name(mon_action a)
 	return (unsigned)a < SL__ARRAY_LEN(names) ? names[a] : "?";
 }
 
-const char *mon_rule_name(const canvas_alert *r, char *buf, size_t size)
+/* Whether rule r watches model (a rule without `model` watches every one). */
+static bool rule_applies(const canvas_alert *r, const char *model)
 {
-	if (r->name)
-		return r->name;
-	snprintf(buf, size, "%s%s%g", r->metric, r->above ? ">" : "<", r->threshold);
-	return buf;
+	return !r->model || (model && !strcmp(r->model, model));
+}
+
+int mon_rules_for(const canvas_alert *ops, size_t n_ops, const canvas_alert *cv, size_t n_cv,
+		  const char *model, const canvas_alert ***out, size_t *out_n)
+{
+	const canvas_alert **list;
+	size_t k = 0;
+
+	*out = NULL;
+	*out_n = 0;
+	if (!(list = sl__calloc(n_ops + n_cv + 1, sizeof *list)))
+		return sl__oom();
+	for (size_t i = 0; i < n_ops; i++)
+		if (rule_applies(&ops[i], model))
+			list[k++] = &ops[i];
+	size_t n_own = k;
+	for (size_t i = 0; i < n_cv; i++) {
+		char a[96], b[96];
+		const char *name = canvas_alert_name(&cv[i], a, sizeof a);
+		size_t j;
+		if (!rule_applies(&cv[i], model))
+			continue;
+		for (j = 0; j < n_own && strcmp(name, canvas_alert_name(list[j], b, sizeof b)); j++)
+			;
+		if (j == n_own) /* not overridden by sluice.yaml's rule of the same name */
+			list[k++] = &cv[i];
+	}
+	*out = list;
+	*out_n = k;
+	return 0;
 }
 
 mon_action mon_rule_step(const canvas_alert *r, double value, const char *window, int64_t now_ms,

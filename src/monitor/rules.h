@@ -29,6 +29,12 @@
  *   4. A cron schedule looked at for the first time is not due: the watcher
  *      does not fire for times before it started watching; a schedule whose
  *      time passed while no watcher ran fires once when one looks again.
+ *   5. The alert rules come from two files and both apply: sluice.yaml's
+ *      monitoring.alert (the operators') and canvas.yaml's
+ *      live_monitoring.alert (the modellers'). A rule is known by its name,
+ *      which keys its state; a sluice.yaml rule overrides the canvas's rule
+ *      of the same name for the models it watches, so operators can retune
+ *      a threshold or reroute an alert without editing the canvas.
  */
 #ifndef SLUICE_MONITOR_RULES_H
 #define SLUICE_MONITOR_RULES_H
@@ -82,8 +88,16 @@ const char *mon_action_name(mon_action a);
 mon_action mon_rule_step(const canvas_alert *r, double value, const char *window, int64_t now_ms,
 			 store_mon_state *st);
 
-/* The name an alert is known by: its `name`, else "METRIC>THRESHOLD" (or '<'). */
-const char *mon_rule_name(const canvas_alert *r, char *buf, size_t size);
+/*
+ * The alert rules that watch model (invariant 5): sluice.yaml's
+ * monitoring.alert (ops, n_ops) first, then canvas.yaml's
+ * live_monitoring.alert (cv, n_cv) except those a sluice.yaml rule of the
+ * same name (canvas_alert_name) overrides; in each list, only rules without
+ * `model` or naming this one. *out (sl__free; the pointers borrow the
+ * rules) and *out_n receive them. Returns 0 or SL_ENOMEM.
+ */
+int mon_rules_for(const canvas_alert *ops, size_t n_ops, const canvas_alert *cv, size_t n_cv,
+		  const char *model, const canvas_alert ***out, size_t *out_n);
 
 /* ---- retraining triggers -------------------------------------------------------- */
 

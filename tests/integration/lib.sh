@@ -85,8 +85,9 @@ pg_server_stop() {
 }
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # store_sql SQL: the answer of the project's store, whichever backend it is.
+# (SQLite: waits up to 10 s for a writer, a run in flight say, as sluice does.)
 store_sql() {
-	if [ -n "$PG_DB" ]; then pg_sql "$1"; else sqlite3 "$T/.sluice/meta.db" "$1"; fi
+	if [ -n "$PG_DB" ]; then pg_sql "$1"; else sqlite3 -cmd ".timeout 10000" "$T/.sluice/meta.db" "$1"; fi
 }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }

@@ -333,6 +333,15 @@ static void test_errors(void **state)
 	expect("live_monitoring:\n  alert:\n    - {metric: f1, below: 0.8, windows: 2}\n", "3:32",
 	       "unknown key 'windows' in an alert rule");
 	expect("live_monitoring:\n  alert:\n    - f1 < 0.8\n", "3:7", "must be a rule such as");
+	expect("live_monitoring:\n  alert:\n    - {metric: f1, below: 0.8, model: 3}\n", "3:39",
+	       "model must be the name of a registered model");
+	/* A rule's state is kept by its name: two rules may not share one for one model. */
+	expect("live_monitoring:\n  alert:\n    - {metric: f1, below: 0.8}\n"
+	       "    - {metric: f1, below: 0.8, severity: critical}\n",
+	       "4:7", "another rule (line 3) is called 'f1<0.8'");
+	expect("live_monitoring:\n  alert:\n    - {name: x, metric: f1, below: 0.8, model: a}\n"
+	       "    - {name: x, metric: f1, below: 0.7}\n",
+	       "4:7", "another rule (line 3) is called 'x'");
 }
 
 /*

@@ -140,12 +140,51 @@ static void test_rule_name(void **state)
 	char buf[64];
 
 	(void)state;
-	assert_string_equal(mon_rule_name(&a, buf, sizeof buf), "error_rate>0.01");
+	assert_string_equal(canvas_alert_name(&a, buf, sizeof buf), "error_rate>0.01");
 	a.above = false;
-	assert_string_equal(mon_rule_name(&a, buf, sizeof buf), "error_rate<0.01");
+	assert_string_equal(canvas_alert_name(&a, buf, sizeof buf), "error_rate<0.01");
 	a.name = "failing";
-	assert_string_equal(mon_rule_name(&a, buf, sizeof buf), "failing");
+	assert_string_equal(canvas_alert_name(&a, buf, sizeof buf), "failing");
 	assert_string_equal(mon_action_name(MON_RESOLVE), "resolve");
+}
+
+/* sluice.yaml's rules first; a canvas rule of the same name is overridden; model scopes. */
+static void test_rules_combined(void **state)
+{
+	const canvas_alert ops[] = {
+		{.metric = "latency_p99_ms", .above = true, .threshold = 40, .name = "slow"},
+		{.metric = "error_rate", .above = true, .threshold = 0.01, .model = "spam"},
+		{.metric = "drift_share", .above = true, .threshold = 0.2, .name = "drifting",
+		 .model = "sales"},
+	};
+	const canvas_alert cv[] = {
+		{.metric = "latency_p99_ms", .above = true, .threshold = 20, .name = "slow"},
+		{.metric = "drift_share", .above = true, .threshold = 0.3, .name = "drifting"},
+		{.metric = "roc_auc", .above = false, .threshold = 0.9, .model = "sales"},
+		{.metric = "error_rate", .above = true, .threshold = 0.01},
+	};
+	const canvas_alert **got = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(mon_rules_for(ops, 3, cv, 4, "spam", &got, &n), 0);
+	/* slow (sluice.yaml's), error_rate>0.01 (sluice.yaml's, overriding the canvas's),
+	 * drifting (the canvas's: sluice.yaml's watches sales only). */
+	assert_int_equal(n, 3);
+	assert_ptr_equal(got[0], &ops[0]);
+	assert_ptr_equal(got[1], &ops[1]);
+	assert_ptr_equal(got[2], &cv[1]);
+	sl__free(got);
+	assert_int_equal(mon_rules_for(ops, 3, cv, 4, "sales", &got, &n), 0);
+	assert_int_equal(n, 4);
+	assert_ptr_equal(got[0], &ops[0]);
+	assert_ptr_equal(got[1], &ops[2]);
+	assert_ptr_equal(got[2], &cv[2]);
+	assert_ptr_equal(got[3], &cv[3]);
+	sl__free(got);
+	assert_int_equal(mon_rules_for(NULL, 0, cv, 4, "other", &got, &n), 0);
+	assert_int_equal(n, 3);
+	sl__free(got);
 }
 
 /* ---- triggers ------------------------------------------------------------------------- */
@@ -360,6 +399,10 @@ static void test_settings(void **state)
 	static const char good[] = "monitoring:\n"
 				   "  interval: 30\n"
 				   "  notify: { command: ./page.sh, webhook: 'https://h.example/x' }\n"
+				   "  alert:\n"
+				   "    - {name: slow, metric: latency_p99_ms, above: 50, for: 2,\n"
+				   "       severity: critical, model: spam, webhook: 'http://h/x'}\n"
+				   "    - {metric: error_rate, above: 0.01}\n"
 				   "schedules:\n"
 				   "  nightly: { cron: '0 2 * * *', pipeline: refresh.yaml,\n"
 				   "             params: { days: 7, tag: x } }\n"
@@ -377,6 +420,21 @@ static void test_settings(void **state)
 		{"schedules:\n  n: { cron: '@daily' }\n",
 		 "sluice.yaml:2:3: schedules.n needs cron (when, in UTC) and pipeline"},
 		{"schedules: [a]\n", "sluice.yaml:1:12: schedules must be a mapping"},
+		/* monitoring.alert: the canvas's checks, at sluice.yaml's places */
+		{"monitoring:\n  alert: {metric: f1}\n",
+		 "sluice.yaml:2:10: monitoring.alert must be a list of rules"},
+		{"monitoring:\n  alert:\n    - {metric: latency_p99, above: 1}\n",
+		 "sluice.yaml:3:16: monitoring.alert[0].metric: unknown metric 'latency_p99' (did you "
+		 "mean 'latency_p99_ms'?)"},
+		{"monitoring:\n  alert:\n    - {metric: f1, below: 0.8, severity: loud}\n",
+		 "sluice.yaml:3:42: monitoring.alert[0].severity is warning or critical"},
+		{"monitoring:\n  alert:\n    - {metric: f1, below: 0.8, webhook: 'ftp://x'}\n",
+		 "sluice.yaml:3:41: monitoring.alert[0].webhook must be an http:// or https:// URL"},
+		{"monitoring:\n  alert:\n    - {metric: f1, below: 0.8, modle: spam}\n",
+		 "sluice.yaml:3:32: unknown key 'modle' in an alert rule (did you mean 'model'?)"},
+		{"monitoring:\n  alert:\n    - {name: a, metric: f1, below: 0.8}\n"
+		 "    - {name: a, metric: f1, below: 0.7}\n",
+		 "sluice.yaml:4:7: monitoring.alert[1]: another rule (line 3) is called 'a'"},
 	};
 	api_settings set;
 
@@ -396,6 +454,18 @@ static void test_settings(void **state)
 	assert_true(set.schedules[0].cron.hour == 1u << 2);
 	assert_string_equal(set.schedules[1].pipeline, "/abs/h.yaml");
 	assert_int_equal(set.schedules[1].n_params, 0);
+	assert_int_equal(set.n_alerts, 2);
+	assert_string_equal(set.alerts[0].name, "slow");
+	assert_string_equal(set.alerts[0].metric, "latency_p99_ms");
+	assert_true(set.alerts[0].above);
+	assert_true(set.alerts[0].threshold == 50);
+	assert_int_equal(set.alerts[0].windows, 2);
+	assert_int_equal(set.alerts[0].severity, CANVAS_CRITICAL);
+	assert_string_equal(set.alerts[0].model, "spam");
+	assert_string_equal(set.alerts[0].webhook, "http://h/x");
+	assert_int_equal(set.alerts[0].pos.line, 5);
+	assert_null(set.alerts[1].name);
+	assert_null(set.alerts[1].model);
 	api_settings_free(&set);
 	for (size_t i = 0; i < SL__ARRAY_LEN(bad); i++) {
 		int rc = api_settings_parse(bad[i].text, strlen(bad[i].text), "sluice.yaml", "/p",
@@ -404,6 +474,7 @@ static void test_settings(void **state)
 			fail_msg("case %zu: rc %d, message '%s', wanted '%s'", i, rc, sl_errmsg(),
 				 bad[i].want);
 		assert_null(set.schedules);
+		assert_null(set.alerts);
 	}
 }
 
@@ -620,6 +691,7 @@ int main(void)
 		cmocka_unit_test(test_rule_dedup),
 		cmocka_unit_test(test_rule_same_window),
 		cmocka_unit_test(test_rule_name),
+		cmocka_unit_test(test_rules_combined),
 		cmocka_unit_test(test_triggers_coalesce_and_latch),
 		cmocka_unit_test(test_trigger_retry),
 		cmocka_unit_test(test_decay_direction),
