@@ -28,6 +28,7 @@ static const monitor_sub subs[] = {
 	{"watch", monitor_watch_main, "the loop: alerts, retraining on drift, decay and cadence"},
 	{"events", monitor_events_main, "the loop's decisions: alerts, triggers, runs, promotions"},
 	{"retrain", monitor_retrain_main, "retrain now, as a trigger of the loop would"},
+	{"ack", monitor_ack_main, "acknowledge an alert: someone has taken it on"},
 	{NULL, NULL, NULL},
 };
 
@@ -69,6 +70,7 @@ static const char help[] =
 	"       sluice monitor watch [--model NAME]... [--interval S] [--once] [--json]\n"
 	"       sluice monitor events [--model NAME] [--kind K] [--run RUN] [-n N] [--json]\n"
 	"       sluice monitor retrain --model NAME [--reason TEXT] [--json]\n"
+	"       sluice monitor ack SEQ [--note TEXT] [--json]\n"
 	"\n"
 	"watch    the monitoring loop: the alert rules of sluice.yaml and canvas.yaml,\n"
 	"         and on canvas.yaml's triggers (drift, decay, cadence) the retraining\n"
@@ -76,6 +78,7 @@ static const char help[] =
 	"         (auto_promote); 'sluice serve --monitor' runs it in the server\n"
 	"events   the loop's decisions, oldest first\n"
 	"retrain  retrain now, as a trigger would\n"
+	"ack      acknowledge an alert: someone has taken it on\n"
 	"\n"
 	"'sluice monitor SUBCOMMAND --help' describes each.\n";
 

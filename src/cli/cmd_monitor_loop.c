@@ -55,10 +55,10 @@ const char monitor_events_help[] =
 	"(and, for a delivery that failed, how its retries ended), triggers with their\n"
 	"evidence, retraining runs, and what became of each challenger (promoted,\n"
 	"candidate, refused, failed; unchanged when the run was served from the cache\n"
-	"and had nothing new to learn from). An alert acknowledged (from the web UI, by\n"
-	"a role that may alert.ack) is followed by a line saying who took it on and\n"
-	"when. --json prints a JSON array of {seq, at, kind, model, detail, run, ack},\n"
-	"ack being {by, at, note} or null.\n"
+	"and had nothing new to learn from). An alert acknowledged (sluice monitor\n"
+	"ack, or the web UI by a role that may alert.ack) is followed by a line saying\n"
+	"who took it on and when. --json prints a JSON array of {seq, at, kind,\n"
+	"model, detail, run, ack}, ack being {by, at, note} or null.\n"
 	"\n"
 	"  -m, --model NAME   one model's events\n"
 	"      --kind K       one kind (alert, resolved, delivered, undelivered, trigger,\n"
@@ -83,6 +83,18 @@ const char monitor_retrain_help[] =
 	"      --reason TEXT  recorded with the trigger and the promotion\n"
 	"  -j, --jobs N       parallel steps of the run (default: one per core)\n"
 	"      --json         print the event as JSON\n";
+
+const char monitor_ack_help[] =
+	"usage: sluice monitor ack SEQ [--note TEXT] [--json]\n"
+	"\n"
+	"Acknowledges alert SEQ (the seq `sluice monitor events` prints) as the OS\n"
+	"user: someone has taken it on. Recorded once, with the time and the note, and\n"
+	"shown by `sluice monitor events` and the web UI's monitoring page (where the\n"
+	"same is done by a role that may alert.ack). Exit 2 when SEQ is no event, not\n"
+	"an alert, or acknowledged already (the message says by whom).\n"
+	"\n"
+	"      --note TEXT    why, or what is being done about it\n"
+	"      --json         print the event with its ack as JSON\n";
 
 /* One event in a line: "2026-11-30T14:03:11Z  promoted  spam  run 3f2a9c1b7e20  ...". */
 static void print_event(const json_t *e)
@@ -372,6 +384,58 @@ int monitor_retrain_main(int argc, char **argv)
 	if ((status = cli_open(&p)) != EXIT_OK)
 		return status;
 	int rc = sl_monitor_retrain(p, model, reason, &o, &text);
+	status = cli_take(p, rc, text, json, &e);
+	if (status == -1) {
+		print_event(e);
+		json_decref(e);
+		status = EXIT_OK;
+	}
+	sl_project_close(p);
+	return status;
+}
+
+int monitor_ack_main(int argc, char **argv)
+{
+	enum { O_NOTE = 256, O_JSON };
+	static const struct option longopts[] = {
+		{"note", required_argument, NULL, O_NOTE},
+		{"json", no_argument, NULL, O_JSON},
+		CLI_HELP_OPT,
+		{NULL, 0, NULL, 0},
+	};
+	const char *note = NULL;
+	sl_project *p = NULL;
+	char *text = NULL;
+	json_t *e = NULL;
+	bool json = false;
+	long seq;
+	int c, status;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_NOTE:
+			note = optarg;
+			break;
+		case O_JSON:
+			json = true;
+			break;
+		case 'h':
+			fputs(monitor_ack_help, stdout);
+			return EXIT_OK;
+		default:
+			return cli_bad_option("monitor ack", argv, longopts, "");
+		}
+	}
+	if (optind >= argc)
+		return cli_usage("monitor ack", "give the alert's SEQ (see sluice monitor events)");
+	if (!parse_count(argv[optind], 1L << 62, &seq) || seq < 1)
+		return cli_usage("monitor ack", "SEQ must be an event number, not '%s'", argv[optind]);
+	if (optind + 1 < argc)
+		return cli_usage("monitor ack", "unexpected argument '%s'", argv[optind + 1]);
+	if ((status = cli_open(&p)) != EXIT_OK)
+		return status;
+	int rc = sl_monitor_ack(p, seq, NULL, note, &text);
 	status = cli_take(p, rc, text, json, &e);
 	if (status == -1) {
 		print_event(e);

@@ -10,7 +10,9 @@
 int monitor_watch_main(int argc, char **argv);
 int monitor_events_main(int argc, char **argv);
 int monitor_retrain_main(int argc, char **argv);
-extern const char monitor_watch_help[], monitor_events_help[], monitor_retrain_help[];
+int monitor_ack_main(int argc, char **argv);
+extern const char monitor_watch_help[], monitor_events_help[], monitor_retrain_help[],
+	monitor_ack_help[];
 
 /* The loop on a thread of its own, with its own project handle (serve --monitor). */
 typedef struct monitor_thread monitor_thread;

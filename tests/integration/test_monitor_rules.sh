@@ -78,6 +78,16 @@ assert not [e for e in ev if e["kind"] not in ("alert",)], ev
 P
 [ "$(cat ops.log)" = "firing slow m" ] || fail "the sluice.yaml rule's command: $(cat ops.log)"
 sl monitor events --kind alert | grep -q slow || fail "the alert is not listed"
+# Acknowledged from the command line as the OS user, once.
+seq=$(sl monitor events --kind alert --json | js "d[0]['seq']")
+expect_exit 0 sl monitor ack "$seq" --note "looking into it"
+contains "$OUT" "acknowledged by $(id -un): looking into it"
+[ "$(sl monitor events --kind alert --json | js "(d[0]['ack']['by'], d[0]['ack']['note'])")" = \
+	"('$(id -un)', 'looking into it')" ] || fail "the acknowledgement is not recorded"
+expect_exit 2 sl monitor ack "$seq"
+contains "$ERR" "acknowledged"
+expect_exit 2 sl monitor ack 999999
+expect_exit 2 sl monitor ack nine
 
 # 2. The cadence retrains (a candidate), then, with nothing new, retrains from the cache.
 rewind() { store_sql "UPDATE monitor_state SET updated_ms = updated_ms - 172800000 WHERE name = 'cadence'" >/dev/null; }
