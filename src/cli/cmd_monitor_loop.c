@@ -328,6 +328,21 @@ int monitor_events_main(int argc, char **argv)
 
 /* ---- retrain ------------------------------------------------------------------------- */
 
+/* The end of a verb that answers one event: printed as a line or as JSON; closes p. */
+static int take_event(sl_project *p, int rc, char *text, bool json)
+{
+	json_t *e = NULL;
+	int status = cli_take(p, rc, text, json, &e);
+
+	if (status == -1) {
+		print_event(e);
+		json_decref(e);
+		status = EXIT_OK;
+	}
+	sl_project_close(p);
+	return status;
+}
+
 int monitor_retrain_main(int argc, char **argv)
 {
 	enum { O_ALIAS = 256, O_REASON, O_JSON };
@@ -344,7 +359,6 @@ int monitor_retrain_main(int argc, char **argv)
 	sl_watch_opts o;
 	sl_project *p = NULL;
 	char *text = NULL;
-	json_t *e = NULL;
 	bool json = false;
 	long v;
 	int c, status;
@@ -384,14 +398,7 @@ int monitor_retrain_main(int argc, char **argv)
 	if ((status = cli_open(&p)) != EXIT_OK)
 		return status;
 	int rc = sl_monitor_retrain(p, model, reason, &o, &text);
-	status = cli_take(p, rc, text, json, &e);
-	if (status == -1) {
-		print_event(e);
-		json_decref(e);
-		status = EXIT_OK;
-	}
-	sl_project_close(p);
-	return status;
+	return take_event(p, rc, text, json);
 }
 
 int monitor_ack_main(int argc, char **argv)
@@ -406,7 +413,6 @@ int monitor_ack_main(int argc, char **argv)
 	const char *note = NULL;
 	sl_project *p = NULL;
 	char *text = NULL;
-	json_t *e = NULL;
 	bool json = false;
 	long seq;
 	int c, status;
@@ -436,14 +442,7 @@ int monitor_ack_main(int argc, char **argv)
 	if ((status = cli_open(&p)) != EXIT_OK)
 		return status;
 	int rc = sl_monitor_ack(p, seq, NULL, note, &text);
-	status = cli_take(p, rc, text, json, &e);
-	if (status == -1) {
-		print_event(e);
-		json_decref(e);
-		status = EXIT_OK;
-	}
-	sl_project_close(p);
-	return status;
+	return take_event(p, rc, text, json);
 }
 
 /* ---- serve --monitor ------------------------------------------------------------------ */
