@@ -371,32 +371,45 @@ static bool environ_has(pid_t pid, const char *marker)
  * the leader is still the process started for it, or when a member of the
  * group carries the step run's marker.
  */
+/*
+ * The next live process of the /proc listing d carrying marker in its
+ * environment and, when pgid_want > 0, in that process group; 0 at the end.
+ * Its process group goes to *pgid.
+ */
+static long next_marked(DIR *d, const char *marker, int64_t pgid_want, int64_t *pgid)
+{
+	struct dirent *e;
+
+	while ((e = readdir(d)) != NULL) {
+		char state, *end;
+		int64_t start;
+		long pid = strtol(e->d_name, &end, 10);
+
+		*pgid = 0;
+		if (*end || pid <= 0 || !read_stat(pid, &state, &start, pgid) || state == 'Z')
+			continue;
+		if ((pgid_want <= 0 || *pgid == pgid_want) && environ_has((pid_t)pid, marker))
+			return pid;
+	}
+	return 0;
+}
+
 int orch_local_end_leftover(const store_proc *p)
 {
 	char marker[STORE_ID_SIZE + 32];
+	int64_t pgid;
 	bool ours = false;
 	DIR *d;
-	struct dirent *e;
 
 	if (p->pid <= 0 || p->pid > INT_MAX)
 		return 0;
 	if (orch_proc_alive(p->pid, p->pid_start) && orch_proc_start(p->pid) == p->pid_start)
 		ours = true;
 	snprintf(marker, sizeof marker, "SLUICE_STEP_RUN=%s", p->id);
-	d = ours ? NULL : opendir("/proc");
-	while (d && !ours && (e = readdir(d)) != NULL) {
-		char state;
-		int64_t start, pgid = 0;
-		char *end;
-		long pid = strtol(e->d_name, &end, 10);
-
-		if (*end || pid <= 0 || !read_stat(pid, &state, &start, &pgid))
-			continue;
-		if (pgid == p->pid && state != 'Z' && environ_has((pid_t)pid, marker))
-			ours = true;
-	}
-	if (d)
+	if (!ours && (d = opendir("/proc")) != NULL) {
+		ours = next_marked(d, marker, p->pid, &pgid) != 0;
 		closedir(d);
+	}
 	if (!ours)
 		return 0;
 	if (kill(-(pid_t)p->pid, SIGKILL) != 0 && errno != ESRCH)
@@ -410,22 +423,15 @@ int orch_local_end_run(const char *run_id)
 {
 	char marker[STORE_ID_SIZE + 32];
 	pid_t own = getpgrp();
+	int64_t pgid;
 	DIR *d;
-	struct dirent *e;
 	int rc = 0;
 
 	snprintf(marker, sizeof marker, "SLUICE_RUN=%s", run_id);
 	if (!(d = opendir("/proc")))
 		return 0;
-	while ((e = readdir(d)) != NULL) {
-		char state;
-		int64_t start, pgid = 0;
-		char *end;
-		long pid = strtol(e->d_name, &end, 10);
-
-		if (*end || pid <= 0 || !read_stat(pid, &state, &start, &pgid))
-			continue;
-		if (state == 'Z' || pgid <= 1 || pgid == own || !environ_has((pid_t)pid, marker))
+	while (next_marked(d, marker, 0, &pgid)) {
+		if (pgid <= 1 || pgid == own)
 			continue;
 		if (kill(-(pid_t)pgid, SIGKILL) != 0 && errno != ESRCH && !rc)
 			rc = sl__err(SL_ESYS, "ending the processes left by run %s (group %lld): %s",
