@@ -12,8 +12,12 @@
 #              `sluice predict BUNDLE -i in.csv -o out.csv` against pandas
 #              read_csv + inplace_predict + to_csv
 #   one row    sl_model_predict against Booster.inplace_predict, per call
-#   load       opening a bundle of 1000 trees (map, SHA-256, checks) against
-#              Booster(model_file=) of the same number of trees
+#   load       opening a bundle of 1000 trees (map, SHA-256, checks),
+#              PREDICT_LOADS times (default 201; XGBoost 31 times, it is
+#              slower), against Booster(model_file=) of the same number of
+#              trees: median and best wall time and CPU time (user + sys)
+#              per load, and the ratio; the CPU time is what holds on a
+#              loaded machine, the wall time is what a caller waits
 # Targets (issue 8): >= 1M rows/s on 2 cores for 100 trees; loading 1000
 # trees <= 5 ms. The machine may be shared: the load average is printed;
 # only ratios from one run mean much.
@@ -25,6 +29,7 @@ mkdir -p "$dir"
 . "$(dirname "$0")/lib.sh"
 ROWS=${PREDICT_ROWS:-1000000}
 CSV_ROWS=${PREDICT_CSV_ROWS:-200000}
+LOADS=${PREDICT_LOADS:-201}
 if ! "$PY" -c 'import xgboost, pandas' 2>/dev/null; then
 	echo "predict: needs python3-xgboost and python3-pandas (scripts/deps.sh installs them)" >&2
 	exit 2
@@ -59,18 +64,22 @@ s_batch=$("$dir/predict_bench" score "$data" "$dir/m100.bundle")
 p_batch=$(peer score "$data" "$dir/x100.json")
 s_row=$("$dir/predict_bench" row "$data" "$dir/m100.bundle" 20000)
 p_row=$(peer row "$data" "$dir/x100.json" 20000)
-s_load=$("$dir/predict_bench" load "$dir/m1000.bundle")
-p_load=$(peer load "$dir/x1000.json")
+load_before=$(load)
+s_load=$("$dir/predict_bench" load "$dir/m1000.bundle" "$LOADS")
+p_load=$(peer load "$dir/x1000.json" 31)
+load_after=$(load)
 t0=$(date +%s.%N)
 "$SLUICE" predict "$dir/m100.bundle" -i "$dir/in-$CSV_ROWS.csv" -o "$dir/out.csv"
 s_csv=$(echo "$(date +%s.%N) - $t0" | bc)
 p_csv=$(peer csv "$dir/in-$CSV_ROWS.csv" "$dir/x100.json" "$dir/out_peer.csv")
 echo "predict: load average after: $(load)"
 
-"$PY" - "$s_batch" "$p_batch" "$s_row" "$p_row" "$s_load" "$p_load" "$s_csv" "$p_csv" "$CSV_ROWS" <<'PYEOF'
+"$PY" - "$s_batch" "$p_batch" "$s_row" "$p_row" "$s_load" "$p_load" "$s_csv" "$p_csv" "$CSV_ROWS" \
+	"$load_before / $load_after" <<'PYEOF'
 import json, sys
 sb, pb, sr, pr, sl, pl = (json.loads(a) for a in sys.argv[1:7])
 s_csv, pc, n_csv = float(sys.argv[7]), json.loads(sys.argv[8]), int(sys.argv[9])
+load_avg = sys.argv[10]
 n = sb["rows"]
 print(f"scoring a 100-tree GBDT (depth 6), {n} rows x 28, 2 threads")
 print(f"  batch   sluice table path {sb['table_rows_per_s']/1e6:6.2f} M rows/s   model alone "
@@ -83,6 +92,16 @@ print(f"  csv     sluice predict {n_csv} rows {s_csv:.2f} s   pandas + xgboost {
       f"   ratio {s_csv/pc['seconds']:.2f}x XGBoost's time")
 print(f"  one row sluice {sr['row_us']:.2f} us (cpu {sr['row_cpu_us']:.2f})   xgboost "
       f"{pr['row_us']:.2f} us (cpu {pr['row_cpu_us']:.2f})   ratio {sr['row_us']/pr['row_us']:.3f}x")
-print(f"  load    1000 trees: sluice bundle {sl['load_ms']:.2f} ms ({sl['bytes']/1e6:.1f} MB)   "
-      f"xgboost {pl['load_ms']:.2f} ms   ratio {sl['load_ms']/pl['load_ms']:.2f}x")
+print(f"  load    1000 trees, {sl['bytes']/1e6:.1f} MB bundle, {sl['loads']} loads (xgboost "
+      f"{pl['loads']}), load average {load_avg}")
+print(f"          sluice  wall median {sl['load_ms']:6.2f} ms  best {sl['load_ms_min']:6.2f} ms   "
+      f"cpu median {sl['load_cpu_ms']:6.2f} ms  best {sl['load_cpu_ms_min']:6.2f} ms")
+print(f"                  of which the file (map, SHA-256, manifest): wall {sl['file_ms']:.2f} ms  "
+      f"cpu {sl['file_cpu_ms']:.2f} ms")
+print(f"          xgboost wall median {pl['load_ms']:6.2f} ms  best {pl['load_ms_min']:6.2f} ms   "
+      f"cpu median {pl['load_cpu_ms']:6.2f} ms  best {pl['load_cpu_ms_min']:6.2f} ms")
+print(f"          ratio {sl['load_ms']/pl['load_ms']:.3f}x wall, {sl['load_cpu_ms']/pl['load_cpu_ms']:.3f}x "
+      f"cpu (median) XGBoost's time; target <= 5 ms: "
+      f"{'met' if sl['load_ms'] <= 5 else 'NOT met'} (median wall), "
+      f"{'met' if sl['load_cpu_ms'] <= 5 else 'NOT met'} (median cpu)")
 PYEOF

@@ -10,8 +10,10 @@
  *       (score_table: the input's coding, the model on every core, the
  *       output table), and the model alone (ml_model_predict on the coded
  *       matrix); rows per second of each
- *   predict_bench load BUNDLE                opening the bundle (map, SHA-256,
- *       manifest, the family's checks): the median of 31 opens
+ *   predict_bench load BUNDLE [LOADS]        opening the bundle (map, SHA-256,
+ *       manifest, the family's checks): median and best wall and CPU time
+ *       of LOADS opens (default 201), and the same for the model file
+ *       alone (map, SHA-256, manifest)
  *   predict_bench row DIR BUNDLE ROWS        one row per sl_model_predict call
  *       on the model, as a server answers one request (wall and CPU time)
  *
@@ -29,6 +31,7 @@
 
 #include "ml/gbdt.h"
 #include "model/bundle.h"
+#include "model/mfile.h"
 #include "model/score.h"
 #include "sluice/model.h"
 
@@ -190,24 +193,55 @@ static int cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int load(const char *path)
+static double proc_cpu_now(void)
 {
-	double ms[31];
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * n opens of the bundle, each timed on the wall clock and in CPU time of
+ * the whole process (any worker thread included), then n opens of the
+ * model file alone (map, SHA-256, manifest: mfile_open) for where the time
+ * goes. The first open is left out (it faults the file into the page cache).
+ */
+static int load(const char *path, int n)
+{
+	double *ms = malloc(4 * (size_t)n * sizeof *ms), *cpu = ms + n, *fms = cpu + n, *fcpu = fms + n;
 	struct stat st;
 	bundle *b;
+	mfile *f;
 
-	if (stat(path, &st))
+	if (!ms || n < 1 || stat(path, &st))
 		die(path);
-	for (int i = 0; i < 31; i++) {
-		double t0 = now();
+	if (bundle_open(path, 0, &b))
+		die("open");
+	bundle_close(b);
+	for (int i = 0; i < n; i++) {
+		double t0 = now(), c0 = proc_cpu_now();
 		if (bundle_open(path, 0, &b))
 			die("open");
 		ms[i] = (now() - t0) * 1e3;
+		cpu[i] = (proc_cpu_now() - c0) * 1e3;
 		bundle_close(b);
 	}
-	qsort(ms, 31, sizeof *ms, cmp);
-	printf("{\"bytes\": %lld, \"load_ms\": %.3f, \"load_ms_min\": %.3f}\n", (long long)st.st_size,
-	       ms[15], ms[0]);
+	for (int i = 0; i < n; i++) {
+		double t0 = now(), c0 = proc_cpu_now();
+		if (mfile_open(path, &f))
+			die("open");
+		fms[i] = (now() - t0) * 1e3;
+		fcpu[i] = (proc_cpu_now() - c0) * 1e3;
+		mfile_close(f);
+	}
+	for (int k = 0; k < 4; k++)
+		qsort(ms + k * n, (size_t)n, sizeof *ms, cmp);
+	printf("{\"bytes\": %lld, \"loads\": %d, \"load_ms\": %.3f, \"load_ms_min\": %.3f, "
+	       "\"load_cpu_ms\": %.3f, \"load_cpu_ms_min\": %.3f, \"file_ms\": %.3f, "
+	       "\"file_cpu_ms\": %.3f}\n",
+	       (long long)st.st_size, n, ms[n / 2], ms[0], cpu[n / 2], cpu[0], fms[n / 2], fcpu[n / 2]);
+	free(ms);
 	return 0;
 }
 
@@ -248,11 +282,11 @@ int main(int argc, char **argv)
 		return make_bundle(argv[2], (unsigned)atoi(argv[3]), argv[4]);
 	if (argc == 4 && !strcmp(argv[1], "score"))
 		return score(argv[2], argv[3]);
-	if (argc == 3 && !strcmp(argv[1], "load"))
-		return load(argv[2]);
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "load"))
+		return load(argv[2], argc == 4 ? atoi(argv[3]) : 201);
 	if (argc == 5 && !strcmp(argv[1], "row"))
 		return row(argv[2], argv[3], strtoul(argv[4], NULL, 10));
 	fprintf(stderr, "usage: predict_bench bundle DIR ROUNDS OUT | score DIR BUNDLE |\n"
-			"       load BUNDLE | row DIR BUNDLE ROWS\n");
+			"       load BUNDLE [LOADS] | row DIR BUNDLE ROWS\n");
 	return 2;
 }

@@ -2391,10 +2391,7 @@ int transform_parse(const char *text, size_t len, const char *name, transform **
 	json_error_t err;
 	bool oom;
 	json_t *doc = sl__json_loadb(text, len, JSON_REJECT_DUPLICATES, &err, &oom);
-	const json_t *ins, *ops;
-	transform *tr = NULL;
-	tf_schema in;
-	int rc = 0;
+	int rc;
 
 	*out = NULL;
 	name = name ? name : "transform";
@@ -2402,13 +2399,24 @@ int transform_parse(const char *text, size_t len, const char *name, transform **
 		return sl__err(SL_ENOMEM, "%s: out of memory", name);
 	if (!doc)
 		return sl__err(SL_ECORRUPT, "%s:%d:%d: %s", name, err.line, err.column, err.text);
-	if (!json_is_object(doc) || strcmp(tf_get_str(doc, "format", ""), TRANSFORM_FORMAT)) {
-		json_decref(doc);
+	rc = transform_from_json(doc, name, out);
+	json_decref(doc);
+	return rc;
+}
+
+int transform_from_json(const json_t *doc, const char *name, transform **out)
+{
+	const json_t *ins, *ops;
+	transform *tr = NULL;
+	tf_schema in;
+	int rc = 0;
+
+	*out = NULL;
+	name = name ? name : "transform";
+	if (!json_is_object(doc) || strcmp(tf_get_str(doc, "format", ""), TRANSFORM_FORMAT))
 		return sl__err(SL_ECORRUPT, "%s: not a sluice transform", name);
-	}
 	if (!json_is_integer(json_object_get(doc, "version")) ||
 	    json_integer_value(json_object_get(doc, "version")) != TRANSFORM_VERSION) {
-		json_decref(doc);
 		return sl__err(SL_EUNSUP, "%s: transform format version %lld is not supported (this is %d)",
 			       name, (long long)json_integer_value(json_object_get(doc, "version")),
 			       TRANSFORM_VERSION);
@@ -2454,7 +2462,6 @@ int transform_parse(const char *text, size_t len, const char *name, transform **
 		if (!same)
 			rc = sl__err(SL_ECORRUPT, "%s: outputs do not match what the operations produce", name);
 	}
-	json_decref(doc);
 	if (rc) {
 		transform_free(tr);
 		return rc == SL_EINVAL ? SL_ECORRUPT : rc;

@@ -107,6 +107,9 @@ int transform_apply_rows(const transform *tr, const ds_table *t, ds_table **out_
 /* Reads a transform artifact (checks format and version; SL_ECORRUPT when malformed). */
 int transform_load(const char *path, transform **out);
 int transform_parse(const char *text, size_t len, const char *name, transform **out);
+/* The same from a parsed document (borrowed; the transform takes references
+ * to its parts, so it may outlive doc's owner's reference). */
+int transform_from_json(const json_t *doc, const char *name, transform **out);
 /* The canonical JSON text (newly allocated, NUL-terminated; free with sl__free). */
 char *transform_dump(const transform *tr, size_t *out_len);
 /* Writes transform_dump() to path atomically. */

@@ -1131,7 +1131,8 @@ static int champion_section(ev_ctx *e, const ml_model *champion, const ev_scores
 					  "models of the same task can be compared",
 			       ml_task_name(champion->sig.task), ml_task_name(e->task));
 	}
-	rc = ev_prepare(&c, champion, e->t, e->o, "champion");
+	rc = ev_prepare(&c, champion, e->o->champion_rows ? e->o->champion_rows : e->t, e->o,
+			"champion");
 	if (!rc)
 		rc = c.task == ML_FORECAST ? forecast_all_scores(&c, cs, NULL)
 					   : ev_scores_of(&c, c.y, c.P, c.n, cs);

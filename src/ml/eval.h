@@ -60,6 +60,11 @@ typedef struct ml_eval_opts {
 				* differs between runs: opt-in) */
 	const char *time_col;  /* forecasts: the test rows' time column; NULL:
 				* the model's */
+	/* The rows the champion is scored on, when its own transform makes
+	 * them differently from the model's (the same rows raw, through the
+	 * champion bundle's transform; a filter may keep fewer); NULL: the
+	 * test rows. They hold the truth under the same target name. */
+	const ds_table *champion_rows;
 } ml_eval_opts;
 
 /* Defaults for every field (NaN where NaN means none). */
@@ -67,7 +72,7 @@ void ml_eval_opts_init(ml_eval_opts *o);
 
 /*
  * Evaluates model m on the rows of test (and champion, may be NULL, on the
- * same rows) and builds the report (*out, a new JSON object). Every
+ * same rows, or on o->champion_rows) and builds the report (*out, a new JSON object). Every
  * refusal is SL_EINVAL with a message naming the column (and row) and the
  * fix: test columns that do not match the signature, a missing target, a
  * NaN or infinite value, a cost matrix of the wrong shape, a sensitive

@@ -172,48 +172,83 @@ void gbdt_predict(const gbdt_model *g, const double *X, size_t n, double *out)
 
 /* ---- expected values and depth --------------------------------------------------- */
 
-int gbdt_model_finish(gbdt_model *g)
-{
-	uint32_t *depth = sl__malloc((g->n_nodes ? g->n_nodes : 1) * sizeof *depth);
-	double *e = sl__malloc((g->n_nodes ? g->n_nodes : 1) * sizeof *e);
+/* The scratch of gbdt_model_finish and the loader: per-node depths and
+ * expectations of one tree at a time, sized for the largest. */
+typedef struct finish_scratch {
+	uint32_t *depth;
+	double *e;
+} finish_scratch;
 
+static int finish_begin(gbdt_model *g, finish_scratch *s)
+{
+	uint32_t most = 1;
+
+	for (uint32_t t = 0; t < g->n_trees; t++)
+		if (g->tree[t + 1] - g->tree[t] > most)
+			most = g->tree[t + 1] - g->tree[t];
 	sl__free(g->expect);
 	sl__free(g->walk_depth);
+	s->depth = sl__malloc(most * sizeof *s->depth);
+	s->e = sl__malloc(most * sizeof *s->e);
 	g->expect = sl__malloc((g->n_trees ? g->n_trees : 1) * sizeof *g->expect);
 	g->walk_depth = sl__calloc(g->n_trees / GBDT_WALK + 1, sizeof *g->walk_depth);
-	if (!depth || !e || !g->expect || !g->walk_depth) {
-		sl__free(depth);
-		sl__free(e);
+	g->max_depth = 0;
+	if (!s->depth || !s->e || !g->expect || !g->walk_depth) {
+		sl__free(s->depth);
+		sl__free(s->e);
 		return sl__oom();
 	}
-	g->max_depth = 0;
-	for (uint32_t t = 0; t < g->n_trees; t++) {
-		const gbdt_node *nd = g->nodes + g->tree[t];
-		const double *cov = g->cover + g->tree[t];
-		uint32_t sz = g->tree[t + 1] - g->tree[t];
-		uint8_t *wd = &g->walk_depth[t / GBDT_WALK];
-		depth[0] = 0;
-		for (uint32_t i = 0; i < sz; i++)
-			if (nd[i].left) {
-				uint32_t d = depth[i] + 1;
-				depth[i + nd[i].left] = depth[i + nd[i].left + 1] = d;
-				if (d > g->max_depth)
-					g->max_depth = d;
-				/* Deeper than a byte is refused by the loader anyway. */
-				if (d > *wd)
-					*wd = d > 255 ? 255 : (uint8_t)d;
-			}
-		/* Children come after parents: one backward pass. The weights are
-		 * the cover ratios TreeSHAP uses, so that contributions plus this
-		 * expectation give the raw score exactly (up to rounding). */
-		for (uint32_t i = sz; i-- > 0;) {
-			uint32_t l = nd[i].left ? i + nd[i].left : 0;
-			e[i] = l ? cov[l] / cov[i] * e[l] + cov[l + 1] / cov[i] * e[l + 1] : nd[i].value;
+	return 0;
+}
+
+static void finish_end(finish_scratch *s)
+{
+	sl__free(s->depth);
+	sl__free(s->e);
+}
+
+/* Tree t's depth and expectation; its nodes are checked (or trained) already. */
+static void finish_tree(gbdt_model *g, uint32_t t, const finish_scratch *s)
+{
+	const gbdt_node *nd = g->nodes + g->tree[t];
+	const double *cov = g->cover + g->tree[t];
+	uint32_t sz = g->tree[t + 1] - g->tree[t], deepest = 0, *depth = s->depth;
+	uint8_t *wd = &g->walk_depth[t / GBDT_WALK];
+	double *e = s->e;
+
+	depth[0] = 0;
+	for (uint32_t i = 0; i < sz; i++)
+		if (nd[i].left) {
+			uint32_t d = depth[i] + 1;
+			depth[i + nd[i].left] = depth[i + nd[i].left + 1] = d;
+			deepest = d > deepest ? d : deepest;
 		}
-		g->expect[t] = e[0];
+	if (deepest > g->max_depth)
+		g->max_depth = deepest;
+	/* Deeper than a byte is refused by the loader anyway. */
+	if (deepest > *wd)
+		*wd = deepest > 255 ? 255 : (uint8_t)deepest;
+	/* Children come after parents: one backward pass. The weights are
+	 * the cover ratios TreeSHAP uses, so that contributions plus this
+	 * expectation give the raw score exactly (up to rounding); one
+	 * division per split rather than one per child. */
+	for (uint32_t i = sz; i-- > 0;) {
+		uint32_t l = i + nd[i].left;
+		e[i] = nd[i].left ? (cov[l] * e[l] + cov[l + 1] * e[l + 1]) / cov[i] : nd[i].value;
 	}
-	sl__free(depth);
-	sl__free(e);
+	g->expect[t] = e[0];
+}
+
+int gbdt_model_finish(gbdt_model *g)
+{
+	finish_scratch s;
+	int rc = finish_begin(g, &s);
+
+	if (rc)
+		return rc;
+	for (uint32_t t = 0; t < g->n_trees; t++)
+		finish_tree(g, t, &s);
+	finish_end(&s);
 	return 0;
 }
 
@@ -309,6 +344,7 @@ static int check_tree(const mfile *f, const gbdt_model *g, uint32_t t, const gbd
 
 int gbdt_model_load(const mfile *f, const char *prefix, uint32_t n_features, gbdt_model **out)
 {
+	finish_scratch fs;
 	const uint32_t *head;
 	const void *v;
 	gbdt_model *g;
@@ -360,16 +396,24 @@ int gbdt_model_load(const mfile *f, const char *prefix, uint32_t n_features, gbd
 			rc = bad(f, "base score %u is not finite", k);
 	if (!rc && g->tree[0] != 0)
 		rc = bad(f, "the first tree starts at node %u", g->tree[0]);
-	for (uint32_t t = 0; !rc && t < g->n_trees; t++) {
-		uint32_t a = g->tree[t], b = g->tree[t + 1];
-		if (b <= a || b > g->n_nodes)
-			rc = bad(f, "tree %u has a bad extent (ends at %u)", t, b);
-		else
-			rc = check_tree(f, g, t, g->nodes + a, g->cover + a, g->gain + a, b - a);
-	}
+	/* The extents first, so that finish_begin can size its scratch; then
+	 * each tree is checked and finished while its nodes are in cache: one
+	 * pass over the nodes after the digest's. */
+	for (uint32_t t = 0; !rc && t < g->n_trees; t++)
+		if (g->tree[t + 1] <= g->tree[t] || g->tree[t + 1] > g->n_nodes)
+			rc = bad(f, "tree %u has a bad extent (ends at %u)", t, g->tree[t + 1]);
 	if (!rc && g->tree[g->n_trees] != g->n_nodes)
 		rc = bad(f, "the trees hold %u of %u nodes", g->tree[g->n_trees], g->n_nodes);
-	if (!rc && (rc = gbdt_model_finish(g)) == 0 && g->max_depth > GBDT_MAX_DEPTH)
+	if (!rc && (rc = finish_begin(g, &fs)) == 0) {
+		for (uint32_t t = 0; !rc && t < g->n_trees; t++) {
+			uint32_t a = g->tree[t], b = g->tree[t + 1];
+			rc = check_tree(f, g, t, g->nodes + a, g->cover + a, g->gain + a, b - a);
+			if (!rc)
+				finish_tree(g, t, &fs);
+		}
+		finish_end(&fs);
+	}
+	if (!rc && g->max_depth > GBDT_MAX_DEPTH)
 		rc = bad(f, "a tree is %u deep (at most %u)", g->max_depth, GBDT_MAX_DEPTH);
 	if (rc) {
 		gbdt_model_free(g);

@@ -223,18 +223,12 @@ int bundle_open(const char *path, unsigned flags, bundle **out)
 		}
 		b->threshold = t;
 	}
+	/* Built from the manifest as parsed, not printed and parsed again:
+	 * the transform shares its operations' JSON with the manifest, which
+	 * lives as long as the model. */
 	tj = json_object_get(man, "transform");
-	if (tj) {
-		char *text = sl__json_dumps(tj, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
-		if (!text) {
-			rc = sl__oom();
-			goto fail;
-		}
-		rc = transform_parse(text, strlen(text), path, &b->tf);
-		free(text);
-		if (rc)
-			goto fail;
-	}
+	if (tj && (rc = transform_from_json(tj, path, &b->tf)))
+		goto fail;
 	if (b->tf && (flags & BUNDLE_ROWS)) {
 		transform_row *probe;
 		if ((rc = transform_row_new(b->tf, &probe))) {

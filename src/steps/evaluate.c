@@ -14,6 +14,22 @@
  * The canvas is read through the canvas module (canvas/canvas.h), which has
  * checked every field at FILE:LINE:COL, as `sluice canvas check` does.
  *
+ * Which rows each model sees: every model is scored on the rows as its own
+ * fitted transform makes them, as it is (or was) served, so that a champion
+ * whose `wrangle` was fitted on other data is not judged on rows another
+ * transform made:
+ *
+ *   raw test rows --(model's transform: `transform`, or the model bundle's)--> model
+ *        |
+ *        '--------(the champion bundle's own transform, or none)-----------> champion
+ *
+ * `test` holds raw rows: the model's rows too when the model has no
+ * transform. Rows another transform made (the contract broken) lack, as a
+ * rule, columns the champion's transform takes; the step then refuses,
+ * saying what to connect, rather than score the champion on them. A
+ * transform of scalings alone cannot tell its inputs from its outputs:
+ * there the contract (docs/steps/evaluate.md) is all that holds.
+ *
  * Nothing is written unless every check passed (the report is written
  * atomically as the last act).
  */
@@ -23,6 +39,7 @@
 
 #include "canvas/canvas.h"
 #include "ml/eval.h"
+#include "model/bundle.h"
 #include "steps/step.h"
 
 static const step_opt column = {.type = OPT_STRING, .len = "[1,)"};
@@ -87,8 +104,13 @@ static const step_opt opts[] = {
 
 static const step_port inputs[] = {
 	{"model", "model", false, "the model to evaluate"},
-	{"test", "dataset", false, "held-out rows with the truth"},
-	{"champion", "model", true, "the model in production, scored on the same rows"},
+	{"test", "dataset", false,
+	 "held-out raw rows with the truth (through `transform` for the model)"},
+	{"champion", "model", true,
+	 "the model in production, scored on the same rows through its own transform"},
+	{"transform", "transform", true,
+	 "the fitted transform the model's rows come out of: `test` and `valid` are then raw "
+	 "rows, and a champion bundle sees them through its own transform"},
 	{"valid", "dataset", true, "rows to choose the threshold on (`threshold: cost`)"},
 	{NULL, NULL, false, NULL},
 };
@@ -153,11 +175,11 @@ static void record_metrics(step_ctx *ctx, const json_t *rep)
  * (said in *out_choice's note). *out_choice (new, the caller's) records the
  * choice for the report.
  */
-static int cost_threshold(step_ctx *ctx, const ml_model *m, const ds_table *test,
-			  ml_eval_opts *o, json_t **out_choice)
+static int cost_threshold(step_ctx *ctx, const ml_model *m, const transform *tf,
+			  const ds_table *test, ml_eval_opts *o, json_t **out_choice)
 {
 	const char *valid_path = step_input(ctx, "valid");
-	ds_table *valid = NULL;
+	ds_table *valid = NULL, *raw = NULL;
 	const ds_table *rows = test;
 	ml_eval_opts first = *o;
 	json_t *rep = NULL, *t, *choice;
@@ -176,8 +198,13 @@ static int cost_threshold(step_ctx *ctx, const ml_model *m, const ds_table *test
 				 "threshold: cost needs the costs of mistakes: give `cost:` or fill in "
 				 "decisions.cost in canvas.yaml");
 	if (valid_path) {
-		if ((rc = ds_open(valid_path, 0, &valid)))
+		if ((rc = ds_open(valid_path, 0, tf ? &raw : &valid)))
 			return step_fail(ctx, rc, "valid: %s", sl_errmsg());
+		rc = tf ? transform_apply_table(tf, raw, &valid) : 0;
+		ds_close(raw);
+		if (rc)
+			return step_fail(ctx, rc, "valid: through the model's transform: %s",
+					 sl_errmsg());
 		rows = valid;
 	}
 	first.threshold = NAN;
@@ -226,12 +253,72 @@ out:
 	return rc;
 }
 
+/* What run() scores: the models and the rows each sees (the top of the file). */
+typedef struct ev_inputs {
+	bundle *model, *champion; /* a plain model file opens as a bundle without a transform */
+	transform *own_tf;        /* loaded from `transform` */
+	const transform *tf;      /* the model's: own_tf, the model bundle's, or NULL */
+	ds_table *raw;            /* the test rows as connected: raw */
+	ds_table *test;           /* the model's rows: raw through tf (raw itself without) */
+	ds_table *champ_rows;     /* raw through the champion's transform (NULL: raw) */
+} ev_inputs;
+
+static void ev_inputs_free(ev_inputs *in)
+{
+	if (in->test != in->raw)
+		ds_close(in->test);
+	ds_close(in->raw);
+	ds_close(in->champ_rows);
+	transform_free(in->own_tf);
+	bundle_close(in->model);
+	bundle_close(in->champion);
+}
+
+static int open_inputs(step_ctx *ctx, ev_inputs *in)
+{
+	const char *tpath = step_input(ctx, "transform"), *cpath = step_input(ctx, "champion");
+	const transform *ctf;
+	int rc;
+
+	if ((rc = bundle_open(step_input(ctx, "model"), 0, &in->model)))
+		return step_fail(ctx, rc, "model: %s", sl_errmsg());
+	in->tf = bundle_transform(in->model);
+	if (tpath && in->tf)
+		return step_fail(ctx, SL_EINVAL,
+				 "transform: the model is a bundle with a transform of its own; "
+				 "connect `transform` only with a model that has none");
+	if (tpath) {
+		if ((rc = transform_load(tpath, &in->own_tf)))
+			return step_fail(ctx, rc, "transform: %s", sl_errmsg());
+		in->tf = in->own_tf;
+	}
+	if (cpath && (rc = bundle_open(cpath, 0, &in->champion)))
+		return step_fail(ctx, rc, "champion: %s", sl_errmsg());
+	if ((rc = ds_open(step_input(ctx, "test"), 0, &in->raw)))
+		return step_fail(ctx, rc, "test: %s", sl_errmsg());
+	in->test = in->raw;
+	if (in->tf && (rc = transform_apply_table(in->tf, in->raw, &in->test))) {
+		in->test = in->raw;
+		return step_fail(ctx, rc, "test: through the model's transform: %s", sl_errmsg());
+	}
+	ctf = in->champion ? bundle_transform(in->champion) : NULL;
+	/* Rows another transform made lack what this one takes, as a rule:
+	 * the message says how to give the raw rows. */
+	if (ctf && (rc = transform_apply_table(ctf, in->raw, &in->champ_rows)))
+		return step_fail(ctx, rc,
+				 "champion: its bundle's transform cannot take the test rows (%s): "
+				 "`test` must hold raw rows; if the model's rows came out of a "
+				 "transform, connect it as `transform` and give `test` (and `valid`) "
+				 "raw, so that each model sees them through its own transform",
+				 sl_errmsg());
+	return 0;
+}
+
 static int run(step_ctx *ctx)
 {
-	const char *model_path = step_input(ctx, "model"), *test_path = step_input(ctx, "test");
-	const char *champ_path = step_input(ctx, "champion"), *out = step_output(ctx, "report");
-	ml_model *m = NULL, *champ = NULL;
-	ds_table *test = NULL;
+	const char *out = step_output(ctx, "report");
+	const ml_model *m, *champ;
+	ev_inputs in = {0};
 	const char **sensitive = NULL;
 	json_t *rep = NULL, *meta, *v, *choice = NULL;
 	ml_eval_opts o;
@@ -271,23 +358,24 @@ static int run(step_ctx *ctx)
 	if ((rc = step_opt_strings(ctx, "sensitive", &sensitive, &o.n_sensitive)))
 		goto out;
 	o.sensitive = sensitive;
-	if ((rc = ml_model_load(model_path, &m))) {
-		rc = step_fail(ctx, rc, "model: %s", sl_errmsg());
+	if ((rc = open_inputs(ctx, &in)))
 		goto out;
-	}
-	if (champ_path && (rc = ml_model_load(champ_path, &champ))) {
-		rc = step_fail(ctx, rc, "champion: %s", sl_errmsg());
-		goto out;
-	}
-	if ((rc = ds_open(test_path, 0, &test))) {
-		rc = step_fail(ctx, rc, "test: %s", sl_errmsg());
-		goto out;
-	}
+	m = bundle_model(in.model);
+	champ = in.champion ? bundle_model(in.champion) : NULL;
+	/* A champion without a transform takes the raw rows as they are, as it
+	 * is served (the model's rows too when the model has none). */
+	o.champion_rows = in.champ_rows ? in.champ_rows : in.raw;
 	if (cv)
 		step_log(ctx, "canvas: %s", cv->file);
-	if (step_opt_str(ctx, "threshold") && (rc = cost_threshold(ctx, m, test, &o, &choice)))
+	if (in.tf)
+		step_log(ctx, "test: %zu raw rows, %zu through the model's transform", ds_nrow(in.raw),
+			 ds_nrow(in.test));
+	if (in.champ_rows)
+		step_log(ctx, "champion: %zu rows through its own transform", ds_nrow(in.champ_rows));
+	if (step_opt_str(ctx, "threshold") &&
+	    (rc = cost_threshold(ctx, m, in.tf, in.test, &o, &choice)))
 		goto out;
-	if ((rc = ml_evaluate(m, champ, test, &o, &rep))) {
+	if ((rc = ml_evaluate(m, champ, in.test, &o, &rep))) {
 		rc = step_fail(ctx, rc, "%s", sl_errmsg());
 		goto out;
 	}
@@ -336,9 +424,7 @@ out:
 	free(text);
 	json_decref(choice);
 	json_decref(rep);
-	ds_close(test);
-	ml_model_free(m);
-	ml_model_free(champ);
+	ev_inputs_free(&in);
 	sl__free(sensitive);
 	canvas_free(cv);
 	return rc;
