@@ -145,7 +145,7 @@ int main(int argc, char **argv)
 		for (int way = 0; way < 2; way++) {
 			json_t *o = NULL;
 			double t0 = now_ms(CLOCK_MONOTONIC), c0 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
-			if (mon_window_read(argv[1], "spam", NULL, (size_t)w, way == 0, &o))
+			if (mon_window_read(argv[1], "spam", &(mon_window){.requests = (size_t)w}, way == 0, &o))
 				die(sl_errmsg());
 			double t = now_ms(CLOCK_MONOTONIC) - t0, c = now_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
 			if (t < best[way][0])

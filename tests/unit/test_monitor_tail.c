@@ -108,8 +108,8 @@ static json_t *both(const char *dir, const char *version, size_t n)
 {
 	json_t *fwd = NULL, *back = NULL;
 
-	assert_int_equal(mon_window_read(dir, "m", version, n, true, &fwd), 0);
-	assert_int_equal(mon_window_read(dir, "m", version, n, false, &back), 0);
+	assert_int_equal(mon_window_read(dir, "m", &(mon_window){.requests = n, .version = version}, true, &fwd), 0);
+	assert_int_equal(mon_window_read(dir, "m", &(mon_window){.requests = n, .version = version}, false, &back), 0);
 	if (!json_equal(fwd, back)) {
 		char *a = json_dumps(fwd, JSON_SORT_KEYS), *b = json_dumps(back, JSON_SORT_KEYS);
 		fail_msg("forward %s\ntail    %s", a, b);
