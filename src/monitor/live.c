@@ -64,6 +64,7 @@ typedef struct ring {
 
 typedef struct scan_ctx {
 	const char *model;
+	size_t model_len;
 	const mon_window *w;
 	size_t cap;
 	char pat[256];   /* "model":"NAME" */
@@ -546,6 +547,39 @@ static int rev_answer(scan_ctx *c, const rec_head *h, const char *line, size_t l
 	return 0;
 }
 
+/*
+ * Another model's record told from the head the writer puts first
+ * ({"id":..,"time":..,"model":"NAME",...}) without scanning it: most of
+ * what a window of one model reads back through, in a log of several, is
+ * the others' records. True with its time in *t (when want_t, else -1);
+ * false when it is the model's or its head reads otherwise (head_scan then
+ * decides). A structural key is one after '{' or ',' with no object or
+ * array opened before it; a value with an escape is left to head_scan.
+ */
+static bool other_model(const scan_ctx *c, const char *line, size_t len, bool want_t, int64_t *t)
+{
+	const char *end = line + (len < 512 ? len : 512), *m, *v, *q;
+
+	m = memmem(line, (size_t)(end - line), "\"model\":\"", 9);
+	if (!m || m == line || (m[-1] != ',' && m[-1] != '{'))
+		return false;
+	for (const char *p = line + 1; p < m; p++)
+		if (*p == '{' || *p == '[')
+			return false;
+	v = m + 9;
+	if (!(q = memchr(v, '"', (size_t)(end - v))) || memchr(v, '\\', (size_t)(q - v)) ||
+	    ((size_t)(q - v) == c->model_len && !memcmp(v, c->model, c->model_len)))
+		return false;
+	*t = -1;
+	if (want_t && (v = memmem(line, (size_t)(m - line), "\"time\":\"", 8)) &&
+	    (v[-1] == ',' || v[-1] == '{') && (q = memchr(v + 8, '"', (size_t)(m - v - 8))) &&
+	    !memchr(v + 8, '\\', (size_t)(q - v - 8)) && ds_parse_timestamp(v + 8, (size_t)(q - v - 8), t))
+		*t /= 1000;
+	else
+		*t = -1;
+	return true;
+}
+
 static int rev_line(void *ud, const char *line, size_t len, ilog_rseg *seg)
 {
 	scan_ctx *c = ud;
@@ -554,7 +588,9 @@ static int rev_line(void *ud, const char *line, size_t len, ilog_rseg *seg)
 	rec_head h;
 	int rc;
 
-	if (head_scan(c, line, len, &h) && (rc = head_parse(c, line, len, &h)))
+	if (other_model(c, line, len, b != INT64_MIN, &h.t))
+		h.kind = REC_SKIP;
+	else if (head_scan(c, line, len, &h) && (rc = head_parse(c, line, len, &h)))
 		return rc;
 	/* Older than the bound by more than the slack: so is everything
 	 * before it in this segment (log.h). */
@@ -1303,6 +1339,7 @@ int mon_window_read(const char *dir, const char *model, const mon_window *w, boo
 
 	memset(&c, 0, sizeof c);
 	c.model = model;
+	c.model_len = strlen(model);
 	c.w = w;
 	c.cap = w->since_ms || w->until_ms ? MON_MAX_REQUESTS : w->requests;
 	snprintf(c.pat, sizeof c.pat, "\"model\":\"%s\"", model);
@@ -1357,6 +1394,7 @@ int mon_report(const mon_env *env, const char *model, const mon_window *w, json_
 	mon_drift_opts(env, &o, &share_thr);
 	memset(&c, 0, sizeof c);
 	c.model = model;
+	c.model_len = strlen(model);
 	c.w = w;
 	c.cap = w->requests;
 	if (w->since_ms || w->until_ms)
