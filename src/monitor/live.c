@@ -21,6 +21,7 @@
  * requests that stay in it are parsed.
  */
 #include <math.h>
+#include <pthread.h>
 #include <sys/types.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,6 +63,21 @@ typedef struct ring {
 	size_t n, alloc, pos, cap;
 } ring;
 
+/* A count window's pass, kept for the next one ("carrying a count window over" below). */
+typedef struct tail_cache {
+	char *key;         /* dir, model, version, alias, size; NULL: a free slot */
+	uint64_t listing;  /* the segment listing it was read from */
+	char *seg;         /* its newest segment */
+	uint64_t end;      /* where that segment's records ended */
+	char *target;      /* the window's version (NULL: no request yet) */
+	json_t **win;      /* newest first */
+	size_t n_win;
+	json_t *labels;    /* of the window's requests */
+	int64_t *err_ms;
+	size_t n_err;
+	uint64_t used;
+} tail_cache;
+
 typedef struct scan_ctx {
 	const char *model;
 	size_t model_len;
@@ -81,6 +97,16 @@ typedef struct scan_ctx {
 	json_t **win;        /* the window, parsed, newest first */
 	size_t n_win;
 	int64_t min_ms;      /* the oldest time in it */
+	/* The previous pass's window carried over (a count window): */
+	tail_cache *prev;    /* what it left, or NULL */
+	bool started;        /* a segment was offered */
+	bool first_seg;      /* the newest segment is being read */
+	bool merge;          /* ... and prev continues it: stop where prev ended */
+	bool merged;         /* stopped there */
+	bool cacheable;      /* the newest segment was plain, the only one, and whole */
+	uint64_t listing;    /* the listing read */
+	char seg_name[128];  /* the newest segment's name */
+	uint64_t seg_end;    /* where its records ended */
 } scan_ctx;
 
 static int64_t rec_ms(const json_t *rec)
@@ -407,6 +433,22 @@ static int rev_segment(void *ud, const ilog_seginfo *si)
 	scan_ctx *c = ud;
 	int64_t b = rev_bound(c);
 
+	if (!c->started) {
+		/* The newest segment: the previous pass's window continues when
+		 * only it has grown since (one writer, the same listing). */
+		c->started = true;
+		c->first_seg = true;
+		c->listing = si->listing;
+		c->cacheable = !si->zst && si->n_plain == 1 && strlen(si->name) < sizeof c->seg_name;
+		if (c->cacheable)
+			snprintf(c->seg_name, sizeof c->seg_name, "%s", si->name);
+		c->merge = c->cacheable && c->prev && c->prev->listing == si->listing &&
+			   !strcmp(c->prev->seg, si->name);
+	} else {
+		c->first_seg = false;
+		c->merge = false;
+	}
+
 	if (c->w->until_ms && si->start_ms > c->w->until_ms)
 		return ILOG_SKIP;
 	if (c->w->since_ms && si->last_write_ms < c->w->since_ms)
@@ -588,6 +630,23 @@ static int rev_line(void *ud, const char *line, size_t len, ilog_rseg *seg)
 	rec_head h;
 	int rc;
 
+	if (c->first_seg) {
+		uint64_t pos = ilog_rseg_pos(seg);
+		if (ilog_rseg_cut(seg))
+			c->cacheable = c->merge = false; /* a copy under way: read it whole next time */
+		if (pos + len + 1 > c->seg_end)
+			c->seg_end = pos + len + 1;
+		if (c->merge && pos < c->prev->end) {
+			/* What the previous pass read: its window goes on from here,
+			 * unless what came since filled it or changed its version. */
+			if (c->n_win < c->cap &&
+			    (!c->target || !c->prev->target || !strcmp(c->target, c->prev->target))) {
+				c->merged = true;
+				return ILOG_STOP;
+			}
+			c->merge = false;
+		}
+	}
 	if (other_model(c, line, len, b != INT64_MIN, &h.t))
 		h.kind = REC_SKIP;
 	else if (head_scan(c, line, len, &h) && (rc = head_parse(c, line, len, &h)))
@@ -605,16 +664,185 @@ static int rev_line(void *ud, const char *line, size_t len, ilog_rseg *seg)
 	return h.kind == REC_ERROR ? push_err(c, h.t) : rev_answer(c, &h, line, len, seg);
 }
 
+/*
+ * ---- carrying a count window over to the next pass --------------------------------------
+ *
+ * An evaluation every few seconds of a log that one server appends to:
+ * what a pass found is kept, by window (log directory, model, version,
+ * size), and the next pass reads back only to where the kept one's newest
+ * segment ended, then goes on with the kept window (tail_merge), as long
+ * as the listing is the same, that segment is the only one not compressed
+ * (no other writer), and what came since neither filled the window nor
+ * changed its version (then the pass simply reads on, as a first one
+ * does). The result is the same: the kept window, labels and errors are
+ * those of the records before that point, and the window's first request
+ * is still one of the kept ones, so no label or error older than the kept
+ * ones counts. Kept: the window (parsed), the labels of its requests and
+ * the errors since its oldest time. A pass takes its entry out while it
+ * reads, so passes on other threads never share one.
+ */
+#define TAIL_CACHE 8
+
+static pthread_mutex_t tail_mu = PTHREAD_MUTEX_INITIALIZER;
+static tail_cache tail_slots[TAIL_CACHE];
+static uint64_t tail_clock;
+
+static void tail_free(tail_cache *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->n_win; i++)
+		json_decref(e->win[i]);
+	sl__free(e->win);
+	json_decref(e->labels);
+	sl__free(e->err_ms);
+	sl__free(e->seg);
+	sl__free(e->target);
+	sl__free(e->key);
+	sl__free(e);
+}
+
+static char *tail_key(const scan_ctx *c, const char *dir)
+{
+	return sl__asprintf("%s\x1f%s\x1f%s\x1f%s\x1f%zu", dir, c->model,
+			    c->w->version ? c->w->version : "", c->alias, c->cap);
+}
+
+/* The kept entry of key, taken out of the cache (the caller's), or NULL. */
+static tail_cache *tail_take(const char *key)
+{
+	tail_cache *e = NULL;
+
+	pthread_mutex_lock(&tail_mu);
+	for (size_t i = 0; i < TAIL_CACHE && !e; i++)
+		if (tail_slots[i].key && !strcmp(tail_slots[i].key, key) &&
+		    (e = sl__malloc(sizeof *e))) {
+			*e = tail_slots[i];
+			memset(&tail_slots[i], 0, sizeof tail_slots[i]);
+		}
+	pthread_mutex_unlock(&tail_mu);
+	return e;
+}
+
+/* Keeps e (taking it), in a free slot or the least recently used one. */
+static void tail_put(tail_cache *e)
+{
+	tail_cache old;
+	size_t at = 0;
+
+	pthread_mutex_lock(&tail_mu);
+	for (size_t i = 0; i < TAIL_CACHE; i++) {
+		if (!tail_slots[i].key) {
+			at = i;
+			break;
+		}
+		if (tail_slots[i].used < tail_slots[at].used)
+			at = i;
+	}
+	old = tail_slots[at];
+	e->used = ++tail_clock;
+	tail_slots[at] = *e;
+	pthread_mutex_unlock(&tail_mu);
+	/* The evicted entry goes as a taken one does. */
+	*e = old;
+	if (e->key)
+		tail_free(e);
+	else
+		sl__free(e);
+}
+
+/* The kept window after what this pass read (newest first): c's window,
+ * labels and errors become the whole pass's. */
+static int tail_merge(scan_ctx *c, tail_cache *p)
+{
+	int rc = 0;
+
+	if (!c->target && p->target && !(c->target = sl__strdup(p->target)))
+		return sl__oom();
+	for (size_t i = 0; i < p->n_win; i++) {
+		if (c->n_win < c->cap) {
+			int64_t t = rec_ms(p->win[i]);
+			if (!c->n_win || t < c->min_ms)
+				c->min_ms = t;
+			c->win[c->n_win++] = p->win[i];
+		} else {
+			json_decref(p->win[i]);
+		}
+	}
+	p->n_win = 0;
+	if (json_object_update_missing(c->labels, p->labels))
+		return sl__oom();
+	for (size_t i = 0; i < p->n_err && !rc; i++)
+		rc = push_err(c, p->err_ms[i]);
+	return rc;
+}
+
+/* What this pass leaves to the next (key taken): c's window (still c's
+ * too), the labels of its requests, its errors since its oldest time.
+ * NULL when out of memory. */
+static tail_cache *tail_keep(const scan_ctx *c, char *key)
+{
+	tail_cache *e = sl__calloc(1, sizeof *e);
+	bool bad = !e;
+
+	if (!bad) {
+		e->key = key;
+		key = NULL;
+		e->listing = c->listing;
+		e->end = c->seg_end;
+		bad = !(e->seg = sl__strdup(c->seg_name)) || !(e->labels = json_object()) ||
+		      (c->target && !(e->target = sl__strdup(c->target))) ||
+		      !(e->win = sl__calloc(c->n_win ? c->n_win : 1, sizeof *e->win)) ||
+		      !(e->err_ms = sl__calloc(c->n_err ? c->n_err : 1, sizeof *e->err_ms));
+	}
+	for (size_t i = 0; !bad && i < c->n_win; i++) {
+		const char *id = json_string_value(json_object_get(c->win[i], "id"));
+		json_t *l = id ? json_object_get(c->labels, id) : NULL;
+		e->win[e->n_win++] = json_incref(c->win[i]);
+		bad = l && json_object_set(e->labels, id, l);
+	}
+	for (size_t i = 0; !bad && i < c->n_err; i++)
+		if (!c->n_win || c->err_ms[i] >= c->min_ms)
+			e->err_ms[e->n_err++] = c->err_ms[i];
+	sl__free(key);
+	if (bad) {
+		tail_free(e);
+		return NULL;
+	}
+	return e;
+}
+
 /* The window read newest record first, as the one ring mon_report chooses from. */
 static int scan_rev(scan_ctx *c, const char *dir)
 {
 	ring *r;
 	int rc;
 
+	char *key = NULL;
+
 	if (!(c->win = sl__calloc(c->cap ? c->cap : 1, sizeof *c->win)))
 		return sl__oom();
-	if ((rc = ilog_scan_rev(dir, rev_segment, rev_line, c)) < 0)
+	if (!c->w->since_ms && !c->w->until_ms) {
+		if (!(key = tail_key(c, dir)))
+			return sl__oom();
+		c->prev = tail_take(key);
+	}
+	rc = ilog_scan_rev(dir, rev_segment, rev_line, c);
+	if (rc >= 0 && c->merged)
+		rc = tail_merge(c, c->prev);
+	tail_free(c->prev);
+	c->prev = NULL;
+	if (rc < 0) {
+		sl__free(key);
 		return rc;
+	}
+	if (key && c->cacheable) {
+		tail_cache *e = tail_keep(c, key);
+		if (e)
+			tail_put(e);
+	} else {
+		sl__free(key);
+	}
 	if (!c->n_win)
 		return 0;
 	r = &c->rings[0];

@@ -154,6 +154,9 @@ typedef struct ilog_seginfo {
 	int64_t start_ms;      /* the start its name carries, to the second (as ilog_scan) */
 	int64_t last_write_ms; /* mtime, rounded up (ilog_scan_back) */
 	int64_t closed_ms;     /* every record is older than this; 0: not known */
+	/* The same for every segment of one scan: */
+	uint64_t listing;      /* a hash of the listing (the names: a name is never reused) */
+	size_t n_plain;        /* segments not compressed (open, or closed and waiting) */
 } ilog_seginfo;
 typedef struct ilog_rseg ilog_rseg;
 typedef int (*ilog_rseg_fn)(void *ud, const ilog_seginfo *si);
@@ -165,6 +168,11 @@ int ilog_scan_rev(const char *dir, ilog_rseg_fn seg_fn, ilog_rrec_fn fn, void *u
 /* The schema record of model@version in seg before the record fn has
  * (borrowed, valid until fn returns), NULL when there is none; 0 or an error. */
 int ilog_rseg_schema(ilog_rseg *seg, const char *model, const char *version, json_t **out);
+/* Where the record fn has starts in its segment, and whether a record cut
+ * by a NUL (log.h, invariant 2; or a copy still under way) was met in the
+ * segment so far. */
+uint64_t ilog_rseg_pos(const ilog_rseg *seg);
+bool ilog_rseg_cut(const ilog_rseg *seg);
 
 /*
  * How far back a reader with budget bytes of log text to read gets: the

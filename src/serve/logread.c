@@ -442,6 +442,7 @@ struct ilog_rseg {
 	sl__buf text;
 	uint64_t lo;
 	uint64_t pos;       /* the offset of the record fn has */
+	bool cut;           /* a record cut by a NUL was met */
 	ilog_schemas sch;   /* schema records found reading forward from the start */
 	uint64_t sch_off;   /* how far that reading got */
 	sl__buf fwd;        /* its buffer (plain segments) */
@@ -559,8 +560,10 @@ static int rev_records(ilog_rseg *s, ilog_rrec_fn fn, void *ud)
 		}
 		size_t start = nl ? (size_t)(nl - s->text.data) + 1 : 0, stop = lim;
 		char *z = stop > start ? memrchr(s->text.data + start, 0, stop - start) : NULL;
-		if (z)
+		if (z) {
 			start = (size_t)(z - s->text.data) + 1; /* a record a crash cut ends there */
+			s->cut = true;
+		}
 		if (stop > start && strncmp(s->text.data + start, "{\"schema\":", 10)) {
 			s->pos = s->lo + start;
 			s->text.data[stop] = 0;
@@ -656,10 +659,21 @@ static int64_t closed_at(const seg *segs, size_t n, size_t i)
 	return 0;
 }
 
+uint64_t ilog_rseg_pos(const ilog_rseg *s)
+{
+	return s->pos;
+}
+
+bool ilog_rseg_cut(const ilog_rseg *s)
+{
+	return s->cut;
+}
+
 int ilog_scan_rev(const char *dir, ilog_rseg_fn seg_fn, ilog_rrec_fn fn, void *ud)
 {
 	seg *segs = NULL;
-	size_t n = 0;
+	size_t n = 0, n_plain = 0;
+	uint64_t listing = 0;
 	ilog_rseg s;
 	int rc;
 
@@ -667,6 +681,10 @@ int ilog_scan_rev(const char *dir, ilog_rseg_fn seg_fn, ilog_rrec_fn fn, void *u
 		return sl__err(SL_EINVAL, "ilog_scan_rev: no segment or record function");
 	if ((rc = list_dir(dir, &segs, &n)))
 		return rc > 0 ? 0 : rc;
+	for (size_t i = 0; i < n; i++) {
+		listing = sl__hash64_seed(segs[i].name, strlen(segs[i].name) + 1, listing);
+		n_plain += !segs[i].zst && !superseded(segs, n, i);
+	}
 	memset(&s, 0, sizeof s);
 	sl__buf_init(&s.text, 0);
 	sl__buf_init(&s.fwd, 0);
@@ -685,11 +703,14 @@ int ilog_scan_rev(const char *dir, ilog_rseg_fn seg_fn, ilog_rrec_fn fn, void *u
 				   .zst = segs[i].zst,
 				   .start_ms = name_time(segs[i].name),
 				   .last_write_ms = (int64_t)st.st_mtime * 1000 + 999,
-				   .closed_ms = closed_at(segs, n, i)};
+				   .closed_ms = closed_at(segs, n, i),
+				   .listing = listing,
+				   .n_plain = n_plain};
 		want = seg_fn(ud, &si);
 		if (want == 0 && (s.sch.by_key = json_object())) {
 			s.path = path;
 			s.pos = s.sch_off = s.lo = 0;
+			s.cut = false;
 			sl__buf_reset(&s.text);
 			sl__buf_reset(&s.fwd);
 			if (segs[i].zst) {
