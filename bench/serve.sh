@@ -316,20 +316,28 @@ for r in $(seq "$ROUNDS"); do
 done
 MON_RECORDS=$(curl -s "http://127.0.0.1:$P_MON/metrics" | awk '/^sluice_log_records_written_total/ {print $2}')
 MON_DRIFT=$(curl -s "http://127.0.0.1:$P_MON/metrics" | grep -c '^sluice_monitor_' || true)
+# Each figure's median over the rounds, into medians.json.
+medians() {
+	"$PY" - <<'P'
+import json, statistics
+from collections import defaultdict
+vals = defaultdict(list)
+for line in open("results"):
+    k, v = line.split()
+    vals[k].append(float(v))
+json.dump({k: statistics.median(v) for k, v in vals.items()}, open("medians.json", "w"))
+P
+}
 if [ -n "$MONLY" ]; then
+	medians
 	# What the monitor costs with no traffic: the idle server's CPU over 10 s.
 	c0=$(ticks "$SL_MON")
 	sleep 10
 	c1=$(ticks "$SL_MON")
 	ROUNDS=$ROUNDS SECS=$SECS LOAD0=$LOAD0 LOAD1=$(load) MON_S=$MON_S MON_RECORDS=${MON_RECORDS:-0} \
 		MON_DRIFT=$MON_DRIFT IDLE_MS=$(((c1 - c0) * 1000 / HZ)) "$PY" - <<'P'
-import os, statistics
-from collections import defaultdict
-vals = defaultdict(list)
-for line in open("results"):
-    k, v = line.split()
-    vals[k].append(float(v))
-med = {k: statistics.median(v) for k, v in vals.items()}
+import json, os
+med = json.load(open("medians.json"))
 E = os.environ
 print("monitoring on vs off: %s round(s) of %s s, wrk -t1 -c32 on loopback, one-row requests;"
       " medians; monitor and drift gauges every %s s." % (E["ROUNDS"], E["SECS"], E["MON_S"]))
@@ -371,15 +379,11 @@ rss1=$(rss)
 anon1=$(anon)
 
 # ---- report --------------------------------------------------------------------------------
+medians
 SOAK=$SOAK ROUNDS=$ROUNDS SECS=$SECS RSS="$rss0 $rss1 $rssmax $anon0 $anon1" LOAD0=$LOAD0 LOAD1=$(load) \
 	MON_S=$MON_S MON_RECORDS=${MON_RECORDS:-0} MON_DRIFT=$MON_DRIFT "$PY" - <<'P'
-import os, statistics
-from collections import defaultdict
-vals = defaultdict(list)
-for line in open("results"):
-    k, v = line.split()
-    vals[k].append(float(v))
-med = {k: statistics.median(v) for k, v in vals.items()}
+import json, os
+med = json.load(open("medians.json"))
 E = os.environ
 print("one run: %s round(s) of %s s, wrk -t1 -c32 on loopback, one-row requests; medians."
       % (E["ROUNDS"], E["SECS"]))
