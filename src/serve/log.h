@@ -126,9 +126,9 @@ int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_f
 #define ILOG_STOP 2
 /*
  * Newest record first, for readers of the log's tail whose cost must
- * follow what they read, not the log: segments newest first (by name, as
- * ilog_scan_back), each read from its end backwards (an open segment with
- * pread, from its last line end; a compressed one decompressed whole).
+ * follow what they read, not the log: segments newest first (by name),
+ * each read from its end backwards (an open segment with pread, a chunk at
+ * a time from its last line end; a compressed one decompressed whole).
  * Before each segment seg_fn gets what is known of it without reading it
  * and returns 0 to read it, ILOG_SKIP or ILOG_STOP; fn gets each record
  * (NUL-terminated, valid during the call; schema records are not passed)
@@ -152,7 +152,7 @@ typedef struct ilog_seginfo {
 	const char *name;      /* the file's name (.jsonl, or .jsonl.zst) */
 	bool zst;
 	int64_t start_ms;      /* the start its name carries, to the second (as ilog_scan) */
-	int64_t last_write_ms; /* mtime, rounded up (ilog_scan_back) */
+	int64_t last_write_ms; /* mtime, rounded up (a live server's mapping may leave it behind) */
 	int64_t closed_ms;     /* every record is older than this; 0: not known */
 	/* The same for every segment of one scan: */
 	uint64_t listing;      /* a hash of the listing (the names: a name is never reused) */
