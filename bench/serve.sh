@@ -31,8 +31,11 @@
 #   monitoring on vs off                   cost <= 5%
 #   RSS growth over the soak               < 5%
 #
-#   bash bench/serve.sh [--quick] [--soak SECONDS] [path/to/sluice]
+#   bash bench/serve.sh [--quick] [--monitor] [--soak SECONDS] [path/to/sluice]
 # --quick: one round of 2 s, a 10 s soak (a smoke run, not figures).
+# --monitor: the monitoring pair alone (sluice and sluice-mon, no peers, no
+# soak): requests/s and CPU per request with monitoring on and off, and the
+# cost, in less than a minute per round.
 # Environment: SERVE_SECONDS per measurement (default 5), SERVE_ROUNDS
 # (default 3), SERVE_SOAK seconds (default 60), SERVE_MONITOR_S (default 2).
 # The peers are Debian packages installed by scripts/bench-deps.sh.
@@ -44,15 +47,17 @@ ROUNDS=${SERVE_ROUNDS:-3}
 SOAK=${SERVE_SOAK:-60}
 MON_S=${SERVE_MONITOR_S:-2}
 bin=""
+MONLY=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) SECS=2 ROUNDS=1 SOAK=10 ;;
+	--monitor) MONLY=1 ;;
 	--soak)
 		SOAK=${2:?--soak takes seconds}
 		shift
 		;;
 	-*)
-		echo "usage: bash bench/serve.sh [--quick] [--soak SECONDS] [path/to/sluice]" >&2
+		echo "usage: bash bench/serve.sh [--quick] [--monitor] [--soak SECONDS] [path/to/sluice]" >&2
 		exit 2
 		;;
 	*) bin=$1 ;;
@@ -137,7 +142,7 @@ json.dump({"dataframe_split": {"columns": hdr, "data": [r]}}, open("mlflow.json"
 P
 # The codec alone, against jansson (no HTTP): what the pull scanner saves.
 lib=$(dirname "$SLUICE")/libsluice.a
-if [ -f "$lib" ]; then
+if [ -f "$lib" ] && [ -z "$MONLY" ]; then
 	"$SLUICE" artifacts export "$("$SLUICE" runs show latest --json | "$PY" -c "import json,sys; d=json.load(sys.stdin); print(next(s['outputs']['model'] for s in d['steps'] if s['name']=='spam'))")" -o spam.slm
 	cc -O2 -D_GNU_SOURCE -I"$root/include" -I"$root/src" -I"$root/src/core" \
 		-o serve_parse_bench "$here/serve_parse_bench.c" "$lib" \
@@ -165,10 +170,24 @@ sl() { # PORT ERRFILE ARGS...
 }
 sl "$P_LOG" serve-log.err --log-dir "$dir/log-on" --drift-interval 0
 SL_LOG=$!
-sl "$P_NOLOG" serve-nolog.err --log-durability off --drift-interval 0
-SL_NOLOG=$!
 sl "$P_MON" serve-mon.err --monitor --monitor-interval "$MON_S" --drift-interval "$MON_S"
 SL_MON=$!
+SL_NOLOG="" NGX="" FAST="" FLASK=""
+ready() { # URL BODY
+	for _ in $(seq 900); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @"$2" "$1")" = 200 ] && return 0
+		sleep 0.1
+	done
+	echo "serve bench: $1 never answered" >&2
+	exit 1
+}
+for p in $P_LOG $P_MON; do
+	ready "http://127.0.0.1:$p/v2/models/spam/infer" v2.json
+	ready "http://127.0.0.1:$p/v2/models/gb/infer" v2.json
+done
+if [ -z "$MONLY" ]; then
+sl "$P_NOLOG" serve-nolog.err --log-durability off --drift-interval 0
+SL_NOLOG=$!
 mkdir -p ngx
 cat > ngx/nginx.conf <<N
 worker_processes 1;
@@ -204,15 +223,7 @@ peer "$P_FAST" -k uvicorn.workers.UvicornWorker fastapi_app:app
 FAST=$!
 peer "$P_FLASK" flask_app:app
 FLASK=$!
-ready() { # URL BODY
-	for _ in $(seq 900); do
-		[ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @"$2" "$1")" = 200 ] && return 0
-		sleep 0.1
-	done
-	echo "serve bench: $1 never answered" >&2
-	exit 1
-}
-for p in $P_LOG $P_NOLOG $P_MON $P_FAST $P_FLASK; do
+for p in $P_NOLOG $P_FAST $P_FLASK; do
 	ready "http://127.0.0.1:$p/v2/models/spam/infer" v2.json
 	ready "http://127.0.0.1:$p/v2/models/gb/infer" v2.json
 done
@@ -225,6 +236,7 @@ for p in $P_FAST $P_FLASK; do
 		sleep 0.1
 	done
 done
+fi
 
 # ---- measurements -----------------------------------------------------------------------
 # A server's processes: the one started and its children (workers).
@@ -247,6 +259,8 @@ fastapi_inv_M|fastapi|$P_FAST|$INV|mlflow.json
 flask_v2_M|flask|$P_FLASK|$V2|v2.json
 flask_inv_M|flask|$P_FLASK|$INV|mlflow.json
 nolog_v2_M|nolog|$P_NOLOG|$V2|v2.json
+mon_v2_M|mon|$P_MON|$V2|v2.json"
+[ -n "$MONLY" ] && CONFIGS="sluice_v2_M|sluice|$P_LOG|$V2|v2.json
 mon_v2_M|mon|$P_MON|$V2|v2.json"
 # NAME SERVER URL BODY: requests/s, and the server's and wrk's CPU us per request
 run() {
@@ -294,6 +308,7 @@ for r in $(seq "$ROUNDS"); do
 			if [ "$name" = nginx ]; then break; fi
 		done
 	done <<<"$CONFIGS"
+	[ -n "$MONLY" ] && continue
 	p99 p99_spam "$P_LOG" spam
 	p99 p99_gb "$P_LOG" gb
 	BODY=v2.json wrk -t1 -c8 -d"${SECS}s" --latency -s post.lua "http://127.0.0.1:$P_NGX/" |
@@ -301,6 +316,47 @@ for r in $(seq "$ROUNDS"); do
 done
 MON_RECORDS=$(curl -s "http://127.0.0.1:$P_MON/metrics" | awk '/^sluice_log_records_written_total/ {print $2}')
 MON_DRIFT=$(curl -s "http://127.0.0.1:$P_MON/metrics" | grep -c '^sluice_monitor_' || true)
+# Each figure's median over the rounds, into medians.json.
+medians() {
+	"$PY" - <<'P'
+import json, statistics
+from collections import defaultdict
+vals = defaultdict(list)
+for line in open("results"):
+    k, v = line.split()
+    vals[k].append(float(v))
+json.dump({k: statistics.median(v) for k, v in vals.items()}, open("medians.json", "w"))
+P
+}
+if [ -n "$MONLY" ]; then
+	medians
+	# What the monitor costs with no traffic: the idle server's CPU over 10 s.
+	c0=$(ticks "$SL_MON")
+	sleep 10
+	c1=$(ticks "$SL_MON")
+	ROUNDS=$ROUNDS SECS=$SECS LOAD0=$LOAD0 LOAD1=$(load) MON_S=$MON_S MON_RECORDS=${MON_RECORDS:-0} \
+		MON_DRIFT=$MON_DRIFT IDLE_MS=$(((c1 - c0) * 1000 / HZ)) "$PY" - <<'P'
+import json, os
+med = json.load(open("medians.json"))
+E = os.environ
+print("monitoring on vs off: %s round(s) of %s s, wrk -t1 -c32 on loopback, one-row requests;"
+      " medians; monitor and drift gauges every %s s." % (E["ROUNDS"], E["SECS"], E["MON_S"]))
+print("load average %s at the start, %s at the end, on %d cores (a shared machine)."
+      % (E["LOAD0"], E["LOAD1"], os.cpu_count()))
+print("  %-24s %10s %12s %12s %12s" % ("", "requests/s", "server CPU", "req/s cost", "CPU cost"))
+for m in ("spam", "gb"):
+    off, on = "sluice_v2_" + m, "mon_v2_" + m
+    print("  %-24s %10.0f %12.1f" % ("V2 %s, monitoring off" % m, med[off], med["cpu_" + off]))
+    rc, cc = 1 - med[on] / med[off], med["cpu_" + on] / med["cpu_" + off] - 1
+    print("  %-24s %10.0f %12.1f %11.1f%% %11.1f%%   (<= 5%%: %s)"
+          % ("V2 %s, monitoring on" % m, med[on], med["cpu_" + on], 100 * rc, 100 * cc,
+             "met" if cc <= 0.05 else "MISSED"))
+print("  (the monitored server's log held %s records at the end; %s drift gauge lines in"
+      " /metrics; idle, monitoring alone took %s ms of CPU in 10 s)"
+      % (E["MON_RECORDS"], E["MON_DRIFT"], E["IDLE_MS"]))
+P
+	exit 0
+fi
 
 # ---- soak: RSS over a long run -------------------------------------------------------------
 echo "soak of ${SOAK} s (load $(load))" >&2
@@ -323,15 +379,11 @@ rss1=$(rss)
 anon1=$(anon)
 
 # ---- report --------------------------------------------------------------------------------
+medians
 SOAK=$SOAK ROUNDS=$ROUNDS SECS=$SECS RSS="$rss0 $rss1 $rssmax $anon0 $anon1" LOAD0=$LOAD0 LOAD1=$(load) \
 	MON_S=$MON_S MON_RECORDS=${MON_RECORDS:-0} MON_DRIFT=$MON_DRIFT "$PY" - <<'P'
-import os, statistics
-from collections import defaultdict
-vals = defaultdict(list)
-for line in open("results"):
-    k, v = line.split()
-    vals[k].append(float(v))
-med = {k: statistics.median(v) for k, v in vals.items()}
+import json, os
+med = json.load(open("medians.json"))
 E = os.environ
 print("one run: %s round(s) of %s s, wrk -t1 -c32 on loopback, one-row requests; medians."
       % (E["ROUNDS"], E["SECS"]))

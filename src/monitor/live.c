@@ -3,8 +3,8 @@
  * served requests, read from the inference log in one pass, turned into
  * tables and set against the bundle's reference.
  *
- *   ilog_scan (time mode: one pass, oldest segment first; count mode:
- *   newest segment first, see "the log's tail" below)
+ *   ilog_scan_rev (newest record first, see "the log's tail" below;
+ *   mon_window_read's forward mode: ilog_scan, oldest first, every record)
  *     feedback records  -> labels: request id -> label(s)
  *     answered requests -> a ring per version of the newest N (count mode)
  *                          or of everything in the span (time mode)
@@ -15,12 +15,13 @@
  *     outputs --mref_prediction_table--> predictions --drift_compare-->
  *     outputs + labels -> live metrics; outputs + calibration -> estimates
  *
- * The ring keeps memory bounded by the window, not by the log. In count
- * mode the time is bounded by it too: only the segments that hold the
- * window (and feedback and errors written since its start) are read, and
- * only the requests that stay in it are parsed.
+ * The ring keeps memory bounded by the window, not by the log, and the
+ * time is bounded by it too: only the records that hold the window (and
+ * feedback and errors written since its start) are read, and only the
+ * requests that stay in it are parsed.
  */
 #include <math.h>
+#include <pthread.h>
 #include <sys/types.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,16 +63,24 @@ typedef struct ring {
 	size_t n, alloc, pos, cap;
 } ring;
 
-/* Records kept as written, parsed only once they are known to stay (count mode). */
-typedef struct rawring {
-	char *version;
-	char **line;   /* slot i: a line (NUL-terminated), reused when the ring wraps */
-	size_t *len, *size;
-	size_t n, pos, cap;
-} rawring;
+/* A count window's pass, kept for the next one ("carrying a count window over" below). */
+typedef struct tail_cache {
+	char *key;         /* dir, model, version, alias, size; NULL: a free slot */
+	uint64_t listing;  /* the segment listing it was read from */
+	char *seg;         /* its newest segment */
+	uint64_t end;      /* where that segment's records ended */
+	char *target;      /* the window's version (NULL: no request yet) */
+	json_t **win;      /* newest first */
+	size_t n_win;
+	json_t *labels;    /* of the window's requests */
+	int64_t *err_ms;
+	size_t n_err;
+	uint64_t used;
+} tail_cache;
 
 typedef struct scan_ctx {
 	const char *model;
+	size_t model_len;
 	const mon_window *w;
 	size_t cap;
 	char pat[256];   /* "model":"NAME" */
@@ -83,16 +92,21 @@ typedef struct scan_ctx {
 	const char *newest; /* the newest answered request's version (in rings) */
 	char alias[16];     /* the asked version's digest label, when a number was asked
 			     * (a server that serves the file logs that), or "" */
-	/* Count mode reads the newest segment first (scan_back). */
-	rawring seg[MON_MAX_VERSIONS]; /* this segment's answered requests, as written */
-	size_t n_seg;
-	ssize_t seg_newest;  /* index in seg of the segment's newest one, or -1 */
-	json_t *seg_labels;  /* this segment's feedback (a later label corrects an earlier one) */
+	/* Read newest record first (scan_rev). */
 	char *target;        /* the window's version, once known */
 	json_t **win;        /* the window, parsed, newest first */
 	size_t n_win;
-	int64_t full_ms;     /* the oldest time in the window once it is full, else -1 */
-	const ilog_schemas *sch;
+	int64_t min_ms;      /* the oldest time in it */
+	/* The previous pass's window carried over (a count window): */
+	tail_cache *prev;    /* what it left, or NULL */
+	bool started;        /* a segment was offered */
+	bool first_seg;      /* the newest segment is being read */
+	bool merge;          /* ... and prev continues it: stop where prev ended */
+	bool merged;         /* stopped there */
+	bool cacheable;      /* the newest segment was plain, the only one, and whole */
+	uint64_t listing;    /* the listing read */
+	char seg_name[128];  /* the newest segment's name */
+	uint64_t seg_end;    /* where its records ended */
 } scan_ctx;
 
 static int64_t rec_ms(const json_t *rec)
@@ -245,59 +259,49 @@ out:
 	return rc;
 }
 
-static void rawring_clear(rawring *r)
-{
-	for (size_t i = 0; i < r->n; i++)
-		sl__free(r->line[i]);
-	sl__free(r->line);
-	sl__free(r->len);
-	sl__free(r->size);
-	sl__free(r->version);
-	memset(r, 0, sizeof *r);
-}
-
 static void scan_free(scan_ctx *c)
 {
 	for (size_t i = 0; i < c->n_rings; i++)
 		ring_clear(&c->rings[i]);
-	for (size_t i = 0; i < c->n_seg; i++)
-		rawring_clear(&c->seg[i]);
 	for (size_t i = 0; i < c->n_win; i++)
 		json_decref(c->win[i]);
 	sl__free(c->win);
 	sl__free(c->target);
-	json_decref(c->seg_labels);
 	json_decref(c->labels);
 	sl__free(c->err_ms);
 }
 
 /*
- * ---- count mode: the log's tail ------------------------------------------------------
+ * ---- the log's tail, newest record first ------------------------------------------------
  *
- * The newest N requests of a version are in the newest segments, so those
- * are read first (ilog_scan_back) and the scan stops reading requests
- * once N are in hand; the cost is bounded by the window, not by the log:
+ * Both kinds of window are read from the log's end backwards
+ * (ilog_scan_rev), so that an evaluation costs what the window holds, not
+ * what the log holds; the result is the one a forward scan of the whole
+ * log gives (mon_window_read's forward mode, which the tests and
+ * bench/monitor_tail compare it with):
  *
- *   segment k (newest first), its records in the order written:
- *     feedback            -> seg_labels, merged under the newer segments'
- *                            labels at the segment's end (a later label
- *                            corrects an earlier one, as in a forward scan)
- *     failed request      -> err_ms
- *     answered request    -> a ring per version of raw lines, at most the
- *                            N - n_win still wanted: nothing is parsed yet
- *   end of segment k: the window's version is the newest request's of the
- *     newest segment holding one (unless one was asked); its lines are
- *     parsed newest first and appended to win until N are in hand.
- *   once full: requests are no longer kept; an older segment is still read
- *     when it was written to after the window's oldest request (within
- *     ILOG_MTIME_SLACK_MS), for feedback labelling the window's requests
- *     and errors in its span (both are written after the requests they
- *     follow; segments of concurrent servers interleave in time), and
- *     passed by otherwise.
+ *   record (newest first; only its head is read, as rec_head below)
+ *     feedback          -> labels: a request's first label met is its
+ *                          newest (a later label corrects an earlier one);
+ *                          only request_ids and labels are scanned, and a
+ *                          label parsed only when it is the request's first
+ *     failed request    -> err_ms, when in the span
+ *     answered request  -> of the window's version (the asked one, else the
+ *                          newest answered one's) and while the window has
+ *                          room: parsed, expanded with its segment's schema
+ *                          record (found reading that segment forward from
+ *                          its start, once), kept; min_ms its oldest time
  *
- * The window is the newest N in the order a forward scan meets records
- * (segments by name, then as written): the same one a full scan's ring
- * kept.
+ * The bound (rev_bound): nothing older than it can change the result. A
+ * full window's requests are all at least min_ms old, feedback comes after
+ * the request it labels and errors count from the window's first request,
+ * so once the window is full the bound is min_ms; a time span's is its
+ * start. A segment is left at its first record older than the bound by
+ * ILOG_ORDER_SLACK_MS (log.h: the order of times within a segment), and
+ * passed by unread when its server opened its next segment before the
+ * bound or it was compressed before it. So a pass reads the window, the
+ * feedback and errors written since its first request, and a second of
+ * records before it.
  */
 
 /* What a record is to the window, read from its head (the fields
@@ -349,15 +353,17 @@ static int head_scan(const scan_ctx *c, const char *line, size_t len, rec_head *
 	if (s.err)
 		return -1;
 	h->kind = REC_SKIP;
+	h->t = -1;
+	if (tm.t == J_STR && !tm.esc && ds_parse_timestamp(tm.s, tm.len, &h->t))
+		h->t /= 1000;
+	else
+		h->t = -1;
 	if (model.t != J_STR || !jscan_eq(&model, c->model))
 		return 0;
 	if (endpoint.t == J_STR && jscan_eq(&endpoint, "feedback")) {
 		h->kind = REC_FEEDBACK;
 		return 0;
 	}
-	h->t = -1;
-	if (tm.t == J_STR && !tm.esc && ds_parse_timestamp(tm.s, tm.len, &h->t))
-		h->t /= 1000;
 	if (!has_status || status != 200) {
 		h->kind = REC_ERROR;
 		return 0;
@@ -378,8 +384,10 @@ static int head_parse(const scan_ctx *c, const char *line, size_t len, rec_head 
 	const char *model, *version;
 
 	h->kind = REC_SKIP;
+	h->t = -1;
 	if (!rec)
 		return oom ? sl__oom() : 0; /* a damaged line is no request */
+	h->t = rec_ms(rec);
 	model = json_string_value(json_object_get(rec, "model"));
 	version = json_string_value(json_object_get(rec, "version"));
 	if (model && !strcmp(model, c->model)) {
@@ -387,7 +395,6 @@ static int head_parse(const scan_ctx *c, const char *line, size_t len, rec_head 
 			h->kind = REC_FEEDBACK;
 		} else if (json_integer_value(json_object_get(rec, "status")) != 200) {
 			h->kind = REC_ERROR;
-			h->t = rec_ms(rec);
 		} else if (version && strlen(version) < sizeof h->version) {
 			h->kind = REC_ANSWER;
 			strcpy(h->version, version);
@@ -405,155 +412,437 @@ static bool version_wanted(const scan_ctx *c, const char *version)
 	       (c->alias[0] && !strcmp(version, c->alias));
 }
 
-/* Keeps a copy of line in the segment's ring of version (at most cap lines). */
-static int raw_keep(scan_ctx *c, const char *version, const char *line, size_t len, size_t cap)
+/* The bound below which no record matters any more (rev_segment), or INT64_MIN. */
+static int64_t rev_bound(const scan_ctx *c)
 {
-	rawring *r = NULL;
-	size_t i, slot;
+	int64_t b = c->w->since_ms ? c->w->since_ms : INT64_MIN;
 
-	for (i = 0; i < c->n_seg && !r; i++)
-		if (!strcmp(c->seg[i].version, version))
-			r = &c->seg[i];
-	if (!r) {
-		if (c->n_seg == MON_MAX_VERSIONS) {
-			/* As ring_for: the first one seen goes (not the newest). */
-			rawring_clear(&c->seg[0]);
-			memmove(c->seg, c->seg + 1, (MON_MAX_VERSIONS - 1) * sizeof *c->seg);
-			c->n_seg--;
-			c->seg_newest = -1;
-		}
-		r = &c->seg[c->n_seg];
-		memset(r, 0, sizeof *r);
-		r->cap = cap;
-		if (!(r->version = sl__strdup(version)) || !(r->line = sl__calloc(cap, sizeof *r->line)) ||
-		    !(r->len = sl__calloc(cap, sizeof *r->len)) ||
-		    !(r->size = sl__calloc(cap, sizeof *r->size))) {
-			rawring_clear(r);
-			return sl__oom();
-		}
-		c->n_seg++;
-	}
-	if (r->n < r->cap) {
-		slot = r->n++;
+	if (c->n_win == c->cap && c->min_ms > b)
+		b = c->min_ms;
+	return b;
+}
+
+/*
+ * Before each segment: the whole-segment skips of a forward scan of a time
+ * span (so that both read the same records), then the ones the bound
+ * allows: a segment whose server opened its next one before the bound, or
+ * a compressed one last written before it, holds nothing newer.
+ */
+static int rev_segment(void *ud, const ilog_seginfo *si)
+{
+	scan_ctx *c = ud;
+	int64_t b = rev_bound(c);
+
+	if (!c->started) {
+		/* The newest segment: the previous pass's window continues when
+		 * only it has grown since (one writer, the same listing). */
+		c->started = true;
+		c->first_seg = true;
+		c->listing = si->listing;
+		c->cacheable = !si->zst && si->n_plain == 1 && strlen(si->name) < sizeof c->seg_name;
+		if (c->cacheable)
+			snprintf(c->seg_name, sizeof c->seg_name, "%s", si->name);
+		c->merge = c->cacheable && c->prev && c->prev->listing == si->listing &&
+			   !strcmp(c->prev->seg, si->name);
 	} else {
-		slot = r->pos;
-		r->pos = (r->pos + 1) % r->cap;
+		c->first_seg = false;
+		c->merge = false;
 	}
-	if (r->size[slot] < len + 1) {
-		char *g = sl__realloc(r->line[slot], len + 1);
-		if (!g)
-			return sl__oom();
-		r->line[slot] = g;
-		r->size[slot] = len + 1;
-	}
-	memcpy(r->line[slot], line, len);
-	r->line[slot][len] = 0;
-	r->len[slot] = len;
-	c->seg_newest = r - c->seg;
-	return 0;
-}
 
-static int back_line(void *ud, const char *line, size_t len, const ilog_schemas *sch)
-{
-	scan_ctx *c = ud;
-	rec_head h;
-	int rc;
-
-	c->sch = sch;
-	if (!strstr(line, c->pat))
-		return 0;
-	if (head_scan(c, line, len, &h) && (rc = head_parse(c, line, len, &h)))
-		return rc;
-	switch (h.kind) {
-	case REC_FEEDBACK: {
-		bool oom = false;
-		json_t *rec = sl__json_loadb(line, len, 0, NULL, &oom);
-		json_t *keep = c->labels;
-		if (!rec)
-			return oom ? sl__oom() : 0;
-		c->labels = c->seg_labels;
-		rc = take_feedback(c, rec);
-		c->labels = keep;
-		json_decref(rec);
-		return rc;
-	}
-	case REC_ERROR:
-		return push_err(c, h.t);
-	case REC_ANSWER:
-		if (c->n_win == c->cap || !version_wanted(c, h.version))
-			return 0;
-		return raw_keep(c, h.version, line, len, c->cap - c->n_win);
-	default:
-		return 0;
-	}
-}
-
-/* The end of a segment: its labels go under the newer ones, its requests
- * of the window's version into the window, newest first. */
-static int back_segment_end(scan_ctx *c)
-{
-	rawring *r = NULL;
-	int rc = 0;
-
-	if (json_object_update_missing(c->labels, c->seg_labels))
-		return sl__oom();
-	json_object_clear(c->seg_labels);
-	if (!c->target && c->seg_newest >= 0 &&
-	    !(c->target = sl__strdup(c->seg[c->seg_newest].version)))
-		return sl__oom();
-	for (size_t i = 0; i < c->n_seg && c->target && !r; i++)
-		if (!strcmp(c->seg[i].version, c->target))
-			r = &c->seg[i];
-	for (size_t k = r ? r->n : 0; k-- > 0 && c->n_win < c->cap && !rc;) {
-		size_t slot = (r->pos + k) % r->n;
-		bool oom = false;
-		json_t *rec = sl__json_loadb(r->line[slot], r->len[slot], 0, NULL, &oom);
-		if (!rec) {
-			rc = oom ? sl__oom() : 0;
-			continue;
-		}
-		/* A record whose schema was not seen cannot be read by name: skip it
-		 * (a crash can cut a segment's schema record, never a later one). */
-		if (ilog_expand(c->sch, rec) || !json_is_object(json_object_get(rec, "inputs"))) {
-			json_decref(rec);
-			continue;
-		}
-		c->win[c->n_win++] = rec;
-	}
-	for (size_t i = 0; i < c->n_seg; i++)
-		rawring_clear(&c->seg[i]);
-	c->n_seg = 0;
-	c->seg_newest = -1;
-	if (c->n_win == c->cap && c->full_ms < 0)
-		c->full_ms = rec_ms(c->win[c->n_win - 1]);
-	return rc;
-}
-
-static int back_segment(void *ud, int64_t last_write_ms)
-{
-	scan_ctx *c = ud;
-	int rc = back_segment_end(c);
-
-	if (rc || last_write_ms < 0)
-		return rc;
-	if (c->full_ms >= 0 && last_write_ms + ILOG_MTIME_SLACK_MS < c->full_ms)
+	if (c->w->until_ms && si->start_ms > c->w->until_ms)
+		return ILOG_SKIP;
+	if (c->w->since_ms && si->last_write_ms < c->w->since_ms)
+		return ILOG_SKIP;
+	if (b != INT64_MIN && ((si->closed_ms && si->closed_ms < b) || (si->zst && si->last_write_ms < b)))
 		return ILOG_SKIP;
 	return 0;
 }
 
-/* The window read from the tail, as the one ring mon_report chooses from. */
-static int scan_back(scan_ctx *c, const char *dir)
+/* One label, unless a newer one for the request was met first. */
+static int take_label(scan_ctx *c, const char *id, size_t id_len, const char *text, size_t len)
+{
+	char buf[256];
+	json_t *l;
+
+	if (id_len >= sizeof buf)
+		return 1;
+	memcpy(buf, id, id_len);
+	buf[id_len] = 0;
+	if (json_object_get(c->labels, buf))
+		return 0;
+	if (!(l = json_loadb(text, len, JSON_DECODE_ANY, NULL)))
+		return 1;
+	return json_object_set_new(c->labels, buf, l) ? sl__oom() : 0;
+}
+
+/*
+ * A feedback record read newest first: its labels, those of a request
+ * seen in it twice from the last (a later label corrects an earlier one,
+ * as in a forward scan). Only its request_ids and labels are looked at,
+ * and a label is parsed only for a request not labelled yet; a record of
+ * another shape (escaped ids, many labels) goes through jansson.
+ */
+#define FB_MAX 64
+static int rev_feedback(scan_ctx *c, const char *line, size_t len)
+{
+	jscan s;
+	jval k, v, ids[FB_MAX];
+	const char *lab[FB_MAX], *lab_end[FB_MAX];
+	size_t n_ids = 0, n_lab = 0;
+	bool first = true, have_ids = false, have_lab = false, fast = true;
+	int more, rc = 0;
+
+	jscan_init(&s, line, len);
+	if (jscan_value(&s, &v) != J_OBJ)
+		return 0;
+	while (fast && !(have_ids && have_lab) && (more = jscan_key(&s, &first, &k)) > 0) {
+		bool is_ids = jscan_eq(&k, "request_ids"), is_lab = !is_ids && jscan_eq(&k, "labels");
+		if (!is_ids && !is_lab) {
+			fast = !jscan_skip(&s);
+			continue;
+		}
+		if (jscan_value(&s, &v) != J_ARR) {
+			fast = false;
+			break;
+		}
+		bool afirst = true;
+		while ((more = jscan_more(&s, &afirst)) > 0) {
+			if (is_ids) {
+				if (n_ids == FB_MAX || jscan_value(&s, &ids[n_ids]) != J_STR || ids[n_ids].esc) {
+					fast = false;
+					break;
+				}
+				n_ids++;
+			} else {
+				if (n_lab == FB_MAX) {
+					fast = false;
+					break;
+				}
+				lab[n_lab] = s.p;
+				if (jscan_skip(&s)) {
+					fast = false;
+					break;
+				}
+				lab_end[n_lab++] = s.p;
+			}
+		}
+		fast = fast && more == 0;
+		have_ids |= is_ids;
+		have_lab |= is_lab;
+	}
+	if (fast && !s.err) {
+		if (n_ids != n_lab)
+			return 0;
+		for (size_t i = n_ids; i-- > 0 && rc <= 0;)
+			rc = take_label(c, ids[i].s, ids[i].len, lab[i], (size_t)(lab_end[i] - lab[i]));
+		if (rc <= 0)
+			return rc;
+	}
+	/* Another shape: the whole record, to the same effect. */
+	bool oom = false;
+	json_t *rec = sl__json_loadb(line, len, 0, NULL, &oom);
+	json_t *jids = json_object_get(rec, "request_ids"), *jlab = json_object_get(rec, "labels");
+	if (!rec)
+		return oom ? sl__oom() : 0;
+	if (json_array_size(jids) == json_array_size(jlab))
+		for (size_t i = json_array_size(jids); i-- > 0 && !rc;) {
+			const char *id = json_string_value(json_array_get(jids, i));
+			if (id && !json_object_get(c->labels, id) &&
+			    json_object_set(c->labels, id, json_array_get(jlab, i)))
+				rc = sl__oom();
+		}
+	json_decref(rec);
+	return rc;
+}
+
+/* An answered request of the window's version, newest first: parsed and kept while the window has room. */
+static int rev_answer(scan_ctx *c, const rec_head *h, const char *line, size_t len, ilog_rseg *seg)
+{
+	json_t *schema, *rec;
+	bool oom = false;
+	int64_t t;
+	int rc;
+
+	if (c->n_win == c->cap || !version_wanted(c, h->version))
+		return 0;
+	if ((rc = ilog_rseg_schema(seg, c->model, h->version, &schema)))
+		return rc;
+	/* A record whose schema was not seen cannot be read by name: skip it
+	 * (a crash can cut a segment's schema record, never a later one). */
+	if (!schema)
+		return 0;
+	if (!(rec = sl__json_loadb(line, len, 0, NULL, &oom)))
+		return oom ? sl__oom() : 0;
+	if (ilog_expand_with(schema, rec) || !json_is_object(json_object_get(rec, "inputs"))) {
+		sl__err_clear();
+		json_decref(rec);
+		return 0;
+	}
+	if (!c->target && !(c->target = sl__strdup(h->version))) {
+		json_decref(rec);
+		return sl__oom();
+	}
+	t = rec_ms(rec);
+	if (!c->n_win || t < c->min_ms)
+		c->min_ms = t;
+	c->win[c->n_win++] = rec;
+	return 0;
+}
+
+/*
+ * Another model's record told from the head the writer puts first
+ * ({"id":..,"time":..,"model":"NAME",...}) without scanning it: most of
+ * what a window of one model reads back through, in a log of several, is
+ * the others' records. True with its time in *t (when want_t, else -1);
+ * false when it is the model's or its head reads otherwise (head_scan then
+ * decides). A structural key is one after '{' or ',' with no object or
+ * array opened before it; a value with an escape is left to head_scan.
+ */
+static bool other_model(const scan_ctx *c, const char *line, size_t len, bool want_t, int64_t *t)
+{
+	const char *end = line + (len < 512 ? len : 512), *m, *v, *q;
+
+	m = memmem(line, (size_t)(end - line), "\"model\":\"", 9);
+	if (!m || m == line || (m[-1] != ',' && m[-1] != '{'))
+		return false;
+	for (const char *p = line + 1; p < m; p++)
+		if (*p == '{' || *p == '[')
+			return false;
+	v = m + 9;
+	if (!(q = memchr(v, '"', (size_t)(end - v))) || memchr(v, '\\', (size_t)(q - v)) ||
+	    ((size_t)(q - v) == c->model_len && !memcmp(v, c->model, c->model_len)))
+		return false;
+	*t = -1;
+	if (want_t && (v = memmem(line, (size_t)(m - line), "\"time\":\"", 8)) &&
+	    (v[-1] == ',' || v[-1] == '{') && (q = memchr(v + 8, '"', (size_t)(m - v - 8))) &&
+	    !memchr(v + 8, '\\', (size_t)(q - v - 8)) && ds_parse_timestamp(v + 8, (size_t)(q - v - 8), t))
+		*t /= 1000;
+	else
+		*t = -1;
+	return true;
+}
+
+static int rev_line(void *ud, const char *line, size_t len, ilog_rseg *seg)
+{
+	scan_ctx *c = ud;
+	const mon_window *w = c->w;
+	int64_t b = rev_bound(c);
+	rec_head h;
+	int rc;
+
+	if (c->first_seg) {
+		uint64_t pos = ilog_rseg_pos(seg);
+		if (ilog_rseg_cut(seg))
+			c->cacheable = c->merge = false; /* a copy under way: read it whole next time */
+		if (pos + len + 1 > c->seg_end)
+			c->seg_end = pos + len + 1;
+		if (c->merge && pos < c->prev->end) {
+			/* What the previous pass read: its window goes on from here,
+			 * unless what came since filled it or changed its version. */
+			if (c->n_win < c->cap &&
+			    (!c->target || !c->prev->target || !strcmp(c->target, c->prev->target))) {
+				c->merged = true;
+				return ILOG_STOP;
+			}
+			c->merge = false;
+		}
+	}
+	if (other_model(c, line, len, b != INT64_MIN, &h.t))
+		h.kind = REC_SKIP;
+	else if (head_scan(c, line, len, &h) && (rc = head_parse(c, line, len, &h)))
+		return rc;
+	/* Older than the bound by more than the slack: so is everything
+	 * before it in this segment (log.h). */
+	if (b != INT64_MIN && h.t >= 0 && h.t < b - ILOG_ORDER_SLACK_MS)
+		return ILOG_SKIP;
+	if (h.kind == REC_FEEDBACK)
+		return rev_feedback(c, line, len);
+	if (h.kind != REC_ERROR && h.kind != REC_ANSWER)
+		return 0;
+	if ((w->since_ms && h.t < w->since_ms) || (w->until_ms && h.t > w->until_ms))
+		return 0;
+	return h.kind == REC_ERROR ? push_err(c, h.t) : rev_answer(c, &h, line, len, seg);
+}
+
+/*
+ * ---- carrying a count window over to the next pass --------------------------------------
+ *
+ * An evaluation every few seconds of a log that one server appends to:
+ * what a pass found is kept, by window (log directory, model, version,
+ * size), and the next pass reads back only to where the kept one's newest
+ * segment ended, then goes on with the kept window (tail_merge), as long
+ * as the listing is the same, that segment is the only one not compressed
+ * (no other writer), and what came since neither filled the window nor
+ * changed its version (then the pass simply reads on, as a first one
+ * does). The result is the same: the kept window, labels and errors are
+ * those of the records before that point, and the window's first request
+ * is still one of the kept ones, so no label or error older than the kept
+ * ones counts. Kept: the window (parsed), the labels of its requests and
+ * the errors since its oldest time. A pass takes its entry out while it
+ * reads, so passes on other threads never share one.
+ */
+#define TAIL_CACHE 8
+
+static pthread_mutex_t tail_mu = PTHREAD_MUTEX_INITIALIZER;
+static tail_cache tail_slots[TAIL_CACHE];
+static uint64_t tail_clock;
+
+static void tail_free(tail_cache *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->n_win; i++)
+		json_decref(e->win[i]);
+	sl__free(e->win);
+	json_decref(e->labels);
+	sl__free(e->err_ms);
+	sl__free(e->seg);
+	sl__free(e->target);
+	sl__free(e->key);
+	sl__free(e);
+}
+
+static char *tail_key(const scan_ctx *c, const char *dir)
+{
+	return sl__asprintf("%s\x1f%s\x1f%s\x1f%s\x1f%zu", dir, c->model,
+			    c->w->version ? c->w->version : "", c->alias, c->cap);
+}
+
+/* The kept entry of key, taken out of the cache (the caller's), or NULL. */
+static tail_cache *tail_take(const char *key)
+{
+	tail_cache *e = NULL;
+
+	pthread_mutex_lock(&tail_mu);
+	for (size_t i = 0; i < TAIL_CACHE && !e; i++)
+		if (tail_slots[i].key && !strcmp(tail_slots[i].key, key) &&
+		    (e = sl__malloc(sizeof *e))) {
+			*e = tail_slots[i];
+			memset(&tail_slots[i], 0, sizeof tail_slots[i]);
+		}
+	pthread_mutex_unlock(&tail_mu);
+	return e;
+}
+
+/* Keeps e (taking it), in a free slot or the least recently used one. */
+static void tail_put(tail_cache *e)
+{
+	tail_cache old;
+	size_t at = 0;
+
+	pthread_mutex_lock(&tail_mu);
+	for (size_t i = 0; i < TAIL_CACHE; i++) {
+		if (!tail_slots[i].key) {
+			at = i;
+			break;
+		}
+		if (tail_slots[i].used < tail_slots[at].used)
+			at = i;
+	}
+	old = tail_slots[at];
+	e->used = ++tail_clock;
+	tail_slots[at] = *e;
+	pthread_mutex_unlock(&tail_mu);
+	/* The evicted entry goes as a taken one does. */
+	*e = old;
+	if (e->key)
+		tail_free(e);
+	else
+		sl__free(e);
+}
+
+/* The kept window after what this pass read (newest first): c's window,
+ * labels and errors become the whole pass's. */
+static int tail_merge(scan_ctx *c, tail_cache *p)
+{
+	int rc = 0;
+
+	if (!c->target && p->target && !(c->target = sl__strdup(p->target)))
+		return sl__oom();
+	for (size_t i = 0; i < p->n_win; i++) {
+		if (c->n_win < c->cap) {
+			int64_t t = rec_ms(p->win[i]);
+			if (!c->n_win || t < c->min_ms)
+				c->min_ms = t;
+			c->win[c->n_win++] = p->win[i];
+		} else {
+			json_decref(p->win[i]);
+		}
+	}
+	p->n_win = 0;
+	if (json_object_update_missing(c->labels, p->labels))
+		return sl__oom();
+	for (size_t i = 0; i < p->n_err && !rc; i++)
+		rc = push_err(c, p->err_ms[i]);
+	return rc;
+}
+
+/* What this pass leaves to the next (key taken): c's window (still c's
+ * too), the labels of its requests, its errors since its oldest time.
+ * NULL when out of memory. */
+static tail_cache *tail_keep(const scan_ctx *c, char *key)
+{
+	tail_cache *e = sl__calloc(1, sizeof *e);
+	bool bad = !e;
+
+	if (!bad) {
+		e->key = key;
+		key = NULL;
+		e->listing = c->listing;
+		e->end = c->seg_end;
+		bad = !(e->seg = sl__strdup(c->seg_name)) || !(e->labels = json_object()) ||
+		      (c->target && !(e->target = sl__strdup(c->target))) ||
+		      !(e->win = sl__calloc(c->n_win ? c->n_win : 1, sizeof *e->win)) ||
+		      !(e->err_ms = sl__calloc(c->n_err ? c->n_err : 1, sizeof *e->err_ms));
+	}
+	for (size_t i = 0; !bad && i < c->n_win; i++) {
+		const char *id = json_string_value(json_object_get(c->win[i], "id"));
+		json_t *l = id ? json_object_get(c->labels, id) : NULL;
+		e->win[e->n_win++] = json_incref(c->win[i]);
+		bad = l && json_object_set(e->labels, id, l);
+	}
+	for (size_t i = 0; !bad && i < c->n_err; i++)
+		if (!c->n_win || c->err_ms[i] >= c->min_ms)
+			e->err_ms[e->n_err++] = c->err_ms[i];
+	sl__free(key);
+	if (bad) {
+		tail_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+/* The window read newest record first, as the one ring mon_report chooses from. */
+static int scan_rev(scan_ctx *c, const char *dir)
 {
 	ring *r;
 	int rc;
 
-	c->full_ms = -1;
-	c->seg_newest = -1;
-	if (!(c->seg_labels = json_object()) ||
-	    !(c->win = sl__calloc(c->cap ? c->cap : 1, sizeof *c->win)))
+	char *key = NULL;
+
+	if (!(c->win = sl__calloc(c->cap ? c->cap : 1, sizeof *c->win)))
 		return sl__oom();
-	if ((rc = ilog_scan_back(dir, back_segment, back_line, c)) < 0)
+	if (!c->w->since_ms && !c->w->until_ms) {
+		if (!(key = tail_key(c, dir)))
+			return sl__oom();
+		c->prev = tail_take(key);
+	}
+	rc = ilog_scan_rev(dir, rev_segment, rev_line, c);
+	if (rc >= 0 && c->merged)
+		rc = tail_merge(c, c->prev);
+	tail_free(c->prev);
+	c->prev = NULL;
+	if (rc < 0) {
+		sl__free(key);
 		return rc;
+	}
+	if (key && c->cacheable) {
+		tail_cache *e = tail_keep(c, key);
+		if (e)
+			tail_put(e);
+	} else {
+		sl__free(key);
+	}
 	if (!c->n_win)
 		return 0;
 	r = &c->rings[0];
@@ -1256,9 +1545,7 @@ static int read_window(scan_ctx *c, const char *dir, bool forward, ring **r)
 	int rc;
 
 	*r = NULL;
-	rc = w->since_ms || w->until_ms || forward
-		     ? ilog_scan(dir, w->since_ms, w->until_ms, scan_line, c)
-		     : scan_back(c, dir);
+	rc = forward ? ilog_scan(dir, w->since_ms, w->until_ms, scan_line, c) : scan_rev(c, dir);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < c->n_rings; i++)
@@ -1269,10 +1556,9 @@ static int read_window(scan_ctx *c, const char *dir, bool forward, ring **r)
 	return 0;
 }
 
-int mon_window_read(const char *dir, const char *model, const char *version, size_t n,
-		    bool forward, json_t **out)
+int mon_window_read(const char *dir, const char *model, const mon_window *w, bool forward,
+		    json_t **out)
 {
-	mon_window w = {.requests = n, .version = version};
 	scan_ctx c;
 	ring *r;
 	json_t *o = NULL, *ids, *labels;
@@ -1281,8 +1567,9 @@ int mon_window_read(const char *dir, const char *model, const char *version, siz
 
 	memset(&c, 0, sizeof c);
 	c.model = model;
-	c.w = &w;
-	c.cap = n;
+	c.model_len = strlen(model);
+	c.w = w;
+	c.cap = w->since_ms || w->until_ms ? MON_MAX_REQUESTS : w->requests;
 	snprintf(c.pat, sizeof c.pat, "\"model\":\"%s\"", model);
 	if (!(c.labels = json_object()))
 		return sl__oom();
@@ -1335,6 +1622,7 @@ int mon_report(const mon_env *env, const char *model, const mon_window *w, json_
 	mon_drift_opts(env, &o, &share_thr);
 	memset(&c, 0, sizeof c);
 	c.model = model;
+	c.model_len = strlen(model);
 	c.w = w;
 	c.cap = w->requests;
 	if (w->since_ms || w->until_ms)

@@ -13,6 +13,7 @@
 
 #include "dataset/dataset.h"
 #include "monitor/drift.h"
+#include "monitor/live.h"
 #include "monitor/profile.h"
 
 /*
@@ -31,13 +32,15 @@ int mon_drift_table(const profile *ref, const ds_table *t, const drift_opts *o,
 json_t *mon_drift_json(const drift_result *r);
 
 /*
- * The window of model's newest n answered requests (of version, or of the
- * newest version when NULL) that mon_report reads from the log in dir, for
- * tests: *out (new) is {"version", "ids": [oldest first], "labels": {id:
- * label} of those, "errors": failed requests since its first}. forward
- * reads the whole log oldest first instead of its tail.
+ * The window w of model (its newest w->requests answered requests, or
+ * those of its time span; of w->version, or of the newest version when
+ * NULL) that mon_report reads from the log in dir, for tests and the
+ * benchmark: *out (new) is {"version", "ids": [oldest first], "labels":
+ * {id: label} of those, "errors": failed requests since its first}.
+ * forward reads the whole log oldest first instead of its tail: the
+ * reference the tail must equal.
  */
-int mon_window_read(const char *dir, const char *model, const char *version, size_t n,
-		    bool forward, json_t **out);
+int mon_window_read(const char *dir, const char *model, const mon_window *w, bool forward,
+		    json_t **out);
 
 #endif

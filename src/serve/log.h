@@ -49,6 +49,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef enum ilog_durability { ILOG_WRITE = 1, ILOG_FSYNC = 2 } ilog_durability;
@@ -120,23 +121,59 @@ int ilog_close(ilog *l); /* accepts NULL */
 typedef struct ilog_schemas ilog_schemas;
 typedef int (*ilog_record_fn)(void *ud, const char *line, size_t len, const ilog_schemas *sch);
 int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_fn fn, void *ud);
-/*
- * The same, newest segment first, for readers of the log's tail: before
- * each segment seg_fn is told when the segment was last written (ms since
- * the epoch, rounded up; a live server's shared mapping may leave it
- * behind by the kernel's writeback delay, ILOG_MTIME_SLACK_MS at most) and
- * returns 0 to read it, ILOG_SKIP to pass it by or ILOG_STOP (or an error)
- * to end the scan, which is then returned; once more at the end with -1,
- * so that it can finish the last segment read. Inside a segment records
- * come in the order written. Every segment holds the schema records of its
- * own versions (ilog_append_with), so reading a segment without the older
- * ones loses nothing.
- */
+/* What a segment or record function returns to pass the rest of a segment by, or to end the scan. */
 #define ILOG_SKIP 1
 #define ILOG_STOP 2
-#define ILOG_MTIME_SLACK_MS (120 * 1000)
-typedef int (*ilog_segment_fn)(void *ud, int64_t last_write_ms);
-int ilog_scan_back(const char *dir, ilog_segment_fn seg_fn, ilog_record_fn fn, void *ud);
+/*
+ * Newest record first, for readers of the log's tail whose cost must
+ * follow what they read, not the log: segments newest first (by name),
+ * each read from its end backwards (an open segment with pread, a chunk at
+ * a time from its last line end; a compressed one decompressed whole).
+ * Before each segment seg_fn gets what is known of it without reading it
+ * and returns 0 to read it, ILOG_SKIP or ILOG_STOP; fn gets each record
+ * (NUL-terminated, valid during the call; schema records are not passed)
+ * and returns 0 for the next older one, ILOG_SKIP to leave the segment,
+ * ILOG_STOP or an error to end the scan (then returned).
+ * ilog_rseg_schema gives, during fn, the schema record (codec.h) of a
+ * version in the record's segment, found by reading the segment forward
+ * from its start up to the record, once per segment and version.
+ *
+ * Record times: a writer takes a record's time right before it reserves
+ * the record's room (server.c, feedback.c), so within one segment a record
+ * is at most ILOG_ORDER_SLACK_MS newer than any written after it (a
+ * thread descheduled, or waiting for a rotation, in between): once a
+ * record older than T - ILOG_ORDER_SLACK_MS is met, every record before
+ * it in its segment is older than T. And a segment's records are all
+ * older than the start (in its name) of its server's next segment, which
+ * opens once the old one takes no more reservations: closed_ms.
+ */
+#define ILOG_ORDER_SLACK_MS 1000
+typedef struct ilog_seginfo {
+	const char *name;      /* the file's name (.jsonl, or .jsonl.zst) */
+	bool zst;
+	int64_t start_ms;      /* the start its name carries, to the second (as ilog_scan) */
+	int64_t last_write_ms; /* mtime, rounded up (a live server's mapping may leave it behind) */
+	int64_t closed_ms;     /* every record is older than this; 0: not known */
+	/* The same for every segment of one scan: */
+	uint64_t listing;      /* a hash of the listing (the names: a name is never reused) */
+	size_t n_plain;        /* segments not compressed (open, or closed and waiting) */
+} ilog_seginfo;
+typedef struct ilog_rseg ilog_rseg;
+typedef int (*ilog_rseg_fn)(void *ud, const ilog_seginfo *si);
+typedef int (*ilog_rrec_fn)(void *ud, const char *line, size_t len, ilog_rseg *seg);
+int ilog_scan_rev(const char *dir, ilog_rseg_fn seg_fn, ilog_rrec_fn fn, void *ud);
+
+#include <jansson.h>
+
+/* The schema record of model@version in seg before the record fn has
+ * (borrowed, valid until fn returns), NULL when there is none; 0 or an error. */
+int ilog_rseg_schema(ilog_rseg *seg, const char *model, const char *version, json_t **out);
+/* Where the record fn has starts in its segment, and whether a record cut
+ * by a NUL (log.h, invariant 2; or a copy still under way) was met in the
+ * segment so far. */
+uint64_t ilog_rseg_pos(const ilog_rseg *seg);
+bool ilog_rseg_cut(const ilog_rseg *seg);
+
 /*
  * How far back a reader with budget bytes of log text to read gets: the
  * newest segments whose text fits, at least one (a compressed segment's
@@ -159,5 +196,7 @@ int ilog_budget(const char *dir, uint64_t budget, int64_t *since_ms, size_t *n_s
  * rows do not fit it.
  */
 int ilog_expand(const ilog_schemas *sch, json_t *rec);
+/* The same with the record's schema record in hand (ilog_rseg_schema). */
+int ilog_expand_with(const json_t *schema, json_t *rec);
 
 #endif

@@ -1,8 +1,11 @@
 /*
  * Reading the inference log (log.h's ilog_scan): every segment of a
  * directory, open (.jsonl) or compressed (.jsonl.zst), oldest first, record
- * by record; or newest segment first (ilog_scan_back), for readers that
- * want the log's tail and stop once they have it. The reader runs beside a live server: a segment compressed
+ * by record; or newest record first (ilog_scan_rev), for readers that want
+ * the log's tail and stop once they have it: an open segment is read from
+ * its end backwards, a chunk at a time, so that such a reader's cost
+ * follows what it reads, not the segment's size. The reader runs beside a
+ * live server: a segment compressed
  * while the reader lists the directory is read once (the compressed copy is
  * preferred when both names are seen), and the open segment's last line is
  * read only once its newline has been written.
@@ -75,16 +78,25 @@ bad:
 
 int ilog_expand(const ilog_schemas *sch, json_t *rec)
 {
+	const char *m = json_string_value(json_object_get(rec, "model"));
+	const char *v = json_string_value(json_object_get(rec, "version"));
+	char key[512];
+
+	if (!m || !v || schema_key(m, v, key, sizeof key))
+		return ilog_expand_with(NULL, rec);
+	return ilog_expand_with(json_object_get(sch->by_key, key), rec);
+}
+
+int ilog_expand_with(const json_t *schema, json_t *rec)
+{
 	json_t *ins = json_object_get(rec, "inputs"), *outs = json_object_get(rec, "outputs");
 	const char *m = json_string_value(json_object_get(rec, "model"));
 	const char *v = json_string_value(json_object_get(rec, "version"));
-	json_t *schema, *ci = NULL, *co = NULL;
-	char key[512];
+	json_t *ci = NULL, *co = NULL;
 
 	if (!json_is_array(ins) && !json_is_array(outs))
 		return 0;
-	if (!m || !v || schema_key(m, v, key, sizeof key) ||
-	    !(schema = json_object_get(sch->by_key, key)))
+	if (!m || !v || !schema)
 		return sl__err(SL_ECORRUPT, "a log record of %s@%s has no schema record before it",
 			       m ? m : "?", v ? v : "?");
 	if (json_is_array(ins) && !(ci = columns(ins, json_object_get(schema, "inputs"))))
@@ -379,12 +391,7 @@ static int list_dir(const char *dir, seg **segs, size_t *n)
 	return rc;
 }
 
-/*
- * Both scans: oldest segment first skipping those outside [since, until],
- * or newest first as seg_fn (non-NULL) decides (log.h).
- */
-static int scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_segment_fn seg_fn,
-		ilog_record_fn fn, void *ud)
+int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_fn fn, void *ud)
 {
 	ilog_schemas sch = {NULL};
 	seg *segs = NULL;
@@ -397,35 +404,24 @@ static int scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_segmen
 	sl__buf_init(&acc, (size_t)1 << 30);
 	if (!(sch.by_key = json_object()))
 		rc = sl__oom();
-	for (size_t k = 0; k < n && rc == 0; k++) {
-		size_t i = seg_fn ? n - 1 - k : k;
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		char *path = NULL;
 		struct stat st;
-		int fd, want = 0;
+		int fd;
 		if (superseded(segs, n, i) || (until_ms && name_time(segs[i].name) > until_ms))
 			continue;
 		if ((rc = open_seg(dir, &segs[i], &path, &st, &fd)) || fd < 0) {
 			sl__free(path);
 			continue;
 		}
-		if (seg_fn)
-			want = seg_fn(ud, (int64_t)st.st_mtime * 1000 + 999);
-		else if (since_ms && (int64_t)st.st_mtime * 1000 + 999 < since_ms)
-			want = ILOG_SKIP; /* last written before since: holds nothing newer */
-		if (want == 0) {
+		/* Last written before since: holds nothing newer. */
+		if (!since_ms || (int64_t)st.st_mtime * 1000 + 999 >= since_ms) {
 			sl__buf_reset(&acc);
 			rc = segs[i].zst ? read_zst(fd, path, fn, ud, &sch, &acc)
 					 : read_plain(fd, path, fn, ud, &sch, &acc);
-		} else if (want != ILOG_SKIP) {
-			rc = want;
 		}
 		close(fd);
 		sl__free(path);
-	}
-	if (seg_fn && rc >= 0) {
-		int end = seg_fn(ud, -1);
-		if (end < 0)
-			rc = end;
 	}
 	sl__buf_free(&acc);
 	json_decref(sch.by_key);
@@ -433,13 +429,311 @@ static int scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_segmen
 	return rc;
 }
 
-int ilog_scan(const char *dir, int64_t since_ms, int64_t until_ms, ilog_record_fn fn, void *ud)
+/* ---- newest record first (ilog_scan_rev) ---------------------------------------------- */
+
+/*
+ * One segment being read backwards. text holds bytes [lo, lo + text.len)
+ * of the segment: all of a compressed one (lo 0), a window of an open one
+ * that grows towards the start as older records are asked for.
+ */
+struct ilog_rseg {
+	const char *path;
+	int fd;             /* a plain segment's, else -1 */
+	sl__buf text;
+	uint64_t lo;
+	uint64_t pos;       /* the offset of the record fn has */
+	bool cut;           /* a record cut by a NUL was met */
+	ilog_schemas sch;   /* schema records found reading forward from the start */
+	uint64_t sch_off;   /* how far that reading got */
+	sl__buf fwd;        /* its buffer (plain segments) */
+};
+
+#define REV_CHUNK ((size_t)1 << 18)
+
+static int noop_line(void *ud, const char *line, size_t len, const ilog_schemas *sch)
 {
-	return scan(dir, since_ms, until_ms, NULL, fn, ud);
+	(void)ud, (void)line, (void)len, (void)sch;
+	return 0;
 }
 
-int ilog_scan_back(const char *dir, ilog_segment_fn seg_fn, ilog_record_fn fn, void *ud)
+int ilog_rseg_schema(ilog_rseg *s, const char *model, const char *version, json_t **out)
 {
-	return seg_fn ? scan(dir, 0, 0, seg_fn, fn, ud)
-		      : sl__err(SL_EINVAL, "ilog_scan_back: no segment function");
+	char key[512], buf[1 << 16];
+	int rc;
+
+	*out = NULL;
+	if (schema_key(model, version, key, sizeof key))
+		return 0;
+	/* Forward from where the last look stopped, up to the record (a
+	 * version's schema record comes before its first record in a
+	 * segment): every record of the segment asks at most once per
+	 * version, and usually finds it in the segment's first lines. */
+	while (!(*out = json_object_get(s->sch.by_key, key)) && s->sch_off < s->pos) {
+		size_t used, n = (size_t)(s->pos - s->sch_off);
+		if (s->fd < 0) {
+			/* Decompressed text, all in memory: one pass over it. */
+			sl__buf view = {s->text.data + s->sch_off, n, n, n};
+			if ((rc = lines(&view, noop_line, NULL, &s->sch, &used)))
+				return rc;
+			s->sch_off = s->pos;
+			continue;
+		}
+		/* Never past the record: what follows it is not "before" it. */
+		uint64_t at = s->sch_off + s->fwd.len;
+		n = at < s->pos ? (size_t)(s->pos - at) : 0;
+		if (n == 0) {
+			s->sch_off = s->pos; /* every line before the record was looked at */
+			break;
+		}
+		ssize_t got = pread(s->fd, buf, n < sizeof buf ? n : sizeof buf, (off_t)at);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return got < 0 ? sl__err(SL_EIO, "cannot read %s: %s", s->path, strerror(errno)) : 0;
+		if ((rc = sl__buf_append(&s->fwd, buf, (size_t)got)) ||
+		    (rc = lines(&s->fwd, noop_line, NULL, &s->sch, &used)))
+			return rc;
+		drop_front(&s->fwd, used);
+		s->sch_off += used;
+	}
+	return 0;
+}
+
+/*
+ * Reads n more bytes of a plain segment, before lo, keeping the first keep
+ * bytes of text after them. Bytes a concurrent truncation took (only the
+ * zeros after a closed segment's records) read as zeros.
+ */
+static int rev_more(ilog_rseg *s, size_t keep)
+{
+	size_t n = s->lo < REV_CHUNK ? (size_t)s->lo : REV_CHUNK, got = 0;
+	int rc;
+
+	s->text.len = keep;
+	if ((rc = sl__buf_reserve(&s->text, n)))
+		return rc;
+	memmove(s->text.data + n, s->text.data, keep);
+	while (got < n) {
+		ssize_t r = pread(s->fd, s->text.data + got, n - got, (off_t)(s->lo - n + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return sl__err(SL_EIO, "cannot read %s: %s", s->path, strerror(errno));
+		if (r == 0) {
+			memset(s->text.data + got, 0, n - got);
+			break;
+		}
+		got += (size_t)r;
+	}
+	s->lo -= n;
+	s->text.len = n + keep;
+	return 0;
+}
+
+/*
+ * The records of s newest first (the same text lines() takes as records,
+ * log.h invariant 2). 0 when the segment is done (or fn left it),
+ * ILOG_STOP or an error.
+ */
+static int rev_records(ilog_rseg *s, ilog_rrec_fn fn, void *ud)
+{
+	uint64_t end = 0; /* just past the newline ending the next record, once found */
+	bool have_end = false;
+	int rc;
+
+	for (;;) {
+		size_t lim = have_end ? (size_t)(end - 1 - s->lo) : s->text.len;
+		char *nl = lim ? memrchr(s->text.data, '\n', lim) : NULL;
+		if (!nl && s->lo > 0) {
+			/* Before the last line end nothing is kept: what follows it
+			 * is a line being written, or zeros. */
+			if ((rc = rev_more(s, have_end ? (size_t)(end - s->lo) : 0)))
+				return rc;
+			continue;
+		}
+		if (!have_end) {
+			if (!nl)
+				return 0; /* no whole record */
+			end = s->lo + (uint64_t)(nl - s->text.data) + 1;
+			have_end = true;
+			continue;
+		}
+		size_t start = nl ? (size_t)(nl - s->text.data) + 1 : 0, stop = lim;
+		char *z = stop > start ? memrchr(s->text.data + start, 0, stop - start) : NULL;
+		if (z) {
+			start = (size_t)(z - s->text.data) + 1; /* a record a crash cut ends there */
+			s->cut = true;
+		}
+		if (stop > start && strncmp(s->text.data + start, "{\"schema\":", 10)) {
+			s->pos = s->lo + start;
+			s->text.data[stop] = 0;
+			rc = fn(ud, s->text.data + start, stop - start, s);
+			s->text.data[stop] = '\n';
+			if (rc)
+				return rc == ILOG_SKIP ? 0 : rc;
+		}
+		if (!nl)
+			return 0;
+		end = s->lo + (uint64_t)(nl - s->text.data) + 1;
+	}
+}
+
+/* All of a compressed segment's text into out. */
+static int zst_all(int fd, const char *path, sl__buf *out)
+{
+	size_t in_cap = ZSTD_DStreamInSize();
+	char *in = sl__malloc(in_cap);
+	ZSTD_DCtx *dx = ZSTD_createDCtx();
+	int rc = 0;
+
+	if (!in || !dx) {
+		rc = sl__oom();
+		goto done;
+	}
+	for (;;) {
+		ssize_t n = read(fd, in, in_cap);
+		ZSTD_inBuffer ib = {in, n > 0 ? (size_t)n : 0, 0};
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = sl__err(SL_EIO, "cannot read %s: %s", path, strerror(errno));
+			goto done;
+		}
+		if (n == 0)
+			break;
+		while (ib.pos < ib.size) {
+			if ((rc = sl__buf_reserve(out, ZSTD_DStreamOutSize())))
+				goto done;
+			ZSTD_outBuffer ob = {out->data + out->len, out->cap - out->len - 1, 0};
+			size_t r = ZSTD_decompressStream(dx, &ob, &ib);
+			if (ZSTD_isError(r)) {
+				rc = sl__err(SL_ECORRUPT, "%s: %s", path, ZSTD_getErrorName(r));
+				goto done;
+			}
+			out->len += ob.pos;
+		}
+	}
+done:
+	ZSTD_freeDCtx(dx);
+	sl__free(in);
+	return rc;
+}
+
+/* The instance part of a segment's name ("1f3a9c0b"), into *at and *len; false when none. */
+static bool instance_of(const char *name, const char **at, size_t *len)
+{
+	const char *a = strchr(name, '-'), *b = a ? strchr(a + 1, '-') : NULL;
+
+	if (!b)
+		return false;
+	*at = a + 1;
+	*len = (size_t)(b - a - 1);
+	return true;
+}
+
+/* The start a segment's name carries, to the millisecond; 0 when unreadable. */
+static int64_t name_ms(const char *name)
+{
+	int64_t t = name_time(name);
+	unsigned ms;
+
+	if (t && name[15] == '.' && sscanf(name + 16, "%3u", &ms) == 1)
+		t += ms;
+	return t;
+}
+
+/* When the server that wrote segment i opened its next one (log.h), or 0. */
+static int64_t closed_at(const seg *segs, size_t n, size_t i)
+{
+	const char *ia, *ib;
+	size_t la, lb;
+
+	if (!instance_of(segs[i].name, &ia, &la))
+		return 0;
+	for (size_t j = i + 1; j < n; j++) {
+		if (!strncmp(segs[j].name, segs[i].name, strlen(segs[i].name)))
+			continue; /* its own compressed copy */
+		if (instance_of(segs[j].name, &ib, &lb) && la == lb && !memcmp(ia, ib, la))
+			return name_ms(segs[j].name);
+	}
+	return 0;
+}
+
+uint64_t ilog_rseg_pos(const ilog_rseg *s)
+{
+	return s->pos;
+}
+
+bool ilog_rseg_cut(const ilog_rseg *s)
+{
+	return s->cut;
+}
+
+int ilog_scan_rev(const char *dir, ilog_rseg_fn seg_fn, ilog_rrec_fn fn, void *ud)
+{
+	seg *segs = NULL;
+	size_t n = 0, n_plain = 0;
+	uint64_t listing = 0;
+	ilog_rseg s;
+	int rc;
+
+	if (!seg_fn || !fn)
+		return sl__err(SL_EINVAL, "ilog_scan_rev: no segment or record function");
+	if ((rc = list_dir(dir, &segs, &n)))
+		return rc > 0 ? 0 : rc;
+	for (size_t i = 0; i < n; i++) {
+		listing = sl__hash64_seed(segs[i].name, strlen(segs[i].name) + 1, listing);
+		n_plain += !segs[i].zst && !superseded(segs, n, i);
+	}
+	memset(&s, 0, sizeof s);
+	sl__buf_init(&s.text, 0);
+	sl__buf_init(&s.fwd, 0);
+	for (size_t k = 0; k < n && rc == 0; k++) {
+		size_t i = n - 1 - k;
+		char *path = NULL;
+		struct stat st;
+		int fd, want;
+		if (superseded(segs, n, i))
+			continue;
+		if ((rc = open_seg(dir, &segs[i], &path, &st, &fd)) || fd < 0) {
+			sl__free(path);
+			continue;
+		}
+		ilog_seginfo si = {.name = segs[i].name,
+				   .zst = segs[i].zst,
+				   .start_ms = name_time(segs[i].name),
+				   .last_write_ms = (int64_t)st.st_mtime * 1000 + 999,
+				   .closed_ms = closed_at(segs, n, i),
+				   .listing = listing,
+				   .n_plain = n_plain};
+		want = seg_fn(ud, &si);
+		if (want == 0 && (s.sch.by_key = json_object())) {
+			s.path = path;
+			s.pos = s.sch_off = s.lo = 0;
+			s.cut = false;
+			sl__buf_reset(&s.text);
+			sl__buf_reset(&s.fwd);
+			if (segs[i].zst) {
+				s.fd = -1;
+				rc = zst_all(fd, path, &s.text);
+			} else {
+				s.fd = fd;
+				s.lo = (uint64_t)st.st_size;
+			}
+			if (rc == 0)
+				rc = rev_records(&s, fn, ud);
+			json_decref(s.sch.by_key);
+			s.sch.by_key = NULL;
+		} else if (want == 0) {
+			rc = sl__oom();
+		} else if (want != ILOG_SKIP) {
+			rc = want;
+		}
+		close(fd);
+		sl__free(path);
+	}
+	sl__buf_free(&s.text);
+	sl__buf_free(&s.fwd);
+	segs_free(segs, n);
+	return rc;
 }

@@ -165,10 +165,13 @@ expect_exit 0 sl monitor report --model m --since 2000-01-01 --no-record --json
 expect_exit 2 sl monitor report --model m --version nope --no-record
 contains "$ERR" "version nope"
 
-# The server's gauges, evaluated off the request path every second.
+# The server's gauges, evaluated off the request path every second (an
+# evaluation may have run between the requests and their feedback).
 for i in $(seq 100); do
 	req GET /metrics
-	case "$BODY" in *'sluice_monitor_drift_detected{model="m",version='*'feature="x1"} 1'*) break ;; esac
+	case "$BODY" in *'sluice_monitor_drift_detected{model="m",version='*'feature="x1"} 1'*)
+		case "$BODY" in *'sluice_monitor_live_metric{model="m",version='*) break ;; esac ;;
+	esac
 	sleep 0.1
 done
 contains "$BODY" '# TYPE sluice_monitor_drift_statistic gauge'

@@ -19,10 +19,12 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <zstd.h>
 
 #include "core.h"
+#include "rng.h"
 #include "monitor/live_int.h"
 #include "testutil.h"
 
@@ -108,8 +110,8 @@ static json_t *both(const char *dir, const char *version, size_t n)
 {
 	json_t *fwd = NULL, *back = NULL;
 
-	assert_int_equal(mon_window_read(dir, "m", version, n, true, &fwd), 0);
-	assert_int_equal(mon_window_read(dir, "m", version, n, false, &back), 0);
+	assert_int_equal(mon_window_read(dir, "m", &(mon_window){.requests = n, .version = version}, true, &fwd), 0);
+	assert_int_equal(mon_window_read(dir, "m", &(mon_window){.requests = n, .version = version}, false, &back), 0);
 	if (!json_equal(fwd, back)) {
 		char *a = json_dumps(fwd, JSON_SORT_KEYS), *b = json_dumps(back, JSON_SORT_KEYS);
 		fail_msg("forward %s\ntail    %s", a, b);
@@ -173,12 +175,313 @@ static void test_no_log(void **state)
 	free(dir);
 }
 
+/*
+ * ---- random logs: the tail read against the full forward scan ------------------------
+ *
+ * Three servers write one directory, one after another and at once (the
+ * first dies with a record half copied, the third starts meanwhile); each
+ * rotates its segments, closed ones compressed except each server's last
+ * closed one; the open ones end with a line being written and the zeros
+ * of their preallocation. Two models, two versions of m (the second taking
+ * over in the middle), errors, and feedback for requests of any age (a
+ * label corrected later, a request labelled twice in one record, labels
+ * for requests of the other model). Record times wander up to 0.9 s
+ * behind the order of writing (log.h: at most ILOG_ORDER_SLACK_MS);
+ * feedback is never older than what it labels.
+ */
+#define RSERVERS 3
+#define RMAX 1200
+
+typedef struct rlog {
+	const char *dir;
+	sl__rng rng;
+	int64_t clock;   /* ms */
+	sl__buf seg[RSERVERS];
+	char name[RSERVERS][128];
+	int n_seg[RSERVERS], left[RSERVERS];
+	bool schema[RSERVERS][4];
+	char ids[RMAX][16];
+	size_t n_ids;
+} rlog;
+
+static void rname(rlog *g, int srv)
+{
+	static const char *const inst[RSERVERS] = {"aaaaaaaa", "cccccccc", "bbbbbbbb"};
+	time_t t = (time_t)(g->clock / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(g->name[srv], sizeof g->name[srv], "%04d%02d%02dT%02d%02d%02d.%03d-%s-%06d.jsonl",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (int)(g->clock % 1000), inst[srv], g->n_seg[srv]++);
+	memset(g->schema[srv], 0, sizeof g->schema[srv]);
+	g->left[srv] = 20 + (int)sl__rng_below(&g->rng, 60);
+}
+
+/* Writes server srv's segment as it is now: closed (compressed or not), or open. */
+static void rflush(rlog *g, int srv, bool open, bool zst)
+{
+	sl__buf *b = &g->seg[srv];
+
+	if (open) {
+		/* A line being written, then the rest of the chunk. */
+		sl__buf_puts(b, "{\"id\":\"w\",\"time\":\"2026-11-30T1");
+		for (int i = 0; i < 300; i++)
+			sl__buf_putc(b, 0);
+	}
+	if (zst)
+		strcat(g->name[srv], ".zst");
+	{
+		char *path = tu_path(g->dir, g->name[srv]);
+		struct timeval tv[2];
+		int64_t m = open ? (int64_t)time(NULL) * 1000 : g->clock + 1000;
+		if (zst) {
+			size_t cap = ZSTD_compressBound(b->len), n;
+			char *z = malloc(cap);
+			assert_non_null(z);
+			n = ZSTD_compress(z, cap, b->data, b->len, 1);
+			assert_false(ZSTD_isError(n));
+			assert_int_equal(sl__write_atomic(path, z, n), 0);
+			free(z);
+		} else {
+			assert_int_equal(sl__write_atomic(path, b->data, b->len), 0);
+		}
+		tv[0].tv_sec = tv[1].tv_sec = (time_t)(m / 1000);
+		tv[0].tv_usec = tv[1].tv_usec = 0;
+		assert_int_equal(utimes(path, tv), 0);
+		free(path);
+	}
+	sl__buf_reset(b);
+}
+
+static void rtime(int64_t ms, char *buf)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	sprintf(buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+/* One record of server srv at the clock. */
+static void rrecord(rlog *g, int srv, long i, bool v2_live)
+{
+	sl__buf *b = &g->seg[srv];
+	uint64_t k = sl__rng_below(&g->rng, 100);
+	/* Behind the order of writing, but feedback never before what it labels. */
+	int64_t t = g->clock - (k < 70 && sl__rng_below(&g->rng, 4) == 0 ? (int64_t)sl__rng_below(&g->rng, 900) : 0);
+	char when[32];
+
+	rtime(t, when);
+	if (k < 70) {
+		const char *model = k < 55 ? "m" : "mm";
+		const char *ver = k < 55 && v2_live && sl__rng_below(&g->rng, 3) ? "2" : "1";
+		int s = (model[1] ? 2 : 0) + (ver[0] - '1');
+		if (!g->schema[srv][s]) {
+			sl__buf_printf(b, "{\"schema\":1,\"model\":\"%s\",\"version\":\"%s\",\"inputs\":[\"x\"],"
+					  "\"outputs\":[\"score\"]}\n", model, ver);
+			g->schema[srv][s] = true;
+		}
+		if (k >= 65) {
+			sl__buf_printf(b, "{\"id\":\"e%ld\",\"time\":\"%s\",\"model\":\"%s\",\"version\":\"%s\","
+					  "\"endpoint\":\"v2\",\"status\":%d,\"latency_us\":4,\"error\":\"bad\"}\n",
+				       i, when, model, ver, k & 1 ? 400 : 503);
+			return;
+		}
+		sl__buf_printf(b, "{\"id\":\"r%ld\",\"time\":\"%s\",\"model\":\"%s\",\"version\":\"%s\","
+				  "\"endpoint\":\"v2\",\"status\":200,\"latency_us\":%d,\"rows\":1,"
+				  "\"inputs\":[[%ld]],\"outputs\":[[0.%ld]]}\n",
+			       i, when, model, ver, (int)k, i, i % 10);
+		if (g->n_ids < RMAX)
+			snprintf(g->ids[g->n_ids++], sizeof g->ids[0], "r%ld", i);
+		return;
+	}
+	if (!g->n_ids)
+		return;
+	/* Feedback: for a recent request or one of any age, now and then two
+	 * labels for one request in one record. */
+	size_t a = k < 85 ? g->n_ids - 1 - sl__rng_below(&g->rng, g->n_ids < 20 ? g->n_ids : 20)
+			  : sl__rng_below(&g->rng, g->n_ids);
+	size_t c = sl__rng_below(&g->rng, g->n_ids);
+	const char *model = k < 97 ? "m" : "mm";
+	if (k % 5 == 0)
+		sl__buf_printf(b, "{\"id\":\"f%ld\",\"time\":\"%s\",\"model\":\"%s\",\"version\":null,"
+				  "\"endpoint\":\"feedback\",\"status\":200,\"latency_us\":9,"
+				  "\"request_ids\":[\"%s\",\"%s\",\"%s\"],\"labels\":[%d,\"x%d\",%d],\"unknown\":[]}\n",
+			       i, when, model, g->ids[a], g->ids[c], g->ids[a], (int)(k & 1), (int)k, (int)(k >> 1 & 1));
+	else
+		sl__buf_printf(b, "{\"id\":\"f%ld\",\"time\":\"%s\",\"model\":\"%s\",\"version\":null,"
+				  "\"endpoint\":\"feedback\",\"status\":200,\"latency_us\":9,"
+				  "\"request_ids\":[\"%s\"],\"labels\":[%d],\"unknown\":[]}\n",
+			       i, when, model, g->ids[a], (int)(k & 1));
+}
+
+static void rlog_make(rlog *g, const char *dir, uint64_t seed, long n)
+{
+	bool alive[RSERVERS] = {true, false, false}, closed_zst[RSERVERS] = {false};
+
+	memset(g, 0, sizeof *g);
+	g->dir = dir;
+	sl__rng_seed(&g->rng, seed);
+	g->clock = (int64_t)at(10, 0) * 1000;
+	for (int s = 0; s < RSERVERS; s++)
+		sl__buf_init(&g->seg[s], 0);
+	rname(g, 0);
+	for (long i = 0; i < n; i++) {
+		int srv;
+		g->clock += 1 + (int64_t)sl__rng_below(&g->rng, 400);
+		if (i == n / 3) {
+			/* The first server dies with a record half copied; the
+			 * second starts, and later a third beside it. */
+			sl__buf_puts(&g->seg[0], "{\"id\":\"cut\",\"time\":\"2026-11-30T10:");
+			for (int z = 0; z < 40; z++)
+				sl__buf_putc(&g->seg[0], 0);
+			rflush(g, 0, false, false);
+			alive[0] = false;
+			alive[1] = true;
+			rname(g, 1);
+		}
+		if (i == n / 2) {
+			alive[2] = true;
+			rname(g, 2);
+		}
+		srv = alive[2] && sl__rng_below(&g->rng, 3) == 0 ? 2 : alive[1] ? 1 : 0;
+		rrecord(g, srv, i, i > n / 2);
+		if (--g->left[srv] == 0) {
+			/* Rotation: the segment before the one closing now is compressed. */
+			rflush(g, srv, false, closed_zst[srv]);
+			closed_zst[srv] = true;
+			rname(g, srv);
+		}
+	}
+	rflush(g, 1, true, false);
+	rflush(g, 2, true, false);
+	for (int s = 0; s < RSERVERS; s++)
+		sl__buf_free(&g->seg[s]);
+}
+
+static void same(const char *dir, const char *model, const mon_window *w)
+{
+	json_t *fwd = NULL, *back = NULL;
+
+	assert_int_equal(mon_window_read(dir, model, w, true, &fwd), 0);
+	assert_int_equal(mon_window_read(dir, model, w, false, &back), 0);
+	if (!json_equal(fwd, back)) {
+		char *a = json_dumps(fwd, JSON_SORT_KEYS), *b = json_dumps(back, JSON_SORT_KEYS);
+		fail_msg("%s version %s, %zu requests, span %lld..%lld:\nforward %s\ntail    %s", model,
+			 w->version ? w->version : "(newest)", w->requests, (long long)w->since_ms,
+			 (long long)w->until_ms, a, b);
+	}
+	json_decref(fwd);
+	json_decref(back);
+}
+
+static void test_random_logs(void **state)
+{
+	static const char *const versions[] = {NULL, "1", "2", "3"};
+	static const size_t sizes[] = {1, 2, 7, 30, 100, 400, 5000};
+
+	for (uint64_t seed = 1; seed <= 6; seed++) {
+		char sub[32];
+		rlog g;
+		snprintf(sub, sizeof sub, "r%llu", (unsigned long long)seed);
+		char *dir = tu_path(*state, sub);
+		assert_int_equal(sl__mkdir_p(dir, 0777), 0);
+		rlog_make(&g, dir, seed, 900);
+		int64_t t0 = (int64_t)at(10, 0) * 1000, span = g.clock - t0;
+		for (size_t v = 0; v < SL__ARRAY_LEN(versions); v++) {
+			for (size_t k = 0; k < SL__ARRAY_LEN(sizes); k++) {
+				same(dir, "m", &(mon_window){.requests = sizes[k], .version = versions[v]});
+				if (v < 2)
+					same(dir, "mm", &(mon_window){.requests = sizes[k], .version = versions[v]});
+			}
+			/* Time spans: the last minutes, one in the middle, one open at the start. */
+			for (int q = 0; q < 4; q++) {
+				int64_t a = t0 + span * q / 5, b = q == 3 ? 0 : t0 + span * (q + 2) / 5;
+				same(dir, "m", &(mon_window){.since_ms = a, .until_ms = b, .version = versions[v]});
+			}
+			same(dir, "m", &(mon_window){.until_ms = t0 + span / 2, .version = versions[v]});
+		}
+		free(dir);
+	}
+}
+
+/*
+ * One server appending between passes: each pass carries the previous
+ * one's window over and reads only what came since (live.c), and must
+ * still give what a full forward scan gives, after every batch of
+ * records, across rotations, with a copy under way at the end (a record
+ * whose bytes are not all there yet, after a whole one) and passes that
+ * find nothing new.
+ */
+static void test_carried_over(void **state)
+{
+	static const size_t sizes[] = {1, 7, 60};
+	char *dir = tu_path(*state, "inc");
+	rlog g;
+
+	assert_int_equal(sl__mkdir_p(dir, 0777), 0);
+	memset(&g, 0, sizeof g);
+	g.dir = dir;
+	sl__rng_seed(&g.rng, 42);
+	g.clock = (int64_t)at(11, 0) * 1000;
+	sl__buf_init(&g.seg[0], 0);
+	rname(&g, 0);
+	g.left[0] = 150;
+	for (long i = 0, batch = 0; batch < 40; batch++) {
+		long n = (long)sl__rng_below(&g.rng, batch % 7 == 3 ? 1 : 12);
+		for (long k = 0; k < n; k++, i++) {
+			g.clock += 1 + (int64_t)sl__rng_below(&g.rng, 400);
+			rrecord(&g, 0, i, batch > 20);
+			if (--g.left[0] == 0) {
+				/* Rotation: closed and compressed at once. */
+				char *open_path = tu_path(dir, g.name[0]);
+				unlink(open_path);
+				free(open_path);
+				rflush(&g, 0, false, true);
+				rname(&g, 0);
+				g.left[0] = 150;
+			}
+		}
+		/* The open segment as a reader finds it now; now and then a
+		 * record still being copied before the last whole one. */
+		char *path = tu_path(dir, g.name[0]);
+		sl__buf f;
+		sl__buf_init(&f, 0);
+		sl__buf_append(&f, g.seg[0].data, g.seg[0].len);
+		if (batch % 5 == 4) {
+			sl__buf_puts(&f, "{\"id\":\"r9999\",\"time\":\"2026-11-30T11:");
+			for (int z = 0; z < 30; z++)
+				sl__buf_putc(&f, 0);
+			sl__buf_puts(&f, "{\"id\":\"e9998\",\"time\":\"2026-11-30T11:00:00.000Z\",\"model\":\"m\","
+					 "\"version\":\"1\",\"endpoint\":\"v2\",\"status\":400,\"latency_us\":4}\n");
+		}
+		sl__buf_puts(&f, "{\"id\":\"w\",\"ti");
+		for (int z = 0; z < 200; z++)
+			sl__buf_putc(&f, 0);
+		assert_int_equal(sl__write_atomic(path, f.data, f.len), 0);
+		sl__buf_free(&f);
+		free(path);
+		/* Seven windows: each keeps its pass (live.c keeps eight). */
+		for (size_t k = 0; k < SL__ARRAY_LEN(sizes); k++) {
+			same(dir, "m", &(mon_window){.requests = sizes[k]});
+			same(dir, "m", &(mon_window){.requests = sizes[k], .version = "1"});
+		}
+		same(dir, "mm", &(mon_window){.requests = 40});
+	}
+	sl__buf_free(&g.seg[0]);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_newest_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_older_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_random_logs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_carried_over, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
