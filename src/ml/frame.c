@@ -603,37 +603,43 @@ fail:
 
 /* ---- pulling values out ------------------------------------------------------ */
 
-/* Column tj of t as model input doubles; codes maps table codes to model
- * codes (NULL: the same), missing -> NaN. */
-static void column_values(const ds_table *t, size_t tj, const int64_t *codes, double *out,
-			  size_t stride)
+/* Rows [lo, hi) of column tj of t as model input doubles, row i at
+ * out[(i - lo) * stride]; codes maps table codes to model codes (NULL: the
+ * same), missing -> NaN. */
+static void column_values(const ds_table *t, size_t tj, const int64_t *codes, size_t lo,
+			  size_t hi, double *out, size_t stride)
 {
-	size_t n = ds_nrow(t);
 	const uint8_t *valid = ds_col_validity(t, tj);
 
+	out -= lo * stride;
 	switch (ds_col_type(t, tj)) {
 	case DS_FLOAT64: {
 		const double *v = ds_col_f64(t, tj);
-		for (size_t i = 0; i < n; i++)
+		if (!valid) { /* the common case: a copy */
+			for (size_t i = lo; i < hi; i++)
+				out[i * stride] = v[i];
+			break;
+		}
+		for (size_t i = lo; i < hi; i++)
 			out[i * stride] = ds_valid(valid, i) ? v[i] : NAN;
 		break;
 	}
 	case DS_INT64:
 	case DS_TIMESTAMP: {
 		const int64_t *v = ds_col_i64(t, tj);
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = lo; i < hi; i++)
 			out[i * stride] = ds_valid(valid, i) ? (double)v[i] : NAN;
 		break;
 	}
 	case DS_BOOL: {
 		const uint8_t *v = ds_col_bool(t, tj);
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = lo; i < hi; i++)
 			out[i * stride] = ds_valid(valid, i) ? (double)v[i] : NAN;
 		break;
 	}
 	case DS_STRING: {
 		const uint32_t *v = ds_col_codes(t, tj);
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = lo; i < hi; i++) {
 			int64_t c = codes ? codes[v[i]] : (int64_t)v[i];
 			out[i * stride] = ds_valid(valid, i) && c >= 0 ? (double)c : NAN;
 		}
@@ -644,7 +650,7 @@ static void column_values(const ds_table *t, size_t tj, const int64_t *codes, do
 
 void ml_frame_column(const ml_frame *fr, size_t j, double *out)
 {
-	column_values(fr->t, fr->cols[j], NULL, out, 1);
+	column_values(fr->t, fr->cols[j], NULL, 0, fr->n, out, 1);
 }
 
 int ml_frame_matrix(const ml_frame *fr, double **out)
@@ -657,7 +663,7 @@ int ml_frame_matrix(const ml_frame *fr, double **out)
 	if (!*out)
 		return sl__oom();
 	for (size_t j = 0; j < p; j++)
-		column_values(fr->t, fr->cols[j], NULL, *out + j, p);
+		column_values(fr->t, fr->cols[j], NULL, 0, fr->n, *out + j, p);
 	return 0;
 }
 
@@ -757,24 +763,41 @@ static int apply_target(const ml_signature *sig, const ds_table *t, size_t tj, d
 	return 0;
 }
 
-static int frame_apply(const ml_signature *sig, const ds_table *t, bool allow_inf, double **out_X,
-		       double **out_y)
+/* A table's columns found and checked for a signature, ready to code rows. */
+struct ml_coder {
+	const ds_table *t;
+	size_t p;
+	size_t *cols;     /* per feature: its column in t */
+	int64_t **codes;  /* per feature: table code -> model code (string features), or NULL */
+};
+
+void ml_coder_free(ml_coder *c)
+{
+	if (!c)
+		return;
+	for (size_t j = 0; c->codes && j < c->p; j++)
+		sl__free(c->codes[j]);
+	sl__free(c->codes);
+	sl__free(c->cols);
+	sl__free(c);
+}
+
+static int coder_new(const ml_signature *sig, const ds_table *t, bool allow_inf, ml_coder **out)
 {
 	size_t n = ds_nrow(t), p = sig->n_features, tj;
-	double *X, *y = NULL;
+	ml_coder *c = sl__calloc(1, sizeof *c);
 	int rc = 0;
 
-	*out_X = NULL;
-	if (out_y)
-		*out_y = NULL;
-	if (p && n > SIZE_MAX / sizeof(double) / p)
-		return sl__err(SL_ELIMIT, "the feature matrix is too large");
-	X = sl__malloc(n * p * sizeof *X + 1);
-	if (!X)
+	*out = NULL;
+	if (!c || !(c->cols = sl__calloc(p + 1, sizeof *c->cols)) ||
+	    !(c->codes = sl__calloc(p + 1, sizeof *c->codes))) {
+		ml_coder_free(c);
 		return sl__oom();
+	}
+	c->t = t;
+	c->p = p;
 	for (size_t j = 0; j < p && !rc; j++) {
 		const ml_feature *f = &sig->features[j];
-		int64_t *codes = NULL;
 		ds_type have;
 		if (ds_col_find(t, f->name, &tj) != 0) {
 			rc = sl__err(SL_EINVAL, "column '%s', an input of the model, is missing",
@@ -798,15 +821,55 @@ static int frame_apply(const ml_signature *sig, const ds_table *t, bool allow_in
 			if (rc)
 				break;
 		}
-		if (have == DS_STRING && (rc = recode(f, t, tj, &codes)))
-			break;
-		column_values(t, tj, codes, X + j, p);
-		sl__free(codes);
+		c->cols[j] = tj;
+		if (have == DS_STRING)
+			rc = recode(f, t, tj, &c->codes[j]);
 	}
-	if (!rc && out_y && sig->target && ds_col_find(t, sig->target, &tj) == 0) {
+	if (rc) {
+		ml_coder_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+int ml_coder_new(const ml_signature *sig, const ds_table *t, ml_coder **out)
+{
+	return coder_new(sig, t, true, out);
+}
+
+void ml_coder_rows(const ml_coder *c, size_t lo, size_t hi, double *X)
+{
+	for (size_t j = 0; j < c->p; j++)
+		column_values(c->t, c->cols[j], c->codes[j], lo, hi, X + j, c->p);
+}
+
+static int frame_apply(const ml_signature *sig, const ds_table *t, bool allow_inf, double **out_X,
+		       double **out_y)
+{
+	size_t n = ds_nrow(t), p = sig->n_features, tj;
+	ml_coder *c = NULL;
+	double *X = NULL, *y = NULL;
+	int rc;
+
+	*out_X = NULL;
+	if (out_y)
+		*out_y = NULL;
+	if (p && n > SIZE_MAX / sizeof(double) / p)
+		return sl__err(SL_ELIMIT, "the feature matrix is too large");
+	if ((rc = coder_new(sig, t, allow_inf, &c)))
+		return rc;
+	if (!(X = sl__malloc(n * p * sizeof *X + 1))) {
+		rc = sl__oom();
+		goto out;
+	}
+	ml_coder_rows(c, 0, n, X);
+	if (out_y && sig->target && ds_col_find(t, sig->target, &tj) == 0) {
 		y = sl__malloc((n ? n : 1) * sizeof *y);
 		rc = y ? apply_target(sig, t, tj, y) : sl__oom();
 	}
+out:
+	ml_coder_free(c);
 	if (rc) {
 		sl__free(X);
 		sl__free(y);

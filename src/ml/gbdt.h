@@ -173,6 +173,7 @@ typedef struct gbdt_model {
 	double *expect;        /* per tree: its cover-weighted mean output (owned) */
 	uint8_t *walk_depth;   /* per GBDT_WALK trees: the deepest leaf among them (owned) */
 	void *own;             /* trained models: the block the arrays live in */
+	struct gbdt_flat *flat; /* the batch layout, built by the first batch (owned; atomic) */
 } gbdt_model;
 
 void gbdt_model_free(gbdt_model *g); /* accepts NULL */
@@ -185,8 +186,20 @@ void gbdt_predict_raw(const gbdt_model *g, const double *row, double *out);
 /*
  * n rows (row-major, n_features each) into out: regression n values,
  * binary n x 2 probabilities, multiclass n x K probabilities (softmax).
+ * From GBDT_BATCH_MIN rows on, gbdt_predict_batch; below, row by row.
  */
 void gbdt_predict(const gbdt_model *g, const double *X, size_t n, double *out);
+/*
+ * What gbdt_predict computes, bit for bit, on blocks of GBDT_BLOCK rows
+ * walked tree by tree over a compact layout (gbdt_model.c, "batches"),
+ * built on the first call and kept in g->flat. No allocation after that;
+ * thread-safe. SL_ENOMEM (and nothing written) when the layout could not
+ * be built: the caller scores row by row instead.
+ */
+int gbdt_predict_batch(const gbdt_model *g, const double *X, size_t n, double *out);
+#define GBDT_BLOCK 64      /* rows walked together through one tree */
+#define GBDT_BATCH_MIN 8   /* fewer rows: one at a time (no layout needed) */
+#define GBDT_FLAT_DEPTH 10 /* deeper trees keep the node walk in batches */
 
 /*
  * Writes the model's sections, each named prefix + a short name, so a

@@ -21,8 +21,11 @@
  * category bitset lies inside `cats`, covers are positive and values
  * finite, and no tree is deeper than GBDT_MAX_DEPTH.
  *
- * Prediction walks each tree from its root with no allocation and no
- * state (gbdt_node_right in gbdt.h decides each step).
+ * Prediction of one row walks each tree from its root with no allocation
+ * and no state (gbdt_node_right in gbdt.h decides each step). Batches walk
+ * a second, compact layout of the same trees, built from the nodes on
+ * first use (see "batches" below); both add the same leaves in the same
+ * order, so they agree to the bit.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -45,6 +48,8 @@ typedef struct owned {
 	gbdt_node *nodes;
 } owned;
 
+static void flat_free(struct gbdt_flat *f);
+
 void gbdt_model_free(gbdt_model *g)
 {
 	if (!g)
@@ -61,6 +66,7 @@ void gbdt_model_free(gbdt_model *g)
 	}
 	sl__free(g->expect);
 	sl__free(g->walk_depth);
+	flat_free(g->flat);
 	sl__free(g);
 }
 
@@ -144,30 +150,240 @@ static void softmax(double *v, size_t k)
 		v[i] /= sum;
 }
 
+/* Raw scores to what gbdt_predict hands out, one row (out as gbdt_predict's). */
+static inline void finish_row(const gbdt_model *g, const double *raw, double *out)
+{
+	switch (g->objective) {
+	case ML_BINARY: {
+		double pr = 1.0 / (1.0 + exp(-raw[0]));
+		out[0] = 1.0 - pr;
+		out[1] = pr;
+		break;
+	}
+	case ML_MULTICLASS:
+		if (out != raw)
+			memcpy(out, raw, g->n_groups * sizeof *out);
+		softmax(out, g->n_groups);
+		break;
+	default:
+		out[0] = raw[0];
+		break;
+	}
+}
+
 void gbdt_predict(const gbdt_model *g, const double *X, size_t n, double *out)
 {
-	size_t p = g->n_features, K = g->n_groups;
+	size_t p = g->n_features, K = g->n_groups, w = g->objective == ML_BINARY ? 2 : K;
 
+	if (n >= GBDT_BATCH_MIN && gbdt_predict_batch(g, X, n, out) == 0)
+		return;
 	for (size_t i = 0; i < n; i++) {
-		const double *row = X + i * p;
-		switch (g->objective) {
-		case ML_BINARY: {
-			double m, pr;
-			gbdt_predict_raw(g, row, &m);
-			pr = 1.0 / (1.0 + exp(-m));
-			out[2 * i] = 1.0 - pr;
-			out[2 * i + 1] = pr;
-			break;
-		}
-		case ML_MULTICLASS:
-			gbdt_predict_raw(g, row, out + i * K);
-			softmax(out + i * K, K);
-			break;
-		default:
-			gbdt_predict_raw(g, row, out + i);
-			break;
-		}
+		double m;
+		double *raw = g->objective == ML_BINARY ? &m : out + i * w;
+		gbdt_predict_raw(g, X + i * p, raw);
+		finish_row(g, raw, out + i * w);
 	}
+}
+
+/* ---- batches ------------------------------------------------------------------------ */
+
+/*
+ * The batch layout. Each tree of numeric splits no deeper than
+ * GBDT_FLAT_DEPTH is laid out as a complete tree of its depth d: split i
+ * (0 .. 2^d - 2, breadth first) has children 2i + 1 and 2i + 2, and leaf j
+ * (0 .. 2^d - 1) is reached after exactly d steps. A leaf of the model
+ * above the last level becomes splits that send everything left (threshold
+ * NaN: x >= NaN is false for every x, and NaN keeps to the left), with its
+ * value copied to every leaf below. A walk is then d steps of
+ *
+ *     i = 2i + 1 + ((x >= thr[i]) | (x is NaN & the split's default is right))
+ *
+ * with no test for leaves and no branch, exactly gbdt_node_right's
+ * decision; trees with categorical splits or deeper ones keep the node
+ * walk. Rows are taken GBDT_BLOCK at a time and every tree is walked by the
+ * whole block, level by level (independent steps, the tree's few hundred
+ * bytes in L1), and leaves are added in tree order from the base, as
+ * gbdt_predict_raw adds them: the sums, and so the predictions, are the
+ * same bits.
+ */
+#define FLAT_NODE_WALK UINT32_MAX
+#define FLAT_RIGHT 0x80000000u /* in feat: NaN goes right */
+
+typedef struct gbdt_flat {
+	uint32_t *split; /* per tree: its first split in thr/feat, or FLAT_NODE_WALK */
+	uint32_t *leaf;  /* per tree: its first leaf in value */
+	uint8_t *depth;  /* per tree */
+	double *thr;
+	uint32_t *feat;  /* feature | FLAT_RIGHT */
+	double *value;
+} gbdt_flat;
+
+static void flat_free(gbdt_flat *f)
+{
+	if (!f)
+		return;
+	sl__free(f->split);
+	sl__free(f->leaf);
+	sl__free(f->depth);
+	sl__free(f->thr);
+	sl__free(f->feat);
+	sl__free(f->value);
+	sl__free(f);
+}
+
+/* Node nd of a model tree at position i, level l of a complete tree of depth d. */
+static void flat_fill(gbdt_flat *f, const gbdt_node *nd, uint32_t split, uint32_t leaf,
+		      unsigned d, unsigned l, uint32_t i)
+{
+	if (l == d) {
+		f->value[leaf + i - ((1u << d) - 1)] = nd->value;
+		return;
+	}
+	if (nd->left == 0) {
+		f->thr[split + i] = NAN;
+		f->feat[split + i] = 0;
+		flat_fill(f, nd, split, leaf, d, l + 1, 2 * i + 1);
+		flat_fill(f, nd, split, leaf, d, l + 1, 2 * i + 2);
+		return;
+	}
+	f->thr[split + i] = nd->value;
+	f->feat[split + i] = (nd->info & GBDT_NODE_FEATURE) |
+			     (nd->info & GBDT_NODE_DEFAULT_LEFT ? 0 : FLAT_RIGHT);
+	flat_fill(f, nd + nd->left, split, leaf, d, l + 1, 2 * i + 1);
+	flat_fill(f, nd + nd->left + 1, split, leaf, d, l + 1, 2 * i + 2);
+}
+
+static gbdt_flat *flat_build(const gbdt_model *g)
+{
+	gbdt_flat *f = sl__calloc(1, sizeof *f);
+	uint32_t T = g->n_trees;
+	size_t ns = 0, nl = 0;
+	uint32_t *depth = sl__malloc((g->n_nodes ? g->n_nodes : 1) * sizeof *depth);
+
+	if (!f || !depth || !(f->split = sl__malloc((T + 1) * sizeof *f->split)) ||
+	    !(f->leaf = sl__malloc((T + 1) * sizeof *f->leaf)) ||
+	    !(f->depth = sl__calloc(T + 1, 1)))
+		goto fail;
+	for (uint32_t t = 0; t < T; t++) {
+		const gbdt_node *nd = g->nodes + g->tree[t];
+		uint32_t sz = g->tree[t + 1] - g->tree[t], d = 0;
+		bool cat = false;
+		depth[0] = 0;
+		for (uint32_t i = 0; i < sz; i++)
+			if (nd[i].left) {
+				depth[i + nd[i].left] = depth[i + nd[i].left + 1] = depth[i] + 1;
+				d = depth[i] + 1 > d ? depth[i] + 1 : d;
+				cat |= (nd[i].info & GBDT_NODE_CAT) != 0;
+			}
+		f->depth[t] = (uint8_t)(d > GBDT_FLAT_DEPTH ? 0 : d);
+		if (cat || d > GBDT_FLAT_DEPTH) {
+			f->split[t] = FLAT_NODE_WALK;
+			continue;
+		}
+		f->split[t] = (uint32_t)ns;
+		f->leaf[t] = (uint32_t)nl;
+		ns += (1u << d) - 1;
+		nl += 1u << d;
+	}
+	if (ns + nl >= UINT32_MAX || !(f->thr = sl__malloc((ns ? ns : 1) * sizeof *f->thr)) ||
+	    !(f->feat = sl__malloc((ns ? ns : 1) * sizeof *f->feat)) ||
+	    !(f->value = sl__malloc((nl ? nl : 1) * sizeof *f->value)))
+		goto fail;
+	for (uint32_t t = 0; t < T; t++)
+		if (f->split[t] != FLAT_NODE_WALK)
+			flat_fill(f, g->nodes + g->tree[t], f->split[t], f->leaf[t], f->depth[t], 0, 0);
+	sl__free(depth);
+	return f;
+fail:
+	sl__free(depth);
+	flat_free(f);
+	return NULL;
+}
+
+/* g's batch layout, built by the first caller (a racing builder frees its copy). */
+static const gbdt_flat *flat_of(const gbdt_model *g)
+{
+	gbdt_flat *f = __atomic_load_n(&g->flat, __ATOMIC_ACQUIRE), *none = NULL;
+
+	if (f)
+		return f;
+	if (!(f = flat_build(g)))
+		return NULL;
+	/* g is const to its readers; the cache is the one field they may fill. */
+	if (__atomic_compare_exchange_n(&((gbdt_model *)g)->flat, &none, f, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE))
+		return f;
+	flat_free(f);
+	return none;
+}
+
+/* Raw scores of nb <= GBDT_BLOCK rows into raw (stride K). */
+static void block_raw(const gbdt_model *g, const gbdt_flat *f, const double *X, size_t nb,
+		      double *raw)
+{
+	const size_t p = g->n_features;
+	const uint32_t K = g->n_groups;
+	uint32_t idx[GBDT_BLOCK], k = 0;
+	bool has_nan = false;
+
+	for (size_t r = 0; r < nb; r++)
+		for (uint32_t c = 0; c < K; c++)
+			raw[r * K + c] = g->base[c];
+	for (size_t i = 0; i < nb * p; i++)
+		has_nan |= X[i] != X[i];
+	for (uint32_t t = 0; t < g->n_trees; t++) {
+		if (f->split[t] == FLAT_NODE_WALK) {
+			const gbdt_node *root = g->nodes + g->tree[t];
+			for (size_t r = 0; r < nb; r++)
+				raw[r * K + k] += walk(root, g->cats, X + r * p);
+		} else {
+			const double *thr = f->thr + f->split[t];
+			const uint32_t *feat = f->feat + f->split[t];
+			const double *value = f->value + f->leaf[t];
+			uint32_t inner = (1u << f->depth[t]) - 1;
+			for (size_t r = 0; r < nb; r++)
+				idx[r] = 0;
+			if (has_nan)
+				for (unsigned l = f->depth[t]; l > 0; l--)
+					for (size_t r = 0; r < nb; r++) {
+						uint32_t i = idx[r], fe = feat[i];
+						double x = X[r * p + (fe & ~FLAT_RIGHT)];
+						idx[r] = 2 * i + 1 +
+							 ((x >= thr[i]) | ((x != x) & (fe >> 31)));
+					}
+			else /* the same steps without the NaN term, for blocks without one */
+				for (unsigned l = f->depth[t]; l > 0; l--)
+					for (size_t r = 0; r < nb; r++) {
+						uint32_t i = idx[r];
+						double x = X[r * p + (feat[i] & ~FLAT_RIGHT)];
+						idx[r] = 2 * i + 1 + (x >= thr[i]);
+					}
+			for (size_t r = 0; r < nb; r++)
+				raw[r * K + k] += value[idx[r] - inner];
+		}
+		if (++k == K)
+			k = 0;
+	}
+}
+
+int gbdt_predict_batch(const gbdt_model *g, const double *X, size_t n, double *out)
+{
+	const gbdt_flat *f = flat_of(g);
+	size_t p = g->n_features, K = g->n_groups, w = g->objective == ML_BINARY ? 2 : K;
+	double margin[GBDT_BLOCK];
+
+	if (!f)
+		return SL_ENOMEM;
+	for (size_t lo = 0; lo < n; lo += GBDT_BLOCK) {
+		size_t nb = n - lo < GBDT_BLOCK ? n - lo : GBDT_BLOCK;
+		double *o = out + lo * w;
+		/* Binary rows hand out two numbers from one margin: margins aside. */
+		double *raw = g->objective == ML_BINARY ? margin : o;
+		block_raw(g, f, X + lo * p, nb, raw);
+		for (size_t r = 0; r < nb; r++)
+			finish_row(g, raw + r * K, o + r * w);
+	}
+	return 0;
 }
 
 /* ---- expected values and depth --------------------------------------------------- */
@@ -188,6 +404,8 @@ static int finish_begin(gbdt_model *g, finish_scratch *s)
 			most = g->tree[t + 1] - g->tree[t];
 	sl__free(g->expect);
 	sl__free(g->walk_depth);
+	flat_free(g->flat); /* the nodes changed: the next batch lays them out again */
+	g->flat = NULL;
 	s->depth = sl__malloc(most * sizeof *s->depth);
 	s->e = sl__malloc(most * sizeof *s->e);
 	g->expect = sl__malloc((g->n_trees ? g->n_trees : 1) * sizeof *g->expect);

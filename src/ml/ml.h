@@ -301,6 +301,18 @@ int ml_frame_apply(const ml_signature *sig, const ds_table *t, double **out_X, d
  * reaches the model as is instead of being refused.
  */
 int ml_frame_code(const ml_signature *sig, const ds_table *t, double **out_X);
+/*
+ * ml_frame_code in pieces, for scoring a large table block by block on
+ * every core without the whole matrix: ml_coder_new finds and checks the
+ * columns (the same errors) and builds the string features' code maps
+ * (*out owned by the caller, ml_coder_free; t must outlive it);
+ * ml_coder_rows codes rows [lo, hi) into X, row-major, (hi - lo) x
+ * n_features, with no allocation (safe from several threads at once).
+ */
+typedef struct ml_coder ml_coder;
+int ml_coder_new(const ml_signature *sig, const ds_table *t, ml_coder **out);
+void ml_coder_rows(const ml_coder *c, size_t lo, size_t hi, double *X);
+void ml_coder_free(ml_coder *c); /* accepts NULL */
 
 /*
  * The baseline model of a frame's task (baseline.c): class priors for

@@ -184,29 +184,71 @@ int score_conform(const bundle *b, const ds_table *t, const char *source, ds_tab
 
 /* ---- the model on blocks of rows ------------------------------------------------------ */
 
-#define EXPLAIN_BLOCK 1024
+/* Rows per block: coded, predicted (and explained) while the block's
+ * coded rows are still in cache, and a large enough piece of work that
+ * handing it out costs nothing. */
+#define SCORE_BLOCK 1024
 
-typedef struct explain_job {
+typedef struct score_job {
 	const ml_model *m;
-	const double *X;
-	double *C;
-	size_t per_row; /* groups * (p + 1) */
-	int rc;
-} explain_job;
+	const ml_coder *coder;
+	double **scratch; /* per worker: SCORE_BLOCK coded rows */
+	double *P;        /* n_outputs per row */
+	double *C;        /* per_row contributions per row, or NULL */
+	size_t per_row;   /* groups * (p + 1) */
+	int rc;           /* the first failure (atomic) */
+} score_job;
 
-static void explain_block(void *ctx, size_t lo, size_t hi, unsigned worker)
+static void score_block(void *ctx, size_t lo, size_t hi, unsigned worker)
 {
-	explain_job *j = ctx;
-	size_t p = j->m->sig.n_features;
+	score_job *j = ctx;
+	const ml_model *m = j->m;
+	double *X = j->scratch[worker];
 	int rc;
 
-	(void)worker;
-	rc = j->m->ops->explain(j->m, j->X + lo * p, hi - lo, j->C + lo * j->per_row);
+	ml_coder_rows(j->coder, lo, hi, X);
+	rc = m->ops->predict(m, X, hi - lo, j->P + lo * m->sig.n_outputs);
+	if (rc == 0 && j->C)
+		rc = m->ops->explain(m, X, hi - lo, j->C + lo * j->per_row);
 	if (rc) {
 		int zero = 0;
 		__atomic_compare_exchange_n(&j->rc, &zero, rc, false, __ATOMIC_RELAXED,
 					    __ATOMIC_RELAXED);
 	}
+}
+
+/*
+ * P (and C when explaining) for every row of t, coded as ml_frame_code
+ * codes, block by block on every core: the whole coded matrix never
+ * exists, each worker codes its block into its own scratch rows.
+ */
+static int score_rows(const ml_model *m, const ds_table *t, double *P, double *C, size_t per_row)
+{
+	size_t n = ds_nrow(t), p = m->sig.n_features, nw = sl__thread_count(0);
+	double *scratch[SL__MAX_THREADS] = {0};
+	score_job j = {m, NULL, scratch, P, C, per_row, 0};
+	ml_coder *coder = NULL;
+	int rc;
+
+	if ((rc = ml_coder_new(&m->sig, t, &coder)))
+		return rc;
+	j.coder = coder;
+	if (n <= SCORE_BLOCK)
+		nw = 1;
+	for (size_t w = 0; w < nw && rc == 0; w++)
+		if (!(scratch[w] = sl__malloc(SCORE_BLOCK * (p ? p : 1) * sizeof **scratch)))
+			rc = sl__oom();
+	if (rc == 0 && n) {
+		if (nw == 1)
+			score_block(&j, 0, n, 0);
+		else
+			sl__parallel_range(0, n, SCORE_BLOCK, score_block, &j);
+		rc = j.rc;
+	}
+	for (size_t w = 0; w < nw; w++)
+		sl__free(scratch[w]);
+	ml_coder_free(coder);
+	return rc;
 }
 
 static size_t explain_groups(const ml_model *m)
@@ -411,15 +453,29 @@ static void importance(const double *C, size_t nk, size_t p, size_t groups, doub
 		out[j] /= (double)nk;
 }
 
+/* Whether t already holds every input of the bundle under its type (the
+ * common case, and then conforming it would only copy it). */
+static bool conforms(const bundle *b, const ds_table *t)
+{
+	for (size_t k = 0; k < bundle_n_inputs(b); k++) {
+		size_t j;
+		if (ds_col_find(t, bundle_input_name(b, k), &j) != 0 ||
+		    ds_col_type(t, j) != bundle_input_type(b, k))
+			return false;
+	}
+	return true;
+}
+
 int score_table(const bundle *b, const ds_table *t, const score_opts *o, ds_table **out,
 		score_stats *st)
 {
 	const ml_model *m = bundle_model(b);
 	const transform *tf = bundle_transform(b);
 	size_t n = ds_nrow(t), k = m->sig.n_outputs, p = m->sig.n_features, nk;
+	size_t per_row = explain_groups(m) * (p + 1);
 	ds_table *ct = NULL, *tt = NULL;
 	size_t *rows = NULL;
-	double *X = NULL, *P = NULL, *C = NULL;
+	double *P = NULL, *C = NULL;
 	outb ob;
 	int rc;
 
@@ -428,32 +484,19 @@ int score_table(const bundle *b, const ds_table *t, const score_opts *o, ds_tabl
 	if (o->explain && !m->ops->explain)
 		return sl__err(SL_EUNSUP, "%s models have no per-feature explanations",
 			       m->ops->algorithm);
-	if ((rc = score_conform(b, t, o->source, &ct)))
+	if ((tf || !conforms(b, t)) && (rc = score_conform(b, t, o->source, &ct)))
 		return rc;
 	if (tf && (rc = transform_apply_rows(tf, ct, &tt, &rows)))
 		goto out;
 	nk = tf ? ds_nrow(tt) : n;
-	if ((rc = ml_frame_code(&m->sig, tf ? tt : ct, &X)))
-		goto out;
-	if (nk > SIZE_MAX / sizeof(double) / (k ? k : 1) ||
-	    !(P = sl__malloc((nk ? nk : 1) * k * sizeof *P))) {
+	if (nk > SIZE_MAX / sizeof(double) / (k ? k : 1) / (o->explain ? per_row : 1) ||
+	    !(P = sl__malloc((nk ? nk : 1) * k * sizeof *P)) ||
+	    (o->explain && !(C = sl__malloc((nk ? nk : 1) * per_row * sizeof *C)))) {
 		rc = sl__oom();
 		goto out;
 	}
-	if ((rc = ml_model_predict(m, X, nk, P)))
+	if ((rc = score_rows(m, tf ? tt : ct ? ct : t, P, C, per_row)))
 		goto out;
-	if (o->explain) {
-		explain_job ej = {m, X, NULL, explain_groups(m) * (p + 1), 0};
-		if (nk > SIZE_MAX / sizeof(double) / ej.per_row ||
-		    !(C = sl__malloc((nk ? nk : 1) * ej.per_row * sizeof *C))) {
-			rc = sl__oom();
-			goto out;
-		}
-		ej.C = C;
-		sl__parallel_range(0, nk, EXPLAIN_BLOCK, explain_block, &ej);
-		if ((rc = ej.rc))
-			goto out;
-	}
 	ob.n = n;
 	ob.nk = nk;
 	ob.rows = rows;
@@ -477,7 +520,6 @@ out:
 	ds_builder_free(ob.b);
 	sl__free(ob.vals);
 	sl__free(ob.valid);
-	sl__free(X);
 	sl__free(P);
 	sl__free(C);
 	sl__free(rows);

@@ -4,7 +4,7 @@
  * is deterministic (two runs, and 1 vs 2 threads, give the same file
  * bytes; split search cut into feature ranges keeps a single scan's tie
  * rule); predicting row by row equals predicting in a batch, before and
- * after save + load; TreeSHAP contributions sum to the raw score and equal
+ * after save + load, and the blocked batch layout for any batch size; TreeSHAP contributions sum to the raw score and equal
  * brute-force Shapley values on small trees (per class for multiclass);
  * missing-value directions and categorical splits are learned on data
  * that needs them; early stopping stops and keeps the best round; bad
@@ -489,6 +489,97 @@ static void test_predict_rows_batch_reload(void **state)
 	}
 	free(path);
 	tu_rmdir(dir);
+}
+
+/*
+ * The blocked batch path (gbdt_predict_batch: a compact layout, blocks of
+ * GBDT_BLOCK rows walked tree by tree) gives the bits of the row path for
+ * every batch size around the block and the batch threshold, with missing
+ * values in some blocks and not others (each side of a default
+ * direction), infinities, codes outside a category's dictionary (its trees
+ * keep the node walk), and trees deeper than the layout takes.
+ */
+static void test_predict_blocked(void **state)
+{
+	enum { N = 400, NP = 5 };
+	static const size_t sizes[] = {1, 2, 7, 8, 9, 63, 64, 65, 129, 200, 331};
+	ml_task tasks[] = {ML_BINARY, ML_MULTICLASS, ML_REGRESSION};
+	double *X = malloc(N * NP * sizeof *X), *R = malloc(N * NP * sizeof *R), y[N];
+	double *batch = malloc(N * 3 * sizeof *batch), *one = malloc(N * 3 * sizeof *one);
+	uint32_t n_cat[NP] = {0, 0, 5, 0, 0};
+	sl__rng r;
+
+	(void)state;
+	sl__rng_seed(&r, 91);
+	for (size_t i = 0; i < N; i++) {
+		/* Missing values only in the first 150 rows: later blocks have none. */
+		bool early = i < 150;
+		double a = sl__rng_normal(&r), b = sl__rng_uniform(&r);
+		double c = (double)sl__rng_below(&r, 5), d = sl__rng_normal(&r), e = sl__rng_normal(&r);
+		X[i] = early && sl__rng_uniform(&r) < 0.2 ? NAN : a;
+		X[N + i] = early && sl__rng_uniform(&r) < 0.1 ? NAN : b;
+		X[2 * N + i] = early && sl__rng_uniform(&r) < 0.1 ? NAN : c;
+		X[3 * N + i] = d;
+		X[4 * N + i] = e;
+		double s = a * (b > 0.5) + (c == 1 || c == 3) - 0.5 * d + sin(3 * e) +
+			   (isnan(X[i]) ? 1.5 : 0) + 0.2 * sl__rng_normal(&r);
+		y[i] = s;
+	}
+	for (size_t i = 0; i < N; i++)
+		row_of(X, N, NP, i, R + i * NP);
+	R[3 * NP + 0] = INFINITY;
+	R[4 * NP + 3] = -INFINITY;
+	R[200 * NP + 0] = INFINITY;
+	R[201 * NP + 2] = 9;   /* a code outside the dictionary */
+	R[202 * NP + 2] = 2.5; /* not a code */
+	for (size_t ti = 0; ti < 3; ti++)
+		for (int variant = 0; variant < 3; variant++) {
+			gbdt_params p;
+			gbdt_model *g;
+			double yy[N];
+			size_t w;
+			for (size_t i = 0; i < N; i++)
+				yy[i] = tasks[ti] == ML_REGRESSION ? y[i]
+					: tasks[ti] == ML_BINARY   ? (y[i] > 0.3)
+								   : (y[i] < -0.2 ? 0 : y[i] < 0.8 ? 1 : 2);
+			gbdt_params_default(&p);
+			p.objective = tasks[ti];
+			p.n_classes = tasks[ti] == ML_MULTICLASS ? 3 : tasks[ti] == ML_BINARY ? 2 : 0;
+			p.rounds = 9; /* not a multiple of GBDT_WALK */
+			p.min_child_weight = 0.1;
+			if (variant == 2) { /* leaf-wise, deeper than the layout takes */
+				p.growth = GBDT_LEAFWISE;
+				p.max_depth = 0;
+				p.max_leaves = 40;
+				p.min_child_weight = 0.01;
+			}
+			g = fit(&p, X, N, NP, variant == 1 ? n_cat : NULL, yy, NULL);
+			if (variant == 2 && g->max_depth <= GBDT_FLAT_DEPTH)
+				fail_msg("%s: the leaf-wise trees are only %u deep",
+					 ml_task_name(tasks[ti]), g->max_depth);
+			w = tasks[ti] == ML_REGRESSION ? 1 : p.n_classes;
+			for (size_t i = 0; i < N; i++)
+				gbdt_predict(g, R + i * NP, 1, one + i * w);
+			for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+				size_t n = sizes[si];
+				/* From row 0 (missing values) and from row 150 (none). */
+				for (size_t from = 0; from <= 150 && from + n <= N; from += 150) {
+					memset(batch, 0xff, n * w * sizeof *batch);
+					assert_int_equal(gbdt_predict_batch(g, R + from * NP, n, batch), 0);
+					if (memcmp(batch, one + from * w, n * w * sizeof *batch))
+						fail_msg("%s variant %d: %zu rows from %zu differ from row by "
+							 "row",
+							 ml_task_name(tasks[ti]), variant, n, from);
+					gbdt_predict(g, R + from * NP, n, batch);
+					assert_memory_equal(batch, one + from * w, n * w * sizeof *batch);
+				}
+			}
+			gbdt_model_free(g);
+		}
+	free(X);
+	free(R);
+	free(batch);
+	free(one);
 }
 
 /* ---- TreeSHAP ------------------------------------------------------------------ */
@@ -1051,6 +1142,7 @@ int main(void)
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_split_search_ties),
 		cmocka_unit_test(test_predict_rows_batch_reload),
+		cmocka_unit_test(test_predict_blocked),
 		cmocka_unit_test(test_shap_regression),
 		cmocka_unit_test(test_shap_binary),
 		cmocka_unit_test(test_shap_multiclass),

@@ -179,6 +179,77 @@ static void test_batch_equals_rows(void **state)
 	tu_rmdir(dir);
 }
 
+/*
+ * The same on a table of several blocks scored on every core, with a GBDT
+ * (the blocked tree walk) classifying into three classes: through the
+ * transform, and through a bundle without one whose input already
+ * conforms (scored in place, not copied).
+ */
+static void test_blocks_equal_rows(void **state)
+{
+	const char *dir = tu_tmpdir();
+	parts p = make(dir, "gb", ops_text, "train.gbdt",
+		       "{\"target\": \"tier\", \"exclude\": [\"id\", \"label\", \"y\"], "
+		       "\"rounds\": 7}");
+	char *bare = tu_path(dir, "bare.bundle");
+	ds_table *raw = tu_customers(2600, true), *coded = NULL;
+	score_opts o = {false, "rows"};
+
+	(void)state;
+	if (bundle_write(p.model, NULL, NULL, bare))
+		fail_msg("bundle: %s", sl_errmsg());
+	for (int with_tf = 1; with_tf >= 0; with_tf--) {
+		bundle *b;
+		bundle_row *r;
+		ds_table *rows, *ct, *out;
+		expr_value v[32];
+		double res[8];
+		size_t scored = 0;
+		assert_int_equal(bundle_open(with_tf ? p.bundle : bare, BUNDLE_ROWS, &b), 0);
+		if (!with_tf) /* the transform's output: what the model takes */
+			assert_int_equal(score_table(b, coded, &o, &out, NULL), 0);
+		rows = with_tf ? raw : coded;
+		if (with_tf)
+			assert_int_equal(score_table(b, rows, &o, &out, NULL), 0);
+		assert_int_equal(ds_nrow(out), ds_nrow(rows));
+		assert_int_equal(score_conform(b, rows, "rows", &ct), 0);
+		assert_int_equal(bundle_row_new(b, &r), 0);
+		size_t k = bundle_model(b)->sig.n_outputs, jrej = col(out, "rejected");
+		assert_int_equal(k, 3);
+		for (size_t i = 0; i < ds_nrow(rows); i++) {
+			int rc;
+			row_values(ct, i, v);
+			rc = bundle_score_values(b, r, v, NULL, res);
+			assert_true(rc == 0 || rc == TRANSFORM_REJECTED);
+			assert_int_equal(ds_col_bool(out, jrej)[i], rc == TRANSFORM_REJECTED);
+			if (rc)
+				continue;
+			scored++;
+			for (size_t c = 0; c < k; c++) {
+				const char *name = bundle_model(b)->sig.outputs[c];
+				assert_memory_equal(&ds_col_f64(out, col(out, name))[i], &res[c],
+						    sizeof res[c]);
+			}
+		}
+		assert_true(scored > 2 * 1024);
+		if (with_tf) { /* the rows that came through, for the bundle without it */
+			transform *tf;
+			assert_int_equal(transform_load(p.tf, &tf), 0);
+			assert_int_equal(transform_apply_table(tf, ct, &coded), 0);
+			transform_free(tf);
+		}
+		bundle_row_free(r);
+		bundle_close(b);
+		ds_close(ct);
+		ds_close(out);
+	}
+	ds_close(coded);
+	ds_close(raw);
+	free(bare);
+	parts_free(&p);
+	tu_rmdir(dir);
+}
+
 /* Contributions and the base value add up to the raw score; names per class. */
 static void test_explain(void **state)
 {
@@ -699,6 +770,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_batch_equals_rows),
+		cmocka_unit_test(test_blocks_equal_rows),
 		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_files),
