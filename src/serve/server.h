@@ -45,7 +45,7 @@
 #define SERVE_PRED_BUCKETS 11
 #define SERVE_LIVE_WINDOW 1000
 #define SERVE_ID_LEN 48 /* room for a request id and its NUL */
-#define SERVE_CONN_MEMORY 16384 /* per connection: request line and headers (431 past it) */
+#define SERVE_CONN_MEMORY 8192 /* per connection: request line and headers (431 past it; docs/serving.md) */
 
 /* ---- model sources ------------------------------------------------------------------ */
 
