@@ -458,10 +458,9 @@ static bool digits17(double v, char *dig, int *x)
 			q = p10[16];
 			x10++;
 		}
-		for (int i = 16; i >= 0; i--) {
-			dig[i] = (char)('0' + (int)(q % 10));
-			q /= 10;
-		}
+		/* Below 10^17 now: 64-bit divisions from here. */
+		for (uint64_t d = (uint64_t)q, i = 17; i-- > 0; d /= 10)
+			dig[i] = (char)('0' + (int)(d % 10));
 		*x = x10;
 		return true;
 	}
