@@ -267,14 +267,16 @@ ticks() { # PIDS...: their CPU time (user + system, all threads), clock ticks
 V2=/v2/models/M/infer
 INV="/invocations?model=M"
 # name|server|port|path|body (M is the model)
+# The log on and off back to back, so that the machine's load drifts least
+# between them.
 CONFIGS="nginx|nginx|$P_NGX|/|v2.json
 sluice_v2_M|sluice|$P_LOG|$V2|v2.json
+nolog_v2_M|nolog|$P_NOLOG|$V2|v2.json
 sluice_inv_M|sluice|$P_LOG|$INV|mlflow.json
 fastapi_v2_M|fastapi|$P_FAST|$V2|v2.json
 fastapi_inv_M|fastapi|$P_FAST|$INV|mlflow.json
 flask_v2_M|flask|$P_FLASK|$V2|v2.json
 flask_inv_M|flask|$P_FLASK|$INV|mlflow.json
-nolog_v2_M|nolog|$P_NOLOG|$V2|v2.json
 mon_v2_M|mon|$P_MON|$V2|v2.json"
 [ -n "$MONLY" ] && CONFIGS="sluice_v2_M|sluice|$P_LOG|$V2|v2.json
 mon_v2_M|mon|$P_MON|$V2|v2.json"
