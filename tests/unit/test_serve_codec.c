@@ -458,6 +458,17 @@ static void test_mlflow_errors(void **state)
 	expect_error(f, parse_mlflow, "{\"dataframe_split\": {\"columns\": [\"x\", \"n\", \"c\"], "
 				      "\"data\": [[1, 2, \"a\"]]}}",
 		     SL_EINVAL, "dataframe_split.columns: missing column 'flag'");
+	/* Rows are counted by their brackets and checked when read; a body
+	 * that is not JSON is told so, also when something else is wrong. */
+	expect_error(f, parse_mlflow, "{\"dataframe_split\": {\"columns\": [\"x\", \"n\", \"c\"], "
+				      "\"data\": [[1, 2, \"a\", tru]]}}",
+		     SL_EPARSE, "malformed JSON");
+	expect_error(f, parse_mlflow, "{\"instances\": [{\"x\": 1, \"n\": 2,, \"c\": \"a\"}]}",
+		     SL_EPARSE, "malformed JSON");
+	expect_error(f, parse_mlflow, "{\"inputs\": {\"x\": [1, 2], \"n\": [1, 2}}", SL_EPARSE,
+		     "malformed JSON");
+	expect_error(f, parse_mlflow, "{\"instances\": [[1, 2, \"]\", true], [1]]}", SL_EINVAL,
+		     "instances[1] has 1 values, the model takes 4 columns");
 	expect_error(f, parse_mlflow, "{\"dataframe_split\": {\"columns\": [\"x\", \"n\", \"c\", \"flag\"], "
 				      "\"data\": [[1, 2, \"a\"]]}}",
 		     SL_EINVAL, "dataframe_split.data[0] has 3 values, columns has 4");
