@@ -319,6 +319,9 @@ int jscan_skip(jscan *s)
 	return r;
 }
 
+static const bool bracket_or_quote[256] = {['['] = true, [']'] = true, ['{'] = true,
+					   ['}'] = true, ['"'] = true};
+
 int jscan_skip_brackets(jscan *s)
 {
 	const char *p, *end = s->end;
@@ -333,7 +336,12 @@ int jscan_skip_brackets(jscan *s)
 	/* Only brackets and strings (whose contents may hold brackets)
 	 * matter; strings are passed with their escapes, unchecked. */
 	for (; p < end; p++) {
-		char c = *p;
+		char c;
+		while (p < end && !bracket_or_quote[(unsigned char)*p])
+			p++;
+		if (p >= end)
+			break;
+		c = *p;
 		if (c == '[' || c == '{') {
 			depth++;
 		} else if (c == ']' || c == '}') {
