@@ -31,7 +31,16 @@
 #   monitoring on vs off                   cost <= 5%
 #   RSS growth over the soak               < 5%
 #
-#   bash bench/serve.sh [--quick] [--monitor] [--soak SECONDS] [path/to/sluice]
+# Unpinned, wrk and the server share the two cores as the scheduler likes:
+# requests/s ratios are then capped by how much of a core the client takes
+# (nginx's own ratio to the Python servers is the cap, printed). With
+# --pin, wrk runs on CPU 0 and every server on CPU 1 (taskset; sluice with
+# --threads 1, the Python servers' two workers on that one core): each
+# server has one core to itself and the client the other, so requests/s
+# follow each server's CPU per request, up to what one core of wrk drives
+# (nginx reaches it: its ratio is then a floor).
+#
+#   bash bench/serve.sh [--quick] [--pin] [--monitor] [--soak SECONDS] [path/to/sluice]
 # --quick: one round of 2 s, a 10 s soak (a smoke run, not figures).
 # --monitor: the monitoring pair alone (sluice and sluice-mon, no peers, no
 # soak): requests/s and CPU per request with monitoring on and off, and the
@@ -46,18 +55,20 @@ SECS=${SERVE_SECONDS:-5}
 ROUNDS=${SERVE_ROUNDS:-3}
 SOAK=${SERVE_SOAK:-60}
 MON_S=${SERVE_MONITOR_S:-2}
+PIN=0
 bin=""
 MONLY=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) SECS=2 ROUNDS=1 SOAK=10 ;;
 	--monitor) MONLY=1 ;;
+	--pin) PIN=1 ;;
 	--soak)
 		SOAK=${2:?--soak takes seconds}
 		shift
 		;;
 	-*)
-		echo "usage: bash bench/serve.sh [--quick] [--monitor] [--soak SECONDS] [path/to/sluice]" >&2
+		echo "usage: bash bench/serve.sh [--quick] [--pin] [--monitor] [--soak SECONDS] [path/to/sluice]" >&2
 		exit 2
 		;;
 	*) bin=$1 ;;
@@ -67,6 +78,11 @@ done
 SLUICE=$(realpath "${bin:-$root/build/sluice}")
 PY=/usr/bin/python3
 HZ=$(getconf CLK_TCK)
+# Where the client and the servers run (--pin), as command prefixes.
+ON_WRK=() ON_SRV=() SL_THREADS=()
+if [ "$PIN" = 1 ]; then
+	ON_WRK=(taskset -c 0) ON_SRV=(taskset -c 1) SL_THREADS=(--threads 1)
+fi
 sh "$root/scripts/bench-deps.sh"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-serve-XXXXXX")
 PIDS=""
@@ -165,7 +181,7 @@ P_LOG=$(port); P_NOLOG=$(port); P_MON=$(port); P_NGX=$(port); P_FAST=$(port); P_
 sl() { # PORT ERRFILE ARGS...
 	local p=$1 e=$2
 	shift 2
-	"$SLUICE" serve --model spam --model gb --port "$p" --no-auth "$@" 2>"$e" &
+	"${ON_SRV[@]}" "$SLUICE" serve --model spam --model gb --port "$p" --no-auth "${SL_THREADS[@]}" "$@" 2>"$e" &
 	PIDS="$PIDS $!"
 }
 sl "$P_LOG" serve-log.err --log-dir "$dir/log-on" --drift-interval 0
@@ -205,7 +221,7 @@ http {
   }
 }
 N
-nginx -c "$dir/ngx/nginx.conf" &
+"${ON_SRV[@]}" nginx -c "$dir/ngx/nginx.conf" &
 NGX=$!
 PIDS="$PIDS $NGX"
 peer() { # PORT ARGS...
@@ -214,7 +230,7 @@ peer() { # PORT ARGS...
 	mkdir -p "ready-$p"
 	# A long --timeout: on a loaded machine a worker fitting its models at
 	# boot must not be taken for a hung one and restarted mid-run.
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE SPAM_CSV="$dir/spambase.csv" OMP_NUM_THREADS=1 \
+	"${ON_SRV[@]}" env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE SPAM_CSV="$dir/spambase.csv" OMP_NUM_THREADS=1 \
 		PEER_READY="$dir/ready-$p" /usr/bin/gunicorn --chdir "$here/serve" -b "127.0.0.1:$p" -w 2 \
 		--timeout 600 --log-level warning "$@" &
 	PIDS="$PIDS $!"
@@ -251,14 +267,16 @@ ticks() { # PIDS...: their CPU time (user + system, all threads), clock ticks
 V2=/v2/models/M/infer
 INV="/invocations?model=M"
 # name|server|port|path|body (M is the model)
+# The log on and off back to back, so that the machine's load drifts least
+# between them.
 CONFIGS="nginx|nginx|$P_NGX|/|v2.json
 sluice_v2_M|sluice|$P_LOG|$V2|v2.json
+nolog_v2_M|nolog|$P_NOLOG|$V2|v2.json
 sluice_inv_M|sluice|$P_LOG|$INV|mlflow.json
 fastapi_v2_M|fastapi|$P_FAST|$V2|v2.json
 fastapi_inv_M|fastapi|$P_FAST|$INV|mlflow.json
 flask_v2_M|flask|$P_FLASK|$V2|v2.json
 flask_inv_M|flask|$P_FLASK|$INV|mlflow.json
-nolog_v2_M|nolog|$P_NOLOG|$V2|v2.json
 mon_v2_M|mon|$P_MON|$V2|v2.json"
 [ -n "$MONLY" ] && CONFIGS="sluice_v2_M|sluice|$P_LOG|$V2|v2.json
 mon_v2_M|mon|$P_MON|$V2|v2.json"
@@ -268,7 +286,7 @@ run() {
 	eval "pids=\$(procs \$SRV_$srv)"
 	# shellcheck disable=SC2086
 	c0=$(ticks $pids)
-	BODY=$body /usr/bin/time -f "wrkcpu %U %S" -o wrk.time wrk -t1 -c32 -d"${SECS}s" -s post.lua "$url" >wrk.out
+	BODY=$body /usr/bin/time -f "wrkcpu %U %S" -o wrk.time "${ON_WRK[@]}" wrk -t1 -c32 -d"${SECS}s" -s post.lua "$url" >wrk.out
 	# shellcheck disable=SC2086
 	c1=$(ticks $pids)
 	n=$(awk '/requests in/ {print $1}' wrk.out)
@@ -286,7 +304,7 @@ hist() { curl -s "http://127.0.0.1:$1/metrics" | grep "^sluice_request_duration_
 p99() { # NAME PORT MODEL
 	local url=http://127.0.0.1:$2${V2/M/$3}
 	hist "$2" "$3" >h0
-	BODY=v2.json wrk -t1 -c8 -d"${SECS}s" --latency -s post.lua "$url" |
+	BODY=v2.json "${ON_WRK[@]}" wrk -t1 -c8 -d"${SECS}s" --latency -s post.lua "$url" |
 		awk -v n="$1" '$1 == "99%" {v = $2; if (v ~ /ms$/) v = v + 0; else if (v ~ /us$/) v = v / 1000; else v = v * 1000; print n " " v}' >>results
 	hist "$2" "$3" >h1
 	# The server's own p99 of that run: the first bucket bound that holds 99%.
@@ -311,7 +329,7 @@ for r in $(seq "$ROUNDS"); do
 	[ -n "$MONLY" ] && continue
 	p99 p99_spam "$P_LOG" spam
 	p99 p99_gb "$P_LOG" gb
-	BODY=v2.json wrk -t1 -c8 -d"${SECS}s" --latency -s post.lua "http://127.0.0.1:$P_NGX/" |
+	BODY=v2.json "${ON_WRK[@]}" wrk -t1 -c8 -d"${SECS}s" --latency -s post.lua "http://127.0.0.1:$P_NGX/" |
 		awk '$1 == "99%" {v = $2; if (v ~ /ms$/) v = v + 0; else if (v ~ /us$/) v = v / 1000; else v = v * 1000; print "p99_nginx " v}' >>results
 done
 MON_RECORDS=$(curl -s "http://127.0.0.1:$P_MON/metrics" | awk '/^sluice_log_records_written_total/ {print $2}')
@@ -361,7 +379,7 @@ fi
 # ---- soak: RSS over a long run -------------------------------------------------------------
 echo "soak of ${SOAK} s (load $(load))" >&2
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$SL_LOG/status"; }
-BODY=v2.json wrk -t1 -c32 -d3s -s post.lua "http://127.0.0.1:$P_LOG/v2/models/spam/infer" >/dev/null
+BODY=v2.json "${ON_WRK[@]}" wrk -t1 -c32 -d3s -s post.lua "http://127.0.0.1:$P_LOG/v2/models/spam/infer" >/dev/null
 rss0=$(rss)
 # Of it, the heap (RssAnon): the log's mapped pages (RssFile) come and go
 # with its chunks.
@@ -371,7 +389,7 @@ rssmax=$rss0
 t_end=$((SECONDS + SOAK))
 while [ $SECONDS -lt $t_end ]; do
 	left=$((t_end - SECONDS))
-	BODY=v2.json wrk -t1 -c32 -d"$((left < 10 ? left : 10))s" -s post.lua "http://127.0.0.1:$P_LOG/v2/models/spam/infer" >/dev/null
+	BODY=v2.json "${ON_WRK[@]}" wrk -t1 -c32 -d"$((left < 10 ? left : 10))s" -s post.lua "http://127.0.0.1:$P_LOG/v2/models/spam/infer" >/dev/null
 	r=$(rss)
 	[ "$r" -gt "$rssmax" ] && rssmax=$r
 done
@@ -380,7 +398,7 @@ anon1=$(anon)
 
 # ---- report --------------------------------------------------------------------------------
 medians
-SOAK=$SOAK ROUNDS=$ROUNDS SECS=$SECS RSS="$rss0 $rss1 $rssmax $anon0 $anon1" LOAD0=$LOAD0 LOAD1=$(load) \
+PIN=$PIN SOAK=$SOAK ROUNDS=$ROUNDS SECS=$SECS RSS="$rss0 $rss1 $rssmax $anon0 $anon1" LOAD0=$LOAD0 LOAD1=$(load) \
 	MON_S=$MON_S MON_RECORDS=${MON_RECORDS:-0} MON_DRIFT=$MON_DRIFT "$PY" - <<'P'
 import json, os
 med = json.load(open("medians.json"))
@@ -389,6 +407,8 @@ print("one run: %s round(s) of %s s, wrk -t1 -c32 on loopback, one-row requests;
       % (E["ROUNDS"], E["SECS"]))
 print("load average %s at the start, %s at the end, on %d cores (a shared machine)."
       % (E["LOAD0"], E["LOAD1"], os.cpu_count()))
+print("wrk on CPU 0, each server on CPU 1 (sluice --threads 1)." if E["PIN"] == "1" else
+      "wrk and the servers unpinned, sharing the cores.")
 print()
 print("  %-22s %10s %12s %12s" % ("", "requests/s", "server CPU", "wrk CPU"))
 print("  %-22s %10s %12s %12s" % ("", "", "us/request", "us/request"))

@@ -397,6 +397,76 @@ static int g_from_digits(const char *dig, int x, int prec, bool neg, char *buf)
 	return n;
 }
 
+/*
+ * The 17 significant digits of v (finite, not zero) and its decimal
+ * exponent, what "%.16e" writes, without printf's multi-precision
+ * arithmetic: v is m * 2^e with m below 2^53, and m * 10^k stays below
+ * 2^127 for k up to 22, so q = floor(v * 10^k) and the rest are exact in
+ * 128 bits; q is rounded as printf rounds (to nearest, a tie to even).
+ * False when |v| is outside [1e-6, 1e17) (k would leave 0..22, or the
+ * shift 127 bits), where the caller asks printf.
+ */
+static bool digits17(double v, char *dig, int *x)
+{
+	static const uint64_t p10[20] = {
+		1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+		100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+		10000000000000ULL, 100000000000000ULL, 1000000000000000ULL,
+		10000000000000000ULL, 100000000000000000ULL, 1000000000000000000ULL,
+		10000000000000000000ULL,
+	};
+	double a = fabs(v);
+	int e2, x10;
+	uint64_t m;
+
+	if (!(a >= 1e-6 && a < 1e17))
+		return false;
+	m = (uint64_t)ldexp(frexp(a, &e2), 53);
+	e2 -= 53;
+	x10 = (int)floor(log10(a));
+	/* log10 may land one off next to a power of ten: the digit count of q
+	 * says so, and the second try has it right. */
+	for (int tries = 0; tries < 3; tries++) {
+		int k = 16 - x10;
+		unsigned __int128 n, q, r = 0, half = 0;
+		if (k < 0 || k > 22)
+			return false;
+		n = (unsigned __int128)m * (k > 19 ? p10[19] : p10[k]);
+		if (k > 19)
+			n *= p10[k - 19];
+		if (e2 >= 0) {
+			q = n << e2;
+		} else {
+			int sh = -e2;
+			if (sh > 127)
+				return false;
+			q = n >> sh;
+			r = n - (q << sh);
+			half = (unsigned __int128)1 << (sh - 1);
+		}
+		if (q < p10[16]) {
+			x10--;
+			continue;
+		}
+		if (q >= p10[17]) {
+			x10++;
+			continue;
+		}
+		if (e2 < 0 && (r > half || (r == half && (q & 1))))
+			q++;
+		if (q == p10[17]) {
+			q = p10[16];
+			x10++;
+		}
+		/* Below 10^17 now: 64-bit divisions from here. */
+		for (uint64_t d = (uint64_t)q, i = 17; i-- > 0; d /= 10)
+			dig[i] = (char)('0' + (int)(d % 10));
+		*x = x10;
+		return true;
+	}
+	return false;
+}
+
 size_t ds_format_f64(double v, char *buf)
 {
 	int n;
@@ -424,10 +494,12 @@ size_t ds_format_f64(double v, char *buf)
 		int x;
 
 		/* The 17 significant digits and the exponent, from one conversion. */
-		snprintf(e, sizeof e, "%.16e", v);
-		dig[0] = p[0];
-		memcpy(dig + 1, p + 2, 16);
-		x = atoi(p + 19);
+		if (!digits17(v, dig, &x)) {
+			snprintf(e, sizeof e, "%.16e", v);
+			dig[0] = p[0];
+			memcpy(dig + 1, p + 2, 16);
+			x = atoi(p + 19);
+		}
 		for (int prec = 15; prec <= 16; prec++) {
 			double back;
 			n = g_from_digits(dig, x, prec, v < 0, buf);

@@ -6,7 +6,8 @@
  *   -> {"accepted": 1, "unknown": ["a2"]}
  *
  * Each worker remembers its latest requests (a ring with a chained hash
- * index, under a lock only feedback contends for): id, model, version and
+ * index whose links to reused slots are cut on reading, not on writing;
+ * under a lock only feedback contends for): id, model, version and
  * the first rows' predictions. An id not among them is looked up in the
  * inference log's segments, so feedback for old requests works too, only
  * slower. Ids found for another model, or nowhere, are reported back as
@@ -76,7 +77,7 @@ void serve_recent_add(serve_worker *w, const char *id, uint16_t model, serve_vst
 		      const serve_result *res, ml_task task)
 {
 	uint64_t h = id_hash(id);
-	int32_t pos, *link;
+	int32_t pos;
 	serve_recent *e;
 
 	if (!w->recent)
@@ -84,21 +85,18 @@ void serve_recent_add(serve_worker *w, const char *id, uint16_t model, serve_vst
 	pthread_mutex_lock(&w->recent_mu);
 	pos = (int32_t)w->recent_pos;
 	e = &w->recent[pos];
-	if (e->id[0]) {
-		/* The ring wrapped: unlink the entry it overwrites. */
-		for (link = &w->buckets[e->hash & w->bucket_mask]; *link >= 0;
-		     link = &w->recent[*link].next)
-			if (*link == pos) {
-				*link = e->next;
-				break;
-			}
-	}
+	/* The entry overwritten is the oldest, so whatever its chain leads
+	 * to is older still, overwritten before it: it is left linked, and
+	 * lookups stop at the first link that does not lead to an older
+	 * entry (serve_recent_get). Unlinking it would walk its chain: cache
+	 * misses on every request. */
 	{
 		size_t n = strnlen(id, sizeof e->id - 1);
 		memcpy(e->id, id, n);
 		e->id[n] = 0;
 	}
 	e->hash = h;
+	e->seq = ++w->recent_seq;
 	e->model = model;
 	e->st = st;
 	e->rows = (uint16_t)(res->n > 65535 ? 65535 : res->n);
@@ -110,27 +108,41 @@ void serve_recent_add(serve_worker *w, const char *id, uint16_t model, serve_vst
 	pthread_mutex_unlock(&w->recent_mu);
 }
 
+/*
+ * A chain runs from newer entries to older ones; a link to a slot the ring
+ * has since reused (its entry is newer than the one linking to it, or, for
+ * the bucket's head, hashes elsewhere) ends it.
+ */
+bool serve_recent_get(serve_worker *w, const char *id, serve_recent *out)
+{
+	uint64_t h = id_hash(id), newer = UINT64_MAX;
+	bool found = false;
+
+	if (!w->recent)
+		return false;
+	pthread_mutex_lock(&w->recent_mu);
+	for (int32_t p = w->buckets[h & w->bucket_mask]; p >= 0; p = w->recent[p].next) {
+		const serve_recent *e = &w->recent[p];
+		if (e->seq >= newer || (e->hash & w->bucket_mask) != (h & w->bucket_mask))
+			break;
+		if (e->hash == h && !strcmp(e->id, id)) {
+			*out = *e;
+			found = true;
+			break;
+		}
+		newer = e->seq;
+	}
+	pthread_mutex_unlock(&w->recent_mu);
+	return found;
+}
+
 static bool recent_find(sl_server *s, const char *id, serve_recent *out)
 {
-	uint64_t h = id_hash(id);
 	int n = atomic_load(&s->n_workers);
 
 	for (int i = 0; i < n; i++) {
 		serve_worker *w = atomic_load(&s->workers[i]);
-		bool found = false;
-		if (!w || !w->recent)
-			continue;
-		pthread_mutex_lock(&w->recent_mu);
-		for (int32_t p = w->buckets[h & w->bucket_mask]; p >= 0; p = w->recent[p].next) {
-			const serve_recent *e = &w->recent[p];
-			if (e->hash == h && !strcmp(e->id, id)) {
-				*out = *e;
-				found = true;
-				break;
-			}
-		}
-		pthread_mutex_unlock(&w->recent_mu);
-		if (found)
+		if (w && serve_recent_get(w, id, out))
 			return true;
 	}
 	return false;

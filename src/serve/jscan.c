@@ -319,6 +319,47 @@ int jscan_skip(jscan *s)
 	return r;
 }
 
+static const bool bracket_or_quote[256] = {['['] = true, [']'] = true, ['{'] = true,
+					   ['}'] = true, ['"'] = true};
+
+int jscan_skip_brackets(jscan *s)
+{
+	const char *p, *end = s->end;
+	int depth = 0;
+
+	if (s->err)
+		return -1;
+	ws(s);
+	p = s->p;
+	if (p >= end || (*p != '[' && *p != '{'))
+		return jscan_skip(s);
+	/* Only brackets and strings (whose contents may hold brackets)
+	 * matter; strings are passed with their escapes, unchecked. */
+	for (; p < end; p++) {
+		char c;
+		while (p < end && !bracket_or_quote[(unsigned char)*p])
+			p++;
+		if (p >= end)
+			break;
+		c = *p;
+		if (c == '[' || c == '{') {
+			depth++;
+		} else if (c == ']' || c == '}') {
+			if (--depth == 0) {
+				s->p = p + 1;
+				return 0;
+			}
+		} else if (c == '"') {
+			for (p++; p < end && *p != '"'; p++)
+				if (*p == '\\')
+					p++;
+			if (p >= end)
+				break;
+		}
+	}
+	return fail_at(s, s->p, "unterminated array or object");
+}
+
 int jscan_end(jscan *s)
 {
 	if (s->err)

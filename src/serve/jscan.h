@@ -8,7 +8,8 @@
  * expect, so they walk the body with this scanner instead: no allocation,
  * every value handed out as a span of the body, the whole text still
  * checked against RFC 8259 (grammar, string escapes, UTF-8, number syntax)
- * so that what the log copies out of a body is valid JSON.
+ * so that what the log copies out of a body is valid JSON (a value passed
+ * with jscan_skip_brackets is checked when its caller scans it again).
  *
  *   jscan_init(&s, body, len)
  *   jscan_value(&s, &v)          next value: a scalar, or J_OBJ / J_ARR with
@@ -18,6 +19,7 @@
  *   jscan_more(&s, &first)       inside an array: 1 when an element follows,
  *                                0 at ']', or -1
  *   jscan_skip(&s)               skips the next value, checking it
+ *   jscan_skip_brackets(&s)      skips it unchecked, to be scanned again
  *   jscan_end(&s)                only white space remains
  *
  * Invariants:
@@ -73,6 +75,14 @@ int jscan_key(jscan *s, bool *first, jval *key);
 int jscan_more(jscan *s, bool *first);
 /* Skips one value (a whole object or array), checking it. 0 or -1. */
 int jscan_skip(jscan *s);
+/*
+ * Skips the next value when it is an array or object by matching brackets
+ * only (strings honoured), without checking what is inside: for a value
+ * the caller scans again with the checking functions before using it, and
+ * checks with jscan_skip when it is not going to. A scalar is skipped as
+ * jscan_skip does. 0 or -1.
+ */
+int jscan_skip_brackets(jscan *s);
 /* 0 when only white space is left, else -1. */
 int jscan_end(jscan *s);
 /* Fails the scan with a message (for shape errors found by a codec). Returns -1. */

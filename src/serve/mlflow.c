@@ -52,7 +52,11 @@ static int alloc_batch(const serve_sig *s, size_t n, bool spans, const char *src
 	return 0;
 }
 
-/* Counts the elements of the array starting at the scanner (consumed). */
+/*
+ * Counts the elements of the array starting at the scanner (consumed),
+ * passing each by its brackets: every caller reads the array again,
+ * checking it, or mlflow_parse_json checks it when the read fails.
+ */
 static int count_array(jscan *js, const char *what, size_t *out)
 {
 	bool first = true;
@@ -66,7 +70,7 @@ static int count_array(jscan *js, const char *what, size_t *out)
 		return sl__err(SL_EINVAL, "%s must be an array", what);
 	}
 	while ((r = jscan_more(js, &first)) > 0) {
-		if (jscan_skip(js))
+		if (jscan_skip_brackets(js))
 			return malformed(js);
 		(*out)++;
 	}
@@ -406,6 +410,32 @@ static int columns(jscan *js, const serve_sig *s, serve_arena *a, serve_batch *o
 	return 0;
 }
 
+/* Reads the value of the format `which` (mlflow_parse_json's). */
+static int format(jscan *js, int which, const serve_sig *s, serve_arena *a, serve_batch *out)
+{
+	jval v;
+
+	switch (which) {
+	case 0:
+		return dataframe_split(js, s, a, out);
+	case 1:
+		return rows(js, s, a, "dataframe_records", out);
+	case 2:
+		return rows(js, s, a, "instances", out);
+	default: {
+		jscan peek = *js;
+		jtok t = jscan_value(&peek, &v);
+		if (t == J_OBJ)
+			return columns(js, s, a, out);
+		if (t == J_ARR)
+			return rows(js, s, a, "inputs", out);
+		if (peek.err)
+			return malformed(&peek);
+		return sl__err(SL_EINVAL, "inputs must be an object of columns or an array of rows");
+	}
+	}
+}
+
 int mlflow_parse_json(const serve_sig *s, const char *body, size_t len, serve_arena *a,
 		      serve_batch *out)
 {
@@ -442,7 +472,8 @@ int mlflow_parse_json(const serve_sig *s, const char *body, size_t len, serve_ar
 				js.p++;
 			at = js.p;
 		}
-		if (jscan_skip(&js))
+		/* The format's value is read again below, checked. */
+		if (f >= 0 ? jscan_skip_brackets(&js) : jscan_skip(&js))
 			return malformed(&js);
 	}
 	if (r < 0 || jscan_end(&js))
@@ -451,26 +482,17 @@ int mlflow_parse_json(const serve_sig *s, const char *body, size_t len, serve_ar
 		return sl__err(SL_EINVAL, "the input must have exactly one of " FORMATS);
 	jscan_init(&js, body, len);
 	js.p = at;
-	switch (which) {
-	case 0:
-		return dataframe_split(&js, s, a, out);
-	case 1:
-		return rows(&js, s, a, "dataframe_records", out);
-	case 2:
-		return rows(&js, s, a, "instances", out);
-	default: {
-		jscan peek = js;
-		jtok t = jscan_value(&peek, &v);
-		if (t == J_OBJ)
-			return columns(&js, s, a, out);
-		if (t == J_ARR)
-			return rows(&js, s, a, "inputs", out);
-		if (peek.err)
-			return malformed(&peek);
-		return sl__err(SL_EINVAL, "inputs must be an object of columns or an array of rows");
+	if ((r = format(&js, which, s, a, out)) && r != SL_ENOMEM) {
+		/* A body that is not JSON says so first, as when every value
+		 * was checked in the first pass. */
+		jscan_init(&js, body, len);
+		js.p = at;
+		if (jscan_skip(&js))
+			return malformed(&js);
 	}
-	}
+	return r;
 }
+
 
 /* ---- CSV ---------------------------------------------------------------------------------- */
 

@@ -45,7 +45,7 @@
 #define SERVE_PRED_BUCKETS 11
 #define SERVE_LIVE_WINDOW 1000
 #define SERVE_ID_LEN 48 /* room for a request id and its NUL */
-#define SERVE_CONN_MEMORY 16384 /* per connection: request line and headers (431 past it) */
+#define SERVE_CONN_MEMORY 8192 /* per connection: request line and headers (431 past it; docs/serving.md) */
 
 /* ---- model sources ------------------------------------------------------------------ */
 
@@ -165,7 +165,8 @@ struct serve_model {
 typedef struct serve_recent {
 	char id[SERVE_ID_LEN];
 	uint64_t hash;
-	int32_t next;         /* chain in the bucket, -1 ends */
+	uint64_t seq;         /* when it was added (the worker's count, from 1) */
+	int32_t next;         /* chain in the bucket to an older entry, -1 ends */
 	uint16_t model;       /* index in the server's models */
 	uint16_t rows;
 	serve_vstats *st;     /* the version that answered */
@@ -184,6 +185,7 @@ typedef struct serve_worker {
 	serve_recent *recent;
 	int32_t *buckets;
 	size_t recent_cap, recent_pos, bucket_mask;
+	uint64_t recent_seq;  /* entries ever added */
 	/* The UI's handle on the project, opened on the thread's first UI request (ui.c). */
 	sl_project *ui_project;
 } serve_worker;
@@ -285,6 +287,8 @@ int serve_recent_init(serve_worker *w, size_t cap);
 void serve_recent_free(serve_worker *w);
 void serve_recent_add(serve_worker *w, const char *id, uint16_t model, serve_vstats *st,
 		      const serve_result *res, ml_task task);
+/* Copies w's remembered request id into out; false when w does not remember it. */
+bool serve_recent_get(serve_worker *w, const char *id, serve_recent *out);
 /*
  * Handles a feedback body for model m: checks it, looks every id up (recent
  * requests, then the log), logs a feedback record and updates the live

@@ -11,7 +11,8 @@
  * [n, 1]), or a single input of shape [n, k] whose k columns follow the
  * model's inputs in order. Members may come in any order, so each input
  * object is read in two passes: its members first (the position of "data"
- * noted), then its data, once name, shape and datatype say how to read it.
+ * noted, its end found by its brackets alone), then its data, checked and
+ * converted, once name, shape and datatype say how to read it.
  * The data may be nested as the shape says or flat (the protocol allows
  * both); either way there must be exactly as many values as the shape.
  * A forecaster (serve_sig.fc_h >= 0) takes its key columns only, or no
@@ -161,7 +162,9 @@ static int read_input(jscan *js, size_t idx, serve_arena *a, v2_input *in)
 						   *js->p == '\t'))
 				js->p++;
 			in->data = js->p;
-			if (jscan_skip(js))
+			/* Found by its brackets only: layout() reads it, checking
+			 * it then, and v2_parse checks it when layout() does not. */
+			if (jscan_skip_brackets(js))
 				return malformed(js);
 		} else if (jscan_skip(js)) {
 			return malformed(js);
@@ -593,8 +596,17 @@ int v2_parse(const serve_sig *s, const char *body, size_t len, serve_arena *a, v
 		return malformed(&js);
 	if ((!have_inputs || nin == 0) && s->fc_h < 0)
 		return sl__err(SL_EINVAL, "the request has no \"inputs\"");
-	if ((r = layout(s, body, len, ins, nin, a, out)))
+	if ((r = layout(s, body, len, ins, nin, a, out))) {
+		/* A body that is not JSON says so first, as when every value
+		 * was checked in the first pass. */
+		for (size_t i = 0; i < nin && r != SL_ENOMEM; i++) {
+			jscan_init(&js, body, len);
+			js.p = ins[i].data;
+			if (jscan_skip(&js))
+				return malformed(&js);
+		}
 		return r;
+	}
 	return s->fc_h >= 0 ? serve_fc_expand(s, a, out) : 0;
 }
 

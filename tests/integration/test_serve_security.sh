@@ -1,7 +1,8 @@
-# Safety of sluice serve: the body limit (413, announced or chunked), slow
-# clients closed by the header and request timeouts while others are
-# served, the connection limit, the bearer token the write endpoints need
-# on an exposed address, and TLS with a certificate made here.
+# Safety of sluice serve: the body limit (413, announced or chunked), the
+# header limit (431), slow clients closed by the header and request
+# timeouts while others are served, the connection limit, the bearer
+# token the write endpoints need on an exposed address, and TLS with a
+# certificate made here.
 . "$(dirname "$0")/lib.sh"
 . "$SRC/tests/integration/serve_lib.sh"
 
@@ -25,6 +26,12 @@ contains "$BODY" "larger than the limit of 2000 bytes"
 expect_code 413 POST /v2/models/mixed/infer "${J[@]}" -H 'Transfer-Encoding: chunked' --data-binary @"$T/big.json"
 still_serving
 [ "$(sl logs --status 413 --json | js "len(d)")" = 2 ] || fail "413s are logged"
+# Headers: 6 KB of them are served (a browser's cookies, a long token), past
+# the connection's 8 KiB they get 431 and the server goes on.
+pad=$(printf '%06000d' 0)
+expect_code 200 POST /v2/models/mixed/infer "${J[@]}" -H "X-Pad: $pad" --data-binary @"$T/req.json"
+expect_code 431 POST /v2/models/mixed/infer "${J[@]}" -H "X-Pad: $pad$pad" --data-binary @"$T/req.json"
+still_serving
 
 # A client that trickles its headers, and one that stalls its body.
 "$PY" - "$PORT" >"$T/slow.out" <<'P' &

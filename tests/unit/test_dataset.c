@@ -495,7 +495,7 @@ static void test_parsers(void **state)
 		char want[DS_F64_BUF];
 		double v, back;
 		int n = 0;
-		switch (k % 6) {
+		switch (k % 7) {
 		case 0: /* any finite double */
 			memcpy(&v, &bits, sizeof v);
 			if (!isfinite(v))
@@ -512,6 +512,9 @@ static void test_parsers(void **state)
 			break;
 		case 4: /* around %g's switch between styles */
 			v = (double)(bits % 1000003) * pow(10, (double)(int)(bits >> 58) - 28);
+			break;
+		case 5: /* binary fractions, whose decimal expansions end (ties at a digit) */
+			v = ldexp((double)(bits % 8192 + 1), (int)(bits >> 57) - 80);
 			break;
 		default:
 			v = -(double)(bits >> 11) * 0x1p-53 * pow(10, (double)(int)(bits % 600) - 300);

@@ -343,6 +343,29 @@ static void test_v2_errors(void **state)
 				"predict_proba, contributions)");
 	expect_error(f, parse_v2, "{\"parameters\": {\"explain\": 1}, \"inputs\": [" X "]}",
 		     SL_EINVAL, "parameters.explain must be true or false");
+	/* The data arrays are found by their brackets first and checked
+	 * when read; a body that is not JSON is still told so, also when
+	 * something else is wrong with it too. */
+	expect_error(f, parse_v2,
+		     IN("{\"name\": \"x\", \"shape\": [1], \"datatype\": \"FP64\", \"data\": [1,, 2]},"
+			N "," C "," FL),
+		     SL_EPARSE, "malformed JSON at line 1, column 72: expected a value");
+	expect_error(f, parse_v2,
+		     IN(X "," N "," C "," FL ",{\"name\": \"zz\", \"shape\": [1], "
+			"\"datatype\": \"FP64\", \"data\": [tru]}"),
+		     SL_EPARSE, "malformed JSON");
+	expect_error(f, parse_v2,
+		     IN("{\"name\": \"x\", \"shape\": [1], \"datatype\": \"FP64\", \"data\": [1}," N
+			"," C "," FL),
+		     SL_EPARSE, "malformed JSON");
+	expect_error(f, parse_v2,
+		     IN("{\"name\": \"x\", \"shape\": [1], \"datatype\": \"FP64\", \"data\": [[1]"),
+		     SL_EPARSE, "malformed JSON");
+	/* Brackets in strings do not end the data. */
+	expect_error(f, parse_v2,
+		     IN(X "," N ",{\"name\": \"c\", \"shape\": [2], \"datatype\": \"BYTES\", "
+			"\"data\": [\"]\\\"}\", \"[\"]}," FL),
+		     SL_EINVAL, "inputs[2] 'c' has 2 rows, inputs[0] 'x' 1");
 	/* A shape that promises more than the body holds sizes nothing. */
 	expect_error(f, parse_v2,
 		     IN("{\"name\": \"x\", \"shape\": [100000000000], \"datatype\": \"FP64\", \"data\": [1]},"
@@ -435,6 +458,17 @@ static void test_mlflow_errors(void **state)
 	expect_error(f, parse_mlflow, "{\"dataframe_split\": {\"columns\": [\"x\", \"n\", \"c\"], "
 				      "\"data\": [[1, 2, \"a\"]]}}",
 		     SL_EINVAL, "dataframe_split.columns: missing column 'flag'");
+	/* Rows are counted by their brackets and checked when read; a body
+	 * that is not JSON is told so, also when something else is wrong. */
+	expect_error(f, parse_mlflow, "{\"dataframe_split\": {\"columns\": [\"x\", \"n\", \"c\"], "
+				      "\"data\": [[1, 2, \"a\", tru]]}}",
+		     SL_EPARSE, "malformed JSON");
+	expect_error(f, parse_mlflow, "{\"instances\": [{\"x\": 1, \"n\": 2,, \"c\": \"a\"}]}",
+		     SL_EPARSE, "malformed JSON");
+	expect_error(f, parse_mlflow, "{\"inputs\": {\"x\": [1, 2], \"n\": [1, 2}}", SL_EPARSE,
+		     "malformed JSON");
+	expect_error(f, parse_mlflow, "{\"instances\": [[1, 2, \"]\", true], [1]]}", SL_EINVAL,
+		     "instances[1] has 1 values, the model takes 4 columns");
 	expect_error(f, parse_mlflow, "{\"dataframe_split\": {\"columns\": [\"x\", \"n\", \"c\", \"flag\"], "
 				      "\"data\": [[1, 2, \"a\"]]}}",
 		     SL_EINVAL, "dataframe_split.data[0] has 3 values, columns has 4");

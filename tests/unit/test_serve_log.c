@@ -228,6 +228,8 @@ static void test_torn_line_and_retention(void **state)
 	const char *dir = tu_tmpdir();
 	char *seg = tu_path(dir, "20250101T000000-deadbeef-000000.jsonl");
 	char *old = tu_path(dir, "20200101T000000-deadbeef-000000.jsonl.zst");
+	char *leftover = tu_path(dir, "20200101T000000-0badcafe-000000.jsonl.new");
+	char *fresh = tu_path(dir, "20990101T000000-0badcafe-000000.jsonl.new");
 	ilog_opts o = {.dir = dir, .retention_ms = 24 * 3600 * 1000, .maint_ms = 20};
 	struct utimbuf ut = {1577836800, 1577836800};
 	sl__buf b;
@@ -242,15 +244,25 @@ static void test_torn_line_and_retention(void **state)
 	unlink(old);
 	assert_int_equal(ilog_scan(dir, 0, 0, collect, &b), 0);
 	assert_string_equal(b.data, "{\"a\":1}|{\"a\":2}|");
-	/* Retention removes an old compressed segment; the torn one is compressed. */
+	/* Retention removes an old compressed segment; the torn one is
+	 * compressed; a segment a crash left unnamed goes, one just made
+	 * (not locked yet: another server's rotation) stays. */
 	tu_write(old, "x");
 	utime(old, &ut);
+	tu_write(leftover, "");
+	utime(leftover, &ut);
+	tu_write(fresh, "");
 	assert_int_equal(ilog_open(&o, &l), 0);
-	for (int i = 0; i < 1500 && (access(old, F_OK) == 0 || access(seg, F_OK) == 0); i++)
+	for (int i = 0; i < 1500 && (access(old, F_OK) == 0 || access(seg, F_OK) == 0 ||
+				     access(leftover, F_OK) == 0);
+	     i++)
 		usleep(20000);
 	assert_int_equal(ilog_close(l), 0);
 	assert_int_equal(access(old, F_OK), -1);
 	assert_int_equal(access(seg, F_OK), -1);
+	assert_int_equal(access(leftover, F_OK), -1);
+	assert_int_equal(access(fresh, F_OK), 0);
+	unlink(fresh);
 	sl__buf_reset(&b);
 	assert_int_equal(ilog_scan(dir, 0, 0, collect, &b), 0);
 	assert_string_equal(b.data, "{\"a\":1}|{\"a\":2}|");
@@ -259,6 +271,8 @@ static void test_torn_line_and_retention(void **state)
 	assert_int_equal(ilog_scan(dir, 0, 1000, collect, &b), 0);
 	assert_int_equal(b.len, 0);
 	sl__buf_free(&b);
+	free(leftover);
+	free(fresh);
 	free(seg);
 	free(old);
 	tu_rmdir(dir);
