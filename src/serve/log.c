@@ -631,16 +631,18 @@ static void sweep(ilog *l)
 		if (sl__str_has_suffix(e->d_name, ".jsonl.new")) {
 			/* A segment a crash caught before it was named: empty.
 			 * A new one is unlocked between its creation and its
-			 * lock: only one a minute old is taken for a leftover
-			 * (else a rotation's rename found it gone, and the
-			 * requests waiting for it got 503). */
+			 * lock: only one a minute old is taken for a leftover,
+			 * and a young one is not even locked here (else a
+			 * rotation's flock or rename failed, and the requests
+			 * waiting for it got 503). */
 			struct stat st;
 			int fd;
 			if (!(path = sl__path_join(l->dir, e->d_name)))
 				continue;
 			fd = open(path, O_RDONLY | O_CLOEXEC);
-			if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 &&
-			    (int64_t)st.st_mtime * 1000 < now - 60 * 1000)
+			if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size == 0 &&
+			    (int64_t)st.st_mtime * 1000 < now - 60 * 1000 &&
+			    flock(fd, LOCK_EX | LOCK_NB) == 0)
 				unlink(path);
 			if (fd >= 0)
 				close(fd);
