@@ -26,11 +26,13 @@
  *     processes and hand their results back as files (orch.h). Each round of
  *     the loop -- the steps that ended since the last wait, and the steps
  *     that could start or come from the cache after them -- is one store
- *     batch, one commit: a chain of steps costs one transaction per step, a
- *     fully cached pipeline one per round. A step's completion (status,
+ *     batch, one commit, except that the steps that ended commit before the
+ *     round starts a process: a fully cached pipeline costs one transaction
+ *     per round, a chain of steps two per step. A step's completion (status,
  *     artifacts, edges, metrics, store ops) is one savepoint inside it, so a
  *     kill -9 at any moment leaves each step either finished with all its
- *     outputs or not finished.
+ *     outputs or not finished, and a step whose dependent has started is
+ *     finished: a rerun takes it from the cache.
  *
  *  3. A cache hit is only a hit if every output artifact is present and
  *     hashes to its id; otherwise the step runs again. A rerun after a
@@ -188,6 +190,7 @@ typedef struct run {
 	int n_done;
 	double t0;
 	bool cancelled;
+	bool ends_open; /* the round's batch holds step completions (design note 2) */
 	int fatal_rc;  /* design note 5: the run stops (the store or orchestrator failed) */
 	char fatal_msg[SL__ERRMSG_MAX];
 	char (*synced)[SL__HASH_HEX_SIZE]; /* artifacts put without fsync */
@@ -1133,6 +1136,15 @@ static void launch(run *r)
 			drop_trial(r, i); /* design note 8: the search's time is up */
 			continue;
 		}
+		if (r->ends_open) {
+			/* Design note 2: what ended commits before anything starts. */
+			r->ends_open = false;
+			fatal(r, store_batch_end(r->env->st));
+			if (!r->fatal_rc)
+				fatal(r, store_batch_begin(r->env->st));
+			if (r->fatal_rc)
+				return;
+		}
 		start_step(r, i, slots);
 	}
 }
@@ -1603,6 +1615,7 @@ static void round_of(run *r, const orch_result *first)
 		return;
 	}
 	if (first) {
+		r->ends_open = true;
 		collect(r, first);
 		/* Others may have ended meanwhile: record them in the same commit. */
 		while (!r->fatal_rc) {
@@ -1621,12 +1634,14 @@ static void round_of(run *r, const orch_result *first)
 	 * store's write lock, which other processes' writes wait for: the
 	 * round's completions commit first, and each start is its own commit. */
 	if (r->env->orch->slow_start) {
+		r->ends_open = false;
 		fatal(r, store_batch_end(r->env->st));
 		if (!r->fatal_rc)
 			launch(r);
 		return;
 	}
 	launch(r);
+	r->ends_open = false;
 	fatal(r, store_batch_end(r->env->st));
 }
 
