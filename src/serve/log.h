@@ -62,7 +62,7 @@ typedef struct ilog_opts {
 	uint64_t segment_bytes; /* 0: 64 MiB */
 	int64_t segment_ms;     /* 0: one hour */
 	int64_t retention_ms;   /* 0: keep every segment */
-	int zstd_level;         /* 0: 3 */
+	int zstd_level;         /* 0: 1 */
 	int64_t maint_ms;       /* maintenance period; 0: one second */
 	size_t chunk_bytes;     /* mapped at a time; 0: 4 MiB (rounded to pages) */
 	unsigned test_rotate_delay_ms; /* tests: a rotation sleeps this long */
