@@ -140,45 +140,77 @@ static inline bool digit(const char *p, const char *end)
 	return p < end && *p >= '0' && *p <= '9';
 }
 
+static const double pow10_exact[] = {
+	1e0,  1e1,  1e2,  1e3,	1e4,  1e5,  1e6,  1e7,	1e8,  1e9,  1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/*
+ * A number is checked and converted in one pass: the digits are gathered
+ * into an integer while the grammar is checked, and when it and its power
+ * of ten are both exact doubles (at most 19 digits, below 2^53, |exp| up
+ * to 22) one multiplication or division rounds correctly. Anything else
+ * goes to ds_parse_f64 (the same answer, a second look at the text): a
+ * request's numbers are nearly all the short kind, and reading them was a
+ * third of a one-row request's user time.
+ */
 static jtok number(jscan *s, jval *v)
 {
 	const char *p = s->p, *end = s->end, *start = p;
+	bool neg = false;
+	uint64_t m = 0;
+	int nd = 0, x = 0;
 
-	if (*p == '-')
+	if (*p == '-') {
+		neg = true;
 		p++;
+	}
 	if (!digit(p, end))
 		return fail_at(s, start, "bad number");
 	if (*p == '0') {
 		p++;
 	} else {
-		while (digit(p, end))
-			p++;
+		for (; digit(p, end); p++)
+			if (++nd <= 19)
+				m = m * 10 + (uint64_t)(*p - '0');
 	}
 	if (p < end && *p == '.') {
 		p++;
 		if (!digit(p, end))
 			return fail_at(s, p, "bad number: digits expected after '.'");
-		while (digit(p, end))
-			p++;
+		for (; digit(p, end); p++)
+			if (++nd <= 19) {
+				m = m * 10 + (uint64_t)(*p - '0');
+				x--;
+			}
 	}
 	if (p < end && (*p == 'e' || *p == 'E')) {
+		bool eneg = false;
+		int e = 0;
 		p++;
 		if (p < end && (*p == '+' || *p == '-'))
-			p++;
+			eneg = *p++ == '-';
 		if (!digit(p, end))
 			return fail_at(s, p, "bad number: digits expected in the exponent");
-		while (digit(p, end))
-			p++;
+		for (; digit(p, end); p++)
+			if (e < 10000)
+				e = e * 10 + (*p - '0');
+		x += eneg ? -e : e;
 	}
 	v->t = J_NUM;
 	v->s = start;
 	v->len = (size_t)(p - start);
 	v->esc = false;
 	/* Skipped values are checked, not converted (the second pass does). */
-	if (s->skipping)
+	if (s->skipping) {
 		v->num = 0;
-	else if (!ds_parse_f64(start, v->len, &v->num))
+	} else if (nd <= 19 && m <= ((uint64_t)1 << 53) && x >= -22 && x <= 22) {
+		double d = (double)m;
+		d = x < 0 ? d / pow10_exact[-x] : d * pow10_exact[x];
+		v->num = neg ? -d : d;
+	} else if (!ds_parse_f64(start, v->len, &v->num)) {
 		return fail_at(s, start, "bad number");
+	}
 	s->p = p;
 	return J_NUM;
 }

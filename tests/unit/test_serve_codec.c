@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "ml/glm.h"
 #include "serve/codec.h"
 #include "testutil.h"
@@ -71,6 +72,60 @@ static void test_jscan_depth_and_unescape(void **state)
 		bool first = true;
 		assert_int_equal(jscan_key(&js, &first, &v), 1);
 		assert_true(jscan_eq(&v, "name"));
+	}
+}
+
+/* The value jscan gives a number is strtod's (correctly rounded), on the
+ * one-pass path and on the fallback alike. */
+static void check_number(const char *text)
+{
+	jscan js;
+	jval v;
+	double want = strtod(text, NULL);
+
+	jscan_init(&js, text, strlen(text));
+	if (jscan_value(&js, &v) != J_NUM)
+		fail_msg("'%s' did not scan as a number: %s", text, js.err ? js.err : "?");
+	if (memcmp(&v.num, &want, sizeof want))
+		fail_msg("'%s': jscan %.17g, strtod %.17g", text, v.num, want);
+	assert_int_equal(v.len, strlen(text));
+}
+
+static void test_jscan_numbers(void **state)
+{
+	static const char *const cases[] = {
+		"0", "-0", "0.0", "-0.0", "1", "0.64", "278.0", "3.756", "61.0", "1.29",
+		"9007199254740992", "9007199254740993", "9007199254740993.0",
+		"1234567890123456789", "12345678901234567890", "0.1e-22", "1e22", "1e23",
+		"1e-22", "1e-23", "4.9e-324", "2.2250738585072014e-308", "1.7976931348623157e308",
+		"1e309", "-1e309", "0.00000000000000000001", "0.30000000000000004",
+		"123456789012345678901234567890", "1.5E+3", "2e-0", "7E00022",
+		"0.000000000000000000000000000001", "1e99999999999",
+	};
+	char buf[64];
+	sl__rng r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		check_number(cases[i]);
+	/* Random decimals of 1 to 20 digits and random exponents: both paths. */
+	sl__rng_seed(&r, 9);
+	for (int i = 0; i < 20000; i++) {
+		int nd = 1 + (int)sl__rng_below(&r, 20), dot = (int)sl__rng_below(&r, (uint64_t)nd + 1);
+		size_t n = 0;
+		if (sl__rng_below(&r, 2))
+			buf[n++] = '-';
+		for (int d = 0; d < nd; d++) {
+			if (d == dot && d > 0)
+				buf[n++] = '.';
+			buf[n++] = (char)('0' + (d == 0 && nd > 1 && dot != 1 ? 1 + sl__rng_below(&r, 9)
+									     : sl__rng_below(&r, 10)));
+		}
+		if (sl__rng_below(&r, 3) == 0)
+			n += (size_t)snprintf(buf + n, sizeof buf - n, "e%d",
+					      (int)sl__rng_below(&r, 61) - 30);
+		buf[n] = 0;
+		check_number(buf);
 	}
 }
 
@@ -590,6 +645,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_jscan_vs_jansson),
 		cmocka_unit_test(test_jscan_depth_and_unescape),
+		cmocka_unit_test(test_jscan_numbers),
 		cmocka_unit_test_setup_teardown(test_v2_layouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mlflow_formats, setup, teardown),
