@@ -316,6 +316,32 @@ int jscan_more(jscan *s, bool *first)
 	return 1;
 }
 
+int jscan_next_num(jscan *s, bool *first, jval *v)
+{
+	const char *p, *end = s->end;
+
+	if (s->err)
+		return -1;
+	ws(s);
+	p = s->p;
+	if (p < end && *p == ']') {
+		s->p = p + 1;
+		s->depth--;
+		return 0;
+	}
+	if (!*first) {
+		if (p >= end || *p != ',')
+			return fail_at(s, p, "expected ',' or ']'");
+		s->p = ++p;
+		ws(s);
+		p = s->p;
+	}
+	*first = false;
+	if (p < end && (*p == '-' || (*p >= '0' && *p <= '9')))
+		return number(s, v) == J_NUM ? 1 : -1;
+	return 2;
+}
+
 static int skip(jscan *s)
 {
 	jval v;
