@@ -4,6 +4,9 @@
  */
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "core/core.h"
 #include "dataset/dataset.h"
@@ -380,6 +383,31 @@ int jscan_skip(jscan *s)
 static const bool bracket_or_quote[256] = {['['] = true, [']'] = true, ['{'] = true,
 					   ['}'] = true, ['"'] = true};
 
+/* The first bracket or quote in [p, end), or end: sixteen bytes a step
+ * where SSE2 is there (a tensor's data is long runs of digits). */
+static const char *next_bracket(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	/* '[' ']' '{' '}' are 0x5b 0x5d 0x7b 0x7d: with bit 5 set, 0x7b or 0x7d. */
+	const __m128i bit5 = _mm_set1_epi8(0x20), open = _mm_set1_epi8('{'),
+		      close = _mm_set1_epi8('}'), quote = _mm_set1_epi8('"');
+
+	while (end - p >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i y = _mm_or_si128(x, bit5);
+		int m = _mm_movemask_epi8(_mm_or_si128(
+			_mm_or_si128(_mm_cmpeq_epi8(y, open), _mm_cmpeq_epi8(y, close)),
+			_mm_cmpeq_epi8(x, quote)));
+		if (m)
+			return p + __builtin_ctz((unsigned)m);
+		p += 16;
+	}
+#endif
+	while (p < end && !bracket_or_quote[(unsigned char)*p])
+		p++;
+	return p;
+}
+
 int jscan_skip_brackets(jscan *s)
 {
 	const char *p, *end = s->end;
@@ -395,8 +423,7 @@ int jscan_skip_brackets(jscan *s)
 	 * matter; strings are passed with their escapes, unchecked. */
 	for (; p < end; p++) {
 		char c;
-		while (p < end && !bracket_or_quote[(unsigned char)*p])
-			p++;
+		p = next_bracket(p, end);
 		if (p >= end)
 			break;
 		c = *p;
@@ -502,9 +529,8 @@ size_t jscan_unescape(const jval *v, char *dst)
 	return (size_t)(d - dst);
 }
 
-bool jscan_eq(const jval *v, const char *lit)
+bool jscan_eq_n(const jval *v, const char *lit, size_t n)
 {
-	size_t n = strlen(lit);
 	char buf[256];
 
 	if (!v->esc)

@@ -38,6 +38,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define JSCAN_MAX_DEPTH 64
 
@@ -97,7 +98,12 @@ int jscan_end(jscan *s);
 int jscan_fail(jscan *s, const char *msg);
 
 /* True when a key or string value equals lit (escapes are compared decoded). */
-bool jscan_eq(const jval *v, const char *lit);
+bool jscan_eq_n(const jval *v, const char *lit, size_t n);
+/* Inline so that a literal's length is known where it is compared. */
+static inline bool jscan_eq(const jval *v, const char *lit)
+{
+	return jscan_eq_n(v, lit, strlen(lit));
+}
 /*
  * Decodes a J_STR span into dst, which must hold v->len bytes (decoding
  * never lengthens a string). Returns the decoded length. The span was

@@ -53,10 +53,11 @@ static bool dt_parse(const char *s, size_t n, dtkind *out)
 		const char *name;
 		dtkind kind;
 	} types[] = {
+		/* The common ones first. */
+		{"FP64", DT_FP},     {"FP32", DT_FP},    {"INT64", DT_INT},   {"BYTES", DT_BYTES},
 		{"BOOL", DT_BOOL},   {"UINT8", DT_UINT}, {"UINT16", DT_UINT}, {"UINT32", DT_UINT},
 		{"UINT64", DT_UINT}, {"INT8", DT_INT},   {"INT16", DT_INT},   {"INT32", DT_INT},
-		{"INT64", DT_INT},   {"FP16", DT_FP},    {"FP32", DT_FP},     {"FP64", DT_FP},
-		{"BYTES", DT_BYTES},
+		{"FP16", DT_FP},
 	};
 	for (size_t i = 0; i < SL__ARRAY_LEN(types); i++)
 		if (strlen(types[i].name) == n && !memcmp(types[i].name, s, n)) {

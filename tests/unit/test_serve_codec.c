@@ -129,6 +129,61 @@ static void test_jscan_numbers(void **state)
 	}
 }
 
+/* Skipping by brackets alone ends where the checking skip ends, wherever
+ * in a sixteen-byte step the brackets and quotes fall. */
+static void test_jscan_skip_brackets(void **state)
+{
+	static const char *const atoms[] = {"0.0", "12.5", "-3", "\"a]\"", "\"[{\"", "\"q\\\"]\"",
+					    "[]", "{}", "{\"k\":[1,{\"x\":\"}\"}]}", "true", "null"};
+	char text[512];
+	sl__rng r;
+
+	(void)state;
+	sl__rng_seed(&r, 3);
+	for (int t = 0; t < 3000; t++) {
+		size_t n = 0, k = 1 + sl__rng_below(&r, 24);
+		jscan a, b;
+		int depth = 0;
+		n += (size_t)snprintf(text + n, sizeof text - n, "%*s[", (int)sl__rng_below(&r, 17), "");
+		for (size_t i = 0; i < k; i++) {
+			if (i)
+				text[n++] = ',';
+			if (depth < 3 && sl__rng_below(&r, 4) == 0) {
+				text[n++] = '[';
+				depth++;
+				n += (size_t)snprintf(text + n, sizeof text - n, "%s",
+						      atoms[sl__rng_below(&r, SL__ARRAY_LEN(atoms))]);
+				continue;
+			}
+			n += (size_t)snprintf(text + n, sizeof text - n, "%s",
+					      atoms[sl__rng_below(&r, SL__ARRAY_LEN(atoms))]);
+			if (depth && sl__rng_below(&r, 3) == 0) {
+				text[n++] = ']';
+				depth--;
+			}
+		}
+		while (depth-- >= 0)
+			text[n++] = ']';
+		n += (size_t)snprintf(text + n, sizeof text - n, ",%*s1]", (int)sl__rng_below(&r, 20), "");
+		jscan_init(&a, text, n);
+		jscan_init(&b, text, n);
+		if (jscan_skip(&a))
+			fail_msg("not JSON: %s", text);
+		assert_int_equal(jscan_skip_brackets(&b), 0);
+		if (a.p != b.p)
+			fail_msg("'%.*s': skip ends at %td, skip_brackets at %td", (int)n, text,
+				 a.p - text, b.p - text);
+	}
+	/* An unterminated one is an error, not a read past the end. */
+	{
+		jscan c;
+		memset(text, '1', 100);
+		text[0] = '[';
+		jscan_init(&c, text, 100);
+		assert_int_equal(jscan_skip_brackets(&c), -1);
+	}
+}
+
 /* ---- a model to serve ------------------------------------------------------------------ */
 
 /* x float, n int, c string, flag bool; label yes/no from x + (c == "b"). */
@@ -646,6 +701,7 @@ int main(void)
 		cmocka_unit_test(test_jscan_vs_jansson),
 		cmocka_unit_test(test_jscan_depth_and_unescape),
 		cmocka_unit_test(test_jscan_numbers),
+		cmocka_unit_test(test_jscan_skip_brackets),
 		cmocka_unit_test_setup_teardown(test_v2_layouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mlflow_formats, setup, teardown),
