@@ -157,7 +157,7 @@ static const double pow10_exact[] = {
  * request's numbers are nearly all the short kind, and reading them was a
  * third of a one-row request's user time.
  */
-static jtok number(jscan *s, jval *v)
+static inline __attribute__((always_inline)) jtok number(jscan *s, jval *v)
 {
 	const char *p = s->p, *end = s->end, *start = p;
 	bool neg = false;
