@@ -36,11 +36,13 @@ void jscan_init(jscan *s, const char *text, size_t len)
 	s->err_at = 0;
 }
 
+/* White space is at most ' ': anything above it ends the run in one test. */
 static inline void ws(jscan *s)
 {
-	const char *p = s->p;
+	const char *p = s->p, *end = s->end;
 
-	while (p < s->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+	while (p < end && (unsigned char)*p <= ' ' &&
+	       (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
 		p++;
 	s->p = p;
 }
@@ -140,7 +142,7 @@ static jtok string(jscan *s, jval *v)
 
 static inline bool digit(const char *p, const char *end)
 {
-	return p < end && *p >= '0' && *p <= '9';
+	return p < end && (unsigned char)(*p - '0') <= 9;
 }
 
 static const double pow10_exact[] = {

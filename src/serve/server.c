@@ -955,6 +955,7 @@ static void begin(sl_server *s, serve_conn *cn, struct MHD_Connection *c, serve_
 		snprintf(cn->id, sizeof cn->id, "%s", rid);
 	else
 		make_id(s, w, cn->id);
+	serve_recent_prefetch(w, cn->id);
 }
 
 static enum MHD_Result too_large(sl_server *s, serve_conn *cn, struct MHD_Connection *c,
