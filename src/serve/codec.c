@@ -535,19 +535,12 @@ done:
 
 /* ---- batches -------------------------------------------------------------------------------- */
 
-int serve_batch_set(serve_batch *b, const serve_sig *s, size_t i, size_t j, const jval *v,
-		    serve_arena *a)
+int serve_batch_set_any(serve_batch *b, const serve_sig *s, size_t i, size_t j, const jval *v,
+			serve_arena *a)
 {
 	size_t c = i * b->k + j;
 	bundle_scalar sc;
 
-	/* The common cell, a number for a float column, as bundle_coerce
-	 * stores it, without building its argument. */
-	if (v->t == J_NUM && s->in_types[j] == DS_FLOAT64) {
-		memset(&b->v[c], 0, sizeof b->v[c]);
-		b->v[c].f = v->num;
-		goto span;
-	}
 	memset(&sc, 0, sizeof sc);
 	switch (v->t) {
 	case J_NULL:
@@ -583,7 +576,6 @@ int serve_batch_set(serve_batch *b, const serve_sig *s, size_t i, size_t j, cons
 	}
 	if (bundle_coerce(s->in_types[j], &sc, &b->v[c]))
 		return SL_EINVAL;
-span:
 	if (b->span) {
 		size_t off = (size_t)(v->s - b->src), len = v->len;
 		if (v->t == J_STR) {

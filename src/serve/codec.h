@@ -133,8 +133,24 @@ typedef struct serve_batch {
 } serve_batch;
 
 /* Checks v against type t and stores it in cell (row i, input j) of b. */
-int serve_batch_set(serve_batch *b, const serve_sig *s, size_t i, size_t j, const jval *v,
-		    serve_arena *a);
+int serve_batch_set_any(serve_batch *b, const serve_sig *s, size_t i, size_t j, const jval *v,
+			serve_arena *a);
+/* The same, with the common cell (a number for a float column, stored as
+ * bundle_coerce stores it) inline: a one-row request is mostly these. */
+static inline int serve_batch_set(serve_batch *b, const serve_sig *s, size_t i, size_t j,
+				  const jval *v, serve_arena *a)
+{
+	size_t c = i * b->k + j;
+
+	if (v->t != J_NUM || s->in_types[j] != DS_FLOAT64)
+		return serve_batch_set_any(b, s, i, j, v, a);
+	b->v[c] = (expr_value){.f = v->num};
+	if (b->span) {
+		b->span[2 * c] = (uint32_t)(v->s - b->src);
+		b->span[2 * c + 1] = (uint32_t)v->len;
+	}
+	return 0;
+}
 
 /* ---- scoring ---------------------------------------------------------------- */
 

@@ -108,6 +108,19 @@ void serve_recent_add(serve_worker *w, const char *id, uint16_t model, serve_vst
 	pthread_mutex_unlock(&w->recent_mu);
 }
 
+void serve_recent_prefetch(serve_worker *w, const char *id)
+{
+	const serve_recent *e;
+
+	if (!w->recent)
+		return;
+	/* Only w's own thread moves recent_pos: no lock for a hint. */
+	e = &w->recent[w->recent_pos];
+	__builtin_prefetch(&w->buckets[id_hash(id) & w->bucket_mask], 1);
+	__builtin_prefetch(e, 1);
+	__builtin_prefetch((const char *)e + sizeof *e - 1, 1);
+}
+
 /*
  * A chain runs from newer entries to older ones; a link to a slot the ring
  * has since reused (its entry is newer than the one linking to it, or, for

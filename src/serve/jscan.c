@@ -4,6 +4,9 @@
  */
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "core/core.h"
 #include "dataset/dataset.h"
@@ -33,11 +36,13 @@ void jscan_init(jscan *s, const char *text, size_t len)
 	s->err_at = 0;
 }
 
+/* White space is at most ' ': anything above it ends the run in one test. */
 static inline void ws(jscan *s)
 {
-	const char *p = s->p;
+	const char *p = s->p, *end = s->end;
 
-	while (p < s->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+	while (p < end && (unsigned char)*p <= ' ' &&
+	       (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
 		p++;
 	s->p = p;
 }
@@ -137,48 +142,80 @@ static jtok string(jscan *s, jval *v)
 
 static inline bool digit(const char *p, const char *end)
 {
-	return p < end && *p >= '0' && *p <= '9';
+	return p < end && (unsigned char)(*p - '0') <= 9;
 }
 
-static jtok number(jscan *s, jval *v)
+static const double pow10_exact[] = {
+	1e0,  1e1,  1e2,  1e3,	1e4,  1e5,  1e6,  1e7,	1e8,  1e9,  1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/*
+ * A number is checked and converted in one pass: the digits are gathered
+ * into an integer while the grammar is checked, and when it and its power
+ * of ten are both exact doubles (at most 19 digits, below 2^53, |exp| up
+ * to 22) one multiplication or division rounds correctly. Anything else
+ * goes to ds_parse_f64 (the same answer, a second look at the text): a
+ * request's numbers are nearly all the short kind, and reading them was a
+ * third of a one-row request's user time.
+ */
+static inline __attribute__((always_inline)) jtok number(jscan *s, jval *v)
 {
 	const char *p = s->p, *end = s->end, *start = p;
+	bool neg = false;
+	uint64_t m = 0;
+	int nd = 0, x = 0;
 
-	if (*p == '-')
+	if (*p == '-') {
+		neg = true;
 		p++;
+	}
 	if (!digit(p, end))
 		return fail_at(s, start, "bad number");
 	if (*p == '0') {
 		p++;
 	} else {
-		while (digit(p, end))
-			p++;
+		for (; digit(p, end); p++)
+			if (++nd <= 19)
+				m = m * 10 + (uint64_t)(*p - '0');
 	}
 	if (p < end && *p == '.') {
 		p++;
 		if (!digit(p, end))
 			return fail_at(s, p, "bad number: digits expected after '.'");
-		while (digit(p, end))
-			p++;
+		for (; digit(p, end); p++)
+			if (++nd <= 19) {
+				m = m * 10 + (uint64_t)(*p - '0');
+				x--;
+			}
 	}
 	if (p < end && (*p == 'e' || *p == 'E')) {
+		bool eneg = false;
+		int e = 0;
 		p++;
 		if (p < end && (*p == '+' || *p == '-'))
-			p++;
+			eneg = *p++ == '-';
 		if (!digit(p, end))
 			return fail_at(s, p, "bad number: digits expected in the exponent");
-		while (digit(p, end))
-			p++;
+		for (; digit(p, end); p++)
+			if (e < 10000)
+				e = e * 10 + (*p - '0');
+		x += eneg ? -e : e;
 	}
 	v->t = J_NUM;
 	v->s = start;
 	v->len = (size_t)(p - start);
 	v->esc = false;
 	/* Skipped values are checked, not converted (the second pass does). */
-	if (s->skipping)
+	if (s->skipping) {
 		v->num = 0;
-	else if (!ds_parse_f64(start, v->len, &v->num))
+	} else if (nd <= 19 && m <= ((uint64_t)1 << 53) && x >= -22 && x <= 22) {
+		double d = (double)m;
+		d = x < 0 ? d / pow10_exact[-x] : d * pow10_exact[x];
+		v->num = neg ? -d : d;
+	} else if (!ds_parse_f64(start, v->len, &v->num)) {
 		return fail_at(s, start, "bad number");
+	}
 	s->p = p;
 	return J_NUM;
 }
@@ -284,6 +321,32 @@ int jscan_more(jscan *s, bool *first)
 	return 1;
 }
 
+int jscan_next_num(jscan *s, bool *first, jval *v)
+{
+	const char *p, *end = s->end;
+
+	if (s->err)
+		return -1;
+	ws(s);
+	p = s->p;
+	if (p < end && *p == ']') {
+		s->p = p + 1;
+		s->depth--;
+		return 0;
+	}
+	if (!*first) {
+		if (p >= end || *p != ',')
+			return fail_at(s, p, "expected ',' or ']'");
+		s->p = ++p;
+		ws(s);
+		p = s->p;
+	}
+	*first = false;
+	if (p < end && (*p == '-' || (*p >= '0' && *p <= '9')))
+		return number(s, v) == J_NUM ? 1 : -1;
+	return 2;
+}
+
 static int skip(jscan *s)
 {
 	jval v;
@@ -322,6 +385,31 @@ int jscan_skip(jscan *s)
 static const bool bracket_or_quote[256] = {['['] = true, [']'] = true, ['{'] = true,
 					   ['}'] = true, ['"'] = true};
 
+/* The first bracket or quote in [p, end), or end: sixteen bytes a step
+ * where SSE2 is there (a tensor's data is long runs of digits). */
+static const char *next_bracket(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	/* '[' ']' '{' '}' are 0x5b 0x5d 0x7b 0x7d: with bit 5 set, 0x7b or 0x7d. */
+	const __m128i bit5 = _mm_set1_epi8(0x20), open = _mm_set1_epi8('{'),
+		      close = _mm_set1_epi8('}'), quote = _mm_set1_epi8('"');
+
+	while (end - p >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i y = _mm_or_si128(x, bit5);
+		int m = _mm_movemask_epi8(_mm_or_si128(
+			_mm_or_si128(_mm_cmpeq_epi8(y, open), _mm_cmpeq_epi8(y, close)),
+			_mm_cmpeq_epi8(x, quote)));
+		if (m)
+			return p + __builtin_ctz((unsigned)m);
+		p += 16;
+	}
+#endif
+	while (p < end && !bracket_or_quote[(unsigned char)*p])
+		p++;
+	return p;
+}
+
 int jscan_skip_brackets(jscan *s)
 {
 	const char *p, *end = s->end;
@@ -337,8 +425,7 @@ int jscan_skip_brackets(jscan *s)
 	 * matter; strings are passed with their escapes, unchecked. */
 	for (; p < end; p++) {
 		char c;
-		while (p < end && !bracket_or_quote[(unsigned char)*p])
-			p++;
+		p = next_bracket(p, end);
 		if (p >= end)
 			break;
 		c = *p;
@@ -444,9 +531,8 @@ size_t jscan_unescape(const jval *v, char *dst)
 	return (size_t)(d - dst);
 }
 
-bool jscan_eq(const jval *v, const char *lit)
+bool jscan_eq_n(const jval *v, const char *lit, size_t n)
 {
-	size_t n = strlen(lit);
 	char buf[256];
 
 	if (!v->esc)

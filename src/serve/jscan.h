@@ -18,6 +18,8 @@
  *                                consumed), 0 at '}', or -1
  *   jscan_more(&s, &first)       inside an array: 1 when an element follows,
  *                                0 at ']', or -1
+ *   jscan_next_num(&s, &first, &v) jscan_more and, when a number follows,
+ *                                jscan_value in one call (a tensor's data)
  *   jscan_skip(&s)               skips the next value, checking it
  *   jscan_skip_brackets(&s)      skips it unchecked, to be scanned again
  *   jscan_end(&s)                only white space remains
@@ -36,6 +38,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define JSCAN_MAX_DEPTH 64
 
@@ -73,6 +76,12 @@ jtok jscan_value(jscan *s, jval *v);
 /* Object members and array elements; *first starts true after J_OBJ/J_ARR. */
 int jscan_key(jscan *s, bool *first, jval *key);
 int jscan_more(jscan *s, bool *first);
+/*
+ * jscan_more, then the element when it is a number: 1 with it in *v, 0 at
+ * ']', 2 when an element follows that is not a number (read it with
+ * jscan_value), or -1. The element loop of numeric data, in one call.
+ */
+int jscan_next_num(jscan *s, bool *first, jval *v);
 /* Skips one value (a whole object or array), checking it. 0 or -1. */
 int jscan_skip(jscan *s);
 /*
@@ -89,7 +98,12 @@ int jscan_end(jscan *s);
 int jscan_fail(jscan *s, const char *msg);
 
 /* True when a key or string value equals lit (escapes are compared decoded). */
-bool jscan_eq(const jval *v, const char *lit);
+bool jscan_eq_n(const jval *v, const char *lit, size_t n);
+/* Inline so that a literal's length is known where it is compared. */
+static inline bool jscan_eq(const jval *v, const char *lit)
+{
+	return jscan_eq_n(v, lit, strlen(lit));
+}
 /*
  * Decodes a J_STR span into dst, which must hold v->len bytes (decoding
  * never lengthens a string). Returns the decoded length. The span was

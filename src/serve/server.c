@@ -62,6 +62,8 @@ enum { C_IDLE, C_RECEIVING, C_PROCESSING, C_SENDING };
 struct serve_conn {
 	serve_conn *prev, *next;
 	int fd;
+	/* Monotonic milliseconds (mono_ms), so that a step of the wall clock
+	 * reaps nothing; req_ms comes from the request's own clock reading. */
 	atomic_llong phase_ms; /* opened, or its last response done */
 	atomic_llong req_ms;   /* the current request's headers arrived */
 	atomic_int state;
@@ -127,6 +129,11 @@ typedef struct outcome {
 } outcome;
 
 static _Thread_local serve_worker *tls_worker;
+
+static long long mono_ms(void)
+{
+	return (long long)(sl__mono_sec() * 1000);
+}
 static _Thread_local sl_server *tls_server;
 
 /* ---- workers ------------------------------------------------------------------------ */
@@ -942,12 +949,13 @@ static void begin(sl_server *s, serve_conn *cn, struct MHD_Connection *c, serve_
 	cn->oom = false;
 	sl__buf_reset(&cn->body);
 	atomic_fetch_add(&w->started, 1);
-	atomic_store(&cn->req_ms, (long long)sl__now_ms());
+	atomic_store(&cn->req_ms, (long long)(cn->t0 * 1000));
 	atomic_store(&cn->state, C_RECEIVING);
 	if (rid && good_id(rid))
 		snprintf(cn->id, sizeof cn->id, "%s", rid);
 	else
 		make_id(s, w, cn->id);
+	serve_recent_prefetch(w, cn->id);
 }
 
 static enum MHD_Result too_large(sl_server *s, serve_conn *cn, struct MHD_Connection *c,
@@ -1049,7 +1057,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		sl__buf_free(&cn->body);
 	if (cn->resp.cap > ((size_t)1 << 20))
 		sl__buf_free(&cn->resp);
-	atomic_store(&cn->phase_ms, (long long)sl__now_ms());
+	atomic_store(&cn->phase_ms, mono_ms());
 	atomic_store(&cn->state, C_IDLE);
 }
 
@@ -1069,7 +1077,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		cn->fd = ci ? ci->connect_fd : -1;
 		sl__buf_init(&cn->body, 0);
 		sl__buf_init(&cn->resp, 0);
-		atomic_store(&cn->phase_ms, (long long)sl__now_ms());
+		atomic_store(&cn->phase_ms, mono_ms());
 		pthread_mutex_lock(&s->conns_mu);
 		cn->next = s->conns;
 		if (s->conns)
@@ -1130,7 +1138,7 @@ static void *reaper_main(void *arg)
 		if (s->stop)
 			break;
 		pthread_mutex_unlock(&s->mu);
-		now = (long long)sl__now_ms();
+		now = mono_ms();
 		pthread_mutex_lock(&s->conns_mu);
 		for (serve_conn *cn = s->conns; cn; cn = cn->next) {
 			int st = atomic_load(&cn->state);

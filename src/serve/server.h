@@ -290,6 +290,12 @@ void serve_recent_add(serve_worker *w, const char *id, uint16_t model, serve_vst
 /* Copies w's remembered request id into out; false when w does not remember it. */
 bool serve_recent_get(serve_worker *w, const char *id, serve_recent *out);
 /*
+ * Fetches into the cache what serve_recent_add(w, id, ...) will write (its
+ * bucket, a random one of a large table, and the ring's next slot), so that
+ * the misses overlap the request's work. Called by w's own thread.
+ */
+void serve_recent_prefetch(serve_worker *w, const char *id);
+/*
  * Handles a feedback body for model m: checks it, looks every id up (recent
  * requests, then the log), logs a feedback record and updates the live
  * metric. Returns the HTTP status and the body in out; *logged says whether

@@ -53,10 +53,11 @@ static bool dt_parse(const char *s, size_t n, dtkind *out)
 		const char *name;
 		dtkind kind;
 	} types[] = {
+		/* The common ones first. */
+		{"FP64", DT_FP},     {"FP32", DT_FP},    {"INT64", DT_INT},   {"BYTES", DT_BYTES},
 		{"BOOL", DT_BOOL},   {"UINT8", DT_UINT}, {"UINT16", DT_UINT}, {"UINT32", DT_UINT},
 		{"UINT64", DT_UINT}, {"INT8", DT_INT},   {"INT16", DT_INT},   {"INT32", DT_INT},
-		{"INT64", DT_INT},   {"FP16", DT_FP},    {"FP32", DT_FP},     {"FP64", DT_FP},
-		{"BYTES", DT_BYTES},
+		{"FP16", DT_FP},
 	};
 	for (size_t i = 0; i < SL__ARRAY_LEN(types); i++)
 		if (strlen(types[i].name) == n && !memcmp(types[i].name, s, n)) {
@@ -201,6 +202,7 @@ typedef struct fill {
 	long col;     /* the column (per-column layout), or -1: [n, k] */
 	size_t total; /* values the shape promises */
 	size_t count; /* values seen */
+	size_t row, cell; /* where the next value goes (cell: its column in [n, k]) */
 } fill;
 
 static int value(jscan *js, fill *f, const jval *v)
@@ -210,13 +212,8 @@ static int value(jscan *js, fill *f, const jval *v)
 	if (f->count == f->total)
 		return sl__err(SL_EINVAL, "inputs[%zu] '%.*s': data holds more than the %zu values of its shape",
 			       f->idx, (int)f->in->name_len, f->in->name, f->total);
-	if (f->col >= 0) {
-		i = f->count;
-		j = (size_t)f->col;
-	} else {
-		i = f->count / f->b->k;
-		j = f->count % f->b->k;
-	}
+	i = f->row;
+	j = f->col >= 0 ? (size_t)f->col : f->cell;
 	/* Integer tensors hold integers. */
 	if (v->t == J_NUM && (f->in->kind == DT_INT || f->in->kind == DT_UINT) &&
 	    (v->num != floor(v->num) || (f->in->kind == DT_UINT && v->num < 0)))
@@ -232,6 +229,10 @@ static int value(jscan *js, fill *f, const jval *v)
 	}
 	(void)js;
 	f->count++;
+	if (f->col >= 0 || ++f->cell == f->b->k) {
+		f->cell = 0;
+		f->row++;
+	}
 	return 0;
 }
 
@@ -242,8 +243,8 @@ static int walk(jscan *js, fill *f, int depth)
 	jval v;
 	int r;
 
-	while ((r = jscan_more(js, &first)) > 0) {
-		jtok t = jscan_value(js, &v);
+	while ((r = jscan_next_num(js, &first, &v)) > 0) {
+		jtok t = r == 1 ? J_NUM : jscan_value(js, &v);
 		if (t == J_ERR)
 			return malformed(js);
 		if (t == J_ARR) {

@@ -73,6 +73,12 @@ J=(-H 'Content-Type: application/json')
 expect_code 200 POST /v2/models/spam/infer "${J[@]}" --data-binary @"$T/cols.json"
 RID=$(echo "$HDRS" | tr -d '\r' | sed -n 's/^X-Request-Id: //Ip')
 [ -n "$RID" ] || fail "no X-Request-Id: $HDRS"
+# The headers every answer carries: a Date (RFC 9110: a server with a clock
+# sends one), the type and the length (keep-alive needs it).
+for h in 'Date: [A-Z][a-z][a-z], [0-9][0-9] [A-Z][a-z][a-z] 20[0-9][0-9] [0-9:]* GMT' \
+	'Content-Type: application/json' 'Content-Length: [0-9][0-9]*'; do
+	echo "$HDRS" | tr -d '\r' | grep -qi "^$h\$" || fail "no '$h' header: $HDRS"
+done
 [ "$(echo "$BODY" | js "(d['model_name'], d['model_version'], d['id'])")" = "('spam', '$V', 'req-42')" ] ||
 	fail "infer fields: $BODY"
 [ "$(echo "$BODY" | js "sorted(d)")" = "['id', 'model_name', 'model_version', 'outputs']" ] || fail "infer keys: $BODY"

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "ml/glm.h"
 #include "serve/codec.h"
 #include "testutil.h"
@@ -71,6 +72,115 @@ static void test_jscan_depth_and_unescape(void **state)
 		bool first = true;
 		assert_int_equal(jscan_key(&js, &first, &v), 1);
 		assert_true(jscan_eq(&v, "name"));
+	}
+}
+
+/* The value jscan gives a number is strtod's (correctly rounded), on the
+ * one-pass path and on the fallback alike. */
+static void check_number(const char *text)
+{
+	jscan js;
+	jval v;
+	double want = strtod(text, NULL);
+
+	jscan_init(&js, text, strlen(text));
+	if (jscan_value(&js, &v) != J_NUM)
+		fail_msg("'%s' did not scan as a number: %s", text, js.err ? js.err : "?");
+	if (memcmp(&v.num, &want, sizeof want))
+		fail_msg("'%s': jscan %.17g, strtod %.17g", text, v.num, want);
+	assert_int_equal(v.len, strlen(text));
+}
+
+static void test_jscan_numbers(void **state)
+{
+	static const char *const cases[] = {
+		"0", "-0", "0.0", "-0.0", "1", "0.64", "278.0", "3.756", "61.0", "1.29",
+		"9007199254740992", "9007199254740993", "9007199254740993.0",
+		"1234567890123456789", "12345678901234567890", "0.1e-22", "1e22", "1e23",
+		"1e-22", "1e-23", "4.9e-324", "2.2250738585072014e-308", "1.7976931348623157e308",
+		"1e309", "-1e309", "0.00000000000000000001", "0.30000000000000004",
+		"123456789012345678901234567890", "1.5E+3", "2e-0", "7E00022",
+		"0.000000000000000000000000000001", "1e99999999999",
+	};
+	char buf[64];
+	sl__rng r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		check_number(cases[i]);
+	/* Random decimals of 1 to 20 digits and random exponents: both paths. */
+	sl__rng_seed(&r, 9);
+	for (int i = 0; i < 20000; i++) {
+		int nd = 1 + (int)sl__rng_below(&r, 20), dot = (int)sl__rng_below(&r, (uint64_t)nd + 1);
+		size_t n = 0;
+		if (sl__rng_below(&r, 2))
+			buf[n++] = '-';
+		for (int d = 0; d < nd; d++) {
+			if (d == dot && d > 0)
+				buf[n++] = '.';
+			buf[n++] = (char)('0' + (d == 0 && nd > 1 && dot != 1 ? 1 + sl__rng_below(&r, 9)
+									     : sl__rng_below(&r, 10)));
+		}
+		if (sl__rng_below(&r, 3) == 0)
+			n += (size_t)snprintf(buf + n, sizeof buf - n, "e%d",
+					      (int)sl__rng_below(&r, 61) - 30);
+		buf[n] = 0;
+		check_number(buf);
+	}
+}
+
+/* Skipping by brackets alone ends where the checking skip ends, wherever
+ * in a sixteen-byte step the brackets and quotes fall. */
+static void test_jscan_skip_brackets(void **state)
+{
+	static const char *const atoms[] = {"0.0", "12.5", "-3", "\"a]\"", "\"[{\"", "\"q\\\"]\"",
+					    "[]", "{}", "{\"k\":[1,{\"x\":\"}\"}]}", "true", "null"};
+	char text[512];
+	sl__rng r;
+
+	(void)state;
+	sl__rng_seed(&r, 3);
+	for (int t = 0; t < 3000; t++) {
+		size_t n = 0, k = 1 + sl__rng_below(&r, 24);
+		jscan a, b;
+		int depth = 0;
+		n += (size_t)snprintf(text + n, sizeof text - n, "%*s[", (int)sl__rng_below(&r, 17), "");
+		for (size_t i = 0; i < k; i++) {
+			if (i)
+				text[n++] = ',';
+			if (depth < 3 && sl__rng_below(&r, 4) == 0) {
+				text[n++] = '[';
+				depth++;
+				n += (size_t)snprintf(text + n, sizeof text - n, "%s",
+						      atoms[sl__rng_below(&r, SL__ARRAY_LEN(atoms))]);
+				continue;
+			}
+			n += (size_t)snprintf(text + n, sizeof text - n, "%s",
+					      atoms[sl__rng_below(&r, SL__ARRAY_LEN(atoms))]);
+			if (depth && sl__rng_below(&r, 3) == 0) {
+				text[n++] = ']';
+				depth--;
+			}
+		}
+		while (depth-- >= 0)
+			text[n++] = ']';
+		n += (size_t)snprintf(text + n, sizeof text - n, ",%*s1]", (int)sl__rng_below(&r, 20), "");
+		jscan_init(&a, text, n);
+		jscan_init(&b, text, n);
+		if (jscan_skip(&a))
+			fail_msg("not JSON: %s", text);
+		assert_int_equal(jscan_skip_brackets(&b), 0);
+		if (a.p != b.p)
+			fail_msg("'%.*s': skip ends at %td, skip_brackets at %td", (int)n, text,
+				 a.p - text, b.p - text);
+	}
+	/* An unterminated one is an error, not a read past the end. */
+	{
+		jscan c;
+		memset(text, '1', 100);
+		text[0] = '[';
+		jscan_init(&c, text, 100);
+		assert_int_equal(jscan_skip_brackets(&c), -1);
 	}
 }
 
@@ -590,6 +700,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_jscan_vs_jansson),
 		cmocka_unit_test(test_jscan_depth_and_unescape),
+		cmocka_unit_test(test_jscan_numbers),
+		cmocka_unit_test(test_jscan_skip_brackets),
 		cmocka_unit_test_setup_teardown(test_v2_layouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mlflow_formats, setup, teardown),
