@@ -669,18 +669,26 @@ static off_t records_end(int fd, off_t size)
 	return 0;
 }
 
-/* Compresses path (a closed .jsonl, locked by fd) to path.zst, then removes it. */
+/*
+ * Compresses path (a closed .jsonl, locked by fd, len bytes of records) to
+ * path.zst, then removes it. The input is read through a mapping, not
+ * copied into a buffer: the segment is in the page cache, and a copy of
+ * it cost about a tenth as much as compressing it (zstd level 1 runs at
+ * about 700 MB/s of records here).
+ */
 static int compress_segment(ilog *l, const char *path, int fd, off_t len)
 {
-	size_t in_cap = ZSTD_CStreamInSize(), out_cap = ZSTD_CStreamOutSize();
-	char *in = sl__malloc(in_cap), *outb = sl__malloc(out_cap);
+	size_t out_cap = ZSTD_CStreamOutSize();
+	char *outb = sl__malloc(out_cap);
 	char *dst = sl__asprintf("%s.zst", path), *tmp = sl__asprintf("%s.zst.tmp", path);
 	ZSTD_CCtx *cx = ZSTD_createCCtx();
 	struct stat st;
-	off_t done = 0;
+	char *in = MAP_FAILED;
+	ZSTD_inBuffer ib;
+	size_t left;
 	int out = -1, rc = 0;
 
-	if (!in || !outb || !dst || !tmp || !cx) {
+	if (!outb || !dst || !tmp || !cx) {
 		rc = sl__oom();
 		goto out;
 	}
@@ -688,41 +696,32 @@ static int compress_segment(ilog *l, const char *path, int fd, off_t len)
 		rc = sys_err("cannot stat", path);
 		goto out;
 	}
+	in = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd, 0);
+	if (in == MAP_FAILED) {
+		rc = sys_err("cannot map", path);
+		goto out;
+	}
+	madvise(in, (size_t)len, MADV_SEQUENTIAL);
 	ZSTD_CCtx_setParameter(cx, ZSTD_c_compressionLevel, l->o.zstd_level);
+	ZSTD_CCtx_setPledgedSrcSize(cx, (unsigned long long)len);
 	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (out < 0) {
 		rc = sys_err("cannot create", tmp);
 		goto out;
 	}
-	for (;;) {
-		size_t want = (size_t)(len - done) < in_cap ? (size_t)(len - done) : in_cap;
-		ssize_t n = want ? pread(fd, in, want, done) : 0;
-		ZSTD_EndDirective mode = n == 0 ? ZSTD_e_end : ZSTD_e_continue;
-		ZSTD_inBuffer ib = {in, n > 0 ? (size_t)n : 0, 0};
-		bool finished = false;
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = sys_err("cannot read", path);
+	ib = (ZSTD_inBuffer){in, (size_t)len, 0};
+	do {
+		ZSTD_outBuffer ob = {outb, out_cap, 0};
+		left = ZSTD_compressStream2(cx, &ob, &ib, ZSTD_e_end);
+		if (ZSTD_isError(left)) {
+			rc = sl__err(SL_EIO, "zstd: %s", ZSTD_getErrorName(left));
 			goto out;
 		}
-		done += n;
-		do {
-			ZSTD_outBuffer ob = {outb, out_cap, 0};
-			size_t left = ZSTD_compressStream2(cx, &ob, &ib, mode);
-			if (ZSTD_isError(left)) {
-				rc = sl__err(SL_EIO, "zstd: %s", ZSTD_getErrorName(left));
-				goto out;
-			}
-			if (write_all(out, outb, ob.pos)) {
-				rc = sys_err("cannot write", tmp);
-				goto out;
-			}
-			finished = mode == ZSTD_e_end ? left == 0 : ib.pos == ib.size;
-		} while (!finished);
-		if (n == 0)
-			break;
-	}
+		if (write_all(out, outb, ob.pos)) {
+			rc = sys_err("cannot write", tmp);
+			goto out;
+		}
+	} while (left);
 	if (fsync(out)) {
 		rc = sys_err("cannot sync", tmp);
 		goto out;
@@ -750,8 +749,9 @@ out:
 		close(out);
 		unlink(tmp);
 	}
+	if (in != MAP_FAILED)
+		munmap(in, (size_t)len);
 	ZSTD_freeCCtx(cx);
-	sl__free(in);
 	sl__free(outb);
 	sl__free(dst);
 	sl__free(tmp);
