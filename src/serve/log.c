@@ -703,6 +703,11 @@ static int compress_segment(ilog *l, const char *path, int fd, off_t len)
 	}
 	madvise(in, (size_t)len, MADV_SEQUENTIAL);
 	ZSTD_CCtx_setParameter(cx, ZSTD_c_compressionLevel, l->o.zstd_level);
+	/* At level 1, a hash table of 4K entries (16 KiB, in the first-level
+	 * cache) instead of 8K: inference records compress 11% faster to the
+	 * same size (7.9 times smaller), their repeats being near and alike. */
+	if (l->o.zstd_level == 1)
+		ZSTD_CCtx_setParameter(cx, ZSTD_c_hashLog, 12);
 	ZSTD_CCtx_setPledgedSrcSize(cx, (unsigned long long)len);
 	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (out < 0) {
@@ -881,8 +886,11 @@ int ilog_open(const ilog_opts *o, ilog **out)
 	if (!l->o.segment_ms)
 		l->o.segment_ms = 3600 * 1000;
 	/* Level 1: closed segments are compressed while the server serves, and
-	 * on inference records it runs 1.5x as fast as level 3 (about 400
-	 * against 266 MB/s here) for about the same ratio (4.3 against 4.1). */
+	 * on inference records it runs 1.6x as fast as level 3 (about 700
+	 * against 430 MB/s of CPU here) for a better ratio (7.9 against 7.4).
+	 * The negative ("fast") levels are no answer: on one-row requests of
+	 * 57 inputs, -1 ran 7% and -5 20% faster than level 1 for a ratio of
+	 * 5.7 and 4.9 against 7.9. */
 	if (!l->o.zstd_level)
 		l->o.zstd_level = 1;
 	if (!l->o.maint_ms)
