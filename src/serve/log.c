@@ -52,8 +52,8 @@
  * then maps a whole folio. So while requests fill a chunk the helper
  * writes zeros over the range after it (one chunk's worth); the rotation
  * maps the next chunk over that range and the helper's MADV_POPULATE_WRITE
- * of it is then cheap. A new segment's first chunk is prepared by the
- * rotation itself, once per segment. The cost: the open segment's file
+ * of it is then cheap. A new segment's first chunk is a short one (256
+ * KiB) that the rotation prepares itself. The cost: the open segment's file
  * reaches up to two chunks past its data end (zeros readers skip, cut at
  * close), and the zeros reach the disk if written back before the
  * records (as the faulted pages did).
@@ -84,6 +84,8 @@
 #include "serve/log.h"
 
 #define RING 8
+/* A new segment's first chunk, prepared by the rotation itself. */
+#define FIRST_CHUNK ((size_t)256 << 10)
 #define CLOSED ((uint64_t)1 << 62)
 
 typedef struct chunk {
@@ -285,11 +287,11 @@ static uint64_t prepare(ilog *l, int fd, uint64_t from, uint64_t to, bool helper
 	return at - from;
 }
 
-/* Maps a chunk of at least need bytes at the segment's data end into c. */
-static int map_chunk(ilog *l, chunk *c, size_t need)
+/* Maps a chunk of size bytes, or need if more, at the segment's data end into c. */
+static int map_chunk(ilog *l, chunk *c, size_t need, size_t size)
 {
 	uint64_t start = l->seg_end, map_off = start / l->page * l->page;
-	size_t cap = l->o.chunk_bytes > need ? l->o.chunk_bytes : need;
+	size_t cap = size > need ? size : need;
 	char *map;
 	int err;
 
@@ -376,6 +378,7 @@ static void queue_prep(ilog *l, const chunk *c)
 static int rotate(ilog *l, chunk *c, size_t need, bool new_file, bool drop)
 {
 	chunk *n;
+	size_t size = l->o.chunk_bytes;
 	int rc = 0;
 
 	pthread_mutex_lock(&l->mu);
@@ -413,6 +416,8 @@ static int rotate(ilog *l, chunk *c, size_t need, bool new_file, bool drop)
 	if (c)
 		l->seg_end = drain(c);
 	if (new_file || l->seg_end >= l->o.segment_bytes || l->fd < 0) {
+		if (size > FIRST_CHUNK)
+			size = FIRST_CHUNK;
 		if (l->o.durability == ILOG_FSYNC) {
 			/* Invariant 2: the records copied so far are in this file;
 			 * sync it, and they are synced. */
@@ -433,19 +438,20 @@ static int rotate(ilog *l, chunk *c, size_t need, bool new_file, bool drop)
 			if (rc == 0)
 				rc = open_segment(l);
 		}
-		/* The new segment's first chunk is prepared here, while the
-		 * others wait (once per segment, under a millisecond for the
-		 * default chunk): the helper cannot have prepared a file that
-		 * did not exist. */
+		/* The helper cannot have prepared a file that did not exist:
+		 * the new segment's first chunk is a short one, prepared here
+		 * while the others wait (tens of microseconds; this may be the
+		 * maintenance thread, at the lowest priority), and the helper
+		 * prepares the next as usual. */
 		if (rc == 0) {
-			uint64_t done = prepare(l, l->fd, 0, l->o.chunk_bytes, false);
+			uint64_t done = prepare(l, l->fd, 0, size, false);
 			pthread_mutex_lock(&l->mu);
 			set_prepared(l, done);
 			pthread_mutex_unlock(&l->mu);
 		}
 	}
 	if (rc == 0)
-		rc = map_chunk(l, n, need);
+		rc = map_chunk(l, n, need, size);
 	pthread_mutex_lock(&l->mu);
 	if (rc == 0) {
 		atomic_store(&l->cur, n);
@@ -916,7 +922,7 @@ int ilog_open(const ilog_opts *o, ilog **out)
 	    (rc = open_segment(l)))
 		goto fail;
 	set_prepared(l, prepare(l, l->fd, 0, l->o.chunk_bytes, false));
-	if ((rc = map_chunk(l, &l->ring[0], 0)))
+	if ((rc = map_chunk(l, &l->ring[0], 0, l->o.chunk_bytes)))
 		goto fail;
 	atomic_store(&l->cur, &l->ring[0]);
 	l->ring_pos = 1;

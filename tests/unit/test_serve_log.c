@@ -431,6 +431,60 @@ static void test_next_chunk_prepared(void **state)
 	tu_rmdir(dir);
 }
 
+static int count_lines(void *ud, const char *line, size_t len, const ilog_schemas *sch)
+{
+	(void)sch;
+	*(size_t *)ud += len > 2000 && line[len - 1] == '}';
+	return 0;
+}
+
+/* A new segment starts with a short chunk (256 KiB), which the rotation
+ * prepares while appends wait, so that the wait stays short; the helper
+ * prepares the chunk after it as for any other. */
+static void test_new_segment_short_chunk(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *logdir = tu_path(dir, "log"), *seg;
+	const size_t mib = 1 << 20;
+	ilog_opts o = {.dir = logdir, .segment_bytes = mib + 1, .chunk_bytes = mib};
+	ilog_stats st;
+	struct stat sb;
+	char rec[2300];
+	uint64_t prepared;
+	size_t n = 0, back = 0;
+	ilog *l;
+
+	(void)state;
+	assert_int_equal(ilog_open(&o, &l), 0);
+	do { /* two chunks fill the first segment */
+		int len = snprintf(rec, sizeof rec, "{\"i\":%zu,\"pad\":\"%0*d\"}\n", n, 2200, 0);
+		assert_int_equal(ilog_append(l, rec, (size_t)len), 0);
+		n++;
+		ilog_stats_get(l, &st);
+	} while (st.segments == 0 && n < 10000);
+	assert_int_equal(st.segments, 1);
+	/* The new segment: its short first chunk, then the next prepared. */
+	prepared = st.prepared;
+	for (int i = 0; i < 1000 && st.prepared < prepared + mib; i++) {
+		usleep(10000);
+		ilog_stats_get(l, &st);
+	}
+	assert_true(st.prepared >= prepared + mib);
+	for (int i = 0; i < 500 && files_with(logdir, ".jsonl") > 1; i++)
+		usleep(10000); /* the first segment, compressed */
+	seg = open_segment_path(logdir);
+	assert_int_equal(stat(seg, &sb), 0);
+	if ((size_t)sb.st_size != mib / 4 + mib)
+		fail_msg("the new segment is %lld bytes, not a short chunk and the next",
+			 (long long)sb.st_size);
+	assert_int_equal(ilog_close(l), 0);
+	assert_int_equal(ilog_scan(logdir, 0, 0, count_lines, &back), 0);
+	assert_int_equal(back, n);
+	free(seg);
+	free(logdir);
+	tu_rmdir(dir);
+}
+
 /* A rotation that catches the helper writing zeros over the range it is
  * about to map waits for it to stop (log.c, invariant 3): with a
  * preparation that sleeps before each write, records copied into the new
@@ -474,6 +528,7 @@ int main(void)
 		cmocka_unit_test(test_schema_per_segment),
 		cmocka_unit_test(test_next_chunk_prepared),
 		cmocka_unit_test(test_prep_races_rotation),
+		cmocka_unit_test(test_new_segment_short_chunk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
