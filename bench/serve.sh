@@ -40,11 +40,16 @@
 # follow each server's CPU per request, up to what one core of wrk drives
 # (nginx reaches it: its ratio is then a floor).
 #
-#   bash bench/serve.sh [--quick] [--pin] [--monitor] [--soak SECONDS] [path/to/sluice]
+#   bash bench/serve.sh [--quick] [--pin] [--monitor|--log] [--soak SECONDS] [path/to/sluice]
 # --quick: one round of 2 s, a 10 s soak (a smoke run, not figures).
 # --monitor: the monitoring pair alone (sluice and sluice-mon, no peers, no
 # soak): requests/s and CPU per request with monitoring on and off, and the
 # cost, in less than a minute per round.
+# --log: the log pair alone (sluice and sluice-nolog, no peers, no soak),
+# each request a different row of the dataset (the full run repeats one
+# body, whose records compress far better than real traffic's): the log's
+# cost in requests/s and CPU per request, and what its maintenance thread
+# (compressing closed segments) took of it.
 # Environment: SERVE_SECONDS per measurement (default 5), SERVE_ROUNDS
 # (default 3), SERVE_SOAK seconds (default 60), SERVE_MONITOR_S (default 2).
 # The peers are Debian packages installed by scripts/bench-deps.sh.
@@ -58,17 +63,19 @@ MON_S=${SERVE_MONITOR_S:-2}
 PIN=0
 bin=""
 MONLY=""
+LONLY=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) SECS=2 ROUNDS=1 SOAK=10 ;;
 	--monitor) MONLY=1 ;;
+	--log) LONLY=1 ;;
 	--pin) PIN=1 ;;
 	--soak)
 		SOAK=${2:?--soak takes seconds}
 		shift
 		;;
 	-*)
-		echo "usage: bash bench/serve.sh [--quick] [--pin] [--monitor] [--soak SECONDS] [path/to/sluice]" >&2
+		echo "usage: bash bench/serve.sh [--quick] [--pin] [--monitor|--log] [--soak SECONDS] [path/to/sluice]" >&2
 		exit 2
 		;;
 	*) bin=$1 ;;
@@ -155,10 +162,18 @@ rows = list(csv.reader(open("spambase.csv")))
 hdr, r = rows[0][:-1], [float(x) for x in rows[1][:-1]]
 json.dump({"inputs": [{"name": "input-0", "shape": [1, len(hdr)], "datatype": "FP64", "data": [r]}]}, open("v2.json", "w"))
 json.dump({"dataframe_split": {"columns": hdr, "data": [r]}}, open("mlflow.json", "w"))
+# Every row as a one-row V2 body, for --log (vary.lua sends them in turn).
+with open("rows.lua", "w") as f:
+    f.write("rows = {\n")
+    for row in rows[1:]:
+        v = [float(x) for x in row[:-1]]
+        f.write("[==[" + json.dumps({"inputs": [{"name": "input-0", "shape": [1, len(hdr)],
+                                                "datatype": "FP64", "data": [v]}]}) + "]==],\n")
+    f.write("}\n")
 P
 # The codec alone, against jansson (no HTTP): what the pull scanner saves.
 lib=$(dirname "$SLUICE")/libsluice.a
-if [ -f "$lib" ] && [ -z "$MONLY" ]; then
+if [ -f "$lib" ] && [ -z "$MONLY$LONLY" ]; then
 	"$SLUICE" artifacts export "$("$SLUICE" runs show latest --json | "$PY" -c "import json,sys; d=json.load(sys.stdin); print(next(s['outputs']['model'] for s in d['steps'] if s['name']=='spam'))")" -o spam.slm
 	cc -O2 -D_GNU_SOURCE -I"$root/include" -I"$root/src" -I"$root/src/core" \
 		-o serve_parse_bench "$here/serve_parse_bench.c" "$lib" \
@@ -172,6 +187,18 @@ local f = io.open(os.getenv("BODY"), "r")
 wrk.body = f:read("*a")
 f:close()
 L
+cat > vary.lua <<L
+dofile("$dir/rows.lua")
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format(nil, nil, nil, rows[i % #rows + 1])
+end
+L
+SCRIPT=post.lua
+[ -n "$LONLY" ] && SCRIPT=vary.lua
 
 # ---- the servers ----------------------------------------------------------------------
 port() { "$PY" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
@@ -186,8 +213,11 @@ sl() { # PORT ERRFILE ARGS...
 }
 sl "$P_LOG" serve-log.err --log-dir "$dir/log-on" --drift-interval 0
 SL_LOG=$!
-sl "$P_MON" serve-mon.err --monitor --monitor-interval "$MON_S" --drift-interval "$MON_S"
-SL_MON=$!
+SL_MON=""
+if [ -z "$LONLY" ]; then
+	sl "$P_MON" serve-mon.err --monitor --monitor-interval "$MON_S" --drift-interval "$MON_S"
+	SL_MON=$!
+fi
 SL_NOLOG="" NGX="" FAST="" FLASK=""
 ready() { # URL BODY
 	for _ in $(seq 900); do
@@ -197,13 +227,19 @@ ready() { # URL BODY
 	echo "serve bench: $1 never answered" >&2
 	exit 1
 }
-for p in $P_LOG $P_MON; do
+for p in $P_LOG ${SL_MON:+$P_MON}; do
 	ready "http://127.0.0.1:$p/v2/models/spam/infer" v2.json
 	ready "http://127.0.0.1:$p/v2/models/gb/infer" v2.json
 done
 if [ -z "$MONLY" ]; then
 sl "$P_NOLOG" serve-nolog.err --log-durability off --drift-interval 0
 SL_NOLOG=$!
+fi
+if [ -n "$LONLY" ]; then
+	ready "http://127.0.0.1:$P_NOLOG/v2/models/spam/infer" v2.json
+	ready "http://127.0.0.1:$P_NOLOG/v2/models/gb/infer" v2.json
+fi
+if [ -z "$MONLY$LONLY" ]; then
 mkdir -p ngx
 cat > ngx/nginx.conf <<N
 worker_processes 1;
@@ -243,7 +279,7 @@ for p in $P_NOLOG $P_FAST $P_FLASK; do
 	ready "http://127.0.0.1:$p/v2/models/spam/infer" v2.json
 	ready "http://127.0.0.1:$p/v2/models/gb/infer" v2.json
 done
-ready "http://127.0.0.1:$P_NGX/" v2.json
+[ -n "$NGX" ] && ready "http://127.0.0.1:$P_NGX/" v2.json
 # Both workers of each peer have fitted their models (one answering is not
 # enough: the other would fit them during the first measurement).
 for p in $P_FAST $P_FLASK; do
@@ -280,15 +316,21 @@ flask_inv_M|flask|$P_FLASK|$INV|mlflow.json
 mon_v2_M|mon|$P_MON|$V2|v2.json"
 [ -n "$MONLY" ] && CONFIGS="sluice_v2_M|sluice|$P_LOG|$V2|v2.json
 mon_v2_M|mon|$P_MON|$V2|v2.json"
+[ -n "$LONLY" ] && CONFIGS="sluice_v2_M|sluice|$P_LOG|$V2|v2.json
+nolog_v2_M|nolog|$P_NOLOG|$V2|v2.json"
+# The CPU of a server's threads at nice 19 (the log's maintenance: compression), clock ticks.
+maint_ticks() { cat /proc/"$1"/task/*/stat 2>/dev/null | awk '$19 == 19 {s += $14 + $15} END {print s + 0}'; }
 # NAME SERVER URL BODY: requests/s, and the server's and wrk's CPU us per request
 run() {
 	local name=$1 srv=$2 url=$3 body=$4 c0 c1 n pids
 	eval "pids=\$(procs \$SRV_$srv)"
 	# shellcheck disable=SC2086
 	c0=$(ticks $pids)
-	BODY=$body /usr/bin/time -f "wrkcpu %U %S" -o wrk.time "${ON_WRK[@]}" wrk -t1 -c32 -d"${SECS}s" -s post.lua "$url" >wrk.out
+	m0=$(maint_ticks "${pids%% *}")
+	BODY=$body /usr/bin/time -f "wrkcpu %U %S" -o wrk.time "${ON_WRK[@]}" wrk -t1 -c32 -d"${SECS}s" -s "$SCRIPT" "$url" >wrk.out
 	# shellcheck disable=SC2086
 	c1=$(ticks $pids)
+	m1=$(maint_ticks "${pids%% *}")
 	n=$(awk '/requests in/ {print $1}' wrk.out)
 	if grep -q "Non-2xx" wrk.out; then
 		echo "serve bench: $name got errors:" >&2
@@ -297,6 +339,7 @@ run() {
 	fi
 	echo "$name $(awk '/^Requests\/sec/ {print $2}' wrk.out)" >>results
 	echo "cpu_$name $(((c1 - c0) * 1000000 / HZ))e0 $n" | awk '{print $1, $2 / $3}' >>results
+	echo "maint_$name $(((m1 - m0) * 1000000 / HZ))e0 $n" | awk '{print $1, $2 / $3}' >>results
 	awk -v name="$name" -v n="$n" '{print "wrk_" name, ($2 + $3) * 1e6 / n}' wrk.time >>results
 }
 # The server's latency histogram for model M (cumulative bucket counts).
@@ -326,14 +369,12 @@ for r in $(seq "$ROUNDS"); do
 			if [ "$name" = nginx ]; then break; fi
 		done
 	done <<<"$CONFIGS"
-	[ -n "$MONLY" ] && continue
+	[ -n "$MONLY$LONLY" ] && continue
 	p99 p99_spam "$P_LOG" spam
 	p99 p99_gb "$P_LOG" gb
 	BODY=v2.json "${ON_WRK[@]}" wrk -t1 -c8 -d"${SECS}s" --latency -s post.lua "http://127.0.0.1:$P_NGX/" |
 		awk '$1 == "99%" {v = $2; if (v ~ /ms$/) v = v + 0; else if (v ~ /us$/) v = v / 1000; else v = v * 1000; print "p99_nginx " v}' >>results
 done
-MON_RECORDS=$(curl -s "http://127.0.0.1:$P_MON/metrics" | awk '/^sluice_log_records_written_total/ {print $2}')
-MON_DRIFT=$(curl -s "http://127.0.0.1:$P_MON/metrics" | grep -c '^sluice_monitor_' || true)
 # Each figure's median over the rounds, into medians.json.
 medians() {
 	"$PY" - <<'P'
@@ -346,6 +387,51 @@ for line in open("results"):
 json.dump({k: statistics.median(v) for k, v in vals.items()}, open("medians.json", "w"))
 P
 }
+if [ -n "$LONLY" ]; then
+	medians
+	RECORDS=$(curl -s "http://127.0.0.1:$P_LOG/metrics" | awk '/^sluice_log_records_written_total/ {print $2}')
+	# Compression runs at the lowest priority, so within the rounds it may
+	# get no CPU on a busy machine: its cost per record is taken over the
+	# whole run, once every closed segment is compressed (the open one is
+	# not, nor counted).
+	for _ in $(seq 600); do
+		[ "$(find "$dir/log-on" -name '*.jsonl' | wc -l)" -le 1 ] && break
+		sleep 0.1
+	done
+	OPEN_RECS=$(cat "$dir"/log-on/*.jsonl 2>/dev/null | tr -cd '\n' | wc -c)
+	ROUNDS=$ROUNDS SECS=$SECS LOAD0=$LOAD0 LOAD1=$(load) RECORDS=${RECORDS:-0} OPEN_RECS=$OPEN_RECS \
+		MAINT_US=$(($(maint_ticks "$SL_LOG") * 1000000 / HZ)) \
+		ZST_BYTES=$(cat "$dir"/log-on/*.jsonl.zst 2>/dev/null | wc -c) "$PY" - <<'P'
+import json, os
+med = json.load(open("medians.json"))
+E = os.environ
+print("request log on vs off: %s round(s) of %s s, wrk -t1 -c32 on loopback, one-row requests,"
+      " each a different row of the dataset; medians." % (E["ROUNDS"], E["SECS"]))
+print("load average %s at the start, %s at the end, on %d cores (a shared machine)."
+      % (E["LOAD0"], E["LOAD1"], os.cpu_count()))
+print("  %-18s %10s %12s %12s %12s %14s" % ("", "requests/s", "server CPU", "req/s cost", "CPU cost",
+                                              "of it, maint."))
+for m in ("spam", "gb"):
+    on, off = "sluice_v2_" + m, "nolog_v2_" + m
+    print("  %-18s %10.0f %12.1f" % ("V2 %s, log off" % m, med[off], med["cpu_" + off]))
+    rc, cc = 1 - med[on] / med[off], med["cpu_" + on] / med["cpu_" + off] - 1
+    print("  %-18s %10.0f %12.1f %11.1f%% %11.1f%% %13.1f%%   (<= 10%%: %s)"
+          % ("V2 %s, log on" % m, med[on], med["cpu_" + on], 100 * rc, 100 * cc,
+             100 * med["maint_" + on] / med["cpu_" + off],
+             "met" if rc <= 0.10 else "MISSED"))
+print("  (maint.: the log's maintenance thread, compressing closed segments at the lowest"
+      " priority, within the rounds, as a share of the CPU per request with the log off)")
+n = int(E["RECORDS"]) - int(E["OPEN_RECS"])
+if n > 0:
+    us = int(E["MAINT_US"]) / n
+    print("  compressing over the whole run: %.2f us of CPU per record (%d records in %.1f MB of"
+          " compressed segments), %.1f%% of the CPU per request of V2 spam with the log off"
+          % (us, n, int(E["ZST_BYTES"]) / 1e6, 100 * us / med["cpu_nolog_v2_spam"]))
+P
+	exit 0
+fi
+MON_RECORDS=$(curl -s "http://127.0.0.1:$P_MON/metrics" | awk '/^sluice_log_records_written_total/ {print $2}')
+MON_DRIFT=$(curl -s "http://127.0.0.1:$P_MON/metrics" | grep -c '^sluice_monitor_' || true)
 if [ -n "$MONLY" ]; then
 	medians
 	# What the monitor costs with no traffic: the idle server's CPU over 10 s.

@@ -677,84 +677,172 @@ static size_t fmt_time(int64_t ms, char *out)
 }
 
 /*
+ * Writing the record. It runs for every request, so its pieces go into
+ * room reserved once (an upper bound of the whole record but the
+ * inputs, which reserve their own), each with one bounds check and a copy
+ * the compiler inlines; the buffer is terminated at the end. A piece that
+ * does not fit (a string needing escapes longer than its estimate, a huge
+ * error body) takes the buffer's ordinary path.
+ */
+static inline void copy_short(char *d, const char *s, size_t n)
+{
+	/* The texts of numbers are 1 to 24 bytes: two overlapping loads and
+	 * stores for 4 to 16 of them, three bytes for 1 to 3, libc beyond. */
+	if (n > 16) {
+		memcpy(d, s, n);
+	} else if (n >= 8) {
+		uint64_t x, y;
+		memcpy(&x, s, 8);
+		memcpy(&y, s + n - 8, 8);
+		memcpy(d, &x, 8);
+		memcpy(d + n - 8, &y, 8);
+	} else if (n >= 4) {
+		uint32_t x, y;
+		memcpy(&x, s, 4);
+		memcpy(&y, s + n - 4, 4);
+		memcpy(d, &x, 4);
+		memcpy(d + n - 4, &y, 4);
+	} else if (n) {
+		d[0] = s[0];
+		d[n / 2] = s[n / 2];
+		d[n - 1] = s[n - 1];
+	}
+}
+
+/* Appends n bytes without terminating the buffer (the record does it once). */
+static inline int rec_put(sl__buf *b, const char *s, size_t n)
+{
+	if (b->len + n < b->cap) {
+		copy_short(b->data + b->len, s, n);
+		b->len += n;
+		return 0;
+	}
+	return sl__buf_append(b, s, n);
+}
+
+#define rec_lit(b, lit) rec_put((b), "" lit, sizeof(lit) - 1)
+
+static inline int rec_u64(sl__buf *b, uint64_t v)
+{
+	char buf[24], *p = buf + sizeof buf;
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return rec_put(b, p, (size_t)(buf + sizeof buf - p));
+}
+
+/* A JSON string: copied between quotes when nothing in it needs an escape
+ * (ids, model names and versions, almost always), else serve_put_jstr. */
+static int rec_jstr(sl__buf *b, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80)
+			return serve_put_jstr(b, s, n);
+	}
+	if (b->len + n + 2 >= b->cap)
+		return serve_put_jstr(b, s, n);
+	b->data[b->len] = '"';
+	copy_short(b->data + b->len + 1, s, n);
+	b->data[b->len + n + 1] = '"';
+	b->len += n + 2;
+	return 0;
+}
+
+/*
  * The inputs, row by row in the schema's column order ([[v,v,...],...]).
- * Values with their request text (JSON bodies) are copied in one pass
- * after one reservation: this runs for every request.
+ * Values with their request text (JSON bodies) are copied in one pass:
+ * this runs for every request, once per value.
  */
 static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 {
-	size_t need = 2;
-	char *p;
+	size_t cells = in->n * in->k;
+	char *p, *end;
 	int rc;
 
 	if (!in->span) {
-		rc = serve_lit(b, "[");
+		rc = rec_lit(b, "[");
 		for (size_t i = 0; !rc && i < in->n; i++) {
-			rc = i ? serve_lit(b, ",[") : serve_lit(b, "[");
+			rc = i ? rec_lit(b, ",[") : rec_lit(b, "[");
 			for (size_t j = 0; !rc && j < in->k; j++) {
 				if (j)
-					rc = serve_lit(b, ",");
+					rc = rec_lit(b, ",");
 				if (!rc)
 					rc = serve_put_cell(b, in, s, i, j);
 			}
 			if (!rc)
-				rc = serve_lit(b, "]");
+				rc = rec_lit(b, "]");
 		}
-		return rc ? rc : serve_lit(b, "]");
+		return rc ? rc : rec_lit(b, "]");
 	}
-	for (size_t c = 0; c < in->n * in->k; c++)
-		need += (in->span[2 * c + 1] ? in->span[2 * c + 1] : 4) + 1;
-	need += 3 * in->n;
-	if ((rc = sl__buf_reserve(b, need)))
+	/* Room for eight bytes a value, then checked value by value (with
+	 * room for the separators after it): a guess rather than a pass to
+	 * measure them, which cost as much as the copy. */
+	if ((rc = sl__buf_reserve(b, 8 * cells + 3 * in->n + 16)))
 		return rc;
 	p = b->data + b->len;
+	end = b->data + b->cap;
 	*p++ = '[';
 	for (size_t i = 0; i < in->n; i++) {
-		if (i)
-			*p++ = ',';
+		const uint32_t *sp = in->span + 2 * i * in->k;
 		*p++ = '[';
 		for (size_t j = 0; j < in->k; j++) {
-			size_t c = i * in->k + j, len = in->span[2 * c + 1];
-			if (j)
-				*p++ = ',';
+			size_t len = sp[2 * j + 1];
+			if ((size_t)(end - p) < len + 12) {
+				b->len = (size_t)(p - b->data);
+				if ((rc = sl__buf_reserve(b, len + 12 + 8 * (cells - i * in->k - j))))
+					return rc;
+				p = b->data + b->len;
+				end = b->data + b->cap;
+			}
 			if (len) {
-				memcpy(p, in->src + in->span[2 * c], len);
+				copy_short(p, in->src + sp[2 * j], len);
 				p += len;
 			} else {
 				memcpy(p, "null", 4);
 				p += 4;
 			}
+			*p++ = ',';
 		}
-		*p++ = ']';
+		/* The last value's comma ends the row. */
+		if (in->k)
+			p[-1] = ']';
+		else
+			*p++ = ']';
+		*p++ = ',';
 	}
-	*p++ = ']';
+	if (in->n)
+		p[-1] = ']';
+	else
+		*p++ = ']';
 	b->len = (size_t)(p - b->data);
-	b->data[b->len] = 0;
 	return 0;
 }
 
 /* The outputs, row by row: the label first for classifiers, then every model output. */
 static int put_outputs(sl__buf *b, const serve_sig *s, serve_result *res, serve_arena *a)
 {
-	int rc = serve_lit(b, ",\"outputs\":[");
+	int rc = rec_lit(b, ",\"outputs\":[");
 
 	for (size_t i = 0; !rc && i < res->n; i++) {
-		rc = i ? serve_lit(b, ",[") : serve_lit(b, "[");
+		rc = i ? rec_lit(b, ",[") : rec_lit(b, "[");
 		if (!rc && res->label) {
-			rc = serve_put(b, s->class_json[res->label[i]], s->class_json_len[res->label[i]]);
+			rc = rec_put(b, s->class_json[res->label[i]], s->class_json_len[res->label[i]]);
 			if (!rc)
-				rc = serve_lit(b, ",");
+				rc = rec_lit(b, ",");
 		}
 		for (size_t k = 0; !rc && k < s->k; k++) {
 			if (k)
-				rc = serve_lit(b, ",");
+				rc = rec_lit(b, ",");
 			if (!rc)
 				rc = serve_put_out(b, res, i, k, a);
 		}
 		if (!rc)
-			rc = serve_lit(b, "]");
+			rc = rec_lit(b, "]");
 	}
-	return rc ? rc : serve_lit(b, "]");
+	return rc ? rc : rec_lit(b, "]");
 }
 
 char *serve_log_schema(const serve_sig *s, const char *model, const char *version)
@@ -800,63 +888,72 @@ char *serve_log_schema(const serve_sig *s, const char *model, const char *versio
 
 int serve_log_record(const serve_logrec *r, serve_arena *a, sl__buf *b)
 {
+	size_t id_len = strlen(r->id), m_len = r->model ? strlen(r->model) : 0;
+	size_t v_len = r->version ? strlen(r->version) : 0, e_len = strlen(r->endpoint);
 	char tbuf[32];
 	int rc;
 
-	rc = serve_lit(b, "{\"id\":");
+	/* Room for the header and the outputs (literals, three numbers, the
+	 * strings, about 48 bytes per output value); only a hint: what does
+	 * not fit grows the buffer, and its limit is checked there. */
+	if (sl__buf_reserve(b, 256 + id_len + m_len + v_len + e_len +
+				   (r->res && r->sig ? r->res->n * (r->sig->k + 1) * 48 : 0)))
+		sl__err_clear();
+	rc = rec_lit(b, "{\"id\":");
 	if (!rc)
-		rc = serve_put_jstr(b, r->id, strlen(r->id));
+		rc = rec_jstr(b, r->id, id_len);
 	if (!rc)
-		rc = serve_lit(b, ",\"time\":\"");
+		rc = rec_lit(b, ",\"time\":\"");
 	if (!rc)
-		rc = serve_put(b, tbuf, fmt_time(r->time_ms, tbuf));
+		rc = rec_put(b, tbuf, fmt_time(r->time_ms, tbuf));
 	if (!rc)
-		rc = serve_lit(b, "\",\"model\":");
+		rc = rec_lit(b, "\",\"model\":");
 	if (!rc)
-		rc = r->model ? serve_put_jstr(b, r->model, strlen(r->model)) : serve_lit(b, "null");
+		rc = r->model ? rec_jstr(b, r->model, m_len) : rec_lit(b, "null");
 	if (!rc)
-		rc = serve_lit(b, ",\"version\":");
+		rc = rec_lit(b, ",\"version\":");
 	if (!rc)
-		rc = r->version ? serve_put_jstr(b, r->version, strlen(r->version))
-				: serve_lit(b, "null");
+		rc = r->version ? rec_jstr(b, r->version, v_len) : rec_lit(b, "null");
 	if (!rc)
-		rc = serve_lit(b, ",\"endpoint\":\"");
+		rc = rec_lit(b, ",\"endpoint\":\"");
 	if (!rc)
-		rc = serve_puts(b, r->endpoint);
+		rc = rec_put(b, r->endpoint, e_len);
 	if (!rc)
-		rc = serve_lit(b, "\",\"status\":");
+		rc = rec_lit(b, "\",\"status\":");
 	if (!rc)
-		rc = serve_put_u64(b, (uint64_t)r->status);
+		rc = rec_u64(b, (uint64_t)r->status);
 	if (!rc)
-		rc = serve_lit(b, ",\"latency_us\":");
+		rc = rec_lit(b, ",\"latency_us\":");
 	if (!rc)
-		rc = serve_put_u64(b, r->latency_us);
+		rc = rec_u64(b, r->latency_us);
 	if (!rc && r->batch && r->sig) {
 		const serve_batch *in = r->batch;
-		rc = serve_lit(b, ",\"rows\":");
+		rc = rec_lit(b, ",\"rows\":");
 		if (!rc)
-			rc = serve_put_u64(b, in->n);
+			rc = rec_u64(b, in->n);
 		if (!rc)
-			rc = serve_lit(b, ",\"inputs\":");
+			rc = rec_lit(b, ",\"inputs\":");
 		if (!rc)
 			rc = put_inputs(b, r->sig, in);
 		if (!rc && r->res)
 			rc = put_outputs(b, r->sig, r->res, a);
 	}
 	if (!rc && r->error) {
-		rc = serve_lit(b, ",\"error\":");
+		rc = rec_lit(b, ",\"error\":");
 		if (!rc)
 			rc = serve_put_jstr(b, r->error, strlen(r->error));
 	}
 	if (!rc && r->error && r->body) {
 		size_t n = r->body_len < r->body_max ? r->body_len : r->body_max;
-		rc = serve_lit(b, ",\"body\":");
+		rc = rec_lit(b, ",\"body\":");
 		if (!rc)
 			rc = serve_put_jstr(b, r->body, n);
 		if (!rc && n < r->body_len)
-			rc = serve_lit(b, ",\"body_truncated\":true");
+			rc = rec_lit(b, ",\"body_truncated\":true");
 	}
 	if (!rc)
-		rc = serve_lit(b, "}\n");
+		rc = rec_lit(b, "}\n");
+	if (!rc)
+		b->data[b->len] = 0;
 	return rc;
 }

@@ -66,6 +66,7 @@ typedef struct ilog_opts {
 	int64_t maint_ms;       /* maintenance period; 0: one second */
 	size_t chunk_bytes;     /* mapped at a time; 0: 4 MiB (rounded to pages) */
 	unsigned test_rotate_delay_ms; /* tests: a rotation sleeps this long */
+	unsigned test_prep_delay_ms;   /* tests: each piece of a preparation sleeps this long */
 } ilog_opts;
 
 typedef struct ilog_stats {
@@ -77,6 +78,7 @@ typedef struct ilog_stats {
 	uint64_t waiting;      /* appends waiting for a rotation now */
 	bool rotating;         /* a rotation is under way */
 	uint64_t rotations;    /* chunks mapped */
+	uint64_t prepared;     /* bytes of segment put in the page cache ahead of their chunk */
 	uint64_t segments, compressed, removed;
 } ilog_stats;
 

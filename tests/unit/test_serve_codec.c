@@ -675,6 +675,58 @@ static void test_log_record(void **state)
 	sl__buf_free(&rec);
 }
 
+#define Z30 "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
+#define Z300 Z30 Z30 Z30 Z30 Z30 Z30 Z30 Z30 Z30 Z30
+
+/* The record's exact bytes, for value texts of every length the copy
+ * treats apart (1-3, 4-7, 8-16 and longer, one longer than the room
+ * guessed for the inputs), escapes in strings, rows sent as columns, and
+ * header strings with and without escapes: readers of older logs and of
+ * this one see the same text. */
+static void test_log_record_bytes(void **state)
+{
+	fixture *f = *state;
+	static const char body[] =
+		"{\"inputs\": [{\"name\": \"c\", \"shape\": [3], \"datatype\": \"BYTES\","
+		" \"data\": [\"a\\\"b\", \"\\u00e9t\u00e9\", \"" Z300 "\"]},"
+		"{\"name\": \"x\", \"shape\": [3], \"datatype\": \"FP64\","
+		" \"data\": [0.123456789012345678, -1.5e-7, 3.25]},"
+		"{\"name\": \"n\", \"shape\": [3], \"datatype\": \"INT64\", \"data\": [1234567, 12345678, 7]},"
+		"{\"name\": \"flag\", \"shape\": [3], \"datatype\": \"BOOL\", \"data\": [true,false,true]}]}";
+	static const struct {
+		const char *id, *model, *version;
+		int status;
+		uint64_t lat;
+		const char *want;
+	} cases[] = {
+		{"abc-1", "spam", "3", 200, 0, "{\"id\":\"abc-1\",\"time\":\"2025-11-30T11:22:33.123Z\",\"model\":\"spam\",\"version\":\"3\",\"endpoint\":\"v2\",\"status\":200,\"latency_us\":0,\"rows\":3,"
+		  "\"inputs\":[[0.123456789012345678,1234567,\"a\\\"b\",true],[-1.5e-7,12345678,\"\\u00e9t\xc3\xa9\",false],[3.25,7,\"" Z300 "\",true]],"
+		  "\"outputs\":[[\"yes\",0,1],[\"yes\",0,1],[\"yes\",8.547105101275034e-07,0.9999991452894899]]}\n"},
+		{"q\"\n\\", "sp\xc3\xa9m", "v\x01", 200, 18446744073709551615u, "{\"id\":\"q\\\"\\n\\\\\",\"time\":\"2025-11-30T11:22:33.123Z\",\"model\":\"sp\xc3\xa9m\",\"version\":\"v\\u0001\",\"endpoint\":\"v2\",\"status\":200,\"latency_us\":18446744073709551615,\"rows\":3,"
+		  "\"inputs\":[[0.123456789012345678,1234567,\"a\\\"b\",true],[-1.5e-7,12345678,\"\\u00e9t\xc3\xa9\",false],[3.25,7,\"" Z300 "\",true]],"
+		  "\"outputs\":[[\"yes\",0,1],[\"yes\",0,1],[\"yes\",8.547105101275034e-07,0.9999991452894899]]}\n"},
+	};
+	v2_request req;
+	serve_result res;
+	sl__buf rec;
+
+	serve_arena_reset(&f->a);
+	if (v2_parse(&f->sig, body, strlen(body), &f->a, &req))
+		fail_msg("v2_parse: %s", sl_errmsg());
+	assert_int_equal(serve_score(&f->sig, f->row, &req.batch, false, &f->a, &res), 0);
+	sl__buf_init(&rec, 0);
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		serve_logrec r = {.id = cases[i].id, .time_ms = 1764501753123, .model = cases[i].model,
+				  .version = cases[i].version, .endpoint = "v2", .status = cases[i].status,
+				  .latency_us = cases[i].lat, .sig = &f->sig, .batch = &req.batch, .res = &res};
+		sl__buf_reset(&rec);
+		assert_int_equal(serve_log_record(&r, &f->a, &rec), 0);
+		assert_int_equal(strlen(rec.data), rec.len);
+		assert_string_equal(rec.data, cases[i].want);
+	}
+	sl__buf_free(&rec);
+}
+
 static void test_metadata(void **state)
 {
 	fixture *f = *state;
@@ -707,6 +759,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mlflow_formats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mlflow_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_record_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

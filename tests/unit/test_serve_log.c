@@ -3,7 +3,9 @@
  * back, whole and once each, across rotated and compressed segments; the
  * fsync level syncs every record; a full queue blocks or, with the drop
  * policy, drops and counts; a torn last line is skipped; retention
- * removes old compressed segments.
+ * removes old compressed segments; the range the next chunk maps is in
+ * the page cache before it is mapped, and preparing it never zeroes a
+ * record.
  */
 #include <dirent.h>
 #include <jansson.h>
@@ -11,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utime.h>
@@ -357,6 +361,162 @@ static void test_schema_per_segment(void **state)
 	tu_rmdir(dir);
 }
 
+/* The newest plain segment of dir, the open one (newly allocated): names
+ * sort oldest first, and the closed ones may wait to be compressed. */
+static char *open_segment_path(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char *name = NULL, *p;
+
+	while (d && (e = readdir(d)))
+		if (sl__str_has_suffix(e->d_name, ".jsonl") && (!name || strcmp(e->d_name, name) > 0)) {
+			free(name);
+			name = strdup(e->d_name);
+		}
+	if (d)
+		closedir(d);
+	assert_non_null(name);
+	p = tu_path(dir, name);
+	free(name);
+	return p;
+}
+
+/* While requests fill a chunk, the range the next chunk will map is
+ * already in the page cache (written as zeros by the helper), so that
+ * neither the requests nor the helper fault its pages in one by one. */
+static void test_next_chunk_prepared(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *logdir = tu_path(dir, "log"), *seg;
+	const size_t chunk = 64 << 10;
+	ilog_opts o = {.dir = logdir, .chunk_bytes = chunk};
+	const char rec[] = "{\"a\":1}\n";
+	ilog_stats st;
+	struct stat sb;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = chunk / page;
+	unsigned char vec[64 << 10];
+	void *m;
+	int fd;
+	ilog *l;
+
+	(void)state;
+	assert_int_equal(ilog_open(&o, &l), 0);
+	assert_int_equal(ilog_append(l, rec, sizeof rec - 1), 0);
+	for (int i = 0; i < 1000; i++) {
+		ilog_stats_get(l, &st);
+		if (st.prepared >= 2 * chunk)
+			break;
+		usleep(10000);
+	}
+	if (st.prepared < 2 * chunk)
+		fail_msg("%llu bytes prepared, want the first chunk and the next",
+			 (unsigned long long)st.prepared);
+	seg = open_segment_path(logdir);
+	fd = open(seg, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &sb), 0);
+	assert_true((size_t)sb.st_size >= 2 * chunk);
+	m = mmap(NULL, chunk, PROT_READ, MAP_SHARED, fd, (off_t)chunk);
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(mincore(m, chunk, vec), 0);
+	for (size_t i = 0; i < pages; i++)
+		if (!(vec[i] & 1))
+			fail_msg("page %zu of the next chunk is not in the page cache", i);
+	munmap(m, chunk);
+	close(fd);
+	/* Closing cuts the zeros: the file holds its one record. */
+	assert_int_equal(ilog_close(l), 0);
+	assert_int_equal(stat(seg, &sb), 0);
+	assert_int_equal(sb.st_size, sizeof rec - 1);
+	free(seg);
+	free(logdir);
+	tu_rmdir(dir);
+}
+
+static int count_lines(void *ud, const char *line, size_t len, const ilog_schemas *sch)
+{
+	(void)sch;
+	*(size_t *)ud += len > 2000 && line[len - 1] == '}';
+	return 0;
+}
+
+/* A new segment starts with a short chunk (256 KiB), which the rotation
+ * prepares while appends wait, so that the wait stays short; the helper
+ * prepares the chunk after it as for any other. */
+static void test_new_segment_short_chunk(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *logdir = tu_path(dir, "log"), *seg;
+	const size_t mib = 1 << 20;
+	ilog_opts o = {.dir = logdir, .segment_bytes = mib + 1, .chunk_bytes = mib};
+	ilog_stats st;
+	struct stat sb;
+	char rec[2300];
+	size_t n = 0, back = 0;
+	ilog *l;
+
+	(void)state;
+	assert_int_equal(ilog_open(&o, &l), 0);
+	do { /* two chunks fill the first segment */
+		int len = snprintf(rec, sizeof rec, "{\"i\":%zu,\"pad\":\"%0*d\"}\n", n, 2200, 0);
+		assert_int_equal(ilog_append(l, rec, (size_t)len), 0);
+		n++;
+		ilog_stats_get(l, &st);
+	} while (st.segments == 0 && n < 10000);
+	assert_int_equal(st.segments, 1);
+	/* The new segment: its short first chunk, then the next prepared. */
+	seg = open_segment_path(logdir);
+	for (int i = 0; i < 1000; i++) {
+		assert_int_equal(stat(seg, &sb), 0);
+		if ((size_t)sb.st_size >= mib / 4 + mib)
+			break;
+		usleep(10000);
+	}
+	if ((size_t)sb.st_size != mib / 4 + mib)
+		fail_msg("the new segment is %lld bytes, not a short chunk and the next",
+			 (long long)sb.st_size);
+	assert_int_equal(ilog_close(l), 0);
+	assert_int_equal(ilog_scan(logdir, 0, 0, count_lines, &back), 0);
+	assert_int_equal(back, n);
+	free(seg);
+	free(logdir);
+	tu_rmdir(dir);
+}
+
+/* A rotation that catches the helper writing zeros over the range it is
+ * about to map waits for it to stop (log.c, invariant 3): with a
+ * preparation that sleeps before each write, records copied into the new
+ * chunk would otherwise be zeroed, and come back short. */
+static void test_prep_races_rotation(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *logdir = tu_path(dir, "log");
+	ilog_opts o = {.dir = logdir, .segment_bytes = 65536, .chunk_bytes = 4096,
+		       .test_prep_delay_ms = 2};
+	ilog_stats st;
+	writer w[THREADS];
+	seen *s = calloc(1, sizeof *s);
+	ilog *l;
+
+	(void)state;
+	assert_int_equal(ilog_open(&o, &l), 0);
+	run_writers(l, w);
+	ilog_stats_get(l, &st);
+	assert_int_equal(st.written, THREADS * PER_THREAD);
+	assert_true(st.prepared > 4096);
+	assert_int_equal(ilog_close(l), 0);
+	assert_int_equal(ilog_scan(logdir, 0, 0, count, s), 0);
+	assert_int_equal(s->bad, 0);
+	assert_int_equal(s->n, THREADS * PER_THREAD);
+	for (int t = 0; t < THREADS; t++)
+		for (int i = 0; i < PER_THREAD; i++)
+			assert_int_equal(s->got[t][i], 1);
+	free(s);
+	free(logdir);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +525,9 @@ int main(void)
 		cmocka_unit_test(test_full_queue),
 		cmocka_unit_test(test_torn_line_and_retention),
 		cmocka_unit_test(test_schema_per_segment),
+		cmocka_unit_test(test_next_chunk_prepared),
+		cmocka_unit_test(test_prep_races_rotation),
+		cmocka_unit_test(test_new_segment_short_chunk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
