@@ -590,13 +590,36 @@ static int rev_answer(scan_ctx *c, const rec_head *h, const char *line, size_t l
 }
 
 /*
+ * The time a record's head gives without scanning it: the writer puts it
+ * second ({"id":..,"time":"..",...}). A structural key is one after '{'
+ * or ',' with no object or array opened before it; a value with an escape
+ * is left to head_scan. -1 when the head reads otherwise.
+ */
+static int64_t head_time(const char *line, size_t len)
+{
+	const char *end = line + (len < 256 ? len : 256), *v, *q;
+	int64_t t;
+
+	if (!len || line[0] != '{' || !(v = memmem(line, (size_t)(end - line), "\"time\":\"", 8)) ||
+	    (v[-1] != ',' && v - 1 != line))
+		return -1;
+	for (const char *p = line + 1; p < v; p++)
+		if (*p == '{' || *p == '[')
+			return -1;
+	v += 8;
+	if (!(q = memchr(v, '"', (size_t)(end - v))) || memchr(v, '\\', (size_t)(q - v)) ||
+	    !ds_parse_timestamp(v, (size_t)(q - v), &t))
+		return -1;
+	return t / 1000;
+}
+
+/*
  * Another model's record told from the head the writer puts first
  * ({"id":..,"time":..,"model":"NAME",...}) without scanning it: most of
  * what a window of one model reads back through, in a log of several, is
  * the others' records. True with its time in *t (when want_t, else -1);
  * false when it is the model's or its head reads otherwise (head_scan then
- * decides). A structural key is one after '{' or ',' with no object or
- * array opened before it; a value with an escape is left to head_scan.
+ * decides).
  */
 static bool other_model(const scan_ctx *c, const char *line, size_t len, bool want_t, int64_t *t)
 {
@@ -612,13 +635,7 @@ static bool other_model(const scan_ctx *c, const char *line, size_t len, bool wa
 	if (!(q = memchr(v, '"', (size_t)(end - v))) || memchr(v, '\\', (size_t)(q - v)) ||
 	    ((size_t)(q - v) == c->model_len && !memcmp(v, c->model, c->model_len)))
 		return false;
-	*t = -1;
-	if (want_t && (v = memmem(line, (size_t)(m - line), "\"time\":\"", 8)) &&
-	    (v[-1] == ',' || v[-1] == '{') && (q = memchr(v + 8, '"', (size_t)(m - v - 8))) &&
-	    !memchr(v + 8, '\\', (size_t)(q - v - 8)) && ds_parse_timestamp(v + 8, (size_t)(q - v - 8), t))
-		*t /= 1000;
-	else
-		*t = -1;
+	*t = want_t ? head_time(line, (size_t)(m - line)) : -1;
 	return true;
 }
 
@@ -647,6 +664,12 @@ static int rev_line(void *ud, const char *line, size_t len, ilog_rseg *seg)
 			c->merge = false;
 		}
 	}
+	/* A full window: a record older than its oldest request cannot
+	 * matter (feedback comes after what it labels, errors count from the
+	 * window's first request), and most of what is read past the window
+	 * is such records of the same model; its time alone decides. */
+	if (c->cap && c->n_win == c->cap && (h.t = head_time(line, len)) >= 0 && h.t < b)
+		return h.t < b - ILOG_ORDER_SLACK_MS ? ILOG_SKIP : 0;
 	if (other_model(c, line, len, b != INT64_MIN, &h.t))
 		h.kind = REC_SKIP;
 	else if (head_scan(c, line, len, &h) && (rc = head_parse(c, line, len, &h)))
