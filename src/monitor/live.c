@@ -36,6 +36,7 @@
 #include "model/mfile.h"
 #include "monitor/live.h"
 #include "monitor/live_int.h"
+#include "monitor/logrec.h"
 #include "monitor/reference.h"
 #include "serve/jscan.h"
 #include "serve/log.h"
@@ -59,7 +60,7 @@ void mon_drift_opts(const mon_env *env, drift_opts *o, double *share)
 
 typedef struct ring {
 	char *version;
-	json_t **recs; /* parsed, expanded records; the oldest at pos once full */
+	lrec **recs;   /* decoded records; the oldest at pos once full */
 	size_t n, alloc, pos, cap;
 } ring;
 
@@ -70,7 +71,7 @@ typedef struct tail_cache {
 	char *seg;         /* its newest segment */
 	uint64_t end;      /* where that segment's records ended */
 	char *target;      /* the window's version (NULL: no request yet) */
-	json_t **win;      /* newest first */
+	lrec **win;        /* newest first (shared with the pass that kept it) */
 	size_t n_win;
 	json_t *labels;    /* of the window's requests */
 	int64_t *err_ms;
@@ -94,7 +95,8 @@ typedef struct scan_ctx {
 			     * (a server that serves the file logs that), or "" */
 	/* Read newest record first (scan_rev). */
 	char *target;        /* the window's version, once known */
-	json_t **win;        /* the window, parsed, newest first */
+	lrec **win;          /* the window, decoded, newest first */
+	lrec_scratch scratch; /* the decoder's */
 	size_t n_win;
 	int64_t min_ms;      /* the oldest time in it */
 	/* The previous pass's window carried over (a count window): */
@@ -108,16 +110,6 @@ typedef struct scan_ctx {
 	char seg_name[128];  /* the newest segment's name */
 	uint64_t seg_end;    /* where its records ended */
 } scan_ctx;
-
-static int64_t rec_ms(const json_t *rec)
-{
-	const char *t = json_string_value(json_object_get(rec, "time"));
-	int64_t us;
-
-	if (!t || !ds_parse_timestamp(t, strlen(t), &us))
-		return -1;
-	return us / 1000;
-}
 
 static int take_feedback(scan_ctx *c, json_t *rec)
 {
@@ -137,7 +129,7 @@ static int take_feedback(scan_ctx *c, json_t *rec)
 static void ring_clear(ring *r)
 {
 	for (size_t i = 0; i < r->n; i++)
-		json_decref(r->recs[i]);
+		lrec_unref(r->recs[i]);
 	sl__free(r->recs);
 	sl__free(r->version);
 	memset(r, 0, sizeof *r);
@@ -167,12 +159,12 @@ static ring *ring_for(scan_ctx *c, const char *version)
 }
 
 /* Keeps rec (taking the reference), dropping the oldest when the ring is full. */
-static int ring_push(ring *r, json_t *rec)
+static int ring_push(ring *r, lrec *rec)
 {
 	if (r->n < r->cap) {
 		if (r->n == r->alloc) {
 			size_t a = r->alloc ? r->alloc * 2 : 64;
-			json_t **g;
+			lrec **g;
 			if (a > r->cap)
 				a = r->cap;
 			if (!(g = sl__reallocarray(r->recs, a, sizeof *g)))
@@ -183,14 +175,14 @@ static int ring_push(ring *r, json_t *rec)
 		r->recs[r->n++] = rec;
 		return 0;
 	}
-	json_decref(r->recs[r->pos]);
+	lrec_unref(r->recs[r->pos]);
 	r->recs[r->pos] = rec;
 	r->pos = (r->pos + 1) % r->cap;
 	return 0;
 }
 
 /* The i-th oldest record of r. */
-static json_t *ring_get(const ring *r, size_t i)
+static lrec *ring_get(const ring *r, size_t i)
 {
 	return r->recs[(r->pos + i) % r->n];
 }
@@ -230,7 +222,7 @@ static int scan_line(void *ud, const char *line, size_t len, const ilog_schemas 
 		rc = take_feedback(c, rec);
 		goto out;
 	}
-	t = rec_ms(rec);
+	t = lrec_json_ms(rec);
 	if ((c->w->since_ms && t < c->w->since_ms) || (c->w->until_ms && t > c->w->until_ms))
 		goto out;
 	if (json_integer_value(json_object_get(rec, "status")) != 200) {
@@ -246,13 +238,18 @@ static int scan_line(void *ud, const char *line, size_t len, const ilog_schemas 
 	if (ilog_expand(sch, rec) || !json_is_object(json_object_get(rec, "inputs")))
 		goto out;
 	ring *r = ring_for(c, version);
+	lrec *lr;
 	if (!r) {
 		rc = sl__oom();
 		goto out;
 	}
-	if ((rc = ring_push(r, rec)))
+	lr = lrec_from_json(rec);
+	rec = NULL; /* lr holds it */
+	if (!lr || (rc = ring_push(r, lr))) {
+		lrec_unref(lr);
+		rc = rc ? rc : sl__oom();
 		goto out;
-	rec = NULL; /* the ring holds it */
+	}
 	c->newest = r->version;
 out:
 	json_decref(rec);
@@ -264,8 +261,9 @@ static void scan_free(scan_ctx *c)
 	for (size_t i = 0; i < c->n_rings; i++)
 		ring_clear(&c->rings[i]);
 	for (size_t i = 0; i < c->n_win; i++)
-		json_decref(c->win[i]);
+		lrec_unref(c->win[i]);
 	sl__free(c->win);
+	lrec_scratch_free(&c->scratch);
 	sl__free(c->target);
 	json_decref(c->labels);
 	sl__free(c->err_ms);
@@ -387,7 +385,7 @@ static int head_parse(const scan_ctx *c, const char *line, size_t len, rec_head 
 	h->t = -1;
 	if (!rec)
 		return oom ? sl__oom() : 0; /* a damaged line is no request */
-	h->t = rec_ms(rec);
+	h->t = lrec_json_ms(rec);
 	model = json_string_value(json_object_get(rec, "model"));
 	version = json_string_value(json_object_get(rec, "version"));
 	if (model && !strcmp(model, c->model)) {
@@ -555,12 +553,14 @@ static int rev_feedback(scan_ctx *c, const char *line, size_t len)
 	return rc;
 }
 
-/* An answered request of the window's version, newest first: parsed and kept while the window has room. */
+/* For tests: every window record through jansson (live_int.h). */
+bool mon_decode_jansson;
+
+/* An answered request of the window's version, newest first: decoded and kept while the window has room. */
 static int rev_answer(scan_ctx *c, const rec_head *h, const char *line, size_t len, ilog_rseg *seg)
 {
-	json_t *schema, *rec;
-	bool oom = false;
-	int64_t t;
+	json_t *schema;
+	lrec *rec;
 	int rc;
 
 	if (c->n_win == c->cap || !version_wanted(c, h->version))
@@ -571,20 +571,14 @@ static int rev_answer(scan_ctx *c, const rec_head *h, const char *line, size_t l
 	 * (a crash can cut a segment's schema record, never a later one). */
 	if (!schema)
 		return 0;
-	if (!(rec = sl__json_loadb(line, len, 0, NULL, &oom)))
-		return oom ? sl__oom() : 0;
-	if (ilog_expand_with(schema, rec) || !json_is_object(json_object_get(rec, "inputs"))) {
-		sl__err_clear();
-		json_decref(rec);
-		return 0;
-	}
+	if ((rc = lrec_decode(line, len, schema, &c->scratch, !mon_decode_jansson, &rec)) || !rec)
+		return rc;
 	if (!c->target && !(c->target = sl__strdup(h->version))) {
-		json_decref(rec);
+		lrec_unref(rec);
 		return sl__oom();
 	}
-	t = rec_ms(rec);
-	if (!c->n_win || t < c->min_ms)
-		c->min_ms = t;
+	if (!c->n_win || rec->t_ms < c->min_ms)
+		c->min_ms = rec->t_ms;
 	c->win[c->n_win++] = rec;
 	return 0;
 }
@@ -715,7 +709,7 @@ static void tail_free(tail_cache *e)
 	if (!e)
 		return;
 	for (size_t i = 0; i < e->n_win; i++)
-		json_decref(e->win[i]);
+		lrec_unref(e->win[i]);
 	sl__free(e->win);
 	json_decref(e->labels);
 	sl__free(e->err_ms);
@@ -784,12 +778,12 @@ static int tail_merge(scan_ctx *c, tail_cache *p)
 		return sl__oom();
 	for (size_t i = 0; i < p->n_win; i++) {
 		if (c->n_win < c->cap) {
-			int64_t t = rec_ms(p->win[i]);
+			int64_t t = p->win[i]->t_ms;
 			if (!c->n_win || t < c->min_ms)
 				c->min_ms = t;
 			c->win[c->n_win++] = p->win[i];
 		} else {
-			json_decref(p->win[i]);
+			lrec_unref(p->win[i]);
 		}
 	}
 	p->n_win = 0;
@@ -819,9 +813,9 @@ static tail_cache *tail_keep(const scan_ctx *c, char *key)
 		      !(e->err_ms = sl__calloc(c->n_err ? c->n_err : 1, sizeof *e->err_ms));
 	}
 	for (size_t i = 0; !bad && i < c->n_win; i++) {
-		const char *id = json_string_value(json_object_get(c->win[i], "id"));
+		const char *id = c->win[i]->id;
 		json_t *l = id ? json_object_get(c->labels, id) : NULL;
-		e->win[e->n_win++] = json_incref(c->win[i]);
+		e->win[e->n_win++] = lrec_ref(c->win[i]);
 		bad = l && json_object_set(e->labels, id, l);
 	}
 	for (size_t i = 0; !bad && i < c->n_err; i++)
@@ -1132,53 +1126,149 @@ static double pct(const double *v, size_t n, double q)
 	return v[k ? k - 1 : 0];
 }
 
-static int window_build(const bundle *bd, const ring *r, json_t *labels, window *w)
+/* What a window's tables hold: the raw inputs (names and types) and the outputs (names). */
+typedef struct win_cols {
+	size_t n_in, k;
+	const char *const *in_names;
+	const ds_type *in_types;
+	const char *const *outputs;
+} win_cols;
+
+/* One decoded value into column j of type t, as ds_append_json takes its JSON value. */
+static int append_val(ds_builder *b, size_t j, ds_type t, const lrec_val *v)
 {
-	const ml_signature *sig = &bundle_model(bd)->sig;
-	size_t ni = bundle_n_inputs(bd), row = 0;
+	int64_t us;
+
+	if (!v || v->kind == LREC_NULL)
+		return ds_append_null(b, j);
+	switch (t) {
+	case DS_INT64:
+		if (v->kind == LREC_INT)
+			return ds_append_i64(b, j, v->u.i);
+		/* 9.2e18 keeps the conversion inside int64's range. */
+		if (v->kind == LREC_REAL && v->u.f == floor(v->u.f) && fabs(v->u.f) < 9.2e18)
+			return ds_append_i64(b, j, (int64_t)v->u.f);
+		break;
+	case DS_FLOAT64:
+		if (v->kind == LREC_INT)
+			return ds_append_f64(b, j, (double)v->u.i);
+		if (v->kind == LREC_REAL)
+			return ds_append_f64(b, j, v->u.f);
+		break;
+	case DS_BOOL:
+		if (v->kind == LREC_TRUE || v->kind == LREC_FALSE)
+			return ds_append_bool(b, j, v->kind == LREC_TRUE);
+		break;
+	case DS_STRING:
+		if (v->kind == LREC_STR)
+			return ds_append_str(b, j, v->u.s, v->len);
+		break;
+	case DS_TIMESTAMP:
+		if (v->kind == LREC_STR && ds_parse_timestamp(v->u.s, v->len, &us))
+			return ds_append_i64(b, j, us);
+		break;
+	}
+	/* A misfit, as append_value counts it. */
+	return ds_append_null(b, j);
+}
+
+/* Where each of names sits in the schema record's list key (-1: not there). */
+static void schema_map(const json_t *schema, const char *key, const char *const *names, size_t n,
+		       long *map)
+{
+	const json_t *list = json_object_get(schema, key);
+
+	for (size_t j = 0; j < n; j++) {
+		map[j] = -1;
+		for (size_t i = 0; i < json_array_size(list) && map[j] < 0; i++)
+			if (!strcmp(names[j], json_string_value(json_array_get(list, i))))
+				map[j] = (long)i;
+	}
+}
+
+/* The rows of a request the jansson path read: rows into b and w->P from row on. */
+static int rows_json(const win_cols *cols, ds_builder *b, const json_t *rec, size_t nr, window *w,
+		     size_t row)
+{
+	json_t *ins = json_object_get(rec, "inputs"), *outs = json_object_get(rec, "outputs");
+	int rc = 0;
+
+	for (size_t j = 0; j < cols->n_in && !rc; j++) {
+		json_t *col = json_object_get(ins, cols->in_names[j]);
+		for (size_t q = 0; q < nr && !rc; q++)
+			rc = append_value(b, j, cols->in_types[j], json_array_get(col, q));
+	}
+	for (size_t q = 0; q < nr; q++, row++) {
+		for (size_t c = 0; c < w->k; c++) {
+			json_t *v = json_array_get(json_object_get(outs, cols->outputs[c]), q);
+			w->P[row * w->k + c] = json_is_number(v) ? json_number_value(v) : NAN;
+		}
+	}
+	return rc;
+}
+
+static int window_build(const win_cols *cols, const ring *r, json_t *labels, window *w)
+{
+	size_t ni = cols->n_in, row = 0;
 	ds_builder *b = NULL;
 	double *lat = NULL;
+	long *in_map = NULL, *out_map = NULL;
+	const json_t *mapped = NULL;
 	int rc;
 
 	memset(w, 0, sizeof *w);
 	w->r = r;
 	w->n_req = r->n;
-	w->k = sig->n_outputs;
-	for (size_t i = 0; i < r->n; i++)
-		w->n_rows += (size_t)json_integer_value(json_object_get(ring_get(r, i), "rows"));
+	w->k = cols->k;
+	for (size_t i = 0; i < r->n; i++) {
+		const lrec *rec = ring_get(r, i);
+		w->n_rows += rec->json ? (size_t)json_integer_value(json_object_get(rec->json, "rows"))
+				       : rec->rows;
+	}
 	if ((rc = ds_builder_new(&b)))
 		return rc;
 	for (size_t j = 0; j < ni && !rc; j++)
-		rc = ds_builder_add_col(b, bundle_input_name(bd, j), bundle_input_type(bd, j), NULL);
+		rc = ds_builder_add_col(b, cols->in_names[j], cols->in_types[j], NULL);
 	if (!rc)
 		rc = ds_builder_reserve(b, w->n_rows);
 	w->P = sl__malloc((w->n_rows ? w->n_rows : 1) * (w->k ? w->k : 1) * sizeof *w->P);
 	w->label = sl__calloc(w->n_rows ? w->n_rows : 1, sizeof *w->label);
 	lat = sl__malloc((r->n ? r->n : 1) * sizeof *lat);
-	if (!rc && (!w->P || !w->label || !lat))
+	in_map = sl__malloc((ni ? ni : 1) * sizeof *in_map);
+	out_map = sl__malloc((w->k ? w->k : 1) * sizeof *out_map);
+	if (!rc && (!w->P || !w->label || !lat || !in_map || !out_map))
 		rc = sl__oom();
 	for (size_t i = 0; i < r->n && !rc; i++) {
-		json_t *rec = ring_get(r, i), *ins = json_object_get(rec, "inputs");
-		json_t *outs = json_object_get(rec, "outputs");
-		const char *id = json_string_value(json_object_get(rec, "id"));
-		json_t *lab = id ? json_object_get(labels, id) : NULL;
-		size_t nr = (size_t)json_integer_value(json_object_get(rec, "rows"));
-		int64_t t = rec_ms(rec);
+		const lrec *rec = ring_get(r, i);
+		json_t *lab = rec->id ? json_object_get(labels, rec->id) : NULL;
+		size_t nr;
 
-		lat[i] = (double)json_integer_value(json_object_get(rec, "latency_us"));
-		if (i == 0)
-			w->from_ms = t;
-		w->to_ms = t;
-		for (size_t j = 0; j < ni && !rc; j++) {
-			json_t *col = json_object_get(ins, bundle_input_name(bd, j));
-			for (size_t q = 0; q < nr && !rc; q++)
-				rc = append_value(b, j, bundle_input_type(bd, j), json_array_get(col, q));
-		}
-		for (size_t q = 0; q < nr && !rc; q++, row++) {
-			for (size_t c = 0; c < w->k; c++) {
-				json_t *v = json_array_get(json_object_get(outs, sig->outputs[c]), q);
-				w->P[row * w->k + c] = json_is_number(v) ? json_number_value(v) : NAN;
+		if (rec->json) {
+			nr = (size_t)json_integer_value(json_object_get(rec->json, "rows"));
+			lat[i] = (double)json_integer_value(json_object_get(rec->json, "latency_us"));
+			rc = rows_json(cols, b, rec->json, nr, w, row);
+		} else {
+			nr = rec->rows;
+			lat[i] = (double)rec->latency_us;
+			if (rec->schema != mapped) {
+				/* Records of one segment share their schema record. */
+				schema_map(rec->schema, "inputs", cols->in_names, ni, in_map);
+				schema_map(rec->schema, "outputs", cols->outputs, w->k, out_map);
+				mapped = rec->schema;
 			}
+			for (size_t j = 0; j < ni && !rc; j++)
+				for (size_t q = 0; q < nr && !rc; q++)
+					rc = append_val(b, j, cols->in_types[j],
+							in_map[j] < 0 ? NULL : &rec->in[q * rec->n_in + (size_t)in_map[j]]);
+			for (size_t q = 0; q < nr; q++)
+				for (size_t c = 0; c < w->k; c++)
+					w->P[(row + q) * w->k + c] =
+						out_map[c] < 0 ? NAN : rec->out[q * rec->n_out + (size_t)out_map[c]];
+		}
+		if (i == 0)
+			w->from_ms = rec->t_ms;
+		w->to_ms = rec->t_ms;
+		for (size_t q = 0; q < nr && !rc; q++, row++) {
 			json_t *l = json_is_array(lab) ? json_array_get(lab, q) : q == 0 ? lab : NULL;
 			if (l && !json_is_null(l)) {
 				w->label[row] = l;
@@ -1195,8 +1285,35 @@ static int window_build(const bundle *bd, const ring *r, json_t *labels, window 
 		w->lat_p99 = pct(lat, r->n, 0.99);
 	}
 	sl__free(lat);
+	sl__free(in_map);
+	sl__free(out_map);
 	if (rc)
 		window_free(w);
+	return rc;
+}
+
+/* The window's tables with the bundle's raw inputs and the model's outputs. */
+static int bundle_window(const bundle *bd, const ring *r, json_t *labels, window *w)
+{
+	const ml_signature *sig = &bundle_model(bd)->sig;
+	size_t ni = bundle_n_inputs(bd);
+	const char **names = sl__malloc((ni ? ni : 1) * sizeof *names);
+	ds_type *types = sl__malloc((ni ? ni : 1) * sizeof *types);
+	int rc;
+
+	if (!names || !types) {
+		rc = sl__oom();
+	} else {
+		for (size_t j = 0; j < ni; j++) {
+			names[j] = bundle_input_name(bd, j);
+			types[j] = bundle_input_type(bd, j);
+		}
+		win_cols cols = {.n_in = ni, .k = sig->n_outputs, .in_names = names, .in_types = types,
+				 .outputs = (const char *const *)sig->outputs};
+		rc = window_build(&cols, r, labels, w);
+	}
+	sl__free(names);
+	sl__free(types);
 	return rc;
 }
 
@@ -1602,13 +1719,14 @@ int mon_window_read(const char *dir, const char *model, const mon_window *w, boo
 	ids = json_object_get(o, "ids");
 	labels = json_object_get(o, "labels");
 	for (size_t i = 0; r && o && i < r->n; i++) {
-		json_t *id = json_object_get(ring_get(r, i), "id"), *l;
-		json_array_append(ids, id);
-		if ((l = json_object_get(c.labels, json_string_value(id))))
-			json_object_set(labels, json_string_value(id), l);
+		const char *id = ring_get(r, i)->id;
+		json_t *l;
+		json_array_append_new(ids, id ? json_string(id) : NULL);
+		if (id && (l = json_object_get(c.labels, id)))
+			json_object_set(labels, id, l);
 	}
 	for (size_t i = 0; r && r->n && i < c.n_err; i++)
-		errors += c.err_ms[i] >= rec_ms(ring_get(r, 0));
+		errors += c.err_ms[i] >= ring_get(r, 0)->t_ms;
 	if (!o || json_object_set_new(o, "errors", json_integer((json_int_t)errors)) ||
 	    json_array_size(ids) != (r ? r->n : 0)) {
 		rc = sl__oom();
@@ -1680,7 +1798,7 @@ int mon_report(const mon_env *env, const char *model, const mon_window *w, json_
 				    model, r->version);
 		goto out;
 	}
-	if ((rc = window_build(bd, r, c.labels, &win)))
+	if ((rc = bundle_window(bd, r, c.labels, &win)))
 		goto out;
 	have_win = true;
 	for (size_t i = 0; i < c.n_err; i++)
