@@ -721,8 +721,10 @@ static void tail_free(tail_cache *e)
 
 static char *tail_key(const scan_ctx *c, const char *dir)
 {
-	return sl__asprintf("%s\x1f%s\x1f%s\x1f%s\x1f%zu", dir, c->model,
-			    c->w->version ? c->w->version : "", c->alias, c->cap);
+	/* The two decoders' windows are kept apart (the tests compare them). */
+	return sl__asprintf("%s\x1f%s\x1f%s\x1f%s\x1f%zu%s", dir, c->model,
+			    c->w->version ? c->w->version : "", c->alias, c->cap,
+			    mon_decode_jansson ? "j" : "");
 }
 
 /* The kept entry of key, taken out of the cache (the caller's), or NULL. */
@@ -1696,6 +1698,112 @@ static int read_window(scan_ctx *c, const char *dir, bool forward, ring **r)
 	return 0;
 }
 
+/* The scan of mon_window_read and mon_window_tables. */
+static int test_read(scan_ctx *c, const char *dir, const char *model, const mon_window *w,
+		     bool forward, ring **r)
+{
+	memset(c, 0, sizeof *c);
+	c->model = model;
+	c->model_len = strlen(model);
+	c->w = w;
+	c->cap = w->since_ms || w->until_ms ? MON_MAX_REQUESTS : w->requests;
+	snprintf(c->pat, sizeof c->pat, "\"model\":\"%s\"", model);
+	if (!(c->labels = json_object()))
+		return sl__oom();
+	return read_window(c, dir, forward, r);
+}
+
+/* A double exactly, NaN and the sign of zero included. */
+static json_t *exact(double x)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof buf, "%a", x);
+	return json_string(buf);
+}
+
+/* Column j of t as a JSON array (doubles by exact()). */
+static json_t *col_json(const ds_table *t, size_t j)
+{
+	json_t *a = json_array();
+	const uint8_t *valid = ds_col_validity(t, j);
+	ds_type ty = ds_col_type(t, j);
+
+	for (size_t i = 0; a && i < ds_nrow(t); i++) {
+		json_t *v;
+		size_t len;
+		const char *sv;
+		if (!ds_valid(valid, i))
+			v = json_null();
+		else if (ty == DS_FLOAT64)
+			v = exact(ds_col_f64(t, j)[i]);
+		else if (ty == DS_INT64 || ty == DS_TIMESTAMP)
+			v = json_integer((json_int_t)ds_col_i64(t, j)[i]);
+		else if (ty == DS_BOOL)
+			v = json_boolean(ds_col_bool(t, j)[i]);
+		else
+			v = (sv = ds_col_str(t, j, i, &len)) ? json_stringn(sv, len) : NULL;
+		if (json_array_append_new(a, v)) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+int mon_window_tables(const char *dir, const char *model, const mon_window *w, bool forward,
+		      size_t n_in, const char *const *names, const ds_type *types, size_t k,
+		      const char *const *outputs, json_t **out)
+{
+	scan_ctx c;
+	ring *r;
+	window win;
+	bool have = false;
+	json_t *o = NULL, *raw, *P, *lab;
+	int rc;
+
+	*out = NULL;
+	if ((rc = test_read(&c, dir, model, w, forward, &r)))
+		goto out;
+	if (!r) {
+		rc = sl__err(SL_ENOENT, "no window");
+		goto out;
+	}
+	win_cols cols = {.n_in = n_in, .k = k, .in_names = names, .in_types = types, .outputs = outputs};
+	if ((rc = window_build(&cols, r, c.labels, &win)))
+		goto out;
+	have = true;
+	o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:{}, s:[], s:[]}", "version",
+		      r->version, "requests", (json_int_t)win.n_req, "rows", (json_int_t)win.n_rows,
+		      "from", (json_int_t)win.from_ms, "to", (json_int_t)win.to_ms, "p50",
+		      exact(win.lat_p50), "p99", exact(win.lat_p99), "labelled",
+		      (json_int_t)win.n_labelled, "raw", "P", "labels");
+	raw = json_object_get(o, "raw");
+	P = json_object_get(o, "P");
+	lab = json_object_get(o, "labels");
+	for (size_t j = 0; o && j < n_in; j++)
+		if (json_object_set_new(raw, names[j], col_json(win.raw, j)))
+			rc = sl__oom();
+	for (size_t i = 0; o && i < win.n_rows * k; i++)
+		if (json_array_append_new(P, exact(win.P[i])))
+			rc = sl__oom();
+	for (size_t i = 0; o && i < win.n_rows; i++)
+		if (json_array_append_new(lab, win.label[i] ? json_incref(win.label[i]) : json_null()))
+			rc = sl__oom();
+	if (!o)
+		rc = sl__oom();
+	if (!rc) {
+		*out = o;
+		o = NULL;
+	}
+out:
+	json_decref(o);
+	if (have)
+		window_free(&win);
+	scan_free(&c);
+	return rc;
+}
+
 int mon_window_read(const char *dir, const char *model, const mon_window *w, bool forward,
 		    json_t **out)
 {
@@ -1705,15 +1813,7 @@ int mon_window_read(const char *dir, const char *model, const mon_window *w, boo
 	size_t errors = 0;
 	int rc;
 
-	memset(&c, 0, sizeof c);
-	c.model = model;
-	c.model_len = strlen(model);
-	c.w = w;
-	c.cap = w->since_ms || w->until_ms ? MON_MAX_REQUESTS : w->requests;
-	snprintf(c.pat, sizeof c.pat, "\"model\":\"%s\"", model);
-	if (!(c.labels = json_object()))
-		return sl__oom();
-	if ((rc = read_window(&c, dir, forward, &r)))
+	if ((rc = test_read(&c, dir, model, w, forward, &r)))
 		goto out;
 	o = json_pack("{s:s?, s:[], s:{}}", "version", r ? r->version : NULL, "ids", "labels");
 	ids = json_object_get(o, "ids");

@@ -260,6 +260,8 @@ static int decode_fast(const char *line, size_t len, json_t *schema, lrec_scratc
 			if (t != J_STR)
 				return 1;
 			tm = v;
+		} else if ((which == K_MODEL || which == K_VERSION) && t != J_STR) {
+			return 1; /* ilog_expand_with needs both */
 		} else if (which == K_LATENCY || which == K_ROWS) {
 			int64_t x;
 			if (t != J_NUM || !int_text(&v, &x))
@@ -267,7 +269,8 @@ static int decode_fast(const char *line, size_t len, json_t *schema, lrec_scratc
 			*(which == K_LATENCY ? &latency : &rows) = x;
 		}
 	}
-	if (more < 0 || jscan_end(&s) || s.err || !seen[K_ID] || !seen[K_TIME] || rows < 0 ||
+	if (more < 0 || jscan_end(&s) || s.err || !seen[K_ID] || !seen[K_TIME] || !seen[K_MODEL] ||
+	    !seen[K_VERSION] || rows < 0 ||
 	    in_rows != rows || out_rows != rows)
 		return 1;
 
