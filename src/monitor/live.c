@@ -108,6 +108,9 @@ typedef struct scan_ctx {
 	bool cacheable;      /* the newest segment was plain, the only one, and whole */
 	uint64_t listing;    /* the listing read */
 	char seg_name[128];  /* the newest segment's name */
+	char day[10];        /* the date of the last record time read (time_ms) */
+	int64_t day_ms;      /* ... its start */
+	bool day_ok;
 	uint64_t seg_end;    /* where its records ended */
 } scan_ctx;
 
@@ -583,28 +586,72 @@ static int rev_answer(scan_ctx *c, const rec_head *h, const char *line, size_t l
 	return 0;
 }
 
+static bool digits2(const char *p, int *out)
+{
+	if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+		return false;
+	*out = (p[0] - '0') * 10 + (p[1] - '0');
+	return true;
+}
+
+/*
+ * A record time's text in ms (-1 when it does not read), as
+ * ds_parse_timestamp reads it: the writer's "YYYY-MM-DDTHH:MM:SS.mmmZ"
+ * with the day's start kept from the last record (the same day, nearly
+ * always), anything else by ds_parse_timestamp itself. A pass reads the
+ * time of every record of the second before its window.
+ */
+static int64_t time_ms(scan_ctx *c, const char *v, size_t n)
+{
+	int h, mi, se, m1, m2;
+	int64_t us;
+
+	if (n == 24 && v[10] == 'T' && v[13] == ':' && v[16] == ':' && v[19] == '.' && v[23] == 'Z' &&
+	    digits2(v + 11, &h) && digits2(v + 14, &mi) && digits2(v + 17, &se) && digits2(v + 20, &m1) &&
+	    v[22] >= '0' && v[22] <= '9' && h <= 23 && mi <= 59 && se <= 59) {
+		m2 = v[22] - '0';
+		if (!c->day_ok || memcmp(v, c->day, 10)) {
+			c->day_ok = ds_parse_timestamp(v, 10, &us) && us >= 0;
+			if (!c->day_ok)
+				goto slow;
+			memcpy(c->day, v, 10);
+			c->day_ms = us / 1000;
+		}
+		return c->day_ms + ((int64_t)h * 3600 + mi * 60 + se) * 1000 + m1 * 10 + m2;
+	}
+slow:
+	return ds_parse_timestamp(v, n, &us) ? us / 1000 : -1;
+}
+
 /*
  * The time a record's head gives without scanning it: the writer puts it
  * second ({"id":..,"time":"..",...}). A structural key is one after '{'
  * or ',' with no object or array opened before it; a value with an escape
  * is left to head_scan. -1 when the head reads otherwise.
  */
-static int64_t head_time(const char *line, size_t len)
+static int64_t head_time(scan_ctx *c, const char *line, size_t len)
 {
-	const char *end = line + (len < 256 ? len : 256), *v, *q;
-	int64_t t;
+	const char *end = line + (len < 256 ? len : 256), *v = NULL, *q;
 
-	if (!len || line[0] != '{' || !(v = memmem(line, (size_t)(end - line), "\"time\":\"", 8)) ||
-	    (v[-1] != ',' && v - 1 != line))
+	if (!len || line[0] != '{')
 		return -1;
-	for (const char *p = line + 1; p < v; p++)
-		if (*p == '{' || *p == '[')
+	/* The writer's {"id":"ID","time":" first, then any other order. */
+	if (end - line > 7 && !memcmp(line, "{\"id\":\"", 7) &&
+	    (q = memchr(line + 7, '"', (size_t)(end - line - 7))) && end - q > 10 &&
+	    !memcmp(q, "\",\"time\":\"", 10))
+		v = q + 2;
+	if (!v) {
+		if (!(v = memmem(line, (size_t)(end - line), "\"time\":\"", 8)) ||
+		    (v[-1] != ',' && v - 1 != line))
 			return -1;
+		for (const char *p = line + 1; p < v; p++)
+			if (*p == '{' || *p == '[')
+				return -1;
+	}
 	v += 8;
-	if (!(q = memchr(v, '"', (size_t)(end - v))) || memchr(v, '\\', (size_t)(q - v)) ||
-	    !ds_parse_timestamp(v, (size_t)(q - v), &t))
+	if (!(q = memchr(v, '"', (size_t)(end - v))) || memchr(v, '\\', (size_t)(q - v)))
 		return -1;
-	return t / 1000;
+	return time_ms(c, v, (size_t)(q - v));
 }
 
 /*
@@ -615,7 +662,7 @@ static int64_t head_time(const char *line, size_t len)
  * false when it is the model's or its head reads otherwise (head_scan then
  * decides).
  */
-static bool other_model(const scan_ctx *c, const char *line, size_t len, bool want_t, int64_t *t)
+static bool other_model(scan_ctx *c, const char *line, size_t len, bool want_t, int64_t *t)
 {
 	const char *end = line + (len < 512 ? len : 512), *m, *v, *q;
 
@@ -629,7 +676,7 @@ static bool other_model(const scan_ctx *c, const char *line, size_t len, bool wa
 	if (!(q = memchr(v, '"', (size_t)(end - v))) || memchr(v, '\\', (size_t)(q - v)) ||
 	    ((size_t)(q - v) == c->model_len && !memcmp(v, c->model, c->model_len)))
 		return false;
-	*t = want_t ? head_time(line, (size_t)(m - line)) : -1;
+	*t = want_t ? head_time(c, line, (size_t)(m - line)) : -1;
 	return true;
 }
 
@@ -662,7 +709,7 @@ static int rev_line(void *ud, const char *line, size_t len, ilog_rseg *seg)
 	 * matter (feedback comes after what it labels, errors count from the
 	 * window's first request), and most of what is read past the window
 	 * is such records of the same model; its time alone decides. */
-	if (c->cap && c->n_win == c->cap && (h.t = head_time(line, len)) >= 0 && h.t < b)
+	if (c->cap && c->n_win == c->cap && (h.t = head_time(c, line, len)) >= 0 && h.t < b)
 		return h.t < b - ILOG_ORDER_SLACK_MS ? ILOG_SKIP : 0;
 	if (other_model(c, line, len, b != INT64_MIN, &h.t))
 		h.kind = REC_SKIP;
