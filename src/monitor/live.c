@@ -22,6 +22,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1635,12 +1636,114 @@ static int find_by_digest(const mon_env *env, const char *model, const char *lab
 }
 
 /*
- * The bundle of the window's version: the caller's path, or the registry's
- * (by version number, or by the digest a file server logged). *out_version
- * is the registry's number when known, else 0.
+ * ---- the reference, kept between passes ----------------------------------------------------
+ *
+ * A pass every few seconds opens the same bundle and loads the same
+ * reference (its profiles parsed from JSON; an artifact's digest checked
+ * first): about as much work as reading the window. An opened bundle and
+ * its reference are kept by the file's identity (path, device, inode,
+ * size, modification time), so a file replaced (a new version served, a
+ * hot reload) is a new entry and the old one ages out. An artifact is
+ * verified when it is first opened, not again while it is the same file.
+ * A pass takes its entry out while it uses it (as the tail cache does):
+ * two passes never share a bundle.
+ */
+#define REF_CACHE 4
+
+typedef struct ref_entry {
+	char *key; /* NULL: a free slot */
+	bundle *bd;
+	mref *ref;
+	uint64_t used;
+} ref_entry;
+
+static pthread_mutex_t ref_mu = PTHREAD_MUTEX_INITIALIZER;
+static ref_entry ref_slots[REF_CACHE];
+static uint64_t ref_clock;
+
+static char *ref_key(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return NULL;
+	return sl__asprintf("%s\x1f%llu\x1f%llu\x1f%lld\x1f%lld.%09ld", path, (unsigned long long)st.st_dev,
+			    (unsigned long long)st.st_ino, (long long)st.st_size,
+			    (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+static bool ref_take(const char *key, bundle **bd, mref **ref)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&ref_mu);
+	for (size_t i = 0; i < REF_CACHE && !hit; i++)
+		if (ref_slots[i].key && !strcmp(ref_slots[i].key, key)) {
+			*bd = ref_slots[i].bd;
+			*ref = ref_slots[i].ref;
+			sl__free(ref_slots[i].key);
+			memset(&ref_slots[i], 0, sizeof ref_slots[i]);
+			hit = true;
+		}
+	pthread_mutex_unlock(&ref_mu);
+	return hit;
+}
+
+/* Keeps bd and ref under key (taking all three), in a free slot or the least recently used one. */
+static void ref_put(char *key, bundle *bd, mref *ref)
+{
+	ref_entry old;
+	size_t at = 0;
+
+	pthread_mutex_lock(&ref_mu);
+	for (size_t i = 0; i < REF_CACHE; i++) {
+		if (!ref_slots[i].key) {
+			at = i;
+			break;
+		}
+		if (ref_slots[i].used < ref_slots[at].used)
+			at = i;
+	}
+	old = ref_slots[at];
+	ref_slots[at] = (ref_entry){.key = key, .bd = bd, .ref = ref, .used = ++ref_clock};
+	pthread_mutex_unlock(&ref_mu);
+	sl__free(old.key);
+	mref_free(old.ref);
+	bundle_close(old.bd);
+}
+
+/*
+ * The bundle at path and its reference (*key: what to keep them under
+ * afterwards, or NULL): the kept ones when the file is the same, else
+ * opened (the artifact art_id verified first, when given).
+ */
+static int ref_open(const mon_env *env, const char *path, const char *art_id, const char *model,
+		    const char *version, bundle **bd, mref **ref, char **key)
+{
+	int rc;
+
+	*key = ref_key(path);
+	if (*key && ref_take(*key, bd, ref))
+		return 0;
+	if (art_id && (rc = art_verify(env->art_root, art_id)))
+		return sl__err_prefix(rc, "the bundle of version %s of model '%s'", version, model);
+	if ((rc = bundle_open(path, 0, bd)))
+		return rc;
+	if ((rc = mref_load(bundle_model(*bd)->file, ref)))
+		return sl__err_prefix(rc == SL_ENOENT ? SL_EINVAL : rc,
+				      "the bundle of model '%s' version %s", model, version);
+	return 0;
+}
+
+/*
+ * The bundle of the window's version and its reference: the caller's
+ * path, or the registry's (by version number, or by the digest a file
+ * server logged). *out_version is the registry's number when known, else
+ * 0. *key as ref_open's.
  */
 static int open_bundle(const mon_env *env, const char *model, const char *version,
-		       const mon_window *w, bundle **out, char **out_id, int64_t *out_version)
+		       const mon_window *w, bundle **out, mref **ref, char **key, char **out_id,
+		       int64_t *out_version)
 {
 	store_model_ref mr;
 	char *path;
@@ -1649,7 +1752,7 @@ static int open_bundle(const mon_env *env, const char *model, const char *versio
 	*out_id = NULL;
 	*out_version = 0;
 	if (w->bundle_path) {
-		if ((rc = bundle_open(w->bundle_path, 0, out)))
+		if ((rc = ref_open(env, w->bundle_path, NULL, model, version, out, ref, key)))
 			return rc;
 		return (*out_id = sl__strdup(w->bundle_path)) ? 0 : sl__oom();
 	}
@@ -1674,11 +1777,9 @@ static int open_bundle(const mon_env *env, const char *model, const char *versio
 	} else {
 		*out_version = mr.version;
 	}
-	if ((rc = art_verify(env->art_root, mr.bundle)))
-		return sl__err_prefix(rc, "the bundle of version %s of model '%s'", version, model);
 	if (!(path = art_path(env->art_root, mr.bundle)))
 		return sl__oom();
-	rc = bundle_open(path, 0, out);
+	rc = ref_open(env, path, mr.bundle, model, version, out, ref, key);
 	sl__free(path);
 	if (rc)
 		return rc;
@@ -1893,7 +1994,7 @@ int mon_report(const mon_env *env, const char *model, const mon_window *w, json_
 	ring *r = NULL;
 	bundle *bd = NULL;
 	mref *ref = NULL;
-	char *bundle_id = NULL;
+	char *bundle_id = NULL, *ref_k = NULL;
 	window win = {0};
 	bool have_win = false;
 	ds_table *mt = NULL, *pt = NULL;
@@ -1938,13 +2039,8 @@ int mon_report(const mon_env *env, const char *model, const mon_window *w, json_
 			     w->since_ms || w->until_ms ? " in that time span" : "");
 		goto out;
 	}
-	if ((rc = open_bundle(env, model, r->version, w, &bd, &bundle_id, &reg_version)))
+	if ((rc = open_bundle(env, model, r->version, w, &bd, &ref, &ref_k, &bundle_id, &reg_version)))
 		goto out;
-	if ((rc = mref_load(bundle_model(bd)->file, &ref))) {
-		rc = sl__err_prefix(rc == SL_ENOENT ? SL_EINVAL : rc, "the bundle of model '%s' version %s",
-				    model, r->version);
-		goto out;
-	}
 	if ((rc = bundle_window(bd, r, c.labels, &win)))
 		goto out;
 	have_win = true;
@@ -2035,8 +2131,13 @@ out:
 	ds_close(pt);
 	if (have_win)
 		window_free(&win);
-	mref_free(ref);
-	bundle_close(bd);
+	if (rc == 0 && ref_k && bd && ref) {
+		ref_put(ref_k, bd, ref); /* for the next pass */
+	} else {
+		sl__free(ref_k);
+		mref_free(ref);
+		bundle_close(bd);
+	}
 	sl__free(bundle_id);
 	scan_free(&c);
 	return rc;
