@@ -18,7 +18,11 @@
  * The ring keeps memory bounded by the window, not by the log, and the
  * time is bounded by it too: only the records that hold the window (and
  * feedback and errors written since its start) are read, and only the
- * requests that stay in it are parsed.
+ * requests that stay in it are decoded (logrec.h: by the pull scanner
+ * into flat cells, jansson only for a record of another shape). The
+ * forward scan reads every record through jansson: the reference the
+ * tests hold the decoder to. The opened bundle and its reference are kept
+ * between passes while the file is the same (ref_open).
  */
 #include <math.h>
 #include <pthread.h>
@@ -290,9 +294,11 @@ static void scan_free(scan_ctx *c)
  *     failed request    -> err_ms, when in the span
  *     answered request  -> of the window's version (the asked one, else the
  *                          newest answered one's) and while the window has
- *                          room: parsed, expanded with its segment's schema
- *                          record (found reading that segment forward from
- *                          its start, once), kept; min_ms its oldest time
+ *                          room: decoded by its segment's schema record
+ *                          (found reading that segment forward from its
+ *                          start, once), kept; min_ms its oldest time
+ *     anything older than min_ms once the window is full: only its time
+ *                          is read (head_time), to know where to stop
  *
  * The bound (rev_bound): nothing older than it can change the result. A
  * full window's requests are all at least min_ms old, feedback comes after
@@ -742,7 +748,7 @@ static int rev_line(void *ud, const char *line, size_t len, ilog_rseg *seg)
  * does). The result is the same: the kept window, labels and errors are
  * those of the records before that point, and the window's first request
  * is still one of the kept ones, so no label or error older than the kept
- * ones counts. Kept: the window (parsed), the labels of its requests and
+ * ones counts. Kept: the window (decoded), the labels of its requests and
  * the errors since its oldest time. A pass takes its entry out while it
  * reads, so passes on other threads never share one.
  */
