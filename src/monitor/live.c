@@ -18,10 +18,15 @@
  * The ring keeps memory bounded by the window, not by the log, and the
  * time is bounded by it too: only the records that hold the window (and
  * feedback and errors written since its start) are read, and only the
- * requests that stay in it are parsed.
+ * requests that stay in it are decoded (logrec.h: by the pull scanner
+ * into flat cells, jansson only for a record of another shape). The
+ * forward scan reads every record through jansson: the reference the
+ * tests hold the decoder to. The opened bundle and its reference are kept
+ * between passes while the file is the same (ref_open).
  */
 #include <math.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +41,7 @@
 #include "model/mfile.h"
 #include "monitor/live.h"
 #include "monitor/live_int.h"
+#include "monitor/logrec.h"
 #include "monitor/reference.h"
 #include "serve/jscan.h"
 #include "serve/log.h"
@@ -59,7 +65,7 @@ void mon_drift_opts(const mon_env *env, drift_opts *o, double *share)
 
 typedef struct ring {
 	char *version;
-	json_t **recs; /* parsed, expanded records; the oldest at pos once full */
+	lrec **recs;   /* decoded records; the oldest at pos once full */
 	size_t n, alloc, pos, cap;
 } ring;
 
@@ -70,7 +76,7 @@ typedef struct tail_cache {
 	char *seg;         /* its newest segment */
 	uint64_t end;      /* where that segment's records ended */
 	char *target;      /* the window's version (NULL: no request yet) */
-	json_t **win;      /* newest first */
+	lrec **win;        /* newest first (shared with the pass that kept it) */
 	size_t n_win;
 	json_t *labels;    /* of the window's requests */
 	int64_t *err_ms;
@@ -94,7 +100,8 @@ typedef struct scan_ctx {
 			     * (a server that serves the file logs that), or "" */
 	/* Read newest record first (scan_rev). */
 	char *target;        /* the window's version, once known */
-	json_t **win;        /* the window, parsed, newest first */
+	lrec **win;          /* the window, decoded, newest first */
+	lrec_scratch scratch; /* the decoder's */
 	size_t n_win;
 	int64_t min_ms;      /* the oldest time in it */
 	/* The previous pass's window carried over (a count window): */
@@ -106,18 +113,11 @@ typedef struct scan_ctx {
 	bool cacheable;      /* the newest segment was plain, the only one, and whole */
 	uint64_t listing;    /* the listing read */
 	char seg_name[128];  /* the newest segment's name */
+	char day[10];        /* the date of the last record time read (time_ms) */
+	int64_t day_ms;      /* ... its start */
+	bool day_ok;
 	uint64_t seg_end;    /* where its records ended */
 } scan_ctx;
-
-static int64_t rec_ms(const json_t *rec)
-{
-	const char *t = json_string_value(json_object_get(rec, "time"));
-	int64_t us;
-
-	if (!t || !ds_parse_timestamp(t, strlen(t), &us))
-		return -1;
-	return us / 1000;
-}
 
 static int take_feedback(scan_ctx *c, json_t *rec)
 {
@@ -137,7 +137,7 @@ static int take_feedback(scan_ctx *c, json_t *rec)
 static void ring_clear(ring *r)
 {
 	for (size_t i = 0; i < r->n; i++)
-		json_decref(r->recs[i]);
+		lrec_unref(r->recs[i]);
 	sl__free(r->recs);
 	sl__free(r->version);
 	memset(r, 0, sizeof *r);
@@ -167,12 +167,12 @@ static ring *ring_for(scan_ctx *c, const char *version)
 }
 
 /* Keeps rec (taking the reference), dropping the oldest when the ring is full. */
-static int ring_push(ring *r, json_t *rec)
+static int ring_push(ring *r, lrec *rec)
 {
 	if (r->n < r->cap) {
 		if (r->n == r->alloc) {
 			size_t a = r->alloc ? r->alloc * 2 : 64;
-			json_t **g;
+			lrec **g;
 			if (a > r->cap)
 				a = r->cap;
 			if (!(g = sl__reallocarray(r->recs, a, sizeof *g)))
@@ -183,14 +183,14 @@ static int ring_push(ring *r, json_t *rec)
 		r->recs[r->n++] = rec;
 		return 0;
 	}
-	json_decref(r->recs[r->pos]);
+	lrec_unref(r->recs[r->pos]);
 	r->recs[r->pos] = rec;
 	r->pos = (r->pos + 1) % r->cap;
 	return 0;
 }
 
 /* The i-th oldest record of r. */
-static json_t *ring_get(const ring *r, size_t i)
+static lrec *ring_get(const ring *r, size_t i)
 {
 	return r->recs[(r->pos + i) % r->n];
 }
@@ -230,7 +230,7 @@ static int scan_line(void *ud, const char *line, size_t len, const ilog_schemas 
 		rc = take_feedback(c, rec);
 		goto out;
 	}
-	t = rec_ms(rec);
+	t = lrec_json_ms(rec);
 	if ((c->w->since_ms && t < c->w->since_ms) || (c->w->until_ms && t > c->w->until_ms))
 		goto out;
 	if (json_integer_value(json_object_get(rec, "status")) != 200) {
@@ -246,13 +246,18 @@ static int scan_line(void *ud, const char *line, size_t len, const ilog_schemas 
 	if (ilog_expand(sch, rec) || !json_is_object(json_object_get(rec, "inputs")))
 		goto out;
 	ring *r = ring_for(c, version);
+	lrec *lr;
 	if (!r) {
 		rc = sl__oom();
 		goto out;
 	}
-	if ((rc = ring_push(r, rec)))
+	lr = lrec_from_json(rec);
+	rec = NULL; /* lr holds it */
+	if (!lr || (rc = ring_push(r, lr))) {
+		lrec_unref(lr);
+		rc = rc ? rc : sl__oom();
 		goto out;
-	rec = NULL; /* the ring holds it */
+	}
 	c->newest = r->version;
 out:
 	json_decref(rec);
@@ -264,8 +269,9 @@ static void scan_free(scan_ctx *c)
 	for (size_t i = 0; i < c->n_rings; i++)
 		ring_clear(&c->rings[i]);
 	for (size_t i = 0; i < c->n_win; i++)
-		json_decref(c->win[i]);
+		lrec_unref(c->win[i]);
 	sl__free(c->win);
+	lrec_scratch_free(&c->scratch);
 	sl__free(c->target);
 	json_decref(c->labels);
 	sl__free(c->err_ms);
@@ -288,9 +294,11 @@ static void scan_free(scan_ctx *c)
  *     failed request    -> err_ms, when in the span
  *     answered request  -> of the window's version (the asked one, else the
  *                          newest answered one's) and while the window has
- *                          room: parsed, expanded with its segment's schema
- *                          record (found reading that segment forward from
- *                          its start, once), kept; min_ms its oldest time
+ *                          room: decoded by its segment's schema record
+ *                          (found reading that segment forward from its
+ *                          start, once), kept; min_ms its oldest time
+ *     anything older than min_ms once the window is full: only its time
+ *                          is read (head_time), to know where to stop
  *
  * The bound (rev_bound): nothing older than it can change the result. A
  * full window's requests are all at least min_ms old, feedback comes after
@@ -387,7 +395,7 @@ static int head_parse(const scan_ctx *c, const char *line, size_t len, rec_head 
 	h->t = -1;
 	if (!rec)
 		return oom ? sl__oom() : 0; /* a damaged line is no request */
-	h->t = rec_ms(rec);
+	h->t = lrec_json_ms(rec);
 	model = json_string_value(json_object_get(rec, "model"));
 	version = json_string_value(json_object_get(rec, "version"));
 	if (model && !strcmp(model, c->model)) {
@@ -555,12 +563,14 @@ static int rev_feedback(scan_ctx *c, const char *line, size_t len)
 	return rc;
 }
 
-/* An answered request of the window's version, newest first: parsed and kept while the window has room. */
+/* For tests: every window record through jansson (live_int.h). */
+bool mon_decode_jansson;
+
+/* An answered request of the window's version, newest first: decoded and kept while the window has room. */
 static int rev_answer(scan_ctx *c, const rec_head *h, const char *line, size_t len, ilog_rseg *seg)
 {
-	json_t *schema, *rec;
-	bool oom = false;
-	int64_t t;
+	json_t *schema;
+	lrec *rec;
 	int rc;
 
 	if (c->n_win == c->cap || !version_wanted(c, h->version))
@@ -571,22 +581,84 @@ static int rev_answer(scan_ctx *c, const rec_head *h, const char *line, size_t l
 	 * (a crash can cut a segment's schema record, never a later one). */
 	if (!schema)
 		return 0;
-	if (!(rec = sl__json_loadb(line, len, 0, NULL, &oom)))
-		return oom ? sl__oom() : 0;
-	if (ilog_expand_with(schema, rec) || !json_is_object(json_object_get(rec, "inputs"))) {
-		sl__err_clear();
-		json_decref(rec);
-		return 0;
-	}
+	if ((rc = lrec_decode(line, len, schema, &c->scratch, !mon_decode_jansson, &rec)) || !rec)
+		return rc;
 	if (!c->target && !(c->target = sl__strdup(h->version))) {
-		json_decref(rec);
+		lrec_unref(rec);
 		return sl__oom();
 	}
-	t = rec_ms(rec);
-	if (!c->n_win || t < c->min_ms)
-		c->min_ms = t;
+	if (!c->n_win || rec->t_ms < c->min_ms)
+		c->min_ms = rec->t_ms;
 	c->win[c->n_win++] = rec;
 	return 0;
+}
+
+static bool digits2(const char *p, int *out)
+{
+	if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+		return false;
+	*out = (p[0] - '0') * 10 + (p[1] - '0');
+	return true;
+}
+
+/*
+ * A record time's text in ms (-1 when it does not read), as
+ * ds_parse_timestamp reads it: the writer's "YYYY-MM-DDTHH:MM:SS.mmmZ"
+ * with the day's start kept from the last record (the same day, nearly
+ * always), anything else by ds_parse_timestamp itself. A pass reads the
+ * time of every record of the second before its window.
+ */
+static int64_t time_ms(scan_ctx *c, const char *v, size_t n)
+{
+	int h, mi, se, m1, m2;
+	int64_t us;
+
+	if (n == 24 && v[10] == 'T' && v[13] == ':' && v[16] == ':' && v[19] == '.' && v[23] == 'Z' &&
+	    digits2(v + 11, &h) && digits2(v + 14, &mi) && digits2(v + 17, &se) && digits2(v + 20, &m1) &&
+	    v[22] >= '0' && v[22] <= '9' && h <= 23 && mi <= 59 && se <= 59) {
+		m2 = v[22] - '0';
+		if (!c->day_ok || memcmp(v, c->day, 10)) {
+			c->day_ok = ds_parse_timestamp(v, 10, &us) && us >= 0;
+			if (!c->day_ok)
+				goto slow;
+			memcpy(c->day, v, 10);
+			c->day_ms = us / 1000;
+		}
+		return c->day_ms + ((int64_t)h * 3600 + mi * 60 + se) * 1000 + m1 * 10 + m2;
+	}
+slow:
+	return ds_parse_timestamp(v, n, &us) ? us / 1000 : -1;
+}
+
+/*
+ * The time a record's head gives without scanning it: the writer puts it
+ * second ({"id":..,"time":"..",...}). A structural key is one after '{'
+ * or ',' with no object or array opened before it; a value with an escape
+ * is left to head_scan. -1 when the head reads otherwise.
+ */
+static int64_t head_time(scan_ctx *c, const char *line, size_t len)
+{
+	const char *end = line + (len < 256 ? len : 256), *v = NULL, *q;
+
+	if (!len || line[0] != '{')
+		return -1;
+	/* The writer's {"id":"ID","time":" first, then any other order. */
+	if (end - line > 7 && !memcmp(line, "{\"id\":\"", 7) &&
+	    (q = memchr(line + 7, '"', (size_t)(end - line - 7))) && end - q > 10 &&
+	    !memcmp(q, "\",\"time\":\"", 10))
+		v = q + 2;
+	if (!v) {
+		if (!(v = memmem(line, (size_t)(end - line), "\"time\":\"", 8)) ||
+		    (v[-1] != ',' && v - 1 != line))
+			return -1;
+		for (const char *p = line + 1; p < v; p++)
+			if (*p == '{' || *p == '[')
+				return -1;
+	}
+	v += 8;
+	if (!(q = memchr(v, '"', (size_t)(end - v))) || memchr(v, '\\', (size_t)(q - v)))
+		return -1;
+	return time_ms(c, v, (size_t)(q - v));
 }
 
 /*
@@ -595,10 +667,9 @@ static int rev_answer(scan_ctx *c, const rec_head *h, const char *line, size_t l
  * what a window of one model reads back through, in a log of several, is
  * the others' records. True with its time in *t (when want_t, else -1);
  * false when it is the model's or its head reads otherwise (head_scan then
- * decides). A structural key is one after '{' or ',' with no object or
- * array opened before it; a value with an escape is left to head_scan.
+ * decides).
  */
-static bool other_model(const scan_ctx *c, const char *line, size_t len, bool want_t, int64_t *t)
+static bool other_model(scan_ctx *c, const char *line, size_t len, bool want_t, int64_t *t)
 {
 	const char *end = line + (len < 512 ? len : 512), *m, *v, *q;
 
@@ -612,13 +683,7 @@ static bool other_model(const scan_ctx *c, const char *line, size_t len, bool wa
 	if (!(q = memchr(v, '"', (size_t)(end - v))) || memchr(v, '\\', (size_t)(q - v)) ||
 	    ((size_t)(q - v) == c->model_len && !memcmp(v, c->model, c->model_len)))
 		return false;
-	*t = -1;
-	if (want_t && (v = memmem(line, (size_t)(m - line), "\"time\":\"", 8)) &&
-	    (v[-1] == ',' || v[-1] == '{') && (q = memchr(v + 8, '"', (size_t)(m - v - 8))) &&
-	    !memchr(v + 8, '\\', (size_t)(q - v - 8)) && ds_parse_timestamp(v + 8, (size_t)(q - v - 8), t))
-		*t /= 1000;
-	else
-		*t = -1;
+	*t = want_t ? head_time(c, line, (size_t)(m - line)) : -1;
 	return true;
 }
 
@@ -647,6 +712,12 @@ static int rev_line(void *ud, const char *line, size_t len, ilog_rseg *seg)
 			c->merge = false;
 		}
 	}
+	/* A full window: a record older than its oldest request cannot
+	 * matter (feedback comes after what it labels, errors count from the
+	 * window's first request), and most of what is read past the window
+	 * is such records of the same model; its time alone decides. */
+	if (c->cap && c->n_win == c->cap && (h.t = head_time(c, line, len)) >= 0 && h.t < b)
+		return h.t < b - ILOG_ORDER_SLACK_MS ? ILOG_SKIP : 0;
 	if (other_model(c, line, len, b != INT64_MIN, &h.t))
 		h.kind = REC_SKIP;
 	else if (head_scan(c, line, len, &h) && (rc = head_parse(c, line, len, &h)))
@@ -677,7 +748,7 @@ static int rev_line(void *ud, const char *line, size_t len, ilog_rseg *seg)
  * does). The result is the same: the kept window, labels and errors are
  * those of the records before that point, and the window's first request
  * is still one of the kept ones, so no label or error older than the kept
- * ones counts. Kept: the window (parsed), the labels of its requests and
+ * ones counts. Kept: the window (decoded), the labels of its requests and
  * the errors since its oldest time. A pass takes its entry out while it
  * reads, so passes on other threads never share one.
  */
@@ -692,7 +763,7 @@ static void tail_free(tail_cache *e)
 	if (!e)
 		return;
 	for (size_t i = 0; i < e->n_win; i++)
-		json_decref(e->win[i]);
+		lrec_unref(e->win[i]);
 	sl__free(e->win);
 	json_decref(e->labels);
 	sl__free(e->err_ms);
@@ -704,8 +775,10 @@ static void tail_free(tail_cache *e)
 
 static char *tail_key(const scan_ctx *c, const char *dir)
 {
-	return sl__asprintf("%s\x1f%s\x1f%s\x1f%s\x1f%zu", dir, c->model,
-			    c->w->version ? c->w->version : "", c->alias, c->cap);
+	/* The two decoders' windows are kept apart (the tests compare them). */
+	return sl__asprintf("%s\x1f%s\x1f%s\x1f%s\x1f%zu%s", dir, c->model,
+			    c->w->version ? c->w->version : "", c->alias, c->cap,
+			    mon_decode_jansson ? "j" : "");
 }
 
 /* The kept entry of key, taken out of the cache (the caller's), or NULL. */
@@ -761,12 +834,12 @@ static int tail_merge(scan_ctx *c, tail_cache *p)
 		return sl__oom();
 	for (size_t i = 0; i < p->n_win; i++) {
 		if (c->n_win < c->cap) {
-			int64_t t = rec_ms(p->win[i]);
+			int64_t t = p->win[i]->t_ms;
 			if (!c->n_win || t < c->min_ms)
 				c->min_ms = t;
 			c->win[c->n_win++] = p->win[i];
 		} else {
-			json_decref(p->win[i]);
+			lrec_unref(p->win[i]);
 		}
 	}
 	p->n_win = 0;
@@ -796,9 +869,9 @@ static tail_cache *tail_keep(const scan_ctx *c, char *key)
 		      !(e->err_ms = sl__calloc(c->n_err ? c->n_err : 1, sizeof *e->err_ms));
 	}
 	for (size_t i = 0; !bad && i < c->n_win; i++) {
-		const char *id = json_string_value(json_object_get(c->win[i], "id"));
+		const char *id = c->win[i]->id;
 		json_t *l = id ? json_object_get(c->labels, id) : NULL;
-		e->win[e->n_win++] = json_incref(c->win[i]);
+		e->win[e->n_win++] = lrec_ref(c->win[i]);
 		bad = l && json_object_set(e->labels, id, l);
 	}
 	for (size_t i = 0; !bad && i < c->n_err; i++)
@@ -1109,53 +1182,149 @@ static double pct(const double *v, size_t n, double q)
 	return v[k ? k - 1 : 0];
 }
 
-static int window_build(const bundle *bd, const ring *r, json_t *labels, window *w)
+/* What a window's tables hold: the raw inputs (names and types) and the outputs (names). */
+typedef struct win_cols {
+	size_t n_in, k;
+	const char *const *in_names;
+	const ds_type *in_types;
+	const char *const *outputs;
+} win_cols;
+
+/* One decoded value into column j of type t, as ds_append_json takes its JSON value. */
+static int append_val(ds_builder *b, size_t j, ds_type t, const lrec_val *v)
 {
-	const ml_signature *sig = &bundle_model(bd)->sig;
-	size_t ni = bundle_n_inputs(bd), row = 0;
+	int64_t us;
+
+	if (!v || v->kind == LREC_NULL)
+		return ds_append_null(b, j);
+	switch (t) {
+	case DS_INT64:
+		if (v->kind == LREC_INT)
+			return ds_append_i64(b, j, v->u.i);
+		/* 9.2e18 keeps the conversion inside int64's range. */
+		if (v->kind == LREC_REAL && v->u.f == floor(v->u.f) && fabs(v->u.f) < 9.2e18)
+			return ds_append_i64(b, j, (int64_t)v->u.f);
+		break;
+	case DS_FLOAT64:
+		if (v->kind == LREC_INT)
+			return ds_append_f64(b, j, (double)v->u.i);
+		if (v->kind == LREC_REAL)
+			return ds_append_f64(b, j, v->u.f);
+		break;
+	case DS_BOOL:
+		if (v->kind == LREC_TRUE || v->kind == LREC_FALSE)
+			return ds_append_bool(b, j, v->kind == LREC_TRUE);
+		break;
+	case DS_STRING:
+		if (v->kind == LREC_STR)
+			return ds_append_str(b, j, v->u.s, v->len);
+		break;
+	case DS_TIMESTAMP:
+		if (v->kind == LREC_STR && ds_parse_timestamp(v->u.s, v->len, &us))
+			return ds_append_i64(b, j, us);
+		break;
+	}
+	/* A misfit, as append_value counts it. */
+	return ds_append_null(b, j);
+}
+
+/* Where each of names sits in the schema record's list key (-1: not there). */
+static void schema_map(const json_t *schema, const char *key, const char *const *names, size_t n,
+		       long *map)
+{
+	const json_t *list = json_object_get(schema, key);
+
+	for (size_t j = 0; j < n; j++) {
+		map[j] = -1;
+		for (size_t i = 0; i < json_array_size(list) && map[j] < 0; i++)
+			if (!strcmp(names[j], json_string_value(json_array_get(list, i))))
+				map[j] = (long)i;
+	}
+}
+
+/* The rows of a request the jansson path read: rows into b and w->P from row on. */
+static int rows_json(const win_cols *cols, ds_builder *b, const json_t *rec, size_t nr, window *w,
+		     size_t row)
+{
+	json_t *ins = json_object_get(rec, "inputs"), *outs = json_object_get(rec, "outputs");
+	int rc = 0;
+
+	for (size_t j = 0; j < cols->n_in && !rc; j++) {
+		json_t *col = json_object_get(ins, cols->in_names[j]);
+		for (size_t q = 0; q < nr && !rc; q++)
+			rc = append_value(b, j, cols->in_types[j], json_array_get(col, q));
+	}
+	for (size_t q = 0; q < nr; q++, row++) {
+		for (size_t c = 0; c < w->k; c++) {
+			json_t *v = json_array_get(json_object_get(outs, cols->outputs[c]), q);
+			w->P[row * w->k + c] = json_is_number(v) ? json_number_value(v) : NAN;
+		}
+	}
+	return rc;
+}
+
+static int window_build(const win_cols *cols, const ring *r, json_t *labels, window *w)
+{
+	size_t ni = cols->n_in, row = 0;
 	ds_builder *b = NULL;
 	double *lat = NULL;
+	long *in_map = NULL, *out_map = NULL;
+	const json_t *mapped = NULL;
 	int rc;
 
 	memset(w, 0, sizeof *w);
 	w->r = r;
 	w->n_req = r->n;
-	w->k = sig->n_outputs;
-	for (size_t i = 0; i < r->n; i++)
-		w->n_rows += (size_t)json_integer_value(json_object_get(ring_get(r, i), "rows"));
+	w->k = cols->k;
+	for (size_t i = 0; i < r->n; i++) {
+		const lrec *rec = ring_get(r, i);
+		w->n_rows += rec->json ? (size_t)json_integer_value(json_object_get(rec->json, "rows"))
+				       : rec->rows;
+	}
 	if ((rc = ds_builder_new(&b)))
 		return rc;
 	for (size_t j = 0; j < ni && !rc; j++)
-		rc = ds_builder_add_col(b, bundle_input_name(bd, j), bundle_input_type(bd, j), NULL);
+		rc = ds_builder_add_col(b, cols->in_names[j], cols->in_types[j], NULL);
 	if (!rc)
 		rc = ds_builder_reserve(b, w->n_rows);
 	w->P = sl__malloc((w->n_rows ? w->n_rows : 1) * (w->k ? w->k : 1) * sizeof *w->P);
 	w->label = sl__calloc(w->n_rows ? w->n_rows : 1, sizeof *w->label);
 	lat = sl__malloc((r->n ? r->n : 1) * sizeof *lat);
-	if (!rc && (!w->P || !w->label || !lat))
+	in_map = sl__malloc((ni ? ni : 1) * sizeof *in_map);
+	out_map = sl__malloc((w->k ? w->k : 1) * sizeof *out_map);
+	if (!rc && (!w->P || !w->label || !lat || !in_map || !out_map))
 		rc = sl__oom();
 	for (size_t i = 0; i < r->n && !rc; i++) {
-		json_t *rec = ring_get(r, i), *ins = json_object_get(rec, "inputs");
-		json_t *outs = json_object_get(rec, "outputs");
-		const char *id = json_string_value(json_object_get(rec, "id"));
-		json_t *lab = id ? json_object_get(labels, id) : NULL;
-		size_t nr = (size_t)json_integer_value(json_object_get(rec, "rows"));
-		int64_t t = rec_ms(rec);
+		const lrec *rec = ring_get(r, i);
+		json_t *lab = rec->id ? json_object_get(labels, rec->id) : NULL;
+		size_t nr;
 
-		lat[i] = (double)json_integer_value(json_object_get(rec, "latency_us"));
-		if (i == 0)
-			w->from_ms = t;
-		w->to_ms = t;
-		for (size_t j = 0; j < ni && !rc; j++) {
-			json_t *col = json_object_get(ins, bundle_input_name(bd, j));
-			for (size_t q = 0; q < nr && !rc; q++)
-				rc = append_value(b, j, bundle_input_type(bd, j), json_array_get(col, q));
-		}
-		for (size_t q = 0; q < nr && !rc; q++, row++) {
-			for (size_t c = 0; c < w->k; c++) {
-				json_t *v = json_array_get(json_object_get(outs, sig->outputs[c]), q);
-				w->P[row * w->k + c] = json_is_number(v) ? json_number_value(v) : NAN;
+		if (rec->json) {
+			nr = (size_t)json_integer_value(json_object_get(rec->json, "rows"));
+			lat[i] = (double)json_integer_value(json_object_get(rec->json, "latency_us"));
+			rc = rows_json(cols, b, rec->json, nr, w, row);
+		} else {
+			nr = rec->rows;
+			lat[i] = (double)rec->latency_us;
+			if (rec->schema != mapped) {
+				/* Records of one segment share their schema record. */
+				schema_map(rec->schema, "inputs", cols->in_names, ni, in_map);
+				schema_map(rec->schema, "outputs", cols->outputs, w->k, out_map);
+				mapped = rec->schema;
 			}
+			for (size_t j = 0; j < ni && !rc; j++)
+				for (size_t q = 0; q < nr && !rc; q++)
+					rc = append_val(b, j, cols->in_types[j],
+							in_map[j] < 0 ? NULL : &rec->in[q * rec->n_in + (size_t)in_map[j]]);
+			for (size_t q = 0; q < nr; q++)
+				for (size_t c = 0; c < w->k; c++)
+					w->P[(row + q) * w->k + c] =
+						out_map[c] < 0 ? NAN : rec->out[q * rec->n_out + (size_t)out_map[c]];
+		}
+		if (i == 0)
+			w->from_ms = rec->t_ms;
+		w->to_ms = rec->t_ms;
+		for (size_t q = 0; q < nr && !rc; q++, row++) {
 			json_t *l = json_is_array(lab) ? json_array_get(lab, q) : q == 0 ? lab : NULL;
 			if (l && !json_is_null(l)) {
 				w->label[row] = l;
@@ -1172,8 +1341,35 @@ static int window_build(const bundle *bd, const ring *r, json_t *labels, window 
 		w->lat_p99 = pct(lat, r->n, 0.99);
 	}
 	sl__free(lat);
+	sl__free(in_map);
+	sl__free(out_map);
 	if (rc)
 		window_free(w);
+	return rc;
+}
+
+/* The window's tables with the bundle's raw inputs and the model's outputs. */
+static int bundle_window(const bundle *bd, const ring *r, json_t *labels, window *w)
+{
+	const ml_signature *sig = &bundle_model(bd)->sig;
+	size_t ni = bundle_n_inputs(bd);
+	const char **names = sl__malloc((ni ? ni : 1) * sizeof *names);
+	ds_type *types = sl__malloc((ni ? ni : 1) * sizeof *types);
+	int rc;
+
+	if (!names || !types) {
+		rc = sl__oom();
+	} else {
+		for (size_t j = 0; j < ni; j++) {
+			names[j] = bundle_input_name(bd, j);
+			types[j] = bundle_input_type(bd, j);
+		}
+		win_cols cols = {.n_in = ni, .k = sig->n_outputs, .in_names = names, .in_types = types,
+				 .outputs = (const char *const *)sig->outputs};
+		rc = window_build(&cols, r, labels, w);
+	}
+	sl__free(names);
+	sl__free(types);
 	return rc;
 }
 
@@ -1446,12 +1642,114 @@ static int find_by_digest(const mon_env *env, const char *model, const char *lab
 }
 
 /*
- * The bundle of the window's version: the caller's path, or the registry's
- * (by version number, or by the digest a file server logged). *out_version
- * is the registry's number when known, else 0.
+ * ---- the reference, kept between passes ----------------------------------------------------
+ *
+ * A pass every few seconds opens the same bundle and loads the same
+ * reference (its profiles parsed from JSON; an artifact's digest checked
+ * first): about as much work as reading the window. An opened bundle and
+ * its reference are kept by the file's identity (path, device, inode,
+ * size, modification time), so a file replaced (a new version served, a
+ * hot reload) is a new entry and the old one ages out. An artifact is
+ * verified when it is first opened, not again while it is the same file.
+ * A pass takes its entry out while it uses it (as the tail cache does):
+ * two passes never share a bundle.
+ */
+#define REF_CACHE 4
+
+typedef struct ref_entry {
+	char *key; /* NULL: a free slot */
+	bundle *bd;
+	mref *ref;
+	uint64_t used;
+} ref_entry;
+
+static pthread_mutex_t ref_mu = PTHREAD_MUTEX_INITIALIZER;
+static ref_entry ref_slots[REF_CACHE];
+static uint64_t ref_clock;
+
+static char *ref_key(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return NULL;
+	return sl__asprintf("%s\x1f%llu\x1f%llu\x1f%lld\x1f%lld.%09ld", path, (unsigned long long)st.st_dev,
+			    (unsigned long long)st.st_ino, (long long)st.st_size,
+			    (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+static bool ref_take(const char *key, bundle **bd, mref **ref)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&ref_mu);
+	for (size_t i = 0; i < REF_CACHE && !hit; i++)
+		if (ref_slots[i].key && !strcmp(ref_slots[i].key, key)) {
+			*bd = ref_slots[i].bd;
+			*ref = ref_slots[i].ref;
+			sl__free(ref_slots[i].key);
+			memset(&ref_slots[i], 0, sizeof ref_slots[i]);
+			hit = true;
+		}
+	pthread_mutex_unlock(&ref_mu);
+	return hit;
+}
+
+/* Keeps bd and ref under key (taking all three), in a free slot or the least recently used one. */
+static void ref_put(char *key, bundle *bd, mref *ref)
+{
+	ref_entry old;
+	size_t at = 0;
+
+	pthread_mutex_lock(&ref_mu);
+	for (size_t i = 0; i < REF_CACHE; i++) {
+		if (!ref_slots[i].key) {
+			at = i;
+			break;
+		}
+		if (ref_slots[i].used < ref_slots[at].used)
+			at = i;
+	}
+	old = ref_slots[at];
+	ref_slots[at] = (ref_entry){.key = key, .bd = bd, .ref = ref, .used = ++ref_clock};
+	pthread_mutex_unlock(&ref_mu);
+	sl__free(old.key);
+	mref_free(old.ref);
+	bundle_close(old.bd);
+}
+
+/*
+ * The bundle at path and its reference (*key: what to keep them under
+ * afterwards, or NULL): the kept ones when the file is the same, else
+ * opened (the artifact art_id verified first, when given).
+ */
+static int ref_open(const mon_env *env, const char *path, const char *art_id, const char *model,
+		    const char *version, bundle **bd, mref **ref, char **key)
+{
+	int rc;
+
+	*key = ref_key(path);
+	if (*key && ref_take(*key, bd, ref))
+		return 0;
+	if (art_id && (rc = art_verify(env->art_root, art_id)))
+		return sl__err_prefix(rc, "the bundle of version %s of model '%s'", version, model);
+	if ((rc = bundle_open(path, 0, bd)))
+		return rc;
+	if ((rc = mref_load(bundle_model(*bd)->file, ref)))
+		return sl__err_prefix(rc == SL_ENOENT ? SL_EINVAL : rc,
+				      "the bundle of model '%s' version %s", model, version);
+	return 0;
+}
+
+/*
+ * The bundle of the window's version and its reference: the caller's
+ * path, or the registry's (by version number, or by the digest a file
+ * server logged). *out_version is the registry's number when known, else
+ * 0. *key as ref_open's.
  */
 static int open_bundle(const mon_env *env, const char *model, const char *version,
-		       const mon_window *w, bundle **out, char **out_id, int64_t *out_version)
+		       const mon_window *w, bundle **out, mref **ref, char **key, char **out_id,
+		       int64_t *out_version)
 {
 	store_model_ref mr;
 	char *path;
@@ -1460,7 +1758,7 @@ static int open_bundle(const mon_env *env, const char *model, const char *versio
 	*out_id = NULL;
 	*out_version = 0;
 	if (w->bundle_path) {
-		if ((rc = bundle_open(w->bundle_path, 0, out)))
+		if ((rc = ref_open(env, w->bundle_path, NULL, model, version, out, ref, key)))
 			return rc;
 		return (*out_id = sl__strdup(w->bundle_path)) ? 0 : sl__oom();
 	}
@@ -1485,11 +1783,9 @@ static int open_bundle(const mon_env *env, const char *model, const char *versio
 	} else {
 		*out_version = mr.version;
 	}
-	if ((rc = art_verify(env->art_root, mr.bundle)))
-		return sl__err_prefix(rc, "the bundle of version %s of model '%s'", version, model);
 	if (!(path = art_path(env->art_root, mr.bundle)))
 		return sl__oom();
-	rc = bundle_open(path, 0, out);
+	rc = ref_open(env, path, mr.bundle, model, version, out, ref, key);
 	sl__free(path);
 	if (rc)
 		return rc;
@@ -1556,6 +1852,112 @@ static int read_window(scan_ctx *c, const char *dir, bool forward, ring **r)
 	return 0;
 }
 
+/* The scan of mon_window_read and mon_window_tables. */
+static int test_read(scan_ctx *c, const char *dir, const char *model, const mon_window *w,
+		     bool forward, ring **r)
+{
+	memset(c, 0, sizeof *c);
+	c->model = model;
+	c->model_len = strlen(model);
+	c->w = w;
+	c->cap = w->since_ms || w->until_ms ? MON_MAX_REQUESTS : w->requests;
+	snprintf(c->pat, sizeof c->pat, "\"model\":\"%s\"", model);
+	if (!(c->labels = json_object()))
+		return sl__oom();
+	return read_window(c, dir, forward, r);
+}
+
+/* A double exactly, NaN and the sign of zero included. */
+static json_t *exact(double x)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof buf, "%a", x);
+	return json_string(buf);
+}
+
+/* Column j of t as a JSON array (doubles by exact()). */
+static json_t *col_json(const ds_table *t, size_t j)
+{
+	json_t *a = json_array();
+	const uint8_t *valid = ds_col_validity(t, j);
+	ds_type ty = ds_col_type(t, j);
+
+	for (size_t i = 0; a && i < ds_nrow(t); i++) {
+		json_t *v;
+		size_t len;
+		const char *sv;
+		if (!ds_valid(valid, i))
+			v = json_null();
+		else if (ty == DS_FLOAT64)
+			v = exact(ds_col_f64(t, j)[i]);
+		else if (ty == DS_INT64 || ty == DS_TIMESTAMP)
+			v = json_integer((json_int_t)ds_col_i64(t, j)[i]);
+		else if (ty == DS_BOOL)
+			v = json_boolean(ds_col_bool(t, j)[i]);
+		else
+			v = (sv = ds_col_str(t, j, i, &len)) ? json_stringn(sv, len) : NULL;
+		if (json_array_append_new(a, v)) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+int mon_window_tables(const char *dir, const char *model, const mon_window *w, bool forward,
+		      size_t n_in, const char *const *names, const ds_type *types, size_t k,
+		      const char *const *outputs, json_t **out)
+{
+	scan_ctx c;
+	ring *r;
+	window win;
+	bool have = false;
+	json_t *o = NULL, *raw, *P, *lab;
+	int rc;
+
+	*out = NULL;
+	if ((rc = test_read(&c, dir, model, w, forward, &r)))
+		goto out;
+	if (!r) {
+		rc = sl__err(SL_ENOENT, "no window");
+		goto out;
+	}
+	win_cols cols = {.n_in = n_in, .k = k, .in_names = names, .in_types = types, .outputs = outputs};
+	if ((rc = window_build(&cols, r, c.labels, &win)))
+		goto out;
+	have = true;
+	o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:{}, s:[], s:[]}", "version",
+		      r->version, "requests", (json_int_t)win.n_req, "rows", (json_int_t)win.n_rows,
+		      "from", (json_int_t)win.from_ms, "to", (json_int_t)win.to_ms, "p50",
+		      exact(win.lat_p50), "p99", exact(win.lat_p99), "labelled",
+		      (json_int_t)win.n_labelled, "raw", "P", "labels");
+	raw = json_object_get(o, "raw");
+	P = json_object_get(o, "P");
+	lab = json_object_get(o, "labels");
+	for (size_t j = 0; o && j < n_in; j++)
+		if (json_object_set_new(raw, names[j], col_json(win.raw, j)))
+			rc = sl__oom();
+	for (size_t i = 0; o && i < win.n_rows * k; i++)
+		if (json_array_append_new(P, exact(win.P[i])))
+			rc = sl__oom();
+	for (size_t i = 0; o && i < win.n_rows; i++)
+		if (json_array_append_new(lab, win.label[i] ? json_incref(win.label[i]) : json_null()))
+			rc = sl__oom();
+	if (!o)
+		rc = sl__oom();
+	if (!rc) {
+		*out = o;
+		o = NULL;
+	}
+out:
+	json_decref(o);
+	if (have)
+		window_free(&win);
+	scan_free(&c);
+	return rc;
+}
+
 int mon_window_read(const char *dir, const char *model, const mon_window *w, bool forward,
 		    json_t **out)
 {
@@ -1565,27 +1967,20 @@ int mon_window_read(const char *dir, const char *model, const mon_window *w, boo
 	size_t errors = 0;
 	int rc;
 
-	memset(&c, 0, sizeof c);
-	c.model = model;
-	c.model_len = strlen(model);
-	c.w = w;
-	c.cap = w->since_ms || w->until_ms ? MON_MAX_REQUESTS : w->requests;
-	snprintf(c.pat, sizeof c.pat, "\"model\":\"%s\"", model);
-	if (!(c.labels = json_object()))
-		return sl__oom();
-	if ((rc = read_window(&c, dir, forward, &r)))
+	if ((rc = test_read(&c, dir, model, w, forward, &r)))
 		goto out;
 	o = json_pack("{s:s?, s:[], s:{}}", "version", r ? r->version : NULL, "ids", "labels");
 	ids = json_object_get(o, "ids");
 	labels = json_object_get(o, "labels");
 	for (size_t i = 0; r && o && i < r->n; i++) {
-		json_t *id = json_object_get(ring_get(r, i), "id"), *l;
-		json_array_append(ids, id);
-		if ((l = json_object_get(c.labels, json_string_value(id))))
-			json_object_set(labels, json_string_value(id), l);
+		const char *id = ring_get(r, i)->id;
+		json_t *l;
+		json_array_append_new(ids, id ? json_string(id) : NULL);
+		if (id && (l = json_object_get(c.labels, id)))
+			json_object_set(labels, id, l);
 	}
 	for (size_t i = 0; r && r->n && i < c.n_err; i++)
-		errors += c.err_ms[i] >= rec_ms(ring_get(r, 0));
+		errors += c.err_ms[i] >= ring_get(r, 0)->t_ms;
 	if (!o || json_object_set_new(o, "errors", json_integer((json_int_t)errors)) ||
 	    json_array_size(ids) != (r ? r->n : 0)) {
 		rc = sl__oom();
@@ -1605,7 +2000,7 @@ int mon_report(const mon_env *env, const char *model, const mon_window *w, json_
 	ring *r = NULL;
 	bundle *bd = NULL;
 	mref *ref = NULL;
-	char *bundle_id = NULL;
+	char *bundle_id = NULL, *ref_k = NULL;
 	window win = {0};
 	bool have_win = false;
 	ds_table *mt = NULL, *pt = NULL;
@@ -1650,14 +2045,9 @@ int mon_report(const mon_env *env, const char *model, const mon_window *w, json_
 			     w->since_ms || w->until_ms ? " in that time span" : "");
 		goto out;
 	}
-	if ((rc = open_bundle(env, model, r->version, w, &bd, &bundle_id, &reg_version)))
+	if ((rc = open_bundle(env, model, r->version, w, &bd, &ref, &ref_k, &bundle_id, &reg_version)))
 		goto out;
-	if ((rc = mref_load(bundle_model(bd)->file, &ref))) {
-		rc = sl__err_prefix(rc == SL_ENOENT ? SL_EINVAL : rc, "the bundle of model '%s' version %s",
-				    model, r->version);
-		goto out;
-	}
-	if ((rc = window_build(bd, r, c.labels, &win)))
+	if ((rc = bundle_window(bd, r, c.labels, &win)))
 		goto out;
 	have_win = true;
 	for (size_t i = 0; i < c.n_err; i++)
@@ -1747,8 +2137,13 @@ out:
 	ds_close(pt);
 	if (have_win)
 		window_free(&win);
-	mref_free(ref);
-	bundle_close(bd);
+	if (rc == 0 && ref_k && bd && ref) {
+		ref_put(ref_k, bd, ref); /* for the next pass */
+	} else {
+		sl__free(ref_k);
+		mref_free(ref);
+		bundle_close(bd);
+	}
 	sl__free(bundle_id);
 	scan_free(&c);
 	return rc;

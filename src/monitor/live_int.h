@@ -43,4 +43,23 @@ json_t *mon_drift_json(const drift_result *r);
 int mon_window_read(const char *dir, const char *model, const mon_window *w, bool forward,
 		    json_t **out);
 
+/*
+ * The same window's tables as mon_report builds them, for tests: the raw
+ * table of columns names (types; n_in) and the outputs named (k), as *out
+ * (new) {"version", "requests", "rows", "from", "to", "p50", "p99",
+ * "labelled", "raw": {name: [values]}, "P": [n_rows x k], "labels": [per
+ * row]}, doubles as exact hex strings ("%a": NaN and the sign of zero
+ * kept).
+ */
+int mon_window_tables(const char *dir, const char *model, const mon_window *w, bool forward,
+		      size_t n_in, const char *const *names, const ds_type *types, size_t k,
+		      const char *const *outputs, json_t **out);
+
+/*
+ * For tests: true takes every window record through jansson instead of
+ * the pull scanner (logrec.h), so that both can be compared. Not for use
+ * while another thread evaluates a window.
+ */
+extern bool mon_decode_jansson;
+
 #endif

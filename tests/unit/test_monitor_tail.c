@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "core.h"
 #include "rng.h"
 #include "monitor/live_int.h"
+#include "monitor/logrec.h"
 #include "testutil.h"
 
 #define REQ(id, hms, ver, x) \
@@ -474,6 +476,237 @@ static void test_carried_over(void **state)
 	free(dir);
 }
 
+/*
+ * ---- the decoder: the pull scanner's window is the jansson one -----------------------------
+ *
+ * A random log of multi-row requests whose cells are every kind of JSON
+ * scalar (integers and reals of every spelling, -0, a subnormal, the
+ * largest integers, strings with and without escapes, timestamps, bools,
+ * nulls, arrays, numbers jansson refuses), under two schemas that order
+ * the columns differently and lack some of the window's, with now and
+ * then a record of another shape (another key, a row too short, rows that
+ * disagree with "rows", an escaped id, no outputs). The window's tables
+ * (raw columns typed as a bundle types them, outputs, labels, latency
+ * and span) must be the same bit for bit read forward through jansson,
+ * read from the tail by the scanner, and read from the tail with every
+ * record through jansson.
+ */
+static const char *const plain_cells[] = {"1", "-0", "0", "2.5", "2.0", "-3e2", "0.1", "1E5", "-7",
+					  "true", "false", "null", "\"x\"", "\"2026-11-30T10:00:00Z\""};
+static const char *const odd_cells[] = {
+	"1e-320", "123456789012345678", "-123456789012345678", "1234567890123456789",
+	"99999999999999999999", "\"2026-11-30 10:00:00.5\"", "\"caf\xc3\xa9\"", "\"q\\\"q\"",
+	"\"\\u00e9\"", "[1]", "{}", "\"\"", "1e400", "4.0e0", "-0.0", "1.5e300"};
+static const char *const out_cells[] = {"0.25", "1", "-0", "null", "1e-320", "0.5", "\"x\"", "3"};
+
+static const char *rcell(sl__rng *g)
+{
+	if (sl__rng_below(g, 100) < 80)
+		return plain_cells[sl__rng_below(g, SL__ARRAY_LEN(plain_cells))];
+	return odd_cells[sl__rng_below(g, SL__ARRAY_LEN(odd_cells))];
+}
+
+static void drecord(sl__buf *b, sl__rng *g, long i, int64_t clock, const char *ver, int n_in)
+{
+	int64_t t = clock - (sl__rng_below(g, 4) == 0 ? (int64_t)sl__rng_below(g, 900) : 0);
+	uint64_t odd = sl__rng_below(g, 40);
+	int rows = 1 + (int)sl__rng_below(g, 3);
+	char when[32];
+
+	rtime(t, when);
+	sl__buf_printf(b, "{\"id\":\"%sr%ld\",\"time\":\"%s\",\"model\":\"m\",\"version\":\"%s\","
+			  "\"endpoint\":\"v2\",\"status\":200,\"latency_us\":%s,\"rows\":%d,",
+		       odd == 0 ? "\\u0078" : "", i, when, ver, odd == 1 ? "4.5" : odd == 2 ? "7" : "12",
+		       rows + (odd == 3));
+	if (odd == 4)
+		sl__buf_puts(b, "\"extra\":{\"a\":[1]},");
+	sl__buf_puts(b, "\"inputs\":[");
+	for (int r = 0; r < rows; r++) {
+		sl__buf_puts(b, r ? ",[" : "[");
+		for (int j = 0; j < n_in - (odd == 5 && r == rows - 1); j++)
+			sl__buf_printf(b, "%s%s", j ? "," : "", rcell(g));
+		sl__buf_puts(b, "]");
+	}
+	sl__buf_puts(b, "]");
+	if (odd != 6) {
+		sl__buf_puts(b, ",\"outputs\":[");
+		for (int r = 0; r < rows; r++)
+			sl__buf_printf(b, "%s[\"spam\",%s,%s]", r ? "," : "",
+				       out_cells[sl__rng_below(g, SL__ARRAY_LEN(out_cells))],
+				       out_cells[sl__rng_below(g, SL__ARRAY_LEN(out_cells))]);
+		sl__buf_puts(b, "]");
+	}
+	sl__buf_puts(b, "}\n");
+}
+
+/* Version 1's schema lacks h; 2's orders the columns the other way and lacks c. */
+#define DSCHEMA1 \
+	"{\"schema\":1,\"model\":\"m\",\"version\":\"1\",\"inputs\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"g\"]," \
+	"\"outputs\":[\"predict\",\"p0\",\"p1\"]}\n"
+#define DSCHEMA2 \
+	"{\"schema\":1,\"model\":\"m\",\"version\":\"2\",\"inputs\":[\"h\",\"g\",\"e\",\"d\",\"b\",\"a\"]," \
+	"\"outputs\":[\"predict\",\"p1\",\"p0\"]}\n"
+
+static void dlog_make(const char *dir, uint64_t seed, long n)
+{
+	sl__rng g;
+	sl__buf b;
+	int64_t clock = (int64_t)at(10, 0) * 1000;
+	char name[128], ids[64][16];
+	size_t n_ids = 0;
+
+	sl__rng_seed(&g, seed);
+	sl__buf_init(&b, 0);
+	for (int seg = 0; seg < 2; seg++) {
+		time_t st = (time_t)(clock / 1000);
+		struct tm tm;
+		gmtime_r(&st, &tm);
+		snprintf(name, sizeof name, "20261130T%02d%02d%02d.%03d-aaaaaaaa-%06d.jsonl%s", tm.tm_hour,
+			 tm.tm_min, tm.tm_sec, (int)(clock % 1000), seg, seg ? "" : ".zst");
+		sl__buf_puts(&b, DSCHEMA1 DSCHEMA2);
+		for (long i = seg * n / 2; i < (seg + 1) * n / 2; i++) {
+			clock += 1 + (int64_t)sl__rng_below(&g, 400);
+			if (sl__rng_below(&g, 5) == 0 && n_ids) {
+				/* Feedback: one label, or one per row. */
+				char when[32];
+				rtime(clock, when);
+				const char *id = ids[sl__rng_below(&g, n_ids)];
+				sl__buf_printf(&b, "{\"id\":\"f%ld\",\"time\":\"%s\",\"model\":\"m\",\"version\":null,"
+						   "\"endpoint\":\"feedback\",\"status\":200,\"latency_us\":9,"
+						   "\"request_ids\":[\"%s\"],\"labels\":[%s]}\n",
+					       i, when, id, sl__rng_below(&g, 2) ? "\"spam\"" : "[1,null,\"0\"]");
+				continue;
+			}
+			const char *ver = i > n / 3 && sl__rng_below(&g, 2) ? "2" : "1";
+			drecord(&b, &g, i, clock, ver, 6);
+			snprintf(ids[n_ids % 64], sizeof ids[0], "r%ld", i);
+			n_ids += n_ids < 64;
+		}
+		put(dir, name, b.data, seg == 0, seg ? time(NULL) : (time_t)(clock / 1000) + 1);
+		sl__buf_reset(&b);
+	}
+	sl__buf_free(&b);
+}
+
+static void same_tables(const char *dir, const mon_window *w)
+{
+	static const char *const names[] = {"g", "a", "b", "c", "d", "e", "f", "h"};
+	static const ds_type types[] = {DS_STRING, DS_FLOAT64, DS_INT64, DS_STRING,
+					DS_BOOL,   DS_TIMESTAMP, DS_FLOAT64, DS_INT64};
+	static const char *const outs[] = {"p1", "zz", "p0"};
+	json_t *got[3] = {NULL, NULL, NULL};
+	static const char *const how[] = {"forward, jansson", "tail, scanner", "tail, jansson"};
+
+	for (int k = 0; k < 3; k++) {
+		mon_decode_jansson = k == 2;
+		assert_int_equal(mon_window_tables(dir, "m", w, k == 0, SL__ARRAY_LEN(names), names, types,
+						   SL__ARRAY_LEN(outs), outs, &got[k]),
+				 0);
+		mon_decode_jansson = false;
+	}
+	for (int k = 1; k < 3; k++)
+		if (!json_equal(got[0], got[k])) {
+			char *a = json_dumps(got[0], JSON_SORT_KEYS), *b = json_dumps(got[k], JSON_SORT_KEYS);
+			fail_msg("version %s, %zu requests:\n%s %s\n%s %s", w->version ? w->version : "(newest)",
+				 w->requests, how[0], a, how[k], b);
+		}
+	/* The window holds values: a read that lost them all would agree too. */
+	assert_true(json_integer_value(json_object_get(got[0], "rows")) > 0);
+	for (int k = 0; k < 3; k++)
+		json_decref(got[k]);
+}
+
+static void test_decode_random(void **state)
+{
+	static const size_t sizes[] = {1, 5, 40, 300, 5000};
+	static const char *const versions[] = {NULL, "1", "2"};
+
+	for (uint64_t seed = 1; seed <= 4; seed++) {
+		char sub[32];
+		snprintf(sub, sizeof sub, "d%llu", (unsigned long long)seed);
+		char *dir = tu_path(*state, sub);
+		assert_int_equal(sl__mkdir_p(dir, 0777), 0);
+		dlog_make(dir, seed, 700);
+		for (size_t v = 0; v < SL__ARRAY_LEN(versions); v++)
+			for (size_t k = 0; k < SL__ARRAY_LEN(sizes); k++)
+				same_tables(dir, &(mon_window){.requests = sizes[k], .version = versions[v]});
+		free(dir);
+	}
+}
+
+/* The scanner takes the writer's shape itself and leaves the rest to jansson (logrec.h). */
+#define MV "\"model\":\"m\",\"version\":\"1\","
+static void test_decode_shapes(void **state)
+{
+	json_error_t e;
+	json_t *schema = json_loads("{\"schema\":1,\"model\":\"m\",\"version\":\"1\",\"inputs\":[\"a\",\"b\"],"
+				    "\"outputs\":[\"predict\",\"p\"]}", 0, &e);
+	json_t *dup = json_loads("{\"schema\":1,\"model\":\"m\",\"version\":\"1\",\"inputs\":[\"a\",\"a\"],"
+				 "\"outputs\":[\"predict\",\"p\"]}", 0, &e);
+	static const struct {
+		const char *line;
+		int want; /* 0 skipped, 1 decoded, 2 through jansson */
+	} cases[] = {
+		{"{\"id\":\"r1\",\"time\":\"2026-11-30T10:00:00.250Z\",\"model\":\"m\",\"version\":\"1\","
+		 "\"endpoint\":\"v2\",\"status\":200,\"latency_us\":7,\"rows\":2,\"inputs\":[[1,\"s\"],[-0,null]],"
+		 "\"outputs\":[[\"x\",0.5],[\"y\",2]]}", 1},
+		{"{\"id\":\"r\\u0031\",\"time\":\"2026-11-30T10:00:00Z\"," MV "\"rows\":1,\"inputs\":[[1,2]],"
+		 "\"outputs\":[[0,1]]}", 2},
+		{"{\"id\":\"r1\",\"time\":\"2026-11-30T10:00:00Z\"," MV "\"rows\":1,\"inputs\":[[1,\"\\n\"]],"
+		 "\"outputs\":[[0,1]]}", 2},
+		{"{\"id\":\"r1\",\"time\":\"2026-11-30T10:00:00Z\"," MV "\"rows\":1,\"inputs\":[[1,2]],"
+		 "\"outputs\":[[0,1]],\"more\":1}", 2},
+		{"{\"id\":\"r1\",\"time\":\"2026-11-30T10:00:00Z\"," MV "\"rows\":1,\"inputs\":[[1]],"
+		 "\"outputs\":[[0,1]]}", 0},
+		{"{\"id\":\"r1\",\"time\":\"2026-11-30T10:00:00Z\"," MV "\"rows\":1,\"inputs\":[[1,1e400]],"
+		 "\"outputs\":[[0,1]]}", 0},
+		{"{\"id\":\"r1\",\"time\":\"2026-11-30T10:00:00Z\"," MV "\"rows\":1,\"inputs\":{\"a\":[1],\"b\":[2]}}", 2},
+		{"{\"id\":\"r1\",\"time\":\"2026-11-30T10:00:00Z\"," MV "\"rows\":1,\"inputs\":[[1,2]],"
+		 "\"outputs\":[[0,1]]} x", 0},
+	};
+	lrec_scratch sc = {0};
+
+	assert_non_null(schema);
+	assert_non_null(dup);
+	for (size_t i = 0; i < SL__ARRAY_LEN(cases); i++) {
+		lrec *r = NULL;
+		assert_int_equal(lrec_decode(cases[i].line, strlen(cases[i].line), schema, &sc, true, &r), 0);
+		if (cases[i].want == 0) {
+			assert_null(r);
+			continue;
+		}
+		if (!r)
+			fail_msg("case %zu skipped", i);
+		assert_non_null(r);
+		assert_int_equal(r->json != NULL, cases[i].want == 2);
+		assert_string_equal(r->id, "r1");
+		if (i == 0) {
+			assert_int_equal(r->rows, 2);
+			assert_int_equal(r->latency_us, 7);
+			assert_int_equal(r->t_ms % 1000, 250);
+			assert_int_equal(r->in[0].kind, LREC_INT);
+			assert_int_equal(r->in[1].kind, LREC_STR);
+			assert_memory_equal(r->in[1].u.s, "s", 1);
+			assert_int_equal(r->in[2].kind, LREC_INT);
+			assert_int_equal(r->in[2].u.i, 0);
+			assert_int_equal(r->in[3].kind, LREC_NULL);
+			assert_true(isnan(r->out[0]));
+			assert_true(r->out[1] == 0.5 && r->out[3] == 2);
+		}
+		lrec_unref(r);
+	}
+	/* A schema whose names repeat is left to jansson too. */
+	lrec *r = NULL;
+	assert_int_equal(lrec_decode(cases[0].line, strlen(cases[0].line), dup, &sc, true, &r), 0);
+	assert_non_null(r);
+	assert_non_null(r->json);
+	lrec_unref(r);
+	lrec_scratch_free(&sc);
+	json_decref(schema);
+	json_decref(dup);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -482,6 +715,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_logs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_carried_over, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_decode_random, setup, teardown),
+		cmocka_unit_test(test_decode_shapes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
