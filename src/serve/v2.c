@@ -203,6 +203,7 @@ typedef struct fill {
 	size_t total; /* values the shape promises */
 	size_t count; /* values seen */
 	size_t row, cell; /* where the next value goes (cell: its column in [n, k]) */
+	bool plain;   /* a float tensor: plain_run reads its numbers */
 } fill;
 
 static int value(jscan *js, fill *f, const jval *v)
@@ -236,6 +237,56 @@ static int value(jscan *js, fill *f, const jval *v)
 	return 0;
 }
 
+/*
+ * A run of plain numbers into float and integer cells, stored as value()
+ * stores them (an integer cell takes an integral number): the common data
+ * of a numeric model, read without a call or a jval per value. Stops
+ * before anything else (the end of the array, another kind of value or
+ * number, a cell of another type, the shape's last value), which walk()
+ * then reads and checks.
+ */
+static void plain_run(jscan *js, bool *first, fill *f)
+{
+	serve_batch *b = f->b;
+	const ds_type *types = f->s->in_types;
+	size_t k = b->k, left = f->total - f->count, n = 0;
+	size_t j = f->col >= 0 ? (size_t)f->col : f->cell, c = f->row * k + j;
+	const char *q, *at;
+	double d;
+
+	while (n < left && (types[j] == DS_FLOAT64 || types[j] == DS_INT64) &&
+	       (q = jscan_next_plain(js, *first, &at, &d))) {
+		if (types[j] == DS_FLOAT64) {
+			b->v[c] = (expr_value){.f = d};
+		} else {
+			/* Integral and below 10^15 (plain numbers are): exact. */
+			int64_t i = (int64_t)d;
+			if ((double)i != d)
+				break;
+			b->v[c] = (expr_value){.i = i};
+		}
+		b->span[2 * c] = (uint32_t)(at - b->src);
+		b->span[2 * c + 1] = (uint32_t)(q - at);
+		js->p = q;
+		*first = false;
+		n++;
+		if (f->col >= 0) {
+			c += k;
+		} else {
+			c++;
+			if (++j == k)
+				j = 0;
+		}
+	}
+	f->count += n;
+	if (f->col >= 0) {
+		f->row += n;
+	} else {
+		f->row = c / k;
+		f->cell = j;
+	}
+}
+
 /* The values of a data array, nested at most depth levels. */
 static int walk(jscan *js, fill *f, int depth)
 {
@@ -243,7 +294,11 @@ static int walk(jscan *js, fill *f, int depth)
 	jval v;
 	int r;
 
-	while ((r = jscan_next_num(js, &first, &v)) > 0) {
+	for (;;) {
+		if (f->plain)
+			plain_run(js, &first, f);
+		if ((r = jscan_next_num(js, &first, &v)) <= 0)
+			break;
 		jtok t = r == 1 ? J_NUM : jscan_value(js, &v);
 		if (t == J_ERR)
 			return malformed(js);
@@ -524,7 +579,8 @@ static int layout(const serve_sig *s, const char *body, size_t len, v2_input *in
 	}
 	for (size_t i = 0; i < nin; i++) {
 		fill f = {.b = b, .s = s, .a = a, .in = &ins[i], .idx = i,
-			  .col = matrix ? -1 : col[i], .total = matrix ? n * b->k : n};
+			  .col = matrix ? -1 : col[i], .total = matrix ? n * b->k : n,
+			  .plain = ins[i].kind == DT_FP};
 		if ((rc = read_data(&f, body, len)))
 			return rc;
 	}
