@@ -669,36 +669,39 @@ int v2_parse(const serve_sig *s, const char *body, size_t len, serve_arena *a, v
 
 /* ---- the response ---------------------------------------------------------------------- */
 
+/* "shape":[n,d2,d3] (d2, d3 when not 0) and what follows it, in one piece. */
+static int put_shape_then(sl__buf *b, size_t n, size_t d2, size_t d3, const char *then)
+{
+	char t[128], *p = t;
+	const size_t dims[3] = {n, d2, d3};
+
+	memcpy(p, "\"shape\":[", 9);
+	p += 9;
+	for (int i = 0; i < 3 && (i == 0 || dims[i]); i++) {
+		char d[24], *e = d + sizeof d, *q = e;
+		size_t v = dims[i];
+		if (i)
+			*p++ = ',';
+		do {
+			*--q = (char)('0' + v % 10);
+			v /= 10;
+		} while (v);
+		memcpy(p, q, (size_t)(e - q));
+		p += e - q;
+	}
+	*p++ = ']';
+	p = stpcpy(p, then);
+	return serve_put(b, t, (size_t)(p - t));
+}
+
 static int put_shape(sl__buf *b, size_t n, size_t d2, size_t d3)
 {
-	int rc = serve_lit(b, "\"shape\":[");
-
-	if (!rc)
-		rc = serve_put_u64(b, n);
-	if (!rc && d2) {
-		rc = serve_lit(b, ",");
-		if (!rc)
-			rc = serve_put_u64(b, d2);
-	}
-	if (!rc && d3) {
-		rc = serve_lit(b, ",");
-		if (!rc)
-			rc = serve_put_u64(b, d3);
-	}
-	return rc ? rc : serve_lit(b, "]");
+	return put_shape_then(b, n, d2, d3, "");
 }
 
 int v2_put_output_head(sl__buf *b, const serve_output *o)
 {
-	int rc = serve_lit(b, "{\"name\":");
-
-	if (!rc)
-		rc = serve_put_jstr(b, o->name, strlen(o->name));
-	if (!rc)
-		rc = serve_lit(b, ",\"datatype\":\"");
-	if (!rc)
-		rc = serve_puts(b, o->datatype);
-	return rc ? rc : serve_lit(b, "\",");
+	return serve_put(b, o->v2_head, o->v2_head_len);
 }
 
 static int put_output(sl__buf *b, const serve_sig *s, const serve_output *o, serve_result *res,
@@ -708,9 +711,7 @@ static int put_output(sl__buf *b, const serve_sig *s, const serve_output *o, ser
 	int rc = v2_put_output_head(b, o);
 
 	if (!rc)
-		rc = put_shape(b, n, o->kind == SO_PROBA ? s->k : 0, 0);
-	if (!rc)
-		rc = serve_lit(b, ",\"data\":[");
+		rc = put_shape_then(b, n, o->kind == SO_PROBA ? s->k : 0, 0, ",\"data\":[");
 	for (size_t i = 0; !rc && i < n; i++) {
 		if (i)
 			rc = serve_lit(b, ",");
@@ -764,6 +765,12 @@ static int put_contrib(sl__buf *b, const serve_sig *s, const serve_result *res)
 	return rc ? rc : serve_lit(b, "]}");
 }
 
+static int put_id(sl__buf *out, const v2_request *req, const char *request_id)
+{
+	return req->id ? serve_put(out, req->id, req->id_len)
+		       : serve_put_jstr(out, request_id, strlen(request_id));
+}
+
 int v2_put_response_head(sl__buf *out, const char *name, const char *version,
 			 const v2_request *req, const char *request_id)
 {
@@ -777,10 +784,7 @@ int v2_put_response_head(sl__buf *out, const char *name, const char *version,
 		rc = serve_put_jstr(out, version, strlen(version));
 	if (!rc)
 		rc = serve_lit(out, ",\"id\":");
-	if (!rc)
-		rc = req->id ? serve_put(out, req->id, req->id_len)
-			     : serve_put_jstr(out, request_id, strlen(request_id));
-	return rc;
+	return rc ? rc : put_id(out, req, request_id);
 }
 
 int v2_encode(const serve_sig *s, const char *name, const char *version, const v2_request *req,
@@ -791,7 +795,14 @@ int v2_encode(const serve_sig *s, const char *name, const char *version, const v
 
 	if (s->fc_h >= 0)
 		return serve_fc_encode(s, name, version, req, request_id, res, a, out);
-	rc = v2_put_response_head(out, name, version, req, request_id);
+	/* The head built at load for this name and version, else written now. */
+	if (s->v2_head && name == s->v2_head_name && version == s->v2_head_version) {
+		rc = serve_put(out, s->v2_head, s->v2_head_len);
+		if (!rc)
+			rc = put_id(out, req, request_id);
+	} else {
+		rc = v2_put_response_head(out, name, version, req, request_id);
+	}
 	if (!rc)
 		rc = serve_lit(out, ",\"outputs\":[");
 	for (size_t i = 0; !rc && i < s->n_outs; i++) {

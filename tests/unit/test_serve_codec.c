@@ -602,6 +602,51 @@ static void test_v2_plain_cells(void **state)
 	}
 }
 
+/*
+ * A response from the head built once per loaded version is byte for byte
+ * the one written piece by piece, with and without the request's id, for
+ * a name and version that need escapes; other name or version strings
+ * than the head's are written afresh.
+ */
+static void test_v2_cached_head(void **state)
+{
+	fixture *f = *state;
+	static const char name[] = "sp\"am\\x", version[] = "3\u00e9";
+	char other[] = "other";
+	const char *bodies[] = {v2_columns, v2_matrix};
+	sl__buf fresh;
+
+	sl__buf_init(&fresh, 1 << 20);
+	for (size_t t = 0; t < 2; t++) {
+		v2_request req;
+		serve_result res;
+		serve_arena_reset(&f->a);
+		assert_int_equal(v2_parse(&f->sig, bodies[t], strlen(bodies[t]), &f->a, &req), 0);
+		assert_int_equal(serve_score(&f->sig, f->row, &req.batch, req.explain, &f->a, &res), 0);
+		sl__buf_reset(&fresh);
+		assert_null(f->sig.v2_head);
+		assert_int_equal(v2_encode(&f->sig, name, version, &req, "rid-1", &res, &f->a, &fresh), 0);
+		assert_int_equal(serve_sig_v2_head(&f->sig, name, version), 0);
+		sl__buf_reset(&f->out);
+		assert_int_equal(v2_encode(&f->sig, name, version, &req, "rid-1", &res, &f->a, &f->out), 0);
+		assert_string_equal(f->out.data, fresh.data);
+		{
+			json_t *j = json_loads(f->out.data, 0, NULL);
+			assert_non_null(j);
+			assert_string_equal(json_string_value(json_object_get(j, "model_name")), name);
+			assert_string_equal(json_string_value(json_object_get(j, "model_version")), version);
+			json_decref(j);
+		}
+		/* Not the head's strings: written as they are. */
+		sl__buf_reset(&f->out);
+		assert_int_equal(v2_encode(&f->sig, other, version, &req, "rid-1", &res, &f->a, &f->out), 0);
+		assert_non_null(strstr(f->out.data, "{\"model_name\":\"other\",\"model_version\":\"3"));
+		sl__free(f->sig.v2_head);
+		f->sig.v2_head = NULL;
+	}
+	sl__buf_free(&fresh);
+}
+
 static void expect_error(fixture *f, int (*parse)(fixture *, const char *), const char *body,
 			 int code, const char *needle)
 {
@@ -975,6 +1020,7 @@ int main(void)
 		cmocka_unit_test(test_jscan_skip_brackets),
 		cmocka_unit_test_setup_teardown(test_v2_layouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_plain_cells, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_cached_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mlflow_formats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mlflow_errors, setup, teardown),
