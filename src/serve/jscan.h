@@ -86,9 +86,8 @@ int jscan_next_num(jscan *s, bool *first, jval *v);
  * The fast path of a numeric array's elements (inline: a one-row request
  * is mostly these). When the next element (after its ',' unless first) is
  * a plain number -- an optional '-', integer digits without a leading
- * zero, optionally '.' and digits, no exponent, 15 digits in all at most,
- * not within 20 bytes of the end of the text -- returns the position
- * just past it, its text's start in *at and its value in *d. Nothing is
+ * zero, optionally '.' and digits, no exponent, 15 digits in all at most
+ * -- returns the position just past it, its text's start in *at and its value in *d. Nothing is
  * moved: a caller taking the number sets s->p to the result and its first
  * flag to false. Else NULL: jscan_next_num then reads the same element,
  * checking it. The value is exact in a double's mantissa and divided once
@@ -142,12 +141,16 @@ static inline unsigned jscan__digit(const char *p)
 	return (unsigned)((unsigned char)*p - '0');
 }
 
-static inline const char *jscan_next_plain(const jscan *s, bool first, const char **at,
-					   double *d)
+/*
+ * jscan_next_plain's reading, from p in a text ending at end whose bytes
+ * may be read up to rend (rend >= end; past end they are not digits).
+ */
+static inline const char *jscan__plain(const char *p, const char *end, const char *rend,
+				       bool first, const char **at, double *d)
 {
 	static const double p10[15] = {1e0, 1e1, 1e2, 1e3,  1e4,  1e5,  1e6, 1e7,
 				       1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14};
-	const char *p = s->p, *end = s->end, *q, *lim;
+	const char *q, *lim;
 	uint64_t m;
 	unsigned c, nf = 0;
 	double v;
@@ -155,18 +158,17 @@ static inline const char *jscan_next_plain(const jscan *s, bool first, const cha
 	/*
 	 * Byte by byte, without a bound check per byte: a plain number reads
 	 * at most 18 bytes from its start (a '-', 15 digits, a '.', the byte
-	 * that ends it), and what leads it here 2 more, so the text must hold
-	 * that many; numbers that close to the end of the body take the
-	 * checking path. (Digits eight at a time cost more for the short
-	 * numbers that requests mostly carry.)
+	 * that ends it), and what leads it here 2 more, so that many must be
+	 * readable. (Digits eight at a time cost more for the short numbers
+	 * that requests mostly carry.)
 	 */
-	if (end - p < 20 || s->err)
+	if (rend - p < 20)
 		return NULL;
 	if (!first) {
 		if (*p != ',') {
 			while (p < end && jscan__ws(*p))
 				p++;
-			if (end - p < 20 || *p != ',')
+			if (rend - p < 20 || *p != ',')
 				return NULL;
 		}
 		/* ", " as most writers put it, without a loop. */
@@ -176,7 +178,7 @@ static inline const char *jscan_next_plain(const jscan *s, bool first, const cha
 		do
 			p++;
 		while (p < end && jscan__ws(*p));
-		if (end - p < 18)
+		if (rend - p < 18)
 			return NULL;
 	}
 	q = p + (*p == '-');
@@ -210,6 +212,19 @@ static inline const char *jscan_next_plain(const jscan *s, bool first, const cha
 	*d = *p == '-' ? -v : v;
 	*at = p;
 	return q;
+}
+
+/* The last 20 bytes of a text, read from a copy with room after it. */
+const char *jscan__plain_tail(const jscan *s, bool first, const char **at, double *d);
+
+static inline const char *jscan_next_plain(const jscan *s, bool first, const char **at,
+					   double *d)
+{
+	if (s->err)
+		return NULL;
+	if (s->end - s->p < 20)
+		return jscan__plain_tail(s, first, at, d);
+	return jscan__plain(s->p, s->end, s->end, first, at, d);
 }
 
 #endif

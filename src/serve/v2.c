@@ -249,26 +249,29 @@ static void plain_run(jscan *js, bool *first, fill *f)
 {
 	serve_batch *b = f->b;
 	const ds_type *types = f->s->in_types;
+	expr_value *cell = b->v;
+	uint32_t *span = b->span;
 	size_t k = b->k, left = f->total - f->count, n = 0;
 	size_t j = f->col >= 0 ? (size_t)f->col : f->cell, c = f->row * k + j;
-	const char *q, *at;
+	const char *src = b->src, *q, *at;
+	bool fst = *first;
 	double d;
 
 	while (n < left && (types[j] == DS_FLOAT64 || types[j] == DS_INT64) &&
-	       (q = jscan_next_plain(js, *first, &at, &d))) {
+	       (q = jscan_next_plain(js, fst, &at, &d))) {
 		if (types[j] == DS_FLOAT64) {
-			b->v[c] = (expr_value){.f = d};
+			cell[c] = (expr_value){.f = d};
 		} else {
 			/* Integral and below 10^15 (plain numbers are): exact. */
 			int64_t i = (int64_t)d;
 			if ((double)i != d)
 				break;
-			b->v[c] = (expr_value){.i = i};
+			cell[c] = (expr_value){.i = i};
 		}
-		b->span[2 * c] = (uint32_t)(at - b->src);
-		b->span[2 * c + 1] = (uint32_t)(q - at);
+		span[2 * c] = (uint32_t)(at - src);
+		span[2 * c + 1] = (uint32_t)(q - at);
 		js->p = q;
-		*first = false;
+		fst = false;
 		n++;
 		if (f->col >= 0) {
 			c += k;
@@ -278,6 +281,7 @@ static void plain_run(jscan *js, bool *first, fill *f)
 				j = 0;
 		}
 	}
+	*first = fst;
 	f->count += n;
 	if (f->col >= 0) {
 		f->row += n;
