@@ -430,10 +430,15 @@ int serve_sig_build(const bundle *b, serve_sig *s)
 	}
 	if ((rc = sl__hmap_reserve(&s->ix, s->n_in)))
 		goto fail;
+	s->all_numeric = true;
 	for (size_t j = 0; j < s->n_in; j++) {
 		s->in_names[j] = bundle_input_name(b, j);
 		s->in_len[j] = strlen(s->in_names[j]);
 		s->in_types[j] = bundle_input_type(b, j);
+		if (s->in_types[j] == DS_STRING || s->in_types[j] == DS_TIMESTAMP)
+			s->any_text = true;
+		if (s->in_types[j] != DS_FLOAT64 && s->in_types[j] != DS_INT64)
+			s->all_numeric = false;
 		if (!(s->in_keys[j] = json_key(s->in_names[j]))) {
 			rc = sl__oom();
 			goto fail;

@@ -88,6 +88,8 @@ typedef struct serve_sig {
 	const char **in_names;   /* borrowed from the bundle */
 	size_t *in_len;
 	ds_type *in_types;
+	bool any_text;           /* some input is a string or a time stamp */
+	bool all_numeric;        /* every input is a float or an integer */
 	char **in_keys;          /* "\"name\":" ready for the log */
 	size_t *in_key_len;
 	sl__hmap ix;             /* input names -> index */

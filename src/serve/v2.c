@@ -503,16 +503,16 @@ static int layout(const serve_sig *s, const char *body, size_t len, v2_input *in
 	}
 	if (matrix) {
 		v2_input *in = &ins[0];
-		bool mixed = false;
+		bool mixed = s->any_text;
+		/* A numeric tensor for numeric columns fits them all (dt_fits). */
+		bool all_fit = s->all_numeric &&
+			       (in->kind == DT_UINT || in->kind == DT_INT || in->kind == DT_FP);
 		if (in->rank != 2 || in->shape[1] != s->n_in)
 			return sl__err(SL_EINVAL,
 				       "inputs[0] '%.*s' is not an input of the model; a single input "
 				       "holding every column must have shape [n, %zu]",
 				       (int)in->name_len, in->name, s->n_in);
-		for (size_t j = 0; j < s->n_in; j++)
-			if (s->in_types[j] == DS_STRING || s->in_types[j] == DS_TIMESTAMP)
-				mixed = true;
-		for (size_t j = 0; j < s->n_in; j++)
+		for (size_t j = 0; !all_fit && j < s->n_in; j++)
 			if (!dt_fits(in->kind, s->in_types[j]) && !(mixed && in->kind == DT_BYTES))
 				return sl__err(SL_EINVAL,
 					       "inputs[0] '%.*s': datatype %.*s cannot carry column '%s' "

@@ -647,6 +647,85 @@ static void test_v2_cached_head(void **state)
 	sl__buf_free(&fresh);
 }
 
+/*
+ * A model of numeric inputs only takes one [n, k] tensor of any numeric
+ * datatype without a per-column check (serve_sig.all_numeric), the values
+ * as they are; BOOL and BYTES tensors are still refused naming the column.
+ */
+static void test_v2_numeric_matrix(void **state)
+{
+	const char *dir = tu_tmpdir(), *err;
+	char *path = tu_path(dir, "num.slm");
+	ds_builder *db;
+	ds_table *t;
+	ml_frame fr;
+	ml_model *m;
+	bundle *b;
+	serve_sig sig;
+	serve_arena a = {0};
+	v2_request req;
+	logistic_opts o = {.penalty = LOGISTIC_L2, .C = 1.0, .fit_intercept = true,
+			   .standardize = true, .max_iter = 200, .tol = 1e-6, .threads = 1};
+	static const char *const good[] = {"FP64", "FP32", "INT64", "UINT8"};
+	static const char *const bad[] = {"BOOL", "BYTES"};
+	char body[512];
+
+	(void)state;
+	assert_int_equal(ds_builder_new(&db), 0);
+	ds_builder_add_col(db, "x", DS_FLOAT64, NULL);
+	ds_builder_add_col(db, "n", DS_INT64, NULL);
+	ds_builder_add_col(db, "label", DS_STRING, NULL);
+	for (int i = 0; i < 12; i++) {
+		bool yes = (i * 7) % 12 > 5;
+		ds_append_f64(db, 0, (double)((i * 5) % 12) / 12 + (i == 3));
+		ds_append_i64(db, 1, i % 4);
+		ds_append_str(db, 2, yes ? "yes" : "no", yes ? 3 : 2);
+	}
+	assert_int_equal(ds_builder_finish(db, &t), 0);
+	ds_builder_free(db);
+	assert_int_equal(ml_frame_build(t, &(ml_frame_opts){.target = "label"}, &fr), 0);
+	assert_int_equal(logistic_fit(&fr, &o, &m), 0);
+	assert_int_equal(ml_model_save(m, NULL, path), 0);
+	ml_model_free(m);
+	ml_frame_free(&fr);
+	ds_close(t);
+	assert_int_equal(bundle_open(path, BUNDLE_ROWS, &b), 0);
+	assert_int_equal(serve_sig_build(b, &sig), 0);
+	assert_true(sig.all_numeric);
+	assert_false(sig.any_text);
+	for (size_t i = 0; i < SL__ARRAY_LEN(good); i++) {
+		snprintf(body, sizeof body,
+			 "{\"inputs\": [{\"name\": \"all\", \"shape\": [2, 2], \"datatype\": \"%s\", "
+			 "\"data\": [[0.5, 2], [1, 3.0]]}]}",
+			 good[i]);
+		bool ints = good[i][0] != 'F';
+		serve_arena_reset(&a);
+		/* Integer tensors hold integers. */
+		if (ints)
+			memcpy(strstr(body, "0.5"), "7  ", 3);
+		if (v2_parse(&sig, body, strlen(body), &a, &req))
+			fail_msg("%s: %s", good[i], sl_errmsg());
+		assert_true(req.batch.v[0].f == (ints ? 7 : 0.5));
+		assert_true(req.batch.v[1].i == 2 && req.batch.v[3].i == 3 && req.batch.v[2].f == 1);
+	}
+	for (size_t i = 0; i < SL__ARRAY_LEN(bad); i++) {
+		snprintf(body, sizeof body,
+			 "{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"%s\", "
+			 "\"data\": [[true, false]]}]}",
+			 bad[i]);
+		serve_arena_reset(&a);
+		assert_int_equal(v2_parse(&sig, body, strlen(body), &a, &req), SL_EINVAL);
+		err = sl_errmsg();
+		if (!strstr(err, "cannot carry column 'x'"))
+			fail_msg("%s: %s", bad[i], err);
+	}
+	serve_arena_free(&a);
+	serve_sig_free(&sig);
+	bundle_close(b);
+	tu_rmdir(dir);
+	free(path);
+}
+
 static void expect_error(fixture *f, int (*parse)(fixture *, const char *), const char *body,
 			 int code, const char *needle)
 {
@@ -1018,6 +1097,7 @@ int main(void)
 		cmocka_unit_test(test_jscan_numbers),
 		cmocka_unit_test(test_jscan_plain),
 		cmocka_unit_test(test_jscan_skip_brackets),
+		cmocka_unit_test(test_v2_numeric_matrix),
 		cmocka_unit_test_setup_teardown(test_v2_layouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_plain_cells, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_cached_head, setup, teardown),
