@@ -20,6 +20,8 @@
  *                                0 at ']', or -1
  *   jscan_next_num(&s, &first, &v) jscan_more and, when a number follows,
  *                                jscan_value in one call (a tensor's data)
+ *   jscan_next_plain(&s, first, &at, &d) the same for a plain number only,
+ *                                inline, nothing moved (the fast path)
  *   jscan_skip(&s)               skips the next value, checking it
  *   jscan_skip_brackets(&s)      skips it unchecked, to be scanned again
  *   jscan_end(&s)                only white space remains
