@@ -296,15 +296,44 @@ static char *json_key(const char *name)
 int serve_sig_add_out(serve_sig *s, const char *name, const char *dt, serve_okind kind, size_t col)
 {
 	serve_output *o = &s->outs[s->n_outs];
+	sl__buf h;
 
 	if (s->n_outs == SERVE_MAX_OUTPUTS)
 		return sl__err(SL_EUNSUP, "a model with more than %d outputs", SERVE_MAX_OUTPUTS);
-	if (!(o->name = sl__strdup(name)))
+	sl__buf_init(&h, 0);
+	if (!(o->name = sl__strdup(name)) || serve_lit(&h, "{\"name\":") ||
+	    serve_put_jstr(&h, name, strlen(name)) || serve_lit(&h, ",\"datatype\":\"") ||
+	    serve_puts(&h, dt) || serve_lit(&h, "\",")) {
+		sl__free(o->name);
+		o->name = NULL;
+		sl__buf_free(&h);
 		return sl__oom();
+	}
+	o->v2_head_len = h.len;
+	o->v2_head = sl__buf_detach(&h);
 	o->datatype = dt;
 	o->kind = kind;
 	o->col = col;
 	s->n_outs++;
+	return 0;
+}
+
+int serve_sig_v2_head(serve_sig *s, const char *name, const char *version)
+{
+	sl__buf h;
+
+	sl__buf_init(&h, 0);
+	if (serve_lit(&h, "{\"model_name\":") || serve_put_jstr(&h, name, strlen(name)) ||
+	    serve_lit(&h, ",\"model_version\":") || serve_put_jstr(&h, version, strlen(version)) ||
+	    serve_lit(&h, ",\"id\":")) {
+		sl__buf_free(&h);
+		return sl__oom();
+	}
+	sl__free(s->v2_head);
+	s->v2_head_len = h.len;
+	s->v2_head = sl__buf_detach(&h);
+	s->v2_head_name = name;
+	s->v2_head_version = version;
 	return 0;
 }
 
@@ -401,10 +430,15 @@ int serve_sig_build(const bundle *b, serve_sig *s)
 	}
 	if ((rc = sl__hmap_reserve(&s->ix, s->n_in)))
 		goto fail;
+	s->all_numeric = true;
 	for (size_t j = 0; j < s->n_in; j++) {
 		s->in_names[j] = bundle_input_name(b, j);
 		s->in_len[j] = strlen(s->in_names[j]);
 		s->in_types[j] = bundle_input_type(b, j);
+		if (s->in_types[j] == DS_STRING || s->in_types[j] == DS_TIMESTAMP)
+			s->any_text = true;
+		if (s->in_types[j] != DS_FLOAT64 && s->in_types[j] != DS_INT64)
+			s->all_numeric = false;
 		if (!(s->in_keys[j] = json_key(s->in_names[j]))) {
 			rc = sl__oom();
 			goto fail;
@@ -448,8 +482,11 @@ void serve_sig_free(serve_sig *s)
 		sl__free(s->in_keys[j]);
 	for (size_t k = 0; s->out_keys && k < s->k; k++)
 		sl__free(s->out_keys[k]);
-	for (size_t i = 0; i < s->n_outs; i++)
+	for (size_t i = 0; i < s->n_outs; i++) {
 		sl__free(s->outs[i].name);
+		sl__free(s->outs[i].v2_head);
+	}
+	sl__free(s->v2_head);
 	if (s->class_json)
 		for (size_t c = 0; c < s->m->sig.n_classes; c++)
 			sl__free(s->class_json[c]);

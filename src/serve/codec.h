@@ -74,6 +74,8 @@ typedef struct serve_output {
 	const char *datatype; /* "FP64", "INT64", "BOOL", "BYTES" */
 	serve_okind kind;
 	size_t col;           /* SO_COLUMN: the model output */
+	char *v2_head;        /* {"name":...,"datatype":"...", as V2 responses open it */
+	size_t v2_head_len;
 } serve_output;
 
 #define SERVE_MAX_OUTPUTS 16
@@ -86,6 +88,8 @@ typedef struct serve_sig {
 	const char **in_names;   /* borrowed from the bundle */
 	size_t *in_len;
 	ds_type *in_types;
+	bool any_text;           /* some input is a string or a time stamp */
+	bool all_numeric;        /* every input is a float or an integer */
 	char **in_keys;          /* "\"name\":" ready for the log */
 	size_t *in_key_len;
 	sl__hmap ix;             /* input names -> index */
@@ -102,11 +106,23 @@ typedef struct serve_sig {
 	long fc_h;               /* forecasters: the raw input "h" (filled by the server,
 				  * never sent); -1 for every other model */
 	fc_view fc;              /* forecasters: the model's series, horizon and grid */
+	/* {"model_name":...,"model_version":...,"id": for the name and version
+	 * strings it was built for (serve_sig_v2_head), or NULL. */
+	char *v2_head;
+	size_t v2_head_len;
+	const char *v2_head_name, *v2_head_version;
 } serve_sig;
 
 int serve_sig_build(const bundle *b, serve_sig *out);
 /* Appends an output (name copied) to s; SL_EUNSUP beyond SERVE_MAX_OUTPUTS. */
 int serve_sig_add_out(serve_sig *s, const char *name, const char *dt, serve_okind kind, size_t col);
+/*
+ * Builds s's V2 response head for the model name and version strings, which
+ * must stay as they are while s is used: v2_encode copies the head instead
+ * of writing it when it is given these same two pointers (a loaded version
+ * answers every request with the same name and version).
+ */
+int serve_sig_v2_head(serve_sig *s, const char *name, const char *version);
 /* The V2 datatype of an input type: FP64, INT64, BOOL, BYTES (strings, time stamps). */
 const char *serve_v2_datatype(ds_type t);
 void serve_sig_free(serve_sig *s); /* accepts a zeroed s */

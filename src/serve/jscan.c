@@ -347,6 +347,24 @@ int jscan_next_num(jscan *s, bool *first, jval *v)
 	return 2;
 }
 
+/*
+ * Near the end of the text the inline reader could read past it: the rest
+ * (under 20 bytes) is copied into zeros, which end a number as the end of
+ * the text does, and read there.
+ */
+const char *jscan__plain_tail(const jscan *s, bool first, const char **at, double *d)
+{
+	char t[40] = {0};
+	size_t n = (size_t)(s->end - s->p);
+	const char *q, *a;
+
+	memcpy(t, s->p, n);
+	if (!(q = jscan__plain(t, t + n, t + sizeof t, first, &a, d)))
+		return NULL;
+	*at = s->p + (a - t);
+	return s->p + (q - t);
+}
+
 static int skip(jscan *s)
 {
 	jval v;

@@ -20,6 +20,8 @@
  *                                0 at ']', or -1
  *   jscan_next_num(&s, &first, &v) jscan_more and, when a number follows,
  *                                jscan_value in one call (a tensor's data)
+ *   jscan_next_plain(&s, first, &at, &d) the same for a plain number only,
+ *                                inline, nothing moved (the fast path)
  *   jscan_skip(&s)               skips the next value, checking it
  *   jscan_skip_brackets(&s)      skips it unchecked, to be scanned again
  *   jscan_end(&s)                only white space remains
@@ -82,6 +84,20 @@ int jscan_more(jscan *s, bool *first);
  * jscan_value), or -1. The element loop of numeric data, in one call.
  */
 int jscan_next_num(jscan *s, bool *first, jval *v);
+/*
+ * The fast path of a numeric array's elements (inline: a one-row request
+ * is mostly these). When the next element (after its ',' unless first) is
+ * a plain number -- an optional '-', integer digits without a leading
+ * zero, optionally '.' and digits, no exponent, 15 digits in all at most
+ * -- returns the position just past it, its text's start in *at and its value in *d. Nothing is
+ * moved: a caller taking the number sets s->p to the result and its first
+ * flag to false. Else NULL: jscan_next_num then reads the same element,
+ * checking it. The value is exact in a double's mantissa and divided once
+ * by an exact power of ten, so it is correctly rounded: strtod's, and
+ * jscan_next_num's.
+ */
+static inline const char *jscan_next_plain(const jscan *s, bool first, const char **at,
+					   double *d);
 /* Skips one value (a whole object or array), checking it. 0 or -1. */
 int jscan_skip(jscan *s);
 /*
@@ -113,5 +129,104 @@ size_t jscan_unescape(const jval *v, char *dst);
 
 /* "line L, column C" of the error, for messages (writes into buf). */
 const char *jscan_where(const jscan *s, char *buf, size_t size);
+
+/* ---- the inline fast path (jscan_next_plain) ---------------------------- */
+
+static inline bool jscan__ws(char c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/* The digit at p (0..9), or a larger number when *p is no digit. */
+static inline unsigned jscan__digit(const char *p)
+{
+	return (unsigned)((unsigned char)*p - '0');
+}
+
+/*
+ * jscan_next_plain's reading, from p in a text ending at end whose bytes
+ * may be read up to rend (rend >= end; past end they are not digits).
+ */
+static inline const char *jscan__plain(const char *p, const char *end, const char *rend,
+				       bool first, const char **at, double *d)
+{
+	static const double p10[15] = {1e0, 1e1, 1e2, 1e3,  1e4,  1e5,  1e6, 1e7,
+				       1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14};
+	const char *q, *lim;
+	uint64_t m;
+	unsigned c, nf = 0;
+	double v;
+
+	/*
+	 * Byte by byte, without a bound check per byte: a plain number reads
+	 * at most 18 bytes from its start (a '-', 15 digits, a '.', the byte
+	 * that ends it), and what leads it here 2 more, so that many must be
+	 * readable. (Digits eight at a time cost more for the short numbers
+	 * that requests mostly carry.)
+	 */
+	if (rend - p < 20)
+		return NULL;
+	if (!first) {
+		if (*p != ',') {
+			while (p < end && jscan__ws(*p))
+				p++;
+			if (rend - p < 20 || *p != ',')
+				return NULL;
+		}
+		/* ", " as most writers put it, without a loop. */
+		p += 1 + (p[1] == ' ');
+	}
+	if (jscan__ws(*p)) {
+		do
+			p++;
+		while (p < end && jscan__ws(*p));
+		if (rend - p < 18)
+			return NULL;
+	}
+	q = p + (*p == '-');
+	if ((m = jscan__digit(q)) > 9)
+		return NULL;
+	q++;
+	/* At most 15 digits go into m, which stays below 2^53: lim stops the
+	 * runs there (a longer one is left to the checking path below). */
+	lim = q + 14;
+	if (m)
+		while ((c = jscan__digit(q)) <= 9 && q < lim) {
+			m = m * 10 + c;
+			q++;
+		}
+	if (*q == '.') {
+		const char *f = ++q;
+		lim++;
+		while ((c = jscan__digit(q)) <= 9 && q < lim) {
+			m = m * 10 + c;
+			q++;
+		}
+		if (!(nf = (unsigned)(q - f)))
+			return NULL;
+	}
+	/* A run cut at 15 digits, a leading zero ("01"), an exponent. */
+	if (jscan__digit(q) <= 9 || (*q | 0x20) == 'e')
+		return NULL;
+	v = (double)m;
+	if (nf)
+		v /= p10[nf];
+	*d = *p == '-' ? -v : v;
+	*at = p;
+	return q;
+}
+
+/* The last 20 bytes of a text, read from a copy with room after it. */
+const char *jscan__plain_tail(const jscan *s, bool first, const char **at, double *d);
+
+static inline const char *jscan_next_plain(const jscan *s, bool first, const char **at,
+					   double *d)
+{
+	if (s->err)
+		return NULL;
+	if (s->end - s->p < 20)
+		return jscan__plain_tail(s, first, at, d);
+	return jscan__plain(s->p, s->end, s->end, first, at, d);
+}
 
 #endif

@@ -323,7 +323,7 @@ static int load_version(serve_model *m, const serve_ref *ref, serve_version **ou
 		rc = sl__oom();
 		goto fail;
 	}
-	if ((rc = serve_sig_build(v->b, &v->sig)))
+	if ((rc = serve_sig_build(v->b, &v->sig)) || (rc = serve_sig_v2_head(&v->sig, m->name, v->label)))
 		goto fail;
 	if ((rc = bundle_warm(v->b))) {
 		rc = sl__err_prefix(rc, "%s: warming (one prediction) failed", ref->path);

@@ -216,6 +216,9 @@ static void route_parse(const char *url, route *r)
 	size_t len;
 
 	memset(r, 0, sizeof *r);
+	/* Inference is nearly every request: past the exact names at once. */
+	if (!strncmp(url, "/v2/models/", 11))
+		goto models;
 	if (!strcmp(url, "/invocations"))
 		r->kind = R_INVOCATIONS;
 	else if (!strcmp(url, "/ping") || !strcmp(url, "/health"))
@@ -243,7 +246,11 @@ static void route_parse(const char *url, route *r)
 			r->kind = R_LOAD;
 		return;
 	}
-	if (!seg_is(seg, len, "models") || !segment(&p, &r->name, &r->name_len))
+	if (!seg_is(seg, len, "models"))
+		return;
+models:
+	p = url + 10;
+	if (!segment(&p, &r->name, &r->name_len))
 		return;
 	if (!*p) {
 		r->kind = R_MODEL_META;

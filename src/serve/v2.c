@@ -203,6 +203,7 @@ typedef struct fill {
 	size_t total; /* values the shape promises */
 	size_t count; /* values seen */
 	size_t row, cell; /* where the next value goes (cell: its column in [n, k]) */
+	bool plain;   /* a float tensor: plain_run reads its numbers */
 } fill;
 
 static int value(jscan *js, fill *f, const jval *v)
@@ -236,6 +237,60 @@ static int value(jscan *js, fill *f, const jval *v)
 	return 0;
 }
 
+/*
+ * A run of plain numbers into float and integer cells, stored as value()
+ * stores them (an integer cell takes an integral number): the common data
+ * of a numeric model, read without a call or a jval per value. Stops
+ * before anything else (the end of the array, another kind of value or
+ * number, a cell of another type, the shape's last value), which walk()
+ * then reads and checks.
+ */
+static void plain_run(jscan *js, bool *first, fill *f)
+{
+	serve_batch *b = f->b;
+	const ds_type *types = f->s->in_types;
+	expr_value *cell = b->v;
+	uint32_t *span = b->span;
+	size_t k = b->k, left = f->total - f->count, n = 0;
+	size_t j = f->col >= 0 ? (size_t)f->col : f->cell, c = f->row * k + j;
+	const char *src = b->src, *q, *at;
+	bool fst = *first;
+	double d;
+
+	while (n < left && (types[j] == DS_FLOAT64 || types[j] == DS_INT64) &&
+	       (q = jscan_next_plain(js, fst, &at, &d))) {
+		if (types[j] == DS_FLOAT64) {
+			cell[c] = (expr_value){.f = d};
+		} else {
+			/* Integral and below 10^15 (plain numbers are): exact. */
+			int64_t i = (int64_t)d;
+			if ((double)i != d)
+				break;
+			cell[c] = (expr_value){.i = i};
+		}
+		span[2 * c] = (uint32_t)(at - src);
+		span[2 * c + 1] = (uint32_t)(q - at);
+		js->p = q;
+		fst = false;
+		n++;
+		if (f->col >= 0) {
+			c += k;
+		} else {
+			c++;
+			if (++j == k)
+				j = 0;
+		}
+	}
+	*first = fst;
+	f->count += n;
+	if (f->col >= 0) {
+		f->row += n;
+	} else {
+		f->row = c / k;
+		f->cell = j;
+	}
+}
+
 /* The values of a data array, nested at most depth levels. */
 static int walk(jscan *js, fill *f, int depth)
 {
@@ -243,7 +298,11 @@ static int walk(jscan *js, fill *f, int depth)
 	jval v;
 	int r;
 
-	while ((r = jscan_next_num(js, &first, &v)) > 0) {
+	for (;;) {
+		if (f->plain)
+			plain_run(js, &first, f);
+		if ((r = jscan_next_num(js, &first, &v)) <= 0)
+			break;
 		jtok t = r == 1 ? J_NUM : jscan_value(js, &v);
 		if (t == J_ERR)
 			return malformed(js);
@@ -444,16 +503,16 @@ static int layout(const serve_sig *s, const char *body, size_t len, v2_input *in
 	}
 	if (matrix) {
 		v2_input *in = &ins[0];
-		bool mixed = false;
+		bool mixed = s->any_text;
+		/* A numeric tensor for numeric columns fits them all (dt_fits). */
+		bool all_fit = s->all_numeric &&
+			       (in->kind == DT_UINT || in->kind == DT_INT || in->kind == DT_FP);
 		if (in->rank != 2 || in->shape[1] != s->n_in)
 			return sl__err(SL_EINVAL,
 				       "inputs[0] '%.*s' is not an input of the model; a single input "
 				       "holding every column must have shape [n, %zu]",
 				       (int)in->name_len, in->name, s->n_in);
-		for (size_t j = 0; j < s->n_in; j++)
-			if (s->in_types[j] == DS_STRING || s->in_types[j] == DS_TIMESTAMP)
-				mixed = true;
-		for (size_t j = 0; j < s->n_in; j++)
+		for (size_t j = 0; !all_fit && j < s->n_in; j++)
 			if (!dt_fits(in->kind, s->in_types[j]) && !(mixed && in->kind == DT_BYTES))
 				return sl__err(SL_EINVAL,
 					       "inputs[0] '%.*s': datatype %.*s cannot carry column '%s' "
@@ -524,7 +583,8 @@ static int layout(const serve_sig *s, const char *body, size_t len, v2_input *in
 	}
 	for (size_t i = 0; i < nin; i++) {
 		fill f = {.b = b, .s = s, .a = a, .in = &ins[i], .idx = i,
-			  .col = matrix ? -1 : col[i], .total = matrix ? n * b->k : n};
+			  .col = matrix ? -1 : col[i], .total = matrix ? n * b->k : n,
+			  .plain = ins[i].kind == DT_FP};
 		if ((rc = read_data(&f, body, len)))
 			return rc;
 	}
@@ -613,36 +673,39 @@ int v2_parse(const serve_sig *s, const char *body, size_t len, serve_arena *a, v
 
 /* ---- the response ---------------------------------------------------------------------- */
 
+/* "shape":[n,d2,d3] (d2, d3 when not 0) and what follows it, in one piece. */
+static int put_shape_then(sl__buf *b, size_t n, size_t d2, size_t d3, const char *then)
+{
+	char t[128], *p = t;
+	const size_t dims[3] = {n, d2, d3};
+
+	memcpy(p, "\"shape\":[", 9);
+	p += 9;
+	for (int i = 0; i < 3 && (i == 0 || dims[i]); i++) {
+		char d[24], *e = d + sizeof d, *q = e;
+		size_t v = dims[i];
+		if (i)
+			*p++ = ',';
+		do {
+			*--q = (char)('0' + v % 10);
+			v /= 10;
+		} while (v);
+		memcpy(p, q, (size_t)(e - q));
+		p += e - q;
+	}
+	*p++ = ']';
+	p = stpcpy(p, then);
+	return serve_put(b, t, (size_t)(p - t));
+}
+
 static int put_shape(sl__buf *b, size_t n, size_t d2, size_t d3)
 {
-	int rc = serve_lit(b, "\"shape\":[");
-
-	if (!rc)
-		rc = serve_put_u64(b, n);
-	if (!rc && d2) {
-		rc = serve_lit(b, ",");
-		if (!rc)
-			rc = serve_put_u64(b, d2);
-	}
-	if (!rc && d3) {
-		rc = serve_lit(b, ",");
-		if (!rc)
-			rc = serve_put_u64(b, d3);
-	}
-	return rc ? rc : serve_lit(b, "]");
+	return put_shape_then(b, n, d2, d3, "");
 }
 
 int v2_put_output_head(sl__buf *b, const serve_output *o)
 {
-	int rc = serve_lit(b, "{\"name\":");
-
-	if (!rc)
-		rc = serve_put_jstr(b, o->name, strlen(o->name));
-	if (!rc)
-		rc = serve_lit(b, ",\"datatype\":\"");
-	if (!rc)
-		rc = serve_puts(b, o->datatype);
-	return rc ? rc : serve_lit(b, "\",");
+	return serve_put(b, o->v2_head, o->v2_head_len);
 }
 
 static int put_output(sl__buf *b, const serve_sig *s, const serve_output *o, serve_result *res,
@@ -652,9 +715,7 @@ static int put_output(sl__buf *b, const serve_sig *s, const serve_output *o, ser
 	int rc = v2_put_output_head(b, o);
 
 	if (!rc)
-		rc = put_shape(b, n, o->kind == SO_PROBA ? s->k : 0, 0);
-	if (!rc)
-		rc = serve_lit(b, ",\"data\":[");
+		rc = put_shape_then(b, n, o->kind == SO_PROBA ? s->k : 0, 0, ",\"data\":[");
 	for (size_t i = 0; !rc && i < n; i++) {
 		if (i)
 			rc = serve_lit(b, ",");
@@ -708,6 +769,12 @@ static int put_contrib(sl__buf *b, const serve_sig *s, const serve_result *res)
 	return rc ? rc : serve_lit(b, "]}");
 }
 
+static int put_id(sl__buf *out, const v2_request *req, const char *request_id)
+{
+	return req->id ? serve_put(out, req->id, req->id_len)
+		       : serve_put_jstr(out, request_id, strlen(request_id));
+}
+
 int v2_put_response_head(sl__buf *out, const char *name, const char *version,
 			 const v2_request *req, const char *request_id)
 {
@@ -721,10 +788,7 @@ int v2_put_response_head(sl__buf *out, const char *name, const char *version,
 		rc = serve_put_jstr(out, version, strlen(version));
 	if (!rc)
 		rc = serve_lit(out, ",\"id\":");
-	if (!rc)
-		rc = req->id ? serve_put(out, req->id, req->id_len)
-			     : serve_put_jstr(out, request_id, strlen(request_id));
-	return rc;
+	return rc ? rc : put_id(out, req, request_id);
 }
 
 int v2_encode(const serve_sig *s, const char *name, const char *version, const v2_request *req,
@@ -735,7 +799,14 @@ int v2_encode(const serve_sig *s, const char *name, const char *version, const v
 
 	if (s->fc_h >= 0)
 		return serve_fc_encode(s, name, version, req, request_id, res, a, out);
-	rc = v2_put_response_head(out, name, version, req, request_id);
+	/* The head built at load for this name and version, else written now. */
+	if (s->v2_head && name == s->v2_head_name && version == s->v2_head_version) {
+		rc = serve_put(out, s->v2_head, s->v2_head_len);
+		if (!rc)
+			rc = put_id(out, req, request_id);
+	} else {
+		rc = v2_put_response_head(out, name, version, req, request_id);
+	}
 	if (!rc)
 		rc = serve_lit(out, ",\"outputs\":[");
 	for (size_t i = 0; !rc && i < s->n_outs; i++) {

@@ -490,12 +490,12 @@ static void test_parsers(void **state)
 	 * gives it: the formatter rounds one conversion's digits itself. */
 	sl__rng rng;
 	sl__rng_seed(&rng, 11);
-	for (uint64_t k = 0; k < 300000; k++) {
+	for (uint64_t k = 0; k < 700000; k++) {
 		uint64_t bits = sl__rng_next(&rng);
 		char want[DS_F64_BUF];
 		double v, back;
 		int n = 0;
-		switch (k % 7) {
+		switch (k % 11) {
 		case 0: /* any finite double */
 			memcpy(&v, &bits, sizeof v);
 			if (!isfinite(v))
@@ -516,8 +516,32 @@ static void test_parsers(void **state)
 		case 5: /* binary fractions, whose decimal expansions end (ties at a digit) */
 			v = ldexp((double)(bits % 8192 + 1), (int)(bits >> 57) - 80);
 			break;
-		default:
+		case 6:
 			v = -(double)(bits >> 11) * 0x1p-53 * pow(10, (double)(int)(bits % 600) - 300);
+			break;
+		case 7: /* any mantissa, the exponents the exact path takes and those beside */
+			bits = (bits & ((1ULL << 52) - 1)) | ((uint64_t)(1003 + (bits >> 52) % 90) << 52);
+			memcpy(&v, &bits, sizeof v);
+			break;
+		case 8: /* powers of two and their neighbours (the gap below is half) */
+			v = ldexp(1, (int)(bits % 90) - 30);
+			if ((bits >> 40) % 3)
+				v = nextafter(v, (bits >> 40) % 3 == 1 ? 0 : INFINITY);
+			break;
+		case 9: { /* 15- and 16-digit decimals read back: their neighbours in the text */
+			char t[40];
+			snprintf(t, sizeof t, "%llu.%llue%d",
+				 (unsigned long long)((bits >> 60) + 1),
+				 (unsigned long long)(bits % 1000000000000000ULL),
+				 (int)((bits >> 50) % 30) - 10);
+			v = strtod(t, NULL);
+			if ((bits >> 48) & 1)
+				v = nextafter(v, INFINITY);
+			break;
+		}
+		default: /* probabilities near 0 and 1 */
+			v = (bits >> 63) ? ldexp((double)(bits >> 11), -53 - (int)(bits % 20))
+					 : 1 - ldexp((double)(bits >> 11), -53 - (int)(bits % 20));
 			break;
 		}
 		for (int prec = 15; prec <= 17; prec++) {

@@ -129,6 +129,149 @@ static void test_jscan_numbers(void **state)
 	}
 }
 
+/* What reading an array's elements gave: each number's value bits and
+ * span, a marker per other element, and where and how the scan ended. */
+typedef struct elems {
+	uint64_t got[96][3];
+	size_t n, end, err_at;
+	const char *err;
+	int r;
+	size_t plain; /* numbers the fast path took */
+} elems;
+
+static void read_elems(const char *text, size_t len, bool use_plain, elems *e)
+{
+	jscan js;
+	jval v;
+	bool first = true;
+
+	memset(e, 0, sizeof *e);
+	jscan_init(&js, text, len);
+	if (jscan_value(&js, &v) != J_ARR)
+		fail_msg("'%s' does not start an array", text);
+	for (;;) {
+		const char *q, *at;
+		double d;
+		while (use_plain && e->n < 96 && (q = jscan_next_plain(&js, first, &at, &d))) {
+			memcpy(&e->got[e->n][0], &d, 8);
+			e->got[e->n][1] = (uint64_t)(at - text);
+			e->got[e->n++][2] = (uint64_t)(q - at);
+			js.p = q;
+			first = false;
+			e->plain++;
+		}
+		e->r = jscan_next_num(&js, &first, &v);
+		if (e->r <= 0 || e->n == 96)
+			break;
+		if (e->r == 1) {
+			memcpy(&e->got[e->n][0], &v.num, 8);
+			e->got[e->n][1] = (uint64_t)(v.s - text);
+			e->got[e->n++][2] = v.len;
+		} else {
+			e->got[e->n++][1] = UINT64_MAX;
+			if (jscan_skip(&js))
+				break;
+		}
+	}
+	e->end = (size_t)(js.p - text);
+	e->err = js.err;
+	e->err_at = js.err_at;
+}
+
+/*
+ * The inline fast path reads an array's numbers as the checking path
+ * does: the same values to the bit, the same spans, and the same end or
+ * error at the same place, whatever the mix of plain numbers, numbers it
+ * leaves (exponents, 16 digits and more, leading zeros), other values,
+ * white space, damage, and distance from the end of the text.
+ */
+static void test_jscan_plain(void **state)
+{
+	static const char *const other[] = {
+		"1e5", "-2.5E-3", "01", "1.", "-", "00.5", "1234567890123456", "0.1234567890123456",
+		"123456789012345.5", "\"7\"", "null", "[1, 2]", "true", "{}", "-0", "1.5x", "+1",
+		".5", "1..2", "9007199254740993", "0.000000000000001", "1e", "--1",
+	};
+	static const char *const seps[] = {",", ", ", " ,", ",\n\t ", " , ", ",  "};
+	char text[2048], num[64];
+	sl__rng r;
+	size_t plain = 0, total = 0;
+
+	(void)state;
+	sl__rng_seed(&r, 17);
+	for (int t = 0; t < 20000; t++) {
+		size_t n = 0, k = sl__rng_below(&r, 40);
+		elems a, b;
+		bool damaged = false;
+		text[n++] = '[';
+		if (sl__rng_below(&r, 4) == 0)
+			text[n++] = ' ';
+		for (size_t i = 0; i < k; i++) {
+			if (i)
+				n += (size_t)snprintf(text + n, sizeof text - n, "%s",
+						      seps[sl__rng_below(&r, 6) ? 0 + (sl__rng_below(&r, 2))
+									   : sl__rng_below(&r, 6)]);
+			if (sl__rng_below(&r, 8) == 0) {
+				const char *o = other[sl__rng_below(&r, SL__ARRAY_LEN(other))];
+				n += (size_t)snprintf(text + n, sizeof text - n, "%s", o);
+				continue;
+			}
+			/* A plain number: a sign, "0" or 1 to 9 digits, and mostly a
+			 * fraction, up to 17 digits in all (the fast path takes 15). */
+			if (sl__rng_below(&r, 4) == 0)
+				text[n++] = '-';
+			{
+				int ni = sl__rng_below(&r, 3) ? 0 : 1 + (int)sl__rng_below(&r, 9), nf = 0;
+				if (ni == 0)
+					text[n++] = '0';
+				for (int d = 0; d < ni; d++)
+					text[n++] = (char)('0' + (d ? sl__rng_below(&r, 10)
+								    : 1 + sl__rng_below(&r, 9)));
+				if (sl__rng_below(&r, 3)) {
+					nf = 1 + (int)sl__rng_below(&r, sl__rng_below(&r, 2) ? 4 : 17);
+					text[n++] = '.';
+				}
+				for (int d = 0; d < nf; d++)
+					text[n++] = (char)('0' + sl__rng_below(&r, 10));
+			}
+		}
+		if (sl__rng_below(&r, 10) == 0 && n > 2) {
+			/* Damage: one byte anywhere past the bracket. */
+			static const char junk[] = ",.e-]x 0[\"";
+			text[1 + sl__rng_below(&r, n - 1)] = junk[sl__rng_below(&r, sizeof junk - 1)];
+			damaged = true;
+		}
+		if (sl__rng_below(&r, 5))
+			text[n++] = ']';
+		/* What follows: nothing, or up to 40 bytes of a body's end. */
+		for (size_t pad = sl__rng_below(&r, 3) ? sl__rng_below(&r, 41) : 0; pad > 0; pad--)
+			text[n++] = "]}"[pad % 2];
+		text[n] = 0;
+		read_elems(text, n, false, &a);
+		read_elems(text, n, true, &b);
+		if (a.n != b.n || memcmp(a.got, b.got, a.n * sizeof a.got[0]) || a.r != b.r ||
+		    a.end != b.end || a.err != b.err || a.err_at != b.err_at)
+			fail_msg("'%s'%s: checking path %zu elements, end %zu (%s at %zu); fast path "
+				 "%zu, end %zu (%s at %zu)",
+				 text, damaged ? " (damaged)" : "", a.n, a.end, a.err ? a.err : "-",
+				 a.err_at, b.n, b.end, b.err ? b.err : "-", b.err_at);
+		for (size_t i = 0; i < a.n; i++) {
+			double d;
+			if (a.got[i][1] == UINT64_MAX)
+				continue;
+			memcpy(&d, &a.got[i][0], 8);
+			snprintf(num, sizeof num, "%.*s", (int)a.got[i][2], text + a.got[i][1]);
+			if (strtod(num, NULL) != d || signbit(d) != (num[0] == '-'))
+				fail_msg("'%s': element %zu '%s' is %.17g", text, i, num, d);
+		}
+		plain += b.plain;
+		total += b.n;
+	}
+	/* Most numbers went the fast way, or this tested nothing. */
+	if (plain < total / 2)
+		fail_msg("the fast path took %zu of %zu elements", plain, total);
+}
+
 /* Skipping by brackets alone ends where the checking skip ends, wherever
  * in a sixteen-byte step the brackets and quotes fall. */
 static void test_jscan_skip_brackets(void **state)
@@ -382,6 +525,205 @@ static void test_v2_layouts(void **state)
 	assert_string_equal(json_string_value(json_object_get(b, "id")), "rid-1");
 	json_decref(a);
 	json_decref(b);
+}
+
+/*
+ * Long float and integer columns sent as FP64 (where the fast path reads
+ * them): every cell is strtod's value of its text, or its integer, and its
+ * span is its text; a fractional number in the integer column is refused
+ * naming its row, as one value at a time refuses it.
+ */
+static void test_v2_plain_cells(void **state)
+{
+	fixture *f = *state;
+	enum { ROWS = 60 };
+	static const char *const xs[] = {"0.0", "0.64", "-3.756", "278", "1e-3", "0.30000000000000004",
+					 "12345.678901234", "-0", "7.5E2", "100000000000000000000"};
+	static const char *const ns[] = {"3", "-2", "4.0", "1e1", "0", "-0.0", "123456"};
+	static const int64_t nv[] = {3, -2, 4, 10, 0, 0, 123456};
+	char body[16384];
+	size_t n = 0;
+	v2_request req;
+
+	n += (size_t)snprintf(body + n, sizeof body - n,
+			      "{\"inputs\": [{\"name\": \"x\", \"shape\": [%d], \"datatype\": \"FP64\", "
+			      "\"data\": [",
+			      ROWS);
+	for (int i = 0; i < ROWS; i++)
+		n += (size_t)snprintf(body + n, sizeof body - n, "%s%s", i ? (i % 3 ? ", " : ",") : "",
+				      xs[i % SL__ARRAY_LEN(xs)]);
+	n += (size_t)snprintf(body + n, sizeof body - n,
+			      "]}, {\"name\": \"n\", \"shape\": [%d, 1], \"datatype\": \"FP64\", "
+			      "\"data\": [",
+			      ROWS);
+	for (int i = 0; i < ROWS; i++)
+		n += (size_t)snprintf(body + n, sizeof body - n, "%s[%s]", i ? ", " : "",
+				      ns[i % SL__ARRAY_LEN(ns)]);
+	n += (size_t)snprintf(body + n, sizeof body - n,
+			      "]}, {\"name\": \"c\", \"shape\": [%d], \"datatype\": \"BYTES\", \"data\": [",
+			      ROWS);
+	for (int i = 0; i < ROWS; i++)
+		n += (size_t)snprintf(body + n, sizeof body - n, "%s\"a\"", i ? "," : "");
+	n += (size_t)snprintf(body + n, sizeof body - n,
+			      "]}, {\"name\": \"flag\", \"shape\": [%d], \"datatype\": \"BOOL\", "
+			      "\"data\": [",
+			      ROWS);
+	for (int i = 0; i < ROWS; i++)
+		n += (size_t)snprintf(body + n, sizeof body - n, "%strue", i ? "," : "");
+	n += (size_t)snprintf(body + n, sizeof body - n, "]}]}");
+	serve_arena_reset(&f->a);
+	if (v2_parse(&f->sig, body, n, &f->a, &req))
+		fail_msg("v2_parse: %s", sl_errmsg());
+	for (int i = 0; i < ROWS; i++) {
+		const expr_value *v = req.batch.v + i * 4;
+		const uint32_t *sp = req.batch.span + 2 * i * 4;
+		const char *xt = xs[i % SL__ARRAY_LEN(xs)], *nt = ns[i % SL__ARRAY_LEN(ns)];
+		double want = strtod(xt, NULL);
+		if (memcmp(&v[0].f, &want, sizeof want) || v[0].null)
+			fail_msg("row %d: x '%s' read as %.17g", i, xt, v[0].f);
+		if (sp[1] != strlen(xt) || memcmp(body + sp[0], xt, sp[1]))
+			fail_msg("row %d: x's span is '%.*s'", i, (int)sp[1], body + sp[0]);
+		if (v[1].i != nv[i % SL__ARRAY_LEN(ns)] || v[1].null)
+			fail_msg("row %d: n '%s' read as %lld", i, nt, (long long)v[1].i);
+		if (sp[3] != strlen(nt) || memcmp(body + sp[2], nt, sp[3]))
+			fail_msg("row %d: n's span is '%.*s'", i, (int)sp[3], body + sp[2]);
+	}
+	/* The same body with row 41 of n fractional. */
+	{
+		char *at = strstr(body, "[123456]"); /* rows 6, 13, ..., 41, ... */
+		for (int k = 0; k < 5; k++)
+			at = strstr(at + 1, "[123456]");
+		memcpy(at, "[12.500]", 8);
+		serve_arena_reset(&f->a);
+		if (v2_parse(&f->sig, body, n, &f->a, &req) != SL_EINVAL)
+			fail_msg("%s", sl_errmsg());
+		if (!strstr(sl_errmsg(), "inputs[1] 'n', row 41: expected an integer (int64), got 12.500"))
+			fail_msg("%s", sl_errmsg());
+	}
+}
+
+/*
+ * A response from the head built once per loaded version is byte for byte
+ * the one written piece by piece, with and without the request's id, for
+ * a name and version that need escapes; other name or version strings
+ * than the head's are written afresh.
+ */
+static void test_v2_cached_head(void **state)
+{
+	fixture *f = *state;
+	static const char name[] = "sp\"am\\x", version[] = "3\u00e9";
+	char other[] = "other";
+	const char *bodies[] = {v2_columns, v2_matrix};
+	sl__buf fresh;
+
+	sl__buf_init(&fresh, 1 << 20);
+	for (size_t t = 0; t < 2; t++) {
+		v2_request req;
+		serve_result res;
+		serve_arena_reset(&f->a);
+		assert_int_equal(v2_parse(&f->sig, bodies[t], strlen(bodies[t]), &f->a, &req), 0);
+		assert_int_equal(serve_score(&f->sig, f->row, &req.batch, req.explain, &f->a, &res), 0);
+		sl__buf_reset(&fresh);
+		assert_null(f->sig.v2_head);
+		assert_int_equal(v2_encode(&f->sig, name, version, &req, "rid-1", &res, &f->a, &fresh), 0);
+		assert_int_equal(serve_sig_v2_head(&f->sig, name, version), 0);
+		sl__buf_reset(&f->out);
+		assert_int_equal(v2_encode(&f->sig, name, version, &req, "rid-1", &res, &f->a, &f->out), 0);
+		assert_string_equal(f->out.data, fresh.data);
+		{
+			json_t *j = json_loads(f->out.data, 0, NULL);
+			assert_non_null(j);
+			assert_string_equal(json_string_value(json_object_get(j, "model_name")), name);
+			assert_string_equal(json_string_value(json_object_get(j, "model_version")), version);
+			json_decref(j);
+		}
+		/* Not the head's strings: written as they are. */
+		sl__buf_reset(&f->out);
+		assert_int_equal(v2_encode(&f->sig, other, version, &req, "rid-1", &res, &f->a, &f->out), 0);
+		assert_non_null(strstr(f->out.data, "{\"model_name\":\"other\",\"model_version\":\"3"));
+		sl__free(f->sig.v2_head);
+		f->sig.v2_head = NULL;
+	}
+	sl__buf_free(&fresh);
+}
+
+/*
+ * A model of numeric inputs only takes one [n, k] tensor of any numeric
+ * datatype without a per-column check (serve_sig.all_numeric), the values
+ * as they are; BOOL and BYTES tensors are still refused naming the column.
+ */
+static void test_v2_numeric_matrix(void **state)
+{
+	const char *dir = tu_tmpdir(), *err;
+	char *path = tu_path(dir, "num.slm");
+	ds_builder *db;
+	ds_table *t;
+	ml_frame fr;
+	ml_model *m;
+	bundle *b;
+	serve_sig sig;
+	serve_arena a = {0};
+	v2_request req;
+	logistic_opts o = {.penalty = LOGISTIC_L2, .C = 1.0, .fit_intercept = true,
+			   .standardize = true, .max_iter = 200, .tol = 1e-6, .threads = 1};
+	static const char *const good[] = {"FP64", "FP32", "INT64", "UINT8"};
+	static const char *const bad[] = {"BOOL", "BYTES"};
+	char body[512];
+
+	(void)state;
+	assert_int_equal(ds_builder_new(&db), 0);
+	ds_builder_add_col(db, "x", DS_FLOAT64, NULL);
+	ds_builder_add_col(db, "n", DS_INT64, NULL);
+	ds_builder_add_col(db, "label", DS_STRING, NULL);
+	for (int i = 0; i < 12; i++) {
+		bool yes = (i * 7) % 12 > 5;
+		ds_append_f64(db, 0, (double)((i * 5) % 12) / 12 + (i == 3));
+		ds_append_i64(db, 1, i % 4);
+		ds_append_str(db, 2, yes ? "yes" : "no", yes ? 3 : 2);
+	}
+	assert_int_equal(ds_builder_finish(db, &t), 0);
+	ds_builder_free(db);
+	assert_int_equal(ml_frame_build(t, &(ml_frame_opts){.target = "label"}, &fr), 0);
+	assert_int_equal(logistic_fit(&fr, &o, &m), 0);
+	assert_int_equal(ml_model_save(m, NULL, path), 0);
+	ml_model_free(m);
+	ml_frame_free(&fr);
+	ds_close(t);
+	assert_int_equal(bundle_open(path, BUNDLE_ROWS, &b), 0);
+	assert_int_equal(serve_sig_build(b, &sig), 0);
+	assert_true(sig.all_numeric);
+	assert_false(sig.any_text);
+	for (size_t i = 0; i < SL__ARRAY_LEN(good); i++) {
+		snprintf(body, sizeof body,
+			 "{\"inputs\": [{\"name\": \"all\", \"shape\": [2, 2], \"datatype\": \"%s\", "
+			 "\"data\": [[0.5, 2], [1, 3.0]]}]}",
+			 good[i]);
+		bool ints = good[i][0] != 'F';
+		serve_arena_reset(&a);
+		/* Integer tensors hold integers. */
+		if (ints)
+			memcpy(strstr(body, "0.5"), "7  ", 3);
+		if (v2_parse(&sig, body, strlen(body), &a, &req))
+			fail_msg("%s: %s", good[i], sl_errmsg());
+		assert_true(req.batch.v[0].f == (ints ? 7 : 0.5));
+		assert_true(req.batch.v[1].i == 2 && req.batch.v[3].i == 3 && req.batch.v[2].f == 1);
+	}
+	for (size_t i = 0; i < SL__ARRAY_LEN(bad); i++) {
+		snprintf(body, sizeof body,
+			 "{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"%s\", "
+			 "\"data\": [[true, false]]}]}",
+			 bad[i]);
+		serve_arena_reset(&a);
+		assert_int_equal(v2_parse(&sig, body, strlen(body), &a, &req), SL_EINVAL);
+		err = sl_errmsg();
+		if (!strstr(err, "cannot carry column 'x'"))
+			fail_msg("%s: %s", bad[i], err);
+	}
+	serve_arena_free(&a);
+	serve_sig_free(&sig);
+	bundle_close(b);
+	tu_rmdir(dir);
+	free(path);
 }
 
 static void expect_error(fixture *f, int (*parse)(fixture *, const char *), const char *body,
@@ -753,8 +1095,12 @@ int main(void)
 		cmocka_unit_test(test_jscan_vs_jansson),
 		cmocka_unit_test(test_jscan_depth_and_unescape),
 		cmocka_unit_test(test_jscan_numbers),
+		cmocka_unit_test(test_jscan_plain),
 		cmocka_unit_test(test_jscan_skip_brackets),
+		cmocka_unit_test(test_v2_numeric_matrix),
 		cmocka_unit_test_setup_teardown(test_v2_layouts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_plain_cells, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_cached_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mlflow_formats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mlflow_errors, setup, teardown),
