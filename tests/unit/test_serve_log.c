@@ -5,7 +5,7 @@
  * policy, drops and counts; a torn last line is skipped; retention
  * removes old compressed segments; the range the next chunk maps is in
  * the page cache before it is mapped, and preparing it never zeroes a
- * record.
+ * record; a compressed segment's pages are reused for the next chunks.
  */
 #include <dirent.h>
 #include <jansson.h>
@@ -517,6 +517,88 @@ static void test_prep_races_rotation(void **state)
 	tu_rmdir(dir);
 }
 
+static size_t open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	size_t n = 0;
+
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int count_seq(void *ud, const char *line, size_t len, const ilog_schemas *sch)
+{
+	unsigned char *got = ud;
+	unsigned i;
+
+	(void)sch;
+	if (sscanf(line, "{\"seq\":%u,", &i) == 1 && i < 20000 && line[len - 1] == '}')
+		got[i]++;
+	return 0;
+}
+
+/* Once a segment of the server's own is compressed, its pages are freed a
+ * chunk at a time right before the helper prepares the next chunk (so
+ * that the preparation takes pages just freed): the spare. It is no file
+ * anyone sees, every record still reads back once, and closing the log
+ * leaves no descriptor behind. */
+static void test_spare_reused(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *logdir = tu_path(dir, "log");
+	const size_t chunk = 64 << 10;
+	ilog_opts o = {.dir = logdir, .segment_bytes = 4 * chunk, .chunk_bytes = chunk,
+		       .maint_ms = 10};
+	unsigned char *got = calloc(20000, 1);
+	size_t fds = open_fds(), n = 0, files = 0;
+	ilog_stats st;
+	DIR *d;
+	struct dirent *e;
+	ilog *l;
+
+	(void)state;
+	assert_int_equal(ilog_open(&o, &l), 0);
+	do {
+		char rec[256];
+		int len = snprintf(rec, sizeof rec, "{\"seq\":%zu,\"pad\":\"%0*d\"}\n", n, 180, 0);
+		assert_int_equal(ilog_append(l, rec, (size_t)len), 0);
+		n++;
+		ilog_stats_get(l, &st);
+		/* Slow enough for maintenance to compress a segment meanwhile,
+		 * even on a loaded machine. */
+		if (n % 64 == 0)
+			usleep(2000);
+	} while (st.reused == 0 && n < 20000);
+	if (st.reused == 0)
+		fail_msg("no spare reused after %zu records (%llu segments, %llu compressed)", n,
+			 (unsigned long long)st.segments, (unsigned long long)st.compressed);
+	assert_true(st.reused <= st.prepared);
+	assert_int_equal(ilog_close(l), 0);
+	assert_int_equal(open_fds(), fds);
+	d = opendir(logdir);
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			files++;
+			if (!sl__str_has_suffix(e->d_name, ".jsonl") &&
+			    !sl__str_has_suffix(e->d_name, ".jsonl.zst"))
+				fail_msg("unexpected file %s in the log", e->d_name);
+		}
+	if (d)
+		closedir(d);
+	assert_true(files > 1);
+	assert_int_equal(ilog_scan(logdir, 0, 0, count_seq, got), 0);
+	for (size_t i = 0; i < n; i++)
+		if (got[i] != 1)
+			fail_msg("record %zu read back %d times", i, got[i]);
+	free(got);
+	free(logdir);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -528,6 +610,7 @@ int main(void)
 		cmocka_unit_test(test_next_chunk_prepared),
 		cmocka_unit_test(test_prep_races_rotation),
 		cmocka_unit_test(test_new_segment_short_chunk),
+		cmocka_unit_test(test_spare_reused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
