@@ -101,6 +101,8 @@
 /* A new segment's first chunk, prepared by the rotation itself. */
 #define FIRST_CHUNK ((size_t)256 << 10)
 #define CLOSED ((uint64_t)1 << 62)
+/* Text per zstd frame of a compressed segment (compress_segment). */
+#define ZST_FRAME ((size_t)1 << 20)
 /* A spare unused for this long is freed (see "Reusing pages"). */
 #define SPARE_MS 30000
 
@@ -774,17 +776,24 @@ static off_t records_end(int fd, off_t size)
  * copied into a buffer: the segment is in the page cache, and the copy
  * cost about a twentieth of compressing it. (Nothing truncates a closed
  * segment while its lock is held, so the mapping cannot lose its pages.)
+ *
+ * The output is a sequence of zstd frames of ZST_FRAME bytes of text each,
+ * each compressed in one call from the mapping straight into a buffer that
+ * holds its worst case. Streaming one frame through ZSTD_compressStream2
+ * copies the input into zstd's own window buffer and works it from there:
+ * on inference records that took 28% more instructions (18.0 against 14.0
+ * a byte) and 12-20% more CPU, for a ratio 0.3% better (8.06 against 8.04
+ * times smaller). Readers
+ * (logread.c) decompress frames one after another, as `zstd -d` does.
  */
 static int compress_segment(ilog *l, const char *path, int fd, off_t len)
 {
-	size_t out_cap = ZSTD_CStreamOutSize();
+	size_t out_cap = ZSTD_compressBound(ZST_FRAME);
 	char *outb = sl__malloc(out_cap);
 	char *dst = sl__asprintf("%s.zst", path), *tmp = sl__asprintf("%s.zst.tmp", path);
 	ZSTD_CCtx *cx = ZSTD_createCCtx();
 	struct stat st;
 	char *in = MAP_FAILED;
-	ZSTD_inBuffer ib;
-	size_t left;
 	int out = -1, rc = 0;
 
 	if (!outb || !dst || !tmp || !cx) {
@@ -807,25 +816,24 @@ static int compress_segment(ilog *l, const char *path, int fd, off_t len)
 	 * same size (7.9 times smaller), their repeats being near and alike. */
 	if (l->o.zstd_level == 1)
 		ZSTD_CCtx_setParameter(cx, ZSTD_c_hashLog, 12);
-	ZSTD_CCtx_setPledgedSrcSize(cx, (unsigned long long)len);
 	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (out < 0) {
 		rc = sys_err("cannot create", tmp);
 		goto out;
 	}
-	ib = (ZSTD_inBuffer){in, (size_t)len, 0};
-	do {
-		ZSTD_outBuffer ob = {outb, out_cap, 0};
-		left = ZSTD_compressStream2(cx, &ob, &ib, ZSTD_e_end);
-		if (ZSTD_isError(left)) {
-			rc = sl__err(SL_EIO, "zstd: %s", ZSTD_getErrorName(left));
+	for (size_t at = 0, n; at < (size_t)len; at += n) {
+		size_t z;
+		n = (size_t)len - at < ZST_FRAME ? (size_t)len - at : ZST_FRAME;
+		z = ZSTD_compress2(cx, outb, out_cap, in + at, n);
+		if (ZSTD_isError(z)) {
+			rc = sl__err(SL_EIO, "zstd: %s", ZSTD_getErrorName(z));
 			goto out;
 		}
-		if (write_all(out, outb, ob.pos)) {
+		if (write_all(out, outb, z)) {
 			rc = sys_err("cannot write", tmp);
 			goto out;
 		}
-	} while (left);
+	}
 	if (fsync(out)) {
 		rc = sys_err("cannot sync", tmp);
 		goto out;

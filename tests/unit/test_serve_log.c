@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <utime.h>
 
+#include <zstd.h>
+
 #include "core.h"
 #include "serve/log.h"
 #include "testutil.h"
@@ -599,6 +601,81 @@ static void test_spare_reused(void **state)
 	tu_rmdir(dir);
 }
 
+/* A closed segment compresses to zstd frames of 1 MiB of text each, which
+ * decompress one after another to the segment's bytes exactly (the round
+ * trip readers and `zstd -d` make). */
+static void test_compressed_frames(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *logdir = tu_path(dir, "log"), *zpath = NULL;
+	ilog_opts o = {.dir = logdir, .segment_bytes = (3 << 20) + 12345, .chunk_bytes = 1 << 20,
+		       .maint_ms = 10};
+	size_t cap = 8 << 20, len = 0, zlen = 0, frames = 0, got = 0;
+	char *all = malloc(cap), *back = malloc(cap);
+	unsigned char *z;
+	unsigned seed = 7;
+	ilog_stats st;
+	DIR *d;
+	struct dirent *e;
+	ilog *l;
+
+	(void)state;
+	assert_int_equal(ilog_open(&o, &l), 0);
+	do { /* records with some entropy, as inference records have */
+		char rec[512];
+		int n = snprintf(rec, sizeof rec, "{\"seq\":%zu,\"inputs\":[[", len);
+		for (int j = 0; j < 24; j++) {
+			seed = seed * 1103515245u + 12345u;
+			n += snprintf(rec + n, sizeof rec - (size_t)n, "%s%u.%u", j ? "," : "",
+				      (seed >> 16) % 10, (seed >> 8) % 1000);
+		}
+		n += snprintf(rec + n, sizeof rec - (size_t)n, "]]}\n");
+		assert_int_equal(ilog_append(l, rec, (size_t)n), 0);
+		assert_true(len + (size_t)n < cap);
+		memcpy(all + len, rec, (size_t)n);
+		len += (size_t)n;
+		ilog_stats_get(l, &st);
+	} while (st.segments == 0);
+	for (int i = 0; i < 1500 && st.compressed == 0; i++) {
+		usleep(20000);
+		ilog_stats_get(l, &st);
+	}
+	assert_int_equal(st.compressed, 1);
+	d = opendir(logdir);
+	while (d && (e = readdir(d)))
+		if (sl__str_has_suffix(e->d_name, ".jsonl.zst"))
+			zpath = tu_path(logdir, e->d_name);
+	closedir(d);
+	assert_non_null(zpath);
+	z = tu_read(zpath, &zlen);
+	/* Frame by frame, each one 1 MiB of text but the last. */
+	for (size_t at = 0; at < zlen; frames++) {
+		size_t fz = ZSTD_findFrameCompressedSize(z + at, zlen - at);
+		unsigned long long text = ZSTD_getFrameContentSize(z + at, zlen - at);
+		size_t r;
+		assert_false(ZSTD_isError(fz));
+		r = ZSTD_decompress(back + got, cap - got, z + at, fz);
+		assert_false(ZSTD_isError(r));
+		assert_int_equal(r, text);
+		if (at + fz < zlen)
+			assert_int_equal(r, 1 << 20);
+		got += r;
+		at += fz;
+	}
+	assert_true(frames >= 3);
+	/* The first segment: the records appended first, whole. */
+	assert_true(got >= 3 << 20 && got < len);
+	assert_int_equal(back[got - 1], '\n');
+	assert_memory_equal(back, all, got);
+	assert_int_equal(ilog_close(l), 0);
+	free(z);
+	free(zpath);
+	free(all);
+	free(back);
+	free(logdir);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -611,6 +688,7 @@ int main(void)
 		cmocka_unit_test(test_prep_races_rotation),
 		cmocka_unit_test(test_new_segment_short_chunk),
 		cmocka_unit_test(test_spare_reused),
+		cmocka_unit_test(test_compressed_frames),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
