@@ -40,6 +40,11 @@
  *     its next piece) and drops the one queued, and queues the next once
  *     its chunk is published. So no record is ever overwritten by zeros,
  *     and a preparation always writes to the file it was queued for.
+ *  4. The spare is a compressed segment already unlinked: no reader or
+ *     server can reach it, nothing but the helper writes to it (it only
+ *     cuts it shorter, before a preparation), and whoever takes it from
+ *     l->spare (under mu) owns its descriptor until it puts it back or
+ *     closes it.
  *
  * Preparing the pages. Each chunk's pages must be in the page cache and
  * mapped writable before requests copy into them, or every 4 KiB page of
