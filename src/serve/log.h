@@ -79,6 +79,7 @@ typedef struct ilog_stats {
 	bool rotating;         /* a rotation is under way */
 	uint64_t rotations;    /* chunks mapped */
 	uint64_t prepared;     /* bytes of segment put in the page cache ahead of their chunk */
+	uint64_t reused;       /* bytes of a compressed segment freed right before a preparation */
 	uint64_t segments, compressed, removed;
 } ilog_stats;
 

@@ -1069,6 +1069,54 @@ static void test_log_record_bytes(void **state)
 	sl__buf_free(&rec);
 }
 
+/* Rows sent as a matrix without spaces are copied a row at a time: the
+ * record's bytes are those of the same rows sent with spaces (copied value
+ * by value), a row that outgrows the room guessed for the inputs included. */
+static void test_log_record_rows(void **state)
+{
+	fixture *f = *state;
+	static const char *bodies[] = {
+		"{\"inputs\":[{\"name\":\"input-0\",\"shape\":[3,4],\"datatype\":\"BYTES\",\"data\":"
+		"[[0.25,1,\"a\\\"b\",true],[-1.5e-7,12345678,\"\\u00e9tÃ©\",false],[0.123456789012345678,7,\"" Z300 "\",true]]}]}",
+		"{\"inputs\":[{\"name\":\"input-0\",\"shape\":[3,4],\"datatype\":\"BYTES\",\"data\":"
+		"[[0.25, 1, \"a\\\"b\", true], [-1.5e-7,12345678, \"\\u00e9tÃ©\",false],[0.123456789012345678 ,7,\"" Z300 "\",true]]}]}",
+		"{\"inputs\":[{\"name\":\"input-0\",\"shape\":[3,4],\"datatype\":\"BYTES\",\"data\":"
+		"[[0.25,1,\"a\\\"b\",true],[-1.5e-7,12345678,\"\\u00e9tÃ©\",false] , [ 0.123456789012345678,7,\"" Z300 "\",true ]]}]}",
+	};
+	static const char want_inputs[] =
+		"\"inputs\":[[0.25,1,\"a\\\"b\",true],[-1.5e-7,12345678,\"\\u00e9tÃ©\",false],"
+		"[0.123456789012345678,7,\"" Z300 "\",true]],\"outputs\":";
+	char *first = NULL;
+
+	for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+		serve_logrec r = {.id = "abc-1", .time_ms = 1764501753123, .model = "spam", .version = "3",
+				  .endpoint = "v2", .status = 200, .sig = &f->sig};
+		v2_request req;
+		serve_result res;
+		sl__buf rec;
+
+		serve_arena_reset(&f->a);
+		if (v2_parse(&f->sig, bodies[i], strlen(bodies[i]), &f->a, &req))
+			fail_msg("v2_parse of body %zu: %s", i, sl_errmsg());
+		if (serve_score(&f->sig, f->row, &req.batch, false, &f->a, &res))
+			fail_msg("serve_score of body %zu: %s", i, sl_errmsg());
+		r.batch = &req.batch;
+		r.res = &res;
+		/* A new buffer: the long row's copy grows it. */
+		sl__buf_init(&rec, 0);
+		assert_int_equal(serve_log_record(&r, &f->a, &rec), 0);
+		assert_int_equal(strlen(rec.data), rec.len);
+		if (!strstr(rec.data, want_inputs))
+			fail_msg("body %zu: the inputs are not as sent: %s", i, rec.data);
+		if (!first)
+			first = strdup(rec.data);
+		else
+			assert_string_equal(rec.data, first);
+		sl__buf_free(&rec);
+	}
+	free(first);
+}
+
 static void test_metadata(void **state)
 {
 	fixture *f = *state;
@@ -1106,6 +1154,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mlflow_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_record_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_record_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

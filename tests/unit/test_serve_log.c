@@ -5,7 +5,7 @@
  * policy, drops and counts; a torn last line is skipped; retention
  * removes old compressed segments; the range the next chunk maps is in
  * the page cache before it is mapped, and preparing it never zeroes a
- * record.
+ * record; a compressed segment's pages are reused for the next chunks.
  */
 #include <dirent.h>
 #include <jansson.h>
@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utime.h>
+
+#include <zstd.h>
 
 #include "core.h"
 #include "serve/log.h"
@@ -517,6 +519,163 @@ static void test_prep_races_rotation(void **state)
 	tu_rmdir(dir);
 }
 
+static size_t open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	size_t n = 0;
+
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int count_seq(void *ud, const char *line, size_t len, const ilog_schemas *sch)
+{
+	unsigned char *got = ud;
+	unsigned i;
+
+	(void)sch;
+	if (sscanf(line, "{\"seq\":%u,", &i) == 1 && i < 20000 && line[len - 1] == '}')
+		got[i]++;
+	return 0;
+}
+
+/* Once a segment of the server's own is compressed, its pages are freed a
+ * chunk at a time right before the helper prepares the next chunk (so
+ * that the preparation takes pages just freed): the spare. It is no file
+ * anyone sees, every record still reads back once, and closing the log
+ * leaves no descriptor behind. */
+static void test_spare_reused(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *logdir = tu_path(dir, "log");
+	const size_t chunk = 64 << 10;
+	ilog_opts o = {.dir = logdir, .segment_bytes = 4 * chunk, .chunk_bytes = chunk,
+		       .maint_ms = 10};
+	unsigned char *got = calloc(20000, 1);
+	size_t fds = open_fds(), n = 0, files = 0;
+	ilog_stats st;
+	DIR *d;
+	struct dirent *e;
+	ilog *l;
+
+	(void)state;
+	assert_int_equal(ilog_open(&o, &l), 0);
+	do {
+		char rec[256];
+		int len = snprintf(rec, sizeof rec, "{\"seq\":%zu,\"pad\":\"%0*d\"}\n", n, 180, 0);
+		assert_int_equal(ilog_append(l, rec, (size_t)len), 0);
+		n++;
+		ilog_stats_get(l, &st);
+		/* Slow enough for maintenance to compress a segment meanwhile,
+		 * even on a loaded machine. */
+		if (n % 64 == 0)
+			usleep(2000);
+	} while (st.reused == 0 && n < 20000);
+	if (st.reused == 0)
+		fail_msg("no spare reused after %zu records (%llu segments, %llu compressed)", n,
+			 (unsigned long long)st.segments, (unsigned long long)st.compressed);
+	assert_true(st.reused <= st.prepared);
+	assert_int_equal(ilog_close(l), 0);
+	assert_int_equal(open_fds(), fds);
+	d = opendir(logdir);
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			files++;
+			if (!sl__str_has_suffix(e->d_name, ".jsonl") &&
+			    !sl__str_has_suffix(e->d_name, ".jsonl.zst"))
+				fail_msg("unexpected file %s in the log", e->d_name);
+		}
+	if (d)
+		closedir(d);
+	assert_true(files > 1);
+	assert_int_equal(ilog_scan(logdir, 0, 0, count_seq, got), 0);
+	for (size_t i = 0; i < n; i++)
+		if (got[i] != 1)
+			fail_msg("record %zu read back %d times", i, got[i]);
+	free(got);
+	free(logdir);
+	tu_rmdir(dir);
+}
+
+/* A closed segment compresses to zstd frames of 1 MiB of text each, which
+ * decompress one after another to the segment's bytes exactly (the round
+ * trip readers and `zstd -d` make). */
+static void test_compressed_frames(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *logdir = tu_path(dir, "log"), *zpath = NULL;
+	ilog_opts o = {.dir = logdir, .segment_bytes = (3 << 20) + 12345, .chunk_bytes = 1 << 20,
+		       .maint_ms = 10};
+	size_t cap = 8 << 20, len = 0, zlen = 0, frames = 0, got = 0;
+	char *all = malloc(cap), *back = malloc(cap);
+	unsigned char *z;
+	unsigned seed = 7;
+	ilog_stats st;
+	DIR *d;
+	struct dirent *e;
+	ilog *l;
+
+	(void)state;
+	assert_int_equal(ilog_open(&o, &l), 0);
+	do { /* records with some entropy, as inference records have */
+		char rec[512];
+		int n = snprintf(rec, sizeof rec, "{\"seq\":%zu,\"inputs\":[[", len);
+		for (int j = 0; j < 24; j++) {
+			seed = seed * 1103515245u + 12345u;
+			n += snprintf(rec + n, sizeof rec - (size_t)n, "%s%u.%u", j ? "," : "",
+				      (seed >> 16) % 10, (seed >> 8) % 1000);
+		}
+		n += snprintf(rec + n, sizeof rec - (size_t)n, "]]}\n");
+		assert_int_equal(ilog_append(l, rec, (size_t)n), 0);
+		assert_true(len + (size_t)n < cap);
+		memcpy(all + len, rec, (size_t)n);
+		len += (size_t)n;
+		ilog_stats_get(l, &st);
+	} while (st.segments == 0);
+	for (int i = 0; i < 1500 && st.compressed == 0; i++) {
+		usleep(20000);
+		ilog_stats_get(l, &st);
+	}
+	assert_int_equal(st.compressed, 1);
+	d = opendir(logdir);
+	while (d && (e = readdir(d)))
+		if (sl__str_has_suffix(e->d_name, ".jsonl.zst"))
+			zpath = tu_path(logdir, e->d_name);
+	closedir(d);
+	assert_non_null(zpath);
+	z = tu_read(zpath, &zlen);
+	/* Frame by frame, each one 1 MiB of text but the last. */
+	for (size_t at = 0; at < zlen; frames++) {
+		size_t fz = ZSTD_findFrameCompressedSize(z + at, zlen - at);
+		unsigned long long text = ZSTD_getFrameContentSize(z + at, zlen - at);
+		size_t r;
+		assert_false(ZSTD_isError(fz));
+		r = ZSTD_decompress(back + got, cap - got, z + at, fz);
+		assert_false(ZSTD_isError(r));
+		assert_int_equal(r, text);
+		if (at + fz < zlen)
+			assert_int_equal(r, 1 << 20);
+		got += r;
+		at += fz;
+	}
+	assert_true(frames >= 3);
+	/* The first segment: the records appended first, whole. */
+	assert_true(got >= 3 << 20 && got < len);
+	assert_int_equal(back[got - 1], '\n');
+	assert_memory_equal(back, all, got);
+	assert_int_equal(ilog_close(l), 0);
+	free(z);
+	free(zpath);
+	free(all);
+	free(back);
+	free(logdir);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -528,6 +687,8 @@ int main(void)
 		cmocka_unit_test(test_next_chunk_prepared),
 		cmocka_unit_test(test_prep_races_rotation),
 		cmocka_unit_test(test_new_segment_short_chunk),
+		cmocka_unit_test(test_spare_reused),
+		cmocka_unit_test(test_compressed_frames),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
