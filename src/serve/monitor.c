@@ -213,6 +213,7 @@ static void *monitor_main(void *arg)
 	sl_server *s = arg;
 	serve_worker *w = serve_worker_self(s);
 
+	sl__thread_name("sl-drift");
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
 		struct timespec ts;
