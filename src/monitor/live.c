@@ -1994,6 +1994,127 @@ out:
 	return rc;
 }
 
+/* A count window's size: w's, else the canvas's, else MON_DEFAULT_WINDOW. */
+static size_t count_cap(const mon_env *env, const mon_window *w)
+{
+	if (w->requests)
+		return w->requests;
+	return env->cv && env->cv->monitoring.window.v >= 1 ? (size_t)env->cv->monitoring.window.v
+							     : MON_DEFAULT_WINDOW;
+}
+
+/*
+ * ---- one evaluation for two readers ------------------------------------------------------
+ *
+ * A server with the monitoring loop and drift gauges evaluated every
+ * window twice, on two threads, a few seconds apart: the same reading,
+ * decoding and tests. A publishing pass (the loop) leaves its report here,
+ * under what decides it: the log directory (its identity), the model, the
+ * window's size, the bundle file (ref_key) and the drift settings; the
+ * gauges take it while it is younger than their interval. Only a report
+ * whose window is of the version the reader asks for matches (served_as):
+ * then both windows are that version's newest requests, so the values are
+ * those the reader's own pass would give for the window at that time.
+ */
+#define SHARE_SLOTS 8
+
+typedef struct shared_rep {
+	char *key; /* NULL: a free slot */
+	char *served_as;
+	json_t *rep; /* a copy of its own: never changed, copied out */
+	double at;   /* sl__mono_sec() when it was made */
+} shared_rep;
+
+static pthread_mutex_t share_mu = PTHREAD_MUTEX_INITIALIZER;
+static shared_rep share_slots[SHARE_SLOTS];
+
+static char *share_key(const mon_env *env, const char *model, size_t cap, const char *bundle_key)
+{
+	drift_opts o;
+	double thr;
+	struct stat st;
+	sl__buf b;
+	int bad;
+
+	if (stat(env->log_dir, &st))
+		return NULL;
+	mon_drift_opts(env, &o, &thr);
+	sl__buf_init(&b, 0);
+	bad = sl__buf_printf(&b, "%llu:%llu\x1f%s\x1f%zu\x1f%s\x1f%.17g %.17g %.17g %.17g %.17g %.17g %llu %llu %d %d %.17g",
+		       (unsigned long long)st.st_dev, (unsigned long long)st.st_ino, model, cap,
+		       bundle_key, o.psi_threshold, o.ks_pvalue, o.chi2_pvalue, o.z_pvalue,
+		       o.js_threshold, o.wasserstein_threshold, (unsigned long long)o.large_n,
+		       (unsigned long long)o.few_values, (int)o.numeric_test, (int)o.categorical_test,
+		       thr);
+	if (env->cv)
+		for (size_t i = 0; i < env->cv->monitoring.n_drift_columns; i++)
+			bad = bad || sl__buf_printf(&b, "\x1f%s", env->cv->monitoring.drift_columns[i]);
+	if (bad || !b.data) {
+		sl__buf_free(&b);
+		return NULL;
+	}
+	return sl__buf_detach(&b);
+}
+
+/* Keeps a copy of rep under key (taking key), replacing the same key's or the oldest. */
+static void share_put(char *key, const json_t *rep)
+{
+	const char *served = json_string_value(json_object_get(rep, "served_as"));
+	json_t *copy = json_deep_copy(rep);
+	char *sv = served ? sl__strdup(served) : NULL;
+	shared_rep old = {0};
+	size_t at = 0;
+
+	if (!copy || !sv) {
+		json_decref(copy);
+		sl__free(sv);
+		sl__free(key);
+		return;
+	}
+	pthread_mutex_lock(&share_mu);
+	for (size_t i = 0; i < SHARE_SLOTS; i++) {
+		if (share_slots[i].key && !strcmp(share_slots[i].key, key)) {
+			at = i;
+			break;
+		}
+		if (!share_slots[i].key || (share_slots[at].key && share_slots[i].at < share_slots[at].at))
+			at = i;
+	}
+	old = share_slots[at];
+	share_slots[at] = (shared_rep){.key = key, .served_as = sv, .rep = copy, .at = sl__mono_sec()};
+	pthread_mutex_unlock(&share_mu);
+	sl__free(old.key);
+	sl__free(old.served_as);
+	json_decref(old.rep);
+}
+
+int mon_report_recent(const mon_env *env, const char *model, const mon_window *w,
+		      int64_t max_age_ms, json_t **out)
+{
+	char *bkey, *key;
+
+	*out = NULL;
+	if (!env || !env->log_dir || !model || !w || !w->version || !w->bundle_path ||
+	    w->since_ms || w->until_ms)
+		return sl__err(SL_EINVAL, "mon_report_recent: invalid argument");
+	if (!(bkey = ref_key(w->bundle_path)))
+		return SL_ENOENT;
+	key = share_key(env, model, count_cap(env, w), bkey);
+	sl__free(bkey);
+	if (!key)
+		return SL_ENOENT;
+	pthread_mutex_lock(&share_mu);
+	for (size_t i = 0; i < SHARE_SLOTS && !*out; i++) {
+		const shared_rep *e = &share_slots[i];
+		if (e->key && !strcmp(e->key, key) && !strcmp(e->served_as, w->version) &&
+		    (sl__mono_sec() - e->at) * 1000 <= (double)max_age_ms)
+			*out = json_deep_copy(e->rep);
+	}
+	pthread_mutex_unlock(&share_mu);
+	sl__free(key);
+	return *out ? 0 : SL_ENOENT;
+}
+
 int mon_report(const mon_env *env, const char *model, const mon_window *w, json_t **out)
 {
 	scan_ctx c;
@@ -2019,13 +2140,7 @@ int mon_report(const mon_env *env, const char *model, const mon_window *w, json_
 	c.model = model;
 	c.model_len = strlen(model);
 	c.w = w;
-	c.cap = w->requests;
-	if (w->since_ms || w->until_ms)
-		c.cap = MON_MAX_REQUESTS;
-	else if (!c.cap)
-		c.cap = env->cv && env->cv->monitoring.window.v >= 1
-				? (size_t)env->cv->monitoring.window.v
-				: MON_DEFAULT_WINDOW;
+	c.cap = w->since_ms || w->until_ms ? MON_MAX_REQUESTS : count_cap(env, w);
 	if (c.cap > MON_MAX_REQUESTS)
 		return sl__err(SL_EINVAL, "a window holds at most %d requests", MON_MAX_REQUESTS);
 	snprintf(c.pat, sizeof c.pat, "\"model\":\"%s\"", model);
@@ -2137,6 +2252,11 @@ out:
 	ds_close(pt);
 	if (have_win)
 		window_free(&win);
+	if (rc == 0 && env->publish && ref_k && !w->since_ms && !w->until_ms) {
+		char *sk = share_key(env, model, c.cap, ref_k);
+		if (sk)
+			share_put(sk, *out);
+	}
 	if (rc == 0 && ref_k && bd && ref) {
 		ref_put(ref_k, bd, ref); /* for the next pass */
 	} else {
