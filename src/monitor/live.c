@@ -24,6 +24,7 @@
  * tests hold the decoder to. The opened bundle and its reference are kept
  * between passes while the file is the same (ref_open).
  */
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core.h"
 #include "pool.h"
@@ -81,6 +83,8 @@ typedef struct tail_cache {
 	json_t *labels;    /* of the window's requests */
 	int64_t *err_ms;
 	size_t n_err;
+	int fd;            /* seg kept open (has_fd): its text once it is compressed */
+	bool has_fd;
 	uint64_t used;
 } tail_cache;
 
@@ -108,9 +112,12 @@ typedef struct scan_ctx {
 	tail_cache *prev;    /* what it left, or NULL */
 	bool started;        /* a segment was offered */
 	bool first_seg;      /* the newest segment is being read */
-	bool merge;          /* ... and prev continues it: stop where prev ended */
+	bool carry;          /* prev may continue: only its server wrote since */
+	bool in_prev;        /* ... and its segment is being read: stop where prev ended */
 	bool merged;         /* stopped there */
-	bool cacheable;      /* the newest segment was plain, the only one, and whole */
+	bool cacheable;      /* the newest segment was plain, its server the only writer, and whole */
+	int keep_fd;         /* the newest segment, kept open for the next pass (keep_open) */
+	bool keep_open;
 	uint64_t listing;    /* the listing read */
 	char seg_name[128];  /* the newest segment's name */
 	char day[10];        /* the date of the last record time read (time_ms) */
@@ -275,6 +282,8 @@ static void scan_free(scan_ctx *c)
 	sl__free(c->target);
 	json_decref(c->labels);
 	sl__free(c->err_ms);
+	if (c->keep_open)
+		close(c->keep_fd);
 }
 
 /*
@@ -420,6 +429,29 @@ static bool version_wanted(const scan_ctx *c, const char *version)
 	       (c->alias[0] && !strcmp(version, c->alias));
 }
 
+/* Whether two segment names ("START-SERVER-SEQ.jsonl[.zst]") are one server's. */
+static bool same_server(const char *a, const char *b)
+{
+	const char *x = strchr(a, '-'), *y = strchr(b, '-');
+	size_t n = x ? strcspn(x + 1, "-") : 0;
+
+	return x && y && n && strcspn(y + 1, "-") == n && !memcmp(x + 1, y + 1, n) &&
+	       x[1 + n] == '-' && y[1 + n] == '-';
+}
+
+/* Segment names in time order, a compressed copy's ".zst" left out. */
+static int seg_cmp(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > 4 && !strcmp(a + la - 4, ".zst"))
+		la -= 4;
+	if (lb > 4 && !strcmp(b + lb - 4, ".zst"))
+		lb -= 4;
+	int c = memcmp(a, b, la < lb ? la : lb);
+	return c ? c : la < lb ? -1 : la > lb;
+}
+
 /* The bound below which no record matters any more (rev_segment), or INT64_MIN. */
 static int64_t rev_bound(const scan_ctx *c)
 {
@@ -436,25 +468,43 @@ static int64_t rev_bound(const scan_ctx *c)
  * allows: a segment whose server opened its next one before the bound, or
  * a compressed one last written before it, holds nothing newer.
  */
-static int rev_segment(void *ud, const ilog_seginfo *si)
+static int rev_segment(void *ud, ilog_seginfo *si)
 {
 	scan_ctx *c = ud;
 	int64_t b = rev_bound(c);
 
 	if (!c->started) {
 		/* The newest segment: the previous pass's window continues when
-		 * only it has grown since (one writer, the same listing). */
+		 * only its server wrote since (every segment not compressed is
+		 * that server's), in the segment it ended in and newer ones. */
 		c->started = true;
 		c->first_seg = true;
 		c->listing = si->listing;
-		c->cacheable = !si->zst && si->n_plain == 1 && strlen(si->name) < sizeof c->seg_name;
-		if (c->cacheable)
+		c->cacheable = !si->zst && si->one_writer && strlen(si->name) < sizeof c->seg_name;
+		if (c->cacheable) {
 			snprintf(c->seg_name, sizeof c->seg_name, "%s", si->name);
-		c->merge = c->cacheable && c->prev && c->prev->listing == si->listing &&
-			   !strcmp(c->prev->seg, si->name);
+			/* Kept open for the next pass: once this segment is closed
+			 * and compressed, its text is still this file (log.h). */
+			c->keep_fd = fcntl(si->fd, F_DUPFD_CLOEXEC, 0);
+			c->keep_open = c->keep_fd >= 0;
+		}
+		c->carry = c->cacheable && c->prev && same_server(si->name, c->prev->seg) &&
+			   strcmp(si->name, c->prev->seg) >= 0;
 	} else {
 		c->first_seg = false;
-		c->merge = false;
+	}
+	c->in_prev = false;
+	if (c->carry) {
+		int cmp = seg_cmp(si->name, c->prev->seg);
+		if (cmp == 0) {
+			c->in_prev = true;
+			if (si->zst && c->prev->has_fd)
+				si->read_fd = c->prev->fd;
+		} else if (cmp < 0 || !same_server(si->name, c->prev->seg)) {
+			/* Its segment is gone (retention), or another server wrote
+			 * since: read on, as a first pass does. */
+			c->carry = false;
+		}
 	}
 
 	if (c->w->until_ms && si->start_ms > c->w->until_ms)
@@ -697,11 +747,16 @@ static int rev_line(void *ud, const char *line, size_t len, ilog_rseg *seg)
 
 	if (c->first_seg) {
 		uint64_t pos = ilog_rseg_pos(seg);
-		if (ilog_rseg_cut(seg))
-			c->cacheable = c->merge = false; /* a copy under way: read it whole next time */
+		if (ilog_rseg_cut(seg)) {
+			c->cacheable = c->carry = false; /* a copy under way: read it whole next time */
+			c->in_prev = false;
+		}
 		if (pos + len + 1 > c->seg_end)
 			c->seg_end = pos + len + 1;
-		if (c->merge && pos < c->prev->end) {
+	}
+	if (c->in_prev) {
+		uint64_t pos = ilog_rseg_pos(seg);
+		if (c->carry && pos < c->prev->end) {
 			/* What the previous pass read: its window goes on from here,
 			 * unless what came since filled it or changed its version. */
 			if (c->n_win < c->cap &&
@@ -709,7 +764,7 @@ static int rev_line(void *ud, const char *line, size_t len, ilog_rseg *seg)
 				c->merged = true;
 				return ILOG_STOP;
 			}
-			c->merge = false;
+			c->carry = c->in_prev = false;
 		}
 	}
 	/* A full window: a record older than its oldest request cannot
@@ -742,10 +797,16 @@ static int rev_line(void *ud, const char *line, size_t len, ilog_rseg *seg)
  * what a pass found is kept, by window (log directory, model, version,
  * size), and the next pass reads back only to where the kept one's newest
  * segment ended, then goes on with the kept window (tail_merge), as long
- * as the listing is the same, that segment is the only one not compressed
- * (no other writer), and what came since neither filled the window nor
- * changed its version (then the pass simply reads on, as a first one
- * does). The result is the same: the kept window, labels and errors are
+ * as one server wrote the log since (every segment not compressed, then
+ * and now, and every segment newer than the kept one is that server's),
+ * and what came since neither filled the window nor changed its version
+ * (then the pass simply reads on, as a first one does). Segments the
+ * server opened since are read whole; the kept segment, compressed since,
+ * is read from the file the pass kept open (the server cut it to its
+ * records, compressed it, then unlinked it: the same text), not
+ * decompressed whole: under heavy traffic a segment closes every few
+ * seconds, and a model without new requests had its window read back
+ * through the compressed segment at every pass. The result is the same: the kept window, labels and errors are
  * those of the records before that point, and the window's first request
  * is still one of the kept ones, so no label or error older than the kept
  * ones counts. Kept: the window (decoded), the labels of its requests and
@@ -767,6 +828,8 @@ static void tail_free(tail_cache *e)
 	sl__free(e->win);
 	json_decref(e->labels);
 	sl__free(e->err_ms);
+	if (e->has_fd)
+		close(e->fd);
 	sl__free(e->seg);
 	sl__free(e->target);
 	sl__free(e->key);
@@ -853,7 +916,7 @@ static int tail_merge(scan_ctx *c, tail_cache *p)
 /* What this pass leaves to the next (key taken): c's window (still c's
  * too), the labels of its requests, its errors since its oldest time.
  * NULL when out of memory. */
-static tail_cache *tail_keep(const scan_ctx *c, char *key)
+static tail_cache *tail_keep(scan_ctx *c, char *key)
 {
 	tail_cache *e = sl__calloc(1, sizeof *e);
 	bool bad = !e;
@@ -863,6 +926,9 @@ static tail_cache *tail_keep(const scan_ctx *c, char *key)
 		key = NULL;
 		e->listing = c->listing;
 		e->end = c->seg_end;
+		e->fd = c->keep_fd;
+		e->has_fd = c->keep_open;
+		c->keep_open = false;
 		bad = !(e->seg = sl__strdup(c->seg_name)) || !(e->labels = json_object()) ||
 		      (c->target && !(e->target = sl__strdup(c->target))) ||
 		      !(e->win = sl__calloc(c->n_win ? c->n_win : 1, sizeof *e->win)) ||
