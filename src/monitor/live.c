@@ -85,7 +85,9 @@ typedef struct tail_cache {
 	size_t n_err;
 	int fd;            /* seg kept open (has_fd): its text once it is compressed */
 	bool has_fd;
-	uint64_t used;
+	json_t *report;    /* the report made of this window, or NULL */
+	char *report_key;  /* ... and what it depends on besides (share_key) */
+	uint64_t used;     /* also the entry's identity while it is kept */
 } tail_cache;
 
 typedef struct scan_ctx {
@@ -118,6 +120,12 @@ typedef struct scan_ctx {
 	bool cacheable;      /* the newest segment was plain, its server the only writer, and whole */
 	int keep_fd;         /* the newest segment, kept open for the next pass (keep_open) */
 	bool keep_open;
+	/* The window is prev's, unchanged (nothing of it read since): prev's
+	 * report, taken over (its key too), stands for this pass's. */
+	bool unchanged;
+	json_t *prev_report;
+	char *prev_report_key;
+	uint64_t kept;       /* the entry this pass left (tail_cache.used), or 0 */
 	uint64_t listing;    /* the listing read */
 	char seg_name[128];  /* the newest segment's name */
 	char day[10];        /* the date of the last record time read (time_ms) */
@@ -284,6 +292,8 @@ static void scan_free(scan_ctx *c)
 	sl__free(c->err_ms);
 	if (c->keep_open)
 		close(c->keep_fd);
+	json_decref(c->prev_report);
+	sl__free(c->prev_report_key);
 }
 
 /*
@@ -830,6 +840,8 @@ static void tail_free(tail_cache *e)
 	sl__free(e->err_ms);
 	if (e->has_fd)
 		close(e->fd);
+	json_decref(e->report);
+	sl__free(e->report_key);
 	sl__free(e->seg);
 	sl__free(e->target);
 	sl__free(e->key);
@@ -860,9 +872,10 @@ static tail_cache *tail_take(const char *key)
 	return e;
 }
 
-/* Keeps e (taking it), in a free slot or the least recently used one. */
-static void tail_put(tail_cache *e)
+/* Keeps e (taking it), in a free slot or the least recently used one; its identity. */
+static uint64_t tail_put(tail_cache *e)
 {
+	uint64_t id;
 	tail_cache old;
 	size_t at = 0;
 
@@ -876,7 +889,7 @@ static void tail_put(tail_cache *e)
 			at = i;
 	}
 	old = tail_slots[at];
-	e->used = ++tail_clock;
+	id = e->used = ++tail_clock;
 	tail_slots[at] = *e;
 	pthread_mutex_unlock(&tail_mu);
 	/* The evicted entry goes as a taken one does. */
@@ -885,6 +898,28 @@ static void tail_put(tail_cache *e)
 		tail_free(e);
 	else
 		sl__free(e);
+	return id;
+}
+
+/* Leaves report (a copy) and its key with the kept entry id, if it is still kept. */
+static void tail_report(uint64_t id, const json_t *report, const char *key)
+{
+	json_t *copy = json_deep_copy(report);
+	char *k = sl__strdup(key);
+
+	pthread_mutex_lock(&tail_mu);
+	for (size_t i = 0; i < TAIL_CACHE && copy && k; i++)
+		if (tail_slots[i].key && tail_slots[i].used == id) {
+			json_decref(tail_slots[i].report);
+			sl__free(tail_slots[i].report_key);
+			tail_slots[i].report = copy;
+			tail_slots[i].report_key = k;
+			copy = NULL;
+			k = NULL;
+		}
+	pthread_mutex_unlock(&tail_mu);
+	json_decref(copy);
+	sl__free(k);
 }
 
 /* The kept window after what this pass read (newest first): c's window,
@@ -906,6 +941,12 @@ static int tail_merge(scan_ctx *c, tail_cache *p)
 		}
 	}
 	p->n_win = 0;
+	if (c->unchanged) {
+		c->prev_report = p->report;
+		c->prev_report_key = p->report_key;
+		p->report = NULL;
+		p->report_key = NULL;
+	}
 	if (json_object_update_missing(c->labels, p->labels))
 		return sl__oom();
 	for (size_t i = 0; i < p->n_err && !rc; i++)
@@ -967,8 +1008,11 @@ static int scan_rev(scan_ctx *c, const char *dir)
 		c->prev = tail_take(key);
 	}
 	rc = ilog_scan_rev(dir, rev_segment, rev_line, c);
-	if (rc >= 0 && c->merged)
+	if (rc >= 0 && c->merged) {
+		c->unchanged = !c->n_win && !c->n_err && !json_object_size(c->labels) &&
+			       c->prev->report;
 		rc = tail_merge(c, c->prev);
+	}
 	tail_free(c->prev);
 	c->prev = NULL;
 	if (rc < 0) {
@@ -977,8 +1021,17 @@ static int scan_rev(scan_ctx *c, const char *dir)
 	}
 	if (key && c->cacheable) {
 		tail_cache *e = tail_keep(c, key);
+		if (e && c->unchanged) {
+			/* The next pass may take the report over again. */
+			e->report = c->prev_report;
+			e->report_key = c->prev_report_key;
+			c->prev_report = json_deep_copy(e->report);
+			c->prev_report_key = sl__strdup(e->report_key);
+			if (!c->prev_report || !c->prev_report_key)
+				c->unchanged = false;
+		}
 		if (e)
-			tail_put(e);
+			c->kept = tail_put(e);
 	} else {
 		sl__free(key);
 	}
@@ -1858,6 +1911,15 @@ static int open_bundle(const mon_env *env, const char *model, const char *versio
 	return (*out_id = sl__strdup(mr.bundle)) ? 0 : sl__oom();
 }
 
+#define DIGEST_SLOTS 4
+
+static pthread_mutex_t digest_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char *key; /* ref_key of the bundle file; NULL: free */
+	char digest[65];
+} digest_slots[DIGEST_SLOTS];
+static size_t digest_next;
+
 /*
  * The label a file server gives registered version `version` of model (its
  * bundle's digest, first 12 hex digits) into buf; "" when version is no
@@ -1879,12 +1941,38 @@ static int digest_label(const mon_env *env, const char *model, const char *versi
 		return rc;
 	if (!(path = art_path(env->art_root, mr.bundle)))
 		return sl__oom();
-	rc = mfile_open(path, &f);
+	/* The digest of a file still the same (ref_key) is not computed again:
+	 * the loop asks every pass, and a GBDT's bundle is megabytes. */
+	char *key = ref_key(path);
+	bool hit = false;
+	pthread_mutex_lock(&digest_mu);
+	for (size_t i = 0; key && i < DIGEST_SLOTS && !hit; i++)
+		if (digest_slots[i].key && !strcmp(digest_slots[i].key, key)) {
+			memcpy(digest, digest_slots[i].digest, sizeof digest);
+			hit = true;
+		}
+	pthread_mutex_unlock(&digest_mu);
+	if (!hit) {
+		rc = mfile_open(path, &f);
+		if (rc) {
+			sl__free(path);
+			sl__free(key);
+			return sl__err_prefix(rc, "the bundle of version %s of model '%s'", version, model);
+		}
+		mfile_digest_hex(f, digest);
+		mfile_close(f);
+		if (key) {
+			pthread_mutex_lock(&digest_mu);
+			size_t at = digest_next++ % DIGEST_SLOTS;
+			sl__free(digest_slots[at].key);
+			digest_slots[at].key = key;
+			memcpy(digest_slots[at].digest, digest, sizeof digest);
+			key = NULL;
+			pthread_mutex_unlock(&digest_mu);
+		}
+	}
+	sl__free(key);
 	sl__free(path);
-	if (rc)
-		return sl__err_prefix(rc, "the bundle of version %s of model '%s'", version, model);
-	mfile_digest_hex(f, digest);
-	mfile_close(f);
 	snprintf(buf, size, "%.12s", digest);
 	return 0;
 }
@@ -2187,7 +2275,8 @@ int mon_report(const mon_env *env, const char *model, const mon_window *w, json_
 	ring *r = NULL;
 	bundle *bd = NULL;
 	mref *ref = NULL;
-	char *bundle_id = NULL, *ref_k = NULL;
+	char *bundle_id = NULL, *ref_k = NULL, *sk = NULL;
+	bool reused = false;
 	window win = {0};
 	bool have_win = false;
 	ds_table *mt = NULL, *pt = NULL;
@@ -2228,6 +2317,22 @@ int mon_report(const mon_env *env, const char *model, const mon_window *w, json_
 	}
 	if ((rc = open_bundle(env, model, r->version, w, &bd, &ref, &ref_k, &bundle_id, &reg_version)))
 		goto out;
+	if (ref_k && !w->since_ms && !w->until_ms)
+		sk = share_key(env, model, c.cap, ref_k);
+	if (sk && c.unchanged && !strcmp(sk, c.prev_report_key)) {
+		/* Nothing of the window was read since its report was made
+		 * (no request, label or error), and the bundle and settings
+		 * are the same: the same report, at this time. */
+		if (!(rep = json_deep_copy(c.prev_report)) ||
+		    json_object_set_new(rep, "at", iso(sl__now_ms()))) {
+			rc = sl__oom();
+			goto out;
+		}
+		*out = rep;
+		rep = NULL;
+		reused = true;
+		goto out;
+	}
 	if ((rc = bundle_window(bd, r, c.labels, &win)))
 		goto out;
 	have_win = true;
@@ -2318,11 +2423,13 @@ out:
 	ds_close(pt);
 	if (have_win)
 		window_free(&win);
-	if (rc == 0 && env->publish && ref_k && !w->since_ms && !w->until_ms) {
-		char *sk = share_key(env, model, c.cap, ref_k);
-		if (sk)
-			share_put(sk, *out);
+	if (rc == 0 && sk && c.kept && !reused)
+		tail_report(c.kept, *out, sk); /* for a pass that finds the window unchanged */
+	if (rc == 0 && sk && env->publish) {
+		share_put(sk, *out);
+		sk = NULL;
 	}
+	sl__free(sk);
 	if (rc == 0 && ref_k && bd && ref) {
 		ref_put(ref_k, bd, ref); /* for the next pass */
 	} else {

@@ -5,7 +5,9 @@
 # window itself: once traffic stops, every sluice_monitor_* gauge equals
 # the value of `sluice monitor report` on the same window, bit for bit
 # (shifted traffic, feedback for a third of it, so that drift, live and
-# estimated metrics all show).
+# estimated metrics all show). The passes after the traffic stopped find
+# their window unchanged and give the report made of it again (live.c):
+# the gauges are those passes'.
 # backends: sqlite
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/serve_lib.sh"
