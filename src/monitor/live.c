@@ -85,6 +85,7 @@ typedef struct tail_cache {
 	size_t n_err;
 	int fd;            /* seg kept open (has_fd): its text once it is compressed */
 	bool has_fd;
+	double at;         /* sl__mono_sec() when it was kept */
 	json_t *report;    /* the report made of this window, or NULL */
 	char *report_key;  /* ... and what it depends on besides (share_key) */
 	uint64_t used;     /* also the entry's identity while it is kept */
@@ -824,6 +825,7 @@ static int rev_line(void *ud, const char *line, size_t len, ilog_rseg *seg)
  * reads, so passes on other threads never share one.
  */
 #define TAIL_CACHE 8
+#define TAIL_FD_IDLE_S 120 /* a kept segment's file is let go after this long unused */
 
 static pthread_mutex_t tail_mu = PTHREAD_MUTEX_INITIALIZER;
 static tail_cache tail_slots[TAIL_CACHE];
@@ -879,7 +881,19 @@ static uint64_t tail_put(tail_cache *e)
 	tail_cache old;
 	size_t at = 0;
 
+	int stale[TAIL_CACHE];
+	size_t n_stale = 0;
+	double now = sl__mono_sec();
+
 	pthread_mutex_lock(&tail_mu);
+	for (size_t i = 0; i < TAIL_CACHE; i++) {
+		/* An entry nobody took for a while lets its file go: a segment
+		 * compressed and unlinked since would hold its disk space. */
+		if (tail_slots[i].key && tail_slots[i].has_fd && now - tail_slots[i].at > TAIL_FD_IDLE_S) {
+			stale[n_stale++] = tail_slots[i].fd;
+			tail_slots[i].has_fd = false;
+		}
+	}
 	for (size_t i = 0; i < TAIL_CACHE; i++) {
 		if (!tail_slots[i].key) {
 			at = i;
@@ -889,6 +903,7 @@ static uint64_t tail_put(tail_cache *e)
 			at = i;
 	}
 	old = tail_slots[at];
+	e->at = now;
 	id = e->used = ++tail_clock;
 	tail_slots[at] = *e;
 	pthread_mutex_unlock(&tail_mu);
@@ -898,6 +913,8 @@ static uint64_t tail_put(tail_cache *e)
 		tail_free(e);
 	else
 		sl__free(e);
+	for (size_t i = 0; i < n_stale; i++)
+		close(stale[i]);
 	return id;
 }
 
