@@ -817,12 +817,14 @@ static int rev_line(void *ud, const char *line, size_t len, ilog_rseg *seg)
  * records, compressed it, then unlinked it: the same text), not
  * decompressed whole: under heavy traffic a segment closes every few
  * seconds, and a model without new requests had its window read back
- * through the compressed segment at every pass. The result is the same: the kept window, labels and errors are
- * those of the records before that point, and the window's first request
- * is still one of the kept ones, so no label or error older than the kept
- * ones counts. Kept: the window (decoded), the labels of its requests and
- * the errors since its oldest time. A pass takes its entry out while it
- * reads, so passes on other threads never share one.
+ * through the compressed segment at every pass. The result is the same:
+ * the kept window, labels and errors are those of the records before that
+ * point, and the window's first request is still one of the kept ones, so
+ * no label or error older than the kept ones counts. Kept: the window
+ * (decoded), the labels of its requests, the errors since its oldest time,
+ * the newest segment's file, and the report made of the window (a pass
+ * that reads nothing of it gives that report again). A pass takes its
+ * entry out while it reads, so passes on other threads never share one.
  */
 #define TAIL_CACHE 8
 #define TAIL_FD_IDLE_S 120 /* a kept segment's file is let go after this long unused */
