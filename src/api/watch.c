@@ -941,6 +941,7 @@ static int watcher_open(sl_project *p, const sl_watch_opts *o, watcher *w)
 	if (!w->log_dir)
 		return sl__oom();
 	w->env.log_dir = w->log_dir;
+	w->env.publish = true; /* a server's drift gauges take the loop's reports */
 	return 0;
 }
 

@@ -466,6 +466,7 @@ static void *monitor_run(void *arg)
 {
 	monitor_thread *t = arg;
 
+	pthread_setname_np(pthread_self(), "sl-monitor");
 	t->rc = sl_monitor_watch(t->p, &t->o);
 	if (t->rc && t->rc != SL_ECANCEL) {
 		snprintf(t->msg, sizeof t->msg, "%s", sl_project_errmsg(t->p));

@@ -241,6 +241,9 @@ int sl__copy_file(const char *src, const char *dst);
 
 int64_t sl__now_ms(void);       /* wall clock, milliseconds since the epoch */
 double sl__mono_sec(void);      /* monotonic clock, seconds */
+/* Names the calling thread (at most 15 bytes shown), so that per-thread CPU
+ * in /proc/PID/task/TID/comm, top -H and perf says whose it is. */
+void sl__thread_name(const char *name);
 /* Writes n random lowercase hex digits and a NUL into out (size n + 1);
  * on failure out is the empty string. */
 int sl__random_hex(char *out, size_t n);

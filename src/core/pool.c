@@ -136,6 +136,7 @@ static void *worker_main(void *arg)
 	unsigned id = (unsigned)(uintptr_t)arg;
 	unsigned long seen;
 
+	sl__thread_name("sl-pool");
 	pthread_mutex_lock(&pool.mu);
 	seen = pool.born[id];
 	for (;;) {

@@ -2,6 +2,7 @@
  * Clocks, random identifiers, who is running, and small string parsers.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <math.h>
 #include <pwd.h>
@@ -19,6 +20,14 @@ int64_t sl__now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sl__thread_name(const char *name)
+{
+	char b[16];
+
+	snprintf(b, sizeof b, "%s", name);
+	pthread_setname_np(pthread_self(), b);
 }
 
 double sl__mono_sec(void)

@@ -24,6 +24,7 @@
  * tests hold the decoder to. The opened bundle and its reference are kept
  * between passes while the file is the same (ref_open).
  */
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core.h"
 #include "pool.h"
@@ -81,7 +83,12 @@ typedef struct tail_cache {
 	json_t *labels;    /* of the window's requests */
 	int64_t *err_ms;
 	size_t n_err;
-	uint64_t used;
+	int fd;            /* seg kept open (has_fd): its text once it is compressed */
+	bool has_fd;
+	double at;         /* sl__mono_sec() when it was kept */
+	json_t *report;    /* the report made of this window, or NULL */
+	char *report_key;  /* ... and what it depends on besides (share_key) */
+	uint64_t used;     /* also the entry's identity while it is kept */
 } tail_cache;
 
 typedef struct scan_ctx {
@@ -108,9 +115,18 @@ typedef struct scan_ctx {
 	tail_cache *prev;    /* what it left, or NULL */
 	bool started;        /* a segment was offered */
 	bool first_seg;      /* the newest segment is being read */
-	bool merge;          /* ... and prev continues it: stop where prev ended */
+	bool carry;          /* prev may continue: only its server wrote since */
+	bool in_prev;        /* ... and its segment is being read: stop where prev ended */
 	bool merged;         /* stopped there */
-	bool cacheable;      /* the newest segment was plain, the only one, and whole */
+	bool cacheable;      /* the newest segment was plain, its server the only writer, and whole */
+	int keep_fd;         /* the newest segment, kept open for the next pass (keep_open) */
+	bool keep_open;
+	/* The window is prev's, unchanged (nothing of it read since): prev's
+	 * report, taken over (its key too), stands for this pass's. */
+	bool unchanged;
+	json_t *prev_report;
+	char *prev_report_key;
+	uint64_t kept;       /* the entry this pass left (tail_cache.used), or 0 */
 	uint64_t listing;    /* the listing read */
 	char seg_name[128];  /* the newest segment's name */
 	char day[10];        /* the date of the last record time read (time_ms) */
@@ -275,6 +291,10 @@ static void scan_free(scan_ctx *c)
 	sl__free(c->target);
 	json_decref(c->labels);
 	sl__free(c->err_ms);
+	if (c->keep_open)
+		close(c->keep_fd);
+	json_decref(c->prev_report);
+	sl__free(c->prev_report_key);
 }
 
 /*
@@ -420,6 +440,29 @@ static bool version_wanted(const scan_ctx *c, const char *version)
 	       (c->alias[0] && !strcmp(version, c->alias));
 }
 
+/* Whether two segment names ("START-SERVER-SEQ.jsonl[.zst]") are one server's. */
+static bool same_server(const char *a, const char *b)
+{
+	const char *x = strchr(a, '-'), *y = strchr(b, '-');
+	size_t n = x ? strcspn(x + 1, "-") : 0;
+
+	return x && y && n && strcspn(y + 1, "-") == n && !memcmp(x + 1, y + 1, n) &&
+	       x[1 + n] == '-' && y[1 + n] == '-';
+}
+
+/* Segment names in time order, a compressed copy's ".zst" left out. */
+static int seg_cmp(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > 4 && !strcmp(a + la - 4, ".zst"))
+		la -= 4;
+	if (lb > 4 && !strcmp(b + lb - 4, ".zst"))
+		lb -= 4;
+	int c = memcmp(a, b, la < lb ? la : lb);
+	return c ? c : la < lb ? -1 : la > lb;
+}
+
 /* The bound below which no record matters any more (rev_segment), or INT64_MIN. */
 static int64_t rev_bound(const scan_ctx *c)
 {
@@ -436,25 +479,43 @@ static int64_t rev_bound(const scan_ctx *c)
  * allows: a segment whose server opened its next one before the bound, or
  * a compressed one last written before it, holds nothing newer.
  */
-static int rev_segment(void *ud, const ilog_seginfo *si)
+static int rev_segment(void *ud, ilog_seginfo *si)
 {
 	scan_ctx *c = ud;
 	int64_t b = rev_bound(c);
 
 	if (!c->started) {
 		/* The newest segment: the previous pass's window continues when
-		 * only it has grown since (one writer, the same listing). */
+		 * only its server wrote since (every segment not compressed is
+		 * that server's), in the segment it ended in and newer ones. */
 		c->started = true;
 		c->first_seg = true;
 		c->listing = si->listing;
-		c->cacheable = !si->zst && si->n_plain == 1 && strlen(si->name) < sizeof c->seg_name;
-		if (c->cacheable)
+		c->cacheable = !si->zst && si->one_writer && strlen(si->name) < sizeof c->seg_name;
+		if (c->cacheable) {
 			snprintf(c->seg_name, sizeof c->seg_name, "%s", si->name);
-		c->merge = c->cacheable && c->prev && c->prev->listing == si->listing &&
-			   !strcmp(c->prev->seg, si->name);
+			/* Kept open for the next pass: once this segment is closed
+			 * and compressed, its text is still this file (log.h). */
+			c->keep_fd = fcntl(si->fd, F_DUPFD_CLOEXEC, 0);
+			c->keep_open = c->keep_fd >= 0;
+		}
+		c->carry = c->cacheable && c->prev && same_server(si->name, c->prev->seg) &&
+			   strcmp(si->name, c->prev->seg) >= 0;
 	} else {
 		c->first_seg = false;
-		c->merge = false;
+	}
+	c->in_prev = false;
+	if (c->carry) {
+		int cmp = seg_cmp(si->name, c->prev->seg);
+		if (cmp == 0) {
+			c->in_prev = true;
+			if (si->zst && c->prev->has_fd)
+				si->read_fd = c->prev->fd;
+		} else if (cmp < 0 || !same_server(si->name, c->prev->seg)) {
+			/* Its segment is gone (retention), or another server wrote
+			 * since: read on, as a first pass does. */
+			c->carry = false;
+		}
 	}
 
 	if (c->w->until_ms && si->start_ms > c->w->until_ms)
@@ -697,11 +758,16 @@ static int rev_line(void *ud, const char *line, size_t len, ilog_rseg *seg)
 
 	if (c->first_seg) {
 		uint64_t pos = ilog_rseg_pos(seg);
-		if (ilog_rseg_cut(seg))
-			c->cacheable = c->merge = false; /* a copy under way: read it whole next time */
+		if (ilog_rseg_cut(seg)) {
+			c->cacheable = c->carry = false; /* a copy under way: read it whole next time */
+			c->in_prev = false;
+		}
 		if (pos + len + 1 > c->seg_end)
 			c->seg_end = pos + len + 1;
-		if (c->merge && pos < c->prev->end) {
+	}
+	if (c->in_prev) {
+		uint64_t pos = ilog_rseg_pos(seg);
+		if (c->carry && pos < c->prev->end) {
 			/* What the previous pass read: its window goes on from here,
 			 * unless what came since filled it or changed its version. */
 			if (c->n_win < c->cap &&
@@ -709,7 +775,7 @@ static int rev_line(void *ud, const char *line, size_t len, ilog_rseg *seg)
 				c->merged = true;
 				return ILOG_STOP;
 			}
-			c->merge = false;
+			c->carry = c->in_prev = false;
 		}
 	}
 	/* A full window: a record older than its oldest request cannot
@@ -742,17 +808,26 @@ static int rev_line(void *ud, const char *line, size_t len, ilog_rseg *seg)
  * what a pass found is kept, by window (log directory, model, version,
  * size), and the next pass reads back only to where the kept one's newest
  * segment ended, then goes on with the kept window (tail_merge), as long
- * as the listing is the same, that segment is the only one not compressed
- * (no other writer), and what came since neither filled the window nor
- * changed its version (then the pass simply reads on, as a first one
- * does). The result is the same: the kept window, labels and errors are
- * those of the records before that point, and the window's first request
- * is still one of the kept ones, so no label or error older than the kept
- * ones counts. Kept: the window (decoded), the labels of its requests and
- * the errors since its oldest time. A pass takes its entry out while it
- * reads, so passes on other threads never share one.
+ * as one server wrote the log since (every segment not compressed, then
+ * and now, and every segment newer than the kept one is that server's),
+ * and what came since neither filled the window nor changed its version
+ * (then the pass simply reads on, as a first one does). Segments the
+ * server opened since are read whole; the kept segment, compressed since,
+ * is read from the file the pass kept open (the server cut it to its
+ * records, compressed it, then unlinked it: the same text), not
+ * decompressed whole: under heavy traffic a segment closes every few
+ * seconds, and a model without new requests had its window read back
+ * through the compressed segment at every pass. The result is the same:
+ * the kept window, labels and errors are those of the records before that
+ * point, and the window's first request is still one of the kept ones, so
+ * no label or error older than the kept ones counts. Kept: the window
+ * (decoded), the labels of its requests, the errors since its oldest time,
+ * the newest segment's file, and the report made of the window (a pass
+ * that reads nothing of it gives that report again). A pass takes its
+ * entry out while it reads, so passes on other threads never share one.
  */
 #define TAIL_CACHE 8
+#define TAIL_FD_IDLE_S 120 /* a kept segment's file is let go after this long unused */
 
 static pthread_mutex_t tail_mu = PTHREAD_MUTEX_INITIALIZER;
 static tail_cache tail_slots[TAIL_CACHE];
@@ -767,6 +842,10 @@ static void tail_free(tail_cache *e)
 	sl__free(e->win);
 	json_decref(e->labels);
 	sl__free(e->err_ms);
+	if (e->has_fd)
+		close(e->fd);
+	json_decref(e->report);
+	sl__free(e->report_key);
 	sl__free(e->seg);
 	sl__free(e->target);
 	sl__free(e->key);
@@ -797,13 +876,26 @@ static tail_cache *tail_take(const char *key)
 	return e;
 }
 
-/* Keeps e (taking it), in a free slot or the least recently used one. */
-static void tail_put(tail_cache *e)
+/* Keeps e (taking it), in a free slot or the least recently used one; its identity. */
+static uint64_t tail_put(tail_cache *e)
 {
+	uint64_t id;
 	tail_cache old;
 	size_t at = 0;
 
+	int stale[TAIL_CACHE];
+	size_t n_stale = 0;
+	double now = sl__mono_sec();
+
 	pthread_mutex_lock(&tail_mu);
+	for (size_t i = 0; i < TAIL_CACHE; i++) {
+		/* An entry nobody took for a while lets its file go: a segment
+		 * compressed and unlinked since would hold its disk space. */
+		if (tail_slots[i].key && tail_slots[i].has_fd && now - tail_slots[i].at > TAIL_FD_IDLE_S) {
+			stale[n_stale++] = tail_slots[i].fd;
+			tail_slots[i].has_fd = false;
+		}
+	}
 	for (size_t i = 0; i < TAIL_CACHE; i++) {
 		if (!tail_slots[i].key) {
 			at = i;
@@ -813,7 +905,8 @@ static void tail_put(tail_cache *e)
 			at = i;
 	}
 	old = tail_slots[at];
-	e->used = ++tail_clock;
+	e->at = now;
+	id = e->used = ++tail_clock;
 	tail_slots[at] = *e;
 	pthread_mutex_unlock(&tail_mu);
 	/* The evicted entry goes as a taken one does. */
@@ -822,6 +915,30 @@ static void tail_put(tail_cache *e)
 		tail_free(e);
 	else
 		sl__free(e);
+	for (size_t i = 0; i < n_stale; i++)
+		close(stale[i]);
+	return id;
+}
+
+/* Leaves report (a copy) and its key with the kept entry id, if it is still kept. */
+static void tail_report(uint64_t id, const json_t *report, const char *key)
+{
+	json_t *copy = json_deep_copy(report);
+	char *k = sl__strdup(key);
+
+	pthread_mutex_lock(&tail_mu);
+	for (size_t i = 0; i < TAIL_CACHE && copy && k; i++)
+		if (tail_slots[i].key && tail_slots[i].used == id) {
+			json_decref(tail_slots[i].report);
+			sl__free(tail_slots[i].report_key);
+			tail_slots[i].report = copy;
+			tail_slots[i].report_key = k;
+			copy = NULL;
+			k = NULL;
+		}
+	pthread_mutex_unlock(&tail_mu);
+	json_decref(copy);
+	sl__free(k);
 }
 
 /* The kept window after what this pass read (newest first): c's window,
@@ -843,6 +960,12 @@ static int tail_merge(scan_ctx *c, tail_cache *p)
 		}
 	}
 	p->n_win = 0;
+	if (c->unchanged) {
+		c->prev_report = p->report;
+		c->prev_report_key = p->report_key;
+		p->report = NULL;
+		p->report_key = NULL;
+	}
 	if (json_object_update_missing(c->labels, p->labels))
 		return sl__oom();
 	for (size_t i = 0; i < p->n_err && !rc; i++)
@@ -853,7 +976,7 @@ static int tail_merge(scan_ctx *c, tail_cache *p)
 /* What this pass leaves to the next (key taken): c's window (still c's
  * too), the labels of its requests, its errors since its oldest time.
  * NULL when out of memory. */
-static tail_cache *tail_keep(const scan_ctx *c, char *key)
+static tail_cache *tail_keep(scan_ctx *c, char *key)
 {
 	tail_cache *e = sl__calloc(1, sizeof *e);
 	bool bad = !e;
@@ -863,6 +986,9 @@ static tail_cache *tail_keep(const scan_ctx *c, char *key)
 		key = NULL;
 		e->listing = c->listing;
 		e->end = c->seg_end;
+		e->fd = c->keep_fd;
+		e->has_fd = c->keep_open;
+		c->keep_open = false;
 		bad = !(e->seg = sl__strdup(c->seg_name)) || !(e->labels = json_object()) ||
 		      (c->target && !(e->target = sl__strdup(c->target))) ||
 		      !(e->win = sl__calloc(c->n_win ? c->n_win : 1, sizeof *e->win)) ||
@@ -901,8 +1027,11 @@ static int scan_rev(scan_ctx *c, const char *dir)
 		c->prev = tail_take(key);
 	}
 	rc = ilog_scan_rev(dir, rev_segment, rev_line, c);
-	if (rc >= 0 && c->merged)
+	if (rc >= 0 && c->merged) {
+		c->unchanged = !c->n_win && !c->n_err && !json_object_size(c->labels) &&
+			       c->prev->report;
 		rc = tail_merge(c, c->prev);
+	}
 	tail_free(c->prev);
 	c->prev = NULL;
 	if (rc < 0) {
@@ -911,8 +1040,17 @@ static int scan_rev(scan_ctx *c, const char *dir)
 	}
 	if (key && c->cacheable) {
 		tail_cache *e = tail_keep(c, key);
+		if (e && c->unchanged) {
+			/* The next pass may take the report over again. */
+			e->report = c->prev_report;
+			e->report_key = c->prev_report_key;
+			c->prev_report = json_deep_copy(e->report);
+			c->prev_report_key = sl__strdup(e->report_key);
+			if (!c->prev_report || !c->prev_report_key)
+				c->unchanged = false;
+		}
 		if (e)
-			tail_put(e);
+			c->kept = tail_put(e);
 	} else {
 		sl__free(key);
 	}
@@ -1792,6 +1930,15 @@ static int open_bundle(const mon_env *env, const char *model, const char *versio
 	return (*out_id = sl__strdup(mr.bundle)) ? 0 : sl__oom();
 }
 
+#define DIGEST_SLOTS 4
+
+static pthread_mutex_t digest_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char *key; /* ref_key of the bundle file; NULL: free */
+	char digest[65];
+} digest_slots[DIGEST_SLOTS];
+static size_t digest_next;
+
 /*
  * The label a file server gives registered version `version` of model (its
  * bundle's digest, first 12 hex digits) into buf; "" when version is no
@@ -1813,12 +1960,38 @@ static int digest_label(const mon_env *env, const char *model, const char *versi
 		return rc;
 	if (!(path = art_path(env->art_root, mr.bundle)))
 		return sl__oom();
-	rc = mfile_open(path, &f);
+	/* The digest of a file still the same (ref_key) is not computed again:
+	 * the loop asks every pass, and a GBDT's bundle is megabytes. */
+	char *key = ref_key(path);
+	bool hit = false;
+	pthread_mutex_lock(&digest_mu);
+	for (size_t i = 0; key && i < DIGEST_SLOTS && !hit; i++)
+		if (digest_slots[i].key && !strcmp(digest_slots[i].key, key)) {
+			memcpy(digest, digest_slots[i].digest, sizeof digest);
+			hit = true;
+		}
+	pthread_mutex_unlock(&digest_mu);
+	if (!hit) {
+		rc = mfile_open(path, &f);
+		if (rc) {
+			sl__free(path);
+			sl__free(key);
+			return sl__err_prefix(rc, "the bundle of version %s of model '%s'", version, model);
+		}
+		mfile_digest_hex(f, digest);
+		mfile_close(f);
+		if (key) {
+			pthread_mutex_lock(&digest_mu);
+			size_t at = digest_next++ % DIGEST_SLOTS;
+			sl__free(digest_slots[at].key);
+			digest_slots[at].key = key;
+			memcpy(digest_slots[at].digest, digest, sizeof digest);
+			key = NULL;
+			pthread_mutex_unlock(&digest_mu);
+		}
+	}
+	sl__free(key);
 	sl__free(path);
-	if (rc)
-		return sl__err_prefix(rc, "the bundle of version %s of model '%s'", version, model);
-	mfile_digest_hex(f, digest);
-	mfile_close(f);
 	snprintf(buf, size, "%.12s", digest);
 	return 0;
 }
@@ -1994,13 +2167,135 @@ out:
 	return rc;
 }
 
+/* A count window's size: w's, else the canvas's, else MON_DEFAULT_WINDOW. */
+static size_t count_cap(const mon_env *env, const mon_window *w)
+{
+	if (w->requests)
+		return w->requests;
+	return env->cv && env->cv->monitoring.window.v >= 1 ? (size_t)env->cv->monitoring.window.v
+							     : MON_DEFAULT_WINDOW;
+}
+
+/*
+ * ---- one evaluation for two readers ------------------------------------------------------
+ *
+ * A server with the monitoring loop and drift gauges evaluated every
+ * window twice, on two threads, a few seconds apart: the same reading,
+ * decoding and tests. A publishing pass (the loop) leaves its report here,
+ * under what decides it: the log directory (its identity), the model, the
+ * window's size, the bundle file (ref_key) and the drift settings; the
+ * gauges take it while it is younger than their interval. Only a report
+ * whose window is of the version the reader asks for matches (served_as):
+ * then both windows are that version's newest requests, so the values are
+ * those the reader's own pass would give for the window at that time.
+ */
+#define SHARE_SLOTS 8
+
+typedef struct shared_rep {
+	char *key; /* NULL: a free slot */
+	char *served_as;
+	json_t *rep; /* a copy of its own: never changed, copied out */
+	double at;   /* sl__mono_sec() when it was made */
+} shared_rep;
+
+static pthread_mutex_t share_mu = PTHREAD_MUTEX_INITIALIZER;
+static shared_rep share_slots[SHARE_SLOTS];
+
+static char *share_key(const mon_env *env, const char *model, size_t cap, const char *bundle_key)
+{
+	drift_opts o;
+	double thr;
+	struct stat st;
+	sl__buf b;
+	int bad;
+
+	if (stat(env->log_dir, &st))
+		return NULL;
+	mon_drift_opts(env, &o, &thr);
+	sl__buf_init(&b, 0);
+	bad = sl__buf_printf(&b, "%llu:%llu\x1f%s\x1f%zu\x1f%s\x1f%.17g %.17g %.17g %.17g %.17g %.17g %llu %llu %d %d %.17g",
+		       (unsigned long long)st.st_dev, (unsigned long long)st.st_ino, model, cap,
+		       bundle_key, o.psi_threshold, o.ks_pvalue, o.chi2_pvalue, o.z_pvalue,
+		       o.js_threshold, o.wasserstein_threshold, (unsigned long long)o.large_n,
+		       (unsigned long long)o.few_values, (int)o.numeric_test, (int)o.categorical_test,
+		       thr);
+	if (env->cv)
+		for (size_t i = 0; i < env->cv->monitoring.n_drift_columns; i++)
+			bad = bad || sl__buf_printf(&b, "\x1f%s", env->cv->monitoring.drift_columns[i]);
+	if (bad || !b.data) {
+		sl__buf_free(&b);
+		return NULL;
+	}
+	return sl__buf_detach(&b);
+}
+
+/* Keeps a copy of rep under key (taking key), replacing the same key's or the oldest. */
+static void share_put(char *key, const json_t *rep)
+{
+	const char *served = json_string_value(json_object_get(rep, "served_as"));
+	json_t *copy = json_deep_copy(rep);
+	char *sv = served ? sl__strdup(served) : NULL;
+	shared_rep old = {0};
+	size_t at = 0;
+
+	if (!copy || !sv) {
+		json_decref(copy);
+		sl__free(sv);
+		sl__free(key);
+		return;
+	}
+	pthread_mutex_lock(&share_mu);
+	for (size_t i = 0; i < SHARE_SLOTS; i++) {
+		if (share_slots[i].key && !strcmp(share_slots[i].key, key)) {
+			at = i;
+			break;
+		}
+		if (!share_slots[i].key || (share_slots[at].key && share_slots[i].at < share_slots[at].at))
+			at = i;
+	}
+	old = share_slots[at];
+	share_slots[at] = (shared_rep){.key = key, .served_as = sv, .rep = copy, .at = sl__mono_sec()};
+	pthread_mutex_unlock(&share_mu);
+	sl__free(old.key);
+	sl__free(old.served_as);
+	json_decref(old.rep);
+}
+
+int mon_report_recent(const mon_env *env, const char *model, const mon_window *w,
+		      int64_t max_age_ms, json_t **out)
+{
+	char *bkey, *key;
+
+	*out = NULL;
+	if (!env || !env->log_dir || !model || !w || !w->version || !w->bundle_path ||
+	    w->since_ms || w->until_ms)
+		return sl__err(SL_EINVAL, "mon_report_recent: invalid argument");
+	if (!(bkey = ref_key(w->bundle_path)))
+		return SL_ENOENT;
+	key = share_key(env, model, count_cap(env, w), bkey);
+	sl__free(bkey);
+	if (!key)
+		return SL_ENOENT;
+	pthread_mutex_lock(&share_mu);
+	for (size_t i = 0; i < SHARE_SLOTS && !*out; i++) {
+		const shared_rep *e = &share_slots[i];
+		if (e->key && !strcmp(e->key, key) && !strcmp(e->served_as, w->version) &&
+		    (sl__mono_sec() - e->at) * 1000 <= (double)max_age_ms)
+			*out = json_deep_copy(e->rep);
+	}
+	pthread_mutex_unlock(&share_mu);
+	sl__free(key);
+	return *out ? 0 : SL_ENOENT;
+}
+
 int mon_report(const mon_env *env, const char *model, const mon_window *w, json_t **out)
 {
 	scan_ctx c;
 	ring *r = NULL;
 	bundle *bd = NULL;
 	mref *ref = NULL;
-	char *bundle_id = NULL, *ref_k = NULL;
+	char *bundle_id = NULL, *ref_k = NULL, *sk = NULL;
+	bool reused = false;
 	window win = {0};
 	bool have_win = false;
 	ds_table *mt = NULL, *pt = NULL;
@@ -2019,13 +2314,7 @@ int mon_report(const mon_env *env, const char *model, const mon_window *w, json_
 	c.model = model;
 	c.model_len = strlen(model);
 	c.w = w;
-	c.cap = w->requests;
-	if (w->since_ms || w->until_ms)
-		c.cap = MON_MAX_REQUESTS;
-	else if (!c.cap)
-		c.cap = env->cv && env->cv->monitoring.window.v >= 1
-				? (size_t)env->cv->monitoring.window.v
-				: MON_DEFAULT_WINDOW;
+	c.cap = w->since_ms || w->until_ms ? MON_MAX_REQUESTS : count_cap(env, w);
 	if (c.cap > MON_MAX_REQUESTS)
 		return sl__err(SL_EINVAL, "a window holds at most %d requests", MON_MAX_REQUESTS);
 	snprintf(c.pat, sizeof c.pat, "\"model\":\"%s\"", model);
@@ -2047,6 +2336,22 @@ int mon_report(const mon_env *env, const char *model, const mon_window *w, json_
 	}
 	if ((rc = open_bundle(env, model, r->version, w, &bd, &ref, &ref_k, &bundle_id, &reg_version)))
 		goto out;
+	if (ref_k && !w->since_ms && !w->until_ms)
+		sk = share_key(env, model, c.cap, ref_k);
+	if (sk && c.unchanged && !strcmp(sk, c.prev_report_key)) {
+		/* Nothing of the window was read since its report was made
+		 * (no request, label or error), and the bundle and settings
+		 * are the same: the same report, at this time. */
+		if (!(rep = json_deep_copy(c.prev_report)) ||
+		    json_object_set_new(rep, "at", iso(sl__now_ms()))) {
+			rc = sl__oom();
+			goto out;
+		}
+		*out = rep;
+		rep = NULL;
+		reused = true;
+		goto out;
+	}
 	if ((rc = bundle_window(bd, r, c.labels, &win)))
 		goto out;
 	have_win = true;
@@ -2137,6 +2442,13 @@ out:
 	ds_close(pt);
 	if (have_win)
 		window_free(&win);
+	if (rc == 0 && sk && c.kept && !reused)
+		tail_report(c.kept, *out, sk); /* for a pass that finds the window unchanged */
+	if (rc == 0 && sk && env->publish) {
+		share_put(sk, *out);
+		sk = NULL;
+	}
+	sl__free(sk);
 	if (rc == 0 && ref_k && bd && ref) {
 		ref_put(ref_k, bd, ref); /* for the next pass */
 	} else {

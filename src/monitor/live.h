@@ -76,6 +76,9 @@ typedef struct mon_env {
 	const char *log_dir;
 	const char *art_root;
 	const canvas *cv;
+	/* Keep each count window's report for mon_report_recent (the
+	 * monitoring loop, in a server whose drift gauges can take it). */
+	bool publish;
 } mon_env;
 
 /*
@@ -106,6 +109,20 @@ typedef struct mon_window {
  * message says to retrain and package it).
  */
 int mon_report(const mon_env *env, const char *model, const mon_window *w, json_t **out);
+
+/*
+ * The report a publishing mon_report of this process gave for the same
+ * window at most max_age_ms ago (a new reference), or SL_ENOENT: the
+ * newest w->requests of version w->version (required) of model, from the
+ * same log directory, against the same bundle file (w->bundle_path,
+ * required), with the same drift settings. The same window because the
+ * publisher's window was of that version alone (its served_as): a count
+ * window's records are those of one version (the newest one's). So one
+ * evaluation serves the loop and the server's gauges; its time is the
+ * report's "at".
+ */
+int mon_report_recent(const mon_env *env, const char *model, const mon_window *w,
+		      int64_t max_age_ms, json_t **out);
 
 /*
  * Records a report in env->st: the window (model, version, span, request

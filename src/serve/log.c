@@ -583,6 +583,7 @@ static void *help_main(void *arg)
 {
 	ilog *l = arg;
 
+	sl__thread_name("sl-log-help");
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
 	pthread_mutex_lock(&l->mu);
 	while (!l->stop) {
@@ -957,6 +958,7 @@ static void *maint_main(void *arg)
 {
 	ilog *l = arg;
 
+	sl__thread_name("sl-log-maint");
 	/* Compression yields to serving. */
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 	pthread_mutex_lock(&l->mu);

@@ -160,9 +160,21 @@ typedef struct ilog_seginfo {
 	/* The same for every segment of one scan: */
 	uint64_t listing;      /* a hash of the listing (the names: a name is never reused) */
 	size_t n_plain;        /* segments not compressed (open, or closed and waiting) */
+	bool one_writer;       /* every one of them is the newest segment's server's */
+	int fd;                /* the file, open during seg_fn (which may dup it) */
+	/*
+	 * seg_fn may set this to a descriptor of the same segment's plain text
+	 * that it kept from an earlier scan (a dup of fd then), to have it read
+	 * instead of the compressed copy: a server's closed segment is cut to
+	 * its records, compressed, and then unlinked, so the kept file is the
+	 * text the copy holds, without decompressing it all. It is used only
+	 * when its size is the copy's content size; the scan does not close
+	 * it. -1: read the file.
+	 */
+	int read_fd;
 } ilog_seginfo;
 typedef struct ilog_rseg ilog_rseg;
-typedef int (*ilog_rseg_fn)(void *ud, const ilog_seginfo *si);
+typedef int (*ilog_rseg_fn)(void *ud, ilog_seginfo *si);
 typedef int (*ilog_rrec_fn)(void *ud, const char *line, size_t len, ilog_rseg *seg);
 int ilog_scan_rev(const char *dir, ilog_rseg_fn seg_fn, ilog_rrec_fn fn, void *ud);
 

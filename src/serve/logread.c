@@ -659,6 +659,26 @@ static int64_t closed_at(const seg *segs, size_t n, size_t i)
 	return 0;
 }
 
+/*
+ * Whether kept (seg_fn's read_fd) may stand for segment fd: the compressed
+ * copy's content size (zstd's frame header: the compressor pledges it) is
+ * kept's size; a plain segment must be the same file.
+ */
+static bool kept_is(int kept, int fd, bool zst)
+{
+	struct stat a, b;
+
+	if (fstat(kept, &a) || fstat(fd, &b))
+		return false;
+	if (!zst)
+		return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	char hdr[18]; /* a frame header's most (ZSTD_FRAMEHEADERSIZE_MAX, not public) */
+	ssize_t n = pread(fd, hdr, sizeof hdr, 0);
+	unsigned long long size = n > 0 ? ZSTD_getFrameContentSize(hdr, (size_t)n) : ZSTD_CONTENTSIZE_ERROR;
+	return size != ZSTD_CONTENTSIZE_ERROR && size != ZSTD_CONTENTSIZE_UNKNOWN &&
+	       size == (unsigned long long)a.st_size;
+}
+
 uint64_t ilog_rseg_pos(const ilog_rseg *s)
 {
 	return s->pos;
@@ -681,9 +701,18 @@ int ilog_scan_rev(const char *dir, ilog_rseg_fn seg_fn, ilog_rrec_fn fn, void *u
 		return sl__err(SL_EINVAL, "ilog_scan_rev: no segment or record function");
 	if ((rc = list_dir(dir, &segs, &n)))
 		return rc > 0 ? 0 : rc;
+	const char *inst = NULL, *ia;
+	size_t inst_len = 0, la;
+	bool one_writer = true;
+	if (n && !instance_of(segs[n - 1].name, &inst, &inst_len))
+		one_writer = false;
 	for (size_t i = 0; i < n; i++) {
 		listing = sl__hash64_seed(segs[i].name, strlen(segs[i].name) + 1, listing);
-		n_plain += !segs[i].zst && !superseded(segs, n, i);
+		if (!segs[i].zst && !superseded(segs, n, i)) {
+			n_plain++;
+			if (!instance_of(segs[i].name, &ia, &la) || la != inst_len || memcmp(ia, inst, la))
+				one_writer = false;
+		}
 	}
 	memset(&s, 0, sizeof s);
 	sl__buf_init(&s.text, 0);
@@ -705,7 +734,10 @@ int ilog_scan_rev(const char *dir, ilog_rseg_fn seg_fn, ilog_rrec_fn fn, void *u
 				   .last_write_ms = (int64_t)st.st_mtime * 1000 + 999,
 				   .closed_ms = closed_at(segs, n, i),
 				   .listing = listing,
-				   .n_plain = n_plain};
+				   .n_plain = n_plain,
+				   .one_writer = one_writer,
+				   .fd = fd,
+				   .read_fd = -1};
 		want = seg_fn(ud, &si);
 		if (want == 0 && (s.sch.by_key = json_object())) {
 			s.path = path;
@@ -713,7 +745,12 @@ int ilog_scan_rev(const char *dir, ilog_rseg_fn seg_fn, ilog_rrec_fn fn, void *u
 			s.cut = false;
 			sl__buf_reset(&s.text);
 			sl__buf_reset(&s.fwd);
-			if (segs[i].zst) {
+			struct stat ks;
+			if (si.read_fd >= 0 && kept_is(si.read_fd, fd, segs[i].zst) &&
+			    fstat(si.read_fd, &ks) == 0) {
+				s.fd = si.read_fd;
+				s.lo = (uint64_t)ks.st_size;
+			} else if (segs[i].zst) {
 				s.fd = -1;
 				rc = zst_all(fd, path, &s.text);
 			} else {

@@ -516,6 +516,7 @@ static void *reloader_main(void *arg)
 {
 	sl_server *s = arg;
 
+	sl__thread_name("sl-reload");
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
 		struct timespec ts;

@@ -1133,6 +1133,7 @@ static void *reaper_main(void *arg)
 	long long header_ms = (long long)s->o.header_timeout_s * 1000;
 	long long request_ms = (long long)s->o.request_timeout_s * 1000;
 
+	sl__thread_name("sl-reaper");
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
 		struct timespec ts;

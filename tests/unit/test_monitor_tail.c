@@ -477,6 +477,117 @@ static void test_carried_over(void **state)
 }
 
 /*
+ * As a server leaves its files: the open segment grows in place (one file
+ * all along), a closed one is cut to its records and compressed, at once
+ * or later (left plain, waiting, beside the next one), and then unlinked;
+ * several rotations may come between two passes. A pass that carried a
+ * window over reads a segment compressed since from the file it kept open
+ * (log.h, read_fd) and reads the newer segments whole: the windows must
+ * still be the forward scan's.
+ */
+static void put_in_place(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "r+b");
+
+	if (!f)
+		f = fopen(path, "w+b");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fflush(f), 0);
+	assert_int_equal(ftruncate(fileno(f), (off_t)len), 0);
+	fclose(f);
+}
+
+static void compress_closed(const char *path, const sl__buf *text, int64_t clock)
+{
+	char *z = sl__asprintf("%s.zst", path);
+	size_t cap = ZSTD_compressBound(text->len), n;
+	char *buf = malloc(cap);
+	struct timeval tv[2] = {{(time_t)(clock / 1000) + 1, 0}, {(time_t)(clock / 1000) + 1, 0}};
+
+	assert_non_null(buf);
+	n = ZSTD_compress(buf, cap, text->data, text->len, 1);
+	assert_false(ZSTD_isError(n));
+	assert_int_equal(sl__write_atomic(z, buf, n), 0);
+	assert_int_equal(utimes(z, tv), 0);
+	assert_int_equal(unlink(path), 0);
+	free(buf);
+	sl__free(z);
+}
+
+static void test_carried_in_place(void **state)
+{
+	static const size_t sizes[] = {1, 7, 60};
+	char *dir = tu_path(*state, "inplace"), *waiting = NULL;
+	sl__buf wait_text;
+	rlog g;
+
+	assert_int_equal(sl__mkdir_p(dir, 0777), 0);
+	memset(&g, 0, sizeof g);
+	g.dir = dir;
+	sl__rng_seed(&g.rng, 7);
+	g.clock = (int64_t)at(12, 0) * 1000;
+	sl__buf_init(&g.seg[0], 0);
+	sl__buf_init(&wait_text, 0);
+	rname(&g, 0);
+	g.left[0] = 25;
+	for (long i = 0, batch = 0; batch < 60; batch++) {
+		long n = (long)sl__rng_below(&g.rng, batch % 9 == 4 ? 90 : 12);
+		for (long k = 0; k < n; k++, i++) {
+			g.clock += 1 + (int64_t)sl__rng_below(&g.rng, 400);
+			rrecord(&g, 0, i, batch > 30);
+			if (--g.left[0])
+				continue;
+			/* Rotation: the segment is cut to its records in place; the
+			 * one waiting before it is compressed first. */
+			char *path = tu_path(dir, g.name[0]);
+			put_in_place(path, g.seg[0].data, g.seg[0].len);
+			if (waiting) {
+				compress_closed(waiting, &wait_text, g.clock);
+				free(waiting);
+				waiting = NULL;
+			}
+			if (sl__rng_below(&g.rng, 2)) {
+				compress_closed(path, &g.seg[0], g.clock);
+				free(path);
+			} else {
+				waiting = path;
+				sl__buf_reset(&wait_text);
+				sl__buf_append(&wait_text, g.seg[0].data, g.seg[0].len);
+			}
+			sl__buf_reset(&g.seg[0]);
+			rname(&g, 0);
+			g.left[0] = 25;
+		}
+		if (waiting && sl__rng_below(&g.rng, 3) == 0) {
+			compress_closed(waiting, &wait_text, g.clock);
+			free(waiting);
+			waiting = NULL;
+		}
+		/* The open segment in place: a line being written, the chunk's zeros. */
+		char *path = tu_path(dir, g.name[0]);
+		sl__buf f;
+		sl__buf_init(&f, 0);
+		sl__buf_append(&f, g.seg[0].data, g.seg[0].len);
+		sl__buf_puts(&f, "{\"id\":\"w\",\"ti");
+		for (int z = 0; z < 200; z++)
+			sl__buf_putc(&f, 0);
+		put_in_place(path, f.data, f.len);
+		sl__buf_free(&f);
+		free(path);
+		for (size_t k = 0; k < SL__ARRAY_LEN(sizes); k++) {
+			same(dir, "m", &(mon_window){.requests = sizes[k]});
+			same(dir, "m", &(mon_window){.requests = sizes[k], .version = "1"});
+		}
+		same(dir, "mm", &(mon_window){.requests = 40});
+	}
+	free(waiting);
+	sl__buf_free(&wait_text);
+	sl__buf_free(&g.seg[0]);
+	free(dir);
+}
+
+/*
  * ---- the decoder: the pull scanner's window is the jansson one -----------------------------
  *
  * A random log of multi-row requests whose cells are every kind of JSON
@@ -715,6 +826,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_logs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_carried_over, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_carried_in_place, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decode_random, setup, teardown),
 		cmocka_unit_test(test_decode_shapes),
 	};
