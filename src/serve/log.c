@@ -265,9 +265,9 @@ static int close_segment(ilog *l)
  * load, is about 1% of that core's time with a request thread (or the
  * client on the same machine) waiting, right where a p99 is read. Beside
  * a writer of 4 MiB every 0.1 s, a thread sleeping 0.1 ms in a loop woke
- * over 0.5 ms late 1.1-2.1% of the time with 1 MiB writes, 0.5-1.5% with
- * 128 KiB ones and 0.3-1.0% with no writer (a loaded machine, three
- * rounds). The extra calls cost nothing measurable (32 a chunk, not 4),
+ * over 0.5 ms late 1.7% of the time with 1 MiB writes, 0.7-1.4% with 128
+ * KiB ones and 0.9-1.3% with no writer (bench/prep_wake.sh, a loaded
+ * machine). The extra calls cost nothing measurable (32 a chunk, not 4),
  * and a rotation stopping a preparation waits for one piece, not 1 MiB.
  */
 static uint64_t prepare(ilog *l, int fd, uint64_t from, uint64_t to, bool helper)
