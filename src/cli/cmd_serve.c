@@ -38,7 +38,7 @@ static const char help[] =
 	"      --host ADDR           address to bind (default 127.0.0.1); on any other\n"
 	"                            address someone must have a token\n"
 	"      --threads N           request threads (default: one per core it may run\n"
-	"                            on, so under taskset -c 1 one)\n"
+	"                            on: under taskset -c 1, one)\n"
 	"      --max-body BYTES      larger request bodies get 413 (default 16M)\n"
 	"      --max-connections N   open connections at most (default 1024)\n"
 	"      --header-timeout S    a request's headers must arrive within S seconds of the\n"
