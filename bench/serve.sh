@@ -54,7 +54,11 @@
 # runs one request thread there by default (one per CPU it may run on),
 # and nginx, measured the same way in the same round, is the floor of what
 # the machine gives any server. The unpinned figures (sluice's and
-# nginx's) are printed beside, not taken for the target.
+# nginx's) are printed beside, not taken for the target. wrk corrects a
+# closed loop's latencies for the requests a stalled connection did not
+# send (a response that took L adds samples at L - T, L - 2T, ..., T a
+# connection's mean time between requests), so its p99 counts stalls by
+# their length: a few stalls of some milliseconds move it (docs/serving.md).
 #
 #   bash bench/serve.sh [--quick] [--pin] [--monitor|--log] [--soak SECONDS] [path/to/sluice]
 # --quick: one round of 2 s, a 10 s soak (a smoke run, not figures).

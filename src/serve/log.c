@@ -258,17 +258,17 @@ static int close_segment(ilog *l)
  * write back and truncate the small pages). Stops early when
  * l->prep_cancel is set. Returns the bytes prepared from `from`.
  *
- * Written ILOG_PREP_PIECE at a time. A thread woken on the helper's core
- * while it is in the call may wait for the call to return (a kernel built
- * without full preemption, as here, need not switch inside it), and a 1 MiB
- * write took 0.25-0.3 ms: four a chunk, about ten chunks a second at full
- * load, is about 1% of that core's time with a request thread (or the
- * client on the same machine) waiting, right where a p99 is read. Beside
- * a writer of 4 MiB every 0.1 s, a thread sleeping 0.1 ms in a loop woke
- * over 0.5 ms late 1.7% of the time with 1 MiB writes, 0.7-1.4% with 128
- * KiB ones and 0.9-1.3% with no writer (bench/prep_wake.sh, a loaded
- * machine). The extra calls cost nothing measurable (32 a chunk, not 4),
- * and a rotation stopping a preparation waits for one piece, not 1 MiB.
+ * Written ILOG_PREP_PIECE at a time: a thread woken on the helper's core
+ * gets it, if at all, between two calls (a kernel without full preemption,
+ * as here, need not switch inside one), and a 1 MiB write took 0.25-0.3
+ * ms. Beside a writer of 4 MiB every 0.1 s, a thread sleeping 0.1 ms in a
+ * loop woke over 0.5 ms late 1.7% of the time with 1 MiB writes, 0.7-1.4%
+ * with 128 KiB ones and 0.9-1.3% with no writer (bench/prep_wake.sh, a
+ * loaded machine). The extra calls cost nothing measurable (32 a chunk,
+ * not 4), and a rotation stopping a preparation waits for one piece, not
+ * 1 MiB. (On an EEVDF kernel a helper at nice 10 is not preempted by a
+ * request thread's wakeup until its slice ends, pieces or not: see the
+ * p99 part of docs/serving.md.)
  */
 static uint64_t prepare(ilog *l, int fd, uint64_t from, uint64_t to, bool helper)
 {
