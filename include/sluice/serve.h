@@ -48,7 +48,7 @@ typedef struct sl_serve_opts {
 	size_t n_models;
 	const char *host;          /* NULL: 127.0.0.1 */
 	unsigned port;             /* 0: any free port (sl_server_port tells) */
-	unsigned threads;          /* request threads; 0: one per core */
+	unsigned threads;          /* request threads (default: one per core it may run on) */
 	size_t max_body;           /* bytes; larger bodies get 413 */
 	unsigned max_connections;
 	unsigned header_timeout_s; /* headers (and an idle keep-alive) within this */

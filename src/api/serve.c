@@ -10,18 +10,21 @@
 #include <unistd.h>
 
 #include "api/project.h"
+#include "pool.h"
 #include "serve/logtable.h"
 #include "serve/server.h"
 #include "monitor/live.h"
 
 void sl_serve_opts_init(sl_serve_opts *o)
 {
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-
 	memset(o, 0, sizeof *o);
 	o->host = "127.0.0.1";
 	o->port = 8080;
-	o->threads = cores > 0 ? (unsigned)cores : 1;
+	/* One request thread per core the server may run on: under taskset
+	 * or a cpuset, more would queue behind each other on the same cores. */
+	o->threads = sl__ncpu();
+	if (o->threads > SERVE_MAX_WORKERS - 2)
+		o->threads = SERVE_MAX_WORKERS - 2;
 	o->max_body = (size_t)16 << 20;
 	o->max_connections = 1024;
 	o->header_timeout_s = 10;

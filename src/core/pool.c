@@ -66,10 +66,21 @@ static struct pool {
 static _Thread_local bool in_loop; /* this thread is running a loop's items */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
+/*
+ * The CPUs this thread may run on (taskset, a container's cpuset), not the
+ * machine's: threads beyond them only take turns on the same cores, and a
+ * request thread waiting its turn behind another is a latency spike (with
+ * a pool of one per online core under `taskset -c 1`, two request threads
+ * shared one core). Online CPUs when the mask cannot be read.
+ */
 unsigned sl__ncpu(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+	long n;
 
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n < 1 ? 1u : (unsigned)n;
 }
 

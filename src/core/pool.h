@@ -28,7 +28,7 @@
 
 #define SL__MAX_THREADS 64
 
-/* Online CPUs (at least 1). */
+/* CPUs the calling thread may run on (its affinity mask; at least 1). */
 unsigned sl__ncpu(void);
 /* asked, or sl__ncpu() when 0; at most SL__MAX_THREADS. */
 unsigned sl__thread_count(unsigned asked);

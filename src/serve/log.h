@@ -80,6 +80,7 @@ typedef struct ilog_stats {
 	uint64_t rotations;    /* chunks mapped */
 	uint64_t prepared;     /* bytes of segment put in the page cache ahead of their chunk */
 	uint64_t reused;       /* bytes of a compressed segment freed right before a preparation */
+	uint64_t prep_writes;  /* the helper's writes of zeros doing it */
 	uint64_t segments, compressed, removed;
 } ilog_stats;
 
@@ -87,6 +88,8 @@ typedef struct ilog ilog;
 
 /* ilog_append's result when ILOG_DROP dropped the record. */
 #define ILOG_DROPPED 1
+/* The most one of the helper's writes of zeros covers (log.c, prepare). */
+#define ILOG_PREP_PIECE ((size_t)128 << 10)
 
 /* Creates dir if needed and opens a new segment. */
 int ilog_open(const ilog_opts *o, ilog **out);

@@ -3,9 +3,11 @@
  * exactly once whatever the thread count, nested and concurrent loops
  * neither deadlock nor lose items, workers that went to sleep between
  * loops are woken and work, and a seed gives the same numbers on
- * every machine (known first outputs).
+ * every machine (known first outputs). The CPU count is the affinity
+ * mask's, and the server's default request threads follow it.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +16,7 @@
 #include "pool.h"
 #include "rng.h"
 #include "testutil.h"
+#include "sluice/serve.h"
 
 typedef struct counts {
 	unsigned *hits;
@@ -167,6 +170,34 @@ static void test_wakes_after_sleep(void **state)
 	free(c.hits);
 }
 
+/* Under `taskset -c N` (or a cpuset) the pools and the server's request
+ * threads count the CPUs the process may use, not the machine's: a second
+ * request thread on the one core only waits behind the first. */
+static void test_ncpu_follows_affinity(void **state)
+{
+	cpu_set_t all, one;
+	sl_serve_opts o;
+	int first = -1;
+
+	(void)state;
+	assert_int_equal(sched_getaffinity(0, sizeof all, &all), 0);
+	for (int c = 0; c < CPU_SETSIZE && first < 0; c++)
+		if (CPU_ISSET(c, &all))
+			first = c;
+	assert_true(first >= 0);
+	assert_int_equal(sl__ncpu(), (unsigned)CPU_COUNT(&all));
+	CPU_ZERO(&one);
+	CPU_SET(first, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+	assert_int_equal(sl__ncpu(), 1);
+	assert_int_equal(sl__thread_count(0), 1);
+	sl_serve_opts_init(&o);
+	assert_int_equal(o.threads, 1);
+	assert_int_equal(sched_setaffinity(0, sizeof all, &all), 0);
+	sl_serve_opts_init(&o);
+	assert_int_equal(o.threads, (unsigned)CPU_COUNT(&all));
+}
+
 static void test_rng_known_stream(void **state)
 {
 	sl__rng r;
@@ -243,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_nested),
 		cmocka_unit_test(test_concurrent_callers),
 		cmocka_unit_test(test_wakes_after_sleep),
+		cmocka_unit_test(test_ncpu_follows_affinity),
 		cmocka_unit_test(test_rng_known_stream),
 		cmocka_unit_test(test_rng_streams_and_ranges),
 		cmocka_unit_test(test_rng_sample),

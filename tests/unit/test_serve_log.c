@@ -436,6 +436,45 @@ static void test_next_chunk_prepared(void **state)
 	tu_rmdir(dir);
 }
 
+/* The helper writes its zeros in pieces of at most ILOG_PREP_PIECE: one
+ * write of a whole chunk (or of 1 MiB) held a core for 0.3 ms that a
+ * request thread woken on it waited through. */
+static void test_prep_in_pieces(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *logdir = tu_path(dir, "log"), *seg;
+	const size_t chunk = 1 << 20;
+	ilog_opts o = {.dir = logdir, .chunk_bytes = chunk};
+	const char rec[] = "{\"a\":1}\n";
+	ilog_stats st;
+	struct stat sb;
+	ilog *l;
+
+	(void)state;
+	assert_int_equal(ilog_open(&o, &l), 0);
+	assert_int_equal(ilog_append(l, rec, sizeof rec - 1), 0);
+	for (int i = 0; i < 1000; i++) {
+		ilog_stats_get(l, &st);
+		if (st.prepared >= 2 * chunk)
+			break;
+		usleep(10000);
+	}
+	/* The first chunk is the opening's, the next the helper's. */
+	assert_true(st.prepared >= 2 * chunk);
+	assert_true(st.prep_writes >= chunk / ILOG_PREP_PIECE);
+	if ((st.prepared - chunk) / st.prep_writes > ILOG_PREP_PIECE)
+		fail_msg("%llu bytes of zeros in %llu writes: pieces over %zu bytes",
+			 (unsigned long long)(st.prepared - chunk),
+			 (unsigned long long)st.prep_writes, ILOG_PREP_PIECE);
+	seg = open_segment_path(logdir);
+	assert_int_equal(ilog_close(l), 0);
+	assert_int_equal(stat(seg, &sb), 0);
+	assert_int_equal(sb.st_size, sizeof rec - 1);
+	free(seg);
+	free(logdir);
+	tu_rmdir(dir);
+}
+
 static int count_lines(void *ud, const char *line, size_t len, const ilog_schemas *sch)
 {
 	(void)sch;
@@ -685,6 +724,7 @@ int main(void)
 		cmocka_unit_test(test_torn_line_and_retention),
 		cmocka_unit_test(test_schema_per_segment),
 		cmocka_unit_test(test_next_chunk_prepared),
+		cmocka_unit_test(test_prep_in_pieces),
 		cmocka_unit_test(test_prep_races_rotation),
 		cmocka_unit_test(test_new_segment_short_chunk),
 		cmocka_unit_test(test_spare_reused),
