@@ -244,6 +244,9 @@ double sl__mono_sec(void);      /* monotonic clock, seconds */
 /* Names the calling thread (at most 15 bytes shown), so that per-thread CPU
  * in /proc/PID/task/TID/comm, top -H and perf says whose it is. */
 void sl__thread_name(const char *name);
+/* Makes the calling thread a background one: the given nice, and runs of
+ * at most 0.1 ms at a time where the kernel supports a custom slice. */
+void sl__thread_background(int nice);
 /* Writes n random lowercase hex digits and a NUL into out (size n + 1);
  * on failure out is the empty string. */
 int sl__random_hex(char *out, size_t n);

@@ -6,9 +6,13 @@
 #include <stdio.h>
 #include <math.h>
 #include <pwd.h>
+#include <sched.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +32,33 @@ void sl__thread_name(const char *name)
 
 	snprintf(b, sizeof b, "%s", name);
 	pthread_setname_np(pthread_self(), b);
+}
+
+/* The kernel's sched_attr (sched_setattr(2)); glibc 2.36 has no wrapper. */
+struct sched_attr_ {
+	uint32_t size, policy;
+	uint64_t flags;
+	int32_t nice;
+	uint32_t priority;
+	uint64_t runtime, deadline, period;
+};
+
+void sl__thread_background(int nice)
+{
+	/*
+	 * A higher nice alone did not get a background thread out of a
+	 * request's way when it woke: under EEVDF (Linux 6.6 and later) a
+	 * waking thread preempts the running one only if its deadline comes
+	 * first, and a short custom slice (Linux 6.12 and later; older kernels
+	 * ignore the field for this policy) gives it an early deadline while
+	 * bounding what each of its turns is owed. The runs themselves stay
+	 * short only by the thread's own pauses (serve/log.c, step_aside).
+	 */
+	struct sched_attr_ a = {.size = sizeof a, .policy = SCHED_OTHER, .nice = nice,
+				.runtime = 100 * 1000};
+
+	if (syscall(SYS_sched_setattr, 0, &a, 0) != 0)
+		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
 }
 
 double sl__mono_sec(void)
