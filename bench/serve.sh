@@ -282,15 +282,17 @@ NGX=$!
 PIDS="$PIDS $NGX"
 # For p99 (see the header): a sluice and an nginx on CPU 1 alone. The
 # sluice is given no --threads: its default is what is measured.
-P99_SL=$P_LOG P99_NGX=$P_NGX
+P99_SL=$P_LOG P99_NGX=$P_NGX P99_PIDS=""
 if [ "$PIN" = 0 ]; then
 	P99_SL=$(port) P99_NGX=$(port)
 	taskset -c 1 "$SLUICE" serve --model spam --model gb --port "$P99_SL" --no-auth \
 		--log-dir "$dir/log-p99" --drift-interval 0 2>serve-p99.err &
+	P99_PIDS="$!"
 	PIDS="$PIDS $!"
 	mkdir -p ngx99
 	sed "s/$P_NGX/$P99_NGX/; s#$dir/ngx/#$dir/ngx99/#g; s#$dir/ngx;#$dir/ngx99;#" ngx/nginx.conf >ngx99/nginx.conf
 	taskset -c 1 nginx -c "$dir/ngx99/nginx.conf" &
+	P99_PIDS="$P99_PIDS $!"
 	PIDS="$PIDS $!"
 fi
 peer() { # PORT ARGS...
@@ -410,6 +412,24 @@ d = [(le, n1 - n0) for (le, n0), (_, n1) in zip(a, b)]
 print("server_" + sys.argv[1], next(le for le, n in d if n >= 0.99 * d[-1][1]) * 1000)
 P
 }
+# Unpinned, the other servers are held still (SIGSTOP, and SIGCONT after)
+# while the p99 pair is measured: their own upkeep after a throughput run
+# (a log's compression catching up, the monitored server's evaluations)
+# would otherwise land on the core the pair has to itself, in runs of
+# milliseconds, and be read as the pair's tail.
+OTHERS=""
+if [ "$PIN" = 0 ]; then
+	for p in $PIDS; do
+		case " $P99_PIDS " in *" $p "*) ;; *) OTHERS="$OTHERS $p" ;; esac
+	done
+fi
+hold() { # STOP|CONT
+	local p
+	for p in $OTHERS; do
+		# shellcheck disable=SC2046
+		kill -"$1" "$p" $(pgrep -P "$p") 2>/dev/null || true
+	done
+}
 for r in $(seq "$ROUNDS"); do
 	echo "round $r of $ROUNDS (load $(load))" >&2
 	while IFS='|' read -r name srv p path body; do
@@ -419,9 +439,11 @@ for r in $(seq "$ROUNDS"); do
 		done
 	done <<<"$CONFIGS"
 	[ -n "$MONLY$LONLY" ] && continue
+	hold STOP
 	p99 p99_spam "$P99_SL" spam
 	p99 p99_gb "$P99_SL" gb
 	wrk99 p99_nginx "http://127.0.0.1:$P99_NGX/" taskset -c 0
+	hold CONT
 	if [ "$PIN" = 0 ]; then # the unpinned figures, printed beside
 		wrk99 up99_spam "http://127.0.0.1:$P_LOG${V2/M/spam}"
 		wrk99 up99_nginx "http://127.0.0.1:$P_NGX/"
