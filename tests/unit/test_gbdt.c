@@ -491,13 +491,45 @@ static void test_predict_rows_batch_reload(void **state)
 	tu_rmdir(dir);
 }
 
+/* What gbdt_predict makes of one row's margins, from the node walk: the
+ * reference the layouts are held to. */
+static void predict_by_nodes(const gbdt_model *g, const double *row, double *out)
+{
+	double raw[8], mx, sum = 0;
+	uint32_t K = g->n_groups;
+
+	gbdt_predict_raw(g, row, raw);
+	switch (g->objective) {
+	case ML_BINARY:
+		out[1] = 1.0 / (1.0 + exp(-raw[0]));
+		out[0] = 1.0 - out[1];
+		break;
+	case ML_MULTICLASS:
+		mx = raw[0];
+		for (uint32_t c = 1; c < K; c++)
+			mx = raw[c] > mx ? raw[c] : mx;
+		for (uint32_t c = 0; c < K; c++) {
+			out[c] = exp(raw[c] - mx);
+			sum += out[c];
+		}
+		for (uint32_t c = 0; c < K; c++)
+			out[c] /= sum;
+		break;
+	default:
+		out[0] = raw[0];
+	}
+}
+
 /*
  * The blocked batch path (gbdt_predict_batch: a compact layout, blocks of
  * GBDT_BLOCK rows walked tree by tree) gives the bits of the row path for
  * every batch size around the block and the batch threshold, with missing
  * values in some blocks and not others (each side of a default
  * direction), infinities, codes outside a category's dictionary (its trees
- * keep the node walk), and trees deeper than the layout takes.
+ * keep the node walk), and trees deeper than the layout takes. And one
+ * row at a time (gbdt_predict below GBDT_BATCH_MIN rows: the same layout,
+ * groups of GBDT_WALK trees padded to their deepest) gives the node
+ * walk's bits.
  */
 static void test_predict_blocked(void **state)
 {
@@ -533,7 +565,7 @@ static void test_predict_blocked(void **state)
 	R[201 * NP + 2] = 9;   /* a code outside the dictionary */
 	R[202 * NP + 2] = 2.5; /* not a code */
 	for (size_t ti = 0; ti < 3; ti++)
-		for (int variant = 0; variant < 3; variant++) {
+		for (int variant = 0; variant < 4; variant++) {
 			gbdt_params p;
 			gbdt_model *g;
 			double yy[N];
@@ -547,6 +579,11 @@ static void test_predict_blocked(void **state)
 			p.n_classes = tasks[ti] == ML_MULTICLASS ? 3 : tasks[ti] == ML_BINARY ? 2 : 0;
 			p.rounds = 9; /* not a multiple of GBDT_WALK */
 			p.min_child_weight = 0.1;
+			if (variant == 3) { /* whole groups of trees of unlike depths */
+				p.rounds = 21;
+				p.max_depth = 5;
+				p.min_child_weight = 3;
+			}
 			if (variant == 2) { /* leaf-wise, deeper than the layout takes */
 				p.growth = GBDT_LEAFWISE;
 				p.max_depth = 0;
@@ -558,8 +595,16 @@ static void test_predict_blocked(void **state)
 				fail_msg("%s: the leaf-wise trees are only %u deep",
 					 ml_task_name(tasks[ti]), g->max_depth);
 			w = tasks[ti] == ML_REGRESSION ? 1 : p.n_classes;
-			for (size_t i = 0; i < N; i++)
+			for (size_t i = 0; i < N; i++) {
+				double ref[3];
 				gbdt_predict(g, R + i * NP, 1, one + i * w);
+				predict_by_nodes(g, R + i * NP, ref);
+				if (memcmp(ref, one + i * w, w * sizeof *ref))
+					fail_msg("%s variant %d rounds %u: row %zu by the layout %.17g, "
+						 "by the nodes %.17g",
+						 ml_task_name(tasks[ti]), variant, p.rounds, i,
+						 one[i * w], ref[0]);
+			}
 			for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
 				size_t n = sizes[si];
 				/* From row 0 (missing values) and from row 150 (none). */
