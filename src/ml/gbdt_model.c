@@ -212,23 +212,25 @@ void gbdt_predict(const gbdt_model *g, const double *X, size_t n, double *out)
  * with no test for leaves and no branch, exactly gbdt_node_right's
  * decision; trees with categorical splits or deeper ones keep the node
  * walk. The trees of a whole group of GBDT_WALK that are all laid out
- * take the group's deepest depth, so that one row walks the eight
- * together (flat_row_raw). Rows are taken GBDT_BLOCK at a time and every tree is walked by the
- * whole block, level by level (independent steps, the tree's few hundred
- * bytes in L1), and leaves are added in tree order from the base, as
+ * take the group's deepest depth and are interleaved (flat_build), so
+ * that one row walks the eight together (flat_row_raw). In a batch, rows
+ * are taken GBDT_BLOCK at a time and every tree is walked by the whole
+ * block, level by level (independent steps, the tree's few hundred bytes
+ * in L1). Either way leaves are added in tree order from the base, as
  * gbdt_predict_raw adds them: the sums, and so the predictions, are the
  * same bits.
  */
 #define FLAT_NODE_WALK UINT32_MAX
-#define FLAT_RIGHT 0x80000000u /* in feat: NaN goes right */
 
 typedef struct gbdt_flat {
 	uint32_t *split; /* per tree: its first split in thr/feat, or FLAT_NODE_WALK */
 	uint32_t *leaf;  /* per tree: its first leaf in value */
 	uint8_t *depth;  /* per tree */
 	uint8_t *group;  /* per GBDT_WALK trees: their common depth (row walk), or 0 */
+	uint8_t *shift;  /* per tree: 3 when its group is interleaved (below), else 0 */
 	double *thr;
-	uint32_t *feat;  /* feature | FLAT_RIGHT */
+	uint32_t *feat;  /* the split's feature */
+	uint8_t *right;  /* whether NaN goes right (read only for rows with one) */
 	double *value;
 } gbdt_flat;
 
@@ -240,32 +242,36 @@ static void flat_free(gbdt_flat *f)
 	sl__free(f->leaf);
 	sl__free(f->depth);
 	sl__free(f->group);
+	sl__free(f->shift);
 	sl__free(f->thr);
 	sl__free(f->feat);
+	sl__free(f->right);
 	sl__free(f->value);
 	sl__free(f);
 }
 
-/* Node nd of a model tree at position i, level l of a complete tree of depth d. */
+/* Node nd of a model tree at position i, level l of a complete tree of
+ * depth d, whose positions are sh to the left (its group interleaved). */
 static void flat_fill(gbdt_flat *f, const gbdt_node *nd, uint32_t split, uint32_t leaf,
-		      unsigned d, unsigned l, uint32_t i)
+		      unsigned sh, unsigned d, unsigned l, uint32_t i)
 {
 	if (l == d) {
-		f->value[leaf + i - ((1u << d) - 1)] = nd->value;
+		f->value[leaf + ((i - ((1u << d) - 1)) << sh)] = nd->value;
 		return;
 	}
 	if (nd->left == 0) {
-		f->thr[split + i] = NAN;
-		f->feat[split + i] = 0;
-		flat_fill(f, nd, split, leaf, d, l + 1, 2 * i + 1);
-		flat_fill(f, nd, split, leaf, d, l + 1, 2 * i + 2);
+		f->thr[split + (i << sh)] = NAN;
+		f->feat[split + (i << sh)] = 0;
+		f->right[split + (i << sh)] = 0;
+		flat_fill(f, nd, split, leaf, sh, d, l + 1, 2 * i + 1);
+		flat_fill(f, nd, split, leaf, sh, d, l + 1, 2 * i + 2);
 		return;
 	}
-	f->thr[split + i] = nd->value;
-	f->feat[split + i] = (nd->info & GBDT_NODE_FEATURE) |
-			     (nd->info & GBDT_NODE_DEFAULT_LEFT ? 0 : FLAT_RIGHT);
-	flat_fill(f, nd + nd->left, split, leaf, d, l + 1, 2 * i + 1);
-	flat_fill(f, nd + nd->left + 1, split, leaf, d, l + 1, 2 * i + 2);
+	f->thr[split + (i << sh)] = nd->value;
+	f->feat[split + (i << sh)] = nd->info & GBDT_NODE_FEATURE;
+	f->right[split + (i << sh)] = !(nd->info & GBDT_NODE_DEFAULT_LEFT);
+	flat_fill(f, nd + nd->left, split, leaf, sh, d, l + 1, 2 * i + 1);
+	flat_fill(f, nd + nd->left + 1, split, leaf, sh, d, l + 1, 2 * i + 2);
 }
 
 static gbdt_flat *flat_build(const gbdt_model *g)
@@ -277,7 +283,8 @@ static gbdt_flat *flat_build(const gbdt_model *g)
 
 	if (!f || !depth || !(f->split = sl__malloc((T + 1) * sizeof *f->split)) ||
 	    !(f->leaf = sl__malloc((T + 1) * sizeof *f->leaf)) ||
-	    !(f->depth = sl__calloc(T + 1, 1)) || !(f->group = sl__calloc(T / GBDT_WALK + 1, 1)))
+	    !(f->depth = sl__calloc(T + 1, 1)) || !(f->group = sl__calloc(T / GBDT_WALK + 1, 1)) ||
+	    !(f->shift = sl__calloc(T + 1, 1)))
 		goto fail;
 	for (uint32_t t = 0; t < T; t++) {
 		const gbdt_node *nd = g->nodes + g->tree[t];
@@ -295,7 +302,11 @@ static gbdt_flat *flat_build(const gbdt_model *g)
 	}
 	/* A whole group of laid-out trees takes its deepest tree's depth
 	 * (the shallower padded as leaves above the last level are), so that
-	 * the row walk steps its eight trees together. */
+	 * the row walk steps its eight trees together, and its nodes are
+	 * interleaved: position i of the group's tree j at 8i + j, so that the
+	 * row walk needs one base pointer for the eight and each step's next
+	 * position is 2a + 8 - j + 8c (from a = 8i + j, i' = 2i + 1 + c). */
+	_Static_assert(GBDT_WALK == 8, "the interleaving shifts by 3");
 	for (uint32_t t = 0; t + GBDT_WALK <= T; t += GBDT_WALK) {
 		uint8_t d = 0;
 		for (uint32_t j = t; j < t + GBDT_WALK; j++) {
@@ -309,10 +320,21 @@ static gbdt_flat *flat_build(const gbdt_model *g)
 		for (uint32_t j = t; d && j < t + GBDT_WALK; j++)
 			f->depth[j] = d;
 	}
-	for (uint32_t t = 0; t < T; t++) {
-		uint32_t d = f->depth[t];
+	for (uint32_t t = 0, gs = 0, gl = 0; t < T; t++) {
+		uint32_t d = f->depth[t], j = t % GBDT_WALK;
 		if (f->split[t] == FLAT_NODE_WALK)
 			continue;
+		if (f->group[t / GBDT_WALK]) {
+			if (j == 0) {
+				gs = (uint32_t)ns, gl = (uint32_t)nl;
+				ns += (size_t)GBDT_WALK * ((1u << d) - 1);
+				nl += (size_t)GBDT_WALK << d;
+			}
+			f->split[t] = gs + j;
+			f->leaf[t] = gl + j;
+			f->shift[t] = 3;
+			continue;
+		}
 		f->split[t] = (uint32_t)ns;
 		f->leaf[t] = (uint32_t)nl;
 		ns += (1u << d) - 1;
@@ -320,11 +342,13 @@ static gbdt_flat *flat_build(const gbdt_model *g)
 	}
 	if (ns + nl >= UINT32_MAX || !(f->thr = sl__malloc((ns ? ns : 1) * sizeof *f->thr)) ||
 	    !(f->feat = sl__malloc((ns ? ns : 1) * sizeof *f->feat)) ||
+	    !(f->right = sl__malloc(ns ? ns : 1)) ||
 	    !(f->value = sl__malloc((nl ? nl : 1) * sizeof *f->value)))
 		goto fail;
 	for (uint32_t t = 0; t < T; t++)
 		if (f->split[t] != FLAT_NODE_WALK)
-			flat_fill(f, g->nodes + g->tree[t], f->split[t], f->leaf[t], f->depth[t], 0, 0);
+			flat_fill(f, g->nodes + g->tree[t], f->split[t], f->leaf[t], f->shift[t],
+				  f->depth[t], 0, 0);
 	sl__free(depth);
 	return f;
 fail:
@@ -351,41 +375,40 @@ static const gbdt_flat *flat_of(const gbdt_model *g)
 }
 
 /*
- * One row through a group of GBDT_WALK laid-out trees of common depth d:
- * the eight walks step together (independent chains of loads, as in
- * gbdt_predict_raw), each step an index and a compare.
+ * One row through a group of GBDT_WALK laid-out trees of common depth d,
+ * interleaved: the eight walks step together (independent chains of
+ * loads, as in gbdt_predict_raw), each step a compare and an index, the
+ * eight positions in registers.
  */
 static void flat_group(const gbdt_flat *f, uint32_t t, unsigned d, const double *row, bool nan,
 		       double *leaf)
 {
-	const double *thr[GBDT_WALK];
-	const uint32_t *feat[GBDT_WALK];
-	uint32_t idx[GBDT_WALK], inner = (1u << d) - 1;
+	const double *thr = f->thr + f->split[t];
+	const uint32_t *feat = f->feat + f->split[t];
+	const uint8_t *right = f->right + f->split[t];
+	size_t a[GBDT_WALK];
 
-	for (unsigned j = 0; j < GBDT_WALK; j++) {
-		thr[j] = f->thr + f->split[t + j];
-		feat[j] = f->feat + f->split[t + j];
-		idx[j] = 0;
-	}
+	for (unsigned j = 0; j < GBDT_WALK; j++)
+		a[j] = j;
 	if (nan)
 		for (unsigned l = d; l > 0; l--) {
 #pragma GCC unroll 8
 			for (unsigned j = 0; j < GBDT_WALK; j++) {
-				uint32_t i = idx[j], fe = feat[j][i];
-				double x = row[fe & ~FLAT_RIGHT];
-				idx[j] = 2 * i + 1 + ((x >= thr[j][i]) | ((x != x) & (fe >> 31)));
+				double x = row[feat[a[j]]];
+				size_t c = (x >= thr[a[j]]) | ((x != x) & right[a[j]]);
+				a[j] = 2 * a[j] + GBDT_WALK - j + (c << 3);
 			}
 		}
 	else
 		for (unsigned l = d; l > 0; l--) {
 #pragma GCC unroll 8
 			for (unsigned j = 0; j < GBDT_WALK; j++) {
-				uint32_t i = idx[j];
-				idx[j] = 2 * i + 1 + (row[feat[j][i] & ~FLAT_RIGHT] >= thr[j][i]);
+				size_t c = row[feat[a[j]]] >= thr[a[j]];
+				a[j] = 2 * a[j] + GBDT_WALK - j + (c << 3);
 			}
 		}
 	for (unsigned j = 0; j < GBDT_WALK; j++)
-		leaf[j] = f->value[f->leaf[t + j] + idx[j] - inner];
+		leaf[j] = f->value[f->leaf[t] + a[j] - (((1u << d) - 1) << 3)];
 }
 
 /* One row through laid-out tree t (alone: the trees after the last group). */
@@ -393,14 +416,15 @@ static double flat_tree(const gbdt_flat *f, uint32_t t, const double *row)
 {
 	const double *thr = f->thr + f->split[t];
 	const uint32_t *feat = f->feat + f->split[t];
+	const uint8_t *right = f->right + f->split[t];
+	unsigned sh = f->shift[t];
 	uint32_t i = 0;
 
 	for (unsigned l = f->depth[t]; l > 0; l--) {
-		uint32_t fe = feat[i];
-		double x = row[fe & ~FLAT_RIGHT];
-		i = 2 * i + 1 + ((x >= thr[i]) | ((x != x) & (fe >> 31)));
+		double x = row[feat[i << sh]];
+		i = 2 * i + 1 + ((x >= thr[i << sh]) | ((x != x) & right[i << sh]));
 	}
-	return f->value[f->leaf[t] + i - ((1u << f->depth[t]) - 1)];
+	return f->value[f->leaf[t] + ((i - ((1u << f->depth[t]) - 1)) << sh)];
 }
 
 /*
@@ -408,10 +432,10 @@ static double flat_tree(const gbdt_flat *f, uint32_t t, const double *row)
  * order, so the same bits. A step of the node walk decides a leaf, a
  * category and a missing value at every node (about 25 instructions); here
  * the leaves are at a known depth and the categorical trees keep the node
- * walk, so a step is a few instructions. A served request's 100 trees of
- * depth 6 took 10.4k instructions instead of 15.4k, and a row of the
- * HIGGS-like model of bench/predict.sh 1.1-1.2 us of CPU instead of
- * 1.3-1.8.
+ * walk, so a step is a few instructions (9 with the eight positions in
+ * registers). A served request's 100 trees of depth 6 took 6.9k
+ * instructions instead of 15.4k, and a row of bench/predict.sh's 100-tree
+ * model 0.97 us of CPU instead of 1.73 (medians of five, a loaded host).
  */
 static void flat_row_raw(const gbdt_model *g, const gbdt_flat *f, const double *row, double *out)
 {
@@ -432,6 +456,11 @@ static void flat_row_raw(const gbdt_model *g, const gbdt_flat *f, const double *
 		else
 			for (unsigned j = 0; j < GBDT_WALK; j++)
 				leaf[j] = walk(nodes + tree[t + j], g->cats, row);
+		if (K == 1) {
+			for (unsigned j = 0; j < GBDT_WALK; j++)
+				out[0] += leaf[j];
+			continue;
+		}
 		for (unsigned j = 0; j < GBDT_WALK; j++) {
 			out[k] += leaf[j];
 			if (++k == K)
@@ -468,27 +497,29 @@ static void block_raw(const gbdt_model *g, const gbdt_flat *f, const double *X, 
 		} else {
 			const double *thr = f->thr + f->split[t];
 			const uint32_t *feat = f->feat + f->split[t];
+			const uint8_t *right = f->right + f->split[t];
 			const double *value = f->value + f->leaf[t];
 			uint32_t inner = (1u << f->depth[t]) - 1;
+			unsigned sh = f->shift[t];
 			for (size_t r = 0; r < nb; r++)
 				idx[r] = 0;
 			if (has_nan)
 				for (unsigned l = f->depth[t]; l > 0; l--)
 					for (size_t r = 0; r < nb; r++) {
-						uint32_t i = idx[r], fe = feat[i];
-						double x = X[r * p + (fe & ~FLAT_RIGHT)];
+						uint32_t i = idx[r];
+						double x = X[r * p + feat[i << sh]];
 						idx[r] = 2 * i + 1 +
-							 ((x >= thr[i]) | ((x != x) & (fe >> 31)));
+							 ((x >= thr[i << sh]) | ((x != x) & right[i << sh]));
 					}
 			else /* the same steps without the NaN term, for blocks without one */
 				for (unsigned l = f->depth[t]; l > 0; l--)
 					for (size_t r = 0; r < nb; r++) {
 						uint32_t i = idx[r];
-						double x = X[r * p + (feat[i] & ~FLAT_RIGHT)];
-						idx[r] = 2 * i + 1 + (x >= thr[i]);
+						double x = X[r * p + feat[i << sh]];
+						idx[r] = 2 * i + 1 + (x >= thr[i << sh]);
 					}
 			for (size_t r = 0; r < nb; r++)
-				raw[r * K + k] += value[idx[r] - inner];
+				raw[r * K + k] += value[(idx[r] - inner) << sh];
 		}
 		if (++k == K)
 			k = 0;
