@@ -311,7 +311,7 @@ void fc_gbdt_recurse(const fc_gbdt *g, size_t s, double *buf, size_t n, size_t h
 {
 	for (size_t k = 0; k < h; k++) {
 		double f, a = build_row(g, s, buf, n + k, row);
-		gbdt_predict_raw(g->model, row, &f);
+		gbdt_predict(g->model, row, 1, &f); /* a regression: its raw score */
 		buf[n + k] = a + g->sigma[s] * f;
 	}
 }
