@@ -420,7 +420,7 @@ P
 OTHERS=""
 if [ "$PIN" = 0 ]; then
 	for p in $PIDS; do
-		case " $P99_PIDS " in *" $p "*) ;; *) OTHERS="$OTHERS $p" ;; esac
+		case " ${P99_PIDS:-} " in *" $p "*) ;; *) OTHERS="$OTHERS $p" ;; esac
 	done
 fi
 hold() { # STOP|CONT

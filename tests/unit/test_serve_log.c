@@ -699,9 +699,29 @@ static void test_spare_reused(void **state)
 	tu_rmdir(dir);
 }
 
+/* Every record a scan passes on, newline restored, one after another. */
+struct text {
+	char *p;
+	size_t len, cap;
+};
+
+static int gather(void *ud, const char *line, size_t len, const ilog_schemas *sch)
+{
+	struct text *t = ud;
+
+	(void)sch;
+	if (t->len + len + 1 > t->cap)
+		return 1;
+	memcpy(t->p + t->len, line, len);
+	t->p[t->len + len] = '\n';
+	t->len += len + 1;
+	return 0;
+}
+
 /* A closed segment compresses to zstd frames of 256 KiB of text each, which
  * decompress one after another to the segment's bytes exactly (the round
- * trip readers and `zstd -d` make). */
+ * trip readers and `zstd -d` make); readers and `zstd -d` give the records
+ * back as appended. */
 static void test_compressed_frames(void **state)
 {
 	const char *dir = tu_tmpdir();
@@ -766,6 +786,29 @@ static void test_compressed_frames(void **state)
 	assert_int_equal(back[got - 1], '\n');
 	assert_memory_equal(back, all, got);
 	assert_int_equal(ilog_close(l), 0);
+	/* A reader: the compressed segment and the one closed by ilog_close,
+	 * every record in order. */
+	{
+		struct text t = {malloc(cap), 0, cap};
+		assert_int_equal(ilog_scan(logdir, 0, 0, gather, &t), 0);
+		assert_int_equal(t.len, len);
+		assert_memory_equal(t.p, all, len);
+		free(t.p);
+	}
+	/* `zstd -d`, where the command is installed. */
+	if (system("zstd --version >/dev/null 2>&1") == 0) {
+		char *plain = tu_path(dir, "plain"), *cmd = NULL;
+		unsigned char *d;
+		size_t dlen = 0;
+		assert_true(asprintf(&cmd, "zstd -q -d -c '%s' >'%s'", zpath, plain) > 0);
+		assert_int_equal(system(cmd), 0);
+		d = tu_read(plain, &dlen);
+		assert_int_equal(dlen, got);
+		assert_memory_equal(d, all, got);
+		free(d);
+		free(cmd);
+		free(plain);
+	}
 	free(z);
 	free(zpath);
 	free(all);
