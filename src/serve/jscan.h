@@ -88,13 +88,14 @@ int jscan_next_num(jscan *s, bool *first, jval *v);
  * The fast path of a numeric array's elements (inline: a one-row request
  * is mostly these). When the next element (after its ',' unless first) is
  * a plain number -- an optional '-', integer digits without a leading
- * zero, optionally '.' and digits, no exponent, 15 digits in all at most
+ * zero, optionally '.' and digits, no exponent, 19 digits in all at most
  * -- returns the position just past it, its text's start in *at and its value in *d. Nothing is
  * moved: a caller taking the number sets s->p to the result and its first
  * flag to false. Else NULL: jscan_next_num then reads the same element,
- * checking it. The value is exact in a double's mantissa and divided once
- * by an exact power of ten, so it is correctly rounded: strtod's, and
- * jscan_next_num's.
+ * checking it. The value is correctly rounded, strtod's and jscan_next_num's:
+ * up to 2^53 it is exact in a double's mantissa and divided once by an
+ * exact power of ten; above (16 to 19 digits) jscan__decimal rounds it, or
+ * leaves the rare ambiguous one to the checking path.
  */
 static inline const char *jscan_next_plain(const jscan *s, bool first, const char **at,
 					   double *d);
@@ -127,10 +128,20 @@ static inline bool jscan_eq(const jval *v, const char *lit)
  */
 size_t jscan_unescape(const jval *v, char *dst);
 
+/*
+ * w * 10^q correctly rounded (w < 10^20): true with it in *out, or false
+ * when it cannot say cheaply (a tie or nearly one, a result that is not a
+ * normal double), and strtod must. jscan.c explains how.
+ */
+bool jscan__decimal(uint64_t w, int q, double *out);
+
 /* "line L, column C" of the error, for messages (writes into buf). */
 const char *jscan_where(const jscan *s, char *buf, size_t size);
 
 /* ---- the inline fast path (jscan_next_plain) ---------------------------- */
+
+/* Bytes jscan__plain may read from where it starts. */
+#define JSCAN__PLAIN_READ 24
 
 static inline bool jscan__ws(char c)
 {
@@ -150,8 +161,9 @@ static inline unsigned jscan__digit(const char *p)
 static inline const char *jscan__plain(const char *p, const char *end, const char *rend,
 				       bool first, const char **at, double *d)
 {
-	static const double p10[15] = {1e0, 1e1, 1e2, 1e3,  1e4,  1e5,  1e6, 1e7,
-				       1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14};
+	static const double p10[20] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
+				       1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
+				       1e14, 1e15, 1e16, 1e17, 1e18, 1e19};
 	const char *q, *lim;
 	uint64_t m;
 	unsigned c, nf = 0;
@@ -159,18 +171,18 @@ static inline const char *jscan__plain(const char *p, const char *end, const cha
 
 	/*
 	 * Byte by byte, without a bound check per byte: a plain number reads
-	 * at most 18 bytes from its start (a '-', 15 digits, a '.', the byte
+	 * at most 22 bytes from its start (a '-', 19 digits, a '.', the byte
 	 * that ends it), and what leads it here 2 more, so that many must be
 	 * readable. (Digits eight at a time cost more for the short numbers
 	 * that requests mostly carry.)
 	 */
-	if (rend - p < 20)
+	if (rend - p < JSCAN__PLAIN_READ)
 		return NULL;
 	if (!first) {
 		if (*p != ',') {
 			while (p < end && jscan__ws(*p))
 				p++;
-			if (rend - p < 20 || *p != ',')
+			if (rend - p < JSCAN__PLAIN_READ || *p != ',')
 				return NULL;
 		}
 		/* ", " as most writers put it, without a loop. */
@@ -180,16 +192,16 @@ static inline const char *jscan__plain(const char *p, const char *end, const cha
 		do
 			p++;
 		while (p < end && jscan__ws(*p));
-		if (rend - p < 18)
+		if (rend - p < JSCAN__PLAIN_READ - 2)
 			return NULL;
 	}
 	q = p + (*p == '-');
 	if ((m = jscan__digit(q)) > 9)
 		return NULL;
 	q++;
-	/* At most 15 digits go into m, which stays below 2^53: lim stops the
-	 * runs there (a longer one is left to the checking path below). */
-	lim = q + 14;
+	/* At most 19 digits go into m, which stays below 10^19 < 2^64: lim
+	 * stops the runs there (a longer one is left to the checking path). */
+	lim = q + 18;
 	if (m)
 		while ((c = jscan__digit(q)) <= 9 && q < lim) {
 			m = m * 10 + c;
@@ -205,18 +217,22 @@ static inline const char *jscan__plain(const char *p, const char *end, const cha
 		if (!(nf = (unsigned)(q - f)))
 			return NULL;
 	}
-	/* A run cut at 15 digits, a leading zero ("01"), an exponent. */
+	/* A run cut at 19 digits, a leading zero ("01"), an exponent. */
 	if (jscan__digit(q) <= 9 || (*q | 0x20) == 'e')
 		return NULL;
-	v = (double)m;
-	if (nf)
-		v /= p10[nf];
+	if (m <= (uint64_t)1 << 53) {
+		v = (double)m;
+		if (nf)
+			v /= p10[nf];
+	} else if (!jscan__decimal(m, -(int)nf, &v)) {
+		return NULL;
+	}
 	*d = *p == '-' ? -v : v;
 	*at = p;
 	return q;
 }
 
-/* The last 20 bytes of a text, read from a copy with room after it. */
+/* The last bytes of a text, read from a copy with room after it. */
 const char *jscan__plain_tail(const jscan *s, bool first, const char **at, double *d);
 
 static inline const char *jscan_next_plain(const jscan *s, bool first, const char **at,
@@ -224,7 +240,7 @@ static inline const char *jscan_next_plain(const jscan *s, bool first, const cha
 {
 	if (s->err)
 		return NULL;
-	if (s->end - s->p < 20)
+	if (s->end - s->p < JSCAN__PLAIN_READ)
 		return jscan__plain_tail(s, first, at, d);
 	return jscan__plain(s->p, s->end, s->end, first, at, d);
 }

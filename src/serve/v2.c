@@ -262,8 +262,13 @@ static void plain_run(jscan *js, bool *first, fill *f)
 		if (types[j] == DS_FLOAT64) {
 			cell[c] = (expr_value){.f = d};
 		} else {
-			/* Integral and below 10^15 (plain numbers are): exact. */
-			int64_t i = (int64_t)d;
+			/* Integral and below 10^15: exact, as bundle_coerce reads
+			 * it. A longer one (plain numbers have up to 19 digits,
+			 * rounded) is left to value(), which reads its text. */
+			int64_t i;
+			if (!(d > -1e15 && d < 1e15))
+				break;
+			i = (int64_t)d;
 			if ((double)i != d)
 				break;
 			cell[c] = (expr_value){.i = i};
