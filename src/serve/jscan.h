@@ -154,6 +154,36 @@ static inline unsigned jscan__digit(const char *p)
 	return (unsigned)((unsigned char)*p - '0');
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define JSCAN__SWAR 1
+/*
+ * Eight digits at once, for the long fractions of shortest round-trip
+ * text: w holds eight bytes as loaded (the first in the low byte); true
+ * when all are digits. A digit is 0x30..0x39: its high nibble is 3, and
+ * adding 6 keeps it 3 (0x3A + 6 is 0x40).
+ */
+static inline bool jscan__digits8(uint64_t w)
+{
+	const uint64_t hi = 0xF0F0F0F0F0F0F0F0u, three = 0x3030303030303030u;
+
+	return (w & hi) == three && ((w + 0x0606060606060606u) & hi) == three;
+}
+
+/*
+ * Their value: pairs of digits into 16-bit lanes (the first digit is the
+ * low byte, so it is the one multiplied by 10), pairs of pairs into 32-bit
+ * lanes, then the two halves. No lane carries into the next: 10*9+9, 100*99+99
+ * and 10^4*9999+9999 fit their lanes.
+ */
+static inline uint64_t jscan__value8(uint64_t w)
+{
+	w -= 0x3030303030303030u;
+	w = (w * 10 + (w >> 8)) & 0x00FF00FF00FF00FFu;
+	w = (w * 100 + (w >> 16)) & 0x0000FFFF0000FFFFu;
+	return (w * 10000 + (w >> 32)) & 0xFFFFFFFFu;
+}
+#endif
+
 /*
  * jscan_next_plain's reading, from p in a text ending at end whose bytes
  * may be read up to rend (rend >= end; past end they are not digits).
@@ -210,6 +240,19 @@ static inline const char *jscan__plain(const char *p, const char *end, const cha
 	if (*q == '.') {
 		const char *f = ++q;
 		lim++;
+#ifdef JSCAN__SWAR
+		/* Eight at a time while all eight are digits (the long
+		 * fractions of shortest round-trip text), within the bytes the
+		 * check above allows (q + 8 <= lim). */
+		while (lim - q >= 8) {
+			uint64_t w;
+			memcpy(&w, q, 8);
+			if (!jscan__digits8(w))
+				break;
+			m = m * 100000000 + jscan__value8(w);
+			q += 8;
+		}
+#endif
 		while ((c = jscan__digit(q)) <= 9 && q < lim) {
 			m = m * 10 + c;
 			q++;
