@@ -320,18 +320,25 @@ int serve_sig_add_out(serve_sig *s, const char *name, const char *dt, serve_okin
 
 int serve_sig_v2_head(serve_sig *s, const char *name, const char *version)
 {
-	sl__buf h;
+	sl__buf h, l;
 
 	sl__buf_init(&h, 0);
+	sl__buf_init(&l, 0);
 	if (serve_lit(&h, "{\"model_name\":") || serve_put_jstr(&h, name, strlen(name)) ||
 	    serve_lit(&h, ",\"model_version\":") || serve_put_jstr(&h, version, strlen(version)) ||
-	    serve_lit(&h, ",\"id\":")) {
+	    serve_lit(&h, ",\"id\":") || serve_lit(&l, "\",\"model\":") ||
+	    serve_put_jstr(&l, name, strlen(name)) || serve_lit(&l, ",\"version\":") ||
+	    serve_put_jstr(&l, version, strlen(version)) || serve_lit(&l, ",\"endpoint\":\"")) {
 		sl__buf_free(&h);
+		sl__buf_free(&l);
 		return sl__oom();
 	}
 	sl__free(s->v2_head);
+	sl__free(s->log_head);
 	s->v2_head_len = h.len;
 	s->v2_head = sl__buf_detach(&h);
+	s->log_head_len = l.len;
+	s->log_head = sl__buf_detach(&l);
 	s->v2_head_name = name;
 	s->v2_head_version = version;
 	return 0;
@@ -487,6 +494,7 @@ void serve_sig_free(serve_sig *s)
 		sl__free(s->outs[i].v2_head);
 	}
 	sl__free(s->v2_head);
+	sl__free(s->log_head);
 	if (s->class_json)
 		for (size_t c = 0; c < s->m->sig.n_classes; c++)
 			sl__free(s->class_json[c]);
@@ -960,15 +968,20 @@ char *serve_log_schema(const serve_sig *s, const char *model, const char *versio
 
 int serve_log_record(const serve_logrec *r, serve_arena *a, sl__buf *b)
 {
-	size_t id_len = strlen(r->id), m_len = r->model ? strlen(r->model) : 0;
-	size_t v_len = r->version ? strlen(r->version) : 0, e_len = strlen(r->endpoint);
+	/* The model and version as the version's signature wrote them once. */
+	const serve_sig *hs = r->sig && r->sig->log_head && r->model == r->sig->v2_head_name &&
+				      r->version == r->sig->v2_head_version
+			      ? r->sig
+			      : NULL;
+	size_t id_len = strlen(r->id), m_len = r->model && !hs ? strlen(r->model) : 0;
+	size_t v_len = r->version && !hs ? strlen(r->version) : 0, e_len = strlen(r->endpoint);
 	char tbuf[32];
 	int rc;
 
 	/* Room for the header and the outputs (literals, three numbers, the
 	 * strings, about 48 bytes per output value); only a hint: what does
 	 * not fit grows the buffer, and its limit is checked there. */
-	if (sl__buf_reserve(b, 256 + id_len + m_len + v_len + e_len +
+	if (sl__buf_reserve(b, 256 + id_len + m_len + v_len + e_len + (hs ? hs->log_head_len : 0) +
 				   (r->res && r->sig ? r->res->n * (r->sig->k + 1) * 48 : 0)))
 		sl__err_clear();
 	rc = rec_lit(b, "{\"id\":");
@@ -978,16 +991,20 @@ int serve_log_record(const serve_logrec *r, serve_arena *a, sl__buf *b)
 		rc = rec_lit(b, ",\"time\":\"");
 	if (!rc)
 		rc = rec_put(b, tbuf, fmt_time(r->time_ms, tbuf));
-	if (!rc)
-		rc = rec_lit(b, "\",\"model\":");
-	if (!rc)
-		rc = r->model ? rec_jstr(b, r->model, m_len) : rec_lit(b, "null");
-	if (!rc)
-		rc = rec_lit(b, ",\"version\":");
-	if (!rc)
-		rc = r->version ? rec_jstr(b, r->version, v_len) : rec_lit(b, "null");
-	if (!rc)
-		rc = rec_lit(b, ",\"endpoint\":\"");
+	if (!rc && hs) {
+		rc = rec_put(b, hs->log_head, hs->log_head_len);
+	} else {
+		if (!rc)
+			rc = rec_lit(b, "\",\"model\":");
+		if (!rc)
+			rc = r->model ? rec_jstr(b, r->model, m_len) : rec_lit(b, "null");
+		if (!rc)
+			rc = rec_lit(b, ",\"version\":");
+		if (!rc)
+			rc = r->version ? rec_jstr(b, r->version, v_len) : rec_lit(b, "null");
+		if (!rc)
+			rc = rec_lit(b, ",\"endpoint\":\"");
+	}
 	if (!rc)
 		rc = rec_put(b, r->endpoint, e_len);
 	if (!rc)
