@@ -116,10 +116,15 @@ int jscan_fail(jscan *s, const char *msg);
 
 /* True when a key or string value equals lit (escapes are compared decoded). */
 bool jscan_eq_n(const jval *v, const char *lit, size_t n);
-/* Inline so that a literal's length is known where it is compared. */
+/* Inline so that a literal's length is known where it is compared, and a
+ * key without escapes (nearly every one) is compared without a call. */
 static inline bool jscan_eq(const jval *v, const char *lit)
 {
-	return jscan_eq_n(v, lit, strlen(lit));
+	size_t n = strlen(lit);
+
+	if (!v->esc)
+		return v->len == n && !memcmp(v->s, lit, n);
+	return jscan_eq_n(v, lit, n);
 }
 /*
  * Decodes a J_STR span into dst, which must hold v->len bytes (decoding
