@@ -444,17 +444,19 @@ int jscan_next_num(jscan *s, bool *first, jval *v)
  * (under JSCAN__PLAIN_READ bytes) is copied into zeros, which end a number
  * as the end of the text does, and read there.
  */
-const char *jscan__plain_tail(const jscan *s, bool first, const char **at, double *d)
+jscan_plain jscan__plain_tail(const char *p, const char *end, bool first)
 {
 	char t[2 * JSCAN__PLAIN_READ] = {0};
-	size_t n = (size_t)(s->end - s->p);
-	const char *q, *a;
+	size_t n = (size_t)(end - p);
+	jscan_plain r;
 
-	memcpy(t, s->p, n);
-	if (!(q = jscan__plain(t, t + n, t + sizeof t, first, &a, d)))
-		return NULL;
-	*at = s->p + (a - t);
-	return s->p + (q - t);
+	memcpy(t, p, n);
+	r = jscan__plain(t, t + n, t + sizeof t, first);
+	if (r.q) {
+		r.q = p + (r.q - t);
+		r.at = p + (r.at - t);
+	}
+	return r;
 }
 
 static int skip(jscan *s)

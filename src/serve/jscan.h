@@ -99,6 +99,16 @@ int jscan_next_num(jscan *s, bool *first, jval *v);
  */
 static inline const char *jscan_next_plain(const jscan *s, bool first, const char **at,
 					   double *d);
+/*
+ * The same from p in a text ending at end, for a loop that keeps its
+ * position to itself (and has checked s->err): the number's end in .q
+ * (NULL when there is no plain number), its start in .at, its value in .d.
+ */
+typedef struct jscan_plain {
+	const char *q, *at;
+	double d;
+} jscan_plain;
+static inline jscan_plain jscan_read_plain(const char *p, const char *end, bool first);
 /* Skips one value (a whole object or array), checking it. 0 or -1. */
 int jscan_skip(jscan *s);
 /*
@@ -193,9 +203,10 @@ static inline uint64_t jscan__value8(uint64_t w)
  * jscan_next_plain's reading, from p in a text ending at end whose bytes
  * may be read up to rend (rend >= end; past end they are not digits).
  */
-static inline const char *jscan__plain(const char *p, const char *end, const char *rend,
-				       bool first, const char **at, double *d)
+static inline jscan_plain jscan__plain(const char *p, const char *end, const char *rend,
+				       bool first)
 {
+	const jscan_plain none = {NULL, NULL, 0};
 	static const double p10[20] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
 				       1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
 				       1e14, 1e15, 1e16, 1e17, 1e18, 1e19};
@@ -209,16 +220,16 @@ static inline const char *jscan__plain(const char *p, const char *end, const cha
 	 * at most 22 bytes from its start (a '-', 19 digits, a '.', the byte
 	 * that ends it), and what leads it here 2 more, so that many must be
 	 * readable. (Digits eight at a time cost more for the short numbers
-	 * that requests mostly carry.)
+	 * that requests mostly carry: only a fraction's long runs are read so.)
 	 */
 	if (rend - p < JSCAN__PLAIN_READ)
-		return NULL;
+		return none;
 	if (!first) {
 		if (*p != ',') {
 			while (p < end && jscan__ws(*p))
 				p++;
 			if (rend - p < JSCAN__PLAIN_READ || *p != ',')
-				return NULL;
+				return none;
 		}
 		/* ", " as most writers put it, without a loop. */
 		p += 1 + (p[1] == ' ');
@@ -228,11 +239,11 @@ static inline const char *jscan__plain(const char *p, const char *end, const cha
 			p++;
 		while (p < end && jscan__ws(*p));
 		if (rend - p < JSCAN__PLAIN_READ - 2)
-			return NULL;
+			return none;
 	}
 	q = p + (*p == '-');
 	if ((m = jscan__digit(q)) > 9)
-		return NULL;
+		return none;
 	q++;
 	/* At most 19 digits go into m, which stays below 10^19 < 2^64: lim
 	 * stops the runs there (a longer one is left to the checking path). */
@@ -263,34 +274,42 @@ static inline const char *jscan__plain(const char *p, const char *end, const cha
 			q++;
 		}
 		if (!(nf = (unsigned)(q - f)))
-			return NULL;
+			return none;
 	}
 	/* A run cut at 19 digits, a leading zero ("01"), an exponent. */
 	if (jscan__digit(q) <= 9 || (*q | 0x20) == 'e')
-		return NULL;
+		return none;
 	if (m <= (uint64_t)1 << 53) {
 		v = (double)m;
 		if (nf)
 			v /= p10[nf];
 	} else if (!jscan__decimal(m, -(int)nf, &v)) {
-		return NULL;
+		return none;
 	}
-	*d = *p == '-' ? -v : v;
-	*at = p;
-	return q;
+	return (jscan_plain){q, p, *p == '-' ? -v : v};
 }
 
 /* The last bytes of a text, read from a copy with room after it. */
-const char *jscan__plain_tail(const jscan *s, bool first, const char **at, double *d);
+jscan_plain jscan__plain_tail(const char *p, const char *end, bool first);
+
+static inline jscan_plain jscan_read_plain(const char *p, const char *end, bool first)
+{
+	if (end - p < JSCAN__PLAIN_READ)
+		return jscan__plain_tail(p, end, first);
+	return jscan__plain(p, end, end, first);
+}
 
 static inline const char *jscan_next_plain(const jscan *s, bool first, const char **at,
 					   double *d)
 {
+	jscan_plain r;
+
 	if (s->err)
 		return NULL;
-	if (s->end - s->p < JSCAN__PLAIN_READ)
-		return jscan__plain_tail(s, first, at, d);
-	return jscan__plain(s->p, s->end, s->end, first, at, d);
+	r = jscan_read_plain(s->p, s->end, first);
+	*at = r.at;
+	*d = r.d;
+	return r.q;
 }
 
 #endif

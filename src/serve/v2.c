@@ -253,12 +253,18 @@ static void plain_run(jscan *js, bool *first, fill *f)
 	uint32_t *span = b->span;
 	size_t k = b->k, left = f->total - f->count, n = 0;
 	size_t j = f->col >= 0 ? (size_t)f->col : f->cell, c = f->row * k + j;
-	const char *src = b->src, *q, *at;
+	const char *src = b->src, *p = js->p, *end = js->end;
 	bool fst = *first;
-	double d;
+	long step = f->col >= 0 ? (long)k : 1;
 
-	while (n < left && (types[j] == DS_FLOAT64 || types[j] == DS_INT64) &&
-	       (q = jscan_next_plain(js, fst, &at, &d))) {
+	if (js->err)
+		return;
+	/* The position is kept here and given back once at the end. */
+	while (n < left && (types[j] == DS_FLOAT64 || types[j] == DS_INT64)) {
+		jscan_plain r = jscan_read_plain(p, end, fst);
+		double d = r.d;
+		if (!r.q)
+			break;
 		if (types[j] == DS_FLOAT64) {
 			cell[c] = (expr_value){.f = d};
 		} else {
@@ -273,19 +279,16 @@ static void plain_run(jscan *js, bool *first, fill *f)
 				break;
 			cell[c] = (expr_value){.i = i};
 		}
-		span[2 * c] = (uint32_t)(at - src);
-		span[2 * c + 1] = (uint32_t)(q - at);
-		js->p = q;
+		span[2 * c] = (uint32_t)(r.at - src);
+		span[2 * c + 1] = (uint32_t)(r.q - r.at);
+		p = r.q;
 		fst = false;
 		n++;
-		if (f->col >= 0) {
-			c += k;
-		} else {
-			c++;
-			if (++j == k)
-				j = 0;
-		}
+		c += (size_t)step;
+		if (step == 1 && ++j == k)
+			j = 0;
 	}
+	js->p = p;
 	*first = fst;
 	f->count += n;
 	if (f->col >= 0) {
