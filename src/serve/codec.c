@@ -133,7 +133,7 @@ int serve_put_jstr(sl__buf *b, const char *str, size_t n)
 	while (i < n) {
 		size_t j = i;
 		unsigned char c;
-		while (j < n && s[j] >= 0x20 && s[j] != '"' && s[j] != '\\' && s[j] < 0x80)
+		while (j < n && jscan_plain_char[s[j]])
 			j++;
 		if (j > i && (rc = serve_put(b, (const char *)s + i, j - i)))
 			return rc;
@@ -782,11 +782,9 @@ static inline int rec_u64(sl__buf *b, uint64_t v)
  * (ids, model names and versions, almost always), else serve_put_jstr. */
 static int rec_jstr(sl__buf *b, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80)
+	for (size_t i = 0; i < n; i++)
+		if (!jscan_plain_char[(unsigned char)s[i]])
 			return serve_put_jstr(b, s, n);
-	}
 	if (b->len + n + 2 >= b->cap)
 		return serve_put_jstr(b, s, n);
 	b->data[b->len] = '"';
@@ -869,16 +867,23 @@ static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 			*p++ = ',';
 		}
 		for (size_t j = 0; !run && j < in->k; j++) {
-			size_t len = sp[2 * j + 1];
-			if ((size_t)(end - p) < len + 12) {
+			size_t len = sp[2 * j + 1], off = sp[2 * j];
+			if ((size_t)(end - p) < len + 20) {
 				b->len = (size_t)(p - b->data);
-				if ((rc = sl__buf_reserve(b, len + 12 + 8 * (cells - i * in->k - j))))
+				if ((rc = sl__buf_reserve(b, len + 20 + 8 * (cells - i * in->k - j))))
 					return rc;
 				p = b->data + b->len;
 				end = b->data + b->cap;
 			}
-			if (len) {
-				copy_short(p, in->src + sp[2 * j], len);
+			/* A value of up to 16 bytes with 16 of src from its start
+			 * (all but the body's last few): one 16-byte copy, the
+			 * bytes past it overwritten next (room for them is in
+			 * the check above). */
+			if (len && len <= 16 && off + 16 <= in->src_len) {
+				memcpy(p, in->src + off, 16);
+				p += len;
+			} else if (len) {
+				copy_short(p, in->src + off, len);
 				p += len;
 			} else {
 				memcpy(p, "null", 4);

@@ -151,6 +151,8 @@ typedef struct serve_batch {
 			    * text in src (a string's with its quotes), or NULL
 			    * when the values did not come as JSON (CSV) */
 	const char *src;
+	size_t src_len;    /* src's length, or 0 when not known (the log then
+			    * copies no more of src than each value) */
 } serve_batch;
 
 /* Checks v against type t and stores it in cell (row i, input j) of b. */

@@ -73,9 +73,7 @@ static long hex4(const char *p)
 	return v;
 }
 
-/* The bytes a string's plain ASCII runs hold: not a control character, a
- * quote, a backslash or a byte of a multi-byte character. */
-static const bool str_plain[256] = {
+const bool jscan_plain_char[256] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -103,7 +101,7 @@ static jtok string(jscan *s, jval *v)
 	for (;;) {
 		unsigned char c;
 		/* The common case: plain ASCII runs. */
-		while (p < end && str_plain[(unsigned char)*p])
+		while (p < end && jscan_plain_char[(unsigned char)*p])
 			p++;
 		if (p >= end)
 			return fail_at(s, start - 1, "unterminated string");

@@ -150,6 +150,12 @@ size_t jscan_unescape(const jval *v, char *dst);
  */
 bool jscan__decimal(uint64_t w, int q, double *out);
 
+/*
+ * The bytes a JSON string holds as they are, read or written: not a control
+ * character, a quote, a backslash or a byte of a multi-byte character.
+ */
+extern const bool jscan_plain_char[256];
+
 /* "line L, column C" of the error, for messages (writes into buf). */
 const char *jscan_where(const jscan *s, char *buf, size_t size);
 

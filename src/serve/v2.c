@@ -574,6 +574,7 @@ static int layout(const serve_sig *s, const char *body, size_t len, v2_input *in
 	b->n = n;
 	b->k = s->n_in;
 	b->src = body;
+	b->src_len = len;
 	b->v = serve_arena_alloc(a, (n * b->k + 1) * sizeof *b->v);
 	b->span = serve_arena_alloc(a, (2 * n * b->k + 1) * sizeof *b->span);
 	if (!b->v || !b->span)
