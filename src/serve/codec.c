@@ -868,19 +868,21 @@ static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 		}
 		for (size_t j = 0; !run && j < in->k; j++) {
 			size_t len = sp[2 * j + 1], off = sp[2 * j];
-			if ((size_t)(end - p) < len + 20) {
+			if ((size_t)(end - p) < len + 36) {
 				b->len = (size_t)(p - b->data);
-				if ((rc = sl__buf_reserve(b, len + 20 + 8 * (cells - i * in->k - j))))
+				if ((rc = sl__buf_reserve(b, len + 36 + 8 * (cells - i * in->k - j))))
 					return rc;
 				p = b->data + b->len;
 				end = b->data + b->cap;
 			}
-			/* A value of up to 16 bytes with 16 of src from its start
-			 * (all but the body's last few): one 16-byte copy, the
-			 * bytes past it overwritten next (room for them is in
-			 * the check above). */
-			if (len && len <= 16 && off + 16 <= in->src_len) {
+			/* A value of up to 32 bytes with 32 of src from its start
+			 * (all but the body's last few): one or two 16-byte
+			 * copies, the bytes past it overwritten next (room for
+			 * them is in the check above). */
+			if (len && len <= 32 && off + 32 <= in->src_len) {
 				memcpy(p, in->src + off, 16);
+				if (len > 16)
+					memcpy(p + 16, in->src + off + 16, 16);
 				p += len;
 			} else if (len) {
 				copy_short(p, in->src + off, len);
