@@ -178,9 +178,11 @@ static inline bool digit(const char *p, const char *end)
  *
  * The 53 bits of the result are u's top 53; the bits below them (rem)
  * decide the rounding, and they do so for every value in [u, u + 2) unless
- * rem is within 2 of the halfway point (or of the next mantissa). Then, and
- * for results outside the normal range, it returns false and the caller
- * asks ds_parse_f64: an exact tie (9007199254740993) always goes there.
+ * rem is within 2 below the halfway point. Then, and for results outside
+ * the normal range, it returns false and the caller asks ds_parse_f64: an
+ * exact tie (9007199254740993) always goes there. (A value that is exactly
+ * a double, its digits times a negative power of ten, can come out just
+ * below it, with rem near the next mantissa: rounding up gives it.)
  */
 bool jscan__decimal(uint64_t w, int q, double *out)
 {
@@ -209,7 +211,9 @@ bool jscan__decimal(uint64_t w, int q, double *out)
 	rem = u & (one - 1);
 	if (rem + 2 <= half) {
 		/* below the halfway point: down */
-	} else if (rem > half && rem + 2 <= one) {
+	} else if (rem > half) {
+		/* Above the halfway point, or at most 2 short of the next
+		 * mantissa, past which the rest is below 2: up either way. */
 		if (++mant == (uint64_t)1 << 53) {
 			mant >>= 1;
 			shift++;

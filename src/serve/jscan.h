@@ -89,7 +89,7 @@ int jscan_next_num(jscan *s, bool *first, jval *v);
  * is mostly these). When the next element (after its ',' unless first) is
  * a plain number -- an optional '-', integer digits without a leading
  * zero, optionally '.' and digits, no exponent, 19 digits in all at most
- * -- returns the position just past it, its text's start in *at and its value in *d. Nothing is
+ * (after "0." and up to four zeros, 19 more) -- returns the position just past it, its text's start in *at and its value in *d. Nothing is
  * moved: a caller taking the number sets s->p to the result and its first
  * flag to false. Else NULL: jscan_next_num then reads the same element,
  * checking it. The value is correctly rounded, strtod's and jscan_next_num's:
@@ -162,7 +162,7 @@ const char *jscan_where(const jscan *s, char *buf, size_t size);
 /* ---- the inline fast path (jscan_next_plain) ---------------------------- */
 
 /* Bytes jscan__plain may read from where it starts. */
-#define JSCAN__PLAIN_READ 24
+#define JSCAN__PLAIN_READ 32
 
 static inline bool jscan__ws(char c)
 {
@@ -213,9 +213,9 @@ static inline jscan_plain jscan__plain(const char *p, const char *end, const cha
 				       bool first)
 {
 	const jscan_plain none = {NULL, NULL, 0};
-	static const double p10[20] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
-				       1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
-				       1e14, 1e15, 1e16, 1e17, 1e18, 1e19};
+	static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+				       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+				       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 	const char *q, *lim;
 	uint64_t m;
 	unsigned c, nf = 0;
@@ -223,9 +223,9 @@ static inline jscan_plain jscan__plain(const char *p, const char *end, const cha
 
 	/*
 	 * Byte by byte, without a bound check per byte: a plain number reads
-	 * at most 22 bytes from its start (a '-', 19 digits, a '.', the byte
-	 * that ends it), and what leads it here 2 more, so that many must be
-	 * readable. (Digits eight at a time cost more for the short numbers
+	 * at most 27 bytes from its start (a '-', "0.", 4 zeros, 19 digits,
+	 * the byte that ends it), and what leads it here 2 more, so that many
+	 * must be readable. (Digits eight at a time cost more for the short numbers
 	 * that requests mostly carry: only a fraction's long runs are read so.)
 	 */
 	if (rend - p < JSCAN__PLAIN_READ)
@@ -261,7 +261,15 @@ static inline jscan_plain jscan__plain(const char *p, const char *end, const cha
 		}
 	if (*q == '.') {
 		const char *f = ++q;
-		lim++;
+		/* After "0." up to four zeros (what %.17g and Python's repr
+		 * write down to 1e-4) only scale: 19 digits may follow them. */
+		if (m == 0) {
+			while (*q == '0' && q - f < 4)
+				q++;
+			lim = q + 19;
+		} else {
+			lim++;
+		}
 #ifdef JSCAN__SWAR
 		/* Eight at a time while all eight are digits (the long
 		 * fractions of shortest round-trip text), within the bytes the
@@ -285,7 +293,7 @@ static inline jscan_plain jscan__plain(const char *p, const char *end, const cha
 	/* A run cut at 19 digits, a leading zero ("01"), an exponent. */
 	if (jscan__digit(q) <= 9 || (*q | 0x20) == 'e')
 		return none;
-	if (m <= (uint64_t)1 << 53) {
+	if (m <= (uint64_t)1 << 53 && nf <= 22) {
 		v = (double)m;
 		if (nf)
 			v /= p10[nf];

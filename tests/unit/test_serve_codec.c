@@ -253,6 +253,14 @@ static void test_jscan_decimal(void **state)
 			check_both(num, &dec);
 		total++;
 	}
+	/* What repr writes from 1e-4 to 1e-2 ("0.00" and 17 digits) and from
+	 * 1e-2 to 1e19: the inline path takes every one. */
+	for (int i = 0; i < 50000; i++) {
+		double d = pow(10, -4 + 23 * sl__rng_uniform(&r));
+		snprintf(num, sizeof num, i % 2 ? "%.17g" : "%.16g", d);
+		if (!strchr(num, 'e') && !check_both(num, NULL))
+			fail_msg("'%s' was left to the checking path", num);
+	}
 	/* Random digit strings of up to 21 digits, any point. */
 	for (int i = 0; i < 500000; i++) {
 		int nd = 1 + (int)sl__rng_below(&r, 21), dot = (int)sl__rng_below(&r, (uint64_t)nd + 1);
