@@ -273,15 +273,17 @@ static inline jscan_plain jscan__plain(const char *p, const char *end, const cha
 #ifdef JSCAN__SWAR
 		/* Eight at a time while all eight are digits (the long
 		 * fractions of shortest round-trip text), within the bytes the
-		 * check above allows (q + 8 <= lim). */
-		while (lim - q >= 8) {
-			uint64_t w;
-			memcpy(&w, q, 8);
-			if (!jscan__digits8(w))
-				break;
-			m = m * 100000000 + jscan__value8(w);
-			q += 8;
-		}
+		 * check above allows (q + 8 <= lim). A fraction of fewer than
+		 * four digits (most are) is told by two bytes first. */
+		if (jscan__digit(q + 1) <= 9 && jscan__digit(q + 3) <= 9)
+			while (lim - q >= 8) {
+				uint64_t w;
+				memcpy(&w, q, 8);
+				if (!jscan__digits8(w))
+					break;
+				m = m * 100000000 + jscan__value8(w);
+				q += 8;
+			}
 #endif
 		while ((c = jscan__digit(q)) <= 9 && q < lim) {
 			m = m * 10 + c;
