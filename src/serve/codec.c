@@ -133,7 +133,7 @@ int serve_put_jstr(sl__buf *b, const char *str, size_t n)
 	while (i < n) {
 		size_t j = i;
 		unsigned char c;
-		while (j < n && s[j] >= 0x20 && s[j] != '"' && s[j] != '\\' && s[j] < 0x80)
+		while (j < n && jscan_plain_char[s[j]])
 			j++;
 		if (j > i && (rc = serve_put(b, (const char *)s + i, j - i)))
 			return rc;
@@ -320,18 +320,25 @@ int serve_sig_add_out(serve_sig *s, const char *name, const char *dt, serve_okin
 
 int serve_sig_v2_head(serve_sig *s, const char *name, const char *version)
 {
-	sl__buf h;
+	sl__buf h, l;
 
 	sl__buf_init(&h, 0);
+	sl__buf_init(&l, 0);
 	if (serve_lit(&h, "{\"model_name\":") || serve_put_jstr(&h, name, strlen(name)) ||
 	    serve_lit(&h, ",\"model_version\":") || serve_put_jstr(&h, version, strlen(version)) ||
-	    serve_lit(&h, ",\"id\":")) {
+	    serve_lit(&h, ",\"id\":") || serve_lit(&l, "\",\"model\":") ||
+	    serve_put_jstr(&l, name, strlen(name)) || serve_lit(&l, ",\"version\":") ||
+	    serve_put_jstr(&l, version, strlen(version)) || serve_lit(&l, ",\"endpoint\":\"")) {
 		sl__buf_free(&h);
+		sl__buf_free(&l);
 		return sl__oom();
 	}
 	sl__free(s->v2_head);
+	sl__free(s->log_head);
 	s->v2_head_len = h.len;
 	s->v2_head = sl__buf_detach(&h);
+	s->log_head_len = l.len;
+	s->log_head = sl__buf_detach(&l);
 	s->v2_head_name = name;
 	s->v2_head_version = version;
 	return 0;
@@ -487,6 +494,7 @@ void serve_sig_free(serve_sig *s)
 		sl__free(s->outs[i].v2_head);
 	}
 	sl__free(s->v2_head);
+	sl__free(s->log_head);
 	if (s->class_json)
 		for (size_t c = 0; c < s->m->sig.n_classes; c++)
 			sl__free(s->class_json[c]);
@@ -774,11 +782,9 @@ static inline int rec_u64(sl__buf *b, uint64_t v)
  * (ids, model names and versions, almost always), else serve_put_jstr. */
 static int rec_jstr(sl__buf *b, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80)
+	for (size_t i = 0; i < n; i++)
+		if (!jscan_plain_char[(unsigned char)s[i]])
 			return serve_put_jstr(b, s, n);
-	}
 	if (b->len + n + 2 >= b->cap)
 		return serve_put_jstr(b, s, n);
 	b->data[b->len] = '"';
@@ -861,16 +867,25 @@ static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 			*p++ = ',';
 		}
 		for (size_t j = 0; !run && j < in->k; j++) {
-			size_t len = sp[2 * j + 1];
-			if ((size_t)(end - p) < len + 12) {
+			size_t len = sp[2 * j + 1], off = sp[2 * j];
+			if ((size_t)(end - p) < len + 36) {
 				b->len = (size_t)(p - b->data);
-				if ((rc = sl__buf_reserve(b, len + 12 + 8 * (cells - i * in->k - j))))
+				if ((rc = sl__buf_reserve(b, len + 36 + 8 * (cells - i * in->k - j))))
 					return rc;
 				p = b->data + b->len;
 				end = b->data + b->cap;
 			}
-			if (len) {
-				copy_short(p, in->src + sp[2 * j], len);
+			/* A value of up to 32 bytes with 32 of src from its start
+			 * (all but the body's last few): one or two 16-byte
+			 * copies, the bytes past it overwritten next (room for
+			 * them is in the check above). */
+			if (len && len <= 32 && off + 32 <= in->src_len) {
+				memcpy(p, in->src + off, 16);
+				if (len > 16)
+					memcpy(p + 16, in->src + off + 16, 16);
+				p += len;
+			} else if (len) {
+				copy_short(p, in->src + off, len);
 				p += len;
 			} else {
 				memcpy(p, "null", 4);
@@ -960,15 +975,20 @@ char *serve_log_schema(const serve_sig *s, const char *model, const char *versio
 
 int serve_log_record(const serve_logrec *r, serve_arena *a, sl__buf *b)
 {
-	size_t id_len = strlen(r->id), m_len = r->model ? strlen(r->model) : 0;
-	size_t v_len = r->version ? strlen(r->version) : 0, e_len = strlen(r->endpoint);
+	/* The model and version as the version's signature wrote them once. */
+	const serve_sig *hs = r->sig && r->sig->log_head && r->model == r->sig->v2_head_name &&
+				      r->version == r->sig->v2_head_version
+			      ? r->sig
+			      : NULL;
+	size_t id_len = strlen(r->id), m_len = r->model && !hs ? strlen(r->model) : 0;
+	size_t v_len = r->version && !hs ? strlen(r->version) : 0, e_len = strlen(r->endpoint);
 	char tbuf[32];
 	int rc;
 
 	/* Room for the header and the outputs (literals, three numbers, the
 	 * strings, about 48 bytes per output value); only a hint: what does
 	 * not fit grows the buffer, and its limit is checked there. */
-	if (sl__buf_reserve(b, 256 + id_len + m_len + v_len + e_len +
+	if (sl__buf_reserve(b, 256 + id_len + m_len + v_len + e_len + (hs ? hs->log_head_len : 0) +
 				   (r->res && r->sig ? r->res->n * (r->sig->k + 1) * 48 : 0)))
 		sl__err_clear();
 	rc = rec_lit(b, "{\"id\":");
@@ -978,16 +998,20 @@ int serve_log_record(const serve_logrec *r, serve_arena *a, sl__buf *b)
 		rc = rec_lit(b, ",\"time\":\"");
 	if (!rc)
 		rc = rec_put(b, tbuf, fmt_time(r->time_ms, tbuf));
-	if (!rc)
-		rc = rec_lit(b, "\",\"model\":");
-	if (!rc)
-		rc = r->model ? rec_jstr(b, r->model, m_len) : rec_lit(b, "null");
-	if (!rc)
-		rc = rec_lit(b, ",\"version\":");
-	if (!rc)
-		rc = r->version ? rec_jstr(b, r->version, v_len) : rec_lit(b, "null");
-	if (!rc)
-		rc = rec_lit(b, ",\"endpoint\":\"");
+	if (!rc && hs) {
+		rc = rec_put(b, hs->log_head, hs->log_head_len);
+	} else {
+		if (!rc)
+			rc = rec_lit(b, "\",\"model\":");
+		if (!rc)
+			rc = r->model ? rec_jstr(b, r->model, m_len) : rec_lit(b, "null");
+		if (!rc)
+			rc = rec_lit(b, ",\"version\":");
+		if (!rc)
+			rc = r->version ? rec_jstr(b, r->version, v_len) : rec_lit(b, "null");
+		if (!rc)
+			rc = rec_lit(b, ",\"endpoint\":\"");
+	}
 	if (!rc)
 		rc = rec_put(b, r->endpoint, e_len);
 	if (!rc)

@@ -111,6 +111,10 @@ typedef struct serve_sig {
 	char *v2_head;
 	size_t v2_head_len;
 	const char *v2_head_name, *v2_head_version;
+	/* ","model":...,"version":...,"endpoint":" for the same two strings:
+	 * the part of a log record between its time and its endpoint. */
+	char *log_head;
+	size_t log_head_len;
 } serve_sig;
 
 int serve_sig_build(const bundle *b, serve_sig *out);
@@ -120,7 +124,8 @@ int serve_sig_add_out(serve_sig *s, const char *name, const char *dt, serve_okin
  * Builds s's V2 response head for the model name and version strings, which
  * must stay as they are while s is used: v2_encode copies the head instead
  * of writing it when it is given these same two pointers (a loaded version
- * answers every request with the same name and version).
+ * answers every request with the same name and version), and so does
+ * serve_log_record with the record's model and version.
  */
 int serve_sig_v2_head(serve_sig *s, const char *name, const char *version);
 /* The V2 datatype of an input type: FP64, INT64, BOOL, BYTES (strings, time stamps). */
@@ -146,6 +151,8 @@ typedef struct serve_batch {
 			    * text in src (a string's with its quotes), or NULL
 			    * when the values did not come as JSON (CSV) */
 	const char *src;
+	size_t src_len;    /* src's length, or 0 when not known (the log then
+			    * copies no more of src than each value) */
 } serve_batch;
 
 /* Checks v against type t and stores it in cell (row i, input j) of b. */

@@ -102,6 +102,7 @@ int serve_fc_expand(const serve_sig *s, serve_arena *a, v2_request *req)
 	b->n = S * H;
 	b->span = NULL;
 	b->src = NULL;
+	b->src_len = 0;
 	req->horizon = H;
 	req->n_series = S;
 	return 0;

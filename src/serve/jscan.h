@@ -88,16 +88,27 @@ int jscan_next_num(jscan *s, bool *first, jval *v);
  * The fast path of a numeric array's elements (inline: a one-row request
  * is mostly these). When the next element (after its ',' unless first) is
  * a plain number -- an optional '-', integer digits without a leading
- * zero, optionally '.' and digits, no exponent, 15 digits in all at most
- * -- returns the position just past it, its text's start in *at and its value in *d. Nothing is
+ * zero, optionally '.' and digits, no exponent, 19 digits in all at most
+ * (after "0." and up to four zeros, 19 more) -- returns the position just past it, its text's start in *at and its value in *d. Nothing is
  * moved: a caller taking the number sets s->p to the result and its first
  * flag to false. Else NULL: jscan_next_num then reads the same element,
- * checking it. The value is exact in a double's mantissa and divided once
- * by an exact power of ten, so it is correctly rounded: strtod's, and
- * jscan_next_num's.
+ * checking it. The value is correctly rounded, strtod's and jscan_next_num's:
+ * up to 2^53 it is exact in a double's mantissa and divided once by an
+ * exact power of ten; above (16 to 19 digits) jscan__decimal rounds it, or
+ * leaves the rare ambiguous one to the checking path.
  */
 static inline const char *jscan_next_plain(const jscan *s, bool first, const char **at,
 					   double *d);
+/*
+ * The same from p in a text ending at end, for a loop that keeps its
+ * position to itself (and has checked s->err): the number's end in .q
+ * (NULL when there is no plain number), its start in .at, its value in .d.
+ */
+typedef struct jscan_plain {
+	const char *q, *at;
+	double d;
+} jscan_plain;
+static inline jscan_plain jscan_read_plain(const char *p, const char *end, bool first);
 /* Skips one value (a whole object or array), checking it. 0 or -1. */
 int jscan_skip(jscan *s);
 /*
@@ -115,10 +126,15 @@ int jscan_fail(jscan *s, const char *msg);
 
 /* True when a key or string value equals lit (escapes are compared decoded). */
 bool jscan_eq_n(const jval *v, const char *lit, size_t n);
-/* Inline so that a literal's length is known where it is compared. */
+/* Inline so that a literal's length is known where it is compared, and a
+ * key without escapes (nearly every one) is compared without a call. */
 static inline bool jscan_eq(const jval *v, const char *lit)
 {
-	return jscan_eq_n(v, lit, strlen(lit));
+	size_t n = strlen(lit);
+
+	if (!v->esc)
+		return v->len == n && !memcmp(v->s, lit, n);
+	return jscan_eq_n(v, lit, n);
 }
 /*
  * Decodes a J_STR span into dst, which must hold v->len bytes (decoding
@@ -127,10 +143,26 @@ static inline bool jscan_eq(const jval *v, const char *lit)
  */
 size_t jscan_unescape(const jval *v, char *dst);
 
+/*
+ * w * 10^q correctly rounded (w < 10^20): true with it in *out, or false
+ * when it cannot say cheaply (a tie or nearly one, a result that is not a
+ * normal double), and strtod must. jscan.c explains how.
+ */
+bool jscan__decimal(uint64_t w, int q, double *out);
+
+/*
+ * The bytes a JSON string holds as they are, read or written: not a control
+ * character, a quote, a backslash or a byte of a multi-byte character.
+ */
+extern const bool jscan_plain_char[256];
+
 /* "line L, column C" of the error, for messages (writes into buf). */
 const char *jscan_where(const jscan *s, char *buf, size_t size);
 
 /* ---- the inline fast path (jscan_next_plain) ---------------------------- */
+
+/* Bytes jscan__plain may read from where it starts. */
+#define JSCAN__PLAIN_READ 32
 
 static inline bool jscan__ws(char c)
 {
@@ -143,15 +175,47 @@ static inline unsigned jscan__digit(const char *p)
 	return (unsigned)((unsigned char)*p - '0');
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define JSCAN__SWAR 1
+/*
+ * Eight digits at once, for the long fractions of shortest round-trip
+ * text: w holds eight bytes as loaded (the first in the low byte); true
+ * when all are digits. A digit is 0x30..0x39: its high nibble is 3, and
+ * adding 6 keeps it 3 (0x3A + 6 is 0x40).
+ */
+static inline bool jscan__digits8(uint64_t w)
+{
+	const uint64_t hi = 0xF0F0F0F0F0F0F0F0u, three = 0x3030303030303030u;
+
+	return (w & hi) == three && ((w + 0x0606060606060606u) & hi) == three;
+}
+
+/*
+ * Their value: pairs of digits into 16-bit lanes (the first digit is the
+ * low byte, so it is the one multiplied by 10), pairs of pairs into 32-bit
+ * lanes, then the two halves. No lane carries into the next: 10*9+9, 100*99+99
+ * and 10^4*9999+9999 fit their lanes.
+ */
+static inline uint64_t jscan__value8(uint64_t w)
+{
+	w -= 0x3030303030303030u;
+	w = (w * 10 + (w >> 8)) & 0x00FF00FF00FF00FFu;
+	w = (w * 100 + (w >> 16)) & 0x0000FFFF0000FFFFu;
+	return (w * 10000 + (w >> 32)) & 0xFFFFFFFFu;
+}
+#endif
+
 /*
  * jscan_next_plain's reading, from p in a text ending at end whose bytes
  * may be read up to rend (rend >= end; past end they are not digits).
  */
-static inline const char *jscan__plain(const char *p, const char *end, const char *rend,
-				       bool first, const char **at, double *d)
+static inline jscan_plain jscan__plain(const char *p, const char *end, const char *rend,
+				       bool first)
 {
-	static const double p10[15] = {1e0, 1e1, 1e2, 1e3,  1e4,  1e5,  1e6, 1e7,
-				       1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14};
+	const jscan_plain none = {NULL, NULL, 0};
+	static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+				       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+				       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 	const char *q, *lim;
 	uint64_t m;
 	unsigned c, nf = 0;
@@ -159,19 +223,19 @@ static inline const char *jscan__plain(const char *p, const char *end, const cha
 
 	/*
 	 * Byte by byte, without a bound check per byte: a plain number reads
-	 * at most 18 bytes from its start (a '-', 15 digits, a '.', the byte
-	 * that ends it), and what leads it here 2 more, so that many must be
-	 * readable. (Digits eight at a time cost more for the short numbers
-	 * that requests mostly carry.)
+	 * at most 27 bytes from its start (a '-', "0.", 4 zeros, 19 digits,
+	 * the byte that ends it), and what leads it here 2 more, so that many
+	 * must be readable. (Digits eight at a time cost more for the short numbers
+	 * that requests mostly carry: only a fraction's long runs are read so.)
 	 */
-	if (rend - p < 20)
-		return NULL;
+	if (rend - p < JSCAN__PLAIN_READ)
+		return none;
 	if (!first) {
 		if (*p != ',') {
 			while (p < end && jscan__ws(*p))
 				p++;
-			if (rend - p < 20 || *p != ',')
-				return NULL;
+			if (rend - p < JSCAN__PLAIN_READ || *p != ',')
+				return none;
 		}
 		/* ", " as most writers put it, without a loop. */
 		p += 1 + (p[1] == ' ');
@@ -180,16 +244,16 @@ static inline const char *jscan__plain(const char *p, const char *end, const cha
 		do
 			p++;
 		while (p < end && jscan__ws(*p));
-		if (rend - p < 18)
-			return NULL;
+		if (rend - p < JSCAN__PLAIN_READ - 2)
+			return none;
 	}
 	q = p + (*p == '-');
 	if ((m = jscan__digit(q)) > 9)
-		return NULL;
+		return none;
 	q++;
-	/* At most 15 digits go into m, which stays below 2^53: lim stops the
-	 * runs there (a longer one is left to the checking path below). */
-	lim = q + 14;
+	/* At most 19 digits go into m, which stays below 10^19 < 2^64: lim
+	 * stops the runs there (a longer one is left to the checking path). */
+	lim = q + 18;
 	if (m)
 		while ((c = jscan__digit(q)) <= 9 && q < lim) {
 			m = m * 10 + c;
@@ -197,36 +261,71 @@ static inline const char *jscan__plain(const char *p, const char *end, const cha
 		}
 	if (*q == '.') {
 		const char *f = ++q;
-		lim++;
+		/* After "0." up to four zeros (what %.17g and Python's repr
+		 * write down to 1e-4) only scale: 19 digits may follow them. */
+		if (m == 0) {
+			while (*q == '0' && q - f < 4)
+				q++;
+			lim = q + 19;
+		} else {
+			lim++;
+		}
+#ifdef JSCAN__SWAR
+		/* Eight at a time while all eight are digits (the long
+		 * fractions of shortest round-trip text), within the bytes the
+		 * check above allows (q + 8 <= lim). A fraction of fewer than
+		 * four digits (most are) is told by two bytes first. */
+		if (jscan__digit(q + 1) <= 9 && jscan__digit(q + 3) <= 9)
+			while (lim - q >= 8) {
+				uint64_t w;
+				memcpy(&w, q, 8);
+				if (!jscan__digits8(w))
+					break;
+				m = m * 100000000 + jscan__value8(w);
+				q += 8;
+			}
+#endif
 		while ((c = jscan__digit(q)) <= 9 && q < lim) {
 			m = m * 10 + c;
 			q++;
 		}
 		if (!(nf = (unsigned)(q - f)))
-			return NULL;
+			return none;
 	}
-	/* A run cut at 15 digits, a leading zero ("01"), an exponent. */
+	/* A run cut at 19 digits, a leading zero ("01"), an exponent. */
 	if (jscan__digit(q) <= 9 || (*q | 0x20) == 'e')
-		return NULL;
-	v = (double)m;
-	if (nf)
-		v /= p10[nf];
-	*d = *p == '-' ? -v : v;
-	*at = p;
-	return q;
+		return none;
+	if (m <= (uint64_t)1 << 53 && nf <= 22) {
+		v = (double)m;
+		if (nf)
+			v /= p10[nf];
+	} else if (!jscan__decimal(m, -(int)nf, &v)) {
+		return none;
+	}
+	return (jscan_plain){q, p, *p == '-' ? -v : v};
 }
 
-/* The last 20 bytes of a text, read from a copy with room after it. */
-const char *jscan__plain_tail(const jscan *s, bool first, const char **at, double *d);
+/* The last bytes of a text, read from a copy with room after it. */
+jscan_plain jscan__plain_tail(const char *p, const char *end, bool first);
+
+static inline jscan_plain jscan_read_plain(const char *p, const char *end, bool first)
+{
+	if (end - p < JSCAN__PLAIN_READ)
+		return jscan__plain_tail(p, end, first);
+	return jscan__plain(p, end, end, first);
+}
 
 static inline const char *jscan_next_plain(const jscan *s, bool first, const char **at,
 					   double *d)
 {
+	jscan_plain r;
+
 	if (s->err)
 		return NULL;
-	if (s->end - s->p < 20)
-		return jscan__plain_tail(s, first, at, d);
-	return jscan__plain(s->p, s->end, s->end, first, at, d);
+	r = jscan_read_plain(s->p, s->end, first);
+	*at = r.at;
+	*d = r.d;
+	return r.q;
 }
 
 #endif

@@ -36,12 +36,13 @@ static int malformed(const jscan *js)
 
 #define FORMATS "dataframe_split, dataframe_records, instances or inputs"
 
-static int alloc_batch(const serve_sig *s, size_t n, bool spans, const char *src, serve_arena *a,
-		       serve_batch *b)
+static int alloc_batch(const serve_sig *s, size_t n, bool spans, const char *src, size_t src_len,
+		       serve_arena *a, serve_batch *b)
 {
 	b->n = n;
 	b->k = s->n_in;
 	b->src = src;
+	b->src_len = src_len;
 	b->v = serve_arena_calloc(a, (n * b->k + 1) * sizeof *b->v);
 	b->span = spans ? serve_arena_calloc(a, (2 * n * b->k + 1) * sizeof *b->span) : NULL;
 	if (!b->v || (spans && !b->span))
@@ -180,7 +181,7 @@ static int rows(jscan *js, const serve_sig *s, serve_arena *a, const char *where
 
 	if ((rc = count_array(js, where, &n)))
 		return rc;
-	if ((rc = alloc_batch(s, n, true, js->base, a, out)))
+	if ((rc = alloc_batch(s, n, true, js->base, (size_t)(js->end - js->base), a, out)))
 		return rc;
 	if (!(seen = serve_arena_calloc(a, (s->n_in + 1) * sizeof *seen)))
 		return sl__oom();
@@ -299,7 +300,7 @@ static int dataframe_split(jscan *js, const serve_sig *s, serve_arena *a, serve_
 		for (size_t j = 0; j < width; j++)
 			map[j] = (long)j;
 	}
-	if ((rc = alloc_batch(s, n, true, js->base, a, out)))
+	if ((rc = alloc_batch(s, n, true, js->base, (size_t)(js->end - js->base), a, out)))
 		return rc;
 	{
 		jscan d;
@@ -365,7 +366,7 @@ static int columns(jscan *js, const serve_sig *s, serve_arena *a, serve_batch *o
 		return malformed(js);
 	if (n == SIZE_MAX)
 		n = 0;
-	if ((rc = alloc_batch(s, n, true, js->base, a, out)))
+	if ((rc = alloc_batch(s, n, true, js->base, (size_t)(js->end - js->base), a, out)))
 		return rc;
 	if (!(seen = serve_arena_calloc(a, (s->n_in + 1) * sizeof *seen)))
 		return sl__oom();
@@ -613,7 +614,7 @@ int mlflow_parse_csv(const serve_sig *s, const char *body, size_t len, serve_are
 			n++;
 		}
 	}
-	if ((rc = alloc_batch(s, n, false, body, a, out)))
+	if ((rc = alloc_batch(s, n, false, body, 0, a, out)))
 		goto out;
 	/* Pass 2: the values, typed by parsing each as its column's type. */
 	for (size_t i = 0; i < n; i++) {

@@ -253,34 +253,42 @@ static void plain_run(jscan *js, bool *first, fill *f)
 	uint32_t *span = b->span;
 	size_t k = b->k, left = f->total - f->count, n = 0;
 	size_t j = f->col >= 0 ? (size_t)f->col : f->cell, c = f->row * k + j;
-	const char *src = b->src, *q, *at;
+	const char *src = b->src, *p = js->p, *end = js->end;
 	bool fst = *first;
-	double d;
+	long step = f->col >= 0 ? (long)k : 1;
 
-	while (n < left && (types[j] == DS_FLOAT64 || types[j] == DS_INT64) &&
-	       (q = jscan_next_plain(js, fst, &at, &d))) {
+	if (js->err)
+		return;
+	/* The position is kept here and given back once at the end. */
+	while (n < left && (types[j] == DS_FLOAT64 || types[j] == DS_INT64)) {
+		jscan_plain r = jscan_read_plain(p, end, fst);
+		double d = r.d;
+		if (!r.q)
+			break;
 		if (types[j] == DS_FLOAT64) {
 			cell[c] = (expr_value){.f = d};
 		} else {
-			/* Integral and below 10^15 (plain numbers are): exact. */
-			int64_t i = (int64_t)d;
+			/* Integral and below 10^15: exact, as bundle_coerce reads
+			 * it. A longer one (plain numbers have up to 19 digits,
+			 * rounded) is left to value(), which reads its text. */
+			int64_t i;
+			if (!(d > -1e15 && d < 1e15))
+				break;
+			i = (int64_t)d;
 			if ((double)i != d)
 				break;
 			cell[c] = (expr_value){.i = i};
 		}
-		span[2 * c] = (uint32_t)(at - src);
-		span[2 * c + 1] = (uint32_t)(q - at);
-		js->p = q;
+		span[2 * c] = (uint32_t)(r.at - src);
+		span[2 * c + 1] = (uint32_t)(r.q - r.at);
+		p = r.q;
 		fst = false;
 		n++;
-		if (f->col >= 0) {
-			c += k;
-		} else {
-			c++;
-			if (++j == k)
-				j = 0;
-		}
+		c += (size_t)step;
+		if (step == 1 && ++j == k)
+			j = 0;
 	}
+	js->p = p;
 	*first = fst;
 	f->count += n;
 	if (f->col >= 0) {
@@ -566,6 +574,7 @@ static int layout(const serve_sig *s, const char *body, size_t len, v2_input *in
 	b->n = n;
 	b->k = s->n_in;
 	b->src = body;
+	b->src_len = len;
 	b->v = serve_arena_alloc(a, (n * b->k + 1) * sizeof *b->v);
 	b->span = serve_arena_alloc(a, (2 * n * b->k + 1) * sizeof *b->span);
 	if (!b->v || !b->span)

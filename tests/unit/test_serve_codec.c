@@ -129,6 +129,162 @@ static void test_jscan_numbers(void **state)
 	}
 }
 
+/*
+ * The same text read the way a request's data is read: jscan_next_plain
+ * when it takes it, and jscan_value always; both must give strtod's bits.
+ * Returns whether the inline path took it.
+ */
+static bool check_both(const char *num, size_t *decimal_ok)
+{
+	char text[96];
+	double want = strtod(num, NULL), d = 0;
+	int n = snprintf(text, sizeof text, "[%s]", num);
+	const char *q, *at;
+	jscan js;
+	jval v;
+	bool took;
+
+	jscan_init(&js, text, (size_t)n);
+	assert_int_equal(jscan_value(&js, &v), J_ARR);
+	took = (q = jscan_next_plain(&js, true, &at, &d)) != NULL;
+	if (took && (memcmp(&d, &want, 8) || at != text + 1 || q != text + n - 1))
+		fail_msg("'%s': inline %.17g, strtod %.17g", num, d, want);
+	assert_int_equal(jscan_next_num(&js, &(bool){true}, &v), 1);
+	if (memcmp(&v.num, &want, 8) || v.len != strlen(num))
+		fail_msg("'%s': jscan_value %.17g, strtod %.17g", num, v.num, want);
+	/* Which way it went: for the counts that keep the test honest. */
+	if (decimal_ok) {
+		const char *p = num + (*num == '-');
+		uint64_t m = 0;
+		int x = 0, nd = 0;
+		bool frac = false;
+		for (; *p && *p != 'e'; p++) {
+			if (*p == '.') {
+				frac = true;
+				continue;
+			}
+			if (m == 0 && *p == '0') {
+				x -= frac;
+				continue;
+			}
+			if (++nd > 19)
+				return took;
+			m = m * 10 + (uint64_t)(*p - '0');
+			x -= frac;
+		}
+		if (*p == 'e')
+			x += atoi(p + 1);
+		if (m > (uint64_t)1 << 53 && jscan__decimal(m, x, &d))
+			++*decimal_ok;
+	}
+	return took;
+}
+
+/*
+ * jscan__decimal against strtod, bit for bit: every w * 10^q it answers
+ * (w of up to 19 digits, q over and past the range of doubles) is
+ * strtod's; and the texts clients send -- shortest round-trip (%.17g,
+ * %.16g) of random doubles across the whole range, random digit strings,
+ * and the texts nearest the halfway points between neighbouring doubles,
+ * where a sloppy rounding shows -- read to strtod's bits on the inline
+ * path and on jscan_value. Most of them must take the new path, or this
+ * tested nothing.
+ */
+static void test_jscan_decimal(void **state)
+{
+	static const char *const cases[] = {
+		"9007199254740993", "9007199254740995", "9007199254740993.0000000001",
+		"0.30000000000000004", "0.12345678901234568", "1.7976931348623157e308",
+		"2.2250738585072014e-308", "2.2250738585072011e-308", "4.9406564584124654e-324",
+		"9999999999999999999", "1000000000000000000", "18446744073709551615",
+		"0.1000000000000000055511151231257827", "7.2057594037927933e16",
+		"-0.0000000000000000000000000001234567890123456789", "1e-400", "1e400",
+		"3.0517578125e-05", "123456789012345678e-5", "0.00012345678901234567",
+	};
+	char num[80];
+	sl__rng r;
+	size_t took = 0, total = 0, dec = 0, big = 0;
+
+	(void)state;
+	for (size_t i = 0; i < SL__ARRAY_LEN(cases); i++)
+		check_both(cases[i], NULL);
+	sl__rng_seed(&r, 23);
+	/* The conversion alone, over its whole domain and past it. */
+	for (int i = 0; i < 1000000; i++) {
+		uint64_t w = sl__rng_next(&r) % 10000000000000000000u;
+		int q = (int)sl__rng_below(&r, 700) - 370;
+		double got, want;
+		if (sl__rng_below(&r, 2))
+			w >>= sl__rng_below(&r, 64);
+		snprintf(num, sizeof num, "%llue%d", (unsigned long long)w, q);
+		want = strtod(num, NULL);
+		if (jscan__decimal(w, q, &got) && memcmp(&got, &want, 8))
+			fail_msg("%s: jscan__decimal %.17g, strtod %.17g", num, got, want);
+	}
+	for (int i = 0; i < 1500000; i++) {
+		uint64_t bits = sl__rng_next(&r);
+		double d;
+		int kind = (int)sl__rng_below(&r, 5);
+		/* Mostly values requests carry (magnitudes 1e-6 to 1e6, where
+		 * %.17g writes them positionally), else any finite double. */
+		if (kind < 3) {
+			d = sl__rng_uniform(&r) * pow(10, (double)sl__rng_below(&r, 13) - 6);
+			if (bits & 1)
+				d = -d;
+		} else {
+			memcpy(&d, &bits, 8);
+			if (!isfinite(d))
+				continue;
+		}
+		if (kind == 4) {
+			/* Halfway to the next double, written with 19 to 21
+			 * significant digits and nudged a unit either way. */
+			double up = nextafter(d, INFINITY);
+			long double mid = ((long double)d + (long double)up) / 2;
+			if (!isfinite(up))
+				continue;
+			snprintf(num, sizeof num, "%.*Le", 18 + (int)sl__rng_below(&r, 3), mid);
+		} else {
+			snprintf(num, sizeof num, kind == 0 ? "%.16g" : "%.17g", d);
+		}
+		if (strchr(num, 'e') == NULL)
+			big += check_both(num, &dec) && strlen(num) > 16;
+		else
+			check_both(num, &dec);
+		total++;
+	}
+	/* What repr writes from 1e-4 to 1e-2 ("0.00" and 17 digits) and from
+	 * 1e-2 to 1e19: the inline path takes every one. */
+	for (int i = 0; i < 50000; i++) {
+		double d = pow(10, -4 + 23 * sl__rng_uniform(&r));
+		snprintf(num, sizeof num, i % 2 ? "%.17g" : "%.16g", d);
+		if (!strchr(num, 'e') && !check_both(num, NULL))
+			fail_msg("'%s' was left to the checking path", num);
+	}
+	/* Random digit strings of up to 21 digits, any point. */
+	for (int i = 0; i < 500000; i++) {
+		int nd = 1 + (int)sl__rng_below(&r, 21), dot = (int)sl__rng_below(&r, (uint64_t)nd + 1);
+		size_t n = 0;
+		if (sl__rng_below(&r, 2))
+			num[n++] = '-';
+		for (int k = 0; k < nd; k++) {
+			if (k == dot && k > 0)
+				num[n++] = '.';
+			num[n++] = (char)('0' + (k == 0 && dot != 1 ? 1 + sl__rng_below(&r, 9)
+								   : sl__rng_below(&r, 10)));
+		}
+		if (sl__rng_below(&r, 3) == 0)
+			n += (size_t)snprintf(num + n, sizeof num - n, "e%d",
+					      (int)sl__rng_below(&r, 700) - 360);
+		num[n] = 0;
+		took += check_both(num, NULL);
+	}
+	if (dec < total / 2 || big < total / 10 || took < 100000)
+		fail_msg("of %zu doubles jscan__decimal took %zu, the inline path %zu of more than "
+			 "16 digits; %zu digit strings inline",
+			 total, dec, big, took);
+}
+
 /* What reading an array's elements gave: each number's value bits and
  * span, a marker per other element, and where and how the scan ended. */
 typedef struct elems {
@@ -182,13 +338,13 @@ static void read_elems(const char *text, size_t len, bool use_plain, elems *e)
  * The inline fast path reads an array's numbers as the checking path
  * does: the same values to the bit, the same spans, and the same end or
  * error at the same place, whatever the mix of plain numbers, numbers it
- * leaves (exponents, 16 digits and more, leading zeros), other values,
+ * leaves (exponents, 20 digits and more, leading zeros), other values,
  * white space, damage, and distance from the end of the text.
  */
 static void test_jscan_plain(void **state)
 {
 	static const char *const other[] = {
-		"1e5", "-2.5E-3", "01", "1.", "-", "00.5", "1234567890123456", "0.1234567890123456",
+		"1e5", "-2.5E-3", "01", "1.", "-", "00.5", "12345678901234567890", "0.12345678901234567890",
 		"123456789012345.5", "\"7\"", "null", "[1, 2]", "true", "{}", "-0", "1.5x", "+1",
 		".5", "1..2", "9007199254740993", "0.000000000000001", "1e", "--1",
 	};
@@ -217,7 +373,7 @@ static void test_jscan_plain(void **state)
 				continue;
 			}
 			/* A plain number: a sign, "0" or 1 to 9 digits, and mostly a
-			 * fraction, up to 17 digits in all (the fast path takes 15). */
+			 * fraction, up to 22 digits in all (the fast path takes 19). */
 			if (sl__rng_below(&r, 4) == 0)
 				text[n++] = '-';
 			{
@@ -228,7 +384,7 @@ static void test_jscan_plain(void **state)
 					text[n++] = (char)('0' + (d ? sl__rng_below(&r, 10)
 								    : 1 + sl__rng_below(&r, 9)));
 				if (sl__rng_below(&r, 3)) {
-					nf = 1 + (int)sl__rng_below(&r, sl__rng_below(&r, 2) ? 4 : 17);
+					nf = 1 + (int)sl__rng_below(&r, sl__rng_below(&r, 2) ? 4 : 21);
 					text[n++] = '.';
 				}
 				for (int d = 0; d < nf; d++)
@@ -539,8 +695,11 @@ static void test_v2_plain_cells(void **state)
 	enum { ROWS = 60 };
 	static const char *const xs[] = {"0.0", "0.64", "-3.756", "278", "1e-3", "0.30000000000000004",
 					 "12345.678901234", "-0", "7.5E2", "100000000000000000000"};
-	static const char *const ns[] = {"3", "-2", "4.0", "1e1", "0", "-0.0", "123456"};
-	static const int64_t nv[] = {3, -2, 4, 10, 0, 0, 123456};
+	/* Integers past 2^53 are read from their text, exactly. */
+	static const char *const ns[] = {"3",	"-2", "4.0", "1e1", "0", "-0.0", "123456",
+					 "1234567890123456789", "-9007199254740993"};
+	static const int64_t nv[] = {3, -2, 4, 10, 0, 0, 123456, 1234567890123456789,
+				     -9007199254740993};
 	char body[16384];
 	size_t n = 0;
 	v2_request req;
@@ -588,16 +747,16 @@ static void test_v2_plain_cells(void **state)
 		if (sp[3] != strlen(nt) || memcmp(body + sp[2], nt, sp[3]))
 			fail_msg("row %d: n's span is '%.*s'", i, (int)sp[3], body + sp[2]);
 	}
-	/* The same body with row 41 of n fractional. */
+	/* The same body with row 51 of n fractional. */
 	{
-		char *at = strstr(body, "[123456]"); /* rows 6, 13, ..., 41, ... */
+		char *at = strstr(body, "[123456]"); /* rows 6, 15, ..., 51 */
 		for (int k = 0; k < 5; k++)
 			at = strstr(at + 1, "[123456]");
 		memcpy(at, "[12.500]", 8);
 		serve_arena_reset(&f->a);
 		if (v2_parse(&f->sig, body, n, &f->a, &req) != SL_EINVAL)
 			fail_msg("%s", sl_errmsg());
-		if (!strstr(sl_errmsg(), "inputs[1] 'n', row 41: expected an integer (int64), got 12.500"))
+		if (!strstr(sl_errmsg(), "inputs[1] 'n', row 51: expected an integer (int64), got 12.500"))
 			fail_msg("%s", sl_errmsg());
 	}
 }
@@ -1057,15 +1216,34 @@ static void test_log_record_bytes(void **state)
 		fail_msg("v2_parse: %s", sl_errmsg());
 	assert_int_equal(serve_score(&f->sig, f->row, &req.batch, false, &f->a, &res), 0);
 	sl__buf_init(&rec, 0);
-	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-		serve_logrec r = {.id = cases[i].id, .time_ms = 1764501753123, .model = cases[i].model,
-				  .version = cases[i].version, .endpoint = "v2", .status = cases[i].status,
-				  .latency_us = cases[i].lat, .sig = &f->sig, .batch = &req.batch, .res = &res};
-		sl__buf_reset(&rec);
-		assert_int_equal(serve_log_record(&r, &f->a, &rec), 0);
-		assert_int_equal(strlen(rec.data), rec.len);
-		assert_string_equal(rec.data, cases[i].want);
-	}
+	/* Written piece by piece; from the head built once for the model and
+	 * version strings (serve_sig_v2_head), byte for byte the same; and
+	 * piece by piece again for other strings than the head's. */
+	for (int pass = 0; pass < 3; pass++)
+		for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+			char model[32], version[32];
+			serve_logrec r = {.id = cases[i].id, .time_ms = 1764501753123,
+					  .model = cases[i].model, .version = cases[i].version,
+					  .endpoint = "v2", .status = cases[i].status,
+					  .latency_us = cases[i].lat, .sig = &f->sig,
+					  .batch = &req.batch, .res = &res};
+			if (pass == 0)
+				assert_null(f->sig.log_head);
+			else
+				assert_int_equal(serve_sig_v2_head(&f->sig, cases[i].model,
+								   cases[i].version),
+						 0);
+			if (pass == 2) {
+				snprintf(model, sizeof model, "%s", cases[i].model);
+				snprintf(version, sizeof version, "%s", cases[i].version);
+				r.model = model;
+				r.version = version;
+			}
+			sl__buf_reset(&rec);
+			assert_int_equal(serve_log_record(&r, &f->a, &rec), 0);
+			assert_int_equal(strlen(rec.data), rec.len);
+			assert_string_equal(rec.data, cases[i].want);
+		}
 	sl__buf_free(&rec);
 }
 
@@ -1144,6 +1322,7 @@ int main(void)
 		cmocka_unit_test(test_jscan_depth_and_unescape),
 		cmocka_unit_test(test_jscan_numbers),
 		cmocka_unit_test(test_jscan_plain),
+		cmocka_unit_test(test_jscan_decimal),
 		cmocka_unit_test(test_jscan_skip_brackets),
 		cmocka_unit_test(test_v2_numeric_matrix),
 		cmocka_unit_test_setup_teardown(test_v2_layouts, setup, teardown),
