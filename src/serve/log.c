@@ -145,6 +145,7 @@ struct ilog {
 	bool rotating;
 	uint64_t waiting;
 	uint64_t dropped, failed, rotations, segments, compressed, removed;
+	uint64_t rot_hist[2][ILOG_ROT_BUCKETS], rot_ns[2];
 	_Atomic uint64_t written;
 	/* Group commit (ILOG_FSYNC). */
 	pthread_mutex_t sync_mu;
@@ -512,10 +513,31 @@ static void queue_prep(ilog *l, const chunk *c)
  * new_file is set. One rotation at a time: others wait, or drop (drop).
  * Returns 0 (try again), ILOG_DROPPED, or an error.
  */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Counts a rotation that took ns, of a new segment or not (under mu). */
+static void count_rotation(ilog *l, bool seg, uint64_t ns)
+{
+	int b = 0;
+
+	while (b + 1 < ILOG_ROT_BUCKETS && ns > ILOG_ROT_US(b) * 1000)
+		b++;
+	l->rot_hist[seg][b]++;
+	l->rot_ns[seg] += ns;
+}
+
 static int rotate(ilog *l, chunk *c, size_t need, bool new_file, bool drop)
 {
 	chunk *n;
 	size_t size = l->o.chunk_bytes;
+	uint64_t t0 = mono_ns();
+	bool seg = false;
 	int rc = 0;
 
 	pthread_mutex_lock(&l->mu);
@@ -553,6 +575,7 @@ static int rotate(ilog *l, chunk *c, size_t need, bool new_file, bool drop)
 	if (c)
 		l->seg_end = drain(c);
 	if (new_file || l->seg_end >= l->o.segment_bytes || l->fd < 0) {
+		seg = true;
 		if (size > FIRST_CHUNK)
 			size = FIRST_CHUNK;
 		if (l->o.durability == ILOG_FSYNC) {
@@ -612,6 +635,8 @@ static int rotate(ilog *l, chunk *c, size_t need, bool new_file, bool drop)
 	 * back here and tries again. */
 	l->rotating = false;
 	pthread_cond_broadcast(&l->rotated);
+	if (rc == 0)
+		count_rotation(l, seg, mono_ns() - t0);
 	pthread_mutex_unlock(&l->mu);
 	return rc;
 }
@@ -782,6 +807,8 @@ void ilog_stats_get(ilog *l, ilog_stats *out)
 	out->prepared = l->prepared;
 	out->reused = l->reused;
 	out->prep_writes = atomic_load(&l->prep_writes);
+	memcpy(out->rot_hist, l->rot_hist, sizeof out->rot_hist);
+	memcpy(out->rot_ns, l->rot_ns, sizeof out->rot_ns);
 	pthread_mutex_unlock(&l->mu);
 	out->written = atomic_load(&l->written);
 	pthread_mutex_lock(&l->sync_mu);

@@ -69,6 +69,10 @@ typedef struct ilog_opts {
 	unsigned test_prep_delay_ms;   /* tests: each piece of a preparation sleeps this long */
 } ilog_opts;
 
+/* Rotation times (ilog_stats.rot_hist): 4 us, 8 us, ... 4 ms, longer. */
+#define ILOG_ROT_BUCKETS 12
+#define ILOG_ROT_US(b) ((uint64_t)4 << (b))
+
 typedef struct ilog_stats {
 	uint64_t written;      /* records in the log */
 	uint64_t dropped;      /* records dropped by ILOG_DROP */
@@ -82,6 +86,13 @@ typedef struct ilog_stats {
 	uint64_t reused;       /* bytes of a compressed segment freed right before a preparation */
 	uint64_t prep_writes;  /* the helper's writes of zeros doing it */
 	uint64_t segments, compressed, removed;
+	/* Time the rotating thread spent in a rotation, [0] for a chunk that
+	 * followed one of the same segment, [1] for a new segment's first:
+	 * a count per bucket (not cumulative; bucket b holds rotations of at
+	 * most ILOG_ROT_US(b) microseconds, the last the longer ones) and
+	 * their sum. */
+	uint64_t rot_hist[2][ILOG_ROT_BUCKETS];
+	uint64_t rot_ns[2];
 } ilog_stats;
 
 typedef struct ilog ilog;
