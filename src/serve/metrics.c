@@ -407,6 +407,12 @@ int serve_metrics(sl_server *s, serve_worker *w, sl__buf *o)
 		sl__buf_printf(o, "sluice_log_records_fsynced_total %llu\n", (unsigned long long)st.fsynced);
 		help(o, "sluice_log_chunks_total", "counter", "Log chunks mapped (each a few MiB of records).");
 		sl__buf_printf(o, "sluice_log_chunks_total %llu\n", (unsigned long long)st.rotations);
+		help(o, "sluice_log_segments_ready_total", "counter",
+		     "Log segments swapped in ready-made (file and first chunk prepared ahead).");
+		sl__buf_printf(o, "sluice_log_segments_ready_total %llu\n", (unsigned long long)st.seg_ready);
+		help(o, "sluice_log_segments_unready_total", "counter",
+		     "Log segments the rotation had to make or finish itself while requests waited.");
+		sl__buf_printf(o, "sluice_log_segments_unready_total %llu\n", (unsigned long long)st.seg_unready);
 		help(o, "sluice_log_rotation_seconds", "histogram",
 		     "Time a request (or the age rotation) spent mapping the next log chunk, "
 		     "kind=\"segment\" when it was a new segment's first.");
