@@ -94,8 +94,11 @@
  * us), wrote the first chunk's zeros (75 us) and cut and closed the full
  * segment (20-60 us, 2-5 ms when the kernel was writing it back), every
  * other request waiting, once a second under load. Now it names what the
- * helper made ready (a rename, 25 us) and maps; the helper cuts the closed
- * segment, in pieces from its end, between its other work.
+ * helper made ready (a rename, 25-60 us) and maps; the helper cuts the
+ * closed segment, in pieces from its end, between its other work. On one
+ * core at 30,000 records a second (bench/log_rotate.sh), a segment
+ * rotation's median went from 512 to 128 us, a chunk rotation's being
+ * 64 us.
  *
  * Reusing pages. Those zeros cost the page cache new pages, and new pages
  * can cost far more than writing them: on a virtual machine that hands
