@@ -49,8 +49,9 @@
  *     the end of the current chunk, where no reservation reaches, and
  *     only while no rotation runs: a rotation first stops the preparation
  *     under way (it ends at its next piece) and drops the one queued, and
- *     queues the next once its chunk is published. So no record is ever overwritten by zeros,
- *     and a preparation always writes to the file it was queued for.
+ *     queues the next once its chunk is published. So no record is ever
+ *     overwritten by zeros, and a preparation always writes to the file
+ *     it was queued for.
  *  4. The spare is a compressed segment already unlinked: no reader or
  *     server can reach it, nothing but the helper writes to it (it only
  *     cuts it shorter, before a preparation), and whoever takes it from
@@ -64,11 +65,12 @@
  *     writes to it before, between raising next.running and lowering it
  *     (under mu), starting only while no rotation runs; the segment
  *     rotation that takes it first stops that (next_cancel: at its next
- *     piece), and owns it once it cleared l->next. At close an unnamed next segment is removed;
- *     one a crash leaves is unlocked and holds no records, and a sweep
- *     removes it (after a minute). A closed segment handed to the helper
- *     (l->retired) stays locked, so uncompressed, until it is cut to its
- *     records; readers skip the zeros past them meanwhile (log.h).
+ *     piece), and owns it once it cleared l->next. At close an unnamed
+ *     next segment is removed; one a crash leaves is unlocked and holds no
+ *     records, and a sweep removes it (after a minute). A closed segment
+ *     handed to the helper (l->retired) stays locked, so uncompressed,
+ *     until it is cut to its records; readers skip the zeros past them
+ *     meanwhile (log.h).
  *
  * Preparing the pages. Each chunk's pages must be in the page cache and
  * mapped writable before requests copy into them, or every 4 KiB page of
