@@ -976,6 +976,7 @@ void ilog_stats_get(ilog *l, ilog_stats *out)
 	out->prep_writes = atomic_load(&l->prep_writes);
 	out->seg_ready = l->seg_ready;
 	out->seg_unready = l->seg_unready;
+	out->next_ready = l->next.fd >= 0 && l->next.done >= first_chunk(l) && !l->next.running;
 	memcpy(out->rot_hist, l->rot_hist, sizeof out->rot_hist);
 	memcpy(out->rot_ns, l->rot_ns, sizeof out->rot_ns);
 	pthread_mutex_unlock(&l->mu);

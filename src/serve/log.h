@@ -92,6 +92,7 @@ typedef struct ilog_stats {
 	uint64_t segments, compressed, removed;
 	uint64_t seg_ready;    /* segments swapped in as the helper had made them ready */
 	uint64_t seg_unready;  /* segments the rotation made or finished itself (helper behind) */
+	bool next_ready;       /* the next segment is made and its first chunk prepared, now */
 	/* Time the rotating thread spent in a rotation, [0] for a chunk that
 	 * followed one of the same segment, [1] for a new segment's first:
 	 * a count per bucket (not cumulative; bucket b holds rotations of at
