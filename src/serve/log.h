@@ -5,6 +5,9 @@
  *   DIR/20261130T112233.041-1f3a9c0b-000001.jsonl       the open segment (one
  *                                                        per server, locked)
  *   DIR/20261130T102233.907-1f3a9c0b-000000.jsonl.zst   closed, compressed
+ *   DIR/1f3a9c0b.jsonl.new                              the server's next segment,
+ *                                                        made ahead: no records,
+ *                                                        readers skip it
  *
  * Names sort oldest first: UTC start to the millisecond, the server's
  * instance, its segment number.
@@ -67,7 +70,12 @@ typedef struct ilog_opts {
 	size_t chunk_bytes;     /* mapped at a time; 0: 4 MiB (rounded to pages) */
 	unsigned test_rotate_delay_ms; /* tests: a rotation sleeps this long */
 	unsigned test_prep_delay_ms;   /* tests: each piece of a preparation sleeps this long */
+	bool test_no_ahead;            /* tests: the helper makes no next segment ready */
 } ilog_opts;
+
+/* Rotation times (ilog_stats.rot_hist): 4 us, 8 us, ... 4 ms, longer. */
+#define ILOG_ROT_BUCKETS 12
+#define ILOG_ROT_US(b) ((uint64_t)4 << (b))
 
 typedef struct ilog_stats {
 	uint64_t written;      /* records in the log */
@@ -82,6 +90,16 @@ typedef struct ilog_stats {
 	uint64_t reused;       /* bytes of a compressed segment freed right before a preparation */
 	uint64_t prep_writes;  /* the helper's writes of zeros doing it */
 	uint64_t segments, compressed, removed;
+	uint64_t seg_ready;    /* segments swapped in as the helper had made them ready */
+	uint64_t seg_unready;  /* segments the rotation made or finished itself (helper behind) */
+	bool next_ready;       /* the next segment is made and its first chunk prepared, now */
+	/* Time the rotating thread spent in a rotation, [0] for a chunk that
+	 * followed one of the same segment, [1] for a new segment's first:
+	 * a count per bucket (not cumulative; bucket b holds rotations of at
+	 * most ILOG_ROT_US(b) microseconds, the last the longer ones) and
+	 * their sum. */
+	uint64_t rot_hist[2][ILOG_ROT_BUCKETS];
+	uint64_t rot_ns[2];
 } ilog_stats;
 
 typedef struct ilog ilog;

@@ -407,6 +407,32 @@ int serve_metrics(sl_server *s, serve_worker *w, sl__buf *o)
 		sl__buf_printf(o, "sluice_log_records_fsynced_total %llu\n", (unsigned long long)st.fsynced);
 		help(o, "sluice_log_chunks_total", "counter", "Log chunks mapped (each a few MiB of records).");
 		sl__buf_printf(o, "sluice_log_chunks_total %llu\n", (unsigned long long)st.rotations);
+		help(o, "sluice_log_segments_ready_total", "counter",
+		     "Log segments swapped in ready-made (file and first chunk prepared ahead).");
+		sl__buf_printf(o, "sluice_log_segments_ready_total %llu\n", (unsigned long long)st.seg_ready);
+		help(o, "sluice_log_segments_unready_total", "counter",
+		     "Log segments the rotation had to make or finish itself while requests waited.");
+		sl__buf_printf(o, "sluice_log_segments_unready_total %llu\n", (unsigned long long)st.seg_unready);
+		help(o, "sluice_log_rotation_seconds", "histogram",
+		     "Time a request (or the age rotation) spent mapping the next log chunk, "
+		     "kind=\"segment\" when it was a new segment's first.");
+		for (int k = 0; k < 2; k++) {
+			const char *kind = k ? "segment" : "chunk";
+			uint64_t cum = 0;
+			for (int b = 0; b < ILOG_ROT_BUCKETS; b++) {
+				cum += st.rot_hist[k][b];
+				if (b + 1 < ILOG_ROT_BUCKETS)
+					sl__buf_printf(o, "sluice_log_rotation_seconds_bucket{kind=\"%s\",le=\"%g\"} %llu\n",
+						       kind, (double)ILOG_ROT_US(b) / 1e6, (unsigned long long)cum);
+				else
+					sl__buf_printf(o, "sluice_log_rotation_seconds_bucket{kind=\"%s\",le=\"+Inf\"} %llu\n",
+						       kind, (unsigned long long)cum);
+			}
+			sl__buf_printf(o, "sluice_log_rotation_seconds_sum{kind=\"%s\"} ", kind);
+			put_num(o, (double)st.rot_ns[k] / 1e9);
+			sl__buf_printf(o, "\nsluice_log_rotation_seconds_count{kind=\"%s\"} %llu\n", kind,
+				       (unsigned long long)cum);
+		}
 		help(o, "sluice_log_fsyncs_total", "counter", "fdatasync calls, each a group commit.");
 		sl__buf_printf(o, "sluice_log_fsyncs_total %llu\n", (unsigned long long)st.fsyncs);
 		help(o, "sluice_log_segments_closed_total", "counter", "Log segments closed.");

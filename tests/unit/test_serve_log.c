@@ -5,7 +5,9 @@
  * policy, drops and counts; a torn last line is skipped; retention
  * removes old compressed segments; the range the next chunk maps is in
  * the page cache before it is mapped, and preparing it never zeroes a
- * record; a compressed segment's pages are reused for the next chunks.
+ * record; a compressed segment's pages are reused for the next chunks; the
+ * next segment is made ready ahead, unseen by readers, and rotations to a
+ * segment not ready make their own, every record kept once and in order.
  */
 #include <dirent.h>
 #include <jansson.h>
@@ -74,6 +76,48 @@ static int count(void *ud, const char *line, size_t len, const ilog_schemas *sch
 	return 0;
 }
 
+/* Each writer's records in the order they were appended (scan order:
+ * segments by name, records by place). */
+typedef struct order {
+	int last[THREADS];
+	size_t n, bad, out_of_order;
+	unsigned char got[THREADS][PER_THREAD];
+} order;
+
+static int check_order(void *ud, const char *line, size_t len, const ilog_schemas *sch)
+{
+	order *o = ud;
+	int t, i;
+
+	(void)sch;
+	if (sscanf(line, "{\"t\":%d,\"i\":%d,", &t, &i) != 2 || t < 0 || t >= THREADS || i < 0 ||
+	    i >= PER_THREAD || line[len - 1] != '}') {
+		o->bad++;
+		return 0;
+	}
+	o->out_of_order += i <= o->last[t];
+	o->last[t] = i;
+	o->got[t][i]++;
+	o->n++;
+	return 0;
+}
+
+static void assert_all_in_order(const char *logdir)
+{
+	order *o = calloc(1, sizeof *o);
+
+	for (int t = 0; t < THREADS; t++)
+		o->last[t] = -1;
+	assert_int_equal(ilog_scan(logdir, 0, 0, check_order, o), 0);
+	assert_int_equal(o->bad, 0);
+	assert_int_equal(o->n, THREADS * PER_THREAD);
+	assert_int_equal(o->out_of_order, 0);
+	for (int t = 0; t < THREADS; t++)
+		for (int i = 0; i < PER_THREAD; i++)
+			assert_int_equal(o->got[t][i], 1);
+	free(o);
+}
+
 static size_t files_with(const char *dir, const char *suffix)
 {
 	DIR *d = opendir(dir);
@@ -115,9 +159,11 @@ static void test_concurrent_rotate_compress(void **state)
 	ilog_stats_get(l, &st);
 	assert_int_equal(st.written, THREADS * PER_THREAD);
 	assert_int_equal(st.dropped, 0);
-	if (st.segments < 3)
-		fail_msg("%llu segments, %llu chunks", (unsigned long long)st.segments, (unsigned long long)st.rotations);
-	assert_true(st.rotations > st.segments);
+	/* Segments swapped in (the helper closes the old ones a moment later). */
+	if (st.seg_ready + st.seg_unready < 3)
+		fail_msg("%llu segments, %llu chunks", (unsigned long long)(st.seg_ready + st.seg_unready),
+			 (unsigned long long)st.rotations);
+	assert_true(st.rotations > st.seg_ready + st.seg_unready);
 	assert_int_equal(ilog_close(l), 0);
 	/* Whatever maintenance compressed meanwhile (it yields to everything
 	 * else, so maybe nothing yet), every record reads back once. */
@@ -146,7 +192,10 @@ static void test_fsync_level(void **state)
 {
 	const char *dir = tu_tmpdir();
 	char *logdir = tu_path(dir, "log");
-	ilog_opts o = {.dir = logdir, .durability = ILOG_FSYNC};
+	/* Small segments: group commits meet segment rotations, which sync
+	 * the segment they close before the next takes its place. */
+	ilog_opts o = {.dir = logdir, .durability = ILOG_FSYNC, .segment_bytes = 16384,
+		       .chunk_bytes = 4096};
 	ilog_stats st;
 	writer w[THREADS];
 	ilog *l;
@@ -157,7 +206,9 @@ static void test_fsync_level(void **state)
 	ilog_stats_get(l, &st);
 	assert_int_equal(st.fsynced, THREADS * PER_THREAD);
 	assert_true(st.fsyncs >= 1 && st.fsyncs <= st.fsynced);
+	assert_true(st.seg_ready + st.seg_unready >= 3);
 	assert_int_equal(ilog_close(l), 0);
+	assert_all_in_order(logdir);
 	free(logdir);
 	tu_rmdir(dir);
 }
@@ -253,13 +304,18 @@ static void test_torn_line_and_retention(void **state)
 	assert_int_equal(ilog_scan(dir, 0, 0, collect, &b), 0);
 	assert_string_equal(b.data, "{\"a\":1}|{\"a\":2}|");
 	/* Retention removes an old compressed segment; the torn one is
-	 * compressed; a segment a crash left unnamed goes, one just made
-	 * (not locked yet: another server's rotation) stays. */
+	 * compressed; a segment a crash left unnamed (made ahead: zeros)
+	 * goes, one just made (not locked yet: another server's rotation)
+	 * stays. Readers never take an unnamed one's text for records. */
+	tu_write(leftover, "{\"a\":3}\n");
+	assert_int_equal(truncate(leftover, 262144), 0);
+	utime(leftover, &ut);
+	tu_write(fresh, "{\"a\":4}\n");
+	sl__buf_reset(&b);
+	assert_int_equal(ilog_scan(dir, 0, 0, collect, &b), 0);
+	assert_string_equal(b.data, "{\"a\":1}|{\"a\":2}|");
 	tu_write(old, "x");
 	utime(old, &ut);
-	tu_write(leftover, "");
-	utime(leftover, &ut);
-	tu_write(fresh, "");
 	assert_int_equal(ilog_open(&o, &l), 0);
 	for (int i = 0; i < 1500 && (access(old, F_OK) == 0 || access(seg, F_OK) == 0 ||
 				     access(leftover, F_OK) == 0);
@@ -541,9 +597,10 @@ static int count_lines(void *ud, const char *line, size_t len, const ilog_schema
 	return 0;
 }
 
-/* A new segment starts with a short chunk (256 KiB), which the rotation
- * prepares while appends wait, so that the wait stays short; the helper
- * prepares the chunk after it as for any other. */
+/* A new segment starts with a short chunk (256 KiB), which the helper
+ * prepares ahead with the segment (or the rotation, when the helper is
+ * behind), so that preparing it costs little; the helper prepares the
+ * chunk after it as for any other. */
 static void test_new_segment_short_chunk(void **state)
 {
 	const char *dir = tu_tmpdir();
@@ -563,8 +620,8 @@ static void test_new_segment_short_chunk(void **state)
 		assert_int_equal(ilog_append(l, rec, (size_t)len), 0);
 		n++;
 		ilog_stats_get(l, &st);
-	} while (st.segments == 0 && n < 10000);
-	assert_int_equal(st.segments, 1);
+	} while (st.seg_ready + st.seg_unready == 0 && n < 10000);
+	assert_int_equal(st.seg_ready + st.seg_unready, 1);
 	/* The new segment: its short first chunk, then the next prepared. */
 	seg = open_segment_path(logdir);
 	for (int i = 0; i < 1000; i++) {
@@ -817,6 +874,156 @@ static void test_compressed_frames(void **state)
 	tu_rmdir(dir);
 }
 
+/* The size of the one file in dir ending in suffix; -1: none (or more). */
+static long long size_of_one(const char *dir, const char *suffix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	long long size = -1;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		if (sl__str_has_suffix(e->d_name, suffix)) {
+			char *p = tu_path(dir, e->d_name);
+			struct stat sb;
+			if (stat(p, &sb) == 0)
+				size = (long long)sb.st_size;
+			free(p);
+			n++;
+		}
+	if (d)
+		closedir(d);
+	return n == 1 ? size : -1;
+}
+
+/*
+ * The helper makes the next segment ready ahead (a locked file under a
+ * name readers skip, its first chunk prepared), and a segment rotation
+ * swaps it in: counted in seg_ready. Then writers racing through many
+ * segment rotations keep every record once, each writer's in the order
+ * appended; closing leaves no unnamed segment behind.
+ */
+static void test_segment_ahead(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *logdir = tu_path(dir, "log");
+	ilog_opts o = {.dir = logdir, .segment_bytes = 16384, .chunk_bytes = 4096, .maint_ms = 20};
+	ilog_stats st;
+	writer w[THREADS];
+	char rec[2100];
+	uint64_t rotated = 0;
+	ilog *l;
+
+	(void)state;
+	memset(rec, 'x', sizeof rec);
+	memcpy(rec, "{\"x\":\"", 6);
+	memcpy(rec + sizeof rec - 3, "\"}\n", 3);
+	assert_int_equal(ilog_open(&o, &l), 0);
+	for (int phase = 0; phase < 4; phase++) {
+		/* Ready: the next segment is there, unseen by readers, its
+		 * first chunk written. */
+		for (int i = 0; i < 1000; i++) {
+			ilog_stats_get(l, &st);
+			if (st.next_ready)
+				break;
+			usleep(10000);
+		}
+		assert_true(st.next_ready);
+		assert_int_equal(size_of_one(logdir, ".jsonl.new"), 4096);
+		do {
+			assert_int_equal(ilog_append(l, rec, sizeof rec), 0);
+			ilog_stats_get(l, &st);
+		} while (st.seg_ready + st.seg_unready == rotated);
+		rotated = st.seg_ready + st.seg_unready;
+	}
+	assert_int_equal(st.seg_unready, 0);
+	assert_int_equal(st.seg_ready, 4);
+	assert_int_equal(ilog_close(l), 0);
+	assert_int_equal(files_with(logdir, ".jsonl.new"), 0);
+	tu_rmdir(logdir);
+
+	assert_int_equal(ilog_open(&o, &l), 0);
+	run_writers(l, w);
+	ilog_stats_get(l, &st);
+	assert_int_equal(st.written, THREADS * PER_THREAD);
+	assert_true(st.seg_ready + st.seg_unready >= 3);
+	assert_int_equal(ilog_close(l), 0);
+	assert_int_equal(files_with(logdir, ".jsonl.new"), 0);
+	assert_all_in_order(logdir);
+	free(logdir);
+	tu_rmdir(dir);
+}
+
+static int count_all(void *ud, const char *line, size_t len, const ilog_schemas *sch)
+{
+	(void)sch;
+	*(size_t *)ud += len && line[len - 1] == '}';
+	return 0;
+}
+
+/* A rotation by age catches the helper preparing the next segment: it
+ * stops the helper at its next piece and finishes the segment itself
+ * (counted as not ready); the records are all there. */
+static void test_segment_caught_half_ready(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *logdir = tu_path(dir, "log");
+	/* No chunk to prepare before the next segment (one chunk is more
+	 * than a segment); the next segment's first chunk is two pieces, the
+	 * helper sleeping a second before each; the age rotation comes first. */
+	ilog_opts o = {.dir = logdir, .segment_bytes = 4096, .chunk_bytes = 1 << 20,
+		       .segment_ms = 300, .maint_ms = 20, .test_prep_delay_ms = 1000};
+	ilog_stats st;
+	size_t back = 0;
+	ilog *l;
+
+	(void)state;
+	assert_int_equal(ilog_open(&o, &l), 0);
+	assert_int_equal(ilog_append(l, "{\"i\":0}\n", 8), 0);
+	for (int i = 0; i < 1000; i++) {
+		ilog_stats_get(l, &st);
+		if (st.seg_ready + st.seg_unready)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(st.seg_ready, 0);
+	assert_int_equal(st.seg_unready, 1);
+	assert_int_equal(ilog_append(l, "{\"i\":1}\n", 8), 0);
+	assert_int_equal(ilog_close(l), 0);
+	assert_int_equal(files_with(logdir, ".jsonl.new"), 0);
+	assert_int_equal(ilog_scan(logdir, 0, 0, count_all, &back), 0);
+	assert_int_equal(back, 2);
+	free(logdir);
+	tu_rmdir(dir);
+}
+
+/* With the helper making no segment ahead (behind, or the disk full), each
+ * segment rotation makes its own while the others wait, as the only path:
+ * counted in seg_unready, and every record is kept once, in order. */
+static void test_segment_not_ready(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *logdir = tu_path(dir, "log");
+	ilog_opts o = {.dir = logdir, .segment_bytes = 16384, .chunk_bytes = 4096,
+		       .test_no_ahead = true};
+	ilog_stats st;
+	writer w[THREADS];
+	ilog *l;
+
+	(void)state;
+	assert_int_equal(ilog_open(&o, &l), 0);
+	run_writers(l, w);
+	ilog_stats_get(l, &st);
+	assert_int_equal(st.written, THREADS * PER_THREAD);
+	assert_int_equal(st.seg_ready, 0);
+	assert_true(st.seg_unready >= 3);
+	assert_int_equal(ilog_close(l), 0);
+	assert_int_equal(files_with(logdir, ".jsonl.new"), 0);
+	assert_all_in_order(logdir);
+	free(logdir);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -832,6 +1039,9 @@ int main(void)
 		cmocka_unit_test(test_spare_reused),
 		cmocka_unit_test(test_compressed_frames),
 		cmocka_unit_test(test_helper_background),
+		cmocka_unit_test(test_segment_ahead),
+		cmocka_unit_test(test_segment_not_ready),
+		cmocka_unit_test(test_segment_caught_half_ready),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
