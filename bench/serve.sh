@@ -282,7 +282,7 @@ NGX=$!
 PIDS="$PIDS $NGX"
 # For p99 (see the header): a sluice and an nginx on CPU 1 alone. The
 # sluice is given no --threads: its default is what is measured.
-P99_SL=$P_LOG P99_NGX=$P_NGX P99_PIDS=""
+P99_SL=$P_LOG P99_NGX=$P_NGX P99_PIDS="$SL_LOG $NGX"
 if [ "$PIN" = 0 ]; then
 	P99_SL=$(port) P99_NGX=$(port)
 	taskset -c 1 "$SLUICE" serve --model spam --model gb --port "$P99_SL" --no-auth \
@@ -412,17 +412,15 @@ d = [(le, n1 - n0) for (le, n0), (_, n1) in zip(a, b)]
 print("server_" + sys.argv[1], next(le for le, n in d if n >= 0.99 * d[-1][1]) * 1000)
 P
 }
-# Unpinned, the other servers are held still (SIGSTOP, and SIGCONT after)
-# while the p99 pair is measured: their own upkeep after a throughput run
-# (a log's compression catching up, the monitored server's evaluations)
-# would otherwise land on the core the pair has to itself, in runs of
-# milliseconds, and be read as the pair's tail.
+# The other servers are held still (SIGSTOP, and SIGCONT after) while the
+# p99 pair is measured: their own upkeep after a throughput run (a log's
+# compression catching up, the monitored server's evaluations) would
+# otherwise land on the pair's core (with --pin, every server's), in runs
+# of milliseconds, and be read as the pair's tail.
 OTHERS=""
-if [ "$PIN" = 0 ]; then
-	for p in $PIDS; do
-		case " ${P99_PIDS:-} " in *" $p "*) ;; *) OTHERS="$OTHERS $p" ;; esac
-	done
-fi
+for p in $PIDS; do
+	case " ${P99_PIDS:-} " in *" $p "*) ;; *) OTHERS="$OTHERS $p" ;; esac
+done
 hold() { # STOP|CONT
 	local p
 	for p in $OTHERS; do
