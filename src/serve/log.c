@@ -662,14 +662,6 @@ static int next_segment(ilog *l, size_t size)
 	return 0;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Counts a rotation that took ns, of a new segment or not (under mu). */
 static void count_rotation(ilog *l, bool seg, uint64_t ns)
 {
@@ -691,7 +683,7 @@ static int rotate(ilog *l, chunk *c, size_t need, bool new_file, bool drop)
 {
 	chunk *n;
 	size_t size = l->o.chunk_bytes;
-	uint64_t t0 = mono_ns();
+	double t0 = sl__mono_sec();
 	bool seg = false;
 	int rc = 0;
 
@@ -764,7 +756,7 @@ static int rotate(ilog *l, chunk *c, size_t need, bool new_file, bool drop)
 	pthread_cond_broadcast(&l->rotated);
 	pthread_cond_signal(&l->help_cv);
 	if (rc == 0)
-		count_rotation(l, seg, mono_ns() - t0);
+		count_rotation(l, seg, (uint64_t)((sl__mono_sec() - t0) * 1e9));
 	pthread_mutex_unlock(&l->mu);
 	return rc;
 }
