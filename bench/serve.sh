@@ -447,7 +447,11 @@ for r in $(seq "$ROUNDS"); do
 		wrk99 up99_nginx "http://127.0.0.1:$P_NGX/"
 	fi
 done
-# Each figure's median over the rounds, into medians.json.
+# Each figure's median over the rounds, into medians.json, and each
+# figure's values round by round, into rounds.json (the report's ratios are
+# the medians of the rounds' own ratios: both sides of one are measured
+# within seconds of each other, so the machine's drift over a run, often
+# larger than what a ratio is to tell, falls out of it).
 medians() {
 	"$PY" - <<'P'
 import json, statistics
@@ -457,6 +461,7 @@ for line in open("results"):
     k, v = line.split()
     vals[k].append(float(v))
 json.dump({k: statistics.median(v) for k, v in vals.items()}, open("medians.json", "w"))
+json.dump(vals, open("rounds.json", "w"))
 P
 }
 if [ -n "$LONLY" ]; then
@@ -474,11 +479,15 @@ if [ -n "$LONLY" ]; then
 	ROUNDS=$ROUNDS SECS=$SECS LOAD0=$LOAD0 LOAD1=$(load) RECORDS=${RECORDS:-0} OPEN_RECS=$OPEN_RECS \
 		MAINT_US=$(($(maint_ticks "$SL_LOG") * 1000000 / HZ)) \
 		ZST_BYTES=$(cat "$dir"/log-on/*.jsonl.zst 2>/dev/null | wc -c) "$PY" - <<'P'
-import json, os
+import json, os, statistics
 med = json.load(open("medians.json"))
 E = os.environ
+rnd = json.load(open("rounds.json"))
+def paired(a, b):  # the median over the rounds of a / b, each from one round
+    return statistics.median(x / y for x, y in zip(rnd[a], rnd[b]))
 print("request log on vs off: %s round(s) of %s s, wrk -t1 -c32 on loopback, one-row requests,"
-      " each a different row of the dataset; medians." % (E["ROUNDS"], E["SECS"]))
+      " each a different row of the dataset; medians (of the rounds' own ratios, for the costs)."
+      % (E["ROUNDS"], E["SECS"]))
 print("load average %s at the start, %s at the end, on %d cores (a shared machine)."
       % (E["LOAD0"], E["LOAD1"], os.cpu_count()))
 print("  %-18s %10s %12s %12s %12s %14s" % ("", "requests/s", "server CPU", "req/s cost", "CPU cost",
@@ -486,7 +495,7 @@ print("  %-18s %10s %12s %12s %12s %14s" % ("", "requests/s", "server CPU", "req
 for m in ("spam", "gb"):
     on, off = "sluice_v2_" + m, "nolog_v2_" + m
     print("  %-18s %10.0f %12.1f" % ("V2 %s, log off" % m, med[off], med["cpu_" + off]))
-    rc, cc = 1 - med[on] / med[off], med["cpu_" + on] / med["cpu_" + off] - 1
+    rc, cc = 1 - paired(on, off), paired("cpu_" + on, "cpu_" + off) - 1
     print("  %-18s %10.0f %12.1f %11.1f%% %11.1f%% %13.1f%%   (<= 10%%: %s)"
           % ("V2 %s, log on" % m, med[on], med["cpu_" + on], 100 * rc, 100 * cc,
              100 * med["maint_" + on] / med["cpu_" + off],
@@ -512,9 +521,12 @@ if [ -n "$MONLY" ]; then
 	c1=$(ticks "$SL_MON")
 	ROUNDS=$ROUNDS SECS=$SECS LOAD0=$LOAD0 LOAD1=$(load) MON_S=$MON_S MON_RECORDS=${MON_RECORDS:-0} \
 		MON_DRIFT=$MON_DRIFT IDLE_MS=$(((c1 - c0) * 1000 / HZ)) "$PY" - <<'P'
-import json, os
+import json, os, statistics
 med = json.load(open("medians.json"))
 E = os.environ
+rnd = json.load(open("rounds.json"))
+def paired(a, b):  # the median over the rounds of a / b, each from one round
+    return statistics.median(x / y for x, y in zip(rnd[a], rnd[b]))
 print("monitoring on vs off: %s round(s) of %s s, wrk -t1 -c32 on loopback, one-row requests;"
       " medians; monitor and drift gauges every %s s." % (E["ROUNDS"], E["SECS"], E["MON_S"]))
 print("load average %s at the start, %s at the end, on %d cores (a shared machine)."
@@ -524,7 +536,7 @@ print("  %-24s %10s %12s %12s %12s %14s" % ("", "requests/s", "server CPU", "req
 for m in ("spam", "gb"):
     off, on = "sluice_v2_" + m, "mon_v2_" + m
     print("  %-24s %10.0f %12.1f" % ("V2 %s, monitoring off" % m, med[off], med["cpu_" + off]))
-    rc, cc = 1 - med[on] / med[off], med["cpu_" + on] / med["cpu_" + off] - 1
+    rc, cc = 1 - paired(on, off), paired("cpu_" + on, "cpu_" + off) - 1
     print("  %-24s %10.0f %12.1f %11.1f%% %11.1f%% %13.1f%%   (<= 5%%: %s)"
           % ("V2 %s, monitoring on" % m, med[on], med["cpu_" + on], 100 * rc, 100 * cc,
              100 * med["monthr_" + on] / med["cpu_" + off], "met" if cc <= 0.05 else "MISSED"))
@@ -562,10 +574,11 @@ anon1=$(anon)
 medians
 PIN=$PIN SOAK=$SOAK ROUNDS=$ROUNDS SECS=$SECS RSS="$rss0 $rss1 $rssmax $anon0 $anon1" LOAD0=$LOAD0 LOAD1=$(load) \
 	MON_S=$MON_S MON_RECORDS=${MON_RECORDS:-0} MON_DRIFT=$MON_DRIFT "$PY" - <<'P'
-import json, os
+import json, os, statistics
 med = json.load(open("medians.json"))
 E = os.environ
-print("one run: %s round(s) of %s s, wrk -t1 -c32 on loopback, one-row requests; medians."
+print("one run: %s round(s) of %s s, wrk -t1 -c32 on loopback, one-row requests; medians"
+      " (of the rounds' own ratios, for the targets)."
       % (E["ROUNDS"], E["SECS"]))
 print("load average %s at the start, %s at the end, on %d cores (a shared machine)."
       % (E["LOAD0"], E["LOAD1"], os.cpu_count()))
@@ -582,32 +595,38 @@ for m in ("spam", "gb"):
               ("flask_v2_" + m, "Flask V2 " + m), ("flask_inv_" + m, "Flask /inv. " + m)]
 for k, label in names:
     print("  %-22s %10.0f %12.1f %12.1f" % (label, med[k], med["cpu_" + k], med["wrk_" + k]))
+rnd = json.load(open("rounds.json"))
 rows = []
 def row(name, v, target, ok, fmt):
     rows.append((name, fmt % v, target, "met" if ok else "MISSED"))
-def ratio(name, a, b, target):
-    row(name, a / b, ">= %g" % target, a / b >= target, "%.2f")
-def cost(name, on, off, limit, cpu):
-    c = (on / off - 1) if cpu else (1 - on / off)
+def paired(a, b, best=max):
+    """The median over the rounds of a / b, each from one round (a and b
+    are figures' names; b may be a tuple of peers, of which each round takes
+    the best: the highest requests/s, or with best=min the least CPU)."""
+    bs = b if isinstance(b, tuple) else (b,)
+    return statistics.median(x / best(y) for x, *y in zip(rnd[a], *(rnd[k] for k in bs)))
+def ratio(name, v, target):
+    row(name, v, ">= %g" % target, v >= target, "%.2f")
+def cost(name, r, limit, cpu):
+    c = (r - 1) if cpu else (1 - r)
     row(name, 100 * c, "<= %g%%" % limit, c <= limit / 100, "%.1f%%")
 for m in ("spam", "gb"):
     v2, inv = "sluice_v2_" + m, "sluice_inv_" + m
-    pv2 = max(("fastapi_v2_" + m, "flask_v2_" + m), key=lambda k: med[k])
-    pinv = max(("fastapi_inv_" + m, "flask_inv_" + m), key=lambda k: med[k])
-    cv2 = min(("fastapi_v2_" + m, "flask_v2_" + m), key=lambda k: med["cpu_" + k])
-    cinv = min(("fastapi_inv_" + m, "flask_inv_" + m), key=lambda k: med["cpu_" + k])
-    ratio("%s: V2 / nginx, req/s" % m, med[v2], med["nginx"], 0.6)
-    ratio("%s: V2 / best Python, req/s" % m, med[v2], med[pv2], 20)
-    ratio("%s: V2 / best Python, CPU" % m, med["cpu_" + cv2], med["cpu_" + v2], 20)
-    ratio("%s: /inv. / best Python, req/s" % m, med[inv], med[pinv], 50)
-    ratio("%s: /inv. / best Python, CPU" % m, med["cpu_" + cinv], med["cpu_" + inv], 50)
+    pv2 = ("fastapi_v2_" + m, "flask_v2_" + m)
+    pinv = ("fastapi_inv_" + m, "flask_inv_" + m)
+    cpu = lambda ks: tuple("cpu_" + k for k in ks)
+    ratio("%s: V2 / nginx, req/s" % m, paired(v2, "nginx"), 0.6)
+    ratio("%s: V2 / best Python, req/s" % m, paired(v2, pv2), 20)
+    ratio("%s: V2 / best Python, CPU" % m, 1 / paired("cpu_" + v2, cpu(pv2), min), 20)
+    ratio("%s: /inv. / best Python, req/s" % m, paired(inv, pinv), 50)
+    ratio("%s: /inv. / best Python, CPU" % m, 1 / paired("cpu_" + inv, cpu(pinv), min), 50)
     row("%s: p99 8 conn., wrk pinned (ms)" % m, med["p99_" + m], "<= 1", med["p99_" + m] <= 1, "%.2f")
     row("%s: p99 8 conn., server (ms)" % m, med["server_p99_" + m], "<= 1",
         med["server_p99_" + m] <= 1, "<= %g")
-    cost("%s: log on vs off, req/s" % m, med[v2], med["nolog_v2_" + m], 10, False)
-    cost("%s: log on vs off, CPU" % m, med["cpu_" + v2], med["cpu_nolog_v2_" + m], 10, True)
-    cost("%s: monitoring on, req/s" % m, med["mon_v2_" + m], med[v2], 5, False)
-    cost("%s: monitoring on, CPU" % m, med["cpu_mon_v2_" + m], med["cpu_" + v2], 5, True)
+    cost("%s: log on vs off, req/s" % m, paired(v2, "nolog_v2_" + m), 10, False)
+    cost("%s: log on vs off, CPU" % m, paired("cpu_" + v2, "cpu_nolog_v2_" + m), 10, True)
+    cost("%s: monitoring on, req/s" % m, paired("mon_v2_" + m, v2), 5, False)
+    cost("%s: monitoring on, CPU" % m, paired("cpu_mon_v2_" + m, "cpu_" + v2), 5, True)
 r0, r1, rmax, a0, a1 = (int(x) for x in E["RSS"].split())
 row("RSS growth over a %s s soak" % E["SOAK"], 100 * (r1 / r0 - 1), "< 5%", r1 / r0 - 1 < 0.05, "%.1f%%")
 print()
