@@ -44,12 +44,10 @@
 # p99 is always measured pinned: `wrk -t1 -c8` on CPU 0 against a sluice
 # (log on, default durability, its default threads) and an nginx (one
 # worker) started on CPU 1 alone for it (with --pin, the servers above).
-# Unpinned, wrk's busy thread and sluice's request threads (one per core)
-# share the two cores as the scheduler likes, and how many of sluice's are
-# busy changes from run to run (libmicrohttpd's pool gives a burst of new
-# connections to the thread that wakes first: wrk's 8 landed 8/0 or 7/1 on
-# two threads), so the p99 of the closed loop reads whose turn it was,
-# against an nginx of one worker. A client on another machine takes none
+# Unpinned, wrk's busy thread and sluice's request threads (one per core,
+# each with half of wrk's connections) share the two cores as the scheduler
+# likes, so the p99 of the closed loop reads whose turn it was, against an
+# nginx of one worker. A client on another machine takes none
 # of the server's cores; pinned, client and server each have one, sluice
 # runs one request thread there by default (one per CPU it may run on),
 # and nginx, measured the same way in the same round, is the floor of what

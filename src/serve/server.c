@@ -1,7 +1,7 @@
 /*
  * The HTTP side of the inference server (server.h): libmicrohttpd in epoll
- * mode with one thread per core, routing, the handlers, the request
- * timeouts, and draining.
+ * mode with one thread per core, an accepting thread that deals them the
+ * connections, routing, the handlers, the request timeouts, and draining.
  *
  * A request, on the thread that owns its connection:
  *
@@ -1165,13 +1165,87 @@ static void *reaper_main(void *arg)
 	return NULL;
 }
 
+/* ---- accepting ---------------------------------------------------------------------------------- */
+
+/*
+ * Connections are accepted by a thread of ours, not by libmicrohttpd's
+ * request threads. In its pool the thread that wakes first accepts a
+ * whole burst (up to ten at a time), so a client's few keep-alive
+ * connections - a proxy's, a load generator's - often all landed on one
+ * thread (8 of 8, 7 of 8, 32 of 32 were seen) and the other cores idled
+ * for the connections' lives. Handed over with MHD_add_connection they are
+ * dealt across the pool by descriptor (descriptor modulo threads, passed
+ * on by a thread at its share of --max-connections, closed when all are),
+ * and descriptors are handed out lowest first, so the threads get alike
+ * and a closed connection's place goes to the next one.
+ */
+static void *acceptor_main(void *arg)
+{
+	sl_server *s = arg;
+	double quiet_until = 0;
+
+	sl__thread_name("sl-accept");
+	for (;;) {
+		struct sockaddr_storage sa;
+		socklen_t len = sizeof sa;
+		int fd = accept4(s->listen_fd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			int e = errno;
+			/* sl_server_stop shuts the socket: accept fails, EINVAL. */
+			if (atomic_load(&s->draining))
+				break;
+			if (e == EINTR || e == EAGAIN || e == ECONNABORTED || e == EPROTO)
+				continue;
+			/* Out of descriptors or memory: the connection waits in the
+			 * backlog; say so once a second, not once a try. */
+			if (sl__mono_sec() >= quiet_until) {
+				serve_event(s, "http: cannot accept a connection: %s", strerror(e));
+				quiet_until = sl__mono_sec() + 1;
+			}
+			usleep(10000);
+			continue;
+		}
+		/* Refused (past --max-connections, or no memory): the library has
+		 * closed it, and said why through on_mhd_log. */
+		(void)MHD_add_connection(s->mhd, fd, (struct sockaddr *)&sa, len);
+	}
+	return NULL;
+}
+
+/* The listening socket for ai, or -1 (errno set). */
+static int listen_on(const struct addrinfo *ai)
+{
+	int one = 1, fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	/* SO_REUSEADDR: a restart binds while the last run's connections are
+	 * in TIME_WAIT. Not SO_REUSEPORT: a second server on the port is an
+	 * error, not a silent half of its traffic. An IPv6 address is that
+	 * address alone (IPv4 clients need an IPv4 --host). */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+	    (ai->ai_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, SOMAXCONN)) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
 /* ---- start and stop ----------------------------------------------------------------------------- */
 
 int serve_start(sl_server *s)
 {
 	struct addrinfo hints, *ai = NULL;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+			 MHD_USE_NO_LISTEN_SOCKET;
 	struct MHD_OptionItem opts[16];
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof bound;
 	size_t n = 0;
 	char port[16];
 	int rc;
@@ -1183,13 +1257,19 @@ int serve_start(sl_server *s)
 	snprintf(port, sizeof port, "%u", s->o.port);
 	if ((rc = getaddrinfo(s->host, port, &hints, &ai)) || !ai)
 		return sl__err(SL_EINVAL, "--host %s: %s", s->host, gai_strerror(rc));
-	if (ai->ai_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
+	s->listen_fd = listen_on(ai);
+	freeaddrinfo(ai);
+	if (s->listen_fd < 0)
+		return sl__err(SL_ESYS, "cannot listen on %s:%u: %s", s->host, s->o.port,
+			       strerror(errno));
+	if (getsockname(s->listen_fd, (struct sockaddr *)&bound, &blen))
+		return sl__err(SL_ESYS, "cannot listen on %s:%u: %s", s->host, s->o.port,
+			       strerror(errno));
+	s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+						    : ((struct sockaddr_in *)&bound)->sin_port);
 	if (s->tls_cert_pem) {
-		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-			freeaddrinfo(ai);
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
 			return sl__err(SL_EUNSUP, "this libmicrohttpd was built without TLS");
-		}
 		flags |= MHD_USE_TLS;
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key_pem};
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert_pem};
@@ -1198,8 +1278,7 @@ int serve_start(sl_server *s)
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->o.threads, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	s->mhd = MHD_start_daemon(
-		flags, (uint16_t)s->o.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections,
+		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections,
 		/* Each connection's pool holds its request line, headers and
 		 * the response's headers, and libmicrohttpd clears all of it
 		 * for every request (and the unused half of its read buffer
@@ -1210,16 +1289,14 @@ int serve_start(sl_server *s)
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVE_CONN_MEMORY,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.request_timeout_s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-		on_connection, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-	freeaddrinfo(ai);
+		on_connection, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_ARRAY, opts,
+		MHD_OPTION_END);
 	if (!s->mhd)
-		return sl__err(SL_ESYS, "cannot listen on %s:%u: %s", s->host, s->o.port,
+		return sl__err(SL_ESYS, "cannot start the HTTP threads: %s",
 			       s->mhd_err[0] ? s->mhd_err : strerror(errno));
-	{
-		const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-		s->port = di ? di->port : s->o.port;
-	}
+	if (pthread_create(&s->acceptor, NULL, acceptor_main, s))
+		return sl__err(SL_ESYS, "cannot start the accepting thread");
+	s->acceptor_started = true;
 	if (pthread_create(&s->reaper, NULL, reaper_main, s))
 		return sl__err(SL_ESYS, "cannot start the timeout thread");
 	if ((rc = serve_reloader_start(s))) {
@@ -1266,13 +1343,15 @@ int sl_server_stop(sl_server *s, unsigned timeout_ms)
 		return 0;
 	atomic_store(&s->draining, true);
 	atomic_store(&s->ready, false);
+	/* Refuse new connections now rather than leave them in the backlog;
+	 * the acceptor's accept fails on the shut socket and it ends. */
+	if (s->listen_fd >= 0)
+		shutdown(s->listen_fd, SHUT_RDWR);
+	if (s->acceptor_started) {
+		pthread_join(s->acceptor, NULL);
+		s->acceptor_started = false;
+	}
 	if (s->mhd) {
-		MHD_socket fd = MHD_quiesce_daemon(s->mhd);
-		/* Refuse new connections now rather than leave them in the backlog. */
-		if (fd != MHD_INVALID_SOCKET) {
-			shutdown(fd, SHUT_RDWR);
-			s->listen_fd = fd;
-		}
 		deadline = sl__mono_sec() + timeout_ms / 1000.0;
 		while (in_flight(s) && sl__mono_sec() < deadline)
 			usleep(2000);
@@ -1281,10 +1360,10 @@ int sl_server_stop(sl_server *s, unsigned timeout_ms)
 				     (unsigned long long)in_flight(s), timeout_ms);
 		MHD_stop_daemon(s->mhd);
 		s->mhd = NULL;
-		if (s->listen_fd >= 0)
-			close(s->listen_fd);
-		s->listen_fd = -1;
 	}
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	s->listen_fd = -1;
 	if (s->threads_started) {
 		pthread_mutex_lock(&s->mu);
 		s->stop = true;

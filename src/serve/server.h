@@ -204,7 +204,9 @@ struct sl_server {
 	char *log_dir;
 	bool log_off;
 	struct MHD_Daemon *mhd;
-	int listen_fd;
+	int listen_fd;       /* ours: the acceptor deals its connections (server.c) */
+	pthread_t acceptor;
+	bool acceptor_started;
 	access_ctx *acc;     /* who a token is, and the audit log (access.h) */
 	access_policy pol;   /* which endpoints ask for a token */
 	char *tls_cert_pem, *tls_key_pem;
