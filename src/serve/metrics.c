@@ -388,6 +388,18 @@ int serve_metrics(sl_server *s, serve_worker *w, sl__buf *o)
 	}
 	help(o, "sluice_requests_in_flight", "gauge", "Requests received and not yet answered.");
 	sl__buf_printf(o, "sluice_requests_in_flight %llu\n", (unsigned long long)inflight);
+	/* How the connections' load falls on the request threads: a thread
+	 * far behind the others is a core left idle. (The monitor's thread
+	 * has a worker too, and never a request.) */
+	help(o, "sluice_thread_requests_total", "counter",
+	     "Requests taken by each request thread (numbered in the order of their first).");
+	for (int i = 0; i < nw; i++) {
+		serve_worker *x = atomic_load(&s->workers[i]);
+		uint64_t n = x ? atomic_load(&x->started) : 0;
+		if (n)
+			sl__buf_printf(o, "sluice_thread_requests_total{thread=\"%d\"} %llu\n", x->id,
+				       (unsigned long long)n);
+	}
 	if (s->log) {
 		ilog_stats st;
 		ilog_stats_get(s->log, &st);

@@ -272,4 +272,40 @@ kill -TERM "$SPID"
 wait_exit "$SPID"
 [ "$WRC" = 0 ] || fail "exit status after SIGTERM: $WRC; $(cat "$T/serve.err")"
 contains "$(cat "$T/serve.err")" "stopped"
+
+# ---- connections dealt alike to the request threads ---------------------------------------------
+# A burst of 8 keep-alive connections, all open before any is served, gets
+# about half on each of 2 threads (left to libmicrohttpd, the thread that
+# woke first took them all), as /metrics tells by each thread's requests.
+start_server "$T/serve2.err" --no-auth --model "spam=$T/spam.slm" --threads 2
+"$PY" - "$PORT" <<'P'
+import http.client, re, socket, sys, time
+port = int(sys.argv[1])
+socks = [socket.socket() for _ in range(8)]
+for s in socks:
+    s.setblocking(False)
+    s.connect_ex(("127.0.0.1", port))
+time.sleep(0.3)
+conns = []
+for s in socks:
+    s.setblocking(True)
+    s.settimeout(10)
+    c = http.client.HTTPConnection("127.0.0.1", port)
+    c.sock = s
+    conns.append(c)
+for _ in range(25):
+    for c in conns:
+        c.request("GET", "/v2/health/ready")
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200, r.status
+c = http.client.HTTPConnection("127.0.0.1", port)
+c.request("GET", "/metrics")
+text = c.getresponse().read().decode()
+got = sorted(int(n) for n in re.findall(r'^sluice_thread_requests_total\{thread="\d+"\} (\d+)$', text, re.M))
+assert len(got) == 2 and sum(got) == 201 and got[0] >= 50, got
+P
+kill -TERM "$SPID"
+wait_exit "$SPID"
+[ "$WRC" = 0 ] || fail "exit status after SIGTERM: $WRC; $(cat "$T/serve2.err")"
 echo ok
