@@ -428,6 +428,51 @@ static double flat_tree(const gbdt_flat *f, uint32_t t, const double *row)
 }
 
 /*
+ * Whether any of x[0 .. n) is NaN, which decides between the walks with
+ * and without the NaN term. A sum is NaN when a term is, so the row is
+ * summed two doubles an add through the compiler's vector extensions (SSE2
+ * on x86-64, as in dense.c) and only a NaN sum is looked at one by one: it
+ * can also come of opposite infinities (given, or reached by overflow)
+ * without a NaN in the row. A served row of 57 features took about 400
+ * instructions one at a time and takes about 110.
+ */
+typedef double nan_v2d __attribute__((vector_size(16)));
+
+static inline nan_v2d load2(const double *p)
+{
+	nan_v2d v;
+
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+static bool has_nan(const double *x, size_t n)
+{
+	nan_v2d s0 = {0, 0}, s1 = {0, 0}, s2 = {0, 0}, s3 = {0, 0};
+	double s;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		s0 += load2(x + i);
+		s1 += load2(x + i + 2);
+		s2 += load2(x + i + 4);
+		s3 += load2(x + i + 6);
+	}
+	for (; i + 2 <= n; i += 2)
+		s0 += load2(x + i);
+	s0 += s1 + s2 + s3;
+	s = s0[0] + s0[1];
+	for (; i < n; i++)
+		s += x[i];
+	if (!isnan(s))
+		return false;
+	for (i = 0; i < n; i++)
+		if (isnan(x[i]))
+			return true;
+	return false;
+}
+
+/*
  * gbdt_predict_raw over the layout: the same leaves added in the same
  * order, so the same bits. A step of the node walk decides a leaf, a
  * category and a missing value at every node (about 25 instructions); here
@@ -442,10 +487,8 @@ static void flat_row_raw(const gbdt_model *g, const gbdt_flat *f, const double *
 	const gbdt_node *nodes = g->nodes;
 	const uint32_t *tree = g->tree;
 	uint32_t K = g->n_groups, T = g->n_trees, t = 0, k = 0;
-	bool nan = false;
+	bool nan = has_nan(row, g->n_features);
 
-	for (uint32_t j = 0; j < g->n_features; j++)
-		nan |= row[j] != row[j];
 	for (uint32_t c = 0; c < K; c++)
 		out[c] = g->base[c];
 	for (; t + GBDT_WALK <= T; t += GBDT_WALK) {
@@ -482,13 +525,11 @@ static void block_raw(const gbdt_model *g, const gbdt_flat *f, const double *X, 
 	const size_t p = g->n_features;
 	const uint32_t K = g->n_groups;
 	uint32_t idx[GBDT_BLOCK], k = 0;
-	bool has_nan = false;
+	bool nan = has_nan(X, nb * p);
 
 	for (size_t r = 0; r < nb; r++)
 		for (uint32_t c = 0; c < K; c++)
 			raw[r * K + c] = g->base[c];
-	for (size_t i = 0; i < nb * p; i++)
-		has_nan |= X[i] != X[i];
 	for (uint32_t t = 0; t < g->n_trees; t++) {
 		if (f->split[t] == FLAT_NODE_WALK) {
 			const gbdt_node *root = g->nodes + g->tree[t];
@@ -503,7 +544,7 @@ static void block_raw(const gbdt_model *g, const gbdt_flat *f, const double *X, 
 			unsigned sh = f->shift[t];
 			for (size_t r = 0; r < nb; r++)
 				idx[r] = 0;
-			if (has_nan)
+			if (nan)
 				for (unsigned l = f->depth[t]; l > 0; l--)
 					for (size_t r = 0; r < nb; r++) {
 						uint32_t i = idx[r];

@@ -107,6 +107,15 @@ void glm_free(void *impl);
 struct sl__cw;
 int glm_emit_c(const ml_model *m, struct sl__cw *w);
 
+/*
+ * glm_predict by the general path (a column look-up and a string test per
+ * feature), which the path for models of numeric features only must equal
+ * to the bit: kept for the tests that hold them together, never used to
+ * serve. glm_is_dense tells whether glm_predict takes that path for m.
+ */
+int glm_predict_general(const ml_model *m, const double *X, size_t n, double *out);
+bool glm_is_dense(const ml_model *m);
+
 /* Raw scores (groups per row) of n rows, the scores predict transforms. */
 void glm_raw(const ml_model *m, const double *X, size_t n, double *out);
 

@@ -155,6 +155,12 @@ int bundle_score_values(const bundle *b, bundle_row *r, const expr_value *in, do
  * ml_model_predict call. Returns 0, TRANSFORM_REJECTED or an error.
  */
 int bundle_code_values(const bundle *b, bundle_row *r, const expr_value *in, double *x);
+/*
+ * bundle_code_values by the general path, cell by cell, which the planned
+ * passes bundle_code_values runs must equal to the bit: kept for the tests
+ * that hold them together, never used to serve.
+ */
+int bundle_code_values_general(const bundle *b, bundle_row *r, const expr_value *in, double *x);
 
 /*
  * Warms a freshly opened bundle: a row of missing values through the

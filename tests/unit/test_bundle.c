@@ -4,9 +4,14 @@
  * path (transform the table, code it, predict); a filtered row is reported
  * as rejected; a model whose inputs the transform does not make is refused
  * when the bundle is written; a transform that needs history is refused for
- * row scoring; damage is caught as in any model file.
+ * row scoring; damage is caught as in any model file. Rows coded by the
+ * passes planned at open and predicted by the dense linear path give the
+ * bytes of the general paths, cell by cell and feature by feature, and of
+ * the whole table, with a transform (impute, normalise, one-hot) and
+ * without, int, bool and category inputs, missing values and edge values.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -315,6 +320,260 @@ static void test_code_batch(void **state)
 	tu_rmdir(dir);
 }
 
+/* ---- the planned passes against the general path ------------------------------- */
+
+enum { WN = 48, WF = 9 };
+
+/*
+ * Nine float columns f0..f8, the targets y and yb between them (so that a
+ * transform's outputs are not the model's inputs in order), an int column
+ * n, a bool flag and a category c. With holes (the rows to score; the
+ * models learn from the table without): f0, n, flag and c with nulls, f3
+ * with NaN values that are not null.
+ */
+static ds_table *wide_table(bool holes)
+{
+	static const char *const cats[] = {"a", "b", "c"};
+	ds_builder *b;
+	ds_table *t;
+	size_t col[WF];
+	char name[8];
+
+	assert_int_equal(ds_builder_new(&b), 0);
+	for (size_t j = 0; j < WF; j++) {
+		if (j == 5) {
+			ds_builder_add_col(b, "y", DS_FLOAT64, NULL);
+			ds_builder_add_col(b, "yb", DS_INT64, NULL);
+			ds_builder_add_col(b, "n", DS_INT64, NULL);
+			ds_builder_add_col(b, "flag", DS_BOOL, NULL);
+			ds_builder_add_col(b, "c", DS_STRING, NULL);
+		}
+		snprintf(name, sizeof name, "f%zu", j);
+		ds_builder_add_col(b, name, DS_FLOAT64, &col[j]);
+	}
+	for (size_t i = 0; i < WN; i++) {
+		double y = 0;
+		for (size_t j = 0; j < WF; j++) {
+			double v = sin((double)(i * (j + 3)) * 0.37) * (double)(j + 1);
+			if (holes && j == 0 && i % 5 == 2)
+				ds_append_null(b, col[j]);
+			else
+				ds_append_f64(b, col[j], holes && j == 3 && i % 7 == 3 ? NAN : v);
+			y += (j % 2 ? -0.5 : 1.0) * (isnan(v) ? 0 : v);
+		}
+		y += (double)(i % 3) + 0.1 * cos((double)i);
+		ds_append_f64(b, 5, y);
+		ds_append_i64(b, 6, y > 1);
+		if (holes && i % 6 == 1)
+			ds_append_null(b, 7);
+		else
+			ds_append_i64(b, 7, (int64_t)(i * 37 % 11) - 5);
+		if (holes && i % 9 == 4)
+			ds_append_null(b, 8);
+		else
+			ds_append_bool(b, 8, i % 4 == 1);
+		if (holes && i % 8 == 6)
+			ds_append_null(b, 9);
+		else
+			ds_append_str(b, 9, cats[i * 7 % 3], 1);
+	}
+	assert_int_equal(ds_builder_finish(b, &t), 0);
+	ds_builder_free(b);
+	return t;
+}
+
+/* Row i of raw as the bundle's typed inputs (by name). */
+static void wide_row(const bundle *b, const ds_table *raw, size_t i, expr_value *in)
+{
+	for (size_t k = 0; k < bundle_n_inputs(b); k++) {
+		size_t j;
+		const uint8_t *valid;
+		memset(&in[k], 0, sizeof in[k]);
+		assert_int_equal(ds_col_find(raw, bundle_input_name(b, k), &j), 0);
+		valid = ds_col_validity(raw, j);
+		in[k].null = !ds_valid(valid, i);
+		switch (bundle_input_type(b, k)) {
+		case DS_FLOAT64:
+			in[k].f = ds_col_f64(raw, j)[i];
+			break;
+		case DS_INT64:
+			in[k].i = ds_col_i64(raw, j)[i];
+			break;
+		case DS_BOOL:
+			in[k].i = ds_col_bool(raw, j)[i];
+			break;
+		case DS_STRING:
+			if (!in[k].null)
+				in[k].s = ds_col_str(raw, j, i, &in[k].len);
+			break;
+		default:
+			fail_msg("input %zu of an unexpected type", k);
+		}
+	}
+}
+
+/* Rows the table does not have: every value missing, and values at the
+ * edges (-0, infinities, NaN that is not missing, an unseen category, an
+ * integer past 2^53). */
+static void edge_row(const bundle *b, int kind, expr_value *in)
+{
+	for (size_t k = 0; k < bundle_n_inputs(b); k++) {
+		memset(&in[k], 0, sizeof in[k]);
+		in[k].null = kind == 0;
+		switch (bundle_input_type(b, k)) {
+		case DS_FLOAT64:
+			in[k].f = kind == 1 ? (k % 3 == 0 ? -0.0 : k % 3 == 1 ? INFINITY : -INFINITY)
+					    : NAN;
+			break;
+		case DS_STRING:
+			in[k].s = kind == 1 ? "zzz" : "b";
+			in[k].len = strlen(in[k].s);
+			break;
+		default:
+			in[k].i = kind == 1 ? 9007199254740993LL : 1;
+			break;
+		}
+	}
+}
+
+/*
+ * Every row of raw and the edge rows, coded by bundle_code_values's passes
+ * and cell by cell, predicted by glm_predict and by its general path: the
+ * same bytes. The rows of raw also give the bytes of the table path
+ * (transform the table, ml_frame_apply, predict), the house's rule.
+ */
+static void check_paths(const bundle *b, const ds_table *raw)
+{
+	const ml_model *m = bundle_model(b);
+	size_t p = m->sig.n_features, k = m->sig.n_outputs;
+	double *X, *want, *x = malloc(p * sizeof *x), *xg = malloc(p * sizeof *xg);
+	double out[4], outg[4];
+	expr_value *in = calloc(bundle_n_inputs(b), sizeof *in);
+	const ds_table *t = raw;
+	ds_table *tt = NULL;
+	bundle_row *r;
+
+	assert_true(k <= 4);
+	if (bundle_transform(b)) {
+		assert_int_equal(transform_apply_table(bundle_transform(b), raw, &tt), 0);
+		t = tt;
+	}
+	assert_int_equal(ml_frame_apply(&m->sig, t, &X, NULL), 0);
+	want = malloc(WN * k * sizeof *want);
+	assert_int_equal(ml_model_predict(m, X, WN, want), 0);
+	assert_int_equal(bundle_row_new(b, &r), 0);
+	for (size_t i = 0; i < WN + 3; i++) {
+		if (i < WN)
+			wide_row(b, raw, i, in);
+		else
+			edge_row(b, (int)(i - WN), in);
+		memset(x, 0xa5, p * sizeof *x);
+		memset(xg, 0x5a, p * sizeof *xg);
+		assert_int_equal(bundle_code_values(b, r, in, x), 0);
+		assert_int_equal(bundle_code_values_general(b, r, in, xg), 0);
+		if (memcmp(x, xg, p * sizeof *x))
+			fail_msg("row %zu: the passes code it unlike the general path", i);
+		assert_int_equal(ml_model_predict(m, x, 1, out), 0);
+		assert_int_equal(glm_predict_general(m, xg, 1, outg), 0);
+		if (memcmp(out, outg, k * sizeof *out))
+			fail_msg("row %zu: predicted %.17g, by the general path %.17g", i, out[0],
+				 outg[0]);
+		if (i < WN && (memcmp(x, X + i * p, p * sizeof *x) ||
+			       memcmp(out, want + i * k, k * sizeof *out)))
+			fail_msg("row %zu: row by row unlike the whole table", i);
+	}
+	bundle_row_free(r);
+	free(X);
+	free(want);
+	free(x);
+	free(xg);
+	free(in);
+	ds_close(tt);
+}
+
+static void test_fast_paths(void **state)
+{
+	const char *dir = tu_tmpdir();
+	ds_table *train = wide_table(false), *raw = wide_table(true), *t;
+	char *tf_path = tu_path(dir, "tf.json"), *mp = tu_path(dir, "m.slm");
+	char *out = tu_path(dir, "b.slb");
+	json_t *ops = json_loads("[{\"op\": \"impute\", \"columns\": [\"f0\"], \"strategy\": "
+				 "\"mean\"}, {\"op\": \"normalise\", \"columns\": [\"f1\", \"f2\"]},"
+				 " {\"op\": \"encode\", \"columns\": [\"c\"], \"method\": "
+				 "\"onehot\"}]",
+				 0, NULL);
+	static const char *const not_yb[] = {"yb"}, *const not_y[] = {"y", "c"};
+	static const char *const mixed[] = {"f0", "c", "n", "f5", "flag"};
+	/* Ridge: the one-hot columns sum to the intercept's. */
+	linear_opts lo = {.method = LINEAR_RIDGE, .alpha = 0.1, .fit_intercept = true,
+			  .standardize = true, .max_iter = 1000, .tol = 1e-4};
+	logistic_opts go = {.penalty = LOGISTIC_L2, .C = 1, .fit_intercept = true,
+			    .max_iter = 500, .tol = 1e-8};
+	transform *tr;
+	ml_frame fr;
+	ml_model *m;
+	bundle *b;
+
+	(void)state;
+	assert_non_null(ops);
+	/* A: impute, normalise and one-hot encoding before a linear model;
+	 * the int and bool columns go through the transform as they are. */
+	assert_int_equal(transform_fit(ops, "with.ops", train, &tr, &t), 0);
+	assert_int_equal(transform_save(tr, tf_path), 0);
+	assert_int_equal(ml_frame_build(t, &(ml_frame_opts){.target = "y", .exclude = not_yb,
+							      .n_exclude = 1},
+					&fr),
+			 0);
+	assert_int_equal(linear_fit(&fr, &lo, &m), 0);
+	assert_int_equal(ml_model_save(m, NULL, mp), 0);
+	assert_true(glm_is_dense(m));
+	ml_model_free(m);
+	ml_frame_free(&fr);
+	ds_close(t);
+	transform_free(tr);
+	assert_int_equal(bundle_write(mp, tf_path, NULL, out), 0);
+	assert_int_equal(bundle_open(out, BUNDLE_ROWS, &b), 0);
+	check_paths(b, raw);
+	bundle_close(b);
+	/* B: no transform, numbers only (int and bool among them), a
+	 * logistic model: the served spam model's shape. */
+	assert_int_equal(ml_frame_build(train, &(ml_frame_opts){.target = "yb", .exclude = not_y,
+								  .n_exclude = 2},
+					&fr),
+			 0);
+	assert_int_equal(logistic_fit(&fr, &go, &m), 0);
+	assert_true(glm_is_dense(m));
+	assert_int_equal(ml_model_save(m, NULL, mp), 0);
+	ml_model_free(m);
+	ml_frame_free(&fr);
+	assert_int_equal(bundle_open(mp, BUNDLE_ROWS, &b), 0);
+	assert_int_equal(bundle_n_inputs(b), WF + 2);
+	check_paths(b, raw);
+	bundle_close(b);
+	/* C: a category among the model's inputs: coded after the pass by
+	 * its dictionary, and a model the general path predicts. */
+	assert_int_equal(ml_frame_build(train, &(ml_frame_opts){.target = "y", .features = mixed,
+								  .n_features = 5,
+								  .allow_strings = true},
+					&fr),
+			 0);
+	assert_int_equal(linear_fit(&fr, &lo, &m), 0);
+	assert_false(glm_is_dense(m));
+	assert_int_equal(ml_model_save(m, NULL, mp), 0);
+	ml_model_free(m);
+	ml_frame_free(&fr);
+	assert_int_equal(bundle_open(mp, BUNDLE_ROWS, &b), 0);
+	check_paths(b, raw);
+	bundle_close(b);
+	json_decref(ops);
+	ds_close(raw);
+	ds_close(train);
+	free(tf_path);
+	free(mp);
+	free(out);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +582,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_coerce),
 		cmocka_unit_test(test_code_batch),
+		cmocka_unit_test(test_fast_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,8 @@
  * is deterministic (two runs, and 1 vs 2 threads, give the same file
  * bytes; split search cut into feature ranges keeps a single scan's tie
  * rule); predicting row by row equals predicting in a batch, before and
- * after save + load, and the blocked batch layout for any batch size; TreeSHAP contributions sum to the raw score and equal
+ * after save + load, and the blocked batch layout for any batch size (a
+ * missing value found in any position of a wide row); TreeSHAP contributions sum to the raw score and equal
  * brute-force Shapley values on small trees (per class for multiclass);
  * missing-value directions and categorical splits are learned on data
  * that needs them; early stopping stops and keeps the best round; bad
@@ -627,6 +628,70 @@ static void test_predict_blocked(void **state)
 	free(one);
 }
 
+/*
+ * Rows wider than the NaN check's steps of eight (19 features: two steps,
+ * a pair and one left over): a missing value in any position, or none
+ * with infinities of both signs (their sum is NaN, so the check looks one
+ * by one), walks the layout as the node walk does, one row and in a
+ * batch. Missing values were trained to go right, which a walk that
+ * missed one would not do.
+ */
+static void test_predict_wide_nan(void **state)
+{
+	enum { N = 600, NP = 19, NR = NP + 3 };
+	double *X = malloc(N * NP * sizeof *X), y[N], R[NR * NP], one[NR], batch[NR], ref;
+	gbdt_params p;
+	gbdt_model *g;
+	sl__rng r;
+
+	(void)state;
+	sl__rng_seed(&r, 7);
+	for (size_t i = 0; i < N; i++) {
+		y[i] = 0;
+		for (size_t j = 0; j < NP; j++) {
+			double v = sl__rng_normal(&r);
+			bool miss = sl__rng_uniform(&r) < 0.15;
+			X[j * N + i] = miss ? NAN : v;
+			y[i] += miss ? 2.5 : v;
+		}
+	}
+	gbdt_params_default(&p);
+	p.objective = ML_REGRESSION;
+	p.rounds = 20;
+	p.max_depth = 4;
+	p.min_child_weight = 1;
+	g = fit(&p, X, N, NP, NULL, y, NULL);
+	/* Row j has feature j missing; the last three none, infinities of
+	 * both signs, and both with a missing value at the end. */
+	for (size_t i = 0; i < NR; i++)
+		for (size_t j = 0; j < NP; j++)
+			R[i * NP + j] = i == j ? NAN : 0.1 * (double)((i + j) % 7) - 0.3;
+	R[(NP + 1) * NP + 2] = INFINITY;
+	R[(NP + 1) * NP + 11] = -INFINITY;
+	R[(NP + 2) * NP + 2] = INFINITY;
+	R[(NP + 2) * NP + 11] = -INFINITY;
+	R[(NP + 2) * NP + NP - 1] = NAN;
+	for (size_t i = 0; i < NR; i++) {
+		gbdt_predict(g, R + i * NP, 1, one + i);
+		gbdt_predict_raw(g, R + i * NP, &ref);
+		if (memcmp(&ref, one + i, sizeof ref))
+			fail_msg("row %zu by the layout %.17g, by the nodes %.17g", i, one[i], ref);
+	}
+	assert_int_equal(gbdt_predict_batch(g, R, NR, batch), 0);
+	assert_memory_equal(batch, one, sizeof one);
+	/* Each missing value predicts unlike a low value there, which a walk
+	 * that took it for no value (x >= thr false: left) would give. */
+	for (size_t i = 0; i < NP; i++) {
+		double low;
+		R[i * NP + i] = -3;
+		gbdt_predict_raw(g, R + i * NP, &low);
+		if (one[i] == low)
+			fail_msg("feature %zu missing predicts as a low value", i);
+	}
+	gbdt_model_free(g);
+	free(X);
+}
+
 /* ---- TreeSHAP ------------------------------------------------------------------ */
 
 /* v(S) of one subtree: features in S follow x, the others average their
@@ -1188,6 +1253,7 @@ int main(void)
 		cmocka_unit_test(test_split_search_ties),
 		cmocka_unit_test(test_predict_rows_batch_reload),
 		cmocka_unit_test(test_predict_blocked),
+		cmocka_unit_test(test_predict_wide_nan),
 		cmocka_unit_test(test_shap_regression),
 		cmocka_unit_test(test_shap_binary),
 		cmocka_unit_test(test_shap_multiclass),

@@ -3,7 +3,8 @@
  * class-weighted and multinomial L2 fits and L1 fits against
  * scikit-learn's optima (constants below, with how they were obtained);
  * the gradient at the optimum; probabilities and contributions; the same
- * model whatever the thread count; bad options named.
+ * model whatever the thread count; bad options named; a model of numeric
+ * features predicts the general path's bytes by the dense one.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -220,6 +221,66 @@ static void test_multinomial_l2(void **state)
 	ds_close(t);
 }
 
+/*
+ * A model of numeric features only predicts by the dense path, which gives
+ * the general path's bytes for every class, with missing values, infinities
+ * and -0 among the inputs; a model with a category takes the general path.
+ */
+static void test_dense_path(void **state)
+{
+	static const char *const nums[] = {"x1", "x2"};
+	static const char *const targets[] = {"yb", "ym"};
+	ds_table *t = shared_table();
+	double X[44 * 2], got[44 * 3], want[44 * 3];
+
+	(void)state;
+	for (size_t ti = 0; ti < 2; ti++) {
+		ml_frame_opts fo = {.target = targets[ti], .task = ti ? ML_MULTICLASS : ML_BINARY,
+				    .features = nums, .n_features = 2, .step = "train.logistic"};
+		logistic_opts o = lopts(LOGISTIC_L2, 1);
+		ml_frame fr;
+		ml_model *m;
+		double *F;
+		size_t k;
+		assert_int_equal(ml_frame_build(t, &fo, &fr), 0);
+		assert_int_equal(logistic_fit(&fr, &o, &m), 0);
+		assert_true(glm_is_dense(m));
+		k = m->sig.n_outputs;
+		assert_int_equal(ml_frame_matrix(&fr, &F), 0);
+		memcpy(X, F, 40 * 2 * sizeof *X);
+		free(F);
+		X[2 * 3] = NAN;
+		X[2 * 5 + 1] = NAN;
+		X[2 * 40] = NAN;
+		X[2 * 40 + 1] = NAN;
+		X[2 * 41] = INFINITY;
+		X[2 * 41 + 1] = -0.0;
+		X[2 * 42] = -INFINITY;
+		X[2 * 42 + 1] = 1e300;
+		X[2 * 43] = -0.0;
+		X[2 * 43 + 1] = -0.0;
+		assert_int_equal(ml_model_predict(m, X, 44, got), 0);
+		assert_int_equal(glm_predict_general(m, X, 44, want), 0);
+		for (size_t i = 0; i < 44; i++)
+			if (memcmp(got + i * k, want + i * k, k * sizeof *got))
+				fail_msg("%s row %zu: %.17g by the dense path, %.17g by the general",
+					 targets[ti], i, got[i * k], want[i * k]);
+		ml_model_free(m);
+		ml_frame_free(&fr);
+	}
+	{
+		ml_frame fr;
+		ml_model *m;
+		logistic_opts o = lopts(LOGISTIC_L2, 1);
+		frame_of(t, "ym", &fr);
+		assert_int_equal(logistic_fit(&fr, &o, &m), 0);
+		assert_false(glm_is_dense(m));
+		ml_model_free(m);
+		ml_frame_free(&fr);
+	}
+	ds_close(t);
+}
+
 static void test_l1(void **state)
 {
 	static const double bin[] = {1.22761811252, 0, 0, 0, 0};
@@ -410,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_lbfgs),
 		cmocka_unit_test(test_binary_l2),
 		cmocka_unit_test(test_multinomial_l2),
+		cmocka_unit_test(test_dense_path),
 		cmocka_unit_test(test_l1),
 		cmocka_unit_test(test_explain_and_threads),
 		cmocka_unit_test(test_separable_warning),
