@@ -237,6 +237,39 @@ static int value(jscan *js, fill *f, const jval *v)
 	return 0;
 }
 
+/* White space from p (rare between numbers): out of line, so that the
+ * loops below keep their registers for the numbers. */
+static __attribute__((noinline, cold)) const char *ws_skip(const char *p, const char *end)
+{
+	while (p < end && jscan__ws(*p))
+		p++;
+	return p;
+}
+
+/* Where plain_cells reads: the text up to end, at p, its bytes readable
+ * while p <= lim, an offset in the body an address less org. */
+typedef struct window {
+	const char *p, *end;
+	uintptr_t lim, org;
+} window;
+
+/* The text's last bytes from p, copied into tail (2 * JSCAN__PLAIN_READ
+ * bytes) with zeros after them, for the reader to read ahead. */
+static __attribute__((noinline, cold)) window tail_window(const char *p, const char *end,
+							    const char *src, char *tail)
+{
+	size_t len = (size_t)(end - p);
+	window w;
+
+	memset(tail, 0, 2 * JSCAN__PLAIN_READ);
+	memcpy(tail, p, len);
+	w.p = tail;
+	w.end = tail + len;
+	w.lim = (uintptr_t)tail + JSCAN__PLAIN_READ;
+	w.org = (uintptr_t)tail - (uintptr_t)(p - src);
+	return w;
+}
+
 /*
  * A run of plain numbers into float and integer cells, stored as value()
  * stores them (an integer cell takes an integral number): the common data
@@ -244,59 +277,120 @@ static int value(jscan *js, fill *f, const jval *v)
  * before anything else (the end of the array, another kind of value or
  * number, a cell of another type, the shape's last value), which walk()
  * then reads and checks.
+ *
+ * The reader reads ahead of a number (jscan__num): the body's last bytes
+ * are read from a zero-padded copy of them, made once (tail_window).
+ *
+ * matrix is a constant where this is inlined (plain_run), so that each
+ * loop keeps no more than it needs in registers: a matrix row's cells are
+ * next to each other, of the columns' types in turn, and are read a row at
+ * a time up to stop (the row's end or the shape's last value); a column's
+ * are a row apart, all of one type, and stop at the shape's last.
  */
-static void plain_run(jscan *js, bool *first, fill *f)
+static inline __attribute__((always_inline)) void plain_cells(jscan *js, bool *first, fill *f,
+							      const bool matrix)
 {
 	serve_batch *b = f->b;
-	const ds_type *types = f->s->in_types;
-	expr_value *cell = b->v;
-	uint32_t *span = b->span;
-	size_t k = b->k, left = f->total - f->count, n = 0;
-	size_t j = f->col >= 0 ? (size_t)f->col : f->cell, c = f->row * k + j;
-	const char *src = b->src, *p = js->p, *end = js->end;
-	bool fst = *first;
-	long step = f->col >= 0 ? (long)k : 1;
+	const size_t k = b->k, step = matrix ? 1 : k;
+	const size_t j0 = matrix ? f->cell : (size_t)f->col, c0 = f->row * k + j0;
+	const ds_type *types = f->s->in_types, *t = types + j0;
+	expr_value *const cell0 = b->v + c0;
+	expr_value *cell = cell0, *stop;
+	uint32_t *span = b->span + 2 * c0;
+	size_t left = f->total - f->count, n;
+	char tail[2 * JSCAN__PLAIN_READ];
+	const char *src = b->src;
+	window w = {js->p, js->end, (uintptr_t)js->end - JSCAN__PLAIN_READ, (uintptr_t)src};
 
-	if (js->err)
+	if (js->err || !left)
 		return;
-	/* The position is kept here and given back once at the end. */
-	while (n < left && (types[j] == DS_FLOAT64 || types[j] == DS_INT64)) {
-		jscan_plain r = jscan_read_plain(p, end, fst);
-		double d = r.d;
-		if (!r.q)
-			break;
-		if (types[j] == DS_FLOAT64) {
-			cell[c] = (expr_value){.f = d};
+	if (!*first) {
+		w.p = ws_skip(w.p, w.end);
+		if (w.p == w.end || *w.p != ',')
+			return;
+		w.p++;
+	}
+	if (matrix) {
+		n = k - j0 < left ? k - j0 : left;
+		stop = cell + n;
+		left -= n;
+	} else {
+		stop = cell + left * k;
+	}
+	for (;;) {
+		jscan_plain r;
+		if (__builtin_expect((uintptr_t)w.p > w.lim, 0)) {
+			if (w.end != js->end)
+				break; /* not reached: the copy has room after its text */
+			w = tail_window(w.p, w.end, src, tail);
+		}
+		if (!(r = jscan__num(w.p)).q) {
+			/* White space before a number: past it, and again. */
+			if (!jscan__ws(*w.p))
+				break;
+			w.p = ws_skip(w.p, w.end);
+			continue;
+		}
+		if (__builtin_expect(*t == DS_FLOAT64, 1)) {
+			*cell = (expr_value){.f = r.d};
 		} else {
 			/* Integral and below 10^15: exact, as bundle_coerce reads
 			 * it. A longer one (plain numbers have up to 19 digits,
 			 * rounded) is left to value(), which reads its text. */
 			int64_t i;
-			if (!(d > -1e15 && d < 1e15))
+			if (*t != DS_INT64 || !(r.d > -1e15 && r.d < 1e15))
 				break;
-			i = (int64_t)d;
-			if ((double)i != d)
+			i = (int64_t)r.d;
+			if ((double)i != r.d)
 				break;
-			cell[c] = (expr_value){.i = i};
+			*cell = (expr_value){.i = i};
 		}
-		span[2 * c] = (uint32_t)(r.at - src);
-		span[2 * c + 1] = (uint32_t)(r.q - r.at);
-		p = r.q;
-		fst = false;
-		n++;
-		c += (size_t)step;
-		if (step == 1 && ++j == k)
-			j = 0;
+		span[0] = (uint32_t)((uintptr_t)w.p - w.org);
+		span[1] = (uint32_t)(r.q - w.p);
+		span += 2 * step;
+		if (matrix)
+			t++;
+		if ((cell += step) == stop) {
+			if (!matrix || !left)
+				break;
+			/* The next row, from its first column. */
+			t = types;
+			n = k < left ? k : left;
+			stop = cell + n;
+			left -= n;
+		}
+		/* The next ',': ", " as most writers put it, without a loop. */
+		if (__builtin_expect(*r.q == ',', 1)) {
+			w.p = r.q + 1 + (r.q[1] == ' ');
+			continue;
+		}
+		w.p = ws_skip(r.q, w.end);
+		if (w.p == w.end || *w.p != ',')
+			break;
+		w.p++;
 	}
-	js->p = p;
-	*first = fst;
+	if (cell == cell0)
+		return;
+	n = (size_t)(cell - cell0) / step;
+	/* Given back after the last number: its span says where. */
+	span -= 2 * step;
+	js->p = src + span[0] + span[1];
+	*first = false;
 	f->count += n;
-	if (f->col >= 0) {
-		f->row += n;
+	if (matrix) {
+		f->row = (c0 + n) / k;
+		f->cell = (c0 + n) % k;
 	} else {
-		f->row = c / k;
-		f->cell = j;
+		f->row += n;
 	}
+}
+
+static void plain_run(jscan *js, bool *first, fill *f)
+{
+	if (f->col < 0)
+		plain_cells(js, first, f, true);
+	else
+		plain_cells(js, first, f, false);
 }
 
 /* The values of a data array, nested at most depth levels. */
