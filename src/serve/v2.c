@@ -142,9 +142,19 @@ static int read_input(jscan *js, size_t idx, serve_arena *a, v2_input *in)
 					return malformed(js);
 				return sl__err(SL_EINVAL, "inputs[%zu].shape must be an array", idx);
 			}
-			while ((r = jscan_more(js, &f2)) > 0) {
-				if (jscan_value(js, &v) != J_NUM || v.num < 0 || v.num != floor(v.num) ||
-				    v.num > 4e18) {
+			for (;;) {
+				/* Plain numbers (nearly every shape) read inline. */
+				const char *at, *q = jscan_next_plain(js, f2, &at, &v.num);
+				if (q) {
+					js->p = q;
+					f2 = false;
+				} else if ((r = jscan_next_num(js, &f2, &v)) <= 0) {
+					break;
+				} else if (r == 2) {
+					v.num = -1; /* not a number: an error below */
+					jscan_value(js, &v);
+				}
+				if (v.num < 0 || v.num != floor(v.num) || v.num > 4e18) {
 					if (js->err)
 						return malformed(js);
 					return sl__err(SL_EINVAL,
@@ -302,7 +312,8 @@ static inline __attribute__((always_inline)) void plain_cells(jscan *js, bool *f
 	const char *src = b->src;
 	window w = {js->p, js->end, (uintptr_t)js->end - JSCAN__PLAIN_READ, (uintptr_t)src};
 
-	if (js->err || !left)
+	/* Nested data's outer level: an array comes first, no number. */
+	if (js->err || !left || (*first && w.p < w.end && *w.p == '['))
 		return;
 	if (!*first) {
 		w.p = ws_skip(w.p, w.end);

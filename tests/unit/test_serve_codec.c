@@ -37,15 +37,23 @@ static void test_jscan_vs_jansson(void **state)
 		"\"\xff\"", "\"\xc3\"", "[1 2]", "{\"a\" 1}", "{a:1}", "[\"a\"", "", "[]]", "nul",
 		"[true,false,null]", "{\"\":0}", "[[[[[[[[[[1]]]]]]]]]]", "[-]", "[1e+5,2E-5]",
 		"\"\\/\"", "[\"\\u12\"]", "{\"a\":1 \"b\":2}", "123abc",
+		"{\"datatype\": \"FP64\"}", "[\"fifteen bytes..\"]", "[\"sixteen bytes...\"]",
+		"[\"a\x7f\"]", "[\"a\x01b\"]", "[\"caf\xc3\xa9 au lait\"]", "[\"\xc3\x28\"]",
+		"[\"a\\\"b\"]", "[\"a\"b\"]",
 	};
+	char padded[128];
+
 	(void)state;
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+	/* As they are, and with white space after them: strings with sixteen
+	 * bytes after their quote are read by the one-step path first. */
+	for (size_t t = 0; t < 2 * SL__ARRAY_LEN(cases); t++) {
+		size_t i = t / 2;
+		int n = snprintf(padded, sizeof padded, "%s%s", cases[i], t % 2 ? "                    " : "");
 		json_error_t e;
-		json_t *j = json_loadb(cases[i], strlen(cases[i]),
-				       JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
-		int ours = scan_all(cases[i], strlen(cases[i]));
+		json_t *j = json_loadb(padded, (size_t)n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+		int ours = scan_all(padded, (size_t)n);
 		if ((j != NULL) != (ours == 0))
-			fail_msg("case %zu '%s': jansson %s, jscan %s", i, cases[i],
+			fail_msg("case %zu '%s': jansson %s, jscan %s", i, padded,
 				 j ? "accepts" : "rejects", ours ? "rejects" : "accepts");
 		json_decref(j);
 	}
