@@ -1003,6 +1003,60 @@ static void test_v2_numeric_matrix(void **state)
 			fail_msg("%s: %s", bad[i], err);
 	}
 	/*
+	 * The tensor read in the first pass (its data after its name, shape and
+	 * datatype) is what two passes read, or refuse: a shape, datatype or
+	 * data given again after it, a second input, bad data or text after it.
+	 */
+	{
+		static const struct {
+			const char *body, *err; /* err NULL: accepted */
+			double x;
+			int64_t n;
+		} cases[] = {
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, 2]]}]}", NULL, 0.5, 2},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, 2]], \"data\": [[1.5, 3]]}]}", NULL, 1.5, 3},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, 2]], \"shape\": [2, 2]}]}", "data holds 2 values, its shape 4"},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, 2]], \"datatype\": \"BOOL\"}]}", "cannot carry column 'x'"},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, 2]], \"name\": \"x\"}]}", "shape must be [n] or [n, 1]"},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, 2]]}, {\"name\": \"x\", \"shape\": [1], \"datatype\": \"FP64\", "
+			 "\"data\": [1]}]}", "is not an input of the model"},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5]]}]}", "data holds 1 values, its shape 2"},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, 2x]]}]}", "malformed JSON at line 1, column 82"},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, 2.5]]}]}", "expected an integer"},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, 2]]}] \"id\": 1}", "malformed JSON"},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, \"2\"]]}] \"id\": 7}", "malformed JSON"},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, \"2\"]], \"id\": 7}]}", "column 'n': expected an integer"},
+		};
+		for (size_t i = 0; i < SL__ARRAY_LEN(cases); i++) {
+			int rc;
+			serve_arena_reset(&a);
+			rc = v2_parse(&sig, cases[i].body, strlen(cases[i].body), &a, &req);
+			if (!cases[i].err) {
+				if (rc)
+					fail_msg("case %zu: %s", i, sl_errmsg());
+				if (req.batch.n != 1 || req.batch.v[0].f != cases[i].x ||
+				    req.batch.v[1].i != cases[i].n)
+					fail_msg("case %zu: %.17g, %lld", i, req.batch.v[0].f,
+						 (long long)req.batch.v[1].i);
+			} else if (!rc || !strstr(sl_errmsg(), cases[i].err)) {
+				fail_msg("case %zu: %d '%s', expected '%s'", i, rc, rc ? sl_errmsg() : "",
+					 cases[i].err);
+			}
+		}
+	}
+	/*
 	 * Many rows of a float and an integer column, nested or flat, with the
 	 * separators clients write, and the body's end anywhere after them
 	 * (its last numbers are read from a copy): every cell is strtod's
