@@ -92,7 +92,7 @@ const bool jscan_plain_char[256] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
-static jtok string(jscan *s, jval *v)
+static __attribute__((noinline)) jtok string_slow(jscan *s, jval *v)
 {
 	const char *p = s->p + 1, *start = p, *end = s->end;
 	bool high = false;
@@ -157,6 +157,39 @@ static jtok string(jscan *s, jval *v)
 		return fail_at(s, start + sl__utf8_check(start, v->len), "invalid UTF-8 in a string");
 	s->p = p + 1;
 	return J_STR;
+}
+
+/*
+ * A string: the common one (no escape, no byte from 0x80, its closing
+ * quote within sixteen bytes: keys, names, datatypes) told by one SSE2
+ * step inline, without the registers the general reading saves; else
+ * string_slow.
+ */
+static inline jtok string(jscan *s, jval *v)
+{
+#ifdef __SSE2__
+	const char *p = s->p + 1;
+
+	if (s->end - p >= 16) {
+		/* The bytes that are not plain: a quote, a backslash, or
+		 * (compared as signed) one below ' ' or from 0x80. */
+		const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		int m = _mm_movemask_epi8(
+			_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+						  _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+				     _mm_cmplt_epi8(x, _mm_set1_epi8(' '))));
+		size_t n = m ? (size_t)__builtin_ctz((unsigned)m) : 16;
+		if (n < 16 && p[n] == '"') {
+			v->t = J_STR;
+			v->s = p;
+			v->len = n;
+			v->esc = false;
+			s->p = p + n + 1;
+			return J_STR;
+		}
+	}
+#endif
+	return string_slow(s, v);
 }
 
 static inline bool digit(const char *p, const char *end)
@@ -314,6 +347,13 @@ static inline __attribute__((always_inline)) jtok number(jscan *s, jval *v)
 	return J_NUM;
 }
 
+/* number() out of line, for jscan_value: inlined there it made every
+ * bracket and string pay for the registers a number's reading saves. */
+static __attribute__((noinline)) jtok number_value(jscan *s, jval *v)
+{
+	return number(s, v);
+}
+
 static jtok literal(jscan *s, jval *v, const char *word, size_t n, jtok t)
 {
 	if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n))
@@ -353,7 +393,7 @@ jtok jscan_value(jscan *s, jval *v)
 		return literal(s, v, "null", 4, J_NULL);
 	default:
 		if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
-			return number(s, v);
+			return number_value(s, v);
 		return fail_at(s, s->p, "expected a value");
 	}
 }
@@ -500,24 +540,39 @@ static const bool bracket_or_quote[256] = {['['] = true, [']'] = true, ['{'] = t
 					   ['}'] = true, ['"'] = true};
 
 /* The first bracket or quote in [p, end), or end: sixteen bytes a step
- * where SSE2 is there (a tensor's data is long runs of digits). */
-static const char *next_bracket(const char *p, const char *end)
+ * where SSE2 is there (a tensor's data is long runs of digits), the last
+ * of them too when the text (from base) has sixteen bytes. */
+static const char *next_bracket(const char *p, const char *end, const char *base)
 {
 #ifdef __SSE2__
 	/* '[' ']' '{' '}' are 0x5b 0x5d 0x7b 0x7d: with bit 5 set, 0x7b or 0x7d. */
 	const __m128i bit5 = _mm_set1_epi8(0x20), open = _mm_set1_epi8('{'),
 		      close = _mm_set1_epi8('}'), quote = _mm_set1_epi8('"');
+	__m128i x, y;
+	int m;
 
 	while (end - p >= 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-		__m128i y = _mm_or_si128(x, bit5);
-		int m = _mm_movemask_epi8(_mm_or_si128(
+		x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		y = _mm_or_si128(x, bit5);
+		m = _mm_movemask_epi8(_mm_or_si128(
 			_mm_or_si128(_mm_cmpeq_epi8(y, open), _mm_cmpeq_epi8(y, close)),
 			_mm_cmpeq_epi8(x, quote)));
 		if (m)
 			return p + __builtin_ctz((unsigned)m);
 		p += 16;
 	}
+	/* The rest: the text's last sixteen bytes, those before p shifted out. */
+	if (p < end && end - base >= 16) {
+		x = _mm_loadu_si128((const __m128i *)(const void *)(end - 16));
+		y = _mm_or_si128(x, bit5);
+		m = _mm_movemask_epi8(_mm_or_si128(
+			_mm_or_si128(_mm_cmpeq_epi8(y, open), _mm_cmpeq_epi8(y, close)),
+			_mm_cmpeq_epi8(x, quote)));
+		m >>= 16 - (end - p);
+		return m ? p + __builtin_ctz((unsigned)m) : end;
+	}
+#else
+	(void)base;
 #endif
 	while (p < end && !bracket_or_quote[(unsigned char)*p])
 		p++;
@@ -539,7 +594,7 @@ int jscan_skip_brackets(jscan *s)
 	 * matter; strings are passed with their escapes, unchecked. */
 	for (; p < end; p++) {
 		char c;
-		p = next_bracket(p, end);
+		p = next_bracket(p, end, s->base);
 		if (p >= end)
 			break;
 		c = *p;

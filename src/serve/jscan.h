@@ -206,17 +206,75 @@ static inline uint64_t jscan__value8(uint64_t w)
 #endif
 
 /*
- * jscan_next_plain's reading, from p in a text ending at end whose bytes
- * may be read up to rend (rend >= end; past end they are not digits).
+ * The shapes requests carry most, one to three integer digits and perhaps
+ * a point and one to three digits after it ("0.0", "0.64", "61", "278.0",
+ * "3.756"), read unrolled from q, the first digit (eight bytes readable):
+ * the position past the number in .q (q in .at) and its value in .d, or .q
+ * NULL for any other shape (jscan__long then decides; it also rejects what
+ * is no number). A loop's test and bound per digit cost more than such a
+ * number's whole reading, some 30 instructions; so did one 8-byte load
+ * with the point and the end found by bit tricks (about 80, with the
+ * variable shifts and masks that removing the point takes). At most six
+ * digits: the value is exact in a double, as its power of ten is, so one
+ * division rounds it correctly (strtod's bits; a multiplication by 10^-f
+ * would not be).
  */
-static inline jscan_plain jscan__plain(const char *p, const char *end, const char *rend,
-				       bool first)
+static inline __attribute__((always_inline)) jscan_plain jscan__short(const char *q)
 {
+	static const double p10[4] = {1e0, 1e1, 1e2, 1e3};
 	const jscan_plain none = {NULL, NULL, 0};
+	const unsigned point = '.' - '0';
+	unsigned m = jscan__digit(q), c, nf = 0;
+	const char *e = q + 1;
+
+	if (m > 9)
+		return none;
+	if ((c = jscan__digit(e)) <= 9) {
+		if (!m) /* a leading zero */
+			return none;
+		m = m * 10 + c;
+		if ((c = jscan__digit(++e)) <= 9) {
+			m = m * 10 + c;
+			if ((c = jscan__digit(++e)) <= 9)
+				return none;
+		}
+	}
+	if (c == point) {
+		if ((c = jscan__digit(++e)) > 9)
+			return none;
+		m = m * 10 + c;
+		nf = 1;
+		if ((c = jscan__digit(++e)) <= 9) {
+			m = m * 10 + c;
+			nf = 2;
+			if ((c = jscan__digit(++e)) <= 9) {
+				m = m * 10 + c;
+				nf = 3;
+				if ((c = jscan__digit(++e)) <= 9)
+					return none;
+			}
+		}
+	}
+	/* An exponent: 'e' and 'E' less '0' are 0x35 and 0x15. */
+	if ((c | 0x20) == 0x35)
+		return none;
+	return (jscan_plain){e, q, (double)m / p10[nf]};
+}
+
+/*
+ * Any plain number (jscan_next_plain says which) from p, its '-' or first
+ * digit, with JSCAN__PLAIN_READ - 2 bytes readable there (past the text's
+ * end they are not digits): the position past it in .q (p in .at) and its
+ * value in .d, or .q NULL when it is none. (Returned, not stored through a
+ * pointer: a loop keeps it in registers.)
+ */
+static inline jscan_plain jscan__long(const char *p)
+{
 	static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
 				       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 				       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-	const char *q, *lim;
+	const jscan_plain none = {NULL, NULL, 0};
+	const char *q = p + (*p == '-'), *lim;
 	uint64_t m;
 	unsigned c, nf = 0;
 	double v;
@@ -224,30 +282,8 @@ static inline jscan_plain jscan__plain(const char *p, const char *end, const cha
 	/*
 	 * Byte by byte, without a bound check per byte: a plain number reads
 	 * at most 27 bytes from its start (a '-', "0.", 4 zeros, 19 digits,
-	 * the byte that ends it), and what leads it here 2 more, so that many
-	 * must be readable. (Digits eight at a time cost more for the short numbers
-	 * that requests mostly carry: only a fraction's long runs are read so.)
+	 * the byte that ends it).
 	 */
-	if (rend - p < JSCAN__PLAIN_READ)
-		return none;
-	if (!first) {
-		if (*p != ',') {
-			while (p < end && jscan__ws(*p))
-				p++;
-			if (rend - p < JSCAN__PLAIN_READ || *p != ',')
-				return none;
-		}
-		/* ", " as most writers put it, without a loop. */
-		p += 1 + (p[1] == ' ');
-	}
-	if (jscan__ws(*p)) {
-		do
-			p++;
-		while (p < end && jscan__ws(*p));
-		if (rend - p < JSCAN__PLAIN_READ - 2)
-			return none;
-	}
-	q = p + (*p == '-');
 	if ((m = jscan__digit(q)) > 9)
 		return none;
 	q++;
@@ -274,7 +310,7 @@ static inline jscan_plain jscan__plain(const char *p, const char *end, const cha
 		/* Eight at a time while all eight are digits (the long
 		 * fractions of shortest round-trip text), within the bytes the
 		 * check above allows (q + 8 <= lim). A fraction of fewer than
-		 * four digits (most are) is told by two bytes first. */
+		 * four digits is told by two bytes first. */
 		if (jscan__digit(q + 1) <= 9 && jscan__digit(q + 3) <= 9)
 			while (lim - q >= 8) {
 				uint64_t w;
@@ -296,13 +332,60 @@ static inline jscan_plain jscan__plain(const char *p, const char *end, const cha
 	if (jscan__digit(q) <= 9 || (*q | 0x20) == 'e')
 		return none;
 	if (m <= (uint64_t)1 << 53 && nf <= 22) {
-		v = (double)m;
+		v = (double)(int64_t)m;
 		if (nf)
 			v /= p10[nf];
 	} else if (!jscan__decimal(m, -(int)nf, &v)) {
 		return none;
 	}
 	return (jscan_plain){q, p, *p == '-' ? -v : v};
+}
+
+/* jscan__long, the short shapes first (a '-' costs them a second look). */
+static inline __attribute__((always_inline)) jscan_plain jscan__num(const char *p)
+{
+	jscan_plain r = jscan__short(p);
+
+	if (r.q)
+		return r;
+	if (*p == '-' && (r = jscan__short(p + 1)).q) {
+		r.at = p;
+		r.d = -r.d;
+		return r;
+	}
+	return jscan__long(p);
+}
+
+/*
+ * jscan_next_plain's reading, from p in a text ending at end whose bytes
+ * may be read up to rend (rend >= end; past end they are not digits).
+ */
+static inline jscan_plain jscan__plain(const char *p, const char *end, const char *rend,
+				       bool first)
+{
+	const jscan_plain none = {NULL, NULL, 0};
+
+	/* What leads the number here reads 2 bytes more than jscan__long. */
+	if (rend - p < JSCAN__PLAIN_READ)
+		return none;
+	if (!first) {
+		if (*p != ',') {
+			while (p < end && jscan__ws(*p))
+				p++;
+			if (rend - p < JSCAN__PLAIN_READ || *p != ',')
+				return none;
+		}
+		/* ", " as most writers put it, without a loop. */
+		p += 1 + (p[1] == ' ');
+	}
+	if (jscan__ws(*p)) {
+		do
+			p++;
+		while (p < end && jscan__ws(*p));
+		if (rend - p < JSCAN__PLAIN_READ - 2)
+			return none;
+	}
+	return jscan__num(p);
 }
 
 /* The last bytes of a text, read from a copy with room after it. */

@@ -37,15 +37,23 @@ static void test_jscan_vs_jansson(void **state)
 		"\"\xff\"", "\"\xc3\"", "[1 2]", "{\"a\" 1}", "{a:1}", "[\"a\"", "", "[]]", "nul",
 		"[true,false,null]", "{\"\":0}", "[[[[[[[[[[1]]]]]]]]]]", "[-]", "[1e+5,2E-5]",
 		"\"\\/\"", "[\"\\u12\"]", "{\"a\":1 \"b\":2}", "123abc",
+		"{\"datatype\": \"FP64\"}", "[\"fifteen bytes..\"]", "[\"sixteen bytes...\"]",
+		"[\"a\x7f\"]", "[\"a\x01b\"]", "[\"caf\xc3\xa9 au lait\"]", "[\"\xc3\x28\"]",
+		"[\"a\\\"b\"]", "[\"a\"b\"]",
 	};
+	char padded[128];
+
 	(void)state;
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+	/* As they are, and with white space after them: strings with sixteen
+	 * bytes after their quote are read by the one-step path first. */
+	for (size_t t = 0; t < 2 * SL__ARRAY_LEN(cases); t++) {
+		size_t i = t / 2;
+		int n = snprintf(padded, sizeof padded, "%s%s", cases[i], t % 2 ? "                    " : "");
 		json_error_t e;
-		json_t *j = json_loadb(cases[i], strlen(cases[i]),
-				       JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
-		int ours = scan_all(cases[i], strlen(cases[i]));
+		json_t *j = json_loadb(padded, (size_t)n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+		int ours = scan_all(padded, (size_t)n);
 		if ((j != NULL) != (ours == 0))
-			fail_msg("case %zu '%s': jansson %s, jscan %s", i, cases[i],
+			fail_msg("case %zu '%s': jansson %s, jscan %s", i, padded,
 				 j ? "accepts" : "rejects", ours ? "rejects" : "accepts");
 		json_decref(j);
 	}
@@ -426,6 +434,122 @@ static void test_jscan_plain(void **state)
 	/* Most numbers went the fast way, or this tested nothing. */
 	if (plain < total / 2)
 		fail_msg("the fast path took %zu of %zu elements", plain, total);
+}
+
+/* The shapes jscan__short must take: one to three integer digits (no
+ * leading zero), perhaps a point and one to three digits, then a byte that
+ * is no digit and no exponent. Their length in *len. */
+static bool short_shape(const char *s, size_t *len)
+{
+	size_t i = 0, f = 0;
+
+	while (i < 4 && s[i] >= '0' && s[i] <= '9')
+		i++;
+	if (i == 0 || i > 3 || (i > 1 && s[0] == '0'))
+		return false;
+	if (s[i] == '.') {
+		while (f < 4 && s[i + 1 + f] >= '0' && s[i + 1 + f] <= '9')
+			f++;
+		if (f == 0 || f > 3)
+			return false;
+		i += 1 + f;
+	}
+	if ((s[i] >= '0' && s[i] <= '9') || s[i] == 'e' || s[i] == 'E')
+		return false;
+	*len = i;
+	return true;
+}
+
+/*
+ * The short shapes read unrolled (jscan__short) give strtod's bits and end
+ * where their text ends, and every other shape is handed over: random
+ * digits of every shape around the boundaries (three and four digits each
+ * side of the point, none after it, leading zeros), signed or not, before
+ * whatever may end them (an exponent, a second point, white space, the end
+ * of the text). The same texts in an array read the same through
+ * jscan_next_plain as through the checking path, from a buffer that ends
+ * where the text does (a read past it shows under a sanitizer).
+ */
+static void test_jscan_short(void **state)
+{
+	static const char *const ends[] = {"",	 ",",	"]",  " ",    "\n", "}",   "e",	   "E",
+					   "e5", "E-3", ".",  ".5",   "x",  ", 1", ",\n\t2", " ,3",
+					   "0",	 "00",	"\t]", ",  -4", "-"};
+	char num[64], text[96], buf[64];
+	sl__rng r;
+	size_t took = 0, total = 0;
+
+	(void)state;
+	sl__rng_seed(&r, 41);
+	for (int t = 0; t < 400000; t++) {
+		/* Mostly one to three digits each side, else zero to five. */
+		int ni = sl__rng_below(&r, 2) ? 1 + (int)sl__rng_below(&r, 3) : (int)sl__rng_below(&r, 6);
+		int nf = sl__rng_below(&r, 2) ? (int)sl__rng_below(&r, 4) : (int)sl__rng_below(&r, 7) - 1;
+		size_t n = 0, len = 0;
+		bool neg = sl__rng_below(&r, 3) == 0, want;
+		const char *end = ends[sl__rng_below(&r, SL__ARRAY_LEN(ends))];
+		jscan_plain got;
+		double d;
+		if (neg)
+			num[n++] = '-';
+		for (int i = 0; i < ni; i++)
+			num[n++] = (char)('0' + (i == 0 && sl__rng_below(&r, 4) == 0 ? 0
+										   : sl__rng_below(&r, 10)));
+		if (nf >= 0)
+			num[n++] = '.';
+		for (int i = 0; i < nf; i++)
+			num[n++] = (char)('0' + sl__rng_below(&r, 10));
+		n += (size_t)snprintf(num + n, sizeof num - n, "%s", end);
+		/* Room after the text: jscan__short reads up to eight bytes. */
+		memset(buf, 0, sizeof buf);
+		memcpy(buf, num, n);
+		want = short_shape(buf + neg, &len);
+		got = jscan__short(buf + neg);
+		if (want != (got.q != NULL))
+			fail_msg("'%s': jscan__short %s it", buf, got.q ? "took" : "left");
+		if (got.q) {
+			double s = strtod(buf + neg, NULL);
+			if (got.q != buf + neg + len || memcmp(&got.d, &s, 8))
+				fail_msg("'%s': jscan__short %.17g to %td, strtod %.17g", buf, got.d,
+					 got.q - buf, s);
+			took++;
+		}
+		/* Through the whole reader: a sign, and the checking path's verdict. */
+		got = jscan__num(buf);
+		d = strtod(buf, NULL);
+		if (got.q && (memcmp(&got.d, &d, 8) || got.at != buf))
+			fail_msg("'%s': jscan__num %.17g, strtod %.17g", buf, got.d, d);
+		{
+			int tl = snprintf(text, sizeof text, "[%s", buf);
+			char *exact = malloc((size_t)tl);
+			elems a, b;
+			assert_non_null(exact);
+			memcpy(exact, text, (size_t)tl);
+			read_elems(exact, (size_t)tl, false, &a);
+			read_elems(exact, (size_t)tl, true, &b);
+			if (a.n != b.n || memcmp(a.got, b.got, a.n * sizeof a.got[0]) || a.r != b.r ||
+			    a.end != b.end || a.err != b.err || a.err_at != b.err_at)
+				fail_msg("'%s': checking path %zu elements, end %zu (%s); fast path %zu, "
+					 "end %zu (%s)",
+					 text, a.n, a.end, a.err ? a.err : "-", b.n, b.end,
+					 b.err ? b.err : "-");
+			free(exact);
+		}
+		total++;
+	}
+	/* Each side of every boundary, and what clients write most. */
+	{
+		static const char *const edge[] = {
+			"0", "-0", "0.0", "-0.0", "9.999", "-999.999", "999", "1000", "999.9999",
+			"0.123", "0.1234", "123.4567", "5", "61.0", "278.0", "3.756", "0.778",
+			"9007199254740993", "1234567890123456789", "0.00012345678901234567",
+		};
+		for (size_t i = 0; i < SL__ARRAY_LEN(edge); i++)
+			check_both(edge[i], NULL);
+	}
+	/* Most of the random texts were of the short shapes, or this tested little. */
+	if (took < total / 4)
+		fail_msg("jscan__short took %zu of %zu", took, total);
 }
 
 /* Skipping by brackets alone ends where the checking skip ends, wherever
@@ -878,6 +1002,113 @@ static void test_v2_numeric_matrix(void **state)
 		if (!strstr(err, "cannot carry column 'x'"))
 			fail_msg("%s: %s", bad[i], err);
 	}
+	/*
+	 * The tensor read in the first pass (its data after its name, shape and
+	 * datatype) is what two passes read, or refuse: a shape, datatype or
+	 * data given again after it, a second input, bad data or text after it.
+	 */
+	{
+		static const struct {
+			const char *body, *err; /* err NULL: accepted */
+			double x;
+			int64_t n;
+		} cases[] = {
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, 2]]}]}", NULL, 0.5, 2},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, 2]], \"data\": [[1.5, 3]]}]}", NULL, 1.5, 3},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, 2]], \"shape\": [2, 2]}]}", "data holds 2 values, its shape 4"},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, 2]], \"datatype\": \"BOOL\"}]}", "cannot carry column 'x'"},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, 2]], \"name\": \"x\"}]}", "shape must be [n] or [n, 1]"},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, 2]]}, {\"name\": \"x\", \"shape\": [1], \"datatype\": \"FP64\", "
+			 "\"data\": [1]}]}", "is not an input of the model"},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5]]}]}", "data holds 1 values, its shape 2"},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, 2x]]}]}", "malformed JSON at line 1, column 82"},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, 2.5]]}]}", "expected an integer"},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, 2]]}] \"id\": 1}", "malformed JSON"},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, \"2\"]]}] \"id\": 7}", "malformed JSON"},
+			{"{\"inputs\": [{\"name\": \"all\", \"shape\": [1, 2], \"datatype\": \"FP64\", "
+			 "\"data\": [[0.5, \"2\"]], \"id\": 7}]}", "column 'n': expected an integer"},
+		};
+		for (size_t i = 0; i < SL__ARRAY_LEN(cases); i++) {
+			int rc;
+			serve_arena_reset(&a);
+			rc = v2_parse(&sig, cases[i].body, strlen(cases[i].body), &a, &req);
+			if (!cases[i].err) {
+				if (rc)
+					fail_msg("case %zu: %s", i, sl_errmsg());
+				if (req.batch.n != 1 || req.batch.v[0].f != cases[i].x ||
+				    req.batch.v[1].i != cases[i].n)
+					fail_msg("case %zu: %.17g, %lld", i, req.batch.v[0].f,
+						 (long long)req.batch.v[1].i);
+			} else if (!rc || !strstr(sl_errmsg(), cases[i].err)) {
+				fail_msg("case %zu: %d '%s', expected '%s'", i, rc, rc ? sl_errmsg() : "",
+					 cases[i].err);
+			}
+		}
+	}
+	/*
+	 * Many rows of a float and an integer column, nested or flat, with the
+	 * separators clients write, and the body's end anywhere after them
+	 * (its last numbers are read from a copy): every cell is strtod's
+	 * value of its text (the integer's integer), its span that text.
+	 */
+	{
+		static const char *const xs[] = {"0.0",	 "0.64", "-3.756", "278", "61.0", "-0",	 "1e-3",
+						 "12.5", "7",	 "0.30000000000000004", "-999.999", "0.1234"};
+		static const char *const ns[] = {"3", "-2", "4.0", "0", "123456", "-0.0", "1e1", "999"};
+		static const char *const seps[] = {",", ", ", " , ", ",\n  ", "\t,"};
+		sl__rng r;
+		sl__rng_seed(&r, 29);
+		for (int t = 0; t < 400; t++) {
+			size_t rows = 1 + sl__rng_below(&r, 30), n = 0, xi[30], ni[30];
+			bool flat = sl__rng_below(&r, 2);
+			char text[4096], *exact;
+			n += (size_t)snprintf(text + n, sizeof text - n,
+					      "{\"inputs\": [{\"name\": \"all\", \"shape\": [%zu, 2], "
+					      "\"datatype\": \"FP64\", \"data\": [",
+					      rows);
+			for (size_t i = 0; i < rows; i++) {
+				xi[i] = sl__rng_below(&r, SL__ARRAY_LEN(xs));
+				ni[i] = sl__rng_below(&r, SL__ARRAY_LEN(ns));
+				n += (size_t)snprintf(text + n, sizeof text - n, flat ? "%s%s%s%s" : "%s[%s%s%s]",
+						      i ? seps[sl__rng_below(&r, SL__ARRAY_LEN(seps))] : "",
+						      xs[xi[i]], seps[sl__rng_below(&r, SL__ARRAY_LEN(seps))],
+						      ns[ni[i]]);
+			}
+			n += (size_t)snprintf(text + n, sizeof text - n, "]}]}%*s",
+					      (int)sl__rng_below(&r, 3) * (int)sl__rng_below(&r, 20), "");
+			exact = malloc(n);
+			assert_non_null(exact);
+			memcpy(exact, text, n);
+			serve_arena_reset(&a);
+			if (v2_parse(&sig, exact, n, &a, &req))
+				fail_msg("'%.*s': %s", (int)n, text, sl_errmsg());
+			for (size_t i = 0; i < rows; i++) {
+				const expr_value *v = req.batch.v + 2 * i;
+				const uint32_t *sp = req.batch.span + 4 * i;
+				double want = strtod(xs[xi[i]], NULL);
+				if (memcmp(&v[0].f, &want, 8) || v[0].null ||
+				    v[1].i != (int64_t)strtod(ns[ni[i]], NULL) || v[1].null)
+					fail_msg("'%.*s': row %zu read as %.17g, %lld", (int)n, text, i,
+						 v[0].f, (long long)v[1].i);
+				if (sp[1] != strlen(xs[xi[i]]) || memcmp(exact + sp[0], xs[xi[i]], sp[1]) ||
+				    sp[3] != strlen(ns[ni[i]]) || memcmp(exact + sp[2], ns[ni[i]], sp[3]))
+					fail_msg("'%.*s': row %zu's spans are '%.*s', '%.*s'", (int)n, text, i,
+						 (int)sp[1], exact + sp[0], (int)sp[3], exact + sp[2]);
+			}
+			free(exact);
+		}
+	}
 	serve_arena_free(&a);
 	serve_sig_free(&sig);
 	bundle_close(b);
@@ -1322,6 +1553,7 @@ int main(void)
 		cmocka_unit_test(test_jscan_depth_and_unescape),
 		cmocka_unit_test(test_jscan_numbers),
 		cmocka_unit_test(test_jscan_plain),
+		cmocka_unit_test(test_jscan_short),
 		cmocka_unit_test(test_jscan_decimal),
 		cmocka_unit_test(test_jscan_skip_brackets),
 		cmocka_unit_test(test_v2_numeric_matrix),
