@@ -427,6 +427,14 @@ static void put_digits(uint64_t c, int n, char *d)
 				       "25262728293031323334353637383940414243444546474849"
 				       "50515253545556575859606162636465666768697071727374"
 				       "75767778798081828384858687888990919293949596979899";
+	/* Four digits a division of the 64-bit value, then two by two. */
+	while (n >= 4) {
+		uint32_t g = (uint32_t)(c % 10000);
+		c /= 10000;
+		memcpy(d + n - 2, pairs + 2 * (g % 100), 2);
+		memcpy(d + n - 4, pairs + 2 * (g / 100), 2);
+		n -= 4;
+	}
 	while (n >= 2) {
 		memcpy(d + n - 2, pairs + 2 * (c % 100), 2);
 		c /= 100;
@@ -459,6 +467,7 @@ static bool f64_exact(double v, char *buf, size_t *out_n)
 	uint64_t bits, m;
 	int e2, x10, k = 0, sh;
 	unsigned __int128 n, q = 0, r = 0, tenk;
+	double h, h_lo, h_hi;
 	bool neg = v < 0;
 	char d[17];
 	double a = fabs(v);
@@ -498,13 +507,35 @@ static bool f64_exact(double v, char *buf, size_t *out_n)
 	sh = e2 < 0 ? -e2 : 0;
 	if (sh > 100)
 		return false;
+	/* Half of v's gap to its neighbours in units of q's last digit is
+	 * (q + r / 2^sh) / 2m, about h (within a few parts in 10^16); below v
+	 * it is half of that when m is a power of two. */
+	h = (double)(uint64_t)q / (2.0 * (double)m);
+	h_hi = h * (1 + 1e-9);
+	h_lo = (m == (1ULL << 52) ? h / 2 : h) * (1 - 1e-9);
 	for (int p = 15; p <= 16; p++) {
 		uint64_t unit = p10u[17 - p], c = (uint64_t)q / unit, rem = (uint64_t)q % unit;
+		uint64_t dm = rem < unit - rem ? rem : unit - rem;
 		unsigned __int128 lhs, rhs, half;
 		__int128 diff;
 		bool even = !(m & 1), ok;
 		int x = x10;
 
+		/*
+		 * The text keeps the multiple of unit nearest v * 10^k, whose
+		 * distance from it is within 1 of dm (r / 2^sh is below 1).
+		 * Clearly farther than the gap allows: not this precision;
+		 * clearly nearer: this one, rounded as below with the tie
+		 * decided by r alone (unit is even, so 2 rem is at most unit - 2
+		 * below a half). Only near the edge is the exact test needed.
+		 */
+		if ((double)dm > h_hi + 1)
+			continue;
+		if ((double)dm + 1 < h_lo) {
+			if (2 * rem > unit || (2 * rem == unit && (r != 0 || (c & 1))))
+				c++;
+			goto emit;
+		}
 		/* Round: the dropped part (rem + r / 2^sh) / unit against a half. */
 		if (e2 < 0) {
 			lhs = (((unsigned __int128)rem << sh) + r) * 2;
@@ -532,6 +563,7 @@ static bool f64_exact(double v, char *buf, size_t *out_n)
 		}
 		if (!ok)
 			continue;
+emit:
 		if (c == p10u[p]) {
 			/* 9.99..9 rounded up to 10.0..0. */
 			c = p10u[p - 1];
