@@ -95,17 +95,6 @@ void serve_arena_free(serve_arena *a)
 
 /* ---- JSON writing -------------------------------------------------------------------- */
 
-int serve_put(sl__buf *b, const char *s, size_t n)
-{
-	if (b->len + n < b->cap) {
-		memcpy(b->data + b->len, s, n);
-		b->len += n;
-		b->data[b->len] = 0;
-		return 0;
-	}
-	return sl__buf_append(b, s, n);
-}
-
 int serve_puts(sl__buf *b, const char *s)
 {
 	return serve_put(b, s, strlen(s));
@@ -121,6 +110,39 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return sl__utf8_check((const char *)s, k) == k ? k : 0;
 }
 
+/*
+ * Whether none of s[0..n) needs an escape in a JSON string (jscan_plain_char
+ * of each: 0x20 to 0x7f but '"' and '\\'), eight bytes at a time: a byte
+ * below 0x20 or equal to one of the two shows as a borrow into its top
+ * bit, a byte from 0x80 by its top bit. Ids, names and versions, checked
+ * for every request.
+ */
+static inline bool all_plain(const char *s, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	uint64_t bad = 0;
+	size_t i = 0;
+
+	if (n < 8) {
+		for (; i < n; i++)
+			if (!jscan_plain_char[(unsigned char)s[i]])
+				return false;
+		return true;
+	}
+	for (;; i += 8) {
+		uint64_t x, q, bs;
+		if (i + 8 > n)
+			i = n - 8; /* the last eight, overlapping */
+		memcpy(&x, s + i, 8);
+		q = x ^ (ones * '"');
+		bs = x ^ (ones * '\\');
+		bad |= x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
+		if (i + 8 >= n)
+			break;
+	}
+	return !(bad & high);
+}
+
 int serve_put_jstr(sl__buf *b, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -128,6 +150,16 @@ int serve_put_jstr(sl__buf *b, const char *str, size_t n)
 	size_t i = 0;
 	int rc;
 
+	/* Nothing to escape (ids, names, most strings): one copy. */
+	if (n + 2 < b->cap - b->len && all_plain(str, n)) {
+		char *d = b->data + b->len;
+		d[0] = '"';
+		memcpy(d + 1, str, n);
+		d[n + 1] = '"';
+		d[n + 2] = 0;
+		b->len += n + 2;
+		return 0;
+	}
 	if ((rc = serve_lit(b, "\"")))
 		return rc;
 	while (i < n) {
@@ -310,6 +342,15 @@ int serve_sig_add_out(serve_sig *s, const char *name, const char *dt, serve_okin
 		return sl__oom();
 	}
 	o->v2_head_len = h.len;
+	if ((kind == SO_PROBA ? sl__buf_printf(&h, "\"shape\":[1,%zu]", s->k)
+			      : serve_lit(&h, "\"shape\":[1]")) ||
+	    serve_lit(&h, ",\"data\":[")) {
+		sl__free(o->name);
+		o->name = NULL;
+		sl__buf_free(&h);
+		return sl__oom();
+	}
+	o->v2_head1_len = h.len;
 	o->v2_head = sl__buf_detach(&h);
 	o->datatype = dt;
 	o->kind = kind;
@@ -729,7 +770,13 @@ static size_t fmt_time(int64_t ms, char *out)
  * does not fit (a string needing escapes longer than its estimate, a huge
  * error body) takes the buffer's ordinary path.
  */
-static inline void copy_short(char *d, const char *s, size_t n)
+#if defined(__GNUC__)
+#define REC_INLINE static inline __attribute__((always_inline))
+#else
+#define REC_INLINE static inline
+#endif
+
+REC_INLINE void copy_short(char *d, const char *s, size_t n)
 {
 	/* The texts of numbers are 1 to 24 bytes: two overlapping loads and
 	 * stores for 4 to 16 of them, three bytes for 1 to 3, libc beyond. */
@@ -754,8 +801,10 @@ static inline void copy_short(char *d, const char *s, size_t n)
 	}
 }
 
-/* Appends n bytes without terminating the buffer (the record does it once). */
-static inline int rec_put(sl__buf *b, const char *s, size_t n)
+/* Appends n bytes without terminating the buffer (the record does it once).
+ * Always inline: most pieces are literals, whose copies then fold into a
+ * move or two (out of line, each piece cost a call and copy_short's tests). */
+REC_INLINE int rec_put(sl__buf *b, const char *s, size_t n)
 {
 	if (b->len + n < b->cap) {
 		copy_short(b->data + b->len, s, n);
@@ -782,10 +831,7 @@ static inline int rec_u64(sl__buf *b, uint64_t v)
  * (ids, model names and versions, almost always), else serve_put_jstr. */
 static int rec_jstr(sl__buf *b, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!jscan_plain_char[(unsigned char)s[i]])
-			return serve_put_jstr(b, s, n);
-	if (b->len + n + 2 >= b->cap)
+	if (b->len + n + 2 >= b->cap || !all_plain(s, n))
 		return serve_put_jstr(b, s, n);
 	b->data[b->len] = '"';
 	copy_short(b->data + b->len + 1, s, n);
@@ -823,7 +869,8 @@ static size_t row_run(const uint32_t *sp, size_t k, const char *src)
  */
 static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 {
-	size_t cells = in->n * in->k;
+	size_t cells = in->n * in->k, src_len;
+	const char *src;
 	char *p, *end;
 	int rc;
 
@@ -847,6 +894,9 @@ static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 	 * measure them, which cost as much as the copy. */
 	if ((rc = sl__buf_reserve(b, 8 * cells + 3 * in->n + 16)))
 		return rc;
+	/* In locals: the byte stores below could alias the batch's fields. */
+	src = in->src;
+	src_len = in->src_len;
 	p = b->data + b->len;
 	end = b->data + b->cap;
 	*p++ = '[';
@@ -866,8 +916,39 @@ static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 			p += run;
 			*p++ = ',';
 		}
-		for (size_t j = 0; !run && j < in->k; j++) {
-			size_t len = sp[2 * j + 1], off = sp[2 * j];
+		for (size_t j = 0; !run && j < in->k;) {
+			size_t len = 0, off = 0, room = (size_t)(end - p), lim;
+			/* As many values as the room holds at 33 bytes each (the
+			 * fast copy's 32 and a comma), with 8 to spare for the
+			 * brackets after the row: one check per run of them. */
+			if (room < 33 + 8) {
+				size_t more = in->k - j < 64 ? in->k - j : 64;
+				b->len = (size_t)(p - b->data);
+				if ((rc = sl__buf_reserve(b, 33 * more + 8 + 8 * (cells - i * in->k - j))))
+					return rc;
+				p = b->data + b->len;
+				end = b->data + b->cap;
+				room = (size_t)(end - p);
+			}
+			lim = j + (room - 8) / 33;
+			if (lim > in->k)
+				lim = in->k;
+			/* A value of 1 to 32 bytes with 32 of src from its start
+			 * (all but the body's last few): two 16-byte copies, the
+			 * bytes past it overwritten next. */
+			for (; j < lim; j++) {
+				len = sp[2 * j + 1];
+				off = sp[2 * j];
+				if (len - 1 >= 32 || off + 32 > src_len)
+					break;
+				memcpy(p, src + off, 16);
+				memcpy(p + 16, src + off + 16, 16);
+				p += len;
+				*p++ = ',';
+			}
+			if (j == lim)
+				continue;
+			/* Any other value: checked and copied on its own. */
 			if ((size_t)(end - p) < len + 36) {
 				b->len = (size_t)(p - b->data);
 				if ((rc = sl__buf_reserve(b, len + 36 + 8 * (cells - i * in->k - j))))
@@ -875,16 +956,7 @@ static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 				p = b->data + b->len;
 				end = b->data + b->cap;
 			}
-			/* A value of up to 32 bytes with 32 of src from its start
-			 * (all but the body's last few): one or two 16-byte
-			 * copies, the bytes past it overwritten next (room for
-			 * them is in the check above). */
-			if (len && len <= 32 && off + 32 <= in->src_len) {
-				memcpy(p, in->src + off, 16);
-				if (len > 16)
-					memcpy(p + 16, in->src + off + 16, 16);
-				p += len;
-			} else if (len) {
+			if (len) {
 				copy_short(p, in->src + off, len);
 				p += len;
 			} else {
@@ -892,6 +964,7 @@ static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 				p += 4;
 			}
 			*p++ = ',';
+			j++;
 		}
 		/* The last value's comma ends the row. */
 		if (in->k)
