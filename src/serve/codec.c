@@ -889,9 +889,9 @@ static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 		}
 		return rc ? rc : rec_lit(b, "]");
 	}
-	/* Room for eight bytes a value, then checked value by value (with
-	 * room for the separators after it): a guess rather than a pass to
-	 * measure them, which cost as much as the copy. */
+	/* Room for eight bytes a value to start with, then checked a run of
+	 * values at a time (below): a guess rather than a pass to measure
+	 * them, which cost as much as the copy. */
 	if ((rc = sl__buf_reserve(b, 8 * cells + 3 * in->n + 16)))
 		return rc;
 	/* In locals: the byte stores below could alias the batch's fields. */
