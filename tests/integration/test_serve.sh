@@ -96,6 +96,18 @@ cmp -s "$T/proba_cols" "$T/proba_matrix" || fail "the two layouts disagree"
 # A client's X-Request-Id is kept.
 expect_code 200 POST /v2/models/spam/infer "${J[@]}" -H 'X-Request-Id: client-id-7' --data-binary @"$T/matrix.json"
 contains "$HDRS" "X-Request-Id: client-id-7"
+# Header names in any case (the server reads its headers in one pass);
+# an id with characters outside [A-Za-z0-9._:-] is replaced by one of ours.
+expect_code 200 POST /v2/models/spam/infer "${J[@]}" -H 'x-request-ID: client-id-8' --data-binary @"$T/matrix.json"
+contains "$HDRS" "X-Request-Id: client-id-8"
+[ "$(echo "$BODY" | js "d['id']")" = client-id-8 ] || fail "the lower-case header's id: $BODY"
+expect_code 200 POST /v2/models/spam/infer "${J[@]}" -H 'X-Request-Id: bad"id' --data-binary @"$T/matrix.json"
+RID2=$(echo "$HDRS" | tr -d '\r' | sed -n 's/^X-Request-Id: //Ip')
+[ -n "$RID2" ] && [ "$RID2" != 'bad"id' ] || fail "a bad id should be replaced: $HDRS"
+[ "$(echo "$BODY" | js "d['id']")" = "$RID2" ] || fail "the replaced id: $BODY"
+# A path with %HH escapes is decoded as before (sp%61m is spam).
+expect_code 200 POST /v2/models/sp%61m/infer "${J[@]}" --data-binary @"$T/matrix.json"
+[ "$(echo "$BODY" | js "d['model_name']")" = spam ] || fail "escaped path: $BODY"
 # Explanations: per feature and a base value, summing to the log-odds.
 expect_code 200 POST /v2/models/spam/infer "${J[@]}" --data-binary @"$T/explain.json"
 [ "$(echo "$BODY" | js "(lambda o, p: abs(sum(o['data']) - __import__('math').log(p[1] / p[0])) < 1e-9 and o['shape'] == [1, 58])(d['outputs'][2], d['outputs'][1]['data'])")" = True ] ||
