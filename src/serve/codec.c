@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "serve/codec.h"
 
@@ -112,10 +115,11 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 
 /*
  * Whether none of s[0..n) needs an escape in a JSON string (jscan_plain_char
- * of each: 0x20 to 0x7f but '"' and '\\'), eight bytes at a time: a byte
- * below 0x20 or equal to one of the two shows as a borrow into its top
- * bit, a byte from 0x80 by its top bit. Ids, names and versions, checked
- * for every request.
+ * of each: 0x20 to 0x7f but '"' and '\\'). Ids, names and versions,
+ * checked for every request: sixteen bytes at a time with SSE2 (as signed
+ * bytes, those below 0x20 and those from 0x80 are both below 0x20), else
+ * eight at a time, where a byte below 0x20 or equal to one of the two
+ * shows as a borrow into its top bit and a byte from 0x80 by its top bit.
  */
 static inline bool all_plain(const char *s, size_t n)
 {
@@ -123,6 +127,25 @@ static inline bool all_plain(const char *s, size_t n)
 	uint64_t bad = 0;
 	size_t i = 0;
 
+#ifdef __SSE2__
+	if (n >= 16) {
+		const __m128i lo = _mm_set1_epi8(0x20), qt = _mm_set1_epi8('"'),
+			      bs = _mm_set1_epi8('\\');
+		__m128i acc = _mm_setzero_si128();
+		for (;; i += 16) {
+			__m128i x;
+			if (i + 16 > n)
+				i = n - 16; /* the last sixteen, overlapping */
+			x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+			acc = _mm_or_si128(acc, _mm_or_si128(_mm_cmplt_epi8(x, lo),
+							     _mm_or_si128(_mm_cmpeq_epi8(x, qt),
+									  _mm_cmpeq_epi8(x, bs))));
+			if (i + 16 >= n)
+				break;
+		}
+		return _mm_movemask_epi8(acc) == 0;
+	}
+#endif
 	if (n < 8) {
 		for (; i < n; i++)
 			if (!jscan_plain_char[(unsigned char)s[i]])

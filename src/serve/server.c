@@ -934,6 +934,17 @@ static bool good_id(const char *id)
 	return n > 0;
 }
 
+/* The two hex digits of each byte value. */
+static const char hex_pairs[513] =
+	"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+	"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+	"606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+	"808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+	"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+	"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+	"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
 static void make_id(sl_server *s, serve_worker *w, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -941,15 +952,16 @@ static void make_id(sl_server *s, serve_worker *w, char *out)
 	char *p = out;
 
 	/* INSTANCE-WWSSSSSSSSSS: unique across restarts (a random instance),
-	 * across threads (the worker) and in time (its sequence). */
+	 * across threads (the worker) and in time (its sequence, its low 40
+	 * bits in hex, two digits a byte from a table built once). */
 	memcpy(p, s->instance, 8);
 	p += 8;
 	*p++ = '-';
 	*p++ = hex[(w->id >> 4) & 15];
 	*p++ = hex[w->id & 15];
-	for (int i = 9; i >= 0; i--) {
-		p[i] = hex[seq & 15];
-		seq >>= 4;
+	for (int i = 8; i >= 0; i -= 2) {
+		memcpy(p + i, hex_pairs + 2 * (seq & 255), 2);
+		seq >>= 8;
 	}
 	p[10] = 0;
 }
