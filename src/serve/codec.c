@@ -893,6 +893,7 @@ static size_t row_run(const uint32_t *sp, size_t k, const char *src)
 static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 {
 	size_t cells = in->n * in->k, src_len;
+	ptrdiff_t last;
 	const char *src;
 	char *p, *end;
 	int rc;
@@ -920,6 +921,7 @@ static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 	/* In locals: the byte stores below could alias the batch's fields. */
 	src = in->src;
 	src_len = in->src_len;
+	last = (ptrdiff_t)src_len - 32; /* the last offset with 32 bytes of src from it */
 	p = b->data + b->len;
 	end = b->data + b->cap;
 	*p++ = '[';
@@ -962,12 +964,12 @@ static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 			for (; j < lim; j++) {
 				len = sp[2 * j + 1];
 				off = sp[2 * j];
-				if (len - 1 >= 32 || off + 32 > src_len)
+				if (len - 1 >= 32 || (ptrdiff_t)off > last)
 					break;
 				memcpy(p, src + off, 16);
 				memcpy(p + 16, src + off + 16, 16);
-				p += len;
-				*p++ = ',';
+				p[len] = ',';
+				p += len + 1;
 			}
 			if (j == lim)
 				continue;
