@@ -975,9 +975,10 @@ typedef struct req_heads {
 /*
  * a (n bytes, 8 to 16) equals lower, a name of letters and '-' in lower
  * case, in ASCII without regard to case, as libmicrohttpd compares header
- * names: its first and last eight bytes with the case bit set against
- * lower's. That bit maps only a letter's two cases onto the letter, and
- * '-' and CR onto '-': the dashes are compared as they are.
+ * names: its first and last eight bytes against lower's, with the case bit
+ * (0x20) set where lower has a letter. Letters have 0x40 and '-' has not,
+ * so lower shifted right by one and masked gives that bit at the letters'
+ * places only: a letter's two cases match it, the dashes only a dash.
  */
 static bool name_is(const char *a, const char *lower, size_t n)
 {
@@ -988,12 +989,7 @@ static bool name_is(const char *a, const char *lower, size_t n)
 	memcpy(&y, a + n - 8, 8);
 	memcpy(&u, lower, 8);
 	memcpy(&v, lower + n - 8, 8);
-	if ((x | bit) != u || (y | bit) != v)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (lower[i] == '-' && a[i] != '-')
-			return false;
-	return true;
+	return (x | ((u >> 1) & bit)) == u && (y | ((v >> 1) & bit)) == v;
 }
 
 /* One pass over the headers for both (the first of each name, as a

@@ -101,6 +101,8 @@ contains "$HDRS" "X-Request-Id: client-id-7"
 expect_code 200 POST /v2/models/spam/infer "${J[@]}" -H 'x-request-ID: client-id-8' --data-binary @"$T/matrix.json"
 contains "$HDRS" "X-Request-Id: client-id-8"
 [ "$(echo "$BODY" | js "d['id']")" = client-id-8 ] || fail "the lower-case header's id: $BODY"
+expect_code 200 POST /v2/models/spam/infer "${J[@]}" -H 'X_Request_Id: other-1' --data-binary @"$T/matrix.json"
+[ "$(echo "$BODY" | js "d['id']")" != other-1 ] || fail "X_Request_Id is another header: $BODY"
 expect_code 200 POST /v2/models/spam/infer "${J[@]}" -H 'X-Request-Id: bad"id' --data-binary @"$T/matrix.json"
 RID2=$(echo "$HDRS" | tr -d '\r' | sed -n 's/^X-Request-Id: //Ip')
 [ -n "$RID2" ] && [ "$RID2" != 'bad"id' ] || fail "a bad id should be replaced: $HDRS"
