@@ -427,6 +427,16 @@ static void put_digits(uint64_t c, int n, char *d)
 				       "25262728293031323334353637383940414243444546474849"
 				       "50515253545556575859606162636465666768697071727374"
 				       "75767778798081828384858687888990919293949596979899";
+	/* Eight digits a division of the 64-bit value, split in 32 bits. */
+	while (n >= 8) {
+		uint32_t g = (uint32_t)(c % 100000000), hi = g / 10000, lo = g % 10000;
+		c /= 100000000;
+		memcpy(d + n - 2, pairs + 2 * (lo % 100), 2);
+		memcpy(d + n - 4, pairs + 2 * (lo / 100), 2);
+		memcpy(d + n - 6, pairs + 2 * (hi % 100), 2);
+		memcpy(d + n - 8, pairs + 2 * (hi / 100), 2);
+		n -= 8;
+	}
 	while (n >= 2) {
 		memcpy(d + n - 2, pairs + 2 * (c % 100), 2);
 		c /= 100;
@@ -459,6 +469,7 @@ static bool f64_exact(double v, char *buf, size_t *out_n)
 	uint64_t bits, m;
 	int e2, x10, k = 0, sh;
 	unsigned __int128 n, q = 0, r = 0, tenk;
+	double h, h_up, h_dn, two_sh, f;
 	bool neg = v < 0;
 	char d[17];
 	double a = fabs(v);
@@ -498,13 +509,50 @@ static bool f64_exact(double v, char *buf, size_t *out_n)
 	sh = e2 < 0 ? -e2 : 0;
 	if (sh > 100)
 		return false;
+	/* Half of v's gap to its neighbours in units of q's last digit is
+	 * (q + f) / 2m above v and half of that below when m is a power of
+	 * two, f = r / 2^sh below 1: about h and f in doubles (within a few
+	 * parts in 10^16, f from r's top 64 bits). */
+	h = (double)(uint64_t)q / (2.0 * (double)m);
+	h_up = h * (1 + 1e-9) + 1e-9;
+	h_dn = (m == (1ULL << 52) ? h / 2 : h) * (1 + 1e-9) + 1e-9;
+	f = 0;
+	if (sh > 64) {
+		uint64_t top = (uint64_t)(r >> (sh - 64)), scale = (uint64_t)(1023 - 64) << 52;
+		memcpy(&two_sh, &scale, sizeof two_sh);
+		f = (double)top * two_sh;
+	} else if (sh > 0) {
+		uint64_t scale = (uint64_t)(1023 - sh) << 52;
+		memcpy(&two_sh, &scale, sizeof two_sh);
+		f = (double)(uint64_t)r * two_sh;
+	}
 	for (int p = 15; p <= 16; p++) {
 		uint64_t unit = p10u[17 - p], c = (uint64_t)q / unit, rem = (uint64_t)q % unit;
 		unsigned __int128 lhs, rhs, half;
 		__int128 diff;
-		bool even = !(m & 1), ok;
+		bool even = !(m & 1), ok, up;
+		double dist, gap;
 		int x = x10;
 
+		/*
+		 * The text keeps the multiple of unit nearest v * 10^k = q + f:
+		 * the one above when the dropped part rem + f is over a half
+		 * (unit is even, so 2 rem is at most unit - 2 below a half and
+		 * a tie needs r = 0), its distance unit - rem - f, else the one
+		 * below, rem + f. Clearly farther than the gap on its side
+		 * allows: not this precision; clearly nearer: this one. Only
+		 * within a few parts in 10^9 of the edge is the exact test
+		 * needed.
+		 */
+		up = 2 * rem > unit || (2 * rem == unit && (r != 0 || (c & 1)));
+		dist = up ? (double)(unit - rem) - f : (double)rem + f;
+		gap = up ? h_up : h_dn;
+		if (dist > gap)
+			continue;
+		if (dist < (gap - 2e-9) * (1 - 3e-9)) {
+			c += up;
+			goto emit;
+		}
 		/* Round: the dropped part (rem + r / 2^sh) / unit against a half. */
 		if (e2 < 0) {
 			lhs = (((unsigned __int128)rem << sh) + r) * 2;
@@ -532,6 +580,7 @@ static bool f64_exact(double v, char *buf, size_t *out_n)
 		}
 		if (!ok)
 			continue;
+emit:
 		if (c == p10u[p]) {
 			/* 9.99..9 rounded up to 10.0..0. */
 			c = p10u[p - 1];

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "serve/codec.h"
 
@@ -95,17 +98,6 @@ void serve_arena_free(serve_arena *a)
 
 /* ---- JSON writing -------------------------------------------------------------------- */
 
-int serve_put(sl__buf *b, const char *s, size_t n)
-{
-	if (b->len + n < b->cap) {
-		memcpy(b->data + b->len, s, n);
-		b->len += n;
-		b->data[b->len] = 0;
-		return 0;
-	}
-	return sl__buf_append(b, s, n);
-}
-
 int serve_puts(sl__buf *b, const char *s)
 {
 	return serve_put(b, s, strlen(s));
@@ -121,6 +113,59 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return sl__utf8_check((const char *)s, k) == k ? k : 0;
 }
 
+/*
+ * Whether none of s[0..n) needs an escape in a JSON string (jscan_plain_char
+ * of each: 0x20 to 0x7f but '"' and '\\'). Ids, names and versions,
+ * checked for every request: sixteen bytes at a time with SSE2 (as signed
+ * bytes, those below 0x20 and those from 0x80 are both below 0x20), else
+ * eight at a time, where a byte below 0x20 or equal to one of the two
+ * shows as a borrow into its top bit and a byte from 0x80 by its top bit.
+ */
+static inline bool all_plain(const char *s, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	uint64_t bad = 0;
+	size_t i = 0;
+
+#ifdef __SSE2__
+	if (n >= 16) {
+		const __m128i lo = _mm_set1_epi8(0x20), qt = _mm_set1_epi8('"'),
+			      bs = _mm_set1_epi8('\\');
+		__m128i acc = _mm_setzero_si128();
+		for (;; i += 16) {
+			__m128i x;
+			if (i + 16 > n)
+				i = n - 16; /* the last sixteen, overlapping */
+			x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+			acc = _mm_or_si128(acc, _mm_or_si128(_mm_cmplt_epi8(x, lo),
+							     _mm_or_si128(_mm_cmpeq_epi8(x, qt),
+									  _mm_cmpeq_epi8(x, bs))));
+			if (i + 16 >= n)
+				break;
+		}
+		return _mm_movemask_epi8(acc) == 0;
+	}
+#endif
+	if (n < 8) {
+		for (; i < n; i++)
+			if (!jscan_plain_char[(unsigned char)s[i]])
+				return false;
+		return true;
+	}
+	for (;; i += 8) {
+		uint64_t x, q, bs;
+		if (i + 8 > n)
+			i = n - 8; /* the last eight, overlapping */
+		memcpy(&x, s + i, 8);
+		q = x ^ (ones * '"');
+		bs = x ^ (ones * '\\');
+		bad |= x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
+		if (i + 8 >= n)
+			break;
+	}
+	return !(bad & high);
+}
+
 int serve_put_jstr(sl__buf *b, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -128,6 +173,16 @@ int serve_put_jstr(sl__buf *b, const char *str, size_t n)
 	size_t i = 0;
 	int rc;
 
+	/* Nothing to escape (ids, names, most strings): one copy. */
+	if (n + 2 < b->cap - b->len && all_plain(str, n)) {
+		char *d = b->data + b->len;
+		d[0] = '"';
+		memcpy(d + 1, str, n);
+		d[n + 1] = '"';
+		d[n + 2] = 0;
+		b->len += n + 2;
+		return 0;
+	}
 	if ((rc = serve_lit(b, "\"")))
 		return rc;
 	while (i < n) {
@@ -197,18 +252,36 @@ int serve_put_out(sl__buf *b, serve_result *res, size_t i, size_t k, serve_arena
 	size_t idx = i * res->k + k;
 	double v = res->out[idx];
 
+	const char *t;
+	size_t n;
+
 	if (!res->txt) {
+		/* The texts and their lengths in one piece, the lengths zeroed. */
 		size_t cells = res->n * res->k;
-		res->txt = serve_arena_alloc(a, cells * TXT_W);
-		res->len = serve_arena_calloc(a, cells * sizeof *res->len);
-		if (!res->txt || !res->len)
+		if (cells > SIZE_MAX / (TXT_W + sizeof *res->len))
 			return sl__oom();
+		res->txt = serve_arena_alloc(a, cells * (TXT_W + sizeof *res->len));
+		if (!res->txt)
+			return sl__oom();
+		res->len = (uint32_t *)(void *)(res->txt + cells * TXT_W);
+		memset(res->len, 0, cells * sizeof *res->len);
 	}
 	if (!isfinite(v))
 		return serve_lit(b, "null");
 	if (!res->len[idx])
 		res->len[idx] = (uint32_t)ds_format_f64(v, res->txt + idx * TXT_W);
-	return serve_put(b, res->txt + idx * TXT_W, res->len[idx]);
+	t = res->txt + idx * TXT_W;
+	n = res->len[idx];
+	/* The slot is TXT_W bytes whatever the text's length: with that much
+	 * room, two 16-byte moves instead of a call to copy n. */
+	if (b->len + TXT_W < b->cap) {
+		memcpy(b->data + b->len, t, 16);
+		memcpy(b->data + b->len + 16, t + 16, 16);
+		b->len += n;
+		b->data[b->len] = 0;
+		return 0;
+	}
+	return serve_put(b, t, n);
 }
 
 int serve_put_cell(sl__buf *b, const serve_batch *in, const serve_sig *s, size_t i, size_t j)
@@ -310,6 +383,15 @@ int serve_sig_add_out(serve_sig *s, const char *name, const char *dt, serve_okin
 		return sl__oom();
 	}
 	o->v2_head_len = h.len;
+	if ((kind == SO_PROBA ? sl__buf_printf(&h, "\"shape\":[1,%zu]", s->k)
+			      : serve_lit(&h, "\"shape\":[1]")) ||
+	    serve_lit(&h, ",\"data\":[")) {
+		sl__free(o->name);
+		o->name = NULL;
+		sl__buf_free(&h);
+		return sl__oom();
+	}
+	o->v2_head1_len = h.len;
 	o->v2_head = sl__buf_detach(&h);
 	o->datatype = dt;
 	o->kind = kind;
@@ -729,7 +811,13 @@ static size_t fmt_time(int64_t ms, char *out)
  * does not fit (a string needing escapes longer than its estimate, a huge
  * error body) takes the buffer's ordinary path.
  */
-static inline void copy_short(char *d, const char *s, size_t n)
+#if defined(__GNUC__)
+#define REC_INLINE static inline __attribute__((always_inline))
+#else
+#define REC_INLINE static inline
+#endif
+
+REC_INLINE void copy_short(char *d, const char *s, size_t n)
 {
 	/* The texts of numbers are 1 to 24 bytes: two overlapping loads and
 	 * stores for 4 to 16 of them, three bytes for 1 to 3, libc beyond. */
@@ -754,8 +842,10 @@ static inline void copy_short(char *d, const char *s, size_t n)
 	}
 }
 
-/* Appends n bytes without terminating the buffer (the record does it once). */
-static inline int rec_put(sl__buf *b, const char *s, size_t n)
+/* Appends n bytes without terminating the buffer (the record does it once).
+ * Always inline: most pieces are literals, whose copies then fold into a
+ * move or two (out of line, each piece cost a call and copy_short's tests). */
+REC_INLINE int rec_put(sl__buf *b, const char *s, size_t n)
 {
 	if (b->len + n < b->cap) {
 		copy_short(b->data + b->len, s, n);
@@ -782,10 +872,7 @@ static inline int rec_u64(sl__buf *b, uint64_t v)
  * (ids, model names and versions, almost always), else serve_put_jstr. */
 static int rec_jstr(sl__buf *b, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!jscan_plain_char[(unsigned char)s[i]])
-			return serve_put_jstr(b, s, n);
-	if (b->len + n + 2 >= b->cap)
+	if (b->len + n + 2 >= b->cap || !all_plain(s, n))
 		return serve_put_jstr(b, s, n);
 	b->data[b->len] = '"';
 	copy_short(b->data + b->len + 1, s, n);
@@ -823,7 +910,9 @@ static size_t row_run(const uint32_t *sp, size_t k, const char *src)
  */
 static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 {
-	size_t cells = in->n * in->k;
+	size_t cells = in->n * in->k, src_len;
+	ptrdiff_t last;
+	const char *src;
 	char *p, *end;
 	int rc;
 
@@ -842,11 +931,15 @@ static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 		}
 		return rc ? rc : rec_lit(b, "]");
 	}
-	/* Room for eight bytes a value, then checked value by value (with
-	 * room for the separators after it): a guess rather than a pass to
-	 * measure them, which cost as much as the copy. */
+	/* Room for eight bytes a value to start with, then checked a run of
+	 * values at a time (below): a guess rather than a pass to measure
+	 * them, which cost as much as the copy. */
 	if ((rc = sl__buf_reserve(b, 8 * cells + 3 * in->n + 16)))
 		return rc;
+	/* In locals: the byte stores below could alias the batch's fields. */
+	src = in->src;
+	src_len = in->src_len;
+	last = (ptrdiff_t)src_len - 32; /* the last offset with 32 bytes of src from it */
 	p = b->data + b->len;
 	end = b->data + b->cap;
 	*p++ = '[';
@@ -866,8 +959,39 @@ static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 			p += run;
 			*p++ = ',';
 		}
-		for (size_t j = 0; !run && j < in->k; j++) {
-			size_t len = sp[2 * j + 1], off = sp[2 * j];
+		for (size_t j = 0; !run && j < in->k;) {
+			size_t len = 0, off = 0, room = (size_t)(end - p), lim;
+			/* As many values as the room holds at 33 bytes each (the
+			 * fast copy's 32 and a comma), with 8 to spare for the
+			 * brackets after the row: one check per run of them. */
+			if (room < 33 + 8) {
+				size_t more = in->k - j < 64 ? in->k - j : 64;
+				b->len = (size_t)(p - b->data);
+				if ((rc = sl__buf_reserve(b, 33 * more + 8 + 8 * (cells - i * in->k - j))))
+					return rc;
+				p = b->data + b->len;
+				end = b->data + b->cap;
+				room = (size_t)(end - p);
+			}
+			lim = j + (room - 8) / 33;
+			if (lim > in->k)
+				lim = in->k;
+			/* A value of 1 to 32 bytes with 32 of src from its start
+			 * (all but the body's last few): two 16-byte copies, the
+			 * bytes past it overwritten next. */
+			for (; j < lim; j++) {
+				len = sp[2 * j + 1];
+				off = sp[2 * j];
+				if (len - 1 >= 32 || (ptrdiff_t)off > last)
+					break;
+				memcpy(p, src + off, 16);
+				memcpy(p + 16, src + off + 16, 16);
+				p[len] = ',';
+				p += len + 1;
+			}
+			if (j == lim)
+				continue;
+			/* Any other value: checked and copied on its own. */
 			if ((size_t)(end - p) < len + 36) {
 				b->len = (size_t)(p - b->data);
 				if ((rc = sl__buf_reserve(b, len + 36 + 8 * (cells - i * in->k - j))))
@@ -875,16 +999,7 @@ static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 				p = b->data + b->len;
 				end = b->data + b->cap;
 			}
-			/* A value of up to 32 bytes with 32 of src from its start
-			 * (all but the body's last few): one or two 16-byte
-			 * copies, the bytes past it overwritten next (room for
-			 * them is in the check above). */
-			if (len && len <= 32 && off + 32 <= in->src_len) {
-				memcpy(p, in->src + off, 16);
-				if (len > 16)
-					memcpy(p + 16, in->src + off + 16, 16);
-				p += len;
-			} else if (len) {
+			if (len) {
 				copy_short(p, in->src + off, len);
 				p += len;
 			} else {
@@ -892,6 +1007,7 @@ static int put_inputs(sl__buf *b, const serve_sig *s, const serve_batch *in)
 				p += 4;
 			}
 			*p++ = ',';
+			j++;
 		}
 		/* The last value's comma ends the row. */
 		if (in->k)

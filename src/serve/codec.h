@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core.h"
 #include "hmap.h"
@@ -76,6 +77,9 @@ typedef struct serve_output {
 	size_t col;           /* SO_COLUMN: the model output */
 	char *v2_head;        /* {"name":...,"datatype":"...", as V2 responses open it */
 	size_t v2_head_len;
+	/* v2_head is followed by "shape":[1],"data":[ (with the classes for
+	 * SO_PROBA): the output's opening up to its values for one row. */
+	size_t v2_head1_len;
 } serve_output;
 
 #define SERVE_MAX_OUTPUTS 16
@@ -201,7 +205,19 @@ int serve_score(const serve_sig *s, bundle_row *r, const serve_batch *in, bool e
 
 /* ---- JSON writing (into a bounded sl__buf) ---------------------------------- */
 
-int serve_put(sl__buf *b, const char *s, size_t n);
+/* n bytes, the buffer kept terminated. Inline: a response and a log
+ * record are written in a few dozen of these, most of them literals the
+ * compiler then copies in a move or two. */
+static inline int serve_put(sl__buf *b, const char *s, size_t n)
+{
+	if (b->len + n < b->cap) {
+		memcpy(b->data + b->len, s, n);
+		b->len += n;
+		b->data[b->len] = 0;
+		return 0;
+	}
+	return sl__buf_append(b, s, n);
+}
 /* A string literal (only: sizeof gives its length), known at compile time. */
 #define serve_lit(b, lit) serve_put((b), "" lit, sizeof(lit) - 1)
 int serve_puts(sl__buf *b, const char *s);

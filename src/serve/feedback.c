@@ -28,13 +28,12 @@
 
 #define MAX_IDS 10000
 
+/* The ring's hash of a request id (kept in memory only): XXH3, several
+ * times cheaper than a byte-at-a-time hash for ids of 20-odd bytes, and
+ * computed for every request twice (the prefetch and the entry). */
 static uint64_t id_hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	return sl__hash64(s, strlen(s));
 }
 
 int serve_recent_init(serve_worker *w, size_t cap)

@@ -216,9 +216,18 @@ static void route_parse(const char *url, route *r)
 	size_t len;
 
 	memset(r, 0, sizeof *r);
-	/* Inference is nearly every request: past the exact names at once. */
-	if (!strncmp(url, "/v2/models/", 11))
+	/* Inference is nearly every request: past the exact names at once,
+	 * and /v2/models/NAME/infer told in one look for its two slashes. */
+	if (!strncmp(url, "/v2/models/", 11)) {
+		const char *name = url + 11, *e = strchr(name, '/');
+		if (e && e > name && !strcmp(e, "/infer")) {
+			r->kind = R_INFER;
+			r->name = name;
+			r->name_len = (size_t)(e - name);
+			return;
+		}
 		goto models;
+	}
 	if (!strcmp(url, "/invocations"))
 		r->kind = R_INVOCATIONS;
 	else if (!strcmp(url, "/ping") || !strcmp(url, "/health"))
@@ -841,8 +850,8 @@ static enum MHD_Result dispatch(sl_server *s, serve_conn *cn, struct MHD_Connect
 				const char *url, const char *method)
 {
 	serve_worker *w = cn->w;
-	bool post = !strcmp(method, "POST");
-	bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+	bool post = method[0] == 'P' && !strcmp(method, "POST");
+	bool get = !post && (!strcmp(method, "GET") || !strcmp(method, "HEAD"));
 	outcome o;
 	route r;
 
@@ -925,6 +934,17 @@ static bool good_id(const char *id)
 	return n > 0;
 }
 
+/* The two hex digits of each byte value. */
+static const char hex_pairs[513] =
+	"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+	"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+	"606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+	"808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+	"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+	"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+	"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
 static void make_id(sl_server *s, serve_worker *w, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -932,23 +952,64 @@ static void make_id(sl_server *s, serve_worker *w, char *out)
 	char *p = out;
 
 	/* INSTANCE-WWSSSSSSSSSS: unique across restarts (a random instance),
-	 * across threads (the worker) and in time (its sequence). */
+	 * across threads (the worker) and in time (its sequence, its low 40
+	 * bits in hex, two digits a byte from a table built once). */
 	memcpy(p, s->instance, 8);
 	p += 8;
 	*p++ = '-';
 	*p++ = hex[(w->id >> 4) & 15];
 	*p++ = hex[w->id & 15];
-	for (int i = 9; i >= 0; i--) {
-		p[i] = hex[seq & 15];
-		seq >>= 4;
+	for (int i = 8; i >= 0; i -= 2) {
+		memcpy(p + i, hex_pairs + 2 * (seq & 255), 2);
+		seq >>= 8;
 	}
 	p[10] = 0;
 }
 
-static void begin(sl_server *s, serve_conn *cn, struct MHD_Connection *c, serve_worker *w)
-{
-	const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+/* The two request headers every request's first call reads. */
+typedef struct req_heads {
+	const char *rid; /* X-Request-Id */
+	const char *cl;  /* Content-Length */
+} req_heads;
 
+/*
+ * a (n bytes, 8 to 16) equals lower, a name of letters and '-' in lower
+ * case, in ASCII without regard to case, as libmicrohttpd compares header
+ * names: its first and last eight bytes against lower's, with the case bit
+ * (0x20) set where lower has a letter. Letters have 0x40 and '-' has not,
+ * so lower shifted right by one and masked gives that bit at the letters'
+ * places only: a letter's two cases match it, the dashes only a dash.
+ */
+static bool name_is(const char *a, const char *lower, size_t n)
+{
+	const uint64_t bit = 0x2020202020202020ULL;
+	uint64_t x, y, u, v;
+
+	memcpy(&x, a, 8);
+	memcpy(&y, a + n - 8, 8);
+	memcpy(&u, lower, 8);
+	memcpy(&v, lower + n - 8, 8);
+	return (x | ((u >> 1) & bit)) == u && (y | ((v >> 1) & bit)) == v;
+}
+
+/* One pass over the headers for both (the first of each name, as a
+ * look-up by name finds it), instead of one look-up a name. */
+static enum MHD_Result head_of(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+			       const char *value, size_t value_size)
+{
+	req_heads *h = cls;
+
+	(void)kind;
+	(void)value_size;
+	if (key_size == 12 && !h->rid && name_is(key, "x-request-id", 12))
+		h->rid = value;
+	else if (key_size == 14 && !h->cl && name_is(key, "content-length", 14))
+		h->cl = value;
+	return MHD_YES;
+}
+
+static void begin(sl_server *s, serve_conn *cn, serve_worker *w, const char *rid)
+{
 	cn->w = w;
 	cn->t0 = sl__mono_sec();
 	cn->responded = false;
@@ -998,16 +1059,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		const union MHD_ConnectionInfo *ci =
 			MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 		serve_worker *w = worker(s);
+		req_heads h = {NULL, NULL};
 		const char *cl;
 		cn = ci ? ci->socket_context : NULL;
 		if (!cn || !w)
 			return MHD_NO;
 		*con_cls = cn;
-		begin(s, cn, c, w);
-		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		MHD_get_connection_values_n(c, MHD_HEADER_KIND, head_of, &h);
+		begin(s, cn, w, h.rid);
+		cl = h.cl;
 		if (cl) {
-			char *end;
-			unsigned long long n = strtoull(cl, &end, 10);
+			const char *end = cl;
+			unsigned long long n = 0;
+			/* Up to 19 digits (what libmicrohttpd lets through) read
+			 * here, anything else as strtoull reads it. */
+			while ((unsigned)(*end - '0') <= 9 && end - cl < 19)
+				n = n * 10 + (unsigned)(*end++ - '0');
+			if (*end)
+				n = strtoull(cl, (char **)&end, 10);
 			/* An announced body over the limit is refused before it is
 			 * read (this first call is the one where libmicrohttpd
 			 * takes a response and discards the body). */
@@ -1108,6 +1177,18 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	sl__buf_free(&cn->resp);
 	sl__free(cn);
 	*socket_context = NULL;
+}
+
+/* What libmicrohttpd's own unescaping does (%HH sequences decoded in
+ * place), after a look for a '%': a path without one, nearly every
+ * request's, is left as it is without the decoding pass. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	if (!strchr(s, '%'))
+		return strlen(s);
+	return MHD_http_unescape(s);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -1289,8 +1370,8 @@ int serve_start(sl_server *s)
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVE_CONN_MEMORY,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.request_timeout_s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-		on_connection, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_ARRAY, opts,
-		MHD_OPTION_END);
+		on_connection, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+		MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!s->mhd)
 		return sl__err(SL_ESYS, "cannot start the HTTP threads: %s",
 			       s->mhd_err[0] ? s->mhd_err : strerror(errno));

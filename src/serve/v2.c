@@ -940,10 +940,16 @@ static int put_output(sl__buf *b, const serve_sig *s, const serve_output *o, ser
 		      serve_arena *a)
 {
 	size_t n = res->n;
-	int rc = v2_put_output_head(b, o);
+	int rc;
 
-	if (!rc)
-		rc = put_shape_then(b, n, o->kind == SO_PROBA ? s->k : 0, 0, ",\"data\":[");
+	/* One row, the usual request: the opening as built at load. */
+	if (n == 1) {
+		rc = serve_put(b, o->v2_head, o->v2_head1_len);
+	} else {
+		rc = v2_put_output_head(b, o);
+		if (!rc)
+			rc = put_shape_then(b, n, o->kind == SO_PROBA ? s->k : 0, 0, ",\"data\":[");
+	}
 	for (size_t i = 0; !rc && i < n; i++) {
 		if (i)
 			rc = serve_lit(b, ",");

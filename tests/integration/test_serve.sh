@@ -96,6 +96,34 @@ cmp -s "$T/proba_cols" "$T/proba_matrix" || fail "the two layouts disagree"
 # A client's X-Request-Id is kept.
 expect_code 200 POST /v2/models/spam/infer "${J[@]}" -H 'X-Request-Id: client-id-7' --data-binary @"$T/matrix.json"
 contains "$HDRS" "X-Request-Id: client-id-7"
+# Header names in any case (the server reads its headers in one pass);
+# an id with characters outside [A-Za-z0-9._:-] is replaced by one of ours.
+expect_code 200 POST /v2/models/spam/infer "${J[@]}" -H 'x-request-ID: client-id-8' --data-binary @"$T/matrix.json"
+contains "$HDRS" "X-Request-Id: client-id-8"
+[ "$(echo "$BODY" | js "d['id']")" = client-id-8 ] || fail "the lower-case header's id: $BODY"
+expect_code 200 POST /v2/models/spam/infer "${J[@]}" -H 'X_Request_Id: other-1' --data-binary @"$T/matrix.json"
+[ "$(echo "$BODY" | js "d['id']")" != other-1 ] || fail "X_Request_Id is another header: $BODY"
+expect_code 200 POST /v2/models/spam/infer "${J[@]}" -H 'X-Request-Id: bad"id' --data-binary @"$T/matrix.json"
+RID2=$(echo "$HDRS" | tr -d '\r' | sed -n 's/^X-Request-Id: //Ip')
+[ -n "$RID2" ] && [ "$RID2" != 'bad"id' ] || fail "a bad id should be replaced: $HDRS"
+[ "$(echo "$BODY" | js "d['id']")" = "$RID2" ] || fail "the replaced id: $BODY"
+# The server's ids: INSTANCE-WW then the worker's sequence in 10 hex
+# digits, one more for each request on it.
+expect_code 200 POST /v2/models/spam/infer "${J[@]}" --data-binary @"$T/matrix.json"
+RID3=$(echo "$HDRS" | tr -d '\r' | sed -n 's/^X-Request-Id: //Ip')
+expect_code 200 POST /v2/models/spam/infer "${J[@]}" --data-binary @"$T/matrix.json"
+RID4=$(echo "$HDRS" | tr -d '\r' | sed -n 's/^X-Request-Id: //Ip')
+python3 - "$RID3" "$RID4" <<'PY' || fail "request ids: $RID3 then $RID4"
+import re, sys
+a, b = sys.argv[1], sys.argv[2]
+assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{12}", x) for x in (a, b)), (a, b)
+assert a[:9] == b[:9]
+if a[9:11] == b[9:11]:
+    assert int(b[11:], 16) == int(a[11:], 16) + 1, (a, b)
+PY
+# A path with %HH escapes is decoded as before (sp%61m is spam).
+expect_code 200 POST /v2/models/sp%61m/infer "${J[@]}" --data-binary @"$T/matrix.json"
+[ "$(echo "$BODY" | js "d['model_name']")" = spam ] || fail "escaped path: $BODY"
 # Explanations: per feature and a base value, summing to the log-odds.
 expect_code 200 POST /v2/models/spam/infer "${J[@]}" --data-binary @"$T/explain.json"
 [ "$(echo "$BODY" | js "(lambda o, p: abs(sum(o['data']) - __import__('math').log(p[1] / p[0])) < 1e-9 and o['shape'] == [1, 58])(d['outputs'][2], d['outputs'][1]['data'])")" = True ] ||

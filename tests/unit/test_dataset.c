@@ -556,6 +556,47 @@ static void test_parsers(void **state)
 		assert_int_equal(ds_format_f64(v, buf), n);
 		assert_string_equal(buf, want);
 	}
+	/* Every power of two and of ten in range with their neighbours, and
+	 * the integers and ranges where the formatter changes its path
+	 * (1e15, 1e17, 1e21, the subnormals): the same oracle. */
+	for (int k = -1100; k <= 1100; k++) {
+		double base[2] = {k >= -1074 && k <= 1023 ? ldexp(1, k) : 0,
+				  k >= -323 && k <= 308 ? strtod((snprintf(buf, sizeof buf, "1e%d", k), buf), NULL)
+							: 0};
+		for (int b = 0; b < 2; b++) {
+			double v = base[b];
+			if (v == 0)
+				continue;
+			for (int step = -3; step <= 3; step++) {
+				double u = v, back;
+				char want[DS_F64_BUF];
+				int n = 0;
+				for (int t = 0; t < (step < 0 ? -step : step); t++)
+					u = nextafter(u, step < 0 ? 0 : INFINITY);
+				for (int sign = 0; sign < 2; sign++, u = -u) {
+					for (int prec = 15; prec <= 17; prec++) {
+						n = snprintf(want, sizeof want, "%.*g", prec, u);
+						if (prec == 17 || (ds_parse_f64(want, (size_t)n, &back) && back == u))
+							break;
+					}
+					if (u == floor(u) && fabs(u) < 1e15)
+						n = snprintf(want, sizeof want, "%.0f", u);
+					assert_int_equal(ds_format_f64(u, buf), n);
+					assert_string_equal(buf, want);
+				}
+			}
+		}
+	}
+	ds_format_f64(5e-324, buf);
+	assert_string_equal(buf, "4.94065645841247e-324");
+	ds_format_f64(999999999999999.0, buf);
+	assert_string_equal(buf, "999999999999999");
+	ds_format_f64(1e15, buf);
+	assert_string_equal(buf, "1e+15");
+	ds_format_f64(1e21, buf);
+	assert_string_equal(buf, "1e+21");
+	ds_format_f64(-0.0, buf);
+	assert_string_equal(buf, "-0");
 	ds_format_f64(100, buf);
 	assert_string_equal(buf, "100");
 	ds_format_f64(-INFINITY, buf);

@@ -1526,6 +1526,172 @@ static void test_log_record_rows(void **state)
 	free(first);
 }
 
+/*
+ * A one-row response opens each output with the text built at load (its
+ * shape included): byte for byte what the pieces give, for a request id
+ * of plain characters (copied at once) and one needing escapes.
+ */
+static void test_v2_one_row_bytes(void **state)
+{
+	fixture *f = *state;
+	static const char body[] =
+		"{\"inputs\": [{\"name\": \"input-0\", \"shape\": [1, 4], \"datatype\": \"BYTES\","
+		" \"data\": [[0.25, 1, \"a\", true]]}]}";
+	static const char *ids[] = {"rid-1", "0123456789abcdef-0123", "q\"\\\n\x01\xc3\xa9"};
+	static const char *ids_json[] = {"\"rid-1\"", "\"0123456789abcdef-0123\"",
+					 "\"q\\\"\\\\\\n\\u0001\xc3\xa9\""};
+
+	for (size_t t = 0; t < 3; t++) {
+		v2_request req;
+		serve_result res;
+		char want[1024], p0[DS_F64_BUF], p1[DS_F64_BUF];
+		const char *label;
+
+		serve_arena_reset(&f->a);
+		assert_int_equal(v2_parse(&f->sig, body, strlen(body), &f->a, &req), 0);
+		assert_int_equal(serve_score(&f->sig, f->row, &req.batch, false, &f->a, &res), 0);
+		ds_format_f64(res.out[0], p0);
+		ds_format_f64(res.out[1], p1);
+		label = f->sig.class_json[res.label[0]];
+		snprintf(want, sizeof want,
+			 "{\"model_name\":\"spam\",\"model_version\":\"3\",\"id\":%s,\"outputs\":["
+			 "{\"name\":\"predict\",\"datatype\":\"%s\",\"shape\":[1],\"data\":[%s]},"
+			 "{\"name\":\"predict_proba\",\"datatype\":\"FP64\",\"shape\":[1,2],\"data\":[%s,%s]}]}",
+			 ids_json[t], f->sig.label_type, label, p0, p1);
+		sl__buf_reset(&f->out);
+		assert_int_equal(v2_encode(&f->sig, "spam", "3", &req, ids[t], &res, &f->a, &f->out), 0);
+		assert_string_equal(f->out.data, want);
+		/* From an empty buffer (every piece grows it): the same. */
+		{
+			sl__buf b;
+			sl__buf_init(&b, 0);
+			assert_int_equal(v2_encode(&f->sig, "spam", "3", &req, ids[t], &res, &f->a, &b), 0);
+			assert_string_equal(b.data, want);
+			sl__buf_free(&b);
+		}
+	}
+	/* Three rows: the shapes written for the count. */
+	{
+		v2_request req;
+		serve_result res;
+		serve_arena_reset(&f->a);
+		assert_int_equal(v2_parse(&f->sig, v2_matrix, strlen(v2_matrix), &f->a, &req), 0);
+		req.want = ~0u;
+		req.explain = false;
+		assert_int_equal(serve_score(&f->sig, f->row, &req.batch, false, &f->a, &res), 0);
+		sl__buf_reset(&f->out);
+		assert_int_equal(v2_encode(&f->sig, "spam", "3", &req, "rid-1", &res, &f->a, &f->out), 0);
+		assert_non_null(strstr(f->out.data, "{\"name\":\"predict\",\"datatype\":\"BYTES\",\"shape\":[3],\"data\":["));
+		assert_non_null(strstr(f->out.data, "{\"name\":\"predict_proba\",\"datatype\":\"FP64\",\"shape\":[3,2],\"data\":["));
+	}
+}
+
+/*
+ * JSON strings of every length up to 24 with one byte of each kind at
+ * each place: written at once when nothing needs an escape (the check
+ * takes eight bytes at a time), else piece by piece; either way the text
+ * is each byte's own escape in turn, whatever room the buffer has.
+ */
+static void test_jstr_escapes(void **state)
+{
+	static const unsigned char kinds[] = {'a', 0x00, 0x01, 0x1f, ' ', '!', '"', '#', '[', '\\', ']', 0x7f, 0x80, 0xff, '\n'};
+	sl__buf b, one;
+
+	(void)state;
+	sl__buf_init(&b, 0);
+	sl__buf_init(&one, 0);
+	for (size_t n = 1; n <= 24; n++)
+		for (size_t at = 0; at < n; at++)
+			for (size_t k = 0; k < sizeof kinds; k++)
+				for (int room = 0; room < 2; room++) {
+					char str[32];
+					sl__buf want;
+					memset(str, 'a', n);
+					str[at] = (char)kinds[k];
+					sl__buf_init(&want, 0);
+					assert_int_equal(serve_lit(&want, "\""), 0);
+					for (size_t i = 0; i < n; i++) {
+						sl__buf_reset(&one);
+						assert_int_equal(serve_put_jstr(&one, str + i, 1), 0);
+						assert_int_equal(serve_put(&want, one.data + 1, one.len - 2), 0);
+					}
+					assert_int_equal(serve_lit(&want, "\""), 0);
+					sl__buf_free(&b);
+					sl__buf_init(&b, 0);
+					if (room)
+						assert_int_equal(sl__buf_reserve(&b, 256), 0);
+					assert_int_equal(serve_put_jstr(&b, str, n), 0);
+					assert_int_equal(b.len, want.len);
+					assert_memory_equal(b.data, want.data, want.len);
+					assert_int_equal(b.data[b.len], 0);
+					sl__buf_free(&want);
+				}
+	sl__buf_free(&b);
+	sl__buf_free(&one);
+}
+
+/*
+ * Many rows sent with spaces, copied value by value in runs checked
+ * against the room once a run, into a buffer that starts empty and grows
+ * on the way: the same record as the rows sent without spaces (copied a
+ * row at a time), values near the body's end and filled-in ones included.
+ */
+static void test_log_record_many_rows(void **state)
+{
+	fixture *f = *state;
+	sl__buf spaced, tight;
+	char *first = NULL;
+
+	sl__buf_init(&spaced, 0);
+	sl__buf_init(&tight, 0);
+	for (int form = 0; form < 2; form++) {
+		sl__buf *body = form ? &tight : &spaced;
+		assert_int_equal(serve_lit(body, "{\"inputs\":[{\"name\":\"input-0\",\"shape\":[300,4],"
+					   "\"datatype\":\"BYTES\",\"data\":["), 0);
+		for (int i = 0; i < 300; i++) {
+			char row[160];
+			if (form)
+				snprintf(row, sizeof row, "%s[%d.%d,%d,\"%.*s\",%s]", i ? "," : "", i, i * 7,
+					 i % 13, i % 40 + 1, "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz",
+					 i % 2 ? "true" : "false");
+			else
+				snprintf(row, sizeof row, "%s[%d.%d, %d,  \"%.*s\" , %s]", i ? ", " : "", i, i * 7,
+					 i % 13, i % 40 + 1, "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz",
+					 i % 2 ? "true" : "false");
+			assert_int_equal(serve_puts(body, row), 0);
+		}
+		assert_int_equal(serve_lit(body, "]}]}"), 0);
+	}
+	for (int form = 0; form < 2; form++) {
+		sl__buf *body = form ? &tight : &spaced;
+		serve_logrec r = {.id = "abc-1", .time_ms = 1764501753123, .model = "spam", .version = "3",
+				  .endpoint = "v2", .status = 200, .sig = &f->sig};
+		v2_request req;
+		serve_result res;
+		sl__buf rec;
+
+		serve_arena_reset(&f->a);
+		if (v2_parse(&f->sig, body->data, body->len, &f->a, &req))
+			fail_msg("v2_parse of form %d: %s", form, sl_errmsg());
+		assert_int_equal(serve_score(&f->sig, f->row, &req.batch, false, &f->a, &res), 0);
+		r.batch = &req.batch;
+		r.res = &res;
+		sl__buf_init(&rec, 0);
+		assert_int_equal(serve_log_record(&r, &f->a, &rec), 0);
+		assert_int_equal(strlen(rec.data), rec.len);
+		assert_non_null(strstr(rec.data, "\"inputs\":[[0.0,0,\"a\",false],[1.7,1,\"ab\",true],"));
+		assert_non_null(strstr(rec.data, ",[299.2093,0,\"abcdefghijklmnopqrst\",true]],\"outputs\":"));
+		if (!first)
+			first = strdup(rec.data);
+		else
+			assert_string_equal(rec.data, first);
+		sl__buf_free(&rec);
+	}
+	free(first);
+	sl__buf_free(&spaced);
+	sl__buf_free(&tight);
+}
+
 static void test_metadata(void **state)
 {
 	fixture *f = *state;
@@ -1566,6 +1732,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_log_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_record_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_record_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_record_many_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_one_row_bytes, setup, teardown),
+		cmocka_unit_test(test_jstr_escapes),
 		cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
