@@ -1162,6 +1162,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		pthread_mutex_unlock(&s->conns_mu);
 		return;
 	}
+	atomic_fetch_sub(&s->n_open, 1);
 	cn = *socket_context;
 	if (!cn)
 		return;
@@ -1287,9 +1288,27 @@ static void *acceptor_main(void *arg)
 			usleep(10000);
 			continue;
 		}
-		/* Refused (past --max-connections, or no memory): the library has
-		 * closed it, and said why through on_mhd_log. */
-		(void)MHD_add_connection(s->mhd, fd, (struct sockaddr *)&sa, len);
+		/*
+		 * --max-connections is kept here, not by the library: with
+		 * connections handed to it, libmicrohttpd 0.9.75 that reached
+		 * its own limit once stopped releasing closed ones, and served
+		 * nothing more. Its limit is set past ours (serve_start) so
+		 * that it never does. A connection counts from here to its
+		 * close notification (on_connection).
+		 */
+		if (atomic_load(&s->n_open) >= s->o.max_connections) {
+			close(fd);
+			if (sl__mono_sec() >= quiet_until) {
+				serve_event(s, "http: %u connections are open (--max-connections): "
+					       "closing new ones", s->o.max_connections);
+				quiet_until = sl__mono_sec() + 1;
+			}
+			continue;
+		}
+		atomic_fetch_add(&s->n_open, 1);
+		/* Refused all the same (no memory): the library has closed it. */
+		if (MHD_add_connection(s->mhd, fd, (struct sockaddr *)&sa, len) != MHD_YES)
+			atomic_fetch_sub(&s->n_open, 1);
 	}
 	return NULL;
 }
@@ -1358,8 +1377,11 @@ int serve_start(sl_server *s)
 	if (s->o.threads > 1)
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->o.threads, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+	/* The library's limit, per thread a share of it, past what the
+	 * acceptor lets in (acceptor_main): each thread could hold them all. */
 	s->mhd = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections,
+		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)(s->o.max_connections + 1) * (s->o.threads > 1 ? s->o.threads : 1),
 		/* Each connection's pool holds its request line, headers and
 		 * the response's headers, and libmicrohttpd clears all of it
 		 * for every request (and the unused half of its read buffer

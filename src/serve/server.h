@@ -207,6 +207,7 @@ struct sl_server {
 	int listen_fd;       /* ours: the acceptor deals its connections (server.c) */
 	pthread_t acceptor;
 	bool acceptor_started;
+	atomic_uint n_open;  /* connections handed to the library, not yet closed */
 	access_ctx *acc;     /* who a token is, and the audit log (access.h) */
 	access_policy pol;   /* which endpoints ask for a token */
 	char *tls_cert_pem, *tls_key_pem;
