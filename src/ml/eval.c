@@ -973,10 +973,17 @@ static int latency_section(const ev_ctx *e, json_t *rep)
 	}
 	for (size_t i = 0; !rc && i < LATENCY_WARMUP && i < n; i++)
 		rc = ml_model_predict(e->m, e->X + i * e->p, 1, out);
+	/* A row's time is the fastest of three calls, as score_latency's
+	 * (score.h: the machine's interruptions are not the model's). */
 	for (size_t i = 0; !rc && i < n; i++) {
-		double t0 = sl__mono_sec();
-		rc = ml_model_predict(e->m, e->X + i * e->p, 1, out);
-		t[i] = (sl__mono_sec() - t0) * 1e6;
+		t[i] = INFINITY;
+		for (int k = 0; !rc && k < 3; k++) {
+			double t0 = sl__mono_sec();
+			rc = ml_model_predict(e->m, e->X + i * e->p, 1, out);
+			double d = (sl__mono_sec() - t0) * 1e6;
+			if (d < t[i])
+				t[i] = d;
+		}
 		sum += t[i];
 	}
 	if (rc)

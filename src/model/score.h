@@ -93,11 +93,17 @@ typedef struct score_latency_result {
 
 /*
  * Times bundle_score_values() on up to max_rows rows of t (conformed by
- * score_conform), one call per row, after warmup untimed calls, as a
+ * score_conform), one row per call, after warmup untimed calls, as a
  * server answers one request: the transform's row path, the coding and the
- * family's predict. Percentiles by nearest rank. SL_EINVAL when no row
- * could be timed (every row rejected, or t empty).
+ * family's predict. A row's time is the fastest of SCORE_LATENCY_REPEATS
+ * calls: the machine's interruptions (a preemption, a neighbour's burst)
+ * land on some calls, and one of milliseconds in 1% of the rows would be
+ * read as the model's p99, which no change to the model can cut (serving's
+ * live latency histogram is where the whole of it shows); the rows' own
+ * differences (paths, lengths) stay. Percentiles by nearest rank.
+ * SL_EINVAL when no row could be timed (every row rejected, or t empty).
  */
+#define SCORE_LATENCY_REPEATS 3
 int score_latency(const bundle *b, const ds_table *t, size_t max_rows, size_t warmup,
 		  score_latency_result *out);
 
