@@ -199,13 +199,6 @@ void gbdt_predict(const gbdt_model *g, const double *X, size_t n, double *out);
  * be built: the caller scores row by row instead.
  */
 int gbdt_predict_batch(const gbdt_model *g, const double *X, size_t n, double *out);
-/*
- * Which walk one row takes through whole groups of laid-out trees:
- * "avx2" (the CPU has it and SLUICE_GBDT_SCALAR is not set), "scalar", or
- * "nodes" when the layout could not be built. Builds the layout; for
- * tests and diagnostics.
- */
-const char *gbdt_row_walk(const gbdt_model *g);
 #define GBDT_BLOCK 64      /* rows walked together through one tree */
 #define GBDT_BATCH_MIN 8   /* fewer rows: one at a time (no layout needed) */
 #define GBDT_FLAT_DEPTH 10 /* deeper trees keep the node walk in batches */

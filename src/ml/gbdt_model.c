@@ -36,12 +36,6 @@
 #include "cgen.h"
 #include "ml/gbdt.h"
 
-/* The one-row walk has an AVX2 form, chosen at run time (flat_use_avx2). */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define FLAT_HAVE_AVX2 1
-#endif
-
 #define LAYOUT_VERSION 1u
 #define HEAD_WORDS 8
 
@@ -178,7 +172,6 @@ static inline void finish_row(const gbdt_model *g, const double *raw, double *ou
 }
 
 /* The batch layout (below) and the row walk over it. */
-static bool flat_use_avx2(void);
 static const struct gbdt_flat *flat_of(const gbdt_model *g);
 static void flat_row_raw(const gbdt_model *g, const struct gbdt_flat *f, const double *row,
 			 double *out);
@@ -228,9 +221,6 @@ void gbdt_predict(const gbdt_model *g, const double *X, size_t n, double *out)
  * same bits.
  */
 #define FLAT_NODE_WALK UINT32_MAX
-/* Bytes after the last NaN flag: the vector walk reads each flag as the
- * low byte of a 32-bit word (there is no byte gather). */
-#define FLAT_RIGHT_PAD 3
 
 typedef struct gbdt_flat {
 	uint32_t *split; /* per tree: its first split in thr/feat, or FLAT_NODE_WALK */
@@ -242,7 +232,6 @@ typedef struct gbdt_flat {
 	uint32_t *feat;  /* the split's feature */
 	uint8_t *right;  /* whether NaN goes right (read only for rows with one) */
 	double *value;
-	bool avx2;       /* whether flat_row_raw walks whole groups with flat_group_avx2 */
 } gbdt_flat;
 
 static void flat_free(gbdt_flat *f)
@@ -353,14 +342,13 @@ static gbdt_flat *flat_build(const gbdt_model *g)
 	}
 	if (ns + nl >= UINT32_MAX || !(f->thr = sl__malloc((ns ? ns : 1) * sizeof *f->thr)) ||
 	    !(f->feat = sl__malloc((ns ? ns : 1) * sizeof *f->feat)) ||
-	    !(f->right = sl__calloc(ns + FLAT_RIGHT_PAD, 1)) ||
+	    !(f->right = sl__malloc(ns ? ns : 1)) ||
 	    !(f->value = sl__malloc((nl ? nl : 1) * sizeof *f->value)))
 		goto fail;
 	for (uint32_t t = 0; t < T; t++)
 		if (f->split[t] != FLAT_NODE_WALK)
 			flat_fill(f, g->nodes + g->tree[t], f->split[t], f->leaf[t], f->shift[t],
 				  f->depth[t], 0, 0);
-	f->avx2 = flat_use_avx2();
 	sl__free(depth);
 	return f;
 fail:
@@ -391,6 +379,15 @@ static const gbdt_flat *flat_of(const gbdt_model *g)
  * interleaved: the eight walks step together (independent chains of
  * loads, as in gbdt_predict_raw), each step a compare and an index, the
  * eight positions in registers.
+ *
+ * Why not one vector for the eight: a walk that gathers the eight
+ * features, values and thresholds of a level (AVX2: five gathers;
+ * AVX-512: three) ran a served row's 100 trees in 2.7k fewer instructions
+ * but three to five times the time (1.08 us a row -> 4.90 with AVX2, 3.34
+ * with AVX-512), on a host where a gather costs about 25 cycles whatever
+ * its width (as under the microcode fix for gather data sampling) and a
+ * level needs two dependent ones. See this file's history before trying
+ * again on another host.
  */
 static void flat_group(const gbdt_flat *f, uint32_t t, unsigned d, const double *row, bool nan,
 		       double *leaf)
@@ -421,95 +418,6 @@ static void flat_group(const gbdt_flat *f, uint32_t t, unsigned d, const double 
 		}
 	for (unsigned j = 0; j < GBDT_WALK; j++)
 		leaf[j] = f->value[f->leaf[t] + a[j] - (((1u << d) - 1) << 3)];
-}
-
-#ifdef FLAT_HAVE_AVX2
-/*
- * flat_group with AVX2, the eight walks in one vector: a level is three
- * gathers (the eight features, their values, the eight thresholds) and a
- * few vector steps, where the scalar walk spends about 11 instructions per
- * tree. The step is the scalar one, lane j for tree j:
- *
- *     a' = 2a + 8 - j + 8c,   c = (x >= thr) | (x is NaN & right)
- *
- * Positions are 32-bit lanes (below 16 << GBDT_FLAT_DEPTH in a group), as
- * are features (below 2^28, gbdt.h); both index from the group's (or the
- * row's) first element, so no index outgrows an int. The values are
- * compared as two halves of four doubles, whose all-ones masks are packed
- * back to the positions' eight lanes. A NaN flag is the low byte of the
- * word gathered at its address (FLAT_RIGHT_PAD keeps the last word inside
- * the array). The leaves come out in tree order and the caller adds them
- * as after flat_group: the same bits.
- */
-__attribute__((target("avx2"))) static inline __m256i flat_pack(__m256d lo, __m256d hi)
-{
-	/* lanes [lo0 lo1 hi0 hi1 | lo2 lo3 hi2 hi3], then the middle quads swapped */
-	__m256 s = _mm256_shuffle_ps(_mm256_castpd_ps(lo), _mm256_castpd_ps(hi), 0x88);
-	return _mm256_permute4x64_epi64(_mm256_castps_si256(s), 0xD8);
-}
-
-__attribute__((target("avx2"))) static void flat_group_avx2(const gbdt_flat *f, uint32_t t,
-							    unsigned d, const double *row,
-							    bool nan, double *leaf)
-{
-	const double *thr = f->thr + f->split[t], *value = f->value + f->leaf[t];
-	const int *feat = (const int *)(f->feat + f->split[t]);
-	const int *right = (const int *)(const void *)(f->right + f->split[t]);
-	const __m256i step = _mm256_setr_epi32(8, 7, 6, 5, 4, 3, 2, 1);
-	const __m256i eight = _mm256_set1_epi32(8);
-	__m256i a = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), li;
-
-	for (unsigned l = d; l > 0; l--) {
-		__m256i fi = _mm256_i32gather_epi32(feat, a, 4), c;
-		__m256d x0 = _mm256_i32gather_pd(row, _mm256_castsi256_si128(fi), 8);
-		__m256d x1 = _mm256_i32gather_pd(row, _mm256_extracti128_si256(fi, 1), 8);
-		__m256d t0 = _mm256_i32gather_pd(thr, _mm256_castsi256_si128(a), 8);
-		__m256d t1 = _mm256_i32gather_pd(thr, _mm256_extracti128_si256(a, 1), 8);
-		c = flat_pack(_mm256_cmp_pd(x0, t0, _CMP_GE_OQ), _mm256_cmp_pd(x1, t1, _CMP_GE_OQ));
-		if (nan) {
-			/* the flag (0 or 1) to bit 3, where it meets c's mask of 8 */
-			__m256i r = _mm256_slli_epi32(_mm256_i32gather_epi32(right, a, 1), 3);
-			__m256i u = flat_pack(_mm256_cmp_pd(x0, x0, _CMP_UNORD_Q),
-					      _mm256_cmp_pd(x1, x1, _CMP_UNORD_Q));
-			c = _mm256_or_si256(c, _mm256_and_si256(u, r));
-		}
-		a = _mm256_add_epi32(_mm256_add_epi32(a, a),
-				     _mm256_add_epi32(step, _mm256_and_si256(c, eight)));
-	}
-	li = _mm256_sub_epi32(a, _mm256_set1_epi32((int)(((1u << d) - 1) << 3)));
-	_mm256_storeu_pd(leaf, _mm256_i32gather_pd(value, _mm256_castsi256_si128(li), 8));
-	_mm256_storeu_pd(leaf + 4, _mm256_i32gather_pd(value, _mm256_extracti128_si256(li, 1), 8));
-}
-
-/*
- * Whether this process walks groups with flat_group_avx2: when the CPU has
- * AVX2 (the build targets any x86-64) and SLUICE_GBDT_SCALAR is unset,
- * empty or "0". The variable lets the tests, and anyone who doubts the
- * vector walk, compare it with the scalar one; a layout keeps the choice
- * made when it was built.
- */
-static bool flat_use_avx2(void)
-{
-	const char *s = getenv("SLUICE_GBDT_SCALAR");
-
-	if (s && *s && strcmp(s, "0"))
-		return false;
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx2");
-}
-#else
-static bool flat_use_avx2(void)
-{
-	return false;
-}
-#define flat_group_avx2 flat_group /* never called: f->avx2 is false */
-#endif
-
-const char *gbdt_row_walk(const gbdt_model *g)
-{
-	const gbdt_flat *f = flat_of(g);
-
-	return !f ? "nodes" : f->avx2 ? "avx2" : "scalar";
 }
 
 /* One row through laid-out tree t (alone: the trees after the last group). */
@@ -595,9 +503,7 @@ static void flat_row_raw(const gbdt_model *g, const gbdt_flat *f, const double *
 	for (; t + GBDT_WALK <= T; t += GBDT_WALK) {
 		double leaf[GBDT_WALK];
 		unsigned d = f->group[t / GBDT_WALK];
-		if (d && f->avx2)
-			flat_group_avx2(f, t, d, row, nan, leaf);
-		else if (d)
+		if (d)
 			flat_group(f, t, d, row, nan, leaf);
 		else
 			for (unsigned j = 0; j < GBDT_WALK; j++)

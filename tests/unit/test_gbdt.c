@@ -492,17 +492,6 @@ static void test_predict_rows_batch_reload(void **state)
 	tu_rmdir(dir);
 }
 
-/* Whether this CPU takes the one-row vector walk unless told not to. */
-static bool cpu_avx2(void)
-{
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx2");
-#else
-	return false;
-#endif
-}
-
 /* What gbdt_predict makes of one row's margins, from the node walk: the
  * reference the layouts are held to. */
 static void predict_by_nodes(const gbdt_model *g, const double *row, double *out)
@@ -541,8 +530,7 @@ static void predict_by_nodes(const gbdt_model *g, const double *row, double *out
  * keep the node walk), and trees deeper than the layout takes. And one
  * row at a time (gbdt_predict below GBDT_BATCH_MIN rows: the same layout,
  * groups of GBDT_WALK trees padded to their deepest) gives the node
- * walk's bits, by the vector walk where the CPU has one and by the scalar
- * walk (SLUICE_GBDT_SCALAR), each layout built anew.
+ * walk's bits.
  */
 static void test_predict_blocked(void **state)
 {
@@ -608,23 +596,15 @@ static void test_predict_blocked(void **state)
 				fail_msg("%s: the leaf-wise trees are only %u deep",
 					 ml_task_name(tasks[ti]), g->max_depth);
 			w = tasks[ti] == ML_REGRESSION ? 1 : p.n_classes;
-			for (int scalar = 1; scalar >= 0; scalar--) {
-				/* finish drops the layout: the next row builds it, and
-				 * chooses its walk, again */
-				assert_int_equal(setenv("SLUICE_GBDT_SCALAR", scalar ? "1" : "", 1), 0);
-				assert_int_equal(gbdt_model_finish(g), 0);
-				assert_string_equal(gbdt_row_walk(g),
-						    scalar || !cpu_avx2() ? "scalar" : "avx2");
-				for (size_t i = 0; i < N; i++) {
-					double ref[3];
-					gbdt_predict(g, R + i * NP, 1, one + i * w);
-					predict_by_nodes(g, R + i * NP, ref);
-					if (memcmp(ref, one + i * w, w * sizeof *ref))
-						fail_msg("%s variant %d rounds %u, %s walk: row %zu by "
-							 "the layout %.17g, by the nodes %.17g",
-							 ml_task_name(tasks[ti]), variant, p.rounds,
-							 gbdt_row_walk(g), i, one[i * w], ref[0]);
-				}
+			for (size_t i = 0; i < N; i++) {
+				double ref[3];
+				gbdt_predict(g, R + i * NP, 1, one + i * w);
+				predict_by_nodes(g, R + i * NP, ref);
+				if (memcmp(ref, one + i * w, w * sizeof *ref))
+					fail_msg("%s variant %d rounds %u: row %zu by the layout %.17g, "
+						 "by the nodes %.17g",
+						 ml_task_name(tasks[ti]), variant, p.rounds, i,
+						 one[i * w], ref[0]);
 			}
 			for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
 				size_t n = sizes[si];
