@@ -379,6 +379,15 @@ static const gbdt_flat *flat_of(const gbdt_model *g)
  * interleaved: the eight walks step together (independent chains of
  * loads, as in gbdt_predict_raw), each step a compare and an index, the
  * eight positions in registers.
+ *
+ * Why not one vector for the eight: a walk that gathers the eight
+ * features, values and thresholds of a level (AVX2: five gathers;
+ * AVX-512: three) ran a served row's 100 trees in 2.7k fewer instructions
+ * but three to five times the time (1.08 us a row -> 4.90 with AVX2, 3.34
+ * with AVX-512), on a host where a gather costs about 25 cycles whatever
+ * its width (as under the microcode fix for gather data sampling) and a
+ * level needs two dependent ones. See this file's history before trying
+ * again on another host.
  */
 static void flat_group(const gbdt_flat *f, uint32_t t, unsigned d, const double *row, bool nan,
 		       double *leaf)
@@ -386,7 +395,8 @@ static void flat_group(const gbdt_flat *f, uint32_t t, unsigned d, const double 
 	const double *thr = f->thr + f->split[t];
 	const uint32_t *feat = f->feat + f->split[t];
 	const uint8_t *right = f->right + f->split[t];
-	size_t a[GBDT_WALK];
+	const double *value = f->value;
+	size_t a[GBDT_WALK], off = f->leaf[t] - ((size_t)((1u << d) - 1) << 3);
 
 	for (unsigned j = 0; j < GBDT_WALK; j++)
 		a[j] = j;
@@ -403,28 +413,45 @@ static void flat_group(const gbdt_flat *f, uint32_t t, unsigned d, const double 
 		for (unsigned l = d; l > 0; l--) {
 #pragma GCC unroll 8
 			for (unsigned j = 0; j < GBDT_WALK; j++) {
-				size_t c = row[feat[a[j]]] >= thr[a[j]];
-				a[j] = 2 * a[j] + GBDT_WALK - j + (c << 3);
+				/* 8c as 8 + 8(c - 1): c - 1 is 0 or all ones, which
+				 * x86 takes from the compare's carry in one
+				 * instruction (sbb) where c itself takes two */
+				size_t m = -(size_t) !(row[feat[a[j]]] >= thr[a[j]]);
+				a[j] = 2 * a[j] + 2 * GBDT_WALK - j + (m << 3);
 			}
 		}
+	/* Leaf i of tree j is at 8i + j from the group's first leaf, and the
+	 * walk ends at a = 8(2^d - 1 + i) + j: one offset for the eight
+	 * (unsigned, so wrapping below the first leaf is defined; every a is
+	 * past it). */
+#pragma GCC unroll 8
 	for (unsigned j = 0; j < GBDT_WALK; j++)
-		leaf[j] = f->value[f->leaf[t] + a[j] - (((1u << d) - 1) << 3)];
+		leaf[j] = value[off + a[j]];
 }
 
-/* One row through laid-out tree t (alone: the trees after the last group). */
-static double flat_tree(const gbdt_flat *f, uint32_t t, const double *row)
+/*
+ * One row through laid-out tree t, alone: one of the trees after the last
+ * whole group, which flat_build never interleaves (shift 0), so positions
+ * are the tree's own. Like flat_group, without the NaN term for a row
+ * without a NaN.
+ */
+static double flat_tree(const gbdt_flat *f, uint32_t t, const double *row, bool nan)
 {
 	const double *thr = f->thr + f->split[t];
 	const uint32_t *feat = f->feat + f->split[t];
 	const uint8_t *right = f->right + f->split[t];
-	unsigned sh = f->shift[t];
+	unsigned d = f->depth[t];
 	uint32_t i = 0;
 
-	for (unsigned l = f->depth[t]; l > 0; l--) {
-		double x = row[feat[i << sh]];
-		i = 2 * i + 1 + ((x >= thr[i << sh]) | ((x != x) & right[i << sh]));
-	}
-	return f->value[f->leaf[t] + ((i - ((1u << f->depth[t]) - 1)) << sh)];
+	if (nan)
+		for (unsigned l = d; l > 0; l--) {
+			double x = row[feat[i]];
+			i = 2 * i + 1 + ((x >= thr[i]) | ((x != x) & right[i]));
+		}
+	else
+		for (unsigned l = d; l > 0; l--)
+			i = 2 * i + 1 + (row[feat[i]] >= thr[i]);
+	return f->value[f->leaf[t] + i - ((1u << d) - 1)];
 }
 
 /*
@@ -477,10 +504,14 @@ static bool has_nan(const double *x, size_t n)
  * order, so the same bits. A step of the node walk decides a leaf, a
  * category and a missing value at every node (about 25 instructions); here
  * the leaves are at a known depth and the categorical trees keep the node
- * walk, so a step is a few instructions (9 with the eight positions in
- * registers). A served request's 100 trees of depth 6 took 6.9k
- * instructions instead of 15.4k, and a row of bench/predict.sh's 100-tree
- * model 0.97 us of CPU instead of 1.73 (medians of five, a loaded host).
+ * walk, so a step is a few instructions (6 with the eight positions in
+ * registers and no NaN in the row). A served request's 100 trees of depth
+ * 6 took 6.9k instructions instead of 15.4k, and a row of
+ * bench/predict.sh's 100-tree model 0.97 us of CPU instead of 1.73
+ * (medians of five, a loaded host); the 6-instruction step, the leaves
+ * read from one offset and the trees after the last group walked without
+ * the NaN term then took a call of gbdt_predict from 6.66k instructions
+ * to 5.33k.
  */
 static void flat_row_raw(const gbdt_model *g, const gbdt_flat *f, const double *row, double *out)
 {
@@ -500,6 +531,8 @@ static void flat_row_raw(const gbdt_model *g, const gbdt_flat *f, const double *
 			for (unsigned j = 0; j < GBDT_WALK; j++)
 				leaf[j] = walk(nodes + tree[t + j], g->cats, row);
 		if (K == 1) {
+			/* unrolled: counting the loop cost more than its adds */
+#pragma GCC unroll 8
 			for (unsigned j = 0; j < GBDT_WALK; j++)
 				out[0] += leaf[j];
 			continue;
@@ -512,7 +545,7 @@ static void flat_row_raw(const gbdt_model *g, const gbdt_flat *f, const double *
 	}
 	for (; t < T; t++) {
 		out[k] += f->split[t] == FLAT_NODE_WALK ? walk(nodes + tree[t], g->cats, row)
-							 : flat_tree(f, t, row);
+							 : flat_tree(f, t, row, nan);
 		if (++k == K)
 			k = 0;
 	}
