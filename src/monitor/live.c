@@ -1880,6 +1880,17 @@ static int ref_open(const mon_env *env, const char *path, const char *art_id, co
 }
 
 /*
+ * Whether a logged version label is a registry version number (*n), not
+ * the 12 hex digits of a bundle digest a file server logs: about one
+ * digest in 280 has only decimal digits among its first 12, and a registry
+ * holds no version that long.
+ */
+bool mon_registry_number(const char *v, int64_t *n)
+{
+	return strlen(v) != 12 && sl__parse_i64(v, n) && *n > 0;
+}
+
+/*
  * The bundle of the window's version and its reference: the caller's
  * path, or the registry's (by version number, or by the digest a file
  * server logged). *out_version is the registry's number when known, else
@@ -1905,7 +1916,7 @@ static int open_bundle(const mon_env *env, const char *model, const char *versio
 					  "its bundle",
 			       version, model);
 	int64_t number;
-	if (!sl__parse_i64(version, &number) || number < 1) {
+	if (!mon_registry_number(version, &number)) {
 		if ((rc = find_by_digest(env, model, version, out_version, out_id)))
 			return sl__err_prefix(rc, "the log's version %s of model '%s'", version, model);
 		if (!*out_id)
@@ -1954,7 +1965,7 @@ static int digest_label(const mon_env *env, const char *model, const char *versi
 	int rc;
 
 	buf[0] = 0;
-	if (!sl__parse_i64(version, &number) || number < 1)
+	if (!mon_registry_number(version, &number))
 		return 0;
 	if ((rc = store_model_resolve(env->st, model, version, &mr)))
 		return rc;
@@ -2001,7 +2012,7 @@ static json_t *version_json(const char *v)
 {
 	int64_t n;
 
-	if (sl__parse_i64(v, &n) && n > 0)
+	if (mon_registry_number(v, &n))
 		return json_integer((json_int_t)n);
 	return json_string(v);
 }

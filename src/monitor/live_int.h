@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -27,6 +28,13 @@
 int mon_drift_table(const profile *ref, const ds_table *t, const drift_opts *o,
 		    const char *const *only, size_t n_only, json_t **out, size_t *out_tested,
 		    size_t *out_drifted);
+
+/*
+ * Whether a logged version label v is a registry version number (into
+ * *n), not the 12 hex digits of a bundle's digest that a server of a
+ * bundle file logs (which may all be decimal digits).
+ */
+bool mon_registry_number(const char *v, int64_t *n);
 
 /* One drift result as the report's JSON object (a new reference, NULL when out of memory). */
 json_t *mon_drift_json(const drift_result *r);

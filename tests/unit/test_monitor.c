@@ -312,6 +312,24 @@ static void test_html(void **state)
 	json_decref(hist);
 }
 
+/* A file server's version label (12 hex digits of the bundle's digest)
+ * is no registry number even when every digit is decimal (it once was
+ * read as version 119316812070 of a model with one version). */
+static void test_registry_number(void **state)
+{
+	int64_t n = 0;
+
+	(void)state;
+	assert_true(mon_registry_number("3", &n));
+	assert_int_equal(n, 3);
+	assert_true(mon_registry_number("1234567890123", &n));
+	assert_false(mon_registry_number("119316812070", &n));
+	assert_false(mon_registry_number("11931681207a", &n));
+	assert_false(mon_registry_number("0", &n));
+	assert_false(mon_registry_number("-2", &n));
+	assert_false(mon_registry_number("", &n));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_no_false_alarms),
 		cmocka_unit_test(test_detection),
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_registry_number),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
