@@ -1256,10 +1256,10 @@ static void *reaper_main(void *arg)
  * connections - a proxy's, a load generator's - often all landed on one
  * thread (8 of 8, 7 of 8, 32 of 32 were seen) and the other cores idled
  * for the connections' lives. Handed over with MHD_add_connection they are
- * dealt across the pool by descriptor (descriptor modulo threads, passed
- * on by a thread at its share of --max-connections, closed when all are),
- * and descriptors are handed out lowest first, so the threads get alike
- * and a closed connection's place goes to the next one.
+ * dealt across the pool by descriptor (descriptor modulo threads), and
+ * descriptors are handed out lowest first, so the threads get alike and a
+ * closed connection's place goes to the next one. --max-connections is
+ * counted here (below), not by the library.
  */
 static void *acceptor_main(void *arg)
 {
