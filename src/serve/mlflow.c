@@ -47,19 +47,29 @@ static int malformed(const jscan *js)
 
 #define FORMATS "dataframe_split, dataframe_records, instances or inputs"
 
-static int alloc_batch(const serve_sig *s, size_t n, bool spans, const char *src, size_t src_len,
-		       serve_arena *a, serve_batch *b)
+/*
+ * The batch's cells, each missing until set; or, with full, left as they
+ * are for a reader that sets every cell of every row it reads (and fails
+ * when a row is short), which spares clearing them.
+ */
+static int alloc_batch(const serve_sig *s, size_t n, bool spans, bool full, const char *src,
+		       size_t src_len, serve_arena *a, serve_batch *b)
 {
 	b->n = n;
 	b->k = s->n_in;
 	b->src = src;
 	b->src_len = src_len;
-	b->v = serve_arena_calloc(a, (n * b->k + 1) * sizeof *b->v);
-	b->span = spans ? serve_arena_calloc(a, (2 * n * b->k + 1) * sizeof *b->span) : NULL;
+	if (full) {
+		b->v = serve_arena_alloc(a, (n * b->k + 1) * sizeof *b->v);
+		b->span = spans ? serve_arena_alloc(a, (2 * n * b->k + 1) * sizeof *b->span) : NULL;
+	} else {
+		b->v = serve_arena_calloc(a, (n * b->k + 1) * sizeof *b->v);
+		b->span = spans ? serve_arena_calloc(a, (2 * n * b->k + 1) * sizeof *b->span) : NULL;
+	}
 	if (!b->v || (spans && !b->span))
 		return sl__oom();
 	/* A value a record leaves out is missing (its span length 0 logs null). */
-	for (size_t i = 0; i < n * b->k; i++)
+	for (size_t i = 0; !full && i < n * b->k; i++)
 		b->v[i].null = true;
 	return 0;
 }
@@ -192,7 +202,7 @@ static int rows(jscan *js, const serve_sig *s, serve_arena *a, const char *where
 
 	if ((rc = count_array(js, where, &n)))
 		return rc;
-	if ((rc = alloc_batch(s, n, true, js->base, (size_t)(js->end - js->base), a, out)))
+	if ((rc = alloc_batch(s, n, true, false, js->base, (size_t)(js->end - js->base), a, out)))
 		return rc;
 	if (!(seen = serve_arena_calloc(a, (s->n_in + 1) * sizeof *seen)))
 		return sl__oom();
@@ -363,14 +373,28 @@ static int split_columns(jscan *js, const serve_sig *s, serve_colcache *cc, bool
 }
 
 /*
- * One row of "data" into row i through map: its plain numbers read inline
- * (jscan_next_plain, strtod's values), anything else by jscan_value.
+ * One row of "data" into row i through map. Its plain numbers are read
+ * inline (jscan__plain: strtod's values, the reader V2 uses) and a float
+ * cell is stored where its number is read, as serve_batch_set stores it;
+ * anything else goes through jscan_more and jscan_value. The reader reads
+ * up to JSCAN__PLAIN_READ bytes ahead: the body's last bytes are read from
+ * a zero-padded copy made once, not once a number as jscan_next_plain
+ * would (a row's last numbers are the body's last bytes).
  */
 static int split_row(jscan *d, const serve_sig *s, const long *map, size_t width, bool have_cols,
 		     size_t i, serve_arena *a, serve_batch *out)
 {
+	char tail[2 * JSCAN__PLAIN_READ];
+	/* p points into buf, the body or tail; its offset in the body is
+	 * off + (p - buf). */
+	const char *buf = d->base, *p, *end = d->end, *rend = d->end;
+	const ds_type *types = s->in_types;
+	expr_value *row = out->v + i * out->k;
+	uint32_t *span = out->span + 2 * i * out->k;
+	/* A number's offset in the body is its address less org. */
+	uintptr_t org = (uintptr_t)d->base;
+	size_t off = 0, c = 0;
 	bool f2 = true;
-	size_t c = 0;
 	jval v;
 	int r = 0;
 
@@ -379,20 +403,45 @@ static int split_row(jscan *d, const serve_sig *s, const long *map, size_t width
 			return malformed(d);
 		return sl__err(SL_EINVAL, "dataframe_split.data[%zu] must be an array", i);
 	}
+	p = d->p;
 	for (;;) {
-		const char *at, *q = jscan_next_plain(d, f2, &at, &v.num);
-		if (q) {
-			v.t = J_NUM;
-			v.s = at;
-			v.len = (size_t)(q - at);
-			v.esc = false;
-			d->p = q;
-			f2 = false;
-		} else if ((r = jscan_more(d, &f2)) <= 0) {
-			break;
-		} else if (jscan_value(d, &v) == J_ERR) {
-			return malformed(d);
+		jscan_plain n;
+		long j;
+		if (rend - p < JSCAN__PLAIN_READ && buf == d->base) {
+			size_t left = (size_t)(end - p);
+			memset(tail, 0, sizeof tail);
+			memcpy(tail, p, left);
+			off = (size_t)(p - d->base);
+			org = (uintptr_t)tail - off;
+			buf = p = tail;
+			end = tail + left;
+			rend = tail + sizeof tail;
 		}
+		n = jscan__plain(p, end, rend, f2);
+		if (n.q) {
+			p = n.q;
+			f2 = false;
+			if (c < width && (j = map[c]) >= 0) {
+				size_t at = (uintptr_t)n.at - org, len = (size_t)(n.q - n.at);
+				if (types[j] == DS_FLOAT64) {
+					row[j] = (expr_value){.f = n.d};
+					span[2 * j] = (uint32_t)at;
+					span[2 * j + 1] = (uint32_t)len;
+				} else {
+					v = (jval){.t = J_NUM, .s = d->base + at, .len = len, .num = n.d};
+					if (set(out, s, i, (size_t)j, &v, a, "dataframe_split.data"))
+						return SL_EINVAL;
+				}
+			}
+			c++;
+			continue;
+		}
+		d->p = d->base + off + (p - buf);
+		if ((r = jscan_more(d, &f2)) <= 0)
+			break;
+		if (jscan_value(d, &v) == J_ERR)
+			return malformed(d);
+		p = buf + (size_t)(d->p - d->base) - off;
 		if (c < width && map[c] >= 0 &&
 		    set(out, s, i, (size_t)map[c], &v, a, "dataframe_split.data"))
 			return SL_EINVAL;
@@ -472,17 +521,20 @@ static int dataframe_split(jscan *js, const serve_sig *s, serve_colcache *cc, se
 		for (size_t j = 0; j < width; j++)
 			map[j] = (long)j;
 	}
-	if ((rc = alloc_batch(s, n, true, js->base, (size_t)(js->end - js->base), a, out)))
+	/* Every input has a column (map), every row every column (split_row):
+	 * every cell is set, so none is cleared first. */
+	if ((rc = alloc_batch(s, n, true, true, js->base, (size_t)(js->end - js->base), a, out)))
 		return rc;
 	{
 		jscan d;
 		bool f1 = true;
+		size_t i = 0;
 		jscan_init(&d, js->base, (size_t)(js->end - js->base));
 		d.p = data;
 		jscan_value(&d, &v);
-		for (size_t i = 0; (r = jscan_more(&d, &f1)) > 0; i++) {
-			/* Counted by brackets: a body that is not JSON could
-			 * show more rows when read than were counted. */
+		for (; (r = jscan_more(&d, &f1)) > 0; i++) {
+			/* Counted by brackets, read checked: the counts agree on
+			 * JSON, and a row more or less is never used. */
 			if (i == n) {
 				jscan_fail(&d, "more rows than counted");
 				return malformed(&d);
@@ -492,6 +544,10 @@ static int dataframe_split(jscan *js, const serve_sig *s, serve_colcache *cc, se
 		}
 		if (r < 0)
 			return malformed(&d);
+		if (i != n) {
+			jscan_fail(&d, "fewer rows than counted");
+			return malformed(&d);
+		}
 	}
 	return 0;
 }
@@ -525,7 +581,7 @@ static int columns(jscan *js, const serve_sig *s, serve_arena *a, serve_batch *o
 		return malformed(js);
 	if (n == SIZE_MAX)
 		n = 0;
-	if ((rc = alloc_batch(s, n, true, js->base, (size_t)(js->end - js->base), a, out)))
+	if ((rc = alloc_batch(s, n, true, false, js->base, (size_t)(js->end - js->base), a, out)))
 		return rc;
 	if (!(seen = serve_arena_calloc(a, (s->n_in + 1) * sizeof *seen)))
 		return sl__oom();
@@ -821,7 +877,7 @@ int mlflow_parse_csv(const serve_sig *s, const char *body, size_t len, serve_are
 			n++;
 		}
 	}
-	if ((rc = alloc_batch(s, n, false, body, 0, a, out)))
+	if ((rc = alloc_batch(s, n, false, false, body, 0, a, out)))
 		goto out;
 	/* Pass 2: the values, typed by parsing each as its column's type. */
 	for (size_t i = 0; i < n; i++) {
