@@ -434,6 +434,22 @@ static int split_row(jscan *d, const serve_sig *s, const long *map, size_t width
 				}
 			}
 			c++;
+			/*
+			 * What follows is nearly always ", " and a short number
+			 * into a float cell: read here without the general
+			 * reader's steps (jscan__short is what it would use).
+			 * Anything else goes round the loop above.
+			 */
+			while (*p == ',' && c < width && (j = map[c]) >= 0 && types[j] == DS_FLOAT64) {
+				const char *q = p + 1 + (p[1] == ' ');
+				if (rend - q < JSCAN__PLAIN_READ || !(n = jscan__short(q)).q)
+					break;
+				row[j] = (expr_value){.f = n.d};
+				span[2 * j] = (uint32_t)((uintptr_t)q - org);
+				span[2 * j + 1] = (uint32_t)(n.q - q);
+				p = n.q;
+				c++;
+			}
 			continue;
 		}
 		d->p = d->base + off + (p - buf);
