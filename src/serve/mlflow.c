@@ -28,7 +28,7 @@
  *     reading the names gives: an entry is the exact bytes of an array that
  *     was read whole and gave every input once, for one serve_sig.id.
  *  3. A row's numbers have strtod's values, whichever reader read them
- *     (jscan_next_plain inline, jscan_value otherwise).
+ *     (V2's inline reader, jscan__plain and jscan__short, or jscan_value).
  */
 #include <math.h>
 #include <string.h>
@@ -77,7 +77,7 @@ static int alloc_batch(const serve_sig *s, size_t n, bool spans, bool full, cons
 /*
  * Counts the elements of the array starting at the scanner (consumed),
  * passing each by its brackets: every caller reads the array again,
- * checking it, or mlflow_parse_json checks it when the read fails.
+ * checking it, or parse_checked checks it when the read fails.
  */
 static int count_array(jscan *js, const char *what, size_t *out)
 {
