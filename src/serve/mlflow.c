@@ -22,8 +22,8 @@
  * Invariants:
  *  1. Errors are told in one order whatever path read the body: not JSON
  *     outside the format's value, no format or two; then the value not
- *     JSON; then what reading it found (parse_checked). The fast path,
- *     one format read where it is met, hands every failure to it.
+ *     JSON; then what reading it found (mlflow__parse_checked). The fast
+ *     path, one format read where it is met, hands every failure to it.
  *  2. dataframe_split's "columns" served from a serve_colcache give the map
  *     reading the names gives: an entry is the exact bytes of an array that
  *     was read whole and gave every input once, for one serve_sig.id.
@@ -77,7 +77,7 @@ static int alloc_batch(const serve_sig *s, size_t n, bool spans, bool full, cons
 /*
  * Counts the elements of the array starting at the scanner (consumed),
  * passing each by its brackets: every caller reads the array again,
- * checking it, or parse_checked checks it when the read fails.
+ * checking it, or mlflow__parse_checked checks it when the read fails.
  */
 static int count_array(jscan *js, const char *what, size_t *out)
 {
@@ -687,8 +687,8 @@ static int format_of(const jval *k)
  * value is not JSON; then what its reading found. The body is passed once
  * with the format's value skipped by its brackets, then the value is read.
  */
-static int parse_checked(const serve_sig *s, const char *body, size_t len, serve_colcache *cc,
-			 serve_arena *a, serve_batch *out)
+int mlflow__parse_checked(const serve_sig *s, const char *body, size_t len, serve_colcache *cc,
+			  serve_arena *a, serve_batch *out)
 {
 	const char *at = NULL;
 	int which = -1, r;
@@ -742,9 +742,9 @@ static int parse_checked(const serve_sig *s, const char *body, size_t len, serve
  * The common body, one format and nothing wrong, in one pass: the format's
  * value is read where it is met, the rest of the body checked after it.
  * Anything else (an error of any kind, a second format) is left to
- * parse_checked, which tells it as it always has: a value read without
- * error is valid JSON, so up to where this pass gave up, parse_checked
- * finds what it found.
+ * mlflow__parse_checked, which tells it as it always has: a value read
+ * without error is valid JSON, so up to where this pass gave up, the
+ * checked reading finds what it found.
  */
 int mlflow_parse_json(const serve_sig *s, const char *body, size_t len, serve_colcache *cc,
 		      serve_arena *a, serve_batch *out)
@@ -757,19 +757,19 @@ int mlflow_parse_json(const serve_sig *s, const char *body, size_t len, serve_co
 	memset(out, 0, sizeof *out);
 	jscan_init(&js, body, len);
 	if (jscan_value(&js, &v) != J_OBJ)
-		return parse_checked(s, body, len, cc, a, out);
+		return mlflow__parse_checked(s, body, len, cc, a, out);
 	while ((r = jscan_key(&js, &first, &k)) > 0) {
 		int f = format_of(&k);
 		if (f >= 0) {
 			if (which >= 0 || format(&js, f, s, cc, a, out))
-				return parse_checked(s, body, len, cc, a, out);
+				return mlflow__parse_checked(s, body, len, cc, a, out);
 			which = f;
 		} else if (jscan_skip(&js)) {
 			break;
 		}
 	}
 	if (r < 0 || which < 0 || jscan_end(&js))
-		return parse_checked(s, body, len, cc, a, out);
+		return mlflow__parse_checked(s, body, len, cc, a, out);
 	return 0;
 }
 

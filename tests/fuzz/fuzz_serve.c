@@ -71,17 +71,18 @@ static void build_model(void)
 
 static serve_colcache cache;
 
-/* The same body parsed without the cache gives the same code, message and
- * batch (every cell's value and span) as with it. */
-static void same_as_uncached(const char *body, size_t len, int rc, const serve_batch *in,
-			     serve_arena *a)
+/* The body read by parse without a cache gives the same code, message and
+ * batch (every cell's value and span) as rc and in. */
+static void same_as(int (*parse)(const serve_sig *, const char *, size_t, serve_colcache *,
+				 serve_arena *, serve_batch *),
+		    const char *body, size_t len, int rc, const serve_batch *in, serve_arena *a)
 {
 	serve_batch b;
 	char msg[512];
 	int rc2;
 
 	snprintf(msg, sizeof msg, "%s", rc ? sl_errmsg() : "");
-	rc2 = mlflow_parse_json(&sig, body, len, NULL, a, &b);
+	rc2 = parse(&sig, body, len, NULL, a, &b);
 	if (rc2 != rc || (rc && strcmp(msg, sl_errmsg())))
 		abort();
 	if (rc)
@@ -121,10 +122,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 1:
 		/* With a cache of column arrays kept from earlier inputs, then
-		 * without: the same answer. */
+		 * without, then in the two checked passes: the same answer. */
 		if ((rc = mlflow_parse_json(&sig, body, len, &cache, &a, &batch)) == 0)
 			in = &batch;
-		same_as_uncached(body, len, rc, in, &a);
+		same_as(mlflow_parse_json, body, len, rc, in, &a);
+		same_as(mlflow__parse_checked, body, len, rc, in, &a);
 		break;
 	case 2:
 		if ((rc = mlflow_parse_csv(&sig, body, len, &a, &batch)) == 0)

@@ -1241,10 +1241,18 @@ static void test_v2_errors(void **state)
 #undef FL
 }
 
+/* The one pass and the two checked passes give the same code and message. */
 static int parse_mlflow(fixture *f, const char *body)
 {
 	serve_batch b;
-	return mlflow_parse_json(&f->sig, body, strlen(body), NULL, &f->a, &b);
+	char msg[512];
+	int rc = mlflow__parse_checked(&f->sig, body, strlen(body), NULL, &f->a, &b);
+
+	snprintf(msg, sizeof msg, "%s", rc ? sl_errmsg() : "");
+	assert_int_equal(mlflow_parse_json(&f->sig, body, strlen(body), NULL, &f->a, &b), rc);
+	if (rc && strcmp(msg, sl_errmsg()))
+		fail_msg("%s: checked '%s', one pass '%s'", body, msg, sl_errmsg());
+	return rc;
 }
 
 static int parse_csv(fixture *f, const char *body)
@@ -1343,6 +1351,27 @@ static void test_mlflow_errors(void **state)
 	expect_error(f, parse_mlflow, "{\"instances\": [[1, 2, \"a\", true], {\"x\": 1}]}",
 		     SL_EINVAL, "rows must all be objects");
 	expect_error(f, parse_mlflow, "{\"inputs\": [[1, 2, \"a\"", SL_EPARSE, "malformed JSON");
+	/* What comes after a format that reads well still counts, in order. */
+	expect_error(f, parse_mlflow, "{\"instances\": [[1, 2, \"a\", true]], \"inputs\": 5}",
+		     SL_EINVAL, "received instances and inputs");
+	expect_error(f, parse_mlflow, "{\"instances\": [[1, 2, \"a\", 7]], \"inputs\": 5}",
+		     SL_EINVAL, "received instances and inputs");
+	expect_error(f, parse_mlflow, "{\"instances\": [[1, 2, \"a\", true]], \"x\": [1,]}",
+		     SL_EPARSE, "malformed JSON at line 1, column 44");
+	expect_error(f, parse_mlflow, "{\"instances\": [[1, 2, \"a\", 7]], \"x\": [1,]}",
+		     SL_EPARSE, "malformed JSON at line 1, column 41");
+	expect_error(f, parse_mlflow, "{\"instances\": [[1, 2, \"a\", true]]} x", SL_EPARSE,
+		     "unexpected text after the JSON value");
+	expect_error(f, parse_mlflow, "{\"x\": tru, \"instances\": [[1, 2, \"a\", true]]}",
+		     SL_EPARSE, "malformed JSON at line 1, column 7");
+	expect_error(f, parse_mlflow, "{\"dataframe_split\": {\"columns\": [\"x\", \"n\", \"c\", "
+				      "\"flag\"], \"data\": [[1, 2, \"a\", 5]], \"columns\": 5}}",
+		     SL_EINVAL, "dataframe_split.columns must be an array");
+	expect_error(f, parse_mlflow, "{\"dataframe_split\": {\"columns\": [\"x\", \"n\", \"c\", "
+				      "\"flag\"], \"data\": [[1, 2, \"a\", true], 3]}}",
+		     SL_EINVAL, "dataframe_split.data[1] must be an array");
+	expect_error(f, parse_mlflow, "{\"dataframe_split\": {\"data\": [[1, 2, \"a\"]]}}", SL_EINVAL,
+		     "dataframe_split.data[0] has 3 values, the model takes 4");
 	expect_error(f, parse_csv, "x,n,c\n1,2,a\n", SL_EINVAL, "CSV header: missing column 'flag'");
 	expect_error(f, parse_csv, "x,n,c,flag\n1,2,a\n", SL_EINVAL, "CSV record 1 has 3 fields");
 	expect_error(f, parse_csv, "x,n,c,flag\nabc,2,a,true\n", SL_EINVAL,
