@@ -479,6 +479,9 @@ static int dataframe_split(jscan *js, const serve_sig *s, serve_colcache *cc, se
 	size_t width = s->n_in, n = 0, *seen;
 	/* cached: map and width came from cc, seen is not filled. */
 	bool first = true, have_cols = false, cached = false;
+	/* Two "columns" together give every input, the last one alone the
+	 * map: the cells of the others are missing (null), not set. */
+	bool twice = false;
 	jval k, v;
 	int r, rc;
 
@@ -504,6 +507,7 @@ static int dataframe_split(jscan *js, const serve_sig *s, serve_colcache *cc, se
 				continue;
 			}
 			/* "columns" again: what the first gave counts. */
+			twice |= have_cols;
 			if (cached)
 				for (size_t c = 0; c < width; c++)
 					if (map[c] >= 0)
@@ -537,9 +541,10 @@ static int dataframe_split(jscan *js, const serve_sig *s, serve_colcache *cc, se
 		for (size_t j = 0; j < width; j++)
 			map[j] = (long)j;
 	}
-	/* Every input has a column (map), every row every column (split_row):
-	 * every cell is set, so none is cleared first. */
-	if ((rc = alloc_batch(s, n, true, true, js->base, (size_t)(js->end - js->base), a, out)))
+	/* With one "columns" (or none) every input has a column in map, and
+	 * every row every column (split_row): every cell is set, so none is
+	 * cleared first. */
+	if ((rc = alloc_batch(s, n, true, !twice, js->base, (size_t)(js->end - js->base), a, out)))
 		return rc;
 	{
 		jscan d;

@@ -1472,6 +1472,30 @@ static void test_mlflow_colcache(void **state)
 		}
 	}
 	/*
+	 * "columns" twice: each input named in one of them, the data following
+	 * the last; the cells of the others are missing, with or without the
+	 * first array served from the cache.
+	 */
+	for (int t = 0; t < 2; t++) {
+		static const char body[] =
+			"{\"dataframe_split\": {\"columns\": [\"x\", \"c\", \"flag\", \"extra2\", \"n\"],"
+			" \"columns\": [], \"data\": [[], []]}}";
+		static const char body2[] =
+			"{\"dataframe_split\": {\"columns\": [\"flag\", \"c\", \"n\"],"
+			" \"columns\": [\"x\"], \"data\": [[0.5], [1]]}}";
+		const char *b = t ? body2 : body;
+		serve_arena_reset(&f->a);
+		if (mlflow_parse_json(&f->sig, b, strlen(b), &cc, &f->a, &got))
+			fail_msg("%s: %s", b, sl_errmsg());
+		assert_int_equal(got.n, 2);
+		for (size_t c = 0; c < 8; c++) {
+			bool set = t && c % 4 == 0;
+			if (got.v[c].null == set || (set && got.v[c].f != (c ? 1 : 0.5)) ||
+			    (!set && got.span[2 * c + 1] != 0))
+				fail_msg("%s: cell %zu", b, c);
+		}
+	}
+	/*
 	 * The model reloaded with its inputs in another order, its signature
 	 * built where the old one was: the kept map (x first) would put x's
 	 * value into flag; the array is read again for the new signature.
