@@ -4,6 +4,7 @@
  * and the inference log's record.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -491,11 +492,13 @@ static int build_outputs(serve_sig *s)
 
 int serve_sig_build(const bundle *b, serve_sig *s)
 {
+	static _Atomic uint64_t last_id;
 	const ml_model *m = bundle_model(b);
 	sl__buf fb;
 	int rc;
 
 	memset(s, 0, sizeof *s);
+	s->id = atomic_fetch_add(&last_id, 1) + 1;
 	s->b = b;
 	s->m = m;
 	s->task = m->sig.task;

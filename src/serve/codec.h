@@ -85,6 +85,10 @@ typedef struct serve_output {
 #define SERVE_MAX_OUTPUTS 16
 
 typedef struct serve_sig {
+	/* Unique for the process's life, never 0 once built (a signature
+	 * built later may get a freed one's address, never its id): what a
+	 * cache of per-signature results keys on (serve_colcache). */
+	uint64_t id;
 	const bundle *b;
 	const ml_model *m;
 	ml_task task;
@@ -279,9 +283,51 @@ int serve_fc_encode(const serve_sig *s, const char *name, const char *version,
 
 /* ---- MLflow scoring protocol ---------------------------------------------------- */
 
-/* {"dataframe_split" | "dataframe_records" | "instances" | "inputs": ...} */
-int mlflow_parse_json(const serve_sig *s, const char *body, size_t len, serve_arena *a,
-		      serve_batch *out);
+/*
+ * The "columns" of dataframe_split as a client last sent them for a
+ * signature, and the column map they gave: clients send the same array
+ * request after request, and reading its names (unescaping, hashing and
+ * looking up each) was a third of such a request. One per request thread
+ * (serve_worker), so nothing is locked; a few signatures at a time, each
+ * entry keyed by serve_sig.id, so a reloaded model, even at a freed one's
+ * address, is never given another's map. Only an array that gave every
+ * input of the model once, of at most SERVE_COLMAP_MAX bytes, is kept.
+ */
+#define SERVE_COLMAPS 4
+#define SERVE_COLMAP_MAX (64 * 1024)
+
+typedef struct serve_colmap {
+	uint64_t sig;     /* serve_sig.id it was read for; 0: empty */
+	uint64_t used;    /* the cache's clock when last filled or hit */
+	char *text;       /* the array as sent, '[' to ']' */
+	size_t len, text_cap;
+	long *map;        /* element -> raw input, or -1 (ignored) */
+	size_t width, map_cap;
+} serve_colmap;
+
+typedef struct serve_colcache {
+	serve_colmap e[SERVE_COLMAPS];
+	uint64_t clock;
+	uint64_t hits, misses; /* for tests and the curious */
+} serve_colcache;
+
+/* Frees what c holds and empties it (a zeroed c is an empty cache). */
+void serve_colcache_free(serve_colcache *c);
+
+/*
+ * {"dataframe_split" | "dataframe_records" | "instances" | "inputs": ...}.
+ * cc, when not NULL, is the calling thread's cache of column arrays
+ * (serve_colcache): it serves dataframe_split's "columns" and learns from it.
+ */
+int mlflow_parse_json(const serve_sig *s, const char *body, size_t len, serve_colcache *cc,
+		      serve_arena *a, serve_batch *out);
+/*
+ * The same in two passes, the format's value skipped by its brackets and
+ * then read (what mlflow_parse_json falls back on when anything is wrong):
+ * for tests, which hold the two to the same answers.
+ */
+int mlflow__parse_checked(const serve_sig *s, const char *body, size_t len, serve_colcache *cc,
+			  serve_arena *a, serve_batch *out);
 /* text/csv with a header row naming the columns. */
 int mlflow_parse_csv(const serve_sig *s, const char *body, size_t len, serve_arena *a,
 		     serve_batch *out);

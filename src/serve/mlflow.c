@@ -18,6 +18,17 @@
  *
  * Each format is read in two passes over its part of the body: one to count
  * the rows (so the batch is sized once), one to type the values.
+ *
+ * Invariants:
+ *  1. Errors are told in one order whatever path read the body: not JSON
+ *     outside the format's value, no format or two; then the value not
+ *     JSON; then what reading it found (mlflow__parse_checked). The fast
+ *     path, one format read where it is met, hands every failure to it.
+ *  2. dataframe_split's "columns" served from a serve_colcache give the map
+ *     reading the names gives: an entry is the exact bytes of an array that
+ *     was read whole and gave every input once, for one serve_sig.id.
+ *  3. A row's numbers have strtod's values, whichever reader read them
+ *     (V2's inline reader, jscan__plain and jscan__short, or jscan_value).
  */
 #include <math.h>
 #include <string.h>
@@ -36,19 +47,29 @@ static int malformed(const jscan *js)
 
 #define FORMATS "dataframe_split, dataframe_records, instances or inputs"
 
-static int alloc_batch(const serve_sig *s, size_t n, bool spans, const char *src, size_t src_len,
-		       serve_arena *a, serve_batch *b)
+/*
+ * The batch's cells, each missing until set; or, with full, left as they
+ * are for a reader that sets every cell of every row it reads (and fails
+ * when a row is short), which spares clearing them.
+ */
+static int alloc_batch(const serve_sig *s, size_t n, bool spans, bool full, const char *src,
+		       size_t src_len, serve_arena *a, serve_batch *b)
 {
 	b->n = n;
 	b->k = s->n_in;
 	b->src = src;
 	b->src_len = src_len;
-	b->v = serve_arena_calloc(a, (n * b->k + 1) * sizeof *b->v);
-	b->span = spans ? serve_arena_calloc(a, (2 * n * b->k + 1) * sizeof *b->span) : NULL;
+	if (full) {
+		b->v = serve_arena_alloc(a, (n * b->k + 1) * sizeof *b->v);
+		b->span = spans ? serve_arena_alloc(a, (2 * n * b->k + 1) * sizeof *b->span) : NULL;
+	} else {
+		b->v = serve_arena_calloc(a, (n * b->k + 1) * sizeof *b->v);
+		b->span = spans ? serve_arena_calloc(a, (2 * n * b->k + 1) * sizeof *b->span) : NULL;
+	}
 	if (!b->v || (spans && !b->span))
 		return sl__oom();
 	/* A value a record leaves out is missing (its span length 0 logs null). */
-	for (size_t i = 0; i < n * b->k; i++)
+	for (size_t i = 0; !full && i < n * b->k; i++)
 		b->v[i].null = true;
 	return 0;
 }
@@ -56,7 +77,7 @@ static int alloc_batch(const serve_sig *s, size_t n, bool spans, const char *src
 /*
  * Counts the elements of the array starting at the scanner (consumed),
  * passing each by its brackets: every caller reads the array again,
- * checking it, or mlflow_parse_json checks it when the read fails.
+ * checking it, or mlflow__parse_checked checks it when the read fails.
  */
 static int count_array(jscan *js, const char *what, size_t *out)
 {
@@ -181,7 +202,7 @@ static int rows(jscan *js, const serve_sig *s, serve_arena *a, const char *where
 
 	if ((rc = count_array(js, where, &n)))
 		return rc;
-	if ((rc = alloc_batch(s, n, true, js->base, (size_t)(js->end - js->base), a, out)))
+	if ((rc = alloc_batch(s, n, true, false, js->base, (size_t)(js->end - js->base), a, out)))
 		return rc;
 	if (!(seen = serve_arena_calloc(a, (s->n_in + 1) * sizeof *seen)))
 		return sl__oom();
@@ -225,12 +246,242 @@ static int rows(jscan *js, const serve_sig *s, serve_arena *a, const char *where
 	return 0;
 }
 
-static int dataframe_split(jscan *js, const serve_sig *s, serve_arena *a, serve_batch *out)
+/* ---- dataframe_split's columns, remembered (serve_colcache) ---------------------------- */
+
+void serve_colcache_free(serve_colcache *c)
+{
+	for (size_t i = 0; i < SERVE_COLMAPS; i++) {
+		sl__free(c->e[i].text);
+		sl__free(c->e[i].map);
+	}
+	memset(c, 0, sizeof *c);
+}
+
+/*
+ * The entry for s whose array is the text at p, or NULL. The text was a
+ * whole array, read and checked when it was kept, so the same bytes here
+ * are that array again, ending where it ended: one comparison decides.
+ */
+static serve_colmap *colmap_hit(serve_colcache *cc, const serve_sig *s, const char *p,
+				const char *end)
+{
+	if (!cc || !s->id)
+		return NULL;
+	for (size_t i = 0; i < SERVE_COLMAPS; i++) {
+		serve_colmap *e = &cc->e[i];
+		if (e->sig == s->id && (size_t)(end - p) >= e->len && !memcmp(p, e->text, e->len)) {
+			e->used = ++cc->clock;
+			cc->hits++;
+			return e;
+		}
+	}
+	cc->misses++;
+	return NULL;
+}
+
+/* Keeps text (len bytes) and its map of width elements for s, in s's entry
+ * or the least recently used one. Not kept when too long or out of memory:
+ * the next request reads its names again. */
+static void colmap_keep(serve_colcache *cc, const serve_sig *s, const char *text, size_t len,
+			const long *map, size_t width)
+{
+	serve_colmap *e = &cc->e[0];
+
+	if (!s->id || len > SERVE_COLMAP_MAX)
+		return;
+	for (size_t i = 0; i < SERVE_COLMAPS; i++) {
+		if (cc->e[i].sig == s->id) {
+			e = &cc->e[i];
+			break;
+		}
+		if (cc->e[i].used < e->used)
+			e = &cc->e[i];
+	}
+	e->sig = 0;
+	if (len > e->text_cap) {
+		char *t = sl__realloc(e->text, len);
+		if (!t)
+			return;
+		e->text = t;
+		e->text_cap = len;
+	}
+	if (width > e->map_cap) {
+		long *m = sl__reallocarray(e->map, width + 1, sizeof *m);
+		if (!m)
+			return;
+		e->map = m;
+		e->map_cap = width;
+	}
+	memcpy(e->text, text, len);
+	memcpy(e->map, map, width * sizeof *map);
+	e->len = len;
+	e->width = width;
+	e->sig = s->id;
+	e->used = ++cc->clock;
+}
+
+/*
+ * dataframe_split's "columns" read name by name into a map from element
+ * to raw input, counting in seen; the array is kept in cc when it gives
+ * every input once and was the only "columns" so far (fresh).
+ */
+static int split_columns(jscan *js, const serve_sig *s, serve_colcache *cc, bool fresh,
+			 serve_arena *a, size_t *seen, long **out_map, size_t *out_width)
+{
+	jscan save = *js;
+	const char *text;
+	bool f2 = true, all = fresh;
+	size_t c = 0, width;
+	long *map;
+	jval v;
+	int r, rc;
+
+	if ((rc = count_array(js, "dataframe_split.columns", &width)))
+		return rc;
+	if (!(map = serve_arena_alloc(a, (width + 1) * sizeof *map)))
+		return sl__oom();
+	*js = save;
+	jscan_value(js, &v);
+	text = v.s;
+	while ((r = jscan_more(js, &f2)) > 0) {
+		char buf[256];
+		size_t len;
+		if (jscan_value(js, &v) != J_STR) {
+			if (js->err)
+				return malformed(js);
+			return sl__err(SL_EINVAL, "dataframe_split.columns[%zu] must be a string", c);
+		}
+		map[c] = -1;
+		if (v.len <= sizeof buf) {
+			len = jscan_unescape(&v, buf);
+			map[c] = serve_sig_find(s, buf, len);
+		}
+		if (map[c] >= 0 && seen[map[c]]++)
+			return sl__err(SL_EINVAL, "dataframe_split.columns: '%s' is given twice",
+				       s->in_names[map[c]]);
+		c++;
+	}
+	if (r < 0)
+		return malformed(js);
+	for (size_t j = 0; all && j < s->n_in; j++)
+		all = seen[j] == 1;
+	if (all && cc)
+		colmap_keep(cc, s, text, (size_t)(js->p - text), map, width);
+	*out_map = map;
+	*out_width = width;
+	return 0;
+}
+
+/*
+ * One row of "data" into row i through map. Its plain numbers are read
+ * inline (jscan__plain: strtod's values, the reader V2 uses) and a float
+ * cell is stored where its number is read, as serve_batch_set stores it;
+ * anything else goes through jscan_more and jscan_value. The reader reads
+ * up to JSCAN__PLAIN_READ bytes ahead: the body's last bytes are read from
+ * a zero-padded copy made once, not once a number as jscan_next_plain
+ * would (a row's last numbers are the body's last bytes).
+ */
+static int split_row(jscan *d, const serve_sig *s, const long *map, size_t width, bool have_cols,
+		     size_t i, serve_arena *a, serve_batch *out)
+{
+	char tail[2 * JSCAN__PLAIN_READ];
+	/* p points into buf, the body or tail; its offset in the body is
+	 * off + (p - buf). */
+	const char *buf = d->base, *p, *end = d->end, *rend = d->end;
+	const ds_type *types = s->in_types;
+	expr_value *row = out->v + i * out->k;
+	uint32_t *span = out->span + 2 * i * out->k;
+	/* A number's offset in the body is its address less org. */
+	uintptr_t org = (uintptr_t)d->base;
+	size_t off = 0, c = 0;
+	bool f2 = true;
+	jval v;
+	int r = 0;
+
+	if (jscan_value(d, &v) != J_ARR) {
+		if (d->err)
+			return malformed(d);
+		return sl__err(SL_EINVAL, "dataframe_split.data[%zu] must be an array", i);
+	}
+	p = d->p;
+	for (;;) {
+		jscan_plain n;
+		long j;
+		if (rend - p < JSCAN__PLAIN_READ && buf == d->base) {
+			size_t left = (size_t)(end - p);
+			memset(tail, 0, sizeof tail);
+			memcpy(tail, p, left);
+			off = (size_t)(p - d->base);
+			org = (uintptr_t)tail - off;
+			buf = p = tail;
+			end = tail + left;
+			rend = tail + sizeof tail;
+		}
+		n = jscan__plain(p, end, rend, f2);
+		if (n.q) {
+			p = n.q;
+			f2 = false;
+			if (c < width && (j = map[c]) >= 0) {
+				size_t at = (uintptr_t)n.at - org, len = (size_t)(n.q - n.at);
+				if (types[j] == DS_FLOAT64) {
+					row[j] = (expr_value){.f = n.d};
+					span[2 * j] = (uint32_t)at;
+					span[2 * j + 1] = (uint32_t)len;
+				} else {
+					v = (jval){.t = J_NUM, .s = d->base + at, .len = len, .num = n.d};
+					if (set(out, s, i, (size_t)j, &v, a, "dataframe_split.data"))
+						return SL_EINVAL;
+				}
+			}
+			c++;
+			/*
+			 * What follows is nearly always ", " and a short number
+			 * into a float cell: read here without the general
+			 * reader's steps (jscan__short is what it would use).
+			 * Anything else goes round the loop above.
+			 */
+			while (*p == ',' && c < width && (j = map[c]) >= 0 && types[j] == DS_FLOAT64) {
+				const char *q = p + 1 + (p[1] == ' ');
+				if (rend - q < JSCAN__PLAIN_READ || !(n = jscan__short(q)).q)
+					break;
+				row[j] = (expr_value){.f = n.d};
+				span[2 * j] = (uint32_t)((uintptr_t)q - org);
+				span[2 * j + 1] = (uint32_t)(n.q - q);
+				p = n.q;
+				c++;
+			}
+			continue;
+		}
+		d->p = d->base + off + (p - buf);
+		if ((r = jscan_more(d, &f2)) <= 0)
+			break;
+		if (jscan_value(d, &v) == J_ERR)
+			return malformed(d);
+		p = buf + (size_t)(d->p - d->base) - off;
+		if (c < width && map[c] >= 0 &&
+		    set(out, s, i, (size_t)map[c], &v, a, "dataframe_split.data"))
+			return SL_EINVAL;
+		c++;
+	}
+	if (r < 0)
+		return malformed(d);
+	if (c != width)
+		return sl__err(SL_EINVAL, "dataframe_split.data[%zu] has %zu values, %s %zu", i, c,
+			       have_cols ? "columns has" : "the model takes", width);
+	return 0;
+}
+
+static int dataframe_split(jscan *js, const serve_sig *s, serve_colcache *cc, serve_arena *a,
+			   serve_batch *out)
 {
 	const char *data = NULL;
 	long *map = NULL;
 	size_t width = s->n_in, n = 0, *seen;
-	bool first = true, have_cols = false;
+	/* cached: map and width came from cc, seen is not filled. */
+	bool first = true, have_cols = false, cached = false;
+	/* Two "columns" together give every input, the last one alone the
+	 * map: the cells of the others are missing (null), not set. */
+	bool twice = false;
 	jval k, v;
 	int r, rc;
 
@@ -244,37 +495,26 @@ static int dataframe_split(jscan *js, const serve_sig *s, serve_arena *a, serve_
 		return sl__oom();
 	while ((r = jscan_key(js, &first, &k)) > 0) {
 		if (jscan_eq(&k, "columns")) {
-			jscan save = *js;
-			bool f2 = true;
-			size_t c = 0;
-			if ((rc = count_array(js, "dataframe_split.columns", &width)))
-				return rc;
-			if (!(map = serve_arena_alloc(a, (width + 1) * sizeof *map)))
-				return sl__oom();
-			*js = save;
-			jscan_value(js, &v);
-			while ((r = jscan_more(js, &f2)) > 0) {
-				char buf[256];
-				size_t len;
-				if (jscan_value(js, &v) != J_STR) {
-					if (js->err)
-						return malformed(js);
-					return sl__err(SL_EINVAL,
-						       "dataframe_split.columns[%zu] must be a string", c);
-				}
-				map[c] = -1;
-				if (v.len <= sizeof buf) {
-					len = jscan_unescape(&v, buf);
-					map[c] = serve_sig_find(s, buf, len);
-				}
-				if (map[c] >= 0 && seen[map[c]]++)
-					return sl__err(SL_EINVAL,
-						       "dataframe_split.columns: '%s' is given twice",
-						       s->in_names[map[c]]);
-				c++;
+			const char *p = js->p;
+			serve_colmap *e;
+			while (p < js->end && jscan__ws(*p))
+				p++;
+			if (!have_cols && (e = colmap_hit(cc, s, p, js->end))) {
+				map = e->map;
+				width = e->width;
+				js->p = p + e->len;
+				have_cols = cached = true;
+				continue;
 			}
-			if (r < 0)
-				return malformed(js);
+			/* "columns" again: what the first gave counts. */
+			twice |= have_cols;
+			if (cached)
+				for (size_t c = 0; c < width; c++)
+					if (map[c] >= 0)
+						seen[map[c]]++;
+			cached = false;
+			if ((rc = split_columns(js, s, cc, !have_cols, a, seen, &map, &width)))
+				return rc;
 			have_cols = true;
 		} else if (jscan_eq(&k, "data")) {
 			jscan save = *js;
@@ -290,7 +530,8 @@ static int dataframe_split(jscan *js, const serve_sig *s, serve_arena *a, serve_
 	if (!data)
 		return sl__err(SL_EINVAL, "dataframe_split has no \"data\"");
 	if (have_cols) {
-		for (size_t j = 0; j < s->n_in; j++)
+		/* A kept array gives every column. */
+		for (size_t j = 0; !cached && j < s->n_in; j++)
 			if (!seen[j])
 				return missing_column(s, "dataframe_split.columns", j);
 	} else {
@@ -300,39 +541,34 @@ static int dataframe_split(jscan *js, const serve_sig *s, serve_arena *a, serve_
 		for (size_t j = 0; j < width; j++)
 			map[j] = (long)j;
 	}
-	if ((rc = alloc_batch(s, n, true, js->base, (size_t)(js->end - js->base), a, out)))
+	/* With one "columns" (or none) every input has a column in map, and
+	 * every row every column (split_row): every cell is set, so none is
+	 * cleared first. */
+	if ((rc = alloc_batch(s, n, true, !twice, js->base, (size_t)(js->end - js->base), a, out)))
 		return rc;
 	{
 		jscan d;
 		bool f1 = true;
+		size_t i = 0;
 		jscan_init(&d, js->base, (size_t)(js->end - js->base));
 		d.p = data;
 		jscan_value(&d, &v);
-		for (size_t i = 0; (r = jscan_more(&d, &f1)) > 0; i++) {
-			bool f2 = true;
-			size_t c = 0;
-			if (jscan_value(&d, &v) != J_ARR) {
-				if (d.err)
-					return malformed(&d);
-				return sl__err(SL_EINVAL, "dataframe_split.data[%zu] must be an array", i);
-			}
-			while ((r = jscan_more(&d, &f2)) > 0) {
-				if (jscan_value(&d, &v) == J_ERR)
-					return malformed(&d);
-				if (c < width && map[c] >= 0 &&
-				    set(out, s, i, (size_t)map[c], &v, a, "dataframe_split.data"))
-					return SL_EINVAL;
-				c++;
-			}
-			if (r < 0)
+		for (; (r = jscan_more(&d, &f1)) > 0; i++) {
+			/* Counted by brackets, read checked: the counts agree on
+			 * JSON, and a row more or less is never used. */
+			if (i == n) {
+				jscan_fail(&d, "more rows than counted");
 				return malformed(&d);
-			if (c != width)
-				return sl__err(SL_EINVAL,
-					       "dataframe_split.data[%zu] has %zu values, %s %zu", i, c,
-					       have_cols ? "columns has" : "the model takes", width);
+			}
+			if ((rc = split_row(&d, s, map, width, have_cols, i, a, out)))
+				return rc;
 		}
 		if (r < 0)
 			return malformed(&d);
+		if (i != n) {
+			jscan_fail(&d, "fewer rows than counted");
+			return malformed(&d);
+		}
 	}
 	return 0;
 }
@@ -366,7 +602,7 @@ static int columns(jscan *js, const serve_sig *s, serve_arena *a, serve_batch *o
 		return malformed(js);
 	if (n == SIZE_MAX)
 		n = 0;
-	if ((rc = alloc_batch(s, n, true, js->base, (size_t)(js->end - js->base), a, out)))
+	if ((rc = alloc_batch(s, n, true, false, js->base, (size_t)(js->end - js->base), a, out)))
 		return rc;
 	if (!(seen = serve_arena_calloc(a, (s->n_in + 1) * sizeof *seen)))
 		return sl__oom();
@@ -412,13 +648,14 @@ static int columns(jscan *js, const serve_sig *s, serve_arena *a, serve_batch *o
 }
 
 /* Reads the value of the format `which` (mlflow_parse_json's). */
-static int format(jscan *js, int which, const serve_sig *s, serve_arena *a, serve_batch *out)
+static int format(jscan *js, int which, const serve_sig *s, serve_colcache *cc, serve_arena *a,
+		  serve_batch *out)
 {
 	jval v;
 
 	switch (which) {
 	case 0:
-		return dataframe_split(js, s, a, out);
+		return dataframe_split(js, s, cc, a, out);
 	case 1:
 		return rows(js, s, a, "dataframe_records", out);
 	case 2:
@@ -437,11 +674,27 @@ static int format(jscan *js, int which, const serve_sig *s, serve_arena *a, serv
 	}
 }
 
-int mlflow_parse_json(const serve_sig *s, const char *body, size_t len, serve_arena *a,
-		      serve_batch *out)
+static const char *const formats[] = {"dataframe_split", "dataframe_records", "instances",
+				      "inputs"};
+
+/* Which format key k names, or -1. */
+static int format_of(const jval *k)
 {
-	static const char *const formats[] = {"dataframe_split", "dataframe_records", "instances",
-					      "inputs"};
+	for (int i = 0; i < 4; i++)
+		if (jscan_eq(k, formats[i]))
+			return i;
+	return -1;
+}
+
+/*
+ * The errors in the order a client is told them: the body is not JSON
+ * outside the format's value, or has no format or two; then the format's
+ * value is not JSON; then what its reading found. The body is passed once
+ * with the format's value skipped by its brackets, then the value is read.
+ */
+int mlflow__parse_checked(const serve_sig *s, const char *body, size_t len, serve_colcache *cc,
+			  serve_arena *a, serve_batch *out)
+{
 	const char *at = NULL;
 	int which = -1, r;
 	bool first = true;
@@ -458,18 +711,14 @@ int mlflow_parse_json(const serve_sig *s, const char *body, size_t len, serve_ar
 			       v.t == J_ARR ? "a list" : "a single value");
 	}
 	while ((r = jscan_key(&js, &first, &k)) > 0) {
-		int f = -1;
-		for (int i = 0; i < 4; i++)
-			if (jscan_eq(&k, formats[i]))
-				f = i;
+		int f = format_of(&k);
 		if (f >= 0) {
 			if (which >= 0)
 				return sl__err(SL_EINVAL, "the input must have exactly one of " FORMATS
 							  " (received %s and %s)",
 					       formats[which], formats[f]);
 			which = f;
-			while (js.p < js.end && (*js.p == ' ' || *js.p == '\n' || *js.p == '\r' ||
-						 *js.p == '\t'))
+			while (js.p < js.end && jscan__ws(*js.p))
 				js.p++;
 			at = js.p;
 		}
@@ -483,7 +732,7 @@ int mlflow_parse_json(const serve_sig *s, const char *body, size_t len, serve_ar
 		return sl__err(SL_EINVAL, "the input must have exactly one of " FORMATS);
 	jscan_init(&js, body, len);
 	js.p = at;
-	if ((r = format(&js, which, s, a, out)) && r != SL_ENOMEM) {
+	if ((r = format(&js, which, s, cc, a, out)) && r != SL_ENOMEM) {
 		/* A body that is not JSON says so first, as when every value
 		 * was checked in the first pass. */
 		jscan_init(&js, body, len);
@@ -492,6 +741,41 @@ int mlflow_parse_json(const serve_sig *s, const char *body, size_t len, serve_ar
 			return malformed(&js);
 	}
 	return r;
+}
+
+/*
+ * The common body, one format and nothing wrong, in one pass: the format's
+ * value is read where it is met, the rest of the body checked after it.
+ * Anything else (an error of any kind, a second format) is left to
+ * mlflow__parse_checked, which tells it as it always has: a value read
+ * without error is valid JSON, so up to where this pass gave up, the
+ * checked reading finds what it found.
+ */
+int mlflow_parse_json(const serve_sig *s, const char *body, size_t len, serve_colcache *cc,
+		      serve_arena *a, serve_batch *out)
+{
+	int which = -1, r;
+	bool first = true;
+	jscan js;
+	jval k, v;
+
+	memset(out, 0, sizeof *out);
+	jscan_init(&js, body, len);
+	if (jscan_value(&js, &v) != J_OBJ)
+		return mlflow__parse_checked(s, body, len, cc, a, out);
+	while ((r = jscan_key(&js, &first, &k)) > 0) {
+		int f = format_of(&k);
+		if (f >= 0) {
+			if (which >= 0 || format(&js, f, s, cc, a, out))
+				return mlflow__parse_checked(s, body, len, cc, a, out);
+			which = f;
+		} else if (jscan_skip(&js)) {
+			break;
+		}
+	}
+	if (r < 0 || which < 0 || jscan_end(&js))
+		return mlflow__parse_checked(s, body, len, cc, a, out);
+	return 0;
 }
 
 
@@ -614,7 +898,7 @@ int mlflow_parse_csv(const serve_sig *s, const char *body, size_t len, serve_are
 			n++;
 		}
 	}
-	if ((rc = alloc_batch(s, n, false, body, 0, a, out)))
+	if ((rc = alloc_batch(s, n, false, false, body, 0, a, out)))
 		goto out;
 	/* Pass 2: the values, typed by parsing each as its column's type. */
 	for (size_t i = 0; i < n; i++) {

@@ -178,6 +178,7 @@ static void workers_free(sl_server *s)
 		if (!w)
 			continue;
 		serve_arena_free(&w->arena);
+		serve_colcache_free(&w->colmaps);
 		sl__buf_free(&w->rec);
 		serve_recent_free(w);
 		ui_worker_free(w);
@@ -590,7 +591,7 @@ static int h_invocations(sl_server *s, serve_conn *cn, serve_worker *w, outcome 
 	rc = csv ? mlflow_parse_csv(&v->sig, cn->body.data ? cn->body.data : "", cn->body.len,
 				    &w->arena, b)
 		 : mlflow_parse_json(&v->sig, cn->body.data ? cn->body.data : "", cn->body.len,
-				     &w->arena, b);
+				     &w->colmaps, &w->arena, b);
 	if (rc)
 		return fail(cn, w, o, rc == SL_ENOMEM ? 500 : 400, "%s", sl_errmsg());
 	o->batch = b;

@@ -177,6 +177,7 @@ typedef struct serve_worker {
 	int id;
 	_Atomic(serve_version *) hazard;
 	serve_arena arena;
+	serve_colcache colmaps; /* dataframe_split's columns, as last sent per model */
 	sl__buf rec;          /* the log record being built */
 	uint64_t seq;         /* requests this worker has numbered */
 	atomic_uint_fast64_t started, finished;

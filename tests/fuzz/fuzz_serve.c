@@ -13,6 +13,7 @@
  * reachable. Seeds: corpus/serve/.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -68,6 +69,35 @@ static void build_model(void)
 	close(fd);
 }
 
+static serve_colcache cache;
+
+/* The body read by parse without a cache gives the same code, message and
+ * batch (every cell's value and span) as rc and in. */
+static void same_as(int (*parse)(const serve_sig *, const char *, size_t, serve_colcache *,
+				 serve_arena *, serve_batch *),
+		    const char *body, size_t len, int rc, const serve_batch *in, serve_arena *a)
+{
+	serve_batch b;
+	char msg[512];
+	int rc2;
+
+	snprintf(msg, sizeof msg, "%s", rc ? sl_errmsg() : "");
+	rc2 = parse(&sig, body, len, NULL, a, &b);
+	if (rc2 != rc || (rc && strcmp(msg, sl_errmsg())))
+		abort();
+	if (rc)
+		return;
+	if (b.n != in->n || b.k != in->k)
+		abort();
+	for (size_t c = 0; c < b.n * b.k; c++) {
+		const expr_value *x = &in->v[c], *y = &b.v[c];
+		if (x->null != y->null || x->i != y->i || memcmp(&x->f, &y->f, sizeof x->f) ||
+		    x->len != y->len || (x->len && memcmp(x->s, y->s, x->len)) ||
+		    in->span[2 * c] != b.span[2 * c] || in->span[2 * c + 1] != b.span[2 * c + 1])
+			abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static serve_arena a;
@@ -91,8 +121,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			in = &req.batch;
 		break;
 	case 1:
-		if ((rc = mlflow_parse_json(&sig, body, len, &a, &batch)) == 0)
+		/* With a cache of column arrays kept from earlier inputs, then
+		 * without, then in the two checked passes: the same answer. */
+		if ((rc = mlflow_parse_json(&sig, body, len, &cache, &a, &batch)) == 0)
 			in = &batch;
+		same_as(mlflow_parse_json, body, len, rc, in, &a);
+		same_as(mlflow__parse_checked, body, len, rc, in, &a);
 		break;
 	case 2:
 		if ((rc = mlflow_parse_csv(&sig, body, len, &a, &batch)) == 0)

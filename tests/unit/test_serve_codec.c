@@ -609,8 +609,16 @@ static void test_jscan_skip_brackets(void **state)
 
 /* ---- a model to serve ------------------------------------------------------------------ */
 
+static char *make_model_as(const char *dir, const char *file, bool reversed);
+
 /* x float, n int, c string, flag bool; label yes/no from x + (c == "b"). */
 static char *make_model(const char *dir)
+{
+	return make_model_as(dir, "m.slm", false);
+}
+
+/* The same, its inputs in the order flag, c, n, x when reversed. */
+static char *make_model_as(const char *dir, const char *file, bool reversed)
 {
 	static const double x[] = {0.1, 0.4, 0.2, 0.9, 0.8, 0.7, 0.3, 0.95, 0.05, 0.6, 0.5, 0.85};
 	static const char *const c[] = {"a", "b", "a", "b", "a", "b", "a", "b", "a", "a", "b", "b"};
@@ -618,24 +626,33 @@ static char *make_model(const char *dir)
 	ds_table *t;
 	ml_frame fr;
 	ml_model *m;
-	char *path = tu_path(dir, "m.slm");
+	char *path = tu_path(dir, file);
 	logistic_opts o = {.penalty = LOGISTIC_L2, .C = 1.0, .fit_intercept = true,
 			   .standardize = true, .max_iter = 200, .tol = 1e-6, .threads = 1};
+	/* The builder's column of x, n, c and flag. */
+	const size_t X = reversed ? 3 : 0, N = reversed ? 2 : 1, C = reversed ? 1 : 2,
+		     FL = reversed ? 0 : 3;
 
 	assert_int_equal(ds_builder_new(&b), 0);
-	ds_builder_add_col(b, "x", DS_FLOAT64, NULL);
-	ds_builder_add_col(b, "n", DS_INT64, NULL);
-	ds_builder_add_col(b, "c", DS_STRING, NULL);
-	ds_builder_add_col(b, "flag", DS_BOOL, NULL);
+	for (size_t k = 0; k < 4; k++) {
+		if (k == X)
+			ds_builder_add_col(b, "x", DS_FLOAT64, NULL);
+		else if (k == N)
+			ds_builder_add_col(b, "n", DS_INT64, NULL);
+		else if (k == C)
+			ds_builder_add_col(b, "c", DS_STRING, NULL);
+		else
+			ds_builder_add_col(b, "flag", DS_BOOL, NULL);
+	}
 	ds_builder_add_col(b, "label", DS_STRING, NULL);
 	for (size_t i = 0; i < 12; i++) {
 		bool yes = x[i] + (c[i][0] == 'b') * 0.3 > 0.7;
 		if (i == 2 || i == 9)
 			yes = !yes; /* not separable, so the fit is finite */
-		ds_append_f64(b, 0, x[i]);
-		ds_append_i64(b, 1, (int64_t)(i % 4));
-		ds_append_str(b, 2, c[i], 1);
-		ds_append_bool(b, 3, i % 3 == 0);
+		ds_append_f64(b, X, x[i]);
+		ds_append_i64(b, N, (int64_t)(i % 4));
+		ds_append_str(b, C, c[i], 1);
+		ds_append_bool(b, FL, i % 3 == 0);
 		ds_append_str(b, 4, yes ? "yes" : "no", yes ? 3 : 2);
 	}
 	assert_int_equal(ds_builder_finish(b, &t), 0);
@@ -1224,10 +1241,18 @@ static void test_v2_errors(void **state)
 #undef FL
 }
 
+/* The one pass and the two checked passes give the same code and message. */
 static int parse_mlflow(fixture *f, const char *body)
 {
 	serve_batch b;
-	return mlflow_parse_json(&f->sig, body, strlen(body), &f->a, &b);
+	char msg[512];
+	int rc = mlflow__parse_checked(&f->sig, body, strlen(body), NULL, &f->a, &b);
+
+	snprintf(msg, sizeof msg, "%s", rc ? sl_errmsg() : "");
+	assert_int_equal(mlflow_parse_json(&f->sig, body, strlen(body), NULL, &f->a, &b), rc);
+	if (rc && strcmp(msg, sl_errmsg()))
+		fail_msg("%s: checked '%s', one pass '%s'", body, msg, sl_errmsg());
+	return rc;
 }
 
 static int parse_csv(fixture *f, const char *body)
@@ -1258,7 +1283,7 @@ static void test_mlflow_formats(void **state)
 
 	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
 		serve_arena_reset(&f->a);
-		if (mlflow_parse_json(&f->sig, bodies[i], strlen(bodies[i]), &f->a, &b))
+		if (mlflow_parse_json(&f->sig, bodies[i], strlen(bodies[i]), NULL, &f->a, &b))
 			fail_msg("body %zu: %s", i, sl_errmsg());
 		expect_rows(f, &b);
 	}
@@ -1278,7 +1303,7 @@ static void test_mlflow_formats(void **state)
 		json_t *j;
 		serve_arena_reset(&f->a);
 		sl__buf_reset(&f->out);
-		assert_int_equal(mlflow_parse_json(&f->sig, bodies[0], strlen(bodies[0]), &f->a, &b), 0);
+		assert_int_equal(mlflow_parse_json(&f->sig, bodies[0], strlen(bodies[0]), NULL, &f->a, &b), 0);
 		assert_int_equal(serve_score(&f->sig, f->row, &b, false, &f->a, &res), 0);
 		assert_int_equal(mlflow_encode(&f->sig, &res, &f->a, &f->out), 0);
 		j = json_loads(f->out.data, 0, NULL);
@@ -1326,12 +1351,315 @@ static void test_mlflow_errors(void **state)
 	expect_error(f, parse_mlflow, "{\"instances\": [[1, 2, \"a\", true], {\"x\": 1}]}",
 		     SL_EINVAL, "rows must all be objects");
 	expect_error(f, parse_mlflow, "{\"inputs\": [[1, 2, \"a\"", SL_EPARSE, "malformed JSON");
+	/* What comes after a format that reads well still counts, in order. */
+	expect_error(f, parse_mlflow, "{\"instances\": [[1, 2, \"a\", true]], \"inputs\": 5}",
+		     SL_EINVAL, "received instances and inputs");
+	expect_error(f, parse_mlflow, "{\"instances\": [[1, 2, \"a\", 7]], \"inputs\": 5}",
+		     SL_EINVAL, "received instances and inputs");
+	expect_error(f, parse_mlflow, "{\"instances\": [[1, 2, \"a\", true]], \"x\": [1,]}",
+		     SL_EPARSE, "malformed JSON at line 1, column 44");
+	expect_error(f, parse_mlflow, "{\"instances\": [[1, 2, \"a\", 7]], \"x\": [1,]}",
+		     SL_EPARSE, "malformed JSON at line 1, column 41");
+	expect_error(f, parse_mlflow, "{\"instances\": [[1, 2, \"a\", true]]} x", SL_EPARSE,
+		     "unexpected text after the JSON value");
+	expect_error(f, parse_mlflow, "{\"x\": tru, \"instances\": [[1, 2, \"a\", true]]}",
+		     SL_EPARSE, "malformed JSON at line 1, column 7");
+	expect_error(f, parse_mlflow, "{\"dataframe_split\": {\"columns\": [\"x\", \"n\", \"c\", "
+				      "\"flag\"], \"data\": [[1, 2, \"a\", 5]], \"columns\": 5}}",
+		     SL_EINVAL, "dataframe_split.columns must be an array");
+	expect_error(f, parse_mlflow, "{\"dataframe_split\": {\"columns\": [\"x\", \"n\", \"c\", "
+				      "\"flag\"], \"data\": [[1, 2, \"a\", true], 3]}}",
+		     SL_EINVAL, "dataframe_split.data[1] must be an array");
+	expect_error(f, parse_mlflow, "{\"dataframe_split\": {\"data\": [[1, 2, \"a\"]]}}", SL_EINVAL,
+		     "dataframe_split.data[0] has 3 values, the model takes 4");
 	expect_error(f, parse_csv, "x,n,c\n1,2,a\n", SL_EINVAL, "CSV header: missing column 'flag'");
 	expect_error(f, parse_csv, "x,n,c,flag\n1,2,a\n", SL_EINVAL, "CSV record 1 has 3 fields");
 	expect_error(f, parse_csv, "x,n,c,flag\nabc,2,a,true\n", SL_EINVAL,
 		     "CSV record 1, column 'x': expected a number (float64), got 'abc'");
 	expect_error(f, parse_csv, "x,n,c,flag\n1,2,\"a,true\n", SL_EPARSE, "CSV record 1");
 	expect_error(f, parse_csv, "", SL_EINVAL, "CSV body is empty");
+}
+
+/* Two batches are the same: every cell's value (a string's text) and span. */
+static void same_batch(const serve_batch *a, const serve_batch *b, const char *what)
+{
+	if (a->n != b->n || a->k != b->k)
+		fail_msg("%s: %zu x %zu against %zu x %zu", what, a->n, a->k, b->n, b->k);
+	for (size_t c = 0; c < a->n * a->k; c++) {
+		const expr_value *x = &a->v[c], *y = &b->v[c];
+		if (x->null != y->null || x->i != y->i || memcmp(&x->f, &y->f, sizeof x->f) ||
+		    x->len != y->len || (x->len && memcmp(x->s, y->s, x->len)) ||
+		    a->span[2 * c] != b->span[2 * c] || a->span[2 * c + 1] != b->span[2 * c + 1])
+			fail_msg("%s: cell %zu differs", what, c);
+	}
+}
+
+/*
+ * dataframe_split's columns served from the cache give the batch a fresh
+ * reading gives; a columns array that differs from the kept one in any
+ * byte (its order, a name, white space) is read afresh, and so is the same
+ * array for another signature, even one built at the same address.
+ */
+static void test_mlflow_colcache(void **state)
+{
+	fixture *f = *state;
+	static const char *const bodies[] = {
+		/* The kept array, then the same again. */
+		"{\"dataframe_split\": {\"columns\": [\"flag\", \"c\", \"x\", \"extra\", \"n\"],"
+		" \"data\": [[true, \"a\", 0.25, 1, 1], [false, \"b\", 0.9, 2, 3],"
+		" [true, \"zzz\", 0.6, 3, 0]]}}",
+		/* Reordered (with the data). */
+		"{\"dataframe_split\": {\"columns\": [\"x\", \"c\", \"flag\", \"extra\", \"n\"],"
+		" \"data\": [[0.25, \"a\", true, 1, 1], [0.9, \"b\", false, 2, 3],"
+		" [0.6, \"zzz\", true, 3, 0]]}}",
+		/* One name renamed: an ignored column, another name. */
+		"{\"dataframe_split\": {\"columns\": [\"x\", \"c\", \"flag\", \"extra2\", \"n\"],"
+		" \"data\": [[0.25, \"a\", true, 1, 1], [0.9, \"b\", false, 2, 3],"
+		" [0.6, \"zzz\", true, 3, 0]]}}",
+		/* White space changed, and an escape that reads "flag". */
+		"{\"dataframe_split\": {\"columns\":[ \"x\",\"c\", \"fl\\u0061g\", \"extra2\", \"n\"],"
+		" \"data\": [[0.25, \"a\", true, 1, 1], [0.9, \"b\", false, 2, 3],"
+		" [0.6, \"zzz\", true, 3, 0]]}}",
+	};
+	serve_colcache cc = {0};
+	serve_arena fresh_a = {0};
+	serve_batch got, want;
+	char *path2;
+	bundle *b2;
+
+	/* Each body twice: a miss that keeps its array, then a hit. */
+	for (size_t i = 0; i < SL__ARRAY_LEN(bodies); i++) {
+		for (int t = 0; t < 2; t++) {
+			uint64_t hits = cc.hits;
+			serve_arena_reset(&f->a);
+			serve_arena_reset(&fresh_a);
+			if (mlflow_parse_json(&f->sig, bodies[i], strlen(bodies[i]), &cc, &f->a, &got))
+				fail_msg("body %zu: %s", i, sl_errmsg());
+			assert_int_equal(mlflow_parse_json(&f->sig, bodies[i], strlen(bodies[i]), NULL,
+							   &fresh_a, &want),
+					 0);
+			expect_rows(f, &got);
+			same_batch(&got, &want, bodies[i]);
+			if (cc.hits != hits + (uint64_t)t)
+				fail_msg("body %zu, time %d: %s", i, t, t ? "not served from the cache"
+									  : "served from the cache");
+		}
+	}
+	/* A kept array followed by its rows cut short, another "columns", or a
+	 * missing column is refused as without the cache. */
+	{
+		static const char *const bad[] = {
+			"{\"dataframe_split\": {\"columns\": [\"x\", \"c\", \"flag\", \"extra2\", \"n\"],"
+			" \"data\": [[0.25, \"a\", true, 1]]}}",
+			"{\"dataframe_split\": {\"columns\": [\"x\", \"c\", \"flag\", \"extra2\", \"n\"],"
+			" \"columns\": [\"x\"], \"data\": [[0.25]]}}",
+			"{\"dataframe_split\": {\"columns\": [\"x\", \"c\", \"flag\", \"extra2\", \"n\"],"
+			" \"data\": [[0.25, \"a\", true, 1, 1]], \"x\": }}",
+			"{\"dataframe_split\": {\"columns\": [\"x\", \"c\", \"flag\", \"extra2\"],"
+			" \"data\": [[0.25, \"a\", true, 1]]}}",
+		};
+		for (size_t i = 0; i < SL__ARRAY_LEN(bad); i++) {
+			char msg[512];
+			int rc;
+			serve_arena_reset(&f->a);
+			rc = mlflow_parse_json(&f->sig, bad[i], strlen(bad[i]), &cc, &f->a, &got);
+			snprintf(msg, sizeof msg, "%s", sl_errmsg());
+			assert_int_not_equal(rc, 0);
+			assert_int_equal(mlflow_parse_json(&f->sig, bad[i], strlen(bad[i]), NULL, &f->a,
+							   &want),
+					 rc);
+			assert_string_equal(msg, sl_errmsg());
+		}
+	}
+	/*
+	 * "columns" twice: each input named in one of them, the data following
+	 * the last; the cells of the others are missing, with or without the
+	 * first array served from the cache.
+	 */
+	for (int t = 0; t < 2; t++) {
+		static const char body[] =
+			"{\"dataframe_split\": {\"columns\": [\"x\", \"c\", \"flag\", \"extra2\", \"n\"],"
+			" \"columns\": [], \"data\": [[], []]}}";
+		static const char body2[] =
+			"{\"dataframe_split\": {\"columns\": [\"flag\", \"c\", \"n\"],"
+			" \"columns\": [\"x\"], \"data\": [[0.5], [1]]}}";
+		const char *b = t ? body2 : body;
+		serve_arena_reset(&f->a);
+		if (mlflow_parse_json(&f->sig, b, strlen(b), &cc, &f->a, &got))
+			fail_msg("%s: %s", b, sl_errmsg());
+		assert_int_equal(got.n, 2);
+		for (size_t c = 0; c < 8; c++) {
+			bool set = t && c % 4 == 0;
+			if (got.v[c].null == set || (set && got.v[c].f != (c ? 1 : 0.5)) ||
+			    (!set && got.span[2 * c + 1] != 0))
+				fail_msg("%s: cell %zu", b, c);
+		}
+	}
+	/*
+	 * The model reloaded with its inputs in another order, its signature
+	 * built where the old one was: the kept map (x first) would put x's
+	 * value into flag; the array is read again for the new signature.
+	 */
+	path2 = make_model_as(f->dir, "r.slm", true);
+	assert_int_equal(bundle_open(path2, BUNDLE_ROWS, &b2), 0);
+	{
+		const void *at = &f->sig;
+		uint64_t old = f->sig.id, hits;
+		/* Kept for the old signature (and served from the cache). */
+		for (int t = 0; t < 2; t++) {
+			serve_arena_reset(&f->a);
+			assert_int_equal(mlflow_parse_json(&f->sig, bodies[3], strlen(bodies[3]), &cc,
+							   &f->a, &got),
+					 0);
+		}
+		hits = cc.hits;
+		assert_true(cc.e[0].sig == old || cc.e[1].sig == old || cc.e[2].sig == old ||
+			    cc.e[3].sig == old);
+		serve_arena_reset(&f->a);
+		assert_int_equal(mlflow_parse_json(&f->sig, bodies[3], strlen(bodies[3]), &cc, &f->a,
+						   &got),
+				 0);
+		assert_int_equal(cc.hits, ++hits);
+		serve_sig_free(&f->sig);
+		assert_int_equal(serve_sig_build(b2, &f->sig), 0);
+		assert_ptr_equal(at, &f->sig);
+		assert_true(f->sig.id != old && f->sig.id != 0);
+		assert_string_equal(f->sig.in_names[0], "flag");
+		serve_arena_reset(&f->a);
+		if (mlflow_parse_json(&f->sig, bodies[3], strlen(bodies[3]), &cc, &f->a, &got))
+			fail_msg("reloaded: %s", sl_errmsg());
+		assert_int_equal(cc.hits, hits);
+		/* Signature order: flag, c, n, x. */
+		for (size_t i = 0; i < 3; i++) {
+			const expr_value *v = got.v + i * 4;
+			assert_true(v[3].f == rows3[i].x);
+			assert_true(v[2].i == rows3[i].n);
+			assert_int_equal(v[1].len, strlen(rows3[i].c));
+			assert_true(v[0].i == rows3[i].flag);
+		}
+		/* And now from the cache, for the new signature. */
+		serve_arena_reset(&fresh_a);
+		assert_int_equal(mlflow_parse_json(&f->sig, bodies[3], strlen(bodies[3]), &cc, &fresh_a,
+						   &want),
+				 0);
+		assert_int_equal(cc.hits, hits + 1);
+		same_batch(&want, &got, "reloaded");
+		/* The fixture's signature back, for teardown. */
+		serve_sig_free(&f->sig);
+		assert_int_equal(serve_sig_build(f->b, &f->sig), 0);
+	}
+	bundle_close(b2);
+	free(path2);
+	serve_colcache_free(&cc);
+	serve_colcache_free(&cc); /* emptied: freeing again is harmless */
+	serve_arena_free(&fresh_a);
+}
+
+/*
+ * Numbers in dataframe_split's rows, of every shape (long mantissas,
+ * exponents, negative zero, integers past 2^53, leading-zero fractions),
+ * between the separators clients write and up to the body's last byte:
+ * each float cell holds strtod's bits of its text, each integer cell the
+ * integer, and each span is the number's text.
+ */
+static void test_mlflow_numbers(void **state)
+{
+	fixture *f = *state;
+	enum { ROWS = 1000, BODIES = 400 };
+	static const char *const seps[] = {",", ", ", " , ", ",\n  ", "\t,", ",  "};
+	static const char *const fixed[] = {"-0", "-0.0", "0", "0.0", "9007199254740993",
+					    "-9007199254740993", "18446744073709551617",
+					    "123456789012345678901234567890", "4.9e-324",
+					    "2.2250738585072014e-308", "1.7976931348623157e308",
+					    "0.30000000000000004", "1e23", "8.98846567431158e307",
+					    "0.000012345678901234567", "5e-1", "1E+2", "-0e-0"};
+	const size_t len_max = (size_t)ROWS * 128 + 256;
+	char *body = malloc(len_max), (*xs)[64] = malloc(ROWS * sizeof *xs);
+	int64_t *ns = malloc(ROWS * sizeof *ns);
+	serve_colcache cc = {0};
+	sl__rng r;
+
+	assert_non_null(body);
+	assert_non_null(xs);
+	assert_non_null(ns);
+	sl__rng_seed(&r, 53);
+	for (int t = 0; t < BODIES; t++) {
+		size_t n = 0;
+		serve_batch b;
+		char *exact;
+		n += (size_t)snprintf(body + n, len_max - n,
+				      "{\"dataframe_split\": {\"columns\": [\"c\", \"flag\", \"x\", \"n\"], "
+				      "\"data\": [");
+		for (size_t i = 0; i < ROWS; i++) {
+			char *x = xs[i];
+			size_t k = 0;
+			if (sl__rng_below(&r, 16) == 0) {
+				k = (size_t)snprintf(x, sizeof xs[0], "%s",
+						     fixed[sl__rng_below(&r, SL__ARRAY_LEN(fixed))]);
+			} else {
+				/* Integer digits (1 to 22, or a zero alone), a
+				 * fraction (1 to 22 digits, zeros often), an exponent. */
+				int ni = 1 + (int)sl__rng_below(&r, sl__rng_below(&r, 2) ? 4 : 22);
+				int nf = sl__rng_below(&r, 3) ? (int)sl__rng_below(&r, 23) : 0;
+				if (sl__rng_below(&r, 3) == 0)
+					x[k++] = '-';
+				if (sl__rng_below(&r, 3) == 0) {
+					x[k++] = '0';
+				} else {
+					x[k++] = (char)('1' + sl__rng_below(&r, 9));
+					for (int d = 1; d < ni; d++)
+						x[k++] = (char)('0' + sl__rng_below(&r, 10));
+				}
+				if (nf > 0) {
+					x[k++] = '.';
+					for (int d = 0; d < nf; d++)
+						x[k++] = (char)('0' + (sl__rng_below(&r, 3) ? sl__rng_below(&r, 10)
+											    : 0));
+				}
+				x[k] = 0;
+				if (sl__rng_below(&r, 4) == 0)
+					snprintf(x + k, sizeof xs[0] - k, "%s%s%d",
+						 sl__rng_below(&r, 2) ? "e" : "E",
+						 sl__rng_below(&r, 2) ? "-" : (sl__rng_below(&r, 2) ? "+" : ""),
+						 (int)sl__rng_below(&r, 280));
+			}
+			/* Integers to 19 digits, past 2^53 often. */
+			ns[i] = (int64_t)(sl__rng_below(&r, 2) ? sl__rng_below(&r, 1000)
+							      : sl__rng_below(&r, (uint64_t)INT64_MAX));
+			if (sl__rng_below(&r, 2))
+				ns[i] = -ns[i];
+			n += (size_t)snprintf(body + n, len_max - n, "%s[\"a\"%strue%s%s%s%lld]",
+					      i ? seps[sl__rng_below(&r, SL__ARRAY_LEN(seps))] : "",
+					      seps[sl__rng_below(&r, SL__ARRAY_LEN(seps))],
+					      seps[sl__rng_below(&r, SL__ARRAY_LEN(seps))], x,
+					      seps[sl__rng_below(&r, SL__ARRAY_LEN(seps))], (long long)ns[i]);
+		}
+		/* The last numbers close to the body's end, read from a copy. */
+		n += (size_t)snprintf(body + n, len_max - n, "]}}%*s", (int)sl__rng_below(&r, 3), "");
+		exact = malloc(n);
+		assert_non_null(exact);
+		memcpy(exact, body, n);
+		serve_arena_reset(&f->a);
+		if (mlflow_parse_json(&f->sig, exact, n, t % 2 ? &cc : NULL, &f->a, &b))
+			fail_msg("body %d: %s", t, sl_errmsg());
+		assert_int_equal(b.n, ROWS);
+		for (size_t i = 0; i < ROWS; i++) {
+			const expr_value *v = b.v + 4 * i;
+			const uint32_t *sp = b.span + 8 * i;
+			double want = strtod(xs[i], NULL);
+			if (memcmp(&v[0].f, &want, sizeof want) || v[0].null)
+				fail_msg("'%s' read as %.17g, strtod %.17g", xs[i], v[0].f, want);
+			if (sp[1] != strlen(xs[i]) || memcmp(exact + sp[0], xs[i], sp[1]))
+				fail_msg("'%s': span '%.*s'", xs[i], (int)sp[1], exact + sp[0]);
+			if (v[1].i != ns[i] || v[1].null)
+				fail_msg("%lld read as %lld", (long long)ns[i], (long long)v[1].i);
+		}
+		free(exact);
+	}
+	free(body);
+	free(xs);
+	free(ns);
+	serve_colcache_free(&cc);
 }
 
 /* The log record is JSON with the request's raw values and the answer. */
@@ -1729,6 +2057,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v2_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mlflow_formats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mlflow_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mlflow_colcache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mlflow_numbers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_record_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_record_rows, setup, teardown),
