@@ -374,15 +374,17 @@ maint_ticks() { cat /proc/"$1"/task/*/stat 2>/dev/null | awk '$19 == 19 {s += $1
 mon_ticks() { cat /proc/"$1"/task/*/stat 2>/dev/null | awk '$2 ~ /^\((sl-monitor|sl-drift|sl-pool)\)$/ {s += $14 + $15} END {print s + 0}'; }
 # NAME SERVER URL BODY: requests/s, and the server's and wrk's CPU us per request
 run() {
-	local name=$1 srv=$2 url=$3 body=$4 c0 c1 n pids
+	local name=$1 srv=$2 url=$3 body=$4 c0 c1 n pids s0
 	eval "pids=\$(procs \$SRV_$srv)"
 	# shellcheck disable=SC2086
 	c0=$(ticks $pids)
+	s0=$(steal)
 	m0=$(maint_ticks "${pids%% *}")
 	t0=$(mon_ticks "${pids%% *}")
 	BODY=$body /usr/bin/time -f "wrkcpu %U %S" -o wrk.time "${ON_WRK[@]}" wrk -t1 -c32 -d"${SECS}s" -s "$SCRIPT" "$url" >wrk.out
 	# shellcheck disable=SC2086
 	c1=$(ticks $pids)
+	echo "stealt_$name $(($(steal) - s0))" >>results
 	m1=$(maint_ticks "${pids%% *}")
 	t1=$(mon_ticks "${pids%% *}")
 	n=$(awk '/requests in/ {print $1}' wrk.out)
@@ -401,6 +403,18 @@ run() {
 hist() { curl -s "http://127.0.0.1:$1/metrics" | grep "^sluice_request_duration_seconds_bucket{model=\"$2\"" || true; }
 # The time the host took from the two cores (steal), clock ticks.
 steal() { awk '/^cpu[0-9]+ / {s += $9} END {print s + 0}' /proc/stat; }
+# A sentence on the steal during the throughput runs, for the reports: a
+# server measured while the host took its cores away reads the host.
+steal_line() {
+	awk -v hz="$HZ" -v secs="$SECS" -v ncpu="$(grep -c '^cpu[0-9]' /proc/stat)" '
+		/^stealt_/ {p = 100 * $2 / (hz * secs * ncpu); s += p; n++; if (p > m) m = p}
+		END {
+			if (!n) exit
+			printf "the host took %.1f%% of the cores during the throughput runs (%.1f%% in the worst)", s / n, m
+			if (s / n > 5 || m > 15) printf ": the figures read the host as much as the servers"
+			printf ".\n"
+		}' results
+}
 # One p99 window: wrk's p99 with 8 connections for P99_SECS, in ms, and the
 # steal during it, into p99w as "NAME MS TICKS": wrk99 NAME URL [PREFIX...]
 wrk99() {
@@ -498,7 +512,7 @@ if [ -n "$LONLY" ]; then
 		sleep 0.1
 	done
 	OPEN_RECS=$(cat "$dir"/log-on/*.jsonl 2>/dev/null | tr -cd '\n' | wc -c)
-	ROUNDS=$ROUNDS SECS=$SECS LOAD0=$LOAD0 LOAD1=$(load) RECORDS=${RECORDS:-0} OPEN_RECS=$OPEN_RECS \
+	ROUNDS=$ROUNDS SECS=$SECS LOAD0=$LOAD0 LOAD1=$(load) RECORDS=${RECORDS:-0} OPEN_RECS=$OPEN_RECS STEAL_LINE="$(steal_line)" \
 		MAINT_US=$(($(maint_ticks "$SL_LOG") * 1000000 / HZ)) \
 		ZST_BYTES=$(cat "$dir"/log-on/*.jsonl.zst 2>/dev/null | wc -c) "$PY" - <<'P'
 import json, os, statistics
@@ -512,6 +526,8 @@ print("request log on vs off: %s round(s) of %s s, wrk -t1 -c32 on loopback, one
       % (E["ROUNDS"], E["SECS"]))
 print("load average %s at the start, %s at the end, on %d cores (a shared machine)."
       % (E["LOAD0"], E["LOAD1"], os.cpu_count()))
+if E.get("STEAL_LINE"):
+    print(E["STEAL_LINE"][0].upper() + E["STEAL_LINE"][1:])
 print("  %-18s %10s %12s %12s %12s %14s" % ("", "requests/s", "server CPU", "req/s cost", "CPU cost",
                                               "of it, maint."))
 for m in ("spam", "gb"):
@@ -541,7 +557,7 @@ if [ -n "$MONLY" ]; then
 	c0=$(ticks "$SL_MON")
 	sleep 10
 	c1=$(ticks "$SL_MON")
-	ROUNDS=$ROUNDS SECS=$SECS LOAD0=$LOAD0 LOAD1=$(load) MON_S=$MON_S MON_RECORDS=${MON_RECORDS:-0} \
+	ROUNDS=$ROUNDS SECS=$SECS LOAD0=$LOAD0 LOAD1=$(load) MON_S=$MON_S MON_RECORDS=${MON_RECORDS:-0} STEAL_LINE="$(steal_line)" \
 		MON_DRIFT=$MON_DRIFT IDLE_MS=$(((c1 - c0) * 1000 / HZ)) "$PY" - <<'P'
 import json, os, statistics
 med = json.load(open("medians.json"))
@@ -553,6 +569,8 @@ print("monitoring on vs off: %s round(s) of %s s, wrk -t1 -c32 on loopback, one-
       " medians; monitor and drift gauges every %s s." % (E["ROUNDS"], E["SECS"], E["MON_S"]))
 print("load average %s at the start, %s at the end, on %d cores (a shared machine)."
       % (E["LOAD0"], E["LOAD1"], os.cpu_count()))
+if E.get("STEAL_LINE"):
+    print(E["STEAL_LINE"][0].upper() + E["STEAL_LINE"][1:])
 print("  %-24s %10s %12s %12s %12s %14s" % ("", "requests/s", "server CPU", "req/s cost", "CPU cost",
                                               "of it, mon."))
 for m in ("spam", "gb"):
@@ -595,7 +613,7 @@ anon1=$(anon)
 # ---- report --------------------------------------------------------------------------------
 medians
 PIN=$PIN SOAK=$SOAK ROUNDS=$ROUNDS SECS=$SECS P99_SECS=$P99_SECS HZ=$HZ RSS="$rss0 $rss1 $rssmax $anon0 $anon1" LOAD0=$LOAD0 LOAD1=$(load) \
-	MON_S=$MON_S MON_RECORDS=${MON_RECORDS:-0} MON_DRIFT=$MON_DRIFT "$PY" - <<'P'
+	MON_S=$MON_S MON_RECORDS=${MON_RECORDS:-0} MON_DRIFT=$MON_DRIFT STEAL_LINE="$(steal_line)" "$PY" - <<'P'
 import json, os, statistics
 med = json.load(open("medians.json"))
 E = os.environ
@@ -604,6 +622,8 @@ print("one run: %s round(s) of %s s, wrk -t1 -c32 on loopback, one-row requests;
       % (E["ROUNDS"], E["SECS"]))
 print("load average %s at the start, %s at the end, on %d cores (a shared machine)."
       % (E["LOAD0"], E["LOAD1"], os.cpu_count()))
+if E.get("STEAL_LINE"):
+    print(E["STEAL_LINE"][0].upper() + E["STEAL_LINE"][1:])
 print("wrk on CPU 0, each server on CPU 1 (sluice --threads 1)." if E["PIN"] == "1" else
       "wrk and the servers unpinned, sharing the cores.")
 print()
