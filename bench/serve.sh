@@ -407,10 +407,10 @@ steal() { awk '/^cpu[0-9]+ / {s += $9} END {print s + 0}' /proc/stat; }
 # server measured while the host took its cores away reads the host.
 steal_line() {
 	awk -v hz="$HZ" -v secs="$SECS" -v ncpu="$(grep -c '^cpu[0-9]' /proc/stat)" '
-		/^stealt_/ {p = 100 * $2 / (hz * secs * ncpu); s += p; n++; if (p > m) m = p}
+		/^stealt_/ {p = 100 * $2 / (hz * secs * ncpu); s += p; n++; if (p > m) {m = p; w = substr($1, 8)}}
 		END {
 			if (!n) exit
-			printf "the host took %.1f%% of the cores during the throughput runs (%.1f%% in the worst)", s / n, m
+			printf "the host took %.1f%% of the cores during the throughput runs (%.1f%% in the worst, %s)", s / n, m, w
 			if (s / n > 5 || m > 15) printf ": the figures read the host as much as the servers"
 			printf ".\n"
 		}' results
