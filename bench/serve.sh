@@ -64,7 +64,9 @@
 # SERVE_P99_SECONDS each, sluice and nginx in turn), each with the steal
 # on the two cores during it, and the figure is the median of the windows
 # in which the host took nothing; with fewer than three such windows the
-# report says so and gives the median of the quietest third instead.
+# report says so and gives the median of the quietest third instead. (The
+# kernel counts steal in ticks of 10 ms: a window counted steal-free may
+# still have lost a few milliseconds, so on a busy host even those read it.)
 #
 #   bash bench/serve.sh [--quick] [--pin] [--monitor|--log] [--soak SECONDS] [path/to/sluice]
 # --quick: one round of 2 s, a 10 s soak (a smoke run, not figures).
