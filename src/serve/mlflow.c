@@ -55,17 +55,14 @@ static int malformed(const jscan *js)
 static int alloc_batch(const serve_sig *s, size_t n, bool spans, bool full, const char *src,
 		       size_t src_len, serve_arena *a, serve_batch *b)
 {
+	void *(*alloc)(serve_arena *, size_t) = full ? serve_arena_alloc : serve_arena_calloc;
+
 	b->n = n;
 	b->k = s->n_in;
 	b->src = src;
 	b->src_len = src_len;
-	if (full) {
-		b->v = serve_arena_alloc(a, (n * b->k + 1) * sizeof *b->v);
-		b->span = spans ? serve_arena_alloc(a, (2 * n * b->k + 1) * sizeof *b->span) : NULL;
-	} else {
-		b->v = serve_arena_calloc(a, (n * b->k + 1) * sizeof *b->v);
-		b->span = spans ? serve_arena_calloc(a, (2 * n * b->k + 1) * sizeof *b->span) : NULL;
-	}
+	b->v = alloc(a, (n * b->k + 1) * sizeof *b->v);
+	b->span = spans ? alloc(a, (2 * n * b->k + 1) * sizeof *b->span) : NULL;
 	if (!b->v || (spans && !b->span))
 		return sl__oom();
 	/* A value a record leaves out is missing (its span length 0 logs null). */
