@@ -84,7 +84,7 @@
 # each request a different row of the dataset (the full run repeats one
 # body, whose records compress far better than real traffic's): the log's
 # cost in requests/s and CPU per request, and what its maintenance thread
-# (compressing closed segments) took of it.
+# (compressing closed segments) and its helper (preparing pages) took of it.
 # Environment: SERVE_SECONDS per measurement (default 2), SERVE_ROUNDS
 # (default 8), SERVE_SOAK seconds (default 60), SERVE_MONITOR_S (default 2),
 # SERVE_P99_WINDOWS per round (default 2), SERVE_P99_SECONDS (default 1).
@@ -381,9 +381,14 @@ mon_v2_M|mon|$P_MON|$V2|v2.json"
 nolog_v2_M|nolog|$P_NOLOG|$V2|v2.json"
 # The CPU of a server's threads at nice 19 (the log's maintenance: compression), clock ticks.
 maint_ticks() { cat /proc/"$1"/task/*/stat 2>/dev/null | awk '$19 == 19 {s += $14 + $15} END {print s + 0}'; }
-# The CPU of a server's monitoring threads (the loop, the drift gauges, the
-# pool they may use), by their names, clock ticks.
-mon_ticks() { cat /proc/"$1"/task/*/stat 2>/dev/null | awk '$2 ~ /^\((sl-monitor|sl-drift|sl-pool)\)$/ {s += $14 + $15} END {print s + 0}'; }
+# The CPU of a server's threads whose names (in parentheses) match an awk
+# regular expression, clock ticks: PID RE.
+named_ticks() { cat /proc/"$1"/task/*/stat 2>/dev/null | awk -v re="$2" '$2 ~ re {s += $14 + $15} END {print s + 0}'; }
+# The monitoring threads (the loop, the drift gauges, the pool they may use).
+mon_ticks() { named_ticks "$1" '^\((sl-monitor|sl-drift|sl-pool)\)$'; }
+# The log's helper (it puts the next chunk's pages in the page cache, maps
+# them and unmaps the old chunks).
+help_ticks() { named_ticks "$1" '^\(sl-log-help\)$'; }
 # NAME SERVER URL BODY: requests/s, and the server's and wrk's CPU us per request
 run() {
 	local name=$1 srv=$2 url=$3 body=$4 c0 c1 n pids s0
@@ -393,12 +398,14 @@ run() {
 	s0=$(steal)
 	m0=$(maint_ticks "${pids%% *}")
 	t0=$(mon_ticks "${pids%% *}")
+	h0=$(help_ticks "${pids%% *}")
 	BODY=$body /usr/bin/time -f "wrkcpu %U %S" -o wrk.time "${ON_WRK[@]}" wrk -t1 -c32 -d"${SECS}s" -s "$SCRIPT" "$url" >wrk.out
 	# shellcheck disable=SC2086
 	c1=$(ticks $pids)
 	echo "stealt_$name $(($(steal) - s0))" >>results
 	m1=$(maint_ticks "${pids%% *}")
 	t1=$(mon_ticks "${pids%% *}")
+	h1=$(help_ticks "${pids%% *}")
 	n=$(awk '/requests in/ {print $1}' wrk.out)
 	if grep -q "Non-2xx" wrk.out; then
 		echo "serve bench: $name got errors:" >&2
@@ -409,6 +416,7 @@ run() {
 	echo "cpu_$name $(((c1 - c0) * 1000000 / HZ))e0 $n" | awk '{print $1, $2 / $3}' >>results
 	echo "maint_$name $(((m1 - m0) * 1000000 / HZ))e0 $n" | awk '{print $1, $2 / $3}' >>results
 	echo "monthr_$name $(((t1 - t0) * 1000000 / HZ))e0 $n" | awk '{print $1, $2 / $3}' >>results
+	echo "help_$name $(((h1 - h0) * 1000000 / HZ))e0 $n" | awk '{print $1, $2 / $3}' >>results
 	awk -v name="$name" -v n="$n" '{print "wrk_" name, ($2 + $3) * 1e6 / n}' wrk.time >>results
 }
 # The server's latency histogram for model M (cumulative bucket counts).
@@ -571,17 +579,20 @@ print("request log on vs off: %s round(s) of %s s, wrk -t1 -c32 on loopback, one
       " each a different row of the dataset; medians (of the rounds' own ratios, for the costs)."
       % (E["ROUNDS"], E["SECS"]))
 preamble()
-print("  %-18s %10s %12s %12s %12s %14s" % ("", "requests/s", "server CPU", "req/s cost", "CPU cost",
-                                              "of it, maint."))
+print("  %-18s %10s %12s %12s %12s %14s %13s" % ("", "requests/s", "server CPU", "req/s cost", "CPU cost",
+                                                   "of it, maint.", "and helper"))
 for m in ("spam", "gb"):
     on, off = "sluice_v2_" + m, "nolog_v2_" + m
     print("  %-18s %10.0f %12.1f" % ("V2 %s, log off" % m, med[off], med["cpu_" + off]))
     r, c = paired(on, off), paired("cpu_" + on, "cpu_" + off)
-    print("  %-18s %10.0f %12.1f %11.1f%% %11.1f%% %13.1f%%   (<= 10%%: %s)"
+    print("  %-18s %10.0f %12.1f %11.1f%% %11.1f%% %13.1f%% %12.1f%%   (<= 10%%: %s)"
           % ("V2 %s, log on" % m, med[on], med["cpu_" + on], 100 * (1 - r[0]), 100 * (c[0] - 1),
-             100 * med["maint_" + on] / med["cpu_" + off], grade(r[0] >= 0.90, r)))
+             100 * med["maint_" + on] / med["cpu_" + off], 100 * med["help_" + on] / med["cpu_" + off],
+             grade(r[0] >= 0.90, r)))
 print("  (maint.: the log's maintenance thread, compressing closed segments at the lowest"
-      " priority, within the rounds, as a share of the CPU per request with the log off)")
+      " priority, within the rounds; helper: the thread preparing the log's pages; each as a"
+      " share of the CPU per request with the log off. The rest of the CPU cost is the request"
+      " threads' own: writing and copying the record)")
 n = int(E["RECORDS"]) - int(E["OPEN_RECS"])
 if n > 0:
     us = int(E["MAINT_US"]) / n
