@@ -555,8 +555,9 @@ def preamble():
     """The lines every report starts with, after its first."""
     print("load average %s at the start, %s at the end, on %d cores (a shared machine)."
           % (E["LOAD0"], E["LOAD1"], os.cpu_count()))
-    if steal_line():
-        print(steal_line())
+    line = steal_line()
+    if line:
+        print(line)
 P
 }
 if [ -n "$LONLY" ]; then
