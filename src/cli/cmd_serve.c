@@ -58,7 +58,7 @@ static const char help[] =
 	"                            drop: records are dropped and counted in /metrics\n"
 	"      --log-segment-size B  rotate log segments at this size (default 64M)\n"
 	"      --log-segment-age S   ... or this age in seconds (default 3600)\n"
-	"      --log-retention S     remove compressed segments older than S seconds\n"
+	"      --log-retention S     remove closed segments older than S seconds\n"
 	"                            (default: keep all)\n"
 	"      --reload-ms MS        how often model files and registry aliases are checked\n"
 	"                            for a new version (default 250)\n"

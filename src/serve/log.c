@@ -1187,6 +1187,19 @@ out:
 	return rc;
 }
 
+/* Whether a closed segment's last record (its time of last change) is older than the retention. */
+static bool past_retention(const ilog *l, const struct stat *st, int64_t now)
+{
+	return l->o.retention_ms > 0 && (int64_t)st->st_mtime * 1000 < now - l->o.retention_ms;
+}
+
+static void count_removed(ilog *l)
+{
+	pthread_mutex_lock(&l->mu);
+	l->removed++;
+	pthread_mutex_unlock(&l->mu);
+}
+
 /* One closed segment compressed per call (so stopping stays prompt); retention. */
 static void sweep(ilog *l)
 {
@@ -1236,6 +1249,12 @@ static void sweep(ilog *l)
 				off_t len = records_end(fd, st.st_size);
 				if (len == 0) {
 					unlink(path);
+				} else if (past_retention(l, &st, now)) {
+					/* Compressed, it would go at once: compression
+					 * runs only on idle CPU, so under a long peak
+					 * a backlog can outlive the retention. */
+					if (unlink(path) == 0)
+						count_removed(l);
 				} else if (compress_segment(l, path, fd, len) == 0 && ours) {
 					keep_spare(l, fd, (uint64_t)st.st_size);
 					fd = -1;
@@ -1249,12 +1268,8 @@ static void sweep(ilog *l)
 			struct stat st;
 			if (!(path = sl__path_join(l->dir, e->d_name)))
 				continue;
-			if (stat(path, &st) == 0 &&
-			    (int64_t)st.st_mtime * 1000 < now - l->o.retention_ms && unlink(path) == 0) {
-				pthread_mutex_lock(&l->mu);
-				l->removed++;
-				pthread_mutex_unlock(&l->mu);
-			}
+			if (stat(path, &st) == 0 && past_retention(l, &st, now) && unlink(path) == 0)
+				count_removed(l);
 			sl__free(path);
 		}
 	}

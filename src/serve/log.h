@@ -33,8 +33,8 @@
  *
  * A maintenance thread rotates the segment by age (appends rotate it by
  * size), compresses closed segments with zstd (at the lowest CPU
- * priority, so serving goes first), and removes compressed segments older
- * than the retention. A segment is closed when no server holds its lock,
+ * priority, so serving goes first), and removes closed segments older
+ * than the retention (compressed or, when compression is behind, not). A segment is closed when no server holds its lock,
  * so segments a killed server left behind are compressed by the next one.
  *
  * Invariants:

@@ -289,7 +289,10 @@ static void test_torn_line_and_retention(void **state)
 	char *old = tu_path(dir, "20200101T000000-deadbeef-000000.jsonl.zst");
 	char *leftover = tu_path(dir, "20200101T000000-0badcafe-000000.jsonl.new");
 	char *fresh = tu_path(dir, "20990101T000000-0badcafe-000000.jsonl.new");
+	char *stale = tu_path(dir, "20200101T000000-0badcafe-000001.jsonl");
+	char *stale_zst = tu_path(dir, "20200101T000000-0badcafe-000001.jsonl.zst");
 	ilog_opts o = {.dir = dir, .retention_ms = 24 * 3600 * 1000, .maint_ms = 20};
+	ilog_stats st;
 	struct utimbuf ut = {1577836800, 1577836800};
 	sl__buf b;
 	ilog *l;
@@ -316,12 +319,21 @@ static void test_torn_line_and_retention(void **state)
 	assert_string_equal(b.data, "{\"a\":1}|{\"a\":2}|");
 	tu_write(old, "x");
 	utime(old, &ut);
+	/* A closed segment past the retention that was never compressed
+	 * (compression waits for idle CPU) goes without being compressed. */
+	tu_write(stale, "{\"a\":5}\n");
+	utime(stale, &ut);
 	assert_int_equal(ilog_open(&o, &l), 0);
 	for (int i = 0; i < 1500 && (access(old, F_OK) == 0 || access(seg, F_OK) == 0 ||
-				     access(leftover, F_OK) == 0);
+				     access(leftover, F_OK) == 0 || access(stale, F_OK) == 0);
 	     i++)
 		usleep(20000);
+	ilog_stats_get(l, &st);
 	assert_int_equal(ilog_close(l), 0);
+	assert_int_equal(st.removed, 2);
+	assert_int_equal(st.compressed, 1);
+	assert_int_equal(access(stale, F_OK), -1);
+	assert_int_equal(access(stale_zst, F_OK), -1);
 	assert_int_equal(access(old, F_OK), -1);
 	assert_int_equal(access(seg, F_OK), -1);
 	assert_int_equal(access(leftover, F_OK), -1);
@@ -337,6 +349,8 @@ static void test_torn_line_and_retention(void **state)
 	sl__buf_free(&b);
 	free(leftover);
 	free(fresh);
+	free(stale);
+	free(stale_zst);
 	free(seg);
 	free(old);
 	tu_rmdir(dir);
