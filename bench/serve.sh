@@ -554,7 +554,7 @@ def steal_line():
 def preamble():
     """The lines every report starts with, after its first."""
     print("load average %s at the start, %s at the end, on %d cores (a shared machine)."
-          % (E["LOAD0"], E["LOAD1"], os.cpu_count()))
+          % (E["LOAD0"], E["LOAD1"], int(E["NCPU"])))
     line = steal_line()
     if line:
         print(line)

@@ -34,8 +34,9 @@
  * A maintenance thread rotates the segment by age (appends rotate it by
  * size), compresses closed segments with zstd (at the lowest CPU
  * priority, so serving goes first), and removes closed segments older
- * than the retention (compressed or, when compression is behind, not). A segment is closed when no server holds its lock,
- * so segments a killed server left behind are compressed by the next one.
+ * than the retention (compressed or, when compression is behind, not). A
+ * segment is closed when no server holds its lock, so segments a killed
+ * server left behind are compressed by the next one.
  *
  * Invariants:
  *  1. Records reach the file whole, one after another without gaps while
